@@ -1,0 +1,37 @@
+// The small storage seam of the PromQL engine: select series by matchers and time range.
+// The querier implements it over StoreAPIs; tests implement it over in-memory series.
+import type { Labels, Matcher } from '../labels/mod.ts';
+
+export interface SelectHints {
+  /** Inclusive ms range the engine needs (already widened by lookback / range / offset). */
+  start: number;
+  end: number;
+  /** Query step in ms (0 for instant queries). */
+  step?: number;
+  /** Surrounding function name, e.g. 'rate', 'max_over_time' (Thanos uses it to pick aggregates). */
+  func?: string;
+  /** Range of a range-vector selector in ms. */
+  range?: number;
+  grouping?: string[];
+  by?: boolean;
+}
+
+/** One series with its raw samples in time order (t in ms). */
+export interface SeriesData {
+  labels: Labels;
+  t: Float64Array;
+  v: Float64Array;
+  n: number;
+}
+
+export interface SelectResult {
+  series: SeriesData[];
+  /** Non-fatal problems (partial responses), surfaced as API warnings. */
+  warnings?: string[];
+}
+
+export interface Queryable {
+  select(matchers: readonly Matcher[], hints: SelectHints, signal?: AbortSignal): Promise<SelectResult>;
+  labelNames?(matchers: readonly Matcher[], start: number, end: number, signal?: AbortSignal): Promise<string[]>;
+  labelValues?(name: string, matchers: readonly Matcher[], start: number, end: number, signal?: AbortSignal): Promise<string[]>;
+}
