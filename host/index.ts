@@ -139,10 +139,24 @@ export interface FlagSpec {
   default?: unknown;
 }
 
+/** A one-shot command of a tools plugin, e.g. 'tsdb dump' under `thanos tools tsdb dump …`. */
+export interface ToolCommand {
+  /** Space-separated words after the component name, e.g. 'bucket ls' or 'tsdb dump'. */
+  name: string;
+  /** Older spellings accepted as well, e.g. 'bucket web' at top level for `thanos bucket web`. */
+  aliases?: string[];
+  help: string;
+  flags?: FlagSpec[];
+  /** argv holds what follows the command words; returns the process exit code. */
+  run(ctx: ComponentContext, argv: string[]): Promise<number>;
+}
+
 export interface ComponentPlugin<C = unknown> {
   manifest: PluginManifest;
   /** Thanos-compatible command-line flags for `thanos <component>`. */
   flags?: FlagSpec[];
+  /** One-shot subcommands (tools). */
+  commands?: ToolCommand[];
   parseConfig(raw: unknown): C;
   setup(ctx: ComponentContext, config: C): Promise<Component>;
 }
