@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# A single-node OpenStack Swift ("Swift all in one") on loopback, speaking both the Swift API
+# (tempauth, v1 auth) and the S3 API (s3api middleware). Used by the objstore S3 and SWIFT tests.
+#
+# Needs the Debian packages:
+#   swift swift-proxy swift-object swift-account swift-container python3-swiftclient memcached
+# and a memcached reachable at MEMCACHE (tempauth keeps its tokens there; /auth/v1.0 is 503 without it).
+#
+# Usage:
+#   scripts/swift-saio.sh BASE PROXY_PORT OBJECT_PORT CONTAINER_PORT ACCOUNT_PORT MEMCACHE [--configure-only]
+#     BASE      a scratch directory (emptied first)
+#     MEMCACHE  host:port, e.g. 127.0.0.1:11211
+#   Without --configure-only it starts the four servers in the background, writes BASE/pids/*.pid
+#   and waits for /healthcheck. Stop them with: kill $(cat BASE/pids/*.pid)
+#   With --configure-only it only writes rings and configs; the caller starts
+#     swift-{object,container,account}-server BASE/etc/<kind>-server.conf -v
+#     swift-proxy-server BASE/etc/proxy-server.conf -v
+#   itself (test/harness/swift.ts does this so that it owns the pids).
+#
+# Endpoints (all 127.0.0.1):
+#   Swift: auth http://127.0.0.1:PROXY_PORT/auth/v1.0, user test:tester, key testing
+#          -> storage URL http://127.0.0.1:PROXY_PORT/v1/AUTH_test
+#   S3:    http://127.0.0.1:PROXY_PORT, path-style, region us-east-1, access key test:tester, secret testing
+set -euo pipefail
+
+if [ $# -lt 6 ]; then
+  sed -n '2,24p' "$0" >&2
+  exit 2
+fi
+BASE=$1; PROXY_PORT=$2; OBJECT_PORT=$3; CONTAINER_PORT=$4; ACCOUNT_PORT=$5; MEMCACHE=$6; MODE=${7:-}
+
+for bin in swift-ring-builder swift-proxy-server swift-object-server swift-container-server swift-account-server; do
+  command -v "$bin" >/dev/null || { echo "swift-saio: $bin not found; apt-get install -y swift swift-proxy swift-object swift-account swift-container" >&2; exit 1; }
+done
+[ -f /etc/swift/swift.conf ] || { echo "swift-saio: /etc/swift/swift.conf missing (it comes with the Debian swift package)" >&2; exit 1; }
+
+mkdir -p "$BASE"
+BASE=$(cd "$BASE" && pwd)
+rm -rf "${BASE:?}/etc" "$BASE/node" "$BASE/run" "$BASE/pids"
+mkdir -p "$BASE/etc" "$BASE/node/d1" "$BASE/run" "$BASE/pids"
+RUN_AS=$(id -un)
+
+# Rings: one replica, one device, 2^8 partitions. The three builds run in parallel (each is a
+# Python start-up, most of the set-up time).
+build_ring() { # kind port
+  local b="$BASE/etc/$1.builder"
+  swift-ring-builder "$b" create 8 1 1 >/dev/null
+  swift-ring-builder "$b" add "r1z1-127.0.0.1:$2/d1" 100 >/dev/null
+  # rebalance exits 1 on a warning-only outcome with some versions; the ring file is what counts.
+  swift-ring-builder "$b" rebalance >/dev/null || true
+  [ -f "$BASE/etc/$1.ring.gz" ] || { echo "swift-saio: ring $1 was not built" >&2; return 1; }
+}
+build_ring object "$OBJECT_PORT" & p1=$!
+build_ring container "$CONTAINER_PORT" & p2=$!
+build_ring account "$ACCOUNT_PORT" & p3=$!
+wait $p1 && wait $p2 && wait $p3
+
+backend_conf() { # kind port
+  cat > "$BASE/etc/$1-server.conf" <<EOF
+[DEFAULT]
+devices = $BASE/node
+mount_check = false
+disable_fallocate = true
+bind_ip = 127.0.0.1
+bind_port = $2
+workers = 0
+user = $RUN_AS
+swift_dir = $BASE/etc
+log_address = /nonexistent
+log_level = WARNING
+
+[pipeline:main]
+pipeline = $1-server
+
+[app:$1-server]
+use = egg:swift#$1
+EOF
+}
+backend_conf object "$OBJECT_PORT"
+backend_conf container "$CONTAINER_PORT"
+backend_conf account "$ACCOUNT_PORT"
+
+cat > "$BASE/etc/proxy-server.conf" <<EOF
+[DEFAULT]
+bind_ip = 127.0.0.1
+bind_port = $PROXY_PORT
+workers = 0
+user = $RUN_AS
+swift_dir = $BASE/etc
+log_address = /nonexistent
+log_level = WARNING
+
+[pipeline:main]
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl s3api tempauth copy slo dlo proxy-logging proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+allow_account_management = true
+account_autocreate = true
+
+[filter:tempauth]
+use = egg:swift#tempauth
+user_admin_admin = admin .admin .reseller_admin
+user_test_tester = testing .admin
+
+[filter:s3api]
+use = egg:swift#s3api
+location = us-east-1
+
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = $MEMCACHE
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+
+[filter:gatekeeper]
+use = egg:swift#gatekeeper
+
+[filter:healthcheck]
+use = egg:swift#healthcheck
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+
+[filter:listing_formats]
+use = egg:swift#listing_formats
+
+[filter:bulk]
+use = egg:swift#bulk
+
+[filter:tempurl]
+use = egg:swift#tempurl
+
+[filter:copy]
+use = egg:swift#copy
+
+[filter:slo]
+use = egg:swift#slo
+
+[filter:dlo]
+use = egg:swift#dlo
+EOF
+
+if [ "$MODE" = "--configure-only" ]; then
+  echo "swift-saio: configured in $BASE"
+  exit 0
+fi
+
+for kind in object container account; do
+  nohup "swift-$kind-server" "$BASE/etc/$kind-server.conf" -v >"$BASE/run/$kind.log" 2>&1 &
+  echo $! >"$BASE/pids/$kind.pid"
+done
+nohup swift-proxy-server "$BASE/etc/proxy-server.conf" -v >"$BASE/run/proxy.log" 2>&1 &
+echo $! >"$BASE/pids/proxy.pid"
+
+for _ in $(seq 1 200); do
+  if curl -sf "http://127.0.0.1:$PROXY_PORT/healthcheck" >/dev/null 2>&1; then
+    echo "swift-saio: up on 127.0.0.1:$PROXY_PORT (pids in $BASE/pids)"
+    exit 0
+  fi
+  sleep 0.1
+done
+echo "swift-saio: did not come up; see $BASE/run/*.log" >&2
+exit 1

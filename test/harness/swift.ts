@@ -1,0 +1,191 @@
+// Test harness: a real OpenStack Swift all-in-one (memcached + account/container/object/proxy
+// servers) on 127.0.0.1 free ports, in a temp dir. The proxy speaks the Swift API (tempauth v1)
+// and the S3 API (s3api, path-style). Start it once per test file; stop() kills what it started,
+// by pid, and removes the temp dir.
+//
+//   const swift = await startSwift();
+//   swift.s3Endpoint      -> '127.0.0.1:PORT' (plain http), access key test:tester, secret testing
+//   swift.authUrl         -> 'http://127.0.0.1:PORT/auth/v1.0'
+//   await swift.createContainer('thanos')   // = an S3 bucket of the same name
+//   await swift.stop()
+//
+// Needs the Debian packages swift swift-proxy swift-object swift-account swift-container memcached.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface SwiftServer {
+  /** host:port of the proxy (S3 and Swift APIs). */
+  hostPort: string;
+  proxyPort: number;
+  /** S3 endpoint as Thanos writes it (no scheme; use insecure: true). */
+  s3Endpoint: string;
+  authUrl: string;
+  user: string;
+  key: string;
+  /** The storage URL tempauth hands out for test:tester. */
+  storageUrl: string;
+  dir: string;
+  /** Gets a tempauth token (X-Auth-Token). */
+  token(): Promise<string>;
+  /** Creates a Swift container (visible through s3api as a bucket). */
+  createContainer(name: string): Promise<void>;
+  /** Last lines of the server logs, for failure messages. */
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+export function swiftAvailable(): string | undefined {
+  for (const b of ['/usr/bin/memcached', '/usr/bin/swift-proxy-server', '/usr/bin/swift-object-server', '/usr/bin/swift-ring-builder']) {
+    if (!existsSync(b)) return `${b} missing: apt-get install -y swift swift-proxy swift-object swift-account swift-container memcached`;
+  }
+  return undefined;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function distinctFreePorts(n: number): Promise<number[]> {
+  const out = new Set<number>();
+  while (out.size < n) out.add(await freePort());
+  return [...out];
+}
+
+function run(cmd: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stdout}\n${stderr}`));
+      else resolve({ stdout, stderr });
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startSwift(opts: { timeoutMs?: number } = {}): Promise<SwiftServer> {
+  const missing = swiftAvailable();
+  if (missing) throw new Error(`cannot start Swift: ${missing}`);
+  const dir = mkdtempSync(join(tmpdir(), 'swift-saio-'));
+  const children: ChildProcess[] = [];
+  const logs: Record<string, string> = {};
+  const spawnLogged = (name: string, cmd: string, args: string[]) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    logs[name] = '';
+    const keep = (d: Buffer) => { logs[name] = (logs[name] + d.toString()).slice(-8000); };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    children.push(child);
+    return child;
+  };
+  const killAll = () => {
+    for (const c of children) {
+      if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
+        try { process.kill(c.pid, 'SIGTERM'); } catch { /* already gone */ }
+      }
+    }
+  };
+  // If the test process exits without calling stop(), don't leave servers behind.
+  const onExit = () => killAll();
+  process.once('exit', onExit);
+
+  try {
+    const [mcPort, proxyPort, objPort, contPort, acctPort] = await distinctFreePorts(5);
+    const mcArgs = ['-l', '127.0.0.1', '-p', String(mcPort), '-U', '0', '-m', '32'];
+    if (process.getuid?.() === 0) mcArgs.push('-u', 'root');
+    spawnLogged('memcached', '/usr/bin/memcached', mcArgs);
+
+    await run('bash', [join(root, 'scripts/swift-saio.sh'), dir, String(proxyPort), String(objPort), String(contPort), String(acctPort), `127.0.0.1:${mcPort}`, '--configure-only']);
+    for (const kind of ['object', 'container', 'account']) {
+      spawnLogged(kind, `swift-${kind}-server`, [join(dir, 'etc', `${kind}-server.conf`), '-v']);
+    }
+    spawnLogged('proxy', 'swift-proxy-server', [join(dir, 'etc', 'proxy-server.conf'), '-v']);
+
+    const hostPort = `127.0.0.1:${proxyPort}`;
+    const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+    for (;;) {
+      const dead = children.find((c) => c.exitCode !== null);
+      if (dead) throw new Error(`a Swift process exited early (code ${dead.exitCode})`);
+      try {
+        const r = await fetch(`http://${hostPort}/healthcheck`);
+        await r.arrayBuffer();
+        if (r.ok) break;
+      } catch { /* not up yet */ }
+      if (Date.now() > deadline) throw new Error('Swift did not come up in time');
+      await sleep(100);
+    }
+
+    const authUrl = `http://${hostPort}/auth/v1.0`;
+    const user = 'test:tester';
+    const key = 'testing';
+    let cached: { token: string; storageUrl: string } | undefined;
+    const auth = async () => {
+      if (cached) return cached;
+      // tempauth needs memcached; give both a moment on a cold start.
+      for (let i = 0; ; i++) {
+        const r = await fetch(authUrl, { headers: { 'X-Auth-User': user, 'X-Auth-Key': key } });
+        await r.arrayBuffer();
+        if (r.ok) {
+          cached = { token: r.headers.get('x-auth-token')!, storageUrl: r.headers.get('x-storage-url')! };
+          return cached;
+        }
+        if (i > 50) throw new Error(`tempauth answered ${r.status}`);
+        await sleep(100);
+      }
+    };
+    const first = await auth();
+    const server: SwiftServer = {
+      hostPort,
+      proxyPort,
+      s3Endpoint: hostPort,
+      authUrl,
+      user,
+      key,
+      storageUrl: first.storageUrl,
+      dir,
+      token: async () => (await auth()).token,
+      async createContainer(name: string) {
+        const { token, storageUrl } = await auth();
+        const r = await fetch(`${storageUrl}/${encodeURIComponent(name)}`, { method: 'PUT', headers: { 'X-Auth-Token': token } });
+        await r.arrayBuffer();
+        if (!r.ok) throw new Error(`create container ${name}: ${r.status}`);
+      },
+      logs() {
+        return Object.entries(logs).map(([k, v]) => `--- ${k}\n${v.slice(-2000)}`).join('\n');
+      },
+      async stop() {
+        process.removeListener('exit', onExit);
+        killAll();
+        const deadline = Date.now() + 5000;
+        while (children.some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < deadline) await sleep(50);
+        for (const c of children) {
+          if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
+            try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
+          }
+        }
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+    return server;
+  } catch (err) {
+    const tail = Object.entries(logs).map(([k, v]) => `--- ${k}\n${v.slice(-1500)}`).join('\n');
+    process.removeListener('exit', onExit);
+    killAll();
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${(err as Error).message}\n${tail}`);
+  }
+}
+
