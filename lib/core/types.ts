@@ -1,5 +1,6 @@
 // The Core: hot kernels (XOR chunks, postings, downsampling aggregates). Two backends with
 // identical results: 'wasm' (AssemblyScript, wasm/) and 'js' (pure TypeScript twin, lib/core/js/).
+// Byte layouts and aggregate semantics: lib/core/FORMAT.md.
 
 /** Decoded samples; t are milliseconds since epoch held exactly in f64. */
 export interface Samples {
@@ -8,19 +9,42 @@ export interface Samples {
   n: number;
 }
 
-/** Thanos downsampling aggregates for one series over windows of `resolutionMs`. */
+/**
+ * The result of Thanos `DownsampleRaw(samples, resolution)` for one series, kept as flat arrays
+ * (no per-window objects). Thanos cuts the series into batches; each batch becomes one AggrChunk.
+ *
+ * Per window (index w in [0, n)):
+ *   t[w]        window timestamp = min(windowEnd, last raw t of the batch), windowEnd = t - t%res + res - 1
+ *   count[w]    number of raw samples in the window (as f64)
+ *   sum[w]      Σ v
+ *   min[w]      min v (starts at +MaxFloat64, not +Inf, exactly like Thanos)
+ *   max[w]      max v (starts at -MaxFloat64)
+ *   counter[w]  running counter of the batch, resets folded in (first sample of the batch sets it)
+ *
+ * Per output chunk (index k in [0, chunks)), i.e. per Thanos batch:
+ *   chunkStart[k] .. chunkStart[k+1]   the windows of chunk k (chunkStart has chunks+1 entries)
+ *   firstT[k], firstV[k]               first raw sample of the batch
+ *   lastV[k]                           last raw value of the batch
+ *
+ * The five XOR chunks of AggrChunk k are (see aggrChunkSamples() in lib/core/aggr.ts):
+ *   count/sum/min/max: (t[w], X[w]) for w in the chunk's windows
+ *   counter:           (firstT[k], firstV[k]), then (t[w], counter[w]) for each window,
+ *                      then (t[last window of k], lastV[k])
+ * and the chunk's MinTime/MaxTime are the first/last window timestamps.
+ */
 export interface AggrSeries {
-  /** One entry per window; each array has `n` valid entries. */
-  t: Float64Array;      // timestamp of each aggregated point (last raw sample's t in the window)
+  n: number;
+  t: Float64Array;
   count: Float64Array;
   sum: Float64Array;
   min: Float64Array;
   max: Float64Array;
   counter: Float64Array;
-  n: number;
-  /** Counter series has its own timestamps: the first and last raw samples are kept for reset detection. */
-  counterT?: Float64Array;
-  counterN?: number;
+  chunks: number;
+  chunkStart: Uint32Array;
+  firstT: Float64Array;
+  firstV: Float64Array;
+  lastV: Float64Array;
 }
 
 export type CoreBackend = 'wasm' | 'js';
@@ -29,11 +53,22 @@ export interface Core {
   readonly backend: CoreBackend;
   /** Encodes n samples as one Prometheus XOR chunk (EncXOR), including the 2-byte sample count header. */
   xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Array;
-  /** Decodes an XOR chunk (with its 2-byte header). Throws CorruptChunkError on bad input. */
+  /**
+   * Decodes an XOR chunk (with its 2-byte header). Throws CorruptChunkError on bad input.
+   * If `out` is given and its arrays are large enough they are filled and `out` is returned.
+   */
   xorDecode(chunk: Uint8Array, out?: Samples): Samples;
+  /** Intersection of sorted (ascending, duplicate-free) u32 lists. No lists -> empty. */
   intersect(lists: readonly Uint32Array[]): Uint32Array;
+  /** Union of sorted u32 lists, sorted and duplicate-free. */
   merge(lists: readonly Uint32Array[]): Uint32Array;
+  /** Elements of a not in b (both sorted). */
   without(a: Uint32Array, b: Uint32Array): Uint32Array;
+  /**
+   * Thanos DownsampleRaw over one series' raw samples (t ascending), as gathered by Thanos'
+   * expandChunkIterator (the caller drops stale markers and samples going back in time).
+   * NaN values are dropped here, like Thanos does. resolutionMs > 0.
+   */
   downsample(t: Float64Array, v: Float64Array, n: number, resolutionMs: number): AggrSeries;
 }
 
