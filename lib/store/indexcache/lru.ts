@@ -1,0 +1,87 @@
+// An in-memory LRU of byte values bounded by total size (keys + values), with a per-item cap.
+// Map iteration order is insertion order, so re-inserting on hit makes the first entry the LRU one.
+
+export interface BytesCache {
+  /** Looks up many keys; returns the hits. Never throws for a backend failure (those are misses). */
+  getMulti(keys: readonly string[]): Promise<Map<string, Uint8Array>>;
+  /** Stores a value; may be asynchronous and best-effort. */
+  set(key: string, value: Uint8Array): void;
+  close?(): Promise<void>;
+}
+
+export interface LruStats {
+  items: number;
+  bytes: number;
+  evicted: number;
+  added: number;
+  overflowed: number;
+}
+
+export class InMemoryLru implements BytesCache {
+  private readonly map = new Map<string, Uint8Array>();
+  private bytes = 0;
+  readonly stats: LruStats = { items: 0, bytes: 0, evicted: 0, added: 0, overflowed: 0 };
+  onEvict?: (n: number) => void;
+
+  constructor(readonly maxSizeBytes: number, readonly maxItemSizeBytes: number = Math.floor(maxSizeBytes / 2)) {
+    if (!(maxSizeBytes > 0)) throw new Error('index cache: max_size must be > 0');
+    if (maxItemSizeBytes > maxSizeBytes) throw new Error(`index cache: max_item_size (${maxItemSizeBytes}) must not exceed max_size (${maxSizeBytes})`);
+  }
+
+  private static cost(key: string, value: Uint8Array): number {
+    return key.length * 2 + value.byteLength + 48;
+  }
+
+  get(key: string): Uint8Array | undefined {
+    const v = this.map.get(key);
+    if (v === undefined) return undefined;
+    this.map.delete(key);
+    this.map.set(key, v);
+    return v;
+  }
+
+  async getMulti(keys: readonly string[]): Promise<Map<string, Uint8Array>> {
+    const out = new Map<string, Uint8Array>();
+    for (const k of keys) {
+      const v = this.get(k);
+      if (v !== undefined) out.set(k, v);
+    }
+    return out;
+  }
+
+  set(key: string, value: Uint8Array): void {
+    const cost = InMemoryLru.cost(key, value);
+    if (cost > this.maxItemSizeBytes) {
+      this.stats.overflowed++;
+      return;
+    }
+    const old = this.map.get(key);
+    if (old !== undefined) {
+      this.map.delete(key);
+      this.bytes -= InMemoryLru.cost(key, old);
+    }
+    let evicted = 0;
+    while (this.bytes + cost > this.maxSizeBytes && this.map.size > 0) {
+      const [k, v] = this.map.entries().next().value as [string, Uint8Array];
+      this.map.delete(k);
+      this.bytes -= InMemoryLru.cost(k, v);
+      evicted++;
+    }
+    // Copy so a view into a large response buffer does not pin the whole buffer.
+    const copy = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice();
+    this.map.set(key, copy);
+    this.bytes += cost;
+    this.stats.added++;
+    this.stats.evicted += evicted;
+    this.stats.items = this.map.size;
+    this.stats.bytes = this.bytes;
+    if (evicted && this.onEvict) this.onEvict(evicted);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+  get sizeBytes(): number {
+    return this.bytes;
+  }
+}
