@@ -1,0 +1,103 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { InMemoryLru } from '../../lib/store/indexcache/lru.ts';
+import { MemcachedClient } from '../../lib/store/indexcache/memcached.ts';
+import { createIndexCache, parseIndexCacheConfig, IndexCache } from '../../lib/store/indexcache/mod.ts';
+import { startMemcached, tcpConnect, type Memcached } from './helpers.ts';
+
+let mc: Memcached | undefined;
+test.after(async () => { await mc?.stop(); });
+
+const bytes = (n: number, fill = 1) => new Uint8Array(n).fill(fill);
+
+test('LRU stays under its byte bound and evicts least recently used', async () => {
+  const lru = new InMemoryLru(10_000, 2_000);
+  for (let i = 0; i < 100; i++) lru.set(`k${i}`, bytes(500, i));
+  assert.ok(lru.sizeBytes <= 10_000, `size ${lru.sizeBytes}`);
+  assert.ok(lru.size >= 10 && lru.size < 20);
+  assert.is(lru.get('k0'), undefined);
+  assert.is(lru.get('k99')![0], 99);
+  // touching k90 keeps it alive through more inserts
+  const firstLive = [...Array(100).keys()].find((i) => lru.get(`k${i}`) !== undefined)!;
+  lru.get(`k${firstLive}`);
+  for (let i = 100; i < 105; i++) lru.set(`k${i}`, bytes(500));
+  assert.ok(lru.get(`k${firstLive}`) !== undefined);
+  lru.set('big', bytes(5000));
+  assert.is(lru.get('big'), undefined, 'item over max_item_size is not stored');
+  assert.is(lru.stats.overflowed, 1);
+});
+
+test('config parsing', () => {
+  const d = parseIndexCacheConfig(undefined, 1000);
+  assert.equal(d, { type: 'IN-MEMORY', maxSize: 1000, maxItemSize: 500, enabledItems: ['Postings', 'ExpandedPostings', 'Series'] });
+  const m = parseIndexCacheConfig('type: MEMCACHED\nconfig:\n  addresses: ["127.0.0.1:11211"]\n  timeout: 1s\nenabled_items: [Postings]\nttl: 1h\n');
+  assert.is(m.type, 'MEMCACHED');
+  if (m.type === 'MEMCACHED') { assert.is(m.memcached.timeoutMs, 1000); assert.is(m.memcached.expirationSec, 3600); }
+  assert.equal(m.enabledItems, ['Postings']);
+  assert.is(parseIndexCacheConfig({ type: 'in-memory', config: { max_size: '1MB' } }).type, 'IN-MEMORY');
+  assert.throws(() => parseIndexCacheConfig('type: REDIS'), /REDIS is not supported/);
+  assert.throws(() => parseIndexCacheConfig('type: FOO'), /unknown type/);
+  assert.throws(() => parseIndexCacheConfig('type: MEMCACHED\nconfig: {}'), /addresses/);
+  assert.throws(() => parseIndexCacheConfig('type: IN-MEMORY\nconfig: {max_sise: 1MB}'), /unknown field "max_sise"/);
+  assert.throws(() => parseIndexCacheConfig('type: IN-MEMORY\nconfig: {max_size: 1MB, max_item_size: 2MB}'), /must not exceed/);
+  assert.throws(() => parseIndexCacheConfig('enabled_items: [Chunks]\ntype: IN-MEMORY'), /unsupported item type/);
+});
+
+test('typed index cache over the LRU', async () => {
+  const c = createIndexCache(parseIndexCacheConfig(undefined, 1 << 20));
+  c.storePostings('B1', { name: 'a', value: 'x' }, bytes(10, 7));
+  c.storeSeries('B1', 16, bytes(4, 3));
+  const p = await c.fetchPostings('B1', [{ name: 'a', value: 'x' }, { name: 'a', value: 'y' }]);
+  assert.is(p.size, 1);
+  assert.is([...p.values()][0]![0], 7);
+  assert.is((await c.fetchSeries('B2', [16])).size, 0, 'blocks do not share entries');
+  assert.is((await c.fetchSeries('B1', [16, 32])).get(16)![0], 3);
+  assert.equal(c.requests, { Postings: 2, ExpandedPostings: 0, Series: 3 });
+  assert.equal(c.hits, { Postings: 1, ExpandedPostings: 0, Series: 1 });
+});
+
+test('memcached: set/get through a real memcached on loopback', async () => {
+  mc = await startMemcached();
+  const client = new MemcachedClient(tcpConnect, { addresses: [`127.0.0.1:${mc.port}`], timeoutMs: 2000, maxGetMultiBatchSize: 7 });
+  await client.setSync('hello', new TextEncoder().encode('world\r\nwith crlf'));
+  const got = await client.getMulti(['hello', 'missing']);
+  assert.is(new TextDecoder().decode(got.get('hello')), 'world\r\nwith crlf');
+  assert.ok(!got.has('missing'));
+  // many keys, binary values, batching across several requests, pipelined on a few connections
+  const vals = new Map<string, Uint8Array>();
+  for (let i = 0; i < 200; i++) {
+    const v = new Uint8Array(100 + (i * 37) % 3000);
+    for (let j = 0; j < v.length; j++) v[j] = (i * 31 + j) & 255;
+    vals.set(`key:${i}`, v);
+    client.set(`key:${i}`, v);
+  }
+  await client.flush();
+  assert.is(client.stats.setErrors, 0);
+  const all = await client.getMulti([...vals.keys(), 'nope']);
+  assert.is(all.size, 200);
+  for (const [k, v] of vals) assert.equal(all.get(k), v, k);
+  await client.close();
+});
+
+test('memcached: typed cache hashes unsafe keys, survives the server going away', async () => {
+  const cache = createIndexCache(parseIndexCacheConfig({ type: 'MEMCACHED', config: { addresses: [`127.0.0.1:${mc!.port}`], timeout: '300ms' } }), { connect: tcpConnect });
+  const label = { name: 'path', value: 'a value with spaces and ünïcode ' + 'x'.repeat(300) };
+  cache.storePostings('01BLOCK', label, bytes(64, 9));
+  cache.storeExpandedPostings('01BLOCK', 'job="a",path=~".*"', bytes(8, 1));
+  await (cache.backend as MemcachedClient).flush();
+  const p = await cache.fetchPostings('01BLOCK', [label]);
+  assert.is(p.get(label)?.[0], 9);
+  assert.is((await cache.fetchExpandedPostings('01BLOCK', 'job="a",path=~".*"'))?.[0], 1);
+  await mc!.stop();
+  const t0 = Date.now();
+  const miss = await cache.fetchPostings('01BLOCK', [label]);
+  assert.is(miss.size, 0, 'a dead cache is a miss, not an error');
+  assert.ok(Date.now() - t0 < 2000);
+  cache.storeSeries('01BLOCK', 1, bytes(3));
+  await (cache.backend as MemcachedClient).flush();
+  assert.ok((cache.backend as MemcachedClient).stats.setErrors >= 1);
+  await cache.close();
+  assert.ok(cache instanceof IndexCache);
+});
+
+test.run();
