@@ -1,0 +1,858 @@
+// thanos.Store / thanos.WriteableStore codecs (proto/thanos/{store,types}.proto, hints.proto;
+// reference §2.1-2.2). The SeriesResponse path is hand-tuned: sizes are computed up front so chunk
+// bytes are copied exactly once when encoding, and decoded chunk data are views into the input.
+import type { Label, Matcher } from '../labels/mod.ts';
+import {
+  readAny, readLabel, sizeLabel, writeAny, writeBoolField, writeInt64Field, writeLabelBody, writeStrings,
+  type AnyMessage,
+} from './common.ts';
+import { readMatcher, readTimeSeries, writeMatcher, writeTimeSeries, type TimeSeries } from './prompb.ts';
+import { decodeMessage, ProtobufError, Reader, Writer, WIRE_LEN, sizeInt64, sizeVarint32 } from './wire.ts';
+
+export type { AnyMessage } from './common.ts';
+
+export const STORE_SERVICE = 'thanos.Store';
+export const SERIES_METHOD = '/thanos.Store/Series';
+export const LABEL_NAMES_METHOD = '/thanos.Store/LabelNames';
+export const LABEL_VALUES_METHOD = '/thanos.Store/LabelValues';
+export const REMOTE_WRITE_METHOD = '/thanos.WriteableStore/RemoteWrite';
+
+/** thanos.Chunk.Encoding: Thanos's own numbers (XOR=0), not Prometheus's chunkenc (XOR=1). */
+export const ChunkEncoding = { XOR: 0, HISTOGRAM: 1, FLOAT_HISTOGRAM: 2 } as const;
+
+export interface Chunk {
+  type: number;
+  data: Uint8Array;
+  /** Optional xxhash64 of data; 0n / undefined = not set. */
+  hash?: bigint;
+}
+
+export interface AggrChunk {
+  minTime: number;
+  maxTime: number;
+  raw?: Chunk;
+  count?: Chunk;
+  sum?: Chunk;
+  min?: Chunk;
+  max?: Chunk;
+  counter?: Chunk;
+}
+
+export interface Series {
+  labels: Label[];
+  chunks: AggrChunk[];
+}
+
+export const Aggr = { RAW: 0, COUNT: 1, SUM: 2, MIN: 3, MAX: 4, COUNTER: 5 } as const;
+export type AggrType = (typeof Aggr)[keyof typeof Aggr];
+export const AGGR_NAMES = ['raw', 'count', 'sum', 'min', 'max', 'counter'] as const;
+
+/** WARN=0 (the proto default), ABORT=1. */
+export const PartialResponseStrategy = { WARN: 0, ABORT: 1 } as const;
+export type PartialResponseStrategyType = (typeof PartialResponseStrategy)[keyof typeof PartialResponseStrategy];
+
+export interface QueryHints {
+  stepMillis: number;
+  func?: { name: string };
+  grouping?: { by: boolean; labels: string[] };
+  range?: { millis: number };
+  projectionLabels: string[];
+  projectionInclude: boolean;
+  seriesHashLabelName: string;
+}
+
+export interface ShardInfo {
+  shardIndex: number;
+  totalShards: number;
+  by: boolean;
+  labels: string[];
+}
+
+export interface SeriesRequest {
+  minTime: number;
+  maxTime: number;
+  matchers: Matcher[];
+  maxResolutionWindow: number;
+  aggregates: number[];
+  partialResponseDisabled: boolean;
+  partialResponseStrategy: number;
+  skipChunks: boolean;
+  hints?: AnyMessage;
+  step: number;
+  range: number;
+  queryHints?: QueryHints;
+  shardInfo?: ShardInfo;
+  withoutReplicaLabels: string[];
+  limit: number;
+  responseBatchSize: number;
+}
+
+export type SeriesResponse =
+  | { type: 'series'; series: Series }
+  | { type: 'warning'; warning: string }
+  | { type: 'hints'; hints: AnyMessage }
+  | { type: 'batch'; batch: Series[] };
+
+export interface LabelNamesRequest {
+  partialResponseDisabled: boolean;
+  partialResponseStrategy: number;
+  start: number;
+  end: number;
+  hints?: AnyMessage;
+  matchers: Matcher[];
+  withoutReplicaLabels: string[];
+  limit: number;
+}
+
+export interface LabelNamesResponse {
+  names: string[];
+  warnings: string[];
+  hints?: AnyMessage;
+}
+
+export interface LabelValuesRequest {
+  label: string;
+  partialResponseDisabled: boolean;
+  partialResponseStrategy: number;
+  start: number;
+  end: number;
+  hints?: AnyMessage;
+  matchers: Matcher[];
+  withoutReplicaLabels: string[];
+  limit: number;
+}
+
+export interface LabelValuesResponse {
+  values: string[];
+  warnings: string[];
+  hints?: AnyMessage;
+}
+
+/** thanos.WriteRequest (Receive replication). */
+export interface StoreWriteRequest {
+  timeseries: TimeSeries[];
+  tenant: string;
+  replica: number;
+  timeseriesTenantData?: Array<{ timeseries: TimeSeries[]; tenant: string }>;
+}
+
+/** Fills the defaults of a partial SeriesRequest. */
+export function seriesRequest(p: Partial<SeriesRequest> & { minTime: number; maxTime: number; matchers: Matcher[] }): SeriesRequest {
+  return {
+    maxResolutionWindow: 0, aggregates: [], partialResponseDisabled: false, partialResponseStrategy: 0, skipChunks: false,
+    step: 0, range: 0, withoutReplicaLabels: [], limit: 0, responseBatchSize: 0, ...p,
+  };
+}
+
+export function labelNamesRequest(p: Partial<LabelNamesRequest> = {}): LabelNamesRequest {
+  return { partialResponseDisabled: false, partialResponseStrategy: 0, start: 0, end: 0, matchers: [], withoutReplicaLabels: [], limit: 0, ...p };
+}
+
+export function labelValuesRequest(p: Partial<LabelValuesRequest> & { label: string }): LabelValuesRequest {
+  return { partialResponseDisabled: false, partialResponseStrategy: 0, start: 0, end: 0, matchers: [], withoutReplicaLabels: [], limit: 0, ...p };
+}
+
+/** The effective strategy: the deprecated partial_response_disabled=true means ABORT. */
+export function effectiveStrategy(r: { partialResponseDisabled: boolean; partialResponseStrategy: number }): PartialResponseStrategyType {
+  return r.partialResponseDisabled || r.partialResponseStrategy === PartialResponseStrategy.ABORT ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Series (hot path)
+
+function sizeChunk(c: Chunk): number {
+  let n = 0;
+  if (c.type !== 0) n += 1 + sizeVarint32(c.type);
+  const dl = c.data.length;
+  if (dl > 0) n += 1 + sizeVarint32(dl) + dl;
+  if (c.hash) n += 1 + sizeUint64Big(c.hash);
+  return n;
+}
+
+function sizeUint64Big(v: bigint): number {
+  let n = 1;
+  let x = BigInt.asUintN(64, v);
+  while (x >= 128n) {
+    x >>= 7n;
+    n++;
+  }
+  return n;
+}
+
+function sizeAggrChunk(a: AggrChunk): number {
+  let n = 0;
+  if (a.minTime !== 0) n += 1 + sizeInt64(a.minTime);
+  if (a.maxTime !== 0) n += 1 + sizeInt64(a.maxTime);
+  let c: Chunk | undefined;
+  if ((c = a.raw)) { const s = sizeChunk(c); n += 1 + sizeVarint32(s) + s; }
+  if ((c = a.count)) { const s = sizeChunk(c); n += 1 + sizeVarint32(s) + s; }
+  if ((c = a.sum)) { const s = sizeChunk(c); n += 1 + sizeVarint32(s) + s; }
+  if ((c = a.min)) { const s = sizeChunk(c); n += 1 + sizeVarint32(s) + s; }
+  if ((c = a.max)) { const s = sizeChunk(c); n += 1 + sizeVarint32(s) + s; }
+  if ((c = a.counter)) { const s = sizeChunk(c); n += 1 + sizeVarint32(s) + s; }
+  return n;
+}
+
+/** Encoded size of a Series message body. */
+export function sizeSeries(s: Series): number {
+  let n = 0;
+  const ls = s.labels;
+  for (let i = 0; i < ls.length; i++) {
+    const l = sizeLabel(ls[i]!);
+    n += 1 + sizeVarint32(l) + l;
+  }
+  const cs = s.chunks;
+  for (let i = 0; i < cs.length; i++) {
+    const a = sizeAggrChunk(cs[i]!);
+    n += 1 + sizeVarint32(a) + a;
+  }
+  return n;
+}
+
+function writeChunk(w: Writer, tag: number, c: Chunk): void {
+  w.byte(tag);
+  w.uint32(sizeChunk(c));
+  if (c.type !== 0) {
+    w.byte(0x08);
+    w.uint32(c.type);
+  }
+  if (c.data.length > 0) {
+    w.byte(0x12);
+    w.bytes(c.data);
+  }
+  if (c.hash) {
+    w.byte(0x18);
+    w.uint64(c.hash);
+  }
+}
+
+function writeSeriesBody(w: Writer, s: Series): void {
+  const ls = s.labels;
+  for (let i = 0; i < ls.length; i++) {
+    const l = ls[i]!;
+    w.byte(0x0a);
+    w.uint32(sizeLabel(l));
+    writeLabelBody(w, l);
+  }
+  const cs = s.chunks;
+  for (let i = 0; i < cs.length; i++) {
+    const a = cs[i]!;
+    w.byte(0x12);
+    w.uint32(sizeAggrChunk(a));
+    if (a.minTime !== 0) { w.byte(0x08); w.int64(a.minTime); }
+    if (a.maxTime !== 0) { w.byte(0x10); w.int64(a.maxTime); }
+    if (a.raw) writeChunk(w, 0x1a, a.raw);
+    if (a.count) writeChunk(w, 0x22, a.count);
+    if (a.sum) writeChunk(w, 0x2a, a.sum);
+    if (a.min) writeChunk(w, 0x32, a.min);
+    if (a.max) writeChunk(w, 0x3a, a.max);
+    if (a.counter) writeChunk(w, 0x42, a.counter);
+  }
+}
+
+/** Encodes a Series message on its own. */
+export function encodeSeries(s: Series): Uint8Array {
+  const w = new Writer(sizeSeries(s));
+  writeSeriesBody(w, s);
+  return w.finish();
+}
+
+export function encodeSeriesResponse(m: SeriesResponse): Uint8Array {
+  switch (m.type) {
+    case 'series': {
+      const n = sizeSeries(m.series);
+      const w = new Writer(1 + sizeVarint32(n) + n);
+      w.byte(0x0a);
+      w.uint32(n);
+      writeSeriesBody(w, m.series);
+      return w.finish();
+    }
+    case 'warning': {
+      const w = new Writer(16 + m.warning.length * 3);
+      w.byte(0x12);
+      w.string(m.warning);
+      return w.finish();
+    }
+    case 'hints': {
+      const w = new Writer(32 + m.hints.value.length + m.hints.typeUrl.length * 3);
+      writeAny(w, 3, m.hints);
+      return w.finish();
+    }
+    case 'batch': {
+      let inner = 0;
+      const sizes = m.batch.map((s) => sizeSeries(s));
+      for (const n of sizes) inner += 1 + sizeVarint32(n) + n;
+      const w = new Writer(1 + sizeVarint32(inner) + inner);
+      w.byte(0x22);
+      w.uint32(inner);
+      for (let i = 0; i < m.batch.length; i++) {
+        w.byte(0x0a);
+        w.uint32(sizes[i]!);
+        writeSeriesBody(w, m.batch[i]!);
+      }
+      return w.finish();
+    }
+    default:
+      throw new ProtobufError(`unknown SeriesResponse type ${(m as { type: string }).type}`);
+  }
+}
+
+function readChunk(r: Reader): Chunk {
+  const n = r.len();
+  const saved = r.push(n);
+  let type = 0;
+  let data: Uint8Array = EMPTY;
+  let hash: bigint | undefined;
+  while (r.pos < r.end) {
+    const t = r.tag();
+    switch (t) {
+      case 0x08: type = r.int32(); break;
+      case 0x12: data = r.bytes(); break;
+      case 0x18: hash = r.uint64Big(); break;
+      default:
+        if ((t >>> 3) <= 3) throw new ProtobufError(`Chunk field ${t >>> 3}: unexpected wire type ${t & 7}`, r.pos);
+        r.skip(t & 7);
+    }
+  }
+  r.pop(saved);
+  const c: Chunk = { type, data };
+  if (hash) c.hash = hash;
+  return c;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function readAggrChunk(r: Reader): AggrChunk {
+  const n = r.len();
+  const saved = r.push(n);
+  const a: AggrChunk = { minTime: 0, maxTime: 0 };
+  while (r.pos < r.end) {
+    const t = r.tag();
+    switch (t) {
+      case 0x08: a.minTime = r.int64(); break;
+      case 0x10: a.maxTime = r.int64(); break;
+      case 0x1a: a.raw = readChunk(r); break;
+      case 0x22: a.count = readChunk(r); break;
+      case 0x2a: a.sum = readChunk(r); break;
+      case 0x32: a.min = readChunk(r); break;
+      case 0x3a: a.max = readChunk(r); break;
+      case 0x42: a.counter = readChunk(r); break;
+      default:
+        if ((t >>> 3) <= 8) throw new ProtobufError(`AggrChunk field ${t >>> 3}: unexpected wire type ${t & 7}`, r.pos);
+        r.skip(t & 7);
+    }
+  }
+  r.pop(saved);
+  return a;
+}
+
+function readSeriesBody(r: Reader): Series {
+  const s: Series = { labels: [], chunks: [] };
+  while (r.pos < r.end) {
+    const t = r.tag();
+    if (t === 0x0a) s.labels.push(readLabel(r));
+    else if (t === 0x12) s.chunks.push(readAggrChunk(r));
+    else {
+      if ((t >>> 3) <= 2) throw new ProtobufError(`Series field ${t >>> 3}: unexpected wire type ${t & 7}`, r.pos);
+      r.skip(t & 7);
+    }
+  }
+  return s;
+}
+
+function readSeries(r: Reader): Series {
+  const n = r.len();
+  const saved = r.push(n);
+  const s = readSeriesBody(r);
+  r.pop(saved);
+  return s;
+}
+
+export function decodeSeries(buf: Uint8Array): Series {
+  return decodeMessage(buf, readSeriesBody);
+}
+
+export function decodeSeriesResponse(buf: Uint8Array): SeriesResponse {
+  return decodeMessage(buf, (r) => {
+    // oneof: the last member on the wire wins
+    let out: SeriesResponse | undefined;
+    while (r.pos < r.end) {
+      const t = r.tag();
+      switch (t) {
+        case 0x0a: out = { type: 'series', series: readSeries(r) }; break;
+        case 0x12: out = { type: 'warning', warning: r.string() }; break;
+        case 0x1a: out = { type: 'hints', hints: readAny(r) }; break;
+        case 0x22: {
+          const n = r.len();
+          const saved = r.push(n);
+          const batch: Series[] = [];
+          while (r.pos < r.end) {
+            const t2 = r.tag();
+            if (t2 === 0x0a) batch.push(readSeries(r));
+            else r.skip(t2 & 7);
+          }
+          r.pop(saved);
+          out = { type: 'batch', batch };
+          break;
+        }
+        default:
+          if ((t >>> 3) <= 4) throw new ProtobufError(`SeriesResponse field ${t >>> 3}: unexpected wire type ${t & 7}`, r.pos);
+          r.skip(t & 7);
+      }
+    }
+    if (!out) throw new ProtobufError('SeriesResponse has no result set');
+    return out;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// SeriesRequest
+
+function writeQueryHints(w: Writer, field: number, h: QueryHints): void {
+  w.tag(field, WIRE_LEN);
+  const at = w.fork();
+  writeInt64Field(w, 1, h.stepMillis);
+  if (h.func) {
+    w.byte(0x12);
+    const a = w.fork();
+    if (h.func.name) { w.byte(0x0a); w.string(h.func.name); }
+    w.ldelim(a);
+  }
+  if (h.grouping) {
+    w.byte(0x22);
+    const a = w.fork();
+    writeBoolField(w, 1, h.grouping.by);
+    writeStrings(w, 3, h.grouping.labels);
+    w.ldelim(a);
+  }
+  if (h.range) {
+    w.byte(0x2a);
+    const a = w.fork();
+    writeInt64Field(w, 1, h.range.millis);
+    w.ldelim(a);
+  }
+  writeStrings(w, 6, h.projectionLabels);
+  writeBoolField(w, 7, h.projectionInclude);
+  if (h.seriesHashLabelName) { w.byte(0x42); w.string(h.seriesHashLabelName); }
+  w.ldelim(at);
+}
+
+function writeShardInfo(w: Writer, field: number, s: ShardInfo): void {
+  w.tag(field, WIRE_LEN);
+  const at = w.fork();
+  writeInt64Field(w, 1, s.shardIndex);
+  writeInt64Field(w, 2, s.totalShards);
+  writeBoolField(w, 3, s.by);
+  writeStrings(w, 4, s.labels);
+  w.ldelim(at);
+}
+
+export function encodeSeriesRequest(m: SeriesRequest): Uint8Array {
+  const w = new Writer(128);
+  writeInt64Field(w, 1, m.minTime);
+  writeInt64Field(w, 2, m.maxTime);
+  for (const mt of m.matchers) writeMatcher(w, 3, mt);
+  writeInt64Field(w, 4, m.maxResolutionWindow);
+  if (m.aggregates.length > 0) {
+    w.byte(0x2a);
+    const at = w.fork();
+    for (const a of m.aggregates) w.int32(a);
+    w.ldelim(at);
+  }
+  writeBoolField(w, 6, m.partialResponseDisabled);
+  if (m.partialResponseStrategy !== 0) {
+    w.byte(0x38);
+    w.int32(m.partialResponseStrategy);
+  }
+  writeBoolField(w, 8, m.skipChunks);
+  if (m.hints) writeAny(w, 9, m.hints);
+  writeInt64Field(w, 10, m.step);
+  writeInt64Field(w, 11, m.range);
+  if (m.queryHints) writeQueryHints(w, 12, m.queryHints);
+  if (m.shardInfo) writeShardInfo(w, 13, m.shardInfo);
+  writeStrings(w, 14, m.withoutReplicaLabels);
+  writeInt64Field(w, 15, m.limit);
+  writeInt64Field(w, 16, m.responseBatchSize);
+  return w.finish();
+}
+
+function readStringsInto(r: Reader, t: number, out: string[]): void {
+  r.expect(t, WIRE_LEN);
+  out.push(r.string());
+}
+
+function readQueryHints(r: Reader): QueryHints {
+  const n = r.len();
+  const saved = r.push(n);
+  const h: QueryHints = { stepMillis: 0, projectionLabels: [], projectionInclude: false, seriesHashLabelName: '' };
+  while (r.pos < r.end) {
+    const t = r.tag();
+    switch (t) {
+      case 0x08: h.stepMillis = r.int64(); break;
+      case 0x12: {
+        const n2 = r.len();
+        const s2 = r.push(n2);
+        const f = { name: '' };
+        while (r.pos < r.end) {
+          const t2 = r.tag();
+          if (t2 === 0x0a) f.name = r.string();
+          else r.skip(t2 & 7);
+        }
+        r.pop(s2);
+        h.func = f;
+        break;
+      }
+      case 0x22: {
+        const n2 = r.len();
+        const s2 = r.push(n2);
+        const g = { by: false, labels: [] as string[] };
+        while (r.pos < r.end) {
+          const t2 = r.tag();
+          if (t2 === 0x08) g.by = r.bool();
+          else if (t2 === 0x1a) g.labels.push(r.string());
+          else r.skip(t2 & 7);
+        }
+        r.pop(s2);
+        h.grouping = g;
+        break;
+      }
+      case 0x2a: {
+        const n2 = r.len();
+        const s2 = r.push(n2);
+        const rg = { millis: 0 };
+        while (r.pos < r.end) {
+          const t2 = r.tag();
+          if (t2 === 0x08) rg.millis = r.int64();
+          else r.skip(t2 & 7);
+        }
+        r.pop(s2);
+        h.range = rg;
+        break;
+      }
+      case 0x32: h.projectionLabels.push(r.string()); break;
+      case 0x38: h.projectionInclude = r.bool(); break;
+      case 0x42: h.seriesHashLabelName = r.string(); break;
+      default: r.skip(t & 7);
+    }
+  }
+  r.pop(saved);
+  return h;
+}
+
+function readShardInfo(r: Reader): ShardInfo {
+  const n = r.len();
+  const saved = r.push(n);
+  const s: ShardInfo = { shardIndex: 0, totalShards: 0, by: false, labels: [] };
+  while (r.pos < r.end) {
+    const t = r.tag();
+    switch (t) {
+      case 0x08: s.shardIndex = r.int64(); break;
+      case 0x10: s.totalShards = r.int64(); break;
+      case 0x18: s.by = r.bool(); break;
+      case 0x22: s.labels.push(r.string()); break;
+      default: r.skip(t & 7);
+    }
+  }
+  r.pop(saved);
+  return s;
+}
+
+function wrongWire(r: Reader, msg: string, t: number): never {
+  throw new ProtobufError(`${msg} field ${t >>> 3}: unexpected wire type ${t & 7}`, r.pos);
+}
+
+export function decodeSeriesRequest(buf: Uint8Array): SeriesRequest {
+  return decodeMessage(buf, (r) => {
+    const m = seriesRequest({ minTime: 0, maxTime: 0, matchers: [] });
+    while (r.pos < r.end) {
+      const t = r.tag();
+      switch (t) {
+        case 0x08: m.minTime = r.int64(); break;
+        case 0x10: m.maxTime = r.int64(); break;
+        case 0x1a: m.matchers.push(readMatcher(r)); break;
+        case 0x20: m.maxResolutionWindow = r.int64(); break;
+        case 0x28: case 0x2a: r.repeatedVarint(t & 7, r.int32, m.aggregates); break;
+        case 0x30: m.partialResponseDisabled = r.bool(); break;
+        case 0x38: m.partialResponseStrategy = r.int32(); break;
+        case 0x40: m.skipChunks = r.bool(); break;
+        case 0x4a: m.hints = readAny(r); break;
+        case 0x50: m.step = r.int64(); break;
+        case 0x58: m.range = r.int64(); break;
+        case 0x62: m.queryHints = readQueryHints(r); break;
+        case 0x6a: m.shardInfo = readShardInfo(r); break;
+        case 0x72: readStringsInto(r, t, m.withoutReplicaLabels); break;
+        case 0x78: m.limit = r.int64(); break;
+        case 0x80: /* field 16, varint */ m.responseBatchSize = r.int64(); break;
+        default:
+          if ((t >>> 3) <= 16) wrongWire(r, 'SeriesRequest', t);
+          r.skip(t & 7);
+      }
+    }
+    return m;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// LabelNames / LabelValues
+
+export function encodeLabelNamesRequest(m: LabelNamesRequest): Uint8Array {
+  const w = new Writer(64);
+  writeBoolField(w, 1, m.partialResponseDisabled);
+  if (m.partialResponseStrategy !== 0) { w.byte(0x10); w.int32(m.partialResponseStrategy); }
+  writeInt64Field(w, 3, m.start);
+  writeInt64Field(w, 4, m.end);
+  if (m.hints) writeAny(w, 5, m.hints);
+  for (const mt of m.matchers) writeMatcher(w, 6, mt);
+  writeStrings(w, 7, m.withoutReplicaLabels);
+  writeInt64Field(w, 8, m.limit);
+  return w.finish();
+}
+
+export function decodeLabelNamesRequest(buf: Uint8Array): LabelNamesRequest {
+  return decodeMessage(buf, (r) => {
+    const m = labelNamesRequest();
+    while (r.pos < r.end) {
+      const t = r.tag();
+      switch (t) {
+        case 0x08: m.partialResponseDisabled = r.bool(); break;
+        case 0x10: m.partialResponseStrategy = r.int32(); break;
+        case 0x18: m.start = r.int64(); break;
+        case 0x20: m.end = r.int64(); break;
+        case 0x2a: m.hints = readAny(r); break;
+        case 0x32: m.matchers.push(readMatcher(r)); break;
+        case 0x3a: m.withoutReplicaLabels.push(r.string()); break;
+        case 0x40: m.limit = r.int64(); break;
+        default:
+          if ((t >>> 3) <= 8) wrongWire(r, 'LabelNamesRequest', t);
+          r.skip(t & 7);
+      }
+    }
+    return m;
+  });
+}
+
+export function encodeLabelValuesRequest(m: LabelValuesRequest): Uint8Array {
+  const w = new Writer(64);
+  if (m.label) { w.byte(0x0a); w.string(m.label); }
+  writeBoolField(w, 2, m.partialResponseDisabled);
+  if (m.partialResponseStrategy !== 0) { w.byte(0x18); w.int32(m.partialResponseStrategy); }
+  writeInt64Field(w, 4, m.start);
+  writeInt64Field(w, 5, m.end);
+  if (m.hints) writeAny(w, 6, m.hints);
+  for (const mt of m.matchers) writeMatcher(w, 7, mt);
+  writeStrings(w, 8, m.withoutReplicaLabels);
+  writeInt64Field(w, 9, m.limit);
+  return w.finish();
+}
+
+export function decodeLabelValuesRequest(buf: Uint8Array): LabelValuesRequest {
+  return decodeMessage(buf, (r) => {
+    const m = labelValuesRequest({ label: '' });
+    while (r.pos < r.end) {
+      const t = r.tag();
+      switch (t) {
+        case 0x0a: m.label = r.string(); break;
+        case 0x10: m.partialResponseDisabled = r.bool(); break;
+        case 0x18: m.partialResponseStrategy = r.int32(); break;
+        case 0x20: m.start = r.int64(); break;
+        case 0x28: m.end = r.int64(); break;
+        case 0x32: m.hints = readAny(r); break;
+        case 0x3a: m.matchers.push(readMatcher(r)); break;
+        case 0x42: m.withoutReplicaLabels.push(r.string()); break;
+        case 0x48: m.limit = r.int64(); break;
+        default:
+          if ((t >>> 3) <= 9) wrongWire(r, 'LabelValuesRequest', t);
+          r.skip(t & 7);
+      }
+    }
+    return m;
+  });
+}
+
+function encodeStringsResponse(values: readonly string[], warnings: readonly string[], hints?: AnyMessage): Uint8Array {
+  const w = new Writer(64 + values.length * 16);
+  writeStrings(w, 1, values);
+  writeStrings(w, 2, warnings);
+  if (hints) writeAny(w, 3, hints);
+  return w.finish();
+}
+
+function decodeStringsResponse(buf: Uint8Array, what: string): { values: string[]; warnings: string[]; hints?: AnyMessage } {
+  return decodeMessage(buf, (r) => {
+    const out: { values: string[]; warnings: string[]; hints?: AnyMessage } = { values: [], warnings: [] };
+    while (r.pos < r.end) {
+      const t = r.tag();
+      switch (t) {
+        case 0x0a: out.values.push(r.string()); break;
+        case 0x12: out.warnings.push(r.string()); break;
+        case 0x1a: out.hints = readAny(r); break;
+        default:
+          if ((t >>> 3) <= 3) wrongWire(r, what, t);
+          r.skip(t & 7);
+      }
+    }
+    return out;
+  });
+}
+
+export function encodeLabelNamesResponse(m: LabelNamesResponse): Uint8Array {
+  return encodeStringsResponse(m.names, m.warnings, m.hints);
+}
+
+export function decodeLabelNamesResponse(buf: Uint8Array): LabelNamesResponse {
+  const r = decodeStringsResponse(buf, 'LabelNamesResponse');
+  const out: LabelNamesResponse = { names: r.values, warnings: r.warnings };
+  if (r.hints) out.hints = r.hints;
+  return out;
+}
+
+export function encodeLabelValuesResponse(m: LabelValuesResponse): Uint8Array {
+  return encodeStringsResponse(m.values, m.warnings, m.hints);
+}
+
+export function decodeLabelValuesResponse(buf: Uint8Array): LabelValuesResponse {
+  const r = decodeStringsResponse(buf, 'LabelValuesResponse');
+  const out: LabelValuesResponse = { values: r.values, warnings: r.warnings };
+  if (r.hints) out.hints = r.hints;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// WriteableStore
+
+export function encodeStoreWriteRequest(m: StoreWriteRequest): Uint8Array {
+  const w = new Writer(256);
+  for (const ts of m.timeseries) writeTimeSeries(w, 1, ts);
+  if (m.tenant) { w.byte(0x12); w.string(m.tenant); }
+  writeInt64Field(w, 3, m.replica);
+  if (m.timeseriesTenantData) {
+    for (const tt of m.timeseriesTenantData) {
+      w.byte(0x22);
+      const at = w.fork();
+      for (const ts of tt.timeseries) writeTimeSeries(w, 1, ts);
+      if (tt.tenant) { w.byte(0x12); w.string(tt.tenant); }
+      w.ldelim(at);
+    }
+  }
+  return w.finish();
+}
+
+export function decodeStoreWriteRequest(buf: Uint8Array): StoreWriteRequest {
+  return decodeMessage(buf, (r) => {
+    const m: StoreWriteRequest = { timeseries: [], tenant: '', replica: 0 };
+    while (r.pos < r.end) {
+      const t = r.tag();
+      switch (t) {
+        case 0x0a: m.timeseries.push(readTimeSeries(r)); break;
+        case 0x12: m.tenant = r.string(); break;
+        case 0x18: m.replica = r.int64(); break;
+        case 0x22: {
+          const n = r.len();
+          const saved = r.push(n);
+          const tt = { timeseries: [] as TimeSeries[], tenant: '' };
+          while (r.pos < r.end) {
+            const t2 = r.tag();
+            if (t2 === 0x0a) tt.timeseries.push(readTimeSeries(r));
+            else if (t2 === 0x12) tt.tenant = r.string();
+            else r.skip(t2 & 7);
+          }
+          r.pop(saved);
+          (m.timeseriesTenantData ??= []).push(tt);
+          break;
+        }
+        default:
+          if ((t >>> 3) <= 4) wrongWire(r, 'WriteRequest', t);
+          r.skip(t & 7);
+      }
+    }
+    return m;
+  });
+}
+
+export function encodeWriteResponse(): Uint8Array {
+  return new Uint8Array(0);
+}
+
+export function decodeWriteResponse(buf: Uint8Array): Record<string, never> {
+  return decodeMessage(buf, (r) => {
+    while (r.pos < r.end) r.skip(r.tag() & 7);
+    return {};
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// hintspb (carried in google.protobuf.Any)
+
+export const SERIES_REQUEST_HINTS_URL = 'type.googleapis.com/hintspb.SeriesRequestHints';
+export const SERIES_RESPONSE_HINTS_URL = 'type.googleapis.com/hintspb.SeriesResponseHints';
+export const LABEL_NAMES_REQUEST_HINTS_URL = 'type.googleapis.com/hintspb.LabelNamesRequestHints';
+export const LABEL_NAMES_RESPONSE_HINTS_URL = 'type.googleapis.com/hintspb.LabelNamesResponseHints';
+export const LABEL_VALUES_REQUEST_HINTS_URL = 'type.googleapis.com/hintspb.LabelValuesRequestHints';
+export const LABEL_VALUES_RESPONSE_HINTS_URL = 'type.googleapis.com/hintspb.LabelValuesResponseHints';
+
+/** SeriesRequestHints / LabelNamesRequestHints / LabelValuesRequestHints. */
+export interface RequestHints {
+  blockMatchers: Matcher[];
+  enableQueryStats?: boolean;
+}
+
+/** SeriesResponseHints / LabelNames/ValuesResponseHints (query_stats kept as raw bytes). */
+export interface ResponseHints {
+  queriedBlocks: string[];
+  queryStats?: Uint8Array;
+}
+
+export function encodeRequestHints(h: RequestHints, typeUrl = SERIES_REQUEST_HINTS_URL): AnyMessage {
+  const w = new Writer(64);
+  for (const m of h.blockMatchers) writeMatcher(w, 1, m);
+  writeBoolField(w, 2, h.enableQueryStats ?? false);
+  return { typeUrl, value: w.finish() };
+}
+
+export function decodeRequestHints(a: AnyMessage): RequestHints {
+  return decodeMessage(a.value, (r) => {
+    const h: RequestHints = { blockMatchers: [] };
+    while (r.pos < r.end) {
+      const t = r.tag();
+      if (t === 0x0a) h.blockMatchers.push(readMatcher(r));
+      else if (t === 0x10) h.enableQueryStats = r.bool();
+      else r.skip(t & 7);
+    }
+    return h;
+  });
+}
+
+export function encodeResponseHints(h: ResponseHints, typeUrl = SERIES_RESPONSE_HINTS_URL): AnyMessage {
+  const w = new Writer(64);
+  for (const id of h.queriedBlocks) {
+    w.byte(0x0a);
+    const at = w.fork();
+    if (id) { w.byte(0x0a); w.string(id); }
+    w.ldelim(at);
+  }
+  if (h.queryStats) { w.byte(0x12); w.bytes(h.queryStats); }
+  return { typeUrl, value: w.finish() };
+}
+
+export function decodeResponseHints(a: AnyMessage): ResponseHints {
+  return decodeMessage(a.value, (r) => {
+    const h: ResponseHints = { queriedBlocks: [] };
+    while (r.pos < r.end) {
+      const t = r.tag();
+      if (t === 0x0a) {
+        const n = r.len();
+        const saved = r.push(n);
+        let id = '';
+        while (r.pos < r.end) {
+          const t2 = r.tag();
+          if (t2 === 0x0a) id = r.string();
+          else r.skip(t2 & 7);
+        }
+        r.pop(saved);
+        h.queriedBlocks.push(id);
+      } else if (t === 0x12) h.queryStats = r.bytes();
+      else r.skip(t & 7);
+    }
+    return h;
+  });
+}

@@ -1,0 +1,121 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import protobuf from 'protobufjs';
+import { ProtobufError, Reader, Writer, decodeMessage, nested, sizeInt64, sizeString, utf8Length } from '../../lib/proto/wire.ts';
+
+const isPb = (re?: RegExp) => (e: unknown) => e instanceof ProtobufError && (!re || re.test((e as Error).message));
+
+test('int64 varints agree with protobufjs, including negatives and MaxInt64', () => {
+  const values = [0, 1, 127, 128, 300, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 35 + 7, 1700000000123, 2 ** 53 - 1, -1, -2, -128, -1700000000123, -(2 ** 53) + 1, -9223372036854775808];
+  for (const v of values) {
+    const w = new Writer(4);
+    w.int64(v);
+    const ours = w.finish();
+    const pw = protobuf.Writer.create();
+    pw.int64(v);
+    assert.equal(Array.from(ours), Array.from(pw.finish()), `int64 ${v}`);
+    assert.is(sizeInt64(v), ours.length, `size ${v}`);
+    assert.is(new Reader(ours).int64(), v);
+  }
+  const w = new Writer();
+  w.int64(9223372036854775807);
+  const pw = protobuf.Writer.create();
+  pw.int64('9223372036854775807');
+  assert.equal(Array.from(w.finish()), Array.from(pw.finish()));
+  assert.is(new Reader(pw.finish()).int64(), 9223372036854775807);
+});
+
+test('sint32/sint64 zigzag, uint64, doubles, bools agree with protobufjs', () => {
+  for (const v of [0, 1, -1, 2, -2, 1000, -1000, 2 ** 31 - 1, -(2 ** 31)]) {
+    const w = new Writer();
+    w.sint32(v);
+    const pw = protobuf.Writer.create();
+    pw.sint32(v);
+    assert.equal(Array.from(w.finish()), Array.from(pw.finish()));
+    assert.is(new Reader(w.finish()).sint32(), v);
+  }
+  for (const v of [0, 1, -1, 63, -64, 2 ** 40, -(2 ** 40), 2 ** 52, -(2 ** 52)]) {
+    const w = new Writer();
+    w.sint64(v);
+    const pw = protobuf.Writer.create();
+    pw.sint64(v);
+    assert.equal(Array.from(w.finish()), Array.from(pw.finish()), `sint64 ${v}`);
+    assert.is(new Reader(w.finish()).sint64(), v, `sint64 ${v}`);
+  }
+  const w = new Writer();
+  w.uint64(0xfedcba9876543210n);
+  const pw = protobuf.Writer.create();
+  pw.uint64('18364758544493064720');
+  assert.equal(Array.from(w.finish()), Array.from(pw.finish()));
+  assert.is(new Reader(w.finish()).uint64Big(), 0xfedcba9876543210n);
+  for (const d of [0, -0, 1.5, -3.25e300, NaN, Infinity, -Infinity, 5e-324]) {
+    const w2 = new Writer();
+    w2.double(d);
+    assert.ok(Object.is(new Reader(w2.finish()).double(), d));
+  }
+});
+
+test('strings: ASCII fast path, multi-byte, surrogate pairs, long strings', () => {
+  const cases = ['', 'a', 'job', 'ü', '日本語', '😀x', 'x'.repeat(42), 'é'.repeat(42), 'y'.repeat(200), '€'.repeat(100), '\ud800lone'];
+  for (const s of cases) {
+    const w = new Writer(1);
+    w.string(s);
+    const out = w.finish();
+    const expected = new TextEncoder().encode(s);
+    assert.is(utf8Length(s), expected.length, `len ${s}`);
+    assert.is(sizeString(s), out.length);
+    const r = new Reader(out);
+    const back = r.string();
+    assert.is(back, new TextDecoder().decode(expected));
+  }
+});
+
+test('fork/ldelim shifts bodies longer than 127 bytes', () => {
+  for (const n of [0, 1, 127, 128, 16383, 16384, 300000]) {
+    const w = new Writer(8);
+    w.byte(0x0a);
+    const at = w.fork();
+    w.raw(new Uint8Array(n).fill(7));
+    w.ldelim(at);
+    w.byte(0x10);
+    w.byte(1);
+    const r = new Reader(w.finish());
+    assert.is(r.tag(), 0x0a);
+    const b = r.bytes();
+    assert.is(b.length, n);
+    assert.ok(b.every((x) => x === 7));
+    assert.is(r.tag(), 0x10);
+    assert.is(r.uint32(), 1);
+    assert.ok(r.done);
+  }
+});
+
+test('malformed input: truncated varints, oversized lengths, bad wire types, 11-byte varints', () => {
+  assert.throws(() => new Reader(new Uint8Array([0x80])).int64(), isPb(/truncated varint/));
+  assert.throws(() => new Reader(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])).int64(), isPb(/longer than 10 bytes/));
+  assert.throws(() => new Reader(new Uint8Array([0x05, 1, 2])).bytes(), isPb(/exceeds/));
+  assert.throws(() => new Reader(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x7f])).bytes(), isPb(/exceeds|too large/));
+  assert.throws(() => new Reader(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])).bytes(), isPb(/too large/));
+  assert.throws(() => new Reader(new Uint8Array([1, 2, 3])).double(), isPb(/truncated fixed64/));
+  assert.throws(() => new Reader(new Uint8Array([0x0f])).skip(7), isPb(/invalid wire type/));
+  assert.throws(() => new Reader(new Uint8Array([0x00])).tag(), isPb(/field number 0/));
+  // a nested message whose field runs past the nested length but not past the buffer
+  const buf = new Uint8Array([0x0a, 0x01, 0x08, 0x01]);
+  assert.throws(
+    () =>
+      decodeMessage(buf, (r) => {
+        r.tag();
+        nested(r, (rr) => {
+          rr.tag();
+          return rr.int64();
+        });
+      }),
+    isPb(/truncated/),
+  );
+  // unterminated group
+  assert.throws(() => new Reader(new Uint8Array([0x08, 0x01])).skip(3), isPb(/truncated group/));
+  // trailing garbage detection via decodeMessage
+  assert.throws(() => decodeMessage(new Uint8Array([0x08, 0x01]), (r) => r.tag()), isPb(/trailing/));
+});
+
+test.run();
