@@ -1,0 +1,136 @@
+// Instruments a Bucket with objstore's metric names (thanos_objstore_bucket_*): operations,
+// failures, fetched bytes, transferred-bytes and duration histograms, last successful upload.
+// A not-found answer is an expected outcome, not a failure. Reads are timed until the stream ends.
+import type { Metrics } from '../../host/index.ts';
+import type { Bucket, IterOptions, ObjectAttributes } from './bucket.ts';
+
+export const OPS = ['iter', 'get', 'get_range', 'exists', 'upload', 'delete', 'attributes'] as const;
+export type Op = (typeof OPS)[number];
+
+const BYTES_BUCKETS = [32 * 1024, 256 * 1024, 512 * 1024, 1024 * 1024, 32 * 1024 * 1024, 256 * 1024 * 1024, 512 * 1024 * 1024];
+const DURATION_BUCKETS = [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120];
+
+export class MetricsBucket implements Bucket {
+  private readonly ops;
+  private readonly failures;
+  private readonly fetched;
+  private readonly transferred;
+  private readonly duration;
+  private readonly lastUpload;
+
+  constructor(private readonly inner: Bucket, metrics: Metrics, private readonly bucketName: string) {
+    this.ops = metrics.counter('thanos_objstore_bucket_operations_total', 'Total number of all attempted operations against a bucket.', ['bucket', 'operation']);
+    this.failures = metrics.counter('thanos_objstore_bucket_operation_failures_total', 'Total number of operations against a bucket that failed, but were not expected to fail in certain way from caller perspective.', ['bucket', 'operation']);
+    this.fetched = metrics.counter('thanos_objstore_bucket_operation_fetched_bytes_total', 'Total number of bytes fetched from bucket, per operation.', ['bucket', 'operation']);
+    this.transferred = metrics.histogram('thanos_objstore_bucket_operation_transferred_bytes', 'Number of bytes transferred from/to bucket per operation.', ['bucket', 'operation'], BYTES_BUCKETS);
+    this.duration = metrics.histogram('thanos_objstore_bucket_operation_duration_seconds', 'Duration of successful operations against the bucket per operation.', ['bucket', 'operation'], DURATION_BUCKETS);
+    this.lastUpload = metrics.gauge('thanos_objstore_bucket_last_successful_upload_time', 'Second timestamp of the last successful upload to the bucket.', ['bucket']);
+    for (const op of OPS) {
+      this.ops.inc(this.l(op), 0);
+      this.failures.inc(this.l(op), 0);
+    }
+  }
+
+  get provider(): string {
+    return this.inner.provider;
+  }
+
+  private l(operation: Op) {
+    return { bucket: this.bucketName, operation };
+  }
+
+  private async track<T>(op: Op, fn: () => Promise<T>): Promise<T> {
+    this.ops.inc(this.l(op));
+    const start = performance.now();
+    try {
+      const v = await fn();
+      this.duration.observe((performance.now() - start) / 1000, this.l(op));
+      return v;
+    } catch (err) {
+      if (!this.inner.isObjNotFoundErr(err)) this.failures.inc(this.l(op));
+      throw err;
+    }
+  }
+
+  private countStream(op: Op, s: ReadableStream<Uint8Array>, start: number): ReadableStream<Uint8Array> {
+    let bytes = 0;
+    let done = false;
+    const finish = (ok: boolean) => {
+      if (done) return;
+      done = true;
+      this.fetched.inc(this.l(op), bytes);
+      this.transferred.observe(bytes, this.l(op));
+      if (ok) this.duration.observe((performance.now() - start) / 1000, this.l(op));
+      else this.failures.inc(this.l(op));
+    };
+    const reader = s.getReader();
+    return new ReadableStream<Uint8Array>({
+      async pull(c) {
+        try {
+          const { done: d, value } = await reader.read();
+          if (d) { finish(true); c.close(); return; }
+          bytes += value.length;
+          c.enqueue(value);
+        } catch (err) {
+          finish(false);
+          c.error(err);
+        }
+      },
+      async cancel(reason) {
+        finish(true);
+        await reader.cancel(reason);
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  async *iter(dir: string, opts?: IterOptions): AsyncIterable<string> {
+    this.ops.inc(this.l('iter'));
+    const start = performance.now();
+    try {
+      yield* this.inner.iter(dir, opts);
+      this.duration.observe((performance.now() - start) / 1000, this.l('iter'));
+    } catch (err) {
+      this.failures.inc(this.l('iter'));
+      throw err;
+    }
+  }
+
+  async get(name: string): Promise<ReadableStream<Uint8Array>> {
+    this.ops.inc(this.l('get'));
+    const start = performance.now();
+    try {
+      return this.countStream('get', await this.inner.get(name), start);
+    } catch (err) {
+      if (!this.inner.isObjNotFoundErr(err)) this.failures.inc(this.l('get'));
+      throw err;
+    }
+  }
+
+  async getRange(name: string, off: number, len?: number): Promise<ReadableStream<Uint8Array>> {
+    this.ops.inc(this.l('get_range'));
+    const start = performance.now();
+    try {
+      return this.countStream('get_range', await this.inner.getRange(name, off, len), start);
+    } catch (err) {
+      if (!this.inner.isObjNotFoundErr(err)) this.failures.inc(this.l('get_range'));
+      throw err;
+    }
+  }
+
+  exists(name: string) { return this.track('exists', () => this.inner.exists(name)); }
+  attributes(name: string): Promise<ObjectAttributes> { return this.track('attributes', () => this.inner.attributes(name)); }
+  delete(name: string) { return this.track('delete', () => this.inner.delete(name)); }
+
+  async upload(name: string, body: ReadableStream<Uint8Array> | Uint8Array): Promise<void> {
+    let bytes = 0;
+    let b = body;
+    if (body instanceof Uint8Array) bytes = body.length;
+    else b = body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform(chunk, c) { bytes += chunk.length; c.enqueue(chunk); } }));
+    await this.track('upload', () => this.inner.upload(name, b));
+    this.transferred.observe(bytes, this.l('upload'));
+    this.lastUpload.set(Date.now() / 1000, { bucket: this.bucketName });
+  }
+
+  isObjNotFoundErr(err: unknown) { return this.inner.isObjNotFoundErr(err); }
+  close() { return this.inner.close(); }
+}

@@ -1,0 +1,147 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { registerAcceptance } from '../../lib/objstore/acceptance.ts';
+import { ObjectNotFoundError, readAll, type Bucket } from '../../lib/objstore/bucket.ts';
+import { PrefixedBucket } from '../../lib/objstore/prefix.ts';
+import { MetricsBucket } from '../../lib/objstore/metrics.ts';
+import { RetryBucket, isRetryableError } from '../../lib/objstore/retry.ts';
+import { parseBucketConfig, createBucket } from '../../lib/objstore/factory.ts';
+import memory, { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
+import { Registry } from '../../host/metrics.ts';
+
+const enc = new TextEncoder();
+
+// The whole acceptance suite through all three wrappers, under a prefix.
+registerAcceptance(test, async () => new MetricsBucket(new RetryBucket(new PrefixedBucket(new MemoryBucket(), 'tenant/a/')), new Registry(), 'acc'), { name: 'wrapped: ' });
+
+test('prefix: objects live under the prefix; iter names are relative', async () => {
+  const inner = new MemoryBucket();
+  const b = new PrefixedBucket(inner, '/p1/p2/');
+  await b.upload('dir/x', enc.encode('1'));
+  assert.ok(await inner.exists('p1/p2/dir/x'));
+  const names: string[] = [];
+  for await (const n of b.iter('')) names.push(n);
+  assert.equal(names, ['dir/']);
+  for await (const n of b.iter('dir', { recursive: true })) names.push(n);
+  assert.equal(names, ['dir/', 'dir/x']);
+});
+
+test('metrics: operations, failures (not-found is expected), bytes', async () => {
+  const reg = new Registry();
+  const b = new MetricsBucket(new MemoryBucket(), reg, 'primary');
+  await b.upload('a', enc.encode('hello'));
+  await readAll(await b.get('a'));
+  await readAll(await b.getRange('a', 1, 2));
+  await b.get('missing').catch(() => {});
+  await b.exists('a');
+  await b.upload('../bad', enc.encode('x')).catch(() => {});
+  const text = reg.render();
+  assert.match(text, /thanos_objstore_bucket_operations_total\{bucket="primary",operation="get"\} 2\n/);
+  assert.match(text, /thanos_objstore_bucket_operations_total\{bucket="primary",operation="upload"\} 2\n/);
+  assert.match(text, /thanos_objstore_bucket_operation_failures_total\{bucket="primary",operation="get"\} 0\n/);
+  assert.match(text, /thanos_objstore_bucket_operation_failures_total\{bucket="primary",operation="upload"\} 1\n/);
+  assert.match(text, /thanos_objstore_bucket_operation_fetched_bytes_total\{bucket="primary",operation="get"\} 5\n/);
+  assert.match(text, /thanos_objstore_bucket_operation_fetched_bytes_total\{bucket="primary",operation="get_range"\} 2\n/);
+  assert.match(text, /thanos_objstore_bucket_operation_duration_seconds_count\{bucket="primary",operation="exists"\} 1\n/);
+  assert.match(text, /thanos_objstore_bucket_last_successful_upload_time\{bucket="primary"\} \d/);
+});
+
+class Flaky extends MemoryBucket {
+  failures = 0;
+  calls = 0;
+  constructor(private n: number, private err: () => unknown) { super(); }
+  override async exists(name: string) {
+    this.calls++;
+    if (this.failures < this.n) { this.failures++; throw this.err(); }
+    return super.exists(name);
+  }
+  override async get(name: string) {
+    this.calls++;
+    if (this.failures < this.n) { this.failures++; throw this.err(); }
+    return super.get(name);
+  }
+  override async upload(name: string, body: ReadableStream<Uint8Array> | Uint8Array) {
+    this.calls++;
+    if (this.failures < this.n) { this.failures++; throw this.err(); }
+    return super.upload(name, body);
+  }
+}
+const noSleep = { sleep: async () => {} };
+
+test('retry: transient errors are retried with backoff, then succeed', async () => {
+  const inner = new Flaky(2, () => Object.assign(new Error('503'), { status: 503 }));
+  const delays: number[] = [];
+  const b = new RetryBucket(inner, { baseDelayMs: 100, sleep: async (ms) => { delays.push(ms); } });
+  assert.is(await b.exists('x'), false);
+  assert.is(inner.calls, 3);
+  assert.is(delays.length, 2);
+  assert.ok(delays[0]! >= 50 && delays[0]! <= 100 && delays[1]! >= 100 && delays[1]! <= 200, `exponential: ${delays}`);
+});
+
+test('retry: gives up after the configured retries', async () => {
+  const inner = new Flaky(10, () => Object.assign(new Error('reset'), { code: 'ECONNRESET' }));
+  const b = new RetryBucket(inner, { retries: 2, ...noSleep });
+  await b.exists('x').then(() => assert.unreachable(), (err) => assert.match(String(err), /reset/));
+  assert.is(inner.calls, 3);
+});
+
+test('retry: not-found and permanent errors are never retried', async () => {
+  const inner = new Flaky(1, () => new ObjectNotFoundError('x'));
+  const b = new RetryBucket(inner, noSleep);
+  await b.get('x').then(() => assert.unreachable(), (err) => assert.ok(b.isObjNotFoundErr(err)));
+  assert.is(inner.calls, 1);
+  const inner2 = new Flaky(1, () => Object.assign(new Error('forbidden'), { status: 403 }));
+  await new RetryBucket(inner2, noSleep).exists('x').catch(() => {});
+  assert.is(inner2.calls, 1);
+  assert.is(isRetryableError(new Error('plain')), false);
+});
+
+test('retry: a streamed upload is not retried (its body is consumed), bytes are', async () => {
+  const inner = new Flaky(1, () => Object.assign(new Error('503'), { status: 503 }));
+  const b = new RetryBucket(inner, noSleep);
+  const s = new ReadableStream<Uint8Array>({ start(c) { c.enqueue(enc.encode('x')); c.close(); } });
+  await b.upload('a', s).then(() => assert.unreachable(), () => {});
+  assert.is(inner.calls, 1);
+  const inner2 = new Flaky(1, () => Object.assign(new Error('503'), { status: 503 }));
+  await new RetryBucket(inner2, noSleep).upload('a', enc.encode('x'));
+  assert.is(inner2.calls, 2);
+});
+
+test('factory: type is case-insensitive, config and prefix are applied', async () => {
+  const cfg = parseBucketConfig('type: memory\nconfig: {}\nprefix: /tenant-1/\n', 'bucket.yaml');
+  assert.is(cfg.type, 'MEMORY');
+  assert.is(cfg.prefix, 'tenant-1');
+  const reg = new Registry();
+  let inner: Bucket | undefined;
+  const b = await createBucket(cfg, {
+    loadProvider: async (t) => {
+      assert.is(t, 'MEMORY');
+      return { ...memory, create: async () => (inner = new MemoryBucket()) };
+    },
+    capabilities: {} as never,
+    metrics: reg,
+    name: 'primary',
+  });
+  await b.upload('o', enc.encode('1'));
+  assert.ok(await inner!.exists('tenant-1/o'));
+  assert.match(reg.render(), /operation="upload"\} 1/);
+});
+
+test('factory: strict errors name the source and line', () => {
+  assert.throws(() => parseBucketConfig('type: S3\nconfig:\n  bucket: x\nprefx: a\n', 'bucket_config.yaml'), /bucket_config\.yaml:4: unknown key "prefx"/);
+  assert.throws(() => parseBucketConfig('config: {}\n', 'b.yaml'), /b\.yaml: "type" must be a non-empty string/);
+  assert.throws(() => parseBucketConfig('', 'b.yaml'), /b\.yaml: empty object storage configuration/);
+  assert.throws(() => parseBucketConfig('type: S3\nconfig: [1]\n', 'b.yaml'), /"config" must be a mapping/);
+  assert.throws(() => parseBucketConfig('type: [S3\n', 'b.yaml'), /b\.yaml:\d+: invalid YAML/);
+  assert.throws(() => parseBucketConfig('type: S3\ntype: GCS\n', 'b.yaml'), /invalid YAML/);
+});
+
+test('factory: a provider config error names the source and field', async () => {
+  const cfg = parseBucketConfig('type: MEMORY\nconfig:\n  directory: /x\n', 'b.yaml');
+  await createBucket(cfg, { loadProvider: async () => memory, capabilities: {} as never }).then(
+    () => assert.unreachable(),
+    (err) => assert.match(String(err), /b\.yaml: type MEMORY: config\.directory: unknown field/),
+  );
+});
+
+test.run();
