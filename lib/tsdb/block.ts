@@ -1,0 +1,223 @@
+// Opening a block: meta.json (a directory without it is partial and never read), index, chunk
+// segments and optional tombstones, from a local directory, a Bucket or memory.
+import type { Core, Samples } from '../core/types.ts';
+import type { Bucket } from '../objstore/bucket.ts';
+import { readAll } from '../objstore/bucket.ts';
+import type { FsCapability } from '../../host/index.ts';
+import type { Labels } from '../labels/mod.ts';
+import { bucketSource, bytesSource, fsSource, windowedSource, type ByteSource } from './bytesource.ts';
+import { ChunkReader, ENC_XOR, ENC_AGGR, segmentName, type RawChunk } from './chunks.ts';
+import { PartialBlockError, CorruptBlockError } from './errors.ts';
+import { IndexReader, corrupt, type ChunkMeta, type MatcherLike } from './index.ts';
+import { parseMeta, META_FILENAME, type BlockMeta } from './meta.ts';
+import { parseTombstones, isDeleted, type Tombstones, type Interval } from './tombstones.ts';
+
+/** The files of one block, wherever they live. Paths are relative to the block directory. */
+export interface BlockFiles {
+  /** Block id or path, used in error messages. */
+  readonly name: string;
+  source(rel: string): Promise<ByteSource>;
+  exists(rel: string): Promise<boolean>;
+  readFile(rel: string): Promise<Uint8Array>;
+  /** Segment file names under chunks/, sorted; undefined when listing is not possible. */
+  listChunks?(): Promise<string[]>;
+}
+
+function join(dir: string, rel: string): string {
+  return dir.endsWith('/') ? dir + rel : `${dir}/${rel}`;
+}
+
+export function fsBlockFiles(fs: FsCapability, dir: string): BlockFiles {
+  return {
+    name: dir,
+    source: async (rel) => fsSource(fs, join(dir, rel)),
+    exists: (rel) => fs.exists(join(dir, rel)),
+    readFile: (rel) => fs.readFile(join(dir, rel)),
+    listChunks: async () => (await fs.exists(join(dir, 'chunks'))) ? (await fs.readDir(join(dir, 'chunks'))).filter((f) => f.isFile && /^\d{6}$/.test(f.name)).map((f) => f.name).sort() : [],
+  };
+}
+
+/** A block in a bucket under `<id>/` (or any prefix). Reads are ranged GETs. */
+export function bucketBlockFiles(bucket: Bucket, id: string): BlockFiles {
+  const p = id.endsWith('/') ? id : id + '/';
+  return {
+    name: id.replace(/\/$/, ''),
+    source: async (rel) => bucketSource(bucket, p + rel),
+    exists: (rel) => bucket.exists(p + rel),
+    readFile: async (rel) => readAll(await bucket.get(p + rel)),
+    listChunks: async () => {
+      const out: string[] = [];
+      for await (const n of bucket.iter(p + 'chunks/')) {
+        const base = n.slice(n.lastIndexOf('/') + 1);
+        if (/^\d{6}$/.test(base)) out.push(base);
+      }
+      return out.sort();
+    },
+  };
+}
+
+export function memBlockFiles(files: Map<string, Uint8Array>, name = '<memory>'): BlockFiles {
+  const get = (rel: string) => {
+    const b = files.get(rel);
+    if (!b) throw Object.assign(new Error(`${name}/${rel}: no such file`), { code: 'ENOENT' });
+    return b;
+  };
+  return {
+    name,
+    source: async (rel) => bytesSource(get(rel), `${name}/${rel}`),
+    exists: async (rel) => files.has(rel),
+    readFile: async (rel) => get(rel),
+    listChunks: async () => [...files.keys()].filter((k) => /^chunks\/\d{6}$/.test(k)).map((k) => k.slice(7)).sort(),
+  };
+}
+
+export interface BlockOpenOptions {
+  core: Core;
+  /** Read-ahead window for chunk segments (bytes; 0 = off). Default 4 MiB for local, 0 is good for buckets. */
+  chunkWindow?: number;
+  /** Read the whole index into memory first (fast for local files). Default false. */
+  loadIndex?: boolean;
+  /** Load the tombstones file if present (default true). */
+  tombstones?: boolean;
+}
+
+export interface SeriesChunks {
+  labels: Labels;
+  ref: number;
+  chunks: Array<ChunkMeta & RawChunk>;
+}
+
+export interface SelectOptions {
+  minTime?: number;
+  maxTime?: number;
+  /** Drop samples deleted by tombstones (default true). */
+  honourTombstones?: boolean;
+}
+
+/** A series with decoded float samples inside [minTime, maxTime]. */
+export interface SeriesSamples {
+  labels: Labels;
+  t: Float64Array;
+  v: Float64Array;
+  n: number;
+}
+
+export class BlockReader {
+  private constructor(
+    readonly files: BlockFiles,
+    readonly meta: BlockMeta,
+    readonly index: IndexReader,
+    readonly chunkReader: ChunkReader,
+    readonly tombstones: Tombstones,
+    private core: Core,
+  ) {}
+
+  get id(): string {
+    return this.meta.ulid;
+  }
+
+  static async open(files: BlockFiles, opts: BlockOpenOptions): Promise<BlockReader> {
+    const block = files.name;
+    let metaBytes: Uint8Array;
+    if (!(await files.exists(META_FILENAME))) throw new PartialBlockError(block);
+    try {
+      metaBytes = await files.readFile(META_FILENAME);
+    } catch (e) {
+      throw new PartialBlockError(block);
+    }
+    const meta = parseMeta(metaBytes, block);
+    let indexSrc: ByteSource;
+    if (!(await files.exists('index'))) corrupt(block, 'index', 'file', 'missing');
+    indexSrc = await files.source('index');
+    if (opts.loadIndex) indexSrc = bytesSource(await files.readFile('index'), `${block}/index`);
+    const index = await IndexReader.open(indexSrc, { core: opts.core, block, file: 'index' });
+    const window = opts.chunkWindow ?? 4 << 20;
+    let segCount: number | undefined;
+    if (files.listChunks) {
+      const names = await files.listChunks();
+      names.forEach((n, i) => {
+        if (n !== segmentName(i)) corrupt(block, `chunks/${n}`, 'segment', `unexpected segment name, want chunks/${segmentName(i)}`);
+      });
+      segCount = names.length;
+    }
+    const cr = new ChunkReader(async (seg) => {
+      const s = await files.source(`chunks/${seg}`);
+      return window > 0 ? windowedSource(s, window) : s;
+    }, block, segCount);
+    let ts: Tombstones = new Map();
+    if (opts.tombstones !== false && (await files.exists('tombstones'))) ts = parseTombstones(await files.readFile('tombstones'), block);
+    return new BlockReader(files, meta, index, cr, ts, opts.core);
+  }
+
+  /** Series refs matching the matchers (sorted = label order). */
+  postings(matchers: readonly MatcherLike[]): Promise<Uint32Array> {
+    return this.index.postingsForMatchers(matchers);
+  }
+
+  /** Raw chunk bytes by ref, no decoding. */
+  chunk(ref: number): Promise<RawChunk> {
+    return this.chunkReader.chunk(ref);
+  }
+
+  /**
+   * Series matching the matchers, in label order, with their chunks overlapping [minTime, maxTime]
+   * (raw bytes; a chunk is returned whole, so it can hold samples outside the range).
+   */
+  async *selectChunks(matchers: readonly MatcherLike[], opts: SelectOptions = {}): AsyncGenerator<SeriesChunks> {
+    const mint = opts.minTime ?? -Infinity;
+    const maxt = opts.maxTime ?? Infinity;
+    const refs = await this.postings(matchers);
+    for await (const s of this.index.seriesMany(refs)) {
+      const metas = s.chunks.filter((c) => c.maxTime >= mint && c.minTime <= maxt);
+      if (metas.length === 0) continue;
+      const raws = await this.chunkReader.chunks(metas.map((c) => c.ref));
+      yield { labels: s.labels, ref: s.ref, chunks: metas.map((c, i) => ({ ...c, ...raws[i]! })) };
+    }
+  }
+
+  /** Decoded float samples of matching series inside [minTime, maxTime], tombstones applied. */
+  async *select(matchers: readonly MatcherLike[], opts: SelectOptions = {}): AsyncGenerator<SeriesSamples> {
+    const mint = opts.minTime ?? -Infinity;
+    const maxt = opts.maxTime ?? Infinity;
+    const honour = opts.honourTombstones !== false;
+    for await (const s of this.selectChunks(matchers, opts)) {
+      const stones = honour ? this.tombstones.get(s.ref) : undefined;
+      const out = decodeSeriesChunks(this.core, s.chunks, mint, maxt, stones, this.files.name);
+      if (out.n > 0) yield { labels: s.labels, ...out };
+    }
+  }
+}
+
+/** Decodes XOR chunks of one series into one sample array, clipped and with tombstones applied. */
+export function decodeSeriesChunks(core: Core, chunks: ReadonlyArray<ChunkMeta & RawChunk>, mint: number, maxt: number, stones: readonly Interval[] | undefined, block = ''): Samples {
+  let cap = 0;
+  for (const c of chunks) cap += c.encoding === ENC_XOR && c.data.length >= 2 ? (c.data[0]! << 8) | c.data[1]! : 0;
+  const t = new Float64Array(cap);
+  const v = new Float64Array(cap);
+  let n = 0;
+  let lastT = -Infinity;
+  const scratch: Samples = { t: new Float64Array(256), v: new Float64Array(256), n: 0 };
+  for (const c of chunks) {
+    if (c.encoding !== ENC_XOR) {
+      if (c.encoding === ENC_AGGR) throw new CorruptBlockError(block, `chunks/${segmentName(Math.floor(c.ref / 4294967296))}`, `chunk ${c.ref}`, 'downsampled AggrChunk (encoding 0xff) cannot be read as raw samples; use aggrchunk.ts');
+      throw new CorruptBlockError(block, `chunks/${segmentName(Math.floor(c.ref / 4294967296))}`, `chunk ${c.ref}`, `unsupported chunk encoding ${c.encoding}`);
+    }
+    let s: Samples;
+    try {
+      s = core.xorDecode(c.data, scratch);
+    } catch (e) {
+      throw new CorruptBlockError(block, `chunks/${segmentName(Math.floor(c.ref / 4294967296))}`, `chunk ${c.ref}`, (e as Error).message, e);
+    }
+    for (let i = 0; i < s.n; i++) {
+      const ti = s.t[i]!;
+      if (ti < mint || ti > maxt) continue;
+      if (ti <= lastT) continue; // overlapping chunks: keep the first sample of a timestamp
+      if (stones && isDeleted(stones, ti)) continue;
+      t[n] = ti;
+      v[n] = s.v[i]!;
+      n++;
+      lastT = ti;
+    }
+  }
+  return { t, v, n };
+}

@@ -1,0 +1,215 @@
+// Binary helpers shared by the index, chunk, tombstone and index-header code: Go-compatible
+// varints (values held exactly in f64 up to 2^53), big-endian integers and CRC32-Castagnoli.
+
+// ---- CRC32-C (Castagnoli), slicing-by-8 ---------------------------------------------------------
+const CRC_TABLES: Uint32Array[] = (() => {
+  const poly = 0x82f63b78;
+  const t0 = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ poly : c >>> 1;
+    t0[i] = c >>> 0;
+  }
+  const tables = [t0];
+  for (let k = 1; k < 8; k++) {
+    const prev = tables[k - 1]!;
+    const t = new Uint32Array(256);
+    for (let i = 0; i < 256; i++) t[i] = (prev[i]! >>> 8) ^ t0[prev[i]! & 0xff]!;
+    tables.push(t);
+  }
+  return tables;
+})();
+
+/** Continues a CRC32-C over b[start, end); pass the previous result (or 0) as crc. */
+export function crc32c(b: Uint8Array, start = 0, end = b.length, crc = 0): number {
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
+  let c = ~crc >>> 0;
+  let i = start;
+  while (end - i >= 8) {
+    const a = (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) ^ c;
+    c = t7[a & 0xff]! ^ t6[(a >>> 8) & 0xff]! ^ t5[(a >>> 16) & 0xff]! ^ t4[a >>> 24]! ^
+      t3[b[i + 4]!]! ^ t2[b[i + 5]!]! ^ t1[b[i + 6]!]! ^ t0[b[i + 7]!]!;
+    i += 8;
+  }
+  while (i < end) c = t0[(c ^ b[i++]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+export const textEncoder = new TextEncoder();
+export const textDecoder = new TextDecoder('utf-8', { fatal: false });
+
+/** Thrown by Decbuf on a short or malformed buffer; callers turn it into a CorruptBlockError. */
+export class DecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DecodeError';
+  }
+}
+
+/** A cursor over bytes. All reads check bounds and throw DecodeError. */
+export class Decbuf {
+  pos: number;
+  constructor(public readonly b: Uint8Array, start = 0, public end = b.length) {
+    this.pos = start;
+  }
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+  byte(): number {
+    if (this.pos >= this.end) throw new DecodeError('unexpected end of data');
+    return this.b[this.pos++]!;
+  }
+  be32(): number {
+    if (this.end - this.pos < 4) throw new DecodeError('unexpected end of data');
+    const b = this.b, p = this.pos;
+    this.pos += 4;
+    return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+  }
+  be64(): number {
+    const hi = this.be32();
+    const lo = this.be32();
+    return hi * 4294967296 + lo;
+  }
+  uvarint(): number {
+    const b = this.b;
+    let x = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new DecodeError('unexpected end of data in varint');
+      const c = b[this.pos++]!;
+      if (c < 0x80) return x + c * mul;
+      x += (c & 0x7f) * mul;
+      mul *= 128;
+    }
+    throw new DecodeError('varint overflows 64 bits');
+  }
+  varint(): number {
+    const u = this.uvarint();
+    // zig-zag: even → u/2, odd → -(u+1)/2
+    return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+  }
+  bytes(n: number): Uint8Array {
+    if (n < 0 || this.end - this.pos < n) throw new DecodeError(`unexpected end of data (want ${n} bytes, have ${this.end - this.pos})`);
+    const out = this.b.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+  uvarintBytes(): Uint8Array {
+    return this.bytes(this.uvarint());
+  }
+  uvarintStr(): string {
+    return decodeString(this.uvarintBytes());
+  }
+  skip(n: number): void {
+    if (n < 0 || this.end - this.pos < n) throw new DecodeError('unexpected end of data');
+    this.pos += n;
+  }
+}
+
+/** Decodes UTF-8, with an ASCII fast path (symbols are mostly ASCII). */
+export function decodeString(b: Uint8Array): string {
+  if (b.length < 64) {
+    let s = '';
+    for (let i = 0; i < b.length; i++) {
+      const c = b[i]!;
+      if (c >= 0x80) return textDecoder.decode(b);
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  return textDecoder.decode(b);
+}
+
+/** A growable byte buffer for encoding. */
+export class Encbuf {
+  b: Uint8Array;
+  len = 0;
+  constructor(cap = 256) {
+    this.b = new Uint8Array(cap);
+  }
+  reset(): this {
+    this.len = 0;
+    return this;
+  }
+  private grow(n: number): void {
+    if (this.len + n <= this.b.length) return;
+    let cap = this.b.length * 2;
+    while (cap < this.len + n) cap *= 2;
+    const nb = new Uint8Array(cap);
+    nb.set(this.b.subarray(0, this.len));
+    this.b = nb;
+  }
+  byte(v: number): void {
+    this.grow(1);
+    this.b[this.len++] = v;
+  }
+  be32(v: number): void {
+    this.grow(4);
+    const b = this.b, p = this.len;
+    b[p] = v >>> 24; b[p + 1] = v >>> 16; b[p + 2] = v >>> 8; b[p + 3] = v;
+    this.len += 4;
+  }
+  be64(v: number): void {
+    this.be32(Math.floor(v / 4294967296));
+    this.be32(v >>> 0);
+  }
+  uvarint(v: number): void {
+    if (v < 0) throw new RangeError(`uvarint of negative ${v}`);
+    this.grow(10);
+    const b = this.b;
+    while (v >= 0x80) {
+      b[this.len++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    b[this.len++] = v;
+  }
+  varint(v: number): void {
+    this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
+  }
+  bytes(src: Uint8Array): void {
+    this.grow(src.length);
+    this.b.set(src, this.len);
+    this.len += src.length;
+  }
+  uvarintStr(s: string): void {
+    const e = textEncoder.encode(s);
+    this.uvarint(e.length);
+    this.bytes(e);
+  }
+  crc32(from = 0): void {
+    this.be32(crc32c(this.b, from, this.len));
+  }
+  get(): Uint8Array {
+    return this.b.subarray(0, this.len);
+  }
+  /** A copy that survives reset(). */
+  take(): Uint8Array {
+    return this.b.slice(0, this.len);
+  }
+}
+
+export function readBE32(b: Uint8Array, p: number): number {
+  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+}
+export function writeBE32(b: Uint8Array, p: number, v: number): void {
+  b[p] = v >>> 24; b[p + 1] = v >>> 16; b[p + 2] = v >>> 8; b[p + 3] = v;
+}
+export function readBE64(b: Uint8Array, p: number): number {
+  return readBE32(b, p) * 4294967296 + readBE32(b, p + 4);
+}
+
+/** Size of the uvarint encoding of v. */
+export function uvarintSize(v: number): number {
+  let n = 1;
+  while (v >= 0x80) { v = Math.floor(v / 128); n++; }
+  return n;
+}
+
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) { out.set(p, off); off += p.length; }
+  return out;
+}

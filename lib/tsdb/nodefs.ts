@@ -1,0 +1,77 @@
+// FsCapability over node:fs with no permission checks, for tests, benchmarks and scripts that run
+// outside the plugin host. Plugins get their (checked) FsCapability from the host instead.
+import { promises as fsp, createWriteStream } from 'node:fs';
+import { resolve as pathResolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FsCapability, FileInfo } from '../../host/index.ts';
+
+export function nodeFs(): FsCapability {
+  return {
+    async readFile(p) {
+      return new Uint8Array(await fsp.readFile(p));
+    },
+    async readRange(p, offset, length) {
+      const fh = await fsp.open(p, 'r');
+      try {
+        const buf = new Uint8Array(length);
+        let got = 0;
+        while (got < length) {
+          const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        return got === length ? buf : buf.subarray(0, got);
+      } finally {
+        await fh.close();
+      }
+    },
+    async writeFile(p, data) {
+      if (data instanceof Uint8Array) return fsp.writeFile(p, data);
+      await pipeline(Readable.fromWeb(data as import('node:stream/web').ReadableStream<Uint8Array>), createWriteStream(p));
+    },
+    async openRead(p, range) {
+      const fh = await fsp.open(p, 'r');
+      const start = range?.offset ?? 0;
+      const end = range?.length !== undefined ? start + range.length - 1 : undefined;
+      return Readable.toWeb(fh.createReadStream({ start, end })) as unknown as ReadableStream<Uint8Array>;
+    },
+    async stat(p) {
+      const s = await fsp.stat(p);
+      return { name: p.slice(p.lastIndexOf('/') + 1), isDirectory: s.isDirectory(), isFile: s.isFile(), size: s.size, mtimeMs: s.mtimeMs };
+    },
+    async exists(p) {
+      try {
+        await fsp.stat(p);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async readDir(p) {
+      const ents = await fsp.readdir(p, { withFileTypes: true });
+      const out: FileInfo[] = [];
+      for (const e of ents) {
+        const s = await fsp.stat(pathResolve(p, e.name));
+        out.push({ name: e.name, isDirectory: s.isDirectory(), isFile: s.isFile(), size: s.size, mtimeMs: s.mtimeMs });
+      }
+      return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+    async mkdir(p, opts) {
+      await fsp.mkdir(p, { recursive: opts?.recursive ?? false });
+    },
+    async rename(from, to) {
+      await fsp.rename(from, to);
+    },
+    async remove(p, opts) {
+      await fsp.rm(p, { recursive: opts?.recursive ?? false, force: true });
+    },
+    resolve(...parts) {
+      return pathResolve(...parts);
+    },
+    async tempDir(prefix) {
+      return fsp.mkdtemp(pathResolve(tmpdir(), prefix));
+    },
+  };
+}
