@@ -125,6 +125,8 @@ export function compileRegex(src: string): RegExp {
   }
   // RE2 named groups (?P<name>...) → JS (?<name>...)
   body = body.replace(/\(\?P</g, '(?<');
+  // RE2 scoped flag groups (?s:...) — dot-all is already on for the whole pattern, so drop the flag.
+  body = body.replace(/\(\?s:/g, '(?:');
   try {
     return new RegExp(`^(?:${body})$`, flags + 'u');
   } catch {
