@@ -120,6 +120,14 @@ export interface ComponentContext extends Capabilities {
   setReady(ready: boolean): void;
   /** Where to store local state (index-headers, WAL), from --data-dir or the manifest. */
   dataDir?: string;
+  /** Process stdout/stderr for one-shot tools (ToolCommand.run); await write() for backpressure. */
+  stdout?: TextOut;
+  stderr?: TextOut;
+}
+
+/** A text sink (the host maps it to process.stdout / process.stderr). */
+export interface TextOut {
+  write(text: string): void | Promise<void>;
 }
 
 export interface Component {
