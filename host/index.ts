@@ -123,6 +123,10 @@ export interface ComponentContext extends Capabilities {
   /** Process stdout/stderr for one-shot tools (ToolCommand.run); await write() for backpressure. */
   stdout?: TextOut;
   stderr?: TextOut;
+  /** Aborted when the process shuts down (SIGINT/SIGTERM); the same signal run() receives. */
+  signal?: AbortSignal;
+  /** The listen addresses the host serves this component on (from --http-address/--grpc-address or the manifest). */
+  addresses?: { http?: string; grpc?: string };
 }
 
 /** A text sink (the host maps it to process.stdout / process.stderr). */
@@ -145,6 +149,8 @@ export interface FlagSpec {
   type: 'string' | 'bool' | 'duration' | 'int' | 'float' | 'strings';
   help: string;
   default?: unknown;
+  /** One-letter alias, e.g. 'o' for `-o json`. */
+  short?: string;
 }
 
 /** A one-shot command of a tools plugin, e.g. 'tsdb dump' under `thanos tools tsdb dump …`. */
@@ -216,3 +222,7 @@ export class GrpcError extends Error {
     this.name = 'GrpcError';
   }
 }
+
+// Helpers for plugins that parse their own argv (tools commands) or durations in their config.
+export { parseFlags, parseDuration, FlagError, formatFlagsHelp } from './flags.ts';
+export type { ParsedFlags, ParseOptions } from './flags.ts';

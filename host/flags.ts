@@ -1,0 +1,218 @@
+// Thanos-style command-line flags -> a config object. `--flag value` and `--flag=value`; bools as
+// `--flag`, `--no-flag`, `--flag=false`; 'strings' flags repeat; `--` ends flags. Each FlagSpec maps a
+// flag name onto a (dotted) config key, so the command line and plugins.yaml's `config:` are two
+// spellings of one config.
+import type { FlagSpec } from './index.ts';
+
+export class FlagError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FlagError';
+  }
+}
+
+/** Go duration: 1h30m, 2m, 90s, 500ms, 1.5h, 0 (plus d, w, y like Prometheus). Returns milliseconds. */
+export function parseDuration(s: string): number {
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+  const str = s.trim();
+  if (str === '0') return 0;
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w|y)/y;
+  let total = 0;
+  let pos = 0;
+  if (str === '') throw new FlagError(`invalid duration "${s}"`);
+  while (pos < str.length) {
+    re.lastIndex = pos;
+    const m = re.exec(str);
+    if (!m) throw new FlagError(`invalid duration "${s}" (expected e.g. 30s, 5m, 1h30m)`);
+    total += Number(m[1]) * units[m[2]!]!;
+    pos = re.lastIndex;
+  }
+  return total;
+}
+
+/** Sets a dotted key ('objstore.configFile') in a nested object. */
+export function setPath(obj: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let cur = obj;
+  for (const p of parts.slice(0, -1)) {
+    const next = cur[p];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) cur[p] = {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}
+
+export function getPath(obj: Record<string, unknown>, key: string): unknown {
+  let cur: unknown = obj;
+  for (const p of key.split('.')) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+export interface ParseOptions {
+  /** What the flags belong to, for errors: `thanos store`. */
+  context?: string;
+  /** Allow positional arguments (default false: a stray word is an error). */
+  positionals?: boolean;
+  /** Collect unknown --flags instead of failing (used when a component's plugin is missing). */
+  allowUnknown?: boolean;
+  /** Apply FlagSpec.default for flags not given (default true). */
+  defaults?: boolean;
+}
+
+export interface ParsedFlags {
+  /** Config object built from FlagSpec.key paths. */
+  values: Record<string, unknown>;
+  /** Names of the flags given on the command line. */
+  given: Set<string>;
+  positionals: string[];
+  /** Unknown flags as written (only with allowUnknown). */
+  unknown: string[];
+  help: boolean;
+}
+
+function levenshtein(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)] as number[]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+function convert(spec: FlagSpec, raw: string, ctx: string): unknown {
+  const flag = `--${spec.name}`;
+  switch (spec.type) {
+    case 'string':
+    case 'strings':
+      return raw;
+    case 'int': {
+      if (!/^[-+]?\d+$/.test(raw.trim())) throw new FlagError(`${ctx}: ${flag}: expected an integer, got "${raw}"`);
+      return Number(raw);
+    }
+    case 'float': {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n)) throw new FlagError(`${ctx}: ${flag}: expected a number, got "${raw}"`);
+      return n;
+    }
+    case 'duration':
+      try {
+        parseDuration(raw);
+      } catch {
+        throw new FlagError(`${ctx}: ${flag}: invalid duration "${raw}" (expected e.g. 30s, 5m, 1h30m)`);
+      }
+      return raw;
+    case 'bool': {
+      const v = raw.toLowerCase();
+      if (v === 'true' || v === '1') return true;
+      if (v === 'false' || v === '0') return false;
+      throw new FlagError(`${ctx}: ${flag}: expected true or false, got "${raw}"`);
+    }
+  }
+}
+
+/** Parses argv against specs. Throws FlagError naming the flag on any problem. */
+export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[], opts: ParseOptions = {}): ParsedFlags {
+  const ctx = opts.context ?? 'thanos';
+  const byName = new Map<string, FlagSpec>();
+  const byShort = new Map<string, FlagSpec>();
+  for (const s of specs) {
+    byName.set(s.name, s);
+    if (s.short) byShort.set(s.short, s);
+  }
+  const out: ParsedFlags = { values: {}, given: new Set(), positionals: [], unknown: [], help: false };
+  const set = (spec: FlagSpec, raw: string | boolean) => {
+    const v = typeof raw === 'boolean' ? raw : convert(spec, raw, ctx);
+    if (spec.type === 'strings') {
+      const cur = getPath(out.values, spec.key);
+      setPath(out.values, spec.key, [...(Array.isArray(cur) && out.given.has(spec.name) ? cur : Array.isArray(cur) ? cur : []), v]);
+    } else {
+      if (out.given.has(spec.name)) throw new FlagError(`${ctx}: flag --${spec.name} given more than once`);
+      setPath(out.values, spec.key, v);
+    }
+    out.given.add(spec.name);
+  };
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg === '--help' || arg === '-h' || arg === '--help-long') {
+      out.help = true;
+      continue;
+    }
+    let spec: FlagSpec | undefined;
+    let name: string;
+    let inline: string | undefined;
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+      inline = eq >= 0 ? arg.slice(eq + 1) : undefined;
+      spec = byName.get(name);
+      if (!spec && name.startsWith('no-')) {
+        const b = byName.get(name.slice(3));
+        if (b && b.type === 'bool') {
+          if (inline !== undefined) throw new FlagError(`${ctx}: --${name} takes no value`);
+          set(b, false);
+          continue;
+        }
+      }
+    } else if (/^-[a-zA-Z]/.test(arg)) {
+      name = arg.slice(1, 2);
+      inline = arg.length > 2 ? arg.slice(arg[2] === '=' ? 3 : 2) : undefined;
+      spec = byShort.get(name);
+      name = spec ? spec.name : arg;
+    } else {
+      if (!opts.positionals && !opts.allowUnknown) throw new FlagError(`${ctx}: unexpected argument "${arg}"`);
+      out.positionals.push(arg);
+      continue;
+    }
+    if (!spec) {
+      if (opts.allowUnknown) {
+        out.unknown.push(arg);
+        // Keep a following value with the unknown flag when it does not look like a flag.
+        if (inline === undefined && i + 1 < argv.length && !argv[i + 1]!.startsWith('-')) out.unknown.push(argv[++i]!);
+        continue;
+      }
+      const flag = arg.startsWith('--') ? `--${name}` : arg;
+      const near = [...byName.keys()].map((n) => [n, levenshtein(n, name)] as const).filter(([, d]) => d <= 2).sort((a, b) => a[1] - b[1])[0];
+      throw new FlagError(`${ctx}: unknown flag ${flag}${near ? ` (did you mean --${near[0]}?)` : ''}`);
+    }
+    if (spec.type === 'bool') {
+      set(spec, inline === undefined ? true : inline);
+      continue;
+    }
+    let value = inline;
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new FlagError(`${ctx}: flag --${spec.name} needs a value`);
+      value = argv[++i]!;
+    }
+    set(spec, value);
+  }
+
+  if (opts.defaults !== false) {
+    for (const s of specs) {
+      if (s.default === undefined || out.given.has(s.name)) continue;
+      if (getPath(out.values, s.key) !== undefined) continue; // another flag with the same key was given
+      setPath(out.values, s.key, Array.isArray(s.default) ? [...s.default] : s.default);
+    }
+  }
+  return out;
+}
+
+/** Help text lines for a list of flags. */
+export function formatFlagsHelp(specs: readonly FlagSpec[]): string {
+  const rows = specs.map((s) => {
+    const left = `${s.short ? `-${s.short}, ` : '    '}--${s.type === 'bool' ? `[no-]${s.name}` : `${s.name}=<${s.type === 'strings' ? 'string' : s.type}>${s.type === 'strings' ? ' ...' : ''}`}`;
+    const def = s.default !== undefined && s.default !== false && !(Array.isArray(s.default) && s.default.length === 0) ? ` (default: ${Array.isArray(s.default) ? s.default.join(',') : String(s.default)})` : '';
+    return [left, s.help + def] as const;
+  });
+  const w = Math.min(48, Math.max(0, ...rows.map(([l]) => l.length)));
+  return rows.map(([l, r]) => `  ${l.padEnd(w)}  ${r}`).join('\n');
+}
