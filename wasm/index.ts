@@ -1,2 +1,16 @@
-// Placeholder until the core kernels land (issue 3).
-export function version(): i32 { return 1; }
+// The core module's exports: numeric (pointer, length) kernels, one call per batch.
+export { arenaBase } from './arena';
+export { xorDecode, xorEncode, xorMaxBytes } from './xor';
+export { intersect, merge, without } from './postings';
+export { downsample } from './downsample';
+import { errSample } from './xor';
+
+/** Sample index at which the last xorDecode failed. */
+export function lastErrorSample(): i32 {
+  return errSample;
+}
+
+/** Bumped when the exports or their memory layouts change; the host checks it. */
+export function version(): i32 {
+  return 2;
+}

@@ -1,26 +1,29 @@
 // The Core entry point: createCore({ backend }) picks the WASM kernels (default) or the pure-TS twin.
 import type { Core, CoreBackend } from './types.ts';
 import { createJsCore } from './js/mod.ts';
+import { createWasmCore, type WasmCoreOptions } from './wasm.ts';
 
 export type { AggrSeries, Core, CoreBackend, Samples } from './types.ts';
 export { CorruptChunkError } from './types.ts';
 export { createJsCore } from './js/mod.ts';
+export { createWasmCore, readWasmBytes, DEFAULT_WASM_URL } from './wasm.ts';
+export type { WasmCoreOptions } from './wasm.ts';
 export { aggrChunkSamples, AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER } from './aggr.ts';
 export type { AggrChunkSamples } from './aggr.ts';
+export { xorNumSamples } from './js/xor.ts';
 
-export interface CreateCoreOptions {
+export interface CreateCoreOptions extends WasmCoreOptions {
+  /** 'wasm' (default): AssemblyScript kernels from wasm/build/core.wasm; 'js': the pure-TS twin. */
   backend?: CoreBackend;
 }
 
-let warned = false;
-
-export async function createCore({ backend = 'wasm' }: CreateCoreOptions = {}): Promise<Core> {
+/**
+ * Creates a Core. The wasm backend needs the built module (`npm run build:wasm`); if it cannot be
+ * loaded this rejects with an error naming the path (there is no silent fallback to js).
+ */
+export async function createCore(opts: CreateCoreOptions = {}): Promise<Core> {
+  const backend = opts.backend ?? 'wasm';
   if (backend === 'js') return createJsCore();
   if (backend !== 'wasm') throw new Error(`core: unknown backend ${JSON.stringify(backend)} (expected wasm or js)`);
-  // TODO(issue 3): WASM backend lands next; until then fall back with a warning.
-  if (!warned) {
-    warned = true;
-    console.warn('core: wasm backend not built yet, using the js backend');
-  }
-  return createJsCore();
+  return createWasmCore(opts);
 }

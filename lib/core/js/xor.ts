@@ -98,11 +98,15 @@ function ctz64(hi: number, lo: number): number {
   return lo !== 0 ? ctz32(lo) : 32 + ctz32(hi);
 }
 
-/** Encodes n samples as an XOR chunk, byte-identical to Prometheus 3.x. */
-export function xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Array {
-  if (!(n >= 0 && n <= 65535) || n > t.length || n > v.length) {
+export function checkEncodeArgs(t: Float64Array, v: Float64Array, n: number): void {
+  if (!(n >= 0 && n <= 65535) || !Number.isInteger(n) || n > t.length || n > v.length) {
     throw new RangeError(`xorEncode: n=${n} out of range (arrays ${t.length}/${v.length}, max 65535)`);
   }
+}
+
+/** Encodes n samples as an XOR chunk, byte-identical to Prometheus 3.x. */
+export function xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Array {
+  checkEncodeArgs(t, v, n);
   const w = new BitWriter(xorMaxBytes(n));
   w.bits(n >>> 8, 8);
   w.bits(n & 0xff, 8);

@@ -1,0 +1,285 @@
+// The WASM backend: loads wasm/build/core.wasm with web-standard APIs (Node, Deno and Bun), lays out
+// each batch in the module's linear memory (a bump arena from arenaBase, reset every call), makes one
+// call per batch and copies the results out. Typed-array views are cached and rebuilt when memory grows.
+import { CorruptChunkError, type AggrSeries, type Core, type Samples } from './types.ts';
+import { emptyAggrSeries } from './js/downsample.ts';
+import { checkEncodeArgs } from './js/xor.ts';
+
+// Minimal typings for the WebAssembly global (tsconfig has no DOM lib, @types/node 20 lacks them).
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmModule {}
+interface WasmApi {
+  compile(bytes: Uint8Array | ArrayBuffer): Promise<WasmModule>;
+  instantiate(mod: WasmModule, imports: object): Promise<{ exports: object }>;
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface Exports {
+  memory: WasmMemory;
+  version(): number;
+  arenaBase(): number;
+  lastErrorSample(): number;
+  xorDecode(inPtr: number, inLen: number, outT: number, outV: number, cap: number): number;
+  xorEncode(tPtr: number, vPtr: number, n: number, out: number): number;
+  xorMaxBytes(n: number): number;
+  intersect(desc: number, k: number, out: number, scratch: number): number;
+  merge(desc: number, k: number, out: number, scratch: number): number;
+  without(a: number, na: number, b: number, nb: number, out: number): number;
+  downsample(tPtr: number, vPtr: number, n: number, res: number, out: number): number;
+}
+
+/** The exports/layout version this wrapper speaks (wasm/index.ts version()). */
+export const WASM_ABI_VERSION = 2;
+
+export const DEFAULT_WASM_URL = new URL('../../wasm/build/core.wasm', import.meta.url);
+
+const ERRORS: Record<number, string> = {
+  [-1]: 'chunk shorter than its 2-byte header',
+  [-2]: 'truncated',
+  [-3]: 'varint overflows 64 bits',
+  [-4]: 'bad value header (leading + significant bits > 64)',
+  [-5]: 'output too small',
+};
+
+// Runtime detection for reading a local file without node: imports in the common path.
+declare const Deno: { readFile(path: URL): Promise<Uint8Array> } | undefined;
+
+/** Reads the module bytes: Deno.readFile, fetch() for non-file URLs and in Bun, node:fs in Node. */
+export async function readWasmBytes(url: URL = DEFAULT_WASM_URL): Promise<Uint8Array> {
+  try {
+    if (typeof Deno !== 'undefined') return await Deno.readFile(url);
+    const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined';
+    if (url.protocol !== 'file:' || isBun) {
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      return new Uint8Array(await res.arrayBuffer());
+    }
+    const fsName = 'node:fs/promises'; // Node's fetch() does not read file: URLs
+    const fs = (await import(fsName)) as { readFile(p: URL): Promise<Uint8Array> };
+    return new Uint8Array(await fs.readFile(url));
+  } catch (err) {
+    throw new Error(`core: cannot read the WASM module at ${url.href} (run \`npm run build:wasm\`): ${(err as Error).message}`);
+  }
+}
+
+const moduleCache = new Map<string, Promise<WasmModule>>();
+
+export interface WasmCoreOptions {
+  /** The module bytes, if the caller already has them (skips reading the file). */
+  wasmBytes?: Uint8Array | ArrayBuffer;
+  /** Where to read the module from (default: wasm/build/core.wasm next to this repository). */
+  wasmUrl?: URL;
+}
+
+export async function createWasmCore(opts: WasmCoreOptions = {}): Promise<Core> {
+  let modP: Promise<WasmModule>;
+  if (opts.wasmBytes) {
+    modP = WA.compile(opts.wasmBytes);
+  } else {
+    const url = opts.wasmUrl ?? DEFAULT_WASM_URL;
+    let cached = moduleCache.get(url.href);
+    if (!cached) {
+      cached = readWasmBytes(url).then((b) => WA.compile(b));
+      moduleCache.set(url.href, cached);
+      cached.catch(() => moduleCache.delete(url.href));
+    }
+    modP = cached;
+  }
+  const mod = await modP;
+  const inst = await WA.instantiate(mod, {
+    env: {
+      abort(_msg: number, _file: number, line: number, col: number) {
+        throw new Error(`core wasm: abort at ${line}:${col}`);
+      },
+    },
+  });
+  const ex = inst.exports as unknown as Exports;
+  const v = ex.version();
+  if (v !== WASM_ABI_VERSION) {
+    throw new Error(`core: wasm/build/core.wasm has ABI version ${v}, expected ${WASM_ABI_VERSION} (run \`npm run build:wasm\`)`);
+  }
+  return new WasmCore(ex);
+}
+
+const align16 = (p: number): number => (p + 15) & ~15;
+
+class WasmCore implements Core {
+  readonly backend = 'wasm' as const;
+  private ex: Exports;
+  private mem: WasmMemory;
+  private base: number;
+  private u8!: Uint8Array;
+  private u32!: Uint32Array;
+  private f64!: Float64Array;
+
+  constructor(ex: Exports) {
+    this.ex = ex;
+    this.mem = ex.memory;
+    this.base = ex.arenaBase();
+    this.views();
+  }
+
+  private views(): void {
+    const b = this.mem.buffer;
+    this.u8 = new Uint8Array(b);
+    this.u32 = new Uint32Array(b);
+    this.f64 = new Float64Array(b);
+  }
+
+  /** Makes sure [0, end) is addressable; rebuilds the views if memory grew. */
+  private ensure(end: number): void {
+    if (this.u8.length === 0) this.views(); // grown by a kernel (old buffer detached)
+    if (end <= this.u8.length) return;
+    const pages = Math.ceil((end - this.u8.length) / 65536);
+    try {
+      this.mem.grow(pages);
+    } catch {
+      throw new RangeError(`core wasm: cannot grow memory to ${end} bytes`);
+    }
+    this.views();
+  }
+
+  private refresh(): void {
+    if (this.u8.length === 0) this.views();
+  }
+
+  xorDecode(chunk: Uint8Array, out?: Samples): Samples {
+    const len = chunk.length;
+    if (len < 2) throw new CorruptChunkError(`xor chunk too short: ${len} bytes`);
+    const total = (chunk[0] << 8) | chunk[1];
+    const inPtr = this.base;
+    const outT = align16(inPtr + len + 8);
+    const outV = outT + total * 8;
+    this.ensure(outV + total * 8);
+    this.u8.set(chunk, inPtr);
+    const r = this.ex.xorDecode(inPtr, len, outT, outV, total);
+    if (r < 0) {
+      const at = r === -1 ? '' : ` at sample ${this.ex.lastErrorSample()}`;
+      throw new CorruptChunkError(`xor chunk ${ERRORS[r] ?? `error ${r}`}${at}`);
+    }
+    const f = this.f64;
+    const ti = outT >>> 3;
+    const vi = outV >>> 3;
+    if (out && out.t.length >= r && out.v.length >= r) {
+      out.t.set(f.subarray(ti, ti + r));
+      out.v.set(f.subarray(vi, vi + r));
+      out.n = r;
+      return out;
+    }
+    return { t: f.slice(ti, ti + r), v: f.slice(vi, vi + r), n: r };
+  }
+
+  xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Array {
+    checkEncodeArgs(t, v, n);
+    const tPtr = this.base;
+    const vPtr = tPtr + n * 8;
+    const out = align16(vPtr + n * 8);
+    this.ensure(out + this.ex.xorMaxBytes(n) + 16);
+    const f = this.f64;
+    f.set(n === t.length ? t : t.subarray(0, n), tPtr >>> 3);
+    f.set(n === v.length ? v : v.subarray(0, n), vPtr >>> 3);
+    const len = this.ex.xorEncode(tPtr, vPtr, n, out);
+    return this.u8.slice(out, out + len);
+  }
+
+  /** Copies lists into memory behind k descriptors; returns the end of the copied data. */
+  private putLists(lists: readonly Uint32Array[], extra: number): number {
+    const k = lists.length;
+    let total = 0;
+    for (const l of lists) total += l.length;
+    const desc = this.base;
+    let p = align16(desc + k * 8);
+    this.ensure(p + total * 4 + k * 16 + extra);
+    const u = this.u32;
+    for (let i = 0; i < k; i++) {
+      const l = lists[i];
+      u[(desc >>> 2) + 2 * i] = p;
+      u[(desc >>> 2) + 2 * i + 1] = l.length;
+      u.set(l, p >>> 2);
+      p = align16(p + l.length * 4);
+    }
+    return p;
+  }
+
+  intersect(lists: readonly Uint32Array[]): Uint32Array {
+    const k = lists.length;
+    if (k === 0) return new Uint32Array(0);
+    if (k === 1) return lists[0].slice();
+    let min = lists[0].length;
+    for (const l of lists) if (l.length < min) min = l.length;
+    if (min === 0) return new Uint32Array(0);
+    const end = this.putLists(lists, min * 4 + 32);
+    const out = end;
+    const scratch = align16(out + min * 4 + 16);
+    const r = this.ex.intersect(this.base, k, out, scratch);
+    this.refresh();
+    if (r < 0) throw new RangeError('core wasm: out of memory in intersect');
+    return this.u32.slice(out >>> 2, (out >>> 2) + r);
+  }
+
+  merge(lists: readonly Uint32Array[]): Uint32Array {
+    const k = lists.length;
+    if (k === 0) return new Uint32Array(0);
+    let total = 0;
+    for (const l of lists) total += l.length;
+    const end = this.putLists(lists, total * 4 + 32);
+    const out = end;
+    const scratch = align16(out + total * 4 + 16);
+    const r = this.ex.merge(this.base, k, out, scratch);
+    this.refresh();
+    if (r < 0) throw new RangeError('core wasm: out of memory in merge');
+    return this.u32.slice(out >>> 2, (out >>> 2) + r);
+  }
+
+  without(a: Uint32Array, b: Uint32Array): Uint32Array {
+    if (a.length === 0) return new Uint32Array(0);
+    if (b.length === 0) return a.slice();
+    const pa = this.base;
+    const pb = align16(pa + a.length * 4);
+    const out = align16(pb + b.length * 4);
+    this.ensure(out + a.length * 4 + 32);
+    const u = this.u32;
+    u.set(a, pa >>> 2);
+    u.set(b, pb >>> 2);
+    const r = this.ex.without(pa, a.length, pb, b.length, out);
+    return u.slice(out >>> 2, (out >>> 2) + r);
+  }
+
+  downsample(t: Float64Array, v: Float64Array, n: number, res: number): AggrSeries {
+    if (!(res > 0) || !Number.isInteger(res)) throw new RangeError(`downsample: resolution must be a positive integer (ms), got ${res}`);
+    if (!(n >= 0) || n > t.length || n > v.length) throw new RangeError(`downsample: n=${n} out of range`);
+    if (n === 0) return emptyAggrSeries();
+    const tPtr = this.base;
+    const vPtr = tPtr + n * 8;
+    const out = align16(vPtr + n * 8);
+    this.ensure(out + 16 + 9 * 8 * n + 4 * (n + 1) + 16);
+    const f = this.f64;
+    f.set(n === t.length ? t : t.subarray(0, n), tPtr >>> 3);
+    f.set(n === v.length ? v : v.subarray(0, n), vPtr >>> 3);
+    this.ex.downsample(tPtr, vPtr, n, res, out);
+    const w = this.u32[out >>> 2];
+    const c = this.u32[(out >>> 2) + 1];
+    const at = (i: number, len: number) => {
+      const s = (out + 16) / 8 + i * n;
+      return f.slice(s, s + len);
+    };
+    const startIdx = (out + 16 + 9 * 8 * n) >>> 2;
+    return {
+      n: w,
+      t: at(0, w),
+      count: at(1, w),
+      sum: at(2, w),
+      min: at(3, w),
+      max: at(4, w),
+      counter: at(5, w),
+      chunks: c,
+      chunkStart: this.u32.slice(startIdx, startIdx + c + 1),
+      firstT: at(6, c),
+      firstV: at(7, c),
+      lastV: at(8, c),
+    };
+  }
+}
