@@ -130,9 +130,12 @@ export class MetaFetcher {
 /** Keeps blocks overlapping [minTime, maxTime] (ms). */
 export class TimePartitionFilter implements MetaFilter {
   readonly name = 'time-excluded';
-  constructor(readonly minTime: number, readonly maxTime: number) {}
+  /** Bounds as ms, or functions evaluated at each fetch (relative flags like -2w move with time). */
+  constructor(readonly minTime: number | (() => number), readonly maxTime: number | (() => number)) {}
   async filter(metas: Map<string, BlockMeta>, ctx: FilterContext): Promise<void> {
-    for (const [id, m] of metas) if (!(m.maxTime >= this.minTime && m.minTime <= this.maxTime)) ctx.drop(id, this.name);
+    const lo = typeof this.minTime === 'function' ? this.minTime() : this.minTime;
+    const hi = typeof this.maxTime === 'function' ? this.maxTime() : this.maxTime;
+    for (const [id, m] of metas) if (!(m.maxTime >= lo && m.minTime <= hi)) ctx.drop(id, this.name);
   }
 }
 

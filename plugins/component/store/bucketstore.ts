@@ -1,0 +1,776 @@
+// The bucket store: the blocks the gateway serves (synced from object storage), and the StoreAPI
+// operations over them: Series (postings → series → chunks with ranged GETs, resolution selection,
+// aggregates, limits), LabelNames and LabelValues.
+import type { Bucket, Core } from '../../../host/index.ts';
+import { GrpcError, GrpcStatus } from '../../../host/index.ts';
+import {
+  compareLabels, compareStrings, compileMatcher, labelsFromRecord, labelsKey, MatcherError,
+  type CompiledMatcher, type Label, type Labels, type Matcher,
+} from '../../../lib/labels/mod.ts';
+import type { BlockMeta } from '../../../lib/store/blocksync/meta.ts';
+import type { FetchResult, MetaFetcher } from '../../../lib/store/blocksync/fetcher.ts';
+import { forEachLimit } from '../../../lib/store/blocksync/fetcher.ts';
+import type { IndexCache } from '../../../lib/store/indexcache/mod.ts';
+import type { IndexReader, SeriesEntry, ChunkMeta } from '../../../lib/tsdb/index.ts';
+import type { ChunkReader, RawChunk } from '../../../lib/tsdb/chunks.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Request / response shapes (mirror thanos.SeriesRequest etc.; the gRPC layer converts)
+
+/** storepb Aggr: RAW=0 COUNT=1 SUM=2 MIN=3 MAX=4 COUNTER=5. */
+export const Aggr = { RAW: 0, COUNT: 1, SUM: 2, MIN: 3, MAX: 4, COUNTER: 5 } as const;
+const AGGR_NAMES = ['raw', 'count', 'sum', 'min', 'max', 'counter'];
+
+/** storepb Chunk encodings (differ from Prometheus': XOR=0 here, 1 there). */
+export const ChunkEncoding = { XOR: 0, HISTOGRAM: 1, FLOAT_HISTOGRAM: 2 } as const;
+
+export interface StoreChunk { type: number; data: Uint8Array }
+export interface AggrChunkOut {
+  minTime: number;
+  maxTime: number;
+  raw?: StoreChunk;
+  count?: StoreChunk;
+  sum?: StoreChunk;
+  min?: StoreChunk;
+  max?: StoreChunk;
+  counter?: StoreChunk;
+}
+export interface SeriesOut { labels: Label[]; chunks: AggrChunkOut[] }
+
+export interface SeriesReq {
+  minTime: number;
+  maxTime: number;
+  matchers: Matcher[];
+  maxResolutionWindow?: number;
+  aggregates?: number[];
+  skipChunks?: boolean;
+  withoutReplicaLabels?: string[];
+  limit?: number;
+}
+export interface LabelsReq { start: number; end: number; matchers?: Matcher[]; withoutReplicaLabels?: string[]; limit?: number }
+export interface LabelValuesReq extends LabelsReq { label: string }
+
+export interface StoreLimits {
+  /** Max series per Series call (0 = none). */
+  seriesLimit: number;
+  /** Max samples per Series call, enforced as chunks × 120 (0 = none). */
+  samplesLimit: number;
+  /** Max bytes fetched or touched per call (0 = none). */
+  bytesLimit: number;
+}
+
+export interface Logger {
+  debug(msg: string, kv?: Record<string, unknown>): void;
+  info(msg: string, kv?: Record<string, unknown>): void;
+  warn(msg: string, kv?: Record<string, unknown>): void;
+  error(msg: string, kv?: Record<string, unknown>): void;
+}
+interface CounterLike { inc(labels?: Record<string, string>, v?: number): void }
+interface GaugeLike { set(v: number, labels?: Record<string, string>): void }
+export interface StoreMetrics {
+  counter(name: string, help: string, labelNames?: string[]): CounterLike;
+  gauge(name: string, help: string, labelNames?: string[]): GaugeLike;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocks
+
+export interface OpenedBlock {
+  index: IndexReader;
+  chunks: ChunkReader;
+  close?(): Promise<void>;
+}
+
+/** Opens a block's index (from a local index-header or the bucket) and chunk reader. */
+export type BlockOpener = (meta: BlockMeta) => Promise<OpenedBlock>;
+
+export class Block {
+  readonly extLabels: Labels;
+  readonly extKey: string;
+  readonly resolution: number;
+  constructor(readonly meta: BlockMeta, readonly index: IndexReader, readonly chunks: ChunkReader, readonly closeFn?: () => Promise<void>) {
+    this.extLabels = labelsFromRecord(meta.thanos.labels);
+    this.extKey = labelsKey(this.extLabels);
+    this.resolution = meta.thanos.downsample.resolution;
+  }
+  get id(): string {
+    return this.meta.ulid;
+  }
+  overlaps(mint: number, maxt: number): boolean {
+    // Block intervals are half-open [minTime, maxTime).
+    return this.meta.maxTime > mint && this.meta.minTime <= maxt;
+  }
+}
+
+/** Matchers on external labels are decided per block; the rest go to the index. null = block excluded. */
+export function splitExtMatchers(ext: Labels, ms: readonly CompiledMatcher[]): CompiledMatcher[] | null {
+  const rest: CompiledMatcher[] = [];
+  for (const m of ms) {
+    const l = ext.find((x) => x.name === m.name);
+    if (l === undefined) rest.push(m);
+    else if (!m.matches(l.value)) return null;
+  }
+  return rest;
+}
+
+const RESOLUTIONS = [3_600_000, 300_000, 0];
+
+/**
+ * Thanos's getFor: the blocks of the coarsest resolution ≤ maxRes overlapping [mint, maxt], gaps
+ * filled recursively with finer resolutions. `byRes` maps resolution → blocks sorted by minTime.
+ */
+export function blocksFor(byRes: Map<number, Block[]>, mint: number, maxt: number, maxRes: number): Block[] {
+  if (mint > maxt) return [];
+  let i = 0;
+  while (i < RESOLUTIONS.length && RESOLUTIONS[i]! > maxRes) i++;
+  if (i === RESOLUTIONS.length) return [];
+  const bs: Block[] = [];
+  for (const b of byRes.get(RESOLUTIONS[i]!) ?? []) {
+    if (b.meta.maxTime <= mint) continue;
+    if (b.meta.minTime > maxt) break;
+    bs.push(b);
+  }
+  if (i === RESOLUTIONS.length - 1) return bs;
+  const finer = RESOLUTIONS[i + 1]!;
+  if (bs.length === 0) return blocksFor(byRes, mint, maxt, finer);
+  const out: Block[] = [];
+  let cursor = mint;
+  for (const b of bs) {
+    if (b.meta.minTime > cursor) out.push(...blocksFor(byRes, cursor, b.meta.minTime - 1, finer));
+    out.push(b);
+    cursor = Math.max(cursor, b.meta.maxTime);
+  }
+  if (cursor <= maxt) out.push(...blocksFor(byRes, cursor, maxt, finer));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Series entries in the index cache: a compact binary form of SeriesEntry.
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+
+export function encodeSeriesEntry(s: SeriesEntry): Uint8Array {
+  const strs = s.labels.flatMap((l) => [te.encode(l.name), te.encode(l.value)]);
+  let n = 8 + strs.reduce((a, b) => a + 4 + b.length, 0) + s.chunks.length * 24;
+  const out = new Uint8Array(n);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, s.labels.length, true);
+  dv.setUint32(4, s.chunks.length, true);
+  let p = 8;
+  for (const b of strs) {
+    dv.setUint32(p, b.length, true);
+    out.set(b, p + 4);
+    p += 4 + b.length;
+  }
+  for (const c of s.chunks) {
+    dv.setFloat64(p, c.ref, true);
+    dv.setFloat64(p + 8, c.minTime, true);
+    dv.setFloat64(p + 16, c.maxTime, true);
+    p += 24;
+  }
+  n = p;
+  return out;
+}
+
+export function decodeSeriesEntry(ref: number, b: Uint8Array): SeriesEntry {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const nl = dv.getUint32(0, true);
+  const nc = dv.getUint32(4, true);
+  let p = 8;
+  const labels: Label[] = [];
+  const str = () => {
+    const len = dv.getUint32(p, true);
+    const s = td.decode(b.subarray(p + 4, p + 4 + len));
+    p += 4 + len;
+    return s;
+  };
+  for (let i = 0; i < nl; i++) {
+    const name = str();
+    labels.push({ name, value: str() });
+  }
+  const chunks: ChunkMeta[] = [];
+  for (let i = 0; i < nc; i++) {
+    chunks.push({ ref: dv.getFloat64(p, true), minTime: dv.getFloat64(p + 8, true), maxTime: dv.getFloat64(p + 16, true) });
+    p += 24;
+  }
+  return { ref, labels, chunks };
+}
+
+function encodeRefs(refs: Uint32Array): Uint8Array {
+  return new Uint8Array(refs.buffer.slice(refs.byteOffset, refs.byteOffset + refs.byteLength));
+}
+function decodeRefs(b: Uint8Array): Uint32Array {
+  const copy = b.slice();
+  return new Uint32Array(copy.buffer, 0, copy.byteLength >> 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Aggregate chunks (encoding 0xFF): for each of count, sum, min, max, counter:
+// uvarint(len) [encoding byte, len bytes of chunk data]; absent = uvarint 0.
+
+function uvarint(b: Uint8Array, p: number): [number, number] {
+  let x = 0;
+  let s = 1;
+  for (let i = 0; i < 10; i++) {
+    if (p >= b.length) throw new Error('truncated uvarint');
+    const c = b[p++]!;
+    x += (c & 0x7f) * s;
+    if (c < 0x80) return [x, p];
+    s *= 128;
+  }
+  throw new Error('uvarint overflow');
+}
+
+/** Splits an AggrChunk record into its 5 sub-chunks (undefined when absent). */
+export function splitAggrChunk(data: Uint8Array): Array<{ encoding: number; data: Uint8Array } | undefined> {
+  const out: Array<{ encoding: number; data: Uint8Array } | undefined> = [];
+  let p = 0;
+  for (let i = 0; i < 5; i++) {
+    if (p >= data.length) {
+      out.push(undefined);
+      continue;
+    }
+    const [len, q] = uvarint(data, p);
+    if (len === 0) {
+      out.push(undefined);
+      p = q;
+      continue;
+    }
+    if (q + 1 + len > data.length) throw new Error(`aggregate chunk truncated (aggregate ${AGGR_NAMES[i + 1]})`);
+    out.push({ encoding: data[q]!, data: data.subarray(q + 1, q + 1 + len) });
+    p = q + 1 + len;
+  }
+  return out;
+}
+
+function storeEncoding(promEnc: number): number {
+  // Prometheus chunkenc: XOR=1, Histogram=2, FloatHistogram=3 → storepb XOR=0, HISTOGRAM=1, FLOAT_HISTOGRAM=2.
+  if (promEnc >= 1 && promEnc <= 3) return promEnc - 1;
+  throw new Error(`unsupported chunk encoding ${promEnc}`);
+}
+
+const AGGR_FIELDS = ['count', 'sum', 'min', 'max', 'counter'] as const;
+
+function populateChunk(out: AggrChunkOut, raw: RawChunk, aggrs: readonly number[], blockId: string): void {
+  if (raw.encoding !== 0xff) {
+    out.raw = { type: storeEncoding(raw.encoding), data: raw.data };
+    return;
+  }
+  const parts = splitAggrChunk(raw.data);
+  for (const a of aggrs) {
+    if (a < Aggr.COUNT || a > Aggr.COUNTER) continue;
+    const part = parts[a - 1];
+    if (!part) throw new GrpcError(GrpcStatus.Internal, `aggregate ${AGGR_NAMES[a]} does not exist (block ${blockId})`);
+    out[AGGR_FIELDS[a - 1]!] = { type: storeEncoding(part.encoding), data: part.data };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export class LimitError extends GrpcError {
+  constructor(message: string) {
+    super(GrpcStatus.ResourceExhausted, message);
+    this.name = 'LimitError';
+  }
+}
+
+/** Per-request accounting against the limits. */
+class RequestLimiter {
+  series = 0;
+  chunks = 0;
+  bytes = 0;
+  constructor(private readonly l: StoreLimits) {}
+  addSeries(n: number): void {
+    this.series += n;
+    if (this.l.seriesLimit > 0 && this.series > this.l.seriesLimit) throw new LimitError(`exceeded series limit: limit ${this.l.seriesLimit} violated (got ${this.series}); narrow the matchers or the time range, or raise --store.limits.request-series`);
+  }
+  addChunks(n: number): void {
+    this.chunks += n;
+    if (this.l.samplesLimit > 0 && this.chunks * 120 > this.l.samplesLimit) throw new LimitError(`exceeded samples limit: limit ${this.l.samplesLimit} violated (got at least ${this.chunks * 120} samples in ${this.chunks} chunks, counted as 120 samples each); narrow the query or raise --store.limits.request-samples`);
+  }
+  addBytes(n: number): void {
+    this.bytes += n;
+    if (this.l.bytesLimit > 0 && this.bytes > this.l.bytesLimit) throw new LimitError(`exceeded bytes limit: limit ${this.l.bytesLimit} violated (fetched or touched ${this.bytes} bytes); narrow the query or raise --store.grpc.downloaded-bytes-limit`);
+  }
+}
+
+/** A simple FIFO semaphore (the Series concurrency gate). */
+class Gate {
+  private active = 0;
+  private waiters: Array<() => void> = [];
+  constructor(private readonly max: number) {}
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    if (this.active >= this.max) {
+      await new Promise<void>((resolve, reject) => {
+        const w = () => resolve();
+        this.waiters.push(w);
+        signal?.addEventListener('abort', () => {
+          const i = this.waiters.indexOf(w);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(new GrpcError(GrpcStatus.Cancelled, 'request cancelled while waiting for the series concurrency gate'));
+        }, { once: true });
+      });
+    }
+    this.active++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.active--;
+      this.waiters.shift()?.();
+    };
+  }
+}
+
+interface BlockSeries {
+  block: Block;
+  entry: SeriesEntry;
+  labels: Label[];
+  chunks: ChunkMeta[];
+}
+
+function compileAll(ms: readonly Matcher[]): CompiledMatcher[] {
+  try {
+    return ms.map((m) => compileMatcher(m));
+  } catch (e) {
+    if (e instanceof MatcherError) throw new GrpcError(GrpcStatus.InvalidArgument, `invalid matcher: ${e.message}`);
+    throw new GrpcError(GrpcStatus.InvalidArgument, `invalid matcher: ${(e as Error).message}`);
+  }
+}
+
+function matchersKey(ms: readonly CompiledMatcher[]): string {
+  return ms.map((m) => `${m.name}${m.type}${JSON.stringify(m.value)}`).sort().join(',');
+}
+
+/** Series labels plus external labels (external win on conflict), minus the replica labels. */
+function finalLabels(series: Labels, ext: Labels, without: ReadonlySet<string>): Label[] {
+  const out: Label[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < series.length || j < ext.length) {
+    const a = series[i];
+    const b = ext[j];
+    let l: Label;
+    if (b === undefined || (a !== undefined && compareStrings(a.name, b.name) < 0)) { l = a!; i++; }
+    else if (a === undefined || compareStrings(a.name, b.name) > 0) { l = b; j++; }
+    else { l = b; i++; j++; }
+    if (!without.has(l.name)) out.push(l);
+  }
+  return out;
+}
+
+export interface BucketStoreOptions {
+  core: Core;
+  fetcher: MetaFetcher;
+  open: BlockOpener;
+  indexCache?: IndexCache;
+  limits?: Partial<StoreLimits>;
+  blockSyncConcurrency?: number;
+  seriesMaxConcurrency?: number;
+  /** [min, max] time served (ms); recomputed by the caller for relative values. */
+  timeRange?: () => { minTime: number; maxTime: number };
+  log?: Logger;
+  metrics?: StoreMetrics;
+  /** Called when a block is dropped (e.g. to remove its local index-header). */
+  onDrop?: (id: string) => Promise<void>;
+  /** Series per chunk-fetch batch (bounds memory of a broad query). */
+  batchSeries?: number;
+  /** Ranged chunk reads closer than this are merged. */
+  chunkGapBytes?: number;
+}
+
+export class BucketStore {
+  readonly blocks = new Map<string, Block>();
+  /** Ext-label-set key → resolution → blocks sorted by minTime. */
+  private sets = new Map<string, { labels: Labels; byRes: Map<number, Block[]> }>();
+  lastSync?: FetchResult;
+  lastSyncAt?: Date;
+  lastSyncError?: string;
+  readonly loadFailures = new Map<string, string>();
+  private readonly limits: StoreLimits;
+  private readonly gate: Gate;
+  private readonly log?: Logger;
+  private mLoads?: CounterLike;
+  private mLoadFailures?: CounterLike;
+  private mDrops?: CounterLike;
+  private mBlocks?: GaugeLike;
+  private mSeriesTouched?: CounterLike;
+  private mChunksFetched?: CounterLike;
+  private mBytesFetched?: CounterLike;
+  private syncing?: Promise<void>;
+  readonly stats = { chunkBytesFetched: 0, seriesReturned: 0, chunksReturned: 0 };
+
+  constructor(private readonly bucket: Bucket, private readonly opts: BucketStoreOptions) {
+    this.limits = { seriesLimit: 0, samplesLimit: 0, bytesLimit: 0, ...opts.limits };
+    this.gate = new Gate(opts.seriesMaxConcurrency ?? 20);
+    this.log = opts.log;
+    const m = opts.metrics;
+    if (m) {
+      this.mLoads = m.counter('thanos_bucket_store_block_loads_total', 'Total number of remote block loading attempts.');
+      this.mLoadFailures = m.counter('thanos_bucket_store_block_load_failures_total', 'Total number of failed remote block loading attempts.');
+      this.mDrops = m.counter('thanos_bucket_store_block_drops_total', 'Total number of local blocks that were dropped.');
+      this.mBlocks = m.gauge('thanos_bucket_store_blocks_loaded', 'Number of currently loaded blocks.');
+      this.mSeriesTouched = m.counter('thanos_bucket_store_series_touched_total', 'Number of series touched by Series calls.');
+      this.mChunksFetched = m.counter('thanos_bucket_store_chunks_fetched_total', 'Number of chunks fetched by Series calls.');
+      this.mBytesFetched = m.counter('thanos_bucket_store_chunks_fetched_bytes_total', 'Chunk bytes fetched by Series calls.');
+    }
+  }
+
+  /** One sync: fetch metas, load new blocks, drop vanished ones. Concurrent callers share a run. */
+  sync(): Promise<void> {
+    if (!this.syncing) this.syncing = this.doSync().finally(() => (this.syncing = undefined));
+    return this.syncing;
+  }
+
+  private async doSync(): Promise<void> {
+    let res: FetchResult;
+    try {
+      res = await this.opts.fetcher.fetch();
+    } catch (e) {
+      this.lastSyncError = (e as Error).message;
+      throw e;
+    }
+    this.lastSync = res;
+    const toLoad = [...res.metas.values()].filter((m) => !this.blocks.has(m.ulid));
+    await forEachLimit(toLoad, this.opts.blockSyncConcurrency ?? 20, async (meta) => {
+      this.mLoads?.inc();
+      try {
+        const o = await this.opts.open(meta);
+        this.blocks.set(meta.ulid, new Block(meta, o.index, o.chunks, o.close?.bind(o)));
+        this.loadFailures.delete(meta.ulid);
+      } catch (e) {
+        this.mLoadFailures?.inc();
+        const msg = (e as Error).message;
+        this.loadFailures.set(meta.ulid, msg);
+        this.log?.error('loading block failed; skipping it (will retry at the next sync)', { id: meta.ulid, err: msg });
+      }
+    });
+    for (const [id, b] of this.blocks) {
+      if (res.metas.has(id)) continue;
+      this.blocks.delete(id);
+      this.mDrops?.inc();
+      this.log?.info('dropped block', { id, reason: res.filtered.get(id) ?? 'no longer in the bucket' });
+      try {
+        await b.closeFn?.();
+        await this.opts.onDrop?.(id);
+      } catch (e) {
+        this.log?.warn('cleaning up dropped block failed', { id, err: (e as Error).message });
+      }
+    }
+    for (const id of this.loadFailures.keys()) if (!res.metas.has(id)) this.loadFailures.delete(id);
+    this.rebuildSets();
+    this.lastSyncAt = new Date();
+    this.lastSyncError = undefined;
+    this.mBlocks?.set(this.blocks.size);
+  }
+
+  private rebuildSets(): void {
+    const sets = new Map<string, { labels: Labels; byRes: Map<number, Block[]> }>();
+    for (const b of this.blocks.values()) {
+      let s = sets.get(b.extKey);
+      if (!s) sets.set(b.extKey, (s = { labels: b.extLabels, byRes: new Map() }));
+      let l = s.byRes.get(b.resolution);
+      if (!l) s.byRes.set(b.resolution, (l = []));
+      l.push(b);
+    }
+    for (const s of sets.values()) for (const l of s.byRes.values()) l.sort((a, b) => a.meta.minTime - b.meta.minTime || (a.id < b.id ? -1 : 1));
+    this.sets = sets;
+  }
+
+  private served(): { minTime: number; maxTime: number } {
+    return this.opts.timeRange?.() ?? { minTime: -Number.MAX_SAFE_INTEGER, maxTime: Number.MAX_SAFE_INTEGER };
+  }
+
+  /** Info: the label sets and time range served (clamped to --min-time/--max-time). */
+  timeRange(): { minTime: number; maxTime: number } {
+    let mint = Number.MAX_SAFE_INTEGER;
+    let maxt = -Number.MAX_SAFE_INTEGER;
+    for (const b of this.blocks.values()) {
+      mint = Math.min(mint, b.meta.minTime);
+      maxt = Math.max(maxt, b.meta.maxTime);
+    }
+    const r = this.served();
+    return { minTime: Math.max(mint, r.minTime), maxTime: Math.min(maxt, r.maxTime) };
+  }
+
+  labelSets(): Array<Record<string, string>> {
+    return [...this.sets.values()].map((s) => Object.fromEntries(s.labels.map((l) => [l.name, l.value])));
+  }
+
+  tsdbInfos(): Array<{ labels: Record<string, string>; minTime: number; maxTime: number }> {
+    const out: Array<{ labels: Record<string, string>; minTime: number; maxTime: number }> = [];
+    for (const s of this.sets.values()) {
+      let mint = Number.MAX_SAFE_INTEGER;
+      let maxt = -Number.MAX_SAFE_INTEGER;
+      for (const l of s.byRes.values()) for (const b of l) { mint = Math.min(mint, b.meta.minTime); maxt = Math.max(maxt, b.meta.maxTime); }
+      out.push({ labels: Object.fromEntries(s.labels.map((l) => [l.name, l.value])), minTime: mint, maxTime: maxt });
+    }
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private async postings(block: Block, ms: readonly CompiledMatcher[], lim: RequestLimiter): Promise<Uint32Array> {
+    const key = matchersKey(ms);
+    const cache = this.opts.indexCache;
+    if (cache) {
+      const hit = await cache.fetchExpandedPostings(block.id, key);
+      if (hit) {
+        lim.addBytes(hit.byteLength);
+        return decodeRefs(hit);
+      }
+    }
+    let refs: Uint32Array;
+    try {
+      refs = await block.index.postingsForMatchers(ms);
+    } catch (e) {
+      throw this.blockError(block, 'expanding postings', e);
+    }
+    lim.addBytes(refs.byteLength);
+    cache?.storeExpandedPostings(block.id, key, encodeRefs(refs));
+    return refs;
+  }
+
+  private blockError(block: Block, what: string, e: unknown): Error {
+    if (e instanceof GrpcError) return e;
+    return new GrpcError(GrpcStatus.Internal, `block ${block.id}: ${what}: ${(e as Error).message}`);
+  }
+
+  private async seriesEntries(block: Block, refs: Uint32Array, lim: RequestLimiter): Promise<SeriesEntry[]> {
+    const cache = this.opts.indexCache;
+    let cached = new Map<number, Uint8Array>();
+    if (cache) cached = await cache.fetchSeries(block.id, Array.from(refs));
+    const out: SeriesEntry[] = new Array(refs.length);
+    const missIdx: number[] = [];
+    for (let i = 0; i < refs.length; i++) {
+      const b = cached.get(refs[i]!);
+      if (b) {
+        out[i] = decodeSeriesEntry(refs[i]!, b);
+        lim.addBytes(b.byteLength);
+      } else missIdx.push(i);
+    }
+    if (missIdx.length) {
+      const missRefs = missIdx.map((i) => refs[i]!);
+      let k = 0;
+      try {
+        for await (const s of block.index.seriesMany(missRefs)) {
+          const i = missIdx[k++]!;
+          out[i] = s;
+          if (cache) {
+            const enc = encodeSeriesEntry(s);
+            lim.addBytes(enc.byteLength);
+            cache.storeSeries(block.id, s.ref, enc);
+          } else lim.addBytes(16 + s.labels.length * 16 + s.chunks.length * 12);
+        }
+      } catch (e) {
+        throw this.blockError(block, 'reading series', e);
+      }
+    }
+    return out;
+  }
+
+  /** Series of one block matching, with chunk metas inside [mint, maxt], in final-label order. */
+  private async blockSeries(block: Block, ms: CompiledMatcher[], req: SeriesReq, without: ReadonlySet<string>, lim: RequestLimiter, signal?: AbortSignal): Promise<BlockSeries[]> {
+    const rest = splitExtMatchers(block.extLabels, ms);
+    if (rest === null) return [];
+    const refs = await this.postings(block, rest, lim);
+    if (signal?.aborted) throw new GrpcError(GrpcStatus.Cancelled, 'request cancelled');
+    const entries = await this.seriesEntries(block, refs, lim);
+    const out: BlockSeries[] = [];
+    for (const e of entries) {
+      const chunks = e.chunks.filter((c) => c.maxTime >= req.minTime && c.minTime <= req.maxTime);
+      if (chunks.length === 0) continue;
+      out.push({ block, entry: e, labels: finalLabels(e.labels, block.extLabels, without), chunks });
+    }
+    for (let i = 1; i < out.length; i++) {
+      if (compareLabels(out[i - 1]!.labels, out[i]!.labels) > 0) {
+        out.sort((a, b) => compareLabels(a.labels, b.labels));
+        break;
+      }
+    }
+    return out;
+  }
+
+  /** Selected blocks for a request: per external label set, by resolution. */
+  selectBlocks(mint: number, maxt: number, maxResolutionWindow: number): Block[] {
+    const out: Block[] = [];
+    for (const s of this.sets.values()) out.push(...blocksFor(s.byRes, mint, maxt, maxResolutionWindow));
+    return out;
+  }
+
+  /** Streams series sorted by labels, each once, chunks sorted by min time. */
+  async *series(req: SeriesReq, signal?: AbortSignal): AsyncGenerator<SeriesOut> {
+    const ms = compileAll(req.matchers);
+    if (ms.length === 0) throw new GrpcError(GrpcStatus.InvalidArgument, 'no matchers specified');
+    if (req.minTime > req.maxTime) throw new GrpcError(GrpcStatus.InvalidArgument, `invalid time range: min_time ${req.minTime} is after max_time ${req.maxTime}`);
+    const release = await this.gate.acquire(signal);
+    try {
+      const r = this.served();
+      const mint = Math.max(req.minTime, r.minTime);
+      const maxt = Math.min(req.maxTime, r.maxTime);
+      if (mint > maxt) return;
+      const blocks = this.selectBlocks(mint, maxt, req.maxResolutionWindow ?? 0);
+      const lim = new RequestLimiter(this.limits);
+      const without = new Set(req.withoutReplicaLabels ?? []);
+      const q: SeriesReq = { ...req, minTime: mint, maxTime: maxt };
+      const perBlock = await Promise.all(blocks.map((b) => this.blockSeries(b, ms, q, without, lim, signal)));
+      // k-way merge by final labels; equal label sets (same series in several blocks) merge.
+      const heads = perBlock.map(() => 0);
+      const aggrs = req.aggregates && req.aggregates.some((a) => a !== Aggr.RAW) ? req.aggregates : [Aggr.COUNT, Aggr.SUM];
+      const batchSize = this.opts.batchSeries ?? 1000;
+      let batch: BlockSeries[][] = [];
+      let emitted = 0;
+      const limit = req.limit && req.limit > 0 ? req.limit : Infinity;
+      for (;;) {
+        if (signal?.aborted) throw new GrpcError(GrpcStatus.Cancelled, 'request cancelled');
+        let best: Label[] | undefined;
+        for (let i = 0; i < perBlock.length; i++) {
+          const s = perBlock[i]![heads[i]!];
+          if (s && (best === undefined || compareLabels(s.labels, best) < 0)) best = s.labels;
+        }
+        if (best === undefined || emitted >= limit) break;
+        const group: BlockSeries[] = [];
+        for (let i = 0; i < perBlock.length; i++) {
+          const s = perBlock[i]![heads[i]!];
+          if (s && compareLabels(s.labels, best) === 0) {
+            group.push(s);
+            heads[i]!++;
+          }
+        }
+        lim.addSeries(1);
+        if (!req.skipChunks) lim.addChunks(group.reduce((a, g) => a + g.chunks.length, 0));
+        emitted++;
+        batch.push(group);
+        if (batch.length >= batchSize) {
+          yield* this.emit(batch, req.skipChunks ?? false, aggrs, lim);
+          batch = [];
+        }
+      }
+      if (batch.length) yield* this.emit(batch, req.skipChunks ?? false, aggrs, lim);
+      this.mSeriesTouched?.inc({}, lim.series);
+    } finally {
+      release();
+    }
+  }
+
+  private async *emit(batch: BlockSeries[][], skipChunks: boolean, aggrs: readonly number[], lim: RequestLimiter): AsyncGenerator<SeriesOut> {
+    if (skipChunks) {
+      for (const g of batch) {
+        this.stats.seriesReturned++;
+        yield { labels: g[0]!.labels, chunks: [] };
+      }
+      return;
+    }
+    // Fetch the batch's chunks block by block, refs sorted so neighbours merge into one GET.
+    const byBlock = new Map<Block, number[]>();
+    for (const g of batch) for (const s of g) {
+      let l = byBlock.get(s.block);
+      if (!l) byBlock.set(s.block, (l = []));
+      for (const c of s.chunks) l.push(c.ref);
+    }
+    const fetched = new Map<Block, Map<number, RawChunk>>();
+    await Promise.all([...byBlock].map(async ([block, refs]) => {
+      refs.sort((a, b) => a - b);
+      const uniq = refs.filter((r, i) => i === 0 || r !== refs[i - 1]);
+      let chunks: RawChunk[];
+      try {
+        chunks = await block.chunks.chunks(uniq, this.opts.chunkGapBytes ?? 512 * 1024);
+      } catch (e) {
+        throw this.blockError(block, 'reading chunks', e);
+      }
+      const m = new Map<number, RawChunk>();
+      let bytes = 0;
+      uniq.forEach((r, i) => {
+        m.set(r, chunks[i]!);
+        bytes += chunks[i]!.data.byteLength + 5;
+      });
+      lim.addBytes(bytes);
+      this.stats.chunkBytesFetched += bytes;
+      this.mBytesFetched?.inc({}, bytes);
+      this.mChunksFetched?.inc({}, uniq.length);
+      fetched.set(block, m);
+    }));
+    for (const g of batch) {
+      const chunks: AggrChunkOut[] = [];
+      for (const s of g) {
+        const m = fetched.get(s.block)!;
+        for (const c of s.chunks) {
+          const out: AggrChunkOut = { minTime: c.minTime, maxTime: c.maxTime };
+          populateChunk(out, m.get(c.ref)!, aggrs, s.block.id);
+          chunks.push(out);
+        }
+      }
+      if (g.length > 1) chunks.sort((a, b) => a.minTime - b.minTime || a.maxTime - b.maxTime);
+      this.stats.seriesReturned++;
+      this.stats.chunksReturned += chunks.length;
+      yield { labels: g[0]!.labels, chunks };
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private labelBlocks(req: LabelsReq): Array<{ block: Block; rest: CompiledMatcher[] }> {
+    const ms = compileAll(req.matchers ?? []);
+    const r = this.served();
+    const start = Math.max(req.start, r.minTime);
+    const end = Math.min(req.end, r.maxTime);
+    const out: Array<{ block: Block; rest: CompiledMatcher[] }> = [];
+    if (start > end) return out;
+    for (const b of this.blocks.values()) {
+      if (!b.overlaps(start, end)) continue;
+      const rest = splitExtMatchers(b.extLabels, ms);
+      if (rest !== null) out.push({ block: b, rest });
+    }
+    return out;
+  }
+
+  async labelNames(req: LabelsReq): Promise<string[]> {
+    const without = new Set(req.withoutReplicaLabels ?? []);
+    const names = new Set<string>();
+    await forEachLimit(this.labelBlocks(req), 8, async ({ block, rest }) => {
+      let ns: string[];
+      try {
+        ns = rest.length ? await block.index.labelNames(rest) : await block.index.labelNames();
+      } catch (e) {
+        throw this.blockError(block, 'label names', e);
+      }
+      if (rest.length && ns.length === 0) return; // no series match in this block
+      for (const n of ns) if (n !== '') names.add(n);
+      for (const l of block.extLabels) names.add(l.name);
+    });
+    let out = [...names].filter((n) => !without.has(n)).sort(compareStrings);
+    if (req.limit && req.limit > 0) out = out.slice(0, req.limit);
+    return out;
+  }
+
+  async labelValues(req: LabelValuesReq): Promise<string[]> {
+    if (!req.label) throw new GrpcError(GrpcStatus.InvalidArgument, 'label name parameter cannot be empty');
+    if ((req.withoutReplicaLabels ?? []).includes(req.label)) return [];
+    const vals = new Set<string>();
+    await forEachLimit(this.labelBlocks(req), 8, async ({ block, rest }) => {
+      const ext = block.extLabels.find((l) => l.name === req.label);
+      try {
+        if (ext) {
+          // The external label's value, if any series of the block matches.
+          if (rest.length === 0 || (await block.index.postingsForMatchers(rest)).length > 0) vals.add(ext.value);
+          return;
+        }
+        const vs = rest.length ? await block.index.labelValues(req.label, rest) : await block.index.labelValues(req.label);
+        for (const v of vs) if (v !== '') vals.add(v);
+      } catch (e) {
+        throw this.blockError(block, 'label values', e);
+      }
+    });
+    let out = [...vals].sort(compareStrings);
+    if (req.limit && req.limit > 0) out = out.slice(0, req.limit);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    for (const b of this.blocks.values()) await b.closeFn?.().catch(() => {});
+    this.blocks.clear();
+    await this.opts.indexCache?.close();
+    void this.bucket;
+  }
+}

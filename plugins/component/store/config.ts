@@ -1,0 +1,150 @@
+// `thanos store` flags and the config object they fill (also accepted from plugins.yaml).
+import { ConfigError, type FlagSpec } from '../../../host/index.ts';
+import { durationValue, parseBytes, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+
+export interface StoreConfig {
+  dataDir: string;
+  syncBlockDurationMs: number;
+  blockSyncConcurrency: number;
+  blockMetaFetchConcurrency: number;
+  ignoreDeletionMarksDelayMs: number;
+  consistencyDelayMs: number;
+  /** Absolute ms, or relative (resolved at each sync) when given as a duration. */
+  minTime: string;
+  maxTime: string;
+  selectorRelabelConfig?: string;
+  selectorRelabelConfigFile?: string;
+  indexCacheConfig?: string;
+  indexCacheConfigFile?: string;
+  indexCacheSizeBytes: number;
+  seriesMaxConcurrency: number;
+  requestSeriesLimit: number;
+  requestSamplesLimit: number;
+  downloadedBytesLimit: number;
+  cacheIndexHeader: boolean;
+  webDisable: boolean;
+  disableAdminOperations: boolean;
+  /** Gap (bytes) under which two ranged GETs of the same object are merged into one. */
+  partitionGapBytes: number;
+}
+
+export const storeFlags: FlagSpec[] = [
+  { name: 'data-dir', key: 'dataDir', type: 'string', default: './data', help: 'Local data directory used for caching purposes (index-header, in-mem cache items and meta.jsons).' },
+  { name: 'sync-block-duration', key: 'syncBlockDuration', type: 'duration', default: '15m', help: 'Repeat interval for syncing the blocks between local and remote view.' },
+  { name: 'block-sync-concurrency', key: 'blockSyncConcurrency', type: 'int', default: 20, help: 'Number of goroutines to use when constructing index-cache.json blocks from object storage.' },
+  { name: 'block-meta-fetch-concurrency', key: 'blockMetaFetchConcurrency', type: 'int', default: 32, help: 'Number of goroutines to use when fetching block metadata from object storage.' },
+  { name: 'ignore-deletion-marks-delay', key: 'ignoreDeletionMarksDelay', type: 'duration', default: '24h', help: 'Duration after which the blocks marked for deletion will be filtered out while fetching blocks.' },
+  { name: 'consistency-delay', key: 'consistencyDelay', type: 'duration', default: '0s', help: 'Minimum age of all blocks before they are being read. Set it to safe value (e.g 30m) if your object storage is eventually consistent.' },
+  { name: 'min-time', key: 'minTime', type: 'string', default: '0000-01-01T00:00:00Z', help: 'Start of time range limit to serve. Option can be a constant time in RFC3339 format or time duration relative to current time, such as -1d or 2h45m.' },
+  { name: 'max-time', key: 'maxTime', type: 'string', default: '9999-12-31T23:59:59Z', help: 'End of time range limit to serve. Option can be a constant time in RFC3339 format or time duration relative to current time, such as -1d or 2h45m.' },
+  { name: 'selector.relabel-config', key: 'selectorRelabelConfig', type: 'string', help: 'Alternative to selector.relabel-config-file flag (mutually exclusive). Content of YAML file with relabeling configuration that allows selecting blocks (keep, drop, hashmod on external labels and __block_id).' },
+  { name: 'selector.relabel-config-file', key: 'selectorRelabelConfigFile', type: 'string', help: 'Path to YAML file with relabeling configuration that allows selecting blocks.' },
+  { name: 'index-cache.config', key: 'indexCacheConfig', type: 'string', help: 'Alternative to index-cache.config-file flag (mutually exclusive). Content of YAML file that contains index cache configuration (IN-MEMORY or MEMCACHED).' },
+  { name: 'index-cache.config-file', key: 'indexCacheConfigFile', type: 'string', help: 'Path to YAML file that contains index cache configuration.' },
+  { name: 'index-cache-size', key: 'indexCacheSize', type: 'string', default: '250MB', help: 'Maximum size of items held in the in-memory index cache. Ignored if --index-cache.config or --index-cache.config-file option is specified.' },
+  { name: 'chunk-pool-size', key: 'chunkPoolSize', type: 'string', default: '2GB', help: 'Maximum size of concurrently allocatable bytes reserved strictly to reuse for chunks in memory (accepted for compatibility).' },
+  { name: 'store.grpc.series-max-concurrency', key: 'seriesMaxConcurrency', type: 'int', default: 20, help: 'Maximum number of concurrent Series calls.' },
+  { name: 'store.limits.request-series', key: 'requestSeriesLimit', type: 'int', default: 0, help: 'The maximum series allowed for a single Series request. The Series call fails if this limit is exceeded. 0 means no limit.' },
+  { name: 'store.limits.request-samples', key: 'requestSamplesLimit', type: 'int', default: 0, help: 'The maximum samples allowed for a single Series request, The Series call fails if this limit is exceeded. 0 means no limit. NOTE: For efficiency the limit is internally implemented as \'chunks limit\' considering each chunk contains a maximum of 120 samples.' },
+  { name: 'store.grpc.touched-series-limit', key: 'touchedSeriesLimit', type: 'int', help: 'DEPRECATED: use store.limits.request-series.' },
+  { name: 'store.grpc.series-sample-limit', key: 'seriesSampleLimit', type: 'int', help: 'DEPRECATED: use store.limits.request-samples.' },
+  { name: 'store.grpc.downloaded-bytes-limit', key: 'downloadedBytesLimit', type: 'string', default: '0', help: 'Maximum amount of downloaded (either fetched or touched) bytes in a single Series/LabelNames/LabelValues call. The Series call fails if this limit is exceeded. 0 means no limit.' },
+  { name: 'cache-index-header', key: 'cacheIndexHeader', type: 'bool', default: true, help: 'Cache TSDB index-headers on disk to reduce startup time.' },
+  { name: 'store.enable-index-header-lazy-reader', key: 'enableIndexHeaderLazyReader', type: 'bool', default: false, help: 'Accepted for compatibility; index-headers are always read lazily from the local file.' },
+  { name: 'block-discovery-strategy', key: 'blockDiscoveryStrategy', type: 'string', default: 'concurrent', help: 'One of concurrent, recursive (accepted for compatibility; listing is one level deep).' },
+  { name: 'web.disable', key: 'webDisable', type: 'bool', default: false, help: 'Disable Block Viewer UI.' },
+  { name: 'disable-admin-operations', key: 'disableAdminOperations', type: 'bool', default: false, help: 'Disable UI/API admin operations like marking blocks for deletion and no compaction.' },
+  { name: 'store.partition-gap', key: 'partitionGap', type: 'string', default: '512KB', help: 'Ranged GETs of the same object closer than this are merged into one request.' },
+];
+
+/** Keys the host fills for every component (addresses, objstore, logging); the store ignores them. */
+const HOST_KEYS = new Set([
+  'http', 'grpc', 'httpAddress', 'grpcAddress', 'httpGracePeriod', 'grpcGracePeriod', 'objstore', 'objstoreConfig', 'objstoreConfigFile',
+  'logLevel', 'logFormat', 'tracingConfig', 'tracingConfigFile', 'grpcServerTlsCert', 'grpcServerTlsKey', 'grpcServerTlsClientCa',
+  'grpcServerMaxConnectionAge', 'webExternalPrefix', 'webPrefixHeader', 'webRoutePrefix', 'bucketWebLabel', 'requestLoggingConfig', 'requestLoggingConfigFile',
+]);
+
+const KNOWN = new Set(storeFlags.map((f) => f.key));
+
+function str(raw: Record<string, unknown>, key: string, def: string): string {
+  const v = raw[key];
+  if (v === undefined || v === null) return def;
+  if (typeof v !== 'string') throw new ConfigError(key, `must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+function int(raw: Record<string, unknown>, key: string, def: number, min = 0): number {
+  const v = raw[key];
+  if (v === undefined || v === null) return def;
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min) throw new ConfigError(key, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+function bool(raw: Record<string, unknown>, key: string, def: boolean): boolean {
+  const v = raw[key];
+  if (v === undefined || v === null) return def;
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === 'false') return v === 'true';
+  throw new ConfigError(key, `must be true or false, got ${JSON.stringify(v)}`);
+}
+function dur(raw: Record<string, unknown>, key: string, def: string): number {
+  try {
+    return durationValue(raw[key] ?? def, key);
+  } catch (e) {
+    throw new ConfigError(key, (e as Error).message.replace(`${key}: `, ''));
+  }
+}
+function bytes(raw: Record<string, unknown>, key: string, def: string): number {
+  try {
+    return parseBytes(raw[key] ?? def, key);
+  } catch (e) {
+    throw new ConfigError(key, (e as Error).message.replace(`${key}: `, ''));
+  }
+}
+
+/** Strict: unknown keys, bad values and conflicting flags are ConfigErrors naming the key. */
+export function parseStoreConfig(input: unknown): StoreConfig {
+  const raw = (input ?? {}) as Record<string, unknown>;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', 'store config must be a mapping');
+  for (const k of Object.keys(raw)) if (!KNOWN.has(k) && !HOST_KEYS.has(k)) throw new ConfigError(k, 'unknown store option');
+  const minTime = str(raw, 'minTime', '0000-01-01T00:00:00Z');
+  const maxTime = str(raw, 'maxTime', '9999-12-31T23:59:59Z');
+  for (const [k, v] of [['minTime', minTime], ['maxTime', maxTime]] as const) {
+    try {
+      parseTimeOrDuration(v);
+    } catch (e) {
+      throw new ConfigError(k, (e as Error).message);
+    }
+  }
+  if (parseTimeOrDuration(minTime) > parseTimeOrDuration(maxTime)) throw new ConfigError('minTime', `--min-time (${minTime}) must not be after --max-time (${maxTime})`);
+  const cfg: StoreConfig = {
+    dataDir: str(raw, 'dataDir', './data'),
+    syncBlockDurationMs: dur(raw, 'syncBlockDuration', '15m'),
+    blockSyncConcurrency: int(raw, 'blockSyncConcurrency', 20, 1),
+    blockMetaFetchConcurrency: int(raw, 'blockMetaFetchConcurrency', 32, 1),
+    ignoreDeletionMarksDelayMs: dur(raw, 'ignoreDeletionMarksDelay', '24h'),
+    consistencyDelayMs: dur(raw, 'consistencyDelay', '0s'),
+    minTime,
+    maxTime,
+    selectorRelabelConfig: raw.selectorRelabelConfig === undefined ? undefined : str(raw, 'selectorRelabelConfig', ''),
+    selectorRelabelConfigFile: raw.selectorRelabelConfigFile === undefined ? undefined : str(raw, 'selectorRelabelConfigFile', ''),
+    indexCacheConfig: raw.indexCacheConfig === undefined ? undefined : str(raw, 'indexCacheConfig', ''),
+    indexCacheConfigFile: raw.indexCacheConfigFile === undefined ? undefined : str(raw, 'indexCacheConfigFile', ''),
+    indexCacheSizeBytes: bytes(raw, 'indexCacheSize', '250MB'),
+    seriesMaxConcurrency: int(raw, 'seriesMaxConcurrency', 20, 1),
+    requestSeriesLimit: int(raw, 'requestSeriesLimit', 0) || int(raw, 'touchedSeriesLimit', 0),
+    requestSamplesLimit: int(raw, 'requestSamplesLimit', 0) || int(raw, 'seriesSampleLimit', 0),
+    downloadedBytesLimit: bytes(raw, 'downloadedBytesLimit', '0'),
+    cacheIndexHeader: bool(raw, 'cacheIndexHeader', true),
+    webDisable: bool(raw, 'webDisable', false),
+    disableAdminOperations: bool(raw, 'disableAdminOperations', false),
+    partitionGapBytes: bytes(raw, 'partitionGap', '512KB'),
+  };
+  bytes(raw, 'chunkPoolSize', '2GB');
+  bool(raw, 'enableIndexHeaderLazyReader', false);
+  const strat = str(raw, 'blockDiscoveryStrategy', 'concurrent');
+  if (strat !== 'concurrent' && strat !== 'recursive') throw new ConfigError('blockDiscoveryStrategy', `must be concurrent or recursive, got ${JSON.stringify(strat)}`);
+  if (cfg.selectorRelabelConfig !== undefined && cfg.selectorRelabelConfigFile !== undefined) throw new ConfigError('selectorRelabelConfig', '--selector.relabel-config and --selector.relabel-config-file are mutually exclusive');
+  if (cfg.indexCacheConfig !== undefined && cfg.indexCacheConfigFile !== undefined) throw new ConfigError('indexCacheConfig', '--index-cache.config and --index-cache.config-file are mutually exclusive');
+  if (cfg.syncBlockDurationMs <= 0) throw new ConfigError('syncBlockDuration', 'must be > 0');
+  return cfg;
+}

@@ -1,0 +1,196 @@
+// `thanos store`: the store gateway. Serves the StoreAPI over the blocks of an object store bucket,
+// keeping only small per-block index state locally and reading postings, series and chunks with
+// ranged GETs. Readiness turns on after the first successful block sync.
+import { ConfigError, definePlugin, GrpcError, GrpcStatus, type Component, type ComponentContext, type GrpcServices } from '../../../host/index.ts';
+import {
+  ConsistencyDelayFilter, DeduplicateFilter, DeletionMarkFilter, LabelShardedFilter, MetaFetcher, TimePartitionFilter,
+} from '../../../lib/store/blocksync/fetcher.ts';
+import { parseRelabelConfigs, type RelabelConfig } from '../../../lib/store/blocksync/relabel.ts';
+import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import { createIndexCache, parseIndexCacheConfig, type IndexCache } from '../../../lib/store/indexcache/mod.ts';
+import {
+  decodeLabelNamesRequest, decodeLabelValuesRequest, decodeSeriesRequest, encodeLabelNamesResponse, encodeLabelValuesResponse,
+  encodeSeriesResponse, LABEL_NAMES_METHOD, LABEL_VALUES_METHOD, SERIES_METHOD,
+  type LabelNamesRequest, type LabelValuesRequest, type SeriesRequest, type SeriesResponse,
+} from '../../../lib/proto/store.ts';
+import { BucketStore } from './bucketstore.ts';
+import { parseStoreConfig, storeFlags, type StoreConfig } from './config.ts';
+import { storeHttp } from './http.ts';
+import { openBucketBlock } from './open.ts';
+
+export { BucketStore } from './bucketstore.ts';
+export type { StoreConfig } from './config.ts';
+
+const dec = new TextDecoder();
+
+async function readConfigFile(ctx: ComponentContext, key: string, path: string): Promise<string> {
+  try {
+    return dec.decode(await ctx.fs.readFile(path));
+  } catch (e) {
+    throw new ConfigError(key, `cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+export interface StoreComponent extends Component {
+  store: BucketStore;
+  /** Resolves after the first successful sync. */
+  ready: Promise<void>;
+}
+
+/** The StoreAPI gRPC methods over a BucketStore. */
+export function storeGrpc(store: BucketStore): GrpcServices {
+  return {
+    [SERIES_METHOD]: {
+      kind: 'serverStream',
+      requestDecode: (b) => {
+        try {
+          return decodeSeriesRequest(b);
+        } catch (e) {
+          throw new GrpcError(GrpcStatus.InvalidArgument, `malformed SeriesRequest: ${(e as Error).message}`);
+        }
+      },
+      responseEncode: (m) => encodeSeriesResponse(m as SeriesResponse),
+      handler: async function* (req, signal) {
+        const r = req as SeriesRequest;
+        for await (const s of store.series(r, signal)) yield { type: 'series', series: s } satisfies SeriesResponse;
+      },
+    },
+    [LABEL_NAMES_METHOD]: {
+      kind: 'unary',
+      requestDecode: (b) => decodeLabelNamesRequest(b),
+      responseEncode: (m) => encodeLabelNamesResponse(m as { names: string[]; warnings: string[] }),
+      handler: async (req) => {
+        const r = req as LabelNamesRequest;
+        return { names: await store.labelNames(r), warnings: [] };
+      },
+    },
+    [LABEL_VALUES_METHOD]: {
+      kind: 'unary',
+      requestDecode: (b) => decodeLabelValuesRequest(b),
+      responseEncode: (m) => encodeLabelValuesResponse(m as { values: string[]; warnings: string[] }),
+      handler: async (req) => {
+        const r = req as LabelValuesRequest;
+        return { values: await store.labelValues(r), warnings: [] };
+      },
+    },
+  };
+}
+
+export async function setupStore(ctx: ComponentContext, cfg: StoreConfig): Promise<StoreComponent> {
+  const bucket = await ctx.bucket();
+  let relabelCfg: RelabelConfig[] = [];
+  const relabelText = cfg.selectorRelabelConfigFile !== undefined ? await readConfigFile(ctx, 'selectorRelabelConfigFile', cfg.selectorRelabelConfigFile) : cfg.selectorRelabelConfig;
+  if (relabelText !== undefined && relabelText.trim() !== '') {
+    try {
+      relabelCfg = parseRelabelConfigs(relabelText);
+    } catch (e) {
+      throw new ConfigError(cfg.selectorRelabelConfigFile !== undefined ? 'selectorRelabelConfigFile' : 'selectorRelabelConfig', (e as Error).message);
+    }
+  }
+  const cacheText = cfg.indexCacheConfigFile !== undefined ? await readConfigFile(ctx, 'indexCacheConfigFile', cfg.indexCacheConfigFile) : cfg.indexCacheConfig;
+  let indexCache: IndexCache;
+  try {
+    indexCache = createIndexCache(parseIndexCacheConfig(cacheText, cfg.indexCacheSizeBytes), {
+      connect: (o) => ctx.connect(o),
+      log: ctx.log,
+      metrics: ctx.metrics,
+    });
+  } catch (e) {
+    throw new ConfigError(cfg.indexCacheConfigFile !== undefined ? 'indexCacheConfigFile' : 'indexCacheConfig', (e as Error).message);
+  }
+  const minTime = () => parseTimeOrDuration(cfg.minTime);
+  const maxTime = () => parseTimeOrDuration(cfg.maxTime);
+  const deletionFilter = new DeletionMarkFilter(cfg.ignoreDeletionMarksDelayMs, ctx.log);
+  const fetcher = new MetaFetcher(bucket, {
+    concurrency: cfg.blockMetaFetchConcurrency,
+    log: ctx.log,
+    filters: [
+      new TimePartitionFilter(minTime, maxTime),
+      new LabelShardedFilter(relabelCfg),
+      new ConsistencyDelayFilter(cfg.consistencyDelayMs),
+      deletionFilter,
+      new DeduplicateFilter(),
+    ],
+  });
+  const store = new BucketStore(bucket, {
+    core: ctx.core,
+    fetcher,
+    open: (meta) => openBucketBlock(bucket, ctx.core, meta),
+    indexCache,
+    limits: { seriesLimit: cfg.requestSeriesLimit, samplesLimit: cfg.requestSamplesLimit, bytesLimit: cfg.downloadedBytesLimit },
+    blockSyncConcurrency: cfg.blockSyncConcurrency,
+    seriesMaxConcurrency: cfg.seriesMaxConcurrency,
+    timeRange: () => ({ minTime: minTime(), maxTime: maxTime() }),
+    log: ctx.log,
+    metrics: ctx.metrics,
+    chunkGapBytes: cfg.partitionGapBytes,
+  });
+  let resolveReady!: () => void;
+  const ready = new Promise<void>((r) => (resolveReady = r));
+  const http = storeHttp(store, { webDisable: cfg.webDisable });
+  const syncFailures = ctx.metrics.counter('thanos_blocks_meta_sync_failures_total', 'Total blocks metadata synchronization failures.');
+  const syncs = ctx.metrics.counter('thanos_blocks_meta_syncs_total', 'Total blocks metadata synchronization attempts.');
+
+  async function syncOnce(): Promise<boolean> {
+    syncs.inc();
+    try {
+      await store.sync();
+      const r = store.lastSync!;
+      ctx.log.info('synced blocks', { loaded: store.blocks.size, partial: r.partial.size, corrupted: r.corrupted.size, filtered: r.filtered.size, failed: store.loadFailures.size });
+      return true;
+    } catch (e) {
+      syncFailures.inc();
+      ctx.log.error('block sync failed', { err: (e as Error).message });
+      return false;
+    }
+  }
+
+  const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((r) => {
+    const t = setTimeout(r, ms);
+    signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+  });
+
+  return {
+    store,
+    ready,
+    info: () => {
+      const tr = store.timeRange();
+      return {
+        componentType: 'store',
+        labelSets: store.labelSets(),
+        store: { minTime: tr.minTime, maxTime: tr.maxTime, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: store.tsdbInfos() },
+      };
+    },
+    fetch: http,
+    grpc: storeGrpc(store),
+    async run(signal: AbortSignal) {
+      // Initial sync: retried until it succeeds; /-/ready stays false until then.
+      while (!signal.aborted && !(await syncOnce())) await sleep(5000, signal);
+      if (signal.aborted) return store.close();
+      ctx.setReady(true);
+      resolveReady();
+      while (!signal.aborted) {
+        await sleep(cfg.syncBlockDurationMs, signal);
+        if (signal.aborted) break;
+        await syncOnce();
+      }
+      ctx.setReady(false);
+      await store.close();
+    },
+    async reload() {
+      await syncOnce();
+    },
+  };
+}
+
+export default definePlugin<StoreConfig>({
+  manifest: {
+    id: 'component:store',
+    apiVersion: 1,
+    permissions: { net: true, read: true, write: true },
+    description: 'net: serve gRPC/HTTP and reach memcached; read/write: the --data-dir (index-headers) and config files (--index-cache.config-file, --selector.relabel-config-file).',
+  },
+  flags: storeFlags,
+  parseConfig: parseStoreConfig,
+  setup: (ctx, cfg) => setupStore(ctx, cfg),
+});
