@@ -1,0 +1,58 @@
+// lib/promql: a PromQL engine with Prometheus 3.x float semantics.
+//
+//   const engine = new Engine({ lookbackDelta: 300_000, maxSamples: 50_000_000, timeoutMs: 120_000 });
+//   const res = await engine.instantQuery(queryable, 'sum by (job) (rate(x[5m]))', Date.now(), { signal });
+//   const res = await engine.rangeQuery(queryable, expr, startMs, endMs, stepMs);
+//   toPromJSON(res)   // → the Prometheus HTTP API `data` object
+//
+// Errors are PromQLError subclasses; `err.errorType` is the Prometheus API error type
+// (bad_data: ParseError/BadDataError, execution: ExecutionError/TooManySamplesError,
+// timeout: QueryTimeoutError, canceled: QueryCanceledError, internal: StorageError).
+export type * from './ast.ts';
+export { parseExpr, parseDurationMs, typeOf, documentedType, type ParseOptions } from './parser.ts';
+export { formatExpr, formatFloat, formatDuration } from './format.ts';
+export { walk, children, selectors, type SelectorInfo } from './walk.ts';
+export {
+  Engine, type EngineOptions, type QueryOptions, type QueryResult, type Point, type MatrixSeries, type VectorSample,
+} from './engine.ts';
+export {
+  PromQLError, ParseError, BadDataError, ExecutionError, TooManySamplesError, QueryTimeoutError, QueryCanceledError,
+  StorageError, type ErrorType,
+} from './errors.ts';
+export { MemoryQueryable, STALE_NAN } from './memory.ts';
+export type { Queryable, SelectHints, SelectResult, SeriesData } from './queryable.ts';
+export { FUNCTIONS, type FunctionSig } from './functions_table.ts';
+
+import type { QueryResult } from './engine.ts';
+import { formatFloat } from './format.ts';
+import { labelsToRecord } from '../labels/mod.ts';
+
+/** Prometheus JSON sample value: strconv.FormatFloat(v, 'f', -1, 64), with +Inf/-Inf/NaN. */
+export function formatSampleValue(v: number): string {
+  return formatFloat(v);
+}
+
+/** Prometheus JSON timestamp: seconds as a number (ms precision). */
+export function formatSampleTime(t: number): number {
+  return t / 1000;
+}
+
+/** The `data` object of a Prometheus /api/v1/query(_range) response. */
+export function toPromJSON(r: QueryResult): { resultType: string; result: unknown } {
+  switch (r.resultType) {
+    case 'scalar':
+      return { resultType: 'scalar', result: [r.result.t / 1000, formatFloat(r.result.v)] };
+    case 'string':
+      return { resultType: 'string', result: [r.result.t / 1000, r.result.v] };
+    case 'vector':
+      return {
+        resultType: 'vector',
+        result: r.result.map((s) => ({ metric: labelsToRecord(s.metric), value: [s.value.t / 1000, formatFloat(s.value.v)] })),
+      };
+    case 'matrix':
+      return {
+        resultType: 'matrix',
+        result: r.result.map((s) => ({ metric: labelsToRecord(s.metric), values: s.values.map((p) => [p.t / 1000, formatFloat(p.v)]) })),
+      };
+  }
+}
