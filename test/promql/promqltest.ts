@@ -1,0 +1,674 @@
+// Conformance runner for Prometheus's PromQL `.test` scripts (format: test/promql/testdata/FORMAT.md).
+// `npm run promqltest [-- file-substring ...] [--verbose]` prints passed/failed/skipped per file and overall;
+// its last line is `promqltest: N passed, N failed, N skipped`.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Engine, MemoryQueryable, STALE_NAN, parseExpr, walk, FUNCTIONS, type Expr, type QueryResult } from '../../lib/promql/mod.ts';
+import { compareLabels, compileMatcher, labelsKey, matchLabels, formatLabels, type Label, type Labels } from '../../lib/labels/mod.ts';
+
+export const TESTDATA_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'testdata');
+
+/** Whole files that need experimental feature flags (Prometheus --enable-feature=...). */
+const SKIP_FILES: Record<string, string> = {
+  'duration_expression.test': 'experimental: duration arithmetic (promql-duration-expr)',
+  'extended_vectors.test': 'experimental: anchored/smoothed range selectors (promql-extended-range-selectors)',
+  'fill-modifier.test': 'experimental: fill() binop modifiers (promql-binop-fill-modifiers)',
+  'info.test': 'experimental: info() function (promql-experimental-functions)',
+  'limit.test': 'experimental: limitk/limit_ratio (promql-experimental-functions)',
+  'type_and_unit.test': 'experimental: type-and-unit labels (type-and-unit-labels)',
+  'start_timestamps.test': 'experimental: start timestamps (st-storage / created timestamps)',
+  'native_histograms.test': 'native histograms (not supported by this engine)',
+};
+
+/** Individual cases skipped with a reason: `file:line`. */
+const SKIP_CASES: Record<string, string> = {};
+
+// ---------------------------------------------------------------------------------------------
+// Script parsing
+
+interface LoadCmd { kind: 'load'; line: number; interval: number; series: { labels: Labels; values: (number | null | 'hist')[] }[]; nhcb: boolean }
+interface ClearCmd { kind: 'clear'; line: number }
+interface EvalCmd {
+  kind: 'eval';
+  line: number;
+  expr: string;
+  range: boolean;
+  at: number;
+  start: number;
+  end: number;
+  step: number;
+  fail: boolean;
+  failMsg?: string;
+  failRegex?: RegExp;
+  ordered: boolean;
+  warn: { present: boolean; none: boolean; matchers: ((s: string) => boolean)[] };
+  info: { present: boolean; none: boolean; matchers: ((s: string) => boolean)[] };
+  expectString?: string;
+  rangeVector?: { start: number; end: number; step: number };
+  scalar?: number;
+  series: { labels: Labels; values: (number | null)[] }[];
+  hasHistogramOutput: boolean;
+}
+type Cmd = LoadCmd | ClearCmd | EvalCmd;
+
+const DUR_RE = /^(\d+(?:y|w|d|h|m|s|ms))+$|^0$/;
+function parseDur(s: string): number {
+  s = s.trim();
+  if (!DUR_RE.test(s)) throw new Error(`bad duration ${JSON.stringify(s)}`);
+  if (s === '0') return 0;
+  const units: Record<string, number> = { y: 31_536_000_000, w: 604_800_000, d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  let total = 0;
+  for (const m of s.matchAll(/(\d+)(ms|y|w|d|h|m|s)/g)) total += Number(m[1]) * units[m[2]!]!;
+  return total;
+}
+
+function parseNumber(s: string): number {
+  const l = s.toLowerCase();
+  if (l === 'inf' || l === '+inf') return Infinity;
+  if (l === '-inf') return -Infinity;
+  if (l === 'nan' || l === '+nan' || l === '-nan') return NaN;
+  const t = s.replace(/_/g, '');
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) throw new Error(`bad number ${JSON.stringify(s)}`);
+  return Number(t);
+}
+
+function unquote(s: string): string {
+  const q = s[0];
+  const body = s.slice(1, -1);
+  if (q === '`') return body;
+  return body.replace(/\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)/g, (_m, e: string) => {
+    switch (e[0]) {
+      case 'n': return '\n';
+      case 't': return '\t';
+      case 'r': return '\r';
+      case 'a': return '\x07';
+      case 'b': return '\b';
+      case 'f': return '\f';
+      case 'v': return '\v';
+      case 'x': return String.fromCharCode(parseInt(e.slice(1), 16));
+      case 'u': case 'U': return String.fromCodePoint(parseInt(e.slice(1), 16));
+      default:
+        if (/^[0-7]{3}$/.test(e)) return String.fromCharCode(parseInt(e, 8));
+        return e;
+    }
+  });
+}
+
+/** Parses `metric{l="v"} rest` → labels and the rest of the line. */
+function parseSeriesHead(line: string): { labels: Labels; rest: string } {
+  let i = 0;
+  const labels: Label[] = [];
+  const m = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line);
+  if (m) {
+    labels.push({ name: '__name__', value: m[0] });
+    i = m[0].length;
+  }
+  if (line[i] === '{') {
+    i++;
+    const strRe = /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/y;
+    const nameRe = /[a-zA-Z_][a-zA-Z0-9_]*/y;
+    for (;;) {
+      while (line[i] === ' ' || line[i] === '\t') i++;
+      if (line[i] === '}') {
+        i++;
+        break;
+      }
+      let name: string;
+      strRe.lastIndex = i;
+      nameRe.lastIndex = i;
+      let mm = strRe.exec(line);
+      if (mm) {
+        name = unquote(mm[0]);
+        i = strRe.lastIndex;
+      } else {
+        mm = nameRe.exec(line);
+        if (!mm) throw new Error(`bad series description: ${line}`);
+        name = mm[0];
+        i = nameRe.lastIndex;
+      }
+      while (line[i] === ' ' || line[i] === '\t') i++;
+      if (line[i] === '=') {
+        i++;
+        while (line[i] === ' ' || line[i] === '\t') i++;
+        strRe.lastIndex = i;
+        const vm = strRe.exec(line);
+        if (!vm) throw new Error(`bad label value: ${line}`);
+        labels.push({ name, value: unquote(vm[0]) });
+        i = strRe.lastIndex;
+      } else {
+        labels.push({ name: '__name__', value: name });
+      }
+      while (line[i] === ' ' || line[i] === '\t') i++;
+      if (line[i] === ',') i++;
+    }
+  }
+  const byName = new Map<string, string>();
+  for (const l of labels) byName.set(l.name, l.value);
+  const sorted = [...byName.entries()].filter(([, v]) => v !== '').sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([name, value]) => ({ name, value }));
+  return { labels: sorted, rest: line.slice(i).trim() };
+}
+
+function expandValues(rest: string): (number | null | 'stale' | 'hist')[] {
+  const out: (number | null | 'stale' | 'hist')[] = [];
+  // Native histogram literals: keep as opaque 'hist' items.
+  const items: string[] = [];
+  let i = 0;
+  while (i < rest.length) {
+    while (rest[i] === ' ' || rest[i] === '\t') i++;
+    if (i >= rest.length) break;
+    let j = i;
+    let depth = 0;
+    while (j < rest.length && (depth > 0 || (rest[j] !== ' ' && rest[j] !== '\t'))) {
+      if (rest.startsWith('{{', j)) { depth++; j += 2; continue; }
+      if (rest.startsWith('}}', j)) { depth--; j += 2; continue; }
+      j++;
+    }
+    items.push(rest.slice(i, j));
+    i = j;
+  }
+  const num = '[+-]?(?:[0-9][0-9_]*\\.?[0-9_]*(?:[eE][+-]?[0-9]+)?|\\.[0-9]+(?:[eE][+-]?[0-9]+)?|[iI][nN][fF]|[nN][aA][nN])';
+  const seqRe = new RegExp(`^(${num})(?:([+-])(${num}))?x(\\d+)$`);
+  for (const it of items) {
+    if (it.startsWith('{{')) {
+      const m = /x(\d+)$/.exec(it.slice(it.lastIndexOf('}}')));
+      const n = m ? Number(m[1]) + 1 : 1;
+      for (let k = 0; k < n; k++) out.push('hist');
+      continue;
+    }
+    if (it === '_') {
+      out.push(null);
+      continue;
+    }
+    const um = /^_x(\d+)$/.exec(it);
+    if (um) {
+      for (let k = 0; k < Number(um[1]); k++) out.push(null);
+      continue;
+    }
+    if (it === 'stale') {
+      out.push('stale');
+      continue;
+    }
+    const sm = seqRe.exec(it);
+    if (sm) {
+      let a = parseNumber(sm[1]!);
+      const n = Number(sm[4]);
+      if (sm[2]) {
+        const b = parseNumber(sm[3]!) * (sm[2] === '-' ? -1 : 1);
+        out.push(a);
+        for (let k = 0; k < n; k++) {
+          a += b;
+          out.push(a);
+        }
+      } else {
+        for (let k = 0; k <= n; k++) out.push(a);
+      }
+      continue;
+    }
+    out.push(parseNumber(it));
+  }
+  return out;
+}
+
+export function parseScript(text: string): Cmd[] {
+  const lines = text.split('\n').map((l) => l.trim());
+  const cmds: Cmd[] = [];
+  let i = 0;
+  const isBlank = (l: string | undefined) => l === undefined || l === '' || l.startsWith('#');
+  while (i < lines.length) {
+    const line = lines[i]!;
+    if (isBlank(line)) {
+      i++;
+      continue;
+    }
+    const first = line.split(/[\t ]+/)[0]!.toLowerCase();
+    const lineNo = i + 1;
+    if (first === 'clear') {
+      cmds.push({ kind: 'clear', line: lineNo });
+      i++;
+      continue;
+    }
+    if (first === 'load' || first === 'load_with_nhcb') {
+      const m = /^load(?:_(with_nhcb))?\s+(.+?)$/.exec(line);
+      if (!m) throw new Error(`line ${lineNo}: bad load`);
+      const cmd: LoadCmd = { kind: 'load', line: lineNo, interval: parseDur(m[2]!), series: [], nhcb: !!m[1] };
+      i++;
+      while (!isBlank(lines[i])) {
+        const l = lines[i]!;
+        i++;
+        const head = parseSeriesHead(l);
+        if (/@st\b/.test(l)) {
+          // start-timestamp line pairs: skip the pair marker line (experimental)
+          continue;
+        }
+        cmd.series.push({ labels: head.labels, values: expandValues(head.rest) as (number | null | 'hist')[] });
+      }
+      cmds.push(cmd);
+      continue;
+    }
+    if (first.startsWith('eval')) {
+      const cmd: EvalCmd = {
+        kind: 'eval', line: lineNo, expr: '', range: false, at: 0, start: 0, end: 0, step: 0, fail: false, ordered: false,
+        warn: { present: false, none: false, matchers: [] }, info: { present: false, none: false, matchers: [] },
+        series: [], hasHistogramOutput: false,
+      };
+      let m = /^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$/.exec(line);
+      if (m) {
+        cmd.at = m[2] ? parseDur(m[2]) : 0;
+        cmd.expr = m[3]!;
+        if (m[1] === 'fail') cmd.fail = true;
+        if (m[1] === 'ordered') cmd.ordered = true;
+        if (m[1] === 'warn') cmd.warn.present = true;
+        if (m[1] === 'info') cmd.info.present = true;
+      } else {
+        m = /^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$/.exec(line);
+        if (!m) throw new Error(`line ${lineNo}: bad eval: ${line}`);
+        cmd.range = true;
+        cmd.start = parseDur(m[2]!);
+        cmd.end = parseDur(m[3]!);
+        cmd.step = parseDur(m[4]!);
+        cmd.expr = m[5]!;
+        if (m[1] === 'fail') cmd.fail = true;
+        if (m[1] === 'warn') cmd.warn.present = true;
+        if (m[1] === 'info') cmd.info.present = true;
+      }
+      i++;
+      while (!isBlank(lines[i])) {
+        const l = lines[i]!;
+        i++;
+        if (l.startsWith('expected_fail_message ')) {
+          cmd.failMsg = l.slice('expected_fail_message '.length);
+          break;
+        }
+        if (l.startsWith('expected_fail_regexp ')) {
+          cmd.failRegex = new RegExp(l.slice('expected_fail_regexp '.length));
+          break;
+        }
+        const words = l.split(' ');
+        if (words[0] === 'expect') {
+          const rest = l.slice('expect'.length).trim();
+          const rv = /^range vector from (\S+) to (\S+) step (\S+)$/.exec(rest);
+          if (rv) {
+            cmd.rangeVector = { start: parseDur(rv[1]!), end: parseDur(rv[2]!), step: parseDur(rv[3]!) };
+            continue;
+          }
+          const sv = /^string\s+(".*"|`.*`)$/.exec(rest);
+          if (sv) {
+            cmd.expectString = unquote(sv[1]!);
+            continue;
+          }
+          const em = /^(fail|warn|no_warn|info|no_info|ordered)(?:\s+(msg|regex):\s*(.*))?$/.exec(rest);
+          if (!em) throw new Error(`line ${i}: bad expect line: ${l}`);
+          const [, type, how, text] = em;
+          const matcher = how === 'msg' ? (s: string) => s === text!.trim() : how === 'regex' ? ((re: RegExp) => (s: string) => re.test(s))(new RegExp(text!.trim())) : null;
+          switch (type) {
+            case 'fail':
+              cmd.fail = true;
+              if (how === 'msg') cmd.failMsg = text!.trim();
+              if (how === 'regex') cmd.failRegex = new RegExp(text!.trim());
+              break;
+            case 'ordered':
+              cmd.ordered = true;
+              break;
+            case 'warn':
+              cmd.warn.present = true;
+              if (matcher) cmd.warn.matchers.push(matcher);
+              break;
+            case 'info':
+              cmd.info.present = true;
+              if (matcher) cmd.info.matchers.push(matcher);
+              break;
+            case 'no_warn':
+              cmd.warn.none = true;
+              break;
+            case 'no_info':
+              cmd.info.none = true;
+              break;
+          }
+          continue;
+        }
+        // scalar?
+        if (/^[+-]?(\d|\.\d|inf|nan|Inf|NaN|0x)/i.test(l) && !/\s/.test(l)) {
+          try {
+            cmd.scalar = parseNumber(l);
+          } catch {
+            cmd.scalar = Number(l);
+          }
+          break;
+        }
+        const head = parseSeriesHead(l);
+        const vals = expandValues(head.rest);
+        if (vals.some((v) => v === 'hist')) cmd.hasHistogramOutput = true;
+        cmd.series.push({ labels: head.labels, values: vals.map((v) => (v === 'stale' ? STALE_NAN : v === 'hist' ? NaN : v)) });
+      }
+      cmds.push(cmd);
+      continue;
+    }
+    throw new Error(`line ${lineNo}: unknown command ${JSON.stringify(first)}`);
+  }
+  return cmds;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+
+function almostEqual(a: number, b: number): boolean {
+  if (Number.isNaN(a) && Number.isNaN(b)) return true;
+  if (a === b) return true;
+  const eps = 1e-6;
+  const minNormal = 2.2250738585072014e-308;
+  const absSum = Math.abs(a) + Math.abs(b);
+  const diff = Math.abs(a - b);
+  if (a === 0 || b === 0 || absSum < minNormal) return diff < eps * minNormal;
+  return diff / Math.min(absSum, Number.MAX_VALUE) < eps;
+}
+
+const AT_UNSAFE = new Set(['days_in_month', 'day_of_month', 'day_of_week', 'day_of_year', 'end', 'hour', 'minute', 'month', 'year',
+  'predict_linear', 'range', 'start', 'step', 'time', 'timestamp']);
+
+function withAt(src: string, ts: number): Expr | null {
+  const e = parseExpr(src);
+  let unsafe = false;
+  walk(e, (n, path) => {
+    if (path.some((p) => p.type === 'SubqueryExpr' && (p.at !== null || p.atModifier !== null))) return;
+    if (n.type === 'VectorSelector' && n.at === null && n.atModifier === null) n.at = ts;
+    if (n.type === 'SubqueryExpr' && n.at === null && n.atModifier === null) n.at = ts;
+    if (n.type === 'Call' && AT_UNSAFE.has(n.func)) unsafe = true;
+  });
+  return unsafe ? null : e;
+}
+
+interface CaseResult {
+  status: 'pass' | 'fail' | 'skip';
+  reason?: string;
+}
+
+function fmtVal(v: number): string {
+  return Number.isNaN(v) ? 'NaN' : String(v);
+}
+
+function compareInstant(cmd: EvalCmd, res: QueryResult, checkOrder: boolean): string | null {
+  if (cmd.expectString !== undefined) {
+    if (res.resultType !== 'string') return `expected string, got ${res.resultType}`;
+    return res.result.v === cmd.expectString ? null : `expected string ${JSON.stringify(cmd.expectString)}, got ${JSON.stringify(res.result.v)}`;
+  }
+  if (cmd.scalar !== undefined) {
+    if (res.resultType !== 'scalar') return `expected scalar, got ${res.resultType}`;
+    return almostEqual(res.result.v, cmd.scalar) ? null : `expected scalar ${cmd.scalar}, got ${res.result.v}`;
+  }
+  if (cmd.rangeVector) {
+    if (res.resultType !== 'matrix') return `expected range vector, got ${res.resultType}`;
+    return compareMatrix(cmd, res.result.map((s) => ({ metric: s.metric, values: s.values })), cmd.rangeVector.start, cmd.rangeVector.step, false);
+  }
+  if (res.resultType === 'scalar') return `expected vector, got scalar ${res.result.v}`;
+  if (res.resultType !== 'vector') return `expected vector, got ${res.resultType}`;
+  const got = res.result;
+  if (got.length !== cmd.series.length) {
+    return `expected ${cmd.series.length} samples, got ${got.length}: ${got.map((s) => formatLabels(s.metric) + ' ' + fmtVal(s.value.v)).join('; ')}`;
+  }
+  const exp = new Map<string, { i: number; v: number }>();
+  cmd.series.forEach((s, i) => {
+    if (s.values.length !== 1) throw new Error(`expected one value per series in instant eval`);
+    exp.set(labelsKey(s.labels), { i, v: s.values[0]! as number });
+  });
+  for (let j = 0; j < got.length; j++) {
+    const g = got[j]!;
+    const e = exp.get(labelsKey(g.metric));
+    if (!e) return `unexpected metric ${formatLabels(g.metric)} in result`;
+    if (checkOrder && e.i !== j) return `expected ${formatLabels(g.metric)} at position ${e.i}, got position ${j}`;
+    if (!almostEqual(g.value.v, e.v)) return `expected ${fmtVal(e.v)} for ${formatLabels(g.metric)}, got ${fmtVal(g.value.v)}`;
+  }
+  return null;
+}
+
+function compareMatrix(cmd: EvalCmd, got: { metric: Labels; values: { t: number; v: number }[] }[], start: number, step: number, requireSorted = true): string | null {
+  if (requireSorted) {
+    for (let i = 1; i < got.length; i++) if (compareLabels(got[i - 1]!.metric, got[i]!.metric) > 0) return 'matrix is not sorted by labels';
+  }
+  const exp = new Map<string, (number | null)[]>();
+  for (const s of cmd.series) exp.set(labelsKey(s.labels), s.values);
+  const expCount = cmd.series.filter((s) => s.values.some((v) => v !== null)).length;
+  for (const g of got) {
+    const e = exp.get(labelsKey(g.metric));
+    if (!e) return `unexpected metric ${formatLabels(g.metric)} in result (${g.values.map((p) => `${fmtVal(p.v)}@${p.t}`).join(' ')})`;
+    const expPts: { t: number; v: number }[] = [];
+    e.forEach((v, i) => {
+      if (v !== null) expPts.push({ t: start + i * step, v });
+    });
+    if (expPts.length !== g.values.length) {
+      return `expected ${expPts.length} points for ${formatLabels(g.metric)}, got ${g.values.length}: ${g.values.map((p) => `${fmtVal(p.v)}@${p.t}`).join(' ')}`;
+    }
+    for (let i = 0; i < expPts.length; i++) {
+      const a = expPts[i]!, b = g.values[i]!;
+      if (a.t !== b.t) return `expected point at ${a.t} for ${formatLabels(g.metric)}, got ${b.t}`;
+      if (!almostEqual(a.v, b.v)) return `expected ${fmtVal(a.v)} at ${a.t} for ${formatLabels(g.metric)}, got ${fmtVal(b.v)}`;
+    }
+  }
+  if (got.length !== expCount) return `expected ${expCount} series, got ${got.length}`;
+  return null;
+}
+
+function checkAnnotations(cmd: EvalCmd, res: QueryResult): string | null {
+  for (const [kind, spec, list] of [['warn', cmd.warn, res.warnings], ['info', cmd.info, res.infos]] as const) {
+    if (spec.none && list.length > 0) return `unexpected ${kind} annotations: ${list.join('; ')}`;
+    if (spec.present) {
+      if (list.length === 0) return `expected ${kind} annotation, got none`;
+      if (spec.matchers.length > 0) {
+        for (const a of list) if (!spec.matchers.some((m) => m(a))) return `unexpected ${kind} annotation ${JSON.stringify(a)}`;
+      }
+    }
+  }
+  return null;
+}
+
+function errMsg(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function checkFail(cmd: EvalCmd, err: unknown): string | null {
+  const msg = errMsg(err);
+  if (cmd.failMsg !== undefined && cmd.failMsg !== msg) return `expected error ${JSON.stringify(cmd.failMsg)}, got ${JSON.stringify(msg)}`;
+  if (cmd.failRegex && !cmd.failRegex.test(msg)) return `expected error matching ${cmd.failRegex}, got ${JSON.stringify(msg)}`;
+  return null;
+}
+
+async function runInstant(engine: Engine, q: MemoryQueryable, cmd: EvalCmd, expr: string | Expr, at: number, exprText: string): Promise<string | null> {
+  let res: QueryResult;
+  try {
+    res = await engine.instantQuery(q, typeof expr === 'string' ? expr : structuredCloneExpr(expr), at);
+  } catch (e) {
+    if (cmd.fail) return checkFail(cmd, e);
+    return `error evaluating ${exprText} at ${at}: ${errMsg(e)}`;
+  }
+  if (cmd.fail) return `expected error evaluating ${exprText}, got none`;
+  const ann = checkAnnotations(cmd, res);
+  if (ann) return ann;
+  const c = compareInstant(cmd, res, cmd.ordered);
+  if (c) return `at ${at}: ${c}`;
+  if (cmd.rangeVector || cmd.expectString !== undefined) return null;
+  if (/(start|end|range|step)\(\)/.test(exprText)) return null;
+  let rr: QueryResult;
+  try {
+    rr = await engine.rangeQuery(q, typeof expr === 'string' ? expr : structuredCloneExpr(expr), at - 60_000, at + 60_000, 60_000);
+  } catch (e) {
+    return `error evaluating ${exprText} in range mode at ${at}: ${errMsg(e)}`;
+  }
+  if (cmd.ordered) return null;
+  if (rr.resultType !== 'matrix') return `range mode returned ${rr.resultType}`;
+  for (let i = 1; i < rr.result.length; i++) if (compareLabels(rr.result[i - 1]!.metric, rr.result[i]!.metric) > 0) return 'range mode: matrix not sorted';
+  const vec = [];
+  for (const s of rr.result) {
+    const p = s.values.find((x) => x.t === at);
+    if (p) vec.push({ metric: s.metric, value: p });
+  }
+  let c2: string | null;
+  if (res.resultType === 'scalar') {
+    c2 = compareInstant(cmd, { resultType: 'scalar', result: { t: at, v: vec[0]?.value.v ?? NaN }, warnings: [], infos: [] }, false);
+  } else {
+    c2 = compareInstant(cmd, { resultType: 'vector', result: vec, warnings: [], infos: [] }, false);
+  }
+  return c2 ? `range mode at ${at}: ${c2}` : null;
+}
+
+function structuredCloneExpr(e: Expr): Expr {
+  return structuredClone(e);
+}
+
+async function runEval(engine: Engine, q: MemoryQueryable, cmd: EvalCmd): Promise<string | null> {
+  if (cmd.range) {
+    let res: QueryResult;
+    try {
+      res = await engine.rangeQuery(q, cmd.expr, cmd.start, cmd.end, cmd.step);
+    } catch (e) {
+      if (cmd.fail) return checkFail(cmd, e);
+      return `error evaluating range query: ${errMsg(e)}`;
+    }
+    if (cmd.fail) return 'expected error, got none';
+    const ann = checkAnnotations(cmd, res);
+    if (ann) return ann;
+    if (res.resultType !== 'matrix') return `expected matrix, got ${res.resultType}`;
+    return compareMatrix(cmd, res.result, cmd.start, cmd.step);
+  }
+  const r = await runInstant(engine, q, cmd, cmd.expr, cmd.at, cmd.expr);
+  if (r) return r;
+  if (cmd.fail) return null;
+  let atExpr: Expr | null = null;
+  try {
+    atExpr = withAt(cmd.expr, cmd.at);
+  } catch {
+    atExpr = null;
+  }
+  if (!atExpr) return null;
+  const ts = cmd.at;
+  const times = ts === 0 ? [-1000, 0, 1000] : [-10 * ts, 0, Math.trunc(ts / 5), ts, 10 * ts];
+  for (const t of times) {
+    const r2 = await runInstant(engine, q, cmd, atExpr, t, cmd.expr + ` @ ${ts}`);
+    if (r2) return `@-rewrite: ${r2}`;
+  }
+  return null;
+}
+
+function exprUsesExperimental(src: string): string | null {
+  if (/\b(anchored|smoothed)\b/.test(src)) return 'experimental: anchored/smoothed';
+  if (/\bfill(_left|_right)?\s*\(/.test(src)) return 'experimental: fill modifiers';
+  let e: Expr;
+  try {
+    e = parseExpr(src);
+  } catch {
+    return null;
+  }
+  let found: string | null = null;
+  walk(e, (n) => {
+    if (n.type === 'Call' && FUNCTIONS.get(n.func)?.experimental) found = `experimental function ${n.func}()`;
+    if (n.type === 'AggregateExpr' && (n.op === 'limitk' || n.op === 'limit_ratio')) found = `experimental aggregation ${n.op}`;
+  });
+  return found;
+}
+
+export interface FileResult {
+  file: string;
+  passed: number;
+  failed: number;
+  skipped: number;
+  failures: { line: number; expr: string; reason: string }[];
+  skips: { line: number; expr: string; reason: string }[];
+}
+
+export async function runFile(path: string, name: string): Promise<FileResult> {
+  const out: FileResult = { file: name, passed: 0, failed: 0, skipped: 0, failures: [], skips: [] };
+  const cmds = parseScript(readFileSync(path, 'utf8'));
+  const fileSkip = SKIP_FILES[name];
+  const engine = new Engine({ lookbackDelta: 300_000, maxSamples: 10_000, timeoutMs: 100_000, defaultSubqueryStepMs: 60_000, delayedNameRemoval: true });
+  const q = new MemoryQueryable();
+  let histSeries: Labels[] = [];
+  for (const cmd of cmds) {
+    if (cmd.kind === 'clear') {
+      q.clear();
+      histSeries = [];
+      continue;
+    }
+    if (cmd.kind === 'load') {
+      for (const s of cmd.series) {
+        let hasHist = false;
+        s.values.forEach((v, i) => {
+          if (v === null) return;
+          if (v === 'hist') {
+            hasHist = true;
+            return;
+          }
+          q.add(s.labels, i * cmd.interval, v === ('stale' as unknown) ? STALE_NAN : (v as number));
+        });
+        if (hasHist) histSeries.push(s.labels);
+        if (cmd.nhcb) {
+          const nm = s.labels.find((l) => l.name === '__name__')?.value ?? '';
+          const m = /^(.*)_(bucket|count|sum)$/.exec(nm);
+          if (m) histSeries.push(s.labels.filter((l) => l.name !== 'le').map((l) => (l.name === '__name__' ? { name: l.name, value: m[1]! } : l)));
+        }
+      }
+      continue;
+    }
+    const key = `${name}:${cmd.line}`;
+    let skip = fileSkip ?? SKIP_CASES[key] ?? null;
+    if (!skip && cmd.hasHistogramOutput) skip = 'native histogram in expected output';
+    if (!skip) skip = exprUsesExperimental(cmd.expr);
+    if (!skip && histSeries.length > 0) {
+      try {
+        const e = parseExpr(cmd.expr);
+        walk(e, (n) => {
+          if (n.type !== 'VectorSelector' || skip) return;
+          const ms = n.matchers.map(compileMatcher);
+          if (histSeries.some((ls) => matchLabels(ms, ls))) skip = 'query touches native-histogram series';
+        });
+      } catch {
+        /* parse errors are evaluated normally */
+      }
+    }
+    if (skip) {
+      out.skipped++;
+      out.skips.push({ line: cmd.line, expr: cmd.expr, reason: skip });
+      continue;
+    }
+    let reason: string | null;
+    try {
+      reason = await runEval(engine, q, cmd);
+    } catch (e) {
+      reason = `harness error: ${errMsg(e)}`;
+    }
+    if (reason) {
+      out.failed++;
+      out.failures.push({ line: cmd.line, expr: cmd.expr, reason });
+    } else out.passed++;
+  }
+  return out;
+}
+
+export async function runAll(dir = TESTDATA_DIR, filters: string[] = []): Promise<FileResult[]> {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.test')).sort()
+    .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+  const results: FileResult[] = [];
+  for (const f of files) results.push(await runFile(join(dir, f), f));
+  return results;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const verbose = args.includes('--verbose') || args.includes('-v');
+  const showSkips = args.includes('--skips');
+  const filters = args.filter((a) => !a.startsWith('-'));
+  const results = await runAll(TESTDATA_DIR, filters);
+  let p = 0, f = 0, s = 0;
+  for (const r of results) {
+    p += r.passed;
+    f += r.failed;
+    s += r.skipped;
+    console.log(`${r.file.padEnd(28)} passed ${String(r.passed).padStart(4)}  failed ${String(r.failed).padStart(4)}  skipped ${String(r.skipped).padStart(4)}`);
+    if (verbose) for (const x of r.failures) console.log(`  FAIL ${r.file}:${x.line} ${x.expr}\n       ${x.reason}`);
+    if (showSkips) for (const x of r.skips) console.log(`  SKIP ${r.file}:${x.line} ${x.expr} — ${x.reason}`);
+  }
+  console.log(`promqltest: ${p} passed, ${f} failed, ${s} skipped`);
+  process.exitCode = f > 0 ? 1 : 0;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await main();
+}
