@@ -1,0 +1,164 @@
+// Merging sorted Series streams: a k-way heap merge by labels, identical series merged (chunks
+// sorted by min time, exact duplicates dropped), and helpers for chunk ordering.
+import { compareLabels, labelsEqual } from '../labels/mod.ts';
+import type { AggrChunk, Chunk, Series } from '../proto/store.ts';
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  const n = a.length;
+  if (n !== b.length) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function chunkEqual(a: Chunk | undefined, b: Chunk | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return a.type === b.type && bytesEqual(a.data, b.data);
+}
+
+/** Exact equality of two AggrChunks (time range and every aggregate's bytes). */
+export function aggrChunkEqual(a: AggrChunk, b: AggrChunk): boolean {
+  return (
+    a.minTime === b.minTime && a.maxTime === b.maxTime && chunkEqual(a.raw, b.raw) && chunkEqual(a.count, b.count) &&
+    chunkEqual(a.sum, b.sum) && chunkEqual(a.min, b.min) && chunkEqual(a.max, b.max) && chunkEqual(a.counter, b.counter)
+  );
+}
+
+export function compareAggrChunks(a: AggrChunk, b: AggrChunk): number {
+  return a.minTime - b.minTime || a.maxTime - b.maxTime;
+}
+
+/** True when chunks are sorted by (minTime, maxTime). */
+export function chunksSorted(cs: readonly AggrChunk[]): boolean {
+  for (let i = 1; i < cs.length; i++) if (compareAggrChunks(cs[i - 1]!, cs[i]!) > 0) return false;
+  return true;
+}
+
+/**
+ * Merges the chunk lists of several copies of one series: sorted by min time (then max time),
+ * exact duplicates dropped. Inputs are left untouched.
+ */
+export function mergeChunkLists(lists: readonly (readonly AggrChunk[])[]): AggrChunk[] {
+  if (lists.length === 1) return chunksSorted(lists[0]!) ? lists[0]!.slice() : lists[0]!.slice().sort(compareAggrChunks);
+  const all: AggrChunk[] = [];
+  for (const l of lists) for (const c of l) all.push(c);
+  all.sort(compareAggrChunks);
+  const out: AggrChunk[] = [];
+  for (const c of all) {
+    // duplicates share (minTime, maxTime), so they are adjacent within that run
+    let dup = false;
+    for (let j = out.length - 1; j >= 0; j--) {
+      const o = out[j]!;
+      if (o.minTime !== c.minTime || o.maxTime !== c.maxTime) break;
+      if (aggrChunkEqual(o, c)) {
+        dup = true;
+        break;
+      }
+    }
+    if (!dup) out.push(c);
+  }
+  return out;
+}
+
+/** A min-heap of cursors keyed by labels (ties broken by insertion order for stability). */
+export class SeriesHeap<T extends { head: Series; order: number }> {
+  private items: T[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): T | undefined {
+    return this.items[0];
+  }
+
+  private less(a: T, b: T): boolean {
+    const c = compareLabels(a.head.labels, b.head.labels);
+    return c < 0 || (c === 0 && a.order < b.order);
+  }
+
+  push(x: T): void {
+    const it = this.items;
+    it.push(x);
+    let i = it.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(it[i]!, it[p]!)) break;
+      [it[i], it[p]] = [it[p]!, it[i]!];
+      i = p;
+    }
+  }
+
+  pop(): T | undefined {
+    const it = this.items;
+    if (it.length === 0) return undefined;
+    const top = it[0]!;
+    const last = it.pop()!;
+    if (it.length > 0) {
+      it[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < it.length && this.less(it[l]!, it[m]!)) m = l;
+        if (r < it.length && this.less(it[r]!, it[m]!)) m = r;
+        if (m === i) break;
+        [it[i], it[m]] = [it[m]!, it[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/**
+ * Merges already sorted series iterables into one sorted stream; series with identical labels are
+ * merged into one (chunks via mergeChunkLists). Holds one series per input at a time.
+ */
+export async function* mergeSortedSeries(inputs: AsyncIterable<Series>[]): AsyncGenerator<Series> {
+  type Cur = { head: Series; order: number; it: AsyncIterator<Series> };
+  const heap = new SeriesHeap<Cur>();
+  const iters = inputs.map((x) => x[Symbol.asyncIterator]());
+  try {
+    const firsts = await Promise.all(iters.map((it) => it.next()));
+    firsts.forEach((r, i) => {
+      if (!r.done) heap.push({ head: r.value, order: i, it: iters[i]! });
+    });
+    while (heap.size > 0) {
+      const top = heap.pop()!;
+      const labels = top.head.labels; // top.head moves on below
+      const group: Series[] = [top.head];
+      const advance: Cur[] = [top];
+      while (heap.size > 0 && labelsEqual(heap.peek()!.head.labels, labels)) {
+        const c = heap.pop()!;
+        group.push(c.head);
+        advance.push(c);
+      }
+      // Pull the next series of every input that contributed, in parallel.
+      const nexts = await Promise.all(advance.map((c) => c.it.next()));
+      nexts.forEach((r, i) => {
+        if (!r.done) {
+          const c = advance[i]!;
+          c.head = r.value;
+          heap.push(c);
+        }
+      });
+      // Inputs may continue the same series in their next frame: keep merging while equal.
+      while (heap.size > 0 && labelsEqual(heap.peek()!.head.labels, labels)) {
+        const c = heap.pop()!;
+        group.push(c.head);
+        const r = await c.it.next();
+        if (!r.done) {
+          c.head = r.value;
+          heap.push(c);
+        }
+      }
+      yield group.length === 1 ? group[0]! : { labels, chunks: mergeChunkLists(group.map((s) => s.chunks)) };
+    }
+  } finally {
+    // Not awaited: an input blocked in next() finishes once its own signal aborts (the caller's job).
+    for (const it of iters) it.return?.()?.catch(() => {});
+  }
+}

@@ -1,0 +1,239 @@
+// The proxy: fans a StoreAPI request out to many stores, pruned by time range and external labels,
+// and merges their sorted Series streams with a k-way heap merge (one series per store held at a
+// time, never whole responses). Identical series from different stores are merged: chunks sorted
+// by min time, exact duplicate chunks dropped. Partial response: WARN turns a failing store into a
+// warning frame, ABORT fails the request. The proxy is itself a StoreServer, so queriers stack.
+import { GrpcError, GrpcStatus } from '../../host/index.ts';
+import { compareStrings, compileMatcher, MatcherError, type CompiledMatcher, type Matcher } from '../labels/mod.ts';
+import {
+  effectiveStrategy, PartialResponseStrategy, type LabelNamesRequest, type LabelNamesResponse, type LabelValuesRequest,
+  type LabelValuesResponse, type Series, type SeriesRequest, type SeriesResponse,
+} from '../proto/store.ts';
+import type { StoreServer, StoreTarget } from './api.ts';
+import { mergeSortedSeries } from './merge.ts';
+
+export interface ProxyOptions {
+  /**
+   * --store.response-timeout: a store that sends nothing for this long (waiting for its next frame,
+   * or for a label answer) is cancelled; WARN makes it a warning, ABORT fails the request. 0 = off.
+   */
+  responseTimeoutMs?: number;
+}
+
+export const NO_STORES_MATCHED = 'No StoreAPIs matched for this query';
+
+/** Thanos LabelSetsMatch: a store matches if any label set has no conflicting matcher (no sets = match). */
+export function labelSetsMatch(ms: readonly CompiledMatcher[], sets: StoreTarget['labelSets']): boolean {
+  if (sets.length === 0) return true;
+  outer: for (const ls of sets) {
+    for (const m of ms) {
+      for (const l of ls) {
+        if (l.name === m.name) {
+          if (!m.matches(l.value)) continue outer;
+          break;
+        }
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+export function compileMatchers(ms: readonly Matcher[]): CompiledMatcher[] {
+  try {
+    return ms.map(compileMatcher);
+  } catch (e) {
+    if (e instanceof MatcherError) throw new GrpcError(GrpcStatus.InvalidArgument, e.message);
+    throw e;
+  }
+}
+
+function errMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+class ResponseTimeout extends Error {
+  constructor(ms: number) {
+    super(`no response within ${ms}ms (store response timeout)`);
+    this.name = 'ResponseTimeout';
+  }
+}
+
+/** Races p against a timer; on timeout aborts ctl and rejects. */
+function withTimeout<T>(p: Promise<T>, ms: number, ctl: AbortController): Promise<T> {
+  if (!(ms > 0)) return p;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new ResponseTimeout(ms);
+      ctl.abort(err);
+      reject(err);
+    }, ms);
+  });
+  p.catch(() => {}); // the loser's rejection is expected after a timeout
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+function linkSignal(parent: AbortSignal, ctl: AbortController): () => void {
+  if (parent.aborted) {
+    ctl.abort(parent.reason);
+    return () => {};
+  }
+  const on = () => ctl.abort(parent.reason);
+  parent.addEventListener('abort', on, { once: true });
+  return () => parent.removeEventListener('abort', on);
+}
+
+export class ProxyStore implements StoreServer {
+  constructor(
+    private readonly targets: () => readonly StoreTarget[],
+    private readonly opts: ProxyOptions = {},
+  ) {}
+
+  /** Stores whose advertised range intersects [mint, maxt] and whose external labels can match. */
+  select(mint: number, maxt: number, ms: readonly CompiledMatcher[], checkTime = true): StoreTarget[] {
+    return this.targets().filter((t) => (!checkTime || (t.maxTime >= mint && t.minTime <= maxt)) && labelSetsMatch(ms, t.labelSets));
+  }
+
+  async *series(req: SeriesRequest, signal: AbortSignal): AsyncGenerator<SeriesResponse> {
+    const strategy = effectiveStrategy(req);
+    const ms = compileMatchers(req.matchers);
+    const targets = this.select(req.minTime, req.maxTime, ms);
+    if (targets.length === 0) {
+      if (strategy === PartialResponseStrategy.ABORT) throw new GrpcError(GrpcStatus.Unknown, NO_STORES_MATCHED);
+      return;
+    }
+    const ctl = new AbortController();
+    const unlink = linkSignal(signal, ctl);
+    const warnings: string[] = [];
+    const inputs = targets.map((t) => this.storeSeries(t, req, ctl.signal, strategy, warnings));
+    let count = 0;
+    try {
+      for await (const s of mergeSortedSeries(inputs)) {
+        signal.throwIfAborted();
+        while (warnings.length > 0) yield { type: 'warning', warning: warnings.shift()! };
+        if (req.limit > 0 && count >= req.limit) break;
+        count++;
+        yield { type: 'series', series: s };
+      }
+      // stores end quietly when the request is cancelled: never pass a cut-off stream as complete
+      signal.throwIfAborted();
+      while (warnings.length > 0) yield { type: 'warning', warning: warnings.shift()! };
+    } finally {
+      unlink();
+      ctl.abort(new Error('proxy series request finished'));
+    }
+  }
+
+  private async *storeSeries(t: StoreTarget, req: SeriesRequest, parent: AbortSignal, strategy: number, warnings: string[]): AsyncGenerator<Series> {
+    const ctl = new AbortController();
+    const unlink = linkSignal(parent, ctl);
+    let it: AsyncIterator<SeriesResponse> | undefined;
+    try {
+      it = t.store.series(req, ctl.signal)[Symbol.asyncIterator]();
+      for (;;) {
+        let r: IteratorResult<SeriesResponse>;
+        try {
+          r = await withTimeout(it.next(), this.opts.responseTimeoutMs ?? 0, ctl);
+        } catch (e) {
+          if (parent.aborted) return; // the whole request ended; not this store's fault
+          const msg = `fetch series for ${t.name}: ${errMessage(e)}`;
+          if (strategy === PartialResponseStrategy.ABORT) {
+            throw new GrpcError(e instanceof GrpcError ? e.code : e instanceof ResponseTimeout ? GrpcStatus.DeadlineExceeded : GrpcStatus.Aborted, msg);
+          }
+          warnings.push(msg);
+          return;
+        }
+        if (r.done) return;
+        const m = r.value;
+        switch (m.type) {
+          case 'series':
+            yield m.series;
+            break;
+          case 'batch':
+            for (const s of m.batch) yield s;
+            break;
+          case 'warning':
+            if (strategy === PartialResponseStrategy.ABORT) throw new GrpcError(GrpcStatus.Aborted, `${t.name}: ${m.warning}`);
+            warnings.push(m.warning);
+            break;
+          case 'hints':
+            break; // per-store hints are not forwarded by the proxy
+        }
+      }
+    } finally {
+      unlink();
+      ctl.abort(new Error('store stream closed'));
+      it?.return?.()?.catch(() => {});
+    }
+  }
+
+  private async fanOut<T>(
+    what: string,
+    targets: StoreTarget[],
+    strategy: number,
+    signal: AbortSignal,
+    call: (t: StoreTarget, s: AbortSignal) => Promise<T>,
+  ): Promise<{ results: T[]; warnings: string[] }> {
+    const ctl = new AbortController();
+    const unlink = linkSignal(signal, ctl);
+    try {
+      const settled = await Promise.allSettled(
+        targets.map((t) => {
+          const sub = new AbortController();
+          linkSignal(ctl.signal, sub);
+          return withTimeout(call(t, sub.signal), this.opts.responseTimeoutMs ?? 0, sub);
+        }),
+      );
+      signal.throwIfAborted();
+      const results: T[] = [];
+      const warnings: string[] = [];
+      settled.forEach((s, i) => {
+        if (s.status === 'fulfilled') results.push(s.value);
+        else {
+          const msg = `fetch ${what} for ${targets[i]!.name}: ${errMessage(s.reason)}`;
+          if (strategy === PartialResponseStrategy.ABORT) {
+            throw new GrpcError(s.reason instanceof GrpcError ? s.reason.code : GrpcStatus.Aborted, msg);
+          }
+          warnings.push(msg);
+        }
+      });
+      return { results, warnings };
+    } finally {
+      unlink();
+      ctl.abort();
+    }
+  }
+
+  async labelNames(req: LabelNamesRequest, signal: AbortSignal): Promise<LabelNamesResponse> {
+    const strategy = effectiveStrategy(req);
+    const ms = compileMatchers(req.matchers);
+    const targets = this.select(req.start, req.end, ms, !(req.start === 0 && req.end === 0));
+    if (targets.length === 0 && strategy === PartialResponseStrategy.ABORT) throw new GrpcError(GrpcStatus.Unknown, NO_STORES_MATCHED);
+    const { results, warnings } = await this.fanOut('labels', targets, strategy, signal, (t, s) => t.store.labelNames(req, s));
+    const set = new Set<string>();
+    for (const r of results) {
+      for (const n of r.names) set.add(n);
+      warnings.push(...r.warnings);
+    }
+    let names = [...set].sort(compareStrings);
+    if (req.limit > 0 && names.length > req.limit) names = names.slice(0, req.limit);
+    return { names, warnings };
+  }
+
+  async labelValues(req: LabelValuesRequest, signal: AbortSignal): Promise<LabelValuesResponse> {
+    const strategy = effectiveStrategy(req);
+    const ms = compileMatchers(req.matchers);
+    const targets = this.select(req.start, req.end, ms, !(req.start === 0 && req.end === 0));
+    if (targets.length === 0 && strategy === PartialResponseStrategy.ABORT) throw new GrpcError(GrpcStatus.Unknown, NO_STORES_MATCHED);
+    const { results, warnings } = await this.fanOut('label values', targets, strategy, signal, (t, s) => t.store.labelValues(req, s));
+    const set = new Set<string>();
+    for (const r of results) {
+      for (const v of r.values) set.add(v);
+      warnings.push(...r.warnings);
+    }
+    let values = [...set].sort(compareStrings);
+    if (req.limit > 0 && values.length > req.limit) values = values.slice(0, req.limit);
+    return { values, warnings };
+  }
+}
