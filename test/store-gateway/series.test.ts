@@ -1,4 +1,7 @@
 import { test } from 'uvu';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { GrpcError, GrpcStatus } from '../../host/index.ts';
 import { createJsCore } from '../../lib/core/mod.ts';
@@ -46,7 +49,7 @@ test.before(async () => {
     await writeRawBlock(bucket, core, seriesA, T0 + b * H2, T0 + (b + 1) * H2, extA1);
   }
   await writeRawBlock(bucket, core, seriesB, T0 + H2, T0 + 3 * H2, extB);
-  ctx = testCtx(bucket, core);
+  ctx = testCtx(bucket, core, mkdtempSync(join(tmpdir(), 'store-series-')));
   comp = await setupStore(ctx, plugin.parseConfig({ syncBlockDuration: '1h' }));
   runP = comp.run(ac.signal);
   await comp.ready;
@@ -55,6 +58,7 @@ test.before(async () => {
 test.after(async () => {
   ac.abort();
   await runP;
+  rmSync(ctx.dataDir!, { recursive: true, force: true });
 });
 
 test('ready after the first sync; Info advertises label sets and time range', () => {

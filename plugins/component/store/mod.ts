@@ -16,7 +16,8 @@ import {
 import { BucketStore } from './bucketstore.ts';
 import { parseStoreConfig, storeFlags, type StoreConfig } from './config.ts';
 import { storeHttp } from './http.ts';
-import { openBucketBlock } from './open.ts';
+import { openBlock, removeLocal, type IndexHeaderStats } from './indexheader.ts';
+import { isULID } from '../../../lib/store/blocksync/meta.ts';
 
 export { BucketStore } from './bucketstore.ts';
 export type { StoreConfig } from './config.ts';
@@ -35,6 +36,8 @@ export interface StoreComponent extends Component {
   store: BucketStore;
   /** Resolves after the first successful sync. */
   ready: Promise<void>;
+  /** Index-headers built from the bucket vs reused from --data-dir. */
+  headerStats: IndexHeaderStats;
 }
 
 /** The StoreAPI gRPC methods over a BucketStore. */
@@ -112,10 +115,14 @@ export async function setupStore(ctx: ComponentContext, cfg: StoreConfig): Promi
       new DeduplicateFilter(),
     ],
   });
+  const dataDir = ctx.dataDir ?? cfg.dataDir;
+  const headerDir = cfg.cacheIndexHeader ? dataDir : undefined;
+  const headerStats: IndexHeaderStats = { built: 0, reused: 0 };
   const store = new BucketStore(bucket, {
     core: ctx.core,
     fetcher,
-    open: (meta) => openBucketBlock(bucket, ctx.core, meta),
+    open: (meta) => openBlock({ bucket, core: ctx.core, fs: ctx.fs, dataDir: headerDir, stats: headerStats, log: ctx.log }, meta),
+    onDrop: headerDir ? (id) => removeLocal(ctx.fs, headerDir, id) : undefined,
     indexCache,
     limits: { seriesLimit: cfg.requestSeriesLimit, samplesLimit: cfg.requestSamplesLimit, bytesLimit: cfg.downloadedBytesLimit },
     blockSyncConcurrency: cfg.blockSyncConcurrency,
@@ -150,9 +157,20 @@ export async function setupStore(ctx: ComponentContext, cfg: StoreConfig): Promi
     signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
   });
 
+  /** Removes local state of blocks that are no longer served (after the first sync). */
+  async function cleanDataDir(): Promise<void> {
+    if (!headerDir || !(await ctx.fs.exists(headerDir))) return;
+    for (const f of await ctx.fs.readDir(headerDir)) {
+      if (f.isDirectory && isULID(f.name) && !store.blocks.has(f.name)) {
+        await removeLocal(ctx.fs, headerDir, f.name).catch((e) => ctx.log.warn('removing stale local block state failed', { id: f.name, err: (e as Error).message }));
+      }
+    }
+  }
+
   return {
     store,
     ready,
+    headerStats,
     info: () => {
       const tr = store.timeRange();
       return {
@@ -167,6 +185,7 @@ export async function setupStore(ctx: ComponentContext, cfg: StoreConfig): Promi
       // Initial sync: retried until it succeeds; /-/ready stays false until then.
       while (!signal.aborted && !(await syncOnce())) await sleep(5000, signal);
       if (signal.aborted) return store.close();
+      await cleanDataDir();
       ctx.setReady(true);
       resolveReady();
       while (!signal.aborted) {
