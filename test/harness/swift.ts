@@ -47,16 +47,21 @@ export function swiftAvailable(): string | undefined {
   return undefined;
 }
 
+/**
+ * A port that is free now, picked at random below the kernel's ephemeral range (32768+), so an
+ * outgoing connection's local port cannot take it between our check and the server's bind.
+ */
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const ok = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.unref();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-  });
+    if (ok) return port;
+  }
 }
 
 async function distinctFreePorts(n: number): Promise<number[]> {
@@ -147,6 +152,16 @@ export async function startSwift(opts: { timeoutMs?: number } = {}): Promise<Swi
       }
     };
     const first = await auth();
+    // The proxy's healthcheck says nothing of the backends: create a container to be sure.
+    for (let i = 0; ; i++) {
+      const r = await fetch(`${first.storageUrl}/harness-probe`, { method: 'PUT', headers: { 'X-Auth-Token': first.token } });
+      await r.arrayBuffer();
+      if (r.ok) break;
+      const dead = children.find((c) => c.exitCode !== null);
+      if (dead) throw new Error(`a Swift process exited (code ${dead.exitCode})`);
+      if (i > 50 || Date.now() > deadline) throw new Error(`Swift backends not ready: container PUT answered ${r.status}`);
+      await sleep(100);
+    }
     const server: SwiftServer = {
       hostPort,
       proxyPort,
@@ -159,9 +174,14 @@ export async function startSwift(opts: { timeoutMs?: number } = {}): Promise<Swi
       token: async () => (await auth()).token,
       async createContainer(name: string) {
         const { token, storageUrl } = await auth();
-        const r = await fetch(`${storageUrl}/${encodeURIComponent(name)}`, { method: 'PUT', headers: { 'X-Auth-Token': token } });
-        await r.arrayBuffer();
-        if (!r.ok) throw new Error(`create container ${name}: ${r.status}`);
+        // Right after start-up the account/container servers may still answer 503 for a moment.
+        for (let i = 0; ; i++) {
+          const r = await fetch(`${storageUrl}/${encodeURIComponent(name)}`, { method: 'PUT', headers: { 'X-Auth-Token': token } });
+          const body = await r.text();
+          if (r.ok) return;
+          if (r.status !== 503 || i >= 30) throw new Error(`create container ${name}: ${r.status} ${body}\n${server.logs()}`);
+          await sleep(200);
+        }
       },
       logs() {
         return Object.entries(logs).map(([k, v]) => `--- ${k}\n${v.slice(-2000)}`).join('\n');

@@ -59,6 +59,8 @@ export interface S3BucketOptions {
   regionFixed: boolean;
   /** For tests: a fixed clock. */
   now?: () => Date;
+  /** For tests: page size of listings (S3's max-keys; default 1000). */
+  maxKeys?: number;
 }
 
 export class S3Bucket implements Bucket {
@@ -255,6 +257,7 @@ export class S3Bucket implements Bucket {
     for (;;) {
       const query: Array<[string, string]> = [['prefix', prefix]];
       if (!opts.recursive) query.push(['delimiter', '/']);
+      if (this.opts.maxKeys) query.push(['max-keys', String(this.opts.maxKeys)]);
       if (v1) {
         if (token) query.push(['marker', token]);
       } else {

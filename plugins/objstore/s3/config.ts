@@ -114,7 +114,7 @@ export function parseS3Config(raw: unknown, path = ''): S3Config {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(cfg.endpoint) && !/^https?:\/\//i.test(cfg.endpoint)) {
     throw new ConfigError(join(path, 'endpoint'), `unsupported scheme in ${JSON.stringify(cfg.endpoint)}; write host[:port] (use insecure: true for plain http)`);
   }
-  if (/^(https?:\/\/)?[^/]+\/./i.test(cfg.endpoint)) {
+  if (/\/./.test(cfg.endpoint.replace(/^https?:\/\//i, ''))) {
     throw new ConfigError(join(path, 'endpoint'), `must be host[:port] without a path, got ${JSON.stringify(cfg.endpoint)}`);
   }
   if (cfg.awsSdkAuth && cfg.accessKey !== '') {

@@ -34,7 +34,7 @@ function resolveCredentials(ctx: Capabilities, cfg: S3Config): Credentials | und
   return undefined;
 }
 
-export async function createS3Bucket(ctx: Capabilities, cfg: S3Config, opts: { now?: () => Date } = {}): Promise<S3Bucket> {
+export async function createS3Bucket(ctx: Capabilities, cfg: S3Config, opts: { now?: () => Date; maxKeys?: number } = {}): Promise<S3Bucket> {
   const https = /^https:\/\//i.test(cfg.endpoint) || (!/^http:\/\//i.test(cfg.endpoint) && !cfg.insecure);
   if (https) {
     const bad = unsupportedTlsField(cfg.http, 'http_config');
@@ -59,7 +59,7 @@ export async function createS3Bucket(ctx: Capabilities, cfg: S3Config, opts: { n
     if (sseCKey.length !== 32) throw new Error(`s3: sse_config.encryption_key: ${cfg.sse.encryptionKey} must hold exactly 32 bytes, it has ${sseCKey.length}`);
     if (!https) throw new Error('s3: SSE-C needs an https endpoint (S3 refuses customer keys over plain http)');
   }
-  return new S3Bucket(ctx, cfg, creds, region, { regionFixed, now: opts.now }, sseCKey);
+  return new S3Bucket(ctx, cfg, creds, region, { regionFixed, now: opts.now, maxKeys: opts.maxKeys }, sseCKey);
 }
 
 export default definePlugin<S3Config>({

@@ -1,0 +1,216 @@
+// S3 config parsing: the reference deployment's bucket_config.yaml as written, today's Thanos
+// fields, older spellings, and clear errors that name the field.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parse as parseYaml } from 'yaml';
+import plugin from '../../plugins/objstore/s3/mod.ts';
+import { parseDuration } from '../../plugins/objstore/s3/confutil.ts';
+import { regionFromEndpoint } from '../../plugins/objstore/s3/bucket.ts';
+import { ConfigError } from '../../host/index.ts';
+import { testCtx } from './ctx.ts';
+
+// Verbatim from the reference deployment (deployment.md).
+const DEPLOYMENT_YAML = `type: S3
+config:
+  bucket: "bucket-name"
+  endpoint: 's3-endpoint'
+  access_key: "access-key"
+  insecure: true   # plain http
+  signature_version2: false
+  encrypt_sse: false
+  secret_key: "secret-key"
+  put_user_metadata: {}
+  http_config:
+    idle_conn_timeout: 90s
+    response_header_timeout: 2m
+    insecure_skip_verify: false
+  trace:
+    enable: false
+  part_size: 134217728
+`;
+
+function configError(fn: () => unknown, key: string, re?: RegExp): void {
+  try {
+    fn();
+  } catch (err) {
+    assert.instance(err, ConfigError, String(err));
+    assert.is((err as ConfigError).key, key, String(err));
+    assert.ok((err as Error).message.includes(key), `message names the field: ${(err as Error).message}`);
+    if (re) assert.match((err as Error).message, re);
+    return;
+  }
+  assert.unreachable(`expected a ConfigError for ${key}`);
+}
+
+test('the deployment bucket_config.yaml parses exactly as written', () => {
+  const doc = parseYaml(DEPLOYMENT_YAML);
+  assert.is(String(doc.type).toUpperCase(), plugin.provider);
+  const c = plugin.parseConfig(doc.config);
+  assert.is(c.bucket, 'bucket-name');
+  assert.is(c.endpoint, 's3-endpoint');
+  assert.is(c.accessKey, 'access-key');
+  assert.is(c.secretKey, 'secret-key');
+  assert.is(c.insecure, true);
+  assert.is(c.signatureV2, false);
+  assert.is(c.sse.type, '', 'encrypt_sse: false means no SSE');
+  assert.equal(c.putUserMetadata, {});
+  assert.is(c.http.idleConnTimeoutMs, 90_000);
+  assert.is(c.http.responseHeaderTimeoutMs, 120_000);
+  assert.is(c.http.insecureSkipVerify, false);
+  assert.is(c.trace, false);
+  assert.is(c.partSize, 134217728);
+  assert.is(c.listObjectsVersion, 'v2');
+  assert.is(c.bucketLookupType, 'auto');
+  assert.is(c.sendContentMd5, true);
+});
+
+test('the deployment config creates a bucket (http, path-style, signed) without any request', async () => {
+  const ctx = testCtx({ net: ['s3-endpoint:80'] });
+  const b = await plugin.create(ctx, plugin.parseConfig(parseYaml(DEPLOYMENT_YAML).config));
+  assert.is(b.provider, 'S3');
+  assert.is((b as unknown as { url: string }).url, 'http://s3-endpoint/bucket-name/');
+  assert.is(ctx.requests.length, 0, 'create() sends nothing');
+  await b.close();
+});
+
+test("today's Thanos S3 field list is accepted", () => {
+  const c = plugin.parseConfig({
+    bucket: 'b', endpoint: 's3.eu-west-1.amazonaws.com', region: 'eu-west-1', disable_dualstack: true,
+    aws_sdk_auth: false, access_key: 'a', secret_key: 's', session_token: 't', insecure: false,
+    signature_version2: false, put_user_metadata: { 'X-Amz-Storage-Class': 'STANDARD_IA', team: 'obs' },
+    http_config: {
+      idle_conn_timeout: '1m30s', response_header_timeout: '2m', insecure_skip_verify: false, tls_handshake_timeout: '10s',
+      expect_continue_timeout: '1s', max_idle_conns: 100, max_idle_conns_per_host: 100, max_conns_per_host: 0,
+      disable_compression: false, tls_config: { ca_file: '', cert_file: '', key_file: '', server_name: '', insecure_skip_verify: false },
+    },
+    trace: { enable: true }, list_objects_version: 'v1', bucket_lookup_type: 'virtual-hosted', send_content_md5: false,
+    disable_multipart: false, part_size: 67108864,
+    sse_config: { type: 'SSE-KMS', kms_key_id: 'key', kms_encryption_context: { a: 'b' } },
+    sts_endpoint: '', max_retries: 3,
+  });
+  assert.is(c.http.idleConnTimeoutMs, 90_000);
+  assert.is(c.listObjectsVersion, 'v1');
+  assert.is(c.bucketLookupType, 'virtual-hosted');
+  assert.is(c.sse.type, 'SSE-KMS');
+  assert.is(c.trace, true);
+  assert.is(c.sendContentMd5, false);
+  assert.is(c.maxRetries, 3);
+});
+
+test('older spellings: encrypt_sse: true is SSE-S3; bucket_lookup_type virtual-host', () => {
+  assert.is(plugin.parseConfig({ bucket: 'b', endpoint: 'e', encrypt_sse: true }).sse.type, 'SSE-S3');
+  assert.is(plugin.parseConfig({ bucket: 'b', endpoint: 'e', bucket_lookup_type: 'virtual-host' }).bucketLookupType, 'virtual-hosted');
+  assert.is(plugin.parseConfig({ bucket: 'b', endpoint: 'e', bucket_lookup_type: 'path' }).bucketLookupType, 'path');
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', encrypt_sse: true, sse_config: { type: 'SSE-KMS', kms_key_id: 'k' } }), 'encrypt_sse');
+});
+
+test('unknown fields are rejected with the field named, at any depth', () => {
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', acces_key: 'x' }), 'acces_key', /unknown field/);
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', http_config: { idle_timeout: '1s' } }), 'http_config.idle_timeout', /unknown field/);
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', http_config: { tls_config: { ca: 'x' } } }), 'http_config.tls_config.ca');
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', trace: { enabled: true } }), 'trace.enabled');
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', sse_config: { kms_key: 'x' } }), 'sse_config.kms_key');
+});
+
+test('bad values name the field', () => {
+  configError(() => plugin.parseConfig({ bucket: 'b' }), 'endpoint', /no s3 endpoint/);
+  configError(() => plugin.parseConfig({ endpoint: 'e' }), 'bucket');
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', insecure: 'yes' }), 'insecure', /true or false/);
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', part_size: '64MiB' }), 'part_size', /integer/);
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', part_size: 1024 }), 'part_size', /at least 5242880/);
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', http_config: { idle_conn_timeout: '90 seconds' } }), 'http_config.idle_conn_timeout', /invalid duration/);
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', http_config: { response_header_timeout: 120 } }), 'http_config.response_header_timeout', /duration/);
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', list_objects_version: 'v3' }), 'list_objects_version', /v1, v2/);
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', bucket_lookup_type: 'dns-ish' }), 'bucket_lookup_type');
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', access_key: 'a' }), 'secret_key');
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', secret_key: 's' }), 'access_key');
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', aws_sdk_auth: true, access_key: 'a', secret_key: 's' }), 'aws_sdk_auth');
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', sse_config: { type: 'SSE-C' } }), 'sse_config.encryption_key');
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', sse_config: { type: 'SSE-KMS' } }), 'sse_config.kms_key_id');
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', sse_config: { type: 'AES' } }), 'sse_config.type');
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'host/path' }), 'endpoint', /without a path/);
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'ftp://host' }), 'endpoint', /scheme/);
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', put_user_metadata: ['a'] }), 'put_user_metadata');
+  configError(() => plugin.parseConfig('bucket: b'), '', /mapping/);
+});
+
+test('durations: Go and Prometheus forms', () => {
+  assert.is(parseDuration('90s'), 90_000);
+  assert.is(parseDuration('2m'), 120_000);
+  assert.is(parseDuration('1h30m'), 5_400_000);
+  assert.is(parseDuration('1.5h'), 5_400_000);
+  assert.is(parseDuration('500ms'), 500);
+  assert.is(parseDuration('0'), 0);
+  assert.is(parseDuration('1d'), 86_400_000);
+  assert.throws(() => parseDuration('5'), /invalid duration/);
+  assert.throws(() => parseDuration('1x'), /invalid duration/);
+  assert.throws(() => parseDuration(''), /empty/);
+});
+
+test('create(): custom TLS on https is refused clearly; on plain http it is irrelevant', async () => {
+  const https = plugin.parseConfig({ bucket: 'b', endpoint: 'e', access_key: 'a', secret_key: 's', http_config: { insecure_skip_verify: true } });
+  try {
+    await plugin.create(testCtx(), https);
+    assert.unreachable('expected an error');
+  } catch (err) {
+    assert.match(String(err), /http_config\.insecure_skip_verify/);
+  }
+  const http = plugin.parseConfig({ bucket: 'b', endpoint: 'e', insecure: true, access_key: 'a', secret_key: 's', http_config: { insecure_skip_verify: true } });
+  await (await plugin.create(testCtx(), http)).close();
+});
+
+test('create(): credentials from AWS_* env when the config has none; env denied surfaces the grant to add', async () => {
+  const cfg = plugin.parseConfig({ bucket: 'b', endpoint: 'e', insecure: true });
+  const ctx = testCtx({ env: { AWS_ACCESS_KEY_ID: 'AK', AWS_SECRET_ACCESS_KEY: 'SK' } });
+  await (await plugin.create(ctx, cfg)).close();
+  assert.ok(!ctx.lines.some((l) => l.level === 'warn'), 'no anonymous warning when env has keys');
+  const anon = testCtx({ env: {} });
+  await (await plugin.create(anon, cfg)).close();
+  assert.ok(anon.lines.some((l) => l.level === 'warn' && /anonymous/.test(l.msg)), 'anonymous access is logged');
+  try {
+    await plugin.create(testCtx(), cfg);
+    assert.unreachable('expected a permission error');
+  } catch (err) {
+    assert.match(String(err), /permissions\.env/);
+  }
+  const sdk = plugin.parseConfig({ bucket: 'b', endpoint: 'e', aws_sdk_auth: true });
+  try {
+    await plugin.create(testCtx({ env: {} }), sdk);
+    assert.unreachable('expected an error');
+  } catch (err) {
+    assert.match(String(err), /aws_sdk_auth/);
+  }
+});
+
+test('addressing: auto is virtual-hosted on AWS, path elsewhere; region from the endpoint', async () => {
+  const mk = async (o: Record<string, unknown>) => {
+    const b = await plugin.create(testCtx(), plugin.parseConfig({ access_key: 'a', secret_key: 's', ...o }));
+    return (b as unknown as { url: string }).url;
+  };
+  assert.is(await mk({ bucket: 'thanos', endpoint: 's3.eu-west-1.amazonaws.com' }), 'https://thanos.s3.eu-west-1.amazonaws.com/');
+  assert.is(await mk({ bucket: 'my.bucket', endpoint: 's3.amazonaws.com' }), 'https://s3.amazonaws.com/my.bucket/', 'dotted names stay path-style on https');
+  assert.is(await mk({ bucket: 'thanos', endpoint: '127.0.0.1:9000', insecure: true }), 'http://127.0.0.1:9000/thanos/');
+  assert.is(await mk({ bucket: 'thanos', endpoint: 'minio.local:9000', bucket_lookup_type: 'virtual-hosted' }), 'https://thanos.minio.local:9000/');
+  assert.is(await mk({ bucket: 'thanos', endpoint: 's3.amazonaws.com', bucket_lookup_type: 'path' }), 'https://s3.amazonaws.com/thanos/');
+  assert.is(await mk({ bucket: 'thanos', endpoint: 'http://127.0.0.1:9000' }), 'http://127.0.0.1:9000/thanos/', 'an explicit scheme wins');
+  assert.is(regionFromEndpoint('s3.eu-west-1.amazonaws.com'), 'eu-west-1');
+  assert.is(regionFromEndpoint('s3-us-west-2.amazonaws.com'), 'us-west-2');
+  assert.is(regionFromEndpoint('s3.dualstack.ap-south-1.amazonaws.com'), 'ap-south-1');
+  assert.is(regionFromEndpoint('s3.amazonaws.com'), undefined);
+  assert.is(regionFromEndpoint('127.0.0.1:9000'), undefined);
+});
+
+test('the manifest asks for net and the AWS_* variables, and no node: import is used', async () => {
+  assert.is(plugin.manifest.id, 'objstore:s3');
+  assert.is(plugin.manifest.apiVersion, 1);
+  assert.ok(plugin.manifest.permissions.net);
+  assert.ok(Array.isArray(plugin.manifest.permissions.env) && (plugin.manifest.permissions.env as string[]).includes('AWS_ACCESS_KEY_ID'));
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const dir = new URL('../../plugins/objstore/s3/', import.meta.url);
+  for (const f of readdirSync(dir)) {
+    const src = readFileSync(new URL(f, dir), 'utf8');
+    assert.not.match(src, /from\s+['"]node:/, `${f} imports a node: module`);
+  }
+});
+
+test.run();
