@@ -51,6 +51,11 @@ export function writerStart(p: usize): void {
   }
 }
 
+/** True when the bits written so far end on a byte boundary. */
+export function writerAligned(): bool {
+  return (fill & 7) == 0;
+}
+
 /** Flushes the pending bits (zero padded to a byte); returns the end pointer. */
 export function writerFinish(): usize {
   let p = wPtr;

@@ -1,6 +1,6 @@
 // XOR chunk codec (Prometheus tsdb/chunkenc/xor.go, EncXOR), see lib/core/FORMAT.md.
 // Timestamps cross the boundary as f64 ms and are i64 inside; values travel as raw 64-bit words.
-import { peek64, readBits, writerStart, writeBits, writerFinish } from './bstream';
+import { peek64, readBits, writerStart, writeBits, writerFinish, writerAligned } from './bstream';
 
 export const ERR_SHORT: i32 = -1; // fewer than 2 bytes
 export const ERR_TRUNCATED: i32 = -2; // stream ended before num_samples samples
@@ -138,6 +138,8 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
       const bits = readBits(inPtr, pos, mbits);
       pos += <usize>mbits;
       v ^= bits << (<u64>trailing);
+    } else {
+      pos += 1;
     }
     store<u64>(outV + ((<usize>i) << 3), v);
   }
@@ -171,7 +173,10 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
   writeUvarint(<u64>((t0 << 1) ^ (t0 >> 63)));
   let prev = load<u64>(vPtr);
   writeBits(prev, 64);
-  if (n == 1) return <i32>(writerFinish() - out);
+  // Go's bstream.writeByte always appends a fresh byte: a chunk whose last write was whole bytes
+  // and ended byte-aligned carries one empty trailing byte in Prometheus. Mirror it.
+  let lastWide = true;
+  if (n == 1) return goFinish(out, lastWide);
   let tPrev = <i64>load<f64>(tPtr + 8);
   let dPrev: i64 = tPrev - t0;
   writeUvarint(<u64>dPrev);
@@ -202,6 +207,7 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
     prev = cur;
     if (delta == 0) {
       writeBits(0, 1);
+      lastWide = false;
       continue;
     }
     let nl = <u32>clz<u64>(delta);
@@ -210,13 +216,25 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
     if (leading != 0xff && nl >= leading && nt >= trailing) {
       writeBits(0b10, 2);
       writeBits(delta >> (<u64>trailing), 64 - leading - trailing);
+      lastWide = (64 - leading - trailing) % 8 == 0;
     } else {
       leading = nl;
       trailing = nt;
       const sig = 64 - nl - nt;
       writeBits((<u64>0b11 << 11) | (<u64>nl << 6) | <u64>(sig & 63), 13);
       writeBits(delta >> (<u64>nt), sig);
+      lastWide = sig % 8 == 0;
     }
   }
-  return <i32>(writerFinish() - out);
+  return goFinish(out, lastWide);
+}
+
+function goFinish(out: usize, lastWide: bool): i32 {
+  const aligned = writerAligned();
+  let p = writerFinish();
+  if (lastWide && aligned) {
+    store<u8>(p, 0);
+    p++;
+  }
+  return <i32>(p - out);
 }

@@ -120,7 +120,10 @@ export function xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Arr
   let pLo = vb[0];
   w.bits(pHi, 32);
   w.bits(pLo, 32);
-  if (n === 1) return w.finish();
+  // Go's bstream.writeByte always appends a fresh byte: when the last write was whole bytes and
+  // ended byte-aligned, Prometheus chunks carry one empty trailing byte. Mirror it.
+  let lastWide = true;
+  if (n === 1) return goTrailingByte(w, lastWide);
   // Sample 1: uvarint(uint64(t1 - t0)), then the XOR value.
   let prevT = t[1];
   let prevDelta = prevT - t0;
@@ -161,6 +164,7 @@ export function xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Arr
     pLo = lo;
     if (dHi === 0 && dLo === 0) {
       w.bit(0);
+      lastWide = false;
       continue;
     }
     w.bit(1);
@@ -196,8 +200,18 @@ export function xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Arr
       rHi = 0;
     }
     w.bits64(rHi, rLo, sig);
+    lastWide = sig % 8 === 0;
   }
-  return w.finish();
+  return goTrailingByte(w, lastWide);
+}
+
+function goTrailingByte(w: BitWriter, lastWide: boolean): Uint8Array {
+  const aligned = w.fill === 0;
+  const out = w.finish();
+  if (!lastWide || !aligned) return out;
+  const o = new Uint8Array(out.length + 1);
+  o.set(out);
+  return o;
 }
 
 function fail(msg: string): never {
