@@ -120,6 +120,7 @@ export class StoreClient implements StoreServer, InfoSource {
     let finished = false;
     try {
       for (;;) {
+        if (signal?.aborted) throw abortError(signal);
         let r: IteratorResult<SeriesResponse>;
         try {
           r = await it.next();
