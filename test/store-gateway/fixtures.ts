@@ -70,9 +70,10 @@ function uvarint(n: number): number[] {
 }
 
 /** Thanos AggrChunk record: per aggregate uvarint(len) + encoding byte + XOR bytes. */
-export function encodeAggrChunk(parts: Uint8Array[]): Uint8Array {
+export function encodeAggrChunk(parts: Array<Uint8Array | undefined>): Uint8Array {
   const bytes: number[] = [];
   for (const p of parts) {
+    if (!p) { bytes.push(0); continue; }
     bytes.push(...uvarint(p.length), 1);
     for (const b of p) bytes.push(b);
   }
@@ -82,7 +83,7 @@ export function encodeAggrChunk(parts: Uint8Array[]): Uint8Array {
 export interface AggrTruth { labels: Labels; chunks: Array<{ minTime: number; maxTime: number; aggr: Array<{ t: Float64Array; v: Float64Array }> }> }
 
 /** Writes a downsampled block (resolution res) of the series inside [minTime, maxTime). Returns the id and what it wrote. */
-export async function writeDownsampledBlock(bucket: Bucket, core: Core, series: FixtureSeries[], minTime: number, maxTime: number, ext: Record<string, string>, res: number): Promise<{ id: string; truth: AggrTruth[] }> {
+export async function writeDownsampledBlock(bucket: Bucket, core: Core, series: FixtureSeries[], minTime: number, maxTime: number, ext: Record<string, string>, res: number, omit: number[] = []): Promise<{ id: string; truth: AggrTruth[] }> {
   const symbols = new Set<string>();
   for (const s of series) for (const l of s.labels) { symbols.add(l.name); symbols.add(l.value); }
   const sink = memBlockSink();
@@ -96,7 +97,7 @@ export async function writeDownsampledBlock(bucket: Bucket, core: Core, series: 
     const tc: AggrTruth['chunks'] = [];
     for (let k = 0; k < a.chunks; k++) {
       const cs = aggrChunkSamples(a, k);
-      const parts = cs.aggr.map((x) => core.xorEncode(x.t, x.v, x.n));
+      const parts = cs.aggr.map((x, i) => (omit.includes(i) ? undefined : core.xorEncode(x.t, x.v, x.n)));
       chunks.push({ minTime: cs.minTime, maxTime: cs.maxTime, encoding: 0xff, data: encodeAggrChunk(parts), samples: cs.aggr[0].n });
       tc.push({ minTime: cs.minTime, maxTime: cs.maxTime, aggr: cs.aggr.map((x) => ({ t: x.t.slice(0, x.n), v: x.v.slice(0, x.n) })) });
     }
