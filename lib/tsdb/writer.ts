@@ -110,7 +110,11 @@ export class BlockWriter {
     await sink.begin?.(id);
     const indexSink = await sink.create('index');
     const w = new BlockWriter(sink, indexSink, opts, id);
-    const sorted = [...new Set(symbols)].sort(compareStrings);
+    // Prometheus's head always has the all-postings key ("", "") among its symbols, so every
+    // block it writes (and every compaction of those) carries the empty symbol: do the same.
+    const set = new Set(symbols);
+    set.add('');
+    const sorted = [...set].sort(compareStrings);
     await w.index.addSymbols(sorted);
     return w;
   }
