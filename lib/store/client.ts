@@ -1,9 +1,9 @@
-// A typed StoreAPI + Info client over @grpc/grpc-js with our hand-written codecs (no proto loading
-// at runtime). Series is an async iterable with backpressure (grpc-js only reads the next message
-// when the consumer asks for it) and cancels the call when the AbortSignal fires or the consumer
-// stops iterating.
-import * as grpc from '@grpc/grpc-js';
+// A typed StoreAPI + Info client with our hand-written codecs, on the host's raw gRPC client
+// (host/server/grpc.ts, @grpc/grpc-js underneath). Series is an async iterable with backpressure
+// (grpc-js reads the next message only when the consumer asks for it); it cancels the call when the
+// AbortSignal fires or the consumer stops iterating. Errors are GrpcError (code + details).
 import { GrpcError, GrpcStatus } from '../../host/index.ts';
+import { RawGrpcClient, type CallOptions } from '../../host/server/grpc.ts';
 import { decodeInfoResponse, encodeInfoRequest, INFO_METHOD, type InfoResponse } from '../proto/info.ts';
 import {
   decodeLabelNamesResponse, decodeLabelValuesResponse, decodeSeriesResponse, decodeWriteResponse, encodeLabelNamesRequest,
@@ -14,78 +14,46 @@ import {
 import type { InfoSource, StoreServer } from './api.ts';
 
 export interface StoreClientOptions {
-  /** Defaults to insecure (plaintext) credentials. */
-  credentials?: grpc.ChannelCredentials;
-  channelOptions?: grpc.ChannelOptions;
-  /** Deadline for unary calls (Info, LabelNames, LabelValues, RemoteWrite) when no signal ends them first. 0 = none. */
+  /** grpc-js channel options (merged over unlimited message sizes). */
+  channelOptions?: Record<string, unknown>;
+  /** Deadline for unary calls (Info, LabelNames, LabelValues, RemoteWrite). 0 = none. */
   unaryTimeoutMs?: number;
   /** Metadata sent with every call (e.g. THANOS-TENANT). */
   metadata?: Record<string, string>;
 }
 
-function toBuffer(u: Uint8Array): Buffer {
-  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-}
-
 function abortError(signal: AbortSignal): Error {
   const r = signal.reason;
   if (r instanceof Error) return r;
-  const e = new Error(typeof r === 'string' ? r : 'the operation was aborted');
-  e.name = 'AbortError';
-  return e;
-}
-
-/** Converts a grpc-js ServiceError to our GrpcError (code + details). */
-export function fromServiceError(e: unknown): unknown {
-  if (e && typeof e === 'object' && 'code' in e && typeof (e as grpc.ServiceError).code === 'number' && 'details' in e) {
-    const se = e as grpc.ServiceError;
-    return new GrpcError(se.code, se.details || se.message);
-  }
-  return e;
+  return new GrpcError(GrpcStatus.Cancelled, typeof r === 'string' ? r : 'the operation was aborted');
 }
 
 export class StoreClient implements StoreServer, InfoSource {
-  readonly client: grpc.Client;
-  private readonly md: grpc.Metadata;
+  private readonly raw: RawGrpcClient;
 
   constructor(readonly address: string, private readonly opts: StoreClientOptions = {}) {
-    this.client = new grpc.Client(address, opts.credentials ?? grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': -1,
-      'grpc.max_send_message_length': -1,
-      ...opts.channelOptions,
-    });
-    this.md = new grpc.Metadata();
-    for (const [k, v] of Object.entries(opts.metadata ?? {})) this.md.set(k, v);
+    this.raw = new RawGrpcClient(address, opts.channelOptions ?? {});
   }
 
   close(): void {
-    this.client.close();
+    this.raw.close();
   }
 
-  private unary<Req, Res>(method: string, req: Req, enc: (r: Req) => Uint8Array, dec: (b: Uint8Array) => Res, signal?: AbortSignal): Promise<Res> {
-    return new Promise<Res>((resolve, reject) => {
-      if (signal?.aborted) return reject(abortError(signal));
-      const callOpts: grpc.CallOptions = {};
-      if (this.opts.unaryTimeoutMs) callOpts.deadline = Date.now() + this.opts.unaryTimeoutMs;
-      let onAbort: (() => void) | undefined;
-      const call = this.client.makeUnaryRequest<Req, Res>(
-        method,
-        (r) => toBuffer(enc(r)),
-        (b) => dec(b),
-        req,
-        this.md.clone(),
-        callOpts,
-        (err, res) => {
-          if (onAbort) signal!.removeEventListener('abort', onAbort);
-          if (err) reject(signal?.aborted ? abortError(signal) : fromServiceError(err));
-          else resolve(res as Res);
-        },
-      );
-      if (signal) {
-        onAbort = () => call.cancel();
-        signal.addEventListener('abort', onAbort, { once: true });
-      }
-    });
+  private callOpts(signal: AbortSignal | undefined, unary: boolean): CallOptions {
+    const o: CallOptions = {};
+    if (signal) o.signal = signal;
+    if (this.opts.metadata) o.metadata = this.opts.metadata;
+    if (unary && this.opts.unaryTimeoutMs) o.timeoutMs = this.opts.unaryTimeoutMs;
+    return o;
+  }
+
+  private async unary<Req, Res>(path: string, req: Req, enc: (r: Req) => Uint8Array, dec: (b: Uint8Array) => Res, signal?: AbortSignal): Promise<Res> {
+    try {
+      return await this.raw.unary(path, req, enc, dec, this.callOpts(signal, true));
+    } catch (e) {
+      if (signal?.aborted) throw abortError(signal);
+      throw e;
+    }
   }
 
   info(signal?: AbortSignal): Promise<InfoResponse> {
@@ -105,37 +73,26 @@ export class StoreClient implements StoreServer, InfoSource {
   }
 
   async *series(req: SeriesRequest, signal?: AbortSignal): AsyncGenerator<SeriesResponse> {
-    signal?.throwIfAborted();
-    const call = this.client.makeServerStreamRequest<SeriesRequest, SeriesResponse>(
-      SERIES_METHOD,
-      (r) => toBuffer(encodeSeriesRequest(r)),
-      (b) => decodeSeriesResponse(b),
-      req,
-      this.md.clone(),
-      {},
-    );
-    const onAbort = () => call.cancel();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const it = call[Symbol.asyncIterator]() as AsyncIterator<SeriesResponse>;
+    if (signal?.aborted) throw abortError(signal);
+    const it = this.raw.serverStream(SERIES_METHOD, req, encodeSeriesRequest, decodeSeriesResponse, this.callOpts(signal, false))[Symbol.asyncIterator]();
     let finished = false;
     try {
       for (;;) {
+        // messages already buffered by grpc-js must not leak out after a cancel
         if (signal?.aborted) throw abortError(signal);
         let r: IteratorResult<SeriesResponse>;
         try {
           r = await it.next();
         } catch (e) {
           if (signal?.aborted) throw abortError(signal);
-          throw fromServiceError(e);
+          throw e;
         }
         if (r.done) break;
         yield r.value;
       }
       finished = true;
     } finally {
-      signal?.removeEventListener('abort', onAbort);
-      if (!finished) call.cancel();
+      if (!finished) await it.return?.();
     }
   }
 }
-

@@ -10,7 +10,10 @@ import { StoreClient } from '../../lib/store/client.ts';
 import { ProxyStore } from '../../lib/store/proxy.ts';
 import { infoServices, storeServices } from '../../lib/store/server.ts';
 import { collect, memStore, mkSeries, rejects, req, samplesOf } from './helpers.ts';
-import { serveGrpc } from './grpc-server.ts';
+import { startGrpc } from '../../host/server/grpc.ts';
+import type { GrpcServices } from '../../host/index.ts';
+
+const serveGrpc = (services: GrpcServices) => startGrpc('127.0.0.1:0', services);
 
 const H = 3600_000;
 const closers: Array<() => unknown> = [];
