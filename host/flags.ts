@@ -216,3 +216,16 @@ export function formatFlagsHelp(specs: readonly FlagSpec[]): string {
   const w = Math.min(48, Math.max(0, ...rows.map(([l]) => l.length)));
   return rows.map(([l, r]) => `  ${l.padEnd(w)}  ${r}`).join('\n');
 }
+
+/** Flags the host handles for every component (Thanos's common flags); their keys are host settings. */
+export const COMMON_FLAGS: FlagSpec[] = [
+  { name: 'http-address', key: 'http', type: 'string', default: '0.0.0.0:10902', help: 'Listen host:port for HTTP endpoints.' },
+  { name: 'http-grace-period', key: 'httpGracePeriod', type: 'duration', default: '2m', help: 'Time to wait after an interrupt received for HTTP Server.' },
+  { name: 'grpc-address', key: 'grpc', type: 'string', default: '0.0.0.0:10901', help: 'Listen ip:port address for gRPC endpoints (StoreAPI, Info API).' },
+  { name: 'grpc-grace-period', key: 'grpcGracePeriod', type: 'duration', default: '2m', help: 'Time to wait after an interrupt received for GRPC Server.' },
+  { name: 'objstore.config-file', key: 'objstore.configFile', type: 'string', help: 'Path to YAML file that contains object store configuration (type, config, prefix).' },
+  { name: 'objstore.config', key: 'objstore.config', type: 'string', help: 'Alternative to objstore.config-file: the object store configuration YAML itself.' },
+  { name: 'log.level', key: 'log.level', type: 'string', default: 'info', help: 'Log filtering level: debug, info, warn, error.' },
+  { name: 'log.format', key: 'log.format', type: 'string', default: 'logfmt', help: 'Log format to use: logfmt or json.' },
+  { name: 'data-dir', key: 'dataDir', type: 'string', help: 'Data directory for local state.' },
+];

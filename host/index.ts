@@ -224,5 +224,5 @@ export class GrpcError extends Error {
 }
 
 // Helpers for plugins that parse their own argv (tools commands) or durations in their config.
-export { parseFlags, parseDuration, FlagError, formatFlagsHelp } from './flags.ts';
+export { parseFlags, parseDuration, FlagError, formatFlagsHelp, COMMON_FLAGS } from './flags.ts';
 export type { ParsedFlags, ParseOptions } from './flags.ts';
