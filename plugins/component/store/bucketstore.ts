@@ -285,6 +285,13 @@ class RequestLimiter {
     this.series += n;
     if (this.l.seriesLimit > 0 && this.series > this.l.seriesLimit) throw new LimitError(`exceeded series limit: limit ${this.l.seriesLimit} violated (got ${this.series}); narrow the matchers or the time range, or raise --store.limits.request-series`);
   }
+  /** A lower bound on the series a request returns (one block's worth): fail early when over. */
+  checkSeriesCount(n: number): void {
+    if (this.l.seriesLimit > 0 && n > this.l.seriesLimit) throw new LimitError(`exceeded series limit: limit ${this.l.seriesLimit} violated (got at least ${n}); narrow the matchers or the time range, or raise --store.limits.request-series`);
+  }
+  checkChunkCount(n: number): void {
+    if (this.l.samplesLimit > 0 && n * 120 > this.l.samplesLimit) throw new LimitError(`exceeded samples limit: limit ${this.l.samplesLimit} violated (got at least ${n * 120} samples in ${n} chunks, counted as 120 samples each); narrow the query or raise --store.limits.request-samples`);
+  }
   addChunks(n: number): void {
     this.chunks += n;
     if (this.l.samplesLimit > 0 && this.chunks * 120 > this.l.samplesLimit) throw new LimitError(`exceeded samples limit: limit ${this.l.samplesLimit} violated (got at least ${this.chunks * 120} samples in ${this.chunks} chunks, counted as 120 samples each); narrow the query or raise --store.limits.request-samples`);
@@ -576,13 +583,20 @@ export class BucketStore {
     if (rest === null) return [];
     const refs = await this.postings(block, rest, lim);
     if (signal?.aborted) throw new GrpcError(GrpcStatus.Cancelled, 'request cancelled');
+    // Memory guard: when the request covers the whole block, every posting is a series to return,
+    // so a block alone over the series limit fails before its series entries are read.
+    if (block.meta.minTime >= req.minTime && block.meta.maxTime - 1 <= req.maxTime) lim.checkSeriesCount(refs.length);
     const entries = await this.seriesEntries(block, refs, lim);
     const out: BlockSeries[] = [];
+    let chunkCount = 0;
     for (const e of entries) {
       const chunks = e.chunks.filter((c) => c.maxTime >= req.minTime && c.minTime <= req.maxTime);
       if (chunks.length === 0) continue;
       out.push({ block, entry: e, labels: finalLabels(e.labels, block.extLabels, without), chunks });
+      chunkCount += chunks.length;
     }
+    lim.checkSeriesCount(out.length);
+    if (!req.skipChunks) lim.checkChunkCount(chunkCount);
     for (let i = 1; i < out.length; i++) {
       if (compareLabels(out[i - 1]!.labels, out[i]!.labels) > 0) {
         out.sort((a, b) => compareLabels(a.labels, b.labels));
