@@ -3,7 +3,7 @@
 import type { AggregateExpr, BinaryExpr, Call, Expr, MatrixSelector, SubqueryExpr, VectorMatching, VectorSelector } from './ast.ts';
 import { isComparison, isSetOp } from './ast.ts';
 import {
-  BadDataError, ExecutionError, PromQLError, QueryCanceledError, QueryTimeoutError, StorageError, TooManySamplesError,
+  lineCol, BadDataError, ExecutionError, PromQLError, QueryCanceledError, QueryTimeoutError, StorageError, TooManySamplesError,
 } from './errors.ts';
 import { formatFloat } from './format.ts';
 import { bucketFraction, bucketQuantile, kahanInc, lessNaNFirst, quantileOf, WINDOW_FUNCS, type Bucket, type WindowCtx } from './functions.ts';
@@ -164,7 +164,7 @@ export class Engine {
 
   async instantQuery(q: Queryable, expr: string | Expr, timeMs: number, opts: QueryOptions = {}): Promise<QueryResult> {
     const e = this.parse(expr);
-    return this.exec(q, e, timeMs, timeMs, 0, opts);
+    return this.exec(q, e, timeMs, timeMs, 0, opts, typeof expr === 'string' ? expr : '');
   }
 
   async rangeQuery(q: Queryable, expr: string | Expr, startMs: number, endMs: number, stepMs: number, opts: QueryOptions = {}): Promise<QueryResult> {
@@ -175,16 +175,16 @@ export class Engine {
     if (t !== 'scalar' && t !== 'vector') {
       throw new BadDataError(`invalid expression type "${t === 'matrix' ? 'range vector' : t}" for range query, must be Scalar or instant Vector`);
     }
-    return this.exec(q, e, startMs, endMs, stepMs, opts);
+    return this.exec(q, e, startMs, endMs, stepMs, opts, typeof expr === 'string' ? expr : '');
   }
 
-  private async exec(q: Queryable, e: Expr, start: number, end: number, step: number, opts: QueryOptions): Promise<QueryResult> {
+  private async exec(q: Queryable, e: Expr, start: number, end: number, step: number, opts: QueryOptions, src: string): Promise<QueryResult> {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const deadline = Date.now() + timeoutMs;
     const ev = new Evaluator({
       start, end, interval: step === 0 ? 1 : step, lookback: opts.lookbackDelta ?? this.lookbackDelta,
       maxSamples: opts.maxSamples ?? this.maxSamples, deadline, signal: opts.signal,
-      subqStep: this.defaultSubqueryStepMs, delayed: this.delayedNameRemoval, queryStart: start, queryEnd: end,
+      subqStep: this.defaultSubqueryStepMs, delayed: this.delayedNameRemoval, queryStart: start, queryEnd: end, src,
     });
     ev.checkAbort('query preparation');
     await ev.preload(q, e, timeoutMs);
@@ -230,6 +230,7 @@ interface EvalOpts {
   delayed: boolean;
   queryStart: number;
   queryEnd: number;
+  src: string;
 }
 
 interface Shared {
@@ -253,6 +254,12 @@ class Evaluator {
     this.end = o.end;
     this.interval = o.interval;
     this.shared = shared ?? { data: new Map(), warnings: new Set(), infos: new Set(), samples: { current: 0 } };
+  }
+
+  /** ' (line:col)' of a node, as Prometheus appends to annotations. */
+  pos(n: Expr): string {
+    const { line, col } = lineCol(this.o.src, n.pos.start);
+    return ` (${line}:${col})`;
   }
 
   get warnings() {
@@ -375,14 +382,7 @@ class Evaluator {
   }
 
   private cleanupNames(mat: Matrix): Matrix {
-    let any = false;
-    for (const s of mat) {
-      if (s.dropName) {
-        s.metric = dropMetricName(s.metric);
-        any = true;
-      }
-    }
-    if (!any) return mat;
+    for (const s of mat) if (s.dropName) s.metric = dropMetricName(s.metric);
     return this.mergeSameLabels(mat);
   }
 
@@ -677,7 +677,7 @@ class Evaluator {
         const side = oneToMany ? 'left' : 'right';
         const matched = formatLabelsBraces(matchLabels(rs.metric, matching));
         throw new ExecutionError(
-          `found duplicate series for the match group ${matched} on the ${side} hand-side of the operation: [${formatLabelsBraces(rs.metric)}, ${formatLabelsBraces(dup.metric)}];many-to-many matching not allowed: matching labels must be unique on one side`,
+          `found duplicate series for the match group ${matched} on the ${side} hand-side of the operation: [${formatLabelsBraces(dup.metric)}, ${formatLabelsBraces(rs.metric)}];many-to-many matching not allowed: matching labels must be unique on one side`,
         );
       }
       right.set(k, rs);
@@ -796,11 +796,11 @@ class Evaluator {
         if (op === 'limit_ratio') {
           if (max === 0 && min === 0) return [];
           if (anyNaN) throw new ExecutionError('Ratio value is NaN');
-          if (max > 1) this.warnings.add(`PromQL warning: ratio value should be between -1 and 1, got ${formatFloat(max)}, capping to 1`);
-          if (min < -1) this.warnings.add(`PromQL warning: ratio value should be between -1 and 1, got ${formatFloat(min)}, capping to -1`);
+          if (max > 1) this.warnings.add(`PromQL warning: ratio value should be between -1 and 1, got ${formatFloat(max)}, capping to 1${this.pos(e.param!)}`);
+          if (min < -1) this.warnings.add(`PromQL warning: ratio value should be between -1 and 1, got ${formatFloat(min)}, capping to -1${this.pos(e.param!)}`);
         } else {
-          if (max < 1) return [];
           if (anyNaN) throw new ExecutionError('Parameter value is NaN');
+          if (max < 1) return [];
           if (min <= -9223372036854775808) throw new ExecutionError(`Scalar value ${formatFloat(min)} underflows int64`);
           if (max >= 9223372036854775807) throw new ExecutionError(`Scalar value ${formatFloat(max)} overflows int64`);
         }
@@ -864,7 +864,7 @@ class Evaluator {
       if (param) {
         for (const p of param) {
           if (Number.isNaN(p) || p < 0 || p > 1) {
-            this.warnings.add(`PromQL warning: quantile value should be between 0 and 1, got ${formatFloat(p)}`);
+            this.warnings.add(`PromQL warning: quantile value should be between 0 and 1, got ${formatFloat(p)}${this.pos(e.param!)}`);
             break;
           }
         }
@@ -1020,7 +1020,7 @@ class Evaluator {
       if (name === 'quantile_over_time') {
         const qs = scalars[0]!;
         for (const q of qs) if (Number.isNaN(q) || q < 0 || q > 1) {
-          this.warnings.add(`PromQL warning: quantile value should be between 0 and 1, got ${formatFloat(q)}`);
+          this.warnings.add(`PromQL warning: quantile value should be between 0 and 1, got ${formatFloat(q)}${this.pos(e.args[0]!)}`);
           break;
         }
       }
@@ -1131,6 +1131,7 @@ class Evaluator {
       }
       case 'sort':
       case 'sort_desc': {
+        if (this.o.queryStart !== this.o.queryEnd) this.warnings.add(`PromQL warning: sort is ineffective for range queries since results are always ordered by labels${this.pos(e)}`);
         const m = this.evalMatrix(e.args[0]!);
         const desc = name === 'sort_desc';
         return this.rangeEval([m], ([vec]) => {
@@ -1146,6 +1147,7 @@ class Evaluator {
       }
       case 'sort_by_label':
       case 'sort_by_label_desc': {
+        if (this.o.queryStart !== this.o.queryEnd) this.warnings.add(`PromQL warning: sort is ineffective for range queries since results are always ordered by labels${this.pos(e)}`);
         const m = this.evalMatrix(e.args[0]!);
         const labels = e.args.slice(1).map((a) => (this.eval(a) as { str: string }).str);
         const desc = name === 'sort_by_label_desc';
@@ -1281,7 +1283,7 @@ class Evaluator {
     const m = this.evalMatrix(vecArg);
     if (isQ) {
       for (const q of s1) if (Number.isNaN(q) || q < 0 || q > 1) {
-        this.warnings.add(`PromQL warning: quantile value should be between 0 and 1, got ${formatFloat(q)}`);
+        this.warnings.add(`PromQL warning: quantile value should be between 0 and 1, got ${formatFloat(q)}${this.pos(e.args[0]!)}`);
         break;
       }
     }
@@ -1292,11 +1294,11 @@ class Evaluator {
       const le = parseGoFloat(leStr);
       if (Number.isNaN(le) && leStr.toLowerCase() !== 'nan') {
         const name = getLabel(s.metric, METRIC_NAME);
-        this.warnings.add(`PromQL warning: bucket label "le" is missing or has a malformed value of "${leStr}"${name ? ` for metric name "${name}"` : ''}`);
+        this.warnings.add(`PromQL warning: bucket label "le" is missing or has a malformed value of "${leStr}"${name ? ` for metric name "${name}"` : ''}${this.pos(vecArg)}`);
         info.set(s.metric, null);
         continue;
       }
-      const metric = dropMetricName(s.metric).filter((l) => l.name !== 'le');
+      const metric = (this.o.delayed ? s.metric : dropMetricName(s.metric)).filter((l) => l.name !== 'le');
       info.set(s.metric, { key: labelsKey(metric), metric, le });
     }
     return this.rangeEval([m], ([vec], ts) => {
@@ -1319,7 +1321,7 @@ class Evaluator {
           const r = bucketQuantile(s1[i]!, g.buckets);
           f = r.q;
           if (r.forcedMonotonic) {
-            this.infos.add(`PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)`);
+            this.infos.add(`PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name "${getLabel(g.metric, METRIC_NAME)}"${this.pos(vecArg)}`);
           }
         } else {
           f = bucketFraction(s1[i]!, s2![i]!, g.buckets);
@@ -1360,7 +1362,7 @@ class Evaluator {
           while (hi < r.n && r.t[hi]! <= end) hi++;
         }
         if (samples.current + (hi - lo) > maxS) throw new TooManySamplesError();
-        ctx.ts = ref;
+        ctx.ts = step;
         ctx.rangeStart = start;
         ctx.rangeEnd = end;
         cb(r, lo, hi, ctx, i);
@@ -1594,10 +1596,12 @@ function absentLabels(e: Expr): Labels {
   if (!vs) return [];
   const out: Record<string, string> = {};
   const dup = new Set<string>();
+  const seen = new Set<string>();
   for (const m of vs.matchers) {
     if (m.name === METRIC_NAME) continue;
+    if (seen.has(m.name)) dup.add(m.name);
+    seen.add(m.name);
     if (m.type !== '=') continue;
-    if (m.name in out) dup.add(m.name);
     out[m.name] = m.value;
   }
   // Prometheus: a label with several equality matchers is dropped.

@@ -141,6 +141,7 @@ function decodeEscapes(body: string, quote: string, src: string, offset: number)
 function lex(src: string): Token[] {
   const toks: Token[] = [];
   let i = 0;
+  let bracketDepth = 0;
   const n = src.length;
   const push = (kind: TokKind, start: number, end: number, num = 0, str = '') =>
     toks.push({ kind, text: src.slice(start, end), num, str, start, end });
@@ -186,7 +187,7 @@ function lex(src: string): Token[] {
           i = j;
           continue;
         }
-        if (i < n && isIdentChar(src.charCodeAt(i))) {
+        if (i < n && isIdentChar(src.charCodeAt(i)) && !(bracketDepth > 0 && src[i] === ':')) {
           let j = i;
           while (j < n && isIdentChar(src.charCodeAt(j))) j++;
           throw new ParseError(`bad number or duration syntax: "${src.slice(start, j)}"`, src, start, j);
@@ -200,7 +201,7 @@ function lex(src: string): Token[] {
       }
       continue;
     }
-    if (isIdentStart(c)) {
+    if (isIdentStart(c) && !(c === 58 && bracketDepth > 0)) {
       while (i < n && isIdentChar(src.charCodeAt(i))) i++;
       push('ident', start, i);
       continue;
@@ -234,6 +235,8 @@ function lex(src: string): Token[] {
     }
     const one = src[i]!;
     if ('(){}[],:@=<>+-*/%^'.includes(one)) {
+      if (one === '[') bracketDepth++;
+      else if (one === ']' && bracketDepth > 0) bracketDepth--;
       i++;
       push(one as TokKind, start, i);
       continue;

@@ -551,6 +551,7 @@ async function runEval(engine: Engine, q: MemoryQueryable, cmd: EvalCmd): Promis
 function exprUsesExperimental(src: string): string | null {
   if (/\b(anchored|smoothed)\b/.test(src)) return 'experimental: anchored/smoothed';
   if (/\bfill(_left|_right)?\s*\(/.test(src)) return 'experimental: fill modifiers';
+  if (/\b(min_of|max_of)\s*\(/.test(src)) return 'experimental function min_of()/max_of()';
   let e: Expr;
   try {
     e = parseExpr(src);
@@ -608,7 +609,7 @@ export async function runFile(path: string, name: string): Promise<FileResult> {
       continue;
     }
     const key = `${name}:${cmd.line}`;
-    let skip = fileSkip ?? SKIP_CASES[key] ?? null;
+    let skip: string | null = fileSkip ?? SKIP_CASES[key] ?? null;
     if (!skip && cmd.hasHistogramOutput) skip = 'native histogram in expected output';
     if (!skip) skip = exprUsesExperimental(cmd.expr);
     if (!skip && histSeries.length > 0) {
