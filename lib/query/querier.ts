@@ -30,6 +30,8 @@ export interface QuerierOptions {
   /** Overall range of the query (mint/maxt of the querier); samples are trimmed to it. */
   mint?: number;
   maxt?: number;
+  /** Limits concurrent selects (e.g. lib/query/gate.ts Gate). */
+  selectGate?: { run<T>(f: () => Promise<T>, signal?: AbortSignal): Promise<T> };
 }
 
 const REQUIRES_TWO_SAMPLES = new Set(['rate', 'irate', 'increase', 'delta', 'idelta', 'deriv', 'predict_linear', 'holt_winters', 'double_exponential_smoothing']);
@@ -265,6 +267,11 @@ export class StoreQueryable implements Queryable {
   }
 
   async select(matchers: readonly Matcher[], hints: SelectHints, signal?: AbortSignal): Promise<SelectResult> {
+    const gate = this.opts.selectGate;
+    return gate ? gate.run(() => this.doSelect(matchers, hints, signal), signal) : this.doSelect(matchers, hints, signal);
+  }
+
+  private async doSelect(matchers: readonly Matcher[], hints: SelectHints, signal = new AbortController().signal): Promise<SelectResult> {
     const aggrs = aggrsFromFunc(hints.func);
     const skipChunks = hints.func === 'series';
     const req: SeriesRequest = {
@@ -337,7 +344,7 @@ export class StoreQueryable implements Queryable {
     return r.values;
   }
 
-  async labelNamesWithWarnings(matchers: readonly Matcher[], start: number, end: number, signal?: AbortSignal): Promise<{ values: string[]; warnings: string[] }> {
+  async labelNamesWithWarnings(matchers: readonly Matcher[], start: number, end: number, signal = new AbortController().signal): Promise<{ values: string[]; warnings: string[] }> {
     const resp = await this.store.labelNames(
       {
         partialResponseDisabled: !this.opts.partialResponse,
@@ -358,7 +365,7 @@ export class StoreQueryable implements Queryable {
     return { values: [...new Set(names)].sort(), warnings: resp.warnings };
   }
 
-  async labelValuesWithWarnings(name: string, matchers: readonly Matcher[], start: number, end: number, signal?: AbortSignal): Promise<{ values: string[]; warnings: string[] }> {
+  async labelValuesWithWarnings(name: string, matchers: readonly Matcher[], start: number, end: number, signal = new AbortController().signal): Promise<{ values: string[]; warnings: string[] }> {
     if (this.dedupEnabled() && this.opts.replicaLabels.includes(name)) return { values: [], warnings: [] };
     const resp = await this.store.labelValues(
       {

@@ -1,0 +1,432 @@
+// The querier's HTTP API v1 (Prometheus-compatible JSON plus Thanos parameters) as a Hono app.
+import { Hono, type Context } from 'hono';
+import { compareLabels, compareStrings, compileMatcher, type Matcher } from '../../../lib/labels/mod.ts';
+import { Engine, parseExpr, PromQLError, type QueryResult } from '../../../lib/promql/mod.ts';
+import {
+  formatFloatF, formatJsonFloat, formatSampleValue, formatTimestamp, goJsonString, MAX_TIME_MS, MIN_TIME_MS, ParamError, parseDuration,
+  parseGoBool, parseTime,
+} from '../../../lib/query/format.ts';
+import type { EndpointStatus } from '../../../lib/query/endpoints.ts';
+import type { StoreQueryable } from '../../../lib/query/querier.ts';
+import type { Labels } from '../../../lib/labels/mod.ts';
+
+export type ApiErrorType = 'bad_data' | 'execution' | 'timeout' | 'canceled' | 'internal' | 'unavailable' | 'not_found';
+
+export class ApiError extends Error {
+  constructor(public readonly type: ApiErrorType, message: string) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+const STATUS: Record<ApiErrorType, number> = {
+  bad_data: 400, execution: 422, timeout: 503, canceled: 503, internal: 500, unavailable: 503, not_found: 404,
+};
+
+export interface QueryableParams {
+  dedup: boolean;
+  replicaLabels: string[];
+  /** storeMatch[] selectors (only __address__ is supported, as in Thanos). */
+  storeMatchers: Matcher[][];
+  maxResolutionMs: number;
+  partialResponse: boolean;
+  mint?: number;
+  maxt?: number;
+}
+
+export interface ApiDeps {
+  engine: Engine;
+  queryable(p: QueryableParams): StoreQueryable;
+  replicaLabels: string[];
+  partialResponse: boolean;
+  autoDownsampling: boolean;
+  queryTimeoutMs: number;
+  lookbackDeltaMs: number;
+  dynamicLookbackDelta: boolean;
+  /** --query.default-step (ms), used when a range query has no step. */
+  defaultStepMs: number;
+  /** Hidden Thanos --query.instant.default.max_source_resolution (ms). */
+  instantDefaultMaxSourceResolutionMs: number;
+  endpointStatuses(): Record<string, EndpointStatus[]>;
+  flags(): Record<string, string>;
+  buildInfo: { version: string; revision: string; branch: string; buildUser: string; buildDate: string; goVersion: string };
+  now?: () => number;
+}
+
+// ---- request parameters (Go's r.FormValue / r.Form semantics: body first, then URL query) ------
+
+export class Params {
+  private constructor(private readonly body: URLSearchParams, private readonly query: URLSearchParams) {}
+
+  static async from(req: Request): Promise<Params> {
+    const url = new URL(req.url);
+    let body = new URLSearchParams();
+    if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') {
+      const ct = req.headers.get('content-type') ?? '';
+      if (ct.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+        body = new URLSearchParams(await req.text());
+      }
+    }
+    return new Params(body, url.searchParams);
+  }
+
+  get(name: string): string {
+    return this.body.get(name) ?? this.query.get(name) ?? '';
+  }
+
+  all(name: string): string[] {
+    return [...this.body.getAll(name), ...this.query.getAll(name)];
+  }
+}
+
+function invalidParam(name: string, msg: string): ApiError {
+  return new ApiError('bad_data', `invalid parameter ${JSON.stringify(name)}: ${msg}`);
+}
+
+function timeParam(p: Params, name: string, def: number): number {
+  const v = p.get(name);
+  if (v === '') return def;
+  try {
+    return parseTime(v);
+  } catch (e) {
+    throw invalidParam(name, `Invalid time value for '${name}': ${(e as Error).message}`);
+  }
+}
+
+function boolParam(p: Params, name: string, def: boolean): boolean {
+  const v = p.get(name);
+  if (v === '') return def;
+  try {
+    return parseGoBool(v);
+  } catch (e) {
+    throw new ApiError('bad_data', `'${name}' parameter: ${(e as Error).message}`);
+  }
+}
+
+/** Parses one metric selector (match[] / storeMatch[]). */
+export function parseMetricSelector(s: string): Matcher[] {
+  let e;
+  try {
+    e = parseExpr(s);
+  } catch (err) {
+    throw new ApiError('bad_data', (err as Error).message);
+  }
+  while (e.type === 'ParenExpr') e = e.expr;
+  if (e.type !== 'VectorSelector' || e.offset !== 0 || e.at !== null || e.atModifier) {
+    throw new ApiError('bad_data', `1:1: parse error: expected a metric selector, got ${JSON.stringify(s)}`);
+  }
+  return e.matchers;
+}
+
+function matcherSetsParam(p: Params, name: string): Matcher[][] {
+  const sets = p.all(name).map(parseMetricSelector);
+  for (const ms of sets) {
+    if (!ms.some((m) => !compileMatcher(m).matchesEmpty)) {
+      throw new ApiError('bad_data', 'match[] must contain at least one non-empty matcher');
+    }
+  }
+  return sets;
+}
+
+// ---- JSON writing (Go-compatible) ----------------------------------------------------------------
+
+function metricJson(ls: Labels): string {
+  let out = '{';
+  for (let i = 0; i < ls.length; i++) {
+    if (i > 0) out += ',';
+    out += goJsonString(ls[i]!.name) + ':' + goJsonString(ls[i]!.value);
+  }
+  return out + '}';
+}
+
+export function resultJson(r: QueryResult): string {
+  switch (r.resultType) {
+    case 'scalar':
+      return `{"resultType":"scalar","result":[${formatJsonFloat(r.result.t / 1000)},${goJsonString(formatScalar(r.result.v))}]}`;
+    case 'string':
+      return `{"resultType":"string","result":[${formatJsonFloat(r.result.t / 1000)},${goJsonString(r.result.v)}]}`;
+    case 'vector': {
+      const parts = r.result.map((s) => `{"metric":${metricJson(s.metric)},"value":[${formatTimestamp(s.value.t)},"${formatSampleValue(s.value.v)}"]}`);
+      return `{"resultType":"vector","result":[${parts.join(',')}]}`;
+    }
+    case 'matrix': {
+      const parts = r.result.map((s) => {
+        let vals = '';
+        for (let i = 0; i < s.values.length; i++) {
+          const p = s.values[i]!;
+          vals += (i > 0 ? ',' : '') + `[${formatTimestamp(p.t)},"${formatSampleValue(p.v)}"]`;
+        }
+        return `{"metric":${metricJson(s.metric)}${s.values.length ? `,"values":[${vals}]` : ''}}`;
+      });
+      return `{"resultType":"matrix","result":[${parts.join(',')}]}`;
+    }
+  }
+}
+
+/** Scalars are written with strconv.FormatFloat(v, 'f', -1, 64). */
+function formatScalar(v: number): string {
+  return formatFloatF(v);
+}
+
+function respond(dataJson: string, warnings: readonly string[] = []): Response {
+  let body = `{"status":"success","data":${dataJson}`;
+  if (warnings.length > 0) body += `,"warnings":[${warnings.map(goJsonString).join(',')}]`;
+  body += '}';
+  return new Response(body, { status: 200, headers: { 'Content-Type': 'application/json' } });
+}
+
+function respondError(e: ApiError, warnings: readonly string[] = []): Response {
+  let body = `{"status":"error","errorType":${goJsonString(e.type)},"error":${goJsonString(e.message)}`;
+  if (warnings.length > 0) body += `,"warnings":[${warnings.map(goJsonString).join(',')}]`;
+  body += '}';
+  return new Response(body, { status: STATUS[e.type], headers: { 'Content-Type': 'application/json' } });
+}
+
+function toApiError(e: unknown, queryContext: boolean): ApiError {
+  if (e instanceof ApiError) return e;
+  if (e instanceof ParamError) return new ApiError('bad_data', e.message);
+  if (e instanceof PromQLError) {
+    if (e.errorType === 'bad_data') return new ApiError('bad_data', e.message);
+    if (e.errorType === 'timeout' || e.errorType === 'canceled') return new ApiError(e.errorType, e.message);
+    // Thanos answers every other evaluation/storage failure of a query as an execution error.
+    return new ApiError(queryContext ? 'execution' : e.errorType === 'internal' ? 'internal' : 'execution', e.message);
+  }
+  return new ApiError('execution', e instanceof Error ? e.message : String(e));
+}
+
+// ---- the app ---------------------------------------------------------------------------------
+
+export function createApi(deps: ApiDeps): Hono {
+  const now = deps.now ?? Date.now;
+  const app = new Hono();
+
+  const thanosParams = (p: Params, defaultResolutionMs: number) => {
+    const dedup = boolParam(p, 'dedup', true);
+    const rl = p.all('replicaLabels[]');
+    const replicaLabels = rl.length > 0 ? rl : deps.replicaLabels;
+    const storeMatchers: Matcher[][] = [];
+    for (const s of p.all('storeMatch[]')) storeMatchers.push(parseMetricSelector(s));
+    let maxResolutionMs = 0;
+    const msr = p.get('max_source_resolution');
+    if (deps.autoDownsampling || msr === 'auto') maxResolutionMs = defaultResolutionMs;
+    if (msr !== '' && msr !== 'auto') {
+      try {
+        maxResolutionMs = parseDuration(msr);
+      } catch (e) {
+        throw new ApiError('bad_data', `'max_source_resolution' parameter: ${(e as Error).message}`);
+      }
+    }
+    if (maxResolutionMs < 0) throw new ApiError('bad_data', "negative 'max_source_resolution' is not accepted. Try a positive integer");
+    const partialResponse = boolParam(p, 'partial_response', deps.partialResponse);
+    return { dedup, replicaLabels, storeMatchers, maxResolutionMs: Math.floor(maxResolutionMs), partialResponse };
+  };
+
+  const lookbackFor = (p: Params, maxResolutionMs: number): number => {
+    const v = p.get('lookback_delta');
+    if (v !== '') {
+      let d: number;
+      try {
+        d = parseDuration(v);
+      } catch (e) {
+        throw new ApiError('bad_data', `'lookback_delta' parameter: ${(e as Error).message}`);
+      }
+      if (d > 0) return d;
+    }
+    const ld = deps.lookbackDeltaMs;
+    if (deps.dynamicLookbackDelta) {
+      // Thanos LookbackDeltaFactory: raise to the resolution when a coarser one may be used.
+      if (Math.max(300_000, ld) < maxResolutionMs) return Math.max(ld, 3_600_000);
+      if (Math.max(0, ld) < maxResolutionMs) return Math.max(ld, 300_000);
+    }
+    return ld;
+  };
+
+  const timeoutFor = (p: Params): number => {
+    const to = p.get('timeout');
+    if (to === '') return deps.queryTimeoutMs;
+    let d: number;
+    try {
+      d = parseDuration(to);
+    } catch (e) {
+      throw invalidParam('timeout', (e as Error).message);
+    }
+    return Math.min(Math.max(d, 1), deps.queryTimeoutMs);
+  };
+
+  const handle = (fn: (p: Params, c: Context) => Promise<Response>, queryContext = false) => async (c: Context) => {
+    let p: Params;
+    try {
+      p = await Params.from(c.req.raw);
+    } catch (e) {
+      return respondError(new ApiError('bad_data', `error parsing form values: ${(e as Error).message}`));
+    }
+    try {
+      return await fn(p, c);
+    } catch (e) {
+      return respondError(toApiError(e, queryContext));
+    }
+  };
+
+  const query = handle(async (p, c) => {
+    const ts = timeParam(p, 'time', now());
+    const timeoutMs = timeoutFor(p);
+    const tp = thanosParams(p, deps.instantDefaultMaxSourceResolutionMs);
+    const lookback = lookbackFor(p, tp.maxResolutionMs);
+    const expr = p.get('query');
+    let parsed;
+    try {
+      parsed = deps.engine.parse(expr);
+    } catch (e) {
+      if (e instanceof PromQLError) throw invalidParam('query', e.message);
+      throw e;
+    }
+    const q = deps.queryable(tp);
+    const res = await deps.engine.instantQuery(q, parsed, ts, { signal: c.req.raw.signal, timeoutMs, lookbackDelta: lookback });
+    return respond(resultJson(res), res.warnings);
+  }, true);
+
+  const queryRange = handle(async (p, c) => {
+    let start: number, end: number;
+    try {
+      start = parseTime(p.get('start'));
+    } catch (e) {
+      throw invalidParam('start', (e as Error).message);
+    }
+    try {
+      end = parseTime(p.get('end'));
+    } catch (e) {
+      throw invalidParam('end', (e as Error).message);
+    }
+    if (end < start) throw invalidParam('end', 'end timestamp must not be before start time');
+    let step: number;
+    const stepRaw = p.get('step');
+    if (stepRaw === '') {
+      // Thanos: default step so that the range fits in ~250 points, at least --query.default-step.
+      step = Math.max(Math.floor((end - start) / 1000 / 250) * 1000, deps.defaultStepMs);
+    } else {
+      try {
+        step = parseDuration(stepRaw);
+      } catch (e) {
+        throw invalidParam('step', (e as Error).message);
+      }
+    }
+    if (step <= 0) throw invalidParam('step', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+    // Go's time.Duration division truncates.
+    if (Math.trunc((end - start) / step) > 11000) {
+      throw new ApiError('bad_data', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
+    }
+    const timeoutMs = timeoutFor(p);
+    const tp = thanosParams(p, Math.floor(step / 5));
+    const lookback = lookbackFor(p, tp.maxResolutionMs);
+    const expr = p.get('query');
+    let parsed;
+    try {
+      parsed = deps.engine.parse(expr);
+    } catch (e) {
+      if (e instanceof PromQLError) throw new ApiError('bad_data', e.message);
+      throw e;
+    }
+    const q = deps.queryable(tp);
+    const res = await deps.engine.rangeQuery(q, parsed, start, end, step, { signal: c.req.raw.signal, timeoutMs, lookbackDelta: lookback });
+    return respond(resultJson(res), res.warnings);
+  }, true);
+
+  const metadataRange = (p: Params) => {
+    const start = timeParam(p, 'start', MIN_TIME_MS);
+    const end = timeParam(p, 'end', MAX_TIME_MS);
+    if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start time');
+    return { start, end };
+  };
+
+  const labels = handle(async (p, c) => {
+    const { start, end } = metadataRange(p);
+    const sets = matcherSetsParam(p, 'match[]');
+    const tp = thanosParams(p, 0);
+    const q = deps.queryable({ ...tp, maxResolutionMs: 0 });
+    const warnings: string[] = [];
+    const names = new Set<string>();
+    for (const ms of sets.length > 0 ? sets : [[]]) {
+      const r = await q.labelNamesWithWarnings(ms, start, end, c.req.raw.signal);
+      warnings.push(...r.warnings);
+      for (const n of r.values) names.add(n);
+    }
+    return respond(`[${[...names].sort(byteCompare).map(goJsonString).join(',')}]`, warnings);
+  });
+
+  const labelValues = handle(async (p, c) => {
+    const name = c.req.param('name') ?? '';
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw new ApiError('bad_data', `invalid label name: ${JSON.stringify(name)}`);
+    const { start, end } = metadataRange(p);
+    const sets = matcherSetsParam(p, 'match[]');
+    const tp = thanosParams(p, 0);
+    const q = deps.queryable({ ...tp, maxResolutionMs: 0 });
+    const warnings: string[] = [];
+    const vals = new Set<string>();
+    for (const ms of sets.length > 0 ? sets : [[]]) {
+      const r = await q.labelValuesWithWarnings(name, ms, start, end, c.req.raw.signal);
+      warnings.push(...r.warnings);
+      for (const v of r.values) vals.add(v);
+    }
+    return respond(`[${[...vals].sort(byteCompare).map(goJsonString).join(',')}]`, warnings);
+  });
+
+  const series = handle(async (p, c) => {
+    if (p.all('match[]').length === 0) throw new ApiError('bad_data', 'no match[] parameter provided');
+    const { start, end } = metadataRange(p);
+    let sets: Matcher[][];
+    try {
+      sets = matcherSetsParam(p, 'match[]');
+    } catch (e) {
+      throw invalidParam('match[]', (e as Error).message);
+    }
+    const tp = thanosParams(p, 0);
+    const q = deps.queryable({ ...tp, maxResolutionMs: 0 });
+    const warnings: string[] = [];
+    const seen = new Map<string, Labels>();
+    for (const ms of sets) {
+      const r = await q.select(ms, { start, end, func: 'series' }, c.req.raw.signal);
+      warnings.push(...(r.warnings ?? []));
+      for (const s of r.series) seen.set(metricJson(s.labels), s.labels);
+    }
+    const sorted = [...seen.entries()].sort((a, b) => compareLabelSets(a[1], b[1]));
+    return respond(`[${sorted.map(([json]) => json).join(',')}]`, warnings);
+  });
+
+  const base = new Hono();
+  base.on(['GET', 'POST'], '/query', query);
+  base.on(['GET', 'POST'], '/query_range', queryRange);
+  base.on(['GET', 'POST'], '/labels', labels);
+  base.get('/label/:name/values', labelValues);
+  base.on(['GET', 'POST'], '/series', series);
+  base.get('/metadata', handle(async () => respond('{}')));
+  base.on(['GET', 'POST'], '/query_exemplars', handle(async (p) => {
+    const start = timeParam(p, 'start', MIN_TIME_MS);
+    const end = timeParam(p, 'end', MAX_TIME_MS);
+    if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start timestamp');
+    try {
+      parseExpr(p.get('query'));
+    } catch (e) {
+      throw new ApiError('bad_data', (e as Error).message);
+    }
+    return respond('[]');
+  }));
+  base.get('/status/buildinfo', handle(async () => respond(JSON.stringify(deps.buildInfo))));
+  base.get('/status/flags', handle(async () => {
+    const f = deps.flags();
+    const keys = Object.keys(f).sort(byteCompare);
+    return respond(`{${keys.map((k) => `${goJsonString(k)}:${goJsonString(f[k]!)}`).join(',')}}`);
+  }));
+  base.get('/status/runtimeinfo', handle(async () => respond(JSON.stringify({ startTime: new Date(startedAt).toISOString(), CWD: '', goroutineCount: 0, GOMAXPROCS: 0, GOGC: '', GODEBUG: '' }))));
+  base.get('/stores', handle(async () => respond(JSON.stringify(deps.endpointStatuses()))));
+  base.get('/rules', handle(async () => respond('{"groups":[]}')));
+  base.get('/alerts', handle(async () => respond('{"alerts":[]}')));
+  base.get('/targets', handle(async () => respond('{"activeTargets":[],"droppedTargets":[]}')));
+  base.options('/*', () => new Response(null, { status: 204 }));
+  base.all('/*', () => respondError(new ApiError('not_found', 'not found')));
+  const startedAt = now();
+  app.route('/api/v1', base);
+  return app;
+}
+
+const byteCompare = compareStrings;
+const compareLabelSets = compareLabels;

@@ -1,0 +1,181 @@
+// `thanos query` flags and the config object they fill (also accepted from plugins.yaml).
+import { ConfigError, parseDuration, type FlagSpec } from '../../../host/index.ts';
+import { DEDUP_ALGORITHMS, type DedupAlgorithm } from '../../../lib/store/dedup.ts';
+import { parseEndpointAddress } from '../../../lib/query/endpoints.ts';
+
+export interface QueryConfig {
+  endpoints: string[];
+  strictEndpoints: string[];
+  endpointSdConfig?: string;
+  endpointSdConfigFile?: string;
+  endpointSdConfigReloadIntervalMs: number;
+  storeSdFiles: string[];
+  storeSdIntervalMs: number;
+  unhealthyTimeoutMs: number;
+  infoTimeoutMs: number;
+  /** How often Info is called on every endpoint (Thanos: 5s). */
+  infoIntervalMs: number;
+  responseTimeoutMs: number;
+  replicaLabels: string[];
+  dedupAlgorithm: DedupAlgorithm;
+  autoDownsampling: boolean;
+  partialResponse: boolean;
+  timeoutMs: number;
+  maxConcurrent: number;
+  maxConcurrentSelect: number;
+  lookbackDeltaMs: number;
+  dynamicLookbackDelta: boolean;
+  defaultStepMs: number;
+  maxSamples: number;
+  instantDefaultMaxSourceResolutionMs: number;
+  routePrefix: string;
+  externalPrefix: string;
+}
+
+export const queryFlags: FlagSpec[] = [
+  { name: 'endpoint', key: 'endpoints', type: 'strings', default: [], help: 'Addresses of statically configured Thanos API servers (repeatable). The scheme may be prefixed with dns+ to resolve the host name.' },
+  { name: 'store', key: 'stores', type: 'strings', default: [], help: 'Deprecated alias of --endpoint (older Thanos releases): addresses of statically configured store API servers (repeatable).' },
+  { name: 'endpoint-strict', key: 'strictEndpoints', type: 'strings', default: [], help: 'Addresses of statically configured Thanos API servers that are always used, even if the health check fails (repeatable).' },
+  { name: 'store-strict', key: 'strictStores', type: 'strings', default: [], help: 'Deprecated alias of --endpoint-strict.' },
+  { name: 'endpoint.sd-config', key: 'endpointSdConfig', type: 'string', help: 'Alternative to endpoint.sd-config-file flag (mutually exclusive). Content of the config file that contains the endpoints (YAML: endpoints: [{address, strict}]).' },
+  { name: 'endpoint.sd-config-file', key: 'endpointSdConfigFile', type: 'string', help: 'Path to the config file that contains the endpoints (YAML: endpoints: [{address, strict}]); re-read every --endpoint.sd-config-reload-interval.' },
+  { name: 'endpoint.sd-config-reload-interval', key: 'endpointSdConfigReloadInterval', type: 'duration', default: '5m', help: 'Interval between endpoint config refreshes.' },
+  { name: 'store.sd-files', key: 'storeSdFiles', type: 'strings', default: [], help: 'Path to files that contain addresses of store API servers in Prometheus file_sd format (repeatable).' },
+  { name: 'store.sd-interval', key: 'storeSdInterval', type: 'duration', default: '5m', help: 'Refresh interval to re-read file SD files.' },
+  { name: 'store.unhealthy-timeout', key: 'storeUnhealthyTimeout', type: 'duration', default: '5m', help: 'Timeout before an unhealthy store is cleaned from the store UI page.' },
+  { name: 'endpoint.info-timeout', key: 'endpointInfoTimeout', type: 'duration', default: '5s', help: 'Timeout of the Info call to each endpoint.' },
+  { name: 'endpoint.info-interval', key: 'endpointInfoInterval', type: 'duration', default: '5s', help: 'How often every endpoint is asked for its Info (health, time range, external labels).' },
+  { name: 'store.response-timeout', key: 'storeResponseTimeout', type: 'duration', default: '0ms', help: 'If a Store doesn\'t send any data in this specified duration then a Store will be ignored and partial data will be returned if it\'s enabled. 0 disables timeout.' },
+  { name: 'query.replica-label', key: 'replicaLabels', type: 'strings', default: [], help: 'Labels to treat as a replica indicator along which data is deduplicated (repeatable; comma separated lists accepted).' },
+  { name: 'deduplication.func', key: 'deduplicationFunc', type: 'string', default: 'penalty', help: 'Deduplication algorithm for merging overlapping series: penalty (for HA Prometheus pairs) or chain (1:1 merge, for Receive replication).' },
+  { name: 'query.auto-downsampling', key: 'autoDownsampling', type: 'bool', default: false, help: 'Enable automatic adjustment (step / 5) to what source of data should be used in store gateways if no max_source_resolution param is specified.' },
+  { name: 'query.partial-response', key: 'partialResponse', type: 'bool', default: true, help: 'Enable partial response for queries if no partial_response param is specified. --no-query.partial-response for disabling.' },
+  { name: 'query.timeout', key: 'timeout', type: 'duration', default: '2m', help: 'Maximum time to process query by query node.' },
+  { name: 'query.max-concurrent', key: 'maxConcurrent', type: 'int', default: 20, help: 'Maximum number of queries processed concurrently by query node.' },
+  { name: 'query.max-concurrent-select', key: 'maxConcurrentSelect', type: 'int', default: 4, help: 'Maximum number of select requests made concurrently per a query.' },
+  { name: 'query.lookback-delta', key: 'lookbackDelta', type: 'duration', default: '0s', help: 'The maximum lookback duration for retrieving metrics during expression evaluations (0 = PromQL default 5m).' },
+  { name: 'query.dynamic-lookback-delta', key: 'dynamicLookbackDelta', type: 'bool', default: true, help: 'Allow for larger lookback duration for queries based on resolution.' },
+  { name: 'query.default-step', key: 'defaultStep', type: 'duration', default: '1s', help: 'Set default step for range queries. Default step is only used when step is not set in UI.' },
+  { name: 'query.max-samples', key: 'maxSamples', type: 'int', default: 50_000_000, help: 'Maximum number of samples a single query can load into memory (Prometheus --query.max-samples).' },
+  { name: 'query.instant.default.max_source_resolution', key: 'instantDefaultMaxSourceResolution', type: 'duration', default: '0s', help: 'default value for max_source_resolution for instant queries. If not set, defaults to 0s only taking raw resolution into account.' },
+  { name: 'web.route-prefix', key: 'webRoutePrefix', type: 'string', default: '', help: 'Prefix for API and UI endpoints. This allows thanos UI to be served on a sub-path.' },
+  { name: 'web.external-prefix', key: 'webExternalPrefix', type: 'string', default: '', help: 'Static prefix for all HTML links and redirect URLs in the UI query web interface.' },
+];
+
+/** Keys the host fills for every component (addresses, objstore, logging); the querier ignores them. */
+const HOST_KEYS = new Set([
+  'http', 'grpc', 'httpAddress', 'grpcAddress', 'httpGracePeriod', 'grpcGracePeriod', 'objstore', 'objstoreConfig', 'objstoreConfigFile',
+  'logLevel', 'logFormat', 'tracingConfig', 'tracingConfigFile', 'grpcServerTlsCert', 'grpcServerTlsKey', 'grpcServerTlsClientCa',
+  'grpcServerMaxConnectionAge', 'webPrefixHeader', 'requestLoggingConfig', 'requestLoggingConfigFile', 'dataDir', 'log',
+]);
+
+const KNOWN = new Set(queryFlags.map((f) => f.key));
+
+function strings(raw: Record<string, unknown>, key: string): string[] {
+  const v = raw[key];
+  if (v === undefined || v === null) return [];
+  const arr = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(arr) || arr.some((x) => typeof x !== 'string')) throw new ConfigError(key, `must be a list of strings, got ${JSON.stringify(v)}`);
+  return arr as string[];
+}
+
+function str(raw: Record<string, unknown>, key: string, def: string): string {
+  const v = raw[key];
+  if (v === undefined || v === null) return def;
+  if (typeof v !== 'string') throw new ConfigError(key, `must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function int(raw: Record<string, unknown>, key: string, def: number, min: number): number {
+  const v = raw[key];
+  if (v === undefined || v === null) return def;
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min) throw new ConfigError(key, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function bool(raw: Record<string, unknown>, key: string, def: boolean): boolean {
+  const v = raw[key];
+  if (v === undefined || v === null) return def;
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === 'false') return v === 'true';
+  throw new ConfigError(key, `must be true or false, got ${JSON.stringify(v)}`);
+}
+
+function dur(raw: Record<string, unknown>, key: string, def: string): number {
+  const v = raw[key] ?? def;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v) || v < 0) throw new ConfigError(key, `must be a non-negative duration, got ${v}`);
+    return v;
+  }
+  if (typeof v !== 'string') throw new ConfigError(key, `must be a duration such as 30s or 5m, got ${JSON.stringify(v)}`);
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    throw new ConfigError(key, (e as Error).message);
+  }
+}
+
+function endpointList(raw: Record<string, unknown>, key: string): string[] {
+  const out: string[] = [];
+  for (const s of strings(raw, key)) {
+    try {
+      out.push(parseEndpointAddress(s));
+    } catch (e) {
+      throw new ConfigError(key, (e as Error).message);
+    }
+  }
+  return out;
+}
+
+function normalizePrefix(key: string, p: string): string {
+  if (p === '' || p === '/') return '';
+  if (!p.startsWith('/')) throw new ConfigError(key, `must start with "/", got ${JSON.stringify(p)}`);
+  return p.replace(/\/+$/, '');
+}
+
+/** Strict: unknown keys and bad values are ConfigErrors naming the key. */
+export function parseQueryConfig(input: unknown): QueryConfig {
+  const raw = (input ?? {}) as Record<string, unknown>;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', 'query config must be a mapping');
+  for (const k of Object.keys(raw)) if (!KNOWN.has(k) && !HOST_KEYS.has(k)) throw new ConfigError(k, 'unknown query option');
+  const algo = str(raw, 'deduplicationFunc', 'penalty');
+  if (!(DEDUP_ALGORITHMS as readonly string[]).includes(algo)) {
+    throw new ConfigError('deduplicationFunc', `unknown deduplication algorithm ${JSON.stringify(algo)} (expected one of ${DEDUP_ALGORITHMS.join(', ')})`);
+  }
+  if (raw.endpointSdConfig !== undefined && raw.endpointSdConfigFile !== undefined) {
+    throw new ConfigError('endpointSdConfig', '--endpoint.sd-config and --endpoint.sd-config-file are mutually exclusive');
+  }
+  const replicaLabels = strings(raw, 'replicaLabels').flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+  for (const l of replicaLabels) if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(l)) throw new ConfigError('replicaLabels', `invalid label name ${JSON.stringify(l)}`);
+  const cfg: QueryConfig = {
+    endpoints: [...endpointList(raw, 'endpoints'), ...endpointList(raw, 'stores')],
+    strictEndpoints: [...endpointList(raw, 'strictEndpoints'), ...endpointList(raw, 'strictStores')],
+    endpointSdConfig: raw.endpointSdConfig === undefined ? undefined : str(raw, 'endpointSdConfig', ''),
+    endpointSdConfigFile: raw.endpointSdConfigFile === undefined ? undefined : str(raw, 'endpointSdConfigFile', ''),
+    endpointSdConfigReloadIntervalMs: dur(raw, 'endpointSdConfigReloadInterval', '5m'),
+    storeSdFiles: strings(raw, 'storeSdFiles'),
+    storeSdIntervalMs: dur(raw, 'storeSdInterval', '5m'),
+    unhealthyTimeoutMs: dur(raw, 'storeUnhealthyTimeout', '5m'),
+    infoTimeoutMs: dur(raw, 'endpointInfoTimeout', '5s'),
+    infoIntervalMs: dur(raw, 'endpointInfoInterval', '5s'),
+    responseTimeoutMs: dur(raw, 'storeResponseTimeout', '0ms'),
+    replicaLabels,
+    dedupAlgorithm: algo as DedupAlgorithm,
+    autoDownsampling: bool(raw, 'autoDownsampling', false),
+    partialResponse: bool(raw, 'partialResponse', true),
+    timeoutMs: dur(raw, 'timeout', '2m'),
+    maxConcurrent: int(raw, 'maxConcurrent', 20, 1),
+    maxConcurrentSelect: int(raw, 'maxConcurrentSelect', 4, 1),
+    lookbackDeltaMs: dur(raw, 'lookbackDelta', '0s') || 300_000,
+    dynamicLookbackDelta: bool(raw, 'dynamicLookbackDelta', true),
+    defaultStepMs: dur(raw, 'defaultStep', '1s'),
+    maxSamples: int(raw, 'maxSamples', 50_000_000, 1),
+    instantDefaultMaxSourceResolutionMs: dur(raw, 'instantDefaultMaxSourceResolution', '0s'),
+    routePrefix: normalizePrefix('webRoutePrefix', str(raw, 'webRoutePrefix', '')),
+    externalPrefix: normalizePrefix('webExternalPrefix', str(raw, 'webExternalPrefix', '')),
+  };
+  if (cfg.infoIntervalMs <= 0) throw new ConfigError('endpointInfoInterval', 'must be positive');
+  if (cfg.timeoutMs <= 0) throw new ConfigError('timeout', 'must be positive');
+  return cfg;
+}

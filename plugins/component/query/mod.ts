@@ -1,0 +1,275 @@
+// `thanos query`: the querier. A stateless PromQL engine behind the Prometheus HTTP API v1 that fans
+// out to every StoreAPI endpoint (store gateways, sidecars, rulers, receivers, other queriers),
+// merges and deduplicates replicas, serves a small web UI (graph, stores) and exposes the merged
+// view again as a StoreAPI over gRPC so queriers can be stacked.
+import { Hono } from 'hono';
+import YAML from 'yaml';
+import { ConfigError, definePlugin, type Component, type ComponentContext, type ComponentInfo } from '../../../host/index.ts';
+import { compileMatcher, type Matcher } from '../../../lib/labels/mod.ts';
+import { Engine } from '../../../lib/promql/mod.ts';
+import {
+  EndpointSet, parseEndpointSdConfig, parseFileSd, type ClientFactory, type EndpointSpec, type EndpointState,
+} from '../../../lib/query/endpoints.ts';
+import { formatGoDuration } from '../../../lib/query/format.ts';
+import { StoreQueryable, type StoreAPI } from '../../../lib/query/querier.ts';
+import type { StoreTarget } from '../../../lib/store/api.ts';
+import { StoreClient } from '../../../lib/store/client.ts';
+import { ProxyStore } from '../../../lib/store/proxy.ts';
+import { storeServices } from '../../../lib/store/server.ts';
+import { createApi, type QueryableParams } from './api.ts';
+import { parseQueryConfig, queryFlags, type QueryConfig } from './config.ts';
+import { Gate } from '../../../lib/query/gate.ts';
+import { uiRoutes } from './ui.ts';
+
+export { parseQueryConfig, queryFlags, type QueryConfig } from './config.ts';
+export { createApi } from './api.ts';
+
+const UI_DIR = new URL('./ui/', import.meta.url).pathname;
+const UPLOT_DIR = new URL('../../../node_modules/uplot/dist/', import.meta.url).pathname;
+
+export const VERSION = '0.43.0-ts';
+
+export interface QueryComponent extends Component {
+  endpoints: EndpointSet;
+  /** Resolves after the first round of Info calls. */
+  ready: Promise<void>;
+}
+
+export interface QuerySetupOptions {
+  /** Overrides how endpoint clients are made (tests). */
+  clientFactory?: ClientFactory;
+}
+
+function targetOf(st: EndpointState): StoreTarget {
+  const s = st.info!.store!;
+  return {
+    name: st.spec.address,
+    store: st.client as unknown as StoreTarget['store'],
+    minTime: s.minTime,
+    maxTime: s.maxTime,
+    labelSets: st.info!.labelSets,
+    supportsWithoutReplicaLabels: s.supportsWithoutReplicaLabels,
+  };
+}
+
+/** storeMatch[]: Thanos supports only __address__ matchers; a store is used if any set matches. */
+function storeMatches(name: string, sets: readonly Matcher[][]): boolean {
+  if (sets.length === 0) return true;
+  return sets.some((ms) =>
+    ms.every((m) => {
+      const c = compileMatcher(m);
+      return c.matches(m.name === '__address__' ? name : '');
+    }),
+  );
+}
+
+export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: QuerySetupOptions = {}): Promise<QueryComponent> {
+  const log = ctx.log;
+  const endpoints = new EndpointSet(opts.clientFactory ?? ((addr) => new StoreClient(addr)), {
+    unhealthyTimeoutMs: cfg.unhealthyTimeoutMs,
+    infoTimeoutMs: cfg.infoTimeoutMs,
+    onError: (addr, err) => log.warn('endpoint health check failed', { address: addr, err }),
+  });
+  const storeNodes = ctx.metrics.gauge('thanos_store_nodes_grpc_connections', 'Number of gRPC connection to Store APIs. Opened connection means healthy store APIs available for Querier.', ['store_type']);
+  const queriesTotal = ctx.metrics.counter('thanos_query_http_queries_total', 'Queries answered through the HTTP API, by endpoint and outcome.', ['handler', 'code']);
+
+  const staticSpecs: EndpointSpec[] = [
+    ...cfg.endpoints.map((address) => ({ address, strict: false, source: 'flag' })),
+    ...cfg.strictEndpoints.map((address) => ({ address, strict: true, source: 'flag' })),
+  ];
+  let sdSpecs: EndpointSpec[] = [];
+  let fileSdSpecs: EndpointSpec[] = [];
+  const dec = new TextDecoder();
+
+  const loadSdConfig = async (): Promise<void> => {
+    let text: string | undefined = cfg.endpointSdConfig;
+    const where = cfg.endpointSdConfigFile ?? '--endpoint.sd-config';
+    if (cfg.endpointSdConfigFile) text = dec.decode(await ctx.fs.readFile(cfg.endpointSdConfigFile));
+    if (text === undefined) return;
+    sdSpecs = parseEndpointSdConfig(YAML.parse(text), where);
+  };
+  const loadFileSd = async (): Promise<void> => {
+    const out: EndpointSpec[] = [];
+    for (const f of cfg.storeSdFiles) out.push(...parseFileSd(YAML.parse(dec.decode(await ctx.fs.readFile(f))), f));
+    fileSdSpecs = out;
+  };
+  // Bad discovery files at startup are configuration errors; later reloads keep the last good list.
+  try {
+    await loadSdConfig();
+  } catch (e) {
+    throw new ConfigError(cfg.endpointSdConfigFile ? 'endpointSdConfigFile' : 'endpointSdConfig', (e as Error).message);
+  }
+  try {
+    await loadFileSd();
+  } catch (e) {
+    throw new ConfigError('storeSdFiles', (e as Error).message);
+  }
+  const applyWanted = () => endpoints.setWanted([...staticSpecs, ...sdSpecs, ...fileSdSpecs]);
+  applyWanted();
+
+  const engine = new Engine({ lookbackDelta: cfg.lookbackDeltaMs, maxSamples: cfg.maxSamples, timeoutMs: cfg.timeoutMs });
+  const targets = (): StoreTarget[] => endpoints.healthyStores().map(targetOf);
+  const proxy = new ProxyStore(targets, { responseTimeoutMs: cfg.responseTimeoutMs });
+  const queryGate = new Gate(cfg.maxConcurrent);
+
+  const queryableFor = (p: QueryableParams): StoreQueryable => {
+    const store: StoreAPI = p.storeMatchers.length === 0
+      ? proxy
+      : new ProxyStore(() => targets().filter((t) => storeMatches(t.name, p.storeMatchers)), { responseTimeoutMs: cfg.responseTimeoutMs });
+    // One select gate per query (--query.max-concurrent-select).
+    return new StoreQueryable(store, ctx.core, {
+      dedup: p.dedup, replicaLabels: p.replicaLabels, dedupAlgorithm: cfg.dedupAlgorithm, maxResolutionMs: p.maxResolutionMs,
+      partialResponse: p.partialResponse, mint: p.mint, maxt: p.maxt, selectGate: new Gate(cfg.maxConcurrentSelect),
+    });
+  };
+
+  const flagValues = (): Record<string, string> => {
+    const out: Record<string, string> = {};
+    const v: Record<string, unknown> = {
+      endpoint: cfg.endpoints, 'endpoint-strict': cfg.strictEndpoints, 'endpoint.sd-config-file': cfg.endpointSdConfigFile ?? '',
+      'store.sd-files': cfg.storeSdFiles, 'store.unhealthy-timeout': cfg.unhealthyTimeoutMs, 'store.response-timeout': cfg.responseTimeoutMs,
+      'endpoint.info-timeout': cfg.infoTimeoutMs, 'query.replica-label': cfg.replicaLabels, 'deduplication.func': cfg.dedupAlgorithm,
+      'query.auto-downsampling': cfg.autoDownsampling, 'query.partial-response': cfg.partialResponse, 'query.timeout': cfg.timeoutMs,
+      'query.max-concurrent': cfg.maxConcurrent, 'query.max-concurrent-select': cfg.maxConcurrentSelect, 'query.lookback-delta': cfg.lookbackDeltaMs,
+      'query.default-step': cfg.defaultStepMs, 'query.max-samples': cfg.maxSamples, 'web.route-prefix': cfg.routePrefix,
+      'web.external-prefix': cfg.externalPrefix, 'http-address': ctx.addresses?.http ?? '', 'grpc-address': ctx.addresses?.grpc ?? '',
+    };
+    const durations = new Set(['store.unhealthy-timeout', 'store.response-timeout', 'endpoint.info-timeout', 'query.timeout', 'query.lookback-delta', 'query.default-step']);
+    for (const [k, val] of Object.entries(v)) {
+      out[k] = Array.isArray(val) ? val.join(',') : durations.has(k) ? formatGoDuration(val as number) : String(val);
+    }
+    return out;
+  };
+
+  const api = createApi({
+    engine,
+    queryable: queryableFor,
+    replicaLabels: cfg.replicaLabels,
+    partialResponse: cfg.partialResponse,
+    autoDownsampling: cfg.autoDownsampling,
+    queryTimeoutMs: cfg.timeoutMs,
+    lookbackDeltaMs: cfg.lookbackDeltaMs,
+    dynamicLookbackDelta: cfg.dynamicLookbackDelta,
+    defaultStepMs: cfg.defaultStepMs,
+    instantDefaultMaxSourceResolutionMs: cfg.instantDefaultMaxSourceResolutionMs,
+    endpointStatuses: () => endpoints.statuses(),
+    flags: flagValues,
+    buildInfo: { version: VERSION, revision: '', branch: '', buildUser: '', buildDate: '', goVersion: `node ${globalThis.process?.version ?? ''}`.trim() },
+  });
+
+  const app = new Hono();
+  const ui = uiRoutes({
+    readFile: (p) => ctx.fs.readFile(p),
+    uiDir: UI_DIR,
+    uplotDir: UPLOT_DIR,
+    linkPrefix: cfg.externalPrefix || cfg.routePrefix,
+  });
+  const inner = new Hono();
+  // Queries wait for a slot (--query.max-concurrent); other API calls and the UI do not.
+  inner.use('/api/v1/query*', async (c, next) => {
+    await queryGate.run(() => next(), c.req.raw.signal);
+    queriesTotal.inc({ handler: c.req.path.endsWith('query_range') ? 'query_range' : 'query', code: String(c.res.status) });
+  });
+  inner.route('/', api);
+  inner.route('/', ui);
+  app.route(cfg.routePrefix || '/', inner);
+  if (cfg.routePrefix) app.get('/', (c) => c.redirect(`${cfg.externalPrefix || cfg.routePrefix}/graph`, 302));
+
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((r) => (markReady = r));
+
+  const info = (): ComponentInfo => {
+    const stores = endpoints.healthyStores();
+    const labelSets: Array<Record<string, string>> = [];
+    const seen = new Set<string>();
+    let minTime = Number.MAX_SAFE_INTEGER;
+    let maxTime = Number.MIN_SAFE_INTEGER;
+    for (const st of stores) {
+      for (const ls of st.info!.labelSets) {
+        const rec: Record<string, string> = {};
+        for (const l of ls) rec[l.name] = l.value;
+        const k = JSON.stringify(rec);
+        if (!seen.has(k)) {
+          seen.add(k);
+          labelSets.push(rec);
+        }
+      }
+      minTime = Math.min(minTime, st.info!.store!.minTime);
+      maxTime = Math.max(maxTime, st.info!.store!.maxTime);
+    }
+    if (stores.length === 0) {
+      // Thanos advertises an empty range when no store is connected.
+      minTime = Number.MAX_SAFE_INTEGER;
+      maxTime = Number.MIN_SAFE_INTEGER;
+    }
+    return {
+      componentType: 'query',
+      labelSets,
+      store: { minTime, maxTime, supportsSharding: false, supportsWithoutReplicaLabels: true },
+      query: {},
+    };
+  };
+
+  const component: QueryComponent = {
+    endpoints,
+    ready,
+    info,
+    fetch: (req) => app.fetch(req),
+    grpc: storeServices(proxy),
+    async run(signal: AbortSignal) {
+      let lastSdLoad = Date.now();
+      let lastFileSdLoad = Date.now();
+      const tick = async () => {
+        const now = Date.now();
+        if ((cfg.endpointSdConfigFile) && now - lastSdLoad >= cfg.endpointSdConfigReloadIntervalMs) {
+          lastSdLoad = now;
+          await loadSdConfig().catch((e) => log.error('reloading endpoint sd config failed; keeping the previous endpoints', { err: (e as Error).message }));
+        }
+        if (cfg.storeSdFiles.length > 0 && now - lastFileSdLoad >= cfg.storeSdIntervalMs) {
+          lastFileSdLoad = now;
+          await loadFileSd().catch((e) => log.error('reloading store sd files failed; keeping the previous endpoints', { err: (e as Error).message }));
+        }
+        applyWanted();
+        await endpoints.update(signal);
+        const counts: Record<string, number> = {};
+        for (const st of endpoints.healthyStores()) counts[st.info!.componentType] = (counts[st.info!.componentType] ?? 0) + 1;
+        for (const type of ['store', 'sidecar', 'query', 'rule', 'receive']) storeNodes.set(counts[type] ?? 0, { store_type: type });
+      };
+      await tick();
+      ctx.setReady(true);
+      markReady();
+      log.info('querier ready', { endpoints: endpoints.all().length, healthy: endpoints.healthyStores().length });
+      while (!signal.aborted) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, cfg.infoIntervalMs);
+          signal.addEventListener('abort', () => {
+            clearTimeout(t);
+            resolve();
+          }, { once: true });
+        });
+        if (signal.aborted) break;
+        await tick();
+      }
+      endpoints.close();
+    },
+    async reload() {
+      await loadSdConfig();
+      await loadFileSd();
+      applyWanted();
+      await endpoints.update();
+    },
+  };
+  return component;
+}
+
+export default definePlugin<QueryConfig>({
+  manifest: {
+    id: 'component:query',
+    apiVersion: 1,
+    permissions: { net: true, read: true },
+    description: 'net: gRPC to every StoreAPI endpoint and the HTTP/gRPC listeners; read: endpoint discovery files and the web UI assets (plugins/component/query/ui, node_modules/uplot/dist).',
+  },
+  flags: queryFlags,
+  parseConfig: parseQueryConfig,
+  setup: (ctx, cfg) => setupQuery(ctx, cfg),
+});
