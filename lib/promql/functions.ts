@@ -231,7 +231,10 @@ export const WINDOW_FUNCS: Record<string, WindowFn> = {
   mad_over_time: (_t, v, lo, hi) => {
     if (hi <= lo) return null;
     const vals: number[] = [];
-    for (let i = lo; i < hi; i++) vals.push(v[i]!);
+    for (let i = lo; i < hi; i++) {
+      if (Number.isNaN(v[i]!)) return NaN;
+      vals.push(v[i]!);
+    }
     const med = quantileOf(0.5, vals.slice());
     return quantileOf(0.5, vals.map((x) => Math.abs(x - med)));
   },
