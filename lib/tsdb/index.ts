@@ -357,6 +357,8 @@ export class IndexReader {
       const r = await this.postingsOffsets.range(name, v);
       if (r) ranges.push(r);
     }
+    // readPostingsRanges coalesces neighbours and needs ranges in file order (values may come unsorted, e.g. a|b regex sets).
+    ranges.sort((a, b) => a.start - b.start);
     const lists = await this.readPostingsRanges(name, ranges);
     if (lists.length === 0) return new Uint32Array(0);
     return lists.length === 1 ? lists[0]! : this.core.merge(lists);
