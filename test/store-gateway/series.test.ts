@@ -83,6 +83,7 @@ const matcherSets: Matcher[][] = [
   [{ type: '=', name: 'replica', value: '1' }, { type: '=~', name: 'idx', value: '1.*' }],
   [{ type: '!=', name: 'cluster', value: 'a' }, { type: '=~', name: '__name__', value: '.+' }],
   [{ type: '=', name: '__name__', value: 'nope' }],
+  [{ type: '=~', name: '__name__', value: 'up|http_requests_total' }, { type: '=~', name: 'instance', value: 'i7|i1|i4' }],
   [{ type: '=', name: 'cluster', value: 'zzz' }, { type: '=~', name: '__name__', value: '.+' }],
 ];
 const ranges: Array<[number, number]> = [

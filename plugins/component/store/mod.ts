@@ -1,18 +1,18 @@
 // `thanos store`: the store gateway. Serves the StoreAPI over the blocks of an object store bucket,
 // keeping only small per-block index state locally and reading postings, series and chunks with
 // ranged GETs. Readiness turns on after the first successful block sync.
-import { ConfigError, definePlugin, GrpcError, GrpcStatus, type Component, type ComponentContext, type GrpcServices } from '../../../host/index.ts';
+import { ConfigError, definePlugin, type Component, type ComponentContext, type GrpcServices } from '../../../host/index.ts';
 import {
   ConsistencyDelayFilter, DeduplicateFilter, DeletionMarkFilter, LabelShardedFilter, MetaFetcher, TimePartitionFilter,
 } from '../../../lib/store/blocksync/fetcher.ts';
 import { parseRelabelConfigs, type RelabelConfig } from '../../../lib/store/blocksync/relabel.ts';
 import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import { createIndexCache, parseIndexCacheConfig, type IndexCache } from '../../../lib/store/indexcache/mod.ts';
-import {
-  decodeLabelNamesRequest, decodeLabelValuesRequest, decodeSeriesRequest, encodeLabelNamesResponse, encodeLabelValuesResponse,
-  encodeSeriesResponse, LABEL_NAMES_METHOD, LABEL_VALUES_METHOD, SERIES_METHOD,
-  type LabelNamesRequest, type LabelValuesRequest, type SeriesRequest, type SeriesResponse,
+import type {
+  LabelNamesRequest, LabelNamesResponse, LabelValuesRequest, LabelValuesResponse, Series, SeriesRequest, SeriesResponse,
 } from '../../../lib/proto/store.ts';
+import type { StoreServer } from '../../../lib/store/api.ts';
+import { storeServices } from '../../../lib/store/server.ts';
 import { BucketStore } from './bucketstore.ts';
 import { parseStoreConfig, storeFlags, type StoreConfig } from './config.ts';
 import { storeHttp } from './http.ts';
@@ -40,43 +40,37 @@ export interface StoreComponent extends Component {
   headerStats: IndexHeaderStats;
 }
 
-/** The StoreAPI gRPC methods over a BucketStore. */
-export function storeGrpc(store: BucketStore): GrpcServices {
+/** The BucketStore as a StoreServer (lib/store's contract): responses batched when asked. */
+export function storeServer(store: BucketStore): StoreServer {
   return {
-    [SERIES_METHOD]: {
-      kind: 'serverStream',
-      requestDecode: (b) => {
-        try {
-          return decodeSeriesRequest(b);
-        } catch (e) {
-          throw new GrpcError(GrpcStatus.InvalidArgument, `malformed SeriesRequest: ${(e as Error).message}`);
+    async *series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesResponse> {
+      const batch = req.responseBatchSize > 1 ? req.responseBatchSize : 0;
+      if (!batch) {
+        for await (const s of store.series(req, signal)) yield { type: 'series', series: s };
+        return;
+      }
+      let buf: Series[] = [];
+      for await (const s of store.series(req, signal)) {
+        buf.push(s);
+        if (buf.length >= batch) {
+          yield { type: 'batch', batch: buf };
+          buf = [];
         }
-      },
-      responseEncode: (m) => encodeSeriesResponse(m as SeriesResponse),
-      handler: async function* (req, signal) {
-        const r = req as SeriesRequest;
-        for await (const s of store.series(r, signal)) yield { type: 'series', series: s } satisfies SeriesResponse;
-      },
+      }
+      if (buf.length) yield { type: 'batch', batch: buf };
     },
-    [LABEL_NAMES_METHOD]: {
-      kind: 'unary',
-      requestDecode: (b) => decodeLabelNamesRequest(b),
-      responseEncode: (m) => encodeLabelNamesResponse(m as { names: string[]; warnings: string[] }),
-      handler: async (req) => {
-        const r = req as LabelNamesRequest;
-        return { names: await store.labelNames(r), warnings: [] };
-      },
+    async labelNames(req: LabelNamesRequest): Promise<LabelNamesResponse> {
+      return { names: await store.labelNames(req), warnings: [] };
     },
-    [LABEL_VALUES_METHOD]: {
-      kind: 'unary',
-      requestDecode: (b) => decodeLabelValuesRequest(b),
-      responseEncode: (m) => encodeLabelValuesResponse(m as { values: string[]; warnings: string[] }),
-      handler: async (req) => {
-        const r = req as LabelValuesRequest;
-        return { values: await store.labelValues(r), warnings: [] };
-      },
+    async labelValues(req: LabelValuesRequest): Promise<LabelValuesResponse> {
+      return { values: await store.labelValues(req), warnings: [] };
     },
   };
+}
+
+/** The StoreAPI gRPC methods over a BucketStore (Info is served by the host from info()). */
+export function storeGrpc(store: BucketStore): GrpcServices {
+  return storeServices(storeServer(store));
 }
 
 export async function setupStore(ctx: ComponentContext, cfg: StoreConfig): Promise<StoreComponent> {
