@@ -84,7 +84,7 @@ test('instant and range queries with rate, aggregation, staleness', async () => 
   const q = store();
   const r = await eng.instantQuery(q, 'sum by (job) (rate(x[5m]))', 1_000_000);
   assert.is(r.resultType, 'vector');
-  const byJob = Object.fromEntries((r.result as { metric: { value: string }[]; value: { v: number } }[]).map((s) => [s.metric[0]!.value, s.value.v]));
+  const byJob = Object.fromEntries((r.result as unknown as { metric: { value: string }[]; value: { v: number } }[]).map((s) => [s.metric[0]!.value, s.value.v]));
   assert.ok(Math.abs(byJob.a! - 10 / 15) < 1e-9);
   assert.ok(Math.abs(byJob.b! - 20 / 15) < 1e-9);
   const rr = await eng.rangeQuery(q, 'x{job="a"}', 0, 60_000, 30_000);
@@ -95,8 +95,8 @@ test('instant and range queries with rate, aggregation, staleness', async () => 
   // staleness marker ends the lookback
   q.add(labelsFromRecord({ __name__: 's' }), 0, 1);
   q.add(labelsFromRecord({ __name__: 's' }), 60_000, STALE_NAN);
-  assert.is((await eng.instantQuery(q, 's', 30_000)).result.length, 1);
-  assert.is((await eng.instantQuery(q, 's', 90_000)).result.length, 0);
+  assert.is(((await eng.instantQuery(q, 's', 30_000)).result as unknown[]).length, 1);
+  assert.is(((await eng.instantQuery(q, 's', 90_000)).result as unknown[]).length, 0);
 });
 
 test('execution errors: many-to-many matching, bad range step', async () => {
@@ -131,7 +131,7 @@ test('max samples limit stops the query with a clear error', async () => {
     assert.is((e as Error).message, 'query processing would load too many samples into memory in query execution');
   }
   const ok = await new Engine({ maxSamples: 1000 }).rangeQuery(q, 'x', 0, 1_500_000, 15_000);
-  assert.is(ok.result.length, 2);
+  assert.is((ok.result as unknown[]).length, 2);
 });
 
 test('timeout and cancelation through AbortSignal', async () => {
