@@ -16,6 +16,8 @@ export interface CapabilityOptions {
   permissions: Permissions;
   log: Logger;
   metrics: Metrics;
+  /** Relative paths given to fs.* resolve against this (the manifest's directory); default cwd. */
+  baseDir?: string;
 }
 
 function urlHostPort(u: URL): string {
@@ -28,9 +30,9 @@ function hostPort(hostname: string, port: number): string {
   return hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
 
-export function createFs(perms: Permissions): FsCapability {
-  const r = (p: string, api: string) => { perms.check('read', p, api); return path.resolve(p); };
-  const w = (p: string, api: string) => { perms.check('write', p, api); return path.resolve(p); };
+export function createFs(perms: Permissions, baseDir = process.cwd()): FsCapability {
+  const r = (p: string, api: string) => { const abs = path.resolve(baseDir, p); perms.check('read', abs, api); return abs; };
+  const w = (p: string, api: string) => { const abs = path.resolve(baseDir, p); perms.check('write', abs, api); return abs; };
   const info = (name: string, st: import('node:fs').Stats): FileInfo => ({
     name, isDirectory: st.isDirectory(), isFile: st.isFile(), size: st.size, mtimeMs: st.mtimeMs,
   });
@@ -143,10 +145,10 @@ export function createFs(perms: Permissions): FsCapability {
       else await fsp.unlink(abs);
     },
     resolve(...parts) {
-      return path.resolve(...parts);
+      return path.resolve(baseDir, ...parts);
     },
     async tempDir(prefix) {
-      const base = prefix.includes('/') || path.isAbsolute(prefix) ? path.resolve(prefix) : path.join(os.tmpdir(), prefix);
+      const base = prefix.includes('/') || path.isAbsolute(prefix) ? path.resolve(baseDir, prefix) : path.join(os.tmpdir(), prefix);
       w(base, 'fs.tempDir');
       await fsp.mkdir(path.dirname(base), { recursive: true });
       return fsp.mkdtemp(base);
@@ -171,7 +173,7 @@ export function createCapabilities(o: CapabilityOptions): Capabilities {
       perms.check('net', hostPort(opts.hostname, opts.port), 'connect');
       return tcpConnect(opts.hostname, opts.port);
     },
-    fs: createFs(perms),
+    fs: createFs(perms, o.baseDir),
     env: {
       get(name) {
         perms.check('env', name, 'env.get');

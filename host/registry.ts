@@ -42,3 +42,9 @@ export const COMPONENT_HELP: Record<string, string> = {
   rule: 'Ruler: evaluates recording and alerting rules against a query API.',
   tools: 'Tools: bucket ls|inspect|verify|web|downsample|..., rules-check.',
 };
+
+/** Thanos's tools commands; one the tools plugin does not provide yet is "not implemented yet". */
+export const KNOWN_TOOL_COMMANDS = [
+  'bucket verify', 'bucket ls', 'bucket inspect', 'bucket web', 'bucket replicate', 'bucket downsample', 'bucket cleanup',
+  'bucket mark', 'bucket rewrite', 'bucket retention', 'bucket upload-blocks', 'rules-check',
+];

@@ -68,8 +68,8 @@ export function bucketConfigFromObject(obj: Record<string, unknown>, source: str
 export interface CreateBucketOptions {
   /** Resolves a provider type (upper case) to its plugin; throws a clear error for unknown types. */
   loadProvider(type: string): Promise<ObjstorePlugin>;
-  /** The capabilities of this objstore instance (its permissions). */
-  capabilities: Capabilities;
+  /** The capabilities of this objstore instance (its permissions), given the loaded plugin. */
+  capabilities: Capabilities | ((plugin: ObjstorePlugin) => Capabilities);
   /** Where thanos_objstore_bucket_* metrics go; omitted = no metrics wrapper. */
   metrics?: Metrics;
   /** The `bucket` label of the metrics (default: the provider type). */
@@ -77,7 +77,7 @@ export interface CreateBucketOptions {
   /** Retry settings; false disables the retry wrapper. */
   retry?: RetryOptions | false;
   /** Applied to the raw config before the plugin parses it (the host resolves `{ env: NAME }` secrets here). */
-  transformConfig?(raw: unknown): unknown;
+  transformConfig?(raw: unknown, plugin: ObjstorePlugin): unknown;
 }
 
 /** Builds provider -> prefix -> retry -> metrics. */
@@ -85,12 +85,13 @@ export async function createBucket(cfg: BucketConfig, o: CreateBucketOptions): P
   const plugin = await o.loadProvider(cfg.type);
   let parsed: unknown;
   try {
-    const raw = o.transformConfig ? o.transformConfig(cfg.config) : cfg.config;
+    const raw = o.transformConfig ? o.transformConfig(cfg.config, plugin) : cfg.config;
     parsed = plugin.parseConfig(raw);
   } catch (err) {
     throw new BucketConfigError(`${cfg.source}: type ${cfg.type}: ${(err as Error).message}`);
   }
-  let b: Bucket = await plugin.create(o.capabilities, parsed);
+  const caps = typeof o.capabilities === 'function' ? o.capabilities(plugin) : o.capabilities;
+  let b: Bucket = await plugin.create(caps, parsed);
   if (cfg.prefix) b = new PrefixedBucket(b, cfg.prefix);
   if (o.retry !== false) b = new RetryBucket(b, o.retry ?? {});
   if (o.metrics) b = new MetricsBucket(b, o.metrics, o.name ?? cfg.type.toLowerCase());

@@ -118,7 +118,7 @@ test('factory: type is case-insensitive, config and prefix are applied', async (
       assert.is(t, 'MEMORY');
       return { ...memory, create: async () => (inner = new MemoryBucket()) };
     },
-    capabilities: {} as never,
+    capabilities: () => ({}) as never,
     metrics: reg,
     name: 'primary',
   });
@@ -138,7 +138,7 @@ test('factory: strict errors name the source and line', () => {
 
 test('factory: a provider config error names the source and field', async () => {
   const cfg = parseBucketConfig('type: MEMORY\nconfig:\n  directory: /x\n', 'b.yaml');
-  await createBucket(cfg, { loadProvider: async () => memory, capabilities: {} as never }).then(
+  await createBucket(cfg, { loadProvider: async () => memory, capabilities: () => ({}) as never }).then(
     () => assert.unreachable(),
     (err) => assert.match(String(err), /b\.yaml: type MEMORY: config\.directory: unknown field/),
   );

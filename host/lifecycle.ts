@@ -1,0 +1,239 @@
+// The run group: set up components in dependency order, serve their HTTP and gRPC listeners, run
+// them under one AbortSignal, and stop them all on SIGINT/SIGTERM (within a grace period), on the
+// first component that fails, or when one returns. SIGHUP calls component.reload().
+import * as fs from 'node:fs';
+import type { Bucket, Component, ComponentContext, ComponentPlugin, Core, Logger } from './index.ts';
+import { createCapabilities } from './capabilities.ts';
+import { Registry, processMetrics, renderAll } from './metrics.ts';
+import type { Permissions } from './permissions.ts';
+import { resolveSecrets } from './secrets.ts';
+import { buildHttpApp, startHttp } from './server/http.ts';
+import { startGrpc, type GrpcListener } from './server/grpc.ts';
+import { infoService, INFO_METHOD } from './server/info.ts';
+import type { HttpListener } from './index.ts';
+
+/** One object store instance shared by the components bound to it. */
+export interface ObjstoreHandle {
+  id: string;
+  registry: Registry;
+  /** Creates the bucket on first use. */
+  get(): Promise<Bucket>;
+  close(): Promise<void>;
+}
+
+export function objstoreHandle(id: string, registry: Registry, create: () => Promise<Bucket>): ObjstoreHandle {
+  let p: Promise<Bucket> | undefined;
+  return {
+    id,
+    registry,
+    get: () => (p ??= create().catch((err) => { p = undefined; throw err; })),
+    close: async () => {
+      if (p) await (await p.catch(() => undefined))?.close();
+    },
+  };
+}
+
+export interface UnitSpec {
+  id: string;
+  /** Manifest key (`components[1]`) or `thanos store` for the command line, for messages. */
+  key: string;
+  plugin: ComponentPlugin;
+  /** Raw config (may contain `{ env: NAME }` secrets); parsed by plugin.parseConfig. */
+  config: unknown;
+  permissions: Permissions;
+  http?: string;
+  grpc?: string;
+  /** Serve gRPC only when the component has gRPC services (true for the command line's default address). */
+  grpcOnlyIfServices?: boolean;
+  dataDir?: string;
+  /** Relative paths of the plugin's fs calls resolve against this (the manifest's directory). */
+  baseDir?: string;
+  objstore?: ObjstoreHandle;
+  /** How to explain a missing object store binding. */
+  objstoreHint?: string;
+}
+
+export interface RunOptions {
+  log: Logger;
+  core: () => Promise<Core>;
+  /** Deadline for a graceful stop after a signal or a failure. */
+  gracePeriodMs: number;
+  /** Shared process-level registry (process metrics are added to it). */
+  processRegistry?: Registry;
+  /** Install SIGINT/SIGTERM/SIGHUP handlers (default true). */
+  handleSignals?: boolean;
+  /** Stops the group from outside (tests). */
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  code: number;
+  /** The grace period ran out with components still running. */
+  timedOut: boolean;
+  cause?: unknown;
+}
+
+interface Running {
+  spec: UnitSpec;
+  component?: Component;
+  ready: boolean;
+  http?: HttpListener;
+  grpc?: GrpcListener;
+  done?: Promise<void>;
+  finished?: boolean;
+  log: Logger;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.cause instanceof Error && !err.message.includes(err.cause.message) ? `${err.message}: ${err.cause.message}` : err.message;
+  return String(err);
+}
+
+export async function runGroup(units: UnitSpec[], o: RunOptions): Promise<RunResult> {
+  const log = o.log;
+  const ac = new AbortController();
+  const procReg = o.processRegistry ?? new Registry();
+  procReg.addCollector(processMetrics);
+  const running: Running[] = [];
+  let failure: { err: unknown; id: string } | undefined;
+  let stopReason = '';
+  let wake!: () => void;
+  const stopped = new Promise<void>((r) => (wake = r));
+  const stop = (why: string) => {
+    if (ac.signal.aborted) return;
+    stopReason = why;
+    for (const r of running) r.ready = false;
+    ac.abort(new Error(why));
+    wake();
+  };
+
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (ac.signal.aborted) {
+      log.warn('second signal, exiting now', { signal: sig });
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    }
+    log.info('caught signal, shutting down', { signal: sig });
+    stop(`signal ${sig}`);
+  };
+  const onHup = () => {
+    log.info('caught SIGHUP, reloading');
+    for (const r of running) {
+      r.component?.reload?.().then(() => r.log.info('reloaded'), (err) => r.log.error('reload failed', { err: describe(err) }));
+    }
+  };
+  const handle = o.handleSignals !== false;
+  if (handle) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onHup);
+  }
+  const onOuter = () => stop('stopped by the caller');
+  o.signal?.addEventListener('abort', onOuter, { once: true });
+
+  try {
+    let core: Core | undefined;
+    for (const spec of units) {
+      if (ac.signal.aborted) break;
+      const ulog = log.with({ component: spec.id });
+      const r: Running = { spec, ready: false, log: ulog };
+      running.push(r);
+      try {
+        core ??= await o.core();
+        const reg = new Registry();
+        if (spec.dataDir) fs.mkdirSync(spec.dataDir, { recursive: true });
+        const caps = createCapabilities({ permissions: spec.permissions, log: ulog, metrics: reg, baseDir: spec.baseDir });
+        const ctx: ComponentContext = {
+          ...caps,
+          core,
+          dataDir: spec.dataDir,
+          signal: ac.signal,
+          addresses: { http: spec.http, grpc: spec.grpc },
+          stdout: { write: (t) => void process.stdout.write(t) },
+          stderr: { write: (t) => void process.stderr.write(t) },
+          setReady: (v) => {
+            if (ac.signal.aborted && v) return;
+            if (v !== r.ready) ulog.info(v ? 'changing probe status to ready' : 'changing probe status to not ready');
+            r.ready = v;
+          },
+          bucket: async (id) => {
+            if (!spec.objstore) throw new Error(`${spec.id}: no object storage configured (${spec.objstoreHint ?? 'set objstore:'})`);
+            if (id !== undefined && id !== spec.objstore.id) throw new Error(`${spec.id}: not bound to object storage "${id}" (bound: ${spec.objstore.id})`);
+            return spec.objstore.get();
+          },
+        };
+        const regs = () => [procReg, reg, ...(spec.objstore ? [spec.objstore.registry] : [])];
+        const config = spec.plugin.parseConfig(resolveSecrets(spec.config, spec.permissions, `${spec.key}.config`));
+        r.component = await spec.plugin.setup(ctx, config);
+        if (spec.http) {
+          const app = buildHttpApp({ component: () => r.component, ready: () => r.ready, metrics: () => renderAll(regs()), registry: reg, log: ulog });
+          r.http = await startHttp(spec.http, app);
+          ulog.info('listening for requests and metrics', { service: 'http/server', address: `${r.http.address.hostname}:${r.http.address.port}` });
+        }
+        const services = r.component.grpc ?? {};
+        if (spec.grpc && (!spec.grpcOnlyIfServices || Object.keys(services).length > 0)) {
+          const all = { ...infoService(() => r.component), ...services };
+          r.grpc = await startGrpc(spec.grpc, all, { log: ulog, signal: ac.signal });
+          ulog.info('listening for serving gRPC', { service: 'gRPC/server', address: r.grpc.address, info: INFO_METHOD in services ? 'component' : 'host' });
+        }
+        const comp = r.component;
+        r.done = comp.run(ac.signal).then(
+          () => {
+            if (!ac.signal.aborted) {
+              ulog.info('component finished');
+              stop(`component ${spec.id} finished`);
+            }
+          },
+          (err) => {
+            if (ac.signal.aborted && (err as Error)?.name === 'AbortError') return;
+            if (!failure) failure = { err, id: spec.id };
+            ulog.error('component failed', { err: describe(err) });
+            stop(`component ${spec.id} failed`);
+          },
+        ).finally(() => { r.finished = true; });
+      } catch (err) {
+        failure = { err, id: spec.id };
+        ulog.error('component failed to start', { err: describe(err) });
+        stop(`component ${spec.id} failed to start`);
+        break;
+      }
+    }
+
+    if (!ac.signal.aborted) await stopped;
+
+    // Graceful stop: wait for every run() to return, then close listeners; all within the grace period.
+    log.info('stopping', { reason: stopReason, grace_period: `${o.gracePeriodMs}ms` });
+    let timedOut = false;
+    const graceful = (async () => {
+      await Promise.all(running.map((r) => r.done ?? Promise.resolve()));
+      await Promise.all(running.map(async (r) => {
+        await r.http?.close();
+        await r.grpc?.close(Math.max(100, o.gracePeriodMs / 2));
+      }));
+      await Promise.all([...new Set(running.map((r) => r.spec.objstore).filter(Boolean))].map((h) => h!.close().catch(() => {})));
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      graceful,
+      new Promise<void>((r) => { timer = setTimeout(() => { timedOut = true; r(); }, o.gracePeriodMs); }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      const busy = running.filter((r) => r.done && !r.finished).map((r) => r.spec.id);
+      log.error('grace period exceeded, forcing exit', { grace_period: `${o.gracePeriodMs}ms`, components: busy.join(',') });
+      return { code: 1, timedOut: true, cause: failure?.err };
+    }
+    if (failure) {
+      log.error('exiting with error', { component: failure.id, err: describe(failure.err) });
+      return { code: 1, timedOut: false, cause: failure.err };
+    }
+    log.info('exiting');
+    return { code: 0, timedOut: false };
+  } finally {
+    if (handle) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGHUP', onHup);
+    }
+    o.signal?.removeEventListener('abort', onOuter);
+  }
+}
