@@ -7,6 +7,7 @@ import { checkObjectName, normalizeDir } from '../../../lib/objstore/util.ts';
 import { fetchWithHeaderTimeout } from './confutil.ts';
 import type { S3Config } from './config.ts';
 import { md5 } from './md5.ts';
+import { arrayParts, concat, streamParts } from './parts.ts';
 import { EMPTY_SHA256, amzDate, canonicalQuery, sha256Hex, signV2, signV4, toBase64, uriEncode } from './sign.ts';
 import { childText, childrenNamed, escapeXml, parseXml, rootElement } from './xml.ts';
 
@@ -484,43 +485,6 @@ export function regionFromEndpoint(host: string): string | undefined {
 
 function emptyStream(): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({ start(c) { c.close(); } });
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const c of chunks) { out.set(c, off); off += c.length; }
-  return out;
-}
-
-function* arrayParts(data: Uint8Array, size: number): Iterable<Uint8Array> {
-  for (let off = 0; off < data.length; off += size) yield data.subarray(off, Math.min(data.length, off + size));
-}
-
-/** Re-chunks a byte stream into parts of exactly `size` bytes (the last may be shorter, never empty). */
-async function* streamParts(reader: ReadableStreamDefaultReader<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
-  let buf = new Uint8Array(size);
-  let fill = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    let v = value;
-    while (v.length > 0) {
-      const n = Math.min(size - fill, v.length);
-      buf.set(v.subarray(0, n), fill);
-      fill += n;
-      v = v.subarray(n);
-      if (fill === size) {
-        yield buf;
-        buf = new Uint8Array(size);
-        fill = 0;
-      }
-    }
-  }
-  if (fill > 0) yield buf.subarray(0, fill);
 }
 
 /** Skips `skip` bytes of a stream and passes at most `take` bytes on. */
