@@ -17,3 +17,14 @@ export { BlockReader, fsBlockFiles, bucketBlockFiles, memBlockFiles, decodeSerie
 export type { BlockSink, BlockWriterOptions, ChunkInput } from './writer.ts';
 export { BlockWriter, fsBlockSink, fsFileSink, memBlockSink, cutPoints, computeChunkEndTime, rangeForTimestamp, DEFAULT_SAMPLES_PER_CHUNK, DEFAULT_BLOCK_DURATION } from './writer.ts';
 export { crc32c } from './encoding.ts';
+export type { IndexHeaderInfo, LoadIndexHeaderOptions } from './indexheader.ts';
+export { buildIndexHeader, openIndexHeader, loadIndexHeaderReader, INDEX_HEADER_FILENAME, INDEX_HEADER_MAGIC, DEFAULT_POSTINGS_SAMPLING } from './indexheader.ts';
+export { encodeAggrChunk, decodeAggrChunk, aggrChunkGet, AggrChunkError, AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER, AGGR_NAMES } from './aggrchunk.ts';
+export { downsampleBlock } from './downsample.ts';
+export { mergeBlocks, type MergeOptions } from './merge.ts';
+export { uploadBlock, uploadBlockFiles, downloadBlock, isCompleteBlock, type UploadOptions } from './objstore.ts';
+export { dumpSamples, selectMerged, type DumpOptions } from './dump.ts';
+export { parseSelector, SelectorError } from './selector.ts';
+export { backfillOpenMetrics, type BackfillOptions } from './backfill.ts';
+export { parseOMLine, OpenMetricsError, GO_NAN } from './openmetrics.ts';
+export { formatGoFloat, goQuote, formatLabelsGo } from './gofmt.ts';
