@@ -111,18 +111,18 @@ export class EndpointSet {
     }
   }
 
-  /** Calls Info on every endpoint (concurrently) and updates health; removes long-unhealthy ones. */
+  /** Calls Info on every endpoint (concurrently) and updates health. */
   async update(signal?: AbortSignal): Promise<void> {
-    const all = [...this.states.values()];
-    await Promise.all(all.map((st) => this.check(st, signal)));
-    const now = this.now();
-    for (const st of all) {
-      if (st.spec.strict || st.failingSince === null) continue;
-      if (now - st.failingSince >= this.opts.unhealthyTimeoutMs) {
-        st.client.close();
-        this.states.delete(st.spec.address);
-      }
-    }
+    await Promise.all([...this.states.values()].map((st) => this.check(st, signal)));
+  }
+
+  /**
+   * Whether the endpoint has failed for longer than --store.unhealthy-timeout: it is then dropped
+   * from the stores page (it is still probed while configured, and comes back once healthy).
+   * Strict endpoints are always shown.
+   */
+  expired(st: EndpointState): boolean {
+    return !st.spec.strict && st.failingSince !== null && this.now() - st.failingSince >= this.opts.unhealthyTimeoutMs;
   }
 
   private async check(st: EndpointState, parent?: AbortSignal): Promise<void> {
@@ -162,7 +162,7 @@ export class EndpointSet {
   /** /api/v1/stores data: grouped by component type ("unknown" for never-reached endpoints). */
   statuses(): Record<string, EndpointStatus[]> {
     const out: Record<string, EndpointStatus[]> = {};
-    const sorted = [...this.states.values()].sort((a, b) => (a.spec.address < b.spec.address ? -1 : a.spec.address > b.spec.address ? 1 : 0));
+    const sorted = [...this.states.values()].filter((st) => !this.expired(st)).sort((a, b) => (a.spec.address < b.spec.address ? -1 : a.spec.address > b.spec.address ? 1 : 0));
     for (const st of sorted) {
       const type = st.info?.componentType || 'unknown';
       (out[type] ??= []).push({

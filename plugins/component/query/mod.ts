@@ -241,11 +241,15 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
       log.info('querier ready', { endpoints: endpoints.all().length, healthy: endpoints.healthyStores().length });
       while (!signal.aborted) {
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, cfg.infoIntervalMs);
-          signal.addEventListener('abort', () => {
+          const onAbort = () => {
             clearTimeout(t);
             resolve();
-          }, { once: true });
+          };
+          const t = setTimeout(() => {
+            signal.removeEventListener('abort', onAbort);
+            resolve();
+          }, cfg.infoIntervalMs);
+          signal.addEventListener('abort', onAbort, { once: true });
         });
         if (signal.aborted) break;
         await tick();
