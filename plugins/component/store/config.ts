@@ -29,7 +29,6 @@ export interface StoreConfig {
 }
 
 export const storeFlags: FlagSpec[] = [
-  { name: 'data-dir', key: 'dataDir', type: 'string', default: './data', help: 'Local data directory used for caching purposes (index-header, in-mem cache items and meta.jsons).' },
   { name: 'sync-block-duration', key: 'syncBlockDuration', type: 'duration', default: '15m', help: 'Repeat interval for syncing the blocks between local and remote view.' },
   { name: 'block-sync-concurrency', key: 'blockSyncConcurrency', type: 'int', default: 20, help: 'Number of goroutines to use when constructing index-cache.json blocks from object storage.' },
   { name: 'block-meta-fetch-concurrency', key: 'blockMetaFetchConcurrency', type: 'int', default: 32, help: 'Number of goroutines to use when fetching block metadata from object storage.' },
@@ -64,7 +63,8 @@ const HOST_KEYS = new Set([
   'grpcServerMaxConnectionAge', 'webExternalPrefix', 'webPrefixHeader', 'webRoutePrefix', 'bucketWebLabel', 'requestLoggingConfig', 'requestLoggingConfigFile',
 ]);
 
-const KNOWN = new Set(storeFlags.map((f) => f.key));
+/** --data-dir is a host flag (ctx.dataDir); `dataDir` is still accepted in plugins.yaml config. */
+const KNOWN = new Set([...storeFlags.map((f) => f.key), 'dataDir']);
 
 function str(raw: Record<string, unknown>, key: string, def: string): string {
   const v = raw[key];
