@@ -84,3 +84,15 @@ export function genOpenMetrics(startMs: number, hours: number, seed = 1): string
   lines.push('# EOF');
   return lines.join('\n') + '\n';
 }
+
+/** Asserts the promise-returning fn rejects with an error matching re (message) or pred. */
+export async function rejects(fn: () => Promise<unknown>, check: RegExp | ((e: unknown) => boolean), what = ''): Promise<Error> {
+  try {
+    await fn();
+  } catch (e) {
+    const ok = check instanceof RegExp ? check.test((e as Error).message) : check(e);
+    if (!ok) throw new Error(`${what} rejected with an unexpected error: ${(e as Error).message}`);
+    return e as Error;
+  }
+  throw new Error(`${what} expected a rejection, but it resolved`);
+}
