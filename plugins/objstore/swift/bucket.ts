@@ -290,7 +290,7 @@ export class SwiftBucket implements Bucket {
       if (this.cfg.useDynamicLargeObjects) {
         const res = await this.call({
           method: 'PUT', container: this.cfg.containerName, name, body: new Uint8Array(0), op: 'upload',
-          headers: { 'Content-Type': 'application/octet-stream', 'X-Object-Manifest': `${this.segmentsContainer}/${segPrefix}` },
+          headers: { 'Content-Type': 'application/octet-stream', 'X-Object-Manifest': `${uriEncode(this.segmentsContainer)}/${uriEncode(segPrefix, true)}` },
         });
         await res.body?.cancel().catch(() => {});
       } else {
@@ -316,14 +316,28 @@ export class SwiftBucket implements Bucket {
 
   async delete(name: string): Promise<void> {
     checkObjectName(name);
-    if (this.cfg.useDynamicLargeObjects) {
-      // A DLO manifest names a segment prefix; those segments go too.
-      const head = await this.head(name);
-      const manifest = head.headers.get('x-object-manifest');
-      if (manifest) await this.deleteDloSegments(manifest);
+    // HEAD first: a missing object is a not-found error, and large objects lose their segments too.
+    const head = await this.head(name);
+    const dlo = head.headers.get('x-object-manifest');
+    const slo = (head.headers.get('x-static-large-object') ?? '').toLowerCase() === 'true';
+    if (slo) {
+      const r: Req = {
+        method: 'DELETE', container: this.cfg.containerName, name, op: 'delete',
+        query: [['multipart-manifest', 'delete']], headers: { Accept: 'application/json' },
+      };
+      const res = await this.call(r, name);
+      // The SLO delete is a bulk operation: 200 with a per-item report in the body.
+      const text = await res.text();
+      let report: { 'Response Status'?: string; Errors?: unknown[] } = {};
+      try { report = JSON.parse(text); } catch { /* older proxies answer in plain text */ }
+      const status = report['Response Status'] ?? '';
+      if (status && !/^2\d\d/.test(status) && !/^404/.test(status)) {
+        throw new SwiftError(Number(status.slice(0, 3)) || 500, 'delete', `${this.cfg.containerName}/${name}`, `${status} ${JSON.stringify(report.Errors ?? [])}`);
+      }
+      return;
     }
-    // On an SLO manifest this deletes the segments as well; on a plain object it is a plain DELETE.
-    const res = await this.call({ method: 'DELETE', container: this.cfg.containerName, name, query: [['multipart-manifest', 'delete']], op: 'delete' }, name);
+    if (dlo) await this.deleteDloSegments(dlo);
+    const res = await this.call({ method: 'DELETE', container: this.cfg.containerName, name, op: 'delete' }, name);
     await res.body?.cancel().catch(() => {});
   }
 
