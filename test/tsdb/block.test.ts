@@ -9,7 +9,7 @@ import {
   BlockWriter, BlockReader, memBlockSink, memBlockFiles, bucketBlockFiles, fsBlockFiles, fsBlockSink, bucketSource,
   loadIndexHeaderReader, uploadBlockFiles, uploadBlock, downloadBlock, mergeBlocks, downsampleBlock,
   decodeAggrChunk, aggrChunkGet, encodeTombstones, PartialBlockError, ENC_AGGR, ENC_XOR, AGGR_COUNT, AGGR_SUM, AGGR_COUNTER,
-  type Tombstones,
+  type Tombstones, type SeriesSamples,
 } from '../../lib/tsdb/mod.ts';
 import { compileMatcher, matchLabels, labelsFromRecord, compareLabels, type Labels, type Matcher } from '../../lib/labels/mod.ts';
 import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
@@ -152,10 +152,10 @@ test('tombstones are honoured when asked', async () => {
   files.set('tombstones', encodeTombstones(ts));
   const b = await BlockReader.open(memBlockFiles(files), { core });
   const m = [{ type: '=', name: 'id', value: '10' }] as Matcher[];
-  const honoured = (await b.select(m).next()).value!;
-  const raw = (await b.select(m, { honourTombstones: false }).next()).value!;
+  const honoured = (await b.select(m).next()).value as SeriesSamples;
+  const raw = (await b.select(m, { honourTombstones: false }).next()).value as SeriesSamples;
   assert.is(raw.n - honoured.n, 4);
-  assert.ok(Array.from(honoured.t.subarray(0, honoured.n)).every((t) => t < T0 + 15_000 || t > T0 + 60_000));
+  assert.ok(Array.from(honoured.t.subarray(0, honoured.n)).every((t: number) => t < T0 + 15_000 || t > T0 + 60_000));
 });
 
 test('merge: replicas deduplicated one-to-one, other series kept, chunks copied when not overlapping', async () => {
