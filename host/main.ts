@@ -12,11 +12,11 @@ import { COMMON_FLAGS, FlagError, formatFlagsHelp, parseDuration, parseFlags, ge
 import { loadBuiltinComponent, loadBuiltinObjstore, loadUse, NotImplementedError, REPO_ROOT } from './loader.ts';
 import { objstoreHandle, runGroup, type ObjstoreHandle, type UnitSpec } from './lifecycle.ts';
 import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from './log.ts';
-import { ManifestError, readManifest, startOrder, type Manifest } from './manifest.ts';
+import { ManifestError, readManifest, startOrder, type Manifest, type ObjstoreEntry } from './manifest.ts';
 import { Registry } from './metrics.ts';
 import { Permissions } from './permissions.ts';
 import { BUILTIN_COMPONENTS, COMMAND_ALIASES, COMPONENT_HELP, KNOWN_TOOL_COMMANDS } from './registry.ts';
-import { resolveSecrets } from './secrets.ts';
+import { resolveSecrets, SecretError } from './secrets.ts';
 
 /** A usage error: printed to stderr, exit code 2. */
 export class UsageError extends Error {
@@ -330,8 +330,45 @@ async function runTool(inv: Extract<Invocation, { kind: 'tool' }>): Promise<numb
   }
 }
 
+function configFail(fail: (key: string, detail: string) => never, base: string, err: unknown): never {
+  if (err instanceof SecretError) return fail(err.key, err.detail);
+  const k = configErrorKey(err);
+  const msg = (err as Error).message;
+  const detail = err instanceof ConfigError && err.key && msg.startsWith(`${err.key}: `) ? msg.slice(err.key.length + 2) : msg;
+  return fail(k ? `${base}.config.${k}` : `${base}.config`, detail);
+}
+
 function configErrorKey(err: unknown): string | undefined {
   return err instanceof ConfigError && err.key ? err.key.replace(/^config\./, '') : undefined;
+}
+
+/** Loads an objstore entry's plugin, checks its config, and returns a lazily created bucket. */
+export async function buildObjstore(m: Manifest, e: ObjstoreEntry, log: Logger): Promise<ObjstoreHandle> {
+  const fail = (key: string, detail: string): never => {
+    throw new ManifestError(m.file, m.lineOf(key), key, detail);
+  };
+  let plugin: ObjstorePlugin;
+  try {
+    plugin = (await loadUse(e.use, m.dir, 'objstore')).plugin;
+  } catch (err) {
+    return fail(`${e.key}.use`, (err as Error).message);
+  }
+  const perms = new Permissions({ pluginId: plugin.manifest.id, request: plugin.manifest.permissions, grant: e.permissions, grantKey: `${e.key}.permissions`, grantBaseDir: m.dir });
+  const cfg = bucketConfigFromObject({ type: plugin.provider, config: e.config, prefix: e.prefix }, `${m.file}: ${e.key}`);
+  try {
+    plugin.parseConfig(resolveSecrets(e.config, perms, `${e.key}.config`));
+  } catch (err) {
+    configFail(fail, e.key, err);
+  }
+  const reg = new Registry();
+  const olog = log.with({ objstore: e.id });
+  return objstoreHandle(e.id, reg, () => createBucket(cfg, {
+    loadProvider: async () => plugin,
+    capabilities: () => createCapabilities({ permissions: perms, log: olog, metrics: reg, baseDir: m.dir }),
+    transformConfig: (raw) => resolveSecrets(raw, perms, `${e.key}.config`),
+    metrics: reg,
+    name: e.id,
+  }));
 }
 
 /** Loads plugins and builds the units of a manifest; every error names file, line and key. */
@@ -349,30 +386,7 @@ export async function planManifest(m: Manifest, log: Logger): Promise<UnitSpec[]
   })();
   const handles = new Map<string, ObjstoreHandle>();
   for (const e of m.objstore) {
-    if (!order.some((c) => c.objstore === e.id)) continue;
-    let plugin: ObjstorePlugin;
-    try {
-      plugin = (await loadUse(e.use, m.dir, 'objstore')).plugin;
-    } catch (err) {
-      return fail(`${e.key}.use`, (err as Error).message);
-    }
-    const perms = new Permissions({ pluginId: plugin.manifest.id, request: plugin.manifest.permissions, grant: e.permissions, grantKey: `${e.key}.permissions`, grantBaseDir: m.dir });
-    const cfg = bucketConfigFromObject({ type: plugin.provider, config: e.config, prefix: e.prefix }, `${m.file}: ${e.key}`);
-    try {
-      plugin.parseConfig(resolveSecrets(e.config, perms, `${e.key}.config`));
-    } catch (err) {
-      const k = configErrorKey(err);
-      fail(k ? `${e.key}.config.${k}` : `${e.key}.config`, (err as Error).message);
-    }
-    const reg = new Registry();
-    const olog = log.with({ objstore: e.id });
-    handles.set(e.id, objstoreHandle(e.id, reg, () => createBucket(cfg, {
-      loadProvider: async () => plugin,
-      capabilities: () => createCapabilities({ permissions: perms, log: olog, metrics: reg, baseDir: m.dir }),
-      transformConfig: (raw) => resolveSecrets(raw, perms, `${e.key}.config`),
-      metrics: reg,
-      name: e.id,
-    })));
+    if (order.some((c) => c.objstore === e.id)) handles.set(e.id, await buildObjstore(m, e, log));
   }
   const units: UnitSpec[] = [];
   for (const c of order) {
@@ -388,8 +402,7 @@ export async function planManifest(m: Manifest, log: Logger): Promise<UnitSpec[]
     try {
       plugin.parseConfig(resolveSecrets(c.config, perms, `${c.key}.config`));
     } catch (err) {
-      const k = configErrorKey(err);
-      fail(k ? `${c.key}.config.${k}` : `${c.key}.config`, (err as Error).message);
+      configFail(fail, c.key, err);
     }
     units.push({
       id: c.id, key: c.key, plugin, config: c.config, permissions: perms, http: c.http, grpc: c.grpc,

@@ -4,8 +4,8 @@ import { PermissionDenied } from './index.ts';
 import type { Permissions } from './permissions.ts';
 
 export class SecretError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(readonly key: string, readonly detail: string) {
+    super(`${key}: ${detail}`);
     this.name = 'SecretError';
   }
 }
@@ -23,12 +23,12 @@ export function resolveSecrets(config: unknown, perms: Permissions, keyPath: str
         perms.check('env', name, 'secret');
       } catch (err) {
         if (err instanceof PermissionDenied) {
-          throw new SecretError(`${key}: secret { env: ${name} } needs an env grant: plugin ${perms.pluginId} is not allowed to read ${name} (${err.reason ?? `add ${name} to ${err.manifestKey} in plugins.yaml`})`);
+          throw new SecretError(key, `secret { env: ${name} } needs an env grant: plugin ${perms.pluginId} is not allowed to read ${name} (${err.reason ?? `add ${name} to ${err.manifestKey} in plugins.yaml`})`);
         }
         throw err;
       }
       const val = env[name];
-      if (val === undefined) throw new SecretError(`${key}: secret { env: ${name} }: environment variable ${name} is not set`);
+      if (val === undefined) throw new SecretError(key, `secret { env: ${name} }: environment variable ${name} is not set`);
       return val;
     }
     if (Array.isArray(v)) return v.map((e, i) => walk(e, `${key}[${i}]`));
