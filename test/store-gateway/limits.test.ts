@@ -69,9 +69,9 @@ test('samples limit counts chunks × 120', async () => {
 });
 
 test('downloaded bytes limit', async () => {
-  const comp = await start({ downloadedBytesLimit: '20KB' });
+  const comp = await start({ downloadedBytesLimit: '64KB' });
   assert.is(await run(comp, 'up', T0 + 60_000), 20);
-  await fails(run(comp, '.+'), /exceeded bytes limit: limit 20480 violated/);
+  await fails(run(comp, '.+'), /exceeded bytes limit: limit 65536 violated/);
 });
 
 test('a failed request leaves the store serving', async () => {

@@ -12,7 +12,8 @@ import type { FetchResult, MetaFetcher } from '../../../lib/store/blocksync/fetc
 import { forEachLimit } from '../../../lib/store/blocksync/fetcher.ts';
 import type { IndexCache } from '../../../lib/store/indexcache/mod.ts';
 import type { IndexReader, SeriesEntry, ChunkMeta } from '../../../lib/tsdb/index.ts';
-import type { ChunkReader, RawChunk } from '../../../lib/tsdb/chunks.ts';
+import type { RawChunk } from '../../../lib/tsdb/chunks.ts';
+import type { ChunkSource } from './chunkfetch.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Request / response shapes (mirror thanos.SeriesRequest etc.; the gRPC layer converts)
@@ -77,7 +78,7 @@ export interface StoreMetrics {
 
 export interface OpenedBlock {
   index: IndexReader;
-  chunks: ChunkReader;
+  chunks: ChunkSource;
   close?(): Promise<void>;
 }
 
@@ -88,7 +89,7 @@ export class Block {
   readonly extLabels: Labels;
   readonly extKey: string;
   readonly resolution: number;
-  constructor(readonly meta: BlockMeta, readonly index: IndexReader, readonly chunks: ChunkReader, readonly closeFn?: () => Promise<void>) {
+  constructor(readonly meta: BlockMeta, readonly index: IndexReader, readonly chunks: ChunkSource, readonly closeFn?: () => Promise<void>) {
     this.extLabels = labelsFromRecord(meta.thanos.labels);
     this.extKey = labelsKey(this.extLabels);
     this.resolution = meta.thanos.downsample.resolution;
@@ -693,18 +694,17 @@ export class BucketStore {
       refs.sort((a, b) => a - b);
       const uniq = refs.filter((r, i) => i === 0 || r !== refs[i - 1]);
       let chunks: RawChunk[];
+      let bytes = 0;
       try {
-        chunks = await block.chunks.chunks(uniq, this.opts.chunkGapBytes ?? 512 * 1024);
+        chunks = await block.chunks.chunks(uniq, this.opts.chunkGapBytes ?? 512 * 1024, (n) => {
+          bytes += n;
+          lim.addBytes(n);
+        });
       } catch (e) {
         throw this.blockError(block, 'reading chunks', e);
       }
       const m = new Map<number, RawChunk>();
-      let bytes = 0;
-      uniq.forEach((r, i) => {
-        m.set(r, chunks[i]!);
-        bytes += chunks[i]!.data.byteLength + 5;
-      });
-      lim.addBytes(bytes);
+      uniq.forEach((r, i) => m.set(r, chunks[i]!));
       this.stats.chunkBytesFetched += bytes;
       this.mBytesFetched?.inc({}, bytes);
       this.mChunksFetched?.inc({}, uniq.length);

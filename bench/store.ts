@@ -1,0 +1,179 @@
+// Store gateway benchmark (`npm run bench -- store`): a FILESYSTEM bucket of 24 blocks (2h each,
+// 10k series × 15 s by default), then: time to first ready (index-headers built) and after a
+// restart (reused), Series throughput for a selective and a broad selector (series/s, samples/s;
+// chunks are streamed, not decoded, and encoded as gRPC frames), bytes fetched from the bucket per
+// sample returned, and peak RSS during the broad query (with and without a samples limit).
+//
+// Scale with env: STORE_BENCH_SERIES (default 10000), STORE_BENCH_BLOCKS (default 24),
+// STORE_BENCH_DIR (reuse a bucket between runs; default a temp dir, removed at the end).
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Bucket, ComponentContext, Core } from '../host/index.ts';
+import { createLogger } from '../host/log.ts';
+import { Registry } from '../host/metrics.ts';
+import { createCore, createJsCore } from '../lib/core/mod.ts';
+import { labelsFromRecord, compareLabels, type Labels, type Matcher } from '../lib/labels/mod.ts';
+import { encodeSeriesResponse } from '../lib/proto/store.ts';
+import { nodeFs } from '../lib/tsdb/nodefs.ts';
+import { BlockWriter, fsBlockSink } from '../lib/tsdb/writer.ts';
+import { FilesystemBucket } from '../plugins/objstore/filesystem/mod.ts';
+import plugin, { setupStore, type StoreComponent } from '../plugins/component/store/mod.ts';
+
+const H2 = 2 * 3600_000;
+const STEP = 15_000;
+
+/** Counts bytes read through get/getRange. */
+function countingBucket(b: Bucket): Bucket & { bytes: number; requests: number } {
+  const c = Object.create(b) as Bucket & { bytes: number; requests: number };
+  c.bytes = 0;
+  c.requests = 0;
+  const wrap = (s: ReadableStream<Uint8Array>) =>
+    s.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform: (chunk, ctl) => { c.bytes += chunk.byteLength; ctl.enqueue(chunk); } }));
+  c.get = async (name) => { c.requests++; return wrap(await b.get(name)); };
+  c.getRange = async (name, off, len) => { c.requests++; return wrap(await b.getRange(name, off, len)); };
+  return c;
+}
+
+async function writeBlocks(dir: string, core: Core, nSeries: number, nBlocks: number, t0: number): Promise<void> {
+  const fs = nodeFs();
+  const labels: Labels[] = [];
+  for (let i = 0; i < nSeries; i++) {
+    labels.push(labelsFromRecord({ __name__: `metric_${i % 50}`, instance: `host-${i % 100}`, job: i % 4 === 0 ? 'db' : 'api', shard: String(Math.floor(i / 5000)), id: String(i) }));
+  }
+  labels.sort(compareLabels);
+  const symbols = new Set<string>();
+  for (const ls of labels) for (const l of ls) { symbols.add(l.name); symbols.add(l.value); }
+  const per = H2 / STEP;
+  const t = new Float64Array(per);
+  const v = new Float64Array(per);
+  for (let b = 0; b < nBlocks; b++) {
+    const start = t0 + b * H2;
+    const w = await BlockWriter.create(fsBlockSink(fs, dir), symbols, { core, minTime: start, maxTime: start + H2, thanos: { labels: { cluster: 'bench', replica: '0' }, downsample: { resolution: 0 }, source: 'test' } });
+    for (let i = 0; i < labels.length; i++) {
+      let acc = i;
+      for (let k = 0; k < per; k++) {
+        t[k] = start + k * STEP;
+        acc += (k * 7 + i) % 13;
+        v[k] = i % 3 === 0 ? acc : Math.round(Math.sin(k / 20 + i) * 1000) / 10;
+      }
+      await w.addSeries(labels[i]!, t, v, per);
+    }
+    await w.finish();
+    process.stdout.write(`  block ${b + 1}/${nBlocks} written\r`);
+  }
+  process.stdout.write('\n');
+}
+
+function ctxFor(bucket: Bucket, core: Core, dataDir: string): ComponentContext {
+  return {
+    pluginId: 'component:store',
+    fetch: (i, init) => fetch(i, init),
+    listen: async () => { throw new Error('no listen in bench'); },
+    connect: async () => { throw new Error('no connect in bench'); },
+    fs: nodeFs(),
+    env: { get: (n) => process.env[n] },
+    log: createLogger({ level: 'warn' }),
+    metrics: new Registry(),
+    bucket: async () => bucket,
+    core,
+    setReady: () => {},
+    dataDir,
+  };
+}
+
+async function start(bucket: Bucket, core: Core, dataDir: string, cfg: Record<string, unknown> = {}): Promise<{ comp: StoreComponent; ms: number; stop(): Promise<void> }> {
+  const t = performance.now();
+  const comp = await setupStore(ctxFor(bucket, core, dataDir), plugin.parseConfig({ syncBlockDuration: '1h', ...cfg }));
+  const ac = new AbortController();
+  const p = comp.run(ac.signal);
+  await comp.ready;
+  return { comp, ms: performance.now() - t, stop: async () => { ac.abort(); await p; } };
+}
+
+interface QueryResult { series: number; samples: number; chunks: number; frameBytes: number; ms: number; peakRss: number; bucketBytes: number; requests: number; error?: string }
+
+async function query(comp: StoreComponent, bucket: ReturnType<typeof countingBucket>, ms: Matcher[], mint: number, maxt: number): Promise<QueryResult> {
+  const b0 = bucket.bytes;
+  const r0 = bucket.requests;
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 20);
+  const t = performance.now();
+  const res: QueryResult = { series: 0, samples: 0, chunks: 0, frameBytes: 0, ms: 0, peakRss: 0, bucketBytes: 0, requests: 0 };
+  try {
+    for await (const s of comp.store.series({ minTime: mint, maxTime: maxt, matchers: ms })) {
+      res.series++;
+      for (const c of s.chunks) {
+        res.chunks++;
+        const d = c.raw!.data;
+        res.samples += (d[0]! << 8) | d[1]!; // XOR header: sample count (no decoding)
+      }
+      res.frameBytes += encodeSeriesResponse({ type: 'series', series: s }).byteLength;
+    }
+  } catch (e) {
+    res.error = (e as Error).message;
+  }
+  res.ms = performance.now() - t;
+  clearInterval(timer);
+  res.peakRss = Math.max(peak, process.memoryUsage().rss);
+  res.bucketBytes = bucket.bytes - b0;
+  res.requests = bucket.requests - r0;
+  return res;
+}
+
+const mb = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+
+function report(name: string, r: QueryResult): void {
+  const s = r.ms / 1000;
+  console.log(`${name}: ${r.series} series, ${r.samples} samples, ${r.chunks} chunks in ${r.ms.toFixed(0)} ms → ${(r.series / s).toFixed(0)} series/s, ${(r.samples / s / 1e6).toFixed(2)}M samples/s; ` +
+    `bucket ${mb(r.bucketBytes)} in ${r.requests} GETs (${r.samples ? (r.bucketBytes / r.samples).toFixed(3) : '-'} B/sample); frames ${mb(r.frameBytes)}; peak RSS ${mb(r.peakRss)}` + (r.error ? `; FAILED: ${r.error}` : ''));
+}
+
+export default async function main(_args: string[]): Promise<void> {
+  const nSeries = Number(process.env.STORE_BENCH_SERIES ?? 10_000);
+  const nBlocks = Number(process.env.STORE_BENCH_BLOCKS ?? 24);
+  let core: Core;
+  try {
+    core = await createCore();
+  } catch {
+    core = createJsCore();
+  }
+  const keep = !!process.env.STORE_BENCH_DIR;
+  const root = process.env.STORE_BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'bench-store-'));
+  const bucketDir = join(root, `bucket-${nSeries}x${nBlocks}`);
+  const t0 = Math.floor(Date.UTC(2026, 0, 1) / H2) * H2;
+  console.log(`store bench: ${nBlocks} blocks × ${nSeries} series × ${H2 / STEP} samples (${((nSeries * nBlocks * H2) / STEP / 1e6).toFixed(1)}M samples), core=${core.backend}, dir=${root}`);
+  if (!existsSync(bucketDir)) {
+    mkdirSync(bucketDir, { recursive: true });
+    const t = performance.now();
+    await writeBlocks(bucketDir, core, nSeries, nBlocks, t0);
+    console.log(`wrote blocks in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  const bucket = countingBucket(new FilesystemBucket(nodeFs(), bucketDir));
+  const dataDir = join(root, 'data');
+  rmSync(dataDir, { recursive: true, force: true });
+  try {
+    const first = await start(bucket, core, dataDir);
+    console.log(`time to first ready (index-headers built): ${first.ms.toFixed(0)} ms, ${mb(bucket.bytes)} read in ${bucket.requests} GETs`);
+    await first.stop();
+    const b0 = bucket.bytes;
+    const again = await start(bucket, core, dataDir);
+    console.log(`time to ready after restart (index-headers reused): ${again.ms.toFixed(0)} ms, ${mb(bucket.bytes - b0)} read`);
+    const { comp } = again;
+    const all = [t0, t0 + nBlocks * H2] as const;
+    const selective: Matcher[] = [{ type: '=', name: '__name__', value: 'metric_7' }, { type: '=', name: 'instance', value: 'host-7' }];
+    report('selective {__name__="metric_7",instance="host-7"} (cold)', await query(comp, bucket, selective, ...all));
+    report('selective (warm index cache)', await query(comp, bucket, selective, ...all));
+    if (global.gc) global.gc();
+    report('broad {__name__=~".+"} all blocks', await query(comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
+    report('broad, last 2 blocks', await query(comp, bucket, [{ type: '=~', name: 'job', value: 'api|db' }], t0 + (nBlocks - 2) * H2, ...all.slice(1) as [number]));
+    await again.stop();
+    // The same broad query against a store with a samples limit: fails early, memory stays flat.
+    const limited = await start(bucket, core, dataDir, { requestSamplesLimit: 1_000_000 });
+    if (global.gc) global.gc();
+    report('broad with --store.limits.request-samples=1000000', await query(limited.comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
+    await limited.stop();
+  } finally {
+    if (!keep) rmSync(root, { recursive: true, force: true });
+  }
+}
