@@ -118,7 +118,7 @@ export function parseManifest(text: string, file: string): Manifest {
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    throw new ManifestError(file, e.linePos?.[0]?.line, '', `invalid YAML: ${e.message.split('\n')[0]}`);
+    throw new ManifestError(file, e.linePos?.[0]?.line ?? lc.linePos(e.pos[0]).line, '', `invalid YAML: ${e.message.split('\n')[0]}`);
   }
   const lines = new Map<string, number>();
   indexLines(doc.contents as Node, '', lc, lines);
