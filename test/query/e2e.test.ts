@@ -55,7 +55,7 @@ test.before(async () => {
     '--endpoint.info-interval', '1s'], dir);
   procs.push(q);
   await waitFor(async () => {
-    const r = await (await fetch(`http://127.0.0.1:${q1}/api/v1/stores`)).json();
+    const r = (await (await fetch(`http://127.0.0.1:${q1}/api/v1/stores`)).json()) as any;
     return (r.data.store ?? []).filter((s: { lastError: string | null }) => s.lastError === null).length === 2;
   }, 60_000, 'querier sees both stores', q.logs);
 });
@@ -237,7 +237,7 @@ test('a stacked querier over the first one\'s gRPC StoreAPI gives the same answe
     '--endpoint', `127.0.0.1:${q1grpc}`, '--query.replica-label', 'replica', '--endpoint.info-interval', '1s'], dir);
   procs.push(q2);
   await waitFor(async () => {
-    const r = await (await fetch(`http://127.0.0.1:${http}/api/v1/stores`)).json();
+    const r = (await (await fetch(`http://127.0.0.1:${http}/api/v1/stores`)).json()) as any;
     return (r.data.query ?? []).length === 1 && r.data.query[0].lastError === null;
   }, 60_000, 'stacked querier sees the first', q2.logs);
   const stores = JSON.parse((await text(http, '/api/v1/stores')).text).data.query[0];
