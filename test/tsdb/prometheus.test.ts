@@ -32,7 +32,7 @@ function freePort(): Promise<number> {
 
 async function api(path: string): Promise<any> {
   const r = await fetch(`http://127.0.0.1:${port}${path}`);
-  const j = await r.json();
+  const j = (await r.json()) as { status: string; data: any };
   if (j.status !== 'success') throw new Error(`${path}: ${JSON.stringify(j)}`);
   return j.data;
 }
