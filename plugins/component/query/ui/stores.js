@@ -30,7 +30,7 @@
       var table = el('table', 'data');
       table.setAttribute('data-type', type);
       var head = el('tr');
-      ['Endpoint', 'Status', 'Announced LabelSets', 'Min Time (UTC)', 'Max Time (UTC)', 'Last Successful Health Check', 'Last Message'].forEach(function (h) {
+      ['Endpoint', 'Status', 'Announced LabelSets', 'Min Time (UTC)', 'Max Time (UTC)', 'Last Health Check', 'Last Message'].forEach(function (h) {
         head.appendChild(el('th', null, h));
       });
       var thead = el('thead');
@@ -52,8 +52,10 @@
         });
         if (!s.labelSets || s.labelSets.length === 0) ls.appendChild(el('span', 'muted', 'none'));
         tr.appendChild(ls);
-        tr.appendChild(el('td', 'mint', fmtTime(s.minTime)));
-        tr.appendChild(el('td', 'maxt', fmtTime(s.maxTime)));
+        // Never-reached endpoints have no advertised range.
+        var known = type !== 'unknown';
+        tr.appendChild(el('td', 'mint', known ? fmtTime(s.minTime) : '-'));
+        tr.appendChild(el('td', 'maxt', known ? fmtTime(s.maxTime) : '-'));
         tr.appendChild(el('td', null, s.lastCheck ? new Date(s.lastCheck).toISOString() : 'never'));
         tr.appendChild(el('td', 'last-error', s.lastError ? String(s.lastError) : ''));
         tbody.appendChild(tr);
