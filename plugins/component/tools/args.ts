@@ -13,6 +13,9 @@ export interface ParsedArgs {
   flags: Map<string, string[]>;
 }
 
+/** Flags the host handles for every command (it already parsed them); tools skip them. */
+const HOST_VALUE_FLAGS = new Set(['http-address', 'http-grace-period', 'grpc-address', 'grpc-grace-period', 'objstore.config-file', 'objstore.config', 'log.level', 'log.format', 'data-dir']);
+
 /** known: flag name → true when it is boolean (takes no value). */
 export function parseArgs(argv: readonly string[], known: Record<string, boolean>): ParsedArgs {
   const positionals: string[] = [];
@@ -26,6 +29,10 @@ export function parseArgs(argv: readonly string[], known: Record<string, boolean
     let value: string | undefined = eq >= 0 ? a.slice(eq + 1) : undefined;
     let negate = false;
     if (!(name in known) && name.startsWith('no-') && known[name.slice(3)] === true) { name = name.slice(3); negate = true; }
+    if (!(name in known) && HOST_VALUE_FLAGS.has(name)) {
+      if (value === undefined) i++;
+      continue;
+    }
     if (!(name in known)) throw new UsageError(`unknown flag --${name}`);
     if (known[name]) value = negate ? 'false' : value ?? 'true';
     else if (value === undefined) {
