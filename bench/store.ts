@@ -165,7 +165,9 @@ export default async function main(_args: string[]): Promise<void> {
     report('selective {__name__="metric_7",instance="host-7"} (cold)', await query(comp, bucket, selective, ...all));
     report('selective (warm index cache)', await query(comp, bucket, selective, ...all));
     if (global.gc) global.gc();
-    report('broad {__name__=~".+"} all blocks', await query(comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
+    report('broad {__name__=~".+"} all blocks (cold)', await query(comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
+    if (global.gc) global.gc();
+    report('broad {__name__=~".+"} all blocks (warm index cache)', await query(comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
     report('broad, last 2 blocks', await query(comp, bucket, [{ type: '=~', name: 'job', value: 'api|db' }], t0 + (nBlocks - 2) * H2, ...all.slice(1) as [number]));
     await again.stop();
     // The same broad query against a store with a samples limit: fails early, memory stays flat.

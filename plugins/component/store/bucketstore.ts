@@ -152,17 +152,20 @@ const te = new TextEncoder();
 const td = new TextDecoder();
 
 export function encodeSeriesEntry(s: SeriesEntry): Uint8Array {
-  const strs = s.labels.flatMap((l) => [te.encode(l.name), te.encode(l.value)]);
-  let n = 8 + strs.reduce((a, b) => a + 4 + b.length, 0) + s.chunks.length * 24;
-  const out = new Uint8Array(n);
+  // One buffer sized for the worst case (3 bytes per UTF-16 unit), strings written with encodeInto.
+  let cap = 8 + s.chunks.length * 24;
+  for (const l of s.labels) cap += 8 + 3 * (l.name.length + l.value.length);
+  const out = new Uint8Array(cap);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, s.labels.length, true);
   dv.setUint32(4, s.chunks.length, true);
   let p = 8;
-  for (const b of strs) {
-    dv.setUint32(p, b.length, true);
-    out.set(b, p + 4);
-    p += 4 + b.length;
+  for (const l of s.labels) {
+    for (const str of [l.name, l.value]) {
+      const { written } = te.encodeInto(str, out.subarray(p + 4));
+      dv.setUint32(p, written, true);
+      p += 4 + written;
+    }
   }
   for (const c of s.chunks) {
     dv.setFloat64(p, c.ref, true);
@@ -170,8 +173,7 @@ export function encodeSeriesEntry(s: SeriesEntry): Uint8Array {
     dv.setFloat64(p + 16, c.maxTime, true);
     p += 24;
   }
-  n = p;
-  return out;
+  return out.slice(0, p);
 }
 
 export function decodeSeriesEntry(ref: number, b: Uint8Array): SeriesEntry {
@@ -631,6 +633,7 @@ export class BucketStore {
       const maxt = Math.min(req.maxTime, r.maxTime);
       if (mint > maxt) return;
       const blocks = this.selectBlocks(mint, maxt, req.maxResolutionWindow ?? 0);
+      this.log?.debug('series request', { mint, maxt, matchers: ms.map((m) => `${m.name}${m.type}${JSON.stringify(m.value)}`).join(','), blocks: blocks.length, maxResolutionWindow: req.maxResolutionWindow ?? 0 });
       const lim = new RequestLimiter(this.limits);
       const without = new Set(req.withoutReplicaLabels ?? []);
       const q: SeriesReq = { ...req, minTime: mint, maxTime: maxt };

@@ -9,7 +9,7 @@ import { parseRelabelConfigs, type RelabelConfig } from '../../../lib/store/bloc
 import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import { createIndexCache, parseIndexCacheConfig, type IndexCache } from '../../../lib/store/indexcache/mod.ts';
 import type {
-  LabelNamesRequest, LabelNamesResponse, LabelValuesRequest, LabelValuesResponse, Series, SeriesRequest, SeriesResponse,
+  LabelNamesRequest, LabelNamesResponse, LabelValuesRequest, LabelValuesResponse, SeriesRequest, SeriesResponse,
 } from '../../../lib/proto/store.ts';
 import type { StoreServer } from '../../../lib/store/api.ts';
 import { storeServices } from '../../../lib/store/server.ts';
@@ -40,24 +40,11 @@ export interface StoreComponent extends Component {
   headerStats: IndexHeaderStats;
 }
 
-/** The BucketStore as a StoreServer (lib/store's contract): responses batched when asked. */
+/** The BucketStore as a StoreServer (lib/store's contract; its server helper applies response_batch_size). */
 export function storeServer(store: BucketStore): StoreServer {
   return {
     async *series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesResponse> {
-      const batch = req.responseBatchSize > 1 ? req.responseBatchSize : 0;
-      if (!batch) {
-        for await (const s of store.series(req, signal)) yield { type: 'series', series: s };
-        return;
-      }
-      let buf: Series[] = [];
-      for await (const s of store.series(req, signal)) {
-        buf.push(s);
-        if (buf.length >= batch) {
-          yield { type: 'batch', batch: buf };
-          buf = [];
-        }
-      }
-      if (buf.length) yield { type: 'batch', batch: buf };
+      for await (const s of store.series(req, signal)) yield { type: 'series', series: s };
     },
     async labelNames(req: LabelNamesRequest): Promise<LabelNamesResponse> {
       return { names: await store.labelNames(req), warnings: [] };
