@@ -20,6 +20,11 @@ export interface StoreClientOptions {
   unaryTimeoutMs?: number;
   /** Metadata sent with every call (e.g. THANOS-TENANT). */
   metadata?: Record<string, string>;
+  /**
+   * response_batch_size to ask for when a SeriesRequest leaves it 0 (Thanos >= 0.41 servers and ours
+   * then send SeriesBatch frames; older servers ignore it). Default 64; 0 keeps one series per frame.
+   */
+  responseBatchSize?: number;
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -74,6 +79,8 @@ export class StoreClient implements StoreServer, InfoSource {
 
   async *series(req: SeriesRequest, signal?: AbortSignal): AsyncGenerator<SeriesResponse> {
     if (signal?.aborted) throw abortError(signal);
+    const batch = this.opts.responseBatchSize ?? 64;
+    if (req.responseBatchSize === 0 && batch > 0) req = { ...req, responseBatchSize: batch };
     const it = this.raw.serverStream(SERIES_METHOD, req, encodeSeriesRequest, decodeSeriesResponse, this.callOpts(signal, false))[Symbol.asyncIterator]();
     let finished = false;
     try {

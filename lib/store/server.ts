@@ -8,7 +8,7 @@ import {
   decodeLabelNamesRequest, decodeLabelValuesRequest, decodeSeriesRequest, decodeStoreWriteRequest, encodeLabelNamesResponse,
   encodeLabelValuesResponse, encodeSeriesResponse, encodeWriteResponse, LABEL_NAMES_METHOD, LABEL_VALUES_METHOD,
   REMOTE_WRITE_METHOD, SERIES_METHOD, type LabelNamesRequest, type LabelNamesResponse, type LabelValuesRequest,
-  type LabelValuesResponse, type SeriesRequest, type SeriesResponse, type StoreWriteRequest,
+  type LabelValuesResponse, type Series, type SeriesRequest, type SeriesResponse, type StoreWriteRequest,
 } from '../proto/store.ts';
 import { ProtobufError } from '../proto/wire.ts';
 import type { StoreServer } from './api.ts';
@@ -32,10 +32,51 @@ function decoder<T>(dec: (b: Uint8Array) => T): (b: Uint8Array) => T {
   };
 }
 
+/** Most series per SeriesBatch frame when a client asks for batching (response_batch_size). */
+export const MAX_RESPONSE_BATCH = 1024;
+/** A batch frame is flushed once its chunk payload passes this many bytes. */
+const BATCH_FLUSH_BYTES = 1 << 20;
+
+/**
+ * Applies response_batch_size (Thanos >= 0.41): series are grouped into SeriesBatch frames of at
+ * most that many series (bounded by bytes too); warnings and hints flush the pending batch first so
+ * the order of the stream is kept.
+ */
+export async function* batchSeries(src: AsyncIterable<SeriesResponse>, batchSize: number): AsyncGenerator<SeriesResponse> {
+  if (batchSize <= 1) {
+    yield* src;
+    return;
+  }
+  const max = Math.min(batchSize, MAX_RESPONSE_BATCH);
+  let batch: Series[] = [];
+  let bytes = 0;
+  for await (const r of src) {
+    if (r.type === 'series' || r.type === 'batch') {
+      for (const s of r.type === 'series' ? [r.series] : r.batch) {
+        batch.push(s);
+        for (const c of s.chunks) bytes += (c.raw?.data.length ?? 0) + (c.count?.data.length ?? 0) + (c.sum?.data.length ?? 0) + (c.min?.data.length ?? 0) + (c.max?.data.length ?? 0) + (c.counter?.data.length ?? 0);
+        if (batch.length >= max || bytes >= BATCH_FLUSH_BYTES) {
+          yield { type: 'batch', batch };
+          batch = [];
+          bytes = 0;
+        }
+      }
+    } else {
+      if (batch.length > 0) {
+        yield { type: 'batch', batch };
+        batch = [];
+        bytes = 0;
+      }
+      yield r;
+    }
+  }
+  if (batch.length > 0) yield { type: 'batch', batch };
+}
+
 async function* seriesStream(server: StoreServer, req: SeriesRequest, signal: AbortSignal): AsyncGenerator<SeriesResponse> {
   try {
     compileMatchers(req.matchers);
-    yield* server.series(req, signal);
+    yield* batchSeries(server.series(req, signal), req.responseBatchSize);
   } catch (e) {
     throw toGrpcError(e);
   }

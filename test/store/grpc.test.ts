@@ -62,7 +62,7 @@ test('bad input answers InvalidArgument', async () => {
     (e) => e instanceof GrpcError && e.code === 3 && /unclosed|parsing/.test(e.message),
   );
   await rejects(() => client.labelValues(labelValuesRequest({ label: '' })), (e) => e instanceof GrpcError && e.code === 3);
-  await rejects(() => client.labelNames(labelNamesRequest({ matchers: [{ type: '!~', name: 'a', value: '[' }] })), (e) => e instanceof GrpcError && e.code === 3);
+  await rejects(() => client.labelNames(labelNamesRequest({ matchers: [{ type: '!~', name: 'a', value: 'x(' }] })), (e) => e instanceof GrpcError && e.code === 3);
   // raw malformed bytes: a truncated SeriesRequest and an unknown matcher type
   const raw = new grpc.Client(srv.address, grpc.credentials.createInsecure());
   closers.push(() => raw.close());
@@ -162,6 +162,37 @@ test('client cancel mid-stream stops the server; slow consumer gets backpressure
   for await (const _ of client.series(req())) break;
   await new Promise((r) => setTimeout(r, 200));
   assert.ok(serverAborted);
+});
+
+test('response_batch_size: SeriesBatch frames over gRPC, order kept, warnings flush the batch', async () => {
+  const store = memStore(Array.from({ length: 10 }, (_, i) => mkSeries({ __name__: 'up', i: String(i) }, [[0, H]])));
+  const { client } = await serve(store);
+  const frames: SeriesResponse[] = [];
+  for await (const f of client.series(req({ responseBatchSize: 3 }))) frames.push(f);
+  assert.equal(frames.map((f) => (f.type === 'batch' ? f.batch.length : -1)), [3, 3, 3, 1]);
+  const direct = await collect(store.series(req(), new AbortController().signal));
+  assert.equal((await collect(client.series(req({ responseBatchSize: 3 })))).series, direct.series);
+  // a client asking for no batching gets one series per frame
+  const single = new StoreClient(client.address, { responseBatchSize: 0 });
+  closers.push(() => single.close());
+  const sf: string[] = [];
+  for await (const f of single.series(req())) sf.push(f.type);
+  assert.equal(sf, Array(10).fill('series'));
+  // warnings in the middle of a stream flush the pending batch first
+  const src: StoreServer = {
+    async *series() {
+      yield { type: 'series', series: direct.series[0]! };
+      yield { type: 'series', series: direct.series[1]! };
+      yield { type: 'warning', warning: 'w' };
+      yield { type: 'series', series: direct.series[2]! };
+    },
+    labelNames: async () => ({ names: [], warnings: [] }),
+    labelValues: async () => ({ values: [], warnings: [] }),
+  };
+  const c2 = (await serve(src)).client;
+  const f2: string[] = [];
+  for await (const f of c2.series(req({ responseBatchSize: 100 }))) f2.push(f.type === 'batch' ? `batch${f.batch.length}` : f.type);
+  assert.equal(f2, ['batch2', 'warning', 'batch1']);
 });
 
 test.run();

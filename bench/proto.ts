@@ -1,0 +1,148 @@
+// Benchmarks for the StoreAPI wire path: `npm run bench -- proto [series=10000] [chunksPerSeries=12]`.
+// Prints encode/decode throughput of SeriesResponse frames (ours vs protobufjs), snappy MB/s, and
+// Series samples/s streamed over real gRPC on loopback (direct and through the proxy merge).
+import protobuf from 'protobufjs';
+import { fileURLToPath } from 'node:url';
+import { startGrpc } from '../host/server/grpc.ts';
+import { createJsCore } from '../lib/core/mod.ts';
+import { decodeSeriesResponse, encodeSeriesResponse, seriesRequest, type Series, type SeriesResponse } from '../lib/proto/store.ts';
+import { compress, decompress } from '../lib/remote/snappy.ts';
+import { StoreClient } from '../lib/store/client.ts';
+import { MemoryStore } from '../lib/store/memory.ts';
+import { ProxyStore } from '../lib/store/proxy.ts';
+import { storeServices } from '../lib/store/server.ts';
+
+const SAMPLES_PER_CHUNK = 120;
+
+function makeSeries(nSeries: number, chunksPer: number): Series[] {
+  const core = createJsCore();
+  const t = new Float64Array(SAMPLES_PER_CHUNK);
+  const v = new Float64Array(SAMPLES_PER_CHUNK);
+  const out: Series[] = [];
+  const t0 = 1_700_000_000_000;
+  for (let s = 0; s < nSeries; s++) {
+    const chunks = [];
+    let counter = s * 10;
+    for (let c = 0; c < chunksPer; c++) {
+      for (let i = 0; i < SAMPLES_PER_CHUNK; i++) {
+        t[i] = t0 + (c * SAMPLES_PER_CHUNK + i) * 15000 + (i % 7 === 0 ? 1 : 0); // a little jitter
+        counter += (i * 7919 + s) % 13;
+        v[i] = counter;
+      }
+      chunks.push({ minTime: t[0]!, maxTime: t[SAMPLES_PER_CHUNK - 1]!, raw: { type: 0, data: core.xorEncode(t, v, SAMPLES_PER_CHUNK) } });
+    }
+    out.push({
+      labels: [
+        { name: '__name__', value: 'http_requests_total' },
+        { name: 'cluster', value: 'eu-west-1' },
+        { name: 'instance', value: `10.0.${(s >> 8) & 255}.${s & 255}:8080` },
+        { name: 'job', value: 'api-server' },
+        { name: 'series', value: String(s).padStart(6, '0') },
+      ],
+      chunks,
+    });
+  }
+  return out;
+}
+
+function time<T>(f: () => T): [T, number] {
+  const t = performance.now();
+  const r = f();
+  return [r, (performance.now() - t) / 1000];
+}
+
+function fmt(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0);
+}
+
+export default async function main(args: string[]): Promise<void> {
+  const nSeries = Number(args[0] ?? 10000);
+  const chunksPer = Number(args[1] ?? 12);
+  const series = makeSeries(nSeries, chunksPer);
+  const samples = nSeries * chunksPer * SAMPLES_PER_CHUNK;
+  const msgs: SeriesResponse[] = series.map((s) => ({ type: 'series', series: s }));
+  console.log(`data: ${nSeries} series x ${chunksPer} chunks x ${SAMPLES_PER_CHUNK} samples = ${fmt(samples)} samples`);
+
+  // warm up
+  for (let i = 0; i < 2; i++) for (const m of msgs) decodeSeriesResponse(encodeSeriesResponse(m));
+
+  const [frames, encS] = time(() => msgs.map(encodeSeriesResponse));
+  const bytes = frames.reduce((a, f) => a + f.length, 0);
+  console.log(`ours      encode: ${(bytes / 1e6 / encS).toFixed(0)} MB/s, ${fmt(nSeries / encS)} frames/s, ${fmt(samples / encS)} samples/s (${(bytes / samples).toFixed(2)} B/sample)`);
+  const [, decS] = time(() => {
+    let n = 0;
+    for (const f of frames) {
+      const r = decodeSeriesResponse(f);
+      if (r.type === 'series') n += r.series.chunks.length;
+    }
+    return n;
+  });
+  console.log(`ours      decode: ${(bytes / 1e6 / decS).toFixed(0)} MB/s, ${fmt(nSeries / decS)} frames/s, ${fmt(samples / decS)} samples/s`);
+
+  const root = new protobuf.Root();
+  const dir = fileURLToPath(new URL('../proto/', import.meta.url));
+  root.resolvePath = (_o, t) => (t.startsWith('google/') ? t : dir + t);
+  await root.load(['thanos/store.proto'], { keepCase: true });
+  const T = root.lookupType('thanos.SeriesResponse');
+  const pbMsgs = series.map((s) => ({ series: { labels: s.labels, chunks: s.chunks.map((c) => ({ min_time: c.minTime, max_time: c.maxTime, raw: { type: 0, data: c.raw!.data } })) } }));
+  const [pbFrames, pbEncS] = time(() => pbMsgs.map((m) => T.encode(m).finish()));
+  const pbBytes = pbFrames.reduce((a, f) => a + f.length, 0);
+  console.log(`protobufjs encode: ${(pbBytes / 1e6 / pbEncS).toFixed(0)} MB/s, ${fmt(samples / pbEncS)} samples/s (same bytes: ${pbBytes === bytes})`);
+  const [, pbDecS] = time(() => {
+    for (const f of pbFrames) T.decode(f);
+  });
+  console.log(`protobufjs decode: ${(pbBytes / 1e6 / pbDecS).toFixed(0)} MB/s, ${fmt(samples / pbDecS)} samples/s`);
+
+  // snappy on a remote-write-like payload (the encoded frames concatenated)
+  const blob = new Uint8Array(Math.min(bytes, 32 << 20));
+  {
+    let p = 0;
+    for (const f of frames) {
+      if (p + f.length > blob.length) break;
+      blob.set(f, p);
+      p += f.length;
+    }
+  }
+  const [comp, cS] = time(() => compress(blob));
+  const [, dS] = time(() => decompress(comp));
+  console.log(`snappy: compress ${(blob.length / 1e6 / cS).toFixed(0)} MB/s, decompress ${(blob.length / 1e6 / dS).toFixed(0)} MB/s, ratio ${(blob.length / comp.length).toFixed(2)}`);
+
+  // Series over real gRPC on loopback
+  const store = new MemoryStore(series);
+  const half = (k: number) => new MemoryStore(series.filter((_, i) => i % 2 === k));
+  const l1 = await startGrpc('127.0.0.1:0', storeServices(store));
+  const la = await startGrpc('127.0.0.1:0', storeServices(half(0)));
+  const lb = await startGrpc('127.0.0.1:0', storeServices(half(1)));
+  const req = seriesRequest({ minTime: 0, maxTime: 9e15, matchers: [{ type: '=', name: '__name__', value: 'http_requests_total' }] });
+  const c1 = new StoreClient(l1.address);
+  const ca = new StoreClient(la.address);
+  const cb = new StoreClient(lb.address);
+  try {
+    for (let round = 0; round < 2; round++) {
+      const t = performance.now();
+      let n = 0;
+      for await (const r of c1.series(req)) {
+        if (r.type === 'series') n += r.series.chunks.length * SAMPLES_PER_CHUNK;
+        else if (r.type === 'batch') for (const x of r.batch) n += x.chunks.length * SAMPLES_PER_CHUNK;
+      }
+      const s = (performance.now() - t) / 1000;
+      if (round === 1) console.log(`gRPC loopback Series, one store (SeriesBatch of 64): ${fmt(n / s)} samples/s, ${fmt(nSeries / s)} series/s (${s.toFixed(2)} s)`);
+    }
+    const proxy = new ProxyStore(() => [
+      { name: 'a', store: ca, minTime: 0, maxTime: 9e15, labelSets: [] },
+      { name: 'b', store: cb, minTime: 0, maxTime: 9e15, labelSets: [] },
+    ]);
+    for (let round = 0; round < 2; round++) {
+      const t = performance.now();
+      let n = 0;
+      for await (const r of proxy.series(req, new AbortController().signal)) if (r.type === 'series') n += r.series.chunks.length * SAMPLES_PER_CHUNK;
+      const s = (performance.now() - t) / 1000;
+      if (round === 1) console.log(`gRPC loopback Series, proxy merging 2 stores: ${fmt(n / s)} samples/s, ${fmt(nSeries / s)} series/s (${s.toFixed(2)} s)`);
+    }
+  } finally {
+    c1.close();
+    ca.close();
+    cb.close();
+    await Promise.all([l1.close(100), la.close(100), lb.close(100)]);
+  }
+}
