@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The querier's web UI in headless Chromium (Debian chromium + playwright-core): type a query, get
 // a drawn uPlot graph with a legend and the instant table; errors are shown; the stores page lists
 // the stores with their labels and health. Screenshots go to .test-artifacts/query-ui-*.png.
