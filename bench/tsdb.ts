@@ -67,7 +67,7 @@ export default async function main(args: string[]): Promise<void> {
         // Scrape jitter on 1 in 10 samples; counters for even ids, slowly moving gauges for odd ones.
         t[i] = T0 + i * STEP + (i > 0 && i < n - 1 && seed % 10 === 0 ? ((seed >> 4) % 9) - 4 : 0);
         c += (seed >> 8) % 20;
-        v[i] = (ls[3]!.value.charCodeAt(5) & 1) ? Math.round(100 + 50 * Math.sin(i / 200) + ((seed >> 8) % 10) / 10) : c;
+        v[i] = (Number(ls[1]!.value) & 1) ? Math.round(100 + 50 * Math.sin(i / 200) + ((seed >> 8) % 10) / 10) : c;
       }
       await w.addSeries(ls, t, v);
     }
@@ -86,7 +86,7 @@ export default async function main(args: string[]): Promise<void> {
   const broad: Matcher[] = [{ type: '=~', name: 'job', value: 'job-.*' }, { type: '!=', name: '__name__', value: 'metric_0' }];
   for (const [name, ms] of [['selective', selective], ['broad', broad]] as const) {
     const reps = name === 'selective' ? 200 : 20;
-    let refs = new Uint32Array();
+    let refs: Uint32Array = new Uint32Array();
     const [, ms1] = await time(async () => { for (let i = 0; i < reps; i++) refs = await irMem.postingsForMatchers(ms); });
     const [, ms2] = await time(async () => { for (let i = 0; i < Math.min(reps, 20); i++) await ir.postingsForMatchers(ms); });
     console.log(`postings ${name.padEnd(9)}: ${refs.length} series, ${(ms1 / reps).toFixed(3)} ms in memory, ${(ms2 / Math.min(reps, 20)).toFixed(3)} ms from file`);
