@@ -72,6 +72,27 @@ test('a deleted block disappears after the next sync; local state is removed', a
   await s.stop();
 });
 
+test('POST /api/v1/blocks/mark writes markers; a deletion mark hides the block after the delay', async () => {
+  const s = await start(bucket, { ignoreDeletionMarksDelay: '0s' });
+  const id = ids[1]!;
+  const post = (q: string) => s.comp.fetch!(new Request(`http://x/api/v1/blocks/mark?${q}`, { method: 'POST' }));
+  assert.is((await post('id=nope&action=DELETION')).status, 400);
+  assert.is((await post(`id=${id}&action=EXPLODE`)).status, 400);
+  const r = await s.comp.fetch!(new Request('http://x/api/v1/blocks/mark', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `id=${id}&action=NO_COMPACTION&detail=manual` }));
+  assert.is(r.status, 200);
+  assert.ok(await bucket.exists(`${id}/no-compact-mark.json`));
+  await s.comp.reload!();
+  assert.ok(s.comp.store.blocks.has(id), 'no-compact marks do not matter to the store');
+  assert.is((await post(`id=${id}&action=DELETION&detail=test`)).status, 200);
+  await new Promise((r) => setTimeout(r, 1100));
+  await s.comp.reload!();
+  assert.ok(!s.comp.store.blocks.has(id));
+  await s.stop();
+  const s2 = await start(bucket, { disableAdminOperations: true });
+  assert.is((await s2.comp.fetch!(new Request(`http://x/api/v1/blocks/mark?id=${ids[0]}&action=DELETION`, { method: 'POST' }))).status, 403);
+  await s2.stop();
+});
+
 test('partial uploads, deletion marks, corrupt blocks, time and relabel filters', async () => {
   const b = new MemoryBucket();
   const good = await writeRawBlock(b, core, series, T0, T0 + H2, { cluster: 'x' });

@@ -1,5 +1,7 @@
 // HTTP surface of the store gateway: GET /api/v1/blocks (Thanos's block viewer API) and a small
 // HTML page of the loaded blocks at /loaded (also served at /).
+import type { Bucket } from '../../../host/index.ts';
+import { isULID } from '../../../lib/store/blocksync/meta.ts';
 import type { BucketStore } from './bucketstore.ts';
 
 function json(body: unknown, status = 200): Response {
@@ -20,10 +22,37 @@ function fmtDur(ms: number): string {
   return h >= 48 ? `${(h / 24).toFixed(1)}d` : h >= 1 ? `${h.toFixed(1)}h` : `${Math.round(ms / 60_000)}m`;
 }
 
-export function storeHttp(store: BucketStore, opts: { webDisable: boolean; label?: string }): (req: Request) => Promise<Response> {
+const te = new TextEncoder();
+
+/** POST /api/v1/blocks/mark: id, action=DELETION|NO_COMPACTION, detail (form or query parameters). */
+async function mark(bucket: Bucket, req: Request, url: URL): Promise<Response> {
+  const params = new URLSearchParams(url.search);
+  const ct = req.headers.get('content-type') ?? '';
+  if (ct.includes('application/x-www-form-urlencoded')) for (const [k, v] of new URLSearchParams(await req.text())) params.set(k, v);
+  const id = params.get('id') ?? '';
+  const action = params.get('action') ?? '';
+  const detail = params.get('detail') ?? '';
+  const bad = (msg: string) => json({ status: 'error', errorType: 'bad_data', error: msg }, 400);
+  if (!isULID(id)) return bad(`ULID ${JSON.stringify(id)} is not valid`);
+  if (!(await bucket.exists(`${id}/meta.json`))) return bad(`block ${id} does not exist in the bucket`);
+  const now = Math.floor(Date.now() / 1000);
+  if (action === 'DELETION') {
+    await bucket.upload(`${id}/deletion-mark.json`, te.encode(JSON.stringify({ id, version: 1, details: detail, deletion_time: now }, null, 2)));
+  } else if (action === 'NO_COMPACTION') {
+    await bucket.upload(`${id}/no-compact-mark.json`, te.encode(JSON.stringify({ id, version: 1, details: detail, no_compact_time: now, reason: 'manual' }, null, 2)));
+  } else return bad(`not supported marker ${JSON.stringify(action)} (want DELETION or NO_COMPACTION)`);
+  return json({ status: 'success', data: null });
+}
+
+export function storeHttp(store: BucketStore, opts: { webDisable: boolean; label?: string; bucket?: Bucket; disableAdminOperations?: boolean }): (req: Request) => Promise<Response> {
   return async (req: Request) => {
     const url = new URL(req.url);
     const path = url.pathname.replace(/\/+$/, '') || '/';
+    if (path === '/api/v1/blocks/mark') {
+      if (req.method !== 'POST') return json({ status: 'error', errorType: 'bad_data', error: `method ${req.method} not allowed` }, 405);
+      if (opts.disableAdminOperations || !opts.bucket) return json({ status: 'error', errorType: 'forbidden', error: 'admin operations are disabled (--disable-admin-operations)' }, 403);
+      return mark(opts.bucket, req, url);
+    }
     if (path === '/api/v1/blocks') {
       if (req.method !== 'GET') return json({ status: 'error', errorType: 'bad_data', error: `method ${req.method} not allowed` }, 405);
       const view = url.searchParams.get('view') ?? 'loaded';

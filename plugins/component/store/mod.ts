@@ -115,7 +115,7 @@ export async function setupStore(ctx: ComponentContext, cfg: StoreConfig): Promi
   });
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
-  const http = storeHttp(store, { webDisable: cfg.webDisable });
+  const http = storeHttp(store, { webDisable: cfg.webDisable, bucket, disableAdminOperations: cfg.disableAdminOperations });
   const syncFailures = ctx.metrics.counter('thanos_blocks_meta_sync_failures_total', 'Total blocks metadata synchronization failures.');
   const syncs = ctx.metrics.counter('thanos_blocks_meta_syncs_total', 'Total blocks metadata synchronization attempts.');
 
