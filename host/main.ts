@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createCore } from '../lib/core/mod.ts';
-import { bucketConfigFromObject, createBucket, parseBucketConfig, type BucketConfig } from '../lib/objstore/factory.ts';
+import { BucketConfigError, bucketConfigFromObject, createBucket, parseBucketConfig, type BucketConfig } from '../lib/objstore/factory.ts';
 import type { ComponentContext, ComponentPlugin, Core, FlagSpec, Logger, ObjstorePlugin, ToolCommand } from './index.ts';
 import { ConfigError } from './index.ts';
 import { createCapabilities } from './capabilities.ts';
@@ -250,6 +250,16 @@ function loadObjstoreYaml(host: HostSettings): BucketConfig | undefined {
   return undefined;
 }
 
+/** Loads the provider and checks its config before anything starts (clear errors, exit 2). */
+async function checkCliObjstore(cfg: BucketConfig): Promise<void> {
+  const p = await loadBuiltinObjstore(cfg.type);
+  try {
+    p.parseConfig(resolveSecrets(cfg.config, Permissions.all(p.manifest.id, p.manifest.permissions), 'config'));
+  } catch (err) {
+    throw new BucketConfigError(`${cfg.source}: type ${cfg.type}: ${(err as Error).message}`);
+  }
+}
+
 /** An objstore handle for the command line (all permissions the provider asks for). */
 function cliObjstore(cfg: BucketConfig, log: Logger): ObjstoreHandle {
   const reg = new Registry();
@@ -272,6 +282,7 @@ async function runComponent(inv: Extract<Invocation, { kind: 'component' }>): Pr
   const h = inv.host;
   const log = createLogger({ level: h.logLevel, format: h.logFormat });
   const cfg = loadObjstoreYaml(h);
+  if (cfg) await checkCliObjstore(cfg);
   const unit: UnitSpec = {
     id: inv.name,
     key: `thanos ${inv.name}`,
@@ -296,6 +307,7 @@ async function runTool(inv: Extract<Invocation, { kind: 'tool' }>): Promise<numb
   const h = inv.host;
   const log = createLogger({ level: h.logLevel, format: h.logFormat });
   const cfg = loadObjstoreYaml(h);
+  if (cfg) await checkCliObjstore(cfg);
   const os = cfg ? cliObjstore(cfg, log) : undefined;
   const ac = new AbortController();
   const onSig = (sig: NodeJS.Signals) => {
@@ -457,7 +469,7 @@ export async function main(argv: string[]): Promise<number> {
         return await runManifest(inv);
     }
   } catch (err) {
-    if (err instanceof UsageError || err instanceof FlagError || err instanceof ManifestError || err instanceof NotImplementedError) {
+    if (err instanceof UsageError || err instanceof FlagError || err instanceof ManifestError || err instanceof NotImplementedError || err instanceof BucketConfigError || (err instanceof Error && err.name === 'PluginLoadError')) {
       process.stderr.write(`${err.message}\n`);
       return 2;
     }

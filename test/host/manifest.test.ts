@@ -4,7 +4,7 @@ import { parseManifest, startOrder, ManifestError } from '../../host/manifest.ts
 
 const F = '/etc/thanos/plugins.yaml';
 
-function fails(text: string, re: RegExp) {
+function fails(text: string, re: RegExp): ManifestError {
   try {
     parseManifest(text, F);
   } catch (err) {
@@ -12,7 +12,8 @@ function fails(text: string, re: RegExp) {
     assert.match((err as Error).message, re);
     return err as ManifestError;
   }
-  return assert.unreachable(`expected ${re}`);
+  assert.unreachable(`expected ${re}`);
+  throw new Error('unreachable');
 }
 
 const good = `apiVersion: 1

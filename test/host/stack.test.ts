@@ -89,5 +89,49 @@ test('npx thanos run -c plugins.yaml: the stack becomes ready and stops on SIGTE
   }
 });
 
+test('thanos store with --objstore.config-file (the deployment spelling) serves Info over gRPC', async () => {
+  const bucketDir = path.join(tmp, 'cli-bucket');
+  fs.writeFileSync(path.join(tmp, 'bucket_config.yaml'), `type: filesystem\nconfig:\n  directory: ${bucketDir}\nprefix: ""\n`);
+  const [hp, gp] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [path.join(repo, 'bin/thanos.mjs'), 'store', '--data-dir', path.join(tmp, 'cli-store'),
+    '--objstore.config-file', 'bucket_config.yaml', '--http-address', `127.0.0.1:${hp}`, '--grpc-address', `127.0.0.1:${gp}`,
+    '--http-grace-period=5s', '--grpc-grace-period=5s'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exit = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  try {
+    let ok = false;
+    for (let i = 0; i < 400 && !ok && child.exitCode === null; i++) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${hp}/-/ready`);
+        await r.text();
+        ok = r.status === 200;
+      } catch { /* starting */ }
+      if (!ok) await new Promise((r) => setTimeout(r, 50));
+    }
+    if (!ok) {
+      assert.is(await exit, 2, out);
+      assert.match(out, /thanos store: not implemented yet/);
+      return;
+    }
+    const { RawGrpcClient } = await import('../../host/server/grpc.ts');
+    const { INFO_METHOD, encodeInfoRequest, decodeInfoResponse } = await import('../../lib/proto/info.ts');
+    const c = new RawGrpcClient(`127.0.0.1:${gp}`);
+    try {
+      const info = await c.unary(INFO_METHOD, {}, encodeInfoRequest, decodeInfoResponse, { timeoutMs: 5000 });
+      assert.is(info.componentType, 'store');
+      assert.ok(info.store, 'a store advertises StoreInfo');
+    } finally {
+      c.close();
+    }
+    assert.ok(fs.existsSync(bucketDir), 'the FILESYSTEM bucket from the objstore YAML was used');
+    child.kill('SIGTERM');
+    assert.is(await exit, 0, out);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 test.run();
