@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The querier's web UI in headless Chromium (Debian chromium + playwright-core): type a query, get
 // a drawn uPlot graph with a legend and the instant table; errors are shown; the stores page lists
 // the stores with their labels and health. Screenshots go to .test-artifacts/query-ui-*.png.
@@ -14,6 +13,10 @@ import { labelsFromRecord } from '../../lib/labels/mod.ts';
 import { MemoryStore, type SampleSeries } from '../../lib/store/memory.ts';
 import { parseQueryConfig, setupQuery, type QueryComponent } from '../../plugins/component/query/mod.ts';
 import { MemClient, queryCtx } from './ctx.ts';
+
+// Browser-side callbacks are type-checked without the DOM lib.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const document: any;
 
 const core = createJsCore();
 const ART = new URL('../../.test-artifacts/', import.meta.url).pathname;
@@ -93,7 +96,7 @@ test('graph: type a query, get a drawn graph with a legend', async () => {
   assert.is(await page.getAttribute('#graph', 'data-series'), '3');
   // uPlot drew on a canvas with non-background pixels.
   const painted = await page.evaluate(() => {
-    const c = document.querySelector('#graph canvas') as HTMLCanvasElement | null;
+    const c = document.querySelector('#graph canvas') as any;
     if (!c) return -1;
     const ctx = c.getContext('2d')!;
     const { data } = ctx.getImageData(0, 0, c.width, c.height);
@@ -113,7 +116,7 @@ test('graph: type a query, get a drawn graph with a legend', async () => {
 test('table: the instant result; history remembers the expressions', async () => {
   await page.click('#tab-table');
   await waitDone();
-  const rows = await page.$$eval('#result-table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+  const rows = await page.$$eval('#result-table tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td') as ArrayLike<any>).map((td: any) => td.textContent ?? '')));
   assert.is(rows.length, 3, JSON.stringify(rows));
   assert.ok(rows.every((r) => r[0]!.startsWith('{job=') && Number(r[1]) > 0), JSON.stringify(rows));
   await page.fill('#expr', 'ui_requests_total{job="db"}');
@@ -121,7 +124,7 @@ test('table: the instant result; history remembers the expressions', async () =>
   await waitDone();
   const one = await page.$$eval('#result-table tbody tr td.metric', (tds) => tds.map((td) => td.textContent));
   assert.equal(one, ['ui_requests_total{cluster="eu", job="db"}']);
-  const history = await page.$$eval('#history-select option', (os) => os.map((o) => (o as HTMLOptionElement).value).filter((v) => v));
+  const history = await page.$$eval('#history-select option', (os) => os.map((o) => (o as any).value).filter((v) => v));
   assert.equal(history.slice(0, 2), ['ui_requests_total{job="db"}', 'sum by (job) (rate(ui_requests_total[5m]))']);
   // Reload: history survives (localStorage), and the URL restores the expression and tab.
   await page.reload();
@@ -153,7 +156,7 @@ test('stores page lists every store with labels, time range and health', async (
   const rows = await page.$$eval('tr.store', (trs) => trs.map((tr) => ({
     name: tr.querySelector('.endpoint')?.textContent,
     status: tr.querySelector('.badge')?.textContent,
-    labels: [...tr.querySelectorAll('td:nth-child(3) .badge')].map((b) => b.textContent),
+    labels: Array.from(tr.querySelectorAll('td:nth-child(3) .badge') as ArrayLike<any>).map((b: any) => b.textContent),
     mint: tr.querySelector('.mint')?.textContent,
     err: tr.querySelector('.last-error')?.textContent,
   })));
