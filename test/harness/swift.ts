@@ -120,7 +120,7 @@ export async function startSwift(opts: { timeoutMs?: number } = {}): Promise<Swi
     spawnLogged('proxy', 'swift-proxy-server', [join(dir, 'etc', 'proxy-server.conf'), '-v']);
 
     const hostPort = `127.0.0.1:${proxyPort}`;
-    const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+    const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
     for (;;) {
       const dead = children.find((c) => c.exitCode !== null);
       if (dead) throw new Error(`a Swift process exited early (code ${dead.exitCode})`);
