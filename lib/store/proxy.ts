@@ -4,13 +4,13 @@
 // by min time, exact duplicate chunks dropped. Partial response: WARN turns a failing store into a
 // warning frame, ABORT fails the request. The proxy is itself a StoreServer, so queriers stack.
 import { GrpcError, GrpcStatus } from '../../host/index.ts';
-import { compareStrings, compileMatcher, MatcherError, type CompiledMatcher, type Matcher } from '../labels/mod.ts';
+import { compareLabels, compareStrings, compileMatcher, labelsEqual, MatcherError, type CompiledMatcher, type Matcher } from '../labels/mod.ts';
 import {
   effectiveStrategy, PartialResponseStrategy, type LabelNamesRequest, type LabelNamesResponse, type LabelValuesRequest,
   type LabelValuesResponse, type Series, type SeriesRequest, type SeriesResponse,
 } from '../proto/store.ts';
 import type { StoreServer, StoreTarget } from './api.ts';
-import { mergeSortedSeries } from './merge.ts';
+import { mergeChunkLists, mergeSortedSeries } from './merge.ts';
 
 export interface ProxyOptions {
   /**
@@ -84,6 +84,19 @@ function linkSignal(parent: AbortSignal, ctl: AbortController): () => void {
   return () => parent.removeEventListener('abort', on);
 }
 
+async function* stripAndSort(src: AsyncIterable<Series>, drop: readonly string[]): AsyncGenerator<Series> {
+  const names = new Set(drop);
+  const all: Series[] = [];
+  for await (const s of src) all.push({ labels: s.labels.filter((l) => !names.has(l.name)), chunks: s.chunks });
+  all.sort((a, b) => compareLabels(a.labels, b.labels));
+  for (let i = 0; i < all.length; ) {
+    let j = i + 1;
+    while (j < all.length && labelsEqual(all[j]!.labels, all[i]!.labels)) j++;
+    yield j === i + 1 ? all[i]! : { labels: all[i]!.labels, chunks: mergeChunkLists(all.slice(i, j).map((x) => x.chunks)) };
+    i = j;
+  }
+}
+
 export class ProxyStore implements StoreServer {
   constructor(
     private readonly targets: () => readonly StoreTarget[],
@@ -106,7 +119,12 @@ export class ProxyStore implements StoreServer {
     const ctl = new AbortController();
     const unlink = linkSignal(signal, ctl);
     const warnings: string[] = [];
-    const inputs = targets.map((t) => this.storeSeries(t, req, ctl.signal, strategy, warnings));
+    const inputs = targets.map((t) => {
+      const src = this.storeSeries(t, req, ctl.signal, strategy, warnings);
+      // A store that cannot drop replica labels itself (older Thanos) streams in the wrong order for
+      // the merge: its response is buffered, stripped and re-sorted here, as Thanos's eager response set does.
+      return req.withoutReplicaLabels.length > 0 && t.supportsWithoutReplicaLabels === false ? stripAndSort(src, req.withoutReplicaLabels) : src;
+    });
     let count = 0;
     try {
       for await (const s of mergeSortedSeries(inputs)) {

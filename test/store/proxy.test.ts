@@ -199,4 +199,26 @@ test('without_replica_labels: replicas collapse into one sorted series', async (
   assert.is(r.series[0]!.chunks.length, Math.ceil((H / 15000 + 1) / 120));
 });
 
+test('stores without without_replica_labels support are stripped and re-sorted by the proxy', async () => {
+  // an "old" store ignores without_replica_labels: its order is by the full labels
+  const old: StoreServer = {
+    async *series(r, signal) {
+      const m = memStore([
+        mkSeries({ __name__: 'up', a: '1', replica: 'x' }, [[0, H]]),
+        mkSeries({ __name__: 'up', a: '1', replica: 'y' }, [[2 * H, 3 * H]]),
+        mkSeries({ __name__: 'up', replica: 'z', zz: '1' }, [[0, H]]),
+      ]);
+      yield* m.series({ ...r, withoutReplicaLabels: [] }, signal);
+    },
+    labelNames: async () => ({ names: [], warnings: [] }),
+    labelValues: async () => ({ values: [], warnings: [] }),
+  };
+  const fresh = memStore([mkSeries({ __name__: 'up', b: '1', replica: 'q' }, [[0, H]])]);
+  const proxy = new ProxyStore(() => [{ ...target('old', old), supportsWithoutReplicaLabels: false }, target('new', fresh)]);
+  const r = await collect(proxy.series(req({ withoutReplicaLabels: ['replica'] }), new AbortController().signal));
+  assert.equal(r.series.map((s) => formatLabels(s.labels)), ['up{a="1"}', 'up{b="1"}', 'up{zz="1"}']);
+  const a1 = r.series[0]!;
+  assert.is(samplesOf(a1).length, 2 * (H / 15000 + 1), 'both replicas of a=1 merged');
+});
+
 test.run();
