@@ -10,8 +10,19 @@ import { bucketFraction, bucketQuantile, kahanInc, lessNaNFirst, quantileOf, WIN
 import { parseExpr, typeOf } from './parser.ts';
 import type { Queryable, SeriesData } from './queryable.ts';
 import {
-  compareLabels, compileRegex, getLabel, labelsKey, METRIC_NAME, type Label, type Labels,
+  compareLabels, compileRegex, getLabel, labelsKey as labelsKeyRaw, METRIC_NAME, type Label, type Labels,
 } from '../labels/mod.ts';
+
+const keyCache = new WeakMap<Labels, string>();
+/** labelsKey with a per-object cache (label sets are shared between a series and its per-step samples). */
+function labelsKey(ls: Labels): string {
+  let k = keyCache.get(ls);
+  if (k === undefined) {
+    k = labelsKeyRaw(ls);
+    keyCache.set(ls, k);
+  }
+  return k;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Public result types (1:1 with the Prometheus HTTP API JSON)
@@ -93,10 +104,19 @@ function staleMask(v: Float64Array, n: number): Uint8Array | null {
 }
 
 /** Raw series prepared for evaluation: sorted samples plus a staleness mask. */
+interface BinopState {
+  ordOf: Map<Labels, number>;
+  sigOrd: Map<string, number>;
+  stamp: number;
+  rStamp: number[];
+  rSample: (Sample | null)[];
+  mStamp: number[];
+}
+
 interface RawSeries {
   labels: Labels;
-  t: ArrayLike<number>;
-  v: ArrayLike<number>;
+  t: Float64Array;
+  v: Float64Array;
   n: number;
   stale: Uint8Array | null;
   dropName: boolean;
@@ -210,11 +230,7 @@ export class Engine {
       return { resultType: 'vector', result: out, warnings, infos };
     }
     const mat = val.filter((s) => s.t.length > 0).sort((a, b) => compareLabels(a.metric, b.metric));
-    return {
-      resultType: 'matrix',
-      result: mat.map((s) => ({ metric: s.metric, values: s.t.map((t, i) => ({ t, v: s.v[i]! })) })),
-      warnings, infos,
-    };
+    return { resultType: 'matrix', result: mat.map(toMatrixSeries), warnings, infos };
   }
 }
 
@@ -514,7 +530,7 @@ class Evaluator {
     let total = 0;
     const raws: RawSeries[] = m.map((s) => {
       total += s.t.length;
-      return { labels: s.metric, t: s.t, v: s.v, n: s.t.length, stale: null, dropName: s.dropName };
+      return { labels: s.metric, t: Float64Array.from(s.t), v: Float64Array.from(s.v), n: s.t.length, stale: null, dropName: s.dropName };
     });
     this.addSamples(total);
     return { raws, range: e.range, offset: e.offset, at: e.at };
@@ -553,6 +569,7 @@ class Evaluator {
     const cursors = args.map((m) => new Int32Array(m.length));
     const vecs: Vector[] = args.map(() => []);
     const out = new Map<string, Series & { lastT: number }>();
+    const byObj = new Map<Labels, Series & { lastT: number }>();
     const order: (Series & { lastT: number })[] = [];
     for (let ts = this.start; ts <= this.end; ts += this.interval) {
       this.tick();
@@ -576,15 +593,18 @@ class Evaluator {
         return res.map((s) => ({ metric: s.metric, t: [ts], v: [s.v], dropName: s.dropName }));
       }
       for (const s of res) {
-        const k = labelsKey(s.metric);
-        let ser = out.get(k);
-        if (ser) {
-          if (ser.lastT === ts) throw new ExecutionError('vector cannot contain metrics with the same labelset');
-        } else {
-          ser = { metric: s.metric, t: [], v: [], dropName: s.dropName, lastT: NaN };
-          out.set(k, ser);
-          order.push(ser);
+        let ser = byObj.get(s.metric);
+        if (ser === undefined) {
+          const k = labelsKey(s.metric);
+          ser = out.get(k);
+          if (!ser) {
+            ser = { metric: s.metric, t: [], v: [], dropName: s.dropName, lastT: NaN };
+            out.set(k, ser);
+            order.push(ser);
+          }
+          byObj.set(s.metric, ser);
         }
+        if (ser.lastT === ts) throw new ExecutionError('vector cannot contain metrics with the same labelset');
         ser.lastT = ts;
         ser.t.push(ts);
         ser.v.push(s.v);
@@ -632,13 +652,24 @@ class Evaluator {
       if (op === 'and' || op === 'or' || op === 'unless') {
         return this.rangeEval([lm, rm], ([l, r]) => vectorSetOp(op, l!, r!, sigL));
       }
-      return this.rangeEval([lm, rm], ([l, r]) => this.vectorBinop(e, l!, r!, matching, sigL));
+      const cache = new Map<Labels, Map<Labels, Labels>>();
+      const st: BinopState = { ordOf: new Map(), sigOrd: new Map(), stamp: 0, rStamp: [], rSample: [], mStamp: [] };
+      return this.rangeEval([lm, rm], ([l, r]) => this.vectorBinop(e, l!, r!, matching, sigL, cache, st));
     }
     // vector / scalar
     const swap = lt === 'scalar';
     const vm = this.evalMatrix(swap ? e.rhs : e.lhs);
     const sc = this.scalarSteps(swap ? e.lhs : e.rhs);
     const changes = changesSchema(op);
+    const dropped = new Map<Labels, Labels>();
+    const drop = (ls: Labels): Labels => {
+      let d = dropped.get(ls);
+      if (!d) {
+        d = dropMetricName(ls);
+        dropped.set(ls, d);
+      }
+      return d;
+    };
     return this.rangeEval([vm], ([vec], ts) => {
       const rv = sc[this.stepIndex(ts)]!;
       const out: Vector = [];
@@ -655,7 +686,7 @@ class Evaluator {
         let metric = s.metric;
         let dropName = s.dropName;
         if (changes || e.returnBool) {
-          if (!this.o.delayed) metric = dropMetricName(metric);
+          if (!this.o.delayed) metric = drop(metric);
           dropName = true;
         }
         out.push({ metric, t: ts, v: val, dropName });
@@ -664,15 +695,33 @@ class Evaluator {
     });
   }
 
-  private vectorBinop(e: BinaryExpr, lhs: Vector, rhs: Vector, matching: VectorMatching, sig: (l: Labels) => string): Vector {
+  private vectorBinop(e: BinaryExpr, lhs: Vector, rhs: Vector, matching: VectorMatching, sig: (l: Labels) => string, cache: Map<Labels, Map<Labels, Labels>>, st: BinopState): Vector {
     if (lhs.length === 0 || rhs.length === 0) return [];
     const op = e.op;
     const oneToMany = matching.card === 'one-to-many';
     if (oneToMany) [lhs, rhs] = [rhs, lhs];
-    const right = new Map<string, Sample>();
+    const ordOf = (ls: Labels): number => {
+      let o = st.ordOf.get(ls);
+      if (o === undefined) {
+        const k = sig(ls);
+        o = st.sigOrd.get(k);
+        if (o === undefined) {
+          o = st.sigOrd.size;
+          st.sigOrd.set(k, o);
+          st.rStamp.push(0);
+          st.rSample.push(null);
+          st.mStamp.push(0);
+        }
+        st.ordOf.set(ls, o);
+      }
+      return o;
+    };
+    const stamp = ++st.stamp;
     for (const rs of rhs) {
-      const k = sig(rs.metric);
-      const dup = right.get(k);
+      const k = ordOf(rs.metric);
+      const dup = st.rStamp[k] === stamp ? st.rSample[k]! : null;
+      st.rStamp[k] = stamp;
+      st.rSample[k] = rs;
       if (dup) {
         const side = oneToMany ? 'left' : 'right';
         const matched = formatLabelsBraces(matchLabels(rs.metric, matching));
@@ -680,32 +729,39 @@ class Evaluator {
           `found duplicate series for the match group ${matched} on the ${side} hand-side of the operation: [${formatLabelsBraces(dup.metric)}, ${formatLabelsBraces(rs.metric)}];many-to-many matching not allowed: matching labels must be unique on one side`,
         );
       }
-      right.set(k, rs);
     }
-    const matchedOne = new Set<string>();
-    const matchedMany = new Map<string, Set<string>>();
+    const matchedMany = new Map<number, Set<string>>();
     const out: Vector = [];
     const include = new Set(matching.include);
     const matchSet = new Set(matching.matchingLabels);
     for (const ls of lhs) {
-      const k = sig(ls.metric);
-      const rs = right.get(k);
-      if (!rs) continue;
+      const k = ordOf(ls.metric);
+      if (st.rStamp[k] !== stamp) continue;
+      const rs = st.rSample[k]!;
       let fl = ls.v, fr = rs.v;
       if (oneToMany) [fl, fr] = [fr, fl];
       let [val, keep] = vectorElemBinop(op, fl, fr);
       if (e.returnBool) val = keep ? 1 : 0;
       const dropName = !this.o.delayed && e.returnBool;
-      // result metric
-      let metric = ls.metric;
-      if (dropName || changesSchema(op)) metric = dropMetricName(metric);
-      if (matching.card === 'one-to-one') {
-        metric = matching.on ? keepLabels(metric, matchSet) : delLabels(metric, matchSet);
+      // result metric (cached per pair of input label sets)
+      let byR = cache.get(ls.metric);
+      if (!byR) {
+        byR = new Map();
+        cache.set(ls.metric, byR);
       }
-      for (const ln of include) metric = setLabel(metric, ln, getLabel(rs.metric, ln));
+      let metric = byR.get(rs.metric)!;
+      if (metric === undefined) {
+        metric = ls.metric;
+        if (dropName || changesSchema(op)) metric = dropMetricName(metric);
+        if (matching.card === 'one-to-one') {
+          metric = matching.on ? keepLabels(metric, matchSet) : delLabels(metric, matchSet);
+        }
+        for (const ln of include) metric = setLabel(metric, ln, getLabel(rs.metric, ln));
+        byR.set(rs.metric, metric);
+      }
       if (matching.card === 'one-to-one') {
-        if (matchedOne.has(k)) throw new ExecutionError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
-        matchedOne.add(k);
+        if (st.mStamp[k] === stamp) throw new ExecutionError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
+        st.mStamp[k] = stamp;
       } else {
         const ins = labelsKey(metric);
         let set = matchedMany.get(k);
@@ -724,7 +780,7 @@ class Evaluator {
 
   // --- aggregations -------------------------------------------------------------------------------
   private evalAggregate(e: AggregateExpr): Matrix {
-    const op = e.op;
+    const op: string = e.op;
     let param: Float64Array | null = null;
     let label = '';
     if (e.param) {
@@ -871,7 +927,9 @@ class Evaluator {
       }
     }
 
-    // sum, avg, count, min, max, group, stddev, stdvar, quantile
+    if (op !== 'quantile') return this.aggregateColumns(op, input, seriesGroup, groupMetrics);
+
+    // quantile
     const val = new Float64Array(ng);
     const kc = new Float64Array(ng);
     const mean = new Float64Array(ng);
@@ -894,13 +952,13 @@ class Evaluator {
           cnt[g] = 1;
           incr[g] = 0;
           dropNames[g] = s.dropName ? 1 : 0;
-          if (op === 'stddev' || op === 'stdvar') val[g] = Number.isFinite(f) ? 0 : NaN;
-          else if (op === 'group') val[g] = 1;
-          else if (op === 'quantile') qvals[g] = [f];
+          if ((op as string) === 'stddev' || (op as string) === 'stdvar') val[g] = Number.isFinite(f) ? 0 : NaN;
+          else if ((op as string) === 'group') val[g] = 1;
+          else if ((op as string) === 'quantile') qvals[g] = [f];
           continue;
         }
         if (s.dropName) dropNames[g] = 1;
-        switch (op) {
+        switch (op as string) {
           case 'sum': {
             const [a, b] = kahanInc(f, val[g]!, kc[g]!);
             val[g] = a;
@@ -955,7 +1013,7 @@ class Evaluator {
       for (let g = 0; g < ng; g++) {
         if (!seen[g]) continue;
         let f: number;
-        switch (op) {
+        switch (op as string) {
           case 'avg':
             f = incr[g] ? mean[g]! + kc[g]! : val[g]! / cnt[g]! + kc[g]! / cnt[g]!;
             break;
@@ -981,6 +1039,141 @@ class Evaluator {
       }
       return out;
     });
+  }
+
+  /**
+   * sum/avg/count/min/max/group/stddev/stdvar over all steps at once: one pass over the input points
+   * into per-(group, step) cells. Accumulation order per cell is input-series order, as in Prometheus.
+   */
+  private aggregateColumns(op: string, input: Matrix, seriesGroup: Int32Array, groupMetrics: Labels[]): Matrix {
+    const ns = this.numSteps();
+    const ng = groupMetrics.length;
+    const cells = ng * ns;
+    const val = new Float64Array(cells);
+    const kc = new Float64Array(cells);
+    const mean = op === 'avg' || op === 'stddev' || op === 'stdvar' ? new Float64Array(cells) : val;
+    const cnt = new Float64Array(cells);
+    const flags = new Uint8Array(cells); // 1 seen, 2 incremental mean, 4 dropName
+    const start = this.start, interval = this.interval;
+    for (let si = 0; si < input.length; si++) {
+      this.tick();
+      const s = input[si]!;
+      const base = seriesGroup[si]! * ns;
+      const dn = s.dropName ? 4 : 0;
+      const st = s.t, sv = s.v;
+      for (let j = 0; j < st.length; j++) {
+        const c = base + Math.round((st[j]! - start) / interval);
+        const f = sv[j]!;
+        const fl = flags[c]!;
+        if ((fl & 1) === 0) {
+          flags[c] = 1 | dn;
+          cnt[c] = 1;
+          switch (op) {
+            case 'stddev': case 'stdvar':
+              val[c] = Number.isFinite(f) ? 0 : NaN;
+              mean[c] = f;
+              break;
+            case 'group':
+              val[c] = 1;
+              break;
+            case 'avg':
+              val[c] = f;
+              mean[c] = f;
+              break;
+            default:
+              val[c] = f;
+          }
+          continue;
+        }
+        flags[c] = fl | dn;
+        switch (op) {
+          case 'sum': {
+            // Neumaier-compensated sum (kahanInc inlined)
+            const sum = val[c]!;
+            const t = sum + f;
+            if (t === Infinity || t === -Infinity) kc[c] = 0;
+            else if (Math.abs(sum) >= Math.abs(f)) kc[c] = kc[c]! + ((sum - t) + f);
+            else kc[c] = kc[c]! + ((f - t) + sum);
+            val[c] = t;
+            break;
+          }
+          case 'avg': {
+            const n = ++cnt[c]!;
+            if ((fl & 2) === 0) {
+              const [a, b] = kahanInc(f, val[c]!, kc[c]!);
+              if (Number.isFinite(a) || Number.isNaN(a)) {
+                val[c] = a;
+                kc[c] = b;
+                break;
+              }
+              flags[c] = flags[c]! | 2;
+              mean[c] = val[c]! / (n - 1);
+              kc[c] = kc[c]! / (n - 1);
+            }
+            const q = (n - 1) / n;
+            const [a, b] = kahanInc(f / n, q * mean[c]!, q * kc[c]!);
+            mean[c] = a;
+            kc[c] = b;
+            break;
+          }
+          case 'max':
+            if (val[c]! < f || Number.isNaN(val[c]!)) val[c] = f;
+            break;
+          case 'min':
+            if (val[c]! > f || Number.isNaN(val[c]!)) val[c] = f;
+            break;
+          case 'count':
+            cnt[c]!++;
+            break;
+          case 'group':
+            break;
+          case 'stddev': case 'stdvar': {
+            const n = ++cnt[c]!;
+            const delta = f - mean[c]!;
+            mean[c] = mean[c]! + delta / n;
+            val[c] = val[c]! + delta * (f - mean[c]!);
+            break;
+          }
+        }
+      }
+    }
+    const out: Matrix = [];
+    for (let g = 0; g < ng; g++) {
+      const t: number[] = [];
+      const v: number[] = [];
+      let dropName: boolean | null = null;
+      const base = g * ns;
+      for (let i = 0; i < ns; i++) {
+        const c = base + i;
+        const fl = flags[c]!;
+        if ((fl & 1) === 0) continue;
+        if (dropName === null) dropName = (fl & 4) !== 0;
+        let f: number;
+        switch (op) {
+          case 'avg':
+            f = fl & 2 ? mean[c]! + kc[c]! : val[c]! / cnt[c]! + kc[c]! / cnt[c]!;
+            break;
+          case 'count':
+            f = cnt[c]!;
+            break;
+          case 'stdvar':
+            f = val[c]! / cnt[c]!;
+            break;
+          case 'stddev':
+            f = Math.sqrt(val[c]! / cnt[c]!);
+            break;
+          case 'sum':
+            f = Number.isFinite(val[c]!) ? val[c]! + kc[c]! : val[c]!;
+            break;
+          default:
+            f = val[c]!;
+        }
+        t.push(start + i * interval);
+        v.push(f);
+      }
+      if (t.length) out.push({ metric: groupMetrics[g]!, t, v, dropName: dropName ?? false });
+    }
+    return out;
   }
 
   /** Like rangeEval but the function reads the input matrix itself (for k-aggregations). */
@@ -1034,27 +1227,52 @@ class Evaluator {
       const out: Matrix = [];
       const otherScalars = scalars.filter((s): s is Float64Array => s !== null);
       const n = this.numSteps();
-      let cur: Series | null = null;
-      let curRaw: RawSeries | null = null;
-      const flush = () => {
-        if (cur && cur.t.length) out.push(cur);
-      };
-      this.forEachWindow(src, (r, lo, hi, ctx, stepIdx) => {
-        if (r !== curRaw) {
-          flush();
-          curRaw = r;
-          const dropName = !keepName || r.dropName;
-          cur = { metric: !delayed && dropName ? dropMetricName(r.labels) : r.labels, t: [], v: [], dropName };
+      // Window bounds per step (left-open): (ends[i] - range, ends[i]].
+      const ends = new Float64Array(n);
+      const evalTs = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const step = this.start + i * this.interval;
+        evalTs[i] = step;
+        ends[i] = (src.at ?? step) - src.offset;
+      }
+      const range = src.range;
+      const ctx: WindowCtx = { ts: 0, rangeStart: 0, rangeEnd: 0, range, scalars: [] };
+      const maxS = this.o.maxSamples;
+      const samples = this.shared.samples;
+      const monotone = src.at === null;
+      for (const r of src.raws) {
+        this.tick();
+        const dropName = !keepName || r.dropName;
+        const ts: number[] = [];
+        const vs: number[] = [];
+        const rt = r.t;
+        const rn = r.n;
+        let lo = 0;
+        let hi = 0;
+        for (let i = 0; i < n; i++) {
+          const end = ends[i]!;
+          const start = end - range;
+          if (monotone) {
+            while (lo < rn && rt[lo]! <= start) lo++;
+            if (hi < lo) hi = lo;
+            while (hi < rn && rt[hi]! <= end) hi++;
+          } else {
+            lo = upperBound(rt, rn, start);
+            hi = upperBound(rt, rn, end);
+          }
+          if (hi <= lo) continue;
+          if (samples.current + (hi - lo) > maxS) throw new TooManySamplesError();
+          ctx.ts = evalTs[i]!;
+          ctx.rangeStart = start;
+          ctx.rangeEnd = end;
+          if (otherScalars.length) ctx.scalars = otherScalars.map((x) => x[i]!);
+          const val = fn(rt, r.v, lo, hi, ctx);
+          if (val === null) continue;
+          ts.push(evalTs[i]!);
+          vs.push(val);
         }
-        if (hi <= lo) return;
-        ctx.scalars = otherScalars.map((s) => s[stepIdx]!);
-        const val = fn(r.t, r.v, lo, hi, ctx);
-        if (val === null) return;
-        cur!.t.push(this.start + stepIdx * this.interval);
-        cur!.v.push(val);
-      });
-      flush();
-      void n;
+        if (ts.length) out.push({ metric: !delayed && dropName ? dropMetricName(r.labels) : r.labels, t: ts, v: vs, dropName });
+      }
       if (!delayed) {
         if (hasDuplicateLabels(out)) throw new ExecutionError('vector cannot contain metrics with the same labelset');
       }
@@ -1376,6 +1594,14 @@ class Evaluator {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
+function toMatrixSeries(s: Series): MatrixSeries {
+  const n = s.t.length;
+  const values: Point[] = new Array(n);
+  const t = s.t, v = s.v;
+  for (let i = 0; i < n; i++) values[i] = { t: t[i]!, v: v[i]! };
+  return { metric: s.metric, values };
+}
+
 function toRaw(s: SeriesData): RawSeries {
   return { labels: s.labels, t: s.t, v: s.v, n: s.n, stale: staleMask(s.v, s.n), dropName: false };
 }
@@ -1389,11 +1615,11 @@ function withoutStale(r: RawSeries): RawSeries {
     t.push(r.t[i]!);
     v.push(r.v[i]!);
   }
-  return { labels: r.labels, t, v, n: t.length, stale: null, dropName: r.dropName };
+  return { labels: r.labels, t: Float64Array.from(t), v: Float64Array.from(v), n: t.length, stale: null, dropName: r.dropName };
 }
 
 /** First index i in [0, n) with t[i] > x. */
-function upperBound(t: ArrayLike<number>, n: number, x: number): number {
+function upperBound(t: Float64Array, n: number, x: number): number {
   let lo = 0, hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
