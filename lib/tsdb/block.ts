@@ -11,12 +11,14 @@ import { PartialBlockError, CorruptBlockError } from './errors.ts';
 import { IndexReader, corrupt, type ChunkMeta, type MatcherLike } from './index.ts';
 import { parseMeta, META_FILENAME, type BlockMeta } from './meta.ts';
 import { parseTombstones, isDeleted, type Tombstones, type Interval } from './tombstones.ts';
+import { loadIndexHeaderReader } from './indexheader.ts';
 
 /** The files of one block, wherever they live. Paths are relative to the block directory. */
 export interface BlockFiles {
   /** Block id or path, used in error messages. */
   readonly name: string;
-  source(rel: string): Promise<ByteSource>;
+  /** A ranged reader of a file; knownSize (e.g. from meta.json thanos.files) saves a stat/HEAD. */
+  source(rel: string, knownSize?: number): Promise<ByteSource>;
   exists(rel: string): Promise<boolean>;
   readFile(rel: string): Promise<Uint8Array>;
   /** Segment file names under chunks/, sorted; undefined when listing is not possible. */
@@ -30,7 +32,7 @@ function join(dir: string, rel: string): string {
 export function fsBlockFiles(fs: FsCapability, dir: string): BlockFiles {
   return {
     name: dir,
-    source: async (rel) => fsSource(fs, join(dir, rel)),
+    source: async (rel, size) => fsSource(fs, join(dir, rel), size),
     exists: (rel) => fs.exists(join(dir, rel)),
     readFile: (rel) => fs.readFile(join(dir, rel)),
     listChunks: async () => (await fs.exists(join(dir, 'chunks'))) ? (await fs.readDir(join(dir, 'chunks'))).filter((f) => f.isFile && /^\d{6}$/.test(f.name)).map((f) => f.name).sort() : [],
@@ -42,7 +44,7 @@ export function bucketBlockFiles(bucket: Bucket, id: string): BlockFiles {
   const p = id.endsWith('/') ? id : id + '/';
   return {
     name: id.replace(/\/$/, ''),
-    source: async (rel) => bucketSource(bucket, p + rel),
+    source: async (rel, size) => bucketSource(bucket, p + rel, size),
     exists: (rel) => bucket.exists(p + rel),
     readFile: async (rel) => readAll(await bucket.get(p + rel)),
     listChunks: async () => {
@@ -79,6 +81,13 @@ export interface BlockOpenOptions {
   loadIndex?: boolean;
   /** Load the tombstones file if present (default true). */
   tombstones?: boolean;
+  /**
+   * Use a Thanos index-header instead of reading the index's symbol and postings tables: built
+   * with ranged reads on first use and kept at `<dir>/index-header` when fs and dir are given.
+   */
+  indexHeader?: { fs?: FsCapability; dir?: string; sampling?: number };
+  /** Trust sizes in meta.json thanos.files (saves a HEAD/stat per file). Default true. */
+  useMetaFileSizes?: boolean;
 }
 
 export interface SeriesChunks {
@@ -126,14 +135,24 @@ export class BlockReader {
       throw new PartialBlockError(block);
     }
     const meta = parseMeta(metaBytes, block);
+    const sizes = new Map<string, number>();
+    if (opts.useMetaFileSizes !== false) for (const f of meta.thanos?.files ?? []) if (typeof f.size_bytes === 'number') sizes.set(f.rel_path, f.size_bytes);
     let indexSrc: ByteSource;
-    if (!(await files.exists('index'))) corrupt(block, 'index', 'file', 'missing');
-    indexSrc = await files.source('index');
+    if (!sizes.has('index') && !(await files.exists('index'))) corrupt(block, 'index', 'file', 'missing');
+    indexSrc = await files.source('index', sizes.get('index'));
     if (opts.loadIndex) indexSrc = bytesSource(await files.readFile('index'), `${block}/index`);
-    const index = await IndexReader.open(indexSrc, { core: opts.core, block, file: 'index' });
+    const index = opts.indexHeader
+      ? await loadIndexHeaderReader({ core: opts.core, index: indexSrc, fs: opts.indexHeader.fs, dir: opts.indexHeader.dir, sampling: opts.indexHeader.sampling, block })
+      : await IndexReader.open(indexSrc, { core: opts.core, block, file: 'index' });
     const window = opts.chunkWindow ?? 4 << 20;
     let segCount: number | undefined;
-    if (files.listChunks) {
+    const metaSegs = [...sizes.keys()].filter((k) => /^chunks\/\d{6}$/.test(k)).sort();
+    if (metaSegs.length > 0) {
+      metaSegs.forEach((n, i) => {
+        if (n !== `chunks/${segmentName(i)}`) corrupt(block, META_FILENAME, 'thanos.files', `unexpected segment ${n}, want chunks/${segmentName(i)}`);
+      });
+      segCount = metaSegs.length;
+    } else if (files.listChunks) {
       const names = await files.listChunks();
       names.forEach((n, i) => {
         if (n !== segmentName(i)) corrupt(block, `chunks/${n}`, 'segment', `unexpected segment name, want chunks/${segmentName(i)}`);
@@ -141,7 +160,7 @@ export class BlockReader {
       segCount = names.length;
     }
     const cr = new ChunkReader(async (seg) => {
-      const s = await files.source(`chunks/${seg}`);
+      const s = await files.source(`chunks/${seg}`, sizes.get(`chunks/${seg}`));
       return window > 0 ? windowedSource(s, window) : s;
     }, block, segCount);
     let ts: Tombstones = new Map();

@@ -144,6 +144,25 @@ test('index-header is built once with ranged reads and reused on restart; a corr
   assert.ok(c.built, 'rebuilt after corruption');
 });
 
+test('store-gateway style open over a bucket: index-header, sizes from meta.json (no HEAD requests), ranged reads only', async () => {
+  const calls: string[] = [];
+  const rec = Object.create(bucket) as MemoryBucket;
+  rec.attributes = (n: string) => { calls.push(`attributes ${n}`); return bucket.attributes(n); };
+  rec.getRange = (n: string, o: number, l?: number) => { calls.push(`getRange ${n.slice(n.indexOf('/') + 1)}`); return bucket.getRange(n, o, l); };
+  rec.get = (n: string) => { calls.push(`get ${n.slice(n.indexOf('/') + 1)}`); return bucket.get(n); };
+  const dir = join(tmp('sg'), mem.meta.ulid);
+  const b = await BlockReader.open(bucketBlockFiles(rec, mem.meta.ulid), { core, chunkWindow: 0, indexHeader: { fs, dir } });
+  assert.ok(existsSync(join(dir, 'index-header')));
+  assert.not.ok(calls.some((c) => c.startsWith('attributes')), calls.join(', '));
+  assert.ok(calls.filter((c) => c.startsWith('get ')).every((c) => c === 'get meta.json'), 'only meta.json is fetched whole');
+  calls.length = 0;
+  const ms = [{ type: '=', name: 'job', value: 'api' }, { type: '=~', name: 'instance', value: 'host-1.*' }] as Matcher[];
+  let n = 0;
+  for await (const s of b.selectChunks(ms)) { n++; assert.ok(s.chunks.every((c) => c.encoding === ENC_XOR)); }
+  assert.is(n, brute(ms).length);
+  assert.ok(calls.length < 3 + 2 * n, `ranged reads: ${calls.length}`);
+});
+
 test('tombstones are honoured when asked', async () => {
   const files = new Map(mem.files);
   const b0 = await BlockReader.open(memBlockFiles(files), { core });
