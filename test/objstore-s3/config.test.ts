@@ -8,6 +8,8 @@ import { parseDuration } from '../../plugins/objstore/s3/confutil.ts';
 import { regionFromEndpoint } from '../../plugins/objstore/s3/bucket.ts';
 import { ConfigError } from '../../host/index.ts';
 import { testCtx } from './ctx.ts';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readAll } from '../../lib/objstore/bucket.ts';
 
 // Verbatim from the reference deployment (deployment.md).
 const DEPLOYMENT_YAML = `type: S3
@@ -211,6 +213,83 @@ test('the manifest asks for net and the AWS_* variables, and no node: import is 
     const src = readFileSync(new URL(f, dir), 'utf8');
     assert.not.match(src, /from\s+['"]node:/, `${f} imports a node: module`);
   }
+});
+
+async function withFakeS3(handler: (req: IncomingMessage, res: ServerResponse, n: number) => void, fn: (endpoint: string) => Promise<void>): Promise<void> {
+  let n = 0;
+  const srv = createServer((req, res) => handler(req, res, n++));
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  try {
+    await fn(`127.0.0.1:${(srv.address() as { port: number }).port}`);
+  } finally {
+    srv.closeAllConnections();
+    await new Promise((r) => srv.close(r));
+  }
+}
+
+test('max_retries: 503 SlowDown is retried (re-signed) up to max_retries; without retries it surfaces', async () => {
+  const flaky = (req: IncomingMessage, res: ServerResponse, n: number) => {
+    if (n % 3 < 2) {
+      res.writeHead(503, { 'Content-Type': 'application/xml' });
+      res.end('<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+      return;
+    }
+    res.writeHead(200, { 'Content-Length': '2' });
+    res.end('ok');
+  };
+  await withFakeS3(flaky, async (endpoint) => {
+    const base = { bucket: 'b', endpoint, insecure: true, access_key: 'a', secret_key: 's' };
+    const retrying = await plugin.create(testCtx(), plugin.parseConfig({ ...base, max_retries: 2 }));
+    assert.is(new TextDecoder().decode(await readAll(await retrying.get('x'))), 'ok');
+    const plain = await plugin.create(testCtx(), plugin.parseConfig(base));
+    try {
+      await plain.get('x');
+      assert.unreachable('expected SlowDown');
+    } catch (err) {
+      assert.match(String(err), /503 SlowDown: Please reduce/);
+    }
+  });
+});
+
+test('a guessed region follows the region S3 asks for (AuthorizationHeaderMalformed), once', async () => {
+  const seen: string[] = [];
+  const regional = (req: IncomingMessage, res: ServerResponse) => {
+    const auth = String(req.headers.authorization ?? '');
+    seen.push(/Credential=[^/]+\/\d+\/([^/]+)\//.exec(auth)?.[1] ?? '');
+    if (!auth.includes('/eu-central-1/')) {
+      res.writeHead(400, { 'Content-Type': 'application/xml' });
+      res.end("<Error><Code>AuthorizationHeaderMalformed</Code><Message>the region 'us-east-1' is wrong; expecting 'eu-central-1'</Message><Region>eu-central-1</Region></Error>");
+      return;
+    }
+    res.writeHead(200, { 'Content-Length': '3' });
+    res.end('abc');
+  };
+  await withFakeS3(regional, async (endpoint) => {
+    const b = await plugin.create(testCtx(), plugin.parseConfig({ bucket: 'b', endpoint, insecure: true, access_key: 'a', secret_key: 's' }));
+    assert.is(new TextDecoder().decode(await readAll(await b.get('x'))), 'abc');
+    assert.is(new TextDecoder().decode(await readAll(await b.get('y'))), 'abc');
+    assert.equal(seen, ['us-east-1', 'eu-central-1', 'eu-central-1'], 'switched once, then kept the region');
+    // A configured region is the operator's word: no switching.
+    const fixed = await plugin.create(testCtx(), plugin.parseConfig({ bucket: 'b', endpoint, insecure: true, access_key: 'a', secret_key: 's', region: 'us-east-1' }));
+    try {
+      await fixed.get('x');
+      assert.unreachable('expected an error');
+    } catch (err) {
+      assert.match(String(err), /AuthorizationHeaderMalformed/);
+    }
+  });
+});
+
+test('a server that ignores Range still yields exactly the requested bytes', async () => {
+  const full = (req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(200, { 'Content-Length': '26' });
+    res.end('abcdefghijklmnopqrstuvwxyz');
+  };
+  await withFakeS3(full, async (endpoint) => {
+    const b = await plugin.create(testCtx(), plugin.parseConfig({ bucket: 'b', endpoint, insecure: true, access_key: 'a', secret_key: 's' }));
+    assert.is(new TextDecoder().decode(await readAll(await b.getRange('x', 3, 4))), 'defg');
+    assert.is(new TextDecoder().decode(await readAll(await b.getRange('x', 20))), 'uvwxyz');
+  });
 });
 
 test.run();

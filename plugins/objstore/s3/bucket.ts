@@ -54,6 +54,8 @@ interface Req {
 }
 
 const STATIC_HEADERS_DROP = new Set(['host', 'content-length']);
+const RETRY_STATUS = new Set([500, 502, 503, 504]);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface S3BucketOptions {
   /** Region was configured (or implied by the endpoint), not guessed: no region redirects. */
@@ -126,7 +128,29 @@ export class S3Bucket implements Bucket {
 
   // ---- requests ----------------------------------------------------------------------------
 
-  private async send(r: Req, retried = false): Promise<Response> {
+  /** One request, retried max_retries times on network errors and 500/502/503/504 (re-signed each time). */
+  private async send(r: Req): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      try {
+        res = await this.sendOnce(r);
+      } catch (err) {
+        if (attempt >= this.cfg.maxRetries || (err instanceof Error && err.name === 'PermissionDenied')) throw err;
+        this.log.debug('s3 request failed, retrying', { op: r.op, attempt, err: String(err) });
+        await sleep(Math.min(100 * 2 ** attempt, 5000));
+        continue;
+      }
+      if (attempt < this.cfg.maxRetries && RETRY_STATUS.has(res.status)) {
+        await res.body?.cancel().catch(() => {});
+        this.log.debug('s3 request answered with a retryable status, retrying', { op: r.op, attempt, status: res.status });
+        await sleep(Math.min(100 * 2 ** attempt, 5000));
+        continue;
+      }
+      return res;
+    }
+  }
+
+  private async sendOnce(r: Req, retried = false): Promise<Response> {
     this.live();
     const bucket = this.cfg.bucket;
     const host = this.virtualHost ? `${bucket}.${this.host}` : this.host;
@@ -195,7 +219,7 @@ export class S3Bucket implements Bucket {
         await res.body?.cancel().catch(() => {});
         this.log.info('s3: switching region', { from: this.region, to: want });
         this.region = want;
-        return this.send(r, true);
+        return this.sendOnce(r, true);
       }
     }
     return res;
