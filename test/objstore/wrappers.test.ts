@@ -144,4 +144,41 @@ test('factory: a provider config error names the source and field', async () => 
   );
 });
 
+test('factory: the reference deployment\'s bucket_config.yaml parses as written', async () => {
+  const yaml = `type: S3
+config:
+  bucket: "bucket-name"
+  endpoint: 's3-endpoint'
+  access_key: "access-key"
+  insecure: true   # plain http
+  signature_version2: false
+  encrypt_sse: false
+  secret_key: "secret-key"
+  put_user_metadata: {}
+  http_config:
+    idle_conn_timeout: 90s
+    response_header_timeout: 2m
+    insecure_skip_verify: false
+  trace:
+    enable: false
+  part_size: 134217728
+`;
+  const cfg = parseBucketConfig(yaml, 'bucket_config.yaml');
+  assert.is(cfg.type, 'S3');
+  assert.is(cfg.prefix, '');
+  const c = cfg.config as Record<string, unknown>;
+  assert.is(c.bucket, 'bucket-name');
+  assert.is(c.insecure, true);
+  assert.is(c.part_size, 134217728);
+  assert.equal(c.http_config, { idle_conn_timeout: '90s', response_header_timeout: '2m', insecure_skip_verify: false });
+  // If the S3 plugin exists, it must accept this config as written.
+  const { loadBuiltinObjstore, NotImplementedError } = await import('../../host/loader.ts');
+  try {
+    const s3 = await loadBuiltinObjstore('s3');
+    s3.parseConfig(cfg.config);
+  } catch (err) {
+    if (!(err instanceof NotImplementedError)) throw err;
+  }
+});
+
 test.run();
