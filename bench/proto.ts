@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { startGrpc } from '../host/server/grpc.ts';
 import { createJsCore } from '../lib/core/mod.ts';
 import { decodeSeriesResponse, encodeSeriesResponse, seriesRequest, type Series, type SeriesResponse } from '../lib/proto/store.ts';
+import { encodeWriteRequest } from '../lib/proto/prompb.ts';
 import { compress, decompress } from '../lib/remote/snappy.ts';
+import { decodeRemoteWriteBody } from '../lib/remote/write.ts';
 import { StoreClient } from '../lib/store/client.ts';
 import { MemoryStore } from '../lib/store/memory.ts';
 import { ProxyStore } from '../lib/store/proxy.ts';
@@ -93,19 +95,32 @@ export default async function main(args: string[]): Promise<void> {
   });
   console.log(`protobufjs decode: ${(pbBytes / 1e6 / pbDecS).toFixed(0)} MB/s, ${fmt(samples / pbDecS)} samples/s`);
 
-  // snappy on a remote-write-like payload (the encoded frames concatenated)
-  const blob = new Uint8Array(Math.min(bytes, 32 << 20));
-  {
-    let p = 0;
-    for (const f of frames) {
-      if (p + f.length > blob.length) break;
-      blob.set(f, p);
-      p += f.length;
-    }
+  // snappy + remote write encoding on a WriteRequest like Prometheus sends (2000 series, 1 sample each)
+  const tss = [];
+  for (let i = 0; i < 2000; i++) {
+    tss.push({
+      labels: [
+        { name: '__name__', value: 'node_cpu_seconds_total' }, { name: 'cpu', value: String(i % 64) },
+        { name: 'instance', value: `host-${i >> 6}.example.com:9100` }, { name: 'job', value: 'node' }, { name: 'mode', value: 'idle' },
+      ],
+      samples: [{ value: i * 1.5 + 0.25, timestamp: 1_700_000_000_000 + i }],
+    });
   }
-  const [comp, cS] = time(() => compress(blob));
-  const [, dS] = time(() => decompress(comp));
-  console.log(`snappy: compress ${(blob.length / 1e6 / cS).toFixed(0)} MB/s, decompress ${(blob.length / 1e6 / dS).toFixed(0)} MB/s, ratio ${(blob.length / comp.length).toFixed(2)}`);
+  const wrBytes = encodeWriteRequest({ timeseries: tss });
+  let comp = compress(wrBytes);
+  for (let i = 0; i < 20; i++) decompress((comp = compress(wrBytes)));
+  const reps = 200;
+  const [, cS] = time(() => {
+    for (let i = 0; i < reps; i++) comp = compress(wrBytes);
+  });
+  const [, dS] = time(() => {
+    for (let i = 0; i < reps; i++) decompress(comp);
+  });
+  const [, wS] = time(() => {
+    for (let i = 0; i < reps; i++) decodeRemoteWriteBody(comp);
+  });
+  const mb = (wrBytes.length * reps) / 1e6;
+  console.log(`snappy on a remote-write body (${(wrBytes.length / 1024).toFixed(0)} KiB, ratio ${(wrBytes.length / comp.length).toFixed(1)}): compress ${(mb / cS).toFixed(0)} MB/s, decompress ${(mb / dS).toFixed(0)} MB/s; full remote-write decode ${fmt((2000 * reps) / wS)} series/s`);
 
   // Series over real gRPC on loopback
   const store = new MemoryStore(series);

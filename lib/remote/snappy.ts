@@ -61,8 +61,14 @@ class Out {
       b[this.pos++] = (n >>> 16) & 0xff;
       b[this.pos++] = n >>> 24;
     }
-    b.set(src.subarray(from, to), this.pos);
-    this.pos += to - from;
+    if (to - from <= 16) {
+      let p = this.pos;
+      for (let k = from; k < to; k++) b[p++] = src[k]!;
+      this.pos = p;
+    } else {
+      b.set(src.subarray(from, to), this.pos);
+      this.pos += to - from;
+    }
   }
 
   private copy2(offset: number, length: number): void {
@@ -189,7 +195,11 @@ export function decompress(src: Uint8Array, opts: DecompressOptions = {}): Uint8
         length = x + 1;
         if (length > end - s) throw new SnappyError(`literal of ${length} bytes runs past the end of the input`, at);
         if (length > n - d) throw new SnappyError(`literal of ${length} bytes overflows the declared length ${n}`, at);
-        dst.set(src.subarray(s, s + length), d);
+        if (length <= 16) {
+          for (let k = 0; k < length; k++) dst[d + k] = src[s + k]!;
+        } else {
+          dst.set(src.subarray(s, s + length), d);
+        }
         s += length;
         d += length;
         continue;
@@ -215,11 +225,11 @@ export function decompress(src: Uint8Array, opts: DecompressOptions = {}): Uint8
     if (offset === 0 || offset > d) throw new SnappyError(`copy offset ${offset} points before the start of the output (${d} bytes written)`, at);
     if (length > n - d) throw new SnappyError(`copy of ${length} bytes overflows the declared length ${n}`, at);
     let from = d - offset;
-    if (offset >= length) {
+    if (offset >= length && length > 16) {
       dst.copyWithin(d, from, from + length);
       d += length;
     } else {
-      // overlapping copy: repeats the last `offset` bytes
+      // short or overlapping copy (overlap repeats the last `offset` bytes): byte by byte
       for (let k = 0; k < length; k++) dst[d++] = dst[from++]!;
     }
   }
