@@ -91,4 +91,33 @@ test('chunks and index bytes equal promtool for the same data', async () => {
   assert.ok(compared >= 4);
 });
 
+test('backfill in several passes (small memory budget) writes the same data', async () => {
+  const dir = join(work, 'ours-small');
+  mkdirSync(dir, { recursive: true });
+  const progress: string[] = [];
+  await backfillOpenMetrics({ core, open: () => fs.openRead(input), sink: () => fsBlockSink(fs, dir), maxSamplesInMemory: 5000, progress: (m) => progress.push(m) });
+  assert.ok(progress.filter((m) => m.startsWith('wrote block')).length >= 4);
+  assert.is(promtoolDump(dir), promtoolDump(theirs));
+});
+
+test('dump over overlapping blocks merges series and deduplicates identical samples like promtool', async () => {
+  const dir = join(work, 'overlap');
+  mkdirSync(dir, { recursive: true });
+  const { BlockWriter } = await import('../../lib/tsdb/mod.ts');
+  const { labelsFromRecord } = await import('../../lib/labels/mod.ts');
+  const T = Date.UTC(2026, 10, 22);
+  for (const [lo, n, extra] of [[0, 400, 'a'], [200, 400, 'b']] as const) {
+    const syms = ['__name__', 'm', 'x', 'only', extra];
+    const w = await BlockWriter.create(fsBlockSink(fs, dir), syms, { core, minTime: T + lo * 15_000, maxTime: T + (lo + n) * 15_000 });
+    const t = new Float64Array(n).map((_, i) => T + (lo + i) * 15_000);
+    const v = new Float64Array(n).map((_, i) => (lo + i) * 1.5);
+    await w.addSeries(labelsFromRecord({ __name__: 'm', only: extra }), t, v);
+    await w.addSeries(labelsFromRecord({ __name__: 'm', x: 'x' }), t, v);
+    await w.finish();
+  }
+  const want = promtoolDump(dir);
+  assert.is(want.split('\n').filter((l) => l.includes('x="x"')).length, 600);
+  assert.is(await ourDump(dir), want);
+});
+
 test.run();
