@@ -652,6 +652,8 @@ class Evaluator {
       if (op === 'and' || op === 'or' || op === 'unless') {
         return this.rangeEval([lm, rm], ([l, r]) => vectorSetOp(op, l!, r!, sigL));
       }
+      const fast = this.binopOneToOneColumns(e, lm, rm, matching, sigL);
+      if (fast) return fast;
       const cache = new Map<Labels, Map<Labels, Labels>>();
       const st: BinopState = { ordOf: new Map(), sigOrd: new Map(), stamp: 0, rStamp: [], rSample: [], mStamp: [] };
       return this.rangeEval([lm, rm], ([l, r]) => this.vectorBinop(e, l!, r!, matching, sigL, cache, st));
@@ -670,6 +672,45 @@ class Evaluator {
       }
       return d;
     };
+    // Column-wise: every point of every series against the scalar at its step.
+    {
+      const out: Matrix = [];
+      const start = this.start, interval = this.interval;
+      const isCmp = isComparison(op);
+      for (const s of vm) {
+        this.tick();
+        const t: number[] = [];
+        const v: number[] = [];
+        for (let j = 0; j < s.t.length; j++) {
+          const ts = s.t[j]!;
+          const rv = sc[Math.round((ts - start) / interval)]!;
+          let lf = s.v[j]!, rf = rv;
+          if (swap) [lf, rf] = [rf, lf];
+          let [val, keep] = vectorElemBinop(op, lf, rf);
+          if (isCmp && swap) val = rf;
+          if (e.returnBool) {
+            val = keep ? 1 : 0;
+            keep = true;
+          }
+          if (!keep) continue;
+          t.push(ts);
+          v.push(val);
+        }
+        if (!t.length) continue;
+        let metric = s.metric;
+        let dropName = s.dropName;
+        if (changes || e.returnBool) {
+          if (!this.o.delayed) metric = drop(metric);
+          dropName = true;
+        }
+        out.push({ metric, t, v, dropName });
+      }
+      if (this.start === this.end) {
+        if (!this.o.delayed && hasDuplicateLabels(out)) throw new ExecutionError('vector cannot contain metrics with the same labelset');
+        return out;
+      }
+      return hasDuplicateLabels(out) ? this.mergeSameLabels(out) : out;
+    }
     return this.rangeEval([vm], ([vec], ts) => {
       const rv = sc[this.stepIndex(ts)]!;
       const out: Vector = [];
@@ -693,6 +734,66 @@ class Evaluator {
       }
       return out;
     });
+  }
+
+  /**
+   * One-to-one arithmetic/comparison when the match signatures are unique on both sides (so no
+   * per-step matching errors are possible): a merge join of each matched series pair. Returns null
+   * when the general per-step path is needed.
+   */
+  private binopOneToOneColumns(e: BinaryExpr, lm: Matrix, rm: Matrix, matching: VectorMatching, sig: (l: Labels) => string): Matrix | null {
+    if (matching.card !== 'one-to-one') return null;
+    const rIdx = new Map<string, number>();
+    for (let j = 0; j < rm.length; j++) {
+      const k = sig(rm[j]!.metric);
+      if (rIdx.has(k)) return null;
+      rIdx.set(k, j);
+    }
+    const seenL = new Set<string>();
+    const lSig: string[] = [];
+    for (const s of lm) {
+      const k = sig(s.metric);
+      if (seenL.has(k)) return null;
+      seenL.add(k);
+      lSig.push(k);
+    }
+    const op = e.op;
+    const matchSet = new Set(matching.matchingLabels);
+    const dropName = !this.o.delayed && e.returnBool;
+    const out: Matrix = [];
+    for (let i = 0; i < lm.length; i++) {
+      this.tick();
+      const j = rIdx.get(lSig[i]!);
+      if (j === undefined) continue;
+      const ls = lm[i]!, rs = rm[j]!;
+      const t: number[] = [];
+      const v: number[] = [];
+      let a = 0, b = 0;
+      const lt = ls.t, rt = rs.t;
+      while (a < lt.length && b < rt.length) {
+        const ta = lt[a]!, tb = rt[b]!;
+        if (ta < tb) { a++; continue; }
+        if (tb < ta) { b++; continue; }
+        let [val, keep] = vectorElemBinop(op, ls.v[a]!, rs.v[b]!);
+        if (e.returnBool) val = keep ? 1 : 0;
+        if (keep || e.returnBool) {
+          t.push(ta);
+          v.push(val);
+        }
+        a++;
+        b++;
+      }
+      if (!t.length) continue;
+      let metric = ls.metric;
+      if (dropName || changesSchema(op)) metric = dropMetricName(metric);
+      metric = matching.on ? keepLabels(metric, matchSet) : delLabels(metric, matchSet);
+      out.push({ metric, t, v, dropName: e.returnBool });
+    }
+    if (this.start === this.end) {
+      if (!this.o.delayed && hasDuplicateLabels(out)) throw new ExecutionError('vector cannot contain metrics with the same labelset');
+      return out;
+    }
+    return hasDuplicateLabels(out) ? this.mergeSameLabels(out) : out;
   }
 
   private vectorBinop(e: BinaryExpr, lhs: Vector, rhs: Vector, matching: VectorMatching, sig: (l: Labels) => string, cache: Map<Labels, Map<Labels, Labels>>, st: BinopState): Vector {
