@@ -335,9 +335,9 @@ class Gate {
 
 interface BlockSeries {
   block: Block;
-  entry: SeriesEntry;
   labels: Label[];
-  chunks: ChunkMeta[];
+  /** Chunk metas inside the request range, packed: ref, minTime, maxTime per chunk. */
+  chunks: Float64Array;
 }
 
 function compileAll(ms: readonly Matcher[]): CompiledMatcher[] {
@@ -391,6 +391,8 @@ export interface BucketStoreOptions {
   onDrop?: (id: string) => Promise<void>;
   /** Series per chunk-fetch batch (bounds memory of a broad query). */
   batchSeries?: number;
+  /** Chunks per chunk-fetch batch. */
+  batchChunks?: number;
   /** Ranged chunk reads closer than this are merged. */
   chunkGapBytes?: number;
 }
@@ -597,11 +599,22 @@ export class BucketStore {
     const entries = await this.seriesEntries(block, refs, lim);
     const out: BlockSeries[] = [];
     let chunkCount = 0;
-    for (const e of entries) {
-      const chunks = e.chunks.filter((c) => c.maxTime >= req.minTime && c.minTime <= req.maxTime);
-      if (chunks.length === 0) continue;
-      out.push({ block, entry: e, labels: finalLabels(e.labels, block.extLabels, without), chunks });
-      chunkCount += chunks.length;
+    for (let k = 0; k < entries.length; k++) {
+      const e = entries[k]!;
+      (entries as Array<SeriesEntry | undefined>)[k] = undefined; // let the entry go as soon as it is packed
+      let n = 0;
+      for (const c of e.chunks) if (c.maxTime >= req.minTime && c.minTime <= req.maxTime) n++;
+      if (n === 0) continue;
+      const chunks = new Float64Array(n * 3);
+      let j = 0;
+      for (const c of e.chunks) {
+        if (!(c.maxTime >= req.minTime && c.minTime <= req.maxTime)) continue;
+        chunks[j++] = c.ref;
+        chunks[j++] = c.minTime;
+        chunks[j++] = c.maxTime;
+      }
+      out.push({ block, labels: finalLabels(e.labels, block.extLabels, without), chunks });
+      chunkCount += n;
     }
     lim.checkSeriesCount(out.length);
     if (!req.skipChunks) lim.checkChunkCount(chunkCount);
@@ -642,6 +655,9 @@ export class BucketStore {
       const heads = perBlock.map(() => 0);
       const aggrs = req.aggregates && req.aggregates.some((a) => a !== Aggr.RAW) ? req.aggregates : [Aggr.COUNT, Aggr.SUM];
       const batchSize = this.opts.batchSeries ?? 1000;
+      // A batch's chunks are fetched together; bound them (~120 samples ≈ 150-600 bytes each).
+      const maxBatchChunks = this.opts.batchChunks ?? 32_768;
+      let batchChunks = 0;
       let batch: BlockSeries[][] = [];
       let emitted = 0;
       const limit = req.limit && req.limit > 0 ? req.limit : Infinity;
@@ -654,20 +670,26 @@ export class BucketStore {
         }
         if (best === undefined || emitted >= limit) break;
         const group: BlockSeries[] = [];
+        let groupChunks = 0;
         for (let i = 0; i < perBlock.length; i++) {
-          const s = perBlock[i]![heads[i]!];
+          const list = perBlock[i]!;
+          const s = list[heads[i]!];
           if (s && compareLabels(s.labels, best) === 0) {
             group.push(s);
+            groupChunks += s.chunks.length / 3;
+            (list as Array<BlockSeries | undefined>)[heads[i]!] = undefined; // consumed: free as we stream
             heads[i]!++;
           }
         }
         lim.addSeries(1);
-        if (!req.skipChunks) lim.addChunks(group.reduce((a, g) => a + g.chunks.length, 0));
+        if (!req.skipChunks) lim.addChunks(groupChunks);
         emitted++;
         batch.push(group);
-        if (batch.length >= batchSize) {
+        batchChunks += groupChunks;
+        if (batch.length >= batchSize || batchChunks >= maxBatchChunks) {
           yield* this.emit(batch, req.skipChunks ?? false, aggrs, lim);
           batch = [];
+          batchChunks = 0;
         }
       }
       if (batch.length) yield* this.emit(batch, req.skipChunks ?? false, aggrs, lim);
@@ -690,7 +712,7 @@ export class BucketStore {
     for (const g of batch) for (const s of g) {
       let l = byBlock.get(s.block);
       if (!l) byBlock.set(s.block, (l = []));
-      for (const c of s.chunks) l.push(c.ref);
+      for (let j = 0; j < s.chunks.length; j += 3) l.push(s.chunks[j]!);
     }
     const fetched = new Map<Block, Map<number, RawChunk>>();
     await Promise.all([...byBlock].map(async ([block, refs]) => {
@@ -717,9 +739,10 @@ export class BucketStore {
       const chunks: AggrChunkOut[] = [];
       for (const s of g) {
         const m = fetched.get(s.block)!;
-        for (const c of s.chunks) {
-          const out: AggrChunkOut = { minTime: c.minTime, maxTime: c.maxTime };
-          populateChunk(out, m.get(c.ref)!, aggrs, s.block.id);
+        const cs = s.chunks;
+        for (let j = 0; j < cs.length; j += 3) {
+          const out: AggrChunkOut = { minTime: cs[j + 1]!, maxTime: cs[j + 2]! };
+          populateChunk(out, m.get(cs[j]!)!, aggrs, s.block.id);
           chunks.push(out);
         }
       }
