@@ -2,6 +2,12 @@
 // Reads take a bit position and the caller's bound check; the host pads every input with at least
 // 8 zero bytes, so a 64-bit load at any in-bounds bit position stays inside memory it owns.
 
+/** Stores x big-endian at p. */
+// @ts-ignore: decorator
+@inline export function storeBe64(p: usize, x: u64): void {
+  store<u64>(p, bswap<u64>(x));
+}
+
 /** 64 bits starting at bit `pos` of the stream at `base`, left-aligned; the low (pos & 7) bits are 0. */
 // @ts-ignore: decorator
 @inline export function peek64(base: usize, pos: usize): u64 {

@@ -1,6 +1,6 @@
 // XOR chunk codec (Prometheus tsdb/chunkenc/xor.go, EncXOR), see lib/core/FORMAT.md.
 // Timestamps cross the boundary as f64 ms and are i64 inside; values travel as raw 64-bit words.
-import { peek64, readBits, writerStart, writeBits, writerFinish, writerAligned } from './bstream';
+import { peek64, readBits, storeBe64 } from './bstream';
 
 export const ERR_SHORT: i32 = -1; // fewer than 2 bytes
 export const ERR_TRUNCATED: i32 = -2; // stream ended before num_samples samples
@@ -10,6 +10,13 @@ export const ERR_CAPACITY: i32 = -5; // output arrays too small (host bug)
 
 /** Sample index at which the last decode failed. */
 export let errSample: i32 = 0;
+
+// Records where decoding failed. Only error paths write this global: a global store inside the
+// hot loop costs V8 more than the whole rest of an iteration.
+function fail(code: i32, i: u32): i32 {
+  errSample = <i32>i;
+  return code;
+}
 
 // uvarint result (the decoder keeps its bit position in a local; this returns through globals)
 let vv: u64 = 0;
@@ -71,14 +78,13 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
   let leading: u32 = 0;
   let trailing: u32 = 0;
   for (let i: u32 = 1; i < total; i++) {
-    errSample = <i32>i;
     if (i == 1) {
       readUvarint(inPtr, pos >> 3, end);
-      if (vlen < 0) return vlen;
+      if (vlen < 0) return fail(vlen, i);
       pos += (<usize>vlen) << 3;
       delta = <i64>vv;
     } else {
-      if (pos >= lim) return ERR_TRUNCATED;
+      if (pos >= lim) return fail(ERR_TRUNCATED, i);
       const w = peek64(inPtr, pos);
       if ((w >> 63) == 0) {
         pos += 1;
@@ -99,7 +105,7 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
           plen = 4;
           sz = 64;
         }
-        if (pos + <usize>(plen + sz) > lim) return ERR_TRUNCATED;
+        if (pos + <usize>(plen + sz) > lim) return fail(ERR_TRUNCATED, i);
         let dod: i64;
         if (sz == 64) {
           dod = <i64>readBits(inPtr, pos + 4, 64);
@@ -115,26 +121,26 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
     t += delta;
     store<f64>(outT + ((<usize>i) << 3), <f64>t);
 
-    if (pos >= lim) return ERR_TRUNCATED;
+    if (pos >= lim) return fail(ERR_TRUNCATED, i);
     const w = peek64(inPtr, pos);
     if ((w >> 63) != 0) {
       let mbits: u32;
       if (((w >> 62) & 1) == 0) {
-        if (pos + 2 > lim) return ERR_TRUNCATED;
+        if (pos + 2 > lim) return fail(ERR_TRUNCATED, i);
         pos += 2;
         mbits = 64 - leading - trailing;
       } else {
-        if (pos + 13 > lim) return ERR_TRUNCATED;
+        if (pos + 13 > lim) return fail(ERR_TRUNCATED, i);
         const nl = <u32>((w >> 57) & 31);
         let mb = <u32>((w >> 51) & 63);
         if (mb == 0) mb = 64;
-        if (nl + mb > 64) return ERR_VALUE;
+        if (nl + mb > 64) return fail(ERR_VALUE, i);
         leading = nl;
         trailing = 64 - nl - mb;
         mbits = mb;
         pos += 13;
       }
-      if (pos + <usize>mbits > lim) return ERR_TRUNCATED;
+      if (pos + <usize>mbits > lim) return fail(ERR_TRUNCATED, i);
       const bits = readBits(inPtr, pos, mbits);
       pos += <usize>mbits;
       v ^= bits << (<u64>trailing);
@@ -151,90 +157,241 @@ export function xorMaxBytes(n: u32): u32 {
   return 40 + n * 19;
 }
 
-// @ts-ignore: decorator
-@inline function writeUvarint(x: u64): void {
-  while (x >= 0x80) {
-    writeBits((x & 0x7f) | 0x80, 8);
-    x >>= 7;
-  }
-  writeBits(x, 8);
-}
-
 /**
  * Encodes n samples (t as f64 ms, v as f64) into out; returns the chunk length in bytes.
- * out must have xorMaxBytes(n) bytes.
+ * out must have xorMaxBytes(n) bytes. Same bits as Go's bstream (tsdb/chunkenc), written 64 at a
+ * time. The writer state (acc: pending bits, left-aligned; fill: how many; op: next word) lives in
+ * locals, and each put() below is the same small block expanded in place: AssemblyScript has no
+ * macros, and keeping that state in globals makes V8 several times slower.
  */
 export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
   store<u8>(out, <u8>(n >> 8));
   store<u8>(out + 1, <u8>n);
-  writerStart(out + 2);
-  if (n == 0) return <i32>(writerFinish() - out);
+  if (n == 0) return 2;
+  let acc: u64 = 0;
+  let fill: u32 = 0;
+  let op: usize = out + 2;
   const t0 = <i64>load<f64>(tPtr);
-  writeUvarint(<u64>((t0 << 1) ^ (t0 >> 63)));
+  let z = <u64>((t0 << 1) ^ (t0 >> 63));
+  while (z >= 0x80) {
+    {
+      // put((z & 0x7f) | 0x80, 8)
+      const px: u64 = (z & 0x7f) | 0x80;
+      const pn: u32 = 8;
+      const free: u32 = 64 - fill;
+      if (pn < free) {
+        acc |= px << (<u64>(free - pn));
+        fill += pn;
+      } else {
+        const rem = pn - free;
+        storeBe64(op, acc | (px >> (<u64>rem)));
+        op += 8;
+        fill = rem;
+        acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
+      }
+    }
+    z >>= 7;
+  }
+  {
+    // put(z, 8)
+    const px: u64 = z;
+    const pn: u32 = 8;
+    const free: u32 = 64 - fill;
+    if (pn < free) {
+      acc |= px << (<u64>(free - pn));
+      fill += pn;
+    } else {
+      const rem = pn - free;
+      storeBe64(op, acc | (px >> (<u64>rem)));
+      op += 8;
+      fill = rem;
+      acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
+    }
+  }
   let prev = load<u64>(vPtr);
-  writeBits(prev, 64);
+  {
+    // put(prev, 64)
+    const px: u64 = prev;
+    const pn: u32 = 64;
+    const free: u32 = 64 - fill;
+    if (pn < free) {
+      acc |= px << (<u64>(free - pn));
+      fill += pn;
+    } else {
+      const rem = pn - free;
+      storeBe64(op, acc | (px >> (<u64>rem)));
+      op += 8;
+      fill = rem;
+      acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
+    }
+  }
   // Go's bstream.writeByte always appends a fresh byte: a chunk whose last write was whole bytes
   // and ended byte-aligned carries one empty trailing byte in Prometheus. Mirror it.
   let lastWide = true;
-  if (n == 1) return goFinish(out, lastWide);
-  let tPrev = <i64>load<f64>(tPtr + 8);
-  let dPrev: i64 = tPrev - t0;
-  writeUvarint(<u64>dPrev);
-  let leading: u32 = 0xff;
-  let trailing: u32 = 0;
-  for (let i: u32 = 1; i < n; i++) {
-    if (i >= 2) {
-      const ti = <i64>load<f64>(tPtr + ((<usize>i) << 3));
-      const d = ti - tPrev;
-      const dod = d - dPrev;
-      tPrev = ti;
-      dPrev = d;
-      if (dod == 0) {
-        writeBits(0, 1);
-      } else if (dod >= -8191 && dod <= 8192) {
-        writeBits((<u64>0b10 << 14) | (<u64>dod & 0x3fff), 16);
-      } else if (dod >= -65535 && dod <= 65536) {
-        writeBits((<u64>0b110 << 17) | (<u64>dod & 0x1ffff), 20);
-      } else if (dod >= -524287 && dod <= 524288) {
-        writeBits((<u64>0b1110 << 20) | (<u64>dod & 0xfffff), 24);
+  if (n > 1) {
+    let tPrev = <i64>load<f64>(tPtr + 8);
+    let dPrev: i64 = tPrev - t0;
+    z = <u64>dPrev;
+    while (z >= 0x80) {
+      {
+        // put((z & 0x7f) | 0x80, 8)
+        const px: u64 = (z & 0x7f) | 0x80;
+        const pn: u32 = 8;
+        const free: u32 = 64 - fill;
+        if (pn < free) {
+          acc |= px << (<u64>(free - pn));
+          fill += pn;
+        } else {
+          const rem = pn - free;
+          storeBe64(op, acc | (px >> (<u64>rem)));
+          op += 8;
+          fill = rem;
+          acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
+        }
+      }
+      z >>= 7;
+    }
+    {
+      // put(z, 8)
+      const px: u64 = z;
+      const pn: u32 = 8;
+      const free: u32 = 64 - fill;
+      if (pn < free) {
+        acc |= px << (<u64>(free - pn));
+        fill += pn;
       } else {
-        writeBits(0b1111, 4);
-        writeBits(<u64>dod, 64);
+        const rem = pn - free;
+        storeBe64(op, acc | (px >> (<u64>rem)));
+        op += 8;
+        fill = rem;
+        acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
       }
     }
-    const cur = load<u64>(vPtr + ((<usize>i) << 3));
-    const delta = cur ^ prev;
-    prev = cur;
-    if (delta == 0) {
-      writeBits(0, 1);
-      lastWide = false;
-      continue;
-    }
-    let nl = <u32>clz<u64>(delta);
-    const nt = <u32>ctz<u64>(delta);
-    if (nl >= 32) nl = 31;
-    if (leading != 0xff && nl >= leading && nt >= trailing) {
-      writeBits(0b10, 2);
-      writeBits(delta >> (<u64>trailing), 64 - leading - trailing);
-      lastWide = (64 - leading - trailing) % 8 == 0;
-    } else {
-      leading = nl;
-      trailing = nt;
-      const sig = 64 - nl - nt;
-      writeBits((<u64>0b11 << 11) | (<u64>nl << 6) | <u64>(sig & 63), 13);
-      writeBits(delta >> (<u64>nt), sig);
-      lastWide = sig % 8 == 0;
+    let leading: u32 = 0xff;
+    let trailing: u32 = 0;
+    for (let i: u32 = 1; i < n; i++) {
+      if (i >= 2) {
+        const ti = <i64>load<f64>(tPtr + ((<usize>i) << 3));
+        const d = ti - tPrev;
+        const dod = d - dPrev;
+        tPrev = ti;
+        dPrev = d;
+        let db: u64 = 0;
+        let dn: u32 = 1;
+        if (dod == 0) {
+          // a single 0 bit
+        } else if (dod >= -8191 && dod <= 8192) {
+          db = (<u64>0b10 << 14) | (<u64>dod & 0x3fff);
+          dn = 16;
+        } else if (dod >= -65535 && dod <= 65536) {
+          db = (<u64>0b110 << 17) | (<u64>dod & 0x1ffff);
+          dn = 20;
+        } else if (dod >= -524287 && dod <= 524288) {
+          db = (<u64>0b1110 << 20) | (<u64>dod & 0xfffff);
+          dn = 24;
+        } else {
+          {
+            // put(0b1111, 4)
+            const px: u64 = 0b1111;
+            const pn: u32 = 4;
+            const free: u32 = 64 - fill;
+            if (pn < free) {
+              acc |= px << (<u64>(free - pn));
+              fill += pn;
+            } else {
+              const rem = pn - free;
+              storeBe64(op, acc | (px >> (<u64>rem)));
+              op += 8;
+              fill = rem;
+              acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
+            }
+          }
+          db = <u64>dod;
+          dn = 64;
+        }
+        {
+          // put(db, dn)
+          const px: u64 = db;
+          const pn: u32 = dn;
+          const free: u32 = 64 - fill;
+          if (pn < free) {
+            acc |= px << (<u64>(free - pn));
+            fill += pn;
+          } else {
+            const rem = pn - free;
+            storeBe64(op, acc | (px >> (<u64>rem)));
+            op += 8;
+            fill = rem;
+            acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
+          }
+        }
+      }
+      const cur = load<u64>(vPtr + ((<usize>i) << 3));
+      const delta = cur ^ prev;
+      prev = cur;
+      let hb: u64 = 0;
+      let hn: u32 = 1;
+      let sig: u32 = 0;
+      let sh: u32 = 0;
+      if (delta != 0) {
+        let nl = <u32>clz<u64>(delta);
+        const nt = <u32>ctz<u64>(delta);
+        if (nl >= 32) nl = 31;
+        if (leading != 0xff && nl >= leading && nt >= trailing) {
+          hb = 0b10;
+          hn = 2;
+        } else {
+          leading = nl;
+          trailing = nt;
+          hb = (<u64>0b11 << 11) | (<u64>nl << 6) | <u64>((64 - nl - nt) & 63);
+          hn = 13;
+        }
+        sh = trailing;
+        sig = 64 - leading - trailing;
+      }
+      {
+        // put(hb, hn)
+        const px: u64 = hb;
+        const pn: u32 = hn;
+        const free: u32 = 64 - fill;
+        if (pn < free) {
+          acc |= px << (<u64>(free - pn));
+          fill += pn;
+        } else {
+          const rem = pn - free;
+          storeBe64(op, acc | (px >> (<u64>rem)));
+          op += 8;
+          fill = rem;
+          acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
+        }
+      }
+      if (sig != 0) {
+        {
+          // put(delta >> (<u64>sh), sig)
+          const px: u64 = delta >> (<u64>sh);
+          const pn: u32 = sig;
+          const free: u32 = 64 - fill;
+          if (pn < free) {
+            acc |= px << (<u64>(free - pn));
+            fill += pn;
+          } else {
+            const rem = pn - free;
+            storeBe64(op, acc | (px >> (<u64>rem)));
+            op += 8;
+            fill = rem;
+            acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
+          }
+        }
+      }
+      lastWide = sig != 0 && (sig & 7) == 0;
     }
   }
-  return goFinish(out, lastWide);
-}
-
-function goFinish(out: usize, lastWide: bool): i32 {
-  const aligned = writerAligned();
-  let p = writerFinish();
+  const aligned = (fill & 7) == 0;
+  storeBe64(op, acc);
+  op += <usize>((fill + 7) >> 3);
   if (lastWide && aligned) {
-    store<u8>(p, 0);
-    p++;
+    store<u8>(op, 0);
+    op++;
   }
-  return <i32>(p - out);
+  return <i32>(op - out);
 }
