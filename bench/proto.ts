@@ -57,7 +57,48 @@ function fmt(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0);
 }
 
+/** Child-process mode: serve a MemoryStore over gRPC and print the address. */
+async function serveOnly(nSeries: number, chunksPer: number): Promise<void> {
+  const l = await startGrpc('127.0.0.1:0', storeServices(new MemoryStore(makeSeries(nSeries, chunksPer))));
+  console.log(`ADDRESS ${l.address}`);
+  process.stdin.resume();
+  process.stdin.on('end', () => void l.close(100).then(() => process.exit(0)));
+}
+
+async function crossProcess(nSeries: number, chunksPer: number): Promise<void> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./main.ts', import.meta.url)), 'proto', '--serve', String(nSeries), String(chunksPer)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const address = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /ADDRESS (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (c) => reject(new Error(`server exited ${c}`)));
+  });
+  const client = new StoreClient(address);
+  const req = seriesRequest({ minTime: 0, maxTime: 9e15, matchers: [{ type: '=', name: '__name__', value: 'http_requests_total' }] });
+  try {
+    for (let round = 0; round < 3; round++) {
+      const t = performance.now();
+      let n = 0;
+      for await (const r of client.series(req)) {
+        if (r.type === 'series') n += r.series.chunks.length * SAMPLES_PER_CHUNK;
+        else if (r.type === 'batch') for (const x of r.batch) n += x.chunks.length * SAMPLES_PER_CHUNK;
+      }
+      const s = (performance.now() - t) / 1000;
+      if (round === 2) console.log(`gRPC loopback Series, server in another process: ${fmt(n / s)} samples/s, ${fmt(nSeries / s)} series/s (${s.toFixed(2)} s)`);
+    }
+  } finally {
+    client.close();
+    child.stdin!.end();
+    child.kill();
+  }
+}
+
 export default async function main(args: string[]): Promise<void> {
+  if (args[0] === '--serve') return serveOnly(Number(args[1]), Number(args[2]));
   const nSeries = Number(args[0] ?? 10000);
   const chunksPer = Number(args[1] ?? 12);
   const series = makeSeries(nSeries, chunksPer);
@@ -160,4 +201,5 @@ export default async function main(args: string[]): Promise<void> {
     cb.close();
     await Promise.all([l1.close(100), la.close(100), lb.close(100)]);
   }
+  await crossProcess(nSeries, chunksPer);
 }
