@@ -3,6 +3,8 @@ import type { Labels } from '../labels/mod.ts';
 
 /** Go's fmt.Sprintf("%g", v) for a float64 (shortest round-trip digits). */
 export function formatGoFloat(v: number): string {
+  // Fast path: small integers print the same in Go's %g and JS.
+  if (v > -1e6 && v < 1e6 && (v | 0) === v && (v !== 0 || !Object.is(v, -0))) return '' + v;
   if (Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
