@@ -145,10 +145,48 @@ function average(count: Samples, sum: Samples): Samples {
   return { t: count.t, v, n: count.n };
 }
 
+/**
+ * Decodes XOR chunks straight into one pair of arrays (sized from the chunks' sample-count headers),
+ * then drops samples that go back in time (overlapping chunks) in place.
+ */
+function decodeRun(core: Core, chunks: readonly Chunk[]): Samples {
+  let total = 0;
+  for (const c of chunks) {
+    if (c.type !== 0) throw new QueryDataError(`unsupported chunk encoding ${c.type} (only XOR float chunks are supported)`);
+    if (c.data.length < 2) throw new QueryDataError(`xor chunk too short: ${c.data.length} bytes`);
+    total += (c.data[0]! << 8) | c.data[1]!;
+  }
+  const t = new Float64Array(total);
+  const v = new Float64Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    const out = { t: t.subarray(off), v: v.subarray(off), n: 0 };
+    const r = core.xorDecode(c.data, out);
+    if (r.t !== out.t) {
+      // The decoder did not use our buffer (it should not happen): copy.
+      t.set(r.t.subarray(0, r.n), off);
+      v.set(r.v.subarray(0, r.n), off);
+    }
+    off += r.n;
+  }
+  let n = 0;
+  let lastT = -Infinity;
+  for (let i = 0; i < off; i++) {
+    const ti = t[i]!;
+    if (ti <= lastT) continue;
+    t[n] = ti;
+    v[n] = v[i]!;
+    n++;
+    lastT = ti;
+  }
+  return { t, v, n };
+}
+
 /** Samples of one series from its chunks, using the aggregates requested (raw chunks pass through). */
 export function seriesSamples(core: Core, chunks: readonly AggrChunk[], aggrs: readonly number[]): Samples {
   if (chunks.length === 0) return EMPTY;
-  const sorted = [...chunks].sort((a, b) => a.minTime - b.minTime);
+  const sorted = chunks.length > 1 && !chunks.every((c, i) => i === 0 || chunks[i - 1]!.minTime <= c.minTime) ? [...chunks].sort((a, b) => a.minTime - b.minTime) : chunks;
+  if (sorted.every((c) => c.raw)) return decodeRun(core, sorted.map((c) => c.raw!));
   if (aggrs.length === 1) {
     const a = aggrs[0]!;
     const pick = (c: AggrChunk): Chunk | undefined =>

@@ -150,13 +150,20 @@ export function resultJson(r: QueryResult): string {
       return `{"resultType":"vector","result":[${parts.join(',')}]}`;
     }
     case 'matrix': {
+      // Range queries share their timestamps across series: format each once.
+      const ts = new Map<number, string>();
       const parts = r.result.map((s) => {
-        let vals = '';
+        const vals: string[] = new Array(s.values.length);
         for (let i = 0; i < s.values.length; i++) {
           const p = s.values[i]!;
-          vals += (i > 0 ? ',' : '') + `[${formatTimestamp(p.t)},"${formatSampleValue(p.v)}"]`;
+          let t = ts.get(p.t);
+          if (t === undefined) {
+            t = '[' + formatTimestamp(p.t) + ',"';
+            ts.set(p.t, t);
+          }
+          vals[i] = t + formatSampleValue(p.v) + '"]';
         }
-        return `{"metric":${metricJson(s.metric)}${s.values.length ? `,"values":[${vals}]` : ''}}`;
+        return `{"metric":${metricJson(s.metric)}${s.values.length ? `,"values":[${vals.join(',')}]` : ''}}`;
       });
       return `{"resultType":"matrix","result":[${parts.join(',')}]}`;
     }
