@@ -1,0 +1,252 @@
+// Core kernels benchmark: `npm run bench -- core [--json] [--samples=N] [--reps=N]`.
+// For each backend (wasm, js): XOR encode/decode ns/sample, samples/s and bytes/sample on three
+// fixed datasets (15s-scrape counter with jitter, random gauge, constant; 120-sample chunks,
+// >= 10M samples each), postings intersection ns per input element (equal 1M lists and 1:100),
+// merge/without for reference, downsampling ns/sample, and the WASM/TS ratio.
+// Times are the best of `reps` runs, measured as process CPU time (so that other processes on
+// a shared machine do not count); wall-clock best is printed beside it.
+import { cpus } from 'node:os';
+import { createCore, createJsCore, type Core } from '../lib/core/mod.ts';
+
+const CHUNK = 120;
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type DatasetName = 'counter' | 'gauge' | 'constant';
+interface Dataset {
+  name: DatasetName;
+  t: Float64Array;
+  v: Float64Array;
+  n: number;
+}
+
+function makeDataset(name: DatasetName, n: number): Dataset {
+  const r = rng(name === 'counter' ? 1 : name === 'gauge' ? 2 : 3);
+  const t = new Float64Array(n);
+  const v = new Float64Array(n);
+  const start = 1_700_000_000_000;
+  let c = 0;
+  for (let i = 0; i < n; i++) {
+    if (name === 'constant') {
+      t[i] = start + i * 15000;
+      v[i] = 42;
+    } else if (name === 'counter') {
+      // 15 s scrape interval with +-10 ms jitter; increments 0..99, a reset every ~50k samples
+      t[i] = start + i * 15000 + Math.floor(r() * 21) - 10;
+      c = r() < 0.00002 ? 0 : c + Math.floor(r() * 100);
+      v[i] = c;
+    } else {
+      t[i] = start + i * 15000 + Math.floor(r() * 21) - 10;
+      v[i] = r() * 1000 - 500; // random doubles: full 52-bit mantissas
+    }
+  }
+  return { name, t, v, n };
+}
+
+interface Timing {
+  cpuMs: number;
+  wallMs: number;
+}
+
+function measure(reps: number, fn: () => void): Timing {
+  let cpuMs = Infinity;
+  let wallMs = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const c0 = process.cpuUsage();
+    const w0 = performance.now();
+    fn();
+    const w = performance.now() - w0;
+    const c = process.cpuUsage(c0);
+    cpuMs = Math.min(cpuMs, (c.user + c.system) / 1000);
+    wallMs = Math.min(wallMs, w);
+  }
+  return { cpuMs, wallMs };
+}
+
+const ns = (ms: number, count: number) => (ms * 1e6) / count;
+const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+interface XorResult {
+  encode_ns: number;
+  decode_ns: number;
+  bytes_per_sample: number;
+  encode_wall_ns: number;
+  decode_wall_ns: number;
+}
+
+function benchXor(core: Core, ds: Dataset, reps: number): XorResult {
+  const nChunks = Math.floor(ds.n / CHUNK);
+  const samples = nChunks * CHUNK;
+  const tv: Float64Array[] = [];
+  const vv: Float64Array[] = [];
+  for (let k = 0; k < nChunks; k++) {
+    tv.push(ds.t.subarray(k * CHUNK, (k + 1) * CHUNK));
+    vv.push(ds.v.subarray(k * CHUNK, (k + 1) * CHUNK));
+  }
+  const chunks: Uint8Array[] = new Array(nChunks);
+  const enc = measure(reps, () => {
+    for (let k = 0; k < nChunks; k++) chunks[k] = core.xorEncode(tv[k], vv[k], CHUNK);
+  });
+  let bytes = 0;
+  for (const c of chunks) bytes += c.length;
+  const out = { t: new Float64Array(CHUNK), v: new Float64Array(CHUNK), n: 0 };
+  let check = 0;
+  const dec = measure(reps, () => {
+    for (let k = 0; k < nChunks; k++) check += core.xorDecode(chunks[k], out).n;
+  });
+  // sanity: the last chunk decodes to the input
+  for (let i = 0; i < CHUNK; i++) {
+    if (out.t[i] !== tv[nChunks - 1][i] || !Object.is(out.v[i], vv[nChunks - 1][i])) throw new Error(`${core.backend} ${ds.name}: decode mismatch at ${i}`);
+  }
+  if (check !== samples * reps) throw new Error('decode count mismatch');
+  return {
+    encode_ns: ns(enc.cpuMs, samples),
+    decode_ns: ns(dec.cpuMs, samples),
+    bytes_per_sample: bytes / samples,
+    encode_wall_ns: ns(enc.wallMs, samples),
+    decode_wall_ns: ns(dec.wallMs, samples),
+  };
+}
+
+function sortedSubset(r: () => number, n: number, universe: number): Uint32Array {
+  // n distinct values from [0, universe): Bernoulli pick with p = n/universe, trimmed/padded
+  const out = new Uint32Array(n);
+  let k = 0;
+  const p = n / universe;
+  for (let x = 0; x < universe && k < n; x++) if (r() < p) out[k++] = x;
+  let x = universe;
+  while (k < n) out[k++] = x++;
+  return out;
+}
+
+interface PostingsResult {
+  equal_ns_per_elem: number;
+  skewed_ns_per_elem: number;
+  merge_ns_per_elem: number;
+  without_ns_per_elem: number;
+}
+
+function benchPostings(core: Core, reps: number): PostingsResult {
+  const r = rng(7);
+  const a = sortedSubset(r, 1_000_000, 2_000_000);
+  const b = sortedSubset(r, 1_000_000, 2_000_000);
+  const small = sortedSubset(r, 10_000, 2_000_000);
+  let sink = 0;
+  const eq = measure(reps, () => (sink += core.intersect([a, b]).length));
+  const sk = measure(reps, () => (sink += core.intersect([small, a]).length));
+  const mg = measure(reps, () => (sink += core.merge([a, b]).length));
+  const wo = measure(reps, () => (sink += core.without(a, b).length));
+  if (sink === 0) throw new Error('empty postings results');
+  return {
+    equal_ns_per_elem: ns(eq.cpuMs, a.length + b.length),
+    skewed_ns_per_elem: ns(sk.cpuMs, small.length + a.length),
+    merge_ns_per_elem: ns(mg.cpuMs, a.length + b.length),
+    without_ns_per_elem: ns(wo.cpuMs, a.length + b.length),
+  };
+}
+
+function benchDownsample(core: Core, ds: Dataset, reps: number): { ns_per_sample: number } {
+  const per = 11520; // two days of 15 s samples per series
+  const nSeries = Math.floor(ds.n / per);
+  const tv: Float64Array[] = [];
+  const vv: Float64Array[] = [];
+  for (let s = 0; s < nSeries; s++) {
+    tv.push(ds.t.subarray(s * per, (s + 1) * per));
+    vv.push(ds.v.subarray(s * per, (s + 1) * per));
+  }
+  let windows = 0;
+  const m = measure(reps, () => {
+    for (let s = 0; s < nSeries; s++) windows += core.downsample(tv[s], vv[s], per, 300_000).n;
+  });
+  if (windows === 0) throw new Error('no windows');
+  return { ns_per_sample: ns(m.cpuMs, nSeries * per) };
+}
+
+export default async function main(args: string[]): Promise<void> {
+  const json = args.includes('--json');
+  const opt = (name: string, def: number) => {
+    const a = args.find((x) => x.startsWith(`--${name}=`));
+    return a ? Number(a.slice(name.length + 3)) : def;
+  };
+  const nSamples = opt('samples', 10_000_080); // 83,334 chunks of 120
+  const reps = opt('reps', 3);
+  const cpu = cpus()[0]?.model?.trim() ?? 'unknown';
+  const log = (s: string) => console.log(s);
+  const cores: Core[] = [await createCore({ backend: 'wasm' }), createJsCore()];
+
+  log(`core benchmark — CPU: ${cpu} (${cpus().length} logical CPUs), node ${process.version}`);
+  log(`datasets: ${nSamples.toLocaleString('en')} samples each, ${CHUNK}-sample chunks; best of ${reps}; ns are CPU time per sample (wall-clock in brackets)`);
+
+  const xor: Record<string, Record<string, XorResult>> = { wasm: {}, js: {} };
+  const down: Record<string, { ns_per_sample: number }> = {};
+  for (const name of ['counter', 'gauge', 'constant'] as const) {
+    const ds = makeDataset(name, nSamples);
+    for (const core of cores) {
+      benchXor(core, { ...ds, n: Math.min(ds.n, 240_000) }, 1); // warm-up
+      xor[core.backend][name] = benchXor(core, ds, reps);
+      if (name === 'counter') {
+        benchDownsample(core, { ...ds, n: 11520 * 20 }, 1);
+        down[core.backend] = benchDownsample(core, ds, reps);
+      }
+    }
+  }
+  log('');
+  log('XOR chunks        backend  encode ns/sample      decode ns/sample      encode samples/s  decode samples/s  bytes/sample');
+  for (const name of ['counter', 'gauge', 'constant'] as const) {
+    for (const b of ['wasm', 'js']) {
+      const x = xor[b][name];
+      log(
+        `  ${name.padEnd(15)} ${b.padEnd(8)} ${fmt(x.encode_ns).padStart(7)} [${fmt(x.encode_wall_ns).padStart(7)}]   ${fmt(x.decode_ns).padStart(7)} [${fmt(x.decode_wall_ns).padStart(7)}]   ${(1e9 / x.encode_ns / 1e6).toFixed(1).padStart(9)} M       ${(1e9 / x.decode_ns / 1e6).toFixed(1).padStart(9)} M       ${fmt(x.bytes_per_sample, 3)}`,
+      );
+    }
+    const w = xor.wasm[name];
+    const j = xor.js[name];
+    log(`  ${''.padEnd(15)} WASM/TS speed-up: encode ${fmt(j.encode_ns / w.encode_ns)}x, decode ${fmt(j.decode_ns / w.decode_ns)}x`);
+  }
+
+  const postings: Record<string, PostingsResult> = {};
+  for (const core of cores) {
+    benchPostings(core, 1);
+    postings[core.backend] = benchPostings(core, Math.max(reps, 5));
+  }
+  log('');
+  log('postings (ns per input element)  intersect 1M∩1M  intersect 10k∩1M  merge 1M∪1M  without 1M−1M');
+  for (const b of ['wasm', 'js']) {
+    const p = postings[b];
+    log(`  ${b.padEnd(32)} ${fmt(p.equal_ns_per_elem).padStart(15)} ${fmt(p.skewed_ns_per_elem).padStart(17)} ${fmt(p.merge_ns_per_elem).padStart(12)} ${fmt(p.without_ns_per_elem).padStart(14)}`);
+  }
+  log(`  WASM/TS speed-up: intersect ${fmt(postings.js.equal_ns_per_elem / postings.wasm.equal_ns_per_elem)}x, skewed ${fmt(postings.js.skewed_ns_per_elem / postings.wasm.skewed_ns_per_elem)}x`);
+  log('');
+  log('downsample 5m (counter dataset, 11520-sample series)  ns/sample');
+  for (const b of ['wasm', 'js']) log(`  ${b.padEnd(52)} ${fmt(down[b].ns_per_sample)}`);
+  log(`  WASM/TS speed-up: ${fmt(down.js.ns_per_sample / down.wasm.ns_per_sample)}x`);
+
+  if (json) {
+    const r3 = (x: number) => Math.round(x * 1000) / 1000;
+    const xorOut = (b: string) =>
+      Object.fromEntries(
+        (['counter', 'gauge', 'constant'] as const).map((n) => [
+          n,
+          { encode_ns: r3(xor[b][n].encode_ns), decode_ns: r3(xor[b][n].decode_ns), bytes_per_sample: r3(xor[b][n].bytes_per_sample) },
+        ]),
+      );
+    const post = (b: string) => ({ equal_ns_per_elem: r3(postings[b].equal_ns_per_elem), skewed_ns_per_elem: r3(postings[b].skewed_ns_per_elem) });
+    console.log(
+      JSON.stringify({
+        cpu,
+        xor: { wasm: xorOut('wasm'), js: xorOut('js') },
+        postings: { wasm: post('wasm'), js: post('js') },
+        downsample: { wasm: { ns_per_sample: r3(down.wasm.ns_per_sample) }, js: { ns_per_sample: r3(down.js.ns_per_sample) } },
+      }),
+    );
+  }
+}
