@@ -97,6 +97,16 @@ export class Block {
   get id(): string {
     return this.meta.ulid;
   }
+  private symIdx?: Map<string, number>;
+  /** Symbol → index in the block's symbol table (for compact index-cache entries). */
+  symbolIndex(): Map<string, number> {
+    if (!this.symIdx) {
+      const m = new Map<string, number>();
+      this.index.symbols.forEach((sym, i) => m.set(sym, i));
+      this.symIdx = m;
+    }
+    return this.symIdx;
+  }
   overlaps(mint: number, maxt: number): boolean {
     // Block intervals are half-open [minTime, maxTime).
     return this.meta.maxTime > mint && this.meta.minTime <= maxt;
@@ -146,26 +156,23 @@ export function blocksFor(byRes: Map<number, Block[]>, mint: number, maxt: numbe
 }
 
 // ---------------------------------------------------------------------------------------------
-// Series entries in the index cache: a compact binary form of SeriesEntry.
+// Series entries in the index cache: labels as indexes into the block's symbol table (the key
+// names the block, whose symbols never change), chunk metas as f64 triples. Fixed width, no strings.
 
-const te = new TextEncoder();
-const td = new TextDecoder();
-
-export function encodeSeriesEntry(s: SeriesEntry): Uint8Array {
-  // One buffer sized for the worst case (3 bytes per UTF-16 unit), strings written with encodeInto.
-  let cap = 8 + s.chunks.length * 24;
-  for (const l of s.labels) cap += 8 + 3 * (l.name.length + l.value.length);
-  const out = new Uint8Array(cap);
+export function encodeSeriesEntry(s: SeriesEntry, symIndex: ReadonlyMap<string, number>): Uint8Array | undefined {
+  const nl = s.labels.length;
+  const out = new Uint8Array(8 + nl * 8 + s.chunks.length * 24);
   const dv = new DataView(out.buffer);
-  dv.setUint32(0, s.labels.length, true);
+  dv.setUint32(0, nl, true);
   dv.setUint32(4, s.chunks.length, true);
   let p = 8;
   for (const l of s.labels) {
-    for (const str of [l.name, l.value]) {
-      const { written } = te.encodeInto(str, out.subarray(p + 4));
-      dv.setUint32(p, written, true);
-      p += 4 + written;
-    }
+    const a = symIndex.get(l.name);
+    const b = symIndex.get(l.value);
+    if (a === undefined || b === undefined) return undefined;
+    dv.setUint32(p, a, true);
+    dv.setUint32(p + 4, b, true);
+    p += 8;
   }
   for (const c of s.chunks) {
     dv.setFloat64(p, c.ref, true);
@@ -173,28 +180,27 @@ export function encodeSeriesEntry(s: SeriesEntry): Uint8Array {
     dv.setFloat64(p + 16, c.maxTime, true);
     p += 24;
   }
-  return out.slice(0, p);
+  return out;
 }
 
-export function decodeSeriesEntry(ref: number, b: Uint8Array): SeriesEntry {
+export function decodeSeriesEntry(ref: number, b: Uint8Array, symbols: readonly string[]): SeriesEntry | undefined {
+  if (b.byteLength < 8) return undefined;
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const nl = dv.getUint32(0, true);
   const nc = dv.getUint32(4, true);
+  if (b.byteLength !== 8 + nl * 8 + nc * 24) return undefined;
   let p = 8;
-  const labels: Label[] = [];
-  const str = () => {
-    const len = dv.getUint32(p, true);
-    const s = td.decode(b.subarray(p + 4, p + 4 + len));
-    p += 4 + len;
-    return s;
-  };
+  const labels: Label[] = new Array(nl);
   for (let i = 0; i < nl; i++) {
-    const name = str();
-    labels.push({ name, value: str() });
+    const name = symbols[dv.getUint32(p, true)];
+    const value = symbols[dv.getUint32(p + 4, true)];
+    if (name === undefined || value === undefined) return undefined;
+    labels[i] = { name, value };
+    p += 8;
   }
-  const chunks: ChunkMeta[] = [];
+  const chunks: ChunkMeta[] = new Array(nc);
   for (let i = 0; i < nc; i++) {
-    chunks.push({ ref: dv.getFloat64(p, true), minTime: dv.getFloat64(p + 8, true), maxTime: dv.getFloat64(p + 16, true) });
+    chunks[i] = { ref: dv.getFloat64(p, true), minTime: dv.getFloat64(p + 8, true), maxTime: dv.getFloat64(p + 16, true) };
     p += 24;
   }
   return { ref, labels, chunks };
@@ -562,9 +568,10 @@ export class BucketStore {
     const missIdx: number[] = [];
     for (let i = 0; i < refs.length; i++) {
       const b = cached.get(refs[i]!);
-      if (b) {
-        out[i] = decodeSeriesEntry(refs[i]!, b);
-        lim.addBytes(b.byteLength);
+      const e = b ? decodeSeriesEntry(refs[i]!, b, block.index.symbols) : undefined;
+      if (e) {
+        out[i] = e;
+        lim.addBytes(b!.byteLength);
       } else missIdx.push(i);
     }
     if (missIdx.length) {
@@ -574,11 +581,9 @@ export class BucketStore {
         for await (const s of block.index.seriesMany(missRefs)) {
           const i = missIdx[k++]!;
           out[i] = s;
-          if (cache) {
-            const enc = encodeSeriesEntry(s);
-            lim.addBytes(enc.byteLength);
-            cache.storeSeries(block.id, s.ref, enc);
-          } else lim.addBytes(16 + s.labels.length * 16 + s.chunks.length * 12);
+          const enc = cache ? encodeSeriesEntry(s, block.symbolIndex()) : undefined;
+          if (enc) cache!.storeSeries(block.id, s.ref, enc);
+          lim.addBytes(16 + s.labels.length * 8 + s.chunks.length * 12);
         }
       } catch (e) {
         throw this.blockError(block, 'reading series', e);
