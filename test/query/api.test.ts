@@ -394,6 +394,39 @@ test('--web.route-prefix serves API and UI under the prefix', async () => {
   }
 });
 
+test('--endpoint.sd-config-file and --store.sd-files add endpoints; reload picks up changes; bad files are errors', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const d = mkdtempSync(join(tmpdir(), 'query-sd-'));
+  try {
+    const sd = join(d, 'endpoints.yaml');
+    writeFileSync(sd, 'endpoints:\n  - address: 127.0.0.1:10901\n  - address: 127.0.0.1:10902\n    strict: true\n');
+    const fsd = join(d, 'targets.json');
+    writeFileSync(fsd, JSON.stringify([{ targets: ['127.0.0.1:10904'] }]));
+    const env = await start({ endpoints: [], endpointSdConfigFile: sd, storeSdFiles: [fsd] });
+    try {
+      const names = () => env.comp.endpoints.all().map((s) => s.spec.address).sort();
+      assert.equal(names(), ['127.0.0.1:10901', '127.0.0.1:10902', '127.0.0.1:10904']);
+      assert.ok(env.comp.endpoints.all().find((s) => s.spec.address === '127.0.0.1:10902')!.spec.strict);
+      writeFileSync(sd, 'endpoints:\n  - address: 127.0.0.1:10902\n');
+      await env.comp.reload!();
+      assert.equal(names(), ['127.0.0.1:10902', '127.0.0.1:10904']);
+      assert.ok(env.clients.get('127.0.0.1:10901')!.closed);
+      // A broken file on reload keeps the previous endpoints and reports the error.
+      writeFileSync(sd, 'endpoints: [ {address: nope} ]\n');
+      await env.comp.reload!().then(() => assert.unreachable('reload should fail'), (e: Error) => assert.match(e.message, /expected host:port/));
+      assert.equal(names(), ['127.0.0.1:10902', '127.0.0.1:10904']);
+    } finally {
+      await finish(env);
+    }
+    writeFileSync(sd, 'endpoints:\n  - addres: 127.0.0.1:1\n');
+    await start({ endpoints: [], endpointSdConfigFile: sd }).then(() => assert.unreachable('bad sd config accepted'), (e: Error) => assert.match(e.message, /endpointSdConfigFile: .*unknown field "addres"/));
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
 test('config: strict parsing and flag errors', () => {
   assert.throws(() => parseQueryConfig({ nope: 1 }), /nope: unknown query option/);
   assert.throws(() => parseQueryConfig({ endpoints: ['nohost'] }), /expected host:port/);
