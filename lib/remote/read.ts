@@ -129,14 +129,16 @@ export async function* readChunkedFrames(
   let pos = 0;
   let end = 0;
   let index = 0;
+  // Decoded messages keep views into buf, so bytes before `end` are never overwritten: new data is
+  // appended after `end` or into a fresh buffer holding the unread tail.
   const append = (chunk: Uint8Array) => {
-    const left = end - pos;
-    if (buf.length - end >= chunk.length && pos === 0) {
+    if (buf.length - end >= chunk.length) {
       buf.set(chunk, end);
       end += chunk.length;
       return;
     }
-    const nb = new Uint8Array(Math.max(left + chunk.length, buf.length * 2));
+    const left = end - pos;
+    const nb = new Uint8Array(Math.max(left + chunk.length, Math.min(buf.length * 2, left + chunk.length + (1 << 20))));
     nb.set(buf.subarray(pos, end), 0);
     nb.set(chunk, left);
     buf = nb;
@@ -150,15 +152,6 @@ export async function* readChunkedFrames(
       if (h && h.bodyAt + h.len <= end) {
         const msg = checkFrame(buf, h.bodyAt, h.len, index++);
         pos = h.bodyAt + h.len;
-        // the message's byte fields are views into buf: hand out a copy-free frame and start a new buffer
-        if (pos === end) {
-          buf = new Uint8Array(0);
-          pos = end = 0;
-        } else {
-          buf = buf.slice(pos, end);
-          end -= pos;
-          pos = 0;
-        }
         yield msg;
         continue;
       }

@@ -8,7 +8,8 @@ import { labelNamesRequest, labelValuesRequest, type SeriesRequest, type SeriesR
 import type { StoreServer, StoreTarget } from '../../lib/store/api.ts';
 import { StoreClient } from '../../lib/store/client.ts';
 import { ProxyStore } from '../../lib/store/proxy.ts';
-import { infoServices, storeServices } from '../../lib/store/server.ts';
+import { infoServices, storeServices, writeableStoreServices } from '../../lib/store/server.ts';
+import type { StoreWriteRequest } from '../../lib/proto/store.ts';
 import { collect, memStore, mkSeries, rejects, req, samplesOf } from './helpers.ts';
 import { startGrpc } from '../../host/server/grpc.ts';
 import type { GrpcServices } from '../../host/index.ts';
@@ -193,6 +194,25 @@ test('response_batch_size: SeriesBatch frames over gRPC, order kept, warnings fl
   const f2: string[] = [];
   for await (const f of c2.series(req({ responseBatchSize: 100 }))) f2.push(f.type === 'batch' ? `batch${f.batch.length}` : f.type);
   assert.equal(f2, ['batch2', 'warning', 'batch1']);
+});
+
+test('WriteableStore RemoteWrite: request, metadata and errors over gRPC', async () => {
+  const got: Array<{ req: StoreWriteRequest; md: Record<string, string> }> = [];
+  const srv = await serveGrpc(
+    writeableStoreServices(async (req, _signal, md) => {
+      if (req.tenant === 'bad') throw new GrpcError(9, 'out of bounds sample');
+      got.push({ req, md });
+    }),
+  );
+  closers.push(() => srv.close());
+  const c = new StoreClient(srv.address, { metadata: { 'thanos-tenant': 'team-a' } });
+  closers.push(() => c.close());
+  const wr: StoreWriteRequest = { timeseries: [{ labels: [{ name: '__name__', value: 'x' }], samples: [{ value: 1.5, timestamp: 1000 }] }], tenant: 'team-a', replica: 1 };
+  await c.remoteWrite(wr);
+  assert.is(got.length, 1);
+  assert.equal(got[0]!.req, wr);
+  assert.is(got[0]!.md['thanos-tenant'], 'team-a');
+  await rejects(() => c.remoteWrite({ ...wr, tenant: 'bad' }), (e) => e instanceof GrpcError && e.code === 9 && /out of bounds/.test(e.message));
 });
 
 test.run();
