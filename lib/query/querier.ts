@@ -271,6 +271,10 @@ export async function collectSeries(stream: AsyncIterable<SeriesResponse>): Prom
 /** Removes duplicated identical chunks (same time range and bytes), as the proxy may pass on copies. */
 function dropIdenticalChunks(chunks: AggrChunk[]): AggrChunk[] {
   if (chunks.length < 2) return chunks;
+  // Fast path: sorted, non-overlapping chunks cannot hold duplicates.
+  let overlap = false;
+  for (let i = 1; i < chunks.length && !overlap; i++) overlap = chunks[i]!.minTime <= chunks[i - 1]!.maxTime;
+  if (!overlap) return chunks;
   const seen = new Set<string>();
   const out: AggrChunk[] = [];
   for (const c of chunks) {
