@@ -163,12 +163,14 @@ export async function runGroup(units: UnitSpec[], o: RunOptions): Promise<RunRes
         };
         const regs = () => [procReg, reg, ...(spec.objstore ? [spec.objstore.registry] : [])];
         const config = spec.plugin.parseConfig(resolveSecrets(spec.config, spec.permissions, `${spec.key}.config`));
-        r.component = await spec.plugin.setup(ctx, config);
+        // HTTP first, like Thanos: /-/healthy and /metrics answer while setup runs (/-/ready stays 503,
+        // other routes 503 until the component exists).
         if (spec.http) {
           const app = buildHttpApp({ component: () => r.component, ready: () => r.ready, metrics: () => renderAll(regs()), registry: reg, log: ulog });
           r.http = await startHttp(spec.http, app);
           ulog.info('listening for requests and metrics', { service: 'http/server', address: `${r.http.address.hostname}:${r.http.address.port}` });
         }
+        r.component = await spec.plugin.setup(ctx, config);
         const services = r.component.grpc ?? {};
         if (spec.grpc && (!spec.grpcOnlyIfServices || Object.keys(services).length > 0)) {
           const all = { ...infoService(() => r.component), ...services };

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createCore } from '../lib/core/mod.ts';
 import { BucketConfigError, bucketConfigFromObject, createBucket, parseBucketConfig, type BucketConfig } from '../lib/objstore/factory.ts';
-import type { ComponentContext, ComponentPlugin, Core, FlagSpec, Logger, ObjstorePlugin, ToolCommand } from './index.ts';
+import type { ComponentContext, ComponentPlugin, Core, FlagSpec, Logger, ObjstorePlugin, PermissionRequest, ToolCommand } from './index.ts';
 import { ConfigError } from './index.ts';
 import { createCapabilities } from './capabilities.ts';
 import { COMMON_FLAGS, FlagError, formatFlagsHelp, parseDuration, parseFlags, getPath } from './flags.ts';
@@ -354,6 +354,18 @@ function configErrorKey(err: unknown): string | undefined {
   return err instanceof ConfigError && err.key ? err.key.replace(/^config\./, '') : undefined;
 }
 
+/** Says at load time which kinds a plugin asks for but the manifest does not grant at all. */
+function noteUngranted(log: Logger, pluginId: string, request: PermissionRequest, grant: PermissionRequest, key: string): void {
+  for (const kind of ['net', 'read', 'write', 'env'] as const) {
+    const asked = request[kind];
+    const g = grant[kind];
+    const granted = g !== undefined && g !== false && !(Array.isArray(g) && g.length === 0);
+    if (asked !== undefined && asked !== false && !granted) {
+      log.info('plugin asks for a permission the manifest does not grant; such calls will be denied', { plugin: pluginId, kind, grant_with: `${key}.${kind}` });
+    }
+  }
+}
+
 /** Loads an objstore entry's plugin, checks its config, and returns a lazily created bucket. */
 export async function buildObjstore(m: Manifest, e: ObjstoreEntry, log: Logger): Promise<ObjstoreHandle> {
   const fail = (key: string, detail: string): never => {
@@ -366,6 +378,7 @@ export async function buildObjstore(m: Manifest, e: ObjstoreEntry, log: Logger):
     return fail(`${e.key}.use`, (err as Error).message);
   }
   const perms = new Permissions({ pluginId: plugin.manifest.id, request: plugin.manifest.permissions, grant: e.permissions, grantKey: `${e.key}.permissions`, grantBaseDir: m.dir });
+  noteUngranted(log, plugin.manifest.id, plugin.manifest.permissions, e.permissions, `${e.key}.permissions`);
   const cfg = bucketConfigFromObject({ type: plugin.provider, config: e.config, prefix: e.prefix }, `${m.file}: ${e.key}`);
   try {
     plugin.parseConfig(resolveSecrets(e.config, perms, `${e.key}.config`));
@@ -411,6 +424,7 @@ export async function planManifest(m: Manifest, log: Logger): Promise<UnitSpec[]
     }
     if (typeof plugin.setup !== 'function') fail(`${c.key}.use`, `${plugin.manifest.id} has no long-running component (only one-shot commands)`);
     const perms = new Permissions({ pluginId: plugin.manifest.id, request: plugin.manifest.permissions, grant: c.permissions, grantKey: `${c.key}.permissions`, grantBaseDir: m.dir });
+    noteUngranted(log, plugin.manifest.id, plugin.manifest.permissions, c.permissions, `${c.key}.permissions`);
     try {
       plugin.parseConfig(resolveSecrets(c.config, perms, `${c.key}.config`));
     } catch (err) {

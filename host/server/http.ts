@@ -34,7 +34,8 @@ export function buildHttpApp(o: HttpAppOptions): Hono {
   app.get('/metrics', (c) => c.body(o.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
   app.all('*', async (c) => {
     const comp = o.component();
-    if (!comp?.fetch) return c.text('404 page not found', 404);
+    if (!comp) return c.text('starting up', 503);
+    if (!comp.fetch) return c.text('404 page not found', 404);
     return comp.fetch(c.req.raw);
   });
   app.onError((err, c) => {

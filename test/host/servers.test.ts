@@ -167,4 +167,43 @@ test('gRPC: a handler sees the client cancel as an aborted signal', async () => 
   }
 });
 
+test('HTTP is up during a slow setup: healthy 200, ready 503, routes 503; then the component serves', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const slow = definePlugin({
+    manifest: { id: 'component:slow', apiVersion: 1, permissions: {} },
+    parseConfig: () => ({}),
+    setup: async (ctx) => {
+      await gate;
+      return {
+        info: () => ({ componentType: 'query' }),
+        fetch: () => new Response('up'),
+        run: async (signal) => { ctx.setReady(true); await new Promise<void>((r) => signal.addEventListener('abort', () => r())); },
+      };
+    },
+  }) as ComponentPlugin;
+  const s = await start(slow, {});
+  try {
+    const h = await fetch(`${s.base}/-/healthy`);
+    assert.is(h.status, 200);
+    await h.text();
+    const r = await fetch(`${s.base}/-/ready`);
+    assert.is(r.status, 503);
+    await r.text();
+    const x = await fetch(`${s.base}/x`);
+    assert.is(x.status, 503);
+    assert.is(await x.text(), 'starting up');
+    release();
+    let body = '';
+    for (let i = 0; i < 100 && body !== 'up'; i++) {
+      await new Promise((res) => setTimeout(res, 20));
+      body = await (await fetch(`${s.base}/x`)).text();
+    }
+    assert.is(body, 'up');
+  } finally {
+    release();
+    await s.stop();
+  }
+});
+
 test.run();
