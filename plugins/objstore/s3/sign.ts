@@ -89,9 +89,10 @@ export interface SignV4Result {
   stringToSign: string;
 }
 
-const signingKeys = new Map<string, Uint8Array>();
+const signingKeys = new Map<string, CryptoKey>();
 
-async function signingKey(secret: string, date: string, region: string, service: string): Promise<Uint8Array> {
+/** The derived SigV4 signing key for a day/region/service, imported once as an HMAC CryptoKey. */
+async function signingKey(secret: string, date: string, region: string, service: string): Promise<CryptoKey> {
   const id = `${secret}\0${date}\0${region}\0${service}`;
   const cached = signingKeys.get(id);
   if (cached) return cached;
@@ -99,9 +100,10 @@ async function signingKey(secret: string, date: string, region: string, service:
   const kRegion = await hmac('SHA-256', kDate, region);
   const kService = await hmac('SHA-256', kRegion, service);
   const kSigning = await hmac('SHA-256', kService, 'aws4_request');
+  const key = await subtle.importKey('raw', kSigning as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
   if (signingKeys.size > 32) signingKeys.clear();
-  signingKeys.set(id, kSigning);
-  return kSigning;
+  signingKeys.set(id, key);
+  return key;
 }
 
 export async function signV4(input: SignV4Input): Promise<SignV4Result> {
@@ -127,7 +129,7 @@ export async function signV4(input: SignV4Input): Promise<SignV4Result> {
   const scope = `${day}/${input.region}/${input.service}/aws4_request`;
   const stringToSign = ['AWS4-HMAC-SHA256', date, scope, await sha256Hex(canonicalRequest)].join('\n');
   const key = await signingKey(input.secretKey, day, input.region, input.service);
-  const signature = toHex(await hmac('SHA-256', key, stringToSign));
+  const signature = toHex(new Uint8Array(await subtle.sign('HMAC', key, enc.encode(stringToSign))));
   const authorization = `AWS4-HMAC-SHA256 Credential=${input.accessKey}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
   return { authorization, signature, signedHeaders, canonicalRequest, stringToSign };
 }
