@@ -223,6 +223,58 @@ test('downsampling writes AggrChunks (encoding 0xff) readable raw and per aggreg
   await rejects(async () => { for await (const _ of d.select(m)) { /* raw read of AggrChunks must fail */ } }, /AggrChunk/);
 });
 
+test('5m → 1h downsampling from AggrChunks keeps counts, sums, extremes and the counter total', async () => {
+  // A 2-day raw block (so windows span many 5m chunks), with a counter reset in the middle.
+  const lbl = labelsFromRecord({ __name__: 'c_total', job: 'x' });
+  const n = 2 * 24 * 240; // 2 days at 15s
+  const t = new Float64Array(n), v = new Float64Array(n);
+  let c = 0;
+  for (let i = 0; i < n; i++) { t[i] = T0 + i * 15_000; c = i === 5000 ? 3 : c + (i % 7); v[i] = c; }
+  const sink = memBlockSink();
+  const w = await BlockWriter.create(sink, ['__name__', 'c_total', 'job', 'x'], { core, minTime: T0, maxTime: T0 + 48 * HOUR, thanos: { labels: { a: 'b' }, downsample: { resolution: 0 }, source: 'test' } });
+  await w.addSeries(lbl, t, v);
+  await w.finish();
+  const rawB = await BlockReader.open(memBlockFiles(sink.files), { core });
+  const s5 = memBlockSink();
+  const m5 = await downsampleBlock(rawB, 300_000, s5, core);
+  const b5 = await BlockReader.open(memBlockFiles(s5.files), { core });
+  const s1h = memBlockSink();
+  const m1h = await downsampleBlock(b5, 3_600_000, s1h, core);
+  assert.is(m1h.thanos!.downsample.resolution, 3_600_000);
+  const b1h = await BlockReader.open(memBlockFiles(s1h.files), { core });
+  const agg = async (b: BlockReader) => {
+    let count = 0, sum = 0, min = Infinity, max = -Infinity, windows = 0, lastCounter = 0, lastRaw = NaN;
+    for await (const s of b.selectChunks([{ type: '=', name: 'job', value: 'x' }])) {
+      for (const ch of s.chunks) {
+        const cn = core.xorDecode(aggrChunkGet(ch.data, AGGR_COUNT).data);
+        const sm = core.xorDecode(aggrChunkGet(ch.data, AGGR_SUM).data);
+        const mn = core.xorDecode(aggrChunkGet(ch.data, 2).data);
+        const mx = core.xorDecode(aggrChunkGet(ch.data, 3).data);
+        const ct = core.xorDecode(aggrChunkGet(ch.data, AGGR_COUNTER).data);
+        windows += cn.n;
+        for (let i = 0; i < cn.n; i++) { count += cn.v[i]!; sum += sm.v[i]!; min = Math.min(min, mn.v[i]!); max = Math.max(max, mx.v[i]!); }
+        lastCounter = ct.v[ct.n - 2]!;
+        lastRaw = ct.v[ct.n - 1]!;
+      }
+    }
+    return { count, sum, min, max, windows, lastCounter, lastRaw };
+  };
+  const a5 = await agg(b5), a1 = await agg(b1h);
+  assert.is(a5.count, n);
+  assert.is(a1.count, n);
+  assert.is(a1.sum, a5.sum);
+  assert.is(a1.min, Math.min(...v));
+  assert.is(a1.max, Math.max(...v));
+  assert.is(a1.windows, 48);
+  assert.is(a5.windows, 48 * 12);
+  assert.is(a1.lastRaw, v[n - 1]);
+  // Counter total: every increase, with the reset adding the post-reset value.
+  let inc = v[0]!;
+  for (let i = 1; i < n; i++) inc += v[i]! >= v[i - 1]! ? v[i]! - v[i - 1]! : v[i]!;
+  assert.is(a1.lastCounter, inc);
+  assert.is(m5.thanos!.downsample.resolution, 300_000);
+});
+
 test('upload puts meta.json last; a block without meta.json is partial and never read', async () => {
   const dir = tmp('upload');
   const w = await writeMem(series.slice(0, 5), { thanos: { labels: { a: 'b' }, downsample: { resolution: 0 }, source: 'test' } });
