@@ -4,17 +4,23 @@ import type { Core } from '../core/types.ts';
 import { aggrChunkSamples } from '../core/aggr.ts';
 import type { BlockReader } from './block.ts';
 import { ENC_AGGR, ENC_XOR } from './chunks.ts';
-import { encodeAggrChunk } from './aggrchunk.ts';
+import { encodeAggrChunk, decodeAggrChunk, AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER } from './aggrchunk.ts';
+import type { RawChunk } from './chunks.ts';
 import { BlockWriter, type BlockSink, type ChunkInput } from './writer.ts';
 import type { BlockMeta } from './meta.ts';
 
 const STALE_HI = 0x7ff00000;
 const STALE_LO = 0x00000002;
 
-/** Downsamples every series of a raw block to `resolution` ms (300000 or 3600000). */
+/**
+ * Downsamples every series of a block to `resolution` ms: raw → 5m/1h from samples (core.downsample),
+ * or an already downsampled block (e.g. 5m → 1h) from its AggrChunks, along input chunk boundaries
+ * as Thanos does (downsampleAggr).
+ */
 export async function downsampleBlock(src: BlockReader, resolution: number, sink: BlockSink, core: Core, opts: { ulid?: string } = {}): Promise<BlockMeta> {
   const m = src.meta;
-  if ((m.thanos?.downsample.resolution ?? 0) !== 0) throw new Error(`downsample: block ${m.ulid} is already downsampled (resolution ${m.thanos?.downsample.resolution}); only raw blocks are supported`);
+  const inRes = m.thanos?.downsample.resolution ?? 0;
+  if (inRes >= resolution) throw new Error(`downsample: target resolution ${resolution} not lower than the block's ${inRes} (block ${m.ulid})`);
   const symbols = src.index.symbols;
   const w = await BlockWriter.create(sink, symbols, {
     core,
@@ -26,31 +32,166 @@ export async function downsampleBlock(src: BlockReader, resolution: number, sink
   });
   const bits = new Uint32Array(2);
   const f = new Float64Array(bits.buffer);
+  const all = [{ type: '=~' as const, name: '__name__', value: '.*' }];
   try {
-    for await (const s of src.select([{ type: '=~', name: '__name__', value: '.*' }], { honourTombstones: true })) {
-      // Drop Prometheus stale markers (the caller's job per Core.downsample).
-      const t = new Float64Array(s.n);
-      const v = new Float64Array(s.n);
-      let n = 0;
-      for (let i = 0; i < s.n; i++) {
-        f[0] = s.v[i]!;
-        if (bits[1] === STALE_HI && bits[0] === STALE_LO) continue;
-        t[n] = s.t[i]!;
-        v[n] = s.v[i]!;
-        n++;
+    if (inRes > 0) {
+      for await (const s of src.selectChunks(all)) {
+        for (let i = 1; i < s.chunks.length; i++) {
+          if (s.chunks[i - 1]!.maxTime >= s.chunks[i]!.minTime) throw new Error(`downsample: found overlapping chunks within series ${s.ref} of block ${m.ulid}`);
+        }
+        const out = downsampleAggrSeries(core, s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, encoding: c.encoding, data: c.data })), inRes, resolution);
+        if (out.length) await w.addSeriesChunks(s.labels, out);
       }
-      const a = core.downsample(t, v, n, resolution);
-      const chunks: ChunkInput[] = [];
-      for (let k = 0; k < a.chunks; k++) {
-        const cs = aggrChunkSamples(a, k);
-        const parts = cs.aggr.map((x) => ({ encoding: ENC_XOR, data: core.xorEncode(x.t, x.v, x.n) }));
-        chunks.push({ minTime: cs.minTime, maxTime: cs.maxTime, encoding: ENC_AGGR, data: encodeAggrChunk(parts), samples: cs.aggr[0].n });
+    } else {
+      for await (const s of src.select(all, { honourTombstones: true })) {
+        // Drop Prometheus stale markers (the caller's job per Core.downsample).
+        const t = new Float64Array(s.n);
+        const v = new Float64Array(s.n);
+        let n = 0;
+        for (let i = 0; i < s.n; i++) {
+          f[0] = s.v[i]!;
+          if (bits[1] === STALE_HI && bits[0] === STALE_LO) continue;
+          t[n] = s.t[i]!;
+          v[n] = s.v[i]!;
+          n++;
+        }
+        const a = core.downsample(t, v, n, resolution);
+        const chunks: ChunkInput[] = [];
+        for (let k = 0; k < a.chunks; k++) {
+          const cs = aggrChunkSamples(a, k);
+          const parts = cs.aggr.map((x) => ({ encoding: ENC_XOR, data: core.xorEncode(x.t, x.v, x.n) }));
+          chunks.push({ minTime: cs.minTime, maxTime: cs.maxTime, encoding: ENC_AGGR, data: encodeAggrChunk(parts), samples: cs.aggr[0].n });
+        }
+        if (chunks.length) await w.addSeriesChunks(s.labels, chunks);
       }
-      if (chunks.length) await w.addSeriesChunks(s.labels, chunks);
     }
   } catch (e) {
     await w.abort();
     throw e;
   }
   return (await w.finish()).meta;
+}
+
+// ---- Thanos downsampleAggr (float aggregates) ----------------------------------------------------
+
+/** Thanos currentWindow: end (inclusive) of the window holding t. */
+function currentWindow(t: number, r: number): number {
+  return t - (t % r) + r - 1;
+}
+
+function targetChunkCount(mint: number, maxt: number, inRes: number, outRes: number, count: number): number {
+  const maxSamples = Math.trunc((maxt - mint) / outRes);
+  let full = count / ((maxt - mint) / inRes);
+  if (!(full <= 1)) full = 1;
+  const exp = Math.trunc(maxSamples * full) + 1;
+  let x = 1;
+  while (Math.trunc(exp / x) > 140) x++;
+  return x;
+}
+
+class FloatAggr {
+  total = 0; count = 0; sum = 0; min = Number.MAX_VALUE; max = -Number.MAX_VALUE; counter = 0; last = 0;
+  reset(): void { this.count = 0; this.sum = 0; this.min = Number.MAX_VALUE; this.max = -Number.MAX_VALUE; }
+  add(v: number): void {
+    if (this.total > 0) this.counter += v < this.last ? v : v - this.last;
+    else this.counter = v;
+    this.last = v;
+    this.sum += v;
+    this.count++;
+    this.total++;
+    if (v < this.min) this.min = v;
+    if (v > this.max) this.max = v;
+  }
+}
+
+/** Thanos downsampleBatch: calls add(windowEnd, aggr) per window; returns the last window end. */
+function downsampleBatch(t: number[], v: number[], res: number, a: FloatAggr, add: (t: number, a: FloatAggr) => void): number {
+  let nextT = -1;
+  const lastT = t[t.length - 1]!;
+  for (let i = 0; i < t.length; i++) {
+    if (t[i]! > nextT) {
+      if (nextT !== -1) add(nextT, a);
+      a.reset();
+      nextT = Math.min(currentWindow(t[i]!, res), lastT);
+    }
+    a.add(v[i]!);
+  }
+  if (a.count > 0) add(nextT, a);
+  return nextT;
+}
+
+function isStale(x: number, bits: Uint32Array, f: Float64Array): boolean {
+  f[0] = x;
+  return bits[1] === STALE_HI && bits[0] === STALE_LO;
+}
+
+/** Re-aggregates one series' AggrChunks to outRes (float aggregates only). */
+export function downsampleAggrSeries(core: Core, chks: readonly ChunkInput[], inRes: number, outRes: number): ChunkInput[] {
+  if (chks.length === 0) return [];
+  const parts = chks.map((c) => {
+    if (c.encoding !== ENC_AGGR) throw new Error(`downsample: expected AggrChunks (encoding 0xff) in a downsampled block, got encoding ${c.encoding}`);
+    return decodeAggrChunk(c.data);
+  });
+  let numSamples = 0;
+  for (const p of parts) if (p[AGGR_COUNT]) numSamples += core.xorDecode(p[AGGR_COUNT]!.data).n;
+  const numChunks = targetChunkCount(chks[0]!.minTime, chks[chks.length - 1]!.maxTime, inRes, outRes, numSamples);
+  const batch = Math.max(1, Math.trunc(chks.length / numChunks));
+  const out: ChunkInput[] = [];
+  for (let i = 0; i < parts.length; i += batch) out.push(downsampleAggrBatch(core, parts.slice(i, i + batch), outRes));
+  return out;
+}
+
+function downsampleAggrBatch(core: Core, part: (RawChunk | undefined)[][], res: number): ChunkInput {
+  const bits = new Uint32Array(2);
+  const f = new Float64Array(bits.buffer);
+  let mint = Infinity, maxt = -Infinity;
+  const enc: (RawChunk | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  const pick: Record<number, (a: FloatAggr) => number> = { [AGGR_COUNT]: (a) => a.sum, [AGGR_SUM]: (a) => a.sum, [AGGR_MIN]: (a) => a.min, [AGGR_MAX]: (a) => a.max };
+  for (const at of [AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX]) {
+    const t: number[] = [], v: number[] = [];
+    for (const p of part) {
+      const c = p[at];
+      if (!c) continue;
+      const s = core.xorDecode(c.data);
+      let lastT = 0;
+      for (let i = 0; i < s.n; i++) {
+        if (isStale(s.v[i]!, bits, f)) continue;
+        if (s.t[i]! >= lastT) { t.push(s.t[i]!); v.push(s.v[i]!); lastT = s.t[i]!; }
+      }
+    }
+    if (t.length === 0) continue;
+    const ot: number[] = [], ov: number[] = [];
+    downsampleBatch(t, v, res, new FloatAggr(), (wt, a) => {
+      mint = Math.min(mint, wt); maxt = Math.max(maxt, wt);
+      ot.push(wt); ov.push(pick[at]!(a));
+    });
+    enc[at] = { encoding: ENC_XOR, data: core.xorEncode(Float64Array.from(ot), Float64Array.from(ov), ot.length) };
+  }
+  // Counter: resets applied across the batch's chunks (ApplyCounterResetsSeriesIterator).
+  const ct: number[] = [], cv: number[] = [];
+  let total = 0, lastT = 0, lastV = 0, totalV = 0;
+  for (const p of part) {
+    const c = p[AGGR_COUNTER];
+    if (!c) continue;
+    const s = core.xorDecode(c.data);
+    for (let i = 0; i < s.n; i++) {
+      const t = s.t[i]!, v = s.v[i]!;
+      if (Number.isNaN(v)) continue;
+      if (total === 0) { total++; lastT = t; lastV = v; totalV = v; }
+      else if (t > lastT) { totalV += v >= lastV ? v - lastV : v; lastT = t; lastV = v; total++; }
+      else { if (t === lastT) lastV = v; continue; }
+      if (ct.length === 0 || t >= ct[ct.length - 1]!) { ct.push(t); cv.push(totalV); }
+    }
+  }
+  if (ct.length > 0) {
+    const ot: number[] = [ct[0]!], ov: number[] = [cv[0]!];
+    const last = downsampleBatch(ct, cv, res, new FloatAggr(), (wt, a) => {
+      mint = Math.min(mint, wt); maxt = Math.max(maxt, wt);
+      ot.push(wt); ov.push(a.counter);
+    });
+    ot.push(last); ov.push(lastV);
+    enc[AGGR_COUNTER] = { encoding: ENC_XOR, data: core.xorEncode(Float64Array.from(ot), Float64Array.from(ov), ot.length) };
+  }
+  const count = enc[AGGR_COUNT] ? core.xorDecode(enc[AGGR_COUNT]!.data).n : 0;
+  return { minTime: mint, maxTime: maxt, encoding: ENC_AGGR, data: encodeAggrChunk(enc), samples: count };
 }
