@@ -105,6 +105,7 @@ export async function createWasmCore(opts: WasmCoreOptions = {}): Promise<Core> 
 }
 
 const align16 = (p: number): number => (p + 15) & ~15;
+const MAX_SAMPLES = 65536;
 
 class WasmCore implements Core {
   readonly backend = 'wasm' as const;
@@ -114,6 +115,9 @@ class WasmCore implements Core {
   private u8!: Uint8Array;
   private u32!: Uint32Array;
   private f64!: Float64Array;
+  // xorDecode result views by sample count (rebuilt with the other views when memory grows)
+  private decT: Float64Array[] = [];
+  private decV: Float64Array[] = [];
 
   constructor(ex: Exports) {
     this.ex = ex;
@@ -127,6 +131,8 @@ class WasmCore implements Core {
     this.u8 = new Uint8Array(b);
     this.u32 = new Uint32Array(b);
     this.f64 = new Float64Array(b);
+    this.decT = [];
+    this.decV = [];
   }
 
   /** Makes sure [0, end) is addressable; rebuilds the views if memory grew. */
@@ -150,26 +156,31 @@ class WasmCore implements Core {
     const len = chunk.length;
     if (len < 2) throw new CorruptChunkError(`xor chunk too short: ${len} bytes`);
     const total = (chunk[0] << 8) | chunk[1];
-    const inPtr = this.base;
-    const outT = align16(inPtr + len + 8);
-    const outV = outT + total * 8;
-    this.ensure(outV + total * 8);
+    // Fixed layout, so that result views can be cached per sample count:
+    // [t: 65536 f64][v: 65536 f64][chunk bytes][16 bytes the kernel may load but never uses]
+    const outT = this.base;
+    const outV = outT + MAX_SAMPLES * 8;
+    const inPtr = outV + MAX_SAMPLES * 8;
+    this.ensure(inPtr + len + 16);
     this.u8.set(chunk, inPtr);
     const r = this.ex.xorDecode(inPtr, len, outT, outV, total);
     if (r < 0) {
       const at = r === -1 ? '' : ` at sample ${this.ex.lastErrorSample()}`;
       throw new CorruptChunkError(`xor chunk ${ERRORS[r] ?? `error ${r}`}${at}`);
     }
-    const f = this.f64;
-    const ti = outT >>> 3;
-    const vi = outV >>> 3;
+    let tv = this.decT[r];
+    let vv = this.decV[r];
+    if (tv === undefined) {
+      tv = this.decT[r] = this.f64.subarray(outT >>> 3, (outT >>> 3) + r);
+      vv = this.decV[r] = this.f64.subarray(outV >>> 3, (outV >>> 3) + r);
+    }
     if (out && out.t.length >= r && out.v.length >= r) {
-      out.t.set(f.subarray(ti, ti + r));
-      out.v.set(f.subarray(vi, vi + r));
+      out.t.set(tv);
+      out.v.set(vv);
       out.n = r;
       return out;
     }
-    return { t: f.slice(ti, ti + r), v: f.slice(vi, vi + r), n: r };
+    return { t: tv.slice(), v: vv.slice(), n: r };
   }
 
   xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Array {
