@@ -66,7 +66,7 @@ test('bit flips, byte noise and random garbage: error or consistent decode, boun
   const started = Date.now();
   let errors = 0;
   let oks = 0;
-  for (let k = 0; k < 20000; k++) {
+  for (let k = 0; k < 10000; k++) {
     let b: Uint8Array;
     const mode = k % 4;
     if (mode === 3) {
@@ -86,7 +86,7 @@ test('bit flips, byte noise and random garbage: error or consistent decode, boun
     if (agree(b, `fuzz #${k}`)) oks++;
     else errors++;
   }
-  assert.ok(errors > 1000 && oks > 1000, `errors ${errors} oks ${oks}`);
+  assert.ok(errors > 500 && oks > 500, `errors ${errors} oks ${oks}`);
   assert.ok(Date.now() - started < 30_000);
 });
 
