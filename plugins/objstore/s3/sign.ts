@@ -89,10 +89,11 @@ export interface SignV4Result {
   stringToSign: string;
 }
 
-const signingKeys = new Map<string, CryptoKey>();
+type HmacKey = Awaited<ReturnType<typeof subtle.importKey>>;
+const signingKeys = new Map<string, HmacKey>();
 
 /** The derived SigV4 signing key for a day/region/service, imported once as an HMAC CryptoKey. */
-async function signingKey(secret: string, date: string, region: string, service: string): Promise<CryptoKey> {
+async function signingKey(secret: string, date: string, region: string, service: string): Promise<HmacKey> {
   const id = `${secret}\0${date}\0${region}\0${service}`;
   const cached = signingKeys.get(id);
   if (cached) return cached;
