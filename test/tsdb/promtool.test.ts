@@ -91,6 +91,21 @@ test('chunks and index bytes equal promtool for the same data', async () => {
   assert.ok(compared >= 4);
 });
 
+test('the WASM core writes the same bytes as the JS core and promtool', async () => {
+  const { createCore } = await import('../../lib/core/mod.ts');
+  const wasm = await createCore({ backend: 'wasm' });
+  assert.is(wasm.backend, 'wasm');
+  const dir = join(work, 'ours-wasm');
+  mkdirSync(dir, { recursive: true });
+  await backfillOpenMetrics({ core: wasm, open: () => fs.openRead(input), sink: () => fsBlockSink(fs, dir) });
+  const byMin = new Map(blockDirsIn(theirs).map((d) => [parseMeta(readFileSync(join(d, 'meta.json'))).minTime, d]));
+  for (const d of blockDirsIn(dir)) {
+    const t = byMin.get(parseMeta(readFileSync(join(d, 'meta.json'))).minTime)!;
+    assert.ok(Buffer.compare(readFileSync(join(d, 'chunks', '000001')), readFileSync(join(t, 'chunks', '000001'))) === 0, `wasm chunks of ${d}`);
+    assert.ok(Buffer.compare(readFileSync(join(d, 'index')), readFileSync(join(t, 'index'))) === 0, `wasm index of ${d}`);
+  }
+});
+
 test('backfill in several passes (small memory budget) writes the same data', async () => {
   const dir = join(work, 'ours-small');
   mkdirSync(dir, { recursive: true });
