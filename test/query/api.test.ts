@@ -432,6 +432,10 @@ test('config: strict parsing and flag errors', () => {
   assert.throws(() => parseQueryConfig({ endpoints: ['nohost'] }), /expected host:port/);
   assert.throws(() => parseQueryConfig({ deduplicationFunc: 'magic' }), /unknown deduplication algorithm/);
   assert.throws(() => parseQueryConfig({ endpoints: ['dnssrv+_grpc._tcp.x'] }), /DNS SRV/);
+  assert.throws(() => parseQueryConfig({ grpcClientTlsSecure: true }), /grpcClientTlsSecure: TLS to gRPC endpoints is not supported/);
+  assert.throws(() => parseQueryConfig({ queryMode: 'distributed' }), /queryMode: only local/);
+  assert.throws(() => parseQueryConfig({ timeout: 'soon' }), /timeout: /);
+  assert.is(parseQueryConfig({ promqlEngine: 'thanos', endpoints: ['dns+store.example:10901'] }).endpoints[0], 'store.example:10901');
   const c = parseQueryConfig({ stores: ['1.2.3.4:19090', '1.1.1.1:10901'], replicaLabels: ['replica,rule_replica'] });
   assert.equal(c.endpoints, ['1.2.3.4:19090', '1.1.1.1:10901']);
   assert.equal(c.replicaLabels, ['replica', 'rule_replica']);

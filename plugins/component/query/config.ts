@@ -60,13 +60,21 @@ export const queryFlags: FlagSpec[] = [
   { name: 'query.instant.default.max_source_resolution', key: 'instantDefaultMaxSourceResolution', type: 'duration', default: '0s', help: 'default value for max_source_resolution for instant queries. If not set, defaults to 0s only taking raw resolution into account.' },
   { name: 'web.route-prefix', key: 'webRoutePrefix', type: 'string', default: '', help: 'Prefix for API and UI endpoints. This allows thanos UI to be served on a sub-path.' },
   { name: 'web.external-prefix', key: 'webExternalPrefix', type: 'string', default: '', help: 'Static prefix for all HTML links and redirect URLs in the UI query web interface.' },
+  // Accepted for compatibility with Thanos command lines; values that would need a missing feature are refused.
+  { name: 'query.promql-engine', key: 'promqlEngine', type: 'string', default: 'prometheus', help: 'PromQL engine to use: prometheus or thanos (both run our engine; accepted for compatibility).' },
+  { name: 'query.mode', key: 'queryMode', type: 'string', default: 'local', help: 'PromQL query mode: only local is supported (distributed mode is not).' },
+  { name: 'store.sd-dns-interval', key: 'storeSdDnsInterval', type: 'duration', default: '30s', help: 'Interval between DNS resolutions (accepted for compatibility; dns+ endpoints are resolved by the gRPC client).' },
+  { name: 'grpc-client-tls-secure', key: 'grpcClientTlsSecure', type: 'bool', default: false, help: 'Use TLS when talking to the gRPC server (not supported: endpoints are reached over plaintext gRPC).' },
+  { name: 'grpc-compression', key: 'grpcCompression', type: 'string', default: 'none', help: 'Compression algorithm to use for gRPC requests to other clients: only none is supported.' },
+  { name: 'web.prefix-header', key: 'webPrefixHeader', type: 'string', default: '', help: 'Name of HTTP request header used for dynamic prefixing of UI links and redirects (accepted for compatibility; ignored).' },
+  { name: 'alert.query-url', key: 'alertQueryUrl', type: 'string', default: '', help: 'The external Thanos Query URL that would be set in all alerts \'Source\' field (accepted for compatibility; unused by the querier).' },
 ];
 
 /** Keys the host fills for every component (addresses, objstore, logging); the querier ignores them. */
 const HOST_KEYS = new Set([
   'http', 'grpc', 'httpAddress', 'grpcAddress', 'httpGracePeriod', 'grpcGracePeriod', 'objstore', 'objstoreConfig', 'objstoreConfigFile',
   'logLevel', 'logFormat', 'tracingConfig', 'tracingConfigFile', 'grpcServerTlsCert', 'grpcServerTlsKey', 'grpcServerTlsClientCa',
-  'grpcServerMaxConnectionAge', 'webPrefixHeader', 'requestLoggingConfig', 'requestLoggingConfigFile', 'dataDir', 'log',
+  'grpcServerMaxConnectionAge', 'requestLoggingConfig', 'requestLoggingConfigFile', 'dataDir', 'log',
 ]);
 
 const KNOWN = new Set(queryFlags.map((f) => f.key));
@@ -176,6 +184,15 @@ export function parseQueryConfig(input: unknown): QueryConfig {
     externalPrefix: normalizePrefix('webExternalPrefix', str(raw, 'webExternalPrefix', '')),
   };
   if (cfg.infoIntervalMs <= 0) throw new ConfigError('endpointInfoInterval', 'must be positive');
+  const engine = str(raw, 'promqlEngine', 'prometheus');
+  if (engine !== 'prometheus' && engine !== 'thanos') throw new ConfigError('promqlEngine', `unknown engine ${JSON.stringify(engine)} (expected prometheus or thanos)`);
+  if (str(raw, 'queryMode', 'local') !== 'local') throw new ConfigError('queryMode', 'only local query mode is supported (distributed mode is not implemented)');
+  if (bool(raw, 'grpcClientTlsSecure', false)) throw new ConfigError('grpcClientTlsSecure', 'TLS to gRPC endpoints is not supported; use plaintext gRPC on a trusted network');
+  const comp = str(raw, 'grpcCompression', 'none');
+  if (comp !== 'none') throw new ConfigError('grpcCompression', `gRPC compression ${JSON.stringify(comp)} is not supported (only none)`);
+  dur(raw, 'storeSdDnsInterval', '30s');
+  str(raw, 'webPrefixHeader', '');
+  str(raw, 'alertQueryUrl', '');
   if (cfg.timeoutMs <= 0) throw new ConfigError('timeout', 'must be positive');
   return cfg;
 }
