@@ -170,6 +170,9 @@ test('exact JSON: envelope, Go value formatting, HTML-safe strings', async () =>
     assert.is(empty.text, '{"status":"success","data":{"resultType":"vector","result":[]}}');
     const emptyRange = await get(env, `/api/v1/query_range?query=nonexistent&start=1&end=100&step=10`);
     assert.is(emptyRange.text, '{"status":"success","data":{"resultType":"matrix","result":[]}}');
+    const cors = await get(env, `/api/v1/query?query=vector(2)&time=2`, { headers: { Origin: 'http://grafana.example' } });
+    assert.is(cors.headers.get('access-control-allow-origin'), 'http://grafana.example');
+    assert.is((await get(env, '/api/v1/query', { method: 'OPTIONS', headers: { Origin: 'http://x' } })).status, 204);
     const rfc = await get(env, `/api/v1/query?query=vector(2)&time=2015-07-01T20:10:51.781Z`);
     assert.is(rfc.body.data.result[0].value[0], 1435781451.781);
   } finally {

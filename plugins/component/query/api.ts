@@ -400,6 +400,18 @@ export function createApi(deps: ApiDeps): Hono {
   });
 
   const base = new Hono();
+  // CORS as Prometheus answers it with the default --web.cors.origin='.*'.
+  base.use('*', async (c, next) => {
+    await next();
+    const origin = c.req.header('origin');
+    if (origin) {
+      c.res.headers.set('Access-Control-Allow-Headers', 'Accept, Authorization, Content-Type, Origin');
+      c.res.headers.set('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+      c.res.headers.set('Access-Control-Expose-Headers', 'Date');
+      c.res.headers.set('Access-Control-Allow-Origin', origin);
+      c.res.headers.set('Vary', 'Origin');
+    }
+  });
   base.on(['GET', 'POST'], '/query', query);
   base.on(['GET', 'POST'], '/query_range', queryRange);
   base.on(['GET', 'POST'], '/labels', labels);
