@@ -113,52 +113,95 @@ export class SeriesHeap<T extends { head: Series; order: number }> {
   }
 }
 
+type Cursor = { head: Series; order: number; buf: readonly Series[]; idx: number; it: AsyncIterator<readonly Series[]> };
+
+/** Moves a cursor to its next series; false when its input is exhausted. */
+async function pull(c: Cursor): Promise<boolean> {
+  for (;;) {
+    const r = await c.it.next();
+    if (r.done) return false;
+    if (r.value.length === 0) continue;
+    c.buf = r.value;
+    c.idx = 0;
+    c.head = r.value[0]!;
+    return true;
+  }
+}
+
 /**
- * Merges already sorted series iterables into one sorted stream; series with identical labels are
- * merged into one (chunks via mergeChunkLists). Holds one series per input at a time.
+ * Merges already sorted inputs (each yielding batches of series) into one sorted stream of
+ * batches; series with identical labels are merged into one (chunks via mergeChunkLists), also
+ * when an input continues a series in its next frame. Holds one batch per input at a time, and
+ * only awaits an input when its batch is used up; output batches are flushed before any await,
+ * so nothing that is ready waits behind a slow store.
  */
-export async function* mergeSortedSeries(inputs: AsyncIterable<Series>[]): AsyncGenerator<Series> {
-  type Cur = { head: Series; order: number; it: AsyncIterator<Series> };
-  const heap = new SeriesHeap<Cur>();
+export async function* mergeSortedBatches(inputs: AsyncIterable<readonly Series[]>[], maxOut = 256): AsyncGenerator<Series[]> {
+  const heap = new SeriesHeap<Cursor>();
   const iters = inputs.map((x) => x[Symbol.asyncIterator]());
   try {
-    const firsts = await Promise.all(iters.map((it) => it.next()));
-    firsts.forEach((r, i) => {
-      if (!r.done) heap.push({ head: r.value, order: i, it: iters[i]! });
-    });
-    while (heap.size > 0) {
+    const cursors = iters.map((it, i): Cursor => ({ head: undefined as unknown as Series, order: i, buf: [], idx: 0, it }));
+    const firsts = await Promise.all(cursors.map(pull));
+    firsts.forEach((ok, i) => ok && heap.push(cursors[i]!));
+    let out: Series[] = [];
+    const waiting: Cursor[] = [];
+    // Advances c: synchronously within its batch, else queues it for an async pull.
+    const step = (c: Cursor) => {
+      if (c.idx + 1 < c.buf.length) {
+        c.idx++;
+        c.head = c.buf[c.idx]!;
+        heap.push(c);
+      } else waiting.push(c);
+    };
+    const refill = async () => {
+      if (waiting.length === 0) return;
+      const ws = waiting.splice(0);
+      const oks = await Promise.all(ws.map(pull));
+      oks.forEach((ok, i) => ok && heap.push(ws[i]!));
+    };
+    while (heap.size > 0 || waiting.length > 0) {
+      if (waiting.length > 0) {
+        if (out.length > 0) {
+          yield out;
+          out = [];
+        }
+        await refill();
+        continue;
+      }
       const top = heap.pop()!;
       const labels = top.head.labels; // top.head moves on below
       const group: Series[] = [top.head];
-      const advance: Cur[] = [top];
-      while (heap.size > 0 && labelsEqual(heap.peek()!.head.labels, labels)) {
-        const c = heap.pop()!;
-        group.push(c.head);
-        advance.push(c);
-      }
-      // Pull the next series of every input that contributed, in parallel.
-      const nexts = await Promise.all(advance.map((c) => c.it.next()));
-      nexts.forEach((r, i) => {
-        if (!r.done) {
-          const c = advance[i]!;
-          c.head = r.value;
-          heap.push(c);
+      step(top);
+      for (;;) {
+        while (heap.size > 0 && labelsEqual(heap.peek()!.head.labels, labels)) {
+          const c = heap.pop()!;
+          group.push(c.head);
+          step(c);
         }
-      });
-      // Inputs may continue the same series in their next frame: keep merging while equal.
-      while (heap.size > 0 && labelsEqual(heap.peek()!.head.labels, labels)) {
-        const c = heap.pop()!;
-        group.push(c.head);
-        const r = await c.it.next();
-        if (!r.done) {
-          c.head = r.value;
-          heap.push(c);
+        // an input whose batch ended may continue the same series in its next frame
+        if (waiting.length === 0) break;
+        if (out.length > 0) {
+          yield out;
+          out = [];
         }
+        await refill();
       }
-      yield group.length === 1 ? group[0]! : { labels, chunks: mergeChunkLists(group.map((s) => s.chunks)) };
+      out.push(group.length === 1 ? group[0]! : { labels, chunks: mergeChunkLists(group.map((x) => x.chunks)) });
+      if (out.length >= maxOut) {
+        yield out;
+        out = [];
+      }
     }
+    if (out.length > 0) yield out;
   } finally {
     // Not awaited: an input blocked in next() finishes once its own signal aborts (the caller's job).
     for (const it of iters) it.return?.()?.catch(() => {});
   }
+}
+
+/** mergeSortedBatches over inputs yielding one series at a time, yielding one series at a time. */
+export async function* mergeSortedSeries(inputs: AsyncIterable<Series>[]): AsyncGenerator<Series> {
+  async function* one(x: AsyncIterable<Series>): AsyncGenerator<Series[]> {
+    for await (const s of x) yield [s];
+  }
+  for await (const b of mergeSortedBatches(inputs.map(one))) yield* b;
 }

@@ -10,7 +10,7 @@ import {
   type LabelValuesResponse, type Series, type SeriesRequest, type SeriesResponse,
 } from '../proto/store.ts';
 import type { StoreServer, StoreTarget } from './api.ts';
-import { mergeChunkLists, mergeSortedSeries } from './merge.ts';
+import { mergeChunkLists, mergeSortedBatches } from './merge.ts';
 
 export interface ProxyOptions {
   /**
@@ -84,15 +84,15 @@ function linkSignal(parent: AbortSignal, ctl: AbortController): () => void {
   return () => parent.removeEventListener('abort', on);
 }
 
-async function* stripAndSort(src: AsyncIterable<Series>, drop: readonly string[]): AsyncGenerator<Series> {
+async function* stripAndSort(src: AsyncIterable<readonly Series[]>, drop: readonly string[]): AsyncGenerator<readonly Series[]> {
   const names = new Set(drop);
   const all: Series[] = [];
-  for await (const s of src) all.push({ labels: s.labels.filter((l) => !names.has(l.name)), chunks: s.chunks });
+  for await (const b of src) for (const s of b) all.push({ labels: s.labels.filter((l) => !names.has(l.name)), chunks: s.chunks });
   all.sort((a, b) => compareLabels(a.labels, b.labels));
   for (let i = 0; i < all.length; ) {
     let j = i + 1;
     while (j < all.length && labelsEqual(all[j]!.labels, all[i]!.labels)) j++;
-    yield j === i + 1 ? all[i]! : { labels: all[i]!.labels, chunks: mergeChunkLists(all.slice(i, j).map((x) => x.chunks)) };
+    yield [j === i + 1 ? all[i]! : { labels: all[i]!.labels, chunks: mergeChunkLists(all.slice(i, j).map((x) => x.chunks)) }];
     i = j;
   }
 }
@@ -127,12 +127,16 @@ export class ProxyStore implements StoreServer {
     });
     let count = 0;
     try {
-      for await (const s of mergeSortedSeries(inputs)) {
+      for await (let b of mergeSortedBatches(inputs)) {
         signal.throwIfAborted();
         while (warnings.length > 0) yield { type: 'warning', warning: warnings.shift()! };
-        if (req.limit > 0 && count >= req.limit) break;
-        count++;
-        yield { type: 'series', series: s };
+        if (req.limit > 0) {
+          if (count >= req.limit) break;
+          if (count + b.length > req.limit) b = b.slice(0, req.limit - count);
+        }
+        count += b.length;
+        // merged series travel in batches; the gRPC server helper re-frames them per the client's response_batch_size
+        yield b.length === 1 ? { type: 'series', series: b[0]! } : { type: 'batch', batch: b };
       }
       // stores end quietly when the request is cancelled: never pass a cut-off stream as complete
       signal.throwIfAborted();
@@ -143,7 +147,7 @@ export class ProxyStore implements StoreServer {
     }
   }
 
-  private async *storeSeries(t: StoreTarget, req: SeriesRequest, parent: AbortSignal, strategy: number, warnings: string[]): AsyncGenerator<Series> {
+  private async *storeSeries(t: StoreTarget, req: SeriesRequest, parent: AbortSignal, strategy: number, warnings: string[]): AsyncGenerator<readonly Series[]> {
     const ctl = new AbortController();
     const unlink = linkSignal(parent, ctl);
     let it: AsyncIterator<SeriesResponse> | undefined;
@@ -166,10 +170,10 @@ export class ProxyStore implements StoreServer {
         const m = r.value;
         switch (m.type) {
           case 'series':
-            yield m.series;
+            yield [m.series];
             break;
           case 'batch':
-            for (const s of m.batch) yield s;
+            yield m.batch;
             break;
           case 'warning':
             if (strategy === PartialResponseStrategy.ABORT) throw new GrpcError(GrpcStatus.Aborted, `${t.name}: ${m.warning}`);

@@ -44,7 +44,11 @@ const BATCH_FLUSH_BYTES = 1 << 20;
  */
 export async function* batchSeries(src: AsyncIterable<SeriesResponse>, batchSize: number): AsyncGenerator<SeriesResponse> {
   if (batchSize <= 1) {
-    yield* src;
+    // clients that did not ask for batches (Thanos < 0.41 does not know SeriesBatch) get single series
+    for await (const r of src) {
+      if (r.type === 'batch') for (const s of r.batch) yield { type: 'series', series: s };
+      else yield r;
+    }
     return;
   }
   const max = Math.min(batchSize, MAX_RESPONSE_BATCH);

@@ -97,6 +97,17 @@ test('proxy over gRPC clients, then stacked: a proxy served over gRPC behind ano
   const viaTwo = await collect(top.series(req({ minTime: 0, maxTime: H }), new AbortController().signal));
   assert.equal(viaTwo.series.map((s) => formatLabels(s.labels)), ['up{job="a", replica="1"}', 'up{job="a", replica="2"}', 'up{job="b", replica="2"}', 'x{job="a", replica="1"}']);
   assert.equal((await cf.labelValues(labelValuesRequest({ label: 'replica' }))).values, ['1', '2']);
+  // the proxy merges into batches; a client that asks for no batching (as Thanos < 0.41) still gets single series
+  const old = new StoreClient(front.address, { responseBatchSize: 0 });
+  closers.push(() => old.close());
+  const kinds = new Set<string>();
+  let n = 0;
+  for await (const f of old.series(req())) {
+    kinds.add(f.type);
+    n++;
+  }
+  assert.equal([...kinds], ['series']);
+  assert.is(n, 4);
 });
 
 test('a store failing over gRPC: WARN gives a warning frame end to end, ABORT an error', async () => {
