@@ -452,42 +452,51 @@ async function runManifest(inv: Extract<Invocation, { kind: 'run' }>): Promise<n
   return res.code;
 }
 
+/** Runs a parsed invocation (help, a component, a tool, a manifest). Returns the exit code. */
+export async function execute(inv: Invocation): Promise<number> {
+  switch (inv.kind) {
+    case 'help':
+    case 'toolsHelp':
+      process.stdout.write(inv.text);
+      return 0;
+    case 'version':
+      process.stdout.write(inv.text + '\n');
+      return 0;
+    case 'notImplemented':
+      process.stderr.write(`thanos ${inv.name}: not implemented yet\n`);
+      return 2;
+    case 'component':
+      if (inv.help) {
+        process.stdout.write(componentHelp(inv.name, inv.plugin));
+        return 0;
+      }
+      return runComponent(inv);
+    case 'tool':
+      if (inv.help) {
+        process.stdout.write(`usage: thanos tools ${inv.command.name} [<flags>]\n\n${inv.command.help}\n\nFlags:\n${formatFlagsHelp([...COMMON_FLAGS, ...componentFlags(inv.command.flags)])}\n`);
+        return 0;
+      }
+      return runTool(inv);
+    case 'run':
+      return runManifest(inv);
+  }
+}
+
+/** Exit code and message for an error that escaped (usage/config errors: 2, anything else: 1). */
+export function reportError(err: unknown): number {
+  if (err instanceof UsageError || err instanceof FlagError || err instanceof ManifestError || err instanceof NotImplementedError || err instanceof BucketConfigError || (err instanceof Error && err.name === 'PluginLoadError')) {
+    process.stderr.write(`${err.message}\n`);
+    return 2;
+  }
+  process.stderr.write(`thanos: ${err instanceof Error ? err.message : String(err)}\n`);
+  return 1;
+}
+
 /** Entry point of bin/thanos.mjs. Returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   try {
-    const inv = await parseCommandLine(argv);
-    switch (inv.kind) {
-      case 'help':
-      case 'toolsHelp':
-        process.stdout.write(inv.text);
-        return 0;
-      case 'version':
-        process.stdout.write(inv.text + '\n');
-        return 0;
-      case 'notImplemented':
-        process.stderr.write(`thanos ${inv.name}: not implemented yet\n`);
-        return 2;
-      case 'component':
-        if (inv.help) {
-          process.stdout.write(componentHelp(inv.name, inv.plugin));
-          return 0;
-        }
-        return await runComponent(inv);
-      case 'tool':
-        if (inv.help) {
-          process.stdout.write(`usage: thanos tools ${inv.command.name} [<flags>]\n\n${inv.command.help}\n\nFlags:\n${formatFlagsHelp([...COMMON_FLAGS, ...componentFlags(inv.command.flags)])}\n`);
-          return 0;
-        }
-        return await runTool(inv);
-      case 'run':
-        return await runManifest(inv);
-    }
+    return await execute(await parseCommandLine(argv));
   } catch (err) {
-    if (err instanceof UsageError || err instanceof FlagError || err instanceof ManifestError || err instanceof NotImplementedError || err instanceof BucketConfigError || (err instanceof Error && err.name === 'PluginLoadError')) {
-      process.stderr.write(`${err.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`thanos: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
+    return reportError(err);
   }
 }

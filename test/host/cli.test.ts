@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { parseCommandLine, type Invocation } from '../../host/main.ts';
+import { parseCommandLine, execute, reportError, type Invocation } from '../../host/main.ts';
 import { parseFlags, parseDuration, FlagError } from '../../host/flags.ts';
 import { definePlugin, type ComponentPlugin, type FlagSpec } from '../../host/index.ts';
 import { BUILTIN_COMPONENTS } from '../../host/registry.ts';
@@ -105,6 +105,17 @@ const tools = definePlugin({
     { name: 'bucket', help: 'group', run: async () => 0 },
     { name: 'bucket downsample', help: 'downsample', run: async () => 0 },
     { name: 'rules-check', help: 'check', flags: [{ name: 'rules', key: 'rules', type: 'strings', help: '' }], run: async () => 0 },
+    {
+      name: 'bucket ls', help: 'list', flags: [{ name: 'output', short: 'o', key: 'output', type: 'string', default: '', help: '' }],
+      run: async (ctx, argv) => {
+        const { parseFlags, COMMON_FLAGS } = await import('../../host/index.ts');
+        const p = parseFlags(argv, [...COMMON_FLAGS, { name: 'output', short: 'o', key: 'output', type: 'string', default: '', help: '' }]);
+        const b = await ctx.bucket();
+        await b.upload('01ABC/meta.json', new TextEncoder().encode('{}'));
+        for await (const n of b.iter('')) await ctx.stdout!.write(`${p.values.output}:${n}\n`);
+        return ctx.signal?.aborted ? 1 : 0;
+      },
+    },
   ],
 }) as ComponentPlugin;
 const loadComponent = async (name: string): Promise<ComponentPlugin> => {
@@ -148,6 +159,32 @@ test('tools: longest match, older spellings, flags after the words', async () =>
   const help = await parseCommandLine(['tools'], { loadComponent });
   assert.is(help.kind, 'toolsHelp');
   assert.match((help as { text: string }).text, /bucket web\s+UI/);
+});
+
+test('execute: a tool gets the bucket from --objstore.config, stdout, and its argv', async () => {
+  const inv = await parseCommandLine(['bucket', 'ls', '-o', 'wide', '--objstore.config', 'type: in-memory\nprefix: t1'], { loadComponent });
+  assert.is(inv.kind, 'tool');
+  const out: string[] = [];
+  const orig = process.stdout.write.bind(process.stdout);
+  (process.stdout as { write: unknown }).write = (chunk: string) => { out.push(String(chunk)); return true; };
+  let code: number;
+  try {
+    code = await execute(inv);
+  } finally {
+    (process.stdout as { write: unknown }).write = orig;
+  }
+  assert.is(code, 0);
+  assert.equal(out, ['wide:01ABC/\n']);
+  const noBucket = await parseCommandLine(['bucket', 'ls'], { loadComponent });
+  const errs: string[] = [];
+  const origErr = process.stderr.write.bind(process.stderr);
+  (process.stderr as { write: unknown }).write = (chunk: string) => { errs.push(String(chunk)); return true; };
+  try {
+    assert.is(await execute(noBucket).catch(reportError), 2);
+  } finally {
+    (process.stderr as { write: unknown }).write = origErr;
+  }
+  assert.match(errs.join(''), /thanos tools bucket ls: no object storage configured \(pass --objstore\.config-file or --objstore\.config\)/);
 });
 
 test('flag syntax: --f=v, --f v, bools, --no-, repeats, durations, errors name the flag', () => {
