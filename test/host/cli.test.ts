@@ -245,6 +245,13 @@ test('a missing built-in module is "not implemented yet" (exit 2); a broken one 
       assert.not.instance(err, NotImplementedError);
       assert.match(String(err), /does-not-exist/);
     });
+    // in a manifest: a clear error naming file, line and key, before anything starts
+    const { parseManifest } = await import('../../host/manifest.ts');
+    const { planManifest } = await import('../../host/main.ts');
+    const { createLogger } = await import('../../host/log.ts');
+    const m = parseManifest('apiVersion: 1\ncomponents:\n  - id: later\n    use: __missing\n', '/srv/plugins.yaml');
+    await planManifest(m, createLogger({ level: 'error' })).then(() => assert.unreachable(), (err) =>
+      assert.is(err.message, '/srv/plugins.yaml:4: components[0].use: thanos __missing: not implemented yet (set enabled: false on "later" to run the rest)'));
   } finally {
     delete BUILTIN_COMPONENTS.__missing;
     delete BUILTIN_COMPONENTS.__broken;
