@@ -207,6 +207,44 @@ test('response_batch_size: SeriesBatch frames over gRPC, order kept, warnings fl
   assert.equal(f2, ['batch2', 'warning', 'batch1']);
 });
 
+test('a store killed mid-stream becomes a partial-response warning; the other store keeps serving', async () => {
+  const slow: StoreServer = {
+    async *series(_r, signal) {
+      for (let i = 0; i < 1000; i++) {
+        if (signal.aborted) return;
+        yield { type: 'series', series: { labels: [{ name: '__name__', value: 'm' }, { name: 'i', value: String(i).padStart(4, '0') }, { name: 'src', value: 'dying' }], chunks: [] } };
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    },
+    labelNames: async () => ({ names: [], warnings: [] }),
+    labelValues: async () => ({ values: [], warnings: [] }),
+  };
+  const dying = await serveGrpc(storeServices(slow));
+  const cd = new StoreClient(dying.address, { responseBatchSize: 0 });
+  closers.push(() => cd.close());
+  const good = memStore(Array.from({ length: 5 }, (_, i) => mkSeries({ __name__: 'm', i: String(i).padStart(4, '0'), src: 'good' }, [[0, H]])));
+  const cg = (await serve(good)).client;
+  const proxy = new ProxyStore(() => [
+    { name: 'dying', store: cd, minTime: -Infinity, maxTime: Infinity, labelSets: [] },
+    { name: 'good', store: cg, minTime: -Infinity, maxTime: Infinity, labelSets: [] },
+  ]);
+  let seen = 0;
+  const warnings: string[] = [];
+  const goodSeen: string[] = [];
+  for await (const r of proxy.series(req(), new AbortController().signal)) {
+    if (r.type === 'warning') warnings.push(r.warning);
+    const list = r.type === 'series' ? [r.series] : r.type === 'batch' ? r.batch : [];
+    for (const s of list) {
+      if (++seen === 20) void dying.close(0);
+      if (s.labels.some((l) => l.value === 'good')) goodSeen.push(formatLabels(s.labels));
+    }
+  }
+  assert.ok(seen >= 20 && seen < 1000, `stream cut short (${seen})`);
+  assert.is(goodSeen.length, 5, 'all series of the healthy store arrived');
+  assert.is(warnings.length, 1);
+  assert.match(warnings[0]!, /fetch series for dying/);
+});
+
 test('WriteableStore RemoteWrite: request, metadata and errors over gRPC', async () => {
   const got: Array<{ req: StoreWriteRequest; md: Record<string, string> }> = [];
   const srv = await serveGrpc(
