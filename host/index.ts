@@ -92,6 +92,12 @@ export interface ObjstorePlugin<C = unknown> {
   provider: string;
   parseConfig(raw: unknown): C;
   create(ctx: Capabilities, config: C): Promise<Bucket>;
+  /**
+   * Who retries transient failures: 'host' (default: the objstore factory wraps the bucket with
+   * lib/objstore/retry.ts) or 'provider' (the plugin retries itself, e.g. S3's max_retries; the
+   * factory then adds no retry layer, so attempts do not multiply).
+   */
+  retries?: 'host' | 'provider';
 }
 
 export interface ComponentInfo {
