@@ -127,6 +127,16 @@ test('factory: type is case-insensitive, config and prefix are applied', async (
   assert.match(reg.render(), /operation="upload"\} 1/);
 });
 
+test('factory: the retry layer is added unless the provider retries itself', async () => {
+  const cfg = parseBucketConfig('type: MEMORY\n', 'b.yaml');
+  for (const [retries, calls] of [[undefined, 2], ['provider', 1]] as const) {
+    const inner = new Flaky(1, () => Object.assign(new Error('503'), { status: 503 }));
+    const b = await createBucket(cfg, { loadProvider: async () => ({ ...memory, retries, create: async () => inner }), capabilities: () => ({}) as never, retry: { sleep: async () => {} } });
+    await b.exists('x').catch(() => {});
+    assert.is(inner.calls, calls, `retries: ${retries}`);
+  }
+});
+
 test('factory: strict errors name the source and line', () => {
   assert.throws(() => parseBucketConfig('type: S3\nconfig:\n  bucket: x\nprefx: a\n', 'bucket_config.yaml'), /bucket_config\.yaml:4: unknown key "prefx"/);
   assert.throws(() => parseBucketConfig('config: {}\n', 'b.yaml'), /b\.yaml: "type" must be a non-empty string/);
