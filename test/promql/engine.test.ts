@@ -69,6 +69,30 @@ test('precedence: -1 ^ 2 = -1, ^ is right-associative, unary binds like *', asyn
   assert.equal(formatExpr(parseExpr('foo[1h30m:1.5m]')), 'foo[1h30m:1m30s]');
 });
 
+test('literals, durations, strings, keywords', () => {
+  const sel = (src: string) => {
+    const e = parseExpr(src);
+    return e;
+  };
+  assert.equal(formatExpr(sel('SUM BY (a) (x)')), 'sum by (a) (x)');
+  assert.equal(formatExpr(sel('sum(x) without (a, b)')), 'sum without (a, b) (x)');
+  assert.equal(formatExpr(sel('x[1h30m]')), 'x[1h30m]');
+  assert.equal(formatExpr(sel('x[90]')), 'x[1m30s]');
+  assert.equal(formatExpr(sel('x[1.5h]')), 'x[1h30m]');
+  assert.equal(formatExpr(sel('x offset -5m')), 'x offset -5m');
+  assert.equal(formatExpr(sel('x @ start()')), 'x @ start()');
+  assert.equal(formatExpr(sel('{"a.b", c=~"d|e"}')), '{"a.b", c=~"d|e"}');
+  assert.equal(formatExpr(sel('x{a="\\n\\u00e9\\x41"}')), 'x{a="\\néA"}');
+  assert.equal(formatExpr(sel('x{a=`raw\\n`}')), 'x{a="raw\\\\n"}');
+  assert.equal(formatExpr(sel('Inf + -NaN')), '+Inf + NaN');
+  assert.equal(formatExpr(sel('topk(3, x) > bool on(a) group_left(b) y')), 'topk(3, x) > bool on (a) group_left (b) y');
+  assert.is(parseErr('x[5m] offset 1m [5m]').detail, 'ranges only allowed for vector selectors');
+  assert.is(parseErr('x offset 1m offset 2m').detail, 'offset may not be set multiple times');
+  assert.is(parseErr('x @ 1 @ 2').detail, '@ <timestamp> may not be set multiple times');
+  assert.is(parseErr('1 +').detail, 'unexpected end of input');
+  assert.is(parseErr('sum by (a) (x) by (b)').detail, 'unexpected <by/without>');
+});
+
 test('selectors() lists matchers with the enclosing function and range', () => {
   const s = selectors(parseExpr('sum(rate(x{job="a"}[5m])) / max_over_time((y)[1h:5m]) + z'));
   assert.is(s.length, 3);
