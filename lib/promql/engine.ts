@@ -1372,7 +1372,15 @@ class Evaluator {
           ts.push(evalTs[i]!);
           vs.push(val);
         }
-        if (ts.length) out.push({ metric: !delayed && dropName ? dropMetricName(r.labels) : r.labels, t: ts, v: vs, dropName });
+        if (ts.length) {
+          out.push({ metric: !delayed && dropName ? dropMetricName(r.labels) : r.labels, t: ts, v: vs, dropName });
+          if (name === 'rate' || name === 'increase') {
+            const mn = getLabel(r.labels, METRIC_NAME);
+            if (mn !== '' && !/(_total|_sum|_count|_bucket)$/.test(mn)) {
+              this.infos.add(`PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${JSON.stringify(mn)}${this.pos(e.args[mIdx]!)}`);
+            }
+          }
+        }
       }
       if (!delayed) {
         if (hasDuplicateLabels(out)) throw new ExecutionError('vector cannot contain metrics with the same labelset');
