@@ -100,6 +100,26 @@ test('dump: a directory without meta.json is partial, bad selectors are usage er
   assert.match(e.err, /--min-time: expected an integer/);
 });
 
+test('dump reads blocks from object storage by ULID (CLI with --objstore.config)', async () => {
+  const root = new URL('../..', import.meta.url).pathname;
+  const bdir = join(work, 'bucket');
+  mkdirSync(bdir, { recursive: true });
+  const { uploadBlock } = await import('../../lib/tsdb/mod.ts');
+  // Copy the blocks into a FILESYSTEM bucket layout via the objstore filesystem plugin.
+  const fsPlugin = (await import('../../plugins/objstore/filesystem/mod.ts')).default as any;
+  const { createCapabilities } = await import('../../host/capabilities.ts');
+  const { Permissions } = await import('../../host/permissions.ts');
+  const { Registry } = await import('../../host/metrics.ts');
+  const { createLogger } = await import('../../host/log.ts');
+  const caps = createCapabilities({ permissions: Permissions.all(fsPlugin.manifest.id, fsPlugin.manifest.permissions), log: createLogger({ level: 'error' } as any), metrics: new Registry() } as any);
+  const bkt = await fsPlugin.create(caps, fsPlugin.parseConfig({ directory: bdir }));
+  const ids: string[] = [];
+  for (const d of blockDirsIn(join(work, 'out'))) ids.push((await uploadBlock(bkt, fs, d)).ulid);
+  const r = spawnSync(process.execPath, [join(root, 'bin/thanos.mjs'), 'tools', 'tsdb', 'dump', ...ids, `--objstore.config=type: FILESYSTEM\nconfig:\n  directory: ${bdir}\n`, '--match={room="attic"}'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stdout, promtoolDump(join(work, 'theirs'), '--match={room="attic"}'));
+});
+
 test('CLI: node bin/thanos.mjs tools tsdb dump prints what promtool prints; progress on stderr for backfill', () => {
   const root = new URL('../..', import.meta.url).pathname;
   const theirs = join(work, 'theirs');

@@ -1,7 +1,7 @@
 // `thanos tools tsdb dump` and `thanos tools tsdb create-blocks-from openmetrics`: promtool's
 // tools on our block library, for looking into and backfilling blocks.
 import type { ComponentContext, ToolCommand, TextOut } from '../../../host/index.ts';
-import { BlockReader, fsBlockFiles, fsBlockSink, PartialBlockError, META_FILENAME } from '../../../lib/tsdb/mod.ts';
+import { BlockReader, fsBlockFiles, fsBlockSink, bucketBlockFiles, isULID, PartialBlockError, META_FILENAME } from '../../../lib/tsdb/mod.ts';
 import { dumpSamples } from '../../../lib/tsdb/dump.ts';
 import { parseSelector } from '../../../lib/tsdb/selector.ts';
 import { backfillOpenMetrics } from '../../../lib/tsdb/backfill.ts';
@@ -36,7 +36,7 @@ async function blockDirs(ctx: ComponentContext, path: string): Promise<string[]>
 
 export const tsdbDump: ToolCommand = {
   name: 'tsdb dump',
-  help: 'Dump samples of blocks (block directories or data directories holding blocks) in promtool tsdb dump format: {labels} value timestamp.',
+  help: 'Dump samples of blocks (block directories, data directories holding blocks, or block ULIDs in the bucket given by --objstore.config[-file]) in promtool tsdb dump format: {labels} value timestamp.',
   flags: [
     { name: 'min-time', key: 'minTime', type: 'int', help: 'Minimum timestamp to dump (ms).' },
     { name: 'max-time', key: 'maxTime', type: 'int', help: 'Maximum timestamp to dump (ms).' },
@@ -48,9 +48,16 @@ export const tsdbDump: ToolCommand = {
       const p = parseArgs(argv, { 'min-time': false, 'max-time': false, match: false });
       if (p.positionals.length === 0) throw new UsageError('usage: thanos tools tsdb dump <block-dir>... [--min-time=ms] [--max-time=ms] [--match=<selector>]');
       const matchers = parseSelector(p.flags.get('match')?.at(-1) ?? DEFAULT_MATCH);
-      const dirs: string[] = [];
-      for (const a of p.positionals) dirs.push(...(await blockDirs(ctx, a)));
-      const blocks = await Promise.all(dirs.map((d) => BlockReader.open(fsBlockFiles(ctx.fs, d), { core: ctx.core })));
+      const blocks: BlockReader[] = [];
+      for (const a of p.positionals) {
+        // A bare ULID that is not a local path names a block in object storage (--objstore.config[-file]).
+        if (isULID(a) && !(await ctx.fs.exists(ctx.fs.resolve(a))) && typeof ctx.bucket === 'function') {
+          const bkt = await ctx.bucket();
+          blocks.push(await BlockReader.open(bucketBlockFiles(bkt, a), { core: ctx.core, chunkWindow: 8 << 20 }));
+          continue;
+        }
+        for (const d of await blockDirs(ctx, a)) blocks.push(await BlockReader.open(fsBlockFiles(ctx.fs, d), { core: ctx.core }));
+      }
       const stdout = out(ctx, 'stdout');
       await dumpSamples(blocks, { matchers, minTime: intFlag(p, 'min-time'), maxTime: intFlag(p, 'max-time') }, (s) => stdout.write(s));
       return 0;
