@@ -61,7 +61,6 @@ export async function writeRawBlock(bucket: Bucket, core: Core, series: FixtureS
   return meta.ulid;
 }
 
-const te = new TextEncoder();
 function uvarint(n: number): number[] {
   const out: number[] = [];
   while (n >= 0x80) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128); }
@@ -106,7 +105,6 @@ export async function writeDownsampledBlock(bucket: Bucket, core: Core, series: 
   }
   const { meta } = await w.finish();
   await uploadFiles(bucket, meta.ulid, sink.files);
-  void te;
   return { id: meta.ulid, truth };
 }
 

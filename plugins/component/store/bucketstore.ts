@@ -342,8 +342,8 @@ class Gate {
 interface BlockSeries {
   block: Block;
   labels: Label[];
-  /** Chunk metas inside the request range, packed: ref, minTime, maxTime per chunk. */
-  chunks: Float64Array;
+  /** Chunk metas inside the request range, packed: ref, minTime, maxTime per chunk (a plain array: small typed arrays cost more to the GC). */
+  chunks: number[];
 }
 
 function compileAll(ms: readonly Matcher[]): CompiledMatcher[] {
@@ -424,7 +424,7 @@ export class BucketStore {
   private syncing?: Promise<void>;
   readonly stats = { chunkBytesFetched: 0, seriesReturned: 0, chunksReturned: 0 };
 
-  constructor(private readonly bucket: Bucket, private readonly opts: BucketStoreOptions) {
+  constructor(readonly bucket: Bucket, private readonly opts: BucketStoreOptions) {
     this.limits = { seriesLimit: 0, samplesLimit: 0, bytesLimit: 0, ...opts.limits };
     this.gate = new Gate(opts.seriesMaxConcurrency ?? 20);
     this.log = opts.log;
@@ -610,13 +610,10 @@ export class BucketStore {
       let n = 0;
       for (const c of e.chunks) if (c.maxTime >= req.minTime && c.minTime <= req.maxTime) n++;
       if (n === 0) continue;
-      const chunks = new Float64Array(n * 3);
-      let j = 0;
+      const chunks: number[] = [];
       for (const c of e.chunks) {
         if (!(c.maxTime >= req.minTime && c.minTime <= req.maxTime)) continue;
-        chunks[j++] = c.ref;
-        chunks[j++] = c.minTime;
-        chunks[j++] = c.maxTime;
+        chunks.push(c.ref, c.minTime, c.maxTime);
       }
       out.push({ block, labels: finalLabels(e.labels, block.extLabels, without), chunks });
       chunkCount += n;
@@ -821,6 +818,5 @@ export class BucketStore {
     for (const b of this.blocks.values()) await b.closeFn?.().catch(() => {});
     this.blocks.clear();
     await this.opts.indexCache?.close();
-    void this.bucket;
   }
 }

@@ -7,7 +7,7 @@
 // A small JSON beside it (index-header.json) keeps the original index size and TOC.
 import type { Bucket, Core, FsCapability } from '../../../host/index.ts';
 import type { BlockMeta } from '../../../lib/store/blocksync/meta.ts';
-import { bucketSource, bytesSource, type ByteSource } from '../../../lib/tsdb/bytesource.ts';
+import { bucketSource, type ByteSource } from '../../../lib/tsdb/bytesource.ts';
 import { crc32c, readBE32, readBE64 } from '../../../lib/tsdb/encoding.ts';
 import { BucketChunkSource } from './chunkfetch.ts';
 import { CorruptBlockError } from '../../../lib/tsdb/errors.ts';
@@ -157,7 +157,6 @@ export async function openBlock(o: OpenOptions, meta: BlockMeta): Promise<Opened
   const index = IndexReader.fromParts(indexSrc, parts.indexSize, parts.toc, parts.symbols, new MemPostingsOffsets(parts.table, parts.postingsEnd), { core: o.core, block: id });
   const maxChunk = Number((meta.thanos as { index_stats?: { chunk_max_size?: number } }).index_stats?.chunk_max_size ?? 0);
   const chunks = new BucketChunkSource(o.bucket, id, maxChunk > 0 ? maxChunk + 16 : 16 * 1024, segments || undefined);
-  void bytesSource;
   return { index, chunks };
 }
 
