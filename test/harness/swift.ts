@@ -209,3 +209,28 @@ export async function startSwift(opts: { timeoutMs?: number } = {}): Promise<Swi
   }
 }
 
+
+/**
+ * Registers before/after hooks on a uvu suite that start one Swift for the file and stop it.
+ * A start-up failure is printed (uvu reports a failing hook without its message).
+ */
+export function useSwift(suite: { before(fn: () => Promise<void>): void; after(fn: () => Promise<void>): void }): { readonly server: SwiftServer } {
+  let server: SwiftServer | undefined;
+  suite.before(async () => {
+    try {
+      server = await startSwift();
+    } catch (err) {
+      console.error(`[swift harness] ${(err as Error).stack ?? String(err)}`);
+      throw err;
+    }
+  });
+  suite.after(async () => {
+    await server?.stop();
+  });
+  return {
+    get server(): SwiftServer {
+      if (!server) throw new Error('Swift is not running (the before hook failed)');
+      return server;
+    },
+  };
+}

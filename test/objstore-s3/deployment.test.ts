@@ -11,11 +11,10 @@ import { Permissions } from '../../host/permissions.ts';
 import { Registry } from '../../host/metrics.ts';
 import { createLogger } from '../../host/log.ts';
 import type { ObjstorePlugin } from '../../host/index.ts';
-import { startSwift, type SwiftServer } from '../harness/swift.ts';
+import { useSwift } from '../harness/swift.ts';
 
-let swift: SwiftServer;
-test.before(async () => { swift = await startSwift(); });
-test.after(async () => { await swift?.stop(); });
+const saio = useSwift(test);
+
 
 // Verbatim from deployment.md; only the four site-specific values are replaced for the test.
 const DEPLOYMENT_YAML = `type: S3
@@ -40,9 +39,9 @@ config:
 function siteYaml(bucket: string): string {
   return DEPLOYMENT_YAML
     .replace('"bucket-name"', `"${bucket}"`)
-    .replace("'s3-endpoint'", `'${swift.s3Endpoint}'`)
-    .replace('"access-key"', `"${swift.user}"`)
-    .replace('"secret-key"', `"${swift.key}"`);
+    .replace("'s3-endpoint'", `'${saio.server.s3Endpoint}'`)
+    .replace('"access-key"', `"${saio.server.user}"`)
+    .replace('"secret-key"', `"${saio.server.key}"`);
 }
 
 const log = createLogger({ level: 'error' });
@@ -72,7 +71,7 @@ test('a typo in the deployment YAML is an error naming the file and the field', 
 
 test('CLI path: deployment YAML (site values filled in) -> wrapped bucket that works against S3', async () => {
   const bucket = 'thanos-deploy';
-  await swift.createContainer(bucket);
+  await saio.server.createContainer(bucket);
   const reg = new Registry();
   const b = await createBucket(parseBucketConfig(siteYaml(bucket), 'bucket_config.yaml'), {
     loadProvider: loadBuiltinObjstore,
@@ -93,12 +92,12 @@ test('CLI path: deployment YAML (site values filled in) -> wrapped bucket that w
 
 test('plugins.yaml path: a narrow net grant allows the endpoint and nothing else', async () => {
   const bucket = 'thanos-narrow';
-  await swift.createContainer(bucket);
+  await saio.server.createContainer(bucket);
   const mk = (net: string[]) => (p: ObjstorePlugin) => createCapabilities({
     permissions: new Permissions({ pluginId: p.manifest.id, request: p.manifest.permissions, grant: { net }, grantKey: 'objstore[0].permissions', grantBaseDir: process.cwd() }),
     log, metrics: new Registry(),
   });
-  const ok = await createBucket(parseBucketConfig(siteYaml(bucket), 'x.yaml'), { loadProvider: loadBuiltinObjstore, capabilities: mk([swift.hostPort]), retry: false });
+  const ok = await createBucket(parseBucketConfig(siteYaml(bucket), 'x.yaml'), { loadProvider: loadBuiltinObjstore, capabilities: mk([saio.server.hostPort]), retry: false });
   await ok.upload('a', new Uint8Array([1, 2, 3]));
   assert.is((await ok.attributes('a')).size, 3);
   const denied = await createBucket(parseBucketConfig(siteYaml(bucket), 'x.yaml'), { loadProvider: loadBuiltinObjstore, capabilities: mk(['127.0.0.1:1']), retry: false });

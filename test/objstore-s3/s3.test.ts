@@ -7,39 +7,34 @@ import { createServer, type Server } from 'node:http';
 import { registerAcceptance } from '../../lib/objstore/acceptance.ts';
 import { readAll, type Bucket } from '../../lib/objstore/bucket.ts';
 import plugin, { createS3Bucket, S3Error } from '../../plugins/objstore/s3/mod.ts';
-import { startSwift, type SwiftServer } from '../harness/swift.ts';
+import { useSwift } from '../harness/swift.ts';
 import { testCtx, type TestCtx } from './ctx.ts';
 
-let swift: SwiftServer;
+const saio = useSwift(test);
+
 let seq = 0;
 
-test.before(async () => {
-  swift = await startSwift();
-});
-test.after(async () => {
-  await swift?.stop();
-});
 
 async function freshBucketName(tag: string): Promise<string> {
   const name = `${tag}-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 8)}`.toLowerCase();
-  await swift.createContainer(name);
+  await saio.server.createContainer(name);
   return name;
 }
 
 function cfgFor(bucket: string, extra: Record<string, unknown> = {}) {
   return plugin.parseConfig({
     bucket,
-    endpoint: swift.s3Endpoint,
+    endpoint: saio.server.s3Endpoint,
     insecure: true,
-    access_key: swift.user,
-    secret_key: swift.key,
+    access_key: saio.server.user,
+    secret_key: saio.server.key,
     ...extra,
   });
 }
 
 async function s3(tag: string, extra: Record<string, unknown> = {}, opts: { maxKeys?: number } = {}): Promise<{ b: Bucket; ctx: TestCtx; name: string }> {
   const name = await freshBucketName(tag);
-  const ctx = testCtx({ net: [swift.hostPort] });
+  const ctx = testCtx({ net: [saio.server.hostPort] });
   const b = await createS3Bucket(ctx, cfgFor(name, extra), opts);
   return { b, ctx, name };
 }
@@ -209,7 +204,7 @@ test('put_user_metadata is sent as x-amz-meta-*, and the Swift API sees the same
   await b.upload('m/obj', enc.encode('hello swift'));
   const head = await (b as unknown as { head(n: string): Promise<Response> }).head('m/obj');
   assert.is(head.headers.get('x-amz-meta-team'), 'observability');
-  const r = await fetch(`${swift.storageUrl}/${name}/m/obj`, { headers: { 'X-Auth-Token': await swift.token() } });
+  const r = await fetch(`${saio.server.storageUrl}/${name}/m/obj`, { headers: { 'X-Auth-Token': await saio.server.token() } });
   assert.is(r.status, 200);
   assert.is(await r.text(), 'hello swift');
   assert.is(r.headers.get('x-object-meta-team'), 'observability');

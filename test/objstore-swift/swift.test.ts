@@ -6,39 +6,34 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { registerAcceptance } from '../../lib/objstore/acceptance.ts';
 import { readAll, type Bucket } from '../../lib/objstore/bucket.ts';
 import plugin, { createSwiftBucket, SwiftBucket } from '../../plugins/objstore/swift/mod.ts';
-import { startSwift, type SwiftServer } from '../harness/swift.ts';
+import { useSwift } from '../harness/swift.ts';
 import { testCtx, type TestCtx } from '../objstore-s3/ctx.ts';
 
-let swift: SwiftServer;
+const saio = useSwift(test);
+
 let seq = 0;
 
-test.before(async () => {
-  swift = await startSwift();
-});
-test.after(async () => {
-  await swift?.stop();
-});
 
 async function freshContainer(tag: string): Promise<string> {
   const name = `${tag}-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;
-  await swift.createContainer(name);
+  await saio.server.createContainer(name);
   return name;
 }
 
 function cfgFor(container: string, extra: Record<string, unknown> = {}) {
-  return plugin.parseConfig({ auth_url: swift.authUrl, username: swift.user, password: swift.key, container_name: container, ...extra });
+  return plugin.parseConfig({ auth_url: saio.server.authUrl, username: saio.server.user, password: saio.server.key, container_name: container, ...extra });
 }
 
 async function sw(tag: string, extra: Record<string, unknown> = {}, pageSize?: number): Promise<{ b: SwiftBucket; ctx: TestCtx; name: string }> {
   const name = await freshContainer(tag);
-  const ctx = testCtx({ net: [swift.hostPort] });
+  const ctx = testCtx({ net: [saio.server.hostPort] });
   const b = await createSwiftBucket(ctx, cfgFor(name, extra), { pageSize });
   return { b, ctx, name };
 }
 
 /** Lists a container through the raw Swift API (sees segments too). */
 async function rawList(container: string, prefix = ''): Promise<string[]> {
-  const r = await fetch(`${swift.storageUrl}/${encodeURIComponent(container)}?format=json&prefix=${encodeURIComponent(prefix)}`, { headers: { 'X-Auth-Token': await swift.token() } });
+  const r = await fetch(`${saio.server.storageUrl}/${encodeURIComponent(container)}?format=json&prefix=${encodeURIComponent(prefix)}`, { headers: { 'X-Auth-Token': await saio.server.token() } });
   if (r.status === 204) return [];
   return ((await r.json()) as Array<{ name: string }>).map((e) => e.name);
 }
@@ -159,7 +154,7 @@ test('an expired token is renewed transparently (401 → re-auth once)', async (
   await b.upload('x', enc.encode('1'));
   (b as unknown as { session: { token: string } }).session.token = 'AUTH_tk_expired';
   assert.is(new TextDecoder().decode(await readAll(await b.get('x'))), '1');
-  assert.ok(ctx.requests.filter((r) => r.url === swift.authUrl).length >= 2, 'authenticated again');
+  assert.ok(ctx.requests.filter((r) => r.url === saio.server.authUrl).length >= 2, 'authenticated again');
 });
 
 test('bad credentials, a missing container and a denied net grant fail clearly at create', async () => {
@@ -197,7 +192,7 @@ async function withKeystone(fn: (url: string, seen: unknown[]) => Promise<void>)
   const srv: Server = createServer(async (req, res) => {
     const parsed = JSON.parse((await body(req)) || '{}');
     seen.push({ path: req.url, body: parsed });
-    const token = await swift.token();
+    const token = await saio.server.token();
     if (req.method === 'POST' && req.url === '/v3/auth/tokens') {
       const user = parsed?.auth?.identity?.password?.user;
       if (user?.password !== 'secret') { res.writeHead(401); res.end('{"error":{"code":401}}'); return; }
@@ -207,7 +202,7 @@ async function withKeystone(fn: (url: string, seen: unknown[]) => Promise<void>)
         { type: 'object-store', endpoints: [
           { interface: 'internal', region: 'RegionOne', url: 'http://127.0.0.1:2/v1/AUTH_x' },
           { interface: 'public', region: 'RegionTwo', url: 'http://127.0.0.1:3/v1/AUTH_x' },
-          { interface: 'public', region: 'RegionOne', url: swift.storageUrl },
+          { interface: 'public', region: 'RegionOne', url: saio.server.storageUrl },
         ] },
       ] } }));
       return;
@@ -215,7 +210,7 @@ async function withKeystone(fn: (url: string, seen: unknown[]) => Promise<void>)
     if (req.method === 'POST' && req.url === '/v2.0/tokens') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ access: { token: { id: token }, serviceCatalog: [
-        { type: 'object-store', endpoints: [{ region: 'RegionOne', publicURL: swift.storageUrl }] },
+        { type: 'object-store', endpoints: [{ region: 'RegionOne', publicURL: saio.server.storageUrl }] },
       ] } }));
       return;
     }
