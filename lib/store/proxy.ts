@@ -152,10 +152,11 @@ export class ProxyStore implements StoreServer {
     const unlink = linkSignal(parent, ctl);
     let it: AsyncIterator<SeriesResponse> | undefined;
     try {
-      it = t.store.series(req, ctl.signal)[Symbol.asyncIterator]();
       for (;;) {
         let r: IteratorResult<SeriesResponse>;
         try {
+          // created here so that a store failing synchronously is handled like any other failure
+          it ??= t.store.series(req, ctl.signal)[Symbol.asyncIterator]();
           r = await withTimeout(it.next(), this.opts.responseTimeoutMs ?? 0, ctl);
         } catch (e) {
           if (parent.aborted) return; // the whole request ended; not this store's fault

@@ -117,6 +117,17 @@ test('partial response: WARN turns a failing store into a warning; ABORT fails t
     () => collect(proxy.series(req({ partialResponseStrategy: 1 }), new AbortController().signal)),
     (e: unknown) => e instanceof GrpcError && /bad:2.*disk on fire/.test(e.message),
   );
+  // a store whose series() throws synchronously is handled the same way
+  const sync: StoreServer = {
+    series() {
+      throw new Error('not connected');
+    },
+    labelNames: async () => ({ names: [], warnings: [] }),
+    labelValues: async () => ({ values: [], warnings: [] }),
+  };
+  const ps = await collect(new ProxyStore(() => [target('sync', sync), target('good', good)]).series(req(), new AbortController().signal));
+  assert.is(ps.series.length, 2);
+  assert.match(ps.warnings[0]!, /sync: not connected/);
   // deprecated partial_response_disabled=true means ABORT as well
   await rejects(() => collect(proxy.series(req({ partialResponseDisabled: true }), new AbortController().signal)), (e: unknown) => e instanceof GrpcError);
   // a warning frame from a store under ABORT fails too
