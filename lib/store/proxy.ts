@@ -205,7 +205,7 @@ export class ProxyStore implements StoreServer {
         targets.map((t) => {
           const sub = new AbortController();
           linkSignal(ctl.signal, sub);
-          return withTimeout(call(t, sub.signal), this.opts.responseTimeoutMs ?? 0, sub);
+          return withTimeout(Promise.resolve().then(() => call(t, sub.signal)), this.opts.responseTimeoutMs ?? 0, sub);
         }),
       );
       signal.throwIfAborted();
