@@ -164,17 +164,21 @@ export default async function main(_args: string[]): Promise<void> {
     const selective: Matcher[] = [{ type: '=', name: '__name__', value: 'metric_7' }, { type: '=', name: 'instance', value: 'host-7' }];
     report('selective {__name__="metric_7",instance="host-7"} (cold)', await query(comp, bucket, selective, ...all));
     report('selective (warm index cache)', await query(comp, bucket, selective, ...all));
-    if (global.gc) global.gc();
-    report('broad {__name__=~".+"} all blocks (cold)', await query(comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
-    if (global.gc) global.gc();
-    report('broad {__name__=~".+"} all blocks (warm index cache)', await query(comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
-    report('broad, last 2 blocks', await query(comp, bucket, [{ type: '=~', name: 'job', value: 'api|db' }], t0 + (nBlocks - 2) * H2, ...all.slice(1) as [number]));
     await again.stop();
-    // The same broad query against a store with a samples limit: fails early, memory stays flat.
-    const limited = await start(bucket, core, dataDir, { requestSamplesLimit: 1_000_000 });
+    // A broad query against a store with limits fails early, before memory grows with the query.
     if (global.gc) global.gc();
-    report('broad with --store.limits.request-samples=1000000', await query(limited.comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
+    const limited = await start(bucket, core, dataDir, { requestSamplesLimit: 1_000_000, requestSeriesLimit: 5000 });
+    console.log(`RSS before the limited query: ${mb(process.memoryUsage().rss)}`);
+    report('broad with --store.limits.request-samples=1000000 --store.limits.request-series=5000', await query(limited.comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
     await limited.stop();
+    if (global.gc) global.gc();
+    const big = await start(bucket, core, dataDir);
+    console.log(`RSS before the unlimited broad queries: ${mb(process.memoryUsage().rss)}`);
+    report('broad, last 2 blocks', await query(big.comp, bucket, [{ type: '=~', name: 'job', value: 'api|db' }], t0 + (nBlocks - 2) * H2, all[1]));
+    report('broad {__name__=~".+"} all blocks', await query(big.comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
+    if (global.gc) global.gc();
+    report('broad {__name__=~".+"} all blocks (again, warm index cache)', await query(big.comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
+    await big.stop();
   } finally {
     if (!keep) rmSync(root, { recursive: true, force: true });
   }
