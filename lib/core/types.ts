@@ -49,6 +49,11 @@ export interface AggrSeries {
 
 export type CoreBackend = 'wasm' | 'js';
 
+/**
+ * Results are fresh arrays the caller owns, but small ones (chunks up to 2 KiB, sample arrays up to
+ * 256 entries) are cut from shared slabs like Node Buffers: use `byteOffset`/`byteLength` whenever
+ * you reach for `.buffer`.
+ */
 export interface Core {
   readonly backend: CoreBackend;
   /** Encodes n samples as one Prometheus XOR chunk (EncXOR), including the 2-byte sample count header. */

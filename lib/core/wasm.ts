@@ -4,6 +4,7 @@
 import { CorruptChunkError, type AggrSeries, type Core, type Samples } from './types.ts';
 import { emptyAggrSeries } from './js/downsample.ts';
 import { checkEncodeArgs } from './js/xor.ts';
+import { copyBytes, copyF64 } from './pool.ts';
 
 // Minimal typings for the WebAssembly global (tsconfig has no DOM lib, @types/node 20 lacks them).
 interface WasmMemory {
@@ -180,7 +181,7 @@ class WasmCore implements Core {
       out.n = r;
       return out;
     }
-    return { t: tv.slice(), v: vv.slice(), n: r };
+    return { t: copyF64(tv), v: copyF64(vv), n: r };
   }
 
   xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Array {
@@ -193,7 +194,7 @@ class WasmCore implements Core {
     f.set(n === t.length ? t : t.subarray(0, n), tPtr >>> 3);
     f.set(n === v.length ? v : v.subarray(0, n), vPtr >>> 3);
     const len = this.ex.xorEncode(tPtr, vPtr, n, out);
-    return this.u8.slice(out, out + len);
+    return copyBytes(this.u8.subarray(out, out + len));
   }
 
   /** Copies lists into memory behind k descriptors; returns the end of the copied data. */

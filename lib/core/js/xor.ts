@@ -1,6 +1,7 @@
 // Pure-TS twin of the XOR chunk codec (Prometheus chunkenc EncXOR, see ../FORMAT.md).
 // No BigInt: timestamps are exact integers in f64, 64-bit quantities travel as two u32 halves.
 import { CorruptChunkError, type Samples } from '../types.ts';
+import { copyBytes, poolF64 } from '../pool.ts';
 
 const TWO32 = 4294967296;
 
@@ -51,15 +52,25 @@ class BitWriter {
       this.bits(lo, n);
     }
   }
-  finish(): Uint8Array {
+  reset(size: number): void {
+    if (this.buf.length < size) this.buf = new Uint8Array(Math.max(size, this.buf.length * 2));
+    this.pos = 0;
+    this.acc = 0;
+    this.fill = 0;
+  }
+  /** The bytes written, zero padded; `spare` appends one 0x00 (see goTrailingByte). */
+  finish(spare = false): Uint8Array {
     if (this.fill > 0) {
       this.buf[this.pos++] = this.acc << (8 - this.fill);
       this.acc = 0;
       this.fill = 0;
     }
-    return this.buf.slice(0, this.pos);
+    if (spare) this.buf[this.pos++] = 0;
+    return copyBytes(this.buf.subarray(0, this.pos));
   }
 }
+
+const scratch = new BitWriter(4096);
 
 // Two's complement halves of an integer-valued f64 (|x| < 2^64).
 let sHi = 0;
@@ -107,7 +118,8 @@ export function checkEncodeArgs(t: Float64Array, v: Float64Array, n: number): vo
 /** Encodes n samples as an XOR chunk, byte-identical to Prometheus 3.x. */
 export function xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Array {
   checkEncodeArgs(t, v, n);
-  const w = new BitWriter(xorMaxBytes(n));
+  const w = scratch;
+  w.reset(xorMaxBytes(n));
   w.bits(n >>> 8, 8);
   w.bits(n & 0xff, 8);
   if (n === 0) return w.finish();
@@ -206,12 +218,7 @@ export function xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Arr
 }
 
 function goTrailingByte(w: BitWriter, lastWide: boolean): Uint8Array {
-  const aligned = w.fill === 0;
-  const out = w.finish();
-  if (!lastWide || !aligned) return out;
-  const o = new Uint8Array(out.length + 1);
-  o.set(out);
-  return o;
+  return w.finish(lastWide && w.fill === 0);
 }
 
 function fail(msg: string): never {
@@ -229,7 +236,7 @@ export function xorDecode(chunk: Uint8Array, out?: Samples): Samples {
   const total = xorNumSamples(chunk);
   let res: Samples;
   if (out && out.t.length >= total && out.v.length >= total) res = out;
-  else res = { t: new Float64Array(total), v: new Float64Array(total), n: 0 };
+  else res = { t: poolF64(total), v: poolF64(total), n: 0 };
   res.n = 0;
   if (total === 0) return res;
   const ts = res.t;
