@@ -7,7 +7,7 @@
 // Prometheus data dirs are cached in $PROMQL_BENCH_DIR (default /tmp/thanos-ts-bench-promql) because
 // importing 10k series × 5760 samples takes a few minutes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Engine, MemoryQueryable, formatSampleValue, toPromJSON } from '../lib/promql/mod.ts';
@@ -142,17 +142,31 @@ async function startProm(dir: string, dataDir: string): Promise<{ url: string; p
   return { url, proc };
 }
 
-async function promQuery(url: string, q: string): Promise<{ ms: number; bytes: number }> {
+/** CPU time (user+system, ms) of a process from /proc/<pid>/stat (clock ticks at 100 Hz). */
+function procCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
+async function promQuery(url: string, pid: number, q: string): Promise<{ ms: number; cpuMs: number; bytes: number }> {
   const body = new URLSearchParams({ query: q, start: String(START_S), end: String(END_S), step: '60' });
+  const c0 = procCpuMs(pid);
   const t0 = performance.now();
   const r = await fetch(`${url}/api/v1/query_range`, { method: 'POST', body });
   const text = await r.text();
   const ms = performance.now() - t0;
+  const cpuMs = procCpuMs(pid) - c0;
   if (!r.ok) throw new Error(`prometheus ${r.status}: ${text.slice(0, 300)}`);
-  return { ms, bytes: text.length };
+  return { ms, cpuMs, bytes: text.length };
 }
 
-async function ourQuery(engine: Engine, q: MemoryQueryable, expr: string): Promise<{ ms: number; engineMs: number; series: number }> {
+async function ourQuery(engine: Engine, q: MemoryQueryable, expr: string): Promise<{ ms: number; cpuMs: number; engineMs: number; series: number }> {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const res = await engine.rangeQuery(q, expr, START_S * 1000, END_S * 1000, 60_000);
   const t1 = performance.now();
@@ -164,8 +178,9 @@ async function ourQuery(engine: Engine, q: MemoryQueryable, expr: string): Promi
     }
   } else bytes += JSON.stringify(toPromJSON(res)).length;
   const t2 = performance.now();
+  const c = process.cpuUsage(c0);
   void bytes;
-  return { ms: t2 - t0, engineMs: t1 - t0, series: (res.result as unknown[]).length };
+  return { ms: t2 - t0, cpuMs: (c.user + c.system) / 1000, engineMs: t1 - t0, series: (res.result as unknown[]).length };
 }
 
 export default async function main(args: string[] = []): Promise<void> {
@@ -196,20 +211,25 @@ export default async function main(args: string[] = []): Promise<void> {
         // samples read: every series the selectors touch, over the day (+5m lookback)
         const touched = expr.includes('h_bucket') ? Math.max(1, Math.floor(n / 100)) * LE.length : n * (expr.includes('/ on') ? 2 : 1);
         const scanned = touched * N_SAMPLES;
-        let best = Infinity, bestEngine = Infinity, nSeries = 0;
+        let best = Infinity, bestCpu = Infinity, bestEngine = Infinity, nSeries = 0;
         await ourQuery(engine, q, expr); // warm-up
         for (let i = 0; i < runs; i++) {
           const r = await ourQuery(engine, q, expr);
           best = Math.min(best, r.ms);
+          bestCpu = Math.min(bestCpu, r.cpuMs);
           bestEngine = Math.min(bestEngine, r.engineMs);
           nSeries = r.series;
         }
-        let line = `${String(n).padStart(6)}  ${name.padEnd(20)} ours ${best.toFixed(0).padStart(7)} ms (engine ${bestEngine.toFixed(0)} ms, ${(scanned / (best / 1000) / 1e6).toFixed(1)} M samples/s, ${nSeries} series)`;
+        let line = `${String(n).padStart(6)}  ${name.padEnd(20)} ours ${best.toFixed(0).padStart(6)} ms wall ${bestCpu.toFixed(0).padStart(6)} ms cpu (engine ${bestEngine.toFixed(0)} ms; ${(scanned / (best / 1000) / 1e6).toFixed(1)} M samples/s; ${nSeries} series)`;
         if (prom) {
-          let pbest = Infinity;
-          await promQuery(prom.url, expr);
-          for (let i = 0; i < runs; i++) pbest = Math.min(pbest, (await promQuery(prom.url, expr)).ms);
-          line += `  prometheus ${pbest.toFixed(0).padStart(7)} ms (${(scanned / (pbest / 1000) / 1e6).toFixed(1)} M samples/s)  ratio ours/prom ${(best / pbest).toFixed(2)}`;
+          let pbest = Infinity, pcpu = Infinity;
+          await promQuery(prom.url, prom.proc.pid!, expr);
+          for (let i = 0; i < runs; i++) {
+            const r = await promQuery(prom.url, prom.proc.pid!, expr);
+            pbest = Math.min(pbest, r.ms);
+            pcpu = Math.min(pcpu, r.cpuMs);
+          }
+          line += ` | prometheus ${pbest.toFixed(0).padStart(6)} ms wall ${pcpu.toFixed(0).padStart(6)} ms cpu (${(scanned / (pbest / 1000) / 1e6).toFixed(1)} M samples/s) | ratio ours/prom wall ${(best / pbest).toFixed(2)} cpu ${(bestCpu / pcpu).toFixed(2)}`;
         }
         console.log(line);
         rows.push(line);
