@@ -1,7 +1,7 @@
 // thanos.info.Info/Info codecs (proto/thanos/info.proto; reference §2.3).
 import type { ComponentInfo } from '../../host/index.ts';
 import { labelsFromRecord, type Label } from '../labels/mod.ts';
-import { readLabelSet, writeBoolField, writeEmptyMessage, writeInt64Field, writeLabelSet, writeStringField } from './common.ts';
+import { readLabel, readLabelSet, writeBoolField, writeEmptyMessage, writeInt64Field, writeLabelSet, writeStringField } from './common.ts';
 import { decodeMessage, Reader, Writer, WIRE_LEN } from './wire.ts';
 
 export const INFO_METHOD = '/thanos.info.Info/Info';
@@ -201,4 +201,65 @@ export function infoResponseFromComponentInfo(ci: ComponentInfo): InfoResponse {
   if (ci.exemplars) m.exemplars = { minTime: ci.exemplars.minTime, maxTime: ci.exemplars.maxTime };
   if (ci.query) m.query = {};
   return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legacy thanos.Store/Info (removed in Thanos v0.37; older sidecars/stores only serve this one):
+// InfoResponse{repeated Label labels=1 (deprecated); int64 min_time=2; int64 max_time=3;
+// StoreType storeType=4; repeated LabelSet label_sets=5}.
+
+export const LEGACY_STORE_INFO_METHOD = '/thanos.Store/Info';
+export const LEGACY_STORE_TYPES = ['unknown', 'query', 'rule', 'sidecar', 'store', 'receive', 'debug'] as const;
+
+export interface LegacyStoreInfo {
+  labels: Label[];
+  minTime: number;
+  maxTime: number;
+  storeType: number;
+  labelSets: Label[][];
+}
+
+export function encodeLegacyStoreInfo(m: LegacyStoreInfo): Uint8Array {
+  const w = new Writer(64);
+  for (const l of m.labels) {
+    w.tag(1, WIRE_LEN);
+    const at = w.fork();
+    if (l.name) { w.byte(0x0a); w.string(l.name); }
+    if (l.value) { w.byte(0x12); w.string(l.value); }
+    w.ldelim(at);
+  }
+  writeTimeRange(w, m.minTime, m.maxTime, 2, 3);
+  if (m.storeType) { w.byte(0x20); w.int32(m.storeType); }
+  for (const ls of m.labelSets) writeLabelSet(w, 5, ls);
+  return w.finish();
+}
+
+export function decodeLegacyStoreInfo(buf: Uint8Array): LegacyStoreInfo {
+  return decodeMessage(buf, (r) => {
+    const m: LegacyStoreInfo = { labels: [], minTime: 0, maxTime: 0, storeType: 0, labelSets: [] };
+    while (r.pos < r.end) {
+      const tag = r.tag();
+      switch (tag) {
+        case 0x0a: m.labels.push(readLabel(r)); break;
+        case 0x10: m.minTime = r.int64(); break;
+        case 0x18: m.maxTime = r.int64(); break;
+        case 0x20: m.storeType = r.int32(); break;
+        case 0x2a: m.labelSets.push(readLabelSet(r)); break;
+        default:
+          if ((tag >>> 3) <= 5) r.expect(tag, (tag >>> 3) === 1 || (tag >>> 3) === 5 ? WIRE_LEN : 0);
+          r.skip(tag & 7);
+      }
+    }
+    return m;
+  });
+}
+
+/** What a legacy Store/Info answer means in today's Info API terms (a StoreAPI with that range). */
+export function infoFromLegacy(m: LegacyStoreInfo): InfoResponse {
+  const sets = m.labelSets.length > 0 ? m.labelSets : m.labels.length > 0 ? [m.labels] : [];
+  return {
+    labelSets: sets,
+    componentType: LEGACY_STORE_TYPES[m.storeType] ?? 'unknown',
+    store: { minTime: m.minTime, maxTime: m.maxTime, supportsSharding: false, supportsWithoutReplicaLabels: false, tsdbInfos: [], supportsProjections: false },
+  };
 }

@@ -4,7 +4,9 @@
 // AbortSignal fires or the consumer stops iterating. Errors are GrpcError (code + details).
 import { GrpcError, GrpcStatus } from '../../host/index.ts';
 import { RawGrpcClient, type CallOptions } from '../../host/server/grpc.ts';
-import { decodeInfoResponse, encodeInfoRequest, INFO_METHOD, type InfoResponse } from '../proto/info.ts';
+import {
+  decodeInfoResponse, decodeLegacyStoreInfo, encodeInfoRequest, INFO_METHOD, infoFromLegacy, LEGACY_STORE_INFO_METHOD, type InfoResponse,
+} from '../proto/info.ts';
 import {
   decodeLabelNamesResponse, decodeLabelValuesResponse, decodeSeriesResponse, decodeWriteResponse, encodeLabelNamesRequest,
   encodeLabelValuesRequest, encodeSeriesRequest, encodeStoreWriteRequest, LABEL_NAMES_METHOD, LABEL_VALUES_METHOD,
@@ -61,8 +63,17 @@ export class StoreClient implements StoreServer, InfoSource {
     }
   }
 
-  info(signal?: AbortSignal): Promise<InfoResponse> {
-    return this.unary(INFO_METHOD, {}, encodeInfoRequest, decodeInfoResponse, signal);
+  /**
+   * thanos.info.Info/Info; peers older than the Info API (Thanos < 0.25: Unimplemented) are asked
+   * the legacy thanos.Store/Info instead, answered as a StoreAPI.
+   */
+  async info(signal?: AbortSignal): Promise<InfoResponse> {
+    try {
+      return await this.unary(INFO_METHOD, {}, encodeInfoRequest, decodeInfoResponse, signal);
+    } catch (e) {
+      if (!(e instanceof GrpcError) || e.code !== GrpcStatus.Unimplemented) throw e;
+      return infoFromLegacy(await this.unary(LEGACY_STORE_INFO_METHOD, {}, encodeInfoRequest, decodeLegacyStoreInfo, signal));
+    }
   }
 
   labelNames(req: LabelNamesRequest, signal?: AbortSignal): Promise<LabelNamesResponse> {

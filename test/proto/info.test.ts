@@ -1,6 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeInfoRequest, decodeInfoResponse, encodeInfoRequest, encodeInfoResponse, infoResponseFromComponentInfo, type InfoResponse } from '../../lib/proto/info.ts';
+import {
+  decodeInfoRequest, decodeInfoResponse, decodeLegacyStoreInfo, encodeInfoRequest, encodeInfoResponse, encodeLegacyStoreInfo, infoFromLegacy,
+  infoResponseFromComponentInfo, type InfoResponse,
+} from '../../lib/proto/info.ts';
 import { ProtobufError } from '../../lib/proto/wire.ts';
 import { pbDecode, pbEncode } from './pbjs.ts';
 
@@ -89,6 +92,22 @@ test('truncated / malformed InfoResponse gives ProtobufError', () => {
   assert.throws(() => decodeInfoResponse(new Uint8Array([0x12, 0x01])), (e: unknown) => e instanceof ProtobufError);
   // componentType field with varint wire type
   assert.throws(() => decodeInfoResponse(new Uint8Array([0x10, 0x01])), (e: unknown) => e instanceof ProtobufError && /wire type/.test((e as Error).message));
+});
+
+test('legacy thanos.Store/Info InfoResponse: codec vs protobufjs-independent bytes, and mapping', () => {
+  const m = { labels: [{ name: 'old', value: '1' }], minTime: -9223372036854775808, maxTime: 9223372036854775807, storeType: 3, labelSets: [[{ name: 'cluster', value: 'a' }]] };
+  const enc = encodeLegacyStoreInfo(m);
+  assert.equal(decodeLegacyStoreInfo(enc), m);
+  // hand-made bytes following the old rpc.proto numbers: labels=1, min_time=2, max_time=3, storeType=4, label_sets=5
+  const bytes = new Uint8Array([0x0a, 0x06, 0x0a, 0x01, 0x61, 0x12, 0x01, 0x62, 0x10, 0x05, 0x18, 0x07, 0x20, 0x04]);
+  const d = decodeLegacyStoreInfo(bytes);
+  assert.equal(d, { labels: [{ name: 'a', value: 'b' }], minTime: 5, maxTime: 7, storeType: 4, labelSets: [] });
+  const info = infoFromLegacy(d);
+  assert.is(info.componentType, 'store');
+  assert.equal(info.labelSets, [[{ name: 'a', value: 'b' }]]);
+  assert.is(info.store!.maxTime, 7);
+  assert.is(infoFromLegacy(m).componentType, 'sidecar');
+  assert.equal(infoFromLegacy(m).labelSets, [[{ name: 'cluster', value: 'a' }]]);
 });
 
 test.run();

@@ -10,6 +10,7 @@ import { StoreClient } from '../../lib/store/client.ts';
 import { ProxyStore } from '../../lib/store/proxy.ts';
 import { infoServices, storeServices, writeableStoreServices } from '../../lib/store/server.ts';
 import type { StoreWriteRequest } from '../../lib/proto/store.ts';
+import { encodeLegacyStoreInfo, LEGACY_STORE_INFO_METHOD, type LegacyStoreInfo } from '../../lib/proto/info.ts';
 import { collect, memStore, mkSeries, rejects, req, samplesOf } from './helpers.ts';
 import { startGrpc } from '../../host/server/grpc.ts';
 import type { GrpcServices } from '../../host/index.ts';
@@ -54,6 +55,33 @@ test('Info, Series, LabelNames, LabelValues over gRPC', async () => {
   assert.is(samplesOf(r.series[0]!, H / 2 + 60000, H).length, (H / 2 - 60000) / 15000 + 1);
   assert.equal((await client.labelNames(labelNamesRequest())).names, ['__name__', 'cluster', 'job']);
   assert.equal((await client.labelValues(labelValuesRequest({ label: 'job' }))).values, ['a', 'b']);
+});
+
+test('Info falls back to the legacy thanos.Store/Info for peers without the Info API', async () => {
+  const store = memStore([mkSeries({ __name__: 'up' }, [[0, H]])]);
+  const srv = await serveGrpc({
+    ...storeServices(store),
+    [LEGACY_STORE_INFO_METHOD]: {
+      kind: 'unary',
+      requestDecode: () => ({}),
+      responseEncode: (m) => encodeLegacyStoreInfo(m as LegacyStoreInfo),
+      handler: async () => ({ labels: [], minTime: 10, maxTime: 20, storeType: 3, labelSets: [[{ name: 'replica', value: 'a' }]] }),
+    },
+  });
+  closers.push(() => srv.close());
+  const c = new StoreClient(srv.address);
+  closers.push(() => c.close());
+  const info = await c.info();
+  assert.is(info.componentType, 'sidecar');
+  assert.equal(info.labelSets, [[{ name: 'replica', value: 'a' }]]);
+  assert.is(info.store!.minTime, 10);
+  assert.is(info.store!.supportsWithoutReplicaLabels, false);
+  // a peer with neither answers Unimplemented
+  const bare = await serveGrpc(storeServices(store));
+  closers.push(() => bare.close());
+  const cb = new StoreClient(bare.address);
+  closers.push(() => cb.close());
+  await rejects(() => cb.info(), (e) => e instanceof GrpcError && e.code === 12);
 });
 
 test('bad input answers InvalidArgument', async () => {
