@@ -219,6 +219,19 @@ test('send_content_md5 sends Content-MD5 the server verifies; trace logs every r
   assert.is(traced[0]!.kv?.status, 200);
 });
 
+test('encrypt_sse (SSE-S3) is requested on upload; a server without SSE says so clearly', async () => {
+  const { b } = await s3('sse', { encrypt_sse: true });
+  try {
+    await b.upload('x', enc.encode('x'));
+    assert.unreachable('s3api has no server-side encryption');
+  } catch (err) {
+    assert.instance(err, S3Error);
+    assert.is((err as S3Error).code, 'NotImplemented');
+    assert.match(String(err), /501 NotImplemented: Server-side encryption is not supported/);
+  }
+  assert.is(await b.exists('x'), false, 'nothing was written');
+});
+
 test('the net grant is enforced through ctx.fetch', async () => {
   const name = await freshBucketName('deny');
   const b = await createS3Bucket(testCtx({ net: ['127.0.0.1:1'] }), cfgFor(name));

@@ -42,6 +42,7 @@ export async function createS3Bucket(ctx: Capabilities, cfg: S3Config, opts: { n
       throw new Error(`s3: ${bad} is set, but custom TLS settings cannot be applied through the host's fetch capability; use a certificate the system trusts (NODE_EXTRA_CA_CERTS for a private CA)`);
     }
   }
+  if (cfg.stsEndpoint) ctx.log.warn('s3: sts_endpoint is ignored: IAM/STS credentials are not supported; use access_key/secret_key or AWS_* variables', { bucket: cfg.bucket });
   const creds = resolveCredentials(ctx, cfg);
   if (!creds) ctx.log.warn('s3: no access_key and no AWS_* credentials in the environment; sending anonymous requests', { bucket: cfg.bucket });
   const host = cfg.endpoint.replace(/^https?:\/\//i, '');
