@@ -96,7 +96,7 @@ export interface ReadResponse {
 }
 
 /** prompb.Chunk encoding numbers (XOR=1 here, unlike thanos.Chunk where XOR=0). */
-export const PromChunkEncoding = { UNKNOWN: 0, XOR: 1, HISTOGRAM: 2, FLOAT_HISTOGRAM: 3 } as const;
+export const PromChunkEncoding = { UNKNOWN: 0, XOR: 1, HISTOGRAM: 2, FLOAT_HISTOGRAM: 3, XOR2: 4, HISTOGRAM_ST: 5, FLOAT_HISTOGRAM_ST: 6 } as const;
 
 export interface PromChunk {
   minTimeMs: number;
