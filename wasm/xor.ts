@@ -78,6 +78,10 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
   let leading: u32 = 0;
   let trailing: u32 = 0;
   for (let i: u32 = 1; i < total; i++) {
+    // One 64-bit peek per sample usually covers the timestamp and the value: w0 holds at least
+    // 57 valid bits from the sample's first bit, `used` counts the ones the timestamp took.
+    let w0: u64 = 0;
+    let used: u32 = 64;
     if (i == 1) {
       readUvarint(inPtr, pos >> 3, end);
       if (vlen < 0) return fail(vlen, i);
@@ -85,36 +89,29 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
       delta = <i64>vv;
     } else {
       if (pos >= lim) return fail(ERR_TRUNCATED, i);
-      const w = peek64(inPtr, pos);
-      if ((w >> 63) == 0) {
+      w0 = peek64(inPtr, pos);
+      if ((w0 >> 63) == 0) {
         pos += 1;
+        used = 1;
       } else {
-        const ones = <u32>clz<u64>(~w);
-        let plen: u32;
-        let sz: u32;
-        if (ones == 1) {
-          plen = 2;
-          sz = 14;
-        } else if (ones == 2) {
-          plen = 3;
-          sz = 17;
-        } else if (ones == 3) {
-          plen = 4;
-          sz = 20;
-        } else {
-          plen = 4;
-          sz = 64;
+        const ones = <u32>clz<u64>(~w0);
+        let plen: u32 = 4;
+        let sz: u32 = 64;
+        if (ones < 4) {
+          plen = ones + 1;
+          sz = (0x14110e00 >> (ones << 3)) & 0xff;
         }
         if (pos + <usize>(plen + sz) > lim) return fail(ERR_TRUNCATED, i);
         let dod: i64;
         if (sz == 64) {
           dod = <i64>readBits(inPtr, pos + 4, 64);
         } else {
-          let bits = (w << (<u64>plen)) >> (<u64>(64 - sz));
+          let bits = (w0 << (<u64>plen)) >> (<u64>(64 - sz));
           if (bits > (<u64>1 << (<u64>(sz - 1)))) bits -= <u64>1 << (<u64>sz);
           dod = <i64>bits;
         }
-        pos += <usize>(plen + sz);
+        used = plen + sz;
+        pos += <usize>used;
         delta += dod;
       }
     }
@@ -122,12 +119,20 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
     store<f64>(outT + ((<usize>i) << 3), <f64>t);
 
     if (pos >= lim) return fail(ERR_TRUNCATED, i);
-    const w = peek64(inPtr, pos);
+    let w: u64;
+    let avail: u32;
+    if (used <= 24) {
+      w = w0 << (<u64>used);
+      avail = 57 - used;
+    } else {
+      w = peek64(inPtr, pos);
+      avail = 57;
+    }
     if ((w >> 63) != 0) {
+      let hdr: u32;
       let mbits: u32;
       if (((w >> 62) & 1) == 0) {
-        if (pos + 2 > lim) return fail(ERR_TRUNCATED, i);
-        pos += 2;
+        hdr = 2;
         mbits = 64 - leading - trailing;
       } else {
         if (pos + 13 > lim) return fail(ERR_TRUNCATED, i);
@@ -137,12 +142,14 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
         if (nl + mb > 64) return fail(ERR_VALUE, i);
         leading = nl;
         trailing = 64 - nl - mb;
+        hdr = 13;
         mbits = mb;
-        pos += 13;
       }
-      if (pos + <usize>mbits > lim) return fail(ERR_TRUNCATED, i);
-      const bits = readBits(inPtr, pos, mbits);
-      pos += <usize>mbits;
+      if (pos + <usize>(hdr + mbits) > lim) return fail(ERR_TRUNCATED, i);
+      let bits: u64;
+      if (hdr + mbits <= avail) bits = (w << (<u64>hdr)) >> (<u64>(64 - mbits));
+      else bits = readBits(inPtr, pos + <usize>hdr, mbits);
+      pos += <usize>(hdr + mbits);
       v ^= bits << (<u64>trailing);
     } else {
       pos += 1;
