@@ -1,5 +1,23 @@
 // lib/tsdb: Prometheus TSDB blocks (meta.json + thanos section, index v2, chunk segments,
 // tombstones), read over byte-range sources and written by a streaming writer. See FORMAT.md.
+//
+// Reading (local dir, bucket or memory — same code, ranged reads):
+//   const b = await BlockReader.open(bucketBlockFiles(bucket, ulid), { core, chunkWindow: 0,
+//                                    indexHeader: { fs, dir: `${dataDir}/${ulid}` } });   // store gateway
+//   const refs = await b.postings([{ type: '=', name: 'job', value: 'api' }]);         // sorted = label order
+//   for await (const s of b.index.seriesMany(refs)) s.labels, s.chunks /* {ref, minTime, maxTime} */;
+//   const raw = await b.chunk(ref);            // {encoding, data}: XOR (1) or AggrChunk (0xff), undecoded
+//   for await (const s of b.select(ms, { minTime, maxTime })) s.t, s.v, s.n;   // decoded, tombstones applied
+//   await b.index.labelNames(ms?); await b.index.labelValues('job', ms?);
+// Writing (symbols first, then series in label order; meta.json last):
+//   const w = await BlockWriter.create(fsBlockSink(fs, parentDir), symbols, { core, minTime, maxTime,
+//                                      thanos: { labels, downsample: { resolution: 0 }, source: 'sidecar' } });
+//   await w.addSeries(labels, t, v);           // cut into XOR chunks exactly like Prometheus 2.42
+//   await w.addSeriesChunks(labels, chunks);   // ready-made chunks (AggrChunks: encodeAggrChunk)
+//   const { meta } = await w.finish();
+// Compaction & shipping: mergeBlocks, downsampleBlock (raw→5m/1h, 5m→1h), uploadBlock (meta.json
+// last), downloadBlock, loadIndexHeaderReader. Errors: CorruptBlockError(block, file, section),
+// PartialBlockError (no meta.json), MetaError (field).
 export type { ByteSource } from './bytesource.ts';
 export { bytesSource, bucketSource, fsSource, windowedSource, readAllSource } from './bytesource.ts';
 export { CorruptBlockError, PartialBlockError, BlockWriteError } from './errors.ts';
