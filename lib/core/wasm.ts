@@ -105,7 +105,8 @@ export async function createWasmCore(opts: WasmCoreOptions = {}): Promise<Core> 
   return new WasmCore(ex);
 }
 
-const align16 = (p: number): number => (p + 15) & ~15;
+// (no bit ops: pointers may exceed 2^31 once memory grows past 2 GiB)
+const align16 = (p: number): number => Math.ceil(p / 16) * 16;
 const MAX_SAMPLES = 65536;
 
 class WasmCore implements Core {

@@ -74,6 +74,18 @@ for (const seed of [1]) {
   });
 }
 
+test('memory grown inside a kernel (arena scratch) is picked up by the host views', async () => {
+  const fresh = await createCore({ backend: 'wasm' });
+  const lists = [0, 1, 2, 3, 4].map((k) => Uint32Array.from({ length: 300000 }, (_, i) => i * 5 + k));
+  const m = fresh.merge(lists); // 5 lists: scratch from the arena, memory grows inside the call
+  assert.is(m.length, 1500000);
+  for (let i = 0; i < m.length; i += 9973) assert.is(m[i], i);
+  const x = fresh.intersect([m, lists[2], Uint32Array.from({ length: 1000 }, (_, i) => i * 5 + 2)]);
+  assert.is(x.length, 1000);
+  const t = Float64Array.from([1, 2, 3]);
+  assert.is(fresh.xorDecode(fresh.xorEncode(t, t, 3)).n, 3);
+});
+
 test('inputs are not modified and results are fresh arrays', () => {
   const a = Uint32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
   const b = Uint32Array.from([2, 4, 6, 8, 10]);
