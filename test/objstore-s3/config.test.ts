@@ -292,4 +292,29 @@ test('a server that ignores Range still yields exactly the requested bytes', asy
   });
 });
 
+test('an endpoint that refuses connections: a transient (retryable) error naming the cause', async () => {
+  const port = await closedPort();
+  const b = await plugin.create(testCtx(), plugin.parseConfig({ bucket: 'b', endpoint: `127.0.0.1:${port}`, insecure: true, access_key: 'a', secret_key: 's' }));
+  try {
+    await b.get('x');
+    assert.unreachable('expected an error');
+  } catch (err) {
+    assert.match(String(err), /s3 get b\/x: fetch failed \(ECONNREFUSED/);
+    assert.is((err as { retryable?: boolean }).retryable, true);
+    assert.is(b.isObjNotFoundErr(err), false);
+  }
+});
+
+/** A loopback port nothing listens on (bound once, then released). */
+async function closedPort(): Promise<number> {
+  const { createServer: mk } = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = mk();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 test.run();

@@ -128,4 +128,29 @@ test('the manifest asks for net only, and no node: import is used', async () => 
   for (const f of readdirSync(dir)) assert.not.match(readFileSync(new URL(f, dir), 'utf8'), /from\s+['"]node:/, f);
 });
 
+test('an auth service that refuses connections: a transient error naming the auth URL and the cause', async () => {
+  const { createSwiftBucket } = await import('../../plugins/objstore/swift/mod.ts');
+  const { testCtx } = await import('../objstore-s3/ctx.ts');
+  try {
+    const port = await closedPort();
+    await createSwiftBucket(testCtx(), plugin.parseConfig({ ...BASE, auth_url: `http://127.0.0.1:${port}/auth/v1.0` }));
+    assert.unreachable('expected an error');
+  } catch (err) {
+    assert.match(String(err), /swift auth http:\/\/127\.0\.0\.1:\d+\/auth\/v1\.0: fetch failed \(ECONNREFUSED/);
+    assert.is((err as { retryable?: boolean }).retryable, true);
+  }
+});
+
+/** A loopback port nothing listens on (bound once, then released). */
+async function closedPort(): Promise<number> {
+  const { createServer: mk } = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = mk();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 test.run();

@@ -4,7 +4,7 @@
 import type { Capabilities, Logger } from '../../../host/index.ts';
 import { ObjectNotFoundError, isObjectNotFound, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, normalizeDir } from '../../../lib/objstore/util.ts';
-import { fetchWithHeaderTimeout } from './confutil.ts';
+import { NetworkError, describeNetErr, fetchWithHeaderTimeout } from './confutil.ts';
 import type { S3Config } from './config.ts';
 import { md5 } from './md5.ts';
 import { arrayParts, concat, streamParts } from './parts.ts';
@@ -201,7 +201,7 @@ export class S3Bucket implements Bucket {
       res = await fetchWithHeaderTimeout((u, i) => this.ctx.fetch(u, i), url, init, this.cfg.http.responseHeaderTimeoutMs, what);
     } catch (err) {
       if (this.cfg.trace) this.log.debug('s3 request failed', { op: r.op, method: r.method, url, err: String(err) });
-      throw err instanceof Error && err.name === 'PermissionDenied' ? err : new Error(`${what}: ${(err as Error).message}`, { cause: err });
+      throw err instanceof Error && err.name === 'PermissionDenied' ? err : new NetworkError(`${what}: ${describeNetErr(err)}`, err);
     }
     if (this.cfg.trace) {
       this.log.debug('s3 request', { op: r.op, method: r.method, url, status: res.status, ms: Date.now() - started, request_id: res.headers.get('x-amz-request-id') ?? '' });

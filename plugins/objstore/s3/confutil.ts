@@ -178,6 +178,24 @@ export function unsupportedTlsField(h: HttpConfig, path: string): string | undef
   return undefined;
 }
 
+/** A request that got no HTTP answer (connection refused/reset, DNS, header timeout): transient. */
+export class NetworkError extends Error {
+  readonly retryable = true;
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = 'NetworkError';
+  }
+}
+
+/** fetch() failures say only "fetch failed"; the cause has the useful part (ECONNREFUSED ...). */
+export function describeNetErr(err: unknown): string {
+  const e = err as { message?: string; cause?: { code?: string; message?: string } };
+  const msg = e?.message ?? String(err);
+  const c = e?.cause;
+  if (c && (c.code || c.message)) return `${msg} (${[c.code, c.message].filter(Boolean).join(': ')})`;
+  return msg;
+}
+
 /**
  * fetch() with a response-header timeout: the timer runs until the headers arrive (like Go's
  * ResponseHeaderTimeout); the body is then read without a deadline. `signal` aborts both.

@@ -5,7 +5,7 @@
 import type { Capabilities, Logger } from '../../../host/index.ts';
 import { ObjectNotFoundError, isObjectNotFound, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, normalizeDir } from '../../../lib/objstore/util.ts';
-import { fetchWithHeaderTimeout } from '../s3/confutil.ts';
+import { NetworkError, describeNetErr, fetchWithHeaderTimeout } from '../s3/confutil.ts';
 import { uriEncode } from '../s3/sign.ts';
 import { md5 } from '../s3/md5.ts';
 import { arrayParts, streamParts } from '../s3/parts.ts';
@@ -72,7 +72,12 @@ export class SwiftBucket implements Bucket {
     if (this.session) return this.session;
     if (!this.authing) {
       const deadline = this.cfg.connectTimeoutMs + this.cfg.timeoutMs;
-      this.authing = authenticate(this.cfg, this.fetcher('swift auth', deadline)).finally(() => { this.authing = undefined; });
+      this.authing = authenticate(this.cfg, this.fetcher('swift auth', deadline))
+        .catch((err: unknown) => {
+          if (err instanceof Error && (err.name === 'PermissionDenied' || err.name === 'SwiftAuthError')) throw err;
+          throw new NetworkError(`swift auth ${this.cfg.authUrl}: ${describeNetErr(err)}`, err);
+        })
+        .finally(() => { this.authing = undefined; });
     }
     this.session = await this.authing;
     return this.session;
@@ -114,7 +119,7 @@ export class SwiftBucket implements Bucket {
           await sleep(100 * 2 ** attempt);
           continue;
         }
-        throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
+        throw new NetworkError(`${what}: ${describeNetErr(err)}`, err);
       }
       if (res.status === 401 && !reauthed) {
         await res.body?.cancel().catch(() => {});
