@@ -355,6 +355,12 @@ test('pruning by external labels: a matcher on an external label skips the other
     const r = await get(env, `/api/v1/query?query=${encodeURIComponent('temperature{replica="A"}')}&time=${t}&dedup=false`);
     assert.is(r.body.data.result.length, 1);
     assert.is(env.clients.get('127.0.0.1:10902')!.seriesCalls, before);
+    // Pruning by time: a query long after both stores' max time asks neither of them.
+    const a0 = env.clients.get('127.0.0.1:10901')!.seriesCalls;
+    const late = await get(env, `/api/v1/query?query=temperature&time=${(T0 + 48 * 3600_000) / 1000}`);
+    assert.equal(late.body.data.result, []);
+    assert.is(env.clients.get('127.0.0.1:10901')!.seriesCalls, a0);
+    assert.is(env.clients.get('127.0.0.1:10902')!.seriesCalls, before);
   } finally {
     await finish(env);
   }
