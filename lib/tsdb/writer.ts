@@ -158,6 +158,7 @@ export class BlockWriter {
 
   private async finishSeries(labels: Labels, metas: ChunkMeta[]): Promise<void> {
     if (this.done) throw new BlockWriteError('block writer: already finished');
+    if (metas.length === 0) return; // like Prometheus's compactor: series without chunks are dropped
     await this.index.addSeries(labels, metas);
     this.stats.numSeries++;
     this.stats.numChunks += metas.length;
