@@ -364,7 +364,7 @@ function matchersKey(ms: readonly CompiledMatcher[]): string {
   return ms.map((m) => `${m.name}${m.type}${JSON.stringify(m.value)}`).sort().join(',');
 }
 
-/** Series labels plus external labels (external win on conflict), minus the replica labels. */
+/** Series labels plus external labels (external win on conflict); without_replica_labels drops external labels (as Thanos does). */
 function finalLabels(series: Labels, ext: Labels, without: ReadonlySet<string>): Label[] {
   const out: Label[] = [];
   let i = 0;
@@ -372,13 +372,130 @@ function finalLabels(series: Labels, ext: Labels, without: ReadonlySet<string>):
   while (i < series.length || j < ext.length) {
     const a = series[i];
     const b = ext[j];
-    let l: Label;
-    if (b === undefined || (a !== undefined && compareStrings(a.name, b.name) < 0)) { l = a!; i++; }
-    else if (a === undefined || compareStrings(a.name, b.name) > 0) { l = b; j++; }
-    else { l = b; i++; j++; }
-    if (!without.has(l.name)) out.push(l);
+    if (b === undefined || (a !== undefined && compareStrings(a.name, b.name) < 0)) { out.push(a!); i++; continue; }
+    if (a !== undefined && a.name === b.name) i++;
+    j++;
+    if (!without.has(b.name)) out.push(b);
   }
   return out;
+}
+
+function isPrefix(a: Labels, b: Labels): boolean {
+  if (a.length >= b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.name !== b[i]!.name || a[i]!.value !== b[i]!.value) return false;
+  return true;
+}
+
+function sortIfNeeded(xs: BlockSeries[]): void {
+  for (let i = 1; i < xs.length; i++) {
+    if (compareLabels(xs[i - 1]!.labels, xs[i]!.labels) > 0) {
+      xs.sort((a, b) => compareLabels(a.labels, b.labels));
+      return;
+    }
+  }
+}
+
+/**
+ * One block's matching series, streamed in final-label order a page of series entries at a time
+ * (the next page is read while this one is consumed). Index order is raw-label order; adding the
+ * block's constant external labels keeps it, except that a series whose labels are a prefix of
+ * following series' labels may move after them. Such a series and its contiguous extensions are
+ * held and sorted together. When an external label name also occurs in the block's own series
+ * (so it overrides values), the whole block is read and sorted instead.
+ */
+class BlockCursor {
+  private ready: BlockSeries[] = [];
+  private pos = 0;
+  private page = 0;
+  private pending?: Promise<SeriesEntry[]>;
+  private group: Array<{ raw: Labels; s: BlockSeries }> = [];
+  private exhausted = false;
+  private readonly fullSort: boolean;
+
+  constructor(
+    private readonly load: (refs: Uint32Array) => Promise<SeriesEntry[]>,
+    private readonly block: Block,
+    private readonly refs: Uint32Array,
+    private readonly mint: number,
+    private readonly maxt: number,
+    private readonly without: ReadonlySet<string>,
+    private readonly pageSize: number,
+  ) {
+    const names = new Set(block.index.postingsOffsets.labelNames());
+    this.fullSort = block.extLabels.some((l) => names.has(l.name));
+  }
+
+  /** The current series; null when the next page must be loaded first (call fill()); undefined at the end. */
+  peek(): BlockSeries | undefined | null {
+    if (this.pos < this.ready.length) return this.ready[this.pos]!;
+    return this.exhausted ? undefined : null;
+  }
+
+  advance(): void {
+    (this.ready as Array<BlockSeries | undefined>)[this.pos] = undefined;
+    this.pos++;
+  }
+
+  private startLoad(): void {
+    const from = this.page * this.pageSize;
+    if (from >= this.refs.length) {
+      this.pending = undefined;
+      return;
+    }
+    this.page++;
+    this.pending = this.load(this.refs.subarray(from, Math.min(this.refs.length, from + this.pageSize)));
+    this.pending.catch(() => {}); // awaited in fill(); avoid an unhandled rejection if the request ends first
+  }
+
+  private pack(e: SeriesEntry): BlockSeries | undefined {
+    let chunks: number[] | undefined;
+    for (const c of e.chunks) {
+      if (c.maxTime >= this.mint && c.minTime <= this.maxt) (chunks ??= []).push(c.ref, c.minTime, c.maxTime);
+    }
+    if (!chunks) return undefined;
+    return { block: this.block, labels: finalLabels(e.labels, this.block.extLabels, this.without), chunks };
+  }
+
+  private flushGroup(out: BlockSeries[]): void {
+    if (this.group.length === 1) out.push(this.group[0]!.s);
+    else if (this.group.length > 1) {
+      const g = this.group.map((x) => x.s);
+      sortIfNeeded(g);
+      out.push(...g);
+    }
+    this.group = [];
+  }
+
+  /** Loads pages until a series is ready or the block is exhausted. */
+  async fill(): Promise<void> {
+    if (this.page === 0 && !this.pending) this.startLoad();
+    const out: BlockSeries[] = [];
+    while (out.length === 0 && this.more()) {
+      const entries = await this.pending!;
+      this.startLoad();
+      for (const e of entries) {
+        const s = this.pack(e);
+        if (!s) continue;
+        if (this.fullSort) { out.push(s); continue; }
+        if (this.group.length > 0 && !isPrefix(this.group[0]!.raw, e.labels)) this.flushGroup(out);
+        this.group.push({ raw: e.labels, s });
+      }
+      if (this.fullSort && this.more()) { this.ready.push(...out); out.length = 0; continue; }
+      if (!this.more()) this.flushGroup(out);
+    }
+    let next = out;
+    if (this.fullSort) {
+      next = this.ready.slice(this.pos).concat(out);
+      sortIfNeeded(next);
+    }
+    this.ready = next;
+    this.pos = 0;
+    if (!this.more() && this.group.length === 0) this.exhausted = true;
+  }
+
+  private more(): boolean {
+    return this.pending !== undefined;
+  }
 }
 
 export interface BucketStoreOptions {
@@ -399,6 +516,8 @@ export interface BucketStoreOptions {
   batchSeries?: number;
   /** Chunks per chunk-fetch batch. */
   batchChunks?: number;
+  /** Series entries read per page of a block (bounds per-block memory while streaming). */
+  pageSeries?: number;
   /** Ranged chunk reads closer than this are merged. */
   chunkGapBytes?: number;
 }
@@ -592,41 +711,17 @@ export class BucketStore {
     return out;
   }
 
-  /** Series of one block matching, with chunk metas inside [mint, maxt], in final-label order. */
-  private async blockSeries(block: Block, ms: CompiledMatcher[], req: SeriesReq, without: ReadonlySet<string>, lim: RequestLimiter, signal?: AbortSignal): Promise<BlockSeries[]> {
+  /** A cursor over one block's matching series (postings resolved now, series read page by page). */
+  private async blockCursor(block: Block, ms: CompiledMatcher[], req: SeriesReq, without: ReadonlySet<string>, lim: RequestLimiter, signal?: AbortSignal): Promise<BlockCursor | undefined> {
     const rest = splitExtMatchers(block.extLabels, ms);
-    if (rest === null) return [];
+    if (rest === null) return undefined;
     const refs = await this.postings(block, rest, lim);
     if (signal?.aborted) throw new GrpcError(GrpcStatus.Cancelled, 'request cancelled');
+    if (refs.length === 0) return undefined;
     // Memory guard: when the request covers the whole block, every posting is a series to return,
     // so a block alone over the series limit fails before its series entries are read.
     if (block.meta.minTime >= req.minTime && block.meta.maxTime - 1 <= req.maxTime) lim.checkSeriesCount(refs.length);
-    const entries = await this.seriesEntries(block, refs, lim);
-    const out: BlockSeries[] = [];
-    let chunkCount = 0;
-    for (let k = 0; k < entries.length; k++) {
-      const e = entries[k]!;
-      (entries as Array<SeriesEntry | undefined>)[k] = undefined; // let the entry go as soon as it is packed
-      let n = 0;
-      for (const c of e.chunks) if (c.maxTime >= req.minTime && c.minTime <= req.maxTime) n++;
-      if (n === 0) continue;
-      const chunks: number[] = [];
-      for (const c of e.chunks) {
-        if (!(c.maxTime >= req.minTime && c.minTime <= req.maxTime)) continue;
-        chunks.push(c.ref, c.minTime, c.maxTime);
-      }
-      out.push({ block, labels: finalLabels(e.labels, block.extLabels, without), chunks });
-      chunkCount += n;
-    }
-    lim.checkSeriesCount(out.length);
-    if (!req.skipChunks) lim.checkChunkCount(chunkCount);
-    for (let i = 1; i < out.length; i++) {
-      if (compareLabels(out[i - 1]!.labels, out[i]!.labels) > 0) {
-        out.sort((a, b) => compareLabels(a.labels, b.labels));
-        break;
-      }
-    }
-    return out;
+    return new BlockCursor((page) => this.seriesEntries(block, page, lim), block, refs, req.minTime, req.maxTime, without, this.opts.pageSeries ?? 1024);
   }
 
   /** Selected blocks for a request: per external label set, by resolution. */
@@ -652,9 +747,8 @@ export class BucketStore {
       const lim = new RequestLimiter(this.limits);
       const without = new Set(req.withoutReplicaLabels ?? []);
       const q: SeriesReq = { ...req, minTime: mint, maxTime: maxt };
-      const perBlock = await Promise.all(blocks.map((b) => this.blockSeries(b, ms, q, without, lim, signal)));
+      const cursors = (await Promise.all(blocks.map((b) => this.blockCursor(b, ms, q, without, lim, signal)))).filter((c): c is BlockCursor => c !== undefined);
       // k-way merge by final labels; equal label sets (same series in several blocks) merge.
-      const heads = perBlock.map(() => 0);
       const aggrs = req.aggregates && req.aggregates.some((a) => a !== Aggr.RAW) ? req.aggregates : [Aggr.COUNT, Aggr.SUM];
       const batchSize = this.opts.batchSeries ?? 1000;
       // A batch's chunks are fetched together; bound them (~120 samples ≈ 150-600 bytes each).
@@ -663,24 +757,27 @@ export class BucketStore {
       let batch: BlockSeries[][] = [];
       let emitted = 0;
       const limit = req.limit && req.limit > 0 ? req.limit : Infinity;
+      const heads: Array<BlockSeries | undefined> = new Array(cursors.length);
       for (;;) {
         if (signal?.aborted) throw new GrpcError(GrpcStatus.Cancelled, 'request cancelled');
+        const fills: Promise<void>[] = [];
+        for (let i = 0; i < cursors.length; i++) if (cursors[i]!.peek() === null) fills.push(cursors[i]!.fill());
+        if (fills.length) await Promise.all(fills);
         let best: Label[] | undefined;
-        for (let i = 0; i < perBlock.length; i++) {
-          const s = perBlock[i]![heads[i]!];
+        for (let i = 0; i < cursors.length; i++) {
+          const s = cursors[i]!.peek() ?? undefined;
+          heads[i] = s;
           if (s && (best === undefined || compareLabels(s.labels, best) < 0)) best = s.labels;
         }
         if (best === undefined || emitted >= limit) break;
         const group: BlockSeries[] = [];
         let groupChunks = 0;
-        for (let i = 0; i < perBlock.length; i++) {
-          const list = perBlock[i]!;
-          const s = list[heads[i]!];
+        for (let i = 0; i < cursors.length; i++) {
+          const s = heads[i];
           if (s && compareLabels(s.labels, best) === 0) {
             group.push(s);
             groupChunks += s.chunks.length / 3;
-            (list as Array<BlockSeries | undefined>)[heads[i]!] = undefined; // consumed: free as we stream
-            heads[i]!++;
+            cursors[i]!.advance();
           }
         }
         lim.addSeries(1);
