@@ -93,9 +93,17 @@ export default async function main(args: string[]): Promise<void> {
   }
 
   // ---- index-header
+  const rss0 = process.memoryUsage().rss;
   const [hdr, hbMs] = await time(() => buildIndexHeader(fsSource(fs, indexPath), meta.ulid));
-  const [, hlMs] = await time(() => openIndexHeader(bytesSource(hdr), { block: meta.ulid }));
-  console.log(`index-header: build ${hbMs.toFixed(1)} ms, load ${hlMs.toFixed(1)} ms, ${(hdr.length / 1024).toFixed(1)} KiB`);
+  const [info, hlMs] = await time(() => openIndexHeader(bytesSource(hdr), { block: meta.ulid }));
+  const rss1 = process.memoryUsage().rss;
+  console.log(`index-header: build ${hbMs.toFixed(1)} ms, load ${hlMs.toFixed(1)} ms, ${(hdr.length / 1024).toFixed(1)} KiB, RSS +${((rss1 - rss0) / MB).toFixed(1)} MB`);
+  const hir = IndexReader.fromParts(fsSource(fs, indexPath), statSync(indexPath).size, info.toc, info.symbols, info.offsets, { core, block: meta.ulid });
+  for (const [name, ms] of [['selective', selective], ['broad', broad]] as const) {
+    let refs: Uint32Array = new Uint32Array();
+    const [, hms] = await time(async () => { for (let i = 0; i < 20; i++) refs = await hir.postingsForMatchers(ms); });
+    console.log(`postings ${name.padEnd(9)} via index-header: ${refs.length} series, ${(hms / 20).toFixed(3)} ms`);
+  }
 
   // ---- read series + chunks, decode
   const block = await BlockReader.open(fsBlockFiles(fs, blockDir), { core });
