@@ -74,14 +74,14 @@ function withTimeout<T>(p: Promise<T>, ms: number, ctl: AbortController): Promis
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
-function linkSignal(parent: AbortSignal, ctl: AbortController): () => void {
-  if (parent.aborted) {
-    ctl.abort(parent.reason);
-    return () => {};
-  }
-  const on = () => ctl.abort(parent.reason);
-  parent.addEventListener('abort', on, { once: true });
-  return () => parent.removeEventListener('abort', on);
+/**
+ * A child scope of parent: aborting ctl aborts only the child; parent aborts reach it as well.
+ * AbortSignal.any keeps no listener on the parent, so fanning out to many stores does not pile
+ * listeners onto one signal.
+ */
+function child(parent: AbortSignal): { ctl: AbortController; signal: AbortSignal } {
+  const ctl = new AbortController();
+  return { ctl, signal: AbortSignal.any([parent, ctl.signal]) };
 }
 
 async function* stripAndSort(src: AsyncIterable<readonly Series[]>, drop: readonly string[]): AsyncGenerator<readonly Series[]> {
@@ -116,11 +116,10 @@ export class ProxyStore implements StoreServer {
       if (strategy === PartialResponseStrategy.ABORT) throw new GrpcError(GrpcStatus.Unknown, NO_STORES_MATCHED);
       return;
     }
-    const ctl = new AbortController();
-    const unlink = linkSignal(signal, ctl);
+    const { ctl, signal: reqSignal } = child(signal);
     const warnings: string[] = [];
     const inputs = targets.map((t) => {
-      const src = this.storeSeries(t, req, ctl.signal, strategy, warnings);
+      const src = this.storeSeries(t, req, reqSignal, strategy, warnings);
       // A store that cannot drop replica labels itself (older Thanos) streams in the wrong order for
       // the merge: its response is buffered, stripped and re-sorted here, as Thanos's eager response set does.
       return req.withoutReplicaLabels.length > 0 && t.supportsWithoutReplicaLabels === false ? stripAndSort(src, req.withoutReplicaLabels) : src;
@@ -142,21 +141,19 @@ export class ProxyStore implements StoreServer {
       signal.throwIfAborted();
       while (warnings.length > 0) yield { type: 'warning', warning: warnings.shift()! };
     } finally {
-      unlink();
       ctl.abort(new Error('proxy series request finished'));
     }
   }
 
   private async *storeSeries(t: StoreTarget, req: SeriesRequest, parent: AbortSignal, strategy: number, warnings: string[]): AsyncGenerator<readonly Series[]> {
-    const ctl = new AbortController();
-    const unlink = linkSignal(parent, ctl);
+    const { ctl, signal: storeSignal } = child(parent);
     let it: AsyncIterator<SeriesResponse> | undefined;
     try {
       for (;;) {
         let r: IteratorResult<SeriesResponse>;
         try {
           // created here so that a store failing synchronously is handled like any other failure
-          it ??= t.store.series(req, ctl.signal)[Symbol.asyncIterator]();
+          it ??= t.store.series(req, storeSignal)[Symbol.asyncIterator]();
           r = await withTimeout(it.next(), this.opts.responseTimeoutMs ?? 0, ctl);
         } catch (e) {
           if (parent.aborted) return; // the whole request ended; not this store's fault
@@ -185,7 +182,6 @@ export class ProxyStore implements StoreServer {
         }
       }
     } finally {
-      unlink();
       ctl.abort(new Error('store stream closed'));
       it?.return?.()?.catch(() => {});
     }
@@ -198,14 +194,12 @@ export class ProxyStore implements StoreServer {
     signal: AbortSignal,
     call: (t: StoreTarget, s: AbortSignal) => Promise<T>,
   ): Promise<{ results: T[]; warnings: string[] }> {
-    const ctl = new AbortController();
-    const unlink = linkSignal(signal, ctl);
+    const { ctl, signal: reqSignal } = child(signal);
     try {
       const settled = await Promise.allSettled(
         targets.map((t) => {
-          const sub = new AbortController();
-          linkSignal(ctl.signal, sub);
-          return withTimeout(Promise.resolve().then(() => call(t, sub.signal)), this.opts.responseTimeoutMs ?? 0, sub);
+          const sub = child(reqSignal);
+          return withTimeout(Promise.resolve().then(() => call(t, sub.signal)), this.opts.responseTimeoutMs ?? 0, sub.ctl);
         }),
       );
       signal.throwIfAborted();
@@ -223,7 +217,6 @@ export class ProxyStore implements StoreServer {
       });
       return { results, warnings };
     } finally {
-      unlink();
       ctl.abort();
     }
   }
