@@ -141,7 +141,6 @@ export interface IndexHeaderInfo {
   toc: TOC;
   symbols: string[];
   offsets: PostingsOffsets;
-  /** Size of the index file (from the TOC's position in the header: postings table + its length). */
 }
 
 /** Parses an index-header (from a local file or memory); keeps 1/sampling postings offsets in memory. */
@@ -182,7 +181,7 @@ export async function openIndexHeader(hdr: ByteSource, opts: { block?: string; s
     let curName: string | undefined;
     let k = 0;
     let last: { value: string; pos: number } | undefined;
-    let firstOff = new Map<string, number>();
+    const firstOff = new Map<string, number>();
     for (let i = 0; i < n; i++) {
       const pos = base + d.pos;
       const keys = d.uvarint();
