@@ -7,6 +7,16 @@ export const ERR_TRUNCATED: i32 = -2; // stream ended before num_samples samples
 export const ERR_VARINT: i32 = -3; // varint longer than 64 bits
 export const ERR_VALUE: i32 = -4; // leading + significant bits > 64
 export const ERR_CAPACITY: i32 = -5; // output arrays too small (host bug)
+export const ERR_TIMESTAMP: i32 = -6; // encode: a timestamp is not an integer within ±2^51
+
+/** Largest |t| accepted by the encoder: keeps every delta and delta of delta exact in f64 (TS twin). */
+const MAX_T: i64 = 2251799813685248; // 2^51 ms, about 71,000 years
+
+// A timestamp as i64 if it is an integer within ±MAX_T (NaN and ±Inf saturate and fail the test).
+// @ts-ignore: decorator
+@inline function okTime(tf: f64, ti: i64): bool {
+  return <f64>ti == tf && ti <= MAX_T && ti >= -MAX_T;
+}
 
 /** Sample index at which the last decode failed. */
 export let errSample: i32 = 0;
@@ -178,7 +188,9 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
   let acc: u64 = 0;
   let fill: u32 = 0;
   let op: usize = out + 2;
-  const t0 = <i64>load<f64>(tPtr);
+  const t0f = load<f64>(tPtr);
+  const t0 = <i64>t0f;
+  if (!okTime(t0f, t0)) return fail(ERR_TIMESTAMP, 0);
   let z = <u64>((t0 << 1) ^ (t0 >> 63));
   while (z >= 0x80) {
     {
@@ -236,7 +248,9 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
   // and ended byte-aligned carries one empty trailing byte in Prometheus. Mirror it.
   let lastWide = true;
   if (n > 1) {
-    let tPrev = <i64>load<f64>(tPtr + 8);
+    const t1f = load<f64>(tPtr + 8);
+    let tPrev = <i64>t1f;
+    if (!okTime(t1f, tPrev)) return fail(ERR_TIMESTAMP, 1);
     let dPrev: i64 = tPrev - t0;
     z = <u64>dPrev;
     while (z >= 0x80) {
@@ -278,7 +292,9 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
     let trailing: u32 = 0;
     for (let i: u32 = 1; i < n; i++) {
       if (i >= 2) {
-        const ti = <i64>load<f64>(tPtr + ((<usize>i) << 3));
+        const tf = load<f64>(tPtr + ((<usize>i) << 3));
+        const ti = <i64>tf;
+        if (!okTime(tf, ti)) return fail(ERR_TIMESTAMP, i);
         const d = ti - tPrev;
         const dod = d - dPrev;
         tPrev = ti;

@@ -56,7 +56,10 @@ export type CoreBackend = 'wasm' | 'js';
  */
 export interface Core {
   readonly backend: CoreBackend;
-  /** Encodes n samples as one Prometheus XOR chunk (EncXOR), including the 2-byte sample count header. */
+  /**
+   * Encodes n samples as one Prometheus XOR chunk (EncXOR), including the 2-byte sample count header.
+   * Throws RangeError if n is out of 0..65535 or a timestamp is not an integer within ±2^51 ms.
+   */
   xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Array;
   /**
    * Decodes an XOR chunk (with its 2-byte header). Throws CorruptChunkError on bad input.

@@ -3,7 +3,7 @@
 // call per batch and copies the results out. Typed-array views are cached and rebuilt when memory grows.
 import { CorruptChunkError, type AggrSeries, type Core, type Samples } from './types.ts';
 import { emptyAggrSeries } from './js/downsample.ts';
-import { checkEncodeArgs } from './js/xor.ts';
+import { badTimestamp, checkEncodeArgs } from './js/xor.ts';
 import { copyBytes, copyF64 } from './pool.ts';
 
 // Minimal typings for the WebAssembly global (tsconfig has no DOM lib, @types/node 20 lacks them).
@@ -195,6 +195,7 @@ class WasmCore implements Core {
     f.set(n === t.length ? t : t.subarray(0, n), tPtr >>> 3);
     f.set(n === v.length ? v : v.subarray(0, n), vPtr >>> 3);
     const len = this.ex.xorEncode(tPtr, vPtr, n, out);
+    if (len < 0) throw badTimestamp(t, this.ex.lastErrorSample());
     return copyBytes(this.u8.subarray(out, out + len));
   }
 

@@ -131,6 +131,11 @@ test('bad arguments are clear errors in both backends', () => {
   for (const core of [js, wasm]) {
     assert.throws(() => core.xorEncode(new Float64Array(2), new Float64Array(2), 3), /out of range/);
     assert.throws(() => core.xorEncode(new Float64Array(70000), new Float64Array(70000), 65536), /out of range/);
+    for (const bad of [1.5, NaN, Infinity, 2 ** 52, -(2 ** 52)]) {
+      const t = Float64Array.from([1000, 2000, bad, 4000]);
+      assert.throws(() => core.xorEncode(t, new Float64Array(4), 4), /t\[2\]=.* not an integer millisecond/, `${core.backend} ${bad}`);
+    }
+    assert.ok(core.xorEncode(Float64Array.from([-(2 ** 51), 2 ** 51]), new Float64Array(2), 2).length > 0);
     assert.throws(() => core.xorDecode(new Uint8Array([0])), (e: unknown) => e instanceof CorruptChunkError);
     assert.throws(() => core.xorDecode(new Uint8Array([0, 2, 0x02])), (e: unknown) => e instanceof CorruptChunkError);
   }

@@ -115,9 +115,20 @@ export function checkEncodeArgs(t: Float64Array, v: Float64Array, n: number): vo
   }
 }
 
+/** Largest |t| the encoders accept: every delta and delta of delta stays exact in f64. */
+export const MAX_TIMESTAMP = 2 ** 51;
+
+export function badTimestamp(t: Float64Array, i: number): RangeError {
+  return new RangeError(`xorEncode: timestamp t[${i}]=${t[i]} is not an integer millisecond within ±2^51`);
+}
+
 /** Encodes n samples as an XOR chunk, byte-identical to Prometheus 3.x. */
 export function xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Array {
   checkEncodeArgs(t, v, n);
+  for (let i = 0; i < n; i++) {
+    const x = t[i];
+    if (!(Math.abs(x) <= MAX_TIMESTAMP) || Math.trunc(x) !== x) throw badTimestamp(t, i);
+  }
   const w = scratch;
   w.reset(xorMaxBytes(n));
   w.bits(n >>> 8, 8);
