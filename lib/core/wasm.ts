@@ -33,7 +33,7 @@ interface Exports {
 }
 
 /** The exports/layout version this wrapper speaks (wasm/index.ts version()). */
-export const WASM_ABI_VERSION = 2;
+export const WASM_ABI_VERSION = 3;
 
 export const DEFAULT_WASM_URL = new URL('../../wasm/build/core.wasm', import.meta.url);
 
@@ -43,6 +43,7 @@ const ERRORS: Record<number, string> = {
   [-3]: 'varint overflows 64 bits',
   [-4]: 'bad value header (leading + significant bits > 64)',
   [-5]: 'output too small',
+  [-6]: 'timestamp not an integer within ±2^51',
 };
 
 // Runtime detection for reading a local file without node: imports in the common path.
