@@ -8,7 +8,7 @@
 // Blocks are written with lib/tsdb (byte-identical to promtool's) and cached in $QUERY_BENCH_DIR
 // (default /tmp/thanos-ts-bench-query).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createCore } from '../lib/core/mod.ts';
@@ -174,7 +174,21 @@ async function rangeQuery(url: string, q: string, startS: number, endS: number, 
 interface Stack {
   prom: string;
   query: string;
+  /** CPU time (user+system, ms) used so far by Prometheus and by our store + querier processes. */
+  cpu(): { prom: number; ours: number };
   stopAll(): Promise<void>;
+}
+
+/** utime+stime of a process from /proc (clock ticks of 10 ms), summed over its threads. */
+function procCpuMs(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return 0;
+  }
 }
 
 async function startStack(dir: string): Promise<Stack> {
@@ -212,7 +226,8 @@ async function startStack(dir: string): Promise<Stack> {
     await stopAll();
     throw e;
   }
-  return { prom: `http://127.0.0.1:${pport}`, query: `http://127.0.0.1:${qport}`, stopAll };
+  const cpu = () => ({ prom: procCpuMs(prom.proc.pid), ours: procCpuMs(store.proc.pid) + procCpuMs(query.proc.pid) });
+  return { prom: `http://127.0.0.1:${pport}`, query: `http://127.0.0.1:${qport}`, cpu, stopAll };
 }
 
 async function compare(stack: Stack, name: string, q: string, startS: number, endS: number, step: string, runs: number, ours: Record<string, string> = {}): Promise<string> {
@@ -221,15 +236,24 @@ async function compare(stack: Stack, name: string, q: string, startS: number, en
   let o = Infinity;
   let p = Infinity;
   let same = true;
+  let oCpu = 0;
+  let pCpu = 0;
   for (let i = 0; i < runs; i++) {
+    let c0 = stack.cpu();
     const a = await rangeQuery(stack.query, q, startS, endS, step, ours);
+    let c1 = stack.cpu();
+    oCpu += c1.ours - c0.ours;
+    c0 = c1;
     const b = await rangeQuery(stack.prom, q, startS, endS, step);
+    c1 = stack.cpu();
+    pCpu += c1.prom - c0.prom;
     o = Math.min(o, a.ms);
     p = Math.min(p, b.ms);
     if (!ours.max_source_resolution) same &&= a.text === b.text;
   }
   const tag = ours.max_source_resolution ? ` (ours at max_source_resolution=${ours.max_source_resolution})` : same ? ' (same answer)' : ' (answers differ in float rounding)';
-  return `  ${name.padEnd(20)} ours ${o.toFixed(0).padStart(6)} ms   prometheus ${p.toFixed(0).padStart(6)} ms   ratio ours/prom ${(o / p).toFixed(2)}${tag}`;
+  const cpu = `cpu ours ${(oCpu / runs).toFixed(0)} ms / prom ${(pCpu / runs).toFixed(0)} ms`;
+  return `  ${name.padEnd(20)} ours ${o.toFixed(0).padStart(6)} ms   prometheus ${p.toFixed(0).padStart(6)} ms   ratio ours/prom ${(o / p).toFixed(2)}   (${cpu})${tag}`;
 }
 
 export default async function main(args: string[] = []): Promise<void> {
