@@ -189,6 +189,19 @@ test('HTTP: /api/v1/blocks JSON and the loaded-blocks page', async () => {
   assert.is((await comp.fetch!(new Request('http://x/nope'))).status, 404);
 });
 
+test('index cache: postings lists shared by different matcher sets are served from the cache', async () => {
+  const hits = () => Number(/thanos_store_index_cache_hits_total\{item_type="Postings"\} (\d+)/.exec(ctx.registry.render())?.[1] ?? 0);
+  const before = hits();
+  const a = await collect({ matchers: [{ type: '=', name: 'job', value: 'db' }, { type: '=', name: 'instance', value: 'i8' }] });
+  const mid = hits();
+  const b = await collect({ matchers: [{ type: '=', name: 'job', value: 'db' }, { type: '=', name: 'instance', value: 'i9' }] });
+  assert.ok(a.length > 0 && b.length > 0);
+  assert.ok(hits() > mid, `postings hits ${before} → ${mid} → ${hits()}`);
+  // and the answers are still right
+  const want = new Map([...expected(seriesA, extA, [{ type: '=', name: 'job', value: 'db' }, { type: '=', name: 'instance', value: 'i9' }], T0 - H2, T0 + 10 * H2), ...expected(seriesA, extA1, [{ type: '=', name: 'job', value: 'db' }, { type: '=', name: 'instance', value: 'i9' }], T0 - H2, T0 + 10 * H2), ...expected(seriesB, extB, [{ type: '=', name: 'job', value: 'db' }, { type: '=', name: 'instance', value: 'i9' }], T0 - H2, T0 + 10 * H2)]);
+  assert.equal(decodeResult(core, b, T0 - H2, T0 + 10 * H2), want);
+});
+
 test('metrics: chunks fetched and blocks loaded are exported', () => {
   const text = ctx.registry.render();
   assert.match(text, /thanos_bucket_store_blocks_loaded 7/);

@@ -11,7 +11,7 @@ import type { BlockMeta } from '../../../lib/store/blocksync/meta.ts';
 import type { FetchResult, MetaFetcher } from '../../../lib/store/blocksync/fetcher.ts';
 import { forEachLimit } from '../../../lib/store/blocksync/fetcher.ts';
 import type { IndexCache } from '../../../lib/store/indexcache/mod.ts';
-import type { IndexReader, SeriesEntry, ChunkMeta } from '../../../lib/tsdb/index.ts';
+import type { IndexReader, SeriesEntry, ChunkMeta, PostingsRange } from '../../../lib/tsdb/index.ts';
 import type { RawChunk } from '../../../lib/tsdb/chunks.ts';
 import type { ChunkSource } from './chunkfetch.ts';
 
@@ -204,6 +204,39 @@ export function decodeSeriesEntry(ref: number, b: Uint8Array, symbols: readonly 
     p += 24;
   }
   return { ref, labels, chunks };
+}
+
+/**
+ * Routes a block index's postings-list reads through the index cache (item type Postings): lists
+ * found in the cache are not read from the bucket; the rest are read (neighbours coalesced as
+ * before) and stored.
+ */
+export function cachePostings(index: IndexReader, blockId: string, cache: IndexCache): void {
+  const read = index.readPostingsRanges.bind(index);
+  index.readPostingsRanges = async (name: string, ranges: readonly PostingsRange[]): Promise<Uint32Array[]> => {
+    if (ranges.length === 0) return [];
+    const keys = ranges.map((r) => ({ name, value: r.value }));
+    const hits = await cache.fetchPostings(blockId, keys);
+    const out: Uint32Array[] = new Array(ranges.length);
+    const missing: PostingsRange[] = [];
+    const missIdx: number[] = [];
+    keys.forEach((k, i) => {
+      const b = hits.get(k);
+      if (b && b.byteLength % 4 === 0) out[i] = decodeRefs(b);
+      else {
+        missing.push(ranges[i]!);
+        missIdx.push(i);
+      }
+    });
+    if (missing.length) {
+      const lists = await read(name, missing);
+      lists.forEach((l, j) => {
+        out[missIdx[j]!] = l;
+        cache.storePostings(blockId, { name, value: missing[j]!.value }, encodeRefs(l));
+      });
+    }
+    return out;
+  };
 }
 
 function encodeRefs(refs: Uint32Array): Uint8Array {
@@ -579,6 +612,7 @@ export class BucketStore {
       this.mLoads?.inc();
       try {
         const o = await this.opts.open(meta);
+        if (this.opts.indexCache) cachePostings(o.index, meta.ulid, this.opts.indexCache);
         this.blocks.set(meta.ulid, new Block(meta, o.index, o.chunks, o.close?.bind(o)));
         this.loadFailures.delete(meta.ulid);
       } catch (e) {
