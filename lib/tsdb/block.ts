@@ -215,6 +215,8 @@ export function decodeSeriesChunks(core: Core, chunks: ReadonlyArray<ChunkMeta &
   const v = new Float64Array(cap);
   let n = 0;
   let lastT = -Infinity;
+  let overlapping = false;
+  for (let i = 1; i < chunks.length; i++) if (chunks[i]!.minTime <= chunks[i - 1]!.maxTime) overlapping = true;
   const scratch: Samples = { t: new Float64Array(256), v: new Float64Array(256), n: 0 };
   for (const c of chunks) {
     if (c.encoding !== ENC_XOR) {
@@ -230,7 +232,7 @@ export function decodeSeriesChunks(core: Core, chunks: ReadonlyArray<ChunkMeta &
     for (let i = 0; i < s.n; i++) {
       const ti = s.t[i]!;
       if (ti < mint || ti > maxt) continue;
-      if (ti <= lastT) continue; // overlapping chunks: keep the first sample of a timestamp
+      if (!overlapping && ti <= lastT) continue;
       if (stones && isDeleted(stones, ti)) continue;
       t[n] = ti;
       v[n] = s.v[i]!;
@@ -238,5 +240,18 @@ export function decodeSeriesChunks(core: Core, chunks: ReadonlyArray<ChunkMeta &
       lastT = ti;
     }
   }
-  return { t, v, n };
+  if (!overlapping) return { t, v, n };
+  // Overlapping chunks (e.g. out-of-order or vertically merged data): order by time, keeping the
+  // first sample (in chunk order) of each timestamp.
+  const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => t[a]! - t[b]! || a - b);
+  const ot = new Float64Array(n);
+  const ov = new Float64Array(n);
+  let m = 0;
+  for (const i of idx) {
+    if (m > 0 && ot[m - 1] === t[i]) continue;
+    ot[m] = t[i]!;
+    ov[m] = v[i]!;
+    m++;
+  }
+  return { t: ot, v: ov, n: m };
 }

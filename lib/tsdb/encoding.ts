@@ -83,6 +83,19 @@ export class Decbuf {
     }
     throw new DecodeError('varint overflows 64 bits');
   }
+  /** A uvarint64 holding Go's uint64(x) of a possibly negative int64 x (two's complement wrap). */
+  uvarintAsInt64(): number {
+    const start = this.pos;
+    const u = this.uvarint();
+    if (u < 2 ** 53) return u;
+    let x = 0n;
+    let shift = 0n;
+    for (let p = start; p < this.pos; p++) {
+      x |= BigInt(this.b[p]! & 0x7f) << shift;
+      shift += 7n;
+    }
+    return Number(BigInt.asIntN(64, x));
+  }
   varint(): number {
     const u = this.uvarint();
     // zig-zag: even → u/2, odd → -(u+1)/2
@@ -165,6 +178,17 @@ export class Encbuf {
   }
   varint(v: number): void {
     this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
+  }
+  /** Go's PutUvarint64(uint64(v)) for an int64 v that may be negative. */
+  uvarintFromInt64(v: number): void {
+    if (v >= 0) return this.uvarint(v);
+    let x = BigInt.asUintN(64, BigInt(v));
+    this.grow(10);
+    while (x >= 0x80n) {
+      this.b[this.len++] = Number(x & 0x7fn) | 0x80;
+      x >>= 7n;
+    }
+    this.b[this.len++] = Number(x);
   }
   bytes(src: Uint8Array): void {
     this.grow(src.length);

@@ -247,7 +247,7 @@ export function decodeSeriesAt(b: Uint8Array, pos: number, ref: number, symbols:
       let cref = sd.uvarint();
       chunks[0] = { ref: cref, minTime: mint, maxTime: maxt };
       for (let i = 1; i < nc; i++) {
-        mint = maxt + sd.uvarint();
+        mint = maxt + sd.uvarintAsInt64(); // negative (wrapped) when chunks overlap
         maxt = mint + sd.uvarint();
         cref += sd.varint();
         chunks[i] = { ref: cref, minTime: mint, maxTime: maxt };
@@ -586,8 +586,8 @@ export class IndexWriter {
       let r0 = c0.ref;
       for (let i = 1; i < chunks.length; i++) {
         const c = chunks[i]!;
-        if (c.minTime < t0) throw new Error(`index writer: chunks of ${fmt(labels)} overlap or are out of order`);
-        e.uvarint(c.minTime - t0);
+        if (c.minTime < chunks[i - 1]!.minTime || c.maxTime < c.minTime) throw new Error(`index writer: chunks of ${fmt(labels)} are not ordered by min time`);
+        e.uvarintFromInt64(c.minTime - t0); // Go writes uint64(mint - prev maxt): wraps for overlapping chunks
         e.uvarint(c.maxTime - c.minTime);
         e.varint(c.ref - r0);
         t0 = c.maxTime;

@@ -275,6 +275,19 @@ test('5m → 1h downsampling from AggrChunks keeps counts, sums, extremes and th
   assert.is(m5.thanos!.downsample.resolution, 300_000);
 });
 
+test('overlapping chunks within a series are read in time order, one sample per timestamp', async () => {
+  const { ENC_XOR: X } = await import('../../lib/tsdb/mod.ts');
+  const sink = memBlockSink();
+  const w = await BlockWriter.create(sink, ['__name__', 'o'], { core, minTime: T0, maxTime: T0 + HOUR });
+  const mk = (ts: number[], vs: number[]) => ({ minTime: T0 + ts[0]!, maxTime: T0 + ts[ts.length - 1]!, encoding: X, data: core.xorEncode(Float64Array.from(ts, (x) => T0 + x), Float64Array.from(vs), ts.length) });
+  await w.addSeriesChunks(labelsFromRecord({ __name__: 'o' }), [mk([0, 20, 40], [1, 2, 3]), mk([10, 20, 30, 50], [9, 8, 7, 6])]);
+  await w.finish();
+  const b = await BlockReader.open(memBlockFiles(sink.files), { core });
+  const s = (await b.select([{ type: '=', name: '__name__', value: 'o' }]).next()).value as SeriesSamples;
+  assert.equal(Array.from(s.t.subarray(0, s.n), (x) => x - T0), [0, 10, 20, 30, 40, 50]);
+  assert.equal(Array.from(s.v.subarray(0, s.n)), [1, 9, 2, 7, 3, 6]);
+});
+
 test('upload puts meta.json last; a block without meta.json is partial and never read', async () => {
   const dir = tmp('upload');
   const w = await writeMem(series.slice(0, 5), { thanos: { labels: { a: 'b' }, downsample: { resolution: 0 }, source: 'test' } });
