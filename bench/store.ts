@@ -96,8 +96,8 @@ interface QueryResult { series: number; samples: number; chunks: number; frameBy
 async function query(comp: StoreComponent, bucket: ReturnType<typeof countingBucket>, ms: Matcher[], mint: number, maxt: number): Promise<QueryResult> {
   const b0 = bucket.bytes;
   const r0 = bucket.requests;
-  let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 20);
+  let peak = process.memoryUsage.rss();
+  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 20);
   const t = performance.now();
   const res: QueryResult = { series: 0, samples: 0, chunks: 0, frameBytes: 0, ms: 0, peakRss: 0, bucketBytes: 0, requests: 0 };
   try {
@@ -115,7 +115,7 @@ async function query(comp: StoreComponent, bucket: ReturnType<typeof countingBuc
   }
   res.ms = performance.now() - t;
   clearInterval(timer);
-  res.peakRss = Math.max(peak, process.memoryUsage().rss);
+  res.peakRss = Math.max(peak, process.memoryUsage.rss());
   res.bucketBytes = bucket.bytes - b0;
   res.requests = bucket.requests - r0;
   return res;
