@@ -96,7 +96,11 @@ export async function startSwift(opts: { timeoutMs?: number } = {}): Promise<Swi
     children.push(child);
     return child;
   };
+  let watchdog: ChildProcess | undefined;
   const killAll = () => {
+    if (watchdog?.pid !== undefined && watchdog.exitCode === null) {
+      try { process.kill(watchdog.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
     for (const c of children) {
       if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
         try { process.kill(c.pid, 'SIGTERM'); } catch { /* already gone */ }
@@ -118,6 +122,11 @@ export async function startSwift(opts: { timeoutMs?: number } = {}): Promise<Swi
       spawnLogged(kind, `swift-${kind}-server`, [join(dir, 'etc', `${kind}-server.conf`), '-v']);
     }
     spawnLogged('proxy', 'swift-proxy-server', [join(dir, 'etc', 'proxy-server.conf'), '-v']);
+    // A watchdog: if this process dies without stop() (SIGKILL by a test timeout), it stops the
+    // servers it started (by pid) within a second or two. stop() ends the watchdog first.
+    const pids = children.map((c) => c.pid).filter((p): p is number => p !== undefined).join(' ');
+    watchdog = spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill ${pids} 2>/dev/null; rm -rf '${dir}'`], { stdio: 'ignore', detached: true });
+    watchdog.unref();
 
     const hostPort = `127.0.0.1:${proxyPort}`;
     const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
