@@ -1,0 +1,210 @@
+// `thanos sidecar`: runs next to one Prometheus. Serves the StoreAPI on top of Prometheus's remote
+// read and HTTP API (./store.ts), and, when an object store is configured, uploads the blocks
+// Prometheus writes to --tsdb.path (lib/shipper).
+//
+// Start-up, as Thanos's cmd/thanos/sidecar.go: poll Prometheus (every 2s, up to
+// --prometheus.ready_timeout) until its flags check out (uploads only: min-block-duration must equal
+// max-block-duration unless --shipper.ignore-unequal-block-size; a duration other than 2h is a
+// warning) and its external labels are loaded. No external labels is fatal ("no external labels
+// configured on Prometheus server ..."), so nothing is ever uploaded without them. Then /-/ready turns
+// 200, the shipper runs at once and every 30s, and a heartbeat refreshes the external labels and the
+// advertised min time every --prometheus.get_config_interval (a failure turns /-/ready to 503 until
+// the next success).
+import { definePlugin, GrpcError, GrpcStatus, type Bucket, type Component, type ComponentContext } from '../../../host/index.ts';
+import { parseDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import { MAX_TIME } from '../../../lib/store/api.ts';
+import { storeServices } from '../../../lib/store/server.ts';
+import { Shipper } from '../../../lib/shipper/shipper.ts';
+import { parseSidecarConfig, sidecarFlags, type SidecarConfig } from './config.ts';
+import { PromClient } from './promclient.ts';
+import { PromStore } from './store.ts';
+
+export { PromStore, matchersWithoutExternal, withExternalLabels } from './store.ts';
+export { PromClient, PromError } from './promclient.ts';
+export type { SidecarConfig } from './config.ts';
+
+export const NO_EXTERNAL_LABELS =
+  'no external labels configured on Prometheus server, uniquely identifying external labels must be configured; see https://thanos.io/tip/thanos/storage.md#external-labels for details.';
+
+const TWO_HOURS = 2 * 3600_000;
+
+export interface SidecarComponent extends Component {
+  store: PromStore;
+  shipper?: Shipper;
+  /** Current external labels (empty until loaded). */
+  externalLabels(): Record<string, string>;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((r) => {
+    if (signal.aborted) return r();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      r();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+async function optionalBucket(ctx: ComponentContext): Promise<Bucket | undefined> {
+  try {
+    return await ctx.bucket();
+  } catch (e) {
+    if (/no object storage configured/.test((e as Error).message)) return undefined;
+    throw e;
+  }
+}
+
+export async function setupSidecar(ctx: ComponentContext, cfg: SidecarConfig): Promise<SidecarComponent> {
+  const log = ctx.log;
+  const client = new PromClient(ctx.fetch, cfg.prometheusUrl, cfg.getConfigTimeoutMs);
+  let ext: Record<string, string> = {};
+  let labelsLoaded = false;
+  let lowest: number | undefined;
+  const promUp = ctx.metrics.gauge('thanos_sidecar_prometheus_up', 'Boolean indicator whether the sidecar can reach its Prometheus peer.');
+  const heartbeat = ctx.metrics.gauge('thanos_sidecar_last_heartbeat_success_time_seconds', 'Timestamp of the last successful heartbeat in seconds.');
+
+  const store = new PromStore({
+    client,
+    core: ctx.core,
+    externalLabels: () => {
+      if (!labelsLoaded) throw new GrpcError(GrpcStatus.Unavailable, 'sidecar is not ready: Prometheus external labels are not loaded yet');
+      return ext;
+    },
+    seriesLimit: cfg.requestSeriesLimit,
+    samplesLimit: cfg.requestSamplesLimit,
+  });
+
+  const bucket = await optionalBucket(ctx);
+  const tsdbPath = ctx.fs.resolve(cfg.tsdbPath);
+  let shipper: Shipper | undefined;
+  if (bucket) {
+    shipper = new Shipper({
+      bucket, fs: ctx.fs, dir: tsdbPath, labels: () => ext, source: 'sidecar', uploadCompacted: cfg.uploadCompacted,
+      metaFileName: cfg.shipperMetaFileName, log: log.with({ component: 'shipper' }), metrics: ctx.metrics,
+    });
+  } else {
+    log.info('no supported bucket was configured, uploads will be disabled');
+  }
+
+  const minTimeFlag = () => parseTimeOrDuration(cfg.minTime);
+  const advertisedMinTime = () => Math.max(minTimeFlag(), lowest ?? -Infinity);
+
+  async function checkFlags(signal: AbortSignal): Promise<void> {
+    const flags = await client.flags(signal);
+    const minS = flags['storage.tsdb.min-block-duration'];
+    const maxS = flags['storage.tsdb.max-block-duration'];
+    if (minS === undefined || maxS === undefined) throw new Error('Prometheus flags do not include storage.tsdb.min-block-duration / max-block-duration');
+    const min = parseDuration(minS);
+    const max = parseDuration(maxS);
+    if (min !== max) {
+      if (!cfg.ignoreUnequalBlockSize) {
+        throw new Error(`found that TSDB Max time is ${maxS} and Min time is ${minS}. Compaction needs to be disabled (storage.tsdb.min-block-duration = storage.tsdb.max-block-duration)`);
+      }
+      log.warn('flag to ignore Prometheus min/max block duration flags differing is being used. If the upload of a 2h block fails and a Prometheus compaction happens that block may be missing from your Thanos bucket storage.');
+    }
+    if (min !== TWO_HOURS) log.warn('found that TSDB block time is not 2h. Only 2h block time is recommended.', { 'block-time': minS });
+  }
+
+  /** Loads external labels and the lowest timestamp; throws when Prometheus cannot be reached. */
+  async function refresh(signal: AbortSignal): Promise<void> {
+    const labels = await client.externalLabels(signal);
+    try {
+      lowest = await client.lowestTimestamp(signal);
+    } catch (e) {
+      log.warn('failed to get the lowest timestamp from Prometheus; advertising --min-time', { err: (e as Error).message });
+    }
+    ext = labels;
+    labelsLoaded = true;
+  }
+
+  return {
+    store,
+    shipper,
+    externalLabels: () => ({ ...ext }),
+    info() {
+      const minTime = advertisedMinTime();
+      const labelSets = labelsLoaded && Object.keys(ext).length > 0 ? [{ ...ext }] : [];
+      return {
+        componentType: 'sidecar',
+        labelSets,
+        store: {
+          minTime, maxTime: MAX_TIME, supportsSharding: false, supportsWithoutReplicaLabels: true,
+          tsdbInfos: labelSets.map((labels) => ({ labels, minTime, maxTime: MAX_TIME })),
+        },
+      };
+    },
+    grpc: storeServices(store),
+    async run(signal: AbortSignal) {
+      const deadline = Date.now() + cfg.readyTimeoutMs;
+      for (;;) {
+        if (signal.aborted) return;
+        try {
+          if (shipper) await checkFlags(signal);
+          await refresh(signal);
+          promUp.set(1);
+          break;
+        } catch (e) {
+          promUp.set(0);
+          if (signal.aborted) return;
+          log.warn('failed to fetch initial external labels. Is Prometheus running? Retrying', { err: (e as Error).message });
+          if (Date.now() >= deadline) throw new Error(`Prometheus at ${cfg.prometheusUrl} not ready within --prometheus.ready_timeout: ${(e as Error).message}`);
+          await sleep(Math.min(2000, Math.max(0, deadline - Date.now())), signal);
+        }
+      }
+      if (Object.keys(ext).length === 0) throw new Error(NO_EXTERNAL_LABELS);
+      log.info('successfully loaded prometheus external labels', { external_labels: JSON.stringify(ext) });
+      heartbeat.set(Date.now() / 1000);
+      ctx.setReady(true);
+
+      const heartbeatLoop = (async () => {
+        while (!signal.aborted) {
+          await sleep(cfg.getConfigIntervalMs, signal);
+          if (signal.aborted) break;
+          try {
+            await refresh(signal);
+            promUp.set(1);
+            heartbeat.set(Date.now() / 1000);
+            ctx.setReady(true);
+          } catch (e) {
+            if (signal.aborted) break;
+            promUp.set(0);
+            ctx.setReady(false);
+            log.warn('heartbeat failed', { err: (e as Error).message });
+          }
+        }
+      })();
+
+      const shipLoop = (async () => {
+        if (!shipper) return;
+        while (!signal.aborted) {
+          try {
+            const r = await shipper.sync();
+            if (r.uploaded.length > 0 || r.failed.length > 0) log.info('shipper sync done', { uploaded: r.uploaded.length, failed: r.failed.length, already_uploaded: r.already });
+          } catch (e) {
+            log.warn('shipper sync failed', { err: (e as Error).message });
+          }
+          await sleep(cfg.shipperSyncIntervalMs, signal);
+        }
+      })();
+
+      await Promise.all([heartbeatLoop, shipLoop]);
+      ctx.setReady(false);
+    },
+  };
+}
+
+export default definePlugin<SidecarConfig>({
+  manifest: {
+    id: 'component:sidecar',
+    apiVersion: 1,
+    permissions: { net: true, read: true, write: true },
+    description: 'net: reach Prometheus (--prometheus.url) and serve gRPC/HTTP; read: the blocks under --tsdb.path; write: thanos.shipper.json in --tsdb.path.',
+  },
+  flags: sidecarFlags,
+  parseConfig: parseSidecarConfig,
+  setup: (ctx, cfg) => setupSidecar(ctx, cfg),
+});
