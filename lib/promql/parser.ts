@@ -430,6 +430,7 @@ class Parser {
           continue;
         }
         const close = this.peek();
+        if (close.kind === 'eof') this.err('unclosed left bracket');
         if (close.kind !== ']') this.err(`unexpected ${this.describe(close)} in ${e.type === 'VectorSelector' ? 'range vector selector' : 'subquery selector'}, expected "]"`);
         this.next();
         if (e.type !== 'VectorSelector') {
@@ -591,6 +592,7 @@ class Parser {
         continue;
       }
       if (t.kind === ')') break;
+      if (t.kind === 'eof') this.err('unclosed left parenthesis');
       this.err(`unexpected ${this.describe(t)} in aggregation, expected ")" or ","`);
     }
     const close = this.next();
@@ -633,6 +635,7 @@ class Parser {
           continue;
         }
         if (t.kind === ')') break;
+        if (t.kind === 'eof') this.err('unclosed left parenthesis');
         this.err(`unexpected ${this.describe(t)} in function call args, expected ")" or ","`);
       }
     }
@@ -655,6 +658,7 @@ class Parser {
       for (;;) {
         const t = this.peek();
         if (t.kind === '}') break;
+        if (t.kind === 'eof') this.err('unexpected end of input inside braces');
         let lname: string;
         if (t.kind === 'ident') {
           lname = t.text;
@@ -702,6 +706,7 @@ class Parser {
           this.next();
           continue;
         }
+        if (sep.kind === 'eof') this.err('unexpected end of input inside braces');
         if (sep.kind !== '}') this.err(`unexpected ${this.describe(sep)} in label matching, expected "," or "}"`);
       }
       end = this.next().end;
