@@ -175,7 +175,7 @@ interface Stack {
   prom: string;
   query: string;
   /** CPU time (user+system, ms) used so far by Prometheus and by our store + querier processes. */
-  cpu(): { prom: number; ours: number };
+  cpu(): { prom: number; ours: number; store: number; query: number };
   stopAll(): Promise<void>;
 }
 
@@ -226,7 +226,11 @@ async function startStack(dir: string): Promise<Stack> {
     await stopAll();
     throw e;
   }
-  const cpu = () => ({ prom: procCpuMs(prom.proc.pid), ours: procCpuMs(store.proc.pid) + procCpuMs(query.proc.pid) });
+  const cpu = () => {
+    const st = procCpuMs(store.proc.pid);
+    const qu = procCpuMs(query.proc.pid);
+    return { prom: procCpuMs(prom.proc.pid), ours: st + qu, store: st, query: qu };
+  };
   return { prom: `http://127.0.0.1:${pport}`, query: `http://127.0.0.1:${qport}`, cpu, stopAll };
 }
 
@@ -238,11 +242,13 @@ async function compare(stack: Stack, name: string, q: string, startS: number, en
   let same = true;
   let oCpu = 0;
   let pCpu = 0;
+  let sCpu = 0;
   for (let i = 0; i < runs; i++) {
     let c0 = stack.cpu();
     const a = await rangeQuery(stack.query, q, startS, endS, step, ours);
     let c1 = stack.cpu();
     oCpu += c1.ours - c0.ours;
+    sCpu += c1.store - c0.store;
     c0 = c1;
     const b = await rangeQuery(stack.prom, q, startS, endS, step);
     c1 = stack.cpu();
@@ -252,7 +258,7 @@ async function compare(stack: Stack, name: string, q: string, startS: number, en
     if (!ours.max_source_resolution) same &&= a.text === b.text;
   }
   const tag = ours.max_source_resolution ? ` (ours at max_source_resolution=${ours.max_source_resolution})` : same ? ' (same answer)' : ' (answers differ in float rounding)';
-  const cpu = `cpu ours ${(oCpu / runs).toFixed(0)} ms / prom ${(pCpu / runs).toFixed(0)} ms`;
+  const cpu = `cpu ours ${(oCpu / runs).toFixed(0)} ms [store ${(sCpu / runs).toFixed(0)} + query ${((oCpu - sCpu) / runs).toFixed(0)}] / prom ${(pCpu / runs).toFixed(0)} ms`;
   return `  ${name.padEnd(20)} ours ${o.toFixed(0).padStart(6)} ms   prometheus ${p.toFixed(0).padStart(6)} ms   ratio ours/prom ${(o / p).toFixed(2)}   (${cpu})${tag}`;
 }
 
