@@ -42,6 +42,8 @@ function customOm(seed: number): string {
     gauge.push(`g_random{kind="special"} ${specials[i % specials.length]} ${omTs(t)}`);
     if (r() < 0.6 && !(i % 240 > 200)) gauge.push(`g_random{kind="gappy"} ${Math.floor(r() * 10)} ${omTs(tj)}`);
   }
+  // one sample alone in its block: a 1-sample chunk, where Go's bstream leaves its spare 0x00
+  gauge.push(`g_random{kind="single"} 5 ${omTs(start + 1000)}`);
   lines.push('# TYPE jitter counter', ...counter, '# TYPE g_random gauge', ...gauge, '# EOF', '');
   return lines.join('\n');
 }
@@ -51,7 +53,8 @@ test.before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'core-golden-'));
 });
 test.after(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (dir && !process.env.KEEP) rmSync(dir, { recursive: true, force: true });
+  else if (dir) console.log('kept', dir);
 });
 
 function makeBlocks(name: string, om: string): string {
@@ -124,12 +127,15 @@ test('recipe counters (gen-om.js): decode == dump, re-encode == promtool bytes',
   execFileSync(process.execPath, [RECIPE, omPath, '20', '8', '15', '1'], { stdio: 'pipe' });
   const st = check(makeBlocks('recipe', '')); // '' = use the file gen-om.js wrote
   assert.ok(st.samples === 20 * 8 * 240, `samples ${st.samples}`);
+  assert.is(st.plusZero, 0);
   console.log('recipe', st);
 });
 
 test('jitter, random floats, constant, NaN/±Inf/-0, gaps: decode == dump, re-encode == promtool bytes', () => {
   const st = check(makeBlocks('custom', customOm(42)));
   assert.ok(st.chunks > 50);
+  // our encoders mirror Go's spare trailing byte, so every chunk is byte-identical, none "+0x00"
+  assert.is(st.plusZero, 0, 'chunks that only matched with an extra 0x00');
   console.log('custom', st);
 });
 
