@@ -101,17 +101,17 @@ export class PromClient {
   }
 
   /**
-   * The oldest sample time Prometheus holds (ms), from its own /metrics
-   * (prometheus_tsdb_lowest_timestamp_seconds, else prometheus_tsdb_lowest_timestamp in ms).
+   * The oldest sample time Prometheus holds (ms), from its own /metrics: prometheus_tsdb_lowest_timestamp
+   * (ms in Prometheus), else prometheus_tsdb_lowest_timestamp_seconds (what Thanos reads; whole seconds).
    */
   async lowestTimestamp(signal?: AbortSignal): Promise<number> {
     const res = await this.get('/metrics', {}, signal);
     const text = await res.text();
     if (!res.ok) throw new PromError(`Prometheus ${this.base}/metrics: ${res.status} ${res.statusText}`, res.status);
-    const sec = /^prometheus_tsdb_lowest_timestamp_seconds\s+(\S+)/m.exec(text);
-    if (sec) return Math.round(Number(sec[1]) * 1000);
     const ms = /^prometheus_tsdb_lowest_timestamp\s+(\S+)/m.exec(text);
-    if (ms) return Number(ms[1]);
+    if (ms && Number.isFinite(Number(ms[1]))) return Number(ms[1]);
+    const sec = /^prometheus_tsdb_lowest_timestamp_seconds\s+(\S+)/m.exec(text);
+    if (sec && Number.isFinite(Number(sec[1]))) return Math.floor(Number(sec[1])) * 1000;
     throw new PromError(`Prometheus ${this.base}/metrics: no prometheus_tsdb_lowest_timestamp_seconds metric`);
   }
 
