@@ -305,6 +305,60 @@ test('an endpoint that refuses connections: a transient (retryable) error naming
   }
 });
 
+test('multipart: a part that fails aborts the upload after the parts in flight settle; no complete', async () => {
+  const events: string[] = [];
+  let active = 0;
+  let maxActive = 0;
+  const fake = (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url!, 'http://x');
+    req.resume();
+    req.on('end', () => {
+      if (req.method === 'POST' && url.searchParams.has('uploads')) {
+        events.push('initiate');
+        res.writeHead(200, { 'Content-Type': 'application/xml' });
+        res.end('<?xml version="1.0"?><InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>U1</UploadId></InitiateMultipartUploadResult>');
+      } else if (req.method === 'PUT' && url.searchParams.has('partNumber')) {
+        const n = url.searchParams.get('partNumber');
+        active++;
+        maxActive = Math.max(maxActive, active);
+        setTimeout(() => {
+          active--;
+          events.push(`part${n}`);
+          if (n === '2') {
+            res.writeHead(403, { 'Content-Type': 'application/xml' });
+            res.end('<Error><Code>AccessDenied</Code><Message>no</Message></Error>');
+          } else {
+            res.writeHead(200, { ETag: `"etag${n}"` });
+            res.end();
+          }
+        }, n === '1' ? 150 : 20);
+      } else if (req.method === 'DELETE' && url.searchParams.get('uploadId') === 'U1') {
+        events.push('abort');
+        res.writeHead(204);
+        res.end();
+      } else {
+        events.push(`unexpected ${req.method} ${req.url}`);
+        res.writeHead(500);
+        res.end();
+      }
+    });
+  };
+  await withFakeS3(fake, async (endpoint) => {
+    const b = await plugin.create(testCtx(), plugin.parseConfig({ bucket: 'b', endpoint, insecure: true, access_key: 'a', secret_key: 's', part_size: 5 * 1024 * 1024 }));
+    try {
+      await b.upload('k', new Uint8Array(16 * 1024 * 1024));
+      assert.unreachable('expected AccessDenied');
+    } catch (err) {
+      assert.match(String(err), /403 AccessDenied/);
+    }
+  });
+  assert.is(events[0], 'initiate');
+  assert.is(events[events.length - 1], 'abort', events.join(','));
+  assert.ok(events.includes('part1'), 'the slow first part settled before the abort');
+  assert.ok(!events.some((e) => e.startsWith('unexpected')), events.join(','));
+  assert.ok(maxActive >= 2, `parts were uploaded concurrently (max ${maxActive})`);
+});
+
 /** A loopback port nothing listens on (bound once, then released). */
 async function closedPort(): Promise<number> {
   const { createServer: mk } = await import('node:net');

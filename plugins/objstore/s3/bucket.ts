@@ -55,6 +55,8 @@ interface Req {
 
 const STATIC_HEADERS_DROP = new Set(['host', 'content-length']);
 const RETRY_STATUS = new Set([500, 502, 503, 504]);
+/** Multipart parts uploaded at once; memory use is about (this + 1) x part_size. */
+const MULTIPART_CONCURRENCY = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface S3BucketOptions {
@@ -422,20 +424,28 @@ export class S3Bucket implements Bucket {
     if (!uploadId) throw new Error(`s3 upload ${this.cfg.bucket}/${name}: InitiateMultipartUpload returned no UploadId`);
     const etags: string[] = [];
     try {
+      // Up to MULTIPART_CONCURRENCY parts in flight (as minio-go does); the source is read while
+      // earlier parts upload. A failure stops reading, lets in-flight parts settle, then aborts.
+      const inflight = new Set<Promise<void>>();
+      let failure: unknown;
       let n = 0;
-      for await (const part of parts) {
-        n++;
-        if (n > 10_000) throw new Error(`s3 upload ${this.cfg.bucket}/${name}: more than 10000 parts; raise part_size`);
-        const res = await this.call({
-          method: 'PUT', key: name, body: part, op: 'upload',
-          query: [['partNumber', String(n)], ['uploadId', uploadId]],
-          headers: { ...this.sseCHeaders },
-        });
-        const etag = res.headers.get('etag');
-        await res.body?.cancel().catch(() => {});
-        if (!etag) throw new Error(`s3 upload ${this.cfg.bucket}/${name}: part ${n} answer has no ETag`);
-        etags.push(etag);
+      try {
+        for await (const part of parts) {
+          if (failure !== undefined) break;
+          n++;
+          if (n > 10_000) throw new Error(`s3 upload ${this.cfg.bucket}/${name}: more than 10000 parts; raise part_size`);
+          const num = n;
+          const p: Promise<void> = this.uploadPart(name, uploadId, num, part)
+            .then((etag) => { etags[num - 1] = etag; }, (err: unknown) => { failure ??= err; })
+            .finally(() => { inflight.delete(p); });
+          inflight.add(p);
+          if (inflight.size >= MULTIPART_CONCURRENCY) await Promise.race(inflight);
+        }
+      } catch (err) {
+        failure ??= err;
       }
+      await Promise.all(inflight);
+      if (failure !== undefined) throw failure;
       const xml = '<CompleteMultipartUpload>' +
         etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${escapeXml(e)}</ETag></Part>`).join('') +
         '</CompleteMultipartUpload>';
@@ -456,6 +466,18 @@ export class S3Bucket implements Bucket {
       }
       throw err;
     }
+  }
+
+  private async uploadPart(name: string, uploadId: string, num: number, part: Uint8Array): Promise<string> {
+    const res = await this.call({
+      method: 'PUT', key: name, body: part, op: 'upload',
+      query: [['partNumber', String(num)], ['uploadId', uploadId]],
+      headers: { ...this.sseCHeaders },
+    });
+    const etag = res.headers.get('etag');
+    await res.body?.cancel().catch(() => {});
+    if (!etag) throw new Error(`s3 upload ${this.cfg.bucket}/${name}: part ${num} answer has no ETag`);
+    return etag;
   }
 
   async delete(name: string): Promise<void> {
