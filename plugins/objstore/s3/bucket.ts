@@ -248,6 +248,7 @@ export class S3Bucket implements Bucket {
       }
     } else {
       await res.body?.cancel().catch(() => {});
+      if (res.status === 403) message = 'access denied or signature mismatch (a HEAD answer has no error body; check access_key, secret_key and the bucket policy)';
     }
     if (!code) code = defaultCode(res.status);
     const resource = `${this.cfg.bucket}/${r.key ?? ''}`;
