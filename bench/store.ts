@@ -91,7 +91,7 @@ async function start(bucket: Bucket, core: Core, dataDir: string, cfg: Record<st
   return { comp, ms: performance.now() - t, stop: async () => { ac.abort(); await p; } };
 }
 
-interface QueryResult { series: number; samples: number; chunks: number; frameBytes: number; ms: number; peakRss: number; bucketBytes: number; requests: number; error?: string }
+interface QueryResult { series: number; samples: number; chunks: number; frameBytes: number; ms: number; cpuMs: number; peakRss: number; bucketBytes: number; requests: number; error?: string }
 
 async function query(comp: StoreComponent, bucket: ReturnType<typeof countingBucket>, ms: Matcher[], mint: number, maxt: number): Promise<QueryResult> {
   const b0 = bucket.bytes;
@@ -99,7 +99,8 @@ async function query(comp: StoreComponent, bucket: ReturnType<typeof countingBuc
   let peak = process.memoryUsage.rss();
   const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 20);
   const t = performance.now();
-  const res: QueryResult = { series: 0, samples: 0, chunks: 0, frameBytes: 0, ms: 0, peakRss: 0, bucketBytes: 0, requests: 0 };
+  const cpu0 = process.cpuUsage();
+  const res: QueryResult = { series: 0, samples: 0, chunks: 0, frameBytes: 0, ms: 0, cpuMs: 0, peakRss: 0, bucketBytes: 0, requests: 0 };
   try {
     for await (const s of comp.store.series({ minTime: mint, maxTime: maxt, matchers: ms })) {
       res.series++;
@@ -114,6 +115,8 @@ async function query(comp: StoreComponent, bucket: ReturnType<typeof countingBuc
     res.error = (e as Error).message;
   }
   res.ms = performance.now() - t;
+  const cpu = process.cpuUsage(cpu0);
+  res.cpuMs = (cpu.user + cpu.system) / 1000;
   clearInterval(timer);
   res.peakRss = Math.max(peak, process.memoryUsage.rss());
   res.bucketBytes = bucket.bytes - b0;
@@ -125,7 +128,7 @@ const mb = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
 function report(name: string, r: QueryResult): void {
   const s = r.ms / 1000;
-  console.log(`${name}: ${r.series} series, ${r.samples} samples, ${r.chunks} chunks in ${r.ms.toFixed(0)} ms → ${(r.series / s).toFixed(0)} series/s, ${(r.samples / s / 1e6).toFixed(2)}M samples/s; ` +
+  console.log(`${name}: ${r.series} series, ${r.samples} samples, ${r.chunks} chunks in ${r.ms.toFixed(0)} ms (${r.cpuMs.toFixed(0)} ms CPU) → ${(r.series / s).toFixed(0)} series/s, ${(r.samples / s / 1e6).toFixed(2)}M samples/s (${r.cpuMs ? (r.samples / r.cpuMs / 1e3).toFixed(2) : '-'}M per CPU-second); ` +
     `bucket ${mb(r.bucketBytes)} in ${r.requests} GETs (${r.samples ? (r.bucketBytes / r.samples).toFixed(3) : '-'} B/sample); frames ${mb(r.frameBytes)}; peak RSS ${mb(r.peakRss)}` + (r.error ? `; FAILED: ${r.error}` : ''));
 }
 
