@@ -159,6 +159,9 @@ function decodeRun(core: Core, chunks: readonly Chunk[]): Samples {
   const t = new Float64Array(total);
   const v = new Float64Array(total);
   let off = 0;
+  // Samples inside one chunk are strictly increasing (Prometheus appenders guarantee it); only
+  // chunk boundaries can go back in time (overlapping chunks). Find the first such boundary.
+  let firstBad = -1;
   for (const c of chunks) {
     const out = { t: t.subarray(off), v: v.subarray(off), n: 0 };
     const r = core.xorDecode(c.data, out);
@@ -167,11 +170,13 @@ function decodeRun(core: Core, chunks: readonly Chunk[]): Samples {
       t.set(r.t.subarray(0, r.n), off);
       v.set(r.v.subarray(0, r.n), off);
     }
+    if (firstBad < 0 && off > 0 && r.n > 0 && t[off]! <= t[off - 1]!) firstBad = off;
     off += r.n;
   }
-  let n = 0;
-  let lastT = -Infinity;
-  for (let i = 0; i < off; i++) {
+  if (firstBad < 0) return { t, v, n: off };
+  let n = firstBad;
+  let lastT = t[firstBad - 1]!;
+  for (let i = firstBad; i < off; i++) {
     const ti = t[i]!;
     if (ti <= lastT) continue;
     t[n] = ti;
