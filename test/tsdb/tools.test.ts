@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, readFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ComponentContext } from '../../host/index.ts';
 import plugin, { commands } from '../../plugins/component/tools/mod.ts';
@@ -118,6 +118,21 @@ test('dump reads blocks from object storage by ULID (CLI with --objstore.config)
   const r = spawnSync(process.execPath, [join(root, 'bin/thanos.mjs'), 'tools', 'tsdb', 'dump', ...ids, `--objstore.config=type: FILESYSTEM\nconfig:\n  directory: ${bdir}\n`, '--match={room="attic"}'], { encoding: 'utf8', maxBuffer: 1 << 28 });
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stdout, promtoolDump(join(work, 'theirs'), '--match={room="attic"}'));
+  // Backfill straight into the bucket, then dump from there.
+  const bdir2 = join(work, 'bucket2');
+  mkdirSync(bdir2, { recursive: true });
+  const cfg = `--objstore.config=type: FILESYSTEM\nconfig:\n  directory: ${bdir2}\n`;
+  const u = spawnSync(process.execPath, [join(root, 'bin/thanos.mjs'), 'tools', 'tsdb', 'create-blocks-from', 'openmetrics', input, join(work, 'up-out'), '--label=cluster=up', '--upload', cfg], { encoding: 'utf8' });
+  assert.is(u.status, 0, u.stderr);
+  const up = blockDirsIn(bdir2).map((d) => d.slice(d.lastIndexOf('/') + 1));
+  assert.is(up.length, blockDirsIn(join(work, 'up-out')).length);
+  for (const id of up) assert.ok(existsSync(join(bdir2, id, 'meta.json')) && existsSync(join(bdir2, id, 'index')));
+  const d2 = spawnSync(process.execPath, [join(root, 'bin/thanos.mjs'), 'tools', 'tsdb', 'dump', ...up, cfg], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  assert.is(d2.status, 0, d2.stderr);
+  assert.is(d2.stdout, promtoolDump(join(work, 'theirs')));
+  const nol = spawnSync(process.execPath, [join(root, 'bin/thanos.mjs'), 'tools', 'tsdb', 'create-blocks-from', 'openmetrics', input, join(work, 'up-out2'), '--upload', cfg], { encoding: 'utf8' });
+  assert.is(nol.status, 2);
+  assert.match(nol.stderr, /needs? external labels|add --label/);
 });
 
 test('CLI: node bin/thanos.mjs tools tsdb dump prints what promtool prints; progress on stderr for backfill', () => {

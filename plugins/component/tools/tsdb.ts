@@ -1,7 +1,7 @@
 // `thanos tools tsdb dump` and `thanos tools tsdb create-blocks-from openmetrics`: promtool's
 // tools on our block library, for looking into and backfilling blocks.
 import type { ComponentContext, ToolCommand, TextOut } from '../../../host/index.ts';
-import { BlockReader, fsBlockFiles, fsBlockSink, bucketBlockFiles, isULID, PartialBlockError, META_FILENAME } from '../../../lib/tsdb/mod.ts';
+import { BlockReader, fsBlockFiles, fsBlockSink, bucketBlockFiles, isULID, PartialBlockError, META_FILENAME, uploadBlock } from '../../../lib/tsdb/mod.ts';
 import { dumpSamples } from '../../../lib/tsdb/dump.ts';
 import { parseSelector } from '../../../lib/tsdb/selector.ts';
 import { backfillOpenMetrics } from '../../../lib/tsdb/backfill.ts';
@@ -74,11 +74,12 @@ export const tsdbCreateBlocksFromOpenMetrics: ToolCommand = {
   flags: [
     { name: 'label', key: 'labels', type: 'strings', help: 'External label k=v for the thanos section (repeatable).' },
     { name: 'quiet', key: 'quiet', type: 'bool', help: 'Do not print progress.' },
+    { name: 'upload', key: 'upload', type: 'bool', help: 'Upload every written block to the bucket of --objstore.config[-file] (chunks, index, meta.json last); needs --label.' },
   ],
   async run(ctx, argv) {
     const stderr = out(ctx, 'stderr');
     try {
-      const p = parseArgs(argv, { label: false, quiet: true });
+      const p = parseArgs(argv, { label: false, quiet: true, upload: true });
       if (p.positionals.length !== 2) throw new UsageError('usage: thanos tools tsdb create-blocks-from openmetrics <file> <output-dir> [--label k=v ...]');
       const [file, outDir] = p.positionals as [string, string];
       const labels: Record<string, string> = {};
@@ -89,6 +90,8 @@ export const tsdbCreateBlocksFromOpenMetrics: ToolCommand = {
         if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k)) throw new UsageError(`--label: invalid label name ${JSON.stringify(k)}`);
         labels[k] = kv.slice(eq + 1).replace(/^"(.*)"$/, '$1');
       }
+      const upload = p.flags.get('upload')?.at(-1) === 'true';
+      if (upload && Object.keys(labels).length === 0) throw new UsageError('--upload: Thanos blocks need external labels; add --label k=v');
       const fs = ctx.fs;
       const path = fs.resolve(file);
       if (!(await fs.exists(path))) throw new UsageError(`${file}: no such file`);
@@ -104,6 +107,13 @@ export const tsdbCreateBlocksFromOpenMetrics: ToolCommand = {
         labels: Object.keys(labels).length ? labels : undefined,
         progress: quiet ? undefined : (m) => void stderr.write(m + '\n'),
       });
+      if (upload) {
+        const bkt = await ctx.bucket();
+        for (const m of metas) {
+          await uploadBlock(bkt, fs, fs.resolve(dir, m.ulid));
+          if (!quiet) await stderr.write(`uploaded block ${m.ulid}\n`);
+        }
+      }
       const stdout = out(ctx, 'stdout');
       if (!quiet) {
         let s = 'BLOCK ULID\tMIN TIME\tMAX TIME\tDURATION\tNUM SAMPLES\tNUM CHUNKS\tNUM SERIES\n';
