@@ -315,6 +315,19 @@ test('store response timeout turns a slow store into a warning', async () => {
   }
 });
 
+test('a query over its timeout answers 503 timeout', async () => {
+  const env = await start();
+  try {
+    for (const c of env.clients.values()) c.delayMs = 300;
+    const r = await get(env, `/api/v1/query?query=temperature&time=${(T0 + 1800_000) / 1000}&timeout=50ms`);
+    assert.is(r.status, 503, r.text);
+    assert.is(r.body.errorType, 'timeout');
+    assert.match(r.body.error, /timed out/);
+  } finally {
+    await finish(env);
+  }
+});
+
 test('unhealthy endpoints are removed after --store.unhealthy-timeout; strict ones stay', async () => {
   const env = await start({ storeUnhealthyTimeout: '200ms', strictEndpoints: ['127.0.0.1:10903'] });
   try {
