@@ -76,6 +76,7 @@ export async function setupSidecar(ctx: ComponentContext, cfg: SidecarConfig): P
     },
     seriesLimit: cfg.requestSeriesLimit,
     samplesLimit: cfg.requestSamplesLimit,
+    minTime: () => minTimeFlag(),
   });
 
   const bucket = await optionalBucket(ctx);

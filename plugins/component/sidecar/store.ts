@@ -32,6 +32,8 @@ export interface PromStoreOptions {
   /** --store.limits.request-series / request-samples (0 = no limit). */
   seriesLimit?: number;
   samplesLimit?: number;
+  /** The advertised min time (max of --min-time and Prometheus's oldest sample): Series never asks for less. */
+  minTime?: () => number;
 }
 
 /** Splits matchers into those Prometheus must see; null when one on an external label fails. */
@@ -96,6 +98,13 @@ export class PromStore implements StoreServer {
     if (ms === null) return;
     if (ms.length === 0) throw new GrpcError(GrpcStatus.InvalidArgument, 'no matchers specified (excluding external labels)');
     const ext = this.ext(req.withoutReplicaLabels, allExt);
+    const avail = this.o.minTime?.();
+    if (avail !== undefined && Number.isFinite(avail) && req.minTime < avail) {
+      // as Thanos: aligned down to the query step so the engine's first step still sees its lookback
+      const step = req.queryHints?.stepMillis ?? 0;
+      req = { ...req, minTime: step > 0 ? avail - (((avail % step) + step) % step) : avail };
+      if (req.minTime > req.maxTime) return;
+    }
     let out: Series[];
     try {
       out = req.skipChunks ? await this.seriesOnly(ms, req, allExt, ext, signal) : await this.remoteRead(ms, req, allExt, ext, signal);
