@@ -9,6 +9,7 @@ import { loadBuiltinObjstore } from '../../host/loader.ts';
 import { createCapabilities } from '../../host/capabilities.ts';
 import { Permissions } from '../../host/permissions.ts';
 import { Registry } from '../../host/metrics.ts';
+import { resolveSecrets } from '../../host/secrets.ts';
 import { createLogger } from '../../host/log.ts';
 import type { ObjstorePlugin } from '../../host/index.ts';
 import { useSwift } from '../harness/swift.ts';
@@ -106,6 +107,33 @@ test('plugins.yaml path: a narrow net grant allows the endpoint and nothing else
     assert.unreachable('expected a denial');
   } catch (err) {
     assert.match(String(err), /objstore:s3 called fetch\(127\.0\.0\.1:\d+\).*objstore\[0\]\.permissions\.net/);
+  }
+});
+
+test('plugins.yaml secrets: secret_key: { env: NAME } resolves only with an env grant for NAME', async () => {
+  const bucket = 'thanos-secret';
+  await saio.server.createContainer(bucket);
+  const yaml = siteYaml(bucket).replace(`secret_key: "${saio.server.key}"`, 'secret_key: { env: S3_TEST_SECRET }');
+  assert.match(yaml, /secret_key: \{ env: S3_TEST_SECRET \}/);
+  const env = { S3_TEST_SECRET: saio.server.key };
+  const perms = (p: ObjstorePlugin, grantEnv: string[]) => new Permissions({
+    pluginId: p.manifest.id, request: p.manifest.permissions, grant: { net: [saio.server.hostPort], env: grantEnv },
+    grantKey: 'objstore[0].permissions', grantBaseDir: process.cwd(),
+  });
+  const build = (grantEnv: string[]) => createBucket(parseBucketConfig(yaml, 'plugins.yaml'), {
+    loadProvider: loadBuiltinObjstore,
+    capabilities: (p) => createCapabilities({ permissions: perms(p, grantEnv), log, metrics: new Registry() }),
+    transformConfig: (raw, p) => resolveSecrets(raw, perms(p, grantEnv), 'objstore[0].config', env),
+    retry: false,
+  });
+  const b = await build(['S3_TEST_SECRET']);
+  await b.upload('s', new Uint8Array([7]));
+  assert.is((await b.attributes('s')).size, 1);
+  try {
+    await build([]);
+    assert.unreachable('expected a secret error');
+  } catch (err) {
+    assert.match(String(err), /objstore\[0\]\.config\.secret_key: secret \{ env: S3_TEST_SECRET \} needs an env grant/);
   }
 });
 

@@ -4,8 +4,9 @@
 //
 // Permissions it asks for (the operator's grant narrows them):
 //   net:  the endpoint's host:port (and the bucket's virtual host on AWS-like endpoints)
-//   env:  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (also the older AWS_ACCESS_KEY /
-//         AWS_SECRET_KEY) and AWS_REGION / AWS_DEFAULT_REGION, read only when the config has no access_key
+//   env:  any variable the operator grants: secrets written as `secret_key: { env: NAME }` (resolved by
+//         the host), and AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (also the older
+//         AWS_ACCESS_KEY / AWS_SECRET_KEY), AWS_REGION / AWS_DEFAULT_REGION when the config has no access_key
 //   read: the sse_config.encryption_key file, only for SSE-C
 import { definePlugin, type Capabilities } from '../../../host/index.ts';
 import type { Bucket } from '../../../lib/objstore/bucket.ts';
@@ -67,8 +68,8 @@ export default definePlugin<S3Config>({
   manifest: {
     id: 'objstore:s3',
     apiVersion: 1,
-    permissions: { net: true, env: ENV_VARS, read: true },
-    description: 'net: the S3 endpoint from the config; env: AWS_* credentials when the config has no access_key; read: the SSE-C key file (sse_config.encryption_key) only',
+    permissions: { net: true, env: true, read: true },
+    description: 'net: the S3 endpoint from the config; env: { env: NAME } secrets in the config, and AWS_* credentials when the config has no access_key; read: the SSE-C key file (sse_config.encryption_key) only',
   },
   provider: 'S3',
   parseConfig: (raw: unknown) => parseS3Config(raw),

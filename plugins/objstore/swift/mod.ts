@@ -4,6 +4,7 @@
 //
 // Permissions it asks for (the operator's grant narrows them):
 //   net: the auth_url host:port and the storage URL the auth service hands out
+//   env: only for secrets written as `password: { env: NAME }` (resolved by the host)
 import { definePlugin, type Capabilities } from '../../../host/index.ts';
 import type { Bucket } from '../../../lib/objstore/bucket.ts';
 import { unsupportedTlsField } from '../s3/confutil.ts';
@@ -31,8 +32,8 @@ export default definePlugin<SwiftConfig>({
   manifest: {
     id: 'objstore:swift',
     apiVersion: 1,
-    permissions: { net: true },
-    description: 'net: the Swift auth_url and the storage endpoint from the service catalog',
+    permissions: { net: true, env: true },
+    description: 'net: the Swift auth_url and the storage endpoint from the service catalog; env: { env: NAME } secrets in the config',
   },
   provider: 'SWIFT',
   parseConfig: (raw: unknown) => parseSwiftConfig(raw),
