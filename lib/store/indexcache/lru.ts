@@ -17,8 +17,13 @@ export interface LruStats {
   overflowed: number;
 }
 
+/**
+ * Byte-bounded cache with CLOCK (second-chance) eviction, an LRU approximation: a hit only sets a
+ * flag (no map reordering on the read path); eviction walks from the oldest insertion, giving
+ * flagged entries a second chance by moving them to the back.
+ */
 export class InMemoryLru implements BytesCache {
-  private readonly map = new Map<string, Uint8Array>();
+  private readonly map = new Map<string, { v: Uint8Array; hot: boolean }>();
   private bytes = 0;
   readonly stats: LruStats = { items: 0, bytes: 0, evicted: 0, added: 0, overflowed: 0 };
   onEvict?: (n: number) => void;
@@ -33,11 +38,10 @@ export class InMemoryLru implements BytesCache {
   }
 
   get(key: string): Uint8Array | undefined {
-    const v = this.map.get(key);
-    if (v === undefined) return undefined;
-    this.map.delete(key);
-    this.map.set(key, v);
-    return v;
+    const e = this.map.get(key);
+    if (e === undefined) return undefined;
+    e.hot = true;
+    return e.v;
   }
 
   async getMulti(keys: readonly string[]): Promise<Map<string, Uint8Array>> {
@@ -58,18 +62,24 @@ export class InMemoryLru implements BytesCache {
     const old = this.map.get(key);
     if (old !== undefined) {
       this.map.delete(key);
-      this.bytes -= InMemoryLru.cost(key, old);
+      this.bytes -= InMemoryLru.cost(key, old.v);
     }
     let evicted = 0;
+    let spins = 0;
     while (this.bytes + cost > this.maxSizeBytes && this.map.size > 0) {
-      const [k, v] = this.map.entries().next().value as [string, Uint8Array];
+      const [k, e] = this.map.entries().next().value as [string, { v: Uint8Array; hot: boolean }];
       this.map.delete(k);
-      this.bytes -= InMemoryLru.cost(k, v);
+      if (e.hot && spins++ < this.map.size) {
+        e.hot = false;
+        this.map.set(k, e); // second chance
+        continue;
+      }
+      this.bytes -= InMemoryLru.cost(k, e.v);
       evicted++;
     }
     // Copy so a view into a large response buffer does not pin the whole buffer.
     const copy = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice();
-    this.map.set(key, copy);
+    this.map.set(key, { v: copy, hot: false });
     this.bytes += cost;
     this.stats.added++;
     this.stats.evicted += evicted;

@@ -840,46 +840,60 @@ export class BucketStore {
       }
       return;
     }
-    // Fetch the batch's chunks block by block, refs sorted so neighbours merge into one GET.
-    const byBlock = new Map<Block, number[]>();
+    // Fetch the batch's chunks block by block. Refs are collected in output order, which for one
+    // block is almost always ascending (series order = write order): then the k-th ref's chunk is
+    // simply the k-th fetched chunk; otherwise refs are sorted and looked up.
+    const byBlock = new Map<Block, { refs: number[]; sorted: boolean; chunks?: RawChunk[]; byRef?: Map<number, RawChunk>; next: number }>();
     for (const g of batch) for (const s of g) {
-      let l = byBlock.get(s.block);
-      if (!l) byBlock.set(s.block, (l = []));
-      for (let j = 0; j < s.chunks.length; j += 3) l.push(s.chunks[j]!);
+      let f = byBlock.get(s.block);
+      if (!f) byBlock.set(s.block, (f = { refs: [], sorted: true, next: 0 }));
+      const cs = s.chunks;
+      for (let j = 0; j < cs.length; j += 3) {
+        const r = cs[j]!;
+        if (f.sorted && f.refs.length && r <= f.refs[f.refs.length - 1]!) f.sorted = false;
+        f.refs.push(r);
+      }
     }
-    const fetched = new Map<Block, Map<number, RawChunk>>();
-    await Promise.all([...byBlock].map(async ([block, refs]) => {
-      refs.sort((a, b) => a - b);
-      const uniq = refs.filter((r, i) => i === 0 || r !== refs[i - 1]);
-      let chunks: RawChunk[];
+    await Promise.all([...byBlock].map(async ([block, f]) => {
+      let refs = f.refs;
+      if (!f.sorted) {
+        refs = [...refs].sort((a, b) => a - b);
+        refs = refs.filter((r, i) => i === 0 || r !== refs[i - 1]);
+      }
       let bytes = 0;
+      let chunks: RawChunk[];
       try {
-        chunks = await block.chunks.chunks(uniq, this.opts.chunkGapBytes ?? 512 * 1024, (n) => {
+        chunks = await block.chunks.chunks(refs, this.opts.chunkGapBytes ?? 512 * 1024, (n) => {
           bytes += n;
           lim.addBytes(n);
         });
       } catch (e) {
         throw this.blockError(block, 'reading chunks', e);
       }
-      const m = new Map<number, RawChunk>();
-      uniq.forEach((r, i) => m.set(r, chunks[i]!));
+      if (f.sorted) f.chunks = chunks;
+      else {
+        f.byRef = new Map();
+        refs.forEach((r, i) => f.byRef!.set(r, chunks[i]!));
+      }
       this.stats.chunkBytesFetched += bytes;
       this.mBytesFetched?.inc({}, bytes);
-      this.mChunksFetched?.inc({}, uniq.length);
-      fetched.set(block, m);
+      this.mChunksFetched?.inc({}, refs.length);
     }));
     for (const g of batch) {
       const chunks: AggrChunkOut[] = [];
+      let ordered = true;
       for (const s of g) {
-        const m = fetched.get(s.block)!;
+        const f = byBlock.get(s.block)!;
         const cs = s.chunks;
         for (let j = 0; j < cs.length; j += 3) {
           const out: AggrChunkOut = { minTime: cs[j + 1]!, maxTime: cs[j + 2]! };
-          populateChunk(out, m.get(cs[j]!)!, aggrs, s.block.id);
+          const raw = f.chunks ? f.chunks[f.next++]! : f.byRef!.get(cs[j]!)!;
+          populateChunk(out, raw, aggrs, s.block.id);
+          if (ordered && chunks.length && chunks[chunks.length - 1]!.minTime > out.minTime) ordered = false;
           chunks.push(out);
         }
       }
-      if (g.length > 1) chunks.sort((a, b) => a.minTime - b.minTime || a.maxTime - b.maxTime);
+      if (!ordered) chunks.sort((a, b) => a.minTime - b.minTime || a.maxTime - b.maxTime);
       this.stats.seriesReturned++;
       this.stats.chunksReturned += chunks.length;
       yield { labels: g[0]!.labels, chunks };
