@@ -109,6 +109,8 @@ export async function createWasmCore(opts: WasmCoreOptions = {}): Promise<Core> 
 // (no bit ops: pointers may exceed 2^31 once memory grows past 2 GiB)
 const align16 = (p: number): number => Math.ceil(p / 16) * 16;
 const MAX_SAMPLES = 65536;
+// xorMaxBytes(65535) = 40 + 19 * 65535, rounded up
+const MAX_CHUNK = 1245760;
 
 class WasmCore implements Core {
   readonly backend = 'wasm' as const;
@@ -121,6 +123,8 @@ class WasmCore implements Core {
   // xorDecode result views by sample count (rebuilt with the other views when memory grows)
   private decT: Float64Array[] = [];
   private decV: Float64Array[] = [];
+  // xorEncode result views by chunk length
+  private encV: Uint8Array[] = [];
 
   constructor(ex: Exports) {
     this.ex = ex;
@@ -136,6 +140,7 @@ class WasmCore implements Core {
     this.f64 = new Float64Array(b);
     this.decT = [];
     this.decV = [];
+    this.encV = [];
   }
 
   /** Makes sure [0, end) is addressable; rebuilds the views if memory grew. */
@@ -188,16 +193,20 @@ class WasmCore implements Core {
 
   xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Array {
     checkEncodeArgs(t, v, n);
-    const tPtr = this.base;
+    // Fixed layout, so that result views can be cached per chunk length:
+    // [chunk: up to MAX_CHUNK bytes][t: n f64][v: n f64]
+    const out = this.base;
+    const tPtr = out + MAX_CHUNK;
     const vPtr = tPtr + n * 8;
-    const out = align16(vPtr + n * 8);
-    this.ensure(out + this.ex.xorMaxBytes(n) + 16);
+    this.ensure(vPtr + n * 8);
     const f = this.f64;
     f.set(n === t.length ? t : t.subarray(0, n), tPtr >>> 3);
     f.set(n === v.length ? v : v.subarray(0, n), vPtr >>> 3);
     const len = this.ex.xorEncode(tPtr, vPtr, n, out);
     if (len < 0) throw badTimestamp(t, this.ex.lastErrorSample());
-    return copyBytes(this.u8.subarray(out, out + len));
+    let view = this.encV[len];
+    if (view === undefined) view = this.encV[len] = this.u8.subarray(out, out + len);
+    return copyBytes(view);
   }
 
   /** Copies lists into memory behind k descriptors; returns the end of the copied data. */
