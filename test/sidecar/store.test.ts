@@ -70,7 +70,7 @@ test.before(async () => {
   blockIds = await promtoolBlocks(join(dir, 'fx.om'), join(dir, 'blocks'));
   prom = await startPrometheus(dir, { ext: EXT, blocksDir: join(dir, 'blocks'), ids: blockIds });
   // head data, newer than every block
-  const samples = [];
+  const samples: Array<{ timestamp: number; value: number }> = [];
   for (let t = HEAD_START; t <= NOW; t += 15_000) samples.push({ timestamp: t, value: (t - HEAD_START) / 1000 });
   await sendRemoteWrite(fetch, `${prom.url}/api/v1/write`, { timeseries: [{ labels: [...labelsFromRecord({ __name__: 'sc_head', job: 'rw' })], samples }] });
 
@@ -216,6 +216,27 @@ test('LabelNames / LabelValues through the Prometheus HTTP API, with matchers, t
   }
 });
 
+test('--min-time: Series never asks Prometheus for data before it', async () => {
+  const run = async (minTime?: number) => {
+    const s = new PromStore({ client: new PromClient(fetch, prom.url), core, externalLabels: () => EXT, ...(minTime !== undefined ? { minTime: () => minTime } : {}) });
+    const out: Series[] = [];
+    for await (const r of s.series(seriesRequest({ minTime: fx.start, maxTime: NOW, matchers: [eq('__name__', 'sc_temp')] }), new AbortController().signal)) {
+      if (r.type === 'series') out.push(r.series);
+    }
+    return out;
+  };
+  const all = await run();
+  const cut = fx.start + 3 * H;
+  const later = await run(cut);
+  assert.is(later.length, 2);
+  for (const [i, s] of later.entries()) {
+    // whole chunks come back, so only chunks ending before the cut must be gone
+    assert.ok(s.chunks.every((c) => c.maxTime >= cut));
+    assert.ok(s.chunks.length < all[i]!.chunks.length);
+  }
+  assert.equal(await run(NOW + H), []);
+});
+
 test('limits: too many series / samples fail with ResourceExhausted', async () => {
   const store = new PromStore({ client: new PromClient(fetch, prom.url), core, externalLabels: () => EXT, seriesLimit: 3 });
   const it = async (s: PromStore, r: SeriesRequest) => {
@@ -253,7 +274,7 @@ test('Prometheus unreachable: Unavailable naming the URL; an old Prometheus answ
     assert.match((e as Error).message, new RegExp(`127\\.0\\.0\\.1:${deadPort}`));
   }
   // a fake Prometheus that only speaks SAMPLES (as before 2.13)
-  const samples = [];
+  const samples: Array<{ timestamp: number; value: number }> = [];
   for (let i = 0; i < 300; i++) samples.push({ timestamp: 1_000_000 + i * 1000, value: i * 1.5 });
   const srv: Server = createServer((req, res) => {
     req.resume();
