@@ -328,6 +328,21 @@ test('a query over its timeout answers 503 timeout', async () => {
   }
 });
 
+test('label and series calls are bounded by --query.timeout', async () => {
+  const env = await start({ timeout: '100ms' });
+  try {
+    const c = env.clients.get('127.0.0.1:10902')!;
+    c.labelNames = () => new Promise(() => {}); // a store that never answers
+    const t0 = Date.now();
+    const r = await get(env, '/api/v1/labels');
+    assert.is(r.status, 503, r.text);
+    assert.is(r.body.errorType, 'timeout');
+    assert.ok(Date.now() - t0 < 5000);
+  } finally {
+    await finish(env);
+  }
+});
+
 test('unhealthy endpoints are removed after --store.unhealthy-timeout; strict ones stay', async () => {
   const env = await start({ storeUnhealthyTimeout: '200ms', strictEndpoints: ['127.0.0.1:10903'] });
   try {

@@ -338,6 +338,31 @@ export function createApi(deps: ApiDeps): Hono {
     return respond(resultJson(res), res.warnings);
   }, true);
 
+  /** Metadata calls (labels, series) are bounded by the query timeout too. */
+  const metaSignal = (c: Context): { signal: AbortSignal; timedOut: () => boolean } => {
+    const t = AbortSignal.timeout(deps.queryTimeoutMs);
+    return { signal: AbortSignal.any([c.req.raw.signal, t]), timedOut: () => t.aborted };
+  };
+  const metaCall = async <T>(c: Context, what: string, f: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    const { signal, timedOut } = metaSignal(c);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => {});
+    try {
+      // Race: a store that ignores cancellation must not hold the answer past the timeout.
+      return await Promise.race([f(signal), aborted]);
+    } catch (e) {
+      if (timedOut()) throw new ApiError('timeout', `${what} timed out after ${deps.queryTimeoutMs}ms`);
+      if (c.req.raw.signal.aborted) throw new ApiError('canceled', `${what} canceled`);
+      throw e;
+    } finally {
+      signal.removeEventListener('abort', onAbort!);
+    }
+  };
+
   const metadataRange = (p: Params) => {
     const start = timeParam(p, 'start', MIN_TIME_MS);
     const end = timeParam(p, 'end', MAX_TIME_MS);
@@ -353,7 +378,7 @@ export function createApi(deps: ApiDeps): Hono {
     const warnings: string[] = [];
     const names = new Set<string>();
     for (const ms of sets.length > 0 ? sets : [[]]) {
-      const r = await q.labelNamesWithWarnings(ms, start, end, c.req.raw.signal);
+      const r = await metaCall(c, 'label names', (signal) => q.labelNamesWithWarnings(ms, start, end, signal));
       warnings.push(...r.warnings);
       for (const n of r.values) names.add(n);
     }
@@ -370,7 +395,7 @@ export function createApi(deps: ApiDeps): Hono {
     const warnings: string[] = [];
     const vals = new Set<string>();
     for (const ms of sets.length > 0 ? sets : [[]]) {
-      const r = await q.labelValuesWithWarnings(name, ms, start, end, c.req.raw.signal);
+      const r = await metaCall(c, 'label values', (signal) => q.labelValuesWithWarnings(name, ms, start, end, signal));
       warnings.push(...r.warnings);
       for (const v of r.values) vals.add(v);
     }
@@ -391,7 +416,7 @@ export function createApi(deps: ApiDeps): Hono {
     const warnings: string[] = [];
     const seen = new Map<string, Labels>();
     for (const ms of sets) {
-      const r = await q.select(ms, { start, end, func: 'series' }, c.req.raw.signal);
+      const r = await metaCall(c, 'series', (signal) => q.select(ms, { start, end, func: 'series' }, signal));
       warnings.push(...(r.warnings ?? []));
       for (const s of r.series) seen.set(metricJson(s.labels), s.labels);
     }
