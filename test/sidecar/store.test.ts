@@ -13,7 +13,7 @@ import { createJsCore } from '../../lib/core/mod.ts';
 import { compareLabels, labelsFromRecord, labelsToRecord, type Label, type Matcher } from '../../lib/labels/mod.ts';
 import { infoResponseFromComponentInfo } from '../../lib/proto/info.ts';
 import { labelNamesRequest, labelValuesRequest, seriesRequest, type Series, type SeriesRequest } from '../../lib/proto/store.ts';
-import { MAX_TIME } from '../../lib/store/api.ts';
+import { MAX_TIME, MIN_TIME } from '../../lib/store/api.ts';
 import { StoreClient } from '../../lib/store/client.ts';
 import { infoServices } from '../../lib/store/server.ts';
 import { encodeSamplesResponseBody } from '../../lib/remote/read.ts';
@@ -188,6 +188,11 @@ test('skip_chunks: same label sets, no chunks; without_replica_labels drops the 
     assert.is(rec.cluster, EXT.cluster);
   }
   for (let i = 1; i < norep.length; i++) assert.ok(compareLabels(norep[i - 1]!.labels, norep[i]!.labels) < 0);
+  // the widest range a querier may send (MinInt64..MaxInt64) works for Series and label calls
+  const wide = await collect(seriesRequest({ minTime: MIN_TIME, maxTime: MAX_TIME, matchers: ms }));
+  assert.equal(wide.map((s) => s.labels), full.map((s) => s.labels));
+  assert.ok((await client.labelNames(labelNamesRequest({ start: MIN_TIME, end: MAX_TIME }))).names.includes('room'));
+  assert.equal((await client.labelValues(labelValuesRequest({ label: 'room', start: MIN_TIME, end: MAX_TIME }))).values, ['a', 'b']);
   // a time range before every sample: nothing
   assert.equal(await collect(seriesRequest({ minTime: fx.start - 10 * H, maxTime: fx.start - 9 * H, matchers: ms })), []);
 });
