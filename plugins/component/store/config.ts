@@ -101,8 +101,19 @@ function bytes(raw: Record<string, unknown>, key: string, def: string): number {
   }
 }
 
-/** Strict: unknown keys, bad values and conflicting flags are ConfigErrors naming the key. */
+const FLAG_OF = new Map(storeFlags.map((f) => [f.key, f.name]));
+
+/** Strict: unknown keys, bad values and conflicting flags are ConfigErrors naming the key and its flag. */
 export function parseStoreConfig(input: unknown): StoreConfig {
+  try {
+    return parseStrict(input);
+  } catch (e) {
+    if (e instanceof ConfigError && FLAG_OF.has(e.key)) throw new ConfigError(`${e.key} (--${FLAG_OF.get(e.key)})`, e.message.slice(e.key.length + 2));
+    throw e;
+  }
+}
+
+function parseStrict(input: unknown): StoreConfig {
   const raw = (input ?? {}) as Record<string, unknown>;
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', 'store config must be a mapping');
   for (const k of Object.keys(raw)) if (!KNOWN.has(k) && !HOST_KEYS.has(k)) throw new ConfigError(k, 'unknown store option');
