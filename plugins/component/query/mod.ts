@@ -205,7 +205,8 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     return {
       componentType: 'query',
       labelSets,
-      store: { minTime, maxTime, supportsSharding: false, supportsWithoutReplicaLabels: true },
+      // The proxy passes without_replica_labels on; it is honoured only if every store honours it.
+      store: { minTime, maxTime, supportsSharding: false, supportsWithoutReplicaLabels: stores.length > 0 && stores.every((st) => st.info!.store!.supportsWithoutReplicaLabels) },
       query: {},
     };
   };
