@@ -102,6 +102,10 @@ pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_forma
 use = egg:swift#proxy
 allow_account_management = true
 account_autocreate = true
+# Backends may come up after the proxy on a busy machine: don't let the start-up errors
+# error-limit the only node of each ring for a minute.
+error_suppression_interval = 5
+error_suppression_limit = 1000
 
 [filter:tempauth]
 use = egg:swift#tempauth

@@ -12,7 +12,7 @@
 // Needs the Debian packages swift swift-proxy swift-object swift-account swift-container memcached.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,14 @@ async function distinctFreePorts(n: number): Promise<number[]> {
   const out = new Set<number>();
   while (out.size < n) out.add(await freePort());
   return [...out];
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    sock.once('connect', () => { sock.destroy(); resolve(true); });
+    sock.once('error', () => { sock.destroy(); resolve(false); });
+  });
 }
 
 function run(cmd: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
@@ -142,6 +150,17 @@ export async function startSwift(opts: { timeoutMs?: number } = {}): Promise<Swi
       await sleep(100);
     }
 
+    // The backends must accept connections before the proxy is asked to use them.
+    for (const port of [objPort, contPort, acctPort]) {
+      for (;;) {
+        if (await canConnect(port)) break;
+        const dead = children.find((c) => c.exitCode !== null);
+        if (dead) throw new Error(`a Swift process exited early (code ${dead.exitCode})`);
+        if (Date.now() > deadline) throw new Error(`Swift backend on port ${port} did not come up in time`);
+        await sleep(100);
+      }
+    }
+
     const authUrl = `http://${hostPort}/auth/v1.0`;
     const user = 'test:tester';
     const key = 'testing';
@@ -156,7 +175,7 @@ export async function startSwift(opts: { timeoutMs?: number } = {}): Promise<Swi
           cached = { token: r.headers.get('x-auth-token')!, storageUrl: r.headers.get('x-storage-url')! };
           return cached;
         }
-        if (i > 50) throw new Error(`tempauth answered ${r.status}`);
+        if (Date.now() > deadline) throw new Error(`tempauth answered ${r.status} after ${i + 1} tries`);
         await sleep(100);
       }
     };
@@ -168,8 +187,8 @@ export async function startSwift(opts: { timeoutMs?: number } = {}): Promise<Swi
       if (r.ok) break;
       const dead = children.find((c) => c.exitCode !== null);
       if (dead) throw new Error(`a Swift process exited (code ${dead.exitCode})`);
-      if (i > 50 || Date.now() > deadline) throw new Error(`Swift backends not ready: container PUT answered ${r.status}`);
-      await sleep(100);
+      if (Date.now() > deadline) throw new Error(`Swift backends not ready after ${i + 1} tries: container PUT answered ${r.status}`);
+      await sleep(250);
     }
     const server: SwiftServer = {
       hostPort,
