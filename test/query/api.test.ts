@@ -118,6 +118,13 @@ test('instant and range queries with dedup equal the original data', async () =>
       const r = await get(env, `/api/v1/query_range?${qs}`);
       assert.is(r.status, 200, r.text);
       assert.equal(normalise(r.body.data), normalise(await direct(expr, range)), expr);
+      // Multipart forms are accepted as well (Go's FormValue parses them).
+      const fd = new FormData();
+      fd.set('query', expr);
+      fd.set('start', String(range.start / 1000));
+      fd.set('end', String(range.end / 1000));
+      fd.set('step', '60');
+      assert.is((await get(env, '/api/v1/query_range', { method: 'POST', body: fd })).text, r.text);
       // POST form gives the same answer.
       const p = await get(env, '/api/v1/query_range', form({ query: expr, start: String(range.start / 1000), end: String(range.end / 1000), step: '1m' }));
       assert.is(p.text, r.text);

@@ -65,6 +65,12 @@ export class Params {
       const ct = req.headers.get('content-type') ?? '';
       if (ct.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
         body = new URLSearchParams(await req.text());
+      } else if (ct.toLowerCase().startsWith('multipart/form-data')) {
+        // Go's r.FormValue parses multipart forms too.
+        const fd = await req.formData();
+        fd.forEach((v, k) => {
+          if (typeof v === 'string') body.append(k, v);
+        });
       }
     }
     return new Params(body, url.searchParams);
