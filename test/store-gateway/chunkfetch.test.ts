@@ -5,6 +5,11 @@ import { ChunkReader } from '../../lib/tsdb/chunks.ts';
 import { bucketSource } from '../../lib/tsdb/bytesource.ts';
 import { IndexReader } from '../../lib/tsdb/index.ts';
 import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
+import { FilesystemBucket } from '../../plugins/objstore/filesystem/mod.ts';
+import { nodeFs } from '../../lib/tsdb/nodefs.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BucketChunkSource } from '../../plugins/component/store/chunkfetch.ts';
 import { genSeries, writeRawBlock } from './fixtures.ts';
 
@@ -41,6 +46,27 @@ test('ranged chunk reads equal the tsdb ChunkReader for any gap and read extent'
     assert.unreachable();
   } catch (e) {
     assert.match((e as Error).message, /corrupt block .*out of range/);
+  }
+});
+
+test('reads split into many stream pieces (FILESYSTEM bucket) slice the same chunks', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chunkfetch-'));
+  try {
+    const b = new FilesystemBucket(nodeFs(), dir);
+    const id = await writeRawBlock(b, core, genSeries(200, T0, T0 + 2 * 3600_000, 10_000), T0, T0 + 2 * 3600_000, { a: 'b' });
+    const idx = await IndexReader.open(bucketSource(b, `${id}/index`), { core, block: id });
+    const refs: number[] = [];
+    for await (const s of idx.seriesMany(await idx.allPostings())) for (const c of s.chunks) refs.push(c.ref);
+    refs.sort((x, y) => x - y);
+    const want = await new ChunkReader(async (seg) => bucketSource(b, `${id}/chunks/${seg}`), id).chunks(refs);
+    const total = want.reduce((a, c) => a + c.data.length, 0);
+    assert.ok(total > 256 * 1024, `segment of ${total} bytes spans several stream pieces`);
+    for (const extent of [16 * 1024, 7]) {
+      const got = await new BucketChunkSource(b, id, extent, 1).chunks(refs, 1 << 20);
+      got.forEach((c, i) => assert.equal(c.data, want[i]!.data, `chunk ${i}`));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -3,7 +3,6 @@
 // GET, and chunks are sliced out of it without copying or decoding. Like Thanos's store gateway,
 // the chunk CRC is not verified here (the querier decodes every chunk it uses).
 import type { Bucket } from '../../../host/index.ts';
-import { readAll } from '../../../lib/objstore/bucket.ts';
 import { CorruptBlockError } from '../../../lib/tsdb/errors.ts';
 import type { RawChunk } from '../../../lib/tsdb/chunks.ts';
 
@@ -27,35 +26,44 @@ export class BucketChunkSource implements ChunkSource {
     private readonly segments?: number,
   ) {}
 
-  private async read(seg: number, off: number, len: number, onRead?: (bytes: number) => void): Promise<Uint8Array> {
+  private async read(seg: number, off: number, len: number, onRead?: (bytes: number) => void): Promise<Pieces> {
     const name = `${this.block}/chunks/${String(seg + 1).padStart(6, '0')}`;
-    let b: Uint8Array;
+    const parts: Uint8Array[] = [];
+    let total = 0;
     try {
-      b = await readAll(await this.bucket.getRange(name, off, len));
+      const reader = (await this.bucket.getRange(name, off, len)).getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (value.length) {
+          parts.push(value);
+          total += value.length;
+        }
+      }
     } catch (e) {
       if (this.bucket.isObjNotFoundErr(e)) throw new CorruptBlockError(this.block, `chunks/${String(seg + 1).padStart(6, '0')}`, 'segment', 'missing from the bucket', e);
       throw e;
     }
-    this.bytesRead += b.length;
-    onRead?.(b.length);
-    return b;
+    this.bytesRead += total;
+    onRead?.(total);
+    return new Pieces(parts, total);
   }
 
-  /** Parses the chunk record at p in buf; undefined when buf ends before the record does. */
-  private parse(buf: Uint8Array, p: number, ref: number): RawChunk | undefined {
+  /** Parses the chunk record at p; undefined when the data ends before the record does. */
+  private parse(buf: Pieces, p: number, ref: number): RawChunk | undefined {
     let len = 0;
     let s = 1;
     let q = p;
     for (;;) {
       if (q >= buf.length) return undefined;
-      const c = buf[q++]!;
+      const c = buf.at(q++);
       len += (c & 0x7f) * s;
       if (c < 0x80) break;
       s *= 128;
       if (q - p > 9) throw new CorruptBlockError(this.block, `chunks/${String(Math.floor(ref / SEG) + 1).padStart(6, '0')}`, `chunk ${ref}`, 'bad length varint');
     }
     if (q + 1 + len > buf.length) return undefined;
-    return { encoding: buf[q]!, data: buf.subarray(q + 1, q + 1 + len) };
+    return { encoding: buf.at(q), data: buf.slice(q + 1, q + 1 + len) };
   }
 
   async chunks(refs: readonly number[], gap: number, onRead?: (bytes: number) => void): Promise<RawChunk[]> {
@@ -85,7 +93,7 @@ export class BucketChunkSource implements ChunkSource {
             if (probe) c = probe;
             else {
               let len = 0, s = 1, q = 0;
-              for (;;) { const x = head[q++]; if (x === undefined) break; len += (x & 0x7f) * s; if (x < 0x80) break; s *= 128; }
+              for (;;) { if (q >= head.length) break; const x = head.at(q++); len += (x & 0x7f) * s; if (x < 0x80) break; s *= 128; }
               const full = await this.read(seg, refs[k]! % SEG, q + 1 + len + 4, onRead);
               c = this.parse(full, 0, refs[k]!);
             }
@@ -97,6 +105,53 @@ export class BucketChunkSource implements ChunkSource {
       i = j + 1;
     }
     await Promise.all(jobs);
+    return out;
+  }
+}
+
+/**
+ * The pieces of one ranged read, addressed as one byte range without concatenating them: a chunk
+ * inside one piece is a view into it; only a chunk spanning two pieces is copied.
+ */
+class Pieces {
+  private readonly starts: number[] = [];
+  private cur = 0;
+  constructor(private readonly parts: Uint8Array[], readonly length: number) {
+    let off = 0;
+    for (const p of parts) {
+      this.starts.push(off);
+      off += p.length;
+    }
+  }
+
+  /** Index of the piece holding byte off (reads move forward, so search from the last one). */
+  private piece(off: number): number {
+    let i = this.cur;
+    if (i >= this.parts.length || this.starts[i]! > off) i = 0;
+    while (i + 1 < this.parts.length && this.starts[i + 1]! <= off) i++;
+    this.cur = i;
+    return i;
+  }
+
+  at(off: number): number {
+    const i = this.piece(off);
+    return this.parts[i]![off - this.starts[i]!]!;
+  }
+
+  slice(from: number, to: number): Uint8Array {
+    const i = this.piece(from);
+    const p = this.parts[i]!;
+    const s = this.starts[i]!;
+    if (to - s <= p.length) return p.subarray(from - s, to - s);
+    const out = new Uint8Array(to - from);
+    let w = 0;
+    for (let k = i; w < out.length; k++) {
+      const part = this.parts[k]!;
+      const a = k === i ? from - s : 0;
+      const n = Math.min(part.length - a, out.length - w);
+      out.set(part.subarray(a, a + n), w);
+      w += n;
+    }
     return out;
   }
 }
