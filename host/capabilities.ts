@@ -77,6 +77,16 @@ export function createFs(perms: Permissions, baseDir = process.cwd()): FsCapabil
         await fh.close();
       }
     },
+    async appendFile(p, data) {
+      const fh = await fsp.open(w(p, 'fs.appendFile'), 'a');
+      try {
+        let off = 0;
+        while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+    },
     async openRead(p, range) {
       const abs = r(p, 'fs.openRead');
       const fh = await fsp.open(abs, 'r');

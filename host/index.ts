@@ -50,6 +50,8 @@ export interface FsCapability {
   readFile(path: string): Promise<Uint8Array>;
   readRange(path: string, offset: number, length: number): Promise<Uint8Array>;
   writeFile(path: string, data: Uint8Array | ReadableStream<Uint8Array>): Promise<void>;
+  /** Appends bytes to a file (created if missing) and syncs it to disk (write-ahead logs). Checked as a write. */
+  appendFile?(path: string, data: Uint8Array): Promise<void>;
   /** Opens a file for reading as a web stream, optionally a byte range. */
   openRead(path: string, range?: { offset: number; length?: number }): Promise<ReadableStream<Uint8Array>>;
   stat(path: string): Promise<FileInfo>;

@@ -31,6 +31,16 @@ export function nodeFs(): FsCapability {
       if (data instanceof Uint8Array) return fsp.writeFile(p, data);
       await pipeline(Readable.fromWeb(data as import('node:stream/web').ReadableStream<Uint8Array>), createWriteStream(p));
     },
+    async appendFile(p, data) {
+      const fh = await fsp.open(p, 'a');
+      try {
+        let off = 0;
+        while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+    },
     async openRead(p, range) {
       const fh = await fsp.open(p, 'r');
       const start = range?.offset ?? 0;
