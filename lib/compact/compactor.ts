@@ -1,0 +1,369 @@
+// The compactor's work, one iteration at a time (Thanos's loop order): sync metas → compact every
+// group until nothing is left to plan → downsample pass 1 (raw → 5m) → pass 2 (5m → 1h) → retention
+// → clean up (blocks marked for deletion longer than --delete-delay, aborted partial uploads).
+// Blocks are downloaded into <dataDir>/compact|downsample/, merged/downsampled with lib/tsdb and
+// uploaded with meta.json last; inputs are never deleted directly, only marked (deletion-mark.json).
+import type { Bucket } from '../objstore/bucket.ts';
+import type { Core } from '../core/types.ts';
+import type { FsCapability, Logger, Metrics } from '../../host/index.ts';
+import { BlockReader, fsBlockFiles, fsBlockSink, downloadBlock, uploadBlock, mergeBlocks, downsampleBlock, formatMeta, RES_5M, RES_1H } from '../tsdb/mod.ts';
+import type { BlockMeta as TsdbMeta } from '../tsdb/mod.ts';
+import { MetaFetcher, ConsistencyDelayFilter, DeletionMarkFilter, DeduplicateFilter, forEachLimit, type FetchResult } from '../store/blocksync/fetcher.ts';
+import { parseBlockMeta, ulidTime, type BlockMeta } from '../store/blocksync/meta.ts';
+import { DELETION_MARK, NO_COMPACT_MARK, NO_DOWNSAMPLE_MARK, deleteBlock, writeMarker, readMarker } from './marks.ts';
+import { DEFAULT_RANGES, HOUR, RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE, findOverlaps, groupBlocks, labelsString, planGroup, type Group } from './plan.ts';
+
+/** Thanos's PartialUploadThresholdAge: partial uploads younger than this may still be in flight. */
+export const PARTIAL_UPLOAD_THRESHOLD = 48 * HOUR;
+
+/** A critical problem (e.g. overlapping blocks): Thanos stops compacting and sets thanos_compact_halted. */
+export class HaltError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HaltError';
+  }
+}
+
+export interface Retention {
+  /** ms; 0 = keep forever. */
+  raw: number;
+  m5: number;
+  h1: number;
+}
+
+export interface CompactorOptions {
+  bucket: Bucket;
+  fs: FsCapability;
+  /** Scratch space for downloads and outputs (<dataDir>/compact, <dataDir>/downsample). */
+  dataDir: string;
+  core: Core;
+  log?: Logger;
+  metrics?: Metrics;
+  ranges?: number[];
+  consistencyDelayMs?: number;
+  deleteDelayMs?: number;
+  retention?: Retention;
+  downsampling?: boolean;
+  /** Groups compacted in parallel. */
+  concurrency?: number;
+  downsampleConcurrency?: number;
+  metaFetchConcurrency?: number;
+  enableVerticalCompaction?: boolean;
+  /** Labels dropped from external labels before grouping (--deduplication.replica-label). */
+  replicaLabels?: string[];
+  now?: () => number;
+}
+
+export interface IterationResult {
+  compactions: number;
+  downsampled: number;
+  retentionMarked: number;
+  deleted: number;
+  partialDeleted: number;
+}
+
+const noopLog: Logger = { debug() {}, info() {}, warn() {}, error() {}, with() { return noopLog; } };
+
+function toFetcherMeta(m: TsdbMeta): BlockMeta {
+  return parseBlockMeta(formatMeta(m), m.ulid);
+}
+
+function safeName(key: string): string {
+  return key.replace(/[^0-9A-Za-z_.-]/g, '_');
+}
+
+export class Compactor {
+  readonly bucket: Bucket;
+  private readonly o: Required<Omit<CompactorOptions, 'metrics' | 'log'>>;
+  private readonly log: Logger;
+  private readonly fetcher: MetaFetcher;
+  private readonly m;
+
+  constructor(opts: CompactorOptions) {
+    this.bucket = opts.bucket;
+    this.log = opts.log ?? noopLog;
+    this.o = {
+      bucket: opts.bucket, fs: opts.fs, dataDir: opts.dataDir, core: opts.core,
+      ranges: opts.ranges ?? DEFAULT_RANGES,
+      consistencyDelayMs: opts.consistencyDelayMs ?? 30 * 60_000,
+      deleteDelayMs: opts.deleteDelayMs ?? 48 * HOUR,
+      retention: opts.retention ?? { raw: 0, m5: 0, h1: 0 },
+      downsampling: opts.downsampling ?? true,
+      concurrency: Math.max(1, opts.concurrency ?? 1),
+      downsampleConcurrency: Math.max(1, opts.downsampleConcurrency ?? 1),
+      metaFetchConcurrency: Math.max(1, opts.metaFetchConcurrency ?? 32),
+      enableVerticalCompaction: opts.enableVerticalCompaction ?? false,
+      replicaLabels: opts.replicaLabels ?? [],
+      now: opts.now ?? Date.now,
+    };
+    // Marked blocks are on their way out: the compactor ignores them at once (delay -1).
+    this.fetcher = new MetaFetcher(opts.bucket, {
+      concurrency: this.o.metaFetchConcurrency,
+      filters: [new ConsistencyDelayFilter(this.o.consistencyDelayMs), new DeletionMarkFilter(-1), new DeduplicateFilter()],
+      log: this.log,
+      now: this.o.now,
+    });
+    const mt = opts.metrics;
+    this.m = mt
+      ? {
+          compactions: mt.counter('thanos_compact_group_compactions_total', 'Total number of group compaction attempts that resulted in a new block.', ['resolution']),
+          vertical: mt.counter('thanos_compact_group_vertical_compactions_total', 'Total number of group compaction attempts that resulted in a new block based on overlapping blocks.', ['resolution']),
+          compactionFailures: mt.counter('thanos_compact_group_compactions_failures_total', 'Total number of failed group compactions.', ['resolution']),
+          downsamples: mt.counter('thanos_compact_downsample_total', 'Total number of downsampling attempts.', ['resolution']),
+          downsampleFailures: mt.counter('thanos_compact_downsample_failures_total', 'Total number of failed downsampling attempts.', ['resolution']),
+          marked: mt.counter('thanos_compact_blocks_marked_total', 'Total number of blocks marked in compactor.', ['marker', 'reason']),
+          deleted: mt.counter('thanos_compact_blocks_cleaned_total', 'Total number of blocks deleted in compactor.'),
+          partialDeleted: mt.counter('thanos_compact_aborted_partial_uploads_deletion_attempts_total', 'Total number of started deletions of blocks that are assumed aborted and only partially uploaded.'),
+          todoCompactions: mt.gauge('thanos_compact_todo_compactions', 'The number of planned compactions.'),
+          todoCompactionBlocks: mt.gauge('thanos_compact_todo_compaction_blocks', 'The number of blocks planned to be merged.'),
+          todoDownsample: mt.gauge('thanos_compact_todo_downsample_blocks', 'The number of blocks to be downsampled.'),
+          todoDeletion: mt.gauge('thanos_compact_todo_deletion_blocks', 'The number of blocks that have deletion mark.'),
+        }
+      : undefined;
+  }
+
+  /** Blocks the compactor works on (consistency delay, deletion marks and duplicates filtered out). */
+  async sync(): Promise<FetchResult> {
+    const res = await this.fetcher.fetch();
+    this.m?.todoDeletion.set(res.deletionMarks.size);
+    // Garbage collection: a block whose sources a newer block fully covers is redundant.
+    for (const [id, why] of res.filtered) {
+      if (why !== 'duplicate') continue;
+      await this.mark(id, 'outdated block (its sources are covered by a compacted block)', 'duplicate');
+    }
+    return res;
+  }
+
+  private async mark(id: string, details: string, reason: string): Promise<void> {
+    await writeMarker(this.bucket, id, DELETION_MARK, details, this.o.now());
+    this.m?.marked.inc({ marker: DELETION_MARK, reason });
+    this.log.info('block has been marked for deletion', { block: id, reason });
+  }
+
+  private async withoutMarker(metas: BlockMeta[], marker: string): Promise<BlockMeta[]> {
+    const keep: boolean[] = new Array(metas.length).fill(true);
+    await forEachLimit(metas.map((_, i) => i), this.o.metaFetchConcurrency, async (i) => {
+      if (await this.bucket.exists(`${metas[i]!.ulid}/${marker}`)) keep[i] = false;
+    });
+    return metas.filter((_, i) => keep[i]);
+  }
+
+  /** Compacts every group until its planner has nothing left; returns the number of new blocks. */
+  async compactAll(signal?: AbortSignal): Promise<number> {
+    const res = await this.sync();
+    const groups = groupBlocks(res.metas.values(), this.o.replicaLabels);
+    let todo = 0, todoBlocks = 0;
+    for (const g of groups) {
+      const p = planGroup(g.metas, this.o.ranges);
+      if (p) { todo++; todoBlocks += p.blocks.length; }
+    }
+    this.m?.todoCompactions.set(todo);
+    this.m?.todoCompactionBlocks.set(todoBlocks);
+    let total = 0;
+    let idx = 0;
+    await forEachLimit(groups, this.o.concurrency, async (g) => {
+      const n = ++idx;
+      signal?.throwIfAborted();
+      total += await this.compactGroup(g, `${n}/${groups.length}`, signal);
+    });
+    return total;
+  }
+
+  private async compactGroup(g: Group, progress: string, signal?: AbortSignal): Promise<number> {
+    const glog = this.log.with({ group: g.key, labels: labelsString(g.labels), resolution: g.resolution });
+    // Pre compaction overlap check: without vertical compaction, overlapping blocks halt (Thanos).
+    if (!this.o.enableVerticalCompaction) {
+      const ov = findOverlaps(g.metas);
+      if (ov.length) {
+        const desc = ov.map((set) => set.map((m) => `[ulid: ${m.ulid}, mint: ${m.minTime}, maxt: ${m.maxTime}]`).join(', ')).join('; ');
+        throw new HaltError(`compaction of group ${g.key}: pre compaction overlap check: overlaps found while gathering blocks. ${desc}`);
+      }
+    } else if (g.resolution !== 0 && findOverlaps(g.metas).length) {
+      throw new HaltError(`compaction of group ${g.key}: overlapping downsampled blocks cannot be vertically compacted`);
+    }
+    let metas = await this.withoutMarker(g.metas, NO_COMPACT_MARK);
+    let done = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      const plan = planGroup(metas, this.o.ranges);
+      if (!plan) break;
+      const ids = new Set(plan.blocks.map((m) => m.ulid));
+      // Overlapping sources mean the same data twice: Thanos halts.
+      const seen = new Set<string>();
+      for (const m of plan.blocks) for (const s of m.compaction.sources) {
+        if (seen.has(s)) throw new HaltError(`compaction of group ${g.key}: overlapping sources detected for plan (source ${s})`);
+        seen.add(s);
+      }
+      glog.info(`compacting group ${progress}: ${plan.blocks.length}/${metas.length} blocks`, { kind: plan.kind, blocks: [...ids].join(','), mint: plan.blocks[0]!.minTime, maxt: Math.max(...plan.blocks.map((b) => b.maxTime)) });
+      const t0 = Date.now();
+      let out: BlockMeta | undefined;
+      try {
+        out = await this.compactBlocks(g, plan.blocks);
+      } catch (e) {
+        this.m?.compactionFailures.inc({ resolution: String(g.resolution) });
+        throw e;
+      }
+      for (const m of plan.blocks) await this.mark(m.ulid, out ? `source of compacted block ${out.ulid}` : 'compacted into an empty block', 'compacted');
+      this.m?.compactions.inc({ resolution: String(g.resolution) });
+      if (plan.kind === 'vertical') this.m?.vertical.inc({ resolution: String(g.resolution) });
+      glog.info('compacted blocks', { new: out?.ulid ?? '(empty, not uploaded)', sources: plan.blocks.length, duration_ms: Date.now() - t0 });
+      metas = metas.filter((m) => !ids.has(m.ulid));
+      if (out) metas.push(out);
+      metas.sort((a, b) => a.minTime - b.minTime);
+      done++;
+    }
+    return done;
+  }
+
+  /** Downloads, merges and uploads one plan; returns the new block (undefined when it came out empty). */
+  private async compactBlocks(g: Group, blocks: BlockMeta[]): Promise<BlockMeta | undefined> {
+    const { fs, core } = this.o;
+    const dir = fs.resolve(this.o.dataDir, 'compact', safeName(g.key));
+    await fs.remove(dir, { recursive: true }).catch(() => {});
+    await fs.mkdir(dir, { recursive: true });
+    try {
+      const readers: BlockReader[] = [];
+      for (const m of blocks) {
+        const p = await downloadBlock(this.bucket, m.ulid, fs, dir);
+        readers.push(await BlockReader.open(fsBlockFiles(fs, p), { core }));
+      }
+      const first = readers[0]!.meta;
+      const thanos = { ...(first.thanos ?? { labels: blocks[0]!.thanos.labels, downsample: { resolution: g.resolution } }), files: undefined, index_stats: undefined, upload_time: undefined, source: 'compactor' };
+      const meta = await mergeBlocks(readers, fsBlockSink(fs, dir), core, { thanos });
+      if (!meta.stats?.numSamples) return undefined;
+      const up = await uploadBlock(this.bucket, fs, fs.resolve(dir, meta.ulid), { allowEmptyLabels: true });
+      return toFetcherMeta(up);
+    } finally {
+      await fs.remove(dir, { recursive: true }).catch(() => {});
+    }
+  }
+
+  /**
+   * One downsampling pass over the synced blocks: raw blocks of ≥ 40h → 5m, 5m blocks of ≥ 10d → 1h,
+   * unless a block of the target resolution already covers all of the block's sources.
+   */
+  async downsamplePass(signal?: AbortSignal): Promise<number> {
+    const res = await this.sync();
+    const metas = [...res.metas.values()];
+    const covered = new Map<number, Set<string>>([[RES_5M, new Set()], [RES_1H, new Set()]]);
+    for (const m of metas) {
+      const s = covered.get(m.thanos.downsample.resolution);
+      if (s) for (const id of m.compaction.sources) s.add(id);
+    }
+    const todo: { m: BlockMeta; to: number }[] = [];
+    for (const m of metas) {
+      const r = m.thanos.downsample.resolution;
+      const to = r === 0 ? RES_5M : r === RES_5M ? RES_1H : 0;
+      if (!to) continue;
+      if (m.compaction.sources.every((id) => covered.get(to)!.has(id))) continue;
+      if (m.maxTime - m.minTime < (r === 0 ? RES_LEVEL1_DOWNSAMPLE_RANGE : RES_LEVEL2_DOWNSAMPLE_RANGE)) continue;
+      todo.push({ m, to });
+    }
+    const eligible: typeof todo = [];
+    for (const t of todo) if (!(await this.bucket.exists(`${t.m.ulid}/${NO_DOWNSAMPLE_MARK}`))) eligible.push(t);
+    this.m?.todoDownsample.set(eligible.length);
+    let n = 0;
+    let i = 0;
+    await forEachLimit(eligible, this.o.downsampleConcurrency, async ({ m, to }) => {
+      signal?.throwIfAborted();
+      const k = ++i;
+      this.log.info(`downsampling block ${k}/${eligible.length}`, { block: m.ulid, from: m.thanos.downsample.resolution, to, mint: m.minTime, maxt: m.maxTime });
+      try {
+        const out = await this.downsampleOne(m, to);
+        this.log.info('downsampled block', { from: m.ulid, to: out.ulid, resolution: to });
+        this.m?.downsamples.inc({ resolution: String(to) });
+        n++;
+      } catch (e) {
+        this.m?.downsampleFailures.inc({ resolution: String(to) });
+        throw e;
+      }
+    });
+    return n;
+  }
+
+  private async downsampleOne(m: BlockMeta, to: number): Promise<TsdbMeta> {
+    const { fs, core } = this.o;
+    const dir = fs.resolve(this.o.dataDir, 'downsample', m.ulid);
+    await fs.remove(dir, { recursive: true }).catch(() => {});
+    await fs.mkdir(dir, { recursive: true });
+    try {
+      const p = await downloadBlock(this.bucket, m.ulid, fs, dir);
+      const reader = await BlockReader.open(fsBlockFiles(fs, p), { core });
+      const meta = await downsampleBlock(reader, to, fsBlockSink(fs, dir), core);
+      return await uploadBlock(this.bucket, fs, fs.resolve(dir, meta.ulid), { allowEmptyLabels: true, meta: (x) => ({ ...x, thanos: x.thanos ? { ...x.thanos, upload_time: undefined } : x.thanos }) });
+    } finally {
+      await fs.remove(dir, { recursive: true }).catch(() => {});
+    }
+  }
+
+  /** Marks blocks older than their resolution's retention for deletion; returns how many. */
+  async applyRetention(): Promise<number> {
+    const r = this.o.retention;
+    if (!r.raw && !r.m5 && !r.h1) return 0;
+    const res = await this.sync();
+    const now = this.o.now();
+    let n = 0;
+    for (const m of res.metas.values()) {
+      const res0 = m.thanos.downsample.resolution;
+      const keep = res0 === 0 ? r.raw : res0 === RES_5M ? r.m5 : res0 === RES_1H ? r.h1 : 0;
+      if (!keep) continue;
+      if (now > m.maxTime + keep) {
+        await this.mark(m.ulid, `block exceeds retention of ${keep / 1000}s for resolution ${res0}`, 'retention');
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Deletes blocks whose deletion mark is older than --delete-delay, and partial uploads (no
+   * meta.json) older than max(consistency delay, 48h) or carrying a deletion mark.
+   */
+  async cleanup(): Promise<{ deleted: number; partialDeleted: number }> {
+    const now = this.o.now();
+    let deleted = 0, partialDeleted = 0;
+    const ids: string[] = [];
+    for await (const name of this.bucket.iter('')) {
+      if (name.endsWith('/') && /^[0-7][0-9A-HJKMNP-TV-Z]{25}\/$/.test(name)) ids.push(name.slice(0, -1));
+    }
+    const threshold = Math.max(this.o.consistencyDelayMs, PARTIAL_UPLOAD_THRESHOLD);
+    for (const id of ids) {
+      let mark: Record<string, unknown> | undefined;
+      try {
+        mark = await readMarker(this.bucket, id, DELETION_MARK);
+      } catch (e) {
+        this.log.warn('ignoring unreadable deletion mark', { block: id, err: (e as Error).message });
+      }
+      const complete = await this.bucket.exists(`${id}/meta.json`);
+      if (mark && typeof mark.deletion_time === 'number') {
+        if (now - mark.deletion_time * 1000 > this.o.deleteDelayMs || !complete) {
+          await deleteBlock(this.bucket, id);
+          this.log.info('deleted block marked for deletion', { block: id });
+          this.m?.deleted.inc();
+          if (complete) deleted++; else partialDeleted++;
+        }
+        continue;
+      }
+      if (!complete && now - ulidTime(id) > threshold) {
+        await deleteBlock(this.bucket, id);
+        this.log.info('deleted aborted partial upload', { block: id, threshold_ms: threshold });
+        this.m?.partialDeleted.inc();
+        partialDeleted++;
+      }
+    }
+    return { deleted, partialDeleted };
+  }
+
+  /** One full iteration in Thanos's order. */
+  async runOnce(signal?: AbortSignal): Promise<IterationResult> {
+    const compactions = await this.compactAll(signal);
+    let downsampled = 0;
+    if (this.o.downsampling) {
+      downsampled += await this.downsamplePass(signal);
+      downsampled += await this.downsamplePass(signal);
+    }
+    const retentionMarked = await this.applyRetention();
+    const { deleted, partialDeleted } = await this.cleanup();
+    return { compactions, downsampled, retentionMarked, deleted, partialDeleted };
+  }
+}

@@ -1,0 +1,221 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Compactor, HaltError } from '../../lib/compact/compactor.ts';
+import { planGroup, splitByRange, DEFAULT_RANGES } from '../../lib/compact/plan.ts';
+import { writeMarker, DELETION_MARK, NO_COMPACT_MARK } from '../../lib/compact/marks.ts';
+import { BlockReader, bucketBlockFiles, downloadBlock, parseMeta } from '../../lib/tsdb/mod.ts';
+import { readAll } from '../../lib/objstore/bucket.ts';
+import { labelsToRecord } from '../../lib/labels/mod.ts';
+import { parseBlockMeta } from '../../lib/store/blocksync/meta.ts';
+import { promtoolDump } from '../tsdb/helpers.ts';
+import { fs, core, HOUR, DAY, tmp, fsBucket, alignedStart, putBlock, samplesOf, SERIES, objects, type SeriesSpec } from './helpers.ts';
+
+const key = (rec: Record<string, string>) => JSON.stringify(Object.fromEntries(Object.entries(rec).sort(([a], [b]) => (a < b ? -1 : 1))));
+const all = [{ type: '=~' as const, name: '__name__', value: '.*' }];
+
+async function readSamples(bucket: ReturnType<typeof fsBucket>, id: string): Promise<Map<string, { t: number[]; v: number[] }>> {
+  const b = await BlockReader.open(bucketBlockFiles(bucket, id), { core });
+  const out = new Map<string, { t: number[]; v: number[] }>();
+  for await (const s of b.select(all)) out.set(key(labelsToRecord(s.labels)), { t: [...s.t.subarray(0, s.n)], v: [...s.v.subarray(0, s.n)] });
+  return out;
+}
+
+async function meta(bucket: ReturnType<typeof fsBucket>, id: string) {
+  return parseMeta(await readAll(await bucket.get(`${id}/meta.json`)));
+}
+
+function compactor(bucket: ReturnType<typeof fsBucket>, extra: Partial<ConstructorParameters<typeof Compactor>[0]> = {}) {
+  return new Compactor({ bucket, fs, core, dataDir: tmp('data'), consistencyDelayMs: 0, downsampling: false, ...extra });
+}
+
+test('planner: aligned 8h range of 2h blocks, newest block left out', () => {
+  const m = (min: number, max: number, id: string) => parseBlockMeta({ ulid: id, minTime: min, maxTime: max, version: 1, compaction: { level: 1 }, thanos: { labels: { a: '1' } } });
+  const ids = ['01H000000000000000000000A0', '01H000000000000000000000A1', '01H000000000000000000000A2', '01H000000000000000000000A3', '01H000000000000000000000A4'];
+  const blocks = ids.map((id, i) => m(i * 2 * HOUR, (i + 1) * 2 * HOUR, id));
+  const p = planGroup(blocks, DEFAULT_RANGES)!;
+  assert.is(p.kind, 'horizontal');
+  assert.equal(p.blocks.map((b) => b.ulid), ids.slice(0, 4));
+  // Only 4 blocks: the newest is excluded, the remaining 3 do not fill 8h and are not before it... they are.
+  const p2 = planGroup(blocks.slice(0, 4), DEFAULT_RANGES)!;
+  assert.equal(p2.blocks.map((b) => b.ulid), ids.slice(0, 3));
+  assert.is(planGroup(blocks.slice(0, 1)), undefined);
+  // Overlap → vertical plan first.
+  const ov = planGroup([...blocks, m(HOUR, 3 * HOUR, '01H000000000000000000000B0')])!;
+  assert.is(ov.kind, 'vertical');
+  assert.equal(splitByRange(blocks, 8 * HOUR).map((g) => g.length), [4, 1]);
+});
+
+test('compacts four 2h blocks into one 8h block: samples, level, sources, labels, deletion marks', async () => {
+  const bucket = fsBucket();
+  const T0 = alignedStart();
+  const ext = { cluster: 'eu', replica: 'r0' };
+  const srcs: Awaited<ReturnType<typeof putBlock>>[] = [];
+  for (let i = 0; i < 5; i++) srcs.push(await putBlock(bucket, { minTime: T0 + i * 2 * HOUR, maxTime: T0 + (i + 1) * 2 * HOUR, ext }));
+  // Another group (other labels) with a single block: nothing to do there.
+  const other = await putBlock(bucket, { minTime: T0, maxTime: T0 + 2 * HOUR, ext: { cluster: 'us' } });
+  const c = compactor(bucket);
+  const r = await c.runOnce();
+  assert.is(r.compactions, 1);
+  const ids = (await objects(bucket)).filter((n) => n.endsWith('/meta.json')).map((n) => n.slice(0, 26));
+  const fresh = ids.filter((id) => !srcs.some((s) => s.ulid === id) && id !== other.ulid);
+  assert.is(fresh.length, 1);
+  const m = await meta(bucket, fresh[0]!);
+  assert.is(m.minTime, T0);
+  assert.is(m.maxTime, T0 + 8 * HOUR);
+  assert.is(m.compaction.level, 2);
+  assert.equal(m.compaction.sources, srcs.slice(0, 4).map((s) => s.ulid).sort());
+  assert.equal(m.thanos!.labels, ext);
+  assert.is(m.thanos!.source, 'compactor');
+  assert.is(m.thanos!.downsample.resolution, 0);
+  assert.ok(m.thanos!.files!.some((f) => f.rel_path === 'index'));
+  for (const s of srcs.slice(0, 4)) {
+    const mark = JSON.parse(new TextDecoder().decode(await readAll(await bucket.get(`${s.ulid}/${DELETION_MARK}`))));
+    assert.is(mark.id, s.ulid);
+    assert.type(mark.deletion_time, 'number');
+  }
+  assert.not.ok(await bucket.exists(`${srcs[4]!.ulid}/${DELETION_MARK}`));
+  // Sample by sample: the compacted block holds exactly the generated data over 8h.
+  const got = await readSamples(bucket, fresh[0]!);
+  assert.is(got.size, SERIES.length);
+  for (const s of SERIES) assert.equal(got.get(key(s.labels)), samplesOf(s, T0, T0 + 8 * HOUR), JSON.stringify(s.labels));
+  // promtool reads the compacted block (downloaded) and dumps the same samples.
+  const dir = tmp('dl');
+  await downloadBlock(bucket, fresh[0]!, fs, dir);
+  const dump = promtoolDump(dir).trim().split('\n');
+  const total = SERIES.reduce((a, s) => a + samplesOf(s, T0, T0 + 8 * HOUR).t.length, 0);
+  assert.is(dump.length, total);
+  assert.ok(dump.includes(`{__name__="temp", room="kitchen"} ${samplesOf(SERIES[2]!, T0, T0 + 8 * HOUR).v[5]} ${samplesOf(SERIES[2]!, T0, T0 + 8 * HOUR).t[5]}`), dump.slice(0, 3).join('\n'));
+  // A second iteration finds nothing to do (sources are marked, the 8h block is alone in 2d).
+  const r2 = await c.runOnce();
+  assert.is(r2.compactions, 0);
+  // Cleanup after --delete-delay deletes the marked sources (every object), nothing else.
+  const later = compactor(bucket, { now: () => Date.now() + 49 * HOUR });
+  const cl = await later.cleanup();
+  assert.is(cl.deleted, 4);
+  const left = await objects(bucket);
+  for (const s of srcs.slice(0, 4)) assert.not.ok(left.some((n) => n.startsWith(s.ulid)), s.ulid);
+  assert.ok(left.includes(`${fresh[0]}/meta.json`));
+  assert.ok(left.includes(`${other.ulid}/meta.json`));
+});
+
+test('compaction carries on level by level: 2h → 8h → 2d', async () => {
+  const bucket = fsBucket();
+  const T0 = alignedStart();
+  const ext = { cluster: 'eu' };
+  const series: SeriesSpec[] = [{ labels: { __name__: 'g' }, step: 300_000, value: (t) => t / 1000 }];
+  for (let i = 0; i < 25; i++) await putBlock(bucket, { minTime: T0 + i * 2 * HOUR, maxTime: T0 + (i + 1) * 2 * HOUR, ext, series });
+  const r = await compactor(bucket).runOnce();
+  // 24 blocks → 6 × 8h (one of 4 each), then the 6 → one 2d block; the 25th (newest) stays.
+  assert.is(r.compactions, 7);
+  const c = compactor(bucket);
+  const res = await c.sync();
+  const metas = [...res.metas.values()].sort((a, b) => a.minTime - b.minTime);
+  assert.is(metas.length, 2);
+  assert.is(metas[0]!.maxTime - metas[0]!.minTime, 48 * HOUR);
+  assert.is(metas[0]!.compaction.level, 3);
+  assert.is(metas[0]!.compaction.sources.length, 24);
+  const got = await readSamples(bucket, metas[0]!.ulid);
+  assert.equal(got.get(key({ __name__: 'g' })), samplesOf(series[0]!, T0, T0 + 48 * HOUR));
+});
+
+test('overlapping blocks halt the compactor; with vertical compaction they are merged one-to-one', async () => {
+  const bucket = fsBucket();
+  const T0 = alignedStart();
+  const ext = { cluster: 'eu' };
+  const a: SeriesSpec = { labels: { __name__: 'x', s: 'a' }, step: 60_000, value: (t) => t % 7 };
+  const b: SeriesSpec = { labels: { __name__: 'x', s: 'b' }, step: 60_000, value: (t) => t % 11 };
+  const b1 = await putBlock(bucket, { minTime: T0, maxTime: T0 + 2 * HOUR, ext, series: [a] });
+  const b2 = await putBlock(bucket, { minTime: T0 + HOUR, maxTime: T0 + 3 * HOUR, ext, series: [a, b] });
+  await putBlock(bucket, { minTime: T0 + 4 * HOUR, maxTime: T0 + 6 * HOUR, ext, series: [a] });
+  try {
+    await compactor(bucket).runOnce();
+    assert.unreachable('should halt');
+  } catch (e) {
+    assert.instance(e, HaltError);
+    assert.match((e as Error).message, /pre compaction overlap check: overlaps found while gathering blocks/);
+    assert.match((e as Error).message, new RegExp(b1.ulid));
+  }
+  assert.not.ok(await bucket.exists(`${b1.ulid}/${DELETION_MARK}`));
+  const r = await compactor(bucket, { enableVerticalCompaction: true }).runOnce();
+  assert.ok(r.compactions >= 1);
+  assert.ok(await bucket.exists(`${b1.ulid}/${DELETION_MARK}`));
+  assert.ok(await bucket.exists(`${b2.ulid}/${DELETION_MARK}`));
+  const res = await compactor(bucket).sync();
+  const merged = [...res.metas.values()].find((m) => m.compaction.sources.includes(b1.ulid))!;
+  assert.ok(merged.compaction.sources.includes(b2.ulid));
+  const got = await readSamples(bucket, merged.ulid);
+  const end = merged.maxTime;
+  assert.is(merged.maxTime, T0 + 3 * HOUR);
+  assert.equal(got.get(key(a.labels)), samplesOf(a, T0, T0 + 3 * HOUR));
+  assert.equal(got.get(key(b.labels)), samplesOf(b, T0 + HOUR, T0 + 3 * HOUR));
+});
+
+test('no-compact-mark.json keeps a block out of plans', async () => {
+  const bucket = fsBucket();
+  const T0 = alignedStart();
+  const ext = { cluster: 'eu' };
+  const blocks: Awaited<ReturnType<typeof putBlock>>[] = [];
+  for (let i = 0; i < 5; i++) blocks.push(await putBlock(bucket, { minTime: T0 + i * 2 * HOUR, maxTime: T0 + (i + 1) * 2 * HOUR, ext }));
+  await writeMarker(bucket, blocks[1]!.ulid, NO_COMPACT_MARK, 'test');
+  const r = await compactor(bucket).runOnce();
+  assert.is(r.compactions, 1);
+  assert.not.ok(await bucket.exists(`${blocks[1]!.ulid}/${DELETION_MARK}`));
+  for (const i of [0, 2, 3]) assert.ok(await bucket.exists(`${blocks[i]!.ulid}/${DELETION_MARK}`), `block ${i}`);
+  assert.not.ok(await bucket.exists(`${blocks[4]!.ulid}/${DELETION_MARK}`));
+});
+
+test('retention marks blocks past their resolution retention; cleanup deletes partial uploads', async () => {
+  const bucket = fsBucket();
+  const T0 = alignedStart(30);
+  const old = await putBlock(bucket, { minTime: T0, maxTime: T0 + 2 * HOUR, ext: { c: '1' } });
+  const recent = await putBlock(bucket, { minTime: Date.now() - 3 * HOUR, maxTime: Date.now() - HOUR, ext: { c: '2' } });
+  const c = compactor(bucket, { retention: { raw: 10 * DAY, m5: 0, h1: 0 } });
+  assert.is(await c.applyRetention(), 1);
+  assert.ok(await bucket.exists(`${old.ulid}/${DELETION_MARK}`));
+  assert.not.ok(await bucket.exists(`${recent.ulid}/${DELETION_MARK}`));
+  // A partial upload (no meta.json) with an old ULID is deleted, a fresh one is left alone.
+  const oldPartial = old.ulid.slice(0, 10) + '0000000000000000';
+  await bucket.upload(`${oldPartial}/index`, new Uint8Array([1]));
+  const freshPartial = recent.ulid.slice(0, 10) + '0000000000000000';
+  await bucket.upload(`${freshPartial}/chunks/000001`, new Uint8Array([1]));
+  const cl = await c.cleanup();
+  assert.is(cl.partialDeleted, 1);
+  assert.is(cl.deleted, 0);
+  const left = await objects(bucket);
+  assert.not.ok(left.some((n) => n.startsWith(oldPartial)));
+  assert.ok(left.some((n) => n.startsWith(freshPartial)));
+  assert.ok(left.includes(`${old.ulid}/meta.json`));
+});
+
+test('compacts blocks made by promtool (openmetrics backfill) and promtool agrees on the output', async () => {
+  const { genOpenMetrics, promtool, blockDirsIn } = await import('../tsdb/helpers.ts');
+  const { uploadBlock } = await import('../../lib/tsdb/mod.ts');
+  const { writeFileSync } = await import('node:fs');
+  const T0 = alignedStart();
+  const work = tmp('prom');
+  const om = join(work, 'in.om');
+  writeFileSync(om, genOpenMetrics(T0, 6, 3));
+  const out = join(work, 'blocks');
+  mkdirSync(out);
+  const r = promtool('tsdb', 'create-blocks-from', 'openmetrics', om, out);
+  assert.is(r.code, 0, r.stderr);
+  const dirs = blockDirsIn(out);
+  assert.is(dirs.length, 3);
+  const bucket = fsBucket();
+  for (const d of dirs) await uploadBlock(bucket, fs, d, { meta: (m) => ({ ...m, thanos: { labels: { prom: 'p1' }, downsample: { resolution: 0 }, source: 'sidecar' } }) });
+  const before = promtoolDump(out).trim().split('\n').sort();
+  // 3 blocks: the newest stays, the two older ones (before it) are compacted.
+  const res = await compactor(bucket).runOnce();
+  assert.is(res.compactions, 1);
+  const dl = tmp('prom-dl');
+  const live = [...(await compactor(bucket).sync()).metas.keys()];
+  assert.is(live.length, 2);
+  for (const id of live) await downloadBlock(bucket, id, fs, dl);
+  const after = promtoolDump(dl).trim().split('\n').sort();
+  assert.is(after.length, before.length);
+  assert.equal(after, before);
+});
+
+test.run();
