@@ -182,8 +182,90 @@ function collect(it: AdjustableIterator, capacity: number): Samples {
   return { t, v, n };
 }
 
+/**
+ * The two-replica case (an HA pair) without iterator objects: the same steps as PenaltyIterator over
+ * two ArrayIterators, on indices. penaltyMergeGeneric is the reference it is tested against.
+ */
+function penaltyMerge2(a: Samples, b: Samples, counter: boolean): Samples {
+  const at = a.t, av = a.v, na = a.n;
+  const bt = b.t, bv = b.v, nb = b.n;
+  const cap = Math.max(na, nb, 1);
+  let ot = new Float64Array(cap);
+  let ov = new Float64Array(cap);
+  let n = 0;
+  let ia = 0, ib = 0;
+  let aok = na > 0, bok = nb > 0;
+  let errA = 0, errB = 0;
+  let lastT = -Infinity;
+  let useA = true;
+  let penA = 0, penB = 0;
+  for (;;) {
+    const hasLast = useA ? aok : bok;
+    const lastV = hasLast ? (useA ? av[ia]! + errA : bv[ib]! + errB) : 0;
+    const lastUseA = useA;
+    if (aok) {
+      const s = lastT + 1 + penA;
+      while (ia < na && at[ia]! < s) ia++;
+      aok = ia < na;
+    }
+    if (bok) {
+      const s = lastT + 1 + penB;
+      while (ib < nb && bt[ib]! < s) ib++;
+      bok = ib < nb;
+    }
+    let ok = true;
+    if (!aok) {
+      useA = false;
+      if (bok) {
+        lastT = bt[ib]!;
+        penB = 0;
+      } else ok = false;
+    } else if (!bok) {
+      useA = true;
+      lastT = at[ia]!;
+      penA = 0;
+    } else {
+      const ta = at[ia]!;
+      const tb = bt[ib]!;
+      useA = ta <= tb;
+      if (useA) {
+        penB = lastT !== -Infinity ? 2 * (ta - lastT) : INITIAL_PENALTY;
+        penA = 0;
+        lastT = ta;
+      } else {
+        penA = lastT !== -Infinity ? 2 * (tb - lastT) : INITIAL_PENALTY;
+        penB = 0;
+        lastT = tb;
+      }
+    }
+    if (counter && useA !== lastUseA && hasLast) {
+      if (aok && lastV > av[ia]! + errA) errA += lastV - (av[ia]! + errA);
+      if (bok && lastV > bv[ib]! + errB) errB += lastV - (bv[ib]! + errB);
+    }
+    if (!ok) break;
+    if (n === ot.length) {
+      const nt = new Float64Array(n * 2);
+      nt.set(ot);
+      ot = nt;
+      const nv = new Float64Array(n * 2);
+      nv.set(ov);
+      ov = nv;
+    }
+    ot[n] = lastT;
+    ov[n] = useA ? av[ia]! + errA : bv[ib]! + errB;
+    n++;
+  }
+  return { t: ot, v: ov, n };
+}
+
 /** Penalty-based merge of replicas of one series (order matters: the earlier replica wins ties). */
 export function penaltyMerge(replicas: readonly Samples[], func?: string): Samples {
+  if (replicas.length === 2) return penaltyMerge2(replicas[0]!, replicas[1]!, isCounterFunc(func));
+  return penaltyMergeGeneric(replicas, func);
+}
+
+/** The iterator-based penalty merge for any number of replicas (pairwise chaining). */
+export function penaltyMergeGeneric(replicas: readonly Samples[], func?: string): Samples {
   if (replicas.length === 0) return { t: new Float64Array(0), v: new Float64Array(0), n: 0 };
   const counter = isCounterFunc(func);
   let it: AdjustableIterator = new ArrayIterator(replicas[0]!, counter);

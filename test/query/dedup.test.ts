@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chainMerge, dedupSeriesSet, INITIAL_PENALTY, isCounterFunc, mergeReplicas, penaltyMerge, type Samples } from '../../lib/store/dedup.ts';
+import { chainMerge, dedupSeriesSet, INITIAL_PENALTY, isCounterFunc, mergeReplicas, penaltyMerge, penaltyMergeGeneric, type Samples } from '../../lib/store/dedup.ts';
 import { labelsFromRecord } from '../../lib/labels/mod.ts';
 import type { SeriesData } from '../../lib/promql/queryable.ts';
 
@@ -154,6 +154,31 @@ test('dedupSeriesSet: chain algorithm and counter func flow through', () => {
   assert.equal(pairs(dedupSeriesSet(set, ['replica'], { algorithm: 'chain' })[0]!), [
     [0, 10], [1000, 1], [10_000, 20], [11_000, 2], [20_000, 30], [21_000, 3], [31_000, 4], [41_000, 5],
   ]);
+});
+
+test('two-replica fast path equals the iterator implementation (random gaps, jitter, resets)', () => {
+  let seed = 42;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const gen = (offset: number): Samples => {
+    const out: Array<[number, number]> = [];
+    let t = offset + Math.floor(rnd() * 20_000);
+    let v = Math.floor(rnd() * 100);
+    const n = Math.floor(rnd() * 200);
+    for (let i = 0; i < n; i++) {
+      if (rnd() < 0.05) t += Math.floor(rnd() * 300_000); // gap
+      t += 10_000 + Math.floor(rnd() * 3000) - 1500; // jitter
+      v = rnd() < 0.03 ? Math.floor(rnd() * 10) : v + Math.floor(rnd() * 20); // counter with resets
+      out.push([t, v]);
+    }
+    return s(out);
+  };
+  for (let round = 0; round < 400; round++) {
+    const a = gen(0);
+    const b = gen(Math.floor(rnd() * 5000));
+    for (const func of [undefined, 'rate']) {
+      assert.equal(pairs(penaltyMerge([a, b], func)), pairs(penaltyMergeGeneric([a, b], func)), `round ${round} ${func}`);
+    }
+  }
 });
 
 test.run();
