@@ -200,9 +200,9 @@ function penaltyMerge2(a: Samples, b: Samples, counter: boolean): Samples {
   let useA = true;
   let penA = 0, penB = 0;
   for (;;) {
-    const hasLast = useA ? aok : bok;
+    const hasLast: boolean = useA ? aok : bok;
     const lastV = hasLast ? (useA ? av[ia]! + errA : bv[ib]! + errB) : 0;
-    const lastUseA = useA;
+    const lastUseA: boolean = useA;
     if (aok) {
       const s = lastT + 1 + penA;
       while (ia < na && at[ia]! < s) ia++;
