@@ -169,6 +169,8 @@ export class Shipper {
         res.already++;
         continue;
       }
+      // Only level-1 blocks ship in the normal flow (Thanos checks this before asking the bucket).
+      if (m.compaction.level > 1 && !this.o.uploadCompacted) continue;
       let inBucket: boolean;
       try {
         inBucket = await bucket.exists(`${m.ulid}/${META_FILENAME}`);
@@ -184,7 +186,6 @@ export class Shipper {
         res.already++;
         continue;
       }
-      if (m.compaction.level > 1 && !this.o.uploadCompacted) continue;
       log.info('upload new block', { id: m.ulid, level: m.compaction.level, mint: m.minTime, maxt: m.maxTime });
       const t0 = Date.now();
       try {
