@@ -2,8 +2,9 @@
 // its own file and contributes a ToolCommand[]; add new groups (e.g. bucket.ts) to the list below.
 import { definePlugin, ConfigError, type ToolCommand } from '../../../host/index.ts';
 import { tsdbCommands } from './tsdb.ts';
+import { rulesCommands } from './rules.ts';
 
-export const commands: ToolCommand[] = [...tsdbCommands];
+export const commands: ToolCommand[] = [...tsdbCommands, ...rulesCommands];
 
 export default definePlugin({
   manifest: {
