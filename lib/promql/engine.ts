@@ -6,7 +6,7 @@ import {
   lineCol, BadDataError, ExecutionError, PromQLError, QueryCanceledError, QueryTimeoutError, StorageError, TooManySamplesError,
 } from './errors.ts';
 import { formatFloat } from './format.ts';
-import { bucketFraction, bucketQuantile, kahanInc, lessNaNFirst, quantileOf, WINDOW_FUNCS, type Bucket, type WindowCtx } from './functions.ts';
+import { bucketFraction, bucketQuantile, kahanInc, lessNaNFirst, quantileOf, resetPrefix, WINDOW_FUNCS, type Bucket, type WindowCtx } from './functions.ts';
 import { parseExpr, typeOf } from './parser.ts';
 import type { Queryable, SeriesData } from './queryable.ts';
 import {
@@ -962,55 +962,63 @@ class Evaluator {
           if (max >= 9223372036854775807) throw new ExecutionError(`Scalar value ${formatFloat(max)} overflows int64`);
         }
       }
-      // Series index within input, to access cursors by series.
       const cursor = new Int32Array(input.length);
+      const vals = new Float64Array(input.length);
+      const heaps: number[][] = Array.from({ length: ng }, () => []);
+      const groupStamp = new Int32Array(ng).fill(-1);
+      const top = op === 'topk';
+      // Go heap order: the root is the element to be replaced first (smallest for topk).
+      const less = top
+        ? (a: number, b: number) => { const va = vals[a]!, vb = vals[b]!; return va < vb || (Number.isNaN(va) && !Number.isNaN(vb)); }
+        : (a: number, b: number) => { const va = vals[a]!, vb = vals[b]!; return va > vb || (Number.isNaN(va) && !Number.isNaN(vb)); };
+      const cmp = (a: number, b: number) => (less(a, b) ? -1 : less(b, a) ? 1 : 0);
+      let stepNo = 0;
       return this.rangeEvalSeries(input, (ts) => {
         const p = param![this.stepIndex(ts)]!;
-        const present: number[] = [];
-        const vals: number[] = [];
+        const step = stepNo++;
+        const out: Vector = [];
+        const k = Math.min(Math.trunc(p), input.length);
+        const ratio = p < -1 ? -1 : p > 1 ? 1 : p;
+        const groupOrder: number[] = [];
         for (let si = 0; si < input.length; si++) {
           const s = input[si]!;
           const c = cursor[si]!;
-          if (c < s.t.length && s.t[c] === ts) {
-            present.push(si);
-            vals.push(s.v[c]!);
-            cursor[si] = c + 1;
+          if (!(c < s.t.length && s.t[c] === ts)) continue;
+          cursor[si] = c + 1;
+          const f = s.v[c]!;
+          vals[si] = f;
+          if (op === 'limit_ratio') {
+            if (ratio !== 0 && ratioSample(ratio, s.metric)) out.push({ metric: s.metric, t: ts, v: f, dropName: s.dropName });
+            continue;
           }
-        }
-        const out: Vector = [];
-        if (op === 'limit_ratio') {
-          const r = p < -1 ? -1 : p > 1 ? 1 : p;
-          if (r === 0) return out;
-          for (let i = 0; i < present.length; i++) {
-            const s = input[present[i]!]!;
-            if (ratioSample(r, s.metric)) out.push({ metric: s.metric, t: ts, v: vals[i]!, dropName: s.dropName });
-          }
-          return out;
-        }
-        const k = Math.min(Math.trunc(p), input.length);
-        if (k < 1) return out;
-        const byGroup: number[][] = [];
-        const groupOrder: number[] = [];
-        for (let i = 0; i < present.length; i++) {
-          const g = seriesGroup[present[i]!]!;
-          let l = byGroup[g];
-          if (!l) {
-            l = byGroup[g] = [];
+          if (k < 1) continue;
+          const g = seriesGroup[si]!;
+          const h = heaps[g]!;
+          if (groupStamp[g] !== step) {
+            groupStamp[g] = step;
+            h.length = 0;
             groupOrder.push(g);
           }
-          l.push(i);
+          if (op === 'limitk') {
+            if (h.length < k) h.push(si);
+            continue;
+          }
+          if (h.length < k) {
+            h.push(si);
+            if (h.length > 1) h.sort(cmp);
+          } else if (less(h[0]!, si)) {
+            h[0] = si;
+            if (k > 1) h.sort(cmp);
+          }
         }
+        if (op === 'limit_ratio') return out;
         groupOrder.sort((a, b) => a - b);
         for (const g of groupOrder) {
-          let idx = byGroup[g]!;
-          if (op === 'limitk') idx = idx.slice(0, k);
-          else {
-            const top = op === 'topk';
-            idx = selectK(idx, vals, k, top);
-          }
-          for (const i of idx) {
-            const s = input[present[i]!]!;
-            out.push({ metric: s.metric, t: ts, v: vals[i]!, dropName: s.dropName });
+          const h = heaps[g]!;
+          const order = op === 'limitk' ? h : h.slice().reverse();
+          for (const si of order) {
+            const s = input[si]!;
+            out.push({ metric: s.metric, t: ts, v: vals[si]!, dropName: s.dropName });
           }
         }
         return out;
@@ -1341,8 +1349,10 @@ class Evaluator {
       const maxS = this.o.maxSamples;
       const samples = this.shared.samples;
       const monotone = src.at === null;
+      const counterFn = name === 'rate' || name === 'increase';
       for (const r of src.raws) {
         this.tick();
+        if (counterFn) ctx.resets = resetPrefix(r.v, r.n);
         const dropName = !keepName || r.dropName;
         const ts: number[] = [];
         const vs: number[] = [];

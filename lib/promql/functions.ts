@@ -20,6 +20,19 @@ export interface WindowCtx {
   range: number;
   /** Scalar arguments at this step (e.g. predict_linear's t, quantile_over_time's q). */
   scalars: number[];
+  /** Optional prefix count of counter resets of the current series (resets[i] = resets in [0, i]). */
+  resets?: Int32Array | null;
+}
+
+/** Prefix counts of counter resets (v[i] < v[i-1]) so windows without a reset skip the scan. */
+export function resetPrefix(v: Arr, n: number): Int32Array {
+  const r = new Int32Array(n);
+  let c = 0;
+  for (let i = 1; i < n; i++) {
+    if (v[i]! < v[i - 1]!) c++;
+    r[i] = c;
+  }
+  return r;
 }
 
 export type WindowFn = (t: Arr, v: Arr, lo: number, hi: number, ctx: WindowCtx) => number | null;
@@ -31,7 +44,7 @@ function extrapolatedRate(t: Arr, v: Arr, lo: number, hi: number, ctx: WindowCtx
   const firstV = v[lo]!;
   const lastT = t[hi - 1]!;
   let result = v[hi - 1]! - firstV;
-  if (isCounter) {
+  if (isCounter && !(ctx.resets && ctx.resets[hi - 1] === ctx.resets[lo])) {
     let prev = firstV;
     for (let i = lo + 1; i < hi; i++) {
       const cur = v[i]!;
