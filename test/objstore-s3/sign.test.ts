@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import { EMPTY_SHA256, amzDate, canonicalQuery, sha256Hex, signV2, signV4, toHex, uriEncode } from '../../plugins/objstore/s3/sign.ts';
 import { md5 } from '../../plugins/objstore/s3/md5.ts';
+import { payloadHash } from '../../plugins/objstore/s3/bucket.ts';
 import { childText, childrenNamed, parseXml, rootElement } from '../../plugins/objstore/s3/xml.ts';
 
 const S3_EXAMPLE = {
@@ -147,6 +148,14 @@ test('xml reader: ListBucketResult with entities, CDATA, namespaces', () => {
   assert.is(childText(root, 'IsTruncated'), 'false');
   assert.throws(() => parseXml('<a><b></a>'), /unexpected <\/a>/);
   assert.throws(() => parseXml('<a>'), /not closed/);
+});
+
+test('payload hash: signed over http, UNSIGNED-PAYLOAD over https, empty body hashed either way', async () => {
+  const body = new TextEncoder().encode('Welcome to Amazon S3.');
+  assert.is(await payloadHash('http', body), '44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072');
+  assert.is(await payloadHash('https', body), 'UNSIGNED-PAYLOAD');
+  assert.is(await payloadHash('https', undefined), EMPTY_SHA256);
+  assert.is(await payloadHash('http', new Uint8Array(0)), EMPTY_SHA256);
 });
 
 test.run();

@@ -8,7 +8,7 @@ import { NetworkError, describeNetErr, fetchWithHeaderTimeout } from './confutil
 import type { S3Config } from './config.ts';
 import { md5 } from './md5.ts';
 import { arrayParts, concat, streamParts } from './parts.ts';
-import { EMPTY_SHA256, amzDate, canonicalQuery, sha256Hex, signV2, signV4, toBase64, uriEncode } from './sign.ts';
+import { EMPTY_SHA256, UNSIGNED_PAYLOAD, amzDate, canonicalQuery, sha256Hex, signV2, signV4, toBase64, uriEncode } from './sign.ts';
 import { childText, childrenNamed, escapeXml, parseXml, rootElement } from './xml.ts';
 
 export interface Credentials {
@@ -177,7 +177,7 @@ export class S3Bucket implements Bucket {
         headers['authorization'] = authorization;
       } else {
         headers['x-amz-date'] = amzDate(now);
-        headers['x-amz-content-sha256'] = body && body.length > 0 ? await sha256Hex(body) : EMPTY_SHA256;
+        headers['x-amz-content-sha256'] = await payloadHash(this.scheme, body);
         const signed = await signV4({
           method: r.method,
           path,
@@ -494,6 +494,16 @@ export class S3Bucket implements Bucket {
   async close(): Promise<void> {
     this.closed = true;
   }
+}
+
+/**
+ * The x-amz-content-sha256 value. Over https TLS already protects the body, so (like minio-go)
+ * bodies are sent as UNSIGNED-PAYLOAD and not hashed; over plain http the body is signed.
+ * Content-MD5 (send_content_md5) still lets the server check the bytes either way.
+ */
+export async function payloadHash(scheme: 'http' | 'https', body: Uint8Array | undefined): Promise<string> {
+  if (!body || body.length === 0) return EMPTY_SHA256;
+  return scheme === 'https' ? UNSIGNED_PAYLOAD : sha256Hex(body);
 }
 
 function defaultCode(status: number): string {
