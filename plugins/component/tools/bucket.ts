@@ -1,0 +1,378 @@
+// `thanos tools bucket …` (also spelled `thanos bucket …`, and `thanos downsample`): ls, inspect,
+// web, verify, mark, cleanup, retention, downsample over the blocks of --objstore.config[-file].
+import { parseFlags, COMMON_FLAGS, FlagError, type ComponentContext, type FlagSpec, type ToolCommand, type TextOut } from '../../../host/index.ts';
+import { MetaFetcher, DeletionMarkFilter, TimePartitionFilter, type FetchResult } from '../../../lib/store/blocksync/fetcher.ts';
+import { parseDuration, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import type { BlockMeta } from '../../../lib/store/blocksync/meta.ts';
+import { Compactor } from '../../../lib/compact/compactor.ts';
+import { MARKERS, writeMarker, type MarkerName } from '../../../lib/compact/marks.ts';
+import { RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE, labelsString, groupKey } from '../../../lib/compact/plan.ts';
+import { overlappedBlocks, verifyBlockIndex, VERIFY_ISSUES, type VerifyIssue } from '../../../lib/compact/verify.ts';
+import { bucketPage } from './bucket_web.ts';
+
+class UsageError extends Error {}
+
+function out(ctx: ComponentContext, which: 'stdout' | 'stderr'): TextOut {
+  const t = ctx[which];
+  if (t) return t;
+  const c = globalThis.console;
+  return { write: (s: string) => (which === 'stdout' ? c.log(s.replace(/\n$/, '')) : c.error(s.replace(/\n$/, ''))) };
+}
+
+/** Wraps a command body: flag parsing, usage errors (exit 2) and failures (exit 1). */
+function command(name: string, help: string, flags: FlagSpec[], body: (ctx: ComponentContext, v: Record<string, unknown>) => Promise<number>, aliases?: string[]): ToolCommand {
+  return {
+    name,
+    help,
+    flags,
+    aliases,
+    async run(ctx, argv) {
+      try {
+        const p = parseFlags(argv, [...COMMON_FLAGS, ...flags], { context: `thanos tools ${name}` });
+        return await body(ctx, p.values);
+      } catch (e) {
+        await out(ctx, 'stderr').write(`thanos tools ${name}: ${(e as Error).message}\n`);
+        return e instanceof UsageError || e instanceof FlagError ? 2 : 1;
+      }
+    },
+  };
+}
+
+function dur(v: unknown, flag: string): number {
+  try {
+    return parseDuration(String(v));
+  } catch (e) {
+    throw new UsageError(`--${flag}: ${(e as Error).message}`);
+  }
+}
+
+const TIME_FLAGS: FlagSpec[] = [
+  { name: 'min-time', key: 'minTime', type: 'string', default: '0000-01-01T00:00:00Z', help: 'Only blocks overlapping this time or later (RFC3339 or duration relative to now, e.g. -2w).' },
+  { name: 'max-time', key: 'maxTime', type: 'string', default: '9999-12-31T23:59:59Z', help: 'Only blocks overlapping this time or earlier (RFC3339 or duration relative to now).' },
+];
+
+async function fetchMetas(ctx: ComponentContext, v: Record<string, unknown>, opts: { excludeDelete?: boolean } = {}): Promise<FetchResult> {
+  const bucket = await ctx.bucket();
+  const filters = [];
+  if (v.minTime !== undefined || v.maxTime !== undefined) {
+    let lo: number, hi: number;
+    try {
+      lo = parseTimeOrDuration(String(v.minTime ?? '0000-01-01T00:00:00Z'));
+      hi = parseTimeOrDuration(String(v.maxTime ?? '9999-12-31T23:59:59Z'));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    filters.push(new TimePartitionFilter(lo, hi));
+  }
+  if (opts.excludeDelete) filters.push(new DeletionMarkFilter(-1));
+  const res = await new MetaFetcher(bucket, { filters, log: ctx.log }).fetch();
+  for (const [id, err] of res.corrupted) ctx.log.warn('skipping block with unreadable meta.json', { block: id, err });
+  return res;
+}
+
+function sortedMetas(res: FetchResult): BlockMeta[] {
+  return [...res.metas.values()].sort((a, b) => a.minTime - b.minTime || (a.ulid < b.ulid ? -1 : 1));
+}
+
+/** Go's time.Duration String(): 2h0m0s, 1h30m0s, 45s, 1.5s, 0s. */
+export function goDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  const neg = ms < 0;
+  let x = Math.abs(ms);
+  if (x < 1000) return `${neg ? '-' : ''}${x}ms`;
+  const h = Math.floor(x / 3_600_000);
+  x -= h * 3_600_000;
+  const m = Math.floor(x / 60_000);
+  x -= m * 60_000;
+  const s = x / 1000;
+  const body = h ? `${h}h${m}m${s}s` : m ? `${m}m${s}s` : `${s}s`;
+  return (neg ? '-' : '') + body;
+}
+
+export function fmtTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, '');
+}
+
+// ---- ls ----
+
+const lsFlags: FlagSpec[] = [
+  { name: 'output', short: 'o', key: 'output', type: 'string', default: '', help: 'Output format: "" (ULIDs), json (one meta.json per line) or wide.' },
+  { name: 'exclude-delete', key: 'excludeDelete', type: 'bool', help: 'Exclude blocks marked for deletion.' },
+  ...TIME_FLAGS,
+];
+
+export const bucketLs = command('bucket ls', 'List all blocks in the bucket.', lsFlags, async (ctx, v) => {
+  const fmt = String(v.output ?? '');
+  if (!['', 'text', 'json', 'wide'].includes(fmt)) throw new UsageError(`--output: unknown format "${fmt}" (want json, wide or nothing)`);
+  const res = await fetchMetas(ctx, v, { excludeDelete: v.excludeDelete === true });
+  const w = out(ctx, 'stdout');
+  let lines = '';
+  for (const m of sortedMetas(res)) {
+    if (fmt === 'json') lines += JSON.stringify(m.raw) + '\n';
+    else if (fmt === 'wide') {
+      lines += `${m.ulid} -- ${fmtTime(m.minTime)} - ${fmtTime(m.maxTime)} Diff: ${goDuration(m.maxTime - m.minTime)}, Compaction: ${m.compaction.level}, Downsample: ${m.thanos.downsample.resolution}, Source: ${m.thanos.source ?? ''}, Labels: ${labelsString(m.thanos.labels)}\n`;
+    } else lines += m.ulid + '\n';
+  }
+  await w.write(lines);
+  return 0;
+});
+
+// ---- inspect ----
+
+const INSPECT_COLUMNS = ['ULID', 'FROM', 'UNTIL', 'RANGE', 'UNTIL-DOWN', '#SERIES', '#SAMPLES', '#CHUNKS', 'COMP-LEVEL', 'COMP-FAILED', 'LABELS', 'RESOLUTION', 'SOURCE'];
+
+const inspectFlags: FlagSpec[] = [
+  { name: 'selector', short: 'l', key: 'selector', type: 'strings', default: [], help: 'Selects blocks by external label, e.g. -l cluster=eu (repeatable; all must match).' },
+  { name: 'sort-by', key: 'sortBy', type: 'strings', default: ['FROM', 'UNTIL'], help: `Sort by columns (${INSPECT_COLUMNS.join(', ')}); repeatable.` },
+  { name: 'output', key: 'output', type: 'string', default: 'table', help: 'Output format: table, csv or tsv.' },
+  { name: 'timeout', key: 'timeout', type: 'duration', default: '5m', help: 'Timeout to download metadata from remote storage.' },
+];
+
+function untilDown(m: BlockMeta): string {
+  const r = m.thanos.downsample.resolution;
+  const range = m.maxTime - m.minTime;
+  if (r === 0) return goDuration(Math.max(0, RES_LEVEL1_DOWNSAMPLE_RANGE - range));
+  if (r === 300_000) return goDuration(Math.max(0, RES_LEVEL2_DOWNSAMPLE_RANGE - range));
+  return '-';
+}
+
+export function inspectRows(metas: readonly BlockMeta[]): { cells: string[]; sortKeys: (string | number)[] }[] {
+  return metas.map((m) => {
+    const st = m.stats ?? {};
+    const res = m.thanos.downsample.resolution;
+    const labels = Object.keys(m.thanos.labels).sort().map((k) => `${k}=${m.thanos.labels[k]}`).join(',');
+    const cells = [m.ulid, fmtTime(m.minTime), fmtTime(m.maxTime), goDuration(m.maxTime - m.minTime), untilDown(m), String(st.numSeries ?? 0), String(st.numSamples ?? 0), String(st.numChunks ?? 0), String(m.compaction.level), String(m.compaction.failed === true), labels, goDuration(res), String(m.thanos.source ?? '')];
+    const sortKeys = [m.ulid, m.minTime, m.maxTime, m.maxTime - m.minTime, cells[4]!, st.numSeries ?? 0, st.numSamples ?? 0, st.numChunks ?? 0, m.compaction.level, cells[9]!, labels, res, cells[12]!];
+    return { cells, sortKeys };
+  });
+}
+
+export function formatTable(header: string[], rows: string[][]): string {
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |\n';
+  const sep = '|' + w.map((x) => '-'.repeat(x + 2)).join('|') + '|\n';
+  return line(header) + sep + rows.map(line).join('');
+}
+
+export const bucketInspect = command('bucket inspect', 'Inspect all blocks in the bucket in detailed, table-like way.', inspectFlags, async (ctx, v) => {
+  const fmt = String(v.output);
+  if (!['table', 'csv', 'tsv'].includes(fmt)) throw new UsageError(`--output: unknown format "${fmt}" (want table, csv or tsv)`);
+  const sel: Record<string, string> = {};
+  for (const s of (v.selector as string[]) ?? []) {
+    const i = s.indexOf('=');
+    if (i <= 0) throw new UsageError(`--selector: expected name=value, got "${s}"`);
+    sel[s.slice(0, i)] = s.slice(i + 1).replace(/^"(.*)"$/, '$1');
+  }
+  const sortBy = ((v.sortBy as string[]) ?? []).map((c) => c.toUpperCase());
+  for (const c of sortBy) if (!INSPECT_COLUMNS.includes(c)) throw new UsageError(`--sort-by: unknown column "${c}" (columns: ${INSPECT_COLUMNS.join(', ')})`);
+  const res = await fetchMetas(ctx, v);
+  const metas = sortedMetas(res).filter((m) => Object.entries(sel).every(([k, x]) => m.thanos.labels[k] === x));
+  const rows = inspectRows(metas);
+  const idx = sortBy.map((c) => INSPECT_COLUMNS.indexOf(c));
+  rows.sort((a, b) => {
+    for (const i of idx) {
+      const x = a.sortKeys[i]!, y = b.sortKeys[i]!;
+      if (x < y) return -1;
+      if (x > y) return 1;
+    }
+    return 0;
+  });
+  const w = out(ctx, 'stdout');
+  if (fmt === 'table') await w.write(formatTable(INSPECT_COLUMNS, rows.map((r) => r.cells)));
+  else {
+    const sepc = fmt === 'csv' ? ',' : '\t';
+    const q = (c: string) => (fmt === 'csv' && /[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c);
+    await w.write([INSPECT_COLUMNS, ...rows.map((r) => r.cells)].map((r) => r.map(q).join(sepc)).join('\n') + '\n');
+  }
+  return 0;
+});
+
+// ---- verify ----
+
+const verifyFlags: FlagSpec[] = [
+  { name: 'issues', short: 'i', key: 'issues', type: 'strings', default: ['index_known_issues', 'overlapped_blocks'], help: `Issues to verify: ${VERIFY_ISSUES.join(', ')} (repeatable).` },
+  { name: 'repair', short: 'r', key: 'repair', type: 'bool', help: 'Attempt to repair blocks (not supported here: verify only).' },
+  { name: 'id', key: 'ids', type: 'strings', default: [], help: 'Block IDs to verify (repeatable); default all.' },
+  { name: 'delete-delay', key: 'deleteDelay', type: 'duration', default: '0s', help: 'Accepted for compatibility (repair only).' },
+];
+
+export const bucketVerify = command('bucket verify', 'Verify all blocks in the bucket against specified issues. Prints every issue found; exits 1 when there are any.', verifyFlags, async (ctx, v) => {
+  if (v.repair === true) throw new UsageError('--repair is not supported: this verify only reports issues');
+  const issues = (v.issues as string[]) ?? [];
+  for (const i of issues) if (!(VERIFY_ISSUES as readonly string[]).includes(i)) throw new UsageError(`--issues: unknown issue "${i}" (known: ${VERIFY_ISSUES.join(', ')})`);
+  const ids = new Set((v.ids as string[]) ?? []);
+  const res = await fetchMetas(ctx, {}, { excludeDelete: true });
+  let metas = sortedMetas(res);
+  if (ids.size) {
+    for (const id of ids) if (!res.metas.has(id)) throw new UsageError(`--id ${id}: no such block (or it is marked for deletion)`);
+    metas = metas.filter((m) => ids.has(m.ulid));
+  }
+  const found: VerifyIssue[] = [];
+  if (issues.includes('overlapped_blocks')) found.push(...overlappedBlocks(sortedMetas(res)).filter((i) => !ids.size || i.blocks.some((b) => ids.has(b))));
+  if (issues.includes('index_known_issues')) {
+    const bucket = await ctx.bucket();
+    for (const m of metas) found.push(...(await verifyBlockIndex(bucket, ctx.core, m)));
+  }
+  for (const p of res.partial) ctx.log.info('partial block (no meta.json), skipped', { block: p });
+  const w = out(ctx, 'stdout');
+  let text = '';
+  for (const f of found) text += `issue=${f.issue} ${f.message}\n`;
+  text += `verified ${metas.length} blocks (${issues.join(', ')}): ${found.length} issue(s)\n`;
+  await w.write(text);
+  return found.length ? 1 : 0;
+});
+
+// ---- mark ----
+
+const markFlags: FlagSpec[] = [
+  { name: 'id', key: 'ids', type: 'strings', default: [], help: 'ID (ULID) of the block to mark (repeatable, required).' },
+  { name: 'marker', key: 'marker', type: 'string', help: `Marker to set: ${MARKERS.join(', ')} (required).` },
+  { name: 'details', key: 'details', type: 'string', help: 'Human readable details to put into the marker (required unless --remove).' },
+  { name: 'remove', key: 'remove', type: 'bool', help: 'Remove the marker instead of setting it.' },
+];
+
+export const bucketMark = command('bucket mark', 'Mark blocks for deletion or no-compact/no-downsample in a safe way.', markFlags, async (ctx, v) => {
+  const ids = (v.ids as string[]) ?? [];
+  if (!ids.length) throw new UsageError('--id is required');
+  const marker = v.marker as string | undefined;
+  if (!marker || !(MARKERS as readonly string[]).includes(marker)) throw new UsageError(`--marker must be one of ${MARKERS.join(', ')}${marker ? `, got "${marker}"` : ''}`);
+  if (v.remove !== true && !v.details) throw new UsageError('--details is required');
+  const bucket = await ctx.bucket();
+  for (const id of ids) if (!(await bucket.exists(`${id}/meta.json`))) throw new UsageError(`block ${id} not found (no ${id}/meta.json)`);
+  const w = out(ctx, 'stdout');
+  for (const id of ids) {
+    if (v.remove === true) {
+      if (await bucket.exists(`${id}/${marker}`)) await bucket.delete(`${id}/${marker}`);
+      ctx.log.info('removed marker', { block: id, marker });
+      await w.write(`removed ${marker} from ${id}\n`);
+    } else {
+      await writeMarker(bucket, id, marker as MarkerName, String(v.details));
+      ctx.log.info('marked block', { block: id, marker });
+      await w.write(`marked ${id} with ${marker}\n`);
+    }
+  }
+  return 0;
+});
+
+// ---- cleanup / retention / downsample (the compactor's passes, once) ----
+
+function compactorFor(ctx: ComponentContext, bucket: Awaited<ReturnType<ComponentContext['bucket']>>, extra: Partial<ConstructorParameters<typeof Compactor>[0]>): Compactor {
+  return new Compactor({ bucket, fs: ctx.fs, core: ctx.core, dataDir: ctx.fs.resolve(ctx.dataDir ?? './data'), log: ctx.log, ...extra });
+}
+
+const cleanupFlags: FlagSpec[] = [
+  { name: 'delete-delay', key: 'deleteDelay', type: 'duration', default: '48h', help: 'Time before a block marked for deletion is deleted from the bucket.' },
+  { name: 'consistency-delay', key: 'consistencyDelay', type: 'duration', default: '30m', help: 'Minimum age of partial uploads considered aborted (at least 48h applies).' },
+  { name: 'block-sync-concurrency', key: 'blockSyncConcurrency', type: 'int', default: 20, help: 'Number of goroutines to use when syncing block metadata from object storage.' },
+];
+
+export const bucketCleanup = command('bucket cleanup', 'Cleans up all blocks marked for deletion (older than --delete-delay) and aborted partial uploads.', cleanupFlags, async (ctx, v) => {
+  const c = compactorFor(ctx, await ctx.bucket(), { deleteDelayMs: dur(v.deleteDelay, 'delete-delay'), consistencyDelayMs: dur(v.consistencyDelay, 'consistency-delay') });
+  const r = await c.cleanup();
+  await out(ctx, 'stdout').write(`deleted ${r.deleted} block(s) marked for deletion, ${r.partialDeleted} partial upload(s)\n`);
+  return 0;
+});
+
+const retentionFlags: FlagSpec[] = [
+  { name: 'retention.resolution-raw', key: 'retentionRaw', type: 'duration', default: '0d', help: 'How long to retain raw samples in bucket (0 = forever).' },
+  { name: 'retention.resolution-5m', key: 'retention5m', type: 'duration', default: '0d', help: 'How long to retain samples of resolution 1 (5 minutes) in bucket (0 = forever).' },
+  { name: 'retention.resolution-1h', key: 'retention1h', type: 'duration', default: '0d', help: 'How long to retain samples of resolution 2 (1 hour) in bucket (0 = forever).' },
+];
+
+export const bucketRetention = command('bucket retention', 'Marks blocks past the per-resolution retention for deletion (once).', retentionFlags, async (ctx, v) => {
+  const retention = { raw: dur(v.retentionRaw, 'retention.resolution-raw'), m5: dur(v.retention5m, 'retention.resolution-5m'), h1: dur(v.retention1h, 'retention.resolution-1h') };
+  const c = compactorFor(ctx, await ctx.bucket(), { retention, consistencyDelayMs: 0 });
+  const n = await c.applyRetention();
+  await out(ctx, 'stdout').write(`marked ${n} block(s) for deletion\n`);
+  return 0;
+});
+
+const downsampleFlags: FlagSpec[] = [
+  { name: 'downsample.concurrency', key: 'concurrency', type: 'int', default: 1, help: 'Number of blocks downsampled at once.' },
+  { name: 'block-files-concurrency', key: 'blockFilesConcurrency', type: 'int', default: 1, help: 'Accepted for compatibility.' },
+  { name: 'wait-interval', key: 'waitInterval', type: 'duration', default: '5m', help: 'Accepted for compatibility: this command runs the downsampling passes once.' },
+  { name: 'hash-func', key: 'hashFunc', type: 'string', default: '', help: 'Accepted for compatibility (no hashes are computed).' },
+];
+
+export const bucketDownsample = command('bucket downsample', 'Downsamples blocks once: raw blocks of at least 40h to 5m, 5m blocks of at least 10d to 1h.', downsampleFlags, async (ctx, v) => {
+  const conc = Number(v.concurrency);
+  if (!(conc >= 1)) throw new UsageError('--downsample.concurrency must be at least 1');
+  const c = compactorFor(ctx, await ctx.bucket(), { consistencyDelayMs: 0, downsampleConcurrency: conc });
+  const n = (await c.downsamplePass(ctx.signal)) + (await c.downsamplePass(ctx.signal));
+  await out(ctx, 'stdout').write(`downsampled ${n} block(s)\n`);
+  return 0;
+});
+
+// ---- web ----
+
+const webFlags: FlagSpec[] = [
+  { name: 'refresh', key: 'refresh', type: 'duration', default: '30m', help: 'Refresh interval to download metadata from remote storage.' },
+  { name: 'timeout', key: 'timeout', type: 'duration', default: '5m', help: 'Timeout to download metadata from remote storage.' },
+  { name: 'label', key: 'label', type: 'string', default: '', help: 'External block label to use as group title.' },
+  { name: 'web.route-prefix', key: 'routePrefix', type: 'string', default: '', help: 'Prefix for API and UI endpoints.' },
+  { name: 'web.external-prefix', key: 'externalPrefix', type: 'string', default: '', help: 'Accepted for compatibility.' },
+  { name: 'web.prefix-header', key: 'prefixHeader', type: 'string', default: '', help: 'Accepted for compatibility.' },
+  { name: 'disable-admin-operations', key: 'disableAdmin', type: 'bool', help: 'Accepted for compatibility (this UI has no admin operations).' },
+  ...TIME_FLAGS,
+];
+
+function splitHostPort(addr: string): { hostname: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  if (i < 0) throw new UsageError(`--http-address: expected host:port, got "${addr}"`);
+  const port = Number(addr.slice(i + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--http-address: bad port in "${addr}"`);
+  return { hostname: addr.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port };
+}
+
+/** The block viewer as a fetch handler (exported for in-process tests). */
+export function bucketWebHandler(load: () => Promise<FetchResult>, opts: { refreshMs: number; label: string; prefix?: string; now?: () => number }): (req: Request) => Promise<Response> {
+  let cache: { res?: FetchResult; at: number; err?: string } = { at: 0 };
+  const now = opts.now ?? Date.now;
+  const prefix = (opts.prefix ?? '').replace(/\/$/, '');
+  let inflight: Promise<void> | undefined;
+  const refresh = async (force: boolean) => {
+    if (!force && cache.res && now() - cache.at < opts.refreshMs) return;
+    inflight ??= load().then((res) => { cache = { res, at: now() }; }, (e) => { cache = { ...cache, at: now(), err: (e as Error).message }; }).finally(() => { inflight = undefined; });
+    await inflight;
+  };
+  return async (req) => {
+    const url = new URL(req.url);
+    let path = url.pathname;
+    if (prefix && path.startsWith(prefix)) path = path.slice(prefix.length) || '/';
+    if (path === '/-/healthy') return new Response('OK\n');
+    if (path === '/-/ready') return new Response(cache.res ? 'OK\n' : 'not ready\n', { status: cache.res ? 200 : 503 });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return new Response('method not allowed\n', { status: 405 });
+    await refresh(url.searchParams.get('refresh') === 'true');
+    const metas = cache.res ? sortedMetas(cache.res) : [];
+    if (path === '/api/v1/blocks') {
+      return Response.json({
+        status: cache.err && !cache.res ? 'error' : 'success',
+        data: { blocks: metas.map((m) => m.raw), label: opts.label, refreshedAt: new Date(cache.at).toISOString(), err: cache.err ?? null },
+        ...(cache.err && !cache.res ? { errorType: 'internal', error: cache.err } : {}),
+      });
+    }
+    if (path === '/' || path === '/blocks' || path === '/loaded') {
+      return new Response(bucketPage(metas, { label: opts.label, refreshedAt: cache.at, err: cache.err, partial: cache.res ? cache.res.partial.size : 0, groupKey }), { headers: { 'content-type': 'text/html; charset=utf-8' } });
+    }
+    return new Response('not found\n', { status: 404 });
+  };
+}
+
+export const bucketWeb = command('bucket web', 'Web interface for the blocks in the bucket: a page of blocks over time grouped by external labels, and /api/v1/blocks. Serves until SIGTERM.', webFlags, async (ctx, v) => {
+  const addr = splitHostPort(ctx.addresses?.http ?? '0.0.0.0:10902');
+  const refreshMs = dur(v.refresh, 'refresh');
+  const handler = bucketWebHandler(() => fetchMetas(ctx, v), { refreshMs, label: String(v.label ?? ''), prefix: String(v.routePrefix ?? '') });
+  const listener = await ctx.listen(addr, handler);
+  ctx.log.info('bucket web listening', { address: `${listener.address.hostname}:${listener.address.port}` });
+  const signal = ctx.signal;
+  await new Promise<void>((resolve) => {
+    if (!signal) return; // no shutdown signal: serve forever
+    if (signal.aborted) return resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await listener.close();
+  ctx.log.info('bucket web stopped');
+  return 0;
+});
+
+export const bucketCommands: ToolCommand[] = [bucketLs, bucketInspect, bucketVerify, bucketMark, bucketCleanup, bucketRetention, bucketDownsample, bucketWeb];

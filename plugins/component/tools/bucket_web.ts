@@ -1,0 +1,60 @@
+// The `bucket web` page: one timeline per group (external labels + resolution), each block a bar
+// placed by its time range and coloured by compaction level, then a table of every block.
+// Plain server-rendered HTML and SVG, no scripts.
+import type { BlockMeta } from '../../../lib/store/blocksync/meta.ts';
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+const LEVEL_COLORS = ['#9e9e9e', '#64b5f6', '#1e88e5', '#3949ab', '#6a1b9a', '#c2185b'];
+const resName = (r: number) => (r === 0 ? 'raw' : r === 300_000 ? '5m' : r === 3_600_000 ? '1h' : `${r}ms`);
+
+export function bucketPage(metas: readonly BlockMeta[], o: { label: string; refreshedAt: number; err?: string; partial: number; groupKey: (m: BlockMeta) => string }): string {
+  const groups = new Map<string, BlockMeta[]>();
+  for (const m of metas) {
+    const k = o.groupKey(m);
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = []));
+    g.push(m);
+  }
+  const lo = Math.min(...metas.map((m) => m.minTime));
+  const hi = Math.max(...metas.map((m) => m.maxTime));
+  const W = 1000;
+  const x = (t: number) => (hi > lo ? ((t - lo) / (hi - lo)) * W : 0);
+  const sections: string[] = [];
+  const ordered = [...groups.entries()].sort(([, a], [, b]) => title(a[0]!).localeCompare(title(b[0]!)) || a[0]!.thanos.downsample.resolution - b[0]!.thanos.downsample.resolution);
+  function title(m: BlockMeta): string {
+    if (o.label && m.thanos.labels[o.label] !== undefined) return `${o.label}=${m.thanos.labels[o.label]}`;
+    const ls = Object.keys(m.thanos.labels).sort().map((k) => `${k}="${m.thanos.labels[k]}"`).join(', ');
+    return `{${ls}}`;
+  }
+  for (const [key, blocks] of ordered) {
+    // Stack overlapping blocks on separate rows.
+    const rows: number[] = [];
+    const placed = blocks.map((m) => {
+      let r = rows.findIndex((end) => end <= m.minTime);
+      if (r < 0) { r = rows.length; rows.push(0); }
+      rows[r] = m.maxTime;
+      return { m, r };
+    });
+    const H = 18;
+    const bars = placed.map(({ m, r }) => {
+      const w = Math.max(1, x(m.maxTime) - x(m.minTime) - 1);
+      const c = LEVEL_COLORS[Math.min(m.compaction.level, LEVEL_COLORS.length - 1)];
+      return `<rect x="${x(m.minTime).toFixed(1)}" y="${r * (H + 2)}" width="${w.toFixed(1)}" height="${H}" fill="${c}"><title>${esc(`${m.ulid}\n${iso(m.minTime)} – ${iso(m.maxTime)}\nlevel ${m.compaction.level}, ${resName(m.thanos.downsample.resolution)}, source ${m.thanos.source ?? ''}\nseries ${m.stats?.numSeries ?? 0}, samples ${m.stats?.numSamples ?? 0}`)}</title></rect>`;
+    }).join('');
+    sections.push(`<section class="group" data-group="${esc(key)}"><h2>${esc(title(blocks[0]!))} <small>${resName(blocks[0]!.thanos.downsample.resolution)} · ${blocks.length} block${blocks.length === 1 ? '' : 's'}</small></h2>
+<svg viewBox="0 0 ${W} ${rows.length * (H + 2)}" width="100%" height="${rows.length * (H + 2)}" preserveAspectRatio="none">${bars}</svg></section>`);
+  }
+  const table = metas.map((m) => `<tr><td><code>${m.ulid}</code></td><td>${iso(m.minTime)}</td><td>${iso(m.maxTime)}</td><td>${m.compaction.level}</td><td>${resName(m.thanos.downsample.resolution)}</td><td>${esc(String(m.thanos.source ?? ''))}</td><td>${m.stats?.numSeries ?? 0}</td><td>${m.stats?.numSamples ?? 0}</td><td>${esc(title(m))}</td></tr>`).join('\n');
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>Thanos bucket blocks</title>
+<style>body{font:14px system-ui,sans-serif;margin:1.5em}h2{font-size:15px;margin:1.2em 0 .3em}small{color:#666;font-weight:normal}svg{background:#f5f5f5;display:block}table{border-collapse:collapse;margin-top:2em}td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}.axis{display:flex;justify-content:space-between;color:#666}.err{color:#b00}</style></head>
+<body><h1>Blocks</h1>
+<p>${metas.length} block${metas.length === 1 ? '' : 's'} in ${groups.size} group${groups.size === 1 ? '' : 's'}${o.partial ? `, ${o.partial} partial upload(s) not shown` : ''}; refreshed ${o.refreshedAt ? iso(o.refreshedAt) : 'never'}. <a href="?refresh=true">Refresh</a> · <a href="api/v1/blocks">JSON</a></p>
+${o.err ? `<p class="err">error loading blocks: ${esc(o.err)}</p>` : ''}
+${metas.length ? `<div class="axis"><span>${iso(lo)}</span><span>${iso(hi)}</span></div>` : '<p>No blocks.</p>'}
+${sections.join('\n')}
+${metas.length ? `<table><thead><tr><th>ULID</th><th>from</th><th>until</th><th>level</th><th>resolution</th><th>source</th><th>series</th><th>samples</th><th>group</th></tr></thead><tbody>\n${table}\n</tbody></table>` : ''}
+</body></html>
+`;
+}
