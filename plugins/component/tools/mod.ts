@@ -2,9 +2,10 @@
 // its own file and contributes a ToolCommand[]; add new groups (e.g. bucket.ts) to the list below.
 import { definePlugin, ConfigError, type ToolCommand } from '../../../host/index.ts';
 import { tsdbCommands } from './tsdb.ts';
+import { bucketCommands } from './bucket.ts';
 import { rulesCommands } from './rules.ts';
 
-export const commands: ToolCommand[] = [...tsdbCommands, ...rulesCommands];
+export const commands: ToolCommand[] = [...tsdbCommands, ...rulesCommands, ...bucketCommands];
 
 export default definePlugin({
   manifest: {
