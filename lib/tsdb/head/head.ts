@@ -1,0 +1,278 @@
+// The in-memory head: series by labels, each with closed XOR chunks of up to 120 samples (encoded by
+// the core) and an open tail of raw samples. Appends are checked first (check → the WAL → apply),
+// so what the WAL holds is exactly what the head accepted. truncate(B) moves every sample older
+// than B out as ready-made block chunks and makes B the oldest time the head accepts.
+import type { Core } from '../../core/types.ts';
+import { compareLabels, compareStrings, labelsKey, matchLabels, type CompiledMatcher, type Label, type Labels } from '../../labels/mod.ts';
+import { ENC_XOR } from '../chunks.ts';
+import type { ChunkInput } from '../writer.ts';
+import type { WalSeries } from './wal.ts';
+
+export const HEAD_SAMPLES_PER_CHUNK = 120;
+
+export interface HeadChunk {
+  minTime: number;
+  maxTime: number;
+  n: number;
+  data: Uint8Array;
+}
+
+class MemSeries {
+  chunks: HeadChunk[] = [];
+  t: number[] = [];
+  v: number[] = [];
+  lastT = -Infinity;
+  lastV = NaN;
+  constructor(readonly labels: Label[]) {}
+}
+
+/** Why a sample was refused (Prometheus's storage errors; Thanos answers 409 for all of them). */
+export type RejectReason = 'out-of-order' | 'duplicate' | 'out-of-bounds';
+
+/** Why a series was refused as a whole (Thanos answers 400). */
+export type LabelError = 'empty-labels' | 'empty-label-name' | 'empty-label-value' | 'labels-out-of-order' | 'duplicate-label';
+
+export function validateLabels(ls: readonly Label[]): LabelError | undefined {
+  if (ls.length === 0) return 'empty-labels';
+  for (let i = 0; i < ls.length; i++) {
+    const l = ls[i]!;
+    if (l.name === '') return 'empty-label-name';
+    if (l.value === '') return 'empty-label-value';
+    if (i > 0) {
+      const c = compareStrings(ls[i - 1]!.name, l.name);
+      if (c === 0) return 'duplicate-label';
+      if (c > 0) return 'labels-out-of-order';
+    }
+  }
+  return undefined;
+}
+
+export interface PrepareResult {
+  /** What to log and apply: per series the samples that pass. */
+  accepted: WalSeries[];
+  samplesAccepted: number;
+  rejected: Record<RejectReason, number>;
+  labelErrors: Record<LabelError, number>;
+  /** First offending series per kind, for the error message. */
+  firstReject?: { reason: RejectReason; labels: Labels; t: number };
+  firstLabelError?: { reason: LabelError; labels: Labels };
+}
+
+export interface HeadSeriesChunks {
+  labels: Label[];
+  chunks: HeadChunk[];
+}
+
+export class Head {
+  private series = new Map<string, MemSeries>();
+  /** Samples older than this are refused (out of bounds): the end of the last block cut. */
+  minValidTime = -Infinity;
+  private mint = Infinity;
+  private maxt = -Infinity;
+  private samples = 0;
+
+  constructor(private readonly core: Core, private readonly samplesPerChunk = HEAD_SAMPLES_PER_CHUNK) {}
+
+  get minTime(): number {
+    return this.mint;
+  }
+  get maxTime(): number {
+    return this.maxt;
+  }
+  get numSeries(): number {
+    return this.series.size;
+  }
+  get numSamples(): number {
+    return this.samples;
+  }
+  get empty(): boolean {
+    return this.samples === 0;
+  }
+
+  /**
+   * Checks a batch without changing the head: labels valid; per sample not older than
+   * minValidTime, not before the series' last sample, not the same timestamp with another value.
+   * A sample equal to the last one is silently dropped (as Prometheus does).
+   */
+  prepare(batch: ReadonlyArray<{ labels: readonly Label[]; samples: ReadonlyArray<{ timestamp: number; value: number }> }>): PrepareResult {
+    const res: PrepareResult = {
+      accepted: [], samplesAccepted: 0,
+      rejected: { 'out-of-order': 0, duplicate: 0, 'out-of-bounds': 0 },
+      labelErrors: { 'empty-labels': 0, 'empty-label-name': 0, 'empty-label-value': 0, 'labels-out-of-order': 0, 'duplicate-label': 0 },
+    };
+    const tentative = new Map<string, { t: number; v: number }>();
+    for (const ts of batch) {
+      const le = validateLabels(ts.labels);
+      if (le) {
+        res.labelErrors[le]++;
+        res.firstLabelError ??= { reason: le, labels: ts.labels };
+        continue;
+      }
+      const key = labelsKey(ts.labels);
+      const s = this.series.get(key);
+      let last = tentative.get(key) ?? (s ? { t: s.lastT, v: s.lastV } : { t: -Infinity, v: NaN });
+      const out: WalSeries = { labels: ts.labels.map((l) => ({ name: l.name, value: l.value })), t: [], v: [] };
+      for (const smp of ts.samples) {
+        const t = smp.timestamp;
+        const v = smp.value;
+        let reason: RejectReason | undefined;
+        if (t < this.minValidTime) reason = 'out-of-bounds';
+        else if (t < last.t) reason = 'out-of-order';
+        else if (t === last.t) {
+          if (Object.is(v, last.v) || (Number.isNaN(v) && Number.isNaN(last.v))) continue;
+          reason = 'duplicate';
+        }
+        if (reason) {
+          res.rejected[reason]++;
+          res.firstReject ??= { reason, labels: ts.labels, t };
+          continue;
+        }
+        out.t.push(t);
+        out.v.push(v);
+        last = { t, v };
+      }
+      tentative.set(key, last);
+      if (out.t.length > 0) {
+        res.accepted.push(out);
+        res.samplesAccepted += out.t.length;
+      }
+    }
+    return res;
+  }
+
+  /**
+   * Applies samples (checked by prepare(), or read back from the WAL). Samples the head would
+   * refuse are skipped and counted (a replayed WAL may repeat what a block already holds).
+   */
+  apply(batch: readonly WalSeries[]): { appended: number; skipped: number } {
+    let appended = 0;
+    let skipped = 0;
+    for (const ws of batch) {
+      const key = labelsKey(ws.labels);
+      let s = this.series.get(key);
+      for (let i = 0; i < ws.t.length; i++) {
+        const t = ws.t[i]!;
+        const v = ws.v[i]!;
+        if (t < this.minValidTime || (s && t <= s.lastT)) {
+          skipped++;
+          continue;
+        }
+        if (!s) {
+          s = new MemSeries(ws.labels.map((l) => ({ name: l.name, value: l.value })));
+          this.series.set(key, s);
+        }
+        s.t.push(t);
+        s.v.push(v);
+        s.lastT = t;
+        s.lastV = v;
+        if (s.t.length >= this.samplesPerChunk) this.closeTail(s);
+        if (t < this.mint) this.mint = t;
+        if (t > this.maxt) this.maxt = t;
+        appended++;
+      }
+    }
+    this.samples += appended;
+    return { appended, skipped };
+  }
+
+  private encode(t: ArrayLike<number>, v: ArrayLike<number>, n: number): Uint8Array {
+    return this.core.xorEncode(Float64Array.from(t as ArrayLike<number>), Float64Array.from(v as ArrayLike<number>), n);
+  }
+
+  /** Decodes into fresh arrays (the core may hand out views into memory it reuses). */
+  private decode(data: Uint8Array): { t: Float64Array; v: Float64Array; n: number } {
+    const d = this.core.xorDecode(data);
+    return { t: d.t.slice(0, d.n), v: d.v.slice(0, d.n), n: d.n };
+  }
+
+  private closeTail(s: MemSeries): void {
+    const n = s.t.length;
+    if (n === 0) return;
+    s.chunks.push({ minTime: s.t[0]!, maxTime: s.t[n - 1]!, n, data: this.encode(s.t, s.v, n) });
+    s.t = [];
+    s.v = [];
+  }
+
+  /** Series matching the matchers with chunks overlapping [mint, maxt], sorted by labels. */
+  select(ms: readonly CompiledMatcher[], mint: number, maxt: number): HeadSeriesChunks[] {
+    const out: HeadSeriesChunks[] = [];
+    for (const s of this.series.values()) {
+      if (!matchLabels(ms, s.labels)) continue;
+      const chunks = s.chunks.filter((c) => c.maxTime >= mint && c.minTime <= maxt);
+      const n = s.t.length;
+      if (n > 0 && s.t[n - 1]! >= mint && s.t[0]! <= maxt) chunks.push({ minTime: s.t[0]!, maxTime: s.t[n - 1]!, n, data: this.encode(s.t, s.v, n) });
+      if (chunks.length > 0) out.push({ labels: s.labels, chunks });
+    }
+    return out.sort((a, b) => compareLabels(a.labels, b.labels));
+  }
+
+  /**
+   * Removes every sample older than `before` and returns them as block series (sorted by labels,
+   * XOR chunks); `before` becomes minValidTime. Series left without samples are dropped.
+   */
+  truncate(before: number): Array<{ labels: Label[]; chunks: ChunkInput[] }> {
+    const out: Array<{ labels: Label[]; chunks: ChunkInput[] }> = [];
+    let removed = 0;
+    for (const [key, s] of this.series) {
+      const moved: ChunkInput[] = [];
+      const keep: HeadChunk[] = [];
+      for (const c of s.chunks) {
+        if (c.maxTime < before) {
+          moved.push({ minTime: c.minTime, maxTime: c.maxTime, encoding: ENC_XOR, data: c.data, samples: c.n });
+          removed += c.n;
+        } else if (c.minTime >= before) {
+          keep.push(c);
+        } else {
+          const d = this.decode(c.data);
+          let k = 0;
+          while (k < d.n && d.t[k]! < before) k++;
+          moved.push({ minTime: d.t[0]!, maxTime: d.t[k - 1]!, encoding: ENC_XOR, data: this.encode(d.t.subarray(0, k), d.v.subarray(0, k), k), samples: k });
+          keep.push({ minTime: d.t[k]!, maxTime: d.t[d.n - 1]!, n: d.n - k, data: this.encode(d.t.subarray(k, d.n), d.v.subarray(k, d.n), d.n - k) });
+          removed += k;
+        }
+      }
+      let k = 0;
+      while (k < s.t.length && s.t[k]! < before) k++;
+      if (k > 0) {
+        moved.push({ minTime: s.t[0]!, maxTime: s.t[k - 1]!, encoding: ENC_XOR, data: this.encode(s.t.slice(0, k), s.v.slice(0, k), k), samples: k });
+        s.t = s.t.slice(k);
+        s.v = s.v.slice(k);
+        removed += k;
+      }
+      s.chunks = keep;
+      if (moved.length > 0) out.push({ labels: s.labels, chunks: moved });
+      if (s.chunks.length === 0 && s.t.length === 0) this.series.delete(key);
+    }
+    this.samples -= removed;
+    this.minValidTime = Math.max(this.minValidTime, before);
+    this.mint = Infinity;
+    this.maxt = -Infinity;
+    for (const s of this.series.values()) {
+      const first = s.chunks[0]?.minTime ?? s.t[0];
+      const last = s.t.length > 0 ? s.t[s.t.length - 1]! : s.chunks[s.chunks.length - 1]?.maxTime;
+      if (first !== undefined && first < this.mint) this.mint = first;
+      if (last !== undefined && last > this.maxt) this.maxt = last;
+    }
+    return out.sort((a, b) => compareLabels(a.labels, b.labels));
+  }
+
+  /** Every sample still in the head, for a WAL checkpoint after truncation. */
+  dump(): WalSeries[] {
+    const out: WalSeries[] = [];
+    for (const s of this.series.values()) {
+      const t: number[] = [];
+      const v: number[] = [];
+      for (const c of s.chunks) {
+        const d = this.decode(c.data);
+        for (let i = 0; i < d.n; i++) {
+          t.push(d.t[i]!);
+          v.push(d.v[i]!);
+        }
+      }
+      t.push(...s.t);
+      v.push(...s.v);
+      if (t.length > 0) out.push({ labels: s.labels, t, v });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,134 @@
+// `thanos receive` flags (ingestor mode, replication factor 1) and the config object they fill
+// (also accepted from plugins.yaml under the same keys). Hashrings, forwarding, TLS, OTLP, limits
+// and relabelling are not accepted (unknown flags are errors).
+import { ConfigError, type FlagSpec } from '../../../host/index.ts';
+import { durationValue } from '../../../lib/store/blocksync/timeflags.ts';
+
+export interface ReceiveConfig {
+  remoteWriteAddress: string;
+  tsdbPath: string;
+  retentionMs: number;
+  blockDurationMs: number;
+  /** External labels (from repeated --label key="value"). */
+  labels: Record<string, string>;
+  tenantHeader: string;
+  defaultTenant: string;
+  tenantLabelName: string;
+  replicationFactor: number;
+  replicaHeader: string;
+  /** Longest accepted remote write body (compressed), bytes. */
+  maxBodyBytes: number;
+}
+
+export const NO_EXTERNAL_LABELS =
+  'no external labels configured for receive, uniquely identifying external labels must be configured (ideally with `receive_` prefix); see https://thanos.io/tip/thanos/storage.md#external-labels for details.';
+
+export const receiveFlags: FlagSpec[] = [
+  { name: 'remote-write.address', key: 'remoteWriteAddress', type: 'string', default: '0.0.0.0:19291', help: 'Address to listen on for remote write requests.' },
+  { name: 'tsdb.path', key: 'tsdbPath', type: 'string', default: './data', help: 'Data directory of TSDB (one subdirectory per tenant: WAL and blocks).' },
+  { name: 'tsdb.retention', key: 'tsdbRetention', type: 'duration', default: '15d', help: 'How long to retain raw samples on local storage. 0d - disables the retention policy (i.e. infinite retention).' },
+  { name: 'tsdb.block-duration', key: 'tsdbBlockDuration', type: 'duration', default: '2h', help: 'Length of the blocks cut from the head (Thanos: the hidden --tsdb.min-block-duration). Shorter only for tests.' },
+  { name: 'label', key: 'labels', type: 'strings', help: 'External labels to announce. This flag will be removed in the future when handling multiple tsdb instances is added. Repeat: --label \'key="value"\'.' },
+  { name: 'receive.tenant-header', key: 'tenantHeader', type: 'string', default: 'THANOS-TENANT', help: 'HTTP header to determine tenant for write requests.' },
+  { name: 'receive.default-tenant-id', key: 'defaultTenant', type: 'string', default: 'default-tenant', help: 'Default tenant ID to use when none is provided via a header.' },
+  { name: 'receive.tenant-label-name', key: 'tenantLabelName', type: 'string', default: 'tenant_id', help: 'Label name through which the tenant will be announced.' },
+  { name: 'receive.replication-factor', key: 'replicationFactor', type: 'int', default: 1, help: 'How many times to replicate incoming write requests (only 1 is supported: no hashring).' },
+  { name: 'receive.replica-header', key: 'replicaHeader', type: 'string', default: 'THANOS-REPLICA', help: 'HTTP header specifying the replica number of a write request.' },
+];
+
+const HOST_KEYS = new Set([
+  'http', 'grpc', 'httpAddress', 'grpcAddress', 'httpGracePeriod', 'grpcGracePeriod', 'objstore', 'objstoreConfig', 'objstoreConfigFile',
+  'logLevel', 'logFormat', 'dataDir',
+]);
+const KNOWN = new Set([...receiveFlags.map((f) => f.key), 'maxBodyBytes']);
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Parses `key="value"` (Thanos's --label syntax: the value is a double-quoted string). */
+export function parseLabelFlag(s: string): [string, string] {
+  const eq = s.indexOf('=');
+  if (eq <= 0) throw new ConfigError('labels', `unrecognized label ${JSON.stringify(s)} (want key="value")`);
+  const name = s.slice(0, eq);
+  const rawValue = s.slice(eq + 1);
+  if (!LABEL_NAME.test(name)) throw new ConfigError('labels', `invalid label name ${JSON.stringify(name)} in ${JSON.stringify(s)}`);
+  if (!/^".*"$/s.test(rawValue)) throw new ConfigError('labels', `unquote label value ${JSON.stringify(rawValue)} in ${JSON.stringify(s)}: the value must be double-quoted, e.g. ${name}="${rawValue}"`);
+  let value: unknown;
+  try {
+    value = JSON.parse(rawValue);
+  } catch {
+    throw new ConfigError('labels', `unquote label value ${JSON.stringify(rawValue)} in ${JSON.stringify(s)}`);
+  }
+  return [name, value as string];
+}
+
+function str(raw: Record<string, unknown>, key: string, def: string): string {
+  const v = raw[key];
+  if (v === undefined || v === null) return def;
+  if (typeof v !== 'string') throw new ConfigError(key, `must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+function dur(raw: Record<string, unknown>, key: string, def: string): number {
+  try {
+    const ms = durationValue(raw[key] ?? def, key);
+    if (ms < 0) throw new Error('must not be negative');
+    return ms;
+  } catch (e) {
+    throw new ConfigError(key, (e as Error).message.replace(`${key}: `, ''));
+  }
+}
+
+export function parseReceiveConfig(input: unknown): ReceiveConfig {
+  const raw = (input ?? {}) as Record<string, unknown>;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', 'receive config must be a mapping');
+  for (const k of Object.keys(raw)) if (!KNOWN.has(k) && !HOST_KEYS.has(k)) throw new ConfigError(k, 'unknown receive option');
+  const labels: Record<string, string> = {};
+  const rl = raw.labels;
+  if (Array.isArray(rl)) {
+    for (const s of rl) {
+      if (typeof s !== 'string') throw new ConfigError('labels', `must be strings like key="value", got ${JSON.stringify(s)}`);
+      const [k, v] = parseLabelFlag(s);
+      if (k in labels) throw new ConfigError('labels', `label ${k} given twice`);
+      labels[k] = v;
+    }
+  } else if (rl && typeof rl === 'object') {
+    for (const [k, v] of Object.entries(rl)) {
+      if (!LABEL_NAME.test(k)) throw new ConfigError(`labels.${k}`, 'invalid label name');
+      if (typeof v !== 'string') throw new ConfigError(`labels.${k}`, 'must be a string');
+      labels[k] = v;
+    }
+  } else if (rl !== undefined && rl !== null) {
+    throw new ConfigError('labels', 'must be a list of key="value" strings or a mapping');
+  }
+  if (Object.keys(labels).length === 0) throw new ConfigError('labels', NO_EXTERNAL_LABELS);
+  const rf = raw.replicationFactor ?? 1;
+  if (rf !== 1 && rf !== '1') throw new ConfigError('replicationFactor', `only 1 is supported (no hashring / replication), got ${JSON.stringify(rf)}`);
+  const tsdbPath = str(raw, 'tsdbPath', './data');
+  if (tsdbPath.trim() === '') throw new ConfigError('tsdbPath', 'must not be empty');
+  const addr = str(raw, 'remoteWriteAddress', '0.0.0.0:19291');
+  if (!/^(\[[^\]]+\]|[^:]*):\d+$/.test(addr)) throw new ConfigError('remoteWriteAddress', `want host:port, got ${JSON.stringify(addr)}`);
+  const blockDurationMs = dur(raw, 'tsdbBlockDuration', '2h');
+  if (blockDurationMs < 1000) throw new ConfigError('tsdbBlockDuration', 'must be at least 1s');
+  const tenantLabelName = str(raw, 'tenantLabelName', 'tenant_id');
+  if (!LABEL_NAME.test(tenantLabelName)) throw new ConfigError('tenantLabelName', `invalid label name ${JSON.stringify(tenantLabelName)}`);
+  const defaultTenant = str(raw, 'defaultTenant', 'default-tenant');
+  if (!validTenant(defaultTenant)) throw new ConfigError('defaultTenant', `invalid tenant id ${JSON.stringify(defaultTenant)}`);
+  const mb = raw.maxBodyBytes ?? 64 << 20;
+  if (typeof mb !== 'number' || !Number.isInteger(mb) || mb <= 0) throw new ConfigError('maxBodyBytes', 'must be a positive integer');
+  return {
+    remoteWriteAddress: addr,
+    tsdbPath,
+    retentionMs: dur(raw, 'tsdbRetention', '15d'),
+    blockDurationMs,
+    labels,
+    tenantHeader: str(raw, 'tenantHeader', 'THANOS-TENANT'),
+    defaultTenant,
+    tenantLabelName,
+    replicationFactor: 1,
+    replicaHeader: str(raw, 'replicaHeader', 'THANOS-REPLICA'),
+    maxBodyBytes: mb,
+  };
+}
+
+/** A tenant id becomes a directory name under --tsdb.path. */
+export function validTenant(t: string): boolean {
+  return /^[A-Za-z0-9_.-]{1,128}$/.test(t) && t !== '.' && t !== '..';
+}
