@@ -150,9 +150,12 @@ export class EndpointSet {
     }
   }
 
-  /** Endpoints whose last Info succeeded and that serve the StoreAPI. */
+  /**
+   * Endpoints to query: those whose last Info succeeded and that serve the StoreAPI, plus strict
+   * endpoints known to serve it (they are always used, even when the health check fails).
+   */
   healthyStores(): EndpointState[] {
-    return [...this.states.values()].filter((s) => s.lastError === null && s.info?.store !== undefined);
+    return [...this.states.values()].filter((s) => s.info?.store !== undefined && (s.lastError === null || s.spec.strict));
   }
 
   all(): EndpointState[] {

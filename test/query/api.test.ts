@@ -351,7 +351,11 @@ test('label and series calls are bounded by --query.timeout', async () => {
 });
 
 test('unhealthy endpoints are removed after --store.unhealthy-timeout; strict ones stay', async () => {
-  const env = await start({ storeUnhealthyTimeout: '200ms', strictEndpoints: ['127.0.0.1:10903'] });
+  const env = await start({ storeUnhealthyTimeout: '200ms', strictEndpoints: ['127.0.0.1:10903'] }, {
+    '127.0.0.1:10901': MemoryStore.fromSamples(data(0), core.xorEncode, { externalLabels: labelsFromRecord({ cluster: 'c1', replica: 'A' }) }),
+    '127.0.0.1:10902': MemoryStore.fromSamples(data(1000), core.xorEncode, { externalLabels: labelsFromRecord({ cluster: 'c1', replica: 'B' }) }),
+    '127.0.0.1:10903': MemoryStore.fromSamples(data(2000), core.xorEncode, { externalLabels: labelsFromRecord({ cluster: 'c1', replica: 'C' }) }),
+  });
   try {
     const a = env.clients.get('127.0.0.1:10901')!;
     const strict = env.clients.get('127.0.0.1:10903')!;
@@ -361,6 +365,11 @@ test('unhealthy endpoints are removed after --store.unhealthy-timeout; strict on
     const data = (await get(env, '/api/v1/stores')).body.data;
     const names = Object.values(data).flat().map((s: any) => s.name).sort();
     assert.equal(names, ['127.0.0.1:10902', '127.0.0.1:10903']);
+    // The strict endpoint is still queried although it is down: a partial response warning.
+    const t = (T0 + 1800_000) / 1000;
+    const r = await get(env, `/api/v1/query?query=temperature&time=${t}`);
+    assert.is(r.status, 200);
+    assert.ok((r.body.warnings ?? []).some((w: string) => w.includes('127.0.0.1:10903')), r.text);
     // Still probed, and back on the page once healthy again.
     a.down = false;
     await env.comp.endpoints.update();
