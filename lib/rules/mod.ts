@@ -3,3 +3,4 @@
 export * from './parse.ts';
 export { expandTemplate, checkTemplate, parseTemplate, TemplateError, humanize, humanize1024, humanizeDuration, sprintf, goFloat, type TemplateData } from './template.ts';
 export { glob, hasMeta, type GlobFs } from './glob.ts';
+export * from './eval.ts';

@@ -1,0 +1,269 @@
+// Rule evaluation as Prometheus's rules manager does it, with the I/O left to the caller: a query
+// function (instant query at the group's evaluation timestamp), a sink for recorded samples, and the
+// alerts to send. Alert state machine: inactive → pending (expr returns the series) → firing (after
+// `for`) → resolved (inactive, sent with endsAt; kept 15m), `keep_firing_for` holds firing alerts
+// after their series disappear. Recording rules write their samples (and stale markers for series
+// that vanished); alerting rules write ALERTS{alertstate} and ALERTS_FOR_STATE like Prometheus.
+import { STALE_NAN } from '../promql/mod.ts';
+import { expandTemplate } from './template.ts';
+import type { AlertingRule, RecordingRule, Rule, RuleGroup } from './parse.ts';
+
+export interface QuerySample {
+  metric: Record<string, string>;
+  value: number;
+}
+export type QueryFn = (expr: string, tsMs: number, signal?: AbortSignal) => Promise<QuerySample[]>;
+
+export interface RecordedSample {
+  labels: Record<string, string>;
+  t: number;
+  v: number;
+}
+
+export type AlertState = 'inactive' | 'pending' | 'firing';
+
+export interface ActiveAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  state: AlertState;
+  value: number;
+  activeAt: number;
+  firedAt?: number;
+  resolvedAt?: number;
+  lastSentAt?: number;
+  validUntil?: number;
+  keepFiringSince?: number;
+}
+
+/** What Alertmanager's API v2 takes (POST /api/v2/alerts). */
+export interface AlertmanagerAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt: string;
+  generatorURL: string;
+}
+
+export type Health = 'unknown' | 'ok' | 'err';
+
+export interface RuleState {
+  rule: Rule;
+  health: Health;
+  lastError?: string;
+  lastEvaluation?: number;
+  evaluationTimeMs: number;
+  /** Alerting rules: active alerts by label key. */
+  active: Map<string, ActiveAlert>;
+  /** Recording rules: label keys written at the previous evaluation (for stale markers). */
+  lastSeries: Map<string, Record<string, string>>;
+}
+
+export interface GroupState {
+  group: RuleGroup;
+  intervalMs: number;
+  rules: RuleState[];
+  lastEvaluation?: number;
+  evaluationTimeMs: number;
+}
+
+export interface EvaluatorOptions {
+  query: QueryFn;
+  /** Receives every recorded sample of one group evaluation at once. */
+  record(samples: RecordedSample[]): void;
+  externalLabels: Record<string, string>;
+  /** Base of generatorURL and $externalURL (Thanos: --alert.query-url). */
+  externalURL: string;
+  defaultIntervalMs: number;
+  resendDelayMs: number;
+  /** How long resolved alerts stay and keep being sent (Prometheus: 15m). */
+  resolvedRetentionMs?: number;
+}
+
+const RESOLVED_RETENTION = 15 * 60_000;
+
+export function labelKey(ls: Record<string, string>): string {
+  return Object.keys(ls).sort().map((k) => `${k}\u0000${ls[k]}`).join('\u0001');
+}
+
+export class Evaluator {
+  readonly groups: GroupState[];
+
+  constructor(groups: RuleGroup[], private readonly opts: EvaluatorOptions, previous?: Evaluator) {
+    this.groups = groups.map((g) => ({
+      group: g,
+      intervalMs: g.intervalMs ?? opts.defaultIntervalMs,
+      evaluationTimeMs: 0,
+      rules: g.rules.map((rule) => ({ rule, health: 'unknown' as Health, evaluationTimeMs: 0, active: new Map(), lastSeries: new Map() })),
+    }));
+    // Reload: carry alert state and series of rules that stayed the same (same file, group, name, expr).
+    if (previous) {
+      const old = new Map<string, RuleState>();
+      for (const g of previous.groups) for (const r of g.rules) old.set(`${g.group.file}\u0000${g.group.name}\u0000${r.rule.kind}\u0000${r.rule.name}\u0000${r.rule.expr}`, r);
+      for (const g of this.groups) for (const r of g.rules) {
+        const o = old.get(`${g.group.file}\u0000${g.group.name}\u0000${r.rule.kind}\u0000${r.rule.name}\u0000${r.rule.expr}`);
+        if (o) { r.active = o.active; r.lastSeries = o.lastSeries; r.health = o.health; r.lastError = o.lastError; r.lastEvaluation = o.lastEvaluation; }
+      }
+    }
+  }
+
+  /** The aligned evaluation timestamp of a group at wall time `now` (ms). */
+  static evalTimestamp(now: number, intervalMs: number): number {
+    return now - (now % intervalMs);
+  }
+
+  /** Evaluates every rule of a group at `ts` (in order, so later rules see earlier ones' output once stored). */
+  async evalGroup(g: GroupState, ts: number, signal?: AbortSignal): Promise<void> {
+    const start = Date.now();
+    const out: RecordedSample[] = [];
+    for (const rs of g.rules) {
+      signal?.throwIfAborted();
+      const t0 = Date.now();
+      try {
+        if (rs.rule.kind === 'record') await this.evalRecording(rs, rs.rule, g.group, ts, out, signal);
+        else await this.evalAlerting(rs, rs.rule, g, ts, out, signal);
+        rs.health = 'ok';
+        rs.lastError = undefined;
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        rs.health = 'err';
+        rs.lastError = (e as Error).message;
+      }
+      rs.lastEvaluation = ts;
+      rs.evaluationTimeMs = Date.now() - t0;
+    }
+    g.lastEvaluation = ts;
+    g.evaluationTimeMs = Date.now() - start;
+    if (out.length > 0) this.opts.record(out);
+  }
+
+  private async evalRecording(rs: RuleState, rule: RecordingRule, group: RuleGroup, ts: number, out: RecordedSample[], signal?: AbortSignal): Promise<void> {
+    let res: QuerySample[];
+    try {
+      res = await this.opts.query(rule.expr, ts, signal);
+    } catch (e) {
+      this.staleAll(rs, ts, out);
+      throw e;
+    }
+    const seen = new Map<string, Record<string, string>>();
+    const samples: RecordedSample[] = [];
+    for (const s of res) {
+      const ls: Record<string, string> = { ...s.metric, __name__: rule.name };
+      for (const [k, v] of Object.entries(rule.labels)) {
+        if (v === '') delete ls[k];
+        else ls[k] = v;
+      }
+      const key = labelKey(ls);
+      if (seen.has(key)) throw new Error('vector contains metrics with the same labelset after applying rule labels');
+      seen.set(key, ls);
+      samples.push({ labels: ls, t: ts, v: s.value });
+    }
+    if (group.limit > 0 && samples.length > group.limit) {
+      this.staleAll(rs, ts, out);
+      throw new Error(`exceeded limit of ${group.limit} with ${samples.length} series`);
+    }
+    out.push(...samples);
+    for (const [k, ls] of rs.lastSeries) if (!seen.has(k)) out.push({ labels: ls, t: ts, v: STALE_NAN });
+    rs.lastSeries = seen;
+  }
+
+  private staleAll(rs: RuleState, ts: number, out: RecordedSample[]): void {
+    for (const ls of rs.lastSeries.values()) out.push({ labels: ls, t: ts, v: STALE_NAN });
+    rs.lastSeries = new Map();
+  }
+
+  private async evalAlerting(rs: RuleState, rule: AlertingRule, g: GroupState, ts: number, out: RecordedSample[], signal?: AbortSignal): Promise<void> {
+    const res = await this.opts.query(rule.expr, ts, signal);
+    const seen = new Set<string>();
+    const tmplName = `__alert_${rule.name}`;
+    for (const s of res) {
+      const metric: Record<string, string> = { ...s.metric };
+      delete metric.__name__;
+      const data = { labels: metric, externalLabels: this.opts.externalLabels, externalURL: this.opts.externalURL, value: s.value };
+      const ls: Record<string, string> = { ...metric };
+      for (const [k, v] of Object.entries(rule.labels)) {
+        const x = expandTemplate(v, tmplName, data);
+        if (x === '') delete ls[k];
+        else ls[k] = x;
+      }
+      ls.alertname = rule.name;
+      const ann: Record<string, string> = {};
+      for (const [k, v] of Object.entries(rule.annotations)) ann[k] = expandTemplate(v, tmplName, data);
+      const key = labelKey(ls);
+      if (seen.has(key)) throw new Error('vector contains metrics with the same labelset after applying alert labels');
+      seen.add(key);
+      const a = rs.active.get(key);
+      if (a && a.state !== 'inactive') {
+        a.value = s.value;
+        a.annotations = ann;
+        a.labels = ls;
+        a.keepFiringSince = undefined;
+        continue;
+      }
+      rs.active.set(key, { labels: ls, annotations: ann, state: 'pending', value: s.value, activeAt: ts });
+    }
+    if (g.group.limit > 0 && seen.size > g.group.limit) {
+      rs.active.clear();
+      throw new Error(`exceeded limit of ${g.group.limit} with ${seen.size} alerts`);
+    }
+    const retention = this.opts.resolvedRetentionMs ?? RESOLVED_RETENTION;
+    for (const [key, a] of rs.active) {
+      if (!seen.has(key)) {
+        if (a.state === 'pending' || (a.resolvedAt !== undefined && ts - a.resolvedAt > retention)) {
+          rs.active.delete(key);
+          continue;
+        }
+        if (a.state !== 'inactive') {
+          if (rule.keepFiringForMs > 0 && a.state === 'firing') {
+            a.keepFiringSince ??= ts;
+            if (ts - a.keepFiringSince < rule.keepFiringForMs) continue;
+          }
+          a.state = 'inactive';
+          a.resolvedAt = ts;
+        }
+        continue;
+      }
+      if (a.state === 'pending' && ts - a.activeAt >= rule.forMs) {
+        a.state = 'firing';
+        a.firedAt = ts;
+      }
+    }
+    // ALERTS / ALERTS_FOR_STATE series, as Prometheus writes them.
+    for (const a of rs.active.values()) {
+      if (a.state === 'inactive') continue;
+      out.push({ labels: { ...a.labels, __name__: 'ALERTS', alertstate: a.state }, t: ts, v: 1 });
+      out.push({ labels: { ...a.labels, __name__: 'ALERTS_FOR_STATE' }, t: ts, v: a.activeAt / 1000 });
+    }
+  }
+
+  /** Alerts of a group due for (re)sending at `ts` (Prometheus sendAlerts); marks them sent. */
+  alertsToSend(g: GroupState, ts: number): AlertmanagerAlert[] {
+    const out: AlertmanagerAlert[] = [];
+    const resend = this.opts.resendDelayMs;
+    for (const rs of g.rules) {
+      if (rs.rule.kind !== 'alert') continue;
+      for (const a of rs.active.values()) {
+        if (a.state === 'pending') continue;
+        const due = (a.resolvedAt !== undefined && (a.lastSentAt === undefined || a.resolvedAt > a.lastSentAt)) || a.lastSentAt === undefined || a.lastSentAt + resend <= ts;
+        if (!due) continue;
+        a.lastSentAt = ts;
+        const delta = Math.max(resend, g.intervalMs);
+        a.validUntil = ts + 4 * delta;
+        const labels = { ...a.labels };
+        for (const [k, v] of Object.entries(this.opts.externalLabels)) if (labels[k] === undefined || labels[k] === '') labels[k] = v;
+        out.push({
+          labels,
+          annotations: a.annotations,
+          startsAt: new Date(a.firedAt ?? a.activeAt).toISOString(),
+          endsAt: new Date(a.resolvedAt ?? a.validUntil).toISOString(),
+          generatorURL: generatorURL(this.opts.externalURL, rs.rule.expr),
+        });
+      }
+    }
+    return out;
+  }
+}
+
+/** Prometheus/Thanos generatorURL: <query url>/graph?g0.expr=<expr>&g0.tab=1. */
+export function generatorURL(base: string, expr: string): string {
+  return `${base.replace(/\/+$/, '')}/graph?g0.expr=${encodeURIComponent(expr).replace(/%20/g, '+')}&g0.tab=1`;
+}

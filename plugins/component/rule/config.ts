@@ -1,0 +1,124 @@
+// `thanos rule` flags (Thanos names) and the config object they fill (also accepted from plugins.yaml).
+import { ConfigError, parseDuration, type FlagSpec } from '../../../host/index.ts';
+import { isValidLabelName } from '../../../lib/rules/mod.ts';
+
+export interface RuleConfig {
+  ruleFiles: string[];
+  evalIntervalMs: number;
+  queries: string[];
+  queryHttpMethod: 'GET' | 'POST';
+  alertmanagersUrls: string[];
+  alertmanagersSendTimeoutMs: number;
+  externalLabels: Record<string, string>;
+  alertQueryUrl: string;
+  alertLabelDrop: string[];
+  resendDelayMs: number;
+  retentionMs: number;
+}
+
+export const ruleFlags: FlagSpec[] = [
+  { name: 'rule-file', key: 'ruleFiles', type: 'strings', default: [], help: 'Rule files to load (repeatable; globs such as rules/*.yml are expanded).' },
+  { name: 'eval-interval', key: 'evalInterval', type: 'duration', default: '1m', help: 'The default evaluation interval to use (a group\'s own interval wins).' },
+  { name: 'query', key: 'queries', type: 'strings', default: [], help: 'HTTP address of a query API (thanos query or Prometheus), e.g. http://127.0.0.1:10904 (repeatable; tried in order until one answers).' },
+  { name: 'query.http-method', key: 'queryHttpMethod', type: 'string', default: 'POST', help: 'HTTP method for instant queries: GET or POST.' },
+  { name: 'alertmanagers.url', key: 'alertmanagersUrls', type: 'strings', default: [], help: 'Alertmanager URL to send alerts to (API v2; repeatable; all of them receive every alert).' },
+  { name: 'alertmanagers.send-timeout', key: 'alertmanagersSendTimeout', type: 'duration', default: '10s', help: 'Timeout for sending alerts to Alertmanager.' },
+  { name: 'label', key: 'labels', type: 'strings', default: [], help: 'Labels to be applied to all generated metrics and alerts (repeated), format key="value". Similar to external labels for Prometheus, used to identify the ruler and its blocks as unique source.' },
+  { name: 'alert.query-url', key: 'alertQueryUrl', type: 'string', default: '', help: 'The external Thanos Query URL that would be set in all alerts \'Source\' field (default: http://<--http-address>).' },
+  { name: 'alert.label-drop', key: 'alertLabelDrop', type: 'strings', default: [], help: 'Labels by name to drop before sending to alertmanager (repeatable; e.g. a replica label).' },
+  { name: 'resend-delay', key: 'resendDelay', type: 'duration', default: '1m', help: 'Minimum amount of time to wait before resending an alert to Alertmanager.' },
+  { name: 'tsdb.retention', key: 'tsdbRetention', type: 'duration', default: '48h', help: 'How long recorded samples are kept in memory for the StoreAPI (no WAL or blocks are written).' },
+];
+
+const HOST_KEYS = new Set([
+  'http', 'grpc', 'httpAddress', 'grpcAddress', 'httpGracePeriod', 'grpcGracePeriod', 'objstore', 'objstoreConfig', 'objstoreConfigFile',
+  'logLevel', 'logFormat', 'dataDir', 'log',
+]);
+const KNOWN = new Set(ruleFlags.map((f) => f.key));
+
+function strings(raw: Record<string, unknown>, key: string): string[] {
+  const v = raw[key];
+  if (v === undefined || v === null) return [];
+  const arr = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(arr) || arr.some((x) => typeof x !== 'string')) throw new ConfigError(key, `must be a list of strings, got ${JSON.stringify(v)}`);
+  return arr as string[];
+}
+
+function str(raw: Record<string, unknown>, key: string, def: string): string {
+  const v = raw[key];
+  if (v === undefined || v === null) return def;
+  if (typeof v !== 'string') throw new ConfigError(key, `must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function dur(raw: Record<string, unknown>, key: string, def: string, positive = false): number {
+  const v = raw[key] ?? def;
+  let ms: number;
+  if (typeof v === 'number') ms = v;
+  else if (typeof v === 'string') {
+    try {
+      ms = parseDuration(v);
+    } catch (e) {
+      throw new ConfigError(key, (e as Error).message);
+    }
+  } else throw new ConfigError(key, `must be a duration such as 30s or 5m, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(ms) || ms < 0 || (positive && ms === 0)) throw new ConfigError(key, `must be a ${positive ? 'positive' : 'non-negative'} duration, got ${JSON.stringify(v)}`);
+  return ms;
+}
+
+function httpUrl(key: string, s: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : `http://${s}`;
+  let u: URL;
+  try {
+    u = new URL(withScheme);
+  } catch {
+    throw new ConfigError(key, `invalid URL ${JSON.stringify(s)}`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(key, `unsupported scheme ${JSON.stringify(u.protocol.slice(0, -1))} in ${JSON.stringify(s)} (http and https only; dns+ service discovery is not supported)`);
+  return withScheme.replace(/\/+$/, '');
+}
+
+/** `k="v"` (Thanos --label syntax; the value must be double-quoted). */
+export function parseLabelFlag(s: string): [string, string] {
+  const i = s.indexOf('=');
+  if (i <= 0) throw new ConfigError('labels', `unrecognized label ${JSON.stringify(s)} (expected key="value")`);
+  const k = s.slice(0, i);
+  const rawV = s.slice(i + 1);
+  if (!isValidLabelName(k)) throw new ConfigError('labels', `unsupported format for label ${s}: invalid label name ${JSON.stringify(k)}`);
+  let v: string;
+  try {
+    v = JSON.parse(rawV) as string;
+    if (typeof v !== 'string') throw new Error('not a string');
+  } catch {
+    throw new ConfigError('labels', `unsupported format for label ${s}: the value must be a double-quoted string, e.g. ${k}="${rawV.replace(/"/g, '')}"`);
+  }
+  return [k, v];
+}
+
+export function parseRuleConfig(raw: unknown): RuleConfig {
+  const r = (raw ?? {}) as Record<string, unknown>;
+  if (typeof r !== 'object' || Array.isArray(r)) throw new ConfigError('', 'rule config must be a mapping');
+  for (const k of Object.keys(r)) if (!KNOWN.has(k) && !HOST_KEYS.has(k)) throw new ConfigError(k, 'unknown key');
+  const queries = strings(r, 'queries').map((q) => httpUrl('queries', q));
+  if (queries.length === 0) throw new ConfigError('queries', 'no --query given: the ruler needs at least one query API (e.g. --query=http://127.0.0.1:10904)');
+  const method = str(r, 'queryHttpMethod', 'POST').toUpperCase();
+  if (method !== 'GET' && method !== 'POST') throw new ConfigError('queryHttpMethod', `must be GET or POST, got ${JSON.stringify(method)}`);
+  const externalLabels: Record<string, string> = {};
+  for (const l of strings(r, 'labels')) {
+    const [k, v] = parseLabelFlag(l);
+    externalLabels[k] = v;
+  }
+  return {
+    ruleFiles: strings(r, 'ruleFiles'),
+    evalIntervalMs: dur(r, 'evalInterval', '1m', true),
+    queries,
+    queryHttpMethod: method,
+    alertmanagersUrls: strings(r, 'alertmanagersUrls').map((u) => httpUrl('alertmanagersUrls', u)),
+    alertmanagersSendTimeoutMs: dur(r, 'alertmanagersSendTimeout', '10s', true),
+    externalLabels,
+    alertQueryUrl: str(r, 'alertQueryUrl', ''),
+    alertLabelDrop: strings(r, 'alertLabelDrop'),
+    resendDelayMs: dur(r, 'resendDelay', '1m'),
+    retentionMs: dur(r, 'tsdbRetention', '48h', true),
+  };
+}
