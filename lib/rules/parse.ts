@@ -281,10 +281,10 @@ function parseRule(n: Node, group: string, idx: number, cx: Ctx): Rule | undefin
     if (!isValidMetricName(record)) err(recordNode, `invalid recording rule name: ${record}`);
   }
   for (const l of labels ?? []) {
-    if (!isValidLabelName(l.key) || l.key === '__name__') err(l.keyNode, `invalid label name: ${l.key}`);
+    if (!isValidLabelName(l.key) || l.key === '__name__') cx.errors.push(`${file}: ${where}: invalid label name: ${l.key}`);
   }
   for (const a of annotations ?? []) {
-    if (!isValidLabelName(a.key)) err(a.keyNode, `invalid annotation name: ${a.key}`);
+    if (!isValidLabelName(a.key)) cx.errors.push(`${file}: ${where}: invalid annotation name: ${a.key}`);
   }
   if (alert !== '') {
     // promtool reports template errors without a position.
