@@ -51,6 +51,8 @@ export interface CompactorOptions {
   enableVerticalCompaction?: boolean;
   /** Labels dropped from external labels before grouping (--deduplication.replica-label). */
   replicaLabels?: string[];
+  /** Mark blocks made redundant by a compacted block for deletion when syncing (default true; tools turn it off). */
+  garbageCollect?: boolean;
   now?: () => number;
 }
 
@@ -68,6 +70,18 @@ function toFetcherMeta(m: TsdbMeta): BlockMeta {
   return parseBlockMeta(formatMeta(m), m.ulid);
 }
 
+/** The same FsCapability, except that removing a path that does not exist is not an error. */
+function tolerantRemove(fs: FsCapability): FsCapability {
+  return {
+    ...fs,
+    async remove(p, opts) {
+      if (!(await fs.exists(p))) return;
+      await fs.remove(p, opts);
+    },
+    resolve: (...parts) => fs.resolve(...parts),
+  };
+}
+
 function safeName(key: string): string {
   return key.replace(/[^0-9A-Za-z_.-]/g, '_');
 }
@@ -83,7 +97,7 @@ export class Compactor {
     this.bucket = opts.bucket;
     this.log = opts.log ?? noopLog;
     this.o = {
-      bucket: opts.bucket, fs: opts.fs, dataDir: opts.dataDir, core: opts.core,
+      bucket: opts.bucket, fs: tolerantRemove(opts.fs), dataDir: opts.dataDir, core: opts.core,
       ranges: opts.ranges ?? DEFAULT_RANGES,
       consistencyDelayMs: opts.consistencyDelayMs ?? 30 * 60_000,
       deleteDelayMs: opts.deleteDelayMs ?? 48 * HOUR,
@@ -94,6 +108,7 @@ export class Compactor {
       metaFetchConcurrency: Math.max(1, opts.metaFetchConcurrency ?? 32),
       enableVerticalCompaction: opts.enableVerticalCompaction ?? false,
       replicaLabels: opts.replicaLabels ?? [],
+      garbageCollect: opts.garbageCollect ?? true,
       now: opts.now ?? Date.now,
     };
     // Marked blocks are on their way out: the compactor ignores them at once (delay -1).
@@ -128,7 +143,7 @@ export class Compactor {
     this.m?.todoDeletion.set(res.deletionMarks.size);
     // Garbage collection: a block whose sources a newer block fully covers is redundant.
     for (const [id, why] of res.filtered) {
-      if (why !== 'duplicate') continue;
+      if (why !== 'duplicate' || !this.o.garbageCollect) continue;
       await this.mark(id, 'outdated block (its sources are covered by a compacted block)', 'duplicate');
     }
     return res;

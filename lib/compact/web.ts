@@ -1,7 +1,13 @@
-// The `bucket web` page: one timeline per group (external labels + resolution), each block a bar
+// The block viewer of `bucket web` and `compact` (fetch handler with /api/v1/blocks). The page: one timeline per group (external labels + resolution), each block a bar
 // placed by its time range and coloured by compaction level, then a table of every block.
 // Plain server-rendered HTML and SVG, no scripts.
-import type { BlockMeta } from '../../../lib/store/blocksync/meta.ts';
+import type { BlockMeta } from '../store/blocksync/meta.ts';
+import type { FetchResult } from '../store/blocksync/fetcher.ts';
+import { groupKey } from './plan.ts';
+
+function sortedMetas(res: FetchResult): BlockMeta[] {
+  return [...res.metas.values()].sort((a, b) => a.minTime - b.minTime || (a.ulid < b.ulid ? -1 : 1));
+}
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -58,3 +64,38 @@ ${metas.length ? `<table><thead><tr><th>ULID</th><th>from</th><th>until</th><th>
 </body></html>
 `;
 }
+
+/** The block viewer as a fetch handler (exported for in-process tests). */
+export function bucketWebHandler(load: () => Promise<FetchResult>, opts: { refreshMs: number; label: string; prefix?: string; now?: () => number }): (req: Request) => Promise<Response> {
+  let cache: { res?: FetchResult; at: number; err?: string } = { at: 0 };
+  const now = opts.now ?? Date.now;
+  const prefix = (opts.prefix ?? '').replace(/\/$/, '');
+  let inflight: Promise<void> | undefined;
+  const refresh = async (force: boolean) => {
+    if (!force && cache.res && now() - cache.at < opts.refreshMs) return;
+    inflight ??= load().then((res) => { cache = { res, at: now() }; }, (e) => { cache = { ...cache, at: now(), err: (e as Error).message }; }).finally(() => { inflight = undefined; });
+    await inflight;
+  };
+  return async (req) => {
+    const url = new URL(req.url);
+    let path = url.pathname;
+    if (prefix && path.startsWith(prefix)) path = path.slice(prefix.length) || '/';
+    if (path === '/-/healthy') return new Response('OK\n');
+    if (path === '/-/ready') return new Response(cache.res ? 'OK\n' : 'not ready\n', { status: cache.res ? 200 : 503 });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return new Response('method not allowed\n', { status: 405 });
+    await refresh(url.searchParams.get('refresh') === 'true');
+    const metas = cache.res ? sortedMetas(cache.res) : [];
+    if (path === '/api/v1/blocks') {
+      return Response.json({
+        status: cache.err && !cache.res ? 'error' : 'success',
+        data: { blocks: metas.map((m) => m.raw), label: opts.label, refreshedAt: new Date(cache.at).toISOString(), err: cache.err ?? null },
+        ...(cache.err && !cache.res ? { errorType: 'internal', error: cache.err } : {}),
+      });
+    }
+    if (path === '/' || path === '/blocks' || path === '/loaded') {
+      return new Response(bucketPage(metas, { label: opts.label, refreshedAt: cache.at, err: cache.err, partial: cache.res ? cache.res.partial.size : 0, groupKey }), { headers: { 'content-type': 'text/html; charset=utf-8' } });
+    }
+    return new Response('not found\n', { status: 404 });
+  };
+}
+

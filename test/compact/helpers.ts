@@ -84,3 +84,28 @@ export async function objects(bucket: FilesystemBucket): Promise<string[]> {
   for await (const n of bucket.iter('', { recursive: true })) out.push(n);
   return out.sort();
 }
+
+export async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** Writes a FILESYSTEM objstore config for `dir` and returns its path. */
+export function bucketConfigFile(dir: string): string {
+  const { writeFileSync } = require_fs();
+  const f = join(tmp('cfg'), 'bucket.yaml');
+  writeFileSync(f, `type: FILESYSTEM\nconfig:\n  directory: ${JSON.stringify(dir)}\n`);
+  return f;
+}
+
+import * as nodeFsSync from 'node:fs';
+function require_fs() {
+  return nodeFsSync;
+}

@@ -6,9 +6,9 @@ import { parseDuration, parseTimeOrDuration } from '../../../lib/store/blocksync
 import type { BlockMeta } from '../../../lib/store/blocksync/meta.ts';
 import { Compactor } from '../../../lib/compact/compactor.ts';
 import { MARKERS, writeMarker, type MarkerName } from '../../../lib/compact/marks.ts';
-import { RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE, labelsString, groupKey } from '../../../lib/compact/plan.ts';
+import { RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE, labelsString } from '../../../lib/compact/plan.ts';
 import { overlappedBlocks, verifyBlockIndex, VERIFY_ISSUES, type VerifyIssue } from '../../../lib/compact/verify.ts';
-import { bucketPage } from './bucket_web.ts';
+import { bucketWebHandler } from '../../../lib/compact/web.ts';
 
 class UsageError extends Error {}
 
@@ -257,7 +257,7 @@ export const bucketMark = command('bucket mark', 'Mark blocks for deletion or no
 // ---- cleanup / retention / downsample (the compactor's passes, once) ----
 
 function compactorFor(ctx: ComponentContext, bucket: Awaited<ReturnType<ComponentContext['bucket']>>, extra: Partial<ConstructorParameters<typeof Compactor>[0]>): Compactor {
-  return new Compactor({ bucket, fs: ctx.fs, core: ctx.core, dataDir: ctx.fs.resolve(ctx.dataDir ?? './data'), log: ctx.log, ...extra });
+  return new Compactor({ bucket, fs: ctx.fs, core: ctx.core, dataDir: ctx.fs.resolve(ctx.dataDir ?? './data'), log: ctx.log, garbageCollect: false, ...extra });
 }
 
 const cleanupFlags: FlagSpec[] = [
@@ -322,40 +322,6 @@ function splitHostPort(addr: string): { hostname: string; port: number } {
   const port = Number(addr.slice(i + 1));
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--http-address: bad port in "${addr}"`);
   return { hostname: addr.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port };
-}
-
-/** The block viewer as a fetch handler (exported for in-process tests). */
-export function bucketWebHandler(load: () => Promise<FetchResult>, opts: { refreshMs: number; label: string; prefix?: string; now?: () => number }): (req: Request) => Promise<Response> {
-  let cache: { res?: FetchResult; at: number; err?: string } = { at: 0 };
-  const now = opts.now ?? Date.now;
-  const prefix = (opts.prefix ?? '').replace(/\/$/, '');
-  let inflight: Promise<void> | undefined;
-  const refresh = async (force: boolean) => {
-    if (!force && cache.res && now() - cache.at < opts.refreshMs) return;
-    inflight ??= load().then((res) => { cache = { res, at: now() }; }, (e) => { cache = { ...cache, at: now(), err: (e as Error).message }; }).finally(() => { inflight = undefined; });
-    await inflight;
-  };
-  return async (req) => {
-    const url = new URL(req.url);
-    let path = url.pathname;
-    if (prefix && path.startsWith(prefix)) path = path.slice(prefix.length) || '/';
-    if (path === '/-/healthy') return new Response('OK\n');
-    if (path === '/-/ready') return new Response(cache.res ? 'OK\n' : 'not ready\n', { status: cache.res ? 200 : 503 });
-    if (req.method !== 'GET' && req.method !== 'HEAD') return new Response('method not allowed\n', { status: 405 });
-    await refresh(url.searchParams.get('refresh') === 'true');
-    const metas = cache.res ? sortedMetas(cache.res) : [];
-    if (path === '/api/v1/blocks') {
-      return Response.json({
-        status: cache.err && !cache.res ? 'error' : 'success',
-        data: { blocks: metas.map((m) => m.raw), label: opts.label, refreshedAt: new Date(cache.at).toISOString(), err: cache.err ?? null },
-        ...(cache.err && !cache.res ? { errorType: 'internal', error: cache.err } : {}),
-      });
-    }
-    if (path === '/' || path === '/blocks' || path === '/loaded') {
-      return new Response(bucketPage(metas, { label: opts.label, refreshedAt: cache.at, err: cache.err, partial: cache.res ? cache.res.partial.size : 0, groupKey }), { headers: { 'content-type': 'text/html; charset=utf-8' } });
-    }
-    return new Response('not found\n', { status: 404 });
-  };
 }
 
 export const bucketWeb = command('bucket web', 'Web interface for the blocks in the bucket: a page of blocks over time grouped by external labels, and /api/v1/blocks. Serves until SIGTERM.', webFlags, async (ctx, v) => {

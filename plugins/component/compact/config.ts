@@ -1,0 +1,123 @@
+// `thanos compact` flags (Thanos names) and the config object they fill (also from plugins.yaml).
+import { ConfigError, type FlagSpec } from '../../../host/index.ts';
+import { durationValue } from '../../../lib/store/blocksync/timeflags.ts';
+import { RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE } from '../../../lib/compact/plan.ts';
+
+export interface CompactConfig {
+  dataDir: string;
+  wait: boolean;
+  waitIntervalMs: number;
+  consistencyDelayMs: number;
+  retentionRawMs: number;
+  retention5mMs: number;
+  retention1hMs: number;
+  downsamplingDisable: boolean;
+  concurrency: number;
+  downsampleConcurrency: number;
+  metaFetchConcurrency: number;
+  deleteDelayMs: number;
+  enableVerticalCompaction: boolean;
+  replicaLabels: string[];
+  maxCompactionLevel: number;
+  haltOnError: boolean;
+  webDisable: boolean;
+  bucketWebLabel: string;
+  blockViewerSyncIntervalMs: number;
+}
+
+export const compactFlags: FlagSpec[] = [
+  { name: 'wait', short: 'w', key: 'wait', type: 'bool', default: false, help: 'Do not exit after all compactions have been processed and wait for new work.' },
+  { name: 'wait-interval', key: 'waitInterval', type: 'duration', default: '5m', help: 'Wait interval between consecutive compaction runs and bucket refreshes. Only works when --wait flag specified.' },
+  { name: 'consistency-delay', key: 'consistencyDelay', type: 'duration', default: '30m', help: 'Minimum age of fresh (non-compacted) blocks before they are being processed.' },
+  { name: 'retention.resolution-raw', key: 'retentionResolutionRaw', type: 'duration', default: '0d', help: 'How long to retain raw samples in bucket. Setting this to 0d will retain samples of this resolution forever.' },
+  { name: 'retention.resolution-5m', key: 'retentionResolution5m', type: 'duration', default: '0d', help: 'How long to retain samples of resolution 1 (5 minutes) in bucket. 0d = forever.' },
+  { name: 'retention.resolution-1h', key: 'retentionResolution1h', type: 'duration', default: '0d', help: 'How long to retain samples of resolution 2 (1 hour) in bucket. 0d = forever.' },
+  { name: 'downsampling.disable', key: 'downsamplingDisable', type: 'bool', default: false, help: 'Disables downsampling.' },
+  { name: 'compact.concurrency', key: 'compactConcurrency', type: 'int', default: 1, help: 'Number of groups compacted at once.' },
+  { name: 'compact.blocks-fetch-concurrency', key: 'blocksFetchConcurrency', type: 'int', default: 1, help: 'Accepted for compatibility (blocks of a plan are downloaded one after another).' },
+  { name: 'compact.cleanup-interval', key: 'cleanupInterval', type: 'duration', default: '5m', help: 'Accepted for compatibility: cleanup runs at the end of every iteration.' },
+  { name: 'compact.progress-interval', key: 'progressInterval', type: 'duration', default: '5m', help: 'Accepted for compatibility: progress is logged per group and block.' },
+  { name: 'compact.enable-vertical-compaction', key: 'enableVerticalCompaction', type: 'bool', default: false, help: 'Merge overlapping blocks of a group (one-to-one deduplication) instead of halting.' },
+  { name: 'downsample.concurrency', key: 'downsampleConcurrency', type: 'int', default: 1, help: 'Number of blocks downsampled at once.' },
+  { name: 'block-files-concurrency', key: 'blockFilesConcurrency', type: 'int', default: 1, help: 'Accepted for compatibility.' },
+  { name: 'block-meta-fetch-concurrency', key: 'blockMetaFetchConcurrency', type: 'int', default: 32, help: 'Number of goroutines to use when fetching block metadata from object storage.' },
+  { name: 'delete-delay', key: 'deleteDelay', type: 'duration', default: '48h', help: 'Time before a block marked for deletion is deleted from the bucket.' },
+  { name: 'deduplication.replica-label', key: 'replicaLabels', type: 'strings', default: [], help: 'Label to treat as a replica indicator of blocks that can be deduplicated (repeatable); dropped when grouping. Needs --compact.enable-vertical-compaction.' },
+  { name: 'deduplication.func', key: 'deduplicationFunc', type: 'string', default: '', help: 'Deduplication algorithm for merging overlapping blocks: "" (one-to-one) only.' },
+  { name: 'debug.max-compaction-level', key: 'maxCompactionLevel', type: 'int', default: 4, help: 'Maximum compaction level (1..4: 2h, 8h, 2d, 14d).' },
+  { name: 'debug.halt-on-error', key: 'haltOnError', type: 'bool', default: true, help: 'Halt the process if a critical compaction error is detected (keep serving with thanos_compact_halted=1 under --wait).' },
+  { name: 'hash-func', key: 'hashFunc', type: 'string', default: '', help: 'Accepted for compatibility (no hashes are computed).' },
+  { name: 'web.disable', key: 'webDisable', type: 'bool', default: false, help: 'Disable the block viewer UI.' },
+  { name: 'bucket-web-label', key: 'bucketWebLabel', type: 'string', default: '', help: 'External block label to use as group title in the bucket web UI.' },
+  { name: 'block-viewer.global.sync-block-interval', key: 'blockViewerSyncInterval', type: 'duration', default: '1m', help: 'Repeat interval for syncing the blocks between local and remote view for /global Block Viewer UI.' },
+  { name: 'block-viewer.global.sync-block-timeout', key: 'blockViewerSyncTimeout', type: 'duration', default: '5m', help: 'Accepted for compatibility.' },
+];
+
+const HOST_KEYS = new Set(['http', 'grpc', 'httpGracePeriod', 'grpcGracePeriod', 'objstore', 'log']);
+const KNOWN = new Set([...compactFlags.map((f) => f.key), 'dataDir']);
+
+export function parseCompactConfig(input: unknown): CompactConfig {
+  const raw = (input ?? {}) as Record<string, unknown>;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', 'compact config must be a mapping');
+  for (const k of Object.keys(raw)) if (!KNOWN.has(k) && !HOST_KEYS.has(k)) throw new ConfigError(k, 'unknown compact option');
+  const def = (k: string) => compactFlags.find((f) => f.key === k)!.default;
+  const dur = (k: string): number => {
+    try {
+      const v = durationValue(raw[k] ?? def(k), k);
+      if (v < 0) throw new Error(`${k}: must not be negative`);
+      return v;
+    } catch (e) {
+      throw new ConfigError(k, (e as Error).message.replace(`${k}: `, ''));
+    }
+  };
+  const int = (k: string, min: number): number => {
+    const v = raw[k] ?? def(k);
+    const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min) throw new ConfigError(k, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const bool = (k: string): boolean => {
+    const v = raw[k] ?? def(k);
+    if (typeof v === 'boolean') return v;
+    if (v === 'true' || v === 'false') return v === 'true';
+    throw new ConfigError(k, `must be true or false, got ${JSON.stringify(v)}`);
+  };
+  const str = (k: string): string => {
+    const v = raw[k] ?? def(k) ?? '';
+    if (typeof v !== 'string') throw new ConfigError(k, `must be a string, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const replicaLabels = raw.replicaLabels ?? [];
+  if (!Array.isArray(replicaLabels) || !replicaLabels.every((x) => typeof x === 'string')) throw new ConfigError('replicaLabels', 'must be a list of label names');
+  if (str('deduplicationFunc') !== '') throw new ConfigError('deduplicationFunc', `unsupported deduplication function "${str('deduplicationFunc')}" (only "" = one-to-one)`);
+  const cfg: CompactConfig = {
+    dataDir: typeof raw.dataDir === 'string' ? raw.dataDir : './data',
+    wait: bool('wait'),
+    waitIntervalMs: dur('waitInterval'),
+    consistencyDelayMs: dur('consistencyDelay'),
+    retentionRawMs: dur('retentionResolutionRaw'),
+    retention5mMs: dur('retentionResolution5m'),
+    retention1hMs: dur('retentionResolution1h'),
+    downsamplingDisable: bool('downsamplingDisable'),
+    concurrency: int('compactConcurrency', 1),
+    downsampleConcurrency: int('downsampleConcurrency', 1),
+    metaFetchConcurrency: int('blockMetaFetchConcurrency', 1),
+    deleteDelayMs: dur('deleteDelay'),
+    enableVerticalCompaction: bool('enableVerticalCompaction'),
+    replicaLabels: replicaLabels as string[],
+    maxCompactionLevel: int('maxCompactionLevel', 1),
+    haltOnError: bool('haltOnError'),
+    webDisable: bool('webDisable'),
+    bucketWebLabel: str('bucketWebLabel'),
+    blockViewerSyncIntervalMs: dur('blockViewerSyncInterval'),
+  };
+  if (cfg.maxCompactionLevel > 4) throw new ConfigError('maxCompactionLevel', `must be between 1 and 4, got ${cfg.maxCompactionLevel}`);
+  if (cfg.wait && cfg.waitIntervalMs <= 0) throw new ConfigError('waitInterval', 'must be positive with --wait');
+  // Thanos (compact.go): retention shorter than the downsampling thresholds would delete data before it is downsampled.
+  if (!cfg.downsamplingDisable) {
+    if (cfg.retentionRawMs !== 0 && cfg.retentionRawMs < RES_LEVEL1_DOWNSAMPLE_RANGE) throw new ConfigError('retentionResolutionRaw', '--retention.resolution-raw: raw resolution must be higher than the minimum block size after which 5m resolution downsampling will occur (40 hours); disable downsampling or raise the retention');
+    if (cfg.retention5mMs !== 0 && cfg.retention5mMs < RES_LEVEL2_DOWNSAMPLE_RANGE) throw new ConfigError('retentionResolution5m', '--retention.resolution-5m: 5m resolution must be higher than the minimum block size after which 1h resolution downsampling will occur (10 days); disable downsampling or raise the retention');
+  }
+  if (cfg.replicaLabels.length && !cfg.enableVerticalCompaction) throw new ConfigError('replicaLabels', '--deduplication.replica-label needs --compact.enable-vertical-compaction');
+  return cfg;
+}

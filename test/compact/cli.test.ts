@@ -1,0 +1,98 @@
+// `node bin/thanos.mjs compact …` as a process: one iteration and exit 0; --wait serving probes,
+// metrics and the block viewer until SIGTERM; exit 1 with "halting" on overlapping blocks.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { DELETION_MARK } from '../../lib/compact/marks.ts';
+import { HOUR, tmp, fsBucket, alignedStart, putBlock, objects, freePort, bucketConfigFile } from './helpers.ts';
+
+function run(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; out: string; err: string }> } {
+  const child = spawn(process.execPath, ['bin/thanos.mjs', ...args], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const done = new Promise<{ code: number | null; out: string; err: string }>((resolve) => child.on('close', (code) => resolve({ code, out, err })));
+  return { child, done };
+}
+
+async function waitFor(url: string, ms = 20_000): Promise<Response> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      if (r.ok) return r;
+    } catch {}
+    if (Date.now() > end) throw new Error(`timeout waiting for ${url}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('thanos compact: one iteration, then exit 0', async () => {
+  const dir = tmp('cli-bucket');
+  const bucket = fsBucket(dir);
+  const T0 = alignedStart();
+  const srcs = [];
+  for (let i = 0; i < 5; i++) srcs.push(await putBlock(bucket, { minTime: T0 + i * 2 * HOUR, maxTime: T0 + (i + 1) * 2 * HOUR, ext: { cluster: 'eu' } }));
+  const port = await freePort();
+  const { done } = run(['compact', '--objstore.config-file', bucketConfigFile(dir), '--data-dir', tmp('cli-data'), '--http-address', `127.0.0.1:${port}`, '--consistency-delay=0s']);
+  const r = await done;
+  assert.is(r.code, 0, r.err + r.out);
+  assert.match(r.err + r.out, /compacting group 1\/1: 4\/5 blocks/);
+  for (const s of srcs.slice(0, 4)) assert.ok(await bucket.exists(`${s.ulid}/${DELETION_MARK}`), s.ulid);
+  const metas = (await objects(bucket)).filter((n) => n.endsWith('/meta.json'));
+  assert.is(metas.length, 6);
+});
+
+test('thanos compact --wait: ready, metrics, block viewer; SIGTERM stops it', async () => {
+  const dir = tmp('cli-bucket');
+  const bucket = fsBucket(dir);
+  const T0 = alignedStart();
+  for (let i = 0; i < 5; i++) await putBlock(bucket, { minTime: T0 + i * 2 * HOUR, maxTime: T0 + (i + 1) * 2 * HOUR, ext: { cluster: 'eu' } });
+  const port = await freePort();
+  const { child, done } = run(['compact', '--wait', '--wait-interval=1h', '--objstore.config-file', bucketConfigFile(dir), '--data-dir', tmp('cli-data'), `--http-address=127.0.0.1:${port}`, '--consistency-delay=0s']);
+  try {
+    await waitFor(`http://127.0.0.1:${port}/-/ready`);
+    let text = '';
+    const end = Date.now() + 20_000;
+    while (!/thanos_compact_iterations_total(\{[^}]*\})? 1/.test(text) && Date.now() < end) {
+      text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(text, /thanos_compact_group_compactions_total\{resolution="0"\} 1/);
+    assert.match(text, /thanos_compact_halted 0/);
+    const api = (await (await fetch(`http://127.0.0.1:${port}/api/v1/blocks?refresh=true`)).json()) as { status: string; data: { blocks: { compaction: { level: number } }[] } };
+    assert.is(api.status, 'success');
+    assert.ok(api.data.blocks.some((b) => b.compaction.level === 2));
+    const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    assert.match(page, /\{cluster=&quot;eu&quot;\}/);
+    assert.match(page, /<svg /);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  const r = await done;
+  assert.is(r.code, 0, r.err);
+});
+
+test('thanos compact halts on overlapping blocks (exit 1, "critical error detected; halting")', async () => {
+  const dir = tmp('cli-bucket');
+  const bucket = fsBucket(dir);
+  const T0 = alignedStart();
+  await putBlock(bucket, { minTime: T0, maxTime: T0 + 2 * HOUR, ext: { cluster: 'eu' } });
+  await putBlock(bucket, { minTime: T0 + HOUR, maxTime: T0 + 3 * HOUR, ext: { cluster: 'eu' } });
+  const { done } = run(['compact', '--objstore.config-file', bucketConfigFile(dir), '--data-dir', tmp('cli-data'), `--http-address=127.0.0.1:${await freePort()}`, '--consistency-delay=0s']);
+  const r = await done;
+  assert.is(r.code, 1, r.err);
+  assert.match(r.err + r.out, /critical error detected; halting/);
+  assert.match(r.err + r.out, /overlaps found while gathering blocks/);
+  assert.not.ok((await objects(bucket)).some((n) => n.endsWith(DELETION_MARK)));
+});
+
+test('thanos compact: bad retention flags are a usage error naming the flag', async () => {
+  const dir = tmp('cli-bucket');
+  const { done } = run(['compact', '--objstore.config-file', bucketConfigFile(dir), '--data-dir', tmp('cli-data'), '--retention.resolution-raw=1d']);
+  const r = await done;
+  assert.is(r.code, 1, r.err);
+  assert.match(r.err, /--retention\.resolution-raw: raw resolution must be higher .* \(40 hours\)/);
+});
+
+test.run();
