@@ -9,6 +9,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GrpcError, GrpcStatus } from '../../host/index.ts';
+import type { Matcher } from '../../lib/labels/mod.ts';
 import { startGrpc, type GrpcListener } from '../../host/server/grpc.ts';
 import { infoResponseFromComponentInfo } from '../../lib/proto/info.ts';
 import { labelNamesRequest, labelValuesRequest, seriesRequest } from '../../lib/proto/store.ts';
@@ -34,7 +35,7 @@ test.after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const ALL = [{ type: '=~' as const, name: '__name__', value: '.+' }];
+const ALL: Matcher[] = [{ type: '=~', name: '__name__', value: '.+' }];
 const MIN = -9223372036854775808;
 const MAX = 9223372036854775807;
 
@@ -49,7 +50,7 @@ async function start(dir: string, extra: Record<string, unknown> = {}, bucketDir
   return { rc, ctx, client };
 }
 
-async function seriesOf(client: StoreClient, matchers = ALL, minTime = MIN, maxTime = MAX) {
+async function seriesOf(client: StoreClient, matchers: Matcher[] = ALL, minTime = MIN, maxTime = MAX) {
   return collect(client.series(seriesRequest({ minTime, maxTime, matchers }), new AbortController().signal));
 }
 
