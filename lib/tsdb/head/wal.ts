@@ -60,6 +60,16 @@ class Buf {
     this.b[this.n++] = x;
   }
   str(s: string): void {
+    // ASCII fast path (label names and most values): no intermediate allocation
+    const len = s.length;
+    let ascii = len < 0x80;
+    for (let i = 0; ascii && i < len; i++) if (s.charCodeAt(i) >= 0x80) ascii = false;
+    if (ascii) {
+      this.need(1 + len);
+      this.b[this.n++] = len;
+      for (let i = 0; i < len; i++) this.b[this.n++] = s.charCodeAt(i);
+      return;
+    }
     const e = te.encode(s);
     this.uvarint(e.length);
     this.need(e.length);
@@ -124,6 +134,15 @@ class Rd {
   str(): string {
     const n = this.uvarint();
     this.need(n);
+    if (n <= 64) {
+      let ascii = true;
+      for (let i = 0; i < n; i++) if (this.b[this.p + i]! >= 0x80) { ascii = false; break; }
+      if (ascii) {
+        const s = String.fromCharCode.apply(null, this.b.subarray(this.p, this.p + n) as unknown as number[]);
+        this.p += n;
+        return s;
+      }
+    }
     const s = td.decode(this.b.subarray(this.p, this.p + n));
     this.p += n;
     return s;
