@@ -126,11 +126,16 @@ test('out-of-order / duplicate samples → 409, invalid labels → 400; the rest
   const msg = await r.text();
   assert.match(msg, /1 series with out of order labels/);
   assert.match(msg, /1 series with empty label name/);
+  const h = { ...ts({ __name__: 'rx_hist' }, []), histograms: [{ sum: 1, schema: 0, zeroThreshold: 0, countInt: 1, zeroCountInt: 0, negativeSpans: [], negativeDeltas: [], negativeCounts: [], positiveSpans: [], positiveDeltas: [], positiveCounts: [], resetHint: 0, timestamp: 1, customValues: [] }] };
+  r = await rc.handle(rwRequest([h, ts({ __name__: 'rx_ok' }, [[8000, 8]])]));
+  assert.is(r.status, 400);
+  assert.match(await r.text(), /1 native histogram samples refused/);
   const got = await seriesOf(client);
   const by = Object.fromEntries(got.map((s) => [labelsRec(s).__name__ + (labelsRec(s).room ?? ''), samplesOf(s)]));
   assert.equal(by.rx_tempa, [[10_000, 1], [20_000, 2], [30_000, 3]]);
   assert.equal(by.rx_tempb, [[5000, 5]]);
-  assert.equal(by.rx_ok, [[7000, 7]]);
+  assert.equal(by.rx_ok, [[7000, 7], [8000, 8]]);
+  assert.not.ok('rx_hist' in by);
   assert.not.ok('bad' in by);
 });
 

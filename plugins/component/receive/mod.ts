@@ -169,6 +169,11 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
       }
       if (res.firstReject) problems.push(`first: ${fmt(res.firstReject.labels)} @ ${res.firstReject.t}`);
     }
+    const nHist = series.reduce((n, s) => n + (s.histograms?.length ?? 0), 0);
+    if (nHist > 0) {
+      status = 400;
+      problems.push(`${nHist} native histogram samples refused: native histograms are not supported by this receiver`);
+    }
     if (nBad > 0) {
       status = 400;
       for (const [k, n] of Object.entries(res.labelErrors)) if (n > 0) problems.push(`${n} series with ${LABEL_TEXT[k]}`);
