@@ -6,3 +6,4 @@ if (!area || !/^[\w-]+$/.test(area)) {
 }
 const mod = (await import(`./${area}.ts`)) as { default: (args: string[]) => unknown };
 await mod.default(rest);
+export {};
