@@ -243,7 +243,8 @@ export class Compactor {
         readers.push(await BlockReader.open(fsBlockFiles(fs, p), { core }));
       }
       const first = readers[0]!.meta;
-      const thanos = { ...(first.thanos ?? { labels: blocks[0]!.thanos.labels, downsample: { resolution: g.resolution } }), files: undefined, index_stats: undefined, upload_time: undefined, source: 'compactor' };
+      // The group's labels: replica labels (--deduplication.replica-label) are gone from the output, as in Thanos.
+      const thanos = { ...(first.thanos ?? { downsample: { resolution: g.resolution } }), labels: g.labels, files: undefined, index_stats: undefined, upload_time: undefined, source: 'compactor' };
       const meta = await mergeBlocks(readers, fsBlockSink(fs, dir), core, { thanos });
       if (!meta.stats?.numSamples) return undefined;
       const up = await uploadBlock(this.bucket, fs, fs.resolve(dir, meta.ulid), { allowEmptyLabels: true });

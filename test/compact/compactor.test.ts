@@ -152,6 +152,24 @@ test('overlapping blocks halt the compactor; with vertical compaction they are m
   assert.equal(got.get(key(b.labels)), samplesOf(b, T0 + HOUR, T0 + 3 * HOUR));
 });
 
+test('replica labels: blocks of two replicas are deduplicated into one block without the replica label', async () => {
+  const bucket = fsBucket();
+  const T0 = alignedStart();
+  const r0: Awaited<ReturnType<typeof putBlock>>[] = [], r1: Awaited<ReturnType<typeof putBlock>>[] = [];
+  for (let i = 0; i < 2; i++) {
+    r0.push(await putBlock(bucket, { minTime: T0 + i * 2 * HOUR, maxTime: T0 + (i + 1) * 2 * HOUR, ext: { cluster: 'eu', replica: 'a' } }));
+    r1.push(await putBlock(bucket, { minTime: T0 + i * 2 * HOUR, maxTime: T0 + (i + 1) * 2 * HOUR, ext: { cluster: 'eu', replica: 'b' } }));
+  }
+  const r = await compactor(bucket, { enableVerticalCompaction: true, replicaLabels: ['replica'] }).runOnce();
+  assert.ok(r.compactions >= 1);
+  const live = [...(await compactor(bucket).sync()).metas.values()].sort((a, b) => a.minTime - b.minTime);
+  const merged = live.find((m) => m.compaction.sources.includes(r0[0]!.ulid))!;
+  assert.ok(merged.compaction.sources.includes(r1[0]!.ulid));
+  assert.equal(merged.thanos.labels, { cluster: 'eu' });
+  const got = await readSamples(bucket, merged.ulid);
+  for (const s of SERIES) assert.equal(got.get(key(s.labels)), samplesOf(s, merged.minTime, merged.maxTime));
+});
+
 test('no-compact-mark.json keeps a block out of plans', async () => {
   const bucket = fsBucket();
   const T0 = alignedStart();
