@@ -179,7 +179,8 @@ export class Compactor {
     await forEachLimit(groups, this.o.concurrency, async (g) => {
       const n = ++idx;
       signal?.throwIfAborted();
-      total += await this.compactGroup(g, `${n}/${groups.length}`, signal);
+      const done = await this.compactGroup(g, `${n}/${groups.length}`, signal);
+      total += done; // (not `total += await …`: that reads total before the await)
     });
     return total;
   }

@@ -170,6 +170,26 @@ test('replica labels: blocks of two replicas are deduplicated into one block wit
   for (const s of SERIES) assert.equal(got.get(key(s.labels)), samplesOf(s, merged.minTime, merged.maxTime));
 });
 
+test('groups compacted concurrently; sources left unmarked by a crash are garbage-collected on the next sync', async () => {
+  const bucket = fsBucket();
+  const T0 = alignedStart();
+  const byGroup: Record<string, Awaited<ReturnType<typeof putBlock>>[]> = {};
+  for (const cl of ['a', 'b', 'c']) {
+    byGroup[cl] = [];
+    for (let i = 0; i < 5; i++) byGroup[cl]!.push(await putBlock(bucket, { minTime: T0 + i * 2 * HOUR, maxTime: T0 + (i + 1) * 2 * HOUR, ext: { cl } }));
+  }
+  const r = await compactor(bucket, { concurrency: 3 }).runOnce();
+  assert.is(r.compactions, 3);
+  // Pretend the compactor died after uploading group a's result but before marking its sources.
+  for (const b of byGroup.a!.slice(0, 4)) await bucket.delete(`${b.ulid}/${DELETION_MARK}`);
+  const res = await compactor(bucket).sync();
+  for (const b of byGroup.a!.slice(0, 4)) {
+    assert.is(res.filtered.get(b.ulid), 'duplicate');
+    assert.ok(await bucket.exists(`${b.ulid}/${DELETION_MARK}`), b.ulid);
+  }
+  assert.is(res.metas.size, 6);
+});
+
 test('no-compact-mark.json keeps a block out of plans', async () => {
   const bucket = fsBucket();
   const T0 = alignedStart();
