@@ -190,6 +190,30 @@ test('groups compacted concurrently; sources left unmarked by a crash are garbag
   assert.is(res.metas.size, 6);
 });
 
+test('a corrupt source block fails the compaction cleanly: nothing uploaded, nothing marked, scratch dir emptied', async () => {
+  const bucket = fsBucket();
+  const T0 = alignedStart();
+  const blocks: Awaited<ReturnType<typeof putBlock>>[] = [];
+  for (let i = 0; i < 5; i++) blocks.push(await putBlock(bucket, { minTime: T0 + i * 2 * HOUR, maxTime: T0 + (i + 1) * 2 * HOUR, ext: { c: '1' } }));
+  const seg = (await objects(bucket)).find((n) => n.startsWith(`${blocks[2]!.ulid}/chunks/`))!;
+  const bytes = await readAll(await bucket.get(seg));
+  bytes[bytes.length - 2] ^= 0xff; // the last chunk's CRC
+  await bucket.upload(seg, bytes);
+  const before = await objects(bucket);
+  const dataDir = tmp('data');
+  const c = new Compactor({ bucket, fs, core, dataDir, consistencyDelayMs: 0, downsampling: false });
+  try {
+    await c.runOnce();
+    assert.unreachable('should fail');
+  } catch (e) {
+    assert.not.instance(e, HaltError);
+    assert.match((e as Error).message, /crc|checksum|CRC/i);
+  }
+  assert.equal(await objects(bucket), before);
+  const { readdirSync } = await import('node:fs');
+  assert.equal(readdirSync(join(dataDir, 'compact')), []);
+});
+
 test('no-compact-mark.json keeps a block out of plans', async () => {
   const bucket = fsBucket();
   const T0 = alignedStart();
