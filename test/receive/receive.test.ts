@@ -254,7 +254,7 @@ test('config: --label syntax, required external labels, replication factor 1 onl
   assert.equal(parseLabelFlag('replica="a b"'), ['replica', 'a b']);
   assert.throws(() => parseLabelFlag('replica=a'), /must be double-quoted/);
   assert.throws(() => parseLabelFlag('9x="a"'), /invalid label name/);
-  assert.throws(() => plugin.parseConfig({}), /no external labels configured for receive/);
+  assert.throws(() => plugin.parseConfig({}), /^labels \(--label\): no external labels configured for receive/);
   assert.throws(() => plugin.parseConfig({ labels: ['a="1"'], replicationFactor: 3 }), /only 1 is supported/);
   assert.throws(() => plugin.parseConfig({ labels: ['a="1"'], hashrings: 'x' }), /hashrings: unknown receive option/);
   const c = plugin.parseConfig({ labels: ['a="1"'] });

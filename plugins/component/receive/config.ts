@@ -76,7 +76,19 @@ function dur(raw: Record<string, unknown>, key: string, def: string): number {
   }
 }
 
+const FLAG_OF = new Map(receiveFlags.map((f) => [f.key, f.name]));
+
+/** Strict: unknown keys and bad values are ConfigErrors naming the key and its flag. */
 export function parseReceiveConfig(input: unknown): ReceiveConfig {
+  try {
+    return parseStrict(input);
+  } catch (e) {
+    if (e instanceof ConfigError && FLAG_OF.has(e.key)) throw new ConfigError(`${e.key} (--${FLAG_OF.get(e.key)})`, e.message.slice(e.key.length + 2));
+    throw e;
+  }
+}
+
+function parseStrict(input: unknown): ReceiveConfig {
   const raw = (input ?? {}) as Record<string, unknown>;
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', 'receive config must be a mapping');
   for (const k of Object.keys(raw)) if (!KNOWN.has(k) && !HOST_KEYS.has(k)) throw new ConfigError(k, 'unknown receive option');
