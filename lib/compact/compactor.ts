@@ -8,7 +8,8 @@ import type { Core } from '../core/types.ts';
 import type { FsCapability, Logger, Metrics } from '../../host/index.ts';
 import { BlockReader, fsBlockFiles, fsBlockSink, downloadBlock, uploadBlock, mergeBlocks, downsampleBlock, formatMeta, RES_5M, RES_1H } from '../tsdb/mod.ts';
 import type { BlockMeta as TsdbMeta } from '../tsdb/mod.ts';
-import { MetaFetcher, ConsistencyDelayFilter, DeletionMarkFilter, DeduplicateFilter, forEachLimit, type FetchResult } from '../store/blocksync/fetcher.ts';
+import { MetaFetcher, ConsistencyDelayFilter, DeletionMarkFilter, DeduplicateFilter, forEachLimit, type FetchResult, type MetaFilter } from '../store/blocksync/fetcher.ts';
+import { compareLabels } from '../labels/mod.ts';
 import { parseBlockMeta, ulidTime, type BlockMeta } from '../store/blocksync/meta.ts';
 import { DELETION_MARK, NO_COMPACT_MARK, NO_DOWNSAMPLE_MARK, deleteBlock, writeMarker, readMarker } from './marks.ts';
 import { DEFAULT_RANGES, HOUR, RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE, findOverlaps, groupBlocks, labelsString, planGroup, type Group } from './plan.ts';
@@ -51,6 +52,8 @@ export interface CompactorOptions {
   enableVerticalCompaction?: boolean;
   /** Labels dropped from external labels before grouping (--deduplication.replica-label). */
   replicaLabels?: string[];
+  /** Extra block selection (--min-time/--max-time, --selector.relabel-config), applied first. */
+  filters?: MetaFilter[];
   /** Mark blocks made redundant by a compacted block for deletion when syncing (default true; tools turn it off). */
   garbageCollect?: boolean;
   now?: () => number;
@@ -82,6 +85,30 @@ function tolerantRemove(fs: FsCapability): FsCapability {
   };
 }
 
+/**
+ * Thanos's pre-compaction index check (GatherIndexHealthStats, the critical part): series in label
+ * order with sorted, unique label names; chunks of a series in order, not overlapping, inside the
+ * block's range. Reads the index only. Returns the first problem, or undefined.
+ */
+export async function indexHealth(b: BlockReader): Promise<string | undefined> {
+  const m = b.meta;
+  let prev: Parameters<typeof compareLabels>[0] | undefined;
+  for await (const s of b.index.seriesMany(await b.index.allPostings())) {
+    const name = '{' + s.labels.map((l) => `${l.name}="${l.value}"`).join(', ') + '}';
+    for (let i = 1; i < s.labels.length; i++) if (s.labels[i - 1]!.name >= s.labels[i]!.name) return `series ${name}: label names out of order or duplicated`;
+    if (prev && compareLabels(prev, s.labels) >= 0) return `series ${name}: out of order or duplicated in the index`;
+    prev = s.labels;
+    let lastMax = -Infinity;
+    for (const c of s.chunks) {
+      if (c.minTime > c.maxTime) return `series ${name}: chunk minTime ${c.minTime} after maxTime ${c.maxTime}`;
+      if (c.minTime <= lastMax) return `series ${name}: out-of-order or overlapping chunks ([${c.minTime}, ${c.maxTime}] after one ending ${lastMax})`;
+      if (c.minTime < m.minTime || c.maxTime >= m.maxTime) return `series ${name}: chunk [${c.minTime}, ${c.maxTime}] outside the block range [${m.minTime}, ${m.maxTime})`;
+      lastMax = c.maxTime;
+    }
+  }
+  return undefined;
+}
+
 function safeName(key: string): string {
   return key.replace(/[^0-9A-Za-z_.-]/g, '_');
 }
@@ -109,12 +136,13 @@ export class Compactor {
       enableVerticalCompaction: opts.enableVerticalCompaction ?? false,
       replicaLabels: opts.replicaLabels ?? [],
       garbageCollect: opts.garbageCollect ?? true,
+      filters: opts.filters ?? [],
       now: opts.now ?? Date.now,
     };
     // Marked blocks are on their way out: the compactor ignores them at once (delay -1).
     this.fetcher = new MetaFetcher(opts.bucket, {
       concurrency: this.o.metaFetchConcurrency,
-      filters: [new ConsistencyDelayFilter(this.o.consistencyDelayMs), new DeletionMarkFilter(-1), new DeduplicateFilter()],
+      filters: [...this.o.filters, new ConsistencyDelayFilter(this.o.consistencyDelayMs), new DeletionMarkFilter(-1), new DeduplicateFilter()],
       log: this.log,
       now: this.o.now,
     });
@@ -241,7 +269,10 @@ export class Compactor {
       const readers: BlockReader[] = [];
       for (const m of blocks) {
         const p = await downloadBlock(this.bucket, m.ulid, fs, dir);
-        readers.push(await BlockReader.open(fsBlockFiles(fs, p), { core }));
+        const r = await BlockReader.open(fsBlockFiles(fs, p), { core });
+        const bad = await indexHealth(r);
+        if (bad) throw new HaltError(`compaction of group ${g.key}: block with not healthy index found: block ${m.ulid}: ${bad}`);
+        readers.push(r);
       }
       const first = readers[0]!.meta;
       // The group's labels: replica labels (--deduplication.replica-label) are gone from the output, as in Thanos.

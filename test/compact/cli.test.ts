@@ -43,6 +43,26 @@ test('thanos compact: one iteration, then exit 0', async () => {
   assert.is(metas.length, 6);
 });
 
+test('thanos compact --selector.relabel-config: only the selected group is compacted', async () => {
+  const dir = tmp('cli-bucket');
+  const bucket = fsBucket(dir);
+  const T0 = alignedStart();
+  const eu: Awaited<ReturnType<typeof putBlock>>[] = [], us: Awaited<ReturnType<typeof putBlock>>[] = [];
+  for (let i = 0; i < 5; i++) {
+    eu.push(await putBlock(bucket, { minTime: T0 + i * 2 * HOUR, maxTime: T0 + (i + 1) * 2 * HOUR, ext: { cluster: 'eu' } }));
+    us.push(await putBlock(bucket, { minTime: T0 + i * 2 * HOUR, maxTime: T0 + (i + 1) * 2 * HOUR, ext: { cluster: 'us' } }));
+  }
+  const relabel = '- action: keep\n  source_labels: [cluster]\n  regex: us\n';
+  const { done } = run(['compact', '--objstore.config-file', bucketConfigFile(dir), '--data-dir', tmp('cli-data'), `--http-address=127.0.0.1:${await freePort()}`, '--consistency-delay=0s', `--selector.relabel-config=${relabel}`]);
+  const r = await done;
+  assert.is(r.code, 0, r.err);
+  for (const b of us.slice(0, 4)) assert.ok(await bucket.exists(`${b.ulid}/${DELETION_MARK}`));
+  for (const b of eu) assert.not.ok(await bucket.exists(`${b.ulid}/${DELETION_MARK}`));
+  const bad = await run(['compact', '--objstore.config-file', bucketConfigFile(dir), '--data-dir', tmp('cli-data'), '--selector.relabel-config=- action: nope']).done;
+  assert.is(bad.code, 1);
+  assert.match(bad.err, /selectorRelabelConfig/);
+});
+
 test('thanos compact --wait: ready, metrics, block viewer; SIGTERM stops it', async () => {
   const dir = tmp('cli-bucket');
   const bucket = fsBucket(dir);

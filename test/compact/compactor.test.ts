@@ -214,6 +214,26 @@ test('a corrupt source block fails the compaction cleanly: nothing uploaded, not
   assert.equal(readdirSync(join(dataDir, 'compact')), []);
 });
 
+test('a source block with a chunk outside its time range halts (index health check) and nothing changes', async () => {
+  const bucket = fsBucket();
+  const T0 = alignedStart();
+  const blocks: Awaited<ReturnType<typeof putBlock>>[] = [];
+  for (let i = 0; i < 5; i++) blocks.push(await putBlock(bucket, { minTime: T0 + i * 2 * HOUR, maxTime: T0 + (i + 1) * 2 * HOUR, ext: { c: '1' } }));
+  // Shrink block 1's range in meta.json: its chunks now reach past maxTime.
+  const m = JSON.parse(new TextDecoder().decode(await readAll(await bucket.get(`${blocks[1]!.ulid}/meta.json`))));
+  m.maxTime -= HOUR;
+  await bucket.upload(`${blocks[1]!.ulid}/meta.json`, new TextEncoder().encode(JSON.stringify(m)));
+  const before = await objects(bucket);
+  try {
+    await compactor(bucket).runOnce();
+    assert.unreachable('should halt');
+  } catch (e) {
+    assert.instance(e, HaltError);
+    assert.match((e as Error).message, new RegExp(`block with not healthy index found: block ${blocks[1]!.ulid}: series .* outside the block range`));
+  }
+  assert.equal(await objects(bucket), before);
+});
+
 test('no-compact-mark.json keeps a block out of plans', async () => {
   const bucket = fsBucket();
   const T0 = alignedStart();

@@ -1,6 +1,7 @@
 // `thanos compact` flags (Thanos names) and the config object they fill (also from plugins.yaml).
 import { ConfigError, type FlagSpec } from '../../../host/index.ts';
-import { durationValue } from '../../../lib/store/blocksync/timeflags.ts';
+import { durationValue, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import { parseRelabelConfigs } from '../../../lib/store/blocksync/relabel.ts';
 import { RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE } from '../../../lib/compact/plan.ts';
 
 export interface CompactConfig {
@@ -23,9 +24,17 @@ export interface CompactConfig {
   webDisable: boolean;
   bucketWebLabel: string;
   blockViewerSyncIntervalMs: number;
+  minTime: string;
+  maxTime: string;
+  selectorRelabelConfig?: string;
+  selectorRelabelConfigFile?: string;
 }
 
 export const compactFlags: FlagSpec[] = [
+  { name: 'min-time', key: 'minTime', type: 'string', default: '0000-01-01T00:00:00Z', help: 'Start of time range limit to compact: blocks overlapping it or later (RFC3339 or a duration relative to now, e.g. -2w).' },
+  { name: 'max-time', key: 'maxTime', type: 'string', default: '9999-12-31T23:59:59Z', help: 'End of time range limit to compact (RFC3339 or a duration relative to now).' },
+  { name: 'selector.relabel-config', key: 'selectorRelabelConfig', type: 'string', help: 'Relabel configuration (YAML) over external labels and __block_id selecting the blocks to work on (sharding between compactors).' },
+  { name: 'selector.relabel-config-file', key: 'selectorRelabelConfigFile', type: 'string', help: 'Path to a YAML file with the relabel configuration selecting blocks.' },
   { name: 'wait', short: 'w', key: 'wait', type: 'bool', default: false, help: 'Do not exit after all compactions have been processed and wait for new work.' },
   { name: 'wait-interval', key: 'waitInterval', type: 'duration', default: '5m', help: 'Wait interval between consecutive compaction runs and bucket refreshes. Only works when --wait flag specified.' },
   { name: 'consistency-delay', key: 'consistencyDelay', type: 'duration', default: '30m', help: 'Minimum age of fresh (non-compacted) blocks before they are being processed.' },
@@ -110,7 +119,26 @@ export function parseCompactConfig(input: unknown): CompactConfig {
     webDisable: bool('webDisable'),
     bucketWebLabel: str('bucketWebLabel'),
     blockViewerSyncIntervalMs: dur('blockViewerSyncInterval'),
+    minTime: str('minTime'),
+    maxTime: str('maxTime'),
+    selectorRelabelConfig: raw.selectorRelabelConfig === undefined ? undefined : str('selectorRelabelConfig'),
+    selectorRelabelConfigFile: raw.selectorRelabelConfigFile === undefined ? undefined : str('selectorRelabelConfigFile'),
   };
+  for (const k of ['minTime', 'maxTime'] as const) {
+    try {
+      parseTimeOrDuration(cfg[k]);
+    } catch (e) {
+      throw new ConfigError(k, (e as Error).message);
+    }
+  }
+  if (cfg.selectorRelabelConfig !== undefined && cfg.selectorRelabelConfigFile !== undefined) throw new ConfigError('selectorRelabelConfig', 'give --selector.relabel-config or --selector.relabel-config-file, not both');
+  if (cfg.selectorRelabelConfig !== undefined) {
+    try {
+      parseRelabelConfigs(cfg.selectorRelabelConfig);
+    } catch (e) {
+      throw new ConfigError('selectorRelabelConfig', (e as Error).message);
+    }
+  }
   if (cfg.maxCompactionLevel > 4) throw new ConfigError('maxCompactionLevel', `must be between 1 and 4, got ${cfg.maxCompactionLevel}`);
   if (cfg.wait && cfg.waitIntervalMs <= 0) throw new ConfigError('waitInterval', 'must be positive with --wait');
   // Thanos (compact.go): retention shorter than the downsampling thresholds would delete data before it is downsampled.

@@ -6,7 +6,10 @@ import { definePlugin, type ComponentContext, type Component } from '../../../ho
 import { Compactor, HaltError } from '../../../lib/compact/compactor.ts';
 import { DEFAULT_RANGES } from '../../../lib/compact/plan.ts';
 import { bucketWebHandler } from '../../../lib/compact/web.ts';
-import { MetaFetcher } from '../../../lib/store/blocksync/fetcher.ts';
+import { MetaFetcher, TimePartitionFilter, LabelShardedFilter, type MetaFilter } from '../../../lib/store/blocksync/fetcher.ts';
+import { parseRelabelConfigs } from '../../../lib/store/blocksync/relabel.ts';
+import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import { ConfigError } from '../../../host/index.ts';
 import { compactFlags, parseCompactConfig, type CompactConfig } from './config.ts';
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -27,7 +30,24 @@ export async function setupCompact(ctx: ComponentContext, cfg: CompactConfig): P
   const dataDir = ctx.fs.resolve(ctx.dataDir ?? cfg.dataDir);
   await ctx.fs.mkdir(dataDir, { recursive: true });
   const log = ctx.log;
+  const filters: MetaFilter[] = [new TimePartitionFilter(() => parseTimeOrDuration(cfg.minTime), () => parseTimeOrDuration(cfg.maxTime))];
+  let relabelText = cfg.selectorRelabelConfig;
+  if (cfg.selectorRelabelConfigFile !== undefined) {
+    try {
+      relabelText = new TextDecoder().decode(await ctx.fs.readFile(ctx.fs.resolve(cfg.selectorRelabelConfigFile)));
+    } catch (e) {
+      throw new ConfigError('selectorRelabelConfigFile', `cannot read ${cfg.selectorRelabelConfigFile}: ${(e as Error).message}`);
+    }
+  }
+  if (relabelText !== undefined) {
+    try {
+      filters.push(new LabelShardedFilter(parseRelabelConfigs(relabelText)));
+    } catch (e) {
+      throw new ConfigError(cfg.selectorRelabelConfigFile !== undefined ? 'selectorRelabelConfigFile' : 'selectorRelabelConfig', (e as Error).message);
+    }
+  }
   const compactor = new Compactor({
+    filters,
     bucket, fs: ctx.fs, core: ctx.core, dataDir, log, metrics: ctx.metrics,
     ranges: DEFAULT_RANGES.slice(0, cfg.maxCompactionLevel + 1),
     consistencyDelayMs: cfg.consistencyDelayMs,
