@@ -276,7 +276,7 @@ export class Compactor {
       }
       const first = readers[0]!.meta;
       // The group's labels: replica labels (--deduplication.replica-label) are gone from the output, as in Thanos.
-      const thanos = { ...(first.thanos ?? { downsample: { resolution: g.resolution } }), labels: g.labels, files: undefined, index_stats: undefined, upload_time: undefined, source: 'compactor' };
+      const thanos = { ...(first.thanos ?? { downsample: { resolution: g.resolution } }), version: 1, labels: g.labels, files: undefined, index_stats: undefined, upload_time: undefined, source: 'compactor' };
       const meta = await mergeBlocks(readers, fsBlockSink(fs, dir), core, { thanos });
       if (!meta.stats?.numSamples) return undefined;
       const up = await uploadBlock(this.bucket, fs, fs.resolve(dir, meta.ulid), { allowEmptyLabels: true });
@@ -338,7 +338,7 @@ export class Compactor {
       const p = await downloadBlock(this.bucket, m.ulid, fs, dir);
       const reader = await BlockReader.open(fsBlockFiles(fs, p), { core });
       const meta = await downsampleBlock(reader, to, fsBlockSink(fs, dir), core);
-      return await uploadBlock(this.bucket, fs, fs.resolve(dir, meta.ulid), { allowEmptyLabels: true, meta: (x) => ({ ...x, thanos: x.thanos ? { ...x.thanos, upload_time: undefined } : x.thanos }) });
+      return await uploadBlock(this.bucket, fs, fs.resolve(dir, meta.ulid), { allowEmptyLabels: true, meta: (x) => ({ ...x, thanos: x.thanos ? { ...x.thanos, version: 1, upload_time: undefined } : x.thanos }) });
     } finally {
       await fs.remove(dir, { recursive: true }).catch(() => {});
     }

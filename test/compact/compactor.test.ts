@@ -68,6 +68,7 @@ test('compacts four 2h blocks into one 8h block: samples, level, sources, labels
   assert.equal(m.compaction.sources, srcs.slice(0, 4).map((s) => s.ulid).sort());
   assert.equal(m.thanos!.labels, ext);
   assert.is(m.thanos!.source, 'compactor');
+  assert.is(m.thanos!.version, 1);
   assert.is(m.thanos!.downsample.resolution, 0);
   assert.ok(m.thanos!.files!.some((f) => f.rel_path === 'index'));
   for (const s of srcs.slice(0, 4)) {
