@@ -1,7 +1,8 @@
 // End to end with periodic block cuts while Prometheus 2.42 keeps remote-writing: with
 // --tsdb.block-duration=10s blocks are cut and uploaded every ~10 s under live writes. No sample is
 // refused (Prometheus reports no failed or dropped samples) and Series over blocks + head still equals
-// Prometheus's own raw samples; the uploaded blocks carry the thanos section and do not overlap.
+// Prometheus's own raw samples (also through `thanos query` over the receiver); the uploaded blocks
+// carry the thanos section and do not overlap.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -88,6 +89,21 @@ test('blocks cut every 10 s under live remote write: nothing refused, Series ove
     assert.is(meta.maxTime % 10_000, 0);
   }
   for (let i = 1; i < metas.length; i++) assert.ok(metas[i].minTime >= metas[i - 1].maxTime, 'blocks overlap');
+  // our querier over the receiver's StoreAPI answers PromQL with the same raw samples
+  const qPort = await freePort();
+  const q = thanos('query', ['query', '--http-address', `127.0.0.1:${qPort}`, '--grpc-address', `127.0.0.1:${await freePort()}`,
+    '--endpoint', `127.0.0.1:${grpcPort}`, '--endpoint.info-interval', '1s'], dir);
+  procs.push(q);
+  await waitFor(() => httpReady(qPort), 20_000, 'querier ready', q.logs);
+  const pq = async (url: string) => {
+    const r = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: 'up[1h]', time: (T / 1000).toFixed(3) })}`);
+    const j = (await r.json()) as any;
+    return j.data?.result?.[0]?.values as unknown;
+  };
+  const wantUp = await pq(promUrl);
+  assert.ok(Array.isArray(wantUp) && wantUp.length > 10, JSON.stringify(wantUp));
+  await waitFor(async () => JSON.stringify(await pq(`http://127.0.0.1:${qPort}`)) === JSON.stringify(wantUp), 15_000, 'querier answers up[1h] like Prometheus', q.logs);
+  await q.kill('SIGTERM');
   await prom.kill('SIGTERM');
   await rx.kill('SIGTERM');
   assert.is(rx.proc.exitCode, 0, rx.logs().slice(-2000));
