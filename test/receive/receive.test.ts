@@ -82,6 +82,13 @@ test('remote write → Series over gRPC with external labels and tenant label; L
   assert.equal(names.names, ['__name__', 'cluster', 'replica', 'room', 'tenant_id']);
   const vals = await client.labelValues(labelValuesRequest({ label: 'room' }), new AbortController().signal);
   assert.equal(vals.values, ['a', 'b']);
+  const st = await rc.handle(new Request('http://receiver/api/v1/status/tsdb?limit=1'));
+  assert.is(st.status, 200);
+  const sj = (await st.json()) as any;
+  assert.is(sj.data.headStats.numSeries, 2);
+  assert.equal(sj.data.seriesCountByMetricName, [{ name: 'rx_temp', value: 2 }]);
+  assert.is(sj.data.labelValueCountByLabelName.length, 1);
+  assert.is((await rc.handle(new Request('http://receiver/api/v1/status/tsdb', { headers: { 'THANOS-TENANT': 'nobody' } }))).status, 404);
   const info = await client.info();
   assert.is(info.componentType, 'receive');
   assert.equal(info.labelSets.map((s) => labelsRec({ labels: s })), [{ cluster: 'eu', replica: 'r1', tenant_id: 'default-tenant' }]);

@@ -256,6 +256,40 @@ export class Head {
     return out.sort((a, b) => compareLabels(a.labels, b.labels));
   }
 
+  /** Cardinality statistics in the shape of Prometheus's /api/v1/status/tsdb (top `limit` of each list). */
+  stats(limit = 10): {
+    headStats: { numSeries: number; numLabelPairs: number; chunkCount: number; minTime: number; maxTime: number };
+    seriesCountByMetricName: Array<{ name: string; value: number }>;
+    labelValueCountByLabelName: Array<{ name: string; value: number }>;
+    memoryInBytesByLabelName: Array<{ name: string; value: number }>;
+    seriesCountByLabelValuePair: Array<{ name: string; value: number }>;
+  } {
+    const byMetric = new Map<string, number>();
+    const values = new Map<string, Set<string>>();
+    const pairs = new Map<string, number>();
+    let chunks = 0;
+    for (const s of this.series.values()) {
+      chunks += s.chunks.length + (s.t.length > 0 ? 1 : 0);
+      for (const l of s.labels) {
+        if (l.name === '__name__') byMetric.set(l.value, (byMetric.get(l.value) ?? 0) + 1);
+        let vs = values.get(l.name);
+        if (!vs) values.set(l.name, (vs = new Set()));
+        vs.add(l.value);
+        const k = `${l.name}=${l.value}`;
+        pairs.set(k, (pairs.get(k) ?? 0) + 1);
+      }
+    }
+    const top = (m: Iterable<[string, number]>) => [...m].sort((a, b) => b[1] - a[1] || compareStrings(a[0], b[0])).slice(0, limit).map(([name, value]) => ({ name, value }));
+    const mem = [...values].map(([n, vs]) => [n, [...vs].reduce((a, v) => a + v.length, 0)] as [string, number]);
+    return {
+      headStats: { numSeries: this.series.size, numLabelPairs: pairs.size, chunkCount: chunks, minTime: this.empty ? 0 : this.mint, maxTime: this.empty ? 0 : this.maxt },
+      seriesCountByMetricName: top(byMetric),
+      labelValueCountByLabelName: top([...values].map(([n, vs]) => [n, vs.size] as [string, number])),
+      memoryInBytesByLabelName: top(mem),
+      seriesCountByLabelValuePair: top(pairs),
+    };
+  }
+
   /** Every sample still in the head, for a WAL checkpoint after truncation. */
   dump(): WalSeries[] {
     const out: WalSeries[] = [];

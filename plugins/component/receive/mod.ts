@@ -185,6 +185,7 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
 
   async function handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
+    if (url.pathname === '/api/v1/status/tsdb') return statusTsdb(req, url);
     if (url.pathname !== '/api/v1/receive') return new Response('not found\n', { status: 404 });
     let out: WriteOutcome;
     try {
@@ -205,6 +206,18 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
     }
     writeRequests.inc({ code: String(out.status) });
     return new Response(out.status === 200 ? '' : out.message + '\n', { status: out.status, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+  }
+
+  /** GET /api/v1/status/tsdb: head cardinality of the tenant in the tenant header (Prometheus's JSON shape). */
+  async function statusTsdb(req: Request, url: URL): Promise<Response> {
+    const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+    if (req.method !== 'GET') return json(405, { status: 'error', errorType: 'bad_data', error: `method ${req.method} not allowed, use GET` });
+    const lp = url.searchParams.get('limit') ?? '10';
+    if (!/^\d+$/.test(lp) || Number(lp) < 1) return json(400, { status: 'error', errorType: 'bad_data', error: `limit must be a positive number, got ${JSON.stringify(lp)}` });
+    const tid = req.headers.get(cfg.tenantHeader) || cfg.defaultTenant;
+    const t = tenants.get(tid);
+    if (!t) return json(404, { status: 'error', errorType: 'not_found', error: `unknown tenant ${JSON.stringify(tid)}` });
+    return json(200, { status: 'success', data: t.db.head.stats(Number(lp)) });
   }
 
   async function grpcWrite(req: StoreWriteRequest): Promise<void> {
