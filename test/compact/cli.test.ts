@@ -107,6 +107,32 @@ test('thanos compact halts on overlapping blocks (exit 1, "critical error detect
   assert.not.ok((await objects(bucket)).some((n) => n.endsWith(DELETION_MARK)));
 });
 
+test('thanos compact --wait halts on overlaps but stays up with thanos_compact_halted 1', async () => {
+  const dir = tmp('cli-bucket');
+  const bucket = fsBucket(dir);
+  const T0 = alignedStart();
+  await putBlock(bucket, { minTime: T0, maxTime: T0 + 2 * HOUR, ext: { cluster: 'eu' } });
+  await putBlock(bucket, { minTime: T0 + HOUR, maxTime: T0 + 3 * HOUR, ext: { cluster: 'eu' } });
+  const port = await freePort();
+  const { child, done } = run(['compact', '--wait', '--objstore.config-file', bucketConfigFile(dir), '--data-dir', tmp('cli-data'), `--http-address=127.0.0.1:${port}`, '--consistency-delay=0s']);
+  try {
+    await waitFor(`http://127.0.0.1:${port}/-/ready`);
+    let text = '';
+    const end = Date.now() + 20_000;
+    while (!/thanos_compact_halted 1/.test(text) && Date.now() < end) {
+      text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(text, /thanos_compact_halted 1/);
+    assert.is(child.exitCode, null);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  const r = await done;
+  assert.is(r.code, 0, r.err);
+  assert.match(r.err + r.out, /critical error detected; halting/);
+});
+
 test('thanos compact: bad retention flags are a usage error naming the flag', async () => {
   const dir = tmp('cli-bucket');
   const { done } = run(['compact', '--objstore.config-file', bucketConfigFile(dir), '--data-dir', tmp('cli-data'), '--retention.resolution-raw=1d']);
