@@ -9,6 +9,7 @@ import { MARKERS, writeMarker, type MarkerName } from '../../../lib/compact/mark
 import { RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE, labelsString } from '../../../lib/compact/plan.ts';
 import { overlappedBlocks, verifyBlockIndex, VERIFY_ISSUES, type VerifyIssue } from '../../../lib/compact/verify.ts';
 import { bucketWebHandler } from '../../../lib/compact/web.ts';
+import { isULID, parseMeta, uploadBlock } from '../../../lib/tsdb/mod.ts';
 
 class UsageError extends Error {}
 
@@ -303,6 +304,50 @@ export const bucketDownsample = command('bucket downsample', 'Downsamples blocks
   return 0;
 });
 
+// ---- upload-blocks ----
+
+const uploadFlags: FlagSpec[] = [
+  { name: 'path', key: 'path', type: 'string', default: './data', help: 'Path to the directory containing blocks to upload.' },
+  { name: 'label', key: 'labels', type: 'strings', default: [], help: 'External label to add to every uploaded block, name="value" (repeatable, at least one).' },
+  { name: 'shipper.upload-compacted', key: 'uploadCompacted', type: 'bool', help: 'Also upload compacted blocks (level > 1).' },
+  { name: 'shipper.upload-concurrency', key: 'uploadConcurrency', type: 'int', default: 5, help: 'Accepted for compatibility (blocks are uploaded one at a time).' },
+];
+
+export function parseExtLabels(list: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of list) {
+    const m = /^([a-zA-Z_][a-zA-Z0-9_]*)=(?:"((?:[^"\\]|\\.)*)"|([^"]*))$/.exec(s);
+    if (!m) throw new UsageError(`--label: expected name="value", got ${JSON.stringify(s)}`);
+    if (m[1]! in out) throw new UsageError(`--label: ${m[1]} given twice`);
+    out[m[1]!] = m[2] !== undefined ? (JSON.parse(`"${m[2]}"`) as string) : m[3]!;
+  }
+  return out;
+}
+
+export const bucketUploadBlocks = command('bucket upload-blocks', 'Uploads the blocks of a local directory (chunks, index, meta.json last) with the given external labels; skips blocks already in the bucket.', uploadFlags, async (ctx, v) => {
+  const labels = parseExtLabels((v.labels as string[]) ?? []);
+  if (Object.keys(labels).length === 0) throw new UsageError('--label is required (Thanos refuses blocks without external labels)');
+  const fs = ctx.fs;
+  const dir = fs.resolve(String(v.path));
+  if (!(await fs.exists(dir))) throw new UsageError(`--path ${String(v.path)}: no such directory`);
+  const bucket = await ctx.bucket();
+  const w = out(ctx, 'stdout');
+  let uploaded = 0, skipped = 0;
+  for (const e of (await fs.readDir(dir)).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (!e.isDirectory || !isULID(e.name)) continue;
+    const bdir = fs.resolve(dir, e.name);
+    if (!(await fs.exists(fs.resolve(bdir, 'meta.json')))) { ctx.log.warn('skipping partial block (no meta.json)', { block: e.name }); skipped++; continue; }
+    const meta = parseMeta(await fs.readFile(fs.resolve(bdir, 'meta.json')), bdir);
+    if (meta.compaction.level > 1 && v.uploadCompacted !== true) { ctx.log.info('skipping compacted block (use --shipper.upload-compacted)', { block: e.name, level: meta.compaction.level }); skipped++; continue; }
+    if (await bucket.exists(`${meta.ulid}/meta.json`)) { skipped++; continue; }
+    await uploadBlock(bucket, fs, bdir, { meta: (m) => ({ ...m, thanos: { ...(m.thanos ?? {}), version: 1, labels: { ...(m.thanos?.labels ?? {}), ...labels }, downsample: m.thanos?.downsample ?? { resolution: 0 }, source: m.thanos?.source || 'bucketupload', files: undefined } }) });
+    ctx.log.info('uploaded block', { block: meta.ulid });
+    uploaded++;
+  }
+  await w.write(`uploaded ${uploaded} block(s), skipped ${skipped}\n`);
+  return 0;
+});
+
 // ---- web ----
 
 const webFlags: FlagSpec[] = [
@@ -341,4 +386,4 @@ export const bucketWeb = command('bucket web', 'Web interface for the blocks in 
   return 0;
 });
 
-export const bucketCommands: ToolCommand[] = [bucketLs, bucketInspect, bucketVerify, bucketMark, bucketCleanup, bucketRetention, bucketDownsample, bucketWeb];
+export const bucketCommands: ToolCommand[] = [bucketLs, bucketInspect, bucketVerify, bucketMark, bucketCleanup, bucketRetention, bucketDownsample, bucketUploadBlocks, bucketWeb];
