@@ -28,7 +28,7 @@ const log = createLogger({ level: 'debug', write: (l) => void logs.push(l) });
 const all = [compileMatcher({ type: '=~', name: '__name__', value: '.+' })];
 const lbl = (rec: Record<string, string>) => ts(rec, []).labels;
 
-test('WAL record round trip, NaN/Inf/negative values and big timestamps kept bit for bit', () => {
+test('WAL record round trip: NaN (stale marker bits too), Inf, negative values and big timestamps', () => {
   const rec = [
     { labels: lbl({ __name__: 'a', job: 'x' }), t: [1, 2, 1_700_000_000_123], v: [NaN, -Infinity, -1.5e300] },
     { labels: lbl({ __name__: 'b', 'ünï': 'cödé' }), t: [-5], v: [0] },
@@ -37,8 +37,17 @@ test('WAL record round trip, NaN/Inf/negative values and big timestamps kept bit
   const r = parseSegment('seg', b);
   assert.is(r.torn, false);
   assert.is(r.validBytes, b.length);
-  assert.equal(JSON.stringify(r.records[0]), JSON.stringify(rec));
+  assert.equal(JSON.stringify(r.records[0]!.map((x) => ({ labels: x.labels, t: Array.from(x.t), v: Array.from(x.v) }))), JSON.stringify(rec));
   assert.ok(Number.isNaN(r.records[0]![0]!.v[0]));
+  // Prometheus's stale marker is a NaN with payload 0x7ff0000000000002: its bits survive the WAL
+  const bits = new DataView(new ArrayBuffer(8));
+  bits.setBigUint64(0, 0x7ff0000000000002n);
+  const stale = bits.getFloat64(0);
+  const va = new Float64Array(1);
+  va[0] = stale; // (a number[] literal would already canonicalise the NaN)
+  const back = parseSegment('seg', encodeSamplesRecord([{ labels: lbl({ __name__: 's' }), t: [1], v: va }])).records[0]![0]!.v[0]!;
+  bits.setFloat64(0, back);
+  assert.is(bits.getBigUint64(0), 0x7ff0000000000002n);
 });
 
 test('WAL: torn tail of the last segment is cut with a warning; corruption elsewhere is an error', async () => {
@@ -55,7 +64,7 @@ test('WAL: torn tail of the last segment is cut with a warning; corruption elsew
   logs.length = 0;
   const got: number[] = [];
   const w2 = new Wal({ fs, dir, log });
-  const r = await w2.replay((rec) => got.push(...rec[0]!.t));
+  const r = await w2.replay((rec) => got.push(...Array.from(rec[0]!.t)));
   assert.equal(got, [1, 2, 3]);
   assert.is(r.truncatedBytes, third.length - 3);
   assert.ok(logs.some((l) => l.includes('torn record')), logs.join('\n'));
@@ -63,7 +72,7 @@ test('WAL: torn tail of the last segment is cut with a warning; corruption elsew
   // appends continue after the truncated tail
   await w2.append([{ labels: lbl({ __name__: 'a' }), t: [5], v: [5] }]);
   const again: number[] = [];
-  await new Wal({ fs, dir, log }).replay((rec) => again.push(...rec[0]!.t));
+  await new Wal({ fs, dir, log }).replay((rec) => again.push(...Array.from(rec[0]!.t)));
   assert.equal(again, [1, 2, 3, 5]);
   // flip one payload byte of the first record: checksum error naming the segment and offset
   const bytes = readFileSync(seg);
@@ -110,18 +119,36 @@ test('head: out of order, duplicates, identical repeats, out of bounds; partial 
   let r = h.prepare([ts(a, [[10, 1], [20, 2], [15, 9], [20, 2], [20, 3], [30, 3]]), { labels: [{ name: 'b', value: '1' }, { name: 'a', value: '2' }], samples: [{ timestamp: 1, value: 1 }] }]);
   assert.equal(r.rejected, { 'out-of-order': 1, duplicate: 1, 'out-of-bounds': 0 });
   assert.is(r.labelErrors['labels-out-of-order'], 1);
-  assert.equal(r.accepted[0]!.t, [10, 20, 30]);
+  assert.equal(Array.from(r.accepted[0]!.t), [10, 20, 30]);
   h.apply(r.accepted);
   r = h.prepare([ts(a, [[25, 1], [40, 4]])]);
   assert.is(r.rejected['out-of-order'], 1);
-  assert.equal(r.accepted[0]!.t, [40]);
+  assert.equal(Array.from(r.accepted[0]!.t), [40]);
   h.apply(r.accepted);
   const cut = h.truncate(35);
   assert.is(cut.length, 1);
   assert.is(h.minValidTime, 35);
   r = h.prepare([ts({ __name__: 'new' }, [[34, 1], [36, 1]])]);
   assert.is(r.rejected['out-of-bounds'], 1);
-  assert.equal(r.accepted[0]!.t, [36]);
+  assert.equal(Array.from(r.accepted[0]!.t), [36]);
+});
+
+test('head: the stale marker NaN keeps its bits through prepare, the WAL record, apply and the chunks', () => {
+  const bits = new DataView(new ArrayBuffer(8));
+  bits.setBigUint64(0, 0x7ff0000000000002n);
+  const stale = bits.getFloat64(0);
+  const h = new Head(core);
+  const r = h.prepare([{ labels: lbl({ __name__: 's' }), samples: [{ timestamp: 1, value: 1 }, { timestamp: 2, value: stale }] }]);
+  const rec = parseSegment('seg', encodeSamplesRecord(r.accepted)).records[0]!;
+  h.apply(rec);
+  const d = core.xorDecode(h.select(all, -Infinity, Infinity)[0]!.chunks[0]!.data);
+  bits.setFloat64(0, d.v[1]!);
+  assert.is(bits.getBigUint64(0), 0x7ff0000000000002n);
+  h.apply([{ labels: lbl({ __name__: 's' }), t: Float64Array.from({ length: 200 }, (_, i) => 3 + i), v: new Float64Array(200) }]);
+  const moved = h.truncate(150);
+  const d2 = core.xorDecode(moved[0]!.chunks[0]!.data);
+  bits.setFloat64(0, d2.v[1]!);
+  assert.is(bits.getBigUint64(0), 0x7ff0000000000002n);
 });
 
 test('head: chunks of 120 samples; truncate splits a chunk and keeps every sample once', () => {

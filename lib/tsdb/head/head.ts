@@ -17,13 +17,18 @@ export interface HeadChunk {
   data: Uint8Array;
 }
 
+/** A series: closed chunks plus an open tail in typed arrays (NaN payloads such as stale markers kept). */
 class MemSeries {
   chunks: HeadChunk[] = [];
-  t: number[] = [];
-  v: number[] = [];
+  tt: Float64Array;
+  tv: Float64Array;
+  tn = 0;
   lastT = -Infinity;
   lastV = NaN;
-  constructor(readonly labels: Label[]) {}
+  constructor(readonly labels: Label[], cap: number) {
+    this.tt = new Float64Array(cap);
+    this.tv = new Float64Array(cap);
+  }
 }
 
 /** Why a sample was refused (Prometheus's storage errors; Thanos answers 409 for all of them). */
@@ -111,10 +116,11 @@ export class Head {
       const key = labelsKey(ts.labels);
       const s = this.series.get(key);
       let last = tentative.get(key) ?? (s ? { t: s.lastT, v: s.lastV } : { t: -Infinity, v: NaN });
-      const out: WalSeries = { labels: ts.labels.map((l) => ({ name: l.name, value: l.value })), t: [], v: [] };
-      for (const smp of ts.samples) {
-        const t = smp.timestamp;
-        const v = smp.value;
+      const idx: number[] = [];
+      const smps = ts.samples;
+      for (let i = 0; i < smps.length; i++) {
+        const t = smps[i]!.timestamp;
+        const v = smps[i]!.value;
         let reason: RejectReason | undefined;
         if (t < this.minValidTime) reason = 'out-of-bounds';
         else if (t < last.t) reason = 'out-of-order';
@@ -127,14 +133,17 @@ export class Head {
           res.firstReject ??= { reason, labels: ts.labels, t };
           continue;
         }
-        out.t.push(t);
-        out.v.push(v);
+        idx.push(i);
         last = { t, v };
       }
       tentative.set(key, last);
-      if (out.t.length > 0) {
-        res.accepted.push(out);
-        res.samplesAccepted += out.t.length;
+      if (idx.length > 0) {
+        res.accepted.push({
+          labels: ts.labels.map((l) => ({ name: l.name, value: l.value })),
+          t: Float64Array.from(idx, (i) => smps[i]!.timestamp),
+          v: Float64Array.from(idx, (i) => smps[i]!.value),
+        });
+        res.samplesAccepted += idx.length;
       }
     }
     return res;
@@ -158,14 +167,15 @@ export class Head {
           continue;
         }
         if (!s) {
-          s = new MemSeries(ws.labels.map((l) => ({ name: l.name, value: l.value })));
+          s = new MemSeries(ws.labels.map((l) => ({ name: l.name, value: l.value })), this.samplesPerChunk);
           this.series.set(key, s);
         }
-        s.t.push(t);
-        s.v.push(v);
+        s.tt[s.tn] = t;
+        s.tv[s.tn] = ws.v[i]!;
+        s.tn++;
         s.lastT = t;
         s.lastV = v;
-        if (s.t.length >= this.samplesPerChunk) this.closeTail(s);
+        if (s.tn >= this.samplesPerChunk) this.closeTail(s);
         if (t < this.mint) this.mint = t;
         if (t > this.maxt) this.maxt = t;
         appended++;
@@ -175,8 +185,8 @@ export class Head {
     return { appended, skipped };
   }
 
-  private encode(t: ArrayLike<number>, v: ArrayLike<number>, n: number): Uint8Array {
-    return this.core.xorEncode(Float64Array.from(t as ArrayLike<number>), Float64Array.from(v as ArrayLike<number>), n);
+  private encode(t: Float64Array, v: Float64Array, n: number): Uint8Array {
+    return this.core.xorEncode(t.subarray(0, n), v.subarray(0, n), n);
   }
 
   /** Decodes into fresh arrays (the core may hand out views into memory it reuses). */
@@ -186,11 +196,10 @@ export class Head {
   }
 
   private closeTail(s: MemSeries): void {
-    const n = s.t.length;
+    const n = s.tn;
     if (n === 0) return;
-    s.chunks.push({ minTime: s.t[0]!, maxTime: s.t[n - 1]!, n, data: this.encode(s.t, s.v, n) });
-    s.t = [];
-    s.v = [];
+    s.chunks.push({ minTime: s.tt[0]!, maxTime: s.tt[n - 1]!, n, data: this.encode(s.tt, s.tv, n) });
+    s.tn = 0;
   }
 
   /** Series matching the matchers with chunks overlapping [mint, maxt], sorted by labels. */
@@ -199,8 +208,8 @@ export class Head {
     for (const s of this.series.values()) {
       if (!matchLabels(ms, s.labels)) continue;
       const chunks = s.chunks.filter((c) => c.maxTime >= mint && c.minTime <= maxt);
-      const n = s.t.length;
-      if (n > 0 && s.t[n - 1]! >= mint && s.t[0]! <= maxt) chunks.push({ minTime: s.t[0]!, maxTime: s.t[n - 1]!, n, data: this.encode(s.t, s.v, n) });
+      const n = s.tn;
+      if (n > 0 && s.tt[n - 1]! >= mint && s.tt[0]! <= maxt) chunks.push({ minTime: s.tt[0]!, maxTime: s.tt[n - 1]!, n, data: this.encode(s.tt, s.tv, n) });
       if (chunks.length > 0) out.push({ labels: s.labels, chunks });
     }
     return out.sort((a, b) => compareLabels(a.labels, b.labels));
@@ -226,30 +235,31 @@ export class Head {
           const d = this.decode(c.data);
           let k = 0;
           while (k < d.n && d.t[k]! < before) k++;
-          moved.push({ minTime: d.t[0]!, maxTime: d.t[k - 1]!, encoding: ENC_XOR, data: this.encode(d.t.subarray(0, k), d.v.subarray(0, k), k), samples: k });
+          moved.push({ minTime: d.t[0]!, maxTime: d.t[k - 1]!, encoding: ENC_XOR, data: this.encode(d.t, d.v, k), samples: k });
           keep.push({ minTime: d.t[k]!, maxTime: d.t[d.n - 1]!, n: d.n - k, data: this.encode(d.t.subarray(k, d.n), d.v.subarray(k, d.n), d.n - k) });
           removed += k;
         }
       }
       let k = 0;
-      while (k < s.t.length && s.t[k]! < before) k++;
+      while (k < s.tn && s.tt[k]! < before) k++;
       if (k > 0) {
-        moved.push({ minTime: s.t[0]!, maxTime: s.t[k - 1]!, encoding: ENC_XOR, data: this.encode(s.t.slice(0, k), s.v.slice(0, k), k), samples: k });
-        s.t = s.t.slice(k);
-        s.v = s.v.slice(k);
+        moved.push({ minTime: s.tt[0]!, maxTime: s.tt[k - 1]!, encoding: ENC_XOR, data: this.encode(s.tt, s.tv, k), samples: k });
+        s.tt.copyWithin(0, k, s.tn);
+        s.tv.copyWithin(0, k, s.tn);
+        s.tn -= k;
         removed += k;
       }
       s.chunks = keep;
       if (moved.length > 0) out.push({ labels: s.labels, chunks: moved });
-      if (s.chunks.length === 0 && s.t.length === 0) this.series.delete(key);
+      if (s.chunks.length === 0 && s.tn === 0) this.series.delete(key);
     }
     this.samples -= removed;
     this.minValidTime = Math.max(this.minValidTime, before);
     this.mint = Infinity;
     this.maxt = -Infinity;
     for (const s of this.series.values()) {
-      const first = s.chunks[0]?.minTime ?? s.t[0];
-      const last = s.t.length > 0 ? s.t[s.t.length - 1]! : s.chunks[s.chunks.length - 1]?.maxTime;
+      const first = s.chunks[0]?.minTime ?? (s.tn > 0 ? s.tt[0] : undefined);
+      const last = s.tn > 0 ? s.tt[s.tn - 1]! : s.chunks[s.chunks.length - 1]?.maxTime;
       if (first !== undefined && first < this.mint) this.mint = first;
       if (last !== undefined && last > this.maxt) this.maxt = last;
     }
@@ -269,7 +279,7 @@ export class Head {
     const pairs = new Map<string, number>();
     let chunks = 0;
     for (const s of this.series.values()) {
-      chunks += s.chunks.length + (s.t.length > 0 ? 1 : 0);
+      chunks += s.chunks.length + (s.tn > 0 ? 1 : 0);
       for (const l of s.labels) {
         if (l.name === '__name__') byMetric.set(l.value, (byMetric.get(l.value) ?? 0) + 1);
         let vs = values.get(l.name);
@@ -294,18 +304,20 @@ export class Head {
   dump(): WalSeries[] {
     const out: WalSeries[] = [];
     for (const s of this.series.values()) {
-      const t: number[] = [];
-      const v: number[] = [];
-      for (const c of s.chunks) {
-        const d = this.decode(c.data);
-        for (let i = 0; i < d.n; i++) {
-          t.push(d.t[i]!);
-          v.push(d.v[i]!);
-        }
+      const parts = s.chunks.map((c) => this.decode(c.data));
+      const n = parts.reduce((a, d) => a + d.n, 0) + s.tn;
+      if (n === 0) continue;
+      const t = new Float64Array(n);
+      const v = new Float64Array(n);
+      let off = 0;
+      for (const d of parts) {
+        t.set(d.t, off);
+        v.set(d.v, off);
+        off += d.n;
       }
-      t.push(...s.t);
-      v.push(...s.v);
-      if (t.length > 0) out.push({ labels: s.labels, t, v });
+      t.set(s.tt.subarray(0, s.tn), off);
+      v.set(s.tv.subarray(0, s.tn), off);
+      out.push({ labels: s.labels, t, v });
     }
     return out;
   }

@@ -3,7 +3,7 @@
 // <dir>/<8-digit segment number>, each a sequence of records:
 //   length   u32 BE   payload length
 //   crc      u32 BE   CRC32C (Castagnoli) of the payload
-//   payload  type u8 (1 = samples) + body
+//   payload  type u8 (1 = samples) + body (decoded samples come back as Float64Arrays, NaN bits kept)
 // Samples body: uvarint #series, then per series: uvarint #labels, (uvarint len + UTF-8) name and
 // value per label, uvarint #samples, then per sample t and v as f64 big-endian.
 //
@@ -20,10 +20,14 @@ const HEADER = 8;
 /** A new segment is started once the current one passes this size. */
 export const DEFAULT_SEGMENT_BYTES = 32 << 20;
 
+/**
+ * One series' samples in a record. Values are kept in typed arrays end to end: a JS number[] of
+ * doubles canonicalises NaN payloads and would turn Prometheus's stale marker into a plain NaN.
+ */
 export interface WalSeries {
   labels: Label[];
-  t: number[];
-  v: number[];
+  t: ArrayLike<number>;
+  v: ArrayLike<number>;
 }
 
 export class WalCorruptError extends Error {
@@ -166,8 +170,8 @@ function decodePayload(b: Uint8Array, start: number, end: number): WalSeries[] {
     const labels: Label[] = [];
     for (let k = 0; k < nl; k++) labels.push({ name: r.str(), value: r.str() });
     const n = r.uvarint();
-    const t: number[] = new Array(n);
-    const v: number[] = new Array(n);
+    const t = new Float64Array(n);
+    const v = new Float64Array(n);
     for (let k = 0; k < n; k++) {
       t[k] = r.f64();
       v[k] = r.f64();
