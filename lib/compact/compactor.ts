@@ -74,7 +74,7 @@ function toFetcherMeta(m: TsdbMeta): BlockMeta {
 }
 
 /** The same FsCapability, except that removing a path that does not exist is not an error. */
-function tolerantRemove(fs: FsCapability): FsCapability {
+export function tolerantRemove(fs: FsCapability): FsCapability {
   return {
     ...fs,
     async remove(p, opts) {

@@ -4,12 +4,13 @@ import { parseFlags, COMMON_FLAGS, FlagError, type ComponentContext, type FlagSp
 import { MetaFetcher, DeletionMarkFilter, TimePartitionFilter, type FetchResult } from '../../../lib/store/blocksync/fetcher.ts';
 import { parseDuration, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import type { BlockMeta } from '../../../lib/store/blocksync/meta.ts';
-import { Compactor } from '../../../lib/compact/compactor.ts';
+import { Compactor, tolerantRemove } from '../../../lib/compact/compactor.ts';
 import { MARKERS, writeMarker, type MarkerName } from '../../../lib/compact/marks.ts';
 import { RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE, labelsString } from '../../../lib/compact/plan.ts';
 import { overlappedBlocks, verifyBlockIndex, VERIFY_ISSUES, type VerifyIssue } from '../../../lib/compact/verify.ts';
 import { bucketWebHandler } from '../../../lib/compact/web.ts';
-import { isULID, parseMeta, uploadBlock } from '../../../lib/tsdb/mod.ts';
+import { isULID, parseMeta, uploadBlock, downloadBlock, BlockReader, fsBlockFiles, fsBlockSink } from '../../../lib/tsdb/mod.ts';
+import { parseDeleteConfig, rewriteBlock } from '../../../lib/compact/rewrite.ts';
 
 class UsageError extends Error {}
 
@@ -348,6 +349,75 @@ export const bucketUploadBlocks = command('bucket upload-blocks', 'Uploads the b
   return 0;
 });
 
+// ---- rewrite ----
+
+const rewriteFlags: FlagSpec[] = [
+  { name: 'id', key: 'ids', type: 'strings', default: [], help: 'ID (ULID) of the block to rewrite (repeatable, required).' },
+  { name: 'tmp.dir', key: 'tmpDir', type: 'string', help: 'Working directory for temporary files (default: a new temporary directory).' },
+  { name: 'dry-run', key: 'dryRun', type: 'bool', default: true, help: 'Only print what would change (default); --no-dry-run uploads the rewritten blocks.' },
+  { name: 'delete-blocks', key: 'deleteBlocks', type: 'bool', help: 'Mark the source blocks for deletion after a successful rewrite.' },
+  { name: 'prom-blocks', key: 'promBlocks', type: 'bool', help: 'Accepted for compatibility: blocks without a thanos section are rewritten as well.' },
+  { name: 'hash-func', key: 'hashFunc', type: 'string', default: '', help: 'Accepted for compatibility (no hashes are computed).' },
+  { name: 'rewrite.to-delete-config', key: 'deleteConfig', type: 'string', help: 'YAML list of {matchers: "<selector>", intervals: [{mint, maxt}], request_id}: series (or their intervals) to delete.' },
+  { name: 'rewrite.to-delete-config-file', key: 'deleteConfigFile', type: 'string', help: 'Path to the YAML file of --rewrite.to-delete-config.' },
+];
+
+export const bucketRewrite = command('bucket rewrite', 'Rewrites blocks without the series (or time intervals) selected by --rewrite.to-delete-config; dry run unless --no-dry-run.', rewriteFlags, async (ctx, v) => {
+  const ids = (v.ids as string[]) ?? [];
+  if (!ids.length) throw new UsageError('--id is required');
+  for (const id of ids) if (!isULID(id)) throw new UsageError(`--id ${id}: not a ULID`);
+  if ((v.deleteConfig === undefined) === (v.deleteConfigFile === undefined)) throw new UsageError('give exactly one of --rewrite.to-delete-config and --rewrite.to-delete-config-file');
+  // lib/tsdb's downloadBlock removes a stale temp dir that usually does not exist.
+  const fs = tolerantRemove(ctx.fs);
+  let text = v.deleteConfig as string | undefined;
+  if (text === undefined) {
+    try {
+      text = new TextDecoder().decode(await fs.readFile(fs.resolve(String(v.deleteConfigFile))));
+    } catch (e) {
+      throw new UsageError(`--rewrite.to-delete-config-file: cannot read ${String(v.deleteConfigFile)}: ${(e as Error).message}`);
+    }
+  }
+  let reqs;
+  try {
+    reqs = parseDeleteConfig(text);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const bucket = await ctx.bucket();
+  for (const id of ids) if (!(await bucket.exists(`${id}/meta.json`))) throw new UsageError(`block ${id} not found (no ${id}/meta.json)`);
+  const tmpRoot = v.tmpDir !== undefined ? fs.resolve(String(v.tmpDir)) : await fs.tempDir('thanos-rewrite-');
+  const dry = v.dryRun !== false;
+  const w = out(ctx, 'stdout');
+  try {
+    for (const id of ids) {
+      const work = fs.resolve(tmpRoot, `rewrite-${id}`);
+      if (await fs.exists(work)) await fs.remove(work, { recursive: true });
+      await fs.mkdir(work, { recursive: true });
+      try {
+        const dir = await downloadBlock(bucket, id, fs, work);
+        const src = await BlockReader.open(fsBlockFiles(fs, dir), { core: ctx.core });
+        const r = await rewriteBlock(src, reqs, fsBlockSink(fs, work), ctx.core);
+        const summary = `${r.seriesDeleted} series deleted, ${r.seriesChanged} series changed, ${r.samplesDeleted} samples deleted`;
+        if (dry) {
+          await w.write(`dry run: block ${id}: ${summary}; nothing uploaded (pass --no-dry-run)\n`);
+          continue;
+        }
+        const up = await uploadBlock(bucket, fs, fs.resolve(work, r.meta.ulid), { allowEmptyLabels: true });
+        await w.write(`block ${id} rewritten into ${up.ulid}: ${summary}\n`);
+        if (v.deleteBlocks === true) {
+          await writeMarker(bucket, id, 'deletion-mark.json', `rewritten into ${up.ulid}`);
+          await w.write(`marked ${id} for deletion\n`);
+        }
+      } finally {
+        await fs.remove(work, { recursive: true }).catch(() => {});
+      }
+    }
+  } finally {
+    if (v.tmpDir === undefined) await fs.remove(tmpRoot, { recursive: true }).catch(() => {});
+  }
+  return 0;
+});
+
 // ---- web ----
 
 const webFlags: FlagSpec[] = [
@@ -386,4 +456,4 @@ export const bucketWeb = command('bucket web', 'Web interface for the blocks in 
   return 0;
 });
 
-export const bucketCommands: ToolCommand[] = [bucketLs, bucketInspect, bucketVerify, bucketMark, bucketCleanup, bucketRetention, bucketDownsample, bucketUploadBlocks, bucketWeb];
+export const bucketCommands: ToolCommand[] = [bucketLs, bucketInspect, bucketVerify, bucketMark, bucketCleanup, bucketRetention, bucketDownsample, bucketUploadBlocks, bucketRewrite, bucketWeb];
