@@ -360,7 +360,8 @@ function printValue(v: Val): string {
 function field(v: Val, fields: string[]): Val {
   let cur = v;
   for (const f of fields) {
-    if (cur && typeof cur === 'object' && !Array.isArray(cur)) cur = (cur as Record<string, Val>)[f];
+    // label maps are map[string]string in Prometheus: a missing key is the zero value ""
+    if (cur && typeof cur === 'object' && !Array.isArray(cur)) cur = (cur as Record<string, Val>)[f] ?? '';
     else return undefined;
   }
   return cur;
@@ -546,6 +547,20 @@ export function humanizeDuration(v: number): string {
   return `${fmtG(v, 4)}${prefix}s`;
 }
 
+/** Go's %.Nf: like toFixed, but exact ties round half to even (Go: printf "%.1f" 2.25 = 2.2). */
+export function goFixed(v: number, digits: number): string {
+  if (Math.abs(v) >= 1e21 || digits > 60) return v.toFixed(Math.min(digits, 100));
+  const exact = Math.abs(v).toFixed(Math.min(100, digits + 40));
+  const dot = exact.indexOf('.');
+  const tail = exact.slice(dot + 1 + digits);
+  if (/^50*$/.test(tail)) {
+    const keep = exact.slice(0, dot + 1 + digits).replace(/\.$/, '');
+    const last = Number(keep[keep.length - 1]);
+    if (last % 2 === 0) return (v < 0 ? '-' : '') + keep;
+  }
+  return v.toFixed(digits);
+}
+
 /** A small Go fmt.Sprintf: %s %v %d %f %g %e %q %x %% with width/precision. */
 export function sprintf(format: string, args: Val[]): string {
   let ai = 0;
@@ -557,7 +572,7 @@ export function sprintf(format: string, args: Val[]): string {
     const p = prec === undefined ? undefined : Number(prec);
     switch (verb) {
       case 'd': s = typeof a === 'number' ? String(Math.trunc(a)) : `%!d(${typeof a}=${printValue(a)})`; break;
-      case 'f': case 'F': s = typeof a === 'number' ? (Number.isFinite(a) ? a.toFixed(p ?? 6) : goFloat(a)) : `%!f(${typeof a}=${printValue(a)})`; break;
+      case 'f': case 'F': s = typeof a === 'number' ? (Number.isFinite(a) ? goFixed(a, p ?? 6) : goFloat(a)) : `%!f(${typeof a}=${printValue(a)})`; break;
       case 'e': s = typeof a === 'number' ? a.toExponential(p ?? 6).replace(/e([+-])(\d)$/, 'e$10$2') : printValue(a); break;
       case 'g': s = typeof a === 'number' ? (p === undefined ? goFloat(a) : fmtG(a, p)) : printValue(a); break;
       case 'q': s = JSON.stringify(printValue(a)); break;
