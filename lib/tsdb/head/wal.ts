@@ -80,9 +80,11 @@ class Buf {
     this.b.set(e, this.n);
     this.n += e.length;
   }
+  private dv?: DataView;
   f64(x: number): void {
     this.need(8);
-    new DataView(this.b.buffer, this.b.byteOffset + this.n, 8).setFloat64(0, x, false);
+    if (!this.dv || this.dv.buffer !== this.b.buffer) this.dv = new DataView(this.b.buffer);
+    this.dv.setFloat64(this.n, x, false);
     this.n += 8;
   }
 }
@@ -151,9 +153,11 @@ class Rd {
     this.p += n;
     return s;
   }
+  private dv?: DataView;
   f64(): number {
     this.need(8);
-    const x = new DataView(this.b.buffer, this.b.byteOffset + this.p, 8).getFloat64(0, false);
+    this.dv ??= new DataView(this.b.buffer, this.b.byteOffset, this.b.byteLength);
+    const x = this.dv.getFloat64(this.p, false);
     this.p += 8;
     return x;
   }
@@ -165,18 +169,23 @@ function decodePayload(b: Uint8Array, start: number, end: number): WalSeries[] {
   if (type !== WAL_RECORD_SAMPLES) throw new Error(`unknown record type ${type}`);
   const ns = r.uvarint();
   const out: WalSeries[] = [];
+  // One buffer per record (each sample takes 16 bytes, so this bounds the count); series get views.
+  const cap = Math.floor((end - start) / 16);
+  const tAll = new Float64Array(cap);
+  const vAll = new Float64Array(cap);
+  let off = 0;
   for (let i = 0; i < ns; i++) {
     const nl = r.uvarint();
     const labels: Label[] = [];
     for (let k = 0; k < nl; k++) labels.push({ name: r.str(), value: r.str() });
     const n = r.uvarint();
-    const t = new Float64Array(n);
-    const v = new Float64Array(n);
+    if (off + n > cap) throw new Error(`sample count ${n} exceeds the record size`);
     for (let k = 0; k < n; k++) {
-      t[k] = r.f64();
-      v[k] = r.f64();
+      tAll[off + k] = r.f64();
+      vAll[off + k] = r.f64();
     }
-    out.push({ labels, t, v });
+    out.push({ labels, t: tAll.subarray(off, off + n), v: vAll.subarray(off, off + n) });
+    off += n;
   }
   if (r.p !== end) throw new Error(`${end - r.p} trailing bytes in record`);
   return out;
