@@ -6,7 +6,7 @@
 //   The tenant comes from --receive.tenant-header (default --receive.default-tenant-id). Answers:
 //   200 all stored; 400 malformed body, invalid labels or replica number (valid series are still
 //   stored); 409 out-of-order / duplicate / too-old samples (the rest is stored); 413 body too big.
-//   The WAL record is synced before the answer.
+//   The WAL record is synced before the answer. GET /api/v1/status/tsdb: head cardinality per tenant.
 // - gRPC: thanos.WriteableStore/RemoteWrite (the same path; conflicts → AlreadyExists, bad input →
 //   InvalidArgument), thanos.Store Series/LabelNames/LabelValues over blocks + head of every tenant,
 //   each series labelled with the external labels (they override same-named labels) and
