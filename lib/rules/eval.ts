@@ -12,7 +12,8 @@ export interface QuerySample {
   metric: Record<string, string>;
   value: number;
 }
-export type QueryFn = (expr: string, tsMs: number, signal?: AbortSignal) => Promise<QuerySample[]>;
+/** An instant query at tsMs; `group` lets the caller apply per-group settings (partial_response_strategy). */
+export type QueryFn = (expr: string, tsMs: number, signal?: AbortSignal, group?: RuleGroup) => Promise<QuerySample[]>;
 
 export interface RecordedSample {
   labels: Record<string, string>;
@@ -139,7 +140,7 @@ export class Evaluator {
   private async evalRecording(rs: RuleState, rule: RecordingRule, group: RuleGroup, ts: number, out: RecordedSample[], signal?: AbortSignal): Promise<void> {
     let res: QuerySample[];
     try {
-      res = await this.opts.query(rule.expr, ts, signal);
+      res = await this.opts.query(rule.expr, ts, signal, group);
     } catch (e) {
       this.staleAll(rs, ts, out);
       throw e;
@@ -172,7 +173,7 @@ export class Evaluator {
   }
 
   private async evalAlerting(rs: RuleState, rule: AlertingRule, g: GroupState, ts: number, out: RecordedSample[], signal?: AbortSignal): Promise<void> {
-    const res = await this.opts.query(rule.expr, ts, signal);
+    const res = await this.opts.query(rule.expr, ts, signal, g.group);
     const seen = new Set<string>();
     const tmplName = `__alert_${rule.name}`;
     for (const s of res) {

@@ -87,8 +87,10 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
   const sendErrors = m.counter('thanos_alert_sender_errors_total', 'Total number of errors while sending alerts to alertmanager.', ['alertmanager']);
   const lastEval = m.gauge('prometheus_rule_group_last_evaluation_timestamp_seconds', 'The timestamp of the last rule group evaluation in seconds.', ['rule_group']);
 
-  async function query(expr: string, tsMs: number, signal?: AbortSignal): Promise<QuerySample[]> {
-    const params = new URLSearchParams({ query: expr, time: (tsMs / 1000).toFixed(3), dedup: 'true', partial_response: 'false' });
+  async function query(expr: string, tsMs: number, signal?: AbortSignal, group?: RuleGroup): Promise<QuerySample[]> {
+    // Thanos: groups default to partial_response_strategy abort; warn lets a querier answer with what it has.
+    const partial = group?.partialResponseStrategy === 'warn' ? 'true' : 'false';
+    const params = new URLSearchParams({ query: expr, time: (tsMs / 1000).toFixed(3), dedup: 'true', partial_response: partial });
     let lastErr: Error | undefined;
     for (const base of cfg.queries) {
       const sig = AbortSignal.any([AbortSignal.timeout(Math.max(cfg.evalIntervalMs, 10_000)), ...(signal ? [signal] : [])]);
