@@ -65,7 +65,7 @@ export async function downloadBlock(bucket: Bucket, id: string, fs: FsCapability
   parseMeta(metaBytes, id);
   const final = fs.resolve(parentDir, id);
   const tmp = fs.resolve(parentDir, `${id}.tmp-for-download`);
-  await fs.remove(tmp, { recursive: true });
+  await removeIfExists(fs, tmp);
   await fs.mkdir(fs.resolve(tmp, 'chunks'), { recursive: true });
   try {
     for await (const name of bucket.iter(`${id}/chunks/`)) {
@@ -75,7 +75,7 @@ export async function downloadBlock(bucket: Bucket, id: string, fs: FsCapability
     }
     await fs.writeFile(fs.resolve(tmp, 'index'), await bucket.get(`${id}/index`));
     await fs.writeFile(fs.resolve(tmp, META_FILENAME), metaBytes);
-    await fs.remove(final, { recursive: true });
+    await removeIfExists(fs, final);
     await fs.rename(tmp, final);
   } catch (e) {
     await fs.remove(tmp, { recursive: true }).catch(() => {});
@@ -87,4 +87,9 @@ export async function downloadBlock(bucket: Bucket, id: string, fs: FsCapability
 /** True when the bucket holds `<id>/meta.json` (a complete upload). */
 export function isCompleteBlock(bucket: Bucket, id: string): Promise<boolean> {
   return bucket.exists(`${id}/${META_FILENAME}`);
+}
+
+/** The FsCapability's remove is strict (a missing path is an error); a leftover may or may not exist. */
+async function removeIfExists(fs: FsCapability, path: string): Promise<void> {
+  if (await fs.exists(path)) await fs.remove(path, { recursive: true });
 }

@@ -14,6 +14,8 @@ import {
 import { compileMatcher, matchLabels, labelsFromRecord, compareLabels, type Labels, type Matcher } from '../../lib/labels/mod.ts';
 import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
 import { fs, core, tmp, rng, promtool, rejects, HOUR } from './helpers.ts';
+import { createFs } from '../../host/capabilities.ts';
+import { Permissions } from '../../host/permissions.ts';
 
 const T0 = Date.UTC(2026, 10, 20, 0, 0, 0);
 const r = rng(7);
@@ -314,6 +316,20 @@ test('upload puts meta.json last; a block without meta.json is partial and never
   const got = await downloadBlock(b2, w.meta.ulid, fs, join(dir, 'dl'));
   const rd = await BlockReader.open(fsBlockFiles(fs, got), { core });
   assert.is(rd.meta.stats!.numSeries, 5);
+});
+
+test('downloadBlock works through the host file capability (strict remove of missing paths)', async () => {
+  const dir = tmp('dl-host');
+  const w = await writeMem(series.slice(0, 3), { thanos: { labels: { a: 'b' }, downsample: { resolution: 0 }, source: 'test' } });
+  const b = new MemoryBucket();
+  await uploadBlockFiles(b, w.files);
+  const hostFs = createFs(Permissions.all('component:test', { read: true, write: true }));
+  await hostFs.mkdir(dir, { recursive: true });
+  const got = await downloadBlock(b, w.meta.ulid, hostFs, dir);
+  assert.ok(existsSync(join(got, 'meta.json')));
+  // A second download replaces the existing copy.
+  await downloadBlock(b, w.meta.ulid, hostFs, dir);
+  assert.ok(existsSync(join(got, 'index')));
 });
 
 test.run();
