@@ -305,10 +305,23 @@ export function checkTemplate(src: string, name: string): string | undefined {
 
 type Val = unknown;
 
+// Parsed templates, by name and text (rules expand the same few templates for every alert, every round).
+const parsed = new Map<string, Node[]>();
+function cachedParse(src: string, name: string): Node[] {
+  const k = `${name}\u0000${src}`;
+  let n = parsed.get(k);
+  if (!n) {
+    n = parseTemplate(src, name);
+    if (parsed.size >= 10_000) parsed.clear();
+    parsed.set(k, n);
+  }
+  return n;
+}
+
 /** Expands a template; on error returns Prometheus's `<error expanding template: …>` text. */
 export function expandTemplate(src: string, name: string, data: TemplateData): string {
   try {
-    const nodes = parseTemplate(src, name);
+    const nodes = cachedParse(src, name);
     const dot: Record<string, Val> = { Labels: data.labels, ExternalLabels: data.externalLabels, ExternalURL: data.externalURL, Value: data.value };
     const vars = new Map<string, Val>([['$', dot], ['$labels', data.labels], ['$externalLabels', data.externalLabels], ['$externalURL', data.externalURL], ['$value', data.value]]);
     let out = '';
