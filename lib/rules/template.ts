@@ -6,9 +6,9 @@
 // index, print, println, urlquery, html, js).
 // Supported syntax: text, {{ pipeline }} with `|`, parenthesised pipelines, {{- / -}} trimming,
 // {{/* comments */}}, if / else if / else / end, with / else / end, range over a map / end (with
-// $k, $v :=), variables and field chains. Parse errors use Go's wording: "template: NAME:LINE: msg".
-// Functions that need a query engine (query, first, label, value, sortByLabel, …) parse but expand
-// to an error, as do unsupported constructs (define/template/block).
+// $k, $v :=, break, continue), define / template / block, variables and field chains. Parse errors
+// use Go's wording: "template: NAME:LINE: msg". Functions that need a query engine (query, first,
+// label, value, sortByLabel, …) parse but expand to an error.
 
 type Tok =
   | { t: 'text'; v: string; line: number }
@@ -226,7 +226,10 @@ function parsePipeline(toks: string[], name: string, line: number, vars: Set<str
 type Node =
   | { n: 'text'; v: string }
   | { n: 'pipe'; p: Pipeline; line: number }
-  | { n: 'if' | 'with' | 'range'; p: Pipeline; then: Node[]; else: Node[]; line: number };
+  | { n: 'if' | 'with' | 'range'; p: Pipeline; then: Node[]; else: Node[]; line: number }
+  | { n: 'define'; tname: string; body: Node[] }
+  | { n: 'template'; tname: string; p?: Pipeline; line: number; body?: Node[] }
+  | { n: 'break' | 'continue'; line: number };
 
 /** Parses a template; throws TemplateError with Go's wording. */
 export function parseTemplate(src: string, name: string): Node[] {
@@ -234,6 +237,7 @@ export function parseTemplate(src: string, name: string): Node[] {
   let i = 0;
   const vars = new Set(['$', '$labels', '$externalLabels', '$externalURL', '$value']);
   type Stop = 'end' | 'else' | 'eof';
+  let rangeDepth = 0;
   const parseList = (inBlock: string | undefined): { nodes: Node[]; stop: Stop; elseIf?: { kw: string; rest: string[]; line: number } } => {
     const nodes: Node[] = [];
     while (i < toks.length) {
@@ -247,6 +251,7 @@ export function parseTemplate(src: string, name: string): Node[] {
         }
       }
       const kw = words[0];
+      const inRange = rangeDepth > 0;
       if (kw === 'end') {
         if (!inBlock) throw new TemplateError(name, tk.line, 'unexpected {{end}}');
         return { nodes, stop: 'end' };
@@ -260,8 +265,22 @@ export function parseTemplate(src: string, name: string): Node[] {
         nodes.push(parseBlock(kw, words.slice(1), tk.line));
         continue;
       }
-      if (kw === 'define' || kw === 'template' || kw === 'block' || kw === 'break' || kw === 'continue') {
-        throw new TemplateError(name, tk.line, `{{${kw}}} is not supported in rule templates here`);
+      if (kw === 'break' || kw === 'continue') {
+        if (!inRange) throw new TemplateError(name, tk.line, `{{${kw}}} outside {{range}}`);
+        nodes.push({ n: kw, line: tk.line });
+        continue;
+      }
+      if (kw === 'define' || kw === 'template' || kw === 'block') {
+        const tn = words[1];
+        if (tn === undefined || !/^["`]/.test(tn)) throw new TemplateError(name, tk.line, `unexpected ${tn === undefined ? 'EOF' : JSON.stringify(tn)} in ${kw} clause`);
+        const tname = tn.slice(1, -1);
+        const rest = words.slice(2);
+        const p = rest.length > 0 ? parsePipeline(rest, name, tk.line, vars, kw) : undefined;
+        if (kw === 'template') { nodes.push({ n: 'template', tname, p, line: tk.line }); continue; }
+        const body = parseList(kw).nodes;
+        if (kw === 'define') { if (rest.length > 0) throw new TemplateError(name, tk.line, `unexpected ${JSON.stringify(rest[0])} in define clause`); nodes.push({ n: 'define', tname, body }); continue; }
+        nodes.push({ n: 'template', tname, p, line: tk.line, body });
+        continue;
       }
       nodes.push({ n: 'pipe', p: parsePipeline(words, name, tk.line, vars, 'command'), line: tk.line });
     }
@@ -271,7 +290,9 @@ export function parseTemplate(src: string, name: string): Node[] {
   const parseBlock = (kw: 'if' | 'with' | 'range', words: string[], line: number): Node => {
     const saved = new Set(vars);
     const p = parsePipeline(words, name, line, vars, kw);
+    if (kw === 'range') rangeDepth++;
     const body = parseList(kw);
+    if (kw === 'range') rangeDepth--;
     let elseNodes: Node[] = [];
     if (body.stop === 'else') {
       if (body.elseIf) {
@@ -325,9 +346,20 @@ export function expandTemplate(src: string, name: string, data: TemplateData): s
     const dot: Record<string, Val> = { Labels: data.labels, ExternalLabels: data.externalLabels, ExternalURL: data.externalURL, Value: data.value };
     const vars = new Map<string, Val>([['$', dot], ['$labels', data.labels], ['$externalLabels', data.externalLabels], ['$externalURL', data.externalURL], ['$value', data.value]]);
     let out = '';
+    const defines = new Map<string, Node[]>();
+    const collect = (list: Node[]) => { for (const n of list) if (n.n === 'define') defines.set(n.tname, n.body); else if (n.n === 'template' && n.body) defines.set(n.tname, n.body); };
+    collect(nodes);
+    class Stop { constructor(readonly kind: 'break' | 'continue') {} }
     const run = (list: Node[], d: Val) => {
       for (const n of list) {
         if (n.n === 'text') out += n.v;
+        else if (n.n === 'define') continue;
+        else if (n.n === 'break' || n.n === 'continue') throw new Stop(n.n);
+        else if (n.n === 'template') {
+          const body = defines.get(n.tname);
+          if (!body) throw new TemplateError(name, n.line, `no such template ${JSON.stringify(n.tname)}`);
+          run(body, n.p ? evalPipe(n.p, d, vars, name, n.line) : undefined);
+        }
         else if (n.n === 'pipe') {
           const v = evalPipe(n.p, d, vars, name, n.line);
           if (n.p.decl.length === 0) out += printValue(v);
@@ -337,14 +369,19 @@ export function expandTemplate(src: string, name: string, data: TemplateData): s
           const v = evalPipe(n.p, d, vars, name, n.line);
           if (truth(v)) run(n.then, v);
           else run(n.else, d);
-        } else {
+        } else if (n.n === 'range') {
           const v = evalPipe({ decl: [], cmds: n.p.cmds }, d, vars, name, n.line);
           const entries: Array<[Val, Val]> = Array.isArray(v) ? v.map((x, i) => [i, x]) : v && typeof v === 'object' ? Object.keys(v).sort().map((k) => [k, (v as Record<string, Val>)[k]]) : [];
           if (entries.length === 0) run(n.else, d);
           for (const [k, x] of entries) {
             if (n.p.decl.length === 1) vars.set(n.p.decl[0]!, x);
             if (n.p.decl.length === 2) { vars.set(n.p.decl[0]!, k); vars.set(n.p.decl[1]!, x); }
-            run(n.then, x);
+            try {
+              run(n.then, x);
+            } catch (e) {
+              if (!(e instanceof Stop)) throw e;
+              if (e.kind === 'break') break;
+            }
           }
         }
       }

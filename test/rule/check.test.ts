@@ -74,6 +74,15 @@ const CASES: Record<string, { ok: boolean; yaml: string }> = {
           c: "{{/* comment */}}{{ $value | humanizeDuration }} {{ humanizePercentage 0.5 }} {{ toUpper \\"x\\" }}"
           d: "{{ if eq $labels.a \\"1\\" }}one{{ else if eq $labels.a \\"2\\" }}two{{ end }}"
 ` },
+  'good_empty_file.yml': { ok: true, yaml: '' },
+  'good_numeric_label.yml': { ok: true, yaml: 'groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        labels: { sev: 1 }\n' },
+  'good_define_template.yml': { ok: true, yaml: 'groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        annotations:\n          a: "{{ define \\"x\\" }}X{{ end }}{{ template \\"x\\" . }} {{ range $labels }}{{ break }}{{ end }}"\n          b: "{{ template \\"undefined_is_only_an_execution_error\\" }}"\n' },
+  'bad_keep_firing_on_record.yml': { ok: false, yaml: 'groups:\n  - name: g\n    rules:\n      - record: a\n        expr: up\n        keep_firing_for: 1m\n' },
+  'bad_limit.yml': { ok: false, yaml: 'groups:\n  - name: g\n    limit: abc\n    rules: []\n' },
+  'bad_top_level_field.yml': { ok: false, yaml: 'foo: 1\ngroups: []\n' },
+  'bad_interval.yml': { ok: false, yaml: 'groups:\n  - name: g\n    interval: 1.5m\n    rules: []\n' },
+  'bad_name_label.yml': { ok: false, yaml: 'groups:\n  - name: g\n    rules:\n      - record: a\n        expr: up\n        labels: { __name__: x }\n' },
+  'bad_break_outside_range.yml': { ok: false, yaml: 'groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        annotations: { a: "{{ break }}" }\n' },
   'bad_expr.yml': { ok: false, yaml: `groups:
   - name: g
     rules:
@@ -206,7 +215,7 @@ test('every file: thanos tools rules-check and promtool check rules give the sam
 });
 
 test('error text matches promtool line for line where positions and wording are modelled (command in process)', async () => {
-  for (const n of ['bad_expr.yml', 'bad_record_name.yml', 'bad_both.yml', 'bad_dup_group.yml', 'bad_template.yml', 'bad_template_func.yml', 'bad_template_end.yml', 'bad_for_on_record.yml', 'bad_label_name.yml', 'bad_empty_group_name.yml', 'bad_type_error.yml']) {
+  for (const n of ['bad_expr.yml', 'bad_record_name.yml', 'bad_both.yml', 'bad_dup_group.yml', 'bad_template.yml', 'bad_template_func.yml', 'bad_template_end.yml', 'bad_for_on_record.yml', 'bad_label_name.yml', 'bad_empty_group_name.yml', 'bad_type_error.yml', 'bad_name_label.yml', 'bad_keep_firing_on_record.yml']) {
     const ours = await inProcess([n]);
     const theirs = await sh(PROMTOOL, ['check', 'rules', n]);
     const lines = (s: string) => s.split('\n').filter((l) => l.startsWith(`${n}:`)).sort();
@@ -218,8 +227,8 @@ test('error text matches promtool line for line where positions and wording are 
 test('several globs in one run: exit 1 if any fails, every file reported; a glob without matches fails', async () => {
   const r = await thanos(['tools', 'rules-check', '--rules', 'good_*.yml', '--rules', 'bad_expr.yml']);
   assert.is(r.code, 1);
-  for (const n of ['good_basic.yml', 'good_empty.yml', 'good_templates.yml', 'bad_expr.yml']) assert.ok(r.stdout.includes(`Checking ${n}`), r.stdout);
-  assert.is((r.stdout.match(/SUCCESS/g) ?? []).length, 3);
+  for (const n of ['good_basic.yml', 'good_empty.yml', 'good_templates.yml', 'good_empty_file.yml', 'bad_expr.yml']) assert.ok(r.stdout.includes(`Checking ${n}`), r.stdout);
+  assert.is((r.stdout.match(/SUCCESS/g) ?? []).length, 6);
   const ok = await thanos(['tools', 'rules-check', '--rules', 'good_*.yml']);
   assert.is(ok.code, 0, ok.stderr);
   const none = await thanos(['tools', 'rules-check', '--rules', 'nothing_*.yml']);
