@@ -220,6 +220,46 @@ test('component: queries over HTTP (POST form, failover to the next --query), Al
   }
 });
 
+test('component: every query API down → rules unhealthy with the cause, still ready; Alertmanager errors are counted, not fatal', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rule-unit-'));
+  try {
+    writeFileSync(join(dir, 'a.yml'), 'groups:\n  - name: g\n    rules:\n      - alert: Always\n        expr: vector(1)\n');
+    let queryUp = false;
+    let amCalls = 0;
+    const ready = { v: false };
+    const ctx = ctxWith(async (req) => {
+      const u = new URL(req.url);
+      if (u.pathname === '/api/v2/alerts') {
+        amCalls++;
+        return new Response('am says no', { status: 500 });
+      }
+      if (!queryUp) throw new TypeError('fetch failed: connect ECONNREFUSED');
+      return Response.json({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [1, '1'] }] } });
+    }, ready);
+    const registry = ctx.metrics as Registry;
+    const comp = await createRule(ctx, parseRuleConfig({ ruleFiles: [join(dir, 'a.yml')], evalInterval: '50ms', queries: ['http://q1:1', 'http://q2:1'], alertmanagersUrls: ['http://am:1'], resendDelay: '0s' }));
+    const ac = new AbortController();
+    const running = comp.run(ac.signal);
+    try {
+      for (let i = 0; i < 50 && !ready.v; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(ready.v);
+      const rs = comp.evaluator().groups[0]!.rules[0]!;
+      assert.is(rs.health, 'err');
+      assert.match(rs.lastError!, 'ECONNREFUSED');
+      queryUp = true;
+      for (let i = 0; i < 50 && amCalls < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(amCalls >= 2, 'sending is retried on later evaluations');
+      assert.is(rs.health, 'ok');
+      assert.match(registry.render(), /thanos_alert_sender_errors_total\{alertmanager="http:\/\/am:1"\} [1-9]/);
+    } finally {
+      ac.abort();
+      await running;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('config: flags are checked with clear errors', () => {
   assert.throws(() => parseRuleConfig({ ruleFiles: ['x'] }), /queries: no --query given/);
   assert.throws(() => parseRuleConfig({ queries: ['http://q'], labels: ['a=b'] }), /labels: unsupported format for label a=b/);
