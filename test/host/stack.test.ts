@@ -50,7 +50,10 @@ test('plugins.yaml: built-in plugins load by name (or fail clearly when not writ
 test('npx thanos run -c plugins.yaml: the stack becomes ready and stops on SIGTERM', async () => {
   const ports = new Map<string, number>();
   for (const p of ['10901', '10902', '10903', '10904']) ports.set(p, await freePort());
-  const local = text.replace(/127\.0\.0\.1:(1090[1-4])/g, (_, p: string) => `127.0.0.1:${ports.get(p)}`);
+  const local = text
+    .replace(/127\.0\.0\.1:(1090[1-4])/g, (_, p: string) => `127.0.0.1:${ports.get(p)}`)
+    // The UI asset grants are relative to the repository; this copy of the manifest lives elsewhere.
+    .replace(/\.\/(plugins|node_modules)\//g, (_, d: string) => `${repo}/${d}/`);
   const file = path.join(tmp, 'plugins.yaml');
   fs.writeFileSync(file, local);
   const child = spawn(process.execPath, [path.join(repo, 'bin/thanos.mjs'), 'run', '-c', file], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -80,6 +83,12 @@ test('npx thanos run -c plugins.yaml: the stack becomes ready and stops on SIGTE
     }
     assert.ok(await ready(ports.get('10904')!), `query ready:\n${out}`);
     assert.ok(fs.existsSync(path.join(tmp, 'data/bucket')), 'the bucket directory is relative to the manifest');
+    // The UI works under the manifest's grants (its assets are read through ctx.fs).
+    const q = `http://127.0.0.1:${ports.get('10904')}`;
+    assert.is((await fetch(`${q}/graph`)).status, 200, `GET /graph:\n${out}`);
+    const js = await fetch(`${q}/static/uPlot.iife.min.js`);
+    assert.is(js.status, 200, `uPlot asset:\n${out}`);
+    await js.text();
     const m = await (await fetch(`http://127.0.0.1:${ports.get('10902')}/metrics`)).text();
     assert.match(m, /^thanos_objstore_bucket_operations_total\{bucket="primary",operation="iter"\} [1-9]/m, 'the store used the bucket');
     child.kill('SIGTERM');
