@@ -1,23 +1,27 @@
 // End to end: a real Prometheus 2.42 scraping itself every second and remote-writing into a
 // `thanos receive` process. Series over gRPC returns the raw samples Prometheus's own query API
-// returns for the same series (plus our external labels); after kill -9 and a restart the WAL
+// returns for the same series (plus our external labels), stale markers bit-exact; after kill -9
+// and a restart the WAL
 // brings everything back; on SIGTERM the head is flushed into a block in the FILESYSTEM bucket
 // that promtool dumps with the same samples.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seriesRequest } from '../../lib/proto/store.ts';
 import { StoreClient } from '../../lib/store/client.ts';
 import { freePort, httpReady, startProc, thanos, waitFor, type Proc } from '../query/harness.ts';
-import { collect, labelsRec, samplesOf } from './helpers.ts';
+import { collect, core, labelsRec, samplesOf } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'rcv-e2e-'));
 const procs: Proc[] = [];
+const closers: Array<() => void> = [];
 const clients: StoreClient[] = [];
 test.after(async () => {
+  for (const f of closers) f();
   for (const c of clients) c.close();
   for (const p of procs.reverse()) await p.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
@@ -52,8 +56,17 @@ test('Prometheus remote write → receive: same samples as Prometheus; kill -9 +
   procs.push(rx);
   await waitFor(() => httpReady(httpPort), 20_000, 'receiver ready', rx.logs);
 
+  // a second target that goes away later: Prometheus then writes stale markers for its series
+  const gaugePort = await freePort();
+  const gauge = createServer((_req, res) => res.end('# TYPE rx_e2e_gauge gauge\nrx_e2e_gauge 42\n'));
+  await new Promise<void>((r) => gauge.listen(gaugePort, '127.0.0.1', () => r()));
+  closers.push(() => {
+    gauge.closeAllConnections();
+    gauge.close();
+  });
   writeFileSync(join(dir, 'prometheus.yml'), [
     'global:', '  scrape_interval: 1s', 'scrape_configs:', '  - job_name: prom', '    static_configs:', `      - targets: ['127.0.0.1:${promPort}']`,
+    '  - job_name: gauge', '    static_configs:', `      - targets: ['127.0.0.1:${gaugePort}']`,
     'remote_write:', `  - url: http://127.0.0.1:${rwPort}/api/v1/receive`, '    queue_config: { batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 500ms }', '',
   ].join('\n'));
   const prom = startProc('prometheus', '/usr/bin/prometheus', [
@@ -70,12 +83,12 @@ test('Prometheus remote write → receive: same samples as Prometheus; kill -9 +
   const MAX = 9223372036854775807;
   await waitFor(async () => {
     const up = await rxSeries(client, 'up', MIN, MAX);
-    return up.length === 1 && up[0]!.values.length >= 6;
+    return up.length === 2 && up.every((u) => u.values.length >= 6);
   }, 30_000, 'six scrapes in the receiver', () => rx.logs() + prom.logs());
 
   // Compare up to a time both sides surely hold: 2 s before the receiver's newest `up` sample.
   const upNow = await rxSeries(client, 'up', MIN, MAX);
-  const T = upNow[0]!.values.at(-1)![0] - 2000;
+  const T = Math.min(...upNow.map((u) => u.values.at(-1)![0])) - 2000;
   const compare = async (c: StoreClient, metric: string) => {
     const want = await promRaw(promUrl, `${metric}[1h]`, T);
     const got = await rxSeries(c, metric, T - 3600_000 + 1, T);
@@ -98,6 +111,21 @@ test('Prometheus remote write → receive: same samples as Prometheus; kill -9 +
   for (const m of metrics) compared += await compare(client, m);
   assert.ok(compared >= 20, `compared ${compared} samples`);
 
+  // the gauge target disappears: the stale marker (NaN with payload 0x7ff0000000000002) arrives bit-exact
+  gauge.closeAllConnections();
+  await new Promise<void>((r) => gauge.close(() => r()));
+  const STALE = 0x7ff0000000000002n;
+  const lastBits = async (c: StoreClient) => {
+    // straight from the decoded chunk into a typed array (a [t, v] array literal would canonicalise the NaN)
+    const got = await collect(c.series(seriesRequest({ minTime: MIN, maxTime: MAX, matchers: [{ type: '=', name: '__name__', value: 'rx_e2e_gauge' }] }), new AbortController().signal));
+    const last = got[0]!.chunks.at(-1)!;
+    const d = core.xorDecode(last.raw!.data);
+    const f = new Float64Array(1);
+    f[0] = d.v[d.n - 1]!;
+    return new BigUint64Array(f.buffer)[0];
+  };
+  await waitFor(async () => (await lastBits(client)) === STALE, 20_000, 'stale marker for rx_e2e_gauge', () => rx.logs() + prom.logs());
+
   // kill -9: the restarted receiver replays its WAL
   await rx.kill('SIGKILL');
   client.close();
@@ -108,27 +136,28 @@ test('Prometheus remote write → receive: same samples as Prometheus; kill -9 +
   clients.push(client);
   assert.match(rx.logs(), /WAL replayed/);
   for (const m of metrics) await compare(client, m);
+  assert.is(await lastBits(client), STALE, 'stale marker after WAL replay');
   // Prometheus resends what failed while we were down, and new scrapes arrive
   const restartedAt = Date.now();
   await waitFor(async () => {
     const up = await rxSeries(client, 'up', MIN, MAX);
-    return up[0]!.values.at(-1)![0] > restartedAt + 1000;
+    return up.find((u) => u.labels.job === 'prom')!.values.at(-1)![0] > restartedAt + 1000;
   }, 20_000, 'new samples after the restart', () => rx.logs() + prom.logs());
 
   // Stop Prometheus first (recipes §1 shutdown gotcha), then SIGTERM the receiver: flush + upload.
   await prom.kill('SIGTERM');
-  const finalUp = await rxSeries(client, 'up', MIN, MAX);
+  const finalUp = (await rxSeries(client, 'up', MIN, MAX)).filter((u) => u.labels.job === 'prom');
   await rx.kill('SIGTERM');
   assert.is(rx.proc.exitCode, 0, rx.logs().slice(-3000));
   const blocks = readdirSync(bucketDir).filter((d) => existsSync(join(bucketDir, d, 'meta.json')));
   assert.is(blocks.length, 1, rx.logs().slice(-3000));
   mkdirSync(join(bucketDir, 'wal'));
-  const dump = execFileSync('/usr/bin/promtool', ['tsdb', 'dump', '--match=up', bucketDir], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const dump = execFileSync('/usr/bin/promtool', ['tsdb', 'dump', '--match=up{job="prom"}', bucketDir], { encoding: 'utf8', maxBuffer: 256 << 20 });
   const dumped = dump.trim().split('\n').map((l) => {
     const m = /^\{(.*)\} (\S+) (\d+)$/.exec(l)!;
     return [Number(m[3]), Number(m[2])] as Pair;
   });
-  assert.equal(dumped, finalUp[0]!.values);
+  assert.equal(dumped, finalUp.flatMap((u) => u.values));
 });
 
 test.run();
