@@ -312,27 +312,25 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
     tenants: () => [...tenants.keys()].sort(),
     remoteWriteAddress: () => listener?.address,
     info() {
+      // As Thanos's TSDBStore: min time = oldest sample held, max time = MaxInt64 (data keeps arriving,
+      // so a querier must not prune us by a max time it cached). No tenant yet: an empty range (min > max).
       const sets: Array<Record<string, string>> = [];
       const infos: Array<{ labels: Record<string, string>; minTime: number; maxTime: number }> = [];
       let mint = Infinity;
-      let maxt = -Infinity;
       for (const t of [...tenants.values()].sort((a, b) => compareStrings(a.id, b.id))) {
         sets.push({ ...t.labels });
-        const r = t.db.timeRange();
-        if (!r) continue;
-        infos.push({ labels: { ...t.labels }, minTime: r.minTime, maxTime: r.maxTime });
-        mint = Math.min(mint, r.minTime);
-        maxt = Math.max(maxt, r.maxTime);
+        const tmin = t.db.timeRange()?.minTime ?? MIN_TIME;
+        infos.push({ labels: { ...t.labels }, minTime: tmin, maxTime: MAX_TIME });
+        mint = Math.min(mint, tmin);
       }
-      // No data yet: advertise an empty range (min > max), so queriers skip us.
-      if (mint === Infinity) {
-        mint = MAX_TIME;
-        maxt = MIN_TIME;
-      }
+      const empty = sets.length === 0;
       return {
         componentType: 'receive',
         labelSets: sets,
-        store: { minTime: mint, maxTime: maxt, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: infos },
+        store: {
+          minTime: empty ? MAX_TIME : mint, maxTime: empty ? MIN_TIME : MAX_TIME,
+          supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: infos,
+        },
       };
     },
     grpc: { ...storeServices(store), ...writeableStoreServices((req) => grpcWrite(req)) },
