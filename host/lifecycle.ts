@@ -2,6 +2,7 @@
 // them under one AbortSignal, and stop them all on SIGINT/SIGTERM (within a grace period), on the
 // first component that fails, or when one returns. SIGHUP calls component.reload().
 import * as fs from 'node:fs';
+import { setMaxListeners } from 'node:events';
 import type { Bucket, Component, ComponentContext, ComponentPlugin, Core, Logger } from './index.ts';
 import { createCapabilities } from './capabilities.ts';
 import { Registry, processMetrics, renderAll } from './metrics.ts';
@@ -92,6 +93,8 @@ function describe(err: unknown): string {
 export async function runGroup(units: UnitSpec[], o: RunOptions): Promise<RunResult> {
   const log = o.log;
   const ac = new AbortController();
+  // Every component, server and in-flight request listens on the one process signal.
+  setMaxListeners(0, ac.signal);
   const procReg = o.processRegistry ?? new Registry();
   procReg.addCollector(processMetrics);
   const running: Running[] = [];

@@ -2,6 +2,7 @@
 // `thanos run [-c plugins.yaml]`, `--help`, `--version`. Nothing Thanos-specific happens here: the
 // component plugins declare their flags; the host handles the common ones (COMMON_FLAGS).
 import * as fs from 'node:fs';
+import { setMaxListeners } from 'node:events';
 import * as path from 'node:path';
 import { createCore } from '../lib/core/mod.ts';
 import { BucketConfigError, bucketConfigFromObject, createBucket, parseBucketConfig, type BucketConfig } from '../lib/objstore/factory.ts';
@@ -310,6 +311,8 @@ async function runTool(inv: Extract<Invocation, { kind: 'tool' }>): Promise<numb
   if (cfg) await checkCliObjstore(cfg);
   const os = cfg ? cliObjstore(cfg, log) : undefined;
   const ac = new AbortController();
+  // Every component, server and in-flight request listens on the one process signal.
+  setMaxListeners(0, ac.signal);
   const onSig = (sig: NodeJS.Signals) => {
     if (ac.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
     log.info('caught signal, stopping', { signal: sig });
