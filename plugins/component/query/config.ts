@@ -1,5 +1,8 @@
 // `thanos query` flags and the config object they fill (also accepted from plugins.yaml).
-import { ConfigError, parseDuration, type FlagSpec } from '../../../host/index.ts';
+import { ConfigError, type FlagSpec } from '../../../host/index.ts';
+import {
+  configBool as bool, configDuration as dur, configInt as int, configMapping, configString as str, configStrings as strings, rejectUnknownKeys,
+} from '../../../lib/config/fields.ts';
 import { DEDUP_ALGORITHMS, type DedupAlgorithm } from '../../../lib/store/dedup.ts';
 import { parseEndpointAddress } from '../../../lib/query/endpoints.ts';
 
@@ -79,51 +82,6 @@ const HOST_KEYS = new Set([
 
 const KNOWN = new Set(queryFlags.map((f) => f.key));
 
-function strings(raw: Record<string, unknown>, key: string): string[] {
-  const v = raw[key];
-  if (v === undefined || v === null) return [];
-  const arr = typeof v === 'string' ? [v] : v;
-  if (!Array.isArray(arr) || arr.some((x) => typeof x !== 'string')) throw new ConfigError(key, `must be a list of strings, got ${JSON.stringify(v)}`);
-  return arr as string[];
-}
-
-function str(raw: Record<string, unknown>, key: string, def: string): string {
-  const v = raw[key];
-  if (v === undefined || v === null) return def;
-  if (typeof v !== 'string') throw new ConfigError(key, `must be a string, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function int(raw: Record<string, unknown>, key: string, def: number, min: number): number {
-  const v = raw[key];
-  if (v === undefined || v === null) return def;
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min) throw new ConfigError(key, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  return n;
-}
-
-function bool(raw: Record<string, unknown>, key: string, def: boolean): boolean {
-  const v = raw[key];
-  if (v === undefined || v === null) return def;
-  if (typeof v === 'boolean') return v;
-  if (v === 'true' || v === 'false') return v === 'true';
-  throw new ConfigError(key, `must be true or false, got ${JSON.stringify(v)}`);
-}
-
-function dur(raw: Record<string, unknown>, key: string, def: string): number {
-  const v = raw[key] ?? def;
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v) || v < 0) throw new ConfigError(key, `must be a non-negative duration, got ${v}`);
-    return v;
-  }
-  if (typeof v !== 'string') throw new ConfigError(key, `must be a duration such as 30s or 5m, got ${JSON.stringify(v)}`);
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    throw new ConfigError(key, (e as Error).message);
-  }
-}
-
 function endpointList(raw: Record<string, unknown>, key: string): string[] {
   const out: string[] = [];
   for (const s of strings(raw, key)) {
@@ -144,9 +102,8 @@ function normalizePrefix(key: string, p: string): string {
 
 /** Strict: unknown keys and bad values are ConfigErrors naming the key. */
 export function parseQueryConfig(input: unknown): QueryConfig {
-  const raw = (input ?? {}) as Record<string, unknown>;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', 'query config must be a mapping');
-  for (const k of Object.keys(raw)) if (!KNOWN.has(k) && !HOST_KEYS.has(k)) throw new ConfigError(k, 'unknown query option');
+  const raw = configMapping(input, 'query');
+  rejectUnknownKeys(raw, [KNOWN, HOST_KEYS], 'unknown query option');
   const algo = str(raw, 'deduplicationFunc', 'penalty');
   if (!(DEDUP_ALGORITHMS as readonly string[]).includes(algo)) {
     throw new ConfigError('deduplicationFunc', `unknown deduplication algorithm ${JSON.stringify(algo)} (expected one of ${DEDUP_ALGORITHMS.join(', ')})`);

@@ -1,0 +1,95 @@
+// Typed readers for a component's config object (plugins.yaml `config:` merged with its flags).
+// Each reader returns the default when the key is absent (undefined or null) and throws a
+// ConfigError naming the key when the value has the wrong type or is out of range.
+import { ConfigError } from '../../host/index.ts';
+import { parseDuration } from '../../host/flags.ts';
+import { durationValue } from '../store/blocksync/timeflags.ts';
+
+export type RawConfig = Record<string, unknown>;
+
+/** The config as a mapping (absent = empty); anything else is `<what> config must be a mapping`. */
+export function configMapping(input: unknown, what: string): RawConfig {
+  const raw = (input ?? {}) as RawConfig;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', `${what} config must be a mapping`);
+  return raw;
+}
+
+/** Strict: a key in none of the `known` sets is a ConfigError(key, message). */
+export function rejectUnknownKeys(raw: RawConfig, known: readonly ReadonlySet<string>[], message: string): void {
+  for (const k of Object.keys(raw)) if (!known.some((s) => s.has(k))) throw new ConfigError(k, message);
+}
+
+export function configString(raw: RawConfig, key: string, def: string): string {
+  const v = raw[key];
+  if (v === undefined || v === null) return def;
+  if (typeof v !== 'string') throw new ConfigError(key, `must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** A repeatable flag: a single string counts as a one-element list; absent = []. */
+export function configStrings(raw: RawConfig, key: string): string[] {
+  const v = raw[key];
+  if (v === undefined || v === null) return [];
+  const arr = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(arr) || arr.some((x) => typeof x !== 'string')) throw new ConfigError(key, `must be a list of strings, got ${JSON.stringify(v)}`);
+  return arr as string[];
+}
+
+/** An integer >= min; numeric strings ("20") are accepted. */
+export function configInt(raw: RawConfig, key: string, def: number, min = 0): number {
+  const v = raw[key];
+  if (v === undefined || v === null) return def;
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min) throw new ConfigError(key, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** true/false, or the strings "true"/"false". */
+export function configBool(raw: RawConfig, key: string, def: boolean): boolean {
+  const v = raw[key];
+  if (v === undefined || v === null) return def;
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === 'false') return v === 'true';
+  throw new ConfigError(key, `must be true or false, got ${JSON.stringify(v)}`);
+}
+
+/**
+ * A Go-style duration (host parseDuration: 1h30m, 500ms, 90s, …) or a non-negative number of ms.
+ * Returns ms.
+ */
+export function configDuration(raw: RawConfig, key: string, def: string): number {
+  const v = raw[key] ?? def;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v) || v < 0) throw new ConfigError(key, `must be a non-negative duration, got ${v}`);
+    return v;
+  }
+  if (typeof v !== 'string') throw new ConfigError(key, `must be a duration such as 30s or 5m, got ${JSON.stringify(v)}`);
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    throw new ConfigError(key, (e as Error).message);
+  }
+}
+
+export interface PromDurationOptions {
+  /** Negative values are `must not be negative`. */
+  nonNegative?: boolean;
+  /** Values below this many ms are `must be at least <min>ms`. */
+  min?: number;
+}
+
+/**
+ * A Prometheus-style duration as Thanos flags take it (lib/store/blocksync/timeflags: 15m, 2w, 1d12h,
+ * optional leading '-') or a finite number of ms. Returns ms.
+ */
+export function configPromDuration(raw: RawConfig, key: string, def: string, opts: PromDurationOptions = {}): number {
+  let ms: number;
+  try {
+    ms = durationValue(raw[key] ?? def, key);
+  } catch (e) {
+    throw new ConfigError(key, (e as Error).message.replace(`${key}: `, ''));
+  }
+  if (opts.nonNegative && ms < 0) throw new ConfigError(key, 'must not be negative');
+  if (opts.min !== undefined && ms < opts.min) throw new ConfigError(key, `must be at least ${opts.min}ms`);
+  return ms;
+}
