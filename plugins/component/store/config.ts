@@ -1,6 +1,9 @@
 // `thanos store` flags and the config object they fill (also accepted from plugins.yaml).
 import { ConfigError, type FlagSpec } from '../../../host/index.ts';
-import { durationValue, parseBytes, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import { parseBytes, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import {
+  configBool as bool, configInt as int, configMapping, configPromDuration as dur, configString as str, rejectUnknownKeys,
+} from '../../../lib/config/fields.ts';
 
 export interface StoreConfig {
   dataDir: string;
@@ -66,33 +69,6 @@ const HOST_KEYS = new Set([
 /** --data-dir is a host flag (ctx.dataDir); `dataDir` is still accepted in plugins.yaml config. */
 const KNOWN = new Set([...storeFlags.map((f) => f.key), 'dataDir']);
 
-function str(raw: Record<string, unknown>, key: string, def: string): string {
-  const v = raw[key];
-  if (v === undefined || v === null) return def;
-  if (typeof v !== 'string') throw new ConfigError(key, `must be a string, got ${JSON.stringify(v)}`);
-  return v;
-}
-function int(raw: Record<string, unknown>, key: string, def: number, min = 0): number {
-  const v = raw[key];
-  if (v === undefined || v === null) return def;
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min) throw new ConfigError(key, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  return n;
-}
-function bool(raw: Record<string, unknown>, key: string, def: boolean): boolean {
-  const v = raw[key];
-  if (v === undefined || v === null) return def;
-  if (typeof v === 'boolean') return v;
-  if (v === 'true' || v === 'false') return v === 'true';
-  throw new ConfigError(key, `must be true or false, got ${JSON.stringify(v)}`);
-}
-function dur(raw: Record<string, unknown>, key: string, def: string): number {
-  try {
-    return durationValue(raw[key] ?? def, key);
-  } catch (e) {
-    throw new ConfigError(key, (e as Error).message.replace(`${key}: `, ''));
-  }
-}
 function bytes(raw: Record<string, unknown>, key: string, def: string): number {
   try {
     return parseBytes(raw[key] ?? def, key);
@@ -114,9 +90,8 @@ export function parseStoreConfig(input: unknown): StoreConfig {
 }
 
 function parseStrict(input: unknown): StoreConfig {
-  const raw = (input ?? {}) as Record<string, unknown>;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', 'store config must be a mapping');
-  for (const k of Object.keys(raw)) if (!KNOWN.has(k) && !HOST_KEYS.has(k)) throw new ConfigError(k, 'unknown store option');
+  const raw = configMapping(input, 'store');
+  rejectUnknownKeys(raw, [KNOWN, HOST_KEYS], 'unknown store option');
   const minTime = str(raw, 'minTime', '0000-01-01T00:00:00Z');
   const maxTime = str(raw, 'maxTime', '9999-12-31T23:59:59Z');
   for (const [k, v] of [['minTime', minTime], ['maxTime', maxTime]] as const) {
