@@ -2,7 +2,8 @@
 // Not accepted (and so rejected as unknown flags): the config/rule reloader (--reloader.*),
 // --prometheus.http-client(-file), --hash-func, --shipper.upload-concurrency.
 import { ConfigError, type FlagSpec } from '../../../host/index.ts';
-import { durationValue, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import { configBool as bool, configInt as int, configMapping, configPromDuration, configString as str, rejectUnknownKeys } from '../../../lib/config/fields.ts';
 
 export interface SidecarConfig {
   prometheusUrl: string;
@@ -42,41 +43,9 @@ const HOST_KEYS = new Set([
 ]);
 const KNOWN = new Set([...sidecarFlags.map((f) => f.key), 'shipperSyncInterval']);
 
-function str(raw: Record<string, unknown>, key: string, def: string): string {
-  const v = raw[key];
-  if (v === undefined || v === null) return def;
-  if (typeof v !== 'string') throw new ConfigError(key, `must be a string, got ${JSON.stringify(v)}`);
-  return v;
-}
-function int(raw: Record<string, unknown>, key: string, def: number): number {
-  const v = raw[key];
-  if (v === undefined || v === null) return def;
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new ConfigError(key, `must be an integer >= 0, got ${JSON.stringify(v)}`);
-  return n;
-}
-function bool(raw: Record<string, unknown>, key: string, def: boolean): boolean {
-  const v = raw[key];
-  if (v === undefined || v === null) return def;
-  if (typeof v === 'boolean') return v;
-  if (v === 'true' || v === 'false') return v === 'true';
-  throw new ConfigError(key, `must be true or false, got ${JSON.stringify(v)}`);
-}
-function dur(raw: Record<string, unknown>, key: string, def: string, min = 0): number {
-  let ms: number;
-  try {
-    ms = durationValue(raw[key] ?? def, key);
-  } catch (e) {
-    throw new ConfigError(key, (e as Error).message.replace(`${key}: `, ''));
-  }
-  if (ms < min) throw new ConfigError(key, `must be at least ${min}ms`);
-  return ms;
-}
-
 export function parseSidecarConfig(input: unknown): SidecarConfig {
-  const raw = (input ?? {}) as Record<string, unknown>;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', 'sidecar config must be a mapping');
-  for (const k of Object.keys(raw)) if (!KNOWN.has(k) && !HOST_KEYS.has(k)) throw new ConfigError(k, 'unknown sidecar option');
+  const raw = configMapping(input, 'sidecar');
+  rejectUnknownKeys(raw, [KNOWN, HOST_KEYS], 'unknown sidecar option');
   const prometheusUrl = str(raw, 'prometheusUrl', 'http://localhost:9090');
   let u: URL;
   try {
@@ -97,14 +66,14 @@ export function parseSidecarConfig(input: unknown): SidecarConfig {
   if (metaName === '' || metaName.includes('/')) throw new ConfigError('shipperMetaFileName', `must be a plain file name, got ${JSON.stringify(metaName)}`);
   return {
     prometheusUrl,
-    readyTimeoutMs: dur(raw, 'readyTimeout', '10m', 1),
-    getConfigIntervalMs: dur(raw, 'getConfigInterval', '30s', 1),
-    getConfigTimeoutMs: dur(raw, 'getConfigTimeout', '30s', 1),
+    readyTimeoutMs: configPromDuration(raw, 'readyTimeout', '10m', { min: 1 }),
+    getConfigIntervalMs: configPromDuration(raw, 'getConfigInterval', '30s', { min: 1 }),
+    getConfigTimeoutMs: configPromDuration(raw, 'getConfigTimeout', '30s', { min: 1 }),
     tsdbPath,
     uploadCompacted: bool(raw, 'uploadCompacted', false),
     shipperMetaFileName: metaName,
     ignoreUnequalBlockSize: bool(raw, 'ignoreUnequalBlockSize', false),
-    shipperSyncIntervalMs: dur(raw, 'shipperSyncInterval', '30s', 1),
+    shipperSyncIntervalMs: configPromDuration(raw, 'shipperSyncInterval', '30s', { min: 1 }),
     minTime,
     requestSeriesLimit: int(raw, 'requestSeriesLimit', 0),
     requestSamplesLimit: int(raw, 'requestSamplesLimit', 0),
