@@ -1,6 +1,7 @@
 // `thanos rule` flags (Thanos names) and the config object they fill (also accepted from plugins.yaml).
 import { ConfigError, parseDuration, type FlagSpec } from '../../../host/index.ts';
 import { isValidLabelName } from '../../../lib/rules/mod.ts';
+import { configMapping, configString as str, configStrings as strings, rejectUnknownKeys } from '../../../lib/config/fields.ts';
 
 export interface RuleConfig {
   ruleFiles: string[];
@@ -35,21 +36,6 @@ const HOST_KEYS = new Set([
   'logLevel', 'logFormat', 'dataDir', 'log',
 ]);
 const KNOWN = new Set(ruleFlags.map((f) => f.key));
-
-function strings(raw: Record<string, unknown>, key: string): string[] {
-  const v = raw[key];
-  if (v === undefined || v === null) return [];
-  const arr = typeof v === 'string' ? [v] : v;
-  if (!Array.isArray(arr) || arr.some((x) => typeof x !== 'string')) throw new ConfigError(key, `must be a list of strings, got ${JSON.stringify(v)}`);
-  return arr as string[];
-}
-
-function str(raw: Record<string, unknown>, key: string, def: string): string {
-  const v = raw[key];
-  if (v === undefined || v === null) return def;
-  if (typeof v !== 'string') throw new ConfigError(key, `must be a string, got ${JSON.stringify(v)}`);
-  return v;
-}
 
 function dur(raw: Record<string, unknown>, key: string, def: string, positive = false): number {
   const v = raw[key] ?? def;
@@ -96,9 +82,8 @@ export function parseLabelFlag(s: string): [string, string] {
 }
 
 export function parseRuleConfig(raw: unknown): RuleConfig {
-  const r = (raw ?? {}) as Record<string, unknown>;
-  if (typeof r !== 'object' || Array.isArray(r)) throw new ConfigError('', 'rule config must be a mapping');
-  for (const k of Object.keys(r)) if (!KNOWN.has(k) && !HOST_KEYS.has(k)) throw new ConfigError(k, 'unknown key');
+  const r = configMapping(raw, 'rule');
+  rejectUnknownKeys(r, [KNOWN, HOST_KEYS], 'unknown key');
   const queries = strings(r, 'queries').map((q) => httpUrl('queries', q));
   if (queries.length === 0) throw new ConfigError('queries', 'no --query given: the ruler needs at least one query API (e.g. --query=http://127.0.0.1:10904)');
   const method = str(r, 'queryHttpMethod', 'POST').toUpperCase();
