@@ -2,7 +2,7 @@
 // (also accepted from plugins.yaml under the same keys). Hashrings, forwarding, TLS, OTLP, limits
 // and relabelling are not accepted (unknown flags are errors).
 import { ConfigError, type FlagSpec } from '../../../host/index.ts';
-import { durationValue } from '../../../lib/store/blocksync/timeflags.ts';
+import { configMapping, configPromDuration, configString as str, rejectUnknownKeys, type RawConfig } from '../../../lib/config/fields.ts';
 
 export interface ReceiveConfig {
   remoteWriteAddress: string;
@@ -60,21 +60,7 @@ export function parseLabelFlag(s: string): [string, string] {
   return [name, value as string];
 }
 
-function str(raw: Record<string, unknown>, key: string, def: string): string {
-  const v = raw[key];
-  if (v === undefined || v === null) return def;
-  if (typeof v !== 'string') throw new ConfigError(key, `must be a string, got ${JSON.stringify(v)}`);
-  return v;
-}
-function dur(raw: Record<string, unknown>, key: string, def: string): number {
-  try {
-    const ms = durationValue(raw[key] ?? def, key);
-    if (ms < 0) throw new Error('must not be negative');
-    return ms;
-  } catch (e) {
-    throw new ConfigError(key, (e as Error).message.replace(`${key}: `, ''));
-  }
-}
+const dur = (raw: RawConfig, key: string, def: string): number => configPromDuration(raw, key, def, { nonNegative: true });
 
 const FLAG_OF = new Map(receiveFlags.map((f) => [f.key, f.name]));
 
@@ -89,9 +75,8 @@ export function parseReceiveConfig(input: unknown): ReceiveConfig {
 }
 
 function parseStrict(input: unknown): ReceiveConfig {
-  const raw = (input ?? {}) as Record<string, unknown>;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', 'receive config must be a mapping');
-  for (const k of Object.keys(raw)) if (!KNOWN.has(k) && !HOST_KEYS.has(k)) throw new ConfigError(k, 'unknown receive option');
+  const raw = configMapping(input, 'receive');
+  rejectUnknownKeys(raw, [KNOWN, HOST_KEYS], 'unknown receive option');
   const labels: Record<string, string> = {};
   const rl = raw.labels;
   if (Array.isArray(rl)) {
