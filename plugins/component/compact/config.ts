@@ -1,6 +1,7 @@
 // `thanos compact` flags (Thanos names) and the config object they fill (also from plugins.yaml).
 import { ConfigError, type FlagSpec } from '../../../host/index.ts';
-import { durationValue, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import { configBool, configInt, configMapping, configPromDuration, configString, rejectUnknownKeys } from '../../../lib/config/fields.ts';
 import { parseRelabelConfigs } from '../../../lib/store/blocksync/relabel.ts';
 import { RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE } from '../../../lib/compact/plan.ts';
 
@@ -66,36 +67,13 @@ const HOST_KEYS = new Set(['http', 'grpc', 'httpGracePeriod', 'grpcGracePeriod',
 const KNOWN = new Set([...compactFlags.map((f) => f.key), 'dataDir']);
 
 export function parseCompactConfig(input: unknown): CompactConfig {
-  const raw = (input ?? {}) as Record<string, unknown>;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', 'compact config must be a mapping');
-  for (const k of Object.keys(raw)) if (!KNOWN.has(k) && !HOST_KEYS.has(k)) throw new ConfigError(k, 'unknown compact option');
+  const raw = configMapping(input, 'compact');
+  rejectUnknownKeys(raw, [KNOWN, HOST_KEYS], 'unknown compact option');
   const def = (k: string) => compactFlags.find((f) => f.key === k)!.default;
-  const dur = (k: string): number => {
-    try {
-      const v = durationValue(raw[k] ?? def(k), k);
-      if (v < 0) throw new Error(`${k}: must not be negative`);
-      return v;
-    } catch (e) {
-      throw new ConfigError(k, (e as Error).message.replace(`${k}: `, ''));
-    }
-  };
-  const int = (k: string, min: number): number => {
-    const v = raw[k] ?? def(k);
-    const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < min) throw new ConfigError(k, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-    return n;
-  };
-  const bool = (k: string): boolean => {
-    const v = raw[k] ?? def(k);
-    if (typeof v === 'boolean') return v;
-    if (v === 'true' || v === 'false') return v === 'true';
-    throw new ConfigError(k, `must be true or false, got ${JSON.stringify(v)}`);
-  };
-  const str = (k: string): string => {
-    const v = raw[k] ?? def(k) ?? '';
-    if (typeof v !== 'string') throw new ConfigError(k, `must be a string, got ${JSON.stringify(v)}`);
-    return v;
-  };
+  const dur = (k: string): number => configPromDuration(raw, k, def(k) as string, { nonNegative: true });
+  const int = (k: string, min: number): number => configInt(raw, k, def(k) as number, min);
+  const bool = (k: string): boolean => configBool(raw, k, def(k) as boolean);
+  const str = (k: string): string => configString(raw, k, (def(k) as string | undefined) ?? '');
   const replicaLabels = raw.replicaLabels ?? [];
   if (!Array.isArray(replicaLabels) || !replicaLabels.every((x) => typeof x === 'string')) throw new ConfigError('replicaLabels', 'must be a list of label names');
   if (str('deduplicationFunc') !== '') throw new ConfigError('deduplicationFunc', `unsupported deduplication function "${str('deduplicationFunc')}" (only "" = one-to-one)`);
