@@ -1,6 +1,6 @@
 // XOR chunk codec (Prometheus tsdb/chunkenc/xor.go, EncXOR), see lib/core/FORMAT.md.
 // Timestamps cross the boundary as f64 ms and are i64 inside; values travel as raw 64-bit words.
-import { peek64, readBits, storeBe64 } from './bstream';
+import { peek64, storeBe64 } from './bstream';
 
 export const ERR_SHORT: i32 = -1; // fewer than 2 bytes
 export const ERR_TRUNCATED: i32 = -2; // stream ended before num_samples samples
@@ -58,12 +58,56 @@ let vlen: i32 = 0; // bytes consumed, or an error code
   vlen = ERR_VARINT;
 }
 
+// Reading the stream: `rb` is where peeks read. With R = u8 the chunk has been copied byte-reversed
+// into REV (see xorDecode), so a plain little-endian load at rb - byte yields the 8 bytes that start
+// at `byte` in stream order (no byte swap, which WebAssembly lacks and costs a dozen instructions);
+// with any other R, rb is the chunk itself and peeks swap bytes (chunks too large for REV).
+// @ts-ignore: decorator
+@inline function pk<R>(rb: usize, pos: usize): u64 {
+  if (sizeof<R>() == 1) return load<u64>(rb - (pos >> 3)) << (<u64>(pos & 7));
+  return peek64(rb, pos);
+}
+
+// n (1..64) bits at bit `pos`.
+// @ts-ignore: decorator
+@inline function rbits<R>(rb: usize, pos: usize, n: u32): u64 {
+  if (n <= 56) return pk<R>(rb, pos) >> (<u64>(64 - n));
+  const hi = pk<R>(rb, pos) >> (<u64>(96 - n));
+  const lo = pk<R>(rb, pos + n - 32) >> 32;
+  return (hi << 32) | lo;
+}
+
+// Byte-reversed copy of the chunk being decoded: REV_PAD zero bytes (they stand for "past the end"
+// and are never written), then the chunk's bytes last to first.
+const REV_PAD: usize = 16;
+const REV_CAP: u32 = 65536;
+const REV: usize = memory.data(<i32>(REV_CAP + <u32>REV_PAD), 16);
+
 /**
  * Decodes the chunk at [inPtr, inPtr+inLen) into outT (f64 ms) and outV (f64) with room for `cap`
  * samples. The host must own at least 8 bytes after the input. Returns the sample count or an
  * ERR_* code; never uses a byte past the input.
  */
 export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: u32): i32 {
+  if (inLen > REV_CAP) return decodeImpl<u64>(inPtr, inLen, outT, outV, cap, inPtr);
+  // Reverse 16 bytes at a time, then the tail byte by byte; only bytes of the input are read.
+  const L = <usize>inLen;
+  const dst = REV + REV_PAD;
+  const mask = i8x16(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  let j: usize = 0;
+  while (j + 16 <= L) {
+    v128.store(dst + L - 16 - j, i8x16.swizzle(v128.load(inPtr + j), mask));
+    j += 16;
+  }
+  while (j < L) {
+    store<u8>(dst + L - 1 - j, load<u8>(inPtr + j));
+    j++;
+  }
+  // the byte at stream offset b is at dst + L - 1 - b, so the 8 bytes from b load from dst + L - 8 - b
+  return decodeImpl<u8>(inPtr, inLen, outT, outV, cap, dst + L - 8);
+}
+
+function decodeImpl<R>(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: u32, rb: usize): i32 {
   errSample = 0;
   if (inLen < 2) return ERR_SHORT;
   const total = (<u32>load<u8>(inPtr) << 8) | <u32>load<u8>(inPtr + 1);
@@ -79,7 +123,7 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
   if (zz & 1) t = ~t;
   let pos: usize = (2 + <usize>vlen) << 3;
   if (pos + 64 > lim) return ERR_TRUNCATED;
-  let v: u64 = readBits(inPtr, pos, 64);
+  let v: u64 = rbits<R>(rb, pos, 64);
   pos += 64;
   store<f64>(outT, <f64>t);
   store<u64>(outV, v);
@@ -99,7 +143,7 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
       delta = <i64>vv;
     } else {
       if (pos >= lim) return fail(ERR_TRUNCATED, i);
-      w0 = peek64(inPtr, pos);
+      w0 = pk<R>(rb, pos);
       if ((w0 >> 63) == 0) {
         pos += 1;
         used = 1;
@@ -114,7 +158,7 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
         if (pos + <usize>(plen + sz) > lim) return fail(ERR_TRUNCATED, i);
         let dod: i64;
         if (sz == 64) {
-          dod = <i64>readBits(inPtr, pos + 4, 64);
+          dod = <i64>rbits<R>(rb, pos + 4, 64);
         } else {
           let bits = (w0 << (<u64>plen)) >> (<u64>(64 - sz));
           if (bits > (<u64>1 << (<u64>(sz - 1)))) bits -= <u64>1 << (<u64>sz);
@@ -135,7 +179,7 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
       w = w0 << (<u64>used);
       avail = 57 - used;
     } else {
-      w = peek64(inPtr, pos);
+      w = pk<R>(rb, pos);
       avail = 57;
     }
     if ((w >> 63) != 0) {
@@ -158,7 +202,7 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
       if (pos + <usize>(hdr + mbits) > lim) return fail(ERR_TRUNCATED, i);
       let bits: u64;
       if (hdr + mbits <= avail) bits = (w << (<u64>hdr)) >> (<u64>(64 - mbits));
-      else bits = readBits(inPtr, pos + <usize>hdr, mbits);
+      else bits = rbits<R>(rb, pos + <usize>hdr, mbits);
       pos += <usize>(hdr + mbits);
       v ^= bits << (<u64>trailing);
     } else {
