@@ -148,23 +148,34 @@ function decodeImpl<R>(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: 
         pos += 1;
         used = 1;
       } else {
-        const ones = <u32>clz<u64>(~w0);
-        let plen: u32 = 4;
-        let sz: u32 = 64;
-        if (ones < 4) {
-          plen = ones + 1;
-          sz = (0x14110e00 >> (ones << 3)) & 0xff;
-        }
-        if (pos + <usize>(plen + sz) > lim) return fail(ERR_TRUNCATED, i);
+        // one branch per bucket with constant widths: the branch predictor then knows where the
+        // value starts before the bits arrive (an arithmetic width would chain every sample's
+        // position on the previous load)
         let dod: i64;
-        if (sz == 64) {
-          dod = <i64>rbits<R>(rb, pos + 4, 64);
+        const top4 = <u32>(w0 >> 60);
+        if (top4 < 0b1100) {
+          // '10' + 14 bits
+          if (pos + 16 > lim) return fail(ERR_TRUNCATED, i);
+          dod = (<i64>(w0 << 2)) >> 50;
+          if (dod == -8192) dod = 8192;
+          used = 16;
+        } else if (top4 < 0b1110) {
+          // '110' + 17 bits
+          if (pos + 20 > lim) return fail(ERR_TRUNCATED, i);
+          dod = (<i64>(w0 << 3)) >> 47;
+          if (dod == -65536) dod = 65536;
+          used = 20;
+        } else if (top4 == 0b1110) {
+          // '1110' + 20 bits
+          if (pos + 24 > lim) return fail(ERR_TRUNCATED, i);
+          dod = (<i64>(w0 << 4)) >> 44;
+          if (dod == -524288) dod = 524288;
+          used = 24;
         } else {
-          let bits = (w0 << (<u64>plen)) >> (<u64>(64 - sz));
-          if (bits > (<u64>1 << (<u64>(sz - 1)))) bits -= <u64>1 << (<u64>sz);
-          dod = <i64>bits;
+          if (pos + 68 > lim) return fail(ERR_TRUNCATED, i);
+          dod = <i64>rbits<R>(rb, pos + 4, 64);
+          used = 68;
         }
-        used = plen + sz;
         pos += <usize>used;
         delta += dod;
       }
