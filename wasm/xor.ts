@@ -78,10 +78,13 @@ let vlen: i32 = 0; // bytes consumed, or an error code
 }
 
 // Byte-reversed copy of the chunk being decoded: REV_PAD zero bytes (they stand for "past the end"
-// and are never written), then the chunk's bytes last to first.
+// and are never written), then the chunk's bytes last to first. xorEncode also builds its reversed
+// stream here, downward from REV_TOP (the decoder never reads above the chunk it copied in).
 const REV_PAD: usize = 16;
 const REV_CAP: u32 = 65536;
 const REV: usize = memory.data(<i32>(REV_CAP + <u32>REV_PAD), 16);
+// xorEncode writes its reversed stream downward from here
+const REV_TOP: usize = REV + REV_PAD + <usize>REV_CAP;
 
 /**
  * Decodes the chunk at [inPtr, inPtr+inLen) into outT (f64 ms) and outV (f64) with room for `cap`
@@ -237,12 +240,20 @@ export function xorMaxBytes(n: u32): u32 {
  * macros, and keeping that state in globals makes V8 several times slower.
  */
 export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
+  if (xorMaxBytes(n) + 8 <= REV_CAP) return encodeImpl<u8>(tPtr, vPtr, n, out);
+  return encodeImpl<u64>(tPtr, vPtr, n, out);
+}
+
+// With R = u8 the stream's words go to REV byte-reversed (stream byte b at REV_TOP - 1 - b, so a
+// word is a plain little-endian store, no byte swap) and are reversed into `out` at the end with
+// SIMD; with any other R (chunks too large for REV) they are byte-swapped into `out` directly.
+function encodeImpl<R>(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
   store<u8>(out, <u8>(n >> 8));
   store<u8>(out + 1, <u8>n);
   if (n == 0) return 2;
   let acc: u64 = 0;
   let fill: u32 = 0;
-  let op: usize = out + 2;
+  let op: usize = sizeof<R>() == 1 ? REV_TOP - 8 : out + 2;
   const t0f = load<f64>(tPtr);
   const t0 = <i64>t0f;
   if (!okTime(t0f, t0)) return fail(ERR_TIMESTAMP, 0);
@@ -258,8 +269,13 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
         fill += pn;
       } else {
         const rem = pn - free;
-        storeBe64(op, acc | (px >> (<u64>rem)));
-        op += 8;
+        if (sizeof<R>() == 1) {
+          store<u64>(op, acc | (px >> (<u64>rem)));
+          op -= 8;
+        } else {
+          storeBe64(op, acc | (px >> (<u64>rem)));
+          op += 8;
+        }
         fill = rem;
         acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
       }
@@ -276,8 +292,13 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
       fill += pn;
     } else {
       const rem = pn - free;
-      storeBe64(op, acc | (px >> (<u64>rem)));
-      op += 8;
+      if (sizeof<R>() == 1) {
+        store<u64>(op, acc | (px >> (<u64>rem)));
+        op -= 8;
+      } else {
+        storeBe64(op, acc | (px >> (<u64>rem)));
+        op += 8;
+      }
       fill = rem;
       acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
     }
@@ -293,8 +314,13 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
       fill += pn;
     } else {
       const rem = pn - free;
-      storeBe64(op, acc | (px >> (<u64>rem)));
-      op += 8;
+      if (sizeof<R>() == 1) {
+        store<u64>(op, acc | (px >> (<u64>rem)));
+        op -= 8;
+      } else {
+        storeBe64(op, acc | (px >> (<u64>rem)));
+        op += 8;
+      }
       fill = rem;
       acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
     }
@@ -319,8 +345,13 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
           fill += pn;
         } else {
           const rem = pn - free;
-          storeBe64(op, acc | (px >> (<u64>rem)));
-          op += 8;
+          if (sizeof<R>() == 1) {
+            store<u64>(op, acc | (px >> (<u64>rem)));
+            op -= 8;
+          } else {
+            storeBe64(op, acc | (px >> (<u64>rem)));
+            op += 8;
+          }
           fill = rem;
           acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
         }
@@ -337,8 +368,13 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
         fill += pn;
       } else {
         const rem = pn - free;
-        storeBe64(op, acc | (px >> (<u64>rem)));
-        op += 8;
+        if (sizeof<R>() == 1) {
+          store<u64>(op, acc | (px >> (<u64>rem)));
+          op -= 8;
+        } else {
+          storeBe64(op, acc | (px >> (<u64>rem)));
+          op += 8;
+        }
         fill = rem;
         acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
       }
@@ -346,6 +382,9 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
     let leading: u32 = 0xff;
     let trailing: u32 = 0;
     for (let i: u32 = 1; i < n; i++) {
+      // the timestamp's bits (db, dn) go out with the value's in one put when they fit in 64
+      let db: u64 = 0;
+      let dn: u32 = 0;
       if (i >= 2) {
         const tf = load<f64>(tPtr + ((<usize>i) << 3));
         const ti = <i64>tf;
@@ -354,8 +393,7 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
         const dod = d - dPrev;
         tPrev = ti;
         dPrev = d;
-        let db: u64 = 0;
-        let dn: u32 = 1;
+        dn = 1;
         if (dod == 0) {
           // a single 0 bit
         } else if (dod >= -8191 && dod <= 8192) {
@@ -378,30 +416,19 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
               fill += pn;
             } else {
               const rem = pn - free;
-              storeBe64(op, acc | (px >> (<u64>rem)));
-              op += 8;
+              if (sizeof<R>() == 1) {
+                store<u64>(op, acc | (px >> (<u64>rem)));
+                op -= 8;
+              } else {
+                storeBe64(op, acc | (px >> (<u64>rem)));
+                op += 8;
+              }
               fill = rem;
               acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
             }
           }
           db = <u64>dod;
           dn = 64;
-        }
-        {
-          // put(db, dn)
-          const px: u64 = db;
-          const pn: u32 = dn;
-          const free: u32 = 64 - fill;
-          if (pn < free) {
-            acc |= px << (<u64>(free - pn));
-            fill += pn;
-          } else {
-            const rem = pn - free;
-            storeBe64(op, acc | (px >> (<u64>rem)));
-            op += 8;
-            fill = rem;
-            acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
-          }
         }
       }
       const cur = load<u64>(vPtr + ((<usize>i) << 3));
@@ -427,37 +454,95 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
         sh = trailing;
         sig = 64 - leading - trailing;
       }
-      {
-        // put(hb, hn)
-        const px: u64 = hb;
-        const pn: u32 = hn;
-        const free: u32 = 64 - fill;
-        if (pn < free) {
-          acc |= px << (<u64>(free - pn));
-          fill += pn;
-        } else {
-          const rem = pn - free;
-          storeBe64(op, acc | (px >> (<u64>rem)));
-          op += 8;
-          fill = rem;
-          acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
-        }
-      }
-      if (sig != 0) {
+      const vn = hn + sig;
+      if (dn + vn <= 64) {
+        // one put for the timestamp and the value (vn <= 64 - dn, so sig <= 62: no shift by 64)
+        const vb: u64 = sig != 0 ? (hb << (<u64>sig)) | (delta >> (<u64>sh)) : hb;
+        const cx: u64 = (db << (<u64>vn)) | vb;
+        const cn: u32 = dn + vn;
         {
-          // put(delta >> (<u64>sh), sig)
-          const px: u64 = delta >> (<u64>sh);
-          const pn: u32 = sig;
+          const px: u64 = cx;
+          const pn: u32 = cn;
           const free: u32 = 64 - fill;
           if (pn < free) {
             acc |= px << (<u64>(free - pn));
             fill += pn;
           } else {
             const rem = pn - free;
-            storeBe64(op, acc | (px >> (<u64>rem)));
-            op += 8;
+            if (sizeof<R>() == 1) {
+              store<u64>(op, acc | (px >> (<u64>rem)));
+              op -= 8;
+            } else {
+              storeBe64(op, acc | (px >> (<u64>rem)));
+              op += 8;
+            }
             fill = rem;
             acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
+          }
+        }
+      } else {
+        if (dn != 0) {
+          {
+            const px: u64 = db;
+            const pn: u32 = dn;
+            const free: u32 = 64 - fill;
+            if (pn < free) {
+              acc |= px << (<u64>(free - pn));
+              fill += pn;
+            } else {
+              const rem = pn - free;
+              if (sizeof<R>() == 1) {
+                store<u64>(op, acc | (px >> (<u64>rem)));
+                op -= 8;
+              } else {
+                storeBe64(op, acc | (px >> (<u64>rem)));
+                op += 8;
+              }
+              fill = rem;
+              acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
+            }
+          }
+        }
+        {
+          const px: u64 = hb;
+          const pn: u32 = hn;
+          const free: u32 = 64 - fill;
+          if (pn < free) {
+            acc |= px << (<u64>(free - pn));
+            fill += pn;
+          } else {
+            const rem = pn - free;
+            if (sizeof<R>() == 1) {
+              store<u64>(op, acc | (px >> (<u64>rem)));
+              op -= 8;
+            } else {
+              storeBe64(op, acc | (px >> (<u64>rem)));
+              op += 8;
+            }
+            fill = rem;
+            acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
+          }
+        }
+        if (sig != 0) {
+          {
+            const px: u64 = delta >> (<u64>sh);
+            const pn: u32 = sig;
+            const free: u32 = 64 - fill;
+            if (pn < free) {
+              acc |= px << (<u64>(free - pn));
+              fill += pn;
+            } else {
+              const rem = pn - free;
+              if (sizeof<R>() == 1) {
+                store<u64>(op, acc | (px >> (<u64>rem)));
+                op -= 8;
+              } else {
+                storeBe64(op, acc | (px >> (<u64>rem)));
+                op += 8;
+              }
+              fill = rem;
+              acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
+            }
           }
         }
       }
@@ -465,8 +550,20 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
     }
   }
   const aligned = (fill & 7) == 0;
-  storeBe64(op, acc);
-  op += <usize>((fill + 7) >> 3);
+  if (sizeof<R>() == 1) {
+    store<u64>(op, acc);
+    const len = (REV_TOP - 8 - op) + <usize>((fill + 7) >> 3);
+    // reverse into out + 2, 16 bytes at a time (may write up to 15 bytes of slack past the chunk,
+    // inside xorMaxBytes(n); reads stay inside REV)
+    const mask = i8x16(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    for (let b: usize = 0; b < len; b += 16) {
+      v128.store(out + 2 + b, i8x16.swizzle(v128.load(REV_TOP - 16 - b), mask));
+    }
+    op = out + 2 + len;
+  } else {
+    storeBe64(op, acc);
+    op += <usize>((fill + 7) >> 3);
+  }
   if (lastWide && aligned) {
     store<u8>(op, 0);
     op++;
