@@ -4,9 +4,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { registerAcceptance } from '../../lib/objstore/acceptance.ts';
-import { readAll, type Bucket } from '../../lib/objstore/bucket.ts';
+import { readAll } from '../../lib/objstore/bucket.ts';
 import plugin, { createSwiftBucket, SwiftBucket } from '../../plugins/objstore/swift/mod.ts';
 import { useSwift } from '../harness/swift.ts';
+import { list, pattern, sameBytes, streamOf } from '../harness/bytes.ts';
 import { testCtx, type TestCtx } from '../objstore-s3/ctx.ts';
 
 const saio = useSwift(test);
@@ -40,36 +41,6 @@ async function rawList(container: string, prefix = ''): Promise<string[]> {
 
 const enc = new TextEncoder();
 
-function pattern(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; out[i] = x >>> 24; }
-  return out;
-}
-
-function streamOf(data: Uint8Array, chunk: number, failAfter?: number): ReadableStream<Uint8Array> {
-  let off = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(c) {
-      if (failAfter !== undefined && off >= failAfter) { c.error(new Error('source broke')); return; }
-      if (off >= data.length) { c.close(); return; }
-      c.enqueue(data.slice(off, off + chunk));
-      off += chunk;
-    },
-  });
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-async function list(b: Bucket, dir: string, recursive = false): Promise<string[]> {
-  const out: string[] = [];
-  for await (const n of b.iter(dir, { recursive })) out.push(n);
-  return out;
-}
 
 // ---- the shared acceptance suite ---------------------------------------------------------------
 registerAcceptance(test, async () => (await sw('acc')).b, { name: 'SWIFT acceptance: ' });
