@@ -26,12 +26,13 @@ const files = walk(join(root, 'test'))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
 
-function runFile(file) {
+function runFile(file, workerIndex) {
   return new Promise((resolve) => {
     const started = Date.now();
     const child = spawn(process.execPath, ['--import', 'tsx', file], {
       cwd: root,
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+      // TEST_WORKER gives each concurrently running file its own port block (test/harness/ports.ts).
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', TEST_WORKER: String(workerIndex) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -61,10 +62,10 @@ function runFile(file) {
 
 const results = [];
 let next = 0;
-async function worker() {
+async function worker(_, workerIndex) {
   while (next < files.length) {
     const file = files[next++];
-    const r = await runFile(file);
+    const r = await runFile(file, workerIndex);
     results.push(r);
     const status = r.failed === 0 ? 'ok  ' : 'FAIL';
     console.log(`${status} ${file}  (${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped, ${(r.ms / 1000).toFixed(1)}s)`);

@@ -8,6 +8,8 @@ import { createJsCore } from '../../lib/core/mod.ts';
 import { BlockWriter, memBlockSink, uploadBlockFiles, ulid, type BlockMeta } from '../../lib/tsdb/mod.ts';
 import { labelsFromRecord, type Labels } from '../../lib/labels/mod.ts';
 import { FilesystemBucket } from '../../plugins/objstore/filesystem/mod.ts';
+import { freePort } from '../harness/ports.ts';
+export { freePort };
 
 export const fs = nodeFs();
 export const core = createJsCore();
@@ -83,18 +85,6 @@ export async function objects(bucket: FilesystemBucket): Promise<string[]> {
   const out: string[] = [];
   for await (const n of bucket.iter('', { recursive: true })) out.push(n);
   return out.sort();
-}
-
-export async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 /** Writes a FILESYSTEM objstore config for `dir` and returns its path. */

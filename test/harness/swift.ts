@@ -12,10 +12,11 @@
 // Needs the Debian packages swift swift-proxy swift-object swift-account swift-container memcached.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -45,23 +46,6 @@ export function swiftAvailable(): string | undefined {
     if (!existsSync(b)) return `${b} missing: apt-get install -y swift swift-proxy swift-object swift-account swift-container memcached`;
   }
   return undefined;
-}
-
-/**
- * A port that is free now, picked at random below the kernel's ephemeral range (32768+), so an
- * outgoing connection's local port cannot take it between our check and the server's bind.
- */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    const ok = await new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.unref();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
 }
 
 async function distinctFreePorts(n: number): Promise<number[]> {

@@ -4,22 +4,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort } from '../harness/ports.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lifecycle-'));
 const sleepyUse = './' + path.relative(tmp, path.join(repo, 'test/fixtures/host/sleepy'));
 const children: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 interface Proc { child: ChildProcess; out: () => string; exit: Promise<{ code: number | null; signal: string | null; at: number }> }
 

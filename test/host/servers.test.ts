@@ -2,7 +2,6 @@
 // component's fetch, the Info API, GrpcError status mapping, streaming, and client cancel.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import * as net from 'node:net';
 import { runGroup, type UnitSpec } from '../../host/lifecycle.ts';
 import { Permissions } from '../../host/permissions.ts';
 import { createLogger } from '../../host/log.ts';
@@ -11,14 +10,7 @@ import { RawGrpcClient } from '../../host/server/grpc.ts';
 import { GrpcError, GrpcStatus, definePlugin, type ComponentPlugin } from '../../host/index.ts';
 import { INFO_METHOD, decodeInfoResponse, encodeInfoRequest } from '../../lib/proto/info.ts';
 import sleepy from '../fixtures/host/sleepy/mod.ts';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
+import { freePort } from '../harness/ports.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -5,25 +5,17 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseManifest, startOrder } from '../../host/manifest.ts';
 import { planManifest } from '../../host/main.ts';
 import { createLogger } from '../../host/log.ts';
 import { sendRemoteWrite } from '../../lib/remote/write.ts';
+import { freePort } from '../harness/ports.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const text = fs.readFileSync(path.join(repo, 'plugins.yaml'), 'utf8');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stack-'));
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 test('plugins.yaml parses: filesystem bucket; store and receive before query; compact', () => {
   const m = parseManifest(text, path.join(repo, 'plugins.yaml'));

@@ -3,23 +3,13 @@
 // 2.42, `thanos store` gateways and `thanos query`. Everything started is stopped by pid.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../harness/ports.ts';
+export { freePort };
 
 export const REPO = new URL('../../', import.meta.url).pathname;
 const execFileP = promisify(execFile);
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 export async function waitFor(pred: () => Promise<boolean>, ms: number, what: string, logs?: () => string): Promise<void> {
   const until = Date.now() + ms;

@@ -2,27 +2,15 @@
 // temp dir, with the remote-write receiver on. stop() kills it by pid and removes the dir.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../harness/ports.ts';
+export { freePort };
 
 export const PROMETHEUS = '/usr/bin/prometheus';
 
 export function prometheusMissing(): string | undefined {
   return existsSync(PROMETHEUS) ? undefined : `${PROMETHEUS} missing: apt-get install -y prometheus`;
-}
-
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    const ok = await new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.unref();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
 }
 
 export interface Prom {

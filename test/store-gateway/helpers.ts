@@ -1,7 +1,9 @@
 // Test helpers for the store gateway suites: node:net TcpConnection, memcached on loopback, free ports.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { TcpConnection } from '../../lib/store/indexcache/memcached.ts';
+import { freePort } from '../harness/ports.ts';
+export { freePort };
 
 export function tcpConnect(opts: { hostname: string; port: number }): Promise<TcpConnection> {
   return new Promise((resolve, reject) => {
@@ -25,17 +27,6 @@ export function tcpConnect(opts: { hostname: string; port: number }): Promise<Tc
         close() { sock.end(); },
       });
       resolve({ readable, writable, close: () => sock.destroy() });
-    });
-  });
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
     });
   });
 }

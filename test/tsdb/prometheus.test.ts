@@ -5,10 +5,10 @@ import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { BlockWriter, fsBlockSink } from '../../lib/tsdb/mod.ts';
 import { labelsFromRecord, compareLabels, type Labels } from '../../lib/labels/mod.ts';
 import { fs, core, tmp, rng, HOUR } from './helpers.ts';
+import { freePort } from '../harness/ports.ts';
 
 const now = Date.now();
 const T0 = Math.floor((now - 30 * HOUR) / (2 * HOUR)) * 2 * HOUR; // two aligned 2h blocks, a day ago
@@ -18,17 +18,6 @@ const db = join(data, 'db');
 let proc: ChildProcess | undefined;
 let port = 0;
 const written: { labels: Labels; t: number[]; v: number[] }[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-    s.on('error', rej);
-  });
-}
 
 async function api(path: string): Promise<any> {
   const r = await fetch(`http://127.0.0.1:${port}${path}`);
