@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, httpReady, thanos, waitFor } from './harness.ts';
+import { STARTUP_MS } from '../harness/startup.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'query-cli-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,7 +20,7 @@ test('thanos query --http-address … --grpc-address … --store … --store …
   const q = thanos('query', ['query', '--http-address', `127.0.0.1:${http}`, '--grpc-address', `127.0.0.1:${grpc}`,
     '--store', `127.0.0.1:${s1}`, '--store', `127.0.0.1:${s2}`], dir);
   try {
-    await waitFor(() => httpReady(http), 30_000, 'querier ready', q.logs);
+    await waitFor(() => httpReady(http), STARTUP_MS, 'querier ready', q.logs);
     const stores = (await (await fetch(`http://127.0.0.1:${http}/api/v1/stores`)).json()) as { data: Record<string, Array<{ name: string; lastError: string | null }>> };
     const all = Object.values(stores.data).flat();
     assert.equal(all.map((s) => s.name).sort(), [`127.0.0.1:${s1}`, `127.0.0.1:${s2}`].sort());

@@ -13,6 +13,7 @@ import { BlockReader, BlockWriter, downsampleBlock, memBlockFiles, memBlockSink 
 import { parseQueryConfig, setupQuery, type QueryComponent } from '../../plugins/component/query/mod.ts';
 import { queryCtx } from './ctx.ts';
 import { freePort, httpReady, thanos, waitFor, writeBucketConfig, type Proc } from './harness.ts';
+import { STARTUP_MS } from '../harness/startup.ts';
 
 const core = createJsCore();
 const H = 3600_000;
@@ -80,7 +81,7 @@ async function setup(): Promise<void> {
   const http = await freePort();
   store = thanos('store', ['store', '--data-dir', join(dir, 'store'), '--objstore.config-file', join(dir, 'bucket.yaml'),
     '--http-address', `127.0.0.1:${http}`, '--grpc-address', `127.0.0.1:${grpc}`], dir);
-  await waitFor(() => httpReady(http), 60_000, 'store ready', store.logs);
+  await waitFor(() => httpReady(http), STARTUP_MS, 'store ready', store.logs);
   comp = await setupQuery(queryCtx(core), parseQueryConfig({ endpoints: [`127.0.0.1:${grpc}`], endpointInfoInterval: '1s' }));
   run = comp.run(stop.signal);
   await comp.ready;

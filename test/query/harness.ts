@@ -6,6 +6,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../harness/ports.ts';
+import { STARTUP_MS } from '../harness/startup.ts';
 export { freePort };
 
 export const REPO = new URL('../../', import.meta.url).pathname;
@@ -165,7 +166,7 @@ export async function startPrometheus(dir: string, blocksDir: string, ids: strin
     `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${data}`, `--web.listen-address=127.0.0.1:${port}`,
     '--storage.tsdb.retention.time=10y', '--storage.tsdb.min-block-duration=2h', '--storage.tsdb.max-block-duration=2h',
   ], dir);
-  await waitFor(() => httpReady(port), 30_000, 'prometheus ready', proc.logs);
+  await waitFor(() => httpReady(port), STARTUP_MS, 'prometheus ready', proc.logs);
   return { proc, port };
 }
 

@@ -12,6 +12,7 @@ import { seriesRequest } from '../../lib/proto/store.ts';
 import { StoreClient } from '../../lib/store/client.ts';
 import { freePort, httpReady, startProc, thanos, waitFor, type Proc } from '../query/harness.ts';
 import { collect, labelsRec, samplesOf } from './helpers.ts';
+import { STARTUP_MS } from '../harness/startup.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'rcv-cut-'));
 const procs: Proc[] = [];
@@ -35,7 +36,7 @@ test('blocks cut every 10 s under live remote write: nothing refused, Series ove
     `--objstore.config=type: FILESYSTEM\nconfig:\n  directory: ${bucketDir}\n`,
   ], dir);
   procs.push(rx);
-  await waitFor(() => httpReady(httpPort), 20_000, 'receiver ready', rx.logs);
+  await waitFor(() => httpReady(httpPort), STARTUP_MS, 'receiver ready', rx.logs);
   writeFileSync(join(dir, 'prometheus.yml'), [
     'global:', '  scrape_interval: 1s', 'scrape_configs:', '  - job_name: prom', '    static_configs:', `      - targets: ['127.0.0.1:${promPort}']`,
     'remote_write:', `  - url: http://127.0.0.1:${rwPort}/api/v1/receive`, '    queue_config: { batch_send_deadline: 1s }', '',
@@ -46,7 +47,7 @@ test('blocks cut every 10 s under live remote write: nothing refused, Series ove
   ], dir);
   procs.push(prom);
   const promUrl = `http://127.0.0.1:${promPort}`;
-  await waitFor(() => httpReady(promPort), 20_000, 'prometheus ready', prom.logs);
+  await waitFor(() => httpReady(promPort), STARTUP_MS, 'prometheus ready', prom.logs);
 
   const blocks = () => (existsSync(bucketDir) ? readdirSync(bucketDir).filter((d) => existsSync(join(bucketDir, d, 'meta.json'))) : []);
   await waitFor(async () => blocks().length >= 2, 45_000, 'two uploaded blocks', () => rx.logs() + prom.logs());
@@ -94,7 +95,7 @@ test('blocks cut every 10 s under live remote write: nothing refused, Series ove
   const q = thanos('query', ['query', '--http-address', `127.0.0.1:${qPort}`, '--grpc-address', `127.0.0.1:${await freePort()}`,
     '--endpoint', `127.0.0.1:${grpcPort}`, '--endpoint.info-interval', '1s'], dir);
   procs.push(q);
-  await waitFor(() => httpReady(qPort), 20_000, 'querier ready', q.logs);
+  await waitFor(() => httpReady(qPort), STARTUP_MS, 'querier ready', q.logs);
   const pq = async (url: string) => {
     const r = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: 'up[1h]', time: (T / 1000).toFixed(3) })}`);
     const j = (await r.json()) as any;

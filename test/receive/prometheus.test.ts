@@ -15,6 +15,7 @@ import { seriesRequest } from '../../lib/proto/store.ts';
 import { StoreClient } from '../../lib/store/client.ts';
 import { freePort, httpReady, startProc, thanos, waitFor, type Proc } from '../query/harness.ts';
 import { collect, core, labelsRec, samplesOf } from './helpers.ts';
+import { STARTUP_MS } from '../harness/startup.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'rcv-e2e-'));
 const procs: Proc[] = [];
@@ -54,7 +55,7 @@ test('Prometheus remote write → receive: same samples as Prometheus; kill -9 +
   ];
   let rx = thanos('receive', rxArgs, dir);
   procs.push(rx);
-  await waitFor(() => httpReady(httpPort), 20_000, 'receiver ready', rx.logs);
+  await waitFor(() => httpReady(httpPort), STARTUP_MS, 'receiver ready', rx.logs);
 
   // a second target that goes away later: Prometheus then writes stale markers for its series
   const gaugePort = await freePort();
@@ -75,7 +76,7 @@ test('Prometheus remote write → receive: same samples as Prometheus; kill -9 +
   ], dir);
   procs.push(prom);
   const promUrl = `http://127.0.0.1:${promPort}`;
-  await waitFor(() => httpReady(promPort), 20_000, 'prometheus ready', prom.logs);
+  await waitFor(() => httpReady(promPort), STARTUP_MS, 'prometheus ready', prom.logs);
 
   let client = new StoreClient(`127.0.0.1:${grpcPort}`);
   clients.push(client);
@@ -131,7 +132,7 @@ test('Prometheus remote write → receive: same samples as Prometheus; kill -9 +
   client.close();
   rx = thanos('receive', rxArgs, dir);
   procs.push(rx);
-  await waitFor(() => httpReady(httpPort), 20_000, 'receiver ready again', rx.logs);
+  await waitFor(() => httpReady(httpPort), STARTUP_MS, 'receiver ready again', rx.logs);
   client = new StoreClient(`127.0.0.1:${grpcPort}`);
   clients.push(client);
   assert.match(rx.logs(), /WAL replayed/);

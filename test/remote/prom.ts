@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../harness/ports.ts';
+import { STARTUP_MS } from '../harness/startup.ts';
 export { freePort };
 
 export const PROMETHEUS = '/usr/bin/prometheus';
@@ -41,7 +42,7 @@ export async function startPrometheus(configYaml: string, extraArgs: string[] = 
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out = (out + d).slice(-20000)));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20000;
+  const deadline = Date.now() + STARTUP_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`prometheus exited: ${out}`);
     try {
@@ -51,7 +52,7 @@ export async function startPrometheus(configYaml: string, extraArgs: string[] = 
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`prometheus not ready after 20s: ${out}`);
+      throw new Error(`prometheus not ready after ${STARTUP_MS / 1000}s: ${out}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -16,6 +16,7 @@ import { StoreClient } from '../../lib/store/client.ts';
 import { labelValuesRequest, seriesRequest, type Series } from '../../lib/proto/store.ts';
 import { createJsCore } from '../../lib/core/mod.ts';
 import { labelsToRecord } from '../../lib/labels/mod.ts';
+import { STARTUP_MS } from '../harness/startup.ts';
 
 const AM = '/usr/bin/prometheus-alertmanager';
 const core = createJsCore();
@@ -54,7 +55,7 @@ test.before(async () => {
   mkdirSync(join(dir, 'am'));
   writeFileSync(join(dir, 'am.yml'), 'route:\n  receiver: "null"\n  group_wait: 1s\nreceivers:\n  - name: "null"\n');
   am = startProc('alertmanager', AM, [`--config.file=${join(dir, 'am.yml')}`, `--storage.path=${join(dir, 'am')}`, `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address='], dir);
-  await waitFor(() => httpReady(amPort), 20_000, 'alertmanager ready', am.logs);
+  await waitFor(() => httpReady(amPort), STARTUP_MS, 'alertmanager ready', am.logs);
 
   writeFileSync(join(dir, 'rules.yml'), `groups:
   - name: temps
@@ -89,7 +90,7 @@ test.after(async () => {
 });
 
 test('ready after the first evaluation; /api/v1/rules in Prometheus shape', async () => {
-  await waitFor(() => httpReady(httpPort), 20_000, 'ruler ready', rule!.logs);
+  await waitFor(() => httpReady(httpPort), STARTUP_MS, 'ruler ready', rule!.logs);
   const r = await getJSON<{ status: string; data: { groups: Array<{ name: string; file: string; interval: number; rules: Array<Record<string, unknown>> }> } }>(`http://127.0.0.1:${httpPort}/api/v1/rules`);
   assert.is(r.status, 'success');
   assert.is(r.data.groups.length, 1);

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, thanos, waitFor, httpReady, type Proc } from '../query/harness.ts';
+import { STARTUP_MS } from '../harness/startup.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'rule-query-'));
 let rule: Proc | undefined;
@@ -45,7 +46,7 @@ test.after(async () => {
 
 test('the ruler evaluates through our querier, and the querier reads the ruler back', async () => {
   const logs = () => `${rule!.logs()}\n---- query\n${query!.logs()}`;
-  await waitFor(() => httpReady(ruleHttp), 30_000, 'ruler ready', logs);
+  await waitFor(() => httpReady(ruleHttp), STARTUP_MS, 'ruler ready', logs);
   type Vec = { status: string; data: { resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
   // rq:two needs rq:one to come back through querier → ruler StoreAPI
   await waitFor(async () => {

@@ -14,6 +14,7 @@ import {
   EXT, freePort, H, httpReady, MIN, openMetrics, promQuery, promtoolBlocks, startPrometheus, thanos, waitFor, writeBucketConfig,
   type Fixture, type Proc, type PromProc,
 } from './harness.ts';
+import { STARTUP_MS } from '../harness/startup.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sidecar-e2e-'));
 const NOW = Math.floor(Date.now() / 1000) * 1000;
@@ -51,7 +52,7 @@ test.before(async () => {
   mkdirSync(bucketDir);
   writeBucketConfig(join(dir, 'bucket_config.yaml'), bucketDir);
   sidecar = await startSidecar('sidecar', `http://127.0.0.1:${prom.port}`, prom.dataDir);
-  await waitFor(() => httpReady(sidecarHttp), 30_000, 'sidecar ready', sidecar.logs);
+  await waitFor(() => httpReady(sidecarHttp), STARTUP_MS, 'sidecar ready', sidecar.logs);
 });
 
 test.after(async () => {
@@ -98,7 +99,7 @@ test('thanos query --store <sidecar> answers like Prometheus itself', async () =
     const all = (r.data?.sidecar ?? []) as Array<{ lastError: string | null; labelSets?: unknown[] }>;
     return all.some((s) => s.lastError === null && (s.labelSets?.length ?? 0) > 0);
   }, 30_000, 'querier sees the sidecar', q.logs);
-  await waitFor(() => httpReady(queryHttp), 30_000, 'querier ready', q.logs);
+  await waitFor(() => httpReady(queryHttp), STARTUP_MS, 'querier ready', q.logs);
   const params = { start: String((fx.start + 30 * MIN) / 1000), end: String((fx.end - 10 * MIN) / 1000), step: '60' };
   for (const query of ['sum by (job) (rate(sc_requests_total[5m]))', 'max_over_time(sc_temp[10m])', 'sc_ord']) {
     const want = await promQuery(prom.url, { ...params, query }, '/api/v1/query_range');
@@ -124,7 +125,7 @@ test('a restarted sidecar does not upload anything again', async () => {
   await sidecar.kill();
   assert.is(sidecar.proc.exitCode, 0, sidecar.logs().slice(-2000));
   sidecar = await startSidecar('sidecar2', `http://127.0.0.1:${prom.port}`, prom.dataDir);
-  await waitFor(() => httpReady(sidecarHttp), 30_000, 'sidecar ready again', sidecar.logs);
+  await waitFor(() => httpReady(sidecarHttp), STARTUP_MS, 'sidecar ready again', sidecar.logs);
   await waitFor(async () => (await metric(sidecarHttp, 'thanos_shipper_dir_syncs_total')) >= 1, 10_000, 'a shipper pass', sidecar.logs);
   await new Promise((r) => setTimeout(r, 300));
   assert.is(await metric(sidecarHttp, 'thanos_shipper_uploads_total'), 0);

@@ -9,6 +9,7 @@ import { createLogger } from '../../host/log.ts';
 import { Registry } from '../../host/metrics.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { freePort, httpReady, startProc, waitFor, type Proc } from '../query/harness.ts';
+import { STARTUP_MS } from '../harness/startup.ts';
 
 export { freePort, httpReady, promtoolBlocks, startProc, thanos, waitFor, writeBucketConfig, REPO, type Proc } from '../query/harness.ts';
 
@@ -79,7 +80,7 @@ export async function startPrometheus(dir: string, opts: { ext?: Record<string, 
     '--storage.tsdb.retention.time=10y', '--storage.tsdb.min-block-duration=2h', '--storage.tsdb.max-block-duration=2h',
     '--web.enable-remote-write-receiver', '--storage.remote.flush-deadline=1s', ...(opts.args ?? []),
   ], dir);
-  await waitFor(() => httpReady(port), 30_000, 'prometheus ready', proc.logs);
+  await waitFor(() => httpReady(port), STARTUP_MS, 'prometheus ready', proc.logs);
   return { proc, port, url: `http://127.0.0.1:${port}`, dataDir: data, stop: () => proc.kill() };
 }
 

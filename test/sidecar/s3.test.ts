@@ -16,6 +16,7 @@ import s3plugin, { createS3Bucket } from '../../plugins/objstore/s3/mod.ts';
 import { useSwift } from '../harness/swift.ts';
 import { testCtx } from '../objstore-s3/ctx.ts';
 import { EXT, freePort, H, httpReady, MIN, openMetrics, promtoolBlocks, startPrometheus, thanos, waitFor, type Fixture, type Proc, type PromProc } from './harness.ts';
+import { STARTUP_MS } from '../harness/startup.ts';
 
 const saio = useSwift(test);
 const dir = mkdtempSync(join(tmpdir(), 'sidecar-s3-'));
@@ -59,7 +60,7 @@ config:
   const sc = thanos('sidecar', ['sidecar', '--tsdb.path', prom.dataDir, '--prometheus.url', prom.url, '--objstore.config-file', 'bucket_config.yaml',
     '--shipper.upload-compacted', '--http-address', `127.0.0.1:${http}`, '--grpc-address', `127.0.0.1:${grpc}`], dir);
   procs.push(sc);
-  await waitFor(() => httpReady(http), 30_000, 'sidecar ready', sc.logs);
+  await waitFor(() => httpReady(http), STARTUP_MS, 'sidecar ready', sc.logs);
   const statePath = join(prom.dataDir, 'thanos.shipper.json');
   await waitFor(async () => JSON.parse(readFileSync(statePath, 'utf8')).uploaded.length === ids.length, 30_000, 'all blocks shipped', sc.logs);
 
@@ -83,7 +84,7 @@ config:
   const st = thanos('store', ['store', '--data-dir', join(dir, 'store'), '--objstore.config-file', 'bucket_config.yaml',
     '--http-address', `127.0.0.1:${shttp}`, '--grpc-address', `127.0.0.1:${sgrpc}`], dir);
   procs.push(st);
-  await waitFor(() => httpReady(shttp), 30_000, 'store ready', st.logs);
+  await waitFor(() => httpReady(shttp), STARTUP_MS, 'store ready', st.logs);
   const a = new StoreClient(`127.0.0.1:${grpc}`);
   const b = new StoreClient(`127.0.0.1:${sgrpc}`);
   try {

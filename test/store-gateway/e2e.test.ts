@@ -15,6 +15,7 @@ import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { FilesystemBucket } from '../../plugins/objstore/filesystem/mod.ts';
 import { decodeResult, expected, genSeries, writeRawBlock } from './fixtures.ts';
 import { freePort, startMemcached, type Memcached } from './helpers.ts';
+import { STARTUP_MS } from '../harness/startup.ts';
 
 const core = createJsCore();
 const H2 = 2 * 3600_000;
@@ -62,7 +63,7 @@ test('thanos store serves a real bucket over gRPC', async () => {
     '--index-cache.config-file', 'cache.yaml', '--sync-block-duration', '1s'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/-/ready`)).status === 200, 30_000, '/-/ready');
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/-/ready`)).status === 200, STARTUP_MS, '/-/ready');
   for (const id of ids) assert.ok(existsSync(join(root, 'store', id, 'index-header')), `index-header for ${id} under --data-dir`);
   client = new StoreClient(`127.0.0.1:${grpcPort}`);
   const info = await client.info();
