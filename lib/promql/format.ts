@@ -134,3 +134,176 @@ export function formatExpr(e: Expr): string {
       return `(${formatExpr(e.expr)})`;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Prometheus's Node.String() and parser.Prettify (promql/parser/printer.go, prettier.go), as the
+// /api/v1/format_query endpoint of Prometheus 2.x answers: matchers sorted and joined by ",",
+// numbers as Go's %v, `on (x) group_left ()` spelled out, lines split past 100 characters.
+
+/** Go strconv.Quote (the %q verb) for the strings PromQL prints. */
+export function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    switch (ch) {
+      case '"': out += '\\"'; continue;
+      case '\\': out += '\\\\'; continue;
+      case '\x07': out += '\\a'; continue;
+      case '\b': out += '\\b'; continue;
+      case '\f': out += '\\f'; continue;
+      case '\n': out += '\\n'; continue;
+      case '\r': out += '\\r'; continue;
+      case '\t': out += '\\t'; continue;
+      case '\v': out += '\\v'; continue;
+    }
+    if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
+    else if (c === 0xfffd && ch !== '\ufffd') out += '\\ufffd';
+    else if ((c >= 0x80 && c < 0xa0) || c === 0xad || (c >= 0xd800 && c < 0xe000)) out += c > 0xffff ? '\\U' + c.toString(16).padStart(8, '0') : '\\u' + c.toString(16).padStart(4, '0');
+    else out += ch;
+  }
+  return out + '"';
+}
+
+/** Go's fmt %v of a float64: strconv 'g' with the shortest digits (exponent form below 1e-4 and from 1e6). */
+export function formatGoFloatV(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(v.toExponential())!; // shortest round-trip digits
+  const [, sign, d0, rest = '', expS] = m;
+  const exp = Number(expS);
+  if (exp < -4 || exp >= 6) {
+    const a = Math.abs(exp);
+    return `${sign}${d0}${rest ? '.' + rest : ''}e${exp < 0 ? '-' : '+'}${a < 10 ? '0' + a : a}`;
+  }
+  return formatFloat(v);
+}
+
+function matcherString(m: Matcher): string {
+  return `${m.name}${m.type}${goQuote(m.value)}`;
+}
+
+function atOffsetString(offset: number, at: number | null, atModifier: string | null): string {
+  let s = '';
+  if (at !== null) s += ` @ ${(at / 1000).toFixed(3)}`;
+  else if (atModifier) s += ` @ ${atModifier}()`;
+  if (offset > 0) s += ` offset ${formatDuration(offset)}`;
+  else if (offset < 0) s += ` offset -${formatDuration(-offset)}`;
+  return s;
+}
+
+/** The metric name written outside the braces (Prometheus keeps `{__name__="x"}` as written). */
+function outsideName(vs: VectorSelector, src: string | undefined): string {
+  if (vs.name === '') return '';
+  if (src !== undefined && src[vs.pos.start] === '{') return '';
+  if (!identRe.test(vs.name)) return '';
+  return vs.name;
+}
+
+function selectorString(vs: VectorSelector, src: string | undefined): string {
+  const name = outsideName(vs, src);
+  const ms: string[] = [];
+  let skipped = false;
+  for (const m of vs.matchers) {
+    if (!skipped && name !== '' && m.name === METRIC_NAME && m.type === '=' && m.value === name) {
+      skipped = true;
+      continue;
+    }
+    ms.push(matcherString(m));
+  }
+  if (ms.length === 0) return name;
+  ms.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return `${name}{${ms.join(',')}}`;
+}
+
+function groupingString(g: string[]): string {
+  return `(${g.join(', ')})`;
+}
+
+function aggOpString(e: Extract<Expr, { type: 'AggregateExpr' }>): string {
+  let s: string = e.op;
+  if (e.without) s += ` without ${groupingString(e.grouping)} `;
+  else if (e.grouping.length > 0) s += ` by ${groupingString(e.grouping)} `;
+  return s;
+}
+
+function matchingString(e: Extract<Expr, { type: 'BinaryExpr' }>): string {
+  const m = e.matching;
+  if (!m || !(m.matchingLabels.length > 0 || m.on)) return '';
+  let s = ` ${m.on ? 'on' : 'ignoring'} ${groupingString(m.matchingLabels)}`;
+  if (m.card === 'many-to-one' || m.card === 'one-to-many') s += ` group_${m.card === 'many-to-one' ? 'left' : 'right'} ${groupingString(m.include)}`;
+  return s;
+}
+
+function subquerySuffix(e: Extract<Expr, { type: 'SubqueryExpr' }>): string {
+  return `[${formatDuration(e.range)}:${e.step ? formatDuration(e.step) : ''}]${atOffsetString(e.offset, e.at, e.atModifier)}`;
+}
+
+/** Prometheus's Expr.String() (2.x printer). `src` tells selectors written as {__name__="x"} apart. */
+export function exprString(e: Expr, src?: string): string {
+  const s = (x: Expr) => exprString(x, src);
+  switch (e.type) {
+    case 'NumberLiteral':
+      return formatGoFloatV(e.val);
+    case 'StringLiteral':
+      return goQuote(e.val);
+    case 'VectorSelector':
+      return selectorString(e, src) + atOffsetString(e.offset, e.at, e.atModifier);
+    case 'MatrixSelector':
+      return `${selectorString(e.vs, src)}[${formatDuration(e.range)}]${atOffsetString(e.vs.offset, e.vs.at, e.vs.atModifier)}`;
+    case 'SubqueryExpr':
+      return s(e.expr) + subquerySuffix(e);
+    case 'Call':
+      return `${e.func}(${e.args.map(s).join(', ')})`;
+    case 'AggregateExpr':
+      return `${aggOpString(e)}(${e.param ? s(e.param) + ', ' : ''}${s(e.expr)})`;
+    case 'BinaryExpr':
+      return `${s(e.lhs)} ${e.op}${e.returnBool ? ' bool' : ''}${matchingString(e)} ${s(e.rhs)}`;
+    case 'UnaryExpr':
+      return `${e.op}${s(e.expr)}`;
+    case 'ParenExpr':
+      return `(${s(e.expr)})`;
+  }
+}
+
+const MAX_LINE = 100;
+
+function indent(n: number): string {
+  return '  '.repeat(n);
+}
+
+/** Prometheus's parser.Prettify: the expression split over lines, two-space indents. */
+export function prettify(e: Expr, src?: string, level = 0): string {
+  const str = exprString(e, src);
+  const split = str.length > MAX_LINE;
+  const p = (x: Expr, l: number) => prettify(x, src, l);
+  switch (e.type) {
+    case 'AggregateExpr': {
+      if (!split) return indent(level) + str;
+      let s = indent(level) + aggOpString(e) + '(\n';
+      if (e.param) s += p(e.param, level + 1) + ',\n';
+      return s + p(e.expr, level + 1) + '\n' + indent(level) + ')';
+    }
+    case 'BinaryExpr': {
+      if (!split) return indent(level) + str;
+      return `${p(e.lhs, level + 1)}\n${indent(level)}${e.op}${e.returnBool ? ' bool' : ''}${matchingString(e)}\n${p(e.rhs, level + 1)}`;
+    }
+    case 'Call': {
+      if (!split) return indent(level) + str;
+      return `${indent(level)}${e.func}(\n${e.args.map((a) => p(a, level + 1)).join(',\n')}\n${indent(level)})`;
+    }
+    case 'ParenExpr': {
+      if (!split) return indent(level) + str;
+      return `${indent(level)}(\n${p(e.expr, level + 1)}\n${indent(level)})`;
+    }
+    case 'SubqueryExpr': {
+      if (!split) return indent(level) + str;
+      return p(e.expr, level) + subquerySuffix(e);
+    }
+    case 'UnaryExpr':
+      return `${indent(level)}${e.op}${p(e.expr, level).trim()}`;
+    default:
+      return indent(level) + str;
+  }
+}

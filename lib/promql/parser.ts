@@ -6,6 +6,7 @@ import type {
 } from './ast.ts';
 import { isComparison, isSetOp } from './ast.ts';
 import { ParseError } from './errors.ts';
+import { goQuote } from './format.ts';
 import { FUNCTIONS } from './functions_table.ts';
 import { compileMatcher, type Matcher, type MatchType, MatcherError, METRIC_NAME } from '../labels/mod.ts';
 
@@ -16,10 +17,12 @@ type TokKind =
   | 'ident' | 'number' | 'duration' | 'string'
   | '(' | ')' | '{' | '}' | '[' | ']' | ',' | ':' | '@'
   | '=' | '==' | '!=' | '=~' | '!~' | '<' | '<=' | '>' | '>=' | '+' | '-' | '*' | '/' | '%' | '^'
-  | 'eof';
+  | 'eof' | 'error';
 
 interface Token {
   kind: TokKind;
+  /** 'error' tokens (a lexer error, reported when the parser reaches it) and, at 'eof', the error an unclosed (, [ or { gives. */
+  error?: ParseError;
   text: string;
   /** number value (seconds for durations) */
   num: number;
@@ -70,6 +73,21 @@ export function parseDurationMs(s: string): number | null {
   return Math.round(total);
 }
 
+/** Go's %q of a rune: '"', '\\'', '\n', 'x'. */
+export function goQuoteRune(ch: string): string {
+  if (ch === '') return "'\\x00'";
+  const q = JSON.stringify(ch).slice(1, -1);
+  if (ch === '"') return `'"'`;
+  if (ch === "'") return "'\\''";
+  return `'${q}'`;
+}
+
+/** Go's %#U: U+007A 'z'. */
+function goRuneU(ch: string): string {
+  const cp = ch.codePointAt(0) ?? 0;
+  return `U+${cp.toString(16).toUpperCase().padStart(4, '0')} '${ch}'`;
+}
+
 function decodeEscapes(body: string, quote: string, src: string, offset: number): string {
   if (!body.includes('\\')) return body;
   const bytes: number[] = [];
@@ -97,12 +115,12 @@ function decodeEscapes(body: string, quote: string, src: string, offset: number)
       case 'v': bytes.push(11); break;
       case '\\': bytes.push(92); break;
       case '"': case "'":
-        if (e !== quote) throw new ParseError('unknown escape sequence', src, offset + i - 1);
+        if (e !== quote) throw new ParseError(`unknown escape sequence ${goRuneU(e)}`, src, offset - 1);
         bytes.push(e.charCodeAt(0));
         break;
       case 'x': {
         const h = body.slice(i + 1, i + 3);
-        if (!/^[0-9a-fA-F]{2}$/.test(h)) throw new ParseError('illegal character in escape sequence', src, offset + i);
+        if (!/^[0-9a-fA-F]{2}$/.test(h)) throw new ParseError('illegal character in escape sequence', src, offset - 1);
         bytes.push(parseInt(h, 16));
         i += 2;
         break;
@@ -110,9 +128,9 @@ function decodeEscapes(body: string, quote: string, src: string, offset: number)
       case 'u': case 'U': {
         const n = e === 'u' ? 4 : 8;
         const h = body.slice(i + 1, i + 1 + n);
-        if (!new RegExp(`^[0-9a-fA-F]{${n}}$`).test(h)) throw new ParseError('illegal character in escape sequence', src, offset + i);
+        if (!new RegExp(`^[0-9a-fA-F]{${n}}$`).test(h)) throw new ParseError('illegal character in escape sequence', src, offset - 1);
         const cp = parseInt(h, 16);
-        if (cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000)) throw new ParseError('escape sequence is an invalid Unicode code point', src, offset + i);
+        if (cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000)) throw new ParseError('escape sequence is an invalid Unicode code point', src, offset - 1);
         pushStr(String.fromCodePoint(cp));
         i += n;
         break;
@@ -120,14 +138,15 @@ function decodeEscapes(body: string, quote: string, src: string, offset: number)
       default:
         if (e !== undefined && e >= '0' && e <= '7') {
           const o = body.slice(i, i + 3);
-          if (!/^[0-7]{3}$/.test(o)) throw new ParseError('illegal character in escape sequence', src, offset + i);
+          if (!/^[0-7]{3}$/.test(o)) throw new ParseError('illegal character in escape sequence', src, offset - 1);
           const v = parseInt(o, 8);
-          if (v > 255) throw new ParseError('octal escape value > 255', src, offset + i);
+          if (v > 255) throw new ParseError('octal escape value > 255', src, offset - 1);
           bytes.push(v);
           i += 2;
           break;
         }
-        throw new ParseError('unknown escape sequence', src, offset + i - 1);
+        if (e === undefined) throw new ParseError('escape sequence not terminated', src, offset - 1);
+        throw new ParseError(`unknown escape sequence ${goRuneU(String.fromCodePoint(body.codePointAt(i)!))}`, src, offset - 1);
     }
   }
   try {
@@ -138,11 +157,30 @@ function decodeEscapes(body: string, quote: string, src: string, offset: number)
   }
 }
 
+/**
+ * Tokens up to the first lexer error, which becomes an 'error' token: as in Prometheus, a lexer
+ * error is only reported if the parser gets that far (an earlier syntax error wins). The lexer keeps
+ * Prometheus's state (open parentheses, brackets, braces) for its wording of those errors.
+ */
 function lex(src: string): Token[] {
   const toks: Token[] = [];
+  try {
+    lexInto(src, toks);
+  } catch (e) {
+    if (!(e instanceof ParseError)) throw e;
+    toks.push({ kind: 'error', text: '', num: 0, str: '', start: e.position.start, end: e.position.end, error: e });
+  }
+  return toks;
+}
+
+function lexInto(src: string, toks: Token[]): void {
   let i = 0;
   let bracketDepth = 0;
+  let parenDepth = 0;
+  let braceOpen = false;
+  let gotColon = false;
   const n = src.length;
+  const charAt = (k: number) => String.fromCodePoint(src.codePointAt(k) ?? 0);
   const push = (kind: TokKind, start: number, end: number, num = 0, str = '') =>
     toks.push({ kind, text: src.slice(start, end), num, str, start, end });
   while (i < n) {
@@ -157,13 +195,28 @@ function lex(src: string): Token[] {
       continue;
     }
     const start = i;
+    if (braceOpen) {
+      // Prometheus's lexInsideBraces: identifiers, strings, matching operators, ',' and '}' only.
+      if (c === 33 && src[i + 1] !== '=' && src[i + 1] !== '~') {
+        throw new ParseError(`unexpected character after '!' inside braces: ${goQuoteRune(i + 1 < n ? charAt(i + 1) : '')}`, src, i);
+      }
+      if (c === 123) throw new ParseError("unexpected left brace '{'", src, i);
+      if (!(isAlpha(c) || c === 44 || c === 34 || c === 39 || c === 96 || c === 61 || c === 33 || c === 125)) {
+        throw new ParseError(`unexpected character inside braces: ${goQuoteRune(charAt(i))}`, src, i);
+      }
+      if (isAlpha(c)) {
+        while (i < n && (isAlpha(src.charCodeAt(i)) || isDigit(src.charCodeAt(i)))) i++;
+        push('ident', start, i);
+        continue;
+      }
+    }
     if (isDigit(c) || (c === 46 && i + 1 < n && isDigit(src.charCodeAt(i + 1)))) {
       // number or duration
       if (c === 48 && (src[i + 1] === 'x' || src[i + 1] === 'X')) {
         i += 2;
         while (i < n && (isHex(src.charCodeAt(i)) || src[i] === '_')) i++;
         const text = src.slice(start + 2, i).replace(/_/g, '');
-        if (text.length === 0) throw new ParseError(`bad number or duration syntax: "${src.slice(start, i)}"`, src, start);
+        if (text.length === 0) throw new ParseError(`error parsing number: strconv.ParseFloat: parsing ${JSON.stringify(src.slice(start, i))}: invalid syntax`, src, start);
         push('number', start, i, parseInt(text, 16));
       } else {
         while (i < n && (isDigit(src.charCodeAt(i)) || src[i] === '_')) i++;
@@ -186,6 +239,9 @@ function lex(src: string): Token[] {
           push('duration', start, j, ms / 1000);
           i = j;
           continue;
+        }
+        if ((src[i] === 'e' || src[i] === 'E') && !isIdentChar(src.charCodeAt(i + 1)) && !(src[i + 1] === '+' || src[i + 1] === '-')) {
+          throw new ParseError(`error parsing number: strconv.ParseFloat: parsing ${JSON.stringify(src.slice(start, i + 1))}: invalid syntax`, src, start);
         }
         if (i < n && isIdentChar(src.charCodeAt(i)) && !(bracketDepth > 0 && src[i] === ':')) {
           let j = i;
@@ -235,17 +291,114 @@ function lex(src: string): Token[] {
     }
     const one = src[i]!;
     if ('(){}[],:@=<>+-*/%^'.includes(one)) {
-      if (one === '[') bracketDepth++;
-      else if (one === ']' && bracketDepth > 0) bracketDepth--;
+      switch (one) {
+        case '(':
+          parenDepth++;
+          break;
+        case ')':
+          if (parenDepth === 0) throw new ParseError("unexpected right parenthesis ')'", src, i + 1);
+          parenDepth--;
+          break;
+        case '{':
+          braceOpen = true;
+          break;
+        case '}':
+          if (!braceOpen) throw new ParseError("unexpected character: '}'", src, i);
+          braceOpen = false;
+          break;
+        case '[':
+          if (bracketDepth > 0) throw new ParseError("unexpected left bracket '['", src, i);
+          bracketDepth++;
+          gotColon = false;
+          break;
+        case ']':
+          if (bracketDepth === 0) throw new ParseError("unexpected right bracket ']'", src, i);
+          bracketDepth--;
+          break;
+        case ':':
+          if (bracketDepth > 0) {
+            if (gotColon) throw new ParseError("unexpected colon ':'", src, i);
+            gotColon = true;
+          }
+          break;
+      }
       i++;
       push(one as TokKind, start, i);
       continue;
     }
-    if (one === '!') throw new ParseError('unexpected character after \'!\': ' + JSON.stringify(src[i + 1] ?? ''), src, i);
-    throw new ParseError(`unexpected character: ${JSON.stringify(one)}`, src, i);
+    if (one === '!') throw new ParseError(`unexpected character after '!': ${goQuoteRune(i + 1 < n ? charAt(i + 1) : '')}`, src, i);
+    throw new ParseError(`unexpected character: ${goQuoteRune(charAt(i))}`, src, i);
   }
-  toks.push({ kind: 'eof', text: '', num: 0, str: '', start: n, end: n });
-  return toks;
+  // What Prometheus's lexer says at the end of the input with something still open.
+  let eofError: ParseError | undefined;
+  if (braceOpen) eofError = new ParseError('unexpected end of input inside braces', src, n);
+  else if (parenDepth > 0) eofError = new ParseError('unclosed left parenthesis', src, n);
+  else if (bracketDepth > 0) eofError = new ParseError('unclosed left bracket', src, n);
+  toks.push({ kind: 'eof', text: '', num: 0, str: '', start: n, end: n, ...(eofError ? { error: eofError } : {}) });
+}
+
+/**
+ * A regexp compile error worded as Go's regexp/syntax (which Prometheus reports): the JS engine's
+ * message is mapped for the common cases; matchers compile as ^(?:<value>)$.
+ */
+export function goRegexpError(jsMessage: string, value: string): string {
+  const whole = `^(?:${value})$`;
+  if (/Unterminated group/.test(jsMessage)) return `error parsing regexp: missing closing ): \`${whole}\``;
+  if (/Unmatched '\)'/.test(jsMessage)) return `error parsing regexp: unexpected ): \`${whole}\``;
+  if (/Unterminated character class/.test(jsMessage)) {
+    let at = -1;
+    let inClass = false;
+    for (let i = 0; i < value.length; i++) {
+      const c = value[i];
+      if (c === '\\') { i++; continue; }
+      if (!inClass && c === '[') { inClass = true; at = i; if (value[i + 1] === '^') i++; if (value[i + 1] === ']') i++; continue; }
+      if (inClass && c === ']') inClass = false;
+    }
+    if (at >= 0) return `error parsing regexp: missing closing ]: \`${value.slice(at)})$\``;
+  }
+  if (/Nothing to repeat/.test(jsMessage)) {
+    const r = repetitionError(value);
+    if (r) return `error parsing regexp: ${r}`;
+  }
+  return jsMessage;
+}
+
+function repetitionError(v: string): string | null {
+  let prev: 'none' | 'atom' | 'rep' | 'lazy' = 'none';
+  let lastOpStart = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i]!;
+    let op = '';
+    if (c === '\\') { i++; prev = 'atom'; continue; }
+    if (c === '[') {
+      let j = i + 1;
+      if (v[j] === '^') j++;
+      if (v[j] === ']') j++;
+      while (j < v.length && v[j] !== ']') { if (v[j] === '\\') j++; j++; }
+      i = j;
+      prev = 'atom';
+      continue;
+    }
+    if (c === '(') {
+      if (v[i + 1] === '?') { const k = v.indexOf(':', i); const k2 = v.indexOf(')', i); i = k >= 0 && (k2 < 0 || k < k2) ? k : i + 1; }
+      prev = 'none';
+      continue;
+    }
+    if (c === '|') { prev = 'none'; continue; }
+    if (c === '*' || c === '+' || c === '?') op = c;
+    else if (c === '{') {
+      const m = /^\{\d+(,\d*)?\}/.exec(v.slice(i));
+      if (m) { op = m[0]; }
+    }
+    if (!op) { prev = 'atom'; continue; }
+    if (prev === 'none') return `missing argument to repetition operator: \`${op}\``;
+    if (prev === 'rep' && op === '?') { prev = 'lazy'; i += op.length - 1; continue; }
+    if (prev === 'rep' || prev === 'lazy') return `invalid nested repetition operator: \`${v.slice(lastOpStart, i + op.length)}\``;
+    lastOpStart = i;
+    prev = 'rep';
+    i += op.length - 1;
+  }
+  return null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -279,9 +432,19 @@ export function parseExpr(src: string, opts: ParseOptions = {}): Expr {
   return e;
 }
 
+/** BinaryExpr -> its operator's offset (Prometheus reports operator errors there). */
+const opStart = new WeakMap<Expr, number>();
+/** BinaryExpr written with group_left/group_right on a set operator (reported by the type checker). */
+const setOpGrouping = new WeakSet<Expr>();
+/** Item types whose description is their spelling in quotes (Prometheus's ItemTypeStr, non-operators). */
+const PUNCT = new Set<string>(['(', ')', '{', '}', '[', ']', ',', '=', ':']);
+const OPERATOR_TOKENS = new Set<string>(['+', '-', '*', '/', '%', '^', '==', '!=', '<', '<=', '>', '>=', '=~', '!~', '@']);
+
 class Parser {
   private toks: Token[];
   private i = 0;
+  /** > 0 while inside an aggregation (Prometheus's "... in aggregation" errors). */
+  private aggDepth = 0;
   constructor(private src: string, private opts: ParseOptions) {
     this.toks = lex(src);
   }
@@ -293,24 +456,34 @@ class Parser {
     return this.toks[this.i++]!;
   }
   private err(msg: string, t: Token = this.peek()): never {
+    // A lexer error (or an unclosed bracket at the end) is what Prometheus reports once the parser reaches it.
+    if (t.error) throw t.error;
     throw new ParseError(msg, this.src, t.start, t.end);
   }
+  /** Prometheus's generic syntax error: "unexpected <item>", "in aggregation" inside one. */
+  private unexpected(t: Token = this.peek()): never {
+    return this.err(`unexpected ${this.describe(t)}${this.aggDepth > 0 ? ' in aggregation' : ''}`, t);
+  }
+  /** Prometheus's Item.desc(). */
   private describe(t: Token): string {
     if (t.kind === 'eof') return 'end of input';
+    const q = (x: string) => {
+      const cps = [...x];
+      return cps.length > 10 ? `${goQuote(cps.slice(0, 10).join(''))}...` : goQuote(x);
+    };
     if (t.kind === 'ident') {
       const l = t.text.toLowerCase();
-      if (KEYWORDS.has(l) || AGGREGATORS.has(l)) return `${l === 'group_left' || l === 'group_right' || l === 'bool' || l === 'by' || l === 'without' || l === 'on' || l === 'ignoring' || l === 'offset' ? '' : ''}${t.text}`;
-      return `identifier ${JSON.stringify(t.text)}`;
+      if (AGGREGATORS.has(l)) return `<aggr:${t.text}>`;
+      if (l === 'and' || l === 'or' || l === 'unless' || l === 'atan2') return `<op:${t.text}>`;
+      if (KEYWORDS.has(l)) return `<${t.text}>`;
+      return `${t.text.includes(':') ? 'metric identifier' : 'identifier'} ${goQuote(t.text)}`;
     }
-    if (t.kind === 'number') return `number ${JSON.stringify(t.text)}`;
-    if (t.kind === 'duration') return `duration ${JSON.stringify(t.text)}`;
-    if (t.kind === 'string') return `string ${JSON.stringify(t.str)}`;
-    const names: Record<string, string> = {
-      '(': '"("', ')': '")"', '{': '"{"', '}': '"}"', '[': '"["', ']': '"]"', ',': '","', ':': '":"', '@': '"@"',
-      '=': '"="', '==': '"=="', '!=': '"!="', '=~': '"=~"', '!~': '"!~"', '<': '"<"', '<=': '"<="', '>': '">"', '>=': '">="',
-      '+': '"+"', '-': '"-"', '*': '"*"', '/': '"/"', '%': '"%"', '^': '"^"',
-    };
-    return names[t.kind] ?? t.text;
+    if (t.kind === 'number') return `number ${q(t.text)}`;
+    if (t.kind === 'duration') return `duration ${q(t.text)}`;
+    if (t.kind === 'string') return `string ${q(t.text)}`;
+    if (OPERATOR_TOKENS.has(t.kind)) return `<op:${t.kind}>`;
+    if (PUNCT.has(t.kind)) return goQuote(t.kind);
+    return t.text;
   }
   private expect(kind: TokKind, ctx: string): Token {
     const t = this.peek();
@@ -325,11 +498,8 @@ class Parser {
     if (this.peek().kind === 'eof') this.err('no expression found in input');
     const e = this.parseBinary(0);
     const t = this.peek();
-    if (t.kind !== 'eof') {
-      if (t.kind === ')' ) this.err('unexpected right parenthesis \')\'');
-      if (t.kind === ']' || t.kind === '}') this.err(`unexpected ${this.describe(t)}`);
-      this.err(`unexpected ${this.describe(t)}`);
-    }
+    if (t.kind !== 'eof') this.unexpected(t);
+    if (t.error) throw t.error;
     return e;
   }
 
@@ -365,6 +535,7 @@ class Parser {
         returnBool = true;
       }
       let matching: VectorMatching | null = null;
+      let grouped = false;
       if (this.isKw(this.peek(), 'on') || this.isKw(this.peek(), 'ignoring')) {
         const on = this.isKw(this.next(), 'on');
         const labels = this.parseLabelList();
@@ -374,16 +545,18 @@ class Parser {
           this.next();
           matching.card = this.isKw(g, 'group_left') ? 'many-to-one' : 'one-to-many';
           if (this.peek().kind === '(') matching.include = this.parseLabelList();
-          if (isSetOp(op)) this.err(`no grouping allowed for "${op}" operation`, g);
+          if (isSetOp(op)) grouped = true;
         }
       } else if (this.isKw(this.peek(), 'group_left') || this.isKw(this.peek(), 'group_right')) {
-        this.err(`unexpected ${this.peek().text.toLowerCase()}`);
+        this.unexpected();
       }
       const rhs = this.parseBinary(op === '^' ? prec : prec + 1);
       if (matching === null) matching = { card: 'one-to-one', matchingLabels: [], on: false, include: [] };
       if (isSetOp(op)) matching.card = 'many-to-many';
       const pos = { start: lhs.pos.start, end: rhs.pos.end };
       const be: BinaryExpr = { type: 'BinaryExpr', op, lhs, rhs, returnBool, matching, pos };
+      opStart.set(be, t.start);
+      if (grouped) setOpGrouping.add(be);
       lhs = be;
     }
   }
@@ -419,7 +592,11 @@ class Parser {
         if (this.peek().kind === ':') {
           this.next();
           let step = 0;
-          if (this.peek().kind !== ']') step = this.parseDurationOrNumber('subquery selector');
+          if (this.peek().kind !== ']') {
+            const st = this.peek();
+            if (st.kind !== 'duration' && st.kind !== 'number') this.err(`unexpected ${this.describe(st)} in subquery selector, expected duration or "]"`, st);
+            step = this.parseDurationOrNumber('subquery selector');
+          }
           const close = this.expect(']', 'subquery selector');
           if (range <= 0) throw new ParseError(`range duration must be greater than 0`, this.src, t.start, close.end);
           const sq: SubqueryExpr = {
@@ -431,10 +608,10 @@ class Parser {
         }
         const close = this.peek();
         if (close.kind === 'eof') this.err('unclosed left bracket');
-        if (close.kind !== ']') this.err(`unexpected ${this.describe(close)} in ${e.type === 'VectorSelector' ? 'range vector selector' : 'subquery selector'}, expected "]"`);
+        if (close.kind !== ']') this.err(`unexpected ${this.describe(close)} in subquery or range, expected ":" or "]"`);
         this.next();
         if (e.type !== 'VectorSelector') {
-          throw new ParseError('ranges only allowed for vector selectors', this.src, e.pos.start, close.end);
+          throw new ParseError('ranges only allowed for vector selectors', this.src, t.start, close.end);
         }
         if (e.offset !== 0 || e.at !== null || e.atModifier !== null) {
           throw new ParseError('no offset modifiers allowed before range', this.src, e.pos.start, close.end);
@@ -452,7 +629,7 @@ class Parser {
         }
         const d = sign * this.parseDurationOrNumber('offset');
         const target = this.modTarget(e, 'offset');
-        if (target.offset !== 0) this.err('offset may not be set multiple times', t);
+        if (target.offset !== 0) throw new ParseError('offset may not be set multiple times', this.src, e.pos.start, this.toks[this.i - 1]!.end);
         target.offset = d;
         e.pos = { start: e.pos.start, end: this.toks[this.i - 1]!.end };
         continue;
@@ -460,7 +637,7 @@ class Parser {
       if (t.kind === '@') {
         this.next();
         const target = this.modTarget(e, '@');
-        if (target.at !== null || target.atModifier !== null) this.err('@ <timestamp> may not be set multiple times', t);
+        if (target.at !== null || target.atModifier !== null) throw new ParseError('@ <timestamp> may not be set multiple times', this.src, e.pos.start, t.end);
         const v = this.peek();
         if (v.kind === 'ident' && (v.text === 'start' || v.text === 'end')) {
           this.next();
@@ -509,10 +686,10 @@ class Parser {
         return { type: 'StringLiteral', val: t.str, pos: { start: t.start, end: t.end } };
       case '(': {
         this.next();
-        if (this.peek().kind === ')') this.err('unexpected ")"');
+        if (this.peek().kind === ')') this.unexpected();
         const inner = this.parseBinary(0);
         const close = this.peek();
-        if (close.kind !== ')') this.err(`unclosed left parenthesis`, close);
+        if (close.kind !== ')') this.unexpected(close);
         this.next();
         const pe: ParenExpr = { type: 'ParenExpr', expr: inner, pos: { start: t.start, end: close.end } };
         return pe;
@@ -530,13 +707,11 @@ class Parser {
           this.next();
           return { type: 'NumberLiteral', val: lower === 'inf' ? Infinity : NaN, pos: { start: t.start, end: t.end } };
         }
-        if (KEYWORDS.has(lower) || AGGREGATORS.has(lower)) this.err(`unexpected ${lower}`);
+        if (KEYWORDS.has(lower) || AGGREGATORS.has(lower)) this.unexpected(t);
         return this.parseSelector(t);
       }
-      case 'eof':
-        return this.err('unexpected end of input');
       default:
-        return this.err(`unexpected ${this.describe(t)}`);
+        return this.unexpected(t);
     }
   }
 
@@ -565,11 +740,20 @@ class Parser {
         this.next();
         continue;
       }
-      if (sep.kind !== ')') this.err(`unexpected ${this.describe(sep)} in grouping opts, expected ")" or ","`);
+      if (sep.kind !== ')') this.err(`unexpected ${this.describe(sep)} in grouping opts, expected "," or ")"`);
     }
   }
 
   private parseAggregate(): AggregateExpr {
+    this.aggDepth++;
+    try {
+      return this.parseAggregateBody();
+    } finally {
+      this.aggDepth--;
+    }
+  }
+
+  private parseAggregateBody(): AggregateExpr {
     const opTok = this.next();
     const op = opTok.text.toLowerCase() as AggregateOp;
     let grouping: string[] = [];
@@ -580,7 +764,8 @@ class Parser {
       grouping = this.parseLabelList();
       hasGrouping = true;
     }
-    this.expect('(', 'aggregation');
+    if (this.peek().kind !== '(') this.unexpected();
+    this.next();
     if (this.peek().kind === ')') this.err(`no arguments for aggregate expression provided`);
     const args: Expr[] = [];
     for (;;) {
@@ -588,12 +773,11 @@ class Parser {
       const t = this.peek();
       if (t.kind === ',') {
         this.next();
-        if (this.peek().kind === ')') break;
+        if (this.peek().kind === ')') this.err('trailing commas not allowed in function call args', t);
         continue;
       }
       if (t.kind === ')') break;
-      if (t.kind === 'eof') this.err('unclosed left parenthesis');
-      this.err(`unexpected ${this.describe(t)} in aggregation, expected ")" or ","`);
+      this.unexpected(t);
     }
     const close = this.next();
     if (this.isKw(this.peek(), 'by') || this.isKw(this.peek(), 'without')) {
@@ -631,12 +815,11 @@ class Parser {
         const t = this.peek();
         if (t.kind === ',') {
           this.next();
-          if (this.peek().kind === ')') this.err(`unexpected ")" in function call args, expected expression`);
+          if (this.peek().kind === ')') this.err('trailing commas not allowed in function call args', t);
           continue;
         }
         if (t.kind === ')') break;
-        if (t.kind === 'eof') this.err('unclosed left parenthesis');
-        this.err(`unexpected ${this.describe(t)} in function call args, expected ")" or ","`);
+        this.unexpected(t);
       }
     }
     const close = this.next();
@@ -677,7 +860,7 @@ class Parser {
           }
           lname = t.str;
         } else {
-          this.err(`unexpected ${this.describe(t)} in label matching, expected label`);
+          this.err(`unexpected ${this.describe(t)} in label matching, expected identifier or "}"`);
         }
         const op = this.peek();
         if (op.kind !== '=' && op.kind !== '!=' && op.kind !== '=~' && op.kind !== '!~') {
@@ -692,13 +875,13 @@ class Parser {
           try {
             compileMatcher(m);
           } catch (e) {
-            if (e instanceof MatcherError) throw new ParseError(e.message, this.src, v.start, v.end);
+            if (e instanceof MatcherError) throw new ParseError(goRegexpError(e.message, m.value), this.src, t.start, v.end);
             throw e;
           }
         }
         if (lname === METRIC_NAME && m.type === '=' && name === '' && !nameTok) name = m.value;
         else if (lname === METRIC_NAME && nameTok) {
-          this.err(`metric name must not be set twice: ${JSON.stringify(nameTok.text)} or ${JSON.stringify(m.value)}`, t);
+          throw new ParseError(`metric name must not be set twice: ${JSON.stringify(nameTok.text)} or ${JSON.stringify(m.value)}`, this.src, start, v.end);
         }
         matchers.push(m);
         const sep = this.peek();
@@ -810,23 +993,29 @@ function checkTypes(e: Expr, src: string): void {
         visit(n.rhs);
         const lt = typeOf(n.lhs);
         const rt = typeOf(n.rhs);
-        if ((lt !== 'scalar' && lt !== 'vector') || (rt !== 'scalar' && rt !== 'vector')) {
-          fail('binary expression must contain only scalar and instant vector types', n);
-        }
-        const explicitMatching = n.matching !== null && (n.matching.on || n.matching.matchingLabels.length > 0 || n.matching.include.length > 0 || n.matching.card === 'many-to-one' || n.matching.card === 'one-to-many');
-        if ((lt !== 'vector' || rt !== 'vector') && explicitMatching) {
-          fail('vector matching only allowed between instant vectors', n);
-        }
+        // Prometheus's checkAST order and positions: operator errors at the operator, operand
+        // type errors at the operand, the rest at the whole expression.
+        const op = opStart.get(n) ?? n.pos.start;
+        const failAt = (msg: string, start: number, end: number): never => {
+          throw new ParseError(msg, src, start, end);
+        };
         if (lt === 'scalar' && rt === 'scalar' && isComparison(n.op) && !n.returnBool) {
-          fail('comparisons between scalars must use BOOL modifier', n);
-        }
-        if (isSetOp(n.op) && (lt === 'scalar' || rt === 'scalar')) {
-          fail(`set operator ${JSON.stringify(n.op)} not allowed in binary scalar expression`, n);
+          failAt('comparisons between scalars must use BOOL modifier', op, op + n.op.length);
         }
         if (n.matching && n.matching.on) {
           for (const l of n.matching.include) {
-            if (n.matching.matchingLabels.includes(l)) fail(`label ${JSON.stringify(l)} must not occur in ON and GROUP clause at once`, n);
+            if (n.matching.matchingLabels.includes(l)) failAt(`label ${JSON.stringify(l)} must not occur in ON and GROUP clause at once`, op, op + n.op.length);
           }
+        }
+        if (lt !== 'scalar' && lt !== 'vector') fail('binary expression must contain only scalar and instant vector types', n.lhs);
+        if (rt !== 'scalar' && rt !== 'vector') fail('binary expression must contain only scalar and instant vector types', n.rhs);
+        if ((lt !== 'vector' || rt !== 'vector') && n.matching !== null) {
+          if (n.matching.matchingLabels.length > 0) fail('vector matching only allowed between instant vectors', n);
+        } else if (isSetOp(n.op) && setOpGrouping.has(n)) {
+          fail(`no grouping allowed for "${n.op}" operation`, n);
+        }
+        if (isSetOp(n.op) && (lt === 'scalar' || rt === 'scalar')) {
+          fail(`set operator ${JSON.stringify(n.op)} not allowed in binary scalar expression`, n);
         }
         if (!(lt === 'vector' && rt === 'vector')) n.matching = null;
         return;

@@ -54,9 +54,19 @@ export function decodeInfoRequest(buf: Uint8Array): InfoRequest {
   });
 }
 
+/**
+ * Advertised times at or beyond ±(2^53-1) ms are "no bound" sentinels (some components use
+ * ±Number.MAX_SAFE_INTEGER): they go out as math.MaxInt64 / math.MinInt64, as Thanos sends them.
+ */
+function int64Time(v: number): number {
+  if (v >= Number.MAX_SAFE_INTEGER) return 2 ** 63;
+  if (v <= -Number.MAX_SAFE_INTEGER) return -(2 ** 63);
+  return v;
+}
+
 function writeTimeRange(w: Writer, minTime: number, maxTime: number, minField = 1, maxField = 2): void {
-  writeInt64Field(w, minField, minTime);
-  writeInt64Field(w, maxField, maxTime);
+  writeInt64Field(w, minField, int64Time(minTime));
+  writeInt64Field(w, maxField, int64Time(maxTime));
 }
 
 export function encodeInfoResponse(m: InfoResponse): Uint8Array {

@@ -3,9 +3,10 @@
 // endpoints that stay unhealthy for --store.unhealthy-timeout (strict endpoints are kept).
 import type { Label } from '../labels/mod.ts';
 import type { InfoResponse } from '../proto/info.ts';
+import type { ApiSource, MetadataAPI, TargetsAPI } from './apis.ts';
 import type { StoreAPI } from './querier.ts';
 
-export interface EndpointClient extends StoreAPI {
+export interface EndpointClient extends StoreAPI, Partial<MetadataAPI>, Partial<TargetsAPI> {
   info(signal?: AbortSignal): Promise<InfoResponse>;
   close(): void;
 }
@@ -156,6 +157,26 @@ export class EndpointSet {
    */
   healthyStores(): EndpointState[] {
     return [...this.states.values()].filter((s) => s.info?.store !== undefined && (s.lastError === null || s.spec.strict));
+  }
+
+  /** Healthy endpoints (or strict ones) whose last Info advertises the Metadata API. */
+  metadataSources(): Array<ApiSource<MetadataAPI>> {
+    const out: Array<ApiSource<MetadataAPI>> = [];
+    for (const s of this.states.values()) {
+      if (s.info?.metricMetadata === undefined || !(s.lastError === null || s.spec.strict) || !s.client.metricMetadata) continue;
+      out.push({ name: s.spec.address, api: s.client as MetadataAPI });
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Healthy endpoints (or strict ones) whose last Info advertises the Targets API. */
+  targetsSources(): Array<ApiSource<TargetsAPI>> {
+    const out: Array<ApiSource<TargetsAPI>> = [];
+    for (const s of this.states.values()) {
+      if (s.info?.targets === undefined || !(s.lastError === null || s.spec.strict) || !s.client.targets) continue;
+      out.push({ name: s.spec.address, api: s.client as TargetsAPI });
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   all(): EndpointState[] {

@@ -7,6 +7,12 @@ import {
   parseGoBool, parseTime,
 } from '../../../lib/query/format.ts';
 import type { EndpointStatus } from '../../../lib/query/endpoints.ts';
+import { int64, stringifyJson } from '../../../lib/query/json.ts';
+import { FanoutError, metadataJson, targetsJson } from '../../../lib/query/apis.ts';
+import { prettify } from '../../../lib/promql/format.ts';
+import type { MetadataMap, MetricMetadataRequest } from '../../../lib/proto/metadata.ts';
+import { TargetsState, type TargetDiscovery, type TargetsRequest } from '../../../lib/proto/targets.ts';
+import { PartialResponseStrategy } from '../../../lib/proto/store.ts';
 import type { StoreQueryable } from '../../../lib/query/querier.ts';
 import type { Labels } from '../../../lib/labels/mod.ts';
 
@@ -50,6 +56,10 @@ export interface ApiDeps {
   endpointStatuses(): Record<string, EndpointStatus[]>;
   flags(): Record<string, string>;
   buildInfo: { version: string; revision: string; branch: string; buildUser: string; buildDate: string; goVersion: string };
+  /** thanos.Metadata fan-out (/api/v1/metadata); absent: an empty answer. */
+  metricMetadata?(req: MetricMetadataRequest, partialResponse: boolean, signal: AbortSignal): Promise<{ metadata: MetadataMap; warnings: string[] }>;
+  /** thanos.Targets fan-out (/api/v1/targets); absent: no targets. */
+  targets?(req: TargetsRequest, partialResponse: boolean, signal: AbortSignal): Promise<{ targets: TargetDiscovery; warnings: string[] }>;
   now?: () => number;
 }
 
@@ -431,6 +441,21 @@ export function createApi(deps: ApiDeps): Hono {
   });
 
   const base = new Hono();
+  // Prometheus compresses API answers when the client accepts it (util/httputil CompressionHandler):
+  // gzip if offered, else deflate.
+  base.use('*', async (c, next) => {
+    await next();
+    const ae = (c.req.header('accept-encoding') ?? '').toLowerCase();
+    const enc = ae.includes('gzip') ? 'gzip' : ae.includes('deflate') ? 'deflate' : '';
+    const res = c.res;
+    if (!enc || !res.body || res.headers.has('content-encoding') || res.status === 204) return;
+    const headers = new Headers(res.headers);
+    headers.set('Content-Encoding', enc);
+    headers.delete('Content-Length');
+    headers.append('Vary', 'Accept-Encoding');
+    c.res = undefined as unknown as Response; // Hono merges headers of a replaced response otherwise
+    c.res = new Response(res.body.pipeThrough(new CompressionStream(enc === 'gzip' ? 'gzip' : 'deflate')), { status: res.status, headers });
+  });
   // CORS as Prometheus answers it with the default --web.cors.origin='.*'.
   base.use('*', async (c, next) => {
     await next();
@@ -448,7 +473,58 @@ export function createApi(deps: ApiDeps): Hono {
   base.on(['GET', 'POST'], '/labels', labels);
   base.get('/label/:name/values', labelValues);
   base.on(['GET', 'POST'], '/series', series);
-  base.get('/metadata', handle(async () => respond('{}')));
+  // Thanos's metricMetadata: `metric` and `limit` from the URL query (-1: no limit), fanned out to
+  // every endpoint that advertises the Metadata API.
+  base.get('/metadata', handle(async (p, c) => {
+    const q = new URL(c.req.url).searchParams;
+    const limitStr = q.get('limit') ?? '';
+    let limit = -1;
+    if (limitStr !== '') {
+      const n = /^[+-]?\d+$/.test(limitStr) ? Number(limitStr) : NaN;
+      if (!Number.isInteger(n) || n < -2147483648 || n > 2147483647) throw new ApiError('bad_data', `invalid metric metadata limit='${limitStr}'`);
+      limit = n;
+    }
+    const partial = boolParam(p, 'partial_response', deps.partialResponse);
+    if (!deps.metricMetadata) return respond('{}');
+    const req: MetricMetadataRequest = {
+      metric: q.get('metric') ?? '', limit,
+      partialResponseStrategy: partial ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT,
+    };
+    try {
+      const r = await metaCall(c, 'metadata', (signal) => deps.metricMetadata!(req, partial, signal));
+      return respond(metadataJson(r.metadata), r.warnings);
+    } catch (e) {
+      if (e instanceof FanoutError) throw new ApiError('internal', `proxy MetricMetadata: ${e.message}`);
+      throw e;
+    }
+  }));
+  // Thanos's targets: state=active|dropped|any (any case), fanned out with replica-label dedup.
+  base.get('/targets', handle(async (p, c) => {
+    const stateParam = new URL(c.req.url).searchParams.get('state') ?? '';
+    const state = (TargetsState as Record<string, number>)[stateParam.toUpperCase()];
+    if (state === undefined && stateParam !== '') throw new ApiError('bad_data', `invalid targets parameter state='${stateParam}'`);
+    const partial = boolParam(p, 'partial_response', deps.partialResponse);
+    if (!deps.targets) return respond('{"activeTargets":[],"droppedTargets":[]}');
+    const req: TargetsRequest = { state: state ?? TargetsState.ANY, partialResponseStrategy: partial ? PartialResponseStrategy.WARN : PartialResponseStrategy.ABORT };
+    try {
+      const r = await metaCall(c, 'targets', (signal) => deps.targets!(req, partial, signal));
+      return respond(targetsJson(r.targets), r.warnings);
+    } catch (e) {
+      if (e instanceof FanoutError) throw new ApiError('internal', `retrieving targets: proxy Targets: ${e.message}`);
+      throw e;
+    }
+  }));
+  // Prometheus's /api/v1/format_query: the query prettified, or the parse error.
+  base.on(['GET', 'POST'], '/format_query', handle(async (p) => {
+    let e;
+    try {
+      e = parseExpr(p.get('query'));
+    } catch (err) {
+      if (err instanceof PromQLError) throw invalidParam('query', err.message);
+      throw err;
+    }
+    return respond(goJsonString(prettify(e)));
+  }));
   base.on(['GET', 'POST'], '/query_exemplars', handle(async (p) => {
     const start = timeParam(p, 'start', MIN_TIME_MS);
     const end = timeParam(p, 'end', MAX_TIME_MS);
@@ -467,10 +543,16 @@ export function createApi(deps: ApiDeps): Hono {
     return respond(`{${keys.map((k) => `${goJsonString(k)}:${goJsonString(f[k]!)}`).join(',')}}`);
   }));
   base.get('/status/runtimeinfo', handle(async () => respond(JSON.stringify({ startTime: new Date(startedAt).toISOString(), CWD: '', goroutineCount: 0, GOMAXPROCS: 0, GOGC: '', GODEBUG: '' }))));
-  base.get('/stores', handle(async () => respond(JSON.stringify(deps.endpointStatuses()))));
+  // minTime/maxTime are int64 in Thanos: exact digits, math.MaxInt64/MinInt64 for "no bound".
+  base.get('/stores', handle(async () => {
+    const out: Record<string, unknown[]> = {};
+    for (const [type, list] of Object.entries(deps.endpointStatuses())) {
+      out[type] = list.map((s) => ({ ...s, minTime: int64(s.minTime), maxTime: int64(s.maxTime) }));
+    }
+    return respond(stringifyJson(out));
+  }));
   base.get('/rules', handle(async () => respond('{"groups":[]}')));
   base.get('/alerts', handle(async () => respond('{"alerts":[]}')));
-  base.get('/targets', handle(async () => respond('{"activeTargets":[],"droppedTargets":[]}')));
   base.options('/*', () => new Response(null, { status: 204 }));
   base.all('/*', () => respondError(new ApiError('not_found', 'not found')));
   const startedAt = now();

@@ -17,6 +17,13 @@ import { StoreClient } from '../../../lib/store/client.ts';
 import { ProxyStore } from '../../../lib/store/proxy.ts';
 import { storeServices } from '../../../lib/store/server.ts';
 import { createApi, type QueryableParams } from './api.ts';
+import { ApisClient, fanoutMetadata, fanoutTargets, FanoutError, type MetadataAPI, type TargetsAPI } from '../../../lib/query/apis.ts';
+import {
+  decodeMetricMetadataRequest, encodeMetricMetadataResponse, METRIC_METADATA_METHOD, type MetricMetadataRequest, type MetricMetadataResponse,
+} from '../../../lib/proto/metadata.ts';
+import { decodeTargetsRequest, encodeTargetsResponse, TARGETS_METHOD, type TargetsRequest, type TargetsResponse } from '../../../lib/proto/targets.ts';
+import { PartialResponseStrategy } from '../../../lib/proto/store.ts';
+import { GrpcError, GrpcStatus, type GrpcServices } from '../../../host/index.ts';
 import { parseQueryConfig, queryFlags, type QueryConfig } from './config.ts';
 import { Gate } from '../../../lib/query/gate.ts';
 import { uiRoutes } from './ui.ts';
@@ -27,7 +34,12 @@ export { createApi } from './api.ts';
 const UI_DIR = new URL('./ui/', import.meta.url).pathname;
 const UPLOT_DIR = new URL('../../../node_modules/uplot/dist/', import.meta.url).pathname;
 
+/** The program's version (host/version.ts, from package.json): the same as `thanos --version`. */
 export const VERSION = '0.43.0-ts';
+
+/** math.MaxInt64 / math.MinInt64 as JS numbers (±2^63): the wire encoder writes them exactly. */
+const INT64_MAX = 2 ** 63;
+const INT64_MIN = -(2 ** 63);
 
 export interface QueryComponent extends Component {
   endpoints: EndpointSet;
@@ -38,6 +50,25 @@ export interface QueryComponent extends Component {
 export interface QuerySetupOptions {
   /** Overrides how endpoint clients are made (tests). */
   clientFactory?: ClientFactory;
+}
+
+/** The default endpoint client: the StoreAPI + Info client plus the Metadata and Targets APIs. */
+class EndpointGrpcClient extends StoreClient implements MetadataAPI, TargetsAPI {
+  private readonly apis: ApisClient;
+  constructor(address: string) {
+    super(address);
+    this.apis = new ApisClient(address);
+  }
+  metricMetadata(req: MetricMetadataRequest, signal?: AbortSignal): AsyncIterable<MetricMetadataResponse> {
+    return this.apis.metricMetadata(req, signal);
+  }
+  targets(req: TargetsRequest, signal?: AbortSignal): AsyncIterable<TargetsResponse> {
+    return this.apis.targets(req, signal);
+  }
+  override close(): void {
+    super.close();
+    this.apis.close();
+  }
 }
 
 function targetOf(st: EndpointState): StoreTarget {
@@ -65,7 +96,7 @@ function storeMatches(name: string, sets: readonly Matcher[][]): boolean {
 
 export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: QuerySetupOptions = {}): Promise<QueryComponent> {
   const log = ctx.log;
-  const endpoints = new EndpointSet(opts.clientFactory ?? ((addr) => new StoreClient(addr)), {
+  const endpoints = new EndpointSet(opts.clientFactory ?? ((addr) => new EndpointGrpcClient(addr)), {
     unhealthyTimeoutMs: cfg.unhealthyTimeoutMs,
     infoTimeoutMs: cfg.infoTimeoutMs,
     onError: (addr, err) => log.warn('endpoint health check failed', { address: addr, err }),
@@ -182,8 +213,10 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     const stores = endpoints.healthyStores();
     const labelSets: Array<Record<string, string>> = [];
     const seen = new Set<string>();
-    let minTime = Number.MAX_SAFE_INTEGER;
-    let maxTime = Number.MIN_SAFE_INTEGER;
+    // As Thanos's ProxyStore.TimeRange: the union of the stores' ranges, and the whole int64 range
+    // (math.MinInt64..math.MaxInt64, written exactly on the wire) when no store is connected.
+    let minTime = INT64_MAX;
+    let maxTime = INT64_MIN;
     for (const st of stores) {
       for (const ls of st.info!.labelSets) {
         const rec: Record<string, string> = {};
@@ -198,9 +231,8 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
       maxTime = Math.max(maxTime, st.info!.store!.maxTime);
     }
     if (stores.length === 0) {
-      // Thanos advertises an empty range when no store is connected.
-      minTime = Number.MAX_SAFE_INTEGER;
-      maxTime = Number.MIN_SAFE_INTEGER;
+      minTime = INT64_MIN;
+      maxTime = INT64_MAX;
     }
     return {
       componentType: 'query',
@@ -208,7 +240,38 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
       // The proxy passes without_replica_labels on; it is honoured only if every store honours it.
       store: { minTime, maxTime, supportsSharding: false, supportsWithoutReplicaLabels: stores.length > 0 && stores.every((st) => st.info!.store!.supportsWithoutReplicaLabels) },
       query: {},
+      // As Thanos's querier: the Metadata and Targets APIs are served (fanned out) over gRPC too.
+      metricMetadata: {},
+      targets: {},
     };
+  };
+
+  // thanos.Metadata / thanos.Targets for queriers stacked on this one: one merged answer frame.
+  const apiServices: GrpcServices = {
+    [METRIC_METADATA_METHOD]: {
+      kind: 'serverStream',
+      requestDecode: decodeMetricMetadataRequest,
+      responseEncode: (m) => encodeMetricMetadataResponse(m as MetricMetadataResponse),
+      async *handler(req, signal) {
+        const r = req as MetricMetadataRequest;
+        const out = await fanoutMetadata(endpoints.metadataSources(), r, r.partialResponseStrategy !== PartialResponseStrategy.ABORT, signal)
+          .catch((e) => { throw e instanceof FanoutError ? new GrpcError(GrpcStatus.Unknown, e.message) : e; });
+        for (const w of out.warnings) yield { type: 'warning', warning: w } satisfies MetricMetadataResponse;
+        yield { type: 'metadata', metadata: out.metadata } satisfies MetricMetadataResponse;
+      },
+    },
+    [TARGETS_METHOD]: {
+      kind: 'serverStream',
+      requestDecode: decodeTargetsRequest,
+      responseEncode: (m) => encodeTargetsResponse(m as TargetsResponse),
+      async *handler(req, signal) {
+        const r = req as TargetsRequest;
+        const out = await fanoutTargets(endpoints.targetsSources(), r, [], r.partialResponseStrategy !== PartialResponseStrategy.ABORT, signal)
+          .catch((e) => { throw e instanceof FanoutError ? new GrpcError(GrpcStatus.Unknown, e.message) : e; });
+        for (const w of out.warnings) yield { type: 'warning', warning: w } satisfies TargetsResponse;
+        yield { type: 'targets', targets: out.targets } satisfies TargetsResponse;
+      },
+    },
   };
 
   const component: QueryComponent = {
@@ -216,7 +279,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     ready,
     info,
     fetch: (req) => app.fetch(req),
-    grpc: storeServices(proxy),
+    grpc: { ...storeServices(proxy), ...apiServices },
     async run(signal: AbortSignal) {
       let lastSdLoad = Date.now();
       let lastFileSdLoad = Date.now();

@@ -19,6 +19,7 @@ import { Shipper } from '../../../lib/shipper/shipper.ts';
 import { parseSidecarConfig, sidecarFlags, type SidecarConfig } from './config.ts';
 import { PromClient } from './promclient.ts';
 import { PromStore } from './store.ts';
+import { sidecarApiServices } from './apis.ts';
 
 export { PromStore, matchersWithoutExternal, withExternalLabels } from './store.ts';
 export { PromClient, PromError } from './promclient.ts';
@@ -136,9 +137,21 @@ export async function setupSidecar(ctx: ComponentContext, cfg: SidecarConfig): P
           minTime, maxTime: MAX_TIME, supportsSharding: false, supportsWithoutReplicaLabels: true,
           tsdbInfos: labelSets.map((labels) => ({ labels, minTime, maxTime: MAX_TIME })),
         },
+        // As Thanos's sidecar: the Metadata and Targets APIs are served from Prometheus's HTTP API.
+        metricMetadata: {},
+        targets: {},
       };
     },
-    grpc: storeServices(store),
+    grpc: {
+      ...storeServices(store),
+      ...sidecarApiServices({
+        client,
+        externalLabels: () => {
+          if (!labelsLoaded) throw new GrpcError(GrpcStatus.Unavailable, 'sidecar is not ready: Prometheus external labels are not loaded yet');
+          return ext;
+        },
+      }),
+    },
     async run(signal: AbortSignal) {
       const deadline = Date.now() + cfg.readyTimeoutMs;
       for (;;) {

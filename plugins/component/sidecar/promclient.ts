@@ -30,6 +30,15 @@ export function selectorString(ms: readonly Matcher[]): string {
   return `{${ms.map(formatMatcher).join(',')}}`;
 }
 
+/** Prometheus's /api/v1/targets data (the fields the Targets API carries). */
+export interface PromTargets {
+  activeTargets?: Array<{
+    discoveredLabels?: Record<string, string>; labels?: Record<string, string>; scrapePool?: string; scrapeUrl?: string;
+    globalUrl?: string; lastError?: string; lastScrape?: string; lastScrapeDuration?: number; health?: string;
+  }> | null;
+  droppedTargets?: Array<{ discoveredLabels?: Record<string, string> }> | null;
+}
+
 export class PromClient {
   readonly base: string;
 
@@ -141,6 +150,20 @@ export class PromClient {
     return this.api<Array<Record<string, string>>>('/api/v1/series', {
       method: 'POST', body: this.form(matchers, startMs, endMs), headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
     }, signal).then((d) => d ?? []);
+  }
+
+  /** /api/v1/metadata (metric: one metric or all; limit < 0: no limit), as Thanos's MetricMetadataInGRPC asks it. */
+  metadata(metric: string, limit: number, signal?: AbortSignal): Promise<Record<string, Array<{ type?: string; help?: string; unit?: string }>>> {
+    const q = new URLSearchParams();
+    if (metric !== '') q.set('metric', metric);
+    if (limit >= 0) q.set('limit', String(limit));
+    const qs = q.toString();
+    return this.api<Record<string, Array<{ type?: string; help?: string; unit?: string }>>>(`/api/v1/metadata${qs ? `?${qs}` : ''}`, {}, signal).then((d) => d ?? {});
+  }
+
+  /** /api/v1/targets, optionally only the active or dropped ones. */
+  targets(state: '' | 'active' | 'dropped', signal?: AbortSignal): Promise<PromTargets> {
+    return this.api<PromTargets>(`/api/v1/targets${state ? `?state=${state}` : ''}`, {}, signal).then((d) => d ?? { activeTargets: [], droppedTargets: [] });
   }
 
   /** POST /api/v1/read asking for STREAMED_XOR_CHUNKS first, SAMPLES as the fallback (old Prometheus). */

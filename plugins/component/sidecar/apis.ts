@@ -1,0 +1,113 @@
+// The sidecar's Metadata and Targets APIs (thanos.Metadata/MetricMetadata, thanos.Targets/Targets),
+// answered from its Prometheus's /api/v1/metadata and /api/v1/targets as Thanos's
+// pkg/metadata/prometheus.go and pkg/targets/prometheus.go do: one answer frame per call; target
+// labels and discovered labels get the external labels (replacing same-named ones).
+import { GrpcError, GrpcStatus, type GrpcServices } from '../../../host/index.ts';
+import type { Label } from '../../../lib/labels/mod.ts';
+import { parseRfc3339Nano } from '../../../lib/query/apis.ts';
+import {
+  decodeMetricMetadataRequest, encodeMetricMetadataResponse, METRIC_METADATA_METHOD, type MetadataMap, type MetricMetadataRequest,
+  type MetricMetadataResponse,
+} from '../../../lib/proto/metadata.ts';
+import {
+  decodeTargetsRequest, encodeTargetsResponse, TARGET_HEALTH, TARGETS_METHOD, TargetsState, type TargetDiscovery, type TargetHealth,
+  type TargetsRequest, type TargetsResponse,
+} from '../../../lib/proto/targets.ts';
+import { ProtobufError } from '../../../lib/proto/wire.ts';
+import { PromError, type PromClient, type PromTargets } from './promclient.ts';
+
+function grpcErr(e: unknown): unknown {
+  if (e instanceof GrpcError) return e;
+  if (e instanceof ProtobufError) return new GrpcError(GrpcStatus.InvalidArgument, e.message);
+  if (e instanceof PromError) return new GrpcError(GrpcStatus.Unknown, e.message);
+  return e;
+}
+
+function decoder<T>(dec: (b: Uint8Array) => T): (b: Uint8Array) => T {
+  return (b) => {
+    try {
+      return dec(b);
+    } catch (e) {
+      throw grpcErr(e);
+    }
+  };
+}
+
+/** Labels from a JSON object with the external labels set over them, sorted by name. */
+export function enrichLabels(rec: Record<string, string> | undefined, ext: Record<string, string>): Label[] {
+  const m = new Map<string, string>(Object.entries(rec ?? {}));
+  for (const [k, v] of Object.entries(ext)) m.set(k, v);
+  return [...m].map(([name, value]) => ({ name, value })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export function metadataFromProm(d: Record<string, Array<{ type?: string; help?: string; unit?: string }>>): MetadataMap {
+  const out: MetadataMap = {};
+  for (const [name, metas] of Object.entries(d)) {
+    Object.defineProperty(out, name, {
+      value: (metas ?? []).map((m) => ({ type: m.type ?? '', help: m.help ?? '', unit: m.unit ?? '' })),
+      enumerable: true, writable: true, configurable: true,
+    });
+  }
+  return out;
+}
+
+export function targetsFromProm(d: PromTargets, ext: Record<string, string>): TargetDiscovery {
+  return {
+    activeTargets: (d.activeTargets ?? []).map((t) => ({
+      discoveredLabels: enrichLabels(t.discoveredLabels, ext),
+      labels: enrichLabels(t.labels, ext),
+      scrapePool: t.scrapePool ?? '',
+      scrapeUrl: t.scrapeUrl ?? '',
+      globalUrl: t.globalUrl ?? '',
+      lastError: t.lastError ?? '',
+      lastScrape: parseRfc3339Nano(t.lastScrape ?? ''),
+      lastScrapeDuration: t.lastScrapeDuration ?? 0,
+      health: ((TARGET_HEALTH as readonly string[]).includes(t.health ?? '') ? t.health : 'unknown') as TargetHealth,
+    })),
+    droppedTargets: (d.droppedTargets ?? []).map((t) => ({ discoveredLabels: enrichLabels(t.discoveredLabels, ext) })),
+  };
+}
+
+export interface SidecarApisOptions {
+  client: PromClient;
+  externalLabels: () => Record<string, string>;
+}
+
+/** gRPC services for thanos.Metadata and thanos.Targets backed by Prometheus. */
+export function sidecarApiServices(o: SidecarApisOptions): GrpcServices {
+  return {
+    [METRIC_METADATA_METHOD]: {
+      kind: 'serverStream',
+      requestDecode: decoder(decodeMetricMetadataRequest),
+      responseEncode: (m) => encodeMetricMetadataResponse(m as MetricMetadataResponse),
+      async *handler(req, signal) {
+        const r = req as MetricMetadataRequest;
+        let d;
+        try {
+          d = await o.client.metadata(r.metric, r.limit, signal);
+        } catch (e) {
+          throw grpcErr(e);
+        }
+        yield { type: 'metadata', metadata: metadataFromProm(d) } satisfies MetricMetadataResponse;
+      },
+    },
+    [TARGETS_METHOD]: {
+      kind: 'serverStream',
+      requestDecode: decoder(decodeTargetsRequest),
+      responseEncode: (m) => encodeTargetsResponse(m as TargetsResponse),
+      async *handler(req, signal) {
+        const r = req as TargetsRequest;
+        const state = r.state === TargetsState.ACTIVE ? 'active' : r.state === TargetsState.DROPPED ? 'dropped' : '';
+        let d;
+        let ext;
+        try {
+          ext = o.externalLabels();
+          d = await o.client.targets(state, signal);
+        } catch (e) {
+          throw grpcErr(e);
+        }
+        yield { type: 'targets', targets: targetsFromProm(d, ext) } satisfies TargetsResponse;
+      },
+    },
+  };
+}
