@@ -8,7 +8,7 @@ import type { Core } from '../core/types.ts';
 import type { FsCapability, Logger, Metrics } from '../../host/index.ts';
 import { BlockReader, fsBlockFiles, fsBlockSink, downloadBlock, uploadBlock, mergeBlocks, downsampleBlock, formatMeta, RES_5M, RES_1H } from '../tsdb/mod.ts';
 import type { BlockMeta as TsdbMeta } from '../tsdb/mod.ts';
-import { MetaFetcher, ConsistencyDelayFilter, DeletionMarkFilter, DeduplicateFilter, forEachLimit, type FetchResult, type MetaFilter } from '../store/blocksync/fetcher.ts';
+import { MetaFetcher, ConsistencyDelayFilter, DeletionMarkFilter, DeduplicateFilter, GatherMarkFilter, ReplicaLabelRemover, MARKED_FOR_NO_DOWNSAMPLE, forEachLimit, type FetchResult, type MetaFilter } from '../store/blocksync/fetcher.ts';
 import { compareLabels } from '../labels/mod.ts';
 import { parseBlockMeta, ulidTime, type BlockMeta } from '../store/blocksync/meta.ts';
 import { DELETION_MARK, NO_COMPACT_MARK, NO_DOWNSAMPLE_MARK, deleteBlock, writeMarker, readMarker } from './marks.ts';
@@ -118,6 +118,8 @@ export class Compactor {
   private readonly o: Required<Omit<CompactorOptions, 'metrics' | 'log'>>;
   private readonly log: Logger;
   private readonly fetcher: MetaFetcher;
+  private readonly noCompact = new GatherMarkFilter(NO_COMPACT_MARK, 'marked-for-no-compact');
+  private readonly noDownsample = new GatherMarkFilter(NO_DOWNSAMPLE_MARK, MARKED_FOR_NO_DOWNSAMPLE);
   private readonly m;
 
   constructor(opts: CompactorOptions) {
@@ -139,12 +141,24 @@ export class Compactor {
       filters: opts.filters ?? [],
       now: opts.now ?? Date.now,
     };
-    // Marked blocks are on their way out: the compactor ignores them at once (delay -1).
+    // Thanos's filter order. Marked blocks are on their way out: the compactor ignores them at once
+    // (delay -1). Blocks marked no-compact / no-downsample stay loaded; the planner and the
+    // downsampler leave them alone.
     this.fetcher = new MetaFetcher(opts.bucket, {
       concurrency: this.o.metaFetchConcurrency,
-      filters: [...this.o.filters, new ConsistencyDelayFilter(this.o.consistencyDelayMs), new DeletionMarkFilter(-1), new DeduplicateFilter()],
+      filters: [
+        ...this.o.filters,
+        new ConsistencyDelayFilter(this.o.consistencyDelayMs),
+        new DeletionMarkFilter(-1),
+        new ReplicaLabelRemover(this.o.replicaLabels),
+        new DeduplicateFilter(),
+        this.noCompact,
+        this.noDownsample,
+      ],
       log: this.log,
       now: this.o.now,
+      metrics: opts.metrics,
+      extraSyncedStates: [MARKED_FOR_NO_DOWNSAMPLE],
     });
     const mt = opts.metrics;
     this.m = mt
@@ -183,21 +197,14 @@ export class Compactor {
     this.log.info('block has been marked for deletion', { block: id, reason });
   }
 
-  private async withoutMarker(metas: BlockMeta[], marker: string): Promise<BlockMeta[]> {
-    const keep: boolean[] = new Array(metas.length).fill(true);
-    await forEachLimit(metas.map((_, i) => i), this.o.metaFetchConcurrency, async (i) => {
-      if (await this.bucket.exists(`${metas[i]!.ulid}/${marker}`)) keep[i] = false;
-    });
-    return metas.filter((_, i) => keep[i]);
-  }
-
   /** Compacts every group until its planner has nothing left; returns the number of new blocks. */
   async compactAll(signal?: AbortSignal): Promise<number> {
     const res = await this.sync();
     const groups = groupBlocks(res.metas.values(), this.o.replicaLabels);
     let todo = 0, todoBlocks = 0;
+    const noCompact = new Set(this.noCompact.marked);
     for (const g of groups) {
-      const p = planGroup(g.metas, this.o.ranges);
+      const p = planGroup(g.metas, this.o.ranges, noCompact);
       if (p) { todo++; todoBlocks += p.blocks.length; }
     }
     this.m?.todoCompactions.set(todo);
@@ -207,13 +214,13 @@ export class Compactor {
     await forEachLimit(groups, this.o.concurrency, async (g) => {
       const n = ++idx;
       signal?.throwIfAborted();
-      const done = await this.compactGroup(g, `${n}/${groups.length}`, signal);
+      const done = await this.compactGroup(g, noCompact, `${n}/${groups.length}`, signal);
       total += done; // (not `total += await …`: that reads total before the await)
     });
     return total;
   }
 
-  private async compactGroup(g: Group, progress: string, signal?: AbortSignal): Promise<number> {
+  private async compactGroup(g: Group, noCompact: ReadonlySet<string>, progress: string, signal?: AbortSignal): Promise<number> {
     const glog = this.log.with({ group: g.key, labels: labelsString(g.labels), resolution: g.resolution });
     // Pre compaction overlap check: without vertical compaction, overlapping blocks halt (Thanos).
     if (!this.o.enableVerticalCompaction) {
@@ -225,11 +232,11 @@ export class Compactor {
     } else if (g.resolution !== 0 && findOverlaps(g.metas).length) {
       throw new HaltError(`compaction of group ${g.key}: overlapping downsampled blocks cannot be vertically compacted`);
     }
-    let metas = await this.withoutMarker(g.metas, NO_COMPACT_MARK);
+    let metas = [...g.metas];
     let done = 0;
     for (;;) {
       signal?.throwIfAborted();
-      const plan = planGroup(metas, this.o.ranges);
+      const plan = planGroup(metas, this.o.ranges, noCompact);
       if (!plan) break;
       const ids = new Set(plan.blocks.map((m) => m.ulid));
       // Overlapping sources mean the same data twice: Thanos halts.
@@ -307,8 +314,7 @@ export class Compactor {
       if (m.maxTime - m.minTime < (r === 0 ? RES_LEVEL1_DOWNSAMPLE_RANGE : RES_LEVEL2_DOWNSAMPLE_RANGE)) continue;
       todo.push({ m, to });
     }
-    const eligible: typeof todo = [];
-    for (const t of todo) if (!(await this.bucket.exists(`${t.m.ulid}/${NO_DOWNSAMPLE_MARK}`))) eligible.push(t);
+    const eligible = todo.filter((t) => !this.noDownsample.marked.has(t.m.ulid));
     this.m?.todoDownsample.set(eligible.length);
     let n = 0;
     let i = 0;

@@ -1,7 +1,8 @@
 // Grouping and planning, as Thanos's compactor does it: blocks are grouped by resolution and
 // external labels ("<resolution>@<labels hash>"); inside a group the Prometheus TSDB leveled planner
 // picks overlapping blocks first (vertical compaction), else the first time-aligned range (8h, 2d,
-// 14d) that is full or lies before the newest block, never including the newest block itself.
+// 14d) that is full or ends at or before the start of the newest block that remains once the
+// newest block (the one with the largest minTime) has been left out.
 import type { BlockMeta } from '../store/blocksync/meta.ts';
 
 export const HOUR = 3_600_000;
@@ -124,23 +125,48 @@ export interface Plan {
 }
 
 /**
- * Plans one compaction in a group (blocks with a no-compact mark already removed). Returns
- * undefined when there is nothing to do.
+ * Plans one compaction in a group, as Thanos's tsdbBasedPlanner does (Prometheus's
+ * LeveledCompactor.plan plus no-compact marks):
+ *  1. Overlapping blocks (ignoring those marked no-compact) first: a vertical plan.
+ *  2. Otherwise the block with the largest minTime is left out (a block of its size may still
+ *     arrive for the same range), and `highTime` is the minTime of the newest block that remains.
+ *     Ranges are tried from ranges[1] up; within each, the first aligned run of >1 blocks with no
+ *     failed compaction that either spans the whole range or ends at or before `highTime` is
+ *     chosen. Blocks marked no-compact stay in the ranges' arithmetic but are cut out of the run
+ *     without leaving a gap: only a sub-run of >1 blocks between two marked ones is compacted.
+ * The "big block with many tombstones" rule does not apply: we never write tombstones.
+ * Returns undefined when there is nothing to do.
  */
-export function planGroup(metas: readonly BlockMeta[], ranges: readonly number[] = DEFAULT_RANGES): Plan | undefined {
+export function planGroup(metas: readonly BlockMeta[], ranges: readonly number[] = DEFAULT_RANGES, noCompact: ReadonlySet<string> = new Set()): Plan | undefined {
   const ds = [...metas].sort(byMinTime);
-  const ov = selectOverlapping(ds);
+  if (ds.length === 0) return undefined;
+  const ov = selectOverlapping(ds.filter((m) => !noCompact.has(m.ulid)));
   if (ov.length) return { kind: 'vertical', blocks: ov };
-  if (ds.length < 2 || ranges.length < 2) return undefined;
-  // Leave the newest block out: a block of its size may still arrive for the same range.
-  const cand = ds.slice(0, -1);
+  // Leave the newest block out (no-compact marked or not, as Thanos does).
+  const blocks = selectRanges(ds.slice(0, -1), ranges, noCompact);
+  return blocks ? { kind: 'horizontal', blocks } : undefined;
+}
+
+/** Thanos selectMetas / Prometheus selectDirs over blocks sorted by minTime (the newest already left out). */
+function selectRanges(ds: readonly BlockMeta[], ranges: readonly number[], noCompact: ReadonlySet<string>): BlockMeta[] | undefined {
+  if (ranges.length < 2 || ds.length < 1) return undefined;
   const highTime = ds[ds.length - 1]!.minTime;
   for (const iv of ranges.slice(1)) {
-    for (const p of splitByRange(cand, iv)) {
+    for (const p of splitByRange(ds, iv)) {
       if (p.some((m) => m.compaction.failed === true)) continue;
+      if (p.length < 2) continue;
       const mint = p[0]!.minTime;
       const maxt = p[p.length - 1]!.maxTime;
-      if ((maxt - mint === iv || maxt <= highTime) && p.length > 1) return { kind: 'horizontal', blocks: p };
+      // Only a full range, or one that ends before the newest remaining block starts: otherwise
+      // a block of the same size may still land in it and the output would be rewritten.
+      if (maxt - mint !== iv && maxt > highTime) continue;
+      let lastExcluded = 0;
+      for (let i = 0; i < p.length; i++) {
+        if (!noCompact.has(p[i]!.ulid)) continue;
+        if (i - lastExcluded > 1) return p.slice(lastExcluded, i);
+        lastExcluded = i + 1;
+      }
+      if (p.length - lastExcluded > 1) return p.slice(lastExcluded);
     }
   }
   return undefined;

@@ -141,4 +141,64 @@ test('thanos compact: bad retention flags are a usage error naming the flag', as
   assert.match(r.err, /--retention\.resolution-raw: raw resolution must be higher .* \(40 hours\)/);
 });
 
+/** Three sidecar-style blocks uploaded just now (ULID time = now): inside the default 30m consistency delay. */
+async function freshBlocks(bucket: ReturnType<typeof fsBucket>) {
+  const T0 = alignedStart();
+  const now = Date.now();
+  const out = [];
+  for (let i = 0; i < 3; i++) out.push(await putBlock(bucket, { minTime: T0 + i * 2 * HOUR, maxTime: T0 + (i + 1) * 2 * HOUR, ext: { cluster: 'eu' }, ulidTime: now - i * 60_000 }));
+  return { out, now };
+}
+
+const TOO_FRESH = /level=info (?:\S+ )*msg="blocks are too fresh, waiting for consistency delay" count=3 until=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)/;
+
+test('thanos compact as the reference deployment runs it: fresh blocks are reported (count, until), not silently skipped', async () => {
+  const dir = tmp('cli-bucket');
+  const bucket = fsBucket(dir);
+  const { now } = await freshBlocks(bucket);
+  // Exactly the reference deployment's flags (no --consistency-delay: the default 30m applies).
+  const { done } = run(['compact', '--data-dir', tmp('cli-data'), '--http-address', `127.0.0.1:${await freePort()}`, '--objstore.config-file', bucketConfigFile(dir)]);
+  const r = await done;
+  assert.is(r.code, 0, r.err + r.out);
+  const lines = (r.err + r.out).split('\n').filter((l) => TOO_FRESH.test(l));
+  // Once per change, not once per internal sync of the iteration.
+  assert.is(lines.length, 1, r.err + r.out);
+  const until = Date.parse(TOO_FRESH.exec(lines[0]!)![1]!);
+  // The youngest block (ULID time `now`) becomes visible 30m later.
+  assert.ok(Math.abs(until - (now + 30 * 60_000)) <= 1000, `until ${new Date(until).toISOString()}`);
+  assert.not.ok((await objects(bucket)).some((n) => n.endsWith(DELETION_MARK)));
+});
+
+test('thanos compact --wait: thanos_blocks_meta_synced has every Thanos state, too-fresh counting the fresh blocks', async () => {
+  const dir = tmp('cli-bucket');
+  const bucket = fsBucket(dir);
+  await freshBlocks(bucket);
+  const port = await freePort();
+  const { child, done } = run(['compact', '--wait', '--wait-interval=1h', '--data-dir', tmp('cli-data'), '--http-address', `127.0.0.1:${port}`, '--objstore.config-file', bucketConfigFile(dir)]);
+  let text = '';
+  try {
+    await waitFor(`http://127.0.0.1:${port}/-/ready`);
+    const end = Date.now() + 20_000;
+    while (!/thanos_compact_iterations_total(\{[^}]*\})? 1/.test(text) && Date.now() < end) {
+      text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    child.kill('SIGTERM');
+  }
+  const r = await done;
+  assert.is(r.code, 0, r.err);
+  assert.match(r.err, TOO_FRESH);
+  assert.match(text, /# TYPE thanos_blocks_meta_synced gauge/);
+  assert.match(text, /thanos_blocks_meta_synced\{state="too-fresh"\} 3\n/);
+  assert.match(text, /thanos_blocks_meta_synced\{state="loaded"\} 0\n/);
+  for (const st of ['corrupted-meta-json', 'no-meta-json', 'failed', 'label-excluded', 'time-excluded', 'duplicate', 'marked-for-deletion', 'marked-for-no-compact', 'marked-for-no-downsample', 'parquet-migrated']) {
+    assert.match(text, new RegExp(`thanos_blocks_meta_synced\\{state="${st}"\\} 0\\n`), st);
+  }
+  assert.match(text, /thanos_blocks_meta_modified\{modified="replica-label-removed"\} 0\n/);
+  assert.match(text, /thanos_blocks_meta_syncs_total [1-9]/);
+  assert.match(text, /thanos_blocks_meta_sync_failures_total 0\n/);
+  assert.match(text, /thanos_blocks_meta_sync_duration_seconds_count [1-9]/);
+});
+
 test.run();

@@ -37,9 +37,9 @@ test('planner: aligned 8h range of 2h blocks, newest block left out', () => {
   const p = planGroup(blocks, DEFAULT_RANGES)!;
   assert.is(p.kind, 'horizontal');
   assert.equal(p.blocks.map((b) => b.ulid), ids.slice(0, 4));
-  // Only 4 blocks: the newest is excluded, the remaining 3 do not fill 8h and are not before it... they are.
-  const p2 = planGroup(blocks.slice(0, 4), DEFAULT_RANGES)!;
-  assert.equal(p2.blocks.map((b) => b.ulid), ids.slice(0, 3));
+  // Only 4 blocks: the newest (6-8) is left out; the remaining 0-6 neither fill 8h nor end at or
+  // before the start of the newest remaining block (4h): the range is still open.
+  assert.is(planGroup(blocks.slice(0, 4), DEFAULT_RANGES), undefined);
   assert.is(planGroup(blocks.slice(0, 1)), undefined);
   // Overlap → vertical plan first.
   const ov = planGroup([...blocks, m(HOUR, 3 * HOUR, '01H000000000000000000000B0')])!;
@@ -235,7 +235,7 @@ test('a source block with a chunk outside its time range halts (index health che
   assert.equal(await objects(bucket), before);
 });
 
-test('no-compact-mark.json keeps a block out of plans', async () => {
+test('no-compact-mark.json keeps a block out of plans without making overlaps (Thanos: only the run after it)', async () => {
   const bucket = fsBucket();
   const T0 = alignedStart();
   const ext = { cluster: 'eu' };
@@ -243,10 +243,52 @@ test('no-compact-mark.json keeps a block out of plans', async () => {
   for (let i = 0; i < 5; i++) blocks.push(await putBlock(bucket, { minTime: T0 + i * 2 * HOUR, maxTime: T0 + (i + 1) * 2 * HOUR, ext }));
   await writeMarker(bucket, blocks[1]!.ulid, NO_COMPACT_MARK, 'test');
   const r = await compactor(bucket).runOnce();
+  // 0-8 is full, but 2-4 is marked: 0-2 alone is not worth it, 4-8 (blocks 2, 3) is compacted.
+  // (Merging 0-2 with 4-8 would give a 0-8 block overlapping the marked 2-4.)
   assert.is(r.compactions, 1);
-  assert.not.ok(await bucket.exists(`${blocks[1]!.ulid}/${DELETION_MARK}`));
-  for (const i of [0, 2, 3]) assert.ok(await bucket.exists(`${blocks[i]!.ulid}/${DELETION_MARK}`), `block ${i}`);
-  assert.not.ok(await bucket.exists(`${blocks[4]!.ulid}/${DELETION_MARK}`));
+  for (const i of [0, 1, 4]) assert.not.ok(await bucket.exists(`${blocks[i]!.ulid}/${DELETION_MARK}`), `block ${i}`);
+  for (const i of [2, 3]) assert.ok(await bucket.exists(`${blocks[i]!.ulid}/${DELETION_MARK}`), `block ${i}`);
+  const live = [...(await compactor(bucket).sync()).metas.values()].sort((a, b) => a.minTime - b.minTime);
+  assert.equal(live.map((m) => [m.minTime - T0, m.maxTime - T0]), [[0, 2 * HOUR], [2 * HOUR, 4 * HOUR], [4 * HOUR, 8 * HOUR], [8 * HOUR, 10 * HOUR]]);
+  // Nothing overlaps, so the next iteration neither halts nor compacts.
+  assert.is((await compactor(bucket).runOnce()).compactions, 0);
+});
+
+/** Uploads the 2h-aligned blocks covering [T0 + fromHour, T0 + toHour), oldest first. */
+async function twoHourBlocks(bucket: ReturnType<typeof fsBucket>, T0: number, fromHour: number, toHour: number) {
+  const series: SeriesSpec[] = [{ labels: { __name__: 'g' }, step: 600_000, value: (t) => t / 1000 }];
+  const out: Awaited<ReturnType<typeof putBlock>>[] = [];
+  for (let h = fromHour; h < toHour; h += 2) out.push(await putBlock(bucket, { minTime: T0 + h * HOUR, maxTime: T0 + (h + 2) * HOUR, ext: { cluster: 'eu' }, series }));
+  return out;
+}
+
+test('write amplification: blocks 18:00–02:00 (newest 00–02) → no compaction; the open 16–24 window is left alone', async () => {
+  const bucket = fsBucket();
+  const T0 = alignedStart(); // a UTC midnight
+  const blocks = await twoHourBlocks(bucket, T0, 18, 26);
+  assert.is(blocks.length, 4);
+  const r = await compactor(bucket).runOnce();
+  assert.is(r.compactions, 0);
+  for (const b of blocks) assert.not.ok(await bucket.exists(`${b.ulid}/${DELETION_MARK}`), b.ulid);
+  assert.is((await objects(bucket)).filter((n) => n.endsWith('/meta.json')).length, 4);
+});
+
+test('write amplification: blocks 16:00–08:00 → exactly one level-2 block, of the four 16–24 blocks', async () => {
+  const bucket = fsBucket();
+  const T0 = alignedStart();
+  const blocks = await twoHourBlocks(bucket, T0, 16, 32);
+  assert.is(blocks.length, 8);
+  const r = await compactor(bucket).runOnce();
+  assert.is(r.compactions, 1);
+  const live = [...(await compactor(bucket).sync()).metas.values()].sort((a, b) => a.minTime - b.minTime);
+  const l2 = live.filter((m) => m.compaction.level === 2);
+  assert.is(l2.length, 1);
+  assert.is(l2[0]!.minTime, T0 + 16 * HOUR);
+  assert.is(l2[0]!.maxTime, T0 + 24 * HOUR);
+  assert.equal(l2[0]!.compaction.sources, blocks.slice(0, 4).map((b) => b.ulid).sort());
+  for (const b of blocks.slice(0, 4)) assert.ok(await bucket.exists(`${b.ulid}/${DELETION_MARK}`), b.ulid);
+  for (const b of blocks.slice(4)) assert.not.ok(await bucket.exists(`${b.ulid}/${DELETION_MARK}`), b.ulid);
+  assert.is(live.length, 5); // the 8h block + 00–02, 02–04, 04–06, 06–08 untouched
 });
 
 test('retention marks blocks past their resolution retention; cleanup deletes partial uploads', async () => {
@@ -279,22 +321,23 @@ test('compacts blocks made by promtool (openmetrics backfill) and promtool agree
   const T0 = alignedStart();
   const work = tmp('prom');
   const om = join(work, 'in.om');
-  writeFileSync(om, genOpenMetrics(T0, 6, 3));
+  writeFileSync(om, genOpenMetrics(T0, 12, 3));
   const out = join(work, 'blocks');
   mkdirSync(out);
   const r = promtool('tsdb', 'create-blocks-from', 'openmetrics', om, out);
   assert.is(r.code, 0, r.stderr);
   const dirs = blockDirsIn(out);
-  assert.is(dirs.length, 3);
+  assert.is(dirs.length, 6);
   const bucket = fsBucket();
   for (const d of dirs) await uploadBlock(bucket, fs, d, { meta: (m) => ({ ...m, thanos: { labels: { prom: 'p1' }, downsample: { resolution: 0 }, source: 'sidecar' } }) });
   const before = promtoolDump(out).trim().split('\n').sort();
-  // 3 blocks: the newest stays, the two older ones (before it) are compacted.
+  // 6 blocks; promtool's end at the last sample + 1ms, so 0–8h is not "full" (7:59:50): it is
+  // compacted because it ends before 08:00, the start of the newest block left (10–12 is left out).
   const res = await compactor(bucket).runOnce();
   assert.is(res.compactions, 1);
   const dl = tmp('prom-dl');
   const live = [...(await compactor(bucket).sync()).metas.keys()];
-  assert.is(live.length, 2);
+  assert.is(live.length, 3);
   for (const id of live) await downloadBlock(bucket, id, fs, dl);
   const after = promtoolDump(dl).trim().split('\n').sort();
   assert.is(after.length, before.length);

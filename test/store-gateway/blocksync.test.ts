@@ -6,7 +6,8 @@ import { md5 } from '../../lib/store/blocksync/md5.ts';
 import { parseRelabelConfigs, relabel, RelabelConfigError } from '../../lib/store/blocksync/relabel.ts';
 import { parseDuration, parseTimeOrDuration, parseBytes } from '../../lib/store/blocksync/timeflags.ts';
 import { newULID, ulidTime, parseBlockMeta, MetaError } from '../../lib/store/blocksync/meta.ts';
-import { MetaFetcher, TimePartitionFilter, LabelShardedFilter, DeletionMarkFilter, DeduplicateFilter, ConsistencyDelayFilter } from '../../lib/store/blocksync/fetcher.ts';
+import { MetaFetcher, TimePartitionFilter, LabelShardedFilter, DeletionMarkFilter, DeduplicateFilter, ConsistencyDelayFilter, GatherMarkFilter, ReplicaLabelRemover, SYNCED_STATES } from '../../lib/store/blocksync/fetcher.ts';
+import { Registry } from '../../host/metrics.ts';
 
 const te = new TextEncoder();
 let seq = 0;
@@ -153,6 +154,74 @@ test('consistency delay spares compactor output', async () => {
   await put(b, meta(oldB));
   const r = await new MetaFetcher(b, { filters: [new ConsistencyDelayFilter(60_000)] }).fetch();
   assert.equal([...r.metas.keys()].sort(), [fresh2, oldB].sort());
+});
+
+test('fetcher metrics: thanos_blocks_meta_synced has every Thanos state from the start, then the counts of each sync', async () => {
+  const b = new MemoryBucket();
+  const now = 1_800_000_000_000;
+  const good = newULID(now - 3_600_000), old = newULID(now - 3_600_000), partial = newULID(now - 3_600_000), corrupt = newULID(now - 3_600_000);
+  const marked = newULID(now - 3_600_000), other = newULID(now - 3_600_000), src = newULID(now - 3_600_000), comp = newULID(now - 3_600_000);
+  const noCompact = newULID(now - 3_600_000), fresh1 = newULID(now - 60_000), fresh2 = newULID(now - 1000);
+  await put(b, meta(good, { min: 10_000_000, max: 17_200_000, labels: { cluster: 'a', replica: '1' } }));
+  await put(b, meta(old, { min: 0, max: 7_200_000 }));
+  await b.upload(`${partial}/index`, te.encode('x'));
+  await b.upload(`${corrupt}/meta.json`, te.encode('{not json'));
+  await put(b, meta(marked, { min: 10_000_000, max: 17_200_000 }));
+  await b.upload(`${marked}/deletion-mark.json`, te.encode(JSON.stringify({ id: marked, version: 1, deletion_time: now / 1000 - 7200 })));
+  await put(b, meta(other, { min: 10_000_000, max: 17_200_000, labels: { cluster: 'b' } }));
+  await put(b, meta(src, { min: 10_000_000, max: 17_200_000 }));
+  await put(b, meta(comp, { min: 10_000_000, max: 17_200_000, sources: [src, 'X'], level: 2 }));
+  await put(b, meta(noCompact, { min: 10_000_000, max: 17_200_000 }));
+  await b.upload(`${noCompact}/no-compact-mark.json`, te.encode('{}'));
+  await put(b, meta(fresh1, { min: 10_000_000, max: 17_200_000 }));
+  await put(b, meta(fresh2, { min: 10_000_000, max: 17_200_000 }));
+  const reg = new Registry();
+  const logs: string[] = [];
+  const log = { warn() {}, info: (msg: string, kv?: Record<string, unknown>) => void logs.push(`${msg} ${JSON.stringify(kv)}`) };
+  const gather = new GatherMarkFilter('no-compact-mark.json', 'marked-for-no-compact');
+  const f = new MetaFetcher(b, {
+    now: () => now,
+    log,
+    metrics: reg,
+    filters: [
+      new TimePartitionFilter(8_000_000, 100_000_000),
+      new LabelShardedFilter(parseRelabelConfigs([{ action: 'keep', source_labels: ['cluster'], regex: 'a' }])),
+      new ConsistencyDelayFilter(1_800_000),
+      new DeletionMarkFilter(3_600_000),
+      new ReplicaLabelRemover(['replica']),
+      new DeduplicateFilter(),
+      gather,
+    ],
+  });
+  const val = (st: string) => reg.gauge('thanos_blocks_meta_synced', '', ['state']).get({ state: st });
+  // Before any sync: every state exposed at 0.
+  const text0 = reg.render();
+  for (const st of SYNCED_STATES) assert.match(text0, `thanos_blocks_meta_synced{state="${st}"} 0\n`);
+  assert.match(text0, 'thanos_blocks_meta_modified{modified="replica-label-removed"} 0\n');
+  const r = await f.fetch();
+  const want: Record<string, number> = {
+    'corrupted-meta-json': 1, 'no-meta-json': 1, loaded: 3, 'too-fresh': 2, failed: 0, 'label-excluded': 1, 'time-excluded': 1,
+    duplicate: 1, 'marked-for-deletion': 1, 'marked-for-no-compact': 1, 'parquet-migrated': 0,
+  };
+  assert.equal(r.synced, want);
+  for (const [st, n] of Object.entries(want)) assert.is(val(st), n, st);
+  assert.equal([...r.metas.keys()].sort(), [good, comp, noCompact].sort());
+  assert.equal([...gather.marked], [noCompact]);
+  // The replica label is gone from the served meta, not from the cached one.
+  assert.equal(r.metas.get(good)!.thanos.labels, { cluster: 'a' });
+  assert.is(r.modified['replica-label-removed'], 1);
+  assert.match(reg.render(), 'thanos_blocks_meta_modified{modified="replica-label-removed"} 1\n');
+  assert.match(reg.render(), 'thanos_blocks_meta_syncs_total 1\n');
+  // The too-fresh blocks are reported once, with when the youngest of them passes the delay.
+  assert.equal(logs, [`blocks are too fresh, waiting for consistency delay {"count":2,"until":"${new Date(now - 1000 + 1_800_000).toISOString().replace('.000Z', 'Z')}","consistency_delay":"1800s"}`]);
+  await f.fetch();
+  assert.is(logs.length, 1);
+  assert.equal((await f.fetch()).metas.get(good)!.thanos.labels, { cluster: 'a' });
+  // A sync that fails counts in thanos_blocks_meta_sync_failures_total.
+  const broken = Object.create(b, { iter: { value: () => { throw new Error('bucket down'); } } });
+  const f2 = new MetaFetcher(broken, { metrics: reg });
+  await f2.fetch().then(() => assert.unreachable(), (e) => assert.match(e.message, 'bucket down'));
+  assert.match(reg.render(), 'thanos_blocks_meta_sync_failures_total 1\n');
 });
 
 test.run();

@@ -1,6 +1,9 @@
 // The meta fetcher: lists <ULID>/ directories in a bucket, reads each meta.json (cached: blocks are
 // immutable), and runs filters (time partition, relabel sharding, deletion marks, consistency delay,
-// source deduplication). The store gateway syncs with it; the compactor can reuse it.
+// source deduplication). The store gateway syncs with it; the compactor can reuse it. With a metrics
+// registry it exposes Thanos's fetcher metrics (thanos_blocks_meta_*), every synced state from the
+// start.
+import type { Metrics, Gauge, Counter, Histogram } from '../../../host/index.ts';
 import type { Bucket } from '../../objstore/bucket.ts';
 import { readAll } from '../../objstore/bucket.ts';
 import { type BlockMeta, type DeletionMark, isULID, parseBlockMeta, parseDeletionMark, ulidTime } from './meta.ts';
@@ -8,15 +11,44 @@ import { type RelabelConfig, relabel } from './relabel.ts';
 
 export interface FetchLogger {
   warn(msg: string, kv?: Record<string, unknown>): void;
+  info?(msg: string, kv?: Record<string, unknown>): void;
   debug?(msg: string, kv?: Record<string, unknown>): void;
 }
+
+/**
+ * Values of thanos_blocks_meta_synced{state}, as Thanos's fetcher has them
+ * (pkg/block/fetcher.go DefaultSyncedStateLabelValues). `loaded` counts blocks that passed every
+ * filter; marked-for-no-compact / marked-for-no-downsample count loaded blocks carrying that mark.
+ */
+export const SYNCED_STATES = [
+  'corrupted-meta-json',
+  'no-meta-json',
+  'loaded',
+  'too-fresh',
+  'failed',
+  'label-excluded',
+  'time-excluded',
+  'duplicate',
+  'marked-for-deletion',
+  'marked-for-no-compact',
+  'parquet-migrated',
+] as const;
+/** Extra synced state of the compactor (Thanos's GatherNoDownsampleMarkFilter). */
+export const MARKED_FOR_NO_DOWNSAMPLE = 'marked-for-no-downsample';
+/** Values of thanos_blocks_meta_modified{modified}. */
+export const MODIFIED_STATES = ['replica-label-removed'] as const;
 
 export interface FilterContext {
   bucket: Bucket;
   concurrency: number;
   now: number;
-  /** Removes a block from the result and records why. */
+  log?: FetchLogger;
+  /** Removes a block from the result and records why (the reason is its synced state). */
   drop(id: string, reason: string): void;
+  /** Counts `n` blocks in a synced state without removing them (e.g. marked-for-no-compact). */
+  synced(state: string, n?: number): void;
+  /** Counts `n` blocks whose meta was modified (thanos_blocks_meta_modified). */
+  modified(what: string, n?: number): void;
 }
 
 export interface MetaFilter {
@@ -35,6 +67,10 @@ export interface FetchResult {
   filtered: Map<string, string>;
   /** Deletion marks seen by a DeletionMarkFilter. */
   deletionMarks: Map<string, DeletionMark>;
+  /** Blocks per synced state (every state of SYNCED_STATES present), as thanos_blocks_meta_synced. */
+  synced: Record<string, number>;
+  /** Blocks per modification, as thanos_blocks_meta_modified. */
+  modified: Record<string, number>;
   fetchedAt: number;
 }
 
@@ -55,6 +91,18 @@ export interface MetaFetcherOptions {
   filters?: MetaFilter[];
   log?: FetchLogger;
   now?: () => number;
+  /** Registers and updates Thanos's fetcher metrics (thanos_blocks_meta_*) there. */
+  metrics?: Metrics;
+  /** Synced states beyond SYNCED_STATES that this fetcher's filters report (e.g. marked-for-no-downsample). */
+  extraSyncedStates?: readonly string[];
+}
+
+interface FetcherMetrics {
+  syncs: Counter;
+  syncFailures: Counter;
+  syncDuration: Histogram;
+  synced: Gauge;
+  modified: Gauge;
 }
 
 export class MetaFetcher {
@@ -63,15 +111,50 @@ export class MetaFetcher {
   readonly filters: MetaFilter[];
   private readonly log?: FetchLogger;
   private readonly now: () => number;
+  private readonly states: string[];
+  private readonly m?: FetcherMetrics;
 
   constructor(private readonly bucket: Bucket, opts: MetaFetcherOptions = {}) {
     this.concurrency = opts.concurrency ?? 32;
     this.filters = opts.filters ?? [];
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
+    this.states = [...new Set([...SYNCED_STATES, ...(opts.extraSyncedStates ?? [])])];
+    const mt = opts.metrics;
+    if (mt) {
+      this.m = {
+        syncs: mt.counter('thanos_blocks_meta_syncs_total', 'Total blocks metadata synchronization attempts'),
+        syncFailures: mt.counter('thanos_blocks_meta_sync_failures_total', 'Total blocks metadata synchronization failures'),
+        syncDuration: mt.histogram('thanos_blocks_meta_sync_duration_seconds', 'Duration of the blocks metadata synchronization in seconds', [], [0.01, 1, 10, 100, 300, 600, 1000]),
+        synced: mt.gauge('thanos_blocks_meta_synced', 'Number of block metadata synced', ['state']),
+        modified: mt.gauge('thanos_blocks_meta_modified', 'Number of blocks whose metadata changed', ['modified']),
+      };
+      // Every state is exposed from the start (at 0), as Thanos's TxGaugeVec does.
+      for (const st of this.states) this.m.synced.set(0, { state: st });
+      for (const st of MODIFIED_STATES) this.m.modified.set(0, { modified: st });
+    }
   }
 
   async fetch(): Promise<FetchResult> {
+    const t0 = Date.now();
+    this.m?.syncs.inc();
+    try {
+      const res = await this.fetchOnce();
+      // Like Thanos's TxGaugeVec: the whole state set is replaced after each successful sync.
+      if (this.m) {
+        for (const [st, n] of Object.entries(res.synced)) this.m.synced.set(n, { state: st });
+        for (const [st, n] of Object.entries(res.modified)) this.m.modified.set(n, { modified: st });
+      }
+      return res;
+    } catch (e) {
+      this.m?.syncFailures.inc();
+      throw e;
+    } finally {
+      this.m?.syncDuration.observe((Date.now() - t0) / 1000);
+    }
+  }
+
+  private async fetchOnce(): Promise<FetchResult> {
     const ids: string[] = [];
     for await (const name of this.bucket.iter('')) {
       if (!name.endsWith('/')) continue;
@@ -81,6 +164,7 @@ export class MetaFetcher {
     const metas = new Map<string, BlockMeta>();
     const partial = new Set<string>();
     const corrupted = new Map<string, string>();
+    let failed = 0;
     await forEachLimit(ids, this.concurrency, async (id) => {
       const cached = this.cache.get(id);
       if (cached) {
@@ -92,7 +176,10 @@ export class MetaFetcher {
         bytes = await readAll(await this.bucket.get(`${id}/meta.json`));
       } catch (e) {
         if (this.bucket.isObjNotFoundErr(e)) partial.add(id);
-        else corrupted.set(id, `read meta.json: ${(e as Error).message}`);
+        else {
+          corrupted.set(id, `read meta.json: ${(e as Error).message}`);
+          failed++;
+        }
         return;
       }
       try {
@@ -108,6 +195,13 @@ export class MetaFetcher {
     for (const id of this.cache.keys()) if (!present.has(id)) this.cache.delete(id);
     for (const [id, err] of corrupted) this.log?.warn('failed to read block meta', { block: id, err });
 
+    const synced: Record<string, number> = Object.fromEntries(this.states.map((st) => [st, 0]));
+    const modified: Record<string, number> = Object.fromEntries(MODIFIED_STATES.map((st) => [st, 0]));
+    const count = (rec: Record<string, number>, k: string, n: number) => (rec[k] = (rec[k] ?? 0) + n);
+    synced['no-meta-json'] = partial.size;
+    synced['failed'] = failed;
+    synced['corrupted-meta-json'] = corrupted.size - failed;
+
     const filtered = new Map<string, string>();
     const deletionMarks = new Map<string, DeletionMark>();
     const now = this.now();
@@ -116,14 +210,21 @@ export class MetaFetcher {
         bucket: this.bucket,
         concurrency: this.concurrency,
         now,
+        log: this.log,
         drop: (id, reason) => {
-          if (metas.delete(id)) filtered.set(id, reason);
+          if (metas.delete(id)) {
+            filtered.set(id, reason);
+            count(synced, reason, 1);
+          }
         },
+        synced: (state, n = 1) => void count(synced, state, n),
+        modified: (what, n = 1) => void count(modified, what, n),
       };
       await f.filter(metas, ctx);
       if (f instanceof DeletionMarkFilter) for (const [k, v] of f.marks) deletionMarks.set(k, v);
     }
-    return { metas, partial, corrupted, filtered, deletionMarks, fetchedAt: now };
+    synced['loaded'] = metas.size;
+    return { metas, partial, corrupted, filtered, deletionMarks, synced, modified, fetchedAt: now };
   }
 }
 
@@ -182,18 +283,83 @@ export class DeletionMarkFilter implements MetaFilter {
 
 const DELAY_EXEMPT_SOURCES = new Set(['compactor', 'compactor.repair', 'bucket.repair']);
 
-/** Hides blocks younger than the delay (by upload_time, else ULID time), except compactor outputs. */
+/** RFC 3339 in UTC with whole seconds (Go's time.RFC3339), rounded up. */
+export function rfc3339(ms: number): string {
+  return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/**
+ * Hides blocks younger than the delay (by upload_time, else ULID time), except compactor outputs.
+ * When it hides any, it says so at info level (how many, and when the last of them becomes visible)
+ * each time that changes, so a compactor or store that has nothing to do yet explains why.
+ */
 export class ConsistencyDelayFilter implements MetaFilter {
   readonly name = 'too-fresh';
-  constructor(readonly delayMs: number) {}
+  /** The last sync's too-fresh blocks: how many, and when (ms) the youngest of them passes the delay. */
+  fresh: { count: number; until: number } = { count: 0, until: 0 };
+  private reported = '';
+  constructor(readonly delayMs: number, private readonly log?: FetchLogger) {}
   async filter(metas: Map<string, BlockMeta>, ctx: FilterContext): Promise<void> {
-    if (this.delayMs <= 0) return;
-    for (const [id, m] of metas) {
-      if (DELAY_EXEMPT_SOURCES.has(String(m.thanos.source ?? ''))) continue;
-      const up = m.thanos.upload_time ? Date.parse(m.thanos.upload_time) : NaN;
-      const t = Number.isFinite(up) ? up : ulidTime(id);
-      if (ctx.now - t < this.delayMs) ctx.drop(id, this.name);
+    let count = 0, until = 0;
+    if (this.delayMs > 0) {
+      for (const [id, m] of metas) {
+        if (DELAY_EXEMPT_SOURCES.has(String(m.thanos.source ?? ''))) continue;
+        const up = m.thanos.upload_time ? Date.parse(m.thanos.upload_time) : NaN;
+        const t = Number.isFinite(up) ? up : ulidTime(id);
+        if (ctx.now - t < this.delayMs) {
+          ctx.drop(id, this.name);
+          count++;
+          until = Math.max(until, t + this.delayMs);
+        }
+      }
     }
+    this.fresh = { count, until };
+    const key = count ? `${count}@${until}` : '';
+    if (key && key !== this.reported) {
+      const log = this.log ?? ctx.log;
+      (log?.info ?? log?.warn)?.call(log, 'blocks are too fresh, waiting for consistency delay', { count, until: rfc3339(until), consistency_delay: `${this.delayMs / 1000}s` });
+    }
+    this.reported = key;
+  }
+}
+
+/**
+ * Records which loaded blocks carry a marker file (no-compact-mark.json, no-downsample-mark.json)
+ * without hiding them, and counts them in a synced state (Thanos's GatherNoCompactionMarkFilter and
+ * GatherNoDownsampleMarkFilter).
+ */
+export class GatherMarkFilter implements MetaFilter {
+  marked = new Set<string>();
+  constructor(readonly marker: string, readonly name: string) {}
+  async filter(metas: Map<string, BlockMeta>, ctx: FilterContext): Promise<void> {
+    const marked = new Set<string>();
+    await forEachLimit([...metas.keys()], ctx.concurrency, async (id) => {
+      if (await ctx.bucket.exists(`${id}/${this.marker}`)) marked.add(id);
+    });
+    this.marked = marked;
+    ctx.synced(this.name, marked.size);
+  }
+}
+
+/**
+ * Drops the given labels from each block's external labels (--deduplication.replica-label), on a
+ * copy of the meta (cached metas are not touched); counts the blocks it changed in
+ * thanos_blocks_meta_modified{modified="replica-label-removed"}.
+ */
+export class ReplicaLabelRemover implements MetaFilter {
+  readonly name = 'replica-label-removed';
+  constructor(readonly labels: readonly string[]) {}
+  async filter(metas: Map<string, BlockMeta>, ctx: FilterContext): Promise<void> {
+    if (this.labels.length === 0) return;
+    let n = 0;
+    for (const [id, m] of metas) {
+      if (!this.labels.some((l) => l in m.thanos.labels)) continue;
+      const labels = { ...m.thanos.labels };
+      for (const l of this.labels) delete labels[l];
+      metas.set(id, { ...m, thanos: { ...m.thanos, labels } });
+      n++;
+    }
+    ctx.modified(this.name, n);
   }
 }
 
