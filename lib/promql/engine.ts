@@ -889,13 +889,18 @@ class Evaluator {
         const v = this.eval(e.param);
         if (!('str' in v)) throw new ExecutionError('expected string parameter');
         label = v.str;
-        if (!isValidLabelName(label)) throw new ExecutionError(`invalid label name ${JSON.stringify(label)}`);
+        if (!isValidLabelName(label)) throw new ExecutionError(`invalid label name ${this.quoteStringParam(e.param, label)}`);
       } else {
         param = this.scalarSteps(e.param);
       }
     }
     const input = this.evalMatrix(e.expr);
-    const grouping = e.grouping.slice().sort();
+    const grouping = e.grouping.slice();
+    // count_values: with `by` (or no grouping at all) the output label is a grouping label too, so
+    // each distinct value is a group of its own; with `without` it simply stays on the series
+    // (Prometheus appends valueLabel to the sorted grouping when !e.Without).
+    if (op === 'count_values' && !e.without) grouping.push(label);
+    grouping.sort();
     const gset = new Set(grouping);
     const without = e.without;
     if (without) gset.add(METRIC_NAME);
@@ -1038,113 +1043,29 @@ class Evaluator {
 
     if (op !== 'quantile') return this.aggregateColumns(op, input, seriesGroup, groupMetrics);
 
-    // quantile
-    const val = new Float64Array(ng);
-    const kc = new Float64Array(ng);
-    const mean = new Float64Array(ng);
-    const cnt = new Float64Array(ng);
-    const incr = new Uint8Array(ng);
+    // quantile: per step, the values of each group (in input-series order), then Prometheus's quantile().
     const seen = new Uint8Array(ng);
     const dropNames = new Uint8Array(ng);
-    const qvals: number[][] = op === 'quantile' ? Array.from({ length: ng }, () => []) : [];
+    const qvals: number[][] = Array.from({ length: ng }, () => []);
     return this.rangeEval([input], ([vec], ts) => {
       seen.fill(0);
       // vec elements are in input order but may skip series: map via metric identity
       for (const s of vec!) {
         const g = gcache.get(s.metric)!;
-        const f = s.v;
         if (!seen[g]) {
           seen[g] = 1;
-          val[g] = f;
-          mean[g] = f;
-          kc[g] = 0;
-          cnt[g] = 1;
-          incr[g] = 0;
           dropNames[g] = s.dropName ? 1 : 0;
-          if ((op as string) === 'stddev' || (op as string) === 'stdvar') val[g] = Number.isFinite(f) ? 0 : NaN;
-          else if ((op as string) === 'group') val[g] = 1;
-          else if ((op as string) === 'quantile') qvals[g] = [f];
+          qvals[g] = [s.v];
           continue;
         }
         if (s.dropName) dropNames[g] = 1;
-        switch (op as string) {
-          case 'sum': {
-            const [a, b] = kahanInc(f, val[g]!, kc[g]!);
-            val[g] = a;
-            kc[g] = b;
-            break;
-          }
-          case 'avg': {
-            cnt[g]!++;
-            if (!incr[g]) {
-              const [a, b] = kahanInc(f, val[g]!, kc[g]!);
-              if (Number.isFinite(a) || Number.isNaN(a)) {
-                val[g] = a;
-                kc[g] = b;
-                break;
-              }
-              incr[g] = 1;
-              mean[g] = val[g]! / (cnt[g]! - 1);
-              kc[g] = kc[g]! / (cnt[g]! - 1);
-            }
-            const q = (cnt[g]! - 1) / cnt[g]!;
-            const [a, b] = kahanInc(f / cnt[g]!, q * mean[g]!, q * kc[g]!);
-            mean[g] = a;
-            kc[g] = b;
-            break;
-          }
-          case 'max':
-            if (val[g]! < f || Number.isNaN(val[g]!)) val[g] = f;
-            break;
-          case 'min':
-            if (val[g]! > f || Number.isNaN(val[g]!)) val[g] = f;
-            break;
-          case 'count':
-            cnt[g]!++;
-            break;
-          case 'group':
-            break;
-          case 'stddev':
-          case 'stdvar': {
-            cnt[g]!++;
-            const delta = f - mean[g]!;
-            mean[g] = mean[g]! + delta / cnt[g]!;
-            val[g] = val[g]! + delta * (f - mean[g]!);
-            break;
-          }
-          case 'quantile':
-            qvals[g]!.push(f);
-            break;
-        }
+        qvals[g]!.push(s.v);
       }
       const out: Vector = [];
       const p = param ? param[this.stepIndex(ts)]! : 0;
       for (let g = 0; g < ng; g++) {
         if (!seen[g]) continue;
-        let f: number;
-        switch (op as string) {
-          case 'avg':
-            f = incr[g] ? mean[g]! + kc[g]! : val[g]! / cnt[g]! + kc[g]! / cnt[g]!;
-            break;
-          case 'count':
-            f = cnt[g]!;
-            break;
-          case 'stdvar':
-            f = val[g]! / cnt[g]!;
-            break;
-          case 'stddev':
-            f = Math.sqrt(val[g]! / cnt[g]!);
-            break;
-          case 'quantile':
-            f = quantileOf(p, qvals[g]!);
-            break;
-          case 'sum':
-            f = Number.isFinite(val[g]!) ? val[g]! + kc[g]! : val[g]!;
-            break;
-          default:
-            f = val[g]!;
-        }
-        out.push({ metric: groupMetrics[g]!, t: ts, v: f, dropName: dropNames[g] === 1 });
+        out.push({ metric: groupMetrics[g]!, t: ts, v: quantileOf(p, qvals[g]!), dropName: dropNames[g] === 1 });
       }
       return out;
     });
@@ -1288,6 +1209,16 @@ class Evaluator {
   /** Like rangeEval but the function reads the input matrix itself (for k-aggregations). */
   private rangeEvalSeries(_input: Matrix, fn: (ts: number) => Vector): Matrix {
     return this.rangeEval([], (_v, ts) => fn(ts));
+  }
+
+  /**
+   * Go's strconv.Quote of a string parameter, as Prometheus prints it in errors. JS strings cannot
+   * hold invalid UTF-8, so the bytes are taken from the literal's source text when there is one.
+   */
+  private quoteStringParam(e: Expr, val: string): string {
+    while (e.type === 'ParenExpr') e = e.expr;
+    const bytes = e.type === 'StringLiteral' && this.o.src ? literalBytes(this.o.src.slice(e.pos.start, e.pos.end)) : null;
+    return goQuoteBytes(bytes ?? new TextEncoder().encode(val));
   }
 
   // --- function calls -----------------------------------------------------------------------------
@@ -1952,6 +1883,75 @@ function absentLabels(e: Expr): Labels {
   // Prometheus: a label with several equality matchers is dropped.
   for (const d of dup) delete out[d];
   return Object.keys(out).sort().map((name) => ({ name, value: out[name]! }));
+}
+
+/** The bytes a PromQL string literal ("…", '…' or `…`, Go escapes) stands for; null if it is not one. */
+function literalBytes(src: string): Uint8Array | null {
+  const q = src[0];
+  if (src.length < 2 || (q !== '"' && q !== "'" && q !== '`') || src[src.length - 1] !== q) return null;
+  const body = src.slice(1, -1);
+  const enc = new TextEncoder();
+  if (q === '`') return enc.encode(body);
+  const out: number[] = [];
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (c !== '\\') {
+      const cp = body.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      out.push(...enc.encode(String.fromCodePoint(cp)));
+      continue;
+    }
+    const d = body[++i];
+    const simple: Record<string, number> = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11, '\\': 92, "'": 39, '"': 34 };
+    if (d === undefined) return null;
+    if (d in simple) out.push(simple[d]!);
+    else if (d === 'x') {
+      out.push(parseInt(body.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (d === 'u' || d === 'U') {
+      const n = d === 'u' ? 4 : 8;
+      out.push(...enc.encode(String.fromCodePoint(parseInt(body.slice(i + 1, i + 1 + n), 16))));
+      i += n;
+    } else if (d >= '0' && d <= '7') {
+      out.push(parseInt(body.slice(i, i + 3), 8) & 0xff);
+      i += 2;
+    } else return null;
+  }
+  return Uint8Array.from(out);
+}
+
+/** Go strconv.Quote over raw bytes: invalid UTF-8 as \xNN, printable runes as they are. */
+function goQuoteBytes(b: Uint8Array): string {
+  let out = '"';
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  for (let i = 0; i < b.length;) {
+    const c = b[i]!;
+    const len = c < 0x80 ? 1 : c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c < 0xf5 ? 4 : 0;
+    let ch: string | null = null;
+    if (len > 0 && i + len <= b.length) {
+      try {
+        ch = dec.decode(b.subarray(i, i + len));
+      } catch {
+        ch = null;
+      }
+    }
+    if (ch === null) {
+      out += '\\x' + c.toString(16).padStart(2, '0');
+      i++;
+      continue;
+    }
+    i += len;
+    const cp = ch.codePointAt(0)!;
+    if (ch === '"' || ch === '\\') out += '\\' + ch;
+    else if (cp >= 0x20 && cp < 0x7f) out += ch;
+    else if (cp < 0x20 || cp === 0x7f) {
+      const esc: Record<number, string> = { 7: 'a', 8: 'b', 12: 'f', 10: 'n', 13: 'r', 9: 't', 11: 'v' };
+      out += esc[cp] !== undefined ? '\\' + esc[cp] : '\\x' + cp.toString(16).padStart(2, '0');
+    } else if (/^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u.test(ch) || cp === 0x20) out += ch;
+    else if (cp < 0x10000) out += '\\u' + cp.toString(16).padStart(4, '0');
+    else out += '\\U' + cp.toString(16).padStart(8, '0');
+  }
+  return out + '"';
 }
 
 function isValidLabelName(s: string): boolean {

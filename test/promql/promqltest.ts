@@ -15,6 +15,7 @@ const SKIP_FILES: Record<string, string> = {
   'extended_vectors.test': 'experimental: anchored/smoothed range selectors (promql-extended-range-selectors)',
   'fill-modifier.test': 'experimental: fill() binop modifiers (promql-binop-fill-modifiers)',
   'info.test': 'experimental: info() function (promql-experimental-functions)',
+  // Every case touches its native-histogram series; float-only versions are in float_only.test.
   'limit.test': 'experimental: limitk/limit_ratio (promql-experimental-functions)',
   'type_and_unit.test': 'experimental: type-and-unit labels (type-and-unit-labels)',
   'start_timestamps.test': 'experimental: start timestamps (st-storage / created timestamps)',
@@ -565,7 +566,8 @@ function exprUsesExperimental(src: string): string | null {
   let found: string | null = null;
   walk(e, (n) => {
     if (n.type === 'Call' && FUNCTIONS.get(n.func)?.experimental && !RUN_EXPERIMENTAL.has(n.func)) found = `experimental function ${n.func}()`;
-    if (n.type === 'AggregateExpr' && (n.op === 'limitk' || n.op === 'limit_ratio')) found = `experimental aggregation ${n.op}`;
+    // limitk and limit_ratio are implemented (limit_ratio picks series by a label hash of its own,
+    // not Prometheus's: only hash-independent cases can pass, see float_only.test).
   });
   return found;
 }
@@ -577,10 +579,12 @@ export interface FileResult {
   skipped: number;
   failures: { line: number; expr: string; reason: string }[];
   skips: { line: number; expr: string; reason: string }[];
+  /** Every case that was evaluated (passed or failed). */
+  ran: { line: number; expr: string }[];
 }
 
 export async function runFile(path: string, name: string): Promise<FileResult> {
-  const out: FileResult = { file: name, passed: 0, failed: 0, skipped: 0, failures: [], skips: [] };
+  const out: FileResult = { file: name, passed: 0, failed: 0, skipped: 0, failures: [], skips: [], ran: [] };
   const cmds = parseScript(readFileSync(path, 'utf8'));
   const fileSkip = SKIP_FILES[name];
   const engine = new Engine({ lookbackDelta: 300_000, maxSamples: 10_000, timeoutMs: 100_000, defaultSubqueryStepMs: 60_000, delayedNameRemoval: true });
@@ -634,6 +638,7 @@ export async function runFile(path: string, name: string): Promise<FileResult> {
       continue;
     }
     let reason: string | null;
+    out.ran.push({ line: cmd.line, expr: cmd.expr });
     try {
       reason = await runEval(engine, q, cmd);
     } catch (e) {
@@ -655,10 +660,68 @@ export async function runAll(dir = TESTDATA_DIR, filters: string[] = []): Promis
   return results;
 }
 
+/** The operators, functions and modifiers an expression uses (for `--coverage`). */
+export function exprFeatures(src: string): Set<string> {
+  const out = new Set<string>();
+  let e: Expr;
+  try {
+    e = parseExpr(src);
+  } catch {
+    return out;
+  }
+  walk(e, (n) => {
+    switch (n.type) {
+      case 'Call':
+        out.add(`${n.func}()`);
+        break;
+      case 'AggregateExpr':
+        out.add(n.op);
+        if (n.grouping.length || n.without) out.add(`${n.op} ${n.without ? 'without' : 'by'}`);
+        break;
+      case 'BinaryExpr':
+        out.add(`${n.op}${n.returnBool ? ' bool' : ''}`);
+        if (n.matching?.card === 'many-to-one' || n.matching?.card === 'one-to-many') out.add('group_left/group_right');
+        break;
+      case 'SubqueryExpr':
+        out.add('subquery');
+        break;
+      case 'UnaryExpr':
+        out.add(`unary ${n.op}`);
+        break;
+      default:
+        break;
+    }
+  });
+  return out;
+}
+
+/** Per feature: how many cases that use it ran and how many were skipped (with the skip reasons). */
+export function coverage(results: FileResult[]): Map<string, { ran: number; skipped: number; reasons: Set<string>; where: string[] }> {
+  const cov = new Map<string, { ran: number; skipped: number; reasons: Set<string>; where: string[] }>();
+  const get = (f: string) => {
+    let c = cov.get(f);
+    if (!c) cov.set(f, (c = { ran: 0, skipped: 0, reasons: new Set(), where: [] }));
+    return c;
+  };
+  for (const r of results) {
+    for (const x of r.ran) for (const f of exprFeatures(x.expr)) get(f).ran++;
+    for (const x of r.skips) {
+      for (const f of exprFeatures(x.expr)) {
+        const c = get(f);
+        c.skipped++;
+        c.reasons.add(x.reason);
+        c.where.push(`${r.file}:${x.line}`);
+      }
+    }
+  }
+  return cov;
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const verbose = args.includes('--verbose') || args.includes('-v');
   const showSkips = args.includes('--skips');
+  const showCoverage = args.includes('--coverage');
   const filters = args.filter((a) => !a.startsWith('-'));
   const results = await runAll(TESTDATA_DIR, filters);
   let p = 0, f = 0, s = 0;
@@ -669,6 +732,12 @@ async function main(): Promise<void> {
     console.log(`${r.file.padEnd(28)} passed ${String(r.passed).padStart(4)}  failed ${String(r.failed).padStart(4)}  skipped ${String(r.skipped).padStart(4)}`);
     if (verbose) for (const x of r.failures) console.log(`  FAIL ${r.file}:${x.line} ${x.expr}\n       ${x.reason}`);
     if (showSkips) for (const x of r.skips) console.log(`  SKIP ${r.file}:${x.line} ${x.expr} — ${x.reason}`);
+  }
+  if (showCoverage) {
+    // Operators/functions none of whose cases runs (every case that uses them is skipped).
+    const cov = [...coverage(results).entries()].filter(([, c]) => c.ran === 0).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    console.log(`never evaluated (every case skipped): ${cov.length}`);
+    for (const [f, c] of cov) console.log(`  ${f.padEnd(32)} ${String(c.skipped).padStart(4)} skipped — ${[...c.reasons].join('; ')} (${c.where.slice(0, 4).join(', ')}${c.where.length > 4 ? ', …' : ''})`);
   }
   console.log(`promqltest: ${p} passed, ${f} failed, ${s} skipped`);
   process.exitCode = f > 0 ? 1 : 0;
