@@ -523,7 +523,7 @@ export function createApi(deps: ApiDeps): Hono {
       if (err instanceof PromQLError) throw invalidParam('query', err.message);
       throw err;
     }
-    return respond(goJsonString(prettify(e)));
+    return respond(goJsonString(prettify(e, p.get('query'))));
   }));
   base.on(['GET', 'POST'], '/query_exemplars', handle(async (p) => {
     const start = timeParam(p, 'start', MIN_TIME_MS);

@@ -185,6 +185,8 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     instantDefaultMaxSourceResolutionMs: cfg.instantDefaultMaxSourceResolutionMs,
     endpointStatuses: () => endpoints.statuses(),
     flags: flagValues,
+    metricMetadata: (req, partial, signal) => fanoutMetadata(endpoints.metadataSources(), req, partial, signal),
+    targets: (req, partial, signal) => fanoutTargets(endpoints.targetsSources(), req, cfg.replicaLabels, partial, signal),
     buildInfo: { version: VERSION, revision: '', branch: '', buildUser: '', buildDate: '', goVersion: `node ${globalThis.process?.version ?? ''}`.trim() },
   });
 
