@@ -88,6 +88,7 @@ export async function setupStore(ctx: ComponentContext, cfg: StoreConfig): Promi
   const fetcher = new MetaFetcher(bucket, {
     concurrency: cfg.blockMetaFetchConcurrency,
     log: ctx.log,
+    metrics: ctx.metrics,
     filters: [
       new TimePartitionFilter(minTime, maxTime),
       new LabelShardedFilter(relabelCfg),
@@ -116,18 +117,14 @@ export async function setupStore(ctx: ComponentContext, cfg: StoreConfig): Promi
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
   const http = storeHttp(store, { webDisable: cfg.webDisable, bucket, disableAdminOperations: cfg.disableAdminOperations });
-  const syncFailures = ctx.metrics.counter('thanos_blocks_meta_sync_failures_total', 'Total blocks metadata synchronization failures.');
-  const syncs = ctx.metrics.counter('thanos_blocks_meta_syncs_total', 'Total blocks metadata synchronization attempts.');
 
   async function syncOnce(): Promise<boolean> {
-    syncs.inc();
     try {
       await store.sync();
       const r = store.lastSync!;
       ctx.log.info('synced blocks', { loaded: store.blocks.size, partial: r.partial.size, corrupted: r.corrupted.size, filtered: r.filtered.size, failed: store.loadFailures.size });
       return true;
     } catch (e) {
-      syncFailures.inc();
       ctx.log.error('block sync failed', { err: (e as Error).message });
       return false;
     }
