@@ -48,12 +48,14 @@ export const DIFFS: Diff[] = [
     ref: 'prometheus#14941, 3.0.0', load: 'load 1m\n\tx Inf', at: '0', expr: 'stddev(x)', v242: '{} 0', v3: '{} NaN',
   },
   {
+    // sort(): a fixed input order (promtool loads series in random order; Prometheus reads them in
+    // label order).
     what: 'sum() uses Kahan summation',
-    ref: 'prometheus#14074, 2.54.0', load: 'load 1m\n\ts{i="a"} 1e100\n\ts{i="b"} 1\n\ts{i="c"} -1e100', at: '0', expr: 'sum(s)', v242: '{} 0', v3: '{} 1',
+    ref: 'prometheus#14074, 2.54.0', load: 'load 1m\n\ts{i="a"} 1e100\n\ts{i="b"} 1\n\ts{i="c"} -1e100', at: '0', expr: 'sum(sort(s))', v242: '{} 0', v3: '{} 1',
   },
   {
     what: 'avg() uses Kahan summation (direct mean, incremental only on overflow)',
-    ref: 'prometheus#14413 2.55.0, #16569 3.5.0', load: 'load 1m\n\ts{i="a"} 1e100\n\ts{i="b"} 1\n\ts{i="c"} -1e100', at: '0', expr: 'avg(s)', v242: '{} 0', v3: '{} 0.3333333333333333',
+    ref: 'prometheus#14413 2.55.0, #16569 3.5.0', load: 'load 1m\n\ts{i="a"} 1e100\n\ts{i="b"} 1\n\ts{i="c"} -1e100', at: '0', expr: 'avg(sort(s))', v242: '{} 0', v3: '{} 0.3333333333333333',
   },
   {
     what: 'avg_over_time() likewise',
