@@ -24,13 +24,27 @@ export interface LoggerOptions {
   write?: (line: string) => void;
 }
 
+/**
+ * Keys the logger writes itself. A field of the same name never replaces them (a block's
+ * `level` must not turn `level=info` into `level=1`): it is written as `fields.<key>`.
+ */
+export const RESERVED_LOG_KEYS: ReadonlySet<string> = new Set(['ts', 'level', 'caller', 'msg']);
+
+function addFields(rec: Record<string, unknown>, kv: Record<string, unknown> | undefined): void {
+  if (!kv) return;
+  for (const [k, v] of Object.entries(kv)) rec[RESERVED_LOG_KEYS.has(k) ? `fields.${k}` : k] = v;
+}
+
 export function createLogger(opts: LoggerOptions = {}, base: Record<string, unknown> = {}): Logger {
   const min = ORDER[opts.level ?? 'info'];
   const format = opts.format ?? 'logfmt';
   const write = opts.write ?? ((l: string) => void process.stderr.write(l));
   const emit = (level: LogLevel, msg: string, kv?: Record<string, unknown>) => {
     if (ORDER[level] < min) return;
-    const rec: Record<string, unknown> = { ts: new Date().toISOString(), level, ...base, msg, ...kv };
+    const rec: Record<string, unknown> = { ts: new Date().toISOString(), level };
+    addFields(rec, base);
+    rec.msg = msg;
+    addFields(rec, kv);
     if (format === 'json') {
       write(JSON.stringify(rec, (_k, v) => (v instanceof Error ? v.message : typeof v === 'bigint' ? String(v) : v)) + '\n');
     } else {

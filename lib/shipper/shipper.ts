@@ -186,7 +186,7 @@ export class Shipper {
         res.already++;
         continue;
       }
-      log.info('upload new block', { id: m.ulid, level: m.compaction.level, mint: m.minTime, maxt: m.maxTime });
+      log.info('upload new block', { id: m.ulid, compaction_level: m.compaction.level, mint: m.minTime, maxt: m.maxTime });
       const t0 = Date.now();
       try {
         await uploadBlock(bucket, fs, fs.resolve(this.o.dir, m.ulid), {
