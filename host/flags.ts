@@ -84,6 +84,49 @@ function levenshtein(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
+/** Text for FlagSpec.refused: "is not implemented yet by thanos rule (why)". */
+export function notImplementedYet(who: string, why?: string): string {
+  return `is not implemented yet by ${who}${why ? ` (${why})` : ''}`;
+}
+
+/** Whether a value of a refused flag is one of its accepted values (compared as text: 1 = "1", true = "true"). */
+export function acceptedValue(spec: FlagSpec, value: unknown): boolean {
+  return (spec.accept ?? []).some((a) => String(a) === String(value));
+}
+
+/** The error for a refused flag (value: what was given, shown when some values are accepted). */
+export function refusalMessage(spec: FlagSpec, value?: unknown): string {
+  const shown = spec.accept && value !== undefined ? `=${typeof value === 'string' ? JSON.stringify(value) : String(value)}` : '';
+  const ok = spec.accept?.length ? `; accepted: --${spec.name}=${spec.accept.map((a) => (typeof a === 'string' ? JSON.stringify(a) : String(a))).join(' or ')}` : '';
+  return `flag --${spec.name}${shown} ${spec.refused}${ok}`;
+}
+
+/**
+ * Refused copies of host flags (COMMON_FLAGS names) for a component or tool that does not use them;
+ * put them in its flag list. `refused` is the text after "flag --<name> ".
+ */
+export function refuseCommonFlags(names: readonly string[], refused: string): FlagSpec[] {
+  return names.map((n) => {
+    const c = COMMON_FLAGS.find((f) => f.name === n);
+    if (!c) throw new Error(`refuseCommonFlags: ${n} is not a host flag`);
+    return { name: c.name, key: c.key, type: c.type, help: c.help, refused };
+  });
+}
+
+/**
+ * For a one-shot tool: refused copies of every host flag it does not use (`uses`: names such as
+ * 'objstore.config-file'); --log.level and --log.format always apply.
+ */
+export function refuseUnusedCommonFlags(who: string, uses: readonly string[]): FlagSpec[] {
+  const names = COMMON_FLAGS.map((f) => f.name).filter((n) => !n.startsWith('log.') && !uses.includes(n));
+  return refuseCommonFlags(names, `is not accepted by ${who} (it would have no effect)`);
+}
+
+/** The host's flags for a component or tool: COMMON_FLAGS, with the ones its own flags refuse replaced. */
+export function hostFlagSpecs(own: readonly FlagSpec[] | undefined): FlagSpec[] {
+  return COMMON_FLAGS.map((c) => own?.find((o) => o.name === c.name && o.refused !== undefined) ?? c);
+}
+
 function convert(spec: FlagSpec, raw: string, ctx: string): unknown {
   const flag = `--${spec.name}`;
   switch (spec.type) {
@@ -127,6 +170,7 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[], 
   const out: ParsedFlags = { values: {}, given: new Set(), positionals: [], unknown: [], help: false };
   const set = (spec: FlagSpec, raw: string | boolean) => {
     const v = typeof raw === 'boolean' ? raw : convert(spec, raw, ctx);
+    if (spec.refused !== undefined && !acceptedValue(spec, v)) throw new FlagError(`${ctx}: ${refusalMessage(spec, v)}`);
     if (spec.type === 'strings') {
       const cur = getPath(out.values, spec.key);
       setPath(out.values, spec.key, [...(Array.isArray(cur) && out.given.has(spec.name) ? cur : Array.isArray(cur) ? cur : []), v]);
@@ -198,7 +242,7 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[], 
 
   if (opts.defaults !== false) {
     for (const s of specs) {
-      if (s.default === undefined || out.given.has(s.name)) continue;
+      if (s.default === undefined || out.given.has(s.name) || s.refused !== undefined) continue;
       if (getPath(out.values, s.key) !== undefined) continue; // another flag with the same key was given
       setPath(out.values, s.key, Array.isArray(s.default) ? [...s.default] : s.default);
     }
@@ -208,13 +252,17 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[], 
 
 /** Help text lines for a list of flags. */
 export function formatFlagsHelp(specs: readonly FlagSpec[]): string {
-  const rows = specs.map((s) => {
+  const refused = specs.filter((s) => s.refused !== undefined && !s.accept?.length);
+  const rows = specs.filter((s) => !refused.includes(s)).map((s) => {
     const left = `${s.short ? `-${s.short}, ` : '    '}--${s.type === 'bool' ? `[no-]${s.name}` : `${s.name}=<${s.type === 'strings' ? 'string' : s.type}>${s.type === 'strings' ? ' ...' : ''}`}`;
     const def = s.default !== undefined && s.default !== false && !(Array.isArray(s.default) && s.default.length === 0) ? ` (default: ${Array.isArray(s.default) ? s.default.join(',') : String(s.default)})` : '';
-    return [left, s.help + def] as const;
+    const only = s.refused !== undefined ? ` Only ${s.accept!.map((a) => (typeof a === 'string' ? JSON.stringify(a) : String(a))).join(' or ')} is accepted; any other value ${s.refused}.` : '';
+    return [left, s.help + def + only] as const;
   });
   const w = Math.min(48, Math.max(0, ...rows.map(([l]) => l.length)));
-  return rows.map(([l, r]) => `  ${l.padEnd(w)}  ${r}`).join('\n');
+  const text = rows.map(([l, r]) => `  ${l.padEnd(w)}  ${r}`).join('\n');
+  if (refused.length === 0) return text;
+  return `${text}\n\n  Refused (not implemented; giving one is an error that says why):\n    ${refused.map((s) => `--${s.name}`).join(', ')}`;
 }
 
 /** Flags the host handles for every component (Thanos's common flags); their keys are host settings. */

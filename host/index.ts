@@ -159,6 +159,15 @@ export interface FlagSpec {
   default?: unknown;
   /** One-letter alias, e.g. 'o' for `-o json`. */
   short?: string;
+  /**
+   * The flag is refused (project rule: no silent acceptance). Giving it on the command line, or
+   * its key in plugins.yaml, is an error `flag --<name> <refused>`, e.g. "is not implemented yet
+   * by thanos rule (…)". Build the text with notImplementedYet(); refuseCommonFlags() refuses
+   * host flags (--objstore.config-file, --data-dir, …) a component or tool does not use.
+   */
+  refused?: string;
+  /** With `refused`: values still accepted because they ask for what the component does anyway (e.g. --hash-func=""). */
+  accept?: readonly unknown[];
 }
 
 /** A one-shot command of a tools plugin, e.g. 'tsdb dump' under `thanos tools tsdb dump …`. */
@@ -232,5 +241,7 @@ export class GrpcError extends Error {
 }
 
 // Helpers for plugins that parse their own argv (tools commands) or durations in their config.
-export { parseFlags, parseDuration, FlagError, formatFlagsHelp, COMMON_FLAGS } from './flags.ts';
+export { parseFlags, parseDuration, FlagError, formatFlagsHelp, COMMON_FLAGS, notImplementedYet, refuseCommonFlags, refuseUnusedCommonFlags, refusalMessage } from './flags.ts';
+// The one version of the program (CLI --version, /api/v1/status/buildinfo, thanos_build_info).
+export { BUILD_INFO, type BuildInfo } from './version.ts';
 export type { ParsedFlags, ParseOptions } from './flags.ts';

@@ -9,8 +9,8 @@ import { BucketConfigError, bucketConfigFromObject, createBucket, parseBucketCon
 import type { ComponentContext, ComponentPlugin, Core, FlagSpec, Logger, ObjstorePlugin, PermissionRequest, ToolCommand } from './index.ts';
 import { ConfigError } from './index.ts';
 import { createCapabilities } from './capabilities.ts';
-import { COMMON_FLAGS, FlagError, formatFlagsHelp, parseDuration, parseFlags, getPath } from './flags.ts';
-import { loadBuiltinComponent, loadBuiltinObjstore, loadUse, NotImplementedError, REPO_ROOT } from './loader.ts';
+import { COMMON_FLAGS, FlagError, formatFlagsHelp, hostFlagSpecs, parseDuration, parseFlags, getPath } from './flags.ts';
+import { loadBuiltinComponent, loadBuiltinObjstore, loadUse, NotImplementedError } from './loader.ts';
 import { objstoreHandle, runGroup, type ObjstoreHandle, type UnitSpec } from './lifecycle.ts';
 import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from './log.ts';
 import { ManifestError, readManifest, startOrder, type Manifest, type ObjstoreEntry } from './manifest.ts';
@@ -18,6 +18,7 @@ import { Registry } from './metrics.ts';
 import { Permissions } from './permissions.ts';
 import { BUILTIN_COMPONENTS, COMMAND_ALIASES, COMPONENT_HELP, KNOWN_TOOL_COMMANDS } from './registry.ts';
 import { resolveSecrets, SecretError } from './secrets.ts';
+import { BUILD_INFO, versionText } from './version.ts';
 
 /** A usage error: printed to stderr, exit code 2. */
 export class UsageError extends Error {
@@ -55,12 +56,45 @@ export interface ParseCommandLineOptions {
   loadComponent?: (name: string) => Promise<ComponentPlugin>;
 }
 
-function version(): string {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
+/**
+ * Thanos's application-level flags (kingpin): given before the command they apply to it, as if
+ * written after it (`thanos --log.level=debug bucket ls …`). --help and --version work anywhere.
+ */
+const GLOBAL_VALUE_FLAGS = ['log.level', 'log.format'];
+
+interface Globals {
+  /** The global value flags as written, to be parsed with the command's flags. */
+  flags: string[];
+  help: boolean;
+  version: boolean;
+  rest: string[];
+}
+
+function splitGlobals(argv: string[]): Globals {
+  const g: Globals = { flags: [], help: false, version: false, rest: [] };
+  let i = 0;
+  for (; i < argv.length && argv[i]!.startsWith('-'); i++) {
+    const a = argv[i]!;
+    if (a === '--help' || a === '-h' || a === '--help-long') { g.help = true; continue; }
+    if (a === '--version') { g.version = true; continue; }
+    const name = a.startsWith('--') ? a.slice(2).split('=')[0]! : '';
+    if (!GLOBAL_VALUE_FLAGS.includes(name)) {
+      throw new UsageError(`thanos: unknown flag ${name ? `--${name}` : a} before the command (flags before the command: ${GLOBAL_VALUE_FLAGS.map((f) => `--${f}`).join(', ')}, --help, --version)`);
+    }
+    if (a.includes('=')) g.flags.push(a);
+    else {
+      if (i + 1 >= argv.length) throw new UsageError(`thanos: flag --${name} needs a value`);
+      g.flags.push(a, argv[++i]!);
+    }
   }
+  g.rest = argv.slice(i);
+  return g;
+}
+
+/** `--version` among a command's flags (before a `--`), as kingpin answers it for every command. */
+function asksVersion(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).includes('--version');
 }
 
 function hostSettings(values: Record<string, unknown>, given: Set<string>, ctx: string): HostSettings {
@@ -85,7 +119,7 @@ function hostSettings(values: Record<string, unknown>, given: Set<string>, ctx: 
   };
 }
 
-/** Component flags minus the names the host handles itself. */
+/** Component flags minus the names the host handles itself (hostFlagSpecs merges the refused ones). */
 function componentFlags(specs: readonly FlagSpec[] | undefined): FlagSpec[] {
   const common = new Set(COMMON_FLAGS.map((f) => f.name));
   return (specs ?? []).filter((f) => !common.has(f.name));
@@ -115,9 +149,11 @@ ${comps}
 Older spellings: "bucket <cmd>" = "tools bucket <cmd>", "downsample" = "tools bucket downsample",
 "check rules" = "tools rules-check".
 
-Flags:
+Flags (before or after the command):
   -h, --help             Show help (also: thanos <command> --help).
       --version          Show the version.
+      --log.level=info   Log filtering level: debug, info, warn, error.
+      --log.format=logfmt  Log format to use: logfmt or json.
 `;
 }
 
@@ -127,7 +163,7 @@ function componentHelp(name: string, plugin: ComponentPlugin): string {
 ${COMPONENT_HELP[name] ?? plugin.manifest.description ?? ''}
 
 Flags handled by the host:
-${formatFlagsHelp(COMMON_FLAGS)}
+${formatFlagsHelp(hostFlagSpecs(plugin.flags))}
 ${componentFlags(plugin.flags).length ? `\nFlags of ${plugin.manifest.id}:\n${formatFlagsHelp(componentFlags(plugin.flags))}\n` : ''}`;
 }
 
@@ -160,14 +196,22 @@ function toolsHelp(commands: ToolCommand[], prefix: string[]): string {
 /** Parses a command line without running anything (plugins are imported to learn their flags). */
 export async function parseCommandLine(argv: string[], opts: ParseCommandLineOptions = {}): Promise<Invocation> {
   const load = opts.loadComponent ?? loadBuiltinComponent;
-  if (argv.length === 0) throw new UsageError(`thanos: expected a command\n\n${usage()}`);
+  const g = splitGlobals(argv);
+  if (g.version) return { kind: 'version', text: versionText() };
+  if (g.rest.length === 0) {
+    if (g.help) return { kind: 'help', text: usage() };
+    throw new UsageError(`thanos: expected a command\n\n${usage()}`);
+  }
+  // Global flags go after the command words (where every command parses them); --help too.
+  const globalsAfter = [...g.flags, ...(g.help ? ['--help'] : [])];
+  argv = g.rest;
   const first = argv[0]!;
-  if (first === '--help' || first === '-h' || first === 'help') return { kind: 'help', text: usage() };
-  if (first === '--version' || first === 'version') return { kind: 'version', text: `thanos, version ${version()} (thanos-ts, node ${process.version})` };
-  if (first.startsWith('-')) throw new UsageError(`thanos: unknown flag ${first} before the command (usage: thanos <command> [flags])`);
+  if (first === 'help') return { kind: 'help', text: usage() };
+  if (first === 'version') return { kind: 'version', text: versionText() };
 
   if (first === 'run') {
-    const p = parseFlags(argv.slice(1), [
+    if (asksVersion(argv)) return { kind: 'version', text: versionText() };
+    const p = parseFlags([...globalsAfter, ...argv.slice(1)], [
       { name: 'config', short: 'c', key: 'config', type: 'string', default: 'plugins.yaml', help: 'The manifest.' },
       { name: 'log.level', key: 'logLevel', type: 'string', help: 'Override log.level of the manifest.' },
       { name: 'log.format', key: 'logFormat', type: 'string', help: 'Override log.format of the manifest.' },
@@ -191,6 +235,7 @@ export async function parseCommandLine(argv: string[], opts: ParseCommandLineOpt
     }
   }
   const name = args[0]!;
+  if (asksVersion(args)) return { kind: 'version', text: versionText() };
   if (!BUILTIN_COMPONENTS[name]) {
     throw new UsageError(`thanos: unknown command "${name}" (commands: run, ${Object.keys(BUILTIN_COMPONENTS).join(', ')}; see thanos --help)`);
   }
@@ -201,7 +246,7 @@ export async function parseCommandLine(argv: string[], opts: ParseCommandLineOpt
   } catch (err) {
     if (!(err instanceof NotImplementedError)) throw err;
     // Parse what the host knows so the command line is still checked as far as possible.
-    const rest = name === 'tools' ? args.slice(1 + leadingWords(args.slice(1)).length) : args.slice(1);
+    const rest = [...globalsAfter, ...(name === 'tools' ? args.slice(1 + leadingWords(args.slice(1)).length) : args.slice(1))];
     const p = parseFlags(rest, COMMON_FLAGS, { context: `thanos ${name}`, allowUnknown: true });
     return { kind: 'notImplemented', name, argv: args, host: hostSettings(p.values, p.given, `thanos ${name}`), unknownFlags: p.unknown.filter((u) => u.startsWith('-')) };
   }
@@ -213,24 +258,24 @@ export async function parseCommandLine(argv: string[], opts: ParseCommandLineOpt
     if (!m) {
       const known = KNOWN_TOOL_COMMANDS.find((k) => k.split(' ').every((w, i) => words[i] === w));
       if (known) {
-        const rest = args.slice(1 + known.split(' ').length);
+        const rest = [...globalsAfter, ...args.slice(1 + known.split(' ').length)];
         const p = parseFlags(rest, COMMON_FLAGS, { context: `thanos tools ${known}`, allowUnknown: true });
         return { kind: 'notImplemented', name: `tools ${known}`, argv: args, host: hostSettings(p.values, p.given, `thanos tools ${known}`), unknownFlags: p.unknown.filter((u) => u.startsWith('-')) };
       }
-      if (words.length === 0 || args.includes('--help') || args.includes('-h')) return { kind: 'toolsHelp', text: toolsHelp(commands, words) };
+      if (words.length === 0 || g.help || args.includes('--help') || args.includes('-h')) return { kind: 'toolsHelp', text: toolsHelp(commands, words) };
       throw new UsageError(`thanos tools: unknown command "${words.join(' ')}" (commands: ${commands.map((c) => c.name).join(', ')})`);
     }
-    const rest = args.slice(1 + m.used);
+    const rest = [...globalsAfter, ...args.slice(1 + m.used)];
     const ctx = `thanos tools ${m.command.name}`;
     const own = componentFlags(m.command.flags);
-    const p = parseFlags(rest, [...COMMON_FLAGS, ...own], { context: ctx, positionals: true, allowUnknown: m.command.flags === undefined });
+    const p = parseFlags(rest, [...hostFlagSpecs(m.command.flags), ...own], { context: ctx, positionals: true, allowUnknown: m.command.flags === undefined });
     const { host, config } = splitValues(p, own, ctx);
     return { kind: 'tool', plugin, command: m.command, words: m.command.name.split(/\s+/), argv: rest, host, config, help: p.help };
   }
 
   const own = componentFlags(plugin.flags);
   const ctx = `thanos ${name}`;
-  const p = parseFlags(args.slice(1), [...COMMON_FLAGS, ...own], { context: ctx });
+  const p = parseFlags([...globalsAfter, ...args.slice(1)], [...hostFlagSpecs(plugin.flags), ...own], { context: ctx });
   const { host, config } = splitValues(p, own, ctx);
   return { kind: 'component', name, plugin, host, config, help: p.help };
 }
@@ -298,7 +343,7 @@ async function runComponent(inv: Extract<Invocation, { kind: 'component' }>): Pr
     objstoreHint: 'pass --objstore.config-file or --objstore.config',
   };
   const grace = Math.max(parseDuration(h.httpGracePeriod), parseDuration(h.grpcGracePeriod));
-  log.info(`starting ${inv.name}`, { version: version() });
+  log.info(`starting ${inv.name}`, { version: BUILD_INFO.version, revision: BUILD_INFO.revision });
   const res = await runGroup([unit], { log, core: () => makeCore(), gracePeriodMs: grace });
   if (res.timedOut) process.exit(res.code);
   return res.code;
@@ -399,6 +444,20 @@ export async function buildObjstore(m: Manifest, e: ObjstoreEntry, log: Logger):
   }));
 }
 
+/** Component entry keys of plugins.yaml that are the manifest's spelling of a host flag. */
+const ENTRY_FLAGS: ReadonlyArray<readonly ['http' | 'grpc' | 'dataDir' | 'objstore', string]> = [
+  ['http', 'http-address'], ['grpc', 'grpc-address'], ['dataDir', 'data-dir'], ['objstore', 'objstore.config-file'],
+];
+
+/** A host setting the component refuses as a flag (e.g. objstore for the ruler) is refused in the manifest too. */
+function refuseEntrySettings(plugin: ComponentPlugin, c: Manifest['components'][number], fail: (key: string, detail: string) => never): void {
+  for (const [k, flag] of ENTRY_FLAGS) {
+    if (c[k] === undefined) continue;
+    const spec = plugin.flags?.find((f) => f.name === flag && f.refused !== undefined);
+    if (spec) fail(`${c.key}.${k}`, `${k} is the manifest's --${flag}, which ${spec.refused}`);
+  }
+}
+
 /** Loads plugins and builds the units of a manifest; every error names file, line and key. */
 export async function planManifest(m: Manifest, log: Logger): Promise<UnitSpec[]> {
   const fail = (key: string, detail: string): never => {
@@ -426,6 +485,7 @@ export async function planManifest(m: Manifest, log: Logger): Promise<UnitSpec[]
       return fail(`${c.key}.use`, (err as Error).message);
     }
     if (typeof plugin.setup !== 'function') fail(`${c.key}.use`, `${plugin.manifest.id} has no long-running component (only one-shot commands)`);
+    refuseEntrySettings(plugin, c, fail);
     const perms = new Permissions({ pluginId: plugin.manifest.id, request: plugin.manifest.permissions, grant: c.permissions, grantKey: `${c.key}.permissions`, grantBaseDir: m.dir });
     noteUngranted(log, plugin.manifest.id, plugin.manifest.permissions, c.permissions, `${c.key}.permissions`);
     try {
@@ -449,7 +509,7 @@ async function runManifest(inv: Extract<Invocation, { kind: 'run' }>): Promise<n
   const log = createLogger({ level: inv.logLevel ?? m.log.level, format: inv.logFormat ?? m.log.format });
   const units = await planManifest(m, log);
   if (units.length === 0) throw new UsageError(`${m.file}: no enabled components`);
-  log.info('starting', { manifest: m.file, components: units.map((u) => u.id).join(','), version: version() });
+  log.info('starting', { manifest: m.file, components: units.map((u) => u.id).join(','), version: BUILD_INFO.version, revision: BUILD_INFO.revision });
   const res = await runGroup(units, { log, core: () => makeCore(m.core.backend), gracePeriodMs: m.gracePeriodMs });
   if (res.timedOut) process.exit(res.code);
   return res.code;
@@ -463,7 +523,7 @@ export async function execute(inv: Invocation): Promise<number> {
       process.stdout.write(inv.text);
       return 0;
     case 'version':
-      process.stdout.write(inv.text + '\n');
+      process.stdout.write(inv.text.endsWith('\n') ? inv.text : inv.text + '\n');
       return 0;
     case 'notImplemented':
       process.stderr.write(`thanos ${inv.name}: not implemented yet\n`);
@@ -476,7 +536,7 @@ export async function execute(inv: Invocation): Promise<number> {
       return runComponent(inv);
     case 'tool':
       if (inv.help) {
-        process.stdout.write(`usage: thanos tools ${inv.command.name} [<flags>]\n\n${inv.command.help}\n\nFlags:\n${formatFlagsHelp([...COMMON_FLAGS, ...componentFlags(inv.command.flags)])}\n`);
+        process.stdout.write(`usage: thanos tools ${inv.command.name} [<flags>]\n\n${inv.command.help}\n\nFlags:\n${formatFlagsHelp([...hostFlagSpecs(inv.command.flags), ...componentFlags(inv.command.flags)])}\n`);
         return 0;
       }
       return runTool(inv);

@@ -56,8 +56,6 @@ export interface ComponentEntry {
   http?: string;
   grpc?: string;
   dataDir?: string;
-  httpGracePeriod?: string;
-  grpcGracePeriod?: string;
   permissions: PermissionRequest;
   key: string;
 }
@@ -243,11 +241,14 @@ export function parseManifest(text: string, file: string): Manifest {
     if (c.config !== undefined && c.config !== null && (typeof c.config !== 'object' || Array.isArray(c.config))) {
       fail(`${key}.config`, `expected a mapping, got ${typeName(c.config)}`);
     }
+    // Accepted once and never used: one deadline (gracePeriod) governs the stop of the whole process.
+    for (const k of ['httpGracePeriod', 'grpcGracePeriod']) {
+      if (c[k] !== undefined) fail(`${key}.${k}`, `is not implemented yet (one deadline for every component: set the top-level gracePeriod, or --${k === 'httpGracePeriod' ? 'http' : 'grpc'}-grace-period on the command line)`);
+    }
     components.push({
       id, use: str(c.use, `${key}.use`, true)!, enabled: c.enabled !== false, config: c.config ?? {},
       objstore: os, dependsOn: deps as string[], http: addr(c.http, `${key}.http`), grpc: addr(c.grpc, `${key}.grpc`),
-      dataDir: str(c.dataDir, `${key}.dataDir`), httpGracePeriod: dur(c.httpGracePeriod, `${key}.httpGracePeriod`),
-      grpcGracePeriod: dur(c.grpcGracePeriod, `${key}.grpcGracePeriod`), permissions: perms(c.permissions, `${key}.permissions`), key,
+      dataDir: str(c.dataDir, `${key}.dataDir`), permissions: perms(c.permissions, `${key}.permissions`), key,
     });
   });
 

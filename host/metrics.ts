@@ -1,7 +1,8 @@
 // A small Prometheus metrics registry (counter, gauge, histogram) and the text exposition format
-// (version 0.0.4), plus the usual process_* and nodejs_* metrics.
+// (version 0.0.4), plus the usual process_* and nodejs_* metrics and thanos_build_info.
 import * as fs from 'node:fs';
 import type { Counter, Gauge, Histogram, Metrics } from './index.ts';
+import { buildInfoMetric } from './version.ts';
 
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -188,5 +189,6 @@ export function processMetrics(): string {
   out += gaugeText('nodejs_heap_size_used_bytes', 'Process heap size used from Node.js in bytes.', mem.heapUsed);
   out += gaugeText('nodejs_external_memory_bytes', 'Node.js external memory size in bytes.', mem.external);
   out += gaugeText('nodejs_version_info', 'Node.js version info.', 1, 'gauge', `{version="${process.version}"}`);
+  out += buildInfoMetric();
   return out;
 }

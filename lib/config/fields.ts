@@ -1,8 +1,8 @@
 // Typed readers for a component's config object (plugins.yaml `config:` merged with its flags).
 // Each reader returns the default when the key is absent (undefined or null) and throws a
 // ConfigError naming the key when the value has the wrong type or is out of range.
-import { ConfigError } from '../../host/index.ts';
-import { parseDuration } from '../../host/flags.ts';
+import { ConfigError, type FlagSpec } from '../../host/index.ts';
+import { acceptedValue, getPath, parseDuration, refusalMessage } from '../../host/flags.ts';
 import { durationValue } from '../store/blocksync/timeflags.ts';
 
 export type RawConfig = Record<string, unknown>;
@@ -17,6 +17,40 @@ export function configMapping(input: unknown, what: string): RawConfig {
 /** Strict: a key in none of the `known` sets is a ConfigError(key, message). */
 export function rejectUnknownKeys(raw: RawConfig, known: readonly ReadonlySet<string>[], message: string): void {
   for (const k of Object.keys(raw)) if (!known.some((s) => s.has(k))) throw new ConfigError(k, message);
+}
+
+/**
+ * Keys of host settings, which plugins.yaml sets on the component entry (http:, grpc:, dataDir:,
+ * objstore:, top-level log:) and the command line with host flags, never under `config:`.
+ */
+export const HOST_SETTING_KEYS: ReadonlySet<string> = new Set([
+  'http', 'grpc', 'httpAddress', 'grpcAddress', 'httpGracePeriod', 'grpcGracePeriod', 'objstore', 'objstoreConfig', 'objstoreConfigFile',
+  'log', 'logLevel', 'logFormat', 'dataDir',
+]);
+
+/**
+ * A host setting under `config:` would be silently ignored: it is a ConfigError naming the key and
+ * where it belongs. `except` lists the ones this component does read from its config (e.g. dataDir).
+ */
+export function rejectHostKeys(raw: RawConfig, component: string, except: readonly string[] = []): void {
+  for (const k of Object.keys(raw)) {
+    if (HOST_SETTING_KEYS.has(k) && !except.includes(k)) {
+      throw new ConfigError(k, `is a host setting, not a ${component} option: set it on the component's entry in plugins.yaml (http, grpc, dataDir, objstore; log at the top) or with its flag, not under config`);
+    }
+  }
+}
+
+/**
+ * Refused flags (FlagSpec.refused) are refused as config keys too: a key given with a value that
+ * is not in the flag's `accept` list is a ConfigError naming the key and the flag.
+ */
+export function refuseUnimplemented(raw: RawConfig, flags: readonly FlagSpec[]): void {
+  for (const f of flags) {
+    if (f.refused === undefined) continue;
+    const v = getPath(raw, f.key);
+    if (v === undefined || v === null || acceptedValue(f, v)) continue;
+    throw new ConfigError(f.key, refusalMessage(f, v));
+  }
 }
 
 export function configString(raw: RawConfig, key: string, def: string): string {

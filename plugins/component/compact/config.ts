@@ -1,7 +1,9 @@
 // `thanos compact` flags (Thanos names) and the config object they fill (also from plugins.yaml).
-import { ConfigError, type FlagSpec } from '../../../host/index.ts';
+import { ConfigError, notImplementedYet, type FlagSpec } from '../../../host/index.ts';
 import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
-import { configBool, configInt, configMapping, configPromDuration, configString, rejectUnknownKeys } from '../../../lib/config/fields.ts';
+import {
+  configBool, configInt, configMapping, configPromDuration, configString, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
+} from '../../../lib/config/fields.ts';
 import { parseRelabelConfigs } from '../../../lib/store/blocksync/relabel.ts';
 import { RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE } from '../../../lib/compact/plan.ts';
 
@@ -31,6 +33,8 @@ export interface CompactConfig {
   selectorRelabelConfigFile?: string;
 }
 
+const NOT_YET = (why?: string) => notImplementedYet('thanos compact', why);
+
 export const compactFlags: FlagSpec[] = [
   { name: 'min-time', key: 'minTime', type: 'string', default: '0000-01-01T00:00:00Z', help: 'Start of time range limit to compact: blocks overlapping it or later (RFC3339 or a duration relative to now, e.g. -2w).' },
   { name: 'max-time', key: 'maxTime', type: 'string', default: '9999-12-31T23:59:59Z', help: 'End of time range limit to compact (RFC3339 or a duration relative to now).' },
@@ -44,31 +48,32 @@ export const compactFlags: FlagSpec[] = [
   { name: 'retention.resolution-1h', key: 'retentionResolution1h', type: 'duration', default: '0d', help: 'How long to retain samples of resolution 2 (1 hour) in bucket. 0d = forever.' },
   { name: 'downsampling.disable', key: 'downsamplingDisable', type: 'bool', default: false, help: 'Disables downsampling.' },
   { name: 'compact.concurrency', key: 'compactConcurrency', type: 'int', default: 1, help: 'Number of groups compacted at once.' },
-  { name: 'compact.blocks-fetch-concurrency', key: 'blocksFetchConcurrency', type: 'int', default: 1, help: 'Accepted for compatibility (blocks of a plan are downloaded one after another).' },
-  { name: 'compact.cleanup-interval', key: 'cleanupInterval', type: 'duration', default: '5m', help: 'Accepted for compatibility: cleanup runs at the end of every iteration.' },
-  { name: 'compact.progress-interval', key: 'progressInterval', type: 'duration', default: '5m', help: 'Accepted for compatibility: progress is logged per group and block.' },
+  { name: 'compact.blocks-fetch-concurrency', key: 'blocksFetchConcurrency', type: 'int', default: 1, help: 'Number of goroutines to use when download block during compaction.', refused: NOT_YET('the blocks of a plan are downloaded one after another'), accept: [1] },
+  { name: 'compact.cleanup-interval', key: 'cleanupInterval', type: 'duration', help: 'How often we should clean up partially uploaded blocks and blocks with deletion mark in the background.', refused: NOT_YET('cleanup runs at the end of every iteration') },
+  { name: 'compact.progress-interval', key: 'progressInterval', type: 'duration', help: 'Frequency of calculating the compaction progress in the background.', refused: NOT_YET('progress is logged per group and block') },
   { name: 'compact.enable-vertical-compaction', key: 'enableVerticalCompaction', type: 'bool', default: false, help: 'Merge overlapping blocks of a group (one-to-one deduplication) instead of halting.' },
   { name: 'downsample.concurrency', key: 'downsampleConcurrency', type: 'int', default: 1, help: 'Number of blocks downsampled at once.' },
-  { name: 'block-files-concurrency', key: 'blockFilesConcurrency', type: 'int', default: 1, help: 'Accepted for compatibility.' },
+  { name: 'block-files-concurrency', key: 'blockFilesConcurrency', type: 'int', default: 1, help: 'Number of goroutines to use when fetching/uploading block files from object storage.', refused: NOT_YET('the files of a block are transferred one after another'), accept: [1] },
   { name: 'block-meta-fetch-concurrency', key: 'blockMetaFetchConcurrency', type: 'int', default: 32, help: 'Number of goroutines to use when fetching block metadata from object storage.' },
   { name: 'delete-delay', key: 'deleteDelay', type: 'duration', default: '48h', help: 'Time before a block marked for deletion is deleted from the bucket.' },
   { name: 'deduplication.replica-label', key: 'replicaLabels', type: 'strings', default: [], help: 'Label to treat as a replica indicator of blocks that can be deduplicated (repeatable); dropped when grouping. Needs --compact.enable-vertical-compaction.' },
-  { name: 'deduplication.func', key: 'deduplicationFunc', type: 'string', default: '', help: 'Deduplication algorithm for merging overlapping blocks: "" (one-to-one) only.' },
+  { name: 'deduplication.func', key: 'deduplicationFunc', type: 'string', default: '', help: 'Deduplication algorithm for merging overlapping blocks: "" (one-to-one) only.', refused: NOT_YET('only the one-to-one merge of identical series is implemented'), accept: [''] },
   { name: 'debug.max-compaction-level', key: 'maxCompactionLevel', type: 'int', default: 4, help: 'Maximum compaction level (1..4: 2h, 8h, 2d, 14d).' },
   { name: 'debug.halt-on-error', key: 'haltOnError', type: 'bool', default: true, help: 'Halt the process if a critical compaction error is detected (keep serving with thanos_compact_halted=1 under --wait).' },
-  { name: 'hash-func', key: 'hashFunc', type: 'string', default: '', help: 'Accepted for compatibility (no hashes are computed).' },
+  { name: 'hash-func', key: 'hashFunc', type: 'string', default: '', help: 'Hash function for the files of produced blocks: "" (none) only.', refused: NOT_YET('no hashes are computed'), accept: [''] },
   { name: 'web.disable', key: 'webDisable', type: 'bool', default: false, help: 'Disable the block viewer UI.' },
   { name: 'bucket-web-label', key: 'bucketWebLabel', type: 'string', default: '', help: 'External block label to use as group title in the bucket web UI.' },
   { name: 'block-viewer.global.sync-block-interval', key: 'blockViewerSyncInterval', type: 'duration', default: '1m', help: 'Repeat interval for syncing the blocks between local and remote view for /global Block Viewer UI.' },
-  { name: 'block-viewer.global.sync-block-timeout', key: 'blockViewerSyncTimeout', type: 'duration', default: '5m', help: 'Accepted for compatibility.' },
+  { name: 'block-viewer.global.sync-block-timeout', key: 'blockViewerSyncTimeout', type: 'duration', help: 'Maximum time for syncing the blocks between local and remote view for /global Block Viewer UI.', refused: NOT_YET('the block viewer\'s sync has no deadline') },
 ];
 
-const HOST_KEYS = new Set(['http', 'grpc', 'httpGracePeriod', 'grpcGracePeriod', 'objstore', 'log']);
+/** --data-dir is a host flag (ctx.dataDir); `dataDir` is still read from plugins.yaml config. */
 const KNOWN = new Set([...compactFlags.map((f) => f.key), 'dataDir']);
 
 export function parseCompactConfig(input: unknown): CompactConfig {
   const raw = configMapping(input, 'compact');
-  rejectUnknownKeys(raw, [KNOWN, HOST_KEYS], 'unknown compact option');
+  rejectHostKeys(raw, 'compact', ['dataDir']);
+  rejectUnknownKeys(raw, [KNOWN], 'unknown compact option');
   const def = (k: string) => compactFlags.find((f) => f.key === k)!.default;
   const dur = (k: string): number => configPromDuration(raw, k, def(k) as string, { nonNegative: true });
   const int = (k: string, min: number): number => configInt(raw, k, def(k) as number, min);
@@ -125,5 +130,6 @@ export function parseCompactConfig(input: unknown): CompactConfig {
     if (cfg.retention5mMs !== 0 && cfg.retention5mMs < RES_LEVEL2_DOWNSAMPLE_RANGE) throw new ConfigError('retentionResolution5m', '--retention.resolution-5m: 5m resolution must be higher than the minimum block size after which 1h resolution downsampling will occur (10 days); disable downsampling or raise the retention');
   }
   if (cfg.replicaLabels.length && !cfg.enableVerticalCompaction) throw new ConfigError('replicaLabels', '--deduplication.replica-label needs --compact.enable-vertical-compaction');
+  refuseUnimplemented(raw, compactFlags);
   return cfg;
 }

@@ -1,7 +1,8 @@
 // `thanos query` flags and the config object they fill (also accepted from plugins.yaml).
-import { ConfigError, type FlagSpec } from '../../../host/index.ts';
+import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec } from '../../../host/index.ts';
 import {
-  configBool as bool, configDuration as dur, configInt as int, configMapping, configString as str, configStrings as strings, rejectUnknownKeys,
+  configBool as bool, configDuration as dur, configInt as int, configMapping, configString as str, configStrings as strings, rejectHostKeys,
+  rejectUnknownKeys, refuseUnimplemented,
 } from '../../../lib/config/fields.ts';
 import { DEDUP_ALGORITHMS, type DedupAlgorithm } from '../../../lib/store/dedup.ts';
 import { parseEndpointAddress } from '../../../lib/query/endpoints.ts';
@@ -35,6 +36,8 @@ export interface QueryConfig {
   externalPrefix: string;
 }
 
+const NOT_YET = (why?: string) => notImplementedYet('thanos query', why);
+
 export const queryFlags: FlagSpec[] = [
   { name: 'endpoint', key: 'endpoints', type: 'strings', default: [], help: 'Addresses of statically configured Thanos API servers (repeatable). The scheme may be prefixed with dns+ to resolve the host name.' },
   { name: 'store', key: 'stores', type: 'strings', default: [], help: 'Deprecated alias of --endpoint (older Thanos releases): addresses of statically configured store API servers (repeatable).' },
@@ -63,22 +66,19 @@ export const queryFlags: FlagSpec[] = [
   { name: 'query.instant.default.max_source_resolution', key: 'instantDefaultMaxSourceResolution', type: 'duration', default: '0s', help: 'default value for max_source_resolution for instant queries. If not set, defaults to 0s only taking raw resolution into account.' },
   { name: 'web.route-prefix', key: 'webRoutePrefix', type: 'string', default: '', help: 'Prefix for API and UI endpoints. This allows thanos UI to be served on a sub-path.' },
   { name: 'web.external-prefix', key: 'webExternalPrefix', type: 'string', default: '', help: 'Static prefix for all HTML links and redirect URLs in the UI query web interface.' },
-  // Accepted for compatibility with Thanos command lines; values that would need a missing feature are refused.
-  { name: 'query.promql-engine', key: 'promqlEngine', type: 'string', default: 'prometheus', help: 'PromQL engine to use: prometheus or thanos (both run our engine; accepted for compatibility).' },
-  { name: 'query.mode', key: 'queryMode', type: 'string', default: 'local', help: 'PromQL query mode: only local is supported (distributed mode is not).' },
-  { name: 'store.sd-dns-interval', key: 'storeSdDnsInterval', type: 'duration', default: '30s', help: 'Interval between DNS resolutions (accepted for compatibility; dns+ endpoints are resolved by the gRPC client).' },
-  { name: 'grpc-client-tls-secure', key: 'grpcClientTlsSecure', type: 'bool', default: false, help: 'Use TLS when talking to the gRPC server (not supported: endpoints are reached over plaintext gRPC).' },
-  { name: 'grpc-compression', key: 'grpcCompression', type: 'string', default: 'none', help: 'Compression algorithm to use for gRPC requests to other clients: only none is supported.' },
-  { name: 'web.prefix-header', key: 'webPrefixHeader', type: 'string', default: '', help: 'Name of HTTP request header used for dynamic prefixing of UI links and redirects (accepted for compatibility; ignored).' },
-  { name: 'alert.query-url', key: 'alertQueryUrl', type: 'string', default: '', help: 'The external Thanos Query URL that would be set in all alerts \'Source\' field (accepted for compatibility; unused by the querier).' },
+  // Thanos flags of which only the values that ask for what this querier does are accepted.
+  { name: 'query.promql-engine', key: 'promqlEngine', type: 'string', default: 'prometheus', help: 'PromQL engine to use: prometheus or thanos (both run our engine, which follows Prometheus\'s semantics).' },
+  { name: 'query.mode', key: 'queryMode', type: 'string', default: 'local', help: 'PromQL query mode.', refused: NOT_YET('distributed mode'), accept: ['local'] },
+  { name: 'grpc-client-tls-secure', key: 'grpcClientTlsSecure', type: 'bool', default: false, help: 'Use TLS when talking to the gRPC server.', refused: NOT_YET('endpoints are reached over plaintext gRPC'), accept: [false] },
+  { name: 'grpc-compression', key: 'grpcCompression', type: 'string', default: 'none', help: 'Compression algorithm to use for gRPC requests to other clients.', refused: NOT_YET('gRPC requests are not compressed'), accept: ['none'] },
+  { name: 'web.prefix-header', key: 'webPrefixHeader', type: 'string', default: '', help: 'Name of HTTP request header used for dynamic prefixing of UI links and redirects.', refused: NOT_YET('links use --web.external-prefix or --web.route-prefix'), accept: [''] },
+  // Thanos flags with no effect here yet: refused when given.
+  { name: 'store.sd-dns-interval', key: 'storeSdDnsInterval', type: 'duration', help: 'Interval between DNS resolutions.', refused: NOT_YET('dns+ endpoints are resolved when the gRPC client connects') },
+  { name: 'alert.query-url', key: 'alertQueryUrl', type: 'string', help: 'The external Thanos Query URL that would be set in all alerts \'Source\' field.', refused: NOT_YET('the querier serves no alerts') },
+  // Host flags the querier has no use for (Thanos's querier has none of them either).
+  ...refuseCommonFlags(['objstore.config-file', 'objstore.config'], 'is not a flag of thanos query (the querier reads no object storage: point --endpoint at a store gateway)'),
+  ...refuseCommonFlags(['data-dir'], 'is not a flag of thanos query (the querier keeps no local state)'),
 ];
-
-/** Keys the host fills for every component (addresses, objstore, logging); the querier ignores them. */
-const HOST_KEYS = new Set([
-  'http', 'grpc', 'httpAddress', 'grpcAddress', 'httpGracePeriod', 'grpcGracePeriod', 'objstore', 'objstoreConfig', 'objstoreConfigFile',
-  'logLevel', 'logFormat', 'tracingConfig', 'tracingConfigFile', 'grpcServerTlsCert', 'grpcServerTlsKey', 'grpcServerTlsClientCa',
-  'grpcServerMaxConnectionAge', 'requestLoggingConfig', 'requestLoggingConfigFile', 'dataDir', 'log',
-]);
 
 const KNOWN = new Set(queryFlags.map((f) => f.key));
 
@@ -103,7 +103,8 @@ function normalizePrefix(key: string, p: string): string {
 /** Strict: unknown keys and bad values are ConfigErrors naming the key. */
 export function parseQueryConfig(input: unknown): QueryConfig {
   const raw = configMapping(input, 'query');
-  rejectUnknownKeys(raw, [KNOWN, HOST_KEYS], 'unknown query option');
+  rejectHostKeys(raw, 'query');
+  rejectUnknownKeys(raw, [KNOWN], 'unknown query option');
   const algo = str(raw, 'deduplicationFunc', 'penalty');
   if (!(DEDUP_ALGORITHMS as readonly string[]).includes(algo)) {
     throw new ConfigError('deduplicationFunc', `unknown deduplication algorithm ${JSON.stringify(algo)} (expected one of ${DEDUP_ALGORITHMS.join(', ')})`);
@@ -147,9 +148,7 @@ export function parseQueryConfig(input: unknown): QueryConfig {
   if (bool(raw, 'grpcClientTlsSecure', false)) throw new ConfigError('grpcClientTlsSecure', 'TLS to gRPC endpoints is not supported; use plaintext gRPC on a trusted network');
   const comp = str(raw, 'grpcCompression', 'none');
   if (comp !== 'none') throw new ConfigError('grpcCompression', `gRPC compression ${JSON.stringify(comp)} is not supported (only none)`);
-  dur(raw, 'storeSdDnsInterval', '30s');
-  str(raw, 'webPrefixHeader', '');
-  str(raw, 'alertQueryUrl', '');
   if (cfg.timeoutMs <= 0) throw new ConfigError('timeout', 'must be positive');
+  refuseUnimplemented(raw, queryFlags);
   return cfg;
 }

@@ -4,7 +4,7 @@
 // view again as a StoreAPI over gRPC so queriers can be stacked.
 import { Hono } from 'hono';
 import YAML from 'yaml';
-import { ConfigError, definePlugin, type Component, type ComponentContext, type ComponentInfo } from '../../../host/index.ts';
+import { BUILD_INFO, ConfigError, definePlugin, type Component, type ComponentContext, type ComponentInfo } from '../../../host/index.ts';
 import { compileMatcher, type Matcher } from '../../../lib/labels/mod.ts';
 import { Engine } from '../../../lib/promql/mod.ts';
 import {
@@ -35,7 +35,7 @@ const UI_DIR = new URL('./ui/', import.meta.url).pathname;
 const UPLOT_DIR = new URL('../../../node_modules/uplot/dist/', import.meta.url).pathname;
 
 /** The program's version (host/version.ts, from package.json): the same as `thanos --version`. */
-export const VERSION = '0.43.0-ts';
+export const VERSION = BUILD_INFO.version;
 
 /** math.MaxInt64 / math.MinInt64 as JS numbers (±2^63): the wire encoder writes them exactly. */
 const INT64_MAX = 2 ** 63;
@@ -187,7 +187,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     flags: flagValues,
     metricMetadata: (req, partial, signal) => fanoutMetadata(endpoints.metadataSources(), req, partial, signal),
     targets: (req, partial, signal) => fanoutTargets(endpoints.targetsSources(), req, cfg.replicaLabels, partial, signal),
-    buildInfo: { version: VERSION, revision: '', branch: '', buildUser: '', buildDate: '', goVersion: `node ${globalThis.process?.version ?? ''}`.trim() },
+    buildInfo: { version: BUILD_INFO.version, revision: BUILD_INFO.revision, branch: BUILD_INFO.branch, buildUser: BUILD_INFO.buildUser, buildDate: BUILD_INFO.buildDate, goVersion: BUILD_INFO.goVersion },
   });
 
   const app = new Hono();

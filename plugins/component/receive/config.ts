@@ -1,8 +1,10 @@
 // `thanos receive` flags (ingestor mode, replication factor 1) and the config object they fill
 // (also accepted from plugins.yaml under the same keys). Hashrings, forwarding, TLS, OTLP, limits
 // and relabelling are not accepted (unknown flags are errors).
-import { ConfigError, type FlagSpec } from '../../../host/index.ts';
-import { configMapping, configPromDuration, configString as str, rejectUnknownKeys, type RawConfig } from '../../../lib/config/fields.ts';
+import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec } from '../../../host/index.ts';
+import {
+  configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented, type RawConfig,
+} from '../../../lib/config/fields.ts';
 
 export interface ReceiveConfig {
   remoteWriteAddress: string;
@@ -32,14 +34,11 @@ export const receiveFlags: FlagSpec[] = [
   { name: 'receive.tenant-header', key: 'tenantHeader', type: 'string', default: 'THANOS-TENANT', help: 'HTTP header to determine tenant for write requests.' },
   { name: 'receive.default-tenant-id', key: 'defaultTenant', type: 'string', default: 'default-tenant', help: 'Default tenant ID to use when none is provided via a header.' },
   { name: 'receive.tenant-label-name', key: 'tenantLabelName', type: 'string', default: 'tenant_id', help: 'Label name through which the tenant will be announced.' },
-  { name: 'receive.replication-factor', key: 'replicationFactor', type: 'int', default: 1, help: 'How many times to replicate incoming write requests (only 1 is supported: no hashring).' },
+  { name: 'receive.replication-factor', key: 'replicationFactor', type: 'int', default: 1, help: 'How many times to replicate incoming write requests.', refused: notImplementedYet('thanos receive', 'no hashring: every write is stored once, here'), accept: [1] },
   { name: 'receive.replica-header', key: 'replicaHeader', type: 'string', default: 'THANOS-REPLICA', help: 'HTTP header specifying the replica number of a write request.' },
+  ...refuseCommonFlags(['data-dir'], 'is not a flag of thanos receive (its TSDB lives under --tsdb.path)'),
 ];
 
-const HOST_KEYS = new Set([
-  'http', 'grpc', 'httpAddress', 'grpcAddress', 'httpGracePeriod', 'grpcGracePeriod', 'objstore', 'objstoreConfig', 'objstoreConfigFile',
-  'logLevel', 'logFormat', 'dataDir',
-]);
 const KNOWN = new Set([...receiveFlags.map((f) => f.key), 'maxBodyBytes']);
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -76,7 +75,8 @@ export function parseReceiveConfig(input: unknown): ReceiveConfig {
 
 function parseStrict(input: unknown): ReceiveConfig {
   const raw = configMapping(input, 'receive');
-  rejectUnknownKeys(raw, [KNOWN, HOST_KEYS], 'unknown receive option');
+  rejectHostKeys(raw, 'receive');
+  rejectUnknownKeys(raw, [KNOWN], 'unknown receive option');
   const labels: Record<string, string> = {};
   const rl = raw.labels;
   if (Array.isArray(rl)) {
@@ -123,6 +123,7 @@ function parseStrict(input: unknown): ReceiveConfig {
     replicaHeader: str(raw, 'replicaHeader', 'THANOS-REPLICA'),
     maxBodyBytes: mb,
   };
+  refuseUnimplemented(raw, receiveFlags);
 }
 
 /** A tenant id becomes a directory name under --tsdb.path. */

@@ -1,7 +1,9 @@
 // `thanos rule` flags (Thanos names) and the config object they fill (also accepted from plugins.yaml).
-import { ConfigError, parseDuration, type FlagSpec } from '../../../host/index.ts';
+import { ConfigError, notImplementedYet, parseDuration, refuseCommonFlags, type FlagSpec } from '../../../host/index.ts';
 import { isValidLabelName } from '../../../lib/rules/mod.ts';
-import { configMapping, configString as str, configStrings as strings, rejectUnknownKeys } from '../../../lib/config/fields.ts';
+import {
+  configMapping, configString as str, configStrings as strings, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
+} from '../../../lib/config/fields.ts';
 
 export interface RuleConfig {
   ruleFiles: string[];
@@ -29,12 +31,11 @@ export const ruleFlags: FlagSpec[] = [
   { name: 'alert.label-drop', key: 'alertLabelDrop', type: 'strings', default: [], help: 'Labels by name to drop before sending to alertmanager (repeatable; e.g. a replica label).' },
   { name: 'resend-delay', key: 'resendDelay', type: 'duration', default: '1m', help: 'Minimum amount of time to wait before resending an alert to Alertmanager.' },
   { name: 'tsdb.retention', key: 'tsdbRetention', type: 'duration', default: '48h', help: 'How long recorded samples are kept in memory for the StoreAPI (no WAL or blocks are written).' },
+  // Thanos's ruler writes its samples to a TSDB under --data-dir and uploads its blocks; this one keeps them in memory.
+  ...refuseCommonFlags(['objstore.config-file', 'objstore.config'], notImplementedYet('thanos rule', 'recorded samples stay in memory; no blocks are written, so there is nothing to upload')),
+  ...refuseCommonFlags(['data-dir'], notImplementedYet('thanos rule', 'no WAL or blocks are written: recorded samples stay in memory for --tsdb.retention')),
 ];
 
-const HOST_KEYS = new Set([
-  'http', 'grpc', 'httpAddress', 'grpcAddress', 'httpGracePeriod', 'grpcGracePeriod', 'objstore', 'objstoreConfig', 'objstoreConfigFile',
-  'logLevel', 'logFormat', 'dataDir', 'log',
-]);
 const KNOWN = new Set(ruleFlags.map((f) => f.key));
 
 function dur(raw: Record<string, unknown>, key: string, def: string, positive = false): number {
@@ -83,7 +84,9 @@ export function parseLabelFlag(s: string): [string, string] {
 
 export function parseRuleConfig(raw: unknown): RuleConfig {
   const r = configMapping(raw, 'rule');
-  rejectUnknownKeys(r, [KNOWN, HOST_KEYS], 'unknown key');
+  rejectHostKeys(r, 'rule');
+  rejectUnknownKeys(r, [KNOWN], 'unknown key');
+  refuseUnimplemented(r, ruleFlags);
   const queries = strings(r, 'queries').map((q) => httpUrl('queries', q));
   if (queries.length === 0) throw new ConfigError('queries', 'no --query given: the ruler needs at least one query API (e.g. --query=http://127.0.0.1:10904)');
   const method = str(r, 'queryHttpMethod', 'POST').toUpperCase();

@@ -1,9 +1,11 @@
 // `thanos sidecar` flags and the config object they fill (also accepted from plugins.yaml).
 // Not accepted (and so rejected as unknown flags): the config/rule reloader (--reloader.*),
 // --prometheus.http-client(-file), --hash-func, --shipper.upload-concurrency.
-import { ConfigError, type FlagSpec } from '../../../host/index.ts';
+import { ConfigError, refuseCommonFlags, type FlagSpec } from '../../../host/index.ts';
 import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
-import { configBool as bool, configInt as int, configMapping, configPromDuration, configString as str, rejectUnknownKeys } from '../../../lib/config/fields.ts';
+import {
+  configBool as bool, configInt as int, configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
+} from '../../../lib/config/fields.ts';
 
 export interface SidecarConfig {
   prometheusUrl: string;
@@ -34,18 +36,16 @@ export const sidecarFlags: FlagSpec[] = [
   { name: 'min-time', key: 'minTime', type: 'string', default: '0000-01-01T00:00:00Z', help: 'Start of time range limit to serve. Thanos sidecar will serve only metrics which happened later than this value. Option can be a constant time in RFC3339 format or time duration relative to current time, such as -1d or 2h45m.' },
   { name: 'store.limits.request-series', key: 'requestSeriesLimit', type: 'int', default: 0, help: 'The maximum series allowed for a single Series request. The Series call fails if this limit is exceeded. 0 means no limit.' },
   { name: 'store.limits.request-samples', key: 'requestSamplesLimit', type: 'int', default: 0, help: 'The maximum samples allowed for a single Series request. The Series call fails if this limit is exceeded. 0 means no limit. Implemented as a chunks limit assuming 120 samples per chunk.' },
+  ...refuseCommonFlags(['data-dir'], 'is not a flag of thanos sidecar (Prometheus\'s blocks are read from --tsdb.path)'),
 ];
 
-/** Keys the host fills for every component (addresses, objstore, logging); the sidecar ignores them. */
-const HOST_KEYS = new Set([
-  'http', 'grpc', 'httpAddress', 'grpcAddress', 'httpGracePeriod', 'grpcGracePeriod', 'objstore', 'objstoreConfig', 'objstoreConfigFile',
-  'logLevel', 'logFormat', 'dataDir',
-]);
 const KNOWN = new Set([...sidecarFlags.map((f) => f.key), 'shipperSyncInterval']);
 
 export function parseSidecarConfig(input: unknown): SidecarConfig {
   const raw = configMapping(input, 'sidecar');
-  rejectUnknownKeys(raw, [KNOWN, HOST_KEYS], 'unknown sidecar option');
+  rejectHostKeys(raw, 'sidecar');
+  rejectUnknownKeys(raw, [KNOWN], 'unknown sidecar option');
+  refuseUnimplemented(raw, sidecarFlags);
   const prometheusUrl = str(raw, 'prometheusUrl', 'http://localhost:9090');
   let u: URL;
   try {

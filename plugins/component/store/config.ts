@@ -1,8 +1,9 @@
 // `thanos store` flags and the config object they fill (also accepted from plugins.yaml).
-import { ConfigError, type FlagSpec } from '../../../host/index.ts';
+import { ConfigError, notImplementedYet, type FlagSpec } from '../../../host/index.ts';
 import { parseBytes, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import {
-  configBool as bool, configInt as int, configMapping, configPromDuration as dur, configString as str, rejectUnknownKeys,
+  configBool as bool, configInt as int, configMapping, configPromDuration as dur, configString as str, rejectHostKeys, rejectUnknownKeys,
+  refuseUnimplemented,
 } from '../../../lib/config/fields.ts';
 
 export interface StoreConfig {
@@ -31,6 +32,8 @@ export interface StoreConfig {
   partitionGapBytes: number;
 }
 
+const NOT_YET = (why?: string) => notImplementedYet('thanos store', why);
+
 export const storeFlags: FlagSpec[] = [
   { name: 'sync-block-duration', key: 'syncBlockDuration', type: 'duration', default: '15m', help: 'Repeat interval for syncing the blocks between local and remote view.' },
   { name: 'block-sync-concurrency', key: 'blockSyncConcurrency', type: 'int', default: 20, help: 'Number of goroutines to use when constructing index-cache.json blocks from object storage.' },
@@ -44,7 +47,7 @@ export const storeFlags: FlagSpec[] = [
   { name: 'index-cache.config', key: 'indexCacheConfig', type: 'string', help: 'Alternative to index-cache.config-file flag (mutually exclusive). Content of YAML file that contains index cache configuration (IN-MEMORY or MEMCACHED).' },
   { name: 'index-cache.config-file', key: 'indexCacheConfigFile', type: 'string', help: 'Path to YAML file that contains index cache configuration.' },
   { name: 'index-cache-size', key: 'indexCacheSize', type: 'string', default: '250MB', help: 'Maximum size of items held in the in-memory index cache. Ignored if --index-cache.config or --index-cache.config-file option is specified.' },
-  { name: 'chunk-pool-size', key: 'chunkPoolSize', type: 'string', default: '2GB', help: 'Maximum size of concurrently allocatable bytes reserved strictly to reuse for chunks in memory (accepted for compatibility).' },
+  { name: 'chunk-pool-size', key: 'chunkPoolSize', type: 'string', help: 'Maximum size of concurrently allocatable bytes reserved strictly to reuse for chunks in memory.', refused: NOT_YET('chunk buffers are not pooled') },
   { name: 'store.grpc.series-max-concurrency', key: 'seriesMaxConcurrency', type: 'int', default: 20, help: 'Maximum number of concurrent Series calls.' },
   { name: 'store.limits.request-series', key: 'requestSeriesLimit', type: 'int', default: 0, help: 'The maximum series allowed for a single Series request. The Series call fails if this limit is exceeded. 0 means no limit.' },
   { name: 'store.limits.request-samples', key: 'requestSamplesLimit', type: 'int', default: 0, help: 'The maximum samples allowed for a single Series request, The Series call fails if this limit is exceeded. 0 means no limit. NOTE: For efficiency the limit is internally implemented as \'chunks limit\' considering each chunk contains a maximum of 120 samples.' },
@@ -52,19 +55,12 @@ export const storeFlags: FlagSpec[] = [
   { name: 'store.grpc.series-sample-limit', key: 'seriesSampleLimit', type: 'int', help: 'DEPRECATED: use store.limits.request-samples.' },
   { name: 'store.grpc.downloaded-bytes-limit', key: 'downloadedBytesLimit', type: 'string', default: '0', help: 'Maximum amount of downloaded (either fetched or touched) bytes in a single Series/LabelNames/LabelValues call. The Series call fails if this limit is exceeded. 0 means no limit.' },
   { name: 'cache-index-header', key: 'cacheIndexHeader', type: 'bool', default: true, help: 'Cache TSDB index-headers on disk to reduce startup time.' },
-  { name: 'store.enable-index-header-lazy-reader', key: 'enableIndexHeaderLazyReader', type: 'bool', default: false, help: 'Accepted for compatibility; index-headers are always read lazily from the local file.' },
-  { name: 'block-discovery-strategy', key: 'blockDiscoveryStrategy', type: 'string', default: 'concurrent', help: 'One of concurrent, recursive (accepted for compatibility; listing is one level deep).' },
+  { name: 'store.enable-index-header-lazy-reader', key: 'enableIndexHeaderLazyReader', type: 'bool', help: 'If true, Store Gateway will lazy memory map index-header only once the block is required by a query.', refused: NOT_YET('index-headers are always read lazily from the local file'), accept: [true] },
+  { name: 'block-discovery-strategy', key: 'blockDiscoveryStrategy', type: 'string', default: 'concurrent', help: 'How blocks are discovered in the bucket: concurrent (list the top level, fetch the metas concurrently).', refused: NOT_YET('blocks are listed one level deep'), accept: ['concurrent'] },
   { name: 'web.disable', key: 'webDisable', type: 'bool', default: false, help: 'Disable Block Viewer UI.' },
   { name: 'disable-admin-operations', key: 'disableAdminOperations', type: 'bool', default: false, help: 'Disable UI/API admin operations like marking blocks for deletion and no compaction.' },
   { name: 'store.partition-gap', key: 'partitionGap', type: 'string', default: '512KB', help: 'Ranged GETs of the same object closer than this are merged into one request.' },
 ];
-
-/** Keys the host fills for every component (addresses, objstore, logging); the store ignores them. */
-const HOST_KEYS = new Set([
-  'http', 'grpc', 'httpAddress', 'grpcAddress', 'httpGracePeriod', 'grpcGracePeriod', 'objstore', 'objstoreConfig', 'objstoreConfigFile',
-  'logLevel', 'logFormat', 'tracingConfig', 'tracingConfigFile', 'grpcServerTlsCert', 'grpcServerTlsKey', 'grpcServerTlsClientCa',
-  'grpcServerMaxConnectionAge', 'webExternalPrefix', 'webPrefixHeader', 'webRoutePrefix', 'bucketWebLabel', 'requestLoggingConfig', 'requestLoggingConfigFile',
-]);
 
 /** --data-dir is a host flag (ctx.dataDir); `dataDir` is still accepted in plugins.yaml config. */
 const KNOWN = new Set([...storeFlags.map((f) => f.key), 'dataDir']);
@@ -91,7 +87,8 @@ export function parseStoreConfig(input: unknown): StoreConfig {
 
 function parseStrict(input: unknown): StoreConfig {
   const raw = configMapping(input, 'store');
-  rejectUnknownKeys(raw, [KNOWN, HOST_KEYS], 'unknown store option');
+  rejectHostKeys(raw, 'store', ['dataDir']);
+  rejectUnknownKeys(raw, [KNOWN], 'unknown store option');
   const minTime = str(raw, 'minTime', '0000-01-01T00:00:00Z');
   const maxTime = str(raw, 'maxTime', '9999-12-31T23:59:59Z');
   for (const [k, v] of [['minTime', minTime], ['maxTime', maxTime]] as const) {
@@ -125,10 +122,10 @@ function parseStrict(input: unknown): StoreConfig {
     disableAdminOperations: bool(raw, 'disableAdminOperations', false),
     partitionGapBytes: bytes(raw, 'partitionGap', '512KB'),
   };
-  bytes(raw, 'chunkPoolSize', '2GB');
-  bool(raw, 'enableIndexHeaderLazyReader', false);
+  bool(raw, 'enableIndexHeaderLazyReader', true);
   const strat = str(raw, 'blockDiscoveryStrategy', 'concurrent');
   if (strat !== 'concurrent' && strat !== 'recursive') throw new ConfigError('blockDiscoveryStrategy', `must be concurrent or recursive, got ${JSON.stringify(strat)}`);
+  refuseUnimplemented(raw, storeFlags);
   if (cfg.selectorRelabelConfig !== undefined && cfg.selectorRelabelConfigFile !== undefined) throw new ConfigError('selectorRelabelConfig', '--selector.relabel-config and --selector.relabel-config-file are mutually exclusive');
   if (cfg.indexCacheConfig !== undefined && cfg.indexCacheConfigFile !== undefined) throw new ConfigError('indexCacheConfig', '--index-cache.config and --index-cache.config-file are mutually exclusive');
   if (cfg.syncBlockDurationMs <= 0) throw new ConfigError('syncBlockDuration', 'must be > 0');

@@ -1,6 +1,8 @@
 // `thanos tools bucket …` (also spelled `thanos bucket …`, and `thanos downsample`): ls, inspect,
 // web, verify, mark, cleanup, retention, downsample over the blocks of --objstore.config[-file].
-import { parseFlags, COMMON_FLAGS, FlagError, type ComponentContext, type FlagSpec, type ToolCommand, type TextOut } from '../../../host/index.ts';
+import {
+  parseFlags, COMMON_FLAGS, FlagError, notImplementedYet, refuseUnusedCommonFlags, type ComponentContext, type FlagSpec, type ToolCommand, type TextOut,
+} from '../../../host/index.ts';
 import { MetaFetcher, DeletionMarkFilter, TimePartitionFilter, type FetchResult } from '../../../lib/store/blocksync/fetcher.ts';
 import { parseDuration, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import type { BlockMeta } from '../../../lib/store/blocksync/meta.ts';
@@ -21,8 +23,16 @@ function out(ctx: ComponentContext, which: 'stdout' | 'stderr'): TextOut {
   return { write: (s: string) => (which === 'stdout' ? c.log(s.replace(/\n$/, '')) : c.error(s.replace(/\n$/, ''))) };
 }
 
+const OBJSTORE = ['objstore.config-file', 'objstore.config'];
+/** The host flags each command uses; the others are refused (they would have no effect). */
+const HOST_FLAGS_USED: Record<string, string[]> = {
+  'bucket downsample': [...OBJSTORE, 'data-dir'],
+  'bucket web': [...OBJSTORE, 'http-address'],
+};
+
 /** Wraps a command body: flag parsing, usage errors (exit 2) and failures (exit 1). */
-function command(name: string, help: string, flags: FlagSpec[], body: (ctx: ComponentContext, v: Record<string, unknown>) => Promise<number>, aliases?: string[]): ToolCommand {
+function command(name: string, help: string, ownFlags: FlagSpec[], body: (ctx: ComponentContext, v: Record<string, unknown>) => Promise<number>, aliases?: string[]): ToolCommand {
+  const flags = [...ownFlags, ...refuseUnusedCommonFlags(`thanos tools ${name}`, HOST_FLAGS_USED[name] ?? OBJSTORE)];
   return {
     name,
     help,
@@ -127,7 +137,7 @@ const inspectFlags: FlagSpec[] = [
   { name: 'selector', short: 'l', key: 'selector', type: 'strings', default: [], help: 'Selects blocks by external label, e.g. -l cluster=eu (repeatable; all must match).' },
   { name: 'sort-by', key: 'sortBy', type: 'strings', default: ['FROM', 'UNTIL'], help: `Sort by columns (${INSPECT_COLUMNS.join(', ')}); repeatable.` },
   { name: 'output', key: 'output', type: 'string', default: 'table', help: 'Output format: table, csv or tsv.' },
-  { name: 'timeout', key: 'timeout', type: 'duration', default: '5m', help: 'Timeout to download metadata from remote storage.' },
+  { name: 'timeout', key: 'timeout', type: 'duration', help: 'Timeout to download metadata from remote storage.', refused: notImplementedYet('thanos tools bucket inspect', 'metadata downloads have no deadline') },
 ];
 
 function untilDown(m: BlockMeta): string {
@@ -195,7 +205,7 @@ const verifyFlags: FlagSpec[] = [
   { name: 'issues', short: 'i', key: 'issues', type: 'strings', default: ['index_known_issues', 'overlapped_blocks'], help: `Issues to verify: ${VERIFY_ISSUES.join(', ')} (repeatable).` },
   { name: 'repair', short: 'r', key: 'repair', type: 'bool', help: 'Attempt to repair blocks (not supported here: verify only).' },
   { name: 'id', key: 'ids', type: 'strings', default: [], help: 'Block IDs to verify (repeatable); default all.' },
-  { name: 'delete-delay', key: 'deleteDelay', type: 'duration', default: '0s', help: 'Accepted for compatibility (repair only).' },
+  { name: 'delete-delay', key: 'deleteDelay', type: 'duration', help: 'Duration after which blocks marked for deletion by a repair are deleted.', refused: notImplementedYet('thanos tools bucket verify', 'there is no --repair') },
 ];
 
 export const bucketVerify = command('bucket verify', 'Verify all blocks in the bucket against specified issues. Prints every issue found; exits 1 when there are any.', verifyFlags, async (ctx, v) => {
@@ -265,7 +275,7 @@ function compactorFor(ctx: ComponentContext, bucket: Awaited<ReturnType<Componen
 const cleanupFlags: FlagSpec[] = [
   { name: 'delete-delay', key: 'deleteDelay', type: 'duration', default: '48h', help: 'Time before a block marked for deletion is deleted from the bucket.' },
   { name: 'consistency-delay', key: 'consistencyDelay', type: 'duration', default: '30m', help: 'Minimum age of partial uploads considered aborted (at least 48h applies).' },
-  { name: 'block-sync-concurrency', key: 'blockSyncConcurrency', type: 'int', default: 20, help: 'Number of goroutines to use when syncing block metadata from object storage.' },
+  { name: 'block-sync-concurrency', key: 'blockSyncConcurrency', type: 'int', help: 'Number of goroutines to use when syncing block metadata from object storage.', refused: notImplementedYet('thanos tools bucket cleanup', 'the metadata fetch uses its own fixed concurrency') },
 ];
 
 export const bucketCleanup = command('bucket cleanup', 'Cleans up all blocks marked for deletion (older than --delete-delay) and aborted partial uploads.', cleanupFlags, async (ctx, v) => {
@@ -291,9 +301,9 @@ export const bucketRetention = command('bucket retention', 'Marks blocks past th
 
 const downsampleFlags: FlagSpec[] = [
   { name: 'downsample.concurrency', key: 'concurrency', type: 'int', default: 1, help: 'Number of blocks downsampled at once.' },
-  { name: 'block-files-concurrency', key: 'blockFilesConcurrency', type: 'int', default: 1, help: 'Accepted for compatibility.' },
-  { name: 'wait-interval', key: 'waitInterval', type: 'duration', default: '5m', help: 'Accepted for compatibility: this command runs the downsampling passes once.' },
-  { name: 'hash-func', key: 'hashFunc', type: 'string', default: '', help: 'Accepted for compatibility (no hashes are computed).' },
+  { name: 'block-files-concurrency', key: 'blockFilesConcurrency', type: 'int', default: 1, help: 'Number of goroutines to use when fetching/uploading block files from object storage.', refused: notImplementedYet('thanos tools bucket downsample', 'the files of a block are transferred one after another'), accept: [1] },
+  { name: 'wait-interval', key: 'waitInterval', type: 'duration', help: 'Wait interval between downsample runs.', refused: notImplementedYet('thanos tools bucket downsample', 'it runs the downsampling passes once and exits') },
+  { name: 'hash-func', key: 'hashFunc', type: 'string', default: '', help: 'Hash function for the files of produced blocks: "" (none) only.', refused: notImplementedYet('thanos tools bucket downsample', 'no hashes are computed'), accept: [''] },
 ];
 
 export const bucketDownsample = command('bucket downsample', 'Downsamples blocks once: raw blocks of at least 40h to 5m, 5m blocks of at least 10d to 1h.', downsampleFlags, async (ctx, v) => {
@@ -311,7 +321,7 @@ const uploadFlags: FlagSpec[] = [
   { name: 'path', key: 'path', type: 'string', default: './data', help: 'Path to the directory containing blocks to upload.' },
   { name: 'label', key: 'labels', type: 'strings', default: [], help: 'External label to add to every uploaded block, name="value" (repeatable, at least one).' },
   { name: 'shipper.upload-compacted', key: 'uploadCompacted', type: 'bool', help: 'Also upload compacted blocks (level > 1).' },
-  { name: 'shipper.upload-concurrency', key: 'uploadConcurrency', type: 'int', default: 5, help: 'Accepted for compatibility (blocks are uploaded one at a time).' },
+  { name: 'shipper.upload-concurrency', key: 'uploadConcurrency', type: 'int', help: 'Number of goroutines to use when uploading block files.', refused: notImplementedYet('thanos tools bucket upload-blocks', 'blocks and their files are uploaded one at a time'), accept: [1] },
 ];
 
 export function parseExtLabels(list: readonly string[]): Record<string, string> {
@@ -339,7 +349,7 @@ export const bucketUploadBlocks = command('bucket upload-blocks', 'Uploads the b
     const bdir = fs.resolve(dir, e.name);
     if (!(await fs.exists(fs.resolve(bdir, 'meta.json')))) { ctx.log.warn('skipping partial block (no meta.json)', { block: e.name }); skipped++; continue; }
     const meta = parseMeta(await fs.readFile(fs.resolve(bdir, 'meta.json')), bdir);
-    if (meta.compaction.level > 1 && v.uploadCompacted !== true) { ctx.log.info('skipping compacted block (use --shipper.upload-compacted)', { block: e.name, level: meta.compaction.level }); skipped++; continue; }
+    if (meta.compaction.level > 1 && v.uploadCompacted !== true) { ctx.log.info('skipping compacted block (use --shipper.upload-compacted)', { block: e.name, compaction_level: meta.compaction.level }); skipped++; continue; }
     if (await bucket.exists(`${meta.ulid}/meta.json`)) { skipped++; continue; }
     await uploadBlock(bucket, fs, bdir, { meta: (m) => ({ ...m, thanos: { ...(m.thanos ?? {}), version: 1, labels: { ...(m.thanos?.labels ?? {}), ...labels }, downsample: m.thanos?.downsample ?? { resolution: 0 }, source: m.thanos?.source || 'bucketupload', files: undefined } }) });
     ctx.log.info('uploaded block', { block: meta.ulid });
@@ -356,8 +366,8 @@ const rewriteFlags: FlagSpec[] = [
   { name: 'tmp.dir', key: 'tmpDir', type: 'string', help: 'Working directory for temporary files (default: a new temporary directory).' },
   { name: 'dry-run', key: 'dryRun', type: 'bool', default: true, help: 'Only print what would change (default); --no-dry-run uploads the rewritten blocks.' },
   { name: 'delete-blocks', key: 'deleteBlocks', type: 'bool', help: 'Mark the source blocks for deletion after a successful rewrite.' },
-  { name: 'prom-blocks', key: 'promBlocks', type: 'bool', help: 'Accepted for compatibility: blocks without a thanos section are rewritten as well.' },
-  { name: 'hash-func', key: 'hashFunc', type: 'string', default: '', help: 'Accepted for compatibility (no hashes are computed).' },
+  { name: 'prom-blocks', key: 'promBlocks', type: 'bool', help: 'Rewrite Prometheus blocks (without a thanos section) too; they always are.', refused: notImplementedYet('thanos tools bucket rewrite', 'blocks without a thanos section are always rewritten'), accept: [true] },
+  { name: 'hash-func', key: 'hashFunc', type: 'string', default: '', help: 'Hash function for the files of produced blocks: "" (none) only.', refused: notImplementedYet('thanos tools bucket rewrite', 'no hashes are computed'), accept: [''] },
   { name: 'rewrite.to-delete-config', key: 'deleteConfig', type: 'string', help: 'YAML list of {matchers: "<selector>", intervals: [{mint, maxt}], request_id}: series (or their intervals) to delete.' },
   { name: 'rewrite.to-delete-config-file', key: 'deleteConfigFile', type: 'string', help: 'Path to the YAML file of --rewrite.to-delete-config.' },
 ];
@@ -422,12 +432,12 @@ export const bucketRewrite = command('bucket rewrite', 'Rewrites blocks without 
 
 const webFlags: FlagSpec[] = [
   { name: 'refresh', key: 'refresh', type: 'duration', default: '30m', help: 'Refresh interval to download metadata from remote storage.' },
-  { name: 'timeout', key: 'timeout', type: 'duration', default: '5m', help: 'Timeout to download metadata from remote storage.' },
+  { name: 'timeout', key: 'timeout', type: 'duration', help: 'Timeout to download metadata from remote storage.', refused: notImplementedYet('thanos tools bucket web', 'metadata downloads have no deadline') },
   { name: 'label', key: 'label', type: 'string', default: '', help: 'External block label to use as group title.' },
   { name: 'web.route-prefix', key: 'routePrefix', type: 'string', default: '', help: 'Prefix for API and UI endpoints.' },
-  { name: 'web.external-prefix', key: 'externalPrefix', type: 'string', default: '', help: 'Accepted for compatibility.' },
-  { name: 'web.prefix-header', key: 'prefixHeader', type: 'string', default: '', help: 'Accepted for compatibility.' },
-  { name: 'disable-admin-operations', key: 'disableAdmin', type: 'bool', help: 'Accepted for compatibility (this UI has no admin operations).' },
+  { name: 'web.external-prefix', key: 'externalPrefix', type: 'string', default: '', help: 'Static prefix for all HTML links and redirect URLs in the UI.', refused: notImplementedYet('thanos tools bucket web', 'links use --web.route-prefix'), accept: [''] },
+  { name: 'web.prefix-header', key: 'prefixHeader', type: 'string', default: '', help: 'Name of HTTP request header used for dynamic prefixing of UI links and redirects.', refused: notImplementedYet('thanos tools bucket web', 'links use --web.route-prefix'), accept: [''] },
+  { name: 'disable-admin-operations', key: 'disableAdmin', type: 'bool', help: 'Disable UI/API admin operations; this UI has none.', refused: notImplementedYet('thanos tools bucket web', 'the UI has no admin operations to enable'), accept: [true] },
   ...TIME_FLAGS,
 ];
 

@@ -4,7 +4,7 @@
 //     SUCCESS: 2 rules found
 // or `  FAILED:` and one error per line (on stderr). Exit 1 if any file failed, 2 on usage errors.
 // Thanos's groups[].partial_response_strategy is accepted (promtool rejects it).
-import type { ComponentContext, TextOut, ToolCommand } from '../../../host/index.ts';
+import { refuseUnusedCommonFlags, type ComponentContext, type TextOut, type ToolCommand } from '../../../host/index.ts';
 import { glob, parseRuleFile } from '../../../lib/rules/mod.ts';
 import { parseArgs, UsageError } from './args.ts';
 
@@ -59,7 +59,7 @@ export async function checkRules(ctx: ComponentContext, patterns: string[], stdo
 export const rulesCheck: ToolCommand = {
   name: 'rules-check',
   help: 'Check whether the rule files are valid (like promtool check rules): prints SUCCESS/FAILED per file, exits 1 on any error.',
-  flags: [{ name: 'rules', key: 'rules', type: 'strings', help: 'The rule files glob to check (repeated).' }],
+  flags: [{ name: 'rules', key: 'rules', type: 'strings', help: 'The rule files glob to check (repeated).' }, ...refuseUnusedCommonFlags('thanos tools rules-check', [])],
   async run(ctx, argv) {
     const stdout = out(ctx, 'stdout');
     const stderr = out(ctx, 'stderr');

@@ -1,6 +1,6 @@
 // `thanos tools tsdb dump` and `thanos tools tsdb create-blocks-from openmetrics`: promtool's
 // tools on our block library, for looking into and backfilling blocks.
-import type { ComponentContext, ToolCommand, TextOut } from '../../../host/index.ts';
+import { refuseUnusedCommonFlags, type ComponentContext, type ToolCommand, type TextOut } from '../../../host/index.ts';
 import { BlockReader, fsBlockFiles, fsBlockSink, bucketBlockFiles, isULID, PartialBlockError, META_FILENAME, uploadBlock } from '../../../lib/tsdb/mod.ts';
 import { dumpSamples } from '../../../lib/tsdb/dump.ts';
 import { parseSelector } from '../../../lib/tsdb/selector.ts';
@@ -41,6 +41,7 @@ export const tsdbDump: ToolCommand = {
     { name: 'min-time', key: 'minTime', type: 'int', help: 'Minimum timestamp to dump (ms).' },
     { name: 'max-time', key: 'maxTime', type: 'int', help: 'Maximum timestamp to dump (ms).' },
     { name: 'match', key: 'match', type: 'string', help: 'Series selector.', default: DEFAULT_MATCH },
+    ...refuseUnusedCommonFlags('thanos tools tsdb dump', ['objstore.config-file', 'objstore.config']),
   ],
   async run(ctx, argv) {
     const stderr = out(ctx, 'stderr');
@@ -75,6 +76,7 @@ export const tsdbCreateBlocksFromOpenMetrics: ToolCommand = {
     { name: 'label', key: 'labels', type: 'strings', help: 'External label k=v for the thanos section (repeatable).' },
     { name: 'quiet', key: 'quiet', type: 'bool', help: 'Do not print progress.' },
     { name: 'upload', key: 'upload', type: 'bool', help: 'Upload every written block to the bucket of --objstore.config[-file] (chunks, index, meta.json last); needs --label.' },
+    ...refuseUnusedCommonFlags('thanos tools tsdb create-blocks-from openmetrics', ['objstore.config-file', 'objstore.config']),
   ],
   async run(ctx, argv) {
     const stderr = out(ctx, 'stderr');
