@@ -99,6 +99,17 @@ test("today's Thanos S3 field list is accepted", () => {
   assert.is(c.maxRetries, 3);
 });
 
+test('http_config connection-pool tuning: Thanos defaults accepted, anything else refused by name (never parsed and ignored)', () => {
+  for (const [key, value] of [
+    ['idle_conn_timeout', '30s'], ['tls_handshake_timeout', '3s'], ['expect_continue_timeout', '0s'], ['max_idle_conns', 10],
+    ['max_idle_conns_per_host', 5], ['max_conns_per_host', 20], ['disable_compression', true],
+  ] as const) {
+    configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', http_config: { [key]: value } }), `http_config.${key}`, /not implemented yet/);
+  }
+  // The reference deployment writes the default idle_conn_timeout; that keeps working.
+  assert.is(plugin.parseConfig({ bucket: 'b', endpoint: 'e', http_config: { idle_conn_timeout: '90s' } }).http.idleConnTimeoutMs, 90_000);
+});
+
 test('older spellings: encrypt_sse: true is SSE-S3; bucket_lookup_type virtual-host', () => {
   assert.is(plugin.parseConfig({ bucket: 'b', endpoint: 'e', encrypt_sse: true }).sse.type, 'SSE-S3');
   assert.is(plugin.parseConfig({ bucket: 'b', endpoint: 'e', bucket_lookup_type: 'virtual-host' }).bucketLookupType, 'virtual-hosted');

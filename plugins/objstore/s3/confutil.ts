@@ -142,7 +142,7 @@ export function parseHttpConfig(v: unknown, path: string): HttpConfig {
   }
   const tp = join(path, 'tls_config');
   const t = mapping(o.tls_config, tp, TLS_KEYS);
-  return {
+  const h: HttpConfig = {
     idleConnTimeoutMs: duration(o, 'idle_conn_timeout', path, 90_000),
     responseHeaderTimeoutMs: duration(o, 'response_header_timeout', path, 120_000),
     insecureSkipVerify: bool(o, 'insecure_skip_verify', path),
@@ -160,6 +160,31 @@ export function parseHttpConfig(v: unknown, path: string): HttpConfig {
       insecureSkipVerify: bool(t, 'insecure_skip_verify', tp),
     },
   };
+  refuseConnectionTuning(h, path);
+  return h;
+}
+
+/**
+ * Go's transport tuning (connection pool sizes and timeouts, compression) has no counterpart in
+ * the fetch capability the plugins reach the network through, so a value other than Thanos's
+ * default would be parsed and ignored. The default itself asks for nothing (the reference
+ * deployment's `idle_conn_timeout: 90s` is one), so it is accepted; anything else is refused.
+ */
+function refuseConnectionTuning(h: HttpConfig, path: string): void {
+  const defaults: Array<[keyof HttpConfig, string, unknown]> = [
+    ['idleConnTimeoutMs', 'idle_conn_timeout', 90_000],
+    ['tlsHandshakeTimeoutMs', 'tls_handshake_timeout', 10_000],
+    ['expectContinueTimeoutMs', 'expect_continue_timeout', 1_000],
+    ['maxIdleConns', 'max_idle_conns', 100],
+    ['maxIdleConnsPerHost', 'max_idle_conns_per_host', 100],
+    ['maxConnsPerHost', 'max_conns_per_host', 0],
+    ['disableCompression', 'disable_compression', false],
+  ];
+  for (const [field, key, def] of defaults) {
+    if (h[field] !== def) {
+      throw new ConfigError(join(path, key), `only Thanos's default (${String(def)}${typeof def === 'number' && key.endsWith('timeout') ? ' ms' : ''}) is supported: connection-pool tuning is not implemented yet`);
+    }
+  }
 }
 
 /**
