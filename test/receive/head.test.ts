@@ -13,6 +13,7 @@ import { Head, validateLabels } from '../../lib/tsdb/head/head.ts';
 import { encodeSamplesRecord, parseSegment, Wal, WalCorruptError } from '../../lib/tsdb/head/wal.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { core, range, ts } from './helpers.ts';
+import { int64, stringifyJson } from '../../lib/query/json.ts';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -212,6 +213,13 @@ test('HeadDB: replay after a crash, block cut at the boundary, WAL truncated, no
   const db4 = await open();
   assert.is(count(await db4.select(all, -Infinity, Infinity)), 201);
   assert.is(db4.head.numSamples, 0);
+});
+
+
+test('status/tsdb of an empty head: minTime/maxTime are math.MaxInt64/MinInt64 as Prometheus prints them', () => {
+  const st = new Head(core).stats();
+  const body = stringifyJson({ minTime: int64(st.headStats.minTime), maxTime: int64(st.headStats.maxTime) });
+  assert.is(body, '{"minTime":9223372036854775807,"maxTime":-9223372036854775808}');
 });
 
 test.run();

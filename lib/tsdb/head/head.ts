@@ -266,7 +266,11 @@ export class Head {
     return out.sort((a, b) => compareLabels(a.labels, b.labels));
   }
 
-  /** Cardinality statistics in the shape of Prometheus's /api/v1/status/tsdb (top `limit` of each list). */
+  /**
+   * Cardinality statistics in the shape of Prometheus's /api/v1/status/tsdb (top `limit` of each list).
+   * An empty head has minTime +Infinity and maxTime -Infinity: Prometheus prints math.MaxInt64 and
+   * math.MinInt64 there, which the JSON writer makes of them (lib/query/json.ts int64()).
+   */
   stats(limit = 10): {
     headStats: { numSeries: number; numLabelPairs: number; chunkCount: number; minTime: number; maxTime: number };
     seriesCountByMetricName: Array<{ name: string; value: number }>;
@@ -292,7 +296,7 @@ export class Head {
     const top = (m: Iterable<[string, number]>) => [...m].sort((a, b) => b[1] - a[1] || compareStrings(a[0], b[0])).slice(0, limit).map(([name, value]) => ({ name, value }));
     const mem = [...values].map(([n, vs]) => [n, [...vs].reduce((a, v) => a + v.length, 0)] as [string, number]);
     return {
-      headStats: { numSeries: this.series.size, numLabelPairs: pairs.size, chunkCount: chunks, minTime: this.empty ? 0 : this.mint, maxTime: this.empty ? 0 : this.maxt },
+      headStats: { numSeries: this.series.size, numLabelPairs: pairs.size, chunkCount: chunks, minTime: this.empty ? Infinity : this.mint, maxTime: this.empty ? -Infinity : this.maxt },
       seriesCountByMetricName: top(byMetric),
       labelValueCountByLabelName: top([...values].map(([n, vs]) => [n, vs.size] as [string, number])),
       memoryInBytesByLabelName: top(mem),

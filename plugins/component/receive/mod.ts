@@ -27,6 +27,7 @@ import { readShipperMeta, Shipper } from '../../../lib/shipper/shipper.ts';
 import { HeadDB } from '../../../lib/tsdb/head/db.ts';
 import type { PrepareResult } from '../../../lib/tsdb/head/head.ts';
 import { parseReceiveConfig, receiveFlags, validTenant, type ReceiveConfig } from './config.ts';
+import { int64, stringifyJson } from '../../../lib/query/json.ts';
 
 export { parseReceiveConfig, receiveFlags, parseLabelFlag, NO_EXTERNAL_LABELS, type ReceiveConfig } from './config.ts';
 
@@ -217,7 +218,9 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
     const tid = req.headers.get(cfg.tenantHeader) || cfg.defaultTenant;
     const t = tenants.get(tid);
     if (!t) return json(404, { status: 'error', errorType: 'not_found', error: `unknown tenant ${JSON.stringify(tid)}` });
-    return json(200, { status: 'success', data: t.db.head.stats(Number(lp)) });
+    const stats = t.db.head.stats(Number(lp));
+    const headStats = { ...stats.headStats, minTime: int64(stats.headStats.minTime), maxTime: int64(stats.headStats.maxTime) };
+    return new Response(stringifyJson({ status: 'success', data: { ...stats, headStats } }), { status: 200, headers: { 'content-type': 'application/json' } });
   }
 
   async function grpcWrite(req: StoreWriteRequest): Promise<void> {
