@@ -234,10 +234,10 @@ export function xorMaxBytes(n: u32): u32 {
 
 /**
  * Encodes n samples (t as f64 ms, v as f64) into out; returns the chunk length in bytes.
- * out must have xorMaxBytes(n) bytes. Same bits as Go's bstream (tsdb/chunkenc), written 64 at a
- * time. The writer state (acc: pending bits, left-aligned; fill: how many; op: next word) lives in
- * locals, and each put() below is the same small block expanded in place: AssemblyScript has no
- * macros, and keeping that state in globals makes V8 several times slower.
+ * out must have xorMaxBytes(n) bytes. Same bytes as Prometheus >= 3.0 (tsdb/chunkenc), written 64
+ * bits at a time. The writer state (acc: pending bits, left-aligned; fill: how many; op: next word)
+ * lives in locals, and each put() below is the same small block expanded in place: AssemblyScript
+ * has no macros, and keeping that state in globals makes V8 several times slower.
  */
 export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
   if (xorMaxBytes(n) + 8 <= REV_CAP) return encodeImpl<u8>(tPtr, vPtr, n, out);
@@ -328,9 +328,8 @@ function encodeImpl<R>(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
       acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
     }
   }
-  // Go's bstream.writeByte always appends a fresh byte: a chunk whose last write was whole bytes
-  // and ended byte-aligned carries one empty trailing byte in Prometheus. Mirror it.
-  let lastWide = true;
+  // The chunk ends right after its last bit, zero padded to a byte boundary: no spare 0x00 after a
+  // byte-aligned end (Prometheus >= 3.0; 2.42's bstream.writeByte left one, see FORMAT.md).
   if (n > 1) {
     const t1f = load<f64>(tPtr + 8);
     let tPrev = <i64>t1f;
@@ -549,10 +548,8 @@ function encodeImpl<R>(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
           }
         }
       }
-      lastWide = sig != 0 && (sig & 7) == 0;
     }
   }
-  const aligned = (fill & 7) == 0;
   if (sizeof<R>() == 1) {
     store<u64>(op, acc);
     const len = (REV_TOP - 8 - op) + <usize>((fill + 7) >> 3);
@@ -566,10 +563,6 @@ function encodeImpl<R>(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
   } else {
     storeBe64(op, acc);
     op += <usize>((fill + 7) >> 3);
-  }
-  if (lastWide && aligned) {
-    store<u8>(op, 0);
-    op++;
   }
   return <i32>(op - out);
 }

@@ -46,7 +46,10 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** promtool 2.42 may leave one spare 0x00 byte after a chunk: accept "ours + 0x00". */
+/**
+ * Our chunk (Prometheus >= 3.0 bytes) vs one written by promtool/Prometheus 2.42, which leaves one
+ * spare 0x00 after some byte-aligned chunks: equal, or theirs is "ours + 0x00".
+ */
 export function chunkBytesEqual(ours: Uint8Array, theirs: Uint8Array): boolean {
   if (bytesEqual(ours, theirs)) return true;
   return theirs.length === ours.length + 1 && theirs[ours.length] === 0 && bytesEqual(ours, theirs.subarray(0, ours.length));

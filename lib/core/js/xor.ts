@@ -58,14 +58,13 @@ class BitWriter {
     this.acc = 0;
     this.fill = 0;
   }
-  /** The bytes written, zero padded; `spare` appends one 0x00 (see goTrailingByte). */
-  finish(spare = false): Uint8Array {
+  /** The bytes written, the last one zero padded (no spare 0x00 after a byte-aligned end). */
+  finish(): Uint8Array {
     if (this.fill > 0) {
       this.buf[this.pos++] = this.acc << (8 - this.fill);
       this.acc = 0;
       this.fill = 0;
     }
-    if (spare) this.buf[this.pos++] = 0;
     return copyBytes(this.buf.subarray(0, this.pos));
   }
 }
@@ -143,10 +142,9 @@ export function xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Arr
   let pLo = vb[0];
   w.bits(pHi, 32);
   w.bits(pLo, 32);
-  // Go's bstream.writeByte always appends a fresh byte: when the last write was whole bytes and
-  // ended byte-aligned, Prometheus chunks carry one empty trailing byte. Mirror it.
-  let lastWide = true;
-  if (n === 1) return goTrailingByte(w, lastWide);
+  // The chunk ends right after its last bit (Prometheus >= 3.0; 2.42 could leave one spare 0x00
+  // after a byte-aligned end, see ../FORMAT.md).
+  if (n === 1) return w.finish();
   // Sample 1: uvarint(uint64(t1 - t0)), then the XOR value.
   let prevT = t[1];
   let prevDelta = prevT - t0;
@@ -187,7 +185,6 @@ export function xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Arr
     pLo = lo;
     if (dHi === 0 && dLo === 0) {
       w.bit(0);
-      lastWide = false;
       continue;
     }
     w.bit(1);
@@ -223,13 +220,8 @@ export function xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Arr
       rHi = 0;
     }
     w.bits64(rHi, rLo, sig);
-    lastWide = sig % 8 === 0;
   }
-  return goTrailingByte(w, lastWide);
-}
-
-function goTrailingByte(w: BitWriter, lastWide: boolean): Uint8Array {
-  return w.finish(lastWide && w.fill === 0);
+  return w.finish();
 }
 
 function fail(msg: string): never {
