@@ -9,7 +9,7 @@ import { BucketConfigError, bucketConfigFromObject, createBucket, parseBucketCon
 import type { ComponentContext, ComponentPlugin, Core, FlagSpec, Logger, ObjstorePlugin, PermissionRequest, ToolCommand } from './index.ts';
 import { ConfigError } from './index.ts';
 import { createCapabilities } from './capabilities.ts';
-import { COMMON_FLAGS, FlagError, formatFlagsHelp, hostFlagSpecs, parseDuration, parseFlags, getPath } from './flags.ts';
+import { COMMON_FLAGS, FlagError, formatFlagsHelp, hostFlagSpecs, parseDuration, parseFlags, getPath } from '../lib/sdk/flags.ts';
 import { loadBuiltinComponent, loadBuiltinObjstore, loadUse, NotImplementedError } from './loader.ts';
 import { objstoreHandle, runGroup, type ObjstoreHandle, type UnitSpec } from './lifecycle.ts';
 import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from './log.ts';

@@ -24,7 +24,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
-import { parseDuration } from './flags.ts';
+import { parseDuration } from '../lib/sdk/flags.ts';
 import type { PermissionRequest } from './index.ts';
 import { needError, PERMISSION_KINDS } from './permissions.ts';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from './log.ts';

@@ -5,7 +5,7 @@
 // uploaded with meta.json last; inputs are never deleted directly, only marked (deletion-mark.json).
 import type { Bucket } from '../objstore/bucket.ts';
 import type { Core } from '../core/types.ts';
-import type { FsCapability, Logger, Metrics } from '../../host/index.ts';
+import type { FsCapability, Logger, Metrics } from '../sdk/mod.ts';
 import { BlockReader, fsBlockFiles, fsBlockSink, downloadBlock, uploadBlock, mergeBlocks, downsampleBlock, formatMeta, RES_5M, RES_1H } from '../tsdb/mod.ts';
 import type { BlockMeta as TsdbMeta } from '../tsdb/mod.ts';
 import { MetaFetcher, ConsistencyDelayFilter, DeletionMarkFilter, DeduplicateFilter, GatherMarkFilter, ReplicaLabelRemover, MARKED_FOR_NO_DOWNSAMPLE, forEachLimit, type FetchResult, type MetaFilter } from '../store/blocksync/fetcher.ts';

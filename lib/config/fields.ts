@@ -1,8 +1,8 @@
 // Typed readers for a component's config object (plugins.yaml `config:` merged with its flags).
 // Each reader returns the default when the key is absent (undefined or null) and throws a
 // ConfigError naming the key when the value has the wrong type or is out of range.
-import { ConfigError, type FlagSpec } from '../../host/index.ts';
-import { acceptedValue, getPath, parseDuration, refusalMessage } from '../../host/flags.ts';
+import { ConfigError, type FlagSpec } from '../sdk/mod.ts';
+import { acceptedValue, getPath, parseDuration, refusalMessage } from '../../lib/sdk/flags.ts';
 import { durationValue } from '../store/blocksync/timeflags.ts';
 
 export type RawConfig = Record<string, unknown>;

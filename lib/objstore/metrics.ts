@@ -1,7 +1,7 @@
 // Instruments a Bucket with objstore's metric names (thanos_objstore_bucket_*): operations,
 // failures, fetched bytes, transferred-bytes and duration histograms, last successful upload.
 // A not-found answer is an expected outcome, not a failure. Reads are timed until the stream ends.
-import type { Metrics } from '../../host/index.ts';
+import type { Metrics } from '../sdk/mod.ts';
 import type { Bucket, IterOptions, ObjectAttributes } from './bucket.ts';
 
 export const OPS = ['iter', 'get', 'get_range', 'exists', 'upload', 'delete', 'attributes'] as const;

@@ -1,5 +1,5 @@
 // thanos.info.Info/Info codecs (proto/thanos/info.proto; reference §2.3).
-import type { ComponentInfo } from '../../host/index.ts';
+import type { ComponentInfo } from '../sdk/mod.ts';
 import { labelsFromRecord, type Label } from '../labels/mod.ts';
 import { readLabel, readLabelSet, writeBoolField, writeEmptyMessage, writeInt64Field, writeLabelSet, writeStringField } from './common.ts';
 import { decodeMessage, Reader, Writer, WIRE_LEN } from './wire.ts';

@@ -2,7 +2,7 @@
 // thanos.Targets/Targets, the fan-out over every endpoint that advertises them in its Info answer
 // (metric_metadata / targets), merging as Thanos does (pkg/metadata/metadata.go,
 // pkg/targets/targets.go), and the Prometheus-shaped JSON of the answers.
-import { GrpcError } from '../../host/index.ts';
+import { GrpcError } from '../sdk/mod.ts';
 import { RawGrpcClient } from '../../host/server/grpc.ts';
 import { compareLabels, type Label } from '../labels/mod.ts';
 import {

@@ -13,7 +13,7 @@
 //   meta.json exists) counts as uploaded, so losing the meta file never re-uploads.
 // - Empty external labels: refused (Thanos's rule), nothing is uploaded.
 import type { Bucket } from '../objstore/bucket.ts';
-import type { Counter, FsCapability, Gauge, Logger, Metrics } from '../../host/index.ts';
+import type { Counter, FsCapability, Gauge, Logger, Metrics } from '../sdk/mod.ts';
 import { META_FILENAME, parseMeta, type BlockMeta } from '../tsdb/meta.ts';
 import { isULID } from '../tsdb/ulid.ts';
 import { uploadBlock } from '../tsdb/objstore.ts';

@@ -2,7 +2,7 @@
 // (host/server/grpc.ts, @grpc/grpc-js underneath). Series is an async iterable with backpressure
 // (grpc-js reads the next message only when the consumer asks for it); it cancels the call when the
 // AbortSignal fires or the consumer stops iterating. Errors are GrpcError (code + details).
-import { GrpcError, GrpcStatus } from '../../host/index.ts';
+import { GrpcError, GrpcStatus } from '../sdk/mod.ts';
 import { RawGrpcClient, type CallOptions } from '../../host/server/grpc.ts';
 import {
   decodeInfoResponse, decodeLegacyStoreInfo, encodeInfoRequest, INFO_METHOD, infoFromLegacy, LEGACY_STORE_INFO_METHOD, type InfoResponse,

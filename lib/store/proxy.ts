@@ -3,7 +3,7 @@
 // time, never whole responses). Identical series from different stores are merged: chunks sorted
 // by min time, exact duplicate chunks dropped. Partial response: WARN turns a failing store into a
 // warning frame, ABORT fails the request. The proxy is itself a StoreServer, so queriers stack.
-import { GrpcError, GrpcStatus } from '../../host/index.ts';
+import { GrpcError, GrpcStatus } from '../sdk/mod.ts';
 import { compareLabels, compareStrings, compileMatcher, labelsEqual, MatcherError, type CompiledMatcher, type Matcher } from '../labels/mod.ts';
 import {
   effectiveStrategy, PartialResponseStrategy, type LabelNamesRequest, type LabelNamesResponse, type LabelValuesRequest,

@@ -1,7 +1,7 @@
 // Serving a StoreServer over gRPC: builds the host's GrpcServices map (method path -> codec +
 // handler) for thanos.Store, thanos.WriteableStore and thanos.info.Info. Malformed requests and
 // invalid matchers answer InvalidArgument.
-import { GrpcError, GrpcStatus, type GrpcServices } from '../../host/index.ts';
+import { GrpcError, GrpcStatus, type GrpcServices } from '../sdk/mod.ts';
 import { MatcherError } from '../labels/mod.ts';
 import { decodeInfoRequest, encodeInfoResponse, INFO_METHOD, type InfoResponse } from '../proto/info.ts';
 import {

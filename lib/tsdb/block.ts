@@ -3,7 +3,7 @@
 import type { Core, Samples } from '../core/types.ts';
 import type { Bucket } from '../objstore/bucket.ts';
 import { readAll } from '../objstore/bucket.ts';
-import type { FsCapability } from '../../host/index.ts';
+import type { FsCapability } from '../sdk/mod.ts';
 import type { Labels } from '../labels/mod.ts';
 import { bucketSource, bytesSource, fsSource, windowedSource, type ByteSource } from './bytesource.ts';
 import { ChunkReader, ENC_XOR, ENC_AGGR, segmentName, type RawChunk } from './chunks.ts';

@@ -2,7 +2,7 @@
 // in-memory block, or ranged GETs from a Bucket.
 import type { Bucket } from '../objstore/bucket.ts';
 import { readAll } from '../objstore/bucket.ts';
-import type { FsCapability } from '../../host/index.ts';
+import type { FsCapability } from '../sdk/mod.ts';
 
 export interface ByteSource {
   size(): Promise<number>;

@@ -8,7 +8,7 @@
 //   index[toc.postingsTable, end of index)  (postings offset table + index TOC)
 //   header TOC: symbols offset <8B> | postings offset table offset <8B> | CRC32-C <4B>
 import type { Core } from '../core/types.ts';
-import type { FsCapability } from '../../host/index.ts';
+import type { FsCapability } from '../sdk/mod.ts';
 import { compareStrings } from '../labels/mod.ts';
 import { bytesSource, fsSource, type ByteSource } from './bytesource.ts';
 import { Decbuf, Encbuf, crc32c, readBE32, readBE64, DecodeError } from './encoding.ts';

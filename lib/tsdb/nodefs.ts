@@ -5,7 +5,7 @@ import { resolve as pathResolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { FsCapability, FileInfo } from '../../host/index.ts';
+import type { FsCapability, FileInfo } from '../sdk/mod.ts';
 
 export function nodeFs(): FsCapability {
   return {

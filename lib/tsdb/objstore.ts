@@ -3,7 +3,7 @@
 // directory renamed into place only after meta.json arrived.
 import type { Bucket } from '../objstore/bucket.ts';
 import { readAll } from '../objstore/bucket.ts';
-import type { FsCapability } from '../../host/index.ts';
+import type { FsCapability } from '../sdk/mod.ts';
 import { META_FILENAME, parseMeta, formatMeta, type BlockMeta } from './meta.ts';
 import { PartialBlockError, BlockWriteError } from './errors.ts';
 

@@ -2,7 +2,7 @@
 // ready-made chunks); memory is one series plus the symbol table (and the postings, 4 bytes per
 // label of every series). Output: chunks/, index, meta.json written last by the sink's commit().
 import type { Core } from '../core/types.ts';
-import type { FsCapability } from '../../host/index.ts';
+import type { FsCapability } from '../sdk/mod.ts';
 import type { Labels } from '../labels/mod.ts';
 import { compareStrings } from '../labels/mod.ts';
 import { ChunkWriter, ENC_XOR, DEFAULT_SEGMENT_SIZE } from './chunks.ts';

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { parseCommandLine, execute, reportError, type Invocation } from '../../host/main.ts';
-import { parseFlags, parseDuration, FlagError } from '../../host/flags.ts';
+import { parseFlags, parseDuration, FlagError } from '../../lib/sdk/flags.ts';
 import { definePlugin, type ComponentPlugin, type FlagSpec } from '../../host/index.ts';
 import { BUILTIN_COMPONENTS } from '../../host/registry.ts';
 import { loadBuiltinComponent, NotImplementedError } from '../../host/loader.ts';

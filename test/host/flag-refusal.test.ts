@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseCommandLine, planManifest, type Invocation } from '../../host/main.ts';
-import { FlagError } from '../../host/flags.ts';
+import { FlagError } from '../../lib/sdk/flags.ts';
 import { ConfigError, type ComponentPlugin, type FlagSpec } from '../../host/index.ts';
 import { loadBuiltinComponent } from '../../host/loader.ts';
 import { ManifestError, parseManifest } from '../../host/manifest.ts';

@@ -3,7 +3,7 @@
 // source deduplication). The store gateway syncs with it; the compactor can reuse it. With a metrics
 // registry it exposes Thanos's fetcher metrics (thanos_blocks_meta_*), every synced state from the
 // start.
-import type { Metrics, Gauge, Counter, Histogram } from '../../../host/index.ts';
+import type { Metrics, Gauge, Counter, Histogram } from '../../sdk/mod.ts';
 import type { Bucket } from '../../objstore/bucket.ts';
 import { readAll } from '../../objstore/bucket.ts';
 import { type BlockMeta, type DeletionMark, isULID, parseBlockMeta, parseDeletionMark, ulidTime } from './meta.ts';

@@ -10,7 +10,7 @@
 //   are deleted. Until the block is readable the cut samples stay queryable from memory.
 // - open(): opens the local blocks, replays the WAL (samples a block already holds are skipped).
 import type { Core } from '../../core/types.ts';
-import type { FsCapability, Logger } from '../../../host/index.ts';
+import type { FsCapability, Logger } from '../../sdk/mod.ts';
 import { compareLabels, labelsKey, matchLabels, type CompiledMatcher, type Label } from '../../labels/mod.ts';
 import { BlockReader, fsBlockFiles } from '../block.ts';
 import { ENC_XOR } from '../chunks.ts';

@@ -11,7 +11,7 @@
 // is acknowledged. Replay reads the segments in order: an incomplete record at the very end of the
 // last segment (a torn write from a crash) is cut off with a warning; a CRC mismatch or a malformed
 // record anywhere else is a WalCorruptError naming the segment and byte offset.
-import type { FsCapability, Logger } from '../../../host/index.ts';
+import type { FsCapability, Logger } from '../../sdk/mod.ts';
 import type { Label } from '../../labels/mod.ts';
 import { crc32c } from '../encoding.ts';
 

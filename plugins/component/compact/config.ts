@@ -1,5 +1,5 @@
 // `thanos compact` flags (Thanos names) and the config object they fill (also from plugins.yaml).
-import { ConfigError, notImplementedYet, type FlagSpec } from '../../../host/index.ts';
+import { ConfigError, notImplementedYet, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import {
   configBool, configInt, configMapping, configPromDuration, configString, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,

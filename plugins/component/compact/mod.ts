@@ -2,14 +2,14 @@
 // and resolution), downsamples (raw → 5m → 1h), applies retention and deletes marked blocks.
 // Runs one iteration and exits unless --wait; halts on overlapping blocks like Thanos. The work
 // itself is lib/compact; this file wires flags, metrics, /-/ready and the block viewer.
-import { definePlugin, type ComponentContext, type Component } from '../../../host/index.ts';
+import { definePlugin, type ComponentContext, type Component } from '../../../lib/sdk/mod.ts';
 import { Compactor, HaltError } from '../../../lib/compact/compactor.ts';
 import { DEFAULT_RANGES } from '../../../lib/compact/plan.ts';
 import { bucketWebHandler } from '../../../lib/compact/web.ts';
 import { MetaFetcher, TimePartitionFilter, LabelShardedFilter, type MetaFilter } from '../../../lib/store/blocksync/fetcher.ts';
 import { parseRelabelConfigs } from '../../../lib/store/blocksync/relabel.ts';
 import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
-import { ConfigError } from '../../../host/index.ts';
+import { ConfigError } from '../../../lib/sdk/mod.ts';
 import { compactFlags, parseCompactConfig, type CompactConfig } from './config.ts';
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,5 +1,5 @@
 // `thanos query` flags and the config object they fill (also accepted from plugins.yaml).
-import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec } from '../../../host/index.ts';
+import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import {
   configBool as bool, configDuration as dur, configInt as int, configMapping, configString as str, configStrings as strings, rejectHostKeys,
   rejectUnknownKeys, refuseUnimplemented,

@@ -23,7 +23,7 @@ import {
 } from '../../../lib/proto/metadata.ts';
 import { decodeTargetsRequest, encodeTargetsResponse, TARGETS_METHOD, type TargetsRequest, type TargetsResponse } from '../../../lib/proto/targets.ts';
 import { PartialResponseStrategy } from '../../../lib/proto/store.ts';
-import { GrpcError, GrpcStatus, type GrpcServices } from '../../../host/index.ts';
+import { GrpcError, GrpcStatus, type GrpcServices } from '../../../lib/sdk/mod.ts';
 import { parseQueryConfig, queryFlags, type QueryConfig } from './config.ts';
 import { Gate } from '../../../lib/query/gate.ts';
 import { uiRoutes } from './ui.ts';

@@ -1,7 +1,7 @@
 // `thanos receive` flags (ingestor mode, replication factor 1) and the config object they fill
 // (also accepted from plugins.yaml under the same keys). Hashrings, forwarding, TLS, OTLP, limits
 // and relabelling are not accepted (unknown flags are errors).
-import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec } from '../../../host/index.ts';
+import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import {
   configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented, type RawConfig,
 } from '../../../lib/config/fields.ts';

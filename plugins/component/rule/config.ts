@@ -1,5 +1,5 @@
 // `thanos rule` flags (Thanos names) and the config object they fill (also accepted from plugins.yaml).
-import { ConfigError, notImplementedYet, parseDuration, refuseCommonFlags, type FlagSpec } from '../../../host/index.ts';
+import { ConfigError, notImplementedYet, parseDuration, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import { isValidLabelName } from '../../../lib/rules/mod.ts';
 import {
   configMapping, configString as str, configStrings as strings, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,

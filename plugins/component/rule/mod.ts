@@ -4,7 +4,7 @@
 // Alertmanager's API v2 and re-sends them every --resend-delay; answers /api/v1/rules and
 // /api/v1/alerts like Prometheus. Ready after the first evaluation of every group.
 // Recorded samples live in memory only (no WAL, no blocks, nothing uploaded): see README.md.
-import { definePlugin, type ComponentContext, type Component } from '../../../host/index.ts';
+import { definePlugin, type ComponentContext, type Component } from '../../../lib/sdk/mod.ts';
 import { labelsFromRecord } from '../../../lib/labels/mod.ts';
 import { storeServices } from '../../../lib/store/server.ts';
 import { MAX_TIME } from '../../../lib/store/api.ts';

@@ -2,7 +2,7 @@
 // answered from its Prometheus's /api/v1/metadata and /api/v1/targets as Thanos's
 // pkg/metadata/prometheus.go and pkg/targets/prometheus.go do: one answer frame per call; target
 // labels and discovered labels get the external labels (replacing same-named ones).
-import { GrpcError, GrpcStatus, type GrpcServices } from '../../../host/index.ts';
+import { GrpcError, GrpcStatus, type GrpcServices } from '../../../lib/sdk/mod.ts';
 import type { Label } from '../../../lib/labels/mod.ts';
 import { parseRfc3339Nano } from '../../../lib/query/apis.ts';
 import {

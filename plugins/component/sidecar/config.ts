@@ -1,7 +1,7 @@
 // `thanos sidecar` flags and the config object they fill (also accepted from plugins.yaml).
 // Not accepted (and so rejected as unknown flags): the config/rule reloader (--reloader.*),
 // --prometheus.http-client(-file), --hash-func, --shipper.upload-concurrency.
-import { ConfigError, refuseCommonFlags, type FlagSpec } from '../../../host/index.ts';
+import { ConfigError, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import {
   configBool as bool, configInt as int, configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,

@@ -10,7 +10,7 @@
 // 200, the shipper runs at once and every 30s, and a heartbeat refreshes the external labels and the
 // advertised min time every --prometheus.get_config_interval (a failure turns /-/ready to 503 until
 // the next success).
-import { definePlugin, GrpcError, GrpcStatus, type Bucket, type Component, type ComponentContext } from '../../../host/index.ts';
+import { definePlugin, GrpcError, GrpcStatus, type Bucket, type Component, type ComponentContext } from '../../../lib/sdk/mod.ts';
 import { parseDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import { MAX_TIME } from '../../../lib/store/api.ts';

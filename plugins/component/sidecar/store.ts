@@ -11,7 +11,7 @@
 // with external label c: {a="1",b="1",c} < {a="1",c}). The series of one response are therefore
 // collected (chunks stay as views into the received frames) and sorted before they are streamed out;
 // a series Prometheus split across frames is joined again.
-import { GrpcError, GrpcStatus, type Core } from '../../../host/index.ts';
+import { GrpcError, GrpcStatus, type Core } from '../../../lib/sdk/mod.ts';
 import { compareLabels, compareStrings, compileMatcher, type Label, type Matcher } from '../../../lib/labels/mod.ts';
 import type { StoreServer } from '../../../lib/store/api.ts';
 import {

@@ -1,8 +1,8 @@
 // The bucket store: the blocks the gateway serves (synced from object storage), and the StoreAPI
 // operations over them: Series (postings → series → chunks with ranged GETs, resolution selection,
 // aggregates, limits), LabelNames and LabelValues.
-import type { Bucket, Core } from '../../../host/index.ts';
-import { GrpcError, GrpcStatus } from '../../../host/index.ts';
+import type { Bucket, Core } from '../../../lib/sdk/mod.ts';
+import { GrpcError, GrpcStatus } from '../../../lib/sdk/mod.ts';
 import {
   compareLabels, compareStrings, compileMatcher, labelsFromRecord, labelsKey, MatcherError,
   type CompiledMatcher, type Label, type Labels, type Matcher,

@@ -1,5 +1,5 @@
 // `thanos store` flags and the config object they fill (also accepted from plugins.yaml).
-import { ConfigError, notImplementedYet, type FlagSpec } from '../../../host/index.ts';
+import { ConfigError, notImplementedYet, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import { parseBytes, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import {
   configBool as bool, configInt as int, configMapping, configPromDuration as dur, configString as str, rejectHostKeys, rejectUnknownKeys,

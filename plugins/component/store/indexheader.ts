@@ -5,7 +5,7 @@
 //   | symbol table (exact copy) | postings offset table (exact copy)
 //   | symbols offset <8B> | postings offset table offset <8B> | CRC32-C of those 16 bytes <4B>
 // A small JSON beside it (index-header.json) keeps the original index size and TOC.
-import type { Bucket, Core, FsCapability } from '../../../host/index.ts';
+import type { Bucket, Core, FsCapability } from '../../../lib/sdk/mod.ts';
 import type { BlockMeta } from '../../../lib/store/blocksync/meta.ts';
 import { bucketSource, type ByteSource } from '../../../lib/tsdb/bytesource.ts';
 import { crc32c, readBE32, readBE64 } from '../../../lib/tsdb/encoding.ts';

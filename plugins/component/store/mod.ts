@@ -1,7 +1,7 @@
 // `thanos store`: the store gateway. Serves the StoreAPI over the blocks of an object store bucket,
 // keeping only small per-block index state locally and reading postings, series and chunks with
 // ranged GETs. Readiness turns on after the first successful block sync.
-import { ConfigError, definePlugin, type Component, type ComponentContext, type GrpcServices } from '../../../host/index.ts';
+import { ConfigError, definePlugin, type Component, type ComponentContext, type GrpcServices } from '../../../lib/sdk/mod.ts';
 import {
   ConsistencyDelayFilter, DeduplicateFilter, DeletionMarkFilter, LabelShardedFilter, MetaFetcher, TimePartitionFilter,
 } from '../../../lib/store/blocksync/fetcher.ts';

@@ -2,7 +2,7 @@
 // web, verify, mark, cleanup, retention, downsample over the blocks of --objstore.config[-file].
 import {
   parseFlags, COMMON_FLAGS, FlagError, notImplementedYet, refuseUnusedCommonFlags, type ComponentContext, type FlagSpec, type ToolCommand, type TextOut,
-} from '../../../host/index.ts';
+} from '../../../lib/sdk/mod.ts';
 import { MetaFetcher, DeletionMarkFilter, TimePartitionFilter, type FetchResult } from '../../../lib/store/blocksync/fetcher.ts';
 import { parseDuration, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import type { BlockMeta } from '../../../lib/store/blocksync/meta.ts';

@@ -1,6 +1,6 @@
 // The `tools` component: one-shot commands (`thanos tools <group> <cmd> …`). Each group lives in
 // its own file and contributes a ToolCommand[]; add new groups (e.g. bucket.ts) to the list below.
-import { definePlugin, ConfigError, type ToolCommand } from '../../../host/index.ts';
+import { definePlugin, ConfigError, type ToolCommand } from '../../../lib/sdk/mod.ts';
 import { tsdbCommands } from './tsdb.ts';
 import { bucketCommands } from './bucket.ts';
 import { rulesCommands } from './rules.ts';

@@ -4,7 +4,7 @@
 //     SUCCESS: 2 rules found
 // or `  FAILED:` and one error per line (on stderr). Exit 1 if any file failed, 2 on usage errors.
 // Thanos's groups[].partial_response_strategy is accepted (promtool rejects it).
-import { refuseUnusedCommonFlags, type ComponentContext, type TextOut, type ToolCommand } from '../../../host/index.ts';
+import { refuseUnusedCommonFlags, type ComponentContext, type TextOut, type ToolCommand } from '../../../lib/sdk/mod.ts';
 import { glob, parseRuleFile } from '../../../lib/rules/mod.ts';
 import { parseArgs, UsageError } from './args.ts';
 

@@ -1,6 +1,6 @@
 // `thanos tools tsdb dump` and `thanos tools tsdb create-blocks-from openmetrics`: promtool's
 // tools on our block library, for looking into and backfilling blocks.
-import { refuseUnusedCommonFlags, type ComponentContext, type ToolCommand, type TextOut } from '../../../host/index.ts';
+import { refuseUnusedCommonFlags, type ComponentContext, type ToolCommand, type TextOut } from '../../../lib/sdk/mod.ts';
 import { BlockReader, fsBlockFiles, fsBlockSink, bucketBlockFiles, isULID, PartialBlockError, META_FILENAME, uploadBlock } from '../../../lib/tsdb/mod.ts';
 import { dumpSamples } from '../../../lib/tsdb/dump.ts';
 import { parseSelector } from '../../../lib/tsdb/selector.ts';

@@ -2,7 +2,7 @@
 // provider: objects are files under the directory, '/' separates directories, empty directories
 // disappear on delete. Writes are atomic (a temp file in the target's directory, then rename).
 // Uses only the FsCapability it is given, so the operator's read/write grant bounds it.
-import { definePlugin, ConfigError, type Capabilities, type FsCapability } from '../../../host/index.ts';
+import { definePlugin, ConfigError, type Capabilities, type FsCapability } from '../../../lib/sdk/mod.ts';
 import { ObjectNotFoundError, isObjectNotFound, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { InvalidObjectNameError, checkObjectName, clampRange, isPlainObject, normalizeDir } from '../../../lib/objstore/util.ts';
 

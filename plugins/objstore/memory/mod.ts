@@ -1,6 +1,6 @@
 // In-memory object store (type MEMORY / IN-MEMORY): for tests and throwaway stacks. Needs no
 // permissions; every created bucket is independent and lives as long as the process.
-import { definePlugin, ConfigError } from '../../../host/index.ts';
+import { definePlugin, ConfigError } from '../../../lib/sdk/mod.ts';
 import { ObjectNotFoundError, isObjectNotFound, readAll, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { bytesStream, checkObjectName, clampRange, isPlainObject, normalizeDir } from '../../../lib/objstore/util.ts';
 

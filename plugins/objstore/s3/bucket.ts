@@ -1,7 +1,7 @@
 // The S3 Bucket: the REST API over the host's fetch capability, signed with SigV4 (or V2).
 // ListObjectsV2 (or V1) with delimiter and continuation, ranged GET, HEAD, PUT, multipart upload
 // (initiate, parts of part_size, complete; abort on failure), DELETE.
-import type { Capabilities, Logger } from '../../../host/index.ts';
+import type { Capabilities, Logger } from '../../../lib/sdk/mod.ts';
 import { ObjectNotFoundError, isObjectNotFound, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, normalizeDir } from '../../../lib/objstore/util.ts';
 import { NetworkError, describeNetErr, fetchWithHeaderTimeout } from './confutil.ts';

@@ -1,6 +1,6 @@
 // The S3 config block of Thanos's objstore YAML (`type: S3`), parsed strictly: today's field list
 // (objstore providers/s3) plus the older spellings found in deployed configs (`encrypt_sse`).
-import { ConfigError } from '../../../host/index.ts';
+import { ConfigError } from '../../../lib/sdk/mod.ts';
 import { bool, int, join, mapping, parseHttpConfig, str, stringMap, type HttpConfig } from './confutil.ts';
 
 export type SseType = '' | 'SSE-S3' | 'SSE-KMS' | 'SSE-C';

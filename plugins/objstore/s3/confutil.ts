@@ -1,6 +1,6 @@
 // Strict config-reading helpers shared by the S3 and SWIFT plugins: typed field readers whose
 // errors name the field, Go/Prometheus-style durations, and Thanos's shared `http_config` block.
-import { ConfigError } from '../../../host/index.ts';
+import { ConfigError } from '../../../lib/sdk/mod.ts';
 
 export type Obj = Record<string, unknown>;
 

@@ -8,7 +8,7 @@
 //         the host), and AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (also the older
 //         AWS_ACCESS_KEY / AWS_SECRET_KEY), AWS_REGION / AWS_DEFAULT_REGION when the config has no access_key
 //   read: the sse_config.encryption_key file, only for SSE-C
-import { definePlugin, type Capabilities } from '../../../host/index.ts';
+import { definePlugin, type Capabilities } from '../../../lib/sdk/mod.ts';
 import type { Bucket } from '../../../lib/objstore/bucket.ts';
 import { S3Bucket, regionFromEndpoint, type Credentials } from './bucket.ts';
 import { parseS3Config, type S3Config } from './config.ts';

@@ -2,7 +2,7 @@
 // ?format=json&prefix=&delimiter=/ and markers, ranged GET, HEAD, PUT, DELETE; uploads of at least
 // large_object_chunk_size become Static Large Objects (or Dynamic ones) with their segments under
 // segments/ in the segments container. A 401 re-authenticates once.
-import type { Capabilities, Logger } from '../../../host/index.ts';
+import type { Capabilities, Logger } from '../../../lib/sdk/mod.ts';
 import { ObjectNotFoundError, isObjectNotFound, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, normalizeDir } from '../../../lib/objstore/util.ts';
 import { NetworkError, describeNetErr, fetchWithHeaderTimeout } from '../s3/confutil.ts';

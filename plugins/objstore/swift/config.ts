@@ -1,6 +1,6 @@
 // The SWIFT config block of Thanos's objstore YAML, parsed strictly (objstore providers/swift
 // field list, plus tenant_id / tenant_name from early Thanos releases).
-import { ConfigError } from '../../../host/index.ts';
+import { ConfigError } from '../../../lib/sdk/mod.ts';
 import { bool, duration, int, join, mapping, parseHttpConfig, str, type HttpConfig } from '../s3/confutil.ts';
 
 export interface SwiftConfig {

@@ -5,7 +5,7 @@
 // Permissions it asks for (the operator's grant narrows them):
 //   net: the auth_url host:port and the storage URL the auth service hands out
 //   env: only for secrets written as `password: { env: NAME }` (resolved by the host)
-import { definePlugin, type Capabilities } from '../../../host/index.ts';
+import { definePlugin, type Capabilities } from '../../../lib/sdk/mod.ts';
 import type { Bucket } from '../../../lib/objstore/bucket.ts';
 import { unsupportedTlsField } from '../s3/confutil.ts';
 import { SwiftBucket, type SwiftBucketOptions } from './bucket.ts';

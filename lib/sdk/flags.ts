@@ -2,7 +2,7 @@
 // `--flag`, `--no-flag`, `--flag=false`; 'strings' flags repeat; `--` ends flags. Each FlagSpec maps a
 // flag name onto a (dotted) config key, so the command line and plugins.yaml's `config:` are two
 // spellings of one config.
-import type { FlagSpec } from './index.ts';
+import type { FlagSpec } from './plugin.ts';
 
 export class FlagError extends Error {
   constructor(message: string) {

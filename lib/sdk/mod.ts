@@ -1,0 +1,5 @@
+// The plugin SDK: the contract between the host and its plugins. Imports nothing from host/.
+export * from './plugin.ts';
+export * from './errors.ts';
+// Flag specs and parsing: the host parses the command line with these, tools parse their own argv.
+export * from './flags.ts';

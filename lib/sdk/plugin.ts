@@ -1,0 +1,202 @@
+// The plugin contract: what a plugin declares (manifest, config parser, create) and the capabilities
+// the host hands it. It lives below the host (lib never imports host/): the host implements these
+// capabilities and re-exports this module for external plugins (host/index.ts).
+import type { Bucket } from '../objstore/bucket.ts';
+import type { Core } from '../core/types.ts';
+
+export type { Bucket } from '../objstore/bucket.ts';
+export type { Core } from '../core/types.ts';
+
+/** A Deno-style grant or request for one permission kind. */
+export type Need = boolean | string[] | { allow?: string[] | boolean; deny?: string[] };
+
+export interface PermissionRequest {
+  net?: Need;
+  read?: Need;
+  write?: Need;
+  env?: Need;
+}
+
+export interface PluginManifest {
+  id: `component:${string}` | `objstore:${string}`;
+  apiVersion: 1;
+  /** What the plugin asks for; the effective permission is this ∩ the operator's grant. */
+  permissions: PermissionRequest;
+  /** Human description of why each permission is needed (shown in denials and --help). */
+  description?: string;
+}
+
+export interface Logger {
+  debug(msg: string, kv?: Record<string, unknown>): void;
+  info(msg: string, kv?: Record<string, unknown>): void;
+  warn(msg: string, kv?: Record<string, unknown>): void;
+  error(msg: string, kv?: Record<string, unknown>): void;
+  with(kv: Record<string, unknown>): Logger;
+}
+
+/** Minimal Prometheus-style metrics registry handed to plugins. */
+export interface Metrics {
+  counter(name: string, help: string, labelNames?: string[]): Counter;
+  gauge(name: string, help: string, labelNames?: string[]): Gauge;
+  histogram(name: string, help: string, labelNames?: string[], buckets?: number[]): Histogram;
+}
+export interface Counter { inc(labels?: Record<string, string>, v?: number): void }
+export interface Gauge { set(v: number, labels?: Record<string, string>): void; inc(labels?: Record<string, string>, v?: number): void; dec(labels?: Record<string, string>, v?: number): void }
+export interface Histogram { observe(v: number, labels?: Record<string, string>): void }
+
+export interface FileInfo { name: string; isDirectory: boolean; isFile: boolean; size: number; mtimeMs: number }
+
+/** File system capability: every call is checked against the plugin's read/write grants. */
+export interface FsCapability {
+  readFile(path: string): Promise<Uint8Array>;
+  readRange(path: string, offset: number, length: number): Promise<Uint8Array>;
+  writeFile(path: string, data: Uint8Array | ReadableStream<Uint8Array>): Promise<void>;
+  /** Appends bytes to a file (created if missing) and syncs it to disk (write-ahead logs). Checked as a write. */
+  appendFile?(path: string, data: Uint8Array): Promise<void>;
+  /** Opens a file for reading as a web stream, optionally a byte range. */
+  openRead(path: string, range?: { offset: number; length?: number }): Promise<ReadableStream<Uint8Array>>;
+  stat(path: string): Promise<FileInfo>;
+  exists(path: string): Promise<boolean>;
+  readDir(path: string): Promise<FileInfo[]>;
+  mkdir(path: string, opts?: { recursive?: boolean }): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  remove(path: string, opts?: { recursive?: boolean }): Promise<void>;
+  /** Absolute, normalised path (relative paths resolve against the process cwd). */
+  resolve(...parts: string[]): string;
+  tempDir(prefix: string): Promise<string>;
+}
+
+export interface ListenOptions { hostname: string; port: number }
+export interface HttpListener { address: { hostname: string; port: number }; close(): Promise<void> }
+
+export interface Capabilities {
+  pluginId: string;
+  /** Web-standard fetch; the URL's host:port is checked against the `net` grant. */
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
+  /** Serves a fetch handler on host:port (checked against `net`). */
+  listen(opts: ListenOptions, handler: (req: Request) => Response | Promise<Response>): Promise<HttpListener>;
+  /** Opens a raw TCP connection (checked against `net`), e.g. for memcached. */
+  connect(opts: { hostname: string; port: number }): Promise<TcpConnection>;
+  fs: FsCapability;
+  env: { get(name: string): string | undefined };
+  log: Logger;
+  metrics: Metrics;
+}
+
+export interface TcpConnection {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+  close(): void;
+}
+
+export interface ObjstorePlugin<C = unknown> {
+  manifest: PluginManifest;
+  /** The type name as in Thanos objstore YAML (S3, GCS, FILESYSTEM, ...), matched case-insensitively. */
+  provider: string;
+  parseConfig(raw: unknown): C;
+  create(ctx: Capabilities, config: C): Promise<Bucket>;
+  /**
+   * Who retries transient failures: 'host' (default: the objstore factory wraps the bucket with
+   * lib/objstore/retry.ts) or 'provider' (the plugin retries itself, e.g. S3's max_retries; the
+   * factory then adds no retry layer, so attempts do not multiply).
+   */
+  retries?: 'host' | 'provider';
+}
+
+export interface ComponentInfo {
+  /** Store, Query, Rule, Sidecar, Receive, Compact ... (Info API component type). */
+  componentType: string;
+  labelSets?: Array<Record<string, string>>;
+  store?: { minTime: number; maxTime: number; supportsSharding?: boolean; supportsWithoutReplicaLabels?: boolean; tsdbInfos?: Array<{ labels: Record<string, string>; minTime: number; maxTime: number }> };
+  rules?: Record<string, never>;
+  metricMetadata?: Record<string, never>;
+  targets?: Record<string, never>;
+  exemplars?: { minTime: number; maxTime: number };
+  query?: Record<string, never>;
+}
+
+/** gRPC services: full method path → handler, e.g. '/thanos.Store/Series'. lib/store builds these. */
+export type GrpcServices = Record<string, GrpcMethod>;
+export type GrpcMethod =
+  | { kind: 'unary'; requestDecode(b: Uint8Array): unknown; responseEncode(m: unknown): Uint8Array; handler(req: unknown, signal: AbortSignal, metadata: Record<string, string>): Promise<unknown> }
+  | { kind: 'serverStream'; requestDecode(b: Uint8Array): unknown; responseEncode(m: unknown): Uint8Array; handler(req: unknown, signal: AbortSignal, metadata: Record<string, string>): AsyncIterable<unknown> };
+
+export interface ComponentContext extends Capabilities {
+  /** The object store the manifest binds to this component (objstore id), if any. */
+  bucket(id?: string): Promise<Bucket>;
+  core: Core;
+  /** Marks the component ready (/-/ready turns 200). */
+  setReady(ready: boolean): void;
+  /** Where to store local state (index-headers, WAL), from --data-dir or the manifest. */
+  dataDir?: string;
+  /** Process stdout/stderr for one-shot tools (ToolCommand.run); await write() for backpressure. */
+  stdout?: TextOut;
+  stderr?: TextOut;
+  /** Aborted when the process shuts down (SIGINT/SIGTERM); the same signal run() receives. */
+  signal?: AbortSignal;
+  /** The listen addresses the host serves this component on (from --http-address/--grpc-address or the manifest). */
+  addresses?: { http?: string; grpc?: string };
+}
+
+/** A text sink (the host maps it to process.stdout / process.stderr). */
+export interface TextOut {
+  write(text: string): void | Promise<void>;
+}
+
+export interface Component {
+  info(): ComponentInfo;
+  fetch?(req: Request): Response | Promise<Response>;
+  grpc?: GrpcServices;
+  run(signal: AbortSignal): Promise<void>;
+  reload?(): Promise<void>;
+}
+
+/** Flags a component accepts: Thanos flag name → config key, with type and help. */
+export interface FlagSpec {
+  name: string;           // e.g. 'objstore.config-file'
+  key: string;            // config path, e.g. 'objstore.configFile'
+  type: 'string' | 'bool' | 'duration' | 'int' | 'float' | 'strings';
+  help: string;
+  default?: unknown;
+  /** One-letter alias, e.g. 'o' for `-o json`. */
+  short?: string;
+  /**
+   * The flag is refused (project rule: no silent acceptance). Giving it on the command line, or
+   * its key in plugins.yaml, is an error `flag --<name> <refused>`, e.g. "is not implemented yet
+   * by thanos rule (…)". Build the text with notImplementedYet(); refuseCommonFlags() refuses
+   * host flags (--objstore.config-file, --data-dir, …) a component or tool does not use.
+   */
+  refused?: string;
+  /** With `refused`: values still accepted because they ask for what the component does anyway (e.g. --hash-func=""). */
+  accept?: readonly unknown[];
+}
+
+/** A one-shot command of a tools plugin, e.g. 'tsdb dump' under `thanos tools tsdb dump …`. */
+export interface ToolCommand {
+  /** Space-separated words after the component name, e.g. 'bucket ls' or 'tsdb dump'. */
+  name: string;
+  /** Older spellings accepted as well, e.g. 'bucket web' at top level for `thanos bucket web`. */
+  aliases?: string[];
+  help: string;
+  flags?: FlagSpec[];
+  /** argv holds what follows the command words; returns the process exit code. */
+  run(ctx: ComponentContext, argv: string[]): Promise<number>;
+}
+
+export interface ComponentPlugin<C = unknown> {
+  manifest: PluginManifest;
+  /** Thanos-compatible command-line flags for `thanos <component>`. */
+  flags?: FlagSpec[];
+  /** One-shot subcommands (tools). */
+  commands?: ToolCommand[];
+  parseConfig(raw: unknown): C;
+  setup(ctx: ComponentContext, config: C): Promise<Component>;
+}
+
+export type AnyPlugin = ObjstorePlugin<any> | ComponentPlugin<any>;
+
+export function definePlugin<C>(p: ObjstorePlugin<C>): ObjstorePlugin<C>;
+export function definePlugin<C>(p: ComponentPlugin<C>): ComponentPlugin<C>;
+export function definePlugin(p: AnyPlugin): AnyPlugin {
+  return p;
+}
