@@ -3,3 +3,5 @@ export * from './plugin.ts';
 export * from './errors.ts';
 // Flag specs and parsing: the host parses the command line with these, tools parse their own argv.
 export * from './flags.ts';
+// Abortable sleep for plugin loops.
+export * from './time.ts';

@@ -2,7 +2,7 @@
 // and resolution), downsamples (raw → 5m → 1h), applies retention and deletes marked blocks.
 // Runs one iteration and exits unless --wait; halts on overlapping blocks like Thanos. The work
 // itself is lib/compact; this file wires flags, metrics, /-/ready and the block viewer.
-import { definePlugin, type ComponentContext, type Component } from '../../../lib/sdk/mod.ts';
+import { definePlugin, sleep, type ComponentContext, type Component } from '../../../lib/sdk/mod.ts';
 import { Compactor, HaltError } from '../../../lib/compact/compactor.ts';
 import { DEFAULT_RANGES } from '../../../lib/compact/plan.ts';
 import { bucketWebHandler } from '../../../lib/compact/web.ts';
@@ -12,18 +12,6 @@ import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import { ConfigError } from '../../../lib/sdk/mod.ts';
 import { compactFlags, parseCompactConfig, type CompactConfig } from './config.ts';
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 export async function setupCompact(ctx: ComponentContext, cfg: CompactConfig): Promise<Component> {
   const bucket = await ctx.bucket();

@@ -14,7 +14,7 @@
 // - Every tick: cut blocks, upload new ones (lib/shipper: meta.json last, thanos.labels = external
 //   labels + tenant, source "receive"), apply --tsdb.retention to uploaded local blocks.
 // - Shutdown: stop accepting writes, flush every head into a block, upload, return.
-import { definePlugin, GrpcError, GrpcStatus, type Bucket, type Component, type ComponentContext, type HttpListener } from '../../../lib/sdk/mod.ts';
+import { definePlugin, sleep, GrpcError, GrpcStatus, type Bucket, type Component, type ComponentContext, type HttpListener } from '../../../lib/sdk/mod.ts';
 import { compareStrings, labelsFromRecord, type Label, type Labels, type Matcher } from '../../../lib/labels/mod.ts';
 import type { TimeSeries } from '../../../lib/proto/prompb.ts';
 import type { StoreWriteRequest } from '../../../lib/proto/store.ts';
@@ -59,18 +59,6 @@ export interface ReceiveComponent extends Component {
   remoteWriteAddress(): { hostname: string; port: number } | undefined;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((r) => {
-    if (signal.aborted) return r();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      r();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 async function optionalBucket(ctx: ComponentContext): Promise<Bucket | undefined> {
   try {

@@ -4,7 +4,7 @@
 // Alertmanager's API v2 and re-sends them every --resend-delay; answers /api/v1/rules and
 // /api/v1/alerts like Prometheus. Ready after the first evaluation of every group.
 // Recorded samples live in memory only (no WAL, no blocks, nothing uploaded): see README.md.
-import { definePlugin, type ComponentContext, type Component } from '../../../lib/sdk/mod.ts';
+import { definePlugin, sleep, type ComponentContext, type Component } from '../../../lib/sdk/mod.ts';
 import { labelsFromRecord } from '../../../lib/labels/mod.ts';
 import { storeServices } from '../../../lib/store/server.ts';
 import { MAX_TIME } from '../../../lib/store/api.ts';
@@ -39,18 +39,6 @@ export async function loadRuleFiles(ctx: Pick<ComponentContext, 'fs'>, patterns:
   return groups;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, Math.max(0, ms));
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** Parses a Prometheus API instant-query answer into samples (vector, or a scalar as one unlabelled sample). */
 export function parseQueryResponse(body: unknown): QuerySample[] {

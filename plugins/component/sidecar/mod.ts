@@ -10,7 +10,7 @@
 // 200, the shipper runs at once and every 30s, and a heartbeat refreshes the external labels and the
 // advertised min time every --prometheus.get_config_interval (a failure turns /-/ready to 503 until
 // the next success).
-import { definePlugin, GrpcError, GrpcStatus, type Bucket, type Component, type ComponentContext } from '../../../lib/sdk/mod.ts';
+import { definePlugin, sleep, GrpcError, GrpcStatus, type Bucket, type Component, type ComponentContext } from '../../../lib/sdk/mod.ts';
 import { parseDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import { MAX_TIME } from '../../../lib/store/api.ts';
@@ -37,18 +37,6 @@ export interface SidecarComponent extends Component {
   externalLabels(): Record<string, string>;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((r) => {
-    if (signal.aborted) return r();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      r();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 async function optionalBucket(ctx: ComponentContext): Promise<Bucket | undefined> {
   try {
