@@ -510,8 +510,11 @@ export class Writer {
   }
 
   sint64(v: number): void {
-    // zigzag: v >= 0 -> 2v ; v < 0 -> -2v - 1
-    if (v >= 0) this.uint64(v * 2);
+    // zigzag: v >= 0 -> 2v ; v < 0 -> -2v - 1. Doubles at or past the int64 extremes (2^63 is
+    // MaxInt64 as a double) are written as the extremes, as int64() does.
+    if (v >= MAX_INT64) this.varint64(0xfffffffe, 0xffffffff);
+    else if (v <= MIN_INT64) this.varint64(0xffffffff, 0xffffffff);
+    else if (v >= 0) this.uint64(v * 2);
     else {
       // -2v-1 may exceed 2^53 precision only for huge values; compute as 64-bit halves
       const a = Math.trunc(-v) - 1; // |v| - 1 >= 0
