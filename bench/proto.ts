@@ -10,6 +10,7 @@ import { encodeWriteRequest } from '../lib/proto/prompb.ts';
 import { compress, decompress } from '../lib/remote/snappy.ts';
 import { decodeRemoteWriteBody } from '../lib/remote/write.ts';
 import { StoreClient } from '../lib/store/client.ts';
+import { dialGrpc } from '../host/server/grpc.ts';
 import { MemoryStore } from '../lib/store/memory.ts';
 import { ProxyStore } from '../lib/store/proxy.ts';
 import { storeServices } from '../lib/store/server.ts';
@@ -83,7 +84,7 @@ async function crossProcess(nSeries: number, chunksPer: number): Promise<void> {
     });
     child.on('exit', (c) => reject(new Error(`server exited ${c}`)));
   });
-  const client = new StoreClient(address);
+  const client = new StoreClient(dialGrpc(address));
   const samplesTotal = nSeries * chunksPer * SAMPLES_PER_CHUNK;
   const req = seriesRequest({ minTime: 0, maxTime: 9e15, matchers: [{ type: '=', name: '__name__', value: 'http_requests_total' }] });
   try {
@@ -179,9 +180,9 @@ export default async function main(args: string[]): Promise<void> {
   const la = await startGrpc('127.0.0.1:0', storeServices(half(0)));
   const lb = await startGrpc('127.0.0.1:0', storeServices(half(1)));
   const req = seriesRequest({ minTime: 0, maxTime: 9e15, matchers: [{ type: '=', name: '__name__', value: 'http_requests_total' }] });
-  const c1 = new StoreClient(l1.address);
-  const ca = new StoreClient(la.address);
-  const cb = new StoreClient(lb.address);
+  const c1 = new StoreClient(dialGrpc(l1.address));
+  const ca = new StoreClient(dialGrpc(la.address));
+  const cb = new StoreClient(dialGrpc(lb.address));
   try {
     let best1 = 0;
     for (let round = 0; round < 4; round++) {

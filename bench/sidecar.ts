@@ -16,6 +16,7 @@ import { remoteRead } from '../lib/remote/read.ts';
 import { ResponseType } from '../lib/proto/prompb.ts';
 import { seriesRequest, type Series } from '../lib/proto/store.ts';
 import { StoreClient } from '../lib/store/client.ts';
+import { dialGrpc } from '../host/server/grpc.ts';
 import { startGrpc } from '../host/server/grpc.ts';
 import { createLogger } from '../host/log.ts';
 import { storeServices } from '../lib/store/server.ts';
@@ -106,7 +107,7 @@ export default async function main(args: string[]): Promise<void> {
     }
     // 3. over gRPC
     const grpc = await startGrpc('127.0.0.1:0', storeServices(store));
-    const client = new StoreClient(grpc.address);
+    const client = new StoreClient(dialGrpc(grpc.address));
     for (let r = 0; r < runs; r++) {
       const a = performance.now();
       let series = 0;

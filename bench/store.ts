@@ -71,6 +71,7 @@ function ctxFor(bucket: Bucket, core: Core, dataDir: string): ComponentContext {
     fetch: (i, init) => fetch(i, init),
     listen: async () => { throw new Error('no listen in bench'); },
     connect: async () => { throw new Error('no connect in bench'); },
+    grpcDial: () => { throw new Error('no grpcDial in bench'); },
     fs: nodeFs(),
     env: { get: (n) => process.env[n] },
     log: createLogger({ level: 'warn' }),

@@ -1,4 +1,4 @@
-// The capabilities handed to one plugin: fetch, listen, connect, fs, env, log, metrics. Every call
+// The capabilities handed to one plugin: fetch, listen, connect, grpcDial, fs, env, log, metrics. Every call
 // checks the plugin's effective Permissions first and throws PermissionDenied otherwise.
 //
 // A policy boundary, not a sandbox (see permissions.ts): plugins share the process with the host.
@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import type { Capabilities, FileInfo, FsCapability, Logger, Metrics, TcpConnection } from './index.ts';
 import type { Permissions } from './permissions.ts';
 import { serveFetch } from './server/listen.ts';
+import { dialGrpc, grpcTargetHostPorts } from './server/grpc.ts';
 
 export interface CapabilityOptions {
   permissions: Permissions;
@@ -182,6 +183,10 @@ export function createCapabilities(o: CapabilityOptions): Capabilities {
     async connect(opts) {
       perms.check('net', hostPort(opts.hostname, opts.port), 'connect');
       return tcpConnect(opts.hostname, opts.port);
+    },
+    grpcDial(target, options) {
+      for (const hp of grpcTargetHostPorts(target)) perms.check('net', hp, 'grpcDial');
+      return dialGrpc(target, options);
     },
     fs: createFs(perms, o.baseDir),
     env: {

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import type { Bucket, Component, ComponentContext, ComponentPlugin, Core, Logger } from './index.ts';
 import { createCapabilities } from './capabilities.ts';
+import { BUILD_INFO } from './version.ts';
 import { Registry, processMetrics, renderAll } from './metrics.ts';
 import type { Permissions } from './permissions.ts';
 import { resolveSecrets } from './secrets.ts';
@@ -151,6 +152,7 @@ export async function runGroup(units: UnitSpec[], o: RunOptions): Promise<RunRes
           dataDir: spec.dataDir,
           signal: ac.signal,
           addresses: { http: spec.http, grpc: spec.grpc },
+          build: BUILD_INFO,
           stdout: { write: (t) => void process.stdout.write(t) },
           stderr: { write: (t) => void process.stderr.write(t) },
           setReady: (v) => {

@@ -374,6 +374,7 @@ async function runTool(inv: Extract<Invocation, { kind: 'tool' }>): Promise<numb
       dataDir: h.dataDir ? path.resolve(h.dataDir) : undefined,
       signal: ac.signal,
       addresses: { http: h.http, grpc: h.grpc },
+      build: BUILD_INFO,
       stdout: { write: (t) => new Promise<void>((r) => { process.stdout.write(t) ? r() : process.stdout.once('drain', r); }) },
       stderr: { write: (t) => void process.stderr.write(t) },
       setReady: () => {},

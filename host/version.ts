@@ -6,17 +6,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export interface BuildInfo {
-  version: string;
-  revision: string;
-  branch: string;
-  buildUser: string;
-  buildDate: string;
-  /** Thanos reports its Go version; we report the runtime: `node v20.11.1`. */
-  goVersion: string;
-  /** GOOS/GOARCH equivalents: process.platform / process.arch. */
-  platform: string;
-}
+// The shape is part of the plugin contract (ComponentContext.build); the host fills it in.
+import type { BuildInfo } from '../lib/sdk/plugin.ts';
+export type { BuildInfo };
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 

@@ -1,9 +1,12 @@
 // gRPC over @grpc/grpc-js with generic service definitions: every method moves raw bytes, and the
 // GrpcServices handlers (host/index.ts) decode/encode their own messages. A GrpcError's code becomes
 // the status; other errors are Unknown. A client cancel aborts the handler's signal.
-// Also a raw client (unary + server-streaming by method path) to build typed clients on.
+// Also the raw client behind Capabilities.grpcDial (unary + server-streaming by method path) that
+// typed clients (lib/store/client.ts) are built on; plugins get it only through the checked capability.
 import * as grpc from '@grpc/grpc-js';
-import { GrpcError, GrpcStatus, type GrpcMethod, type GrpcServices, type Logger } from '../index.ts';
+import {
+  GrpcError, GrpcStatus, type GrpcCallOptions, type GrpcClientConn, type GrpcDialOptions, type GrpcMethod, type GrpcServices, type Logger,
+} from '../index.ts';
 import { parseAddress } from './http.ts';
 
 const toBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -135,16 +138,48 @@ export async function startGrpc(addr: string, services: GrpcServices, opts: { lo
   };
 }
 
-export interface CallOptions {
-  signal?: AbortSignal;
-  metadata?: Record<string, string>;
-  /** Deadline in ms from now. */
-  timeoutMs?: number;
+export type CallOptions = GrpcCallOptions;
+
+/**
+ * The host:port descriptors a gRPC target connects to, for the `net` check: `host:port`,
+ * `[v6]:port`, `dns:host:port`, `dns:///host:port`, `dns://authority/host:port`, `ipv4:a:p,b:p`,
+ * `ipv6:[a]:p,...`; no port means 443 (grpc-js's default). Other schemes (unix:, ...) are refused.
+ */
+export function grpcTargetHostPorts(target: string): string[] {
+  let rest = target;
+  let list = false;
+  const scheme = /^([a-z][a-z0-9+.-]*):(?!\d+$)/i.exec(rest);
+  if (scheme && !/^\[/.test(rest)) {
+    const s = scheme[1]!.toLowerCase();
+    if (s === 'dns') {
+      rest = rest.slice(4);
+      if (rest.startsWith('//')) rest = rest.slice(rest.indexOf('/', 2) + 1);
+    } else if (s === 'ipv4' || s === 'ipv6') {
+      rest = rest.slice(5);
+      list = true;
+    } else if (!/^[^:]+:\d+$/.test(target)) {
+      throw new Error(`gRPC target "${target}": scheme ${s}: is not supported (use host:port, dns:, ipv4: or ipv6:)`);
+    }
+  }
+  return (list ? rest.split(',') : [rest]).map((a) => {
+    const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(a);
+    if (v6) return `[${v6[1]}]:${v6[2] ?? '443'}`;
+    const hp = /^([^:/]+)(?::(\d+))?$/.exec(a);
+    if (hp) return `${hp[1]}:${hp[2] ?? '443'}`;
+    if (a.includes(':') && !a.includes('/')) return `[${a}]:443`; // bare IPv6 address
+    throw new Error(`gRPC target "${target}": cannot tell its host:port`);
+  });
+}
+
+/** An unchecked dial (the host's own use and tests); plugins get the checked Capabilities.grpcDial. */
+export function dialGrpc(target: string, options: GrpcDialOptions = {}): GrpcClientConn {
+  return new RawGrpcClient(target, (options.channelOptions ?? {}) as grpc.ChannelOptions);
 }
 
 /** Raw client: call any method by path with your own encode/decode. Errors are GrpcError. */
-export class RawGrpcClient {
+export class RawGrpcClient implements GrpcClientConn {
   private readonly client: grpc.Client;
+  private closed = false;
 
   constructor(readonly target: string, options: grpc.ChannelOptions = {}) {
     this.client = new grpc.Client(target, grpc.credentials.createInsecure(), { ...GRPC_OPTIONS, ...options });
@@ -196,6 +231,8 @@ export class RawGrpcClient {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.client.close();
   }
 }

@@ -2,8 +2,7 @@
 // thanos.Targets/Targets, the fan-out over every endpoint that advertises them in its Info answer
 // (metric_metadata / targets), merging as Thanos does (pkg/metadata/metadata.go,
 // pkg/targets/targets.go), and the Prometheus-shaped JSON of the answers.
-import { GrpcError } from '../sdk/mod.ts';
-import { RawGrpcClient } from '../../host/server/grpc.ts';
+import { GrpcError, type GrpcClientConn } from '../sdk/mod.ts';
 import { compareLabels, type Label } from '../labels/mod.ts';
 import {
   decodeMetricMetadataResponse, encodeMetricMetadataRequest, METRIC_METADATA_METHOD, type Meta, type MetadataMap,
@@ -23,26 +22,27 @@ export interface TargetsAPI {
   targets(req: TargetsRequest, signal?: AbortSignal): AsyncIterable<TargetsResponse>;
 }
 
-/** gRPC client for the Metadata and Targets services of one endpoint. */
+/**
+ * gRPC client for the Metadata and Targets services of one endpoint, on a connection the caller
+ * dialled (ctx.grpcDial). close() closes it (idempotent; a StoreClient may share the connection).
+ */
 export class ApisClient implements MetadataAPI, TargetsAPI {
-  private raw: RawGrpcClient | undefined;
-  constructor(readonly address: string) {}
+  constructor(private readonly conn: GrpcClientConn) {}
 
-  private client(): RawGrpcClient {
-    return (this.raw ??= new RawGrpcClient(this.address));
+  get address(): string {
+    return this.conn.target;
   }
 
   metricMetadata(req: MetricMetadataRequest, signal?: AbortSignal): AsyncIterable<MetricMetadataResponse> {
-    return this.client().serverStream(METRIC_METADATA_METHOD, req, encodeMetricMetadataRequest, decodeMetricMetadataResponse, signal ? { signal } : {});
+    return this.conn.serverStream(METRIC_METADATA_METHOD, req, encodeMetricMetadataRequest, decodeMetricMetadataResponse, signal ? { signal } : {});
   }
 
   targets(req: TargetsRequest, signal?: AbortSignal): AsyncIterable<TargetsResponse> {
-    return this.client().serverStream(TARGETS_METHOD, req, encodeTargetsRequest, decodeTargetsResponse, signal ? { signal } : {});
+    return this.conn.serverStream(TARGETS_METHOD, req, encodeTargetsRequest, decodeTargetsResponse, signal ? { signal } : {});
   }
 
   close(): void {
-    this.raw?.close();
-    this.raw = undefined;
+    this.conn.close();
   }
 }
 

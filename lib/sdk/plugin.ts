@@ -69,6 +69,36 @@ export interface FsCapability {
 export interface ListenOptions { hostname: string; port: number }
 export interface HttpListener { address: { hostname: string; port: number }; close(): Promise<void> }
 
+/** Options of one gRPC call made on a GrpcClientConn. */
+export interface GrpcCallOptions {
+  /** Aborting it cancels the call (the promise / iteration rejects). */
+  signal?: AbortSignal;
+  /** Request metadata (headers), e.g. THANOS-TENANT. */
+  metadata?: Record<string, string>;
+  /** Deadline in ms from now; past it the call fails with DeadlineExceeded. */
+  timeoutMs?: number;
+}
+
+export interface GrpcDialOptions {
+  /** Transport channel options (grpc-js names), merged over unlimited message sizes. */
+  channelOptions?: Record<string, unknown>;
+}
+
+/**
+ * A client connection to one gRPC target, from Capabilities.grpcDial: calls any method by its path
+ * ('/thanos.Store/Series') with the caller's own encode/decode. Errors are GrpcError (code + details).
+ * Connecting is lazy; close() is idempotent.
+ */
+export interface GrpcClientConn {
+  readonly target: string;
+  unary<Req, Res>(path: string, req: Req, encode: (m: Req) => Uint8Array, decode: (b: Uint8Array) => Res, options?: GrpcCallOptions): Promise<Res>;
+  serverStream<Req, Res>(path: string, req: Req, encode: (m: Req) => Uint8Array, decode: (b: Uint8Array) => Res, options?: GrpcCallOptions): AsyncIterable<Res>;
+  close(): void;
+}
+
+/** Capabilities.grpcDial's shape, for libraries that take a dialer rather than the whole context. */
+export type GrpcDialer = (target: string, options?: GrpcDialOptions) => GrpcClientConn;
+
 export interface Capabilities {
   pluginId: string;
   /** Web-standard fetch; the URL's host:port is checked against the `net` grant. */
@@ -77,6 +107,12 @@ export interface Capabilities {
   listen(opts: ListenOptions, handler: (req: Request) => Response | Promise<Response>): Promise<HttpListener>;
   /** Opens a raw TCP connection (checked against `net`), e.g. for memcached. */
   connect(opts: { hostname: string; port: number }): Promise<TcpConnection>;
+  /**
+   * Opens a gRPC client connection (plaintext) to `target`: `host:port`, `[v6]:port`, `dns:host:port`
+   * or `dns:///host:port` (no port: 443). The host:port is checked against `net` here, synchronously:
+   * a denial throws PermissionDenied naming the plugin, the target and the manifest key.
+   */
+  grpcDial(target: string, options?: GrpcDialOptions): GrpcClientConn;
   fs: FsCapability;
   env: { get(name: string): string | undefined };
   log: Logger;
@@ -136,6 +172,21 @@ export interface ComponentContext extends Capabilities {
   signal?: AbortSignal;
   /** The listen addresses the host serves this component on (from --http-address/--grpc-address or the manifest). */
   addresses?: { http?: string; grpc?: string };
+  /** The program's version, as `thanos --version` prints it (the host fills it in; absent in bare test contexts). */
+  build?: BuildInfo;
+}
+
+/** The program's build: package.json's version, the git branch and revision, the runtime for Go's version. */
+export interface BuildInfo {
+  version: string;
+  revision: string;
+  branch: string;
+  buildUser: string;
+  buildDate: string;
+  /** Thanos reports its Go version; we report the runtime: `node v20.11.1`. */
+  goVersion: string;
+  /** GOOS/GOARCH equivalents: process.platform / process.arch. */
+  platform: string;
 }
 
 /** A text sink (the host maps it to process.stdout / process.stderr). */

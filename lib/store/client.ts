@@ -1,9 +1,9 @@
-// A typed StoreAPI + Info client with our hand-written codecs, on the host's raw gRPC client
-// (host/server/grpc.ts, @grpc/grpc-js underneath). Series is an async iterable with backpressure
+// A typed StoreAPI + Info client with our hand-written codecs, on a gRPC connection the caller
+// dialled (a plugin: ctx.grpcDial, checked against its net grant; @grpc/grpc-js underneath, in the
+// host). The client owns the connection: close() closes it. Series is an async iterable with backpressure
 // (grpc-js reads the next message only when the consumer asks for it); it cancels the call when the
 // AbortSignal fires or the consumer stops iterating. Errors are GrpcError (code + details).
-import { GrpcError, GrpcStatus } from '../sdk/mod.ts';
-import { RawGrpcClient, type CallOptions } from '../../host/server/grpc.ts';
+import { GrpcError, GrpcStatus, type GrpcCallOptions as CallOptions, type GrpcClientConn } from '../sdk/mod.ts';
 import {
   decodeInfoResponse, decodeLegacyStoreInfo, encodeInfoRequest, INFO_METHOD, infoFromLegacy, LEGACY_STORE_INFO_METHOD, type InfoResponse,
 } from '../proto/info.ts';
@@ -16,8 +16,6 @@ import {
 import type { InfoSource, StoreServer } from './api.ts';
 
 export interface StoreClientOptions {
-  /** grpc-js channel options (merged over unlimited message sizes). */
-  channelOptions?: Record<string, unknown>;
   /** Deadline for unary calls (Info, LabelNames, LabelValues, RemoteWrite). 0 = none. */
   unaryTimeoutMs?: number;
   /** Metadata sent with every call (e.g. THANOS-TENANT). */
@@ -36,10 +34,12 @@ function abortError(signal: AbortSignal): Error {
 }
 
 export class StoreClient implements StoreServer, InfoSource {
-  private readonly raw: RawGrpcClient;
+  /** The dialled target. */
+  readonly address: string;
 
-  constructor(readonly address: string, private readonly opts: StoreClientOptions = {}) {
-    this.raw = new RawGrpcClient(address, opts.channelOptions ?? {});
+  /** `conn` from ctx.grpcDial(address) (channel options go there). */
+  constructor(private readonly raw: GrpcClientConn, private readonly opts: StoreClientOptions = {}) {
+    this.address = raw.target;
   }
 
   close(): void {

@@ -1,4 +1,4 @@
-// Each capability checks on every call: fetch, listen, connect, fs.* (read and write), env.get.
+// Each capability checks on every call: fetch, listen, connect, grpcDial, fs.* (read and write), env.get.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
@@ -11,6 +11,8 @@ import { createLogger } from '../../host/log.ts';
 import { Registry } from '../../host/metrics.ts';
 import { PermissionDenied, type PermissionRequest } from '../../host/index.ts';
 import { resolveSecrets } from '../../host/secrets.ts';
+import { grpcTargetHostPorts, startGrpc } from '../../host/server/grpc.ts';
+import { GrpcError, GrpcStatus } from '../../host/index.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'perm-'));
 fs.mkdirSync(path.join(tmp, 'data/private'), { recursive: true });
@@ -77,6 +79,68 @@ test('connect: denied, then allowed to a real TCP server', async () => {
   }
   assert.is(got, 'pong');
   conn.close();
+});
+
+test('grpcDial: denied without a net grant (naming plugin, target, key); granted, it calls unary and streams', async () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+  const g = await startGrpc('127.0.0.1:0', {
+    '/test.Echo/Say': { kind: 'unary', requestDecode: dec, responseEncode: (m) => enc(String(m)), handler: async (req, _s, md) => `${req}${md.who ? ` ${md.who}` : ''}` },
+    '/test.Echo/Slow': { kind: 'unary', requestDecode: dec, responseEncode: (m) => enc(String(m)), handler: (req, signal) => new Promise((resolve, reject) => {
+      const t = setTimeout(() => resolve(req), 5000);
+      signal.addEventListener('abort', () => { clearTimeout(t); reject(new Error('aborted')); }, { once: true });
+    }) },
+    '/test.Echo/Count': { kind: 'serverStream', requestDecode: dec, responseEncode: (m) => enc(String(m)), handler: async function* (req) { for (let i = 0; i < Number(req); i++) yield i; } },
+  });
+  const target = `127.0.0.1:${g.port}`;
+  try {
+    // no grant at all, a grant for another port, an explicit deny, and the dns:/// spelling
+    await denied(() => caps({}).grpcDial(target), 'grpcDial', target, 'components[2].permissions.net');
+    await denied(() => caps({ net: [`127.0.0.1:${g.port + 1}`] }).grpcDial(target), 'grpcDial', target, 'components[2].permissions.net');
+    await denied(() => caps({ net: { allow: true, deny: ['127.0.0.1'] } }).grpcDial(`dns:///${target}`), 'grpcDial', target, 'components[2].permissions.net', /denied by components\[2\]\.permissions\.net\.deny/);
+    // the plugin's own manifest must ask for net too
+    await denied(() => caps({ net: true }, { net: ['10.0.0.1'] }).grpcDial(target), 'grpcDial', target, 'components[2].permissions.net', /plugin's own manifest does not ask for net access/);
+    try {
+      caps({}).grpcDial(target);
+    } catch (e) {
+      assert.match((e as Error).message, `permission denied: plugin component:test called grpcDial(${target}); grant it with components[2].permissions.net in plugins.yaml`);
+    }
+
+    const conn = caps({ net: ['127.0.0.1'] }).grpcDial(target);
+    try {
+      assert.is(conn.target, target);
+      assert.is(await conn.unary('/test.Echo/Say', 'hi', enc, dec, { metadata: { who: 'there' } }), 'hi there');
+      const got: string[] = [];
+      for await (const m of conn.serverStream('/test.Echo/Count', '3', enc, dec)) got.push(m);
+      assert.equal(got, ['0', '1', '2']);
+      // deadline and AbortSignal
+      const late = await conn.unary('/test.Echo/Slow', 'x', enc, dec, { timeoutMs: 50 }).then(() => null, (e) => e);
+      assert.ok(late instanceof GrpcError && late.code === GrpcStatus.DeadlineExceeded, String(late));
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 50);
+      const cancelled = await conn.unary('/test.Echo/Slow', 'x', enc, dec, { signal: ac.signal }).then(() => null, (e) => e);
+      assert.ok(cancelled instanceof GrpcError && cancelled.code === GrpcStatus.Cancelled, String(cancelled));
+    } finally {
+      conn.close();
+      conn.close(); // idempotent
+    }
+  } finally {
+    await g.close(100);
+  }
+});
+
+test('grpcDial targets: the host:port checked for each spelling; non-network schemes refused', () => {
+  assert.equal(grpcTargetHostPorts('127.0.0.1:10901'), ['127.0.0.1:10901']);
+  assert.equal(grpcTargetHostPorts('store.internal:10901'), ['store.internal:10901']);
+  assert.equal(grpcTargetHostPorts('store.internal'), ['store.internal:443']);
+  assert.equal(grpcTargetHostPorts('dns:store.internal:1'), ['store.internal:1']);
+  assert.equal(grpcTargetHostPorts('dns:///store.internal:1'), ['store.internal:1']);
+  assert.equal(grpcTargetHostPorts('dns://8.8.8.8/store.internal:1'), ['store.internal:1']);
+  assert.equal(grpcTargetHostPorts('[::1]:10901'), ['[::1]:10901']);
+  assert.equal(grpcTargetHostPorts('ipv4:10.0.0.1:1,10.0.0.2:2'), ['10.0.0.1:1', '10.0.0.2:2']);
+  assert.throws(() => grpcTargetHostPorts('unix:/tmp/grpc.sock'), /scheme unix: is not supported/);
+  // a list is checked address by address
+  assert.throws(() => caps({ net: ['10.0.0.1'] }).grpcDial('ipv4:10.0.0.1:1,10.0.0.2:2'), (e: unknown) => e instanceof PermissionDenied && e.descriptor === '10.0.0.2:2');
 });
 
 test('fs reads: every read API checks the read grant', async () => {

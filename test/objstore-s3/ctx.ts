@@ -34,6 +34,7 @@ export function testCtx(opts: { net?: string[]; env?: Record<string, string>; pl
     },
     listen: unsupported('listen') as never,
     connect: unsupported('connect') as never,
+    grpcDial: unsupported('grpcDial') as never,
     fs: {
       readFile: async (p: string) => new Uint8Array(await readFile(p)),
     } as unknown as Capabilities['fs'],

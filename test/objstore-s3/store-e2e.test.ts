@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { createJsCore } from '../../lib/core/mod.ts';
 import { seriesRequest, type Series } from '../../lib/proto/store.ts';
 import { StoreClient } from '../../lib/store/client.ts';
+import { dialGrpc } from '../../host/server/grpc.ts';
 import type { Matcher } from '../../lib/labels/mod.ts';
 import s3plugin, { createS3Bucket } from '../../plugins/objstore/s3/mod.ts';
 import { decodeResult, expected, genSeries, writeRawBlock } from '../store-gateway/fixtures.ts';
@@ -84,7 +85,7 @@ config:
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/-/ready`)).status === 200, 120_000, '/-/ready');
-  client = new StoreClient(`127.0.0.1:${grpcPort}`);
+  client = new StoreClient(dialGrpc(`127.0.0.1:${grpcPort}`));
   const info = await client.info();
   assert.is(info.store!.minTime, T0);
   assert.is(info.store!.maxTime, T0 + 2 * H2);

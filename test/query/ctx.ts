@@ -2,6 +2,8 @@
 // endpoint clients (MemoryStore behind the EndpointClient interface) that can be made to fail.
 import type { ComponentContext, Core } from '../../host/index.ts';
 import { createLogger } from '../../host/log.ts';
+import { dialGrpc } from '../../host/server/grpc.ts';
+import { BUILD_INFO } from '../../host/version.ts';
 import { Registry } from '../../host/metrics.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import type { EndpointClient } from '../../lib/query/endpoints.ts';
@@ -27,6 +29,8 @@ export function queryCtx(core: Core): QueryTestCtx {
     connect: async () => {
       throw new Error('connect not available in tests');
     },
+    grpcDial: (target, options) => dialGrpc(target, options),
+    build: BUILD_INFO,
     fs: nodeFs(),
     env: { get: (n) => process.env[n] },
     log: createLogger({ level: 'debug', write: (l) => void logs.push(l) }),

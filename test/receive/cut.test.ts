@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seriesRequest } from '../../lib/proto/store.ts';
 import { StoreClient } from '../../lib/store/client.ts';
+import { dialGrpc } from '../../host/server/grpc.ts';
 import { freePort, httpReady, startProc, thanos, waitFor, type Proc } from '../query/harness.ts';
 import { collect, labelsRec, samplesOf } from './helpers.ts';
 import { STARTUP_MS } from '../harness/startup.ts';
@@ -52,7 +53,7 @@ test('blocks cut every 10 s under live remote write: nothing refused, Series ove
   const blocks = () => (existsSync(bucketDir) ? readdirSync(bucketDir).filter((d) => existsSync(join(bucketDir, d, 'meta.json'))) : []);
   await waitFor(async () => blocks().length >= 2, 45_000, 'two uploaded blocks', () => rx.logs() + prom.logs());
 
-  const client = new StoreClient(`127.0.0.1:${grpcPort}`);
+  const client = new StoreClient(dialGrpc(`127.0.0.1:${grpcPort}`));
   clients.push(client);
   const rxRaw = async (name: string, mint: number, maxt: number) =>
     (await collect(client.series(seriesRequest({ minTime: mint, maxTime: maxt, matchers: [{ type: '=', name: '__name__', value: name }] }), new AbortController().signal)))

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seriesRequest } from '../../lib/proto/store.ts';
 import { StoreClient } from '../../lib/store/client.ts';
+import { dialGrpc } from '../../host/server/grpc.ts';
 import { freePort, httpReady, startProc, thanos, waitFor, type Proc } from '../query/harness.ts';
 import { collect, core, labelsRec, samplesOf } from './helpers.ts';
 import { STARTUP_MS } from '../harness/startup.ts';
@@ -78,7 +79,7 @@ test('Prometheus remote write → receive: same samples as Prometheus; kill -9 +
   const promUrl = `http://127.0.0.1:${promPort}`;
   await waitFor(() => httpReady(promPort), STARTUP_MS, 'prometheus ready', prom.logs);
 
-  let client = new StoreClient(`127.0.0.1:${grpcPort}`);
+  let client = new StoreClient(dialGrpc(`127.0.0.1:${grpcPort}`));
   clients.push(client);
   const MIN = -9223372036854775808;
   const MAX = 9223372036854775807;
@@ -133,7 +134,7 @@ test('Prometheus remote write → receive: same samples as Prometheus; kill -9 +
   rx = thanos('receive', rxArgs, dir);
   procs.push(rx);
   await waitFor(() => httpReady(httpPort), STARTUP_MS, 'receiver ready again', rx.logs);
-  client = new StoreClient(`127.0.0.1:${grpcPort}`);
+  client = new StoreClient(dialGrpc(`127.0.0.1:${grpcPort}`));
   clients.push(client);
   assert.match(rx.logs(), /WAL replayed/);
   for (const m of metrics) await compare(client, m);

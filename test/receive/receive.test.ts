@@ -16,6 +16,7 @@ import { labelNamesRequest, labelValuesRequest, seriesRequest } from '../../lib/
 import { compress } from '../../lib/remote/snappy.ts';
 import { infoServices } from '../../lib/store/server.ts';
 import { StoreClient } from '../../lib/store/client.ts';
+import { dialGrpc } from '../../host/server/grpc.ts';
 import { BlockReader, bucketBlockFiles } from '../../lib/tsdb/block.ts';
 import { encodeSamplesRecord } from '../../lib/tsdb/head/wal.ts';
 import plugin, { parseLabelFlag, setupReceive, type ReceiveComponent } from '../../plugins/component/receive/mod.ts';
@@ -45,7 +46,7 @@ async function start(dir: string, extra: Record<string, unknown> = {}, bucketDir
   const rc = await setupReceive(ctx, cfg);
   const srv = await startGrpc('127.0.0.1:0', { ...rc.grpc!, ...infoServices(() => infoResponseFromComponentInfo(rc.info())) });
   servers.push(srv);
-  const client = new StoreClient(srv.address);
+  const client = new StoreClient(dialGrpc(srv.address));
   clients.push(client);
   return { rc, ctx, client };
 }

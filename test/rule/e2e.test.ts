@@ -13,6 +13,7 @@ import { freePort, startProc, thanos, waitFor, httpReady, REPO, type Proc } from
 import { startPrometheus, type Prom } from '../remote/prom.ts';
 import { sendRemoteWrite } from '../../lib/remote/write.ts';
 import { StoreClient } from '../../lib/store/client.ts';
+import { dialGrpc } from '../../host/server/grpc.ts';
 import { labelValuesRequest, seriesRequest, type Series } from '../../lib/proto/store.ts';
 import { createJsCore } from '../../lib/core/mod.ts';
 import { labelsToRecord } from '../../lib/labels/mod.ts';
@@ -144,7 +145,7 @@ test('alert goes pending then firing and reaches Alertmanager with external labe
 });
 
 test('recording rule output over the StoreAPI (gRPC) with external labels', async () => {
-  client = new StoreClient(`127.0.0.1:${grpcPort}`);
+  client = new StoreClient(dialGrpc(`127.0.0.1:${grpcPort}`));
   const info = await client.info();
   assert.is(info.componentType, 'rule');
   assert.equal(info.labelSets.map((ls) => labelsToRecord(ls)), [{ cluster: 'rt-e2e', replica: 'r1' }]);

@@ -134,6 +134,7 @@ function ctxWith(handler: (req: Request) => Promise<Response>, ready: { v: boole
     fetch: (input, init) => handler(new Request(input as string, init)),
     listen: async () => { throw new Error('no listen'); },
     connect: async () => { throw new Error('no connect'); },
+    grpcDial: () => { throw new Error('no grpcDial'); },
     fs: nodeFs(),
     env: { get: () => undefined },
     log: createLogger({ level: 'error', write: () => {} }),

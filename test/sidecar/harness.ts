@@ -102,6 +102,9 @@ export function sidecarCtx(core: Core, bucket?: Bucket): TestCtx {
     connect: async () => {
       throw new Error('connect not available in tests');
     },
+    grpcDial: () => {
+      throw new Error('grpcDial not available in tests');
+    },
     fs: nodeFs(),
     env: { get: (n) => process.env[n] },
     log: createLogger({ level: 'debug', write: (l) => void logs.push(l) }),

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { readAll } from '../../lib/objstore/bucket.ts';
 import { seriesRequest } from '../../lib/proto/store.ts';
 import { StoreClient } from '../../lib/store/client.ts';
+import { dialGrpc } from '../../host/server/grpc.ts';
 import { labelsToRecord } from '../../lib/labels/mod.ts';
 import s3plugin, { createS3Bucket } from '../../plugins/objstore/s3/mod.ts';
 import { useSwift } from '../harness/swift.ts';
@@ -85,8 +86,8 @@ config:
     '--http-address', `127.0.0.1:${shttp}`, '--grpc-address', `127.0.0.1:${sgrpc}`], dir);
   procs.push(st);
   await waitFor(() => httpReady(shttp), STARTUP_MS, 'store ready', st.logs);
-  const a = new StoreClient(`127.0.0.1:${grpc}`);
-  const b = new StoreClient(`127.0.0.1:${sgrpc}`);
+  const a = new StoreClient(dialGrpc(`127.0.0.1:${grpc}`));
+  const b = new StoreClient(dialGrpc(`127.0.0.1:${sgrpc}`));
   try {
     const req = seriesRequest({ minTime: fx.start, maxTime: fx.end, matchers: [{ type: '=', name: '__name__', value: 'sc_temp' }] });
     const take = async (c: StoreClient) => {

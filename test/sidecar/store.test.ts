@@ -15,6 +15,7 @@ import { infoResponseFromComponentInfo } from '../../lib/proto/info.ts';
 import { labelNamesRequest, labelValuesRequest, seriesRequest, type Series, type SeriesRequest } from '../../lib/proto/store.ts';
 import { MAX_TIME, MIN_TIME } from '../../lib/store/api.ts';
 import { StoreClient } from '../../lib/store/client.ts';
+import { dialGrpc } from '../../host/server/grpc.ts';
 import { infoServices } from '../../lib/store/server.ts';
 import { encodeSamplesResponseBody } from '../../lib/remote/read.ts';
 import { sendRemoteWrite } from '../../lib/remote/write.ts';
@@ -79,7 +80,7 @@ test.before(async () => {
   running = comp.run(ac.signal);
   await waitFor(async () => ctx.ready, 20_000, 'sidecar ready', () => ctx.logs.join(''));
   grpc = await startGrpc('127.0.0.1:0', { ...infoServices(() => infoResponseFromComponentInfo(comp.info())), ...comp.grpc });
-  client = new StoreClient(grpc.address);
+  client = new StoreClient(dialGrpc(grpc.address));
 });
 
 test.after(async () => {

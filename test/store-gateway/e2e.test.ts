@@ -11,6 +11,7 @@ import { createJsCore } from '../../lib/core/mod.ts';
 import type { Matcher } from '../../lib/labels/mod.ts';
 import { labelValuesRequest, seriesRequest, type Series } from '../../lib/proto/store.ts';
 import { StoreClient } from '../../lib/store/client.ts';
+import { dialGrpc } from '../../host/server/grpc.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { FilesystemBucket } from '../../plugins/objstore/filesystem/mod.ts';
 import { decodeResult, expected, genSeries, writeRawBlock } from './fixtures.ts';
@@ -65,7 +66,7 @@ test('thanos store serves a real bucket over gRPC', async () => {
   proc.stderr!.on('data', (d) => (out += d));
   await waitFor(async () => (await fetch(`http://127.0.0.1:${httpPort}/-/ready`)).status === 200, STARTUP_MS, '/-/ready');
   for (const id of ids) assert.ok(existsSync(join(root, 'store', id, 'index-header')), `index-header for ${id} under --data-dir`);
-  client = new StoreClient(`127.0.0.1:${grpcPort}`);
+  client = new StoreClient(dialGrpc(`127.0.0.1:${grpcPort}`));
   const info = await client.info();
   assert.is(info.componentType, 'store');
   assert.is(info.store!.minTime, T0);

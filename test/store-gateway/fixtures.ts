@@ -155,6 +155,7 @@ export function testCtx(bucket: Bucket, core: Core, dataDir?: string): TestCtx {
     fetch: (input, init) => fetch(input, init),
     listen: async () => { throw new Error('listen not available in tests'); },
     connect: tcpConnect,
+    grpcDial: () => { throw new Error('grpcDial not available in tests'); },
     fs: nodeFs(),
     env: { get: (n) => process.env[n] },
     log: createLogger({ level: 'debug', write: (l) => void logs.push(l) }),

@@ -7,6 +7,7 @@ import { formatLabels, labelsFromRecord } from '../../lib/labels/mod.ts';
 import { labelNamesRequest, labelValuesRequest, type SeriesRequest, type SeriesResponse } from '../../lib/proto/store.ts';
 import type { StoreServer, StoreTarget } from '../../lib/store/api.ts';
 import { StoreClient } from '../../lib/store/client.ts';
+import { dialGrpc } from '../../host/server/grpc.ts';
 import { ProxyStore } from '../../lib/store/proxy.ts';
 import { infoServices, storeServices, writeableStoreServices } from '../../lib/store/server.ts';
 import type { StoreWriteRequest } from '../../lib/proto/store.ts';
@@ -26,7 +27,7 @@ test.after(async () => {
 async function serve(store: StoreServer & { info?: () => any }) {
   const srv = await serveGrpc({ ...storeServices(store), ...(store.info ? infoServices(() => store.info!()) : {}) });
   closers.push(() => srv.close());
-  const client = new StoreClient(srv.address);
+  const client = new StoreClient(dialGrpc(srv.address));
   closers.push(() => client.close());
   return { srv, client };
 }
@@ -69,7 +70,7 @@ test('Info falls back to the legacy thanos.Store/Info for peers without the Info
     },
   });
   closers.push(() => srv.close());
-  const c = new StoreClient(srv.address);
+  const c = new StoreClient(dialGrpc(srv.address));
   closers.push(() => c.close());
   const info = await c.info();
   assert.is(info.componentType, 'sidecar');
@@ -79,7 +80,7 @@ test('Info falls back to the legacy thanos.Store/Info for peers without the Info
   // a peer with neither answers Unimplemented
   const bare = await serveGrpc(storeServices(store));
   closers.push(() => bare.close());
-  const cb = new StoreClient(bare.address);
+  const cb = new StoreClient(dialGrpc(bare.address));
   closers.push(() => cb.close());
   await rejects(() => cb.info(), (e) => e instanceof GrpcError && e.code === 12);
 });
@@ -119,14 +120,14 @@ test('proxy over gRPC clients, then stacked: a proxy served over gRPC behind ano
   // stack: serve the proxy and query it through another proxy over gRPC
   const front = await serveGrpc(storeServices(proxy));
   closers.push(() => front.close());
-  const cf = new StoreClient(front.address);
+  const cf = new StoreClient(dialGrpc(front.address));
   closers.push(() => cf.close());
   const top = new ProxyStore(() => [{ name: 'querier', store: cf, minTime: -Infinity, maxTime: Infinity, labelSets: [] }]);
   const viaTwo = await collect(top.series(req({ minTime: 0, maxTime: H }), new AbortController().signal));
   assert.equal(viaTwo.series.map((s) => formatLabels(s.labels)), ['up{job="a", replica="1"}', 'up{job="a", replica="2"}', 'up{job="b", replica="2"}', 'x{job="a", replica="1"}']);
   assert.equal((await cf.labelValues(labelValuesRequest({ label: 'replica' }))).values, ['1', '2']);
   // the proxy merges into batches; a client that asks for no batching (as Thanos < 0.41) still gets single series
-  const old = new StoreClient(front.address, { responseBatchSize: 0 });
+  const old = new StoreClient(dialGrpc(front.address), { responseBatchSize: 0 });
   closers.push(() => old.close());
   const kinds = new Set<string>();
   let n = 0;
@@ -155,7 +156,7 @@ test('a store failing over gRPC: WARN gives a warning frame end to end, ABORT an
   ]);
   const front = await serveGrpc(storeServices(proxy));
   closers.push(() => front.close());
-  const c = new StoreClient(front.address);
+  const c = new StoreClient(dialGrpc(front.address));
   closers.push(() => c.close());
   const w = await collect(c.series(req()));
   assert.is(w.series.length, 1);
@@ -213,7 +214,7 @@ test('response_batch_size: SeriesBatch frames over gRPC, order kept, warnings fl
   const direct = await collect(store.series(req(), new AbortController().signal));
   assert.equal((await collect(client.series(req({ responseBatchSize: 3 })))).series, direct.series);
   // a client asking for no batching gets one series per frame
-  const single = new StoreClient(client.address, { responseBatchSize: 0 });
+  const single = new StoreClient(dialGrpc(client.address), { responseBatchSize: 0 });
   closers.push(() => single.close());
   const sf: string[] = [];
   for await (const f of single.series(req())) sf.push(f.type);
@@ -248,7 +249,7 @@ test('a store killed mid-stream becomes a partial-response warning; the other st
     labelValues: async () => ({ values: [], warnings: [] }),
   };
   const dying = await serveGrpc(storeServices(slow));
-  const cd = new StoreClient(dying.address, { responseBatchSize: 0 });
+  const cd = new StoreClient(dialGrpc(dying.address), { responseBatchSize: 0 });
   closers.push(() => cd.close());
   const good = memStore(Array.from({ length: 5 }, (_, i) => mkSeries({ __name__: 'm', i: String(i).padStart(4, '0'), src: 'good' }, [[0, H]])));
   const cg = (await serve(good)).client;
@@ -282,7 +283,7 @@ test('WriteableStore RemoteWrite: request, metadata and errors over gRPC', async
     }),
   );
   closers.push(() => srv.close());
-  const c = new StoreClient(srv.address, { metadata: { 'thanos-tenant': 'team-a' } });
+  const c = new StoreClient(dialGrpc(srv.address), { metadata: { 'thanos-tenant': 'team-a' } });
   closers.push(() => c.close());
   const wr: StoreWriteRequest = { timeseries: [{ labels: [{ name: '__name__', value: 'x' }], samples: [{ value: 1.5, timestamp: 1000 }] }], tenant: 'team-a', replica: 1 };
   await c.remoteWrite(wr);

@@ -4,7 +4,7 @@
 // view again as a StoreAPI over gRPC so queriers can be stacked.
 import { Hono } from 'hono';
 import YAML from 'yaml';
-import { BUILD_INFO, ConfigError, definePlugin, type Component, type ComponentContext, type ComponentInfo } from '../../../host/index.ts';
+import { ConfigError, definePlugin, PermissionDenied, type BuildInfo, type Component, type ComponentContext, type ComponentInfo, type GrpcClientConn } from '../../../lib/sdk/mod.ts';
 import { compileMatcher, type Matcher } from '../../../lib/labels/mod.ts';
 import { Engine } from '../../../lib/promql/mod.ts';
 import {
@@ -34,8 +34,8 @@ export { createApi } from './api.ts';
 const UI_DIR = new URL('./ui/', import.meta.url).pathname;
 const UPLOT_DIR = new URL('../../../node_modules/uplot/dist/', import.meta.url).pathname;
 
-/** The program's version (host/version.ts, from package.json): the same as `thanos --version`. */
-export const VERSION = BUILD_INFO.version;
+/** /api/v1/status/buildinfo when the host gave no ctx.build (bare test contexts). */
+const NO_BUILD: BuildInfo = { version: 'unknown', revision: '', branch: '', buildUser: '', buildDate: '', goVersion: '', platform: '' };
 
 /** math.MaxInt64 / math.MinInt64 as JS numbers (±2^63): the wire encoder writes them exactly. */
 const INT64_MAX = 2 ** 63;
@@ -52,12 +52,12 @@ export interface QuerySetupOptions {
   clientFactory?: ClientFactory;
 }
 
-/** The default endpoint client: the StoreAPI + Info client plus the Metadata and Targets APIs. */
+/** The default endpoint client: the StoreAPI + Info client plus the Metadata and Targets APIs, on one ctx.grpcDial connection. */
 class EndpointGrpcClient extends StoreClient implements MetadataAPI, TargetsAPI {
   private readonly apis: ApisClient;
-  constructor(address: string) {
-    super(address);
-    this.apis = new ApisClient(address);
+  constructor(conn: GrpcClientConn) {
+    super(conn);
+    this.apis = new ApisClient(conn);
   }
   metricMetadata(req: MetricMetadataRequest, signal?: AbortSignal): AsyncIterable<MetricMetadataResponse> {
     return this.apis.metricMetadata(req, signal);
@@ -94,9 +94,25 @@ function storeMatches(name: string, sets: readonly Matcher[][]): boolean {
   );
 }
 
+/** A connection whose every call fails with `err` (an endpoint discovered later that the net grant does not cover). */
+function failedConn(target: string, err: Error): GrpcClientConn {
+  return { target, unary: () => Promise.reject(err), serverStream: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(err) }) }), close: () => {} };
+}
+
 export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: QuerySetupOptions = {}): Promise<QueryComponent> {
   const log = ctx.log;
-  const endpoints = new EndpointSet(opts.clientFactory ?? ((addr) => new EndpointGrpcClient(addr)), {
+  // Endpoints go through ctx.grpcDial (checked against the net grant): a denied endpoint known at
+  // setup fails it (PermissionDenied names the grant); one discovered later stays unhealthy with that error.
+  let setupDone = false;
+  const dial = (addr: string): GrpcClientConn => {
+    try {
+      return ctx.grpcDial(addr);
+    } catch (e) {
+      if (!setupDone || !(e instanceof PermissionDenied)) throw e;
+      return failedConn(addr, e);
+    }
+  };
+  const endpoints = new EndpointSet(opts.clientFactory ?? ((addr) => new EndpointGrpcClient(dial(addr))), {
     unhealthyTimeoutMs: cfg.unhealthyTimeoutMs,
     infoTimeoutMs: cfg.infoTimeoutMs,
     onError: (addr, err) => log.warn('endpoint health check failed', { address: addr, err }),
@@ -137,6 +153,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
   }
   const applyWanted = () => endpoints.setWanted([...staticSpecs, ...sdSpecs, ...fileSdSpecs]);
   applyWanted();
+  setupDone = true;
 
   const engine = new Engine({ lookbackDelta: cfg.lookbackDeltaMs, maxSamples: cfg.maxSamples, timeoutMs: cfg.timeoutMs });
   const targets = (): StoreTarget[] => endpoints.healthyStores().map(targetOf);
@@ -187,7 +204,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     flags: flagValues,
     metricMetadata: (req, partial, signal) => fanoutMetadata(endpoints.metadataSources(), req, partial, signal),
     targets: (req, partial, signal) => fanoutTargets(endpoints.targetsSources(), req, cfg.replicaLabels, partial, signal),
-    buildInfo: { version: BUILD_INFO.version, revision: BUILD_INFO.revision, branch: BUILD_INFO.branch, buildUser: BUILD_INFO.buildUser, buildDate: BUILD_INFO.buildDate, goVersion: BUILD_INFO.goVersion },
+    buildInfo: (({ version, revision, branch, buildUser, buildDate, goVersion }) => ({ version, revision, branch, buildUser, buildDate, goVersion }))(ctx.build ?? NO_BUILD),
   });
 
   const app = new Hono();
