@@ -11,8 +11,8 @@ import { testCtx } from '../test/objstore-s3/ctx.ts';
 import { readAll, type Bucket } from '../lib/objstore/bucket.ts';
 import s3plugin, { createS3Bucket } from '../plugins/objstore/s3/mod.ts';
 import swiftPlugin, { createSwiftBucket } from '../plugins/objstore/swift/mod.ts';
-import { EMPTY_SHA256, sha256Hex, signV4 } from '../plugins/objstore/s3/sign.ts';
-import { md5 } from '../plugins/objstore/s3/md5.ts';
+import { EMPTY_SHA256, sha256Hex, signV4 } from '../lib/objstore/kit/sign.ts';
+import { md5 } from '../lib/hash/md5.ts';
 
 function pattern(n: number): Uint8Array {
   const out = new Uint8Array(n);

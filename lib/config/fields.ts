@@ -1,9 +1,12 @@
-// Typed readers for a component's config object (plugins.yaml `config:` merged with its flags).
-// Each reader returns the default when the key is absent (undefined or null) and throws a
-// ConfigError naming the key when the value has the wrong type or is out of range.
+// The config field readers, one module for both dialects: a component's config object (plugins.yaml
+// `config:` merged with its flags; configString, configInt, ...) and a provider's YAML block
+// (objstore `config:`; mapping, str, int, ...; see the section at the end). Each reader returns
+// the default when the key is absent (undefined or null) and throws a ConfigError naming the key
+// when the value has the wrong type or is out of range.
 import { ConfigError, type FlagSpec } from '../sdk/mod.ts';
 import { acceptedValue, getPath, parseDuration, refusalMessage } from '../../lib/sdk/flags.ts';
 import { durationValue } from '../store/blocksync/timeflags.ts';
+import { tryParsePromDuration } from '../duration/mod.ts';
 
 export type RawConfig = Record<string, unknown>;
 
@@ -125,5 +128,93 @@ export function configPromDuration(raw: RawConfig, key: string, def: string, opt
   }
   if (opts.nonNegative && ms < 0) throw new ConfigError(key, 'must not be negative');
   if (opts.min !== undefined && ms < opts.min) throw new ConfigError(key, `must be at least ${opts.min}ms`);
+  return ms;
+}
+
+// ---- YAML blocks (objstore provider configs, nested `path.key` names) -------------------------
+// Readers shaped like Go's yaml.v2 decoding into a typed struct: a scalar of the wrong kind is an
+// error naming the full dotted path (`http_config.idle_conn_timeout`), unknown keys are refused by
+// `mapping`, numbers are accepted where Go's yaml accepts them (an unquoted 12345 for a string).
+
+export type Obj = Record<string, unknown>;
+
+export function join(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** A mapping (null/undefined = empty); every key must be in `known`. */
+export function mapping(v: unknown, path: string, known: readonly string[]): Obj {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(path, `expected a mapping, got ${describe(v)}`);
+  const o = v as Obj;
+  for (const k of Object.keys(o)) {
+    if (!known.includes(k)) {
+      throw new ConfigError(join(path, k), `unknown field ${JSON.stringify(k)}${path ? ` in ${path}` : ''}; known fields: ${known.join(', ')}`);
+    }
+  }
+  return o;
+}
+
+export function str(o: Obj, key: string, path: string, def = ''): string {
+  const v = o[key];
+  if (v === undefined || v === null) return def;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return String(v); // YAML turns unquoted 12345 into a number; Go's yaml accepts it as a string
+  throw new ConfigError(join(path, key), `expected a string, got ${describe(v)}`);
+}
+
+export function bool(o: Obj, key: string, path: string, def = false): boolean {
+  const v = o[key];
+  if (v === undefined || v === null) return def;
+  if (typeof v === 'boolean') return v;
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw new ConfigError(join(path, key), `expected true or false, got ${describe(v)}`);
+}
+
+export function int(o: Obj, key: string, path: string, def: number, opts: { min?: number; max?: number } = {}): number {
+  const v = o[key];
+  if (v === undefined || v === null) return def;
+  let n: number;
+  if (typeof v === 'number') n = v;
+  else if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) n = Number(v.trim());
+  else throw new ConfigError(join(path, key), `expected an integer, got ${describe(v)}`);
+  if (!Number.isSafeInteger(n)) throw new ConfigError(join(path, key), `expected an integer, got ${v}`);
+  if (opts.min !== undefined && n < opts.min) throw new ConfigError(join(path, key), `must be at least ${opts.min}, got ${n}`);
+  if (opts.max !== undefined && n > opts.max) throw new ConfigError(join(path, key), `must be at most ${opts.max}, got ${n}`);
+  return n;
+}
+
+export function stringMap(o: Obj, key: string, path: string): Record<string, string> {
+  const v = o[key];
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(join(path, key), `expected a mapping of strings, got ${describe(v)}`);
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v as Obj)) {
+    if (typeof x === 'string') out[k] = x;
+    else if (typeof x === 'number' || typeof x === 'boolean') out[k] = String(x);
+    else throw new ConfigError(join(join(path, key), k), `expected a string, got ${describe(x)}`);
+  }
+  return out;
+}
+
+/**
+ * A Prometheus model.Duration (Thanos's objstore YAML types its durations so: `90s`, `2m`, `1h30m`,
+ * `0`), in ms. A bare YAML 0 is accepted too (yaml.v2 reads it as the string "0").
+ */
+export function duration(o: Obj, key: string, path: string, defMs: number): number {
+  const v = o[key];
+  if (v === undefined || v === null) return defMs;
+  if (typeof v === 'number' && v === 0) return 0;
+  if (typeof v !== 'string') throw new ConfigError(join(path, key), `expected a duration like 90s or 2m, got ${describe(v)}`);
+  const ms = tryParsePromDuration(v.trim());
+  if (ms === null) throw new ConfigError(join(path, key), `invalid duration ${JSON.stringify(v)} (expected e.g. 90s, 2m, 1h30m: Prometheus units y w d h m s ms, largest first, integers)`);
   return ms;
 }

@@ -2,10 +2,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { EMPTY_SHA256, amzDate, canonicalQuery, sha256Hex, signV2, signV4, toHex, uriEncode } from '../../plugins/objstore/s3/sign.ts';
-import { md5 } from '../../plugins/objstore/s3/md5.ts';
+import { EMPTY_SHA256, amzDate, canonicalQuery, sha256Hex, signV2, signV4, toHex, uriEncode } from '../../lib/objstore/kit/sign.ts';
+import { md5 } from '../../lib/hash/md5.ts';
 import { payloadHash } from '../../plugins/objstore/s3/bucket.ts';
-import { childText, childrenNamed, parseXml, rootElement } from '../../plugins/objstore/s3/xml.ts';
+import { childText, childrenNamed, parseXml, rootElement } from '../../lib/objstore/kit/xml.ts';
 
 const S3_EXAMPLE = {
   accessKey: 'AKIAIOSFODNN7EXAMPLE',

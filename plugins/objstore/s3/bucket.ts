@@ -4,12 +4,12 @@
 import type { Capabilities, Logger } from '../../../lib/sdk/mod.ts';
 import { ObjectNotFoundError, isObjectNotFound, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, normalizeDir } from '../../../lib/objstore/util.ts';
-import { NetworkError, describeNetErr, fetchWithHeaderTimeout } from './confutil.ts';
+import {
+  EMPTY_SHA256, NetworkError, UNSIGNED_PAYLOAD, amzDate, arrayParts, backoffMs, canonicalQuery, childText, childrenNamed, concat,
+  describeNetErr, escapeXml, fetchWithHeaderTimeout, isPermissionDenied, isRetryableStatus, md5, parseXml, rootElement, sha256Hex,
+  signV2, signV4, sleep, streamParts, toBase64, uriEncode,
+} from '../../../lib/objstore/kit/mod.ts';
 import type { S3Config } from './config.ts';
-import { md5 } from './md5.ts';
-import { arrayParts, concat, streamParts } from './parts.ts';
-import { EMPTY_SHA256, UNSIGNED_PAYLOAD, amzDate, canonicalQuery, sha256Hex, signV2, signV4, toBase64, uriEncode } from './sign.ts';
-import { childText, childrenNamed, escapeXml, parseXml, rootElement } from './xml.ts';
 
 export interface Credentials {
   accessKey: string;
@@ -54,10 +54,8 @@ interface Req {
 }
 
 const STATIC_HEADERS_DROP = new Set(['host', 'content-length']);
-const RETRY_STATUS = new Set([500, 502, 503, 504]);
 /** Multipart parts uploaded at once; memory use is about (this + 1) x part_size. */
 const MULTIPART_CONCURRENCY = 3;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface S3BucketOptions {
   /** Region was configured (or implied by the endpoint), not guessed: no region redirects. */
@@ -137,15 +135,15 @@ export class S3Bucket implements Bucket {
       try {
         res = await this.sendOnce(r);
       } catch (err) {
-        if (attempt >= this.cfg.maxRetries || (err instanceof Error && err.name === 'PermissionDenied')) throw err;
+        if (attempt >= this.cfg.maxRetries || isPermissionDenied(err)) throw err;
         this.log.debug('s3 request failed, retrying', { op: r.op, attempt, err: String(err) });
-        await sleep(Math.min(100 * 2 ** attempt, 5000));
+        await sleep(backoffMs(attempt, 5000));
         continue;
       }
-      if (attempt < this.cfg.maxRetries && RETRY_STATUS.has(res.status)) {
+      if (attempt < this.cfg.maxRetries && isRetryableStatus(res.status)) {
         await res.body?.cancel().catch(() => {});
         this.log.debug('s3 request answered with a retryable status, retrying', { op: r.op, attempt, status: res.status });
-        await sleep(Math.min(100 * 2 ** attempt, 5000));
+        await sleep(backoffMs(attempt, 5000));
         continue;
       }
       return res;
@@ -203,7 +201,7 @@ export class S3Bucket implements Bucket {
       res = await fetchWithHeaderTimeout((u, i) => this.ctx.fetch(u, i), url, init, this.cfg.http.responseHeaderTimeoutMs, what);
     } catch (err) {
       if (this.cfg.trace) this.log.debug('s3 request failed', { op: r.op, method: r.method, url, err: String(err) });
-      throw err instanceof Error && err.name === 'PermissionDenied' ? err : new NetworkError(`${what}: ${describeNetErr(err)}`, err);
+      throw isPermissionDenied(err) ? err : new NetworkError(`${what}: ${describeNetErr(err)}`, err);
     }
     if (this.cfg.trace) {
       this.log.debug('s3 request', { op: r.op, method: r.method, url, status: res.status, ms: Date.now() - started, request_id: res.headers.get('x-amz-request-id') ?? '' });

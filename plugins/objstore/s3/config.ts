@@ -1,7 +1,8 @@
 // The S3 config block of Thanos's objstore YAML (`type: S3`), parsed strictly: today's field list
 // (objstore providers/s3) plus the older spellings found in deployed configs (`encrypt_sse`).
 import { ConfigError } from '../../../lib/sdk/mod.ts';
-import { bool, int, join, mapping, parseHttpConfig, str, stringMap, type HttpConfig } from './confutil.ts';
+import { bool, int, join, mapping, str, stringMap } from '../../../lib/config/fields.ts';
+import { parseHttpConfig, type HttpConfig } from '../../../lib/objstore/kit/mod.ts';
 
 export type SseType = '' | 'SSE-S3' | 'SSE-KMS' | 'SSE-C';
 export type BucketLookup = 'auto' | 'virtual-hosted' | 'path';

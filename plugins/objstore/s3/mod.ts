@@ -12,7 +12,7 @@ import { definePlugin, type Capabilities } from '../../../lib/sdk/mod.ts';
 import type { Bucket } from '../../../lib/objstore/bucket.ts';
 import { S3Bucket, regionFromEndpoint, type Credentials } from './bucket.ts';
 import { parseS3Config, type S3Config } from './config.ts';
-import { unsupportedTlsField } from './confutil.ts';
+import { unsupportedTlsField } from '../../../lib/objstore/kit/mod.ts';
 
 export type { S3Config } from './config.ts';
 export { S3Bucket, S3Error } from './bucket.ts';

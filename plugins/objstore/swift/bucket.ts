@@ -5,11 +5,10 @@
 import type { Capabilities, Logger } from '../../../lib/sdk/mod.ts';
 import { ObjectNotFoundError, isObjectNotFound, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, normalizeDir } from '../../../lib/objstore/util.ts';
-import { NetworkError, describeNetErr, fetchWithHeaderTimeout } from '../s3/confutil.ts';
-import { uriEncode } from '../s3/sign.ts';
-import { md5 } from '../s3/md5.ts';
-import { arrayParts, streamParts } from '../s3/parts.ts';
-import { toHex } from '../s3/sign.ts';
+import {
+  NetworkError, arrayParts, backoffMs, describeNetErr, fetchWithHeaderTimeout, isPermissionDenied, isRetryableStatus, md5, sleep,
+  streamParts, toHex, uriEncode,
+} from '../../../lib/objstore/kit/mod.ts';
 import { authenticate, type SwiftSession } from './auth.ts';
 import type { SwiftConfig } from './config.ts';
 
@@ -74,7 +73,7 @@ export class SwiftBucket implements Bucket {
       const deadline = this.cfg.connectTimeoutMs + this.cfg.timeoutMs;
       this.authing = authenticate(this.cfg, this.fetcher('swift auth', deadline))
         .catch((err: unknown) => {
-          if (err instanceof Error && (err.name === 'PermissionDenied' || err.name === 'SwiftAuthError')) throw err;
+          if (isPermissionDenied(err) || (err instanceof Error && err.name === 'SwiftAuthError')) throw err;
           throw new NetworkError(`swift auth ${this.cfg.authUrl}: ${describeNetErr(err)}`, err);
         })
         .finally(() => { this.authing = undefined; });
@@ -112,11 +111,11 @@ export class SwiftBucket implements Bucket {
       try {
         res = await this.fetcher(what, this.headerTimeoutMs)(this.url(session, r), init);
       } catch (err) {
-        if (err instanceof Error && err.name === 'PermissionDenied') throw err;
+        if (isPermissionDenied(err)) throw err;
         // Network failures are retried (requests are idempotent; bodies are buffered).
         if (attempt < this.cfg.retries) {
           this.log.debug('swift request failed, retrying', { op: r.op, err: String(err), attempt });
-          await sleep(100 * 2 ** attempt);
+          await sleep(backoffMs(attempt));
           continue;
         }
         throw new NetworkError(`${what}: ${describeNetErr(err)}`, err);
@@ -127,9 +126,9 @@ export class SwiftBucket implements Bucket {
         await this.auth(true);
         continue;
       }
-      if ((res.status === 503 || res.status === 500 || res.status === 502 || res.status === 504) && attempt < this.cfg.retries) {
+      if (isRetryableStatus(res.status) && attempt < this.cfg.retries) {
         await res.body?.cancel().catch(() => {});
-        await sleep(100 * 2 ** attempt);
+        await sleep(backoffMs(attempt));
         continue;
       }
       return res;
@@ -369,8 +368,6 @@ export class SwiftBucket implements Bucket {
     this.closed = true;
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function emptyStream(): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({ start(c) { c.close(); } });

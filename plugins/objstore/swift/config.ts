@@ -1,7 +1,8 @@
 // The SWIFT config block of Thanos's objstore YAML, parsed strictly (objstore providers/swift
 // field list, plus tenant_id / tenant_name from early Thanos releases).
 import { ConfigError } from '../../../lib/sdk/mod.ts';
-import { bool, duration, int, join, mapping, parseHttpConfig, str, type HttpConfig } from '../s3/confutil.ts';
+import { bool, duration, int, join, mapping, str } from '../../../lib/config/fields.ts';
+import { parseHttpConfig, type HttpConfig } from '../../../lib/objstore/kit/mod.ts';
 
 export interface SwiftConfig {
   /** 0 = detect from auth_url (/v3 → 3, /v2 → 2, else 1). */

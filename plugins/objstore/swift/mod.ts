@@ -7,7 +7,7 @@
 //   env: only for secrets written as `password: { env: NAME }` (resolved by the host)
 import { definePlugin, type Capabilities } from '../../../lib/sdk/mod.ts';
 import type { Bucket } from '../../../lib/objstore/bucket.ts';
-import { unsupportedTlsField } from '../s3/confutil.ts';
+import { unsupportedTlsField } from '../../../lib/objstore/kit/mod.ts';
 import { SwiftBucket, type SwiftBucketOptions } from './bucket.ts';
 import { parseSwiftConfig, type SwiftConfig } from './config.ts';
 

@@ -1,5 +1,7 @@
-// MD5 (RFC 1321). WebCrypto has no MD5, but S3 wants it for Content-MD5 (send_content_md5, and
-// the SSE-C key digest). Not used for anything security-relevant.
+// MD5 (RFC 1321), pure TypeScript (WebCrypto has no MD5; plugins have no node:crypto). The one MD5
+// of the code base: S3 Content-MD5 and the SSE-C key digest, Swift ETags, Prometheus' hashmod
+// relabel action, index-cache keys. Not used for anything security-relevant. Only the tail block
+// is copied for padding, so hashing a large upload body does not duplicate it.
 
 const S = [
   7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,

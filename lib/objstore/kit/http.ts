@@ -1,110 +1,7 @@
-// Strict config-reading helpers shared by the S3 and SWIFT plugins: typed field readers whose
-// errors name the field, Go/Prometheus-style durations, and Thanos's shared `http_config` block.
-import { ConfigError } from '../../../lib/sdk/mod.ts';
-
-export type Obj = Record<string, unknown>;
-
-export function join(path: string, key: string): string {
-  return path ? `${path}.${key}` : key;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  return `${typeof v} ${JSON.stringify(v)}`;
-}
-
-/** A mapping (null/undefined = empty); every key must be in `known`. */
-export function mapping(v: unknown, path: string, known: readonly string[]): Obj {
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(path, `expected a mapping, got ${describe(v)}`);
-  const o = v as Obj;
-  for (const k of Object.keys(o)) {
-    if (!known.includes(k)) {
-      throw new ConfigError(join(path, k), `unknown field ${JSON.stringify(k)}${path ? ` in ${path}` : ''}; known fields: ${known.join(', ')}`);
-    }
-  }
-  return o;
-}
-
-export function str(o: Obj, key: string, path: string, def = ''): string {
-  const v = o[key];
-  if (v === undefined || v === null) return def;
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number') return String(v); // YAML turns unquoted 12345 into a number; Go's yaml accepts it as a string
-  throw new ConfigError(join(path, key), `expected a string, got ${describe(v)}`);
-}
-
-export function bool(o: Obj, key: string, path: string, def = false): boolean {
-  const v = o[key];
-  if (v === undefined || v === null) return def;
-  if (typeof v === 'boolean') return v;
-  if (v === 'true') return true;
-  if (v === 'false') return false;
-  throw new ConfigError(join(path, key), `expected true or false, got ${describe(v)}`);
-}
-
-export function int(o: Obj, key: string, path: string, def: number, opts: { min?: number; max?: number } = {}): number {
-  const v = o[key];
-  if (v === undefined || v === null) return def;
-  let n: number;
-  if (typeof v === 'number') n = v;
-  else if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) n = Number(v.trim());
-  else throw new ConfigError(join(path, key), `expected an integer, got ${describe(v)}`);
-  if (!Number.isSafeInteger(n)) throw new ConfigError(join(path, key), `expected an integer, got ${v}`);
-  if (opts.min !== undefined && n < opts.min) throw new ConfigError(join(path, key), `must be at least ${opts.min}, got ${n}`);
-  if (opts.max !== undefined && n > opts.max) throw new ConfigError(join(path, key), `must be at most ${opts.max}, got ${n}`);
-  return n;
-}
-
-export function stringMap(o: Obj, key: string, path: string): Record<string, string> {
-  const v = o[key];
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(join(path, key), `expected a mapping of strings, got ${describe(v)}`);
-  const out: Record<string, string> = {};
-  for (const [k, x] of Object.entries(v as Obj)) {
-    if (typeof x === 'string') out[k] = x;
-    else if (typeof x === 'number' || typeof x === 'boolean') out[k] = String(x);
-    else throw new ConfigError(join(join(path, key), k), `expected a string, got ${describe(x)}`);
-  }
-  return out;
-}
-
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000,
-  d: 86_400_000, w: 7 * 86_400_000, y: 365 * 86_400_000,
-};
-
-/** Parses a Go / Prometheus duration ("90s", "2m", "1h30m", "1.5h", "500ms", "0") to milliseconds. */
-export function parseDuration(s: string): number {
-  const t = s.trim();
-  if (t === '0') return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d|w|y)/y;
-  let total = 0;
-  let pos = 0;
-  if (t === '') throw new Error('empty duration');
-  while (pos < t.length) {
-    re.lastIndex = pos;
-    const m = re.exec(t);
-    if (!m) throw new Error(`invalid duration ${JSON.stringify(s)} (expected e.g. 90s, 2m, 1h30m)`);
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    pos = re.lastIndex;
-  }
-  return total;
-}
-
-export function duration(o: Obj, key: string, path: string, defMs: number): number {
-  const v = o[key];
-  if (v === undefined || v === null) return defMs;
-  if (typeof v === 'number' && v === 0) return 0;
-  if (typeof v !== 'string') throw new ConfigError(join(path, key), `expected a duration like 90s or 2m, got ${describe(v)}`);
-  try {
-    return parseDuration(v);
-  } catch (err) {
-    throw new ConfigError(join(path, key), (err as Error).message);
-  }
-}
+// Thanos's shared exthttp `http_config` block (S3, SWIFT, GCS, COS ... all embed it) and the fetch
+// helper every HTTP vendor sends its requests through.
+import { ConfigError } from '../../sdk/mod.ts';
+import { bool, duration, int, join, mapping, str } from '../../config/fields.ts';
 
 export interface TlsConfig {
   caFile: string;
@@ -201,24 +98,6 @@ export function unsupportedTlsField(h: HttpConfig, path: string): string | undef
   if (h.tls.keyFile) return join(tp, 'key_file');
   if (h.tls.serverName) return join(tp, 'server_name');
   return undefined;
-}
-
-/** A request that got no HTTP answer (connection refused/reset, DNS, header timeout): transient. */
-export class NetworkError extends Error {
-  readonly retryable = true;
-  constructor(message: string, cause: unknown) {
-    super(message, { cause });
-    this.name = 'NetworkError';
-  }
-}
-
-/** fetch() failures say only "fetch failed"; the cause has the useful part (ECONNREFUSED ...). */
-export function describeNetErr(err: unknown): string {
-  const e = err as { message?: string; cause?: { code?: string; message?: string } };
-  const msg = e?.message ?? String(err);
-  const c = e?.cause;
-  if (c && (c.code || c.message)) return `${msg} (${[c.code, c.message].filter(Boolean).join(': ')})`;
-  return msg;
 }
 
 /**
