@@ -1,8 +1,12 @@
-// thanos.info.Info/Info codecs (proto/thanos/info.proto; reference §2.3).
+// thanos.info.Info/Info codecs (proto/thanos/info.proto; reference §2.3): generated from proto/
+// (lib/proto/gen/thanos/info_pb.ts); the legacy thanos.Store/Info message (not in proto/, removed
+// upstream) stays hand-written.
 import type { ComponentInfo } from '../sdk/mod.ts';
 import { labelsFromRecord, type Label } from '../labels/mod.ts';
-import { readLabel, readLabelSet, writeBoolField, writeEmptyMessage, writeInt64Field, writeLabelSet, writeStringField } from './common.ts';
-import { decodeMessage, Reader, Writer, WIRE_LEN } from './wire.ts';
+import { readLabel, readLabelSet, writeInt64Field, writeLabelSet } from './common.ts';
+import * as pb from './gen/thanos/info_pb.ts';
+import { decodeGen, encodeGen, fromInt64, labelsFromGen, labelsToGen, toInt64 } from './generated.ts';
+import { decodeMessage, Writer, WIRE_LEN } from './wire.ts';
 
 export const INFO_METHOD = '/thanos.info.Info/Info';
 
@@ -44,149 +48,68 @@ export interface InfoResponse {
 }
 
 export function encodeInfoRequest(_req: InfoRequest = {}): Uint8Array {
-  return new Uint8Array(0);
+  return encodeGen(pb.InfoRequestSchema, {});
 }
 
 export function decodeInfoRequest(buf: Uint8Array): InfoRequest {
-  return decodeMessage(buf, (r) => {
-    while (r.pos < r.end) r.skip(r.tag() & 7);
-    return {};
-  });
+  decodeGen(pb.InfoRequestSchema, buf);
+  return {};
 }
 
 /**
  * Advertised times at or beyond ±(2^53-1) ms are "no bound" sentinels (some components use
  * ±Number.MAX_SAFE_INTEGER): they go out as math.MaxInt64 / math.MinInt64, as Thanos sends them.
  */
-function int64Time(v: number): number {
-  if (v >= Number.MAX_SAFE_INTEGER) return 2 ** 63;
-  if (v <= -Number.MAX_SAFE_INTEGER) return -(2 ** 63);
-  return v;
+function int64Time(v: number): bigint {
+  if (v >= Number.MAX_SAFE_INTEGER) return toInt64(2 ** 63);
+  if (v <= -Number.MAX_SAFE_INTEGER) return toInt64(-(2 ** 63));
+  return toInt64(v);
 }
 
-function writeTimeRange(w: Writer, minTime: number, maxTime: number, minField = 1, maxField = 2): void {
-  writeInt64Field(w, minField, int64Time(minTime));
-  writeInt64Field(w, maxField, int64Time(maxTime));
-}
+const zLabelSet = (ls: readonly Label[]) => ({ labels: labelsToGen(ls) });
 
 export function encodeInfoResponse(m: InfoResponse): Uint8Array {
-  const w = new Writer(128);
-  for (const ls of m.labelSets) writeLabelSet(w, 1, ls);
-  writeStringField(w, 2, m.componentType);
-  if (m.store) {
-    const s = m.store;
-    w.tag(3, WIRE_LEN);
-    const at = w.fork();
-    writeTimeRange(w, s.minTime, s.maxTime);
-    writeBoolField(w, 3, s.supportsSharding);
-    writeBoolField(w, 5, s.supportsWithoutReplicaLabels);
-    for (const t of s.tsdbInfos) {
-      w.tag(6, WIRE_LEN);
-      const at2 = w.fork();
-      writeLabelSet(w, 1, t.labels);
-      writeTimeRange(w, t.minTime, t.maxTime, 2, 3);
-      w.ldelim(at2);
-    }
-    writeBoolField(w, 7, s.supportsProjections);
-    w.ldelim(at);
-  }
-  if (m.rules) writeEmptyMessage(w, 4);
-  if (m.metricMetadata) writeEmptyMessage(w, 5);
-  if (m.targets) writeEmptyMessage(w, 6);
-  if (m.exemplars) {
-    w.tag(7, WIRE_LEN);
-    const at = w.fork();
-    writeTimeRange(w, m.exemplars.minTime, m.exemplars.maxTime);
-    w.ldelim(at);
-  }
-  if (m.query) writeEmptyMessage(w, 8);
-  if (m.status) writeEmptyMessage(w, 9);
-  return w.finish();
-}
-
-function readEmpty(r: Reader): Record<string, never> {
-  const n = r.len();
-  const saved = r.push(n);
-  while (r.pos < r.end) r.skip(r.tag() & 7);
-  r.pop(saved);
-  return {};
-}
-
-function readTSDBInfo(r: Reader): TSDBInfo {
-  const n = r.len();
-  const saved = r.push(n);
-  const t: TSDBInfo = { labels: [], minTime: 0, maxTime: 0 };
-  while (r.pos < r.end) {
-    const tag = r.tag();
-    switch (tag) {
-      case 0x0a: t.labels = readLabelSet(r); break;
-      case 0x10: t.minTime = r.int64(); break;
-      case 0x18: t.maxTime = r.int64(); break;
-      default: r.skip(tag & 7);
-    }
-  }
-  r.pop(saved);
-  return t;
-}
-
-function readStoreInfo(r: Reader): StoreInfo {
-  const n = r.len();
-  const saved = r.push(n);
-  const s: StoreInfo = { minTime: 0, maxTime: 0, supportsSharding: false, supportsWithoutReplicaLabels: false, tsdbInfos: [], supportsProjections: false };
-  while (r.pos < r.end) {
-    const tag = r.tag();
-    switch (tag) {
-      case 0x08: s.minTime = r.int64(); break;
-      case 0x10: s.maxTime = r.int64(); break;
-      case 0x18: s.supportsSharding = r.bool(); break;
-      case 0x28: s.supportsWithoutReplicaLabels = r.bool(); break;
-      case 0x32: s.tsdbInfos.push(readTSDBInfo(r)); break;
-      case 0x38: s.supportsProjections = r.bool(); break;
-      default: r.skip(tag & 7);
-    }
-  }
-  r.pop(saved);
-  return s;
-}
-
-function readExemplarsInfo(r: Reader): ExemplarsInfo {
-  const n = r.len();
-  const saved = r.push(n);
-  const e: ExemplarsInfo = { minTime: 0, maxTime: 0 };
-  while (r.pos < r.end) {
-    const tag = r.tag();
-    switch (tag) {
-      case 0x08: e.minTime = r.int64(); break;
-      case 0x10: e.maxTime = r.int64(); break;
-      default: r.skip(tag & 7);
-    }
-  }
-  r.pop(saved);
-  return e;
+  return encodeGen(pb.InfoResponseSchema, {
+    labelSets: m.labelSets.map(zLabelSet),
+    ComponentType: m.componentType,
+    store: m.store && {
+      minTime: int64Time(m.store.minTime),
+      maxTime: int64Time(m.store.maxTime),
+      supportsSharding: m.store.supportsSharding,
+      supportsWithoutReplicaLabels: m.store.supportsWithoutReplicaLabels,
+      tsdbInfos: m.store.tsdbInfos.map((t) => ({ labels: zLabelSet(t.labels), minTime: int64Time(t.minTime), maxTime: int64Time(t.maxTime) })),
+      supportsProjections: m.store.supportsProjections,
+    },
+    rules: m.rules && {},
+    metricMetadata: m.metricMetadata && {},
+    targets: m.targets && {},
+    exemplars: m.exemplars && { minTime: int64Time(m.exemplars.minTime), maxTime: int64Time(m.exemplars.maxTime) },
+    query: m.query && {},
+    status: m.status && {},
+  });
 }
 
 export function decodeInfoResponse(buf: Uint8Array): InfoResponse {
-  return decodeMessage(buf, (r) => {
-    const m: InfoResponse = { labelSets: [], componentType: '' };
-    while (r.pos < r.end) {
-      const tag = r.tag();
-      switch (tag) {
-        case 0x0a: m.labelSets.push(readLabelSet(r)); break;
-        case 0x12: m.componentType = r.string(); break;
-        case 0x1a: m.store = readStoreInfo(r); break;
-        case 0x22: m.rules = readEmpty(r); break;
-        case 0x2a: m.metricMetadata = readEmpty(r); break;
-        case 0x32: m.targets = readEmpty(r); break;
-        case 0x3a: m.exemplars = readExemplarsInfo(r); break;
-        case 0x42: m.query = readEmpty(r); break;
-        case 0x4a: m.status = readEmpty(r); break;
-        default:
-          if ((tag >>> 3) <= 9) r.expect(tag, WIRE_LEN);
-          r.skip(tag & 7);
-      }
-    }
-    return m;
-  });
+  const g = decodeGen(pb.InfoResponseSchema, buf);
+  const m: InfoResponse = { labelSets: g.labelSets.map((ls) => labelsFromGen(ls.labels)), componentType: g.ComponentType };
+  if (g.store) {
+    const s = g.store;
+    m.store = {
+      minTime: fromInt64(s.minTime),
+      maxTime: fromInt64(s.maxTime),
+      supportsSharding: s.supportsSharding,
+      supportsWithoutReplicaLabels: s.supportsWithoutReplicaLabels,
+      tsdbInfos: s.tsdbInfos.map((t) => ({ labels: labelsFromGen(t.labels?.labels ?? []), minTime: fromInt64(t.minTime), maxTime: fromInt64(t.maxTime) })),
+      supportsProjections: s.supportsProjections,
+    };
+  }
+  if (g.rules) m.rules = {};
+  if (g.metricMetadata) m.metricMetadata = {};
+  if (g.targets) m.targets = {};
+  if (g.exemplars) m.exemplars = { minTime: fromInt64(g.exemplars.minTime), maxTime: fromInt64(g.exemplars.maxTime) };
+  if (g.query) m.query = {};
+  if (g.status) m.status = {};
+  return m;
 }
 
 /** Builds the Info API answer from a component's ComponentInfo (host/index.ts). */
@@ -238,7 +161,8 @@ export function encodeLegacyStoreInfo(m: LegacyStoreInfo): Uint8Array {
     if (l.value) { w.byte(0x12); w.string(l.value); }
     w.ldelim(at);
   }
-  writeTimeRange(w, m.minTime, m.maxTime, 2, 3);
+  writeInt64Field(w, 2, fromInt64(int64Time(m.minTime)));
+  writeInt64Field(w, 3, fromInt64(int64Time(m.maxTime)));
   if (m.storeType) { w.byte(0x20); w.int32(m.storeType); }
   for (const ls of m.labelSets) writeLabelSet(w, 5, ls);
   return w.finish();

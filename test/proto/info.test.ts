@@ -87,11 +87,12 @@ test('truncated / malformed InfoResponse gives ProtobufError', () => {
     // Some prefixes end exactly at a field boundary and are valid messages; others must throw cleanly.
     if (err) assert.instance(err, ProtobufError, `prefix ${n}: ${err}`);
   }
-  assert.throws(() => decodeInfoResponse(new Uint8Array([0x0a, 0x7f])), (e: unknown) => e instanceof ProtobufError && /exceeds/.test((e as Error).message));
-  assert.throws(() => decodeInfoResponse(new Uint8Array([0x1a, 0x80, 0x80])), (e: unknown) => e instanceof ProtobufError && /truncated/.test((e as Error).message));
+  // The codec is generated (@bufbuild/protobuf): its reasons ("premature EOF", ...) come wrapped in ProtobufError.
+  assert.throws(() => decodeInfoResponse(new Uint8Array([0x0a, 0x7f])), (e: unknown) => e instanceof ProtobufError && /InfoResponse/.test((e as Error).message));
+  assert.throws(() => decodeInfoResponse(new Uint8Array([0x1a, 0x80, 0x80])), (e: unknown) => e instanceof ProtobufError);
   assert.throws(() => decodeInfoResponse(new Uint8Array([0x12, 0x01])), (e: unknown) => e instanceof ProtobufError);
   // componentType field with varint wire type
-  assert.throws(() => decodeInfoResponse(new Uint8Array([0x10, 0x01])), (e: unknown) => e instanceof ProtobufError && /wire type/.test((e as Error).message));
+  assert.throws(() => decodeInfoResponse(new Uint8Array([0x10, 0x01])), (e: unknown) => e instanceof ProtobufError);
 });
 
 test('legacy thanos.Store/Info InfoResponse: codec vs protobufjs-independent bytes, and mapping', () => {
