@@ -1,0 +1,92 @@
+// One owner per concept (ARCHITECTURE.md): each concept below has one module that declares it;
+// every other module imports it from there (a re-export is fine, a second declaration is not, even a
+// module-private copy). The checker is in rules.ts; the first test proves it fails on a synthetic
+// duplicate, the second runs it on lib/, host/ and plugins/.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { checkOwners, format, loadTree, type Allowed, type Concept, type FileSet } from './rules.ts';
+
+/** The concepts and their one owner. Add a concept when a second copy of something is removed. */
+export const CONCEPTS: readonly Concept[] = [
+  {
+    concept: 'durations (Prometheus model.Duration, Go time.Duration)',
+    owner: 'lib/duration/mod.ts',
+    names: ['parseDuration', 'parsePromDuration', 'parseGoDuration', 'tryParsePromDuration', 'tryParseGoDuration', 'formatPromDuration', 'formatGoDuration', 'DurationError'],
+  },
+  { concept: 'MD5', owner: 'lib/hash/md5.ts', names: ['md5', 'md5Hex', 'md5Base64'] },
+  { concept: 'ULIDs', owner: 'lib/tsdb/ulid.ts', names: ['ulid', 'newULID', 'newUlid', 'isULID', 'ulidTime', 'monotonicULID'] },
+  { concept: 'abortable sleep', owner: 'lib/sdk/time.ts', names: ['sleep', 'delay'] },
+  {
+    concept: 'block meta.json (BlockMeta, resolutions)',
+    owner: 'lib/tsdb/meta.ts',
+    names: ['BlockMeta', 'ThanosMeta', 'MetaError', 'parseMeta', 'parseBlockMeta', 'formatMeta', 'RES_RAW', 'RES_5M', 'RES_1H'],
+  },
+  { concept: 'CRC32 Castagnoli', owner: 'lib/tsdb/encoding.ts', names: ['crc32c'] },
+  { concept: 'index-header', owner: 'lib/tsdb/indexheader.ts', names: ['buildIndexHeader', 'INDEX_HEADER_MAGIC'] },
+  { concept: "Go's strconv.Quote", owner: 'lib/tsdb/gofmt.ts', names: ['goQuote'] },
+  { concept: 'the plugin contract (Logger, TcpConnection, BuildInfo, ...)', owner: 'lib/sdk/plugin.ts', names: ['Logger', 'TcpConnection', 'BuildInfo', 'GrpcClientConn', 'definePlugin'] },
+  { concept: 'plugin contract errors', owner: 'lib/sdk/errors.ts', names: ['ConfigError', 'PermissionDenied', 'GrpcError', 'GrpcStatus'] },
+];
+
+/**
+ * Known duplicates, each to be removed (#11). An entry that no longer matches is reported (not a
+ * failure, so the engineer removing a duplicate need not edit this file at the same moment): delete it.
+ */
+export const ALLOWED: readonly Allowed[] = [
+  // TODO(#11 durations): lib/sdk/flags.ts, lib/query/format.ts and lib/store/blocksync/timeflags.ts keep
+  // their own parseDuration; they should import (or re-export) lib/duration/mod.ts's grammars.
+  { file: 'lib/sdk/flags.ts', name: 'parseDuration', todo: 'durations: re-export from lib/duration/mod.ts' },
+  { file: 'lib/query/format.ts', name: 'parseDuration', todo: 'durations: use lib/duration/mod.ts' },
+  { file: 'lib/store/blocksync/timeflags.ts', name: 'parseDuration', todo: 'durations: use lib/duration/mod.ts' },
+  // TODO(#11 sleep): a second `sleep` (no signal) in the objstore kit, and a private copy in the store gateway.
+  { file: 'lib/objstore/kit/retry.ts', name: 'sleep', todo: 'abortable sleep: call lib/sdk/time.ts sleep(ms, signal) directly' },
+  { file: 'lib/store/gateway/component.ts', name: 'sleep', todo: 'abortable sleep: import lib/sdk/time.ts' },
+  // TODO(#11 index-header): the store gateway's index-header builder moved from plugins/component/store
+  // next to lib/tsdb/indexheader.ts's; one of the two should go.
+  { file: 'lib/store/gateway/indexheader.ts', name: 'INDEX_HEADER_MAGIC', todo: 'index-header: one builder (lib/tsdb/indexheader.ts)' },
+  { file: 'lib/store/gateway/indexheader.ts', name: 'buildIndexHeader', todo: 'index-header: one builder (lib/tsdb/indexheader.ts)' },
+  // TODO(#11 Go quoting): lib/promql/format.ts has its own strconv.Quote.
+  { file: 'lib/promql/format.ts', name: 'goQuote', todo: "Go's strconv.Quote: import lib/tsdb/gofmt.ts" },
+  // TODO(#11 plugin contract): structural copies of lib/sdk/plugin.ts's Logger and TcpConnection.
+  { file: 'lib/store/gateway/bucketstore.ts', name: 'Logger', todo: 'plugin contract: import type { Logger } from lib/sdk' },
+  { file: 'lib/store/indexcache/memcached.ts', name: 'TcpConnection', todo: 'plugin contract: import type { TcpConnection } from lib/sdk' },
+];
+
+test('the owner check fails on a second declaration, exported or private, and accepts imports and re-exports', () => {
+  const files: FileSet = {
+    'lib/hash/md5.ts': `export function md5(b: Uint8Array): Uint8Array { return b; }`,
+    'plugins/objstore/s3/md5.ts': `export function md5(b: Uint8Array): Uint8Array { return b; }`,
+    'plugins/component/rule/mod.ts': `import { x } from 'y';\n\nfunction sleep(ms: number) { return new Promise((r) => setTimeout(r, ms)); }`,
+    'lib/store/blocksync/meta.ts': `export interface BlockMeta { ulid: string }\nexport const RES_RAW = 0;`,
+    'lib/sdk/flags.ts': `export { parseGoDuration as parseDuration } from '../duration/mod.ts';`,
+    'lib/query/format.ts': `import { parsePromDuration } from '../duration/mod.ts';\nexport const f = (s: string) => parsePromDuration(s);\nconst o = { sleep: 1 };`,
+    'lib/tsdb/ulid.ts': `export function ulid(): string { return ''; }`,
+  };
+  const { violations, stale } = checkOwners(files, CONCEPTS);
+  assert.equal(violations.map((v) => `${v.file}:${v.line} ${v.detail.split(' (')[0]}`).sort(), [
+    'lib/store/blocksync/meta.ts:1 declares BlockMeta',
+    'lib/store/blocksync/meta.ts:2 declares RES_RAW',
+    'plugins/component/rule/mod.ts:3 declares sleep',
+    'plugins/objstore/s3/md5.ts:1 declares md5',
+  ], format(violations));
+  assert.match(violations.find((v) => v.file === 'plugins/objstore/s3/md5.ts')!.detail, /its one owner is lib\/hash\/md5\.ts/);
+  assert.equal(stale, []);
+  // an allow-list entry silences exactly its file and name; an unused one is reported stale
+  const allowed: Allowed[] = [
+    { file: 'plugins/objstore/s3/md5.ts', name: 'md5', todo: 'x' },
+    { file: 'lib/gone.ts', name: 'sleep', todo: 'y' },
+  ];
+  const r = checkOwners(files, CONCEPTS, allowed);
+  assert.is(r.violations.length, 3, format(r.violations));
+  assert.equal(r.stale, [allowed[1]]);
+});
+
+test('one owner per concept in lib/, host/ and plugins/', () => {
+  const tree = loadTree(['lib', 'host', 'plugins']);
+  for (const c of CONCEPTS) assert.ok(c.owner in tree, `the owner of ${c.concept} exists: ${c.owner}`);
+  const { violations, stale } = checkOwners(tree, CONCEPTS, ALLOWED);
+  if (stale.length) console.log(`owners.test.ts: allow-list entries that no longer match (delete them):\n${stale.map((a) => `  ${a.file} ${a.name}`).join('\n')}`);
+  assert.equal(violations, [], `second owners:\n${format(violations)}`);
+});
+
+test.run();
