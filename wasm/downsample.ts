@@ -26,21 +26,29 @@ export function targetChunkCount(mint: f64, maxt: f64, inRes: f64, outRes: f64, 
   return x;
 }
 
+// The aggregates' numbering, Thanos AggrChunk order; mirrors lib/core/aggr.ts (exported so
+// test/core/aggr.test.ts can check the two agree).
+export const AGGR_COUNT: usize = 0;
+export const AGGR_SUM: usize = 1;
+export const AGGR_MIN: usize = 2;
+export const AGGR_MAX: usize = 3;
+export const AGGR_COUNTER: usize = 4;
+
 /**
  * Downsamples n raw samples (tPtr, vPtr: f64 arrays) at resolution res (ms). Output at `out`:
- *   u32 windows, u32 chunks, 8 bytes pad, then n-entry f64 arrays t, count, sum, min, max, counter,
- *   firstT, firstV, lastV, then chunkStart as (n + 1) u32.
+ *   u32 windows, u32 chunks, 8 bytes pad, then n-entry f64 arrays t, the five aggregates (array
+ *   1 + AGGR_x: count, sum, min, max, counter), firstT, firstV, lastV, then chunkStart as (n + 1) u32.
  * Returns the number of windows.
  */
 export function downsample(tPtr: usize, vPtr: usize, n: u32, res: f64, out: usize): i32 {
   const cap = (<usize>n) << 3;
   const oT = out + 16;
-  const oCount = oT + cap;
-  const oSum = oCount + cap;
-  const oMin = oSum + cap;
-  const oMax = oMin + cap;
-  const oCounter = oMax + cap;
-  const oFirstT = oCounter + cap;
+  const oCount = oT + cap * (1 + AGGR_COUNT);
+  const oSum = oT + cap * (1 + AGGR_SUM);
+  const oMin = oT + cap * (1 + AGGR_MIN);
+  const oMax = oT + cap * (1 + AGGR_MAX);
+  const oCounter = oT + cap * (1 + AGGR_COUNTER);
+  const oFirstT = oT + cap * 6;
   const oFirstV = oFirstT + cap;
   const oLastV = oFirstV + cap;
   const oStart = oLastV + cap;

@@ -2,7 +2,7 @@
 export { arenaBase } from './arena';
 export { xorDecode, xorEncode, xorMaxBytes } from './xor';
 export { intersect, merge, without } from './postings';
-export { downsample } from './downsample';
+export { downsample, AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER } from './downsample';
 import { errSample } from './xor';
 
 /** Sample index at which the last xorDecode failed. */

@@ -8,7 +8,8 @@ export { CorruptChunkError } from './types.ts';
 export { createJsCore } from './js/mod.ts';
 export { createWasmCore, readWasmBytes, DEFAULT_WASM_URL } from './wasm.ts';
 export type { WasmCoreOptions } from './wasm.ts';
-export { aggrChunkSamples, AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER } from './aggr.ts';
+export { aggrChunkSamples, AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER, AGGR_NAMES } from './aggr.ts';
+export type { AggrName } from './aggr.ts';
 export type { AggrChunkSamples } from './aggr.ts';
 export { xorNumSamples } from './js/xor.ts';
 

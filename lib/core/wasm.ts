@@ -2,6 +2,7 @@
 // each batch in the module's linear memory (a bump arena from arenaBase, reset every call), makes one
 // call per batch and copies the results out. Typed-array views are cached and rebuilt when memory grows.
 import { CorruptChunkError, type AggrSeries, type Core, type Samples } from './types.ts';
+import { AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER } from './aggr.ts';
 import { emptyAggrSeries } from './js/downsample.ts';
 import { badTimestamp, checkEncodeArgs } from './js/xor.ts';
 import { copyBytes, copyF64 } from './pool.ts';
@@ -294,11 +295,12 @@ class WasmCore implements Core {
     return {
       n: w,
       t: at(0, w),
-      count: at(1, w),
-      sum: at(2, w),
-      min: at(3, w),
-      max: at(4, w),
-      counter: at(5, w),
+      // array 1 + AGGR_x is aggregate x (wasm/downsample.ts mirrors lib/core/aggr.ts's numbering)
+      count: at(1 + AGGR_COUNT, w),
+      sum: at(1 + AGGR_SUM, w),
+      min: at(1 + AGGR_MIN, w),
+      max: at(1 + AGGR_MAX, w),
+      counter: at(1 + AGGR_COUNTER, w),
       chunks: c,
       chunkStart: this.u32.slice(startIdx, startIdx + c + 1),
       firstT: at(6, c),

@@ -1,16 +1,12 @@
 // Thanos AggrChunk (pkg/compact/downsample/aggr.go), stored with chunk encoding 0xff: for each of
 // count, sum, min, max, counter in that order, `uvarint(len(data))` then `encoding<1B>` then data;
-// an absent aggregate is a lone uvarint 0.
+// an absent aggregate is a lone uvarint 0. The numbering (AGGR_COUNT=0 .. AGGR_COUNTER=4) is
+// lib/core/aggr.ts's, re-exported here for lib/tsdb's users.
+import { AGGR_NAMES } from '../core/aggr.ts';
 import { Decbuf, Encbuf } from './encoding.ts';
 import type { RawChunk } from './chunks.ts';
 
-export const AGGR_COUNT = 0;
-export const AGGR_SUM = 1;
-export const AGGR_MIN = 2;
-export const AGGR_MAX = 3;
-export const AGGR_COUNTER = 4;
-export const AGGR_NAMES = ['count', 'sum', 'min', 'max', 'counter'] as const;
-export type AggrName = (typeof AGGR_NAMES)[number];
+export { AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER, AGGR_NAMES, type AggrName } from '../core/aggr.ts';
 
 export class AggrChunkError extends Error {
   constructor(message: string) {

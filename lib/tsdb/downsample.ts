@@ -1,10 +1,10 @@
 // Writing downsampled (5m / 1h) blocks of AggrChunks from a raw block, Thanos style: the output is
 // a copy of the source meta with a new ULID and thanos.downsample.resolution set.
 import type { Core } from '../core/types.ts';
-import { aggrChunkSamples } from '../core/aggr.ts';
+import { aggrChunkSamples, AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER } from '../core/aggr.ts';
 import type { BlockReader } from './block.ts';
 import { ENC_AGGR, ENC_XOR } from './chunks.ts';
-import { encodeAggrChunk, decodeAggrChunk, AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER } from './aggrchunk.ts';
+import { encodeAggrChunk, decodeAggrChunk } from './aggrchunk.ts';
 import type { RawChunk } from './chunks.ts';
 import { BlockWriter, type BlockSink, type ChunkInput } from './writer.ts';
 import type { BlockMeta } from './meta.ts';
@@ -60,7 +60,7 @@ export async function downsampleBlock(src: BlockReader, resolution: number, sink
         for (let k = 0; k < a.chunks; k++) {
           const cs = aggrChunkSamples(a, k);
           const parts = cs.aggr.map((x) => ({ encoding: ENC_XOR, data: core.xorEncode(x.t, x.v, x.n) }));
-          chunks.push({ minTime: cs.minTime, maxTime: cs.maxTime, encoding: ENC_AGGR, data: encodeAggrChunk(parts), samples: cs.aggr[0].n });
+          chunks.push({ minTime: cs.minTime, maxTime: cs.maxTime, encoding: ENC_AGGR, data: encodeAggrChunk(parts), samples: cs.aggr[AGGR_COUNT].n });
         }
         if (chunks.length) await w.addSeriesChunks(s.labels, chunks);
       }
