@@ -4,9 +4,9 @@
 // the default when the key is absent (undefined or null) and throws a ConfigError naming the key
 // when the value has the wrong type or is out of range.
 import { ConfigError, type FlagSpec } from '../sdk/mod.ts';
-import { acceptedValue, getPath, parseDuration, refusalMessage } from '../../lib/sdk/flags.ts';
-import { durationValue } from '../store/blocksync/timeflags.ts';
-import { tryParsePromDuration } from '../duration/mod.ts';
+import { acceptedValue, getPath, refusalMessage } from '../../lib/sdk/flags.ts';
+import { durationValue, goDurationValue } from '../store/blocksync/timeflags.ts';
+import { parseAnyDuration, tryParsePromDuration } from '../duration/mod.ts';
 
 export type RawConfig = Record<string, unknown>;
 
@@ -91,8 +91,9 @@ export function configBool(raw: RawConfig, key: string, def: boolean): boolean {
 }
 
 /**
- * A Go-style duration (host parseDuration: 1h30m, 500ms, 90s, …) or a non-negative number of ms.
- * Returns ms.
+ * A duration in either grammar of lib/duration (Go's 1.5h, 500ms; Prometheus's 2w, 1d12h), not
+ * negative, or a non-negative number of ms. Returns ms. For keys whose Thanos type is not settled
+ * here; keys that know use configPromDuration (model.Duration) or configGoDuration (time.Duration).
  */
 export function configDuration(raw: RawConfig, key: string, def: string): number {
   const v = raw[key] ?? def;
@@ -101,11 +102,14 @@ export function configDuration(raw: RawConfig, key: string, def: string): number
     return v;
   }
   if (typeof v !== 'string') throw new ConfigError(key, `must be a duration such as 30s or 5m, got ${JSON.stringify(v)}`);
+  let ms: number;
   try {
-    return parseDuration(v);
-  } catch (e) {
-    throw new ConfigError(key, (e as Error).message);
+    ms = parseAnyDuration(v.trim());
+  } catch {
+    throw new ConfigError(key, `invalid duration "${v}" (expected e.g. 30s, 5m, 1h30m)`);
   }
+  if (ms < 0) throw new ConfigError(key, `must be a non-negative duration, got ${v}`);
+  return ms;
 }
 
 export interface PromDurationOptions {
@@ -115,21 +119,31 @@ export interface PromDurationOptions {
   min?: number;
 }
 
-/**
- * A Prometheus-style duration as Thanos flags take it (lib/store/blocksync/timeflags: 15m, 2w, 1d12h,
- * optional leading '-') or a finite number of ms. Returns ms.
- */
-export function configPromDuration(raw: RawConfig, key: string, def: string, opts: PromDurationOptions = {}): number {
-  let ms: number;
-  try {
-    ms = durationValue(raw[key] ?? def, key);
-  } catch (e) {
-    throw new ConfigError(key, (e as Error).message.replace(`${key}: `, ''));
-  }
-  if (opts.nonNegative && ms < 0) throw new ConfigError(key, 'must not be negative');
-  if (opts.min !== undefined && ms < opts.min) throw new ConfigError(key, `must be at least ${opts.min}ms`);
-  return ms;
+function durationReader(read: (v: unknown, what: string) => number) {
+  return (raw: RawConfig, key: string, def: string, opts: PromDurationOptions = {}): number => {
+    let ms: number;
+    try {
+      ms = read(raw[key] ?? def, key);
+    } catch (e) {
+      throw new ConfigError(key, (e as Error).message.replace(`${key}: `, ''));
+    }
+    if (opts.nonNegative && ms < 0) throw new ConfigError(key, 'must not be negative');
+    if (opts.min !== undefined && ms < opts.min) throw new ConfigError(key, `must be at least ${opts.min}ms`);
+    return ms;
+  };
 }
+
+/**
+ * A Prometheus model.Duration (15m, 2w, 1d12h; integers, units largest first), as Thanos's kingpin
+ * model.Duration flags take it, or a finite number of ms. Returns ms.
+ */
+export const configPromDuration = durationReader(durationValue);
+
+/**
+ * A Go time.Duration (1.5h, 300ms, 2h45m), as Thanos's kingpin Duration flags take it, or a finite
+ * number of ms. Returns ms.
+ */
+export const configGoDuration = durationReader(goDurationValue);
 
 // ---- YAML blocks (objstore provider configs, nested `path.key` names) -------------------------
 // Readers shaped like Go's yaml.v2 decoding into a typed struct: a scalar of the wrong kind is an

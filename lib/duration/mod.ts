@@ -191,6 +191,25 @@ export function tryParseGoDuration(s: string): number | null {
   }
 }
 
+/** Formats ms like Go's time.Duration String() for whole and fractional seconds and ms (5m0s, 1h0m0s, 1.5s, 500ms, 0s). */
+export function formatGoDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  const neg = ms < 0;
+  let rest = Math.abs(ms);
+  if (rest < 1000) return (neg ? '-' : '') + `${rest}ms`;
+  const h = Math.floor(rest / 3600_000);
+  rest -= h * 3600_000;
+  const m = Math.floor(rest / 60_000);
+  rest -= m * 60_000;
+  const s = rest / 1000;
+  let out = '';
+  if (h > 0) out += `${h}h`;
+  if (h > 0 || m > 0) out += `${m}m`;
+  out += `${s}s`;
+  return (neg ? '-' : '') + out;
+}
+
+
 /**
  * A value accepted by either grammar (Go's first, then Prometheus's), in ms. Only for places that
  * do not know which grammar the value will finally be read with (the generic `duration` flag

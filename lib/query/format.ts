@@ -1,5 +1,6 @@
 // Prometheus HTTP API v1 wire details: value/timestamp formatting as Go writes them, and parsing
 // of time, duration and bool parameters with Prometheus's (and Go's) rules and error messages.
+import { tryParsePromDuration } from '../duration/mod.ts';
 
 /** A parameter that failed to parse; the message is what Prometheus answers. */
 export class ParamError extends Error {
@@ -183,20 +184,6 @@ export function parseTime(s: string): number {
   throw new ParamError(`cannot parse ${JSON.stringify(s)} to a valid timestamp`);
 }
 
-const durationRe = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
-const durationUnitsMs = [365 * 24 * 3600_000, 7 * 24 * 3600_000, 24 * 3600_000, 3600_000, 60_000, 1000, 1];
-
-/** Prometheus model.ParseDuration (y w d h m s ms), in ms; null when invalid. */
-export function parsePromDuration(s: string): number | null {
-  if (s === '0') return 0;
-  if (s === '') return null;
-  const m = durationRe.exec(s);
-  if (!m) return null;
-  let ms = 0;
-  for (let i = 0; i < durationUnitsMs.length; i++) if (m[i + 1] !== undefined) ms += Number(m[i + 1]) * durationUnitsMs[i]!;
-  return ms;
-}
-
 /** Prometheus API parseDuration: float seconds or a Prometheus duration; returns ms (fractional allowed). */
 export function parseDuration(s: string): number {
   const f = parseGoFloat(s);
@@ -207,7 +194,7 @@ export function parseDuration(s: string): number {
     }
     return Math.trunc(ns) / 1e6;
   }
-  const d = parsePromDuration(s);
+  const d = tryParsePromDuration(s);
   if (d !== null) return d;
   throw new ParamError(`cannot parse ${JSON.stringify(s)} to a valid duration`);
 }
@@ -219,36 +206,4 @@ export function parseGoBool(s: string): boolean {
   throw new ParamError(`strconv.ParseBool: parsing ${JSON.stringify(s)}: invalid syntax`);
 }
 
-/** Formats ms as a Go-style duration string (5m0s, 1h0m0s, 1.5s, 0s) for flags output. */
-export function formatGoDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  const neg = ms < 0;
-  let rest = Math.abs(ms);
-  if (rest < 1000) return (neg ? '-' : '') + `${rest}ms`;
-  const h = Math.floor(rest / 3600_000);
-  rest -= h * 3600_000;
-  const m = Math.floor(rest / 60_000);
-  rest -= m * 60_000;
-  const s = rest / 1000;
-  let out = '';
-  if (h > 0) out += `${h}h`;
-  if (h > 0 || m > 0) out += `${m}m`;
-  out += `${s}s`;
-  return (neg ? '-' : '') + out;
-}
-
-/** Prometheus model.Duration String(): the largest units, e.g. 5m, 1h30m, 2w, 0s. */
-export function formatPromDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  let rest = ms;
-  let out = '';
-  const units: Array<[string, number]> = [['y', 365 * 86400_000], ['w', 7 * 86400_000], ['d', 86400_000], ['h', 3600_000], ['m', 60_000], ['s', 1000], ['ms', 1]];
-  for (const [u, size] of units) {
-    const n = Math.floor(rest / size);
-    if (n > 0) {
-      out += `${n}${u}`;
-      rest -= n * size;
-    }
-  }
-  return out;
-}
+export { formatGoDuration, formatPromDuration } from '../duration/mod.ts';

@@ -6,6 +6,8 @@
 import { parseDocument, LineCounter, isMap, isSeq, isScalar, type Node, type Pair, type YAMLMap } from 'yaml';
 import { parseExpr, type Expr } from '../promql/mod.ts';
 import { checkTemplate } from './template.ts';
+// Rule files type interval / for / keep_firing_for as model.Duration.
+import { parsePromDuration } from '../duration/mod.ts';
 
 export interface RuleBase {
   expr: string;
@@ -51,18 +53,6 @@ export class RuleFileError extends Error {
 
 const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const PROM_DURATION_RE = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
-
-/** Prometheus model.ParseDuration (1h30m, 5m, 90s, 100ms, 2d, 1w, 1y, 0); ms. */
-export function parsePromDuration(s: string): number {
-  if (s === '0') return 0;
-  const m = PROM_DURATION_RE.exec(s);
-  if (!m || s === '') throw new Error(`not a valid duration string: ${JSON.stringify(s)}`);
-  const unit = [365 * 86400_000, 7 * 86400_000, 86400_000, 3600_000, 60_000, 1000, 1];
-  let ms = 0;
-  for (let i = 0; i < unit.length; i++) if (m[i + 1]) ms += Number(m[i + 1]) * unit[i]!;
-  return ms;
-}
 
 export function isValidMetricName(s: string): boolean { return METRIC_NAME_RE.test(s); }
 export function isValidLabelName(s: string): boolean { return LABEL_NAME_RE.test(s); }

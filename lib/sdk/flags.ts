@@ -3,6 +3,7 @@
 // flag name onto a (dotted) config key, so the command line and plugins.yaml's `config:` are two
 // spellings of one config.
 import type { FlagSpec } from './plugin.ts';
+import { parseAnyDuration } from '../duration/mod.ts';
 
 export class FlagError extends Error {
   constructor(message: string) {
@@ -11,23 +12,21 @@ export class FlagError extends Error {
   }
 }
 
-/** Go duration: 1h30m, 2m, 90s, 500ms, 1.5h, 0 (plus d, w, y like Prometheus). Returns milliseconds. */
+/**
+ * A duration flag value in either grammar of lib/duration (Go's 1h30m, 1.5h, 500ms; Prometheus's
+ * 2w, 1d12h), without a sign. Returns ms. The `duration` flag type checks its syntax with this;
+ * the component's config reader then applies the flag's own grammar (configPromDuration for
+ * Thanos's model.Duration flags, configGoDuration for time.Duration ones).
+ */
 export function parseDuration(s: string): number {
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
   const str = s.trim();
-  if (str === '0') return 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w|y)/y;
-  let total = 0;
-  let pos = 0;
   if (str === '') throw new FlagError(`invalid duration "${s}"`);
-  while (pos < str.length) {
-    re.lastIndex = pos;
-    const m = re.exec(str);
-    if (!m) throw new FlagError(`invalid duration "${s}" (expected e.g. 30s, 5m, 1h30m)`);
-    total += Number(m[1]) * units[m[2]!]!;
-    pos = re.lastIndex;
+  if (str[0] === '-' || str[0] === '+') throw new FlagError(`invalid duration "${s}" (expected e.g. 30s, 5m, 1h30m)`);
+  try {
+    return parseAnyDuration(str);
+  } catch {
+    throw new FlagError(`invalid duration "${s}" (expected e.g. 30s, 5m, 1h30m)`);
   }
-  return total;
 }
 
 /** Sets a dotted key ('objstore.configFile') in a nested object. */

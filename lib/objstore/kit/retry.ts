@@ -1,5 +1,8 @@
 // Retry classification and backoff for HTTP vendors' own request loops (a provider retries inside
 // one Bucket call; lib/objstore/retry.ts's RetryBucket retries whole calls on top).
+import { sleep as sleepOrAbort } from '../../sdk/time.ts';
+
+const NEVER = new AbortController().signal;
 
 /** HTTP statuses an object store answers when trying again may succeed. */
 export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([500, 502, 503, 504]);
@@ -18,4 +21,5 @@ export function backoffMs(attempt: number, capMs = Infinity): number {
   return Math.min(100 * 2 ** attempt, capMs);
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Waits ms (lib/sdk's sleep, with no abort signal: a Bucket call has none). */
+export const sleep = (ms: number): Promise<void> => sleepOrAbort(ms, NEVER);

@@ -1,31 +1,48 @@
-// Flag value helpers shared by store and compact: Prometheus durations (1h30m, 2w, 15m, 500ms),
-// Thanos "time or duration" values (RFC3339 or a duration relative to now, e.g. -2w), and byte sizes
-// (250MB, 1GiB).
+// Flag value helpers shared by store and compact: durations (lib/duration's two grammars, as
+// Thanos's flags type them), Thanos "time or duration" values (RFC3339 or a duration relative to
+// now, e.g. -2w), and byte sizes (250MB, 1GiB).
+import { DurationError, parseGoDuration, parsePromDuration } from '../../duration/mod.ts';
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000, y: 365 * 86_400_000 };
-
-/** Parses a Prometheus duration (units y w d h m s ms, concatenated, optional leading '-'). Returns ms. */
+/**
+ * A Prometheus model.Duration (units y w d h m s ms, largest first, integers: 15m, 1h30m, 2w, 0),
+ * as Thanos's kingpin model.Duration flags and Prometheus's own flag values spell them. Returns ms.
+ */
 export function parseDuration(s: string): number {
-  const str = s.trim();
-  if (str === '0') return 0;
-  const m = /^(-)?((?:\d+(?:\.\d+)?(?:ms|y|w|d|h|m|s))+)$/.exec(str);
-  if (!m) throw new Error(`invalid duration ${JSON.stringify(s)} (want e.g. 15m, 2h, 1d12h, 500ms)`);
-  let total = 0;
-  for (const part of m[2]!.matchAll(/(\d+(?:\.\d+)?)(ms|y|w|d|h|m|s)/g)) total += Number(part[1]) * UNITS[part[2]!]!;
-  return m[1] ? -total : total;
+  try {
+    return parsePromDuration(s.trim());
+  } catch (e) {
+    if (!(e instanceof DurationError)) throw e;
+    throw new Error(`invalid duration ${JSON.stringify(s)} (want e.g. 15m, 2h, 1d12h, 500ms: ${e.message})`);
+  }
 }
 
-/** A duration flag: number of ms passes through, strings parse as durations. */
-export function durationValue(v: unknown, what: string): number {
+function durationOf(v: unknown, what: string, parse: (s: string) => number): number {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (typeof v === 'string') {
     try {
-      return parseDuration(v);
+      return parse(v);
     } catch (e) {
       throw new Error(`${what}: ${(e as Error).message}`);
     }
   }
   throw new Error(`${what}: expected a duration, got ${JSON.stringify(v)}`);
+}
+
+/** A model.Duration flag or config value: a number of ms passes through, strings parse as model.Duration. */
+export function durationValue(v: unknown, what: string): number {
+  return durationOf(v, what, parseDuration);
+}
+
+/** A Go time.Duration flag or config value (1.5h, 300ms, 2h45m, -1m): a number of ms passes through. */
+export function goDurationValue(v: unknown, what: string): number {
+  return durationOf(v, what, (s) => {
+    try {
+      return parseGoDuration(s.trim());
+    } catch (e) {
+      if (!(e instanceof DurationError)) throw e;
+      throw new Error(`invalid duration ${JSON.stringify(s)} (want e.g. 30s, 1.5h, 2h45m, 500ms: ${e.message})`);
+    }
+  });
 }
 
 /**
@@ -35,10 +52,15 @@ export function durationValue(v: unknown, what: string): number {
  */
 export function parseTimeOrDuration(s: string, now = Date.now()): number {
   const str = s.trim();
-  if (/^[+-]?(\d+(\.\d+)?(ms|y|w|d|h|m|s))+$/.test(str)) {
-    const neg = str.startsWith('-');
-    return now + (neg ? -1 : 1) * parseDuration(str.replace(/^[+-]/, ''));
+  // Thanos: a model.Duration, negative with a leading '-' (relative to now), else RFC3339.
+  const neg = str.startsWith('-');
+  let dur: number | undefined;
+  try {
+    dur = parsePromDuration(neg ? str.slice(1) : str);
+  } catch (e) {
+    if (!(e instanceof DurationError)) throw e;
   }
+  if (dur !== undefined) return now + (neg ? -dur : dur);
   if (str.startsWith('0000-01-01')) return -62167219200000; // the year-0 default
   if (str.startsWith('9999-12-31')) return 253402300799000;
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(str)) {

@@ -2,7 +2,7 @@
 import { ConfigError, notImplementedYet, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import {
-  configBool, configInt, configMapping, configPromDuration, configString, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
+  configBool, configGoDuration, configInt, configMapping, configPromDuration, configString, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
 } from '../../../lib/config/fields.ts';
 import { parseRelabelConfigs } from '../../../lib/store/blocksync/relabel.ts';
 import { RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE } from '../../../lib/compact/plan.ts';
@@ -75,7 +75,9 @@ export function parseCompactConfig(input: unknown): CompactConfig {
   rejectHostKeys(raw, 'compact', ['dataDir']);
   rejectUnknownKeys(raw, [KNOWN], 'unknown compact option');
   const def = (k: string) => compactFlags.find((f) => f.key === k)!.default;
+  // Thanos types these flags model.Duration, except wait-interval and the block viewer's (time.Duration).
   const dur = (k: string): number => configPromDuration(raw, k, def(k) as string, { nonNegative: true });
+  const goDur = (k: string): number => configGoDuration(raw, k, def(k) as string, { nonNegative: true });
   const int = (k: string, min: number): number => configInt(raw, k, def(k) as number, min);
   const bool = (k: string): boolean => configBool(raw, k, def(k) as boolean);
   const str = (k: string): string => configString(raw, k, (def(k) as string | undefined) ?? '');
@@ -85,7 +87,7 @@ export function parseCompactConfig(input: unknown): CompactConfig {
   const cfg: CompactConfig = {
     dataDir: typeof raw.dataDir === 'string' ? raw.dataDir : './data',
     wait: bool('wait'),
-    waitIntervalMs: dur('waitInterval'),
+    waitIntervalMs: goDur('waitInterval'),
     consistencyDelayMs: dur('consistencyDelay'),
     retentionRawMs: dur('retentionResolutionRaw'),
     retention5mMs: dur('retentionResolution5m'),
@@ -101,7 +103,7 @@ export function parseCompactConfig(input: unknown): CompactConfig {
     haltOnError: bool('haltOnError'),
     webDisable: bool('webDisable'),
     bucketWebLabel: str('bucketWebLabel'),
-    blockViewerSyncIntervalMs: dur('blockViewerSyncInterval'),
+    blockViewerSyncIntervalMs: goDur('blockViewerSyncInterval'),
     minTime: str('minTime'),
     maxTime: str('maxTime'),
     selectorRelabelConfig: raw.selectorRelabelConfig === undefined ? undefined : str('selectorRelabelConfig'),

@@ -4,7 +4,7 @@
 import { ConfigError, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import {
-  configBool as bool, configInt as int, configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
+  configBool as bool, configInt as int, configGoDuration, configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
 } from '../../../lib/config/fields.ts';
 
 export interface SidecarConfig {
@@ -66,9 +66,10 @@ export function parseSidecarConfig(input: unknown): SidecarConfig {
   if (metaName === '' || metaName.includes('/')) throw new ConfigError('shipperMetaFileName', `must be a plain file name, got ${JSON.stringify(metaName)}`);
   return {
     prometheusUrl,
-    readyTimeoutMs: configPromDuration(raw, 'readyTimeout', '10m', { min: 1 }),
-    getConfigIntervalMs: configPromDuration(raw, 'getConfigInterval', '30s', { min: 1 }),
-    getConfigTimeoutMs: configPromDuration(raw, 'getConfigTimeout', '30s', { min: 1 }),
+    // Thanos types the prometheus.* durations time.Duration.
+    readyTimeoutMs: configGoDuration(raw, 'readyTimeout', '10m', { min: 1 }),
+    getConfigIntervalMs: configGoDuration(raw, 'getConfigInterval', '30s', { min: 1 }),
+    getConfigTimeoutMs: configGoDuration(raw, 'getConfigTimeout', '30s', { min: 1 }),
     tsdbPath,
     uploadCompacted: bool(raw, 'uploadCompacted', false),
     shipperMetaFileName: metaName,

@@ -2,7 +2,7 @@
 import { ConfigError, notImplementedYet, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import { parseBytes, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import {
-  configBool as bool, configInt as int, configMapping, configPromDuration as dur, configString as str, rejectHostKeys, rejectUnknownKeys,
+  configBool as bool, configInt as int, configMapping, configGoDuration, configPromDuration as dur, configString as str, rejectHostKeys, rejectUnknownKeys,
   refuseUnimplemented,
 } from '../../../lib/config/fields.ts';
 
@@ -101,7 +101,7 @@ function parseStrict(input: unknown): StoreConfig {
   if (parseTimeOrDuration(minTime) > parseTimeOrDuration(maxTime)) throw new ConfigError('minTime', `--min-time (${minTime}) must not be after --max-time (${maxTime})`);
   const cfg: StoreConfig = {
     dataDir: str(raw, 'dataDir', './data'),
-    syncBlockDurationMs: dur(raw, 'syncBlockDuration', '15m'),
+    syncBlockDurationMs: configGoDuration(raw, 'syncBlockDuration', '15m'), // time.Duration in Thanos; the others model.Duration
     blockSyncConcurrency: int(raw, 'blockSyncConcurrency', 20, 1),
     blockMetaFetchConcurrency: int(raw, 'blockMetaFetchConcurrency', 32, 1),
     ignoreDeletionMarksDelayMs: dur(raw, 'ignoreDeletionMarksDelay', '24h'),
