@@ -7,7 +7,7 @@ import type {
 import { isComparison, isSetOp } from './ast.ts';
 import { ParseError } from './errors.ts';
 import { goQuote } from './format.ts';
-import { FUNCTIONS } from './functions_table.ts';
+import { FUNCTIONS } from './functions/table.ts';
 import { compileMatcher, type Matcher, type MatchType, MatcherError, METRIC_NAME } from '../labels/mod.ts';
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,374 @@
+// Binary operators: scalar/scalar, vector/scalar, vector/vector with on/ignoring and group_left/right
+// matching (a column-wise fast path for one-to-one), comparison filters and bool, set operators.
+import type { BinaryExpr, VectorMatching } from '../ast.ts';
+import { isComparison } from '../ast.ts';
+import { ExecutionError } from '../errors.ts';
+import { typeOf } from '../parser.ts';
+import { getLabel, METRIC_NAME, type Labels } from '../../labels/mod.ts';
+import type { Evaluator } from './evaluator.ts';
+import { delLabels, dropMetricName, hasDuplicateLabels, keepLabels, labelsKey, setLabel } from './helpers.ts';
+import type { BinopState, Matrix, Vector } from './types.ts';
+
+export function evalBinary(ev: Evaluator, e: BinaryExpr): Matrix {
+  const lt = typeOf(e.lhs);
+  const rt = typeOf(e.rhs);
+  const op = e.op;
+  if (lt === 'scalar' && rt === 'scalar') {
+    const l = ev.scalarSteps(e.lhs);
+    const r = ev.scalarSteps(e.rhs);
+    const n = ev.numSteps();
+    const t: number[] = [];
+    const v: number[] = [];
+    for (let i = 0; i < n; i++) {
+      t.push(ev.start + i * ev.interval);
+      v.push(scalarBinop(op, l[i]!, r[i]!));
+    }
+    return [{ metric: [], t, v, dropName: false }];
+  }
+  if (lt === 'vector' && rt === 'vector') {
+    const lm = ev.evalMatrix(e.lhs);
+    const rm = ev.evalMatrix(e.rhs);
+    const matching = e.matching!;
+    const sigL = signatureFn(matching);
+    if (op === 'and' || op === 'or' || op === 'unless') {
+      return ev.rangeEval([lm, rm], ([l, r]) => vectorSetOp(op, l!, r!, sigL));
+    }
+    const fast = binopOneToOneColumns(ev, e, lm, rm, matching, sigL);
+    if (fast) return fast;
+    const cache = new Map<Labels, Map<Labels, Labels>>();
+    const st: BinopState = { ordOf: new Map(), sigOrd: new Map(), stamp: 0, rStamp: [], rSample: [], mStamp: [] };
+    return ev.rangeEval([lm, rm], ([l, r]) => vectorBinop(ev, e, l!, r!, matching, sigL, cache, st));
+  }
+  // vector / scalar
+  const swap = lt === 'scalar';
+  const vm = ev.evalMatrix(swap ? e.rhs : e.lhs);
+  const sc = ev.scalarSteps(swap ? e.lhs : e.rhs);
+  const changes = changesSchema(op);
+  const dropped = new Map<Labels, Labels>();
+  const drop = (ls: Labels): Labels => {
+    let d = dropped.get(ls);
+    if (!d) {
+      d = dropMetricName(ls);
+      dropped.set(ls, d);
+    }
+    return d;
+  };
+  // Column-wise: every point of every series against the scalar at its step.
+  {
+    const out: Matrix = [];
+    const start = ev.start, interval = ev.interval;
+    const isCmp = isComparison(op);
+    for (const s of vm) {
+      ev.tick();
+      const t: number[] = [];
+      const v: number[] = [];
+      for (let j = 0; j < s.t.length; j++) {
+        const ts = s.t[j]!;
+        const rv = sc[Math.round((ts - start) / interval)]!;
+        let lf = s.v[j]!, rf = rv;
+        if (swap) [lf, rf] = [rf, lf];
+        let [val, keep] = vectorElemBinop(op, lf, rf);
+        if (isCmp && swap) val = rf;
+        if (e.returnBool) {
+          val = keep ? 1 : 0;
+          keep = true;
+        }
+        if (!keep) continue;
+        t.push(ts);
+        v.push(val);
+      }
+      if (!t.length) continue;
+      let metric = s.metric;
+      let dropName = s.dropName;
+      if (changes || e.returnBool) {
+        if (!ev.o.delayed) metric = drop(metric);
+        dropName = true;
+      }
+      out.push({ metric, t, v, dropName });
+    }
+    if (ev.start === ev.end) {
+      if (!ev.o.delayed && hasDuplicateLabels(out)) throw new ExecutionError('vector cannot contain metrics with the same labelset');
+      return out;
+    }
+    return hasDuplicateLabels(out) ? ev.mergeSameLabels(out) : out;
+  }
+  return ev.rangeEval([vm], ([vec], ts) => {
+    const rv = sc[ev.stepIndex(ts)]!;
+    const out: Vector = [];
+    for (const s of vec!) {
+      let lf = s.v, rf = rv;
+      if (swap) [lf, rf] = [rf, lf];
+      let [val, keep] = vectorElemBinop(op, lf, rf);
+      if (isComparison(op) && swap) val = rf;
+      if (e.returnBool) {
+        val = keep ? 1 : 0;
+        keep = true;
+      }
+      if (!keep) continue;
+      let metric = s.metric;
+      let dropName = s.dropName;
+      if (changes || e.returnBool) {
+        if (!ev.o.delayed) metric = drop(metric);
+        dropName = true;
+      }
+      out.push({ metric, t: ts, v: val, dropName });
+    }
+    return out;
+  });
+}
+
+/**
+ * One-to-one arithmetic/comparison when the match signatures are unique on both sides (so no
+ * per-step matching errors are possible): a merge join of each matched series pair. Returns null
+ * when the general per-step path is needed.
+ */
+export function binopOneToOneColumns(ev: Evaluator, e: BinaryExpr, lm: Matrix, rm: Matrix, matching: VectorMatching, sig: (l: Labels) => string): Matrix | null {
+  if (matching.card !== 'one-to-one') return null;
+  const rIdx = new Map<string, number>();
+  for (let j = 0; j < rm.length; j++) {
+    const k = sig(rm[j]!.metric);
+    if (rIdx.has(k)) return null;
+    rIdx.set(k, j);
+  }
+  const seenL = new Set<string>();
+  const lSig: string[] = [];
+  for (const s of lm) {
+    const k = sig(s.metric);
+    if (seenL.has(k)) return null;
+    seenL.add(k);
+    lSig.push(k);
+  }
+  const op = e.op;
+  const matchSet = new Set(matching.matchingLabels);
+  const dropName = !ev.o.delayed && e.returnBool;
+  const out: Matrix = [];
+  for (let i = 0; i < lm.length; i++) {
+    ev.tick();
+    const j = rIdx.get(lSig[i]!);
+    if (j === undefined) continue;
+    const ls = lm[i]!, rs = rm[j]!;
+    const t: number[] = [];
+    const v: number[] = [];
+    let a = 0, b = 0;
+    const lt = ls.t, rt = rs.t;
+    while (a < lt.length && b < rt.length) {
+      const ta = lt[a]!, tb = rt[b]!;
+      if (ta < tb) { a++; continue; }
+      if (tb < ta) { b++; continue; }
+      let [val, keep] = vectorElemBinop(op, ls.v[a]!, rs.v[b]!);
+      if (e.returnBool) val = keep ? 1 : 0;
+      if (keep || e.returnBool) {
+        t.push(ta);
+        v.push(val);
+      }
+      a++;
+      b++;
+    }
+    if (!t.length) continue;
+    let metric = ls.metric;
+    if (dropName || changesSchema(op)) metric = dropMetricName(metric);
+    metric = matching.on ? keepLabels(metric, matchSet) : delLabels(metric, matchSet);
+    out.push({ metric, t, v, dropName: e.returnBool });
+  }
+  if (ev.start === ev.end) {
+    if (!ev.o.delayed && hasDuplicateLabels(out)) throw new ExecutionError('vector cannot contain metrics with the same labelset');
+    return out;
+  }
+  return hasDuplicateLabels(out) ? ev.mergeSameLabels(out) : out;
+}
+
+export function vectorBinop(ev: Evaluator, e: BinaryExpr, lhs: Vector, rhs: Vector, matching: VectorMatching, sig: (l: Labels) => string, cache: Map<Labels, Map<Labels, Labels>>, st: BinopState): Vector {
+  if (lhs.length === 0 || rhs.length === 0) return [];
+  const op = e.op;
+  const oneToMany = matching.card === 'one-to-many';
+  if (oneToMany) [lhs, rhs] = [rhs, lhs];
+  const ordOf = (ls: Labels): number => {
+    let o = st.ordOf.get(ls);
+    if (o === undefined) {
+      const k = sig(ls);
+      o = st.sigOrd.get(k);
+      if (o === undefined) {
+        o = st.sigOrd.size;
+        st.sigOrd.set(k, o);
+        st.rStamp.push(0);
+        st.rSample.push(null);
+        st.mStamp.push(0);
+      }
+      st.ordOf.set(ls, o);
+    }
+    return o;
+  };
+  const stamp = ++st.stamp;
+  for (const rs of rhs) {
+    const k = ordOf(rs.metric);
+    const dup = st.rStamp[k] === stamp ? st.rSample[k]! : null;
+    st.rStamp[k] = stamp;
+    st.rSample[k] = rs;
+    if (dup) {
+      const side = oneToMany ? 'left' : 'right';
+      const matched = formatLabelsBraces(matchLabels(rs.metric, matching));
+      throw new ExecutionError(
+        `found duplicate series for the match group ${matched} on the ${side} hand-side of the operation: [${formatLabelsBraces(dup.metric)}, ${formatLabelsBraces(rs.metric)}];many-to-many matching not allowed: matching labels must be unique on one side`,
+      );
+    }
+  }
+  const matchedMany = new Map<number, Set<string>>();
+  const out: Vector = [];
+  const include = new Set(matching.include);
+  const matchSet = new Set(matching.matchingLabels);
+  for (const ls of lhs) {
+    const k = ordOf(ls.metric);
+    if (st.rStamp[k] !== stamp) continue;
+    const rs = st.rSample[k]!;
+    let fl = ls.v, fr = rs.v;
+    if (oneToMany) [fl, fr] = [fr, fl];
+    let [val, keep] = vectorElemBinop(op, fl, fr);
+    if (e.returnBool) val = keep ? 1 : 0;
+    const dropName = !ev.o.delayed && e.returnBool;
+    // result metric (cached per pair of input label sets)
+    let byR = cache.get(ls.metric);
+    if (!byR) {
+      byR = new Map();
+      cache.set(ls.metric, byR);
+    }
+    let metric = byR.get(rs.metric)!;
+    if (metric === undefined) {
+      metric = ls.metric;
+      if (dropName || changesSchema(op)) metric = dropMetricName(metric);
+      if (matching.card === 'one-to-one') {
+        metric = matching.on ? keepLabels(metric, matchSet) : delLabels(metric, matchSet);
+      }
+      for (const ln of include) metric = setLabel(metric, ln, getLabel(rs.metric, ln));
+      byR.set(rs.metric, metric);
+    }
+    if (matching.card === 'one-to-one') {
+      if (st.mStamp[k] === stamp) throw new ExecutionError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
+      st.mStamp[k] = stamp;
+    } else {
+      const ins = labelsKey(metric);
+      let set = matchedMany.get(k);
+      if (!set) {
+        set = new Set();
+        matchedMany.set(k, set);
+      }
+      if (set.has(ins)) throw new ExecutionError('multiple matches for labels: grouping labels must ensure unique matches');
+      set.add(ins);
+    }
+    if (!keep && !e.returnBool) continue;
+    out.push({ metric, t: ls.t, v: val, dropName: e.returnBool });
+  }
+  return out;
+}
+
+function scalarBinop(op: string, l: number, r: number): number {
+  switch (op) {
+    case '+': return l + r;
+    case '-': return l - r;
+    case '*': return l * r;
+    case '/': return l / r;
+    case '^': return goPow(l, r);
+    case '%': return goMod(l, r);
+    case '==': return l === r ? 1 : 0;
+    case '!=': return l !== r ? 1 : 0;
+    case '>': return l > r ? 1 : 0;
+    case '<': return l < r ? 1 : 0;
+    case '>=': return l >= r ? 1 : 0;
+    case '<=': return l <= r ? 1 : 0;
+    case 'atan2': return Math.atan2(l, r);
+  }
+  throw new ExecutionError(`operator ${JSON.stringify(op)} not allowed for Scalar operations`);
+}
+
+function vectorElemBinop(op: string, l: number, r: number): [number, boolean] {
+  switch (op) {
+    case '+': return [l + r, true];
+    case '-': return [l - r, true];
+    case '*': return [l * r, true];
+    case '/': return [l / r, true];
+    case '^': return [goPow(l, r), true];
+    case '%': return [goMod(l, r), true];
+    case '==': return [l, l === r];
+    case '!=': return [l, l !== r];
+    case '>': return [l, l > r];
+    case '<': return [l, l < r];
+    case '>=': return [l, l >= r];
+    case '<=': return [l, l <= r];
+    case 'atan2': return [Math.atan2(l, r), true];
+  }
+  throw new ExecutionError(`operator ${JSON.stringify(op)} not allowed for operations between Vectors`);
+}
+
+/** Go math.Pow differs from JS for a few special cases (1 ** NaN, (-1) ** ±Inf). */
+function goPow(x: number, y: number): number {
+  if (y === 0) return 1;
+  if (x === 1) return 1;
+  if ((y === Infinity || y === -Infinity) && x === -1) return 1;
+  return Math.pow(x, y);
+}
+
+/** Go math.Mod: result has the sign of x (same as JS %). */
+function goMod(x: number, y: number): number {
+  return x % y;
+}
+
+function changesSchema(op: string): boolean {
+  return op === '+' || op === '-' || op === '*' || op === '/' || op === '^' || op === '%' || op === 'atan2';
+}
+
+function signatureFn(m: VectorMatching): (l: Labels) => string {
+  const names = new Set(m.matchingLabels);
+  const cache = new WeakMap<Labels, string>();
+  if (m.on) {
+    return (ls) => {
+      let s = cache.get(ls);
+      if (s === undefined) {
+        s = '';
+        for (const l of ls) if (names.has(l.name)) s += l.name + '\xff' + l.value + '\xff';
+        cache.set(ls, s);
+      }
+      return s;
+    };
+  }
+  names.add(METRIC_NAME);
+  return (ls) => {
+    let s = cache.get(ls);
+    if (s === undefined) {
+      s = '';
+      for (const l of ls) if (!names.has(l.name)) s += l.name + '\xff' + l.value + '\xff';
+      cache.set(ls, s);
+    }
+    return s;
+  };
+}
+
+function matchLabels(ls: Labels, m: VectorMatching): Labels {
+  const names = new Set(m.matchingLabels);
+  if (m.on) return ls.filter((l) => names.has(l.name));
+  return ls.filter((l) => !names.has(l.name) && l.name !== METRIC_NAME);
+}
+
+function formatLabelsBraces(ls: Labels): string {
+  return `{${ls.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(', ')}}`;
+}
+
+function vectorSetOp(op: string, lhs: Vector, rhs: Vector, sig: (l: Labels) => string): Vector {
+  switch (op) {
+    case 'and': {
+      if (lhs.length === 0 || rhs.length === 0) return [];
+      const rs = new Set(rhs.map((s) => sig(s.metric)));
+      return lhs.filter((s) => rs.has(sig(s.metric)));
+    }
+    case 'or': {
+      if (lhs.length === 0) return rhs;
+      if (rhs.length === 0) return lhs;
+      const ls = new Set(lhs.map((s) => sig(s.metric)));
+      return lhs.concat(rhs.filter((s) => !ls.has(sig(s.metric))));
+    }
+    case 'unless': {
+      if (lhs.length === 0 || rhs.length === 0) return lhs;
+      const rs = new Set(rhs.map((s) => sig(s.metric)));
+      return lhs.filter((s) => !rs.has(sig(s.metric)));
+    }
+  }
+  return [];
+}

@@ -1,0 +1,140 @@
+// How the engine evaluates a function call, per kind of kernel. Every entry of the function table
+// (functions/table.ts) carries a CallKernel; the ones here wrap the plain numeric kernels:
+//   rangeFn(fn)      range-vector functions: fn(t, v, lo, hi, ctx) over each left-open window
+//   elementwise(fn)  instant-vector math: fn(x) per sample, drops the metric name
+//   dateFn(fn)       time-of-day functions: fn(Date) per sample, argument defaults to time()
+// Functions that need more (labels, sorting, histograms, absent, ...) have their own CallKernel.
+import type { Call, Expr, MatrixSelector, SubqueryExpr } from '../ast.ts';
+import { ExecutionError, TooManySamplesError } from '../errors.ts';
+import { resetPrefix, type WindowCtx, type WindowFn } from '../functions/common.ts';
+import { getLabel, METRIC_NAME } from '../../labels/mod.ts';
+import type { Evaluator } from './evaluator.ts';
+import { dropMetricName, hasDuplicateLabels, upperBound } from './helpers.ts';
+import type { Matrix } from './types.ts';
+
+/** Evaluates one call over all steps of the evaluator. */
+export type CallKernel = (ev: Evaluator, e: Call) => Matrix;
+
+export interface RangeFnOptions {
+  /** Keep __name__ (last_over_time, first_over_time). */
+  keepName?: boolean;
+  /** Counter function (rate, increase): reset prefix counts, "might not be a counter" info. */
+  counter?: boolean;
+  /** Validates the scalar arguments (one Float64Array per step; null at the range argument). */
+  check?: (ev: Evaluator, e: Call, scalars: (Float64Array | null)[]) => void;
+}
+
+function unwrap(e: Expr): Expr {
+  while (e.type === 'ParenExpr') e = e.expr;
+  return e;
+}
+
+/** A range-vector function: the kernel runs on every (series, step) window of its range argument. */
+export function rangeFn(fn: WindowFn, opts: RangeFnOptions = {}): CallKernel {
+  const keepName = opts.keepName === true;
+  const counterFn = opts.counter === true;
+  const check = opts.check;
+  return (ev, e) => {
+    const delayed = ev.o.delayed;
+    // The range argument: only a matrix selector or a subquery (maybe parenthesized) has matrix type.
+    const mIdx = e.args.findIndex((a) => { const u = unwrap(a); return u.type === 'MatrixSelector' || u.type === 'SubqueryExpr'; });
+    const arg = unwrap(e.args[mIdx]!);
+    const src = ev.rangeSource(arg as MatrixSelector | SubqueryExpr);
+    const scalars = e.args.map((a, i) => (i === mIdx ? null : ev.scalarSteps(a)));
+    if (check) check(ev, e, scalars);
+    const out: Matrix = [];
+    const otherScalars = scalars.filter((s): s is Float64Array => s !== null);
+    const n = ev.numSteps();
+    // Window bounds per step (left-open): (ends[i] - range, ends[i]].
+    const ends = new Float64Array(n);
+    const evalTs = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const step = ev.start + i * ev.interval;
+      evalTs[i] = step;
+      ends[i] = (src.at ?? step) - src.offset;
+    }
+    const range = src.range;
+    const ctx: WindowCtx = { ts: 0, rangeStart: 0, rangeEnd: 0, range, scalars: [] };
+    const maxS = ev.o.maxSamples;
+    const samples = ev.shared.samples;
+    const monotone = src.at === null;
+    for (const r of src.raws) {
+      ev.tick();
+      if (counterFn) ctx.resets = resetPrefix(r.v, r.n);
+      const dropName = !keepName || r.dropName;
+      const ts: number[] = [];
+      const vs: number[] = [];
+      const rt = r.t;
+      const rn = r.n;
+      let lo = 0;
+      let hi = 0;
+      for (let i = 0; i < n; i++) {
+        const end = ends[i]!;
+        const start = end - range;
+        if (monotone) {
+          while (lo < rn && rt[lo]! <= start) lo++;
+          if (hi < lo) hi = lo;
+          while (hi < rn && rt[hi]! <= end) hi++;
+        } else {
+          lo = upperBound(rt, rn, start);
+          hi = upperBound(rt, rn, end);
+        }
+        if (hi <= lo) continue;
+        if (samples.current + (hi - lo) > maxS) throw new TooManySamplesError();
+        ctx.ts = evalTs[i]!;
+        ctx.rangeStart = start;
+        ctx.rangeEnd = end;
+        if (otherScalars.length) ctx.scalars = otherScalars.map((x) => x[i]!);
+        const val = fn(rt, r.v, lo, hi, ctx);
+        if (val === null) continue;
+        ts.push(evalTs[i]!);
+        vs.push(val);
+      }
+      if (ts.length) {
+        out.push({ metric: !delayed && dropName ? dropMetricName(r.labels) : r.labels, t: ts, v: vs, dropName });
+        if (counterFn) {
+          const mn = getLabel(r.labels, METRIC_NAME);
+          if (mn !== '' && !/(_total|_sum|_count|_bucket)$/.test(mn)) {
+            ev.infos.add(`PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${JSON.stringify(mn)}${ev.pos(e.args[mIdx]!)}`);
+          }
+        }
+      }
+    }
+    if (!delayed) {
+      if (hasDuplicateLabels(out)) throw new ExecutionError('vector cannot contain metrics with the same labelset');
+    }
+    return out;
+  };
+}
+
+/** An instant-vector math function: fn per sample value, the metric name is dropped. */
+export function elementwise(fn: (x: number) => number): CallKernel {
+  return (ev, e) => {
+    const delayed = ev.o.delayed;
+    const m = ev.evalMatrix(e.args[0]!);
+    for (const s of m) {
+      for (let i = 0; i < s.v.length; i++) s.v[i] = fn(s.v[i]!);
+      if (!delayed) s.metric = dropMetricName(s.metric);
+      s.dropName = true;
+    }
+    if (!delayed) return ev.mergeSameLabels(m);
+    return m;
+  };
+}
+
+/** A time-of-day function: fn(Date of the sample value as Unix seconds, UTC); no argument = time(). */
+export function dateFn(fn: (d: Date) => number): CallKernel {
+  return (ev, e) => {
+    const m = e.args.length
+      ? ev.evalMatrix(e.args[0]!)
+      : ev.evalCall({ type: 'Call', func: 'time', args: [], pos: e.pos });
+    return ev.rangeEval([m], ([vec]) => vec!.map((s) => ev.mapName(s, Number.isFinite(s.v) ? fn(new Date(s.v * 1000)) : NaN)));
+  };
+}
+
+/** A function the engine refuses at evaluation time (parsed and type-checked, not implemented). */
+export function unsupported(message: string): CallKernel {
+  return () => {
+    throw new ExecutionError(message);
+  };
+}

@@ -1,0 +1,440 @@
+// The evaluator: the core loop over an expression tree (all steps at once, column-wise series),
+// selectors and subqueries, and the step helpers the operators and function kernels build on.
+// Binary operators: binary.ts; aggregations: aggregate.ts; function calls: the table in
+// ../functions/table.ts, kernel kinds in calls.ts.
+import type { Call, Expr, MatrixSelector, SubqueryExpr, VectorSelector } from '../ast.ts';
+import {
+  lineCol, ExecutionError, PromQLError, QueryCanceledError, QueryTimeoutError, StorageError, TooManySamplesError,
+} from '../errors.ts';
+import { type WindowCtx } from '../functions/common.ts';
+import { FUNCTIONS } from '../functions/table.ts';
+import type { Queryable, SeriesData } from '../queryable.ts';
+import { evalAggregate } from './aggregate.ts';
+import { evalBinary } from './binary.ts';
+import { checkDuplicates, dropMetricName, labelsKey, toRaw, upperBound, withoutStale } from './helpers.ts';
+import type { EvalOpts, Matrix, RawSeries, Sample, Series, Shared, Value, Vector } from './types.ts';
+import type { Labels } from '../../labels/mod.ts';
+
+export class Evaluator {
+  start: number;
+  end: number;
+  interval: number;
+  o: EvalOpts;
+  shared: Shared;
+  abortCounter = 0;
+
+  constructor(o: EvalOpts, shared?: Shared) {
+    this.o = o;
+    this.start = o.start;
+    this.end = o.end;
+    this.interval = o.interval;
+    this.shared = shared ?? { data: new Map(), warnings: new Set(), infos: new Set(), samples: { current: 0 } };
+  }
+
+  /** ' (line:col)' of a node, as Prometheus appends to annotations. */
+  pos(n: Expr): string {
+    const { line, col } = lineCol(this.o.src, n.pos.start);
+    return ` (${line}:${col})`;
+  }
+
+  get warnings() {
+    return this.shared.warnings;
+  }
+  get infos() {
+    return this.shared.infos;
+  }
+
+  sub(start: number, end: number, interval: number): Evaluator {
+    return new Evaluator({ ...this.o, start, end, interval }, this.shared);
+  }
+
+  checkAbort(where = 'expression evaluation'): void {
+    const sig = this.o.signal;
+    if (sig?.aborted) {
+      const r = sig.reason as { name?: string } | undefined;
+      if (r && r.name === 'TimeoutError') throw new QueryTimeoutError(where);
+      throw new QueryCanceledError(where);
+    }
+    if (Date.now() > this.o.deadline) throw new QueryTimeoutError(where);
+  }
+  tick(): void {
+    if ((++this.abortCounter & 1023) === 0) this.checkAbort();
+  }
+
+  addSamples(n: number): void {
+    const s = this.shared.samples;
+    s.current += n;
+    if (s.current > this.o.maxSamples) throw new TooManySamplesError();
+  }
+
+  numSteps(): number {
+    return Math.floor((this.end - this.start) / this.interval) + 1;
+  }
+
+  // --- preload: one select per selector, with the time range it needs ------------------------
+  async preload(q: Queryable, e: Expr, timeoutMs: number): Promise<void> {
+    const jobs: { vs: VectorSelector; start: number; end: number; range: number; func?: string }[] = [];
+    const visit = (n: Expr, start: number, end: number, func?: string): void => {
+      switch (n.type) {
+        case 'VectorSelector': {
+          this.resolveAt(n);
+          let s = n.at ?? start;
+          let en = n.at ?? end;
+          s -= n.offset + this.o.lookback;
+          en -= n.offset;
+          jobs.push({ vs: n, start: s, end: en, range: 0, func });
+          return;
+        }
+        case 'MatrixSelector': {
+          const vs = n.vs;
+          this.resolveAt(vs);
+          let s = vs.at ?? start;
+          let en = vs.at ?? end;
+          s -= vs.offset + n.range;
+          en -= vs.offset;
+          jobs.push({ vs, start: s, end: en, range: n.range, func });
+          return;
+        }
+        case 'SubqueryExpr': {
+          this.resolveAt(n);
+          const s = (n.at ?? start) - n.offset - n.range;
+          const en = (n.at ?? end) - n.offset;
+          visit(n.expr, s, en);
+          return;
+        }
+        case 'Call':
+          for (const a of n.args) visit(a, start, end, n.func);
+          return;
+        case 'AggregateExpr':
+          if (n.param) visit(n.param, start, end);
+          visit(n.expr, start, end);
+          return;
+        case 'BinaryExpr':
+          visit(n.lhs, start, end);
+          visit(n.rhs, start, end);
+          return;
+        case 'UnaryExpr':
+        case 'ParenExpr':
+          visit(n.expr, start, end, func);
+          return;
+        default:
+          return;
+      }
+    };
+    visit(e, this.start, this.end);
+    const signal = this.o.signal;
+    const timeoutSignal = AbortSignal.timeout(Math.max(1, timeoutMs));
+    const combined = signal ? AbortSignal.any([signal, timeoutSignal]) : timeoutSignal;
+    await Promise.all(jobs.map(async (j) => {
+      let res;
+      try {
+        res = await q.select(j.vs.matchers, { start: j.start, end: j.end, step: this.start === this.end ? 0 : this.interval, func: j.func, range: j.range || undefined }, combined);
+      } catch (err) {
+        if (err instanceof PromQLError) throw err;
+        if (combined.aborted) this.checkAbort('query preparation');
+        if (timeoutSignal.aborted) throw new QueryTimeoutError('query preparation');
+        throw new StorageError(`error selecting series: ${(err as Error)?.message ?? String(err)}`, err);
+      }
+      for (const w of res.warnings ?? []) this.shared.warnings.add(w);
+      this.shared.data.set(j.vs, res.series.map((s: SeriesData) => toRaw(s)));
+    }));
+    if (timeoutSignal.aborted) throw new QueryTimeoutError('query preparation');
+    this.checkAbort('query preparation');
+  }
+
+  resolveAt(n: VectorSelector | SubqueryExpr): void {
+    if (n.atModifier === 'start') n.at = this.o.queryStart;
+    else if (n.atModifier === 'end') n.at = this.o.queryEnd;
+    if (n.atModifier) n.atModifier = null;
+  }
+
+  // --- evaluation ----------------------------------------------------------------------------
+  evalTop(e: Expr): Value {
+    const v = this.eval(e);
+    if ('str' in v) return v;
+    if (this.o.delayed) return this.cleanupNames(v);
+    return v;
+  }
+
+  cleanupNames(mat: Matrix): Matrix {
+    for (const s of mat) if (s.dropName) s.metric = dropMetricName(s.metric);
+    return this.mergeSameLabels(mat);
+  }
+
+  mergeSameLabels(mat: Matrix): Matrix {
+    const byKey = new Map<string, Series[]>();
+    for (const s of mat) {
+      const k = labelsKey(s.metric);
+      const l = byKey.get(k);
+      if (l) l.push(s);
+      else byKey.set(k, [s]);
+    }
+    if (byKey.size === mat.length) return mat;
+    const out: Matrix = [];
+    for (const group of byKey.values()) {
+      if (group.length === 1) {
+        out.push(group[0]!);
+        continue;
+      }
+      const pts: [number, number][] = [];
+      for (const s of group) for (let i = 0; i < s.t.length; i++) pts.push([s.t[i]!, s.v[i]!]);
+      pts.sort((a, b) => a[0] - b[0]);
+      for (let i = 1; i < pts.length; i++) {
+        if (pts[i]![0] === pts[i - 1]![0]) throw new ExecutionError('vector cannot contain metrics with the same labelset');
+      }
+      out.push({ metric: group[0]!.metric, t: pts.map((p) => p[0]), v: pts.map((p) => p[1]), dropName: group[0]!.dropName });
+    }
+    return out;
+  }
+
+  evalMatrix(e: Expr): Matrix {
+    const v = this.eval(e);
+    if ('str' in v) throw new ExecutionError('unexpected string value');
+    return v;
+  }
+
+  eval(e: Expr): Value {
+    this.checkAbort();
+    switch (e.type) {
+      case 'NumberLiteral': {
+        const n = this.numSteps();
+        const t: number[] = new Array(n);
+        const v: number[] = new Array(n);
+        for (let i = 0; i < n; i++) {
+          t[i] = this.start + i * this.interval;
+          v[i] = e.val;
+        }
+        return [{ metric: [], t, v, dropName: false }];
+      }
+      case 'StringLiteral':
+        return { str: e.val };
+      case 'ParenExpr':
+        return this.eval(e.expr);
+      case 'VectorSelector':
+        return this.evalVectorSelector(e, false);
+      case 'MatrixSelector':
+        return this.evalRangeInstant(e);
+      case 'SubqueryExpr':
+        return this.evalRangeInstant(e);
+      case 'UnaryExpr': {
+        const m = this.evalMatrix(e.expr);
+        if (e.op === '-') {
+          for (const s of m) {
+            if (!this.o.delayed) s.metric = dropMetricName(s.metric);
+            s.dropName = true;
+            for (let i = 0; i < s.v.length; i++) s.v[i] = -s.v[i]!;
+          }
+          if (!this.o.delayed) return this.mergeSameLabels(m);
+        }
+        return m;
+      }
+      case 'BinaryExpr':
+        return evalBinary(this, e);
+      case 'AggregateExpr':
+        return evalAggregate(this, e);
+      case 'Call':
+        return this.evalCall(e);
+    }
+  }
+
+  /** Instant-vector selection at every step. withTimestamps: value is the sample time in seconds. */
+  evalVectorSelector(vs: VectorSelector, withTimestamps: boolean): Matrix {
+    const raws = this.shared.data.get(vs) ?? [];
+    const out: Matrix = [];
+    const lookback = this.o.lookback;
+    let total = 0;
+    for (const r of raws) {
+      this.tick();
+      const ts: number[] = [];
+      const vals: number[] = [];
+      let idx = 0; // first sample with t > refTime (for monotone steps)
+      for (let step = this.start; step <= this.end; step += this.interval) {
+        const ref = (vs.at ?? step) - vs.offset;
+        if (vs.at !== null) idx = 0;
+        // advance idx to first sample > ref
+        if (vs.at !== null) idx = upperBound(r.t, r.n, ref);
+        else while (idx < r.n && r.t[idx]! <= ref) idx++;
+        const j = idx - 1;
+        if (j < 0) continue;
+        const st = r.t[j]!;
+        if (st <= ref - lookback) continue;
+        if (r.stale && r.stale[j]) continue;
+        ts.push(step);
+        vals.push(withTimestamps ? st / 1000 : r.v[j]!);
+      }
+      if (ts.length) {
+        total += ts.length;
+        out.push({ metric: r.labels, t: ts, v: vals, dropName: r.dropName });
+      }
+    }
+    this.addSamples(total);
+    return out;
+  }
+
+  /** Raw series of a matrix selector or subquery, plus window parameters. */
+  rangeSource(e: MatrixSelector | SubqueryExpr): { raws: RawSeries[]; range: number; offset: number; at: number | null } {
+    if (e.type === 'MatrixSelector') {
+      const raws = (this.shared.data.get(e.vs) ?? []).map(withoutStale);
+      return { raws, range: e.range, offset: e.vs.offset, at: e.vs.at };
+    }
+    const step = e.step || this.o.subqStep;
+    const refStart = (e.at ?? this.start) - e.offset;
+    const refEnd = (e.at ?? this.end) - e.offset;
+    const lo = refStart - e.range;
+    let newStart = step * Math.trunc(lo / step);
+    if (newStart <= lo) newStart += step;
+    const inner = this.sub(newStart, refEnd, step);
+    const m = inner.evalMatrix(e.expr);
+    // Inner results are final values: drop names now when not delayed (already done by inner evaluation).
+    let total = 0;
+    const raws: RawSeries[] = m.map((s) => {
+      total += s.t.length;
+      return { labels: s.metric, t: Float64Array.from(s.t), v: Float64Array.from(s.v), n: s.t.length, stale: null, dropName: s.dropName };
+    });
+    this.addSamples(total);
+    return { raws, range: e.range, offset: e.offset, at: e.at };
+  }
+
+  /** A matrix selector / subquery evaluated as a query result (instant queries only). */
+  evalRangeInstant(e: MatrixSelector | SubqueryExpr): Matrix {
+    if (this.start !== this.end) {
+      throw new ExecutionError('invalid expression type "range vector" for range query, must be Scalar or instant Vector');
+    }
+    const src = this.rangeSource(e);
+    const ref = (src.at ?? this.start) - src.offset;
+    const out: Matrix = [];
+    for (const r of src.raws) {
+      const lo = upperBound(r.t, r.n, ref - src.range);
+      const hi = upperBound(r.t, r.n, ref);
+      if (hi <= lo) continue;
+      const t: number[] = [];
+      const v: number[] = [];
+      for (let i = lo; i < hi; i++) {
+        t.push(r.t[i]!);
+        v.push(r.v[i]!);
+      }
+      this.addSamples(t.length);
+      out.push({ metric: r.labels, t, v, dropName: r.dropName });
+    }
+    return out;
+  }
+
+  // --- per-step evaluation helper ---------------------------------------------------------------
+  /**
+   * Evaluates fn at every step over the per-step vectors of the argument matrices.
+   * For instant queries the function's output order is kept (sort(), topk()).
+   */
+  rangeEval(args: Matrix[], fn: (vecs: Vector[], ts: number) => Vector): Matrix {
+    const cursors = args.map((m) => new Int32Array(m.length));
+    const vecs: Vector[] = args.map(() => []);
+    const out = new Map<string, Series & { lastT: number }>();
+    const byObj = new Map<Labels, Series & { lastT: number }>();
+    const order: (Series & { lastT: number })[] = [];
+    for (let ts = this.start; ts <= this.end; ts += this.interval) {
+      this.tick();
+      for (let a = 0; a < args.length; a++) {
+        const m = args[a]!;
+        const cur = cursors[a]!;
+        const vec: Vector = [];
+        for (let si = 0; si < m.length; si++) {
+          const s = m[si]!;
+          const c = cur[si]!;
+          if (c < s.t.length && s.t[c] === ts) {
+            vec.push({ metric: s.metric, t: ts, v: s.v[c]!, dropName: s.dropName });
+            cur[si] = c + 1;
+          }
+        }
+        vecs[a] = vec;
+      }
+      const res = fn(vecs, ts);
+      if (this.start === this.end) {
+        if (!this.o.delayed) checkDuplicates(res);
+        return res.map((s) => ({ metric: s.metric, t: [ts], v: [s.v], dropName: s.dropName }));
+      }
+      for (const s of res) {
+        let ser = byObj.get(s.metric);
+        if (ser === undefined) {
+          const k = labelsKey(s.metric);
+          ser = out.get(k);
+          if (!ser) {
+            ser = { metric: s.metric, t: [], v: [], dropName: s.dropName, lastT: NaN };
+            out.set(k, ser);
+            order.push(ser);
+          }
+          byObj.set(s.metric, ser);
+        }
+        if (ser.lastT === ts) throw new ExecutionError('vector cannot contain metrics with the same labelset');
+        ser.lastT = ts;
+        ser.t.push(ts);
+        ser.v.push(s.v);
+      }
+    }
+    return order;
+  }
+
+  /** Per-step scalar values of a scalar-typed expression. */
+  scalarSteps(e: Expr): Float64Array {
+    const n = this.numSteps();
+    const out = new Float64Array(n).fill(NaN);
+    const m = this.evalMatrix(e);
+    const s = m[0];
+    if (s) for (let i = 0; i < s.t.length; i++) out[Math.round((s.t[i]! - this.start) / this.interval)] = s.v[i]!;
+    return out;
+  }
+
+  stepIndex(ts: number): number {
+    return Math.round((ts - this.start) / this.interval);
+  }
+
+  // --- function calls: one table (functions/table.ts), each entry carries its kernel ---------------
+  evalCall(e: Call): Matrix {
+    const def = FUNCTIONS.get(e.func);
+    if (!def) throw new ExecutionError(`function ${JSON.stringify(e.func)} is not supported`);
+    return def.kernel(this, e);
+  }
+
+  /** A sample with a new value; the metric name goes (now, or at the end with delayed name removal). */
+mapName(s: Sample, v: number): Sample {
+    return { metric: this.o.delayed ? s.metric : dropMetricName(s.metric), t: s.t, v, dropName: true };
+  }
+
+  /**
+   * Calls cb for every (series, step) window of a matrix selector / subquery, series by series.
+   * Windows are left-open: (ref - offset - range, ref - offset].
+   */
+  forEachWindow(
+    src: { raws: RawSeries[]; range: number; offset: number; at: number | null },
+    cb: (r: RawSeries, lo: number, hi: number, ctx: WindowCtx, stepIdx: number) => void,
+  ): void {
+    const ctx: WindowCtx = { ts: 0, rangeStart: 0, rangeEnd: 0, range: src.range, scalars: [] };
+    const n = this.numSteps();
+    const maxS = this.o.maxSamples;
+    const samples = this.shared.samples;
+    for (const r of src.raws) {
+      this.tick();
+      let lo = 0;
+      let hi = 0;
+      for (let i = 0; i < n; i++) {
+        const step = this.start + i * this.interval;
+        const ref = src.at ?? step;
+        const end = ref - src.offset;
+        const start = end - src.range;
+        if (src.at !== null) {
+          lo = upperBound(r.t, r.n, start);
+          hi = upperBound(r.t, r.n, end);
+        } else {
+          while (lo < r.n && r.t[lo]! <= start) lo++;
+          if (hi < lo) hi = lo;
+          while (hi < r.n && r.t[hi]! <= end) hi++;
+        }
+        if (samples.current + (hi - lo) > maxS) throw new TooManySamplesError();
+        ctx.ts = step;
+        ctx.rangeStart = start;
+        ctx.rangeEnd = end;
+        cb(r, lo, hi, ctx, i);
+      }
+      // ensure a callback for series with no steps (to emit the series object)
+      if (n === 0) cb(r, 0, 0, ctx, 0);
+    }
+  }
+}

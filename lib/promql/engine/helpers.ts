@@ -1,0 +1,117 @@
+// Label and series helpers shared by the evaluator, its operators and the function kernels.
+import { ExecutionError } from '../errors.ts';
+import type { SeriesData } from '../queryable.ts';
+import { labelsKey as labelsKeyRaw, METRIC_NAME, type Label, type Labels } from '../../labels/mod.ts';
+import type { Matrix, RawSeries, Vector } from './types.ts';
+
+const keyCache = new WeakMap<Labels, string>();
+/** labelsKey with a per-object cache (label sets are shared between a series and its per-step samples). */
+export function labelsKey(ls: Labels): string {
+  let k = keyCache.get(ls);
+  if (k === undefined) {
+    k = labelsKeyRaw(ls);
+    keyCache.set(ls, k);
+  }
+  return k;
+}
+const STALE_HI = 0x7ff00000;
+const STALE_LO = 0x00000002;
+
+/** Marks whether sample i of v is a Prometheus staleness marker (exact NaN bit pattern). */
+export function staleMask(v: Float64Array, n: number): Uint8Array | null {
+  let mask: Uint8Array | null = null;
+  const u = new Uint32Array(v.buffer, v.byteOffset, n * 2);
+  for (let i = 0; i < n; i++) {
+    if (u[2 * i + 1] === STALE_HI && u[2 * i] === STALE_LO) {
+      if (!mask) mask = new Uint8Array(n);
+      mask[i] = 1;
+    }
+  }
+  return mask;
+}
+export function dropMetricName(ls: Labels): Labels {
+  for (let i = 0; i < ls.length; i++) {
+    if (ls[i]!.name === METRIC_NAME) return ls.slice(0, i).concat(ls.slice(i + 1));
+  }
+  return ls;
+}
+
+export function setLabel(ls: Labels, name: string, value: string): Labels {
+  const out: Label[] = [];
+  let done = false;
+  for (const l of ls) {
+    if (!done && l.name >= name) {
+      if (l.name === name) {
+        if (value !== '') out.push({ name, value });
+        done = true;
+        continue;
+      }
+      if (value !== '') out.push({ name, value });
+      done = true;
+    }
+    out.push(l);
+  }
+  if (!done && value !== '') out.push({ name, value });
+  return out;
+}
+
+export function keepLabels(ls: Labels, names: Set<string>): Labels {
+  return ls.filter((l) => names.has(l.name));
+}
+export function delLabels(ls: Labels, names: Set<string>): Labels {
+  return ls.filter((l) => !names.has(l.name));
+}
+
+export function toRaw(s: SeriesData): RawSeries {
+  return { labels: s.labels, t: s.t, v: s.v, n: s.n, stale: staleMask(s.v, s.n), dropName: false };
+}
+
+export function withoutStale(r: RawSeries): RawSeries {
+  if (!r.stale) return r;
+  const t: number[] = [];
+  const v: number[] = [];
+  for (let i = 0; i < r.n; i++) {
+    if (r.stale[i]) continue;
+    t.push(r.t[i]!);
+    v.push(r.v[i]!);
+  }
+  return { labels: r.labels, t: Float64Array.from(t), v: Float64Array.from(v), n: t.length, stale: null, dropName: r.dropName };
+}
+
+/** First index i in [0, n) with t[i] > x. */
+export function upperBound(t: Float64Array, n: number, x: number): number {
+  let lo = 0, hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (t[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export function checkDuplicates(v: Vector): void {
+  if (v.length < 2) return;
+  const seen = new Set<string>();
+  for (const s of v) {
+    const k = labelsKey(s.metric);
+    if (seen.has(k)) throw new ExecutionError('vector cannot contain metrics with the same labelset');
+    seen.add(k);
+  }
+}
+
+export function hasDuplicateLabels(m: Matrix): boolean {
+  if (m.length < 2) return false;
+  const seen = new Set<string>();
+  for (const s of m) {
+    const k = labelsKey(s.metric);
+    if (seen.has(k)) return true;
+    seen.add(k);
+  }
+  return false;
+}
+
+export function isValidLabelName(s: string): boolean {
+  if (s.length === 0) return false;
+  // Prometheus 3.x accepts any valid UTF-8 label name.
+  return !s.includes('\ufffd');
+}

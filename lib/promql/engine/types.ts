@@ -1,0 +1,107 @@
+// Engine value types: the public result types (1:1 with the Prometheus HTTP API JSON) and the
+// evaluator's internal column-wise series.
+import type { VectorSelector } from '../ast.ts';
+import type { Labels } from '../../labels/mod.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Public result types (1:1 with the Prometheus HTTP API JSON)
+
+export interface Point {
+  t: number;
+  v: number;
+}
+export interface MatrixSeries {
+  metric: Labels;
+  values: Point[];
+}
+export interface VectorSample {
+  metric: Labels;
+  value: Point;
+}
+export type QueryResult =
+  | { resultType: 'matrix'; result: MatrixSeries[]; warnings: string[]; infos: string[] }
+  | { resultType: 'vector'; result: VectorSample[]; warnings: string[]; infos: string[] }
+  | { resultType: 'scalar'; result: Point; warnings: string[]; infos: string[] }
+  | { resultType: 'string'; result: { t: number; v: string }; warnings: string[]; infos: string[] };
+
+export interface EngineOptions {
+  /** Lookback delta in ms (default 5 minutes). */
+  lookbackDelta?: number;
+  /** Maximum samples held in memory by one query (default 50,000,000). */
+  maxSamples?: number;
+  /** Per-query timeout in ms (default 2 minutes). */
+  timeoutMs?: number;
+  /** Default subquery step when `[5m:]` has none (default 1 minute). */
+  defaultSubqueryStepMs?: number;
+  /** Keep __name__ until the end of evaluation (Prometheus --enable-feature=promql-delayed-name-removal). Default false. */
+  delayedNameRemoval?: boolean;
+  /** Allow experimental functions (default true). */
+  experimentalFunctions?: boolean;
+}
+
+export interface QueryOptions {
+  signal?: AbortSignal;
+  lookbackDelta?: number;
+  /** Overrides the engine's max samples for this query. */
+  maxSamples?: number;
+  timeoutMs?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Internal values
+
+export interface Series {
+  metric: Labels;
+  t: number[];
+  v: number[];
+  dropName: boolean;
+}
+export type Matrix = Series[];
+export interface Sample {
+  metric: Labels;
+  t: number;
+  v: number;
+  dropName: boolean;
+}
+export type Vector = Sample[];
+export type Value = Matrix | { str: string };
+export interface BinopState {
+  ordOf: Map<Labels, number>;
+  sigOrd: Map<string, number>;
+  stamp: number;
+  rStamp: number[];
+  rSample: (Sample | null)[];
+  mStamp: number[];
+}
+
+/** Raw series prepared for evaluation: sorted samples plus a staleness mask. */
+export interface RawSeries {
+  labels: Labels;
+  t: Float64Array;
+  v: Float64Array;
+  n: number;
+  stale: Uint8Array | null;
+  dropName: boolean;
+}
+
+export interface EvalOpts {
+  start: number;
+  end: number;
+  interval: number;
+  lookback: number;
+  maxSamples: number;
+  deadline: number;
+  signal?: AbortSignal;
+  subqStep: number;
+  delayed: boolean;
+  queryStart: number;
+  queryEnd: number;
+  src: string;
+}
+
+export interface Shared {
+  data: Map<VectorSelector, RawSeries[]>;
+  warnings: Set<string>;
+  infos: Set<string>;
+  samples: { current: number };
+}

@@ -1,0 +1,88 @@
+// Shared pieces of the PromQL function kernels: the range-window kernel signature, Kahan summation,
+// linear regression and Prometheus's quantile.
+
+export type Arr = ArrayLike<number>;
+
+export function kahanInc(inc: number, sum: number, c: number): [number, number] {
+  const t = sum + inc;
+  if (!Number.isFinite(t) && !Number.isNaN(t)) c = 0;
+  else if (Math.abs(sum) >= Math.abs(inc)) c += (sum - t) + inc;
+  else c += (inc - t) + sum;
+  return [t, c];
+}
+
+/** Context of one window evaluation. Times in ms. */
+export interface WindowCtx {
+  /** Evaluation time (the @ time when set), ms. */
+  ts: number;
+  rangeStart: number;
+  rangeEnd: number;
+  /** Range in ms. */
+  range: number;
+  /** Scalar arguments at this step (e.g. predict_linear's t, quantile_over_time's q). */
+  scalars: number[];
+  /** Optional prefix count of counter resets of the current series (resets[i] = resets in [0, i]). */
+  resets?: Int32Array | null;
+}
+
+/** Prefix counts of counter resets (v[i] < v[i-1]) so windows without a reset skip the scan. */
+export function resetPrefix(v: Arr, n: number): Int32Array {
+  const r = new Int32Array(n);
+  let c = 0;
+  for (let i = 1; i < n; i++) {
+    if (v[i]! < v[i - 1]!) c++;
+    r[i] = c;
+  }
+  return r;
+}
+
+export type WindowFn = (t: Arr, v: Arr, lo: number, hi: number, ctx: WindowCtx) => number | null;
+
+export function linearRegression(t: Arr, v: Arr, lo: number, hi: number, interceptTime: number): [number, number] {
+  let n = 0, sumX = 0, cX = 0, sumY = 0, cY = 0, sumXY = 0, cXY = 0, sumX2 = 0, cX2 = 0;
+  const initY = v[lo]!;
+  let constY = true;
+  for (let i = lo; i < hi; i++) {
+    const y = v[i]!;
+    if (constY && i > lo && y !== initY) constY = false;
+    n += 1;
+    const x = (t[i]! - interceptTime) / 1000;
+    [sumX, cX] = kahanInc(x, sumX, cX);
+    [sumY, cY] = kahanInc(y, sumY, cY);
+    [sumXY, cXY] = kahanInc(x * y, sumXY, cXY);
+    [sumX2, cX2] = kahanInc(x * x, sumX2, cX2);
+  }
+  if (constY) {
+    if (!Number.isFinite(initY) && !Number.isNaN(initY)) return [NaN, NaN];
+    return [0, initY];
+  }
+  sumX += cX;
+  sumY += cY;
+  sumXY += cXY;
+  sumX2 += cX2;
+  const covXY = sumXY - (sumX * sumY) / n;
+  const varX = sumX2 - (sumX * sumX) / n;
+  const slope = covXY / varX;
+  const intercept = sumY / n - (slope * sumX) / n;
+  return [slope, intercept];
+}
+
+/** Prometheus quantile over values (sorts in place; NaN sorts first). */
+export function quantileOf(q: number, values: number[]): number {
+  if (values.length === 0 || Number.isNaN(q)) return NaN;
+  if (q < 0) return -Infinity;
+  if (q > 1) return Infinity;
+  values.sort(lessNaNFirst);
+  const n = values.length;
+  const rank = q * (n - 1);
+  const lower = Math.max(0, Math.floor(rank));
+  const upper = Math.min(n - 1, lower + 1);
+  const weight = rank - Math.floor(rank);
+  return values[lower]! * (1 - weight) + values[upper]! * weight;
+}
+
+export function lessNaNFirst(a: number, b: number): number {
+  if (Number.isNaN(a)) return Number.isNaN(b) ? 0 : -1;
+  if (Number.isNaN(b)) return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,199 @@
+// Classic (le-bucket) histogram functions: histogram_quantile, histogram_fraction; the native
+// histogram functions (histogram_avg, ...) see float samples only and return nothing.
+import type { Call } from '../ast.ts';
+import { formatFloat } from '../format.ts';
+import type { Evaluator } from '../engine/evaluator.ts';
+import { dropMetricName, labelsKey } from '../engine/helpers.ts';
+import type { Matrix, Vector } from '../engine/types.ts';
+import { getLabel, METRIC_NAME, type Labels } from '../../labels/mod.ts';
+export interface Bucket {
+  upperBound: number;
+  count: number;
+}
+
+function almostEqual(a: number, b: number, eps: number): boolean {
+  if (a === b) return true;
+  const absSum = Math.abs(a) + Math.abs(b);
+  const diff = Math.abs(a - b);
+  if (a === 0 || b === 0 || absSum < 2.2250738585072014e-308) return diff < eps * 2.2250738585072014e-308;
+  return diff / Math.min(absSum, Number.MAX_VALUE) < eps;
+}
+
+function coalesce(buckets: Bucket[]): Bucket[] {
+  const out: Bucket[] = [];
+  let last = { ...buckets[0]! };
+  for (let i = 1; i < buckets.length; i++) {
+    const b = buckets[i]!;
+    if (b.upperBound === last.upperBound) last.count += b.count;
+    else {
+      out.push(last);
+      last = { ...b };
+    }
+  }
+  out.push(last);
+  return out;
+}
+
+export interface BucketQuantileResult {
+  q: number;
+  forcedMonotonic: boolean;
+  fixedPrecision: boolean;
+}
+
+export function bucketQuantile(q: number, input: Bucket[]): BucketQuantileResult {
+  const res = { q: NaN, forcedMonotonic: false, fixedPrecision: false };
+  if (Number.isNaN(q)) return res;
+  if (q < 0) return { ...res, q: -Infinity };
+  if (q > 1) return { ...res, q: Infinity };
+  const sorted = input.slice().sort((a, b) => (a.upperBound < b.upperBound ? -1 : a.upperBound > b.upperBound ? 1 : 0));
+  if (sorted[sorted.length - 1]!.upperBound !== Infinity) return res;
+  const buckets = coalesce(sorted);
+  let prev = buckets[0]!.count;
+  for (let i = 1; i < buckets.length; i++) {
+    const curr = buckets[i]!.count;
+    if (curr === prev) continue;
+    if (almostEqual(prev, curr, 1e-12)) {
+      buckets[i]!.count = prev;
+      res.fixedPrecision = true;
+      continue;
+    }
+    if (curr < prev) {
+      buckets[i]!.count = prev;
+      res.forcedMonotonic = true;
+      continue;
+    }
+    prev = curr;
+  }
+  if (buckets.length < 2) return res;
+  const observations = buckets[buckets.length - 1]!.count;
+  if (observations === 0) return res;
+  let rank = q * observations;
+  // sort.Search over len-1 buckets
+  let b = 0;
+  {
+    let lo = 0, hi = buckets.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (buckets[mid]!.count >= rank) hi = mid;
+      else lo = mid + 1;
+    }
+    b = lo;
+  }
+  if (b === buckets.length - 1) res.q = buckets[buckets.length - 2]!.upperBound;
+  else if (b === 0 && buckets[0]!.upperBound <= 0) res.q = buckets[0]!.upperBound;
+  else {
+    let bucketStart = 0;
+    const bucketEnd = buckets[b]!.upperBound;
+    let count = buckets[b]!.count;
+    if (b > 0) {
+      bucketStart = buckets[b - 1]!.upperBound;
+      count -= buckets[b - 1]!.count;
+      rank -= buckets[b - 1]!.count;
+    }
+    res.q = bucketStart + (bucketEnd - bucketStart) * (rank / count);
+  }
+  return res;
+}
+
+export function bucketFraction(lower: number, upper: number, input: Bucket[]): number {
+  const sorted = input.slice().sort((a, b) => (a.upperBound < b.upperBound ? -1 : a.upperBound > b.upperBound ? 1 : 0));
+  if (sorted[sorted.length - 1]!.upperBound !== Infinity) return NaN;
+  const buckets = coalesce(sorted);
+  const count = buckets[buckets.length - 1]!.count;
+  if (count === 0 || Number.isNaN(lower) || Number.isNaN(upper)) return NaN;
+  if (lower >= upper) return 0;
+  let rank = 0, lowerRank = 0, upperRank = 0;
+  let lowerSet = false, upperSet = false;
+  let lowerBound = buckets[0]!.upperBound <= 0 ? -Infinity : 0;
+  for (let i = 0; i < buckets.length; i++) {
+    const b = buckets[i]!;
+    if (i > 0) lowerBound = buckets[i - 1]!.upperBound;
+    const upperBound = b.upperBound;
+    const interp = (x: number) => (lowerBound === -Infinity ? b.count : rank + ((b.count - rank) * (x - lowerBound)) / (upperBound - lowerBound));
+    if (!lowerSet && lowerBound >= lower) { lowerRank = rank; lowerSet = true; }
+    if (!upperSet && lowerBound >= upper) { upperRank = rank; upperSet = true; }
+    if (lowerSet && upperSet) break;
+    if (!lowerSet && lowerBound < lower && upperBound > lower) { lowerRank = interp(lower); lowerSet = true; }
+    if (!upperSet && lowerBound < upper && upperBound > upper) { upperRank = interp(upper); upperSet = true; }
+    if (lowerSet && upperSet) break;
+    rank = b.count;
+  }
+  if (!lowerSet || lowerRank > count) lowerRank = count;
+  if (!upperSet || upperRank > count) upperRank = count;
+  return (upperRank - lowerRank) / count;
+}
+
+/** histogram_quantile(q, buckets) and histogram_fraction(lower, upper, buckets) over le-bucket series. */
+export function bucketFunction(ev: Evaluator, e: Call): Matrix {
+  const isQ = e.func === 'histogram_quantile';
+  const s1 = ev.scalarSteps(e.args[0]!);
+  const s2 = isQ ? null : ev.scalarSteps(e.args[1]!);
+  const vecArg = e.args[isQ ? 1 : 2]!;
+  const m = ev.evalMatrix(vecArg);
+  if (isQ) {
+    for (const q of s1) if (Number.isNaN(q) || q < 0 || q > 1) {
+      ev.warnings.add(`PromQL warning: quantile value should be between 0 and 1, got ${formatFloat(q)}${ev.pos(e.args[0]!)}`);
+      break;
+    }
+  }
+  // Precompute per-series group keys (labels without le and __name__).
+  const info = new Map<Labels, { key: string; metric: Labels; le: number } | null>();
+  for (const s of m) {
+    const leStr = getLabel(s.metric, 'le');
+    const le = parseGoFloat(leStr);
+    if (Number.isNaN(le) && leStr.toLowerCase() !== 'nan') {
+      const name = getLabel(s.metric, METRIC_NAME);
+      ev.warnings.add(`PromQL warning: bucket label "le" is missing or has a malformed value of "${leStr}"${name ? ` for metric name "${name}"` : ''}${ev.pos(vecArg)}`);
+      info.set(s.metric, null);
+      continue;
+    }
+    const metric = (ev.o.delayed ? s.metric : dropMetricName(s.metric)).filter((l) => l.name !== 'le');
+    info.set(s.metric, { key: labelsKey(metric), metric, le });
+  }
+  return ev.rangeEval([m], ([vec], ts) => {
+    const i = ev.stepIndex(ts);
+    const groups = new Map<string, { metric: Labels; buckets: Bucket[] }>();
+    for (const s of vec!) {
+      const inf = info.get(s.metric);
+      if (!inf) continue;
+      let g = groups.get(inf.key);
+      if (!g) {
+        g = { metric: inf.metric, buckets: [] };
+        groups.set(inf.key, g);
+      }
+      g.buckets.push({ upperBound: inf.le, count: s.v });
+    }
+    const out: Vector = [];
+    for (const g of groups.values()) {
+      let f: number;
+      if (isQ) {
+        const r = bucketQuantile(s1[i]!, g.buckets);
+        f = r.q;
+        if (r.forcedMonotonic) {
+          ev.infos.add(`PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name "${getLabel(g.metric, METRIC_NAME)}"${ev.pos(vecArg)}`);
+        }
+      } else {
+        f = bucketFraction(s1[i]!, s2![i]!, g.buckets);
+      }
+      out.push({ metric: g.metric, t: ts, v: f, dropName: true });
+    }
+    return out;
+  });
+}
+
+/** histogram_avg/count/sum/stddev/stdvar: native histograms only; float samples produce no output. */
+export function nativeOnly(ev: Evaluator, e: Call): Matrix {
+  ev.evalMatrix(e.args[0]!);
+  return [];
+}
+
+function parseGoFloat(s: string): number {
+  const t = s.trim();
+  if (t === '') return NaN;
+  const l = t.toLowerCase();
+  if (l === '+inf' || l === 'inf' || l === '+infinity' || l === 'infinity') return Infinity;
+  if (l === '-inf' || l === '-infinity') return -Infinity;
+  if (l === 'nan') return NaN;
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t) && !/^[+-]?0x[0-9a-f.]+(p[+-]?\d+)?$/i.test(t)) return NaN;
+  return Number(t);
+}
