@@ -10,7 +10,8 @@ import { BlockReader, fsBlockFiles, fsBlockSink, downloadBlock, uploadBlock, mer
 import type { BlockMeta as TsdbMeta } from '../tsdb/mod.ts';
 import { MetaFetcher, ConsistencyDelayFilter, DeletionMarkFilter, DeduplicateFilter, GatherMarkFilter, ReplicaLabelRemover, MARKED_FOR_NO_DOWNSAMPLE, forEachLimit, type FetchResult, type MetaFilter } from '../store/blocksync/fetcher.ts';
 import { compareLabels } from '../labels/mod.ts';
-import { parseBlockMeta, ulidTime, type BlockMeta } from '../store/blocksync/meta.ts';
+import { parseBucketMeta, type BucketBlockMeta as BlockMeta } from '../tsdb/meta.ts';
+import { ulidTime } from '../tsdb/ulid.ts';
 import { DELETION_MARK, NO_COMPACT_MARK, NO_DOWNSAMPLE_MARK, deleteBlock, writeMarker, readMarker } from './marks.ts';
 import { DEFAULT_RANGES, HOUR, RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE, findOverlaps, groupBlocks, labelsString, planGroup, type Group } from './plan.ts';
 
@@ -68,10 +69,6 @@ export interface IterationResult {
 }
 
 const noopLog: Logger = { debug() {}, info() {}, warn() {}, error() {}, with() { return noopLog; } };
-
-function toFetcherMeta(m: TsdbMeta): BlockMeta {
-  return parseBlockMeta(formatMeta(m), m.ulid);
-}
 
 /** The same FsCapability, except that removing a path that does not exist is not an error. */
 export function tolerantRemove(fs: FsCapability): FsCapability {
@@ -287,7 +284,7 @@ export class Compactor {
       const meta = await mergeBlocks(readers, fsBlockSink(fs, dir), core, { thanos });
       if (!meta.stats?.numSamples) return undefined;
       const up = await uploadBlock(this.bucket, fs, fs.resolve(dir, meta.ulid), { allowEmptyLabels: true });
-      return toFetcherMeta(up);
+      return parseBucketMeta(formatMeta(up), up.ulid); // as the fetcher reads it back from the bucket
     } finally {
       await fs.remove(dir, { recursive: true }).catch(() => {});
     }

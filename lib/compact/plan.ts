@@ -3,7 +3,7 @@
 // picks overlapping blocks first (vertical compaction), else the first time-aligned range (8h, 2d,
 // 14d) that is full or ends at or before the start of the newest block that remains once the
 // newest block (the one with the largest minTime) has been left out.
-import type { BlockMeta } from '../store/blocksync/meta.ts';
+import type { BucketBlockMeta as BlockMeta } from '../tsdb/meta.ts';
 
 export const HOUR = 3_600_000;
 /**

@@ -6,7 +6,7 @@ import type { Bucket } from '../objstore/bucket.ts';
 import type { Core } from '../core/types.ts';
 import { BlockReader, bucketBlockFiles, ENC_XOR } from '../tsdb/mod.ts';
 import { compareLabels } from '../labels/mod.ts';
-import type { BlockMeta } from '../store/blocksync/meta.ts';
+import type { BucketBlockMeta as BlockMeta } from '../tsdb/meta.ts';
 import { findOverlaps, groupBlocks } from './plan.ts';
 
 export const VERIFY_ISSUES = ['overlapped_blocks', 'index_known_issues'] as const;

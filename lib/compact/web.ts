@@ -1,7 +1,7 @@
 // The block viewer of `bucket web` and `compact` (fetch handler with /api/v1/blocks). The page: one timeline per group (external labels + resolution), each block a bar
 // placed by its time range and coloured by compaction level, then a table of every block.
 // Plain server-rendered HTML and SVG, no scripts.
-import type { BlockMeta } from '../store/blocksync/meta.ts';
+import type { BucketBlockMeta as BlockMeta } from '../tsdb/meta.ts';
 import type { FetchResult } from '../store/blocksync/fetcher.ts';
 import { groupKey } from './plan.ts';
 

@@ -1,6 +1,8 @@
 // meta.json: the Prometheus part (ulid, time range, stats, compaction, version) and the Thanos
 // section (external labels, downsample resolution, source, files, ...). Parsing is strict about
 // types and lenient about unknown keys (kept on round-trip), like Go's encoding/json.
+// parseBucketMeta is the bucket readers' (meta fetcher, compactor, store gateway) lenient variant:
+// defaults filled, the Thanos section always present, the JSON object as read kept.
 import { isULID } from './ulid.ts';
 
 export interface BlockStats {
@@ -54,6 +56,18 @@ export interface BlockMeta {
   [k: string]: unknown;
 }
 
+/**
+ * A BlockMeta as read from a bucket (parseBucketMeta): the same type with the Thanos section and
+ * compaction sources always present (defaults filled) and the JSON object as read (served as is by
+ * the block APIs).
+ */
+export interface BucketBlockMeta extends BlockMeta {
+  compaction: BlockMetaCompaction & { sources: string[] };
+  thanos: ThanosMeta;
+  /** The JSON object as read (for the HTTP APIs). */
+  raw: Record<string, unknown>;
+}
+
 export const META_FILENAME = 'meta.json';
 export const RES_RAW = 0;
 export const RES_5M = 300_000;
@@ -63,6 +77,12 @@ export class MetaError extends Error {
   constructor(public readonly block: string, public readonly field: string, detail: string, cause?: unknown) {
     super(`malformed meta.json of block ${block || '<unknown>'}: ${field ? field + ': ' : ''}${detail}`, cause === undefined ? undefined : { cause });
     this.name = 'MetaError';
+  }
+  /** A MetaError with a message as given (parseBucketMeta's wording: "block <id>: <message>"). */
+  static of(block: string, message: string): MetaError {
+    const e = new MetaError(block, '', '');
+    e.message = `block ${block}: ${message}`;
+    return e;
   }
 }
 
@@ -180,4 +200,60 @@ export function formatMeta(m: BlockMeta): string {
 /** Thanos: downsample resolution of a block (0 for Prometheus blocks without a thanos section). */
 export function resolutionOf(m: BlockMeta): number {
   return m.thanos?.downsample.resolution ?? 0;
+}
+
+function num(v: unknown, id: string, field: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw MetaError.of(id, `meta.json: ${field} must be a number`);
+  return v;
+}
+
+/**
+ * Parses meta.json bytes (or an already-parsed object) as the bucket readers do: lenient (version,
+ * compaction and thanos may be missing; defaults filled), strict about the fields they rely on.
+ * Throws MetaError naming the field; `expectId` (the block's directory) must match the ulid.
+ */
+export function parseBucketMeta(input: Uint8Array | string | unknown, expectId?: string): BucketBlockMeta {
+  const id = expectId ?? '?';
+  let obj: unknown = input;
+  if (input instanceof Uint8Array || typeof input === 'string') {
+    const text = typeof input === 'string' ? input : new TextDecoder().decode(input);
+    try {
+      obj = JSON.parse(text);
+    } catch (e) {
+      throw MetaError.of(id, `meta.json is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw MetaError.of(id, 'meta.json is not an object');
+  const o = obj as Record<string, unknown>;
+  const ulid = o.ulid;
+  if (typeof ulid !== 'string' || !isULID(ulid)) throw MetaError.of(id, `meta.json: ulid ${JSON.stringify(ulid)} is not a ULID`);
+  if (expectId !== undefined && ulid !== expectId) throw MetaError.of(id, `meta.json: ulid ${ulid} does not match its directory`);
+  const version = o.version === undefined ? 1 : num(o.version, ulid, 'version');
+  if (version !== 1) throw MetaError.of(ulid, `meta.json: unsupported version ${version}`);
+  const minTime = num(o.minTime, ulid, 'minTime');
+  const maxTime = num(o.maxTime, ulid, 'maxTime');
+  const comp = (o.compaction ?? {}) as Record<string, unknown>;
+  if (typeof comp !== 'object') throw MetaError.of(ulid, 'meta.json: compaction must be an object');
+  const sources = Array.isArray(comp.sources) ? (comp.sources as unknown[]).filter((s): s is string => typeof s === 'string') : [ulid];
+  const level = comp.level === undefined ? 1 : num(comp.level, ulid, 'compaction.level');
+  const th = (o.thanos ?? {}) as Record<string, unknown>;
+  if (typeof th !== 'object' || Array.isArray(th)) throw MetaError.of(ulid, 'meta.json: thanos must be an object');
+  const labelsIn = (th.labels ?? {}) as Record<string, unknown>;
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labelsIn)) {
+    if (typeof v !== 'string') throw MetaError.of(ulid, `meta.json: thanos.labels.${k} must be a string`);
+    labels[k] = v;
+  }
+  const ds = (th.downsample ?? {}) as Record<string, unknown>;
+  const resolution = ds.resolution === undefined ? 0 : num(ds.resolution, ulid, 'thanos.downsample.resolution');
+  return {
+    ulid,
+    minTime,
+    maxTime,
+    stats: (o.stats ?? undefined) as BlockMeta['stats'],
+    compaction: { ...comp, level, sources: sources.length ? sources : [ulid] },
+    version,
+    thanos: { ...th, labels, downsample: { resolution } } as ThanosMeta,
+    raw: o,
+  };
 }

@@ -8,7 +8,7 @@ import { writeMarker, DELETION_MARK, NO_COMPACT_MARK } from '../../lib/compact/m
 import { BlockReader, bucketBlockFiles, downloadBlock, parseMeta } from '../../lib/tsdb/mod.ts';
 import { readAll } from '../../lib/objstore/bucket.ts';
 import { labelsToRecord } from '../../lib/labels/mod.ts';
-import { parseBlockMeta } from '../../lib/store/blocksync/meta.ts';
+import { parseBucketMeta as parseBlockMeta } from '../../lib/tsdb/meta.ts';
 import { promtoolDump } from '../tsdb/helpers.ts';
 import { fs, core, HOUR, DAY, tmp, fsBucket, alignedStart, putBlock, samplesOf, SERIES, objects, type SeriesSpec } from './helpers.ts';
 

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { planGroup, DEFAULT_RANGES, HOUR } from '../../lib/compact/plan.ts';
-import { parseBlockMeta, type BlockMeta } from '../../lib/store/blocksync/meta.ts';
+import { parseBucketMeta as parseBlockMeta, type BucketBlockMeta as BlockMeta } from '../../lib/tsdb/meta.ts';
 
 const RANGES = [20, 60, 180, 540, 1620];
 

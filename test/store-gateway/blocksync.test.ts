@@ -5,7 +5,8 @@ import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
 import { md5 } from '../../lib/store/blocksync/md5.ts';
 import { parseRelabelConfigs, relabel, RelabelConfigError } from '../../lib/store/blocksync/relabel.ts';
 import { parseDuration, parseTimeOrDuration, parseBytes } from '../../lib/store/blocksync/timeflags.ts';
-import { newULID, ulidTime, parseBlockMeta, MetaError } from '../../lib/store/blocksync/meta.ts';
+import { ulid as newULID, ulidTime } from '../../lib/tsdb/ulid.ts';
+import { parseBucketMeta as parseBlockMeta, MetaError } from '../../lib/tsdb/meta.ts';
 import { MetaFetcher, TimePartitionFilter, LabelShardedFilter, DeletionMarkFilter, DeduplicateFilter, ConsistencyDelayFilter, GatherMarkFilter, ReplicaLabelRemover, SYNCED_STATES } from '../../lib/store/blocksync/fetcher.ts';
 import { Registry } from '../../host/metrics.ts';
 

@@ -10,7 +10,7 @@ import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BucketChunkSource } from '../../plugins/component/store/chunkfetch.ts';
+import { BucketChunkSource } from '../../lib/store/gateway/chunkfetch.ts';
 import { genSeries, writeRawBlock } from './fixtures.ts';
 
 const core = createJsCore();

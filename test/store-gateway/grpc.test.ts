@@ -11,8 +11,10 @@ import { createJsCore } from '../../lib/core/mod.ts';
 import type { Matcher } from '../../lib/labels/mod.ts';
 import { labelNamesRequest, labelValuesRequest, seriesRequest, type Series } from '../../lib/proto/store.ts';
 import { StoreClient } from '../../lib/store/client.ts';
+import { dialGrpc } from '../../host/server/grpc.ts';
 import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
-import plugin, { setupStore, storeGrpc, type StoreComponent } from '../../plugins/component/store/mod.ts';
+import plugin, { setupStore } from '../../plugins/component/store/mod.ts';
+import { storeGrpc, type StoreComponent } from '../../lib/store/gateway/component.ts';
 import { decodeResult, expected, genSeries, testCtx, writeRawBlock } from './fixtures.ts';
 
 const core = createJsCore();
@@ -35,7 +37,7 @@ test.before(async () => {
   runP = comp.run(ac.signal);
   await comp.ready;
   srv = await startGrpc('127.0.0.1:0', { ...storeGrpc(comp.store), ...infoService(() => comp) });
-  client = new StoreClient(srv.address);
+  client = new StoreClient(dialGrpc(srv.address));
 });
 test.after(async () => {
   client.close();

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { GrpcError, GrpcStatus } from '../../host/index.ts';
 import { createJsCore } from '../../lib/core/mod.ts';
 import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
-import plugin, { setupStore, type StoreComponent } from '../../plugins/component/store/mod.ts';
+import plugin, { setupStore } from '../../plugins/component/store/mod.ts';
+import type { StoreComponent } from '../../lib/store/gateway/component.ts';
 import { genSeries, writeRawBlock, testCtx } from './fixtures.ts';
 
 const core = createJsCore();

@@ -11,8 +11,8 @@ import { compareLabels, labelsFromRecord, type Labels } from '../../lib/labels/m
 import { MetaFetcher } from '../../lib/store/blocksync/fetcher.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
-import { BucketStore, type SeriesOut } from '../../plugins/component/store/bucketstore.ts';
-import { openBlock } from '../../plugins/component/store/indexheader.ts';
+import { BucketStore, type SeriesOut } from '../../lib/store/gateway/bucketstore.ts';
+import { openBlock } from '../../lib/store/gateway/indexheader.ts';
 import { decodeResult, expected, key, writeRawBlock, type FixtureSeries } from './fixtures.ts';
 
 const core = createJsCore();

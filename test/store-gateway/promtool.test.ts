@@ -10,7 +10,8 @@ import { createJsCore } from '../../lib/core/mod.ts';
 import { labelsFromRecord, type Matcher } from '../../lib/labels/mod.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { FilesystemBucket } from '../../plugins/objstore/filesystem/mod.ts';
-import plugin, { setupStore, type StoreComponent } from '../../plugins/component/store/mod.ts';
+import plugin, { setupStore } from '../../plugins/component/store/mod.ts';
+import type { StoreComponent } from '../../lib/store/gateway/component.ts';
 import { decodeResult, expected, testCtx, type FixtureSeries } from './fixtures.ts';
 
 const core = createJsCore();

@@ -7,8 +7,9 @@ import { GrpcError } from '../../host/index.ts';
 import { createJsCore } from '../../lib/core/mod.ts';
 import type { Matcher } from '../../lib/labels/mod.ts';
 import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
-import plugin, { setupStore, type StoreComponent } from '../../plugins/component/store/mod.ts';
-import { Aggr, type SeriesOut, type SeriesReq } from '../../plugins/component/store/bucketstore.ts';
+import plugin, { setupStore } from '../../plugins/component/store/mod.ts';
+import type { StoreComponent } from '../../lib/store/gateway/component.ts';
+import { Aggr, type SeriesOut, type SeriesReq } from '../../lib/store/gateway/bucketstore.ts';
 import { genSeries, writeRawBlock, writeDownsampledBlock, testCtx, expected, decodeResult, key, type AggrTruth } from './fixtures.ts';
 
 const core = createJsCore();

@@ -6,7 +6,27 @@
 import type { Metrics, Gauge, Counter, Histogram } from '../../sdk/mod.ts';
 import type { Bucket } from '../../objstore/bucket.ts';
 import { readAll } from '../../objstore/bucket.ts';
-import { type BlockMeta, type DeletionMark, isULID, parseBlockMeta, parseDeletionMark, ulidTime } from './meta.ts';
+import { MetaError, parseBucketMeta, type BucketBlockMeta } from '../../tsdb/meta.ts';
+import { isULID, ulidTime } from '../../tsdb/ulid.ts';
+
+export interface DeletionMark {
+  id: string;
+  version: number;
+  details?: string;
+  /** Unix seconds. */
+  deletion_time: number;
+}
+
+export function parseDeletionMark(bytes: Uint8Array, id: string): DeletionMark {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+  } catch (e) {
+    throw MetaError.of(id, `deletion-mark.json is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof o.deletion_time !== 'number') throw MetaError.of(id, 'deletion-mark.json: deletion_time must be a number');
+  return { id: String(o.id ?? id), version: Number(o.version ?? 1), details: typeof o.details === 'string' ? o.details : undefined, deletion_time: o.deletion_time };
+}
 import { type RelabelConfig, relabel } from './relabel.ts';
 
 export interface FetchLogger {
@@ -53,12 +73,12 @@ export interface FilterContext {
 
 export interface MetaFilter {
   readonly name: string;
-  filter(metas: Map<string, BlockMeta>, ctx: FilterContext): Promise<void>;
+  filter(metas: Map<string, BucketBlockMeta>, ctx: FilterContext): Promise<void>;
 }
 
 export interface FetchResult {
   /** Blocks that passed every filter. */
-  metas: Map<string, BlockMeta>;
+  metas: Map<string, BucketBlockMeta>;
   /** Directories without meta.json (partial uploads or blocks being deleted). */
   partial: Set<string>;
   /** Blocks whose meta.json could not be read or parsed, with the error. */
@@ -106,7 +126,7 @@ interface FetcherMetrics {
 }
 
 export class MetaFetcher {
-  private readonly cache = new Map<string, BlockMeta>();
+  private readonly cache = new Map<string, BucketBlockMeta>();
   readonly concurrency: number;
   readonly filters: MetaFilter[];
   private readonly log?: FetchLogger;
@@ -161,7 +181,7 @@ export class MetaFetcher {
       const id = name.slice(0, -1);
       if (isULID(id)) ids.push(id);
     }
-    const metas = new Map<string, BlockMeta>();
+    const metas = new Map<string, BucketBlockMeta>();
     const partial = new Set<string>();
     const corrupted = new Map<string, string>();
     let failed = 0;
@@ -183,7 +203,7 @@ export class MetaFetcher {
         return;
       }
       try {
-        const m = parseBlockMeta(bytes, id);
+        const m = parseBucketMeta(bytes, id);
         this.cache.set(id, m);
         metas.set(id, m);
       } catch (e) {
@@ -233,7 +253,7 @@ export class TimePartitionFilter implements MetaFilter {
   readonly name = 'time-excluded';
   /** Bounds as ms, or functions evaluated at each fetch (relative flags like -2w move with time). */
   constructor(readonly minTime: number | (() => number), readonly maxTime: number | (() => number)) {}
-  async filter(metas: Map<string, BlockMeta>, ctx: FilterContext): Promise<void> {
+  async filter(metas: Map<string, BucketBlockMeta>, ctx: FilterContext): Promise<void> {
     const lo = typeof this.minTime === 'function' ? this.minTime() : this.minTime;
     const hi = typeof this.maxTime === 'function' ? this.maxTime() : this.maxTime;
     for (const [id, m] of metas) if (!(m.maxTime >= lo && m.minTime <= hi)) ctx.drop(id, this.name);
@@ -244,7 +264,7 @@ export class TimePartitionFilter implements MetaFilter {
 export class LabelShardedFilter implements MetaFilter {
   readonly name = 'label-excluded';
   constructor(readonly configs: readonly RelabelConfig[]) {}
-  async filter(metas: Map<string, BlockMeta>, ctx: FilterContext): Promise<void> {
+  async filter(metas: Map<string, BucketBlockMeta>, ctx: FilterContext): Promise<void> {
     if (this.configs.length === 0) return;
     for (const [id, m] of metas) {
       if (relabel({ ...m.thanos.labels, __block_id: id }, this.configs) === null) ctx.drop(id, this.name);
@@ -257,7 +277,7 @@ export class DeletionMarkFilter implements MetaFilter {
   readonly name = 'marked-for-deletion';
   marks = new Map<string, DeletionMark>();
   constructor(readonly delayMs: number, private readonly log?: FetchLogger) {}
-  async filter(metas: Map<string, BlockMeta>, ctx: FilterContext): Promise<void> {
+  async filter(metas: Map<string, BucketBlockMeta>, ctx: FilterContext): Promise<void> {
     const marks = new Map<string, DeletionMark>();
     const toDrop: string[] = [];
     await forEachLimit([...metas.keys()], ctx.concurrency, async (id) => {
@@ -299,7 +319,7 @@ export class ConsistencyDelayFilter implements MetaFilter {
   fresh: { count: number; until: number } = { count: 0, until: 0 };
   private reported = '';
   constructor(readonly delayMs: number, private readonly log?: FetchLogger) {}
-  async filter(metas: Map<string, BlockMeta>, ctx: FilterContext): Promise<void> {
+  async filter(metas: Map<string, BucketBlockMeta>, ctx: FilterContext): Promise<void> {
     let count = 0, until = 0;
     if (this.delayMs > 0) {
       for (const [id, m] of metas) {
@@ -331,7 +351,7 @@ export class ConsistencyDelayFilter implements MetaFilter {
 export class GatherMarkFilter implements MetaFilter {
   marked = new Set<string>();
   constructor(readonly marker: string, readonly name: string) {}
-  async filter(metas: Map<string, BlockMeta>, ctx: FilterContext): Promise<void> {
+  async filter(metas: Map<string, BucketBlockMeta>, ctx: FilterContext): Promise<void> {
     const marked = new Set<string>();
     await forEachLimit([...metas.keys()], ctx.concurrency, async (id) => {
       if (await ctx.bucket.exists(`${id}/${this.marker}`)) marked.add(id);
@@ -349,7 +369,7 @@ export class GatherMarkFilter implements MetaFilter {
 export class ReplicaLabelRemover implements MetaFilter {
   readonly name = 'replica-label-removed';
   constructor(readonly labels: readonly string[]) {}
-  async filter(metas: Map<string, BlockMeta>, ctx: FilterContext): Promise<void> {
+  async filter(metas: Map<string, BucketBlockMeta>, ctx: FilterContext): Promise<void> {
     if (this.labels.length === 0) return;
     let n = 0;
     for (const [id, m] of metas) {
@@ -370,8 +390,8 @@ export class ReplicaLabelRemover implements MetaFilter {
  */
 export class DeduplicateFilter implements MetaFilter {
   readonly name = 'duplicate';
-  async filter(metas: Map<string, BlockMeta>, ctx: FilterContext): Promise<void> {
-    const byRes = new Map<number, BlockMeta[]>();
+  async filter(metas: Map<string, BucketBlockMeta>, ctx: FilterContext): Promise<void> {
+    const byRes = new Map<number, BucketBlockMeta[]>();
     for (const m of metas.values()) {
       const r = m.thanos.downsample.resolution;
       let g = byRes.get(r);

@@ -1,25 +1,20 @@
 // `thanos store`: the store gateway. Serves the StoreAPI over the blocks of an object store bucket,
 // keeping only small per-block index state locally and reading postings, series and chunks with
 // ranged GETs. Readiness turns on after the first successful block sync.
-import { ConfigError, definePlugin, type Component, type ComponentContext, type GrpcServices } from '../../../lib/sdk/mod.ts';
+import { ConfigError, definePlugin, type ComponentContext } from '../../../lib/sdk/mod.ts';
 import {
   ConsistencyDelayFilter, DeduplicateFilter, DeletionMarkFilter, LabelShardedFilter, MetaFetcher, TimePartitionFilter,
 } from '../../../lib/store/blocksync/fetcher.ts';
 import { parseRelabelConfigs, type RelabelConfig } from '../../../lib/store/blocksync/relabel.ts';
 import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import { createIndexCache, parseIndexCacheConfig, type IndexCache } from '../../../lib/store/indexcache/mod.ts';
-import type {
-  LabelNamesRequest, LabelNamesResponse, LabelValuesRequest, LabelValuesResponse, SeriesRequest, SeriesResponse,
-} from '../../../lib/proto/store.ts';
-import type { StoreServer } from '../../../lib/store/api.ts';
-import { storeServices } from '../../../lib/store/server.ts';
-import { BucketStore } from './bucketstore.ts';
+import { BucketStore } from '../../../lib/store/gateway/bucketstore.ts';
+import { storeGatewayComponent, type StoreComponent } from '../../../lib/store/gateway/component.ts';
+import { openBlock, removeLocal, type IndexHeaderStats } from '../../../lib/store/gateway/indexheader.ts';
 import { parseStoreConfig, storeFlags, type StoreConfig } from './config.ts';
-import { storeHttp } from './http.ts';
-import { openBlock, removeLocal, type IndexHeaderStats } from './indexheader.ts';
-import { isULID } from '../../../lib/store/blocksync/meta.ts';
 
-export { BucketStore } from './bucketstore.ts';
+export { BucketStore } from '../../../lib/store/gateway/bucketstore.ts';
+export { storeGrpc, storeServer, type StoreComponent } from '../../../lib/store/gateway/component.ts';
 export type { StoreConfig } from './config.ts';
 
 const dec = new TextDecoder();
@@ -32,34 +27,7 @@ async function readConfigFile(ctx: ComponentContext, key: string, path: string):
   }
 }
 
-export interface StoreComponent extends Component {
-  store: BucketStore;
-  /** Resolves after the first successful sync. */
-  ready: Promise<void>;
-  /** Index-headers built from the bucket vs reused from --data-dir. */
-  headerStats: IndexHeaderStats;
-}
-
-/** The BucketStore as a StoreServer (lib/store's contract; its server helper applies response_batch_size). */
-export function storeServer(store: BucketStore): StoreServer {
-  return {
-    async *series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesResponse> {
-      for await (const s of store.series(req, signal)) yield { type: 'series', series: s };
-    },
-    async labelNames(req: LabelNamesRequest): Promise<LabelNamesResponse> {
-      return { names: await store.labelNames(req), warnings: [] };
-    },
-    async labelValues(req: LabelValuesRequest): Promise<LabelValuesResponse> {
-      return { values: await store.labelValues(req), warnings: [] };
-    },
-  };
-}
-
-/** The StoreAPI gRPC methods over a BucketStore (Info is served by the host from info()). */
-export function storeGrpc(store: BucketStore): GrpcServices {
-  return storeServices(storeServer(store));
-}
-
+/** Reads the config (and the files it names) and wires the store gateway's parts (lib/store/gateway). */
 export async function setupStore(ctx: ComponentContext, cfg: StoreConfig): Promise<StoreComponent> {
   const bucket = await ctx.bucket();
   let relabelCfg: RelabelConfig[] = [];
@@ -84,7 +52,6 @@ export async function setupStore(ctx: ComponentContext, cfg: StoreConfig): Promi
   }
   const minTime = () => parseTimeOrDuration(cfg.minTime);
   const maxTime = () => parseTimeOrDuration(cfg.maxTime);
-  const deletionFilter = new DeletionMarkFilter(cfg.ignoreDeletionMarksDelayMs, ctx.log);
   const fetcher = new MetaFetcher(bucket, {
     concurrency: cfg.blockMetaFetchConcurrency,
     log: ctx.log,
@@ -93,12 +60,11 @@ export async function setupStore(ctx: ComponentContext, cfg: StoreConfig): Promi
       new TimePartitionFilter(minTime, maxTime),
       new LabelShardedFilter(relabelCfg),
       new ConsistencyDelayFilter(cfg.consistencyDelayMs),
-      deletionFilter,
+      new DeletionMarkFilter(cfg.ignoreDeletionMarksDelayMs, ctx.log),
       new DeduplicateFilter(),
     ],
   });
-  const dataDir = ctx.dataDir ?? cfg.dataDir;
-  const headerDir = cfg.cacheIndexHeader ? dataDir : undefined;
+  const headerDir = cfg.cacheIndexHeader ? (ctx.dataDir ?? cfg.dataDir) : undefined;
   const headerStats: IndexHeaderStats = { built: 0, reused: 0 };
   const store = new BucketStore(bucket, {
     core: ctx.core,
@@ -114,70 +80,10 @@ export async function setupStore(ctx: ComponentContext, cfg: StoreConfig): Promi
     metrics: ctx.metrics,
     chunkGapBytes: cfg.partitionGapBytes,
   });
-  let resolveReady!: () => void;
-  const ready = new Promise<void>((r) => (resolveReady = r));
-  const http = storeHttp(store, { webDisable: cfg.webDisable, bucket, disableAdminOperations: cfg.disableAdminOperations });
-
-  async function syncOnce(): Promise<boolean> {
-    try {
-      await store.sync();
-      const r = store.lastSync!;
-      ctx.log.info('synced blocks', { loaded: store.blocks.size, partial: r.partial.size, corrupted: r.corrupted.size, filtered: r.filtered.size, failed: store.loadFailures.size });
-      return true;
-    } catch (e) {
-      ctx.log.error('block sync failed', { err: (e as Error).message });
-      return false;
-    }
-  }
-
-  const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((r) => {
-    const t = setTimeout(r, ms);
-    signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+  return storeGatewayComponent({
+    store, bucket, fs: ctx.fs, log: ctx.log, setReady: (r) => ctx.setReady(r), headerDir, headerStats,
+    syncIntervalMs: cfg.syncBlockDurationMs, webDisable: cfg.webDisable, disableAdminOperations: cfg.disableAdminOperations,
   });
-
-  /** Removes local state of blocks that are no longer served (after the first sync). */
-  async function cleanDataDir(): Promise<void> {
-    if (!headerDir || !(await ctx.fs.exists(headerDir))) return;
-    for (const f of await ctx.fs.readDir(headerDir)) {
-      if (f.isDirectory && isULID(f.name) && !store.blocks.has(f.name)) {
-        await removeLocal(ctx.fs, headerDir, f.name).catch((e) => ctx.log.warn('removing stale local block state failed', { id: f.name, err: (e as Error).message }));
-      }
-    }
-  }
-
-  return {
-    store,
-    ready,
-    headerStats,
-    info: () => {
-      const tr = store.timeRange();
-      return {
-        componentType: 'store',
-        labelSets: store.labelSets(),
-        store: { minTime: tr.minTime, maxTime: tr.maxTime, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: store.tsdbInfos() },
-      };
-    },
-    fetch: http,
-    grpc: storeGrpc(store),
-    async run(signal: AbortSignal) {
-      // Initial sync: retried until it succeeds; /-/ready stays false until then.
-      while (!signal.aborted && !(await syncOnce())) await sleep(5000, signal);
-      if (signal.aborted) return store.close();
-      await cleanDataDir();
-      ctx.setReady(true);
-      resolveReady();
-      while (!signal.aborted) {
-        await sleep(cfg.syncBlockDurationMs, signal);
-        if (signal.aborted) break;
-        await syncOnce();
-      }
-      ctx.setReady(false);
-      await store.close();
-    },
-    async reload() {
-      await syncOnce();
-    },
-  };
 }
 
 export default definePlugin<StoreConfig>({

@@ -5,7 +5,7 @@ import {
 } from '../../../lib/sdk/mod.ts';
 import { MetaFetcher, DeletionMarkFilter, TimePartitionFilter, type FetchResult } from '../../../lib/store/blocksync/fetcher.ts';
 import { parseDuration, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
-import type { BlockMeta } from '../../../lib/store/blocksync/meta.ts';
+import type { BucketBlockMeta as BlockMeta } from '../../../lib/tsdb/meta.ts';
 import { Compactor, tolerantRemove } from '../../../lib/compact/compactor.ts';
 import { MARKERS, writeMarker, type MarkerName } from '../../../lib/compact/marks.ts';
 import { RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE, labelsString } from '../../../lib/compact/plan.ts';

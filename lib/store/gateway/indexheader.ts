@@ -5,15 +5,15 @@
 //   | symbol table (exact copy) | postings offset table (exact copy)
 //   | symbols offset <8B> | postings offset table offset <8B> | CRC32-C of those 16 bytes <4B>
 // A small JSON beside it (index-header.json) keeps the original index size and TOC.
-import type { Bucket, Core, FsCapability } from '../../../lib/sdk/mod.ts';
-import type { BlockMeta } from '../../../lib/store/blocksync/meta.ts';
-import { bucketSource, type ByteSource } from '../../../lib/tsdb/bytesource.ts';
-import { crc32c, readBE32, readBE64 } from '../../../lib/tsdb/encoding.ts';
+import type { Bucket, Core, FsCapability } from '../../sdk/mod.ts';
+import type { BucketBlockMeta } from '../../tsdb/meta.ts';
+import { bucketSource, type ByteSource } from '../../tsdb/bytesource.ts';
+import { crc32c, readBE32, readBE64 } from '../../tsdb/encoding.ts';
 import { BucketChunkSource } from './chunkfetch.ts';
-import { CorruptBlockError } from '../../../lib/tsdb/errors.ts';
+import { CorruptBlockError } from '../../tsdb/errors.ts';
 import {
   checkedSection, IndexReader, MemPostingsOffsets, parsePostingsTable, parseSymbols, parseTOC, TOC_LEN, type TOC,
-} from '../../../lib/tsdb/index.ts';
+} from '../../tsdb/index.ts';
 import type { OpenedBlock } from './bucketstore.ts';
 
 export const INDEX_HEADER_MAGIC = 0xbaaad792;
@@ -117,7 +117,7 @@ const te = new TextEncoder();
 const td = new TextDecoder();
 
 /** Opens a block: index-header from --data-dir (built from the bucket when missing or corrupt), chunks by ranged GETs. */
-export async function openBlock(o: OpenOptions, meta: BlockMeta): Promise<OpenedBlock> {
+export async function openBlock(o: OpenOptions, meta: BucketBlockMeta): Promise<OpenedBlock> {
   const id = meta.ulid;
   const sizes = new Map<string, number>();
   for (const f of meta.thanos.files ?? []) if (typeof f.size_bytes === 'number') sizes.set(f.rel_path, f.size_bytes);

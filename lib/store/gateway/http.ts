@@ -1,7 +1,7 @@
 // HTTP surface of the store gateway: GET /api/v1/blocks (Thanos's block viewer API) and a small
 // HTML page of the loaded blocks at /loaded (also served at /).
-import type { Bucket } from '../../../lib/sdk/mod.ts';
-import { isULID } from '../../../lib/store/blocksync/meta.ts';
+import type { Bucket } from '../../sdk/mod.ts';
+import { isULID } from '../../tsdb/ulid.ts';
 import type { BucketStore } from './bucketstore.ts';
 
 function json(body: unknown, status = 200): Response {

@@ -1,18 +1,18 @@
 // The bucket store: the blocks the gateway serves (synced from object storage), and the StoreAPI
 // operations over them: Series (postings → series → chunks with ranged GETs, resolution selection,
 // aggregates, limits), LabelNames and LabelValues.
-import type { Bucket, Core } from '../../../lib/sdk/mod.ts';
-import { GrpcError, GrpcStatus } from '../../../lib/sdk/mod.ts';
+import type { Bucket, Core, Logger } from '../../sdk/mod.ts';
+import { GrpcError, GrpcStatus } from '../../sdk/mod.ts';
 import {
   compareLabels, compareStrings, compileMatcher, labelsFromRecord, labelsKey, MatcherError,
   type CompiledMatcher, type Label, type Labels, type Matcher,
-} from '../../../lib/labels/mod.ts';
-import type { BlockMeta } from '../../../lib/store/blocksync/meta.ts';
-import type { FetchResult, MetaFetcher } from '../../../lib/store/blocksync/fetcher.ts';
-import { forEachLimit } from '../../../lib/store/blocksync/fetcher.ts';
-import type { IndexCache } from '../../../lib/store/indexcache/mod.ts';
-import type { IndexReader, SeriesEntry, ChunkMeta, PostingsRange } from '../../../lib/tsdb/index.ts';
-import type { RawChunk } from '../../../lib/tsdb/chunks.ts';
+} from '../../labels/mod.ts';
+import type { BucketBlockMeta } from '../../tsdb/meta.ts';
+import type { FetchResult, MetaFetcher } from '../blocksync/fetcher.ts';
+import { forEachLimit } from '../blocksync/fetcher.ts';
+import type { IndexCache } from '../indexcache/mod.ts';
+import type { IndexReader, SeriesEntry, ChunkMeta, PostingsRange } from '../../tsdb/index.ts';
+import type { RawChunk } from '../../tsdb/chunks.ts';
 import type { ChunkSource } from './chunkfetch.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -60,12 +60,8 @@ export interface StoreLimits {
   bytesLimit: number;
 }
 
-export interface Logger {
-  debug(msg: string, kv?: Record<string, unknown>): void;
-  info(msg: string, kv?: Record<string, unknown>): void;
-  warn(msg: string, kv?: Record<string, unknown>): void;
-  error(msg: string, kv?: Record<string, unknown>): void;
-}
+/** The logging the store needs (lib/sdk's Logger without with()). */
+type StoreLogger = Omit<Logger, 'with'>;
 interface CounterLike { inc(labels?: Record<string, string>, v?: number): void }
 interface GaugeLike { set(v: number, labels?: Record<string, string>): void }
 export interface StoreMetrics {
@@ -83,13 +79,13 @@ export interface OpenedBlock {
 }
 
 /** Opens a block's index (from a local index-header or the bucket) and chunk reader. */
-export type BlockOpener = (meta: BlockMeta) => Promise<OpenedBlock>;
+export type BlockOpener = (meta: BucketBlockMeta) => Promise<OpenedBlock>;
 
 export class Block {
   readonly extLabels: Labels;
   readonly extKey: string;
   readonly resolution: number;
-  constructor(readonly meta: BlockMeta, readonly index: IndexReader, readonly chunks: ChunkSource, readonly closeFn?: () => Promise<void>) {
+  constructor(readonly meta: BucketBlockMeta, readonly index: IndexReader, readonly chunks: ChunkSource, readonly closeFn?: () => Promise<void>) {
     this.extLabels = labelsFromRecord(meta.thanos.labels);
     this.extKey = labelsKey(this.extLabels);
     this.resolution = meta.thanos.downsample.resolution;
@@ -541,7 +537,7 @@ export interface BucketStoreOptions {
   seriesMaxConcurrency?: number;
   /** [min, max] time served (ms); recomputed by the caller for relative values. */
   timeRange?: () => { minTime: number; maxTime: number };
-  log?: Logger;
+  log?: StoreLogger;
   metrics?: StoreMetrics;
   /** Called when a block is dropped (e.g. to remove its local index-header). */
   onDrop?: (id: string) => Promise<void>;
@@ -565,7 +561,7 @@ export class BucketStore {
   readonly loadFailures = new Map<string, string>();
   private readonly limits: StoreLimits;
   private readonly gate: Gate;
-  private readonly log?: Logger;
+  private readonly log?: StoreLogger;
   private mLoads?: CounterLike;
   private mLoadFailures?: CounterLike;
   private mDrops?: CounterLike;

@@ -2,9 +2,9 @@
 // of one segment are grouped when the gap between neighbours is under `gap` bytes, each group is one
 // GET, and chunks are sliced out of it without copying or decoding. Like Thanos's store gateway,
 // the chunk CRC is not verified here (the querier decodes every chunk it uses).
-import type { Bucket } from '../../../lib/sdk/mod.ts';
-import { CorruptBlockError } from '../../../lib/tsdb/errors.ts';
-import type { RawChunk } from '../../../lib/tsdb/chunks.ts';
+import type { Bucket } from '../../sdk/mod.ts';
+import { CorruptBlockError } from '../../tsdb/errors.ts';
+import type { RawChunk } from '../../tsdb/chunks.ts';
 
 export interface ChunkSource {
   /** Raw chunks for sorted, unique refs (same order). */
