@@ -20,6 +20,8 @@ export interface FunctionDef {
   ret: ValueType;
   /** Behind --enable-feature=promql-experimental-functions in Prometheus. */
   experimental?: boolean;
+  /** False: parsed and type-checked, refused at evaluation (the conformance harness skips its cases). */
+  implemented: boolean;
   /** How the engine evaluates a call (engine/calls.ts: rangeFn, elementwise, dateFn, or its own). */
   kernel: CallKernel;
 }
@@ -31,9 +33,9 @@ const M: ValueType = 'matrix';
 const S: ValueType = 'scalar';
 const STR: ValueType = 'string';
 
-interface Flags { variadic?: number; experimental?: boolean }
+interface Flags { variadic?: number; experimental?: boolean; implemented?: boolean }
 function fn(name: string, args: ValueType[], ret: ValueType, kernel: CallKernel, flags: Flags = {}): FunctionDef {
-  return { name, args, variadic: flags.variadic ?? 0, ret, experimental: flags.experimental ?? false, kernel };
+  return { name, args, variadic: flags.variadic ?? 0, ret, experimental: flags.experimental ?? false, implemented: flags.implemented ?? true, kernel };
 }
 const X = { experimental: true };
 const OPT1 = { variadic: 1 };
@@ -68,7 +70,7 @@ const list: FunctionDef[] = [
   fn('ts_of_max_over_time', [M], V, rangeFn(ot.ts_of_max_over_time), X),
   fn('ts_of_min_over_time', [M], V, rangeFn(ot.ts_of_min_over_time), X),
   fn('double_exponential_smoothing', [M, S, S], V, rangeFn(ot.double_exponential_smoothing, { check: ot.checkSmoothingFactors }), X),
-  fn('integral', [M, S], V, unsupported('function "integral" is not supported'), { variadic: 1, experimental: true }),
+  fn('integral', [M, S], V, unsupported('function "integral" is not supported'), { variadic: 1, experimental: true, implemented: false }),
   // Math (functions/math.ts) — per sample, drops __name__.
   fn('abs', [V], V, elementwise(Math.abs)),
   fn('ceil', [V], V, elementwise(Math.ceil)),
@@ -118,7 +120,7 @@ const list: FunctionDef[] = [
   fn('label_join', [V, STR, STR, STR], V, labelJoin, { variadic: -1 }),
   fn('sort_by_label', [V, STR], V, sortByLabel, { variadic: -1, experimental: true }),
   fn('sort_by_label_desc', [V, STR], V, sortByLabel, { variadic: -1, experimental: true }),
-  fn('info', [V, V], V, unsupported('info() is not supported'), { variadic: 1, experimental: true }),
+  fn('info', [V, V], V, unsupported('info() is not supported'), { variadic: 1, experimental: true, implemented: false }),
   // Histograms (functions/histogram.ts).
   fn('histogram_quantile', [S, V], V, bucketFunction),
   fn('histogram_fraction', [S, S, V], V, bucketFunction),
@@ -127,7 +129,7 @@ const list: FunctionDef[] = [
   fn('histogram_sum', [V], V, nativeOnly),
   fn('histogram_stddev', [V], V, nativeOnly),
   fn('histogram_stdvar', [V], V, nativeOnly),
-  fn('histogram_quantiles', [V, STR, S, S], V, unsupported('histogram_quantiles() is not supported'), { variadic: 9, experimental: true }),
+  fn('histogram_quantiles', [V, STR, S, S], V, unsupported('histogram_quantiles() is not supported'), { variadic: 9, experimental: true, implemented: false }),
   // Whole vectors (functions/vector.ts).
   fn('vector', [S], V, vector),
   fn('scalar', [V], S, scalar),
