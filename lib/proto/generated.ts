@@ -4,7 +4,8 @@
 // written with these; the hot paths keep the hand-written codecs (README.md).
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import { configureTextEncoding, getTextEncoding } from '@bufbuild/protobuf/wire';
-import type { Label } from '../labels/mod.ts';
+import type { Label, Matcher, MatchType } from '../labels/mod.ts';
+import type { AnyMessage } from './common.ts';
 import { ProtobufError } from './wire.ts';
 
 // proto3 strings: @bufbuild/protobuf throws on invalid UTF-8 (as Go does); the hand-written
@@ -45,3 +46,21 @@ export function decodeGen<D extends DescMessage>(schema: D, buf: Uint8Array): Me
     throw new ProtobufError(`${schema.typeName}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
+
+const MATCH_TYPES: readonly MatchType[] = ['=', '!=', '=~', '!~'];
+const MATCH_NUMBERS: Record<MatchType, number> = { '=': 0, '!=': 1, '=~': 2, '!~': 3 };
+
+/** thanos.LabelMatcher / prometheus.LabelMatcher (same numbers: EQ=0 NEQ=1 RE=2 NRE=3). */
+export const matchersToGen = (ms: readonly Matcher[]) => ms.map((m) => ({ type: MATCH_NUMBERS[m.type], name: m.name, value: m.value }));
+
+/** Unknown matcher types are refused, as wire.ts readMatcher does. */
+export function matchersFromGen(ms: ReadonlyArray<{ type: number; name: string; value: string }>): Matcher[] {
+  return ms.map((m) => {
+    const type = MATCH_TYPES[m.type];
+    if (type === undefined) throw new ProtobufError(`unknown label matcher type ${m.type}`);
+    return { type, name: m.name, value: m.value };
+  });
+}
+
+export const anyToGen = (a: AnyMessage | undefined) => (a ? { typeUrl: a.typeUrl, value: a.value } : undefined);
+export const anyFromGen = (a: { typeUrl: string; value: Uint8Array }): AnyMessage => ({ typeUrl: a.typeUrl, value: a.value });

@@ -7,6 +7,8 @@ import {
   type AnyMessage,
 } from './common.ts';
 import { readMatcher, readTimeSeries, writeMatcher, writeTimeSeries, type TimeSeries } from './prompb.ts';
+import * as pb from './gen/thanos/store_pb.ts';
+import { anyFromGen, anyToGen, decodeGen, encodeGen, fromInt64, matchersFromGen, matchersToGen, toInt64 } from './generated.ts';
 import { decodeMessage, ProtobufError, Reader, Writer, WIRE_LEN, sizeInt64, sizeVarint32 } from './wire.ts';
 
 export type { AnyMessage } from './common.ts';
@@ -595,79 +597,47 @@ export function decodeSeriesRequest(buf: Uint8Array): SeriesRequest {
 // ---------------------------------------------------------------------------------------------
 // LabelNames / LabelValues
 
+// Requests: generated codecs (cold path, lib/proto/gen/thanos/store_pb.ts).
+
 export function encodeLabelNamesRequest(m: LabelNamesRequest): Uint8Array {
-  const w = new Writer(64);
-  writeBoolField(w, 1, m.partialResponseDisabled);
-  if (m.partialResponseStrategy !== 0) { w.byte(0x10); w.int32(m.partialResponseStrategy); }
-  writeInt64Field(w, 3, m.start);
-  writeInt64Field(w, 4, m.end);
-  if (m.hints) writeAny(w, 5, m.hints);
-  for (const mt of m.matchers) writeMatcher(w, 6, mt);
-  writeStrings(w, 7, m.withoutReplicaLabels);
-  writeInt64Field(w, 8, m.limit);
-  return w.finish();
+  return encodeGen(pb.LabelNamesRequestSchema, {
+    partialResponseDisabled: m.partialResponseDisabled, partialResponseStrategy: m.partialResponseStrategy,
+    start: toInt64(m.start), end: toInt64(m.end), hints: anyToGen(m.hints), matchers: matchersToGen(m.matchers),
+    withoutReplicaLabels: [...m.withoutReplicaLabels], limit: toInt64(m.limit),
+  });
 }
 
 export function decodeLabelNamesRequest(buf: Uint8Array): LabelNamesRequest {
-  return decodeMessage(buf, (r) => {
-    const m = labelNamesRequest();
-    while (r.pos < r.end) {
-      const t = r.tag();
-      switch (t) {
-        case 0x08: m.partialResponseDisabled = r.bool(); break;
-        case 0x10: m.partialResponseStrategy = r.int32(); break;
-        case 0x18: m.start = r.int64(); break;
-        case 0x20: m.end = r.int64(); break;
-        case 0x2a: m.hints = readAny(r); break;
-        case 0x32: m.matchers.push(readMatcher(r)); break;
-        case 0x3a: m.withoutReplicaLabels.push(r.string()); break;
-        case 0x40: m.limit = r.int64(); break;
-        default:
-          if ((t >>> 3) <= 8) wrongWire(r, 'LabelNamesRequest', t);
-          r.skip(t & 7);
-      }
-    }
-    return m;
+  const g = decodeGen(pb.LabelNamesRequestSchema, buf);
+  const m = labelNamesRequest({
+    partialResponseDisabled: g.partialResponseDisabled, partialResponseStrategy: g.partialResponseStrategy,
+    start: fromInt64(g.start), end: fromInt64(g.end), matchers: matchersFromGen(g.matchers), withoutReplicaLabels: g.withoutReplicaLabels, limit: fromInt64(g.limit),
   });
+  if (g.hints) m.hints = anyFromGen(g.hints);
+  return m;
 }
 
 export function encodeLabelValuesRequest(m: LabelValuesRequest): Uint8Array {
-  const w = new Writer(64);
-  if (m.label) { w.byte(0x0a); w.string(m.label); }
-  writeBoolField(w, 2, m.partialResponseDisabled);
-  if (m.partialResponseStrategy !== 0) { w.byte(0x18); w.int32(m.partialResponseStrategy); }
-  writeInt64Field(w, 4, m.start);
-  writeInt64Field(w, 5, m.end);
-  if (m.hints) writeAny(w, 6, m.hints);
-  for (const mt of m.matchers) writeMatcher(w, 7, mt);
-  writeStrings(w, 8, m.withoutReplicaLabels);
-  writeInt64Field(w, 9, m.limit);
-  return w.finish();
+  return encodeGen(pb.LabelValuesRequestSchema, {
+    label: m.label, partialResponseDisabled: m.partialResponseDisabled, partialResponseStrategy: m.partialResponseStrategy,
+    start: toInt64(m.start), end: toInt64(m.end), hints: anyToGen(m.hints), matchers: matchersToGen(m.matchers),
+    withoutReplicaLabels: [...m.withoutReplicaLabels], limit: toInt64(m.limit),
+  });
 }
 
 export function decodeLabelValuesRequest(buf: Uint8Array): LabelValuesRequest {
-  return decodeMessage(buf, (r) => {
-    const m = labelValuesRequest({ label: '' });
-    while (r.pos < r.end) {
-      const t = r.tag();
-      switch (t) {
-        case 0x0a: m.label = r.string(); break;
-        case 0x10: m.partialResponseDisabled = r.bool(); break;
-        case 0x18: m.partialResponseStrategy = r.int32(); break;
-        case 0x20: m.start = r.int64(); break;
-        case 0x28: m.end = r.int64(); break;
-        case 0x32: m.hints = readAny(r); break;
-        case 0x3a: m.matchers.push(readMatcher(r)); break;
-        case 0x42: m.withoutReplicaLabels.push(r.string()); break;
-        case 0x48: m.limit = r.int64(); break;
-        default:
-          if ((t >>> 3) <= 9) wrongWire(r, 'LabelValuesRequest', t);
-          r.skip(t & 7);
-      }
-    }
-    return m;
+  const g = decodeGen(pb.LabelValuesRequestSchema, buf);
+  const m = labelValuesRequest({
+    label: g.label, partialResponseDisabled: g.partialResponseDisabled, partialResponseStrategy: g.partialResponseStrategy,
+    start: fromInt64(g.start), end: fromInt64(g.end), matchers: matchersFromGen(g.matchers), withoutReplicaLabels: g.withoutReplicaLabels, limit: fromInt64(g.limit),
   });
+  if (g.hints) m.hints = anyFromGen(g.hints);
+  return m;
 }
+
+// The responses stay hand-written: they carry whole label-value lists (bulk strings), where the
+// generated decoder measured 6x slower (1000 values: 165 µs vs 1050 µs); checked equal to the
+// generated codec in test/proto/gen-equality.test.ts.
 
 function encodeStringsResponse(values: readonly string[], warnings: readonly string[], hints?: AnyMessage): Uint8Array {
   const w = new Writer(64 + values.length * 16);

@@ -1,5 +1,6 @@
 // The hand-written codecs kept on hot paths (lib/proto/store.ts Series request/response frames and
-// chunk payloads, thanos.WriteRequest; lib/proto/prompb.ts remote-write WriteRequest) against the
+// chunk payloads, thanos.WriteRequest, LabelNames/LabelValues responses; lib/proto/prompb.ts
+// remote-write WriteRequest) against the
 // codecs generated from proto/ (lib/proto/gen, @bufbuild/protobuf): on a corpus of random and
 // edge-case messages (empty, int64 extremes, NaN/±Inf, empty strings/bytes, unknown fields),
 //   - byte-equality: hand encode(m) === generated toBinary(m)
@@ -14,11 +15,14 @@ import {
   decodeWriteRequest, encodeWriteRequest, matchTypeNumber, type Exemplar, type Histogram, type TimeSeries, type WriteRequest,
 } from '../../lib/proto/prompb.ts';
 import {
-  decodeSeriesRequest, decodeSeriesResponse, decodeStoreWriteRequest, encodeSeriesRequest, encodeSeriesResponse, encodeStoreWriteRequest,
-  type AggrChunk, type Chunk, type Series, type SeriesRequest, type SeriesResponse, type StoreWriteRequest,
+  decodeLabelNamesResponse, decodeLabelValuesResponse, decodeSeriesRequest, decodeSeriesResponse, decodeStoreWriteRequest,
+  encodeLabelNamesResponse, encodeLabelValuesResponse, encodeSeriesRequest, encodeSeriesResponse, encodeStoreWriteRequest,
+  type AggrChunk, type LabelNamesResponse, type LabelValuesResponse, type Chunk, type Series, type SeriesRequest, type SeriesResponse, type StoreWriteRequest,
 } from '../../lib/proto/store.ts';
 import { WriteRequestSchema as PromWriteRequestSchema } from '../../lib/proto/gen/prometheus/remote_pb.ts';
-import { SeriesRequestSchema, SeriesResponseSchema, WriteRequestSchema as StoreWriteRequestSchema } from '../../lib/proto/gen/thanos/store_pb.ts';
+import {
+  LabelNamesResponseSchema, LabelValuesResponseSchema, SeriesRequestSchema, SeriesResponseSchema, WriteRequestSchema as StoreWriteRequestSchema,
+} from '../../lib/proto/gen/thanos/store_pb.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Hand-written shapes -> generated init objects (int64 as bigint; the hand-written codecs use
@@ -247,5 +251,14 @@ check('prometheus.WriteRequest', PromWriteRequestSchema, promWriteRequestInit, e
 check('thanos.WriteRequest', StoreWriteRequestSchema, storeWriteRequestInit, encodeStoreWriteRequest, decodeStoreWriteRequest,
   [{ timeseries: [], tenant: '', replica: 0 }, { timeseries: [], tenant: 'ü', replica: 2 ** 63, timeseriesTenantData: [{ timeseries: [], tenant: '' }] }],
   storeWriteRequestR);
+
+const namesInit = (m: LabelNamesResponse) => ({ names: m.names, warnings: m.warnings, hints: any(m.hints) });
+const valuesInit = (m: LabelValuesResponse) => ({ values: m.values, warnings: m.warnings, hints: any(m.hints) });
+check('thanos.LabelNamesResponse', LabelNamesResponseSchema, namesInit, encodeLabelNamesResponse, decodeLabelNamesResponse,
+  [{ names: [], warnings: [] }, { names: [''], warnings: [''], hints: { typeUrl: '', value: new Uint8Array() } }],
+  () => { const m: LabelNamesResponse = { names: many(30, str), warnings: many(2, str) }; if (bool()) m.hints = anyMsg(); return m; });
+check('thanos.LabelValuesResponse', LabelValuesResponseSchema, valuesInit, encodeLabelValuesResponse, decodeLabelValuesResponse,
+  [{ values: [], warnings: [] }, { values: ['', '😀'], warnings: [] }],
+  () => { const m: LabelValuesResponse = { values: many(30, str), warnings: many(2, str) }; if (bool()) m.hints = anyMsg(); return m; });
 
 test.run();
