@@ -14,12 +14,13 @@ import { startGrpc, type GrpcListener } from '../../host/server/grpc.ts';
 import { infoResponseFromComponentInfo } from '../../lib/proto/info.ts';
 import { labelNamesRequest, labelValuesRequest, seriesRequest } from '../../lib/proto/store.ts';
 import { compress } from '../../lib/remote/snappy.ts';
-import { infoServices } from '../../lib/store/server.ts';
+import { infoServices, storeServices, writeableStoreServices } from '../../lib/store/server.ts';
 import { StoreClient } from '../../lib/store/client.ts';
 import { dialGrpc } from '../../host/server/grpc.ts';
 import { BlockReader, bucketBlockFiles } from '../../lib/tsdb/block.ts';
 import { encodeSamplesRecord } from '../../lib/tsdb/head/wal.ts';
-import plugin, { parseLabelFlag, setupReceive, type ReceiveComponent } from '../../plugins/component/receive/mod.ts';
+import { Receiver, receiveHttpHandler } from '../../lib/receive/mod.ts';
+import plugin, { parseLabelFlag } from '../../plugins/component/receive/mod.ts';
 import { collect, core, fsBucket, labelsRec, range, receiveCtx, rwRequest, samplesOf, ts } from './helpers.ts';
 
 const dirs: string[] = [];
@@ -40,11 +41,22 @@ const ALL: Matcher[] = [{ type: '=~', name: '__name__', value: '.+' }];
 const MIN = -9223372036854775808;
 const MAX = 9223372036854775807;
 
+const config = (dir: string, extra: Record<string, unknown> = {}) =>
+  plugin.parseConfig({ tsdbPath: dir, labels: ['replica="r1"', 'cluster="eu"'], remoteWriteAddress: '127.0.0.1:0', ...extra });
+
+/** lib/receive's Receiver with its HTTP handler, served over gRPC (StoreAPI, WriteableStore, Info) as the plugin wires it. */
 async function start(dir: string, extra: Record<string, unknown> = {}, bucketDir?: string) {
-  const cfg = plugin.parseConfig({ tsdbPath: dir, labels: ['replica="r1"', 'cluster="eu"'], remoteWriteAddress: '127.0.0.1:0', ...extra });
-  const ctx = receiveCtx(bucketDir ? await fsBucket(bucketDir) : undefined);
-  const rc = await setupReceive(ctx, cfg);
-  const srv = await startGrpc('127.0.0.1:0', { ...rc.grpc!, ...infoServices(() => infoResponseFromComponentInfo(rc.info())) });
+  const cfg = config(dir, extra);
+  const ctx = receiveCtx();
+  const rx = await Receiver.open({
+    fs: ctx.fs, path: cfg.tsdbPath, core: ctx.core, log: ctx.log, metrics: ctx.metrics, bucket: bucketDir ? await fsBucket(bucketDir) : undefined,
+    labels: cfg.labels, tenantLabelName: cfg.tenantLabelName, defaultTenant: cfg.defaultTenant,
+    replicationFactor: cfg.replicationFactor, blockDurationMs: cfg.blockDurationMs, retentionMs: cfg.retentionMs,
+  });
+  const rc = { rx, handle: receiveHttpHandler(rx, cfg) };
+  const srv = await startGrpc('127.0.0.1:0', {
+    ...storeServices(rx.store), ...writeableStoreServices((req) => rx.grpcWrite(req)), ...infoServices(() => infoResponseFromComponentInfo(rx.info())),
+  });
   servers.push(srv);
   const client = new StoreClient(dialGrpc(srv.address));
   clients.push(client);
@@ -160,7 +172,7 @@ test('tenants by header and over gRPC WriteableStore; conflicts map to AlreadyEx
     assert.instance(e, GrpcError);
     assert.is((e as GrpcError).code, GrpcStatus.AlreadyExists);
   }
-  assert.equal(rc.tenants(), ['default-tenant', 'team-a', 'team-b']);
+  assert.equal(rc.rx.tenants.ids(), ['default-tenant', 'team-a', 'team-b']);
   const got = await seriesOf(client);
   assert.equal(got.map((s) => [labelsRec(s).tenant_id, samplesOf(s)]), [
     ['default-tenant', [[1000, 2]]], ['team-a', [[1000, 1]]], ['team-b', [[1000, 3], [2000, 4]]],
@@ -205,7 +217,7 @@ test('blocks are cut every block duration and uploaded (thanos section, source r
   const sa = range(0, 200, 1000, (_t, i) => i * 0.5); // 0..199 s
   const sb = range(500, 200, 1000, (_t, i) => 100 - i);
   assert.is((await rc.handle(rwRequest([ts(A, sa), ts(B, sb)]))).status, 200);
-  const made = await rc.compactAndShip();
+  const made = await rc.rx.compactAndShip();
   assert.is(made.length, 2); // [0,60s) and [60s,120s); 120..199 s stay in the head (< 1.5 × 1m)
   const ids = readdirSync(bdir).sort();
   assert.is(ids.length, 2);
@@ -234,13 +246,21 @@ test('blocks are cut every block duration and uploaded (thanos section, source r
 test('shutdown flushes the head into a block and uploads it; the WAL is empty afterwards', async () => {
   const dir = tmp();
   const bdir = tmp();
-  const { rc, ctx } = await start(dir, {}, bdir);
+  // the plugin as the host runs it: setup, then run() serves remote write until aborted
+  const ctx = receiveCtx(await fsBucket(bdir));
+  let addr: { hostname: string; port: number } | undefined;
+  const listen = ctx.listen;
+  ctx.listen = async (o, h) => {
+    const l = await listen(o, h);
+    addr = l.address;
+    return l;
+  };
+  const comp = await plugin.setup(ctx, config(dir));
   const ac = new AbortController();
-  const running = rc.run(ac.signal);
-  for (let i = 0; i < 50 && !rc.remoteWriteAddress(); i++) await new Promise((r) => setTimeout(r, 20));
-  const addr = rc.remoteWriteAddress()!;
+  const running = comp.run(ac.signal);
+  for (let i = 0; i < 50 && !addr; i++) await new Promise((r) => setTimeout(r, 20));
   const body = await rwRequest([ts(A, range(5000, 30, 1000, (t) => t))]).arrayBuffer();
-  const res = await fetch(`http://127.0.0.1:${addr.port}/api/v1/receive`, { method: 'POST', body, headers: { 'Content-Encoding': 'snappy', 'Content-Type': 'application/x-protobuf' } });
+  const res = await fetch(`http://127.0.0.1:${addr!.port}/api/v1/receive`, { method: 'POST', body, headers: { 'Content-Encoding': 'snappy', 'Content-Type': 'application/x-protobuf' } });
   assert.is(res.status, 200);
   assert.ok(ctx.ready);
   ac.abort();

@@ -5,6 +5,7 @@ import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec } from
 import {
   configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented, type RawConfig,
 } from '../../../lib/config/fields.ts';
+import { validTenant } from '../../../lib/receive/tenants.ts';
 
 export interface ReceiveConfig {
   remoteWriteAddress: string;
@@ -126,7 +127,3 @@ function parseStrict(input: unknown): ReceiveConfig {
   refuseUnimplemented(raw, receiveFlags);
 }
 
-/** A tenant id becomes a directory name under --tsdb.path. */
-export function validTenant(t: string): boolean {
-  return /^[A-Za-z0-9_.-]{1,128}$/.test(t) && t !== '.' && t !== '..';
-}

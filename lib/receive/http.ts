@@ -1,0 +1,60 @@
+// Receive's HTTP API (what --remote-write.address serves):
+// - POST /api/v1/receive: remote write 0.1.0 (snappy + prompb). The tenant comes from the tenant
+//   header (default: the default tenant). 200 all stored; 400 malformed body, invalid labels or
+//   replica number (valid series are still stored); 409 out-of-order / duplicate / too-old samples
+//   (the rest is stored); 413 body too big. The WAL record is synced before the answer.
+// - GET /api/v1/status/tsdb: head cardinality of the tenant in the tenant header (Prometheus's JSON).
+import { int64, stringifyJson } from '../query/json.ts';
+import { parseRemoteWriteRequest, RemoteError } from '../remote/write.ts';
+import type { Receiver, WriteOutcome } from './receiver.ts';
+
+export interface ReceiveHttpOptions {
+  tenantHeader: string;
+  defaultTenant: string;
+  replicaHeader: string;
+  replicationFactor: number;
+  /** Longest accepted remote write body (compressed), bytes. */
+  maxBodyBytes: number;
+}
+
+/** The remote write + status handler over a Receiver. */
+export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Request) => Promise<Response> {
+  /** GET /api/v1/status/tsdb: head cardinality of the tenant in the tenant header (Prometheus's JSON shape). */
+  async function statusTsdb(req: Request, url: URL): Promise<Response> {
+    const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+    if (req.method !== 'GET') return json(405, { status: 'error', errorType: 'bad_data', error: `method ${req.method} not allowed, use GET` });
+    const lp = url.searchParams.get('limit') ?? '10';
+    if (!/^\d+$/.test(lp) || Number(lp) < 1) return json(400, { status: 'error', errorType: 'bad_data', error: `limit must be a positive number, got ${JSON.stringify(lp)}` });
+    const tid = req.headers.get(o.tenantHeader) || o.defaultTenant;
+    const t = r.tenants.find(tid);
+    if (!t) return json(404, { status: 'error', errorType: 'not_found', error: `unknown tenant ${JSON.stringify(tid)}` });
+    const stats = t.db.head.stats(Number(lp));
+    const headStats = { ...stats.headStats, minTime: int64(stats.headStats.minTime), maxTime: int64(stats.headStats.maxTime) };
+    return new Response(stringifyJson({ status: 'success', data: { ...stats, headStats } }), { status: 200, headers: { 'content-type': 'application/json' } });
+  }
+
+  return async function handle(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    if (url.pathname === '/api/v1/status/tsdb') return statusTsdb(req, url);
+    if (url.pathname !== '/api/v1/receive') return new Response('not found\n', { status: 404 });
+    let out: WriteOutcome;
+    try {
+      const replica = req.headers.get(o.replicaHeader);
+      if (replica !== null && replica !== '' && !(/^\d+$/.test(replica) && Number(replica) < o.replicationFactor)) {
+        out = { status: 400, message: `replica count exceeds replication factor: replica ${replica}, replication factor ${o.replicationFactor}` };
+      } else {
+        const wr = await parseRemoteWriteRequest(req, { maxBodyBytes: o.maxBodyBytes });
+        const tid = req.headers.get(o.tenantHeader) || o.defaultTenant;
+        out = await r.write(tid, wr.timeseries);
+      }
+    } catch (e) {
+      if (e instanceof RemoteError) out = { status: e.status, message: e.message };
+      else {
+        r.log.error('remote write failed', { err: (e as Error).message });
+        out = { status: 500, message: (e as Error).message };
+      }
+    }
+    r.countRequest(out.status);
+    return new Response(out.status === 200 ? '' : out.message + '\n', { status: out.status, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+  };
+}

@@ -1,0 +1,260 @@
+// The receiver (Thanos receive as an ingestor, replication factor 1): appends remote-write series to
+// the tenant's TSDB and reports what was refused, serves the StoreAPI over every tenant's blocks +
+// head (each series labelled with the external labels, which override same-named labels, and the
+// tenant label), answers Info, and cuts/uploads/retains blocks on each tick.
+import { GrpcError, GrpcStatus, type Bucket, type ComponentInfo, type Core, type FsCapability, type Logger, type Metrics } from '../sdk/mod.ts';
+import { compareStrings, type Label, type Labels, type Matcher } from '../labels/mod.ts';
+import type { TimeSeries } from '../proto/prompb.ts';
+import type { StoreWriteRequest } from '../proto/store.ts';
+import { MIN_TIME, MAX_TIME, type StoreServer } from '../store/api.ts';
+import { MemoryStore } from '../store/memory.ts';
+import { compileMatchers } from '../store/proxy.ts';
+import { readShipperMeta } from '../shipper/shipper.ts';
+import type { PrepareResult } from '../tsdb/head/head.ts';
+import { Tenants, validTenant } from './tenants.ts';
+
+export interface WriteOutcome {
+  /** As the HTTP answer: 200 all stored; 400 bad input (the valid part is stored); 409 conflicts; 503 shutting down. */
+  status: number;
+  message: string;
+  result?: PrepareResult;
+}
+
+export interface ReceiverOptions {
+  fs: FsCapability;
+  /** The TSDB root (--tsdb.path): one directory per tenant. */
+  path: string;
+  core: Core;
+  log: Logger;
+  metrics: Metrics;
+  /** Uploads are enabled when set. */
+  bucket?: Bucket;
+  /** External labels. */
+  labels: Record<string, string>;
+  tenantLabelName: string;
+  defaultTenant: string;
+  replicationFactor: number;
+  blockDurationMs: number;
+  /** Local blocks older than this (behind the newest, once uploaded) are deleted; 0 keeps them. */
+  retentionMs: number;
+}
+
+const REJECT_TEXT: Record<string, string> = {
+  'out-of-order': 'out of order sample',
+  duplicate: 'duplicate sample for timestamp',
+  'out-of-bounds': 'out of bounds',
+};
+const LABEL_TEXT: Record<string, string> = {
+  'empty-labels': 'empty labels',
+  'empty-label-name': 'empty label name',
+  'empty-label-value': 'empty label value',
+  'labels-out-of-order': 'out of order labels',
+  'duplicate-label': 'duplicate labels',
+};
+
+function fmt(ls: Labels): string {
+  return '{' + ls.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(', ') + '}';
+}
+
+type Counter = ReturnType<Metrics['counter']>;
+type Gauge = ReturnType<Metrics['gauge']>;
+
+interface ReceiverMetrics {
+  samplesIn: Counter;
+  samplesRejected: Counter;
+  writeRequests: Counter;
+  headSeries: Gauge;
+}
+
+export class Receiver {
+  /** The StoreAPI over every tenant (a per-request snapshot of the matching series). */
+  readonly store: StoreServer = receiverStore(this);
+  private accepting = true;
+
+  private constructor(
+    private readonly o: ReceiverOptions,
+    private readonly root: string,
+    readonly tenants: Tenants,
+    private readonly m: ReceiverMetrics,
+  ) {}
+
+  /** Registers the metrics, then opens the TSDB root and replays every tenant already in it. */
+  static async open(o: ReceiverOptions): Promise<Receiver> {
+    const m: ReceiverMetrics = {
+      samplesIn: o.metrics.counter('thanos_receive_samples_appended_total', 'Samples appended to the head, by tenant.', ['tenant']),
+      samplesRejected: o.metrics.counter('thanos_receive_samples_rejected_total', 'Samples refused (out of order, duplicate, out of bounds), by tenant and reason.', ['tenant', 'reason']),
+      writeRequests: o.metrics.counter('thanos_receive_write_requests_total', 'Remote write requests by HTTP status code.', ['code']),
+      headSeries: o.metrics.gauge('prometheus_tsdb_head_series', 'Series in the head, by tenant.', ['tenant']),
+    };
+    const root = o.fs.resolve(o.path);
+    const tenants = await Tenants.open({
+      fs: o.fs, root, core: o.core, log: o.log, metrics: o.metrics, bucket: o.bucket, labels: o.labels, tenantLabelName: o.tenantLabelName, blockDurationMs: o.blockDurationMs,
+    });
+    return new Receiver(o, root, tenants, m);
+  }
+
+  get log(): Logger {
+    return this.o.log;
+  }
+
+  /** Counts one remote write request answered with HTTP status code (the HTTP handler's). */
+  countRequest(status: number): void {
+    this.m.writeRequests.inc({ code: String(status) });
+  }
+
+  /** Refuses further writes (503) from now on: shutdown. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  /** Appends to a tenant (the HTTP and gRPC paths end here). */
+  async write(tenantId: string, series: readonly TimeSeries[]): Promise<WriteOutcome> {
+    if (!this.accepting) return { status: 503, message: 'receiver is shutting down' };
+    if (!validTenant(tenantId)) return { status: 400, message: `invalid tenant ${JSON.stringify(tenantId)}` };
+    const t = await this.tenants.get(tenantId);
+    const res = await t.db.append(series.map((s) => ({ labels: s.labels, samples: s.samples })));
+    this.m.samplesIn.inc({ tenant: tenantId }, res.samplesAccepted);
+    this.m.headSeries.set(t.db.head.numSeries, { tenant: tenantId });
+    const problems: string[] = [];
+    let status = 200;
+    const nRej = Object.values(res.rejected).reduce((a, b) => a + b, 0);
+    const nBad = Object.values(res.labelErrors).reduce((a, b) => a + b, 0);
+    if (nRej > 0) {
+      status = 409;
+      for (const [k, n] of Object.entries(res.rejected)) if (n > 0) {
+        this.m.samplesRejected.inc({ tenant: tenantId, reason: k }, n);
+        problems.push(`add ${n} samples: ${REJECT_TEXT[k]}`);
+      }
+      if (res.firstReject) problems.push(`first: ${fmt(res.firstReject.labels)} @ ${res.firstReject.t}`);
+    }
+    const nHist = series.reduce((n, s) => n + (s.histograms?.length ?? 0), 0);
+    if (nHist > 0) {
+      status = 400;
+      problems.push(`${nHist} native histogram samples refused: native histograms are not supported by this receiver`);
+    }
+    if (nBad > 0) {
+      status = 400;
+      for (const [k, n] of Object.entries(res.labelErrors)) if (n > 0) problems.push(`${n} series with ${LABEL_TEXT[k]}`);
+      if (res.firstLabelError) problems.push(`first: ${fmt(res.firstLabelError.labels)}`);
+    }
+    if (status !== 200) this.o.log.debug('write partially refused', { tenant: tenantId, status, problems: problems.join('; ') });
+    return { status, message: problems.join('; '), result: res };
+  }
+
+  /** thanos.WriteableStore/RemoteWrite: conflicts -> AlreadyExists, bad input -> InvalidArgument. */
+  async grpcWrite(req: StoreWriteRequest): Promise<void> {
+    const { replicationFactor, defaultTenant } = this.o;
+    if (req.replica >= replicationFactor) throw new GrpcError(GrpcStatus.InvalidArgument, `replica count exceeds replication factor: replica ${req.replica}, replication factor ${replicationFactor}`);
+    const parts = req.timeseriesTenantData && req.timeseriesTenantData.length > 0
+      ? req.timeseriesTenantData.map((d) => ({ tenant: d.tenant || defaultTenant, ts: d.timeseries }))
+      : [{ tenant: req.tenant || defaultTenant, ts: req.timeseries }];
+    let worst: WriteOutcome | undefined;
+    for (const p of parts) {
+      const o = await this.write(p.tenant, p.ts);
+      if (o.status !== 200 && (!worst || o.status === 400)) worst = o;
+    }
+    if (!worst) return;
+    const code = worst.status === 409 ? GrpcStatus.AlreadyExists : worst.status === 400 ? GrpcStatus.InvalidArgument : worst.status === 503 ? GrpcStatus.Unavailable : GrpcStatus.Internal;
+    throw new GrpcError(code, worst.message);
+  }
+
+  /** Series of every tenant matching the request's matchers, labelled, as a MemoryStore for this request. */
+  async snapshot(req: { matchers: Matcher[] }, mint: number, maxt: number, signal: AbortSignal): Promise<MemoryStore> {
+    const ms = compileMatchers(req.matchers);
+    const all: Array<{ labels: Label[]; chunks: Array<{ minTime: number; maxTime: number; raw: { type: number; data: Uint8Array } }> }> = [];
+    for (const t of this.tenants.values()) {
+      const extNames = new Set(Object.keys(t.labels));
+      // Matchers on external labels are decided by the tenant's label set; the rest go to the TSDB.
+      if (!ms.filter((m) => extNames.has(m.name)).every((m) => m.matches(t.labels[m.name]!))) continue;
+      const inner = ms.filter((m) => !extNames.has(m.name));
+      for (const s of await t.db.select(inner, mint, maxt, signal)) {
+        const labels = s.labels.filter((l) => !extNames.has(l.name)).concat(t.labelList).sort((a, b) => compareStrings(a.name, b.name));
+        all.push({ labels, chunks: s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, raw: { type: 0, data: c.data } })) });
+      }
+    }
+    return new MemoryStore(all, { componentType: 'receive' });
+  }
+
+  /**
+   * Info as Thanos's TSDBStore: min time = oldest sample held, max time = MaxInt64 (data keeps
+   * arriving, so a querier must not prune us by a max time it cached); one label set per tenant.
+   * No tenant yet: an empty range (min > max).
+   */
+  info(): ComponentInfo {
+    const sets: Array<Record<string, string>> = [];
+    const infos: Array<{ labels: Record<string, string>; minTime: number; maxTime: number }> = [];
+    let mint = Infinity;
+    for (const t of this.tenants.sorted()) {
+      sets.push({ ...t.labels });
+      const tmin = t.db.timeRange()?.minTime ?? MIN_TIME;
+      infos.push({ labels: { ...t.labels }, minTime: tmin, maxTime: MAX_TIME });
+      mint = Math.min(mint, tmin);
+    }
+    const empty = sets.length === 0;
+    return {
+      componentType: 'receive',
+      labelSets: sets,
+      store: {
+        minTime: empty ? MAX_TIME : mint, maxTime: empty ? MIN_TIME : MAX_TIME,
+        supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: infos,
+      },
+    };
+  }
+
+  /**
+   * One tick per tenant: cut due blocks (flush=true: the whole head), upload new blocks, delete
+   * uploaded local blocks past retention. Returns the blocks cut. Errors are logged, not thrown.
+   */
+  async compactAndShip(flush = false): Promise<string[]> {
+    const { fs, log, retentionMs } = this.o;
+    const made: string[] = [];
+    for (const t of this.tenants.list()) {
+      try {
+        made.push(...(await t.db.compact()));
+        if (flush) {
+          const d = await t.db.flush();
+          if (d) made.push(d);
+        }
+      } catch (e) {
+        log.error('cutting a block failed', { tenant: t.id, err: (e as Error).message });
+      }
+      let uploaded = new Set<string>();
+      if (t.shipper) {
+        try {
+          const r = await t.shipper.sync();
+          if (r.uploaded.length > 0 || r.failed.length > 0) log.info('shipper sync done', { tenant: t.id, uploaded: r.uploaded.length, failed: r.failed.length });
+          const meta = await readShipperMeta(fs, fs.resolve(this.root, t.id, 'thanos.shipper.json'));
+          uploaded = new Set(meta.uploaded);
+        } catch (e) {
+          log.warn('shipper sync failed', { tenant: t.id, err: (e as Error).message });
+        }
+      }
+      if (retentionMs > 0) {
+        const newest = Math.max(...t.db.blockMetas.map((m) => m.maxTime));
+        if (Number.isFinite(newest)) {
+          const gone = await t.db.deleteBlocksBefore(newest - retentionMs, (id) => !t.shipper || uploaded.has(id));
+          if (gone.length > 0) log.info('deleted local blocks past retention', { tenant: t.id, blocks: gone.join(',') });
+        }
+      }
+      this.m.headSeries.set(t.db.head.numSeries, { tenant: t.id });
+    }
+    return made;
+  }
+}
+
+function receiverStore(r: Receiver): StoreServer {
+  return {
+    async *series(req, signal) {
+      const mem = await r.snapshot(req, req.minTime, req.maxTime, signal);
+      yield* mem.series(req, signal);
+    },
+    async labelNames(req, signal) {
+      const all = req.start === 0 && req.end === 0;
+      return (await r.snapshot(req, all ? MIN_TIME : req.start, all ? MAX_TIME : req.end, signal)).labelNames(req, signal);
+    },
+    async labelValues(req, signal) {
+      const all = req.start === 0 && req.end === 0;
+      return (await r.snapshot(req, all ? MIN_TIME : req.start, all ? MAX_TIME : req.end, signal)).labelValues(req, signal);
+    },
+  };
+}
