@@ -13,7 +13,7 @@ import { compareStrings } from '../labels/mod.ts';
 import { bytesSource, fsSource, type ByteSource } from './bytesource.ts';
 import { Decbuf, Encbuf, crc32c, readBE32, readBE64, DecodeError } from './encoding.ts';
 import {
-  IndexReader, corrupt, hex, parseTOC, checkedSection, parseSymbols,
+  IndexReader, MemPostingsOffsets, corrupt, hex, parseTOC, checkedSection, parseSymbols, parsePostingsTable,
   INDEX_MAGIC, INDEX_V2, TOC_LEN, HEADER_LEN,
   type PostingsOffsets, type PostingsRange, type TOC,
 } from './index.ts';
@@ -24,6 +24,8 @@ export const INDEX_HEADER_FILENAME = 'index-header';
 const HDR_LEN = 4 + 1 + 1 + 8;
 const HDR_TOC_LEN = 8 + 8 + 4;
 export const DEFAULT_POSTINGS_SAMPLING = 32;
+/** `sampling` value that keeps the whole postings offset table in memory (no header reads per lookup; the store gateway's choice). */
+export const ALL_POSTINGS_OFFSETS = 0;
 
 /** Builds index-header bytes from an index through three ranged reads (header+TOC, symbols, table). */
 export async function buildIndexHeader(index: ByteSource, block = ''): Promise<Uint8Array> {
@@ -143,7 +145,11 @@ export interface IndexHeaderInfo {
   offsets: PostingsOffsets;
 }
 
-/** Parses an index-header (from a local file or memory); keeps 1/sampling postings offsets in memory. */
+/**
+ * Parses an index-header (from a local file or memory); keeps 1/sampling postings offsets in memory
+ * (ALL_POSTINGS_OFFSETS: the whole table, each postings list ending where the next begins or at the
+ * end of the postings section).
+ */
 export async function openIndexHeader(hdr: ByteSource, opts: { block?: string; sampling?: number } = {}): Promise<IndexHeaderInfo> {
   const block = opts.block ?? '';
   const file = INDEX_HEADER_FILENAME;
@@ -171,6 +177,10 @@ export async function openIndexHeader(hdr: ByteSource, opts: { block?: string; s
   // Postings offset table: walk it once, keeping every sampling-th entry (and each name's last).
   const tabBytes = await hdr.read(tabOff, size - HDR_TOC_LEN - TOC_LEN - tabOff);
   const payload = checkedSection(tabBytes, block, file, 'postings offset table');
+  if (sampling === ALL_POSTINGS_OFFSETS) {
+    const table = parsePostingsTable(payload, block, file);
+    return { indexVersion, toc, symbols, offsets: new MemPostingsOffsets(table, toc.labelIndicesTable || toc.postingsTable) };
+  }
   const base = tabOff + 4; // header position of payload[0]
   const m = new Map<string, NameOffsets>();
   const order: string[] = [];
@@ -224,6 +234,8 @@ export interface LoadIndexHeaderOptions {
   dir?: string;
   block?: string;
   sampling?: number;
+  /** Called when an existing header file is unusable (corrupt or stale) and is rebuilt. */
+  onInvalid?: (err: Error) => void;
 }
 
 /**
@@ -240,8 +252,9 @@ export async function loadIndexHeaderReader(o: LoadIndexHeaderOptions): Promise<
     if (await o.fs.exists(path)) {
       try {
         info = await openIndexHeader(fsSource(o.fs, path), { block, sampling: o.sampling });
-      } catch {
+      } catch (e) {
         info = undefined; // corrupt or stale: rebuild
+        o.onInvalid?.(e as Error);
       }
     }
     if (!info) {
