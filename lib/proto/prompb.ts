@@ -2,6 +2,8 @@
 // Also used inside thanos.WriteableStore/RemoteWrite (Thanos's prometheus_copy has identical numbers).
 import type { Label, Matcher, MatchType } from '../labels/mod.ts';
 import { readLabel, sizeLabel, writeLabelBody, writeLabels, writeStrings } from './common.ts';
+import * as remotepb from './gen/prometheus/remote_pb.ts';
+import { decodeGen, encodeGen, fromInt64, matchersFromGen, matchersToGen, toInt64 } from './generated.ts';
 import { decodeMessage, ProtobufError, Reader, Writer, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, sizeInt64, sizeVarint32 } from './wire.ts';
 
 export interface Sample {
@@ -336,37 +338,21 @@ function estimateTimeSeriesSize(tss: readonly TimeSeries[]): number {
   return n;
 }
 
-function writeReadHints(w: Writer, field: number, h: ReadHints): void {
-  w.tag(field, WIRE_LEN);
-  const at = w.fork();
-  if (h.stepMs) { w.byte(0x08); w.int64(h.stepMs); }
-  if (h.func) { w.byte(0x12); w.string(h.func); }
-  if (h.startMs) { w.byte(0x18); w.int64(h.startMs); }
-  if (h.endMs) { w.byte(0x20); w.int64(h.endMs); }
-  writeStrings(w, 5, h.grouping);
-  if (h.by) { w.byte(0x30); w.byte(1); }
-  if (h.rangeMs) { w.byte(0x38); w.int64(h.rangeMs); }
-  w.ldelim(at);
-}
+// Remote-read ReadRequest: generated codec (cold path, lib/proto/gen/prometheus/remote_pb.ts).
 
 export function encodeReadRequest(m: ReadRequest): Uint8Array {
-  const w = new Writer(256);
-  for (const q of m.queries) {
-    w.byte(0x0a);
-    const at = w.fork();
-    if (q.startTimestampMs) { w.byte(0x08); w.int64(q.startTimestampMs); }
-    if (q.endTimestampMs) { w.byte(0x10); w.int64(q.endTimestampMs); }
-    for (const mt of q.matchers) writeMatcher(w, 3, mt);
-    if (q.hints) writeReadHints(w, 4, q.hints);
-    w.ldelim(at);
-  }
-  if (m.acceptedResponseTypes.length > 0) {
-    w.byte(0x12);
-    const at = w.fork();
-    for (const t of m.acceptedResponseTypes) w.int32(t);
-    w.ldelim(at);
-  }
-  return w.finish();
+  return encodeGen(remotepb.ReadRequestSchema, {
+    queries: m.queries.map((q) => ({
+      startTimestampMs: toInt64(q.startTimestampMs),
+      endTimestampMs: toInt64(q.endTimestampMs),
+      matchers: matchersToGen(q.matchers),
+      hints: q.hints && {
+        stepMs: toInt64(q.hints.stepMs), func: q.hints.func, startMs: toInt64(q.hints.startMs), endMs: toInt64(q.hints.endMs),
+        grouping: [...q.hints.grouping], by: q.hints.by, rangeMs: toInt64(q.hints.rangeMs),
+      },
+    })),
+    acceptedResponseTypes: [...m.acceptedResponseTypes],
+  });
 }
 
 export function encodeReadResponse(m: ReadResponse): Uint8Array {
@@ -570,58 +556,22 @@ export function decodeWriteRequest(buf: Uint8Array): WriteRequest {
   });
 }
 
-function readReadHints(r: Reader): ReadHints {
-  const n = r.len();
-  const saved = r.push(n);
-  const h: ReadHints = { stepMs: 0, func: '', startMs: 0, endMs: 0, grouping: [], by: false, rangeMs: 0 };
-  while (r.pos < r.end) {
-    const t = r.tag();
-    switch (t) {
-      case 0x08: h.stepMs = r.int64(); break;
-      case 0x12: h.func = r.string(); break;
-      case 0x18: h.startMs = r.int64(); break;
-      case 0x20: h.endMs = r.int64(); break;
-      case 0x2a: h.grouping.push(r.string()); break;
-      case 0x30: h.by = r.bool(); break;
-      case 0x38: h.rangeMs = r.int64(); break;
-      default: r.skip(t & 7);
-    }
-  }
-  r.pop(saved);
-  return h;
-}
-
-function readQuery(r: Reader): Query {
-  const n = r.len();
-  const saved = r.push(n);
-  const q: Query = { startTimestampMs: 0, endTimestampMs: 0, matchers: [] };
-  while (r.pos < r.end) {
-    const t = r.tag();
-    switch (t) {
-      case 0x08: q.startTimestampMs = r.int64(); break;
-      case 0x10: q.endTimestampMs = r.int64(); break;
-      case 0x1a: q.matchers.push(readMatcher(r)); break;
-      case 0x22: q.hints = readReadHints(r); break;
-      default:
-        if ((t >>> 3) <= 4) throw new ProtobufError(`Query field ${t >>> 3}: unexpected wire type ${t & 7}`, r.pos);
-        r.skip(t & 7);
-    }
-  }
-  r.pop(saved);
-  return q;
-}
-
 export function decodeReadRequest(buf: Uint8Array): ReadRequest {
-  return decodeMessage(buf, (r) => {
-    const m: ReadRequest = { queries: [], acceptedResponseTypes: [] };
-    while (r.pos < r.end) {
-      const t = r.tag();
-      if (t === 0x0a) m.queries.push(readQuery(r));
-      else if ((t >>> 3) === 2) r.repeatedVarint(t & 7, r.int32, m.acceptedResponseTypes);
-      else r.skip(t & 7);
-    }
-    return m;
-  });
+  const g = decodeGen(remotepb.ReadRequestSchema, buf);
+  return {
+    queries: g.queries.map((q) => {
+      const out: Query = { startTimestampMs: fromInt64(q.startTimestampMs), endTimestampMs: fromInt64(q.endTimestampMs), matchers: matchersFromGen(q.matchers) };
+      const h = q.hints;
+      if (h) {
+        out.hints = {
+          stepMs: fromInt64(h.stepMs), func: h.func, startMs: fromInt64(h.startMs), endMs: fromInt64(h.endMs),
+          grouping: h.grouping, by: h.by, rangeMs: fromInt64(h.rangeMs),
+        };
+      }
+      return out;
+    }),
+    acceptedResponseTypes: g.acceptedResponseTypes,
+  };
 }
 
 export function decodeReadResponse(buf: Uint8Array): ReadResponse {
