@@ -11,7 +11,7 @@ import type { BlockMeta as TsdbMeta } from '../tsdb/mod.ts';
 import { MetaFetcher, ConsistencyDelayFilter, DeletionMarkFilter, DeduplicateFilter, GatherMarkFilter, ReplicaLabelRemover, MARKED_FOR_NO_DOWNSAMPLE, forEachLimit, type FetchResult, type MetaFilter } from '../store/blocksync/fetcher.ts';
 import { compareLabels } from '../labels/mod.ts';
 import { parseBucketMeta, type BucketBlockMeta as BlockMeta } from '../tsdb/meta.ts';
-import { ulidTime } from '../tsdb/ulid.ts';
+import { isULID, ulidTime } from '../tsdb/ulid.ts';
 import { DELETION_MARK, NO_COMPACT_MARK, NO_DOWNSAMPLE_MARK, deleteBlock, writeMarker, readMarker } from './marks.ts';
 import { DEFAULT_RANGES, HOUR, RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE, findOverlaps, groupBlocks, labelsString, planGroup, type Group } from './plan.ts';
 
@@ -375,7 +375,7 @@ export class Compactor {
     let deleted = 0, partialDeleted = 0;
     const ids: string[] = [];
     for await (const name of this.bucket.iter('')) {
-      if (name.endsWith('/') && /^[0-7][0-9A-HJKMNP-TV-Z]{25}\/$/.test(name)) ids.push(name.slice(0, -1));
+      if (name.endsWith('/') && isULID(name.slice(0, -1))) ids.push(name.slice(0, -1));
     }
     const threshold = Math.max(this.o.consistencyDelayMs, PARTIAL_UPLOAD_THRESHOLD);
     for (const id of ids) {
