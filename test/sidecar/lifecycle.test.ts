@@ -12,7 +12,8 @@ import { ConfigError } from '../../host/index.ts';
 import { createJsCore } from '../../lib/core/mod.ts';
 import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
 import { parseSidecarConfig } from '../../plugins/component/sidecar/config.ts';
-import { NO_EXTERNAL_LABELS, setupSidecar } from '../../plugins/component/sidecar/mod.ts';
+import { NO_EXTERNAL_LABELS } from '../../lib/sidecar/mod.ts';
+import { setupSidecar } from '../../plugins/component/sidecar/mod.ts';
 import { freePort, sidecarCtx, waitFor } from './harness.ts';
 
 const core = createJsCore();

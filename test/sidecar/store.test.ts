@@ -20,7 +20,8 @@ import { infoServices } from '../../lib/store/server.ts';
 import { encodeSamplesResponseBody } from '../../lib/remote/read.ts';
 import { sendRemoteWrite } from '../../lib/remote/write.ts';
 import { parseSidecarConfig } from '../../plugins/component/sidecar/config.ts';
-import { PromClient, PromStore, setupSidecar, type SidecarComponent } from '../../plugins/component/sidecar/mod.ts';
+import { PromClient, PromStore } from '../../lib/sidecar/mod.ts';
+import { setupSidecar, type SidecarComponent } from '../../plugins/component/sidecar/mod.ts';
 import {
   EXT, freePort, H, MIN, openMetrics, promQuery, promtoolBlocks, sidecarCtx, startPrometheus, waitFor, type Fixture, type PromProc, type TestCtx,
 } from './harness.ts';

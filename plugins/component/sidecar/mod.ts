@@ -1,6 +1,9 @@
 // `thanos sidecar`: runs next to one Prometheus. Serves the StoreAPI on top of Prometheus's remote
-// read and HTTP API (./store.ts), and, when an object store is configured, uploads the blocks
+// read and HTTP API (lib/sidecar/store.ts), and, when an object store is configured, uploads the blocks
 // Prometheus writes to --tsdb.path (lib/shipper).
+//
+// The logic is lib/sidecar's (PromClient, PromStore, the Metadata/Targets APIs, PromPeer); this
+// plugin reads the config and wires it with the shipper and the loops below.
 //
 // Start-up, as Thanos's cmd/thanos/sidecar.go: poll Prometheus (every 2s, up to
 // --prometheus.ready_timeout) until its flags check out (uploads only: min-block-duration must equal
@@ -10,26 +13,15 @@
 // 200, the shipper runs at once and every 30s, and a heartbeat refreshes the external labels and the
 // advertised min time every --prometheus.get_config_interval (a failure turns /-/ready to 503 until
 // the next success).
-import { definePlugin, sleep, GrpcError, GrpcStatus, type Bucket, type Component, type ComponentContext } from '../../../lib/sdk/mod.ts';
-import { parseDuration } from '../../../lib/store/blocksync/timeflags.ts';
-import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
-import { MAX_TIME } from '../../../lib/store/api.ts';
-import { storeServices } from '../../../lib/store/server.ts';
+import { definePlugin, sleep, type Bucket, type Component, type ComponentContext } from '../../../lib/sdk/mod.ts';
 import { Shipper } from '../../../lib/shipper/shipper.ts';
 import { isNoObjectStorage } from '../../../lib/objstore/kit/errors.ts';
+import { NO_EXTERNAL_LABELS, PromClient, PromPeer, PromStore, sidecarApiServices } from '../../../lib/sidecar/mod.ts';
+import { storeServices } from '../../../lib/store/server.ts';
 import { parseSidecarConfig, sidecarFlags, type SidecarConfig } from './config.ts';
-import { PromClient } from './promclient.ts';
-import { PromStore } from './store.ts';
-import { sidecarApiServices } from './apis.ts';
 
-export { PromStore, matchersWithoutExternal, withExternalLabels } from './store.ts';
-export { PromClient, PromError } from './promclient.ts';
+export { PromStore, matchersWithoutExternal, withExternalLabels, PromClient, PromError, NO_EXTERNAL_LABELS } from '../../../lib/sidecar/mod.ts';
 export type { SidecarConfig } from './config.ts';
-
-export const NO_EXTERNAL_LABELS =
-  'no external labels configured on Prometheus server, uniquely identifying external labels must be configured; see https://thanos.io/tip/thanos/storage.md#external-labels for details.';
-
-const TWO_HOURS = 2 * 3600_000;
 
 export interface SidecarComponent extends Component {
   store: PromStore;
@@ -37,7 +29,6 @@ export interface SidecarComponent extends Component {
   /** Current external labels (empty until loaded). */
   externalLabels(): Record<string, string>;
 }
-
 
 async function optionalBucket(ctx: ComponentContext): Promise<Bucket | undefined> {
   try {
@@ -51,22 +42,17 @@ async function optionalBucket(ctx: ComponentContext): Promise<Bucket | undefined
 export async function setupSidecar(ctx: ComponentContext, cfg: SidecarConfig): Promise<SidecarComponent> {
   const log = ctx.log;
   const client = new PromClient(ctx.fetch, cfg.prometheusUrl, cfg.getConfigTimeoutMs);
-  let ext: Record<string, string> = {};
-  let labelsLoaded = false;
-  let lowest: number | undefined;
+  const peer = new PromPeer({ client, log, minTime: cfg.minTime, ignoreUnequalBlockSize: cfg.ignoreUnequalBlockSize });
   const promUp = ctx.metrics.gauge('thanos_sidecar_prometheus_up', 'Boolean indicator whether the sidecar can reach its Prometheus peer.');
   const heartbeat = ctx.metrics.gauge('thanos_sidecar_last_heartbeat_success_time_seconds', 'Timestamp of the last successful heartbeat in seconds.');
 
   const store = new PromStore({
     client,
     core: ctx.core,
-    externalLabels: () => {
-      if (!labelsLoaded) throw new GrpcError(GrpcStatus.Unavailable, 'sidecar is not ready: Prometheus external labels are not loaded yet');
-      return ext;
-    },
+    externalLabels: () => peer.requireExternalLabels(),
     seriesLimit: cfg.requestSeriesLimit,
     samplesLimit: cfg.requestSamplesLimit,
-    minTime: () => minTimeFlag(),
+    minTime: () => peer.minTimeFlag(),
   });
 
   const bucket = await optionalBucket(ctx);
@@ -74,80 +60,29 @@ export async function setupSidecar(ctx: ComponentContext, cfg: SidecarConfig): P
   let shipper: Shipper | undefined;
   if (bucket) {
     shipper = new Shipper({
-      bucket, fs: ctx.fs, dir: tsdbPath, labels: () => ext, source: 'sidecar', uploadCompacted: cfg.uploadCompacted,
+      bucket, fs: ctx.fs, dir: tsdbPath, labels: () => peer.currentExternalLabels(), source: 'sidecar', uploadCompacted: cfg.uploadCompacted,
       metaFileName: cfg.shipperMetaFileName, log: log.with({ component: 'shipper' }), metrics: ctx.metrics,
     });
   } else {
     log.info('no supported bucket was configured, uploads will be disabled');
   }
 
-  const minTimeFlag = () => parseTimeOrDuration(cfg.minTime);
-  const advertisedMinTime = () => Math.max(minTimeFlag(), lowest ?? -Infinity);
-
-  async function checkFlags(signal: AbortSignal): Promise<void> {
-    const flags = await client.flags(signal);
-    const minS = flags['storage.tsdb.min-block-duration'];
-    const maxS = flags['storage.tsdb.max-block-duration'];
-    if (minS === undefined || maxS === undefined) throw new Error('Prometheus flags do not include storage.tsdb.min-block-duration / max-block-duration');
-    const min = parseDuration(minS);
-    const max = parseDuration(maxS);
-    if (min !== max) {
-      if (!cfg.ignoreUnequalBlockSize) {
-        throw new Error(`found that TSDB Max time is ${maxS} and Min time is ${minS}. Compaction needs to be disabled (storage.tsdb.min-block-duration = storage.tsdb.max-block-duration)`);
-      }
-      log.warn('flag to ignore Prometheus min/max block duration flags differing is being used. If the upload of a 2h block fails and a Prometheus compaction happens that block may be missing from your Thanos bucket storage.');
-    }
-    if (min !== TWO_HOURS) log.warn('found that TSDB block time is not 2h. Only 2h block time is recommended.', { 'block-time': minS });
-  }
-
-  /** Loads external labels and the lowest timestamp; throws when Prometheus cannot be reached. */
-  async function refresh(signal: AbortSignal): Promise<void> {
-    const labels = await client.externalLabels(signal);
-    try {
-      lowest = await client.lowestTimestamp(signal);
-    } catch (e) {
-      log.warn('failed to get the lowest timestamp from Prometheus; advertising --min-time', { err: (e as Error).message });
-    }
-    ext = labels;
-    labelsLoaded = true;
-  }
-
   return {
     store,
     shipper,
-    externalLabels: () => ({ ...ext }),
-    info() {
-      const minTime = advertisedMinTime();
-      const labelSets = labelsLoaded && Object.keys(ext).length > 0 ? [{ ...ext }] : [];
-      return {
-        componentType: 'sidecar',
-        labelSets,
-        store: {
-          minTime, maxTime: MAX_TIME, supportsSharding: false, supportsWithoutReplicaLabels: true,
-          tsdbInfos: labelSets.map((labels) => ({ labels, minTime, maxTime: MAX_TIME })),
-        },
-        // As Thanos's sidecar: the Metadata and Targets APIs are served from Prometheus's HTTP API.
-        metricMetadata: {},
-        targets: {},
-      };
-    },
+    externalLabels: () => peer.externalLabels(),
+    info: () => peer.info(),
     grpc: {
       ...storeServices(store),
-      ...sidecarApiServices({
-        client,
-        externalLabels: () => {
-          if (!labelsLoaded) throw new GrpcError(GrpcStatus.Unavailable, 'sidecar is not ready: Prometheus external labels are not loaded yet');
-          return ext;
-        },
-      }),
+      ...sidecarApiServices({ client, externalLabels: () => peer.requireExternalLabels() }),
     },
     async run(signal: AbortSignal) {
       const deadline = Date.now() + cfg.readyTimeoutMs;
       for (;;) {
         if (signal.aborted) return;
         try {
-          if (shipper) await checkFlags(signal);
-          await refresh(signal);
+          if (shipper) await peer.checkFlags(signal);
+          await peer.refresh(signal);
           promUp.set(1);
           break;
         } catch (e) {
@@ -158,6 +93,7 @@ export async function setupSidecar(ctx: ComponentContext, cfg: SidecarConfig): P
           await sleep(Math.min(2000, Math.max(0, deadline - Date.now())), signal);
         }
       }
+      const ext = peer.currentExternalLabels();
       if (Object.keys(ext).length === 0) throw new Error(NO_EXTERNAL_LABELS);
       log.info('successfully loaded prometheus external labels', { external_labels: JSON.stringify(ext) });
       heartbeat.set(Date.now() / 1000);
@@ -168,7 +104,7 @@ export async function setupSidecar(ctx: ComponentContext, cfg: SidecarConfig): P
           await sleep(cfg.getConfigIntervalMs, signal);
           if (signal.aborted) break;
           try {
-            await refresh(signal);
+            await peer.refresh(signal);
             promUp.set(1);
             heartbeat.set(Date.now() / 1000);
             ctx.setReady(true);

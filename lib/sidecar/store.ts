@@ -11,14 +11,14 @@
 // with external label c: {a="1",b="1",c} < {a="1",c}). The series of one response are therefore
 // collected (chunks stay as views into the received frames) and sorted before they are streamed out;
 // a series Prometheus split across frames is joined again.
-import { GrpcError, GrpcStatus, type Core } from '../../../lib/sdk/mod.ts';
-import { compareLabels, compareStrings, compileMatcher, type Label, type Matcher } from '../../../lib/labels/mod.ts';
-import type { StoreServer } from '../../../lib/store/api.ts';
+import { GrpcError, GrpcStatus, type Core } from '../sdk/mod.ts';
+import { compareLabels, compareStrings, compileMatcher, type Label, type Matcher } from '../labels/mod.ts';
+import type { StoreServer } from '../store/api.ts';
 import {
   ChunkEncoding, type AggrChunk, type LabelNamesRequest, type LabelNamesResponse, type LabelValuesRequest, type LabelValuesResponse,
   type Series, type SeriesRequest, type SeriesResponse,
-} from '../../../lib/proto/store.ts';
-import { PromChunkEncoding, type ReadHints, type TimeSeries } from '../../../lib/proto/prompb.ts';
+} from '../proto/store.ts';
+import { PromChunkEncoding, type ReadHints, type TimeSeries } from '../proto/prompb.ts';
 import { PromClient, PromError } from './promclient.ts';
 
 /** Thanos re-chunks SAMPLES responses at this many samples per XOR chunk. */

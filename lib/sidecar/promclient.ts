@@ -2,11 +2,11 @@
 // flags (status/flags), the lowest timestamp (/metrics), label names/values and series, and remote
 // read. Everything goes through the fetch capability the host hands the plugin.
 import { parse as parseYaml } from 'yaml';
-import type { Matcher } from '../../../lib/labels/mod.ts';
-import { formatMatcher } from '../../../lib/labels/mod.ts';
-import { remoteRead, type RemoteReadResult } from '../../../lib/remote/read.ts';
-import { ResponseType, type ReadHints } from '../../../lib/proto/prompb.ts';
-import type { FetchFn } from '../../../lib/remote/write.ts';
+import type { Matcher } from '../labels/mod.ts';
+import { formatMatcher } from '../labels/mod.ts';
+import { remoteRead, type RemoteReadResult } from '../remote/read.ts';
+import { ResponseType, type ReadHints } from '../proto/prompb.ts';
+import type { FetchFn } from '../remote/write.ts';
 
 /** Prometheus answered with an error (or not at all); message names the URL. */
 export class PromError extends Error {

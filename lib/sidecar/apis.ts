@@ -2,18 +2,18 @@
 // answered from its Prometheus's /api/v1/metadata and /api/v1/targets as Thanos's
 // pkg/metadata/prometheus.go and pkg/targets/prometheus.go do: one answer frame per call; target
 // labels and discovered labels get the external labels (replacing same-named ones).
-import { GrpcError, GrpcStatus, type GrpcServices } from '../../../lib/sdk/mod.ts';
-import type { Label } from '../../../lib/labels/mod.ts';
-import { parseRfc3339Nano } from '../../../lib/query/apis.ts';
+import { GrpcError, GrpcStatus, type GrpcServices } from '../sdk/mod.ts';
+import type { Label } from '../labels/mod.ts';
+import { parseRfc3339Nano } from '../query/apis.ts';
 import {
   decodeMetricMetadataRequest, encodeMetricMetadataResponse, METRIC_METADATA_METHOD, type MetadataMap, type MetricMetadataRequest,
   type MetricMetadataResponse,
-} from '../../../lib/proto/metadata.ts';
+} from '../proto/metadata.ts';
 import {
   decodeTargetsRequest, encodeTargetsResponse, TARGET_HEALTH, TARGETS_METHOD, TargetsState, type TargetDiscovery, type TargetHealth,
   type TargetsRequest, type TargetsResponse,
-} from '../../../lib/proto/targets.ts';
-import { ProtobufError } from '../../../lib/proto/wire.ts';
+} from '../proto/targets.ts';
+import { ProtobufError } from '../proto/wire.ts';
 import { PromError, type PromClient, type PromTargets } from './promclient.ts';
 
 function grpcErr(e: unknown): unknown {
