@@ -104,7 +104,14 @@ test('(c) plugins reach the outside only through capabilities', () => {
       `class C { fetch(req: Request) { return new Response(req.url); } }`,
       `import { Hono } from 'hono';`,
     ].join('\n'),
-    'plugins/component/d/mod.ts': `export const run = (fetch: (u: string) => Promise<Response>) => fetch('http://x');`,
+    'plugins/component/d/mod.ts': [
+      `export const run = (fetch: (u: string) => Promise<Response>) => fetch('http://x');`,
+      `export function other(ctx: { fetch: typeof globalThis.fetch }) {`,
+      `  const { fetch } = ctx;`,
+      `  return fetch('http://y');`,
+      `}`,
+      `export const leak = () => fetch('http://z');`,
+    ].join('\n'),
     // a plugin's web UI runs in the browser
     'plugins/component/e/ui/page.js': `fetch('/api/v1/query').then((r) => r.json());`,
   };
@@ -119,6 +126,8 @@ test('(c) plugins reach the outside only through capabilities', () => {
     ['plugins/objstore/b/mod.ts', 3, /^globalThis\.fetch: /],
     ['plugins/objstore/b/mod.ts', 4, /^globalThis\['fetch'\]: /],
     ['plugins/objstore/b/mod.ts', 5, /^fetch is the global fetch/],
+    // a local `fetch` elsewhere in the file does not excuse the global one here
+    ['plugins/component/d/mod.ts', 6, /^fetch\(\.\.\.\) is the global fetch/],
   ]);
   const vs = checkCapabilitiesOnly(tree);
   assert.equal(vs, [], format(vs));

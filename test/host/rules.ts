@@ -134,23 +134,43 @@ const NET_PACKAGES = ['@grpc/grpc-js', '@hono/node-server', 'undici', 'node-fetc
 const BROWSER_ASSETS = /^plugins\/[^/]+\/[^/]+\/ui\//;
 const GLOBAL_OBJECTS = new Set(['globalThis', 'global', 'window', 'self']);
 
-function declaresBinding(sf: ts.SourceFile, name: string): boolean {
-  let found = false;
-  const visit = (n: ts.Node) => {
-    if (found) return;
-    if ((ts.isVariableDeclaration(n) || ts.isParameter(n) || ts.isBindingElement(n) || ts.isFunctionDeclaration(n) || ts.isImportSpecifier(n) || ts.isImportClause(n) || ts.isNamespaceImport(n))
-      && n.name && ts.isIdentifier(n.name) && n.name.text === name) found = true;
-    else ts.forEachChild(n, visit);
-  };
-  visit(sf);
-  return found;
+/** Whether a binding pattern or name declares `name`. */
+function bindsName(n: ts.BindingName | undefined, name: string): boolean {
+  if (!n) return false;
+  if (ts.isIdentifier(n)) return n.text === name;
+  return n.elements.some((e) => !ts.isOmittedExpression(e) && bindsName(e.name, name));
+}
+
+/** Whether a statement list declares `name` (var/let/const, function, class, import). */
+function statementsDeclare(stmts: readonly ts.Statement[], name: string): boolean {
+  return stmts.some((st) =>
+    (ts.isVariableStatement(st) && st.declarationList.declarations.some((d) => bindsName(d.name, name)))
+    || ((ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st)) && st.name?.text === name)
+    || (ts.isImportDeclaration(st) && !!st.importClause && (st.importClause.name?.text === name
+      || (!!st.importClause.namedBindings && (ts.isNamespaceImport(st.importClause.namedBindings)
+        ? st.importClause.namedBindings.name.text === name
+        : st.importClause.namedBindings.elements.some((e) => e.name.text === name))))));
+}
+
+/** Whether `id` resolves to a local binding (a parameter, variable, function or import in an enclosing scope). */
+function resolvesLocally(id: ts.Identifier): boolean {
+  const name = id.text;
+  for (let n: ts.Node | undefined = id.parent; n; n = n.parent) {
+    if (ts.isFunctionLike(n) && n.parameters.some((p) => bindsName(p.name, name))) return true;
+    if ((ts.isFunctionExpression(n) || ts.isClassExpression(n)) && n.name?.text === name) return true;
+    if ((ts.isBlock(n) || ts.isSourceFile(n) || ts.isModuleBlock(n) || ts.isCaseClause(n) || ts.isDefaultClause(n)) && statementsDeclare(n.statements, name)) return true;
+    if ((ts.isForStatement(n) || ts.isForInStatement(n) || ts.isForOfStatement(n)) && n.initializer && ts.isVariableDeclarationList(n.initializer)
+      && n.initializer.declarations.some((d) => bindsName(d.name, name))) return true;
+    if (ts.isCatchClause(n) && n.variableDeclaration && bindsName(n.variableDeclaration.name, name)) return true;
+  }
+  return false;
 }
 
 /**
  * (c) Plugins reach the outside only through their capabilities: no import of host/server/*, of
  * node: I/O modules (net, http, fs, child_process, ...) or network packages (@grpc/grpc-js, undici,
- * ...), no computed import(), and no global fetch (a bare `fetch(...)` or `fetch` value without a
- * local binding of that name, `globalThis.fetch`, `globalThis['fetch']`).
+ * ...), no computed import(), and no global fetch (a `fetch(...)` call or `fetch` value that no
+ * enclosing scope binds, `globalThis.fetch`, `globalThis['fetch']`).
  */
 export function checkCapabilitiesOnly(files: FileSet): Violation[] {
   const out: Violation[] = [];
@@ -164,14 +184,13 @@ export function checkCapabilitiesOnly(files: FileSet): Violation[] {
       if (NET_PACKAGES.some((p) => i.spec === p || i.spec!.startsWith(`${p}/`))) v(i.line, `imports ${i.spec}, a network client: use ctx.fetch / ctx.connect / ctx.grpcDial`);
     }
     const sf = parse(file, text);
-    const localFetch = declaresBinding(sf, 'fetch');
     const visit = (n: ts.Node) => {
       if (ts.isPropertyAccessExpression(n) && n.name.text === 'fetch' && ts.isIdentifier(n.expression) && GLOBAL_OBJECTS.has(n.expression.text)) {
         v(lineOf(sf, n), `${n.getText(sf)}: the global fetch bypasses the net grant; use ctx.fetch`);
       } else if (ts.isElementAccessExpression(n) && ts.isIdentifier(n.expression) && GLOBAL_OBJECTS.has(n.expression.text)
         && ts.isStringLiteralLike(n.argumentExpression) && n.argumentExpression.text === 'fetch') {
         v(lineOf(sf, n), `${n.getText(sf)}: the global fetch bypasses the net grant; use ctx.fetch`);
-      } else if (ts.isIdentifier(n) && n.text === 'fetch' && !localFetch && isValueReference(n)) {
+      } else if (ts.isIdentifier(n) && n.text === 'fetch' && isValueReference(n) && !isDeclarationName(n) && !resolvesLocally(n)) {
         v(lineOf(sf, n), `${ts.isCallExpression(n.parent) && n.parent.expression === n ? 'fetch(...)' : 'fetch'} is the global fetch: it bypasses the net grant; use ctx.fetch`);
       }
       ts.forEachChild(n, visit);
@@ -179,6 +198,13 @@ export function checkCapabilitiesOnly(files: FileSet): Violation[] {
     visit(sf);
   }
   return out;
+}
+
+/** Whether an identifier is the name a declaration introduces (const fetch = ..., (fetch) => ..., import { fetch }). */
+function isDeclarationName(id: ts.Identifier): boolean {
+  const p = id.parent;
+  return ((ts.isVariableDeclaration(p) || ts.isParameter(p) || ts.isBindingElement(p) || ts.isFunctionDeclaration(p) || ts.isFunctionExpression(p)
+    || ts.isClassDeclaration(p) || ts.isImportClause(p) || ts.isNamespaceImport(p)) && p.name === id);
 }
 
 /** Whether an identifier is a reference to a binding (not a property name, member or declaration name). */
