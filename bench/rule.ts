@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Evaluator, expandTemplate, parseRuleFile, type QuerySample } from '../lib/rules/mod.ts';
-import { RecordedHead } from '../plugins/component/rule/head.ts';
+import { RecordedHead } from '../lib/rules/head.ts';
 import { createJsCore } from '../lib/core/mod.ts';
 import { labelsFromRecord } from '../lib/labels/mod.ts';
 import { seriesRequest } from '../lib/proto/store.ts';

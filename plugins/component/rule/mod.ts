@@ -4,59 +4,19 @@
 // Alertmanager's API v2 and re-sends them every --resend-delay; answers /api/v1/rules and
 // /api/v1/alerts like Prometheus. Ready after the first evaluation of every group.
 // Recorded samples live in memory only (no WAL, no blocks, nothing uploaded): see README.md.
+// Rule files, evaluation, the recorded head and the rules/alerts JSON are lib/rules's; this plugin
+// wires them with the query API and Alertmanager clients and the group loops.
 import { definePlugin, sleep, type ComponentContext, type Component } from '../../../lib/sdk/mod.ts';
 import { labelsFromRecord } from '../../../lib/labels/mod.ts';
 import { storeServices } from '../../../lib/store/server.ts';
 import { MAX_TIME } from '../../../lib/store/api.ts';
 import {
-  Evaluator, glob, parseRuleFile, RuleFileError, type AlertmanagerAlert, type GroupState, type QuerySample, type RuleGroup,
+  alertsJSON, Evaluator, loadRuleFiles, parseQueryResponse, RecordedHead, rulesJSON, type AlertmanagerAlert, type GroupState, type QuerySample, type RuleGroup,
 } from '../../../lib/rules/mod.ts';
 import { ruleFlags, parseRuleConfig, type RuleConfig } from './config.ts';
-import { RecordedHead } from './head.ts';
-import { rulesJSON, alertsJSON } from './api.ts';
 
 export { parseRuleConfig, ruleFlags, type RuleConfig } from './config.ts';
-
-/** Expands --rule-file globs and parses every file; throws RuleFileError listing all problems. */
-export async function loadRuleFiles(ctx: Pick<ComponentContext, 'fs'>, patterns: string[]): Promise<RuleGroup[]> {
-  const groups: RuleGroup[] = [];
-  const errors: string[] = [];
-  const files = new Set<string>();
-  for (const p of patterns) for (const f of await glob(ctx.fs, p)) files.add(ctx.fs.resolve(f));
-  for (const f of [...files].sort()) {
-    let src: string;
-    try {
-      src = new TextDecoder('utf-8', { fatal: true }).decode(await ctx.fs.readFile(f));
-    } catch (e) {
-      errors.push(`${f}: ${(e as Error).message}`);
-      continue;
-    }
-    const r = parseRuleFile(f, src);
-    errors.push(...r.errors);
-    groups.push(...r.groups);
-  }
-  if (errors.length > 0) throw new RuleFileError(patterns.join(','), errors);
-  return groups;
-}
-
-
-/** Parses a Prometheus API instant-query answer into samples (vector, or a scalar as one unlabelled sample). */
-export function parseQueryResponse(body: unknown): QuerySample[] {
-  const b = body as { status?: string; error?: string; errorType?: string; data?: { resultType?: string; result?: unknown } };
-  if (!b || typeof b !== 'object') throw new Error('query API answered with something that is not a JSON object');
-  if (b.status !== 'success') throw new Error(`query failed: ${b.errorType ?? 'error'}: ${b.error ?? 'no error message'}`);
-  const rt = b.data?.resultType;
-  const res = b.data?.result;
-  const num = (s: unknown): number => {
-    if (typeof s !== 'string') throw new Error(`query API: sample value ${JSON.stringify(s)} is not a string`);
-    return s === '+Inf' ? Infinity : s === '-Inf' ? -Infinity : Number(s);
-  };
-  if (rt === 'vector' && Array.isArray(res)) {
-    return res.map((r: { metric?: Record<string, string>; value?: [number, string] }) => ({ metric: r.metric ?? {}, value: num(r.value?.[1]) }));
-  }
-  if (rt === 'scalar' && Array.isArray(res)) return [{ metric: {}, value: num(res[1]) }];
-  throw new Error(`rule result is not a vector or scalar (got ${rt ?? 'nothing'})`);
-}
+export { loadRuleFiles, parseQueryResponse } from '../../../lib/rules/mod.ts';
 
 export interface RuleComponent extends Component {
   evaluator(): Evaluator;

@@ -1,5 +1,5 @@
 // /api/v1/rules and /api/v1/alerts in Prometheus's JSON shape (plus Thanos's partialResponseStrategy).
-import type { ActiveAlert, Evaluator, RuleState } from '../../../lib/rules/mod.ts';
+import type { ActiveAlert, Evaluator, RuleState } from './eval.ts';
 
 /** strconv.FormatFloat(v, 'e', -1, 64), as Prometheus writes alert values: 1e+00, 1.5e+03. */
 export function formatAlertValue(v: number): string {

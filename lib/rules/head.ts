@@ -1,11 +1,11 @@
 // The ruler's recorded samples in memory (no WAL, no blocks): one append-only series per label set,
 // trimmed to the retention window, served through the StoreAPI as XOR chunks. The MemoryStore
 // snapshot is rebuilt lazily after appends, so reads between evaluations cost nothing extra.
-import { labelsFromRecord, type Labels } from '../../../lib/labels/mod.ts';
-import { MemoryStore } from '../../../lib/store/memory.ts';
-import type { StoreServer } from '../../../lib/store/api.ts';
-import type { LabelNamesRequest, LabelValuesRequest, SeriesRequest, SeriesResponse } from '../../../lib/proto/store.ts';
-import { labelKey, type RecordedSample } from '../../../lib/rules/mod.ts';
+import { labelsFromRecord, type Labels } from '../labels/mod.ts';
+import { MemoryStore } from '../store/memory.ts';
+import type { StoreServer } from '../store/api.ts';
+import type { LabelNamesRequest, LabelValuesRequest, SeriesRequest, SeriesResponse } from '../proto/store.ts';
+import { labelKey, type RecordedSample } from './eval.ts';
 
 interface HeadSeries { labels: Labels; t: number[]; v: number[] }
 
