@@ -1,25 +1,31 @@
-// The hand-written codecs kept on hot paths (lib/proto/store.ts Series request/response frames and
-// chunk payloads, thanos.WriteRequest, LabelNames/LabelValues responses; lib/proto/prompb.ts
-// remote-write WriteRequest) against the
-// codecs generated from proto/ (lib/proto/gen, @bufbuild/protobuf): on a corpus of random and
-// edge-case messages (empty, int64 extremes, NaN/±Inf, empty strings/bytes, unknown fields),
+// Every hand-written codec kept in lib/proto (README.md lists them: Series request/response frames
+// and chunk payloads, thanos.WriteRequest, LabelNames/LabelValues responses, MetricMetadata
+// response; remote-write WriteRequest, ReadResponse, ChunkedReadResponse) against the codec
+// generated from proto/ (lib/proto/gen, @bufbuild/protobuf), on a corpus of random and edge-case
+// messages (empty, int64 extremes, NaN/±Inf, empty strings/bytes, unknown fields):
 //   - byte-equality: hand encode(m) === generated toBinary(m)
 //   - decode-equality: hand decode(bytes) equals generated fromBinary(bytes) (unknown fields are
 //     skipped by the hand-written decoders, kept by the generated ones; `equals` ignores them).
+// PROTO_EQ_N sets the random corpus size per message (default 300).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { create, equals, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import type { Label, Matcher, MatchType } from '../../lib/labels/mod.ts';
 import type { AnyMessage } from '../../lib/proto/common.ts';
 import {
-  decodeWriteRequest, encodeWriteRequest, matchTypeNumber, type Exemplar, type Histogram, type TimeSeries, type WriteRequest,
+  decodeChunkedReadResponse, decodeReadResponse, decodeWriteRequest, encodeChunkedReadResponse, encodeReadResponse, encodeWriteRequest, matchTypeNumber,
+  type ChunkedReadResponse, type Exemplar, type Histogram, type ReadResponse, type TimeSeries, type WriteRequest,
 } from '../../lib/proto/prompb.ts';
 import {
   decodeLabelNamesResponse, decodeLabelValuesResponse, decodeSeriesRequest, decodeSeriesResponse, decodeStoreWriteRequest,
   encodeLabelNamesResponse, encodeLabelValuesResponse, encodeSeriesRequest, encodeSeriesResponse, encodeStoreWriteRequest,
   type AggrChunk, type LabelNamesResponse, type LabelValuesResponse, type Chunk, type Series, type SeriesRequest, type SeriesResponse, type StoreWriteRequest,
 } from '../../lib/proto/store.ts';
-import { WriteRequestSchema as PromWriteRequestSchema } from '../../lib/proto/gen/prometheus/remote_pb.ts';
+import { decodeMetricMetadataResponse, encodeMetricMetadataResponse, type MetricMetadataResponse } from '../../lib/proto/metadata.ts';
+import { MetricMetadataResponseSchema } from '../../lib/proto/gen/thanos/metadata_pb.ts';
+import {
+  ChunkedReadResponseSchema, ReadResponseSchema, WriteRequestSchema as PromWriteRequestSchema,
+} from '../../lib/proto/gen/prometheus/remote_pb.ts';
 import {
   LabelNamesResponseSchema, LabelValuesResponseSchema, SeriesRequestSchema, SeriesResponseSchema, WriteRequestSchema as StoreWriteRequestSchema,
 } from '../../lib/proto/gen/thanos/store_pb.ts';
@@ -260,5 +266,42 @@ check('thanos.LabelNamesResponse', LabelNamesResponseSchema, namesInit, encodeLa
 check('thanos.LabelValuesResponse', LabelValuesResponseSchema, valuesInit, encodeLabelValuesResponse, decodeLabelValuesResponse,
   [{ values: [], warnings: [] }, { values: ['', '😀'], warnings: [] }],
   () => { const m: LabelValuesResponse = { values: many(30, str), warnings: many(2, str) }; if (bool()) m.hints = anyMsg(); return m; });
+
+// MetricMetadataResponse stays hand-written (metadata.ts: a "__proto__" metric name breaks the
+// generated map handling), so that name is left out of this corpus; so is the empty name, whose
+// map entry the generated encoder (like Thanos's gogo code) writes with an explicit empty key
+// (0a 00) and the hand-written one without (decodes are the same).
+const metadataInit = (m: MetricMetadataResponse) =>
+  m.type === 'warning'
+    ? { result: { case: 'warning' as const, value: m.warning } }
+    : { result: { case: 'metadata' as const, value: { metadata: Object.fromEntries(Object.entries(m.metadata).map(([k, v]) => [k, { metas: v }])) } } };
+const metaNames = ['up', 'http_requests_total', 'ü', 'a:b', 'x'.repeat(100)];
+check('thanos.MetricMetadataResponse', MetricMetadataResponseSchema, metadataInit, encodeMetricMetadataResponse, decodeMetricMetadataResponse,
+  [{ type: 'metadata', metadata: {} }, { type: 'warning', warning: '' }, { type: 'metadata', metadata: { up: [] } }],
+  (): MetricMetadataResponse => {
+    if (int(4) === 0) return { type: 'warning', warning: str() };
+    const md: Record<string, Array<{ type: string; help: string; unit: string }>> = {};
+    for (const n of many(4, () => pick(metaNames))) md[n] = many(2, () => ({ type: pick(['counter', 'gauge', '']), help: str(), unit: str() }));
+    return { type: 'metadata', metadata: md };
+  });
+
+check('prometheus.ReadResponse', ReadResponseSchema, (m: ReadResponse) => ({ results: m.results.map((r) => ({ timeseries: r.timeseries.map(timeSeries) })) }),
+  encodeReadResponse, decodeReadResponse,
+  [{ results: [] }, { results: [{ timeseries: [] }] }],
+  (): ReadResponse => ({ results: many(3, () => ({ timeseries: many(3, timeSeriesR) })) }));
+
+const chunkedInit = (m: ChunkedReadResponse) => ({
+  chunkedSeries: m.chunkedSeries.map((cs) => ({
+    labels: labels(cs.labels),
+    chunks: cs.chunks.map((c) => ({ minTimeMs: i64(c.minTimeMs), maxTimeMs: i64(c.maxTimeMs), type: c.type, data: c.data })),
+  })),
+  queryIndex: i64(m.queryIndex),
+});
+check('prometheus.ChunkedReadResponse', ChunkedReadResponseSchema, chunkedInit, encodeChunkedReadResponse, decodeChunkedReadResponse,
+  [{ chunkedSeries: [], queryIndex: 0 }, { chunkedSeries: [{ labels: [], chunks: [{ minTimeMs: -(2 ** 63), maxTimeMs: 2 ** 63, type: 0, data: new Uint8Array() }] }], queryIndex: 2 ** 63 }],
+  (): ChunkedReadResponse => ({
+    chunkedSeries: many(3, () => ({ labels: many(3, label), chunks: many(3, () => ({ minTimeMs: i(), maxTimeMs: i(), type: int(7), data: bytes() })) })),
+    queryIndex: pick([0, 1, 7, 2 ** 31]),
+  }));
 
 test.run();
