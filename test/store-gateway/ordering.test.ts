@@ -12,7 +12,7 @@ import { MetaFetcher } from '../../lib/store/blocksync/fetcher.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
 import { BucketStore, type SeriesOut } from '../../lib/store/gateway/bucketstore.ts';
-import { openBlock } from '../../lib/store/gateway/indexheader.ts';
+import { openBlock } from '../../lib/store/gateway/openblock.ts';
 import { decodeResult, expected, key, writeRawBlock, type FixtureSeries } from './fixtures.ts';
 
 const core = createJsCore();

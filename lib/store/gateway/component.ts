@@ -11,7 +11,7 @@ import { sleep } from '../../sdk/time.ts';
 import { isULID } from '../../tsdb/ulid.ts';
 import type { BucketStore } from './bucketstore.ts';
 import { storeHttp } from './http.ts';
-import { removeLocal, type IndexHeaderStats } from './indexheader.ts';
+import { removeLocal, type IndexHeaderStats } from './openblock.ts';
 
 export interface StoreComponent extends Component {
   store: BucketStore;

@@ -10,7 +10,7 @@ import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import { createIndexCache, parseIndexCacheConfig, type IndexCache } from '../../../lib/store/indexcache/mod.ts';
 import { BucketStore } from '../../../lib/store/gateway/bucketstore.ts';
 import { storeGatewayComponent, type StoreComponent } from '../../../lib/store/gateway/component.ts';
-import { openBlock, removeLocal, type IndexHeaderStats } from '../../../lib/store/gateway/indexheader.ts';
+import { openBlock, removeLocal, type IndexHeaderStats } from '../../../lib/store/gateway/openblock.ts';
 import { parseStoreConfig, storeFlags, type StoreConfig } from './config.ts';
 
 export { BucketStore } from '../../../lib/store/gateway/bucketstore.ts';
