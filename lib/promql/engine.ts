@@ -8,6 +8,7 @@ import { parseExpr, typeOf } from './parser.ts';
 import type { Queryable } from './queryable.ts';
 import { compareLabels } from '../labels/mod.ts';
 import { Evaluator } from './engine/evaluator.ts';
+import { preload } from './engine/selectors.ts';
 import type { EngineOptions, MatrixSeries, Point, QueryOptions, QueryResult, Series, VectorSample } from './engine/types.ts';
 
 export type { EngineOptions, MatrixSeries, Point, QueryOptions, QueryResult, VectorSample } from './engine/types.ts';
@@ -58,7 +59,7 @@ export class Engine {
       subqStep: this.defaultSubqueryStepMs, delayed: this.delayedNameRemoval, queryStart: start, queryEnd: end, src,
     });
     ev.checkAbort('query preparation');
-    await ev.preload(q, e, timeoutMs);
+    await preload(ev, q, e, timeoutMs);
     const val = ev.evalTop(e);
     const warnings = [...ev.warnings];
     const infos = [...ev.infos];
@@ -92,4 +93,3 @@ function toMatrixSeries(s: Series): MatrixSeries {
   return { metric: s.metric, values };
 }
 
-export { isSetOp } from './ast.ts';

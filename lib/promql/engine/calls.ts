@@ -10,6 +10,7 @@ import { resetPrefix, type WindowCtx, type WindowFn } from '../functions/common.
 import { getLabel, METRIC_NAME } from '../../labels/mod.ts';
 import type { Evaluator } from './evaluator.ts';
 import { dropMetricName, hasDuplicateLabels, upperBound } from './helpers.ts';
+import { rangeSource } from './selectors.ts';
 import type { Matrix } from './types.ts';
 
 /** Evaluates one call over all steps of the evaluator. */
@@ -39,7 +40,7 @@ export function rangeFn(fn: WindowFn, opts: RangeFnOptions = {}): CallKernel {
     // The range argument: only a matrix selector or a subquery (maybe parenthesized) has matrix type.
     const mIdx = e.args.findIndex((a) => { const u = unwrap(a); return u.type === 'MatrixSelector' || u.type === 'SubqueryExpr'; });
     const arg = unwrap(e.args[mIdx]!);
-    const src = ev.rangeSource(arg as MatrixSelector | SubqueryExpr);
+    const src = rangeSource(ev, arg as MatrixSelector | SubqueryExpr);
     const scalars = e.args.map((a, i) => (i === mIdx ? null : ev.scalarSteps(a)));
     if (check) check(ev, e, scalars);
     const out: Matrix = [];

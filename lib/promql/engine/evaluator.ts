@@ -1,18 +1,16 @@
-// The evaluator: the core loop over an expression tree (all steps at once, column-wise series),
-// selectors and subqueries, and the step helpers the operators and function kernels build on.
-// Binary operators: binary.ts; aggregations: aggregate.ts; function calls: the table in
-// ../functions/table.ts, kernel kinds in calls.ts.
-import type { Call, Expr, MatrixSelector, SubqueryExpr, VectorSelector } from '../ast.ts';
-import {
-  lineCol, ExecutionError, PromQLError, QueryCanceledError, QueryTimeoutError, StorageError, TooManySamplesError,
-} from '../errors.ts';
+// The evaluator: the core loop over an expression tree (all steps at once, column-wise series) and
+// the step helpers the operators and function kernels build on. Selectors and subqueries:
+// selectors.ts; binary operators: binary.ts; aggregations: aggregate.ts; function calls: the table
+// in ../functions/table.ts, kernel kinds in calls.ts.
+import type { Call, Expr } from '../ast.ts';
+import { lineCol, ExecutionError, QueryCanceledError, QueryTimeoutError, TooManySamplesError } from '../errors.ts';
 import { type WindowCtx } from '../functions/common.ts';
 import { FUNCTIONS } from '../functions/table.ts';
-import type { Queryable, SeriesData } from '../queryable.ts';
 import { evalAggregate } from './aggregate.ts';
 import { evalBinary } from './binary.ts';
-import { checkDuplicates, dropMetricName, labelsKey, toRaw, upperBound, withoutStale } from './helpers.ts';
-import type { EvalOpts, Matrix, RawSeries, Sample, Series, Shared, Value, Vector } from './types.ts';
+import { evalRangeInstant, evalVectorSelector } from './selectors.ts';
+import { checkDuplicates, dropMetricName, labelsKey, upperBound } from './helpers.ts';
+import type { EvalOpts, Matrix, RangeSource, RawSeries, Sample, Series, Shared, Value, Vector } from './types.ts';
 import type { Labels } from '../../labels/mod.ts';
 
 export class Evaluator {
@@ -69,83 +67,6 @@ export class Evaluator {
 
   numSteps(): number {
     return Math.floor((this.end - this.start) / this.interval) + 1;
-  }
-
-  // --- preload: one select per selector, with the time range it needs ------------------------
-  async preload(q: Queryable, e: Expr, timeoutMs: number): Promise<void> {
-    const jobs: { vs: VectorSelector; start: number; end: number; range: number; func?: string }[] = [];
-    const visit = (n: Expr, start: number, end: number, func?: string): void => {
-      switch (n.type) {
-        case 'VectorSelector': {
-          this.resolveAt(n);
-          let s = n.at ?? start;
-          let en = n.at ?? end;
-          s -= n.offset + this.o.lookback;
-          en -= n.offset;
-          jobs.push({ vs: n, start: s, end: en, range: 0, func });
-          return;
-        }
-        case 'MatrixSelector': {
-          const vs = n.vs;
-          this.resolveAt(vs);
-          let s = vs.at ?? start;
-          let en = vs.at ?? end;
-          s -= vs.offset + n.range;
-          en -= vs.offset;
-          jobs.push({ vs, start: s, end: en, range: n.range, func });
-          return;
-        }
-        case 'SubqueryExpr': {
-          this.resolveAt(n);
-          const s = (n.at ?? start) - n.offset - n.range;
-          const en = (n.at ?? end) - n.offset;
-          visit(n.expr, s, en);
-          return;
-        }
-        case 'Call':
-          for (const a of n.args) visit(a, start, end, n.func);
-          return;
-        case 'AggregateExpr':
-          if (n.param) visit(n.param, start, end);
-          visit(n.expr, start, end);
-          return;
-        case 'BinaryExpr':
-          visit(n.lhs, start, end);
-          visit(n.rhs, start, end);
-          return;
-        case 'UnaryExpr':
-        case 'ParenExpr':
-          visit(n.expr, start, end, func);
-          return;
-        default:
-          return;
-      }
-    };
-    visit(e, this.start, this.end);
-    const signal = this.o.signal;
-    const timeoutSignal = AbortSignal.timeout(Math.max(1, timeoutMs));
-    const combined = signal ? AbortSignal.any([signal, timeoutSignal]) : timeoutSignal;
-    await Promise.all(jobs.map(async (j) => {
-      let res;
-      try {
-        res = await q.select(j.vs.matchers, { start: j.start, end: j.end, step: this.start === this.end ? 0 : this.interval, func: j.func, range: j.range || undefined }, combined);
-      } catch (err) {
-        if (err instanceof PromQLError) throw err;
-        if (combined.aborted) this.checkAbort('query preparation');
-        if (timeoutSignal.aborted) throw new QueryTimeoutError('query preparation');
-        throw new StorageError(`error selecting series: ${(err as Error)?.message ?? String(err)}`, err);
-      }
-      for (const w of res.warnings ?? []) this.shared.warnings.add(w);
-      this.shared.data.set(j.vs, res.series.map((s: SeriesData) => toRaw(s)));
-    }));
-    if (timeoutSignal.aborted) throw new QueryTimeoutError('query preparation');
-    this.checkAbort('query preparation');
-  }
-
-  resolveAt(n: VectorSelector | SubqueryExpr): void {
-    if (n.atModifier === 'start') n.at = this.o.queryStart;
-    else if (n.atModifier === 'end') n.at = this.o.queryEnd;
-    if (n.atModifier) n.atModifier = null;
   }
 
   // --- evaluation ----------------------------------------------------------------------------
@@ -211,11 +132,11 @@ export class Evaluator {
       case 'ParenExpr':
         return this.eval(e.expr);
       case 'VectorSelector':
-        return this.evalVectorSelector(e, false);
+        return evalVectorSelector(this, e, false);
       case 'MatrixSelector':
-        return this.evalRangeInstant(e);
+        return evalRangeInstant(this, e);
       case 'SubqueryExpr':
-        return this.evalRangeInstant(e);
+        return evalRangeInstant(this, e);
       case 'UnaryExpr': {
         const m = this.evalMatrix(e.expr);
         if (e.op === '-') {
@@ -238,87 +159,6 @@ export class Evaluator {
   }
 
   /** Instant-vector selection at every step. withTimestamps: value is the sample time in seconds. */
-  evalVectorSelector(vs: VectorSelector, withTimestamps: boolean): Matrix {
-    const raws = this.shared.data.get(vs) ?? [];
-    const out: Matrix = [];
-    const lookback = this.o.lookback;
-    let total = 0;
-    for (const r of raws) {
-      this.tick();
-      const ts: number[] = [];
-      const vals: number[] = [];
-      let idx = 0; // first sample with t > refTime (for monotone steps)
-      for (let step = this.start; step <= this.end; step += this.interval) {
-        const ref = (vs.at ?? step) - vs.offset;
-        if (vs.at !== null) idx = 0;
-        // advance idx to first sample > ref
-        if (vs.at !== null) idx = upperBound(r.t, r.n, ref);
-        else while (idx < r.n && r.t[idx]! <= ref) idx++;
-        const j = idx - 1;
-        if (j < 0) continue;
-        const st = r.t[j]!;
-        if (st <= ref - lookback) continue;
-        if (r.stale && r.stale[j]) continue;
-        ts.push(step);
-        vals.push(withTimestamps ? st / 1000 : r.v[j]!);
-      }
-      if (ts.length) {
-        total += ts.length;
-        out.push({ metric: r.labels, t: ts, v: vals, dropName: r.dropName });
-      }
-    }
-    this.addSamples(total);
-    return out;
-  }
-
-  /** Raw series of a matrix selector or subquery, plus window parameters. */
-  rangeSource(e: MatrixSelector | SubqueryExpr): { raws: RawSeries[]; range: number; offset: number; at: number | null } {
-    if (e.type === 'MatrixSelector') {
-      const raws = (this.shared.data.get(e.vs) ?? []).map(withoutStale);
-      return { raws, range: e.range, offset: e.vs.offset, at: e.vs.at };
-    }
-    const step = e.step || this.o.subqStep;
-    const refStart = (e.at ?? this.start) - e.offset;
-    const refEnd = (e.at ?? this.end) - e.offset;
-    const lo = refStart - e.range;
-    let newStart = step * Math.trunc(lo / step);
-    if (newStart <= lo) newStart += step;
-    const inner = this.sub(newStart, refEnd, step);
-    const m = inner.evalMatrix(e.expr);
-    // Inner results are final values: drop names now when not delayed (already done by inner evaluation).
-    let total = 0;
-    const raws: RawSeries[] = m.map((s) => {
-      total += s.t.length;
-      return { labels: s.metric, t: Float64Array.from(s.t), v: Float64Array.from(s.v), n: s.t.length, stale: null, dropName: s.dropName };
-    });
-    this.addSamples(total);
-    return { raws, range: e.range, offset: e.offset, at: e.at };
-  }
-
-  /** A matrix selector / subquery evaluated as a query result (instant queries only). */
-  evalRangeInstant(e: MatrixSelector | SubqueryExpr): Matrix {
-    if (this.start !== this.end) {
-      throw new ExecutionError('invalid expression type "range vector" for range query, must be Scalar or instant Vector');
-    }
-    const src = this.rangeSource(e);
-    const ref = (src.at ?? this.start) - src.offset;
-    const out: Matrix = [];
-    for (const r of src.raws) {
-      const lo = upperBound(r.t, r.n, ref - src.range);
-      const hi = upperBound(r.t, r.n, ref);
-      if (hi <= lo) continue;
-      const t: number[] = [];
-      const v: number[] = [];
-      for (let i = lo; i < hi; i++) {
-        t.push(r.t[i]!);
-        v.push(r.v[i]!);
-      }
-      this.addSamples(t.length);
-      out.push({ metric: r.labels, t, v, dropName: r.dropName });
-    }
-    return out;
-  }
-
   // --- per-step evaluation helper ---------------------------------------------------------------
   /**
    * Evaluates fn at every step over the per-step vectors of the argument matrices.
@@ -403,7 +243,7 @@ mapName(s: Sample, v: number): Sample {
    * Windows are left-open: (ref - offset - range, ref - offset].
    */
   forEachWindow(
-    src: { raws: RawSeries[]; range: number; offset: number; at: number | null },
+    src: RangeSource,
     cb: (r: RawSeries, lo: number, hi: number, ctx: WindowCtx, stepIdx: number) => void,
   ): void {
     const ctx: WindowCtx = { ts: 0, rangeStart: 0, rangeEnd: 0, range: src.range, scalars: [] };

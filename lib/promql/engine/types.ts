@@ -105,3 +105,11 @@ export interface Shared {
   infos: Set<string>;
   samples: { current: number };
 }
+
+/** Raw series of a matrix selector or subquery plus its window parameters (ms). */
+export interface RangeSource {
+  raws: RawSeries[];
+  range: number;
+  offset: number;
+  at: number | null;
+}

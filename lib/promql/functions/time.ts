@@ -3,6 +3,7 @@
 import type { Call } from '../ast.ts';
 import type { Evaluator } from '../engine/evaluator.ts';
 import { dropMetricName } from '../engine/helpers.ts';
+import { evalVectorSelector } from '../engine/selectors.ts';
 import type { Matrix } from '../engine/types.ts';
 
 export function time(ev: Evaluator, _e: Call): Matrix {
@@ -22,7 +23,7 @@ export function timestamp(ev: Evaluator, e: Call): Matrix {
   let arg = e.args[0]!;
   while (arg.type === 'ParenExpr') arg = arg.expr;
   if (arg.type === 'VectorSelector') {
-    const m = ev.evalVectorSelector(arg, true);
+    const m = evalVectorSelector(ev, arg, true);
     for (const s of m) {
       if (!delayed) s.metric = dropMetricName(s.metric);
       s.dropName = true;

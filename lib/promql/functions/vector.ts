@@ -1,6 +1,7 @@
 // Functions over whole instant vectors: vector, scalar, absent, absent_over_time, sort, sort_desc.
 import type { Call, Expr, MatrixSelector, SubqueryExpr, VectorSelector } from '../ast.ts';
 import type { Evaluator } from '../engine/evaluator.ts';
+import { rangeSource } from '../engine/selectors.ts';
 import type { Matrix } from '../engine/types.ts';
 import { METRIC_NAME, type Labels } from '../../labels/mod.ts';
 
@@ -59,7 +60,7 @@ export function sort(ev: Evaluator, e: Call): Matrix {
 export function absentOverTime(ev: Evaluator, e: Call): Matrix {
   let arg = e.args[0]!;
   while (arg.type === 'ParenExpr') arg = arg.expr;
-  const src = ev.rangeSource(arg as MatrixSelector | SubqueryExpr);
+  const src = rangeSource(ev, arg as MatrixSelector | SubqueryExpr);
   const present = new Uint8Array(ev.numSteps());
   ev.forEachWindow(src, (_r, lo, hi, _ctx, stepIdx) => {
     if (hi > lo) present[stepIdx] = 1;

@@ -1,0 +1,168 @@
+// Selectors and subqueries: the up-front storage reads (preload: one select per selector with the
+// time range, step, enclosing function and range it needs), instant-vector selectors (lookback,
+// staleness), range sources for matrix selectors and subqueries (inner evaluation on the aligned
+// subquery grid), and range vectors as instant-query results.
+import type { Expr, MatrixSelector, SubqueryExpr, VectorSelector } from '../ast.ts';
+import { ExecutionError, PromQLError, QueryTimeoutError, StorageError } from '../errors.ts';
+import type { Queryable, SeriesData } from '../queryable.ts';
+import type { Evaluator } from './evaluator.ts';
+import { toRaw, upperBound, withoutStale } from './helpers.ts';
+import type { Matrix, RawSeries, RangeSource } from './types.ts';
+
+// --- preload: one select per selector, with the time range it needs ------------------------
+export async function preload(ev: Evaluator, q: Queryable, e: Expr, timeoutMs: number): Promise<void> {
+  const jobs: { vs: VectorSelector; start: number; end: number; range: number; func?: string }[] = [];
+  const visit = (n: Expr, start: number, end: number, func?: string): void => {
+    switch (n.type) {
+      case 'VectorSelector': {
+        resolveAt(ev, n);
+        let s = n.at ?? start;
+        let en = n.at ?? end;
+        s -= n.offset + ev.o.lookback;
+        en -= n.offset;
+        jobs.push({ vs: n, start: s, end: en, range: 0, func });
+        return;
+      }
+      case 'MatrixSelector': {
+        const vs = n.vs;
+        resolveAt(ev, vs);
+        let s = vs.at ?? start;
+        let en = vs.at ?? end;
+        s -= vs.offset + n.range;
+        en -= vs.offset;
+        jobs.push({ vs, start: s, end: en, range: n.range, func });
+        return;
+      }
+      case 'SubqueryExpr': {
+        resolveAt(ev, n);
+        const s = (n.at ?? start) - n.offset - n.range;
+        const en = (n.at ?? end) - n.offset;
+        visit(n.expr, s, en);
+        return;
+      }
+      case 'Call':
+        for (const a of n.args) visit(a, start, end, n.func);
+        return;
+      case 'AggregateExpr':
+        if (n.param) visit(n.param, start, end);
+        visit(n.expr, start, end);
+        return;
+      case 'BinaryExpr':
+        visit(n.lhs, start, end);
+        visit(n.rhs, start, end);
+        return;
+      case 'UnaryExpr':
+      case 'ParenExpr':
+        visit(n.expr, start, end, func);
+        return;
+      default:
+        return;
+    }
+  };
+  visit(e, ev.start, ev.end);
+  const signal = ev.o.signal;
+  const timeoutSignal = AbortSignal.timeout(Math.max(1, timeoutMs));
+  const combined = signal ? AbortSignal.any([signal, timeoutSignal]) : timeoutSignal;
+  await Promise.all(jobs.map(async (j) => {
+    let res;
+    try {
+      res = await q.select(j.vs.matchers, { start: j.start, end: j.end, step: ev.start === ev.end ? 0 : ev.interval, func: j.func, range: j.range || undefined }, combined);
+    } catch (err) {
+      if (err instanceof PromQLError) throw err;
+      if (combined.aborted) ev.checkAbort('query preparation');
+      if (timeoutSignal.aborted) throw new QueryTimeoutError('query preparation');
+      throw new StorageError(`error selecting series: ${(err as Error)?.message ?? String(err)}`, err);
+    }
+    for (const w of res.warnings ?? []) ev.shared.warnings.add(w);
+    ev.shared.data.set(j.vs, res.series.map((s: SeriesData) => toRaw(s)));
+  }));
+  if (timeoutSignal.aborted) throw new QueryTimeoutError('query preparation');
+  ev.checkAbort('query preparation');
+}
+
+export function resolveAt(ev: Evaluator, n: VectorSelector | SubqueryExpr): void {
+  if (n.atModifier === 'start') n.at = ev.o.queryStart;
+  else if (n.atModifier === 'end') n.at = ev.o.queryEnd;
+  if (n.atModifier) n.atModifier = null;
+}
+
+export function evalVectorSelector(ev: Evaluator, vs: VectorSelector, withTimestamps: boolean): Matrix {
+  const raws = ev.shared.data.get(vs) ?? [];
+  const out: Matrix = [];
+  const lookback = ev.o.lookback;
+  let total = 0;
+  for (const r of raws) {
+    ev.tick();
+    const ts: number[] = [];
+    const vals: number[] = [];
+    let idx = 0; // first sample with t > refTime (for monotone steps)
+    for (let step = ev.start; step <= ev.end; step += ev.interval) {
+      const ref = (vs.at ?? step) - vs.offset;
+      if (vs.at !== null) idx = 0;
+      // advance idx to first sample > ref
+      if (vs.at !== null) idx = upperBound(r.t, r.n, ref);
+      else while (idx < r.n && r.t[idx]! <= ref) idx++;
+      const j = idx - 1;
+      if (j < 0) continue;
+      const st = r.t[j]!;
+      if (st <= ref - lookback) continue;
+      if (r.stale && r.stale[j]) continue;
+      ts.push(step);
+      vals.push(withTimestamps ? st / 1000 : r.v[j]!);
+    }
+    if (ts.length) {
+      total += ts.length;
+      out.push({ metric: r.labels, t: ts, v: vals, dropName: r.dropName });
+    }
+  }
+  ev.addSamples(total);
+  return out;
+}
+
+/** Raw series of a matrix selector or subquery, plus window parameters. */
+export function rangeSource(ev: Evaluator, e: MatrixSelector | SubqueryExpr): RangeSource {
+  if (e.type === 'MatrixSelector') {
+    const raws = (ev.shared.data.get(e.vs) ?? []).map(withoutStale);
+    return { raws, range: e.range, offset: e.vs.offset, at: e.vs.at };
+  }
+  const step = e.step || ev.o.subqStep;
+  const refStart = (e.at ?? ev.start) - e.offset;
+  const refEnd = (e.at ?? ev.end) - e.offset;
+  const lo = refStart - e.range;
+  let newStart = step * Math.trunc(lo / step);
+  if (newStart <= lo) newStart += step;
+  const inner = ev.sub(newStart, refEnd, step);
+  const m = inner.evalMatrix(e.expr);
+  // Inner results are final values: drop names now when not delayed (already done by inner evaluation).
+  let total = 0;
+  const raws: RawSeries[] = m.map((s) => {
+    total += s.t.length;
+    return { labels: s.metric, t: Float64Array.from(s.t), v: Float64Array.from(s.v), n: s.t.length, stale: null, dropName: s.dropName };
+  });
+  ev.addSamples(total);
+  return { raws, range: e.range, offset: e.offset, at: e.at };
+}
+
+/** A matrix selector / subquery evaluated as a query result (instant queries only). */
+export function evalRangeInstant(ev: Evaluator, e: MatrixSelector | SubqueryExpr): Matrix {
+  if (ev.start !== ev.end) {
+    throw new ExecutionError('invalid expression type "range vector" for range query, must be Scalar or instant Vector');
+  }
+  const src = rangeSource(ev, e);
+  const ref = (src.at ?? ev.start) - src.offset;
+  const out: Matrix = [];
+  for (const r of src.raws) {
+    const lo = upperBound(r.t, r.n, ref - src.range);
+    const hi = upperBound(r.t, r.n, ref);
+    if (hi <= lo) continue;
+    const t: number[] = [];
+    const v: number[] = [];
+    for (let i = lo; i < hi; i++) {
+      t.push(r.t[i]!);
+      v.push(r.v[i]!);
+    }
+    ev.addSamples(t.length);
+    out.push({ metric: r.labels, t, v, dropName: r.dropName });
+  }
+  return out;
+}
