@@ -10,3 +10,4 @@ export { loadRuleFiles } from './files.ts';
 export { parseQueryResponse } from './queryapi.ts';
 export { RecordedHead } from './head.ts';
 export { rulesJSON, alertsJSON, formatAlertValue } from './api.ts';
+export { queryApiClient, alertSender, type QueryApiOptions, type AlertSenderOptions } from './remote.ts';

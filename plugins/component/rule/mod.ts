@@ -11,7 +11,7 @@ import { labelsFromRecord } from '../../../lib/labels/mod.ts';
 import { storeServices } from '../../../lib/store/server.ts';
 import { MAX_TIME } from '../../../lib/store/api.ts';
 import {
-  alertsJSON, Evaluator, loadRuleFiles, parseQueryResponse, RecordedHead, rulesJSON, type AlertmanagerAlert, type GroupState, type QuerySample, type RuleGroup,
+  alertSender, alertsJSON, Evaluator, loadRuleFiles, queryApiClient, RecordedHead, rulesJSON, type GroupState,
 } from '../../../lib/rules/mod.ts';
 import { ruleFlags, parseRuleConfig, type RuleConfig } from './config.ts';
 
@@ -35,55 +35,11 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
   const sendErrors = m.counter('thanos_alert_sender_errors_total', 'Total number of errors while sending alerts to alertmanager.', ['alertmanager']);
   const lastEval = m.gauge('prometheus_rule_group_last_evaluation_timestamp_seconds', 'The timestamp of the last rule group evaluation in seconds.', ['rule_group']);
 
-  async function query(expr: string, tsMs: number, signal?: AbortSignal, group?: RuleGroup): Promise<QuerySample[]> {
-    // Thanos: groups default to partial_response_strategy abort; warn lets a querier answer with what it has.
-    const partial = group?.partialResponseStrategy === 'warn' ? 'true' : 'false';
-    const params = new URLSearchParams({ query: expr, time: (tsMs / 1000).toFixed(3), dedup: 'true', partial_response: partial });
-    let lastErr: Error | undefined;
-    for (const base of cfg.queries) {
-      const sig = AbortSignal.any([AbortSignal.timeout(Math.max(cfg.evalIntervalMs, 10_000)), ...(signal ? [signal] : [])]);
-      try {
-        const res = cfg.queryHttpMethod === 'GET'
-          ? await ctx.fetch(`${base}/api/v1/query?${params}`, { signal: sig })
-          : await ctx.fetch(`${base}/api/v1/query`, { method: 'POST', body: params.toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, signal: sig });
-        const text = await res.text();
-        let body: unknown;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          throw new Error(`query API ${base} answered ${res.status} with non-JSON: ${text.slice(0, 200)}`);
-        }
-        // A bad_data/execution answer is the rule's fault: no point asking another querier.
-        if (res.status === 400 || res.status === 422) return parseQueryResponse(body);
-        if (!res.ok) throw new Error(`query API ${base} answered ${res.status}: ${(body as { error?: string }).error ?? text.slice(0, 200)}`);
-        return parseQueryResponse(body);
-      } catch (e) {
-        if (signal?.aborted) throw e;
-        lastErr = e as Error;
-        if (/^query failed: (bad_data|execution)/.test(lastErr.message)) throw lastErr;
-      }
-    }
-    throw lastErr ?? new Error('no query API configured');
-  }
-
-  async function sendAlerts(alerts: AlertmanagerAlert[]): Promise<void> {
-    if (alerts.length === 0 || cfg.alertmanagersUrls.length === 0) return;
-    const drop = new Set(cfg.alertLabelDrop);
-    const payload = JSON.stringify(alerts.map((a) => ({ ...a, labels: Object.fromEntries(Object.entries(a.labels).filter(([k]) => !drop.has(k))) })));
-    await Promise.all(cfg.alertmanagersUrls.map(async (am) => {
-      try {
-        const res = await ctx.fetch(`${am}/api/v2/alerts`, {
-          method: 'POST', body: payload, headers: { 'Content-Type': 'application/json' }, signal: AbortSignal.timeout(cfg.alertmanagersSendTimeoutMs),
-        });
-        const text = await res.text();
-        if (!res.ok) throw new Error(`${res.status}: ${text.slice(0, 300)}`);
-        sentTotal.inc({ alertmanager: am }, alerts.length);
-      } catch (e) {
-        sendErrors.inc({ alertmanager: am });
-        log.warn('sending alerts to Alertmanager failed', { alertmanager: am, alerts: alerts.length, err: (e as Error).message });
-      }
-    }));
-  }
+  const viaCtx: typeof ctx.fetch = (input, init) => ctx.fetch(input, init);
+  const query = queryApiClient({ fetch: viaCtx, urls: cfg.queries, httpMethod: cfg.queryHttpMethod, timeoutMs: Math.max(cfg.evalIntervalMs, 10_000) });
+  const sendAlerts = alertSender({
+    fetch: viaCtx, urls: cfg.alertmanagersUrls, labelDrop: cfg.alertLabelDrop, timeoutMs: cfg.alertmanagersSendTimeoutMs, log, sent: sentTotal, errors: sendErrors,
+  });
 
   const evOpts = {
     query,
