@@ -55,6 +55,20 @@ test('sint32/sint64 zigzag, uint64, doubles, bools agree with protobufjs', () =>
   }
 });
 
+test('sint64 at the int64 extremes: doubles at or past ±2^63 are MinInt64/MaxInt64 zigzagged (was -1 for -2^63)', () => {
+  const hex = (v: number) => {
+    const w = new Writer(4);
+    w.sint64(v);
+    return Buffer.from(w.finish()).toString('hex');
+  };
+  assert.is(hex(-(2 ** 63)), 'ffffffffffffffffff01'); // zigzag(MinInt64) = 2^64-1
+  assert.is(hex(-(2 ** 64)), 'ffffffffffffffffff01');
+  assert.is(hex(2 ** 63), 'feffffffffffffffff01'); // zigzag(MaxInt64) = 2^64-2
+  assert.is(hex(Infinity), 'feffffffffffffffff01');
+  assert.is(new Reader(Buffer.from('ffffffffffffffffff01', 'hex')).sint64(), -(2 ** 63));
+  assert.is(new Reader(Buffer.from('feffffffffffffffff01', 'hex')).sint64(), 2 ** 63);
+});
+
 test('strings: ASCII fast path, multi-byte, surrogate pairs, long strings', () => {
   const cases = ['', 'a', 'job', 'ü', '日本語', '😀x', 'x'.repeat(42), 'é'.repeat(42), 'y'.repeat(200), '€'.repeat(100), '\ud800lone'];
   for (const s of cases) {
