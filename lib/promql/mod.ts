@@ -21,7 +21,7 @@ export {
 } from './errors.ts';
 export { MemoryQueryable, STALE_NAN } from './memory.ts';
 export type { Queryable, SelectHints, SelectResult, SeriesData } from './queryable.ts';
-export { FUNCTIONS, type FunctionSig } from './functions/table.ts';
+export { FUNCTIONS, type FunctionDef, type FunctionSig } from './functions/table.ts';
 
 import type { QueryResult } from './engine.ts';
 import { formatFloat } from './format.ts';
