@@ -15,10 +15,11 @@
 //   labels + tenant, source "receive"), apply --tsdb.retention to uploaded local blocks.
 // - Shutdown: stop accepting writes, flush every head into a block, upload, return.
 // The logic is lib/receive's (Receiver, receiveHttpHandler); this plugin reads the config and wires it.
-import { definePlugin, sleep, type Bucket, type Component, type ComponentContext, type HttpListener } from '../../../lib/sdk/mod.ts';
+import { definePlugin, sleep, type Component, type ComponentContext, type HttpListener } from '../../../lib/sdk/mod.ts';
 import type { TimeSeries } from '../../../lib/proto/prompb.ts';
 import { Receiver, receiveHttpHandler, type WriteOutcome } from '../../../lib/receive/mod.ts';
 import type { StoreServer } from '../../../lib/store/api.ts';
+import { optionalBucket } from '../../../lib/shipper/bucket.ts';
 import { storeServices, writeableStoreServices } from '../../../lib/store/server.ts';
 import { parseReceiveConfig, receiveFlags, type ReceiveConfig } from './config.ts';
 
@@ -36,15 +37,6 @@ export interface ReceiveComponent extends Component {
   store: StoreServer;
   /** Address the remote write listener is bound to (after run() started it). */
   remoteWriteAddress(): { hostname: string; port: number } | undefined;
-}
-
-async function optionalBucket(ctx: ComponentContext): Promise<Bucket | undefined> {
-  try {
-    return await ctx.bucket();
-  } catch (e) {
-    if (/no object stor/i.test((e as Error).message)) return undefined;
-    throw e;
-  }
 }
 
 function splitHostPort(addr: string): { hostname: string; port: number } {

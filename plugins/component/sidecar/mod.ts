@@ -13,10 +13,10 @@
 // 200, the shipper runs at once and every 30s, and a heartbeat refreshes the external labels and the
 // advertised min time every --prometheus.get_config_interval (a failure turns /-/ready to 503 until
 // the next success).
-import { definePlugin, sleep, type Bucket, type Component, type ComponentContext } from '../../../lib/sdk/mod.ts';
+import { definePlugin, sleep, type Component, type ComponentContext } from '../../../lib/sdk/mod.ts';
 import { Shipper } from '../../../lib/shipper/shipper.ts';
-import { isNoObjectStorage } from '../../../lib/objstore/kit/errors.ts';
 import { NO_EXTERNAL_LABELS, PromClient, PromPeer, PromStore, sidecarApiServices } from '../../../lib/sidecar/mod.ts';
+import { optionalBucket } from '../../../lib/shipper/bucket.ts';
 import { storeServices } from '../../../lib/store/server.ts';
 import { parseSidecarConfig, sidecarFlags, type SidecarConfig } from './config.ts';
 
@@ -28,15 +28,6 @@ export interface SidecarComponent extends Component {
   shipper?: Shipper;
   /** Current external labels (empty until loaded). */
   externalLabels(): Record<string, string>;
-}
-
-async function optionalBucket(ctx: ComponentContext): Promise<Bucket | undefined> {
-  try {
-    return await ctx.bucket();
-  } catch (e) {
-    if (isNoObjectStorage(e)) return undefined;
-    throw e;
-  }
 }
 
 export async function setupSidecar(ctx: ComponentContext, cfg: SidecarConfig): Promise<SidecarComponent> {
