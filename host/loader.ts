@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import type { AnyPlugin, ComponentPlugin, ObjstorePlugin } from './index.ts';
-import { BUILTIN_COMPONENTS, BUILTIN_OBJSTORES } from './registry.ts';
+import { BUILTIN_COMPONENTS, BUILTIN_OBJSTORES, THANOS_OBJSTORES_NOT_BUILT } from './registry.ts';
 
 export type PluginKind = 'component' | 'objstore';
 
@@ -75,6 +75,9 @@ export async function loadBuiltinComponent(name: string): Promise<ComponentPlugi
 export async function loadBuiltinObjstore(type: string): Promise<ObjstorePlugin> {
   const t = type.toUpperCase();
   const rel = BUILTIN_OBJSTORES[t];
+  if (!rel && (THANOS_OBJSTORES_NOT_BUILT as readonly string[]).includes(t)) {
+    throw new PluginLoadError(`objstore type ${t}: not implemented yet (built in: ${Object.keys(BUILTIN_OBJSTORES).join(', ')}; or name a plugin module with use: in plugins.yaml)`);
+  }
   if (!rel) {
     throw new PluginLoadError(`unknown object storage type "${type}" (supported: ${Object.keys(BUILTIN_OBJSTORES).join(', ')}; or name a plugin module with use: in plugins.yaml)`);
   }
