@@ -9,7 +9,7 @@ import { BucketConfigError, bucketConfigFromObject, createBucket, parseBucketCon
 import type { ComponentContext, ComponentPlugin, Core, FlagSpec, Logger, ObjstorePlugin, PermissionRequest, ToolCommand } from './index.ts';
 import { ConfigError } from './index.ts';
 import { createCapabilities } from './capabilities.ts';
-import { COMMON_FLAGS, FlagError, formatFlagsHelp, hostFlagSpecs, parseDuration, parseFlags, getPath } from '../lib/sdk/flags.ts';
+import { COMMON_FLAGS, FlagError, formatFlagsHelp, hostFlagSpecs, parseFlagDuration, parseFlags, getPath } from '../lib/sdk/flags.ts';
 import { loadBuiltinComponent, loadBuiltinObjstore, loadUse, NotImplementedError } from './loader.ts';
 import { objstoreHandle, runGroup, type ObjstoreHandle, type UnitSpec } from './lifecycle.ts';
 import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from './log.ts';
@@ -342,7 +342,7 @@ async function runComponent(inv: Extract<Invocation, { kind: 'component' }>): Pr
     objstore: cfg ? cliObjstore(cfg, log) : undefined,
     objstoreHint: 'pass --objstore.config-file or --objstore.config',
   };
-  const grace = Math.max(parseDuration(h.httpGracePeriod), parseDuration(h.grpcGracePeriod));
+  const grace = Math.max(parseFlagDuration(h.httpGracePeriod), parseFlagDuration(h.grpcGracePeriod));
   log.info(`starting ${inv.name}`, { version: BUILD_INFO.version, revision: BUILD_INFO.revision });
   const res = await runGroup([unit], { log, core: () => makeCore(), gracePeriodMs: grace });
   if (res.timedOut) process.exit(res.code);

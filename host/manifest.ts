@@ -24,7 +24,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
-import { parseDuration } from '../lib/sdk/flags.ts';
+import { parseFlagDuration } from '../lib/sdk/flags.ts';
 import type { PermissionRequest } from './index.ts';
 import { needError, PERMISSION_KINDS } from './permissions.ts';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from './log.ts';
@@ -161,7 +161,7 @@ export function parseManifest(text: string, file: string): Manifest {
   const dur = (v: unknown, key: string) => {
     const s = str(v, key);
     if (s !== undefined) {
-      try { parseDuration(s); } catch { fail(key, `invalid duration "${s}" (expected e.g. 30s, 2m)`); }
+      try { parseFlagDuration(s); } catch { fail(key, `invalid duration "${s}" (expected e.g. 30s, 2m)`); }
     }
     return s;
   };
@@ -274,7 +274,7 @@ export function parseManifest(text: string, file: string): Manifest {
 
   return {
     file, dir: path.dirname(path.resolve(file)), apiVersion: 1, log, core,
-    gracePeriodMs: grace ? parseDuration(grace) : 120_000, objstore, components, lineOf,
+    gracePeriodMs: grace ? parseFlagDuration(grace) : 120_000, objstore, components, lineOf,
   };
 }
 

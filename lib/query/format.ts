@@ -184,8 +184,8 @@ export function parseTime(s: string): number {
   throw new ParamError(`cannot parse ${JSON.stringify(s)} to a valid timestamp`);
 }
 
-/** Prometheus API parseDuration: float seconds or a Prometheus duration; returns ms (fractional allowed). */
-export function parseDuration(s: string): number {
+/** The HTTP API's durations (Prometheus API parseDuration): float seconds or a model.Duration; returns ms (fractional allowed). ParamError. */
+export function parseApiDuration(s: string): number {
   const f = parseGoFloat(s);
   if (f !== null) {
     const ns = f * 1e9;

@@ -18,7 +18,7 @@ export class FlagError extends Error {
  * the component's config reader then applies the flag's own grammar (configPromDuration for
  * Thanos's model.Duration flags, configGoDuration for time.Duration ones).
  */
-export function parseDuration(s: string): number {
+export function parseFlagDuration(s: string): number {
   const str = s.trim();
   if (str === '') throw new FlagError(`invalid duration "${s}"`);
   if (str[0] === '-' || str[0] === '+') throw new FlagError(`invalid duration "${s}" (expected e.g. 30s, 5m, 1h30m)`);
@@ -143,7 +143,7 @@ function convert(spec: FlagSpec, raw: string, ctx: string): unknown {
     }
     case 'duration':
       try {
-        parseDuration(raw);
+        parseFlagDuration(raw);
       } catch {
         throw new FlagError(`${ctx}: ${flag}: invalid duration "${raw}" (expected e.g. 30s, 5m, 1h30m)`);
       }

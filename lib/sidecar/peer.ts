@@ -3,7 +3,7 @@
 // advertises from them.
 import { GrpcError, GrpcStatus, type ComponentInfo, type Logger } from '../sdk/mod.ts';
 import { MAX_TIME } from '../store/api.ts';
-import { parseDuration, parseTimeOrDuration } from '../store/blocksync/timeflags.ts';
+import { parseModelDurationFlag, parseTimeOrDuration } from '../store/blocksync/timeflags.ts';
 import type { PromClient } from './promclient.ts';
 
 export const NO_EXTERNAL_LABELS =
@@ -63,8 +63,8 @@ export class PromPeer {
     const minS = flags['storage.tsdb.min-block-duration'];
     const maxS = flags['storage.tsdb.max-block-duration'];
     if (minS === undefined || maxS === undefined) throw new Error('Prometheus flags do not include storage.tsdb.min-block-duration / max-block-duration');
-    const min = parseDuration(minS);
-    const max = parseDuration(maxS);
+    const min = parseModelDurationFlag(minS);
+    const max = parseModelDurationFlag(maxS);
     if (min !== max) {
       if (!this.o.ignoreUnequalBlockSize) {
         throw new Error(`found that TSDB Max time is ${maxS} and Min time is ${minS}. Compaction needs to be disabled (storage.tsdb.min-block-duration = storage.tsdb.max-block-duration)`);

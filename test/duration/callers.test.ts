@@ -2,18 +2,18 @@
 // objstore YAML, Go time.Duration flags, rule files, the HTTP API, and the generic flag syntax check.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { durationValue, goDurationValue, parseDuration, parseTimeOrDuration } from '../../lib/store/blocksync/timeflags.ts';
+import { durationValue, goDurationValue, parseModelDurationFlag, parseTimeOrDuration } from '../../lib/store/blocksync/timeflags.ts';
 import { configDuration, configGoDuration, configPromDuration } from '../../lib/config/fields.ts';
-import { parseDuration as flagDuration } from '../../lib/sdk/flags.ts';
-import { parseDuration as apiDuration } from '../../lib/query/format.ts';
+import { parseFlagDuration as flagDuration } from '../../lib/sdk/flags.ts';
+import { parseApiDuration as apiDuration } from '../../lib/query/format.ts';
 import { parseRuleFile } from '../../lib/rules/parse.ts';
 
-test('model.Duration flags (timeflags.parseDuration, durationValue, configPromDuration)', () => {
-  assert.is(parseDuration('1d12h'), 36 * 3_600_000);
+test('model.Duration flags (timeflags.parseModelDurationFlag, durationValue, configPromDuration)', () => {
+  assert.is(parseModelDurationFlag('1d12h'), 36 * 3_600_000);
   assert.is(durationValue('2w', 'x'), 14 * 86_400_000);
   assert.is(durationValue(1500, 'x'), 1500);
   for (const bad of ['1.5h', '30m1h', '1h1h', '-1h', '100us']) {
-    assert.throws(() => parseDuration(bad), /invalid duration/, bad);
+    assert.throws(() => parseModelDurationFlag(bad), /invalid duration/, bad);
     assert.throws(() => configPromDuration({ k: bad }, 'k', '0s'), /invalid duration/, bad);
   }
   assert.is(configPromDuration({}, 'k', '24h'), 86_400_000);

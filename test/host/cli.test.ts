@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { parseCommandLine, execute, reportError, type Invocation } from '../../host/main.ts';
-import { parseFlags, parseDuration, FlagError } from '../../lib/sdk/flags.ts';
+import { parseFlags, parseFlagDuration, FlagError } from '../../lib/sdk/flags.ts';
 import { definePlugin, type ComponentPlugin, type FlagSpec } from '../../host/index.ts';
 import { BUILTIN_COMPONENTS } from '../../host/registry.ts';
 import { loadBuiltinComponent, NotImplementedError } from '../../host/loader.ts';
@@ -209,9 +209,9 @@ test('flag syntax: --f=v, --f v, bools, --no-, repeats, durations, errors name t
   e(['--d', '5 minutes'], /--d: invalid duration "5 minutes"/);
   e(['--b=maybe'], /--b: expected true or false/);
   e(['stray'], /unexpected argument "stray"/);
-  assert.is(parseDuration('1h30m'), 5_400_000);
-  assert.is(parseDuration('500ms'), 500);
-  assert.is(parseDuration('2d'), 172_800_000);
+  assert.is(parseFlagDuration('1h30m'), 5_400_000);
+  assert.is(parseFlagDuration('500ms'), 500);
+  assert.is(parseFlagDuration('2d'), 172_800_000);
 });
 
 test('command-line errors: unknown flag of a real component names it; unknown command; bad log format', async () => {

@@ -33,13 +33,6 @@ export const CONCEPTS: readonly Concept[] = [
  * failure, so the engineer removing a duplicate need not edit this file at the same moment): delete it.
  */
 export const ALLOWED: readonly Allowed[] = [
-  // TODO(#11 durations): three more functions named parseDuration. Each now delegates to
-  // lib/duration/mod.ts's grammars and only adds its context's error (FlagError, the HTTP API's
-  // ParamError incl. float seconds, the model.Duration flag message); give them names that say
-  // which (e.g. parseFlagDuration, parseApiDuration, parseModelDurationFlag) or fold them into lib/duration.
-  { file: 'lib/sdk/flags.ts', name: 'parseDuration', todo: 'durations: a distinct name for the flag-syntax check (either grammar, FlagError)' },
-  { file: 'lib/query/format.ts', name: 'parseDuration', todo: "durations: a distinct name for the HTTP API's (float seconds or model.Duration, ParamError)" },
-  { file: 'lib/store/blocksync/timeflags.ts', name: 'parseDuration', todo: 'durations: a distinct name for the model.Duration flag value' },
   // TODO(#11 sleep): the objstore kit's `sleep(ms)` wraps lib/sdk/time.ts's sleep with a never-aborting
   // signal; call sleep(ms, signal) directly (or name the wrapper for what it is).
   { file: 'lib/objstore/kit/retry.ts', name: 'sleep', todo: 'abortable sleep: call lib/sdk/time.ts sleep(ms, signal)' },

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  formatFloatF, formatJsonFloat, formatSampleValue, formatTimestamp, goJsonString, parseDuration, parseGoBool, parseTime,
+  formatFloatF, formatJsonFloat, formatSampleValue, formatTimestamp, goJsonString, parseApiDuration, parseGoBool, parseTime,
   ParamError, formatGoDuration,
 } from '../../lib/query/format.ts';
 
@@ -59,19 +59,19 @@ test('parseTime: unix seconds and RFC3339', () => {
   }
 });
 
-test('parseDuration: float seconds and Prometheus durations', () => {
-  assert.is(parseDuration('15'), 15_000);
-  assert.is(parseDuration('0.5'), 500);
-  assert.is(parseDuration('1m'), 60_000);
-  assert.is(parseDuration('1h30m'), 5_400_000);
-  assert.is(parseDuration('1d'), 86_400_000);
-  assert.is(parseDuration('2w'), 14 * 86_400_000);
-  assert.is(parseDuration('100ms'), 100);
-  assert.is(parseDuration('0'), 0);
-  assert.is(parseDuration('-5'), -5000);
-  assert.throws(() => parseDuration('5x'), /cannot parse "5x" to a valid duration/);
-  assert.throws(() => parseDuration('1e20'), /It overflows int64/);
-  assert.throws(() => parseDuration('m'), /cannot parse/);
+test('parseApiDuration: float seconds and Prometheus durations', () => {
+  assert.is(parseApiDuration('15'), 15_000);
+  assert.is(parseApiDuration('0.5'), 500);
+  assert.is(parseApiDuration('1m'), 60_000);
+  assert.is(parseApiDuration('1h30m'), 5_400_000);
+  assert.is(parseApiDuration('1d'), 86_400_000);
+  assert.is(parseApiDuration('2w'), 14 * 86_400_000);
+  assert.is(parseApiDuration('100ms'), 100);
+  assert.is(parseApiDuration('0'), 0);
+  assert.is(parseApiDuration('-5'), -5000);
+  assert.throws(() => parseApiDuration('5x'), /cannot parse "5x" to a valid duration/);
+  assert.throws(() => parseApiDuration('1e20'), /It overflows int64/);
+  assert.throws(() => parseApiDuration('m'), /cannot parse/);
 });
 
 test('parseGoBool and Go durations', () => {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
 import { md5 } from '../../lib/store/blocksync/md5.ts';
 import { parseRelabelConfigs, relabel, RelabelConfigError } from '../../lib/store/blocksync/relabel.ts';
-import { parseDuration, parseTimeOrDuration, parseBytes } from '../../lib/store/blocksync/timeflags.ts';
+import { parseModelDurationFlag, parseTimeOrDuration, parseBytes } from '../../lib/store/blocksync/timeflags.ts';
 import { ulid as newULID, ulidTime } from '../../lib/tsdb/ulid.ts';
 import { parseBucketMeta as parseBlockMeta, MetaError } from '../../lib/tsdb/meta.ts';
 import { MetaFetcher, TimePartitionFilter, LabelShardedFilter, DeletionMarkFilter, DeduplicateFilter, ConsistencyDelayFilter, GatherMarkFilter, ReplicaLabelRemover, SYNCED_STATES } from '../../lib/store/blocksync/fetcher.ts';
@@ -71,11 +71,11 @@ test('relabel config errors name the problem', () => {
 });
 
 test('durations, times and sizes', () => {
-  assert.is(parseDuration('15m'), 900_000);
-  assert.is(parseDuration('1h30m'), 5_400_000);
-  assert.is(parseDuration('2w'), 14 * 86_400_000);
-  assert.is(parseDuration('500ms'), 500);
-  assert.throws(() => parseDuration('15 minutes'), /invalid duration/);
+  assert.is(parseModelDurationFlag('15m'), 900_000);
+  assert.is(parseModelDurationFlag('1h30m'), 5_400_000);
+  assert.is(parseModelDurationFlag('2w'), 14 * 86_400_000);
+  assert.is(parseModelDurationFlag('500ms'), 500);
+  assert.throws(() => parseModelDurationFlag('15 minutes'), /invalid duration/);
   const now = 1_700_000_000_000;
   assert.is(parseTimeOrDuration('-2w', now), now - 14 * 86_400_000);
   assert.is(parseTimeOrDuration('2023-11-14T22:13:20Z', now), 1_700_000_000_000);

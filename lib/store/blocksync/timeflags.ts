@@ -7,7 +7,7 @@ import { DurationError, parseGoDuration, parsePromDuration } from '../../duratio
  * A Prometheus model.Duration (units y w d h m s ms, largest first, integers: 15m, 1h30m, 2w, 0),
  * as Thanos's kingpin model.Duration flags and Prometheus's own flag values spell them. Returns ms.
  */
-export function parseDuration(s: string): number {
+export function parseModelDurationFlag(s: string): number {
   try {
     return parsePromDuration(s.trim());
   } catch (e) {
@@ -30,7 +30,7 @@ function durationOf(v: unknown, what: string, parse: (s: string) => number): num
 
 /** A model.Duration flag or config value: a number of ms passes through, strings parse as model.Duration. */
 export function durationValue(v: unknown, what: string): number {
-  return durationOf(v, what, parseDuration);
+  return durationOf(v, what, parseModelDurationFlag);
 }
 
 /** A Go time.Duration flag or config value (1.5h, 300ms, 2h45m, -1m): a number of ms passes through. */

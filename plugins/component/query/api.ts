@@ -3,7 +3,7 @@ import { Hono, type Context } from 'hono';
 import { compareLabels, compareStrings, compileMatcher, type Matcher } from '../../../lib/labels/mod.ts';
 import { Engine, parseExpr, PromQLError, type QueryResult } from '../../../lib/promql/mod.ts';
 import {
-  formatFloatF, formatJsonFloat, formatSampleValue, formatTimestamp, goJsonString, MAX_TIME_MS, MIN_TIME_MS, ParamError, parseDuration,
+  formatFloatF, formatJsonFloat, formatSampleValue, formatTimestamp, goJsonString, MAX_TIME_MS, MIN_TIME_MS, ParamError, parseApiDuration,
   parseGoBool, parseTime,
 } from '../../../lib/query/format.ts';
 import type { EndpointStatus } from '../../../lib/query/endpoints.ts';
@@ -234,7 +234,7 @@ export function createApi(deps: ApiDeps): Hono {
     if (deps.autoDownsampling || msr === 'auto') maxResolutionMs = defaultResolutionMs;
     if (msr !== '' && msr !== 'auto') {
       try {
-        maxResolutionMs = parseDuration(msr);
+        maxResolutionMs = parseApiDuration(msr);
       } catch (e) {
         throw new ApiError('bad_data', `'max_source_resolution' parameter: ${(e as Error).message}`);
       }
@@ -249,7 +249,7 @@ export function createApi(deps: ApiDeps): Hono {
     if (v !== '') {
       let d: number;
       try {
-        d = parseDuration(v);
+        d = parseApiDuration(v);
       } catch (e) {
         throw new ApiError('bad_data', `'lookback_delta' parameter: ${(e as Error).message}`);
       }
@@ -269,7 +269,7 @@ export function createApi(deps: ApiDeps): Hono {
     if (to === '') return deps.queryTimeoutMs;
     let d: number;
     try {
-      d = parseDuration(to);
+      d = parseApiDuration(to);
     } catch (e) {
       throw invalidParam('timeout', (e as Error).message);
     }
@@ -328,7 +328,7 @@ export function createApi(deps: ApiDeps): Hono {
       step = Math.max(Math.floor((end - start) / 1000 / 250) * 1000, deps.defaultStepMs);
     } else {
       try {
-        step = parseDuration(stepRaw);
+        step = parseApiDuration(stepRaw);
       } catch (e) {
         throw invalidParam('step', (e as Error).message);
       }

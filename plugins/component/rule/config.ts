@@ -1,5 +1,5 @@
 // `thanos rule` flags (Thanos names) and the config object they fill (also accepted from plugins.yaml).
-import { ConfigError, notImplementedYet, parseDuration, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
+import { ConfigError, notImplementedYet, parseFlagDuration, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import { isValidLabelName } from '../../../lib/rules/mod.ts';
 import {
   configMapping, configString as str, configStrings as strings, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
@@ -44,7 +44,7 @@ function dur(raw: Record<string, unknown>, key: string, def: string, positive = 
   if (typeof v === 'number') ms = v;
   else if (typeof v === 'string') {
     try {
-      ms = parseDuration(v);
+      ms = parseFlagDuration(v);
     } catch (e) {
       throw new ConfigError(key, (e as Error).message);
     }

@@ -4,7 +4,7 @@ import {
   parseFlags, COMMON_FLAGS, FlagError, notImplementedYet, refuseUnusedCommonFlags, type ComponentContext, type FlagSpec, type ToolCommand, type TextOut,
 } from '../../../lib/sdk/mod.ts';
 import { MetaFetcher, DeletionMarkFilter, TimePartitionFilter, type FetchResult } from '../../../lib/store/blocksync/fetcher.ts';
-import { parseDuration, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import { parseModelDurationFlag, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import type { BucketBlockMeta as BlockMeta } from '../../../lib/tsdb/meta.ts';
 import { Compactor, tolerantRemove } from '../../../lib/compact/compactor.ts';
 import { MARKERS, writeMarker, type MarkerName } from '../../../lib/compact/marks.ts';
@@ -52,7 +52,7 @@ function command(name: string, help: string, ownFlags: FlagSpec[], body: (ctx: C
 
 function dur(v: unknown, flag: string): number {
   try {
-    return parseDuration(String(v));
+    return parseModelDurationFlag(String(v));
   } catch (e) {
     throw new UsageError(`--${flag}: ${(e as Error).message}`);
   }
