@@ -3,6 +3,8 @@
 // upload body can be consumed once, so only byte-array uploads are retried; a get/getRange is
 // retried while opening the stream; iter only until its first name was delivered.
 import type { Bucket, IterOptions, ObjectAttributes } from './bucket.ts';
+import { sleep } from '../sdk/time.ts';
+import { NO_ABORT } from './kit/retry.ts';
 
 export interface RetryOptions {
   /** Attempts after the first one (default 3). */
@@ -44,7 +46,7 @@ export class RetryBucket implements Bucket {
     this.base = o.baseDelayMs ?? 100;
     this.max = o.maxDelayMs ?? 5000;
     this.retryable = o.isRetryable ?? isRetryableError;
-    this.sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.sleep = o.sleep ?? ((ms) => sleep(ms, NO_ABORT));
   }
 
   get provider(): string {

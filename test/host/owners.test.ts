@@ -33,9 +33,6 @@ export const CONCEPTS: readonly Concept[] = [
  * failure, so the engineer removing a duplicate need not edit this file at the same moment): delete it.
  */
 export const ALLOWED: readonly Allowed[] = [
-  // TODO(#11 sleep): the objstore kit's `sleep(ms)` wraps lib/sdk/time.ts's sleep with a never-aborting
-  // signal; call sleep(ms, signal) directly (or name the wrapper for what it is).
-  { file: 'lib/objstore/kit/retry.ts', name: 'sleep', todo: 'abortable sleep: call lib/sdk/time.ts sleep(ms, signal)' },
   // TODO(#11 Go quoting): lib/promql/format.ts has its own strconv.Quote beside lib/tsdb/gofmt.ts's.
   { file: 'lib/promql/format.ts', name: 'goQuote', todo: "Go's strconv.Quote: import lib/tsdb/gofmt.ts" },
   // TODO(#11 plugin contract): memcached's structural copy of lib/sdk/plugin.ts's TcpConnection.

@@ -1,8 +1,5 @@
 // Retry classification and backoff for HTTP vendors' own request loops (a provider retries inside
 // one Bucket call; lib/objstore/retry.ts's RetryBucket retries whole calls on top).
-import { sleep as sleepOrAbort } from '../../sdk/time.ts';
-
-const NEVER = new AbortController().signal;
 
 /** HTTP statuses an object store answers when trying again may succeed. */
 export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([500, 502, 503, 504]);
@@ -21,5 +18,5 @@ export function backoffMs(attempt: number, capMs = Infinity): number {
   return Math.min(100 * 2 ** attempt, capMs);
 }
 
-/** Waits ms (lib/sdk's sleep, with no abort signal: a Bucket call has none). */
-export const sleep = (ms: number): Promise<void> => sleepOrAbort(ms, NEVER);
+/** The signal for lib/sdk's sleep(ms, signal) between retries inside a Bucket call (which has no abort signal): never aborts. */
+export const NO_ABORT: AbortSignal = new AbortController().signal;

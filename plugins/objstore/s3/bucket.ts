@@ -1,13 +1,13 @@
 // The S3 Bucket: the REST API over the host's fetch capability, signed with SigV4 (or V2).
 // ListObjectsV2 (or V1) with delimiter and continuation, ranged GET, HEAD, PUT, multipart upload
 // (initiate, parts of part_size, complete; abort on failure), DELETE.
-import type { Capabilities, Logger } from '../../../lib/sdk/mod.ts';
+import { sleep, type Capabilities, type Logger } from '../../../lib/sdk/mod.ts';
 import { ObjectNotFoundError, isObjectNotFound, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, normalizeDir } from '../../../lib/objstore/util.ts';
 import {
   EMPTY_SHA256, NetworkError, UNSIGNED_PAYLOAD, amzDate, arrayParts, backoffMs, canonicalQuery, childText, childrenNamed, concat,
   describeNetErr, escapeXml, fetchWithHeaderTimeout, isPermissionDenied, isRetryableStatus, md5, parseXml, rootElement, sha256Hex,
-  signV2, signV4, sleep, streamParts, toBase64, uriEncode,
+  NO_ABORT, signV2, signV4, streamParts, toBase64, uriEncode,
 } from '../../../lib/objstore/kit/mod.ts';
 import type { S3Config } from './config.ts';
 
@@ -137,13 +137,13 @@ export class S3Bucket implements Bucket {
       } catch (err) {
         if (attempt >= this.cfg.maxRetries || isPermissionDenied(err)) throw err;
         this.log.debug('s3 request failed, retrying', { op: r.op, attempt, err: String(err) });
-        await sleep(backoffMs(attempt, 5000));
+        await sleep(backoffMs(attempt, 5000), NO_ABORT);
         continue;
       }
       if (attempt < this.cfg.maxRetries && isRetryableStatus(res.status)) {
         await res.body?.cancel().catch(() => {});
         this.log.debug('s3 request answered with a retryable status, retrying', { op: r.op, attempt, status: res.status });
-        await sleep(backoffMs(attempt, 5000));
+        await sleep(backoffMs(attempt, 5000), NO_ABORT);
         continue;
       }
       return res;

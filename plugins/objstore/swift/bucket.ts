@@ -2,11 +2,11 @@
 // ?format=json&prefix=&delimiter=/ and markers, ranged GET, HEAD, PUT, DELETE; uploads of at least
 // large_object_chunk_size become Static Large Objects (or Dynamic ones) with their segments under
 // segments/ in the segments container. A 401 re-authenticates once.
-import type { Capabilities, Logger } from '../../../lib/sdk/mod.ts';
+import { sleep, type Capabilities, type Logger } from '../../../lib/sdk/mod.ts';
 import { ObjectNotFoundError, isObjectNotFound, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, normalizeDir } from '../../../lib/objstore/util.ts';
 import {
-  NetworkError, arrayParts, backoffMs, describeNetErr, fetchWithHeaderTimeout, isPermissionDenied, isRetryableStatus, md5, sleep,
+  NetworkError, arrayParts, backoffMs, describeNetErr, fetchWithHeaderTimeout, isPermissionDenied, isRetryableStatus, md5, NO_ABORT,
   streamParts, toHex, uriEncode,
 } from '../../../lib/objstore/kit/mod.ts';
 import { authenticate, type SwiftSession } from './auth.ts';
@@ -115,7 +115,7 @@ export class SwiftBucket implements Bucket {
         // Network failures are retried (requests are idempotent; bodies are buffered).
         if (attempt < this.cfg.retries) {
           this.log.debug('swift request failed, retrying', { op: r.op, err: String(err), attempt });
-          await sleep(backoffMs(attempt));
+          await sleep(backoffMs(attempt), NO_ABORT);
           continue;
         }
         throw new NetworkError(`${what}: ${describeNetErr(err)}`, err);
@@ -128,7 +128,7 @@ export class SwiftBucket implements Bucket {
       }
       if (isRetryableStatus(res.status) && attempt < this.cfg.retries) {
         await res.body?.cancel().catch(() => {});
-        await sleep(backoffMs(attempt));
+        await sleep(backoffMs(attempt), NO_ABORT);
         continue;
       }
       return res;
