@@ -1,7 +1,7 @@
 // Test helpers for the store gateway suites: node:net TcpConnection, memcached on loopback, free ports.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
-import type { TcpConnection } from '../../lib/store/indexcache/memcached.ts';
+import type { TcpConnection } from '../../lib/sdk/plugin.ts';
 import { freePort } from '../harness/ports.ts';
 export { freePort };
 

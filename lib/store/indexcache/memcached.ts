@@ -2,13 +2,10 @@
 // connect() function (the host's Capabilities.connect, permission checked). Requests on one
 // connection are pipelined and answered in order. Failures and timeouts count as misses: a cache
 // must never fail a query.
+import type { TcpConnection } from '../../sdk/plugin.ts';
 import type { BytesCache } from './lru.ts';
 
-export interface TcpConnection {
-  readable: ReadableStream<Uint8Array>;
-  writable: WritableStream<Uint8Array>;
-  close(): void;
-}
+export type { TcpConnection };
 export type Connect = (opts: { hostname: string; port: number }) => Promise<TcpConnection>;
 
 export interface MemcachedOptions {
