@@ -6,6 +6,7 @@ import { setMaxListeners } from 'node:events';
 import type { Bucket, Component, ComponentContext, ComponentPlugin, Core, Logger } from './index.ts';
 import { createCapabilities } from './capabilities.ts';
 import { BUILD_INFO } from './version.ts';
+import { NoObjectStorageError } from '../lib/objstore/kit/errors.ts';
 import { Registry, processMetrics, renderAll } from './metrics.ts';
 import type { Permissions } from './permissions.ts';
 import { resolveSecrets } from './secrets.ts';
@@ -161,7 +162,7 @@ export async function runGroup(units: UnitSpec[], o: RunOptions): Promise<RunRes
             r.ready = v;
           },
           bucket: async (id) => {
-            if (!spec.objstore) throw new Error(`${spec.id}: no object storage configured (${spec.objstoreHint ?? 'set objstore:'})`);
+            if (!spec.objstore) throw new NoObjectStorageError(spec.id, spec.objstoreHint ?? 'set objstore:');
             if (id !== undefined && id !== spec.objstore.id) throw new Error(`${spec.id}: not bound to object storage "${id}" (bound: ${spec.objstore.id})`);
             return spec.objstore.get();
           },

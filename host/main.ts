@@ -6,6 +6,7 @@ import { setMaxListeners } from 'node:events';
 import * as path from 'node:path';
 import { createCore } from '../lib/core/mod.ts';
 import { BucketConfigError, bucketConfigFromObject, createBucket, parseBucketConfig, type BucketConfig } from '../lib/objstore/factory.ts';
+import { NoObjectStorageError } from '../lib/objstore/kit/errors.ts';
 import type { ComponentContext, ComponentPlugin, Core, FlagSpec, Logger, ObjstorePlugin, PermissionRequest, ToolCommand } from './index.ts';
 import { ConfigError } from './index.ts';
 import { createCapabilities } from './capabilities.ts';
@@ -379,7 +380,7 @@ async function runTool(inv: Extract<Invocation, { kind: 'tool' }>): Promise<numb
       stderr: { write: (t) => void process.stderr.write(t) },
       setReady: () => {},
       bucket: async () => {
-        if (!os) throw new UsageError(`thanos tools ${inv.command.name}: no object storage configured (pass --objstore.config-file or --objstore.config)`);
+        if (!os) throw new NoObjectStorageError(`thanos tools ${inv.command.name}`, 'pass --objstore.config-file or --objstore.config');
         return os.get();
       },
     };
@@ -546,9 +547,9 @@ export async function execute(inv: Invocation): Promise<number> {
   }
 }
 
-/** Exit code and message for an error that escaped (usage/config errors: 2, anything else: 1). */
+/** Exit code and message for an error that escaped (usage/config errors, a tool run without object storage: 2, anything else: 1). */
 export function reportError(err: unknown): number {
-  if (err instanceof UsageError || err instanceof FlagError || err instanceof ManifestError || err instanceof NotImplementedError || err instanceof BucketConfigError || (err instanceof Error && err.name === 'PluginLoadError')) {
+  if (err instanceof UsageError || err instanceof FlagError || err instanceof ManifestError || err instanceof NotImplementedError || err instanceof BucketConfigError || err instanceof NoObjectStorageError || (err instanceof Error && err.name === 'PluginLoadError')) {
     process.stderr.write(`${err.message}\n`);
     return 2;
   }

@@ -9,6 +9,7 @@ import type { TimeSeries } from '../../lib/proto/prompb.ts';
 import type { Series, SeriesResponse } from '../../lib/proto/store.ts';
 import { encodeRemoteWriteBody, REMOTE_WRITE_HEADERS } from '../../lib/remote/write.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
+import { NoObjectStorageError } from '../../lib/objstore/kit/errors.ts';
 import fsPlugin from '../../plugins/objstore/filesystem/mod.ts';
 
 export const core: Core = createJsCore();
@@ -35,7 +36,7 @@ export function receiveCtx(bucket?: Bucket): TestCtx {
     log: createLogger({ level: 'debug', write: (l) => void logs.push(l) }),
     metrics: new Registry(),
     bucket: async () => {
-      if (!bucket) throw new Error('receive: no object storage configured (pass --objstore.config-file or --objstore.config)');
+      if (!bucket) throw new NoObjectStorageError('receive', 'pass --objstore.config-file or --objstore.config');
       return bucket;
     },
     core,

@@ -8,6 +8,7 @@ import type { Bucket, ComponentContext, Core } from '../../host/index.ts';
 import { createLogger } from '../../host/log.ts';
 import { Registry } from '../../host/metrics.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
+import { NoObjectStorageError } from '../../lib/objstore/kit/errors.ts';
 import { freePort, httpReady, startProc, waitFor, type Proc } from '../query/harness.ts';
 import { STARTUP_MS } from '../harness/startup.ts';
 
@@ -110,7 +111,7 @@ export function sidecarCtx(core: Core, bucket?: Bucket): TestCtx {
     log: createLogger({ level: 'debug', write: (l) => void logs.push(l) }),
     metrics: registry,
     bucket: async () => {
-      if (!bucket) throw new Error('sidecar: no object storage configured (pass --objstore.config-file or --objstore.config)');
+      if (!bucket) throw new NoObjectStorageError('sidecar', 'pass --objstore.config-file or --objstore.config');
       return bucket;
     },
     core,

@@ -35,11 +35,10 @@ export class NoObjectStorageError extends Error {
 }
 
 /**
- * True for "no object storage configured": a NoObjectStorageError, or (until every thrower throws
- * the typed error) an Error whose message carries the host's wording.
+ * True for "no object storage configured": a NoObjectStorageError (also one from another copy of
+ * this module, by its code). Every thrower (the host's ctx.bucket()) throws the typed error.
  */
 export function isNoObjectStorage(err: unknown): boolean {
   if (err instanceof NoObjectStorageError) return true;
-  if (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'NoObjectStorage') return true;
-  return err instanceof Error && err.message.includes(NO_OBJECT_STORAGE);
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'NoObjectStorage';
 }
