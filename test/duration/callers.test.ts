@@ -2,7 +2,7 @@
 // objstore YAML, Go time.Duration flags, rule files, the HTTP API, and the generic flag syntax check.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { durationValue, goDurationValue, parseModelDurationFlag, parseTimeOrDuration } from '../../lib/store/blocksync/timeflags.ts';
+import { durationValue, goDurationValue, parseGoDurationFlag, parseModelDurationFlag, parseTimeOrDuration } from '../../lib/store/blocksync/timeflags.ts';
 import { configDuration, configGoDuration, configPromDuration } from '../../lib/config/fields.ts';
 import { parseFlagDuration as flagDuration } from '../../lib/sdk/flags.ts';
 import { parseApiDuration as apiDuration } from '../../lib/query/format.ts';
@@ -19,7 +19,10 @@ test('model.Duration flags (timeflags.parseModelDurationFlag, durationValue, con
   assert.is(configPromDuration({}, 'k', '24h'), 86_400_000);
 });
 
-test('time.Duration flags (goDurationValue, configGoDuration)', () => {
+test('time.Duration flags (parseGoDurationFlag, goDurationValue, configGoDuration)', () => {
+  assert.is(parseGoDurationFlag('30m'), 1_800_000);
+  assert.is(parseGoDurationFlag('1.5h'), 5_400_000);
+  assert.throws(() => parseGoDurationFlag('2d'), /invalid duration "2d"/);
   assert.is(goDurationValue('1.5h', 'x'), 5_400_000);
   assert.is(configGoDuration({ k: '2h45m' }, 'k', '0s'), 9_900_000);
   assert.is(configGoDuration({ k: '300ms' }, 'k', '0s'), 300);

@@ -34,6 +34,10 @@ test('config parsing', () => {
   assert.is(m.type, 'MEMCACHED');
   if (m.type === 'MEMCACHED') { assert.is(m.memcached.timeoutMs, 1000); assert.is(m.memcached.expirationSec, 3600); }
   assert.equal(m.enabledItems, ['Postings']);
+  // config.timeout is a Go time.Duration (Thanos's memcached client config): 1.5s yes, 1d no
+  const g = parseIndexCacheConfig({ type: 'MEMCACHED', config: { addresses: ['127.0.0.1:11211'], timeout: '1.5s' } });
+  if (g.type === 'MEMCACHED') assert.is(g.memcached.timeoutMs, 1500);
+  assert.throws(() => parseIndexCacheConfig({ type: 'MEMCACHED', config: { addresses: ['127.0.0.1:11211'], timeout: '1d' } }), /config\.timeout: invalid duration "1d"/);
   assert.is(parseIndexCacheConfig({ type: 'in-memory', config: { max_size: '1MB' } }).type, 'IN-MEMORY');
   assert.throws(() => parseIndexCacheConfig('type: REDIS'), /REDIS is not supported/);
   assert.throws(() => parseIndexCacheConfig('type: FOO'), /unknown type/);

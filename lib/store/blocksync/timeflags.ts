@@ -33,16 +33,19 @@ export function durationValue(v: unknown, what: string): number {
   return durationOf(v, what, parseModelDurationFlag);
 }
 
+/** A Go time.Duration (1.5h, 300ms, 2h45m, -1m), as Thanos's kingpin time.Duration flags spell them. Returns ms. */
+export function parseGoDurationFlag(s: string): number {
+  try {
+    return parseGoDuration(s.trim());
+  } catch (e) {
+    if (!(e instanceof DurationError)) throw e;
+    throw new Error(`invalid duration ${JSON.stringify(s)} (want e.g. 30s, 1.5h, 2h45m, 500ms: ${e.message})`);
+  }
+}
+
 /** A Go time.Duration flag or config value (1.5h, 300ms, 2h45m, -1m): a number of ms passes through. */
 export function goDurationValue(v: unknown, what: string): number {
-  return durationOf(v, what, (s) => {
-    try {
-      return parseGoDuration(s.trim());
-    } catch (e) {
-      if (!(e instanceof DurationError)) throw e;
-      throw new Error(`invalid duration ${JSON.stringify(s)} (want e.g. 30s, 1.5h, 2h45m, 500ms: ${e.message})`);
-    }
-  });
+  return durationOf(v, what, parseGoDurationFlag);
 }
 
 /**

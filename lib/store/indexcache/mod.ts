@@ -7,7 +7,7 @@
 //   ttl: 24h                                                     (remote caches)
 import { parse as parseYaml } from 'yaml';
 import { md5 } from '../blocksync/md5.ts';
-import { parseBytes, durationValue } from '../blocksync/timeflags.ts';
+import { parseBytes, durationValue, goDurationValue } from '../blocksync/timeflags.ts';
 import { type BytesCache, InMemoryLru } from './lru.ts';
 import { type Connect, MemcachedClient, type MemcachedLogger, type MemcachedOptions, MEMCACHED_DEFAULTS } from './memcached.ts';
 
@@ -88,7 +88,7 @@ export function parseIndexCacheConfig(input: string | unknown | undefined, defau
       if (!/^.+:\d+$/.test(a)) throw new IndexCacheConfigError(`config.addresses: ${JSON.stringify(a)} must be host:port`);
     }
     const m: Partial<MemcachedOptions> & { addresses: string[] } = { addresses: addrs as string[] };
-    if (c.timeout !== undefined) m.timeoutMs = wrap(() => durationValue(c.timeout, 'config.timeout'));
+    if (c.timeout !== undefined) m.timeoutMs = wrap(() => goDurationValue(c.timeout, 'config.timeout')); // time.Duration in Thanos's memcached client config
     if (c.max_idle_connections !== undefined) m.maxIdleConnections = Math.min(16, Math.max(1, Number(c.max_idle_connections)));
     if (c.max_async_concurrency !== undefined) m.maxAsyncConcurrency = Math.max(1, Number(c.max_async_concurrency));
     if (c.max_async_buffer_size !== undefined) m.maxAsyncBufferSize = Math.max(1, Number(c.max_async_buffer_size));

@@ -4,7 +4,7 @@ import {
   parseFlags, COMMON_FLAGS, FlagError, notImplementedYet, refuseUnusedCommonFlags, type ComponentContext, type FlagSpec, type ToolCommand, type TextOut,
 } from '../../../lib/sdk/mod.ts';
 import { MetaFetcher, DeletionMarkFilter, TimePartitionFilter, type FetchResult } from '../../../lib/store/blocksync/fetcher.ts';
-import { parseModelDurationFlag, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import { parseGoDurationFlag, parseModelDurationFlag, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import type { BucketBlockMeta as BlockMeta } from '../../../lib/tsdb/meta.ts';
 import { Compactor, tolerantRemove } from '../../../lib/compact/compactor.ts';
 import { MARKERS, writeMarker, type MarkerName } from '../../../lib/compact/marks.ts';
@@ -50,9 +50,10 @@ function command(name: string, help: string, ownFlags: FlagSpec[], body: (ctx: C
   };
 }
 
-function dur(v: unknown, flag: string): number {
+/** A duration flag's value: model.Duration unless the Thanos flag is a time.Duration (parseGoDurationFlag). */
+function dur(v: unknown, flag: string, parse: (s: string) => number = parseModelDurationFlag): number {
   try {
-    return parseModelDurationFlag(String(v));
+    return parse(String(v));
   } catch (e) {
     throw new UsageError(`--${flag}: ${(e as Error).message}`);
   }
@@ -451,7 +452,7 @@ function splitHostPort(addr: string): { hostname: string; port: number } {
 
 export const bucketWeb = command('bucket web', 'Web interface for the blocks in the bucket: a page of blocks over time grouped by external labels, and /api/v1/blocks. Serves until SIGTERM.', webFlags, async (ctx, v) => {
   const addr = splitHostPort(ctx.addresses?.http ?? '0.0.0.0:10902');
-  const refreshMs = dur(v.refresh, 'refresh');
+  const refreshMs = dur(v.refresh, 'refresh', parseGoDurationFlag); // time.Duration in Thanos
   const handler = bucketWebHandler(() => fetchMetas(ctx, v), { refreshMs, label: String(v.label ?? ''), prefix: String(v.routePrefix ?? '') });
   const listener = await ctx.listen(addr, handler);
   ctx.log.info('bucket web listening', { address: `${listener.address.hostname}:${listener.address.port}` });
