@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
-import { md5 } from '../../lib/store/blocksync/md5.ts';
+import { md5 } from '../../lib/hash/md5.ts';
 import { parseRelabelConfigs, relabel, RelabelConfigError } from '../../lib/store/blocksync/relabel.ts';
 import { parseModelDurationFlag, parseTimeOrDuration, parseBytes } from '../../lib/store/blocksync/timeflags.ts';
 import { ulid as newULID, ulidTime } from '../../lib/tsdb/ulid.ts';

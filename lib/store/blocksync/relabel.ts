@@ -3,7 +3,7 @@
 // labelkeep, keepequal, dropequal, lowercase, uppercase. Regexes are RE2 translated and anchored.
 import { parse as parseYaml } from 'yaml';
 import { compileRegex } from '../../labels/mod.ts';
-import { md5 } from './md5.ts';
+import { md5 } from '../../hash/md5.ts';
 
 export type RelabelAction = 'replace' | 'keep' | 'drop' | 'hashmod' | 'labelmap' | 'labeldrop' | 'labelkeep' | 'keepequal' | 'dropequal' | 'lowercase' | 'uppercase';
 const ACTIONS = new Set<RelabelAction>(['replace', 'keep', 'drop', 'hashmod', 'labelmap', 'labeldrop', 'labelkeep', 'keepequal', 'dropequal', 'lowercase', 'uppercase']);

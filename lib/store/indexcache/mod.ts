@@ -6,7 +6,7 @@
 //   enabled_items: [Postings, Series, ExpandedPostings]          (optional; default all)
 //   ttl: 24h                                                     (remote caches)
 import { parse as parseYaml } from 'yaml';
-import { md5 } from '../blocksync/md5.ts';
+import { md5 } from '../../hash/md5.ts';
 import { parseBytes, durationValue, goDurationValue } from '../blocksync/timeflags.ts';
 import { type BytesCache, InMemoryLru } from './lru.ts';
 import { type Connect, MemcachedClient, type MemcachedLogger, type MemcachedOptions, MEMCACHED_DEFAULTS } from './memcached.ts';
