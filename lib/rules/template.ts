@@ -9,6 +9,7 @@
 // $k, $v :=, break, continue), define / template / block, variables and field chains. Parse errors
 // use Go's wording: "template: NAME:LINE: msg". Functions that need a query engine (query, first,
 // label, value, sortByLabel, …) parse but expand to an error.
+import { DurationError, parsePromDurationNs } from '../duration/mod.ts';
 
 type Tok =
   | { t: 'text'; v: string; line: number }
@@ -503,9 +504,13 @@ function callFn(fn: string, args: Val[], name: string, line: number): Val {
     case 'js': return JSON.stringify(args.map(printValue).join('')).slice(1, -1);
     case 'safeHtml': return String(a0 ?? '');
     case 'parseDuration': {
-      const m = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$/.exec(String(a0));
-      if (!m) throw new TemplateError(name, line, `error calling parseDuration: not a valid duration string: ${JSON.stringify(String(a0))}`);
-      return (Number(m[1] ?? 0) * 86400) + Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4] ?? 0) + Number(m[5] ?? 0) / 1000;
+      // Prometheus: model.ParseDuration, then float64(time.Duration(v)) / float64(time.Second).
+      try {
+        return Number(parsePromDurationNs(String(a0))) / 1e9;
+      } catch (e) {
+        if (!(e instanceof DurationError)) throw e;
+        throw new TemplateError(name, line, `error calling parseDuration: ${e.message}`);
+      }
     }
     default:
       throw new TemplateError(name, line, `error calling ${fn}: not supported by this ruler`);

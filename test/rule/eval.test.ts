@@ -30,6 +30,10 @@ test('templates: labels, value, humanize family, printf, conditionals, errors ex
   assert.is(expandTemplate('{{ humanize 1234567 }} {{ humanize1024 2048 }} {{ humanizeDuration 90061 }} {{ humanizePercentage 0.256 }}', 'x', d), '1.235M 2ki 1d 1h 1m 1s 25.6%');
   assert.is(expandTemplate('{{ printf "%.1f" 2.25 }}|{{ printf "%d-%s" 3 "x" }}|{{ $externalLabels.cluster }}|{{ $externalURL }}', 'x', d), '2.2|3-x|eu|http://q');
   assert.is(expandTemplate('{{ if eq $labels.job "node" }}N{{ else }}O{{ end }}{{ if gt $value 1.0 }}big{{ end }}', 'x', d), 'N');
+  // parseDuration is Prometheus's: model.ParseDuration (y w d h m s ms, integers, `0`), in float seconds
+  assert.is(expandTemplate('{{ parseDuration "1h30m" }}|{{ parseDuration "500ms" }}|{{ parseDuration "0" }}|{{ parseDuration "2w" }}', 'x', d), '5400|0.5|0|1.2096e+06');
+  assert.match(expandTemplate('{{ parseDuration "1.5s" }}', 'x', d), /error calling parseDuration: unknown unit "." in duration "1.5s"/);
+  assert.match(expandTemplate('{{ parseDuration "x" }}', 'x', d), /error calling parseDuration: not a valid duration string: "x"/);
   assert.is(expandTemplate('{{ $labels.missing }}', 'x', d), '');
   assert.is(expandTemplate('{{ $value }}', 'x', { ...d, value: 2500000 }), '2.5e+06');
   assert.match(expandTemplate('{{ query "up" }}', 'x', d), /^<error expanding template: /);
