@@ -45,9 +45,14 @@ export interface Series {
   chunks: AggrChunk[];
 }
 
+/**
+ * storepb.Aggr, the StoreAPI's wire enum of requested aggregates: RAW=0 COUNT=1 SUM=2 MIN=3 MAX=4
+ * COUNTER=5. Not the AggrChunk numbering of downsampled data (lib/core/aggr.ts, count=0 .. counter=4).
+ */
 export const Aggr = { RAW: 0, COUNT: 1, SUM: 2, MIN: 3, MAX: 4, COUNTER: 5 } as const;
 export type AggrType = (typeof Aggr)[keyof typeof Aggr];
-export const AGGR_NAMES = ['raw', 'count', 'sum', 'min', 'max', 'counter'] as const;
+/** The storepb.Aggr names, indexed by the wire enum (STORE_AGGR_NAMES[Aggr.SUM] === 'sum'). */
+export const STORE_AGGR_NAMES = ['raw', 'count', 'sum', 'min', 'max', 'counter'] as const;
 
 /** WARN=0 (the proto default), ABORT=1. */
 export const PartialResponseStrategy = { WARN: 0, ABORT: 1 } as const;

@@ -9,7 +9,8 @@ import type { Matcher } from '../../lib/labels/mod.ts';
 import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
 import plugin, { setupStore } from '../../plugins/component/store/mod.ts';
 import type { StoreComponent } from '../../lib/store/gateway/component.ts';
-import { Aggr, type SeriesOut, type SeriesReq } from '../../lib/store/gateway/bucketstore.ts';
+import { type SeriesOut, type SeriesReq } from '../../lib/store/gateway/bucketstore.ts';
+import { Aggr } from '../../lib/proto/store.ts';
 import { genSeries, writeRawBlock, writeDownsampledBlock, testCtx, expected, decodeResult, key, type AggrTruth } from './fixtures.ts';
 
 const core = createJsCore();

@@ -7,6 +7,10 @@ import {
   compareLabels, compareStrings, compileMatcher, labelsFromRecord, labelsKey, MatcherError,
   type CompiledMatcher, type Label, type Labels, type Matcher,
 } from '../../labels/mod.ts';
+// Two aggregate numberings: the request's storepb.Aggr wire enum (RAW=0 COUNT=1 .. COUNTER=5) and the
+// AggrChunk order of the downsampled data (lib/core/aggr.ts: count=0 .. counter=4); wire a is AggrChunk a - Aggr.COUNT.
+import { Aggr } from '../../proto/store.ts';
+import { AGGR_NAMES } from '../../core/aggr.ts';
 import type { BucketBlockMeta } from '../../tsdb/meta.ts';
 import type { FetchResult, MetaFetcher } from '../blocksync/fetcher.ts';
 import { forEachLimit } from '../blocksync/fetcher.ts';
@@ -16,14 +20,8 @@ import type { RawChunk } from '../../tsdb/chunks.ts';
 import type { ChunkSource } from './chunkfetch.ts';
 
 // ---------------------------------------------------------------------------------------------
-// Request / response shapes (mirror thanos.SeriesRequest etc.; the gRPC layer converts)
-
-/** storepb Aggr: RAW=0 COUNT=1 SUM=2 MIN=3 MAX=4 COUNTER=5. */
-export const Aggr = { RAW: 0, COUNT: 1, SUM: 2, MIN: 3, MAX: 4, COUNTER: 5 } as const;
-const AGGR_NAMES = ['raw', 'count', 'sum', 'min', 'max', 'counter'];
-
-/** storepb Chunk encodings (differ from Prometheus': XOR=0 here, 1 there). */
-export const ChunkEncoding = { XOR: 0, HISTOGRAM: 1, FLOAT_HISTOGRAM: 2 } as const;
+// Request / response shapes (mirror thanos.SeriesRequest etc.; the gRPC layer converts). The storepb
+// enums (Aggr, ChunkEncoding) are lib/proto/store.ts's.
 
 export interface StoreChunk { type: number; data: Uint8Array }
 export interface AggrChunkOut {
@@ -275,7 +273,7 @@ export function splitAggrChunk(data: Uint8Array): Array<{ encoding: number; data
       p = q;
       continue;
     }
-    if (q + 1 + len > data.length) throw new Error(`aggregate chunk truncated (aggregate ${AGGR_NAMES[i + 1]})`);
+    if (q + 1 + len > data.length) throw new Error(`aggregate chunk truncated (aggregate ${AGGR_NAMES[i]})`);
     out.push({ encoding: data[q]!, data: data.subarray(q + 1, q + 1 + len) });
     p = q + 1 + len;
   }
@@ -288,8 +286,6 @@ function storeEncoding(promEnc: number): number {
   throw new Error(`unsupported chunk encoding ${promEnc}`);
 }
 
-const AGGR_FIELDS = ['count', 'sum', 'min', 'max', 'counter'] as const;
-
 function populateChunk(out: AggrChunkOut, raw: RawChunk, aggrs: readonly number[], blockId: string): void {
   if (raw.encoding !== 0xff) {
     out.raw = { type: storeEncoding(raw.encoding), data: raw.data };
@@ -298,9 +294,10 @@ function populateChunk(out: AggrChunkOut, raw: RawChunk, aggrs: readonly number[
   const parts = splitAggrChunk(raw.data);
   for (const a of aggrs) {
     if (a < Aggr.COUNT || a > Aggr.COUNTER) continue;
-    const part = parts[a - 1];
-    if (!part) throw new GrpcError(GrpcStatus.Internal, `aggregate ${AGGR_NAMES[a]} does not exist (block ${blockId})`);
-    out[AGGR_FIELDS[a - 1]!] = { type: storeEncoding(part.encoding), data: part.data };
+    const k = a - Aggr.COUNT; // the AggrChunk index (lib/core/aggr.ts numbering)
+    const part = parts[k];
+    if (!part) throw new GrpcError(GrpcStatus.Internal, `aggregate ${AGGR_NAMES[k]} does not exist (block ${blockId})`);
+    out[AGGR_NAMES[k]!] = { type: storeEncoding(part.encoding), data: part.data };
   }
 }
 
