@@ -51,8 +51,8 @@ function normalize(kind: PermissionKind, need: Need | undefined, baseDir: string
   };
 }
 
-/** Splits "host:port", "[v6]:port", "host" into parts (port undefined when absent). */
-export function splitHostPort(s: string): { host: string; port?: string } {
+/** Splits a net grant or request ("host:port", "[v6]:port", "host", "*:port") into lowercased host and port (undefined when absent). */
+export function splitNetEntry(s: string): { host: string; port?: string } {
   const v6 = /^\[([^\]]+)\](?::(\d+|\*))?$/.exec(s);
   if (v6) return { host: v6[1]!.toLowerCase(), port: v6[2] };
   const i = s.lastIndexOf(':');
@@ -64,8 +64,8 @@ function entryMatches(kind: PermissionKind, entry: string, desc: string): boolea
   switch (kind) {
     case 'net': {
       // "host" grants every port on host; "host:port" one port; "*:port" one port on any host.
-      const e = splitHostPort(entry);
-      const d = splitHostPort(desc);
+      const e = splitNetEntry(entry);
+      const d = splitNetEntry(desc);
       if (e.host !== '*' && e.host !== d.host) return false;
       return e.port === undefined || e.port === '*' || e.port === d.port;
     }

@@ -26,6 +26,7 @@ export const CONCEPTS: readonly Concept[] = [
   { concept: "Go's strconv.Quote", owner: 'lib/tsdb/gofmt.ts', names: ['goQuote'] },
   { concept: 'the plugin contract (Logger, TcpConnection, BuildInfo, ...)', owner: 'lib/sdk/plugin.ts', names: ['Logger', 'TcpConnection', 'BuildInfo', 'GrpcClientConn', 'definePlugin'] },
   { concept: 'plugin contract errors', owner: 'lib/sdk/errors.ts', names: ['ConfigError', 'PermissionDenied', 'GrpcError', 'GrpcStatus'] },
+  { concept: 'host:port listen addresses (Go net.SplitHostPort)', owner: 'lib/net/hostport.ts', names: ['splitHostPort'] },
   {
     concept: 'downsampling aggregate numbering (AggrChunk order count=0 .. counter=4; not the storepb.Aggr wire enum of lib/proto/store.ts)',
     owner: 'lib/core/aggr.ts',

@@ -21,6 +21,7 @@ import { Receiver, receiveHttpHandler, type WriteOutcome } from '../../../lib/re
 import type { StoreServer } from '../../../lib/store/api.ts';
 import { optionalBucket } from '../../../lib/shipper/bucket.ts';
 import { storeServices, writeableStoreServices } from '../../../lib/store/server.ts';
+import { splitHostPort } from '../../../lib/net/hostport.ts';
 import { parseReceiveConfig, receiveFlags, type ReceiveConfig } from './config.ts';
 
 export { parseReceiveConfig, receiveFlags, parseLabelFlag, NO_EXTERNAL_LABELS, type ReceiveConfig } from './config.ts';
@@ -37,13 +38,6 @@ export interface ReceiveComponent extends Component {
   store: StoreServer;
   /** Address the remote write listener is bound to (after run() started it). */
   remoteWriteAddress(): { hostname: string; port: number } | undefined;
-}
-
-function splitHostPort(addr: string): { hostname: string; port: number } {
-  const i = addr.lastIndexOf(':');
-  let host = addr.slice(0, i);
-  if (host.startsWith('[')) host = host.slice(1, -1);
-  return { hostname: host === '' ? '0.0.0.0' : host, port: Number(addr.slice(i + 1)) };
 }
 
 export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): Promise<ReceiveComponent> {
@@ -68,7 +62,7 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
     info: () => rx.info(),
     grpc: { ...storeServices(rx.store), ...writeableStoreServices((req) => rx.grpcWrite(req)) },
     async run(signal: AbortSignal) {
-      const { hostname, port } = splitHostPort(cfg.remoteWriteAddress);
+      const { hostname, port } = splitHostPort(cfg.remoteWriteAddress, '0.0.0.0');
       listener = await ctx.listen({ hostname, port }, handle);
       log.info('listening for remote write', { address: `${listener.address.hostname}:${listener.address.port}` });
       ctx.setReady(true);

@@ -13,6 +13,7 @@ import { overlappedBlocks, verifyBlockIndex, VERIFY_ISSUES, type VerifyIssue } f
 import { bucketWebHandler } from '../../../lib/compact/web.ts';
 import { isULID, parseMeta, uploadBlock, downloadBlock, BlockReader, fsBlockFiles, fsBlockSink } from '../../../lib/tsdb/mod.ts';
 import { parseDeleteConfig, rewriteBlock } from '../../../lib/compact/rewrite.ts';
+import { splitHostPort } from '../../../lib/net/hostport.ts';
 
 class UsageError extends Error {}
 
@@ -442,16 +443,13 @@ const webFlags: FlagSpec[] = [
   ...TIME_FLAGS,
 ];
 
-function splitHostPort(addr: string): { hostname: string; port: number } {
-  const i = addr.lastIndexOf(':');
-  if (i < 0) throw new UsageError(`--http-address: expected host:port, got "${addr}"`);
-  const port = Number(addr.slice(i + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--http-address: bad port in "${addr}"`);
-  return { hostname: addr.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port };
-}
-
 export const bucketWeb = command('bucket web', 'Web interface for the blocks in the bucket: a page of blocks over time grouped by external labels, and /api/v1/blocks. Serves until SIGTERM.', webFlags, async (ctx, v) => {
-  const addr = splitHostPort(ctx.addresses?.http ?? '0.0.0.0:10902');
+  let addr: { hostname: string; port: number };
+  try {
+    addr = splitHostPort(ctx.addresses?.http ?? '0.0.0.0:10902', '0.0.0.0');
+  } catch (e) {
+    throw new UsageError(`--http-address: ${(e as Error).message}`);
+  }
   const refreshMs = dur(v.refresh, 'refresh', parseGoDurationFlag); // time.Duration in Thanos
   const handler = bucketWebHandler(() => fetchMetas(ctx, v), { refreshMs, label: String(v.label ?? ''), prefix: String(v.routePrefix ?? '') });
   const listener = await ctx.listen(addr, handler);
