@@ -15,22 +15,13 @@ import {
 } from '../proto/targets.ts';
 import { ProtobufError } from '../proto/wire.ts';
 import { PromError, type PromClient, type PromTargets } from './promclient.ts';
+import { grpcDecoder } from '../store/server.ts';
 
 function grpcErr(e: unknown): unknown {
   if (e instanceof GrpcError) return e;
   if (e instanceof ProtobufError) return new GrpcError(GrpcStatus.InvalidArgument, e.message);
   if (e instanceof PromError) return new GrpcError(GrpcStatus.Unknown, e.message);
   return e;
-}
-
-function decoder<T>(dec: (b: Uint8Array) => T): (b: Uint8Array) => T {
-  return (b) => {
-    try {
-      return dec(b);
-    } catch (e) {
-      throw grpcErr(e);
-    }
-  };
 }
 
 /** Labels from a JSON object with the external labels set over them, sorted by name. */
@@ -78,7 +69,7 @@ export function sidecarApiServices(o: SidecarApisOptions): GrpcServices {
   return {
     [METRIC_METADATA_METHOD]: {
       kind: 'serverStream',
-      requestDecode: decoder(decodeMetricMetadataRequest),
+      requestDecode: grpcDecoder(decodeMetricMetadataRequest, grpcErr),
       responseEncode: (m) => encodeMetricMetadataResponse(m as MetricMetadataResponse),
       async *handler(req, signal) {
         const r = req as MetricMetadataRequest;
@@ -93,7 +84,7 @@ export function sidecarApiServices(o: SidecarApisOptions): GrpcServices {
     },
     [TARGETS_METHOD]: {
       kind: 'serverStream',
-      requestDecode: decoder(decodeTargetsRequest),
+      requestDecode: grpcDecoder(decodeTargetsRequest, grpcErr),
       responseEncode: (m) => encodeTargetsResponse(m as TargetsResponse),
       async *handler(req, signal) {
         const r = req as TargetsRequest;

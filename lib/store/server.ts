@@ -22,12 +22,13 @@ export function toGrpcError(e: unknown): unknown {
   return e;
 }
 
-function decoder<T>(dec: (b: Uint8Array) => T): (b: Uint8Array) => T {
+/** A gRPC requestDecode that maps decoding errors with `toErr` (default toGrpcError: bad input -> InvalidArgument). */
+export function grpcDecoder<T>(dec: (b: Uint8Array) => T, toErr: (e: unknown) => unknown = toGrpcError): (b: Uint8Array) => T {
   return (b) => {
     try {
       return dec(b);
     } catch (e) {
-      throw toGrpcError(e);
+      throw toErr(e);
     }
   };
 }
@@ -99,13 +100,13 @@ export function storeServices(server: StoreServer): GrpcServices {
   return {
     [SERIES_METHOD]: {
       kind: 'serverStream',
-      requestDecode: decoder(decodeSeriesRequest),
+      requestDecode: grpcDecoder(decodeSeriesRequest),
       responseEncode: (m) => encodeSeriesResponse(m as SeriesResponse),
       handler: (req, signal) => seriesStream(server, req as SeriesRequest, signal),
     },
     [LABEL_NAMES_METHOD]: {
       kind: 'unary',
-      requestDecode: decoder(decodeLabelNamesRequest),
+      requestDecode: grpcDecoder(decodeLabelNamesRequest),
       responseEncode: (m) => encodeLabelNamesResponse(m as LabelNamesResponse),
       handler: (req, signal) =>
         unary(async () => {
@@ -116,7 +117,7 @@ export function storeServices(server: StoreServer): GrpcServices {
     },
     [LABEL_VALUES_METHOD]: {
       kind: 'unary',
-      requestDecode: decoder(decodeLabelValuesRequest),
+      requestDecode: grpcDecoder(decodeLabelValuesRequest),
       responseEncode: (m) => encodeLabelValuesResponse(m as LabelValuesResponse),
       handler: (req, signal) =>
         unary(async () => {
@@ -134,7 +135,7 @@ export function infoServices(info: () => InfoResponse | Promise<InfoResponse>): 
   return {
     [INFO_METHOD]: {
       kind: 'unary',
-      requestDecode: decoder(decodeInfoRequest),
+      requestDecode: grpcDecoder(decodeInfoRequest),
       responseEncode: (m) => encodeInfoResponse(m as InfoResponse),
       handler: () => unary(async () => info()),
     },
@@ -146,7 +147,7 @@ export function writeableStoreServices(write: (req: StoreWriteRequest, signal: A
   return {
     [REMOTE_WRITE_METHOD]: {
       kind: 'unary',
-      requestDecode: decoder(decodeStoreWriteRequest),
+      requestDecode: grpcDecoder(decodeStoreWriteRequest),
       responseEncode: () => encodeWriteResponse(),
       handler: (req, signal, md) =>
         unary(async () => {

@@ -27,6 +27,7 @@ export const CONCEPTS: readonly Concept[] = [
   { concept: 'the plugin contract (Logger, TcpConnection, BuildInfo, ...)', owner: 'lib/sdk/plugin.ts', names: ['Logger', 'TcpConnection', 'BuildInfo', 'GrpcClientConn', 'definePlugin'] },
   { concept: 'plugin contract errors', owner: 'lib/sdk/errors.ts', names: ['ConfigError', 'PermissionDenied', 'GrpcError', 'GrpcStatus'] },
   { concept: 'host:port listen addresses (Go net.SplitHostPort)', owner: 'lib/net/hostport.ts', names: ['splitHostPort'] },
+  { concept: 'the Info service (gRPC thanos.Info) and gRPC request decoding', owner: 'lib/store/server.ts', names: ['infoServices', 'grpcDecoder', 'decoder'] },
   {
     concept: 'downsampling aggregate numbering (AggrChunk order count=0 .. counter=4; not the storepb.Aggr wire enum of lib/proto/store.ts)',
     owner: 'lib/core/aggr.ts',
