@@ -60,6 +60,22 @@ export function clampRange(name: string, size: number, off: number, len?: number
   return { start: off, end };
 }
 
+/**
+ * A vendor's getRange arguments: offset a non-negative safe integer, length undefined, -1 (to the
+ * end) or a non-negative safe integer. `what` prefixes the RangeError ("s3 getRange NAME").
+ */
+export function checkRangeArgs(what: string, off: number, len?: number): void {
+  if (!Number.isSafeInteger(off) || off < 0) throw new RangeError(`${what}: offset must be a non-negative integer, got ${off}`);
+  if (len !== undefined && len !== -1 && (!Number.isSafeInteger(len) || len < 0)) {
+    throw new RangeError(`${what}: length must be a non-negative integer or -1, got ${len}`);
+  }
+}
+
+/** A stream that ends at once (an empty object or range). */
+export function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({ start(c) { c.close(); } });
+}
+
 export function bytesStream(data: Uint8Array, chunkSize = 64 * 1024): ReadableStream<Uint8Array> {
   let off = 0;
   return new ReadableStream<Uint8Array>({

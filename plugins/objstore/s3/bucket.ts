@@ -3,7 +3,7 @@
 // (initiate, parts of part_size, complete; abort on failure), DELETE.
 import { sleep, type Capabilities, type Logger } from '../../../lib/sdk/mod.ts';
 import { ObjectNotFoundError, isObjectNotFound, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
-import { checkObjectName, normalizeDir } from '../../../lib/objstore/util.ts';
+import { checkObjectName, checkRangeArgs, emptyStream, normalizeDir } from '../../../lib/objstore/util.ts';
 import {
   EMPTY_SHA256, NetworkError, UNSIGNED_PAYLOAD, amzDate, arrayParts, backoffMs, canonicalQuery, childText, childrenNamed, concat,
   describeNetErr, escapeXml, fetchWithHeaderTimeout, isPermissionDenied, isRetryableStatus, md5, parseXml, rootElement, sha256Hex,
@@ -315,10 +315,7 @@ export class S3Bucket implements Bucket {
 
   async getRange(name: string, off: number, len?: number): Promise<ReadableStream<Uint8Array>> {
     checkObjectName(name);
-    if (!Number.isSafeInteger(off) || off < 0) throw new RangeError(`s3 getRange ${name}: offset must be a non-negative integer, got ${off}`);
-    if (len !== undefined && len !== -1 && (!Number.isSafeInteger(len) || len < 0)) {
-      throw new RangeError(`s3 getRange ${name}: length must be a non-negative integer or -1, got ${len}`);
-    }
+    checkRangeArgs(`s3 getRange ${name}`, off, len);
     if (len === 0) {
       await this.attributes(name); // not-found still surfaces
       return emptyStream();
@@ -536,10 +533,6 @@ export function regionFromEndpoint(host: string): string | undefined {
   const h = host.toLowerCase().replace(/:\d+$/, '');
   const m = /(?:^|\.)s3[.-](?:dualstack\.)?([a-z]{2}(?:-gov)?-[a-z]+-\d)\.amazonaws\.com(?:\.cn)?$/.exec(h);
   return m?.[1];
-}
-
-function emptyStream(): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({ start(c) { c.close(); } });
 }
 
 /** Skips `skip` bytes of a stream and passes at most `take` bytes on. */

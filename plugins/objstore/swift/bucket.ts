@@ -4,7 +4,7 @@
 // segments/ in the segments container. A 401 re-authenticates once.
 import { sleep, type Capabilities, type Logger } from '../../../lib/sdk/mod.ts';
 import { ObjectNotFoundError, isObjectNotFound, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
-import { checkObjectName, normalizeDir } from '../../../lib/objstore/util.ts';
+import { checkObjectName, checkRangeArgs, emptyStream, normalizeDir } from '../../../lib/objstore/util.ts';
 import {
   NetworkError, arrayParts, backoffMs, describeNetErr, fetchWithHeaderTimeout, isPermissionDenied, isRetryableStatus, md5, NO_ABORT,
   streamParts, toHex, uriEncode,
@@ -189,10 +189,7 @@ export class SwiftBucket implements Bucket {
 
   async getRange(name: string, off: number, len?: number): Promise<ReadableStream<Uint8Array>> {
     checkObjectName(name);
-    if (!Number.isSafeInteger(off) || off < 0) throw new RangeError(`swift getRange ${name}: offset must be a non-negative integer, got ${off}`);
-    if (len !== undefined && len !== -1 && (!Number.isSafeInteger(len) || len < 0)) {
-      throw new RangeError(`swift getRange ${name}: length must be a non-negative integer or -1, got ${len}`);
-    }
+    checkRangeArgs(`swift getRange ${name}`, off, len);
     if (len === 0) {
       await this.attributes(name);
       return emptyStream();
@@ -367,8 +364,4 @@ export class SwiftBucket implements Bucket {
   async close(): Promise<void> {
     this.closed = true;
   }
-}
-
-function emptyStream(): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({ start(c) { c.close(); } });
 }
