@@ -12,6 +12,7 @@ import type { Capabilities, FileInfo, FsCapability, Logger, Metrics, TcpConnecti
 import type { Permissions } from './permissions.ts';
 import { serveFetch } from './server/listen.ts';
 import { dialGrpc, grpcTargetHostPorts } from './server/grpc.ts';
+import { readFully } from '../lib/tsdb/nodefs.ts';
 
 export interface CapabilityOptions {
   permissions: Permissions;
@@ -45,15 +46,7 @@ export function createFs(perms: Permissions, baseDir = process.cwd()): FsCapabil
       const fh = await fsp.open(r(p, 'fs.readRange'), 'r');
       try {
         const size = (await fh.stat()).size;
-        const n = Math.max(0, Math.min(length, size - offset));
-        const buf = new Uint8Array(n);
-        let got = 0;
-        while (got < n) {
-          const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
-        return got === n ? buf : buf.subarray(0, got);
+        return await readFully(fh, offset, Math.max(0, Math.min(length, size - offset)));
       } finally {
         await fh.close();
       }

@@ -7,6 +7,18 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FsCapability, FileInfo } from '../sdk/mod.ts';
 
+/** Reads up to n bytes at offset from an open file (fewer at its end): the FsCapability readRange loop. */
+export async function readFully(fh: fsp.FileHandle, offset: number, n: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(n);
+  let got = 0;
+  while (got < n) {
+    const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === n ? buf : buf.subarray(0, got);
+}
+
 export function nodeFs(): FsCapability {
   return {
     async readFile(p) {
@@ -15,14 +27,7 @@ export function nodeFs(): FsCapability {
     async readRange(p, offset, length) {
       const fh = await fsp.open(p, 'r');
       try {
-        const buf = new Uint8Array(length);
-        let got = 0;
-        while (got < length) {
-          const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
-        return got === length ? buf : buf.subarray(0, got);
+        return await readFully(fh, offset, length);
       } finally {
         await fh.close();
       }
