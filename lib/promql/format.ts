@@ -1,6 +1,7 @@
 // Prints an Expr back to PromQL text (the shape of Prometheus's Expr.String()).
 import type { Expr, VectorSelector } from './ast.ts';
 import { METRIC_NAME, type Matcher } from '../labels/mod.ts';
+import { goQuote } from '../tsdb/gofmt.ts';
 
 /** Go strconv.FormatFloat(v, 'f', -1, 64) with Prometheus's Inf/NaN spelling. */
 export function formatFloat(v: number): string {
@@ -140,29 +141,8 @@ export function formatExpr(e: Expr): string {
 // /api/v1/format_query endpoint of Prometheus 2.x answers: matchers sorted and joined by ",",
 // numbers as Go's %v, `on (x) group_left ()` spelled out, lines split past 100 characters.
 
-/** Go strconv.Quote (the %q verb) for the strings PromQL prints. */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    switch (ch) {
-      case '"': out += '\\"'; continue;
-      case '\\': out += '\\\\'; continue;
-      case '\x07': out += '\\a'; continue;
-      case '\b': out += '\\b'; continue;
-      case '\f': out += '\\f'; continue;
-      case '\n': out += '\\n'; continue;
-      case '\r': out += '\\r'; continue;
-      case '\t': out += '\\t'; continue;
-      case '\v': out += '\\v'; continue;
-    }
-    if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
-    else if (c === 0xfffd && ch !== '\ufffd') out += '\\ufffd';
-    else if ((c >= 0x80 && c < 0xa0) || c === 0xad || (c >= 0xd800 && c < 0xe000)) out += c > 0xffff ? '\\U' + c.toString(16).padStart(8, '0') : '\\u' + c.toString(16).padStart(4, '0');
-    else out += ch;
-  }
-  return out + '"';
-}
+// Go strconv.Quote (the %q verb) for the strings PromQL prints: one owner, lib/tsdb/gofmt.ts.
+export { goQuote };
 
 /** Go's fmt %v of a float64: strconv 'g' with the shortest digits (exponent form below 1e-4 and from 1e6). */
 export function formatGoFloatV(v: number): string {
