@@ -40,7 +40,6 @@ export const CONCEPTS: readonly Concept[] = [
  * failure, so the engineer removing a duplicate need not edit this file at the same moment): delete it.
  */
 export const ALLOWED: readonly Allowed[] = [
-  // TODO(#11 Go quoting): lib/promql/format.ts has its own strconv.Quote beside lib/tsdb/gofmt.ts's.
 ];
 
 test('the owner check fails on a second declaration, exported or private, and accepts imports and re-exports', () => {
