@@ -31,6 +31,7 @@ import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { createJsCore } from '../../lib/core/mod.ts';
 import { Engine, MemoryQueryable } from '../../lib/promql/mod.ts';
 import { labelsToRecord } from '../../lib/labels/mod.ts';
+import { rng } from '../core/helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'rate-resets-'));
 const MIN = 60_000;
@@ -40,16 +41,6 @@ const START = END - 3 * 3600_000;
 const Q_START = START + 20 * MIN + 7300; // off the minute grid
 const Q_END = END - 5 * MIN;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Restarts (counter back to 0 after 1–2 missed scrapes), isolated missed scrapes, jitter. */
 function openMetrics(): string {
