@@ -164,15 +164,6 @@ function matcherString(m: Matcher): string {
   return `${m.name}${m.type}${goQuote(m.value)}`;
 }
 
-function atOffsetString(offset: number, at: number | null, atModifier: string | null): string {
-  let s = '';
-  if (at !== null) s += ` @ ${(at / 1000).toFixed(3)}`;
-  else if (atModifier) s += ` @ ${atModifier}()`;
-  if (offset > 0) s += ` offset ${formatDuration(offset)}`;
-  else if (offset < 0) s += ` offset -${formatDuration(-offset)}`;
-  return s;
-}
-
 /** The metric name written outside the braces (Prometheus keeps `{__name__="x"}` as written). */
 function outsideName(vs: VectorSelector, src: string | undefined): string {
   if (vs.name === '') return '';
@@ -217,7 +208,7 @@ function matchingString(e: Extract<Expr, { type: 'BinaryExpr' }>): string {
 }
 
 function subquerySuffix(e: Extract<Expr, { type: 'SubqueryExpr' }>): string {
-  return `[${formatDuration(e.range)}:${e.step ? formatDuration(e.step) : ''}]${atOffsetString(e.offset, e.at, e.atModifier)}`;
+  return `[${formatDuration(e.range)}:${e.step ? formatDuration(e.step) : ''}]${formatModifiers(e.offset, e.at, e.atModifier)}`;
 }
 
 /** Prometheus's Expr.String() (2.x printer). `src` tells selectors written as {__name__="x"} apart. */
@@ -229,9 +220,9 @@ export function exprString(e: Expr, src?: string): string {
     case 'StringLiteral':
       return goQuote(e.val);
     case 'VectorSelector':
-      return selectorString(e, src) + atOffsetString(e.offset, e.at, e.atModifier);
+      return selectorString(e, src) + formatModifiers(e.offset, e.at, e.atModifier);
     case 'MatrixSelector':
-      return `${selectorString(e.vs, src)}[${formatDuration(e.range)}]${atOffsetString(e.vs.offset, e.vs.at, e.vs.atModifier)}`;
+      return `${selectorString(e.vs, src)}[${formatDuration(e.range)}]${formatModifiers(e.vs.offset, e.vs.at, e.vs.atModifier)}`;
     case 'SubqueryExpr':
       return s(e.expr) + subquerySuffix(e);
     case 'Call':

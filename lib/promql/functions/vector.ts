@@ -28,16 +28,7 @@ export function absent(ev: Evaluator, e: Call): Matrix {
   const m = ev.evalMatrix(e.args[0]!);
   const present = new Uint8Array(ev.numSteps());
   for (const s of m) for (const t of s.t) present[ev.stepIndex(t)] = 1;
-  const t: number[] = [];
-  const v: number[] = [];
-  for (let i = 0; i < present.length; i++) {
-    if (!present[i]) {
-      t.push(ev.start + i * ev.interval);
-      v.push(1);
-    }
-  }
-  if (!t.length) return [];
-  return [{ metric: absentLabels(e.args[0]!), t, v, dropName: true }];
+  return absentAt(ev, present, e.args[0]!);
 }
 
 export function sort(ev: Evaluator, e: Call): Matrix {
@@ -65,6 +56,11 @@ export function absentOverTime(ev: Evaluator, e: Call): Matrix {
   ev.forEachWindow(src, (_r, lo, hi, _ctx, stepIdx) => {
     if (hi > lo) present[stepIdx] = 1;
   });
+  return absentAt(ev, present, arg);
+}
+
+/** absent()'s answer: 1 at every step where nothing was present, labelled from the argument's matchers. */
+function absentAt(ev: Evaluator, present: Uint8Array, arg: Expr): Matrix {
   const t: number[] = [];
   const v: number[] = [];
   for (let i = 0; i < present.length; i++) {
