@@ -64,6 +64,7 @@ export class HeadDB {
     this.head = new Head(o.core);
     this.wal = new Wal({ fs: o.fs, dir: o.fs.resolve(o.dir, 'wal'), log: o.log, segmentBytes: o.walSegmentBytes });
     this.blockDuration = o.blockDuration ?? 2 * 3600_000;
+    this.head.appendWindow = this.blockDuration / 2;
   }
 
   /** Opens local blocks and replays the WAL. Throws WalCorruptError on corruption before the tail. */
@@ -104,9 +105,9 @@ export class HeadDB {
   }
 
   /** Checks, logs and applies a batch; returns what was accepted and refused. */
-  append(batch: Parameters<Head['prepare']>[0]): Promise<PrepareResult> {
+  append(batch: Parameters<Head['prepare']>[0], opts: Parameters<Head['prepare']>[1] = {}): Promise<PrepareResult> {
     return this.lock.run(async () => {
-      const res = this.head.prepare(batch);
+      const res = this.head.prepare(batch, opts);
       if (res.accepted.length > 0) {
         await this.wal.append(res.accepted);
         this.head.apply(res.accepted);

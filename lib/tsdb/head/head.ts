@@ -58,6 +58,11 @@ export interface PrepareResult {
   samplesAccepted: number;
   rejected: Record<RejectReason, number>;
   labelErrors: Record<LabelError, number>;
+  /** Of rejected['out-of-bounds']: samples after maxValidTime (too far in the future). */
+  tooFarInFuture: number;
+  /** The appendable window used: [minValidTime, maxValidTime] (Prometheus's appendableMinValidTime). */
+  minValidTime: number;
+  maxValidTime: number;
   /** First offending series per kind, for the error message. */
   firstReject?: { reason: RejectReason; labels: Labels; t: number };
   firstLabelError?: { reason: LabelError; labels: Labels };
@@ -72,6 +77,12 @@ export class Head {
   private series = new Map<string, MemSeries>();
   /** Samples older than this are refused (out of bounds): the end of the last block cut. */
   minValidTime = -Infinity;
+  /**
+   * Prometheus's chunkRange/2: samples older than the head's max time minus this are refused as
+   * out of bounds too, so a year-old or negative timestamp cannot land in a live head (and cut a
+   * one-sample block). HeadDB sets it to half its block duration.
+   */
+  appendWindow = Infinity;
   private mint = Infinity;
   private maxt = -Infinity;
   private samples = 0;
@@ -95,15 +106,27 @@ export class Head {
   }
 
   /**
-   * Checks a batch without changing the head: labels valid; per sample not older than
-   * minValidTime, not before the series' last sample, not the same timestamp with another value.
-   * A sample equal to the last one is silently dropped (as Prometheus does).
+   * Checks a batch without changing the head: labels valid; per sample inside the appendable
+   * window (else out of bounds), not before the series' last sample, not the same timestamp with
+   * another value. A sample equal to the last one is silently dropped (as Prometheus does).
+   *
+   * The window is Prometheus's: from max(minValidTime, head max time - appendWindow), fixed for
+   * the whole batch (an appender's bound is taken when it is created); an empty head takes it
+   * from the first sample appended, as Prometheus's initAppender does. maxValidTime is receive's
+   * too-far-in-future bound: a sample after it is out of bounds and never reaches the head, so it
+   * cannot move the window.
    */
-  prepare(batch: ReadonlyArray<{ labels: readonly Label[]; samples: ReadonlyArray<{ timestamp: number; value: number }> }>): PrepareResult {
+  prepare(
+    batch: ReadonlyArray<{ labels: readonly Label[]; samples: ReadonlyArray<{ timestamp: number; value: number }> }>,
+    opts: { maxValidTime?: number } = {},
+  ): PrepareResult {
+    const maxValid = opts.maxValidTime ?? Infinity;
+    let minValid = this.samples > 0 ? Math.max(this.minValidTime, this.maxt - this.appendWindow) : undefined;
     const res: PrepareResult = {
       accepted: [], samplesAccepted: 0,
       rejected: { 'out-of-order': 0, duplicate: 0, 'out-of-bounds': 0 },
       labelErrors: { 'empty-labels': 0, 'empty-label-name': 0, 'empty-label-value': 0, 'labels-out-of-order': 0, 'duplicate-label': 0 },
+      tooFarInFuture: 0, minValidTime: minValid ?? this.minValidTime, maxValidTime: maxValid,
     };
     const tentative = new Map<string, { t: number; v: number }>();
     for (const ts of batch) {
@@ -122,7 +145,10 @@ export class Head {
         const t = smps[i]!.timestamp;
         const v = smps[i]!.value;
         let reason: RejectReason | undefined;
-        if (t < this.minValidTime) reason = 'out-of-bounds';
+        if (t > maxValid) {
+          reason = 'out-of-bounds';
+          res.tooFarInFuture++;
+        } else if (t < (minValid ?? this.minValidTime)) reason = 'out-of-bounds';
         else if (t < last.t) reason = 'out-of-order';
         else if (t === last.t) {
           if (Object.is(v, last.v) || (Number.isNaN(v) && Number.isNaN(last.v))) continue;
@@ -133,6 +159,7 @@ export class Head {
           res.firstReject ??= { reason, labels: ts.labels, t };
           continue;
         }
+        if (minValid === undefined) res.minValidTime = minValid = Math.max(this.minValidTime, t - this.appendWindow);
         idx.push(i);
         last = { t, v };
       }
