@@ -1,18 +1,44 @@
 // The capabilities handed to one plugin: fetch, listen, connect, grpcDial, fs, env, log, metrics. Every call
 // checks the plugin's effective Permissions first and throws PermissionDenied otherwise.
 //
-// A policy boundary, not a sandbox (see permissions.ts): plugins share the process with the host.
+// In-process (built-ins, and third-party plugins run with `isolation: inline` + `trust: true`) this
+// is a policy boundary hardened against neighbours, not a sandbox (README "Security model"): each
+// plugin gets its own fetch function and its own HTTP connection pool (an undici Agent of its own),
+// the runtime's fetch is captured before plugins load (host/checked.ts), and the process-wide
+// undici dispatcher slot is locked so no plugin can swap in a dispatcher that sees every request.
+// Out-of-process plugins get the same capabilities inside their own Deno process (host/isolate/).
 // File system errors keep Node's `code` (ENOENT, EEXIST, ENOTDIR, ...), so providers can recognise
 // a missing file with `err.code === 'ENOENT'`.
-import * as fsp from 'node:fs/promises';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import type { Capabilities, FileInfo, FsCapability, Logger, Metrics, TcpConnection } from './index.ts';
+import type { Capabilities, Logger, Metrics, TcpConnection } from './index.ts';
 import type { Permissions } from './permissions.ts';
 import { serveFetch } from './server/listen.ts';
 import { dialGrpc, grpcTargetHostPorts } from './server/grpc.ts';
-import { readFully } from '../lib/tsdb/nodefs.ts';
+import { checkedFetch, createFs, HOST_FETCH, hostPort } from './checked.ts';
+
+export { createFs } from './checked.ts';
+
+const DISPATCHER = Symbol.for('undici.globalDispatcher.1');
+let agentClass: (new () => object) | undefined | null;
+
+/**
+ * Node's fetch keeps its connection pool (an undici Agent) in a global slot that undici's
+ * setGlobalDispatcher replaces: a plugin doing that would see every other plugin's requests,
+ * Authorization headers included. The slot is made read-only once it exists, and the Agent class
+ * is kept so every plugin gets a pool of its own. Not under Node (no slot): nothing to do.
+ */
+function pluginAgent(): object | undefined {
+  if (agentClass === undefined) {
+    agentClass = null;
+    if (!(DISPATCHER in globalThis)) HOST_FETCH('data:,').then((r) => r.arrayBuffer(), () => {}); // creates the slot synchronously
+    const d = Object.getOwnPropertyDescriptor(globalThis, DISPATCHER);
+    if (d && 'value' in d && d.value && typeof d.value === 'object') {
+      if (d.writable) Object.defineProperty(globalThis, DISPATCHER, { writable: false });
+      agentClass = (d.value as { constructor: new () => object }).constructor;
+    }
+  }
+  return agentClass ? new agentClass() : undefined;
+}
 
 export interface CapabilityOptions {
   permissions: Permissions;
@@ -22,153 +48,13 @@ export interface CapabilityOptions {
   baseDir?: string;
 }
 
-function urlHostPort(u: URL): string {
-  const port = u.port || (u.protocol === 'https:' ? '443' : u.protocol === 'http:' ? '80' : '');
-  const host = u.hostname.startsWith('[') ? u.hostname : u.hostname.includes(':') ? `[${u.hostname}]` : u.hostname;
-  return port ? `${host}:${port}` : host;
-}
-
-function hostPort(hostname: string, port: number): string {
-  return hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-}
-
-export function createFs(perms: Permissions, baseDir = process.cwd()): FsCapability {
-  const r = (p: string, api: string) => { const abs = path.resolve(baseDir, p); perms.check('read', abs, api); return abs; };
-  const w = (p: string, api: string) => { const abs = path.resolve(baseDir, p); perms.check('write', abs, api); return abs; };
-  const info = (name: string, st: import('node:fs').Stats): FileInfo => ({
-    name, isDirectory: st.isDirectory(), isFile: st.isFile(), size: st.size, mtimeMs: st.mtimeMs,
-  });
-  return {
-    async readFile(p) {
-      return new Uint8Array(await fsp.readFile(r(p, 'fs.readFile')));
-    },
-    async readRange(p, offset, length) {
-      const fh = await fsp.open(r(p, 'fs.readRange'), 'r');
-      try {
-        const size = (await fh.stat()).size;
-        return await readFully(fh, offset, Math.max(0, Math.min(length, size - offset)));
-      } finally {
-        await fh.close();
-      }
-    },
-    async writeFile(p, data) {
-      const abs = w(p, 'fs.writeFile');
-      if (data instanceof Uint8Array) {
-        await fsp.writeFile(abs, data);
-        return;
-      }
-      const fh = await fsp.open(abs, 'w');
-      try {
-        const reader = data.getReader();
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          let off = 0;
-          while (off < value.length) off += (await fh.write(value, off, value.length - off)).bytesWritten;
-        }
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    },
-    async appendFile(p, data) {
-      const fh = await fsp.open(w(p, 'fs.appendFile'), 'a');
-      try {
-        let off = 0;
-        while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
-    },
-    async openRead(p, range) {
-      const abs = r(p, 'fs.openRead');
-      const fh = await fsp.open(abs, 'r');
-      const size = (await fh.stat()).size;
-      let pos = range?.offset ?? 0;
-      const end = range?.length === undefined || range.length < 0 ? size : Math.min(size, pos + range.length);
-      let closed = false;
-      const close = async () => { if (!closed) { closed = true; await fh.close(); } };
-      return new ReadableStream<Uint8Array>({
-        async pull(ctrl) {
-          try {
-            if (pos >= end) { await close(); ctrl.close(); return; }
-            const buf = new Uint8Array(Math.min(256 * 1024, end - pos));
-            const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-            if (bytesRead === 0) { await close(); ctrl.close(); return; }
-            pos += bytesRead;
-            ctrl.enqueue(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
-          } catch (err) {
-            await close();
-            ctrl.error(err);
-          }
-        },
-        async cancel() { await close(); },
-      }, { highWaterMark: 0 });
-    },
-    async stat(p) {
-      const abs = r(p, 'fs.stat');
-      return info(path.basename(abs), await fsp.stat(abs));
-    },
-    async exists(p) {
-      const abs = r(p, 'fs.exists');
-      try {
-        await fsp.stat(abs);
-        return true;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
-        throw err;
-      }
-    },
-    async readDir(p) {
-      const abs = r(p, 'fs.readDir');
-      const ents = await fsp.readdir(abs, { withFileTypes: true });
-      const out: FileInfo[] = [];
-      for (const e of ents) {
-        try {
-          out.push(info(e.name, await fsp.stat(path.join(abs, e.name))));
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // removed meanwhile
-        }
-      }
-      return out;
-    },
-    async mkdir(p, opts) {
-      await fsp.mkdir(w(p, 'fs.mkdir'), { recursive: opts?.recursive ?? false });
-    },
-    async rename(from, to) {
-      await fsp.rename(w(from, 'fs.rename'), w(to, 'fs.rename'));
-    },
-    async remove(p, opts) {
-      const abs = w(p, 'fs.remove');
-      const st = await fsp.lstat(abs);
-      if (st.isDirectory()) {
-        if (opts?.recursive) await fsp.rm(abs, { recursive: true, force: false });
-        else await fsp.rmdir(abs);
-      }
-      else await fsp.unlink(abs);
-    },
-    resolve(...parts) {
-      return path.resolve(baseDir, ...parts);
-    },
-    async tempDir(prefix) {
-      const base = prefix.includes('/') || path.isAbsolute(prefix) ? path.resolve(baseDir, prefix) : path.join(os.tmpdir(), prefix);
-      w(base, 'fs.tempDir');
-      await fsp.mkdir(path.dirname(base), { recursive: true });
-      return fsp.mkdtemp(base);
-    },
-  };
-}
-
 export function createCapabilities(o: CapabilityOptions): Capabilities {
   const perms = o.permissions;
-  return {
+  const agent = pluginAgent();
+  // Frozen, so code holding this object (a plugin, a library it hands ctx to) cannot swap a method.
+  return Object.freeze<Capabilities>({
     pluginId: perms.pluginId,
-    async fetch(input, init) {
-      const url = new URL(input instanceof Request ? input.url : String(input));
-      perms.check('net', urlHostPort(url), 'fetch');
-      return globalThis.fetch(input, init);
-    },
+    fetch: checkedFetch(perms, { hopInit: agent ? { dispatcher: agent } : undefined }),
     async listen(opts, handler) {
       perms.check('net', hostPort(opts.hostname, opts.port), 'listen');
       return serveFetch(opts.hostname, opts.port, handler);
@@ -190,7 +76,7 @@ export function createCapabilities(o: CapabilityOptions): Capabilities {
     },
     log: o.log,
     metrics: o.metrics,
-  };
+  });
 }
 
 function tcpConnect(hostname: string, port: number): Promise<TcpConnection> {

@@ -1,0 +1,220 @@
+// The checked capabilities that need nothing but the file system and fetch: `fs.*` and `fetch`.
+// They run in the host (inline plugins) and, unchanged, in an isolated plugin's own process
+// (host/isolate/child.ts, under Deno), so this module imports no server code.
+//
+// Hardening against a neighbour (issue #22): the fetch every plugin's ctx.fetch ends in is captured
+// here, when the host loads, before any plugin module runs, so a plugin that replaces
+// globalThis.fetch changes only what its own bare `fetch` calls do, never another plugin's
+// ctx.fetch. Redirects are followed here, hop by hop, and every hop is checked against the grant
+// (Deno does the same): the runtime's own redirect following would reach a target never granted.
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { FileInfo, FsCapability } from '../lib/sdk/mod.ts';
+import type { Permissions } from './permissions.ts';
+import { readFully } from '../lib/tsdb/nodefs.ts';
+
+/** The runtime's fetch and Headers, as they were when the host loaded (before any plugin). */
+export const HOST_FETCH: typeof globalThis.fetch = globalThis.fetch.bind(globalThis);
+const HostHeaders = globalThis.Headers;
+const HostURL = globalThis.URL;
+const HostRequest = globalThis.Request;
+
+export function urlHostPort(u: URL): string {
+  const port = u.port || (u.protocol === 'https:' ? '443' : u.protocol === 'http:' ? '80' : '');
+  const host = u.hostname.startsWith('[') ? u.hostname : u.hostname.includes(':') ? `[${u.hostname}]` : u.hostname;
+  return port ? `${host}:${port}` : host;
+}
+
+export function hostPort(hostname: string, port: number): string {
+  return hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+}
+
+export function createFs(perms: Permissions, baseDir = process.cwd()): FsCapability {
+  const r = (p: string, api: string) => { const abs = path.resolve(baseDir, p); perms.check('read', abs, api); return abs; };
+  const w = (p: string, api: string) => { const abs = path.resolve(baseDir, p); perms.check('write', abs, api); return abs; };
+  const info = (name: string, st: import('node:fs').Stats): FileInfo => ({
+    name, isDirectory: st.isDirectory(), isFile: st.isFile(), size: st.size, mtimeMs: st.mtimeMs,
+  });
+  return {
+    async readFile(p) {
+      return new Uint8Array(await fsp.readFile(r(p, 'fs.readFile')));
+    },
+    async readRange(p, offset, length) {
+      const fh = await fsp.open(r(p, 'fs.readRange'), 'r');
+      try {
+        const size = (await fh.stat()).size;
+        return await readFully(fh, offset, Math.max(0, Math.min(length, size - offset)));
+      } finally {
+        await fh.close();
+      }
+    },
+    async writeFile(p, data) {
+      const abs = w(p, 'fs.writeFile');
+      if (data instanceof Uint8Array) {
+        await fsp.writeFile(abs, data);
+        return;
+      }
+      const fh = await fsp.open(abs, 'w');
+      try {
+        const reader = data.getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          let off = 0;
+          while (off < value.length) off += (await fh.write(value, off, value.length - off)).bytesWritten;
+        }
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    },
+    async appendFile(p, data) {
+      const fh = await fsp.open(w(p, 'fs.appendFile'), 'a');
+      try {
+        let off = 0;
+        while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+    },
+    async openRead(p, range) {
+      const abs = r(p, 'fs.openRead');
+      const fh = await fsp.open(abs, 'r');
+      const size = (await fh.stat()).size;
+      let pos = range?.offset ?? 0;
+      const end = range?.length === undefined || range.length < 0 ? size : Math.min(size, pos + range.length);
+      let closed = false;
+      const close = async () => { if (!closed) { closed = true; await fh.close(); } };
+      return new ReadableStream<Uint8Array>({
+        async pull(ctrl) {
+          try {
+            if (pos >= end) { await close(); ctrl.close(); return; }
+            const buf = new Uint8Array(Math.min(256 * 1024, end - pos));
+            const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+            if (bytesRead === 0) { await close(); ctrl.close(); return; }
+            pos += bytesRead;
+            ctrl.enqueue(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+          } catch (err) {
+            await close();
+            ctrl.error(err);
+          }
+        },
+        async cancel() { await close(); },
+      }, { highWaterMark: 0 });
+    },
+    async stat(p) {
+      const abs = r(p, 'fs.stat');
+      return info(path.basename(abs), await fsp.stat(abs));
+    },
+    async exists(p) {
+      const abs = r(p, 'fs.exists');
+      try {
+        await fsp.stat(abs);
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
+        throw err;
+      }
+    },
+    async readDir(p) {
+      const abs = r(p, 'fs.readDir');
+      const ents = await fsp.readdir(abs, { withFileTypes: true });
+      const out: FileInfo[] = [];
+      for (const e of ents) {
+        try {
+          out.push(info(e.name, await fsp.stat(path.join(abs, e.name))));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // removed meanwhile
+        }
+      }
+      return out;
+    },
+    async mkdir(p, opts) {
+      await fsp.mkdir(w(p, 'fs.mkdir'), { recursive: opts?.recursive ?? false });
+    },
+    async rename(from, to) {
+      await fsp.rename(w(from, 'fs.rename'), w(to, 'fs.rename'));
+    },
+    async remove(p, opts) {
+      const abs = w(p, 'fs.remove');
+      const st = await fsp.lstat(abs);
+      if (st.isDirectory()) {
+        if (opts?.recursive) await fsp.rm(abs, { recursive: true, force: false });
+        else await fsp.rmdir(abs);
+      }
+      else await fsp.unlink(abs);
+    },
+    resolve(...parts) {
+      return path.resolve(baseDir, ...parts);
+    },
+    async tempDir(prefix) {
+      const base = prefix.includes('/') || path.isAbsolute(prefix) ? path.resolve(baseDir, prefix) : path.join(os.tmpdir(), prefix);
+      w(base, 'fs.tempDir');
+      await fsp.mkdir(path.dirname(base), { recursive: true });
+      return fsp.mkdtemp(base);
+    },
+  };
+}
+
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Headers the fetch standard (and undici) drop when a redirect leaves the origin. */
+const CROSS_ORIGIN_DROP = ['authorization', 'cookie', 'proxy-authorization'];
+const MAX_REDIRECTS = 20;
+
+export interface CheckedFetchOptions {
+  /** Extra init merged into every hop (the host's per-plugin undici dispatcher). */
+  hopInit?: Record<string, unknown>;
+  /** The fetch that performs each hop; default the host's captured one. */
+  fetch?: typeof globalThis.fetch;
+}
+
+/**
+ * ctx.fetch: the URL's host:port is checked against the `net` grant, and so is every redirect hop
+ * (api `fetch redirect`), before it is requested. `redirect: 'manual' | 'error'` keep their
+ * meaning (no hop is followed). A 307/308 redirect of a streamed body cannot be replayed and fails,
+ * as in the fetch standard.
+ */
+export function checkedFetch(perms: Permissions, o: CheckedFetchOptions = {}): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
+  const doFetch = o.fetch ?? HOST_FETCH;
+  const hop = o.hopInit ?? {};
+  return async function fetch(input, init) {
+    const isReq = input instanceof HostRequest;
+    let url = new HostURL(isReq ? (input as Request).url : String(input));
+    perms.check('net', urlHostPort(url), 'fetch');
+    const mode = init?.redirect ?? (isReq ? (input as Request).redirect : 'follow');
+    if (mode !== 'follow') return doFetch(input, { ...init, ...hop, redirect: mode } as RequestInit);
+    let res = await doFetch(input, { ...init, ...hop, redirect: 'manual' } as RequestInit);
+    if (!REDIRECT_STATUSES.has(res.status) || !res.headers.has('location')) return res;
+    // Following ourselves: the request's parts, so each hop can be re-issued.
+    let method = (init?.method ?? (isReq ? (input as Request).method : 'GET')).toUpperCase();
+    const headers = new HostHeaders(init?.headers ?? (isReq ? (input as Request).headers : undefined));
+    let body: RequestInit['body'] = init?.body ?? (isReq ? (input as Request).body : undefined);
+    const signal = init?.signal ?? (isReq ? (input as Request).signal : undefined);
+    for (let hops = 1; ; hops++) {
+      const next = new HostURL(res.headers.get('location')!, url);
+      await res.body?.cancel().catch(() => {});
+      if (hops > MAX_REDIRECTS) throw new TypeError(`fetch ${url.href}: more than ${MAX_REDIRECTS} redirects`);
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new TypeError(`fetch ${url.href}: redirect to a ${next.protocol} URL`);
+      perms.check('net', urlHostPort(next), 'fetch redirect');
+      if ((res.status === 303 && method !== 'GET' && method !== 'HEAD') || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+        method = 'GET';
+        body = undefined;
+        for (const h of ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location']) headers.delete(h);
+      } else if (body instanceof ReadableStream) {
+        throw new TypeError(`fetch ${url.href}: cannot follow a ${res.status} redirect with a streamed body`);
+      }
+      if (next.origin !== url.origin) for (const h of CROSS_ORIGIN_DROP) headers.delete(h);
+      url = next;
+      res = await doFetch(url, { ...init, ...hop, method, headers, body, signal, redirect: 'manual' } as RequestInit);
+      if (!REDIRECT_STATUSES.has(res.status) || !res.headers.has('location')) {
+        // What the runtime's own following would report.
+        Object.defineProperty(res, 'redirected', { value: true });
+        Object.defineProperty(res, 'url', { value: url.href });
+        return res;
+      }
+    }
+  };
+}
