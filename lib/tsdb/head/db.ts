@@ -30,6 +30,8 @@ export interface HeadDBOptions {
   /** Thanos section written into local blocks' meta.json. */
   thanos?: Pick<ThanosMeta, 'labels' | 'source'>;
   walSegmentBytes?: number;
+  /** Snappy-compress WAL records (Thanos --tsdb.wal-compression, default true). */
+  walCompression?: boolean;
 }
 
 /** One series' chunks as served: XOR data with its time range. */
@@ -62,7 +64,7 @@ export class HeadDB {
 
   constructor(private readonly o: HeadDBOptions) {
     this.head = new Head(o.core);
-    this.wal = new Wal({ fs: o.fs, dir: o.fs.resolve(o.dir, 'wal'), log: o.log, segmentBytes: o.walSegmentBytes });
+    this.wal = new Wal({ fs: o.fs, dir: o.fs.resolve(o.dir, 'wal'), log: o.log, segmentBytes: o.walSegmentBytes, compression: o.walCompression === false ? 'none' : 'snappy' });
     this.blockDuration = o.blockDuration ?? 2 * 3600_000;
     this.head.appendWindow = this.blockDuration / 2;
   }

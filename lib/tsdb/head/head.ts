@@ -167,6 +167,7 @@ export class Head {
       if (idx.length > 0) {
         res.accepted.push({
           labels: ts.labels.map((l) => ({ name: l.name, value: l.value })),
+          key,
           t: Float64Array.from(idx, (i) => smps[i]!.timestamp),
           v: Float64Array.from(idx, (i) => smps[i]!.value),
         });
@@ -184,7 +185,7 @@ export class Head {
     let appended = 0;
     let skipped = 0;
     for (const ws of batch) {
-      const key = labelsKey(ws.labels);
+      const key = ws.key ?? labelsKey(ws.labels);
       let s = this.series.get(key);
       for (let i = 0; i < ws.t.length; i++) {
         const t = ws.t[i]!;

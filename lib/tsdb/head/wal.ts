@@ -1,33 +1,57 @@
-// A simple write-ahead log for the in-memory head (our own format, not Prometheus's; see WAL.md).
+// The write-ahead log of the in-memory head (our own format, not Prometheus's; see WAL.md).
 //
 // <dir>/<8-digit segment number>, each a sequence of records:
 //   length   u32 BE   payload length
 //   crc      u32 BE   CRC32C (Castagnoli) of the payload
-//   payload  type u8 (1 = samples) + body (decoded samples come back as Float64Arrays, NaN bits kept)
-// Samples body: uvarint #series, then per series: uvarint #labels, (uvarint len + UTF-8) name and
-// value per label, uvarint #samples, then per sample t and v as f64 big-endian.
-//
+//   payload  header u8 (record type in the low 3 bits, 0x08 = the rest is snappy-compressed, as
+//            Prometheus flags compression in its record header), then the body
+// Record types (as Prometheus splits them: labels once per series, samples by reference):
+//   2 series   uvarint #series, per series: uvarint ref, uvarint #labels, (uvarint len + UTF-8)
+//              name and value per label
+//   3 samples  u8 flags (1 = timestamps as f64), svarint base time, uvarint #series, per series:
+//              uvarint ref, uvarint #samples, per sample: svarint time delta (from the previous
+//              sample of the series; the first from the base time), f64 BE value (bit exact)
+//   1 samples with labels inline and f64 timestamps: written by the previous version, still read
 // Writers append whole records with FsCapability.appendFile (append + datasync) before the write
-// is acknowledged. Replay reads the segments in order: an incomplete record at the very end of the
-// last segment (a torn write from a crash) is cut off with a warning; a CRC mismatch or a malformed
-// record anywhere else is a WalCorruptError naming the segment and byte offset.
+// is acknowledged. Replay streams the segments record by record (memory stays bounded by one
+// segment plus one decoded record): an incomplete record at the very end of the last segment (a
+// torn write from a crash) is cut off with a warning; a CRC mismatch or a malformed record anywhere
+// else is a WalCorruptError naming the segment and byte offset.
 import type { FsCapability, Logger } from '../../sdk/mod.ts';
-import type { Label } from '../../labels/mod.ts';
+import { labelsKey, type Label } from '../../labels/mod.ts';
+import { compress as snappyCompress, decompress as snappyDecompress } from '../../remote/snappy.ts';
 import { crc32c } from '../encoding.ts';
 
-export const WAL_RECORD_SAMPLES = 1;
+/** Record types (low 3 bits of the header byte). */
+export const WAL_RECORD_SAMPLES_V1 = 1;
+export const WAL_RECORD_SERIES = 2;
+export const WAL_RECORD_SAMPLES = 3;
+/** Header flags, Prometheus's values (wlog: snappyMask 1<<3, zstdMask 1<<4). */
+const FLAG_SNAPPY = 0x08;
+const FLAG_ZSTD = 0x10;
+const TYPE_MASK = 0x07;
 const HEADER = 8;
 /** A new segment is started once the current one passes this size. */
 export const DEFAULT_SEGMENT_BYTES = 32 << 20;
+/** Samples per samples record: bounds one record's decoded size (a checkpoint is split). */
+const MAX_RECORD_SAMPLES = 32_768;
+/** Largest payload a record may claim once decompressed (records are far below this). */
+const MAX_DECODED_RECORD = 64 << 20;
+/** Samples-record flag: timestamps are stored as f64 (some are not safe integers). */
+const SAMPLES_F64_TIME = 1;
+
+export type WalCompression = 'snappy' | 'none';
 
 /**
  * One series' samples in a record. Values are kept in typed arrays end to end: a JS number[] of
  * doubles canonicalises NaN payloads and would turn Prometheus's stale marker into a plain NaN.
+ * `key` is labelsKey(labels) when the caller already has it (saves recomputing it per append).
  */
 export interface WalSeries {
   labels: Label[];
   t: ArrayLike<number>;
   v: ArrayLike<number>;
+  key?: string;
 }
 
 export class WalCorruptError extends Error {
@@ -39,10 +63,17 @@ export class WalCorruptError extends Error {
 
 const te = new TextEncoder();
 const td = new TextDecoder('utf-8', { fatal: true });
+// Byte order of this machine's Float64Array (values are copied byte-wise to keep NaN payloads).
+const LE = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f;
+
+const bytesOf = (v: Float64Array) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 
 class Buf {
-  b = new Uint8Array(1024);
+  b: Uint8Array;
   n = 0;
+  constructor(cap = 1024) {
+    this.b = new Uint8Array(cap);
+  }
   private need(k: number): void {
     if (this.n + k <= this.b.length) return;
     let c = this.b.length * 2;
@@ -63,6 +94,10 @@ class Buf {
     }
     this.b[this.n++] = x;
   }
+  /** Zigzag varint of a safe integer. */
+  svarint(x: number): void {
+    this.uvarint(x >= 0 ? x * 2 : -x * 2 - 1);
+  }
   str(s: string): void {
     // ASCII fast path (label names and most values): no intermediate allocation
     const len = s.length;
@@ -80,20 +115,51 @@ class Buf {
     this.b.set(e, this.n);
     this.n += e.length;
   }
-  private dv?: DataView;
-  f64(x: number): void {
+  private static tmp = new Float64Array(1);
+  private static tmpB = new Uint8Array(Buf.tmp.buffer);
+  /** 8 bytes of src from `o` as f64 big-endian (src is a Float64Array's bytes: NaN payloads survive). */
+  f64bytes(src: Uint8Array, o: number): void {
     this.need(8);
-    if (!this.dv || this.dv.buffer !== this.b.buffer) this.dv = new DataView(this.b.buffer);
-    this.dv.setFloat64(this.n, x, false);
+    const b = this.b;
+    const n = this.n;
+    if (LE) for (let k = 0; k < 8; k++) b[n + k] = src[o + 7 - k]!;
+    else for (let k = 0; k < 8; k++) b[n + k] = src[o + k]!;
     this.n += 8;
+  }
+  /** v[i] as f64 big-endian; bytes are copied from a Float64Array so that NaN payloads survive. */
+  f64of(v: ArrayLike<number>, i: number): void {
+    if (v instanceof Float64Array) this.f64bytes(bytesOf(v), i * 8);
+    else this.f64(v[i]!);
+  }
+  f64(x: number): void {
+    Buf.tmp[0] = x;
+    this.f64bytes(Buf.tmpB, 0);
   }
 }
 
-/** Encodes one samples record, header included. */
+/** Frames a payload: length, CRC32C, payload; optionally snappy-compressed (only when smaller). */
+function frame(payload: Uint8Array, compression: WalCompression): Uint8Array {
+  let body = payload;
+  if (compression === 'snappy' && payload.length > 16) {
+    const c = snappyCompress(payload.subarray(1));
+    if (c.length + 1 < payload.length) {
+      body = new Uint8Array(c.length + 1);
+      body[0] = payload[0]! | FLAG_SNAPPY;
+      body.set(c, 1);
+    }
+  }
+  const out = new Uint8Array(HEADER + body.length);
+  out.set(body, HEADER);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, body.length, false);
+  dv.setUint32(4, crc32c(out, HEADER, out.length), false);
+  return out;
+}
+
+/** Encodes one record in the previous version's format (type 1, labels inline), header included. */
 export function encodeSamplesRecord(series: readonly WalSeries[]): Uint8Array {
   const w = new Buf();
-  for (let i = 0; i < HEADER; i++) w.byte(0);
-  w.byte(WAL_RECORD_SAMPLES);
+  w.byte(WAL_RECORD_SAMPLES_V1);
   w.uvarint(series.length);
   for (const s of series) {
     w.uvarint(s.labels.length);
@@ -104,14 +170,69 @@ export function encodeSamplesRecord(series: readonly WalSeries[]): Uint8Array {
     w.uvarint(s.t.length);
     for (let i = 0; i < s.t.length; i++) {
       w.f64(s.t[i]!);
-      w.f64(s.v[i]!);
+      w.f64of(s.v, i);
     }
   }
-  const out = w.b.slice(0, w.n);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, w.n - HEADER, false);
-  dv.setUint32(4, crc32c(out, HEADER, w.n), false);
-  return out;
+  return frame(w.b.subarray(0, w.n), 'none');
+}
+
+/** A series record payload (type byte included). */
+function encodeSeries(defs: ReadonlyArray<{ ref: number; labels: readonly Label[] }>): Uint8Array {
+  const w = new Buf();
+  w.byte(WAL_RECORD_SERIES);
+  w.uvarint(defs.length);
+  for (const d of defs) {
+    w.uvarint(d.ref);
+    w.uvarint(d.labels.length);
+    for (const l of d.labels) {
+      w.str(l.name);
+      w.str(l.value);
+    }
+  }
+  return w.b.slice(0, w.n);
+}
+
+/** A samples record payload (type byte included) for series[from, to) with their refs. */
+function encodeSamples(series: readonly WalSeries[], refs: readonly number[], from: number, to: number, approx: number): Uint8Array {
+  let f64Time = false;
+  let base = NaN;
+  for (let i = from; i < to && !f64Time; i++) {
+    const t = series[i]!.t;
+    for (let k = 0; k < t.length; k++) {
+      const x = t[k]!;
+      // deltas between two safe integers of at most 2^52 stay exact
+      if (!Number.isSafeInteger(x) || Math.abs(x) > 2 ** 52) {
+        f64Time = true;
+        break;
+      }
+      if (Number.isNaN(base)) base = x;
+    }
+  }
+  if (Number.isNaN(base)) base = 0;
+  const w = new Buf(64 + approx * 12);
+  w.byte(WAL_RECORD_SAMPLES);
+  w.byte(f64Time ? SAMPLES_F64_TIME : 0);
+  w.svarint(f64Time ? 0 : base);
+  w.uvarint(to - from);
+  for (let i = from; i < to; i++) {
+    const s = series[i]!;
+    w.uvarint(refs[i]!);
+    const n = s.t.length;
+    w.uvarint(n);
+    let prev = base;
+    const vb = s.v instanceof Float64Array ? bytesOf(s.v) : undefined;
+    for (let k = 0; k < n; k++) {
+      const t = s.t[k]!;
+      if (f64Time) w.f64(t);
+      else {
+        w.svarint(t - prev);
+        prev = t;
+      }
+      if (vb) w.f64bytes(vb, k * 8);
+      else w.f64(s.v[k]!);
+    }
+  }
+  return w.b.slice(0, w.n);
 }
 
 class Rd {
@@ -129,13 +250,17 @@ class Rd {
   uvarint(): number {
     let x = 0;
     let mul = 1;
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 10; i++) {
       const c = this.byte();
       x += (c & 0x7f) * mul;
       if (c < 0x80) return x;
       mul *= 0x80;
     }
     throw new Error('varint too long');
+  }
+  svarint(): number {
+    const x = this.uvarint();
+    return x % 2 === 0 ? x / 2 : -(x + 1) / 2;
   }
   str(): string {
     const n = this.uvarint();
@@ -153,26 +278,147 @@ class Rd {
     this.p += n;
     return s;
   }
-  private dv?: DataView;
-  f64(): number {
+  /** Reads an f64 BE into the bytes of a Float64Array at byte offset o (NaN payloads kept). */
+  f64into(dst: Uint8Array, o: number): void {
     this.need(8);
-    this.dv ??= new DataView(this.b.buffer, this.b.byteOffset, this.b.byteLength);
-    const x = this.dv.getFloat64(this.p, false);
+    const b = this.b;
+    const p = this.p;
+    if (LE) for (let k = 0; k < 8; k++) dst[o + 7 - k] = b[p + k]!;
+    else for (let k = 0; k < 8; k++) dst[o + k] = b[p + k]!;
     this.p += 8;
-    return x;
+  }
+  private static tmp = new Float64Array(1);
+  private static tmpB = new Uint8Array(Rd.tmp.buffer);
+  f64(): number {
+    this.f64into(Rd.tmpB, 0);
+    return Rd.tmp[0]!;
   }
 }
 
-function decodePayload(b: Uint8Array, start: number, end: number): WalSeries[] {
-  const r = new Rd(b, start, end);
-  const type = r.byte();
-  if (type !== WAL_RECORD_SAMPLES) throw new Error(`unknown record type ${type}`);
+interface RefSeries {
+  labels: Label[];
+  key: string;
+}
+
+/**
+ * Decodes records, keeping the series table (ref → labels) that samples records refer to. One
+ * reader per replay: a series record stays valid for every later record, in any later segment.
+ */
+export class WalReader {
+  readonly refs = new Map<number, RefSeries>();
+  maxRef = 0;
+
+  /** Decodes one record payload b[start, end): series[] for a samples record, undefined otherwise. */
+  decode(b: Uint8Array, start: number, end: number): WalSeries[] | undefined {
+    const h = b[start]!;
+    if (h & ~(TYPE_MASK | FLAG_SNAPPY | FLAG_ZSTD)) throw new Error(`unknown record header 0x${h.toString(16)}`);
+    if (h & FLAG_ZSTD) throw new Error('zstd-compressed record (not supported: this WAL was written with zstd compression)');
+    const type = h & TYPE_MASK;
+    if (h & FLAG_SNAPPY) {
+      if (type === WAL_RECORD_SAMPLES_V1) throw new Error('compressed record of type 1');
+      let d: Uint8Array;
+      try {
+        d = snappyDecompress(b.subarray(start + 1, end), { maxDecodedBytes: MAX_DECODED_RECORD });
+      } catch (e) {
+        throw new Error(`record does not decompress: ${(e as Error).message}`);
+      }
+      return this.decodeBody(type, d, 0, d.length);
+    }
+    return this.decodeBody(type, b, start + 1, end);
+  }
+
+  private decodeBody(type: number, b: Uint8Array, start: number, end: number): WalSeries[] | undefined {
+    const r = new Rd(b, start, end);
+    let out: WalSeries[] | undefined;
+    if (type === WAL_RECORD_SAMPLES_V1) out = decodeV1(r, end - start);
+    else if (type === WAL_RECORD_SERIES) this.decodeSeries(r);
+    else if (type === WAL_RECORD_SAMPLES) out = this.decodeSamples(r, end - start);
+    else throw new Error(`unknown record type ${type}`);
+    if (r.p !== end) throw new Error(`${end - r.p} trailing bytes in record`);
+    return out;
+  }
+
+  private decodeSeries(r: Rd): void {
+    const n = r.uvarint();
+    for (let i = 0; i < n; i++) {
+      const ref = r.uvarint();
+      const nl = r.uvarint();
+      const labels: Label[] = [];
+      for (let k = 0; k < nl; k++) labels.push({ name: r.str(), value: r.str() });
+      this.refs.set(ref, { labels, key: labelsKey(labels) });
+      if (ref > this.maxRef) this.maxRef = ref;
+    }
+  }
+
+  private decodeSamples(r: Rd, size: number): WalSeries[] {
+    const flags = r.byte();
+    if (flags & ~SAMPLES_F64_TIME) throw new Error(`unknown samples record flags 0x${flags.toString(16)}`);
+    const f64Time = (flags & SAMPLES_F64_TIME) !== 0;
+    const base = r.svarint();
+    const ns = r.uvarint();
+    // Each sample takes at least 9 bytes: this bounds the count before allocating.
+    const cap = Math.floor(size / 9);
+    const tAll = new Float64Array(cap);
+    const vAll = new Float64Array(cap);
+    const vBytes = bytesOf(vAll);
+    const out: WalSeries[] = [];
+    let off = 0;
+    for (let i = 0; i < ns; i++) {
+      const ref = r.uvarint();
+      const s = this.refs.get(ref);
+      if (!s) throw new Error(`samples for series ref ${ref}, which no earlier series record defines`);
+      const n = r.uvarint();
+      if (off + n > cap) throw new Error(`sample count ${n} exceeds the record size`);
+      let prev = base;
+      for (let k = 0; k < n; k++) {
+        if (f64Time) tAll[off + k] = r.f64();
+        else tAll[off + k] = prev = prev + r.svarint();
+        r.f64into(vBytes, (off + k) * 8);
+      }
+      out.push({ labels: s.labels, key: s.key, t: tAll.subarray(off, off + n), v: vAll.subarray(off, off + n) });
+      off += n;
+    }
+    return out;
+  }
+
+  /**
+   * Streams one segment's records to onRecord. Returns how many bytes are valid; a torn tail
+   * (incomplete header or payload at the end) is reported as `torn`, anything else throws.
+   */
+  readSegment(name: string, b: Uint8Array, onRecord: (series: WalSeries[]) => void): { records: number; validBytes: number; torn: boolean } {
+    let p = 0;
+    let records = 0;
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    while (p < b.length) {
+      if (b.length - p < HEADER) return { records, validBytes: p, torn: true };
+      const len = dv.getUint32(p, false);
+      const crc = dv.getUint32(p + 4, false);
+      if (len === 0) throw new WalCorruptError(name, p, 'empty record');
+      if (p + HEADER + len > b.length) return { records, validBytes: p, torn: true };
+      const got = crc32c(b, p + HEADER, p + HEADER + len);
+      if (got !== crc) throw new WalCorruptError(name, p, `checksum mismatch (stored ${crc.toString(16)}, computed ${got.toString(16)})`);
+      let rec: WalSeries[] | undefined;
+      try {
+        rec = this.decode(b, p + HEADER, p + HEADER + len);
+      } catch (e) {
+        throw new WalCorruptError(name, p, (e as Error).message);
+      }
+      if (rec) onRecord(rec);
+      records++;
+      p += HEADER + len;
+    }
+    return { records, validBytes: p, torn: false };
+  }
+}
+
+function decodeV1(r: Rd, size: number): WalSeries[] {
   const ns = r.uvarint();
   const out: WalSeries[] = [];
   // One buffer per record (each sample takes 16 bytes, so this bounds the count); series get views.
-  const cap = Math.floor((end - start) / 16);
+  const cap = Math.floor(size / 16);
   const tAll = new Float64Array(cap);
   const vAll = new Float64Array(cap);
+  const vBytes = bytesOf(vAll);
   let off = 0;
   for (let i = 0; i < ns; i++) {
     const nl = r.uvarint();
@@ -182,39 +428,22 @@ function decodePayload(b: Uint8Array, start: number, end: number): WalSeries[] {
     if (off + n > cap) throw new Error(`sample count ${n} exceeds the record size`);
     for (let k = 0; k < n; k++) {
       tAll[off + k] = r.f64();
-      vAll[off + k] = r.f64();
+      r.f64into(vBytes, (off + k) * 8);
     }
     out.push({ labels, t: tAll.subarray(off, off + n), v: vAll.subarray(off, off + n) });
     off += n;
   }
-  if (r.p !== end) throw new Error(`${end - r.p} trailing bytes in record`);
   return out;
 }
 
 /**
- * Parses one segment's bytes. Returns the records and how many bytes are valid; a torn tail
- * (incomplete header or payload at the end) is reported as `torn`, anything else throws.
+ * Parses one segment's bytes on its own (series records must precede their samples within it).
+ * Returns the samples records and how many bytes are valid; a torn tail is reported as `torn`.
  */
 export function parseSegment(name: string, b: Uint8Array): { records: WalSeries[][]; validBytes: number; torn: boolean } {
   const records: WalSeries[][] = [];
-  let p = 0;
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  while (p < b.length) {
-    if (b.length - p < HEADER) return { records, validBytes: p, torn: true };
-    const len = dv.getUint32(p, false);
-    const crc = dv.getUint32(p + 4, false);
-    if (len === 0) throw new WalCorruptError(name, p, 'empty record');
-    if (p + HEADER + len > b.length) return { records, validBytes: p, torn: true };
-    const got = crc32c(b, p + HEADER, p + HEADER + len);
-    if (got !== crc) throw new WalCorruptError(name, p, `checksum mismatch (stored ${crc.toString(16)}, computed ${got.toString(16)})`);
-    try {
-      records.push(decodePayload(b, p + HEADER, p + HEADER + len));
-    } catch (e) {
-      throw new WalCorruptError(name, p, (e as Error).message);
-    }
-    p += HEADER + len;
-  }
-  return { records, validBytes: p, torn: false };
+  const r = new WalReader().readSegment(name, b, (rec) => records.push(rec));
+  return { records, validBytes: r.validBytes, torn: r.torn };
 }
 
 export interface WalOptions {
@@ -222,6 +451,8 @@ export interface WalOptions {
   dir: string;
   log: Logger;
   segmentBytes?: number;
+  /** Record compression (Thanos --tsdb.wal-compression, on by default: snappy, as Prometheus). */
+  compression?: WalCompression;
 }
 
 const SEG_RE = /^\d{8}$/;
@@ -231,10 +462,16 @@ export class Wal {
   private seg = 0;
   private segSize = 0;
   private readonly segmentBytes: number;
+  private readonly compression: WalCompression;
+  /** Series already defined by a series record in the segments kept (labelsKey → ref). */
+  private refs = new Map<string, number>();
+  private nextRef = 1;
 
   constructor(private readonly o: WalOptions) {
     if (!o.fs.appendFile) throw new Error('WAL: the file system capability cannot append (FsCapability.appendFile missing)');
     this.segmentBytes = o.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.compression = o.compression ?? 'snappy';
+    if (this.compression !== 'snappy' && this.compression !== 'none') throw new Error(`WAL: unknown compression ${JSON.stringify(this.compression)} (want snappy or none)`);
   }
 
   /** Segment numbers on disk, ascending. */
@@ -245,20 +482,23 @@ export class Wal {
   }
 
   /**
-   * Reads every record (oldest first) and positions the writer after the last one. A torn tail of
-   * the last segment is truncated with a warning; corruption elsewhere throws WalCorruptError.
+   * Streams every samples record (oldest first) to onRecord and positions the writer after the
+   * last one. A torn tail of the last segment is truncated with a warning; corruption elsewhere
+   * throws WalCorruptError. Only one segment's bytes and one decoded record are held at a time.
    */
   async replay(onRecord: (series: WalSeries[]) => void): Promise<{ records: number; segments: number; truncatedBytes: number }> {
     const { fs, dir, log } = this.o;
     await fs.mkdir(dir, { recursive: true });
     const segs = await this.segments();
+    const reader = new WalReader();
     let records = 0;
     let truncatedBytes = 0;
     for (let i = 0; i < segs.length; i++) {
       const name = segName(segs[i]!);
       const path = fs.resolve(dir, name);
-      const bytes = await fs.readFile(path);
-      const r = parseSegment(`${dir}/${name}`, bytes);
+      let bytes: Uint8Array | undefined = await fs.readFile(path);
+      const r = reader.readSegment(`${dir}/${name}`, bytes, onRecord);
+      records += r.records;
       if (r.torn) {
         if (i !== segs.length - 1) throw new WalCorruptError(`${dir}/${name}`, r.validBytes, 'incomplete record in the middle of the log (not the last segment)');
         truncatedBytes = bytes.length - r.validBytes;
@@ -267,10 +507,7 @@ export class Wal {
         await fs.writeFile(tmp, bytes.subarray(0, r.validBytes));
         await fs.rename(tmp, path);
       }
-      for (const rec of r.records) {
-        onRecord(rec);
-        records++;
-      }
+      bytes = undefined;
       if (i === segs.length - 1) {
         this.seg = segs[i]!;
         this.segSize = r.validBytes;
@@ -280,24 +517,65 @@ export class Wal {
       this.seg = 1;
       this.segSize = 0;
     }
+    // Series defined in the kept segments need no new series record; refs are never reused.
+    this.refs = new Map();
+    for (const [ref, s] of reader.refs) this.refs.set(s.key, ref);
+    this.nextRef = Math.max(this.nextRef, reader.maxRef + 1);
     return { records, segments: segs.length, truncatedBytes };
   }
 
-  /** Appends one record durably (returns after the data is synced). */
+  /**
+   * Appends samples durably (returns after the data is synced): a series record for series not
+   * yet defined in the kept segments, then samples records by reference.
+   */
   async append(series: readonly WalSeries[]): Promise<void> {
     if (series.length === 0) return;
     if (this.seg === 0) this.seg = 1;
-    if (this.segSize > 0 && this.segSize >= this.segmentBytes) await this.rotate();
-    const rec = encodeSamplesRecord(series);
-    await this.o.fs.appendFile!(this.o.fs.resolve(this.o.dir, segName(this.seg)), rec);
+    if (this.segSize > 0 && this.segSize >= this.segmentBytes) await this.rotate(false);
+    const refs: number[] = new Array(series.length);
+    const added: Array<{ ref: number; labels: readonly Label[]; key: string }> = [];
+    for (let i = 0; i < series.length; i++) {
+      const s = series[i]!;
+      const key = s.key ?? labelsKey(s.labels);
+      let ref = this.refs.get(key);
+      if (ref === undefined) {
+        ref = this.nextRef++;
+        this.refs.set(key, ref);
+        added.push({ ref, labels: s.labels, key });
+      }
+      refs[i] = ref;
+    }
+    const parts: Uint8Array[] = [];
+    if (added.length > 0) parts.push(frame(encodeSeries(added), this.compression));
+    for (let i = 0; i < series.length; ) {
+      let n = 0;
+      let j = i;
+      do n += series[j++]!.t.length;
+      while (j < series.length && n + series[j]!.t.length <= MAX_RECORD_SAMPLES);
+      parts.push(frame(encodeSamples(series, refs, i, j, n), this.compression));
+      i = j;
+    }
+    const rec = parts.length === 1 ? parts[0]! : concat(parts);
+    try {
+      await this.o.fs.appendFile!(this.o.fs.resolve(this.o.dir, segName(this.seg)), rec);
+    } catch (e) {
+      // the series record may not be on disk: define those series again next time
+      for (const a of added) this.refs.delete(a.key);
+      throw e;
+    }
     this.segSize += rec.length;
   }
 
-  /** Starts a new segment; returns its number (records appended later go there). */
-  async rotate(): Promise<number> {
+  /**
+   * Starts a new segment; returns its number (records appended later go there). A checkpoint
+   * (`checkpoint` true, the default) is about to be written there and the older segments deleted,
+   * so every series is defined again in the new segment.
+   */
+  async rotate(checkpoint = true): Promise<number> {
     await this.o.fs.mkdir(this.o.dir, { recursive: true });
     this.seg = Math.max(this.seg, 0) + 1;
     this.segSize = 0;
+    if (checkpoint) this.refs = new Map();
     return this.seg;
   }
 
@@ -309,4 +587,14 @@ export class Wal {
   get currentSegment(): number {
     return this.seg;
   }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
