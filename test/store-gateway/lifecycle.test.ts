@@ -74,13 +74,13 @@ test('a deleted block disappears after the next sync; local state is removed', a
 });
 
 test('POST /api/v1/blocks/mark writes markers; a deletion mark hides the block after the delay', async () => {
-  const s = await start(bucket, { ignoreDeletionMarksDelay: '0s' });
+  const s = await start(bucket, { ignoreDeletionMarksDelay: '0s', disableAdminOperations: false });
   const id = ids[1]!;
-  const post = (q: string) => s.comp.fetch!(new Request(`http://x/api/v1/blocks/mark?${q}`, { method: 'POST' }));
+  const post = (q: string) => s.comp.fetch!(new Request(`http://x/api/v1/blocks/mark?${q}`, { method: 'POST', headers: { 'x-requested-with': 'curl' } }));
   assert.is((await post('id=nope&action=DELETION')).status, 400);
   assert.is((await post(`id=${id}&action=EXPLODE`)).status, 400);
-  const r = await s.comp.fetch!(new Request('http://x/api/v1/blocks/mark', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `id=${id}&action=NO_COMPACTION&detail=manual` }));
-  assert.is(r.status, 200);
+  const r = await s.comp.fetch!(new Request('http://x/api/v1/blocks/mark', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, action: 'NO_COMPACTION', detail: 'manual' }) }));
+  assert.is(r.status, 200, await r.clone().text());
   assert.ok(await bucket.exists(`${id}/no-compact-mark.json`));
   await s.comp.reload!();
   assert.ok(s.comp.store.blocks.has(id), 'no-compact marks do not matter to the store');
@@ -90,7 +90,46 @@ test('POST /api/v1/blocks/mark writes markers; a deletion mark hides the block a
   assert.ok(!s.comp.store.blocks.has(id));
   await s.stop();
   const s2 = await start(bucket, { disableAdminOperations: true });
-  assert.is((await s2.comp.fetch!(new Request(`http://x/api/v1/blocks/mark?id=${ids[0]}&action=DELETION`, { method: 'POST' }))).status, 403);
+  assert.is((await s2.comp.fetch!(new Request(`http://x/api/v1/blocks/mark?id=${ids[0]}&action=DELETION`, { method: 'POST', headers: { 'x-requested-with': 'curl' } }))).status, 403);
+  await s2.stop();
+});
+
+test('the mark endpoint is off unless enabled explicitly, and refuses what a cross-site form can send (#21 item 9)', async () => {
+  const id = ids[0]!;
+  const jsonBody = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, action: 'DELETION' }) };
+  // Default (flag not given): off, with a message naming the flag that enables it.
+  const s = await start(bucket);
+  const r0 = await s.comp.fetch!(new Request('http://x/api/v1/blocks/mark', jsonBody));
+  assert.is(r0.status, 403);
+  assert.match(await r0.text(), /--no-disable-admin-operations/);
+  await s.stop();
+  assert.not.ok(await bucket.exists(`${id}/deletion-mark.json`));
+
+  const s2 = await start(bucket, { disableAdminOperations: false });
+  // What a form on another site posts without a preflight: urlencoded, multipart, text/plain, or a bare POST.
+  const simple: RequestInit[] = [
+    { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `id=${id}&action=DELETION` },
+    { method: 'POST', body: (() => { const f = new FormData(); f.set('id', id); f.set('action', 'DELETION'); return f; })() },
+    { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ id, action: 'DELETION' }) },
+  ];
+  for (const init of simple) {
+    const r = await s2.comp.fetch!(new Request(`http://x/api/v1/blocks/mark?id=${id}&action=DELETION`, init));
+    assert.is(r.status, 403, String(init.headers ? JSON.stringify(init.headers) : 'multipart'));
+    assert.match(await r.text(), /JSON body|X-Requested-With/);
+  }
+  // A JSON body from a foreign origin (a CORS layer in front would let it through) is refused too.
+  const foreign = await s2.comp.fetch!(new Request('http://x/api/v1/blocks/mark', { ...jsonBody, headers: { ...jsonBody.headers, origin: 'https://evil.example' } }));
+  assert.is(foreign.status, 403);
+  assert.not.ok(await bucket.exists(`${id}/deletion-mark.json`), 'no simple request wrote a mark');
+  // Bad JSON: 400 naming the problem.
+  const badJson = await s2.comp.fetch!(new Request('http://x/api/v1/blocks/mark', { ...jsonBody, body: '{"id": 1}' }));
+  assert.is(badJson.status, 400);
+  assert.match(await badJson.text(), /must be a string/);
+  // Same-origin JSON: accepted.
+  const ok = await s2.comp.fetch!(new Request('http://x/api/v1/blocks/mark', { ...jsonBody, headers: { ...jsonBody.headers, origin: 'http://x' } }));
+  assert.is(ok.status, 200, await ok.clone().text());
+  assert.ok(await bucket.exists(`${id}/deletion-mark.json`));
+  await bucket.delete(`${id}/deletion-mark.json`);
   await s2.stop();
 });
 

@@ -53,7 +53,8 @@ export interface StoreGatewayOptions {
   /** Interval between syncs after the first. */
   syncIntervalMs: number;
   webDisable: boolean;
-  disableAdminOperations: boolean;
+  /** true: --disable-admin-operations; false: --no-disable-admin-operations (enables them); undefined: not given (disabled, see http.ts). */
+  disableAdminOperations?: boolean;
 }
 
 /** The store gateway component over a BucketStore. */

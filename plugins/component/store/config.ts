@@ -27,7 +27,8 @@ export interface StoreConfig {
   downloadedBytesLimit: number;
   cacheIndexHeader: boolean;
   webDisable: boolean;
-  disableAdminOperations: boolean;
+  /** undefined = not given: admin operations stay off until --no-disable-admin-operations (no HTTP auth here). */
+  disableAdminOperations?: boolean;
   /** Gap (bytes) under which two ranged GETs of the same object are merged into one. */
   partitionGapBytes: number;
 }
@@ -58,7 +59,7 @@ export const storeFlags: FlagSpec[] = [
   { name: 'store.enable-index-header-lazy-reader', key: 'enableIndexHeaderLazyReader', type: 'bool', help: 'If true, Store Gateway will lazy memory map index-header only once the block is required by a query.', refused: NOT_YET('index-headers are always read lazily from the local file'), accept: [true] },
   { name: 'block-discovery-strategy', key: 'blockDiscoveryStrategy', type: 'string', default: 'concurrent', help: 'How blocks are discovered in the bucket: concurrent (list the top level, fetch the metas concurrently).', refused: NOT_YET('blocks are listed one level deep'), accept: ['concurrent'] },
   { name: 'web.disable', key: 'webDisable', type: 'bool', default: false, help: 'Disable Block Viewer UI.' },
-  { name: 'disable-admin-operations', key: 'disableAdminOperations', type: 'bool', default: false, help: 'Disable UI/API admin operations like marking blocks for deletion and no compaction.' },
+  { name: 'disable-admin-operations', key: 'disableAdminOperations', type: 'bool', help: 'Disable UI/API admin operations like marking blocks for deletion and no compaction. Unlike Thanos they are off unless --no-disable-admin-operations is given, as this server has no HTTP authentication.' },
   { name: 'store.partition-gap', key: 'partitionGap', type: 'string', default: '512KB', help: 'Ranged GETs of the same object closer than this are merged into one request.' },
 ];
 
@@ -119,7 +120,7 @@ function parseStrict(input: unknown): StoreConfig {
     downloadedBytesLimit: bytes(raw, 'downloadedBytesLimit', '0'),
     cacheIndexHeader: bool(raw, 'cacheIndexHeader', true),
     webDisable: bool(raw, 'webDisable', false),
-    disableAdminOperations: bool(raw, 'disableAdminOperations', false),
+    disableAdminOperations: raw.disableAdminOperations === undefined ? undefined : bool(raw, 'disableAdminOperations', false),
     partitionGapBytes: bytes(raw, 'partitionGap', '512KB'),
   };
   bool(raw, 'enableIndexHeaderLazyReader', true);
