@@ -19,6 +19,10 @@ export interface Bucket {
   getRange(name: string, off: number, len?: number): Promise<ReadableStream<Uint8Array>>;
   exists(name: string): Promise<boolean>;
   attributes(name: string): Promise<ObjectAttributes>;
+  /**
+   * A stream body is read once; a retry can send it again only when it came from reopenable()
+   * (the retry wrapper re-opens it; providers see a plain stream).
+   */
   upload(name: string, body: ReadableStream<Uint8Array> | Uint8Array): Promise<void>;
   delete(name: string): Promise<void>;
   isObjNotFoundErr(err: unknown): boolean;
@@ -38,6 +42,36 @@ export class ObjectNotFoundError extends Error {
 
 export function isObjectNotFound(err: unknown): boolean {
   return err instanceof ObjectNotFoundError || (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ObjectNotFound');
+}
+
+/** Opens an upload body afresh, from its first byte (e.g. a local file). */
+export type OpenBody = () => Promise<ReadableStream<Uint8Array>>;
+
+// A property on the stream rather than a third body type, so every provider (and plugin built
+// against the old contract) keeps taking it as a plain ReadableStream. Symbol.for: one key across
+// module copies.
+const REOPEN = Symbol.for('thanos-ts.objstore.reopen');
+
+/**
+ * The stream open() gives, marked as re-openable: when an upload of it fails transiently the retry
+ * wrapper calls open() again and sends the body from the start, instead of giving up because the
+ * first stream was consumed.
+ */
+export async function reopenable(open: OpenBody): Promise<ReadableStream<Uint8Array>> {
+  return markReopenable(await open(), open);
+}
+
+/** Marks an already opened stream as re-openable with open (which must yield the same bytes). */
+export function markReopenable(s: ReadableStream<Uint8Array>, open: OpenBody): ReadableStream<Uint8Array> {
+  Object.defineProperty(s, REOPEN, { value: open, enumerable: false });
+  return s;
+}
+
+/** How to open body again from the start, when it is a reopenable() stream. */
+export function reopenOf(body: ReadableStream<Uint8Array> | Uint8Array): OpenBody | undefined {
+  if (body instanceof Uint8Array) return undefined;
+  const f = (body as unknown as Record<symbol, unknown>)[REOPEN];
+  return typeof f === 'function' ? (f as OpenBody) : undefined;
 }
 
 /** Reads a whole stream into one Uint8Array. */

@@ -3,6 +3,7 @@
 // A not-found answer is an expected outcome, not a failure. Reads are timed until the stream ends.
 import type { Metrics } from '../sdk/mod.ts';
 import type { Bucket, IterOptions, ObjectAttributes } from './bucket.ts';
+import { markReopenable, reopenOf } from './bucket.ts';
 
 export const OPS = ['iter', 'get', 'get_range', 'exists', 'upload', 'delete', 'attributes'] as const;
 export type Op = (typeof OPS)[number];
@@ -125,7 +126,14 @@ export class MetricsBucket implements Bucket {
     let bytes = 0;
     let b = body;
     if (body instanceof Uint8Array) bytes = body.length;
-    else b = body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform(chunk, c) { bytes += chunk.length; c.enqueue(chunk); } }));
+    else {
+      const count = (s: ReadableStream<Uint8Array>) => s.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform(chunk, c) { bytes += chunk.length; c.enqueue(chunk); } }));
+      b = count(body);
+      // Keep the body re-openable through this wrapper (the retry wrapper sits inside it); a
+      // re-sent body is counted from zero: transferred bytes are those of the upload that counted.
+      const reopen = reopenOf(body);
+      if (reopen) markReopenable(b, async () => { bytes = 0; return count(await reopen()); });
+    }
     await this.track('upload', () => this.inner.upload(name, b));
     this.transferred.observe(bytes, this.l('upload'));
     this.lastUpload.set(Date.now() / 1000, { bucket: this.bucketName });

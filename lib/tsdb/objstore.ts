@@ -2,7 +2,7 @@
 // meta.json LAST (a block without meta.json is a partial upload); downloads land in a temporary
 // directory renamed into place only after meta.json arrived.
 import type { Bucket } from '../objstore/bucket.ts';
-import { readAll } from '../objstore/bucket.ts';
+import { readAll, reopenable } from '../objstore/bucket.ts';
 import type { FsCapability } from '../sdk/mod.ts';
 import { META_FILENAME, parseMeta, formatMeta, type BlockMeta } from './meta.ts';
 import { PartialBlockError, BlockWriteError } from './errors.ts';
@@ -27,12 +27,12 @@ export async function uploadBlock(bucket: Bucket, fs: FsCapability, dir: string,
   const files: { rel_path: string; size_bytes?: number }[] = [];
   for (const s of segs) {
     const p = fs.resolve(chunksDir, s);
-    await bucket.upload(`${id}/chunks/${s}`, await fs.openRead(p));
+    await bucket.upload(`${id}/chunks/${s}`, await reopenable(() => fs.openRead(p))); // re-opened if a retry sends it again
     files.push({ rel_path: `chunks/${s}`, size_bytes: (await fs.stat(p)).size });
   }
   const idx = fs.resolve(dir, 'index');
   if (!(await fs.exists(idx))) throw new BlockWriteError(`upload ${dir}: index file missing`);
-  await bucket.upload(`${id}/index`, await fs.openRead(idx));
+  await bucket.upload(`${id}/index`, await reopenable(() => fs.openRead(idx)));
   files.push({ rel_path: 'index', size_bytes: (await fs.stat(idx)).size }, { rel_path: META_FILENAME });
   if (meta.thanos) meta = { ...meta, thanos: { ...meta.thanos, files: meta.thanos.files ?? files } };
   await bucket.upload(`${id}/${META_FILENAME}`, new TextEncoder().encode(formatMeta(meta)));
