@@ -1,5 +1,6 @@
 // PromQL evaluation with Prometheus 3.x float semantics. Storage is read once up front (one select per
-// selector, through Queryable), then the expression is evaluated synchronously over all steps.
+// selector, through Queryable), then the expression is evaluated over all steps by the driver
+// (engine/driver.ts), which yields to the event loop between nodes and honours the AbortSignal.
 // The evaluator lives in engine/ (evaluator.ts core loop and selectors, binary.ts, aggregate.ts,
 // calls.ts function-kernel kinds); the functions themselves in functions/ (table.ts + kernels).
 import type { Expr } from './ast.ts';
@@ -60,7 +61,7 @@ export class Engine {
     });
     ev.checkAbort('query preparation');
     await preload(ev, q, e, timeoutMs);
-    const val = ev.evalTop(e);
+    const val = await ev.evalTop(e);
     const warnings = [...ev.warnings];
     const infos = [...ev.infos];
     const type = typeOf(e);

@@ -7,6 +7,7 @@ import { lineCol, ExecutionError, QueryCanceledError, QueryTimeoutError, TooMany
 import { type WindowCtx } from '../functions/common.ts';
 import { FUNCTIONS } from '../functions/table.ts';
 import { evalAggregate } from './aggregate.ts';
+import { evaluate } from './driver.ts';
 import { evalBinary } from './binary.ts';
 import { evalRangeInstant, evalVectorSelector } from './selectors.ts';
 import { checkDuplicates, dropMetricName, labelsKey, upperBound } from './helpers.ts';
@@ -26,7 +27,10 @@ export class Evaluator {
     this.start = o.start;
     this.end = o.end;
     this.interval = o.interval;
-    this.shared = shared ?? { data: new Map(), warnings: new Set(), infos: new Set(), samples: { current: 0 } };
+    this.shared = shared ?? {
+      data: new Map(), warnings: new Set(), infos: new Set(), samples: { current: 0 },
+      pre: new Map(), sliceStart: performance.now(), seriesEstimate: 0,
+    };
   }
 
   /** ' (line:col)' of a node, as Prometheus appends to annotations. */
@@ -70,8 +74,9 @@ export class Evaluator {
   }
 
   // --- evaluation ----------------------------------------------------------------------------
-  evalTop(e: Expr): Value {
-    const v = this.eval(e);
+  /** Evaluates the whole query through the asynchronous driver (engine/driver.ts). */
+  async evalTop(e: Expr): Promise<Value> {
+    const v = await evaluate(this, e);
     if ('str' in v) return v;
     if (this.o.delayed) return this.cleanupNames(v);
     return v;
@@ -114,11 +119,23 @@ export class Evaluator {
     return v;
   }
 
+  /** Hands a computed operand to the kernel that will evaluate e on this evaluator's step grid. */
+  setPre(e: Expr, val: Value): void {
+    this.shared.pre.set(e, { start: this.start, end: this.end, interval: this.interval, val });
+  }
+
   eval(e: Expr): Value {
+    const p = this.shared.pre.get(e);
+    if (p !== undefined) {
+      this.shared.pre.delete(e);
+      if (p.start === this.start && p.end === this.end && p.interval === this.interval) return p.val;
+    }
     this.checkAbort();
     switch (e.type) {
       case 'NumberLiteral': {
         const n = this.numSteps();
+        // Counted before the arrays exist (a [1y:1ms] subquery must not attempt 31e9-element arrays).
+        if (this.shared.samples.current + n > this.o.maxSamples) throw new TooManySamplesError();
         const t: number[] = new Array(n);
         const v: number[] = new Array(n);
         for (let i = 0; i < n; i++) {

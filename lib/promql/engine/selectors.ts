@@ -3,16 +3,20 @@
 // staleness), range sources for matrix selectors and subqueries (inner evaluation on the aligned
 // subquery grid), and range vectors as instant-query results.
 import type { Expr, MatrixSelector, SubqueryExpr, VectorSelector } from '../ast.ts';
-import { ExecutionError, PromQLError, QueryTimeoutError, StorageError } from '../errors.ts';
+import { ExecutionError, PromQLError, QueryTimeoutError, StorageError, TooManySamplesError } from '../errors.ts';
 import type { Queryable, SeriesData } from '../queryable.ts';
 import type { Evaluator } from './evaluator.ts';
+import { checkSteps, subqueryEvaluator } from './driver.ts';
 import { toRaw, upperBound, withoutStale } from './helpers.ts';
 import type { Matrix, RawSeries, RangeSource } from './types.ts';
 
 // --- preload: one select per selector, with the time range it needs ------------------------
 export async function preload(ev: Evaluator, q: Queryable, e: Expr, timeoutMs: number): Promise<void> {
   const jobs: { vs: VectorSelector; start: number; end: number; range: number; func?: string }[] = [];
-  const visit = (n: Expr, start: number, end: number, func?: string): void => {
+  // Iterative (an explicit stack): expression depth is bounded only by the parser's limit.
+  const stack: { n: Expr; start: number; end: number; func?: string }[] = [{ n: e, start: ev.start, end: ev.end }];
+  while (stack.length) {
+    const { n, start, end, func } = stack.pop()!;
     switch (n.type) {
       case 'VectorSelector': {
         resolveAt(ev, n);
@@ -21,7 +25,7 @@ export async function preload(ev: Evaluator, q: Queryable, e: Expr, timeoutMs: n
         s -= n.offset + ev.o.lookback;
         en -= n.offset;
         jobs.push({ vs: n, start: s, end: en, range: 0, func });
-        return;
+        break;
       }
       case 'MatrixSelector': {
         const vs = n.vs;
@@ -31,35 +35,35 @@ export async function preload(ev: Evaluator, q: Queryable, e: Expr, timeoutMs: n
         s -= vs.offset + n.range;
         en -= vs.offset;
         jobs.push({ vs, start: s, end: en, range: n.range, func });
-        return;
+        break;
       }
       case 'SubqueryExpr': {
         resolveAt(ev, n);
         const s = (n.at ?? start) - n.offset - n.range;
         const en = (n.at ?? end) - n.offset;
-        visit(n.expr, s, en);
-        return;
+        stack.push({ n: n.expr, start: s, end: en });
+        break;
       }
+      // Children are pushed in reverse so that selectors are visited (and selected) in source order.
       case 'Call':
-        for (const a of n.args) visit(a, start, end, n.func);
-        return;
+        for (let i = n.args.length - 1; i >= 0; i--) stack.push({ n: n.args[i]!, start, end, func: n.func });
+        break;
       case 'AggregateExpr':
-        if (n.param) visit(n.param, start, end);
-        visit(n.expr, start, end);
-        return;
+        stack.push({ n: n.expr, start, end });
+        if (n.param) stack.push({ n: n.param, start, end });
+        break;
       case 'BinaryExpr':
-        visit(n.lhs, start, end);
-        visit(n.rhs, start, end);
-        return;
+        stack.push({ n: n.rhs, start, end });
+        stack.push({ n: n.lhs, start, end });
+        break;
       case 'UnaryExpr':
       case 'ParenExpr':
-        visit(n.expr, start, end, func);
-        return;
+        stack.push({ n: n.expr, start, end, func });
+        break;
       default:
-        return;
+        break;
     }
-  };
-  visit(e, ev.start, ev.end);
+  }
   const signal = ev.o.signal;
   const timeoutSignal = AbortSignal.timeout(Math.max(1, timeoutMs));
   const combined = signal ? AbortSignal.any([signal, timeoutSignal]) : timeoutSignal;
@@ -75,6 +79,7 @@ export async function preload(ev: Evaluator, q: Queryable, e: Expr, timeoutMs: n
     }
     for (const w of res.warnings ?? []) ev.shared.warnings.add(w);
     ev.shared.data.set(j.vs, res.series.map((s: SeriesData) => toRaw(s)));
+    ev.shared.seriesEstimate += res.series.length;
   }));
   if (timeoutSignal.aborted) throw new QueryTimeoutError('query preparation');
   ev.checkAbort('query preparation');
@@ -91,6 +96,8 @@ export function evalVectorSelector(ev: Evaluator, vs: VectorSelector, withTimest
   const out: Matrix = [];
   const lookback = ev.o.lookback;
   let total = 0;
+  // Counted while materialising: the query fails with the max-samples error before holding more.
+  const budget = ev.o.maxSamples - ev.shared.samples.current;
   for (const r of raws) {
     ev.tick();
     const ts: number[] = [];
@@ -107,6 +114,7 @@ export function evalVectorSelector(ev: Evaluator, vs: VectorSelector, withTimest
       const st = r.t[j]!;
       if (st <= ref - lookback) continue;
       if (r.stale && r.stale[j]) continue;
+      if (total + ts.length >= budget) throw new TooManySamplesError();
       ts.push(step);
       vals.push(withTimestamps ? st / 1000 : r.v[j]!);
     }
@@ -125,13 +133,8 @@ export function rangeSource(ev: Evaluator, e: MatrixSelector | SubqueryExpr): Ra
     const raws = (ev.shared.data.get(e.vs) ?? []).map(withoutStale);
     return { raws, range: e.range, offset: e.vs.offset, at: e.vs.at };
   }
-  const step = e.step || ev.o.subqStep;
-  const refStart = (e.at ?? ev.start) - e.offset;
-  const refEnd = (e.at ?? ev.end) - e.offset;
-  const lo = refStart - e.range;
-  let newStart = step * Math.trunc(lo / step);
-  if (newStart <= lo) newStart += step;
-  const inner = ev.sub(newStart, refEnd, step);
+  const inner = subqueryEvaluator(ev, e);
+  checkSteps(inner);
   const m = inner.evalMatrix(e.expr);
   // Inner results are final values: drop names now when not delayed (already done by inner evaluation).
   let total = 0;
@@ -155,6 +158,7 @@ export function evalRangeInstant(ev: Evaluator, e: MatrixSelector | SubqueryExpr
     const lo = upperBound(r.t, r.n, ref - src.range);
     const hi = upperBound(r.t, r.n, ref);
     if (hi <= lo) continue;
+    if (ev.shared.samples.current + (hi - lo) > ev.o.maxSamples) throw new TooManySamplesError();
     const t: number[] = [];
     const v: number[] = [];
     for (let i = lo; i < hi; i++) {

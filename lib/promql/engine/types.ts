@@ -1,6 +1,6 @@
 // Engine value types: the public result types (1:1 with the Prometheus HTTP API JSON) and the
 // evaluator's internal column-wise series.
-import type { VectorSelector } from '../ast.ts';
+import type { Expr, VectorSelector } from '../ast.ts';
 import type { Labels } from '../../labels/mod.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -104,6 +104,12 @@ export interface Shared {
   warnings: Set<string>;
   infos: Set<string>;
   samples: { current: number };
+  /** Operands computed by the driver (engine/driver.ts), taken once by the kernel that asks for them. */
+  pre: Map<Expr, { start: number; end: number; interval: number; val: Value }>;
+  /** performance.now() when the driver last yielded to the event loop. */
+  sliceStart: number;
+  /** Series loaded by all selectors of the query (sizes the driver's chunks). */
+  seriesEstimate: number;
 }
 
 /** Raw series of a matrix selector or subquery plus its window parameters (ms). */
