@@ -93,7 +93,9 @@ export async function createBucket(cfg: BucketConfig, o: CreateBucketOptions): P
   const caps = typeof o.capabilities === 'function' ? o.capabilities(plugin) : o.capabilities;
   let b: Bucket = await plugin.create(caps, parsed);
   if (cfg.prefix) b = new PrefixedBucket(b, cfg.prefix);
-  if (o.retry !== false && plugin.retries !== 'provider') b = new RetryBucket(b, o.retry ?? {});
+  // A provider that retries its own requests still gets the layer, for resuming read bodies
+  // that break off after being handed over (no request-level retry covers that).
+  if (o.retry !== false) b = new RetryBucket(b, plugin.retries === 'provider' ? { ...o.retry, calls: false } : o.retry ?? {});
   if (o.metrics) b = new MetricsBucket(b, o.metrics, o.name ?? cfg.type.toLowerCase());
   return b;
 }

@@ -23,6 +23,11 @@ export interface RetryOptions {
   /** Called before each retry (for logs). */
   onRetry?: (op: string, name: string, attempt: number, err: unknown) => void;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Retry whole calls (default true). false: the provider retries its requests itself, so only what
+   * it cannot do is done here: resuming a read body that broke off after it was handed over.
+   */
+  calls?: boolean;
 }
 
 const TRANSIENT_CODES = new Set([
@@ -51,6 +56,7 @@ export class RetryBucket implements Bucket {
   private readonly max: number;
   private readonly retryable: (err: unknown) => boolean;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly calls: boolean;
 
   constructor(private readonly inner: Bucket, private readonly o: RetryOptions = {}) {
     this.retries = o.retries ?? 3;
@@ -58,6 +64,7 @@ export class RetryBucket implements Bucket {
     this.max = o.maxDelayMs ?? 5000;
     this.retryable = o.isRetryable ?? isRetryableError;
     this.sleep = o.sleep ?? ((ms) => sleep(ms, NO_ABORT));
+    this.calls = o.calls ?? true;
   }
 
   get provider(): string {
@@ -73,7 +80,7 @@ export class RetryBucket implements Bucket {
     return this.sleep(d / 2 + Math.random() * (d / 2));
   }
 
-  private async run<T>(op: string, name: string, fn: (attempt: number) => Promise<T>, retryable = true): Promise<T> {
+  private async run<T>(op: string, name: string, fn: (attempt: number) => Promise<T>, retryable = this.calls): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn(attempt);
@@ -95,7 +102,7 @@ export class RetryBucket implements Bucket {
         }
         return;
       } catch (err) {
-        if (delivered || attempt >= this.retries || !this.canRetry(err)) throw err;
+        if (delivered || !this.calls || attempt >= this.retries || !this.canRetry(err)) throw err;
         this.o.onRetry?.('iter', dir, attempt + 1, err);
         await this.backoff(attempt);
       }
@@ -133,7 +140,7 @@ export class RetryBucket implements Bucket {
           await this.backoff(stalls);
           stalls++;
           try {
-            const next = await this.run(op, name, () => this.inner.getRange(name, off + got, toEnd ? undefined : len! - got));
+            const next = await this.run(op, name, () => this.inner.getRange(name, off + got, toEnd ? undefined : len! - got), true);
             reader = next.getReader();
           } catch (e) {
             c.error(e);
@@ -160,7 +167,7 @@ export class RetryBucket implements Bucket {
   upload(name: string, body: ReadableStream<Uint8Array> | Uint8Array): Promise<void> {
     if (body instanceof Uint8Array) return this.run('upload', name, () => this.inner.upload(name, body));
     const reopen = reopenOf(body);
-    if (!reopen) return this.run('upload', name, () => this.inner.upload(name, body), false);
+    if (!reopen || !this.calls) return this.run('upload', name, () => this.inner.upload(name, body), false);
     let cur = body;
     return this.run('upload', name, async (attempt) => {
       if (attempt > 0) cur = await reopen();

@@ -134,7 +134,8 @@ export interface ObjstorePlugin<C = unknown> {
   /**
    * Who retries transient failures: 'host' (default: the objstore factory wraps the bucket with
    * lib/objstore/retry.ts) or 'provider' (the plugin retries itself, e.g. S3's max_retries; the
-   * factory then adds no retry layer, so attempts do not multiply).
+   * factory's retry layer then only resumes read bodies that break off mid-way, so attempts do
+   * not multiply).
    */
   retries?: 'host' | 'provider';
 }

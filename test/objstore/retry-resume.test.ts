@@ -9,7 +9,8 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
+import memory, { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
+import { createBucket, parseBucketConfig } from '../../lib/objstore/factory.ts';
 import { readAll, reopenable, type Bucket, type IterOptions } from '../../lib/objstore/bucket.ts';
 import { RetryBucket } from '../../lib/objstore/retry.ts';
 import { MetricsBucket } from '../../lib/objstore/metrics.ts';
@@ -160,6 +161,19 @@ test('getRange: breaks without progress are bounded; permanent errors are not re
   f.cutError = () => new Error('bad data');
   await readAll(await b.getRange('obj', 0, 100)).then(() => assert.unreachable('should fail'), (e) => assert.is((e as Error).message, 'bad data'));
   assert.is(f.ranges.length, 1);
+});
+
+test("a provider that retries itself (retries: 'provider') still gets cut bodies resumed, but no call retried again", async () => {
+  const f = new FaultyBucket();
+  await f.inner.upload('obj', data);
+  const b = await createBucket(parseBucketConfig('type: MEMORY\n', 'b.yaml'), {
+    loadProvider: async () => ({ ...memory, retries: 'provider' as const, create: async () => f }), capabilities: () => ({}) as never, retry: { sleep: async () => {} },
+  });
+  f.cutReads = 1;
+  assert.ok(sameBytes(await readAll(await b.getRange('obj', 0, 5000)), data.subarray(0, 5000)));
+  f.failUploads = 1;
+  await b.upload('x', await reopenable(async () => streamOf(data, 999))).then(() => assert.unreachable('should fail'), () => {});
+  assert.is(f.uploads, 1, 'the provider already retried: attempts do not multiply');
 });
 
 test.run();
