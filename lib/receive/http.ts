@@ -1,8 +1,10 @@
 // Receive's HTTP API (what --remote-write.address serves):
 // - POST /api/v1/receive: remote write 0.1.0 (snappy + prompb). The tenant comes from the tenant
-//   header (default: the default tenant). 200 all stored; 400 malformed body, invalid labels or
-//   replica number (valid series are still stored); 409 out-of-order / duplicate / too-old samples
-//   (the rest is stored); 413 body too big. The WAL record is synced before the answer.
+//   header (default: the default tenant). 200 all stored; 400 malformed body, invalid labels,
+//   labels over the label limits or replica number (valid series are still stored); 409
+//   out-of-order / duplicate / out-of-bounds (too old, too far in the future) samples (the rest is
+//   stored); 413 body, or its decoded size as the snappy header declares it, over the limit (refused
+//   before the rest is read or decoded). The WAL record is synced before the answer.
 // - GET /api/v1/status/tsdb: head cardinality of the tenant in the tenant header (Prometheus's JSON).
 import { int64, stringifyJson } from '../query/json.ts';
 import { parseRemoteWriteRequest, RemoteError } from '../remote/write.ts';
@@ -15,6 +17,8 @@ export interface ReceiveHttpOptions {
   replicationFactor: number;
   /** Longest accepted remote write body (compressed), bytes. */
   maxBodyBytes: number;
+  /** Largest decoded remote write body (--remote-write.max-decoded-bytes), checked in the snappy header before decoding. */
+  maxDecodedBytes: number;
 }
 
 /** The remote write + status handler over a Receiver. */
@@ -43,7 +47,9 @@ export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Re
       if (replica !== null && replica !== '' && !(/^\d+$/.test(replica) && Number(replica) < o.replicationFactor)) {
         out = { status: 400, message: `replica count exceeds replication factor: replica ${replica}, replication factor ${o.replicationFactor}` };
       } else {
-        const wr = await parseRemoteWriteRequest(req, { maxBodyBytes: o.maxBodyBytes });
+        const wr = await parseRemoteWriteRequest(req, {
+          maxBodyBytes: o.maxBodyBytes, maxDecodedBytes: o.maxDecodedBytes, maxDecodedHint: '--remote-write.max-decoded-bytes',
+        });
         const tid = req.headers.get(o.tenantHeader) || o.defaultTenant;
         out = await r.write(tid, wr.timeseries);
       }

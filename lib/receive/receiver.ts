@@ -11,6 +11,7 @@ import { MemoryStore } from '../store/memory.ts';
 import { compileMatchers } from '../store/proxy.ts';
 import { readShipperMeta } from '../shipper/shipper.ts';
 import type { PrepareResult } from '../tsdb/head/head.ts';
+import { formatPromDuration } from '../duration/mod.ts';
 import { Tenants, validTenant } from './tenants.ts';
 
 export interface WriteOutcome {
@@ -37,6 +38,42 @@ export interface ReceiverOptions {
   blockDurationMs: number;
   /** Local blocks older than this (behind the newest, once uploaded) are deleted; 0 keeps them. */
   retentionMs: number;
+  /** --tsdb.too-far-in-future.time-window: samples after now + this are out of bounds; 0 disables. */
+  tooFarInFutureMs?: number;
+  /** Per-series label limits (Prometheus's label_limit, label_name_length_limit, label_value_length_limit); 0 = none. */
+  labelLimits?: LabelLimits;
+}
+
+export interface LabelLimits {
+  labelLimit: number;
+  labelNameLengthLimit: number;
+  labelValueLengthLimit: number;
+}
+
+const utf8 = new TextEncoder();
+/** UTF-8 length in bytes (Go's len(string), which Prometheus's limits count), cheap when it cannot exceed `limit`. */
+function byteLength(s: string, limit: number): number {
+  return s.length * 3 <= limit ? s.length : utf8.encode(s).length;
+}
+
+/** %.50s / %.50q of Go's fmt: at most 50 characters. */
+const cut50 = (s: string) => [...s.slice(0, 100)].slice(0, 50).join('');
+
+/** Prometheus's scrape-limit check of one series' labels: undefined when within the limits, else its message. */
+export function checkLabelLimits(ls: readonly Label[], lim: LabelLimits): string | undefined {
+  const met = cut50(ls.find((l) => l.name === '__name__')?.value ?? '');
+  if (lim.labelLimit > 0 && ls.length > lim.labelLimit) return `label_limit exceeded (metric: ${met}, number of labels: ${ls.length}, limit: ${lim.labelLimit})`;
+  for (const l of ls) {
+    if (lim.labelNameLengthLimit > 0) {
+      const n = byteLength(l.name, lim.labelNameLengthLimit);
+      if (n > lim.labelNameLengthLimit) return `label_name_length_limit exceeded (metric: ${met}, label name: ${cut50(l.name)}, length: ${n}, limit: ${lim.labelNameLengthLimit})`;
+    }
+    if (lim.labelValueLengthLimit > 0) {
+      const n = byteLength(l.value, lim.labelValueLengthLimit);
+      if (n > lim.labelValueLengthLimit) return `label_value_length_limit exceeded (metric: ${met}, label name: ${cut50(l.name)}, value: ${JSON.stringify(cut50(l.value))}, length: ${n}, limit: ${lim.labelValueLengthLimit})`;
+    }
+  }
+  return undefined;
 }
 
 const REJECT_TEXT: Record<string, string> = {
@@ -51,6 +88,10 @@ const LABEL_TEXT: Record<string, string> = {
   'labels-out-of-order': 'out of order labels',
   'duplicate-label': 'duplicate labels',
 };
+
+function iso(ms: number): string {
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? `${new Date(ms).toISOString()} (${ms})` : String(ms);
+}
 
 function fmt(ls: Labels): string {
   return '{' + ls.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(', ') + '}';
@@ -111,8 +152,26 @@ export class Receiver {
   async write(tenantId: string, series: readonly TimeSeries[]): Promise<WriteOutcome> {
     if (!this.accepting) return { status: 503, message: 'receiver is shutting down' };
     if (!validTenant(tenantId)) return { status: 400, message: `invalid tenant ${JSON.stringify(tenantId)}` };
+    // Label limits first: a series over them is refused whole (400), the others are written.
+    const lim = this.o.labelLimits;
+    let overLimit = 0;
+    let overLimitSamples = 0;
+    let firstOverLimit: string | undefined;
+    let batch: readonly TimeSeries[] = series;
+    if (lim && (lim.labelLimit > 0 || lim.labelNameLengthLimit > 0 || lim.labelValueLengthLimit > 0)) {
+      batch = series.filter((s) => {
+        const msg = checkLabelLimits(s.labels, lim);
+        if (msg === undefined) return true;
+        overLimit++;
+        overLimitSamples += s.samples.length;
+        firstOverLimit ??= msg;
+        return false;
+      });
+    }
     const t = await this.tenants.get(tenantId);
-    const res = await t.db.append(series.map((s) => ({ labels: s.labels, samples: s.samples })));
+    const window = this.o.tooFarInFutureMs ?? 0;
+    // Thanos's ReceiveAppender: now + window is taken per request; later samples are ErrOutOfBounds.
+    const res = await t.db.append(batch.map((s) => ({ labels: s.labels, samples: s.samples })), window > 0 ? { maxValidTime: Date.now() + window } : {});
     this.m.samplesIn.inc({ tenant: tenantId }, res.samplesAccepted);
     this.m.headSeries.set(t.db.head.numSeries, { tenant: tenantId });
     const problems: string[] = [];
@@ -125,7 +184,20 @@ export class Receiver {
         this.m.samplesRejected.inc({ tenant: tenantId, reason: k }, n);
         problems.push(`add ${n} samples: ${REJECT_TEXT[k]}`);
       }
+      // Thanos's text is "out of bounds" for both ends of the window: say which end, and where it is.
+      const oob = res.rejected['out-of-bounds'];
+      if (oob > 0) {
+        const why: string[] = [];
+        if (res.tooFarInFuture > 0) why.push(`${res.tooFarInFuture} too far in the future (after ${iso(res.maxValidTime)} = now + --tsdb.too-far-in-future.time-window ${formatPromDuration(window)})`);
+        if (oob > res.tooFarInFuture) why.push(`${oob - res.tooFarInFuture} too old (before ${iso(res.minValidTime)}, the oldest time the head accepts)`);
+        problems.push(`out of bounds: ${why.join(', ')}`);
+      }
       if (res.firstReject) problems.push(`first: ${fmt(res.firstReject.labels)} @ ${res.firstReject.t}`);
+    }
+    if (overLimit > 0) {
+      status = 400;
+      this.m.samplesRejected.inc({ tenant: tenantId, reason: 'label-limit' }, overLimitSamples);
+      problems.push(`${overLimit} series refused: ${firstOverLimit}${overLimit > 1 ? ' (first of them)' : ''}`);
     }
     const nHist = series.reduce((n, s) => n + (s.histograms?.length ?? 0), 0);
     if (nHist > 0) {

@@ -1,7 +1,7 @@
 // Prometheus remote write 1.0: a snappy block-compressed prompb.WriteRequest over HTTP POST.
 import { decodeWriteRequest, encodeWriteRequest, type WriteRequest } from '../proto/prompb.ts';
 import { ProtobufError } from '../proto/wire.ts';
-import { compress, decompress, SnappyError } from './snappy.ts';
+import { compress, decodedLength, decompress, SnappyError } from './snappy.ts';
 
 export const REMOTE_WRITE_HEADERS: Readonly<Record<string, string>> = {
   'Content-Type': 'application/x-protobuf',
@@ -38,20 +38,94 @@ export function decodeRemoteWriteBody(body: Uint8Array, opts: { maxDecodedBytes?
   }
 }
 
+export interface RemoteWriteLimits {
+  /** Longest accepted body as sent (compressed), bytes; default 64 MiB. Over it: 413. */
+  maxBodyBytes?: number;
+  /** Largest decoded (uncompressed) body, bytes, as the snappy header declares it; default 32 MiB. Over it: 413. */
+  maxDecodedBytes?: number;
+  /** Named in the 413 messages, e.g. the flags that set the limits. */
+  maxBodyHint?: string;
+  maxDecodedHint?: string;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 64 << 20;
+export const DEFAULT_MAX_DECODED_BYTES = 32 << 20;
+
 /**
- * Server side: checks headers and decodes a remote write request. Remote write 2.0 bodies
- * (proto=io.prometheus.write.v2.Request) get 415, as Prometheus answers when it does not accept them.
+ * Reads a snappy body under the limits without ever holding more than them: a Content-Length
+ * over the limit is refused before reading; the stream is read chunk by chunk and abandoned as
+ * soon as it passes the limit; the snappy header (the decoded length, in the first bytes) is
+ * checked as soon as it has arrived, so a body declaring 400 MB is refused after 5 bytes, before
+ * the rest is read or anything the size of the output is allocated.
  */
-export async function parseRemoteWriteRequest(req: Request, opts: { maxBodyBytes?: number; maxDecodedBytes?: number } = {}): Promise<WriteRequest> {
+export async function readSnappyBody(req: Request, lim: RemoteWriteLimits = {}): Promise<Uint8Array> {
+  const maxBody = lim.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxDecoded = lim.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES;
+  const bodyHint = lim.maxBodyHint ? ` (${lim.maxBodyHint})` : '';
+  const tooBig = (n?: string) => new RemoteError(413, `request body ${n === undefined ? '' : `of ${n} bytes `}exceeds the limit of ${maxBody} bytes${bodyHint}`);
+  const cl = req.headers.get('content-length');
+  if (cl !== null && /^\d+$/.test(cl) && Number(cl) > maxBody) throw tooBig(cl);
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let headerChecked = false;
+  const refuse = async (e: RemoteError): Promise<never> => {
+    // Stop reading: the rest of the body is never buffered (the connection may be closed under the sender).
+    await reader.cancel(e.message).catch(() => undefined);
+    throw e;
+  };
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (value.length === 0) continue;
+    total += value.length;
+    if (total > maxBody) await refuse(tooBig());
+    chunks.push(value);
+    if (!headerChecked) {
+      const head = chunks.length === 1 ? value : concat(chunks, total);
+      let declared: number | undefined;
+      try {
+        declared = decodedLength(head.subarray(0, 5)).length;
+      } catch (e) {
+        // Still a truncated header: wait for more bytes. Anything else is malformed.
+        if (!(e instanceof SnappyError)) throw e;
+        if (head.length >= 5 || !/truncated/.test(e.message)) await refuse(new RemoteError(400, `snappy decode error: ${e.message}`));
+      }
+      if (declared !== undefined) {
+        headerChecked = true;
+        if (declared > maxDecoded) {
+          await refuse(new RemoteError(413, `decoded request of ${declared} bytes (snappy header) exceeds the limit of ${maxDecoded} bytes${lim.maxDecodedHint ? ` (${lim.maxDecodedHint})` : ''}`));
+        }
+      }
+    }
+  }
+  return chunks.length === 1 ? chunks[0]! : concat(chunks, total);
+}
+
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/**
+ * Server side: checks headers and decodes a remote write request under the size limits (see
+ * readSnappyBody). Remote write 2.0 bodies (proto=io.prometheus.write.v2.Request) get 415, as
+ * Prometheus answers when it does not accept them.
+ */
+export async function parseRemoteWriteRequest(req: Request, opts: RemoteWriteLimits = {}): Promise<WriteRequest> {
   if (req.method !== 'POST') throw new RemoteError(405, `method ${req.method} not allowed, use POST`);
   const ct = req.headers.get('content-type') ?? '';
   if (/proto\s*=\s*io\.prometheus\.write\.v2\.Request/i.test(ct)) throw new RemoteError(415, `unsupported content type ${ct}: remote write 2.0 is not supported`);
   const ce = (req.headers.get('content-encoding') ?? 'snappy').toLowerCase();
   if (ce !== 'snappy') throw new RemoteError(415, `unsupported content encoding ${ce}, expected snappy`);
-  const body = new Uint8Array(await req.arrayBuffer());
-  const maxBody = opts.maxBodyBytes ?? 64 * 1024 * 1024;
-  if (body.length > maxBody) throw new RemoteError(413, `request body of ${body.length} bytes exceeds ${maxBody}`);
-  return decodeRemoteWriteBody(body, opts);
+  const body = await readSnappyBody(req, opts);
+  return decodeRemoteWriteBody(body, { maxDecodedBytes: opts.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES });
 }
 
 export type FetchFn = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;

@@ -6,6 +6,8 @@ import {
   configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented, type RawConfig,
 } from '../../../lib/config/fields.ts';
 import { validTenant } from '../../../lib/receive/tenants.ts';
+import type { LabelLimits } from '../../../lib/receive/receiver.ts';
+import { DEFAULT_MAX_DECODED_BYTES } from '../../../lib/remote/write.ts';
 
 export interface ReceiveConfig {
   remoteWriteAddress: string;
@@ -21,6 +23,11 @@ export interface ReceiveConfig {
   replicaHeader: string;
   /** Longest accepted remote write body (compressed), bytes. */
   maxBodyBytes: number;
+  /** --remote-write.max-decoded-bytes: largest decoded remote write body. */
+  maxDecodedBytes: number;
+  /** --tsdb.too-far-in-future.time-window (ms); 0 disables. */
+  tooFarInFutureMs: number;
+  labelLimits: LabelLimits;
 }
 
 export const NO_EXTERNAL_LABELS =
@@ -37,6 +44,17 @@ export const receiveFlags: FlagSpec[] = [
   { name: 'receive.tenant-label-name', key: 'tenantLabelName', type: 'string', default: 'tenant_id', help: 'Label name through which the tenant will be announced.' },
   { name: 'receive.replication-factor', key: 'replicationFactor', type: 'int', default: 1, help: 'How many times to replicate incoming write requests.', refused: notImplementedYet('thanos receive', 'no hashring: every write is stored once, here'), accept: [1] },
   { name: 'receive.replica-header', key: 'replicaHeader', type: 'string', default: 'THANOS-REPLICA', help: 'HTTP header specifying the replica number of a write request.' },
+  {
+    name: 'tsdb.too-far-in-future.time-window', key: 'tsdbTooFarInFutureTimeWindow', type: 'duration', default: '0s',
+    help: 'Configures the allowed time window for ingesting samples too far in the future. Disabled (0s) by default. Please note enable this flag will reject samples in the future of receive local NTP time + configured duration due to clock skew in remote write clients.',
+  },
+  {
+    name: 'remote-write.max-decoded-bytes', key: 'maxDecodedBytes', type: 'int', default: DEFAULT_MAX_DECODED_BYTES,
+    help: 'Largest decoded (uncompressed) remote write request, in bytes. Checked against the length the snappy header declares before anything is decoded; larger requests get 413.',
+  },
+  { name: 'receive.label-limit', key: 'labelLimit', type: 'int', default: 0, help: 'Most labels a series may have (Prometheus\'s label_limit); a series over it is refused with 400, the rest of the request is written. 0 means no limit.' },
+  { name: 'receive.label-name-length-limit', key: 'labelNameLengthLimit', type: 'int', default: 0, help: 'Longest label name, in bytes (Prometheus\'s label_name_length_limit); a series over it is refused with 400. 0 means no limit.' },
+  { name: 'receive.label-value-length-limit', key: 'labelValueLengthLimit', type: 'int', default: 0, help: 'Longest label value, in bytes (Prometheus\'s label_value_length_limit); a series over it is refused with 400. 0 means no limit.' },
   ...refuseCommonFlags(['data-dir'], 'is not a flag of thanos receive (its TSDB lives under --tsdb.path)'),
 ];
 
@@ -111,6 +129,12 @@ function parseStrict(input: unknown): ReceiveConfig {
   if (!validTenant(defaultTenant)) throw new ConfigError('defaultTenant', `invalid tenant id ${JSON.stringify(defaultTenant)}`);
   const mb = raw.maxBodyBytes ?? 64 << 20;
   if (typeof mb !== 'number' || !Number.isInteger(mb) || mb <= 0) throw new ConfigError('maxBodyBytes', 'must be a positive integer');
+  const int = (key: string, def: number, min: number): number => {
+    const v = raw[key] ?? def;
+    const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min) throw new ConfigError(key, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    return n;
+  };
   return {
     remoteWriteAddress: addr,
     tsdbPath,
@@ -123,6 +147,13 @@ function parseStrict(input: unknown): ReceiveConfig {
     replicationFactor: 1,
     replicaHeader: str(raw, 'replicaHeader', 'THANOS-REPLICA'),
     maxBodyBytes: mb,
+    maxDecodedBytes: int('maxDecodedBytes', DEFAULT_MAX_DECODED_BYTES, 1),
+    tooFarInFutureMs: dur(raw, 'tsdbTooFarInFutureTimeWindow', '0s'),
+    labelLimits: {
+      labelLimit: int('labelLimit', 0, 0),
+      labelNameLengthLimit: int('labelNameLengthLimit', 0, 0),
+      labelValueLengthLimit: int('labelValueLengthLimit', 0, 0),
+    },
   };
   refuseUnimplemented(raw, receiveFlags);
 }

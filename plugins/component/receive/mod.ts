@@ -48,6 +48,7 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
     fs: ctx.fs, path: cfg.tsdbPath, core: ctx.core, log, metrics: ctx.metrics, bucket,
     labels: cfg.labels, tenantLabelName: cfg.tenantLabelName, defaultTenant: cfg.defaultTenant,
     replicationFactor: cfg.replicationFactor, blockDurationMs: cfg.blockDurationMs, retentionMs: cfg.retentionMs,
+    tooFarInFutureMs: cfg.tooFarInFutureMs, labelLimits: cfg.labelLimits,
   });
   const handle = receiveHttpHandler(rx, cfg);
   let listener: HttpListener | undefined;
