@@ -4,8 +4,10 @@
 //
 // - HTTP on --remote-write.address: POST /api/v1/receive (remote write 0.1.0: snappy + prompb).
 //   The tenant comes from --receive.tenant-header (default --receive.default-tenant-id). Answers:
-//   200 all stored; 400 malformed body, invalid labels or replica number (valid series are still
-//   stored); 409 out-of-order / duplicate / too-old samples (the rest is stored); 413 body too big.
+//   200 all stored; 400 malformed body, invalid labels, labels over the --receive.label-*-limit
+//   flags or replica number (valid series are still stored); 409 out-of-order / duplicate /
+//   out-of-bounds samples (too old for the head, or after now + --tsdb.too-far-in-future.time-window;
+//   the rest is stored); 413 body too big, or decoded size over --remote-write.max-decoded-bytes.
 //   The WAL record is synced before the answer. GET /api/v1/status/tsdb: head cardinality per tenant.
 // - gRPC: thanos.WriteableStore/RemoteWrite (the same path; conflicts → AlreadyExists, bad input →
 //   InvalidArgument), thanos.Store Series/LabelNames/LabelValues over blocks + head of every tenant,
