@@ -1,7 +1,7 @@
 // Ruler benchmark: rule-file parsing (with promtool's checks) vs `promtool check rules` on the same
 // file, template expansion, and one evaluation round of an alerting + recording group over N series
 // (the query answered from memory, so this measures the ruler's own work: state machine, labels,
-// templates, recorded head append and a StoreAPI snapshot).
+// templates, the TSDB append (WAL + head) and a StoreAPI snapshot).
 //
 //   npm run bench -- rule [--rules=2000] [--series=10000]
 import { execFileSync } from 'node:child_process';
@@ -9,9 +9,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Evaluator, expandTemplate, parseRuleFile, type QuerySample } from '../lib/rules/mod.ts';
-import { RecordedHead } from '../lib/rules/head.ts';
+import { RuleTSDB } from '../lib/rules/head.ts';
+import { nodeFs } from '../lib/tsdb/nodefs.ts';
+import { createLogger } from '../host/log.ts';
 import { createJsCore } from '../lib/core/mod.ts';
-import { labelsFromRecord } from '../lib/labels/mod.ts';
 import { seriesRequest } from '../lib/proto/store.ts';
 
 function arg(args: string[], name: string, def: number): number {
@@ -63,7 +64,8 @@ export default async function main(args: string[]): Promise<void> {
   const samples: QuerySample[] = Array.from({ length: nSeries }, (_, i) => ({ metric: { __name__: 'x', job: `j${i % 50}`, instance: `i${i}` }, value: i % 3 }));
   const groups = parseRuleFile('b.yml', `groups:\n  - name: g\n    rules:\n      - record: x:copy\n        expr: x\n      - alert: Hi\n        expr: x > 0\n        for: 1m\n        annotations: { s: "{{ $labels.instance }} {{ $value }}" }\n`).groups;
   const core = createJsCore();
-  const head = new RecordedHead(labelsFromRecord({ cluster: 'c' }), 3600_000, (t, v, k) => core.xorEncode(t, v, k));
+  const tsdbDir = mkdtempSync(join(tmpdir(), 'bench-rule-tsdb-'));
+  const { tsdb: head } = await RuleTSDB.open({ fs: nodeFs(), dir: tsdbDir, core, log: createLogger({ level: 'error', write: () => {} }), externalLabels: { cluster: 'c' }, blockDurationMs: 7200_000, retentionMs: 0 });
   const ev = new Evaluator(groups, { query: async () => samples, record: (s) => head.append(s), externalLabels: { cluster: 'c' }, externalURL: 'http://q', defaultIntervalMs: 30_000, resendDelayMs: 60_000 });
   const rounds = 5;
   let evalMs = Infinity;
@@ -73,9 +75,10 @@ export default async function main(args: string[]): Promise<void> {
     ev.alertsToSend(ev.groups[0]!, 30_000 * (r + 1));
     evalMs = Math.min(evalMs, performance.now() - t);
   }
-  console.log(`evaluation round, ${nSeries} series (record + alert with templates + ALERTS series + head append): ${evalMs.toFixed(1)} ms`);
+  console.log(`evaluation round, ${nSeries} series (record + alert with templates + ALERTS series + TSDB append through the WAL): ${evalMs.toFixed(1)} ms`);
   const t = performance.now();
   let got = 0;
   for await (const r of head.series(seriesRequest({ minTime: 0, maxTime: 1e13, matchers: [{ type: '=', name: '__name__', value: 'x:copy' }] }), new AbortController().signal)) if (r.type === 'series') got++;
   console.log(`StoreAPI Series over the head (snapshot build + ${got} series): ${(performance.now() - t).toFixed(1)} ms`);
+  rmSync(tsdbDir, { recursive: true, force: true });
 }

@@ -57,6 +57,11 @@ export interface RuleState {
   active: Map<string, ActiveAlert>;
   /** Recording rules: label keys written at the previous evaluation (for stale markers). */
   lastSeries: Map<string, Record<string, string>>;
+  /**
+   * Alerting rules: `for` state restored (Prometheus's rule.restored). Until then the rule writes
+   * no ALERTS/ALERTS_FOR_STATE samples, so the restore reads what was written before the restart.
+   */
+  restored: boolean;
 }
 
 export interface GroupState {
@@ -69,8 +74,8 @@ export interface GroupState {
 
 export interface EvaluatorOptions {
   query: QueryFn;
-  /** Receives every recorded sample of one group evaluation at once. */
-  record(samples: RecordedSample[]): void;
+  /** Receives every recorded sample of one group evaluation at once (awaited: the WAL write). */
+  record(samples: RecordedSample[]): unknown;
   externalLabels: Record<string, string>;
   /** Base of generatorURL and $externalURL (Thanos: --alert.query-url). */
   externalURL: string;
@@ -78,7 +83,12 @@ export interface EvaluatorOptions {
   resendDelayMs: number;
   /** How long resolved alerts stay and keep being sent (Prometheus: 15m). */
   resolvedRetentionMs?: number;
+  /** Alerting rules start unrestored and wait for restoreForState (first load after a start). */
+  restoreForState?: boolean;
 }
+
+/** Where restoreForState reads ALERTS_FOR_STATE: the newest sample of exactly these labels in [mint, maxt]. */
+export type LastSampleFn = (labels: Record<string, string>, mint: number, maxt: number) => Promise<{ t: number; v: number } | undefined>;
 
 const RESOLVED_RETENTION = 15 * 60_000;
 
@@ -94,7 +104,10 @@ export class Evaluator {
       group: g,
       intervalMs: g.intervalMs ?? opts.defaultIntervalMs,
       evaluationTimeMs: 0,
-      rules: g.rules.map((rule) => ({ rule, health: 'unknown' as Health, evaluationTimeMs: 0, active: new Map(), lastSeries: new Map() })),
+      rules: g.rules.map((rule) => ({
+        rule, health: 'unknown' as Health, evaluationTimeMs: 0, active: new Map(), lastSeries: new Map(),
+        restored: !(opts.restoreForState && rule.kind === 'alert'),
+      })),
     }));
     // Reload: carry alert state and series of rules that stayed the same (same file, group, name, expr).
     if (previous) {
@@ -102,7 +115,7 @@ export class Evaluator {
       for (const g of previous.groups) for (const r of g.rules) old.set(`${g.group.file}\u0000${g.group.name}\u0000${r.rule.kind}\u0000${r.rule.name}\u0000${r.rule.expr}`, r);
       for (const g of this.groups) for (const r of g.rules) {
         const o = old.get(`${g.group.file}\u0000${g.group.name}\u0000${r.rule.kind}\u0000${r.rule.name}\u0000${r.rule.expr}`);
-        if (o) { r.active = o.active; r.lastSeries = o.lastSeries; r.health = o.health; r.lastError = o.lastError; r.lastEvaluation = o.lastEvaluation; }
+        if (o) { r.active = o.active; r.lastSeries = o.lastSeries; r.health = o.health; r.lastError = o.lastError; r.lastEvaluation = o.lastEvaluation; r.restored = o.restored; }
       }
     }
   }
@@ -134,7 +147,7 @@ export class Evaluator {
     }
     g.lastEvaluation = ts;
     g.evaluationTimeMs = Date.now() - start;
-    if (out.length > 0) this.opts.record(out);
+    if (out.length > 0) await this.opts.record(out);
   }
 
   private async evalRecording(rs: RuleState, rule: RecordingRule, group: RuleGroup, ts: number, out: RecordedSample[], signal?: AbortSignal): Promise<void> {
@@ -228,11 +241,55 @@ export class Evaluator {
         a.firedAt = ts;
       }
     }
-    // ALERTS / ALERTS_FOR_STATE series, as Prometheus writes them.
+    // ALERTS / ALERTS_FOR_STATE series, as Prometheus writes them (once the rule's state is restored).
+    if (!rs.restored) return;
     for (const a of rs.active.values()) {
       if (a.state === 'inactive') continue;
       out.push({ labels: { ...a.labels, __name__: 'ALERTS', alertstate: a.state }, t: ts, v: 1 });
       out.push({ labels: { ...a.labels, __name__: 'ALERTS_FOR_STATE' }, t: ts, v: a.activeAt / 1000 });
+    }
+  }
+
+  /** Whether a group still has alerting rules waiting for restoreForState. */
+  static needsRestore(g: GroupState): boolean {
+    return g.rules.some((r) => !r.restored);
+  }
+
+  /**
+   * Prometheus's RestoreForState, run at `ts` after the group's second evaluation after a start:
+   * for each active alert of an unrestored rule, the newest ALERTS_FOR_STATE sample within
+   * [ts - outageTolerance, ts] gives the original activeAt (its value, in seconds) and the time the
+   * ruler went down (its timestamp). An alert that had already fired gets its activeAt back; one
+   * that was pending gets it shifted by the downtime, but never so that it fires within
+   * gracePeriod of `ts`. Rules whose `for` is shorter than gracePeriod are not restored at all.
+   */
+  async restoreForState(g: GroupState, ts: number, lastSample: LastSampleFn, outageToleranceMs: number, gracePeriodMs: number): Promise<void> {
+    const mint = ts - outageToleranceMs;
+    for (const rs of g.rules) {
+      if (rs.restored || rs.rule.kind !== 'alert') continue;
+      const hold = rs.rule.forMs;
+      if (hold < gracePeriodMs) {
+        rs.restored = true;
+        continue;
+      }
+      for (const a of rs.active.values()) {
+        if (a.state === 'inactive') continue;
+        const s = await lastSample({ ...a.labels, __name__: 'ALERTS_FOR_STATE' }, mint, ts);
+        if (!s || !Number.isFinite(s.v)) continue;
+        // Prometheus works in whole seconds here (time.Unix(int64(v), 0), time.Unix(t/1000, 0)).
+        let activeAt = Math.trunc(s.v) * 1000;
+        const downAt = Math.trunc(s.t / 1000) * 1000;
+        const remaining = hold - (downAt - activeAt);
+        if (remaining <= 0) {
+          // It was firing when the ruler went down: the next evaluation fires it again.
+        } else if (remaining < gracePeriodMs) {
+          activeAt = ts + gracePeriodMs - hold;
+        } else {
+          activeAt += ts - downAt;
+        }
+        a.activeAt = activeAt;
+      }
+      rs.restored = true;
     }
   }
 

@@ -10,6 +10,7 @@
 // use Go's wording: "template: NAME:LINE: msg". Functions that need a query engine (query, first,
 // label, value, sortByLabel, …) parse but expand to an error.
 import { DurationError, parsePromDurationNs } from '../duration/mod.ts';
+import { goMatchString, goReplaceAllString } from '../labels/mod.ts';
 
 type Tok =
   | { t: 'text'; v: string; line: number }
@@ -483,8 +484,8 @@ function callFn(fn: string, args: Val[], name: string, line: number): Val {
     case 'title': return String(a0 ?? '').replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, p: string, c: string) => p + c.toUpperCase());
     case 'stripPort': { const s = String(a0 ?? ''); const m = /^(.*):\d+$/.exec(s); return m ? m[1]!.replace(/^\[(.*)\]$/, '$1') : s; }
     case 'stripDomain': { const s = String(a0 ?? ''); const m = /^([^.:]+)[^:]*(:\d+)?$/.exec(s); return m && !/^\d+\.\d+\.\d+\.\d+/.test(s) ? m[1]! + (m[2] ?? '') : s; }
-    case 'match': return new RegExp(`^(?:${String(a0)})`).test(String(args[1] ?? '')) || new RegExp(String(a0)).test(String(args[1] ?? ''));
-    case 'reReplaceAll': return String(args[2] ?? '').replace(new RegExp(String(a0), 'g'), String(args[1] ?? '').replace(/\$\{?(\d+)\}?/g, '$$$1'));
+    case 'match': return goMatchString(String(a0), String(args[1] ?? ''));
+    case 'reReplaceAll': return goReplaceAllString(String(a0), String(args[2] ?? ''), String(args[1] ?? ''));
     case 'printf': return sprintf(String(a0 ?? ''), args.slice(1));
     case 'print': return args.map((x, i) => (i > 0 && typeof x !== 'string' && typeof args[i - 1] !== 'string' ? ' ' : '') + printValue(x)).join('');
     case 'println': return args.map(printValue).join(' ') + '\n';

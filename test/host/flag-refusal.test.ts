@@ -15,10 +15,6 @@ import { parseQueryConfig } from '../../plugins/component/query/config.ts';
 
 // [command line, the flag the error must name]
 const REFUSED: Array<[string, string]> = [
-  // rule: Thanos's ruler writes a TSDB under --data-dir and uploads its blocks; ours keeps samples in memory
-  ['rule --query=http://q:9090 --objstore.config-file=bucket.yaml', 'objstore.config-file'],
-  ['rule --query=http://q:9090 --objstore.config=type:FILESYSTEM', 'objstore.config'],
-  ['rule --query=http://q:9090 --data-dir=./rule', 'data-dir'],
   // query
   ['query --objstore.config-file=bucket.yaml', 'objstore.config-file'],
   ['query --objstore.config=x', 'objstore.config'],
@@ -107,9 +103,11 @@ test('every refused flag is an error (exit 2) naming the flag and saying it is r
   }
 });
 
-test('the example of the issue: thanos rule --objstore.config-file', async () => {
-  const err = await parseError('rule --query=http://q:9090 --objstore.config-file=bucket_config.yaml');
-  assert.match(err.message, /^thanos rule: flag --objstore\.config-file is not implemented yet by thanos rule \(/);
+test('thanos rule takes --objstore.config-file and --data-dir (its TSDB and block uploads, #16)', async () => {
+  const inv = await parseCommandLine(argvOf('rule --query=http://q:9090 --objstore.config-file=bucket_config.yaml --data-dir=./rule')) as Extract<Invocation, { kind: 'component' }>;
+  assert.is(inv.kind, 'component');
+  assert.is(inv.host.objstoreConfigFile, 'bucket_config.yaml');
+  assert.is(inv.host.dataDir, './rule');
 });
 
 test('values a refused flag still accepts parse', async () => {
@@ -137,8 +135,9 @@ test('refused flags are listed apart in --help, not as usable flags', async () =
     (process.stdout as { write: unknown }).write = orig;
   }
   const text = out.join('');
-  assert.match(text, /Refused \(not implemented[^\n]*\n\s+--objstore\.config-file, --objstore\.config, --data-dir/);
-  assert.not.match(text, /^\s+--objstore\.config-file=<string>/m);
+  // #16: the ruler uses --data-dir and --objstore.config(-file) now; they are usable flags, not refused ones.
+  assert.not.match(text, /Refused[^\n]*\n\s+[^\n]*--objstore\.config-file/);
+  assert.match(text, /^\s+--objstore\.config-file=<string>/m);
 });
 
 // ---- plugins.yaml: the same refusals as config keys and component entry keys ----
@@ -192,7 +191,7 @@ test('plugins.yaml: host settings under config: are refused, not ignored', async
   for (const name of ['store', 'compact']) (await loadBuiltinComponent(name)).parseConfig({ dataDir: './d' });
 });
 
-test('plugins.yaml: entry keys the component refuses as flags (objstore, dataDir) name file, line and key', async () => {
+test('plugins.yaml: entry keys the component refuses as flags (dataDir) name file, line and key; the ruler takes objstore (#16)', async () => {
   const m = parseManifest(`apiVersion: 1
 objstore:
   - id: primary
@@ -203,10 +202,7 @@ components:
     objstore: primary
     config: { queries: ['http://q:9090'] }
 `, '/srv/plugins.yaml');
-  await planManifest(m, createLogger({ level: 'error' })).then(() => assert.unreachable(), (err: Error) => {
-    assert.instance(err, ManifestError);
-    assert.match(err.message, /^\/srv\/plugins\.yaml:8: components\[0\]\.objstore: objstore is the manifest's --objstore\.config-file, which is not implemented yet by thanos rule/);
-  });
+  await planManifest(m, createLogger({ level: 'error' }));
   const q = parseManifest('apiVersion: 1\ncomponents:\n  - id: q\n    use: query\n    dataDir: ./q\n', '/srv/plugins.yaml');
   await planManifest(q, createLogger({ level: 'error' })).then(() => assert.unreachable(), (err: Error) =>
     assert.match(err.message, /plugins\.yaml:5: components\[0\]\.dataDir: dataDir is the manifest's --data-dir, which is not a flag of thanos query/));

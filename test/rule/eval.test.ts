@@ -16,6 +16,7 @@ import { Registry } from '../../host/metrics.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { seriesRequest, type Series } from '../../lib/proto/store.ts';
 import type { ComponentContext } from '../../host/index.ts';
+import { NoObjectStorageError } from '../../lib/objstore/kit/errors.ts';
 
 const core = createJsCore();
 const engine = new Engine({ lookbackDelta: 300_000, maxSamples: 1_000_000, timeoutMs: 10_000 });
@@ -132,8 +133,9 @@ test('recording rules: labels applied, stale markers for vanished series, duplic
 
 // ---- the component in process -------------------------------------------------------------------
 
-function ctxWith(handler: (req: Request) => Promise<Response>, ready: { v: boolean }): ComponentContext {
+function ctxWith(handler: (req: Request) => Promise<Response>, ready: { v: boolean }, dataDir?: string): ComponentContext {
   return {
+    dataDir,
     pluginId: 'component:rule',
     fetch: (input, init) => handler(new Request(input as string, init)),
     listen: async () => { throw new Error('no listen'); },
@@ -143,7 +145,7 @@ function ctxWith(handler: (req: Request) => Promise<Response>, ready: { v: boole
     env: { get: () => undefined },
     log: createLogger({ level: 'error', write: () => {} }),
     metrics: new Registry(),
-    bucket: async () => { throw new Error('no bucket'); },
+    bucket: async () => { throw new NoObjectStorageError('component:rule', 'none in this test'); },
     core,
     setReady: (r) => { ready.v = r; },
     addresses: { http: '0.0.0.0:10902' },
@@ -180,7 +182,7 @@ test('component: queries over HTTP (POST form, failover to the next --query), Al
         return new Response('', { status: 200 });
       }
       return new Response('nope', { status: 404 });
-    }, ready);
+    }, ready, join(dir, 'data'));
     const cfg = parseRuleConfig({ ruleFiles: [join(dir, '*.yml')], evalInterval: '100ms', queries: ['http://down:1', 'http://q:9090'], alertmanagersUrls: ['http://am:9093'], labels: ['replica="r0"'], resendDelay: '1m' });
     const comp = await createRule(ctx, cfg);
     const ac = new AbortController();
@@ -201,7 +203,7 @@ test('component: queries over HTTP (POST form, failover to the next --query), Al
     assert.ok(a.generatorURL.startsWith('http://127.0.0.1:10902/graph?g0.expr=x+%3E+1'), a.generatorURL);
     // StoreAPI over the recorded head
     const got: Series[] = [];
-    for await (const r of comp.head.series(seriesRequest({ minTime: now - 60_000, maxTime: now + 60_000, matchers: [{ type: '=', name: '__name__', value: 'job:x:sum' }] }), ac.signal)) if (r.type === 'series') got.push(r.series);
+    for await (const r of comp.tsdb.series(seriesRequest({ minTime: now - 60_000, maxTime: now + 60_000, matchers: [{ type: '=', name: '__name__', value: 'job:x:sum' }] }), ac.signal)) if (r.type === 'series') got.push(r.series);
     assert.is(got.length, 1);
     assert.equal(got[0]!.labels.map((l) => l.name), ['__name__', 'job', 'replica']);
     assert.is(core.xorDecode(got[0]!.chunks[0]!.raw!.data).v[0], 2.5);
@@ -240,7 +242,7 @@ test('component: every query API down → rules unhealthy with the cause, still 
       }
       if (!queryUp) throw new TypeError('fetch failed: connect ECONNREFUSED');
       return Response.json({ status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [1, '1'] }] } });
-    }, ready);
+    }, ready, join(dir, 'data'));
     const registry = ctx.metrics as Registry;
     const comp = await createRule(ctx, parseRuleConfig({ ruleFiles: [join(dir, 'a.yml')], evalInterval: '50ms', queries: ['http://q1:1', 'http://q2:1'], alertmanagersUrls: ['http://am:1'], resendDelay: '0s' }));
     const ac = new AbortController();

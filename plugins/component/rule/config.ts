@@ -1,5 +1,5 @@
 // `thanos rule` flags (Thanos names) and the config object they fill (also accepted from plugins.yaml).
-import { ConfigError, notImplementedYet, parseFlagDuration, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
+import { ConfigError, parseFlagDuration, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import { isValidLabelName } from '../../../lib/rules/mod.ts';
 import {
   configMapping, configString as str, configStrings as strings, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
@@ -17,6 +17,9 @@ export interface RuleConfig {
   alertLabelDrop: string[];
   resendDelayMs: number;
   retentionMs: number;
+  blockDurationMs: number;
+  forOutageToleranceMs: number;
+  forGracePeriodMs: number;
 }
 
 export const ruleFlags: FlagSpec[] = [
@@ -30,10 +33,12 @@ export const ruleFlags: FlagSpec[] = [
   { name: 'alert.query-url', key: 'alertQueryUrl', type: 'string', default: '', help: 'The external Thanos Query URL that would be set in all alerts \'Source\' field (default: http://<--http-address>).' },
   { name: 'alert.label-drop', key: 'alertLabelDrop', type: 'strings', default: [], help: 'Labels by name to drop before sending to alertmanager (repeatable; e.g. a replica label).' },
   { name: 'resend-delay', key: 'resendDelay', type: 'duration', default: '1m', help: 'Minimum amount of time to wait before resending an alert to Alertmanager.' },
-  { name: 'tsdb.retention', key: 'tsdbRetention', type: 'duration', default: '48h', help: 'How long recorded samples are kept in memory for the StoreAPI (no WAL or blocks are written).' },
-  // Thanos's ruler writes its samples to a TSDB under --data-dir and uploads its blocks; this one keeps them in memory.
-  ...refuseCommonFlags(['objstore.config-file', 'objstore.config'], notImplementedYet('thanos rule', 'recorded samples stay in memory; no blocks are written, so there is nothing to upload')),
-  ...refuseCommonFlags(['data-dir'], notImplementedYet('thanos rule', 'no WAL or blocks are written: recorded samples stay in memory for --tsdb.retention')),
+  { name: 'tsdb.retention', key: 'tsdbRetention', type: 'duration', default: '48h', help: 'Block retention time on local disk (blocks are deleted locally once older and, with object storage, uploaded).' },
+  { name: 'tsdb.block-duration', key: 'tsdbBlockDuration', type: 'duration', default: '2h', help: 'Block duration for TSDB block.' },
+  { name: 'for-outage-tolerance', key: 'forOutageTolerance', type: 'duration', default: '1h', help: 'Max time to tolerate prometheus outage for restoring "for" state of alert.' },
+  { name: 'for-grace-period', key: 'forGracePeriod', type: 'duration', default: '10m', help: 'Minimum duration between alert and restored "for" state. This is maintained only for alerts with configured "for" time greater than grace period.' },
+  // --data-dir (host flag; Thanos's default data/) holds the TSDB: WAL and blocks.
+  // --objstore.config(-file) (host flags): blocks cut from the TSDB are uploaded there.
 ];
 
 const KNOWN = new Set(ruleFlags.map((f) => f.key));
@@ -108,5 +113,8 @@ export function parseRuleConfig(raw: unknown): RuleConfig {
     alertLabelDrop: strings(r, 'alertLabelDrop'),
     resendDelayMs: dur(r, 'resendDelay', '1m'),
     retentionMs: dur(r, 'tsdbRetention', '48h', true),
+    blockDurationMs: dur(r, 'tsdbBlockDuration', '2h', true),
+    forOutageToleranceMs: dur(r, 'forOutageTolerance', '1h'),
+    forGracePeriodMs: dur(r, 'forGracePeriod', '10m'),
   };
 }

@@ -1,17 +1,18 @@
 // `thanos rule`: evaluates Prometheus recording and alerting rules against a query API (our querier
-// or any Prometheus) with instant queries at each group's evaluation timestamp; serves recorded
-// samples (and ALERTS) through the StoreAPI with the --label external labels; sends alerts to
-// Alertmanager's API v2 and re-sends them every --resend-delay; answers /api/v1/rules and
-// /api/v1/alerts like Prometheus. Ready after the first evaluation of every group.
-// Recorded samples live in memory only (no WAL, no blocks, nothing uploaded): see README.md.
-// Rule files, evaluation, the recorded head and the rules/alerts JSON are lib/rules's; this plugin
-// wires them with the query API and Alertmanager clients and the group loops.
+// or any Prometheus) with instant queries at each group's evaluation timestamp; writes recorded
+// samples (and ALERTS/ALERTS_FOR_STATE) to a local TSDB with a WAL under --data-dir, serves it
+// through the StoreAPI with the --label external labels, cuts it into --tsdb.block-duration blocks
+// and uploads them when object storage is configured; restores alerts' `for` state from
+// ALERTS_FOR_STATE after a restart; sends alerts to Alertmanager's API v2 and re-sends them every
+// --resend-delay; answers /api/v1/rules and /api/v1/alerts like Prometheus. Ready after the first
+// evaluation of every group. Rule files, evaluation, the TSDB and the rules/alerts JSON are
+// lib/rules's; this plugin wires them with the query API and Alertmanager clients and the loops.
 import { definePlugin, sleep, type ComponentContext, type Component } from '../../../lib/sdk/mod.ts';
-import { labelsFromRecord } from '../../../lib/labels/mod.ts';
 import { storeServices } from '../../../lib/store/server.ts';
 import { MAX_TIME } from '../../../lib/store/api.ts';
+import { optionalBucket } from '../../../lib/shipper/bucket.ts';
 import {
-  alertSender, alertsJSON, Evaluator, loadRuleFiles, queryApiClient, RecordedHead, rulesJSON, type GroupState,
+  alertSender, alertsJSON, Evaluator, loadRuleFiles, queryApiClient, RuleTSDB, rulesJSON, type GroupState, type RecordedSample,
 } from '../../../lib/rules/mod.ts';
 import { ruleFlags, parseRuleConfig, type RuleConfig } from './config.ts';
 
@@ -20,13 +21,20 @@ export { loadRuleFiles, parseQueryResponse } from '../../../lib/rules/mod.ts';
 
 export interface RuleComponent extends Component {
   evaluator(): Evaluator;
-  head: RecordedHead;
+  tsdb: RuleTSDB;
 }
 
 export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promise<RuleComponent> {
   const log = ctx.log;
   const ext = cfg.externalLabels;
-  const head = new RecordedHead(labelsFromRecord(ext), cfg.retentionMs, (t, v, n) => ctx.core.xorEncode(t, v, n));
+  const dataDir = ctx.dataDir ?? ctx.fs.resolve('data');
+  const bucket = await optionalBucket(ctx);
+  if (bucket && Object.keys(ext).length === 0) log.warn('object storage configured but no --label external labels: blocks will not be uploaded (Thanos refuses blocks without external labels)');
+  const { tsdb, replay } = await RuleTSDB.open({
+    fs: ctx.fs, dir: dataDir, core: ctx.core, log, metrics: ctx.metrics, externalLabels: ext,
+    blockDurationMs: cfg.blockDurationMs, retentionMs: cfg.retentionMs, bucket,
+  });
+  log.info('rule TSDB opened', { dir: dataDir, blocks: replay.blocks, wal_records: replay.walRecords, samples: replay.samples, upload: bucket !== undefined });
   const queryUrl = (cfg.alertQueryUrl || (ctx.addresses?.http ? `http://${ctx.addresses.http.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}` : 'http://localhost:10902')).replace(/\/+$/, '');
   const m = ctx.metrics;
   const evalTotal = m.counter('prometheus_rule_evaluations_total', 'The total number of rule evaluations.', ['rule_group']);
@@ -41,9 +49,17 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
     fetch: viaCtx, urls: cfg.alertmanagersUrls, labelDrop: cfg.alertLabelDrop, timeoutMs: cfg.alertmanagersSendTimeoutMs, log, sent: sentTotal, errors: sendErrors,
   });
 
+  const appendFailures = m.counter('prometheus_rule_group_append_failures_total', 'Samples of rule evaluations the TSDB refused (out of order, duplicate, out of bounds).', ['rule_group']);
   const evOpts = {
     query,
-    record: (s: Parameters<RecordedHead['append']>[0]) => head.append(s),
+    record: async (s: RecordedSample[]) => {
+      const r = await tsdb.append(s);
+      if (r.refused > 0) {
+        appendFailures.inc({ rule_group: 'all' }, r.refused);
+        log.debug('rule samples refused by the TSDB', { refused: r.refused });
+      }
+    },
+    restoreForState: true,
     externalLabels: ext,
     externalURL: queryUrl,
     defaultIntervalMs: cfg.evalIntervalMs,
@@ -59,6 +75,7 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
 
   async function groupLoop(e: Evaluator, g: GroupState, signal: AbortSignal, first: (g: GroupState) => void): Promise<void> {
     let lastTs = -Infinity;
+    let evaluations = 0;
     while (!signal.aborted) {
       const ts = Evaluator.evalTimestamp(Date.now(), g.intervalMs);
       if (ts > lastTs) {
@@ -73,6 +90,11 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
           }
           lastEval.set(ts / 1000, { rule_group: name });
           await sendAlerts(e.alertsToSend(g, ts));
+          // Prometheus restores `for` state after the second evaluation since the start, so that
+          // recording rules the alerts depend on have caught up.
+          if (++evaluations >= 2 && Evaluator.needsRestore(g)) {
+            await e.restoreForState(g, Date.now(), (ls, mint, maxt) => tsdb.lastSample(ls, mint, maxt), cfg.forOutageToleranceMs, cfg.forGracePeriodMs);
+          }
         } catch (err) {
           if (signal.aborted) return;
           log.error('group evaluation failed', { group: g.group.name, err: (err as Error).message });
@@ -104,12 +126,23 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
 
   const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 
+  async function maintenanceLoop(signal: AbortSignal): Promise<void> {
+    // Prometheus checks for compactable head data every minute, the shipper syncs every 30s; short
+    // block durations (tests) get a tick that keeps up with them.
+    const every = Math.min(30_000, Math.max(500, cfg.blockDurationMs / 4));
+    while (!signal.aborted) {
+      await sleep(every, signal);
+      if (signal.aborted) return;
+      const r = await tsdb.maintain();
+      if (r.cut.length > 0 || r.uploaded.length > 0) log.info('rule TSDB maintenance', { blocks_cut: r.cut.length, blocks_uploaded: r.uploaded.length });
+    }
+  }
+
   return {
-    head,
+    tsdb,
     evaluator: () => ev,
     info() {
-      const s = head.store();
-      const minTime = head.numSeries > 0 ? s.minTime : MAX_TIME;
+      const minTime = tsdb.timeRange()?.minTime ?? MAX_TIME;
       const labelSets = Object.keys(ext).length > 0 ? [{ ...ext }] : [];
       return {
         componentType: 'rule',
@@ -118,7 +151,7 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
         rules: {},
       };
     },
-    grpc: storeServices(head),
+    grpc: storeServices(tsdb),
     async fetch(req: Request) {
       const url = new URL(req.url);
       const p = url.pathname;
@@ -150,9 +183,14 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
     async run(signal: AbortSignal) {
       runSignal = signal;
       loops = start(ev, AbortSignal.any([signal, generation.signal]));
+      const maint = maintenanceLoop(signal);
       await new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
       generation.abort();
       await Promise.all(loops);
+      await maint;
+      // The head stays in the WAL (replayed at the next start), as Prometheus's TSDB does on close;
+      // blocks already cut get a last upload attempt.
+      if (tsdb.shipper) await tsdb.shipper.sync().catch((e: Error) => log.warn('final shipper sync failed', { err: e.message }));
       ctx.setReady(false);
     },
   };
@@ -162,8 +200,8 @@ export default definePlugin({
   manifest: {
     id: 'component:rule',
     apiVersion: 1,
-    permissions: { net: true, read: true },
-    description: 'Reads rule files; reaches the query APIs (--query) and Alertmanagers (--alertmanagers.url) over HTTP.',
+    permissions: { net: true, read: true, write: true },
+    description: 'Reads rule files; reaches the query APIs (--query) and Alertmanagers (--alertmanagers.url) over HTTP; read/write: the TSDB (WAL and blocks) under --data-dir.',
   },
   flags: ruleFlags,
   parseConfig: parseRuleConfig,
