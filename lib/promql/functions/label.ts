@@ -4,13 +4,13 @@ import { ExecutionError } from '../errors.ts';
 import type { Evaluator } from '../engine/evaluator.ts';
 import { hasDuplicateLabels, isValidLabelName, setLabel } from '../engine/helpers.ts';
 import type { Matrix } from '../engine/types.ts';
-import { compareLabels, compileRegex, getLabel, METRIC_NAME, type Labels } from '../../labels/mod.ts';
+import { compareLabels, compileRegex, getLabel, METRIC_NAME, type Labels, type Regex } from '../../labels/mod.ts';
 
 export function labelReplace(ev: Evaluator, e: Call): Matrix {
   const delayed = ev.o.delayed;
   const m = ev.evalMatrix(e.args[0]!);
   const [dst, repl, src, regex] = e.args.slice(1).map((a) => (ev.eval(a) as { str: string }).str) as [string, string, string, string];
-  let re: RegExp;
+  let re: Regex;
   try {
     re = compileRegex(regex);
   } catch {
@@ -25,7 +25,7 @@ export function labelReplace(ev: Evaluator, e: Call): Matrix {
       const match = re.exec(srcVal);
       out = s.metric;
       if (match) {
-        const res = expandTemplate(repl, match);
+        const res = re.expand(repl, match);
         out = setLabel(s.metric, dst, res);
       }
       cache.set(s.metric, out);
@@ -75,15 +75,6 @@ export function sortByLabel(ev: Evaluator, e: Call): Matrix {
   });
 }
 
-function expandTemplate(tpl: string, m: RegExpExecArray): string {
-  // Go regexp Expand: $1, ${1}, $name, ${name}, $$.
-  return tpl.replace(/\$(\$|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g, (_all, d: string, braced?: string, bare?: string) => {
-    if (d === '$') return '$';
-    const name = braced ?? bare!;
-    if (/^\d+$/.test(name)) return m[Number(name)] ?? '';
-    return m.groups?.[name] ?? '';
-  });
-}
 function naturalCompare(a: string, b: string): number {
   const re = /(\d+|\D+)/g;
   const pa = a.match(re) ?? [];

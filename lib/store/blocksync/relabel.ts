@@ -1,8 +1,8 @@
 // Prometheus relabelling over a label map, as used by --selector.relabel-config (block sharding on
 // external labels and __block_id). Actions: replace, keep, drop, hashmod, labelmap, labeldrop,
-// labelkeep, keepequal, dropequal, lowercase, uppercase. Regexes are RE2 translated and anchored.
+// labelkeep, keepequal, dropequal, lowercase, uppercase. Regexes are RE2, anchored (lib/labels/regex.ts).
 import { parse as parseYaml } from 'yaml';
-import { compileRegex } from '../../labels/mod.ts';
+import { compileRegex, type Regex } from '../../labels/mod.ts';
 import { md5 } from '../../hash/md5.ts';
 
 export type RelabelAction = 'replace' | 'keep' | 'drop' | 'hashmod' | 'labelmap' | 'labeldrop' | 'labelkeep' | 'keepequal' | 'dropequal' | 'lowercase' | 'uppercase';
@@ -11,7 +11,7 @@ const ACTIONS = new Set<RelabelAction>(['replace', 'keep', 'drop', 'hashmod', 'l
 export interface RelabelConfig {
   sourceLabels: string[];
   separator: string;
-  regex: RegExp;
+  regex: Regex;
   regexSrc: string;
   modulus: number;
   targetLabel: string;
@@ -53,7 +53,7 @@ function parseOne(item: unknown, i: number): RelabelConfig {
   const sl = o.source_labels ?? [];
   if (!Array.isArray(sl) || sl.some((s) => typeof s !== 'string')) throw new RelabelConfigError(`${where}: source_labels must be a list of strings`);
   const regexSrc = o.regex === undefined ? '(.*)' : String(o.regex);
-  let regex: RegExp;
+  let regex: Regex;
   try {
     regex = compileRegex(regexSrc);
   } catch (e) {
@@ -81,15 +81,6 @@ function parseOne(item: unknown, i: number): RelabelConfig {
   return c;
 }
 
-/** Expands $1, ${1}, $name in a replacement template from a RegExp match. */
-function expand(template: string, m: RegExpExecArray): string {
-  return template.replace(/\$(?:\{(\w+)\}|(\w+))/g, (_all, braced: string | undefined, bare: string | undefined) => {
-    const name = braced ?? bare!;
-    if (/^\d+$/.test(name)) return m[Number(name)] ?? '';
-    return m.groups?.[name] ?? '';
-  });
-}
-
 const enc = new TextEncoder();
 
 /** Applies configs in order; returns the new label map or null when the target is dropped. */
@@ -113,8 +104,8 @@ export function relabel(labels: Record<string, string>, configs: readonly Relabe
       case 'replace': {
         const m = c.regex.exec(val);
         if (!m) break;
-        const target = expand(c.targetLabel, m);
-        const res = expand(c.replacement, m);
+        const target = c.regex.expand(c.targetLabel, m);
+        const res = c.regex.expand(c.replacement, m);
         if (!target) break;
         if (res === '') delete ls[target];
         else ls[target] = res;
@@ -138,7 +129,7 @@ export function relabel(labels: Record<string, string>, configs: readonly Relabe
         const out: Record<string, string> = {};
         for (const [k, v] of Object.entries(ls)) {
           const m = c.regex.exec(k);
-          if (m) out[expand(c.replacement, m)] = v;
+          if (m) out[c.regex.expand(c.replacement, m)] = v;
         }
         ls = { ...ls, ...out };
         break;
