@@ -218,6 +218,22 @@ test('WAL: segments rotated by size keep series refs; a failed append defines it
   assert.equal(got[150]!.t, [2]);
 });
 
+test('WAL: big appends are split into bounded records (series records past 1 MiB, samples records past 32768 samples)', async () => {
+  const dir = tmp();
+  const w = new Wal({ fs: nodeFs(), dir, log, compression: 'none' });
+  await w.replay(() => {});
+  const long = 'x'.repeat(300);
+  const batch = Array.from({ length: 5000 }, (_, i) => ({ labels: L({ __name__: 'm', i: String(i), pad: long }), t: Array.from({ length: 10 }, (_, k) => k * 1000), v: new Float64Array(10).fill(i) }));
+  await w.append(batch);
+  const recs = records(dir);
+  assert.equal(recs.map((r) => r.header), [2, 2, 3, 3]);
+  assert.ok(recs.every((r) => r.len < 1.1 * 2 ** 20), JSON.stringify(recs));
+  const got = await replayAll(dir);
+  assert.is(got.length, 5000);
+  assert.equal(got[4999]!.labels, batch[4999]!.labels);
+  assert.is(got[4999]!.v[9], 4999);
+});
+
 /** Appends one raw record (header byte + body) with a valid length and CRC. */
 function appendRecord(path: string, payload: Uint8Array): void {
   const h = Buffer.alloc(8);

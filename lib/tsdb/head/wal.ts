@@ -35,8 +35,10 @@ const HEADER = 8;
 export const DEFAULT_SEGMENT_BYTES = 32 << 20;
 /** Samples per samples record: bounds one record's decoded size (a checkpoint is split). */
 const MAX_RECORD_SAMPLES = 32_768;
+/** Series per series record: a new record once the labels pass this many bytes. */
+const SERIES_RECORD_BYTES = 1 << 20;
 /** Largest payload a record may claim once decompressed (records are far below this). */
-const MAX_DECODED_RECORD = 64 << 20;
+const MAX_DECODED_RECORD = 256 << 20;
 /** Samples-record flag: timestamps are stored as f64 (some are not safe integers). */
 const SAMPLES_F64_TIME = 1;
 
@@ -85,6 +87,11 @@ class Buf {
   byte(x: number): void {
     this.need(1);
     this.b[this.n++] = x;
+  }
+  bytes(x: Uint8Array): void {
+    this.need(x.length);
+    this.b.set(x, this.n);
+    this.n += x.length;
   }
   uvarint(x: number): void {
     this.need(10);
@@ -176,20 +183,29 @@ export function encodeSamplesRecord(series: readonly WalSeries[]): Uint8Array {
   return frame(w.b.subarray(0, w.n), 'none');
 }
 
-/** A series record payload (type byte included). */
-function encodeSeries(defs: ReadonlyArray<{ ref: number; labels: readonly Label[] }>): Uint8Array {
-  const w = new Buf();
-  w.byte(WAL_RECORD_SERIES);
-  w.uvarint(defs.length);
-  for (const d of defs) {
-    w.uvarint(d.ref);
-    w.uvarint(d.labels.length);
-    for (const l of d.labels) {
-      w.str(l.name);
-      w.str(l.value);
+/** Series record payloads (type byte included), a new one past 1 MiB (bounds one record's size). */
+function encodeSeries(defs: ReadonlyArray<{ ref: number; labels: readonly Label[] }>): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < defs.length; ) {
+    const w = new Buf();
+    w.byte(WAL_RECORD_SERIES);
+    let j = i;
+    const body = new Buf();
+    while (j < defs.length && (j === i || body.n < SERIES_RECORD_BYTES)) {
+      const d = defs[j++]!;
+      body.uvarint(d.ref);
+      body.uvarint(d.labels.length);
+      for (const l of d.labels) {
+        body.str(l.name);
+        body.str(l.value);
+      }
     }
+    w.uvarint(j - i);
+    w.bytes(body.b.subarray(0, body.n));
+    out.push(w.b.slice(0, w.n));
+    i = j;
   }
-  return w.b.slice(0, w.n);
+  return out;
 }
 
 /** A samples record payload (type byte included) for series[from, to) with their refs. */
@@ -546,7 +562,7 @@ export class Wal {
       refs[i] = ref;
     }
     const parts: Uint8Array[] = [];
-    if (added.length > 0) parts.push(frame(encodeSeries(added), this.compression));
+    for (const p of encodeSeries(added)) parts.push(frame(p, this.compression));
     for (let i = 0; i < series.length; ) {
       let n = 0;
       let j = i;
