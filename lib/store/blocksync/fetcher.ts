@@ -204,6 +204,9 @@ export class MetaFetcher {
       }
       try {
         const m = parseBucketMeta(bytes, id);
+        // As bucket verify (lib/tsdb/meta.ts parseMeta) refuses it: an inverted range would make
+        // the block match no request, so its data would vanish without a word.
+        if (m.minTime > m.maxTime) throw MetaError.of(id, `meta.json: minTime ${m.minTime} is after maxTime ${m.maxTime}`);
         this.cache.set(id, m);
         metas.set(id, m);
       } catch (e) {

@@ -9,7 +9,7 @@ import {
 } from '../../labels/mod.ts';
 // Two aggregate numberings: the request's storepb.Aggr wire enum (RAW=0 COUNT=1 .. COUNTER=5) and the
 // AggrChunk order of the downsampled data (lib/core/aggr.ts: count=0 .. counter=4); wire a is AggrChunk a - Aggr.COUNT.
-import { Aggr } from '../../proto/store.ts';
+import { Aggr, PartialResponseStrategy } from '../../proto/store.ts';
 import { AGGR_NAMES } from '../../core/aggr.ts';
 import type { BucketBlockMeta } from '../../tsdb/meta.ts';
 import type { FetchResult, MetaFetcher } from '../blocksync/fetcher.ts';
@@ -45,8 +45,19 @@ export interface SeriesReq {
   skipChunks?: boolean;
   withoutReplicaLabels?: string[];
   limit?: number;
+  /** Partial response disabled (or strategy ABORT): a block that cannot be read fails the request. */
+  partialResponseDisabled?: boolean;
+  partialResponseStrategy?: number;
 }
-export interface LabelsReq { start: number; end: number; matchers?: Matcher[]; withoutReplicaLabels?: string[]; limit?: number }
+export interface LabelsReq {
+  start: number;
+  end: number;
+  matchers?: Matcher[];
+  withoutReplicaLabels?: string[];
+  limit?: number;
+  partialResponseDisabled?: boolean;
+  partialResponseStrategy?: number;
+}
 export interface LabelValuesReq extends LabelsReq { label: string }
 
 export interface StoreLimits {
@@ -365,6 +376,45 @@ class Gate {
   }
 }
 
+/** A block's data could not be read (missing or corrupt files, I/O): Internal when it fails a request. */
+export class BlockReadError extends GrpcError {
+  constructor(message: string) {
+    super(GrpcStatus.Internal, message);
+    this.name = 'BlockReadError';
+  }
+}
+
+/**
+ * One request's blocks that cannot be read. With partial response allowed (Thanos's WARN, the
+ * default) a block's failure becomes a warning naming it and the block is left out of the rest of
+ * the answer; with it disabled (ABORT) the request fails with an error naming the block, as
+ * Thanos's bucket store fails a Series call on any block error. Request errors (limits,
+ * cancellation, bad arguments: GrpcErrors) are never turned into warnings.
+ */
+class BlockFailures {
+  readonly failed = new Set<string>();
+  constructor(private readonly strict: boolean, private readonly warn?: (msg: string) => void) {}
+
+  static of(req: { partialResponseDisabled?: boolean; partialResponseStrategy?: number }, warn?: (msg: string) => void): BlockFailures {
+    return new BlockFailures(req.partialResponseDisabled === true || req.partialResponseStrategy === PartialResponseStrategy.ABORT, warn);
+  }
+
+  /** A block that failed while being read for this request. */
+  add(id: string, what: string, e: unknown): void {
+    if (e instanceof BlockReadError) return this.report(id, e.message);
+    if (e instanceof GrpcError) throw e;
+    this.report(id, `block ${id}: ${what}: ${(e as Error).message}`);
+  }
+
+  /** A block known not to be servable (it failed to load). */
+  report(id: string, msg: string): void {
+    if (this.failed.has(id)) return;
+    this.failed.add(id);
+    if (this.strict) throw new GrpcError(GrpcStatus.Aborted, `${msg} (partial response is disabled)`);
+    this.warn?.(`${msg}; the answer leaves this block's data out`);
+  }
+}
+
 interface BlockSeries {
   block: Block;
   labels: Label[];
@@ -556,6 +606,8 @@ export class BucketStore {
   lastSyncAt?: Date;
   lastSyncError?: string;
   readonly loadFailures = new Map<string, string>();
+  /** Metas of the blocks in loadFailures (their time range and labels decide which requests they touch). */
+  private readonly failedMetas = new Map<string, BucketBlockMeta>();
   private readonly limits: StoreLimits;
   private readonly gate: Gate;
   private readonly log?: StoreLogger;
@@ -608,10 +660,12 @@ export class BucketStore {
         if (this.opts.indexCache) cachePostings(o.index, meta.ulid, this.opts.indexCache);
         this.blocks.set(meta.ulid, new Block(meta, o.index, o.chunks, o.close?.bind(o)));
         this.loadFailures.delete(meta.ulid);
+        this.failedMetas.delete(meta.ulid);
       } catch (e) {
         this.mLoadFailures?.inc();
         const msg = (e as Error).message;
         this.loadFailures.set(meta.ulid, msg);
+        this.failedMetas.set(meta.ulid, meta);
         this.log?.error('loading block failed; skipping it (will retry at the next sync)', { id: meta.ulid, err: msg });
       }
     });
@@ -627,7 +681,7 @@ export class BucketStore {
         this.log?.warn('cleaning up dropped block failed', { id, err: (e as Error).message });
       }
     }
-    for (const id of this.loadFailures.keys()) if (!res.metas.has(id)) this.loadFailures.delete(id);
+    for (const id of this.loadFailures.keys()) if (!res.metas.has(id)) { this.loadFailures.delete(id); this.failedMetas.delete(id); }
     this.rebuildSets();
     this.lastSyncAt = new Date();
     this.lastSyncError = undefined;
@@ -649,6 +703,23 @@ export class BucketStore {
 
   private served(): { minTime: number; maxTime: number } {
     return this.opts.timeRange?.() ?? { minTime: -Number.MAX_SAFE_INTEGER, maxTime: Number.MAX_SAFE_INTEGER };
+  }
+
+  /**
+   * Reports the blocks a request would have read but cannot: blocks that failed to load (when their
+   * range and external labels match), and blocks whose meta.json is unreadable (garbage, unknown
+   * version, minTime after maxTime, a failed read): their range is unknown, so every request may
+   * miss their data.
+   */
+  private reportUnservable(f: BlockFailures, mint: number, maxt: number, ms: readonly CompiledMatcher[], maxRes = Infinity): void {
+    for (const [id, meta] of this.failedMetas) {
+      if (!(meta.maxTime > mint && meta.minTime <= maxt) || meta.thanos.downsample.resolution > maxRes) continue;
+      if (splitExtMatchers(labelsFromRecord(meta.thanos.labels), ms) === null) continue;
+      f.report(id, `block ${id} could not be loaded: ${this.loadFailures.get(id) ?? 'unknown error'}`);
+    }
+    for (const [id, err] of this.lastSync?.corrupted ?? []) {
+      f.report(id, `block ${id} could not be loaded (its meta.json is unusable, so its time range is unknown): ${err.startsWith(`block ${id}: `) ? err.slice(id.length + 8) : err}`);
+    }
   }
 
   /** Info: the label sets and time range served (clamped to --min-time/--max-time). */
@@ -703,7 +774,7 @@ export class BucketStore {
 
   private blockError(block: Block, what: string, e: unknown): Error {
     if (e instanceof GrpcError) return e;
-    return new GrpcError(GrpcStatus.Internal, `block ${block.id}: ${what}: ${(e as Error).message}`);
+    return new BlockReadError(`block ${block.id}: ${what}: ${(e as Error).message}`);
   }
 
   private async seriesEntries(block: Block, refs: Uint32Array, lim: RequestLimiter): Promise<SeriesEntry[]> {
@@ -739,16 +810,32 @@ export class BucketStore {
   }
 
   /** A cursor over one block's matching series (postings resolved now, series read page by page). */
-  private async blockCursor(block: Block, ms: CompiledMatcher[], req: SeriesReq, without: ReadonlySet<string>, lim: RequestLimiter, signal?: AbortSignal): Promise<BlockCursor | undefined> {
+  private async blockCursor(block: Block, ms: CompiledMatcher[], req: SeriesReq, without: ReadonlySet<string>, lim: RequestLimiter, fails: BlockFailures, signal?: AbortSignal): Promise<BlockCursor | undefined> {
     const rest = splitExtMatchers(block.extLabels, ms);
     if (rest === null) return undefined;
-    const refs = await this.postings(block, rest, lim);
+    let refs: Uint32Array;
+    try {
+      refs = await this.postings(block, rest, lim);
+    } catch (e) {
+      fails.add(block.id, 'expanding postings', e);
+      return undefined;
+    }
     if (signal?.aborted) throw new GrpcError(GrpcStatus.Cancelled, 'request cancelled');
     if (refs.length === 0) return undefined;
     // Memory guard: when the request covers the whole block, every posting is a series to return,
     // so a block alone over the series limit fails before its series entries are read.
     if (block.meta.minTime >= req.minTime && block.meta.maxTime - 1 <= req.maxTime) lim.checkSeriesCount(refs.length);
-    return new BlockCursor((page) => this.seriesEntries(block, page, lim), block, refs, req.minTime, req.maxTime, without, this.opts.pageSeries ?? 1024);
+    // A page that cannot be read ends the block's part of the answer (or the request, under ABORT).
+    const load = async (page: Uint32Array): Promise<SeriesEntry[]> => {
+      if (fails.failed.has(block.id)) return [];
+      try {
+        return await this.seriesEntries(block, page, lim);
+      } catch (e) {
+        fails.add(block.id, 'reading series', e);
+        return [];
+      }
+    };
+    return new BlockCursor(load, block, refs, req.minTime, req.maxTime, without, this.opts.pageSeries ?? 1024);
   }
 
   /** Selected blocks for a request: per external label set, by resolution. */
@@ -758,8 +845,11 @@ export class BucketStore {
     return out;
   }
 
-  /** Streams series sorted by labels, each once, chunks sorted by min time. */
-  async *series(req: SeriesReq, signal?: AbortSignal): AsyncGenerator<SeriesOut> {
+  /**
+   * Streams series sorted by labels, each once, chunks sorted by min time. Blocks that cannot be
+   * read are passed to warn (partial response) or fail the request (partial response disabled).
+   */
+  async *series(req: SeriesReq, signal?: AbortSignal, warn?: (msg: string) => void): AsyncGenerator<SeriesOut> {
     const ms = compileAll(req.matchers);
     if (ms.length === 0) throw new GrpcError(GrpcStatus.InvalidArgument, 'no matchers specified');
     if (req.minTime > req.maxTime) throw new GrpcError(GrpcStatus.InvalidArgument, `invalid time range: min_time ${req.minTime} is after max_time ${req.maxTime}`);
@@ -770,11 +860,13 @@ export class BucketStore {
       const maxt = Math.min(req.maxTime, r.maxTime);
       if (mint > maxt) return;
       const blocks = this.selectBlocks(mint, maxt, req.maxResolutionWindow ?? 0);
+      const fails = BlockFailures.of(req, warn);
+      this.reportUnservable(fails, mint, maxt, ms, req.maxResolutionWindow ?? 0);
       this.log?.debug('series request', { mint, maxt, matchers: ms.map((m) => `${m.name}${m.type}${JSON.stringify(m.value)}`).join(','), blocks: blocks.length, maxResolutionWindow: req.maxResolutionWindow ?? 0 });
       const lim = new RequestLimiter(this.limits);
       const without = new Set(req.withoutReplicaLabels ?? []);
       const q: SeriesReq = { ...req, minTime: mint, maxTime: maxt };
-      const cursors = (await Promise.all(blocks.map((b) => this.blockCursor(b, ms, q, without, lim, signal)))).filter((c): c is BlockCursor => c !== undefined);
+      const cursors = (await Promise.all(blocks.map((b) => this.blockCursor(b, ms, q, without, lim, fails, signal)))).filter((c): c is BlockCursor => c !== undefined);
       // k-way merge by final labels; equal label sets (same series in several blocks) merge.
       const aggrs = req.aggregates && req.aggregates.some((a) => a !== Aggr.RAW) ? req.aggregates : [Aggr.COUNT, Aggr.SUM];
       const batchSize = this.opts.batchSeries ?? 1000;
@@ -813,19 +905,19 @@ export class BucketStore {
         batch.push(group);
         batchChunks += groupChunks;
         if (batch.length >= batchSize || batchChunks >= maxBatchChunks) {
-          yield* this.emit(batch, req.skipChunks ?? false, aggrs, lim);
+          yield* this.emit(batch, req.skipChunks ?? false, aggrs, lim, fails);
           batch = [];
           batchChunks = 0;
         }
       }
-      if (batch.length) yield* this.emit(batch, req.skipChunks ?? false, aggrs, lim);
+      if (batch.length) yield* this.emit(batch, req.skipChunks ?? false, aggrs, lim, fails);
       this.mSeriesTouched?.inc({}, lim.series);
     } finally {
       release();
     }
   }
 
-  private async *emit(batch: BlockSeries[][], skipChunks: boolean, aggrs: readonly number[], lim: RequestLimiter): AsyncGenerator<SeriesOut> {
+  private async *emit(batch: BlockSeries[][], skipChunks: boolean, aggrs: readonly number[], lim: RequestLimiter, fails: BlockFailures): AsyncGenerator<SeriesOut> {
     if (skipChunks) {
       for (const g of batch) {
         this.stats.seriesReturned++;
@@ -848,6 +940,7 @@ export class BucketStore {
       }
     }
     await Promise.all([...byBlock].map(async ([block, f]) => {
+      if (fails.failed.has(block.id)) return;
       let refs = f.refs;
       if (!f.sorted) {
         refs = [...refs].sort((a, b) => a - b);
@@ -861,7 +954,8 @@ export class BucketStore {
           lim.addBytes(n);
         });
       } catch (e) {
-        throw this.blockError(block, 'reading chunks', e);
+        fails.add(block.id, 'reading chunks', this.blockError(block, 'reading chunks', e));
+        return;
       }
       if (f.sorted) f.chunks = chunks;
       else {
@@ -876,16 +970,25 @@ export class BucketStore {
       const chunks: AggrChunkOut[] = [];
       let ordered = true;
       for (const s of g) {
+        if (fails.failed.has(s.block.id)) continue;
         const f = byBlock.get(s.block)!;
         const cs = s.chunks;
-        for (let j = 0; j < cs.length; j += 3) {
-          const out: AggrChunkOut = { minTime: cs[j + 1]!, maxTime: cs[j + 2]! };
-          const raw = f.chunks ? f.chunks[f.next++]! : f.byRef!.get(cs[j]!)!;
-          populateChunk(out, raw, aggrs, s.block.id);
-          if (ordered && chunks.length && chunks[chunks.length - 1]!.minTime > out.minTime) ordered = false;
-          chunks.push(out);
+        const before = chunks.length;
+        try {
+          for (let j = 0; j < cs.length; j += 3) {
+            const out: AggrChunkOut = { minTime: cs[j + 1]!, maxTime: cs[j + 2]! };
+            const raw = f.chunks ? f.chunks[f.next++]! : f.byRef!.get(cs[j]!)!;
+            populateChunk(out, raw, aggrs, s.block.id);
+            if (ordered && chunks.length && chunks[chunks.length - 1]!.minTime > out.minTime) ordered = false;
+            chunks.push(out);
+          }
+        } catch (e) {
+          // A malformed chunk (e.g. a truncated aggregate): the block is left out from here on.
+          chunks.length = before;
+          fails.add(s.block.id, 'decoding chunks', e);
         }
       }
+      if (chunks.length === 0) continue; // its only block(s) failed
       if (!ordered) chunks.sort((a, b) => a.minTime - b.minTime || a.maxTime - b.maxTime);
       this.stats.seriesReturned++;
       this.stats.chunksReturned += chunks.length;
@@ -895,13 +998,14 @@ export class BucketStore {
 
   // -------------------------------------------------------------------------------------------
 
-  private labelBlocks(req: LabelsReq): Array<{ block: Block; rest: CompiledMatcher[] }> {
+  private labelBlocks(req: LabelsReq, fails: BlockFailures): Array<{ block: Block; rest: CompiledMatcher[] }> {
     const ms = compileAll(req.matchers ?? []);
     const r = this.served();
     const start = Math.max(req.start, r.minTime);
     const end = Math.min(req.end, r.maxTime);
     const out: Array<{ block: Block; rest: CompiledMatcher[] }> = [];
     if (start > end) return out;
+    this.reportUnservable(fails, start, end, ms);
     for (const b of this.blocks.values()) {
       if (!b.overlaps(start, end)) continue;
       const rest = splitExtMatchers(b.extLabels, ms);
@@ -910,15 +1014,18 @@ export class BucketStore {
     return out;
   }
 
-  async labelNames(req: LabelsReq): Promise<string[]> {
+  /** Label names; blocks that cannot be read go to warn or fail the request, as in series(). */
+  async labelNames(req: LabelsReq, warn?: (msg: string) => void): Promise<string[]> {
     const without = new Set(req.withoutReplicaLabels ?? []);
     const names = new Set<string>();
-    await forEachLimit(this.labelBlocks(req), 8, async ({ block, rest }) => {
+    const fails = BlockFailures.of(req, warn);
+    await forEachLimit(this.labelBlocks(req, fails), 8, async ({ block, rest }) => {
       let ns: string[];
       try {
         ns = rest.length ? await block.index.labelNames(rest) : await block.index.labelNames();
       } catch (e) {
-        throw this.blockError(block, 'label names', e);
+        fails.add(block.id, 'label names', e);
+        return;
       }
       if (rest.length && ns.length === 0) return; // no series match in this block
       for (const n of ns) if (n !== '') names.add(n);
@@ -929,11 +1036,13 @@ export class BucketStore {
     return out;
   }
 
-  async labelValues(req: LabelValuesReq): Promise<string[]> {
+  /** Label values; blocks that cannot be read go to warn or fail the request, as in series(). */
+  async labelValues(req: LabelValuesReq, warn?: (msg: string) => void): Promise<string[]> {
     if (!req.label) throw new GrpcError(GrpcStatus.InvalidArgument, 'label name parameter cannot be empty');
     if ((req.withoutReplicaLabels ?? []).includes(req.label)) return [];
     const vals = new Set<string>();
-    await forEachLimit(this.labelBlocks(req), 8, async ({ block, rest }) => {
+    const fails = BlockFailures.of(req, warn);
+    await forEachLimit(this.labelBlocks(req, fails), 8, async ({ block, rest }) => {
       const ext = block.extLabels.find((l) => l.name === req.label);
       try {
         if (ext) {
@@ -944,7 +1053,7 @@ export class BucketStore {
         const vs = rest.length ? await block.index.labelValues(req.label, rest) : await block.index.labelValues(req.label);
         for (const v of vs) if (v !== '') vals.add(v);
       } catch (e) {
-        throw this.blockError(block, 'label values', e);
+        fails.add(block.id, 'label values', e);
       }
     });
     let out = [...vals].sort(compareStrings);

@@ -1,10 +1,13 @@
 // Chunk bytes for the Series path, read with ranged GETs from a block's segment files: sorted refs
 // of one segment are grouped when the gap between neighbours is under `gap` bytes, each group is one
-// GET, and chunks are sliced out of it without copying or decoding. Like Thanos's store gateway,
-// the chunk CRC is not verified here (the querier decodes every chunk it uses).
+// GET, and chunks are sliced out of it without copying or decoding. Each chunk's CRC32C is checked
+// (unlike Thanos's store gateway): corrupt bytes are then a CorruptBlockError naming the block,
+// which the bucket store reports as that block's failure, instead of garbage samples or a decode
+// error in the querier that fails the whole query.
 import type { Bucket } from '../../sdk/mod.ts';
 import { CorruptBlockError } from '../../tsdb/errors.ts';
 import type { RawChunk } from '../../tsdb/chunks.ts';
+import { crc32c } from '../../tsdb/encoding.ts';
 
 export interface ChunkSource {
   /** Raw chunks for sorted, unique refs (same order). */
@@ -62,8 +65,15 @@ export class BucketChunkSource implements ChunkSource {
       s *= 128;
       if (q - p > 9) throw new CorruptBlockError(this.block, `chunks/${String(Math.floor(ref / SEG) + 1).padStart(6, '0')}`, `chunk ${ref}`, 'bad length varint');
     }
-    if (q + 1 + len > buf.length) return undefined;
-    return { encoding: buf.at(q), data: buf.slice(q + 1, q + 1 + len) };
+    if (q + 1 + len + 4 > buf.length) return undefined;
+    const rec = buf.slice(q, q + 1 + len); // encoding byte + data: what the CRC covers
+    const e = q + 1 + len;
+    const want = ((buf.at(e) << 24) | (buf.at(e + 1) << 16) | (buf.at(e + 2) << 8) | buf.at(e + 3)) >>> 0;
+    const got = crc32c(rec);
+    if (want !== got) {
+      throw new CorruptBlockError(this.block, `chunks/${String(Math.floor(ref / SEG) + 1).padStart(6, '0')}`, `chunk ${ref}`, `checksum mismatch: stored 0x${want.toString(16).padStart(8, '0')}, computed 0x${got.toString(16).padStart(8, '0')}`);
+    }
+    return { encoding: rec[0]!, data: rec.subarray(1) };
   }
 
   async chunks(refs: readonly number[], gap: number, onRead?: (bytes: number) => void): Promise<RawChunk[]> {

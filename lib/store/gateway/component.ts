@@ -24,14 +24,23 @@ export interface StoreComponent extends Component {
 /** The BucketStore as a StoreServer (lib/store's contract; its server helper applies response_batch_size). */
 export function storeServer(store: BucketStore): StoreServer {
   return {
+    // Blocks that cannot be read come back as warnings (partial response) or as the call's error
+    // (partial response disabled); see BucketStore.series.
     async *series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesResponse> {
-      for await (const s of store.series(req, signal)) yield { type: 'series', series: s };
+      const warnings: string[] = [];
+      for await (const s of store.series(req, signal, (w) => warnings.push(w))) {
+        while (warnings.length) yield { type: 'warning', warning: warnings.shift()! };
+        yield { type: 'series', series: s };
+      }
+      while (warnings.length) yield { type: 'warning', warning: warnings.shift()! };
     },
     async labelNames(req: LabelNamesRequest): Promise<LabelNamesResponse> {
-      return { names: await store.labelNames(req), warnings: [] };
+      const warnings: string[] = [];
+      return { names: await store.labelNames(req, (w) => warnings.push(w)), warnings };
     },
     async labelValues(req: LabelValuesRequest): Promise<LabelValuesResponse> {
-      return { values: await store.labelValues(req), warnings: [] };
+      const warnings: string[] = [];
+      return { values: await store.labelValues(req, (w) => warnings.push(w)), warnings };
     },
   };
 }
