@@ -246,7 +246,8 @@ export class Evaluator {
     for (const a of rs.active.values()) {
       if (a.state === 'inactive') continue;
       out.push({ labels: { ...a.labels, __name__: 'ALERTS', alertstate: a.state }, t: ts, v: 1 });
-      out.push({ labels: { ...a.labels, __name__: 'ALERTS_FOR_STATE' }, t: ts, v: a.activeAt / 1000 });
+      // Whole seconds, as Prometheus writes float64(ActiveAt.Unix()).
+      out.push({ labels: { ...a.labels, __name__: 'ALERTS_FOR_STATE' }, t: ts, v: Math.floor(a.activeAt / 1000) });
     }
   }
 
