@@ -42,6 +42,8 @@ export interface ReceiverOptions {
   tooFarInFutureMs?: number;
   /** Per-series label limits (Prometheus's label_limit, label_name_length_limit, label_value_length_limit); 0 = none. */
   labelLimits?: LabelLimits;
+  /** --tsdb.wal-compression (default true). */
+  walCompression?: boolean;
 }
 
 export interface LabelLimits {
@@ -130,6 +132,7 @@ export class Receiver {
     const root = o.fs.resolve(o.path);
     const tenants = await Tenants.open({
       fs: o.fs, root, core: o.core, log: o.log, metrics: o.metrics, bucket: o.bucket, labels: o.labels, tenantLabelName: o.tenantLabelName, blockDurationMs: o.blockDurationMs,
+      walCompression: o.walCompression,
     });
     return new Receiver(o, root, tenants, m);
   }

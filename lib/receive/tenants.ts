@@ -33,6 +33,8 @@ export interface TenantsOptions {
   labels: Record<string, string>;
   tenantLabelName: string;
   blockDurationMs: number;
+  /** Snappy-compress WAL records (--tsdb.wal-compression, default true). */
+  walCompression?: boolean;
 }
 
 export class Tenants {
@@ -92,7 +94,7 @@ export class Tenants {
     const { fs, log, bucket } = this.o;
     const labels = { ...this.o.labels, [this.o.tenantLabelName]: id };
     const dir = fs.resolve(this.o.root, id);
-    const db = new HeadDB({ fs, dir, core: this.o.core, log: log.with({ tenant: id }), blockDuration: this.o.blockDurationMs, thanos: { labels, source: 'receive' } });
+    const db = new HeadDB({ fs, dir, core: this.o.core, log: log.with({ tenant: id }), blockDuration: this.o.blockDurationMs, walCompression: this.o.walCompression, thanos: { labels, source: 'receive' } });
     await db.open();
     const t: Tenant = { id, db, labels, labelList: labelsFromRecord(labels) as Label[] };
     if (bucket) {

@@ -14,7 +14,9 @@ import { crc32c } from '../../lib/tsdb/encoding.ts';
 import { HeadDB } from '../../lib/tsdb/head/db.ts';
 import { Wal, WalCorruptError, type WalSeries } from '../../lib/tsdb/head/wal.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
-import { core } from '../receive/helpers.ts';
+import { parseFlags } from '../../lib/sdk/mod.ts';
+import { parseReceiveConfig, receiveFlags, setupReceive } from '../../plugins/component/receive/mod.ts';
+import { core, receiveCtx, rwRequest, ts } from '../receive/helpers.ts';
 import { seriesLabels, valueAt } from './wal-child.ts';
 
 const dirs: string[] = [];
@@ -232,6 +234,24 @@ test('WAL: big appends are split into bounded records (series records past 1 MiB
   assert.is(got.length, 5000);
   assert.equal(got[4999]!.labels, batch[4999]!.labels);
   assert.is(got[4999]!.v[9], 4999);
+});
+
+test('receive --tsdb.wal-compression: on by default (Thanos), --no-tsdb.wal-compression writes plain records', async () => {
+  const flags = (argv: string[]) => parseReceiveConfig(parseFlags(['--label=r="1"', ...argv], receiveFlags).values);
+  assert.is(flags([]).walCompression, true);
+  assert.is(flags(['--no-tsdb.wal-compression']).walCompression, false);
+  assert.is(flags(['--tsdb.wal-compression=false']).walCompression, false);
+  assert.throws(() => parseReceiveConfig({ labels: ['r="1"'], tsdbWalCompression: 'maybe' }), /tsdbWalCompression \(--tsdb.wal-compression\)/);
+  for (const argv of [[], ['--no-tsdb.wal-compression']]) {
+    const dir = tmp();
+    const cfg = flags([`--tsdb.path=${dir}`, ...argv]);
+    const rc = await setupReceive(receiveCtx(), cfg);
+    const body = rwRequest(Array.from({ length: 50 }, (_, i) => ts({ __name__: 'm', i: String(i) }, [[1_700_000_000_000, i]])));
+    const r = await rc.handle(body);
+    assert.is(r.status, 200, await r.text());
+    const headers = records(join(dir, 'default-tenant', 'wal')).map((x) => x.header);
+    assert.equal(headers, cfg.walCompression ? [2 | 0x08, 3 | 0x08] : [2, 3]);
+  }
 });
 
 /** Appends one raw record (header byte + body) with a valid length and CRC. */

@@ -3,7 +3,7 @@
 // and relabelling are not accepted (unknown flags are errors).
 import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import {
-  configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented, type RawConfig,
+  configBool, configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented, type RawConfig,
 } from '../../../lib/config/fields.ts';
 import { validTenant } from '../../../lib/receive/tenants.ts';
 import type { LabelLimits } from '../../../lib/receive/receiver.ts';
@@ -28,6 +28,8 @@ export interface ReceiveConfig {
   /** --tsdb.too-far-in-future.time-window (ms); 0 disables. */
   tooFarInFutureMs: number;
   labelLimits: LabelLimits;
+  /** --tsdb.wal-compression: snappy-compress WAL records (default true, as Thanos). */
+  walCompression: boolean;
 }
 
 export const NO_EXTERNAL_LABELS =
@@ -55,6 +57,7 @@ export const receiveFlags: FlagSpec[] = [
   { name: 'receive.label-limit', key: 'labelLimit', type: 'int', default: 0, help: 'Most labels a series may have (Prometheus\'s label_limit); a series over it is refused with 400, the rest of the request is written. 0 means no limit.' },
   { name: 'receive.label-name-length-limit', key: 'labelNameLengthLimit', type: 'int', default: 0, help: 'Longest label name, in bytes (Prometheus\'s label_name_length_limit); a series over it is refused with 400. 0 means no limit.' },
   { name: 'receive.label-value-length-limit', key: 'labelValueLengthLimit', type: 'int', default: 0, help: 'Longest label value, in bytes (Prometheus\'s label_value_length_limit); a series over it is refused with 400. 0 means no limit.' },
+  { name: 'tsdb.wal-compression', key: 'tsdbWalCompression', type: 'bool', default: true, help: 'Compress the tsdb WAL (snappy; --no-tsdb.wal-compression writes plain records; replay reads both).' },
   ...refuseCommonFlags(['data-dir'], 'is not a flag of thanos receive (its TSDB lives under --tsdb.path)'),
 ];
 
@@ -149,6 +152,7 @@ function parseStrict(input: unknown): ReceiveConfig {
     maxBodyBytes: mb,
     maxDecodedBytes: int('maxDecodedBytes', DEFAULT_MAX_DECODED_BYTES, 1),
     tooFarInFutureMs: dur(raw, 'tsdbTooFarInFutureTimeWindow', '0s'),
+    walCompression: configBool(raw, 'tsdbWalCompression', true),
     labelLimits: {
       labelLimit: int('labelLimit', 0, 0),
       labelNameLengthLimit: int('labelNameLengthLimit', 0, 0),

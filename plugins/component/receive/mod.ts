@@ -50,7 +50,7 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
     fs: ctx.fs, path: cfg.tsdbPath, core: ctx.core, log, metrics: ctx.metrics, bucket,
     labels: cfg.labels, tenantLabelName: cfg.tenantLabelName, defaultTenant: cfg.defaultTenant,
     replicationFactor: cfg.replicationFactor, blockDurationMs: cfg.blockDurationMs, retentionMs: cfg.retentionMs,
-    tooFarInFutureMs: cfg.tooFarInFutureMs, labelLimits: cfg.labelLimits,
+    tooFarInFutureMs: cfg.tooFarInFutureMs, labelLimits: cfg.labelLimits, walCompression: cfg.walCompression,
   });
   const handle = receiveHttpHandler(rx, cfg);
   let listener: HttpListener | undefined;
