@@ -4,7 +4,7 @@
 // test/objstore-swift/retry-e2e.test.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,10 @@ import { RetryBucket } from '../../lib/objstore/retry.ts';
 import { MetricsBucket } from '../../lib/objstore/metrics.ts';
 import { Registry } from '../../host/metrics.ts';
 import { pattern, sameBytes, streamOf } from '../harness/bytes.ts';
+import { uploadBlock } from '../../lib/tsdb/objstore.ts';
+import { BlockWriter, fsBlockSink } from '../../lib/tsdb/writer.ts';
+import { nodeFs } from '../../lib/tsdb/nodefs.ts';
+import { createJsCore } from '../../lib/core/mod.ts';
 
 const noSleep = { sleep: async () => {} };
 const http500 = () => Object.assign(new Error('500 Internal Server Error'), { status: 500 });
@@ -161,6 +165,26 @@ test('getRange: breaks without progress are bounded; permanent errors are not re
   f.cutError = () => new Error('bad data');
   await readAll(await b.getRange('obj', 0, 100)).then(() => assert.unreachable('should fail'), (e) => assert.is((e as Error).message, 'bad data'));
   assert.is(f.ranges.length, 1);
+});
+
+test('uploadBlock (the shipper and bucket upload-blocks): block files are re-read after a 500', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'retry-block-'));
+  try {
+    const fs = nodeFs();
+    const core = createJsCore();
+    const w = await BlockWriter.create(fsBlockSink(fs, dir), ['__name__', 'up'], { core, minTime: 0, maxTime: 7_200_000, thanos: { labels: { cluster: 'a' }, downsample: { resolution: 0 }, source: 'test' } });
+    await w.addSeries([{ name: '__name__', value: 'up' }], new Float64Array([1000, 2000]), new Float64Array([1, 2]));
+    const { meta } = await w.finish();
+    const f = new FaultyBucket();
+    f.failUploads = 2; // the chunk segment's first try, then the index's
+    await uploadBlock(new RetryBucket(f, noSleep), fs, join(dir, meta.ulid));
+    assert.is(f.uploads, 5, '3 files + 2 retries');
+    for (const rel of ['chunks/000001', 'index']) {
+      assert.ok(sameBytes(await readAll(await f.inner.get(`${meta.ulid}/${rel}`)), new Uint8Array(readFileSync(join(dir, meta.ulid, rel)))), rel);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("a provider that retries itself (retries: 'provider') still gets cut bodies resumed, but no call retried again", async () => {
