@@ -41,7 +41,7 @@ interface Rx {
   dir: string;
   comp: ReceiveComponent;
   client: StoreClient;
-  post(body: BodyInit, init?: RequestInit): Promise<{ status: number; text: string }>;
+  post(body: NonNullable<RequestInit['body']>, init?: RequestInit): Promise<{ status: number; text: string }>;
   write(series: Parameters<typeof ts>[], tenant?: string): Promise<{ status: number; text: string }>;
   series(ms?: Matcher[]): Promise<Array<{ labels: Record<string, string>; samples: Array<[number, number]> }>>;
 }
@@ -70,7 +70,7 @@ async function startReceiver(extra: Record<string, unknown> = {}): Promise<Rx> {
     await running;
   });
   const url = `http://127.0.0.1:${port}/api/v1/receive`;
-  const post = async (body: BodyInit, init: RequestInit = {}) => {
+  const post = async (body: NonNullable<RequestInit['body']>, init: RequestInit = {}) => {
     const r = await fetch(url, { method: 'POST', body, ...init, headers: { ...REMOTE_WRITE_HEADERS, ...(init.headers as Record<string, string> | undefined) } });
     return { status: r.status, text: await r.text() };
   };
