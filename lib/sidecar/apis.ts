@@ -1,7 +1,8 @@
-// The sidecar's Metadata and Targets APIs (thanos.Metadata/MetricMetadata, thanos.Targets/Targets),
-// answered from its Prometheus's /api/v1/metadata and /api/v1/targets as Thanos's
-// pkg/metadata/prometheus.go and pkg/targets/prometheus.go do: one answer frame per call; target
-// labels and discovered labels get the external labels (replacing same-named ones).
+// The sidecar's Metadata, Targets and Rules APIs (thanos.Metadata/MetricMetadata, thanos.Targets/Targets,
+// thanos.Rules/Rules), answered from its Prometheus's /api/v1/metadata, /api/v1/targets and
+// /api/v1/rules as Thanos's pkg/metadata/prometheus.go, pkg/targets/prometheus.go and
+// pkg/rules/prometheus.go do: one answer frame per call (per group for rules); target labels,
+// discovered labels, rule labels and alert labels get the external labels (replacing same-named ones).
 import { GrpcError, GrpcStatus, type GrpcServices } from '../sdk/mod.ts';
 import type { Label } from '../labels/mod.ts';
 import { parseRfc3339Nano } from '../query/apis.ts';
@@ -14,8 +15,10 @@ import {
   type TargetsRequest, type TargetsResponse,
 } from '../proto/targets.ts';
 import { ProtobufError } from '../proto/wire.ts';
-import { PromError, type PromClient, type PromTargets } from './promclient.ts';
+import { PromError, type PromClient, type PromRules, type PromTargets } from './promclient.ts';
 import { grpcDecoder } from '../store/server.ts';
+import { ALERT_STATES, RulesType, ZERO_TIME, type AlertStateName, type Rule, type RuleGroup } from '../proto/rules.ts';
+import { rulesServices } from '../rules/grpc.ts';
 
 function grpcErr(e: unknown): unknown {
   if (e instanceof GrpcError) return e;
@@ -59,14 +62,46 @@ export function targetsFromProm(d: PromTargets, ext: Record<string, string>): Ta
   };
 }
 
+const alertState = (s: string | undefined): AlertStateName => ((ALERT_STATES as readonly string[]).includes(s ?? '') ? s : 'inactive') as AlertStateName;
+const ts = (s: string | undefined) => (s ? parseRfc3339Nano(s) : ZERO_TIME);
+const plain = (rec: Record<string, string> | undefined): Label[] => enrichLabels(rec, {});
+
+/** Prometheus's /api/v1/rules data as thanos.Rules groups, rule and alert labels with the external labels. */
+export function ruleGroupsFromProm(d: PromRules, ext: Record<string, string>): RuleGroup[] {
+  return (d.groups ?? []).map((g) => ({
+    name: g.name ?? '', file: g.file ?? '', interval: g.interval ?? 0, limit: g.limit ?? 0, evaluationDurationSeconds: g.evaluationTime ?? 0,
+    lastEvaluation: ts(g.lastEvaluation), partialResponseStrategy: 0,
+    rules: (g.rules ?? []).map((r): Rule => {
+      const common = {
+        name: r.name ?? '', query: r.query ?? '', labels: enrichLabels(r.labels, ext), health: r.health ?? '', lastError: r.lastError ?? '',
+        evaluationDurationSeconds: r.evaluationTime ?? 0, lastEvaluation: ts(r.lastEvaluation),
+      };
+      if (r.type === 'recording') return { kind: 'recording', ...common };
+      return {
+        kind: 'alert', ...common, state: alertState(r.state), durationSeconds: r.duration ?? 0, keepFiringForSeconds: r.keepFiringFor ?? 0,
+        annotations: plain(r.annotations),
+        alerts: (r.alerts ?? []).map((a) => ({
+          labels: enrichLabels(a.labels, ext), annotations: plain(a.annotations), state: alertState(a.state),
+          ...(a.activeAt ? { activeAt: parseRfc3339Nano(a.activeAt) } : {}), value: a.value ?? '', partialResponseStrategy: 0,
+        })),
+      };
+    }),
+  }));
+}
+
 export interface SidecarApisOptions {
   client: PromClient;
   externalLabels: () => Record<string, string>;
 }
 
-/** gRPC services for thanos.Metadata and thanos.Targets backed by Prometheus. */
+/** gRPC services for thanos.Metadata, thanos.Targets and thanos.Rules backed by Prometheus. */
 export function sidecarApiServices(o: SidecarApisOptions): GrpcServices {
   return {
+    ...rulesServices(async (r, signal) => {
+      const ext = o.externalLabels();
+      const type = r.type === RulesType.ALERT ? 'alert' : r.type === RulesType.RECORD ? 'record' : '';
+      return ruleGroupsFromProm(await o.client.rules(type, signal), ext);
+    }, grpcErr),
     [METRIC_METADATA_METHOD]: {
       kind: 'serverStream',
       requestDecode: grpcDecoder(decodeMetricMetadataRequest, grpcErr),

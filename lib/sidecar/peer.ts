@@ -96,9 +96,10 @@ export class PromPeer {
         minTime, maxTime: MAX_TIME, supportsSharding: false, supportsWithoutReplicaLabels: true,
         tsdbInfos: labelSets.map((labels) => ({ labels, minTime, maxTime: MAX_TIME })),
       },
-      // As Thanos's sidecar: the Metadata and Targets APIs are served from Prometheus's HTTP API.
+      // As Thanos's sidecar: the Metadata, Targets and Rules APIs are served from Prometheus's HTTP API.
       metricMetadata: {},
       targets: {},
+      rules: {},
     };
   }
 }

@@ -39,6 +39,18 @@ export interface PromTargets {
   droppedTargets?: Array<{ discoveredLabels?: Record<string, string> }> | null;
 }
 
+/** Prometheus's /api/v1/rules data (web/api/v1 RuleGroup, AlertingRule, RecordingRule, Alert). */
+export interface PromRules {
+  groups?: Array<{
+    name?: string; file?: string; interval?: number; limit?: number; evaluationTime?: number; lastEvaluation?: string;
+    rules?: Array<{
+      type?: string; name?: string; query?: string; health?: string; lastError?: string; evaluationTime?: number; lastEvaluation?: string;
+      labels?: Record<string, string>; state?: string; duration?: number; keepFiringFor?: number; annotations?: Record<string, string>;
+      alerts?: Array<{ labels?: Record<string, string>; annotations?: Record<string, string>; state?: string; activeAt?: string; value?: string }>;
+    }>;
+  }>;
+}
+
 export class PromClient {
   readonly base: string;
 
@@ -164,6 +176,11 @@ export class PromClient {
   /** /api/v1/targets, optionally only the active or dropped ones. */
   targets(state: '' | 'active' | 'dropped', signal?: AbortSignal): Promise<PromTargets> {
     return this.api<PromTargets>(`/api/v1/targets${state ? `?state=${state}` : ''}`, {}, signal).then((d) => d ?? { activeTargets: [], droppedTargets: [] });
+  }
+
+  /** /api/v1/rules (type: alert, record or all), as Thanos's RulesInGRPC asks it (#16: the sidecar's Rules API). */
+  rules(type: '' | 'alert' | 'record', signal?: AbortSignal): Promise<PromRules> {
+    return this.api<PromRules>(`/api/v1/rules${type ? `?type=${type}` : ''}`, {}, signal).then((d) => d ?? { groups: [] });
   }
 
   /** POST /api/v1/read asking for STREAMED_XOR_CHUNKS first, SAMPLES as the fallback (old Prometheus). */

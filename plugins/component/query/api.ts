@@ -9,6 +9,8 @@ import {
 import type { EndpointStatus } from '../../../lib/query/endpoints.ts';
 import { int64, stringifyJson } from '../../../lib/query/json.ts';
 import { FanoutError, metadataJson, targetsJson } from '../../../lib/query/apis.ts';
+import { alertsJson, rulesJson, rulesRequestFromQuery } from '../../../lib/query/rules.ts';
+import type { RuleGroup, RulesRequest } from '../../../lib/proto/rules.ts';
 import { prettify } from '../../../lib/promql/format.ts';
 import type { MetadataMap, MetricMetadataRequest } from '../../../lib/proto/metadata.ts';
 import { TargetsState, type TargetDiscovery, type TargetsRequest } from '../../../lib/proto/targets.ts';
@@ -60,6 +62,8 @@ export interface ApiDeps {
   metricMetadata?(req: MetricMetadataRequest, partialResponse: boolean, signal: AbortSignal): Promise<{ metadata: MetadataMap; warnings: string[] }>;
   /** thanos.Targets fan-out (/api/v1/targets); absent: no targets. */
   targets?(req: TargetsRequest, partialResponse: boolean, signal: AbortSignal): Promise<{ targets: TargetDiscovery; warnings: string[] }>;
+  /** thanos.Rules fan-out (/api/v1/rules, /api/v1/alerts); absent: no rules. */
+  rules?(req: RulesRequest, partialResponse: boolean, signal: AbortSignal): Promise<{ groups: RuleGroup[]; warnings: string[] }>;
   now?: () => number;
 }
 
@@ -551,8 +555,26 @@ export function createApi(deps: ApiDeps): Hono {
     }
     return respond(stringifyJson(out));
   }));
-  base.get('/rules', handle(async () => respond('{"groups":[]}')));
-  base.get('/alerts', handle(async () => respond('{"alerts":[]}')));
+  // Thanos's rules/alerts: thanos.Rules fanned out with replica-label dedup (lib/query/rules.ts, #16).
+  const rulesRoute = (alerts: boolean) => handle(async (p, c) => {
+    const partial = boolParam(p, 'partial_response', deps.partialResponse);
+    let req: RulesRequest;
+    try {
+      req = rulesRequestFromQuery(new URL(c.req.url).searchParams, alerts, partial);
+    } catch (e) {
+      throw new ApiError('bad_data', (e as Error).message);
+    }
+    let r: { groups: RuleGroup[]; warnings: string[] } = { groups: [], warnings: [] };
+    try {
+      if (deps.rules) r = await metaCall(c, 'rules', (signal) => deps.rules!(req, partial, signal));
+    } catch (e) {
+      if (e instanceof FanoutError) throw new ApiError('internal', `error retrieving rules: ${e.message}`);
+      throw e;
+    }
+    return respond(alerts ? alertsJson(r.groups) : rulesJson(r.groups), r.warnings);
+  });
+  base.get('/rules', rulesRoute(false));
+  base.get('/alerts', rulesRoute(true));
   base.options('/*', () => new Response(null, { status: 204 }));
   base.all('/*', () => respondError(new ApiError('not_found', 'not found')));
   const startedAt = now();

@@ -12,7 +12,7 @@ import { storeServices } from '../../../lib/store/server.ts';
 import { MAX_TIME } from '../../../lib/store/api.ts';
 import { optionalBucket } from '../../../lib/shipper/bucket.ts';
 import {
-  alertSender, alertsJSON, Evaluator, loadRuleFiles, queryApiClient, RuleTSDB, rulesJSON, type GroupState, type RecordedSample,
+  alertSender, alertsJSON, Evaluator, loadRuleFiles, queryApiClient, ruleGroupsProto, rulesServices, RuleTSDB, rulesJSON, type GroupState, type RecordedSample,
 } from '../../../lib/rules/mod.ts';
 import { ruleFlags, parseRuleConfig, type RuleConfig } from './config.ts';
 
@@ -151,7 +151,11 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
         rules: {},
       };
     },
-    grpc: storeServices(tsdb),
+    grpc: {
+      ...storeServices(tsdb),
+      // thanos.Rules, advertised by info().rules: the querier's /api/v1/rules and /api/v1/alerts fan out to it.
+      ...rulesServices(async () => ruleGroupsProto(ev, ext)),
+    },
     async fetch(req: Request) {
       const url = new URL(req.url);
       const p = url.pathname;
