@@ -18,6 +18,8 @@ import { ProxyStore } from '../../../lib/store/proxy.ts';
 import { storeServices } from '../../../lib/store/server.ts';
 import { createApi, type QueryableParams } from './api.ts';
 import { ApisClient, fanoutMetadata, fanoutTargets, FanoutError, type MetadataAPI, type TargetsAPI } from '../../../lib/query/apis.ts';
+import { fanoutRules, rulesSources, RulesClient, type RulesAPI } from '../../../lib/query/rules.ts';
+import type { RulesRequest, RulesResponse } from '../../../lib/proto/rules.ts';
 import {
   decodeMetricMetadataRequest, encodeMetricMetadataResponse, METRIC_METADATA_METHOD, type MetricMetadataRequest, type MetricMetadataResponse,
 } from '../../../lib/proto/metadata.ts';
@@ -53,11 +55,16 @@ export interface QuerySetupOptions {
 }
 
 /** The default endpoint client: the StoreAPI + Info client plus the Metadata and Targets APIs, on one ctx.grpcDial connection. */
-class EndpointGrpcClient extends StoreClient implements MetadataAPI, TargetsAPI {
+class EndpointGrpcClient extends StoreClient implements MetadataAPI, TargetsAPI, RulesAPI {
   private readonly apis: ApisClient;
+  private readonly rulesApi: RulesClient;
   constructor(conn: GrpcClientConn) {
     super(conn);
     this.apis = new ApisClient(conn);
+    this.rulesApi = new RulesClient(conn);
+  }
+  rules(req: RulesRequest, signal?: AbortSignal): AsyncIterable<RulesResponse> {
+    return this.rulesApi.rules(req, signal);
   }
   metricMetadata(req: MetricMetadataRequest, signal?: AbortSignal): AsyncIterable<MetricMetadataResponse> {
     return this.apis.metricMetadata(req, signal);
@@ -204,6 +211,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     flags: flagValues,
     metricMetadata: (req, partial, signal) => fanoutMetadata(endpoints.metadataSources(), req, partial, signal),
     targets: (req, partial, signal) => fanoutTargets(endpoints.targetsSources(), req, cfg.replicaLabels, partial, signal),
+    rules: (req, partial, signal) => fanoutRules(rulesSources(endpoints.all()), req, cfg.replicaLabels, partial, signal),
     buildInfo: (({ version, revision, branch, buildUser, buildDate, goVersion }) => ({ version, revision, branch, buildUser, buildDate, goVersion }))(ctx.build ?? NO_BUILD),
   });
 
