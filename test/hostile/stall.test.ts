@@ -41,6 +41,7 @@ components:
       remoteWriteAddress: 127.0.0.1:${rwp}
       tsdbPath: ./data/receive
       labels: ['receive_replica="0"']
+      labelValueLengthLimit: 2048   # off by default, as Prometheus's label_value_length_limit
     permissions: { net: ["127.0.0.1"], read: [./data/receive], write: [./data/receive] }
   - id: query
     use: query

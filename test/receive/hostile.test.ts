@@ -299,7 +299,7 @@ test('label limits (label_limit, label_name_length_limit, label_value_length_lim
 
 test('config: the new flags exist with Thanos\'s name and default, and bad values are refused naming the flag', () => {
   const flags = Object.fromEntries(plugin.flags!.map((f) => [f.name, f.default]));
-  assert.is(flags['tsdb.too-far-in-future.time-window'], '0s');
+  assert.is(flags['tsdb.too-far-in-future.time-window'], '10m'); // Thanos: 0s; see the flag's comment
   assert.is(flags['remote-write.max-decoded-bytes'], 32 << 20);
   for (const n of ['receive.label-limit', 'receive.label-name-length-limit', 'receive.label-value-length-limit']) assert.is(flags[n], 0);
   const base = { tsdbPath: '/tmp/x', labels: ['r="1"'] };

@@ -47,8 +47,12 @@ export const receiveFlags: FlagSpec[] = [
   { name: 'receive.replication-factor', key: 'replicationFactor', type: 'int', default: 1, help: 'How many times to replicate incoming write requests.', refused: notImplementedYet('thanos receive', 'no hashring: every write is stored once, here'), accept: [1] },
   { name: 'receive.replica-header', key: 'replicaHeader', type: 'string', default: 'THANOS-REPLICA', help: 'HTTP header specifying the replica number of a write request.' },
   {
-    name: 'tsdb.too-far-in-future.time-window', key: 'tsdbTooFarInFutureTimeWindow', type: 'duration', default: '0s',
-    help: 'Configures the allowed time window for ingesting samples too far in the future. Disabled (0s) by default. Please note enable this flag will reject samples in the future of receive local NTP time + configured duration due to clock skew in remote write clients.',
+    name: 'tsdb.too-far-in-future.time-window', key: 'tsdbTooFarInFutureTimeWindow', type: 'duration', default: '10m',
+    // Thanos defaults to 0s (off). We do not: one sample 30 days ahead moves the head's appendable
+    // window with it, and every live sample after it is refused (409, which Prometheus never
+    // retries) until the next block boundary, i.e. one request loses everyone's data. 10m is
+    // far beyond NTP skew; `0s` restores Thanos's behaviour.
+    help: 'Configures the allowed time window for ingesting samples too far in the future; samples after receive local time + this are refused (409). Default 10m (Thanos: 0s, disabled — a single far-future sample then blocks live samples until the next block boundary). 0s disables.',
   },
   {
     name: 'remote-write.max-decoded-bytes', key: 'maxDecodedBytes', type: 'int', default: DEFAULT_MAX_DECODED_BYTES,
