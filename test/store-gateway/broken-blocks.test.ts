@@ -110,6 +110,10 @@ test('blocks that cannot be loaded: warnings naming each (partial response), an 
     assert.ok(ln.names.includes('cluster'));
     assert.ok([truncated, noIndex, garbage].every((id) => ln.warnings.some((w) => w.includes(id))), ln.warnings.join('\n'));
 
+    // The block viewer API lists every block not served, with the reason.
+    const api = await (await s.comp.fetch!(new Request('http://x/api/v1/blocks'))).json() as { data: { loadFailures: Record<string, string> } };
+    assert.equal(Object.keys(api.data.loadFailures).sort(), [truncated, noIndex, garbage, v2, inverted].sort());
+
     // Partial response disabled (either way of saying it): the request fails naming a block.
     const e1 = await rejects(query(s.comp, { minTime: T0 + H2, maxTime: T0 + 2 * H2 - 1, matchers: [{ type: '=', name: 'cluster', value: 'x' }], partialResponseDisabled: true }));
     assert.is(e1.code, GrpcStatus.Aborted);

@@ -114,7 +114,8 @@ export function storeHttp(store: BucketStore, opts: { webDisable: boolean; label
           refreshedAt: (store.lastSyncAt ?? new Date(0)).toISOString(),
           err: store.lastSyncError ?? null,
           view,
-          loadFailures: Object.fromEntries(store.loadFailures),
+          // Blocks not served: failed to load, or meta.json unusable (queries warn about both).
+          loadFailures: Object.fromEntries([...(store.lastSync?.corrupted ?? []), ...store.loadFailures]),
         },
       });
     }
@@ -130,7 +131,7 @@ export function storeHttp(store: BucketStore, opts: { webDisable: boolean; label
             `<td>${esc(lbls)}</td><td>${esc(String(m.thanos.source ?? ''))}</td></tr>`;
         })
         .join('\n');
-      const failures = [...store.loadFailures].map(([id, e]) => `<li><code>${esc(id)}</code>: ${esc(e)}</li>`).join('');
+      const failures = [...(store.lastSync?.corrupted ?? []), ...store.loadFailures].map(([id, e]) => `<li><code>${esc(id)}</code>: ${esc(e)}</li>`).join('');
       const html = `<!doctype html><html><head><meta charset="utf-8"><title>Thanos store gateway: loaded blocks</title>
 <style>body{font-family:system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .5em;font-size:90%}th{background:#eee}</style></head>
 <body><h1>Loaded blocks (${store.blocks.size})</h1>
