@@ -53,9 +53,13 @@ export function parseRuleMatchers(strs: readonly string[]): Matcher[][] {
   });
 }
 
+/** Thanos's matches: only non-templated label values count (a templated value reads as empty). */
 function matchesAny(ls: readonly Label[], sets: ReadonlyArray<readonly Matcher[]>): boolean {
   if (sets.length === 0) return true;
-  const get = (n: string) => ls.find((l) => l.name === n)?.value ?? '';
+  const get = (n: string) => {
+    const v = ls.find((l) => l.name === n)?.value ?? '';
+    return v.includes('{{') ? '' : v;
+  };
   return sets.some((ms) => ms.every((m) => compileMatcher(m).matches(get(m.name))));
 }
 
@@ -120,16 +124,27 @@ function stripRule(r: Rule, drop: ReadonlySet<string>): Rule {
   return { ...r, labels: strip(r.labels), alerts: r.alerts.map((a) => ({ ...a, labels: strip(a.labels) })) };
 }
 
-/** Thanos's dedupRules: replica labels removed, one rule per identity (the preferred copy). */
+/**
+ * Thanos's dedupRules: replica labels removed, one rule per identity (the preferred copy), in the
+ * order the identities first appeared (so one source's answer keeps its rule-file order).
+ */
 export function dedupRules(rules: readonly Rule[], replicaLabels: readonly string[]): Rule[] {
   const drop = new Set(replicaLabels);
-  const rs = rules.map((r) => stripRule(r, drop)).sort((a, b) => ruleCmp(a, b) || preferCmp(a, b));
-  const out: Rule[] = [];
-  for (const r of rs) {
-    const last = out[out.length - 1];
-    if (!last || ruleCmp(last, r) !== 0) out.push(r);
+  const rs = rules.map((r) => stripRule(r, drop));
+  const order = rs.map((_, i) => i).sort((a, b) => ruleCmp(rs[a]!, rs[b]!) || a - b);
+  const keep: Array<Rule | undefined> = new Array(rs.length);
+  for (let i = 0; i < order.length;) {
+    let first = order[i]!;
+    let best = rs[first]!;
+    let j = i + 1;
+    for (; j < order.length && ruleCmp(rs[order[i]!]!, rs[order[j]!]!) === 0; j++) {
+      first = Math.min(first, order[j]!);
+      if (preferCmp(rs[order[j]!]!, best) < 0) best = rs[order[j]!]!;
+    }
+    keep[first] = best;
+    i = j;
   }
-  return out;
+  return keep.filter((r): r is Rule => r !== undefined);
 }
 
 /** Thanos's dedupGroups: groups with the same name and file merged, their rules deduplicated; sorted by name, file. */
