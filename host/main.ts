@@ -12,6 +12,8 @@ import { ConfigError } from './index.ts';
 import { createCapabilities } from './capabilities.ts';
 import { FlagError, formatFlagsHelp, hostFlagSpecs, parseFlagDuration } from '../lib/sdk/flags.ts';
 import { loadBuiltinObjstore, loadUse, NotImplementedError } from './loader.ts';
+import { checkComponentIsolation, loadObjstoreEntry, type LoadedObjstore } from './isolate/entry.ts';
+import { IsolationError } from './isolate/host.ts';
 import { objstoreHandle, runGroup, type ObjstoreHandle, type UnitSpec } from './lifecycle.ts';
 import { createLogger } from './log.ts';
 import { ManifestError, readManifest, startOrder, type Manifest, type ObjstoreEntry } from './manifest.ts';
@@ -162,17 +164,19 @@ export async function buildObjstore(m: Manifest, e: ObjstoreEntry, log: Logger):
   const fail = (key: string, detail: string): never => {
     throw new ManifestError(m.file, m.lineOf(key), key, detail);
   };
-  let plugin: ObjstorePlugin;
+  let loaded: LoadedObjstore;
   try {
-    plugin = (await loadUse(e.use, m.dir, 'objstore')).plugin;
+    loaded = await loadObjstoreEntry(m, e, log);
   } catch (err) {
+    if (err instanceof IsolationError) return fail(err.key, err.detail);
     return fail(`${e.key}.use`, (err as Error).message);
   }
+  const plugin = loaded.plugin;
   const perms = new Permissions({ pluginId: plugin.manifest.id, request: plugin.manifest.permissions, grant: e.permissions, grantKey: `${e.key}.permissions`, grantBaseDir: m.dir });
   noteUngranted(log, plugin.manifest.id, plugin.manifest.permissions, e.permissions, `${e.key}.permissions`);
   const cfg = bucketConfigFromObject({ type: plugin.provider, config: e.config, prefix: e.prefix }, `${m.file}: ${e.key}`);
   try {
-    plugin.parseConfig(resolveSecrets(e.config, perms, `${e.key}.config`));
+    await loaded.checkConfig(resolveSecrets(e.config, perms, `${e.key}.config`));
   } catch (err) {
     configFail(fail, e.key, err);
   }
@@ -220,6 +224,13 @@ export async function planManifest(m: Manifest, log: Logger): Promise<UnitSpec[]
   }
   const units: UnitSpec[] = [];
   for (const c of order) {
+    // Before the module is imported: its top-level code would already run in the host.
+    try {
+      checkComponentIsolation(c, log);
+    } catch (err) {
+      if (err instanceof IsolationError) fail(err.key, err.detail);
+      throw err;
+    }
     let plugin: ComponentPlugin;
     try {
       plugin = (await loadUse(c.use, m.dir, 'component')).plugin;

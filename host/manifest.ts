@@ -10,6 +10,8 @@
 //       config: { directory: ./data/bucket }
 //       prefix: ""                           # optional, like Thanos's objstore YAML
 //       permissions: { read: [./data/bucket], write: [./data/bucket] }
+//       isolation: process                   # process (default for a path or npm package) | inline
+//       trust: true                          # required for isolation: inline of a path or npm package
 //   components:
 //     - id: store
 //       use: store
@@ -42,9 +44,16 @@ export interface ObjstoreEntry {
   config: unknown;
   prefix: string;
   permissions: PermissionRequest;
+  /** `isolation:` as written (undefined: the default, which depends on where the plugin comes from). */
+  isolation?: Isolation;
+  /** `trust: true`: the operator allows a third-party plugin in the host's process. */
+  trust: boolean;
   /** Manifest key of this entry, e.g. `objstore[0]`. */
   key: string;
 }
+
+/** Where a plugin runs: its own process (runtime-enforced grant) or the host's. */
+export type Isolation = 'process' | 'inline';
 
 export interface ComponentEntry {
   id: string;
@@ -57,6 +66,8 @@ export interface ComponentEntry {
   grpc?: string;
   dataDir?: string;
   permissions: PermissionRequest;
+  isolation?: Isolation;
+  trust: boolean;
   key: string;
 }
 
@@ -74,8 +85,8 @@ export interface Manifest {
 }
 
 const TOP = ['apiVersion', 'log', 'core', 'gracePeriod', 'objstore', 'components'];
-const OBJ = ['id', 'use', 'config', 'prefix', 'permissions'];
-const COMP = ['id', 'use', 'enabled', 'config', 'objstore', 'dependsOn', 'http', 'grpc', 'dataDir', 'httpGracePeriod', 'grpcGracePeriod', 'permissions'];
+const OBJ = ['id', 'use', 'config', 'prefix', 'permissions', 'isolation', 'trust'];
+const COMP = ['id', 'use', 'enabled', 'config', 'objstore', 'dependsOn', 'http', 'grpc', 'dataDir', 'httpGracePeriod', 'grpcGracePeriod', 'permissions', 'isolation', 'trust'];
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /** Records the line of every key path in the document. */
@@ -177,6 +188,15 @@ export function parseManifest(text: string, file: string): Manifest {
     return m as PermissionRequest;
   };
 
+  const isolation = (o: Record<string, unknown>, key: string): { isolation?: Isolation; trust: boolean } => {
+    const iso = o.isolation;
+    if (iso !== undefined && iso !== 'process' && iso !== 'inline') fail(`${key}.isolation`, `expected process or inline, got ${typeName(iso)}`);
+    if (o.trust !== undefined && typeof o.trust !== 'boolean') fail(`${key}.trust`, `expected true or false, got ${typeName(o.trust)}`);
+    // trust means one thing: a third-party plugin may run inline. Anywhere else it would be ignored.
+    if (o.trust === true && iso !== 'inline') fail(`${key}.trust`, 'trust: true only applies with isolation: inline (it allows a third-party plugin in the host\'s process)');
+    return { isolation: iso as Isolation | undefined, trust: o.trust === true };
+  };
+
   strictKeys(r, TOP, '');
   if (r.apiVersion !== 1) fail('apiVersion', r.apiVersion === undefined ? 'is required (apiVersion: 1)' : `must be 1, got ${typeName(r.apiVersion)}`);
 
@@ -220,7 +240,7 @@ export function parseManifest(text: string, file: string): Manifest {
     if (objstore.some((e) => e.id === id)) fail(`${key}.id`, `duplicate objstore id "${id}"`);
     const prefix = o.prefix === undefined || o.prefix === null ? '' : o.prefix;
     if (typeof prefix !== 'string') fail(`${key}.prefix`, `expected a string, got ${typeName(prefix)}`);
-    objstore.push({ id, use: str(o.use, `${key}.use`, true)!, config: o.config ?? {}, prefix: prefix as string, permissions: perms(o.permissions, `${key}.permissions`), key });
+    objstore.push({ id, use: str(o.use, `${key}.use`, true)!, config: o.config ?? {}, prefix: prefix as string, permissions: perms(o.permissions, `${key}.permissions`), ...isolation(o, key), key });
   });
 
   const components: ComponentEntry[] = [];
@@ -248,7 +268,7 @@ export function parseManifest(text: string, file: string): Manifest {
     components.push({
       id, use: str(c.use, `${key}.use`, true)!, enabled: c.enabled !== false, config: c.config ?? {},
       objstore: os, dependsOn: deps as string[], http: addr(c.http, `${key}.http`), grpc: addr(c.grpc, `${key}.grpc`),
-      dataDir: str(c.dataDir, `${key}.dataDir`), permissions: perms(c.permissions, `${key}.permissions`), key,
+      dataDir: str(c.dataDir, `${key}.dataDir`), permissions: perms(c.permissions, `${key}.permissions`), ...isolation(c, key), key,
     });
   });
 

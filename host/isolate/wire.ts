@@ -1,0 +1,392 @@
+// The typed channel between the host and an isolated plugin's process (issue #22). Runs unchanged
+// under Node (the host) and Deno (the plugin process): web streams and Uint8Array only.
+//
+// A frame is [u32 length of the rest][u32 length of the JSON header][JSON header][binary payload].
+// Messages (the header's `t`):
+//   call {id, m, a}  -> ok {id, v} | err {id, e}        a request and its answer; a binary payload
+//                                                        (an object body) rides in the same frame
+//   note {m, a}                                          fire and forget (log lines, metrics)
+//   chunk {s} + bytes | items {s, v} | end {s} | serr {s, e}   a stream, sender -> receiver
+//   credit {s, n} | cancel {s}                           receiver -> sender: flow control
+// Streams (object bodies, upload bodies, listings) are announced inside a call or ok header as
+// {s: id, sk: 'bytes' | 'items'} and flow with credits: the sender may have at most WINDOW
+// messages in flight that the receiver's consumer has not taken, so a slow reader on either side
+// holds the other back instead of buffering a whole object (backpressure).
+import { ConfigError, PermissionDenied } from '../../lib/sdk/errors.ts';
+import { ObjectNotFoundError } from '../../lib/objstore/bucket.ts';
+
+/** Messages in flight per stream before the sender waits for credit. */
+export const WINDOW = 8;
+/** Largest binary payload of one stream message; bigger chunks are split. */
+export const MAX_CHUNK = 1 << 20;
+/** Listing names per items message. */
+const ITEMS_BATCH = 512;
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  /** PermissionDenied's fields. */
+  pd?: [string, string, string, string, string | undefined];
+  /** ConfigError's key. */
+  ck?: string;
+  /** The provider's isObjNotFoundErr said yes: the object's name. */
+  nf?: string;
+}
+
+export function serializeError(err: unknown, notFound?: (e: unknown) => boolean): SerializedError {
+  const e = (err instanceof Error ? err : new Error(String(err))) as Error & { code?: unknown; objectName?: unknown };
+  const out: SerializedError = { name: e.name, message: e.message };
+  if (typeof e.code === 'string') out.code = e.code;
+  if (err instanceof PermissionDenied) out.pd = [err.pluginId, err.api, err.descriptor, err.manifestKey, err.reason];
+  if (err instanceof ConfigError) out.ck = err.key;
+  if (notFound?.(err)) out.nf = typeof e.objectName === 'string' ? e.objectName : '';
+  return out;
+}
+
+/** The host-side error for a serialized one: PermissionDenied, ConfigError, ObjectNotFoundError keep their class. */
+export function deserializeError(s: SerializedError): Error {
+  let e: Error;
+  if (s.pd) e = new PermissionDenied(s.pd[0], s.pd[1], s.pd[2], s.pd[3], s.pd[4] ?? undefined);
+  else if (s.ck !== undefined) e = new ConfigError(s.ck, '');
+  else if (s.nf !== undefined) e = new ObjectNotFoundError(s.nf);
+  else {
+    e = new Error(s.message);
+    e.name = s.name;
+  }
+  Object.defineProperty(e, 'message', { value: s.message, writable: true, configurable: true });
+  if (s.code !== undefined && !s.pd && s.nf === undefined) (e as { code?: string }).code = s.code;
+  return e;
+}
+
+interface Header {
+  t: string;
+  id?: number;
+  m?: string;
+  a?: unknown[];
+  v?: unknown;
+  e?: SerializedError;
+  s?: number;
+  sk?: 'bytes' | 'items';
+  n?: number;
+  /** The value is the frame's binary payload. */
+  b?: 1;
+}
+
+export interface Incoming {
+  /** The JSON value (call arguments or an answer). */
+  value: unknown;
+  /** The frame's binary payload, if any. */
+  bin?: Uint8Array;
+  /** An announced stream: bytes or listing items. */
+  stream?: ReadableStream<Uint8Array> | ReadableStream<unknown>;
+}
+
+export interface Outgoing {
+  value?: unknown;
+  bin?: Uint8Array;
+  bytes?: ReadableStream<Uint8Array>;
+  items?: AsyncIterable<unknown>;
+}
+
+export type Handler = (method: string, args: unknown[], inc: Incoming) => Promise<Outgoing>;
+export type NoteHandler = (method: string, args: unknown[]) => void;
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+interface Sender {
+  credits: number;
+  cancelled: boolean;
+  wake?: () => void;
+}
+
+interface Receiver {
+  onChunk(v: Uint8Array | unknown[]): void;
+  onEnd(): void;
+  onError(e: Error): void;
+}
+
+export class Peer {
+  private nextId = 1;
+  private nextSid = 1;
+  private pending = new Map<number, { resolve(i: Incoming): void; reject(e: Error): void }>();
+  private senders = new Map<number, Sender>();
+  private receivers = new Map<number, Receiver>();
+  private closedWith?: Error;
+  /** Calls and streams in flight (the host keeps the child referenced while > 0). */
+  active = 0;
+  onActive?: (n: number) => void;
+  /** Called once when the channel closes (EOF, error, or close()). */
+  onClose?: (err: Error) => void;
+
+  constructor(
+    input: ReadableStream<Uint8Array>,
+    private readonly write: (frame: Uint8Array) => void,
+    private readonly handler: Handler = async (m) => { throw new Error(`no handler for ${m}`); },
+    private readonly noteHandler: NoteHandler = () => {},
+  ) {
+    void this.readLoop(input);
+  }
+
+  private bump(d: number): void {
+    this.active += d;
+    this.onActive?.(this.active);
+  }
+
+  private send(h: Header, bin?: Uint8Array): void {
+    if (this.closedWith) return;
+    const j = enc.encode(JSON.stringify(h));
+    const n = bin ? bin.length : 0;
+    const f = new Uint8Array(8 + j.length + n);
+    const dv = new DataView(f.buffer);
+    dv.setUint32(0, 4 + j.length + n);
+    dv.setUint32(4, j.length);
+    f.set(j, 8);
+    if (bin) f.set(bin, 8 + j.length);
+    this.write(f);
+  }
+
+  /** Fails every pending call and stream (the other side went away). */
+  close(err: Error): void {
+    if (this.closedWith) return;
+    this.closedWith = err;
+    this.onClose?.(err);
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    for (const r of this.receivers.values()) r.onError(err);
+    this.receivers.clear();
+    for (const s of this.senders.values()) { s.cancelled = true; s.wake?.(); }
+  }
+
+  call(method: string, args: unknown[], out: Outgoing = {}): Promise<Incoming> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    const id = this.nextId++;
+    this.bump(1);
+    const p = new Promise<Incoming>((resolve, reject) => this.pending.set(id, {
+      resolve: (i) => { this.bump(-1); resolve(i); },
+      reject: (e) => { this.bump(-1); reject(e); },
+    }));
+    this.sendWith({ t: 'call', id, m: method, a: args }, out);
+    return p;
+  }
+
+  note(method: string, args: unknown[]): void {
+    this.send({ t: 'note', m: method, a: args });
+  }
+
+  /** Sends a header with an Outgoing (inline value/bytes, or an announced stream). */
+  private sendWith(h: Header, out: Outgoing): void {
+    if (out.value !== undefined) h.v = out.value;
+    if (out.bytes || out.items) {
+      const sid = this.nextSid++;
+      h.s = sid;
+      h.sk = out.bytes ? 'bytes' : 'items';
+      this.send(h);
+      void this.pump(sid, out);
+      return;
+    }
+    if (out.bin) h.b = 1;
+    this.send(h, out.bin);
+  }
+
+  private async pump(sid: number, out: Outgoing): Promise<void> {
+    const st: Sender = { credits: WINDOW, cancelled: false };
+    this.senders.set(sid, st);
+    this.bump(1);
+    const waitCredit = async () => {
+      while (st.credits <= 0 && !st.cancelled) await new Promise<void>((r) => { st.wake = r; });
+    };
+    try {
+      if (out.bytes) {
+        const reader = out.bytes.getReader();
+        try {
+          for (;;) {
+            await waitCredit();
+            if (st.cancelled) { await reader.cancel().catch(() => {}); return; }
+            const { done, value } = await reader.read();
+            if (done) break;
+            for (let off = 0; off < value.length; off += MAX_CHUNK) {
+              if (off > 0) await waitCredit();
+              if (st.cancelled) { await reader.cancel().catch(() => {}); return; }
+              st.credits--;
+              this.send({ t: 'chunk', s: sid }, value.length <= MAX_CHUNK ? value : value.subarray(off, off + MAX_CHUNK));
+            }
+          }
+        } finally {
+          reader.releaseLock();
+        }
+      } else {
+        let batch: unknown[] = [];
+        const it = out.items![Symbol.asyncIterator]();
+        try {
+          for (;;) {
+            const r = await it.next();
+            if (!r.done) batch.push(r.value);
+            if (batch.length >= ITEMS_BATCH || (r.done && batch.length > 0)) {
+              await waitCredit();
+              if (st.cancelled) { await it.return?.(); return; }
+              st.credits--;
+              this.send({ t: 'items', s: sid, v: batch });
+              batch = [];
+            }
+            if (r.done) break;
+          }
+        } catch (err) {
+          throw err;
+        }
+      }
+      this.send({ t: 'end', s: sid });
+    } catch (err) {
+      this.send({ t: 'serr', s: sid, e: serializeError(err) });
+    } finally {
+      this.senders.delete(sid);
+      this.bump(-1);
+    }
+  }
+
+  /** The receiving end of an announced stream: a web stream that grants credit as it is read. */
+  private receive(sid: number, kind: 'bytes' | 'items'): ReadableStream<Uint8Array> | ReadableStream<unknown> {
+    let outstanding = WINDOW;
+    let ctrl!: ReadableStreamDefaultController<unknown>;
+    let done = false;
+    this.bump(1);
+    const finish = () => {
+      if (done) return;
+      done = true;
+      this.receivers.delete(sid);
+      this.bump(-1);
+    };
+    this.receivers.set(sid, {
+      onChunk: (v) => {
+        outstanding--;
+        if (kind === 'bytes') ctrl.enqueue(v);
+        else for (const x of v as unknown[]) ctrl.enqueue(x);
+      },
+      onEnd: () => { finish(); ctrl.close(); },
+      onError: (e) => { finish(); ctrl.error(e); },
+    });
+    // Items: the queue counts names, credits count batches; size the window in names.
+    const hwm = kind === 'bytes' ? WINDOW : WINDOW * ITEMS_BATCH;
+    return new ReadableStream<unknown>({
+      start: (c) => { ctrl = c; },
+      pull: (c) => {
+        if (done) return;
+        const free = kind === 'bytes' ? c.desiredSize! : Math.floor(c.desiredSize! / ITEMS_BATCH);
+        const want = free - outstanding;
+        if (want > 0) {
+          outstanding += want;
+          this.send({ t: 'credit', s: sid, n: want });
+        }
+      },
+      cancel: () => {
+        if (!done) this.send({ t: 'cancel', s: sid });
+        finish();
+      },
+    }, { highWaterMark: hwm });
+  }
+
+  private incoming(h: Header, bin: Uint8Array | undefined): Incoming {
+    return {
+      value: h.b ? undefined : h.v,
+      bin: h.b ? bin ?? new Uint8Array(0) : undefined,
+      stream: h.s !== undefined ? this.receive(h.s, h.sk ?? 'bytes') : undefined,
+    };
+  }
+
+  private dispatch(h: Header, bin: Uint8Array | undefined): void {
+    switch (h.t) {
+      case 'call': {
+        const inc = this.incoming(h, bin);
+        const id = h.id!;
+        this.handler(h.m!, h.a ?? [], inc).then(
+          (out) => this.sendWith({ t: 'ok', id }, out),
+          (err) => this.send({ t: 'err', id, e: (err as { __serialized?: SerializedError }).__serialized ?? serializeError(err) }),
+        );
+        return;
+      }
+      case 'ok': {
+        const p = this.pending.get(h.id!);
+        this.pending.delete(h.id!);
+        const inc = this.incoming(h, bin);
+        p?.resolve(inc);
+        return;
+      }
+      case 'err': {
+        const p = this.pending.get(h.id!);
+        this.pending.delete(h.id!);
+        p?.reject(deserializeError(h.e!));
+        return;
+      }
+      case 'note':
+        try { this.noteHandler(h.m!, h.a ?? []); } catch { /* a note has no answer */ }
+        return;
+      case 'chunk':
+        this.receivers.get(h.s!)?.onChunk(bin ?? new Uint8Array(0));
+        return;
+      case 'items':
+        this.receivers.get(h.s!)?.onChunk(h.v as unknown[]);
+        return;
+      case 'end':
+        this.receivers.get(h.s!)?.onEnd();
+        return;
+      case 'serr':
+        this.receivers.get(h.s!)?.onError(deserializeError(h.e!));
+        return;
+      case 'credit': {
+        const s = this.senders.get(h.s!);
+        if (s) { s.credits += h.n ?? 1; s.wake?.(); }
+        return;
+      }
+      case 'cancel': {
+        const s = this.senders.get(h.s!);
+        if (s) { s.cancelled = true; s.wake?.(); }
+        return;
+      }
+    }
+  }
+
+  private async readLoop(input: ReadableStream<Uint8Array>): Promise<void> {
+    const reader = input.getReader();
+    let buf: Uint8Array = new Uint8Array(0);
+    let len = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (len === 0 && value.length >= 8) {
+          buf = value;
+          len = value.length;
+        } else {
+          if (len + value.length > buf.length || buf === value) {
+            const nb = new Uint8Array(Math.max(len + value.length, buf.length * 2));
+            nb.set(buf.subarray(0, len));
+            buf = nb;
+          }
+          buf.set(value, len);
+          len += value.length;
+        }
+        let off = 0;
+        while (len - off >= 8) {
+          const dv = new DataView(buf.buffer, buf.byteOffset + off, 8);
+          const total = dv.getUint32(0);
+          if (len - off < 4 + total) break;
+          const jl = dv.getUint32(4);
+          const h = JSON.parse(dec.decode(buf.subarray(off + 8, off + 8 + jl))) as Header;
+          const n = total - 4 - jl;
+          // Copied: the read buffer is reused for the next frames.
+          const bin = n > 0 ? buf.slice(off + 8 + jl, off + 4 + total) : undefined;
+          off += 4 + total;
+          this.dispatch(h, bin);
+        }
+        if (off > 0) {
+          if (off === len) { len = 0; buf = new Uint8Array(0); }
+          else { buf = buf.slice(off, len); len = buf.length; }
+        }
+      }
+      this.close(new Error('channel closed'));
+    } catch (err) {
+      this.close(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+}
