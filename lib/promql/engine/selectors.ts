@@ -140,7 +140,11 @@ export function rangeSource(ev: Evaluator, e: MatrixSelector | SubqueryExpr): Ra
   let total = 0;
   const raws: RawSeries[] = m.map((s) => {
     total += s.t.length;
-    return { labels: s.metric, t: Float64Array.from(s.t), v: Float64Array.from(s.v), n: s.t.length, stale: null, dropName: s.dropName };
+    // Chunked inner results arrive as Float64Arrays already (driver.ts); new Float64Array(array)
+    // copies natively where Float64Array.from would iterate (seconds for millions of samples).
+    const t = (s.t as unknown) instanceof Float64Array ? (s.t as unknown as Float64Array) : new Float64Array(s.t);
+    const v = (s.v as unknown) instanceof Float64Array ? (s.v as unknown as Float64Array) : new Float64Array(s.v);
+    return { labels: s.metric, t, v, n: s.t.length, stale: null, dropName: s.dropName };
   });
   ev.addSamples(total);
   return { raws, range: e.range, offset: e.offset, at: e.at };

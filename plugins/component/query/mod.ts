@@ -224,8 +224,19 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
   });
   const inner = new Hono();
   // Queries wait for a slot (--query.max-concurrent); other API calls and the UI do not.
+  // Thanos's gate metrics (thanos_query_concurrent_ prefix): a query holds its slot until its
+  // evaluation has stopped, so in-flight shows whether a canceled query really ended.
+  const gateInFlight = ctx.metrics.gauge('thanos_query_concurrent_gate_queries_in_flight', 'Number of queries that are currently in flight.');
+  ctx.metrics.gauge('thanos_query_concurrent_gate_queries_max', 'Number of maximum concurrent queries.').set(cfg.maxConcurrent);
   inner.use('/api/v1/query*', async (c, next) => {
-    await queryGate.run(() => next(), c.req.raw.signal);
+    await queryGate.run(async () => {
+      gateInFlight.inc();
+      try {
+        await next();
+      } finally {
+        gateInFlight.dec();
+      }
+    }, c.req.raw.signal);
     queriesTotal.inc({ handler: c.req.path.endsWith('query_range') ? 'query_range' : 'query', code: String(c.res.status) });
   });
   inner.route('/', api);
