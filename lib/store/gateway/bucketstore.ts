@@ -406,11 +406,19 @@ class BlockFailures {
     this.report(id, `block ${id}: ${what}: ${(e as Error).message}`);
   }
 
-  /** A block known not to be servable (it failed to load). */
-  report(id: string, msg: string): void {
+  /**
+   * A block known not to be servable (it failed to load). `mayAbort: false` for a block whose range
+   * is unknown (unusable meta.json): it would fail every strict request, whatever its time range,
+   * so under ABORT it is skipped as Thanos's meta fetcher skips a corrupted meta (logged and
+   * counted in thanos_blocks_meta_synced{state="corrupted-meta-json"}), and only warned about.
+   */
+  report(id: string, msg: string, mayAbort = true): void {
     if (this.failed.has(id)) return;
     this.failed.add(id);
-    if (this.strict) throw new GrpcError(GrpcStatus.Aborted, `${msg} (partial response is disabled)`);
+    if (this.strict) {
+      if (!mayAbort) return;
+      throw new GrpcError(GrpcStatus.Aborted, `${msg} (partial response is disabled)`);
+    }
     this.warn?.(`${msg}; the answer leaves this block's data out`);
   }
 }
@@ -718,7 +726,7 @@ export class BucketStore {
       f.report(id, `block ${id} could not be loaded: ${this.loadFailures.get(id) ?? 'unknown error'}`);
     }
     for (const [id, err] of this.lastSync?.corrupted ?? []) {
-      f.report(id, `block ${id} could not be loaded (its meta.json is unusable, so its time range is unknown): ${err.startsWith(`block ${id}: `) ? err.slice(id.length + 8) : err}`);
+      f.report(id, `block ${id} could not be loaded (its meta.json is unusable, so its time range is unknown): ${err.startsWith(`block ${id}: `) ? err.slice(id.length + 8) : err}`, false);
     }
   }
 
