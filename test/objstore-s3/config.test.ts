@@ -178,9 +178,16 @@ test('create(): credentials from AWS_* env when the config has none; env denied 
   const ctx = testCtx({ env: { AWS_ACCESS_KEY_ID: 'AK', AWS_SECRET_ACCESS_KEY: 'SK' } });
   await (await plugin.create(ctx, cfg)).close();
   assert.ok(!ctx.lines.some((l) => l.level === 'warn'), 'no anonymous warning when env has keys');
-  const anon = testCtx({ env: {} });
+  assert.ok(ctx.lines.some((l) => l.kv?.source === 'environment'), 'the source is logged');
+  // Nothing anywhere and instance metadata switched off: anonymous requests, said once.
+  const anon = testCtx({ env: { AWS_EC2_METADATA_DISABLED: 'true' } });
   await (await plugin.create(anon, cfg)).close();
   assert.ok(anon.lines.some((l) => l.level === 'warn' && /anonymous/.test(l.msg)), 'anonymous access is logged');
+  // Nothing in env/files: the chain ends at the instance metadata service (asked lazily, not at create()).
+  const imds = testCtx({ env: {} });
+  await (await plugin.create(imds, cfg)).close();
+  assert.ok(imds.lines.some((l) => /EC2 instance metadata \(http:\/\/169\.254\.169\.254\)/.test(String(l.kv?.source))), JSON.stringify(imds.lines));
+  assert.is(imds.requests.length, 0, 'create() asks nothing');
   try {
     await plugin.create(testCtx(), cfg);
     assert.unreachable('expected a permission error');
@@ -189,11 +196,16 @@ test('create(): credentials from AWS_* env when the config has none; env denied 
   }
   const sdk = plugin.parseConfig({ bucket: 'b', endpoint: 'e', aws_sdk_auth: true });
   try {
-    await plugin.create(testCtx({ env: {} }), sdk);
+    await plugin.create(testCtx({ env: { AWS_EC2_METADATA_DISABLED: 'true' } }), sdk);
     assert.unreachable('expected an error');
   } catch (err) {
-    assert.match(String(err), /aws_sdk_auth/);
+    assert.match(String(err), /aws_sdk_auth: no credentials/);
   }
+});
+
+test('signature_version2: true is refused by name (the SDK signs V4 only); false, as in the deployment YAML, is accepted', () => {
+  configError(() => plugin.parseConfig({ bucket: 'b', endpoint: 'e', signature_version2: true }), 'signature_version2', /Signature Version 4 only/);
+  assert.is(plugin.parseConfig({ bucket: 'b', endpoint: 'e', signature_version2: false }).signatureV2, false);
 });
 
 test('addressing: auto is virtual-hosted on AWS, path elsewhere; region from the endpoint', async () => {
@@ -253,7 +265,10 @@ test('max_retries: 503 SlowDown is retried (re-signed) up to max_retries; withou
     const base = { bucket: 'b', endpoint, insecure: true, access_key: 'a', secret_key: 's' };
     const retrying = await plugin.create(testCtx(), plugin.parseConfig({ ...base, max_retries: 2 }));
     assert.is(new TextDecoder().decode(await readAll(await retrying.get('x'))), 'ok');
-    const plain = await plugin.create(testCtx(), plugin.parseConfig(base));
+    // Thanos's default is 10 retries: the flaky server's two 503s are absorbed.
+    assert.is(plugin.parseConfig(base).maxRetries, 10);
+    assert.is(new TextDecoder().decode(await readAll(await (await plugin.create(testCtx(), plugin.parseConfig(base))).get('x'))), 'ok');
+    const plain = await plugin.create(testCtx(), plugin.parseConfig({ ...base, max_retries: 0 }));
     try {
       await plain.get('x');
       assert.unreachable('expected SlowDown');
@@ -306,7 +321,7 @@ test('a server that ignores Range still yields exactly the requested bytes', asy
 
 test('an endpoint that refuses connections: a transient (retryable) error naming the cause', async () => {
   const port = await closedPort();
-  const b = await plugin.create(testCtx(), plugin.parseConfig({ bucket: 'b', endpoint: `127.0.0.1:${port}`, insecure: true, access_key: 'a', secret_key: 's' }));
+  const b = await plugin.create(testCtx(), plugin.parseConfig({ bucket: 'b', endpoint: `127.0.0.1:${port}`, insecure: true, access_key: 'a', secret_key: 's', max_retries: 1 }));
   try {
     await b.get('x');
     assert.unreachable('expected an error');

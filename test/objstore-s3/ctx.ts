@@ -29,7 +29,10 @@ export function testCtx(opts: { net?: string[]; env?: Record<string, string>; pl
       const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
       const hostPort = `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
       if (opts.net && !opts.net.includes(hostPort)) throw new PermissionDenied(pluginId, 'fetch', hostPort, 'permissions.net');
-      requests.push({ method: init?.method ?? 'GET', url: url.href });
+      // Tests talk to loopback only: the credential chain's default instance-metadata and ECS
+      // addresses (169.254.x) are never a target, whatever a test's grant says.
+      if (!/^(127\.|localhost$|\[::1\]$)/.test(url.hostname) && !opts.net) throw new PermissionDenied(pluginId, 'fetch', hostPort, 'permissions.net');
+      requests.push({ method: init?.method ?? (input instanceof Request ? input.method : 'GET'), url: url.href });
       return fetch(input, init);
     },
     listen: unsupported('listen') as never,

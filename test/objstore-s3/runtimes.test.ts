@@ -1,4 +1,5 @@
 // The S3 and SWIFT plugins use only web APIs (fetch, WebCrypto, web streams) and the capabilities
+// (S3's AWS SDK also reads os.release() for its user agent: Deno needs --allow-sys=osRelease)
 // they are given: the same round trip (multipart / SLO upload, get, range, list, delete) runs under
 // Node, Deno and Bun against the Swift all-in-one.
 import { test } from 'uvu';
@@ -22,7 +23,7 @@ function run(cmd: string, args: string[]): Promise<string> {
 
 const runtimes: Array<[string, string, (s: string[]) => string[]]> = [
   ['node', process.execPath, (a) => ['--import', 'tsx', script, ...a]],
-  ['deno', `${root}node_modules/.bin/deno`, (a) => ['run', '--allow-net', '--allow-read', '--allow-env', '--no-prompt', script, ...a]],
+  ['deno', `${root}node_modules/.bin/deno`, (a) => ['run', '--allow-net', '--allow-read', '--allow-env', '--allow-sys=osRelease', '--no-prompt', script, ...a]],
   ['bun', `${root}node_modules/.bin/bun`, (a) => [script, ...a]],
 ];
 

@@ -7,6 +7,7 @@
 //   parts.ts   multipart / large-object part slicing of arrays and streams
 //   sign.ts    AWS SigV4 / V2 signing, SHA-256, hex/base64, RFC 3986 URI encoding
 //   xml.ts     a small XML reader for S3-style answers
+//   sdkfetch.ts  the fetch a vendor SDK gets: ctx.fetch (the net grant) + response_header_timeout + trace
 //
 // Also used by vendors, owned elsewhere: config field readers (lib/config/fields.ts), durations
 // (lib/duration/mod.ts), MD5 (lib/hash/md5.ts), the Bucket interface and object-name checks
@@ -17,4 +18,5 @@ export * from './retry.ts';
 export * from './parts.ts';
 export * from './sign.ts';
 export * from './xml.ts';
+export * from './sdkfetch.ts';
 export { md5 } from '../../hash/md5.ts';

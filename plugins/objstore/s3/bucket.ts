@@ -1,21 +1,15 @@
-// The S3 Bucket: the REST API over the host's fetch capability, signed with SigV4 (or V2).
-// ListObjectsV2 (or V1) with delimiter and continuation, ranged GET, HEAD, PUT, multipart upload
-// (initiate, parts of part_size, complete; abort on failure), DELETE.
-import { sleep, type Capabilities, type Logger } from '../../../lib/sdk/mod.ts';
-import { ObjectNotFoundError, isObjectNotFound, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
+// The S3 Bucket on @aws-sdk/client-s3: the SDK signs (SigV4), retries (max_retries), parses and
+// resolves credentials; its HTTP layer is the plugin's ctx.fetch (lib/objstore/kit/sdkfetch.ts), so
+// the `net` grant applies to every request. ListObjectsV2 (or V1) with delimiter and continuation,
+// ranged GetObject, HeadObject, PutObject, multipart upload (parts of part_size, 3 in flight, abort
+// on failure), DeleteObject. The SDK module is imported only when an S3 bucket is created.
+import type { Capabilities, Logger } from '../../../lib/sdk/mod.ts';
+import { ObjectNotFoundError, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, checkRangeArgs, emptyStream, normalizeDir } from '../../../lib/objstore/util.ts';
-import {
-  EMPTY_SHA256, NetworkError, UNSIGNED_PAYLOAD, amzDate, arrayParts, backoffMs, canonicalQuery, childText, childrenNamed, concat,
-  describeNetErr, escapeXml, fetchWithHeaderTimeout, isPermissionDenied, isRetryableStatus, md5, parseXml, rootElement, sha256Hex,
-  NO_ABORT, signV2, signV4, streamParts, toBase64, uriEncode,
-} from '../../../lib/objstore/kit/mod.ts';
+import { NetworkError, arrayParts, concat, describeNetErr, isPermissionDenied, md5, sdkFetch, streamParts, toBase64 } from '../../../lib/objstore/kit/mod.ts';
+import type { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { S3Config } from './config.ts';
-
-export interface Credentials {
-  accessKey: string;
-  secretKey: string;
-  sessionToken: string;
-}
 
 /** An error answer from the S3 API. */
 export class S3Error extends Error {
@@ -31,6 +25,11 @@ export class S3Error extends Error {
     this.name = 'S3Error';
   }
 
+  /** 5xx and throttling answers are worth another try (the retry wrapper reads this). */
+  get retryable(): boolean {
+    return this.status === 429 || (this.status >= 500 && this.status !== 501) || this.code === 'SlowDown';
+  }
+
   static hint(code: string): string {
     switch (code) {
       case 'SignatureDoesNotMatch': return ' (check secret_key, and that the endpoint and region are right)';
@@ -43,28 +42,23 @@ export class S3Error extends Error {
   }
 }
 
-interface Req {
-  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
-  /** Object key; undefined for bucket-level requests. */
-  key?: string;
-  query?: Array<[string, string]>;
-  headers?: Record<string, string>;
-  body?: Uint8Array;
-  op: string;
-}
-
-const STATIC_HEADERS_DROP = new Set(['host', 'content-length']);
 /** Multipart parts uploaded at once; memory use is about (this + 1) x part_size. */
 const MULTIPART_CONCURRENCY = 3;
 
 export interface S3BucketOptions {
   /** Region was configured (or implied by the endpoint), not guessed: no region redirects. */
   regionFixed: boolean;
-  /** For tests: a fixed clock. */
-  now?: () => Date;
   /** For tests: page size of listings (S3's max-keys; default 1000). */
   maxKeys?: number;
+  /** Where credentials come from; undefined = anonymous (unsigned) requests. */
+  credentials?: AwsCredentialIdentityProvider;
+  /** The SSE-C key bytes (sse_config.type SSE-C). */
+  sseCKey?: Uint8Array;
 }
+
+type Sdk = typeof import('@aws-sdk/client-s3');
+
+const AWS_LIKE = /(^|\.)(amazonaws\.com|amazonaws\.com\.cn|aliyuncs\.com|storage\.googleapis\.com)(:\d+)?$/i;
 
 export class S3Bucket implements Bucket {
   readonly provider = 'S3';
@@ -74,17 +68,16 @@ export class S3Bucket implements Bucket {
   private readonly virtualHost: boolean;
   private readonly log: Logger;
   private closed = false;
-  private readonly sseHeaders: Record<string, string> = {};
-  private readonly sseCHeaders: Record<string, string> = {};
-  private readonly metaHeaders: Record<string, string> = {};
+  private client: S3Client;
+  private readonly putParams: Record<string, unknown> = {};
+  private readonly sseCParams: Record<string, unknown> = {};
 
   constructor(
+    private readonly sdk: Sdk,
     private readonly ctx: Capabilities,
     private readonly cfg: S3Config,
-    private readonly creds: Credentials | undefined,
     region: string,
     private readonly opts: S3BucketOptions,
-    sseCKey?: Uint8Array,
   ) {
     this.region = region;
     this.log = ctx.log.with({ bucket: cfg.bucket, provider: 'S3' });
@@ -93,28 +86,70 @@ export class S3Bucket implements Bucket {
     this.host = (m ? m[2]! : cfg.endpoint).replace(/\/+$/, '');
     this.virtualHost = useVirtualHost(cfg, this.host, this.scheme);
 
+    const meta: Record<string, string> = {};
     for (const [k, v] of Object.entries(cfg.putUserMetadata)) {
-      if (k.toLowerCase() === 'x-amz-storage-class') this.metaHeaders['x-amz-storage-class'] = v;
-      else this.metaHeaders[`x-amz-meta-${k.toLowerCase()}`] = v;
+      if (k.toLowerCase() === 'x-amz-storage-class') this.putParams.StorageClass = v;
+      else meta[k.toLowerCase()] = v;
     }
+    if (Object.keys(meta).length > 0) this.putParams.Metadata = meta;
+    this.putParams.ContentType = 'application/octet-stream';
     switch (cfg.sse.type) {
       case 'SSE-S3':
-        this.sseHeaders['x-amz-server-side-encryption'] = 'AES256';
+        this.putParams.ServerSideEncryption = 'AES256';
         break;
       case 'SSE-KMS':
-        this.sseHeaders['x-amz-server-side-encryption'] = 'aws:kms';
-        this.sseHeaders['x-amz-server-side-encryption-aws-kms-key-id'] = cfg.sse.kmsKeyId;
+        this.putParams.ServerSideEncryption = 'aws:kms';
+        this.putParams.SSEKMSKeyId = cfg.sse.kmsKeyId;
         if (Object.keys(cfg.sse.kmsEncryptionContext).length > 0) {
-          this.sseHeaders['x-amz-server-side-encryption-context'] = toBase64(new TextEncoder().encode(JSON.stringify(cfg.sse.kmsEncryptionContext)));
+          this.putParams.SSEKMSEncryptionContext = toBase64(new TextEncoder().encode(JSON.stringify(cfg.sse.kmsEncryptionContext)));
         }
         break;
       case 'SSE-C':
-        if (!sseCKey) throw new Error('s3: SSE-C needs the key bytes');
-        this.sseCHeaders['x-amz-server-side-encryption-customer-algorithm'] = 'AES256';
-        this.sseCHeaders['x-amz-server-side-encryption-customer-key'] = toBase64(sseCKey);
-        this.sseCHeaders['x-amz-server-side-encryption-customer-key-md5'] = toBase64(md5(sseCKey));
+        if (!opts.sseCKey) throw new Error('s3: SSE-C needs the key bytes');
+        // The SDK base64-encodes the key and adds its MD5 itself.
+        this.sseCParams.SSECustomerAlgorithm = 'AES256';
+        this.sseCParams.SSECustomerKey = opts.sseCKey;
         break;
     }
+    this.client = this.makeClient();
+  }
+
+  private makeClient(): S3Client {
+    const { S3Client: Client } = this.sdk;
+    const cfg = this.cfg;
+    const trace = cfg.trace;
+    const doFetch = sdkFetch(this.ctx, {
+      what: 's3',
+      headerTimeoutMs: cfg.http.responseHeaderTimeoutMs,
+      onResponse: trace ? (ev) => this.log.debug('s3 request', { method: ev.method, url: ev.url, status: ev.status, duration_ms: ev.ms }) : undefined,
+    });
+    const client = new Client({
+      region: this.region,
+      endpoint: `${this.scheme}://${this.host}`,
+      forcePathStyle: !this.virtualHost,
+      // Anonymous: the SDK still wants an identity; the middleware below drops the signature.
+      credentials: this.opts.credentials ?? (async () => ({ accessKeyId: 'anonymous', secretAccessKey: 'anonymous' })),
+      maxAttempts: cfg.maxRetries + 1,
+      // aws-chunked uploads with trailing checksums are refused by s3api and stored framed by
+      // s3rver; Content-MD5 (send_content_md5) is the integrity check Thanos sends.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      useDualstackEndpoint: false,
+      followRegionRedirects: false,
+      // Lazily: the SDK's fetch handler over ctx.fetch (the module is loaded with the SDK).
+      requestHandler: new (fetchHandlerClass!)({ customFetch: doFetch as typeof fetch }),
+    });
+    if (!this.opts.credentials) {
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          const req = args.request as { headers?: Record<string, string> };
+          if (req.headers) for (const h of ['authorization', 'x-amz-security-token']) delete req.headers[h];
+          return next(args);
+        },
+        { step: 'finalizeRequest', priority: 'low', name: 'thanosAnonymous' },
+      );
+    }
+    return client;
   }
 
   /** Base URL of the bucket, for logs and tests. */
@@ -126,186 +161,83 @@ export class S3Bucket implements Bucket {
     if (this.closed) throw new Error('s3 bucket: used after close()');
   }
 
-  // ---- requests ----------------------------------------------------------------------------
-
-  /** One request, retried max_retries times on network errors and 500/502/503/504 (re-signed each time). */
-  private async send(r: Req): Promise<Response> {
-    for (let attempt = 0; ; attempt++) {
-      let res: Response;
-      try {
-        res = await this.sendOnce(r);
-      } catch (err) {
-        if (attempt >= this.cfg.maxRetries || isPermissionDenied(err)) throw err;
-        this.log.debug('s3 request failed, retrying', { op: r.op, attempt, err: String(err) });
-        await sleep(backoffMs(attempt, 5000), NO_ABORT);
-        continue;
-      }
-      if (attempt < this.cfg.maxRetries && isRetryableStatus(res.status)) {
-        await res.body?.cancel().catch(() => {});
-        this.log.debug('s3 request answered with a retryable status, retrying', { op: r.op, attempt, status: res.status });
-        await sleep(backoffMs(attempt, 5000), NO_ABORT);
-        continue;
-      }
-      return res;
-    }
-  }
-
-  private async sendOnce(r: Req, retried = false): Promise<Response> {
+  /** One SDK command; errors become S3Error / NetworkError / ObjectNotFoundError. Follows a region hint once. */
+  private async send<T>(op: string, name: string | undefined, make: () => object, notFoundOk = false, regionRetry = true): Promise<T> {
     this.live();
-    const bucket = this.cfg.bucket;
-    const host = this.virtualHost ? `${bucket}.${this.host}` : this.host;
-    const keyPath = r.key === undefined ? '' : uriEncode(r.key, true);
-    const path = this.virtualHost ? `/${keyPath}` : `/${uriEncode(bucket)}/${keyPath}`;
-    const query = r.query ?? [];
-    const qs = canonicalQuery(query);
-    const url = `${this.scheme}://${host}${path}${qs ? `?${qs}` : ''}`;
-
-    const headers: Record<string, string> = { ...(r.headers ?? {}) };
-    const body = r.body;
-    if (this.cfg.sendContentMd5 && body && (r.method === 'PUT' || r.method === 'POST') && headers['content-md5'] === undefined) {
-      headers['content-md5'] = toBase64(md5(body));
-    }
-    const now = this.opts.now?.() ?? new Date();
-    if (this.creds && this.creds.sessionToken) headers['x-amz-security-token'] = this.creds.sessionToken;
-    if (this.creds) {
-      if (this.cfg.signatureV2) {
-        headers['x-amz-date'] = now.toUTCString();
-        const resource = `/${uriEncode(bucket)}/${keyPath}`;
-        const { authorization } = await signV2({ method: r.method, resource, query, headers, accessKey: this.creds.accessKey, secretKey: this.creds.secretKey });
-        headers['authorization'] = authorization;
-      } else {
-        headers['x-amz-date'] = amzDate(now);
-        headers['x-amz-content-sha256'] = await payloadHash(this.scheme, body);
-        const signed = await signV4({
-          method: r.method,
-          path,
-          query,
-          headers: { ...headers, host },
-          payloadHash: headers['x-amz-content-sha256'],
-          accessKey: this.creds.accessKey,
-          secretKey: this.creds.secretKey,
-          region: this.region,
-          service: 's3',
-        });
-        headers['authorization'] = signed.authorization;
-      }
-    }
-    for (const k of Object.keys(headers)) if (STATIC_HEADERS_DROP.has(k.toLowerCase())) delete headers[k];
-
-    const started = Date.now();
-    const init: RequestInit = { method: r.method, headers };
-    if (body) init.body = body as Uint8Array<ArrayBuffer>;
-    const what = `s3 ${r.op} ${bucket}/${r.key ?? ''}`;
-    let res: Response;
     try {
-      res = await fetchWithHeaderTimeout((u, i) => this.ctx.fetch(u, i), url, init, this.cfg.http.responseHeaderTimeoutMs, what);
+      return (await this.client.send(make() as never)) as T;
     } catch (err) {
-      if (this.cfg.trace) this.log.debug('s3 request failed', { op: r.op, method: r.method, url, err: String(err) });
-      throw isPermissionDenied(err) ? err : new NetworkError(`${what}: ${describeNetErr(err)}`, err);
-    }
-    if (this.cfg.trace) {
-      this.log.debug('s3 request', { op: r.op, method: r.method, url, status: res.status, ms: Date.now() - started, request_id: res.headers.get('x-amz-request-id') ?? '' });
-    }
-
-    // A guessed region may be wrong: S3 says which one it wants; follow that once.
-    if (!retried && !this.opts.regionFixed && !this.cfg.signatureV2 && (res.status === 301 || res.status === 400)) {
-      const hdrRegion = res.headers.get('x-amz-bucket-region');
-      let want = hdrRegion ?? '';
-      if (!want && res.status === 400 && r.method !== 'HEAD') {
-        const text = await res.clone().text().catch(() => '');
-        if (text.includes('AuthorizationHeaderMalformed')) want = /<Region>([^<]+)<\/Region>/.exec(text)?.[1] ?? '';
+      const region = this.regionHint(err);
+      if (regionRetry && region) {
+        this.log.info('s3: the bucket is in another region; switching', { from: this.region, to: region });
+        this.region = region;
+        this.client.destroy();
+        this.client = this.makeClient();
+        return this.send(op, name, make, notFoundOk, false);
       }
-      if (want && want !== this.region) {
-        await res.body?.cancel().catch(() => {});
-        this.log.info('s3: switching region', { from: this.region, to: want });
-        this.region = want;
-        return this.sendOnce(r, true);
+      throw this.mapError(err, op, name);
+    }
+  }
+
+  private regionHint(err: unknown): string | undefined {
+    if (this.opts.regionFixed) return undefined;
+    const e = err as { name?: string; Region?: string; $response?: { headers?: Record<string, string> } };
+    if (e?.name !== 'AuthorizationHeaderMalformed' && e?.name !== 'PermanentRedirect') return undefined;
+    const r = e.Region ?? e.$response?.headers?.['x-amz-bucket-region'];
+    return r && r !== this.region ? r : undefined;
+  }
+
+  private mapError(err: unknown, op: string, name: string | undefined): Error {
+    const resource = `${this.cfg.bucket}/${name ?? ''}`;
+    if (isPermissionDenied(err)) return err as Error;
+    const e = err as S3ServiceException & { Code?: string };
+    const status = e?.$metadata?.httpStatusCode;
+    if (typeof status === 'number' && e.$fault !== undefined) {
+      let code = e.Code ?? e.name ?? 'UnknownError';
+      let message = e.message && e.message !== 'UnknownError' && e.message !== code ? e.message : '';
+      // HEAD answers carry no body: say what a bare status means.
+      if (code === 'NotFound' || code === 'NoSuchKey' || (status === 404 && code !== 'NoSuchBucket' && name !== undefined && !message)) {
+        return new ObjectNotFoundError(name ?? '', err);
       }
-    }
-    return res;
-  }
-
-  /** Turns a non-2xx answer into an S3Error (or ObjectNotFoundError for a missing key). */
-  private async fail(res: Response, r: Req, name?: string): Promise<never> {
-    let code = '';
-    let message = '';
-    let requestId = res.headers.get('x-amz-request-id') ?? '';
-    if (r.method !== 'HEAD') {
-      const text = await res.text().catch(() => '');
-      if (text.trim().startsWith('<')) {
-        try {
-          const e = rootElement(parseXml(text));
-          if (e?.name === 'Error') {
-            code = childText(e, 'Code') ?? '';
-            message = childText(e, 'Message') ?? '';
-            requestId = childText(e, 'RequestId') ?? requestId;
-          }
-        } catch { /* not XML after all */ }
-      } else if (text) {
-        message = text.slice(0, 200);
+      if (status === 403 && (code === 'Forbidden' || code === 'UnknownError' || code === 'Unknown' || !message)) {
+        code = code === 'UnknownError' || code === 'Unknown' ? 'Forbidden' : code;
+        message = message || 'access denied or signature mismatch (check access_key, secret_key, and that the endpoint and region are right)';
       }
-    } else {
-      await res.body?.cancel().catch(() => {});
-      if (res.status === 403) message = 'access denied or signature mismatch (a HEAD answer has no error body; check access_key, secret_key and the bucket policy)';
+      return new S3Error(status, code, message, op, resource, e.$metadata?.requestId ?? '');
     }
-    if (!code) code = defaultCode(res.status);
-    const resource = `${this.cfg.bucket}/${r.key ?? ''}`;
-    const err = new S3Error(res.status, code, message, r.op, resource, requestId);
-    if (name !== undefined && (code === 'NoSuchKey' || (res.status === 404 && code !== 'NoSuchBucket'))) {
-      throw new ObjectNotFoundError(name, err);
-    }
-    throw err;
+    if (err instanceof ObjectNotFoundError || err instanceof S3Error || err instanceof NetworkError) return err;
+    const msg = describeNetErr(err);
+    if (/response_header_timeout/.test(msg)) return new NetworkError(`s3 ${op} ${resource}: ${msg}`, err);
+    const e2 = err as { name?: string; cause?: unknown };
+    if (e2?.name === 'TypeError' || e2?.cause !== undefined || e2?.name === 'TimeoutError') return new NetworkError(`s3 ${op} ${resource}: ${msg}`, err);
+    return new Error(`s3 ${op} ${resource}: ${msg}`, { cause: err });
   }
-
-  private async call(r: Req, name?: string): Promise<Response> {
-    const res = await this.send(r);
-    if (!res.ok) await this.fail(res, r, name);
-    return res;
-  }
-
-  /** 2xx with an <Error> document (CompleteMultipartUpload can do that) is an error too. */
-  private async callXml(r: Req) {
-    const res = await this.call(r);
-    const text = await res.text();
-    const doc = rootElement(parseXml(text));
-    if (doc?.name === 'Error') {
-      throw new S3Error(res.status, childText(doc, 'Code') ?? 'InternalError', childText(doc, 'Message') ?? '', r.op, `${this.cfg.bucket}/${r.key ?? ''}`, childText(doc, 'RequestId') ?? '');
-    }
-    return doc;
-  }
-
-  // ---- Bucket ------------------------------------------------------------------------------
 
   async *iter(dir: string, opts: IterOptions = {}): AsyncIterable<string> {
     const prefix = normalizeDir(dir);
-    const v1 = this.cfg.listObjectsVersion === 'v1';
-    let token = '';
+    const delimiter = opts.recursive ? undefined : '/';
+    const maxKeys = this.opts.maxKeys;
+    const { ListObjectsV2Command, ListObjectsCommand } = this.sdk;
+    let token: string | undefined;
     for (;;) {
-      const query: Array<[string, string]> = [['prefix', prefix]];
-      if (!opts.recursive) query.push(['delimiter', '/']);
-      if (this.opts.maxKeys) query.push(['max-keys', String(this.opts.maxKeys)]);
-      if (v1) {
-        if (token) query.push(['marker', token]);
+      if (this.cfg.listObjectsVersion === 'v1') {
+        const out = await this.send<import('@aws-sdk/client-s3').ListObjectsCommandOutput>('iter', prefix, () => new ListObjectsCommand({
+          Bucket: this.cfg.bucket, Prefix: prefix, Delimiter: delimiter, Marker: token, MaxKeys: maxKeys,
+        }));
+        const names = mergeSorted((out.Contents ?? []).map((c) => c.Key!), (out.CommonPrefixes ?? []).map((p) => p.Prefix!));
+        for (const n of names) if (n !== prefix) yield n;
+        if (!out.IsTruncated) return;
+        token = out.NextMarker ?? names[names.length - 1];
+        if (!token) return;
       } else {
-        query.push(['list-type', '2']);
-        if (token) query.push(['continuation-token', token]);
+        const out = await this.send<import('@aws-sdk/client-s3').ListObjectsV2CommandOutput>('iter', prefix, () => new ListObjectsV2Command({
+          Bucket: this.cfg.bucket, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token, MaxKeys: maxKeys,
+        }));
+        const names = mergeSorted((out.Contents ?? []).map((c) => c.Key!), (out.CommonPrefixes ?? []).map((p) => p.Prefix!));
+        for (const n of names) if (n !== prefix) yield n;
+        if (!out.IsTruncated || !out.NextContinuationToken) return;
+        token = out.NextContinuationToken;
       }
-      const doc = await this.callXml({ method: 'GET', query, op: 'iter' });
-      if (doc?.name !== 'ListBucketResult') throw new Error(`s3 iter ${this.cfg.bucket}/${prefix}: unexpected answer <${doc?.name ?? 'nothing'}>`);
-      const keys = childrenNamed(doc, 'Contents').map((c) => childText(c, 'Key') ?? '');
-      const prefixes = childrenNamed(doc, 'CommonPrefixes').map((c) => childText(c, 'Prefix') ?? '');
-      const page = [...keys, ...prefixes].filter((k) => k !== '' && k !== prefix).sort();
-      for (const k of page) yield k;
-      const truncated = childText(doc, 'IsTruncated') === 'true';
-      if (!truncated) return;
-      let next = v1 ? (childText(doc, 'NextMarker') ?? '') : (childText(doc, 'NextContinuationToken') ?? '');
-      if (v1 && !next) {
-        // Without a delimiter S3 V1 omits NextMarker: continue after the last key (or prefix).
-        const all = [...keys, ...prefixes].sort();
-        next = all[all.length - 1] ?? '';
-      }
-      if (!next || next === token) throw new Error(`s3 iter ${this.cfg.bucket}/${prefix}: truncated listing without a continuation marker`);
-      token = next;
     }
   }
 
@@ -315,58 +247,56 @@ export class S3Bucket implements Bucket {
 
   async getRange(name: string, off: number, len?: number): Promise<ReadableStream<Uint8Array>> {
     checkObjectName(name);
-    checkRangeArgs(`s3 getRange ${name}`, off, len);
+    checkRangeArgs('s3 get_range', off, len);
     if (len === 0) {
-      await this.attributes(name); // not-found still surfaces
+      await this.attributes(name);
       return emptyStream();
     }
-    const toEnd = len === undefined || len < 0;
-    const headers: Record<string, string> = { ...this.sseCHeaders };
-    if (!toEnd) headers['range'] = `bytes=${off}-${off + len! - 1}`;
-    else if (off > 0) headers['range'] = `bytes=${off}-`;
-    const r: Req = { method: 'GET', key: name, headers, op: headers['range'] ? 'get_range' : 'get' };
-    const res = await this.send(r);
-    if (res.status === 416) {
-      // The offset is at or past the end (or the object is empty): nothing to read, like S3 readers do.
-      await res.body?.cancel().catch(() => {});
-      return emptyStream();
+    const whole = off === 0 && (len === undefined || len < 0);
+    const range = whole ? undefined : `bytes=${off}-${len !== undefined && len >= 0 ? off + len - 1 : ''}`;
+    const { GetObjectCommand } = this.sdk;
+    let out: import('@aws-sdk/client-s3').GetObjectCommandOutput;
+    try {
+      out = await this.send('get', name, () => new GetObjectCommand({ Bucket: this.cfg.bucket, Key: name, Range: range, ...this.sseCParams }));
+    } catch (err) {
+      // An offset at or past the end: S3 answers 416; the object exists, there is nothing to read.
+      if (err instanceof S3Error && (err.status === 416 || err.code === 'InvalidRange')) return emptyStream();
+      throw err;
     }
-    if (!res.ok) await this.fail(res, r, name);
-    const body = res.body ?? emptyStream();
-    if (headers['range'] && res.status === 200) {
-      // The server ignored Range and sent the whole object: cut the range out ourselves.
-      return sliceStream(body, off, toEnd ? Infinity : len!);
+    const body = out.Body ? (out.Body as unknown as { transformToWebStream(): ReadableStream<Uint8Array> }).transformToWebStream() : emptyStream();
+    // A server that ignores Range answers 200 with the whole object: cut the asked part out.
+    if (range && out.$metadata.httpStatusCode === 200 && !out.ContentRange) {
+      return sliceStream(body, off, len !== undefined && len >= 0 ? len : Infinity);
     }
     return body;
   }
 
-  private async head(name: string): Promise<Response> {
+  /** HeadObject, for attributes/exists and tests (headers as a Response). */
+  async head(name: string): Promise<Response> {
     checkObjectName(name);
-    const r: Req = { method: 'HEAD', key: name, headers: { ...this.sseCHeaders }, op: 'attributes' };
-    return this.call(r, name);
+    const { HeadObjectCommand } = this.sdk;
+    const out = await this.send<import('@aws-sdk/client-s3').HeadObjectCommandOutput>('attributes', name, () => new HeadObjectCommand({ Bucket: this.cfg.bucket, Key: name, ...this.sseCParams }));
+    const h = new Headers();
+    if (out.ContentLength !== undefined) h.set('content-length', String(out.ContentLength));
+    if (out.LastModified) h.set('last-modified', out.LastModified.toUTCString());
+    if (out.ETag) h.set('etag', out.ETag);
+    for (const [k, v] of Object.entries(out.Metadata ?? {})) h.set(`x-amz-meta-${k}`, v);
+    return new Response(null, { status: 200, headers: h });
   }
 
   async exists(name: string): Promise<boolean> {
     try {
-      const res = await this.head(name);
-      await res.body?.cancel().catch(() => {});
+      await this.head(name);
       return true;
     } catch (err) {
-      if (isObjectNotFound(err)) return false;
+      if (err instanceof ObjectNotFoundError) return false;
       throw err;
     }
   }
 
   async attributes(name: string): Promise<ObjectAttributes> {
-    const res = await this.head(name);
-    await res.body?.cancel().catch(() => {});
-    const size = Number(res.headers.get('content-length') ?? NaN);
-    const lm = res.headers.get('last-modified');
-    const lastModified = lm ? new Date(lm) : new Date(NaN);
-    if (!Number.isFinite(size) || Number.isNaN(lastModified.getTime())) {
-      throw new Error(`s3 attributes ${this.cfg.bucket}/${name}: answer lacks Content-Length or Last-Modified`);
-    }
-    return { size, lastModified };
+    const h = await this.head(name);
+    return { size: Number(h.headers.get('content-length') ?? 0), lastModified: new Date(h.headers.get('last-modified') ?? 0) };
   }
 
   async upload(name: string, body: ReadableStream<Uint8Array> | Uint8Array): Promise<void> {
@@ -374,7 +304,7 @@ export class S3Bucket implements Bucket {
     this.live();
     const partSize = this.cfg.partSize;
     if (body instanceof Uint8Array) {
-      if (this.cfg.disableMultipart || body.length <= partSize) return this.putObject(name, body);
+      if (body.length <= partSize || this.cfg.disableMultipart) return this.putObject(name, body);
       return this.multipart(name, arrayParts(body, partSize));
     }
     const reader = body.getReader();
@@ -384,6 +314,7 @@ export class S3Bucket implements Bucket {
     const second = await parts.next();
     if (second.done) return this.putObject(name, first.value);
     if (this.cfg.disableMultipart) {
+      // One PUT needs the length up front: the stream is gathered (Thanos does the same).
       const chunks = [first.value, second.value];
       for (;;) {
         const n = await parts.next();
@@ -405,19 +336,23 @@ export class S3Bucket implements Bucket {
     }
   }
 
+  private md5Of(data: Uint8Array): { ContentMD5?: string } {
+    return this.cfg.sendContentMd5 ? { ContentMD5: toBase64(md5(data)) } : {};
+  }
+
   private async putObject(name: string, data: Uint8Array): Promise<void> {
-    const headers = { 'content-type': 'application/octet-stream', ...this.metaHeaders, ...this.sseHeaders, ...this.sseCHeaders };
-    const res = await this.call({ method: 'PUT', key: name, headers, body: data, op: 'upload' });
-    await res.body?.cancel().catch(() => {});
+    const { PutObjectCommand } = this.sdk;
+    await this.send('upload', name, () => new PutObjectCommand({
+      Bucket: this.cfg.bucket, Key: name, Body: data, ContentLength: data.length, ...this.md5Of(data), ...this.putParams, ...this.sseCParams,
+    }));
   }
 
   private async multipart(name: string, parts: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
-    const init = await this.callXml({
-      method: 'POST', key: name, query: [['uploads', '']], op: 'upload',
-      headers: { 'content-type': 'application/octet-stream', ...this.metaHeaders, ...this.sseHeaders, ...this.sseCHeaders },
-    });
-    const uploadId = childText(init, 'UploadId');
-    if (!uploadId) throw new Error(`s3 upload ${this.cfg.bucket}/${name}: InitiateMultipartUpload returned no UploadId`);
+    const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand } = this.sdk;
+    const bucket = this.cfg.bucket;
+    const init = await this.send<{ UploadId?: string }>('upload', name, () => new CreateMultipartUploadCommand({ Bucket: bucket, Key: name, ...this.putParams, ...this.sseCParams }));
+    const uploadId = init.UploadId;
+    if (!uploadId) throw new Error(`s3 upload ${bucket}/${name}: CreateMultipartUpload returned no UploadId`);
     const etags: string[] = [];
     try {
       // Up to MULTIPART_CONCURRENCY parts in flight (as minio-go does); the source is read while
@@ -429,10 +364,12 @@ export class S3Bucket implements Bucket {
         for await (const part of parts) {
           if (failure !== undefined) break;
           n++;
-          if (n > 10_000) throw new Error(`s3 upload ${this.cfg.bucket}/${name}: more than 10000 parts; raise part_size`);
+          if (n > 10_000) throw new Error(`s3 upload ${bucket}/${name}: more than 10000 parts; raise part_size`);
           const num = n;
-          const p: Promise<void> = this.uploadPart(name, uploadId, num, part)
-            .then((etag) => { etags[num - 1] = etag; }, (err: unknown) => { failure ??= err; })
+          const p: Promise<void> = this.send<{ ETag?: string }>('upload', name, () => new UploadPartCommand({
+            Bucket: bucket, Key: name, UploadId: uploadId, PartNumber: num, Body: part, ContentLength: part.length, ...this.md5Of(part), ...this.sseCParams,
+          }), false, false)
+            .then((out) => { etags[num - 1] = out.ETag ?? ''; }, (err: unknown) => { failure ??= err; })
             .finally(() => { inflight.delete(p); });
           inflight.add(p);
           if (inflight.size >= MULTIPART_CONCURRENCY) await Promise.race(inflight);
@@ -442,85 +379,61 @@ export class S3Bucket implements Bucket {
       }
       await Promise.all(inflight);
       if (failure !== undefined) throw failure;
-      const xml = '<CompleteMultipartUpload>' +
-        etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${escapeXml(e)}</ETag></Part>`).join('') +
-        '</CompleteMultipartUpload>';
-      const done = await this.callXml({
-        method: 'POST', key: name, query: [['uploadId', uploadId]], op: 'upload',
-        headers: { 'content-type': 'application/xml' }, body: new TextEncoder().encode(xml),
-      });
-      if (done?.name !== 'CompleteMultipartUploadResult') {
-        throw new Error(`s3 upload ${this.cfg.bucket}/${name}: CompleteMultipartUpload answered <${done?.name ?? 'nothing'}>`);
-      }
+      await this.send('upload', name, () => new CompleteMultipartUploadCommand({
+        Bucket: bucket, Key: name, UploadId: uploadId,
+        MultipartUpload: { Parts: etags.map((e, i) => ({ PartNumber: i + 1, ETag: e })) },
+      }), false, false);
     } catch (err) {
       try {
-        const res = await this.send({ method: 'DELETE', key: name, query: [['uploadId', uploadId]], op: 'upload' });
-        await res.body?.cancel().catch(() => {});
-        if (!res.ok && res.status !== 404) this.log.warn('s3: abort multipart upload failed', { name, upload_id: uploadId, status: res.status });
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: name, UploadId: uploadId }));
       } catch (abortErr) {
-        this.log.warn('s3: abort multipart upload failed', { name, upload_id: uploadId, err: String(abortErr) });
+        if ((abortErr as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode !== 404) {
+          this.log.warn('s3: abort multipart upload failed', { name, upload_id: uploadId, err: String(abortErr) });
+        }
       }
       throw err;
     }
   }
 
-  private async uploadPart(name: string, uploadId: string, num: number, part: Uint8Array): Promise<string> {
-    const res = await this.call({
-      method: 'PUT', key: name, body: part, op: 'upload',
-      query: [['partNumber', String(num)], ['uploadId', uploadId]],
-      headers: { ...this.sseCHeaders },
-    });
-    const etag = res.headers.get('etag');
-    await res.body?.cancel().catch(() => {});
-    if (!etag) throw new Error(`s3 upload ${this.cfg.bucket}/${name}: part ${num} answer has no ETag`);
-    return etag;
+  /** Multipart uploads still open under prefix (an interrupted upload leaves one until aborted). */
+  async openUploads(prefix = ''): Promise<Array<{ key: string; uploadId: string }>> {
+    const { ListMultipartUploadsCommand } = this.sdk;
+    const out = await this.send<import('@aws-sdk/client-s3').ListMultipartUploadsCommandOutput>('list_uploads', prefix, () => new ListMultipartUploadsCommand({ Bucket: this.cfg.bucket, Prefix: prefix || undefined }));
+    return (out.Uploads ?? []).map((u) => ({ key: u.Key ?? '', uploadId: u.UploadId ?? '' }));
   }
 
   async delete(name: string): Promise<void> {
     checkObjectName(name);
-    const res = await this.call({ method: 'DELETE', key: name, op: 'delete' }, name);
-    await res.body?.cancel().catch(() => {});
+    // S3 answers 204 for a missing key; Thanos's Delete of a missing object is not an error either.
+    const { DeleteObjectCommand } = this.sdk;
+    await this.send('delete', name, () => new DeleteObjectCommand({ Bucket: this.cfg.bucket, Key: name }));
   }
 
   isObjNotFoundErr(err: unknown): boolean {
-    return isObjectNotFound(err);
+    return err instanceof ObjectNotFoundError;
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
+    this.client.destroy();
   }
 }
 
-/**
- * The x-amz-content-sha256 value. Over https TLS already protects the body, so (like minio-go)
- * bodies are sent as UNSIGNED-PAYLOAD and not hashed; over plain http the body is signed.
- * Content-MD5 (send_content_md5) still lets the server check the bytes either way.
- */
-export async function payloadHash(scheme: 'http' | 'https', body: Uint8Array | undefined): Promise<string> {
-  if (!body || body.length === 0) return EMPTY_SHA256;
-  return scheme === 'https' ? UNSIGNED_PAYLOAD : sha256Hex(body);
+/** The SDK's fetch handler class, loaded with the SDK (createS3Sdk). */
+let fetchHandlerClass: (new (o: { customFetch: typeof fetch }) => object) | undefined;
+
+/** Imports the SDK (and its fetch handler) the first time an S3 bucket is made. */
+export async function loadS3Sdk(): Promise<Sdk> {
+  const [sdk, fh] = await Promise.all([import('@aws-sdk/client-s3'), import('@smithy/fetch-http-handler')]);
+  fetchHandlerClass = fh.FetchHttpHandler as unknown as typeof fetchHandlerClass;
+  return sdk;
 }
 
-function defaultCode(status: number): string {
-  switch (status) {
-    case 400: return 'BadRequest';
-    case 401: return 'Unauthorized';
-    case 403: return 'Forbidden';
-    case 404: return 'NotFound';
-    case 405: return 'MethodNotAllowed';
-    case 409: return 'Conflict';
-    case 412: return 'PreconditionFailed';
-    case 416: return 'InvalidRange';
-    case 500: return 'InternalError';
-    case 501: return 'NotImplemented';
-    case 503: return 'ServiceUnavailable';
-    default: return `HTTP${status}`;
-  }
+function mergeSorted(a: string[], b: string[]): string[] {
+  return [...a, ...b].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
 }
 
-const AWS_LIKE = /(^|\.)(amazonaws\.com|amazonaws\.com\.cn|aliyuncs\.com|storage\.googleapis\.com)(:\d+)?$/i;
-
-/** minio's auto rule: virtual-hosted for AWS-like endpoints with DNS-safe bucket names, else path. */
 function useVirtualHost(cfg: S3Config, host: string, scheme: string): boolean {
   if (cfg.bucketLookupType === 'path') return false;
   if (cfg.bucketLookupType === 'virtual-hosted') return true;
@@ -562,4 +475,3 @@ function sliceStream(src: ReadableStream<Uint8Array>, skip: number, take: number
     cancel(reason) { return reader.cancel(reason); },
   });
 }
-

@@ -36,6 +36,7 @@ export interface S3Config {
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
 export const DEFAULT_PART_SIZE = 64 * 1024 * 1024;
+export const DEFAULT_MAX_RETRIES = 10;
 
 export const S3_KEYS = [
   'bucket', 'endpoint', 'region', 'disable_dualstack', 'aws_sdk_auth', 'access_key', 'insecure',
@@ -81,7 +82,8 @@ export function parseS3Config(raw: unknown, path = ''): S3Config {
       encryptionKey: str(sse, 'encryption_key', ssePath),
     },
     stsEndpoint: str(o, 'sts_endpoint', path),
-    maxRetries: int(o, 'max_retries', path, 0, { min: 0, max: 100 }),
+    // Thanos's default (objstore providers/s3 DefaultConfig): 10 retries, done by the SDK.
+    maxRetries: int(o, 'max_retries', path, DEFAULT_MAX_RETRIES, { min: 0, max: 100 }),
   };
 
   const lov = str(o, 'list_objects_version', path);
@@ -133,8 +135,10 @@ export function parseS3Config(raw: unknown, path = ''): S3Config {
   if (cfg.sse.type === 'SSE-KMS' && cfg.sse.kmsKeyId === '') {
     throw new ConfigError(join(ssePath, 'kms_key_id'), "must be set when type is 'SSE-KMS'");
   }
-  if (cfg.signatureV2 && cfg.sse.type === 'SSE-KMS') {
-    throw new ConfigError(join(path, 'signature_version2'), 'SSE-KMS requires Signature Version 4');
+  if (cfg.signatureV2) {
+    // @aws-sdk/client-s3 signs with Signature Version 4 only; every S3 service and S3-compatible
+    // store of today accepts it.
+    throw new ConfigError(join(path, 'signature_version2'), 'Signature Version 2 is not supported (the AWS SDK signs with Signature Version 4 only); remove it or set it to false');
   }
   return cfg;
 }

@@ -1,0 +1,34 @@
+// The fetch a vendor SDK is given (AWS's FetchHttpHandler customFetch, Azure's HttpClient, ...): the
+// plugin's ctx.fetch, so the `net` grant applies to every request the SDK makes, with Thanos's
+// response_header_timeout and an optional trace line per request. The SDK signs, retries and
+// parses; this only carries the bytes.
+import type { Capabilities } from '../../sdk/mod.ts';
+import { fetchWithHeaderTimeout } from './http.ts';
+
+export interface SdkFetchOptions {
+  /** For error messages: "s3", "gcs", ... */
+  what: string;
+  /** http_config.response_header_timeout in ms (0 = none). */
+  headerTimeoutMs: number;
+  /** Called once per answered request (trace.enable, tests, benchmarks). */
+  onResponse?: (ev: { method: string; url: string; status: number; ms: number }) => void;
+}
+
+export type SdkFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/** A fetch function over ctx.fetch for an SDK's HTTP layer. */
+export function sdkFetch(ctx: Capabilities, o: SdkFetchOptions): SdkFetch {
+  return async (input, init) => {
+    const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
+    const url = input instanceof Request ? input.url : String(input);
+    const started = Date.now();
+    const res = await fetchWithHeaderTimeout((u, i) => ctx.fetch(u, i), input as string, init ?? {}, o.headerTimeoutMs, `${o.what} ${method} ${redactUrl(url)}`);
+    o.onResponse?.({ method, url: redactUrl(url), status: res.status, ms: Date.now() - started });
+    return res;
+  };
+}
+
+/** Query parameters that carry credentials (presigned URLs, SAS tokens) never reach a log line. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&](?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|sig|Signature|OSSAccessKeyId|q-signature|access_token)=)[^&]*/gi, '$1REDACTED');
+}
