@@ -1,13 +1,15 @@
-// `thanos receive` flags (ingestor mode, replication factor 1) and the config object they fill
-// (also accepted from plugins.yaml under the same keys). Hashrings, forwarding, TLS, OTLP, limits
-// and relabelling are not accepted (unknown flags are errors).
-import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
+// `thanos receive` flags and the config object they fill (also accepted from plugins.yaml under the
+// same keys): ingestor, hashring router with replication (--receive.hashrings-file / --receive.hashrings,
+// --receive.local-endpoint, --receive.replication-factor). TLS, OTLP, limits and relabelling are not
+// accepted (unknown flags are errors).
+import { ConfigError, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import {
   configBool, configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented, type RawConfig,
 } from '../../../lib/config/fields.ts';
 import { validTenant } from '../../../lib/receive/tenants.ts';
 import type { LabelLimits } from '../../../lib/receive/receiver.ts';
 import { DEFAULT_MAX_DECODED_BYTES } from '../../../lib/remote/write.ts';
+import { HASHRING_ALGORITHMS, HashringConfigError, newMultiHashring, parseHashringsConfig, type HashringAlgorithm } from '../../../lib/receive/hashring.ts';
 
 export interface ReceiveConfig {
   remoteWriteAddress: string;
@@ -28,6 +30,17 @@ export interface ReceiveConfig {
   /** --tsdb.too-far-in-future.time-window (ms); 0 disables. */
   tooFarInFutureMs: number;
   labelLimits: LabelLimits;
+  /** --receive.hashrings-file: watched, reloaded on change. */
+  hashringsFile: string;
+  /** --receive.hashrings: the same JSON inline (used when no file is given). */
+  hashrings: string;
+  hashringsAlgorithm: HashringAlgorithm;
+  /** --receive.hashrings-file-refresh-interval (ms). */
+  hashringsRefreshMs: number;
+  /** --receive.local-endpoint: this receiver's address in the hashring. */
+  localEndpoint: string;
+  /** Thanos's hidden --receive-forward-timeout (ms). */
+  forwardTimeoutMs: number;
   /** --tsdb.wal-compression: snappy-compress WAL records (default true, as Thanos). */
   walCompression: boolean;
 }
@@ -44,7 +57,13 @@ export const receiveFlags: FlagSpec[] = [
   { name: 'receive.tenant-header', key: 'tenantHeader', type: 'string', default: 'THANOS-TENANT', help: 'HTTP header to determine tenant for write requests.' },
   { name: 'receive.default-tenant-id', key: 'defaultTenant', type: 'string', default: 'default-tenant', help: 'Default tenant ID to use when none is provided via a header.' },
   { name: 'receive.tenant-label-name', key: 'tenantLabelName', type: 'string', default: 'tenant_id', help: 'Label name through which the tenant will be announced.' },
-  { name: 'receive.replication-factor', key: 'replicationFactor', type: 'int', default: 1, help: 'How many times to replicate incoming write requests.', refused: notImplementedYet('thanos receive', 'no hashring: every write is stored once, here'), accept: [1] },
+  { name: 'receive.replication-factor', key: 'replicationFactor', type: 'int', default: 1, help: 'How many times to replicate incoming write requests. A write succeeds when a quorum (RF/2+1; 1 for RF=2) of replicas took every series, else 503.' },
+  { name: 'receive.hashrings-file', key: 'hashringsFile', type: 'string', default: '', help: 'Path to file that contains the hashring configuration. A watcher is initialized to watch changes and update the hashring dynamically.' },
+  { name: 'receive.hashrings', key: 'hashrings', type: 'string', default: '', help: "Alternative to 'receive.hashrings-file' flag (lower priority). Content of file that contains the hashring configuration." },
+  { name: 'receive.hashrings-algorithm', key: 'hashringsAlgorithm', type: 'string', default: 'hashmod', help: 'The algorithm used when distributing series in the hashrings. Must be one of hashmod, ketama. Will be overwritten by the tenant-specific algorithm in the hashring config.' },
+  { name: 'receive.hashrings-file-refresh-interval', key: 'hashringsRefreshInterval', type: 'duration', default: '5m', help: 'Refresh interval to re-read the hashring configuration file (the file is also checked for changes every second, standing in for Thanos\'s file watcher).' },
+  { name: 'receive.local-endpoint', key: 'localEndpoint', type: 'string', default: '', help: "Endpoint of local receive node. Used to identify the local node in the hashring configuration. If it's empty AND hashring configuration was provided, it means that receive will run in RoutingOnly mode." },
+  { name: 'receive-forward-timeout', key: 'forwardTimeout', type: 'duration', default: '5s', help: 'Timeout for each forward request.' },
   { name: 'receive.replica-header', key: 'replicaHeader', type: 'string', default: 'THANOS-REPLICA', help: 'HTTP header specifying the replica number of a write request.' },
   {
     name: 'tsdb.too-far-in-future.time-window', key: 'tsdbTooFarInFutureTimeWindow', type: 'duration', default: '10m',
@@ -122,8 +141,6 @@ function parseStrict(input: unknown): ReceiveConfig {
     throw new ConfigError('labels', 'must be a list of key="value" strings or a mapping');
   }
   if (Object.keys(labels).length === 0) throw new ConfigError('labels', NO_EXTERNAL_LABELS);
-  const rf = raw.replicationFactor ?? 1;
-  if (rf !== 1 && rf !== '1') throw new ConfigError('replicationFactor', `only 1 is supported (no hashring / replication), got ${JSON.stringify(rf)}`);
   const tsdbPath = str(raw, 'tsdbPath', './data');
   if (tsdbPath.trim() === '') throw new ConfigError('tsdbPath', 'must not be empty');
   const addr = str(raw, 'remoteWriteAddress', '0.0.0.0:19291');
@@ -142,6 +159,25 @@ function parseStrict(input: unknown): ReceiveConfig {
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min) throw new ConfigError(key, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
     return n;
   };
+  const rf = int('replicationFactor', 1, 1);
+  const algo = str(raw, 'hashringsAlgorithm', 'hashmod');
+  if (!HASHRING_ALGORITHMS.includes(algo as HashringAlgorithm)) throw new ConfigError('hashringsAlgorithm', `must be one of ${HASHRING_ALGORITHMS.join(', ')}, got ${JSON.stringify(algo)}`);
+  const hashringsFile = str(raw, 'hashringsFile', '');
+  const hashrings = str(raw, 'hashrings', '');
+  if (hashrings !== '' && hashringsFile === '') {
+    // Inline content is checked here; a file is read (and checked) when the receiver starts.
+    try {
+      newMultiHashring(algo as HashringAlgorithm, rf, parseHashringsConfig(hashrings));
+    } catch (e) {
+      if (e instanceof HashringConfigError) throw new ConfigError('hashrings', `failed to validate hashring configuration content: ${e.message}`);
+      throw e;
+    }
+  }
+  const localEndpoint = str(raw, 'localEndpoint', '');
+  const forwardTimeoutMs = dur(raw, 'forwardTimeout', '5s');
+  if (forwardTimeoutMs <= 0) throw new ConfigError('forwardTimeout', 'must be positive');
+  const hashringsRefreshMs = dur(raw, 'hashringsRefreshInterval', '5m');
+  if (hashringsRefreshMs <= 0) throw new ConfigError('hashringsRefreshInterval', 'must be positive');
   return {
     remoteWriteAddress: addr,
     tsdbPath,
@@ -151,11 +187,12 @@ function parseStrict(input: unknown): ReceiveConfig {
     tenantHeader: str(raw, 'tenantHeader', 'THANOS-TENANT'),
     defaultTenant,
     tenantLabelName,
-    replicationFactor: 1,
+    replicationFactor: rf,
+    hashringsFile, hashrings, hashringsAlgorithm: algo as HashringAlgorithm, hashringsRefreshMs, localEndpoint, forwardTimeoutMs,
     replicaHeader: str(raw, 'replicaHeader', 'THANOS-REPLICA'),
     maxBodyBytes: mb,
     maxDecodedBytes: int('maxDecodedBytes', DEFAULT_MAX_DECODED_BYTES, 1),
-    tooFarInFutureMs: dur(raw, 'tsdbTooFarInFutureTimeWindow', '0s'),
+    tooFarInFutureMs: dur(raw, 'tsdbTooFarInFutureTimeWindow', '10m'),
     walCompression: configBool(raw, 'tsdbWalCompression', true),
     labelLimits: {
       labelLimit: int('labelLimit', 0, 0),
