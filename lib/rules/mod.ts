@@ -1,7 +1,7 @@
 // lib/rules: Prometheus rule files (parse.ts), alert templates (template.ts), globbing (glob.ts) and
 // the evaluation state machine the ruler runs (eval.ts), rule-file loading (files.ts), query API
 // answers (queryapi.ts), the ruler's local TSDB served over the StoreAPI (head.ts) and /api/v1/rules|alerts
-// (api.ts), the thanos.Rules gRPC server (grpc.ts).
+// (api.ts), the thanos.Rules gRPC server (grpc.ts), --alertmanagers.config / --query.config (sdconfig.ts).
 export * from './parse.ts';
 export { expandTemplate, checkTemplate, parseTemplate, TemplateError, humanize, humanize1024, humanizeDuration, sprintf, goFloat, type TemplateData } from './template.ts';
 export { glob, hasMeta, type GlobFs } from './glob.ts';
@@ -11,4 +11,5 @@ export { parseQueryResponse } from './queryapi.ts';
 export { RuleTSDB, type RuleTSDBOptions } from './head.ts';
 export { rulesJSON, alertsJSON, formatAlertValue, ruleGroupsProto } from './api.ts';
 export { rulesServices } from './grpc.ts';
+export { parseAlertmanagersConfig, parseQueryEndpointsConfig, EndpointsResolver, SdConfigError, type AlertmanagerConfig, type EndpointsConfig } from './sdconfig.ts';
 export { queryApiClient, alertSender, type QueryApiOptions, type AlertSenderOptions } from './remote.ts';

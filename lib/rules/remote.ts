@@ -4,11 +4,14 @@ import type { Capabilities, Logger, Metrics } from '../sdk/mod.ts';
 import type { AlertmanagerAlert, QuerySample } from './eval.ts';
 import type { RuleGroup } from './parse.ts';
 import { parseQueryResponse } from './queryapi.ts';
+import type { EndpointsResolver, ResolvedTarget } from './sdconfig.ts';
 
 export interface QueryApiOptions {
   fetch: Capabilities['fetch'];
   /** Query API base URLs (--query), tried in order until one answers. */
   urls: string[];
+  /** --query.config entries: their targets are tried after `urls`, in order. */
+  resolvers?: EndpointsResolver[];
   httpMethod: 'GET' | 'POST';
   /** Per-attempt deadline. */
   timeoutMs: number;
@@ -25,12 +28,14 @@ export function queryApiClient(o: QueryApiOptions): (expr: string, tsMs: number,
     const partial = group?.partialResponseStrategy === 'warn' ? 'true' : 'false';
     const params = new URLSearchParams({ query: expr, time: (tsMs / 1000).toFixed(3), dedup: 'true', partial_response: partial });
     let lastErr: Error | undefined;
-    for (const base of o.urls) {
+    const targets: ResolvedTarget[] = o.urls.map((base) => ({ base, headers: {} }));
+    for (const r of o.resolvers ?? []) targets.push(...(await r.targets()));
+    for (const { base, headers } of targets) {
       const sig = AbortSignal.any([AbortSignal.timeout(o.timeoutMs), ...(signal ? [signal] : [])]);
       try {
         const res = o.httpMethod === 'GET'
-          ? await o.fetch(`${base}/api/v1/query?${params}`, { signal: sig })
-          : await o.fetch(`${base}/api/v1/query`, { method: 'POST', body: params.toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, signal: sig });
+          ? await o.fetch(`${base}/api/v1/query?${params}`, { signal: sig, headers })
+          : await o.fetch(`${base}/api/v1/query`, { method: 'POST', body: params.toString(), headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' }, signal: sig });
         const text = await res.text();
         let body: unknown;
         try {
@@ -48,14 +53,16 @@ export function queryApiClient(o: QueryApiOptions): (expr: string, tsMs: number,
         if (/^query failed: (bad_data|execution)/.test(lastErr.message)) throw lastErr;
       }
     }
-    throw lastErr ?? new Error('no query API configured');
+    throw lastErr ?? new Error('no query API configured (or none discovered yet)');
   };
 }
 
 export interface AlertSenderOptions {
   fetch: Capabilities['fetch'];
-  /** Alertmanager base URLs (--alertmanagers.url); every one gets every alert. */
+  /** Alertmanager base URLs (--alertmanagers.url, API v2); every one gets every alert. */
   urls: string[];
+  /** --alertmanagers.config entries: every discovered Alertmanager gets every alert too. */
+  configs?: Array<{ resolver: EndpointsResolver; apiVersion: 'v1' | 'v2'; timeoutMs: number }>;
   /** Label names dropped before sending (--alert.label-drop). */
   labelDrop: string[];
   timeoutMs: number;
@@ -67,13 +74,19 @@ export interface AlertSenderOptions {
 /** Posts alerts to every Alertmanager; failures are counted and logged, never thrown. */
 export function alertSender(o: AlertSenderOptions): (alerts: AlertmanagerAlert[]) => Promise<void> {
   return async function sendAlerts(alerts: AlertmanagerAlert[]): Promise<void> {
-    if (alerts.length === 0 || o.urls.length === 0) return;
+    if (alerts.length === 0) return;
+    const targets = o.urls.map((base) => ({ base, headers: {} as Record<string, string>, apiVersion: 'v2' as 'v1' | 'v2', timeoutMs: o.timeoutMs }));
+    for (const c of o.configs ?? []) {
+      for (const t of await c.resolver.targets()) targets.push({ ...t, apiVersion: c.apiVersion, timeoutMs: c.timeoutMs });
+    }
+    if (targets.length === 0) return;
     const drop = new Set(o.labelDrop);
+    // API v1 and v2 take the same JSON list of {labels, annotations, startsAt, endsAt, generatorURL}.
     const payload = JSON.stringify(alerts.map((a) => ({ ...a, labels: Object.fromEntries(Object.entries(a.labels).filter(([k]) => !drop.has(k))) })));
-    await Promise.all(o.urls.map(async (am) => {
+    await Promise.all(targets.map(async ({ base: am, headers, apiVersion, timeoutMs }) => {
       try {
-        const res = await o.fetch(`${am}/api/v2/alerts`, {
-          method: 'POST', body: payload, headers: { 'Content-Type': 'application/json' }, signal: AbortSignal.timeout(o.timeoutMs),
+        const res = await o.fetch(`${am}/api/${apiVersion}/alerts`, {
+          method: 'POST', body: payload, headers: { ...headers, 'Content-Type': 'application/json' }, signal: AbortSignal.timeout(timeoutMs),
         });
         const text = await res.text();
         if (!res.ok) throw new Error(`${res.status}: ${text.slice(0, 300)}`);

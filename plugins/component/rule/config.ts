@@ -1,6 +1,6 @@
 // `thanos rule` flags (Thanos names) and the config object they fill (also accepted from plugins.yaml).
 import { ConfigError, parseFlagDuration, type FlagSpec } from '../../../lib/sdk/mod.ts';
-import { isValidLabelName } from '../../../lib/rules/mod.ts';
+import { isValidLabelName, parseAlertmanagersConfig, parseQueryEndpointsConfig } from '../../../lib/rules/mod.ts';
 import {
   configMapping, configString as str, configStrings as strings, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
 } from '../../../lib/config/fields.ts';
@@ -20,6 +20,12 @@ export interface RuleConfig {
   blockDurationMs: number;
   forOutageToleranceMs: number;
   forGracePeriodMs: number;
+  /** --alertmanagers.config (YAML, checked here) / --alertmanagers.config-file (read at setup). */
+  alertmanagersConfig: string;
+  alertmanagersConfigFile: string;
+  /** --query.config / --query.config-file, likewise. */
+  queryConfig: string;
+  queryConfigFile: string;
 }
 
 export const ruleFlags: FlagSpec[] = [
@@ -28,6 +34,10 @@ export const ruleFlags: FlagSpec[] = [
   { name: 'query', key: 'queries', type: 'strings', default: [], help: 'HTTP address of a query API (thanos query or Prometheus), e.g. http://127.0.0.1:10904 (repeatable; tried in order until one answers).' },
   { name: 'query.http-method', key: 'queryHttpMethod', type: 'string', default: 'POST', help: 'HTTP method for instant queries: GET or POST.' },
   { name: 'alertmanagers.url', key: 'alertmanagersUrls', type: 'strings', default: [], help: 'Alertmanager URL to send alerts to (API v2; repeatable; all of them receive every alert).' },
+  { name: 'alertmanagers.config', key: 'alertmanagersConfig', type: 'string', default: '', help: 'Alternative to \'alertmanagers.config-file\' flag (mutually exclusive). Content of YAML file that contains alerting configuration (alertmanagers: [{static_configs, file_sd_configs, http_config, scheme, path_prefix, timeout, api_version}]).' },
+  { name: 'alertmanagers.config-file', key: 'alertmanagersConfigFile', type: 'string', default: '', help: 'Path to YAML file that contains alerting configuration. See format details: https://thanos.io/tip/components/rule.md/#configuration. If defined, it takes precedence over the \'--alertmanagers.url\' and \'--alertmanagers.send-timeout\' flags.' },
+  { name: 'query.config', key: 'queryConfig', type: 'string', default: '', help: 'Alternative to \'query.config-file\' flag (mutually exclusive). Content of YAML file that contains query API servers configuration (a list of {static_configs, file_sd_configs, http_config, scheme, path_prefix}).' },
+  { name: 'query.config-file', key: 'queryConfigFile', type: 'string', default: '', help: 'Path to YAML file that contains query API servers configuration. If defined, it takes precedence over the \'--query\' flag.' },
   { name: 'alertmanagers.send-timeout', key: 'alertmanagersSendTimeout', type: 'duration', default: '10s', help: 'Timeout for sending alerts to Alertmanager.' },
   { name: 'label', key: 'labels', type: 'strings', default: [], help: 'Labels to be applied to all generated metrics and alerts (repeated), format key="value". Similar to external labels for Prometheus, used to identify the ruler and its blocks as unique source.' },
   { name: 'alert.query-url', key: 'alertQueryUrl', type: 'string', default: '', help: 'The external Thanos Query URL that would be set in all alerts \'Source\' field (default: http://<--http-address>).' },
@@ -93,7 +103,32 @@ export function parseRuleConfig(raw: unknown): RuleConfig {
   rejectUnknownKeys(r, [KNOWN], 'unknown key');
   refuseUnimplemented(r, ruleFlags);
   const queries = strings(r, 'queries').map((q) => httpUrl('queries', q));
-  if (queries.length === 0) throw new ConfigError('queries', 'no --query given: the ruler needs at least one query API (e.g. --query=http://127.0.0.1:10904)');
+  const queryConfig = str(r, 'queryConfig', '');
+  const queryConfigFile = str(r, 'queryConfigFile', '');
+  if (queryConfig !== '' && queryConfigFile !== '') throw new ConfigError('queryConfig', 'give only one of --query.config and --query.config-file');
+  const anyQueryConfig = queryConfig !== '' || queryConfigFile !== '';
+  if (anyQueryConfig && queries.length > 0) throw new ConfigError('queries', '--query and --query.config* parameters cannot be defined at the same time');
+  if (queries.length === 0 && !anyQueryConfig) throw new ConfigError('queries', 'no --query given: the ruler needs at least one query API (e.g. --query=http://127.0.0.1:10904, or --query.config-file)');
+  if (queryConfig !== '') {
+    try {
+      parseQueryEndpointsConfig(queryConfig);
+    } catch (e) {
+      throw new ConfigError('queryConfig', (e as Error).message);
+    }
+  }
+  const alertmanagersConfig = str(r, 'alertmanagersConfig', '');
+  const alertmanagersConfigFile = str(r, 'alertmanagersConfigFile', '');
+  if (alertmanagersConfig !== '' && alertmanagersConfigFile !== '') throw new ConfigError('alertmanagersConfig', 'give only one of --alertmanagers.config and --alertmanagers.config-file');
+  if ((alertmanagersConfig !== '' || alertmanagersConfigFile !== '') && strings(r, 'alertmanagersUrls').length > 0) {
+    throw new ConfigError('alertmanagersUrls', '--alertmanagers.url and --alertmanagers.config* parameters cannot be defined at the same time');
+  }
+  if (alertmanagersConfig !== '') {
+    try {
+      parseAlertmanagersConfig(alertmanagersConfig);
+    } catch (e) {
+      throw new ConfigError('alertmanagersConfig', (e as Error).message);
+    }
+  }
   const method = str(r, 'queryHttpMethod', 'POST').toUpperCase();
   if (method !== 'GET' && method !== 'POST') throw new ConfigError('queryHttpMethod', `must be GET or POST, got ${JSON.stringify(method)}`);
   const externalLabels: Record<string, string> = {};
@@ -116,5 +151,6 @@ export function parseRuleConfig(raw: unknown): RuleConfig {
     blockDurationMs: dur(r, 'tsdbBlockDuration', '2h', true),
     forOutageToleranceMs: dur(r, 'forOutageTolerance', '1h'),
     forGracePeriodMs: dur(r, 'forGracePeriod', '10m'),
+    alertmanagersConfig, alertmanagersConfigFile, queryConfig, queryConfigFile,
   };
 }

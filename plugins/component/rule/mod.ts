@@ -12,7 +12,7 @@ import { storeServices } from '../../../lib/store/server.ts';
 import { MAX_TIME } from '../../../lib/store/api.ts';
 import { optionalBucket } from '../../../lib/shipper/bucket.ts';
 import {
-  alertSender, alertsJSON, Evaluator, loadRuleFiles, queryApiClient, ruleGroupsProto, rulesServices, RuleTSDB, rulesJSON, type GroupState, type RecordedSample,
+  alertSender, alertsJSON, EndpointsResolver, Evaluator, loadRuleFiles, parseAlertmanagersConfig, parseQueryEndpointsConfig, queryApiClient, ruleGroupsProto, rulesServices, RuleTSDB, rulesJSON, type GroupState, type RecordedSample,
 } from '../../../lib/rules/mod.ts';
 import { ruleFlags, parseRuleConfig, type RuleConfig } from './config.ts';
 
@@ -44,9 +44,18 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
   const lastEval = m.gauge('prometheus_rule_group_last_evaluation_timestamp_seconds', 'The timestamp of the last rule group evaluation in seconds.', ['rule_group']);
 
   const viaCtx: typeof ctx.fetch = (input, init) => ctx.fetch(input, init);
-  const query = queryApiClient({ fetch: viaCtx, urls: cfg.queries, httpMethod: cfg.queryHttpMethod, timeoutMs: Math.max(cfg.evalIntervalMs, 10_000) });
+  // --query.config(-file) / --alertmanagers.config(-file): read and checked once at start.
+  const readText = async (p: string) => new TextDecoder().decode(await ctx.fs.readFile(ctx.fs.resolve(p)));
+  const sdError = (what: string) => (msg: string) => log.warn(`${what} service discovery`, { err: msg });
+  const queryText = cfg.queryConfigFile ? await readText(cfg.queryConfigFile) : cfg.queryConfig;
+  const queryResolvers = queryText ? parseQueryEndpointsConfig(queryText).map((c) => new EndpointsResolver(c, ctx.fs, sdError('query'))) : [];
+  const amText = cfg.alertmanagersConfigFile ? await readText(cfg.alertmanagersConfigFile) : cfg.alertmanagersConfig;
+  const amConfigs = amText
+    ? parseAlertmanagersConfig(amText).map((c) => ({ resolver: new EndpointsResolver(c, ctx.fs, sdError('alertmanager')), apiVersion: c.apiVersion, timeoutMs: c.timeoutMs }))
+    : [];
+  const query = queryApiClient({ fetch: viaCtx, urls: cfg.queries, resolvers: queryResolvers, httpMethod: cfg.queryHttpMethod, timeoutMs: Math.max(cfg.evalIntervalMs, 10_000) });
   const sendAlerts = alertSender({
-    fetch: viaCtx, urls: cfg.alertmanagersUrls, labelDrop: cfg.alertLabelDrop, timeoutMs: cfg.alertmanagersSendTimeoutMs, log, sent: sentTotal, errors: sendErrors,
+    fetch: viaCtx, urls: cfg.alertmanagersUrls, configs: amConfigs, labelDrop: cfg.alertLabelDrop, timeoutMs: cfg.alertmanagersSendTimeoutMs, log, sent: sentTotal, errors: sendErrors,
   });
 
   const appendFailures = m.counter('prometheus_rule_group_append_failures_total', 'Samples of rule evaluations the TSDB refused (out of order, duplicate, out of bounds).', ['rule_group']);
