@@ -30,18 +30,41 @@ export function hostPort(hostname: string, port: number): string {
   return hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
 
+/**
+ * A path the plugin names is checked as given and, when a symlink on the way leads elsewhere, where
+ * it really leads: a link inside a granted directory pointing outside it is denied.
+ */
+async function realOf(abs: string): Promise<string> {
+  const rest: string[] = [];
+  for (let p = abs; ; p = path.dirname(p)) {
+    try {
+      return path.join(await fsp.realpath(p), ...rest.reverse());
+    } catch {
+      if (path.dirname(p) === p) return abs;
+      rest.push(path.basename(p));
+    }
+  }
+}
+
 export function createFs(perms: Permissions, baseDir = process.cwd()): FsCapability {
-  const r = (p: string, api: string) => { const abs = path.resolve(baseDir, p); perms.check('read', abs, api); return abs; };
-  const w = (p: string, api: string) => { const abs = path.resolve(baseDir, p); perms.check('write', abs, api); return abs; };
+  const checked = async (kind: 'read' | 'write', p: string, api: string) => {
+    const abs = path.resolve(baseDir, p);
+    perms.check(kind, abs, api);
+    const real = await realOf(abs);
+    if (real !== abs) perms.check(kind, real, api);
+    return abs;
+  };
+  const r = (p: string, api: string) => checked('read', p, api);
+  const w = (p: string, api: string) => checked('write', p, api);
   const info = (name: string, st: import('node:fs').Stats): FileInfo => ({
     name, isDirectory: st.isDirectory(), isFile: st.isFile(), size: st.size, mtimeMs: st.mtimeMs,
   });
   return {
     async readFile(p) {
-      return new Uint8Array(await fsp.readFile(r(p, 'fs.readFile')));
+      return new Uint8Array(await fsp.readFile(await r(p, 'fs.readFile')));
     },
     async readRange(p, offset, length) {
-      const fh = await fsp.open(r(p, 'fs.readRange'), 'r');
+      const fh = await fsp.open(await r(p, 'fs.readRange'), 'r');
       try {
         const size = (await fh.stat()).size;
         return await readFully(fh, offset, Math.max(0, Math.min(length, size - offset)));
@@ -50,7 +73,7 @@ export function createFs(perms: Permissions, baseDir = process.cwd()): FsCapabil
       }
     },
     async writeFile(p, data) {
-      const abs = w(p, 'fs.writeFile');
+      const abs = await w(p, 'fs.writeFile');
       if (data instanceof Uint8Array) {
         await fsp.writeFile(abs, data);
         return;
@@ -70,7 +93,7 @@ export function createFs(perms: Permissions, baseDir = process.cwd()): FsCapabil
       }
     },
     async appendFile(p, data) {
-      const fh = await fsp.open(w(p, 'fs.appendFile'), 'a');
+      const fh = await fsp.open(await w(p, 'fs.appendFile'), 'a');
       try {
         let off = 0;
         while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
@@ -80,7 +103,7 @@ export function createFs(perms: Permissions, baseDir = process.cwd()): FsCapabil
       }
     },
     async openRead(p, range) {
-      const abs = r(p, 'fs.openRead');
+      const abs = await r(p, 'fs.openRead');
       const fh = await fsp.open(abs, 'r');
       const size = (await fh.stat()).size;
       let pos = range?.offset ?? 0;
@@ -105,11 +128,11 @@ export function createFs(perms: Permissions, baseDir = process.cwd()): FsCapabil
       }, { highWaterMark: 0 });
     },
     async stat(p) {
-      const abs = r(p, 'fs.stat');
+      const abs = await r(p, 'fs.stat');
       return info(path.basename(abs), await fsp.stat(abs));
     },
     async exists(p) {
-      const abs = r(p, 'fs.exists');
+      const abs = await r(p, 'fs.exists');
       try {
         await fsp.stat(abs);
         return true;
@@ -119,7 +142,7 @@ export function createFs(perms: Permissions, baseDir = process.cwd()): FsCapabil
       }
     },
     async readDir(p) {
-      const abs = r(p, 'fs.readDir');
+      const abs = await r(p, 'fs.readDir');
       const ents = await fsp.readdir(abs, { withFileTypes: true });
       const out: FileInfo[] = [];
       for (const e of ents) {
@@ -132,13 +155,13 @@ export function createFs(perms: Permissions, baseDir = process.cwd()): FsCapabil
       return out;
     },
     async mkdir(p, opts) {
-      await fsp.mkdir(w(p, 'fs.mkdir'), { recursive: opts?.recursive ?? false });
+      await fsp.mkdir(await w(p, 'fs.mkdir'), { recursive: opts?.recursive ?? false });
     },
     async rename(from, to) {
-      await fsp.rename(w(from, 'fs.rename'), w(to, 'fs.rename'));
+      await fsp.rename(await w(from, 'fs.rename'), await w(to, 'fs.rename'));
     },
     async remove(p, opts) {
-      const abs = w(p, 'fs.remove');
+      const abs = await w(p, 'fs.remove');
       const st = await fsp.lstat(abs);
       if (st.isDirectory()) {
         if (opts?.recursive) await fsp.rm(abs, { recursive: true, force: false });
@@ -151,7 +174,7 @@ export function createFs(perms: Permissions, baseDir = process.cwd()): FsCapabil
     },
     async tempDir(prefix) {
       const base = prefix.includes('/') || path.isAbsolute(prefix) ? path.resolve(baseDir, prefix) : path.join(os.tmpdir(), prefix);
-      w(base, 'fs.tempDir');
+      await w(base, 'fs.tempDir');
       await fsp.mkdir(path.dirname(base), { recursive: true });
       return fsp.mkdtemp(base);
     },

@@ -2,10 +2,11 @@
 // `true | false | [list] | { allow, deny }`. The effective permission of a plugin is the operator's
 // grant (plugins.yaml) intersected with what the plugin's manifest asks for.
 //
-// This is a POLICY boundary, not a sandbox: plugins run in the same V8 isolate as the host, so a
-// plugin that imports `node:fs` directly (or follows a symlink we did not resolve) bypasses it. The
-// checks make an honest plugin's needs explicit and catch configuration mistakes; isolation from a
-// hostile plugin needs an OS-level boundary (a separate process, container or user).
+// In the host's process this is a policy boundary, not a sandbox: an inline plugin that imports
+// `node:fs` itself bypasses it. A plugin with `isolation: process` runs in its own Deno process,
+// where the runtime enforces the grant too (host/isolate/). File grants are checked on the path as
+// given and on where it really is (symlinks resolved, host/checked.ts).
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PermissionDenied, type Need, type PermissionRequest } from './index.ts';
 
@@ -39,15 +40,35 @@ function canonical(kind: PermissionKind, entry: string, baseDir: string): string
   return entry;
 }
 
+/** A path with symlinks resolved as far as it exists (the rest appended): where it really is. */
+export function realPathOf(abs: string): string {
+  const rest: string[] = [];
+  for (let p = abs; ; p = path.dirname(p)) {
+    try {
+      return path.join(fs.realpathSync(p), ...rest.reverse());
+    } catch {
+      if (path.dirname(p) === p) return abs;
+      rest.push(path.basename(p));
+    }
+  }
+}
+
+/** Grant paths count both as written and as resolved, so a symlinked grant (/tmp -> /private/tmp) still matches real paths. */
+function entries(kind: PermissionKind, list: string[], baseDir: string): string[] {
+  const out = list.map((e) => canonical(kind, e, baseDir));
+  if (kind !== 'read' && kind !== 'write') return out;
+  return [...new Set(out.flatMap((e) => [e, realPathOf(e)]))];
+}
+
 function normalize(kind: PermissionKind, need: Need | undefined, baseDir: string): Normalized {
   if (need === undefined || need === false) return { all: false, allow: [], deny: [] };
   if (need === true) return { all: true, allow: [], deny: [] };
-  if (Array.isArray(need)) return { all: false, allow: need.map((e) => canonical(kind, e, baseDir)), deny: [] };
+  if (Array.isArray(need)) return { all: false, allow: entries(kind, need, baseDir), deny: [] };
   const allow = need.allow;
   return {
     all: allow === true,
-    allow: Array.isArray(allow) ? allow.map((e) => canonical(kind, e, baseDir)) : [],
-    deny: (need.deny ?? []).map((e) => canonical(kind, e, baseDir)),
+    allow: Array.isArray(allow) ? entries(kind, allow, baseDir) : [],
+    deny: entries(kind, need.deny ?? [], baseDir),
   };
 }
 
