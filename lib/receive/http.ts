@@ -1,20 +1,28 @@
 // Receive's HTTP API (what --remote-write.address serves):
 // - POST /api/v1/receive: remote write 0.1.0 (snappy + prompb). The tenant comes from the tenant
-//   header (default: the default tenant). 200 all stored; 400 malformed body, invalid labels,
-//   labels over the label limits or replica number (valid series are still stored); 409
+//   header (default: the default tenant); with a hashring the series are routed and replicated
+//   (forward.ts: 503 when a series misses its write quorum). 200 all stored; 400 malformed body,
+//   invalid labels, labels over the label limits or replica number (valid series are still stored); 409
 //   out-of-order / duplicate / out-of-bounds (too old, too far in the future) samples (the rest is
 //   stored); 413 body, or its decoded size as the snappy header declares it, over the limit (refused
 //   before the rest is read or decoded). The WAL record is synced before the answer.
 // - GET /api/v1/status/tsdb: head cardinality of the tenant in the tenant header (Prometheus's JSON).
 import { int64, stringifyJson } from '../query/json.ts';
 import { parseRemoteWriteRequest, RemoteError } from '../remote/write.ts';
-import type { Receiver, WriteOutcome } from './receiver.ts';
+import type { TimeSeries } from '../proto/prompb.ts';
+import type { Receiver } from './receiver.ts';
+import { validTenant } from './tenants.ts';
 
 export interface ReceiveHttpOptions {
   tenantHeader: string;
   defaultTenant: string;
   replicaHeader: string;
-  replicationFactor: number;
+  /**
+   * The write path behind the handler (lib/receive/forward.ts Router.handle: hashring, replication,
+   * quorum), given the replica header's number (0 = not replicated). Without it every series is
+   * written here (an ingestor without hashring, as Thanos's IngestorOnly mode: the header is ignored).
+   */
+  route?: (replica: number, tenant: string, series: readonly TimeSeries[]) => Promise<{ status: number; message: string }>;
   /** Longest accepted remote write body (compressed), bytes. */
   maxBodyBytes: number;
   /** Largest decoded remote write body (--remote-write.max-decoded-bytes), checked in the snappy header before decoding. */
@@ -41,17 +49,20 @@ export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Re
     const url = new URL(req.url);
     if (url.pathname === '/api/v1/status/tsdb') return statusTsdb(req, url);
     if (url.pathname !== '/api/v1/receive') return new Response('not found\n', { status: 404 });
-    let out: WriteOutcome;
+    let out: { status: number; message: string };
     try {
-      const replica = req.headers.get(o.replicaHeader);
-      if (replica !== null && replica !== '' && !(/^\d+$/.test(replica) && Number(replica) < o.replicationFactor)) {
-        out = { status: 400, message: `replica count exceeds replication factor: replica ${replica}, replication factor ${o.replicationFactor}` };
+      // Thanos: the header is a 1-indexed replica number (empty: not yet replicated).
+      const replica = req.headers.get(o.replicaHeader) ?? '';
+      if (replica !== '' && !/^\d{1,19}$/.test(replica)) {
+        out = { status: 400, message: 'could not parse replica header' };
       } else {
         const wr = await parseRemoteWriteRequest(req, {
           maxBodyBytes: o.maxBodyBytes, maxDecodedBytes: o.maxDecodedBytes, maxDecodedHint: '--remote-write.max-decoded-bytes',
         });
         const tid = req.headers.get(o.tenantHeader) || o.defaultTenant;
-        out = await r.write(tid, wr.timeseries);
+        if (!validTenant(tid)) out = { status: 400, message: `invalid tenant ${JSON.stringify(tid)}` };
+        else if (o.route) out = await o.route(replica === '' ? 0 : Number(replica), tid, wr.timeseries);
+        else out = await r.write(tid, wr.timeseries);
       }
     } catch (e) {
       if (e instanceof RemoteError) out = { status: e.status, message: e.message };

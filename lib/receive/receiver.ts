@@ -216,10 +216,13 @@ export class Receiver {
     return { status, message: problems.join('; '), result: res };
   }
 
-  /** thanos.WriteableStore/RemoteWrite: conflicts -> AlreadyExists, bad input -> InvalidArgument. */
+  /**
+   * thanos.WriteableStore/RemoteWrite straight into the local TSDB (an ingestor without hashring;
+   * the replica number is not checked, as Thanos's IngestorOnly mode): conflicts -> AlreadyExists,
+   * bad input -> InvalidArgument. With a hashring the plugin serves forward.ts's Router.grpcWrite.
+   */
   async grpcWrite(req: StoreWriteRequest): Promise<void> {
-    const { replicationFactor, defaultTenant } = this.o;
-    if (req.replica >= replicationFactor) throw new GrpcError(GrpcStatus.InvalidArgument, `replica count exceeds replication factor: replica ${req.replica}, replication factor ${replicationFactor}`);
+    const { defaultTenant } = this.o;
     const parts = req.timeseriesTenantData && req.timeseriesTenantData.length > 0
       ? req.timeseriesTenantData.map((d) => ({ tenant: d.tenant || defaultTenant, ts: d.timeseries }))
       : [{ tenant: req.tenant || defaultTenant, ts: req.timeseries }];

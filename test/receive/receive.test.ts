@@ -121,9 +121,10 @@ test('malformed bodies → 400 with a clear message, nothing lost; wrong encodin
   assert.match(await r.text(), /protobuf decode error/);
   r = await rc.handle(rwRequest([ts(A, [[2000, 2]])], { 'Content-Encoding': 'gzip' }));
   assert.is(r.status, 415);
-  r = await rc.handle(rwRequest([ts(A, [[2000, 2]])], { 'THANOS-REPLICA': '1' }));
+  // Thanos: the replica header is a 1-indexed number, ignored without a hashring (IngestorOnly)
+  r = await rc.handle(rwRequest([ts(A, [[2000, 2]])], { 'THANOS-REPLICA': 'one' }));
   assert.is(r.status, 400);
-  assert.match(await r.text(), /replica count exceeds replication factor/);
+  assert.match(await r.text(), /could not parse replica header/);
   assert.is((await rc.handle(rwRequest([ts(A, [[3000, 3]])]))).status, 200);
   assert.equal(samplesOf((await seriesOf(client))[0]!), [[1000, 1], [3000, 3]]);
 });
@@ -278,13 +279,17 @@ test('shutdown flushes the head into a block and uploads it; the WAL is empty af
   assert.is(samplesOf((await seriesOf(again.client))[0]!).length, 30);
 });
 
-test('config: --label syntax, required external labels, replication factor 1 only', () => {
+test('config: --label syntax, required external labels, replication factor, hashrings', () => {
   assert.equal(parseLabelFlag('replica="a b"'), ['replica', 'a b']);
   assert.throws(() => parseLabelFlag('replica=a'), /must be double-quoted/);
   assert.throws(() => parseLabelFlag('9x="a"'), /invalid label name/);
   assert.throws(() => plugin.parseConfig({}), /^labels \(--label\): no external labels configured for receive/);
-  assert.throws(() => plugin.parseConfig({ labels: ['a="1"'], replicationFactor: 3 }), /only 1 is supported/);
-  assert.throws(() => plugin.parseConfig({ labels: ['a="1"'], hashrings: 'x' }), /hashrings: unknown receive option/);
+  assert.is(plugin.parseConfig({ labels: ['a="1"'], replicationFactor: 3 }).replicationFactor, 3);
+  assert.throws(() => plugin.parseConfig({ labels: ['a="1"'], replicationFactor: 0 }), /replicationFactor \(--receive.replication-factor\)/);
+  assert.throws(() => plugin.parseConfig({ labels: ['a="1"'], hashrings: 'x' }), /hashrings \(--receive.hashrings\): failed to validate hashring configuration content: configuration file is not parsable/);
+  assert.throws(() => plugin.parseConfig({ labels: ['a="1"'], hashringsAlgorithm: 'ketema' }), /must be one of hashmod, ketama/);
+  assert.throws(() => plugin.parseConfig({ labels: ['a="1"'], replicationFactor: 3, hashringsAlgorithm: 'ketama', hashrings: '[{"endpoints":["a:1","b:1"]}]' }), /ketama: amount of endpoints needs to be larger than replication factor/);
+  assert.throws(() => plugin.parseConfig({ labels: ['a="1"'], hashringz: 'x' }), /hashringz: unknown receive option/);
   const c = plugin.parseConfig({ labels: ['a="1"'] });
   assert.is(c.remoteWriteAddress, '0.0.0.0:19291');
   assert.is(c.tenantHeader, 'THANOS-TENANT');

@@ -1,25 +1,32 @@
-// `thanos receive` (ingestor, replication factor 1): Prometheus remote write into a local TSDB per
-// tenant (lib/tsdb/head: in-memory head + WAL, blocks cut every --tsdb.block-duration), served over
-// the StoreAPI and uploaded to object storage when one is configured.
+// `thanos receive`: Prometheus remote write into a local TSDB per tenant (lib/tsdb/head: in-memory
+// head + WAL, blocks cut every --tsdb.block-duration), served over the StoreAPI and uploaded to object
+// storage when one is configured; with a hashring, a router that forwards each series to its
+// replicas (lib/receive/forward.ts).
 //
+// - Mode (as Thanos): --receive.hashrings-file or --receive.hashrings and --receive.local-endpoint →
+//   RouterIngestor; a hashring only → RouterOnly; neither → IngestorOnly.
 // - HTTP on --remote-write.address: POST /api/v1/receive (remote write 0.1.0: snappy + prompb).
 //   The tenant comes from --receive.tenant-header (default --receive.default-tenant-id). Answers:
-//   200 all stored; 400 malformed body, invalid labels, labels over the --receive.label-*-limit
-//   flags or replica number (valid series are still stored); 409 out-of-order / duplicate /
-//   out-of-bounds samples (too old for the head, or after now + --tsdb.too-far-in-future.time-window;
-//   the rest is stored); 413 body too big, or decoded size over --remote-write.max-decoded-bytes.
-//   The WAL record is synced before the answer. GET /api/v1/status/tsdb: head cardinality per tenant.
-// - gRPC: thanos.WriteableStore/RemoteWrite (the same path; conflicts → AlreadyExists, bad input →
-//   InvalidArgument), thanos.Store Series/LabelNames/LabelValues over blocks + head of every tenant,
-//   each series labelled with the external labels (they override same-named labels) and
-//   <tenant-label-name>=<tenant>; Info: component "receive", one label set per tenant.
+//   200 all stored (with a hashring: every series by a quorum of its replicas); 400 malformed body,
+//   invalid labels, labels over the --receive.label-*-limit flags or replica number (valid series
+//   are still stored); 409 out-of-order / duplicate / out-of-bounds samples (the rest is stored);
+//   413 body too big, or decoded size over --remote-write.max-decoded-bytes; 503 a series missed its
+//   write quorum (Prometheus retries). The WAL record is synced before the answer.
+//   GET /api/v1/status/tsdb: head cardinality per tenant.
+// - gRPC: thanos.WriteableStore/RemoteWrite (forwarded writes; conflicts → AlreadyExists, bad input
+//   → InvalidArgument, quorum failures → Unavailable), thanos.Store Series/LabelNames/LabelValues
+//   over blocks + head of every tenant, each series labelled with the external labels (they
+//   override same-named labels) and <tenant-label-name>=<tenant>; Info: component "receive", one
+//   label set per tenant.
 // - Every tick: cut blocks, upload new ones (lib/shipper: meta.json last, thanos.labels = external
 //   labels + tenant, source "receive"), apply --tsdb.retention to uploaded local blocks.
 // - Shutdown: stop accepting writes, flush every head into a block, upload, return.
-// The logic is lib/receive's (Receiver, receiveHttpHandler); this plugin reads the config and wires it.
+// The logic is lib/receive's; this plugin reads the config and wires it.
 import { definePlugin, sleep, type Component, type ComponentContext, type HttpListener } from '../../../lib/sdk/mod.ts';
 import type { TimeSeries } from '../../../lib/proto/prompb.ts';
-import { Receiver, receiveHttpHandler, type WriteOutcome } from '../../../lib/receive/mod.ts';
+import {
+  HashringWatcher, Receiver, Router, determineMode, newMultiHashring, parseHashringsConfig, receiveHttpHandler, type WriteOutcome,
+} from '../../../lib/receive/mod.ts';
 import type { StoreServer } from '../../../lib/store/api.ts';
 import { optionalBucket } from '../../../lib/shipper/bucket.ts';
 import { storeServices, writeableStoreServices } from '../../../lib/store/server.ts';
@@ -52,7 +59,24 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
     replicationFactor: cfg.replicationFactor, blockDurationMs: cfg.blockDurationMs, retentionMs: cfg.retentionMs,
     tooFarInFutureMs: cfg.tooFarInFutureMs, labelLimits: cfg.labelLimits, walCompression: cfg.walCompression,
   });
-  const handle = receiveHttpHandler(rx, cfg);
+  const mode = determineMode(cfg.hashringsFile !== '' || cfg.hashrings !== '', cfg.localEndpoint);
+  log.info('running receive', { mode, replicationFactor: cfg.replicationFactor });
+  const router = new Router({
+    mode, replicationFactor: cfg.replicationFactor, localEndpoint: cfg.localEndpoint, defaultTenant: cfg.defaultTenant,
+    local: (tenant, series) => rx.write(tenant, series), dial: (target, o) => ctx.grpcDial(target, o),
+    forwardTimeoutMs: cfg.forwardTimeoutMs, log, metrics: ctx.metrics,
+  });
+  let watcher: HashringWatcher | undefined;
+  if (cfg.hashringsFile !== '') {
+    watcher = new HashringWatcher({
+      fs: ctx.fs, path: cfg.hashringsFile, algorithm: cfg.hashringsAlgorithm, replicationFactor: cfg.replicationFactor,
+      refreshMs: cfg.hashringsRefreshMs, log, metrics: ctx.metrics, onChange: (_cfg, ring) => router.setHashring(ring),
+    });
+    await watcher.load();
+  } else if (cfg.hashrings !== '') {
+    router.setHashring(newMultiHashring(cfg.hashringsAlgorithm, cfg.replicationFactor, parseHashringsConfig(cfg.hashrings)));
+  }
+  const handle = receiveHttpHandler(rx, { ...cfg, route: (rep, tenant, series) => router.handle(rep, [{ tenant, series }]) });
   let listener: HttpListener | undefined;
 
   return {
@@ -63,12 +87,13 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
     tenants: () => rx.tenants.ids(),
     remoteWriteAddress: () => listener?.address,
     info: () => rx.info(),
-    grpc: { ...storeServices(rx.store), ...writeableStoreServices((req) => rx.grpcWrite(req)) },
+    grpc: { ...storeServices(rx.store), ...writeableStoreServices((req) => router.grpcWrite(req)) },
     async run(signal: AbortSignal) {
       const { hostname, port } = splitHostPort(cfg.remoteWriteAddress, '0.0.0.0');
       listener = await ctx.listen({ hostname, port }, handle);
       log.info('listening for remote write', { address: `${listener.address.hostname}:${listener.address.port}` });
       ctx.setReady(true);
+      const watching = watcher?.run(signal);
       const tick = Math.max(1000, Math.min(30_000, Math.floor(cfg.blockDurationMs / 4)));
       await rx.compactAndShip();
       while (!signal.aborted) {
@@ -77,10 +102,12 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
         await rx.compactAndShip();
       }
       ctx.setReady(false);
+      await watching;
       rx.stopAccepting();
       await listener.close();
       log.info('flushing heads into blocks before exit');
       await rx.compactAndShip(true);
+      router.close();
     },
   };
 }

@@ -1,0 +1,289 @@
+// The router half of Thanos receive (pkg/receive/handler.go): each series of a write goes to the
+// receivers the hashring names for it (replicas 0 .. RF-1), the local one written in process, the
+// others over gRPC thanos.WriteableStore/RemoteWrite with the tenant and the 1-indexed replica
+// number. A series is stored when a quorum of its replicas took it (RF/2+1; RF=2 needs 1, as
+// Thanos); the answer follows Thanos's error classification:
+// - every series reached quorum → 200 (failed replicas are logged and counted, not reported);
+// - a series failed and the dominant cause is a conflict (out of order, duplicate, out of bounds on
+//   at least a quorum of replicas) → 409: resending cannot help, Prometheus drops the batch;
+// - otherwise (replicas down, timeouts, mixed causes) → 503, so Prometheus retries the batch.
+//   Replicas that already took it see same-valued duplicates, which the head accepts silently.
+// Invalid input the ingestors refuse with 400 (labels, limits) stays 400 when it dominates.
+// Modes (cmd/thanos/receive.go determineMode): hashring + --receive.local-endpoint = RouterIngestor;
+// hashring only = RouterOnly (stores nothing itself); no hashring = IngestorOnly (writes locally;
+// gRPC writes go straight to the local TSDB).
+import { GrpcError, GrpcStatus, type GrpcClientConn, type GrpcDialer, type Logger, type Metrics } from '../sdk/mod.ts';
+import type { TimeSeries } from '../proto/prompb.ts';
+import { decodeWriteResponse, encodeStoreWriteRequest, REMOTE_WRITE_METHOD, type StoreWriteRequest } from '../proto/store.ts';
+import { SingleNodeHashring, type Endpoint, type Hashring } from './hashring.ts';
+import type { WriteOutcome } from './receiver.ts';
+
+export type ReceiverMode = 'RouterOnly' | 'IngestorOnly' | 'RouterIngestor';
+
+/** Thanos's receiveConfig.determineMode. */
+export function determineMode(hashringSpecified: boolean, localEndpoint: string): ReceiverMode {
+  if (hashringSpecified && localEndpoint !== '') return 'RouterIngestor';
+  if (hashringSpecified) return 'RouterOnly';
+  return 'IngestorOnly';
+}
+
+/** Successes a series needs: RF/2+1, except RF=2 → 1 (Thanos's writeQuorum). */
+export function writeQuorum(rf: number): number {
+  return rf === 2 ? 1 : Math.floor(rf / 2) + 1;
+}
+
+export const ERR_BAD_REPLICA = 'request replica exceeds receiver replication factor';
+
+export interface TenantSeries {
+  tenant: string;
+  series: readonly TimeSeries[];
+}
+
+export interface RouterOptions {
+  mode: ReceiverMode;
+  replicationFactor: number;
+  /** --receive.local-endpoint: the hashring endpoint that is this process ('' in RouterOnly / IngestorOnly). */
+  localEndpoint: string;
+  /** Tenant of a gRPC write that names none. */
+  defaultTenant: string;
+  /** The local TSDB write (Receiver.write). */
+  local: (tenant: string, series: readonly TimeSeries[]) => Promise<WriteOutcome>;
+  dial: GrpcDialer;
+  /** Per forwarded request (Thanos's hidden --receive-forward-timeout, 5s). */
+  forwardTimeoutMs: number;
+  log: Logger;
+  metrics: Metrics;
+}
+
+type Kind = 'conflict' | 'bad' | 'notReady' | 'unavailable' | 'internal';
+
+interface Failure {
+  kind: Kind;
+  reason: string;
+}
+
+function kindOfStatus(status: number): Kind {
+  return status === 409 ? 'conflict' : status === 400 ? 'bad' : status === 503 ? 'notReady' : 'internal';
+}
+
+function kindOfGrpc(code: number): Kind {
+  switch (code) {
+    case GrpcStatus.AlreadyExists: return 'conflict';
+    case GrpcStatus.InvalidArgument: return 'bad';
+    case GrpcStatus.Unavailable: return 'unavailable';
+    default: return 'internal';
+  }
+}
+
+// Channel options for peers: grpc-js's default reconnect backoff grows to 120 s, so a receiver
+// restarted after a crash would be skipped for minutes; Thanos backs off a peer at most 5 s.
+const PEER_CHANNEL = { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 5000, 'grpc.min_reconnect_backoff_ms': 200 };
+
+export class Router {
+  private ring: Hashring;
+  private readonly peers = new Map<string, GrpcClientConn>();
+  private readonly m: {
+    forwards: ReturnType<Metrics['counter']>;
+    replications: ReturnType<Metrics['counter']>;
+  };
+
+  constructor(private readonly o: RouterOptions) {
+    this.ring = new SingleNodeHashring(o.localEndpoint);
+    this.m = {
+      forwards: o.metrics.counter('thanos_receive_forward_requests_total', 'The number of forward requests.', ['result']),
+      replications: o.metrics.counter('thanos_receive_replications_total', 'The number of replication operations done by the receiver. The success of replication is fulfilled when a quorum is met.', ['result']),
+    };
+  }
+
+  get mode(): ReceiverMode {
+    return this.o.mode;
+  }
+
+  /** Installs a new hashring (undefined: the single local node); connections to peers that left are closed. */
+  setHashring(h: Hashring | undefined): void {
+    this.ring = h ?? new SingleNodeHashring(this.o.localEndpoint);
+    const keep = new Set(this.ring.nodes().map((e) => e.address));
+    for (const [addr, c] of this.peers) {
+      if (!keep.has(addr)) {
+        c.close();
+        this.peers.delete(addr);
+      }
+    }
+  }
+
+  hashring(): Hashring {
+    return this.ring;
+  }
+
+  close(): void {
+    for (const c of this.peers.values()) c.close();
+    this.peers.clear();
+  }
+
+  private peer(addr: string): GrpcClientConn {
+    let c = this.peers.get(addr);
+    if (!c) {
+      c = this.o.dial(addr, { channelOptions: PEER_CHANNEL });
+      this.peers.set(addr, c);
+    }
+    return c;
+  }
+
+  /**
+   * A write: `rep` is the wire replica number (1-indexed; 0 = not yet replicated — the HTTP header
+   * or the gRPC field). Returns the HTTP status and message.
+   */
+  async handle(rep: number, data: readonly TenantSeries[]): Promise<{ status: number; message: string }> {
+    const { mode, replicationFactor: rf } = this.o;
+    // Thanos: the replica number only detects cycles between RouterIngestors; a RouterOnly or
+    // IngestorOnly receiver treats every write as new.
+    if (mode !== 'RouterIngestor') rep = 0;
+    if (rep > rf) return { status: 400, message: ERR_BAD_REPLICA };
+    const replicated = rep !== 0;
+    const replicas = replicated ? [rep - 1] : Array.from({ length: rf }, (_, i) => i);
+
+    // distribute: (endpoint, replica) → tenant → series and their ids
+    interface Group { endpoint: Endpoint; replica: number; byTenant: Map<string, { series: TimeSeries[]; ids: number[] }> }
+    const groups = new Map<string, Group>();
+    const ring = this.ring;
+    let id = 0;
+    try {
+      for (const d of data) {
+        for (const s of d.series) {
+          for (const rn of replicas) {
+            const ep = ring.getN(d.tenant, s.labels, rn);
+            const key = `${rn}\u0000${ep.address}`;
+            let g = groups.get(key);
+            if (!g) groups.set(key, (g = { endpoint: ep, replica: rn, byTenant: new Map() }));
+            let t = g.byTenant.get(d.tenant);
+            if (!t) g.byTenant.set(d.tenant, (t = { series: [], ids: [] }));
+            t.series.push(s);
+            t.ids.push(id);
+          }
+          id++;
+        }
+      }
+    } catch (e) {
+      this.o.log.error('failed to distribute timeseries to replicas', { err: (e as Error).message });
+      return { status: 500, message: (e as Error).message };
+    }
+    const numSeries = id;
+    if (numSeries === 0) return { status: 200, message: '' };
+
+    const threshold = replicated ? 1 : writeQuorum(rf);
+    const failureThreshold = replicas.length - threshold + 1;
+    const successes = new Int32Array(numSeries);
+    const final = new Int32Array(numSeries); // conflicts + bad input: failures a retry cannot fix
+    const failures: Failure[][] = Array.from({ length: numSeries }, () => []);
+
+    const canReturnEarly = () => {
+      for (let i = 0; i < numSeries; i++) if (successes[i]! < threshold && final[i]! < failureThreshold) return false;
+      return true;
+    };
+
+    const settle = (ids: readonly number[], f: Failure | undefined) => {
+      for (const i of ids) {
+        if (!f) successes[i]!++;
+        else {
+          failures[i]!.push(f);
+          if (f.kind === 'conflict' || f.kind === 'bad') final[i]!++;
+        }
+      }
+    };
+
+    const sends: Array<Promise<void>> = [];
+    for (const g of groups.values()) {
+      const local = mode !== 'RouterOnly' && g.endpoint.address === this.o.localEndpoint;
+      if (local) {
+        for (const [tenant, t] of g.byTenant) {
+          sends.push(this.o.local(tenant, t.series).then(
+            (out) => settle(t.ids, out.status === 200 ? undefined : { kind: kindOfStatus(out.status), reason: `writing locally: ${out.message}` }),
+            (e) => settle(t.ids, { kind: 'internal', reason: `writing locally: ${(e as Error).message}` }),
+          ));
+        }
+        continue;
+      }
+      const req: StoreWriteRequest = {
+        timeseries: [], tenant: '', replica: g.replica + 1,
+        timeseriesTenantData: [...g.byTenant].map(([tenant, t]) => ({ tenant, timeseries: t.series as TimeSeries[] })),
+      };
+      const ids = [...g.byTenant.values()].flatMap((t) => t.ids);
+      const addr = g.endpoint.address;
+      sends.push((async () => {
+        try {
+          await this.peer(addr).unary(REMOTE_WRITE_METHOD, req, encodeStoreWriteRequest, decodeWriteResponse, { timeoutMs: this.o.forwardTimeoutMs });
+          this.m.forwards.inc({ result: 'success' });
+          if (!replicated) this.m.replications.inc({ result: 'success' });
+          settle(ids, undefined);
+        } catch (e) {
+          const code = e instanceof GrpcError ? e.code : GrpcStatus.Unknown;
+          const kind = kindOfGrpc(code);
+          if (kind !== 'conflict') {
+            this.m.forwards.inc({ result: 'error' });
+            if (!replicated) this.m.replications.inc({ result: 'error' });
+          }
+          settle(ids, { kind, reason: `forwarding request to endpoint ${addr}: ${(e as Error).message}` });
+        }
+      })());
+    }
+
+    // Wait until every series is decided (quorum reached, or beyond reach by conflicts) or every
+    // request answered; the rest finish in the background (they only add replicas).
+    await new Promise<void>((resolve) => {
+      let left = sends.length;
+      for (const p of sends) {
+        void p.then(() => {
+          left--;
+          if (left === 0 || canReturnEarly()) resolve();
+        });
+      }
+    });
+
+    // Thanos's replicationErrors.Cause per failed series: a conflict (or, ours, bad input) on at
+    // least `threshold` replicas is final; any other failure to reach quorum is retryable (503).
+    // Then writeErrors.Cause over the failed series: retryable first, then conflict, then bad input.
+    const causes = new Set<'conflict' | 'bad' | 'retry'>();
+    const reasons = new Set<string>();
+    for (let i = 0; i < numSeries; i++) {
+      const fs = failures[i]!;
+      if (fs.length < failureThreshold || successes[i]! >= threshold) continue;
+      const conflicts = fs.filter((f) => f.kind === 'conflict').length;
+      const bad = fs.filter((f) => f.kind === 'bad').length;
+      causes.add(conflicts >= threshold && conflicts >= bad ? 'conflict' : bad >= threshold ? 'bad' : 'retry');
+      for (const f of fs) if (reasons.size < 10) reasons.add(f.reason);
+    }
+    if (causes.size === 0) return { status: 200, message: '' };
+    const status = causes.has('retry') ? 503 : causes.has('conflict') ? 409 : 400;
+    const rs = [...reasons].sort();
+    const message = (rs.length > 1 ? `${rs.length} errors: ` : '') + rs.join('; ');
+    this.o.log.debug('write failed quorum', { status, err: message });
+    return { status, message };
+  }
+
+  /** thanos.WriteableStore/RemoteWrite served by this receiver. */
+  async grpcWrite(req: StoreWriteRequest): Promise<void> {
+    const data: TenantSeries[] = req.timeseriesTenantData && req.timeseriesTenantData.length > 0
+      ? req.timeseriesTenantData.map((d) => ({ tenant: d.tenant || this.o.defaultTenant, series: d.timeseries }))
+      : [{ tenant: req.tenant || this.o.defaultTenant, series: req.timeseries }];
+    let status: number;
+    let message: string;
+    if (this.o.mode === 'IngestorOnly') {
+      // Thanos's fast path: the router already chose this node; write every tenant locally.
+      const errs: WriteOutcome[] = [];
+      for (const d of data) {
+        const out = await this.o.local(d.tenant, d.series);
+        if (out.status !== 200) errs.push({ ...out, message: `writing ${d.tenant} data to local TSDB: ${out.message}` });
+      }
+      if (errs.length === 0) return;
+      // prefer retryable, then conflict, then bad input
+      const pick = errs.find((e) => e.status === 503) ?? errs.find((e) => e.status === 409) ?? errs.find((e) => e.status === 400) ?? errs[0]!;
+      status = pick.status;
+      message = errs.length > 1 ? `got ${errs.length} errors while writing to multiple tenants, first one: ${errs[0]!.message}` : pick.message;
+    } else {
+      ({ status, message } = await this.handle(req.replica, data));
+    }
+    if (status === 200) return;
+    const code = status === 503 ? GrpcStatus.Unavailable : status === 409 ? GrpcStatus.AlreadyExists : status === 400 ? GrpcStatus.InvalidArgument : GrpcStatus.Internal;
+    throw new GrpcError(code, message);
+  }
+}
