@@ -191,7 +191,8 @@ export function globRegExp(pattern: string): RegExp {
   let re = '';
   const cs = [...pattern];
   const bad = () => new HashringConfigError(`syntax error in pattern ${JSON.stringify(pattern)}`);
-  const lit = (c: string) => c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+  const lit = (c: string) => c.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
+  const inClass = (c: string) => c.replace(/[\\\]\[^-]/g, '\\$&');
   for (let i = 0; i < cs.length; i++) {
     const c = cs[i]!;
     if (c === '*') re += '[^/]*';
@@ -215,7 +216,7 @@ export function globRegExp(pattern: string): RegExp {
           if (++i >= cs.length) throw bad();
           lo = cs[i]!;
         } else if (lo === '-' || lo === ']' || lo === '[') throw bad();
-        cls += lit(lo);
+        cls += inClass(lo);
         i++;
         if (cs[i] === '-') {
           i++;
@@ -226,7 +227,7 @@ export function globRegExp(pattern: string): RegExp {
             hi = cs[i]!;
           }
           if (hi < lo) throw bad();
-          cls += '-' + lit(hi);
+          cls += '-' + inClass(hi);
           i++;
         }
         n++;
