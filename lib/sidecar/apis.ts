@@ -1,8 +1,9 @@
-// The sidecar's Metadata, Targets and Rules APIs (thanos.Metadata/MetricMetadata, thanos.Targets/Targets,
-// thanos.Rules/Rules), answered from its Prometheus's /api/v1/metadata, /api/v1/targets and
-// /api/v1/rules as Thanos's pkg/metadata/prometheus.go, pkg/targets/prometheus.go and
+// The sidecar's Metadata, Targets, Rules and Exemplars APIs (thanos.Metadata/MetricMetadata,
+// thanos.Targets/Targets, thanos.Rules/Rules, thanos.Exemplars/Exemplars), answered from its
+// Prometheus's /api/v1/metadata, /api/v1/targets, /api/v1/rules and /api/v1/query_exemplars as Thanos's pkg/metadata/prometheus.go, pkg/targets/prometheus.go and
 // pkg/rules/prometheus.go do: one answer frame per call (per group for rules); target labels,
-// discovered labels, rule labels and alert labels get the external labels (replacing same-named ones).
+// discovered labels, rule labels, alert labels and exemplar series labels get the external labels
+// (replacing same-named ones).
 import { GrpcError, GrpcStatus, type GrpcServices } from '../sdk/mod.ts';
 import type { Label } from '../labels/mod.ts';
 import { parseRfc3339Nano } from '../query/apis.ts';
@@ -19,6 +20,9 @@ import { PromError, type PromClient, type PromRules, type PromTargets } from './
 import { grpcDecoder } from '../store/server.ts';
 import { ALERT_STATES, RulesType, ZERO_TIME, type AlertStateName, type Rule, type RuleGroup } from '../proto/rules.ts';
 import { rulesServices } from '../rules/grpc.ts';
+import { decodeExemplarsRequest, encodeExemplarsResponse, EXEMPLARS_METHOD, type ExemplarData, type ExemplarsRequest, type ExemplarsResponse } from '../proto/exemplars.ts';
+import { parseGoFloat } from '../query/format.ts';
+import type { PromExemplars } from './promclient.ts';
 
 function grpcErr(e: unknown): unknown {
   if (e instanceof GrpcError) return e;
@@ -89,6 +93,14 @@ export function ruleGroupsFromProm(d: PromRules, ext: Record<string, string>): R
   }));
 }
 
+/** Prometheus's /api/v1/query_exemplars data as thanos.Exemplars data, series labels with the external labels. */
+export function exemplarsFromProm(d: PromExemplars, ext: Record<string, string>): ExemplarData[] {
+  return (d ?? []).map((x) => ({
+    seriesLabels: enrichLabels(x.seriesLabels, ext),
+    exemplars: (x.exemplars ?? []).map((e) => ({ labels: enrichLabels(e.labels, {}), value: parseGoFloat(e.value ?? '') ?? NaN, ts: Math.round((e.timestamp ?? 0) * 1000) })),
+  }));
+}
+
 export interface SidecarApisOptions {
   client: PromClient;
   externalLabels: () => Record<string, string>;
@@ -115,6 +127,22 @@ export function sidecarApiServices(o: SidecarApisOptions): GrpcServices {
           throw grpcErr(e);
         }
         yield { type: 'metadata', metadata: metadataFromProm(d) } satisfies MetricMetadataResponse;
+      },
+    },
+    [EXEMPLARS_METHOD]: {
+      kind: 'serverStream',
+      requestDecode: grpcDecoder(decodeExemplarsRequest, grpcErr),
+      responseEncode: (m) => encodeExemplarsResponse(m as ExemplarsResponse),
+      async *handler(req, signal) {
+        const r = req as ExemplarsRequest;
+        let data: ExemplarData[];
+        try {
+          const ext = o.externalLabels();
+          data = exemplarsFromProm(await o.client.exemplars(r.query, r.start, r.end, signal), ext);
+        } catch (e) {
+          throw grpcErr(e);
+        }
+        for (const d of data) yield { type: 'data', data: d } satisfies ExemplarsResponse;
       },
     },
     [TARGETS_METHOD]: {

@@ -2,7 +2,7 @@
 // labels and lowest timestamp it loads and refreshes, the flag check uploads need, and the Info it
 // advertises from them.
 import { GrpcError, GrpcStatus, type ComponentInfo, type Logger } from '../sdk/mod.ts';
-import { MAX_TIME } from '../store/api.ts';
+import { MAX_TIME, MIN_TIME } from '../store/api.ts';
 import { parseModelDurationFlag, parseTimeOrDuration } from '../store/blocksync/timeflags.ts';
 import type { PromClient } from './promclient.ts';
 
@@ -96,10 +96,11 @@ export class PromPeer {
         minTime, maxTime: MAX_TIME, supportsSharding: false, supportsWithoutReplicaLabels: true,
         tsdbInfos: labelSets.map((labels) => ({ labels, minTime, maxTime: MAX_TIME })),
       },
-      // As Thanos's sidecar: the Metadata, Targets and Rules APIs are served from Prometheus's HTTP API.
+      // As Thanos's sidecar: the Metadata, Targets, Rules and Exemplars APIs are served from Prometheus's HTTP API.
       metricMetadata: {},
       targets: {},
       rules: {},
+      exemplars: { minTime: MIN_TIME, maxTime: MAX_TIME },
     };
   }
 }

@@ -39,6 +39,9 @@ export interface PromTargets {
   droppedTargets?: Array<{ discoveredLabels?: Record<string, string> }> | null;
 }
 
+/** Prometheus's /api/v1/query_exemplars data (exemplar.QueryResult list; timestamp in float seconds). */
+export type PromExemplars = Array<{ seriesLabels?: Record<string, string>; exemplars?: Array<{ labels?: Record<string, string>; value?: string; timestamp?: number }> }>;
+
 /** Prometheus's /api/v1/rules data (web/api/v1 RuleGroup, AlertingRule, RecordingRule, Alert). */
 export interface PromRules {
   groups?: Array<{
@@ -181,6 +184,17 @@ export class PromClient {
   /** /api/v1/rules (type: alert, record or all), as Thanos's RulesInGRPC asks it (#16: the sidecar's Rules API). */
   rules(type: '' | 'alert' | 'record', signal?: AbortSignal): Promise<PromRules> {
     return this.api<PromRules>(`/api/v1/rules${type ? `?type=${type}` : ''}`, {}, signal).then((d) => d ?? { groups: [] });
+  }
+
+  /**
+   * /api/v1/query_exemplars (Thanos's ExemplarsInGRPC); start/end in ms, left out (Prometheus's
+   * own defaults) when outside the safe-integer range (the querier's "no bound").
+   */
+  exemplars(query: string, startMs: number, endMs: number, signal?: AbortSignal): Promise<PromExemplars> {
+    const q = new URLSearchParams({ query });
+    if (Number.isSafeInteger(startMs) && startMs > Number.MIN_SAFE_INTEGER) q.set('start', (startMs / 1000).toFixed(3));
+    if (Number.isSafeInteger(endMs) && endMs < Number.MAX_SAFE_INTEGER) q.set('end', (endMs / 1000).toFixed(3));
+    return this.api<PromExemplars>(`/api/v1/query_exemplars?${q}`, {}, signal).then((d) => d ?? []);
   }
 
   /** POST /api/v1/read asking for STREAMED_XOR_CHUNKS first, SAMPLES as the fallback (old Prometheus). */

@@ -6,8 +6,12 @@
 // Prometheus's own /api/v1/rules and /api/v1/alerts: the sidecar's group equals Prometheus's (labels
 // with the external labels added, replica label removed); the rulers' group has the same fields and
 // values and appears once (deduplicated); type, rule_name[], match[] filters; bad parameters.
+// Exemplars (#16 item 5) ride on the same setup: Prometheus (--enable-feature=exemplar-storage)
+// also scrapes a loopback OpenMetrics endpoint with exemplars, and the querier's
+// /api/v1/query_exemplars (thanos.Exemplars through the sidecar) must equal Prometheus's own.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +23,7 @@ const dir = mkdtempSync(join(tmpdir(), 'rules-api-'));
 let prom: PromProc;
 const procs: Proc[] = [];
 let q = '';
+let om: Server | undefined;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type J = any;
@@ -38,7 +43,7 @@ const RULES = `groups:
         expr: sum by (job) (up)
         labels: { team: a }
       - alert: UpIsUp
-        expr: up == 1
+        expr: up{job="self"} == 1
         for: 1h
         labels: { severity: info }
         annotations: { summary: "{{ $labels.job }} is up" }
@@ -48,13 +53,21 @@ const RULES = `groups:
         annotations: { summary: "always" }
 `;
 
-test.before(async () => {
-  prom = await startPrometheus(dir, { ext: EXT });
+test.before(async () => { try { await before(); } catch (e) { console.error('before failed:', e); throw e; } });
+async function before() {
+  const omPort = await freePort();
+  om = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/openmetrics-text; version=1.0.0; charset=utf-8' });
+    res.end('# TYPE ex_requests counter\nex_requests_total{path="/a"} 5 # {trace_id="abc123"} 1.5\nex_requests_total{path="/b"} 7 # {trace_id="def456",span_id="s1"} 2\n# EOF\n');
+  });
+  await new Promise<void>((r) => om!.listen(omPort, '127.0.0.1', () => r()));
+  prom = await startPrometheus(dir, { ext: EXT, args: ['--enable-feature=exemplar-storage'] });
   writeFileSync(join(dir, 'prom-rules.yml'), RULES);
   writeFileSync(join(dir, 'ruler-rules.yml'), RULES);
   const extYaml = Object.entries(EXT).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}\n`).join('');
   writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  external_labels:\n${extYaml}` +
-    `rule_files: [${JSON.stringify(join(dir, 'prom-rules.yml'))}]\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:${prom.port}']\n`);
+    `rule_files: [${JSON.stringify(join(dir, 'prom-rules.yml'))}]\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:${prom.port}']\n` +
+    `  - job_name: om\n    static_configs:\n      - targets: ['127.0.0.1:${omPort}']\n`);
   prom.proc.proc.kill('SIGHUP');
   await waitFor(async () => {
     const d = await getJson(`${prom.url}/api/v1/alerts`);
@@ -86,11 +99,12 @@ test.before(async () => {
     const d = await getJson(`${q}/api/v1/stores`).catch(() => ({}));
     return (d.sidecar ?? []).some((e: J) => e.lastError === null) && (d.rule ?? []).filter((e: J) => e.lastError === null).length === 2;
   }, STARTUP_MS, 'querier sees the sidecar and both rulers', qp.logs);
-});
+}
 
 test.after(async () => {
   for (const p of procs.reverse()) await p.kill();
   await prom?.stop();
+  om?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -181,6 +195,28 @@ test('/api/v1/alerts: Prometheus\'s alerts, once per source after dedup, same fi
       assert.is(g.value, w.value);
     }
   }
+});
+
+test('/api/v1/query_exemplars through the sidecar equals Prometheus\'s (series labels with the external labels, replica deduplicated away)', async () => {
+  await waitFor(async () => (await getJson(`${prom.url}/api/v1/query_exemplars?query=ex_requests_total`)).length === 2, 60_000, 'exemplars scraped', prom.proc.logs);
+  const end = (Date.now() - 1000) / 1000;
+  const start = end - 3600;
+  const qs = `query=${encodeURIComponent('ex_requests_total')}&start=${start.toFixed(3)}&end=${end.toFixed(3)}`;
+  const want = await getJson(`${prom.url}/api/v1/query_exemplars?${qs}`);
+  const got = await getJson(`${q}/api/v1/query_exemplars?${qs}`);
+  assert.is(got.length, 2);
+  const byPath = (l: J[]) => [...l].sort((a, b) => (a.seriesLabels.path < b.seriesLabels.path ? -1 : 1));
+  const w = byPath(want);
+  const g = byPath(got);
+  for (let i = 0; i < 2; i++) {
+    assert.equal(Object.keys(g[i]).sort(), Object.keys(w[i]).sort());
+    assert.equal(g[i].seriesLabels, withExt(w[i].seriesLabels));
+    assert.ok(w[i].exemplars.length >= 1);
+    assert.equal(g[i].exemplars, w[i].exemplars, 'exemplars: labels, value (string), timestamp (float seconds) as Prometheus');
+  }
+  const filtered = await getJson(`${q}/api/v1/query_exemplars?query=${encodeURIComponent('ex_requests_total{path="/b"}')}`);
+  assert.equal(filtered.map((x: J) => x.seriesLabels.path), ['/b']);
+  assert.is((await fetch(`${q}/api/v1/query_exemplars?query=${encodeURIComponent('sum(')}`)).status, 400);
 });
 
 test.run();

@@ -11,6 +11,8 @@ import { int64, stringifyJson } from '../../../lib/query/json.ts';
 import { FanoutError, metadataJson, targetsJson } from '../../../lib/query/apis.ts';
 import { alertsJson, rulesJson, rulesRequestFromQuery } from '../../../lib/query/rules.ts';
 import type { RuleGroup, RulesRequest } from '../../../lib/proto/rules.ts';
+import { exemplarsJson } from '../../../lib/query/exemplars.ts';
+import type { ExemplarData, ExemplarsRequest } from '../../../lib/proto/exemplars.ts';
 import { prettify } from '../../../lib/promql/format.ts';
 import type { MetadataMap, MetricMetadataRequest } from '../../../lib/proto/metadata.ts';
 import { TargetsState, type TargetDiscovery, type TargetsRequest } from '../../../lib/proto/targets.ts';
@@ -62,6 +64,8 @@ export interface ApiDeps {
   metricMetadata?(req: MetricMetadataRequest, partialResponse: boolean, signal: AbortSignal): Promise<{ metadata: MetadataMap; warnings: string[] }>;
   /** thanos.Targets fan-out (/api/v1/targets); absent: no targets. */
   targets?(req: TargetsRequest, partialResponse: boolean, signal: AbortSignal): Promise<{ targets: TargetDiscovery; warnings: string[] }>;
+  /** thanos.Exemplars fan-out (/api/v1/query_exemplars); absent: none. */
+  exemplars?(req: ExemplarsRequest, partialResponse: boolean, signal: AbortSignal): Promise<{ data: ExemplarData[]; warnings: string[] }>;
   /** thanos.Rules fan-out (/api/v1/rules, /api/v1/alerts); absent: no rules. */
   rules?(req: RulesRequest, partialResponse: boolean, signal: AbortSignal): Promise<{ groups: RuleGroup[]; warnings: string[] }>;
   now?: () => number;
@@ -529,7 +533,7 @@ export function createApi(deps: ApiDeps): Hono {
     }
     return respond(goJsonString(prettify(e, p.get('query'))));
   }));
-  base.on(['GET', 'POST'], '/query_exemplars', handle(async (p) => {
+  base.on(['GET', 'POST'], '/query_exemplars', handle(async (p, c) => {
     const start = timeParam(p, 'start', MIN_TIME_MS);
     const end = timeParam(p, 'end', MAX_TIME_MS);
     if (end < start) throw new ApiError('bad_data', 'end timestamp must not be before start timestamp');
@@ -538,7 +542,16 @@ export function createApi(deps: ApiDeps): Hono {
     } catch (e) {
       throw new ApiError('bad_data', (e as Error).message);
     }
-    return respond('[]');
+    // thanos.Exemplars fanned out with replica-label dedup (lib/query/exemplars.ts, #16).
+    if (!deps.exemplars) return respond('[]');
+    const partial = boolParam(p, 'partial_response', deps.partialResponse);
+    try {
+      const r = await metaCall(c, 'exemplars', (signal) => deps.exemplars!({ query: p.get('query'), start, end, partialResponseStrategy: partial ? 0 : 1 }, partial, signal));
+      return respond(exemplarsJson(r.data), r.warnings);
+    } catch (e) {
+      if (e instanceof FanoutError) throw new ApiError('internal', `retrieving exemplars: proxy Exemplars: ${e.message}`);
+      throw e;
+    }
   }));
   base.get('/status/buildinfo', handle(async () => respond(JSON.stringify(deps.buildInfo))));
   base.get('/status/flags', handle(async () => {

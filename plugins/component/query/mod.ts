@@ -20,6 +20,8 @@ import { createApi, type QueryableParams } from './api.ts';
 import { ApisClient, fanoutMetadata, fanoutTargets, FanoutError, type MetadataAPI, type TargetsAPI } from '../../../lib/query/apis.ts';
 import { fanoutRules, rulesSources, RulesClient, type RulesAPI } from '../../../lib/query/rules.ts';
 import type { RulesRequest, RulesResponse } from '../../../lib/proto/rules.ts';
+import { ExemplarsClient, exemplarsSources, fanoutExemplars, type ExemplarsAPI } from '../../../lib/query/exemplars.ts';
+import type { ExemplarsRequest, ExemplarsResponse } from '../../../lib/proto/exemplars.ts';
 import {
   decodeMetricMetadataRequest, encodeMetricMetadataResponse, METRIC_METADATA_METHOD, type MetricMetadataRequest, type MetricMetadataResponse,
 } from '../../../lib/proto/metadata.ts';
@@ -55,13 +57,18 @@ export interface QuerySetupOptions {
 }
 
 /** The default endpoint client: the StoreAPI + Info client plus the Metadata and Targets APIs, on one ctx.grpcDial connection. */
-class EndpointGrpcClient extends StoreClient implements MetadataAPI, TargetsAPI, RulesAPI {
+class EndpointGrpcClient extends StoreClient implements MetadataAPI, TargetsAPI, RulesAPI, ExemplarsAPI {
   private readonly apis: ApisClient;
   private readonly rulesApi: RulesClient;
+  private readonly exemplarsApi: ExemplarsClient;
   constructor(conn: GrpcClientConn) {
     super(conn);
     this.apis = new ApisClient(conn);
     this.rulesApi = new RulesClient(conn);
+    this.exemplarsApi = new ExemplarsClient(conn);
+  }
+  exemplars(req: ExemplarsRequest, signal?: AbortSignal): AsyncIterable<ExemplarsResponse> {
+    return this.exemplarsApi.exemplars(req, signal);
   }
   rules(req: RulesRequest, signal?: AbortSignal): AsyncIterable<RulesResponse> {
     return this.rulesApi.rules(req, signal);
@@ -212,6 +219,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     metricMetadata: (req, partial, signal) => fanoutMetadata(endpoints.metadataSources(), req, partial, signal),
     targets: (req, partial, signal) => fanoutTargets(endpoints.targetsSources(), req, cfg.replicaLabels, partial, signal),
     rules: (req, partial, signal) => fanoutRules(rulesSources(endpoints.all()), req, cfg.replicaLabels, partial, signal),
+    exemplars: (req, partial, signal) => fanoutExemplars(exemplarsSources(endpoints.all()), req, cfg.replicaLabels, partial, signal),
     buildInfo: (({ version, revision, branch, buildUser, buildDate, goVersion }) => ({ version, revision, branch, buildUser, buildDate, goVersion }))(ctx.build ?? NO_BUILD),
   });
 
