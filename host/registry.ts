@@ -19,6 +19,7 @@ export const BUILTIN_OBJSTORES: Record<string, string> = {
   'IN-MEMORY': 'plugins/objstore/memory/mod.ts',
   S3: 'plugins/objstore/s3/mod.ts',
   SWIFT: 'plugins/objstore/swift/mod.ts',
+  AZURE: 'plugins/objstore/azure/mod.ts',
 };
 
 /**
@@ -26,7 +27,7 @@ export const BUILTIN_OBJSTORES: Record<string, string> = {
  * at a module that exists; test/host/registry.test.ts checks it): asking for one is an error that
  * says it is not implemented yet, rather than "unknown type".
  */
-export const THANOS_OBJSTORES_NOT_BUILT = ['GCS', 'AZURE', 'ALIYUNOSS', 'COS', 'OCI', 'OBS', 'BOS'] as const;
+export const THANOS_OBJSTORES_NOT_BUILT = ['GCS', 'ALIYUNOSS', 'COS', 'OCI', 'OBS', 'BOS'] as const;
 
 /** Older top-level spellings -> today's words (matched on the leading words of argv). */
 export const COMMAND_ALIASES: Array<{ from: string[]; to: string[] }> = [

@@ -137,7 +137,7 @@ export class S3Bucket implements Bucket {
       useDualstackEndpoint: false,
       followRegionRedirects: false,
       // Lazily: the SDK's fetch handler over ctx.fetch (the module is loaded with the SDK).
-      requestHandler: new (fetchHandlerClass!)({ customFetch: doFetch as typeof fetch }),
+      requestHandler: new (fetchHandlerClass!)({ customFetch: doFetch as never }),
     });
     if (!this.opts.credentials) {
       client.middlewareStack.add(
@@ -421,7 +421,7 @@ export class S3Bucket implements Bucket {
 }
 
 /** The SDK's fetch handler class, loaded with the SDK (createS3Sdk). */
-let fetchHandlerClass: (new (o: { customFetch: typeof fetch }) => object) | undefined;
+let fetchHandlerClass: (new (o: { customFetch: never }) => object) | undefined;
 
 /** Imports the SDK (and its fetch handler) the first time an S3 bucket is made. */
 export async function loadS3Sdk(): Promise<Sdk> {

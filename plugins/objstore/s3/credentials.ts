@@ -140,7 +140,7 @@ async function webIdentity(ctx: Capabilities, o: ChainOptions, tokenFile: string
     endpoint,
     // AssumeRoleWithWebIdentity is unsigned: the token is the proof.
     credentials: async () => ({ accessKeyId: '', secretAccessKey: '' }),
-    requestHandler: new FetchHttpHandler({ customFetch: o.fetch as typeof fetch }),
+    requestHandler: new FetchHttpHandler({ customFetch: o.fetch as never }),
   });
   try {
     const out = await sts.send(new AssumeRoleWithWebIdentityCommand({
