@@ -3,8 +3,18 @@ import type { Core, CoreBackend } from './types.ts';
 import { createJsCore } from './js/mod.ts';
 import { createWasmCore, type WasmCoreOptions } from './wasm.ts';
 
-export type { AggrSeries, Core, CoreBackend, Samples } from './types.ts';
-export { CorruptChunkError } from './types.ts';
+export type { AggrSeries, Core, CoreBackend, HistogramLayout, HistogramSamples, Samples } from './types.ts';
+export {
+  CorruptChunkError,
+  CUSTOM_BUCKETS_SCHEMA,
+  HISTOGRAM_COUNTER_RESET,
+  HISTOGRAM_GAUGE,
+  HISTOGRAM_NOT_COUNTER_RESET,
+  HISTOGRAM_UNKNOWN_RESET,
+} from './types.ts';
+// Histogram chunk codecs (EncHistogram / EncFloatHistogram), pure TS for now: not yet in the Core
+// interface because the WASM kernels are not written (#17).
+export { histogramDecode, histogramEncode, isStaleNaN, MAX_HISTOGRAM_COUNT } from './js/histogram.ts';
 export { createJsCore } from './js/mod.ts';
 export { createWasmCore, readWasmBytes, DEFAULT_WASM_URL } from './wasm.ts';
 export type { WasmCoreOptions } from './wasm.ts';

@@ -47,6 +47,57 @@ export interface AggrSeries {
   lastV: Float64Array;
 }
 
+/**
+ * The counter-reset header of a histogram chunk: the top two bits of its third byte
+ * (Prometheus chunkenc.CounterResetHeader).
+ */
+export const HISTOGRAM_UNKNOWN_RESET = 0x00;
+export const HISTOGRAM_NOT_COUNTER_RESET = 0x40;
+export const HISTOGRAM_COUNTER_RESET = 0x80;
+export const HISTOGRAM_GAUGE = 0xc0;
+
+/** Prometheus histogram.CustomBucketsSchema: buckets given by explicit upper bounds (3.x only). */
+export const CUSTOM_BUCKETS_SCHEMA = -53;
+
+/**
+ * The bucket layout every sample of one histogram chunk shares. Spans are flat
+ * [offset0, length0, offset1, length1, ...] pairs exactly as Prometheus stores them (a layout is
+ * not normalised: two adjacent spans stay two spans).
+ */
+export interface HistogramLayout {
+  schema: number;
+  zeroThreshold: number;
+  positiveSpans: Int32Array;
+  negativeSpans: Int32Array;
+  /** Upper bounds of the custom buckets; only (and then always) with schema -53. */
+  customValues: Float64Array;
+}
+
+/**
+ * The samples of one histogram chunk (EncHistogram when `float` is false, EncFloatHistogram when
+ * true), one array per field, sample-major. Buckets hold absolute counts (not Prometheus's
+ * delta-between-buckets form): positive[i * P + j] is bucket j of sample i, P = sum of the positive
+ * span lengths (N likewise). For integer histograms every count is an integer; the codec keeps
+ * them exact within ±(2^53 - 1) and the encoder takes them within ±2^50 (so every delta of delta
+ * it computes is exact in f64).
+ *
+ * A stale marker is a sample whose sum has the StaleNaN bits (0x7ff0000000000002); it carries no
+ * counts (the decoder gives 0 for them, the encoder ignores them), as in Prometheus.
+ */
+export interface HistogramSamples {
+  float: boolean;
+  /** One of the HISTOGRAM_* header values. */
+  header: number;
+  layout: HistogramLayout;
+  n: number;
+  t: Float64Array;
+  count: Float64Array;
+  zeroCount: Float64Array;
+  sum: Float64Array;
+  positive: Float64Array;
+  negative: Float64Array;
+}
+
 export type CoreBackend = 'wasm' | 'js';
 
 /**
