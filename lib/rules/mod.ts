@@ -9,7 +9,7 @@ export * from './eval.ts';
 export { loadRuleFiles } from './files.ts';
 export { parseQueryResponse } from './queryapi.ts';
 export { RuleTSDB, type RuleTSDBOptions } from './head.ts';
-export { rulesJSON, alertsJSON, formatAlertValue, ruleGroupsProto } from './api.ts';
+export { formatAlertValue, ruleGroupsProto } from './api.ts';
 export { rulesServices } from './grpc.ts';
 export { parseAlertmanagersConfig, parseQueryEndpointsConfig, EndpointsResolver, SdConfigError, type AlertmanagerConfig, type EndpointsConfig } from './sdconfig.ts';
 export { queryApiClient, alertSender, type QueryApiOptions, type AlertSenderOptions } from './remote.ts';

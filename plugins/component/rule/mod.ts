@@ -11,8 +11,9 @@ import { definePlugin, sleep, type ComponentContext, type Component } from '../.
 import { storeServices } from '../../../lib/store/server.ts';
 import { MAX_TIME } from '../../../lib/store/api.ts';
 import { optionalBucket } from '../../../lib/shipper/bucket.ts';
+import { alertsJson, filterRuleGroups, rulesJson, rulesRequestFromQuery } from '../../../lib/query/rules.ts';
 import {
-  alertSender, alertsJSON, EndpointsResolver, Evaluator, loadRuleFiles, parseAlertmanagersConfig, parseQueryEndpointsConfig, queryApiClient, ruleGroupsProto, rulesServices, RuleTSDB, rulesJSON, type GroupState, type RecordedSample,
+  alertSender, EndpointsResolver, Evaluator, loadRuleFiles, parseAlertmanagersConfig, parseQueryEndpointsConfig, queryApiClient, ruleGroupsProto, rulesServices, RuleTSDB, type GroupState, type RecordedSample,
 } from '../../../lib/rules/mod.ts';
 import { ruleFlags, parseRuleConfig, type RuleConfig } from './config.ts';
 
@@ -168,14 +169,19 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
     async fetch(req: Request) {
       const url = new URL(req.url);
       const p = url.pathname;
-      if (p === '/api/v1/rules' && (req.method === 'GET' || req.method === 'POST')) {
-        const type = url.searchParams.get('type');
-        if (type !== null && type !== '' && type !== 'alert' && type !== 'record') {
-          return json({ status: 'error', errorType: 'bad_data', error: `invalid query parameter type='${type}': must be one of 'alert' or 'record'` }, 400);
+      // Thanos's ruler answers these from its own Rules API (rule and alert labels with the external
+      // labels; type, rule_name[], rule_group[], file[], match[]), in the querier's JSON.
+      if ((p === '/api/v1/rules' || p === '/api/v1/alerts') && (req.method === 'GET' || req.method === 'POST')) {
+        const alerts = p === '/api/v1/alerts';
+        let r;
+        try {
+          r = rulesRequestFromQuery(url.searchParams, alerts, false);
+        } catch (e) {
+          return json({ status: 'error', errorType: 'bad_data', error: (e as Error).message }, 400);
         }
-        return json({ status: 'success', data: rulesJSON(ev, { type: (type || undefined) as 'alert' | 'record' | undefined, externalLabels: ext }) });
+        const groups = filterRuleGroups(ruleGroupsProto(ev, ext), r);
+        return new Response(`{"status":"success","data":${alerts ? alertsJson(groups) : rulesJson(groups)}}`, { headers: { 'Content-Type': 'application/json' } });
       }
-      if (p === '/api/v1/alerts' && (req.method === 'GET' || req.method === 'POST')) return json({ status: 'success', data: alertsJSON(ev, ext) });
       if (p === '/-/reload' && req.method === 'POST') {
         try {
           await reload();
