@@ -2,6 +2,8 @@
 // For the memory and filesystem providers (through the checked FsCapability), bare and wrapped
 // with prefix+retry+metrics: upload/get of N objects, 16 KiB ranged reads inside a 64 MiB object
 // (the store gateway's access pattern), exists, recursive iter. Prints ops/s and MiB/s.
+// Then the SDK-backed providers against their loopback servers beside the old hand-written S3
+// client (bench/objstore/providers.ts); --no-providers skips them, --providers-only runs only them.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,6 +17,7 @@ import { createCapabilities } from '../host/capabilities.ts';
 import { Permissions } from '../host/permissions.ts';
 import { createLogger } from '../host/log.ts';
 import { Registry } from '../host/metrics.ts';
+import { benchProviders } from './objstore/providers.ts';
 
 function arg(args: string[], name: string, def: number): number {
   const a = args.find((x) => x.startsWith(`--${name}=`));
@@ -57,6 +60,7 @@ async function run(name: string, b: Bucket, n: number, size: number): Promise<vo
 }
 
 export default async function main(args: string[]): Promise<void> {
+  if (args.includes('--providers-only')) return benchProviders();
   const n = arg(args, 'objects', 2000);
   const size = arg(args, 'size', 64 * 1024);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-objstore-'));
@@ -73,4 +77,5 @@ export default async function main(args: string[]): Promise<void> {
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+  if (!args.includes('--no-providers')) await benchProviders();
 }
