@@ -236,6 +236,8 @@ test('the manifest asks for net and env (narrowed by the grant), and no node: im
   for (const f of readdirSync(dir)) {
     const src = readFileSync(new URL(f, dir), 'utf8');
     assert.not.match(src, /from\s+['"]node:/, `${f} imports a node: module`);
+    // The SDK is loaded when the first S3 bucket is made, not when the plugin module is imported.
+    assert.not.match(src, /^import (?!type )[^;]*from '@(aws-sdk|smithy)\//m, `${f} imports the SDK eagerly`);
   }
 });
 
