@@ -2,6 +2,7 @@
 import type { Expr, VectorSelector } from './ast.ts';
 import { METRIC_NAME, type Matcher } from '../labels/mod.ts';
 import { goQuote } from '../tsdb/gofmt.ts';
+import { children, foldExpr, walk } from './walk.ts';
 
 /** Go strconv.FormatFloat(v, 'f', -1, 64) with Prometheus's Inf/NaN spelling. */
 export function formatFloat(v: number): string {
@@ -95,45 +96,48 @@ function formatGrouping(g: string[]): string {
 }
 
 export function formatExpr(e: Expr): string {
-  switch (e.type) {
-    case 'NumberLiteral':
-      return formatFloat(e.val);
-    case 'StringLiteral':
-      return quote(e.val);
-    case 'VectorSelector':
-      return formatSelectorBody(e) + formatModifiers(e.offset, e.at, e.atModifier);
-    case 'MatrixSelector':
-      return `${formatSelectorBody(e.vs)}[${formatDuration(e.range)}]` + formatModifiers(e.vs.offset, e.vs.at, e.vs.atModifier);
-    case 'SubqueryExpr':
-      return `${formatExpr(e.expr)}[${formatDuration(e.range)}:${e.step ? formatDuration(e.step) : ''}]` + formatModifiers(e.offset, e.at, e.atModifier);
-    case 'Call':
-      return `${e.func}(${e.args.map(formatExpr).join(', ')})`;
-    case 'AggregateExpr': {
-      let s = e.op;
-      if (e.without) s += ` without ${formatGrouping(e.grouping)} `;
-      else if (e.grouping.length > 0) s += ` by ${formatGrouping(e.grouping)} `;
-      s += '(';
-      if (e.param) s += formatExpr(e.param) + ', ';
-      return s + formatExpr(e.expr) + ')';
-    }
-    case 'BinaryExpr': {
-      let mod = '';
-      if (e.returnBool) mod += ' bool';
-      const m = e.matching;
-      if (m) {
-        if (m.on || m.matchingLabels.length > 0) mod += ` ${m.on ? 'on' : 'ignoring'} ${formatGrouping(m.matchingLabels)}`;
-        if (m.card === 'many-to-one' || m.card === 'one-to-many') {
-          mod += ` ${m.card === 'many-to-one' ? 'group_left' : 'group_right'}`;
-          if (m.include.length > 0) mod += ` ${formatGrouping(m.include)}`;
-        }
+  // A fold over children(e) (walk.ts): no recursion, any depth the parser accepts prints.
+  return foldExpr<string>(e, (e, k) => {
+    switch (e.type) {
+      case 'NumberLiteral':
+        return formatFloat(e.val);
+      case 'StringLiteral':
+        return quote(e.val);
+      case 'VectorSelector':
+        return formatSelectorBody(e) + formatModifiers(e.offset, e.at, e.atModifier);
+      case 'MatrixSelector':
+        return `${formatSelectorBody(e.vs)}[${formatDuration(e.range)}]` + formatModifiers(e.vs.offset, e.vs.at, e.vs.atModifier);
+      case 'SubqueryExpr':
+        return `${k[0]}[${formatDuration(e.range)}:${e.step ? formatDuration(e.step) : ''}]` + formatModifiers(e.offset, e.at, e.atModifier);
+      case 'Call':
+        return `${e.func}(${k.join(', ')})`;
+      case 'AggregateExpr': {
+        let s = e.op;
+        if (e.without) s += ` without ${formatGrouping(e.grouping)} `;
+        else if (e.grouping.length > 0) s += ` by ${formatGrouping(e.grouping)} `;
+        s += '(';
+        if (e.param) s += k[0] + ', ';
+        return s + k[k.length - 1] + ')';
       }
-      return `${formatExpr(e.lhs)} ${e.op}${mod} ${formatExpr(e.rhs)}`;
+      case 'BinaryExpr': {
+        let mod = '';
+        if (e.returnBool) mod += ' bool';
+        const m = e.matching;
+        if (m) {
+          if (m.on || m.matchingLabels.length > 0) mod += ` ${m.on ? 'on' : 'ignoring'} ${formatGrouping(m.matchingLabels)}`;
+          if (m.card === 'many-to-one' || m.card === 'one-to-many') {
+            mod += ` ${m.card === 'many-to-one' ? 'group_left' : 'group_right'}`;
+            if (m.include.length > 0) mod += ` ${formatGrouping(m.include)}`;
+          }
+        }
+        return `${k[0]} ${e.op}${mod} ${k[1]}`;
+      }
+      case 'UnaryExpr':
+        return `${e.op}${k[0]}`;
+      case 'ParenExpr':
+        return `(${k[0]})`;
     }
-    case 'UnaryExpr':
-      return `${e.op}${formatExpr(e.expr)}`;
-    case 'ParenExpr':
-      return `(${formatExpr(e.expr)})`;
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -213,7 +217,11 @@ function subquerySuffix(e: Extract<Expr, { type: 'SubqueryExpr' }>): string {
 
 /** Prometheus's Expr.String() (2.x printer). `src` tells selectors written as {__name__="x"} apart. */
 export function exprString(e: Expr, src?: string): string {
-  const s = (x: Expr) => exprString(x, src);
+  return foldExpr<string>(e, (e, k) => exprStringNode(e, k, src));
+}
+
+/** One node's String() from its children's (in children() order). */
+function exprStringNode(e: Expr, k: string[], src: string | undefined): string {
   switch (e.type) {
     case 'NumberLiteral':
       return formatGoFloatV(e.val);
@@ -224,17 +232,17 @@ export function exprString(e: Expr, src?: string): string {
     case 'MatrixSelector':
       return `${selectorString(e.vs, src)}[${formatDuration(e.range)}]${formatModifiers(e.vs.offset, e.vs.at, e.vs.atModifier)}`;
     case 'SubqueryExpr':
-      return s(e.expr) + subquerySuffix(e);
+      return k[0] + subquerySuffix(e);
     case 'Call':
-      return `${e.func}(${e.args.map(s).join(', ')})`;
+      return `${e.func}(${k.join(', ')})`;
     case 'AggregateExpr':
-      return `${aggOpString(e)}(${e.param ? s(e.param) + ', ' : ''}${s(e.expr)})`;
+      return `${aggOpString(e)}(${e.param ? k[0] + ', ' : ''}${k[k.length - 1]})`;
     case 'BinaryExpr':
-      return `${s(e.lhs)} ${e.op}${e.returnBool ? ' bool' : ''}${matchingString(e)} ${s(e.rhs)}`;
+      return `${k[0]} ${e.op}${e.returnBool ? ' bool' : ''}${matchingString(e)} ${k[1]}`;
     case 'UnaryExpr':
-      return `${e.op}${s(e.expr)}`;
+      return `${e.op}${k[0]}`;
     case 'ParenExpr':
-      return `(${s(e.expr)})`;
+      return `(${k[0]})`;
   }
 }
 
@@ -246,35 +254,43 @@ function indent(n: number): string {
 
 /** Prometheus's parser.Prettify: the expression split over lines, two-space indents. */
 export function prettify(e: Expr, src?: string, level = 0): string {
-  const str = exprString(e, src);
-  const split = str.length > MAX_LINE;
-  const p = (x: Expr, l: number) => prettify(x, src, l);
-  switch (e.type) {
-    case 'AggregateExpr': {
-      if (!split) return indent(level) + str;
-      let s = indent(level) + aggOpString(e) + '(\n';
-      if (e.param) s += p(e.param, level + 1) + ',\n';
-      return s + p(e.expr, level + 1) + '\n' + indent(level) + ')';
+  // Without recursion: levels top-down (pre-order), then one fold bottom-up carrying each node's
+  // String() (to decide the split) and its prettified form.
+  const levels = new Map<Expr, number>();
+  levels.set(e, level);
+  walk(e, (n) => {
+    const l = levels.get(n)!;
+    const inner = n.type === 'SubqueryExpr' || n.type === 'UnaryExpr' ? l : l + 1;
+    for (const c of children(n)) levels.set(c, inner);
+  });
+  // Each result keeps its leading indent apart from the rest (pretty = ind + body), so a unary
+  // operator drops its operand's indent without re-scanning it (trim() on a long chain of unary
+  // operators would copy the whole string at every level: quadratic).
+  type P = { str: string; ind: string; body: string };
+  const full = (x: P) => x.ind + x.body;
+  const r = foldExpr<P>(e, (n, k) => {
+    const str = exprStringNode(n, k.map((x) => x.str), src);
+    const lvl = levels.get(n)!;
+    const ind = indent(lvl);
+    if (n.type === 'UnaryExpr') return { str, ind, body: n.op + k[0]!.body };
+    if (str.length <= MAX_LINE) return { str, ind, body: str };
+    switch (n.type) {
+      case 'AggregateExpr': {
+        let s = aggOpString(n) + '(\n';
+        if (n.param) s += full(k[0]!) + ',\n';
+        return { str, ind, body: s + full(k[k.length - 1]!) + '\n' + ind + ')' };
+      }
+      case 'BinaryExpr':
+        return { str, ind: k[0]!.ind, body: `${k[0]!.body}\n${ind}${n.op}${n.returnBool ? ' bool' : ''}${matchingString(n)}\n${full(k[1]!)}` };
+      case 'Call':
+        return { str, ind, body: `${n.func}(\n${k.map(full).join(',\n')}\n${ind})` };
+      case 'ParenExpr':
+        return { str, ind, body: `(\n${full(k[0]!)}\n${ind})` };
+      case 'SubqueryExpr':
+        return { str, ind: k[0]!.ind, body: k[0]!.body + subquerySuffix(n) };
+      default:
+        return { str, ind, body: str };
     }
-    case 'BinaryExpr': {
-      if (!split) return indent(level) + str;
-      return `${p(e.lhs, level + 1)}\n${indent(level)}${e.op}${e.returnBool ? ' bool' : ''}${matchingString(e)}\n${p(e.rhs, level + 1)}`;
-    }
-    case 'Call': {
-      if (!split) return indent(level) + str;
-      return `${indent(level)}${e.func}(\n${e.args.map((a) => p(a, level + 1)).join(',\n')}\n${indent(level)})`;
-    }
-    case 'ParenExpr': {
-      if (!split) return indent(level) + str;
-      return `${indent(level)}(\n${p(e.expr, level + 1)}\n${indent(level)})`;
-    }
-    case 'SubqueryExpr': {
-      if (!split) return indent(level) + str;
-      return p(e.expr, level) + subquerySuffix(e);
-    }
-    case 'UnaryExpr':
-      return `${indent(level)}${e.op}${p(e.expr, level).trim()}`;
-    default:
-      return indent(level) + str;
-  }
+  });
+  return full(r);
 }

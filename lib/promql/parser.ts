@@ -420,6 +420,14 @@ const PREC: Record<string, number> = {
   '^': 6,
 };
 
+/**
+ * Deepest nesting the parser accepts (parentheses, call arguments, aggregations, '^' chains). The
+ * parser is recursive descent, a few JS frames per level; this stays well inside Node's default
+ * stack (about 1 MB) wherever a query is parsed. Chains that are not nesting (unary signs, `a + b
+ * + ...`) are not limited: they parse in loops, and every walk over the tree is iterative.
+ */
+export const MAX_NESTING = 1000;
+
 export interface ParseOptions {
   /** Allow experimental functions (Prometheus --enable-feature=promql-experimental-functions). */
   experimentalFunctions?: boolean;
@@ -445,6 +453,9 @@ class Parser {
   private i = 0;
   /** > 0 while inside an aggregation (Prometheus's "... in aggregation" errors). */
   private aggDepth = 0;
+  /** Active parseBinary calls below the top one: the nesting depth (limit MAX_NESTING). A parse
+   *  error ends the whole parse, so only normal returns need to decrement it. */
+  private depth = -1;
   constructor(private src: string, private opts: ParseOptions) {
     this.toks = lex(src);
   }
@@ -519,13 +530,25 @@ class Parser {
   }
 
   private parseBinary(minPrec: number): Expr {
+    // Every nesting level (parentheses, call arguments, aggregations, the right side of '^') passes
+    // through here: past MAX_NESTING the query is refused with a clear error instead of exhausting
+    // the JavaScript stack ("Maximum call stack size exceeded").
+    if (++this.depth > MAX_NESTING) {
+      this.err(`expression nesting too deep: more than ${MAX_NESTING} levels of parentheses, function calls, aggregations or "^"`);
+    }
     let lhs = this.parseUnary();
     for (;;) {
       const t = this.peek();
       const op = this.binOpOf(t);
-      if (!op) return lhs;
+      if (!op) {
+        this.depth--;
+        return lhs;
+      }
       const prec = PREC[op]!;
-      if (prec < minPrec) return lhs;
+      if (prec < minPrec) {
+        this.depth--;
+        return lhs;
+      }
       this.next();
       // modifiers
       let returnBool = false;
@@ -562,18 +585,21 @@ class Parser {
   }
 
   private parseUnary(): Expr {
-    const t = this.peek();
-    if (t.kind === '+' || t.kind === '-') {
-      this.next();
-      // Unary binds like '*' : only '^' (and postfix) bind tighter.
-      const operand = this.parseBinary(PREC['^']!);
-      const pos = { start: t.start, end: operand.pos.end };
-      if (operand.type === 'NumberLiteral') {
-        return { type: 'NumberLiteral', val: t.kind === '-' ? -operand.val : operand.val, pos };
-      }
-      return { type: 'UnaryExpr', op: t.kind, expr: operand, pos };
+    // A run of unary operators is read in a loop (not one recursion per operator): `- - - ... x`
+    // with thousands of signs parses in constant stack. Unary binds like '*': only '^' (and
+    // postfix) bind tighter, so the operand is one parseBinary at '^' precedence.
+    const ops: Token[] = [];
+    for (let t = this.peek(); t.kind === '+' || t.kind === '-'; t = this.peek()) ops.push(this.next());
+    if (ops.length === 0) return this.parsePostfix(this.parsePrimary());
+    let e = this.parseBinary(PREC['^']!);
+    for (let i = ops.length - 1; i >= 0; i--) {
+      const t = ops[i]!;
+      const pos = { start: t.start, end: e.pos.end };
+      e = e.type === 'NumberLiteral'
+        ? { type: 'NumberLiteral', val: t.kind === '-' ? -e.val : e.val, pos }
+        : { type: 'UnaryExpr', op: t.kind as '+' | '-', expr: e, pos };
     }
-    return this.parsePostfix(this.parsePrimary());
+    return e;
   }
 
   private parseDurationOrNumber(ctx: string): number {
@@ -907,18 +933,59 @@ class Parser {
 // Type checking
 
 export function typeOf(e: Expr): ValueType {
-  switch (e.type) {
-    case 'NumberLiteral': return 'scalar';
-    case 'StringLiteral': return 'string';
-    case 'VectorSelector': return 'vector';
-    case 'MatrixSelector': return 'matrix';
-    case 'SubqueryExpr': return 'matrix';
-    case 'Call': return FUNCTIONS.get(e.func)!.ret;
-    case 'AggregateExpr': return 'vector';
-    case 'BinaryExpr': return typeOf(e.lhs) === 'scalar' && typeOf(e.rhs) === 'scalar' ? 'scalar' : 'vector';
-    case 'UnaryExpr': return typeOf(e.expr);
-    case 'ParenExpr': return typeOf(e.expr);
+  // Without recursion: unary/paren chains are followed in a loop, binary trees by typeOfBinary.
+  for (;;) {
+    switch (e.type) {
+      case 'NumberLiteral': return 'scalar';
+      case 'StringLiteral': return 'string';
+      case 'VectorSelector': return 'vector';
+      case 'MatrixSelector': return 'matrix';
+      case 'SubqueryExpr': return 'matrix';
+      case 'Call': return FUNCTIONS.get(e.func)!.ret;
+      case 'AggregateExpr': return 'vector';
+      case 'BinaryExpr': return typeOfBinary(e);
+      case 'UnaryExpr':
+      case 'ParenExpr':
+        e = e.expr;
+        continue;
+    }
   }
+}
+
+/** Types of binary expressions, computed once per node (a 2000-term sum asks for every sub-sum). */
+const binaryTypes = new WeakMap<Expr, ValueType>();
+
+function stripUnary(e: Expr): Expr {
+  while (e.type === 'UnaryExpr' || e.type === 'ParenExpr') e = e.expr;
+  return e;
+}
+
+/** The type of a binary expression: scalar only when both sides are; an explicit stack, no recursion. */
+function typeOfBinary(root: BinaryExpr): ValueType {
+  const known = (x: Expr): ValueType | undefined => (x.type === 'BinaryExpr' ? binaryTypes.get(x) : typeOf(x));
+  const stack: BinaryExpr[] = [root];
+  while (stack.length) {
+    const n = stack[stack.length - 1]!;
+    if (binaryTypes.has(n)) {
+      stack.pop();
+      continue;
+    }
+    const l = stripUnary(n.lhs);
+    const r = stripUnary(n.rhs);
+    const lt = known(l);
+    if (lt === undefined) {
+      stack.push(l as BinaryExpr);
+      continue;
+    }
+    const rt = known(r);
+    if (rt === undefined) {
+      stack.push(r as BinaryExpr);
+      continue;
+    }
+    binaryTypes.set(n, lt === 'scalar' && rt === 'scalar' ? 'scalar' : 'vector');
+    stack.pop();
+  }
+  return binaryTypes.get(root)!;
 }
 
 export function documentedType(t: ValueType): string {
@@ -933,32 +1000,72 @@ function checkTypes(e: Expr, src: string): void {
   const fail = (msg: string, node: Expr): never => {
     throw new ParseError(msg, src, node.pos.start, node.pos.end);
   };
-  const visit = (n: Expr): void => {
+  // Post-order without recursion, in the order Prometheus's checkAST reports errors: operands
+  // first (left to right), a call's arguments each checked right after it is visited.
+  type Step = { k: 'visit'; n: Expr } | { k: 'after'; n: Expr } | { k: 'arg'; n: Call; i: number };
+  const stack: Step[] = [{ k: 'visit', n: e }];
+  while (stack.length) {
+    const st = stack.pop()!;
+    if (st.k === 'arg') {
+      const n = st.n;
+      const sig = FUNCTIONS.get(n.func)!;
+      const i = st.i;
+      const a = n.args[i]!;
+      const want = i < sig.args.length ? sig.args[i]! : sig.args[sig.args.length - 1]!;
+      const got = typeOf(a);
+      if (got !== want) fail(`expected type ${documentedType(want)} in call to function ${JSON.stringify(sig.name)}, got ${documentedType(got)}`, a);
+      continue;
+    }
+    const n = st.n;
+    if (st.k === 'visit') {
+      switch (n.type) {
+        case 'ParenExpr':
+          stack.push({ k: 'visit', n: n.expr });
+          break;
+        case 'SubqueryExpr':
+        case 'UnaryExpr':
+          stack.push({ k: 'after', n }, { k: 'visit', n: n.expr });
+          break;
+        case 'AggregateExpr':
+          stack.push({ k: 'after', n });
+          if (n.param) stack.push({ k: 'visit', n: n.param });
+          stack.push({ k: 'visit', n: n.expr });
+          break;
+        case 'BinaryExpr':
+          stack.push({ k: 'after', n }, { k: 'visit', n: n.rhs }, { k: 'visit', n: n.lhs });
+          break;
+        case 'Call': {
+          const sig = FUNCTIONS.get(n.func)!;
+          const nargs = n.args.length;
+          if (sig.variadic === 0) {
+            if (nargs !== sig.args.length) fail(`expected ${sig.args.length} argument(s) in call to ${JSON.stringify(sig.name)}, got ${nargs}`, n);
+          } else {
+            const min = sig.args.length - 1;
+            if (nargs < min) fail(`expected at least ${min} argument(s) in call to ${JSON.stringify(sig.name)}, got ${nargs}`, n);
+            const max = min + sig.variadic;
+            if (sig.variadic > 0 && nargs > max) fail(`expected at most ${max} argument(s) in call to ${JSON.stringify(sig.name)}, got ${nargs}`, n);
+          }
+          for (let i = nargs - 1; i >= 0; i--) stack.push({ k: 'arg', n, i }, { k: 'visit', n: n.args[i]! });
+          break;
+        }
+        default:
+          break;
+      }
+      continue;
+    }
+    // 'after': the node's own checks, its operands done.
     switch (n.type) {
-      case 'NumberLiteral':
-      case 'StringLiteral':
-      case 'VectorSelector':
-        return;
-      case 'MatrixSelector':
-        return;
-      case 'ParenExpr':
-        visit(n.expr);
-        return;
       case 'SubqueryExpr': {
-        visit(n.expr);
         const t = typeOf(n.expr);
         if (t !== 'vector') fail(`subquery is only allowed on instant vector, got ${t} instead`, n);
-        return;
+        break;
       }
       case 'UnaryExpr': {
-        visit(n.expr);
         const t = typeOf(n.expr);
         if (t !== 'scalar' && t !== 'vector') fail(`unary expression only allowed on expressions of type scalar or instant vector, got ${JSON.stringify(documentedType(t))}`, n);
-        return;
+        break;
       }
       case 'AggregateExpr': {
-        visit(n.expr);
-        if (n.param) visit(n.param);
         const t = typeOf(n.expr);
         if (t !== 'vector') fail(`expected type instant vector in aggregation expression, got ${documentedType(t)}`, n.expr);
         if (n.param) {
@@ -966,31 +1073,9 @@ function checkTypes(e: Expr, src: string): void {
           const want: ValueType = n.op === 'count_values' ? 'string' : 'scalar';
           if (pt !== want) fail(`expected type ${documentedType(want)} in aggregation parameter, got ${documentedType(pt)}`, n.param);
         }
-        return;
-      }
-      case 'Call': {
-        const sig = FUNCTIONS.get(n.func)!;
-        const nargs = n.args.length;
-        if (sig.variadic === 0) {
-          if (nargs !== sig.args.length) fail(`expected ${sig.args.length} argument(s) in call to ${JSON.stringify(sig.name)}, got ${nargs}`, n);
-        } else {
-          const min = sig.args.length - 1;
-          if (nargs < min) fail(`expected at least ${min} argument(s) in call to ${JSON.stringify(sig.name)}, got ${nargs}`, n);
-          const max = min + sig.variadic;
-          if (sig.variadic > 0 && nargs > max) fail(`expected at most ${max} argument(s) in call to ${JSON.stringify(sig.name)}, got ${nargs}`, n);
-        }
-        for (let i = 0; i < nargs; i++) {
-          const a = n.args[i]!;
-          visit(a);
-          const want = i < sig.args.length ? sig.args[i]! : sig.args[sig.args.length - 1]!;
-          const got = typeOf(a);
-          if (got !== want) fail(`expected type ${documentedType(want)} in call to function ${JSON.stringify(sig.name)}, got ${documentedType(got)}`, a);
-        }
-        return;
+        break;
       }
       case 'BinaryExpr': {
-        visit(n.lhs);
-        visit(n.rhs);
         const lt = typeOf(n.lhs);
         const rt = typeOf(n.rhs);
         // Prometheus's checkAST order and positions: operator errors at the operator, operand
@@ -1018,11 +1103,12 @@ function checkTypes(e: Expr, src: string): void {
           fail(`set operator ${JSON.stringify(n.op)} not allowed in binary scalar expression`, n);
         }
         if (!(lt === 'vector' && rt === 'vector')) n.matching = null;
-        return;
+        break;
       }
+      default:
+        break;
     }
-  };
-  visit(e);
+  }
 }
 
 export { lex as _lexForTests };

@@ -16,12 +16,46 @@ export function children(e: Expr): Expr[] {
   }
 }
 
-/** Depth-first pre-order walk; `path` holds the ancestors (outermost first). Return false to skip children. */
+/**
+ * Depth-first pre-order walk; `path` holds the ancestors (outermost first). Return false to skip children.
+ * Iterative (an explicit stack), like every walk over an expression: depth is bounded only by the
+ * parser's nesting limit and chains (5000 unary minuses, 2000-term sums), not by the JS stack.
+ */
 export function walk(e: Expr, fn: (node: Expr, path: readonly Expr[]) => void | boolean, path: Expr[] = []): void {
   if (fn(e, path) === false) return;
+  const base = path.length;
   path.push(e);
-  for (const c of children(e)) walk(c, fn, path);
-  path.pop();
+  const stack: { kids: Expr[]; i: number }[] = [{ kids: children(e), i: 0 }];
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    if (top.i >= top.kids.length) {
+      stack.pop();
+      path.pop();
+      continue;
+    }
+    const c = top.kids[top.i++]!;
+    if (fn(c, path) === false) continue;
+    path.push(c);
+    stack.push({ kids: children(c), i: 0 });
+  }
+  path.length = base;
+}
+
+/** Bottom-up fold: f(node, results of children(node) in order), without recursion. */
+export function foldExpr<T>(e: Expr, f: (node: Expr, kids: T[]) => T): T {
+  const stack: { node: Expr; kids: Expr[]; res: T[] }[] = [{ node: e, kids: children(e), res: [] }];
+  for (;;) {
+    const top = stack[stack.length - 1]!;
+    if (top.res.length < top.kids.length) {
+      const c = top.kids[top.res.length]!;
+      stack.push({ node: c, kids: children(c), res: [] });
+      continue;
+    }
+    const v = f(top.node, top.res);
+    stack.pop();
+    if (stack.length === 0) return v;
+    stack[stack.length - 1]!.res.push(v);
+  }
 }
 
 export interface SelectorInfo {
