@@ -222,7 +222,9 @@ export class Router {
             this.m.forwards.inc({ result: 'error' });
             if (!replicated) this.m.replications.inc({ result: 'error' });
           }
-          settle(ids, { kind, reason: `forwarding request to endpoint ${addr}: ${(e as Error).message}` });
+          const reason = `forwarding request to endpoint ${addr}: ${(e as Error).message}`;
+          this.o.log.debug('forward request failed', { endpoint: addr, replica: g.replica, code, err: (e as Error).message });
+          settle(ids, { kind, reason });
         }
       })());
     }
