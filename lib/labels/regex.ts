@@ -51,15 +51,14 @@ export class Regex {
     const full = (v: string): boolean => engine.testExact(v);
     let tree: Node | null = null;
     try {
-      tree = simplify(new ShapeParser(source).parse());
+      tree = stripAnchors(simplify(new ShapeParser(source).parse()));
     } catch {
       tree = null; // the shape parser gave up: the engine alone decides
     }
     const fast = tree ? build(tree) : null;
     if (fast) {
       this.setMatches = fast.set;
-      const f = fast.fn;
-      this.matches = fast.ci ? (v) => (isAscii(v) ? f(v, v.toLowerCase()) : full(v)) : (v) => f(v, v);
+      this.matches = fast.fn;
       this.path = fast.set ? 'set' : 'fast';
       return;
     }
@@ -268,11 +267,6 @@ function setMatcher(values: readonly string[]): (v: string) => boolean {
   return (v) => set.has(v);
 }
 
-function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
-  return true;
-}
-
 /** Number of code points in s, counting no further than limit+1. */
 function cpCount(s: string, limit: number): number {
   let n = 0;
@@ -293,11 +287,14 @@ type Node =
   | { k: 'any'; min: number; max: number } // `.` repeated min..max times (max may be Infinity), dot matching \n
   | { k: 'alt'; subs: Node[] }
   | { k: 'cat'; subs: Node[] }
+  | { k: 'bot' } // ^ or \A: the beginning of the value
+  | { k: 'eot' } // $ or \z: the end of the value
   | { k: 'opaque' };
 
 interface Flags {
   i: boolean;
   s: boolean;
+  m: boolean;
 }
 
 const OPAQUE: Node = { k: 'opaque' };
@@ -312,7 +309,7 @@ class ShapeParser {
   constructor(private readonly src: string) {}
 
   parse(): Node {
-    const node = this.alt({ i: false, s: true });
+    const node = this.alt({ i: false, s: true, m: false });
     if (this.pos !== this.src.length) throw new Error('shape parser: trailing input');
     return node;
   }
@@ -368,7 +365,8 @@ class ShapeParser {
       case '^':
       case '$':
         this.pos++;
-        return OPAQUE;
+        // Without (?m) these are \A and \z (Go's $ does not match before a final \n).
+        return flags.m ? OPAQUE : { k: c === '^' ? 'bot' : 'eot' };
       case '[':
         this.skipClass();
         return OPAQUE;
@@ -385,9 +383,10 @@ class ShapeParser {
 
   private literal(ch: string, flags: Flags): Node {
     if (!flags.i) return { k: 'lit', s: ch, ci: false };
-    // Case folding beyond ASCII (ſ, K, Greek, ...) is left to the engine.
+    // ſ and K (Kelvin) fold to ASCII s and k; other case folding beyond ASCII is left to the engine.
+    if (ch === '\u017f' || ch === '\u212a') return { k: 'lit', s: fold(ch), ci: true };
     if (ch.charCodeAt(0) > 0x7f && (ch.toLowerCase() !== ch || ch.toUpperCase() !== ch)) return OPAQUE;
-    return { k: 'lit', s: ch.toLowerCase(), ci: true };
+    return { k: 'lit', s: fold(ch), ci: true };
   }
 
   private group(flags: Flags): Node | null {
@@ -404,13 +403,15 @@ class ShapeParser {
         if (ch === '-') neg = true;
         else if (ch === 'i') f.i = !neg;
         else if (ch === 's') f.s = !neg;
-        else if (ch === 'm' || ch === 'U') continue; // ^/$ are opaque anyway; greediness does not change the values matched
+        else if (ch === 'm') f.m = !neg;
+        else if (ch === 'U') continue; // greediness does not change the values matched
         else break;
       }
       if (src[j] === ')') {
         // (?flags): applies to the rest of the enclosing group
         flags.i = f.i;
         flags.s = f.s;
+        flags.m = f.m;
         this.pos = j + 1;
         return null;
       }
@@ -455,6 +456,8 @@ class ShapeParser {
     this.pos += 2;
     const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', f: '\f', v: '\v', a: '\x07' };
     if (simple[c] !== undefined) return this.literal(simple[c], flags);
+    if (c === 'A') return { k: 'bot' };
+    if (c === 'z') return { k: 'eot' };
     if (c.charCodeAt(0) < 0x80 && !/[A-Za-z0-9]/.test(c)) return this.literal(c, flags); // \. \\ \- ...
     // Anything else (classes, anchors, hex/octal/unicode escapes) is opaque; only its extent matters.
     if ((c === 'x' || c === 'p' || c === 'P') && src[this.pos] === '{') this.pos = src.indexOf('}', this.pos) + 1;
@@ -470,10 +473,7 @@ class ShapeParser {
 
 /** Flattens concatenations, merges adjacent literals (of the same case mode) and adjacent `.` runs. */
 function simplify(n: Node): Node {
-  if (n.k === 'alt') {
-    const subs = n.subs.map(simplify);
-    return { k: 'alt', subs };
-  }
+  if (n.k === 'alt') return { k: 'alt', subs: n.subs.map(simplify) };
   if (n.k !== 'cat') return n;
   const flat: Node[] = [];
   const push = (x: Node): void => {
@@ -491,13 +491,86 @@ function simplify(n: Node): Node {
   return { k: 'cat', subs: flat };
 }
 
-/** A shortcut: v is the value, l the value lower-cased (the same string when no part is case-insensitive). */
-type FastFn = (v: string, l: string) => boolean;
+/**
+ * Drops ^ at the start and $ at the end of the whole pattern (and of its top-level alternatives):
+ * the match is anchored there anyway (Prometheus's clearBeginEndText). Any other ^ or $ stays and
+ * is opaque to the shortcuts.
+ */
+function stripAnchors(n: Node): Node {
+  if (n.k === 'alt') return { k: 'alt', subs: n.subs.map(stripAnchors) };
+  if (n.k === 'bot' || n.k === 'eot') return { k: 'cat', subs: [] };
+  if (n.k !== 'cat') return n;
+  let subs = n.subs;
+  while (subs[0]?.k === 'bot') subs = subs.slice(1);
+  while (subs[subs.length - 1]?.k === 'eot') subs = subs.slice(0, -1);
+  if (subs.length === 1) return subs[0]!;
+  return { k: 'cat', subs };
+}
+
+// Case-insensitive comparison: both sides folded by ASCII lower-casing plus ſ -> s and K -> k, the
+// only characters outside ASCII whose RE2 case-folding orbit includes ASCII letters. The fold keeps
+// every UTF-16 unit in place, so positions and lengths carry over to the original value.
+const NEEDS_FOLD = /[A-Z\u017f\u212a]/;
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
+function fold(v: string): string {
+  if (!NEEDS_FOLD.test(v)) return v;
+  if (ASCII_ONLY.test(v)) return v.toLowerCase();
+  return v.replace(/[A-Z\u017f\u212a]/g, (c) => (c === '\u017f' ? 's' : c === '\u212a' ? 'k' : String.fromCharCode(c.charCodeAt(0) + 32)));
+}
+
+function foldUnit(c: number): number {
+  if (c >= 65 && c <= 90) return c + 32;
+  if (c === 0x17f) return 115; // s
+  if (c === 0x212a) return 107; // k
+  return c;
+}
+
+/** Does v hold the folded literal x at p, case-insensitively? (No copy of v is made.) */
+function eqFoldAt(v: string, p: number, x: string): boolean {
+  if (p < 0 || p + x.length > v.length) return false;
+  for (let i = 0; i < x.length; i++) {
+    const c = v.charCodeAt(p + i);
+    const d = x.charCodeAt(i);
+    if (c !== d && foldUnit(c) !== d) return false;
+  }
+  return true;
+}
+
+/** The first place at or after from where v holds the folded literal x, or -1. */
+function indexFold(v: string, x: string, from: number): number {
+  if (x.length === 0) return from <= v.length ? from : -1;
+  // Jump between the places the first character occurs in any of its cases (native searches).
+  const firsts = caseVariants(x.charCodeAt(0));
+  for (let p = from; p + x.length <= v.length; p++) {
+    let next = -1;
+    for (const f of firsts) {
+      const q = v.indexOf(f, p);
+      if (q >= 0 && (next < 0 || q < next)) next = q;
+    }
+    if (next < 0) return -1;
+    p = next;
+    if (eqFoldAt(v, p, x)) return p;
+  }
+  return -1;
+}
+
+/** The characters that fold to the folded unit c. */
+function caseVariants(c: number): string[] {
+  const out = [String.fromCharCode(c)];
+  if (c >= 97 && c <= 122) out.push(String.fromCharCode(c - 32));
+  if (c === 115) out.push('\u017f');
+  if (c === 107) out.push('\u212a');
+  return out;
+}
+
+const startsAt = (v: string, p: number, x: string, ci: boolean): boolean => (ci ? eqFoldAt(v, p, x) : v.startsWith(x, p));
+const indexAt = (v: string, x: string, from: number, ci: boolean): number => (ci ? indexFold(v, x, from) : v.indexOf(x, from));
+
+type Match = (v: string) => boolean;
+type Range = { min: number; max: number };
 
 interface Fast {
-  fn: FastFn;
-  /** Compares case-insensitively (by ASCII folding, so only for ASCII values). */
-  ci: boolean;
+  fn: Match;
   /** The values matched, when a finite case-sensitive set. */
   set?: string[];
 }
@@ -526,57 +599,95 @@ function literalSet(n: Node): { values: string[]; ci: boolean } | null {
   return { values: [...new Set(values)], ci: ci ?? false };
 }
 
-/** A check on the text a `.{min,max}` run must cover (counted in code points, as RE2 counts runes). */
-function anyCheck(a: { min: number; max: number }): (s: string) => boolean {
+/** Does v[from, to) hold between min and max characters (code points, as RE2 counts runes)? */
+type RangeCheck = (v: string, from: number, to: number) => boolean;
+function rangeCheck(a: Range): RangeCheck {
   if (a.max === Infinity) {
     if (a.min === 0) return () => true;
-    if (a.min === 1) return (s) => s.length > 0;
-    return (s) => cpCount(s, a.min) >= a.min;
+    if (a.min === 1) return (_v, from, to) => to > from;
+  } else if (a.min === 0 && a.max === 1) {
+    return (v, from, to) => to - from <= 1 || (to - from === 2 && isPair(v, from));
   }
-  return (s) => {
-    const n = cpCount(s, a.max);
+  return (v, from, to) => {
+    const n = cpCount(v.slice(from, to), a.max === Infinity ? a.min : a.max);
     return n >= a.min && n <= a.max;
   };
 }
 
+function isPair(v: string, p: number): boolean {
+  const h = v.charCodeAt(p);
+  return h >= 0xd800 && h <= 0xdbff && (v.charCodeAt(p + 1) & 0xfc00) === 0xdc00;
+}
+
 function build(n: Node): Fast | null {
-  if (n.k === 'opaque') return null;
+  if (n.k === 'opaque' || n.k === 'bot' || n.k === 'eot') return null;
   if (n.k === 'any') {
-    const f = anyCheck(n);
-    return { fn: (v) => f(v), ci: false };
+    const c = rangeCheck(n);
+    if (n.min === 0 && n.max === Infinity) return { fn: () => true };
+    if (n.min === 1 && n.max === Infinity) return { fn: (v) => v.length > 0 };
+    return { fn: (v) => c(v, 0, v.length) };
   }
   const ls = literalSet(n);
-  if (ls) {
-    const set = new Set(ls.values);
-    if (ls.ci) return { fn: (_v, l) => set.has(l), ci: true };
-    const only = ls.values.length === 1 ? ls.values[0]! : undefined;
-    return { fn: only !== undefined ? (v) => v === only : (v) => set.has(v), ci: false, set: ls.values };
-  }
+  if (ls) return buildSet(ls.values, ls.ci);
   if (n.k === 'alt') {
+    const grouped = buildAffixAlternation(n.subs);
+    if (grouped) return grouped;
     const subs = n.subs.map(build);
     if (subs.some((s) => s === null)) return null;
     const fns = subs.map((s) => s!.fn);
+    if (fns.length === 2) {
+      const [a, b] = fns as [Match, Match];
+      return { fn: (v) => a(v) || b(v) };
+    }
     return {
-      fn: (v, l) => {
-        for (const f of fns) if (f(v, l)) return true;
+      fn: (v) => {
+        for (const f of fns) if (f(v)) return true;
         return false;
       },
-      ci: subs.some((s) => s!.ci),
     };
   }
   if (n.k === 'cat') return buildCat(n.subs);
   return null;
 }
 
-type Run = { k: 'any'; min: number; max: number };
-type Lit = { k: 'lit'; s: string; ci: boolean };
-const isRun = (x: Node): boolean => x.k === 'any' && x.max === Infinity && x.min <= 1;
+function buildSet(values: string[], ci: boolean): Fast {
+  if (!ci) {
+    if (values.length === 1) {
+      const only = values[0]!;
+      return { fn: (v) => v === only, set: values };
+    }
+    const set = new Set(values);
+    return { fn: (v) => set.has(v), set: values };
+  }
+  // Folding keeps lengths: a value of another length cannot match, and needs no folding.
+  const lens = new Set(values.map((x) => x.length));
+  if (values.length === 1) {
+    const only = values[0]!;
+    return { fn: (v) => eqFoldAt(v, 0, only) && v.length === only.length };
+  }
+  // Compared in place, among the values that start with the value's first character (folded).
+  const byFirst = bucket(values, (x) => x.charCodeAt(0));
+  return {
+    fn: (v) => {
+      if (!lens.has(v.length)) return false;
+      const cands = byFirst.get(foldUnit(v.charCodeAt(0)));
+      if (cands) for (const x of cands) if (x.length === v.length && eqFoldAt(v, 0, x)) return true;
+      return false;
+    },
+  };
+}
 
-/** Concatenations: literals with `.` runs around them (prefix, suffix, contains, and globs). */
-function buildCat(items: Node[]): Fast | null {
-  // [.run] literal-set [.run]: (foo|bar).*, .*foo, .?foo.+, ... each candidate at each place.
-  let left: Run | undefined;
-  let right: Run | undefined;
+/** One alternative of the form literal-set .run, .run literal-set, or .run literal-set .run. */
+interface Affix {
+  values: string[];
+  ci: boolean;
+  left?: Range;
+  right?: Range;
+}
+
+function affix(items: Node[]): Affix | null {
+  let left: Range | undefined;
+  let right: Range | undefined;
   let core = items;
   if (core[0]?.k === 'any') {
     left = core[0];
@@ -587,50 +698,143 @@ function buildCat(items: Node[]): Fast | null {
     right = last;
     core = core.slice(0, -1);
   }
-  const ls = core.length > 0 ? literalSet({ k: 'cat', subs: core }) : null;
-  if (ls && (left || right)) {
-    const values = ls.values;
-    const lc = left ? anyCheck(left) : null;
-    const rc = right ? anyCheck(right) : null;
-    const ci = ls.ci;
-    const fn: FastFn = (v0, l) => {
-      const v = ci ? l : v0;
+  if (core.length === 0 || (!left && !right)) return null;
+  const ls = literalSet({ k: 'cat', subs: core });
+  if (!ls) return null;
+  return { values: ls.values, ci: ls.ci, ...(left ? { left } : {}), ...(right ? { right } : {}) };
+}
+
+function buildAffix(a: Affix): Fast {
+  const { values, ci } = a;
+  const lc = a.left ? rangeCheck(a.left) : null;
+  const rc = a.right ? rangeCheck(a.right) : null;
+  if (!lc) {
+    // prefix: foo.*, (foo|bar).+, foo.?
+    return {
+      fn: (v) => {
+        for (const x of values) if (startsAt(v, 0, x, ci) && rc!(v, x.length, v.length)) return true;
+        return false;
+      },
+    };
+  }
+  if (!rc) {
+    // suffix: .*foo, .?(foo|bar)
+    return {
+      fn: (v) => {
+        for (const x of values) if (startsAt(v, v.length - x.length, x, ci) && lc(v, 0, v.length - x.length)) return true;
+        return false;
+      },
+    };
+  }
+  // contains: .*foo.*, .+foo.?: try each place the literal occurs (folding keeps places)
+  return {
+    fn: (v) => {
       for (const x of values) {
-        if (!lc) {
-          if (v.startsWith(x) && rc!(v.slice(x.length))) return true;
-        } else if (!rc) {
-          if (v.endsWith(x) && lc(v.slice(0, v.length - x.length))) return true;
-        } else {
-          for (let p = v.indexOf(x); p >= 0; p = v.indexOf(x, p + 1)) {
-            if (lc(v.slice(0, p)) && rc(v.slice(p + x.length))) return true;
-          }
+        for (let p = indexAt(v, x, 0, ci); p >= 0; p = indexAt(v, x, p + 1, ci)) {
+          if (lc(v, 0, p) && rc(v, p + x.length, v.length)) return true;
         }
       }
       return false;
-    };
-    return { fn, ci };
-  }
-  return buildGlob(items);
+    },
+  };
 }
 
 /**
- * A glob: blocks of literals and single `.`s, separated by unbounded `.` runs that need at most
- * one character (.* or .+). With unbounded runs between them, placing each block at its leftmost
- * possible place is never worse than any other placement, so one left-to-right pass decides.
+ * Many alternatives that are all prefixes (foo.*|bar.*|...) or all suffixes (.*foo|.*bar|...),
+ * with the same run and case mode: one lookup keyed by the value's first (last) few characters
+ * instead of trying each alternative (Prometheus's optimizeEqualOrPrefixStringMatchers).
+ */
+function bucket(values: readonly string[], key: (x: string) => number): Map<number, string[]> {
+  const m = new Map<number, string[]>();
+  for (const x of values) {
+    const k = key(x);
+    const l = m.get(k);
+    if (l) l.push(x);
+    else m.set(k, [x]);
+  }
+  return m;
+}
+
+function buildAffixAlternation(subs: Node[]): Fast | null {
+  if (subs.length < 2) return null;
+  const as = subs.map((s) => (s.k === 'cat' ? affix(s.subs) : null));
+  if (as.some((a) => a === null)) return null;
+  const all = as as Affix[];
+  const first = all[0]!;
+  const same = (x?: Range, y?: Range) => (x === undefined && y === undefined) || (x !== undefined && y !== undefined && x.min === y.min && x.max === y.max);
+  if (!all.every((a) => a.ci === first.ci && same(a.left, first.left) && same(a.right, first.right))) return null;
+  const isPrefix = !first.left && !!first.right;
+  const isSuffix = !!first.left && !first.right;
+  if (!isPrefix && !isSuffix) return null;
+  const values = all.flatMap((a) => a.values);
+  if (values.some((x) => x.length === 0)) return null;
+  // Keyed by the first (last) character: one lookup, then only the alternatives that can match.
+  const byKey = bucket(values, (x) => x.charCodeAt(isPrefix ? 0 : x.length - 1));
+  const check = rangeCheck((isPrefix ? first.right : first.left)!);
+  const ci = first.ci;
+  return {
+    fn: (v) => {
+      if (v.length === 0) return false;
+      const c = v.charCodeAt(isPrefix ? 0 : v.length - 1);
+      const cands = byKey.get(ci ? foldUnit(c) : c);
+      if (!cands) return false;
+      for (const x of cands) {
+        if (isPrefix ? startsAt(v, 0, x, ci) && check(v, x.length, v.length) : startsAt(v, v.length - x.length, x, ci) && check(v, 0, v.length - x.length)) return true;
+      }
+      return false;
+    },
+  };
+}
+
+type Lit = { k: 'lit'; s: string; ci: boolean };
+type Piece = Lit | { k: 'any'; min: number; max: number };
+const isRun = (x: Node): boolean => x.k === 'any' && x.max === Infinity && x.min <= 1;
+
+/** Concatenations: literals with `.` runs around them (prefix, suffix, contains, and globs). */
+function buildCat(items: Node[]): Fast | null {
+  const a = affix(items);
+  if (a) return buildAffix(a);
+  const g = buildGlob(items);
+  if (g) return g;
+  // f.?o: a short bounded run inside is a few fixed-count alternatives (fo, f.o), each a glob.
+  let variants: Node[][] = [[]];
+  for (const x of items) {
+    if (x.k === 'any' && x.max !== Infinity && x.min !== x.max && x.max - x.min <= 2) {
+      const next: Node[][] = [];
+      for (let c = x.min; c <= x.max; c++) for (const v of variants) next.push(c === 0 ? v : [...v, { k: 'any', min: c, max: c }]);
+      variants = next;
+      if (variants.length > 8) return null;
+    } else variants = variants.map((v) => [...v, x]);
+  }
+  if (variants.length < 2) return null;
+  const subs = variants.map((v) => buildGlob((simplify({ k: 'cat', subs: v }) as { subs?: Node[] }).subs ?? [simplify({ k: 'cat', subs: v })]));
+  if (subs.some((x) => x === null)) return null;
+  const fns = subs.map((x) => x!.fn);
+  return {
+    fn: (v) => {
+      for (const f of fns) if (f(v)) return true;
+      return false;
+    },
+  };
+}
+
+/**
+ * A glob: blocks of literals and fixed counts of `.`, separated by unbounded `.` runs that need at
+ * most one character (.* or .+). With unbounded runs between them, placing each block at its
+ * leftmost possible place is never worse than any other placement, so one left-to-right pass decides.
  */
 function buildGlob(items: Node[]): Fast | null {
-  const blocks: (Lit | Run)[][] = [];
+  if (items.length === 0) return null;
+  const blocks: Piece[][] = [];
   const gaps: number[] = []; // gaps[i]: characters the runs before blocks[i] need
-  let cur: (Lit | Run)[] | null = null;
+  let cur: Piece[] | null = null;
   let gap = 0;
-  const leadRun = isRun(items[0]!);
-  const tailRun = isRun(items[items.length - 1]!);
   for (const x of items) {
     if (isRun(x)) {
       if (cur) blocks.push(cur);
       cur = null;
-      gap += (x as Run).min;
-      if (gap > 1) return null; // .+.+ : counts in code points would be needed
+      gap += (x as Range).min;
+      if (gap > 1) return null; // .+.+ : would need counting in code points
       continue;
     }
     if (x.k === 'lit' || (x.k === 'any' && x.min === x.max)) {
@@ -639,82 +843,85 @@ function buildGlob(items: Node[]): Fast | null {
         gaps.push(gap);
         gap = 0;
       }
-      cur.push(x as Lit | Run);
+      cur.push(x as Piece);
       continue;
     }
     return null;
   }
   if (cur) blocks.push(cur);
-  const tailGap = gap;
-  const ci = items.some((x) => x.k === 'lit' && x.ci);
   if (blocks.length === 0) return null;
+  const tailGap = gap;
+  const leadRun = isRun(items[0]!);
+  const tailRun = isRun(items[items.length - 1]!);
   const literalOnly = blocks.map((b) => (b.length === 1 && b[0]!.k === 'lit' ? (b[0] as Lit) : null));
   const k = blocks.length - 1;
-  const fn: FastFn = (v, l) => {
-    const n = v.length;
-    let pos = 0;
-    for (let i = 0; i <= k; i++) {
-      const b = blocks[i]!;
-      const lit = literalOnly[i];
-      const from = pos + gaps[i]!;
-      if (i === 0 && !leadRun) {
-        const e = matchBlock(v, l, 0, b);
-        if (e < 0 || (i === k && !tailRun && e !== n)) return false;
-        pos = e;
-        continue;
-      }
-      if (i === k && !tailRun) {
-        // anchored at the end
-        if (lit) {
-          const p = n - lit.s.length;
-          return p >= from && (lit.ci ? l : v).startsWith(lit.s, p);
+  // Length bounds in UTF-16 units (a `.` is one or two): a quick no for most values.
+  const fixed = blocks.flat();
+  const minLen = fixed.reduce((a, x) => a + (x.k === 'lit' ? x.s.length : x.min), 0) + gaps.reduce((a, g) => a + g, 0) + tailGap;
+  const maxLen = leadRun || tailRun || blocks.length > 1 ? Infinity : fixed.reduce((a, x) => a + (x.k === 'lit' ? x.s.length : 2 * x.min), 0);
+  return {
+    fn: (v) => {
+      const n = v.length;
+      if (n < minLen || n > maxLen) return false;
+      let pos = 0;
+      for (let i = 0; i <= k; i++) {
+        const b = blocks[i]!;
+        const lit = literalOnly[i];
+        const from = pos + gaps[i]!;
+        if (i === 0 && !leadRun) {
+          const e = matchBlock(v, 0, b);
+          if (e < 0 || (i === k && !tailRun && e !== n)) return false;
+          pos = e;
+          continue;
         }
-        for (let p = from; p < n; p++) if (matchBlock(v, l, p, b) === n && !midPair(v, p)) return true;
-        return false;
+        if (i === k && !tailRun) {
+          // anchored at the end
+          if (lit) {
+            const p = n - lit.s.length;
+            return p >= from && startsAt(v, p, lit.s, lit.ci);
+          }
+          for (let p = from; p < n; p++) if (!midPair(v, p) && matchBlock(v, p, b) === n) return true;
+          return false;
+        }
+        if (lit) {
+          const p = indexAt(v, lit.s, from, lit.ci);
+          if (p < 0) return false;
+          pos = p + lit.s.length;
+        } else {
+          let e = -1;
+          for (let p = from; p < n && e < 0; p++) if (!midPair(v, p)) e = matchBlock(v, p, b);
+          if (e < 0) return false;
+          pos = e;
+        }
       }
-      if (lit) {
-        const p = (lit.ci ? l : v).indexOf(lit.s, from);
-        if (p < 0) return false;
-        pos = p + lit.s.length;
-      } else {
-        let e = -1;
-        for (let p = from; p < n && e < 0; p++) if (!midPair(v, p)) e = matchBlock(v, l, p, b);
-        if (e < 0) return false;
-        pos = e;
-      }
-    }
-    return n - pos >= tailGap;
+      return n - pos >= tailGap;
+    },
   };
-  return { fn, ci };
 }
 
 /** p is the second half of a surrogate pair (not a place a character starts). */
 function midPair(v: string, p: number): boolean {
-  const c = v.charCodeAt(p);
-  if (c < 0xdc00 || c > 0xdfff || p === 0) return false;
-  const h = v.charCodeAt(p - 1);
-  return h >= 0xd800 && h <= 0xdbff;
+  return p > 0 && (v.charCodeAt(p) & 0xfc00) === 0xdc00 && (v.charCodeAt(p - 1) & 0xfc00) === 0xd800;
 }
 
-/** Matches a block of literals and fixed `.` counts at p; returns where it ends or -1. */
-function matchBlock(v: string, l: string, p: number, b: readonly (Lit | Run)[]): number {
+/** Matches a block of literals and fixed counts of `.` at p; returns where it ends or -1. */
+function matchBlock(v: string, p: number, b: readonly Piece[]): number {
   for (const x of b) {
     if (x.k === 'lit') {
-      if (!(x.ci ? l : v).startsWith(x.s, p)) return -1;
+      if (!startsAt(v, p, x.s, x.ci)) return -1;
       p += x.s.length;
       continue;
     }
     for (let c = 0; c < x.min; c++) {
       if (p >= v.length) return -1;
-      const h = v.charCodeAt(p);
-      p += h >= 0xd800 && h <= 0xdbff && p + 1 < v.length && (v.charCodeAt(p + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+      p += isPair(v, p) ? 2 : 1;
     }
   }
   return p;
 }
 
 /** Necessary conditions in front of the engine: a literal prefix, suffix and inner literals in order. */
-function prefilter(n: Node): ((v: string) => boolean) | null {
+function prefilter(n: Node): Match | null {
   if (n.k !== 'cat' || n.subs.length < 2) return null;
   const items = n.subs;
   const first = items[0]!;
