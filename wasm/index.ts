@@ -2,6 +2,7 @@
 export { arenaBase } from './arena';
 export { xorDecode, xorEncode, xorMaxBytes } from './xor';
 export { intersect, merge, without } from './postings';
+export { histogramDecode, histogramEncode, histogramMaxBytes } from './histogram';
 export { downsample, AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER } from './downsample';
 import { errSample } from './xor';
 
@@ -12,5 +13,5 @@ export function lastErrorSample(): i32 {
 
 /** Bumped when the exports or their memory layouts change; the host checks it. */
 export function version(): i32 {
-  return 3;
+  return 4;
 }

@@ -12,8 +12,7 @@ export {
   HISTOGRAM_NOT_COUNTER_RESET,
   HISTOGRAM_UNKNOWN_RESET,
 } from './types.ts';
-// Histogram chunk codecs (EncHistogram / EncFloatHistogram), pure TS for now: not yet in the Core
-// interface because the WASM kernels are not written (#17).
+// The TS twin's histogram codec as plain functions (also Core.histogramEncode/histogramDecode).
 export { histogramDecode, histogramEncode, isStaleNaN, MAX_HISTOGRAM_COUNT } from './js/histogram.ts';
 export { createJsCore } from './js/mod.ts';
 export { createWasmCore, readWasmBytes, DEFAULT_WASM_URL } from './wasm.ts';

@@ -117,6 +117,20 @@ export interface Core {
    * If `out` is given and its arrays are large enough they are filled and `out` is returned.
    */
   xorDecode(chunk: Uint8Array, out?: Samples): Samples;
+  /**
+   * Encodes one histogram chunk (EncHistogram, or EncFloatHistogram when h.float), with its 3-byte
+   * header, byte-identical to Prometheus 3.x appending these samples one by one to a fresh chunk
+   * whose counter-reset header is h.header. Throws RangeError on input Prometheus could not have
+   * produced (n out of 0..65535, array sizes, unsupported schema, non-integer or out-of-range
+   * counts/timestamps, custom bounds without schema -53). See HistogramSamples.
+   */
+  histogramEncode(h: HistogramSamples): Uint8Array;
+  /**
+   * Decodes a histogram chunk (float: EncFloatHistogram). Throws CorruptChunkError on bad input,
+   * including integers beyond ±(2^53 - 1) that f64 cannot hold exactly; a plain Error for the
+   * reserved schemas 9..52 (Prometheus reduces them to 8 on read; not implemented).
+   */
+  histogramDecode(chunk: Uint8Array, float: boolean): HistogramSamples;
   /** Intersection of sorted (ascending, duplicate-free) u32 lists. No lists -> empty. */
   intersect(lists: readonly Uint32Array[]): Uint32Array;
   /** Union of sorted u32 lists, sorted and duplicate-free. */

@@ -1,10 +1,11 @@
 // The WASM backend: loads wasm/build/core.wasm with web-standard APIs (Node, Deno and Bun), lays out
 // each batch in the module's linear memory (a bump arena from arenaBase, reset every call), makes one
 // call per batch and copies the results out. Typed-array views are cached and rebuilt when memory grows.
-import { CorruptChunkError, type AggrSeries, type Core, type Samples } from './types.ts';
+import { CorruptChunkError, type AggrSeries, type Core, type HistogramSamples, type Samples } from './types.ts';
 import { AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER } from './aggr.ts';
 import { emptyAggrSeries } from './js/downsample.ts';
 import { badTimestamp, checkEncodeArgs } from './js/xor.ts';
+import { checkHistogramArgs } from './js/histogram.ts';
 import { copyBytes, copyF64 } from './pool.ts';
 
 // Minimal typings for the WebAssembly global (tsconfig has no DOM lib, @types/node 20 lacks them).
@@ -31,10 +32,13 @@ interface Exports {
   merge(desc: number, k: number, out: number, scratch: number): number;
   without(a: number, na: number, b: number, nb: number, out: number): number;
   downsample(tPtr: number, vPtr: number, n: number, res: number, out: number): number;
+  histogramEncode(desc: number, out: number, scratch: number): number;
+  histogramDecode(inPtr: number, inLen: number, float: number, desc: number, arena: number): number;
+  histogramMaxBytes(n: number, spanPairs: number, custom: number, buckets: number): number;
 }
 
 /** The exports/layout version this wrapper speaks (wasm/index.ts version()). */
-export const WASM_ABI_VERSION = 3;
+export const WASM_ABI_VERSION = 4;
 
 export const DEFAULT_WASM_URL = new URL('../../wasm/build/core.wasm', import.meta.url);
 
@@ -46,6 +50,21 @@ const ERRORS: Record<number, string> = {
   [-5]: 'output too small',
   [-6]: 'timestamp not an integer within ±2^51',
 };
+
+// wasm/histogram.ts HERR_* codes
+const HIST_ERRORS: Record<number, string> = {
+  [-1]: 'shorter than its 3-byte header',
+  [-2]: 'truncated',
+  [-4]: 'bad value header (leading + significant bits > 64)',
+  [-7]: 'integer beyond ±2^53',
+  [-8]: 'unknown schema',
+  [-10]: 'more spans, buckets or bounds than bits left',
+  [-11]: 'span length or offset beyond int32',
+  [-12]: 'negative count (uint64 wrap)',
+  [-13]: 'out of memory',
+};
+// wasm/histogram.ts descriptor (HD_*): byte offsets
+const HD_SIZE = 96;
 
 // Runtime detection for reading a local file without node: imports in the common path.
 declare const Deno: { readFile(path: URL): Promise<Uint8Array> } | undefined;
@@ -306,6 +325,108 @@ class WasmCore implements Core {
       firstT: at(6, c),
       firstV: at(7, c),
       lastV: at(8, c),
+    };
+  }
+
+  histogramEncode(h: HistogramSamples): Uint8Array {
+    const [P, N] = checkHistogramArgs(h);
+    const { n, layout: l } = h;
+    const ps = l.positiveSpans;
+    const ns = l.negativeSpans;
+    const cv = l.customValues;
+    // [desc][positive spans][negative spans][custom][t][count][zeroCount][sum][positive][negative][scratch][out]
+    const d = this.base;
+    const pS = d + HD_SIZE;
+    const nS = align16(pS + ps.length * 4);
+    const cV = align16(nS + ns.length * 4);
+    const tP = align16(cV + cv.length * 8);
+    const cP = tP + n * 8;
+    const zP = cP + n * 8;
+    const sP = zP + n * 8;
+    const pP = sP + n * 8;
+    const nP = pP + n * P * 8;
+    const scratch = align16(nP + n * N * 8);
+    const out = align16(scratch + (P + N + 3) * 16 + 16);
+    const maxBytes = 56 + ((ps.length + ns.length) >> 1) * 18 + cv.length * 9 + n * (50 + 10 * (P + N));
+    this.ensure(out + maxBytes + 16);
+    const u = this.u32;
+    const f = this.f64;
+    const dw = d >>> 2;
+    u[dw] = n;
+    u[dw + 1] = h.float ? 1 : 0;
+    u[dw + 2] = h.header;
+    new Int32Array(u.buffer, d + 12, 1)[0] = l.schema;
+    f[(d + 16) >>> 3] = l.zeroThreshold;
+    u[dw + 6] = pS;
+    u[dw + 7] = ps.length >> 1;
+    u[dw + 8] = nS;
+    u[dw + 9] = ns.length >> 1;
+    u[dw + 10] = cV;
+    u[dw + 11] = cv.length;
+    u[dw + 12] = tP;
+    u[dw + 13] = cP;
+    u[dw + 14] = zP;
+    u[dw + 15] = sP;
+    u[dw + 16] = pP;
+    u[dw + 17] = nP;
+    u[dw + 18] = P;
+    u[dw + 19] = N;
+    u.set(new Uint32Array(ps.buffer, ps.byteOffset, ps.length), pS >>> 2);
+    u.set(new Uint32Array(ns.buffer, ns.byteOffset, ns.length), nS >>> 2);
+    f.set(cv, cV >>> 3);
+    f.set(h.t.subarray(0, n), tP >>> 3);
+    f.set(h.count.subarray(0, n), cP >>> 3);
+    f.set(h.zeroCount.subarray(0, n), zP >>> 3);
+    f.set(h.sum.subarray(0, n), sP >>> 3);
+    f.set(h.positive.subarray(0, n * P), pP >>> 3);
+    f.set(h.negative.subarray(0, n * N), nP >>> 3);
+    const len = this.ex.histogramEncode(d, out, scratch);
+    return copyBytes(this.u8.subarray(out, out + len));
+  }
+
+  histogramDecode(chunk: Uint8Array, float: boolean): HistogramSamples {
+    const len = chunk.length;
+    const d = this.base;
+    const inPtr = d + HD_SIZE;
+    const arena = align16(inPtr + len + 16);
+    this.ensure(arena);
+    this.u8.set(chunk, inPtr);
+    const r = this.ex.histogramDecode(inPtr, len, float ? 1 : 0, d, arena);
+    this.refresh(); // the kernel may have grown memory for its outputs
+    if (r < 0) {
+      if (r === -9) {
+        const schema = new Int32Array(this.u8.buffer, d + 12, 1)[0];
+        throw new Error(`histogram chunk: schema ${schema} (reserved; reading it needs resolution reduction, not implemented)`);
+      }
+      throw new CorruptChunkError(`histogram chunk ${HIST_ERRORS[r] ?? `error ${r}`}`);
+    }
+    const u = this.u32;
+    const f = this.f64;
+    const dw = d >>> 2;
+    const n = u[dw];
+    const P = u[dw + 18];
+    const N = u[dw + 19];
+    const i32 = (p: number, k: number) => new Int32Array(this.u8.buffer.slice(p, p + k * 8));
+    const f64 = (p: number, k: number) => f.slice(p >>> 3, (p >>> 3) + k);
+    const schema = new Int32Array(this.u8.buffer, d + 12, 1)[0];
+    const empty = new Float64Array(0);
+    return {
+      float,
+      header: u[dw + 2],
+      layout: {
+        schema,
+        zeroThreshold: f[(d + 16) >>> 3],
+        positiveSpans: i32(u[dw + 6], u[dw + 7]),
+        negativeSpans: i32(u[dw + 8], u[dw + 9]),
+        customValues: u[dw + 11] > 0 ? f64(u[dw + 10], u[dw + 11]) : new Float64Array(0),
+      },
+      n,
+      t: n ? f64(u[dw + 12], n) : empty,
+      count: n ? f64(u[dw + 13], n) : empty,
+      zeroCount: n ? f64(u[dw + 14], n) : empty,
+      sum: n ? f64(u[dw + 15], n) : empty,
+      positive: n ? f64(u[dw + 16], n * P) : empty,
+      negative: n ? f64(u[dw + 17], n * N) : empty,
     };
   }
 }

@@ -3,11 +3,17 @@
 // CorruptChunkError (no hang, no other exception), and every backend agrees.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CorruptChunkError, histogramDecode, histogramEncode, type HistogramSamples } from '../../lib/core/mod.ts';
+import { CorruptChunkError, createCore, createJsCore, histogramEncode, type Core, type HistogramSamples } from '../../lib/core/mod.ts';
 import { rng } from './helpers.ts';
 import { histCase, histEqual } from './histogram_helpers.ts';
 
-const codecs = [{ name: 'js', encode: histogramEncode, decode: histogramDecode }];
+const codecs: { name: string; encode: Core['histogramEncode']; decode: Core['histogramDecode'] }[] = [];
+test.before(async () => {
+  const wasmUrl = process.env.CORE_WASM ? new URL(`file://${process.env.CORE_WASM}`) : undefined;
+  for (const c of [createJsCore(), await createCore({ backend: 'wasm', wasmUrl })]) {
+    codecs.push({ name: c.backend, encode: (h) => c.histogramEncode(h), decode: (b, f) => c.histogramDecode(b, f) });
+  }
+});
 
 /** What decoding gives for an encoded case: the input, with a -0 custom bound read back as +0 (Prometheus stores it as 0.000). */
 function expected(h: HistogramSamples): HistogramSamples {
@@ -28,7 +34,7 @@ for (const float of [false, true]) {
 }
 
 type Outcome = { ok: true; h: HistogramSamples } | { ok: false; msg: string };
-function run(decode: typeof histogramDecode, b: Uint8Array, float: boolean, what: string): Outcome {
+function run(decode: Core['histogramDecode'], b: Uint8Array, float: boolean, what: string): Outcome {
   try {
     return { ok: true, h: decode(b, float) };
   } catch (e) {
@@ -102,7 +108,7 @@ test('encoder refuses what Prometheus could not have written', () => {
     const h = structuredClone(base);
     if (h.sum[2] !== h.sum[2]) h.sum[2] = 1; // no stale marker in the way
     mutate(h);
-    assert.throws(() => histogramEncode(h), RangeError, what);
+    for (const k of codecs) assert.throws(() => k.encode(h), RangeError, `${k.name}: ${what}`);
   }
 });
 
