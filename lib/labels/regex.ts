@@ -571,6 +571,9 @@ type Range = { min: number; max: number };
 
 interface Fast {
   fn: Match;
+  /** Bounds on the length (UTF-16 units) of the values it can match, when known. */
+  minLen?: number;
+  maxLen?: number;
   /** The values matched, when a finite case-sensitive set. */
   set?: string[];
 }
@@ -768,15 +771,21 @@ function buildAffixAlternation(subs: Node[]): Fast | null {
   if (!isPrefix && !isSuffix) return null;
   const values = all.flatMap((a) => a.values);
   if (values.some((x) => x.length === 0)) return null;
-  // Keyed by the first (last) character: one lookup, then only the alternatives that can match.
-  const byKey = bucket(values, (x) => x.charCodeAt(isPrefix ? 0 : x.length - 1));
+  // Keyed by the first (last) two characters, or one when some literal is a single character: one
+  // lookup, then only the alternatives that can match.
+  const w = values.every((x) => x.length >= 2) ? 2 : 1;
+  const keyOf = (x: string, f: (c: number) => number): number => {
+    const a = f(x.charCodeAt(isPrefix ? 0 : x.length - 1));
+    return w === 1 ? a : a * 65536 + f(x.charCodeAt(isPrefix ? 1 : x.length - 2));
+  };
+  const ident = (c: number) => c;
+  const byKey = bucket(values, (x) => keyOf(x, ident));
   const check = rangeCheck((isPrefix ? first.right : first.left)!);
   const ci = first.ci;
   return {
     fn: (v) => {
-      if (v.length === 0) return false;
-      const c = v.charCodeAt(isPrefix ? 0 : v.length - 1);
-      const cands = byKey.get(ci ? foldUnit(c) : c);
+      if (v.length < w) return false;
+      const cands = byKey.get(keyOf(v, ci ? foldUnit : ident));
       if (!cands) return false;
       for (const x of cands) {
         if (isPrefix ? startsAt(v, 0, x, ci) && check(v, x.length, v.length) : startsAt(v, v.length - x.length, x, ci) && check(v, 0, v.length - x.length)) return true;
@@ -810,8 +819,11 @@ function buildCat(items: Node[]): Fast | null {
   const subs = variants.map((v) => buildGlob((simplify({ k: 'cat', subs: v }) as { subs?: Node[] }).subs ?? [simplify({ k: 'cat', subs: v })]));
   if (subs.some((x) => x === null)) return null;
   const fns = subs.map((x) => x!.fn);
+  const minLen = Math.min(...subs.map((x) => x!.minLen ?? 0));
+  const maxLen = Math.max(...subs.map((x) => x!.maxLen ?? Infinity));
   return {
     fn: (v) => {
+      if (v.length < minLen || v.length > maxLen) return false;
       for (const f of fns) if (f(v)) return true;
       return false;
     },
@@ -860,6 +872,8 @@ function buildGlob(items: Node[]): Fast | null {
   const minLen = fixed.reduce((a, x) => a + (x.k === 'lit' ? x.s.length : x.min), 0) + gaps.reduce((a, g) => a + g, 0) + tailGap;
   const maxLen = leadRun || tailRun || blocks.length > 1 ? Infinity : fixed.reduce((a, x) => a + (x.k === 'lit' ? x.s.length : 2 * x.min), 0);
   return {
+    minLen,
+    maxLen,
     fn: (v) => {
       const n = v.length;
       if (n < minLen || n > maxLen) return false;
