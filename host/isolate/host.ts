@@ -13,7 +13,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { Bucket, IterOptions, ObjectAttributes } from '../../lib/objstore/bucket.ts';
 import { isObjectNotFound } from '../../lib/objstore/bucket.ts';
@@ -120,7 +119,7 @@ class Conn {
     this.sinks = { log: o.log };
     const stdout = child.stdout as unknown as { ref(): void; unref(): void };
     this.peer = new Peer(
-      Readable.toWeb(child.stdout!) as unknown as ReadableStream<Uint8Array>,
+      undefined,
       (f) => { child.stdin!.write(f); },
       async (m) => { throw new Error(`the host serves no calls (${m})`); },
       (m, a) => this.note(m, a),
@@ -134,6 +133,7 @@ class Conn {
     (child.stderr as unknown as { unref(): void }).unref();
     (child.stdin as unknown as { unref?(): void }).unref?.();
     child.stdin!.on('error', () => {});
+    child.stdout!.on('data', (d: Buffer) => this.peer.feed(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
     let errText = '';
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (d: string) => {

@@ -120,13 +120,14 @@ export class Peer {
   /** Called once when the channel closes (EOF, error, or close()). */
   onClose?: (err: Error) => void;
 
+  /** input: the other side's bytes as a stream; omitted, the owner calls feed() and close(). */
   constructor(
-    input: ReadableStream<Uint8Array>,
+    input: ReadableStream<Uint8Array> | undefined,
     private readonly write: (frame: Uint8Array) => void,
     private readonly handler: Handler = async (m) => { throw new Error(`no handler for ${m}`); },
     private readonly noteHandler: NoteHandler = () => {},
   ) {
-    void this.readLoop(input);
+    if (input) void this.readLoop(input);
   }
 
   private bump(d: number): void {
@@ -144,7 +145,27 @@ export class Peer {
     dv.setUint32(4, j.length);
     f.set(j, 8);
     if (bin) f.set(bin, 8 + j.length);
-    this.write(f);
+    // Frames sent in one turn of the event loop go out in one write (one syscall, one wake-up
+    // of the other side) instead of one each.
+    this.queue.push(f);
+    this.queued += f.length;
+    if (this.queue.length === 1) queueMicrotask(() => this.flush());
+  }
+
+  private queue: Uint8Array[] = [];
+  private queued = 0;
+
+  private flush(): void {
+    const q = this.queue;
+    if (q.length === 0) return;
+    this.queue = [];
+    const n = this.queued;
+    this.queued = 0;
+    if (q.length === 1) { this.write(q[0]!); return; }
+    const out = new Uint8Array(n);
+    let off = 0;
+    for (const f of q) { out.set(f, off); off += f.length; }
+    this.write(out);
   }
 
   /** Fails every pending call and stream (the other side went away). */
@@ -346,43 +367,69 @@ export class Peer {
     }
   }
 
+  private buf: Uint8Array = new Uint8Array(0);
+  private len = 0;
+
+  /** Bytes from the other side, in any slicing. */
+  feed(value: Uint8Array): void {
+    if (this.closedWith) return;
+    try {
+      // Parse straight from the input when nothing is pending; otherwise append to our own buffer
+      // (grown by doubling, so a large frame arriving in many pieces is copied once, not per piece).
+      let buf: Uint8Array;
+      let len: number;
+      if (this.len === 0) {
+        buf = value;
+        len = value.length;
+      } else {
+        if (this.len + value.length > this.buf.length) {
+          const nb = new Uint8Array(Math.max(this.len + value.length, this.buf.length * 2));
+          nb.set(this.buf.subarray(0, this.len));
+          this.buf = nb;
+        }
+        this.buf.set(value, this.len);
+        this.len += value.length;
+        buf = this.buf;
+        len = this.len;
+      }
+      let off = 0;
+      while (len - off >= 8) {
+        const dv = new DataView(buf.buffer, buf.byteOffset + off, 8);
+        const total = dv.getUint32(0);
+        if (len - off < 4 + total) break;
+        const jl = dv.getUint32(4);
+        const h = JSON.parse(dec.decode(buf.subarray(off + 8, off + 8 + jl))) as Header;
+        const n = total - 4 - jl;
+        // Copied: the buffer is reused for the next frames.
+        const bin = n > 0 ? buf.slice(off + 8 + jl, off + 4 + total) : undefined;
+        off += 4 + total;
+        this.dispatch(h, bin);
+      }
+      const rest = len - off;
+      if (buf === value) {
+        if (rest > 0) {
+          // Room for the whole frame when its length is known.
+          const need = rest >= 8 ? 4 + new DataView(buf.buffer, buf.byteOffset + off, 4).getUint32(0) : rest;
+          if (this.buf.length < need) this.buf = new Uint8Array(Math.max(need, 64 * 1024));
+          this.buf.set(value.subarray(off, len), 0);
+        }
+        this.len = rest;
+      } else if (off > 0) {
+        this.buf.copyWithin(0, off, len);
+        this.len = rest;
+      }
+    } catch (err) {
+      this.close(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
   private async readLoop(input: ReadableStream<Uint8Array>): Promise<void> {
     const reader = input.getReader();
-    let buf: Uint8Array = new Uint8Array(0);
-    let len = 0;
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        if (len === 0 && value.length >= 8) {
-          buf = value;
-          len = value.length;
-        } else {
-          if (len + value.length > buf.length || buf === value) {
-            const nb = new Uint8Array(Math.max(len + value.length, buf.length * 2));
-            nb.set(buf.subarray(0, len));
-            buf = nb;
-          }
-          buf.set(value, len);
-          len += value.length;
-        }
-        let off = 0;
-        while (len - off >= 8) {
-          const dv = new DataView(buf.buffer, buf.byteOffset + off, 8);
-          const total = dv.getUint32(0);
-          if (len - off < 4 + total) break;
-          const jl = dv.getUint32(4);
-          const h = JSON.parse(dec.decode(buf.subarray(off + 8, off + 8 + jl))) as Header;
-          const n = total - 4 - jl;
-          // Copied: the read buffer is reused for the next frames.
-          const bin = n > 0 ? buf.slice(off + 8 + jl, off + 4 + total) : undefined;
-          off += 4 + total;
-          this.dispatch(h, bin);
-        }
-        if (off > 0) {
-          if (off === len) { len = 0; buf = new Uint8Array(0); }
-          else { buf = buf.slice(off, len); len = buf.length; }
-        }
+        this.feed(value);
       }
       this.close(new Error('channel closed'));
     } catch (err) {

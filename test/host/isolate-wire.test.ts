@@ -1,0 +1,103 @@
+// The isolated plugin channel (host/isolate/wire.ts) between two peers in one process: calls and
+// errors keep their classes, bodies and listings stream, and a reader that stops holds the sender
+// back (credits) instead of the whole body piling up in memory.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Peer, WINDOW, type Handler } from '../../host/isolate/wire.ts';
+import { ConfigError, PermissionDenied } from '../../host/index.ts';
+import { ObjectNotFoundError, isObjectNotFound, readAll } from '../../lib/objstore/bucket.ts';
+
+/** Two peers wired back to back; frames are delivered in random slices to exercise reassembly. */
+function pair(handler: Handler): { client: Peer; server: Peer } {
+  let client!: Peer;
+  let server!: Peer;
+  let seed = 7;
+  const slices = (f: Uint8Array, to: () => Peer) => {
+    for (let off = 0; off < f.length;) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      const n = 1 + (seed % 4096);
+      const part = f.slice(off, off + n);
+      off += n;
+      setImmediate(() => to().feed(part));
+    }
+  };
+  client = new Peer(undefined, (f) => slices(f, () => server));
+  server = new Peer(undefined, (f) => slices(f, () => client), handler);
+  return { client, server };
+}
+
+test('calls, inline bodies and errors that keep their class', async () => {
+  const { client } = pair(async (m, a, inc) => {
+    if (m === 'echo') return { value: a };
+    if (m === 'bytes') return { bin: inc.bin!.map((x) => x + 1) };
+    if (m === 'denied') throw new PermissionDenied('objstore:x', 'fs.readFile', '/etc/passwd', 'objstore[0].permissions.read');
+    if (m === 'config') throw new ConfigError('config.bucket', 'must be set');
+    if (m === 'missing') throw Object.assign(new Error('w'), { __serialized: { name: 'Error', message: 'object not found: a/b', nf: 'a/b' } });
+    throw new Error(`boom ${m}`);
+  });
+  assert.equal((await client.call('echo', [1, 'two', { three: [3] }])).value, [1, 'two', { three: [3] }]);
+  assert.equal([...(await client.call('bytes', [], { bin: new Uint8Array([1, 2, 3]) })).bin!], [2, 3, 4]);
+  const err = await client.call('denied', []).catch((e) => e);
+  assert.instance(err, PermissionDenied);
+  assert.is(err.message, 'permission denied: plugin objstore:x called fs.readFile(/etc/passwd); grant it with objstore[0].permissions.read in plugins.yaml');
+  assert.is(err.manifestKey, 'objstore[0].permissions.read');
+  const ce = await client.call('config', []).catch((e) => e);
+  assert.instance(ce, ConfigError);
+  assert.is(ce.key, 'config.bucket');
+  assert.is(ce.message, 'config.bucket: must be set');
+  const nf = await client.call('missing', []).catch((e) => e);
+  assert.instance(nf, ObjectNotFoundError);
+  assert.ok(isObjectNotFound(nf));
+  assert.is((await client.call('other', []).catch((e) => e)).message, 'boom other');
+});
+
+test('streams both ways: a 5 MiB body, an upload stream, a listing', async () => {
+  const big = new Uint8Array(5 * 1048576 + 3).map((_, i) => (i * 7) & 0xff);
+  const { client } = pair(async (m, _a, inc) => {
+    if (m === 'get') return { bytes: new Blob([big]).stream() };
+    if (m === 'upload') return { value: (await readAll(inc.stream as ReadableStream<Uint8Array>)).length };
+    if (m === 'list') return { items: (async function* () { for (let i = 0; i < 1500; i++) yield `obj/${i}`; })() };
+    throw new Error(m);
+  });
+  const got = await readAll((await client.call('get', [])).stream as ReadableStream<Uint8Array>);
+  assert.is(got.length, big.length);
+  assert.ok(got.every((x, i) => x === big[i]));
+  assert.is((await client.call('upload', [], { bytes: new Blob([big]).stream() })).value, big.length);
+  const names: unknown[] = [];
+  for await (const n of (await client.call('list', [])).stream as ReadableStream<string>) names.push(n);
+  assert.is(names.length, 1500);
+  assert.is(names[1499], 'obj/1499');
+});
+
+test('backpressure: a reader that stops after one chunk holds the sender to the window', async () => {
+  let pulled = 0;
+  let cancelled = false;
+  const endless = new ReadableStream<Uint8Array>({
+    pull(c) { pulled++; c.enqueue(new Uint8Array(64 * 1024)); },
+    cancel() { cancelled = true; },
+  }, { highWaterMark: 0 });
+  const { client } = pair(async () => ({ bytes: endless }));
+  const s = (await client.call('get', [])).stream as ReadableStream<Uint8Array>;
+  const reader = s.getReader();
+  await reader.read();
+  // Give the sender every chance to run ahead.
+  for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+  assert.ok(pulled <= 2 * WINDOW + 2, `the source was read ${pulled} times (window ${WINDOW})`);
+  const before = pulled;
+  for (let i = 0; i < 10; i++) await reader.read();
+  for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+  assert.ok(pulled > before && pulled <= before + 10 + 2 * WINDOW, `reading on resumes it (${before} -> ${pulled})`);
+  await reader.cancel();
+  for (let i = 0; i < 50 && !cancelled; i++) await new Promise((r) => setImmediate(r));
+  assert.ok(cancelled, 'cancel reaches the source');
+});
+
+test('the other side going away fails pending calls and open streams', async () => {
+  const { client } = pair(async () => new Promise(() => {}));
+  const p = client.call('hang', []);
+  client.close(new Error('plugin objstore:x process exited (code 1)'));
+  await p.then(() => assert.unreachable(), (e) => assert.match(e.message, /process exited/));
+  await client.call('again', []).then(() => assert.unreachable(), (e) => assert.match(e.message, /process exited/));
+});
+
+test.run();
