@@ -20,6 +20,7 @@ export const BUILTIN_OBJSTORES: Record<string, string> = {
   S3: 'plugins/objstore/s3/mod.ts',
   SWIFT: 'plugins/objstore/swift/mod.ts',
   AZURE: 'plugins/objstore/azure/mod.ts',
+  ALIYUNOSS: 'plugins/objstore/oss/mod.ts',
 };
 
 /**
@@ -27,7 +28,7 @@ export const BUILTIN_OBJSTORES: Record<string, string> = {
  * at a module that exists; test/host/registry.test.ts checks it): asking for one is an error that
  * says it is not implemented yet, rather than "unknown type".
  */
-export const THANOS_OBJSTORES_NOT_BUILT = ['GCS', 'ALIYUNOSS', 'COS', 'OCI', 'OBS', 'BOS'] as const;
+export const THANOS_OBJSTORES_NOT_BUILT = ['GCS', 'COS', 'OCI', 'OBS', 'BOS'] as const;
 
 /** Older top-level spellings -> today's words (matched on the leading words of argv). */
 export const COMMAND_ALIASES: Array<{ from: string[]; to: string[] }> = [

@@ -83,3 +83,8 @@ export function pipelineHttpClient(doFetch: SdkFetch): PipelineHttpClient {
 export function nodeToWebStream(s: NodeJS.ReadableStream): ReadableStream<Uint8Array> {
   return Readable.toWeb(s instanceof Readable ? s : Readable.from(s as AsyncIterable<Uint8Array>)) as unknown as ReadableStream<Uint8Array>;
 }
+
+/** A web stream (a Bucket upload body) as a Node stream, for SDKs that take one. */
+export function webToNodeStream(s: ReadableStream<Uint8Array>): NodeJS.ReadableStream {
+  return Readable.fromWeb(s as import('node:stream/web').ReadableStream<Uint8Array>);
+}

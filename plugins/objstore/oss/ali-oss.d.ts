@@ -1,0 +1,2 @@
+// ali-oss ships no types; the plugin declares the part it uses (OssClient in mod.ts).
+declare module 'ali-oss';
