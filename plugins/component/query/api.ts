@@ -164,34 +164,105 @@ function metricJson(ls: Labels): string {
 }
 
 export function resultJson(r: QueryResult): string {
+  return [...resultPieces(r)].join('');
+}
+
+/** Distinct timestamps whose text is cached (a range query has at most 11,000; a raw selection's are all distinct). */
+const TS_CACHE_MAX = 20_000;
+
+/** The result's JSON in pieces: the envelope and one piece per series (so a large answer can be streamed). */
+function* resultPieces(r: QueryResult): Generator<string> {
   switch (r.resultType) {
     case 'scalar':
-      return `{"resultType":"scalar","result":[${formatJsonFloat(r.result.t / 1000)},${goJsonString(formatScalar(r.result.v))}]}`;
+      yield `{"resultType":"scalar","result":[${formatJsonFloat(r.result.t / 1000)},${goJsonString(formatScalar(r.result.v))}]}`;
+      return;
     case 'string':
-      return `{"resultType":"string","result":[${formatJsonFloat(r.result.t / 1000)},${goJsonString(r.result.v)}]}`;
+      yield `{"resultType":"string","result":[${formatJsonFloat(r.result.t / 1000)},${goJsonString(r.result.v)}]}`;
+      return;
     case 'vector': {
-      const parts = r.result.map((s) => `{"metric":${metricJson(s.metric)},"value":[${formatTimestamp(s.value.t)},"${formatSampleValue(s.value.v)}"]}`);
-      return `{"resultType":"vector","result":[${parts.join(',')}]}`;
+      yield '{"resultType":"vector","result":[';
+      let first = true;
+      for (const s of r.result) {
+        yield `${first ? '' : ','}{"metric":${metricJson(s.metric)},"value":[${formatTimestamp(s.value.t)},"${formatSampleValue(s.value.v)}"]}`;
+        first = false;
+      }
+      yield ']}';
+      return;
     }
     case 'matrix': {
-      // Range queries share their timestamps across series: format each once.
+      // Range queries share their timestamps across series: format each once (bounded: a raw
+      // selection's millions of distinct timestamps would only fill memory).
       const ts = new Map<number, string>();
-      const parts = r.result.map((s) => {
+      yield '{"resultType":"matrix","result":[';
+      let first = true;
+      for (const s of r.result) {
         const vals: string[] = new Array(s.values.length);
         for (let i = 0; i < s.values.length; i++) {
           const p = s.values[i]!;
           let t = ts.get(p.t);
           if (t === undefined) {
             t = '[' + formatTimestamp(p.t) + ',"';
-            ts.set(p.t, t);
+            if (ts.size < TS_CACHE_MAX) ts.set(p.t, t);
           }
           vals[i] = t + formatSampleValue(p.v) + '"]';
         }
-        return `{"metric":${metricJson(s.metric)}${s.values.length ? `,"values":[${vals.join(',')}]` : ''}}`;
-      });
-      return `{"resultType":"matrix","result":[${parts.join(',')}]}`;
+        yield `${first ? '' : ','}{"metric":${metricJson(s.metric)}${s.values.length ? `,"values":[${vals.join(',')}]` : ''}}`;
+        first = false;
+      }
+      yield ']}';
+      return;
     }
   }
+}
+
+/** Points (samples) above which a query answer is streamed instead of built as one string. */
+const STREAM_POINTS = 100_000;
+/** Longest stretch of JSON writing before the stream yields to the event loop (ms). */
+const STREAM_SLICE_MS = 10;
+
+function resultPoints(r: QueryResult): number {
+  if (r.resultType === 'matrix') return r.result.reduce((n, s) => n + s.values.length, 0);
+  if (r.resultType === 'vector') return r.result.length;
+  return 1;
+}
+
+/**
+ * A query answer. A large one is written as a stream, series by series, yielding to the event loop
+ * between slices: one 9M-sample answer neither holds the loop while its JSON is built nor exists
+ * as a single string of hundreds of MB. The bytes are the same either way.
+ */
+function respondResult(r: QueryResult): Response {
+  if (resultPoints(r) <= STREAM_POINTS) return respond(resultJson(r), r.warnings);
+  const pieces = resultPieces(r);
+  const enc = new TextEncoder();
+  let stage = 0; // 0: envelope head, 1: result pieces, 2: tail, 3: done
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      await new Promise<void>((res) => setTimeout(res, 0));
+      const until = performance.now() + STREAM_SLICE_MS;
+      let out = '';
+      if (stage === 0) {
+        out = '{"status":"success","data":';
+        stage = 1;
+      }
+      while (stage === 1 && performance.now() < until && out.length < 1 << 20) {
+        const n = pieces.next();
+        if (n.done) stage = 2;
+        else out += n.value;
+      }
+      if (stage === 2) {
+        if (r.warnings.length > 0) out += `,"warnings":[${r.warnings.map(goJsonString).join(',')}]`;
+        out += '}';
+        stage = 3;
+      }
+      if (out) controller.enqueue(enc.encode(out));
+      if (stage === 3) controller.close();
+    },
+    cancel() {
+      pieces.return(undefined);
+    },
+  });
+  return new Response(body, { status: 200, headers: { 'Content-Type': 'application/json' } });
 }
 
 /** Scalars are written with strconv.FormatFloat(v, 'f', -1, 64). */
@@ -313,7 +384,7 @@ export function createApi(deps: ApiDeps): Hono {
     }
     const q = deps.queryable(tp);
     const res = await deps.engine.instantQuery(q, parsed, ts, { signal: c.req.raw.signal, timeoutMs, lookbackDelta: lookback });
-    return respond(resultJson(res), res.warnings);
+    return respondResult(res);
   }, true);
 
   const queryRange = handle(async (p, c) => {
@@ -359,7 +430,7 @@ export function createApi(deps: ApiDeps): Hono {
     }
     const q = deps.queryable(tp);
     const res = await deps.engine.rangeQuery(q, parsed, start, end, step, { signal: c.req.raw.signal, timeoutMs, lookbackDelta: lookback });
-    return respond(resultJson(res), res.warnings);
+    return respondResult(res);
   }, true);
 
   /** Metadata calls (labels, series) are bounded by the query timeout too. */
