@@ -536,8 +536,24 @@ function eqFoldAt(v: string, p: number, x: string): boolean {
   return true;
 }
 
-/** The first place at or after from where v holds the folded literal x, or -1. */
+/**
+ * The first place at or after from where v holds the folded literal x, or -1. The search is a
+ * case-insensitive JS RegExp made of the literal alone (a literal cannot backtrack beyond its own
+ * length), with the u flag so that it folds as RE2 does: ſ ~ s, K ~ k. Literals with surrogate
+ * pairs take the plain loop (a u-flag search resumed mid-pair would step back onto the same match).
+ */
+const foldSearchers = new Map<string, RegExp | null>();
 function indexFold(v: string, x: string, from: number): number {
+  let re = foldSearchers.get(x);
+  if (re === undefined) {
+    re = /[\ud800-\udfff]/.test(x) || x.length === 0 ? null : new RegExp(x.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&'), 'giu');
+    if (foldSearchers.size >= 10_000) foldSearchers.clear();
+    foldSearchers.set(x, re);
+  }
+  if (re) {
+    re.lastIndex = from;
+    return re.test(v) ? re.lastIndex - x.length : -1;
+  }
   if (x.length === 0) return from <= v.length ? from : -1;
   // Jump between the places the first character occurs in any of its cases (native searches).
   const firsts = caseVariants(x.charCodeAt(0));

@@ -183,7 +183,7 @@ test('shortcuts agree with the engine on Prometheus\'s cases and a random corpus
   }
   // Random patterns from pieces the shortcuts model (and a few they do not).
   const atoms = ['foo', 'bar', 'f', 'o', 'fo', '.*', '.+', '.?', '.', '-', '\\.', 'ſ', '😀', '(?i:foo)', '(?i:o)', '[a-z]', 'x*', '\\n', '0',
-    '(?i)', '(?m)', '(?-s:.)', '.{2}', '(?P<n>o)', '\\Qf.\\E', 'o{1,2}', '\\x{1F600}', '^', '$'];
+    '(?i)', '(?m)', '\\*', '\\{', '/', '(?-s:.)', '.{2}', '(?P<n>o)', '\\Qf.\\E', 'o{1,2}', '\\x{1F600}', '^', '$'];
   const patterns = [...promRegexes];
   const gen = (depth: number): string => {
     const parts: string[] = [];
