@@ -2,11 +2,13 @@
 // For each backend (wasm, js): XOR encode/decode ns/sample, samples/s and bytes/sample on three
 // fixed datasets (15s-scrape counter with jitter, random gauge, constant; 120-sample chunks,
 // >= 10M samples each), postings intersection ns per input element (equal 1M lists and 1:100),
-// merge/without for reference, downsampling ns/sample, and the WASM/TS ratio.
+// merge/without for reference, downsampling ns/sample, histogram chunks (EncHistogram and
+// EncFloatHistogram: a 15 s counter histogram with 20 buckets in two spans, 120-sample chunks)
+// encode/decode ns per histogram sample, and the WASM/TS ratio.
 // Times are the best of `reps` runs, measured as process CPU time (so that other processes on
 // a shared machine do not count); wall-clock best is printed beside it.
 import { cpus } from 'node:os';
-import { createCore, createJsCore, type Core } from '../lib/core/mod.ts';
+import { createCore, createJsCore, type Core, type HistogramSamples } from '../lib/core/mod.ts';
 
 const CHUNK = 120;
 
@@ -171,6 +173,78 @@ function benchDownsample(core: Core, ds: Dataset, reps: number): { ns_per_sample
   return { ns_per_sample: ns(m.cpuMs, nSeries * per) };
 }
 
+const H_BUCKETS = 20;
+
+/** Chunks of a counter histogram: schema 3, 20 positive buckets in two spans, zero bucket, 15 s ± 10 ms. */
+function makeHistChunks(float: boolean, n: number): HistogramSamples[] {
+  const r = rng(float ? 11 : 12);
+  const out: HistogramSamples[] = [];
+  const cur = new Float64Array(H_BUCKETS);
+  let zc = 0;
+  let sum = 0;
+  const start = 1_700_000_000_000;
+  for (let k = 0; k * CHUNK < n; k++) {
+    const h: HistogramSamples = {
+      float,
+      header: 0,
+      layout: { schema: 3, zeroThreshold: 2 ** -128, positiveSpans: new Int32Array([-4, 12, 3, 8]), negativeSpans: new Int32Array(0), customValues: new Float64Array(0) },
+      n: CHUNK,
+      t: new Float64Array(CHUNK),
+      count: new Float64Array(CHUNK),
+      zeroCount: new Float64Array(CHUNK),
+      sum: new Float64Array(CHUNK),
+      positive: new Float64Array(CHUNK * H_BUCKETS),
+      negative: new Float64Array(0),
+    };
+    for (let i = 0; i < CHUNK; i++) {
+      const s = k * CHUNK + i;
+      h.t[i] = start + s * 15000 + Math.floor(r() * 21) - 10;
+      let c = 0;
+      for (let j = 0; j < H_BUCKETS; j++) {
+        // busier buckets in the middle, like a latency distribution
+        const inc = Math.floor(r() * (j > 5 && j < 14 ? 40 : 4));
+        cur[j] += float ? inc * 0.5 : inc;
+        h.positive[i * H_BUCKETS + j] = cur[j];
+        c += cur[j];
+      }
+      zc += r() < 0.1 ? 1 : 0;
+      sum += r() * 50;
+      h.zeroCount[i] = zc;
+      h.count[i] = c + zc;
+      h.sum[i] = sum;
+    }
+    out.push(h);
+  }
+  return out;
+}
+
+interface HistResult {
+  encode_ns: number;
+  decode_ns: number;
+  bytes_per_sample: number;
+}
+
+function benchHist(core: Core, hs: HistogramSamples[], reps: number): HistResult {
+  const samples = hs.length * CHUNK;
+  const chunks: Uint8Array[] = new Array(hs.length);
+  const enc = measure(reps, () => {
+    for (let k = 0; k < hs.length; k++) chunks[k] = core.histogramEncode(hs[k]);
+  });
+  let bytes = 0;
+  for (const c of chunks) bytes += c.length;
+  let check = 0;
+  let last: HistogramSamples | undefined;
+  const dec = measure(reps, () => {
+    for (let k = 0; k < hs.length; k++) check += (last = core.histogramDecode(chunks[k], hs[k].float)).n;
+  });
+  const want = hs[hs.length - 1];
+  for (let i = 0; i < want.positive.length; i++) {
+    if (last!.positive[i] !== want.positive[i]) throw new Error(`${core.backend}: histogram decode mismatch at bucket value ${i}`);
+  }
+  if (check !== samples * reps) throw new Error('histogram decode count mismatch');
+  return { encode_ns: ns(enc.cpuMs, samples), decode_ns: ns(dec.cpuMs, samples), bytes_per_sample: bytes / samples };
+}
+
 export default async function main(args: string[]): Promise<void> {
   const json = args.includes('--json');
   const opt = (name: string, def: number) => {
@@ -178,6 +252,7 @@ export default async function main(args: string[]): Promise<void> {
     return a ? Number(a.slice(name.length + 3)) : def;
   };
   const nSamples = opt('samples', 10_000_080); // 83,334 chunks of 120
+  const nHist = opt('hist-samples', 600_000); // histogram samples (of 20 buckets each) per dataset
   const reps = opt('reps', 3);
   const cpu = cpus()[0]?.model?.trim() ?? 'unknown';
   const log = (s: string) => console.log(s);
@@ -213,6 +288,24 @@ export default async function main(args: string[]): Promise<void> {
     log(`  ${''.padEnd(15)} WASM/TS speed-up: encode ${fmt(j.encode_ns / w.encode_ns)}x, decode ${fmt(j.decode_ns / w.decode_ns)}x`);
   }
 
+  const hist: Record<string, Record<string, HistResult>> = { wasm: {}, js: {} };
+  for (const kind of ['int', 'float'] as const) {
+    const hs = makeHistChunks(kind === 'float', nHist);
+    for (const core of cores) {
+      benchHist(core, hs.slice(0, 200), 1); // warm-up
+      hist[core.backend][kind] = benchHist(core, hs, reps);
+    }
+  }
+  log('');
+  log(`histogram chunks (${H_BUCKETS} buckets)  backend  encode ns/sample  decode ns/sample  bytes/sample`);
+  for (const kind of ['int', 'float'] as const) {
+    for (const b of ['wasm', 'js']) {
+      const x = hist[b][kind];
+      log(`  ${(kind === 'int' ? 'EncHistogram' : 'EncFloatHistogram').padEnd(30)} ${b.padEnd(8)} ${fmt(x.encode_ns).padStart(16)} ${fmt(x.decode_ns).padStart(17)} ${fmt(x.bytes_per_sample, 2).padStart(13)}`);
+    }
+    log(`  ${''.padEnd(30)} WASM/TS speed-up: encode ${fmt(hist.js[kind].encode_ns / hist.wasm[kind].encode_ns)}x, decode ${fmt(hist.js[kind].decode_ns / hist.wasm[kind].decode_ns)}x`);
+  }
+
   const postings: Record<string, PostingsResult> = {};
   for (const core of cores) {
     benchPostings(core, 1);
@@ -246,6 +339,9 @@ export default async function main(args: string[]): Promise<void> {
         xor: { wasm: xorOut('wasm'), js: xorOut('js') },
         postings: { wasm: post('wasm'), js: post('js') },
         downsample: { wasm: { ns_per_sample: r3(down.wasm.ns_per_sample) }, js: { ns_per_sample: r3(down.js.ns_per_sample) } },
+        histogram: Object.fromEntries(
+          ['wasm', 'js'].map((b) => [b, Object.fromEntries((['int', 'float'] as const).map((k) => [k, { encode_ns: r3(hist[b][k].encode_ns), decode_ns: r3(hist[b][k].decode_ns), bytes_per_sample: r3(hist[b][k].bytes_per_sample) }]))]),
+        ),
       }),
     );
   }
