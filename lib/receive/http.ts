@@ -12,6 +12,7 @@ import { parseRemoteWriteRequest, RemoteError } from '../remote/write.ts';
 import type { TimeSeries } from '../proto/prompb.ts';
 import type { Receiver } from './receiver.ts';
 import { validTenant } from './tenants.ts';
+import type { Limiter } from './limits.ts';
 
 export interface ReceiveHttpOptions {
   tenantHeader: string;
@@ -23,6 +24,8 @@ export interface ReceiveHttpOptions {
    * written here (an ingestor without hashring, as Thanos's IngestorOnly mode: the header is ignored).
    */
   route?: (replica: number, tenant: string, series: readonly TimeSeries[]) => Promise<{ status: number; message: string }>;
+  /** --receive.limits-config: request size/series/samples (413), head series (429), concurrency. */
+  limiter?: Limiter;
   /** Longest accepted remote write body (compressed), bytes. */
   maxBodyBytes: number;
   /** Largest decoded remote write body (--remote-write.max-decoded-bytes), checked in the snappy header before decoding. */
@@ -45,24 +48,57 @@ export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Re
     return new Response(stringifyJson({ status: 'success', data: { ...stats, headStats } }), { status: 200, headers: { 'content-type': 'application/json' } });
   }
 
+  /** Thanos's order: head series limit, body size (Content-Length, then read and decoded), series, samples. */
+  async function limitedWrite(req: Request, replica: number): Promise<{ status: number; message: string }> {
+    const tid = req.headers.get(o.tenantHeader) || o.defaultTenant;
+    if (!validTenant(tid)) return { status: 400, message: `invalid tenant ${JSON.stringify(tid)}` };
+    const lim = o.limiter;
+    let sizeLimit = 0;
+    if (lim) {
+      const h = lim.headSeries(tid);
+      if (!h.ok) return h;
+      const cl = req.headers.get('content-length');
+      if (cl !== null && /^\d+$/.test(cl)) {
+        const v = lim.sizeBytes(tid, Number(cl));
+        if (!v.ok) return v;
+      }
+      sizeLimit = lim.config?.tenants.get(tid)?.request.sizeBytesLimit ?? lim.config?.defaultRequest.sizeBytesLimit ?? 0;
+    }
+    let wr;
+    try {
+      wr = await parseRemoteWriteRequest(req, {
+        maxBodyBytes: sizeLimit > 0 ? Math.min(sizeLimit, o.maxBodyBytes) : o.maxBodyBytes,
+        maxDecodedBytes: sizeLimit > 0 ? Math.min(sizeLimit, o.maxDecodedBytes) : o.maxDecodedBytes, maxDecodedHint: '--remote-write.max-decoded-bytes',
+      });
+    } catch (e) {
+      // over the tenant's size_bytes_limit (compressed or decoded): Thanos's text
+      if (e instanceof RemoteError && e.status === 413 && sizeLimit > 0 && sizeLimit < Math.max(o.maxBodyBytes, o.maxDecodedBytes)) {
+        lim!.sizeBytes(tid, sizeLimit + 1);
+        return { status: 413, message: 'write request too large' };
+      }
+      throw e;
+    }
+    if (lim) {
+      const v = lim.seriesAndSamples(tid, wr.timeseries.length, wr.timeseries.reduce((n, s) => n + s.samples.length, 0));
+      if (!v.ok) return v;
+    }
+    if (o.route) return o.route(replica, tid, wr.timeseries);
+    return r.write(tid, wr.timeseries);
+  }
+
   return async function handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
     if (url.pathname === '/api/v1/status/tsdb') return statusTsdb(req, url);
     if (url.pathname !== '/api/v1/receive') return new Response('not found\n', { status: 404 });
     let out: { status: number; message: string };
+    const release = o.limiter ? await o.limiter.gate() : undefined;
     try {
       // Thanos: the header is a 1-indexed replica number (empty: not yet replicated).
       const replica = req.headers.get(o.replicaHeader) ?? '';
       if (replica !== '' && !/^\d{1,19}$/.test(replica)) {
         out = { status: 400, message: 'could not parse replica header' };
       } else {
-        const wr = await parseRemoteWriteRequest(req, {
-          maxBodyBytes: o.maxBodyBytes, maxDecodedBytes: o.maxDecodedBytes, maxDecodedHint: '--remote-write.max-decoded-bytes',
-        });
-        const tid = req.headers.get(o.tenantHeader) || o.defaultTenant;
-        if (!validTenant(tid)) out = { status: 400, message: `invalid tenant ${JSON.stringify(tid)}` };
-        else if (o.route) out = await o.route(replica === '' ? 0 : Number(replica), tid, wr.timeseries);
-        else out = await r.write(tid, wr.timeseries);
+        out = await limitedWrite(req, replica === '' ? 0 : Number(replica));
       }
     } catch (e) {
       if (e instanceof RemoteError) out = { status: e.status, message: e.message };
@@ -71,6 +107,7 @@ export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Re
         out = { status: 500, message: (e as Error).message };
       }
     }
+    release?.();
     r.countRequest(out.status);
     return new Response(out.status === 200 ? '' : out.message + '\n', { status: out.status, headers: { 'content-type': 'text/plain; charset=utf-8' } });
   };

@@ -4,11 +4,12 @@
 // accepted (unknown flags are errors).
 import { ConfigError, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import {
-  configBool, configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented, type RawConfig,
+  configBool, configGoDuration, configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented, type RawConfig,
 } from '../../../lib/config/fields.ts';
 import { validTenant } from '../../../lib/receive/tenants.ts';
 import type { LabelLimits } from '../../../lib/receive/receiver.ts';
 import { DEFAULT_MAX_DECODED_BYTES } from '../../../lib/remote/write.ts';
+import { LimitsConfigError, parseLimitsConfig } from '../../../lib/receive/limits.ts';
 import { HASHRING_ALGORITHMS, HashringConfigError, newMultiHashring, parseHashringsConfig, type HashringAlgorithm } from '../../../lib/receive/hashring.ts';
 
 export interface ReceiveConfig {
@@ -41,6 +42,12 @@ export interface ReceiveConfig {
   localEndpoint: string;
   /** Thanos's hidden --receive-forward-timeout (ms). */
   forwardTimeoutMs: number;
+  /** --receive.limits-config-file: YAML, re-read every reload timer. */
+  limitsConfigFile: string;
+  /** --receive.limits-config: the same YAML inline (used when no file is given). */
+  limitsConfig: string;
+  /** --receive.limits-config-reload-timer (ms). */
+  limitsReloadMs: number;
   /** --tsdb.wal-compression: snappy-compress WAL records (default true, as Thanos). */
   walCompression: boolean;
 }
@@ -64,6 +71,9 @@ export const receiveFlags: FlagSpec[] = [
   { name: 'receive.hashrings-file-refresh-interval', key: 'hashringsRefreshInterval', type: 'duration', default: '5m', help: 'Refresh interval to re-read the hashring configuration file (the file is also checked for changes every second, standing in for Thanos\'s file watcher).' },
   { name: 'receive.local-endpoint', key: 'localEndpoint', type: 'string', default: '', help: "Endpoint of local receive node. Used to identify the local node in the hashring configuration. If it's empty AND hashring configuration was provided, it means that receive will run in RoutingOnly mode." },
   { name: 'receive-forward-timeout', key: 'forwardTimeout', type: 'duration', default: '5s', help: 'Timeout for each forward request.' },
+  { name: 'receive.limits-config-file', key: 'limitsConfigFile', type: 'string', default: '', help: 'Path to YAML file that contains limit configuration (write: global: max_concurrency, meta_monitoring_url, meta_monitoring_limit_query; default/tenants: request: size_bytes_limit, series_limit, samples_limit; head_series_limit). Re-read when it changes.' },
+  { name: 'receive.limits-config', key: 'limitsConfig', type: 'string', default: '', help: "Alternative to 'receive.limits-config-file' flag (mutually exclusive). Content of YAML file that contains limit configuration." },
+  { name: 'receive.limits-config-reload-timer', key: 'limitsConfigReloadTimer', type: 'duration', default: '1s', help: 'Minimum amount of time to pass for the limit configuration to be reloaded. Helps to avoid excessive reloads.' },
   { name: 'receive.replica-header', key: 'replicaHeader', type: 'string', default: 'THANOS-REPLICA', help: 'HTTP header specifying the replica number of a write request.' },
   {
     name: 'tsdb.too-far-in-future.time-window', key: 'tsdbTooFarInFutureTimeWindow', type: 'duration', default: '10m',
@@ -176,6 +186,19 @@ function parseStrict(input: unknown): ReceiveConfig {
   const localEndpoint = str(raw, 'localEndpoint', '');
   const forwardTimeoutMs = dur(raw, 'forwardTimeout', '5s');
   if (forwardTimeoutMs <= 0) throw new ConfigError('forwardTimeout', 'must be positive');
+  const limitsConfigFile = str(raw, 'limitsConfigFile', '');
+  const limitsConfig = str(raw, 'limitsConfig', '');
+  if (limitsConfigFile !== '' && limitsConfig !== '') throw new ConfigError('limitsConfig', 'both --receive.limits-config-file and --receive.limits-config are set; they are mutually exclusive');
+  if (limitsConfig !== '') {
+    try {
+      parseLimitsConfig(limitsConfig);
+    } catch (e) {
+      if (e instanceof LimitsConfigError) throw new ConfigError('limitsConfig', e.message);
+      throw e;
+    }
+  }
+  const limitsReloadMs = configGoDuration(raw, 'limitsConfigReloadTimer', '1s', { nonNegative: true });
+  if (limitsReloadMs <= 0) throw new ConfigError('limitsConfigReloadTimer', 'must be positive');
   const hashringsRefreshMs = dur(raw, 'hashringsRefreshInterval', '5m');
   if (hashringsRefreshMs <= 0) throw new ConfigError('hashringsRefreshInterval', 'must be positive');
   return {
@@ -189,6 +212,7 @@ function parseStrict(input: unknown): ReceiveConfig {
     tenantLabelName,
     replicationFactor: rf,
     hashringsFile, hashrings, hashringsAlgorithm: algo as HashringAlgorithm, hashringsRefreshMs, localEndpoint, forwardTimeoutMs,
+    limitsConfigFile, limitsConfig, limitsReloadMs,
     replicaHeader: str(raw, 'replicaHeader', 'THANOS-REPLICA'),
     maxBodyBytes: mb,
     maxDecodedBytes: int('maxDecodedBytes', DEFAULT_MAX_DECODED_BYTES, 1),

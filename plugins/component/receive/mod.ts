@@ -32,6 +32,7 @@ import { optionalBucket } from '../../../lib/shipper/bucket.ts';
 import { storeServices, writeableStoreServices } from '../../../lib/store/server.ts';
 import { splitHostPort } from '../../../lib/net/hostport.ts';
 import { parseReceiveConfig, receiveFlags, type ReceiveConfig } from './config.ts';
+import { Limiter, parseLimitsConfig } from '../../../lib/receive/limits.ts';
 
 export { parseReceiveConfig, receiveFlags, parseLabelFlag, NO_EXTERNAL_LABELS, type ReceiveConfig } from './config.ts';
 export type { WriteOutcome } from '../../../lib/receive/mod.ts';
@@ -76,7 +77,30 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
   } else if (cfg.hashrings !== '') {
     router.setHashring(newMultiHashring(cfg.hashringsAlgorithm, cfg.replicationFactor, parseHashringsConfig(cfg.hashrings)));
   }
-  const handle = receiveHttpHandler(rx, { ...cfg, route: (rep, tenant, series) => router.handle(rep, [{ tenant, series }]) });
+  // --receive.limits-config(-file): checked at start (a bad file stops it), a file re-read every
+  // reload timer and applied when it changed and is valid (else logged, the old limits stay).
+  const limiter = new Limiter(ctx.metrics, log);
+  let limitsText = cfg.limitsConfig;
+  if (cfg.limitsConfigFile !== '') limitsText = new TextDecoder().decode(await ctx.fs.readFile(cfg.limitsConfigFile));
+  if (limitsText !== '') limiter.set(parseLimitsConfig(limitsText));
+  const reloadLimits = async () => {
+    let text: string;
+    try {
+      text = new TextDecoder().decode(await ctx.fs.readFile(cfg.limitsConfigFile));
+    } catch (e) {
+      log.error('failed to read limits configuration', { path: cfg.limitsConfigFile, err: (e as Error).message });
+      return;
+    }
+    if (text === limitsText) return;
+    limitsText = text;
+    try {
+      limiter.set(parseLimitsConfig(text));
+      log.info('limits configuration reloaded', { path: cfg.limitsConfigFile });
+    } catch (e) {
+      log.error('failed to reload limits configuration, keeping the previous limits', { path: cfg.limitsConfigFile, err: (e as Error).message });
+    }
+  };
+  const handle = receiveHttpHandler(rx, { ...cfg, limiter, route: (rep, tenant, series) => router.handle(rep, [{ tenant, series }]) });
   let listener: HttpListener | undefined;
 
   return {
@@ -94,6 +118,22 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
       log.info('listening for remote write', { address: `${listener.address.hostname}:${listener.address.port}` });
       ctx.setReady(true);
       const watching = watcher?.run(signal);
+      const loops: Array<Promise<void>> = [];
+      if (cfg.limitsConfigFile !== '') {
+        loops.push((async () => {
+          while (!signal.aborted) {
+            await sleep(cfg.limitsReloadMs, signal);
+            if (!signal.aborted) await reloadLimits();
+          }
+        })());
+      }
+      // Head series limits: the current series per tenant come from meta-monitoring every 15 s (Thanos).
+      loops.push((async () => {
+        while (!signal.aborted) {
+          if (limiter.config?.metaMonitoringUrl) await limiter.queryMetaMonitoring((u, init) => ctx.fetch(u, init));
+          await sleep(15_000, signal);
+        }
+      })());
       const tick = Math.max(1000, Math.min(30_000, Math.floor(cfg.blockDurationMs / 4)));
       await rx.compactAndShip();
       while (!signal.aborted) {
@@ -103,6 +143,7 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
       }
       ctx.setReady(false);
       await watching;
+      await Promise.all(loops);
       rx.stopAccepting();
       await listener.close();
       log.info('flushing heads into blocks before exit');
