@@ -55,7 +55,7 @@ export interface RuleState {
   evaluationTimeMs: number;
   /** Alerting rules: active alerts by label key. */
   active: Map<string, ActiveAlert>;
-  /** Recording rules: label keys written at the previous evaluation (for stale markers). */
+  /** Label keys written at the previous evaluation (for stale markers): recorded series, or ALERTS/ALERTS_FOR_STATE. */
   lastSeries: Map<string, Record<string, string>>;
   /**
    * Alerting rules: `for` state restored (Prometheus's rule.restored). Until then the rule writes
@@ -242,13 +242,22 @@ export class Evaluator {
       }
     }
     // ALERTS / ALERTS_FOR_STATE series, as Prometheus writes them (once the rule's state is restored).
+    // Series written at the previous evaluation and not now (a resolved alert, pending -> firing)
+    // get a stale marker, as Prometheus's group does for every rule's output.
     if (!rs.restored) return;
+    const written = new Map<string, Record<string, string>>();
+    const emit = (labels: Record<string, string>, v: number) => {
+      written.set(labelKey(labels), labels);
+      out.push({ labels, t: ts, v });
+    };
     for (const a of rs.active.values()) {
       if (a.state === 'inactive') continue;
-      out.push({ labels: { ...a.labels, __name__: 'ALERTS', alertstate: a.state }, t: ts, v: 1 });
+      emit({ ...a.labels, __name__: 'ALERTS', alertstate: a.state }, 1);
       // Whole seconds, as Prometheus writes float64(ActiveAt.Unix()).
-      out.push({ labels: { ...a.labels, __name__: 'ALERTS_FOR_STATE' }, t: ts, v: Math.floor(a.activeAt / 1000) });
+      emit({ ...a.labels, __name__: 'ALERTS_FOR_STATE' }, Math.floor(a.activeAt / 1000));
     }
+    for (const [k, ls] of rs.lastSeries) if (!written.has(k)) out.push({ labels: ls, t: ts, v: STALE_NAN });
+    rs.lastSeries = written;
   }
 
   /** Whether a group still has alerting rules waiting for restoreForState. */

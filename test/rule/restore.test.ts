@@ -94,6 +94,24 @@ test('outside the outage tolerance, or `for` below the grace period: not restore
   }
 });
 
+test('ALERTS series that stop (pending -> firing, resolved) get a stale marker, as Prometheus writes', async () => {
+  const groups = parseRuleFileOrThrow('r.yml', 'groups:\n  - name: g\n    interval: 10s\n    rules:\n      - alert: A\n        expr: x > 0\n        for: 10s\n');
+  let up = true;
+  const rec: RecordedSample[] = [];
+  const ev = new Evaluator(groups, { query: async () => (up ? [{ metric: { __name__: 'x', i: '1' }, value: 1 }] : []), record: (s) => rec.push(...s), externalLabels: {}, externalURL: '', defaultIntervalMs: 10 * S, resendDelayMs: M });
+  const g = ev.groups[0]!;
+  const at = (t: number) => rec.filter((s) => s.t === t).map((s) => `${s.labels.__name__}${s.labels.alertstate ? `{${s.labels.alertstate}}` : ''}=${Number.isNaN(s.v) ? 'stale' : s.v}`).sort();
+  await ev.evalGroup(g, T0);
+  assert.equal(at(T0), ['ALERTS_FOR_STATE=' + T0 / 1000, 'ALERTS{pending}=1']);
+  await ev.evalGroup(g, T0 + 10 * S);
+  assert.equal(at(T0 + 10 * S), ['ALERTS_FOR_STATE=' + T0 / 1000, 'ALERTS{firing}=1', 'ALERTS{pending}=stale']);
+  up = false;
+  await ev.evalGroup(g, T0 + 20 * S);
+  assert.equal(at(T0 + 20 * S), ['ALERTS_FOR_STATE=stale', 'ALERTS{firing}=stale']);
+  await ev.evalGroup(g, T0 + 30 * S);
+  assert.equal(at(T0 + 30 * S), [], 'stale once');
+});
+
 function alertRule(state: 'pending' | 'firing', lastEvalS: number, replica: string): Rule {
   return {
     kind: 'alert', state, name: 'A', query: 'x > 1', durationSeconds: 60, keepFiringForSeconds: 0, health: 'ok', lastError: '',
