@@ -9,6 +9,7 @@ import { parseExpr, typeOf } from './parser.ts';
 import type { Queryable } from './queryable.ts';
 import { compareLabels } from '../labels/mod.ts';
 import { Evaluator } from './engine/evaluator.ts';
+import { pause } from './engine/driver.ts';
 import { preload } from './engine/selectors.ts';
 import type { EngineOptions, MatrixSeries, Point, QueryOptions, QueryResult, Series, VectorSample } from './engine/types.ts';
 
@@ -72,18 +73,25 @@ export class Engine {
         return { resultType: 'scalar', result: { t: start, v: s && s.v.length ? s.v[0]! : NaN }, warnings, infos };
       }
       if (type === 'matrix') {
-        return {
-          resultType: 'matrix',
-          result: val.map((s) => ({ metric: s.metric, values: s.t.map((t, i) => ({ t, v: s.v[i]! })) })),
-          warnings, infos,
-        };
+        // A raw selection can hold millions of points: converted series by series, yielding between.
+        const result: MatrixSeries[] = [];
+        for (const s of val) {
+          await pause(ev);
+          result.push(toMatrixSeries(s));
+        }
+        return { resultType: 'matrix', result, warnings, infos };
       }
       const out: VectorSample[] = [];
       for (const s of val) if (s.t.length) out.push({ metric: s.metric, value: { t: start, v: s.v[0]! } });
       return { resultType: 'vector', result: out, warnings, infos };
     }
     const mat = val.filter((s) => s.t.length > 0).sort((a, b) => compareLabels(a.metric, b.metric));
-    return { resultType: 'matrix', result: mat.map(toMatrixSeries), warnings, infos };
+    const result: MatrixSeries[] = [];
+    for (const s of mat) {
+      await pause(ev);
+      result.push(toMatrixSeries(s));
+    }
+    return { resultType: 'matrix', result, warnings, infos };
   }
 }
 function toMatrixSeries(s: Series): MatrixSeries {

@@ -163,12 +163,10 @@ export function evalRangeInstant(ev: Evaluator, e: MatrixSelector | SubqueryExpr
     const hi = upperBound(r.t, r.n, ref);
     if (hi <= lo) continue;
     if (ev.shared.samples.current + (hi - lo) > ev.o.maxSamples) throw new TooManySamplesError();
-    const t: number[] = [];
-    const v: number[] = [];
-    for (let i = lo; i < hi; i++) {
-      t.push(r.t[i]!);
-      v.push(r.v[i]!);
-    }
+    // Native copies (memcpy) of the window; readers of a Series only index t/v, and this value only
+    // becomes an instant query's range-vector answer (a raw selection of millions of samples).
+    const t = r.t.slice(lo, hi) as unknown as number[];
+    const v = r.v.slice(lo, hi) as unknown as number[];
     ev.addSamples(t.length);
     out.push({ metric: r.labels, t, v, dropName: r.dropName });
   }

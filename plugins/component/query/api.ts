@@ -169,6 +169,8 @@ export function resultJson(r: QueryResult): string {
 
 /** Distinct timestamps whose text is cached (a range query has at most 11,000; a raw selection's are all distinct). */
 const TS_CACHE_MAX = 20_000;
+/** Points of one series written per piece. */
+const VALUES_PER_PIECE = 10_000;
 
 /** The result's JSON in pieces: the envelope and one piece per series (so a large answer can be streamed). */
 function* resultPieces(r: QueryResult): Generator<string> {
@@ -196,18 +198,25 @@ function* resultPieces(r: QueryResult): Generator<string> {
       yield '{"resultType":"matrix","result":[';
       let first = true;
       for (const s of r.result) {
-        const vals: string[] = new Array(s.values.length);
-        for (let i = 0; i < s.values.length; i++) {
-          const p = s.values[i]!;
-          let t = ts.get(p.t);
-          if (t === undefined) {
-            t = '[' + formatTimestamp(p.t) + ',"';
-            if (ts.size < TS_CACHE_MAX) ts.set(p.t, t);
-          }
-          vals[i] = t + formatSampleValue(p.v) + '"]';
-        }
-        yield `${first ? '' : ','}{"metric":${metricJson(s.metric)}${s.values.length ? `,"values":[${vals.join(',')}]` : ''}}`;
+        const n = s.values.length;
+        yield `${first ? '' : ','}{"metric":${metricJson(s.metric)}${n ? ',"values":[' : ''}`;
         first = false;
+        // Long series (raw selections) in batches, so a streamed answer yields within a series too.
+        for (let at = 0; at < n; at += VALUES_PER_PIECE) {
+          const end = Math.min(n, at + VALUES_PER_PIECE);
+          const vals: string[] = new Array(end - at);
+          for (let i = at; i < end; i++) {
+            const p = s.values[i]!;
+            let t = ts.get(p.t);
+            if (t === undefined) {
+              t = '[' + formatTimestamp(p.t) + ',"';
+              if (ts.size < TS_CACHE_MAX) ts.set(p.t, t);
+            }
+            vals[i - at] = t + formatSampleValue(p.v) + '"]';
+          }
+          yield (at > 0 ? ',' : '') + vals.join(',');
+        }
+        yield n ? ']}' : '}';
       }
       yield ']}';
       return;
