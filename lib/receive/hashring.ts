@@ -11,6 +11,7 @@
 // tenant_matcher_type "glob"); a hashring without tenants matches every tenant.
 import type { Label } from '../labels/mod.ts';
 import { xxhash64 } from './xxhash64.ts';
+import { RE2JS } from 're2js';
 
 export type HashringAlgorithm = 'hashmod' | 'ketama';
 export const HASHRING_ALGORITHMS: readonly HashringAlgorithm[] = ['hashmod', 'ketama'];
@@ -186,8 +187,12 @@ export class KetamaHashring implements Hashring {
   }
 }
 
-/** Go's path/filepath.Match pattern as a RegExp ('*' and '?' stop at '/'); throws on a bad pattern. */
-export function globRegExp(pattern: string): RegExp {
+/**
+ * Go's path/filepath.Match pattern as a regex ('*' and '?' stop at '/'); throws on a bad pattern.
+ * Compiled with RE2 (re2js), not a JS RegExp: the tenant it is matched against comes from a request
+ * header, and a glob with several '*' backtracks polynomially in a RegExp (#21).
+ */
+export function globRegExp(pattern: string): { test(s: string): boolean } {
   let re = '';
   const cs = [...pattern];
   const bad = () => new HashringConfigError(`syntax error in pattern ${JSON.stringify(pattern)}`);
@@ -235,12 +240,12 @@ export function globRegExp(pattern: string): RegExp {
       re += cls + ']';
     } else re += lit(c);
   }
-  return new RegExp(`^${re}$`, 'su');
+  return RE2JS.compile(`^${re}$`);
 }
 
 interface TenantSet {
   exact: Set<string>;
-  globs: RegExp[];
+  globs: { test(s: string): boolean }[];
 }
 
 /** Several hashrings: a tenant goes to the first one whose tenants match it (Thanos's multiHashring). */
