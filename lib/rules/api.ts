@@ -33,9 +33,13 @@ function extend(ls: Record<string, string>, ext: Record<string, string>): Label[
   return labelsFromRecord({ ...ls, ...ext }).slice();
 }
 
-/** The evaluator's groups as thanos.Rules answers: rule and alert labels carry the external labels. */
+/**
+ * The evaluator's groups as thanos.Rules answers, sorted by file then name as Prometheus's
+ * RuleGroups() lists them; rule and alert labels carry the external labels.
+ */
 export function ruleGroupsProto(ev: Evaluator, ext: Record<string, string>): RuleGroup[] {
-  return ev.groups.map((g) => {
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...ev.groups].sort((a, b) => cmp(a.group.file, b.group.file) || cmp(a.group.name, b.group.name)).map((g) => {
     const prs = (g.group.partialResponseStrategy ?? 'abort') === 'warn' ? 0 : 1;
     const rules: Rule[] = g.rules.map((r) => {
       const common = { name: r.rule.name, query: r.rule.expr, labels: extend(r.rule.labels, ext), health: r.health, lastError: r.lastError ?? '', evaluationDurationSeconds: r.evaluationTimeMs / 1000, lastEvaluation: msToTs(r.lastEvaluation) };

@@ -5,7 +5,7 @@
 // copy at the position the rule first appeared.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Evaluator, parseRuleFileOrThrow, type RecordedSample } from '../../lib/rules/mod.ts';
+import { Evaluator, parseRuleFileOrThrow, ruleGroupsProto, type RecordedSample } from '../../lib/rules/mod.ts';
 import { dedupGroups } from '../../lib/query/rules.ts';
 import { ZERO_TIME, type Rule, type RuleGroup } from '../../lib/proto/rules.ts';
 
@@ -139,6 +139,14 @@ test('dedup: firing copy wins over pending, newer evaluation wins among equals; 
   assert.equal(r0!.labels, []);
   assert.is(r1!.kind === 'alert' && r1!.state, 'firing');
   assert.equal(r1!.kind === 'alert' && r1!.alerts[0]!.labels, [{ name: 'alertname', value: 'A' }]);
+});
+
+test('the ruler lists its groups sorted by file then name (Prometheus 2.42 does: a file\'s "onlyrec" after "onlyalert")', () => {
+  const ev = new Evaluator([
+    ...parseRuleFileOrThrow('b.yml', 'groups:\n  - name: a\n    rules:\n      - record: x:y\n        expr: vector(1)\n'),
+    ...parseRuleFileOrThrow('a.yml', 'groups:\n  - name: onlyrec\n    rules:\n      - record: a:b\n        expr: vector(1)\n  - name: onlyalert\n    rules:\n      - alert: X\n        expr: vector(1)\n'),
+  ], { query: async () => [], record: () => {}, externalLabels: { c: 'd' }, externalURL: '', defaultIntervalMs: 1000, resendDelayMs: 1000 });
+  assert.equal(ruleGroupsProto(ev, { c: 'd' }).map((g) => `${g.file}:${g.name}`), ['a.yml:onlyalert', 'a.yml:onlyrec', 'b.yml:a']);
 });
 
 test.run();
