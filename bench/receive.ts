@@ -4,6 +4,10 @@
 //   - WAL replay: opening a second receiver on the same directory (samples/s);
 //   - Series over the whole head in process (series/s, samples/s);
 //   - flush: cutting the whole head into a block (samples/s);
+//   - router: the same requests through a hashring of 3 receivers in this process (Receiver + Router
+//     each, forwarding over loopback gRPC thanos.WriteableStore/RemoteWrite): RF=1 hashmod and RF=3
+//     ketama, samples/s acknowledged and per CPU-second of this process (all three receivers' work:
+//     for RF=3 every sample is stored three times);
 //   - peak RSS.
 //
 //   npm run bench -- receive [--series=1000] [--samples=120] [--perRequest=2000] [--runs=3]
@@ -17,6 +21,10 @@ import { seriesRequest } from '../lib/proto/store.ts';
 import type { TimeSeries } from '../lib/proto/prompb.ts';
 import plugin, { setupReceive } from '../plugins/component/receive/mod.ts';
 import { receiveCtx, rwRequest } from '../test/receive/helpers.ts';
+import { dialGrpc, startGrpc, type GrpcListener } from '../host/server/grpc.ts';
+import { writeableStoreServices } from '../lib/store/server.ts';
+import { Receiver, Router, newMultiHashring, parseHashringsConfig, receiveHttpHandler, type HashringAlgorithm } from '../lib/receive/mod.ts';
+import { freePort } from '../test/harness/ports.ts';
 
 function arg(args: string[], name: string, def: number): number {
   const a = args.find((x) => x.startsWith(`--${name}=`));
@@ -57,6 +65,7 @@ async function once(args: string[]): Promise<{ phases: Result; peak: number }> {
     const rc = await mk();
     // Prometheus-like batches: samples of a scrape round for many series, rounds in time order.
     const bodies: Request[] = [];
+    const lists: TimeSeries[][] = [];
     const seriesPerReq = Math.max(1, Math.min(nSeries, perReq));
     for (let k = 0; k < nSamples; k++) {
       for (let s0 = 0; s0 < nSeries; s0 += seriesPerReq) {
@@ -68,6 +77,7 @@ async function once(args: string[]): Promise<{ phases: Result; peak: number }> {
           });
         }
         bodies.push(rwRequest(tsList));
+        lists.push(tsList);
       }
     }
     const total = nSeries * nSamples;
@@ -100,9 +110,65 @@ async function once(args: string[]): Promise<{ phases: Result; peak: number }> {
     const made = await rc2.compactAndShip(true);
     dt = (performance.now() - t0) / 1000;
     phases.flush = { secs: dt, line: (d) => `flush head → block: ${made.length} block, ${total} samples in ${d.toFixed(2)} s = ${(total / d / 1e6).toFixed(2)}M samples/s` };
+    for (const [rf, algo] of [[1, 'hashmod'], [3, 'ketama']] as const) {
+      const r = await routerPhase(core, lists, rf, algo);
+      phases[`router-rf${rf}`] = {
+        secs: r.secs,
+        line: (d) => `router RF=${rf} ${algo} over 3 receivers (loopback gRPC, one process): ${total} samples in ${d.toFixed(2)} s = ${(total / d / 1e3).toFixed(0)}k samples/s acknowledged, ${(total / r.cpu / 1e3).toFixed(0)}k samples per CPU-second`,
+      };
+    }
     return { phases, peak };
   } finally {
     clearInterval(rss);
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Three receivers with routers in this process, one hashring; every request enters receiver 0. */
+async function routerPhase(core: Awaited<ReturnType<typeof createCore>>, lists: TimeSeries[][], rf: number, algo: HashringAlgorithm): Promise<{ secs: number; cpu: number }> {
+  const addrs = await Promise.all([0, 1, 2].map(async () => `127.0.0.1:${await freePort()}`));
+  const ring = newMultiHashring(algo, rf, parseHashringsConfig(JSON.stringify([{ endpoints: addrs }])));
+  const dirs: string[] = [];
+  const servers: GrpcListener[] = [];
+  const routers: Router[] = [];
+  let handle: ((req: Request) => Promise<Response>) | undefined;
+  try {
+    for (let i = 0; i < 3; i++) {
+      const dir = mkdtempSync(join(tmpdir(), 'bench-ring-'));
+      dirs.push(dir);
+      const ctx = receiveCtx();
+      ctx.core = core;
+      const rx = await Receiver.open({
+        fs: ctx.fs, path: dir, core, log: ctx.log, metrics: ctx.metrics, labels: { replica: `r${i}` }, tenantLabelName: 'tenant_id',
+        defaultTenant: 'default-tenant', replicationFactor: rf, blockDurationMs: 1000 * 86_400_000, retentionMs: 0,
+      });
+      const router = new Router({
+        mode: 'RouterIngestor', replicationFactor: rf, localEndpoint: addrs[i]!, defaultTenant: 'default-tenant',
+        local: (t, s) => rx.write(t, s), dial: dialGrpc, forwardTimeoutMs: 30_000, log: ctx.log, metrics: ctx.metrics,
+      });
+      router.setHashring(ring);
+      routers.push(router);
+      servers.push(await startGrpc(addrs[i]!, writeableStoreServices((req) => router.grpcWrite(req))));
+      if (i === 0) {
+        handle = receiveHttpHandler(rx, {
+          tenantHeader: 'THANOS-TENANT', defaultTenant: 'default-tenant', replicaHeader: 'THANOS-REPLICA', maxBodyBytes: 1 << 26, maxDecodedBytes: 1 << 26,
+          route: (rep, tenant, series) => router.handle(rep, [{ tenant, series }]),
+        });
+      }
+    }
+    const reqs = lists.map((l) => rwRequest(l));
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (const b of reqs) {
+      const r = await handle!(b);
+      if (r.status !== 200) throw new Error(`router write answered ${r.status}: ${await r.text()}`);
+    }
+    const secs = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(cpu0);
+    return { secs, cpu: (c.user + c.system) / 1e6 };
+  } finally {
+    for (const r of routers) r.close();
+    for (const s of servers) await s.close(0);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 }
