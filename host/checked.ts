@@ -7,7 +7,7 @@
 // globalThis.fetch changes only what its own bare `fetch` calls do, never another plugin's
 // ctx.fetch. Redirects are followed here, hop by hop, and every hop is checked against the grant
 // (Deno does the same): the runtime's own redirect following would reach a target never granted.
-import * as fsp from 'node:fs/promises';
+import * as nodeFsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FileInfo, FsCapability } from '../lib/sdk/mod.ts';
@@ -34,7 +34,7 @@ export function hostPort(hostname: string, port: number): string {
  * A path the plugin names is checked as given and, when a symlink on the way leads elsewhere, where
  * it really leads: a link inside a granted directory pointing outside it is denied.
  */
-async function realOf(abs: string): Promise<string> {
+async function realOf(fsp: FsPromises, abs: string): Promise<string> {
   const rest: string[] = [];
   for (let p = abs; ; p = path.dirname(p)) {
     try {
@@ -46,17 +46,20 @@ async function realOf(abs: string): Promise<string> {
   }
 }
 
-export function createFs(perms: Permissions, baseDir = process.cwd()): FsCapability {
+/** The node:fs/promises calls createFs makes (a plugin process may pass a faster implementation). */
+export type FsPromises = Pick<typeof nodeFsp, 'lstat' | 'mkdir' | 'mkdtemp' | 'open' | 'readFile' | 'readdir' | 'realpath' | 'rename' | 'rm' | 'rmdir' | 'stat' | 'unlink' | 'writeFile'>;
+
+export function createFs(perms: Permissions, baseDir = process.cwd(), fsp: FsPromises = nodeFsp): FsCapability {
   const checked = async (kind: 'read' | 'write', p: string, api: string) => {
     const abs = path.resolve(baseDir, p);
     perms.check(kind, abs, api);
-    const real = await realOf(abs);
+    const real = await realOf(fsp, abs);
     if (real !== abs) perms.check(kind, real, api);
     return abs;
   };
   const r = (p: string, api: string) => checked('read', p, api);
   const w = (p: string, api: string) => checked('write', p, api);
-  const info = (name: string, st: import('node:fs').Stats): FileInfo => ({
+  const info = (name: string, st: { isDirectory(): boolean; isFile(): boolean; size: number; mtimeMs: number }): FileInfo => ({
     name, isDirectory: st.isDirectory(), isFile: st.isFile(), size: st.size, mtimeMs: st.mtimeMs,
   });
   return {

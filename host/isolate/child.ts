@@ -5,7 +5,8 @@
 // (ctx.fs, ctx.fetch, ctx.env) are the host's checked ones (host/checked.ts), so a denial names
 // the plugins.yaml key exactly as inline. The host talks to it over stdin/stdout (host/isolate/
 // wire.ts); console output goes to stderr, which the host logs.
-import { checkedFetch, createFs } from '../checked.ts';
+import * as nodeFs from 'node:fs';
+import { checkedFetch, createFs, type FsPromises } from '../checked.ts';
 import { Permissions } from '../permissions.ts';
 import { validatePlugin } from '../loader.ts';
 import { PermissionDenied } from '../../lib/sdk/errors.ts';
@@ -58,6 +59,40 @@ function hostMetrics(peer: Peer): Metrics {
   return { counter: mk('counter'), gauge: mk('gauge'), histogram: mk('histogram') } as unknown as Metrics;
 }
 
+/**
+ * ctx.fs in the plugin process on synchronous calls: Deno's asynchronous file operations cost
+ * 2-5x Node's per call (measured: stat 170-310 µs async vs 45 µs sync, a 16 KiB ranged read
+ * 660 µs vs 340 µs). The process serves one plugin, so blocking its loop for a syscall costs
+ * nobody else.
+ */
+function syncFsPromises(): FsPromises {
+  const fs = nodeFs;
+  const handle = (fd: number) => ({
+    stat: async () => fs.fstatSync(fd),
+    read: async (buf: Uint8Array, off: number, len: number, pos: number) => ({ bytesRead: fs.readSync(fd, buf, off, len, pos), buffer: buf }),
+    write: async (buf: Uint8Array, off: number, len: number) => ({ bytesWritten: fs.writeSync(fd, buf, off, len), buffer: buf }),
+    sync: async () => fs.fsyncSync(fd),
+    datasync: async () => fs.fdatasyncSync(fd),
+    close: async () => fs.closeSync(fd),
+  });
+  const impl = {
+    lstat: async (p: string) => fs.lstatSync(p),
+    stat: async (p: string) => fs.statSync(p),
+    realpath: async (p: string) => fs.realpathSync(p),
+    mkdir: async (p: string, o?: { recursive?: boolean }) => fs.mkdirSync(p, o),
+    mkdtemp: async (p: string) => fs.mkdtempSync(p),
+    open: async (p: string, flags: string) => handle(fs.openSync(p, flags)),
+    readFile: async (p: string) => fs.readFileSync(p),
+    readdir: async (p: string, o: { withFileTypes: true }) => fs.readdirSync(p, o),
+    rename: async (a: string, b: string) => fs.renameSync(a, b),
+    rm: async (p: string, o?: { recursive?: boolean; force?: boolean }) => fs.rmSync(p, o),
+    rmdir: async (p: string) => fs.rmdirSync(p),
+    unlink: async (p: string) => fs.unlinkSync(p),
+    writeFile: async (p: string, d: Uint8Array) => fs.writeFileSync(p, d),
+  };
+  return impl as unknown as FsPromises;
+}
+
 const notAvailable = (api: string) => () => {
   throw new Error(`ctx.${api} is not available to a plugin with isolation: process yet (objstore plugins use fetch, fs and env); run it with isolation: inline and trust: true`);
 };
@@ -71,7 +106,7 @@ function capabilities(peer: Peer, p: ObjstorePlugin): Capabilities {
     listen: notAvailable('listen'),
     connect: notAvailable('connect'),
     grpcDial: notAvailable('grpcDial'),
-    fs: createFs(perms, i.baseDir),
+    fs: createFs(perms, i.baseDir, syncFsPromises()),
     env: {
       get(name: string) {
         perms.check('env', name, 'env.get');

@@ -139,6 +139,19 @@ export class Peer {
     if (this.closedWith) return;
     const j = enc.encode(JSON.stringify(h));
     const n = bin ? bin.length : 0;
+    if (n >= 64 * 1024) {
+      // A large payload is not copied into a frame: what is queued goes first, then the header
+      // and the payload as two writes.
+      this.flush();
+      const head = new Uint8Array(8 + j.length);
+      const dv = new DataView(head.buffer);
+      dv.setUint32(0, 4 + j.length + n);
+      dv.setUint32(4, j.length);
+      head.set(j, 8);
+      this.write(head);
+      this.write(bin!);
+      return;
+    }
     const f = new Uint8Array(8 + j.length + n);
     const dv = new DataView(f.buffer);
     dv.setUint32(0, 4 + j.length + n);
@@ -400,8 +413,9 @@ export class Peer {
         const jl = dv.getUint32(4);
         const h = JSON.parse(dec.decode(buf.subarray(off + 8, off + 8 + jl))) as Header;
         const n = total - 4 - jl;
-        // Copied: the buffer is reused for the next frames.
-        const bin = n > 0 ? buf.slice(off + 8 + jl, off + 4 + total) : undefined;
+        // A view when the frame lies in the input chunk (each read hands us a fresh one), a copy
+        // when it lies in our reassembly buffer, which is reused for the next frames.
+        const bin = n > 0 ? (buf === value ? buf.subarray(off + 8 + jl, off + 4 + total) : buf.slice(off + 8 + jl, off + 4 + total)) : undefined;
         off += 4 + total;
         this.dispatch(h, bin);
       }
