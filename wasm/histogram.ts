@@ -42,6 +42,7 @@ export const HERR_SIZE: i32 = -10; // more spans / buckets / bounds than bits le
 export const HERR_SPAN: i32 = -11; // span length or offset beyond int32
 export const HERR_NEGATIVE: i32 = -12; // a (non-stale) sample's count below 0
 export const HERR_MEMORY: i32 = -13;
+export const HERR_VALUE: i32 = -20; // encode: a timestamp or integer count out of range (the host says which)
 
 const SAFE: i64 = 9007199254740991; // 2^53 - 1
 const STALE: u64 = 0x7ff0000000000002;
@@ -54,6 +55,50 @@ const CUSTOM: i32 = -53;
 // @ts-ignore: decorator
 @inline function isStale(x: f64): bool {
   return reinterpret<u64>(x) == STALE;
+}
+
+// Not an integer within ±max (NaN converts to 0 and then differs from itself).
+// @ts-ignore: decorator
+@inline function badInt(x: f64, max: i64): bool {
+  const i = <i64>x;
+  return <f64>i != x || i > max || i < -max;
+}
+
+/** Checks the encoder's numeric input like the twin's checkHistogramValues; false if anything is off. */
+function valuesOk(d: usize): bool {
+  const n = <usize>load<u32>(d + HD_N);
+  const float = load<u32>(d + HD_FLOAT) != 0;
+  const B = <usize>load<u32>(d + HD_P) + <usize>load<u32>(d + HD_NB);
+  const tP = <usize>load<u32>(d + HD_T);
+  const cP = <usize>load<u32>(d + HD_COUNT);
+  const zP = <usize>load<u32>(d + HD_ZC);
+  const sP = <usize>load<u32>(d + HD_SUM);
+  const pP = <usize>load<u32>(d + HD_POS);
+  const nP = <usize>load<u32>(d + HD_NEG);
+  const MT: i64 = 2251799813685248; // 2^51
+  const MC: i64 = 1125899906842624; // 2^50
+  for (let i: usize = 0; i < n; i++) {
+    if (badInt(load<f64>(tP + (i << 3)), MT)) return false;
+    if (float || isStale(load<f64>(sP + (i << 3)))) continue;
+    const c = load<f64>(cP + (i << 3));
+    const z = load<f64>(zP + (i << 3));
+    if (badInt(c, MC) || badInt(z, MC) || c < 0 || z < 0) return false;
+  }
+  if (float) return true;
+  // buckets of stale samples are ignored by the encoder, but the twin checks only live samples:
+  // scan per sample so a stale marker's (unused) buckets do not count
+  const P = <usize>load<u32>(d + HD_P);
+  const N = B - P;
+  for (let i: usize = 0; i < n; i++) {
+    if (isStale(load<f64>(sP + (i << 3)))) continue;
+    let bad = false;
+    const pb = pP + i * P * 8;
+    for (let j: usize = 0; j < P; j++) bad = bad | badInt(load<f64>(pb + (j << 3)), MC);
+    const nb = nP + i * N * 8;
+    for (let j: usize = 0; j < N; j++) bad = bad | badInt(load<f64>(nb + (j << 3)), MC);
+    if (bad) return false;
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -162,9 +207,11 @@ export function histogramMaxBytes(n: u32, spanPairs: u32, custom: u32, buckets: 
 
 /**
  * Encodes the histograms described at `d` into `out` (histogramMaxBytes), using `scratch` for the
- * per-bucket state ((P+N+3) * 16 bytes). Returns the chunk length in bytes.
+ * per-bucket state ((P+N+3) * 16 bytes). Returns the chunk length in bytes, or HERR_VALUE when a
+ * timestamp or an integer count is out of range (the host validated the shape).
  */
 export function histogramEncode(d: usize, out: usize, scratch: usize): i32 {
+  if (!valuesOk(d)) return HERR_VALUE;
   const n = load<u32>(d + HD_N);
   const float = load<u32>(d + HD_FLOAT) != 0;
   writerStart(out);
@@ -202,6 +249,22 @@ export function histogramEncode(d: usize, out: usize, scratch: usize): i32 {
   if (float) encodeFloat(n, P, N, tP, cP, zP, sP, pP, nP, scratch, stale0, t0);
   else encodeInt(n, P, N, tP, cP, zP, sP, pP, nP, scratch, stale0, t0);
   return <i32>(writerFinish() - out);
+}
+
+// One side's buckets of one sample: the ΔΔ of each bucket's delta-between-buckets form.
+// @ts-ignore: decorator
+@inline function encodeBuckets(src: usize, k: usize, prevB: usize, prevBD: usize): void {
+  let prev: i64 = 0;
+  for (let j: usize = 0; j < k; j++) {
+    const x = <i64>load<f64>(src + (j << 3));
+    const dd = x - prev;
+    prev = x;
+    const pb = load<i64>(prevB + (j << 3));
+    const delta = dd - pb;
+    putVarbitInt(delta - load<i64>(prevBD + (j << 3)));
+    store<i64>(prevBD + (j << 3), delta);
+    store<i64>(prevB + (j << 3), dd);
+  }
 }
 
 function encodeInt(
@@ -260,19 +323,8 @@ function encodeInt(
     cD = cd;
     zD = zd;
     if (stale) continue;
-    let prev: i64 = 0;
-    const pb = pP + ii * P * 8;
-    const nb = nP + ii * N * 8;
-    for (let j: usize = 0; j < B; j++) {
-      if (j == P) prev = 0;
-      const x = j < P ? <i64>load<f64>(pb + (j << 3)) : <i64>load<f64>(nb + ((j - P) << 3));
-      const dd = x - prev;
-      prev = x;
-      const delta = dd - load<i64>(prevB + (j << 3));
-      putVarbitInt(delta - load<i64>(prevBD + (j << 3)));
-      store<i64>(prevBD + (j << 3), delta);
-      store<i64>(prevB + (j << 3), dd);
-    }
+    encodeBuckets(pP + ii * P * 8, P, prevB, prevBD);
+    encodeBuckets(nP + ii * N * 8, N, prevB + (P << 3), prevBD + (P << 3));
   }
 }
 

@@ -5,7 +5,7 @@ import { CorruptChunkError, type AggrSeries, type Core, type HistogramSamples, t
 import { AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER } from './aggr.ts';
 import { emptyAggrSeries } from './js/downsample.ts';
 import { badTimestamp, checkEncodeArgs } from './js/xor.ts';
-import { checkHistogramArgs } from './js/histogram.ts';
+import { checkHistogramShape, checkHistogramValues } from './js/histogram.ts';
 import { copyBytes, copyF64 } from './pool.ts';
 
 // Minimal typings for the WebAssembly global (tsconfig has no DOM lib, @types/node 20 lacks them).
@@ -329,7 +329,8 @@ class WasmCore implements Core {
   }
 
   histogramEncode(h: HistogramSamples): Uint8Array {
-    const [P, N] = checkHistogramArgs(h);
+    // the shape here; the numbers in the kernel (HERR_VALUE), whose refusal the twin then names
+    const [P, N] = checkHistogramShape(h);
     const { n, layout: l } = h;
     const ps = l.positiveSpans;
     const ns = l.negativeSpans;
@@ -381,6 +382,10 @@ class WasmCore implements Core {
     f.set(h.positive.subarray(0, n * P), pP >>> 3);
     f.set(h.negative.subarray(0, n * N), nP >>> 3);
     const len = this.ex.histogramEncode(d, out, scratch);
+    if (len < 0) {
+      checkHistogramValues(h, P, N);
+      throw new RangeError('histogramEncode: a timestamp or count is out of range');
+    }
     return copyBytes(this.u8.subarray(out, out + len));
   }
 

@@ -284,8 +284,11 @@ function checkInt(x: number, lo: number, hi: number, what: string, i: number): v
   }
 }
 
-/** Checks the arguments; returns [P, N] (positive and negative bucket counts). */
-export function checkHistogramArgs(h: HistogramSamples): [number, number] {
+/**
+ * Checks everything but the per-sample numbers (n, header, schema, spans, array sizes, the
+ * leading-stale-marker rule); returns [P, N] (positive and negative bucket counts).
+ */
+export function checkHistogramShape(h: HistogramSamples): [number, number] {
   const { n, layout: l } = h;
   if (!(n >= 0 && n <= 65535) || !Number.isInteger(n)) throw new RangeError(`histogramEncode: n=${n} out of 0..65535`);
   if (h.header !== 0 && h.header !== 0x40 && h.header !== 0x80 && h.header !== 0xc0) {
@@ -315,6 +318,12 @@ export function checkHistogramArgs(h: HistogramSamples): [number, number] {
       if (!isStaleNaN(h.sum[i])) throw new RangeError(`histogramEncode: sample ${i} follows a leading stale marker`);
     }
   }
+  return [P, N];
+}
+
+/** Checks timestamps (integers within ±2^51) and, for integer histograms, counts and buckets. */
+export function checkHistogramValues(h: HistogramSamples, P: number, N: number): void {
+  const { n } = h;
   for (let i = 0; i < n; i++) {
     checkInt(h.t[i], -MAX_T, MAX_T, 't', i);
     if (h.float || isStaleNaN(h.sum[i])) continue;
@@ -323,6 +332,12 @@ export function checkHistogramArgs(h: HistogramSamples): [number, number] {
     for (let j = i * P; j < (i + 1) * P; j++) checkInt(h.positive[j], -MAX_HISTOGRAM_COUNT, MAX_HISTOGRAM_COUNT, 'positive', j);
     for (let j = i * N; j < (i + 1) * N; j++) checkInt(h.negative[j], -MAX_HISTOGRAM_COUNT, MAX_HISTOGRAM_COUNT, 'negative', j);
   }
+}
+
+/** Checks the arguments; returns [P, N] (positive and negative bucket counts). */
+export function checkHistogramArgs(h: HistogramSamples): [number, number] {
+  const [P, N] = checkHistogramShape(h);
+  checkHistogramValues(h, P, N);
   return [P, N];
 }
 
