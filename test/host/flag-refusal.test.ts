@@ -238,12 +238,16 @@ const SAMPLES: Record<string, unknown> = {
   // rule
   'rule:ruleFiles': ['r.yml'], 'rule:queries': ['http://q2:9090'], 'rule:queryHttpMethod': 'GET', 'rule:alertmanagersUrls': ['http://am:9093'],
   'rule:labels': ['a="b"'], 'rule:alertQueryUrl': 'http://q', 'rule:alertLabelDrop': ['replica'],
+  'rule:alertmanagersConfig': 'alertmanagers: [{ static_configs: ["am:9093"] }]', 'rule:queryConfig': '- static_configs: ["q:9090"]',
 };
 /** Flags whose non-default value must also turn on another one to be valid. */
 const WITH: Record<string, Record<string, unknown>> = {
   'compact:replicaLabels': { enableVerticalCompaction: true },
   'compact:retentionResolutionRaw': { downsamplingDisable: true },
   'compact:retentionResolution5m': { downsamplingDisable: true },
+  // --query.config* replace --query (Thanos refuses both at once): the base has another value of them
+  'rule:queryConfig': { queries: [], queryConfig: '- static_configs: ["q:1"]' },
+  'rule:queryConfigFile': { queries: [], queryConfigFile: 'other.yml' },
 };
 /**
  * Kept although the parsed config does not change, with the reason. Nothing else may be here:
