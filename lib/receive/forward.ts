@@ -15,7 +15,7 @@
 import { GrpcError, GrpcStatus, type GrpcClientConn, type GrpcDialer, type Logger, type Metrics } from '../sdk/mod.ts';
 import type { TimeSeries } from '../proto/prompb.ts';
 import { decodeWriteResponse, encodeStoreWriteRequest, REMOTE_WRITE_METHOD, type StoreWriteRequest } from '../proto/store.ts';
-import { SingleNodeHashring, type Endpoint, type Hashring } from './hashring.ts';
+import { SingleNodeHashring, hashWithPrefix, type Endpoint, type Hashring } from './hashring.ts';
 import type { WriteOutcome } from './receiver.ts';
 
 export type ReceiverMode = 'RouterOnly' | 'IngestorOnly' | 'RouterIngestor';
@@ -150,8 +150,10 @@ export class Router {
     try {
       for (const d of data) {
         for (const s of d.series) {
+          // one hash per series for all its replicas (a single node ring needs none)
+          const h = ring instanceof SingleNodeHashring ? 0n : hashWithPrefix(d.tenant, s.labels);
           for (const rn of replicas) {
-            const ep = ring.getN(d.tenant, s.labels, rn);
+            const ep = ring.getNHashed(d.tenant, h, rn);
             const key = `${rn}\u0000${ep.address}`;
             let g = groups.get(key);
             if (!g) groups.set(key, (g = { endpoint: ep, replica: rn, byTenant: new Map() }));

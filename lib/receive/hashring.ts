@@ -39,6 +39,11 @@ export class HashringConfigError extends Error {}
 /** A receiver's place for (tenant, series, n): n = 0 .. replication factor - 1. */
 export interface Hashring {
   getN(tenant: string, labels: readonly Label[], n: number): Endpoint;
+  /**
+   * getN with the series' hashWithPrefix(tenant, labels) computed by the caller: the router hashes
+   * each series once for all its replicas (XXH64 on BigInt is the costly part).
+   */
+  getNHashed(tenant: string, hash: bigint, n: number): Endpoint;
   /** Every endpoint, sorted by address (may repeat across hashrings). */
   nodes(): Endpoint[];
 }
@@ -91,6 +96,9 @@ const byAddress = (a: Endpoint, b: Endpoint) => (a.address < b.address ? -1 : a.
 export class SingleNodeHashring implements Hashring {
   constructor(private readonly address: string) {}
   getN(_tenant: string, _labels: readonly Label[], n: number): Endpoint {
+    return this.getNHashed(_tenant, 0n, n);
+  }
+  getNHashed(_tenant: string, _hash: bigint, n: number): Endpoint {
     if (n > 0) throw new InsufficientNodesError(1, n + 1);
     return { address: this.address, az: '' };
   }
@@ -108,8 +116,13 @@ export class HashmodHashring implements Hashring {
   getN(tenant: string, labels: readonly Label[], n: number): Endpoint {
     const len = this.eps.length;
     if (n >= len) throw new InsufficientNodesError(len, n + 1);
+    return this.getNHashed(tenant, hashWithPrefix(tenant, labels), n);
+  }
+  getNHashed(_tenant: string, hash: bigint, n: number): Endpoint {
+    const len = this.eps.length;
+    if (n >= len) throw new InsufficientNodesError(len, n + 1);
     // (hash + n) wraps at 2^64 in Go's uint64 arithmetic.
-    return this.eps[Number(BigInt.asUintN(64, hashWithPrefix(tenant, labels) + BigInt(n)) % BigInt(len))]!;
+    return this.eps[Number(BigInt.asUintN(64, hash + BigInt(n)) % BigInt(len))]!;
   }
   nodes(): Endpoint[] {
     return this.eps;
@@ -169,7 +182,12 @@ export class KetamaHashring implements Hashring {
   getN(tenant: string, labels: readonly Label[], n: number): Endpoint {
     if (n >= this.eps.length) throw new InsufficientNodesError(this.eps.length, n + 1);
     if (n >= this.rf) throw new InsufficientNodesError(this.rf, n + 1);
-    const v = hashWithPrefix(tenant, labels);
+    return this.getNHashed(tenant, hashWithPrefix(tenant, labels), n);
+  }
+
+  getNHashed(_tenant: string, v: bigint, n: number): Endpoint {
+    if (n >= this.eps.length) throw new InsufficientNodesError(this.eps.length, n + 1);
+    if (n >= this.rf) throw new InsufficientNodesError(this.rf, n + 1);
     // first section with hash >= v (sort.Search), wrapping to 0
     let lo = 0;
     let hi = this.hashes.length;
@@ -273,6 +291,10 @@ export class MultiHashring implements Hashring {
 
   getN(tenant: string, labels: readonly Label[], n: number): Endpoint {
     return this.ringOf(tenant).getN(tenant, labels, n);
+  }
+
+  getNHashed(tenant: string, hash: bigint, n: number): Endpoint {
+    return this.ringOf(tenant).getNHashed(tenant, hash, n);
   }
 
   nodes(): Endpoint[] {
