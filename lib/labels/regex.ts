@@ -745,7 +745,21 @@ function buildAffix(a: Affix): Fast {
       },
     };
   }
-  // contains: .*foo.*, .+foo.?: try each place the literal occurs (folding keeps places)
+  // .?foo.+: a bounded left run leaves the literal only a few places to start (a `.` is 1-2 units)
+  if (a.left!.max !== Infinity) {
+    const maxStart = 2 * a.left!.max;
+    return {
+      fn: (v) => {
+        for (const x of values) {
+          for (let p = 0; p <= maxStart && p + x.length <= v.length; p++) {
+            if (startsAt(v, p, x, ci) && lc(v, 0, p) && rc(v, p + x.length, v.length)) return true;
+          }
+        }
+        return false;
+      },
+    };
+  }
+  // contains: .*foo.*, .+foo.?: try each place the literal occurs
   return {
     fn: (v) => {
       for (const x of values) {
@@ -784,8 +798,9 @@ function buildAffixAlternation(subs: Node[]): Fast | null {
   if (!all.every((a) => a.ci === first.ci && same(a.left, first.left) && same(a.right, first.right))) return null;
   const isPrefix = !first.left && !!first.right;
   const isSuffix = !!first.left && !first.right;
-  if (!isPrefix && !isSuffix) return null;
   const values = all.flatMap((a) => a.values);
+  // A few alternatives of one shape: a single affix matcher trying each literal in turn.
+  if (values.length < 4 || (!isPrefix && !isSuffix)) return buildAffix({ ...first, values });
   if (values.some((x) => x.length === 0)) return null;
   // Keyed by the first (last) two characters, or one when some literal is a single character: one
   // lookup, then only the alternatives that can match.
