@@ -21,7 +21,7 @@ async function instant(expr: string): Promise<number[]> {
   const r = await engine.instantQuery(q, expr, T);
   if (r.resultType === 'scalar') return [r.result.v];
   assert.is(r.resultType, 'vector');
-  return (r.result as { metric: { name: string; value: string }[]; value: { v: number } }[])
+  return (r.result as unknown as { metric: { name: string; value: string }[]; value: { v: number } }[])
     .slice()
     .sort((a, b) => (a.metric.find((l) => l.name === 'i')?.value ?? '').localeCompare(b.metric.find((l) => l.name === 'i')?.value ?? ''))
     .map((s) => s.value.v);
