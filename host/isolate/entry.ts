@@ -47,6 +47,7 @@ export function checkComponentIsolation(c: ComponentEntry, log: Logger): void {
   if (BUILTIN_COMPONENTS[c.use]) return;
   if (c.isolation === 'inline' && !c.trust) throw untrusted(c.key, `the third-party component "${c.use}"`);
   if (c.isolation === undefined) {
-    log.warn('third-party component runs in the host\'s process: component process isolation is not implemented yet; set isolation: inline and trust: true to acknowledge', { component: c.id, use: c.use });
+    // Named by its manifest key: `component=<id>` fields belong to a component that runs.
+    log.warn('third-party component will run in the host\'s process: component process isolation is not implemented yet; set isolation: inline and trust: true to acknowledge', { entry: c.key, use: c.use });
   }
 }
