@@ -727,10 +727,15 @@ function buildAffix(a: Affix): Fast {
   const { values, ci } = a;
   const lc = a.left ? rangeCheck(a.left) : null;
   const rc = a.right ? rangeCheck(a.right) : null;
+  // The (folded) characters the literals start and end with: a quick no for most values.
+  const heads = new Set(values.map((x) => x.charCodeAt(0)));
+  const tails = new Set(values.map((x) => x.charCodeAt(x.length - 1)));
+  const unit = ci ? foldUnit : (c: number) => c;
   if (!lc) {
     // prefix: foo.*, (foo|bar).+, foo.?
     return {
       fn: (v) => {
+        if (!heads.has(unit(v.charCodeAt(0)))) return values.includes('') && rc!(v, 0, v.length);
         for (const x of values) if (startsAt(v, 0, x, ci) && rc!(v, x.length, v.length)) return true;
         return false;
       },
@@ -740,6 +745,7 @@ function buildAffix(a: Affix): Fast {
     // suffix: .*foo, .?(foo|bar)
     return {
       fn: (v) => {
+        if (!tails.has(unit(v.charCodeAt(v.length - 1)))) return values.includes('') && lc(v, 0, v.length);
         for (const x of values) if (startsAt(v, v.length - x.length, x, ci) && lc(v, 0, v.length - x.length)) return true;
         return false;
       },
