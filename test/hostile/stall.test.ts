@@ -231,7 +231,9 @@ test('hostile requests do not stall a second client or lose its acknowledged sam
     assert.match(outcomes.regex.body, /"v":"aaaa"/, report);
     assert.not.match(outcomes.regex.body, /aaaaab/, report);
     for (const k of ['farFuture', 'yearOld', 'negative', 'snappyBomb', 'hugeLabel', 'garbage']) assert.ok(is4xx(outcomes[k]!), `${k} refused with 4xx\n${report}`);
-    assert.match(outcomes.heavy.body, /too many samples|timed out/, report);
+    // 3M points (the selection is sparse: 2 samples a series) is within --query.max-samples, so it
+    // may answer; what matters is that its seconds of work never stalled the second client.
+    assert.ok(outcomes.heavy.status === 200 || /too many samples|timed out/.test(outcomes.heavy.body), report);
     assert.match(outcomes.yearSubquery.body, /too many samples/, report);
     for (const k of ['unary', 'nested', 'chain']) {
       const o = outcomes[k]!;
