@@ -57,6 +57,23 @@ export function writerStart(p: usize): void {
   }
 }
 
+/** The writer's pending bits and their count, for a kernel that keeps them in locals in a hot loop. */
+// @ts-ignore: decorator
+@inline export function writerAcc(): u64 {
+  return acc;
+}
+// @ts-ignore: decorator
+@inline export function writerFill(): u32 {
+  return fill;
+}
+/** Hands the writer state back after such a loop. */
+// @ts-ignore: decorator
+@inline export function writerSet(p: usize, a: u64, f: u32): void {
+  wPtr = p;
+  acc = a;
+  fill = f;
+}
+
 /** True when the bits written so far end on a byte boundary. */
 export function writerAligned(): bool {
   return (fill & 7) == 0;

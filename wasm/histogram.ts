@@ -9,7 +9,7 @@
 //   (n*P, sample-major), negative (n*N), then P and N.
 // The encoder reads it (the host has validated everything); the decoder fills it, taking the
 // arrays from the arena (they may grow memory).
-import { peek64, readBits, writeBits, writerFinish, writerStart } from './bstream';
+import { peek64, readBits, writeBits, writerAcc, writerFill, writerFinish, writerSet, writerStart, wPtr } from './bstream';
 import { arenaAlloc, arenaReset } from './arena';
 
 export const HD_N: usize = 0;
@@ -57,11 +57,10 @@ const CUSTOM: i32 = -53;
   return reinterpret<u64>(x) == STALE;
 }
 
-// Not an integer within ±max (NaN converts to 0 and then differs from itself).
+// 1 if x is not an integer within ±max (NaN fails the first test), without branches.
 // @ts-ignore: decorator
-@inline function badInt(x: f64, max: i64): bool {
-  const i = <i64>x;
-  return <f64>i != x || i > max || i < -max;
+@inline function badInt(x: f64, max: f64): i32 {
+  return <i32>!(Math.abs(x) <= max) | <i32>(Math.trunc(x) != x);
 }
 
 /** Checks the encoder's numeric input like the twin's checkHistogramValues; false if anything is off. */
@@ -75,14 +74,14 @@ function valuesOk(d: usize): bool {
   const sP = <usize>load<u32>(d + HD_SUM);
   const pP = <usize>load<u32>(d + HD_POS);
   const nP = <usize>load<u32>(d + HD_NEG);
-  const MT: i64 = 2251799813685248; // 2^51
-  const MC: i64 = 1125899906842624; // 2^50
+  const MT: f64 = 2251799813685248; // 2^51
+  const MC: f64 = 1125899906842624; // 2^50
   for (let i: usize = 0; i < n; i++) {
-    if (badInt(load<f64>(tP + (i << 3)), MT)) return false;
+    if (badInt(load<f64>(tP + (i << 3)), MT) != 0) return false;
     if (float || isStale(load<f64>(sP + (i << 3)))) continue;
     const c = load<f64>(cP + (i << 3));
     const z = load<f64>(zP + (i << 3));
-    if (badInt(c, MC) || badInt(z, MC) || c < 0 || z < 0) return false;
+    if ((badInt(c, MC) | badInt(z, MC) | <i32>(c < 0) | <i32>(z < 0)) != 0) return false;
   }
   if (float) return true;
   // buckets of stale samples are ignored by the encoder, but the twin checks only live samples:
@@ -91,12 +90,12 @@ function valuesOk(d: usize): bool {
   const N = B - P;
   for (let i: usize = 0; i < n; i++) {
     if (isStale(load<f64>(sP + (i << 3)))) continue;
-    let bad = false;
+    let bad: i32 = 0;
     const pb = pP + i * P * 8;
     for (let j: usize = 0; j < P; j++) bad = bad | badInt(load<f64>(pb + (j << 3)), MC);
     const nb = nP + i * N * 8;
     for (let j: usize = 0; j < N; j++) bad = bad | badInt(load<f64>(nb + (j << 3)), MC);
-    if (bad) return false;
+    if (bad != 0) return false;
   }
   return true;
 }
@@ -104,21 +103,36 @@ function valuesOk(d: usize): bool {
 // ---------------------------------------------------------------------------------------------
 // Encoding (writer: bstream's global 64-bit accumulator)
 
+// varbit-int by table instead of a chain of range tests (the chain mispredicts on real data):
+// with u = v - 1 for v > 0 and -v otherwise, v fits a w-bit payload (-(2^(w-1)-1) .. 2^(w-1))
+// exactly when u < 2^(w-1), so the payload width follows from u's bit length.
+// VB_W[bitlen(u)] = payload width (3, 6, 9, 12, 18, 25, 56, 64).
+const VB_W: usize = memory.data<u8>([
+  3, 3, 3, 6, 6, 6, 9, 9, 9, 12, 12, 12, 18, 18, 18, 18, 18, 18, 25, 25, 25, 25, 25, 25, 25,
+  56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56,
+  64, 64, 64, 64, 64, 64, 64, 64, 64,
+]);
+// VB_P[bitlen(u)] = prefix length (ones and a zero) for that width
+const VB_P: usize = memory.data<u8>([
+  2, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7,
+  8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
+  8, 8, 8, 8, 8, 8, 8, 8, 8,
+]);
+
 // @ts-ignore: decorator
 @inline function putVarbitInt(v: i64): void {
-  const u = <u64>v;
-  if (v == 0) writeBits(0, 1);
-  else if (v >= -3 && v <= 4) writeBits((0b10 << 3) | (u & 0x7), 5);
-  else if (v >= -31 && v <= 32) writeBits((0b110 << 6) | (u & 0x3f), 9);
-  else if (v >= -255 && v <= 256) writeBits((0b1110 << 9) | (u & 0x1ff), 13);
-  else if (v >= -2047 && v <= 2048) writeBits((0b11110 << 12) | (u & 0xfff), 17);
-  else if (v >= -131071 && v <= 131072) writeBits((0b111110 << 18) | (u & 0x3ffff), 24);
-  else if (v >= -16777215 && v <= 16777216) writeBits((0b1111110 << 25) | (u & 0x1ffffff), 32);
-  else if (v >= -36028797018963967 && v <= 36028797018963968) writeBits((<u64>0b11111110 << 56) | (u & 0xffffffffffffff), 64);
-  else {
+  const u: u64 = v > 0 ? <u64>(v - 1) : <u64>(-v);
+  const bl = <usize>(64 - <u32>clz<u64>(u));
+  const w = <u32>load<u8>(VB_W + bl);
+  if (w == 64) {
     writeBits(0xff, 8);
-    writeBits(u, 64);
+    writeBits(<u64>v, 64);
+    return;
   }
+  const p = <u32>load<u8>(VB_P + bl);
+  const code = ((<u64>((1 << p) - 2)) << (<u64>w)) | (<u64>v & ((<u64>1 << (<u64>w)) - 1));
+  // v == 0 is the single bit 0
+  writeBits(select<u64>(0, code, v == 0), select<u32>(1, p + w, v == 0));
 }
 
 function putVarbitUint(u: u64): void {
@@ -251,20 +265,51 @@ export function histogramEncode(d: usize, out: usize, scratch: usize): i32 {
   return <i32>(writerFinish() - out);
 }
 
-// One side's buckets of one sample: the ΔΔ of each bucket's delta-between-buckets form.
+// One side's buckets of one sample: the ΔΔ of each bucket's delta-between-buckets form. The hot
+// loop of the int encoder, so the bit writer's state lives in locals here (bstream's globals cost
+// V8 a load and store per access) and is handed back at the end.
 // @ts-ignore: decorator
 @inline function encodeBuckets(src: usize, k: usize, prevB: usize, prevBD: usize): void {
   let prev: i64 = 0;
+  let acc = writerAcc();
+  let fill = writerFill();
+  let op = wPtr;
   for (let j: usize = 0; j < k; j++) {
     const x = <i64>load<f64>(src + (j << 3));
     const dd = x - prev;
     prev = x;
-    const pb = load<i64>(prevB + (j << 3));
-    const delta = dd - pb;
-    putVarbitInt(delta - load<i64>(prevBD + (j << 3)));
+    const delta = dd - load<i64>(prevB + (j << 3));
+    const v = delta - load<i64>(prevBD + (j << 3));
     store<i64>(prevBD + (j << 3), delta);
     store<i64>(prevB + (j << 3), dd);
+    const u: u64 = v > 0 ? <u64>(v - 1) : <u64>(-v);
+    const bl = <usize>(64 - <u32>clz<u64>(u));
+    const w = <u32>load<u8>(VB_W + bl);
+    if (w == 64) {
+      writerSet(op, acc, fill);
+      writeBits(0xff, 8);
+      writeBits(<u64>v, 64);
+      acc = writerAcc();
+      fill = writerFill();
+      op = wPtr;
+      continue;
+    }
+    const p = <u32>load<u8>(VB_P + bl);
+    const code = select<u64>(0, ((<u64>((1 << p) - 2)) << (<u64>w)) | (<u64>v & ((<u64>1 << (<u64>w)) - 1)), v == 0);
+    const n = select<u32>(1, p + w, v == 0);
+    const free: u32 = 64 - fill;
+    if (n < free) {
+      acc |= code << (<u64>(free - n));
+      fill += n;
+    } else {
+      const rem = n - free;
+      store<u64>(op, bswap<u64>(acc | (code >> (<u64>rem))));
+      op += 8;
+      fill = rem;
+      acc = rem == 0 ? 0 : code << (<u64>(64 - rem));
+    }
   }
+  writerSet(op, acc, fill);
 }
 
 function encodeInt(
