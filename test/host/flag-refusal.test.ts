@@ -239,6 +239,7 @@ const SAMPLES: Record<string, unknown> = {
   'rule:ruleFiles': ['r.yml'], 'rule:queries': ['http://q2:9090'], 'rule:queryHttpMethod': 'GET', 'rule:alertmanagersUrls': ['http://am:9093'],
   'rule:labels': ['a="b"'], 'rule:alertQueryUrl': 'http://q', 'rule:alertLabelDrop': ['replica'],
   'rule:alertmanagersConfig': 'alertmanagers: [{ static_configs: ["am:9093"] }]', 'rule:queryConfig': '- static_configs: ["q:9090"]',
+  'rule:remoteWriteConfig': 'remote_write: [{ url: "http://rw:19291/api/v1/receive" }]',
 };
 /** Flags whose non-default value must also turn on another one to be valid. */
 const WITH: Record<string, Record<string, unknown>> = {

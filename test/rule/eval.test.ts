@@ -203,7 +203,7 @@ test('component: queries over HTTP (POST form, failover to the next --query), Al
     assert.ok(a.generatorURL.startsWith('http://127.0.0.1:10902/graph?g0.expr=x+%3E+1'), a.generatorURL);
     // StoreAPI over the recorded head
     const got: Series[] = [];
-    for await (const r of comp.tsdb.series(seriesRequest({ minTime: now - 60_000, maxTime: now + 60_000, matchers: [{ type: '=', name: '__name__', value: 'job:x:sum' }] }), ac.signal)) if (r.type === 'series') got.push(r.series);
+    for await (const r of comp.tsdb!.series(seriesRequest({ minTime: now - 60_000, maxTime: now + 60_000, matchers: [{ type: '=', name: '__name__', value: 'job:x:sum' }] }), ac.signal)) if (r.type === 'series') got.push(r.series);
     assert.is(got.length, 1);
     assert.equal(got[0]!.labels.map((l) => l.name), ['__name__', 'job', 'replica']);
     assert.is(core.xorDecode(got[0]!.chunks[0]!.raw!.data).v[0], 2.5);

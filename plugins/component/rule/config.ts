@@ -1,6 +1,6 @@
 // `thanos rule` flags (Thanos names) and the config object they fill (also accepted from plugins.yaml).
 import { ConfigError, parseFlagDuration, type FlagSpec } from '../../../lib/sdk/mod.ts';
-import { isValidLabelName, parseAlertmanagersConfig, parseQueryEndpointsConfig } from '../../../lib/rules/mod.ts';
+import { isValidLabelName, parseAlertmanagersConfig, parseQueryEndpointsConfig, parseRemoteWriteConfig } from '../../../lib/rules/mod.ts';
 import {
   configMapping, configString as str, configStrings as strings, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
 } from '../../../lib/config/fields.ts';
@@ -26,6 +26,9 @@ export interface RuleConfig {
   /** --query.config / --query.config-file, likewise. */
   queryConfig: string;
   queryConfigFile: string;
+  /** --remote-write.config (YAML, checked here) / --remote-write.config-file: stateless mode when given. */
+  remoteWriteConfig: string;
+  remoteWriteConfigFile: string;
 }
 
 export const ruleFlags: FlagSpec[] = [
@@ -47,6 +50,8 @@ export const ruleFlags: FlagSpec[] = [
   { name: 'tsdb.block-duration', key: 'tsdbBlockDuration', type: 'duration', default: '2h', help: 'Block duration for TSDB block.' },
   { name: 'for-outage-tolerance', key: 'forOutageTolerance', type: 'duration', default: '1h', help: 'Max time to tolerate prometheus outage for restoring "for" state of alert.' },
   { name: 'for-grace-period', key: 'forGracePeriod', type: 'duration', default: '10m', help: 'Minimum duration between alert and restored "for" state. This is maintained only for alerts with configured "for" time greater than grace period.' },
+  { name: 'remote-write.config', key: 'remoteWriteConfig', type: 'string', default: '', help: 'Alternative to \'remote-write.config-file\' flag (mutually exclusive). Content of YAML config for the remote-write configurations, that specify servers where samples should be sent to (see https://prometheus.io/docs/prometheus/latest/configuration/configuration/#remote_write). This automatically enables stateless mode for ruler and no series will be stored in the ruler\'s TSDB. If an empty config (or file) is provided, the flag is ignored and ruler is run with its own TSDB.' },
+  { name: 'remote-write.config-file', key: 'remoteWriteConfigFile', type: 'string', default: '', help: 'Path to YAML config for the remote-write configurations (stateless mode; see --remote-write.config).' },
   // --data-dir (host flag; Thanos's default data/) holds the TSDB: WAL and blocks.
   // --objstore.config(-file) (host flags): blocks cut from the TSDB are uploaded there.
 ];
@@ -129,6 +134,16 @@ export function parseRuleConfig(raw: unknown): RuleConfig {
       throw new ConfigError('alertmanagersConfig', (e as Error).message);
     }
   }
+  const remoteWriteConfig = str(r, 'remoteWriteConfig', '');
+  const remoteWriteConfigFile = str(r, 'remoteWriteConfigFile', '');
+  if (remoteWriteConfig !== '' && remoteWriteConfigFile !== '') throw new ConfigError('remoteWriteConfig', 'give only one of --remote-write.config and --remote-write.config-file');
+  if (remoteWriteConfig.trim() !== '') {
+    try {
+      parseRemoteWriteConfig(remoteWriteConfig);
+    } catch (e) {
+      throw new ConfigError('remoteWriteConfig', (e as Error).message);
+    }
+  }
   const method = str(r, 'queryHttpMethod', 'POST').toUpperCase();
   if (method !== 'GET' && method !== 'POST') throw new ConfigError('queryHttpMethod', `must be GET or POST, got ${JSON.stringify(method)}`);
   const externalLabels: Record<string, string> = {};
@@ -151,6 +166,6 @@ export function parseRuleConfig(raw: unknown): RuleConfig {
     blockDurationMs: dur(r, 'tsdbBlockDuration', '2h', true),
     forOutageToleranceMs: dur(r, 'forOutageTolerance', '1h'),
     forGracePeriodMs: dur(r, 'forGracePeriod', '10m'),
-    alertmanagersConfig, alertmanagersConfigFile, queryConfig, queryConfigFile,
+    alertmanagersConfig, alertmanagersConfigFile, queryConfig, queryConfigFile, remoteWriteConfig, remoteWriteConfigFile,
   };
 }

@@ -5,7 +5,9 @@
 // and uploads them when object storage is configured; restores alerts' `for` state from
 // ALERTS_FOR_STATE after a restart; sends alerts to Alertmanager's API v2 and re-sends them every
 // --resend-delay; answers /api/v1/rules and /api/v1/alerts like Prometheus. Ready after the first
-// evaluation of every group. Rule files, evaluation, the TSDB and the rules/alerts JSON are
+// evaluation of every group. With --remote-write.config(-file) the ruler is stateless (as Thanos's):
+// no TSDB, no StoreAPI, no block uploads; what it records is remote-written (lib/rules/remotewrite.ts)
+// and alerts' `for` state is not restored (nothing local to restore it from). Rule files, evaluation, the TSDB and the rules/alerts JSON are
 // lib/rules's; this plugin wires them with the query API and Alertmanager clients and the loops.
 import { definePlugin, sleep, type ComponentContext, type Component } from '../../../lib/sdk/mod.ts';
 import { storeServices } from '../../../lib/store/server.ts';
@@ -13,7 +15,7 @@ import { MAX_TIME } from '../../../lib/store/api.ts';
 import { optionalBucket } from '../../../lib/shipper/bucket.ts';
 import { alertsJson, filterRuleGroups, rulesJson, rulesRequestFromQuery } from '../../../lib/query/rules.ts';
 import {
-  alertSender, EndpointsResolver, Evaluator, loadRuleFiles, parseAlertmanagersConfig, parseQueryEndpointsConfig, queryApiClient, ruleGroupsProto, rulesServices, RuleTSDB, type GroupState, type RecordedSample,
+  alertSender, EndpointsResolver, Evaluator, loadRuleFiles, parseRemoteWriteConfig, RemoteWriteQueue, parseAlertmanagersConfig, parseQueryEndpointsConfig, queryApiClient, ruleGroupsProto, rulesServices, RuleTSDB, type GroupState, type RecordedSample,
 } from '../../../lib/rules/mod.ts';
 import { ruleFlags, parseRuleConfig, type RuleConfig } from './config.ts';
 
@@ -22,20 +24,34 @@ export { loadRuleFiles, parseQueryResponse } from '../../../lib/rules/mod.ts';
 
 export interface RuleComponent extends Component {
   evaluator(): Evaluator;
-  tsdb: RuleTSDB;
+  /** The local TSDB; undefined in stateless mode (--remote-write.config*). */
+  tsdb: RuleTSDB | undefined;
+  /** The remote-write queues in stateless mode. */
+  remoteWrite: RemoteWriteQueue[];
 }
 
 export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promise<RuleComponent> {
   const log = ctx.log;
   const ext = cfg.externalLabels;
   const dataDir = ctx.dataDir ?? ctx.fs.resolve('data');
+  const readText = async (p: string) => new TextDecoder().decode(await ctx.fs.readFile(ctx.fs.resolve(p)));
+  // Stateless mode: Thanos ignores an empty remote-write config and runs with its TSDB.
+  const rwText = cfg.remoteWriteConfigFile ? await readText(cfg.remoteWriteConfigFile) : cfg.remoteWriteConfig;
+  const rwConfigs = rwText.trim() !== '' ? parseRemoteWriteConfig(rwText) : [];
+  const stateless = rwConfigs.length > 0;
   const bucket = await optionalBucket(ctx);
+  if (stateless && bucket) throw new Error('--objstore.config(-file) has no effect with --remote-write.config(-file): a stateless ruler has no TSDB blocks to upload');
   if (bucket && Object.keys(ext).length === 0) log.warn('object storage configured but no --label external labels: blocks will not be uploaded (Thanos refuses blocks without external labels)');
-  const { tsdb, replay } = await RuleTSDB.open({
-    fs: ctx.fs, dir: dataDir, core: ctx.core, log, metrics: ctx.metrics, externalLabels: ext,
-    blockDurationMs: cfg.blockDurationMs, retentionMs: cfg.retentionMs, bucket,
-  });
-  log.info('rule TSDB opened', { dir: dataDir, blocks: replay.blocks, wal_records: replay.walRecords, samples: replay.samples, upload: bucket !== undefined });
+  let tsdb: RuleTSDB | undefined;
+  if (!stateless) {
+    const opened = await RuleTSDB.open({
+      fs: ctx.fs, dir: dataDir, core: ctx.core, log, metrics: ctx.metrics, externalLabels: ext,
+      blockDurationMs: cfg.blockDurationMs, retentionMs: cfg.retentionMs, bucket,
+    });
+    tsdb = opened.tsdb;
+    const replay = opened.replay;
+    log.info('rule TSDB opened', { dir: dataDir, blocks: replay.blocks, wal_records: replay.walRecords, samples: replay.samples, upload: bucket !== undefined });
+  }
   const queryUrl = (cfg.alertQueryUrl || (ctx.addresses?.http ? `http://${ctx.addresses.http.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}` : 'http://localhost:10902')).replace(/\/+$/, '');
   const m = ctx.metrics;
   const evalTotal = m.counter('prometheus_rule_evaluations_total', 'The total number of rule evaluations.', ['rule_group']);
@@ -45,8 +61,17 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
   const lastEval = m.gauge('prometheus_rule_group_last_evaluation_timestamp_seconds', 'The timestamp of the last rule group evaluation in seconds.', ['rule_group']);
 
   const viaCtx: typeof ctx.fetch = (input, init) => ctx.fetch(input, init);
+  const rwLabels = ['remote_name', 'url'];
+  const rwMetrics = stateless ? {
+    sent: m.counter('prometheus_remote_storage_samples_total', 'Total number of samples sent to remote storage.', rwLabels),
+    failed: m.counter('prometheus_remote_storage_samples_failed_total', 'Total number of samples which failed on send to remote storage, non-recoverable errors.', rwLabels),
+    retried: m.counter('prometheus_remote_storage_samples_retried_total', 'Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.', rwLabels),
+    dropped: m.counter('prometheus_remote_storage_samples_dropped_total', 'Total number of samples which were dropped because the in-memory queue was full.', rwLabels),
+    pending: m.gauge('prometheus_remote_storage_samples_pending', 'The number of samples pending in the queue to be sent to the remote storage.', rwLabels),
+  } : undefined;
+  const queues = rwConfigs.map((c) => new RemoteWriteQueue(c, viaCtx, ext, rwMetrics, log));
+  if (stateless) log.info('stateless mode: recorded samples are remote-written', { remotes: rwConfigs.map((c) => c.name).join(',') });
   // --query.config(-file) / --alertmanagers.config(-file): read and checked once at start.
-  const readText = async (p: string) => new TextDecoder().decode(await ctx.fs.readFile(ctx.fs.resolve(p)));
   const sdError = (what: string) => (msg: string) => log.warn(`${what} service discovery`, { err: msg });
   const queryText = cfg.queryConfigFile ? await readText(cfg.queryConfigFile) : cfg.queryConfig;
   const queryResolvers = queryText ? parseQueryEndpointsConfig(queryText).map((c) => new EndpointsResolver(c, ctx.fs, sdError('query'))) : [];
@@ -63,13 +88,17 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
   const evOpts = {
     query,
     record: async (s: RecordedSample[]) => {
+      if (!tsdb) {
+        for (const q of queues) q.append(s);
+        return;
+      }
       const r = await tsdb.append(s);
       if (r.refused > 0) {
         appendFailures.inc({ rule_group: 'all' }, r.refused);
         log.debug('rule samples refused by the TSDB', { refused: r.refused });
       }
     },
-    restoreForState: true,
+    restoreForState: !stateless,
     externalLabels: ext,
     externalURL: queryUrl,
     defaultIntervalMs: cfg.evalIntervalMs,
@@ -102,8 +131,8 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
           await sendAlerts(e.alertsToSend(g, ts));
           // Prometheus restores `for` state after the second evaluation since the start, so that
           // recording rules the alerts depend on have caught up.
-          if (++evaluations >= 2 && Evaluator.needsRestore(g)) {
-            await e.restoreForState(g, Date.now(), (ls, mint, maxt) => tsdb.lastSample(ls, mint, maxt), cfg.forOutageToleranceMs, cfg.forGracePeriodMs);
+          if (++evaluations >= 2 && tsdb && Evaluator.needsRestore(g)) {
+            await e.restoreForState(g, Date.now(), (ls, mint, maxt) => tsdb!.lastSample(ls, mint, maxt), cfg.forOutageToleranceMs, cfg.forGracePeriodMs);
           }
         } catch (err) {
           if (signal.aborted) return;
@@ -140,7 +169,7 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
     // Prometheus checks for compactable head data every minute, the shipper syncs every 30s; short
     // block durations (tests) get a tick that keeps up with them.
     const every = Math.min(30_000, Math.max(500, cfg.blockDurationMs / 4));
-    while (!signal.aborted) {
+    while (!signal.aborted && tsdb) {
       await sleep(every, signal);
       if (signal.aborted) return;
       const r = await tsdb.maintain();
@@ -150,10 +179,13 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
 
   return {
     tsdb,
+    remoteWrite: queues,
     evaluator: () => ev,
     info() {
-      const minTime = tsdb.timeRange()?.minTime ?? MAX_TIME;
       const labelSets = Object.keys(ext).length > 0 ? [{ ...ext }] : [];
+      // Stateless: no StoreAPI (the samples live in the remote storage), as Thanos's ruler.
+      if (!tsdb) return { componentType: 'rule', labelSets, rules: {} };
+      const minTime = tsdb.timeRange()?.minTime ?? MAX_TIME;
       return {
         componentType: 'rule',
         labelSets,
@@ -162,7 +194,7 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
       };
     },
     grpc: {
-      ...storeServices(tsdb),
+      ...(tsdb ? storeServices(tsdb) : {}),
       // thanos.Rules, advertised by info().rules: the querier's /api/v1/rules and /api/v1/alerts fan out to it.
       ...rulesServices(async () => ruleGroupsProto(ev, ext)),
     },
@@ -203,13 +235,16 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
       runSignal = signal;
       loops = start(ev, AbortSignal.any([signal, generation.signal]));
       const maint = maintenanceLoop(signal);
+      const senders = queues.map((q) => q.run(signal));
       await new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
       generation.abort();
       await Promise.all(loops);
       await maint;
+      // Stateless: each queue had its last flush attempt (bounded) when the signal aborted.
+      await Promise.all(senders);
       // The head stays in the WAL (replayed at the next start), as Prometheus's TSDB does on close;
       // blocks already cut get a last upload attempt.
-      if (tsdb.shipper) await tsdb.shipper.sync().catch((e: Error) => log.warn('final shipper sync failed', { err: e.message }));
+      if (tsdb?.shipper) await tsdb.shipper.sync().catch((e: Error) => log.warn('final shipper sync failed', { err: e.message }));
       ctx.setReady(false);
     },
   };
