@@ -8,6 +8,8 @@
 //     each, forwarding over loopback gRPC thanos.WriteableStore/RemoteWrite): RF=1 hashmod and RF=3
 //     ketama, samples/s acknowledged and per CPU-second of this process (all three receivers' work:
 //     for RF=3 every sample is stored three times);
+//   - Prometheus 2.42's own remote-write receiver (--web.enable-remote-write-receiver, when
+//     /usr/bin/prometheus exists) on the same requests: samples/s and per CPU-second of its process;
 //   - peak RSS.
 //
 //   npm run bench -- receive [--series=1000] [--samples=120] [--perRequest=2000] [--runs=3]
@@ -25,6 +27,8 @@ import { dialGrpc, startGrpc, type GrpcListener } from '../host/server/grpc.ts';
 import { writeableStoreServices } from '../lib/store/server.ts';
 import { Receiver, Router, newMultiHashring, parseHashringsConfig, receiveHttpHandler, type HashringAlgorithm } from '../lib/receive/mod.ts';
 import { freePort } from '../test/harness/ports.ts';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 
 function arg(args: string[], name: string, def: number): number {
   const a = args.find((x) => x.startsWith(`--${name}=`));
@@ -117,6 +121,13 @@ async function once(args: string[]): Promise<{ phases: Result; peak: number }> {
         line: (d) => `router RF=${rf} ${algo} over 3 receivers (loopback gRPC, one process): ${total} samples in ${d.toFixed(2)} s = ${(total / d / 1e3).toFixed(0)}k samples/s acknowledged, ${(total / r.cpu / 1e3).toFixed(0)}k samples per CPU-second`,
       };
     }
+    if (existsSync('/usr/bin/prometheus')) {
+      const r = await promPhase(lists);
+      phases.prometheus = {
+        secs: r.secs,
+        line: (d) => `Prometheus 2.42 remote-write receiver, same requests: ${total} samples in ${d.toFixed(2)} s = ${(total / d / 1e3).toFixed(0)}k samples/s, ${(total / r.cpu / 1e3).toFixed(0)}k samples per CPU-second`,
+      };
+    }
     return { phases, peak };
   } finally {
     clearInterval(rss);
@@ -170,5 +181,44 @@ async function routerPhase(core: Awaited<ReturnType<typeof createCore>>, lists: 
     for (const r of routers) r.close();
     for (const s of servers) await s.close(0);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/** The same requests into a real Prometheus (its remote-write receiver); CPU from /proc/<pid>/stat. */
+async function promPhase(lists: TimeSeries[][]): Promise<{ secs: number; cpu: number }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'bench-prom-'));
+  const proc = spawn('/usr/bin/prometheus', [
+    `--config.file=/dev/null`, `--storage.tsdb.path=${dir}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-remote-write-receiver',
+  ], { stdio: 'ignore' });
+  const cpuOf = () => {
+    const f = readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+  };
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/-/ready`);
+        await r.arrayBuffer();
+        if (r.status === 200) break;
+      } catch {
+        /* not yet */
+      }
+      if (i > 600) throw new Error('prometheus did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const reqs = lists.map((l) => rwRequest(l));
+    const cpu0 = cpuOf();
+    const t0 = performance.now();
+    for (const b of reqs) {
+      const r = await fetch(`http://127.0.0.1:${port}/api/v1/write`, { method: 'POST', headers: b.headers, body: await b.arrayBuffer() });
+      if (r.status !== 204 && r.status !== 200) throw new Error(`prometheus answered ${r.status}: ${await r.text()}`);
+      await r.arrayBuffer();
+    }
+    const secs = (performance.now() - t0) / 1000;
+    return { secs, cpu: Math.max(0.01, cpuOf() - cpu0) };
+  } finally {
+    proc.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
   }
 }
