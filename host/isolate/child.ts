@@ -3,7 +3,7 @@
 // holding only the granted variables. Deno enforces the grant on everything the plugin does (its
 // own node:fs, fetch, process.env, child processes, workers, FFI); the capabilities it is handed
 // (ctx.fs, ctx.fetch, ctx.env) are the host's checked ones (host/checked.ts), so a denial names
-// the plugins.yaml key exactly as inline. The host talks to it over stdin/stdout (host/isolate/
+// the plugins.yaml key exactly as inline. The host talks to it over a Unix socket (host/isolate/
 // wire.ts); console output goes to stderr, which the host logs.
 import * as nodeFs from 'node:fs';
 import { checkedFetch, createFs, type FsPromises } from '../checked.ts';
@@ -15,8 +15,8 @@ import type { Capabilities, Logger, Metrics, ObjstorePlugin, PermissionRequest }
 import { Peer, serializeError, type Incoming, type Outgoing } from './wire.ts';
 
 interface DenoLike {
-  stdin: { readable: ReadableStream<Uint8Array> };
-  stdout: { writable: WritableStream<Uint8Array> };
+  args: string[];
+  connect(o: { transport: 'unix'; path: string }): Promise<{ readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }>;
   exit(code?: number): never;
 }
 const D = (globalThis as unknown as { Deno: DenoLike }).Deno;
@@ -25,7 +25,8 @@ const proc = (globalThis as unknown as { process: { exit(code?: number): never }
 // Captured before the plugin loads: the channel, the real exit, the runtime's fetch.
 const realExit = D.exit.bind(D);
 const runtimeFetch = globalThis.fetch.bind(globalThis);
-const writer = D.stdout.writable.getWriter();
+const connect = D.connect.bind(D);
+const channelPath = D.args[0]!;
 let label = 'plugin';
 
 // The plugin may not end the process the host talks to; the host stops it (close()).
@@ -34,7 +35,7 @@ const refuseExit = (api: string) => (code?: number): never => {
 };
 Object.defineProperty(D, 'exit', { value: refuseExit('Deno.exit'), writable: false, configurable: false });
 Object.defineProperty(proc, 'exit', { value: refuseExit('process.exit'), writable: false, configurable: false });
-// stdout is the channel: console output goes to stderr.
+// Console output goes to stderr, which the host logs.
 for (const k of ['log', 'info', 'debug'] as const) console[k] = console.error.bind(console);
 
 let plugin: ObjstorePlugin | undefined;
@@ -206,13 +207,15 @@ let pluginModule: Record<string, unknown> = {};
  * before any plugin code) and the plugin second: a static import, which Deno loads without granting
  * the plugin read access to its own files or anything else.
  */
-export function main(mod: Record<string, unknown>): void {
+export async function main(mod: Record<string, unknown>): Promise<void> {
   pluginModule = mod;
+  const chan = await connect({ transport: 'unix', path: channelPath });
+  const writer = chan.writable.getWriter();
   const peer: Peer = new Peer(
-    D.stdin.readable,
+    chan.readable,
     (f) => { writer.write(f).catch(() => realExit(1)); },
     (m, a, inc) => handle(peer, m, a, inc),
   );
-  // The host went away (stdin closed): nothing left to serve.
+  // The host went away (channel closed): nothing left to serve.
   peer.onClose = () => realExit(0);
 }

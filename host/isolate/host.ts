@@ -11,6 +11,7 @@
 // (measured: host/README.md "Isolation").
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -115,12 +116,12 @@ class Conn {
   private sinks: { log: Logger; metrics?: Metrics };
   private metrics = new Map<string, { inc?: Function; dec?: Function; set?: Function; observe?: Function }>();
 
-  constructor(readonly child: ChildProcess, o: IsolatedOptions) {
+  constructor(readonly child: ChildProcess, sock: net.Socket, o: IsolatedOptions) {
     this.sinks = { log: o.log };
-    const stdout = child.stdout as unknown as { ref(): void; unref(): void };
+    const stdout = sock;
     this.peer = new Peer(
       undefined,
-      (f) => { child.stdin!.write(f); },
+      (f) => { sock.write(f); },
       async (m) => { throw new Error(`the host serves no calls (${m})`); },
       (m, a) => this.note(m, a),
     );
@@ -131,9 +132,9 @@ class Conn {
     child.unref();
     stdout.unref();
     (child.stderr as unknown as { unref(): void }).unref();
-    (child.stdin as unknown as { unref?(): void }).unref?.();
-    child.stdin!.on('error', () => {});
-    child.stdout!.on('data', (d: Buffer) => this.peer.feed(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
+    sock.on('error', () => {});
+    sock.on('data', (d: Buffer) => this.peer.feed(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
+    sock.on('close', () => this.peer.close(new Error(this.exited ?? `plugin ${o.label}: channel closed`)));
     let errText = '';
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (d: string) => {
@@ -182,28 +183,62 @@ class Conn {
  * plugin, both static imports (Deno loads a static module graph without read grants; a dynamic
  * import would need --allow-read on the plugin's files). Removed once the plugin answered init.
  */
-function entryFile(pluginFile: string): { file: string; remove(): void } {
+function entryFile(pluginFile: string): { file: string; dir: string; remove(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'thanos-isolate-'));
   const file = path.join(dir, 'entry.ts');
   const url = (f: string) => JSON.stringify(pathToFileURL(f).href);
   fs.writeFileSync(file, `import { main } from ${url(CHILD)};\nimport * as plugin from ${url(pluginFile)};\nmain(plugin);\n`);
-  return { file, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  return { file, dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-function start(o: IsolatedOptions): { conn: Conn; entry: { remove(): void } } {
+/**
+ * The channel is a Unix socket in the entry's private directory, not the child's stdin/stdout: a
+ * round trip through Deno's stdin measured about twice that of a socket. The plugin process is
+ * granted that one path (read, write, net unix:) on top of its grant.
+ */
+function withChannel(flags: string[], sock: string): string[] {
+  const out = [...flags];
+  for (const [kind, entry] of [['read', sock], ['write', sock], ['net', `unix:${sock}`]] as const) {
+    const i = out.findIndex((f) => f === `--allow-${kind}` || f.startsWith(`--allow-${kind}=`));
+    if (i < 0) out.push(`--allow-${kind}=${entry}`);
+    else if (out[i] !== `--allow-${kind}`) out[i] = `${out[i]},${entry}`;
+  }
+  return out;
+}
+
+async function start(o: IsolatedOptions): Promise<{ conn: Conn; entry: { remove(): void } }> {
+  const flags = denoFlags(o.grant, o.grantBaseDir, o.grantKey);
   const entry = entryFile(o.file);
-  const args = ['run', '--quiet', '--no-prompt', '--no-config', '--node-modules-dir=manual', ...denoFlags(o.grant, o.grantBaseDir, o.grantKey), entry.file];
-  const child = spawn(denoBinary(), args, { stdio: ['pipe', 'pipe', 'pipe'], env: isolatedEnv(o.grant), cwd: REPO_ROOT });
+  const sock = path.join(entry.dir, 's');
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(sock, () => resolve()); });
+  const args = ['run', '--quiet', '--no-prompt', '--no-config', '--node-modules-dir=manual', ...withChannel(flags, sock), entry.file, sock];
+  const child = spawn(denoBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'], env: isolatedEnv(o.grant), cwd: REPO_ROOT });
   live.add(child);
   if (!exitHook) {
     exitHook = true;
     process.on('exit', () => { for (const c of live) c.kill('SIGKILL'); });
   }
-  return { conn: new Conn(child, o), entry };
+  let errText = '';
+  const onErr = (d: Buffer) => { errText = (errText + d.toString()).slice(-2000); };
+  child.stderr!.on('data', onErr);
+  try {
+    const s = await new Promise<net.Socket>((resolve, reject) => {
+      server.once('connection', resolve);
+      child.once('exit', (code, sig) => reject(new Error(`plugin ${o.label} process exited before connecting (${sig ? `signal ${sig}` : `code ${code}`})${errText ? `: ${errText.trim().split('\n').slice(-3).join(' | ')}` : ''}`)));
+    });
+    child.stderr!.off('data', onErr);
+    return { conn: new Conn(child, s, o), entry };
+  } catch (err) {
+    entry.remove();
+    throw err;
+  } finally {
+    server.close();
+  }
 }
 
 async function initConn(o: IsolatedOptions): Promise<{ conn: Conn; desc: { manifest: PluginManifest; provider: string; retries: 'host' | 'provider' } }> {
-  const { conn, entry } = start(o);
+  const { conn, entry } = await start(o);
   try {
     const r = await conn.peer.call('init', [{ label: o.label, grant: o.grant, grantKey: o.grantKey, grantBaseDir: o.grantBaseDir, baseDir: o.baseDir, cwd: process.cwd() }]);
     return { conn, desc: r.value as { manifest: PluginManifest; provider: string; retries: 'host' | 'provider' } };
