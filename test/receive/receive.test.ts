@@ -290,6 +290,9 @@ test('config: --label syntax, required external labels, replication factor, hash
   assert.throws(() => plugin.parseConfig({ labels: ['a="1"'], hashringsAlgorithm: 'ketema' }), /must be one of hashmod, ketama/);
   assert.throws(() => plugin.parseConfig({ labels: ['a="1"'], replicationFactor: 3, hashringsAlgorithm: 'ketama', hashrings: '[{"endpoints":["a:1","b:1"]}]' }), /ketama: amount of endpoints needs to be larger than replication factor/);
   assert.throws(() => plugin.parseConfig({ labels: ['a="1"'], hashringz: 'x' }), /hashringz: unknown receive option/);
+  // forwarded writes are not compressed: only none (Thanos's default snappy is refused by name)
+  assert.is(plugin.parseConfig({ labels: ['a="1"'], grpcCompression: 'none' }).replicationFactor, 1);
+  assert.throws(() => plugin.parseConfig({ labels: ['a="1"'], grpcCompression: 'snappy' }), /--receive.grpc-compression="snappy" is not implemented yet/);
   const c = plugin.parseConfig({ labels: ['a="1"'] });
   assert.is(c.remoteWriteAddress, '0.0.0.0:19291');
   assert.is(c.tenantHeader, 'THANOS-TENANT');

@@ -2,7 +2,7 @@
 // same keys): ingestor, hashring router with replication (--receive.hashrings-file / --receive.hashrings,
 // --receive.local-endpoint, --receive.replication-factor). TLS, OTLP, limits and relabelling are not
 // accepted (unknown flags are errors).
-import { ConfigError, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
+import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import {
   configBool, configGoDuration, configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented, type RawConfig,
 } from '../../../lib/config/fields.ts';
@@ -71,6 +71,9 @@ export const receiveFlags: FlagSpec[] = [
   { name: 'receive.hashrings-file-refresh-interval', key: 'hashringsRefreshInterval', type: 'duration', default: '5m', help: 'Refresh interval to re-read the hashring configuration file (the file is also checked for changes every second, standing in for Thanos\'s file watcher).' },
   { name: 'receive.local-endpoint', key: 'localEndpoint', type: 'string', default: '', help: "Endpoint of local receive node. Used to identify the local node in the hashring configuration. If it's empty AND hashring configuration was provided, it means that receive will run in RoutingOnly mode." },
   { name: 'receive-forward-timeout', key: 'forwardTimeout', type: 'duration', default: '5s', help: 'Timeout for each forward request.' },
+  // Thanos defaults to snappy; grpc-js has no snappy codec, so forwarded writes go uncompressed and
+  // only `none` is accepted (a Thanos receiver accepts both).
+  { name: 'receive.grpc-compression', key: 'grpcCompression', type: 'string', default: 'none', help: 'Compression algorithm to use for gRPC requests to other receivers. Only none is accepted (Thanos: snappy, the default there).', refused: notImplementedYet('thanos receive', 'snappy compression of forwarded writes'), accept: ['none'] },
   { name: 'receive.limits-config-file', key: 'limitsConfigFile', type: 'string', default: '', help: 'Path to YAML file that contains limit configuration (write: global: max_concurrency, meta_monitoring_url, meta_monitoring_limit_query; default/tenants: request: size_bytes_limit, series_limit, samples_limit; head_series_limit). Re-read when it changes.' },
   { name: 'receive.limits-config', key: 'limitsConfig', type: 'string', default: '', help: "Alternative to 'receive.limits-config-file' flag (mutually exclusive). Content of YAML file that contains limit configuration." },
   { name: 'receive.limits-config-reload-timer', key: 'limitsConfigReloadTimer', type: 'duration', default: '1s', help: 'Minimum amount of time to pass for the limit configuration to be reloaded. Helps to avoid excessive reloads.' },
@@ -132,6 +135,7 @@ function parseStrict(input: unknown): ReceiveConfig {
   const raw = configMapping(input, 'receive');
   rejectHostKeys(raw, 'receive');
   rejectUnknownKeys(raw, [KNOWN], 'unknown receive option');
+  refuseUnimplemented(raw, receiveFlags);
   const labels: Record<string, string> = {};
   const rl = raw.labels;
   if (Array.isArray(rl)) {
@@ -224,6 +228,5 @@ function parseStrict(input: unknown): ReceiveConfig {
       labelValueLengthLimit: int('labelValueLengthLimit', 0, 0),
     },
   };
-  refuseUnimplemented(raw, receiveFlags);
 }
 
