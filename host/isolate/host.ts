@@ -118,7 +118,6 @@ class Conn {
 
   constructor(readonly child: ChildProcess, sock: net.Socket, o: IsolatedOptions) {
     this.sinks = { log: o.log };
-    const stdout = sock;
     this.peer = new Peer(
       undefined,
       (f) => { sock.write(f); },
@@ -127,10 +126,10 @@ class Conn {
     );
     // Referenced only while calls or streams are in flight: an idle plugin process does not keep the host alive.
     this.peer.onActive = (n) => {
-      if (n > 0) { child.ref(); stdout.ref(); } else { child.unref(); stdout.unref(); }
+      if (n > 0) { child.ref(); sock.ref(); } else { child.unref(); sock.unref(); }
     };
     child.unref();
-    stdout.unref();
+    sock.unref();
     (child.stderr as unknown as { unref(): void }).unref();
     sock.on('error', () => {});
     sock.on('data', (d: Buffer) => this.peer.feed(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
