@@ -517,8 +517,9 @@ function varbitUint(): u64 {
   if (!has(2)) return false;
   let mbits: u32;
   let nt: u32;
+  let hdr: u32;
   if (((w >> 62) & 1) == 0) {
-    rPos += 2;
+    hdr = 2;
     const lead = <u32>load<u8>(lt + (s << 1));
     nt = <u32>load<u8>(lt + (s << 1), 1);
     mbits = 64 - lead - nt;
@@ -531,14 +532,22 @@ function varbitUint(): u64 {
       rErr = HERR_XOR;
       return false;
     }
-    rPos += 13;
+    hdr = 13;
     nt = 64 - nl - mb;
     store<u8>(lt + (s << 1), <u8>nl);
     store<u8>(lt + (s << 1), <u8>nt, 1);
     mbits = mb;
   }
-  if (!has(<usize>mbits)) return false;
-  const bits = take(mbits);
+  if (!has(<usize>(hdr + mbits))) return false;
+  // the peeked word holds at least 57 valid bits: most values need no second load
+  let bits: u64;
+  if (hdr + mbits <= 57) {
+    bits = (w << (<u64>hdr)) >> (<u64>(64 - mbits));
+    rPos += <usize>(hdr + mbits);
+  } else {
+    rPos += <usize>hdr;
+    bits = take(mbits);
+  }
   store<u64>(vals + (s << 3), load<u64>(vals + (s << 3)) ^ (bits << (<u64>nt)));
   return true;
 }
