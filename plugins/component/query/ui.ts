@@ -1,4 +1,4 @@
-// The querier's web UI routes: /graph, /stores and their static assets (our ui/ directory and
+// The querier's web UI routes: /graph, /stores, /alerts, /rules and their static assets (our ui/ directory and
 // uPlot's dist files from node_modules), read through the file capability and cached in memory.
 import { Hono } from 'hono';
 
@@ -8,17 +8,31 @@ export interface UiOptions {
   uplotDir: string;
   /** Prefix written into links and asset URLs (--web.external-prefix or --web.route-prefix). */
   linkPrefix: string;
+  /** Pages served and shown in the navigation, in order (default: the querier's four). */
+  pages?: string[];
+  /** Extra routes that serve one of the pages (the ruler: graph → rules, for generatorURL). */
+  aliases?: Record<string, string>;
+  /** Where `/` redirects (default: the first page). */
+  home?: string;
+  /** Base of the expression links on the rules/alerts pages (default: this UI's /graph). */
+  graphUrl?: string;
 }
 
 const ASSETS: Record<string, { dir: 'ui' | 'uplot'; file: string; type: string }> = {
   'graph.js': { dir: 'ui', file: 'graph.js', type: 'text/javascript; charset=utf-8' },
   'stores.js': { dir: 'ui', file: 'stores.js', type: 'text/javascript; charset=utf-8' },
+  'rules.js': { dir: 'ui', file: 'rules.js', type: 'text/javascript; charset=utf-8' },
   'style.css': { dir: 'ui', file: 'style.css', type: 'text/css; charset=utf-8' },
   'uPlot.iife.min.js': { dir: 'uplot', file: 'uPlot.iife.min.js', type: 'text/javascript; charset=utf-8' },
   'uPlot.min.css': { dir: 'uplot', file: 'uPlot.min.css', type: 'text/css; charset=utf-8' },
 };
 
-const PAGES: Record<string, string> = { graph: 'graph.html', stores: 'stores.html' };
+const PAGES: Record<string, { file: string; title: string }> = {
+  graph: { file: 'graph.html', title: 'Graph' },
+  stores: { file: 'stores.html', title: 'Stores' },
+  alerts: { file: 'alerts.html', title: 'Alerts' },
+  rules: { file: 'rules.html', title: 'Rules' },
+};
 
 function escapeAttr(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -37,11 +51,19 @@ export function uiRoutes(opts: UiOptions): Hono {
   const dirOf = (d: 'ui' | 'uplot') => (d === 'ui' ? opts.uiDir : opts.uplotDir);
   const app = new Hono();
 
-  app.get('/', (c) => c.redirect(`${opts.linkPrefix}/graph`, 302));
-  for (const [route, file] of Object.entries(PAGES)) {
+  const pages = opts.pages ?? ['graph', 'stores', 'alerts', 'rules'];
+  const prefix = escapeAttr(opts.linkPrefix);
+  const nav = (active: string) => `<nav class="top">\n  <a class="brand" href="${prefix}/${pages[0]}">Thanos</a>\n${
+    pages.map((p) => `  <a href="${prefix}/${p}"${p === active ? ' class="active"' : ''}>${PAGES[p]!.title}</a>\n`).join('')}</nav>`;
+  const graphUrl = escapeAttr(opts.graphUrl ?? `${opts.linkPrefix}/graph`);
+  app.get('/', (c) => c.redirect(`${opts.linkPrefix}/${opts.home ?? pages[0]}`, 302));
+  const routes: Array<[string, string]> = [...pages.map((p): [string, string] => [p, p]), ...Object.entries(opts.aliases ?? {})];
+  for (const [route, page] of routes) {
+    const file = PAGES[page]!.file;
     app.get(`/${route}`, async () => {
       try {
-        const html = new TextDecoder().decode(await load(opts.uiDir + file)).replaceAll('{{PREFIX}}', escapeAttr(opts.linkPrefix));
+        const html = new TextDecoder().decode(await load(opts.uiDir + file))
+          .replaceAll('{{PREFIX}}', prefix).replaceAll('{{GRAPH}}', graphUrl).replace('{{NAV}}', nav(page));
         return new Response(html, { headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' } });
       } catch (e) {
         return new Response(`UI page ${file} unavailable: ${(e as Error).message}\n`, { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });

@@ -18,6 +18,11 @@ import {
   alertSender, EndpointsResolver, Evaluator, loadRuleFiles, parseRemoteWriteConfig, RemoteWriteQueue, parseAlertmanagersConfig, parseQueryEndpointsConfig, queryApiClient, ruleGroupsProto, rulesServices, RuleTSDB, type GroupState, type RecordedSample,
 } from '../../../lib/rules/mod.ts';
 import { ruleFlags, parseRuleConfig, type RuleConfig } from './config.ts';
+// The alerts and rules pages are the querier's (one copy of the page code; the ruler serves two of them).
+import { uiRoutes } from '../query/ui.ts';
+
+const UI_DIR = new URL('../query/ui/', import.meta.url).pathname;
+const UI_PATHS = new Set(['/', '/alerts', '/rules', '/graph']);
 
 export { parseRuleConfig, ruleFlags, type RuleConfig } from './config.ts';
 export { loadRuleFiles, parseQueryResponse } from '../../../lib/rules/mod.ts';
@@ -163,6 +168,13 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
     log.info('rules reloaded', { groups: ev.groups.length });
   }
 
+  // Thanos's ruler UI: /alerts and /rules. generatorURL is <alert.query-url>/graph?g0.expr=…, and
+  // alert.query-url defaults to the ruler itself, so /graph here shows the rules with that expression;
+  // expression links go to alert.query-url's /graph (a querier's graph page when it points at one).
+  const ui = uiRoutes({
+    readFile: (p) => ctx.fs.readFile(p), uiDir: UI_DIR, uplotDir: UI_DIR, linkPrefix: '',
+    pages: ['alerts', 'rules'], aliases: { graph: 'rules' }, home: 'alerts', graphUrl: `${queryUrl}/graph`,
+  });
   const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 
   async function maintenanceLoop(signal: AbortSignal): Promise<void> {
@@ -222,6 +234,7 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
           return new Response(`failed to reload rules: ${(e as Error).message}\n`, { status: 500 });
         }
       }
+      if (req.method === 'GET' && (UI_PATHS.has(p) || p.startsWith('/static/'))) return ui.fetch(req);
       return new Response('404 page not found\n', { status: 404 });
     },
     async reload() {
