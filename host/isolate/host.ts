@@ -107,6 +107,8 @@ export interface IsolatedOptions {
 }
 
 const live = new Set<ChildProcess>();
+/** Entry directories of processes still starting (removed on exit too). */
+const entryDirs = new Set<string>();
 let exitHook = false;
 
 /** One plugin process and its channel. */
@@ -187,7 +189,8 @@ function entryFile(pluginFile: string): { file: string; dir: string; remove(): v
   const file = path.join(dir, 'entry.ts');
   const url = (f: string) => JSON.stringify(pathToFileURL(f).href);
   fs.writeFileSync(file, `import { main } from ${url(CHILD)};\nimport * as plugin from ${url(pluginFile)};\nmain(plugin);\n`);
-  return { file, dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  entryDirs.add(dir);
+  return { file, dir, remove: () => { entryDirs.delete(dir); fs.rmSync(dir, { recursive: true, force: true }); } };
 }
 
 /**
@@ -216,7 +219,10 @@ async function start(o: IsolatedOptions): Promise<{ conn: Conn; entry: { remove(
   live.add(child);
   if (!exitHook) {
     exitHook = true;
-    process.on('exit', () => { for (const c of live) c.kill('SIGKILL'); });
+    process.on('exit', () => {
+      for (const c of live) c.kill('SIGKILL');
+      for (const d of entryDirs) fs.rmSync(d, { recursive: true, force: true });
+    });
   }
   let errText = '';
   const onErr = (d: Buffer) => { errText = (errText + d.toString()).slice(-2000); };
