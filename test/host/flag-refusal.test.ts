@@ -28,7 +28,6 @@ const REFUSED: Array<[string, string]> = [
   // sidecar, receive
   ['sidecar --data-dir=./d', 'data-dir'],
   ['receive --label=a="b" --data-dir=./d', 'data-dir'],
-  ['receive --label=a="b" --receive.replication-factor=3', 'receive.replication-factor'],
   // store
   ['store --chunk-pool-size=1GB', 'chunk-pool-size'],
   ['store --no-store.enable-index-header-lazy-reader', 'store.enable-index-header-lazy-reader'],
@@ -224,6 +223,8 @@ const SAMPLES: Record<string, unknown> = {
   // receive
   'receive:remoteWriteAddress': '127.0.0.1:1', 'receive:tsdbPath': './tsdb', 'receive:labels': ['b="c"'], 'receive:tenantHeader': 'X-T',
   'receive:defaultTenant': 't1', 'receive:tenantLabelName': 'tenant', 'receive:replicaHeader': 'X-R',
+  'receive:hashrings': '[{"endpoints": ["127.0.0.1:1"]}]', 'receive:hashringsAlgorithm': 'ketama',
+  'receive:limitsConfig': 'write:\n  global:\n    max_concurrency: 3\n',
   // store
   'store:minTime': '-2w', 'store:maxTime': '-1d', 'store:selectorRelabelConfig': '[]', 'store:selectorRelabelConfigFile': 'r.yaml',
   'store:indexCacheConfig': 'type: IN-MEMORY', 'store:indexCacheConfigFile': 'c.yaml', 'store:indexCacheSize': '1MB',

@@ -304,7 +304,7 @@ test('config: the new flags exist with Thanos\'s name and default, and bad value
   for (const n of ['receive.label-limit', 'receive.label-name-length-limit', 'receive.label-value-length-limit']) assert.is(flags[n], 0);
   const base = { tsdbPath: '/tmp/x', labels: ['r="1"'] };
   const cfg = plugin.parseConfig(base);
-  assert.is(cfg.tooFarInFutureMs, 0);
+  assert.is(cfg.tooFarInFutureMs, 600_000);
   assert.is(cfg.maxDecodedBytes, 32 << 20);
   assert.throws(() => plugin.parseConfig({ ...base, maxDecodedBytes: 0 }), /max-decoded-bytes/);
   assert.throws(() => plugin.parseConfig({ ...base, labelLimit: -1 }), /label-limit/);
