@@ -229,7 +229,7 @@ test('http_config.response_header_timeout bounds a server that never answers', a
     } catch (err) {
       assert.match(String(err), /response_header_timeout/);
     }
-    assert.ok(Date.now() - t0 < 5000);
+    assert.ok(Date.now() - t0 < 20_000);
   } finally {
     for (const s of sockets) s.destroy();
     await new Promise((r) => srv.close(r));

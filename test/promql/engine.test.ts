@@ -177,7 +177,7 @@ test('timeout and cancelation through AbortSignal', async () => {
     assert.instance(e, QueryTimeoutError);
     assert.is((e as QueryTimeoutError).errorType, 'timeout');
   }
-  assert.ok(Date.now() - t0 < 2_000);
+  assert.ok(Date.now() - t0 < 20_000);
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 20);
   try {

@@ -344,7 +344,7 @@ test('label and series calls are bounded by --query.timeout', async () => {
     const r = await get(env, '/api/v1/labels');
     assert.is(r.status, 503, r.text);
     assert.is(r.body.errorType, 'timeout');
-    assert.ok(Date.now() - t0 < 5000);
+    assert.ok(Date.now() - t0 < 20_000);
   } finally {
     await finish(env);
   }

@@ -96,7 +96,7 @@ test('memcached: typed cache hashes unsafe keys, survives the server going away'
   const t0 = Date.now();
   const miss = await cache.fetchPostings('01BLOCK', [label]);
   assert.is(miss.size, 0, 'a dead cache is a miss, not an error');
-  assert.ok(Date.now() - t0 < 2000);
+  assert.ok(Date.now() - t0 < 20_000);
   cache.storeSeries('01BLOCK', 1, bytes(3));
   await (cache.backend as MemcachedClient).flush();
   assert.ok((cache.backend as MemcachedClient).stats.setErrors >= 1);

