@@ -57,6 +57,8 @@ const CUSTOM: i32 = -53;
   return reinterpret<u64>(x) == STALE;
 }
 
+const MAX_COUNT: f64 = 1125899906842624; // 2^50
+
 // 1 if x is not an integer within ±max (NaN fails the first test), without branches.
 // @ts-ignore: decorator
 @inline function badInt(x: f64, max: f64): i32 {
@@ -83,20 +85,7 @@ function valuesOk(d: usize): bool {
     const z = load<f64>(zP + (i << 3));
     if ((badInt(c, MC) | badInt(z, MC) | <i32>(c < 0) | <i32>(z < 0)) != 0) return false;
   }
-  if (float) return true;
-  // buckets of stale samples are ignored by the encoder, but the twin checks only live samples:
-  // scan per sample so a stale marker's (unused) buckets do not count
-  const P = <usize>load<u32>(d + HD_P);
-  const N = B - P;
-  for (let i: usize = 0; i < n; i++) {
-    if (isStale(load<f64>(sP + (i << 3)))) continue;
-    let bad: i32 = 0;
-    const pb = pP + i * P * 8;
-    for (let j: usize = 0; j < P; j++) bad = bad | badInt(load<f64>(pb + (j << 3)), MC);
-    const nb = nP + i * N * 8;
-    for (let j: usize = 0; j < N; j++) bad = bad | badInt(load<f64>(nb + (j << 3)), MC);
-    if (bad != 0) return false;
-  }
+  // integer buckets are checked while they are encoded (encodeBuckets)
   return true;
 }
 
@@ -261,7 +250,7 @@ export function histogramEncode(d: usize, out: usize, scratch: usize): i32 {
   const t0 = <i64>load<f64>(tP);
   putVarbitInt(t0);
   if (float) encodeFloat(n, P, N, tP, cP, zP, sP, pP, nP, scratch, stale0, t0);
-  else encodeInt(n, P, N, tP, cP, zP, sP, pP, nP, scratch, stale0, t0);
+  else if (encodeInt(n, P, N, tP, cP, zP, sP, pP, nP, scratch, stale0, t0) != 0) return HERR_VALUE;
   return <i32>(writerFinish() - out);
 }
 
@@ -269,13 +258,16 @@ export function histogramEncode(d: usize, out: usize, scratch: usize): i32 {
 // loop of the int encoder, so the bit writer's state lives in locals here (bstream's globals cost
 // V8 a load and store per access) and is handed back at the end.
 // @ts-ignore: decorator
-@inline function encodeBuckets(src: usize, k: usize, prevB: usize, prevBD: usize): void {
+@inline function encodeBuckets(src: usize, k: usize, prevB: usize, prevBD: usize): i32 {
   let prev: i64 = 0;
+  let bad: i32 = 0;
   let acc = writerAcc();
   let fill = writerFill();
   let op = wPtr;
   for (let j: usize = 0; j < k; j++) {
-    const x = <i64>load<f64>(src + (j << 3));
+    const xf = load<f64>(src + (j << 3));
+    bad |= badInt(xf, MAX_COUNT);
+    const x = <i64>xf;
     const dd = x - prev;
     prev = x;
     const delta = dd - load<i64>(prevB + (j << 3));
@@ -310,12 +302,14 @@ export function histogramEncode(d: usize, out: usize, scratch: usize): i32 {
     }
   }
   writerSet(op, acc, fill);
+  return bad;
 }
 
 function encodeInt(
   n: u32, P: usize, N: usize, tP: usize, cP: usize, zP: usize, sP: usize, pP: usize, nP: usize,
   scratch: usize, stale0: bool, t0: i64,
-): void {
+): i32 {
+  let bad: i32 = 0;
   const B = P + N;
   // scratch: prevB[B] i64 (delta-between-buckets form of the last sample), prevBD[B] i64, then the sum's XOR slot
   const prevB = scratch;
@@ -335,7 +329,9 @@ function encodeInt(
     let prev: i64 = 0;
     for (let j: usize = 0; j < B; j++) {
       if (j == P) prev = 0;
-      const x = j < P ? <i64>load<f64>(pP + (j << 3)) : <i64>load<f64>(nP + ((j - P) << 3));
+      const xf = j < P ? load<f64>(pP + (j << 3)) : load<f64>(nP + ((j - P) << 3));
+      bad |= badInt(xf, MAX_COUNT);
+      const x = <i64>xf;
       const dd = x - prev;
       prev = x;
       putVarbitInt(dd);
@@ -368,9 +364,10 @@ function encodeInt(
     cD = cd;
     zD = zd;
     if (stale) continue;
-    encodeBuckets(pP + ii * P * 8, P, prevB, prevBD);
-    encodeBuckets(nP + ii * N * 8, N, prevB + (P << 3), prevBD + (P << 3));
+    bad |= encodeBuckets(pP + ii * P * 8, P, prevB, prevBD);
+    bad |= encodeBuckets(nP + ii * N * 8, N, prevB + (P << 3), prevBD + (P << 3));
   }
+  return bad;
 }
 
 function encodeFloat(

@@ -97,6 +97,18 @@ test('encoder refuses what Prometheus could not have written', () => {
     ['fractional count', (h) => (h.count[0] = 1.5)],
     ['negative count', (h) => (h.count[1] = -1)],
     ['count beyond 2^50', (h) => (h.zeroCount[0] = 2 ** 51)],
+    ['fractional bucket in sample 0', (h) => {
+      h.layout.positiveSpans = new Int32Array([0, 1]);
+      h.positive = new Float64Array([0.5, 1, 2]);
+    }],
+    ['NaN bucket in sample 2', (h) => {
+      h.layout.positiveSpans = new Int32Array([0, 1]);
+      h.positive = new Float64Array([1, 1, NaN]);
+    }],
+    ['bucket beyond 2^50', (h) => {
+      h.layout.positiveSpans = new Int32Array([0, 1]);
+      h.positive = new Float64Array([1, -(2 ** 51), 2]);
+    }],
     ['timestamp beyond 2^51', (h) => (h.t[0] = 2 ** 52)],
     ['odd spans', (h) => (h.layout.positiveSpans = new Int32Array([1]))],
     ['short bucket array', (h) => {
