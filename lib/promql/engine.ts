@@ -11,6 +11,7 @@ import { compareLabels } from '../labels/mod.ts';
 import { Evaluator } from './engine/evaluator.ts';
 import { pause } from './engine/driver.ts';
 import { preload } from './engine/selectors.ts';
+import { columnarMatrixSeries } from './engine/types.ts';
 import type { EngineOptions, MatrixSeries, Point, QueryOptions, QueryResult, Series, VectorSample } from './engine/types.ts';
 
 export type { EngineOptions, MatrixSeries, Point, QueryOptions, QueryResult, VectorSample } from './engine/types.ts';
@@ -95,10 +96,7 @@ export class Engine {
   }
 }
 function toMatrixSeries(s: Series): MatrixSeries {
-  const n = s.t.length;
-  const values: Point[] = new Array(n);
-  const t = s.t, v = s.v;
-  for (let i = 0; i < n; i++) values[i] = { t: t[i]!, v: v[i]! };
-  return { metric: s.metric, values };
+  // Column-wise: per-point objects only if a caller reads `values` (the HTTP API writes the columns).
+  return columnarMatrixSeries(s.metric, s.t, s.v);
 }
 

@@ -163,10 +163,11 @@ export function evalRangeInstant(ev: Evaluator, e: MatrixSelector | SubqueryExpr
     const hi = upperBound(r.t, r.n, ref);
     if (hi <= lo) continue;
     if (ev.shared.samples.current + (hi - lo) > ev.o.maxSamples) throw new TooManySamplesError();
-    // Native copies (memcpy) of the window; readers of a Series only index t/v, and this value only
-    // becomes an instant query's range-vector answer (a raw selection of millions of samples).
-    const t = r.t.slice(lo, hi) as unknown as number[];
-    const v = r.v.slice(lo, hi) as unknown as number[];
+    // Views of the window, no copy: readers of a Series only index t/v, and this value only becomes
+    // an instant query's range-vector answer (a raw selection of millions of samples; copying them
+    // in one go held the event loop and doubled the peak heap).
+    const t = r.t.subarray(lo, hi) as unknown as number[];
+    const v = r.v.subarray(lo, hi) as unknown as number[];
     ev.addSamples(t.length);
     out.push({ metric: r.labels, t, v, dropName: r.dropName });
   }

@@ -14,6 +14,54 @@ export interface MatrixSeries {
   metric: Labels;
   values: Point[];
 }
+/** Where a column-wise MatrixSeries keeps its samples (a symbol: invisible to JSON, keys, equality). */
+export const MATRIX_COLUMNS: unique symbol = Symbol('matrixColumns');
+/** Column-wise samples: index-readable arrays (plain or typed). */
+export interface MatrixColumns {
+  readonly t: ArrayLike<number>;
+  readonly v: ArrayLike<number>;
+}
+
+/**
+ * A MatrixSeries over column-wise samples. `values` (one object per point) is only built when first
+ * read: a raw selection of millions of samples written straight to JSON never allocates per-point
+ * objects (9M of them made a >1 GB heap whose major GCs held the event loop for seconds).
+ */
+export function columnarMatrixSeries(metric: Labels, t: ArrayLike<number>, v: ArrayLike<number>): MatrixSeries {
+  let values: Point[] | undefined;
+  // Dropped once `values` exists: a reader may then change the points, which become the truth.
+  let cols: MatrixColumns | undefined = { t, v };
+  return {
+    metric,
+    get values(): Point[] {
+      if (values === undefined) {
+        const n = t.length;
+        values = new Array(n);
+        for (let i = 0; i < n; i++) values[i] = { t: t[i]!, v: v[i]! };
+        cols = undefined;
+      }
+      return values;
+    },
+    set values(p: Point[]) {
+      values = p;
+      cols = undefined;
+    },
+    get [MATRIX_COLUMNS](): MatrixColumns | undefined {
+      return cols;
+    },
+  } as MatrixSeries;
+}
+
+/** A series' column-wise samples, if it has them and `values` was never built (else undefined). */
+export function matrixColumns(s: MatrixSeries): MatrixColumns | undefined {
+  return (s as { [MATRIX_COLUMNS]?: MatrixColumns })[MATRIX_COLUMNS];
+}
+
+/** Points in a series, without building per-point objects. */
+export function matrixLength(s: MatrixSeries): number {
+  const c = matrixColumns(s);
+  return c ? c.t.length : s.values.length;
+}
 export interface VectorSample {
   metric: Labels;
   value: Point;

@@ -2,6 +2,7 @@
 import { Hono, type Context } from 'hono';
 import { compareLabels, compareStrings, compileMatcher, type Matcher } from '../../../lib/labels/mod.ts';
 import { Engine, parseExpr, PromQLError, type QueryResult } from '../../../lib/promql/mod.ts';
+import { matrixColumns, matrixLength } from '../../../lib/promql/engine/types.ts';
 import {
   formatFloatF, formatJsonFloat, formatSampleValue, formatTimestamp, goJsonString, MAX_TIME_MS, MIN_TIME_MS, ParamError, parseApiDuration,
   parseGoBool, parseTime,
@@ -198,7 +199,10 @@ function* resultPieces(r: QueryResult): Generator<string> {
       yield '{"resultType":"matrix","result":[';
       let first = true;
       for (const s of r.result) {
-        const n = s.values.length;
+        // Column-wise series (the engine's) are read without building per-point objects.
+        const cols = matrixColumns(s);
+        const pts = cols ? undefined : s.values;
+        const n = cols ? cols.t.length : pts!.length;
         yield `${first ? '' : ','}{"metric":${metricJson(s.metric)}${n ? ',"values":[' : ''}`;
         first = false;
         // Long series (raw selections) in batches, so a streamed answer yields within a series too.
@@ -206,13 +210,14 @@ function* resultPieces(r: QueryResult): Generator<string> {
           const end = Math.min(n, at + VALUES_PER_PIECE);
           const vals: string[] = new Array(end - at);
           for (let i = at; i < end; i++) {
-            const p = s.values[i]!;
-            let t = ts.get(p.t);
+            const pt = cols ? cols.t[i]! : pts![i]!.t;
+            const pv = cols ? cols.v[i]! : pts![i]!.v;
+            let t = ts.get(pt);
             if (t === undefined) {
-              t = '[' + formatTimestamp(p.t) + ',"';
-              if (ts.size < TS_CACHE_MAX) ts.set(p.t, t);
+              t = '[' + formatTimestamp(pt) + ',"';
+              if (ts.size < TS_CACHE_MAX) ts.set(pt, t);
             }
-            vals[i - at] = t + formatSampleValue(p.v) + '"]';
+            vals[i - at] = t + formatSampleValue(pv) + '"]';
           }
           yield (at > 0 ? ',' : '') + vals.join(',');
         }
@@ -230,7 +235,7 @@ const STREAM_POINTS = 100_000;
 const STREAM_SLICE_MS = 10;
 
 function resultPoints(r: QueryResult): number {
-  if (r.resultType === 'matrix') return r.result.reduce((n, s) => n + s.values.length, 0);
+  if (r.resultType === 'matrix') return r.result.reduce((n, s) => n + matrixLength(s), 0);
   if (r.resultType === 'vector') return r.result.length;
   return 1;
 }
