@@ -22,6 +22,7 @@ export const BUILTIN_OBJSTORES: Record<string, string> = {
   AZURE: 'plugins/objstore/azure/mod.ts',
   ALIYUNOSS: 'plugins/objstore/oss/mod.ts',
   GCS: 'plugins/objstore/gcs/mod.ts',
+  COS: 'plugins/objstore/cos/mod.ts',
 };
 
 /**
@@ -29,7 +30,7 @@ export const BUILTIN_OBJSTORES: Record<string, string> = {
  * at a module that exists; test/host/registry.test.ts checks it): asking for one is an error that
  * says it is not implemented yet, rather than "unknown type".
  */
-export const THANOS_OBJSTORES_NOT_BUILT = ['COS', 'OCI', 'OBS', 'BOS'] as const;
+export const THANOS_OBJSTORES_NOT_BUILT = ['OCI', 'OBS', 'BOS'] as const;
 
 /** Older top-level spellings -> today's words (matched on the leading words of argv). */
 export const COMMAND_ALIASES: Array<{ from: string[]; to: string[] }> = [
