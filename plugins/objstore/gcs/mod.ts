@@ -13,7 +13,7 @@
 // secrets); fs read (the GOOGLE_APPLICATION_CREDENTIALS file).
 import { definePlugin, type Capabilities } from '../../../lib/sdk/mod.ts';
 import type { Bucket } from '../../../lib/objstore/bucket.ts';
-import { sdkFetch, unsupportedTlsField, type SdkFetch } from '../../../lib/objstore/kit/mod.ts';
+import { describeNetErr, sdkFetch, unsupportedTlsField, type SdkFetch } from '../../../lib/objstore/kit/mod.ts';
 import { parseGcsConfig, type GcsConfig } from './config.ts';
 import { GcsBucket, type GcsApi, type GcsAuth } from './bucket.ts';
 
@@ -81,7 +81,7 @@ async function metadataToken(ctx: Capabilities, fetch: SdkFetch): Promise<{ acce
   try {
     res = await fetch(url, { headers: { 'Metadata-Flavor': 'Google' } });
   } catch (err) {
-    throw new Error(`gcs: no credentials: service_account is empty, GOOGLE_APPLICATION_CREDENTIALS is unset, and the metadata server (${host}) did not answer: ${(err as Error).message}`, { cause: err });
+    throw new Error(`gcs: no credentials: service_account is empty, GOOGLE_APPLICATION_CREDENTIALS is unset, and the metadata server (${host}) did not answer: ${describeNetErr(err)}`, { cause: err });
   }
   const body = await res.text();
   if (!res.ok) throw new Error(`gcs: metadata server ${host}: ${res.status}: ${body.slice(0, 200)}`);
