@@ -30,7 +30,7 @@ import { PartialResponseStrategy } from '../../../lib/proto/store.ts';
 import { GrpcError, GrpcStatus, type GrpcServices } from '../../../lib/sdk/mod.ts';
 import { parseQueryConfig, queryFlags, type QueryConfig } from './config.ts';
 import { Gate } from '../../../lib/query/gate.ts';
-import { uiRoutes } from './ui.ts';
+import { uiRoutes } from '../../../lib/web/ui.ts';
 
 export { parseQueryConfig, queryFlags, type QueryConfig } from './config.ts';
 export { createApi } from './api.ts';

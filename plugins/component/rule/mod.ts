@@ -19,7 +19,7 @@ import {
 } from '../../../lib/rules/mod.ts';
 import { ruleFlags, parseRuleConfig, type RuleConfig } from './config.ts';
 // The alerts and rules pages are the querier's (one copy of the page code; the ruler serves two of them).
-import { uiRoutes } from '../query/ui.ts';
+import { uiRoutes } from '../../../lib/web/ui.ts';
 
 const UI_DIR = new URL('../query/ui/', import.meta.url).pathname;
 const UI_PATHS = new Set(['/', '/alerts', '/rules', '/graph']);

@@ -1,4 +1,4 @@
-// The querier's web UI routes: /graph, /stores, /alerts, /rules and their static assets (our ui/ directory and
+// The web UI routes shared by the querier and the ruler: /graph, /stores, /alerts, /rules and their static assets (the querier plugin's ui/ directory and
 // uPlot's dist files from node_modules), read through the file capability and cached in memory.
 import { Hono } from 'hono';
 
