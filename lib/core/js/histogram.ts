@@ -7,7 +7,7 @@ import {
   type HistogramLayout,
   type HistogramSamples,
 } from '../types.ts';
-import { copyBytes } from '../pool.ts';
+import { BitWriter } from './bitwriter.ts';
 
 const TWO32 = 4294967296;
 /** Largest integer the decoder lets through (Number.MAX_SAFE_INTEGER): beyond it f64 is inexact. */
@@ -25,63 +25,6 @@ const cu = new Uint32Array(cf.buffer);
 export function isStaleNaN(x: number): boolean {
   cf[0] = x;
   return cu[1] === STALE_HI && cu[0] === STALE_LO;
-}
-
-class BitWriter {
-  buf = new Uint8Array(4096);
-  pos = 0;
-  acc = 0;
-  fill = 0;
-  reset(size: number): void {
-    if (this.buf.length < size) this.buf = new Uint8Array(Math.max(size, this.buf.length * 2));
-    this.pos = 0;
-    this.acc = 0;
-    this.fill = 0;
-  }
-  /** The n (0..32) low bits of x, MSB first. */
-  bits(x: number, n: number): void {
-    while (n > 0) {
-      const room = 8 - this.fill;
-      if (n >= room) {
-        n -= room;
-        this.buf[this.pos++] = (this.acc << room) | ((x >>> n) & ((1 << room) - 1));
-        this.acc = 0;
-        this.fill = 0;
-      } else {
-        this.acc = (this.acc << n) | (x & ((1 << n) - 1));
-        this.fill += n;
-        n = 0;
-      }
-    }
-  }
-  bit(b: number): void {
-    this.acc = (this.acc << 1) | b;
-    if (++this.fill === 8) {
-      this.buf[this.pos++] = this.acc;
-      this.acc = 0;
-      this.fill = 0;
-    }
-  }
-  /** The n (0..64) low bits of hi:lo. */
-  bits64(hi: number, lo: number, n: number): void {
-    if (n > 32) {
-      this.bits(hi, n - 32);
-      this.bits(lo, 32);
-    } else this.bits(lo, n);
-  }
-  f64(x: number): void {
-    cf[0] = x;
-    this.bits(cu[1], 32);
-    this.bits(cu[0], 32);
-  }
-  finish(): Uint8Array {
-    if (this.fill > 0) {
-      this.buf[this.pos++] = this.acc << (8 - this.fill);
-      this.acc = 0;
-      this.fill = 0;
-    }
-    return copyBytes(this.buf.subarray(0, this.pos));
-  }
 }
 
 const w = new BitWriter();

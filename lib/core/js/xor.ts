@@ -1,72 +1,14 @@
 // Pure-TS twin of the XOR chunk codec (Prometheus chunkenc EncXOR, see ../FORMAT.md).
 // No BigInt: timestamps are exact integers in f64, 64-bit quantities travel as two u32 halves.
 import { CorruptChunkError, type Samples } from '../types.ts';
-import { copyBytes, poolF64 } from '../pool.ts';
+import { poolF64 } from '../pool.ts';
+import { BitWriter } from './bitwriter.ts';
 
 const TWO32 = 4294967296;
 
 /** Worst case bytes for n samples: header 2 + t0 varint 10 + v0 8 + tDelta uvarint 10 + (68+77 bits)/sample. */
 export function xorMaxBytes(n: number): number {
   return 32 + n * 19;
-}
-
-class BitWriter {
-  buf: Uint8Array;
-  pos = 0; // next byte to fill
-  acc = 0; // pending bits (fewer than 8)
-  fill = 0; // how many pending bits
-  constructor(size: number) {
-    this.buf = new Uint8Array(size);
-  }
-  /** Writes the n (0..32) low bits of x, MSB first. */
-  bits(x: number, n: number): void {
-    while (n > 0) {
-      const room = 8 - this.fill;
-      if (n >= room) {
-        n -= room;
-        const part = (x >>> n) & ((1 << room) - 1);
-        this.buf[this.pos++] = (this.acc << room) | part;
-        this.acc = 0;
-        this.fill = 0;
-      } else {
-        this.acc = (this.acc << n) | (x & ((1 << n) - 1));
-        this.fill += n;
-        n = 0;
-      }
-    }
-  }
-  bit(b: number): void {
-    this.acc = (this.acc << 1) | b;
-    if (++this.fill === 8) {
-      this.buf[this.pos++] = this.acc;
-      this.acc = 0;
-      this.fill = 0;
-    }
-  }
-  /** n (0..64) low bits of the 64-bit value hi:lo. */
-  bits64(hi: number, lo: number, n: number): void {
-    if (n > 32) {
-      this.bits(hi, n - 32);
-      this.bits(lo, 32);
-    } else {
-      this.bits(lo, n);
-    }
-  }
-  reset(size: number): void {
-    if (this.buf.length < size) this.buf = new Uint8Array(Math.max(size, this.buf.length * 2));
-    this.pos = 0;
-    this.acc = 0;
-    this.fill = 0;
-  }
-  /** The bytes written, the last one zero padded (no spare 0x00 after a byte-aligned end). */
-  finish(): Uint8Array {
-    if (this.fill > 0) {
-      this.buf[this.pos++] = this.acc << (8 - this.fill);
-      this.acc = 0;
-      this.fill = 0;
-    }
-    return copyBytes(this.buf.subarray(0, this.pos));
-  }
 }
 
 const scratch = new BitWriter(4096);
