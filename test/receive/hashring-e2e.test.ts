@@ -109,6 +109,7 @@ test('3 receivers RF=3 ketama: kill -9 + restart loses no acknowledged sample; q
   const queryErrors: string[] = [];
   let queries = 0;
   let stopQueries = false;
+  let warmed = false;
   const querier = (async () => {
     while (!stopQueries) {
       if (acked.length > 0) {
@@ -116,8 +117,13 @@ test('3 receivers RF=3 ketama: kill -9 + restart loses no acknowledged sample; q
           const res = await fetch(`http://127.0.0.1:${qHttp}/api/v1/query?${new URLSearchParams({ query: 'count(e2e_series)', dedup: 'true', time: String(acked.at(-1)! / 1000) })}`);
           const j = (await res.json()) as any;
           const v = j.data?.result?.[0]?.value?.[1];
-          queries++;
-          if (j.status !== 'success' || v !== String(N_SERIES)) queryErrors.push(`${res.status} ${JSON.stringify(j).slice(0, 300)}`);
+          // Until the querier's first Info round has found the receivers (on a loaded machine that
+          // can take longer than the first write), an empty answer is discovery, not a failure.
+          if (warmed || j.status !== 'success' || v !== undefined) {
+            warmed = true;
+            queries++;
+            if (j.status !== 'success' || v !== String(N_SERIES)) queryErrors.push(`${res.status} ${JSON.stringify(j).slice(0, 300)}`);
+          }
         } catch (e) {
           queryErrors.push((e as Error).message);
         }
