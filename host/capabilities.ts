@@ -9,8 +9,10 @@
 // Out-of-process plugins get the same capabilities inside their own Deno process (host/isolate/).
 // File system errors keep Node's `code` (ENOENT, EEXIST, ENOTDIR, ...), so providers can recognise
 // a missing file with `err.code === 'ENOENT'`.
+import * as dns from 'node:dns/promises';
 import * as net from 'node:net';
 import type { Capabilities, Logger, Metrics, TcpConnection } from './index.ts';
+import type { DnsRecordType, SrvRecord } from '../lib/sdk/mod.ts';
 import type { Permissions } from './permissions.ts';
 import { serveFetch } from './server/listen.ts';
 import { dialGrpc, grpcTargetHostPorts } from './server/grpc.ts';
@@ -67,6 +69,7 @@ export function createCapabilities(o: CapabilityOptions): Capabilities {
       for (const hp of grpcTargetHostPorts(target)) perms.check('net', hp, 'grpcDial');
       return dialGrpc(target, options);
     },
+    resolve: resolveChecked(perms) as Capabilities['resolve'],
     fs: createFs(perms, o.baseDir),
     env: {
       get(name) {
@@ -77,6 +80,23 @@ export function createCapabilities(o: CapabilityOptions): Capabilities {
     log: o.log,
     metrics: o.metrics,
   });
+}
+
+/**
+ * ctx.resolve: the name is checked as a host without a port, so only a grant covering the name on
+ * every port (`name`, `name:*`, `*`) lets a plugin send DNS queries for it (a query is traffic too,
+ * and can carry data out). A/AAAA go through getaddrinfo (node:dns lookup) so the hosts file counts,
+ * as with Go's resolver in Thanos; SRV asks the configured DNS servers.
+ */
+function resolveChecked(perms: Permissions): (name: string, type: DnsRecordType) => Promise<string[] | SrvRecord[]> {
+  return async (name, type) => {
+    if (typeof name !== 'string' || name === '' || /[\s/:@[\]]/.test(name)) throw new TypeError(`resolve: invalid host name ${JSON.stringify(name)}`);
+    perms.check('net', name, 'resolve');
+    if (type === 'SRV') return (await dns.resolveSrv(name)).map((r) => ({ name: r.name, port: r.port, priority: r.priority, weight: r.weight }));
+    if (type !== 'A' && type !== 'AAAA') throw new TypeError(`resolve: unsupported record type ${JSON.stringify(type)} (A, AAAA or SRV)`);
+    const res = await dns.lookup(name, { all: true, family: type === 'A' ? 4 : 6 });
+    return [...new Set(res.map((r) => r.address))];
+  };
 }
 
 function tcpConnect(hostname: string, port: number): Promise<TcpConnection> {

@@ -12,6 +12,7 @@ export { parseQueryResponse } from './queryapi.ts';
 export { RuleTSDB, type RuleTSDBOptions } from './head.ts';
 export { formatAlertValue, ruleGroupsProto } from './api.ts';
 export { rulesServices } from './grpc.ts';
+export { DnsProvider, isDnsAddr, parseDnsAddr, resolveDnsAddr, type DnsResolver } from './dns.ts';
 export { parseAlertmanagersConfig, parseQueryEndpointsConfig, EndpointsResolver, SdConfigError, type AlertmanagerConfig, type EndpointsConfig } from './sdconfig.ts';
 export { queryApiClient, alertSender, type QueryApiOptions, type AlertSenderOptions } from './remote.ts';
 export { parseRemoteWriteConfig, RemoteWriteQueue, RemoteWriteConfigError, type RemoteWriteConfig, type RemoteWriteMetrics } from './remotewrite.ts';

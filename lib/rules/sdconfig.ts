@@ -3,12 +3,14 @@
 // static_configs (host:port) and file_sd_configs (Prometheus file SD: YAML/JSON lists of
 // {targets, labels}, re-read every refresh_interval), scheme, path_prefix, and for Alertmanagers a
 // timeout and api_version (v1 or v2; Thanos's default v1). Keys are checked strictly; what is not
-// implemented is refused with an error naming it: TLS settings (tls_config), proxy_url, and DNS
-// service discovery (dns+, dnssrv+, dnssrvnoa+ prefixes: the plugin has no resolver capability).
+// implemented is refused with an error naming it: TLS settings (tls_config) and proxy_url. Addresses
+// may carry Thanos's DNS service discovery prefixes (dns+, dnssrv+, dnssrvnoa+; lib/rules/dns.ts),
+// resolved through the plugin's ctx.resolve every --query/--alertmanagers.sd-dns-interval.
 import { parse as parseYaml } from 'yaml';
 import type { FsCapability } from '../sdk/mod.ts';
 import { parsePromDuration } from '../duration/mod.ts';
 import { glob } from './glob.ts';
+import { DnsProvider, isDnsAddr, parseDnsAddr } from './dns.ts';
 
 export class SdConfigError extends Error {
   constructor(message: string) {
@@ -77,10 +79,17 @@ function dur(o: Obj, k: string, where: string, def: number): number {
   }
 }
 
-const DNS_PREFIX = /^(dns|dnssrv|dnssrvnoa)\+/;
-
 function checkAddr(a: string, where: string): string {
-  if (DNS_PREFIX.test(a)) throw new SdConfigError(`${where}: ${JSON.stringify(a)}: DNS service discovery (${a.split('+')[0]}+) is not implemented yet by thanos rule; list the host:port addresses`);
+  if (isDnsAddr(a)) {
+    try {
+      const d = parseDnsAddr(a);
+      // The config's scheme and path_prefix apply; a scheme or path in the address would be doubled.
+      if (d.scheme !== '' || d.rest !== '') throw new Error(`${JSON.stringify(a)} is not a host:port address`);
+    } catch (e) {
+      throw new SdConfigError(`${where}: ${(e as Error).message}`);
+    }
+    return a;
+  }
   if (a === '' || /\s|\/|^[a-z][a-z0-9+.-]*:\/\//i.test(a)) throw new SdConfigError(`${where}: ${JSON.stringify(a)} is not a host:port address`);
   return a;
 }
@@ -186,8 +195,29 @@ const dec = new TextDecoder();
  */
 export class EndpointsResolver {
   private cache = new Map<string, { at: number; targets: string[] }>();
+  private dns: DnsProvider | undefined;
 
-  constructor(private readonly c: EndpointsConfig, private readonly fs: FsCapability, private readonly onError: (msg: string) => void = () => {}) {}
+  /** `resolve` (ctx.resolve) is needed only when an address has a DNS prefix; without it such an address finds nothing (logged). */
+  constructor(private readonly c: EndpointsConfig, private readonly fs: FsCapability, private readonly onError: (msg: string) => void = () => {}, resolve?: ConstructorParameters<typeof DnsProvider>[0]) {
+    if (resolve) this.dns = new DnsProvider(resolve, onError);
+  }
+
+  private async addrs(now: number): Promise<string[]> {
+    const addrs = [...this.c.staticConfigs];
+    for (const f of this.c.fileSdConfigs) addrs.push(...(await this.fileTargets(f, now)));
+    return addrs;
+  }
+
+  /** Re-resolves the DNS addresses (static and file SD ones), as Thanos does every sd-dns-interval. */
+  async refreshDns(now = Date.now()): Promise<void> {
+    const addrs = await this.addrs(now);
+    if (!addrs.some(isDnsAddr)) return;
+    if (!this.dns) {
+      this.onError('DNS service discovery addresses given but the plugin host offers no resolve capability');
+      return;
+    }
+    await this.dns.refresh(addrs);
+  }
 
   private async fileTargets(f: FileSdConfig, now: number): Promise<string[]> {
     const out: string[] = [];
@@ -239,8 +269,8 @@ export class EndpointsResolver {
   }
 
   async targets(now = Date.now()): Promise<ResolvedTarget[]> {
-    const addrs = [...this.c.staticConfigs];
-    for (const f of this.c.fileSdConfigs) addrs.push(...(await this.fileTargets(f, now)));
+    const raw = await this.addrs(now);
+    const addrs = this.dns ? this.dns.addresses(raw) : raw.filter((a) => !isDnsAddr(a));
     const headers = await this.headers();
     return [...new Set(addrs)].map((a) => ({ base: `${this.c.scheme}://${a}${this.c.pathPrefix}`, headers }));
   }

@@ -113,10 +113,30 @@ export interface Capabilities {
    * a denial throws PermissionDenied naming the plugin, the target and the manifest key.
    */
   grpcDial(target: string, options?: GrpcDialOptions): GrpcClientConn;
+  /**
+   * DNS lookup of `name` (checked against `net`: the grant must cover the name on every port, e.g.
+   * `name`, `name:*` or `*`; a host:port grant does not let the plugin query DNS for the name).
+   * A/AAAA answer addresses (the hosts file included, as the system resolver does); SRV answers
+   * records. A name without records rejects with code ENOTFOUND or ENODATA. Optional: a host
+   * without it (an isolated plugin's process) leaves it undefined.
+   */
+  resolve?: {
+    (name: string, type: 'A' | 'AAAA'): Promise<string[]>;
+    (name: string, type: 'SRV'): Promise<SrvRecord[]>;
+  };
   fs: FsCapability;
   env: { get(name: string): string | undefined };
   log: Logger;
   metrics: Metrics;
+}
+
+export type DnsRecordType = 'A' | 'AAAA' | 'SRV';
+
+export interface SrvRecord {
+  name: string;
+  port: number;
+  priority: number;
+  weight: number;
 }
 
 export interface TcpConnection {

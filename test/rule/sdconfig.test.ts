@@ -44,7 +44,8 @@ test('alertmanagers config: Thanos fields, defaults (api v1, timeout 10s), stric
   assert.is(c[1]!.apiVersion, 'v2');
   assert.is(c[1]!.timeoutMs, 3000);
   const bad: Array<[string, RegExp]> = [
-    ['alertmanagers:\n  - static_configs: ["dns+am:9093"]\n', /static_configs\[0\]: "dns\+am:9093": DNS service discovery \(dns\+\) is not implemented yet/],
+    ['alertmanagers:\n  - static_configs: ["dns+am"]\n', /static_configs\[0\]: missing port in address given for dns lookup: dns\+am/],
+    ['alertmanagers:\n  - static_configs: ["dns+http://am:9093"]\n', /static_configs\[0\]: "dns\+http:\/\/am:9093" is not a host:port address/],
     ['alertmanagers:\n  - static_configs: ["http://am:9093"]\n', /is not a host:port address/],
     ['alertmanagers:\n  - http_config: { tls_config: { ca_file: /ca.pem } }\n', /tls_config\.ca_file: TLS settings are not implemented yet/],
     ['alertmanagers:\n  - http_config: { proxy_url: "http://p:1" }\n', /proxy_url: is not implemented yet/],
@@ -64,7 +65,7 @@ test('flags: --query.config* and --alertmanagers.config* exclusive with --query 
   assert.throws(() => parseRuleConfig({ queries: ['http://q:1'], queryConfig: '- static_configs: [q:1]\n' }), /--query and --query\.config\* parameters cannot be defined at the same time/);
   assert.throws(() => parseRuleConfig({ queryConfig: '- static_configs: [q:1]\n', queryConfigFile: 'q.yml' }), /only one of --query\.config and --query\.config-file/);
   assert.throws(() => parseRuleConfig({ queries: ['http://q:1'], alertmanagersUrls: ['http://a:1'], alertmanagersConfig: 'alertmanagers: []\n' }), /cannot be defined at the same time/);
-  assert.throws(() => parseRuleConfig({ queryConfig: '- static_configs: ["dnssrv+_q._tcp"]\n' }), /queryConfig: .*dnssrv\+/);
+  assert.throws(() => parseRuleConfig({ queryConfig: '- static_configs: ["dnssrv+_q._tcp:x"]\n' }), /queryConfig: .*invalid port "x"/);
   const c = parseRuleConfig({ queryConfigFile: 'q.yml', alertmanagersConfigFile: 'a.yml' });
   assert.is(c.queries.length, 0);
   assert.is(c.queryConfigFile, 'q.yml');

@@ -1,6 +1,6 @@
 // `thanos rule` flags (Thanos names) and the config object they fill (also accepted from plugins.yaml).
 import { ConfigError, parseFlagDuration, type FlagSpec } from '../../../lib/sdk/mod.ts';
-import { isValidLabelName, parseAlertmanagersConfig, parseQueryEndpointsConfig, parseRemoteWriteConfig } from '../../../lib/rules/mod.ts';
+import { isDnsAddr, isValidLabelName, parseDnsAddr, parseAlertmanagersConfig, parseQueryEndpointsConfig, parseRemoteWriteConfig } from '../../../lib/rules/mod.ts';
 import {
   configMapping, configString as str, configStrings as strings, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
 } from '../../../lib/config/fields.ts';
@@ -12,6 +12,9 @@ export interface RuleConfig {
   queryHttpMethod: 'GET' | 'POST';
   alertmanagersUrls: string[];
   alertmanagersSendTimeoutMs: number;
+  /** --query.sd-dns-interval / --alertmanagers.sd-dns-interval: how often dns+ addresses are re-resolved. */
+  queryDnsIntervalMs: number;
+  alertmanagersDnsIntervalMs: number;
   externalLabels: Record<string, string>;
   alertQueryUrl: string;
   alertLabelDrop: string[];
@@ -41,6 +44,8 @@ export const ruleFlags: FlagSpec[] = [
   { name: 'alertmanagers.config-file', key: 'alertmanagersConfigFile', type: 'string', default: '', help: 'Path to YAML file that contains alerting configuration. See format details: https://thanos.io/tip/components/rule.md/#configuration. If defined, it takes precedence over the \'--alertmanagers.url\' and \'--alertmanagers.send-timeout\' flags.' },
   { name: 'query.config', key: 'queryConfig', type: 'string', default: '', help: 'Alternative to \'query.config-file\' flag (mutually exclusive). Content of YAML file that contains query API servers configuration (a list of {static_configs, file_sd_configs, http_config, scheme, path_prefix}).' },
   { name: 'query.config-file', key: 'queryConfigFile', type: 'string', default: '', help: 'Path to YAML file that contains query API servers configuration. If defined, it takes precedence over the \'--query\' flag.' },
+  { name: 'query.sd-dns-interval', key: 'querySdDnsInterval', type: 'duration', default: '30s', help: 'Interval between DNS resolutions of query API addresses (dns+, dnssrv+, dnssrvnoa+ prefixes).' },
+  { name: 'alertmanagers.sd-dns-interval', key: 'alertmanagersSdDnsInterval', type: 'duration', default: '30s', help: 'Interval between DNS resolutions of Alertmanager hosts (dns+, dnssrv+, dnssrvnoa+ prefixes).' },
   { name: 'alertmanagers.send-timeout', key: 'alertmanagersSendTimeout', type: 'duration', default: '10s', help: 'Timeout for sending alerts to Alertmanager.' },
   { name: 'label', key: 'labels', type: 'strings', default: [], help: 'Labels to be applied to all generated metrics and alerts (repeated), format key="value". Similar to external labels for Prometheus, used to identify the ruler and its blocks as unique source.' },
   { name: 'alert.query-url', key: 'alertQueryUrl', type: 'string', default: '', help: 'The external Thanos Query URL that would be set in all alerts \'Source\' field (default: http://<--http-address>).' },
@@ -74,6 +79,15 @@ function dur(raw: Record<string, unknown>, key: string, def: string, positive = 
 }
 
 function httpUrl(key: string, s: string): string {
+  // Thanos: `dns+`, `dnssrv+`, `dnssrvnoa+` before the address (scheme optional) ask for DNS discovery.
+  if (isDnsAddr(s)) {
+    try {
+      parseDnsAddr(s);
+    } catch (e) {
+      throw new ConfigError(key, (e as Error).message);
+    }
+    return s.replace(/\/+$/, '');
+  }
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : `http://${s}`;
   let u: URL;
   try {
@@ -81,7 +95,7 @@ function httpUrl(key: string, s: string): string {
   } catch {
     throw new ConfigError(key, `invalid URL ${JSON.stringify(s)}`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(key, `unsupported scheme ${JSON.stringify(u.protocol.slice(0, -1))} in ${JSON.stringify(s)} (http and https only; dns+ service discovery is not supported)`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(key, `unsupported scheme ${JSON.stringify(u.protocol.slice(0, -1))} in ${JSON.stringify(s)} (http and https only)`);
   return withScheme.replace(/\/+$/, '');
 }
 
@@ -158,6 +172,8 @@ export function parseRuleConfig(raw: unknown): RuleConfig {
     queryHttpMethod: method,
     alertmanagersUrls: strings(r, 'alertmanagersUrls').map((u) => httpUrl('alertmanagersUrls', u)),
     alertmanagersSendTimeoutMs: dur(r, 'alertmanagersSendTimeout', '10s', true),
+    queryDnsIntervalMs: dur(r, 'querySdDnsInterval', '30s', true),
+    alertmanagersDnsIntervalMs: dur(r, 'alertmanagersSdDnsInterval', '30s', true),
     externalLabels,
     alertQueryUrl: str(r, 'alertQueryUrl', ''),
     alertLabelDrop: strings(r, 'alertLabelDrop'),

@@ -9,13 +9,13 @@
 // no TSDB, no StoreAPI, no block uploads; what it records is remote-written (lib/rules/remotewrite.ts)
 // and alerts' `for` state is not restored (nothing local to restore it from). Rule files, evaluation, the TSDB and the rules/alerts JSON are
 // lib/rules's; this plugin wires them with the query API and Alertmanager clients and the loops.
-import { definePlugin, sleep, type ComponentContext, type Component } from '../../../lib/sdk/mod.ts';
+import { ConfigError, definePlugin, sleep, type ComponentContext, type Component } from '../../../lib/sdk/mod.ts';
 import { storeServices } from '../../../lib/store/server.ts';
 import { MAX_TIME } from '../../../lib/store/api.ts';
 import { optionalBucket } from '../../../lib/shipper/bucket.ts';
 import { alertsJson, filterRuleGroups, rulesJson, rulesRequestFromQuery } from '../../../lib/query/rules.ts';
 import {
-  alertSender, EndpointsResolver, Evaluator, loadRuleFiles, parseRemoteWriteConfig, RemoteWriteQueue, parseAlertmanagersConfig, parseQueryEndpointsConfig, queryApiClient, ruleGroupsProto, rulesServices, RuleTSDB, type GroupState, type RecordedSample,
+  alertSender, EndpointsResolver, isDnsAddr, parseDnsAddr, Evaluator, loadRuleFiles, parseRemoteWriteConfig, RemoteWriteQueue, parseAlertmanagersConfig, parseQueryEndpointsConfig, queryApiClient, ruleGroupsProto, rulesServices, RuleTSDB, type GroupState, type RecordedSample,
 } from '../../../lib/rules/mod.ts';
 import { ruleFlags, parseRuleConfig, type RuleConfig } from './config.ts';
 // The alerts and rules pages are the querier's (one copy of the page code; the ruler serves two of them).
@@ -79,14 +79,31 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
   // --query.config(-file) / --alertmanagers.config(-file): read and checked once at start.
   const sdError = (what: string) => (msg: string) => log.warn(`${what} service discovery`, { err: msg });
   const queryText = cfg.queryConfigFile ? await readText(cfg.queryConfigFile) : cfg.queryConfig;
-  const queryResolvers = queryText ? parseQueryEndpointsConfig(queryText).map((c) => new EndpointsResolver(c, ctx.fs, sdError('query'))) : [];
+  const resolve = ctx.resolve ? ctx.resolve.bind(ctx) as NonNullable<typeof ctx.resolve> : undefined;
+  const queryResolvers = queryText ? parseQueryEndpointsConfig(queryText).map((c) => new EndpointsResolver(c, ctx.fs, sdError('query'), resolve)) : [];
+  // dns+ --query / --alertmanagers.url values: each one a resolver of its own (tried after the plain URLs).
+  const dnsUrl = (u: string, what: string) => {
+    // `dns+http://host:port/prefix`: the scheme and path become the entry's scheme and path_prefix.
+    const d = parseDnsAddr(u);
+    const hp = d.host.includes(':') ? `[${d.host}]` : d.host;
+    return new EndpointsResolver({
+      http: {}, staticConfigs: [`${d.qtype}+${hp}${d.port ? `:${d.port}` : ''}`], fileSdConfigs: [], scheme: d.scheme === 'https:' ? 'https' : 'http', pathPrefix: d.rest,
+    }, ctx.fs, sdError(what), resolve);
+  };
+  queryResolvers.push(...cfg.queries.filter(isDnsAddr).map((u) => dnsUrl(u, 'query')));
   const amText = cfg.alertmanagersConfigFile ? await readText(cfg.alertmanagersConfigFile) : cfg.alertmanagersConfig;
   const amConfigs = amText
-    ? parseAlertmanagersConfig(amText).map((c) => ({ resolver: new EndpointsResolver(c, ctx.fs, sdError('alertmanager')), apiVersion: c.apiVersion, timeoutMs: c.timeoutMs }))
+    ? parseAlertmanagersConfig(amText).map((c) => ({ resolver: new EndpointsResolver(c, ctx.fs, sdError('alertmanager'), resolve), apiVersion: c.apiVersion, timeoutMs: c.timeoutMs }))
     : [];
-  const query = queryApiClient({ fetch: viaCtx, urls: cfg.queries, resolvers: queryResolvers, httpMethod: cfg.queryHttpMethod, timeoutMs: Math.max(cfg.evalIntervalMs, 10_000) });
+  amConfigs.push(...cfg.alertmanagersUrls.filter(isDnsAddr).map((u) => ({ resolver: dnsUrl(u, 'alertmanager'), apiVersion: 'v2' as const, timeoutMs: cfg.alertmanagersSendTimeoutMs })));
+  if ((cfg.queries.some(isDnsAddr) || cfg.alertmanagersUrls.some(isDnsAddr)) && !resolve) {
+    throw new ConfigError(cfg.queries.some(isDnsAddr) ? 'queries' : 'alertmanagersUrls', 'DNS service discovery (dns+, dnssrv+, dnssrvnoa+) needs the host\'s resolve capability, which this plugin host does not offer');
+  }
+  // First lookups before the first evaluation; then every sd-dns-interval (Thanos's ruler does the same).
+  await Promise.all([...queryResolvers, ...amConfigs.map((c) => c.resolver)].map((r) => r.refreshDns()));
+  const query = queryApiClient({ fetch: viaCtx, urls: cfg.queries.filter((u) => !isDnsAddr(u)), resolvers: queryResolvers, httpMethod: cfg.queryHttpMethod, timeoutMs: Math.max(cfg.evalIntervalMs, 10_000) });
   const sendAlerts = alertSender({
-    fetch: viaCtx, urls: cfg.alertmanagersUrls, configs: amConfigs, labelDrop: cfg.alertLabelDrop, timeoutMs: cfg.alertmanagersSendTimeoutMs, log, sent: sentTotal, errors: sendErrors,
+    fetch: viaCtx, urls: cfg.alertmanagersUrls.filter((u) => !isDnsAddr(u)), configs: amConfigs, labelDrop: cfg.alertLabelDrop, timeoutMs: cfg.alertmanagersSendTimeoutMs, log, sent: sentTotal, errors: sendErrors,
   });
 
   const appendFailures = m.counter('prometheus_rule_group_append_failures_total', 'Samples of rule evaluations the TSDB refused (out of order, duplicate, out of bounds).', ['rule_group']);
@@ -189,6 +206,15 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
     }
   }
 
+  async function dnsLoop(rs: EndpointsResolver[], every: number, signal: AbortSignal): Promise<void> {
+    if (rs.length === 0) return;
+    while (!signal.aborted) {
+      await sleep(every, signal);
+      if (signal.aborted) return;
+      await Promise.all(rs.map((r) => r.refreshDns().catch((e: Error) => log.warn('DNS service discovery', { err: e.message }))));
+    }
+  }
+
   return {
     tsdb,
     remoteWrite: queues,
@@ -248,11 +274,16 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
       runSignal = signal;
       loops = start(ev, AbortSignal.any([signal, generation.signal]));
       const maint = maintenanceLoop(signal);
+      const dnsLoops = [
+        dnsLoop(queryResolvers, cfg.queryDnsIntervalMs, signal),
+        dnsLoop(amConfigs.map((c) => c.resolver), cfg.alertmanagersDnsIntervalMs, signal),
+      ];
       const senders = queues.map((q) => q.run(signal));
       await new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
       generation.abort();
       await Promise.all(loops);
       await maint;
+      await Promise.all(dnsLoops);
       // Stateless: each queue had its last flush attempt (bounded) when the signal aborted.
       await Promise.all(senders);
       // The head stays in the WAL (replayed at the next start), as Prometheus's TSDB does on close;
