@@ -270,7 +270,8 @@ test('component: every query API down → rules unhealthy with the cause, still 
 test('config: flags are checked with clear errors', () => {
   assert.throws(() => parseRuleConfig({ ruleFiles: ['x'] }), /queries: no --query given/);
   assert.throws(() => parseRuleConfig({ queries: ['http://q'], labels: ['a=b'] }), /labels: unsupported format for label a=b/);
-  assert.throws(() => parseRuleConfig({ queries: ['dns+http://q'] }), /queries: unsupported scheme/);
+  assert.throws(() => parseRuleConfig({ queries: ['ftp://q'] }), /queries: unsupported scheme/);
+  assert.throws(() => parseRuleConfig({ queries: ['dns+http://q'] }), /queries: missing port in address given for dns lookup/);
   assert.throws(() => parseRuleConfig({ queries: ['http://q'], evalInterval: '0s' }), /evalInterval: must be a positive duration/);
   assert.throws(() => parseRuleConfig({ queries: ['http://q'], bogus: 1 }), /bogus: unknown key/);
   const c = parseRuleConfig({ queries: ['127.0.0.1:9090'], labels: ['cluster="eu-1"'] });
