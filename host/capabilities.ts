@@ -1,4 +1,4 @@
-// The capabilities handed to one plugin: fetch, listen, connect, grpcDial, fs, env, log, metrics. Every call
+// The capabilities handed to one plugin: fetch, listen, connect, grpcDial, resolve (DNS), fs, env, log, metrics. Every call
 // checks the plugin's effective Permissions first and throws PermissionDenied otherwise.
 //
 // In-process (built-ins, and third-party plugins run with `isolation: inline` + `trust: true`) this

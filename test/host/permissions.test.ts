@@ -1,4 +1,4 @@
-// Each capability checks on every call: fetch, listen, connect, grpcDial, fs.* (read and write), env.get.
+// Each capability checks on every call: fetch, listen, connect, grpcDial, resolve, fs.* (read and write), env.get.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
@@ -127,6 +127,13 @@ test('grpcDial: denied without a net grant (naming plugin, target, key); granted
   } finally {
     await g.close(100);
   }
+});
+
+test('resolve: denied unless the grant covers the name on every port (a host:port grant is not enough); granted, it answers from the hosts file', async () => {
+  await denied(caps({}).resolve!('localhost', 'A'), 'resolve', 'localhost', 'components[2].permissions.net');
+  await denied(caps({ net: ['localhost:9093'] }).resolve!('localhost', 'SRV'), 'resolve', 'localhost', 'components[2].permissions.net');
+  await denied(caps({ net: ['localhost'] }, { net: ['localhost:1'] }).resolve!('localhost', 'A'), 'resolve', 'localhost', 'components[2].permissions.net', /manifest does not ask/);
+  assert.ok((await caps({ net: ['localhost:*'] }).resolve!('localhost', 'A')).includes('127.0.0.1'));
 });
 
 test('grpcDial targets: the host:port checked for each spelling; non-network schemes refused', () => {
