@@ -68,3 +68,24 @@ export class BitWriter {
     return copyBytes(this.buf.subarray(0, this.pos));
   }
 }
+
+const TWO32 = 4294967296;
+
+/** The two's complement halves `splitInt64` last produced (module state: no allocation per call). */
+export const int64 = { hi: 0, lo: 0 };
+
+/** Two's complement halves of an integer-valued f64 (|x| < 2^64), into `int64`. */
+export function splitInt64(x: number): void {
+  const neg = x < 0;
+  const y = neg ? -x : x;
+  let lo = y % TWO32;
+  let hi = ((y - lo) / TWO32) % TWO32;
+  lo >>>= 0;
+  hi >>>= 0;
+  if (neg) {
+    hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0;
+    lo = (~lo + 1) >>> 0;
+  }
+  int64.hi = hi;
+  int64.lo = lo;
+}

@@ -7,7 +7,7 @@ import {
   type HistogramLayout,
   type HistogramSamples,
 } from '../types.ts';
-import { BitWriter } from './bitwriter.ts';
+import { BitWriter, int64, splitInt64 } from './bitwriter.ts';
 
 const TWO32 = 4294967296;
 /** Largest integer the decoder lets through (Number.MAX_SAFE_INTEGER): beyond it f64 is inexact. */
@@ -29,24 +29,6 @@ export function isStaleNaN(x: number): boolean {
 
 const w = new BitWriter();
 
-// Two's complement halves of an integer-valued f64 (|x| < 2^64).
-let sHi = 0;
-let sLo = 0;
-function split(x: number): void {
-  const neg = x < 0;
-  const y = neg ? -x : x;
-  let lo = y % TWO32;
-  let hi = ((y - lo) / TWO32) % TWO32;
-  lo >>>= 0;
-  hi >>>= 0;
-  if (neg) {
-    hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0;
-    lo = (~lo + 1) >>> 0;
-  }
-  sHi = hi;
-  sLo = lo;
-}
-
 /** Prometheus putVarbitInt: a 1..8-bit prefix picks the payload width (0, 3, 6, 9, 12, 18, 25, 56, 64 bits). */
 function putVarbitInt(v: number): void {
   if (v === 0) w.bit(0);
@@ -57,15 +39,15 @@ function putVarbitInt(v: number): void {
   else if (v >= -131071 && v <= 131072) w.bits((0b111110 << 18) | (v & 0x3ffff), 24);
   else if (v >= -16777215 && v <= 16777216) w.bits(((0b1111110 << 25) | (v & 0x1ffffff)) >>> 0, 32);
   else if (v >= -(2 ** 55 - 1) && v <= 2 ** 55) {
-    split(v);
+    splitInt64(v);
     w.bits(0b11111110, 8);
-    w.bits(sHi & 0xffffff, 24);
-    w.bits(sLo, 32);
+    w.bits(int64.hi & 0xffffff, 24);
+    w.bits(int64.lo, 32);
   } else {
-    split(v);
+    splitInt64(v);
     w.bits(0xff, 8);
-    w.bits(sHi, 32);
-    w.bits(sLo, 32);
+    w.bits(int64.hi, 32);
+    w.bits(int64.lo, 32);
   }
 }
 
@@ -79,15 +61,15 @@ function putVarbitUint(v: number): void {
   else if (v <= 262143) w.bits((0b111110 << 18) | v, 24);
   else if (v <= 33554431) w.bits(((0b1111110 << 25) | v) >>> 0, 32);
   else if (v < 2 ** 56) {
-    split(v);
+    splitInt64(v);
     w.bits(0b11111110, 8);
-    w.bits(sHi, 24);
-    w.bits(sLo, 32);
+    w.bits(int64.hi, 24);
+    w.bits(int64.lo, 32);
   } else {
-    split(v);
+    splitInt64(v);
     w.bits(0xff, 8);
-    w.bits(sHi, 32);
-    w.bits(sLo, 32);
+    w.bits(int64.hi, 32);
+    w.bits(int64.lo, 32);
   }
 }
 

@@ -2,7 +2,7 @@
 // No BigInt: timestamps are exact integers in f64, 64-bit quantities travel as two u32 halves.
 import { CorruptChunkError, type Samples } from '../types.ts';
 import { poolF64 } from '../pool.ts';
-import { BitWriter } from './bitwriter.ts';
+import { BitWriter, int64, splitInt64 } from './bitwriter.ts';
 
 const TWO32 = 4294967296;
 
@@ -12,24 +12,6 @@ export function xorMaxBytes(n: number): number {
 }
 
 const scratch = new BitWriter(4096);
-
-// Two's complement halves of an integer-valued f64 (|x| < 2^64).
-let sHi = 0;
-let sLo = 0;
-function split(x: number): void {
-  const neg = x < 0;
-  const y = neg ? -x : x;
-  let lo = y % TWO32;
-  let hi = ((y - lo) / TWO32) % TWO32;
-  lo >>>= 0;
-  hi >>>= 0;
-  if (neg) {
-    hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0;
-    lo = (~lo + 1) >>> 0;
-  }
-  sHi = hi;
-  sLo = lo;
-}
 
 function writeUvarint64(w: BitWriter, hi: number, lo: number): void {
   while (hi !== 0 || lo >= 0x80) {
@@ -78,8 +60,8 @@ export function xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Arr
   const vb = new Uint32Array(v.buffer, v.byteOffset, n * 2);
   // Sample 0: varint(t0), raw 64 bits of v0.
   const t0 = t[0];
-  split(t0 >= 0 ? t0 * 2 : -t0 * 2 - 1); // zig-zag
-  writeUvarint64(w, sHi, sLo);
+  splitInt64(t0 >= 0 ? t0 * 2 : -t0 * 2 - 1); // zig-zag
+  writeUvarint64(w, int64.hi, int64.lo);
   let pHi = vb[1];
   let pLo = vb[0];
   w.bits(pHi, 32);
@@ -90,8 +72,8 @@ export function xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Arr
   // Sample 1: uvarint(uint64(t1 - t0)), then the XOR value.
   let prevT = t[1];
   let prevDelta = prevT - t0;
-  split(prevDelta);
-  writeUvarint64(w, sHi, sLo);
+  splitInt64(prevDelta);
+  writeUvarint64(w, int64.hi, int64.lo);
   let leading = 0xff;
   let trailing = 0;
   for (let i = 1; i < n; i++) {
@@ -114,9 +96,9 @@ export function xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Arr
         w.bits(dod & 0xfffff, 20);
       } else {
         w.bits(0b1111, 4);
-        split(dod);
-        w.bits(sHi, 32);
-        w.bits(sLo, 32);
+        splitInt64(dod);
+        w.bits(int64.hi, 32);
+        w.bits(int64.lo, 32);
       }
     }
     const hi = vb[2 * i + 1];
