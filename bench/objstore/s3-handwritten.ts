@@ -12,6 +12,8 @@ import {
   NO_ABORT, signV2, signV4, streamParts, toBase64, uriEncode,
 } from '../../lib/objstore/kit/mod.ts';
 import type { S3Config } from '../../plugins/objstore/s3/config.ts';
+// Address and range helpers are the production plugin's: the baseline differs only in its HTTP client.
+import { sliceStream, useVirtualHost } from '../../plugins/objstore/s3/bucket.ts';
 
 export interface Credentials {
   accessKey: string;
@@ -519,49 +521,3 @@ function defaultCode(status: number): string {
     default: return `HTTP${status}`;
   }
 }
-
-const AWS_LIKE = /(^|\.)(amazonaws\.com|amazonaws\.com\.cn|aliyuncs\.com|storage\.googleapis\.com)(:\d+)?$/i;
-
-/** minio's auto rule: virtual-hosted for AWS-like endpoints with DNS-safe bucket names, else path. */
-function useVirtualHost(cfg: S3Config, host: string, scheme: string): boolean {
-  if (cfg.bucketLookupType === 'path') return false;
-  if (cfg.bucketLookupType === 'virtual-hosted') return true;
-  const dnsSafe = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(cfg.bucket) && !cfg.bucket.includes('..') && !(scheme === 'https' && cfg.bucket.includes('.'));
-  return AWS_LIKE.test(host) && dnsSafe;
-}
-
-/** The region an AWS endpoint names (s3.eu-west-1.amazonaws.com, s3-eu-west-1..., s3.dualstack.X...). */
-export function regionFromEndpoint(host: string): string | undefined {
-  const h = host.toLowerCase().replace(/:\d+$/, '');
-  const m = /(?:^|\.)s3[.-](?:dualstack\.)?([a-z]{2}(?:-gov)?-[a-z]+-\d)\.amazonaws\.com(?:\.cn)?$/.exec(h);
-  return m?.[1];
-}
-
-/** Skips `skip` bytes of a stream and passes at most `take` bytes on. */
-function sliceStream(src: ReadableStream<Uint8Array>, skip: number, take: number): ReadableStream<Uint8Array> {
-  const reader = src.getReader();
-  let toSkip = skip;
-  let left = take;
-  return new ReadableStream<Uint8Array>({
-    async pull(c) {
-      for (;;) {
-        if (left <= 0) { await reader.cancel().catch(() => {}); c.close(); return; }
-        const { done, value } = await reader.read();
-        if (done) { c.close(); return; }
-        let v = value;
-        if (toSkip > 0) {
-          const n = Math.min(toSkip, v.length);
-          v = v.subarray(n);
-          toSkip -= n;
-        }
-        if (v.length === 0) continue;
-        if (v.length > left) v = v.subarray(0, left);
-        left -= v.length;
-        c.enqueue(v);
-        return;
-      }
-    },
-    cancel(reason) { return reader.cancel(reason); },
-  });
-}
-

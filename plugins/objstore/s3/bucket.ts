@@ -434,7 +434,7 @@ function mergeSorted(a: string[], b: string[]): string[] {
   return [...a, ...b].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
 }
 
-function useVirtualHost(cfg: S3Config, host: string, scheme: string): boolean {
+export function useVirtualHost(cfg: S3Config, host: string, scheme: string): boolean {
   if (cfg.bucketLookupType === 'path') return false;
   if (cfg.bucketLookupType === 'virtual-hosted') return true;
   const dnsSafe = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(cfg.bucket) && !cfg.bucket.includes('..') && !(scheme === 'https' && cfg.bucket.includes('.'));
@@ -449,7 +449,7 @@ export function regionFromEndpoint(host: string): string | undefined {
 }
 
 /** Skips `skip` bytes of a stream and passes at most `take` bytes on. */
-function sliceStream(src: ReadableStream<Uint8Array>, skip: number, take: number): ReadableStream<Uint8Array> {
+export function sliceStream(src: ReadableStream<Uint8Array>, skip: number, take: number): ReadableStream<Uint8Array> {
   const reader = src.getReader();
   let toSkip = skip;
   let left = take;
