@@ -20,6 +20,7 @@ import { TargetsState, type TargetDiscovery, type TargetsRequest } from '../../.
 import { PartialResponseStrategy } from '../../../lib/proto/store.ts';
 import type { StoreQueryable } from '../../../lib/query/querier.ts';
 import type { Labels } from '../../../lib/labels/mod.ts';
+import { enforceExprTenancy, enforceMatcherSets, TenantError, tenantFromHeaders } from '../../../lib/query/tenancy.ts';
 
 export type ApiErrorType = 'bad_data' | 'execution' | 'timeout' | 'canceled' | 'internal' | 'unavailable' | 'not_found';
 
@@ -43,6 +44,16 @@ export interface QueryableParams {
   partialResponse: boolean;
   mint?: number;
   maxt?: number;
+  /** The request's tenant (sent to the stores as THANOS-TENANT, as Thanos's proxy does); absent: none sent. */
+  tenant?: string;
+}
+
+/** Thanos's --query.tenant-header, --query.default-tenant-id, --query.enforce-tenancy, --query.tenant-label-name. */
+export interface TenancyOptions {
+  header: string;
+  defaultTenant: string;
+  enforce: boolean;
+  label: string;
 }
 
 export interface ApiDeps {
@@ -70,6 +81,8 @@ export interface ApiDeps {
   /** thanos.Rules fan-out (/api/v1/rules, /api/v1/alerts); absent: no rules. */
   rules?(req: RulesRequest, partialResponse: boolean, signal: AbortSignal): Promise<{ groups: RuleGroup[]; warnings: string[] }>;
   now?: () => number;
+  /** Absent: the THANOS-TENANT header or the default tenant, nothing enforced. */
+  tenancy?: TenancyOptions;
 }
 
 // ---- request parameters (Go's r.FormValue / r.Form semantics: body first, then URL query) ------
@@ -357,6 +370,34 @@ export function createApi(deps: ApiDeps): Hono {
     return ld;
   };
 
+  // Tenancy as Thanos's query API: the tenant of every query, series and label request is read (a
+  // name that is not a valid tenant is bad data) and sent on to the stores; with enforcement, every
+  // selector is rewritten to select only that tenant's series.
+  const tenancy: TenancyOptions = deps.tenancy ?? { header: 'THANOS-TENANT', defaultTenant: 'default-tenant', enforce: false, label: 'tenant_id' };
+  const tenantOf = (c: Context): string => {
+    try {
+      return tenantFromHeaders(c.req.raw.headers, tenancy.header, tenancy.defaultTenant);
+    } catch (e) {
+      if (e instanceof TenantError) throw new ApiError('bad_data', e.message);
+      throw e;
+    }
+  };
+  /** The parsed query, enforced when tenancy is; parse errors as Thanos words them (`invalid` for the unenforced path). */
+  const parseTenantQuery = (expr: string, tenant: string, invalid: (msg: string) => ApiError) => {
+    let parsed;
+    try {
+      parsed = deps.engine.parse(expr);
+    } catch (e) {
+      if (!(e instanceof PromQLError)) throw e;
+      // Thanos parses the query in its tenancy rewrite first, and says so (spelling included).
+      if (tenancy.enforce) throw new ApiError('bad_data', `error parsing query string, when enforcing tenenacy: ${e.message}`);
+      throw invalid(e.message);
+    }
+    return tenancy.enforce ? enforceExprTenancy(parsed, tenancy.label, tenant) : parsed;
+  };
+  const tenantMatcherSets = (sets: Matcher[][], tenant: string): Matcher[][] =>
+    tenancy.enforce ? enforceMatcherSets(sets, tenancy.label, tenant) : sets;
+
   const timeoutFor = (p: Params): number => {
     const to = p.get('timeout');
     if (to === '') return deps.queryTimeoutMs;
@@ -389,14 +430,9 @@ export function createApi(deps: ApiDeps): Hono {
     const tp = thanosParams(p, deps.instantDefaultMaxSourceResolutionMs);
     const lookback = lookbackFor(p, tp.maxResolutionMs);
     const expr = p.get('query');
-    let parsed;
-    try {
-      parsed = deps.engine.parse(expr);
-    } catch (e) {
-      if (e instanceof PromQLError) throw invalidParam('query', e.message);
-      throw e;
-    }
-    const q = deps.queryable(tp);
+    const tenant = tenantOf(c);
+    const parsed = parseTenantQuery(expr, tenant, (msg) => invalidParam('query', msg));
+    const q = deps.queryable({ ...tp, tenant });
     const res = await deps.engine.instantQuery(q, parsed, ts, { signal: c.req.raw.signal, timeoutMs, lookbackDelta: lookback });
     return respondResult(res);
   }, true);
@@ -435,14 +471,9 @@ export function createApi(deps: ApiDeps): Hono {
     const tp = thanosParams(p, Math.floor(step / 5));
     const lookback = lookbackFor(p, tp.maxResolutionMs);
     const expr = p.get('query');
-    let parsed;
-    try {
-      parsed = deps.engine.parse(expr);
-    } catch (e) {
-      if (e instanceof PromQLError) throw new ApiError('bad_data', e.message);
-      throw e;
-    }
-    const q = deps.queryable(tp);
+    const tenant = tenantOf(c);
+    const parsed = parseTenantQuery(expr, tenant, (msg) => new ApiError('bad_data', msg));
+    const q = deps.queryable({ ...tp, tenant });
     const res = await deps.engine.rangeQuery(q, parsed, start, end, step, { signal: c.req.raw.signal, timeoutMs, lookbackDelta: lookback });
     return respondResult(res);
   }, true);
@@ -481,9 +512,10 @@ export function createApi(deps: ApiDeps): Hono {
 
   const labels = handle(async (p, c) => {
     const { start, end } = metadataRange(p);
-    const sets = matcherSetsParam(p, 'match[]');
+    const tenant = tenantOf(c);
+    const sets = tenantMatcherSets(matcherSetsParam(p, 'match[]'), tenant);
     const tp = thanosParams(p, 0);
-    const q = deps.queryable({ ...tp, maxResolutionMs: 0 });
+    const q = deps.queryable({ ...tp, maxResolutionMs: 0, tenant });
     const warnings: string[] = [];
     const names = new Set<string>();
     for (const ms of sets.length > 0 ? sets : [[]]) {
@@ -498,9 +530,10 @@ export function createApi(deps: ApiDeps): Hono {
     const name = c.req.param('name') ?? '';
     if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw new ApiError('bad_data', `invalid label name: ${JSON.stringify(name)}`);
     const { start, end } = metadataRange(p);
-    const sets = matcherSetsParam(p, 'match[]');
+    const tenant = tenantOf(c);
+    const sets = tenantMatcherSets(matcherSetsParam(p, 'match[]'), tenant);
     const tp = thanosParams(p, 0);
-    const q = deps.queryable({ ...tp, maxResolutionMs: 0 });
+    const q = deps.queryable({ ...tp, maxResolutionMs: 0, tenant });
     const warnings: string[] = [];
     const vals = new Set<string>();
     for (const ms of sets.length > 0 ? sets : [[]]) {
@@ -514,14 +547,16 @@ export function createApi(deps: ApiDeps): Hono {
   const series = handle(async (p, c) => {
     if (p.all('match[]').length === 0) throw new ApiError('bad_data', 'no match[] parameter provided');
     const { start, end } = metadataRange(p);
+    const tenant = tenantOf(c);
     let sets: Matcher[][];
     try {
       sets = matcherSetsParam(p, 'match[]');
     } catch (e) {
       throw invalidParam('match[]', (e as Error).message);
     }
+    sets = tenantMatcherSets(sets, tenant);
     const tp = thanosParams(p, 0);
-    const q = deps.queryable({ ...tp, maxResolutionMs: 0 });
+    const q = deps.queryable({ ...tp, maxResolutionMs: 0, tenant });
     const warnings: string[] = [];
     const seen = new Map<string, Labels>();
     for (const ms of sets) {

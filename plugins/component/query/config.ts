@@ -6,6 +6,7 @@ import {
 } from '../../../lib/config/fields.ts';
 import { DEDUP_ALGORITHMS, type DedupAlgorithm } from '../../../lib/store/dedup.ts';
 import { parseEndpointAddress } from '../../../lib/query/endpoints.ts';
+import { isTenantValid } from '../../../lib/query/tenancy.ts';
 
 export interface QueryConfig {
   endpoints: string[];
@@ -34,6 +35,14 @@ export interface QueryConfig {
   instantDefaultMaxSourceResolutionMs: number;
   routePrefix: string;
   externalPrefix: string;
+  /** --query.tenant-header: the HTTP header naming the tenant (THANOS-TENANT is read when it is absent). */
+  tenantHeader: string;
+  /** --query.default-tenant-id: the tenant of a request that names none. */
+  defaultTenant: string;
+  /** --query.enforce-tenancy: every selector of the query APIs gets <tenantLabel>="<tenant>". */
+  enforceTenancy: boolean;
+  /** --query.tenant-label-name. */
+  tenantLabel: string;
 }
 
 const NOT_YET = (why?: string) => notImplementedYet('thanos query', why);
@@ -65,6 +74,15 @@ export const queryFlags: FlagSpec[] = [
   { name: 'query.max-samples', key: 'maxSamples', type: 'int', default: 50_000_000, help: 'Maximum number of samples a single query can load into memory (Prometheus --query.max-samples).' },
   { name: 'query.instant.default.max_source_resolution', key: 'instantDefaultMaxSourceResolution', type: 'duration', default: '0s', help: 'default value for max_source_resolution for instant queries. If not set, defaults to 0s only taking raw resolution into account.' },
   { name: 'web.route-prefix', key: 'webRoutePrefix', type: 'string', default: '', help: 'Prefix for API and UI endpoints. This allows thanos UI to be served on a sub-path.' },
+  { name: 'query.tenant-header', key: 'tenantHeader', type: 'string', default: 'THANOS-TENANT', help: 'HTTP header to determine tenant.' },
+  { name: 'query.default-tenant-id', key: 'defaultTenantId', type: 'string', default: 'default-tenant', help: 'Default tenant ID to use if tenant header is not present' },
+  { name: 'query.enforce-tenancy', key: 'enforceTenancy', type: 'bool', default: false, help: 'Enforce tenancy on Query APIs. Responses are returned only if the label value of the configured tenant-label-name and the value of the tenant header matches.' },
+  { name: 'query.tenant-label-name', key: 'tenantLabelName', type: 'string', default: 'tenant_id', help: 'Label name to use when enforcing tenancy (if --query.enforce-tenancy is enabled).' },
+  {
+    name: 'query.tenant-certificate-field', key: 'tenantCertificateField', type: 'string', default: '',
+    help: "Use TLS client's certificate field to determine tenant for write requests. Must be one of organization, organizationalUnit or commonName. This setting will cause the query.tenant-header flag value to be ignored.",
+    refused: NOT_YET('the tenant comes from --query.tenant-header: client certificates do not reach the query API'), accept: [''],
+  },
   { name: 'web.external-prefix', key: 'webExternalPrefix', type: 'string', default: '', help: 'Static prefix for all HTML links and redirect URLs in the UI query web interface.' },
   // Thanos flags of which only the values that ask for what this querier does are accepted.
   { name: 'query.promql-engine', key: 'promqlEngine', type: 'string', default: 'prometheus', help: 'PromQL engine to use: prometheus or thanos (both run our engine, which follows Prometheus\'s semantics).' },
@@ -140,7 +158,15 @@ export function parseQueryConfig(input: unknown): QueryConfig {
     instantDefaultMaxSourceResolutionMs: dur(raw, 'instantDefaultMaxSourceResolution', '0s'),
     routePrefix: normalizePrefix('webRoutePrefix', str(raw, 'webRoutePrefix', '')),
     externalPrefix: normalizePrefix('webExternalPrefix', str(raw, 'webExternalPrefix', '')),
+    tenantHeader: str(raw, 'tenantHeader', 'THANOS-TENANT'),
+    defaultTenant: str(raw, 'defaultTenantId', 'default-tenant'),
+    enforceTenancy: bool(raw, 'enforceTenancy', false),
+    tenantLabel: str(raw, 'tenantLabelName', 'tenant_id'),
   };
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(cfg.tenantLabel)) throw new ConfigError('tenantLabelName', `invalid label name ${JSON.stringify(cfg.tenantLabel)}`);
+  if (cfg.tenantHeader === '') throw new ConfigError('tenantHeader', 'must not be empty');
+  // Thanos checks the tenant of every request; a default that can never pass is a configuration error here.
+  if (!isTenantValid(cfg.defaultTenant)) throw new ConfigError('defaultTenantId', `tenant name not valid: ${JSON.stringify(cfg.defaultTenant)}`);
   if (cfg.infoIntervalMs <= 0) throw new ConfigError('endpointInfoInterval', 'must be positive');
   const engine = str(raw, 'promqlEngine', 'prometheus');
   if (engine !== 'prometheus' && engine !== 'thanos') throw new ConfigError('promqlEngine', `unknown engine ${JSON.stringify(engine)} (expected prometheus or thanos)`);

@@ -31,6 +31,8 @@ import { GrpcError, GrpcStatus, type GrpcServices } from '../../../lib/sdk/mod.t
 import { parseQueryConfig, queryFlags, type QueryConfig } from './config.ts';
 import { Gate } from '../../../lib/query/gate.ts';
 import { uiRoutes } from '../../../lib/web/ui.ts';
+import { TENANT_METADATA_KEY, tenantFromGrpcMetadata } from '../../../lib/query/tenancy.ts';
+import type { StoreServer } from '../../../lib/store/api.ts';
 
 export { parseQueryConfig, queryFlags, type QueryConfig } from './config.ts';
 export { createApi } from './api.ts';
@@ -57,15 +59,19 @@ export interface QuerySetupOptions {
 }
 
 /** The default endpoint client: the StoreAPI + Info client plus the Metadata and Targets APIs, on one ctx.grpcDial connection. */
-class EndpointGrpcClient extends StoreClient implements MetadataAPI, TargetsAPI, RulesAPI, ExemplarsAPI {
+class EndpointGrpcClient extends StoreClient implements MetadataAPI, TargetsAPI, RulesAPI, ExemplarsAPI, TenantBoundStore {
   private readonly apis: ApisClient;
   private readonly rulesApi: RulesClient;
   private readonly exemplarsApi: ExemplarsClient;
-  constructor(conn: GrpcClientConn) {
+  constructor(private readonly conn: GrpcClientConn) {
     super(conn);
     this.apis = new ApisClient(conn);
     this.rulesApi = new RulesClient(conn);
     this.exemplarsApi = new ExemplarsClient(conn);
+  }
+  /** The StoreAPI on this connection with THANOS-TENANT: <tenant> on every call (the view is never closed: the connection is ours). */
+  forTenant(tenant: string): StoreServer {
+    return new StoreClient(this.conn, { metadata: { [TENANT_METADATA_KEY]: tenant } });
   }
   exemplars(req: ExemplarsRequest, signal?: AbortSignal): AsyncIterable<ExemplarsResponse> {
     return this.exemplarsApi.exemplars(req, signal);
@@ -85,11 +91,17 @@ class EndpointGrpcClient extends StoreClient implements MetadataAPI, TargetsAPI,
   }
 }
 
-function targetOf(st: EndpointState): StoreTarget {
+/** A store client that can send the tenant of a request along (Thanos's proxy sets THANOS-TENANT on every store call). */
+interface TenantBoundStore {
+  forTenant(tenant: string): StoreServer;
+}
+
+function targetOf(st: EndpointState, tenant?: string): StoreTarget {
   const s = st.info!.store!;
+  const client = st.client as unknown as StoreTarget['store'] & Partial<TenantBoundStore>;
   return {
     name: st.spec.address,
-    store: st.client as unknown as StoreTarget['store'],
+    store: tenant !== undefined && client.forTenant ? client.forTenant(tenant) : client,
     minTime: s.minTime,
     maxTime: s.maxTime,
     labelSets: st.info!.labelSets,
@@ -170,14 +182,15 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
   setupDone = true;
 
   const engine = new Engine({ lookbackDelta: cfg.lookbackDeltaMs, maxSamples: cfg.maxSamples, timeoutMs: cfg.timeoutMs });
-  const targets = (): StoreTarget[] => endpoints.healthyStores().map(targetOf);
+  const targets = (tenant?: string): StoreTarget[] => endpoints.healthyStores().map((st) => targetOf(st, tenant));
   const proxy = new ProxyStore(targets, { responseTimeoutMs: cfg.responseTimeoutMs });
+  const tenantProxy = (tenant: string) => new ProxyStore(() => targets(tenant), { responseTimeoutMs: cfg.responseTimeoutMs });
   const queryGate = new Gate(cfg.maxConcurrent);
 
   const queryableFor = (p: QueryableParams): StoreQueryable => {
     const store: StoreAPI = p.storeMatchers.length === 0
-      ? proxy
-      : new ProxyStore(() => targets().filter((t) => storeMatches(t.name, p.storeMatchers)), { responseTimeoutMs: cfg.responseTimeoutMs });
+      ? p.tenant === undefined ? proxy : tenantProxy(p.tenant)
+      : new ProxyStore(() => targets(p.tenant).filter((t) => storeMatches(t.name, p.storeMatchers)), { responseTimeoutMs: cfg.responseTimeoutMs });
     // One select gate per query (--query.max-concurrent-select).
     return new StoreQueryable(store, ctx.core, {
       dedup: p.dedup, replicaLabels: p.replicaLabels, dedupAlgorithm: cfg.dedupAlgorithm, maxResolutionMs: p.maxResolutionMs,
@@ -194,7 +207,8 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
       'query.auto-downsampling': cfg.autoDownsampling, 'query.partial-response': cfg.partialResponse, 'query.timeout': cfg.timeoutMs,
       'query.max-concurrent': cfg.maxConcurrent, 'query.max-concurrent-select': cfg.maxConcurrentSelect, 'query.lookback-delta': cfg.lookbackDeltaMs,
       'query.default-step': cfg.defaultStepMs, 'query.max-samples': cfg.maxSamples, 'web.route-prefix': cfg.routePrefix,
-      'web.external-prefix': cfg.externalPrefix, 'http-address': ctx.addresses?.http ?? '', 'grpc-address': ctx.addresses?.grpc ?? '',
+      'web.external-prefix': cfg.externalPrefix, 'query.tenant-header': cfg.tenantHeader, 'query.default-tenant-id': cfg.defaultTenant,
+      'query.enforce-tenancy': cfg.enforceTenancy, 'query.tenant-label-name': cfg.tenantLabel, 'http-address': ctx.addresses?.http ?? '', 'grpc-address': ctx.addresses?.grpc ?? '',
     };
     const durations = new Set(['store.unhealthy-timeout', 'store.response-timeout', 'endpoint.info-timeout', 'query.timeout', 'query.lookback-delta', 'query.default-step']);
     for (const [k, val] of Object.entries(v)) {
@@ -220,6 +234,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     targets: (req, partial, signal) => fanoutTargets(endpoints.targetsSources(), req, cfg.replicaLabels, partial, signal),
     rules: (req, partial, signal) => fanoutRules(rulesSources(endpoints.all()), req, cfg.replicaLabels, partial, signal),
     exemplars: (req, partial, signal) => fanoutExemplars(exemplarsSources(endpoints.all()), req, cfg.replicaLabels, partial, signal),
+    tenancy: { header: cfg.tenantHeader, defaultTenant: cfg.defaultTenant, enforce: cfg.enforceTenancy, label: cfg.tenantLabel },
     buildInfo: (({ version, revision, branch, buildUser, buildDate, goVersion }) => ({ version, revision, branch, buildUser, buildDate, goVersion }))(ctx.build ?? NO_BUILD),
   });
 
@@ -325,7 +340,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     ready,
     info,
     fetch: (req) => app.fetch(req),
-    grpc: { ...storeServices(proxy), ...apiServices },
+    grpc: { ...tenantForwardingStoreServices(storeServices(proxy), (tenant) => storeServices(tenantProxy(tenant))), ...apiServices },
     async run(signal: AbortSignal) {
       let lastSdLoad = Date.now();
       let lastFileSdLoad = Date.now();
@@ -387,3 +402,17 @@ export default definePlugin<QueryConfig>({
   parseConfig: parseQueryConfig,
   setup: (ctx, cfg) => setupQuery(ctx, cfg),
 });
+
+/**
+ * The StoreAPI served to queriers stacked on this one: as Thanos's proxy, the caller's THANOS-TENANT
+ * (the default tenant when it sent none) goes on to every store.
+ */
+function tenantForwardingStoreServices(base: GrpcServices, forTenant: (tenant: string) => GrpcServices): GrpcServices {
+  const out: GrpcServices = {};
+  for (const [method, svc] of Object.entries(base)) {
+    out[method] = svc.kind === 'unary'
+      ? { ...svc, handler: (req, signal, md) => forTenant(tenantFromGrpcMetadata(md))[method]!.handler(req, signal, md) as Promise<unknown> }
+      : { ...svc, handler: (req, signal, md) => forTenant(tenantFromGrpcMetadata(md))[method]!.handler(req, signal, md) as AsyncIterable<unknown> };
+  }
+  return out;
+}
