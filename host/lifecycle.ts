@@ -7,28 +7,41 @@ import type { Bucket, Component, ComponentContext, ComponentPlugin, Core, Logger
 import { createCapabilities } from './capabilities.ts';
 import { BUILD_INFO } from './version.ts';
 import { NoObjectStorageError } from '../lib/objstore/kit/errors.ts';
+import { MetricsBucket } from '../lib/objstore/metrics.ts';
 import { Registry, processMetrics, renderAll } from './metrics.ts';
 import type { Permissions } from './permissions.ts';
 import { resolveSecrets } from './secrets.ts';
 import { buildHttpApp, startHttp } from './server/http.ts';
+import type { HttpLimits } from './server/listen.ts';
+import { WebConfigSource } from './server/webconfig.ts';
 import { startGrpc, type GrpcListener } from './server/grpc.ts';
 import { infoService, INFO_METHOD } from './server/info.ts';
 import type { HttpListener } from './index.ts';
 
-/** One object store instance shared by the components bound to it. */
+/**
+ * One object store instance shared by the components bound to it. The bucket it creates carries
+ * no thanos_objstore_bucket_* metrics: each component wraps it in its own MetricsBucket registered
+ * in that component's registry, so a bucket shared by several components of `thanos run` counts
+ * each operation once, on the /metrics of the component that made it (as upstream's one process
+ * per component would).
+ */
 export interface ObjstoreHandle {
   id: string;
+  /** Metrics the provider plugin registered itself (through its ctx.metrics). */
   registry: Registry;
+  /** The `bucket` label of the thanos_objstore_bucket_* metrics. */
+  bucketName: string;
   /** Creates the bucket on first use. */
   get(): Promise<Bucket>;
   close(): Promise<void>;
 }
 
-export function objstoreHandle(id: string, registry: Registry, create: () => Promise<Bucket>): ObjstoreHandle {
+export function objstoreHandle(id: string, registry: Registry, create: () => Promise<Bucket>, bucketName = id): ObjstoreHandle {
   let p: Promise<Bucket> | undefined;
   return {
     id,
     registry,
+    bucketName,
     get: () => (p ??= create().catch((err) => { p = undefined; throw err; })),
     close: async () => {
       if (p) await (await p.catch(() => undefined))?.close();
@@ -45,6 +58,10 @@ export interface UnitSpec {
   config: unknown;
   permissions: Permissions;
   http?: string;
+  /** --http.config: the web configuration file of the HTTP listener (absolute path). */
+  httpConfig?: string;
+  /** Overrides of the HTTP listener's limits (DEFAULT_HTTP_LIMITS). */
+  httpLimits?: Partial<HttpLimits>;
   grpc?: string;
   /** Serve gRPC only when the component has gRPC services (true for the command line's default address). */
   grpcOnlyIfServices?: boolean;
@@ -100,6 +117,8 @@ export async function runGroup(units: UnitSpec[], o: RunOptions): Promise<RunRes
   const procReg = o.processRegistry ?? new Registry();
   procReg.addCollector(processMetrics);
   const running: Running[] = [];
+  // A provider's own metrics are shown once: on the first component bound to its object store.
+  const providerMetricsShown = new Set<ObjstoreHandle>();
   let failure: { err: unknown; id: string } | undefined;
   let stopReason = '';
   let wake!: () => void;
@@ -145,6 +164,10 @@ export async function runGroup(units: UnitSpec[], o: RunOptions): Promise<RunRes
       try {
         core ??= await o.core();
         const reg = new Registry();
+        let bucket: Promise<Bucket> | undefined;
+        const handle = spec.objstore;
+        const componentBucket = (h: ObjstoreHandle) =>
+          (bucket ??= h.get().then((b) => new MetricsBucket(b, reg, h.bucketName) as Bucket).catch((err) => { bucket = undefined; throw err; }));
         if (spec.dataDir) fs.mkdirSync(spec.dataDir, { recursive: true });
         const caps = createCapabilities({ permissions: spec.permissions, log: ulog, metrics: reg, baseDir: spec.baseDir });
         const ctx: ComponentContext = {
@@ -164,16 +187,21 @@ export async function runGroup(units: UnitSpec[], o: RunOptions): Promise<RunRes
           bucket: async (id) => {
             if (!spec.objstore) throw new NoObjectStorageError(spec.id, spec.objstoreHint ?? 'set objstore:');
             if (id !== undefined && id !== spec.objstore.id) throw new Error(`${spec.id}: not bound to object storage "${id}" (bound: ${spec.objstore.id})`);
-            return spec.objstore.get();
+            return componentBucket(spec.objstore);
           },
         };
-        const regs = () => [procReg, reg, ...(spec.objstore ? [spec.objstore.registry] : [])];
+        const providerReg = handle && !providerMetricsShown.has(handle) ? handle.registry : undefined;
+        if (handle) providerMetricsShown.add(handle);
+        const regs = () => [procReg, reg, ...(providerReg ? [providerReg] : [])];
         const config = spec.plugin.parseConfig(resolveSecrets(spec.config, spec.permissions, `${spec.key}.config`));
         // HTTP first, like Thanos: /-/healthy and /metrics answer while setup runs (/-/ready stays 503,
         // other routes 503 until the component exists).
         if (spec.http) {
-          const app = buildHttpApp({ component: () => r.component, ready: () => r.ready, metrics: () => renderAll(regs()), registry: reg, log: ulog });
-          r.http = await startHttp(spec.http, app);
+          // --http.config is checked before anything listens (a bad file stops the component, as Thanos's Validate).
+          const webConfig = spec.httpConfig ? new WebConfigSource(spec.httpConfig, ulog) : undefined;
+          const app = buildHttpApp({ component: () => r.component, ready: () => r.ready, metrics: () => renderAll(regs()), registry: reg, log: ulog, webConfig });
+          r.http = await startHttp(spec.http, app, { webConfig, limits: spec.httpLimits, log: ulog });
+          if (webConfig) ulog.info(webConfig.tlsEnabled ? 'TLS is enabled.' : 'TLS is disabled.', { service: 'http/server', http2: webConfig.http2 });
           ulog.info('listening for requests and metrics', { service: 'http/server', address: `${r.http.address.hostname}:${r.http.address.port}` });
         }
         r.component = await spec.plugin.setup(ctx, config);

@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { createCore } from '../lib/core/mod.ts';
 import { BucketConfigError, bucketConfigFromObject, createBucket, parseBucketConfig, type BucketConfig } from '../lib/objstore/factory.ts';
 import { NoObjectStorageError } from '../lib/objstore/kit/errors.ts';
-import type { ComponentContext, ComponentPlugin, Core, Logger, ObjstorePlugin, PermissionRequest } from './index.ts';
+import { MetricsBucket } from '../lib/objstore/metrics.ts';
+import type { Bucket, ComponentContext, ComponentPlugin, Core, Logger, ObjstorePlugin, PermissionRequest } from './index.ts';
 import { ConfigError } from './index.ts';
 import { createCapabilities } from './capabilities.ts';
 import { FlagError, formatFlagsHelp, hostFlagSpecs, parseFlagDuration } from '../lib/sdk/flags.ts';
@@ -16,6 +17,7 @@ import { checkComponentIsolation, loadObjstoreEntry, type LoadedObjstore } from 
 import { IsolationError } from './isolate/host.ts';
 import { objstoreHandle, runGroup, type ObjstoreHandle, type UnitSpec } from './lifecycle.ts';
 import { createLogger } from './log.ts';
+import { loadTracingYaml, setupTracing, type TracingHandle } from './tracing.ts';
 import { ManifestError, readManifest, startOrder, type Manifest, type ObjstoreEntry } from './manifest.ts';
 import { Registry } from './metrics.ts';
 import { Permissions } from './permissions.ts';
@@ -53,14 +55,13 @@ async function checkCliObjstore(cfg: BucketConfig): Promise<void> {
 /** An objstore handle for the command line (all permissions the provider asks for). */
 function cliObjstore(cfg: BucketConfig, log: Logger): ObjstoreHandle {
   const reg = new Registry();
+  // No metrics wrapper here: each component wraps the bucket with its own (lifecycle.ts).
   return objstoreHandle(cfg.type.toLowerCase(), reg, () =>
     createBucket(cfg, {
       loadProvider: loadBuiltinObjstore,
       capabilities: (p: ObjstorePlugin) =>
         createCapabilities({ permissions: Permissions.all(p.manifest.id, p.manifest.permissions), log: log.with({ objstore: cfg.type }), metrics: reg }),
       transformConfig: (raw, p) => resolveSecrets(raw, Permissions.all(p.manifest.id, p.manifest.permissions), 'objstore config'),
-      metrics: reg,
-      name: cfg.type.toLowerCase(),
     }));
 }
 
@@ -80,6 +81,7 @@ async function runComponent(inv: Extract<Invocation, { kind: 'component' }>): Pr
     config: inv.config,
     permissions: Permissions.all(inv.plugin.manifest.id, inv.plugin.manifest.permissions),
     http: h.http,
+    httpConfig: h.httpConfig ? path.resolve(h.httpConfig) : undefined,
     grpc: h.grpc,
     grpcOnlyIfServices: !h.grpcGiven,
     dataDir: h.dataDir ? path.resolve(h.dataDir) : undefined,
@@ -87,8 +89,12 @@ async function runComponent(inv: Extract<Invocation, { kind: 'component' }>): Pr
     objstoreHint: 'pass --objstore.config-file or --objstore.config',
   };
   const grace = Math.max(parseFlagDuration(h.httpGracePeriod), parseFlagDuration(h.grpcGracePeriod));
+  const tracingCfg = loadTracingYaml(h);
   log.info(`starting ${inv.name}`, { version: BUILD_INFO.version, revision: BUILD_INFO.revision });
+  const tracing = tracingCfg ? await setupTracing(tracingCfg, { defaultServiceName: `thanos-${inv.name}`, log }) : undefined;
   const res = await runGroup([unit], { log, core: () => makeCore(), gracePeriodMs: grace });
+  // Spans still buffered go out before the process ends (bounded by the exporter's timeout).
+  await tracing?.shutdown();
   if (res.timedOut) process.exit(res.code);
   return res.code;
 }
@@ -99,6 +105,8 @@ async function runTool(inv: Extract<Invocation, { kind: 'tool' }>): Promise<numb
   const cfg = loadObjstoreYaml(h);
   if (cfg) await checkCliObjstore(cfg);
   const os = cfg ? cliObjstore(cfg, log) : undefined;
+  const tracingCfg = loadTracingYaml(h);
+  let tracing: TracingHandle | undefined;
   const ac = new AbortController();
   // Every component, server and in-flight request listens on the one process signal.
   setMaxListeners(0, ac.signal);
@@ -110,7 +118,9 @@ async function runTool(inv: Extract<Invocation, { kind: 'tool' }>): Promise<numb
   process.on('SIGINT', onSig);
   process.on('SIGTERM', onSig);
   try {
+    if (tracingCfg) tracing = await setupTracing(tracingCfg, { defaultServiceName: 'thanos-tools', log });
     const reg = new Registry();
+    let toolBucket: Promise<Bucket> | undefined;
     const caps = createCapabilities({ permissions: Permissions.all(inv.plugin.manifest.id, inv.plugin.manifest.permissions), log, metrics: reg });
     const ctx: ComponentContext = {
       ...caps,
@@ -124,7 +134,7 @@ async function runTool(inv: Extract<Invocation, { kind: 'tool' }>): Promise<numb
       setReady: () => {},
       bucket: async () => {
         if (!os) throw new NoObjectStorageError(`thanos tools ${inv.command.name}`, 'pass --objstore.config-file or --objstore.config');
-        return os.get();
+        return (toolBucket ??= os.get().then((b) => new MetricsBucket(b, reg, os.bucketName)));
       },
     };
     return await inv.command.run(ctx, inv.argv);
@@ -132,6 +142,7 @@ async function runTool(inv: Extract<Invocation, { kind: 'tool' }>): Promise<numb
     process.off('SIGINT', onSig);
     process.off('SIGTERM', onSig);
     await os?.close().catch(() => {});
+    await tracing?.shutdown();
   }
 }
 
@@ -182,18 +193,17 @@ export async function buildObjstore(m: Manifest, e: ObjstoreEntry, log: Logger):
   }
   const reg = new Registry();
   const olog = log.with({ objstore: e.id });
+  // No metrics wrapper here: each component wraps the shared bucket with its own (lifecycle.ts).
   return objstoreHandle(e.id, reg, () => createBucket(cfg, {
     loadProvider: async () => plugin,
     capabilities: () => createCapabilities({ permissions: perms, log: olog, metrics: reg, baseDir: m.dir }),
     transformConfig: (raw) => resolveSecrets(raw, perms, `${e.key}.config`),
-    metrics: reg,
-    name: e.id,
   }));
 }
 
 /** Component entry keys of plugins.yaml that are the manifest's spelling of a host flag. */
-const ENTRY_FLAGS: ReadonlyArray<readonly ['http' | 'grpc' | 'dataDir' | 'objstore', string]> = [
-  ['http', 'http-address'], ['grpc', 'grpc-address'], ['dataDir', 'data-dir'], ['objstore', 'objstore.config-file'],
+const ENTRY_FLAGS: ReadonlyArray<readonly ['http' | 'httpConfig' | 'grpc' | 'dataDir' | 'objstore', string]> = [
+  ['http', 'http-address'], ['httpConfig', 'http.config'], ['grpc', 'grpc-address'], ['dataDir', 'data-dir'], ['objstore', 'objstore.config-file'],
 ];
 
 /** A host setting the component refuses as a flag (e.g. objstore for the ruler) is refused in the manifest too. */
@@ -240,6 +250,7 @@ export async function planManifest(m: Manifest, log: Logger): Promise<UnitSpec[]
     }
     if (typeof plugin.setup !== 'function') fail(`${c.key}.use`, `${plugin.manifest.id} has no long-running component (only one-shot commands)`);
     refuseEntrySettings(plugin, c, fail);
+    if ((c.httpConfig !== undefined || c.httpLimits !== undefined) && c.http === undefined) fail(`${c.key}.${c.httpConfig !== undefined ? 'httpConfig' : 'httpLimits'}`, 'applies to the HTTP listener: set http (the listen address) too');
     const perms = new Permissions({ pluginId: plugin.manifest.id, request: plugin.manifest.permissions, grant: c.permissions, grantKey: `${c.key}.permissions`, grantBaseDir: m.dir });
     noteUngranted(log, plugin.manifest.id, plugin.manifest.permissions, c.permissions, `${c.key}.permissions`);
     try {
@@ -249,6 +260,7 @@ export async function planManifest(m: Manifest, log: Logger): Promise<UnitSpec[]
     }
     units.push({
       id: c.id, key: c.key, plugin, config: c.config, permissions: perms, http: c.http, grpc: c.grpc,
+      httpConfig: c.httpConfig ? path.resolve(m.dir, c.httpConfig) : undefined, httpLimits: c.httpLimits,
       dataDir: c.dataDir ? path.resolve(m.dir, c.dataDir) : undefined,
       baseDir: m.dir,
       objstore: c.objstore ? handles.get(c.objstore) : undefined,
