@@ -1,4 +1,4 @@
-// The capabilities handed to one plugin: fetch, listen, connect, grpcDial, resolve (DNS), fs, env, log, metrics. Every call
+// The capabilities handed to one plugin: fetch (and httpClient: fetch with TLS settings), listen, connect, grpcDial, resolve (DNS), fs, env, log, metrics. Every call
 // checks the plugin's effective Permissions first and throws PermissionDenied otherwise.
 //
 // In-process (built-ins, and third-party plugins run with `isolation: inline` + `trust: true`) this
@@ -11,17 +11,19 @@
 // a missing file with `err.code === 'ENOENT'`.
 import * as dns from 'node:dns/promises';
 import * as net from 'node:net';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
 import type { Capabilities, Logger, Metrics, TcpConnection } from './index.ts';
-import type { DnsRecordType, SrvRecord } from '../lib/sdk/mod.ts';
+import type { DnsRecordType, SrvRecord, TlsClientOptions } from '../lib/sdk/mod.ts';
 import type { Permissions } from './permissions.ts';
-import { serveFetch } from './server/listen.ts';
-import { dialGrpc, grpcTargetHostPorts } from './server/grpc.ts';
-import { checkedFetch, createFs, HOST_FETCH, hostPort } from './checked.ts';
+import { listenChecked } from './server/http.ts';
+import { ClientTlsCache, dialGrpc, grpcTargetHostPorts } from './server/grpc.ts';
+import { checkedFetch, checkedHttpClient, createFs, HOST_FETCH, hostPort } from './checked.ts';
 
 export { createFs } from './checked.ts';
 
 const DISPATCHER = Symbol.for('undici.globalDispatcher.1');
-let agentClass: (new () => object) | undefined | null;
+let agentClass: (new (opts?: Record<string, unknown>) => object) | undefined | null;
 
 /**
  * Node's fetch keeps its connection pool (an undici Agent) in a global slot that undici's
@@ -30,6 +32,11 @@ let agentClass: (new () => object) | undefined | null;
  * is kept so every plugin gets a pool of its own. Not under Node (no slot): nothing to do.
  */
 function pluginAgent(): object | undefined {
+  findAgentClass();
+  return agentClass ? new agentClass() : undefined;
+}
+
+function findAgentClass(): void {
   if (agentClass === undefined) {
     agentClass = null;
     if (!(DISPATCHER in globalThis)) HOST_FETCH('data:,').then((r) => r.arrayBuffer(), () => {}); // creates the slot synchronously
@@ -39,7 +46,28 @@ function pluginAgent(): object | undefined {
       agentClass = (d.value as { constructor: new () => object }).constructor;
     }
   }
-  return agentClass ? new agentClass() : undefined;
+}
+
+/**
+ * The hop init of ctx.httpClient under Node: a pool of its own (the runtime's undici Agent class,
+ * so it matches the fetch that uses it) whose TLS connections use the settings, as Go's tls.Config
+ * would: `ca` replaces the system roots, `servername` is both the SNI and the name verified.
+ * Parsed here first, so a bad PEM or a key not matching its certificate fails when the client is
+ * made, not on the first request.
+ */
+function tlsAgentInit(t: TlsClientOptions): Record<string, unknown> {
+  findAgentClass();
+  if (!agentClass) throw new Error('httpClient: this runtime has no undici Agent to carry TLS settings');
+  const connect: Record<string, unknown> = { rejectUnauthorized: !t.insecureSkipVerify };
+  if (t.caPem) connect.ca = t.caPem;
+  if (t.certPem) { connect.cert = t.certPem; connect.key = t.keyPem; }
+  if (t.serverName) connect.servername = t.serverName;
+  try {
+    tls.createSecureContext({ ca: t.caPem || undefined, cert: t.certPem || undefined, key: t.keyPem || undefined });
+  } catch (err) {
+    throw new Error(`httpClient: unusable TLS settings: ${(err as Error).message}`, { cause: err });
+  }
+  return { dispatcher: new agentClass({ connect }) };
 }
 
 export interface CapabilityOptions {
@@ -53,13 +81,15 @@ export interface CapabilityOptions {
 export function createCapabilities(o: CapabilityOptions): Capabilities {
   const perms = o.permissions;
   const agent = pluginAgent();
+  const grpcTls = new ClientTlsCache(o.log);
   // Frozen, so code holding this object (a plugin, a library it hands ctx to) cannot swap a method.
   return Object.freeze<Capabilities>({
     pluginId: perms.pluginId,
     fetch: checkedFetch(perms, { hopInit: agent ? { dispatcher: agent } : undefined }),
+    httpClient: checkedHttpClient(perms, tlsAgentInit),
     async listen(opts, handler) {
       perms.check('net', hostPort(opts.hostname, opts.port), 'listen');
-      return serveFetch(opts.hostname, opts.port, handler);
+      return listenChecked(perms, o, opts, handler);
     },
     async connect(opts) {
       perms.check('net', hostPort(opts.hostname, opts.port), 'connect');
@@ -67,7 +97,16 @@ export function createCapabilities(o: CapabilityOptions): Capabilities {
     },
     grpcDial(target, options) {
       for (const hp of grpcTargetHostPorts(target)) perms.check('net', hp, 'grpcDial');
-      return dialGrpc(target, options);
+      // TLS files are read by the host for the plugin: its read grant must cover each.
+      const t = options?.tls;
+      const file = (p: string | undefined) => {
+        if (!p) return undefined;
+        const abs = path.resolve(o.baseDir ?? process.cwd(), p);
+        perms.check('read', abs, 'grpcDial');
+        return abs;
+      };
+      const clientTls = t ? grpcTls.get({ ...t, certFile: file(t.certFile), keyFile: file(t.keyFile), caFile: file(t.caFile) }) : undefined;
+      return dialGrpc(target, { channelOptions: options?.channelOptions, clientTls, metrics: o.metrics });
     },
     resolve: resolveChecked(perms) as Capabilities['resolve'],
     fs: createFs(perms, o.baseDir),

@@ -10,7 +10,7 @@
 import * as nodeFsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { FileInfo, FsCapability } from '../lib/sdk/mod.ts';
+import type { FetchFunction, FileInfo, FsCapability, TlsClientOptions } from '../lib/sdk/mod.ts';
 import type { Permissions } from './permissions.ts';
 import { readFully } from '../lib/tsdb/nodefs.ts';
 
@@ -242,5 +242,49 @@ export function checkedFetch(perms: Permissions, o: CheckedFetchOptions = {}): (
         return res;
       }
     }
+  };
+}
+
+/** Distinct TLS configurations one plugin's httpClient keeps pools for; past it, clients are not cached. */
+const MAX_CACHED_TLS_CLIENTS = 32;
+
+/**
+ * The runtime part of ctx.httpClient: the init merged into every hop that makes its connections
+ * use `tls` (the host: an undici Agent as `dispatcher`; a Deno plugin process: an HttpClient as
+ * `client`). Throws when the runtime cannot honour a setting, naming it.
+ */
+export type TlsHopInit = (tls: TlsClientOptions) => Record<string, unknown>;
+
+function normaliseTls(tls: TlsClientOptions): Required<TlsClientOptions> {
+  if (typeof tls !== 'object' || tls === null) throw new TypeError('httpClient: TLS options must be an object');
+  const s = (k: 'caPem' | 'certPem' | 'keyPem' | 'serverName'): string => {
+    const v = tls[k];
+    if (v !== undefined && typeof v !== 'string') throw new TypeError(`httpClient: ${k} must be a string`);
+    return v ?? '';
+  };
+  const skip = tls.insecureSkipVerify;
+  if (skip !== undefined && typeof skip !== 'boolean') throw new TypeError('httpClient: insecureSkipVerify must be a boolean');
+  const t = { caPem: s('caPem'), certPem: s('certPem'), keyPem: s('keyPem'), serverName: s('serverName'), insecureSkipVerify: skip ?? false };
+  if (t.certPem && !t.keyPem) throw new TypeError('httpClient: a client certificate (certPem) needs its key (keyPem)');
+  if (t.keyPem && !t.certPem) throw new TypeError('httpClient: a client key (keyPem) needs its certificate (certPem)');
+  if (t.caPem && !t.caPem.includes('-----BEGIN CERTIFICATE-----')) throw new TypeError('httpClient: caPem holds no PEM certificate');
+  return t;
+}
+
+/**
+ * ctx.httpClient: a checkedFetch (the same `net` check of the URL and of every redirect hop) whose
+ * hops carry the runtime's TLS-configured connection pool. One pool per distinct configuration,
+ * kept for the plugin's life (a bounded number; beyond it each call builds a pool the caller owns).
+ */
+export function checkedHttpClient(perms: Permissions, tlsHopInit: TlsHopInit, doFetch?: typeof globalThis.fetch): (tls: TlsClientOptions) => FetchFunction {
+  const clients = new Map<string, FetchFunction>();
+  return (tls) => {
+    const t = normaliseTls(tls);
+    const key = JSON.stringify([t.caPem, t.certPem, t.keyPem, t.serverName, t.insecureSkipVerify]);
+    const known = clients.get(key);
+    if (known) return known;
+    const f = checkedFetch(perms, { hopInit: tlsHopInit(t), fetch: doFetch });
+    if (clients.size < MAX_CACHED_TLS_CLIENTS) clients.set(key, f);
+    return f;
   };
 }

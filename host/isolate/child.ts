@@ -6,18 +6,19 @@
 // the plugins.yaml key exactly as inline. The host talks to it over a Unix socket (host/isolate/
 // wire.ts); console output goes to stderr, which the host logs.
 import * as nodeFs from 'node:fs';
-import { checkedFetch, createFs, type FsPromises } from '../checked.ts';
+import { checkedFetch, checkedHttpClient, createFs, type FsPromises } from '../checked.ts';
 import { Permissions } from '../permissions.ts';
 import { validatePlugin } from '../loader.ts';
 import { PermissionDenied } from '../../lib/sdk/errors.ts';
 import type { Bucket } from '../../lib/objstore/bucket.ts';
-import type { Capabilities, Logger, Metrics, ObjstorePlugin, PermissionRequest } from '../../lib/sdk/mod.ts';
+import type { Capabilities, Logger, Metrics, ObjstorePlugin, PermissionRequest, TlsClientOptions } from '../../lib/sdk/mod.ts';
 import { Peer, serializeError, type Incoming, type Outgoing } from './wire.ts';
 
 interface DenoLike {
   args: string[];
   connect(o: { transport: 'unix'; path: string }): Promise<{ readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }>;
   exit(code?: number): never;
+  createHttpClient(o: { caCerts?: string[]; cert?: string; key?: string }): object;
 }
 const D = (globalThis as unknown as { Deno: DenoLike }).Deno;
 const proc = (globalThis as unknown as { process: { exit(code?: number): never } }).process;
@@ -26,6 +27,7 @@ const proc = (globalThis as unknown as { process: { exit(code?: number): never }
 const realExit = D.exit.bind(D);
 const runtimeFetch = globalThis.fetch.bind(globalThis);
 const connect = D.connect.bind(D);
+const createHttpClient = D.createHttpClient.bind(D);
 const channelPath = D.args[0]!;
 let label = 'plugin';
 
@@ -94,6 +96,19 @@ function syncFsPromises(): FsPromises {
   return impl as unknown as FsPromises;
 }
 
+/**
+ * ctx.httpClient's hop init under Deno: an HttpClient of its own as fetch's `client`. Deno's client
+ * adds `caCerts` to its root store (Go's RootCAs, and the host's Node client, replace the roots)
+ * and has no setting for the verified name or for skipping verification: those are refused here,
+ * naming the way out, rather than ignored.
+ */
+function denoTlsInit(t: TlsClientOptions): Record<string, unknown> {
+  const inline = 'run the plugin with isolation: inline and trust: true';
+  if (t.serverName) throw new Error(`httpClient: a TLS server name (server_name) is not available to a plugin with isolation: process (Deno's HTTP client cannot set it); ${inline}`);
+  if (t.insecureSkipVerify) throw new Error(`httpClient: skipping TLS verification (insecure_skip_verify) is not available to a plugin with isolation: process (Deno's HTTP client cannot turn it off per client); ${inline}`);
+  return { client: createHttpClient({ caCerts: t.caPem ? [t.caPem] : undefined, cert: t.certPem || undefined, key: t.keyPem || undefined }) };
+}
+
 const notAvailable = (api: string) => () => {
   throw new Error(`ctx.${api} is not available to a plugin with isolation: process yet (objstore plugins use fetch, fs and env); run it with isolation: inline and trust: true`);
 };
@@ -104,6 +119,7 @@ function capabilities(peer: Peer, p: ObjstorePlugin): Capabilities {
   return Object.freeze<Capabilities>({
     pluginId: p.manifest.id,
     fetch: checkedFetch(perms, { fetch: runtimeFetch }),
+    httpClient: checkedHttpClient(perms, denoTlsInit, runtimeFetch),
     listen: notAvailable('listen'),
     connect: notAvailable('connect'),
     grpcDial: notAvailable('grpcDial'),

@@ -66,7 +66,48 @@ export interface FsCapability {
   tempDir(prefix: string): Promise<string>;
 }
 
-export interface ListenOptions { hostname: string; port: number }
+export interface ListenOptions {
+  hostname: string;
+  port: number;
+  /** TLS for this listener (PEM files, Thanos's server TLS flags); the files need the plugin's read grant and are re-read when they change. */
+  tls?: ListenTlsOptions;
+  /** Largest request body in bytes (413 beyond; default 64 MiB). */
+  maxBodyBytes?: number;
+  /** Thanos's HTTP metrics and server spans for this listener's requests. */
+  instrument?: HttpInstrumentation;
+}
+
+/** A server's TLS as Thanos's `--*-server-tls-*` flags give it. */
+export interface ListenTlsOptions {
+  /** Both or neither; neither (and no client CA): plain HTTP. */
+  certFile?: string;
+  keyFile?: string;
+  /** Client certificates are then required and verified (mTLS). */
+  clientCaFile?: string;
+  /** "1.0" | "1.1" | "1.2" | "1.3" (Thanos default "1.3"). */
+  minVersion?: string;
+  /** Go cipher suite names (TLS ≤ 1.2); empty: the defaults. */
+  cipherSuites?: readonly string[];
+  /** Go curve names (CurveP256, CurveP384, CurveP521, X25519); empty: the defaults. */
+  curves?: readonly string[];
+}
+
+/**
+ * How a component's HTTP requests are named for Thanos's http_requests_total,
+ * http_request_duration_seconds, http_request_size_bytes, http_response_size_bytes and
+ * http_inflight_requests (labels code, handler, method) and for the server span (named like the
+ * handler). The host instruments; the component only names.
+ */
+export interface HttpInstrumentation {
+  /** Thanos's handler name for a request ('query', 'query_range', 'receive', ...); undefined: not instrumented, as Thanos leaves unnamed routes. */
+  handlerName(req: Request): string | undefined;
+  /** Series that exist at 0 from the start (dashboards and alerts rate() them): handler → lower-case methods. */
+  preCreate?: Readonly<Record<string, readonly string[]>>;
+  /** Thanos receive's tenant instrumentation: a `tenant` label from this header, `default` when it is absent. */
+  tenant?: { header: string; default: string };
+  /** http_request_duration_seconds buckets (default Thanos's 0.001 … 720). */
+  durationBuckets?: readonly number[];
+}
 export interface HttpListener { address: { hostname: string; port: number }; close(): Promise<void> }
 
 /** Options of one gRPC call made on a GrpcClientConn. */
@@ -82,6 +123,28 @@ export interface GrpcCallOptions {
 export interface GrpcDialOptions {
   /** Transport channel options (grpc-js names), merged over unlimited message sizes. */
   channelOptions?: Record<string, unknown>;
+  /** TLS to the server (Thanos's --grpc-client-tls-secure and friends); absent: plaintext. */
+  tls?: GrpcClientTlsOptions;
+}
+
+/**
+ * A gRPC client's TLS as Thanos's `--grpc-client-tls-*` flags give it. The files are paths the host
+ * reads (each checked against the plugin's `read` grant when dialling; relative to the manifest's
+ * directory) and re-reads when they change, so a rotated client certificate is used from the next
+ * connection on. A bad file or a key not matching its certificate throws when dialling.
+ */
+export interface GrpcClientTlsOptions {
+  /** Client certificate and key (mTLS): both or neither. */
+  certFile?: string;
+  keyFile?: string;
+  /** CA certificates to verify the server with; empty: the system's roots. */
+  caFile?: string;
+  /** Name the server's certificate must hold (and the SNI sent); empty: the dialled host. */
+  serverName?: string;
+  /** Accept any server certificate (no verification). */
+  skipVerify?: boolean;
+  /** "1.0" | "1.1" | "1.2" | "1.3"; empty: the runtime's default minimum. */
+  minVersion?: string;
 }
 
 /**
@@ -99,16 +162,45 @@ export interface GrpcClientConn {
 /** Capabilities.grpcDial's shape, for libraries that take a dialer rather than the whole context. */
 export type GrpcDialer = (target: string, options?: GrpcDialOptions) => GrpcClientConn;
 
+/** A web-standard fetch function (Capabilities.fetch, or one from Capabilities.httpClient). */
+export type FetchFunction = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/**
+ * TLS settings of an outbound HTTPS client (Capabilities.httpClient), Go's tls.Config as Thanos's
+ * `tls_config` blocks fill it. Certificates and keys are PEM text, not paths: the plugin reads the
+ * files itself through ctx.fs, so its `read` grant decides which files it may use.
+ */
+export interface TlsClientOptions {
+  /** PEM CA certificates trusted for the server instead of the system's roots (Go's RootCAs). */
+  caPem?: string;
+  /** PEM client certificate (chain), presented when the server asks for one; needs keyPem. */
+  certPem?: string;
+  /** PEM private key of certPem. */
+  keyPem?: string;
+  /** The name the server certificate must carry (and the SNI sent), instead of the URL's host. */
+  serverName?: string;
+  /** Accept any server certificate (no verification at all). */
+  insecureSkipVerify?: boolean;
+}
+
 export interface Capabilities {
   pluginId: string;
   /** Web-standard fetch; the URL's host:port is checked against the `net` grant. */
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
+  /**
+   * A fetch like `fetch` (the same `net` check of the URL and of every redirect hop) whose HTTPS
+   * connections use `tls`, on a connection pool of their own. Invalid settings (unparsable PEM, a
+   * key that does not match the certificate, a certificate without a key) throw here. Call it once
+   * per configuration and keep the function. Optional: a host without it (bare test contexts)
+   * leaves it undefined.
+   */
+  httpClient?(tls: TlsClientOptions): FetchFunction;
   /** Serves a fetch handler on host:port (checked against `net`). */
   listen(opts: ListenOptions, handler: (req: Request) => Response | Promise<Response>): Promise<HttpListener>;
   /** Opens a raw TCP connection (checked against `net`), e.g. for memcached. */
   connect(opts: { hostname: string; port: number }): Promise<TcpConnection>;
   /**
-   * Opens a gRPC client connection (plaintext) to `target`: `host:port`, `[v6]:port`, `dns:host:port`
+   * Opens a gRPC client connection (plaintext, or TLS with `options.tls`) to `target`: `host:port`, `[v6]:port`, `dns:host:port`
    * or `dns:///host:port` (no port: 443). The host:port is checked against `net` here, synchronously:
    * a denial throws PermissionDenied naming the plugin, the target and the manifest key.
    */
@@ -218,6 +310,8 @@ export interface TextOut {
 export interface Component {
   info(): ComponentInfo;
   fetch?(req: Request): Response | Promise<Response>;
+  /** Names fetch()'s requests for the host's HTTP metrics and server spans (see HttpInstrumentation). */
+  http?: HttpInstrumentation;
   grpc?: GrpcServices;
   run(signal: AbortSignal): Promise<void>;
   reload?(): Promise<void>;

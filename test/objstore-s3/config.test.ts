@@ -161,13 +161,15 @@ test('durations: model.Duration, as Thanos types objstore YAML durations (exthtt
   }
 });
 
-test('create(): custom TLS on https is refused clearly; on plain http it is irrelevant', async () => {
+// Honoured over real TLS in test/security/outbound-tls.test.ts; a context without ctx.httpClient
+// (this bare one) cannot carry them, and says so rather than ignoring them.
+test('create(): custom TLS on https needs ctx.httpClient (refused clearly without it); on plain http it is irrelevant', async () => {
   const https = plugin.parseConfig({ bucket: 'b', endpoint: 'e', access_key: 'a', secret_key: 's', http_config: { insecure_skip_verify: true } });
   try {
     await plugin.create(testCtx(), https);
     assert.unreachable('expected an error');
   } catch (err) {
-    assert.match(String(err), /http_config\.insecure_skip_verify/);
+    assert.match(String(err), /s3: http_config\.tls_config: this host offers no TLS client settings/);
   }
   const http = plugin.parseConfig({ bucket: 'b', endpoint: 'e', insecure: true, access_key: 'a', secret_key: 's', http_config: { insecure_skip_verify: true } });
   await (await plugin.create(testCtx(), http)).close();

@@ -8,10 +8,11 @@
 // Permissions it asks for (the operator's grant narrows them):
 //   net: https://<storage_account>.<endpoint> (or the connection string's BlobEndpoint)
 //   env: { env: NAME } secrets in the config (resolved by the host)
+//   read: http_config.tls_config's ca_file, cert_file, key_file
 import { definePlugin, type Capabilities, type Logger } from '../../../lib/sdk/mod.ts';
 import { ObjectNotFoundError, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, checkRangeArgs, emptyStream, normalizeDir } from '../../../lib/objstore/util.ts';
-import { NetworkError, describeNetErr, isPermissionDenied, sdkFetch, streamParts, unsupportedTlsField } from '../../../lib/objstore/kit/mod.ts';
+import { NetworkError, describeNetErr, isPermissionDenied, sdkFetch, streamParts, httpConfigFetch } from '../../../lib/objstore/kit/mod.ts';
 import { nodeToWebStream, pipelineHttpClient } from '../../../lib/objstore/kit/pipelinehttp.ts';
 import type { ContainerClient } from '@azure/storage-blob';
 import { parseAzureConfig, type AzureConfig } from './config.ts';
@@ -195,8 +196,6 @@ export class AzureBucket implements Bucket {
 }
 
 export async function createAzureBucket(ctx: Capabilities, cfg: AzureConfig): Promise<AzureBucket> {
-  const bad = unsupportedTlsField(cfg.http, 'http_config');
-  if (bad) throw new Error(`azure: ${bad} is set, but custom TLS settings cannot be applied through the host's fetch capability yet`);
   if (cfg.msiResource) ctx.log.warn('azure: msi_resource is deprecated and ignored (the SDK sets it), as in Thanos', { container: cfg.container });
   if (!cfg.storageAccountKey && !cfg.storageConnectionString) {
     // Managed identity, user_assigned_id and client secrets need @azure/identity's token credentials.
@@ -204,7 +203,7 @@ export async function createAzureBucket(ctx: Capabilities, cfg: AzureConfig): Pr
     throw new Error(`azure: ${key}: Azure AD / managed identity credentials are not implemented yet; set storage_account_key or storage_connection_string`);
   }
   const sdk = await import('@azure/storage-blob');
-  const httpClient = pipelineHttpClient(sdkFetch(ctx, { what: 'azure', headerTimeoutMs: cfg.http.responseHeaderTimeoutMs }));
+  const httpClient = pipelineHttpClient(sdkFetch(ctx, { what: 'azure', headerTimeoutMs: cfg.http.responseHeaderTimeoutMs, fetch: await httpConfigFetch(ctx, cfg.http, 'azure: http_config') }));
   const p = cfg.pipeline;
   const options = {
     httpClient: httpClient as never,
@@ -245,8 +244,8 @@ export default definePlugin<AzureConfig>({
   manifest: {
     id: 'objstore:azure',
     apiVersion: 1,
-    permissions: { net: true, env: true },
-    description: 'net: the storage account blob endpoint; env: { env: NAME } secrets in the config',
+    permissions: { net: true, env: true, read: true },
+    description: 'net: the storage account blob endpoint; env: { env: NAME } secrets in the config; read: the http_config.tls_config ca_file, cert_file and key_file',
   },
   provider: 'AZURE',
   parseConfig: (raw: unknown) => parseAzureConfig(raw),

@@ -6,10 +6,11 @@
 // beyond; reads are ranged GET Object.
 //
 // Permissions it asks for: net (https://<bucket>-<app_id>.cos.<region>.myqcloud.com or endpoint);
-// env ({ env: NAME } secrets in the config, resolved by the host).
+// env ({ env: NAME } secrets in the config, resolved by the host); read (http_config.tls_config's
+// ca_file, cert_file, key_file).
 import { definePlugin, type Capabilities } from '../../../lib/sdk/mod.ts';
 import type { Bucket } from '../../../lib/objstore/bucket.ts';
-import { sdkFetch, unsupportedTlsField } from '../../../lib/objstore/kit/mod.ts';
+import { httpConfigFetch, sdkFetch } from '../../../lib/objstore/kit/mod.ts';
 import { parseCosConfig, type CosConfig } from './config.ts';
 import { CosBucket, DEFAULT_PART_SIZE, type CosSigner } from './bucket.ts';
 
@@ -17,20 +18,18 @@ export { parseCosConfig, type CosConfig } from './config.ts';
 export { CosBucket, CosError } from './bucket.ts';
 
 export async function createCosBucket(ctx: Capabilities, cfg: CosConfig, o: { partSize?: number } = {}): Promise<CosBucket> {
-  const bad = unsupportedTlsField(cfg.http, 'http_config');
-  if (bad) throw new Error(`cos: ${bad} is set, but custom TLS settings cannot be applied through the host's fetch capability yet`);
   const mod = (await import('cos-nodejs-sdk-v5')) as unknown as { default?: { getAuthorization: CosSigner }; getAuthorization?: CosSigner };
   const sign = mod.getAuthorization ?? mod.default?.getAuthorization;
   if (!sign) throw new Error('cos: cos-nodejs-sdk-v5 exports no getAuthorization');
-  return new CosBucket(sdkFetch(ctx, { what: 'cos', headerTimeoutMs: cfg.http.responseHeaderTimeoutMs }), sign, cfg, o.partSize ?? DEFAULT_PART_SIZE);
+  return new CosBucket(sdkFetch(ctx, { what: 'cos', headerTimeoutMs: cfg.http.responseHeaderTimeoutMs, fetch: await httpConfigFetch(ctx, cfg.http, 'cos: http_config') }), sign, cfg, o.partSize ?? DEFAULT_PART_SIZE);
 }
 
 export default definePlugin<CosConfig>({
   manifest: {
     id: 'objstore:cos',
     apiVersion: 1,
-    permissions: { net: true, env: true },
-    description: 'net: the bucket URL (<bucket>-<app_id>.cos.<region>.myqcloud.com or endpoint); env: { env: NAME } secrets in the config',
+    permissions: { net: true, env: true, read: true },
+    description: 'net: the bucket URL (<bucket>-<app_id>.cos.<region>.myqcloud.com or endpoint); env: { env: NAME } secrets in the config; read: the http_config.tls_config ca_file, cert_file and key_file',
   },
   provider: 'COS',
   parseConfig: (raw: unknown) => parseCosConfig(raw),

@@ -13,7 +13,7 @@
 // secrets); fs read (the GOOGLE_APPLICATION_CREDENTIALS file).
 import { definePlugin, type Capabilities } from '../../../lib/sdk/mod.ts';
 import type { Bucket } from '../../../lib/objstore/bucket.ts';
-import { describeNetErr, sdkFetch, unsupportedTlsField, type SdkFetch } from '../../../lib/objstore/kit/mod.ts';
+import { describeNetErr, httpConfigFetch, sdkFetch, type SdkFetch } from '../../../lib/objstore/kit/mod.ts';
 import { parseGcsConfig, type GcsConfig } from './config.ts';
 import { GcsBucket, type GcsApi, type GcsAuth } from './bucket.ts';
 
@@ -34,15 +34,16 @@ export interface GcsCreateOptions {
 }
 
 export async function createGcsBucket(ctx: Capabilities, cfg: GcsConfig, o: GcsCreateOptions = {}): Promise<GcsBucket> {
-  const bad = unsupportedTlsField(cfg.http, 'http_config');
-  if (bad) throw new Error(`gcs: ${bad} is set, but custom TLS settings cannot be applied through the host's fetch capability yet`);
+  // http_config (its TLS settings included) is the storage transport; tokens come over the
+  // default one, as in Thanos (Go's oauth2 token source uses its own client).
+  const storageFetch = sdkFetch(ctx, { what: 'gcs', headerTimeoutMs: cfg.http.responseHeaderTimeoutMs, onResponse: o.onResponse, fetch: await httpConfigFetch(ctx, cfg.http, 'gcs: http_config') });
   const base = sdkFetch(ctx, { what: 'gcs', headerTimeoutMs: cfg.http.responseHeaderTimeoutMs, onResponse: o.onResponse });
   const key = await findServiceAccount(ctx, cfg);
   // The key's token_uri is honoured (Go's JWT config does); gtoken would always post to Google's.
-  const tokenUri = key?.token_uri;
-  const fetch: SdkFetch = tokenUri && tokenUri !== GOOGLE_TOKEN_URL
-    ? (input, init) => base(String(input instanceof Request ? input.url : input) === GOOGLE_TOKEN_URL ? tokenUri : input, init)
-    : base;
+  const tokenUri = key?.token_uri || GOOGLE_TOKEN_URL;
+  const fetch: SdkFetch = (input, init) => String(input instanceof Request ? input.url : input) === GOOGLE_TOKEN_URL
+    ? base(tokenUri, init)
+    : storageFetch(input, init);
   const gal = await import('google-auth-library');
   const transporterOptions = { fetchImplementation: fetch as typeof globalThis.fetch };
   let auth: GcsAuth;
@@ -50,7 +51,7 @@ export async function createGcsBucket(ctx: Capabilities, cfg: GcsConfig, o: GcsC
     auth = new gal.JWT({ email: key.client_email, key: key.private_key, keyId: key.private_key_id, scopes: [SCOPE], transporterOptions });
   } else {
     const client = new gal.OAuth2Client({ transporterOptions });
-    client.refreshHandler = () => metadataToken(ctx, fetch);
+    client.refreshHandler = () => metadataToken(ctx, base);
     auth = client;
   }
   const { storage } = await import('@googleapis/storage');
@@ -95,7 +96,7 @@ export default definePlugin<GcsConfig>({
     id: 'objstore:gcs',
     apiVersion: 1,
     permissions: { net: true, env: true, read: true },
-    description: 'net: storage.googleapis.com, the token endpoint, the metadata server; env: GOOGLE_APPLICATION_CREDENTIALS, GCE_METADATA_HOST, { env: NAME } secrets; fs read: the GOOGLE_APPLICATION_CREDENTIALS file',
+    description: 'net: storage.googleapis.com, the token endpoint, the metadata server; env: GOOGLE_APPLICATION_CREDENTIALS, GCE_METADATA_HOST, { env: NAME } secrets; fs read: the GOOGLE_APPLICATION_CREDENTIALS file, the http_config.tls_config ca_file, cert_file and key_file',
   },
   provider: 'GCS',
   // The plugin retries each request (max_retries; gaxios's retry for the generated client's calls).

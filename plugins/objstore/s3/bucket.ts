@@ -3,7 +3,7 @@
 // the `net` grant applies to every request. ListObjectsV2 (or V1) with delimiter and continuation,
 // ranged GetObject, HeadObject, PutObject, multipart upload (parts of part_size, 3 in flight, abort
 // on failure), DeleteObject. The SDK module is imported only when an S3 bucket is created.
-import type { Capabilities, Logger } from '../../../lib/sdk/mod.ts';
+import type { Capabilities, FetchFunction, Logger } from '../../../lib/sdk/mod.ts';
 import { ObjectNotFoundError, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, checkRangeArgs, emptyStream, normalizeDir } from '../../../lib/objstore/util.ts';
 import { NetworkError, arrayParts, concat, describeNetErr, isPermissionDenied, md5, sdkFetch, streamParts, toBase64 } from '../../../lib/objstore/kit/mod.ts';
@@ -54,6 +54,8 @@ export interface S3BucketOptions {
   credentials?: AwsCredentialIdentityProvider;
   /** The SSE-C key bytes (sse_config.type SSE-C). */
   sseCKey?: Uint8Array;
+  /** The checked fetch requests go through (http_config's TLS settings applied); default ctx.fetch. */
+  fetch?: FetchFunction;
 }
 
 type Sdk = typeof import('@aws-sdk/client-s3');
@@ -121,6 +123,7 @@ export class S3Bucket implements Bucket {
     const doFetch = sdkFetch(this.ctx, {
       what: 's3',
       headerTimeoutMs: cfg.http.responseHeaderTimeoutMs,
+      fetch: this.opts.fetch,
       onResponse: trace ? (ev) => this.log.debug('s3 request', { method: ev.method, url: ev.url, status: ev.status, duration_ms: ev.ms }) : undefined,
     });
     const client = new Client({

@@ -13,7 +13,7 @@
 //   read: the sse_config.encryption_key file (SSE-C), the shared credentials file, the web identity token file
 import { definePlugin, type Capabilities } from '../../../lib/sdk/mod.ts';
 import type { Bucket } from '../../../lib/objstore/bucket.ts';
-import { sdkFetch, unsupportedTlsField } from '../../../lib/objstore/kit/mod.ts';
+import { httpConfigFetch, sdkFetch } from '../../../lib/objstore/kit/mod.ts';
 import { S3Bucket, loadS3Sdk, regionFromEndpoint } from './bucket.ts';
 import { parseS3Config, type S3Config } from './config.ts';
 import { NoCredentials, defaultChain } from './credentials.ts';
@@ -57,12 +57,8 @@ async function resolveCredentials(ctx: Capabilities, cfg: S3Config, region: stri
 
 export async function createS3Bucket(ctx: Capabilities, cfg: S3Config, opts: { maxKeys?: number } = {}): Promise<S3Bucket> {
   const https = /^https:\/\//i.test(cfg.endpoint) || (!/^http:\/\//i.test(cfg.endpoint) && !cfg.insecure);
-  if (https) {
-    const bad = unsupportedTlsField(cfg.http, 'http_config');
-    if (bad) {
-      throw new Error(`s3: ${bad} is set, but custom TLS settings cannot be applied through the host's fetch capability yet; use a certificate the system trusts (NODE_EXTRA_CA_CERTS for a private CA)`);
-    }
-  }
+  // TLS settings only matter to an https endpoint (Go's transport uses them for TLS connections only).
+  const fetch = https ? await httpConfigFetch(ctx, cfg.http, 's3: http_config') : undefined;
   const host = cfg.endpoint.replace(/^https?:\/\//i, '');
   let region = cfg.region;
   let regionFixed = region !== '';
@@ -80,7 +76,7 @@ export async function createS3Bucket(ctx: Capabilities, cfg: S3Config, opts: { m
   }
   const credentials = await resolveCredentials(ctx, cfg, region);
   const sdk = await loadS3Sdk();
-  return new S3Bucket(sdk, ctx, cfg, region, { regionFixed, maxKeys: opts.maxKeys, credentials, sseCKey });
+  return new S3Bucket(sdk, ctx, cfg, region, { regionFixed, maxKeys: opts.maxKeys, credentials, sseCKey, fetch });
 }
 
 export default definePlugin<S3Config>({
@@ -88,7 +84,7 @@ export default definePlugin<S3Config>({
     id: 'objstore:s3',
     apiVersion: 1,
     permissions: { net: true, env: true, read: true },
-    description: 'net: the S3 endpoint from the config (and STS / container / instance-metadata endpoints of the credential chain); env: { env: NAME } secrets in the config, and the AWS default chain variables when the config has no access_key; read: the SSE-C key file, the shared credentials file, the web identity token file',
+    description: 'net: the S3 endpoint from the config (and STS / container / instance-metadata endpoints of the credential chain); env: { env: NAME } secrets in the config, and the AWS default chain variables when the config has no access_key; read: the SSE-C key file, the shared credentials file, the web identity token file, the http_config.tls_config ca_file, cert_file and key_file',
   },
   provider: 'S3',
   // The SDK retries (max_retries, Thanos default 10): no second retry layer on top.

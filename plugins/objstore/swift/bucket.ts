@@ -2,7 +2,7 @@
 // ?format=json&prefix=&delimiter=/ and markers, ranged GET, HEAD, PUT, DELETE; uploads of at least
 // large_object_chunk_size become Static Large Objects (or Dynamic ones) with their segments under
 // segments/ in the segments container. A 401 re-authenticates once.
-import { sleep, type Capabilities, type Logger } from '../../../lib/sdk/mod.ts';
+import { sleep, type Capabilities, type FetchFunction, type Logger } from '../../../lib/sdk/mod.ts';
 import { ObjectNotFoundError, isObjectNotFound, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, checkRangeArgs, emptyStream, normalizeDir } from '../../../lib/objstore/util.ts';
 import {
@@ -43,6 +43,8 @@ interface Req {
 export interface SwiftBucketOptions {
   /** For tests: listing page size (Swift's limit; default 10000). */
   pageSize?: number;
+  /** The checked fetch auth and object requests go through (http_config's TLS settings applied); default ctx.fetch. */
+  fetch?: FetchFunction;
 }
 
 export class SwiftBucket implements Bucket {
@@ -62,7 +64,7 @@ export class SwiftBucket implements Bucket {
   }
 
   private fetcher(what: string, timeoutMs: number) {
-    return (url: string, init: RequestInit) => fetchWithHeaderTimeout((u, i) => this.ctx.fetch(u, i), url, init, timeoutMs, what);
+    return (url: string, init: RequestInit) => fetchWithHeaderTimeout((u, i) => (this.opts.fetch ?? this.ctx.fetch)(u, i), url, init, timeoutMs, what);
   }
 
   /** Authenticates (once at a time); `force` drops the current token. */

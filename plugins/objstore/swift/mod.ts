@@ -5,9 +5,10 @@
 // Permissions it asks for (the operator's grant narrows them):
 //   net: the auth_url host:port and the storage URL the auth service hands out
 //   env: only for secrets written as `password: { env: NAME }` (resolved by the host)
+//   read: http_config.tls_config's ca_file, cert_file, key_file
 import { definePlugin, type Capabilities } from '../../../lib/sdk/mod.ts';
 import type { Bucket } from '../../../lib/objstore/bucket.ts';
-import { unsupportedTlsField } from '../../../lib/objstore/kit/mod.ts';
+import { httpConfigFetch } from '../../../lib/objstore/kit/mod.ts';
 import { SwiftBucket, type SwiftBucketOptions } from './bucket.ts';
 import { parseSwiftConfig, type SwiftConfig } from './config.ts';
 
@@ -16,13 +17,7 @@ export { SwiftBucket, SwiftError } from './bucket.ts';
 
 /** Authenticates and checks the container exists (Thanos fails at start-up otherwise). */
 export async function createSwiftBucket(ctx: Capabilities, cfg: SwiftConfig, opts: SwiftBucketOptions = {}): Promise<SwiftBucket> {
-  if (/^https:/i.test(cfg.authUrl)) {
-    const bad = unsupportedTlsField(cfg.http, 'http_config');
-    if (bad) {
-      throw new Error(`swift: ${bad} is set, but custom TLS settings cannot be applied through the host's fetch capability; use a certificate the system trusts (NODE_EXTRA_CA_CERTS for a private CA)`);
-    }
-  }
-  const b = new SwiftBucket(ctx, cfg, opts);
+  const b = new SwiftBucket(ctx, cfg, { ...opts, fetch: opts.fetch ?? await httpConfigFetch(ctx, cfg.http, 'swift: http_config') });
   await b.auth();
   await b.verify();
   return b;
@@ -32,8 +27,8 @@ export default definePlugin<SwiftConfig>({
   manifest: {
     id: 'objstore:swift',
     apiVersion: 1,
-    permissions: { net: true, env: true },
-    description: 'net: the Swift auth_url and the storage endpoint from the service catalog; env: { env: NAME } secrets in the config',
+    permissions: { net: true, env: true, read: true },
+    description: 'net: the Swift auth_url and the storage endpoint from the service catalog; env: { env: NAME } secrets in the config; read: the http_config.tls_config ca_file, cert_file and key_file',
   },
   provider: 'SWIFT',
   parseConfig: (raw: unknown) => parseSwiftConfig(raw),

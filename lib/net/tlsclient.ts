@@ -1,0 +1,70 @@
+// A `tls_config` block (Thanos's and Prometheus's: ca_file, cert_file, key_file, server_name,
+// insecure_skip_verify) turned into a fetch function: the files are read through the plugin's
+// ctx.fs (so its `read` grant decides which it may use), the settings go to ctx.httpClient (the
+// host's TLS-configured fetch, with the same `net` and redirect checks as ctx.fetch). One owner for
+// the objstore http_config, the sidecar's --prometheus.http-client and the ruler's http_config.
+import type { Capabilities, FetchFunction, TlsClientOptions } from '../sdk/mod.ts';
+
+/** The fields of a Go tls_config block, paths as written in the config. */
+export interface TlsFiles {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  serverName: string;
+  insecureSkipVerify: boolean;
+}
+
+export const NO_TLS: TlsFiles = Object.freeze({ caFile: '', certFile: '', keyFile: '', serverName: '', insecureSkipVerify: false });
+
+/** True when the block asks for anything beyond the platform's defaults. */
+export function customTls(t: TlsFiles): boolean {
+  return t.caFile !== '' || t.certFile !== '' || t.keyFile !== '' || t.serverName !== '' || t.insecureSkipVerify;
+}
+
+/**
+ * Go's NewTLSConfig refuses a client certificate without its key and the reverse; the same check,
+ * for config parsers to report against the key's path. Returns the message, or undefined.
+ */
+export function tlsPairProblem(t: TlsFiles): string | undefined {
+  if (t.certFile && !t.keyFile) return `client cert file "${t.certFile}" specified without client key file`;
+  if (t.keyFile && !t.certFile) return `client key file "${t.keyFile}" specified without client cert file`;
+  return undefined;
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * The fetch for a tls_config block: ctx.fetch when the block is empty, else ctx.httpClient with the
+ * files' contents. A file outside the plugin's `read` grant fails with the grant's PermissionDenied
+ * (unchanged, so callers can recognise it); a missing or unusable file fails naming `where`.
+ */
+export async function tlsFetch(ctx: Pick<Capabilities, 'fetch' | 'httpClient' | 'fs'>, t: TlsFiles, where: string): Promise<FetchFunction> {
+  if (!customTls(t)) return (input, init) => ctx.fetch(input, init);
+  const pair = tlsPairProblem(t);
+  if (pair) throw new Error(`${where}: ${pair}`);
+  if (!ctx.httpClient) throw new Error(`${where}: this host offers no TLS client settings (ctx.httpClient)`);
+  const read = async (file: string, what: string): Promise<string | undefined> => {
+    if (!file) return undefined;
+    try {
+      return utf8.decode(await ctx.fs.readFile(file));
+    } catch (err) {
+      if ((err as { name?: string }).name === 'PermissionDenied') throw err;
+      throw new Error(`${where}: unable to load specified ${what} ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  const opts: TlsClientOptions = {
+    caPem: await read(t.caFile, 'CA cert'),
+    certPem: await read(t.certFile, 'client cert'),
+    keyPem: await read(t.keyFile, 'client key'),
+    serverName: t.serverName || undefined,
+    insecureSkipVerify: t.insecureSkipVerify || undefined,
+  };
+  if (opts.caPem !== undefined && !opts.caPem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new Error(`${where}: unable to use specified CA cert ${t.caFile} (no PEM certificate in it)`);
+  }
+  try {
+    return ctx.httpClient(opts);
+  } catch (err) {
+    throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
+  }
+}
