@@ -7,6 +7,7 @@ import {
 import { DEDUP_ALGORITHMS, type DedupAlgorithm } from '../../../lib/store/dedup.ts';
 import { parseEndpointAddress } from '../../../lib/query/endpoints.ts';
 import { isTenantValid } from '../../../lib/query/tenancy.ts';
+import type { SeriesSelectLimits } from '../../../lib/query/limits.ts';
 
 export interface QueryConfig {
   endpoints: string[];
@@ -43,6 +44,8 @@ export interface QueryConfig {
   enforceTenancy: boolean;
   /** --query.tenant-label-name. */
   tenantLabel: string;
+  /** --store.limits.request-series / --store.limits.request-samples (0: no limit). */
+  storeLimits: SeriesSelectLimits;
 }
 
 const NOT_YET = (why?: string) => notImplementedYet('thanos query', why);
@@ -83,6 +86,8 @@ export const queryFlags: FlagSpec[] = [
     help: "Use TLS client's certificate field to determine tenant for write requests. Must be one of organization, organizationalUnit or commonName. This setting will cause the query.tenant-header flag value to be ignored.",
     refused: NOT_YET('the tenant comes from --query.tenant-header: client certificates do not reach the query API'), accept: [''],
   },
+  { name: 'store.limits.request-series', key: 'requestSeriesLimit', type: 'int', default: 0, help: 'The maximum series allowed for a single Series request. The Series call fails if this limit is exceeded. 0 means no limit.' },
+  { name: 'store.limits.request-samples', key: 'requestSamplesLimit', type: 'int', default: 0, help: "The maximum samples allowed for a single Series request, The Series call fails if this limit is exceeded. 0 means no limit. NOTE: For efficiency the limit is internally implemented as 'chunks limit' considering each chunk contains a maximum of 120 samples." },
   { name: 'web.external-prefix', key: 'webExternalPrefix', type: 'string', default: '', help: 'Static prefix for all HTML links and redirect URLs in the UI query web interface.' },
   // Thanos flags of which only the values that ask for what this querier does are accepted.
   { name: 'query.promql-engine', key: 'promqlEngine', type: 'string', default: 'prometheus', help: 'PromQL engine to use: prometheus or thanos (both run our engine, which follows Prometheus\'s semantics).' },
@@ -162,6 +167,7 @@ export function parseQueryConfig(input: unknown): QueryConfig {
     defaultTenant: str(raw, 'defaultTenantId', 'default-tenant'),
     enforceTenancy: bool(raw, 'enforceTenancy', false),
     tenantLabel: str(raw, 'tenantLabelName', 'tenant_id'),
+    storeLimits: { seriesPerRequest: int(raw, 'requestSeriesLimit', 0, 0), samplesPerRequest: int(raw, 'requestSamplesLimit', 0, 0) },
   };
   if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(cfg.tenantLabel)) throw new ConfigError('tenantLabelName', `invalid label name ${JSON.stringify(cfg.tenantLabel)}`);
   if (cfg.tenantHeader === '') throw new ConfigError('tenantHeader', 'must not be empty');

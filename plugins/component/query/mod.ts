@@ -32,6 +32,7 @@ import { parseQueryConfig, queryFlags, type QueryConfig } from './config.ts';
 import { Gate } from '../../../lib/query/gate.ts';
 import { uiRoutes } from '../../../lib/web/ui.ts';
 import { TENANT_METADATA_KEY, tenantFromGrpcMetadata } from '../../../lib/query/tenancy.ts';
+import { LimitedStore } from '../../../lib/query/limits.ts';
 import type { StoreServer } from '../../../lib/store/api.ts';
 
 export { parseQueryConfig, queryFlags, type QueryConfig } from './config.ts';
@@ -183,14 +184,18 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
 
   const engine = new Engine({ lookbackDelta: cfg.lookbackDeltaMs, maxSamples: cfg.maxSamples, timeoutMs: cfg.timeoutMs });
   const targets = (tenant?: string): StoreTarget[] => endpoints.healthyStores().map((st) => targetOf(st, tenant));
-  const proxy = new ProxyStore(targets, { responseTimeoutMs: cfg.responseTimeoutMs });
-  const tenantProxy = (tenant: string) => new ProxyStore(() => targets(tenant), { responseTimeoutMs: cfg.responseTimeoutMs });
+  // As Thanos's querier, every Series fan-out (HTTP queries and the gRPC StoreAPI) is under
+  // --store.limits.request-series / --store.limits.request-samples.
+  const droppedSelects = ctx.metrics.counter('thanos_store_selects_dropped_total', 'Number of select queries that were dropped due to configured limits.', ['reason']);
+  const limited = (s: StoreServer): StoreServer => new LimitedStore(s, cfg.storeLimits, droppedSelects);
+  const proxy = limited(new ProxyStore(targets, { responseTimeoutMs: cfg.responseTimeoutMs }));
+  const tenantProxy = (tenant: string) => limited(new ProxyStore(() => targets(tenant), { responseTimeoutMs: cfg.responseTimeoutMs }));
   const queryGate = new Gate(cfg.maxConcurrent);
 
   const queryableFor = (p: QueryableParams): StoreQueryable => {
     const store: StoreAPI = p.storeMatchers.length === 0
       ? p.tenant === undefined ? proxy : tenantProxy(p.tenant)
-      : new ProxyStore(() => targets(p.tenant).filter((t) => storeMatches(t.name, p.storeMatchers)), { responseTimeoutMs: cfg.responseTimeoutMs });
+      : limited(new ProxyStore(() => targets(p.tenant).filter((t) => storeMatches(t.name, p.storeMatchers)), { responseTimeoutMs: cfg.responseTimeoutMs }));
     // One select gate per query (--query.max-concurrent-select).
     return new StoreQueryable(store, ctx.core, {
       dedup: p.dedup, replicaLabels: p.replicaLabels, dedupAlgorithm: cfg.dedupAlgorithm, maxResolutionMs: p.maxResolutionMs,
