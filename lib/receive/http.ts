@@ -82,15 +82,8 @@ export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Re
       const v = lim.seriesAndSamples(tid, wr.timeseries.length, wr.timeseries.reduce((n, s) => n + s.samples.length, 0));
       if (!v.ok) return v;
     }
-    // Thanos observes the request size by the status it is answered with once it reaches the write path.
-    let status = 500;
-    try {
-      const out = o.route ? await o.route(replica, tid, wr.timeseries) : await r.write(tid, wr.timeseries);
-      status = out.status;
-      return out;
-    } finally {
-      if (wr.timeseries.length > 0) r.observeWrite(status, tid, wr.timeseries);
-    }
+    if (o.route) return o.route(replica, tid, wr.timeseries);
+    return r.write(tid, wr.timeseries);
   }
 
   return async function handle(req: Request): Promise<Response> {
@@ -115,6 +108,7 @@ export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Re
       }
     }
     release?.();
+    r.countRequest(out.status);
     return new Response(out.status === 200 ? '' : out.message + '\n', { status: out.status, headers: { 'content-type': 'text/plain; charset=utf-8' } });
   };
 }

@@ -1,7 +1,6 @@
 // The ruler's clients: instant queries against query APIs (our querier or any Prometheus), tried in
 // order, and alerts posted to Alertmanagers' API v2.
-import type { Capabilities, Logger } from '../sdk/mod.ts';
-import type { AlertMetrics } from './metrics.ts';
+import type { Capabilities, Logger, Metrics } from '../sdk/mod.ts';
 import type { AlertmanagerAlert, QuerySample } from './eval.ts';
 import type { RuleGroup } from './parse.ts';
 import { parseQueryResponse } from './queryapi.ts';
@@ -16,8 +15,6 @@ export interface QueryApiOptions {
   httpMethod: 'GET' | 'POST';
   /** Per-attempt deadline. */
   timeoutMs: number;
-  /** Called when an answer carried warnings (a partial answer): thanos_rule_evaluation_with_warnings_total. */
-  onWarnings?: (group: RuleGroup | undefined, warnings: unknown[]) => void;
 }
 
 /**
@@ -49,10 +46,7 @@ export function queryApiClient(o: QueryApiOptions): (expr: string, tsMs: number,
         // A bad_data/execution answer is the rule's fault: no point asking another querier.
         if (res.status === 400 || res.status === 422) return parseQueryResponse(body);
         if (!res.ok) throw new Error(`query API ${base} answered ${res.status}: ${(body as { error?: string }).error ?? text.slice(0, 200)}`);
-        const samples = parseQueryResponse(body);
-        const warnings = (body as { warnings?: unknown }).warnings;
-        if (Array.isArray(warnings) && warnings.length > 0) o.onWarnings?.(group, warnings);
-        return samples;
+        return parseQueryResponse(body);
       } catch (e) {
         if (signal?.aborted) throw e;
         lastErr = e as Error;
@@ -73,58 +67,34 @@ export interface AlertSenderOptions {
   labelDrop: string[];
   timeoutMs: number;
   log: Logger;
-  metrics: AlertMetrics;
+  sent: ReturnType<Metrics['counter']>;
+  errors: ReturnType<Metrics['counter']>;
 }
 
-/** pkg/alert's `alertmanager` label: the URL's host (host:port). */
-function amHost(base: string): string {
-  try {
-    return new URL(base).host;
-  } catch {
-    return base;
-  }
-}
-
-/**
- * Posts alerts to every Alertmanager; failures are counted and logged, never thrown. The metrics are
- * pkg/alert's: the batch passes the queue (pushed and popped at once: it is sent from the evaluation
- * loop, so the queue never overflows), each Alertmanager counts its sent alerts, errors and latency,
- * and a batch no Alertmanager took (none configured or discovered included) counts as dropped.
- */
+/** Posts alerts to every Alertmanager; failures are counted and logged, never thrown. */
 export function alertSender(o: AlertSenderOptions): (alerts: AlertmanagerAlert[]) => Promise<void> {
-  const m = o.metrics;
   return async function sendAlerts(alerts: AlertmanagerAlert[]): Promise<void> {
     if (alerts.length === 0) return;
-    m.queuePushed.inc(undefined, alerts.length);
-    m.queuePopped.inc(undefined, alerts.length);
     const targets = o.urls.map((base) => ({ base, headers: {} as Record<string, string>, apiVersion: 'v2' as 'v1' | 'v2', timeoutMs: o.timeoutMs }));
     for (const c of o.configs ?? []) {
       for (const t of await c.resolver.targets()) targets.push({ ...t, apiVersion: c.apiVersion, timeoutMs: c.timeoutMs });
     }
+    if (targets.length === 0) return;
     const drop = new Set(o.labelDrop);
     // API v1 and v2 take the same JSON list of {labels, annotations, startsAt, endsAt, generatorURL}.
     const payload = JSON.stringify(alerts.map((a) => ({ ...a, labels: Object.fromEntries(Object.entries(a.labels).filter(([k]) => !drop.has(k))) })));
-    let successes = 0;
     await Promise.all(targets.map(async ({ base: am, headers, apiVersion, timeoutMs }) => {
-      const host = amHost(am);
-      const start = performance.now();
       try {
         const res = await o.fetch(`${am}/api/${apiVersion}/alerts`, {
           method: 'POST', body: payload, headers: { ...headers, 'Content-Type': 'application/json' }, signal: AbortSignal.timeout(timeoutMs),
         });
         const text = await res.text();
         if (!res.ok) throw new Error(`${res.status}: ${text.slice(0, 300)}`);
-        m.latency.observe((performance.now() - start) / 1000, { alertmanager: host });
-        m.sent.inc({ alertmanager: host }, alerts.length);
-        successes++;
+        o.sent.inc({ alertmanager: am }, alerts.length);
       } catch (e) {
-        m.errors.inc({ alertmanager: host });
+        o.errors.inc({ alertmanager: am });
         o.log.warn('sending alerts to Alertmanager failed', { alertmanager: am, alerts: alerts.length, err: (e as Error).message });
       }
     }));
-    if (successes === 0) {
-      m.dropped.inc(undefined, alerts.length);
-      o.log.warn('failed to send alerts to all alertmanagers', { alerts: alerts.length });
-    }
   };
 }

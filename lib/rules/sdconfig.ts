@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import type { FsCapability } from '../sdk/mod.ts';
 import { parsePromDuration } from '../duration/mod.ts';
 import { glob } from './glob.ts';
-import { DnsProvider, isDnsAddr, parseDnsAddr, type DnsMetrics } from './dns.ts';
+import { DnsProvider, isDnsAddr, parseDnsAddr } from './dns.ts';
 
 export class SdConfigError extends Error {
   constructor(message: string) {
@@ -198,11 +198,8 @@ export class EndpointsResolver {
   private dns: DnsProvider | undefined;
 
   /** `resolve` (ctx.resolve) is needed only when an address has a DNS prefix; without it such an address finds nothing (logged). */
-  constructor(
-    private readonly c: EndpointsConfig, private readonly fs: FsCapability, private readonly onError: (msg: string) => void = () => {},
-    resolve?: ConstructorParameters<typeof DnsProvider>[0], dnsMetrics?: DnsMetrics,
-  ) {
-    if (resolve) this.dns = new DnsProvider(resolve, onError, dnsMetrics);
+  constructor(private readonly c: EndpointsConfig, private readonly fs: FsCapability, private readonly onError: (msg: string) => void = () => {}, resolve?: ConstructorParameters<typeof DnsProvider>[0]) {
+    if (resolve) this.dns = new DnsProvider(resolve, onError);
   }
 
   private async addrs(now: number): Promise<string[]> {

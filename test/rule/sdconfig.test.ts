@@ -157,7 +157,7 @@ test('the ruler with --query.config-file (bearer token) and --alertmanagers.conf
     }, 30_000, 'alert in Alertmanager', am.logs);
     assert.ok(seenAuth.length > 0 && seenAuth.every((a) => a === 'Bearer qtok'), seenAuth.join(','));
     // Both entries got it: file SD (API v1) and the static one (API v2), counted per Alertmanager URL.
-    const sent = new RegExp(`thanos_alert_sender_alerts_sent_total\\{alertmanager="127\\.0\\.0\\.1:${amPort}"\\} ([2-9]|\\d\\d)`);
+    const sent = new RegExp(`thanos_alert_sender_alerts_sent_total\\{alertmanager="http://127\\.0\\.0\\.1:${amPort}"\\} ([2-9]|\\d\\d)`);
     await waitFor(async () => sent.test((c.metrics as Registry).render()), 30_000, 'sent through both entries', () => (c.metrics as Registry).render());
     assert.not.match((c.metrics as Registry).render(), /thanos_alert_sender_errors_total\{[^}]*\} [1-9]/);
   } finally {

@@ -88,7 +88,6 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
     try {
       text = new TextDecoder().decode(await ctx.fs.readFile(cfg.limitsConfigFile));
     } catch (e) {
-      limiter.reloaded(false);
       log.error('failed to read limits configuration', { path: cfg.limitsConfigFile, err: (e as Error).message });
       return;
     }
@@ -96,10 +95,8 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
     limitsText = text;
     try {
       limiter.set(parseLimitsConfig(text));
-      limiter.reloaded(true);
       log.info('limits configuration reloaded', { path: cfg.limitsConfigFile });
     } catch (e) {
-      limiter.reloaded(false);
       log.error('failed to reload limits configuration, keeping the previous limits', { path: cfg.limitsConfigFile, err: (e as Error).message });
     }
   };
