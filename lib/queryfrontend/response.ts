@@ -1,0 +1,235 @@
+// The answers the frontend handles: Prometheus API JSON (matrix for range queries, string lists for
+// labels, label sets for series), decoded once, merged and cut by time, and written back the way
+// the querier writes them (lib/query/json.ts: Go's escaping). Merging follows Cortex's matrixMerge
+// as Thanos uses it: series grouped by label set, pieces sorted by their first sample, samples that
+// overlap an earlier piece dropped, series ordered by their label string.
+import { compareStrings } from '../labels/mod.ts';
+import { stringifyJson } from '../query/json.ts';
+
+/** A sample as the API writes it: [unix seconds, "value"] (values stay text: no float round trip). */
+export type ApiSample = [number, string];
+/** A native histogram sample: [unix seconds, histogram object] (kept as the downstream wrote it). */
+export type ApiHistogram = [number, unknown];
+
+export interface SampleStream {
+  metric: Record<string, string>;
+  values?: ApiSample[];
+  histograms?: ApiHistogram[];
+}
+
+export interface MatrixResponse {
+  kind: 'matrix';
+  result: SampleStream[];
+  warnings: string[];
+  infos: string[];
+}
+
+export interface StringsResponse {
+  kind: 'strings';
+  data: string[];
+  warnings: string[];
+}
+
+export interface SeriesResponse {
+  kind: 'series';
+  data: Array<Record<string, string>>;
+  warnings: string[];
+}
+
+export type ApiResponse = MatrixResponse | StringsResponse | SeriesResponse;
+
+export class ResponseFormatError extends Error {
+  constructor(message: string) {
+    super(`unexpected downstream answer: ${message}`);
+    this.name = 'ResponseFormatError';
+  }
+}
+
+const msOf = (t: number) => Math.round(t * 1000);
+
+function stringList(v: unknown, what: string): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ResponseFormatError(`${what} must be a list of strings`);
+  return v as string[];
+}
+
+function labelRecord(v: unknown, what: string): Record<string, string> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ResponseFormatError(`${what} must be a label mapping`);
+  for (const x of Object.values(v)) if (typeof x !== 'string') throw new ResponseFormatError(`${what} values must be strings`);
+  return v as Record<string, string>;
+}
+
+function envelope(text: string): { data: unknown; warnings: string[]; infos: string[] } {
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch (e) {
+    throw new ResponseFormatError(`not JSON (${(e as Error).message})`);
+  }
+  if (typeof o !== 'object' || o === null) throw new ResponseFormatError('not a JSON object');
+  const r = o as Record<string, unknown>;
+  if (r.status !== 'success') throw new ResponseFormatError(`status ${JSON.stringify(r.status)}`);
+  return { data: r.data, warnings: stringList(r.warnings, 'warnings'), infos: stringList(r.infos, 'infos') };
+}
+
+/** A range query answer (resultType matrix). */
+export function decodeMatrix(text: string): MatrixResponse {
+  const { data, warnings, infos } = envelope(text);
+  if (typeof data !== 'object' || data === null) throw new ResponseFormatError('data must be an object');
+  const d = data as Record<string, unknown>;
+  if (d.resultType !== 'matrix') throw new ResponseFormatError(`resultType ${JSON.stringify(d.resultType)} (want matrix)`);
+  if (!Array.isArray(d.result)) throw new ResponseFormatError('data.result must be a list');
+  const result: SampleStream[] = d.result.map((s: unknown, i) => {
+    if (typeof s !== 'object' || s === null) throw new ResponseFormatError(`result[${i}] must be an object`);
+    const x = s as Record<string, unknown>;
+    const out: SampleStream = { metric: labelRecord(x.metric ?? {}, `result[${i}].metric`) };
+    if (x.values !== undefined) {
+      if (!Array.isArray(x.values)) throw new ResponseFormatError(`result[${i}].values must be a list`);
+      for (const p of x.values) {
+        if (!Array.isArray(p) || typeof p[0] !== 'number' || typeof p[1] !== 'string') throw new ResponseFormatError(`result[${i}].values holds a malformed sample`);
+      }
+      out.values = x.values as ApiSample[];
+    }
+    if (x.histograms !== undefined) {
+      if (!Array.isArray(x.histograms)) throw new ResponseFormatError(`result[${i}].histograms must be a list`);
+      for (const p of x.histograms) if (!Array.isArray(p) || typeof p[0] !== 'number') throw new ResponseFormatError(`result[${i}].histograms holds a malformed sample`);
+      out.histograms = x.histograms as ApiHistogram[];
+    }
+    return out;
+  });
+  return { kind: 'matrix', result, warnings, infos };
+}
+
+/** A /api/v1/labels or /api/v1/label/<name>/values answer. */
+export function decodeStrings(text: string): StringsResponse {
+  const { data, warnings } = envelope(text);
+  return { kind: 'strings', data: stringList(data, 'data'), warnings };
+}
+
+/** A /api/v1/series answer. */
+export function decodeSeries(text: string): SeriesResponse {
+  const { data, warnings } = envelope(text);
+  if (!Array.isArray(data)) throw new ResponseFormatError('data must be a list');
+  return { kind: 'series', data: data.map((x, i) => labelRecord(x, `data[${i}]`)), warnings };
+}
+
+/** Prometheus's labels.String() shape, the key Thanos groups and sorts merged series by. */
+export function labelString(m: Record<string, string>): string {
+  return `{${Object.keys(m).sort(compareStrings).map((k) => `${k}=${JSON.stringify(m[k])}`).join(', ')}}`;
+}
+
+function firstTime(r: MatrixResponse): number {
+  const s = r.result[0];
+  if (!s) return 0;
+  const v = s.values?.[0]?.[0];
+  const h = s.histograms?.[0]?.[0];
+  if (v !== undefined && h !== undefined) return Math.min(v, h);
+  return v ?? h ?? 0;
+}
+
+/** Appends `next` to `into`, dropping next's points at or before into's last one (overlapping pieces). */
+function appendAfter<T extends [number, unknown]>(into: T[], next: readonly T[]): void {
+  const last = into.length ? into[into.length - 1]![0] : -Infinity;
+  let i = 0;
+  while (i < next.length && next[i]![0] <= last) i++;
+  for (; i < next.length; i++) into.push(next[i]!);
+}
+
+function uniq(xs: string[]): string[] {
+  return [...new Set(xs)];
+}
+
+/** Merges range query answers for pieces of one request (any order, possibly overlapping). */
+export function mergeMatrix(responses: readonly MatrixResponse[]): MatrixResponse {
+  const sorted = [...responses].sort((a, b) => firstTime(a) - firstTime(b));
+  const byKey = new Map<string, SampleStream>();
+  for (const r of sorted) {
+    for (const s of r.result) {
+      const key = labelString(s.metric);
+      let ex = byKey.get(key);
+      if (!ex) {
+        ex = { metric: s.metric };
+        byKey.set(key, ex);
+      }
+      if (s.values?.length) appendAfter((ex.values ??= []), s.values);
+      if (s.histograms?.length) appendAfter((ex.histograms ??= []), s.histograms);
+    }
+  }
+  const keys = [...byKey.keys()].sort(compareStrings);
+  return {
+    kind: 'matrix',
+    result: keys.map((k) => byKey.get(k)!),
+    warnings: uniq(sorted.flatMap((r) => r.warnings)),
+    infos: uniq(sorted.flatMap((r) => r.infos)),
+  };
+}
+
+/** The part of a matrix answer in [start, end] (ms, inclusive); series left without points are dropped. */
+export function extractMatrix(r: MatrixResponse, start: number, end: number): MatrixResponse {
+  const inRange = <T extends [number, unknown]>(xs: readonly T[] | undefined) => xs?.filter((p) => msOf(p[0]) >= start && msOf(p[0]) <= end);
+  const result: SampleStream[] = [];
+  for (const s of r.result) {
+    const values = inRange(s.values);
+    const histograms = inRange(s.histograms);
+    if (!values?.length && !histograms?.length) continue;
+    const out: SampleStream = { metric: s.metric };
+    if (values?.length) out.values = values;
+    if (histograms?.length) out.histograms = histograms;
+    result.push(out);
+  }
+  return { kind: 'matrix', result, warnings: r.warnings, infos: r.infos };
+}
+
+/** The earliest sample time (ms) of a matrix answer, or -1 when it holds no samples. */
+export function minSampleTime(r: MatrixResponse): number {
+  let min = Infinity;
+  for (const s of r.result) {
+    const v = s.values?.[0]?.[0];
+    const h = s.histograms?.[0]?.[0];
+    if (v !== undefined) min = Math.min(min, msOf(v));
+    if (h !== undefined) min = Math.min(min, msOf(h));
+  }
+  return min === Infinity ? -1 : min;
+}
+
+/** Label names / values of pieces: the sorted union. */
+export function mergeStrings(responses: readonly StringsResponse[]): StringsResponse {
+  const set = new Set<string>();
+  for (const r of responses) for (const v of r.data) set.add(v);
+  return { kind: 'strings', data: [...set].sort(compareStrings), warnings: uniq(responses.flatMap((r) => r.warnings)) };
+}
+
+/** Series of pieces: unique label sets, sorted as Prometheus sorts label sets. */
+export function mergeSeries(responses: readonly SeriesResponse[]): SeriesResponse {
+  const byKey = new Map<string, Record<string, string>>();
+  for (const r of responses) for (const s of r.data) {
+    const k = labelString(s);
+    if (!byKey.has(k)) byKey.set(k, s);
+  }
+  const cmp = (a: Record<string, string>, b: Record<string, string>) => {
+    const ka = Object.keys(a).sort(compareStrings);
+    const kb = Object.keys(b).sort(compareStrings);
+    for (let i = 0; i < Math.min(ka.length, kb.length); i++) {
+      const c = compareStrings(ka[i]!, kb[i]!) || compareStrings(a[ka[i]!]!, b[kb[i]!]!);
+      if (c !== 0) return c;
+    }
+    return ka.length - kb.length;
+  };
+  return { kind: 'series', data: [...byKey.values()].sort(cmp), warnings: uniq(responses.flatMap((r) => r.warnings)) };
+}
+
+/** The JSON body the frontend answers with. */
+export function encodeResponse(r: ApiResponse): string {
+  const warnings = r.warnings.length ? r.warnings : undefined;
+  if (r.kind === 'matrix') {
+    return stringifyJson({ status: 'success', data: { resultType: 'matrix', result: r.result }, warnings, infos: r.infos.length ? r.infos : undefined });
+  }
+  return stringifyJson({ status: 'success', data: r.data, warnings });
+}
+
+/** Cache values: the decoded answer as compact JSON (see results_cache.ts). */
+export function responseFromJson(o: unknown): ApiResponse {
+  const r = o as ApiResponse;
+  if (typeof r !== 'object' || r === null || (r.kind !== 'matrix' && r.kind !== 'strings' && r.kind !== 'series')) throw new ResponseFormatError('cached value of unknown shape');
+  return r;
+}
