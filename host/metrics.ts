@@ -72,6 +72,11 @@ class HistogramFamily extends Family implements Histogram {
   constructor(name: string, help: string, labelNames: string[], readonly buckets: number[]) {
     super(name, help, 'histogram', labelNames);
   }
+  /** Creates the series with zero counts, so it is exported before its first observation. */
+  init(labels?: Record<string, string>): void {
+    const k = this.keyOf(labels);
+    if (!this.series.has(k)) this.series.set(k, { counts: this.buckets.map(() => 0), sum: 0, count: 0 });
+  }
   observe(v: number, labels?: Record<string, string>): void {
     const k = this.keyOf(labels);
     let s = this.series.get(k);

@@ -3,11 +3,33 @@
 // the status; other errors are Unknown. A client cancel aborts the handler's signal.
 // Also the raw client behind Capabilities.grpcDial (unary + server-streaming by method path) that
 // typed clients (lib/store/client.ts) are built on; plugins get it only through the checked capability.
+//
+// Both ends, as Thanos's pkg/server/grpc and pkg/extgrpc do:
+// - TLS (host/server/tls.ts): the server's certificate is re-read when its files change and handed to
+//   the listening socket for new connections; a client CA makes client certificates required. The
+//   client verifies the server (CA, server name) unless skip-verify, and presents its certificate,
+//   re-read for each new connection.
+// - go-grpc-prometheus metrics (grpc_server_* / grpc_client_*, Thanos's handling-time buckets), in the
+//   registry the caller gives (the component's own); the server's series of every method exist at 0
+//   from the start, as InitializeMetrics does.
+// - Trace context through @opentelemetry/api: the server extracts it from the request metadata and
+//   runs the handler in a server span named by the method path ("/thanos.Store/Series"); the client
+//   starts a client span and injects it into the outgoing metadata. With no SDK registered these are
+//   the API's no-ops (another module registers one when tracing is configured).
+import * as net from 'node:net';
+import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import {
+  context as otelContext, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace,
+  type Context as OtelContext, type Span, type TextMapGetter, type TextMapSetter,
+} from '@opentelemetry/api';
+import {
   GrpcError, GrpcStatus, type GrpcCallOptions, type GrpcClientConn, type GrpcDialOptions, type GrpcMethod, type GrpcServices, type Logger,
+  type Metrics, type Counter, type Histogram, type GrpcClientTlsOptions,
 } from '../index.ts';
+import type { Registry } from '../metrics.ts';
 import { parseAddress } from './http.ts';
+import { loadClientTls, loadServerTls, type ClientTls, type ServerTls, type ServerTlsFiles } from './tls.ts';
 
 const toBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 const ident = (b: Buffer): Buffer => b;
@@ -16,6 +38,102 @@ export const GRPC_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': -1,
   'grpc.max_send_message_length': -1,
 };
+
+/** Go's codes.Code.String(): the grpc_code label. */
+const CODE_NAMES = [
+  'OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied',
+  'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated',
+];
+export function grpcCodeName(code: number): string {
+  return CODE_NAMES[code] ?? `Code(${code})`;
+}
+
+/** Thanos's grpc_server_handling_seconds buckets (pkg/server/grpc). */
+export const GRPC_SERVER_HANDLING_BUCKETS = [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120];
+/** Thanos's grpc_client_handling_seconds buckets (pkg/extgrpc StoreClientGRPCOpts). */
+export const GRPC_CLIENT_HANDLING_BUCKETS = [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120, 240, 360, 720];
+
+type GrpcType = 'unary' | 'server_stream' | 'client_stream' | 'bidi_stream';
+const LABELS = ['grpc_type', 'grpc_service', 'grpc_method'];
+
+interface RpcFamilies { started: Counter; handled: Counter; received: Counter; sent: Counter; seconds: Histogram }
+
+function serverFamilies(m: Metrics): RpcFamilies {
+  return {
+    started: m.counter('grpc_server_started_total', 'Total number of RPCs started on the server.', LABELS),
+    handled: m.counter('grpc_server_handled_total', 'Total number of RPCs completed on the server, regardless of success or failure.', [...LABELS, 'grpc_code']),
+    received: m.counter('grpc_server_msg_received_total', 'Total number of RPC stream messages received on the server.', LABELS),
+    sent: m.counter('grpc_server_msg_sent_total', 'Total number of gRPC stream messages sent by the server.', LABELS),
+    seconds: m.histogram('grpc_server_handling_seconds', 'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.', LABELS, GRPC_SERVER_HANDLING_BUCKETS),
+  };
+}
+
+function clientFamilies(m: Metrics): RpcFamilies {
+  return {
+    started: m.counter('grpc_client_started_total', 'Total number of RPCs started on the client.', LABELS),
+    handled: m.counter('grpc_client_handled_total', 'Total number of RPCs completed by the client, regardless of success or failure.', [...LABELS, 'grpc_code']),
+    received: m.counter('grpc_client_msg_received_total', 'Total number of RPC stream messages received by the client.', LABELS),
+    sent: m.counter('grpc_client_msg_sent_total', 'Total number of gRPC stream messages sent by the client.', LABELS),
+    seconds: m.histogram('grpc_client_handling_seconds', 'Histogram of response latency (seconds) of the gRPC until it is finished by the application.', LABELS, GRPC_CLIENT_HANDLING_BUCKETS),
+  };
+}
+
+/** '/thanos.Store/Series' -> service and method labels. */
+function splitPath(path: string): { service: string; method: string } {
+  const i = path.lastIndexOf('/');
+  return { service: path.slice(1, i), method: path.slice(i + 1) };
+}
+
+/** One RPC's go-grpc-prometheus reporter: started on creation, handled once by done(). */
+class RpcReport {
+  private readonly labels: Record<string, string>;
+  private readonly start = performance.now();
+  private finished = false;
+  constructor(private readonly f: RpcFamilies | undefined, type: GrpcType, path: string) {
+    const { service, method } = splitPath(path);
+    this.labels = { grpc_type: type, grpc_service: service, grpc_method: method };
+    f?.started.inc(this.labels);
+  }
+  received(): void { this.f?.received.inc(this.labels); }
+  sent(): void { this.f?.sent.inc(this.labels); }
+  done(code: number): void {
+    if (this.finished || !this.f) return;
+    this.finished = true;
+    this.f.handled.inc({ ...this.labels, grpc_code: grpcCodeName(code) });
+    this.f.seconds.observe((performance.now() - this.start) / 1000, this.labels);
+  }
+}
+
+const tracer = trace.getTracer('thanos-ts/grpc');
+
+const METADATA_GETTER: TextMapGetter<grpc.Metadata> = {
+  keys: (md) => Object.keys(md.getMap()),
+  get: (md, key) => {
+    const v = md.get(key);
+    return v.length === 0 ? undefined : v.length === 1 ? String(v[0]) : v.map(String);
+  },
+};
+const METADATA_SETTER: TextMapSetter<grpc.Metadata> = { set: (md, key, value) => md.set(key, value) };
+
+function rpcAttributes(path: string): Record<string, string> {
+  const { service, method } = splitPath(path);
+  return { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method };
+}
+
+/** Ends a span with the call's status (OpenTelemetry's gRPC conventions: an error status on the span for a non-OK code). */
+function endSpan(span: Span, code: number, details?: string): void {
+  if (!span.isRecording()) return span.end();
+  span.setAttribute('rpc.grpc.status_code', code);
+  if (code !== GrpcStatus.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: details });
+  span.end();
+}
+
+/** The server span of a call, child of the context the caller sent (if any). */
+function serverSpan(path: string, md: grpc.Metadata): { span: Span; ctx: OtelContext } {
+  const parent = propagation.extract(ROOT_CONTEXT, md, METADATA_GETTER);
+  const span = tracer.startSpan(path, { kind: SpanKind.SERVER, attributes: rpcAttributes(path) }, parent);
+  return { span, ctx: trace.setSpan(parent, span) };
+}
 
 function statusOf(err: unknown): { code: number; details: string } {
   if (err instanceof GrpcError) return { code: err.code, details: err.message };
@@ -49,47 +167,113 @@ function decodeOrStatus(m: GrpcMethod, buf: Buffer): { ok: true; req: unknown } 
   }
 }
 
-function implement(path: string, m: GrpcMethod, log?: Logger, outer?: AbortSignal): grpc.UntypedHandleCall {
+function implement(path: string, m: GrpcMethod, fam: RpcFamilies | undefined, log?: Logger, outer?: AbortSignal): grpc.UntypedHandleCall {
   if (m.kind === 'unary') {
     return (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      // As in Go, a request that does not decode is refused before the interceptors: no metrics, no span.
       const d = decodeOrStatus(m, call.request);
       if (!d.ok) return cb({ code: d.code, details: d.details });
+      const report = new RpcReport(fam, 'unary', path);
+      report.received();
+      const { span, ctx } = serverSpan(path, call.metadata);
       const ac = cancelSignal(call, outer);
-      m.handler(d.req, ac.signal, metadataRecord(call.metadata)).then(
-        (res) => cb(null, toBuffer(m.responseEncode(res))),
+      const finish = (code: number, details?: string) => {
+        report.sent(); // go-grpc-prometheus counts the reply even when the handler failed
+        report.done(code);
+        endSpan(span, code, details);
+      };
+      otelContext.with(ctx, () => m.handler(d.req, ac.signal, metadataRecord(call.metadata))).then(
+        (res) => {
+          let buf: Buffer;
+          try {
+            buf = toBuffer(m.responseEncode(res));
+          } catch (err) {
+            const s = { code: GrpcStatus.Internal, details: `cannot encode response: ${(err as Error).message}` };
+            finish(s.code, s.details);
+            return cb(s);
+          }
+          finish(GrpcStatus.OK);
+          cb(null, buf);
+        },
         (err) => {
           const s = statusOf(err);
           if (s.code === GrpcStatus.Unknown || s.code === GrpcStatus.Internal) log?.warn('grpc handler failed', { method: path, err: s.details });
+          finish(s.code, s.details);
           cb(s);
         },
       );
     };
   }
   return (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+    const report = new RpcReport(fam, 'server_stream', path);
+    report.received(); // the request message (RecvMsg), counted even when it does not decode, as in Go
     const d = decodeOrStatus(m, call.request);
-    if (!d.ok) { call.emit('error', { code: d.code, details: d.details }); return; }
+    if (!d.ok) {
+      report.done(d.code);
+      call.emit('error', { code: d.code, details: d.details });
+      return;
+    }
+    const { span, ctx } = serverSpan(path, call.metadata);
     const ac = cancelSignal(call, outer);
     (async () => {
       try {
-        for await (const msg of m.handler(d.req, ac.signal, metadataRecord(call.metadata))) {
-          if (ac.signal.aborted || call.cancelled) break;
-          if (!call.write(toBuffer(m.responseEncode(msg)))) {
-            await new Promise<void>((resolve) => {
-              const done = () => { call.off('drain', done); call.off('cancelled', done); resolve(); };
-              call.on('drain', done);
-              call.on('cancelled', done);
-            });
+        // Each step of the handler's generator runs inside the call's trace context.
+        const it = otelContext.with(ctx, () => m.handler(d.req, ac.signal, metadataRecord(call.metadata))[Symbol.asyncIterator]());
+        try {
+          for (;;) {
+            const r = await otelContext.with(ctx, () => it.next());
+            if (r.done) break;
+            if (ac.signal.aborted || call.cancelled) break;
+            report.sent();
+            if (!call.write(toBuffer(m.responseEncode(r.value)))) {
+              await new Promise<void>((resolve) => {
+                const done = () => { call.off('drain', done); call.off('cancelled', done); resolve(); };
+                call.on('drain', done);
+                call.on('cancelled', done);
+              });
+            }
           }
+        } finally {
+          if (ac.signal.aborted || call.cancelled) await it.return?.(undefined)?.catch(() => {});
         }
-        if (!call.cancelled) call.end();
+        if (call.cancelled) {
+          report.done(GrpcStatus.Cancelled);
+          endSpan(span, GrpcStatus.Cancelled, 'cancelled by the client');
+          return;
+        }
+        call.end();
+        report.done(GrpcStatus.OK);
+        endSpan(span, GrpcStatus.OK);
       } catch (err) {
+        const s = call.cancelled ? { code: GrpcStatus.Cancelled, details: 'cancelled by the client' } : statusOf(err);
+        report.done(s.code);
+        endSpan(span, s.code, s.details);
         if (call.cancelled) return;
-        const s = statusOf(err);
         if (s.code === GrpcStatus.Unknown || s.code === GrpcStatus.Internal) log?.warn('grpc stream handler failed', { method: path, err: s.details });
         call.emit('error', s);
       }
     })();
   };
+}
+
+/**
+ * Server credentials over a ServerTls: the listening socket starts with the current certificate and
+ * gets each reloaded one through grpc-js's watcher (http2 server setSecureContext), so running
+ * connections keep theirs and new ones see the new certificate.
+ */
+class ReloadingServerCredentials extends grpc.ServerCredentials {
+  private readonly unsubscribe: () => void;
+  constructor(readonly tls: ServerTls) {
+    super({ requestCert: tls.requireClientCert, rejectUnauthorized: tls.requireClientCert }, tls.options());
+    this.unsubscribe = tls.onReload((o) => this.updateSecureContextOptions(o));
+  }
+  _equals(other: grpc.ServerCredentials): boolean {
+    return other === this;
+  }
+  close(): void {
+    this.unsubscribe();
+    this.tls.close();
+  }
 }
 
 export interface GrpcListener {
@@ -99,10 +283,27 @@ export interface GrpcListener {
   close(graceMs?: number): Promise<void>;
 }
 
+export interface GrpcServerOptions {
+  log?: Logger;
+  signal?: AbortSignal;
+  /** Serve TLS with these files (--grpc-server-tls-*); absent or all empty: plaintext. */
+  tls?: ServerTlsFiles;
+  /** grpc_server_* metrics go here (the component's registry). */
+  metrics?: Registry;
+  /** --grpc-server-max-connection-age: connections are closed (gracefully) after this long; 0: never. */
+  maxConnectionAgeMs?: number;
+}
+
 /** Serves `services` (method path -> handler) on addr. */
-export async function startGrpc(addr: string, services: GrpcServices, opts: { log?: Logger; signal?: AbortSignal } = {}): Promise<GrpcListener> {
+export async function startGrpc(addr: string, services: GrpcServices, opts: GrpcServerOptions = {}): Promise<GrpcListener> {
   const { hostname, port } = parseAddress(addr, 'gRPC address');
-  const server = new grpc.Server(GRPC_OPTIONS);
+  const serverTls = opts.tls ? loadServerTls({ ...opts.tls, log: opts.tls.log ?? opts.log, what: opts.tls.what ?? 'gRPC server' }) : undefined;
+  const creds = serverTls ? new ReloadingServerCredentials(serverTls) : grpc.ServerCredentials.createInsecure();
+  const server = new grpc.Server({
+    ...GRPC_OPTIONS,
+    ...(opts.maxConnectionAgeMs ? { 'grpc.max_connection_age_ms': opts.maxConnectionAgeMs } : {}),
+  });
+  const fam = opts.metrics ? serverFamilies(opts.metrics) : undefined;
   const bySvc = new Map<string, Array<[string, string, GrpcMethod]>>();
   for (const [p, m] of Object.entries(services)) {
     const mm = /^\/([^/]+)\/([^/]+)$/.exec(p);
@@ -119,14 +320,18 @@ export async function startGrpc(addr: string, services: GrpcServices, opts: { lo
         path: p, requestStream: false, responseStream: m.kind === 'serverStream',
         requestSerialize: ident, requestDeserialize: ident, responseSerialize: ident, responseDeserialize: ident,
       };
-      impl[name] = implement(p, m, opts.log, opts.signal);
+      impl[name] = implement(p, m, fam, opts.log, opts.signal);
+      if (fam) initializeMetrics(fam, p, m.kind === 'unary' ? 'unary' : 'server_stream');
     }
     server.addService(def as grpc.ServiceDefinition, impl);
   }
   const host = hostname.includes(':') ? `[${hostname}]` : hostname;
+  const closeCreds = () => { if (creds instanceof ReloadingServerCredentials) creds.close(); };
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(new Error(`listen on ${addr} (gRPC): ${err.message}`, { cause: err })) : resolve(p)));
+    server.bindAsync(`${host}:${port}`, creds, (err, p) =>
+      err ? reject(new Error(`listen on ${addr} (gRPC): ${err.message}`, { cause: err })) : resolve(p)),
+  ).catch((err) => { closeCreds(); throw err; });
+  if (serverTls) opts.log?.info('gRPC server TLS enabled', { client_certificates: serverTls.requireClientCert ? 'required' : 'not requested', min_version: serverTls.minVersion });
   return {
     port: bound,
     address: `${host}:${bound}`,
@@ -134,8 +339,19 @@ export async function startGrpc(addr: string, services: GrpcServices, opts: { lo
       new Promise<void>((resolve) => {
         const t = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
         server.tryShutdown(() => { clearTimeout(t); resolve(); });
-      }),
+      }).finally(closeCreds),
   };
+}
+
+/** go-grpc-prometheus InitializeMetrics: a method's series exist at 0 (handled for every code) before its first call. */
+function initializeMetrics(f: RpcFamilies, path: string, type: GrpcType): void {
+  const { service, method } = splitPath(path);
+  const labels = { grpc_type: type, grpc_service: service, grpc_method: method };
+  f.started.inc(labels, 0);
+  f.received.inc(labels, 0);
+  f.sent.inc(labels, 0);
+  (f.seconds as Histogram & { init?(l: Record<string, string>): void }).init?.(labels);
+  for (const c of CODE_NAMES) f.handled.inc({ ...labels, grpc_code: c }, 0);
 }
 
 export type CallOptions = GrpcCallOptions;
@@ -171,33 +387,118 @@ export function grpcTargetHostPorts(target: string): string[] {
   });
 }
 
+export interface DialOptions {
+  channelOptions?: grpc.ChannelOptions;
+  /** TLS to the server (from loadClientTls); absent: plaintext. */
+  tls?: ClientTls;
+  /** grpc_client_* metrics go here. */
+  metrics?: Metrics;
+}
+
 /** An unchecked dial (the host's own use and tests); plugins get the checked Capabilities.grpcDial. */
-export function dialGrpc(target: string, options: GrpcDialOptions = {}): GrpcClientConn {
-  return new RawGrpcClient(target, (options.channelOptions ?? {}) as grpc.ChannelOptions);
+export function dialGrpc(target: string, options: GrpcDialOptions & { clientTls?: ClientTls; metrics?: Metrics } = {}): GrpcClientConn {
+  const clientTls = options.clientTls ?? (options.tls ? loadClientTls({ secure: true, ...options.tls, what: 'gRPC client' }) : undefined);
+  return new RawGrpcClient(target, { channelOptions: (options.channelOptions ?? {}) as grpc.ChannelOptions, tls: clientTls, metrics: options.metrics });
+}
+
+/**
+ * One ClientTls per distinct settings: a querier dials every endpoint with the same files, which are
+ * then loaded and watched once. Paths must be absolute (the caller resolved and checked them).
+ */
+export class ClientTlsCache {
+  private readonly byKey = new Map<string, ClientTls>();
+  constructor(private readonly log?: Logger) {}
+  get(o: GrpcClientTlsOptions): ClientTls {
+    const key = JSON.stringify([o.certFile ?? '', o.keyFile ?? '', o.caFile ?? '', o.serverName ?? '', !!o.skipVerify, o.minVersion ?? '']);
+    let t = this.byKey.get(key);
+    if (!t) {
+      t = loadClientTls({ secure: true, ...o, log: this.log, what: 'gRPC client' })!;
+      this.byKey.set(key, t);
+    }
+    return t;
+  }
+}
+
+/**
+ * Channel credentials over a ClientTls. grpc-js builds one connector per subchannel and reuses it
+ * for reconnects; this one makes each TLS connection from the current files (a rotated client
+ * certificate is presented from the next connection on, as Thanos's GetClientCertificate does) and
+ * verifies the server itself: against the CA, with the server name if one was given, else the
+ * dialled host; nothing with skip-verify. No SNI for an IP address (RFC 6066).
+ */
+class ReloadingChannelCredentials extends grpc.ChannelCredentials {
+  constructor(private readonly tls: ClientTls, private readonly host: string) {
+    super();
+  }
+  _isSecure(): boolean {
+    return true;
+  }
+  _equals(other: grpc.ChannelCredentials): boolean {
+    return other === this;
+  }
+  _createSecureConnector(_target: unknown, _options: unknown, callCredentials?: grpc.CallCredentials) {
+    const creds = callCredentials ?? grpc.CallCredentials.createEmpty();
+    const t = this.tls;
+    const name = t.serverName || this.host;
+    return {
+      connect: (socket: net.Socket) => new Promise<{ socket: net.Socket; secure: boolean }>((resolve, reject) => {
+        const s = tls.connect({
+          socket,
+          host: name,
+          servername: net.isIP(name) ? undefined : name,
+          secureContext: t.secureContext(),
+          ALPNProtocols: ['h2'],
+          rejectUnauthorized: !t.skipVerify,
+          checkServerIdentity: (_h, cert) => (t.skipVerify ? undefined : tls.checkServerIdentity(name, cert)),
+        }, () => resolve({ socket: s, secure: true }));
+        s.once('error', reject);
+      }),
+      waitForReady: () => Promise.resolve(),
+      getCallCredentials: () => creds,
+      destroy: () => {},
+    };
+  }
 }
 
 /** Raw client: call any method by path with your own encode/decode. Errors are GrpcError. */
 export class RawGrpcClient implements GrpcClientConn {
   private readonly client: grpc.Client;
+  private readonly fam: RpcFamilies | undefined;
   private closed = false;
 
-  constructor(readonly target: string, options: grpc.ChannelOptions = {}) {
-    this.client = new grpc.Client(target, grpc.credentials.createInsecure(), { ...GRPC_OPTIONS, ...options });
+  constructor(readonly target: string, o: DialOptions = {}) {
+    const creds = o.tls ? new ReloadingChannelCredentials(o.tls, targetHost(target)) : grpc.credentials.createInsecure();
+    this.client = new grpc.Client(target, creds, { ...GRPC_OPTIONS, ...o.channelOptions });
+    this.fam = o.metrics ? clientFamilies(o.metrics) : undefined;
   }
 
-  private callOpts(o: CallOptions): { md: grpc.Metadata; opts: grpc.CallOptions } {
+  /** Metadata, deadline and the client span (its context injected into the metadata). */
+  private callOpts(path: string, o: CallOptions): { md: grpc.Metadata; opts: grpc.CallOptions; span: Span } {
     const md = new grpc.Metadata();
     for (const [k, v] of Object.entries(o.metadata ?? {})) md.set(k, v);
-    return { md, opts: o.timeoutMs ? { deadline: Date.now() + o.timeoutMs } : {} };
+    const active = otelContext.active();
+    const span = tracer.startSpan(path, { kind: SpanKind.CLIENT, attributes: rpcAttributes(path) }, active);
+    propagation.inject(trace.setSpan(active, span), md, METADATA_SETTER);
+    return { md, opts: o.timeoutMs ? { deadline: Date.now() + o.timeoutMs } : {}, span };
   }
 
   unary<Req, Res>(path: string, req: Req, encode: (m: Req) => Uint8Array, decode: (b: Uint8Array) => Res, o: CallOptions = {}): Promise<Res> {
-    const { md, opts } = this.callOpts(o);
+    if (o.signal?.aborted) return Promise.reject(new GrpcError(GrpcStatus.Cancelled, 'cancelled before the call'));
+    const { md, opts, span } = this.callOpts(path, o);
+    const report = new RpcReport(this.fam, 'unary', path);
+    report.sent();
     return new Promise<Res>((resolve, reject) => {
-      if (o.signal?.aborted) return reject(new GrpcError(GrpcStatus.Cancelled, 'cancelled before the call'));
       const call = this.client.makeUnaryRequest<Req, Buffer>(path, (m) => toBuffer(encode(m)), ident, req, md, opts, (err, res) => {
         o.signal?.removeEventListener('abort', onAbort);
-        if (err) return reject(new GrpcError(err.code ?? GrpcStatus.Unknown, err.details || err.message));
+        report.received();
+        if (err) {
+          const code = err.code ?? GrpcStatus.Unknown;
+          report.done(code);
+          endSpan(span, code, err.details || err.message);
+          return reject(new GrpcError(code, err.details || err.message));
+        }
+        report.done(GrpcStatus.OK);
+        endSpan(span, GrpcStatus.OK);
         try {
           resolve(decode(new Uint8Array(res!.buffer, res!.byteOffset, res!.byteLength)));
         } catch (e) {
@@ -210,23 +511,38 @@ export class RawGrpcClient implements GrpcClientConn {
   }
 
   async *serverStream<Req, Res>(path: string, req: Req, encode: (m: Req) => Uint8Array, decode: (b: Uint8Array) => Res, o: CallOptions = {}): AsyncIterable<Res> {
-    const { md, opts } = this.callOpts(o);
     if (o.signal?.aborted) throw new GrpcError(GrpcStatus.Cancelled, 'cancelled before the call');
+    const { md, opts, span } = this.callOpts(path, o);
+    const report = new RpcReport(this.fam, 'server_stream', path);
     const call = this.client.makeServerStreamRequest<Req, Buffer>(path, (m) => toBuffer(encode(m)), ident, req, md, opts);
+    report.sent();
     const onAbort = () => call.cancel();
     o.signal?.addEventListener('abort', onAbort, { once: true });
     let finished = false;
     try {
       for await (const buf of call as AsyncIterable<Buffer>) {
+        report.received();
         yield decode(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
       }
       finished = true;
+      report.received(); // the RecvMsg that saw the end of the stream, as go-grpc-prometheus counts it
+      report.done(GrpcStatus.OK);
+      endSpan(span, GrpcStatus.OK);
     } catch (err) {
       const e = err as grpc.ServiceError;
-      throw new GrpcError(typeof e.code === 'number' ? e.code : GrpcStatus.Unknown, e.details || e.message);
+      const code = typeof e.code === 'number' ? e.code : GrpcStatus.Unknown;
+      report.received();
+      report.done(code);
+      endSpan(span, code, e.details || e.message);
+      throw new GrpcError(code, e.details || e.message);
     } finally {
       o.signal?.removeEventListener('abort', onAbort);
-      if (!finished) call.cancel();
+      if (!finished) {
+        call.cancel();
+        // The consumer stopped early: the call ends cancelled (a no-op when the catch above reported it).
+        report.done(GrpcStatus.Cancelled);
+        if (span.isRecording()) endSpan(span, GrpcStatus.Cancelled, 'cancelled by the caller');
+      }
     }
   }
 
@@ -235,4 +551,11 @@ export class RawGrpcClient implements GrpcClientConn {
     this.closed = true;
     this.client.close();
   }
+}
+
+/** The host name a target dials (for TLS verification when no server name is given). */
+function targetHost(target: string): string {
+  const hp = grpcTargetHostPorts(target)[0]!;
+  const v6 = /^\[([^\]]+)\]:\d+$/.exec(hp);
+  return v6 ? v6[1]! : hp.slice(0, hp.lastIndexOf(':'));
 }

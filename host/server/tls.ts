@@ -37,18 +37,58 @@ export function tlsVersion(v: string): tls.SecureVersion {
 }
 
 /**
- * Go curve names (--*-tls-curves) -> OpenSSL group names for `ecdhCurve`. Go's own defaults when
- * none is given: X25519, P-256, P-384, P-521.
+ * Go curve names (--*-tls-curves, Thanos's getCurveIDs) -> OpenSSL group names for `ecdhCurve`.
+ * The hybrid post-quantum groups Thanos also accepts need OpenSSL 3.5; Node's OpenSSL here may not
+ * have them, which createSecureContext reports when the server starts.
  */
-const CURVES: Record<string, string> = { CurveP256: 'P-256', CurveP384: 'P-384', CurveP521: 'P-521', X25519: 'X25519' };
+const CURVES: Record<string, string> = {
+  CurveP256: 'P-256', CurveP384: 'P-384', CurveP521: 'P-521', X25519: 'X25519',
+  X25519MLKEM768: 'X25519MLKEM768', SecP256r1MLKEM768: 'SecP256r1MLKEM768', SecP384r1MLKEM1024: 'SecP384r1MLKEM1024',
+};
 
+/** Go curve names -> `ecdhCurve` (undefined: the defaults); Thanos's error text for an unknown name. */
 export function tlsCurves(names: readonly string[]): string | undefined {
   if (names.length === 0) return undefined;
   return names.map((n) => {
     const c = CURVES[n];
-    if (!c) throw new TlsConfigError(`invalid TLS curve: ${n}, valid values are ${Object.keys(CURVES).join(', ')}`);
+    if (!c) throw new TlsConfigError(`invalid curve: ${n}, valid values are ${Object.keys(CURVES).sort().join(', ')}`);
     return c;
   }).join(':');
+}
+
+/**
+ * Go's tls.CipherSuites() names (what Thanos's getCipherSuiteIDs accepts) -> OpenSSL names. As in
+ * Go, the list governs TLS 1.0-1.2 only: the TLS 1.3 suites stay enabled whatever is given.
+ */
+const TLS13_SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
+const CIPHERS: Record<string, string> = {
+  TLS_RSA_WITH_AES_128_CBC_SHA: 'AES128-SHA',
+  TLS_RSA_WITH_AES_256_CBC_SHA: 'AES256-SHA',
+  TLS_RSA_WITH_AES_128_GCM_SHA256: 'AES128-GCM-SHA256',
+  TLS_RSA_WITH_AES_256_GCM_SHA384: 'AES256-GCM-SHA384',
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: 'ECDHE-ECDSA-AES128-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: 'ECDHE-ECDSA-AES256-SHA',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: 'ECDHE-RSA-AES128-SHA',
+  TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: 'ECDHE-RSA-AES256-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 'ECDHE-RSA-AES128-GCM-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: 'ECDHE-RSA-AES256-GCM-SHA384',
+  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-RSA-CHACHA20-POLY1305',
+  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  ...Object.fromEntries(TLS13_SUITES.map((n) => [n, ''])),
+};
+
+/** Go cipher suite names -> Node's `ciphers` string (undefined: the defaults). */
+export function tlsCiphers(names: readonly string[]): string | undefined {
+  if (names.length === 0) return undefined;
+  const legacy = names.map((n) => {
+    const c = CIPHERS[n];
+    if (c === undefined) throw new TlsConfigError(`invalid cipher suite: ${n}, valid values are ${Object.keys(CIPHERS).sort().join(', ')}`);
+    return c;
+  }).filter((c) => c !== '');
+  // Only TLS 1.3 names: Node then offers no TLS 1.2 suite, so TLS 1.2 and older cannot be negotiated, as in Go.
+  return [...TLS13_SUITES, ...legacy].join(':');
 }
 
 interface Stamp { path: string; mtimeMs: number; size: number }
@@ -172,8 +212,10 @@ export interface ServerTlsFiles {
   clientCaFile?: string;
   /** "1.0" | "1.1" | "1.2" | "1.3" (Thanos default "1.3"). */
   minVersion?: string;
-  /** Go curve names (CurveP256, CurveP384, CurveP521, X25519); empty: Node's defaults. */
+  /** Go curve names (CurveP256, CurveP384, CurveP521, X25519, ...); empty: Node's defaults. */
   curves?: readonly string[];
+  /** Go cipher suite names (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ...); empty: Node's defaults. */
+  ciphers?: readonly string[];
   /** How often the files' mtimes are checked (ms, default 1000; 0: only on refresh()). */
   reloadIntervalMs?: number;
   log?: Logger;
@@ -181,7 +223,7 @@ export interface ServerTlsFiles {
   what?: string;
 }
 
-/** SecureContext options of a server (cert, key, ca, minVersion, ecdhCurve). */
+/** SecureContext options of a server (cert, key, ca, minVersion, ecdhCurve, ciphers). */
 export type ServerTlsContextOptions = tls.SecureContextOptions & { cert: Buffer; key: Buffer; minVersion: tls.SecureVersion };
 
 export class ServerTls extends ReloadingTls<ServerTlsContextOptions> {
@@ -208,6 +250,8 @@ export class ServerTls extends ReloadingTls<ServerTlsContextOptions> {
     if (f.clientCaFile) opts.ca = readPem(f.clientCaFile, `${what} TLS client CA`);
     const curves = tlsCurves(f.curves ?? []);
     if (curves) opts.ecdhCurve = curves;
+    const ciphers = tlsCiphers(f.ciphers ?? []);
+    if (ciphers) opts.ciphers = ciphers;
     try {
       tls.createSecureContext(opts); // checks that the key matches the certificate and the PEMs parse
     } catch (err) {
