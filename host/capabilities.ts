@@ -12,7 +12,6 @@
 import * as dns from 'node:dns/promises';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import * as path from 'node:path';
 import * as tls from 'node:tls';
 import type { Capabilities, Logger, Metrics, TcpConnection } from './index.ts';
 import type { DnsRecordType, SrvRecord, TlsClientOptions } from '../lib/sdk/mod.ts';
@@ -82,7 +81,6 @@ export interface CapabilityOptions {
 export function createCapabilities(o: CapabilityOptions): Capabilities {
   const perms = o.permissions;
   const agent = pluginAgent();
-  const grpcTls = new ClientTlsCache(o.log);
   const grpcTls = new ClientTlsCache(o.log);
   // Frozen, so code holding this object (a plugin, a library it hands ctx to) cannot swap a method.
   return Object.freeze<Capabilities>({
