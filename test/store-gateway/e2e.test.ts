@@ -86,7 +86,7 @@ test('thanos store serves a real bucket over gRPC', async () => {
   }
   assert.equal((await client.labelValues(labelValuesRequest({ label: 'cluster', start: T0, end: T0 + H2 }))).values, ['e2e']);
   // the second round was served from memcached
-  await waitFor(async () => /thanos_store_index_cache_hits_total\{item_type="(Series|ExpandedPostings)"\} [1-9]/.test(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text()), 5000, 'index cache hits in /metrics');
+  await waitFor(async () => /thanos_store_index_cache_hits_total\{item_type="(Series|ExpandedPostings)",tenant="default-tenant"\} [1-9]/.test(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text()), 5000, 'index cache hits in /metrics');
   const blocks = (await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/blocks`)).json()) as { data: { blocks: Array<{ ulid: string }> } };
   assert.equal(blocks.data.blocks.map((b) => b.ulid).sort(), [...ids].sort());
 });

@@ -191,7 +191,7 @@ test('HTTP: /api/v1/blocks JSON and the loaded-blocks page', async () => {
 });
 
 test('index cache: postings lists shared by different matcher sets are served from the cache', async () => {
-  const hits = () => Number(/thanos_store_index_cache_hits_total\{item_type="Postings"\} (\d+)/.exec(ctx.registry.render())?.[1] ?? 0);
+  const hits = () => Number(/thanos_store_index_cache_hits_total\{item_type="Postings",tenant="default-tenant"\} (\d+)/.exec(ctx.registry.render())?.[1] ?? 0);
   const before = hits();
   const a = await collect({ matchers: [{ type: '=', name: 'job', value: 'db' }, { type: '=', name: 'instance', value: 'i8' }] });
   const mid = hits();
@@ -203,10 +203,23 @@ test('index cache: postings lists shared by different matcher sets are served fr
   assert.equal(decodeResult(core, b, T0 - H2, T0 + 10 * H2), want);
 });
 
-test('metrics: chunks fetched and blocks loaded are exported', () => {
+test('metrics: blocks loaded and, per Series call, the data touched and fetched (Thanos\'s names and labels)', () => {
   const text = ctx.registry.render();
-  assert.match(text, /thanos_bucket_store_blocks_loaded 7/);
-  assert.match(text, /thanos_bucket_store_chunks_fetched_total \d+/);
+  assert.match(text, /^thanos_bucket_store_blocks_loaded 7$/m);
+  assert.match(text, /^thanos_bucket_store_block_loads_total 7$/m);
+  for (const t of ['postings', 'series', 'chunks']) {
+    assert.match(text, new RegExp(`^thanos_bucket_store_series_data_fetched_count\\{data_type="${t}",tenant="default-tenant"\\} [1-9]`, 'm'), t);
+  }
+  const chunks = Number(/^thanos_bucket_store_series_data_fetched_sum\{data_type="chunks",tenant="default-tenant"\} (\d+)/m.exec(text)?.[1]);
+  assert.ok(chunks > 0, 'chunks fetched');
+  assert.match(text, /^thanos_bucket_store_series_result_series_count\{tenant="default-tenant"\} [1-9]/m);
+  assert.match(text, /^thanos_bucket_store_sent_chunk_size_bytes_bucket\{tenant="default-tenant",le="\+Inf"\} [1-9]/m);
+  assert.match(text, /^thanos_bucket_store_series_blocks_queried_bucket\{tenant="default-tenant",le="512"\} [1-9]/m, 'ExponentialBuckets(1, 2, 10) ends at 512');
+  // The index cache's counters exist per item type from the start (Thanos pre-initialises them).
+  for (const t of ['Postings', 'Series', 'ExpandedPostings']) {
+    assert.match(text, new RegExp(`^thanos_store_index_cache_requests_total\\{item_type="${t}",tenant="default-tenant"\\} \\d+`, 'm'), t);
+    assert.match(text, new RegExp(`^thanos_store_index_cache_items_added_total\\{item_type="${t}"\\} \\d+`, 'm'), t);
+  }
 });
 
 test.run();

@@ -1,7 +1,8 @@
 // The bucket store: the blocks the gateway serves (synced from object storage), and the StoreAPI
 // operations over them: Series (postings → series → chunks with ranged GETs, resolution selection,
 // aggregates, limits), LabelNames and LabelValues.
-import type { Bucket, Core, Logger } from '../../sdk/mod.ts';
+import type { Bucket, Core, Counter, Gauge, Histogram, Logger, Metrics } from '../../sdk/mod.ts';
+import { DEFAULT_TENANT } from '../../query/tenancy.ts';
 import { GrpcError, GrpcStatus } from '../../sdk/mod.ts';
 import {
   compareLabels, compareStrings, compileMatcher, labelsFromRecord, labelsKey, MatcherError,
@@ -71,11 +72,99 @@ export interface StoreLimits {
 
 /** The logging the store needs (lib/sdk's Logger without with()). */
 type StoreLogger = Omit<Logger, 'with'>;
-interface CounterLike { inc(labels?: Record<string, string>, v?: number): void }
-interface GaugeLike { set(v: number, labels?: Record<string, string>): void }
-export interface StoreMetrics {
-  counter(name: string, help: string, labelNames?: string[]): CounterLike;
-  gauge(name: string, help: string, labelNames?: string[]): GaugeLike;
+export type StoreMetrics = Metrics;
+
+/** Prometheus's ExponentialBuckets(start, factor, count). */
+function exponentialBuckets(start: number, factor: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => start * factor ** i);
+}
+const MiB = 1024 * 1024;
+const DURATION_BUCKETS = [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120];
+
+/**
+ * Thanos's bucket store metrics (pkg/store/bucket.go newBucketStoreMetrics), the ones this store
+ * has a meaning for. Per-request histograms carry `tenant`: the gateway has no tenancy, so Thanos's
+ * default tenant.
+ */
+class BucketStoreMetrics {
+  readonly loads: Counter;
+  readonly loadFailures: Counter;
+  readonly drops: Counter;
+  readonly dropFailures: Counter;
+  readonly blocksLoaded: Gauge;
+  readonly lastLoaded: Gauge;
+  readonly loadDuration: Histogram;
+  readonly dataTouched: Histogram;
+  readonly dataFetched: Histogram;
+  readonly dataSizeTouched: Histogram;
+  readonly dataSizeFetched: Histogram;
+  readonly blocksQueried: Histogram;
+  readonly getAllDuration: Histogram;
+  readonly mergeDuration: Histogram;
+  readonly resultSeries: Histogram;
+  readonly chunkSize: Histogram;
+  readonly queriesDropped: Counter;
+
+  constructor(m: Metrics) {
+    this.loads = m.counter('thanos_bucket_store_block_loads_total', 'Total number of remote block loading attempts.');
+    this.loadFailures = m.counter('thanos_bucket_store_block_load_failures_total', 'Total number of failed remote block loading attempts.');
+    this.drops = m.counter('thanos_bucket_store_block_drops_total', 'Total number of local blocks that were dropped.');
+    this.dropFailures = m.counter('thanos_bucket_store_block_drop_failures_total', 'Total number of local blocks that failed to be dropped.');
+    this.blocksLoaded = m.gauge('thanos_bucket_store_blocks_loaded', 'Number of currently loaded blocks.');
+    this.lastLoaded = m.gauge('thanos_bucket_store_blocks_last_loaded_timestamp_seconds', 'Timestamp when last block got loaded.');
+    this.loadDuration = m.histogram('thanos_bucket_store_block_load_duration_seconds', 'The total time taken to load a block in seconds.', [], [0.1, 0.2, 0.5, 1, 2, 5, 15, 30, 60, 90, 120, 300]);
+    this.dataTouched = m.histogram('thanos_bucket_store_series_data_touched', 'Number of items of a data type touched to fulfill a single Store API series request.', ['data_type', 'tenant'], exponentialBuckets(200, 2, 15));
+    this.dataFetched = m.histogram('thanos_bucket_store_series_data_fetched', 'Number of items of a data type retrieved to fulfill a single Store API series request.', ['data_type', 'tenant'], exponentialBuckets(200, 2, 15));
+    this.dataSizeTouched = m.histogram('thanos_bucket_store_series_data_size_touched_bytes', 'Total size of items of a data type touched to fulfill a single Store API series request in Bytes.', ['data_type', 'tenant'], exponentialBuckets(1024, 2, 15));
+    this.dataSizeFetched = m.histogram('thanos_bucket_store_series_data_size_fetched_bytes', 'Total size of items of a data type fetched to fulfill a single Store API series request in Bytes.', ['data_type', 'tenant'], exponentialBuckets(1024, 2, 15));
+    this.blocksQueried = m.histogram('thanos_bucket_store_series_blocks_queried', 'Number of blocks in a bucket store that were touched to satisfy a query.', ['tenant'], exponentialBuckets(1, 2, 10));
+    this.getAllDuration = m.histogram('thanos_bucket_store_series_get_all_duration_seconds', 'Time it takes until all per-block prepares and loads for a query are finished.', ['tenant'], DURATION_BUCKETS);
+    this.mergeDuration = m.histogram('thanos_bucket_store_series_merge_duration_seconds', 'Time it takes to merge sub-results from all queried blocks into a single result.', ['tenant'], DURATION_BUCKETS);
+    this.resultSeries = m.histogram('thanos_bucket_store_series_result_series', 'Number of series observed in the final result of a query.', ['tenant'], exponentialBuckets(100, 2, 15));
+    this.chunkSize = m.histogram('thanos_bucket_store_sent_chunk_size_bytes', 'Size in bytes of the chunks for the single series, which is adequate to the gRPC message size sent to querier.', ['tenant'],
+      [32, 256, 512, 1024, 32 * 1024, 256 * 1024, 512 * 1024, MiB, 32 * MiB, 256 * MiB, 512 * MiB]);
+    this.queriesDropped = m.counter('thanos_bucket_store_queries_dropped_total', 'Number of queries that were dropped due to the limit.', ['reason', 'tenant']);
+  }
+
+  /** One Series call's statistics, as Thanos observes them when the call ends. */
+  observe(st: SeriesStats): void {
+    const tenant = DEFAULT_TENANT;
+    for (const t of ['postings', 'series', 'chunks'] as const) {
+      const l = { data_type: t, tenant };
+      this.dataTouched.observe(st[t].touched, l);
+      this.dataFetched.observe(st[t].fetched, l);
+      this.dataSizeTouched.observe(st[t].touchedBytes, l);
+      this.dataSizeFetched.observe(st[t].fetchedBytes, l);
+    }
+    this.resultSeries.observe(st.mergedSeries, { tenant });
+    this.blocksQueried.observe(st.blocksQueried, { tenant });
+    this.getAllDuration.observe(st.getAllSeconds, { tenant });
+    this.mergeDuration.observe(st.mergeSeconds, { tenant });
+  }
+}
+
+interface DataStats { touched: number; fetched: number; touchedBytes: number; fetchedBytes: number }
+/** Per Series call: items touched (from the cache or the bucket) and fetched (from the bucket). */
+interface SeriesStats {
+  postings: DataStats;
+  series: DataStats;
+  chunks: DataStats;
+  blocksQueried: number;
+  mergedSeries: number;
+  getAllSeconds: number;
+  mergeSeconds: number;
+}
+function newSeriesStats(): SeriesStats {
+  const d = (): DataStats => ({ touched: 0, fetched: 0, touchedBytes: 0, fetchedBytes: 0 });
+  return { postings: d(), series: d(), chunks: d(), blocksQueried: 0, mergedSeries: 0, getAllSeconds: 0, mergeSeconds: 0 };
+}
+
+/** Bytes of a series' chunks as sent (every aggregate's data). */
+function sentChunkBytes(chunks: readonly AggrChunkOut[]): number {
+  let n = 0;
+  for (const c of chunks) n += (c.raw?.data.byteLength ?? 0) + (c.count?.data.byteLength ?? 0) + (c.sum?.data.byteLength ?? 0)
+    + (c.min?.data.byteLength ?? 0) + (c.max?.data.byteLength ?? 0) + (c.counter?.data.byteLength ?? 0);
+  return n;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,30 +410,36 @@ export class LimitError extends GrpcError {
   }
 }
 
-/** Per-request accounting against the limits. */
+/** Per-request accounting against the limits, and the request's statistics (its metrics). */
 class RequestLimiter {
   series = 0;
   chunks = 0;
   bytes = 0;
-  constructor(private readonly l: StoreLimits) {}
+  readonly stats = newSeriesStats();
+  constructor(private readonly l: StoreLimits, private readonly dropped?: Counter) {}
+  /** A limit ended the request: counted as thanos_bucket_store_queries_dropped_total{reason}. */
+  private drop(reason: 'series' | 'chunks' | 'bytes', message: string): LimitError {
+    this.dropped?.inc({ reason, tenant: DEFAULT_TENANT });
+    return new LimitError(message);
+  }
   addSeries(n: number): void {
     this.series += n;
-    if (this.l.seriesLimit > 0 && this.series > this.l.seriesLimit) throw new LimitError(`exceeded series limit: limit ${this.l.seriesLimit} violated (got ${this.series}); narrow the matchers or the time range, or raise --store.limits.request-series`);
+    if (this.l.seriesLimit > 0 && this.series > this.l.seriesLimit) throw this.drop('series', `exceeded series limit: limit ${this.l.seriesLimit} violated (got ${this.series}); narrow the matchers or the time range, or raise --store.limits.request-series`);
   }
   /** A lower bound on the series a request returns (one block's worth): fail early when over. */
   checkSeriesCount(n: number): void {
-    if (this.l.seriesLimit > 0 && n > this.l.seriesLimit) throw new LimitError(`exceeded series limit: limit ${this.l.seriesLimit} violated (got at least ${n}); narrow the matchers or the time range, or raise --store.limits.request-series`);
+    if (this.l.seriesLimit > 0 && n > this.l.seriesLimit) throw this.drop('series', `exceeded series limit: limit ${this.l.seriesLimit} violated (got at least ${n}); narrow the matchers or the time range, or raise --store.limits.request-series`);
   }
   checkChunkCount(n: number): void {
-    if (this.l.samplesLimit > 0 && n * 120 > this.l.samplesLimit) throw new LimitError(`exceeded samples limit: limit ${this.l.samplesLimit} violated (got at least ${n * 120} samples in ${n} chunks, counted as 120 samples each); narrow the query or raise --store.limits.request-samples`);
+    if (this.l.samplesLimit > 0 && n * 120 > this.l.samplesLimit) throw this.drop('chunks', `exceeded samples limit: limit ${this.l.samplesLimit} violated (got at least ${n * 120} samples in ${n} chunks, counted as 120 samples each); narrow the query or raise --store.limits.request-samples`);
   }
   addChunks(n: number): void {
     this.chunks += n;
-    if (this.l.samplesLimit > 0 && this.chunks * 120 > this.l.samplesLimit) throw new LimitError(`exceeded samples limit: limit ${this.l.samplesLimit} violated (got at least ${this.chunks * 120} samples in ${this.chunks} chunks, counted as 120 samples each); narrow the query or raise --store.limits.request-samples`);
+    if (this.l.samplesLimit > 0 && this.chunks * 120 > this.l.samplesLimit) throw this.drop('chunks', `exceeded samples limit: limit ${this.l.samplesLimit} violated (got at least ${this.chunks * 120} samples in ${this.chunks} chunks, counted as 120 samples each); narrow the query or raise --store.limits.request-samples`);
   }
   addBytes(n: number): void {
     this.bytes += n;
-    if (this.l.bytesLimit > 0 && this.bytes > this.l.bytesLimit) throw new LimitError(`exceeded bytes limit: limit ${this.l.bytesLimit} violated (fetched or touched ${this.bytes} bytes); narrow the query or raise --store.grpc.downloaded-bytes-limit`);
+    if (this.l.bytesLimit > 0 && this.bytes > this.l.bytesLimit) throw this.drop('bytes', `exceeded bytes limit: limit ${this.l.bytesLimit} violated (fetched or touched ${this.bytes} bytes); narrow the query or raise --store.grpc.downloaded-bytes-limit`);
   }
 }
 
@@ -619,13 +714,7 @@ export class BucketStore {
   private readonly limits: StoreLimits;
   private readonly gate: Gate;
   private readonly log?: StoreLogger;
-  private mLoads?: CounterLike;
-  private mLoadFailures?: CounterLike;
-  private mDrops?: CounterLike;
-  private mBlocks?: GaugeLike;
-  private mSeriesTouched?: CounterLike;
-  private mChunksFetched?: CounterLike;
-  private mBytesFetched?: CounterLike;
+  private readonly m?: BucketStoreMetrics;
   private syncing?: Promise<void>;
   readonly stats = { chunkBytesFetched: 0, seriesReturned: 0, chunksReturned: 0 };
 
@@ -633,16 +722,7 @@ export class BucketStore {
     this.limits = { seriesLimit: 0, samplesLimit: 0, bytesLimit: 0, ...opts.limits };
     this.gate = new Gate(opts.seriesMaxConcurrency ?? 20);
     this.log = opts.log;
-    const m = opts.metrics;
-    if (m) {
-      this.mLoads = m.counter('thanos_bucket_store_block_loads_total', 'Total number of remote block loading attempts.');
-      this.mLoadFailures = m.counter('thanos_bucket_store_block_load_failures_total', 'Total number of failed remote block loading attempts.');
-      this.mDrops = m.counter('thanos_bucket_store_block_drops_total', 'Total number of local blocks that were dropped.');
-      this.mBlocks = m.gauge('thanos_bucket_store_blocks_loaded', 'Number of currently loaded blocks.');
-      this.mSeriesTouched = m.counter('thanos_bucket_store_series_touched_total', 'Number of series touched by Series calls.');
-      this.mChunksFetched = m.counter('thanos_bucket_store_chunks_fetched_total', 'Number of chunks fetched by Series calls.');
-      this.mBytesFetched = m.counter('thanos_bucket_store_chunks_fetched_bytes_total', 'Chunk bytes fetched by Series calls.');
-    }
+    if (opts.metrics) this.m = new BucketStoreMetrics(opts.metrics);
   }
 
   /** One sync: fetch metas, load new blocks, drop vanished ones. Concurrent callers share a run. */
@@ -662,15 +742,18 @@ export class BucketStore {
     this.lastSync = res;
     const toLoad = [...res.metas.values()].filter((m) => !this.blocks.has(m.ulid));
     await forEachLimit(toLoad, this.opts.blockSyncConcurrency ?? 20, async (meta) => {
-      this.mLoads?.inc();
+      this.m?.loads.inc();
+      const start = performance.now();
       try {
         const o = await this.opts.open(meta);
         if (this.opts.indexCache) cachePostings(o.index, meta.ulid, this.opts.indexCache);
         this.blocks.set(meta.ulid, new Block(meta, o.index, o.chunks, o.close?.bind(o)));
         this.loadFailures.delete(meta.ulid);
         this.failedMetas.delete(meta.ulid);
+        this.m?.loadDuration.observe((performance.now() - start) / 1000);
+        this.m?.lastLoaded.set(Date.now() / 1000);
       } catch (e) {
-        this.mLoadFailures?.inc();
+        this.m?.loadFailures.inc();
         const msg = (e as Error).message;
         this.loadFailures.set(meta.ulid, msg);
         this.failedMetas.set(meta.ulid, meta);
@@ -680,12 +763,13 @@ export class BucketStore {
     for (const [id, b] of this.blocks) {
       if (res.metas.has(id)) continue;
       this.blocks.delete(id);
-      this.mDrops?.inc();
+      this.m?.drops.inc();
       this.log?.info('dropped block', { id, reason: res.filtered.get(id) ?? 'no longer in the bucket' });
       try {
         await b.closeFn?.();
         await this.opts.onDrop?.(id);
       } catch (e) {
+        this.m?.dropFailures.inc();
         this.log?.warn('cleaning up dropped block failed', { id, err: (e as Error).message });
       }
     }
@@ -693,7 +777,7 @@ export class BucketStore {
     this.rebuildSets();
     this.lastSyncAt = new Date();
     this.lastSyncError = undefined;
-    this.mBlocks?.set(this.blocks.size);
+    this.m?.blocksLoaded.set(this.blocks.size);
   }
 
   private rebuildSets(): void {
@@ -765,6 +849,8 @@ export class BucketStore {
     if (cache) {
       const hit = await cache.fetchExpandedPostings(block.id, key);
       if (hit) {
+        lim.stats.postings.touched++;
+        lim.stats.postings.touchedBytes += hit.byteLength;
         lim.addBytes(hit.byteLength);
         return decodeRefs(hit);
       }
@@ -775,6 +861,11 @@ export class BucketStore {
     } catch (e) {
       throw this.blockError(block, 'expanding postings', e);
     }
+    const st = lim.stats.postings;
+    st.touched++;
+    st.fetched++;
+    st.touchedBytes += refs.byteLength;
+    st.fetchedBytes += refs.byteLength;
     lim.addBytes(refs.byteLength);
     cache?.storeExpandedPostings(block.id, key, encodeRefs(refs));
     return refs;
@@ -796,6 +887,8 @@ export class BucketStore {
       const e = b ? decodeSeriesEntry(refs[i]!, b, block.index.symbols) : undefined;
       if (e) {
         out[i] = e;
+        lim.stats.series.touched++;
+        lim.stats.series.touchedBytes += b!.byteLength;
         lim.addBytes(b!.byteLength);
       } else missIdx.push(i);
     }
@@ -808,7 +901,14 @@ export class BucketStore {
           out[i] = s;
           const enc = cache ? encodeSeriesEntry(s, block.symbolIndex()) : undefined;
           if (enc) cache!.storeSeries(block.id, s.ref, enc);
-          lim.addBytes(16 + s.labels.length * 8 + s.chunks.length * 12);
+          // The entry's size in the index, estimated (its bytes are not kept).
+          const size = 16 + s.labels.length * 8 + s.chunks.length * 12;
+          const st = lim.stats.series;
+          st.touched++;
+          st.fetched++;
+          st.touchedBytes += size;
+          st.fetchedBytes += size;
+          lim.addBytes(size);
         }
       } catch (e) {
         throw this.blockError(block, 'reading series', e);
@@ -821,6 +921,7 @@ export class BucketStore {
   private async blockCursor(block: Block, ms: CompiledMatcher[], req: SeriesReq, without: ReadonlySet<string>, lim: RequestLimiter, fails: BlockFailures, signal?: AbortSignal): Promise<BlockCursor | undefined> {
     const rest = splitExtMatchers(block.extLabels, ms);
     if (rest === null) return undefined;
+    lim.stats.blocksQueried++;
     let refs: Uint32Array;
     try {
       refs = await this.postings(block, rest, lim);
@@ -871,10 +972,13 @@ export class BucketStore {
       const fails = BlockFailures.of(req, warn);
       this.reportUnservable(fails, mint, maxt, ms, req.maxResolutionWindow ?? 0);
       this.log?.debug('series request', { mint, maxt, matchers: ms.map((m) => `${m.name}${m.type}${JSON.stringify(m.value)}`).join(','), blocks: blocks.length, maxResolutionWindow: req.maxResolutionWindow ?? 0 });
-      const lim = new RequestLimiter(this.limits);
+      const lim = new RequestLimiter(this.limits, this.m?.queriesDropped);
       const without = new Set(req.withoutReplicaLabels ?? []);
       const q: SeriesReq = { ...req, minTime: mint, maxTime: maxt };
+      const getAllStart = performance.now();
       const cursors = (await Promise.all(blocks.map((b) => this.blockCursor(b, ms, q, without, lim, fails, signal)))).filter((c): c is BlockCursor => c !== undefined);
+      lim.stats.getAllSeconds = (performance.now() - getAllStart) / 1000;
+      const mergeStart = performance.now();
       // k-way merge by final labels; equal label sets (same series in several blocks) merge.
       const aggrs = req.aggregates && req.aggregates.some((a) => a !== Aggr.RAW) ? req.aggregates : [Aggr.COUNT, Aggr.SUM];
       const batchSize = this.opts.batchSeries ?? 1000;
@@ -919,7 +1023,9 @@ export class BucketStore {
         }
       }
       if (batch.length) yield* this.emit(batch, req.skipChunks ?? false, aggrs, lim, fails);
-      this.mSeriesTouched?.inc({}, lim.series);
+      lim.stats.mergeSeconds = (performance.now() - mergeStart) / 1000;
+      lim.stats.mergedSeries = emitted;
+      this.m?.observe(lim.stats);
     } finally {
       release();
     }
@@ -971,8 +1077,11 @@ export class BucketStore {
         refs.forEach((r, i) => f.byRef!.set(r, chunks[i]!));
       }
       this.stats.chunkBytesFetched += bytes;
-      this.mBytesFetched?.inc({}, bytes);
-      this.mChunksFetched?.inc({}, refs.length);
+      const st = lim.stats.chunks;
+      st.touched += refs.length;
+      st.fetched += refs.length;
+      st.touchedBytes += bytes;
+      st.fetchedBytes += bytes;
     }));
     for (const g of batch) {
       const chunks: AggrChunkOut[] = [];
@@ -1000,6 +1109,7 @@ export class BucketStore {
       if (!ordered) chunks.sort((a, b) => a.minTime - b.minTime || a.maxTime - b.maxTime);
       this.stats.seriesReturned++;
       this.stats.chunksReturned += chunks.length;
+      this.m?.chunkSize.observe(sentChunkBytes(chunks), { tenant: DEFAULT_TENANT });
       yield { labels: g[0]!.labels, chunks };
     }
   }

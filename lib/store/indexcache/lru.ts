@@ -9,6 +9,12 @@ export interface BytesCache {
   close?(): Promise<void>;
 }
 
+export interface LruObserver {
+  added(key: string, valueBytes: number, keyBytes: number): void;
+  removed(key: string, valueBytes: number, keyBytes: number, evicted: boolean): void;
+  overflowed(key: string): void;
+}
+
 export interface LruStats {
   items: number;
   bytes: number;
@@ -26,7 +32,8 @@ export class InMemoryLru implements BytesCache {
   private readonly map = new Map<string, { v: Uint8Array; hot: boolean }>();
   private bytes = 0;
   readonly stats: LruStats = { items: 0, bytes: 0, evicted: 0, added: 0, overflowed: 0 };
-  onEvict?: (n: number) => void;
+  /** Told of every entry added, evicted (or replaced) and refused as too big (the index cache's per-item-type metrics). */
+  observer?: LruObserver;
 
   constructor(readonly maxSizeBytes: number, readonly maxItemSizeBytes: number = Math.floor(maxSizeBytes / 2)) {
     if (!(maxSizeBytes > 0)) throw new Error('index cache: max_size must be > 0');
@@ -57,12 +64,14 @@ export class InMemoryLru implements BytesCache {
     const cost = InMemoryLru.cost(key, value);
     if (cost > this.maxItemSizeBytes) {
       this.stats.overflowed++;
+      this.observer?.overflowed(key);
       return;
     }
     const old = this.map.get(key);
     if (old !== undefined) {
       this.map.delete(key);
       this.bytes -= InMemoryLru.cost(key, old.v);
+      this.observer?.removed(key, old.v.byteLength, key.length, false);
     }
     let evicted = 0;
     let spins = 0;
@@ -76,6 +85,7 @@ export class InMemoryLru implements BytesCache {
       }
       this.bytes -= InMemoryLru.cost(k, e.v);
       evicted++;
+      this.observer?.removed(k, e.v.byteLength, k.length, true);
     }
     // Copy so a view into a large response buffer does not pin the whole buffer.
     const copy = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice();
@@ -85,7 +95,7 @@ export class InMemoryLru implements BytesCache {
     this.stats.evicted += evicted;
     this.stats.items = this.map.size;
     this.stats.bytes = this.bytes;
-    if (evicted && this.onEvict) this.onEvict(evicted);
+    this.observer?.added(key, copy.byteLength, key.length);
   }
 
   get size(): number {

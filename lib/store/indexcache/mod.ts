@@ -9,6 +9,8 @@ import { parse as parseYaml } from 'yaml';
 import { md5 } from '../../hash/md5.ts';
 import { parseBytes, durationValue, goDurationValue } from '../blocksync/timeflags.ts';
 import { type BytesCache, InMemoryLru } from './lru.ts';
+import type { Counter, Histogram, Metrics } from '../../sdk/mod.ts';
+import { DEFAULT_TENANT } from '../../query/tenancy.ts';
 import { type Connect, MemcachedClient, type MemcachedLogger, type MemcachedOptions, MEMCACHED_DEFAULTS } from './memcached.ts';
 
 export { InMemoryLru, type BytesCache } from './lru.ts';
@@ -17,12 +19,13 @@ export { MemcachedClient, type Connect, type TcpConnection } from './memcached.t
 export type ItemType = 'Postings' | 'ExpandedPostings' | 'Series';
 const ITEM_TYPES: readonly ItemType[] = ['Postings', 'ExpandedPostings', 'Series'];
 
-export interface CounterLike { inc(labels?: Record<string, string>, v?: number): void }
-export interface GaugeLike { set(v: number, labels?: Record<string, string>): void }
-export interface MetricsLike {
-  counter(name: string, help: string, labelNames?: string[]): CounterLike;
-  gauge(name: string, help: string, labelNames?: string[]): GaugeLike;
-}
+export type MetricsLike = Metrics;
+
+/** The `tenant` label value of the cache's per-tenant metrics (the store gateway has no tenancy: Thanos's default). */
+const TENANT = DEFAULT_TENANT;
+const FETCH_DURATION_BUCKETS = [0.01, 0.1, 0.3, 0.6, 1, 3, 6, 10, 15, 20, 30, 45, 60, 90, 120];
+const MiB = 1024 * 1024;
+const STORED_SIZE_BUCKETS = [32, 256, 512, 1024, 32 * 1024, 256 * 1024, 512 * 1024, MiB, 32 * MiB, 64 * MiB, 128 * MiB, 256 * MiB, 512 * MiB];
 
 export type IndexCacheConfig =
   | { type: 'IN-MEMORY'; maxSize: number; maxItemSize: number; enabledItems: ItemType[] }
@@ -106,20 +109,38 @@ export function parseIndexCacheConfig(input: string | unknown | undefined, defau
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 const enc = new TextEncoder();
 
-/** Typed index cache over a BytesCache; counts requests and hits per item type. */
+/** The item type of a cache key (its one-letter prefix, see IndexCache.key). */
+function itemTypeOfKey(key: string): ItemType {
+  return key[0] === 'P' ? 'Postings' : key[0] === 'S' ? 'Series' : 'ExpandedPostings';
+}
+
+/**
+ * Typed index cache over a BytesCache; counts requests and hits per item type, with Thanos's
+ * metrics (pkg/store/cache: requests, hits, fetch duration and stored sizes per item type and tenant).
+ */
 export class IndexCache {
   readonly requests: Record<ItemType, number> = { Postings: 0, ExpandedPostings: 0, Series: 0 };
   readonly hits: Record<ItemType, number> = { Postings: 0, ExpandedPostings: 0, Series: 0 };
   private readonly enabled: Set<ItemType>;
-  private mRequests?: CounterLike;
-  private mHits?: CounterLike;
+  private mRequests?: Counter;
+  private mHits?: Counter;
+  private mFetchDuration?: Histogram;
+  private mStoredSize?: Histogram;
 
   constructor(readonly backend: BytesCache, opts: { enabledItems?: ItemType[]; safeKeys?: boolean; metrics?: MetricsLike } = {}) {
     this.enabled = new Set(opts.enabledItems ?? ITEM_TYPES);
     this.safeKeys = opts.safeKeys ?? false;
-    if (opts.metrics) {
-      this.mRequests = opts.metrics.counter('thanos_store_index_cache_requests_total', 'Total number of items requests to the cache.', ['item_type']);
-      this.mHits = opts.metrics.counter('thanos_store_index_cache_hits_total', 'Total number of items requests to the cache that were a hit.', ['item_type']);
+    const m = opts.metrics;
+    if (m) {
+      this.mRequests = m.counter('thanos_store_index_cache_requests_total', 'Total number of items requests to the cache.', ['item_type', 'tenant']);
+      this.mHits = m.counter('thanos_store_index_cache_hits_total', 'Total number of items requests to the cache that were a hit.', ['item_type', 'tenant']);
+      this.mStoredSize = m.histogram('thanos_store_index_cache_stored_data_size_bytes', 'Histogram to track item data size stored in index cache', ['item_type', 'tenant'], STORED_SIZE_BUCKETS);
+      this.mFetchDuration = m.histogram('thanos_store_index_cache_fetch_duration_seconds', 'Histogram to track latency to fetch items from index cache', ['item_type', 'tenant'], FETCH_DURATION_BUCKETS);
+      // At 0 from the start, as Thanos has them (rate() of a missing series is no rate at all).
+      for (const t of ITEM_TYPES) {
+        this.mRequests.inc({ item_type: t, tenant: TENANT }, 0);
+        this.mHits.inc({ item_type: t, tenant: TENANT }, 0);
+      }
     }
   }
   private readonly safeKeys: boolean;
@@ -136,20 +157,23 @@ export class IndexCache {
     const out = new Map<K, Uint8Array>();
     if (!this.enabled.has(type) || items.length === 0) return out;
     const keys = items.map((it) => this.key(type === 'Postings' ? 'P' : type === 'Series' ? 'S' : 'E', block, keyOf(it)));
+    const start = performance.now();
     const got = await this.backend.getMulti(keys);
+    this.mFetchDuration?.observe((performance.now() - start) / 1000, { item_type: type, tenant: TENANT });
     items.forEach((it, i) => {
       const v = got.get(keys[i]!);
       if (v !== undefined) out.set(it, v);
     });
     this.requests[type] += items.length;
     this.hits[type] += out.size;
-    this.mRequests?.inc({ item_type: type }, items.length);
-    if (out.size) this.mHits?.inc({ item_type: type }, out.size);
+    this.mRequests?.inc({ item_type: type, tenant: TENANT }, items.length);
+    if (out.size) this.mHits?.inc({ item_type: type, tenant: TENANT }, out.size);
     return out;
   }
 
   private store(type: ItemType, block: string, rest: string, v: Uint8Array): void {
     if (!this.enabled.has(type)) return;
+    this.mStoredSize?.observe(v.byteLength, { item_type: type, tenant: TENANT });
     this.backend.set(this.key(type === 'Postings' ? 'P' : type === 'Series' ? 'S' : 'E', block, rest), v);
   }
 
@@ -186,15 +210,50 @@ export interface IndexCacheDeps {
 export function createIndexCache(cfg: IndexCacheConfig, deps: IndexCacheDeps = {}): IndexCache {
   if (cfg.type === 'IN-MEMORY') {
     const lru = new InMemoryLru(cfg.maxSize, cfg.maxItemSize);
-    if (deps.metrics) {
-      const ev = deps.metrics.counter('thanos_store_index_cache_items_evicted_total', 'Total number of items that were evicted from the index cache.', ['item_type']);
-      lru.onEvict = (n) => ev.inc({ item_type: 'all' }, n);
-      const max = deps.metrics.gauge('thanos_store_index_cache_max_size_bytes', 'Maximum number of bytes to be held in the index cache.');
-      max.set(cfg.maxSize);
-    }
+    if (deps.metrics) instrumentLru(lru, deps.metrics);
     return new IndexCache(lru, { enabledItems: cfg.enabledItems, metrics: deps.metrics });
   }
   if (!deps.connect) throw new IndexCacheConfigError('MEMCACHED needs network access (connect) from the host');
   const client = new MemcachedClient(deps.connect, { ...MEMCACHED_DEFAULTS, ...cfg.memcached }, deps.log);
   return new IndexCache(client, { enabledItems: cfg.enabledItems, safeKeys: true, metrics: deps.metrics });
+}
+
+/** Thanos's in-memory index cache metrics (pkg/store/cache/inmemory.go), every item type at 0 from the start. */
+function instrumentLru(lru: InMemoryLru, m: Metrics): void {
+  const evicted = m.counter('thanos_store_index_cache_items_evicted_total', 'Total number of items that were evicted from the index cache.', ['item_type']);
+  const added = m.counter('thanos_store_index_cache_items_added_total', 'Total number of items that were added to the index cache.', ['item_type']);
+  const overflowed = m.counter('thanos_store_index_cache_items_overflowed_total', 'Total number of items that could not be added to the cache due to being too big.', ['item_type']);
+  const items = m.gauge('thanos_store_index_cache_items', 'Current number of items in the index cache.', ['item_type']);
+  const size = m.gauge('thanos_store_index_cache_items_size_bytes', 'Current byte size of items in the index cache.', ['item_type']);
+  const total = m.gauge('thanos_store_index_cache_total_size_bytes', 'Current byte size of items (both value and key) in the index cache.', ['item_type']);
+  for (const t of ITEM_TYPES) {
+    const l = { item_type: t };
+    evicted.inc(l, 0);
+    added.inc(l, 0);
+    overflowed.inc(l, 0);
+    items.set(0, l);
+    size.set(0, l);
+    total.set(0, l);
+  }
+  m.gauge('thanos_store_index_cache_max_size_bytes', 'Maximum number of bytes to be held in the index cache.').set(lru.maxSizeBytes);
+  m.gauge('thanos_store_index_cache_max_item_size_bytes', 'Maximum number of bytes for single entry to be held in the index cache.').set(lru.maxItemSizeBytes);
+  lru.observer = {
+    added(key, valueBytes, keyBytes) {
+      const l = { item_type: itemTypeOfKey(key) };
+      added.inc(l);
+      items.inc(l);
+      size.inc(l, valueBytes);
+      total.inc(l, valueBytes + keyBytes);
+    },
+    removed(key, valueBytes, keyBytes, wasEvicted) {
+      const l = { item_type: itemTypeOfKey(key) };
+      if (wasEvicted) evicted.inc(l);
+      items.dec(l);
+      size.dec(l, valueBytes);
+      total.dec(l, valueBytes + keyBytes);
+    },
+    overflowed(key) {
+      overflowed.inc({ item_type: itemTypeOfKey(key) });
+    },
+  };
 }
