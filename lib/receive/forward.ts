@@ -85,14 +85,23 @@ export class Router {
   private readonly m: {
     forwards: ReturnType<Metrics['counter']>;
     replications: ReturnType<Metrics['counter']>;
+    pending: ReturnType<Metrics['gauge']>;
   };
+  private pendingGrpcWrites = 0;
 
   constructor(private readonly o: RouterOptions) {
     this.ring = new SingleNodeHashring(o.localEndpoint);
     this.m = {
       forwards: o.metrics.counter('thanos_receive_forward_requests_total', 'The number of forward requests.', ['result']),
       replications: o.metrics.counter('thanos_receive_replications_total', 'The number of replication operations done by the receiver. The success of replication is fulfilled when a quorum is met.', ['result']),
+      pending: o.metrics.gauge('thanos_receive_pending_write_requests', 'The number of pending write requests.'),
     };
+    // As Thanos's handler: both results exist (at 0) from the start, the replication factor is a gauge.
+    for (const result of ['success', 'error']) {
+      this.m.forwards.inc({ result }, 0);
+      this.m.replications.inc({ result }, 0);
+    }
+    o.metrics.gauge('thanos_receive_replication_factor', 'The number of times to replicate incoming write requests.').set(Math.max(1, o.replicationFactor));
   }
 
   get mode(): ReceiverMode {
@@ -266,6 +275,15 @@ export class Router {
 
   /** thanos.WriteableStore/RemoteWrite served by this receiver. */
   async grpcWrite(req: StoreWriteRequest): Promise<void> {
+    this.m.pending.set(++this.pendingGrpcWrites);
+    try {
+      await this.grpcWriteCounted(req);
+    } finally {
+      this.m.pending.set(--this.pendingGrpcWrites);
+    }
+  }
+
+  private async grpcWriteCounted(req: StoreWriteRequest): Promise<void> {
     const data: TenantSeries[] = req.timeseriesTenantData && req.timeseriesTenantData.length > 0
       ? req.timeseriesTenantData.map((d) => ({ tenant: d.tenant || this.o.defaultTenant, series: d.timeseries }))
       : [{ tenant: req.tenant || this.o.defaultTenant, series: req.timeseries }];

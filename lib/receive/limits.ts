@@ -14,6 +14,7 @@
 // max_concurrency: at most this many remote write requests are handled at once; others wait.
 import { parse as parseYaml } from 'yaml';
 import type { Metrics, Logger } from '../sdk/mod.ts';
+import { gateMetrics, type GateMetrics } from '../query/gate.ts';
 
 export class LimitsConfigError extends Error {}
 
@@ -117,9 +118,13 @@ export class Limiter {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   private readonly m;
+  /** Thanos's write gate metrics (thanos_receive_write_request_concurrent_gate_write_requests_*), once max_concurrency is set. */
+  private gm: GateMetrics | undefined;
 
-  constructor(metrics: Metrics, private readonly log: Logger) {
+  constructor(private readonly metrics: Metrics, private readonly log: Logger) {
     this.m = {
+      reloads: metrics.counter('thanos_receive_limits_config_reload_total', 'How many times the limit configuration was reloaded'),
+      reloadErrors: metrics.counter('thanos_receive_limits_config_reload_err_total', 'How many times the limit configuration failed to reload.'),
       hit: metrics.histogram('thanos_receive_write_limits_hit', 'How much beyond the limit a refused remote write request was.', ['tenant', 'limit'], [1, 10, 100, 1000, 10000, 100000, 1e6, 1e7]),
       limits: metrics.gauge('thanos_receive_write_limits', 'The configured write limits.', ['tenant', 'limit']),
       headLimit: metrics.gauge('thanos_receive_head_series_limit', 'The configured limit for active (head) series of tenants.', ['tenant']),
@@ -132,9 +137,16 @@ export class Limiter {
     return this.cfg;
   }
 
+  /** Counts one reload of a changed limits file (thanos_receive_limits_config_reload_total / _err_total). */
+  reloaded(ok: boolean): void {
+    this.m.reloads.inc();
+    if (!ok) this.m.reloadErrors.inc();
+  }
+
   set(cfg: LimitsConfig | undefined): void {
     this.cfg = cfg;
     if (!cfg) return;
+    if (cfg.maxConcurrency > 0) this.gm = gateMetrics(this.metrics, 'thanos_receive_write_request_concurrent_', 'write_requests', cfg.maxConcurrency);
     const put = (tenant: string, r: RequestLimits) => {
       this.m.limits.set(r.sizeBytesLimit, { tenant, limit: 'body_size' });
       this.m.limits.set(r.seriesLimit, { tenant, limit: 'series' });
@@ -212,12 +224,18 @@ export class Limiter {
   /** Waits for a write slot under max_concurrency; call the returned function when done. */
   async gate(): Promise<() => void> {
     const max = this.cfg?.maxConcurrency ?? 0;
+    const gm = max > 0 ? this.gm : undefined;
+    gm?.total.inc();
+    const start = performance.now();
     if (max > 0 && this.active >= max) await new Promise<void>((r) => this.waiting.push(r));
     else this.active++;
+    gm?.duration.observe((performance.now() - start) / 1000);
+    gm?.inFlight.inc();
     let done = false;
     return () => {
       if (done) return;
       done = true;
+      gm?.inFlight.dec();
       this.active--;
       const m = this.cfg?.maxConcurrency ?? 0;
       if (this.waiting.length > 0 && (m <= 0 || this.active < m)) {

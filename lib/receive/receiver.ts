@@ -12,7 +12,7 @@ import { compileMatchers } from '../store/proxy.ts';
 import { readShipperMeta } from '../shipper/shipper.ts';
 import type { PrepareResult } from '../tsdb/head/head.ts';
 import { formatPromDuration } from '../duration/mod.ts';
-import { Tenants, validTenant } from './tenants.ts';
+import { Tenants, validTenant, type Tenant } from './tenants.ts';
 
 export interface WriteOutcome {
   /** As the HTTP answer: 200 all stored; 400 bad input (the valid part is stored); 409 conflicts; 503 shutting down. */
@@ -101,12 +101,26 @@ function fmt(ls: Labels): string {
 
 type Counter = ReturnType<Metrics['counter']>;
 type Gauge = ReturnType<Metrics['gauge']>;
+type Histogram = ReturnType<Metrics['histogram']>;
 
+/** Thanos's pkg/receive handler buckets of thanos_receive_write_{timeseries,samples}. */
+export const WRITE_SIZE_BUCKETS = [10, 50, 100, 500, 1000, 5000, 10000];
+
+/**
+ * The TSDB metrics Prometheus's tsdb package exposes, with the `tenant` label Thanos's multitsdb adds
+ * (prometheus.WrapRegistererWith({tenant})), plus the handler's write size histograms.
+ */
 interface ReceiverMetrics {
-  samplesIn: Counter;
-  samplesRejected: Counter;
-  writeRequests: Counter;
+  samplesAppended: Counter;
+  outOfOrder: Counter;
+  outOfBound: Counter;
   headSeries: Gauge;
+  headMinTime: Gauge;
+  headMaxTime: Gauge;
+  blocksLoaded: Gauge;
+  compactions: Counter;
+  writeTimeseries: Histogram;
+  writeSamples: Histogram;
 }
 
 export class Receiver {
@@ -123,27 +137,56 @@ export class Receiver {
 
   /** Registers the metrics, then opens the TSDB root and replays every tenant already in it. */
   static async open(o: ReceiverOptions): Promise<Receiver> {
+    const mx = o.metrics;
     const m: ReceiverMetrics = {
-      samplesIn: o.metrics.counter('thanos_receive_samples_appended_total', 'Samples appended to the head, by tenant.', ['tenant']),
-      samplesRejected: o.metrics.counter('thanos_receive_samples_rejected_total', 'Samples refused (out of order, duplicate, out of bounds), by tenant and reason.', ['tenant', 'reason']),
-      writeRequests: o.metrics.counter('thanos_receive_write_requests_total', 'Remote write requests by HTTP status code.', ['code']),
-      headSeries: o.metrics.gauge('prometheus_tsdb_head_series', 'Series in the head, by tenant.', ['tenant']),
+      samplesAppended: mx.counter('prometheus_tsdb_head_samples_appended_total', 'Total number of appended samples.', ['tenant', 'type']),
+      outOfOrder: mx.counter('prometheus_tsdb_out_of_order_samples_total', 'Total number of out of order samples ingestion failed attempts due to out of order being disabled.', ['tenant', 'type']),
+      outOfBound: mx.counter('prometheus_tsdb_out_of_bound_samples_total', 'Total number of out of bound samples ingestion failed attempts with out of order support disabled.', ['tenant', 'type']),
+      headSeries: mx.gauge('prometheus_tsdb_head_series', 'Total number of series in the head block.', ['tenant']),
+      headMinTime: mx.gauge('prometheus_tsdb_head_min_time', 'Minimum time bound of the head block.', ['tenant']),
+      headMaxTime: mx.gauge('prometheus_tsdb_head_max_time', 'Maximum timestamp of the head block.', ['tenant']),
+      blocksLoaded: mx.gauge('prometheus_tsdb_blocks_loaded', 'Number of currently loaded data blocks', ['tenant']),
+      compactions: mx.counter('prometheus_tsdb_compactions_total', 'Total number of compactions that were executed for the partition.', ['tenant']),
+      writeTimeseries: mx.histogram('thanos_receive_write_timeseries', 'The number of timeseries received in the incoming write requests.', ['code', 'tenant'], WRITE_SIZE_BUCKETS),
+      writeSamples: mx.histogram('thanos_receive_write_samples', 'The number of sampled received in the incoming write requests.', ['code', 'tenant'], WRITE_SIZE_BUCKETS),
     };
     const root = o.fs.resolve(o.path);
     const tenants = await Tenants.open({
       fs: o.fs, root, core: o.core, log: o.log, metrics: o.metrics, bucket: o.bucket, labels: o.labels, tenantLabelName: o.tenantLabelName, blockDurationMs: o.blockDurationMs,
       walCompression: o.walCompression,
     });
-    return new Receiver(o, root, tenants, m);
+    const r = new Receiver(o, root, tenants, m);
+    for (const t of tenants.list()) r.tenantMetrics(t);
+    return r;
+  }
+
+  private readonly withMetrics = new Set<string>();
+
+  /**
+   * A tenant's TSDB series: Prometheus registers a TSDB's counters when it opens, so they read 0
+   * from the first scrape on; the gauges follow the head and the loaded blocks.
+   */
+  private tenantMetrics(t: Tenant): void {
+    if (!this.withMetrics.has(t.id)) {
+      this.withMetrics.add(t.id);
+      for (const c of [this.m.samplesAppended, this.m.outOfOrder, this.m.outOfBound]) c.inc({ tenant: t.id, type: 'float' }, 0);
+      this.m.compactions.inc({ tenant: t.id }, 0);
+    }
+    updateTenantGauges(this.m, t);
   }
 
   get log(): Logger {
     return this.o.log;
   }
 
-  /** Counts one remote write request answered with HTTP status code (the HTTP handler's). */
-  countRequest(status: number): void {
-    this.m.writeRequests.inc({ code: String(status) });
+  /**
+   * thanos_receive_write_{timeseries,samples}{code,tenant}: the size of a remote write request that
+   * got past the limits to the write path, by the HTTP status it was answered with (Thanos's handler).
+   */
+  observeWrite(status: number, tenant: string, series: readonly TimeSeries[]): void {
+    const labels = { code: String(status), tenant };
+    this.m.writeTimeseries.observe(series.length, labels);
+    this.m.writeSamples.observe(series.reduce((n, s) => n + s.samples.length, 0), labels);
   }
 
   /** Refuses further writes (503) from now on: shutdown. */
@@ -175,8 +218,10 @@ export class Receiver {
     const window = this.o.tooFarInFutureMs ?? 0;
     // Thanos's ReceiveAppender: now + window is taken per request; later samples are ErrOutOfBounds.
     const res = await t.db.append(batch.map((s) => ({ labels: s.labels, samples: s.samples })), window > 0 ? { maxValidTime: Date.now() + window } : {});
-    this.m.samplesIn.inc({ tenant: tenantId }, res.samplesAccepted);
-    this.m.headSeries.set(t.db.head.numSeries, { tenant: tenantId });
+    this.m.samplesAppended.inc({ tenant: tenantId, type: 'float' }, res.samplesAccepted);
+    if (res.rejected['out-of-order'] > 0) this.m.outOfOrder.inc({ tenant: tenantId, type: 'float' }, res.rejected['out-of-order']);
+    if (res.rejected['out-of-bounds'] > 0) this.m.outOfBound.inc({ tenant: tenantId, type: 'float' }, res.rejected['out-of-bounds']);
+    this.tenantMetrics(t);
     const problems: string[] = [];
     let status = 200;
     const nRej = Object.values(res.rejected).reduce((a, b) => a + b, 0);
@@ -184,7 +229,6 @@ export class Receiver {
     if (nRej > 0) {
       status = 409;
       for (const [k, n] of Object.entries(res.rejected)) if (n > 0) {
-        this.m.samplesRejected.inc({ tenant: tenantId, reason: k }, n);
         problems.push(`add ${n} samples: ${REJECT_TEXT[k]}`);
       }
       // Thanos's text is "out of bounds" for both ends of the window: say which end, and where it is.
@@ -199,7 +243,6 @@ export class Receiver {
     }
     if (overLimit > 0) {
       status = 400;
-      this.m.samplesRejected.inc({ tenant: tenantId, reason: 'label-limit' }, overLimitSamples);
       problems.push(`${overLimit} series refused: ${firstOverLimit}${overLimit > 1 ? ' (first of them)' : ''}`);
     }
     const nHist = series.reduce((n, s) => n + (s.histograms?.length ?? 0), 0);
@@ -288,11 +331,14 @@ export class Receiver {
     const made: string[] = [];
     for (const t of this.tenants.list()) {
       try {
-        made.push(...(await t.db.compact()));
+        const cut = await t.db.compact();
         if (flush) {
           const d = await t.db.flush();
-          if (d) made.push(d);
+          if (d) cut.push(d);
         }
+        // Each block cut from the head is one of Prometheus's head compactions.
+        if (cut.length > 0) this.m.compactions.inc({ tenant: t.id }, cut.length);
+        made.push(...cut);
       } catch (e) {
         log.error('cutting a block failed', { tenant: t.id, err: (e as Error).message });
       }
@@ -314,10 +360,21 @@ export class Receiver {
           if (gone.length > 0) log.info('deleted local blocks past retention', { tenant: t.id, blocks: gone.join(',') });
         }
       }
-      this.m.headSeries.set(t.db.head.numSeries, { tenant: t.id });
+      this.tenantMetrics(t);
     }
     return made;
   }
+}
+
+/** The head and block gauges of one tenant's TSDB; an empty head reads as Prometheus's (min = MaxInt64, max = MinInt64). */
+function updateTenantGauges(m: ReceiverMetrics, t: Tenant): void {
+  const tenant = { tenant: t.id };
+  const head = t.db.head;
+  const empty = head.numSeries === 0 || !Number.isFinite(head.minTime) || !Number.isFinite(head.maxTime);
+  m.headSeries.set(head.numSeries, tenant);
+  m.headMinTime.set(empty ? 2 ** 63 : head.minTime, tenant);
+  m.headMaxTime.set(empty ? -(2 ** 63) : head.maxTime, tenant);
+  m.blocksLoaded.set(t.db.blockMetas.length, tenant);
 }
 
 function receiverStore(r: Receiver): StoreServer {

@@ -4,7 +4,20 @@
 // (SRV lookup, the target name used as is, no A/AAAA lookup). An optional scheme
 // (`dns+http://host:port`) is kept on the answers. As in Thanos's provider, a lookup that fails keeps
 // the address's previous answer; a name that does not exist answers nothing.
-import type { DnsRecordType, SrvRecord } from '../sdk/mod.ts';
+import type { Counter, DnsRecordType, SrvRecord } from '../sdk/mod.ts';
+
+/** pkg/discovery/dns's provider counters, under the owner's prefix (e.g. thanos_rule_query_apis_). */
+export interface DnsMetrics {
+  lookups: Counter;
+  failures: Counter;
+}
+
+export function dnsMetrics(m: { counter(name: string, help: string): Counter }, prefix: string): DnsMetrics {
+  return {
+    lookups: m.counter(`${prefix}dns_lookups_total`, 'The number of DNS lookups resolutions attempts'),
+    failures: m.counter(`${prefix}dns_failures_total`, 'The number of DNS lookup failures'),
+  };
+}
 
 export type DnsQType = 'dns' | 'dnssrv' | 'dnssrvnoa';
 
@@ -114,14 +127,16 @@ export async function resolveDnsAddr(resolve: DnsResolver, addr: string): Promis
 export class DnsProvider {
   private answers = new Map<string, string[]>();
 
-  constructor(private readonly resolve: DnsResolver, private readonly onError: (msg: string) => void = () => {}) {}
+  constructor(private readonly resolve: DnsResolver, private readonly onError: (msg: string) => void = () => {}, private readonly metrics?: DnsMetrics) {}
 
   async refresh(addrs: string[]): Promise<void> {
     const next = new Map<string, string[]>();
     await Promise.all([...new Set(addrs)].filter(isDnsAddr).map(async (a) => {
       try {
+        this.metrics?.lookups.inc();
         next.set(a, await resolveDnsAddr(this.resolve, a));
       } catch (e) {
+        this.metrics?.failures.inc();
         this.onError(`dns lookup of ${a}: ${(e as Error).message}`);
         const prev = this.answers.get(a);
         if (prev) next.set(a, prev);

@@ -1,6 +1,7 @@
 // The ruler's clients: instant queries against query APIs (our querier or any Prometheus), tried in
 // order, and alerts posted to Alertmanagers' API v2.
-import type { Capabilities, Logger, Metrics } from '../sdk/mod.ts';
+import type { Capabilities, Logger } from '../sdk/mod.ts';
+import type { AlertMetrics } from './metrics.ts';
 import type { AlertmanagerAlert, QuerySample } from './eval.ts';
 import type { RuleGroup } from './parse.ts';
 import { parseQueryResponse } from './queryapi.ts';
@@ -15,6 +16,8 @@ export interface QueryApiOptions {
   httpMethod: 'GET' | 'POST';
   /** Per-attempt deadline. */
   timeoutMs: number;
+  /** Called when an answer carried warnings (a partial answer): thanos_rule_evaluation_with_warnings_total. */
+  onWarnings?: (group: RuleGroup | undefined, warnings: unknown[]) => void;
 }
 
 /**
@@ -30,12 +33,12 @@ export function queryApiClient(o: QueryApiOptions): (expr: string, tsMs: number,
     let lastErr: Error | undefined;
     const targets: ResolvedTarget[] = o.urls.map((base) => ({ base, headers: {} }));
     for (const r of o.resolvers ?? []) targets.push(...(await r.targets()));
-    for (const { base, headers } of targets) {
+    for (const { base, headers, fetch = o.fetch } of targets) {
       const sig = AbortSignal.any([AbortSignal.timeout(o.timeoutMs), ...(signal ? [signal] : [])]);
       try {
         const res = o.httpMethod === 'GET'
-          ? await o.fetch(`${base}/api/v1/query?${params}`, { signal: sig, headers })
-          : await o.fetch(`${base}/api/v1/query`, { method: 'POST', body: params.toString(), headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' }, signal: sig });
+          ? await fetch(`${base}/api/v1/query?${params}`, { signal: sig, headers })
+          : await fetch(`${base}/api/v1/query`, { method: 'POST', body: params.toString(), headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' }, signal: sig });
         const text = await res.text();
         let body: unknown;
         try {
@@ -46,7 +49,10 @@ export function queryApiClient(o: QueryApiOptions): (expr: string, tsMs: number,
         // A bad_data/execution answer is the rule's fault: no point asking another querier.
         if (res.status === 400 || res.status === 422) return parseQueryResponse(body);
         if (!res.ok) throw new Error(`query API ${base} answered ${res.status}: ${(body as { error?: string }).error ?? text.slice(0, 200)}`);
-        return parseQueryResponse(body);
+        const samples = parseQueryResponse(body);
+        const warnings = (body as { warnings?: unknown }).warnings;
+        if (Array.isArray(warnings) && warnings.length > 0) o.onWarnings?.(group, warnings);
+        return samples;
       } catch (e) {
         if (signal?.aborted) throw e;
         lastErr = e as Error;
@@ -67,34 +73,58 @@ export interface AlertSenderOptions {
   labelDrop: string[];
   timeoutMs: number;
   log: Logger;
-  sent: ReturnType<Metrics['counter']>;
-  errors: ReturnType<Metrics['counter']>;
+  metrics: AlertMetrics;
 }
 
-/** Posts alerts to every Alertmanager; failures are counted and logged, never thrown. */
+/** pkg/alert's `alertmanager` label: the URL's host (host:port). */
+function amHost(base: string): string {
+  try {
+    return new URL(base).host;
+  } catch {
+    return base;
+  }
+}
+
+/**
+ * Posts alerts to every Alertmanager; failures are counted and logged, never thrown. The metrics are
+ * pkg/alert's: the batch passes the queue (pushed and popped at once: it is sent from the evaluation
+ * loop, so the queue never overflows), each Alertmanager counts its sent alerts, errors and latency,
+ * and a batch no Alertmanager took (none configured or discovered included) counts as dropped.
+ */
 export function alertSender(o: AlertSenderOptions): (alerts: AlertmanagerAlert[]) => Promise<void> {
+  const m = o.metrics;
   return async function sendAlerts(alerts: AlertmanagerAlert[]): Promise<void> {
     if (alerts.length === 0) return;
-    const targets = o.urls.map((base) => ({ base, headers: {} as Record<string, string>, apiVersion: 'v2' as 'v1' | 'v2', timeoutMs: o.timeoutMs }));
+    m.queuePushed.inc(undefined, alerts.length);
+    m.queuePopped.inc(undefined, alerts.length);
+    const targets: Array<ResolvedTarget & { apiVersion: 'v1' | 'v2'; timeoutMs: number }> = o.urls.map((base) => ({ base, headers: {}, apiVersion: 'v2', timeoutMs: o.timeoutMs }));
     for (const c of o.configs ?? []) {
       for (const t of await c.resolver.targets()) targets.push({ ...t, apiVersion: c.apiVersion, timeoutMs: c.timeoutMs });
     }
-    if (targets.length === 0) return;
     const drop = new Set(o.labelDrop);
     // API v1 and v2 take the same JSON list of {labels, annotations, startsAt, endsAt, generatorURL}.
     const payload = JSON.stringify(alerts.map((a) => ({ ...a, labels: Object.fromEntries(Object.entries(a.labels).filter(([k]) => !drop.has(k))) })));
-    await Promise.all(targets.map(async ({ base: am, headers, apiVersion, timeoutMs }) => {
+    let successes = 0;
+    await Promise.all(targets.map(async ({ base: am, headers, apiVersion, timeoutMs, fetch = o.fetch }) => {
+      const host = amHost(am);
+      const start = performance.now();
       try {
-        const res = await o.fetch(`${am}/api/${apiVersion}/alerts`, {
+        const res = await fetch(`${am}/api/${apiVersion}/alerts`, {
           method: 'POST', body: payload, headers: { ...headers, 'Content-Type': 'application/json' }, signal: AbortSignal.timeout(timeoutMs),
         });
         const text = await res.text();
         if (!res.ok) throw new Error(`${res.status}: ${text.slice(0, 300)}`);
-        o.sent.inc({ alertmanager: am }, alerts.length);
+        m.latency.observe((performance.now() - start) / 1000, { alertmanager: host });
+        m.sent.inc({ alertmanager: host }, alerts.length);
+        successes++;
       } catch (e) {
-        o.errors.inc({ alertmanager: am });
+        m.errors.inc({ alertmanager: host });
         o.log.warn('sending alerts to Alertmanager failed', { alertmanager: am, alerts: alerts.length, err: (e as Error).message });
       }
     }));
+    if (successes === 0) {
+      m.dropped.inc(undefined, alerts.length);
+      o.log.warn('failed to send alerts to all alertmanagers', { alerts: alerts.length });
+    }
   };
 }

@@ -1,4 +1,4 @@
-// The web UI routes shared by the querier and the ruler: /graph, /stores, /alerts, /rules and their static assets (the querier plugin's ui/ directory and
+// The web UI routes shared by the querier and the ruler: /graph, /stores, /alerts, /rules, /flags, /status and their static assets (the querier plugin's ui/ directory and
 // uPlot's dist files from node_modules), read through the file capability and cached in memory.
 import { Hono } from 'hono';
 
@@ -8,7 +8,7 @@ export interface UiOptions {
   uplotDir: string;
   /** Prefix written into links and asset URLs (--web.external-prefix or --web.route-prefix). */
   linkPrefix: string;
-  /** Pages served and shown in the navigation, in order (default: the querier's four). */
+  /** Pages served and shown in the navigation, in order (default: the querier's). */
   pages?: string[];
   /** Extra routes that serve one of the pages (the ruler: graph → rules, for generatorURL). */
   aliases?: Record<string, string>;
@@ -22,6 +22,7 @@ const ASSETS: Record<string, { dir: 'ui' | 'uplot'; file: string; type: string }
   'graph.js': { dir: 'ui', file: 'graph.js', type: 'text/javascript; charset=utf-8' },
   'stores.js': { dir: 'ui', file: 'stores.js', type: 'text/javascript; charset=utf-8' },
   'rules.js': { dir: 'ui', file: 'rules.js', type: 'text/javascript; charset=utf-8' },
+  'status.js': { dir: 'ui', file: 'status.js', type: 'text/javascript; charset=utf-8' },
   'style.css': { dir: 'ui', file: 'style.css', type: 'text/css; charset=utf-8' },
   'uPlot.iife.min.js': { dir: 'uplot', file: 'uPlot.iife.min.js', type: 'text/javascript; charset=utf-8' },
   'uPlot.min.css': { dir: 'uplot', file: 'uPlot.min.css', type: 'text/css; charset=utf-8' },
@@ -32,6 +33,9 @@ const PAGES: Record<string, { file: string; title: string }> = {
   stores: { file: 'stores.html', title: 'Stores' },
   alerts: { file: 'alerts.html', title: 'Alerts' },
   rules: { file: 'rules.html', title: 'Rules' },
+  // Thanos's /flags and /status pages: tables read from /api/v1/status/{flags,runtimeinfo,buildinfo}.
+  flags: { file: 'flags.html', title: 'Flags' },
+  status: { file: 'status.html', title: 'Status' },
 };
 
 function escapeAttr(s: string): string {
@@ -51,7 +55,7 @@ export function uiRoutes(opts: UiOptions): Hono {
   const dirOf = (d: 'ui' | 'uplot') => (d === 'ui' ? opts.uiDir : opts.uplotDir);
   const app = new Hono();
 
-  const pages = opts.pages ?? ['graph', 'stores', 'alerts', 'rules'];
+  const pages = opts.pages ?? ['graph', 'stores', 'alerts', 'rules', 'flags', 'status'];
   const prefix = escapeAttr(opts.linkPrefix);
   const nav = (active: string) => `<nav class="top">\n  <a class="brand" href="${prefix}/${pages[0]}">Thanos</a>\n${
     pages.map((p) => `  <a href="${prefix}/${p}"${p === active ? ' class="active"' : ''}>${PAGES[p]!.title}</a>\n`).join('')}</nav>`;

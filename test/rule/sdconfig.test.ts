@@ -47,7 +47,9 @@ test('alertmanagers config: Thanos fields, defaults (api v1, timeout 10s), stric
     ['alertmanagers:\n  - static_configs: ["dns+am"]\n', /static_configs\[0\]: missing port in address given for dns lookup: dns\+am/],
     ['alertmanagers:\n  - static_configs: ["dns+http://am:9093"]\n', /static_configs\[0\]: "dns\+http:\/\/am:9093" is not a host:port address/],
     ['alertmanagers:\n  - static_configs: ["http://am:9093"]\n', /is not a host:port address/],
-    ['alertmanagers:\n  - http_config: { tls_config: { ca_file: /ca.pem } }\n', /tls_config\.ca_file: TLS settings are not implemented yet/],
+    ['alertmanagers:\n  - http_config: { tls_config: { cert_file: /c.pem } }\n', /alertmanagers\[0\]\.http_config\.tls_config\.key_file: client cert file "\/c\.pem" specified without client key file/],
+    ['alertmanagers:\n  - http_config: { tls_config: { ca: x } }\n', /tls_config\.ca: unknown field/],
+    ['alertmanagers:\n  - http_config: { transport_config: { max_idle_conns: 5 } }\n', /transport_config\.max_idle_conns: only Thanos's default \(100\) is supported/],
     ['alertmanagers:\n  - http_config: { proxy_url: "http://p:1" }\n', /proxy_url: is not implemented yet/],
     ['alertmanagers:\n  - api_version: v3\n', /api_version: unsupported Alertmanager API version "v3"/],
     ['alertmanagers:\n  - timeout: soon\n', /timeout: /],
@@ -157,7 +159,7 @@ test('the ruler with --query.config-file (bearer token) and --alertmanagers.conf
     }, 30_000, 'alert in Alertmanager', am.logs);
     assert.ok(seenAuth.length > 0 && seenAuth.every((a) => a === 'Bearer qtok'), seenAuth.join(','));
     // Both entries got it: file SD (API v1) and the static one (API v2), counted per Alertmanager URL.
-    const sent = new RegExp(`thanos_alert_sender_alerts_sent_total\\{alertmanager="http://127\\.0\\.0\\.1:${amPort}"\\} ([2-9]|\\d\\d)`);
+    const sent = new RegExp(`thanos_alert_sender_alerts_sent_total\\{alertmanager="127\\.0\\.0\\.1:${amPort}"\\} ([2-9]|\\d\\d)`);
     await waitFor(async () => sent.test((c.metrics as Registry).render()), 30_000, 'sent through both entries', () => (c.metrics as Registry).render());
     assert.not.match((c.metrics as Registry).render(), /thanos_alert_sender_errors_total\{[^}]*\} [1-9]/);
   } finally {

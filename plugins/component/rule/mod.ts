@@ -15,14 +15,19 @@ import { MAX_TIME } from '../../../lib/store/api.ts';
 import { optionalBucket } from '../../../lib/shipper/bucket.ts';
 import { alertsJson, filterRuleGroups, rulesJson, rulesRequestFromQuery } from '../../../lib/query/rules.ts';
 import {
-  alertSender, EndpointsResolver, isDnsAddr, parseDnsAddr, Evaluator, loadRuleFiles, parseRemoteWriteConfig, RemoteWriteQueue, parseAlertmanagersConfig, parseQueryEndpointsConfig, queryApiClient, ruleGroupsProto, rulesServices, RuleTSDB, type GroupState, type RecordedSample,
+  alertMetrics, alertSender, dnsMetrics, EndpointsResolver, isDnsAddr, parseDnsAddr, Evaluator, groupLabels, RuleMetrics, loadRuleFiles, parseRemoteWriteConfig, RemoteWriteQueue, parseAlertmanagersConfig, parseQueryEndpointsConfig, queryApiClient, ruleGroupsProto, rulesServices, RuleTSDB, type GroupState, type RecordedSample,
 } from '../../../lib/rules/mod.ts';
 import { ruleFlags, parseRuleConfig, type RuleConfig } from './config.ts';
 // The alerts and rules pages are the querier's (one copy of the page code; the ruler serves two of them).
 import { uiRoutes } from '../../../lib/web/ui.ts';
+import { formatPromDuration } from '../../../lib/duration/mod.ts';
+import { customTls, tlsFetch, type TlsFiles } from '../../../lib/net/tlsclient.ts';
+import type { BuildInfo } from '../../../lib/sdk/mod.ts';
 
 const UI_DIR = new URL('../query/ui/', import.meta.url).pathname;
-const UI_PATHS = new Set(['/', '/alerts', '/rules', '/graph']);
+const UI_PATHS = new Set(['/', '/alerts', '/rules', '/graph', '/flags', '/status']);
+/** /api/v1/status/buildinfo when the host gave no ctx.build (bare test contexts). */
+const NO_BUILD: BuildInfo = { version: 'unknown', revision: '', branch: '', buildUser: '', buildDate: '', goVersion: '', platform: '' };
 
 export { parseRuleConfig, ruleFlags, type RuleConfig } from './config.ts';
 export { loadRuleFiles, parseQueryResponse } from '../../../lib/rules/mod.ts';
@@ -59,11 +64,10 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
   }
   const queryUrl = (cfg.alertQueryUrl || (ctx.addresses?.http ? `http://${ctx.addresses.http.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}` : 'http://localhost:10902')).replace(/\/+$/, '');
   const m = ctx.metrics;
-  const evalTotal = m.counter('prometheus_rule_evaluations_total', 'The total number of rule evaluations.', ['rule_group']);
-  const evalFailures = m.counter('prometheus_rule_evaluation_failures_total', 'The total number of rule evaluation failures.', ['rule_group']);
-  const sentTotal = m.counter('thanos_alert_sender_alerts_sent_total', 'Total number of alerts sent by alertmanager.', ['alertmanager']);
-  const sendErrors = m.counter('thanos_alert_sender_errors_total', 'Total number of errors while sending alerts to alertmanager.', ['alertmanager']);
-  const lastEval = m.gauge('prometheus_rule_group_last_evaluation_timestamp_seconds', 'The timestamp of the last rule group evaluation in seconds.', ['rule_group']);
+  const ruleMetrics = new RuleMetrics(m);
+  // pkg/discovery/dns providers of the ruler: thanos_rule_query_apis_dns_* and thanos_rule_alertmanagers_dns_*.
+  const queryDns = dnsMetrics(m, 'thanos_rule_query_apis_');
+  const amDns = dnsMetrics(m, 'thanos_rule_alertmanagers_');
 
   const viaCtx: typeof ctx.fetch = (input, init) => ctx.fetch(input, init);
   const rwLabels = ['remote_name', 'url'];
@@ -80,20 +84,26 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
   const sdError = (what: string) => (msg: string) => log.warn(`${what} service discovery`, { err: msg });
   const queryText = cfg.queryConfigFile ? await readText(cfg.queryConfigFile) : cfg.queryConfig;
   const resolve = ctx.resolve ? ctx.resolve.bind(ctx) as NonNullable<typeof ctx.resolve> : undefined;
-  const queryResolvers = queryText ? parseQueryEndpointsConfig(queryText).map((c) => new EndpointsResolver(c, ctx.fs, sdError('query'), resolve)) : [];
+  // An entry's http_config.tls_config: a fetch of its own (files read through ctx.fs, the read grant).
+  const tlsOf = async (c: { http: { tls?: TlsFiles } }, where: string) => (c.http.tls && customTls(c.http.tls) ? tlsFetch(ctx, c.http.tls, `${where}.http_config.tls_config`) : undefined);
+  const queryResolvers = queryText
+    ? await Promise.all(parseQueryEndpointsConfig(queryText).map(async (c, i) => new EndpointsResolver(c, ctx.fs, sdError('query'), resolve, queryDns, await tlsOf(c, `query config[${i}]`))))
+    : [];
   // dns+ --query / --alertmanagers.url values: each one a resolver of its own (tried after the plain URLs).
-  const dnsUrl = (u: string, what: string) => {
+  const dnsUrl = (u: string, what: 'query' | 'alertmanager') => {
     // `dns+http://host:port/prefix`: the scheme and path become the entry's scheme and path_prefix.
     const d = parseDnsAddr(u);
     const hp = d.host.includes(':') ? `[${d.host}]` : d.host;
     return new EndpointsResolver({
       http: {}, staticConfigs: [`${d.qtype}+${hp}${d.port ? `:${d.port}` : ''}`], fileSdConfigs: [], scheme: d.scheme === 'https:' ? 'https' : 'http', pathPrefix: d.rest,
-    }, ctx.fs, sdError(what), resolve);
+    }, ctx.fs, sdError(what), resolve, what === 'query' ? queryDns : amDns);
   };
   queryResolvers.push(...cfg.queries.filter(isDnsAddr).map((u) => dnsUrl(u, 'query')));
   const amText = cfg.alertmanagersConfigFile ? await readText(cfg.alertmanagersConfigFile) : cfg.alertmanagersConfig;
   const amConfigs = amText
-    ? parseAlertmanagersConfig(amText).map((c) => ({ resolver: new EndpointsResolver(c, ctx.fs, sdError('alertmanager'), resolve), apiVersion: c.apiVersion, timeoutMs: c.timeoutMs }))
+    ? await Promise.all(parseAlertmanagersConfig(amText).map(async (c, i) => ({
+      resolver: new EndpointsResolver(c, ctx.fs, sdError('alertmanager'), resolve, amDns, await tlsOf(c, `alertmanagers[${i}]`)), apiVersion: c.apiVersion, timeoutMs: c.timeoutMs,
+    })))
     : [];
   amConfigs.push(...cfg.alertmanagersUrls.filter(isDnsAddr).map((u) => ({ resolver: dnsUrl(u, 'alertmanager'), apiVersion: 'v2' as const, timeoutMs: cfg.alertmanagersSendTimeoutMs })));
   if ((cfg.queries.some(isDnsAddr) || cfg.alertmanagersUrls.some(isDnsAddr)) && !resolve) {
@@ -101,12 +111,13 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
   }
   // First lookups before the first evaluation; then every sd-dns-interval (Thanos's ruler does the same).
   await Promise.all([...queryResolvers, ...amConfigs.map((c) => c.resolver)].map((r) => r.refreshDns()));
-  const query = queryApiClient({ fetch: viaCtx, urls: cfg.queries.filter((u) => !isDnsAddr(u)), resolvers: queryResolvers, httpMethod: cfg.queryHttpMethod, timeoutMs: Math.max(cfg.evalIntervalMs, 10_000) });
+  const query = queryApiClient({ fetch: viaCtx, urls: cfg.queries.filter((u) => !isDnsAddr(u)), resolvers: queryResolvers, httpMethod: cfg.queryHttpMethod, timeoutMs: Math.max(cfg.evalIntervalMs, 10_000),
+    onWarnings: (group) => ruleMetrics.warned(group),
+  });
   const sendAlerts = alertSender({
-    fetch: viaCtx, urls: cfg.alertmanagersUrls.filter((u) => !isDnsAddr(u)), configs: amConfigs, labelDrop: cfg.alertLabelDrop, timeoutMs: cfg.alertmanagersSendTimeoutMs, log, sent: sentTotal, errors: sendErrors,
+    fetch: viaCtx, urls: cfg.alertmanagersUrls.filter((u) => !isDnsAddr(u)), configs: amConfigs, labelDrop: cfg.alertLabelDrop, timeoutMs: cfg.alertmanagersSendTimeoutMs, log, metrics: alertMetrics(m),
   });
 
-  const appendFailures = m.counter('prometheus_rule_group_append_failures_total', 'Samples of rule evaluations the TSDB refused (out of order, duplicate, out of bounds).', ['rule_group']);
   const evOpts = {
     query,
     record: async (s: RecordedSample[]) => {
@@ -116,7 +127,7 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
       }
       const r = await tsdb.append(s);
       if (r.refused > 0) {
-        appendFailures.inc({ rule_group: 'all' }, r.refused);
+        // Prometheus's rules manager logs these (out of order, duplicate, out of bounds) and counts nothing.
         log.debug('rule samples refused by the TSDB', { refused: r.refused });
       }
     },
@@ -127,6 +138,7 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
     resendDelayMs: cfg.resendDelayMs,
   };
   let ev = new Evaluator(await loadRuleFiles(ctx, cfg.ruleFiles), evOpts);
+  ruleMetrics.loadedGroups(ev.groups);
   if (ev.groups.length === 0) log.warn('no rule groups loaded', { 'rule-file': cfg.ruleFiles.join(',') });
   log.info('rules loaded', { groups: ev.groups.length, rules: ev.groups.reduce((a, g) => a + g.rules.length, 0) });
 
@@ -140,16 +152,19 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
     while (!signal.aborted) {
       const ts = Evaluator.evalTimestamp(Date.now(), g.intervalMs);
       if (ts > lastTs) {
+        // Prometheus: iterations the previous evaluation overran are missed (and still scheduled).
+        const missed = Number.isFinite(lastTs) ? Math.max(0, Math.round((ts - lastTs) / g.intervalMs) - 1) : 0;
         lastTs = ts;
-        const name = `${g.group.file};${g.group.name}`;
+        ruleMetrics.iteration(g.group, missed);
+        const labels = groupLabels(g.group);
         try {
           await e.evalGroup(g, ts, signal);
-          evalTotal.inc({ rule_group: name }, g.rules.length);
+          ruleMetrics.evaluations.inc(labels, g.rules.length);
           for (const r of g.rules) if (r.health === 'err') {
-            evalFailures.inc({ rule_group: name });
+            ruleMetrics.failures.inc(labels);
             log.warn('rule evaluation failed', { group: g.group.name, rule: r.rule.name, err: r.lastError });
           }
-          lastEval.set(ts / 1000, { rule_group: name });
+          ruleMetrics.evaluated(g.group, ts, g.evaluationTimeMs);
           await sendAlerts(e.alertsToSend(g, ts));
           // Prometheus restores `for` state after the second evaluation since the start, so that
           // recording rules the alerts depend on have caught up.
@@ -175,11 +190,18 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
   }
 
   async function reload(): Promise<void> {
-    const groups = await loadRuleFiles(ctx, cfg.ruleFiles);
+    let groups;
+    try {
+      groups = await loadRuleFiles(ctx, cfg.ruleFiles);
+    } catch (e) {
+      ruleMetrics.reloaded(false);
+      throw e;
+    }
     const next = new Evaluator(groups, evOpts, ev);
     generation.abort();
     await Promise.all(loops);
     ev = next;
+    ruleMetrics.loadedGroups(ev.groups);
     generation = new AbortController();
     if (runSignal && !runSignal.aborted) loops = start(ev, AbortSignal.any([runSignal, generation.signal]));
     log.info('rules reloaded', { groups: ev.groups.length });
@@ -190,8 +212,27 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
   // expression links go to alert.query-url's /graph (a querier's graph page when it points at one).
   const ui = uiRoutes({
     readFile: (p) => ctx.fs.readFile(p), uiDir: UI_DIR, uplotDir: UI_DIR, linkPrefix: '',
-    pages: ['alerts', 'rules'], aliases: { graph: 'rules' }, home: 'alerts', graphUrl: `${queryUrl}/graph`,
+    pages: ['alerts', 'rules', 'flags', 'status'], aliases: { graph: 'rules' }, home: 'alerts', graphUrl: `${queryUrl}/graph`,
   });
+  // Thanos's BaseAPI under /api/v1: status/flags (every flag as its string value), buildinfo, runtimeinfo.
+  const startedAt = new Date().toISOString();
+  const d = formatPromDuration;
+  const flagsMap: Record<string, string> = {
+    'rule-file': cfg.ruleFiles.join(','), 'eval-interval': d(cfg.evalIntervalMs), query: cfg.queries.join(','), 'query.http-method': cfg.queryHttpMethod,
+    'query.config-file': cfg.queryConfigFile, 'query.sd-dns-interval': d(cfg.queryDnsIntervalMs), 'alertmanagers.url': cfg.alertmanagersUrls.join(','),
+    'alertmanagers.config-file': cfg.alertmanagersConfigFile, 'alertmanagers.send-timeout': d(cfg.alertmanagersSendTimeoutMs),
+    'alertmanagers.sd-dns-interval': d(cfg.alertmanagersDnsIntervalMs), label: Object.entries(ext).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(','),
+    'alert.query-url': cfg.alertQueryUrl, 'alert.label-drop': cfg.alertLabelDrop.join(','), 'resend-delay': d(cfg.resendDelayMs),
+    'tsdb.retention': d(cfg.retentionMs), 'tsdb.block-duration': d(cfg.blockDurationMs), 'for-outage-tolerance': d(cfg.forOutageToleranceMs),
+    'for-grace-period': d(cfg.forGracePeriodMs), 'remote-write.config-file': cfg.remoteWriteConfigFile, 'data-dir': dataDir,
+    'http-address': ctx.addresses?.http ?? '', 'grpc-address': ctx.addresses?.grpc ?? '',
+  };
+  const build = ctx.build ?? NO_BUILD;
+  const statusApi: Record<string, () => unknown> = {
+    '/api/v1/status/flags': () => Object.fromEntries(Object.entries(flagsMap).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    '/api/v1/status/buildinfo': () => ({ version: build.version, revision: build.revision, branch: build.branch, buildUser: build.buildUser, buildDate: build.buildDate, goVersion: build.goVersion }),
+    '/api/v1/status/runtimeinfo': () => ({ startTime: startedAt, CWD: '', goroutineCount: 0, GOMAXPROCS: 0, GOGC: '', GODEBUG: '' }),
+  };
   const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 
   async function maintenanceLoop(signal: AbortSignal): Promise<void> {
@@ -252,6 +293,8 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
         const groups = filterRuleGroups(ruleGroupsProto(ev, ext), r);
         return new Response(`{"status":"success","data":${alerts ? alertsJson(groups) : rulesJson(groups)}}`, { headers: { 'Content-Type': 'application/json' } });
       }
+      const status = statusApi[p];
+      if (status && req.method === 'GET') return json({ status: 'success', data: status() });
       if (p === '/-/reload' && req.method === 'POST') {
         try {
           await reload();
