@@ -28,6 +28,8 @@ export interface HostSettings {
   logLevel: LogLevel;
   logFormat: LogFormat;
   dataDir?: string;
+  tracingConfigFile?: string;
+  tracingConfig?: string;
 }
 
 export type Invocation =
@@ -48,7 +50,7 @@ export interface ParseCommandLineOptions {
  * Thanos's application-level flags (kingpin): given before the command they apply to it, as if
  * written after it (`thanos --log.level=debug bucket ls …`). --help and --version work anywhere.
  */
-const GLOBAL_VALUE_FLAGS = ['log.level', 'log.format'];
+const GLOBAL_VALUE_FLAGS = ['log.level', 'log.format', 'tracing.config', 'tracing.config-file'];
 
 interface Globals {
   /** The global value flags as written, to be parsed with the command's flags. */
@@ -93,6 +95,7 @@ function hostSettings(values: Record<string, unknown>, given: Set<string>, ctx: 
   const file = getPath(values, 'objstore.configFile') as string | undefined;
   const inline = getPath(values, 'objstore.config') as string | undefined;
   if (file !== undefined && inline !== undefined) throw new FlagError(`${ctx}: give only one of --objstore.config-file and --objstore.config`);
+  if (getPath(values, 'tracing.configFile') !== undefined && getPath(values, 'tracing.config') !== undefined) throw new FlagError(`${ctx}: give only one of --tracing.config-file and --tracing.config`);
   return {
     http: values.http as string,
     grpc: values.grpc as string,
@@ -104,6 +107,8 @@ function hostSettings(values: Record<string, unknown>, given: Set<string>, ctx: 
     logLevel: level as LogLevel,
     logFormat: format as LogFormat,
     dataDir: values.dataDir as string | undefined,
+    tracingConfigFile: getPath(values, 'tracing.configFile') as string | undefined,
+    tracingConfig: getPath(values, 'tracing.config') as string | undefined,
   };
 }
 

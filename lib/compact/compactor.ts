@@ -6,6 +6,7 @@
 import type { Bucket } from '../objstore/bucket.ts';
 import type { Core } from '../core/types.ts';
 import type { FsCapability, Logger, Metrics } from '../sdk/mod.ts';
+import { doInSpan } from '../tracing/mod.ts';
 import { BlockReader, fsBlockFiles, fsBlockSink, downloadBlock, uploadBlock, mergeBlocks, downsampleBlock, formatMeta, RES_5M, RES_1H } from '../tsdb/mod.ts';
 import type { BlockMeta as TsdbMeta } from '../tsdb/mod.ts';
 import { MetaFetcher, ConsistencyDelayFilter, DeletionMarkFilter, DeduplicateFilter, GatherMarkFilter, ReplicaLabelRemover, MARKED_FOR_NO_DOWNSAMPLE, forEachLimit, type FetchResult, type MetaFilter } from '../store/blocksync/fetcher.ts';
@@ -161,12 +162,20 @@ export class Compactor {
     this.m = mt
       ? {
           compactions: mt.counter('thanos_compact_group_compactions_total', 'Total number of group compaction attempts that resulted in a new block.', ['resolution']),
+          runsStarted: mt.counter('thanos_compact_group_compaction_runs_started_total', 'Total number of group compaction attempts.', ['resolution']),
+          runsCompleted: mt.counter('thanos_compact_group_compaction_runs_completed_total', 'Total number of group completed compaction runs. This also includes compactor group runs that resulted with no compaction.', ['resolution']),
           vertical: mt.counter('thanos_compact_group_vertical_compactions_total', 'Total number of group compaction attempts that resulted in a new block based on overlapping blocks.', ['resolution']),
           compactionFailures: mt.counter('thanos_compact_group_compactions_failures_total', 'Total number of failed group compactions.', ['resolution']),
           downsamples: mt.counter('thanos_compact_downsample_total', 'Total number of downsampling attempts.', ['resolution']),
           downsampleFailures: mt.counter('thanos_compact_downsample_failures_total', 'Total number of failed downsampling attempts.', ['resolution']),
           marked: mt.counter('thanos_compact_blocks_marked_total', 'Total number of blocks marked in compactor.', ['marker', 'reason']),
           deleted: mt.counter('thanos_compact_blocks_cleaned_total', 'Total number of blocks deleted in compactor.'),
+          cleanupFailures: mt.counter('thanos_compact_block_cleanup_failures_total', 'Failures encountered while deleting blocks in compactor.'),
+          cleanupLoops: mt.counter('thanos_compact_block_cleanup_loops_total', 'Total number of concurrent cleanup loops of partially uploaded blocks and marked blocks that were executed successfully.'),
+          garbageCollectedBlocks: mt.counter('thanos_compact_garbage_collected_blocks_total', 'Total number of blocks marked for deletion by compactor.'),
+          garbageCollections: mt.counter('thanos_compact_garbage_collection_total', 'Total number of garbage collection operations.'),
+          garbageCollectionFailures: mt.counter('thanos_compact_garbage_collection_failures_total', 'Total number of failed garbage collection operations.'),
+          garbageCollectionDuration: mt.histogram('thanos_compact_garbage_collection_duration_seconds', 'Time it took to perform garbage collection iteration.', [], [0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120, 240, 360, 720]),
           partialDeleted: mt.counter('thanos_compact_aborted_partial_uploads_deletion_attempts_total', 'Total number of started deletions of blocks that are assumed aborted and only partially uploaded.'),
           todoCompactions: mt.gauge('thanos_compact_todo_compactions', 'The number of planned compactions.'),
           todoCompactionBlocks: mt.gauge('thanos_compact_todo_compaction_blocks', 'The number of blocks planned to be merged.'),
@@ -174,24 +183,50 @@ export class Compactor {
           todoDeletion: mt.gauge('thanos_compact_todo_deletion_blocks', 'The number of blocks that have deletion mark.'),
         }
       : undefined;
+    // At 0 from the start, as Thanos has them (the mixin's alerts take rate() of these).
+    if (this.m) {
+      this.m.marked.inc({ marker: NO_COMPACT_MARK, reason: 'block-index-out-of-order-chunk' }, 0);
+      this.m.marked.inc({ marker: NO_COMPACT_MARK, reason: 'index-size-exceeding' }, 0);
+      this.m.marked.inc({ marker: DELETION_MARK, reason: '' }, 0);
+      for (const c of [this.m.deleted, this.m.cleanupFailures, this.m.cleanupLoops, this.m.garbageCollectedBlocks, this.m.garbageCollections, this.m.garbageCollectionFailures, this.m.partialDeleted]) c.inc({}, 0);
+    }
+  }
+
+  /** Per-resolution series exist once a group (compaction) or a block (downsampling) of that resolution is seen, as upstream creates them. */
+  private initResolution(resolution: number): void {
+    const l = { resolution: String(resolution) };
+    for (const c of [this.m?.compactions, this.m?.vertical, this.m?.compactionFailures, this.m?.runsStarted, this.m?.runsCompleted, this.m?.downsamples, this.m?.downsampleFailures]) c?.inc(l, 0);
   }
 
   /** Blocks the compactor works on (consistency delay, deletion marks and duplicates filtered out). */
   async sync(): Promise<FetchResult> {
     const res = await this.fetcher.fetch();
     this.m?.todoDeletion.set(res.deletionMarks.size);
+    for (const m of res.metas.values()) this.initResolution(m.thanos.downsample.resolution);
     // Garbage collection: a block whose sources a newer block fully covers is redundant.
-    for (const [id, why] of res.filtered) {
-      if (why !== 'duplicate' || !this.o.garbageCollect) continue;
-      await this.mark(id, 'outdated block (its sources are covered by a compacted block)', 'duplicate');
+    if (this.o.garbageCollect) {
+      const start = performance.now();
+      try {
+        for (const [id, why] of res.filtered) {
+          if (why !== 'duplicate') continue;
+          await this.mark(id, 'outdated block (its sources are covered by a compacted block)');
+          this.m?.garbageCollectedBlocks.inc();
+        }
+      } catch (e) {
+        this.m?.garbageCollectionFailures.inc();
+        throw e;
+      }
+      this.m?.garbageCollections.inc();
+      this.m?.garbageCollectionDuration.observe((performance.now() - start) / 1000);
     }
     return res;
   }
 
-  private async mark(id: string, details: string, reason: string): Promise<void> {
+  /** Marks a block for deletion; counted as upstream counts every deletion mark: thanos_compact_blocks_marked_total{marker="deletion-mark.json",reason=""}. */
+  private async mark(id: string, details: string): Promise<void> {
     await writeMarker(this.bucket, id, DELETION_MARK, details, this.o.now());
-    this.m?.marked.inc({ marker: DELETION_MARK, reason });
-    this.log.info('block has been marked for deletion', { block: id, reason });
+    this.m?.marked.inc({ marker: DELETION_MARK, reason: '' });
+    this.log.info('block has been marked for deletion', { block: id, details });
   }
 
   /** Compacts every group until its planner has nothing left; returns the number of new blocks. */
@@ -211,7 +246,8 @@ export class Compactor {
     await forEachLimit(groups, this.o.concurrency, async (g) => {
       const n = ++idx;
       signal?.throwIfAborted();
-      const done = await this.compactGroup(g, noCompact, `${n}/${groups.length}`, signal);
+      // Span names as upstream's compact.go (compaction_group, compaction_block_download, compaction, compaction_block_upload).
+      const done = await doInSpan('compaction_group', { group: g.key }, () => this.compactGroup(g, noCompact, `${n}/${groups.length}`, signal));
       total += done; // (not `total += await …`: that reads total before the await)
     });
     return total;
@@ -231,6 +267,8 @@ export class Compactor {
     }
     let metas = [...g.metas];
     let done = 0;
+    this.initResolution(g.resolution);
+    this.m?.runsStarted.inc({ resolution: String(g.resolution) });
     for (;;) {
       signal?.throwIfAborted();
       const plan = planGroup(metas, this.o.ranges, noCompact);
@@ -251,7 +289,7 @@ export class Compactor {
         this.m?.compactionFailures.inc({ resolution: String(g.resolution) });
         throw e;
       }
-      for (const m of plan.blocks) await this.mark(m.ulid, out ? `source of compacted block ${out.ulid}` : 'compacted into an empty block', 'compacted');
+      for (const m of plan.blocks) await this.mark(m.ulid, out ? `source of compacted block ${out.ulid}` : 'compacted into an empty block');
       this.m?.compactions.inc({ resolution: String(g.resolution) });
       if (plan.kind === 'vertical') this.m?.vertical.inc({ resolution: String(g.resolution) });
       glog.info('compacted blocks', { new: out?.ulid ?? '(empty, not uploaded)', sources: plan.blocks.length, duration_ms: Date.now() - t0 });
@@ -260,6 +298,7 @@ export class Compactor {
       metas.sort((a, b) => a.minTime - b.minTime);
       done++;
     }
+    this.m?.runsCompleted.inc({ resolution: String(g.resolution) });
     return done;
   }
 
@@ -272,18 +311,18 @@ export class Compactor {
     try {
       const readers: BlockReader[] = [];
       for (const m of blocks) {
-        const p = await downloadBlock(this.bucket, m.ulid, fs, dir);
+        const p = await doInSpan('compaction_block_download', { block: m.ulid }, () => downloadBlock(this.bucket, m.ulid, fs, dir));
         const r = await BlockReader.open(fsBlockFiles(fs, p), { core });
-        const bad = await indexHealth(r);
+        const bad = await doInSpan('compaction_block_health_stats', { block: m.ulid }, () => indexHealth(r));
         if (bad) throw new HaltError(`compaction of group ${g.key}: block with not healthy index found: block ${m.ulid}: ${bad}`);
         readers.push(r);
       }
       const first = readers[0]!.meta;
       // The group's labels: replica labels (--deduplication.replica-label) are gone from the output, as in Thanos.
       const thanos = { ...(first.thanos ?? { downsample: { resolution: g.resolution } }), version: 1, labels: g.labels, files: undefined, index_stats: undefined, upload_time: undefined, source: 'compactor' };
-      const meta = await mergeBlocks(readers, fsBlockSink(fs, dir), core, { thanos });
+      const meta = await doInSpan('compaction', { blocks: blocks.length }, () => mergeBlocks(readers, fsBlockSink(fs, dir), core, { thanos }));
       if (!meta.stats?.numSamples) return undefined;
-      const up = await uploadBlock(this.bucket, fs, fs.resolve(dir, meta.ulid), { allowEmptyLabels: true });
+      const up = await doInSpan('compaction_block_upload', { block: meta.ulid }, () => uploadBlock(this.bucket, fs, fs.resolve(dir, meta.ulid), { allowEmptyLabels: true }));
       return parseBucketMeta(formatMeta(up), up.ulid); // as the fetcher reads it back from the bucket
     } finally {
       await fs.remove(dir, { recursive: true }).catch(() => {});
@@ -322,10 +361,10 @@ export class Compactor {
       try {
         const out = await this.downsampleOne(m, to);
         this.log.info('downsampled block', { from: m.ulid, to: out.ulid, resolution: to });
-        this.m?.downsamples.inc({ resolution: String(to) });
+        this.m?.downsamples.inc({ resolution: String(m.thanos.downsample.resolution) });
         n++;
       } catch (e) {
-        this.m?.downsampleFailures.inc({ resolution: String(to) });
+        this.m?.downsampleFailures.inc({ resolution: String(m.thanos.downsample.resolution) });
         throw e;
       }
     });
@@ -338,10 +377,11 @@ export class Compactor {
     await fs.remove(dir, { recursive: true }).catch(() => {});
     await fs.mkdir(dir, { recursive: true });
     try {
-      const p = await downloadBlock(this.bucket, m.ulid, fs, dir);
+      // Upstream traces downsampling only through its bucket operations; these spans group them per block.
+      const p = await doInSpan('downsample_block_download', { block: m.ulid }, () => downloadBlock(this.bucket, m.ulid, fs, dir));
       const reader = await BlockReader.open(fsBlockFiles(fs, p), { core });
-      const meta = await downsampleBlock(reader, to, fsBlockSink(fs, dir), core);
-      return await uploadBlock(this.bucket, fs, fs.resolve(dir, meta.ulid), { allowEmptyLabels: true, meta: (x) => ({ ...x, thanos: x.thanos ? { ...x.thanos, version: 1, upload_time: undefined } : x.thanos }) });
+      const meta = await doInSpan('downsample', { block: m.ulid, resolution: to }, () => downsampleBlock(reader, to, fsBlockSink(fs, dir), core));
+      return await doInSpan('downsample_block_upload', { block: meta.ulid }, () => uploadBlock(this.bucket, fs, fs.resolve(dir, meta.ulid), { allowEmptyLabels: true, meta: (x) => ({ ...x, thanos: x.thanos ? { ...x.thanos, version: 1, upload_time: undefined } : x.thanos }) }));
     } finally {
       await fs.remove(dir, { recursive: true }).catch(() => {});
     }
@@ -359,7 +399,7 @@ export class Compactor {
       const keep = res0 === 0 ? r.raw : res0 === RES_5M ? r.m5 : res0 === RES_1H ? r.h1 : 0;
       if (!keep) continue;
       if (now > m.maxTime + keep) {
-        await this.mark(m.ulid, `block exceeds retention of ${keep / 1000}s for resolution ${res0}`, 'retention');
+        await this.mark(m.ulid, `block exceeds retention of ${keep / 1000}s for resolution ${res0}`);
         n++;
       }
     }
@@ -388,7 +428,7 @@ export class Compactor {
       const complete = await this.bucket.exists(`${id}/meta.json`);
       if (mark && typeof mark.deletion_time === 'number') {
         if (now - mark.deletion_time * 1000 > this.o.deleteDelayMs || !complete) {
-          await deleteBlock(this.bucket, id);
+          await this.deleteCounted(id);
           this.log.info('deleted block marked for deletion', { block: id });
           this.m?.deleted.inc();
           if (complete) deleted++; else partialDeleted++;
@@ -396,13 +436,23 @@ export class Compactor {
         continue;
       }
       if (!complete && now - ulidTime(id) > threshold) {
-        await deleteBlock(this.bucket, id);
+        await this.deleteCounted(id);
         this.log.info('deleted aborted partial upload', { block: id, threshold_ms: threshold });
         this.m?.partialDeleted.inc();
         partialDeleted++;
       }
     }
+    this.m?.cleanupLoops.inc();
     return { deleted, partialDeleted };
+  }
+
+  private async deleteCounted(id: string): Promise<void> {
+    try {
+      await deleteBlock(this.bucket, id);
+    } catch (e) {
+      this.m?.cleanupFailures.inc();
+      throw e;
+    }
   }
 
   /** One full iteration in Thanos's order. */

@@ -5,6 +5,7 @@ import { LineCounter, isMap, isScalar, parseDocument } from 'yaml';
 import type { Capabilities, Metrics, ObjstorePlugin } from '../sdk/mod.ts';
 import type { Bucket } from './bucket.ts';
 import { MetricsBucket } from './metrics.ts';
+import { TracingBucket } from './kit/tracing.ts';
 import { PrefixedBucket, normalizePrefix } from './prefix.ts';
 import { RetryBucket, type RetryOptions } from './retry.ts';
 
@@ -80,7 +81,7 @@ export interface CreateBucketOptions {
   transformConfig?(raw: unknown, plugin: ObjstorePlugin): unknown;
 }
 
-/** Builds provider -> prefix -> retry -> metrics. */
+/** Builds provider -> prefix -> retry -> metrics -> traces. */
 export async function createBucket(cfg: BucketConfig, o: CreateBucketOptions): Promise<Bucket> {
   const plugin = await o.loadProvider(cfg.type);
   let parsed: unknown;
@@ -97,5 +98,6 @@ export async function createBucket(cfg: BucketConfig, o: CreateBucketOptions): P
   // that break off after being handed over (no request-level retry covers that).
   if (o.retry !== false) b = new RetryBucket(b, plugin.retries === 'provider' ? { ...o.retry, calls: false } : o.retry ?? {});
   if (o.metrics) b = new MetricsBucket(b, o.metrics, o.name ?? cfg.type.toLowerCase());
-  return b;
+  // A span per operation (objstore's WrapWithTraces); no-op until the host registers a tracer.
+  return new TracingBucket(b);
 }

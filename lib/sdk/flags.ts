@@ -114,10 +114,10 @@ export function refuseCommonFlags(names: readonly string[], refused: string): Fl
 
 /**
  * For a one-shot tool: refused copies of every host flag it does not use (`uses`: names such as
- * 'objstore.config-file'); --log.level and --log.format always apply.
+ * 'objstore.config-file'); --log.level, --log.format and the --tracing.config flags always apply.
  */
 export function refuseUnusedCommonFlags(who: string, uses: readonly string[]): FlagSpec[] {
-  const names = COMMON_FLAGS.map((f) => f.name).filter((n) => !n.startsWith('log.') && !uses.includes(n));
+  const names = COMMON_FLAGS.map((f) => f.name).filter((n) => !n.startsWith('log.') && !n.startsWith('tracing.') && !uses.includes(n));
   return refuseCommonFlags(names, `is not accepted by ${who} (it would have no effect)`);
 }
 
@@ -272,6 +272,8 @@ export const COMMON_FLAGS: FlagSpec[] = [
   { name: 'grpc-grace-period', key: 'grpcGracePeriod', type: 'duration', default: '2m', help: 'Time to wait after an interrupt received for GRPC Server.' },
   { name: 'objstore.config-file', key: 'objstore.configFile', type: 'string', help: 'Path to YAML file that contains object store configuration (type, config, prefix).' },
   { name: 'objstore.config', key: 'objstore.config', type: 'string', help: 'Alternative to objstore.config-file: the object store configuration YAML itself.' },
+  { name: 'tracing.config-file', key: 'tracing.configFile', type: 'string', help: 'Path to YAML file with tracing configuration. See format details: https://thanos.io/tip/thanos/tracing.md/#configuration' },
+  { name: 'tracing.config', key: 'tracing.config', type: 'string', help: "Alternative to 'tracing.config-file' flag (mutually exclusive). Content of YAML file with tracing configuration. See format details: https://thanos.io/tip/thanos/tracing.md/#configuration" },
   { name: 'log.level', key: 'log.level', type: 'string', default: 'info', help: 'Log filtering level: debug, info, warn, error.' },
   { name: 'log.format', key: 'log.format', type: 'string', default: 'logfmt', help: 'Log format to use: logfmt or json.' },
   { name: 'data-dir', key: 'dataDir', type: 'string', help: 'Data directory for local state.' },

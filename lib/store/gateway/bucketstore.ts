@@ -19,6 +19,7 @@ import type { IndexCache } from '../indexcache/mod.ts';
 import type { IndexReader, SeriesEntry, ChunkMeta, PostingsRange } from '../../tsdb/index.ts';
 import type { RawChunk } from '../../tsdb/chunks.ts';
 import type { ChunkSource } from './chunkfetch.ts';
+import { doInSpan, iterateInSpan } from '../../tracing/mod.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Request / response shapes (mirror thanos.SeriesRequest etc.; the gRPC layer converts). The storepb
@@ -958,11 +959,16 @@ export class BucketStore {
    * Streams series sorted by labels, each once, chunks sorted by min time. Blocks that cannot be
    * read are passed to warn (partial response) or fail the request (partial response disabled).
    */
-  async *series(req: SeriesReq, signal?: AbortSignal, warn?: (msg: string) => void): AsyncGenerator<SeriesOut> {
+  series(req: SeriesReq, signal?: AbortSignal, warn?: (msg: string) => void): AsyncGenerator<SeriesOut> {
+    // One span for the request; its gate wait, block preparation and chunk reads are children.
+    return iterateInSpan('bucket_store_series', { min_time: req.minTime, max_time: req.maxTime }, () => this.seriesUntraced(req, signal, warn));
+  }
+
+  private async *seriesUntraced(req: SeriesReq, signal?: AbortSignal, warn?: (msg: string) => void): AsyncGenerator<SeriesOut> {
     const ms = compileAll(req.matchers);
     if (ms.length === 0) throw new GrpcError(GrpcStatus.InvalidArgument, 'no matchers specified');
     if (req.minTime > req.maxTime) throw new GrpcError(GrpcStatus.InvalidArgument, `invalid time range: min_time ${req.minTime} is after max_time ${req.maxTime}`);
-    const release = await this.gate.acquire(signal);
+    const release = await doInSpan('store_query_gate_ismyturn', undefined, () => this.gate.acquire(signal));
     try {
       const r = this.served();
       const mint = Math.max(req.minTime, r.minTime);
@@ -976,7 +982,7 @@ export class BucketStore {
       const without = new Set(req.withoutReplicaLabels ?? []);
       const q: SeriesReq = { ...req, minTime: mint, maxTime: maxt };
       const getAllStart = performance.now();
-      const cursors = (await Promise.all(blocks.map((b) => this.blockCursor(b, ms, q, without, lim, fails, signal)))).filter((c): c is BlockCursor => c !== undefined);
+      const cursors = (await doInSpan('bucket_store_preload_all', { blocks: blocks.length }, () => Promise.all(blocks.map((b) => this.blockCursor(b, ms, q, without, lim, fails, signal))))).filter((c): c is BlockCursor => c !== undefined);
       lim.stats.getAllSeconds = (performance.now() - getAllStart) / 1000;
       const mergeStart = performance.now();
       // k-way merge by final labels; equal label sets (same series in several blocks) merge.
@@ -1140,7 +1146,7 @@ export class BucketStore {
     await forEachLimit(this.labelBlocks(req, fails), 8, async ({ block, rest }) => {
       let ns: string[];
       try {
-        ns = rest.length ? await block.index.labelNames(rest) : await block.index.labelNames();
+        ns = await doInSpan('bucket_store_block_label_names', { block: block.id }, () => (rest.length ? block.index.labelNames(rest) : block.index.labelNames()));
       } catch (e) {
         fails.add(block.id, 'label names', e);
         return;
