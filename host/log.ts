@@ -1,4 +1,9 @@
-// logfmt (default) and JSON loggers, go-kit style: `ts=… level=info msg="…" key=value`.
+// logfmt (default) and JSON loggers with Thanos's go-kit fields: `ts` (RFC 3339 UTC, as
+// log.DefaultTimestampUTC), `caller` (file:line of the log call, as log.Caller), `level`, the
+// logger's own fields (`component` for a component's logger), `msg`, then the call's fields.
+// logfmt keeps that order (go-kit's With/WithPrefix chain); JSON has the same keys, sorted as
+// go-kit's JSON logger writes them (Go's encoding/json sorts map keys).
+import * as path from 'node:path';
 import type { Logger } from './index.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -22,6 +27,8 @@ export interface LoggerOptions {
   format?: LogFormat;
   /** Where lines go (default: process.stderr). */
   write?: (line: string) => void;
+  /** The clock (tests). */
+  now?: () => Date;
 }
 
 /**
@@ -35,27 +42,57 @@ function addFields(rec: Record<string, unknown>, kv: Record<string, unknown> | u
   for (const [k, v] of Object.entries(kv)) rec[RESERVED_LOG_KEYS.has(k) ? `fields.${k}` : k] = v;
 }
 
+/** Go's time.RFC3339Nano in UTC: the fraction without trailing zeros (…05.12Z, …05Z). */
+export function goTimestamp(d: Date): string {
+  return d.toISOString().replace(/\.?0+Z$/, 'Z');
+}
+
+/**
+ * `file.ts:line` of the frame that called `logFn` (go-kit's log.Caller: the base name and line of
+ * the Log call). The stack is captured only for lines that pass the level filter.
+ */
+function callerOf(logFn: (...args: never[]) => unknown): string {
+  const holder: { stack?: string } = {};
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 1;
+  try {
+    Error.captureStackTrace(holder, logFn);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+  // "    at fn (file:///a/b/c.ts:12:5)" or "    at file:///a/b/c.ts:12:5" or "    at node:internal/…:1:2"
+  const frame = holder.stack?.split('\n')[1];
+  const m = frame ? /\(?([^\s()]+):(\d+):\d+\)?\s*$/.exec(frame) : null;
+  if (!m) return '';
+  return `${path.basename(m[1]!)}:${m[2]}`;
+}
+
 export function createLogger(opts: LoggerOptions = {}, base: Record<string, unknown> = {}): Logger {
   const min = ORDER[opts.level ?? 'info'];
   const format = opts.format ?? 'logfmt';
   const write = opts.write ?? ((l: string) => void process.stderr.write(l));
-  const emit = (level: LogLevel, msg: string, kv?: Record<string, unknown>) => {
+  const now = opts.now ?? (() => new Date());
+  const emit = (level: LogLevel, msg: string, kv: Record<string, unknown> | undefined, logFn: (...args: never[]) => unknown) => {
     if (ORDER[level] < min) return;
-    const rec: Record<string, unknown> = { ts: new Date().toISOString(), level };
+    const rec: Record<string, unknown> = { ts: goTimestamp(now()), caller: callerOf(logFn), level };
     addFields(rec, base);
     rec.msg = msg;
     addFields(rec, kv);
     if (format === 'json') {
-      write(JSON.stringify(rec, (_k, v) => (v instanceof Error ? v.message : typeof v === 'bigint' ? String(v) : v)) + '\n');
+      const sorted: Record<string, unknown> = {};
+      for (const k of Object.keys(rec).sort()) sorted[k] = rec[k];
+      write(JSON.stringify(sorted, (_k, v) => (v instanceof Error ? v.message : typeof v === 'bigint' ? String(v) : v)) + '\n');
     } else {
       write(Object.entries(rec).map(([k, v]) => `${k}=${fmtValue(v)}`).join(' ') + '\n');
     }
   };
-  return {
-    debug: (m, kv) => emit('debug', m, kv),
-    info: (m, kv) => emit('info', m, kv),
-    warn: (m, kv) => emit('warn', m, kv),
-    error: (m, kv) => emit('error', m, kv),
+  // Named functions: the caller is the frame that called one of these.
+  const logger: Logger = {
+    debug: function debug(m, kv) { emit('debug', m, kv, debug); },
+    info: function info(m, kv) { emit('info', m, kv, info); },
+    warn: function warn(m, kv) { emit('warn', m, kv, warn); },
+    error: function error(m, kv) { emit('error', m, kv, error); },
     with: (kv) => createLogger(opts, { ...base, ...kv }),
   };
+  return logger;
 }

@@ -33,13 +33,13 @@ test('logfmt: fields named ts, level, caller or msg do not replace the logger\'s
   assert.equal(p.find(([k]) => k === 'msg'), ['msg', 'upload new block']);
   assert.match(p.find(([k]) => k === 'ts')![1], /^\d{4}-\d\d-\d\dT/);
   assert.equal(p.filter(([k]) => k.startsWith('fields.')), [['fields.level', '1'], ['fields.msg', 'other'], ['fields.ts', '5'], ['fields.caller', 'x.go:1']]);
-  assert.equal(keys.slice(0, 3), ['ts', 'level', 'msg'], 'the logger\'s keys keep their place');
+  assert.equal(keys.slice(0, 4), ['ts', 'caller', 'level', 'msg'], 'the logger\'s keys keep their place');
 });
 
 test('with(): base fields cannot replace them either; json the same', () => {
   const lines: string[] = [];
   createLogger({ level: 'debug', write: (l) => void lines.push(l) }).with({ level: 'error', component: 'shipper' }).debug('x', { n: 1 });
-  assert.match(lines[0]!, /^ts=\S+ level=debug fields\.level=error component=shipper msg=x n=1\n$/);
+  assert.match(lines[0]!, /^ts=\S+ caller=log-reserved\.test\.ts:\d+ level=debug fields\.level=error component=shipper msg=x n=1\n$/);
   const j: string[] = [];
   createLogger({ level: 'info', format: 'json', write: (l) => void j.push(l) }).with({ msg: 'base' }).warn('real', { level: 2, caller: 'c' });
   const rec = JSON.parse(j[0]!);

@@ -65,7 +65,7 @@ test('logger: logfmt quoting, levels, with(), json', () => {
   log.debug('hidden');
   log.info('synced blocks', { loaded: 3, path: '/a b', q: 'say "hi"', empty: '', err: new Error('boom') });
   assert.is(lines.length, 1);
-  assert.match(lines[0]!, /^ts=\d{4}-\d\d-\d\dT[\d:.]+Z level=info component=store msg="synced blocks" loaded=3 path="\/a b" q="say \\"hi\\"" empty="" err=boom\n$/);
+  assert.match(lines[0]!, /^ts=\d{4}-\d\d-\d\dT[\d:.]+Z caller=metrics-log\.test\.ts:\d+ level=info component=store msg="synced blocks" loaded=3 path="\/a b" q="say \\"hi\\"" empty="" err=boom\n$/);
   const j: string[] = [];
   createLogger({ level: 'debug', format: 'json', write: (l) => void j.push(l) }).debug('x', { n: 1 });
   const rec = JSON.parse(j[0]!);
