@@ -30,6 +30,30 @@ function compactor(bucket: ReturnType<typeof fsBucket>, extra: Partial<Construct
   return new Compactor({ bucket, fs, core, dataDir: tmp('data'), consistencyDelayMs: 0, downsampling: false, ...extra });
 }
 
+test('metrics: Thanos\'s names and labels, at 0 from the start; compaction runs, deletion marks and cleanup counted', async () => {
+  const { Registry } = await import('../../host/metrics.ts');
+  const reg = new Registry();
+  const bucket = fsBucket();
+  const T0 = alignedStart();
+  for (let i = 0; i < 5; i++) await putBlock(bucket, { minTime: T0 + i * 2 * HOUR, maxTime: T0 + (i + 1) * 2 * HOUR, ext: { cluster: 'm' } });
+  const c = compactor(bucket, { metrics: reg, deleteDelayMs: 0 });
+  const fresh = reg.render();
+  for (const line of ['thanos_compact_garbage_collection_total 0', 'thanos_compact_garbage_collection_failures_total 0', 'thanos_compact_block_cleanup_failures_total 0',
+    'thanos_compact_blocks_marked_total{marker="deletion-mark.json",reason=""} 0', 'thanos_compact_blocks_marked_total{marker="no-compact-mark.json",reason="index-size-exceeding"} 0']) {
+    assert.ok(fresh.split('\n').includes(line), line);
+  }
+  await c.runOnce();
+  const text = reg.render().split('\n');
+  for (const line of ['thanos_compact_group_compactions_total{resolution="0"} 1', 'thanos_compact_group_compactions_failures_total{resolution="0"} 0',
+    'thanos_compact_group_compaction_runs_started_total{resolution="0"} 1', 'thanos_compact_group_compaction_runs_completed_total{resolution="0"} 1',
+    'thanos_compact_downsample_total{resolution="0"} 0', 'thanos_compact_blocks_marked_total{marker="deletion-mark.json",reason=""} 4',
+    'thanos_compact_blocks_cleaned_total 4', 'thanos_compact_block_cleanup_loops_total 1']) {
+    assert.ok(text.includes(line), `${line}\n${text.filter((l) => l.startsWith('thanos_compact')).join('\n')}`);
+  }
+  assert.ok(text.some((l) => /^thanos_compact_garbage_collection_total [1-9]/.test(l)), 'garbage collection ran');
+  assert.ok(text.includes('thanos_compact_garbage_collection_duration_seconds_bucket{le="720"} ' + /^thanos_compact_garbage_collection_total (\d+)/m.exec(text.join('\n'))![1]), 'GC duration buckets end at 720s');
+});
+
 test('planner: aligned 8h range of 2h blocks, newest block left out', () => {
   const m = (min: number, max: number, id: string) => parseBlockMeta({ ulid: id, minTime: min, maxTime: max, version: 1, compaction: { level: 1 }, thanos: { labels: { a: '1' } } });
   const ids = ['01H000000000000000000000A0', '01H000000000000000000000A1', '01H000000000000000000000A2', '01H000000000000000000000A3', '01H000000000000000000000A4'];

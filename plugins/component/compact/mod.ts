@@ -3,6 +3,7 @@
 // Runs one iteration and exits unless --wait; halts on overlapping blocks like Thanos. The work
 // itself is lib/compact; this file wires flags, metrics, /-/ready and the block viewer.
 import { definePlugin, sleep, type ComponentContext, type Component } from '../../../lib/sdk/mod.ts';
+import { BLOCKS_API_ROUTES, REACT_UI_ROUTES, routeInstrumentation } from '../../../lib/web/handlers.ts';
 import { Compactor, HaltError } from '../../../lib/compact/compactor.ts';
 import { DEFAULT_RANGES } from '../../../lib/compact/plan.ts';
 import { bucketWebHandler } from '../../../lib/compact/web.ts';
@@ -53,12 +54,14 @@ export async function setupCompact(ctx: ComponentContext, cfg: CompactConfig): P
   const retries = ctx.metrics.counter('thanos_compact_retries_total', 'Total number of retries after retriable compactor error.');
   const failures = ctx.metrics.counter('thanos_compact_iterations_failed_total', 'Total number of iterations that failed.');
   halted.set(0);
+  ctx.metrics.gauge('thanos_delete_delay_seconds', 'Configured delete delay in seconds.').set(cfg.deleteDelayMs / 1000);
   const viewer = cfg.webDisable
     ? undefined
     : bucketWebHandler(() => new MetaFetcher(bucket, { log, concurrency: cfg.metaFetchConcurrency }).fetch(), { refreshMs: cfg.blockViewerSyncIntervalMs, label: cfg.bucketWebLabel });
 
   return {
     info: () => ({ componentType: 'compact' }),
+    http: routeInstrumentation([...BLOCKS_API_ROUTES, ...REACT_UI_ROUTES]),
     fetch: viewer
       ? async (req) => {
           const p = new URL(req.url).pathname;
