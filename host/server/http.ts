@@ -1,48 +1,223 @@
-// One HTTP listener per component (Hono on @hono/node-server): /-/healthy, /-/ready (200 only once
-// the component called ctx.setReady(true)), /metrics (Prometheus text format), and everything else
-// goes to the component's fetch().
-import { Hono } from 'hono';
-import type { Component, HttpListener, Logger } from '../index.ts';
+// One HTTP listener per component: /-/healthy, /-/ready (200 only once the component called
+// ctx.setReady(true)), /metrics (Prometheus text format), and everything else goes to the
+// component's fetch().
+//
+// In front of all of it, as Thanos's exporter-toolkit wrapper does for its whole mux (probes and
+// /metrics included), the `--http.config` web configuration: response headers, rate limit, basic
+// auth. Requests the component names (Component.http.handlerName) are instrumented like Thanos's
+// extprom/http middleware (http_requests_total, http_request_duration_seconds,
+// http_request_size_bytes, http_response_size_bytes, http_inflight_requests; labels code, handler,
+// method, plus tenant for receive) and run inside an OpenTelemetry server span named after the
+// handler, continuing a W3C traceparent from the request. Probes and /metrics are not instrumented
+// (Thanos registers them without the middleware).
+import { context, propagation, SpanKind, SpanStatusCode, trace, type TextMapGetter } from '@opentelemetry/api';
+import * as path from 'node:path';
+import type { Component, HttpInstrumentation, HttpListener, ListenOptions, Logger, Metrics } from '../index.ts';
+import { ConfigError } from '../index.ts';
 import type { Registry } from '../metrics.ts';
-import { serveFetch } from './listen.ts';
+import { GO_CIPHER_SUITES, TLS13_SUITES } from '../../lib/web/webconfig.ts';
+import { serveFetch, type FetchHandler, type HttpLimits, type HttpTls } from './listen.ts';
+import { loadServerTls, TlsConfigError, type ServerTls } from './tls.ts';
+import type { WebConfigSource } from './webconfig.ts';
+
+/** Thanos's default http_request_duration_seconds buckets (pkg/extprom/http). */
+export const HTTP_DURATION_BUCKETS: readonly number[] = [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120, 240, 360, 720];
+/** prometheus.ExponentialBuckets(64, 2, 10): the request and response size buckets. */
+export const HTTP_SIZE_BUCKETS: readonly number[] = Array.from({ length: 10 }, (_, i) => 64 * 2 ** i);
+
+const KNOWN_METHODS = new Set(['get', 'put', 'head', 'post', 'delete', 'connect', 'options', 'notify', 'trace', 'patch']);
+
+/** client_golang's sanitizeMethod: the standard methods lower-cased, anything else "unknown". */
+function sanitizeMethod(m: string): string {
+  const l = m.toLowerCase();
+  return KNOWN_METHODS.has(l) ? l : 'unknown';
+}
+
+/** promhttp's computeApproximateRequestSize: URL, method, protocol, headers, host, declared body length. */
+function approximateRequestSize(req: Request, url: URL): number {
+  let s = url.pathname.length + url.search.length + req.method.length + 'HTTP/1.1'.length;
+  req.headers.forEach((v, k) => {
+    if (k !== 'host') s += k.length + v.length;
+  });
+  s += url.host.length;
+  const cl = Number(req.headers.get('content-length') ?? '');
+  if (Number.isFinite(cl) && cl > 0) s += cl;
+  return s;
+}
+
+const HEADER_GETTER: TextMapGetter<Headers> = {
+  keys: (h) => [...h.keys()],
+  get: (h, k) => h.get(k) ?? undefined,
+};
+
+/** The http_* metric families of one registry (get-or-create, so a listener and the host app share them). */
+function httpMetrics(m: Metrics, tenant: boolean, durationBuckets: readonly number[]) {
+  const extra = tenant ? ['tenant'] : [];
+  const labels = ['code', 'handler', 'method', ...extra];
+  return {
+    requests: m.counter('http_requests_total', 'Tracks the number of HTTP requests.', labels),
+    duration: m.histogram('http_request_duration_seconds', 'Tracks the latencies for HTTP requests.', labels, [...durationBuckets]),
+    requestSize: m.histogram('http_request_size_bytes', 'Tracks the size of HTTP requests.', labels, [...HTTP_SIZE_BUCKETS]),
+    responseSize: m.histogram('http_response_size_bytes', 'Tracks the size of HTTP responses.', labels, [...HTTP_SIZE_BUCKETS]),
+    inflight: m.gauge('http_inflight_requests', 'Current number of HTTP requests the handler is responding to.', ['handler', 'method', ...extra]),
+  };
+}
+
+/**
+ * Wraps a handler with Thanos's HTTP instrumentation for the requests `ins` names: metrics observed
+ * when the response body has been sent (as Go's handler returns after writing it), a server span
+ * around the handler. Series named in `ins.preCreate` exist at 0 from now on.
+ */
+export function instrumentHandler(handler: FetchHandler, ins: () => HttpInstrumentation | undefined, metrics: Metrics, log?: Logger): FetchHandler {
+  const families = new Map<string, ReturnType<typeof httpMetrics>>();
+  const familiesOf = (i: HttpInstrumentation) => {
+    const key = `${i.tenant ? 't' : ''}:${(i.durationBuckets ?? HTTP_DURATION_BUCKETS).join(',')}`;
+    let f = families.get(key);
+    if (!f) {
+      f = httpMetrics(metrics, !!i.tenant, i.durationBuckets ?? HTTP_DURATION_BUCKETS);
+      families.set(key, f);
+      for (const [handler, methods] of Object.entries(i.preCreate ?? {})) {
+        for (const method of methods) {
+          const t: Record<string, string> = i.tenant ? { tenant: i.tenant.default } : {};
+          f.requests.inc({ code: '200', handler, method, ...t }, 0);
+          f.inflight.inc({ handler, method: method.toUpperCase(), ...t }, 0);
+        }
+      }
+    }
+    return f;
+  };
+  const tracer = trace.getTracer('thanos');
+  const first = ins();
+  if (first) familiesOf(first);
+  return async (req, info) => {
+    const i = ins();
+    // The families (and pre-created series) exist from the first request on, even an unnamed one
+    // (e.g. the first scrape of /metrics after the component is set up).
+    if (i) familiesOf(i);
+    let name: string | undefined;
+    try {
+      name = i?.handlerName(req);
+    } catch (err) {
+      log?.warn('handler name failed', { err: (err as Error).message });
+    }
+    if (!i || !name) return handler(req, info);
+    const f = familiesOf(i);
+    const url = new URL(req.url);
+    const tenant: Record<string, string> = i.tenant ? { tenant: req.headers.get(i.tenant.header) || i.tenant.default } : {};
+    const inflightLabels = { handler: name, method: req.method, ...tenant };
+    const start = performance.now();
+    const parent = propagation.extract(context.active(), req.headers, HEADER_GETTER);
+    const span = tracer.startSpan(name, {
+      kind: SpanKind.SERVER,
+      attributes: {
+        'http.request.method': req.method,
+        'url.path': url.pathname,
+        'url.scheme': url.protocol.replace(/:$/, ''),
+        'server.address': url.hostname,
+        ...(req.headers.get('user-agent') ? { 'user_agent.original': req.headers.get('user-agent')! } : {}),
+      },
+    }, parent);
+    f.inflight.inc(inflightLabels);
+    let done = false;
+    const finish = (status: number, responseBytes: number, err?: unknown) => {
+      if (done) return;
+      done = true;
+      f.inflight.dec(inflightLabels);
+      const code = String(status);
+      const labels = { code, handler: name!, method: sanitizeMethod(req.method), ...tenant };
+      f.requests.inc(labels);
+      f.duration.observe((performance.now() - start) / 1000, { ...labels, method: req.method.toLowerCase() });
+      f.requestSize.observe(approximateRequestSize(req, url), labels);
+      f.responseSize.observe(responseBytes, labels);
+      span.setAttribute('http.response.status_code', status);
+      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: err ? (err as Error).message : undefined });
+      span.end();
+    };
+    let res: Response;
+    try {
+      res = await context.with(trace.setSpan(parent, span), () => handler(req, info));
+    } catch (err) {
+      finish(500, 0, err);
+      throw err;
+    }
+    if (!res.body) {
+      finish(res.status, 0);
+      return res;
+    }
+    let bytes = 0;
+    const counted = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, ctrl) {
+        bytes += chunk.byteLength;
+        ctrl.enqueue(chunk);
+      },
+      flush() {
+        finish(res.status, bytes);
+      },
+    }));
+    // A client that goes away mid-body: the stream is cancelled, the request still counts.
+    req.signal?.addEventListener('abort', () => finish(res.status, bytes), { once: true });
+    return new Response(counted, { status: res.status, statusText: res.statusText, headers: res.headers });
+  };
+}
 
 export interface HttpAppOptions {
   component(): Component | undefined;
   ready(): boolean;
   /** Renders /metrics. */
   metrics(): string;
-  /** Registry for http_requests_total / http_request_duration_seconds. */
+  /** Registry for the http_* metrics. */
   registry?: Registry;
   log?: Logger;
+  /** --http.config: headers, rate limit and basic auth for every request. */
+  webConfig?: WebConfigSource;
 }
 
-export function buildHttpApp(o: HttpAppOptions): Hono {
-  const app = new Hono();
-  const reqs = o.registry?.counter('http_requests_total', 'Tracks the number of HTTP requests.', ['code', 'handler', 'method']);
-  const dur = o.registry?.histogram('http_request_duration_seconds', 'Tracks the latencies for HTTP requests.', ['code', 'handler', 'method']);
-  app.use('*', async (c, next) => {
-    const start = performance.now();
-    await next();
-    const p = new URL(c.req.url).pathname;
-    const handler = p === '/-/healthy' || p === '/-/ready' || p === '/metrics' ? p : 'component';
-    const l = { code: String(c.res.status), handler, method: c.req.method };
-    reqs?.inc(l);
-    dur?.observe((performance.now() - start) / 1000, l);
-  });
-  app.get('/-/healthy', (c) => c.text('OK'));
-  app.get('/-/ready', (c) => (o.ready() ? c.text('OK') : c.text('NOT READY', 503)));
-  app.get('/metrics', (c) => c.body(o.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
-  app.all('*', async (c) => {
+function plain(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', ...headers } });
+}
+
+/** The component listener's handler: web config, then probes, /metrics, the component's fetch (instrumented). */
+export function buildHttpApp(o: HttpAppOptions): FetchHandler {
+  const routes: FetchHandler = async (req) => {
+    const p = new URL(req.url).pathname;
+    if (p === '/-/healthy' && (req.method === 'GET' || req.method === 'HEAD')) return plain(200, 'OK');
+    if (p === '/-/ready' && (req.method === 'GET' || req.method === 'HEAD')) return o.ready() ? plain(200, 'OK') : plain(503, 'NOT READY');
+    if (p === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) return new Response(o.metrics(), { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } });
     const comp = o.component();
-    if (!comp) return c.text('starting up', 503);
-    if (!comp.fetch) return c.text('404 page not found', 404);
-    return comp.fetch(c.req.raw);
-  });
-  app.onError((err, c) => {
-    o.log?.error('http handler failed', { path: new URL(c.req.url).pathname, err: err.message });
-    return c.text(`internal error: ${err.message}`, 500);
-  });
-  return app;
+    if (!comp) return plain(503, 'starting up');
+    if (!comp.fetch) return plain(404, '404 page not found');
+    return comp.fetch(req);
+  };
+  const instrumented = o.registry ? instrumentHandler(routes, () => o.component()?.http, o.registry, o.log) : routes;
+  const guarded: FetchHandler = async (req, info) => {
+    try {
+      return await instrumented(req, info);
+    } catch (err) {
+      o.log?.error('http handler failed', { path: new URL(req.url).pathname, err: (err as Error).message });
+      return plain(500, `internal error: ${(err as Error).message}`);
+    }
+  };
+  const wc = o.webConfig;
+  if (!wc) return guarded;
+  return async (req, info) => {
+    const cur = wc.current();
+    if ('error' in cur) return plain(500, 'Internal Server Error\n');
+    const { config, limiter } = cur;
+    const withHeaders = (res: Response): Response => {
+      const entries = Object.entries(config.headers);
+      if (entries.length === 0) return res;
+      const h = new Headers(res.headers);
+      for (const [k, v] of entries) h.set(k, v);
+      return new Response(res.body, { status: res.status, statusText: res.statusText, headers: h });
+    };
+    if (limiter && !limiter.allow()) return withHeaders(plain(429, 'Too Many Requests\n'));
+    if (config.users.size > 0) {
+      const r = await wc.auth.check(config.users, req.headers.get('authorization'));
+      if (r === 'busy') return withHeaders(plain(429, 'Too Many Requests\n'));
+      if (r !== 'ok') return withHeaders(plain(401, 'Unauthorized\n', { 'www-authenticate': 'Basic' }));
+    }
+    return withHeaders(await guarded(req, info));
+  };
 }
 
 /** "host:port", ":port", "[::1]:port" -> parts; ":port" listens on all interfaces like Go. */
@@ -54,7 +229,84 @@ export function parseAddress(addr: string, what = 'address'): { hostname: string
   return { hostname: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
-export async function startHttp(addr: string, app: Hono): Promise<HttpListener> {
+export interface StartHttpOptions {
+  webConfig?: WebConfigSource;
+  limits?: Partial<HttpLimits>;
+  log?: Logger;
+  connectionsCheckingIntervalMs?: number;
+}
+
+export async function startHttp(addr: string, app: FetchHandler, o: StartHttpOptions = {}): Promise<HttpListener> {
   const { hostname, port } = parseAddress(addr, 'HTTP address');
-  return serveFetch(hostname, port, app.fetch);
+  const tls = o.webConfig?.httpTls();
+  const l = await serveFetch(hostname, port, app, { tls, http2: o.webConfig?.http2, limits: o.limits, log: o.log, connectionsCheckingIntervalMs: o.connectionsCheckingIntervalMs });
+  return {
+    address: l.address,
+    close: async () => {
+      await l.close();
+      o.webConfig?.close();
+    },
+  };
+}
+
+/** Who may read what: the plugin's grant (host/permissions.ts Permissions.check). */
+interface ReadChecker {
+  check(kind: 'read', descriptor: string, api: string): void;
+}
+
+/**
+ * ctx.listen: a plugin's own listener (e.g. receive's remote-write port) with the host's hardening,
+ * optional TLS from PEM files (Thanos's --*-server-tls-* semantics, host/server/tls.ts; the files
+ * are checked against the plugin's read grant) and optional Thanos HTTP instrumentation in the
+ * plugin's registry.
+ */
+export async function listenChecked(
+  perms: ReadChecker,
+  o: { metrics: Metrics; log: Logger },
+  opts: ListenOptions,
+  handler: (req: Request) => Response | Promise<Response>,
+): Promise<HttpListener> {
+  let httpTls: HttpTls | undefined;
+  let serverTls: ServerTls | undefined;
+  const t = opts.tls;
+  if (t) {
+    for (const f of [t.certFile, t.keyFile, t.clientCaFile]) if (f) perms.check('read', path.resolve(f), 'listen tls');
+    try {
+      serverTls = loadServerTls({ certFile: t.certFile, keyFile: t.keyFile, clientCaFile: t.clientCaFile, minVersion: t.minVersion, curves: t.curves, log: o.log, what: 'HTTP server' });
+    } catch (err) {
+      if (err instanceof TlsConfigError) throw new ConfigError('tls', err.message);
+      throw err;
+    }
+    if (serverTls) {
+      const ciphers = goCipherSuites(t.cipherSuites ?? []);
+      const st = serverTls;
+      httpTls = {
+        serverOptions: () => ({ ...st.serverOptions(), ...(ciphers ? { ciphers } : {}) }),
+        onReload: (l) => st.onReload((c) => l({ ...c, ...(ciphers ? { ciphers } : {}) })),
+      };
+    }
+  }
+  const limits = { maxBodyBytes: opts.maxBodyBytes ?? 64 << 20 };
+  const ins = opts.instrument;
+  const h: FetchHandler = ins ? instrumentHandler((req) => handler(req), () => ins, o.metrics, o.log) : (req) => handler(req);
+  const l = await serveFetch(opts.hostname, opts.port, h, { tls: httpTls, limits, log: o.log });
+  return {
+    address: l.address,
+    close: async () => {
+      await l.close();
+      serverTls?.close();
+    },
+  };
+}
+
+/** Go cipher suite names (Thanos's --*-tls-ciphers) → a Node `ciphers` string; undefined for none. */
+export function goCipherSuites(names: readonly string[]): string | undefined {
+  if (names.length === 0) return undefined;
+  const out: string[] = [];
+  for (const n of names) {
+    const c = GO_CIPHER_SUITES[n];
+    if (c === undefined) throw new ConfigError('tls', `invalid TLS cipher suite: ${n}`);
+    if (c) out.push(c);
+  }
+  return `${out.join(':')}${out.length ? ':' : ''}${TLS13_SUITES}`;
 }

@@ -27,8 +27,8 @@ export function rejectUnknownKeys(raw: RawConfig, known: readonly ReadonlySet<st
  * objstore:, top-level log:) and the command line with host flags, never under `config:`.
  */
 export const HOST_SETTING_KEYS: ReadonlySet<string> = new Set([
-  'http', 'grpc', 'httpAddress', 'grpcAddress', 'httpGracePeriod', 'grpcGracePeriod', 'objstore', 'objstoreConfig', 'objstoreConfigFile',
-  'log', 'logLevel', 'logFormat', 'dataDir',
+  'http', 'grpc', 'httpAddress', 'grpcAddress', 'httpGracePeriod', 'grpcGracePeriod', 'httpConfig', 'httpLimits', 'objstore', 'objstoreConfig', 'objstoreConfigFile',
+  'log', 'logLevel', 'logFormat', 'dataDir', 'grpcTls', 'grpcMaxConnectionAge',
 ]);
 
 /**
