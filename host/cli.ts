@@ -7,6 +7,7 @@ import { loadBuiltinComponent, NotImplementedError } from './loader.ts';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from './log.ts';
 import { BUILTIN_COMPONENTS, COMMAND_ALIASES, COMPONENT_HELP, KNOWN_TOOL_COMMANDS } from './registry.ts';
 import { versionText } from './version.ts';
+import { tlsCiphers, tlsCurves, tlsVersion, type ServerTlsFiles } from './server/tls.ts';
 
 /** A usage error: printed to stderr, exit code 2. */
 export class UsageError extends Error {
@@ -22,7 +23,13 @@ export interface HostSettings {
   /** Whether --grpc-address was given (otherwise gRPC is served only by components with gRPC services). */
   grpcGiven: boolean;
   httpGracePeriod: string;
+  /** --http.config: the web configuration file (TLS, basic auth, headers) of the HTTP listener. */
+  httpConfig?: string;
   grpcGracePeriod: string;
+  /** --grpc-server-tls-*: the gRPC listener's TLS (all empty: plaintext). */
+  grpcTls: ServerTlsFiles;
+  /** --grpc-server-max-connection-age. */
+  grpcMaxConnectionAge: string;
   objstoreConfigFile?: string;
   objstoreConfig?: string;
   logLevel: LogLevel;
@@ -87,6 +94,27 @@ function asksVersion(args: string[]): boolean {
   return (end < 0 ? args : args.slice(0, end)).includes('--version');
 }
 
+/** --grpc-server-tls-* as ServerTlsFiles; a bad enum value is a usage error, as kingpin's EnumVar makes it. */
+function grpcTlsFlags(values: Record<string, unknown>, ctx: string): ServerTlsFiles {
+  const t = (getPath(values, 'grpcTls') ?? {}) as Record<string, unknown>;
+  const files: ServerTlsFiles = {
+    certFile: (t.certFile as string | undefined) || undefined,
+    keyFile: (t.keyFile as string | undefined) || undefined,
+    clientCaFile: (t.clientCaFile as string | undefined) || undefined,
+    minVersion: (t.minVersion as string | undefined) ?? '1.3',
+    ciphers: (t.ciphers as string[] | undefined) ?? [],
+    curves: (t.curves as string[] | undefined) ?? [],
+  };
+  try {
+    tlsVersion(files.minVersion!);
+    tlsCiphers(files.ciphers!);
+    tlsCurves(files.curves!);
+  } catch (err) {
+    throw new FlagError(`${ctx}: ${(err as Error).message}`);
+  }
+  return files;
+}
+
 function hostSettings(values: Record<string, unknown>, given: Set<string>, ctx: string): HostSettings {
   const level = getPath(values, 'log.level') as string;
   const format = getPath(values, 'log.format') as string;
@@ -101,7 +129,10 @@ function hostSettings(values: Record<string, unknown>, given: Set<string>, ctx: 
     grpc: values.grpc as string,
     grpcGiven: given.has('grpc-address'),
     httpGracePeriod: values.httpGracePeriod as string,
+    httpConfig: (values.httpConfig as string | undefined) || undefined,
     grpcGracePeriod: values.grpcGracePeriod as string,
+    grpcTls: grpcTlsFlags(values, ctx),
+    grpcMaxConnectionAge: values.grpcMaxConnectionAge as string,
     objstoreConfigFile: file,
     objstoreConfig: inline,
     logLevel: level as LogLevel,

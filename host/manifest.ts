@@ -19,7 +19,12 @@
 //       objstore: primary                    # an objstore id above
 //       dependsOn: []                        # component ids started before this one
 //       http: 127.0.0.1:10902                # --http-address
+//       httpConfig: ./web.yml                # --http.config (TLS, basic auth, headers)
+//       httpLimits: { maxBodyBytes: 10485760 } # the HTTP listener's hardening limits
 //       grpc: 127.0.0.1:10901                # --grpc-address
+//       grpcTls: { certFile: ./tls/store.crt, keyFile: ./tls/store.key, clientCaFile: ./tls/ca.crt }
+//                                            # --grpc-server-tls-* (also minVersion, ciphers, curves)
+//       grpcMaxConnectionAge: 60m            # --grpc-server-max-connection-age
 //       dataDir: ./data/store                # --data-dir
 //       config: { ... }                      # the plugin's config; its flags map onto these keys
 //       permissions: { net: true }
@@ -30,6 +35,7 @@ import { parseFlagDuration } from '../lib/sdk/flags.ts';
 import type { PermissionRequest } from './index.ts';
 import { needError, PERMISSION_KINDS } from './permissions.ts';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from './log.ts';
+import { tlsCiphers, tlsCurves, tlsVersion } from './server/tls.ts';
 
 export class ManifestError extends Error {
   constructor(readonly file: string, readonly line: number | undefined, readonly key: string, detail: string) {
@@ -63,7 +69,15 @@ export interface ComponentEntry {
   objstore?: string;
   dependsOn: string[];
   http?: string;
+  /** --http.config: web configuration file (relative to the manifest). */
+  httpConfig?: string;
+  /** Overrides of the HTTP listener's limits (host/server/listen.ts DEFAULT_HTTP_LIMITS). */
+  httpLimits?: HttpLimitsEntry;
   grpc?: string;
+  /** --grpc-server-tls-*: paths as written (relative to the manifest). */
+  grpcTls?: GrpcTlsEntry;
+  /** --grpc-server-max-connection-age. */
+  grpcMaxConnectionAge?: string;
   dataDir?: string;
   permissions: PermissionRequest;
   isolation?: Isolation;
@@ -86,8 +100,34 @@ export interface Manifest {
 
 const TOP = ['apiVersion', 'log', 'core', 'gracePeriod', 'objstore', 'components'];
 const OBJ = ['id', 'use', 'config', 'prefix', 'permissions', 'isolation', 'trust'];
-const COMP = ['id', 'use', 'enabled', 'config', 'objstore', 'dependsOn', 'http', 'grpc', 'dataDir', 'httpGracePeriod', 'grpcGracePeriod', 'permissions', 'isolation', 'trust'];
+const COMP = ['id', 'use', 'enabled', 'config', 'objstore', 'dependsOn', 'http', 'httpConfig', 'httpLimits', 'grpc', 'dataDir', 'httpGracePeriod', 'grpcGracePeriod', 'permissions', 'isolation', 'trust'];
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** Component keys of the gRPC listener beyond `grpc` (the manifest's --grpc-server-* flags). */
+const COMP_GRPC = ['grpcTls', 'grpcMaxConnectionAge'];
+const GRPC_TLS_KEYS = ['certFile', 'keyFile', 'clientCaFile', 'minVersion', 'ciphers', 'curves'];
+
+/** grpcTls: the --grpc-server-tls-* flags. */
+export interface GrpcTlsEntry {
+  certFile?: string;
+  keyFile?: string;
+  clientCaFile?: string;
+  minVersion?: string;
+  ciphers?: string[];
+  curves?: string[];
+}
+
+/** httpLimits: sizes in bytes, durations as 30s / 5m. */
+export interface HttpLimitsEntry {
+  maxBodyBytes?: number;
+  maxHeaderBytes?: number;
+  maxUrlBytes?: number;
+  maxRequestsPerSocket?: number;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+}
+const HTTP_LIMIT_SIZES = ['maxBodyBytes', 'maxHeaderBytes', 'maxUrlBytes', 'maxRequestsPerSocket'] as const;
+const HTTP_LIMIT_DURATIONS = ['headersTimeout', 'requestTimeout', 'keepAliveTimeout'] as const;
 
 /** Records the line of every key path in the document. */
 function indexLines(node: Node | null | undefined, key: string, lc: LineCounter, out: Map<string, number>): void {
@@ -230,6 +270,35 @@ export function parseManifest(text: string, file: string): Manifest {
     return v as unknown[];
   };
 
+  // grpcTls / grpcMaxConnectionAge of a component entry, checked as the flags are (the files are loaded when the plan is made).
+  const grpcServer = (c: Record<string, unknown>, key: string): Pick<ComponentEntry, 'grpcTls' | 'grpcMaxConnectionAge'> => {
+    const out: Pick<ComponentEntry, 'grpcTls' | 'grpcMaxConnectionAge'> = { grpcMaxConnectionAge: dur(c.grpcMaxConnectionAge, `${key}.grpcMaxConnectionAge`) };
+    if (c.grpcTls === undefined || c.grpcTls === null) return out;
+    const k = `${key}.grpcTls`;
+    const t = mapping(c.grpcTls, k);
+    strictKeys(t, GRPC_TLS_KEYS, k);
+    const names = (n: string): string[] | undefined => {
+      const v = t[n];
+      if (v === undefined || v === null) return undefined;
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) fail(`${k}.${n}`, `expected a list of names, got ${typeName(v)}`);
+      return v as string[];
+    };
+    // YAML reads `minVersion: 1.2` as a number: take it as the version it spells.
+    const mv = typeof t.minVersion === 'number' ? t.minVersion.toFixed(1) : str(t.minVersion, `${k}.minVersion`);
+    try {
+      if (mv !== undefined) tlsVersion(mv);
+      tlsCiphers(names('ciphers') ?? []);
+      tlsCurves(names('curves') ?? []);
+    } catch (err) {
+      fail(`${k}`, (err as Error).message);
+    }
+    out.grpcTls = {
+      certFile: str(t.certFile, `${k}.certFile`), keyFile: str(t.keyFile, `${k}.keyFile`), clientCaFile: str(t.clientCaFile, `${k}.clientCaFile`),
+      minVersion: mv, ciphers: names('ciphers'), curves: names('curves'),
+    };
+    return out;
+  };
+
   const objstore: ObjstoreEntry[] = [];
   list(r.objstore, 'objstore').forEach((raw, i) => {
     const key = `objstore[${i}]`;
@@ -247,7 +316,7 @@ export function parseManifest(text: string, file: string): Manifest {
   list(r.components, 'components').forEach((raw, i) => {
     const key = `components[${i}]`;
     const c = mapping(raw, key);
-    strictKeys(c, COMP, key);
+    strictKeys(c, [...COMP, ...COMP_GRPC], key);
     const id = str(c.id, `${key}.id`, true)!;
     if (!ID_RE.test(id)) fail(`${key}.id`, `invalid id "${id}" (letters, digits, _ . -)`);
     if (components.some((e) => e.id === id)) fail(`${key}.id`, `duplicate component id "${id}"`);
@@ -265,10 +334,27 @@ export function parseManifest(text: string, file: string): Manifest {
     for (const k of ['httpGracePeriod', 'grpcGracePeriod']) {
       if (c[k] !== undefined) fail(`${key}.${k}`, `is not implemented yet (one deadline for every component: set the top-level gracePeriod, or --${k === 'httpGracePeriod' ? 'http' : 'grpc'}-grace-period on the command line)`);
     }
+    let httpLimits: HttpLimitsEntry | undefined;
+    if (c.httpLimits !== undefined && c.httpLimits !== null) {
+      const hl = mapping(c.httpLimits, `${key}.httpLimits`);
+      strictKeys(hl, [...HTTP_LIMIT_SIZES, ...HTTP_LIMIT_DURATIONS], `${key}.httpLimits`);
+      httpLimits = {};
+      for (const k of HTTP_LIMIT_SIZES) {
+        const v = hl[k];
+        if (v === undefined) continue;
+        if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`${key}.httpLimits.${k}`, `expected a non-negative integer, got ${typeName(v)}`);
+        httpLimits[k] = v as number;
+      }
+      for (const k of HTTP_LIMIT_DURATIONS) {
+        const v = dur(hl[k], `${key}.httpLimits.${k}`);
+        if (v !== undefined) httpLimits[`${k}Ms`] = parseFlagDuration(v);
+      }
+    }
     components.push({
       id, use: str(c.use, `${key}.use`, true)!, enabled: c.enabled !== false, config: c.config ?? {},
+      httpConfig: str(c.httpConfig, `${key}.httpConfig`), httpLimits,
       objstore: os, dependsOn: deps as string[], http: addr(c.http, `${key}.http`), grpc: addr(c.grpc, `${key}.grpc`),
-      dataDir: str(c.dataDir, `${key}.dataDir`), permissions: perms(c.permissions, `${key}.permissions`), ...isolation(c, key), key,
+      dataDir: str(c.dataDir, `${key}.dataDir`), permissions: perms(c.permissions, `${key}.permissions`), ...isolation(c, key), ...grpcServer(c, key), key,
     });
   });
 

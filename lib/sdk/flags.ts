@@ -268,8 +268,17 @@ export function formatFlagsHelp(specs: readonly FlagSpec[]): string {
 export const COMMON_FLAGS: FlagSpec[] = [
   { name: 'http-address', key: 'http', type: 'string', default: '0.0.0.0:10902', help: 'Listen host:port for HTTP endpoints.' },
   { name: 'http-grace-period', key: 'httpGracePeriod', type: 'duration', default: '2m', help: 'Time to wait after an interrupt received for HTTP Server.' },
+  { name: 'http.config', key: 'httpConfig', type: 'string', help: '[EXPERIMENTAL] Path to the configuration file that can enable TLS or authentication for all HTTP endpoints.' },
   { name: 'grpc-address', key: 'grpc', type: 'string', default: '0.0.0.0:10901', help: 'Listen ip:port address for gRPC endpoints (StoreAPI, Info API).' },
   { name: 'grpc-grace-period', key: 'grpcGracePeriod', type: 'duration', default: '2m', help: 'Time to wait after an interrupt received for GRPC Server.' },
+  // The gRPC listener's TLS (Thanos's grpcConfig flags; host/server/tls.ts). Keys: the manifest's grpcTls.
+  { name: 'grpc-server-tls-cert', key: 'grpcTls.certFile', type: 'string', help: 'TLS Certificate for gRPC server, leave blank to disable TLS' },
+  { name: 'grpc-server-tls-key', key: 'grpcTls.keyFile', type: 'string', help: 'TLS Key for the gRPC server, leave blank to disable TLS' },
+  { name: 'grpc-server-tls-client-ca', key: 'grpcTls.clientCaFile', type: 'string', help: 'TLS CA to verify clients against. If no client CA is specified, there is no client verification on server side. (tls.NoClientCert)' },
+  { name: 'grpc-server-tls-min-version', key: 'grpcTls.minVersion', type: 'string', default: '1.3', help: 'TLS supported minimum version for gRPC server. If no version is specified, it\'ll default to 1.3. Allowed values: ["1.0", "1.1", "1.2", "1.3"]' },
+  { name: 'grpc-server-tls-ciphers', key: 'grpcTls.ciphers', type: 'strings', help: 'TLS cipher suites for gRPC server (repeatable). If not specified, the default Go cipher suites are used. See https://pkg.go.dev/crypto/tls#pkg-constants for valid values.' },
+  { name: 'grpc-server-tls-curves', key: 'grpcTls.curves', type: 'strings', help: 'TLS curves for gRPC server (repeatable). If not specified, the default Go curves are used. Valid values: CurveP256, CurveP384, CurveP521, X25519.' },
+  { name: 'grpc-server-max-connection-age', key: 'grpcMaxConnectionAge', type: 'duration', default: '60m', help: 'The grpc server max connection age. This controls how often to re-establish connections and redo TLS handshakes.' },
   { name: 'objstore.config-file', key: 'objstore.configFile', type: 'string', help: 'Path to YAML file that contains object store configuration (type, config, prefix).' },
   { name: 'objstore.config', key: 'objstore.config', type: 'string', help: 'Alternative to objstore.config-file: the object store configuration YAML itself.' },
   { name: 'tracing.config-file', key: 'tracing.configFile', type: 'string', help: 'Path to YAML file with tracing configuration. See format details: https://thanos.io/tip/thanos/tracing.md/#configuration' },

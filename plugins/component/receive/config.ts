@@ -2,11 +2,14 @@
 // same keys): ingestor, hashring router with replication (--receive.hashrings-file / --receive.hashrings,
 // --receive.local-endpoint, --receive.replication-factor). TLS, OTLP, limits and relabelling are not
 // accepted (unknown flags are errors).
-import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
+import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec, type ListenTlsOptions } from '../../../lib/sdk/mod.ts';
+import { GO_CIPHER_SUITES, GO_CURVES } from '../../../lib/web/webconfig.ts';
 import {
   configBool, configGoDuration, configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented, type RawConfig,
 } from '../../../lib/config/fields.ts';
 import { validTenant } from '../../../lib/receive/tenants.ts';
+import type { GrpcClientTlsOptions } from '../../../lib/sdk/mod.ts';
+import { grpcClientTlsConfig } from '../../../lib/net/grpctls.ts';
 import type { LabelLimits } from '../../../lib/receive/receiver.ts';
 import { DEFAULT_MAX_DECODED_BYTES } from '../../../lib/remote/write.ts';
 import { LimitsConfigError, parseLimitsConfig } from '../../../lib/receive/limits.ts';
@@ -22,6 +25,8 @@ export interface ReceiveConfig {
   tenantHeader: string;
   defaultTenant: string;
   tenantLabelName: string;
+  /** --receive.split-tenant-label-name ('' = off). */
+  splitTenantLabelName: string;
   replicationFactor: number;
   replicaHeader: string;
   /** Longest accepted remote write body (compressed), bytes. */
@@ -42,6 +47,10 @@ export interface ReceiveConfig {
   localEndpoint: string;
   /** Thanos's hidden --receive-forward-timeout (ms). */
   forwardTimeoutMs: number;
+  /** --remote-write.client-tls-*: TLS of the forwarding client to the other receivers (undefined: plaintext). */
+  forwardTls?: GrpcClientTlsOptions;
+  /** Forwarding TLS keys given while --remote-write.client-tls-secure is off (no effect, as in Thanos; logged). */
+  forwardTlsIgnored?: string[];
   /** --receive.limits-config-file: YAML, re-read every reload timer. */
   limitsConfigFile: string;
   /** --receive.limits-config: the same YAML inline (used when no file is given). */
@@ -50,6 +59,8 @@ export interface ReceiveConfig {
   limitsReloadMs: number;
   /** --tsdb.wal-compression: snappy-compress WAL records (default true, as Thanos). */
   walCompression: boolean;
+  /** --remote-write.server-tls-*: the remote-write listener's TLS (undefined: plain HTTP). */
+  remoteWriteTls?: ListenTlsOptions;
 }
 
 export const NO_EXTERNAL_LABELS =
@@ -64,6 +75,12 @@ export const receiveFlags: FlagSpec[] = [
   { name: 'receive.tenant-header', key: 'tenantHeader', type: 'string', default: 'THANOS-TENANT', help: 'HTTP header to determine tenant for write requests.' },
   { name: 'receive.default-tenant-id', key: 'defaultTenant', type: 'string', default: 'default-tenant', help: 'Default tenant ID to use when none is provided via a header.' },
   { name: 'receive.tenant-label-name', key: 'tenantLabelName', type: 'string', default: 'tenant_id', help: 'Label name through which the tenant will be announced.' },
+  { name: 'receive.split-tenant-label-name', key: 'splitTenantLabelName', type: 'string', default: '', help: 'Label name through which the request will be split into multiple tenants. This takes precedence over the HTTP header.' },
+  {
+    name: 'receive.tenant-certificate-field', key: 'tenantCertificateField', type: 'string', default: '',
+    help: "Use TLS client's certificate field to determine tenant for write requests. Must be one of organization, organizationalUnit or commonName. This setting will cause the receive.tenant-header flag value to be ignored.",
+    refused: notImplementedYet('thanos receive', 'the tenant comes from --receive.tenant-header or --receive.split-tenant-label-name: client certificates do not reach the write handler'), accept: [''],
+  },
   { name: 'receive.replication-factor', key: 'replicationFactor', type: 'int', default: 1, help: 'How many times to replicate incoming write requests. A write succeeds when a quorum (RF/2+1; 1 for RF=2) of replicas took every series, else 503.' },
   { name: 'receive.hashrings-file', key: 'hashringsFile', type: 'string', default: '', help: 'Path to file that contains the hashring configuration. A watcher is initialized to watch changes and update the hashring dynamically.' },
   { name: 'receive.hashrings', key: 'hashrings', type: 'string', default: '', help: "Alternative to 'receive.hashrings-file' flag (lower priority). Content of file that contains the hashring configuration." },
@@ -93,7 +110,21 @@ export const receiveFlags: FlagSpec[] = [
   { name: 'receive.label-limit', key: 'labelLimit', type: 'int', default: 0, help: 'Most labels a series may have (Prometheus\'s label_limit); a series over it is refused with 400, the rest of the request is written. 0 means no limit.' },
   { name: 'receive.label-name-length-limit', key: 'labelNameLengthLimit', type: 'int', default: 0, help: 'Longest label name, in bytes (Prometheus\'s label_name_length_limit); a series over it is refused with 400. 0 means no limit.' },
   { name: 'receive.label-value-length-limit', key: 'labelValueLengthLimit', type: 'int', default: 0, help: 'Longest label value, in bytes (Prometheus\'s label_value_length_limit); a series over it is refused with 400. 0 means no limit.' },
+  { name: 'remote-write.server-tls-cert', key: 'rwServerTlsCert', type: 'string', default: '', help: 'TLS Certificate for HTTP server, leave blank to disable TLS.' },
+  { name: 'remote-write.server-tls-key', key: 'rwServerTlsKey', type: 'string', default: '', help: 'TLS Key for the HTTP server, leave blank to disable TLS.' },
+  { name: 'remote-write.server-tls-client-ca', key: 'rwServerTlsClientCa', type: 'string', default: '', help: 'TLS CA to verify clients against. If no client CA is specified, there is no client verification on server side. (tls.NoClientCert)' },
+  { name: 'remote-write.server-tls-min-version', key: 'rwServerTlsMinVersion', type: 'string', default: '1.3', help: 'TLS version for the HTTP server, leave blank to default to TLS 1.3, Allowed values: ["1.0", "1.1", "1.2", "1.3"]' },
+  { name: 'remote-write.server-tls-ciphers', key: 'rwServerTlsCiphers', type: 'strings', help: 'TLS cipher suites for the HTTP server (repeatable). If not specified, the default Go cipher suites are used. See https://pkg.go.dev/crypto/tls#pkg-constants for valid values.' },
+  { name: 'remote-write.server-tls-curves', key: 'rwServerTlsCurves', type: 'strings', help: 'TLS curves for the HTTP server (repeatable). If not specified, the default Go curves are used. Valid values: CurveP256, CurveP384, CurveP521, X25519.' },
   { name: 'tsdb.wal-compression', key: 'tsdbWalCompression', type: 'bool', default: true, help: 'Compress the tsdb WAL (snappy; --no-tsdb.wal-compression writes plain records; replay reads both).' },
+  // Receive's own flags for its forwarding gRPC client (lib/net/grpctls.ts), named as upstream's.
+  { name: 'remote-write.client-tls-cert', key: 'rwClientTlsCert', type: 'string', default: '', help: 'TLS Certificates to use to identify this client to the server.' },
+  { name: 'remote-write.client-tls-key', key: 'rwClientTlsKey', type: 'string', default: '', help: "TLS Key for the client's certificate." },
+  { name: 'remote-write.client-tls-secure', key: 'rwClientTlsSecure', type: 'bool', default: false, help: 'Use TLS when talking to the other receivers.' },
+  { name: 'remote-write.client-tls-skip-verify', key: 'rwClientTlsSkipVerify', type: 'bool', default: false, help: 'Disable TLS certificate verification when talking to the other receivers i.e self signed, signed by fake CA.' },
+  { name: 'remote-write.client-tls-ca', key: 'rwClientTlsCa', type: 'string', default: '', help: 'TLS CA Certificates to use to verify servers.' },
+  { name: 'remote-write.client-server-name', key: 'rwClientServerName', type: 'string', default: '', help: 'Server name to verify the hostname on the returned TLS certificates. See https://tools.ietf.org/html/rfc4366#section-3.1' },
+  { name: 'remote-write.client-tls-min-version', key: 'rwClientTlsMinVersion', type: 'string', default: '1.3', help: 'TLS version for the gRPC client, leave blank to default to TLS 1.3, Allowed values: ["1.0", "1.1", "1.2", "1.3"]' },
   ...refuseCommonFlags(['data-dir'], 'is not a flag of thanos receive (its TSDB lives under --tsdb.path)'),
 ];
 
@@ -163,6 +194,8 @@ function parseStrict(input: unknown): ReceiveConfig {
   if (blockDurationMs < 1000) throw new ConfigError('tsdbBlockDuration', 'must be at least 1s');
   const tenantLabelName = str(raw, 'tenantLabelName', 'tenant_id');
   if (!LABEL_NAME.test(tenantLabelName)) throw new ConfigError('tenantLabelName', `invalid label name ${JSON.stringify(tenantLabelName)}`);
+  const splitTenantLabelName = str(raw, 'splitTenantLabelName', '');
+  if (splitTenantLabelName !== '' && !LABEL_NAME.test(splitTenantLabelName)) throw new ConfigError('splitTenantLabelName', `invalid label name ${JSON.stringify(splitTenantLabelName)}`);
   const defaultTenant = str(raw, 'defaultTenant', 'default-tenant');
   if (!validTenant(defaultTenant)) throw new ConfigError('defaultTenant', `invalid tenant id ${JSON.stringify(defaultTenant)}`);
   const mb = raw.maxBodyBytes ?? 64 << 20;
@@ -189,6 +222,10 @@ function parseStrict(input: unknown): ReceiveConfig {
   }
   const localEndpoint = str(raw, 'localEndpoint', '');
   const forwardTimeoutMs = dur(raw, 'forwardTimeout', '5s');
+  const forwardTls = grpcClientTlsConfig(raw, {
+    secure: 'rwClientTlsSecure', skipVerify: 'rwClientTlsSkipVerify', cert: 'rwClientTlsCert', key: 'rwClientTlsKey',
+    ca: 'rwClientTlsCa', serverName: 'rwClientServerName', minVersion: 'rwClientTlsMinVersion',
+  });
   if (forwardTimeoutMs <= 0) throw new ConfigError('forwardTimeout', 'must be positive');
   const limitsConfigFile = str(raw, 'limitsConfigFile', '');
   const limitsConfig = str(raw, 'limitsConfig', '');
@@ -206,7 +243,10 @@ function parseStrict(input: unknown): ReceiveConfig {
   const hashringsRefreshMs = dur(raw, 'hashringsRefreshInterval', '5m');
   if (hashringsRefreshMs <= 0) throw new ConfigError('hashringsRefreshInterval', 'must be positive');
   return {
+    remoteWriteTls: remoteWriteTls(raw),
     remoteWriteAddress: addr,
+    forwardTls: forwardTls.tls,
+    forwardTlsIgnored: forwardTls.ignored,
     tsdbPath,
     retentionMs: dur(raw, 'tsdbRetention', '15d'),
     blockDurationMs,
@@ -214,6 +254,7 @@ function parseStrict(input: unknown): ReceiveConfig {
     tenantHeader: str(raw, 'tenantHeader', 'THANOS-TENANT'),
     defaultTenant,
     tenantLabelName,
+    splitTenantLabelName,
     replicationFactor: rf,
     hashringsFile, hashrings, hashringsAlgorithm: algo as HashringAlgorithm, hashringsRefreshMs, localEndpoint, forwardTimeoutMs,
     limitsConfigFile, limitsConfig, limitsReloadMs,
@@ -230,3 +271,27 @@ function parseStrict(input: unknown): ReceiveConfig {
   };
 }
 
+
+/** --remote-write.server-tls-*, checked as Thanos's tls.NewServerConfig (undefined: TLS off). */
+function remoteWriteTls(raw: RawConfig): ListenTlsOptions | undefined {
+  const certFile = str(raw, 'rwServerTlsCert', '');
+  const keyFile = str(raw, 'rwServerTlsKey', '');
+  const clientCaFile = str(raw, 'rwServerTlsClientCa', '');
+  const minVersion = str(raw, 'rwServerTlsMinVersion', '1.3');
+  if (!['1.0', '1.1', '1.2', '1.3'].includes(minVersion)) throw new ConfigError('rwServerTlsMinVersion', `invalid TLS version: ${minVersion}, valid values are 1.0, 1.1, 1.2, 1.3`);
+  const list = (key: string): string[] => {
+    const v = raw[key] ?? [];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ConfigError(key, 'must be a list of strings');
+    return v as string[];
+  };
+  const cipherSuites = list('rwServerTlsCiphers');
+  for (const c of cipherSuites) if (!(c in GO_CIPHER_SUITES)) throw new ConfigError('rwServerTlsCiphers', `invalid TLS cipher suite: ${c}`);
+  const curves = list('rwServerTlsCurves');
+  for (const c of curves) if (!(c in GO_CURVES)) throw new ConfigError('rwServerTlsCurves', `invalid TLS curve: ${c}, valid values are ${Object.keys(GO_CURVES).join(', ')}`);
+  if (certFile === '' && keyFile === '') {
+    if (clientCaFile !== '') throw new ConfigError('rwServerTlsClientCa', 'when a client CA is used a server key and certificate must also be provided');
+    return undefined;
+  }
+  if (certFile === '' || keyFile === '') throw new ConfigError(certFile === '' ? 'rwServerTlsCert' : 'rwServerTlsKey', 'both server key and certificate must be provided');
+  return { certFile, keyFile, clientCaFile: clientCaFile || undefined, minVersion, cipherSuites, curves };
+}
