@@ -61,6 +61,10 @@ class CounterFamily extends Family implements Counter, Gauge {
   get(labels?: Record<string, string>): number {
     return this.values.get(this.keyOf(labels)) ?? 0;
   }
+  /** Drops one series (client_golang's DeleteLabelValues: e.g. a rule group that was unloaded). */
+  remove(labels?: Record<string, string>): void {
+    this.values.delete(this.keyOf(labels));
+  }
   samples(): string[] {
     if (this.values.size === 0 && this.labelNames.length === 0) return [`${this.name} 0\n`];
     return [...this.values].map(([k, v]) => `${this.name}${this.labelStr(k)} ${formatValue(v)}\n`);

@@ -29,7 +29,7 @@ import { decodeTargetsRequest, encodeTargetsResponse, TARGETS_METHOD, type Targe
 import { PartialResponseStrategy } from '../../../lib/proto/store.ts';
 import { GrpcError, GrpcStatus, type GrpcServices } from '../../../lib/sdk/mod.ts';
 import { parseQueryConfig, queryFlags, type QueryConfig } from './config.ts';
-import { Gate } from '../../../lib/query/gate.ts';
+import { Gate, gateMetrics } from '../../../lib/query/gate.ts';
 import { uiRoutes } from '../../../lib/web/ui.ts';
 import { TENANT_METADATA_KEY, tenantFromGrpcMetadata } from '../../../lib/query/tenancy.ts';
 import { LimitedStore } from '../../../lib/query/limits.ts';
@@ -110,6 +110,18 @@ function targetOf(st: EndpointState, tenant?: string): StoreTarget {
   };
 }
 
+/**
+ * Thanos's labelpb.PromLabelSetsToString: each set as Prometheus's labels.String() ({a="b", c="d"}),
+ * sorted, joined by ","; "no_external_labels" when there are none (the collector's placeholder), cut
+ * at 1000 bytes as the collector's truncateExtLabels.
+ */
+function labelSetsString(sets: ReadonlyArray<ReadonlyArray<{ name: string; value: string }>>): string {
+  const s = sets.map((ls) => `{${[...ls].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(', ')}}`)
+    .sort().join(',');
+  if (s === '') return 'no_external_labels';
+  return s.length > 1000 ? `${s.slice(0, 999)}}` : s;
+}
+
 /** storeMatch[]: Thanos supports only __address__ matchers; a store is used if any set matches. */
 function storeMatches(name: string, sets: readonly Matcher[][]): boolean {
   if (sets.length === 0) return true;
@@ -144,8 +156,10 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     infoTimeoutMs: cfg.infoTimeoutMs,
     onError: (addr, err) => log.warn('endpoint health check failed', { address: addr, err }),
   });
-  const storeNodes = ctx.metrics.gauge('thanos_store_nodes_grpc_connections', 'Number of gRPC connection to Store APIs. Opened connection means healthy store APIs available for Querier.', ['store_type']);
-  const queriesTotal = ctx.metrics.counter('thanos_query_http_queries_total', 'Queries answered through the HTTP API, by endpoint and outcome.', ['handler', 'code']);
+  // Thanos's endpointSetNodeCollector (default --query.conn-metric.label: external_labels, store_type):
+  // healthy endpoints per external label sets and component; combinations that went away read 0.
+  const storeNodes = ctx.metrics.gauge('thanos_store_nodes_grpc_connections', 'Number of gRPC connection to Store APIs. Opened connection means healthy store APIs available for Querier.', ['external_labels', 'store_type']);
+  let storeNodeKeys = new Map<string, { external_labels: string; store_type: string }>();
 
   const staticSpecs: EndpointSpec[] = [
     ...cfg.endpoints.map((address) => ({ address, strict: false, source: 'flag' })),
@@ -190,7 +204,10 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
   const limited = (s: StoreServer): StoreServer => new LimitedStore(s, cfg.storeLimits, droppedSelects);
   const proxy = limited(new ProxyStore(targets, { responseTimeoutMs: cfg.responseTimeoutMs }));
   const tenantProxy = (tenant: string) => limited(new ProxyStore(() => targets(tenant), { responseTimeoutMs: cfg.responseTimeoutMs }));
-  const queryGate = new Gate(cfg.maxConcurrent);
+  // Thanos's gates: gate.New under thanos_query_concurrent_ (queries) and a gate factory under
+  // thanos_query_concurrent_selects_ (one gate per query, shared metrics).
+  const queryGate = new Gate(cfg.maxConcurrent, gateMetrics(ctx.metrics, 'thanos_query_concurrent_', 'queries', cfg.maxConcurrent));
+  const selectGateMetrics = gateMetrics(ctx.metrics, 'thanos_query_concurrent_selects_', 'selects', cfg.maxConcurrentSelect);
 
   const queryableFor = (p: QueryableParams): StoreQueryable => {
     const store: StoreAPI = p.storeMatchers.length === 0
@@ -199,7 +216,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     // One select gate per query (--query.max-concurrent-select).
     return new StoreQueryable(store, ctx.core, {
       dedup: p.dedup, replicaLabels: p.replicaLabels, dedupAlgorithm: cfg.dedupAlgorithm, maxResolutionMs: p.maxResolutionMs,
-      partialResponse: p.partialResponse, mint: p.mint, maxt: p.maxt, selectGate: new Gate(cfg.maxConcurrentSelect),
+      partialResponse: p.partialResponse, mint: p.mint, maxt: p.maxt, selectGate: new Gate(cfg.maxConcurrentSelect, selectGateMetrics),
     });
   };
 
@@ -251,21 +268,10 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     linkPrefix: cfg.externalPrefix || cfg.routePrefix,
   });
   const inner = new Hono();
-  // Queries wait for a slot (--query.max-concurrent); other API calls and the UI do not.
-  // Thanos's gate metrics (thanos_query_concurrent_ prefix): a query holds its slot until its
-  // evaluation has stopped, so in-flight shows whether a canceled query really ended.
-  const gateInFlight = ctx.metrics.gauge('thanos_query_concurrent_gate_queries_in_flight', 'Number of queries that are currently in flight.');
-  ctx.metrics.gauge('thanos_query_concurrent_gate_queries_max', 'Number of maximum concurrent queries.').set(cfg.maxConcurrent);
+  // Queries wait for a slot (--query.max-concurrent); other API calls and the UI do not. A query
+  // holds its slot until its evaluation has stopped, so in-flight shows whether a canceled query really ended.
   inner.use('/api/v1/query*', async (c, next) => {
-    await queryGate.run(async () => {
-      gateInFlight.inc();
-      try {
-        await next();
-      } finally {
-        gateInFlight.dec();
-      }
-    }, c.req.raw.signal);
-    queriesTotal.inc({ handler: c.req.path.endsWith('query_range') ? 'query_range' : 'query', code: String(c.res.status) });
+    await queryGate.run(() => next(), c.req.raw.signal);
   });
   inner.route('/', api);
   inner.route('/', ui);
@@ -361,9 +367,17 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
         }
         applyWanted();
         await endpoints.update(signal);
-        const counts: Record<string, number> = {};
-        for (const st of endpoints.healthyStores()) counts[st.info!.componentType] = (counts[st.info!.componentType] ?? 0) + 1;
-        for (const type of ['store', 'sidecar', 'query', 'rule', 'receive']) storeNodes.set(counts[type] ?? 0, { store_type: type });
+        const counts = new Map<string, { labels: { external_labels: string; store_type: string }; n: number }>();
+        for (const st of endpoints.healthyStores()) {
+          const labels = { external_labels: labelSetsString(st.info!.labelSets), store_type: st.info!.componentType };
+          const k = JSON.stringify(labels);
+          const e = counts.get(k);
+          if (e) e.n++;
+          else counts.set(k, { labels, n: 1 });
+        }
+        for (const [k, labels] of storeNodeKeys) if (!counts.has(k)) storeNodes.set(0, labels);
+        for (const { labels, n } of counts.values()) storeNodes.set(n, labels);
+        storeNodeKeys = new Map([...counts].map(([k, e]) => [k, e.labels] as const));
       };
       await tick();
       ctx.setReady(true);
