@@ -11,12 +11,15 @@ import { int64, stringifyJson } from '../query/json.ts';
 import { parseRemoteWriteRequest, RemoteError } from '../remote/write.ts';
 import type { TimeSeries } from '../proto/prompb.ts';
 import type { Receiver } from './receiver.ts';
-import { validTenant } from './tenants.ts';
+import { splitByTenantLabel, SplitTenantError, validTenant } from './tenants.ts';
+import { INTERNAL_TENANT_HEADER } from '../query/tenancy.ts';
 import type { Limiter } from './limits.ts';
 
 export interface ReceiveHttpOptions {
   tenantHeader: string;
   defaultTenant: string;
+  /** --receive.split-tenant-label-name: a series naming its tenant in this label goes to that tenant ('' = off). */
+  splitTenantLabelName?: string;
   replicaHeader: string;
   /**
    * The write path behind the handler (lib/receive/forward.ts Router.handle: hashring, replication,
@@ -34,13 +37,33 @@ export interface ReceiveHttpOptions {
 
 /** The remote write + status handler over a Receiver. */
 export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Request) => Promise<Response> {
+  /** Thanos's GetTenantFromHTTP: the tenant header, else the internal THANOS-TENANT header, else the default tenant. */
+  const tenantOf = (req: Request): string => req.headers.get(o.tenantHeader) || req.headers.get(INTERNAL_TENANT_HEADER) || o.defaultTenant;
+
+  /**
+   * --receive.split-tenant-label-name: undefined when no series names another tenant (the request
+   * is written as usual); else each tenant's share is written (routed) and the first failure answers.
+   */
+  async function splitWrite(replica: number, tid: string, series: readonly TimeSeries[]): Promise<{ status: number; message: string } | undefined> {
+    const label = o.splitTenantLabelName!;
+    if (!series.some((s) => s.labels.some((l) => l.name === label && l.value !== ''))) return undefined;
+    let groups;
+    try {
+      groups = splitByTenantLabel(series as TimeSeries[], tid, label);
+    } catch (e) {
+      if (e instanceof SplitTenantError) return { status: 400, message: e.message };
+      throw e;
+    }
+    const outs = await Promise.all(groups.map((g) => (o.route ? o.route(replica, g.tenant, g.series) : r.write(g.tenant, g.series))));
+    return outs.find((x) => x.status !== 200) ?? { status: 200, message: '' };
+  }
   /** GET /api/v1/status/tsdb: head cardinality of the tenant in the tenant header (Prometheus's JSON shape). */
   async function statusTsdb(req: Request, url: URL): Promise<Response> {
     const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
     if (req.method !== 'GET') return json(405, { status: 'error', errorType: 'bad_data', error: `method ${req.method} not allowed, use GET` });
     const lp = url.searchParams.get('limit') ?? '10';
     if (!/^\d+$/.test(lp) || Number(lp) < 1) return json(400, { status: 'error', errorType: 'bad_data', error: `limit must be a positive number, got ${JSON.stringify(lp)}` });
-    const tid = req.headers.get(o.tenantHeader) || o.defaultTenant;
+    const tid = tenantOf(req);
     const t = r.tenants.find(tid);
     if (!t) return json(404, { status: 'error', errorType: 'not_found', error: `unknown tenant ${JSON.stringify(tid)}` });
     const stats = t.db.head.stats(Number(lp));
@@ -50,7 +73,7 @@ export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Re
 
   /** Thanos's order: head series limit, body size (Content-Length, then read and decoded), series, samples. */
   async function limitedWrite(req: Request, replica: number): Promise<{ status: number; message: string }> {
-    const tid = req.headers.get(o.tenantHeader) || o.defaultTenant;
+    const tid = tenantOf(req);
     if (!validTenant(tid)) return { status: 400, message: `invalid tenant ${JSON.stringify(tid)}` };
     const lim = o.limiter;
     let sizeLimit = 0;
@@ -81,6 +104,10 @@ export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Re
     if (lim) {
       const v = lim.seriesAndSamples(tid, wr.timeseries.length, wr.timeseries.reduce((n, s) => n + s.samples.length, 0));
       if (!v.ok) return v;
+    }
+    if (o.splitTenantLabelName) {
+      const split = await splitWrite(replica, tid, wr.timeseries);
+      if (split) return split;
     }
     // Thanos observes the request size by the status it is answered with once it reaches the write path.
     let status = 500;

@@ -104,3 +104,34 @@ export class Tenants {
     return t;
   }
 }
+
+/** One tenant's share of a write request. */
+export interface TenantWrite<S> {
+  tenant: string;
+  series: S[];
+}
+
+export class SplitTenantError extends Error {}
+
+/**
+ * --receive.split-tenant-label-name as Thanos: a series carrying a non-empty <label> belongs to the
+ * tenant it names (the label is removed from the series); the others stay with the request's tenant.
+ * A value that is not a valid tenant fails the whole request. Groups keep the request's series order.
+ */
+export function splitByTenantLabel<S extends { labels: Array<{ name: string; value: string }> }>(series: readonly S[], tenant: string, label: string): Array<TenantWrite<S>> {
+  const byTenant = new Map<string, S[]>();
+  for (const s of series) {
+    let t = tenant;
+    let out = s;
+    const i = s.labels.findIndex((l) => l.name === label);
+    if (i >= 0 && s.labels[i]!.value !== '') {
+      t = s.labels[i]!.value;
+      if (!validTenant(t)) throw new SplitTenantError('tenant name not valid: validation error');
+      out = { ...s, labels: s.labels.filter((_, j) => j !== i) };
+    }
+    let g = byTenant.get(t);
+    if (!g) byTenant.set(t, (g = []));
+    g.push(out);
+  }
+  return [...byTenant].map(([t, ss]) => ({ tenant: t, series: ss }));
+}

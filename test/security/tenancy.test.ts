@@ -25,6 +25,10 @@ import type { TimeSeries } from '../../lib/proto/prompb.ts';
 import { freePort } from '../harness/ports.ts';
 import { STARTUP_MS } from '../harness/startup.ts';
 import { httpReady, thanos, waitFor, type Proc } from '../query/harness.ts';
+import { parseReceiveConfig, setupReceive } from '../../plugins/component/receive/mod.ts';
+import { parseQueryConfig } from '../../plugins/component/query/mod.ts';
+import { collect, labelsRec, receiveCtx, rwRequest, ts } from '../receive/helpers.ts';
+import { seriesRequest } from '../../lib/proto/store.ts';
 
 // ---- the rewrite itself ----------------------------------------------------------------------------
 
@@ -65,6 +69,42 @@ test('tenant of a request: the configured header, else THANOS-TENANT, else the d
   assert.ok(isTenantValid('team-a.prod'));
   assert.not.ok(isTenantValid('a/b'));
   assert.not.ok(isTenantValid(''));
+});
+
+// ---- receive: which tenant a write is for ------------------------------------------------------------
+
+test('receive: THANOS-TENANT is read when the configured header is absent; --receive.split-tenant-label-name moves a series to the tenant it names (label removed); an invalid one fails the request', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'tenancy-rx-'));
+  try {
+    const rc = await setupReceive(receiveCtx(), parseReceiveConfig({
+      tsdbPath: root, labels: ['replica="r0"'], tenantHeader: 'X-Org', splitTenantLabelName: 'org',
+    }));
+    const w = async (series: ReturnType<typeof ts>[], headers: Record<string, string> = {}) => {
+      const res = await rc.handle(rwRequest(series, headers));
+      return { status: res.status, text: await res.text() };
+    };
+    assert.equal(await w([ts({ __name__: 'm', i: '1' }, [[1000, 1]])], { 'X-Org': 'hdr', 'THANOS-TENANT': 'internal' }), { status: 200, text: '' });
+    assert.equal(await w([ts({ __name__: 'm', i: '2' }, [[1000, 1]])], { 'THANOS-TENANT': 'internal' }), { status: 200, text: '' });
+    assert.equal(await w([ts({ __name__: 'm', i: '3' }, [[1000, 1]])]), { status: 200, text: '' });
+    // split: org="s1" → tenant s1 without the org label; a series without org stays with the header's tenant
+    assert.equal(await w([ts({ __name__: 'm', i: '4', org: 's1' }, [[1000, 1]]), ts({ __name__: 'm', i: '5' }, [[1000, 1]]), ts({ __name__: 'm', i: '6' }, [[1000, 1]])], { 'X-Org': 'hdr' }), { status: 200, text: '' });
+    const bad = await w([ts({ __name__: 'm', i: '7', org: '../x' }, [[1000, 1]]), ts({ __name__: 'm', i: '8' }, [[1000, 1]])], { 'X-Org': 'hdr' });
+    assert.is(bad.status, 400);
+    assert.match(bad.text, /tenant name not valid/);
+    assert.equal(rc.tenants(), ['default-tenant', 'hdr', 'internal', 's1']);
+    const got = await collect(rc.store.series(seriesRequest({ minTime: 0, maxTime: 10_000, matchers: [{ type: '=', name: '__name__', value: 'm' }] }), new AbortController().signal));
+    assert.equal(got.map(labelsRec).map((l) => `${l.tenant_id} ${l.i} ${l.org ?? '-'}`).sort(), [
+      'default-tenant 3 -', 'hdr 1 -', 'hdr 5 -', 'hdr 6 -', 'internal 2 -', 's1 4 -',
+    ]);
+    // one label set per tenant in Info
+    assert.equal(rc.info().labelSets.map((ls) => (ls as Record<string, string>).tenant_id).sort(), ['default-tenant', 'hdr', 'internal', 's1']);
+    assert.throws(() => parseReceiveConfig({ tsdbPath: root, labels: ['replica="r0"'], tenantCertificateField: 'commonName' }), /receive\.tenant-certificate-field/);
+    assert.throws(() => parseQueryConfig({ tenantCertificateField: 'organization' }), /query\.tenant-certificate-field/);
+    assert.throws(() => parseQueryConfig({ defaultTenantId: 'a/b' }), /tenant name not valid/);
+    assert.throws(() => parseQueryConfig({ tenantLabelName: 'bad-label' }), /invalid label name/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 // ---- end to end ------------------------------------------------------------------------------------
