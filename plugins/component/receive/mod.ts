@@ -117,7 +117,17 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
     grpc: { ...storeServices(rx.store), ...writeableStoreServices((req) => router.grpcWrite(req)) },
     async run(signal: AbortSignal) {
       const { hostname, port } = splitHostPort(cfg.remoteWriteAddress, '0.0.0.0');
-      listener = await ctx.listen({ hostname, port }, handle);
+      listener = await ctx.listen({
+        hostname, port, tls: cfg.remoteWriteTls,
+        // Thanos's receive handler instrumentation: a tenant label, its own duration buckets.
+        maxBodyBytes: cfg.maxBodyBytes,
+        instrument: {
+          handlerName: receiveHandlerName,
+          preCreate: { receive: ['post'] },
+          tenant: { header: cfg.tenantHeader, default: cfg.defaultTenant },
+          durationBuckets: receiveDurationBuckets(cfg.forwardTimeoutMs / 1000),
+        },
+      }, handle);
       log.info('listening for remote write', { address: `${listener.address.hostname}:${listener.address.port}` });
       ctx.setReady(true);
       const watching = watcher?.run(signal);
@@ -154,6 +164,22 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
       router.close();
     },
   };
+}
+
+/** The handler names Thanos's receive router instruments on the remote-write listener. */
+function receiveHandlerName(req: Request): string | undefined {
+  const p = new URL(req.url).pathname;
+  if (p === '/api/v1/receive' && req.method === 'POST') return 'receive';
+  if (p === '/api/v1/status/tsdb' && req.method === 'GET') return 'tsdb_status';
+  return undefined;
+}
+
+/** Thanos receive's http_request_duration_seconds buckets: fine-grained up to 5 s, then every 2 s up to the forward timeout. */
+function receiveDurationBuckets(forwardTimeoutSeconds: number): number[] {
+  const b = [0.001, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.25, 0.5, 0.75, 1, 2, 3, 4, 5];
+  for (let max = 7; max < forwardTimeoutSeconds; max += 2) b.push(max);
+  if (b[b.length - 1]! < forwardTimeoutSeconds) b.push(forwardTimeoutSeconds);
+  return b;
 }
 
 export default definePlugin<ReceiveConfig>({

@@ -10,6 +10,7 @@
 // and alerts' `for` state is not restored (nothing local to restore it from). Rule files, evaluation, the TSDB and the rules/alerts JSON are
 // lib/rules's; this plugin wires them with the query API and Alertmanager clients and the loops.
 import { ConfigError, definePlugin, sleep, type ComponentContext, type Component } from '../../../lib/sdk/mod.ts';
+import { REACT_UI_ROUTES, RULE_API_ROUTES, routeInstrumentation } from '../../../lib/web/handlers.ts';
 import { storeServices } from '../../../lib/store/server.ts';
 import { MAX_TIME } from '../../../lib/store/api.ts';
 import { optionalBucket } from '../../../lib/shipper/bucket.ts';
@@ -270,6 +271,7 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
       // thanos.Rules, advertised by info().rules: the querier's /api/v1/rules and /api/v1/alerts fan out to it.
       ...rulesServices(async () => ruleGroupsProto(ev, ext)),
     },
+    http: routeInstrumentation([...RULE_API_ROUTES, ...REACT_UI_ROUTES]),
     async fetch(req: Request) {
       const url = new URL(req.url);
       const p = url.pathname;
