@@ -9,8 +9,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
+import * as http2 from 'node:http2';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -22,6 +24,7 @@ import { createJsCore } from '../../lib/core/mod.ts';
 import { definePlugin, type Component } from '../../host/index.ts';
 import { parseWebConfig, WebConfigError, BasicAuthenticator, checkClientCert, type WebTlsConfig } from '../../lib/web/webconfig.ts';
 import { handlerNamer, QUERY_API_ROUTES } from '../../lib/web/handlers.ts';
+import { WebConfigSource } from '../../host/server/webconfig.ts';
 import { freePort } from '../harness/ports.ts';
 import { makeTestPki, type TestPki } from './certs.ts';
 
@@ -150,6 +153,46 @@ test('parser: exporter-toolkit keys and checks; unknown or unimplementable keys 
   }
 });
 
+test('the same verdicts as upstream: promtool 2.42 check web-config (exporter-toolkit) and ours agree on good and bad files', () => {
+  if (!fs.existsSync('/usr/bin/promtool')) throw new Error('/usr/bin/promtool missing');
+  const tls = `tls_server_config:\n  cert_file: ${pki.server.cert}\n  key_file: ${pki.server.key}\n`;
+  const cases = [
+    '',
+    tls,
+    `${tls}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ${pki.ca}\n  min_version: TLS13\n`,
+    `${tls}  client_auth_type: VerifyClientCertIfGiven\n  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384]\n  curve_preferences: [CurveP384]\n  prefer_server_cipher_suites: false\n`,
+    `${tls}  client_ca_file: ${pki.ca}\n`,
+    `${tls}  client_auth_type: Sometimes\n`,
+    `${tls}  max_version: TLS11\n  min_version: TLS10\n`,
+    `${tls}  min_version: TLS9\n`,
+    `${tls}  cipher_suites: [TLS_RSA_WITH_RC4_128_SHA]\n`,
+    `${tls}  curve_preferences: [CurveP224]\n`,
+    `tls_server_config:\n  cert_file: ${pki.server.cert}\n`,
+    `tls_server_config:\n  cert_file: ${pki.server.cert}\n  key_file: ${path.join(tmp, 'missing.key')}\n`,
+    `tls_server_config:\n  cert_file: ${pki.server.cert}\n  key_file: ${pki.client.key}\n`,
+    `tls_server_config:\n  cert_file: ${pki.server.cert}\n  key_file: ${pki.server.key}\n  unknown: 1\n`,
+    `http_server_config:\n  http2: false\n  headers:\n    X-Content-Type-Options: nosniff\n    Content-Security-Policy: default-src 'self'\n`,
+    'http_server_config:\n  headers:\n    X-Content-Type-Options: sniff\n',
+    'http_server_config:\n  headers:\n    Server: me\n',
+    `basic_auth_users:\n  alice: ${HASH}\n  bob: $2y$10$mDwo.lAisC94iLAyP81MCesa29IzH37oigHC/42V2pdJlUprsJPze\n`,
+    'basic_auth_users:\n  alice: secret\n',
+    'basic_auth_users:\n  alice: $2y$99$mDwo.lAisC94iLAyP81MCesa29IzH37oigHC/42V2pdJlUprsJPze\n',
+    'bogus: true\n',
+  ];
+  cases.forEach((yaml, i) => {
+    const file = path.join(tmp, `compat-${i}.yml`);
+    fs.writeFileSync(file, yaml);
+    const upstream = spawnSync('/usr/bin/promtool', ['check', 'web-config', file], { encoding: 'utf8' });
+    let ours: string | undefined;
+    try {
+      new WebConfigSource(file).close();
+    } catch (err) {
+      ours = (err as Error).message;
+    }
+    assert.is(ours === undefined, upstream.status === 0, `case ${i}:\n${yaml}\nupstream: ${upstream.stdout}${upstream.stderr}\nours: ${ours ?? 'ok'}`);
+  });
+});
+
 test('basic auth: cached verified results, unknown users compared against a decoy, bcrypt queue bounded', async () => {
   let compares = 0;
   const a = new BasicAuthenticator(async (p, h) => { compares++; return bcrypt.compare(p, h); });
@@ -204,6 +247,21 @@ test('basic auth over TLS: 401 without or with a wrong password, 200 with the ri
     assert.is(JSON.parse(ok.body).path, '/api/v1/query');
     assert.is((await get(s.port, '/-/ready', { ca: pki.ca, auth: 'alice:s3cret' })).status, 200);
     assert.ok(s.lines.some((l) => /msg="TLS is enabled\."/.test(l)), 'logs TLS as exporter-toolkit does');
+    // http2 defaults to true: an HTTP/2 client (ALPN h2) is served too, behind the same auth.
+    const h2 = http2.connect(`https://127.0.0.1:${s.port}`, { ca: fs.readFileSync(pki.ca) });
+    try {
+      const status = (auth?: string) => new Promise<number>((resolve, reject) => {
+        const st = h2.request({ ':path': '/api/v1/query?query=up', ...(auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {}) });
+        st.on('response', (h) => { resolve(Number(h[':status'])); st.resume(); });
+        st.on('error', reject);
+        st.end();
+      });
+      assert.is(await status(), 401);
+      assert.is(await status('alice:s3cret'), 200);
+      assert.is(h2.alpnProtocol, 'h2');
+    } finally {
+      h2.close();
+    }
   } finally {
     assert.is((await s.stop()).code, 0);
   }
