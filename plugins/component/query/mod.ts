@@ -5,6 +5,7 @@
 import { Hono } from 'hono';
 import YAML from 'yaml';
 import { ConfigError, definePlugin, PermissionDenied, type BuildInfo, type Component, type ComponentContext, type ComponentInfo, type GrpcClientConn } from '../../../lib/sdk/mod.ts';
+import { QUERY_API_ROUTES, REACT_UI_ROUTES, routeInstrumentation } from '../../../lib/web/handlers.ts';
 import { compileMatcher, type Matcher } from '../../../lib/labels/mod.ts';
 import { Engine } from '../../../lib/promql/mod.ts';
 import {
@@ -143,9 +144,10 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
   // Endpoints go through ctx.grpcDial (checked against the net grant): a denied endpoint known at
   // setup fails it (PermissionDenied names the grant); one discovered later stays unhealthy with that error.
   let setupDone = false;
+  if (cfg.grpcClientTlsIgnored?.length) log.warn('gRPC client TLS settings have no effect without --grpc-client-tls-secure: endpoints are dialled in plaintext', { keys: cfg.grpcClientTlsIgnored.join(',') });
   const dial = (addr: string): GrpcClientConn => {
     try {
-      return ctx.grpcDial(addr);
+      return ctx.grpcDial(addr, cfg.grpcClientTls ? { tls: cfg.grpcClientTls } : undefined);
     } catch (e) {
       if (!setupDone || !(e instanceof PermissionDenied)) throw e;
       return failedConn(addr, e);
@@ -351,6 +353,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     ready,
     info,
     fetch: (req) => app.fetch(req),
+    http: routeInstrumentation([...QUERY_API_ROUTES, ...REACT_UI_ROUTES], { query: ['get', 'post'], query_range: ['get', 'post'] }, cfg.routePrefix),
     grpc: { ...tenantForwardingStoreServices(storeServices(proxy), (tenant) => storeServices(tenantProxy(tenant))), ...apiServices },
     async run(signal: AbortSignal) {
       let lastSdLoad = Date.now();
