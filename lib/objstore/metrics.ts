@@ -26,10 +26,13 @@ export class MetricsBucket implements Bucket {
     this.transferred = metrics.histogram('thanos_objstore_bucket_operation_transferred_bytes', 'Number of bytes transferred from/to bucket per operation.', ['bucket', 'operation'], BYTES_BUCKETS);
     this.duration = metrics.histogram('thanos_objstore_bucket_operation_duration_seconds', 'Duration of successful operations against the bucket per operation.', ['bucket', 'operation'], DURATION_BUCKETS);
     this.lastUpload = metrics.gauge('thanos_objstore_bucket_last_successful_upload_time', 'Second timestamp of the last successful upload to the bucket.', ['bucket']);
+    // Every operation's series exist from the start, as objstore's WrapWithMetrics creates them.
     for (const op of OPS) {
       this.ops.inc(this.l(op), 0);
       this.failures.inc(this.l(op), 0);
+      this.duration.init?.(this.l(op));
     }
+    this.lastUpload.set(0, { bucket: bucketName });
   }
 
   get provider(): string {

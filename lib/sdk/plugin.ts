@@ -42,7 +42,11 @@ export interface Metrics {
 }
 export interface Counter { inc(labels?: Record<string, string>, v?: number): void }
 export interface Gauge { set(v: number, labels?: Record<string, string>): void; inc(labels?: Record<string, string>, v?: number): void; dec(labels?: Record<string, string>, v?: number): void }
-export interface Histogram { observe(v: number, labels?: Record<string, string>): void }
+export interface Histogram {
+  observe(v: number, labels?: Record<string, string>): void;
+  /** Creates the series with no observations yet (client_golang's WithLabelValues), where Thanos pre-initialises one. Optional for other registries. */
+  init?(labels?: Record<string, string>): void;
+}
 
 export interface FileInfo { name: string; isDirectory: boolean; isFile: boolean; size: number; mtimeMs: number }
 
