@@ -6,6 +6,7 @@ import type { AlertmanagerAlert, QuerySample } from './eval.ts';
 import type { RuleGroup } from './parse.ts';
 import { parseQueryResponse } from './queryapi.ts';
 import type { EndpointsResolver, ResolvedTarget } from './sdconfig.ts';
+import { describeNetErr } from '../objstore/kit/errors.ts';
 
 export interface QueryApiOptions {
   fetch: Capabilities['fetch'];
@@ -33,12 +34,12 @@ export function queryApiClient(o: QueryApiOptions): (expr: string, tsMs: number,
     let lastErr: Error | undefined;
     const targets: ResolvedTarget[] = o.urls.map((base) => ({ base, headers: {} }));
     for (const r of o.resolvers ?? []) targets.push(...(await r.targets()));
-    for (const { base, headers } of targets) {
+    for (const { base, headers, fetch = o.fetch } of targets) {
       const sig = AbortSignal.any([AbortSignal.timeout(o.timeoutMs), ...(signal ? [signal] : [])]);
       try {
         const res = o.httpMethod === 'GET'
-          ? await o.fetch(`${base}/api/v1/query?${params}`, { signal: sig, headers })
-          : await o.fetch(`${base}/api/v1/query`, { method: 'POST', body: params.toString(), headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' }, signal: sig });
+          ? await fetch(`${base}/api/v1/query?${params}`, { signal: sig, headers })
+          : await fetch(`${base}/api/v1/query`, { method: 'POST', body: params.toString(), headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' }, signal: sig });
         const text = await res.text();
         let body: unknown;
         try {
@@ -55,7 +56,9 @@ export function queryApiClient(o: QueryApiOptions): (expr: string, tsMs: number,
         return samples;
       } catch (e) {
         if (signal?.aborted) throw e;
-        lastErr = e as Error;
+        const err = e as Error;
+        // fetch says only "fetch failed"; the cause names it (a refused certificate, ECONNREFUSED).
+        lastErr = err.cause && err.message === 'fetch failed' ? new Error(`query API ${base}: ${describeNetErr(err)}`, { cause: err }) : err;
         if (/^query failed: (bad_data|execution)/.test(lastErr.message)) throw lastErr;
       }
     }
@@ -97,7 +100,7 @@ export function alertSender(o: AlertSenderOptions): (alerts: AlertmanagerAlert[]
     if (alerts.length === 0) return;
     m.queuePushed.inc(undefined, alerts.length);
     m.queuePopped.inc(undefined, alerts.length);
-    const targets = o.urls.map((base) => ({ base, headers: {} as Record<string, string>, apiVersion: 'v2' as 'v1' | 'v2', timeoutMs: o.timeoutMs }));
+    const targets: Array<ResolvedTarget & { apiVersion: 'v1' | 'v2'; timeoutMs: number }> = o.urls.map((base) => ({ base, headers: {}, apiVersion: 'v2', timeoutMs: o.timeoutMs }));
     for (const c of o.configs ?? []) {
       for (const t of await c.resolver.targets()) targets.push({ ...t, apiVersion: c.apiVersion, timeoutMs: c.timeoutMs });
     }
@@ -105,11 +108,11 @@ export function alertSender(o: AlertSenderOptions): (alerts: AlertmanagerAlert[]
     // API v1 and v2 take the same JSON list of {labels, annotations, startsAt, endsAt, generatorURL}.
     const payload = JSON.stringify(alerts.map((a) => ({ ...a, labels: Object.fromEntries(Object.entries(a.labels).filter(([k]) => !drop.has(k))) })));
     let successes = 0;
-    await Promise.all(targets.map(async ({ base: am, headers, apiVersion, timeoutMs }) => {
+    await Promise.all(targets.map(async ({ base: am, headers, apiVersion, timeoutMs, fetch = o.fetch }) => {
       const host = amHost(am);
       const start = performance.now();
       try {
-        const res = await o.fetch(`${am}/api/${apiVersion}/alerts`, {
+        const res = await fetch(`${am}/api/${apiVersion}/alerts`, {
           method: 'POST', body: payload, headers: { ...headers, 'Content-Type': 'application/json' }, signal: AbortSignal.timeout(timeoutMs),
         });
         const text = await res.text();
@@ -119,7 +122,7 @@ export function alertSender(o: AlertSenderOptions): (alerts: AlertmanagerAlert[]
         successes++;
       } catch (e) {
         m.errors.inc({ alertmanager: host });
-        o.log.warn('sending alerts to Alertmanager failed', { alertmanager: am, alerts: alerts.length, err: (e as Error).message });
+        o.log.warn('sending alerts to Alertmanager failed', { alertmanager: am, alerts: alerts.length, err: describeNetErr(e) });
       }
     }));
     if (successes === 0) {

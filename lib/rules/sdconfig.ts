@@ -3,11 +3,13 @@
 // static_configs (host:port) and file_sd_configs (Prometheus file SD: YAML/JSON lists of
 // {targets, labels}, re-read every refresh_interval), scheme, path_prefix, and for Alertmanagers a
 // timeout and api_version (v1 or v2; Thanos's default v1). Keys are checked strictly; what is not
-// implemented is refused with an error naming it: TLS settings (tls_config) and proxy_url. Addresses
+// implemented is refused with an error naming it (proxy_url, transport tuning). tls_config is
+// honoured: the plugin builds the fetch for it (lib/net/httpclient.ts) and hands it in. Addresses
 // may carry Thanos's DNS service discovery prefixes (dns+, dnssrv+, dnssrvnoa+; lib/rules/dns.ts),
 // resolved through the plugin's ctx.resolve every --query/--alertmanagers.sd-dns-interval.
 import { parse as parseYaml } from 'yaml';
-import type { FsCapability } from '../sdk/mod.ts';
+import { ConfigError, type FetchFunction, type FsCapability } from '../sdk/mod.ts';
+import { authorizationHeader, parseHttpClientConfig, type HttpClientConfig } from '../net/httpclient.ts';
 import { parsePromDuration } from '../duration/mod.ts';
 import { glob } from './glob.ts';
 import { DnsProvider, isDnsAddr, parseDnsAddr, type DnsMetrics } from './dns.ts';
@@ -19,11 +21,7 @@ export class SdConfigError extends Error {
   }
 }
 
-export interface HttpClientConfig {
-  basicAuth?: { username: string; password?: string; passwordFile?: string };
-  bearerToken?: string;
-  bearerTokenFile?: string;
-}
+export type { HttpClientConfig } from '../net/httpclient.ts';
 
 export interface FileSdConfig {
   files: string[];
@@ -94,32 +92,14 @@ function checkAddr(a: string, where: string): string {
   return a;
 }
 
+/** http_config: Thanos's httpconfig.ClientConfig (lib/net/httpclient.ts), errors as SdConfigErrors. */
 function httpConfig(v: unknown, where: string): HttpClientConfig {
-  const o = obj(v, where);
-  keys(o, ['basic_auth', 'bearer_token', 'bearer_token_file', 'proxy_url', 'tls_config'], where);
-  if (str(o, 'proxy_url', where) !== '') throw new SdConfigError(`${where}.proxy_url: is not implemented yet by thanos rule`);
-  const tls = obj(o.tls_config, `${where}.tls_config`);
-  keys(tls, ['ca_file', 'cert_file', 'key_file', 'server_name', 'insecure_skip_verify'], `${where}.tls_config`);
-  for (const [k, val] of Object.entries(tls)) {
-    if (val !== '' && val !== false && val !== null) throw new SdConfigError(`${where}.tls_config.${k}: TLS settings are not implemented yet by thanos rule (https uses the system's trust store)`);
+  try {
+    return parseHttpClientConfig(v, where);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new SdConfigError(e.message);
+    throw e;
   }
-  const out: HttpClientConfig = {};
-  if (o.basic_auth !== undefined && o.basic_auth !== null) {
-    const ba = obj(o.basic_auth, `${where}.basic_auth`);
-    keys(ba, ['username', 'password', 'password_file'], `${where}.basic_auth`);
-    const username = str(ba, 'username', `${where}.basic_auth`);
-    const password = str(ba, 'password', `${where}.basic_auth`);
-    const passwordFile = str(ba, 'password_file', `${where}.basic_auth`);
-    if (password !== '' && passwordFile !== '') throw new SdConfigError(`${where}.basic_auth: at most one of password and password_file must be configured`);
-    if (username !== '' || password !== '' || passwordFile !== '') out.basicAuth = { username, ...(password ? { password } : {}), ...(passwordFile ? { passwordFile } : {}) };
-  }
-  const bt = str(o, 'bearer_token', where);
-  const btf = str(o, 'bearer_token_file', where);
-  if (bt !== '' && btf !== '') throw new SdConfigError(`${where}: at most one of bearer_token and bearer_token_file must be configured`);
-  if ((bt !== '' || btf !== '') && out.basicAuth) throw new SdConfigError(`${where}: at most one of basic_auth, bearer_token and bearer_token_file must be configured`);
-  if (bt) out.bearerToken = bt;
-  if (btf) out.bearerTokenFile = btf;
-  return out;
 }
 
 function endpoints(o: Obj, where: string): EndpointsConfig {
@@ -180,10 +160,11 @@ export function parseQueryEndpointsConfig(text: string): EndpointsConfig[] {
   });
 }
 
-/** A resolved target: the base URL (scheme://host:port/path_prefix) and the request headers. */
+/** A resolved target: the base URL (scheme://host:port/path_prefix), the request headers, and the fetch carrying its http_config's TLS settings (none: the caller's). */
 export interface ResolvedTarget {
   base: string;
   headers: Record<string, string>;
+  fetch?: FetchFunction;
 }
 
 const dec = new TextDecoder();
@@ -198,9 +179,13 @@ export class EndpointsResolver {
   private dns: DnsProvider | undefined;
 
   /** `resolve` (ctx.resolve) is needed only when an address has a DNS prefix; without it such an address finds nothing (logged). */
+  /**
+   * `fetch`: the one for this config's http_config TLS settings (lib/net/httpclient.ts's
+   * httpClientFetch, or tlsFetch); handed out with every target.
+   */
   constructor(
     private readonly c: EndpointsConfig, private readonly fs: FsCapability, private readonly onError: (msg: string) => void = () => {},
-    resolve?: ConstructorParameters<typeof DnsProvider>[0], dnsMetrics?: DnsMetrics,
+    resolve?: ConstructorParameters<typeof DnsProvider>[0], dnsMetrics?: DnsMetrics, private readonly fetch?: FetchFunction,
   ) {
     if (resolve) this.dns = new DnsProvider(resolve, onError, dnsMetrics);
   }
@@ -259,22 +244,14 @@ export class EndpointsResolver {
   }
 
   async headers(): Promise<Record<string, string>> {
-    const h: Record<string, string> = {};
-    const { basicAuth, bearerToken, bearerTokenFile } = this.c.http;
-    if (basicAuth) {
-      const pw = basicAuth.passwordFile ? dec.decode(await this.fs.readFile(basicAuth.passwordFile)).trim() : basicAuth.password ?? '';
-      h.Authorization = `Basic ${btoa(String.fromCharCode(...new TextEncoder().encode(`${basicAuth.username}:${pw}`)))}`;
-    } else if (bearerToken || bearerTokenFile) {
-      const tok = bearerTokenFile ? dec.decode(await this.fs.readFile(bearerTokenFile)).trim() : bearerToken!;
-      h.Authorization = `Bearer ${tok}`;
-    }
-    return h;
+    const auth = await authorizationHeader(this.fs, this.c.http);
+    return auth ? { Authorization: auth } : {};
   }
 
   async targets(now = Date.now()): Promise<ResolvedTarget[]> {
     const raw = await this.addrs(now);
     const addrs = this.dns ? this.dns.addresses(raw) : raw.filter((a) => !isDnsAddr(a));
     const headers = await this.headers();
-    return [...new Set(addrs)].map((a) => ({ base: `${this.c.scheme}://${a}${this.c.pathPrefix}`, headers }));
+    return [...new Set(addrs)].map((a) => ({ base: `${this.c.scheme}://${a}${this.c.pathPrefix}`, headers, ...(this.fetch ? { fetch: this.fetch } : {}) }));
   }
 }

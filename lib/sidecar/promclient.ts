@@ -1,6 +1,7 @@
 // A small client for the Prometheus HTTP API the sidecar needs: external labels (status/config),
 // flags (status/flags), the lowest timestamp (/metrics), label names/values and series, and remote
 // read. Everything goes through the fetch capability the host hands the plugin.
+import { describeNetErr } from '../objstore/kit/errors.ts';
 import { parse as parseYaml } from 'yaml';
 import type { Matcher } from '../labels/mod.ts';
 import { formatMatcher } from '../labels/mod.ts';
@@ -69,7 +70,8 @@ export class PromClient {
     try {
       res = await this.fetchFn(url, { ...init, signal: AbortSignal.any(sigs) });
     } catch (e) {
-      throw new PromError(`request to Prometheus ${url} failed: ${(e as Error).message}`);
+      // describeNetErr: fetch says only "fetch failed"; the cause names it (a refused certificate, ECONNREFUSED).
+      throw new PromError(`request to Prometheus ${url} failed: ${describeNetErr(e)}`);
     }
     return res;
   }

@@ -219,7 +219,7 @@ test('plugins.yaml: per-component grace periods (parsed, never used) are refused
 /** Valid, non-default values for flags whose type alone does not give one. */
 const SAMPLES: Record<string, unknown> = {
   // sidecar
-  'sidecar:prometheusUrl': 'http://prom:9090', 'sidecar:tsdbPath': './tsdb', 'sidecar:shipperMetaFileName': 'x.json', 'sidecar:minTime': '-2w',
+  'sidecar:prometheusUrl': 'http://prom:9090', 'sidecar:httpClient': 'bearer_token: x\n', 'sidecar:tsdbPath': './tsdb', 'sidecar:shipperMetaFileName': 'x.json', 'sidecar:minTime': '-2w',
   // receive
   'receive:remoteWriteAddress': '127.0.0.1:1', 'receive:tsdbPath': './tsdb', 'receive:labels': ['b="c"'], 'receive:tenantHeader': 'X-T',
   'receive:defaultTenant': 't1', 'receive:tenantLabelName': 'tenant', 'receive:replicaHeader': 'X-R',

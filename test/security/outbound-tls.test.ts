@@ -19,6 +19,8 @@ import type { Capabilities, PermissionRequest } from '../../host/index.ts';
 import { readAll } from '../../lib/objstore/bucket.ts';
 import plugin, { createS3Bucket } from '../../plugins/objstore/s3/mod.ts';
 import { freePort } from '../harness/ports.ts';
+import { parseManifest } from '../../host/manifest.ts';
+import { buildObjstore } from '../../host/main.ts';
 import { STARTUP_MS } from '../harness/startup.ts';
 import { makeTestPki, type CertPair } from './certs.ts';
 
@@ -174,6 +176,42 @@ test('ctx.httpClient: unusable settings fail when the client is made', () => {
   assert.throws(() => c.httpClient!({ caPem: 'not a certificate' }), /caPem holds no PEM certificate/);
   assert.throws(() => c.httpClient!({ certPem: fs.readFileSync(pki.client.cert, 'utf8') }), /needs its key/);
   assert.throws(() => c.httpClient!({ certPem: fs.readFileSync(pki.client.cert, 'utf8'), keyPem: fs.readFileSync(pki.server.key, 'utf8') }), /unusable TLS settings/);
+});
+
+// A plugin in its own Deno process (isolation: process; the S3 SDK needs sys access Deno's grant
+// does not give, so a fixture that fetches one URL through a tls_config block): ctx.httpClient there
+// is Deno's HttpClient. ca_file works, without it the certificate is refused, server_name is refused
+// by name (Deno cannot set it per client), and the read grant still decides which ca_file it may read.
+const probeUse = './' + path.relative(work, path.resolve(import.meta.dirname, '../fixtures/security/objstore-tlsprobe'));
+async function isolatedProbe(config: Record<string, unknown>, read: string[] = [path.dirname(pki.dir)]) {
+  const text = `apiVersion: 1\nobjstore:\n  - id: probe\n    use: ${probeUse}\n    config: ${JSON.stringify(config)}\n` +
+    `    permissions: { net: ["127.0.0.1:${probePort}"], read: ${JSON.stringify(read)} }\n`;
+  const file = path.join(work, `plugins-${++seq}.yaml`);
+  fs.writeFileSync(file, text);
+  const m = parseManifest(text, file);
+  const b = await (await buildObjstore(m, m.objstore[0]!, createLogger({ level: 'error' }))).get();
+  try {
+    return new TextDecoder().decode(await readAll(await b.get('x')));
+  } finally {
+    await b.close();
+  }
+}
+
+let probePort = 0;
+test('isolation: process: tls_config through the plugin\'s Deno client: ca_file works, none fails, server_name refused, read grant applies', async () => {
+  const backend = await freePort();
+  const srv = http.createServer((_req, res) => res.end('probe-ok'));
+  await new Promise<void>((r) => srv.listen(backend, '127.0.0.1', () => r()));
+  closers.push(() => new Promise((r) => srv.close(() => r())));
+  probePort = await terminator(pki.server, backend);
+  const url = `https://127.0.0.1:${probePort}/`;
+  assert.is(await isolatedProbe({ url, ca_file: pki.ca }), 'probe-ok');
+  const none = await failure(isolatedProbe({ url }));
+  assert.match(none, /certificate|UnknownIssuer|invalid peer/i, none);
+  const named = await failure(isolatedProbe({ url, ca_file: pki.ca, server_name: 'localhost' }));
+  assert.match(named, /server_name\) is not available to a plugin with isolation: process/, named);
+  const denied = await failure(isolatedProbe({ url, ca_file: pki.ca }, [work]));
+  assert.match(denied, /permission denied: plugin objstore:tlsprobe called fs\.readFile\(.*ca\.crt\); grant it with objstore\[0\]\.permissions\.read/, denied);
 });
 
 test.run();

@@ -22,6 +22,7 @@ import { ruleFlags, parseRuleConfig, type RuleConfig } from './config.ts';
 // The alerts and rules pages are the querier's (one copy of the page code; the ruler serves two of them).
 import { uiRoutes } from '../../../lib/web/ui.ts';
 import { formatPromDuration } from '../../../lib/duration/mod.ts';
+import { customTls, tlsFetch, type TlsFiles } from '../../../lib/net/tlsclient.ts';
 import type { BuildInfo } from '../../../lib/sdk/mod.ts';
 
 const UI_DIR = new URL('../query/ui/', import.meta.url).pathname;
@@ -84,7 +85,11 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
   const sdError = (what: string) => (msg: string) => log.warn(`${what} service discovery`, { err: msg });
   const queryText = cfg.queryConfigFile ? await readText(cfg.queryConfigFile) : cfg.queryConfig;
   const resolve = ctx.resolve ? ctx.resolve.bind(ctx) as NonNullable<typeof ctx.resolve> : undefined;
-  const queryResolvers = queryText ? parseQueryEndpointsConfig(queryText).map((c) => new EndpointsResolver(c, ctx.fs, sdError('query'), resolve, queryDns)) : [];
+  // An entry's http_config.tls_config: a fetch of its own (files read through ctx.fs, the read grant).
+  const tlsOf = async (c: { http: { tls?: TlsFiles } }, where: string) => (c.http.tls && customTls(c.http.tls) ? tlsFetch(ctx, c.http.tls, `${where}.http_config.tls_config`) : undefined);
+  const queryResolvers = queryText
+    ? await Promise.all(parseQueryEndpointsConfig(queryText).map(async (c, i) => new EndpointsResolver(c, ctx.fs, sdError('query'), resolve, queryDns, await tlsOf(c, `query config[${i}]`))))
+    : [];
   // dns+ --query / --alertmanagers.url values: each one a resolver of its own (tried after the plain URLs).
   const dnsUrl = (u: string, what: 'query' | 'alertmanager') => {
     // `dns+http://host:port/prefix`: the scheme and path become the entry's scheme and path_prefix.
@@ -97,7 +102,9 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
   queryResolvers.push(...cfg.queries.filter(isDnsAddr).map((u) => dnsUrl(u, 'query')));
   const amText = cfg.alertmanagersConfigFile ? await readText(cfg.alertmanagersConfigFile) : cfg.alertmanagersConfig;
   const amConfigs = amText
-    ? parseAlertmanagersConfig(amText).map((c) => ({ resolver: new EndpointsResolver(c, ctx.fs, sdError('alertmanager'), resolve, amDns), apiVersion: c.apiVersion, timeoutMs: c.timeoutMs }))
+    ? await Promise.all(parseAlertmanagersConfig(amText).map(async (c, i) => ({
+      resolver: new EndpointsResolver(c, ctx.fs, sdError('alertmanager'), resolve, amDns, await tlsOf(c, `alertmanagers[${i}]`)), apiVersion: c.apiVersion, timeoutMs: c.timeoutMs,
+    })))
     : [];
   amConfigs.push(...cfg.alertmanagersUrls.filter(isDnsAddr).map((u) => ({ resolver: dnsUrl(u, 'alertmanager'), apiVersion: 'v2' as const, timeoutMs: cfg.alertmanagersSendTimeoutMs })));
   if ((cfg.queries.some(isDnsAddr) || cfg.alertmanagersUrls.some(isDnsAddr)) && !resolve) {

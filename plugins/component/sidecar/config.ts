@@ -1,8 +1,10 @@
 // `thanos sidecar` flags and the config object they fill (also accepted from plugins.yaml).
 // Not accepted (and so rejected as unknown flags): the config/rule reloader (--reloader.*),
-// --prometheus.http-client(-file), --hash-func, --shipper.upload-concurrency.
+// --hash-func, --shipper.upload-concurrency.
 import { ConfigError, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import { parse as parseYaml } from 'yaml';
+import { parseHttpClientConfig, type HttpClientConfig } from '../../../lib/net/httpclient.ts';
 import {
   configBool as bool, configInt as int, configGoDuration, configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
 } from '../../../lib/config/fields.ts';
@@ -22,13 +24,21 @@ export interface SidecarConfig {
   minTime: string;
   requestSeriesLimit: number;
   requestSamplesLimit: number;
+  /** --prometheus.http-client-file: read (through ctx.fs) and parsed at setup. */
+  httpClientFile: string;
+  /** --prometheus.http-client, parsed (also what parseHttpClientYaml makes of the file). */
+  httpClient: HttpClientConfig;
 }
+
+const HTTP_CLIENT_HELP = 'YAML file or string with http client configs. See Format details: https://thanos.io/tip/components/sidecar.md/#configuration.';
 
 export const sidecarFlags: FlagSpec[] = [
   { name: 'prometheus.url', key: 'prometheusUrl', type: 'string', default: 'http://localhost:9090', help: 'URL at which to reach Prometheus\'s API. For better performance use local network.' },
   { name: 'prometheus.ready_timeout', key: 'readyTimeout', type: 'duration', default: '10m', help: 'Maximum time to wait for the Prometheus instance to start up.' },
   { name: 'prometheus.get_config_interval', key: 'getConfigInterval', type: 'duration', default: '30s', help: 'How often to get Prometheus config (external labels, lowest timestamp).' },
   { name: 'prometheus.get_config_timeout', key: 'getConfigTimeout', type: 'duration', default: '30s', help: 'Timeout for getting Prometheus config.' },
+  { name: 'prometheus.http-client-file', key: 'httpClientFile', type: 'string', default: '', help: `Path to ${HTTP_CLIENT_HELP}` },
+  { name: 'prometheus.http-client', key: 'httpClient', type: 'string', default: '', help: `Alternative to 'prometheus.http-client-file' flag (mutually exclusive). Content of ${HTTP_CLIENT_HELP}` },
   { name: 'tsdb.path', key: 'tsdbPath', type: 'string', default: './data', help: 'Data directory of TSDB.' },
   { name: 'shipper.upload-compacted', key: 'uploadCompacted', type: 'bool', default: false, help: 'If true shipper will try to upload compacted blocks as well. Useful for migration purposes. Works only if compaction is disabled on Prometheus. Do it once and then disable the flag when done.' },
   { name: 'shipper.meta-file-name', key: 'shipperMetaFileName', type: 'string', default: 'thanos.shipper.json', help: 'The file to store shipper metadata in (inside --tsdb.path).' },
@@ -64,8 +74,13 @@ export function parseSidecarConfig(input: unknown): SidecarConfig {
   if (tsdbPath.trim() === '') throw new ConfigError('tsdbPath', 'must not be empty');
   const metaName = str(raw, 'shipperMetaFileName', 'thanos.shipper.json');
   if (metaName === '' || metaName.includes('/')) throw new ConfigError('shipperMetaFileName', `must be a plain file name, got ${JSON.stringify(metaName)}`);
+  const httpClientFile = str(raw, 'httpClientFile', '');
+  const httpClientText = str(raw, 'httpClient', '');
+  if (httpClientFile !== '' && httpClientText !== '') throw new ConfigError('httpClient', 'both --prometheus.http-client-file and --prometheus.http-client are set; give only one');
   return {
     prometheusUrl,
+    httpClientFile,
+    httpClient: parseHttpClientYaml(httpClientText, 'prometheus.http-client'),
     // Thanos types the prometheus.* durations time.Duration.
     readyTimeoutMs: configGoDuration(raw, 'readyTimeout', '10m', { min: 1 }),
     getConfigIntervalMs: configGoDuration(raw, 'getConfigInterval', '30s', { min: 1 }),
@@ -79,4 +94,15 @@ export function parseSidecarConfig(input: unknown): SidecarConfig {
     requestSeriesLimit: int(raw, 'requestSeriesLimit', 0),
     requestSamplesLimit: int(raw, 'requestSamplesLimit', 0),
   };
+}
+
+/** The Prometheus HTTP client config (Thanos's clientconfig.HTTPClientConfig YAML); '' = defaults. */
+export function parseHttpClientYaml(text: string, where: string): HttpClientConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(where, `parsing http config YAML: ${(e as Error).message}`);
+  }
+  return parseHttpClientConfig(doc ?? {}, where);
 }

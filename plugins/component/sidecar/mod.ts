@@ -18,7 +18,8 @@ import { Shipper } from '../../../lib/shipper/shipper.ts';
 import { NO_EXTERNAL_LABELS, PromClient, PromPeer, PromStore, sidecarApiServices } from '../../../lib/sidecar/mod.ts';
 import { optionalBucket } from '../../../lib/shipper/bucket.ts';
 import { storeServices } from '../../../lib/store/server.ts';
-import { parseSidecarConfig, sidecarFlags, type SidecarConfig } from './config.ts';
+import { parseHttpClientYaml, parseSidecarConfig, sidecarFlags, type SidecarConfig } from './config.ts';
+import { httpClientFetch } from '../../../lib/net/httpclient.ts';
 
 export { PromStore, matchersWithoutExternal, withExternalLabels, PromClient, PromError, NO_EXTERNAL_LABELS } from '../../../lib/sidecar/mod.ts';
 export type { SidecarConfig } from './config.ts';
@@ -32,7 +33,12 @@ export interface SidecarComponent extends Component {
 
 export async function setupSidecar(ctx: ComponentContext, cfg: SidecarConfig): Promise<SidecarComponent> {
   const log = ctx.log;
-  const client = new PromClient(ctx.fetch, cfg.prometheusUrl, cfg.getConfigTimeoutMs);
+  // --prometheus.http-client(-file): auth and TLS towards Prometheus (files read through ctx.fs).
+  const httpClient = cfg.httpClientFile
+    ? parseHttpClientYaml(new TextDecoder().decode(await ctx.fs.readFile(cfg.httpClientFile)), cfg.httpClientFile)
+    : cfg.httpClient;
+  const promFetch = await httpClientFetch(ctx, httpClient, cfg.httpClientFile || 'prometheus.http-client');
+  const client = new PromClient(promFetch, cfg.prometheusUrl, cfg.getConfigTimeoutMs);
   const peer = new PromPeer({ client, log, minTime: cfg.minTime, ignoreUnequalBlockSize: cfg.ignoreUnequalBlockSize });
   const promUp = ctx.metrics.gauge('thanos_sidecar_prometheus_up', 'Boolean indicator whether the sidecar can reach its Prometheus peer.');
   const heartbeat = ctx.metrics.gauge('thanos_sidecar_last_heartbeat_success_time_seconds', 'Timestamp of the last successful heartbeat in seconds.');
@@ -132,7 +138,7 @@ export default definePlugin<SidecarConfig>({
     id: 'component:sidecar',
     apiVersion: 1,
     permissions: { net: true, read: true, write: true },
-    description: 'net: reach Prometheus (--prometheus.url) and serve gRPC/HTTP; read: the blocks under --tsdb.path; write: thanos.shipper.json in --tsdb.path.',
+    description: 'net: reach Prometheus (--prometheus.url) and serve gRPC/HTTP; read: the blocks under --tsdb.path, the --prometheus.http-client-file and the files it names (CA, client certificate and key, password and token files); write: thanos.shipper.json in --tsdb.path.',
   },
   flags: sidecarFlags,
   parseConfig: parseSidecarConfig,
