@@ -215,6 +215,10 @@ test('metrics: blocks loaded and, per Series call, the data touched and fetched 
   assert.match(text, /^thanos_bucket_store_series_result_series_count\{tenant="default-tenant"\} [1-9]/m);
   assert.match(text, /^thanos_bucket_store_sent_chunk_size_bytes_bucket\{tenant="default-tenant",le="\+Inf"\} [1-9]/m);
   assert.match(text, /^thanos_bucket_store_series_blocks_queried_bucket\{tenant="default-tenant",le="512"\} [1-9]/m, 'ExponentialBuckets(1, 2, 10) ends at 512');
+  // The Series gate: pkg/gate's metrics under thanos_bucket_store_series_ (--store.grpc.series-max-concurrency).
+  assert.match(text, /^thanos_bucket_store_series_gate_queries_max \d+$/m);
+  assert.match(text, /^thanos_bucket_store_series_gate_queries_in_flight 0$/m);
+  assert.match(text, /^thanos_bucket_store_series_gate_queries_duration_seconds_count [1-9]/m);
   // The index cache's counters exist per item type from the start (Thanos pre-initialises them).
   for (const t of ['Postings', 'Series', 'ExpandedPostings']) {
     assert.match(text, new RegExp(`^thanos_store_index_cache_requests_total\\{item_type="${t}",tenant="default-tenant"\\} \\d+`, 'm'), t);

@@ -3,6 +3,7 @@
 // aggregates, limits), LabelNames and LabelValues.
 import type { Bucket, Core, Counter, Gauge, Histogram, Logger, Metrics } from '../../sdk/mod.ts';
 import { DEFAULT_TENANT } from '../../query/tenancy.ts';
+import { gateMetrics, type GateMetrics } from '../../query/gate.ts';
 import { GrpcError, GrpcStatus } from '../../sdk/mod.ts';
 import {
   compareLabels, compareStrings, compileMatcher, labelsFromRecord, labelsKey, MatcherError,
@@ -444,12 +445,35 @@ class RequestLimiter {
   }
 }
 
-/** A simple FIFO semaphore (the Series concurrency gate). */
+/**
+ * A simple FIFO semaphore (the Series concurrency gate), with Thanos's gate metrics
+ * (thanos_bucket_store_series_gate_queries_{max,total,in_flight,duration_seconds}).
+ */
 class Gate {
   private active = 0;
   private waiters: Array<() => void> = [];
-  constructor(private readonly max: number) {}
+  constructor(private readonly max: number, private readonly metrics?: GateMetrics) {}
   async acquire(signal?: AbortSignal): Promise<() => void> {
+    const m = this.metrics;
+    m?.total.inc();
+    const waitStart = performance.now();
+    try {
+      await this.wait(signal);
+    } finally {
+      m?.duration.observe((performance.now() - waitStart) / 1000);
+    }
+    this.active++;
+    m?.inFlight.inc();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.active--;
+      m?.inFlight.dec();
+      this.waiters.shift()?.();
+    };
+  }
+  private async wait(signal?: AbortSignal): Promise<void> {
     if (this.active >= this.max) {
       await new Promise<void>((resolve, reject) => {
         const w = () => resolve();
@@ -461,14 +485,6 @@ class Gate {
         }, { once: true });
       });
     }
-    this.active++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.active--;
-      this.waiters.shift()?.();
-    };
   }
 }
 
@@ -721,7 +737,8 @@ export class BucketStore {
 
   constructor(readonly bucket: Bucket, private readonly opts: BucketStoreOptions) {
     this.limits = { seriesLimit: 0, samplesLimit: 0, bytesLimit: 0, ...opts.limits };
-    this.gate = new Gate(opts.seriesMaxConcurrency ?? 20);
+    const maxConcurrency = opts.seriesMaxConcurrency ?? 20;
+    this.gate = new Gate(maxConcurrency, opts.metrics ? gateMetrics(opts.metrics, 'thanos_bucket_store_series_', 'queries', maxConcurrency) : undefined);
     this.log = opts.log;
     if (opts.metrics) this.m = new BucketStoreMetrics(opts.metrics);
   }
