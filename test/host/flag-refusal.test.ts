@@ -23,7 +23,6 @@ const REFUSED: Array<[string, string]> = [
   ['query --alert.query-url=http://q', 'alert.query-url'],
   ['query --web.prefix-header=X-Forwarded-Prefix', 'web.prefix-header'],
   ['query --query.mode=distributed', 'query.mode'],
-  ['query --grpc-client-tls-secure', 'grpc-client-tls-secure'],
   ['query --grpc-compression=snappy', 'grpc-compression'],
   // sidecar, receive
   ['sidecar --data-dir=./d', 'data-dir'],
@@ -66,6 +65,8 @@ const REFUSED: Array<[string, string]> = [
   ['tools tsdb create-blocks-from openmetrics in.txt out --http-address=0.0.0.0:1', 'http-address'],
   ['check rules r.yml --objstore.config-file=b.yaml', 'objstore.config-file'],
   ['tools rules-check --rules=r.yml --data-dir=./x', 'data-dir'],
+  ['tools bucket web --http.config=web.yml', 'http.config'],
+  ['tools rules-check --rules=r.yml --grpc-server-tls-cert=x.crt', 'grpc-server-tls-cert'],
 ];
 
 // Values of refused flags that ask for what the component does anyway: accepted.
@@ -225,6 +226,7 @@ const SAMPLES: Record<string, unknown> = {
   'receive:defaultTenant': 't1', 'receive:tenantLabelName': 'tenant', 'receive:replicaHeader': 'X-R',
   'receive:hashrings': '[{"endpoints": ["127.0.0.1:1"]}]', 'receive:hashringsAlgorithm': 'ketama',
   'receive:limitsConfig': 'write:\n  global:\n    max_concurrency: 3\n',
+  'receive:rwServerTlsMinVersion': '1.2', 'receive:rwServerTlsCiphers': ['TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'], 'receive:rwServerTlsCurves': ['X25519'],
   // store
   'store:minTime': '-2w', 'store:maxTime': '-1d', 'store:selectorRelabelConfig': '[]', 'store:selectorRelabelConfigFile': 'r.yaml',
   'store:indexCacheConfig': 'type: IN-MEMORY', 'store:indexCacheConfigFile': 'c.yaml', 'store:indexCacheSize': '1MB',
@@ -250,6 +252,13 @@ const WITH: Record<string, Record<string, unknown>> = {
   // --query.config* replace --query (Thanos refuses both at once): the base has another value of them
   'rule:queryConfig': { queries: [], queryConfig: '- static_configs: ["q:1"]' },
   'rule:queryConfigFile': { queries: [], queryConfigFile: 'other.yml' },
+  // --remote-write.server-tls-*: TLS needs both certificate and key (Thanos's NewServerConfig)
+  'receive:rwServerTlsCert': { rwServerTlsCert: 'c0.pem', rwServerTlsKey: 'k.pem' },
+  'receive:rwServerTlsKey': { rwServerTlsCert: 'c.pem', rwServerTlsKey: 'k0.pem' },
+  'receive:rwServerTlsClientCa': { rwServerTlsCert: 'c.pem', rwServerTlsKey: 'k.pem' },
+  'receive:rwServerTlsMinVersion': { rwServerTlsCert: 'c.pem', rwServerTlsKey: 'k.pem' },
+  'receive:rwServerTlsCiphers': { rwServerTlsCert: 'c.pem', rwServerTlsKey: 'k.pem' },
+  'receive:rwServerTlsCurves': { rwServerTlsCert: 'c.pem', rwServerTlsKey: 'k.pem' },
 };
 /**
  * Kept although the parsed config does not change, with the reason. Nothing else may be here:
