@@ -333,7 +333,8 @@ export class QueryFrontend {
   }
 
   private async labelsDownstream(r: LabelsRequest): Promise<StringsResponse | SeriesResponse> {
-    const d = await this.post<StringsResponse | SeriesResponse>(r.path, encodeLabelsRequest(r), r.headers, r.op === 'series' ? decodeSeries : decodeStrings);
+    // Label values is a GET-only endpoint in Prometheus: Thanos sends it as a GET (labels_codec.go).
+    const d = await this.post<StringsResponse | SeriesResponse>(r.path, encodeLabelsRequest(r), r.headers, r.op === 'series' ? decodeSeries : decodeStrings, r.op === 'label_values' ? 'GET' : 'POST');
     if (d.noStore) this.noStore.add(d.answer);
     return d.answer;
   }
@@ -362,11 +363,17 @@ export class QueryFrontend {
     }
   }
 
-  private async post<A extends ApiResponse>(path: string, form: URLSearchParams, headers: Array<[string, string]>, decode: (t: string) => A): Promise<Downstream<A>> {
+  private async post<A extends ApiResponse>(path: string, form: URLSearchParams, headers: Array<[string, string]>, decode: (t: string) => A, method: 'GET' | 'POST' = 'POST'): Promise<Downstream<A>> {
     const h = new Headers();
     for (const [k, v] of headers) h.append(k, v);
-    h.set('content-type', 'application/x-www-form-urlencoded');
-    const res = await this.o.fetch(this.downstream + path, { method: 'POST', body: form.toString(), headers: h });
+    let url = this.downstream + path;
+    let body: string | undefined;
+    if (method === 'GET') url += `?${form}`;
+    else {
+      h.set('content-type', 'application/x-www-form-urlencoded');
+      body = form.toString();
+    }
+    const res = await this.o.fetch(url, { method, body, headers: h });
     const text = await res.text();
     if (res.status < 200 || res.status > 299) throw new HttpError(res.status, text, res.headers.get('content-type') ?? 'text/plain');
     return { answer: decode(text), noStore: (res.headers.get('cache-control') ?? '').includes('no-store') };

@@ -126,6 +126,23 @@ test('flags: Thanos defaults, unimplemented ones refused by name', () => {
   assert.is(parseQueryFrontendConfig({ logQueriesLongerThan: '-1s' }).logQueriesLongerThanMs, -1000);
 });
 
+test('flags: every flag not refused changes the parsed config (none is silently accepted)', () => {
+  const samples: Record<string, unknown> = {
+    queryRangeResponseCacheConfig: 'type: IN-MEMORY\nconfig: {max_size_items: 5}', queryRangeResponseCacheConfigFile: 'c.yaml',
+    labelsResponseCacheConfig: 'type: IN-MEMORY\nconfig: {max_size_items: 5}', labelsResponseCacheConfigFile: 'c.yaml',
+    downstreamUrl: 'http://q:1', logQueriesLongerThan: '5s', cacheCompressionType: 'snappy', forwardHeaders: ['X-Org'],
+  };
+  const base = JSON.stringify(parseQueryFrontendConfig({}));
+  let checked = 0;
+  for (const f of queryFrontendFlags) {
+    if (f.refused !== undefined) continue;
+    const v = samples[f.key] ?? (f.type === 'bool' ? !(f.default ?? false) : f.type === 'int' ? Number(f.default ?? 0) + 3 : f.type === 'duration' ? '999h' : 'x');
+    assert.is.not(JSON.stringify(parseQueryFrontendConfig({ [f.key]: v })), base, `--${f.name}=${JSON.stringify(v)} changes nothing`);
+    checked++;
+  }
+  assert.ok(checked >= 20);
+});
+
 // ---- the frontend against a fake downstream ------------------------------------------------------
 
 interface Fake {

@@ -1,6 +1,6 @@
 // `thanos query-frontend` flags (Thanos names and defaults, cmd/thanos/query_frontend.go) and the
 // config object they fill (also accepted from plugins.yaml).
-import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
+import { COMMON_FLAGS, ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import {
   configBool as bool, configGoDuration, configInt as int, configMapping, configString as str, configStrings as strings, rejectHostKeys,
   rejectUnknownKeys, refuseUnimplemented, type RawConfig,
@@ -83,17 +83,17 @@ export const queryFrontendFlags: FlagSpec[] = [
   { name: 'query-frontend.slow-query-logs-user-header', key: 'slowQueryLogsUserHeader', type: 'string', default: '', help: 'Set the value of the field remote_user in the slow query logs to the value of the given HTTP header.', refused: NOT_YET('slow query logs carry no remote_user'), accept: [''] },
   { name: 'request.logging-config-file', key: 'requestLoggingConfigFile', type: 'string', help: 'Path to YAML file with request logging configuration.', refused: NOT_YET('no request logging configuration') },
   { name: 'request.logging-config', key: 'requestLoggingConfig', type: 'string', help: 'Content of YAML file with request logging configuration.', refused: NOT_YET('no request logging configuration') },
-  { name: 'tracing.config-file', key: 'tracingConfigFile', type: 'string', help: 'Path to YAML file with tracing configuration.', refused: NOT_YET('no tracing') },
-  { name: 'tracing.config', key: 'tracingConfig', type: 'string', help: 'Content of YAML file with tracing configuration.', refused: NOT_YET('no tracing') },
-  { name: 'http.config', key: 'httpConfig', type: 'string', default: '', help: '[EXPERIMENTAL] Path to the configuration file that can enable TLS or authentication for all HTTP endpoints.', refused: NOT_YET('no TLS or authentication on the HTTP listener'), accept: [''] },
   { name: 'enable-auto-gomemlimit', key: 'enableAutoGomemlimit', type: 'bool', default: false, help: 'Enable go runtime to automatically limit memory consumption.', refused: NOT_YET('a Go runtime setting'), accept: [false] },
   { name: 'auto-gomemlimit.ratio', key: 'autoGomemlimitRatio', type: 'float', default: 0.9, help: 'The ratio of reserved GOMEMLIMIT memory to the detected maximum container or system memory.', refused: NOT_YET('a Go runtime setting'), accept: [0.9] },
-  ...refuseCommonFlags(['grpc-address', 'grpc-grace-period'], 'is not a flag of thanos query-frontend (it serves HTTP only)'),
+  // gRPC host flags the host reads a default of (grace period, max connection age, TLS min version)
+  // cannot be refused without the host losing that default; they have no effect: no gRPC listener.
+  ...refuseCommonFlags(COMMON_FLAGS.filter((f) => f.name === 'grpc-address' || (f.name.startsWith('grpc') && f.default === undefined)).map((f) => f.name), 'is not a flag of thanos query-frontend (it serves HTTP only)'),
   ...refuseCommonFlags(['objstore.config-file', 'objstore.config'], 'is not a flag of thanos query-frontend (it reads no object storage)'),
   ...refuseCommonFlags(['data-dir'], 'is not a flag of thanos query-frontend (it keeps no local state)'),
 ];
 
-const KNOWN = new Set(queryFrontendFlags.filter((f) => !['http', 'httpGracePeriod', 'grpc', 'grpcGracePeriod', 'objstore.configFile', 'objstore.config', 'dataDir'].includes(f.key)).map((f) => f.key));
+const HOST_KEYS = new Set(COMMON_FLAGS.map((f) => f.key));
+const KNOWN = new Set(queryFrontendFlags.filter((f) => !HOST_KEYS.has(f.key)).map((f) => f.key));
 
 function goDur(raw: RawConfig, key: string): number {
   const def = queryFrontendFlags.find((f) => f.key === key)!.default as string;
