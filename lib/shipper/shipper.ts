@@ -92,18 +92,22 @@ export class Shipper {
   private readonly failures?: Counter;
   private readonly dirSyncs?: Counter;
   private readonly dirSyncFailures?: Counter;
-  private readonly lastUpload?: Gauge;
+  private readonly corrupted?: Counter;
+  private readonly uploadedCompacted?: Gauge;
   private running: Promise<SyncResult> | undefined;
 
   constructor(private readonly o: ShipperOptions) {
     this.metaPath = o.fs.resolve(o.dir, o.metaFileName ?? SHIPPER_META_FILENAME);
     const m = o.metrics;
     if (m) {
-      this.uploads = m.counter('thanos_shipper_uploads_total', 'Total number of uploaded blocks.');
-      this.failures = m.counter('thanos_shipper_upload_failures_total', 'Total number of block upload failures.');
-      this.dirSyncs = m.counter('thanos_shipper_dir_syncs_total', 'Total number of dir syncs.');
-      this.dirSyncFailures = m.counter('thanos_shipper_dir_sync_failures_total', 'Total number of failed dir syncs.');
-      this.lastUpload = m.gauge('thanos_shipper_last_successful_upload_time', 'Unix timestamp (in seconds) of the last successful TSDB block uploaded to the bucket.');
+      this.uploads = m.counter('thanos_shipper_uploads_total', 'Total number of uploaded blocks');
+      this.failures = m.counter('thanos_shipper_upload_failures_total', 'Total number of block upload failures');
+      this.dirSyncs = m.counter('thanos_shipper_dir_syncs_total', 'Total number of dir syncs');
+      this.dirSyncFailures = m.counter('thanos_shipper_dir_sync_failures_total', 'Total number of failed dir syncs');
+      // Thanos's shipper metrics (pkg/shipper); the time of the last upload is objstore's
+      // thanos_objstore_bucket_last_successful_upload_time.
+      this.corrupted = m.counter('thanos_shipper_corrupted_blocks_total', 'Total number of corrupted blocks');
+      this.uploadedCompacted = m.gauge('thanos_shipper_upload_compacted_done', 'If 1 it means shipper uploaded all compacted blocks from the filesystem.');
     }
   }
 
@@ -123,6 +127,7 @@ export class Shipper {
         }
         out.push(m);
       } catch (e) {
+        this.corrupted?.inc();
         log.warn('skipping block with unreadable meta.json', { block: f.name, err: (e as Error).message });
       }
     }
@@ -202,7 +207,6 @@ export class Shipper {
         continue;
       }
       this.uploads?.inc();
-      this.lastUpload?.set(Date.now() / 1000);
       uploaded.push(m.ulid);
       res.uploaded.push(m.ulid);
       log.info('uploaded block', { id: m.ulid, duration_ms: Date.now() - t0 });
@@ -211,6 +215,7 @@ export class Shipper {
     }
     await this.writeState(uploaded, metas);
     if (res.failed.length > 0) this.dirSyncFailures?.inc();
+    else this.uploadedCompacted?.set(this.o.uploadCompacted ? 1 : 0);
     return res;
   }
 
