@@ -15,6 +15,7 @@ import { buildHttpApp, startHttp } from './server/http.ts';
 import type { HttpLimits } from './server/listen.ts';
 import { WebConfigSource } from './server/webconfig.ts';
 import { startGrpc, type GrpcListener } from './server/grpc.ts';
+import type { ServerTlsFiles } from './server/tls.ts';
 import { infoService, INFO_METHOD } from './server/info.ts';
 import type { HttpListener } from './index.ts';
 
@@ -63,6 +64,10 @@ export interface UnitSpec {
   /** Overrides of the HTTP listener's limits (DEFAULT_HTTP_LIMITS). */
   httpLimits?: Partial<HttpLimits>;
   grpc?: string;
+  /** The gRPC listener's TLS (--grpc-server-tls-*, the manifest's grpcTls; paths absolute). */
+  grpcTls?: ServerTlsFiles;
+  /** --grpc-server-max-connection-age (0 or absent: connections live as long as they are used). */
+  grpcMaxConnectionAgeMs?: number;
   /** Serve gRPC only when the component has gRPC services (true for the command line's default address). */
   grpcOnlyIfServices?: boolean;
   dataDir?: string;
@@ -208,7 +213,7 @@ export async function runGroup(units: UnitSpec[], o: RunOptions): Promise<RunRes
         const services = r.component.grpc ?? {};
         if (spec.grpc && (!spec.grpcOnlyIfServices || Object.keys(services).length > 0)) {
           const all = { ...infoService(() => r.component), ...services };
-          r.grpc = await startGrpc(spec.grpc, all, { log: ulog, signal: ac.signal });
+          r.grpc = await startGrpc(spec.grpc, all, { log: ulog, signal: ac.signal, tls: spec.grpcTls, metrics: reg, maxConnectionAgeMs: spec.grpcMaxConnectionAgeMs });
           ulog.info('listening for serving gRPC', { service: 'gRPC/server', address: r.grpc.address, info: INFO_METHOD in services ? 'component' : 'host' });
         }
         const comp = r.component;

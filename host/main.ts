@@ -11,6 +11,7 @@ import { MetricsBucket } from '../lib/objstore/metrics.ts';
 import type { Bucket, ComponentContext, ComponentPlugin, Core, Logger, ObjstorePlugin, PermissionRequest } from './index.ts';
 import { ConfigError } from './index.ts';
 import { createCapabilities } from './capabilities.ts';
+import { loadServerTls } from './server/tls.ts';
 import { FlagError, formatFlagsHelp, hostFlagSpecs, parseFlagDuration } from '../lib/sdk/flags.ts';
 import { loadBuiltinObjstore, loadUse, NotImplementedError } from './loader.ts';
 import { checkComponentIsolation, loadObjstoreEntry, type LoadedObjstore } from './isolate/entry.ts';
@@ -84,6 +85,8 @@ async function runComponent(inv: Extract<Invocation, { kind: 'component' }>): Pr
     httpConfig: h.httpConfig ? path.resolve(h.httpConfig) : undefined,
     grpc: h.grpc,
     grpcOnlyIfServices: !h.grpcGiven,
+    grpcTls: h.grpcTls,
+    grpcMaxConnectionAgeMs: parseFlagDuration(h.grpcMaxConnectionAge),
     dataDir: h.dataDir ? path.resolve(h.dataDir) : undefined,
     objstore: cfg ? cliObjstore(cfg, log) : undefined,
     objstoreHint: 'pass --objstore.config-file or --objstore.config',
@@ -215,6 +218,25 @@ function refuseEntrySettings(plugin: ComponentPlugin, c: Manifest['components'][
   }
 }
 
+/**
+ * A component entry's grpcTls (paths relative to the manifest) and grpcMaxConnectionAge (Thanos's
+ * default 60m). The files are loaded once here, so a missing file or a key not matching its
+ * certificate is an error naming the entry's line before anything starts.
+ */
+function manifestGrpcServer(m: Manifest, c: Manifest['components'][number], fail: (key: string, detail: string) => never): Pick<UnitSpec, 'grpcTls' | 'grpcMaxConnectionAgeMs'> {
+  const t = c.grpcTls;
+  const abs = (p: string | undefined) => (p ? path.resolve(m.dir, p) : undefined);
+  const grpcTls = t ? { ...t, certFile: abs(t.certFile), keyFile: abs(t.keyFile), clientCaFile: abs(t.clientCaFile) } : undefined;
+  if (grpcTls) {
+    try {
+      loadServerTls({ ...grpcTls, reloadIntervalMs: 0 })?.close();
+    } catch (err) {
+      fail(`${c.key}.grpcTls`, (err as Error).message);
+    }
+  }
+  return { grpcTls, grpcMaxConnectionAgeMs: parseFlagDuration(c.grpcMaxConnectionAge ?? '60m') };
+}
+
 /** Loads plugins and builds the units of a manifest; every error names file, line and key. */
 export async function planManifest(m: Manifest, log: Logger): Promise<UnitSpec[]> {
   const fail = (key: string, detail: string): never => {
@@ -260,6 +282,7 @@ export async function planManifest(m: Manifest, log: Logger): Promise<UnitSpec[]
     }
     units.push({
       id: c.id, key: c.key, plugin, config: c.config, permissions: perms, http: c.http, grpc: c.grpc,
+      ...manifestGrpcServer(m, c, fail),
       httpConfig: c.httpConfig ? path.resolve(m.dir, c.httpConfig) : undefined, httpLimits: c.httpLimits,
       dataDir: c.dataDir ? path.resolve(m.dir, c.dataDir) : undefined,
       baseDir: m.dir,

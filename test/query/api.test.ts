@@ -485,7 +485,10 @@ test('config: strict parsing and flag errors', () => {
   assert.throws(() => parseQueryConfig({ endpoints: ['nohost'] }), /expected host:port/);
   assert.throws(() => parseQueryConfig({ deduplicationFunc: 'magic' }), /unknown deduplication algorithm/);
   assert.throws(() => parseQueryConfig({ endpoints: ['dnssrv+_grpc._tcp.x'] }), /DNS SRV/);
-  assert.throws(() => parseQueryConfig({ grpcClientTlsSecure: true }), /grpcClientTlsSecure: TLS to gRPC endpoints is not supported/);
+  assert.throws(() => parseQueryConfig({ grpcClientTlsSecure: true, grpcClientTlsCert: 'c.crt' }), /grpcClientTlsKey: both client key and certificate must be provided/);
+  assert.throws(() => parseQueryConfig({ grpcClientTlsMinVersion: '1.4' }), /grpcClientTlsMinVersion: invalid TLS version: 1\.4, valid values are 1\.0, 1\.1, 1\.2, 1\.3/);
+  assert.equal(parseQueryConfig({ grpcClientTlsSecure: true, grpcClientTlsCa: 'ca.crt', grpcClientServerName: 'store' }).grpcClientTls, { minVersion: '1.3', caFile: 'ca.crt', serverName: 'store' });
+  assert.equal(parseQueryConfig({ grpcClientTlsCa: 'ca.crt' }).grpcClientTlsIgnored, ['grpcClientTlsCa'], 'without secure: plaintext, the key noted');
   assert.throws(() => parseQueryConfig({ queryMode: 'distributed' }), /queryMode: only local/);
   assert.throws(() => parseQueryConfig({ timeout: 'soon' }), /timeout: /);
   assert.is(parseQueryConfig({ promqlEngine: 'thanos', endpoints: ['dns+store.example:10901'] }).endpoints[0], 'store.example:10901');

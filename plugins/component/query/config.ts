@@ -1,5 +1,5 @@
 // `thanos query` flags and the config object they fill (also accepted from plugins.yaml).
-import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
+import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec, type GrpcClientTlsOptions } from '../../../lib/sdk/mod.ts';
 import {
   configBool as bool, configDuration as dur, configInt as int, configMapping, configString as str, configStrings as strings, rejectHostKeys,
   rejectUnknownKeys, refuseUnimplemented,
@@ -7,6 +7,7 @@ import {
 import { DEDUP_ALGORITHMS, type DedupAlgorithm } from '../../../lib/store/dedup.ts';
 import { parseEndpointAddress } from '../../../lib/query/endpoints.ts';
 import { isTenantValid } from '../../../lib/query/tenancy.ts';
+import { grpcClientTlsConfig } from '../../../lib/net/grpctls.ts';
 import type { SeriesSelectLimits } from '../../../lib/query/limits.ts';
 
 export interface QueryConfig {
@@ -46,6 +47,10 @@ export interface QueryConfig {
   tenantLabel: string;
   /** --store.limits.request-series / --store.limits.request-samples (0: no limit). */
   storeLimits: SeriesSelectLimits;
+  /** --grpc-client-tls-*: TLS to the endpoints (undefined: plaintext). */
+  grpcClientTls?: GrpcClientTlsOptions;
+  /** Client TLS keys given while --grpc-client-tls-secure is off (no effect, as in Thanos; logged). */
+  grpcClientTlsIgnored?: string[];
 }
 
 const NOT_YET = (why?: string) => notImplementedYet('thanos query', why);
@@ -92,7 +97,14 @@ export const queryFlags: FlagSpec[] = [
   // Thanos flags of which only the values that ask for what this querier does are accepted.
   { name: 'query.promql-engine', key: 'promqlEngine', type: 'string', default: 'prometheus', help: 'PromQL engine to use: prometheus or thanos (both run our engine, which follows Prometheus\'s semantics).' },
   { name: 'query.mode', key: 'queryMode', type: 'string', default: 'local', help: 'PromQL query mode.', refused: NOT_YET('distributed mode'), accept: ['local'] },
-  { name: 'grpc-client-tls-secure', key: 'grpcClientTlsSecure', type: 'bool', default: false, help: 'Use TLS when talking to the gRPC server.', refused: NOT_YET('endpoints are reached over plaintext gRPC'), accept: [false] },
+  // Thanos's grpcClientConfig: TLS to every endpoint (lib/net/grpctls.ts; the host dials with host/server/tls.ts).
+  { name: 'grpc-client-tls-secure', key: 'grpcClientTlsSecure', type: 'bool', default: false, help: 'Deprecated after v0.43.0: Use TLS when talking to the gRPC server' },
+  { name: 'grpc-client-tls-skip-verify', key: 'grpcClientTlsSkipVerify', type: 'bool', default: false, help: 'Deprecated after v0.43.0: Disable TLS certificate verification i.e self signed, signed by fake CA' },
+  { name: 'grpc-client-tls-cert', key: 'grpcClientTlsCert', type: 'string', help: 'Deprecated after v0.43.0: TLS Certificates to use to identify this client to the server' },
+  { name: 'grpc-client-tls-key', key: 'grpcClientTlsKey', type: 'string', help: "Deprecated after v0.43.0: TLS Key for the client's certificate" },
+  { name: 'grpc-client-tls-ca', key: 'grpcClientTlsCa', type: 'string', help: 'Deprecated after v0.43.0: TLS CA Certificates to use to verify gRPC servers' },
+  { name: 'grpc-client-server-name', key: 'grpcClientServerName', type: 'string', help: 'Deprecated after v0.43.0: Server name to verify the hostname on the returned gRPC certificates. See https://tools.ietf.org/html/rfc4366#section-3.1' },
+  { name: 'grpc-client-tls-min-version', key: 'grpcClientTlsMinVersion', type: 'string', default: '1.3', help: 'Deprecated after v0.43.0: TLS supported minimum version for gRPC client. If no version is specified, it\'ll default to 1.3. Allowed values: ["1.0", "1.1", "1.2", "1.3"]' },
   { name: 'grpc-compression', key: 'grpcCompression', type: 'string', default: 'none', help: 'Compression algorithm to use for gRPC requests to other clients.', refused: NOT_YET('gRPC requests are not compressed'), accept: ['none'] },
   { name: 'web.prefix-header', key: 'webPrefixHeader', type: 'string', default: '', help: 'Name of HTTP request header used for dynamic prefixing of UI links and redirects.', refused: NOT_YET('links use --web.external-prefix or --web.route-prefix'), accept: [''] },
   // Thanos flags with no effect here yet: refused when given.
@@ -177,7 +189,12 @@ export function parseQueryConfig(input: unknown): QueryConfig {
   const engine = str(raw, 'promqlEngine', 'prometheus');
   if (engine !== 'prometheus' && engine !== 'thanos') throw new ConfigError('promqlEngine', `unknown engine ${JSON.stringify(engine)} (expected prometheus or thanos)`);
   if (str(raw, 'queryMode', 'local') !== 'local') throw new ConfigError('queryMode', 'only local query mode is supported (distributed mode is not implemented)');
-  if (bool(raw, 'grpcClientTlsSecure', false)) throw new ConfigError('grpcClientTlsSecure', 'TLS to gRPC endpoints is not supported; use plaintext gRPC on a trusted network');
+  const clientTls = grpcClientTlsConfig(raw, {
+    secure: 'grpcClientTlsSecure', skipVerify: 'grpcClientTlsSkipVerify', cert: 'grpcClientTlsCert', key: 'grpcClientTlsKey',
+    ca: 'grpcClientTlsCa', serverName: 'grpcClientServerName', minVersion: 'grpcClientTlsMinVersion',
+  });
+  cfg.grpcClientTls = clientTls.tls;
+  cfg.grpcClientTlsIgnored = clientTls.ignored;
   const comp = str(raw, 'grpcCompression', 'none');
   if (comp !== 'none') throw new ConfigError('grpcCompression', `gRPC compression ${JSON.stringify(comp)} is not supported (only none)`);
   if (cfg.timeoutMs <= 0) throw new ConfigError('timeout', 'must be positive');
