@@ -13,6 +13,7 @@ import { pause } from './engine/driver.ts';
 import { preload } from './engine/selectors.ts';
 import { columnarMatrixSeries } from './engine/types.ts';
 import { doInSpan } from '../tracing/mod.ts';
+import { formatExpr } from './format.ts';
 import type { EngineOptions, MatrixSeries, Point, QueryOptions, QueryResult, Series, VectorSample } from './engine/types.ts';
 
 export type { EngineOptions, MatrixSeries, Point, QueryOptions, QueryResult, VectorSample } from './engine/types.ts';
@@ -41,7 +42,7 @@ export class Engine {
   async instantQuery(q: Queryable, expr: string | Expr, timeMs: number, opts: QueryOptions = {}): Promise<QueryResult> {
     const src = typeof expr === 'string' ? expr : '';
     // Thanos's query API names the engine's execution so (tracing.DoInSpan in pkg/api/query/v1.go).
-    return doInSpan('instant_query_exec', { query: src, time: timeMs }, () => this.exec(q, this.parse(expr), timeMs, timeMs, 0, opts, src));
+    return doInSpan('instant_query_exec', { query: src || formatExpr(expr as Expr), time: timeMs }, () => this.exec(q, this.parse(expr), timeMs, timeMs, 0, opts, src));
   }
 
   async rangeQuery(q: Queryable, expr: string | Expr, startMs: number, endMs: number, stepMs: number, opts: QueryOptions = {}): Promise<QueryResult> {
@@ -53,7 +54,7 @@ export class Engine {
       throw new BadDataError(`invalid expression type "${t === 'matrix' ? 'range vector' : t}" for range query, must be Scalar or instant Vector`);
     }
     const src = typeof expr === 'string' ? expr : '';
-    return doInSpan('range_query_exec', { query: src, start: startMs, end: endMs, step: stepMs }, () => this.exec(q, e, startMs, endMs, stepMs, opts, src));
+    return doInSpan('range_query_exec', { query: src || formatExpr(e), start: startMs, end: endMs, step: stepMs }, () => this.exec(q, e, startMs, endMs, stepMs, opts, src));
   }
 
   private async exec(q: Queryable, e: Expr, start: number, end: number, step: number, opts: QueryOptions, src: string): Promise<QueryResult> {
