@@ -159,7 +159,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     onError: (addr, err) => log.warn('endpoint health check failed', { address: addr, err }),
   });
   // Thanos's endpointSetNodeCollector (default --query.conn-metric.label: external_labels, store_type):
-  // healthy endpoints per external label sets and component; combinations that went away read 0.
+  // healthy endpoints per external label sets and component.
   const storeNodes = ctx.metrics.gauge('thanos_store_nodes_grpc_connections', 'Number of gRPC connection to Store APIs. Opened connection means healthy store APIs available for Querier.', ['external_labels', 'store_type']);
   let storeNodeKeys = new Map<string, { external_labels: string; store_type: string }>();
 
@@ -378,7 +378,14 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
           if (e) e.n++;
           else counts.set(k, { labels, n: 1 });
         }
-        for (const [k, labels] of storeNodeKeys) if (!counts.has(k)) storeNodes.set(0, labels);
+        // Combinations that went away are dropped (the collector reports only current ones); a
+        // registry without per-series delete shows them at 0.
+        for (const [k, labels] of storeNodeKeys) {
+          if (counts.has(k)) continue;
+          const drop = (storeNodes as { remove?: (l: Record<string, string>) => void }).remove;
+          if (drop) drop.call(storeNodes, labels);
+          else storeNodes.set(0, labels);
+        }
         for (const { labels, n } of counts.values()) storeNodes.set(n, labels);
         storeNodeKeys = new Map([...counts].map(([k, e]) => [k, e.labels] as const));
       };
