@@ -144,17 +144,31 @@ export function instrumentHandler(handler: FetchHandler, ins: () => HttpInstrume
       finish(res.status, 0);
       return res;
     }
+    // Counted as it is sent; the request ends when the body is done, fails, or is cancelled (a HEAD
+    // answer, a client that went away), so the in-flight gauge always comes back down.
     let bytes = 0;
-    const counted = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, ctrl) {
-        bytes += chunk.byteLength;
-        ctrl.enqueue(chunk);
+    const reader = res.body.getReader();
+    const counted = new ReadableStream<Uint8Array>({
+      async pull(ctrl) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            finish(res.status, bytes);
+            ctrl.close();
+            return;
+          }
+          bytes += value.byteLength;
+          ctrl.enqueue(value);
+        } catch (err) {
+          finish(res.status, bytes, err);
+          ctrl.error(err);
+        }
       },
-      flush() {
+      cancel(reason) {
         finish(res.status, bytes);
+        return reader.cancel(reason);
       },
-    }));
-    // A client that goes away mid-body: the stream is cancelled, the request still counts.
+    });
     req.signal?.addEventListener('abort', () => finish(res.status, bytes), { once: true });
     return new Response(counted, { status: res.status, statusText: res.statusText, headers: res.headers });
   };
