@@ -7,6 +7,7 @@
 // min_backoff and max_backoff (a Retry-After in seconds is honoured, capped at max_backoff) until the
 // remote accepts, in order; any other 4xx drops the batch (Prometheus: non-recoverable). Keys we do
 // not implement are refused with an error naming them.
+import { tlsPairProblem, type TlsFiles } from '../net/tlsclient.ts';
 import { parse as parseYaml } from 'yaml';
 import { parsePromDuration } from '../duration/mod.ts';
 import type { TimeSeries } from '../proto/prompb.ts';
@@ -30,6 +31,8 @@ export interface RemoteWriteConfig {
   headers: Record<string, string>;
   /** Authorization header value from basic_auth or bearer_token, if any. */
   authorization?: string;
+  /** tls_config; the plugin turns it into the queue's fetch (lib/net/tlsclient.ts's tlsFetch). */
+  tls?: TlsFiles;
   /** Bound of the in-memory queue, samples (the whole buffer: there is no WAL behind it). */
   capacity: number;
   maxSamplesPerSend: number;
@@ -41,7 +44,9 @@ export interface RemoteWriteConfig {
 type Obj = Record<string, unknown>;
 
 /** Prometheus remote_write keys we do not implement: refused by name rather than ignored. */
-const ENTRY_KEYS = ['url', 'name', 'remote_timeout', 'headers', 'basic_auth', 'bearer_token', 'queue_config', 'send_exemplars', 'send_native_histograms'];
+const ENTRY_KEYS = ['url', 'name', 'remote_timeout', 'headers', 'basic_auth', 'bearer_token', 'tls_config', 'queue_config', 'send_exemplars', 'send_native_histograms'];
+/** tls_config keys honoured (lib/net/tlsclient.ts); Prometheus's inline ca/cert/key and min/max_version are refused by name. */
+const TLS_KEYS = ['ca_file', 'cert_file', 'key_file', 'server_name', 'insecure_skip_verify'];
 const QUEUE_KEYS = ['capacity', 'max_samples_per_send', 'batch_send_deadline', 'min_backoff', 'max_backoff'];
 // Prometheus sets these on every hop; headers the client owns cannot be overridden (Prometheus refuses them too).
 const RESERVED_HEADERS = ['authorization', 'host', 'content-encoding', 'content-length', 'content-type', 'user-agent', 'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'www-authenticate', 'x-prometheus-remote-write-version'];
@@ -139,6 +144,14 @@ export function parseRemoteWriteConfig(text: string): RemoteWriteConfig[] {
       if (authorization) throw new RemoteWriteConfigError(`${where}: at most one of basic_auth and bearer_token must be configured`);
       authorization = `Bearer ${bt}`;
     }
+    const tw = `${where}.tls_config`;
+    const t = obj(o.tls_config, tw);
+    checkKeys(t, TLS_KEYS, tw);
+    const skip = t.insecure_skip_verify ?? false;
+    if (typeof skip !== 'boolean') throw new RemoteWriteConfigError(`${tw}.insecure_skip_verify: expected true or false`);
+    const tls: TlsFiles = { caFile: str(t, 'ca_file', tw), certFile: str(t, 'cert_file', tw), keyFile: str(t, 'key_file', tw), serverName: str(t, 'server_name', tw), insecureSkipVerify: skip };
+    const pair = tlsPairProblem(tls);
+    if (pair) throw new RemoteWriteConfigError(`${tw}: ${pair}`);
     const q = obj(o.queue_config, `${where}.queue_config`);
     checkKeys(q, QUEUE_KEYS, `${where}.queue_config`);
     const minBackoffMs = dur(q, 'min_backoff', `${where}.queue_config`, 30);
@@ -147,7 +160,7 @@ export function parseRemoteWriteConfig(text: string): RemoteWriteConfig[] {
     const remoteTimeoutMs = dur(o, 'remote_timeout', where, 30_000);
     if (remoteTimeoutMs <= 0) throw new RemoteWriteConfigError(`${where}.remote_timeout: must be positive`);
     return {
-      url, name: name || `remote-${i}`, remoteTimeoutMs, headers, ...(authorization ? { authorization } : {}),
+      url, name: name || `remote-${i}`, remoteTimeoutMs, headers, ...(authorization ? { authorization } : {}), tls,
       capacity: posInt(q, 'capacity', `${where}.queue_config`, 100_000),
       maxSamplesPerSend: posInt(q, 'max_samples_per_send', `${where}.queue_config`, 2000),
       batchSendDeadlineMs: Math.max(1, dur(q, 'batch_send_deadline', `${where}.queue_config`, 5000)),

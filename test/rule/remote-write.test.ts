@@ -42,12 +42,15 @@ test('config: Prometheus remote_write entries; keys not implemented are refused 
   assert.is(c!.capacity, 50);
   assert.is(c!.maxSamplesPerSend, 10);
   assert.is(c!.batchSendDeadlineMs, 1000);
-  for (const k of ['write_relabel_configs: []', 'sigv4: {}', 'oauth2: {}', 'azuread: {}', 'tls_config: {}', 'metadata_config: {}', 'proxy_url: http://p', 'authorization: {}', 'follow_redirects: true']) {
+  for (const k of ['write_relabel_configs: []', 'sigv4: {}', 'oauth2: {}', 'azuread: {}', 'metadata_config: {}', 'proxy_url: http://p', 'authorization: {}', 'follow_redirects: true']) {
     refused(`remote_write: [{ url: "http://x/w", ${k} }]`, new RegExp(`remote_write\\[0\\]\\.${k.split(':')[0]}: not implemented`));
   }
   for (const k of ['max_shards: 3', 'min_shards: 1', 'retry_on_http_429: true', 'sample_age_limit: 1m']) {
     refused(`remote_write: [{ url: "http://x/w", queue_config: { ${k} } }]`, new RegExp(`queue_config\\.${k.split(':')[0]}: not implemented`));
   }
+  // tls_config: the Go tls_config files (honoured over real TLS in test/security/outbound-tls-components.test.ts); inline PEM and versions refused.
+  refused('remote_write: [{ url: "https://x/w", tls_config: { ca: x } }]', /remote_write\[0\]\.tls_config\.ca: not implemented/);
+  refused('remote_write: [{ url: "https://x/w", tls_config: { key_file: k.pem } }]', /tls_config: client key file "k\.pem" specified without client cert file/);
   refused('global: { external_labels: { a: b } }\nremote_write: [{ url: "http://x/w" }]', /^global: not used/);
   refused('remote_write: [{ url: "http://x/w", headers: { Authorization: x } }]', /Authorization is a reserved header/);
   refused('remote_write: [{ name: a }]', /url for remote_write is empty/);

@@ -1,8 +1,9 @@
 // Outbound TLS of the components, as real processes on loopback (issue #13 item 3): a real Prometheus
 // 2.42 serving HTTPS with basic auth (its own --web.config.file) and a real Alertmanager 0.25 serving
 // HTTPS; `thanos sidecar` reaches the Prometheus through --prometheus.http-client-file (basic_auth +
-// tls_config), `thanos rule` queries it through --query.config-file and sends alerts through
-// --alertmanagers.config-file (tls_config). Certificates from scripts/make-certs.sh (certs.ts).
+// tls_config), `thanos rule` queries it through --query.config-file, sends alerts through
+// --alertmanagers.config-file (tls_config, with a client certificate) and, stateless, remote-writes to
+// it (--remote-write.config-file tls_config). Certificates from scripts/make-certs.sh (certs.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
@@ -43,7 +44,7 @@ test.before(async () => {
   promPort = await freePort();
   const prom = startProc('prometheus', '/usr/bin/prometheus', [
     `--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'promdata')}`, `--web.listen-address=127.0.0.1:${promPort}`,
-    `--web.config.file=${path.join(dir, 'prom-web.yml')}`,
+    `--web.config.file=${path.join(dir, 'prom-web.yml')}`, '--web.enable-remote-write-receiver',
   ], dir);
   procs.push(prom);
   await waitFor(async () => (await httpsGet(promPort, '/-/ready', basic)).status === 200, STARTUP_MS, 'prometheus ready over https', prom.logs);
@@ -131,6 +132,21 @@ test('rule: an Alertmanager config whose ca_file is not the issuer: sending fail
     '--http-address', `127.0.0.1:${http}`, '--grpc-address', `127.0.0.1:${grpc}`], dir);
   procs.push(rule);
   await waitFor(async () => /sending alerts to Alertmanager failed.*certificate/i.test(rule.logs()), STARTUP_MS, 'a certificate failure logged', rule.logs);
+});
+
+test('stateless rule → remote write to Prometheus over https (basic_auth + tls_config): the recorded series arrives', async () => {
+  fs.writeFileSync(path.join(dir, 'rw-rules.yml'), 'groups:\n  - name: rw\n    rules:\n      - record: tls:written\n        expr: vector(7)\n');
+  fs.writeFileSync(path.join(dir, 'rw.yml'), `remote_write:\n  - url: https://127.0.0.1:${promPort}/api/v1/write\n    basic_auth: { username: thanos, password: ${PASSWORD} }\n` +
+    `    tls_config: { ca_file: ${pki.ca} }\n    queue_config: { batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 500ms }\n`);
+  const http = await freePort();
+  const grpc = await freePort();
+  const rule = thanos('rule-rw', ['rule', '--rule-file', path.join(dir, 'rw-rules.yml'), '--eval-interval', '1s', '--query.config-file', path.join(dir, 'query.yml'),
+    '--remote-write.config-file', path.join(dir, 'rw.yml'), '--label', 'replica="rw"', '--http-address', `127.0.0.1:${http}`, '--grpc-address', `127.0.0.1:${grpc}`], dir);
+  procs.push(rule);
+  await waitFor(async () => {
+    const r = await httpsGet(promPort, `/api/v1/query?query=${encodeURIComponent('tls:written{replica="rw"}')}`, basic);
+    return (JSON.parse(r.body) as { data: { result: unknown[] } }).data.result.length === 1;
+  }, STARTUP_MS, 'the remote-written series in Prometheus', rule.logs);
 });
 
 test.run();

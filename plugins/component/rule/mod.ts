@@ -79,7 +79,10 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
     dropped: m.counter('prometheus_remote_storage_samples_dropped_total', 'Total number of samples which were dropped because the in-memory queue was full.', rwLabels),
     pending: m.gauge('prometheus_remote_storage_samples_pending', 'The number of samples pending in the queue to be sent to the remote storage.', rwLabels),
   } : undefined;
-  const queues = rwConfigs.map((c) => new RemoteWriteQueue(c, viaCtx, ext, rwMetrics, log));
+  // A remote's tls_config: a fetch of its own (files read through ctx.fs, the read grant).
+  const queues = await Promise.all(rwConfigs.map(async (c, i) => new RemoteWriteQueue(
+    c, c.tls && customTls(c.tls) ? await tlsFetch(ctx, c.tls, `remote_write[${i}].tls_config`) : viaCtx, ext, rwMetrics, log,
+  )));
   if (stateless) log.info('stateless mode: recorded samples are remote-written', { remotes: rwConfigs.map((c) => c.name).join(',') });
   // --query.config(-file) / --alertmanagers.config(-file): read and checked once at start.
   const sdError = (what: string) => (msg: string) => log.warn(`${what} service discovery`, { err: msg });
