@@ -9,6 +9,13 @@ import * as net from 'node:net';
 import { serveFetch } from '../../host/server/listen.ts';
 import type { HttpListener } from '../../host/index.ts';
 import { freePort } from '../harness/ports.ts';
+import { ManifestError, parseManifest } from '../../host/manifest.ts';
+import { planManifest } from '../../host/main.ts';
+import { runGroup } from '../../host/lifecycle.ts';
+import { Permissions } from '../../host/permissions.ts';
+import { createLogger } from '../../host/log.ts';
+import { createJsCore } from '../../lib/core/mod.ts';
+import { definePlugin, type Component } from '../../host/index.ts';
 
 let seenBytes = 0;
 /** Reads the whole body and says how much it got (and counts what reached the handler). */
@@ -119,6 +126,50 @@ test('idle keep-alive connections are closed after the keep-alive timeout', asyn
     assert.ok(Date.now() - t0 < 50_000, 'the server closed the idle connection (the test would otherwise give up at 60 s)');
   } finally {
     await l.close();
+  }
+});
+
+test('plugins.yaml: httpConfig and httpLimits on a component entry (strict), the limits reach its listener', async () => {
+  const m = parseManifest('apiVersion: 1\ncomponents:\n  - id: q\n    use: query\n    http: 127.0.0.1:1\n    httpConfig: ./web.yml\n    httpLimits: { maxBodyBytes: 100, headersTimeout: 10s }\n', '/srv/plugins.yaml');
+  assert.is(m.components[0]!.httpConfig, './web.yml');
+  assert.equal(m.components[0]!.httpLimits, { maxBodyBytes: 100, headersTimeoutMs: 10_000 });
+  const bad: Array<[string, RegExp]> = [
+    ['httpLimits: { maxBody: 1 }', /components\[0\]\.httpLimits\.maxBody: unknown key/],
+    ['httpLimits: { maxBodyBytes: -1 }', /components\[0\]\.httpLimits\.maxBodyBytes: expected a non-negative integer/],
+    ['httpLimits: { requestTimeout: soon }', /components\[0\]\.httpLimits\.requestTimeout: invalid duration/],
+    ['httpConfig: 3', /components\[0\]\.httpConfig: expected a non-empty string/],
+  ];
+  for (const [line, re] of bad) {
+    assert.throws(() => parseManifest(`apiVersion: 1\ncomponents:\n  - id: q\n    use: query\n    http: 127.0.0.1:1\n    ${line}\n`, '/srv/plugins.yaml'), (e: Error) => e instanceof ManifestError && re.test(e.message), line);
+  }
+  const noHttp = parseManifest('apiVersion: 1\ncomponents:\n  - id: q\n    use: query\n    httpConfig: ./web.yml\n', '/srv/plugins.yaml');
+  await planManifest(noHttp, createLogger({ level: 'error' })).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /components\[0\]\.httpConfig: applies to the HTTP listener: set http/));
+
+  // Through the run group: the component listener's body limit comes from httpLimits.
+  const port = await freePort();
+  const plugin = definePlugin<Record<string, never>>({
+    manifest: { id: 'component:sink', apiVersion: 1, permissions: {} },
+    parseConfig: () => ({}),
+    async setup(): Promise<Component> {
+      return { info: () => ({ componentType: 'query' }), fetch: handler, run: (signal) => new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true })) };
+    },
+  });
+  const stop = new AbortController();
+  const done = runGroup([{
+    id: 'sink', key: 'components[0]', plugin, config: {}, permissions: Permissions.all(plugin.manifest.id, {}),
+    http: `127.0.0.1:${port}`, httpLimits: { maxBodyBytes: 100 },
+  }], { log: createLogger({ level: 'error' }), core: async () => createJsCore(), gracePeriodMs: 5000, handleSignals: false, signal: stop.signal });
+  try {
+    for (let i = 0; ; i++) {
+      try { await (await fetch(`http://127.0.0.1:${port}/-/healthy`)).text(); break; } catch (e) { if (i > 400) throw e; await new Promise((r) => setTimeout(r, 50)); }
+    }
+    assert.is(await (await fetch(`http://127.0.0.1:${port}/x`, { method: 'POST', body: 'a'.repeat(100) })).text(), 'got 100');
+    const over = await fetch(`http://127.0.0.1:${port}/x`, { method: 'POST', body: 'a'.repeat(101) });
+    assert.is(over.status, 413);
+    await over.text();
+  } finally {
+    stop.abort();
+    assert.is((await done).code, 0);
   }
 });
 
