@@ -218,7 +218,7 @@ export class QueryFrontend {
         if (body && (req.headers.get('content-type') ?? '').includes('application/x-www-form-urlencoded')) {
           for (const [k, v] of new URLSearchParams(new TextDecoder().decode(body))) params.append(k, v);
         }
-        const dc: DecodeContext = { path: url.pathname, headers: req.headers, forwardHeaders: this.forwardHeaders };
+        const dc: DecodeContext = { path: url.pathname, headers: req.headers, forwardHeaders: this.forwardHeaders, signal: req.signal };
         const answer = op === 'query_range'
           ? await this.queryRange(decodeRangeRequest(params, dc, this.o.range.partialResponse))
           : await this.labelsOrSeries(decodeLabelsRequest(params, dc, this.o.labels.partialResponse, this.o.labels.defaultTimeRangeMs, this.now()));
@@ -307,13 +307,13 @@ export class QueryFrontend {
   }
 
   private cachedRange(p: RangeRequest): Promise<MatrixResponse> {
-    const next = (q: RangeRequest) => this.withRetries('query_range', this.o.range.maxRetries, () => this.rangeDownstream(q));
+    const next = (q: RangeRequest) => this.withRetries('query_range', this.o.range.maxRetries, () => this.rangeDownstream(q), q.signal);
     if (!this.rangeCache) return next(p);
     return this.rangeCache.do(p, (q) => next(q));
   }
 
   private async rangeDownstream(r: RangeRequest): Promise<MatrixResponse> {
-    const d = await this.post(r.path, encodeRangeRequest(r), r.headers, decodeMatrix);
+    const d = await this.post(r.path, encodeRangeRequest(r), r.headers, decodeMatrix, 'POST', r.signal);
     if (d.noStore) this.noStore.add(d.answer);
     return d.answer;
   }
@@ -325,7 +325,7 @@ export class QueryFrontend {
     const pieces = interval > 0 ? splitLabelsRequest(r, interval) : [r];
     this.m.split?.inc({ tripperware: 'labels' }, pieces.length);
     const answers = await inParallel(pieces, this.o.labels.maxQueryParallelism, (p) => {
-      const next = (q: LabelsRequest) => this.withRetries('labels', this.o.labels.maxRetries, () => this.labelsDownstream(q));
+      const next = (q: LabelsRequest) => this.withRetries('labels', this.o.labels.maxRetries, () => this.labelsDownstream(q), q.signal);
       return this.labelsCache ? this.labelsCache.do(p, next) : next(p);
     });
     if (answers.length === 0) return r.op === 'series' ? { kind: 'series', data: [], warnings: [] } : { kind: 'strings', data: [], warnings: [] };
@@ -334,24 +334,26 @@ export class QueryFrontend {
 
   private async labelsDownstream(r: LabelsRequest): Promise<StringsResponse | SeriesResponse> {
     // Label values is a GET-only endpoint in Prometheus: Thanos sends it as a GET (labels_codec.go).
-    const d = await this.post<StringsResponse | SeriesResponse>(r.path, encodeLabelsRequest(r), r.headers, r.op === 'series' ? decodeSeries : decodeStrings, r.op === 'label_values' ? 'GET' : 'POST');
+    const d = await this.post<StringsResponse | SeriesResponse>(r.path, encodeLabelsRequest(r), r.headers, r.op === 'series' ? decodeSeries : decodeStrings, r.op === 'label_values' ? 'GET' : 'POST', r.signal);
     if (d.noStore) this.noStore.add(d.answer);
     return d.answer;
   }
 
   // ---- downstream -------------------------------------------------------------------------------
 
-  private async withRetries<T>(tripperware: string, maxRetries: number, fn: () => Promise<T>): Promise<T> {
+  private async withRetries<T>(tripperware: string, maxRetries: number, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const attempts = Math.max(1, maxRetries);
     let tries = 0;
     let last: unknown;
     try {
       for (; tries < attempts; tries++) {
+        // The client went away (or we are stopping): no further attempts.
+        if (signal?.aborted || this.signal.aborted) throw new Error('request cancelled');
         try {
           return await fn();
         } catch (e) {
           if (e instanceof HttpError && Math.floor(e.status / 100) !== 5) throw e;
-          if (e instanceof ResponseFormatError || e instanceof ParamError) throw e;
+          if (e instanceof ResponseFormatError || e instanceof ParamError || signal?.aborted) throw e;
           last = e;
           this.o.log.warn('error processing request', { try: tries, err: (e as Error).message, tripperware });
           if (tries + 1 < attempts) await sleep(this.o.backoffMs ? this.o.backoffMs(tries) : backoff(tries), this.signal);
@@ -363,7 +365,7 @@ export class QueryFrontend {
     }
   }
 
-  private async post<A extends ApiResponse>(path: string, form: URLSearchParams, headers: Array<[string, string]>, decode: (t: string) => A, method: 'GET' | 'POST' = 'POST'): Promise<Downstream<A>> {
+  private async post<A extends ApiResponse>(path: string, form: URLSearchParams, headers: Array<[string, string]>, decode: (t: string) => A, method: 'GET' | 'POST', signal?: AbortSignal): Promise<Downstream<A>> {
     const h = new Headers();
     for (const [k, v] of headers) h.append(k, v);
     let url = this.downstream + path;
@@ -373,7 +375,7 @@ export class QueryFrontend {
       h.set('content-type', 'application/x-www-form-urlencoded');
       body = form.toString();
     }
-    const res = await this.o.fetch(url, { method, body, headers: h });
+    const res = await this.o.fetch(url, { method, body, headers: h, signal });
     const text = await res.text();
     if (res.status < 200 || res.status > 299) throw new HttpError(res.status, text, res.headers.get('content-type') ?? 'text/plain');
     return { answer: decode(text), noStore: (res.headers.get('cache-control') ?? '').includes('no-store') };
@@ -385,14 +387,14 @@ export class QueryFrontend {
     for (const [k, v] of req.headers) if (!HOP_BY_HOP.has(k)) headers.append(k, v);
     const target = this.downstream + url.pathname + url.search;
     const one = async (): Promise<Response> => {
-      const res = await this.o.fetch(target, { method: req.method, headers, body: body as Uint8Array<ArrayBuffer> | undefined, redirect: 'manual' });
+      const res = await this.o.fetch(target, { method: req.method, headers, body: body as Uint8Array<ArrayBuffer> | undefined, redirect: 'manual', signal: req.signal });
       const buf = new Uint8Array(await res.arrayBuffer());
       if (attempts > 1 && res.status >= 500) throw new HttpError(res.status, new TextDecoder().decode(buf), res.headers.get('content-type') ?? 'text/plain');
       const out = new Headers();
       for (const [k, v] of res.headers) if (!HOP_BY_HOP.has(k) && k !== 'content-encoding' && k !== 'content-length') out.append(k, v);
       return new Response(res.status === 204 || res.status === 304 ? null : buf, { status: res.status, headers: out });
     };
-    return attempts > 1 ? this.withRetries(tripperware, attempts, one) : one();
+    return attempts > 1 ? this.withRetries(tripperware, attempts, one, req.signal) : one();
   }
 }
 

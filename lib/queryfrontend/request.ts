@@ -22,6 +22,8 @@ interface Common {
   tenant: string;
   /** The split interval this request is a piece of (0: not split); part of its cache key. */
   splitInterval: number;
+  /** The client's request signal: pieces still running are cancelled when the client goes away. */
+  signal?: AbortSignal;
 }
 
 export interface RangeRequest extends Common {
@@ -91,6 +93,7 @@ export interface DecodeContext {
   headers: Headers;
   /** Header names forwarded downstream (--query-frontend.forward-header, plus THANOS-TENANT). */
   forwardHeaders: readonly string[];
+  signal?: AbortSignal;
 }
 
 function common(p: URLSearchParams, c: DecodeContext, partialDefault: boolean, start: number, end: number): Common {
@@ -106,6 +109,7 @@ function common(p: URLSearchParams, c: DecodeContext, partialDefault: boolean, s
     noStore: cc.includes('no-store'),
     tenant: c.headers.get('thanos-tenant') || 'anonymous',
     splitInterval: 0,
+    signal: c.signal,
   };
 }
 

@@ -296,4 +296,51 @@ test('labels: split by interval, answers merged into one sorted list', async () 
   assert.equal(body.data, [`l${T0}`, `l${T0 + DAY}`]);
 });
 
+test('proxying, CORS, gzip, slow query log, and a client that goes away', async () => {
+  const logs: string[] = [];
+  const seenSignals: Array<AbortSignal | undefined> = [];
+  let calls = 0;
+  const fe = new QueryFrontend({
+    downstreamUrl: 'http://downstream:9090/',
+    range: { splitIntervalMs: H, alignRangeWithStep: true, requestDownsampled: true, maxRetries: 5, maxQueryLengthMs: 0, maxQueryParallelism: 2, maxFreshnessMs: MIN, partialResponse: true },
+    labels: { splitIntervalMs: DAY, maxRetries: 5, maxQueryParallelism: 14, maxFreshnessMs: MIN, partialResponse: true, defaultTimeRangeMs: DAY },
+    instantMaxRetries: 3, forwardHeaders: ['X-Scope'], compressResponses: true, logQueriesLongerThanMs: -1, disableCors: false,
+    log: createLogger({ level: 'info', write: (l) => void logs.push(l) }), backoffMs: () => 1, now: () => T0 + DAY,
+    fetch: async (url, init) => {
+      calls++;
+      seenSignals.push(init?.signal ?? undefined);
+      const u = new URL(url);
+      if (u.pathname === '/api/v1/query') {
+        const h = new Headers(init?.headers);
+        return Response.json({ status: 'success', data: { resultType: 'vector', result: [], scope: h.get('x-scope') } });
+      }
+      if (u.pathname === '/api/v1/status/config') return new Response('{"status":"success","data":{"yaml":""}}', { status: 200, headers: { 'content-type': 'application/json', 'x-extra': '1' } });
+      // Range pieces hang until the client goes away.
+      return new Promise<Response>((_, reject) => init?.signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+    },
+  });
+  const inst = await fe.handle(new Request('http://fe/api/v1/query?query=up&time=1', { headers: { 'X-Scope': 'team-a', 'Accept-Encoding': 'gzip' } }));
+  assert.is(inst.status, 200);
+  assert.is(inst.headers.get('content-encoding'), 'gzip');
+  assert.is(inst.headers.get('access-control-allow-origin'), '*');
+  const text = new TextDecoder().decode(new Uint8Array(await new Response(inst.body!.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer()));
+  assert.is(JSON.parse(text).data.scope, 'team-a', 'headers reach the downstream of proxied paths');
+  const other = await fe.handle(new Request('http://fe/api/v1/status/config'));
+  assert.is(other.headers.get('x-extra'), '1');
+  assert.ok(logs.some((l) => l.includes('slow query detected') && l.includes('param_query=up')), logs.join('\n'));
+  // The client aborts a 3-piece range query: the running pieces are cancelled, nothing is retried.
+  const ac = new AbortController();
+  calls = 0;
+  const q = new URLSearchParams({ query: 'up', start: String(T0 / 1000), end: String((T0 + 3 * H) / 1000), step: '60' });
+  const pending = fe.handle(new Request(`http://fe/api/v1/query_range?${q}`, { signal: ac.signal }));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.is(calls, 2, 'max-query-parallelism bounds the pieces in flight');
+  ac.abort();
+  const res = await pending;
+  assert.is(res.status, 500);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.is(calls, 2, 'no retries and no further pieces after the client went away');
+  assert.ok(seenSignals.slice(-2).every((sg) => sg?.aborted));
+});
+
 test.run();
