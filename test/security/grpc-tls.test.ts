@@ -14,6 +14,18 @@ import { loadClientTls, loadServerTls, TlsConfigError, type ClientTlsFiles } fro
 import { Registry } from '../../host/metrics.ts';
 import { GrpcError, GrpcStatus, type GrpcServices } from '../../host/index.ts';
 import { makeTestPki, type TestPki } from './certs.ts';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseManifest, ManifestError } from '../../host/manifest.ts';
+import { planManifest } from '../../host/main.ts';
+import { runGroup } from '../../host/lifecycle.ts';
+import { createLogger } from '../../host/log.ts';
+import { createCapabilities } from '../../host/capabilities.ts';
+import { Permissions } from '../../host/permissions.ts';
+import { PermissionDenied } from '../../host/index.ts';
+import { createJsCore } from '../../lib/core/mod.ts';
+import { freePort } from '../harness/ports.ts';
+import { INFO_METHOD, decodeInfoResponse, encodeInfoRequest } from '../../lib/proto/info.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -291,6 +303,75 @@ test('tracing: the client injects the active context into the metadata; the serv
     c.close();
     await srv.close(100);
   }
+});
+
+const SLEEPY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/host/sleepy/mod.ts');
+
+test('plugins.yaml grpcTls: the component\'s listener serves mTLS, paths relative to the manifest; errors name the key and line', async () => {
+  const dir = fs.mkdtempSync(`${pki.dir}/manifest-`);
+  fs.mkdirSync(`${dir}/tls`);
+  for (const [from, to] of [[pki.server.cert, 'tls/s.crt'], [pki.server.key, 'tls/s.key'], [pki.ca, 'tls/ca.crt']] as const) fs.copyFileSync(from, `${dir}/${to}`);
+  const [hp, gp] = [await freePort(), await freePort()];
+  const use = `./${path.relative(dir, SLEEPY)}`;
+  const yaml = (grpcTls: string, extra = '') => `apiVersion: 1
+components:
+  - id: sleepy
+    use: ${use}
+    http: 127.0.0.1:${hp}
+    grpc: 127.0.0.1:${gp}
+    grpcTls: ${grpcTls}
+${extra}`;
+  // Errors: key and line.
+  const bad: Array<[string, RegExp]> = [
+    ['{ certFile: tls/s.crt, keyFile: tls/s.key, minVersion: 1.4 }', /plugins\.yaml:7: components\[0\]\.grpcTls: invalid TLS version: 1\.4/],
+    ['{ certFile: tls/s.crt, keyFile: tls/s.key, clientCA: tls/ca.crt }', /components\[0\]\.grpcTls\.clientCA: unknown key "clientCA"/],
+    ['{ certFile: tls/s.crt, keyFile: tls/s.key, curves: [CurveP999] }', /invalid curve: CurveP999/],
+  ];
+  for (const [t, re] of bad) assert.throws(() => parseManifest(yaml(t), `${dir}/plugins.yaml`), (e: Error) => e instanceof ManifestError && re.test(e.message));
+  const log = createLogger({ level: 'error', write: () => {} });
+  for (const [t, re] of [
+    ['{ certFile: tls/missing.crt, keyFile: tls/s.key }', /components\[0\]\.grpcTls: .*missing\.crt: ENOENT/],
+    ['{ clientCaFile: tls/ca.crt }', /components\[0\]\.grpcTls: when a client CA is used a server key and certificate must also be provided/],
+  ] as const) {
+    await planManifest(parseManifest(yaml(t), `${dir}/plugins.yaml`), log).then(() => assert.unreachable(t), (e: Error) => assert.match(e.message, re));
+  }
+  // A working one, served for real.
+  const m = parseManifest(yaml('{ certFile: tls/s.crt, keyFile: tls/s.key, clientCaFile: tls/ca.crt, minVersion: 1.2 }', '    grpcMaxConnectionAge: 10m\n'), `${dir}/plugins.yaml`);
+  assert.equal(m.components[0]!.grpcTls, { certFile: 'tls/s.crt', keyFile: 'tls/s.key', clientCaFile: 'tls/ca.crt', minVersion: '1.2', ciphers: undefined, curves: undefined });
+  const units = await planManifest(m, log);
+  assert.is(units[0]!.grpcTls?.certFile, `${dir}/tls/s.crt`);
+  assert.is(units[0]!.grpcMaxConnectionAgeMs, 600_000);
+  const stop = new AbortController();
+  const done = runGroup(units, { log, core: async () => createJsCore(), gracePeriodMs: 5000, handleSignals: false, signal: stop.signal });
+  const ok = client(`127.0.0.1:${gp}`, { certFile: pki.client.cert, keyFile: pki.client.key, caFile: pki.ca });
+  try {
+    let info;
+    for (let i = 0; i < 200 && !info; i++) {
+      info = await ok.unary(INFO_METHOD, {}, encodeInfoRequest, decodeInfoResponse, { timeoutMs: 3000 }).catch(() => undefined);
+      if (!info) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.is(info?.componentType, 'store');
+    assert.is((await handshake(gp, 'TLSv1.2')).version, 'TLSv1.2', 'minVersion: 1.2 from the manifest');
+    await refused(client(`127.0.0.1:${gp}`), 'plaintext client');
+    const metrics = await (await fetch(`http://127.0.0.1:${hp}/metrics`)).text();
+    assert.match(metrics, /^grpc_server_handled_total\{grpc_type="unary",grpc_service="thanos.info.Info",grpc_method="Info",grpc_code="OK"\} [1-9]/m, 'served gRPC metrics are on the component\'s /metrics');
+    assert.match(metrics, /^grpc_server_started_total\{grpc_type="server_stream",grpc_service="test.Echo",grpc_method="Count"\} 0$/m);
+  } finally {
+    ok.close();
+    stop.abort();
+    assert.is((await done).code, 0);
+  }
+});
+
+test('ctx.grpcDial tls: the files are read for the plugin, so its read grant must cover them', () => {
+  const perms = new Permissions({
+    pluginId: 'component:q', request: { net: true, read: true }, grant: { net: true, read: [pki.ca] }, grantKey: 'components[0].permissions', grantBaseDir: pki.dir,
+  });
+  const caps = createCapabilities({ permissions: perms, log: createLogger({ level: 'error', write: () => {} }), metrics: new Registry() });
+  caps.grpcDial('127.0.0.1:1', { tls: { caFile: pki.ca } }).close();
+  assert.throws(() => caps.grpcDial('127.0.0.1:1', { tls: { caFile: pki.ca, certFile: pki.client.cert, keyFile: pki.client.key } }),
+    (e: Error) => e instanceof PermissionDenied && /grpcDial\(.*client\.crt\).*components\[0\]\.permissions\.read/.test(e.message));
+  assert.throws(() => caps.grpcDial('127.0.0.1:1', { tls: { caFile: `${pki.dir}/elsewhere.crt` } }), (e: Error) => e instanceof PermissionDenied);
 });
 
 test.run();
