@@ -22,7 +22,7 @@ import { Permissions } from '../../host/permissions.ts';
 import { createLogger } from '../../host/log.ts';
 import { createJsCore } from '../../lib/core/mod.ts';
 import { definePlugin, type Component } from '../../host/index.ts';
-import { parseWebConfig, WebConfigError, BasicAuthenticator, checkClientCert, type WebTlsConfig } from '../../lib/web/webconfig.ts';
+import { parseWebConfig, WebConfigError, BasicAuthenticator, checkClientCert, RateLimiter, type WebTlsConfig } from '../../lib/web/webconfig.ts';
 import { handlerNamer, QUERY_API_ROUTES } from '../../lib/web/handlers.ts';
 import { WebConfigSource } from '../../host/server/webconfig.ts';
 import { freePort } from '../harness/ports.ts';
@@ -212,6 +212,21 @@ test('basic auth: cached verified results, unknown users compared against a deco
   const results = await Promise.all(Array.from({ length: 400 }, (_, i) => slow.check(users, hdr('alice', `p${i}`))));
   assert.ok(results.includes('busy'), 'past the bound requests are turned away');
   assert.ok(results.filter((r) => r === 'denied').length >= 200);
+});
+
+test('rate_limit: a token bucket like x/time/rate (burst, one token per interval)', () => {
+  let now = 0;
+  const r = new RateLimiter(2, 1000, () => now);
+  assert.equal([r.allow(), r.allow(), r.allow()], [true, true, false], 'the burst, then refused');
+  now = 500;
+  assert.is(r.allow(), false, 'half a token');
+  now = 1000;
+  assert.is(r.allow(), true, 'one interval: one token');
+  now = 60_000;
+  assert.equal([r.allow(), r.allow(), r.allow()], [true, true, false], 'never more than the burst saved up');
+  assert.is(new RateLimiter(0, 1000, () => now).allow(), false, 'burst 0 allows nothing (as rate.NewLimiter)');
+  assert.equal(parseWebConfig('rate_limit:\n  burst: 5\n  interval: 250ms\n', 'w').rateLimit, { burst: 5, intervalMs: 250 });
+  assert.is(parseWebConfig('rate_limit:\n  burst: 5\n', 'w').rateLimit, undefined, 'interval 0: off');
 });
 
 test('client certificate policies and client_allowed_sans (after the handshake)', () => {
