@@ -33,16 +33,53 @@ export function tlsPairProblem(t: TlsFiles): string | undefined {
 
 const utf8 = new TextDecoder();
 
+/** How often a tls_config fetch looks at its files for a rotation (Thanos re-reads them too). */
+export const TLS_RELOAD_CHECK_MS = 10_000;
+
 /**
  * The fetch for a tls_config block: ctx.fetch when the block is empty, else ctx.httpClient with the
  * files' contents. A file outside the plugin's `read` grant fails with the grant's PermissionDenied
  * (unchanged, so callers can recognise it); a missing or unusable file fails naming `where`.
+ * Rotated files are picked up: at most every `reloadCheckMs` a request first re-reads the files and,
+ * when their contents changed, builds a client from them (Thanos's client re-reads the CA when it
+ * changes and the client certificate on every handshake). A rotation caught half written (unusable)
+ * keeps the previous settings until the next check.
  */
-export async function tlsFetch(ctx: Pick<Capabilities, 'fetch' | 'httpClient' | 'fs'>, t: TlsFiles, where: string): Promise<FetchFunction> {
+export async function tlsFetch(ctx: Pick<Capabilities, 'fetch' | 'httpClient' | 'fs'>, t: TlsFiles, where: string, o: { reloadCheckMs?: number } = {}): Promise<FetchFunction> {
   if (!customTls(t)) return (input, init) => ctx.fetch(input, init);
   const pair = tlsPairProblem(t);
   if (pair) throw new Error(`${where}: ${pair}`);
   if (!ctx.httpClient) throw new Error(`${where}: this host offers no TLS client settings (ctx.httpClient)`);
+  let pems = await readPems(ctx, t, where);
+  let current = tlsClient(ctx, t, pems, where);
+  if (!t.caFile && !t.certFile) return current;
+  const every = o.reloadCheckMs ?? TLS_RELOAD_CHECK_MS;
+  let checkedAt = Date.now();
+  let checking: Promise<void> | undefined;
+  const check = async () => {
+    try {
+      const now = await readPems(ctx, t, where);
+      if (now.ca === pems.ca && now.cert === pems.cert && now.key === pems.key) return;
+      current = tlsClient(ctx, t, now, where);
+      pems = now;
+    } catch {
+      // Mid-rotation (a file missing, or a key not matching its certificate yet): the previous
+      // settings stay until the next check.
+    }
+  };
+  return async (input, init) => {
+    if (Date.now() - checkedAt >= every) {
+      checkedAt = Date.now();
+      checking ??= check().finally(() => { checking = undefined; });
+    }
+    if (checking) await checking;
+    return current(input, init);
+  };
+}
+
+interface Pems { ca?: string; cert?: string; key?: string }
+
+async function readPems(ctx: Pick<Capabilities, 'fs'>, t: TlsFiles, where: string): Promise<Pems> {
   const read = async (file: string, what: string): Promise<string | undefined> => {
     if (!file) return undefined;
     try {
@@ -52,18 +89,23 @@ export async function tlsFetch(ctx: Pick<Capabilities, 'fetch' | 'httpClient' | 
       throw new Error(`${where}: unable to load specified ${what} ${file}: ${(err as Error).message}`, { cause: err });
     }
   };
+  const p = { ca: await read(t.caFile, 'CA cert'), cert: await read(t.certFile, 'client cert'), key: await read(t.keyFile, 'client key') };
+  if (p.ca !== undefined && !p.ca.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new Error(`${where}: unable to use specified CA cert ${t.caFile} (no PEM certificate in it)`);
+  }
+  return p;
+}
+
+function tlsClient(ctx: Pick<Capabilities, 'httpClient'>, t: TlsFiles, p: Pems, where: string): FetchFunction {
   const opts: TlsClientOptions = {
-    caPem: await read(t.caFile, 'CA cert'),
-    certPem: await read(t.certFile, 'client cert'),
-    keyPem: await read(t.keyFile, 'client key'),
+    caPem: p.ca,
+    certPem: p.cert,
+    keyPem: p.key,
     serverName: t.serverName || undefined,
     insecureSkipVerify: t.insecureSkipVerify || undefined,
   };
-  if (opts.caPem !== undefined && !opts.caPem.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new Error(`${where}: unable to use specified CA cert ${t.caFile} (no PEM certificate in it)`);
-  }
   try {
-    return ctx.httpClient(opts);
+    return ctx.httpClient!(opts);
   } catch (err) {
     throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
   }

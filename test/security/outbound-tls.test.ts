@@ -20,6 +20,7 @@ import { readAll } from '../../lib/objstore/bucket.ts';
 import plugin, { createS3Bucket } from '../../plugins/objstore/s3/mod.ts';
 import { freePort } from '../harness/ports.ts';
 import { parseManifest } from '../../host/manifest.ts';
+import { tlsFetch } from '../../lib/net/tlsclient.ts';
 import { buildObjstore } from '../../host/main.ts';
 import { STARTUP_MS } from '../harness/startup.ts';
 import { makeTestPki, type CertPair } from './certs.ts';
@@ -176,6 +177,21 @@ test('ctx.httpClient: unusable settings fail when the client is made', () => {
   assert.throws(() => c.httpClient!({ caPem: 'not a certificate' }), /caPem holds no PEM certificate/);
   assert.throws(() => c.httpClient!({ certPem: fs.readFileSync(pki.client.cert, 'utf8') }), /needs its key/);
   assert.throws(() => c.httpClient!({ certPem: fs.readFileSync(pki.client.cert, 'utf8'), keyPem: fs.readFileSync(pki.server.key, 'utf8') }), /unusable TLS settings/);
+});
+
+test('tls_config files are re-read: a rotated ca_file is used from the next check on', async () => {
+  const ca = path.join(work, 'rotating-ca.crt');
+  fs.copyFileSync(pki.other.ca, ca);
+  const c = caps({ net: [`127.0.0.1:${plainTls}`], read: [work] }, { net: true, read: true });
+  const f = await tlsFetch(c, { caFile: ca, certFile: '', keyFile: '', serverName: '', insecureSkipVerify: false }, 'test.tls_config', { reloadCheckMs: 0 });
+  const before = await failure(f(`https://127.0.0.1:${plainTls}/`));
+  assert.match(before, /certificate/i, before);
+  fs.writeFileSync(ca, 'half a rotation');
+  await failure(f(`https://127.0.0.1:${plainTls}/`)); // unusable new contents: the previous settings stay
+  fs.copyFileSync(pki.ca, ca);
+  const res = await f(`https://127.0.0.1:${plainTls}/`);
+  await res.arrayBuffer();
+  assert.ok(res.status > 0, 'answered over TLS with the rotated CA');
 });
 
 // A plugin in its own Deno process (isolation: process; the S3 SDK needs sys access Deno's grant
