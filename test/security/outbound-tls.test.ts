@@ -214,7 +214,7 @@ async function isolatedProbe(config: Record<string, unknown>, read: string[] = [
 }
 
 let probePort = 0;
-test('isolation: process: tls_config through the plugin\'s Deno client: ca_file works, none fails, server_name refused, read grant applies', async () => {
+test('isolation: process: tls_config through the plugin\'s Deno client: ca_file works, none fails, server_name refused, client certificates work, read grant applies', async () => {
   const backend = await freePort();
   const srv = http.createServer((_req, res) => res.end('probe-ok'));
   await new Promise<void>((r) => srv.listen(backend, '127.0.0.1', () => r()));
@@ -226,7 +226,15 @@ test('isolation: process: tls_config through the plugin\'s Deno client: ca_file 
   assert.match(none, /certificate|UnknownIssuer|invalid peer/i, none);
   const named = await failure(isolatedProbe({ url, ca_file: pki.ca, server_name: 'localhost' }));
   assert.match(named, /server_name\) is not available to a plugin with isolation: process/, named);
-  const denied = await failure(isolatedProbe({ url, ca_file: pki.ca }, [work]));
+  // A server asking for a client certificate: Deno's client presents cert_file/key_file.
+  const mutualPort = await terminator(pki.server, backend, pki.ca);
+  const mutual = `https://127.0.0.1:${mutualPort}/`;
+  probePort = mutualPort;
+  assert.is(await isolatedProbe({ url: mutual, ca_file: pki.ca, cert_file: pki.client.cert, key_file: pki.client.key }), 'probe-ok');
+  await failure(isolatedProbe({ url: mutual, ca_file: pki.ca }));
+  probePort = await terminator(pki.server, backend);
+  const url2 = `https://127.0.0.1:${probePort}/`;
+  const denied = await failure(isolatedProbe({ url: url2, ca_file: pki.ca }, [work]));
   assert.match(denied, /permission denied: plugin objstore:tlsprobe called fs\.readFile\(.*ca\.crt\); grant it with objstore\[0\]\.permissions\.read/, denied);
 });
 
