@@ -26,6 +26,7 @@ import { PermissionDenied } from '../../host/index.ts';
 import { createJsCore } from '../../lib/core/mod.ts';
 import { freePort } from '../harness/ports.ts';
 import { INFO_METHOD, decodeInfoResponse, encodeInfoRequest } from '../../lib/proto/info.ts';
+import { parseReceiveConfig } from '../../plugins/component/receive/config.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -303,6 +304,54 @@ test('tracing: the client injects the active context into the metadata; the serv
     c.close();
     await srv.close(100);
   }
+});
+
+test('client certificate rotation: each new connection presents the certificate the files hold now', async () => {
+  const dir = fs.mkdtempSync(`${pki.dir}/crot-`);
+  const files = { certFile: `${dir}/c.crt`, keyFile: `${dir}/c.key` };
+  fs.copyFileSync(pki.client.cert, files.certFile);
+  fs.copyFileSync(pki.client.key, files.keyFile);
+  const clientTls = loadClientTls({ secure: true, caFile: pki.ca, ...files, reloadIntervalMs: 50 })!;
+  const srv = await serve();
+  const fresh = () => new RawGrpcClient(srv.address, { tls: clientTls, channelOptions: { 'grpc.initial_reconnect_backoff_ms': 100 } });
+  try {
+    const a = fresh();
+    try {
+      assert.is(await echo(a), 'echo:hi');
+    } finally {
+      a.close();
+    }
+    // Swap in a certificate the server does not trust (key first, then certificate: a pair that
+    // does not match in between is skipped, the old one stays in use).
+    fs.copyFileSync(pki.other.client.key, files.keyFile);
+    fs.copyFileSync(pki.other.client.cert, files.certFile);
+    let refusedNow = false;
+    for (let i = 0; i < 100 && !refusedNow; i++) {
+      const c = fresh();
+      try {
+        await echo(c);
+        await new Promise((r) => setTimeout(r, 50));
+      } catch (err) {
+        refusedNow = (err as GrpcError).code === GrpcStatus.Unavailable;
+      } finally {
+        c.close();
+      }
+    }
+    assert.ok(refusedNow, 'the rotated (untrusted) client certificate is presented by a new connection');
+  } finally {
+    clientTls.close();
+    await srv.close(100);
+  }
+});
+
+test('receive: --remote-write.client-tls-* configure the forwarding client as Thanos\'s', () => {
+  const base = { labels: { replica: 'a' } };
+  const c = parseReceiveConfig({ ...base, rwClientTlsSecure: true, rwClientTlsCa: 'ca.crt', rwClientTlsCert: 'c.crt', rwClientTlsKey: 'c.key', rwClientServerName: 'recv' });
+  assert.equal(c.forwardTls, { minVersion: '1.3', certFile: 'c.crt', keyFile: 'c.key', caFile: 'ca.crt', serverName: 'recv' });
+  assert.is(parseReceiveConfig(base).forwardTls, undefined, 'plaintext by default');
+  assert.equal(parseReceiveConfig({ ...base, rwClientTlsSkipVerify: true }).forwardTlsIgnored, ['rwClientTlsSkipVerify']);
+  assert.throws(() => parseReceiveConfig({ ...base, rwClientTlsSecure: true, rwClientTlsKey: 'c.key' }), /rwClientTlsCert.*both client key and certificate must be provided/);
+  assert.throws(() => parseReceiveConfig({ ...base, rwClientTlsMinVersion: '1.5' }), /invalid TLS version: 1\.5/);
 });
 
 const SLEEPY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/host/sleepy/mod.ts');
