@@ -79,7 +79,11 @@ export function instrumentHandler(handler: FetchHandler, ins: () => HttpInstrume
       for (const [handler, methods] of Object.entries(i.preCreate ?? {})) {
         for (const method of methods) {
           const t: Record<string, string> = i.tenant ? { tenant: i.tenant.default } : {};
-          f.requests.inc({ code: '200', handler, method, ...t }, 0);
+          const labels = { code: '200', handler, method, ...t };
+          f.requests.inc(labels, 0);
+          f.duration.init?.(labels);
+          f.requestSize.init?.(labels);
+          f.responseSize.init?.(labels);
           f.inflight.inc({ handler, method: method.toUpperCase(), ...t }, 0);
         }
       }

@@ -366,6 +366,8 @@ test('Thanos HTTP metrics: handler names, labels, buckets, pre-created series; u
     for (const h of ['query', 'query_range']) {
       for (const m of ['get', 'post']) assert.match(m0, new RegExp(`^http_requests_total\\{code="200",handler="${h}",method="${m}"\\} 0$`, 'm'), `${h} ${m} pre-created`);
       assert.match(m0, new RegExp(`^http_inflight_requests\\{handler="${h}",method="GET"\\} 0$`, 'm'));
+      assert.match(m0, new RegExp(`^http_request_duration_seconds_bucket\\{code="200",handler="${h}",method="get",le="0.001"\\} 0$`, 'm'), 'duration histogram pre-created');
+      assert.match(m0, new RegExp(`^http_request_size_bytes_count\\{code="200",handler="${h}",method="post"\\} 0$`, 'm'));
     }
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const r = await fetch(`${base}/api/v1/query?query=up`, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
