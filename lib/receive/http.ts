@@ -74,7 +74,7 @@ export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Re
   /** Thanos's order: head series limit, body size (Content-Length, then read and decoded), series, samples. */
   async function limitedWrite(req: Request, replica: number): Promise<{ status: number; message: string }> {
     const tid = tenantOf(req);
-    if (!validTenant(tid)) return { status: 400, message: `invalid tenant ${JSON.stringify(tid)}` };
+    if (!validTenant(tid)) return { status: 400, message: 'tenant name not valid' };
     const lim = o.limiter;
     let sizeLimit = 0;
     if (lim) {

@@ -6,9 +6,15 @@ import { compareStrings, labelsFromRecord, type Label } from '../labels/mod.ts';
 import { Shipper } from '../shipper/shipper.ts';
 import { HeadDB } from '../tsdb/head/db.ts';
 
-/** A tenant id becomes a directory name under the TSDB root: [A-Za-z0-9_.-]{1,128}, not "." or "..". */
+const utf8 = new TextEncoder();
+
+/**
+ * Thanos's IsTenantValid (the tenant is its own path.Base: no "/", not empty), as a tenant id becomes
+ * one directory under the TSDB root. Stricter where Thanos lets a name through that is no directory of
+ * its own or none at all: "." and "..", a NUL byte, more than 255 bytes (a file name's limit).
+ */
 export function validTenant(t: string): boolean {
-  return /^[A-Za-z0-9_.-]{1,128}$/.test(t) && t !== '.' && t !== '..';
+  return t !== '' && t !== '.' && t !== '..' && !t.includes('/') && !t.includes('\0') && (t.length <= 85 || utf8.encode(t).length <= 255);
 }
 
 export interface Tenant {

@@ -86,18 +86,21 @@ test('receive: THANOS-TENANT is read when the configured header is absent; --rec
     assert.equal(await w([ts({ __name__: 'm', i: '1' }, [[1000, 1]])], { 'X-Org': 'hdr', 'THANOS-TENANT': 'internal' }), { status: 200, text: '' });
     assert.equal(await w([ts({ __name__: 'm', i: '2' }, [[1000, 1]])], { 'THANOS-TENANT': 'internal' }), { status: 200, text: '' });
     assert.equal(await w([ts({ __name__: 'm', i: '3' }, [[1000, 1]])]), { status: 200, text: '' });
+    // Thanos's IsTenantValid takes any name without "/" (a directory of its own); "..", "a/b" are refused
+    assert.equal(await w([ts({ __name__: 'm', i: '9' }, [[1000, 1]])], { 'X-Org': 'acme:prod eu' }), { status: 200, text: '' });
+    for (const bad of ['..', 'a/b', '/']) assert.equal(await w([ts({ __name__: 'm', i: '0' }, [[1000, 1]])], { 'X-Org': bad }), { status: 400, text: 'tenant name not valid\n' }, bad);
     // split: org="s1" → tenant s1 without the org label; a series without org stays with the header's tenant
     assert.equal(await w([ts({ __name__: 'm', i: '4', org: 's1' }, [[1000, 1]]), ts({ __name__: 'm', i: '5' }, [[1000, 1]]), ts({ __name__: 'm', i: '6' }, [[1000, 1]])], { 'X-Org': 'hdr' }), { status: 200, text: '' });
     const bad = await w([ts({ __name__: 'm', i: '7', org: '../x' }, [[1000, 1]]), ts({ __name__: 'm', i: '8' }, [[1000, 1]])], { 'X-Org': 'hdr' });
     assert.is(bad.status, 400);
     assert.match(bad.text, /tenant name not valid/);
-    assert.equal(rc.tenants(), ['default-tenant', 'hdr', 'internal', 's1']);
+    assert.equal(rc.tenants(), ['acme:prod eu', 'default-tenant', 'hdr', 'internal', 's1']);
     const got = await collect(rc.store.series(seriesRequest({ minTime: 0, maxTime: 10_000, matchers: [{ type: '=', name: '__name__', value: 'm' }] }), new AbortController().signal));
     assert.equal(got.map(labelsRec).map((l) => `${l.tenant_id} ${l.i} ${l.org ?? '-'}`).sort(), [
-      'default-tenant 3 -', 'hdr 1 -', 'hdr 5 -', 'hdr 6 -', 'internal 2 -', 's1 4 -',
+      'acme:prod eu 9 -', 'default-tenant 3 -', 'hdr 1 -', 'hdr 5 -', 'hdr 6 -', 'internal 2 -', 's1 4 -',
     ]);
     // one label set per tenant in Info
-    assert.equal(rc.info().labelSets.map((ls) => (ls as Record<string, string>).tenant_id).sort(), ['default-tenant', 'hdr', 'internal', 's1']);
+    assert.equal((rc.info!().labelSets ?? []).map((ls) => ls.tenant_id).sort(), ['acme:prod eu', 'default-tenant', 'hdr', 'internal', 's1']);
     assert.throws(() => parseReceiveConfig({ tsdbPath: root, labels: ['replica="r0"'], tenantCertificateField: 'commonName' }), /receive\.tenant-certificate-field/);
     assert.throws(() => parseQueryConfig({ tenantCertificateField: 'organization' }), /query\.tenant-certificate-field/);
     assert.throws(() => parseQueryConfig({ defaultTenantId: 'a/b' }), /tenant name not valid/);
