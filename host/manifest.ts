@@ -32,6 +32,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { parseFlagDuration } from '../lib/sdk/flags.ts';
+import { ConfigError } from '../lib/sdk/errors.ts';
+import { tracingConfigFromObject, type TracingConfig } from '../lib/tracing/config.ts';
 import type { PermissionRequest } from './index.ts';
 import { needError, PERMISSION_KINDS } from './permissions.ts';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from './log.ts';
@@ -92,13 +94,15 @@ export interface Manifest {
   log: { level: LogLevel; format: LogFormat };
   core: { backend: 'wasm' | 'js' };
   gracePeriodMs: number;
+  /** `tracing:` (Thanos's --tracing.config YAML: type, config): one tracer provider for the process. */
+  tracing?: TracingConfig;
   objstore: ObjstoreEntry[];
   components: ComponentEntry[];
   /** Line of a manifest key (e.g. `components[1].permissions.net`), for later errors. */
   lineOf(key: string): number | undefined;
 }
 
-const TOP = ['apiVersion', 'log', 'core', 'gracePeriod', 'objstore', 'components'];
+const TOP = ['apiVersion', 'log', 'core', 'gracePeriod', 'tracing', 'objstore', 'components'];
 const OBJ = ['id', 'use', 'config', 'prefix', 'permissions', 'isolation', 'trust'];
 const COMP = ['id', 'use', 'enabled', 'config', 'objstore', 'dependsOn', 'http', 'httpConfig', 'httpLimits', 'grpc', 'dataDir', 'httpGracePeriod', 'grpcGracePeriod', 'permissions', 'isolation', 'trust'];
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -263,6 +267,16 @@ export function parseManifest(text: string, file: string): Manifest {
     }
   }
   const grace = dur(r.gracePeriod, 'gracePeriod');
+  let tracing: TracingConfig | undefined;
+  if (r.tracing !== undefined && r.tracing !== null) {
+    try {
+      tracing = tracingConfigFromObject(mapping(r.tracing, 'tracing'));
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      const detail = err.key && err.message.startsWith(`${err.key}: `) ? err.message.slice(err.key.length + 2) : err.message;
+      fail(err.key ? `tracing.${err.key}` : 'tracing', detail);
+    }
+  }
 
   const list = (v: unknown, key: string): unknown[] => {
     if (v === undefined || v === null) return [];
@@ -380,7 +394,7 @@ export function parseManifest(text: string, file: string): Manifest {
 
   return {
     file, dir: path.dirname(path.resolve(file)), apiVersion: 1, log, core,
-    gracePeriodMs: grace ? parseFlagDuration(grace) : 120_000, objstore, components, lineOf,
+    gracePeriodMs: grace ? parseFlagDuration(grace) : 120_000, tracing, objstore, components, lineOf,
   };
 }
 

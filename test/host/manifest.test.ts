@@ -61,7 +61,7 @@ test('a full manifest parses', () => {
 });
 
 test('unknown keys name file, line and key', () => {
-  fails('apiVersion: 1\ncomponent:\n  - id: x\n', /^\/etc\/thanos\/plugins\.yaml:2: component: unknown key "component" \(expected one of: apiVersion, log, core, gracePeriod, objstore, components\)/);
+  fails('apiVersion: 1\ncomponent:\n  - id: x\n', /^\/etc\/thanos\/plugins\.yaml:2: component: unknown key "component" \(expected one of: apiVersion, log, core, gracePeriod, tracing, objstore, components\)/);
   fails('apiVersion: 1\ncomponents:\n  - id: x\n    use: store\n    confg: {}\n', /plugins\.yaml:5: components\[0\]\.confg: unknown key "confg" in components\[0\]/);
   fails('apiVersion: 1\nobjstore:\n  - id: p\n    use: s3\n    type: S3\n', /plugins\.yaml:5: objstore\[0\]\.type: unknown key "type"/);
   fails('apiVersion: 1\ncomponents:\n  - id: x\n    use: store\n    permissions:\n      network: true\n', /plugins\.yaml:6: components\[0\]\.permissions\.network: unknown key "network".*net, read, write, env/);

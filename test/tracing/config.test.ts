@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseTracingConfig, REFUSED_TRACING_TYPES, type JaegerTracingConfig, type OtlpTracingConfig } from '../../lib/tracing/config.ts';
 import { loadTracingYaml } from '../../host/tracing.ts';
+import { readManifest } from '../../host/manifest.ts';
 
 const otlp = (y: string) => parseTracingConfig(y, 'tracing.yaml') as OtlpTracingConfig;
 const jaeger = (y: string, env: Record<string, string> = {}) => parseTracingConfig(y, 'tracing.yaml', env) as JaegerTracingConfig;
@@ -143,6 +144,24 @@ test('the flags: only one of --tracing.config-file and --tracing.config; an empt
     assert.is((loadTracingYaml({ tracingConfig: 'type: OTLP\nconfig: { client_type: http, insecure: true }' }) as OtlpTracingConfig).url, 'http://localhost:4318/v1/traces');
     assert.throws(() => loadTracingYaml({ tracingConfigFile: join(dir, 'missing.yaml') }), /--tracing.config-file: cannot read .*ENOENT/);
     assert.throws(() => loadTracingYaml({ tracingConfigFile: join(dir, 't.yaml'), tracingConfig: 'type: OTLP' }), /only one of --tracing.config-file and --tracing.config/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('plugins.yaml: a top-level tracing: block, errors naming the manifest line and key', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tracing-manifest-'));
+  try {
+    const file = join(dir, 'plugins.yaml');
+    writeFileSync(file, 'apiVersion: 1\ntracing:\n  type: OTLP\n  config:\n    client_type: grpc\n    endpoint: 127.0.0.1:4317\n    insecure: true\ncomponents: []\n');
+    const m = readManifest(file);
+    assert.is((m.tracing as OtlpTracingConfig).url, 'http://127.0.0.1:4317');
+    writeFileSync(file, 'apiVersion: 1\ntracing:\n  type: OTLP\n  config:\n    client_type: grpc\n    sampler: always\ncomponents: []\n');
+    assert.throws(() => readManifest(file), /plugins\.yaml:6: tracing\.config\.sampler: unknown field "sampler"/);
+    writeFileSync(file, 'apiVersion: 1\ntracing:\n  type: LIGHTSTEP\ncomponents: []\n');
+    assert.throws(() => readManifest(file), /plugins\.yaml:3: tracing\.type: tracing with type LIGHTSTEP is not implemented yet/);
+    writeFileSync(file, 'apiVersion: 1\ncomponents: []\n');
+    assert.is(readManifest(file).tracing, undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -130,4 +130,24 @@ test('one query through thanos query and thanos store is one trace with chained 
   assert.match(query.out.join(''), /\bts=\S+Z caller=[\w.-]+\.ts:\d+ level=info component=query msg=/);
 });
 
+test('thanos run: plugins.yaml tracing: gives the process one provider (service.name "thanos" by default)', async () => {
+  const [http, grpcPort] = [await freePort(), await freePort()];
+  writeFileSync(join(root, 'plugins.yaml'), `apiVersion: 1
+tracing:
+  type: OTLP
+  config: { client_type: http, endpoint: "127.0.0.1:${collector!.port}", insecure: true }
+components:
+  - id: q
+    use: query
+    http: 127.0.0.1:${http}
+    grpc: 127.0.0.1:${grpcPort}
+    permissions: { net: true }
+`);
+  thanos(['run', '-c', 'plugins.yaml']);
+  const q = 'vector(42)';
+  await waitFor('thanos run to answer', STARTUP_MS, async () => ((await fetch(`http://127.0.0.1:${http}/api/v1/query?query=${encodeURIComponent(q)}&time=1`)).status === 200 ? true : undefined));
+  const exec = await waitFor('the run process\'s span', 60_000, async () => collector!.spans.find((s) => s.name === 'instant_query_exec' && s.attributes.query === q));
+  assert.is(exec.service, 'thanos');
+});
+
 test.run();
