@@ -64,7 +64,7 @@ export class SwiftBucket implements Bucket {
   }
 
   private fetcher(what: string, timeoutMs: number) {
-    return (url: string, init: RequestInit) => fetchWithHeaderTimeout((u, i) => (this.opts.fetch ?? this.ctx.fetch)(u, i), url, init, timeoutMs, what);
+    return (url: string, init: RequestInit) => fetchWithHeaderTimeout((u, i) => (this.opts.fetch ? this.opts.fetch(u, i) : this.ctx.fetch(u, i)), url, init, timeoutMs, what);
   }
 
   /** Authenticates (once at a time); `force` drops the current token. */
