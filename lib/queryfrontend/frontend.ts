@@ -159,6 +159,7 @@ export class QueryFrontend {
     split?: ReturnType<Metrics['counter']>;
     retries?: ReturnType<Metrics['histogram']>;
     downsampled?: ReturnType<Metrics['counter']>;
+    duration?: ReturnType<Metrics['histogram']>;
   } = {};
 
   constructor(private readonly o: FrontendOptions) {
@@ -172,6 +173,7 @@ export class QueryFrontend {
       for (const op of ['query', 'query_range', 'label_names', 'label_values', 'series']) this.m.queries.inc({ op }, 0);
       this.m.split = mt.counter('thanos_frontend_split_queries_total', 'Total number of underlying query requests after the split by interval is applied', ['tripperware']);
       this.m.retries = mt.histogram('cortex_query_frontend_retries', 'Number of times a request is retried.', ['tripperware'], [0, 1, 2, 3, 4, 5]);
+      this.m.duration = mt.histogram('cortex_frontend_query_range_duration_seconds', 'Total time spent in seconds doing query range requests.', ['method', 'status_code', 'tripperware'], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
       this.m.downsampled = mt.counter('thanos_frontend_downsampled_extra_queries_total', 'Total number of additional queries for downsampled data', ['tripperware']);
     }
     if (o.range.cache) {
@@ -268,9 +270,27 @@ export class QueryFrontend {
     if (maxLen > 0 && r0.end - r0.start > maxLen) {
       throw apiError(400, 'bad_data', `the query time range exceeds the limit (query length: ${formatGoDuration(r0.end - r0.start)}, limit: ${formatGoDuration(maxLen)})`);
     }
-    const r = this.o.range.alignRangeWithStep ? alignToStep(r0) : r0;
-    if (this.o.range.requestDownsampled && r.autoDownsampling) return this.downsampled(r);
-    return this.splitRange(r);
+    const afterAlign = (r: RangeRequest) => {
+      if (!this.o.range.requestDownsampled) return this.splitRange(r);
+      return this.timed('downsampled', 'query_range', () => (r.autoDownsampling ? this.downsampled(r) : this.splitRange(r)));
+    };
+    if (!this.o.range.alignRangeWithStep) return afterAlign(r0);
+    return this.timed('step_align', 'query_range', () => afterAlign(alignToStep(r0)));
+  }
+
+  /** Cortex's InstrumentMiddleware: time spent in a stage and everything below it. */
+  private async timed<T>(method: string, tripperware: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.m.duration) return fn();
+    const t = performance.now();
+    let code = 'success';
+    try {
+      return await fn();
+    } catch (e) {
+      code = (e as Error)?.message === 'request cancelled' ? 'cancel' : 'error';
+      throw e;
+    } finally {
+      this.m.duration.observe((performance.now() - t) / 1000, { method, status_code: code, tripperware });
+    }
   }
 
   /** max_source_resolution=auto: an empty or partly empty answer is completed from coarser resolutions (Thanos's DownsampledMiddleware). */
@@ -302,14 +322,14 @@ export class QueryFrontend {
     const interval = this.o.range.splitIntervalMs;
     const pieces = interval > 0 ? splitRangeRequest(r, interval) : [{ ...r, query: evaluateAtModifiers(r.query, r.start, r.end) }];
     this.m.split?.inc({ tripperware: 'query_range' }, pieces.length);
-    const answers = await inParallel(pieces, this.o.range.maxQueryParallelism, (p) => this.cachedRange(p));
-    return mergeMatrix(answers);
+    return this.timed('split_by_interval', 'query_range', async () => mergeMatrix(await inParallel(pieces, this.o.range.maxQueryParallelism, (p) => this.cachedRange(p))));
   }
 
   private cachedRange(p: RangeRequest): Promise<MatrixResponse> {
-    const next = (q: RangeRequest) => this.withRetries('query_range', this.o.range.maxRetries, () => this.rangeDownstream(q), q.signal);
-    if (!this.rangeCache) return next(p);
-    return this.rangeCache.do(p, (q) => next(q));
+    const next = (q: RangeRequest) => this.timed('retry', 'query_range', () => this.withRetries('query_range', this.o.range.maxRetries, () => this.rangeDownstream(q), q.signal));
+    const cache = this.rangeCache;
+    if (!cache) return next(p);
+    return this.timed('results_cache', 'query_range', () => cache.do(p, (q) => next(q)));
   }
 
   private async rangeDownstream(r: RangeRequest): Promise<MatrixResponse> {
@@ -324,10 +344,12 @@ export class QueryFrontend {
     const interval = this.o.labels.splitIntervalMs;
     const pieces = interval > 0 ? splitLabelsRequest(r, interval) : [r];
     this.m.split?.inc({ tripperware: 'labels' }, pieces.length);
-    const answers = await inParallel(pieces, this.o.labels.maxQueryParallelism, (p) => {
-      const next = (q: LabelsRequest) => this.withRetries('labels', this.o.labels.maxRetries, () => this.labelsDownstream(q), q.signal);
-      return this.labelsCache ? this.labelsCache.do(p, next) : next(p);
+    const run = () => inParallel(pieces, this.o.labels.maxQueryParallelism, (p) => {
+      const next = (q: LabelsRequest) => this.timed('retry', 'labels', () => this.withRetries('labels', this.o.labels.maxRetries, () => this.labelsDownstream(q), q.signal));
+      const cache = this.labelsCache;
+      return cache ? this.timed('results_cache', 'labels', () => cache.do(p, next)) : next(p);
     });
+    const answers = interval > 0 ? await this.timed('split_interval', 'labels', run) : await run();
     if (answers.length === 0) return r.op === 'series' ? { kind: 'series', data: [], warnings: [] } : { kind: 'strings', data: [], warnings: [] };
     return mergeLabelAnswers(answers);
   }

@@ -271,6 +271,8 @@ test('retries: a 5xx is retried, a 4xx is final, and max-retries bounds the atte
   // One request retried once (tries=1), one answered 4xx at once (tries=0).
   assert.match(registry.render(), /cortex_query_frontend_retries_bucket\{tripperware="query_range",le="0"\} 1\n/);
   assert.match(registry.render(), /cortex_query_frontend_retries_bucket\{tripperware="query_range",le="1"\} 2\n/);
+  assert.match(registry.render(), /cortex_frontend_query_range_duration_seconds_count\{method="split_by_interval",status_code="success",tripperware="query_range"\} 1\n/);
+  assert.match(registry.render(), /cortex_frontend_query_range_duration_seconds_count\{method="retry",status_code="error",tripperware="query_range"\} 1\n/);
 });
 
 test('limits: max-query-length refuses long ranges; bad parameters are 400', async () => {
