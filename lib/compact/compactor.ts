@@ -146,7 +146,7 @@ export class Compactor {
       concurrency: this.o.metaFetchConcurrency,
       filters: [
         ...this.o.filters,
-        new ConsistencyDelayFilter(this.o.consistencyDelayMs),
+        new ConsistencyDelayFilter(this.o.consistencyDelayMs, undefined, opts.metrics),
         new DeletionMarkFilter(-1),
         new ReplicaLabelRemover(this.o.replicaLabels),
         new DeduplicateFilter(),

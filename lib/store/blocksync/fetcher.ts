@@ -118,6 +118,7 @@ export interface MetaFetcherOptions {
 }
 
 interface FetcherMetrics {
+  baseSyncs: Counter;
   syncs: Counter;
   syncFailures: Counter;
   syncDuration: Histogram;
@@ -143,6 +144,8 @@ export class MetaFetcher {
     const mt = opts.metrics;
     if (mt) {
       this.m = {
+        // One fetcher here does what upstream's base fetcher and meta fetcher do together: every sync is a base sync.
+        baseSyncs: mt.counter('thanos_blocks_meta_base_syncs_total', 'Total blocks metadata synchronization attempts by base Fetcher'),
         syncs: mt.counter('thanos_blocks_meta_syncs_total', 'Total blocks metadata synchronization attempts'),
         syncFailures: mt.counter('thanos_blocks_meta_sync_failures_total', 'Total blocks metadata synchronization failures'),
         syncDuration: mt.histogram('thanos_blocks_meta_sync_duration_seconds', 'Duration of the blocks metadata synchronization in seconds', [], [0.01, 1, 10, 100, 300, 600, 1000]),
@@ -157,6 +160,7 @@ export class MetaFetcher {
 
   async fetch(): Promise<FetchResult> {
     const t0 = Date.now();
+    this.m?.baseSyncs.inc();
     this.m?.syncs.inc();
     try {
       const res = await this.fetchOnce();
@@ -321,7 +325,10 @@ export class ConsistencyDelayFilter implements MetaFilter {
   /** The last sync's too-fresh blocks: how many, and when (ms) the youngest of them passes the delay. */
   fresh: { count: number; until: number } = { count: 0, until: 0 };
   private reported = '';
-  constructor(readonly delayMs: number, private readonly log?: FetchLogger) {}
+  /** metrics: where thanos_consistency_delay_seconds (the configured delay) is exposed, as upstream's filter does. */
+  constructor(readonly delayMs: number, private readonly log?: FetchLogger, metrics?: Metrics) {
+    metrics?.gauge('thanos_consistency_delay_seconds', 'Configured consistency delay in seconds.').set(delayMs / 1000);
+  }
   async filter(metas: Map<string, BucketBlockMeta>, ctx: FilterContext): Promise<void> {
     let count = 0, until = 0;
     if (this.delayMs > 0) {

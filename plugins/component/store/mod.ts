@@ -59,7 +59,7 @@ export async function setupStore(ctx: ComponentContext, cfg: StoreConfig): Promi
     filters: [
       new TimePartitionFilter(minTime, maxTime),
       new LabelShardedFilter(relabelCfg),
-      new ConsistencyDelayFilter(cfg.consistencyDelayMs),
+      new ConsistencyDelayFilter(cfg.consistencyDelayMs, undefined, ctx.metrics),
       new DeletionMarkFilter(cfg.ignoreDeletionMarksDelayMs, ctx.log),
       new DeduplicateFilter(),
     ],
