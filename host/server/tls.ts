@@ -15,12 +15,10 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Logger } from '../../lib/sdk/mod.ts';
+import { tlsVersionProblem } from '../../lib/net/grpctls.ts';
+import { GO_CIPHER_SUITES, GO_CURVES, TLS13_SUITES } from '../../lib/web/webconfig.ts';
 
-/** Thanos's allowed TLS versions (pkg/tls AllowedTLSVersions). */
-export const TLS_VERSIONS = ['1.0', '1.1', '1.2', '1.3'] as const;
-export type TlsVersion = (typeof TLS_VERSIONS)[number];
-
-const NODE_VERSION: Record<TlsVersion, tls.SecureVersion> = { '1.0': 'TLSv1', '1.1': 'TLSv1.1', '1.2': 'TLSv1.2', '1.3': 'TLSv1.3' };
+const NODE_VERSION: Record<string, tls.SecureVersion> = { '1.0': 'TLSv1', '1.1': 'TLSv1.1', '1.2': 'TLSv1.2', '1.3': 'TLSv1.3' };
 
 export class TlsConfigError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -31,19 +29,18 @@ export class TlsConfigError extends Error {
 
 /** "1.2" -> 'TLSv1.2'; anything else is Thanos's error text. */
 export function tlsVersion(v: string): tls.SecureVersion {
-  const n = NODE_VERSION[v as TlsVersion];
-  if (!n) throw new TlsConfigError(`invalid TLS version: ${v}, valid values are ${TLS_VERSIONS.join(', ')}`);
-  return n;
+  const bad = tlsVersionProblem(v);
+  if (bad) throw new TlsConfigError(bad);
+  return NODE_VERSION[v]!;
 }
 
 /**
- * Go curve names (--*-tls-curves, Thanos's getCurveIDs) -> OpenSSL group names for `ecdhCurve`.
- * The hybrid post-quantum groups Thanos also accepts need OpenSSL 3.5; Node's OpenSSL here may not
- * have them, which createSecureContext reports when the server starts.
+ * Go curve names (--*-tls-curves, Thanos's getCurveIDs): exporter-toolkit's list (lib/web/webconfig.ts)
+ * plus the hybrid post-quantum groups Thanos also accepts, which need OpenSSL 3.5 (createSecureContext
+ * says so when the server starts if Node's OpenSSL lacks them).
  */
-const CURVES: Record<string, string> = {
-  CurveP256: 'P-256', CurveP384: 'P-384', CurveP521: 'P-521', X25519: 'X25519',
-  X25519MLKEM768: 'X25519MLKEM768', SecP256r1MLKEM768: 'SecP256r1MLKEM768', SecP384r1MLKEM1024: 'SecP384r1MLKEM1024',
+const CURVES: Readonly<Record<string, string>> = {
+  ...GO_CURVES, X25519MLKEM768: 'X25519MLKEM768', SecP256r1MLKEM768: 'SecP256r1MLKEM768', SecP384r1MLKEM1024: 'SecP384r1MLKEM1024',
 };
 
 /** Go curve names -> `ecdhCurve` (undefined: the defaults); Thanos's error text for an unknown name. */
@@ -57,38 +54,19 @@ export function tlsCurves(names: readonly string[]): string | undefined {
 }
 
 /**
- * Go's tls.CipherSuites() names (what Thanos's getCipherSuiteIDs accepts) -> OpenSSL names. As in
- * Go, the list governs TLS 1.0-1.2 only: the TLS 1.3 suites stay enabled whatever is given.
+ * Go's tls.CipherSuites() names (what Thanos's getCipherSuiteIDs accepts; the table is
+ * lib/web/webconfig.ts's) -> Node's `ciphers` (undefined: the defaults). As in Go, the list governs
+ * TLS 1.0-1.2 only: the TLS 1.3 suites stay enabled whatever is given. Only TLS 1.3 names: no TLS 1.2
+ * suite is offered, so TLS 1.2 and older cannot be negotiated, as in Go.
  */
-const TLS13_SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'];
-const CIPHERS: Record<string, string> = {
-  TLS_RSA_WITH_AES_128_CBC_SHA: 'AES128-SHA',
-  TLS_RSA_WITH_AES_256_CBC_SHA: 'AES256-SHA',
-  TLS_RSA_WITH_AES_128_GCM_SHA256: 'AES128-GCM-SHA256',
-  TLS_RSA_WITH_AES_256_GCM_SHA384: 'AES256-GCM-SHA384',
-  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: 'ECDHE-ECDSA-AES128-SHA',
-  TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: 'ECDHE-ECDSA-AES256-SHA',
-  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: 'ECDHE-RSA-AES128-SHA',
-  TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: 'ECDHE-RSA-AES256-SHA',
-  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 'ECDHE-ECDSA-AES128-GCM-SHA256',
-  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: 'ECDHE-ECDSA-AES256-GCM-SHA384',
-  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 'ECDHE-RSA-AES128-GCM-SHA256',
-  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: 'ECDHE-RSA-AES256-GCM-SHA384',
-  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-RSA-CHACHA20-POLY1305',
-  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-ECDSA-CHACHA20-POLY1305',
-  ...Object.fromEntries(TLS13_SUITES.map((n) => [n, ''])),
-};
-
-/** Go cipher suite names -> Node's `ciphers` string (undefined: the defaults). */
 export function tlsCiphers(names: readonly string[]): string | undefined {
   if (names.length === 0) return undefined;
   const legacy = names.map((n) => {
-    const c = CIPHERS[n];
-    if (c === undefined) throw new TlsConfigError(`invalid cipher suite: ${n}, valid values are ${Object.keys(CIPHERS).sort().join(', ')}`);
+    const c = GO_CIPHER_SUITES[n];
+    if (c === undefined) throw new TlsConfigError(`invalid cipher suite: ${n}, valid values are ${Object.keys(GO_CIPHER_SUITES).sort().join(', ')}`);
     return c;
   }).filter((c) => c !== '');
-  // Only TLS 1.3 names: Node then offers no TLS 1.2 suite, so TLS 1.2 and older cannot be negotiated, as in Go.
-  return [...TLS13_SUITES, ...legacy].join(':');
+  return [TLS13_SUITES, ...legacy].join(':');
 }
 
 interface Stamp { path: string; mtimeMs: number; size: number }

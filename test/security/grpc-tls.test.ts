@@ -61,10 +61,10 @@ test.before(() => {
 });
 test.after(() => pki.cleanup());
 
-async function serve(o: { clientCa?: string | null; minVersion?: string; cert?: { cert: string; key: string }; metrics?: Registry; reloadIntervalMs?: number } = {}): Promise<GrpcListener> {
+async function serve(o: { clientCa?: string | null; minVersion?: string; ciphers?: string[]; cert?: { cert: string; key: string }; metrics?: Registry; reloadIntervalMs?: number } = {}): Promise<GrpcListener> {
   const cert = o.cert ?? pki.server;
   return startGrpc('127.0.0.1:0', services, {
-    tls: { certFile: cert.cert, keyFile: cert.key, clientCaFile: o.clientCa === null ? undefined : (o.clientCa ?? pki.ca), minVersion: o.minVersion, reloadIntervalMs: o.reloadIntervalMs },
+    tls: { certFile: cert.cert, keyFile: cert.key, clientCaFile: o.clientCa === null ? undefined : (o.clientCa ?? pki.ca), minVersion: o.minVersion, ciphers: o.ciphers, reloadIntervalMs: o.reloadIntervalMs },
     metrics: o.metrics,
   });
 }
@@ -131,13 +131,13 @@ test('client: the server is verified against --grpc-client-tls-ca, by name; skip
   }
 });
 
-function handshake(port: number, maxVersion: tls.SecureVersion, servername?: string): Promise<{ version: string | null; fingerprint: string }> {
+function handshake(port: number, maxVersion: tls.SecureVersion, ciphers?: string): Promise<{ version: string | null; fingerprint: string; cipher: string }> {
   return new Promise((resolve, reject) => {
     const s = tls.connect({
       host: '127.0.0.1', port, ca: fs.readFileSync(pki.ca), cert: fs.readFileSync(pki.client.cert), key: fs.readFileSync(pki.client.key),
-      maxVersion, ALPNProtocols: ['h2'], servername, checkServerIdentity: () => undefined,
+      maxVersion, ciphers, ALPNProtocols: ['h2'], checkServerIdentity: () => undefined,
     }, () => {
-      const r = { version: s.getProtocol(), fingerprint: s.getPeerCertificate().fingerprint256 };
+      const r = { version: s.getProtocol(), fingerprint: s.getPeerCertificate().fingerprint256, cipher: s.getCipher().name };
       s.destroy();
       resolve(r);
     });
@@ -160,6 +160,19 @@ test('--grpc-server-tls-min-version: 1.3 by default refuses a TLS 1.2 client; 1.
     assert.is((await handshake(lax.port, 'TLSv1.2')).version, 'TLSv1.2');
   } finally {
     await lax.close(100);
+  }
+});
+
+test('--grpc-server-tls-ciphers: Go names; TLS 1.2 clients get only those, TLS 1.3 is unaffected (as in Go)', async () => {
+  const srv = await serve({ minVersion: '1.2', ciphers: ['TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384'] });
+  try {
+    assert.is((await handshake(srv.port, 'TLSv1.2', 'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256')).cipher, 'ECDHE-ECDSA-AES256-GCM-SHA384');
+    await handshake(srv.port, 'TLSv1.2', 'ECDHE-ECDSA-AES128-GCM-SHA256').then(() => assert.unreachable('a suite outside the list was negotiated'), (err) => {
+      assert.match((err as Error).message, /handshake failure|no shared cipher|alert/i);
+    });
+    assert.is((await handshake(srv.port, 'TLSv1.3')).version, 'TLSv1.3');
+  } finally {
+    await srv.close(100);
   }
 });
 
