@@ -40,10 +40,19 @@ export function doInSpan<T>(name: string, attributes: Attributes | undefined, fn
 
 /**
  * Wraps an async iterable so that it is consumed inside a span that ends when iteration finishes,
- * fails, or is abandoned (return()).
+ * fails, or is abandoned (return()). Without a recording span (no tracer registered, or sampled
+ * out) the source is returned as is: no extra generator layer on hot streams.
  */
-export async function* iterateInSpan<T>(name: string, attributes: Attributes | undefined, source: () => AsyncIterable<T>): AsyncGenerator<T> {
+export function iterateInSpan<T, I extends AsyncIterable<T> = AsyncIterable<T>>(name: string, attributes: Attributes | undefined, source: () => I): I | AsyncGenerator<T> {
   const span = tracer().startSpan(name, { attributes });
+  if (!span.isRecording()) {
+    span.end();
+    return source();
+  }
+  return iterateWithSpan(span, source);
+}
+
+async function* iterateWithSpan<T>(span: Span, source: () => AsyncIterable<T>): AsyncGenerator<T> {
   const ctx = trace.setSpan(context.active(), span);
   const it = context.with(ctx, () => source()[Symbol.asyncIterator]());
   try {
