@@ -17,6 +17,7 @@ import type { TimeSeries } from '../proto/prompb.ts';
 import { decodeWriteResponse, encodeStoreWriteRequest, REMOTE_WRITE_METHOD, type StoreWriteRequest } from '../proto/store.ts';
 import { SingleNodeHashring, hashWithPrefix, type Endpoint, type Hashring } from './hashring.ts';
 import type { WriteOutcome } from './receiver.ts';
+import { splitByTenantLabel, SplitTenantError } from './tenants.ts';
 
 export type ReceiverMode = 'RouterOnly' | 'IngestorOnly' | 'RouterIngestor';
 
@@ -46,6 +47,8 @@ export interface RouterOptions {
   localEndpoint: string;
   /** Tenant of a gRPC write that names none. */
   defaultTenant: string;
+  /** --receive.split-tenant-label-name for gRPC writes (the HTTP handler splits its own): '' or absent = off. */
+  splitTenantLabelName?: string;
   /** The local TSDB write (Receiver.write). */
   local: (tenant: string, series: readonly TimeSeries[]) => Promise<WriteOutcome>;
   dial: GrpcDialer;
@@ -302,7 +305,17 @@ export class Router {
       status = pick.status;
       message = errs.length > 1 ? `got ${errs.length} errors while writing to multiple tenants, first one: ${errs[0]!.message}` : pick.message;
     } else {
-      ({ status, message } = await this.handle(req.replica, data));
+      let routed = data;
+      const label = this.o.splitTenantLabelName;
+      if (label) {
+        try {
+          routed = data.flatMap((d) => splitByTenantLabel(d.series as TimeSeries[], d.tenant, label));
+        } catch (e) {
+          if (!(e instanceof SplitTenantError)) throw e;
+          throw new GrpcError(GrpcStatus.InvalidArgument, e.message);
+        }
+      }
+      ({ status, message } = await this.handle(req.replica, routed));
     }
     if (status === 200) return;
     const code = status === 503 ? GrpcStatus.Unavailable : status === 409 ? GrpcStatus.AlreadyExists : status === 400 ? GrpcStatus.InvalidArgument : GrpcStatus.Internal;

@@ -28,7 +28,7 @@ import { httpReady, thanos, waitFor, type Proc } from '../query/harness.ts';
 import { parseReceiveConfig, setupReceive } from '../../plugins/component/receive/mod.ts';
 import { parseQueryConfig } from '../../plugins/component/query/mod.ts';
 import { collect, labelsRec, receiveCtx, rwRequest, ts } from '../receive/helpers.ts';
-import { seriesRequest } from '../../lib/proto/store.ts';
+import { REMOTE_WRITE_METHOD, seriesRequest } from '../../lib/proto/store.ts';
 
 // ---- the rewrite itself ----------------------------------------------------------------------------
 
@@ -101,6 +101,21 @@ test('receive: THANOS-TENANT is read when the configured header is absent; --rec
     ]);
     // one label set per tenant in Info
     assert.equal((rc.info!().labelSets ?? []).map((ls) => ls.tenant_id).sort(), ['acme:prod eu', 'default-tenant', 'hdr', 'internal', 's1']);
+    // the gRPC write path of a router splits too (Thanos splits while distributing to the hashring)
+    const ring = await setupReceive(receiveCtx(), parseReceiveConfig({
+      tsdbPath: join(root, 'ring'), labels: ['replica="r1"'], splitTenantLabelName: 'org', hashrings: '[{"endpoints":["127.0.0.1:1"]}]', localEndpoint: '127.0.0.1:1',
+    }));
+    const grpcWrite = ring.grpc![REMOTE_WRITE_METHOD]! as { handler(req: unknown, signal: AbortSignal, md: Record<string, string>): Promise<unknown> };
+    await grpcWrite.handler({ tenant: 'fwd', replica: 0, timeseries: [ts({ __name__: 'g', org: 's2' }, [[1000, 1]]), ts({ __name__: 'g' }, [[1000, 1]])] }, new AbortController().signal, {});
+    assert.equal(ring.tenants(), ['fwd', 's2']);
+    const viaRing = await collect(ring.store.series(seriesRequest({ minTime: 0, maxTime: 10_000, matchers: [{ type: '=', name: '__name__', value: 'g' }] }), new AbortController().signal));
+    assert.equal(viaRing.map(labelsRec).map((l) => `${l.tenant_id} ${l.org ?? '-'}`).sort(), ['fwd -', 's2 -']);
+    try {
+      await grpcWrite.handler({ tenant: 'fwd', replica: 0, timeseries: [ts({ __name__: 'g', org: '..' }, [[2000, 1]])] }, new AbortController().signal, {});
+      assert.unreachable('an invalid split tenant was written');
+    } catch (e) {
+      assert.match((e as Error).message, /tenant name not valid/);
+    }
     assert.throws(() => parseReceiveConfig({ tsdbPath: root, labels: ['replica="r0"'], tenantCertificateField: 'commonName' }), /receive\.tenant-certificate-field/);
     assert.throws(() => parseQueryConfig({ tenantCertificateField: 'organization' }), /query\.tenant-certificate-field/);
     assert.throws(() => parseQueryConfig({ defaultTenantId: 'a/b' }), /tenant name not valid/);

@@ -65,7 +65,7 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
   if (cfg.forwardTlsIgnored?.length) log.warn('forwarding TLS settings have no effect without --remote-write.client-tls-secure: other receivers are dialled in plaintext', { keys: cfg.forwardTlsIgnored.join(',') });
   const router = new Router({
     mode, replicationFactor: cfg.replicationFactor, localEndpoint: cfg.localEndpoint, defaultTenant: cfg.defaultTenant,
-    local: (tenant, series) => rx.write(tenant, series), dial: (target, o) => ctx.grpcDial(target, cfg.forwardTls ? { ...o, tls: cfg.forwardTls } : o),
+    splitTenantLabelName: cfg.splitTenantLabelName, local: (tenant, series) => rx.write(tenant, series), dial: (target, o) => ctx.grpcDial(target, cfg.forwardTls ? { ...o, tls: cfg.forwardTls } : o),
     forwardTimeoutMs: cfg.forwardTimeoutMs, log, metrics: ctx.metrics,
   });
   let watcher: HashringWatcher | undefined;
