@@ -4,6 +4,13 @@ import { InMemoryLru } from '../../lib/store/indexcache/lru.ts';
 import { MemcachedClient } from '../../lib/store/indexcache/memcached.ts';
 import { createIndexCache, parseIndexCacheConfig, IndexCache } from '../../lib/store/indexcache/mod.ts';
 import { startMemcached, tcpConnect, type Memcached } from './helpers.ts';
+import { Registry } from '../../host/metrics.ts';
+
+/** One sample's value in a registry's exposition (undefined: no such series). */
+function sample(reg: Registry, series: string): number | undefined {
+  const line = reg.render().split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
 
 let mc: Memcached | undefined;
 test.after(async () => { await mc?.stop(); });
@@ -60,6 +67,36 @@ test('typed index cache over the LRU', async () => {
   assert.equal(c.hits, { Postings: 1, ExpandedPostings: 0, Series: 1 });
 });
 
+test('in-memory index cache metrics: Thanos\'s names, per item type (and tenant), at 0 from the start', async () => {
+  const reg = new Registry();
+  // Room for two 60-byte entries (an entry costs its key, value and ~48 bytes): the third evicts one.
+  const c = createIndexCache(parseIndexCacheConfig({ type: 'IN-MEMORY', config: { max_size: 300, max_item_size: 200 } }), { metrics: reg });
+  for (const t of ['Postings', 'Series', 'ExpandedPostings']) {
+    assert.is(sample(reg, `thanos_store_index_cache_requests_total{item_type="${t}",tenant="default-tenant"}`), 0, t);
+    assert.is(sample(reg, `thanos_store_index_cache_hits_total{item_type="${t}",tenant="default-tenant"}`), 0, t);
+    for (const m of ['items_added_total', 'items_evicted_total', 'items_overflowed_total', 'items', 'items_size_bytes', 'total_size_bytes']) {
+      assert.is(sample(reg, `thanos_store_index_cache_${m}{item_type="${t}"}`), 0, `${m} ${t}`);
+    }
+  }
+  assert.is(sample(reg, 'thanos_store_index_cache_max_size_bytes'), 300);
+  assert.is(sample(reg, 'thanos_store_index_cache_max_item_size_bytes'), 200);
+  c.storePostings('B1', { name: 'a', value: 'x' }, bytes(60));
+  c.storeSeries('B1', 1, bytes(60));
+  assert.is(sample(reg, 'thanos_store_index_cache_items{item_type="Postings"}'), 1);
+  assert.is(sample(reg, 'thanos_store_index_cache_items_size_bytes{item_type="Series"}'), 60);
+  c.storeSeries('B1', 2, bytes(60)); // evicts the oldest entry (the postings)
+  assert.is(sample(reg, 'thanos_store_index_cache_items_added_total{item_type="Series"}'), 2);
+  assert.is(sample(reg, 'thanos_store_index_cache_items_evicted_total{item_type="Postings"}'), 1);
+  assert.is(sample(reg, 'thanos_store_index_cache_items{item_type="Postings"}'), 0);
+  c.storeSeries('B1', 3, bytes(500));
+  assert.is(sample(reg, 'thanos_store_index_cache_items_overflowed_total{item_type="Series"}'), 1);
+  await c.fetchSeries('B1', [1, 2, 9]);
+  assert.is(sample(reg, 'thanos_store_index_cache_requests_total{item_type="Series",tenant="default-tenant"}'), 3);
+  assert.is(sample(reg, 'thanos_store_index_cache_hits_total{item_type="Series",tenant="default-tenant"}'), 2);
+  assert.is(sample(reg, 'thanos_store_index_cache_fetch_duration_seconds_count{item_type="Series",tenant="default-tenant"}'), 1);
+  assert.is(sample(reg, 'thanos_store_index_cache_stored_data_size_bytes_bucket{item_type="Series",tenant="default-tenant",le="512"}'), 3, 'sizes of the three series stored (one refused)');
+});
+
 test('memcached: set/get through a real memcached on loopback', async () => {
   mc = await startMemcached();
   const client = new MemcachedClient(tcpConnect, { addresses: [`127.0.0.1:${mc.port}`], timeoutMs: 2000, maxGetMultiBatchSize: 7 });
@@ -84,7 +121,8 @@ test('memcached: set/get through a real memcached on loopback', async () => {
 });
 
 test('memcached: typed cache hashes unsafe keys, survives the server going away', async () => {
-  const cache = createIndexCache(parseIndexCacheConfig({ type: 'MEMCACHED', config: { addresses: [`127.0.0.1:${mc!.port}`], timeout: '300ms' } }), { connect: tcpConnect });
+  const reg = new Registry();
+  const cache = createIndexCache(parseIndexCacheConfig({ type: 'MEMCACHED', config: { addresses: [`127.0.0.1:${mc!.port}`], timeout: '300ms' } }), { connect: tcpConnect, metrics: reg });
   const label = { name: 'path', value: 'a value with spaces and ünïcode ' + 'x'.repeat(300) };
   cache.storePostings('01BLOCK', label, bytes(64, 9));
   cache.storeExpandedPostings('01BLOCK', 'job="a",path=~".*"', bytes(8, 1));
@@ -92,6 +130,10 @@ test('memcached: typed cache hashes unsafe keys, survives the server going away'
   const p = await cache.fetchPostings('01BLOCK', [label]);
   assert.is(p.get(label)?.[0], 9);
   assert.is((await cache.fetchExpandedPostings('01BLOCK', 'job="a",path=~".*"'))?.[0], 1);
+  // The same request/hit metrics as the in-memory cache (Thanos's remote index cache).
+  assert.is(sample(reg, 'thanos_store_index_cache_hits_total{item_type="Postings",tenant="default-tenant"}'), 1);
+  assert.is(sample(reg, 'thanos_store_index_cache_requests_total{item_type="ExpandedPostings",tenant="default-tenant"}'), 1);
+  assert.is(sample(reg, 'thanos_store_index_cache_requests_total{item_type="Series",tenant="default-tenant"}'), 0);
   await mc!.stop();
   const t0 = Date.now();
   const miss = await cache.fetchPostings('01BLOCK', [label]);
