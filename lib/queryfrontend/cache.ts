@@ -265,20 +265,29 @@ export class InstrumentedCache {
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    const k = hashCacheKey(key);
-    const got = await this.backend.fetch([k]);
-    this.fetched?.inc(this.labels, 1);
-    let v = got.get(k);
-    if (v === undefined) return undefined;
-    this.hits?.inc(this.labels, 1);
-    if (this.compression === 'snappy') {
-      try {
-        v = snappyDecompress(v);
-      } catch {
-        return undefined; // a value we cannot read is a miss
+    return (await this.getFirst([key]))?.value;
+  }
+
+  /** One fetch for several keys; the first of them (in the given order) that is found. */
+  async getFirst(keys: readonly string[]): Promise<{ key: string; value: Uint8Array } | undefined> {
+    if (keys.length === 0) return undefined;
+    const hashed = keys.map(hashCacheKey);
+    const got = await this.backend.fetch(hashed);
+    this.fetched?.inc(this.labels, keys.length);
+    if (got.size > 0) this.hits?.inc(this.labels, got.size);
+    for (let i = 0; i < keys.length; i++) {
+      let v = got.get(hashed[i]!);
+      if (v === undefined) continue;
+      if (this.compression === 'snappy') {
+        try {
+          v = snappyDecompress(v);
+        } catch {
+          continue; // a value we cannot read is a miss
+        }
       }
+      return { key: keys[i]!, value: v };
     }
-    return v;
+    return undefined;
   }
 
   put(key: string, value: Uint8Array): void {

@@ -124,6 +124,15 @@ function resolutionIndex(maxSourceResolution: number): number {
   return i;
 }
 
+/** Steps dashboards use (Thanos's commonQuerySteps), largest first. */
+const COMMON_STEPS = [12 * 3600_000, 6 * 3600_000, 3 * 3600_000, 2 * 3600_000, 3600_000, 30 * 60_000, 15 * 60_000, 10 * 60_000, 5 * 60_000, 2 * 60_000, 60_000, 30_000, 20_000, 15_000, 10_000, 5000, 1000];
+
+/** For a common step, the smaller common steps that divide it (whose answers hold all of its points). */
+export function lowerStepCandidates(step: number): number[] {
+  if (!COMMON_STEPS.includes(step)) return [];
+  return COMMON_STEPS.filter((c) => c < step && step % c === 0);
+}
+
 /** Thanos's query range cache key (pkg/queryfrontend/cache.go). */
 export function rangeCacheKey(r: RangeRequest): string {
   const current = r.splitInterval > 0 ? Math.floor(r.start / r.splitInterval) : 0;
@@ -180,7 +189,8 @@ export class QueryFrontend {
       const ops: ResultsCacheOps<RangeRequest, MatrixResponse> = {
         key: rangeCacheKey,
         merge: (_r, as) => mergeMatrix(as),
-        extract: (a, s, e) => extractMatrix(a, s, e),
+        extract: (a, s, e, step) => extractMatrix(a, s, e, step),
+        alternativeKeys: (r) => lowerStepCandidates(r.step).filter((c) => r.start % c === 0).map((c) => rangeCacheKey({ ...r, step: c })),
         shouldCache: (r) => r.storeMatchers.length === 0 && r.dedup && !r.noStore,
         shouldCacheAnswer: (r, a, maxCacheTime) => a.kind === 'matrix' && !this.noStore.has(a) && isCacheableQuery(r.query, r.end, maxCacheTime),
         step: (r) => r.step,

@@ -164,9 +164,10 @@ export function mergeMatrix(responses: readonly MatrixResponse[]): MatrixRespons
   };
 }
 
-/** The part of a matrix answer in [start, end] (ms, inclusive); series left without points are dropped. */
-export function extractMatrix(r: MatrixResponse, start: number, end: number): MatrixResponse {
-  const inRange = <T extends [number, unknown]>(xs: readonly T[] | undefined) => xs?.filter((p) => msOf(p[0]) >= start && msOf(p[0]) <= end);
+/** The part of a matrix answer in [start, end] (ms, inclusive), with step > 0 only points a whole number of steps after start; series left without points are dropped. */
+export function extractMatrix(r: MatrixResponse, start: number, end: number, step = 0): MatrixResponse {
+  const keep = (t: number) => t >= start && t <= end && (step <= 0 || (t - start) % step === 0);
+  const inRange = <T extends [number, unknown]>(xs: readonly T[] | undefined) => xs?.filter((p) => keep(msOf(p[0])));
   const result: SampleStream[] = [];
   for (const s of r.result) {
     const values = inRange(s.values);

@@ -17,8 +17,13 @@ export interface ResultsCacheOps<R extends SplitRequest, A extends ApiResponse> 
   key(r: R): string;
   /** Answers of pieces of one request merged into one. */
   merge(r: R, answers: readonly A[]): A;
-  /** The part of an answer within [start, end]. */
-  extract(a: A, start: number, end: number): A;
+  /** The part of an answer within [start, end]; with step > 0 only the points a whole number of steps after start. */
+  extract(a: A, start: number, end: number, step?: number): A;
+  /**
+   * Keys of cached answers for the same request at a finer step, whose points include this
+   * request's (Thanos's GenerateCacheKeyAlternatives); tried when the request's own key misses.
+   */
+  alternativeKeys?(r: R): string[];
   /** Whether a request may use the cache at all (Thanos's shouldCache). */
   shouldCache(r: R): boolean;
   /** Whether an answer may be written back (Cortex's shouldCacheResponse; maxCacheTime in ms). */
@@ -46,11 +51,17 @@ export class ResultsCache<R extends SplitRequest, A extends ApiResponse> {
     const maxCacheTime = this.now() - this.maxFreshnessMs;
     if (r.start > maxCacheTime) return next(r);
     const key = this.ops.key(r);
-    const cached = await this.get(key);
+    const alternatives = (this.ops.alternativeKeys?.(r) ?? []).filter((k) => k !== key);
+    const found = await this.getFirst([key, ...alternatives]);
     let answer: A;
     let extents: Extent[];
-    if (cached) [answer, extents] = await this.handleHit(r, cached, maxCacheTime, next);
-    else [answer, extents] = await this.handleMiss(r, maxCacheTime, next);
+    if (found?.key === key) [answer, extents] = await this.handleHit(r, found.extents, maxCacheTime, next, 0);
+    else if (found) {
+      // A finer-step answer: use the points on this request's steps; its own key is not written
+      // from it (the next miss-and-fill writes it), as Cortex does.
+      [answer] = await this.handleHit(r, found.extents, maxCacheTime, next, this.ops.step(r));
+      extents = [];
+    } else [answer, extents] = await this.handleMiss(r, maxCacheTime, next);
     if (extents.length > 0) this.put(key, this.filterRecent(r, extents));
     return answer;
   }
@@ -61,7 +72,7 @@ export class ResultsCache<R extends SplitRequest, A extends ApiResponse> {
     return [a, [{ start: r.start, end: r.end, response: a }]];
   }
 
-  private partition(r: R, extents: readonly Extent[]): { requests: R[]; cached: A[] } {
+  private partition(r: R, extents: readonly Extent[], atStep: number): { requests: R[]; cached: A[] } {
     const requests: R[] = [];
     const cached: A[] = [];
     let start = r.start;
@@ -70,7 +81,7 @@ export class ResultsCache<R extends SplitRequest, A extends ApiResponse> {
       // A long request does not stitch together tiny extents (each would cost a merge).
       if (r.start !== r.end && r.end - r.start > MIN_CACHE_EXTENT_MS && e.end - e.start < MIN_CACHE_EXTENT_MS) continue;
       if (start < e.start) requests.push({ ...r, start, end: e.start });
-      cached.push(this.ops.extract(e.response as A, start, r.end));
+      cached.push(this.ops.extract(e.response as A, start, r.end, atStep));
       start = e.end;
     }
     if (start < r.end) requests.push({ ...r, start, end: r.end });
@@ -78,8 +89,8 @@ export class ResultsCache<R extends SplitRequest, A extends ApiResponse> {
     return { requests, cached };
   }
 
-  private async handleHit(r: R, extents: Extent[], maxCacheTime: number, next: (r: R) => Promise<A>): Promise<[A, Extent[]]> {
-    const { requests, cached } = this.partition(r, extents);
+  private async handleHit(r: R, extents: Extent[], maxCacheTime: number, next: (r: R) => Promise<A>, atStep: number): Promise<[A, Extent[]]> {
+    const { requests, cached } = this.partition(r, extents, atStep);
     if (requests.length === 0) return [this.ops.merge(r, cached), []];
     const answers = await Promise.all(requests.map((q) => next(q)));
     const all = [...extents];
@@ -112,14 +123,14 @@ export class ResultsCache<R extends SplitRequest, A extends ApiResponse> {
     return extents.map((e) => (e.end > maxCacheTime ? { start: e.start, end: maxCacheTime, response: this.ops.extract(e.response as A, e.start, maxCacheTime) } : e));
   }
 
-  private async get(key: string): Promise<Extent[] | undefined> {
-    const b = await this.cache.get(key);
-    if (!b) return undefined;
+  private async getFirst(keys: string[]): Promise<{ key: string; extents: Extent[] } | undefined> {
+    const got = await this.cache.getFirst(keys);
+    if (!got) return undefined;
     try {
-      const v = JSON.parse(dec.decode(b)) as { key?: string; extents?: Extent[] };
+      const v = JSON.parse(dec.decode(got.value)) as { key?: string; extents?: Extent[] };
       // The stored key guards against hash collisions (Cortex compares it too).
-      if (v.key !== key || !Array.isArray(v.extents)) return undefined;
-      return v.extents;
+      if (v.key !== got.key || !Array.isArray(v.extents)) return undefined;
+      return { key: got.key, extents: v.extents };
     } catch {
       return undefined;
     }

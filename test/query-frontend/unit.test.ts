@@ -223,6 +223,20 @@ test('results cache: a repeat is served from the cache; a range moved forward as
   assert.equal(merged.body.data.result[0].values.map((v: [number, string]) => v[0]), Array.from({ length: 41 }, (_, i) => (W + i * MIN) / 1000));
 });
 
+test('results cache: a coarser step is answered from a finer step\'s cached points', async () => {
+  const f: Fake = { calls: [], failNext: 0, failStatus: 500 };
+  const fe = frontend(f, { now: () => T0 + 10 * DAY, cache: true });
+  await rangeQuery(fe, T0, T0 + 55 * MIN, MIN);
+  assert.is(f.calls.length, 1);
+  f.calls.length = 0;
+  const coarse = await rangeQuery(fe, T0, T0 + 55 * MIN, 5 * MIN);
+  assert.is(f.calls.length, 0, 'served from the 1m answer');
+  assert.equal(coarse.body.data.result[0].values.map((v: [number, string]) => v[0]), Array.from({ length: 12 }, (_, i) => (T0 + i * 5 * MIN) / 1000));
+  // 7m is not a common step: its own key only.
+  await rangeQuery(fe, T0, T0 + 49 * MIN, 7 * MIN);
+  assert.ok(f.calls.length > 0, 'asked downstream');
+});
+
 test('results cache: nothing inside the freshness window is kept', async () => {
   const f: Fake = { calls: [], failNext: 0, failStatus: 500 };
   let now = T0 + 50 * MIN;
