@@ -21,8 +21,17 @@ test.after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** The registry of the store started last. */
+let metrics = '';
+let lastCtx: ReturnType<typeof testCtx> | undefined;
+const dropped = (reason: string) => {
+  metrics = lastCtx!.registry.render();
+  return Number(new RegExp(`^thanos_bucket_store_queries_dropped_total\\{reason="${reason}",tenant="default-tenant"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+};
+
 async function start(cfg: Record<string, unknown>): Promise<StoreComponent> {
-  const comp = await setupStore(testCtx(bucket, core, dataDir), plugin.parseConfig({ syncBlockDuration: '1h', ...cfg }));
+  lastCtx = testCtx(bucket, core, dataDir);
+  const comp = await setupStore(lastCtx, plugin.parseConfig({ syncBlockDuration: '1h', ...cfg }));
   const ac = new AbortController();
   const p = comp.run(ac.signal);
   running.push(async () => { ac.abort(); await p; });
@@ -58,6 +67,7 @@ test('series limit fails the request with a clear message; smaller requests pass
   const comp = await start({ requestSeriesLimit: 25 });
   assert.is(await run(comp, 'up'), 20);
   await fails(run(comp, '.+'), /exceeded series limit: limit 25 violated \(got (at least )?\d+\).*--store.limits.request-series/);
+  assert.is(dropped('series'), 1, `a request dropped by the series limit is counted (Thanos's thanos_bucket_store_queries_dropped_total)\n${metrics}`);
   // the deprecated flag name works the same
   const c2 = await start({ touchedSeriesLimit: 10 });
   await fails(run(c2, 'up'), /exceeded series limit: limit 10/);
@@ -67,12 +77,14 @@ test('samples limit counts chunks × 120', async () => {
   const comp = await start({ requestSamplesLimit: 120 * 50 });
   assert.is(await run(comp, 'up', T0 + 10 * 60_000), 20, 'one chunk per series fits');
   await fails(run(comp, 'up'), /exceeded samples limit: limit 6000 violated/);
+  assert.is(dropped('chunks'), 1);
 });
 
 test('downloaded bytes limit', async () => {
   const comp = await start({ downloadedBytesLimit: '64KB' });
   assert.is(await run(comp, 'up', T0 + 60_000), 20);
   await fails(run(comp, '.+'), /exceeded bytes limit: limit 65536 violated/);
+  assert.is(dropped('bytes'), 1);
 });
 
 test('a failed request leaves the store serving', async () => {

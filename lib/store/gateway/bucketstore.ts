@@ -419,9 +419,16 @@ class RequestLimiter {
   bytes = 0;
   readonly stats = newSeriesStats();
   constructor(private readonly l: StoreLimits, private readonly dropped?: Counter) {}
-  /** A limit ended the request: counted as thanos_bucket_store_queries_dropped_total{reason}. */
+  private droppedCounted = false;
+  /**
+   * A limit ended the request: counted once per request (blocks checked concurrently may each hit
+   * it) as thanos_bucket_store_queries_dropped_total{reason}, like upstream's limiter.
+   */
   private drop(reason: 'series' | 'chunks' | 'bytes', message: string): LimitError {
-    this.dropped?.inc({ reason, tenant: DEFAULT_TENANT });
+    if (!this.droppedCounted) {
+      this.droppedCounted = true;
+      this.dropped?.inc({ reason, tenant: DEFAULT_TENANT });
+    }
     return new LimitError(message);
   }
   addSeries(n: number): void {
