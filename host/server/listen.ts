@@ -130,6 +130,36 @@ export function limitRequests(handler: FetchHandler, limits: Pick<HttpLimits, 'm
   };
 }
 
+/**
+ * HTTP/1.1 clients of an HTTP/2 server (allowHTTP1) get none of node:http's deadlines: Node applies
+ * headersTimeout/requestTimeout to http.Server connections only. The same deadlines by hand: the
+ * request headers must arrive within headersTimeout of the connection (or of the previous answer,
+ * then with the keep-alive timeout as well), the body within requestTimeout; else the socket is closed.
+ */
+function http1Deadlines(server: http2.Http2SecureServer, limits: HttpLimits): void {
+  const timers = new WeakMap<Socket, NodeJS.Timeout>();
+  const arm = (sock: Socket, ms: number, stillNeeded: () => boolean = () => true) => {
+    clearTimeout(timers.get(sock));
+    if (ms <= 0) return;
+    const t = setTimeout(() => { if (stillNeeded()) sock.destroy(); }, ms);
+    t.unref();
+    timers.set(sock, t);
+  };
+  server.on('secureConnection', (sock: tls.TLSSocket) => {
+    if (sock.alpnProtocol === 'h2') return;
+    arm(sock, limits.headersTimeoutMs);
+    sock.once('close', () => clearTimeout(timers.get(sock)));
+  });
+  server.on('request', (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    if (req.httpVersionMajor >= 2) return;
+    const sock = req.socket as Socket;
+    // `complete`: the parser has the whole request (headers and body), whether or not the handler read it;
+    // a long-running answer is not cut off.
+    arm(sock, limits.requestTimeoutMs, () => !(req as http.IncomingMessage).complete);
+    res.once('finish', () => arm(sock, limits.keepAliveTimeoutMs + limits.headersTimeoutMs));
+  });
+}
+
 export async function serveFetch(
   hostname: string,
   port: number,
@@ -187,6 +217,7 @@ export async function serveFetch(
   if (opts.tls && opts.http2) {
     const h2 = server as http2.Http2SecureServer;
     h2.setTimeout(limits.keepAliveTimeoutMs);
+    http1Deadlines(h2, limits);
     h2.on('session', (sess: http2.ServerHttp2Session) => {
       sessions.add(sess);
       sess.once('close', () => sessions.delete(sess));

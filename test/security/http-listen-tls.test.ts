@@ -7,7 +7,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
+import * as tls from 'node:tls';
+import * as http2 from 'node:http2';
 import type { TLSSocket } from 'node:tls';
+import { serveFetch } from '../../host/server/listen.ts';
 import { listenChecked } from '../../host/server/http.ts';
 import { Permissions } from '../../host/permissions.ts';
 import { Registry } from '../../host/metrics.ts';
@@ -71,6 +74,43 @@ test('mTLS on a plugin listener: client CA enforced, TLS 1.3 minimum, rotation, 
   const narrow = Permissions.all('component:receive', { net: true, read: ['/nonexistent'] });
   await listenChecked(narrow, { metrics: reg, log }, { hostname: '127.0.0.1', port, tls: { certFile: pki.server.cert, keyFile: pki.server.key } }, () => new Response('ok'))
     .then(() => assert.unreachable(), (e: Error) => assert.instance(e, PermissionDenied));
+});
+
+test('HTTP/1.1 clients of the TLS + HTTP/2 listener (the web config default) get the header deadline too; an HTTP/2 client is served meanwhile', async () => {
+  const l = await serveFetch('127.0.0.1', await freePort(), () => new Response('ok'), {
+    tls: { serverOptions: () => ({ cert: fs.readFileSync(pki.server.cert), key: fs.readFileSync(pki.server.key) }) },
+    http2: true, limits: { headersTimeoutMs: 1500 }, log,
+  });
+  try {
+    const started = Date.now();
+    let closedAt = 0;
+    const slow = tls.connect({ host: '127.0.0.1', port: l.address.port, ca: fs.readFileSync(pki.ca), ALPNProtocols: ['http/1.1'] });
+    slow.on('error', () => {});
+    const closed = new Promise<void>((r) => slow.on('close', () => { closedAt = Date.now(); r(); }));
+    await new Promise<void>((r) => slow.once('secureConnect', () => r()));
+    slow.write('GET / HTTP/1.1\r\nHost: a\r\n');
+    const drip = setInterval(() => { if (!slow.destroyed) slow.write('X-A: b\r\n'); }, 200);
+    try {
+      const h2 = http2.connect(`https://127.0.0.1:${l.address.port}`, { ca: fs.readFileSync(pki.ca) });
+      try {
+        const status = await new Promise<number>((resolve, reject) => {
+          const st = h2.request({ ':path': '/' });
+          st.on('response', (h) => { resolve(Number(h[':status'])); st.resume(); });
+          st.on('error', reject);
+          st.end();
+        });
+        assert.is(status, 200);
+      } finally {
+        h2.close();
+      }
+      await Promise.race([closed, new Promise((_, rej) => setTimeout(() => rej(new Error('slow HTTP/1.1 client never cut off')), 30_000))]);
+    } finally {
+      clearInterval(drip);
+    }
+    assert.ok(closedAt - started >= 1000, 'not before the deadline');
+  } finally {
+    await l.close();
+  }
 });
 
 test.run();
