@@ -259,6 +259,13 @@ test('metrics: go-grpc-prometheus series on both ends, the server\'s at 0 for ev
       `grpc_client_msg_received_total{${s}} 3`, `grpc_client_handling_seconds_bucket{${s},le="720"} 1`,
     ]) assert.ok(ct.split('\n').includes(line), `${line}\n${ct}`);
     assert.not.match(ct, /grpc_code="Unauthenticated"/, 'client series appear on use only');
+
+    // A long stream: message counters are exact once it ended (they are added in steps while it runs).
+    let n = 0;
+    for await (const _ of c.serverStream('/test.Echo/Count', '150', str.enc, str.dec)) n++;
+    assert.is(n, 150);
+    assert.ok(sreg.render().split('\n').includes(`grpc_server_msg_sent_total{${s}} 152`), sreg.render());
+    assert.ok(creg.render().split('\n').includes(`grpc_client_msg_received_total{${s}} 154`), creg.render());
   } finally {
     c.close();
     await srv.close(100);
