@@ -52,7 +52,6 @@ export async function setupCompact(ctx: ComponentContext, cfg: CompactConfig): P
   const halted = ctx.metrics.gauge('thanos_compact_halted', 'Set to 1 if the compactor halted due to an unexpected error.');
   const iterations = ctx.metrics.counter('thanos_compact_iterations_total', 'Total number of iterations that were executed successfully.');
   const retries = ctx.metrics.counter('thanos_compact_retries_total', 'Total number of retries after retriable compactor error.');
-  const failures = ctx.metrics.counter('thanos_compact_iterations_failed_total', 'Total number of iterations that failed.');
   halted.set(0);
   ctx.metrics.gauge('thanos_delete_delay_seconds', 'Configured delete delay in seconds.').set(cfg.deleteDelayMs / 1000);
   const viewer = cfg.webDisable
@@ -88,7 +87,6 @@ export async function setupCompact(ctx: ComponentContext, cfg: CompactConfig): P
             while (!signal.aborted) await sleep(2 ** 31 - 1, signal);
             break;
           }
-          failures.inc();
           if (!cfg.wait) throw e;
           retries.inc();
           log.error('retriable error', { err: (e as Error).message });
