@@ -226,10 +226,11 @@ export class QueryFrontend {
     try {
       if (op) this.m.queries?.inc({ op });
       if (op === 'query_range' || op === 'label_names' || op === 'label_values' || op === 'series') {
-        const params = new URLSearchParams(url.search);
-        if (body && (req.headers.get('content-type') ?? '').includes('application/x-www-form-urlencoded')) {
-          for (const [k, v] of new URLSearchParams(new TextDecoder().decode(body))) params.append(k, v);
-        }
+        // Go's r.FormValue: body (form) values come before the URL's.
+        const params = body && (req.headers.get('content-type') ?? '').includes('application/x-www-form-urlencoded')
+          ? new URLSearchParams(new TextDecoder().decode(body))
+          : new URLSearchParams();
+        for (const [k, v] of url.searchParams) params.append(k, v);
         const dc: DecodeContext = { path: url.pathname, headers: req.headers, forwardHeaders: this.forwardHeaders, signal: req.signal };
         const answer = op === 'query_range'
           ? await this.queryRange(decodeRangeRequest(params, dc, this.o.range.partialResponse))

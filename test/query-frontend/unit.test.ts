@@ -301,6 +301,13 @@ test('limits: max-query-length refuses long ranges; bad parameters are 400', asy
   assert.is(tooMany.status, 400);
   assert.match(((await tooMany.json()) as { error: string }).error, /11,000 points/);
   assert.is(f.calls.length, 0);
+  // A POST form: its values win over the URL's (Go's FormValue).
+  const post = await fe.handle(new Request('http://fe/api/v1/query_range?start=oops', {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ query: 'up', start: String(T0 / 1000), end: String((T0 + 10 * MIN) / 1000), step: '60' }).toString(),
+  }));
+  assert.is(post.status, 200);
+  assert.equal(f.calls.map((c) => [c.start, c.end, c.query]), [[T0, T0 + 10 * MIN, 'up']]);
 });
 
 test('labels: split by interval, answers merged into one sorted list', async () => {
