@@ -18,6 +18,7 @@ import { startGrpc, type GrpcListener } from './server/grpc.ts';
 import type { ServerTlsFiles } from './server/tls.ts';
 import { infoService, INFO_METHOD } from './server/info.ts';
 import type { HttpListener } from './index.ts';
+import { enterComponentScope } from './tracing.ts';
 
 /**
  * One object store instance shared by the components bound to it. The bucket it creates carries
@@ -163,6 +164,8 @@ export async function runGroup(units: UnitSpec[], o: RunOptions): Promise<RunRes
     let core: Core | undefined;
     for (const spec of units) {
       if (ac.signal.aborted) break;
+      // What the component starts from here on (servers, timers, requests) is traced as its own.
+      enterComponentScope(spec.id);
       const ulog = log.with({ component: spec.id });
       const r: Running = { spec, ready: false, log: ulog };
       running.push(r);
@@ -239,6 +242,7 @@ export async function runGroup(units: UnitSpec[], o: RunOptions): Promise<RunRes
       }
     }
 
+    enterComponentScope(undefined);
     if (!ac.signal.aborted) await stopped;
 
     // Graceful stop: wait for every run() to return, then close listeners; all within the grace period.

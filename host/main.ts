@@ -299,8 +299,8 @@ async function runManifest(inv: Extract<Invocation, { kind: 'run' }>): Promise<n
   const units = await planManifest(m, log);
   if (units.length === 0) throw new UsageError(`${m.file}: no enabled components`);
   log.info('starting', { manifest: m.file, components: units.map((u) => u.id).join(','), version: BUILD_INFO.version, revision: BUILD_INFO.revision });
-  // One provider for the process: service.name is the config's, else "thanos" (the components share it).
-  const tracing = m.tracing ? await setupTracing(m.tracing, { defaultServiceName: 'thanos', log }) : undefined;
+  // One exporter for the process; each component's spans under its own service name (thanos-<id>).
+  const tracing = m.tracing ? await setupTracing(m.tracing, { defaultServiceName: 'thanos', log, perComponent: true }) : undefined;
   const res = await runGroup(units, { log, core: () => makeCore(m.core.backend), gracePeriodMs: m.gracePeriodMs });
   await tracing?.shutdown();
   if (res.timedOut) process.exit(res.code);

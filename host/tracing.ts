@@ -3,9 +3,13 @@
 // and the W3C trace-context + baggage propagators, registered globally so that lib/ code (which
 // only uses @opentelemetry/api, see lib/tracing/mod.ts) and the HTTP/gRPC servers emit spans.
 // Without a tracing config nothing is registered and every span is a no-op, as in Thanos.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as fs from 'node:fs';
 import { checkServerIdentity } from 'node:tls';
-import { context, diag, DiagLogLevel, propagation, trace, type Attributes, type Context, type Link, type SpanKind } from '@opentelemetry/api';
+import {
+  context, diag, DiagLogLevel, propagation, trace,
+  type Attributes, type Context, type Link, type Span, type SpanKind, type SpanOptions, type Tracer, type TracerProvider as ApiTracerProvider,
+} from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, setGlobalErrorHandler, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -113,6 +117,48 @@ async function buildExporter(cfg: TracingConfig): Promise<SpanExporter> {
   });
 }
 
+/**
+ * Which component the current async work belongs to, for `thanos run` (several components, one
+ * process): the run group enters a component's scope before setting it up, so its servers,
+ * timers and requests carry it, and spans get that component's service name.
+ */
+const componentScope = new AsyncLocalStorage<string | undefined>();
+
+/** Marks the current async context (and what it starts from here on) as the component's. */
+export function enterComponentScope(id: string | undefined): void {
+  componentScope.enterWith(id);
+}
+
+/** A tracer that starts each span with the provider of the component in scope. */
+class ComponentTracer implements Tracer {
+  constructor(private readonly pick: () => Tracer) {}
+  startSpan(name: string, options?: SpanOptions, ctx?: Context): Span {
+    return this.pick().startSpan(name, options, ctx);
+  }
+  startActiveSpan<F extends (span: Span) => unknown>(...args: [string, F] | [string, SpanOptions, F] | [string, SpanOptions, Context, F]): ReturnType<F> {
+    const t = this.pick() as unknown as { startActiveSpan(...a: unknown[]): ReturnType<F> };
+    return t.startActiveSpan(...args);
+  }
+}
+
+/** One SDK provider per component (each with its own resource), one span processor for all. */
+class ComponentTracerProvider implements ApiTracerProvider {
+  private readonly providers = new Map<string, TracerProvider>();
+  constructor(private readonly make: (component: string) => TracerProvider) {}
+  private current(): TracerProvider {
+    const id = componentScope.getStore() ?? '';
+    let p = this.providers.get(id);
+    if (!p) this.providers.set(id, (p = this.make(id)));
+    return p;
+  }
+  getTracer(name: string, version?: string, options?: { schemaUrl?: string }): Tracer {
+    return new ComponentTracer(() => this.current().getTracer(name, version, options));
+  }
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.providers.values()].map((p) => p.shutdown()));
+  }
+}
+
 export interface TracingHandle {
   /** Exports what is buffered and stops the exporter (bounded by the exporter's timeout). */
   shutdown(): Promise<void>;
@@ -125,7 +171,7 @@ let registered: TracingHandle | undefined;
  * "thanos" for a plugins.yaml with several) applies when the config sets no service_name.
  * One provider per process: a second call is an error.
  */
-export async function setupTracing(cfg: TracingConfig, opts: { defaultServiceName: string; log: Logger }): Promise<TracingHandle> {
+export async function setupTracing(cfg: TracingConfig, opts: { defaultServiceName: string; log: Logger; perComponent?: boolean }): Promise<TracingHandle> {
   if (registered) throw new Error('tracing: a tracer provider is already registered in this process');
   const log = opts.log;
   log.info('loading tracing configuration');
@@ -133,15 +179,20 @@ export async function setupTracing(cfg: TracingConfig, opts: { defaultServiceNam
     for (const d of cfg.deprecated) log.info(`${d} has been deprecated as a config option.`);
   }
   const exporter = await buildExporter(cfg);
-  const resource = resourceFromAttributes({ ...cfg.resourceAttributes, [ATTR_SERVICE_NAME]: cfg.serviceName || opts.defaultServiceName });
   const batch = cfg.type === 'JAEGER'
     ? { maxQueueSize: cfg.maxQueueSize, scheduledDelayMillis: cfg.flushIntervalMs }
     : {};
-  const provider = new TracerProvider({
-    resource,
-    sampler: new ForceTracingSampler(buildSampler(cfg.sampler)),
-    spanProcessors: [new BatchSpanProcessor({ exporter, ...batch })],
-  });
+  const processor = new BatchSpanProcessor({ exporter, ...batch });
+  const sampler = new ForceTracingSampler(buildSampler(cfg.sampler));
+  const serviceName = cfg.serviceName || opts.defaultServiceName;
+  const sdkProvider = (attributes: Attributes) => new TracerProvider({ resource: resourceFromAttributes(attributes), sampler, spanProcessors: [processor] });
+  // `thanos run`: each component's spans carry its own service name (thanos-<id>, or the configured
+  // one with thanos.component=<id>); spans outside any component the process's.
+  const provider: ApiTracerProvider & { shutdown(): Promise<void> } = opts.perComponent
+    ? new ComponentTracerProvider((id) => sdkProvider(id === ''
+      ? { ...cfg.resourceAttributes, [ATTR_SERVICE_NAME]: serviceName }
+      : { ...cfg.resourceAttributes, [ATTR_SERVICE_NAME]: cfg.serviceName || `thanos-${id}`, 'thanos.component': id }))
+    : sdkProvider({ ...cfg.resourceAttributes, [ATTR_SERVICE_NAME]: serviceName });
   // Export failures and SDK problems go to the component log, not to the console.
   diag.setLogger({
     error: (m, ...a) => log.warn(`tracing: ${m}`, a.length ? { detail: a.map(String).join(' ') } : undefined),
@@ -153,11 +204,12 @@ export async function setupTracing(cfg: TracingConfig, opts: { defaultServiceNam
   context.setGlobalContextManager(cm);
   propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
   trace.setGlobalTracerProvider(provider);
-  log.info('tracing enabled', { type: cfg.type, service_name: cfg.serviceName || opts.defaultServiceName });
+  log.info('tracing enabled', { type: cfg.type, service_name: opts.perComponent && !cfg.serviceName ? 'thanos-<component>' : serviceName });
   const handle: TracingHandle = {
     shutdown: async () => {
       try {
         await provider.shutdown();
+        await processor.shutdown();
       } catch (err) {
         log.warn('closing tracer failed', { err: (err as Error).message });
       } finally {

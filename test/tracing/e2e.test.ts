@@ -130,24 +130,51 @@ test('one query through thanos query and thanos store is one trace with chained 
   assert.match(query.out.join(''), /\bts=\S+Z caller=[\w.-]+\.ts:\d+ level=info component=query msg=/);
 });
 
-test('thanos run: plugins.yaml tracing: gives the process one provider (service.name "thanos" by default)', async () => {
-  const [http, grpcPort] = [await freePort(), await freePort()];
+test('thanos run: plugins.yaml tracing: one exporter for the process, each component\'s spans under its own service name', async () => {
+  const [sGrpc, sHttp, qGrpc, qHttp] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const bucketDir = JSON.stringify(join(root, 'bucket'));
   writeFileSync(join(root, 'plugins.yaml'), `apiVersion: 1
 tracing:
   type: OTLP
   config: { client_type: http, endpoint: "127.0.0.1:${collector!.port}", insecure: true }
+objstore:
+  - id: primary
+    use: filesystem
+    config: { directory: ${bucketDir} }
+    permissions: { read: [${bucketDir}], write: [${bucketDir}] }
 components:
+  - id: s
+    use: store
+    objstore: primary
+    dataDir: ./run-store
+    grpc: 127.0.0.1:${sGrpc}
+    http: 127.0.0.1:${sHttp}
+    permissions: { net: true, read: true, write: true }
   - id: q
     use: query
-    http: 127.0.0.1:${http}
-    grpc: 127.0.0.1:${grpcPort}
+    dependsOn: [s]
+    http: 127.0.0.1:${qHttp}
+    grpc: 127.0.0.1:${qGrpc}
+    config: { endpoints: ["127.0.0.1:${sGrpc}"] }
     permissions: { net: true }
 `);
   thanos(['run', '-c', 'plugins.yaml']);
-  const q = 'vector(42)';
-  await waitFor('thanos run to answer', STARTUP_MS, async () => ((await fetch(`http://127.0.0.1:${http}/api/v1/query?query=${encodeURIComponent(q)}&time=1`)).status === 200 ? true : undefined));
-  const exec = await waitFor('the run process\'s span', 60_000, async () => collector!.spans.find((s) => s.name === 'instant_query_exec' && s.attributes.query === q));
-  assert.is(exec.service, 'thanos');
+  const at = (T0 + H2 / 2) / 1000;
+  await waitFor('thanos run to answer from its store', STARTUP_MS, async () => {
+    const r = await fetch(`http://127.0.0.1:${qHttp}/api/v1/query?query=${encodeURIComponent('count(up)')}&time=${at}`);
+    return ((await r.json()) as { data?: { result?: unknown[] } }).data?.result?.length ? true : undefined;
+  });
+  const q = 'max(node_cpu_seconds_total)';
+  assert.is((await fetch(`http://127.0.0.1:${qHttp}/api/v1/query?query=${encodeURIComponent(q)}&time=${at}`)).status, 200);
+  const trace = await waitFor('the run process\'s trace', 60_000, async () => {
+    const exec = collector!.spans.find((s) => s.name === 'instant_query_exec' && s.attributes.query === q);
+    const spans = exec ? collector!.spans.filter((s) => s.traceId === exec.traceId) : [];
+    return spans.some((s) => s.name === 'bucket_store_series') ? spans : undefined;
+  });
+  assert.is(trace.find((s) => s.name === 'instant_query_exec')!.service, 'thanos-q');
+  assert.is(trace.find((s) => s.name === 'bucket_store_series')!.service, 'thanos-s');
+  assert.is(trace.find((s) => s.kind === 2 && /Series$/.test(s.name))!.service, 'thanos-s', 'the store\'s gRPC server span');
+  assert.is(trace.find((s) => s.kind === 3 && /Series$/.test(s.name))!.service, 'thanos-q', 'the querier\'s gRPC client span');
 });
 
 test.run();
