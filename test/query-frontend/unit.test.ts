@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   alignToStep, createResponseCache, decodeMatrix, encodeResponse, evaluateAtModifiers, extractMatrix, isCacheableQuery, mergeMatrix, nextIntervalBoundary,
-  parseResponseCacheConfig, QueryFrontend, splitLabelsRequest, splitRangeRequest, type FrontendOptions, type MatrixResponse, type RangeRequest,
+  parseResponseCacheConfig, QueryFrontend, InMemoryResponseCache, splitLabelsRequest, splitRangeRequest, type FrontendOptions, type MatrixResponse, type RangeRequest,
 } from '../../lib/queryfrontend/mod.ts';
 import { parseFlags } from '../../lib/sdk/flags.ts';
 import { parseQueryFrontendConfig, queryFrontendFlags } from '../../plugins/component/query-frontend/config.ts';
@@ -364,6 +364,44 @@ test('proxying, CORS, gzip, slow query log, and a client that goes away', async 
   await new Promise((r) => setTimeout(r, 20));
   assert.is(calls, 2, 'no retries and no further pieces after the client went away');
   assert.ok(seenSignals.slice(-2).every((sg) => sg?.aborted));
+});
+
+test('IN-MEMORY cache: entry bound (least recently used goes), byte bound, validity', async () => {
+  let now = 0;
+  const c = new InMemoryResponseCache({ type: 'IN-MEMORY', maxSizeBytes: 0, maxSizeItems: 2, validityMs: 1000 }, () => now);
+  const v = (n: number) => new Uint8Array(n);
+  c.store('a', v(1));
+  c.store('b', v(1));
+  await c.fetch(['a']); // a is now the most recently used
+  c.store('c', v(1));
+  assert.equal([...(await c.fetch(['a', 'b', 'c'])).keys()], ['a', 'c']);
+  now = 1500;
+  assert.is((await c.fetch(['a'])).size, 0, 'stale after validity');
+  const bytes = new InMemoryResponseCache({ type: 'IN-MEMORY', maxSizeBytes: 1000, maxSizeItems: 0, validityMs: 0 });
+  for (let i = 0; i < 10; i++) bytes.store(`k${i}`, v(300));
+  assert.ok(bytes.size <= 3, `${bytes.size} entries of 300 bytes under a 1000-byte bound`);
+  bytes.store('huge', v(5000));
+  assert.is((await bytes.fetch(['huge'])).size, 0, 'larger than the whole cache: not kept');
+});
+
+test('labels cache: a repeated labels request is answered from the cache', async () => {
+  const f: Fake = { calls: [], failNext: 0, failStatus: 500 };
+  const registry = new Registry();
+  const cache = createResponseCache({ type: 'IN-MEMORY', maxSizeBytes: 1 << 20, maxSizeItems: 0, validityMs: 0 }, { metrics: registry, tripperware: 'labels', compression: '' });
+  const fe = new QueryFrontend({
+    downstreamUrl: 'http://downstream:9090',
+    range: { splitIntervalMs: H, alignRangeWithStep: true, requestDownsampled: true, maxRetries: 5, maxQueryLengthMs: 0, maxQueryParallelism: 14, maxFreshnessMs: MIN, partialResponse: true },
+    labels: { splitIntervalMs: DAY, maxRetries: 5, maxQueryParallelism: 14, maxFreshnessMs: MIN, partialResponse: true, defaultTimeRangeMs: DAY, cache },
+    instantMaxRetries: 5, forwardHeaders: [], compressResponses: false, logQueriesLongerThanMs: 0, disableCors: false,
+    fetch: fakeDownstream(f), log: createLogger({ level: 'error', write: () => {} }), metrics: registry, now: () => T0 + 10 * DAY,
+  });
+  const url = `http://fe/api/v1/labels?start=${T0 / 1000}&end=${(T0 + 2 * DAY) / 1000}`;
+  const first = (await (await fe.handle(new Request(url))).json()) as { data: string[] };
+  assert.is(f.calls.length, 2);
+  const again = (await (await fe.handle(new Request(url))).json()) as { data: string[] };
+  assert.is(f.calls.length, 2, 'no downstream request on repeat');
+  assert.equal(again.data, first.data);
+  assert.match(registry.render(), /cortex_cache_hits_total\{name="fifocache",tripperware="labels"\} 2\n/);
 });
 
 test.run();
