@@ -8,7 +8,8 @@ import { markReopenable, reopenOf } from './bucket.ts';
 export const OPS = ['iter', 'get', 'get_range', 'exists', 'upload', 'delete', 'attributes'] as const;
 export type Op = (typeof OPS)[number];
 
-const BYTES_BUCKETS = [32 * 1024, 256 * 1024, 512 * 1024, 1024 * 1024, 32 * 1024 * 1024, 256 * 1024 * 1024, 512 * 1024 * 1024];
+/** objstore's ExponentialBuckets(2<<14, 2, 16): 32 KiB, 64 KiB, … 1 GiB. */
+const BYTES_BUCKETS = Array.from({ length: 16 }, (_, i) => 32 * 1024 * 2 ** i);
 const DURATION_BUCKETS = [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120];
 
 export class MetricsBucket implements Bucket {
@@ -21,17 +22,19 @@ export class MetricsBucket implements Bucket {
 
   constructor(private readonly inner: Bucket, metrics: Metrics, private readonly bucketName: string) {
     this.ops = metrics.counter('thanos_objstore_bucket_operations_total', 'Total number of all attempted operations against a bucket.', ['bucket', 'operation']);
-    this.failures = metrics.counter('thanos_objstore_bucket_operation_failures_total', 'Total number of operations against a bucket that failed, but were not expected to fail in certain way from caller perspective.', ['bucket', 'operation']);
+    this.failures = metrics.counter('thanos_objstore_bucket_operation_failures_total', 'Total number of operations against a bucket that failed, but were not expected to fail in certain way from caller perspective. Those errors have to be investigated.', ['bucket', 'operation']);
     this.fetched = metrics.counter('thanos_objstore_bucket_operation_fetched_bytes_total', 'Total number of bytes fetched from bucket, per operation.', ['bucket', 'operation']);
     this.transferred = metrics.histogram('thanos_objstore_bucket_operation_transferred_bytes', 'Number of bytes transferred from/to bucket per operation.', ['bucket', 'operation'], BYTES_BUCKETS);
-    this.duration = metrics.histogram('thanos_objstore_bucket_operation_duration_seconds', 'Duration of successful operations against the bucket per operation.', ['bucket', 'operation'], DURATION_BUCKETS);
+    this.duration = metrics.histogram('thanos_objstore_bucket_operation_duration_seconds', 'Duration of successful operations against the bucket', ['bucket', 'operation'], DURATION_BUCKETS);
     this.lastUpload = metrics.gauge('thanos_objstore_bucket_last_successful_upload_time', 'Second timestamp of the last successful upload to the bucket.', ['bucket']);
     // Every operation's series exist from the start, as objstore's WrapWithMetrics creates them.
     for (const op of OPS) {
       this.ops.inc(this.l(op), 0);
       this.failures.inc(this.l(op), 0);
       this.duration.init?.(this.l(op));
+      this.fetched.inc(this.l(op), 0);
     }
+    for (const op of ['get', 'get_range', 'upload'] as const) this.transferred.init?.(this.l(op));
     this.lastUpload.set(0, { bucket: bucketName });
   }
 

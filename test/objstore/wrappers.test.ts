@@ -46,6 +46,24 @@ test('metrics: operations, failures (not-found is expected), bytes', async () =>
   assert.match(text, /thanos_objstore_bucket_last_successful_upload_time\{bucket="primary"\} \d/);
 });
 
+test('metrics: every series objstore\'s WrapWithMetrics creates exists before the first operation, with its buckets', () => {
+  const reg = new Registry();
+  new MetricsBucket(new MemoryBucket(), reg, 'b');
+  const lines = reg.render().split('\n');
+  for (const op of ['iter', 'get', 'get_range', 'exists', 'upload', 'delete', 'attributes']) {
+    for (const m of ['operations_total', 'operation_failures_total', 'operation_fetched_bytes_total', 'operation_duration_seconds_count']) {
+      assert.ok(lines.includes(`thanos_objstore_bucket_${m}{bucket="b",operation="${op}"} 0`), `${m} ${op}`);
+    }
+  }
+  for (const op of ['get', 'get_range', 'upload']) {
+    // ExponentialBuckets(32 KiB, 2, 16): the last finite bucket is 1 GiB.
+    assert.ok(lines.includes(`thanos_objstore_bucket_operation_transferred_bytes_bucket{bucket="b",operation="${op}",le="1073741824"} 0`), op);
+    assert.ok(lines.includes(`thanos_objstore_bucket_operation_transferred_bytes_bucket{bucket="b",operation="${op}",le="32768"} 0`), op);
+  }
+  assert.ok(lines.includes('thanos_objstore_bucket_operation_duration_seconds_bucket{bucket="b",operation="get",le="120"} 0'));
+  assert.ok(lines.includes('thanos_objstore_bucket_last_successful_upload_time{bucket="b"} 0'));
+});
+
 class Flaky extends MemoryBucket {
   failures = 0;
   calls = 0;
