@@ -28,8 +28,8 @@ export interface HostSettings {
   grpcGracePeriod: string;
   /** --grpc-server-tls-*: the gRPC listener's TLS (all empty: plaintext). */
   grpcTls: ServerTlsFiles;
-  /** --grpc-server-max-connection-age. */
-  grpcMaxConnectionAge: string;
+  /** --grpc-server-max-connection-age (undefined when the component refuses it). */
+  grpcMaxConnectionAge?: string;
   objstoreConfigFile?: string;
   objstoreConfig?: string;
   logLevel: LogLevel;
@@ -132,7 +132,7 @@ function hostSettings(values: Record<string, unknown>, given: Set<string>, ctx: 
     httpConfig: (values.httpConfig as string | undefined) || undefined,
     grpcGracePeriod: values.grpcGracePeriod as string,
     grpcTls: grpcTlsFlags(values, ctx),
-    grpcMaxConnectionAge: values.grpcMaxConnectionAge as string,
+    grpcMaxConnectionAge: values.grpcMaxConnectionAge as string | undefined,
     objstoreConfigFile: file,
     objstoreConfig: inline,
     logLevel: level as LogLevel,

@@ -86,7 +86,8 @@ async function runComponent(inv: Extract<Invocation, { kind: 'component' }>): Pr
     grpc: h.grpc,
     grpcOnlyIfServices: !h.grpcGiven,
     grpcTls: h.grpcTls,
-    grpcMaxConnectionAgeMs: parseFlagDuration(h.grpcMaxConnectionAge),
+    // Absent when the component refuses the flag (it has no gRPC listener to age).
+    grpcMaxConnectionAgeMs: h.grpcMaxConnectionAge ? parseFlagDuration(h.grpcMaxConnectionAge) : 0,
     dataDir: h.dataDir ? path.resolve(h.dataDir) : undefined,
     objstore: cfg ? cliObjstore(cfg, log) : undefined,
     objstoreHint: 'pass --objstore.config-file or --objstore.config',

@@ -85,9 +85,9 @@ export const queryFrontendFlags: FlagSpec[] = [
   { name: 'request.logging-config', key: 'requestLoggingConfig', type: 'string', help: 'Content of YAML file with request logging configuration.', refused: NOT_YET('no request logging configuration') },
   { name: 'enable-auto-gomemlimit', key: 'enableAutoGomemlimit', type: 'bool', default: false, help: 'Enable go runtime to automatically limit memory consumption.', refused: NOT_YET('a Go runtime setting'), accept: [false] },
   { name: 'auto-gomemlimit.ratio', key: 'autoGomemlimitRatio', type: 'float', default: 0.9, help: 'The ratio of reserved GOMEMLIMIT memory to the detected maximum container or system memory.', refused: NOT_YET('a Go runtime setting'), accept: [0.9] },
-  // gRPC host flags the host reads a default of (grace period, max connection age, TLS min version)
-  // cannot be refused without the host losing that default; they have no effect: no gRPC listener.
-  ...refuseCommonFlags(COMMON_FLAGS.filter((f) => f.name === 'grpc-address' || (f.name.startsWith('grpc') && f.default === undefined)).map((f) => f.name), 'is not a flag of thanos query-frontend (it serves HTTP only)'),
+  // Every gRPC host flag but the grace period, which the host reads a default of for the stop deadline
+  // (it has no effect here: no gRPC listener). The gRPC server TLS and max-connection-age flags may be absent.
+  ...refuseCommonFlags(COMMON_FLAGS.filter((f) => f.name.startsWith('grpc') && f.name !== 'grpc-grace-period').map((f) => f.name), 'is not a flag of thanos query-frontend (it serves HTTP only)'),
   ...refuseCommonFlags(['objstore.config-file', 'objstore.config'], 'is not a flag of thanos query-frontend (it reads no object storage)'),
   ...refuseCommonFlags(['data-dir'], 'is not a flag of thanos query-frontend (it keeps no local state)'),
 ];
