@@ -67,7 +67,8 @@ const REFUSED: Array<[string, string]> = [
   ['tools rules-check --rules=r.yml --data-dir=./x', 'data-dir'],
   ['tools rules-check --rules=r.yml --grpc-server-tls-cert=x.crt', 'grpc-server-tls-cert'],
   ['tools bucket web --http.config=web.yml', 'http.config'],
-  ['tools rules-check --rules=r.yml --grpc-server-tls-cert=x.crt', 'grpc-server-tls-cert'],
+  ['query-frontend --grpc-server-tls-min-version=1.2', 'grpc-server-tls-min-version'],
+  ['query-frontend --grpc-server-max-connection-age=5m', 'grpc-server-max-connection-age'],
 ];
 
 // Values of refused flags that ask for what the component does anyway: accepted.
