@@ -8,7 +8,7 @@ import { createCore } from '../lib/core/mod.ts';
 import { BucketConfigError, bucketConfigFromObject, createBucket, parseBucketConfig, type BucketConfig } from '../lib/objstore/factory.ts';
 import { NoObjectStorageError } from '../lib/objstore/kit/errors.ts';
 import { MetricsBucket } from '../lib/objstore/metrics.ts';
-import type { Bucket, ComponentContext, ComponentPlugin, Core, Logger, ObjstorePlugin, PermissionRequest } from './index.ts';
+import type { Bucket, ComponentContext, ComponentPlugin, Core, ListenOptions, Logger, ObjstorePlugin, PermissionRequest } from './index.ts';
 import { ConfigError } from './index.ts';
 import { createCapabilities } from './capabilities.ts';
 import { loadServerTls } from './server/tls.ts';
@@ -126,8 +126,11 @@ async function runTool(inv: Extract<Invocation, { kind: 'tool' }>): Promise<numb
     const reg = new Registry();
     let toolBucket: Promise<Bucket> | undefined;
     const caps = createCapabilities({ permissions: Permissions.all(inv.plugin.manifest.id, inv.plugin.manifest.permissions), log, metrics: reg });
+    // --http.config (accepted only by tools that serve HTTP: bucket web) applies to the tool's listener.
+    const webConfigFile = h.httpConfig ? path.resolve(h.httpConfig) : undefined;
     const ctx: ComponentContext = {
       ...caps,
+      ...(webConfigFile ? { listen: (o: ListenOptions, handler: (req: Request) => Response | Promise<Response>) => caps.listen({ ...o, webConfigFile }, handler) } : {}),
       core: await makeCore(),
       dataDir: h.dataDir ? path.resolve(h.dataDir) : undefined,
       signal: ac.signal,

@@ -18,7 +18,7 @@ import type { Registry } from '../metrics.ts';
 import { GO_CIPHER_SUITES, TLS13_SUITES } from '../../lib/web/webconfig.ts';
 import { serveFetch, type FetchHandler, type HttpLimits, type HttpTls } from './listen.ts';
 import { loadServerTls, TlsConfigError, type ServerTls } from './tls.ts';
-import type { WebConfigSource } from './webconfig.ts';
+import { WebConfigSource } from './webconfig.ts';
 
 /** Thanos's default http_request_duration_seconds buckets (pkg/extprom/http). */
 export const HTTP_DURATION_BUCKETS: readonly number[] = [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120, 240, 360, 720];
@@ -215,8 +215,11 @@ export function buildHttpApp(o: HttpAppOptions): FetchHandler {
       return plain(500, `internal error: ${(err as Error).message}`);
     }
   };
-  const wc = o.webConfig;
-  if (!wc) return guarded;
+  return o.webConfig ? webConfigGuard(o.webConfig, guarded) : guarded;
+}
+
+/** The web configuration in front of a handler: 500 while the file is invalid, rate limit, basic auth, response headers. */
+export function webConfigGuard(wc: WebConfigSource, next: FetchHandler): FetchHandler {
   return async (req, info) => {
     const cur = wc.current();
     if ('error' in cur) return plain(500, 'Internal Server Error\n');
@@ -234,7 +237,7 @@ export function buildHttpApp(o: HttpAppOptions): FetchHandler {
       if (r === 'busy') return withHeaders(plain(429, 'Too Many Requests\n'));
       if (r !== 'ok') return withHeaders(plain(401, 'Unauthorized\n', { 'www-authenticate': 'Basic' }));
     }
-    return withHeaders(await guarded(req, info));
+    return withHeaders(await next(req, info));
   };
 }
 
@@ -287,6 +290,10 @@ export async function listenChecked(
   let httpTls: HttpTls | undefined;
   let serverTls: ServerTls | undefined;
   const t = opts.tls;
+  if (t && opts.webConfigFile) throw new ConfigError('tls', 'give either tls or a web configuration file, not both');
+  // A web configuration (--http.config) is checked before anything listens, as for a component listener.
+  const wc = opts.webConfigFile ? new WebConfigSource(opts.webConfigFile, o.log) : undefined;
+  if (wc) httpTls = wc.httpTls();
   if (t) {
     for (const f of [t.certFile, t.keyFile, t.clientCaFile]) if (f) perms.check('read', path.resolve(f), 'listen tls');
     try {
@@ -306,13 +313,22 @@ export async function listenChecked(
   }
   const limits = { maxBodyBytes: opts.maxBodyBytes ?? 64 << 20 };
   const ins = opts.instrument;
-  const h: FetchHandler = ins ? instrumentHandler((req) => handler(req), () => ins, o.metrics, o.log) : (req) => handler(req);
-  const l = await serveFetch(opts.hostname, opts.port, h, { tls: httpTls, limits, log: o.log });
+  const instrumented: FetchHandler = ins ? instrumentHandler((req) => handler(req), () => ins, o.metrics, o.log) : (req) => handler(req);
+  const h = wc ? webConfigGuard(wc, instrumented) : instrumented;
+  let l: HttpListener;
+  try {
+    l = await serveFetch(opts.hostname, opts.port, h, { tls: httpTls, http2: wc?.http2, limits, log: o.log });
+  } catch (err) {
+    wc?.close();
+    throw err;
+  }
+  if (wc) o.log.info(wc.tlsEnabled ? 'TLS is enabled.' : 'TLS is disabled.', { http2: wc.http2, address: `${l.address.hostname}:${l.address.port}` });
   return {
     address: l.address,
     close: async () => {
       await l.close();
       serverTls?.close();
+      wc?.close();
     },
   };
 }

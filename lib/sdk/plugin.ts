@@ -79,6 +79,11 @@ export interface ListenOptions {
   maxBodyBytes?: number;
   /** Thanos's HTTP metrics and server spans for this listener's requests. */
   instrument?: HttpInstrumentation;
+  /**
+   * A --http.config web configuration file for this listener (TLS, basic auth, headers; instead of
+   * `tls`). Set by the host for a tool whose listener is its HTTP endpoint (`tools bucket web`).
+   */
+  webConfigFile?: string;
 }
 
 /** A server's TLS as Thanos's `--*-server-tls-*` flags give it. */

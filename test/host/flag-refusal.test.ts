@@ -65,8 +65,8 @@ const REFUSED: Array<[string, string]> = [
   ['tools tsdb create-blocks-from openmetrics in.txt out --http-address=0.0.0.0:1', 'http-address'],
   ['check rules r.yml --objstore.config-file=b.yaml', 'objstore.config-file'],
   ['tools rules-check --rules=r.yml --data-dir=./x', 'data-dir'],
+  ['tools bucket ls --http.config=web.yml', 'http.config'],
   ['tools rules-check --rules=r.yml --grpc-server-tls-cert=x.crt', 'grpc-server-tls-cert'],
-  ['tools bucket web --http.config=web.yml', 'http.config'],
   ['query-frontend --grpc-server-tls-min-version=1.2', 'grpc-server-tls-min-version'],
   ['query-frontend --grpc-server-max-connection-age=5m', 'grpc-server-max-connection-age'],
 ];

@@ -144,4 +144,17 @@ test('Prometheus 2.42 remote-writes to receive over mTLS (--remote-write.server-
   assert.match(m, /^http_requests_total\{code="400",handler="receive",method="post",tenant="default-tenant"\} 1$/m);
 });
 
+test('thanos tools bucket web behind --http.config (TLS + basic auth on its one listener)', async () => {
+  const hp = await freePort();
+  const web = join(dir, 'web-tools.yml');
+  writeFileSync(web, ['tls_server_config:', `  cert_file: ${pki.server.cert}`, `  key_file: ${pki.server.key}`, 'basic_auth_users:', `  alice: ${bcrypt.hashSync('s3cret', 4)}`, ''].join('\n'));
+  const bw = thanos('tools', ['tools', 'bucket', 'web', `--http-address=127.0.0.1:${hp}`, `--http.config=${web}`,
+    `--objstore.config=type: FILESYSTEM\nconfig:\n  directory: ${join(dir, 'bw-bucket')}\n`], dir);
+  procs.push(bw);
+  await waitFor(async () => (await request(hp, '/api/v1/blocks', { ca: pki.ca, auth: 'alice:s3cret' })).status === 200, STARTUP_MS, 'bucket web', bw.logs);
+  assert.is((await request(hp, '/api/v1/blocks', { ca: pki.ca })).status, 401);
+  assert.is((await request(hp, '/api/v1/blocks', { ca: pki.ca, auth: 'alice:nope' })).status, 401);
+  assert.match(bw.logs(), /TLS is enabled\./);
+});
+
 test.run();

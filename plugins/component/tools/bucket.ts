@@ -28,7 +28,7 @@ const OBJSTORE = ['objstore.config-file', 'objstore.config'];
 /** The host flags each command uses; the others are refused (they would have no effect). */
 const HOST_FLAGS_USED: Record<string, string[]> = {
   'bucket downsample': [...OBJSTORE, 'data-dir'],
-  'bucket web': [...OBJSTORE, 'http-address'],
+  'bucket web': [...OBJSTORE, 'http-address', 'http.config'],
 };
 
 /** Wraps a command body: flag parsing, usage errors (exit 2) and failures (exit 1). */
