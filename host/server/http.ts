@@ -15,7 +15,6 @@ import * as path from 'node:path';
 import type { Component, HttpInstrumentation, HttpListener, ListenOptions, Logger, Metrics } from '../index.ts';
 import { ConfigError } from '../index.ts';
 import type { Registry } from '../metrics.ts';
-import { GO_CIPHER_SUITES, TLS13_SUITES } from '../../lib/web/webconfig.ts';
 import { serveFetch, type FetchHandler, type HttpLimits, type HttpTls } from './listen.ts';
 import { loadServerTls, TlsConfigError, type ServerTls } from './tls.ts';
 import { WebConfigSource } from './webconfig.ts';
@@ -297,18 +296,14 @@ export async function listenChecked(
   if (t) {
     for (const f of [t.certFile, t.keyFile, t.clientCaFile]) if (f) perms.check('read', path.resolve(f), 'listen tls');
     try {
-      serverTls = loadServerTls({ certFile: t.certFile, keyFile: t.keyFile, clientCaFile: t.clientCaFile, minVersion: t.minVersion, curves: t.curves, log: o.log, what: 'HTTP server' });
+      serverTls = loadServerTls({ certFile: t.certFile, keyFile: t.keyFile, clientCaFile: t.clientCaFile, minVersion: t.minVersion, curves: t.curves, ciphers: t.cipherSuites, log: o.log, what: 'HTTP server' });
     } catch (err) {
       if (err instanceof TlsConfigError) throw new ConfigError('tls', err.message);
       throw err;
     }
     if (serverTls) {
-      const ciphers = goCipherSuites(t.cipherSuites ?? []);
       const st = serverTls;
-      httpTls = {
-        serverOptions: () => ({ ...st.serverOptions(), ...(ciphers ? { ciphers } : {}) }),
-        onReload: (l) => st.onReload((c) => l({ ...c, ...(ciphers ? { ciphers } : {}) })),
-      };
+      httpTls = { serverOptions: () => st.serverOptions(), onReload: (l) => st.onReload(l) };
     }
   }
   const limits = { maxBodyBytes: opts.maxBodyBytes ?? 64 << 20 };
@@ -331,16 +326,4 @@ export async function listenChecked(
       wc?.close();
     },
   };
-}
-
-/** Go cipher suite names (Thanos's --*-tls-ciphers) → a Node `ciphers` string; undefined for none. */
-export function goCipherSuites(names: readonly string[]): string | undefined {
-  if (names.length === 0) return undefined;
-  const out: string[] = [];
-  for (const n of names) {
-    const c = GO_CIPHER_SUITES[n];
-    if (c === undefined) throw new ConfigError('tls', `invalid TLS cipher suite: ${n}`);
-    if (c) out.push(c);
-  }
-  return `${out.join(':')}${out.length ? ':' : ''}${TLS13_SUITES}`;
 }

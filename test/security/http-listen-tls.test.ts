@@ -76,6 +76,24 @@ test('mTLS on a plugin listener: client CA enforced, TLS 1.3 minimum, rotation, 
     .then(() => assert.unreachable(), (e: Error) => assert.instance(e, PermissionDenied));
 });
 
+test('ctx.listen TLS: Go cipher suite names restrict TLS 1.2 (--remote-write.server-tls-ciphers)', async () => {
+  const port = await freePort();
+  const perms = Permissions.all('component:receive', { net: true, read: [pki.dir] });
+  const l = await listenChecked(perms, { metrics: new Registry(), log }, {
+    hostname: '127.0.0.1', port, tls: { certFile: pki.server.cert, keyFile: pki.server.key, minVersion: '1.2', cipherSuites: ['TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384'] },
+  }, () => new Response('ok'));
+  const hello = (ciphers: string) => new Promise<string>((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, ca: fs.readFileSync(pki.ca), maxVersion: 'TLSv1.2', ciphers }, () => { const c = s.getCipher().name; s.destroy(); resolve(c); });
+    s.on('error', reject);
+  });
+  try {
+    assert.is(await hello('ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384'), 'ECDHE-ECDSA-AES256-GCM-SHA384');
+    assert.not.ok(await hello('ECDHE-ECDSA-AES128-GCM-SHA256').then(() => true, () => false), 'a suite outside the list is refused');
+  } finally {
+    await l.close();
+  }
+});
+
 test('HTTP/1.1 clients of the TLS + HTTP/2 listener (the web config default) get the header deadline too; an HTTP/2 client is served meanwhile', async () => {
   const l = await serveFetch('127.0.0.1', await freePort(), () => new Response('ok'), {
     tls: { serverOptions: () => ({ cert: fs.readFileSync(pki.server.cert), key: fs.readFileSync(pki.server.key) }) },
