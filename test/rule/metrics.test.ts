@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Registry } from '../../host/metrics.ts';
 import { RuleMetrics } from '../../lib/rules/metrics.ts';
+import { DnsProvider, dnsMetrics, type DnsResolver } from '../../lib/rules/dns.ts';
 import type { RuleGroup } from '../../lib/rules/parse.ts';
 
 const group = (name: string, strategy?: 'warn' | 'abort'): RuleGroup => ({ file: '/r.yml', name, limit: 0, rules: [], partialResponseStrategy: strategy });
@@ -58,6 +59,24 @@ test('reload outcome and warnings per strategy', () => {
   assert.equal(lines(reg, 'thanos_rule_config_last_reload_successful'), ['thanos_rule_config_last_reload_successful 1']);
   m.reloaded(false);
   assert.equal(lines(reg, 'thanos_rule_config_last_reload_successful'), ['thanos_rule_config_last_reload_successful 0']);
+});
+
+test('DNS provider: one lookup per dns+ address per refresh, failures counted (pkg/discovery/dns)', async () => {
+  const reg = new Registry();
+  const fail = new Set<string>();
+  const resolve = (async (name: string, type: string) => {
+    if (fail.has(name)) throw Object.assign(new Error('SERVFAIL'), { code: 'ESERVFAIL' });
+    return type === 'A' ? ['10.0.0.1'] : [];
+  }) as unknown as DnsResolver;
+  const p = new DnsProvider(resolve, () => {}, dnsMetrics(reg, 'thanos_rule_query_apis_'));
+  assert.equal(lines(reg, 'thanos_rule_query_apis_dns_lookups_total'), ['thanos_rule_query_apis_dns_lookups_total 0']);
+  await p.refresh(['dns+a.example:9090', 'dns+b.example:9090', 'http://plain:1']);
+  fail.add('b.example');
+  await p.refresh(['dns+a.example:9090', 'dns+b.example:9090']);
+  assert.equal(lines(reg, 'thanos_rule_query_apis_dns_lookups_total'), ['thanos_rule_query_apis_dns_lookups_total 4']);
+  assert.equal(lines(reg, 'thanos_rule_query_apis_dns_failures_total'), ['thanos_rule_query_apis_dns_failures_total 1']);
+  // the failed address keeps its previous answer
+  assert.equal(p.addresses(['dns+b.example:9090']), ['10.0.0.1:9090']);
 });
 
 test.run();
