@@ -45,7 +45,7 @@ export function grpcClientTlsConfig(raw: RawConfig, keys: GrpcClientTlsKeys): Gr
   const bad = tlsVersionProblem(minVersion);
   if (bad) throw new ConfigError(keys.minVersion, bad);
   if (!secure) {
-    const ignored = ([[keys.skipVerify, skipVerify], [keys.cert, certFile], [keys.key, keyFile], [keys.ca, caFile], [keys.serverName, serverName]] as const)
+    const ignored = ([[keys.skipVerify, skipVerify], [keys.cert, certFile], [keys.key, keyFile], [keys.ca, caFile], [keys.serverName, serverName], [keys.minVersion, minVersion === '1.3' ? '' : minVersion]] as const)
       .filter(([, v]) => v !== '' && v !== false).map(([k]) => k);
     return { ignored };
   }

@@ -228,6 +228,7 @@ const SAMPLES: Record<string, unknown> = {
   'receive:defaultTenant': 't1', 'receive:tenantLabelName': 'tenant', 'receive:replicaHeader': 'X-R',
   'receive:hashrings': '[{"endpoints": ["127.0.0.1:1"]}]', 'receive:hashringsAlgorithm': 'ketama',
   'receive:limitsConfig': 'write:\n  global:\n    max_concurrency: 3\n',
+  'receive:rwClientTlsMinVersion': '1.2',
   'receive:rwServerTlsMinVersion': '1.2', 'receive:rwServerTlsCiphers': ['TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'], 'receive:rwServerTlsCurves': ['X25519'],
   // store
   'store:minTime': '-2w', 'store:maxTime': '-1d', 'store:selectorRelabelConfig': '[]', 'store:selectorRelabelConfigFile': 'r.yaml',
@@ -236,6 +237,7 @@ const SAMPLES: Record<string, unknown> = {
   // query
   'query:endpoints': ['1.2.3.4:1'], 'query:stores': ['1.2.3.4:1'], 'query:strictEndpoints': ['1.2.3.4:1'], 'query:strictStores': ['1.2.3.4:1'],
   'query:endpointSdConfig': 'endpoints: []', 'query:endpointSdConfigFile': 'sd.yaml', 'query:storeSdFiles': ['sd.json'],
+  'query:grpcClientTlsMinVersion': '1.2',
   'query:replicaLabels': ['replica'], 'query:deduplicationFunc': 'chain', 'query:promqlEngine': 'thanos', 'query:webRoutePrefix': '/p', 'query:webExternalPrefix': '/e',
   // compact
   'compact:minTime': '-2w', 'compact:maxTime': '-1d', 'compact:selectorRelabelConfig': '[]', 'compact:selectorRelabelConfigFile': 'r.yaml',
