@@ -3,7 +3,8 @@
 // max_concurrency and a head series limit fed by a meta-monitoring query API on loopback): remote
 // writes into receiver 0 are forwarded to receiver 1; a tenant over its head series limit is refused;
 // the limits file is reloaded (valid, then broken); receiver 1 is killed and writes go on. Checked:
-// every metric and label the mixin reads of receive is exposed, and the values follow the traffic.
+// every metric and label the mixin reads of receive is exposed, and the values follow the traffic;
+// the HTTP port serves what upstream's does (probes and /metrics; `/` is 404).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, type Server } from 'node:http';
@@ -125,6 +126,10 @@ test('2 receivers, RF=2: the mixin\'s receive metrics with their labels; forward
   assert.ok(valueOf(await metricsOf(r0), 'thanos_receive_limits_config_reload_total') >= 1);
   writeFileSync(limitsFile, 'write: [not, a, mapping]\n');
   await waitFor(async () => valueOf(await metricsOf(r0), 'thanos_receive_limits_config_reload_err_total') >= 1, STARTUP_MS, 'a failed reload counted', () => r0.proc!.logs());
+
+  // The receiver's HTTP port serves what upstream's does: probes and /metrics, no UI (`/` is 404).
+  assert.is((await fetch(`http://127.0.0.1:${r0.http}/`, { redirect: 'manual' })).status, 404);
+  assert.is((await fetch(`http://127.0.0.1:${r0.http}/-/healthy`)).status, 200);
 
   // Receiver 1 gone: writes still reach quorum (1 of 2) locally; the forward and the replication fail.
   await r1.proc!.kill('SIGKILL');
