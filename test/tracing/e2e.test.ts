@@ -47,9 +47,11 @@ async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | und
       const v = await probe();
       if (v !== undefined) return v;
     } catch { /* not yet */ }
-    if (Date.now() > until) {
+    // A process that exited will not become ready: fail now, with its output.
+    const exited = procs.find((r) => r.p.exitCode !== null && r.p.signalCode === null);
+    if (Date.now() > until || exited) {
       const spans = collector?.spans.map((s) => `${s.traceId.slice(0, 8)} ${s.service}:${s.name} ${s.spanId.slice(0, 6)}<-${s.parentSpanId.slice(0, 6)} ${JSON.stringify(s.attributes)}`).join('\n');
-      throw new Error(`timed out waiting for ${what}\nspans:\n${spans}\n${procs.map((r) => r.out.join('')).join('\n----\n')}`);
+      throw new Error(`${exited ? `a process exited (code ${exited.p.exitCode})` : 'timed out'} waiting for ${what}\nspans:\n${spans}\n${procs.map((r) => r.out.join('')).join('\n----\n')}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
