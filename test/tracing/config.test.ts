@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseTracingConfig, REFUSED_TRACING_TYPES, type JaegerTracingConfig, type OtlpTracingConfig } from '../../lib/tracing/config.ts';
 import { loadTracingYaml } from '../../host/tracing.ts';
 import { readManifest } from '../../host/manifest.ts';
+import { parseCommandLine } from '../../host/cli.ts';
 
 const otlp = (y: string) => parseTracingConfig(y, 'tracing.yaml') as OtlpTracingConfig;
 const jaeger = (y: string, env: Record<string, string> = {}) => parseTracingConfig(y, 'tracing.yaml', env) as JaegerTracingConfig;
@@ -165,6 +166,16 @@ test('plugins.yaml: a top-level tracing: block, errors naming the manifest line 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('command line: the tracing flags for components and tools, also before the command', async () => {
+  const c = await parseCommandLine(['--tracing.config', 'type: OTLP', 'store', '--objstore.config', 'type: in-memory']);
+  assert.is(c.kind === 'component' && c.host.tracingConfig, 'type: OTLP');
+  const t = await parseCommandLine(['tools', 'bucket', 'ls', '--objstore.config', 'type: in-memory', '--tracing.config-file', 'x.yaml']);
+  assert.is(t.kind === 'tool' && t.host.tracingConfigFile, 'x.yaml');
+  let msg = '';
+  await parseCommandLine(['query', '--tracing.config-file', 'a.yaml', '--tracing.config', 'type: OTLP']).catch((e: Error) => (msg = e.message));
+  assert.match(msg, /give only one of --tracing.config-file and --tracing.config/);
 });
 
 test.run();
