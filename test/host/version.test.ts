@@ -102,7 +102,10 @@ test('global flags before the command apply to it (thanos --log.level=debug buck
   // like any flag, given twice is an error; unknown flags before the command are errors naming them
   await parseCommandLine(['--log.level=debug', 'query', '--log.level=info']).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /flag --log\.level given more than once/));
   await parseCommandLine(['--log.level=loud', 'query']).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /--log\.level: expected one of debug, info, warn, error, got "loud"/));
-  await parseCommandLine(['--tracing.config=x', 'query']).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /unknown flag --tracing\.config before the command/));
+  await parseCommandLine(['--http-address=x', 'query']).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /unknown flag --http-address before the command/));
+  // --tracing.config is one of Thanos's application flags: accepted before the command
+  const traced = await parseCommandLine(['--tracing.config=type: OTLP', 'query']) as Extract<Invocation, { kind: 'component' }>;
+  assert.is(traced.host.tracingConfig, 'type: OTLP');
   await parseCommandLine(['--log.level']).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /flag --log\.level needs a value/));
   // --help before the command is that command's help
   assert.is((await parseCommandLine(['--help', 'query'])).kind, 'component');
