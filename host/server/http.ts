@@ -17,7 +17,7 @@ import { ConfigError } from '../index.ts';
 import type { Registry } from '../metrics.ts';
 import { serveFetch, type FetchHandler, type HttpLimits, type HttpTls } from './listen.ts';
 import { loadServerTls, TlsConfigError, type ServerTls } from './tls.ts';
-import { WebConfigSource } from './webconfig.ts';
+import { WebConfigSource, webConfigFiles } from './webconfig.ts';
 
 /** Thanos's default http_request_duration_seconds buckets (pkg/extprom/http). */
 export const HTTP_DURATION_BUCKETS: readonly number[] = [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120, 240, 360, 720];
@@ -282,7 +282,7 @@ interface ReadChecker {
  */
 export async function listenChecked(
   perms: ReadChecker,
-  o: { metrics: Metrics; log: Logger },
+  o: { metrics: Metrics; log: Logger; baseDir?: string },
   opts: ListenOptions,
   handler: (req: Request) => Response | Promise<Response>,
 ): Promise<HttpListener> {
@@ -290,9 +290,17 @@ export async function listenChecked(
   let serverTls: ServerTls | undefined;
   const t = opts.tls;
   if (t && opts.webConfigFile) throw new ConfigError('tls', 'give either tls or a web configuration file, not both');
-  // A web configuration (--http.config) is checked before anything listens, as for a component listener.
-  const wc = opts.webConfigFile ? new WebConfigSource(opts.webConfigFile, o.log) : undefined;
-  if (wc) httpTls = wc.httpTls();
+  // A web configuration (--http.config, receive's --remote-write.server-http-config) is checked before
+  // anything listens, as for a component listener. The host reads it and the files it names for the
+  // plugin, so the plugin's read grant must cover them; a relative path is the manifest's, as in ctx.fs.
+  let wc: WebConfigSource | undefined;
+  if (opts.webConfigFile) {
+    const file = path.resolve(o.baseDir ?? process.cwd(), opts.webConfigFile);
+    perms.check('read', file, 'listen webConfigFile');
+    for (const f of webConfigFiles(file)) perms.check('read', f, 'listen webConfigFile');
+    wc = new WebConfigSource(file, o.log);
+    httpTls = wc.httpTls();
+  }
   if (t) {
     for (const f of [t.certFile, t.keyFile, t.clientCaFile]) if (f) perms.check('read', path.resolve(f), 'listen tls');
     try {

@@ -50,6 +50,15 @@ function filesOf(file: string, c: WebConfig | undefined): string[] {
   return [file, ...(t ? [t.certFile, t.keyFile, t.clientCaFile].filter((p) => p !== '') : [])];
 }
 
+/**
+ * The certificate, key and client CA files a web configuration file names (absolute), read from it
+ * now without opening them: a plugin's read grant is checked on these before the host loads them.
+ * Throws WebConfigError as the listener would.
+ */
+export function webConfigFiles(file: string): string[] {
+  return filesOf(file, loadConfig(file)).slice(1);
+}
+
 function stampOf(files: readonly string[]): string {
   return JSON.stringify(files.map((f) => {
     try {

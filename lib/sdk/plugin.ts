@@ -80,8 +80,11 @@ export interface ListenOptions {
   /** Thanos's HTTP metrics and server spans for this listener's requests. */
   instrument?: HttpInstrumentation;
   /**
-   * A --http.config web configuration file for this listener (TLS, basic auth, headers; instead of
-   * `tls`). Set by the host for a tool whose listener is its HTTP endpoint (`tools bucket web`).
+   * A web configuration file in --http.config's format for this listener (TLS, basic auth, headers,
+   * rate limit; instead of `tls`), re-read when it or its certificates change. Set by the host for a
+   * tool whose listener is its HTTP endpoint (`tools bucket web`), or by a component for a listener of
+   * its own (receive's --remote-write.server-http-config). The file and the certificate, key and CA
+   * files it names need the plugin's read grant; a relative path resolves like ctx.fs's.
    */
   webConfigFile?: string;
 }

@@ -61,6 +61,11 @@ export interface ReceiveConfig {
   walCompression: boolean;
   /** --remote-write.server-tls-*: the remote-write listener's TLS (undefined: plain HTTP). */
   remoteWriteTls?: ListenTlsOptions;
+  /**
+   * --remote-write.server-http-config (ours, not upstream's): a web configuration file (TLS, basic
+   * auth, headers) for the remote-write listener instead of remoteWriteTls; '' = none.
+   */
+  remoteWriteHttpConfig: string;
 }
 
 export const NO_EXTERNAL_LABELS =
@@ -116,6 +121,12 @@ export const receiveFlags: FlagSpec[] = [
   { name: 'remote-write.server-tls-min-version', key: 'rwServerTlsMinVersion', type: 'string', default: '1.3', help: 'TLS version for the HTTP server, leave blank to default to TLS 1.3, Allowed values: ["1.0", "1.1", "1.2", "1.3"]' },
   { name: 'remote-write.server-tls-ciphers', key: 'rwServerTlsCiphers', type: 'strings', help: 'TLS cipher suites for the HTTP server (repeatable). If not specified, the default Go cipher suites are used. See https://pkg.go.dev/crypto/tls#pkg-constants for valid values.' },
   { name: 'remote-write.server-tls-curves', key: 'rwServerTlsCurves', type: 'strings', help: 'TLS curves for the HTTP server (repeatable). If not specified, the default Go curves are used. Valid values: CurveP256, CurveP384, CurveP521, X25519.' },
+  {
+    // Not an upstream flag: Thanos has no authentication on the remote-write port (operators put a
+    // proxy in front). Opt-in, so a Prometheus that sends no credentials keeps working by default.
+    name: 'remote-write.server-http-config', key: 'rwServerHttpConfig', type: 'string', default: '',
+    help: 'Not in upstream Thanos. Path to a web configuration file in --http.config\'s format (exporter-toolkit: tls_server_config, basic_auth_users, http_server_config, rate_limit) for the remote-write listener; re-read when it changes. Mutually exclusive with --remote-write.server-tls-*.',
+  },
   { name: 'tsdb.wal-compression', key: 'tsdbWalCompression', type: 'bool', default: true, help: 'Compress the tsdb WAL (snappy; --no-tsdb.wal-compression writes plain records; replay reads both).' },
   // Receive's own flags for its forwarding gRPC client (lib/net/grpctls.ts), named as upstream's.
   { name: 'remote-write.client-tls-cert', key: 'rwClientTlsCert', type: 'string', default: '', help: 'TLS Certificates to use to identify this client to the server.' },
@@ -242,8 +253,15 @@ function parseStrict(input: unknown): ReceiveConfig {
   if (limitsReloadMs <= 0) throw new ConfigError('limitsConfigReloadTimer', 'must be positive');
   const hashringsRefreshMs = dur(raw, 'hashringsRefreshInterval', '5m');
   if (hashringsRefreshMs <= 0) throw new ConfigError('hashringsRefreshInterval', 'must be positive');
+  const rwTls = remoteWriteTls(raw);
+  const remoteWriteHttpConfig = str(raw, 'rwServerHttpConfig', '');
+  if (remoteWriteHttpConfig !== '') {
+    const given = rwServerTlsFlagsGiven(raw);
+    if (given.length > 0) throw new ConfigError('rwServerHttpConfig', `--remote-write.server-http-config and ${given.map((f) => `--${f}`).join(', ')} are mutually exclusive: put the TLS settings in the web configuration file's tls_server_config`);
+  }
   return {
-    remoteWriteTls: remoteWriteTls(raw),
+    remoteWriteTls: rwTls,
+    remoteWriteHttpConfig,
     remoteWriteAddress: addr,
     forwardTls: forwardTls.tls,
     forwardTlsIgnored: forwardTls.ignored,
@@ -271,6 +289,12 @@ function parseStrict(input: unknown): ReceiveConfig {
   };
 }
 
+
+/** The --remote-write.server-tls-* flags given with a value other than their default. */
+function rwServerTlsFlagsGiven(raw: RawConfig): string[] {
+  return receiveFlags.filter((f) => f.name.startsWith('remote-write.server-tls-') && raw[f.key] !== undefined && JSON.stringify(raw[f.key]) !== JSON.stringify(f.default ?? []))
+    .map((f) => f.name);
+}
 
 /** --remote-write.server-tls-*, checked as Thanos's tls.NewServerConfig (undefined: TLS off). */
 function remoteWriteTls(raw: RawConfig): ListenTlsOptions | undefined {

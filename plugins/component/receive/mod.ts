@@ -120,6 +120,8 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
       const { hostname, port } = splitHostPort(cfg.remoteWriteAddress, '0.0.0.0');
       listener = await ctx.listen({
         hostname, port, tls: cfg.remoteWriteTls,
+        // --remote-write.server-http-config: TLS, basic auth and headers through --http.config's code.
+        ...(cfg.remoteWriteHttpConfig !== '' ? { webConfigFile: cfg.remoteWriteHttpConfig } : {}),
         // Thanos's receive handler instrumentation: a tenant label, its own duration buckets.
         maxBodyBytes: cfg.maxBodyBytes,
         instrument: {
