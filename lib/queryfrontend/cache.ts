@@ -127,34 +127,85 @@ export interface ResponseCache {
   /** Cortex's cache name: fifocache or memcache (the `name` label of cortex_cache_*). */
   readonly name: string;
   fetch(keys: readonly string[]): Promise<Map<string, Uint8Array>>;
-  store(key: string, value: Uint8Array): void;
+  /** `stored`: called with the seconds the write took once it has run (an asynchronous backend's queued write: when it ran). */
+  store(key: string, value: Uint8Array, stored?: (seconds: number) => void): void;
   close(): Promise<void>;
 }
 
+/** A metrics registry and the tripperware its series carry (Thanos registers each tripperware's cache under a `tripperware` label). */
+export interface CacheInstrumentation {
+  metrics: Metrics;
+  tripperware: string;
+}
+
+type CounterOf = ReturnType<Metrics['counter']>;
+type GaugeOf = ReturnType<Metrics['gauge']>;
+
 /**
- * Cortex's FIFO cache (fifo_cache.go): in fact an LRU bounded by bytes and entries, with an
- * optional validity after which an entry is a (stale) miss.
+ * Cortex's fifocache metrics (internal/cortex/chunk/cache/fifo_cache.go): querier_cache_*, with the
+ * cache name as the `cache` label; they exist at 0 from the start, as upstream's unlabelled counters do.
+ */
+class FifoCacheMetrics {
+  readonly added: CounterOf;
+  readonly addedNew: CounterOf;
+  readonly evicted: CounterOf;
+  readonly gets: CounterOf;
+  readonly misses: CounterOf;
+  readonly staleGets: CounterOf;
+  readonly entries: GaugeOf;
+  readonly memory: GaugeOf;
+  readonly labels: Record<string, string>;
+
+  constructor(m: Metrics, name: string, tripperware: string) {
+    const ls = ['cache', 'tripperware'];
+    this.labels = { cache: name, tripperware };
+    this.added = m.counter('querier_cache_added_total', 'The total number of Put calls on the cache', ls);
+    this.addedNew = m.counter('querier_cache_added_new_total', 'The total number of new entries added to the cache', ls);
+    this.evicted = m.counter('querier_cache_evicted_total', 'The total number of evicted entries', ls);
+    this.entries = m.gauge('querier_cache_entries', 'The total number of entries', ls);
+    this.gets = m.counter('querier_cache_gets_total', 'The total number of Get calls', ls);
+    this.misses = m.counter('querier_cache_misses_total', 'The total number of Get calls that had no valid entry', ls);
+    this.staleGets = m.counter('querier_cache_stale_gets_total', 'The total number of Get calls that had an entry which expired', ls);
+    this.memory = m.gauge('querier_cache_memory_bytes', 'The current cache size in bytes', ls);
+    for (const c of [this.added, this.addedNew, this.evicted, this.gets, this.misses, this.staleGets]) c.inc(this.labels, 0);
+    this.entries.set(0, this.labels);
+    this.memory.set(0, this.labels);
+  }
+}
+
+/**
+ * Cortex's FIFO cache (fifo_cache.go), bounded by bytes and entries, with an optional validity
+ * after which an entry is a (stale) miss; it stays until replaced or evicted, as upstream's does.
+ * Unlike upstream, a hit moves the entry to the back of the eviction order (least recently used goes first).
  */
 export class InMemoryResponseCache implements ResponseCache {
   readonly name = 'fifocache';
   private readonly map = new Map<string, { v: Uint8Array; at: number }>();
   private bytes = 0;
-  readonly stats = { added: 0, evicted: 0, stale: 0 };
+  private readonly m?: FifoCacheMetrics;
 
-  constructor(private readonly cfg: InMemoryCacheConfig, private readonly now: () => number = Date.now) {}
+  constructor(private readonly cfg: InMemoryCacheConfig, private readonly now: () => number = Date.now, instrument?: CacheInstrumentation) {
+    if (instrument) this.m = new FifoCacheMetrics(instrument.metrics, this.name, instrument.tripperware);
+  }
 
+  /** Upstream's sizeOf on 64-bit Go: the entry struct (64), the list element (48) and the map's pointer (8), plus key and value bytes. */
   private static cost(k: string, v: Uint8Array): number {
-    return k.length * 2 + v.byteLength + 64;
+    return 120 + k.length + v.byteLength;
   }
 
   async fetch(keys: readonly string[]): Promise<Map<string, Uint8Array>> {
     const out = new Map<string, Uint8Array>();
+    const l = this.m?.labels;
     for (const k of keys) {
+      this.m?.gets.inc(l);
       const e = this.map.get(k);
-      if (!e) continue;
-      if (this.cfg.validityMs > 0 && this.now() - e.at > this.cfg.validityMs) {
-        this.stats.stale++;
-        this.drop(k, e.v);
+      if (!e) {
+        this.m?.misses.inc(l);
+        continue;
+      }
+      if (this.cfg.validityMs > 0 && this.now() - e.at >= this.cfg.validityMs) {
+        this.m?.misses.inc(l);
+        this.m?.staleGets.inc(l);
         continue;
       }
       this.map.delete(k); // most recently used goes last
@@ -169,19 +220,39 @@ export class InMemoryResponseCache implements ResponseCache {
     this.bytes -= InMemoryResponseCache.cost(k, v);
   }
 
-  store(key: string, value: Uint8Array): void {
-    const cost = InMemoryResponseCache.cost(key, value);
-    if (this.cfg.maxSizeBytes > 0 && cost > this.cfg.maxSizeBytes) return;
+  store(key: string, value: Uint8Array, stored?: (seconds: number) => void): void {
+    const started = performance.now();
+    this.put(key, value);
+    stored?.((performance.now() - started) / 1000);
+  }
+
+  private put(key: string, value: Uint8Array): void {
+    const l = this.m?.labels;
+    this.m?.added.inc(l);
     const old = this.map.get(key);
     if (old) this.drop(key, old.v);
+    const cost = InMemoryResponseCache.cost(key, value);
+    if (this.cfg.maxSizeBytes > 0 && cost > this.cfg.maxSizeBytes) {
+      // Larger than the whole cache: not kept (an entry it would have replaced is gone too).
+      if (old) this.m?.evicted.inc(l);
+      this.updateGauges();
+      return;
+    }
     while (this.map.size > 0 && ((this.cfg.maxSizeBytes > 0 && this.bytes + cost > this.cfg.maxSizeBytes) || (this.cfg.maxSizeItems > 0 && this.map.size >= this.cfg.maxSizeItems))) {
       const [k, e] = this.map.entries().next().value as [string, { v: Uint8Array }];
       this.drop(k, e.v);
-      this.stats.evicted++;
+      this.m?.evicted.inc(l);
     }
     this.map.set(key, { v: value, at: this.now() });
     this.bytes += cost;
-    this.stats.added++;
+    if (!old) this.m?.addedNew.inc(l);
+    this.updateGauges();
+  }
+
+  private updateGauges(): void {
+    if (!this.m) return;
+    this.m.entries.set(this.map.size, this.m.labels);
+    this.m.memory.set(this.bytes, this.m.labels);
   }
 
   get size(): number {
@@ -189,8 +260,10 @@ export class InMemoryResponseCache implements ResponseCache {
   }
 
   async close(): Promise<void> {
+    this.m?.evicted.inc(this.m.labels, this.map.size);
     this.map.clear();
     this.bytes = 0;
+    this.updateGauges();
   }
 }
 
@@ -216,8 +289,8 @@ export class MemcachedResponseCache implements ResponseCache {
     return this.client.getMulti(keys);
   }
 
-  store(key: string, value: Uint8Array): void {
-    this.client.set(key, value);
+  store(key: string, value: Uint8Array, stored?: (seconds: number) => void): void {
+    this.client.set(key, value, stored);
   }
 
   /** Waits for queued writes (tests; shutdown). */
@@ -248,10 +321,22 @@ export interface CacheDeps {
   compression: '' | 'snappy';
 }
 
-/** Logical keys in, bytes out; instrumented with cortex_cache_fetched_keys_total / cortex_cache_hits_total. */
+/** Cortex's cache request histogram buckets: ExponentialBuckets(0.000016, 4, 8), 16us to about 0.26s. */
+const CACHE_REQUEST_DURATION_BUCKETS = Array.from({ length: 8 }, (_, i) => 0.000016 * 4 ** i);
+/** Cortex's cache value size buckets: ExponentialBuckets(1024, 4, 7), 1KiB to 4MiB. */
+const CACHE_VALUE_SIZE_BUCKETS = Array.from({ length: 7 }, (_, i) => 1024 * 4 ** i);
+
+/**
+ * Logical keys in, bytes out; instrumented as Cortex's cache.Instrument (instrumented.go):
+ * cortex_cache_fetched_keys_total, cortex_cache_hits_total, cortex_cache_value_size_bytes{method=fetch|store}
+ * (series at 0 from the start) and cortex_cache_request_duration_seconds{method=<name>.fetch|<name>.store,
+ * status_code} (from the first request; status_code is always 200, as upstream's wrapped calls never fail).
+ */
 export class InstrumentedCache {
-  private readonly fetched?: { inc(l?: Record<string, string>, v?: number): void };
-  private readonly hits?: { inc(l?: Record<string, string>, v?: number): void };
+  private readonly fetched?: CounterOf;
+  private readonly hits?: CounterOf;
+  private readonly valueSize?: ReturnType<Metrics['histogram']>;
+  private readonly duration?: ReturnType<Metrics['histogram']>;
   private readonly labels: Record<string, string>;
 
   constructor(readonly backend: ResponseCache, private readonly compression: '' | 'snappy', metrics: Metrics | undefined, tripperware: string) {
@@ -259,9 +344,17 @@ export class InstrumentedCache {
     if (metrics) {
       this.fetched = metrics.counter('cortex_cache_fetched_keys_total', 'Total count of keys requested from cache.', ['name', 'tripperware']);
       this.hits = metrics.counter('cortex_cache_hits_total', 'Total count of keys found in cache.', ['name', 'tripperware']);
+      this.valueSize = metrics.histogram('cortex_cache_value_size_bytes', 'Size of values in the cache.', ['method', 'name', 'tripperware'], CACHE_VALUE_SIZE_BUCKETS);
+      this.duration = metrics.histogram('cortex_cache_request_duration_seconds', 'Total time spent in seconds doing cache requests.', ['method', 'name', 'status_code', 'tripperware'], CACHE_REQUEST_DURATION_BUCKETS);
       this.fetched.inc(this.labels, 0);
       this.hits.inc(this.labels, 0);
+      this.valueSize.init?.({ method: 'store', ...this.labels });
+      this.valueSize.init?.({ method: 'fetch', ...this.labels });
     }
+  }
+
+  private observeRequest(op: 'fetch' | 'store', seconds: number): void {
+    this.duration?.observe(seconds, { method: `${this.backend.name}.${op}`, status_code: '200', ...this.labels });
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -272,9 +365,12 @@ export class InstrumentedCache {
   async getFirst(keys: readonly string[]): Promise<{ key: string; value: Uint8Array } | undefined> {
     if (keys.length === 0) return undefined;
     const hashed = keys.map(hashCacheKey);
+    const started = performance.now();
     const got = await this.backend.fetch(hashed);
+    this.observeRequest('fetch', (performance.now() - started) / 1000);
     this.fetched?.inc(this.labels, keys.length);
     if (got.size > 0) this.hits?.inc(this.labels, got.size);
+    for (const v of got.values()) this.valueSize?.observe(v.byteLength, { method: 'fetch', ...this.labels });
     for (let i = 0; i < keys.length; i++) {
       let v = got.get(hashed[i]!);
       if (v === undefined) continue;
@@ -291,7 +387,9 @@ export class InstrumentedCache {
   }
 
   put(key: string, value: Uint8Array): void {
-    this.backend.store(hashCacheKey(key), this.compression === 'snappy' ? snappyCompress(value) : value);
+    const stored = this.compression === 'snappy' ? snappyCompress(value) : value;
+    this.valueSize?.observe(stored.byteLength, { method: 'store', ...this.labels });
+    this.backend.store(hashCacheKey(key), stored, this.duration ? (s) => this.observeRequest('store', s) : undefined);
   }
 }
 
@@ -303,7 +401,7 @@ export function createResponseCache(cfg: ResponseCacheConfig, deps: CacheDeps): 
       deps.log?.warn('neither fifocache.max-size-bytes nor fifocache.max-size-items is set: the response cache is off', { tripperware: deps.tripperware });
       return undefined;
     }
-    backend = new InMemoryResponseCache(cfg);
+    backend = new InMemoryResponseCache(cfg, Date.now, deps.metrics ? { metrics: deps.metrics, tripperware: deps.tripperware } : undefined);
   } else {
     if (!deps.connect) throw new Error('MEMCACHED needs network access (connect) from the host');
     backend = new MemcachedResponseCache(deps.connect, cfg, deps.log);

@@ -61,6 +61,23 @@ export const REACT_UI_ROUTES: readonly HandlerRoute[] = [
   '/', '/alerts', '/blocks', '/config', '/flags', '/global', '/graph', '/loaded', '/rules', '/service-discovery', '/status', '/stores', '/targets', '/tsdb-status',
 ].map((path) => ({ methods: ['GET'], path, name: 'react-static' }));
 
+/**
+ * cmd/thanos/query_frontend.go: the frontend registers its whole handler on the mux's "/" under one
+ * name, with the tenant instrumentation middleware (a `tenant` label from the tenant header, the
+ * default tenant when absent). The HTTP server's own routes (/metrics, the probes, /debug/) are
+ * registered apart and not instrumented.
+ */
+export const QUERY_FRONTEND_HANDLER = 'query-frontend';
+const HTTP_SERVER_OWN_PATH = /^\/(metrics|-\/healthy|-\/ready)$|^\/debug\/(pprof\/|fgprof$)/;
+
+/** Component.http of thanos query-frontend; `tenant`: --query-frontend.tenant-header and --query-frontend.default-tenant-id. */
+export function queryFrontendInstrumentation(tenant: { header: string; default: string }): HttpInstrumentation {
+  return {
+    handlerName: (req) => (HTTP_SERVER_OWN_PATH.test(new URL(req.url).pathname) ? undefined : QUERY_FRONTEND_HANDLER),
+    tenant,
+  };
+}
+
 /** A handlerName function over a route table; `prefix` is a path prefix the routes sit under (--web.route-prefix), '' for none. */
 export function handlerNamer(routes: readonly HandlerRoute[], prefix = ''): (req: Request) => string | undefined {
   const exact = new Map<string, HandlerRoute[]>();

@@ -52,6 +52,7 @@ const EXEMPT: Exemption[] = [
   { component: 'store', metric: 'thanos_bucket_store_block_drops_total', label: 'operation', reason: 'upstream\'s counter has no labels; the mixin\'s by (operation) groups into one empty value' },
   { component: 'store', metric: /^thanos_bucket_store_series_data_(fetched|touched)_(count|sum)$/, label: 'data_type', reason: 'present once traffic touched each data type; see thanos_bucket_store_series_data_*_bucket' },
   { component: 'store', metric: /^thanos_bucket_store_series_gate_duration_seconds_(bucket|count)$/, reason: 'a name from before pkg/gate named its metrics by operation: upstream (and we) expose thanos_bucket_store_series_gate_queries_duration_seconds' },
+  ...['code', 'handler'].map((label) => ({ component: 'query-frontend', metric: 'thanos_query_frontend_queries_total', label, reason: 'upstream\'s counter (pkg/queryfrontend/roundtrip.go) has only `op`; the dashboard\'s by (handler, code) groups into one empty value' })),
   { component: 'compact', metric: 'thanos_compact_blocks_marked_for_deletion_total', reason: 'no longer in upstream: deletion marks are thanos_compact_blocks_marked_total{marker="deletion-mark.json"}' },
   { component: 'compact', metric: 'thanos_compact_downsample_failed_total', reason: 'no longer in upstream: thanos_compact_downsample_failures_total{resolution}' },
   { component: 'query', metric: /^thanos_query_store_apis_dns_(lookups|failures)_total$/, reason: 'the querier does no DNS lookups of its own: a dns+ endpoint is resolved by the gRPC channel, dnssrv+ is refused (upstream now names these thanos_query_endpoints_dns_*)' },
@@ -79,7 +80,7 @@ const ABSENT_COMPONENTS: Record<string, string> = {
  * Per component: how many of the mixin's metrics must be present with all their labels (exempt ones
  * count as covered). A ratchet: raise it as metrics land, never lower it.
  */
-const MINIMUM: Record<string, number> = { store: 42, compact: 25, query: 19, 'query-frontend': 9, receive: 31, rule: 29, sidecar: 15 };
+const MINIMUM: Record<string, number> = { store: 42, compact: 25, query: 19, 'query-frontend': 15, receive: 31, rule: 29, sidecar: 15 };
 
 interface Row { metric: string; status: 'ok' | 'exempt' | 'missing' | 'labels'; detail: string }
 

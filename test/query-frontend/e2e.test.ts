@@ -15,6 +15,7 @@ import { execFile } from 'node:child_process';
 import { freePort, httpReady, openMetrics, promtoolBlocks, REPO, thanos, toBucket, waitFor, writeBucketConfig, type Fixture, type Proc } from '../query/harness.ts';
 import { startMemcached, type Memcached } from '../store-gateway/helpers.ts';
 import { STARTUP_MS } from '../harness/startup.ts';
+import { valueOf } from '../mixin/components.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'qfe-e2e-'));
 const MIN = 60_000;
@@ -267,6 +268,10 @@ test('MEMCACHED cache: hits on repeat, and after the frontend restarts (the cach
   const again = await get(feMc, path);
   assert.is(seen.length, 0);
   assert.equal(again.body.data, first.body.data);
+  // cache.Instrument times memcached's writes when they ran (after the queue), its reads as they return.
+  const mc = { name: 'memcache', tripperware: 'query_range', status_code: '200' };
+  await waitFor(async () => valueOf((await get(feMc, '/metrics')).text, 'cortex_cache_request_duration_seconds_count', { ...mc, method: 'memcache.store' }) >= 3, 30_000, 'memcached writes timed', feMcProc.logs);
+  assert.ok(valueOf((await get(feMc, '/metrics')).text, 'cortex_cache_request_duration_seconds_count', { ...mc, method: 'memcache.fetch' }) >= 2);
   await feMcProc.kill();
   feMcProc = startFrontend('fe-mc2', feMc, `type: MEMCACHED\nconfig:\n  addresses: ["127.0.0.1:${memcached.port}"]\n  timeout: 5s\n`, ['--cache-compression-type=snappy']);
   await waitFor(() => httpReady(feMc), STARTUP_MS, 'frontend (memcached) ready again', feMcProc.logs);

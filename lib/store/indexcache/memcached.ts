@@ -245,15 +245,23 @@ export class MemcachedClient implements BytesCache {
     if (line !== 'STORED') throw new Error(`memcached set: ${line}`);
   }
 
-  /** Best-effort asynchronous store with bounded concurrency and buffer. */
-  set(key: string, value: Uint8Array): void {
+  /**
+   * Best-effort asynchronous store with bounded concurrency and buffer. `done`, if given, is called
+   * with the seconds the write itself took (not its wait in the queue), whether or not it succeeded.
+   */
+  set(key: string, value: Uint8Array, done?: (seconds: number) => void): void {
     if (this.closed) return;
     if (value.byteLength > this.opts.maxItemSize) return;
     if (this.asyncQueue.length >= this.opts.maxAsyncBufferSize) {
       this.stats.setDropped++;
       return;
     }
-    this.asyncQueue.push(() => this.setSync(key, value));
+    this.asyncQueue.push(done
+      ? () => {
+        const started = performance.now();
+        return this.setSync(key, value).finally(() => done((performance.now() - started) / 1000));
+      }
+      : () => this.setSync(key, value));
     this.pump();
   }
 

@@ -5,11 +5,16 @@
 // follows the downstream's /-/ready every 10s for its own readiness (as Thanos does).
 import { definePlugin, sleep, type Component, type ComponentContext } from '../../../lib/sdk/mod.ts';
 import { createResponseCache, parseResponseCacheConfig, QueryFrontend, type InstrumentedCache } from '../../../lib/queryfrontend/mod.ts';
+import { queryFrontendInstrumentation } from '../../../lib/web/handlers.ts';
 import { parseQueryFrontendConfig, queryFrontendFlags, type QueryFrontendConfig } from './config.ts';
 
 export { parseQueryFrontendConfig, queryFrontendFlags, type QueryFrontendConfig } from './config.ts';
 
 const READY_CHECK_INTERVAL_MS = 10_000;
+
+/** The HTTP metrics' tenant label: the tenant flags take only their defaults so far (config.ts refuses others). */
+const flagDefault = (name: string) => String(queryFrontendFlags.find((f) => f.name === name)!.default);
+const TENANT = { header: flagDefault('query-frontend.tenant-header'), default: flagDefault('query-frontend.default-tenant-id') };
 
 export interface QueryFrontendComponent extends Component {
   frontend: QueryFrontend;
@@ -68,6 +73,7 @@ export async function createQueryFrontend(ctx: ComponentContext, cfg: QueryFront
     frontend,
     caches: { queryRange, labels },
     info: () => ({ componentType: 'query-frontend' }),
+    http: queryFrontendInstrumentation(TENANT),
     fetch: (req) => frontend.handle(req),
     async run(signal: AbortSignal) {
       signal.addEventListener('abort', () => stop.abort(), { once: true });
