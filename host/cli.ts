@@ -37,6 +37,9 @@ export interface HostSettings {
   dataDir?: string;
   tracingConfigFile?: string;
   tracingConfig?: string;
+  /** --request.logging-config-file / --request.logging-config (at most one; read by main.ts). */
+  requestLoggingConfigFile?: string;
+  requestLoggingConfig?: string;
 }
 
 export type Invocation =
@@ -124,6 +127,7 @@ function hostSettings(values: Record<string, unknown>, given: Set<string>, ctx: 
   const inline = getPath(values, 'objstore.config') as string | undefined;
   if (file !== undefined && inline !== undefined) throw new FlagError(`${ctx}: give only one of --objstore.config-file and --objstore.config`);
   if (getPath(values, 'tracing.configFile') !== undefined && getPath(values, 'tracing.config') !== undefined) throw new FlagError(`${ctx}: give only one of --tracing.config-file and --tracing.config`);
+  if (values.requestLoggingConfigFile !== undefined && values.requestLoggingConfig !== undefined) throw new FlagError(`${ctx}: give only one of --request.logging-config-file and --request.logging-config`);
   return {
     http: values.http as string,
     grpc: values.grpc as string,
@@ -140,6 +144,8 @@ function hostSettings(values: Record<string, unknown>, given: Set<string>, ctx: 
     dataDir: values.dataDir as string | undefined,
     tracingConfigFile: getPath(values, 'tracing.configFile') as string | undefined,
     tracingConfig: getPath(values, 'tracing.config') as string | undefined,
+    requestLoggingConfigFile: values.requestLoggingConfigFile as string | undefined,
+    requestLoggingConfig: values.requestLoggingConfig as string | undefined,
   };
 }
 

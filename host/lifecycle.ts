@@ -8,6 +8,7 @@ import { createCapabilities } from './capabilities.ts';
 import { BUILD_INFO } from './version.ts';
 import { NoObjectStorageError } from '../lib/objstore/kit/errors.ts';
 import { MetricsBucket } from '../lib/objstore/metrics.ts';
+import type { RequestLogging } from '../lib/web/reqlog.ts';
 import { Registry, processMetrics, renderAll } from './metrics.ts';
 import type { Permissions } from './permissions.ts';
 import { resolveSecrets } from './secrets.ts';
@@ -69,6 +70,8 @@ export interface UnitSpec {
   grpcTls?: ServerTlsFiles;
   /** --grpc-server-max-connection-age (0 or absent: connections live as long as they are used). */
   grpcMaxConnectionAgeMs?: number;
+  /** --request.logging-config(-file), parsed: which HTTP and gRPC requests are logged. */
+  requestLogging?: RequestLogging;
   /** Serve gRPC only when the component has gRPC services (true for the command line's default address). */
   grpcOnlyIfServices?: boolean;
   dataDir?: string;
@@ -207,7 +210,7 @@ export async function runGroup(units: UnitSpec[], o: RunOptions): Promise<RunRes
         if (spec.http) {
           // --http.config is checked before anything listens (a bad file stops the component, as Thanos's Validate).
           const webConfig = spec.httpConfig ? new WebConfigSource(spec.httpConfig, ulog) : undefined;
-          const app = buildHttpApp({ component: () => r.component, ready: () => r.ready, metrics: () => renderAll(regs()), registry: reg, log: ulog, webConfig });
+          const app = buildHttpApp({ component: () => r.component, ready: () => r.ready, metrics: () => renderAll(regs()), registry: reg, log: ulog, webConfig, requestLog: spec.requestLogging?.http });
           r.http = await startHttp(spec.http, app, { webConfig, limits: spec.httpLimits, log: ulog });
           if (webConfig) ulog.info(webConfig.tlsEnabled ? 'TLS is enabled.' : 'TLS is disabled.', { service: 'http/server', http2: webConfig.http2 });
           ulog.info('listening for requests and metrics', { service: 'http/server', address: `${r.http.address.hostname}:${r.http.address.port}` });
@@ -216,7 +219,7 @@ export async function runGroup(units: UnitSpec[], o: RunOptions): Promise<RunRes
         const services = r.component.grpc ?? {};
         if (spec.grpc && (!spec.grpcOnlyIfServices || Object.keys(services).length > 0)) {
           const all = { ...infoService(() => r.component), ...services };
-          r.grpc = await startGrpc(spec.grpc, all, { log: ulog, signal: ac.signal, tls: spec.grpcTls, metrics: reg, maxConnectionAgeMs: spec.grpcMaxConnectionAgeMs });
+          r.grpc = await startGrpc(spec.grpc, all, { log: ulog, signal: ac.signal, tls: spec.grpcTls, metrics: reg, maxConnectionAgeMs: spec.grpcMaxConnectionAgeMs, requestLog: spec.requestLogging?.grpc });
           ulog.info('listening for serving gRPC', { service: 'gRPC/server', address: r.grpc.address, info: INFO_METHOD in services ? 'component' : 'host' });
         }
         const comp = r.component;

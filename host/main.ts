@@ -19,6 +19,7 @@ import { IsolationError } from './isolate/host.ts';
 import { objstoreHandle, runGroup, type ObjstoreHandle, type UnitSpec } from './lifecycle.ts';
 import { createLogger } from './log.ts';
 import { loadTracingYaml, setupTracing, type TracingHandle } from './tracing.ts';
+import { expandEnv, parseRequestLoggingConfig, RequestLoggingConfigError, type RequestLogging } from '../lib/web/reqlog.ts';
 import { ManifestError, readManifest, startOrder, type Manifest, type ObjstoreEntry } from './manifest.ts';
 import { Registry } from './metrics.ts';
 import { Permissions } from './permissions.ts';
@@ -41,6 +42,31 @@ function loadObjstoreYaml(host: HostSettings): BucketConfig | undefined {
   }
   if (host.objstoreConfig !== undefined) return parseBucketConfig(host.objstoreConfig, '--objstore.config');
   return undefined;
+}
+
+/**
+ * --request.logging-config-file / --request.logging-config (extflag PathOrContent with environment
+ * substitution, as upstream): checked before anything starts; a bad one is a usage error.
+ */
+function loadRequestLogging(host: HostSettings): RequestLogging | undefined {
+  const file = host.requestLoggingConfigFile;
+  let text = host.requestLoggingConfig;
+  let source = '--request.logging-config';
+  if (file !== undefined && file !== '') {
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`--request.logging-config-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    source = file;
+  }
+  if (text === undefined || text.trim() === '') return undefined;
+  try {
+    return parseRequestLoggingConfig(expandEnv(text, (n) => process.env[n]), source);
+  } catch (err) {
+    if (err instanceof RequestLoggingConfigError) throw new UsageError(`request logging config: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Loads the provider and checks its config before anything starts (clear errors, exit 2). */
@@ -91,6 +117,7 @@ async function runComponent(inv: Extract<Invocation, { kind: 'component' }>): Pr
     dataDir: h.dataDir ? path.resolve(h.dataDir) : undefined,
     objstore: cfg ? cliObjstore(cfg, log) : undefined,
     objstoreHint: 'pass --objstore.config-file or --objstore.config',
+    requestLogging: loadRequestLogging(h),
   };
   const grace = Math.max(parseFlagDuration(h.httpGracePeriod), parseFlagDuration(h.grpcGracePeriod));
   const tracingCfg = loadTracingYaml(h);

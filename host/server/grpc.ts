@@ -28,6 +28,7 @@ import {
   type Metrics, type Counter, type Histogram, type GrpcClientTlsOptions,
 } from '../index.ts';
 import type { Registry } from '../metrics.ts';
+import { grpcCallLog, type GrpcCallLog, type GrpcRequestLogging } from '../../lib/web/reqlog.ts';
 import { parseAddress } from './http.ts';
 import { loadClientTls, loadServerTls, type ClientTls, type ServerTls, type ServerTlsFiles } from './tls.ts';
 
@@ -97,6 +98,8 @@ class RpcReport {
   private finished = false;
   private pendingSent = 0;
   private pendingReceived = 0;
+  /** --request.logging-config's lines for this call (absent: not logged). */
+  callLog?: GrpcCallLog;
   constructor(private readonly f: RpcFamilies | undefined, type: GrpcType, path: string) {
     const { service, method } = splitPath(path);
     this.labels = { grpc_type: type, grpc_service: service, grpc_method: method };
@@ -113,7 +116,8 @@ class RpcReport {
     if (this.pendingReceived) this.f!.received.inc(this.labels, this.pendingReceived);
     this.pendingSent = this.pendingReceived = 0;
   }
-  done(code: number): void {
+  done(code: number, details?: string): void {
+    this.callLog?.finished(code, grpcCodeName(code), details);
     if (this.finished || !this.f) return;
     this.finished = true;
     this.flush();
@@ -185,7 +189,22 @@ function decodeOrStatus(m: GrpcMethod, buf: Buffer): { ok: true; req: unknown } 
   }
 }
 
-function implement(path: string, m: GrpcMethod, fam: RpcFamilies | undefined, log?: Logger, outer?: AbortSignal): grpc.UntypedHandleCall {
+/** Starts a call's request log (--request.logging-config) when it has one: the one hook of lib/web/reqlog.ts. */
+function startCallLog(rl: RequestLogHook, report: RpcReport, path: string, type: GrpcType, call: grpc.ServerUnaryCall<Buffer, Buffer> | grpc.ServerWritableStream<Buffer, Buffer>, span?: Span): void {
+  const sc = span?.spanContext();
+  const deadline = call.getDeadline();
+  report.callLog = grpcCallLog(rl.cfg, rl.log, {
+    path, type, peer: call.getPeer(),
+    requestIds: call.metadata.get('request-id').map(String),
+    traceId: sc && (sc.traceFlags & 1) === 1 ? sc.traceId : undefined,
+    deadline: deadline instanceof Date ? deadline : Number.isFinite(deadline) ? new Date(deadline) : undefined,
+  });
+  report.callLog?.started();
+}
+
+interface RequestLogHook { cfg: GrpcRequestLogging; log: Logger }
+
+function implement(path: string, m: GrpcMethod, fam: RpcFamilies | undefined, log?: Logger, outer?: AbortSignal, rl?: RequestLogHook): grpc.UntypedHandleCall {
   if (m.kind === 'unary') {
     return (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
       // As in Go, a request that does not decode is refused before the interceptors: no metrics, no span.
@@ -194,10 +213,11 @@ function implement(path: string, m: GrpcMethod, fam: RpcFamilies | undefined, lo
       const report = new RpcReport(fam, 'unary', path);
       report.received();
       const { span, ctx } = serverSpan(path, call.metadata);
+      if (rl) startCallLog(rl, report, path, 'unary', call, span);
       const ac = cancelSignal(call, outer);
       const finish = (code: number, details?: string) => {
         report.sent(); // go-grpc-prometheus counts the reply even when the handler failed
-        report.done(code);
+        report.done(code, details);
         endSpan(span, code, details);
       };
       otelContext.with(ctx, () => m.handler(d.req, ac.signal, metadataRecord(call.metadata))).then(
@@ -226,8 +246,9 @@ function implement(path: string, m: GrpcMethod, fam: RpcFamilies | undefined, lo
     const report = new RpcReport(fam, 'server_stream', path);
     report.received(); // the request message (RecvMsg), counted even when it does not decode, as in Go
     const d = decodeOrStatus(m, call.request);
+    if (rl) startCallLog(rl, report, path, 'server_stream', call);
     if (!d.ok) {
-      report.done(d.code);
+      report.done(d.code, d.details);
       call.emit('error', { code: d.code, details: d.details });
       return;
     }
@@ -255,7 +276,7 @@ function implement(path: string, m: GrpcMethod, fam: RpcFamilies | undefined, lo
           if (ac.signal.aborted || call.cancelled) await it.return?.(undefined)?.catch(() => {});
         }
         if (call.cancelled) {
-          report.done(GrpcStatus.Cancelled);
+          report.done(GrpcStatus.Cancelled, 'cancelled by the client');
           endSpan(span, GrpcStatus.Cancelled, 'cancelled by the client');
           return;
         }
@@ -264,7 +285,7 @@ function implement(path: string, m: GrpcMethod, fam: RpcFamilies | undefined, lo
         endSpan(span, GrpcStatus.OK);
       } catch (err) {
         const s = call.cancelled ? { code: GrpcStatus.Cancelled, details: 'cancelled by the client' } : statusOf(err);
-        report.done(s.code);
+        report.done(s.code, s.details);
         endSpan(span, s.code, s.details);
         if (call.cancelled) return;
         if (s.code === GrpcStatus.Unknown || s.code === GrpcStatus.Internal) log?.warn('grpc stream handler failed', { method: path, err: s.details });
@@ -310,6 +331,8 @@ export interface GrpcServerOptions {
   metrics?: Registry;
   /** --grpc-server-max-connection-age: connections are closed (gracefully) after this long; 0: never. */
   maxConnectionAgeMs?: number;
+  /** --request.logging-config's gRPC part (absent: no request logging). */
+  requestLog?: GrpcRequestLogging;
 }
 
 /** Serves `services` (method path -> handler) on addr. */
@@ -322,6 +345,8 @@ export async function startGrpc(addr: string, services: GrpcServices, opts: Grpc
     ...(opts.maxConnectionAgeMs ? { 'grpc.max_connection_age_ms': opts.maxConnectionAgeMs } : {}),
   });
   const fam = opts.metrics ? serverFamilies(opts.metrics) : undefined;
+  // Thanos's gRPC server logger carries service=gRPC/server.
+  const rl = opts.requestLog && opts.log ? { cfg: opts.requestLog, log: opts.log.with({ service: 'gRPC/server' }) } : undefined;
   const bySvc = new Map<string, Array<[string, string, GrpcMethod]>>();
   for (const [p, m] of Object.entries(services)) {
     const mm = /^\/([^/]+)\/([^/]+)$/.exec(p);
@@ -338,7 +363,7 @@ export async function startGrpc(addr: string, services: GrpcServices, opts: Grpc
         path: p, requestStream: false, responseStream: m.kind === 'serverStream',
         requestSerialize: ident, requestDeserialize: ident, responseSerialize: ident, responseDeserialize: ident,
       };
-      impl[name] = implement(p, m, fam, opts.log, opts.signal);
+      impl[name] = implement(p, m, fam, opts.log, opts.signal, rl);
       if (fam) initializeMetrics(fam, p, m.kind === 'unary' ? 'unary' : 'server_stream');
     }
     server.addService(def as grpc.ServiceDefinition, impl);

@@ -15,7 +15,8 @@ import * as path from 'node:path';
 import type { Component, HttpInstrumentation, HttpListener, ListenOptions, Logger, Metrics } from '../index.ts';
 import { ConfigError } from '../index.ts';
 import type { Registry } from '../metrics.ts';
-import { serveFetch, type FetchHandler, type HttpLimits, type HttpTls } from './listen.ts';
+import { serveFetch, type FetchHandler, type HttpLimits, type HttpTls, type RequestInfo } from './listen.ts';
+import { logHttpRequests, type HttpRequestLogging } from '../../lib/web/reqlog.ts';
 import { loadServerTls, TlsConfigError, type ServerTls } from './tls.ts';
 import { WebConfigSource, webConfigFiles } from './webconfig.ts';
 
@@ -187,6 +188,15 @@ export interface HttpAppOptions {
   log?: Logger;
   /** --http.config: headers, rate limit and basic auth for every request. */
   webConfig?: WebConfigSource;
+  /** --request.logging-config's HTTP part: the component's named requests are logged. */
+  requestLog?: HttpRequestLogging;
+}
+
+/** Go's r.RemoteAddr: "ip:port" ("[v6]:port"). */
+function remoteAddr(info: RequestInfo): string | undefined {
+  const s = info.socket;
+  if (!s?.remoteAddress) return undefined;
+  return s.remoteAddress.includes(':') ? `[${s.remoteAddress}]:${s.remotePort}` : `${s.remoteAddress}:${s.remotePort}`;
 }
 
 function plain(status: number, body: string, headers: Record<string, string> = {}): Response {
@@ -214,7 +224,8 @@ export function buildHttpApp(o: HttpAppOptions): FetchHandler {
       return plain(500, `internal error: ${(err as Error).message}`);
     }
   };
-  return o.webConfig ? webConfigGuard(o.webConfig, guarded) : guarded;
+  const logged = o.requestLog && o.log ? logHttpRequests(o.requestLog, guarded, (req) => o.component()?.http?.handlerName(req), remoteAddr, o.log) : guarded;
+  return o.webConfig ? webConfigGuard(o.webConfig, logged) : logged;
 }
 
 /** The web configuration in front of a handler: 500 while the file is invalid, rate limit, basic auth, response headers. */

@@ -75,6 +75,8 @@ export interface ServeOptions {
 export interface RequestInfo {
   /** The TLS socket of the connection, if it is TLS. */
   tlsSocket?: tls.TLSSocket;
+  /** The connection's socket (its remote address, for request logging). */
+  socket?: { readonly remoteAddress?: string; readonly remotePort?: number };
 }
 
 export type FetchHandler = (req: Request, info: RequestInfo) => Response | Promise<Response>;
@@ -170,7 +172,7 @@ export async function serveFetch(
   const limited = limitRequests(handler, limits);
   const listener = getRequestListener((req, env) => {
     const socket = (env as { incoming: http.IncomingMessage | http2.Http2ServerRequest }).incoming.socket as Socket;
-    return limited(req, { tlsSocket: opts.tls ? (socket as tls.TLSSocket) : undefined });
+    return limited(req, { tlsSocket: opts.tls ? (socket as tls.TLSSocket) : undefined, socket });
   }, { hostname });
   const http1: http.ServerOptions = {
     maxHeaderSize: limits.maxHeaderBytes,

@@ -283,6 +283,9 @@ export const COMMON_FLAGS: FlagSpec[] = [
   { name: 'objstore.config', key: 'objstore.config', type: 'string', help: 'Alternative to objstore.config-file: the object store configuration YAML itself.' },
   { name: 'tracing.config-file', key: 'tracing.configFile', type: 'string', help: 'Path to YAML file with tracing configuration. See format details: https://thanos.io/tip/thanos/tracing.md/#configuration' },
   { name: 'tracing.config', key: 'tracing.config', type: 'string', help: "Alternative to 'tracing.config-file' flag (mutually exclusive). Content of YAML file with tracing configuration. See format details: https://thanos.io/tip/thanos/tracing.md/#configuration" },
+  // Thanos's request logging (extkingpin.RegisterRequestLoggingFlags; lib/web/reqlog.ts): the host's HTTP and gRPC servers.
+  { name: 'request.logging-config-file', key: 'requestLoggingConfigFile', type: 'string', help: 'Path to YAML file with request logging configuration. See format details: https://thanos.io/tip/thanos/logging.md/#configuration' },
+  { name: 'request.logging-config', key: 'requestLoggingConfig', type: 'string', help: "Alternative to 'request.logging-config-file' flag (mutually exclusive). Content of YAML file with request logging configuration. See format details: https://thanos.io/tip/thanos/logging.md/#configuration" },
   { name: 'log.level', key: 'log.level', type: 'string', default: 'info', help: 'Log filtering level: debug, info, warn, error.' },
   { name: 'log.format', key: 'log.format', type: 'string', default: 'logfmt', help: 'Log format to use: logfmt or json.' },
   { name: 'data-dir', key: 'dataDir', type: 'string', help: 'Data directory for local state.' },

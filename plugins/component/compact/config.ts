@@ -1,5 +1,5 @@
 // `thanos compact` flags (Thanos names) and the config object they fill (also from plugins.yaml).
-import { ConfigError, notImplementedYet, type FlagSpec } from '../../../lib/sdk/mod.ts';
+import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import {
   configBool, configGoDuration, configInt, configMapping, configPromDuration, configString, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
@@ -36,6 +36,7 @@ export interface CompactConfig {
 const NOT_YET = (why?: string) => notImplementedYet('thanos compact', why);
 
 export const compactFlags: FlagSpec[] = [
+  ...refuseCommonFlags(['request.logging-config-file', 'request.logging-config'], 'is not a flag of thanos compact (Thanos compact has no request logging)'),
   { name: 'min-time', key: 'minTime', type: 'string', default: '0000-01-01T00:00:00Z', help: 'Start of time range limit to compact: blocks overlapping it or later (RFC3339 or a duration relative to now, e.g. -2w).' },
   { name: 'max-time', key: 'maxTime', type: 'string', default: '9999-12-31T23:59:59Z', help: 'End of time range limit to compact (RFC3339 or a duration relative to now).' },
   { name: 'selector.relabel-config', key: 'selectorRelabelConfig', type: 'string', help: 'Relabel configuration (YAML) over external labels and __block_id selecting the blocks to work on (sharding between compactors).' },
