@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import type { Counter, Gauge, Histogram, Metrics } from './index.ts';
 import { buildInfoMetric } from './version.ts';
+import { formatGoFloat } from '../lib/tsdb/gofmt.ts';
 
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -14,11 +15,13 @@ function escLabel(v: string): string {
 function escHelp(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
+/**
+ * A sample value or `le` bound as client_golang's text format writes it (strconv 'g', shortest):
+ * `1.6e-05`, `4.194304e+06`. The `le` strings must be the ones a Go Thanos exposes, or series of
+ * ours and theirs would not aggregate `by (le)` together.
+ */
 export function formatValue(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  return String(v);
+  return formatGoFloat(v);
 }
 
 type Kind = 'counter' | 'gauge' | 'histogram';

@@ -56,7 +56,7 @@ test('renderAll: a family appears once; process metrics render', () => {
   assert.is(t.match(/# TYPE shared_total/g)?.length, 1);
   assert.match(t, /^shared_total 1$/m);
   assert.match(t, /^only_b 2$/m);
-  assert.match(processMetrics(), /^process_resident_memory_bytes \d+$/m);
+  assert.match(processMetrics(), /^process_resident_memory_bytes \d(\.\d+)?(e\+\d\d)?$/m);
 });
 
 test('logger: logfmt quoting, levels, with(), json', () => {

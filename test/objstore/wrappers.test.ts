@@ -57,7 +57,7 @@ test('metrics: every series objstore\'s WrapWithMetrics creates exists before th
   }
   for (const op of ['get', 'get_range', 'upload']) {
     // ExponentialBuckets(32 KiB, 2, 16): the last finite bucket is 1 GiB.
-    assert.ok(lines.includes(`thanos_objstore_bucket_operation_transferred_bytes_bucket{bucket="b",operation="${op}",le="1073741824"} 0`), op);
+    assert.ok(lines.includes(`thanos_objstore_bucket_operation_transferred_bytes_bucket{bucket="b",operation="${op}",le="1.073741824e+09"} 0`), op);
     assert.ok(lines.includes(`thanos_objstore_bucket_operation_transferred_bytes_bucket{bucket="b",operation="${op}",le="32768"} 0`), op);
   }
   assert.ok(lines.includes('thanos_objstore_bucket_operation_duration_seconds_bucket{bucket="b",operation="get",le="120"} 0'));
