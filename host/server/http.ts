@@ -18,7 +18,7 @@ import type { Registry } from '../metrics.ts';
 import { serveFetch, type FetchHandler, type HttpLimits, type HttpTls, type RequestInfo } from './listen.ts';
 import { logHttpRequests, type HttpRequestLogging } from '../../lib/web/reqlog.ts';
 import { loadServerTls, TlsConfigError, type ServerTls } from './tls.ts';
-import { WebConfigSource, webConfigFiles } from './webconfig.ts';
+import { WebConfigSource } from './webconfig.ts';
 
 /** Thanos's default http_request_duration_seconds buckets (pkg/extprom/http). */
 export const HTTP_DURATION_BUCKETS: readonly number[] = [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120, 240, 360, 720];
@@ -303,13 +303,13 @@ export async function listenChecked(
   if (t && opts.webConfigFile) throw new ConfigError('tls', 'give either tls or a web configuration file, not both');
   // A web configuration (--http.config, receive's --remote-write.server-http-config) is checked before
   // anything listens, as for a component listener. The host reads it and the files it names for the
-  // plugin, so the plugin's read grant must cover them; a relative path is the manifest's, as in ctx.fs.
+  // plugin, so the plugin's read grant must cover them, at start and at each reload (a version naming
+  // a file outside it is invalid: 500s, as a broken file); a relative path is the manifest's, as in ctx.fs.
   let wc: WebConfigSource | undefined;
   if (opts.webConfigFile) {
     const file = path.resolve(o.baseDir ?? process.cwd(), opts.webConfigFile);
     perms.check('read', file, 'listen webConfigFile');
-    for (const f of webConfigFiles(file)) perms.check('read', f, 'listen webConfigFile');
-    wc = new WebConfigSource(file, o.log);
+    wc = new WebConfigSource(file, o.log, (files) => { for (const f of files) perms.check('read', f, 'listen webConfigFile'); });
     httpTls = wc.httpTls();
   }
   if (t) {

@@ -50,15 +50,6 @@ function filesOf(file: string, c: WebConfig | undefined): string[] {
   return [file, ...(t ? [t.certFile, t.keyFile, t.clientCaFile].filter((p) => p !== '') : [])];
 }
 
-/**
- * The certificate, key and client CA files a web configuration file names (absolute), read from it
- * now without opening them: a plugin's read grant is checked on these before the host loads them.
- * Throws WebConfigError as the listener would.
- */
-export function webConfigFiles(file: string): string[] {
-  return filesOf(file, loadConfig(file)).slice(1);
-}
-
 function stampOf(files: readonly string[]): string {
   return JSON.stringify(files.map((f) => {
     try {
@@ -87,9 +78,15 @@ export class WebConfigSource {
   private readonly listeners = new Set<(o: tls.SecureContextOptions) => void>();
   private readonly timer: NodeJS.Timeout;
 
-  /** Loads and checks the file (throws WebConfigError: the component must not start). */
-  constructor(readonly file: string, private readonly log?: Logger) {
+  /**
+   * Loads and checks the file (throws WebConfigError: the component must not start).
+   * `checkFiles` sees the certificate, key and CA files a version of the file names before they are
+   * read, at start and at each reload (a plugin's listener: its read grant); what it throws makes
+   * that version invalid.
+   */
+  constructor(readonly file: string, private readonly log?: Logger, private readonly checkFiles?: (files: string[]) => void) {
     this.config = loadConfig(file);
+    this.checkFiles?.(filesOf(file, this.config).slice(1));
     this.tlsEnabled = this.config.tls !== undefined;
     this.http2 = this.tlsEnabled && this.config.http2;
     if (this.config.tls) this.tlsOpts = tlsOptions(this.config.tls, file);
@@ -111,6 +108,7 @@ export class WebConfigSource {
     let opts: tls.TlsOptions | undefined;
     try {
       next = loadConfig(this.file);
+      this.checkFiles?.(filesOf(this.file, next).slice(1));
       if (next.tls) opts = tlsOptions(next.tls, this.file);
     } catch (err) {
       this.stamp = s;

@@ -211,7 +211,7 @@ test('--remote-write.server-http-config and --remote-write.server-tls-* are mutu
   assert.match(both.rx.logs(), /--remote-write\.server-http-config and --remote-write\.server-tls-cert, --remote-write\.server-tls-key are mutually exclusive/);
 });
 
-test('plugins.yaml: rwServerHttpConfig resolves against the manifest\'s directory and needs the read grant', async () => {
+test('plugins.yaml: rwServerHttpConfig resolves against the manifest\'s directory; it and the files it names need the read grant (at reload too)', async () => {
   const mdir = join(dir, 'manifest');
   mkdirSync(mdir, { recursive: true });
   writeFileSync(join(mdir, 'rw-web.yml'), ['basic_auth_users:', `  alice: ${bcrypt.hashSync('s3cret', 4)}`, ''].join('\n'));
@@ -231,6 +231,13 @@ test('plugins.yaml: rwServerHttpConfig resolves against the manifest\'s director
   await waitFor(() => httpReady(ok.hp), STARTUP_MS, 'receiver ready (plugins.yaml)', ok.p.logs);
   assert.is((await post(ok.rw, {})).status, 401);
   assert.is((await post(ok.rw, { auth: 'alice:s3cret' })).status, 400);
+  // A new version naming a certificate outside the read grant is invalid: 500s, as a broken file, and the host never reads it.
+  writeFileSync(join(mdir, 'rw-web.yml'), [
+    'tls_server_config:', `  cert_file: ${pki.server.cert}`, `  key_file: ${pki.server.key}`,
+    'basic_auth_users:', `  alice: ${bcrypt.hashSync('s3cret', 4)}`, '',
+  ].join('\n'));
+  await waitFor(async () => (await post(ok.rw, { auth: 'alice:s3cret' })).status === 500, STARTUP_MS, 'the reload to be refused', ok.p.logs);
+  assert.match(ok.p.logs(), /Unable to parse configuration.*permission denied: plugin component:receive called listen webConfigFile\(.*server\.crt\)/);
 
   const denied = await manifest('denied', './denied-tsdb');
   assert.is.not(await exitOf(denied.p), 0, denied.p.logs());

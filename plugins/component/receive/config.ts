@@ -1,7 +1,7 @@
 // `thanos receive` flags and the config object they fill (also accepted from plugins.yaml under the
 // same keys): ingestor, hashring router with replication (--receive.hashrings-file / --receive.hashrings,
-// --receive.local-endpoint, --receive.replication-factor). TLS, OTLP, limits and relabelling are not
-// accepted (unknown flags are errors).
+// --receive.local-endpoint, --receive.replication-factor). OTLP and relabelling are not accepted
+// (unknown flags are errors).
 import { ConfigError, notImplementedYet, refuseCommonFlags, type FlagSpec, type ListenTlsOptions } from '../../../lib/sdk/mod.ts';
 import { GO_CIPHER_SUITES, GO_CURVES } from '../../../lib/web/webconfig.ts';
 import {
