@@ -19,7 +19,7 @@ import { IsolationError } from './isolate/host.ts';
 import { objstoreHandle, runGroup, type ObjstoreHandle, type UnitSpec } from './lifecycle.ts';
 import { createLogger } from './log.ts';
 import { loadTracingYaml, setupTracing, type TracingHandle } from './tracing.ts';
-import { expandEnv, parseRequestLoggingConfig, RequestLoggingConfigError, type RequestLogging } from '../lib/web/reqlog.ts';
+import { expandEnv, parseRequestLoggingConfig, RequestLoggingConfigError, requestLoggingFromObject, type RequestLogging } from '../lib/web/reqlog.ts';
 import { ManifestError, readManifest, startOrder, type Manifest, type ObjstoreEntry } from './manifest.ts';
 import { Registry } from './metrics.ts';
 import { Permissions } from './permissions.ts';
@@ -236,9 +236,30 @@ export async function buildObjstore(m: Manifest, e: ObjstoreEntry, log: Logger):
 }
 
 /** Component entry keys of plugins.yaml that are the manifest's spelling of a host flag. */
-const ENTRY_FLAGS: ReadonlyArray<readonly ['http' | 'httpConfig' | 'grpc' | 'dataDir' | 'objstore', string]> = [
+const ENTRY_FLAGS: ReadonlyArray<readonly ['http' | 'httpConfig' | 'grpc' | 'dataDir' | 'objstore' | 'requestLoggingConfigFile' | 'requestLoggingConfig', string]> = [
   ['http', 'http-address'], ['httpConfig', 'http.config'], ['grpc', 'grpc-address'], ['dataDir', 'data-dir'], ['objstore', 'objstore.config-file'],
+  ['requestLoggingConfigFile', 'request.logging-config-file'], ['requestLoggingConfig', 'request.logging-config'],
 ];
+
+/** A component entry's requestLoggingConfigFile (relative to the manifest) or inline requestLoggingConfig, checked now. */
+function manifestRequestLogging(m: Manifest, c: Manifest['components'][number], fail: (key: string, detail: string) => never): RequestLogging | undefined {
+  if (c.requestLoggingConfigFile !== undefined && c.requestLoggingConfig !== undefined) fail(`${c.key}.requestLoggingConfig`, 'give only one of requestLoggingConfigFile and requestLoggingConfig');
+  try {
+    if (c.requestLoggingConfig !== undefined) return requestLoggingFromObject(c.requestLoggingConfig, 'requestLoggingConfig');
+    if (c.requestLoggingConfigFile === undefined) return undefined;
+    const file = path.resolve(m.dir, c.requestLoggingConfigFile);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      return fail(`${c.key}.requestLoggingConfigFile`, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    return parseRequestLoggingConfig(expandEnv(text, (n) => process.env[n]), file);
+  } catch (err) {
+    if (err instanceof RequestLoggingConfigError) fail(`${c.key}.${c.requestLoggingConfig !== undefined ? 'requestLoggingConfig' : 'requestLoggingConfigFile'}`, err.message);
+    throw err;
+  }
+}
 
 /** A host setting the component refuses as a flag (e.g. objstore for the ruler) is refused in the manifest too. */
 function refuseEntrySettings(plugin: ComponentPlugin, c: Manifest['components'][number], fail: (key: string, detail: string) => never): void {
@@ -314,6 +335,7 @@ export async function planManifest(m: Manifest, log: Logger): Promise<UnitSpec[]
     units.push({
       id: c.id, key: c.key, plugin, config: c.config, permissions: perms, http: c.http, grpc: c.grpc,
       ...manifestGrpcServer(m, c, fail),
+      requestLogging: manifestRequestLogging(m, c, fail),
       httpConfig: c.httpConfig ? path.resolve(m.dir, c.httpConfig) : undefined, httpLimits: c.httpLimits,
       dataDir: c.dataDir ? path.resolve(m.dir, c.dataDir) : undefined,
       baseDir: m.dir,

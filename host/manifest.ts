@@ -25,6 +25,7 @@
 //       grpcTls: { certFile: ./tls/store.crt, keyFile: ./tls/store.key, clientCaFile: ./tls/ca.crt }
 //                                            # --grpc-server-tls-* (also minVersion, ciphers, curves)
 //       grpcMaxConnectionAge: 60m            # --grpc-server-max-connection-age
+//       requestLoggingConfigFile: ./reqlog.yml # --request.logging-config-file (or requestLoggingConfig: { ... } inline)
 //       dataDir: ./data/store                # --data-dir
 //       config: { ... }                      # the plugin's config; its flags map onto these keys
 //       permissions: { net: true }
@@ -80,6 +81,10 @@ export interface ComponentEntry {
   grpcTls?: GrpcTlsEntry;
   /** --grpc-server-max-connection-age. */
   grpcMaxConnectionAge?: string;
+  /** --request.logging-config-file (relative to the manifest). */
+  requestLoggingConfigFile?: string;
+  /** --request.logging-config as an inline mapping (checked when the plan is made). */
+  requestLoggingConfig?: Record<string, unknown>;
   dataDir?: string;
   permissions: PermissionRequest;
   isolation?: Isolation;
@@ -104,7 +109,7 @@ export interface Manifest {
 
 const TOP = ['apiVersion', 'log', 'core', 'gracePeriod', 'tracing', 'objstore', 'components'];
 const OBJ = ['id', 'use', 'config', 'prefix', 'permissions', 'isolation', 'trust'];
-const COMP = ['id', 'use', 'enabled', 'config', 'objstore', 'dependsOn', 'http', 'httpConfig', 'httpLimits', 'grpc', 'dataDir', 'httpGracePeriod', 'grpcGracePeriod', 'permissions', 'isolation', 'trust'];
+const COMP = ['id', 'use', 'enabled', 'config', 'objstore', 'dependsOn', 'http', 'httpConfig', 'httpLimits', 'grpc', 'dataDir', 'httpGracePeriod', 'grpcGracePeriod', 'permissions', 'isolation', 'trust', 'requestLoggingConfigFile', 'requestLoggingConfig'];
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** Component keys of the gRPC listener beyond `grpc` (the manifest's --grpc-server-* flags). */
 const COMP_GRPC = ['grpcTls', 'grpcMaxConnectionAge'];
@@ -367,6 +372,8 @@ export function parseManifest(text: string, file: string): Manifest {
     components.push({
       id, use: str(c.use, `${key}.use`, true)!, enabled: c.enabled !== false, config: c.config ?? {},
       httpConfig: str(c.httpConfig, `${key}.httpConfig`), httpLimits,
+      requestLoggingConfigFile: str(c.requestLoggingConfigFile, `${key}.requestLoggingConfigFile`),
+      requestLoggingConfig: c.requestLoggingConfig === undefined || c.requestLoggingConfig === null ? undefined : mapping(c.requestLoggingConfig, `${key}.requestLoggingConfig`),
       objstore: os, dependsOn: deps as string[], http: addr(c.http, `${key}.http`), grpc: addr(c.grpc, `${key}.grpc`),
       dataDir: str(c.dataDir, `${key}.dataDir`), permissions: perms(c.permissions, `${key}.permissions`), ...isolation(c, key), ...grpcServer(c, key), key,
     });

@@ -28,7 +28,7 @@ export function rejectUnknownKeys(raw: RawConfig, known: readonly ReadonlySet<st
  */
 export const HOST_SETTING_KEYS: ReadonlySet<string> = new Set([
   'http', 'grpc', 'httpAddress', 'grpcAddress', 'httpGracePeriod', 'grpcGracePeriod', 'httpConfig', 'httpLimits', 'objstore', 'objstoreConfig', 'objstoreConfigFile',
-  'log', 'logLevel', 'logFormat', 'dataDir', 'grpcTls', 'grpcMaxConnectionAge',
+  'log', 'logLevel', 'logFormat', 'dataDir', 'grpcTls', 'grpcMaxConnectionAge', 'requestLoggingConfig', 'requestLoggingConfigFile',
 ]);
 
 /**

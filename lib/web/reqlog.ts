@@ -137,8 +137,13 @@ export function parseRequestLoggingConfig(text: string, source: string): Request
     throw new RequestLoggingConfigError(`${source}${line ? `:${line}` : ''}: invalid YAML: ${e.message.split('\n')[0]}`);
   }
   if (doc.contents !== null && !isMap(doc.contents)) throw new RequestLoggingConfigError(`${source}: the request logging configuration must be a mapping`);
+  return requestLoggingFromObject(doc.toJS(), source);
+}
+
+/** The same from an already parsed document (plugins.yaml's inline `requestLoggingConfig:`). */
+export function requestLoggingFromObject(doc: unknown, source: string): RequestLogging {
   try {
-    const root = mapping(doc.toJS(), 'request logging config', new Set(['http', 'grpc', 'options']));
+    const root = mapping(doc, 'request logging config', new Set(['http', 'grpc', 'options']));
     const http = mapping(root.http, 'http', new Set(['options', 'config']));
     const grpc = mapping(root.grpc, 'grpc', new Set(['options', 'config']));
     const global = options(root.options, 'options');

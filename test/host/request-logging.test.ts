@@ -7,7 +7,11 @@ import { Permissions } from '../../host/permissions.ts';
 import { createLogger } from '../../host/log.ts';
 import { createJsCore } from '../../lib/core/mod.ts';
 import { RawGrpcClient } from '../../host/server/grpc.ts';
-import { execute, parseCommandLine } from '../../host/main.ts';
+import { execute, parseCommandLine, planManifest } from '../../host/main.ts';
+import { parseManifest } from '../../host/manifest.ts';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { definePlugin, GrpcError, GrpcStatus, type Component } from '../../host/index.ts';
 import { expandEnv, parseRequestLoggingConfig, type RequestLogging } from '../../lib/web/reqlog.ts';
 import { freePort } from '../harness/ports.ts';
@@ -239,6 +243,32 @@ test('command line: an invalid configuration stops the component before it start
   await rejects(parseCommandLine(['sidecar', '--request.logging-config=a: 1', '--request.logging-config-file=x.yml']), /give only one of --request\.logging-config-file and --request\.logging-config/);
   await rejects(parseCommandLine(['compact', '--request.logging-config=options: {}']), /flag --request\.logging-config is not a flag of thanos compact/);
   await rejects(parseCommandLine(['tools', 'bucket', 'ls', '--request.logging-config=options: {}']), /flag --request\.logging-config is not accepted by/);
+});
+
+// ------------------------------------------------------------ plugins.yaml
+
+test('plugins.yaml: requestLoggingConfig inline or requestLoggingConfigFile (relative to the manifest); errors name file, line and key', async () => {
+  const log = createLogger({ level: 'error' });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reqlog-'));
+  try {
+    const entry = (extra: string) => `apiVersion: 1\ncomponents:\n  - id: q\n    use: query\n    http: 127.0.0.1:10904\n${extra}`;
+    const inline = await planManifest(parseManifest(entry('    requestLoggingConfig:\n      grpc: { options: { level: INFO, decision: { log_start: true, log_end: true } } }\n'), path.join(dir, 'plugins.yaml')), log);
+    assert.is(inline[0]!.requestLogging?.grpc?.decision, 'LogStartAndFinishCall');
+    assert.is(inline[0]!.requestLogging?.http, undefined);
+    fs.writeFileSync(path.join(dir, 'reqlog.yml'), 'http:\n  options: { level: DEBUG, decision: { log_end: true } }\n');
+    const file = await planManifest(parseManifest(entry('    requestLoggingConfigFile: ./reqlog.yml\n'), path.join(dir, 'plugins.yaml')), log);
+    assert.is(file[0]!.requestLogging?.http?.decision, 'LogFinishCall');
+    await rejects(planManifest(parseManifest(entry('    requestLoggingConfig:\n      http: { options: { level: LOUD, decision: { log_end: true } } }\n'), path.join(dir, 'plugins.yaml')), log),
+      /plugins\.yaml:6: components\[0\]\.requestLoggingConfig: requestLoggingConfig: the format of level is invalid/);
+    await rejects(planManifest(parseManifest(entry('    requestLoggingConfigFile: ./missing.yml\n'), path.join(dir, 'plugins.yaml')), log),
+      /components\[0\]\.requestLoggingConfigFile: cannot read .*missing\.yml: ENOENT/);
+    await rejects(planManifest(parseManifest(entry('    config: { requestLoggingConfigFile: ./reqlog.yml }\n'), path.join(dir, 'plugins.yaml')), log),
+      /components\[0\]\.config\.requestLoggingConfigFile: is a host setting/);
+    await rejects(planManifest(parseManifest('apiVersion: 1\ncomponents:\n  - id: c\n    use: compact\n    requestLoggingConfig: { options: {} }\n', path.join(dir, 'plugins.yaml')), log),
+      /components\[0\]\.requestLoggingConfig: requestLoggingConfig is the manifest's --request\.logging-config, which is not a flag of thanos compact/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
