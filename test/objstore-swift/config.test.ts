@@ -120,9 +120,9 @@ test('Keystone v3 bodies: user id, application credential by id and by name, pro
   assert.equal((v3Body(projUserDomain) as { auth: { scope: unknown } }).auth.scope, { project: { name: 'p1', domain: { id: 'ud' } } }, 'the project domain defaults to the user domain');
 });
 
-test('the manifest asks for net and env (for { env: NAME } secrets), and no node: import is used', async () => {
+test('the manifest asks for net, env (for { env: NAME } secrets) and read (http_config.tls_config files), and no node: import is used', async () => {
   assert.is(plugin.manifest.id, 'objstore:swift');
-  assert.equal(plugin.manifest.permissions, { net: true, env: true });
+  assert.equal(plugin.manifest.permissions, { net: true, env: true, read: true });
   const { readdirSync, readFileSync } = await import('node:fs');
   const dir = new URL('../../plugins/objstore/swift/', import.meta.url);
   for (const f of readdirSync(dir)) assert.not.match(readFileSync(new URL(f, dir), 'utf8'), /from\s+['"]node:/, f);
