@@ -191,9 +191,28 @@ export function expandEnv(text: string, env: (name: string) => string | undefine
   });
 }
 
-/** Go's durationToMilliseconds (microsecond precision, float32) printed with %v. */
+/** Go's durationToMilliseconds (microsecond precision, float32) printed with %v: the shortest decimal that is the same float32. */
+export function goFloat32(x: number): string {
+  const f = Math.fround(x);
+  for (let p = 1; p <= 9; p++) {
+    const d = Number(f.toPrecision(p));
+    if (Math.fround(d) === f) return goShortest(d);
+  }
+  return goShortest(f);
+}
+
+/** strconv's 'g' with the shortest digits: exponent form below 1e-4 and from 1e6 on ("1.5e+06"). */
+function goShortest(d: number): string {
+  if (d === 0 || !Number.isFinite(d)) return String(d);
+  const exp = Math.floor(Math.log10(Math.abs(d)));
+  if (exp >= -4 && exp < 6) return String(d);
+  const [m, e] = d.toExponential().split('e') as [string, string];
+  const n = Math.abs(Number(e));
+  return `${m}e${e.startsWith('-') ? '-' : '+'}${n < 10 ? '0' : ''}${n}`;
+}
+
 function timeMs(startMs: number): string {
-  return String(Math.fround(Math.floor((performance.now() - startMs) * 1000) / 1000));
+  return goFloat32(Math.floor((performance.now() - startMs) * 1000) / 1000);
 }
 
 // ---------------------------------------------------------------- HTTP

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { definePlugin, GrpcError, GrpcStatus, type Component } from '../../host/index.ts';
-import { expandEnv, parseRequestLoggingConfig, type RequestLogging } from '../../lib/web/reqlog.ts';
+import { expandEnv, goFloat32, parseRequestLoggingConfig, type RequestLogging } from '../../lib/web/reqlog.ts';
 import { freePort } from '../harness/ports.ts';
 
 const enc = new TextEncoder();
@@ -123,6 +123,15 @@ test('parse: invalid configurations are refused with upstream texts', () => {
     ['- a', /must be a mapping/],
   ];
   for (const [text, re] of bad) assert.throws(() => parseRequestLoggingConfig(text, 'x'), re, text);
+});
+
+test('time_ms as Go prints a float32 with %v (shortest round-trip form)', () => {
+  assert.is(goFloat32(2498.231), '2498.231');
+  assert.is(goFloat32(0.012), '0.012');
+  assert.is(goFloat32(0), '0');
+  assert.is(goFloat32(16777217), '1.6777216e+07');
+  assert.is(goFloat32(999999), '999999');
+  assert.is(goFloat32(1500000), '1.5e+06');
 });
 
 test('env substitution: $(NAME) replaced, an unset one is an error', () => {
@@ -241,6 +250,9 @@ test('command line: an invalid configuration stops the component before it start
     /--request\.logging-config-file: cannot read \/nonexistent\/reqlog\.yml: ENOENT/,
   );
   await rejects(parseCommandLine(['sidecar', '--request.logging-config=a: 1', '--request.logging-config-file=x.yml']), /give only one of --request\.logging-config-file and --request\.logging-config/);
+  // query-frontend logs its requests (all named "query-frontend", as upstream's middleware names them).
+  const qf = await parseCommandLine(['query-frontend', '--query-frontend.downstream-url=http://127.0.0.1:9', '--request.logging-config=http: {options: {level: DEBUG, decision: {log_end: true}}}']);
+  assert.is(qf.kind === 'component' ? qf.host.requestLoggingConfig : undefined, 'http: {options: {level: DEBUG, decision: {log_end: true}}}');
   await rejects(parseCommandLine(['compact', '--request.logging-config=options: {}']), /flag --request\.logging-config is not a flag of thanos compact/);
   await rejects(parseCommandLine(['tools', 'bucket', 'ls', '--request.logging-config=options: {}']), /flag --request\.logging-config is not accepted by/);
 });

@@ -81,8 +81,6 @@ export const queryFrontendFlags: FlagSpec[] = [
   // Vertical sharding needs the querier to select one shard of the series (Thanos's shard_info); ours cannot yet.
   { name: 'query-frontend.vertical-shards', key: 'verticalShards', type: 'int', help: 'Number of shards to use when distributing shardable PromQL queries.', refused: NOT_YET('vertical sharding needs shard_info support in the querier'), accept: [0, 1] },
   { name: 'query-frontend.slow-query-logs-user-header', key: 'slowQueryLogsUserHeader', type: 'string', default: '', help: 'Set the value of the field remote_user in the slow query logs to the value of the given HTTP header.', refused: NOT_YET('slow query logs carry no remote_user'), accept: [''] },
-  { name: 'request.logging-config-file', key: 'requestLoggingConfigFile', type: 'string', help: 'Path to YAML file with request logging configuration.', refused: NOT_YET('no request logging configuration') },
-  { name: 'request.logging-config', key: 'requestLoggingConfig', type: 'string', help: 'Content of YAML file with request logging configuration.', refused: NOT_YET('no request logging configuration') },
   { name: 'enable-auto-gomemlimit', key: 'enableAutoGomemlimit', type: 'bool', default: false, help: 'Enable go runtime to automatically limit memory consumption.', refused: NOT_YET('a Go runtime setting'), accept: [false] },
   { name: 'auto-gomemlimit.ratio', key: 'autoGomemlimitRatio', type: 'float', default: 0.9, help: 'The ratio of reserved GOMEMLIMIT memory to the detected maximum container or system memory.', refused: NOT_YET('a Go runtime setting'), accept: [0.9] },
   // Every gRPC host flag but the grace period, which the host reads a default of for the stop deadline
