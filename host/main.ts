@@ -21,7 +21,7 @@ import { createLogger } from './log.ts';
 import { loadTracingYaml, setupTracing, type TracingHandle } from './tracing.ts';
 import { expandEnv, parseRequestLoggingConfig, RequestLoggingConfigError, requestLoggingFromObject, type RequestLogging } from '../lib/web/reqlog.ts';
 import { ManifestError, readManifest, startOrder, type Manifest, type ObjstoreEntry } from './manifest.ts';
-import { Registry } from './metrics.ts';
+import { Registry, processMetrics, renderAll } from './metrics.ts';
 import { Permissions } from './permissions.ts';
 import { resolveSecrets, SecretError } from './secrets.ts';
 import { BUILD_INFO } from './version.ts';
@@ -136,6 +136,8 @@ async function runTool(inv: Extract<Invocation, { kind: 'tool' }>): Promise<numb
   const cfg = loadObjstoreYaml(h);
   if (cfg) await checkCliObjstore(cfg);
   const os = cfg ? cliObjstore(cfg, log) : undefined;
+  // Buckets a tool opened from its own flags (ctx.openBucket), closed with the tool.
+  const extraHandles: ObjstoreHandle[] = [];
   const tracingCfg = loadTracingYaml(h);
   let tracing: TracingHandle | undefined;
   const ac = new AbortController();
@@ -151,13 +153,44 @@ async function runTool(inv: Extract<Invocation, { kind: 'tool' }>): Promise<numb
   try {
     if (tracingCfg) tracing = await setupTracing(tracingCfg, { defaultServiceName: 'thanos-tools', log });
     const reg = new Registry();
+    const procReg = new Registry();
+    procReg.addCollector(processMetrics);
     let toolBucket: Promise<Bucket> | undefined;
+    let ready = true;
     const caps = createCapabilities({ permissions: Permissions.all(inv.plugin.manifest.id, inv.plugin.manifest.permissions), log, metrics: reg });
-    // --http.config (accepted only by tools that serve HTTP: bucket web) applies to the tool's listener.
+    // --http.config (accepted only by tools that serve HTTP: bucket web, bucket replicate) applies to the tool's listener.
     const webConfigFile = h.httpConfig ? path.resolve(h.httpConfig) : undefined;
+    // A tool's HTTP server is Thanos's http.New too: probes and /metrics before the tool's own routes.
+    const toolRoutes = (handler: (req: Request) => Response | Promise<Response>) => (req: Request): Response | Promise<Response> => {
+      const p = new URL(req.url).pathname;
+      if (req.method === 'GET' || req.method === 'HEAD') {
+        if (p === '/-/healthy') return new Response('OK', { headers: { 'content-type': 'text/plain; charset=utf-8' } });
+        if (p === '/-/ready') return ready ? new Response('OK', { headers: { 'content-type': 'text/plain; charset=utf-8' } }) : new Response('NOT READY', { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+        if (p === '/metrics') return new Response(renderAll([procReg, reg]), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } });
+      }
+      return handler(req);
+    };
     const ctx: ComponentContext = {
       ...caps,
-      ...(webConfigFile ? { listen: (o: ListenOptions, handler: (req: Request) => Response | Promise<Response>) => caps.listen({ ...o, webConfigFile }, handler) } : {}),
+      listen: (o: ListenOptions, handler: (req: Request) => Response | Promise<Response>) => caps.listen(webConfigFile ? { ...o, webConfigFile } : o, toolRoutes(handler)),
+      openBucket: async ({ yaml, source, metricLabels }) => {
+        let handle = os;
+        if (yaml !== undefined) {
+          let c: BucketConfig;
+          try {
+            c = parseBucketConfig(yaml, source ?? 'objstore config');
+            await checkCliObjstore(c);
+          } catch (err) {
+            // A bad or unknown configuration is a usage error (exit 2), as for --objstore.config.
+            throw new FlagError((err as Error).message);
+          }
+          handle = cliObjstore(c, log);
+          extraHandles.push(handle);
+        }
+        if (!handle) throw new NoObjectStorageError(`thanos tools ${inv.command.name}`, 'pass --objstore.config-file or --objstore.config');
+        const b = await handle.get();
+        return new MetricsBucket(b, reg, handle.bucketName, metricLabels);
+      },
       core: await makeCore(),
       dataDir: h.dataDir ? path.resolve(h.dataDir) : undefined,
       signal: ac.signal,
@@ -165,7 +198,7 @@ async function runTool(inv: Extract<Invocation, { kind: 'tool' }>): Promise<numb
       build: BUILD_INFO,
       stdout: { write: (t) => new Promise<void>((r) => { process.stdout.write(t) ? r() : process.stdout.once('drain', r); }) },
       stderr: { write: (t) => void process.stderr.write(t) },
-      setReady: () => {},
+      setReady: (r) => { ready = r; },
       bucket: async () => {
         if (!os) throw new NoObjectStorageError(`thanos tools ${inv.command.name}`, 'pass --objstore.config-file or --objstore.config');
         return (toolBucket ??= os.get().then((b) => new MetricsBucket(b, reg, os.bucketName)));
@@ -176,6 +209,7 @@ async function runTool(inv: Extract<Invocation, { kind: 'tool' }>): Promise<numb
     process.off('SIGINT', onSig);
     process.off('SIGTERM', onSig);
     await os?.close().catch(() => {});
+    for (const x of extraHandles) await x.close().catch(() => {});
     await tracing?.shutdown();
   }
 }

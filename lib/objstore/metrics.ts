@@ -20,13 +20,19 @@ export class MetricsBucket implements Bucket {
   private readonly duration;
   private readonly lastUpload;
 
-  constructor(private readonly inner: Bucket, metrics: Metrics, private readonly bucketName: string) {
-    this.ops = metrics.counter('thanos_objstore_bucket_operations_total', 'Total number of all attempted operations against a bucket.', ['bucket', 'operation']);
-    this.failures = metrics.counter('thanos_objstore_bucket_operation_failures_total', 'Total number of operations against a bucket that failed, but were not expected to fail in certain way from caller perspective. Those errors have to be investigated.', ['bucket', 'operation']);
-    this.fetched = metrics.counter('thanos_objstore_bucket_operation_fetched_bytes_total', 'Total number of bytes fetched from bucket, per operation.', ['bucket', 'operation']);
-    this.transferred = metrics.histogram('thanos_objstore_bucket_operation_transferred_bytes', 'Number of bytes transferred from/to bucket per operation.', ['bucket', 'operation'], BYTES_BUCKETS);
-    this.duration = metrics.histogram('thanos_objstore_bucket_operation_duration_seconds', 'Duration of successful operations against the bucket', ['bucket', 'operation'], DURATION_BUCKETS);
-    this.lastUpload = metrics.gauge('thanos_objstore_bucket_last_successful_upload_time', 'Second timestamp of the last successful upload to the bucket.', ['bucket']);
+  /**
+   * constLabels: extra labels on every series, as Go's prometheus.WrapRegistererWith gives them
+   * (`tools bucket replicate` tells its two buckets apart with replicate="from"/"to").
+   */
+  constructor(private readonly inner: Bucket, metrics: Metrics, private readonly bucketName: string, private readonly constLabels: Readonly<Record<string, string>> = {}) {
+    const extra = Object.keys(constLabels);
+    const byOp = ['bucket', 'operation', ...extra];
+    this.ops = metrics.counter('thanos_objstore_bucket_operations_total', 'Total number of all attempted operations against a bucket.', byOp);
+    this.failures = metrics.counter('thanos_objstore_bucket_operation_failures_total', 'Total number of operations against a bucket that failed, but were not expected to fail in certain way from caller perspective. Those errors have to be investigated.', byOp);
+    this.fetched = metrics.counter('thanos_objstore_bucket_operation_fetched_bytes_total', 'Total number of bytes fetched from bucket, per operation.', byOp);
+    this.transferred = metrics.histogram('thanos_objstore_bucket_operation_transferred_bytes', 'Number of bytes transferred from/to bucket per operation.', byOp, BYTES_BUCKETS);
+    this.duration = metrics.histogram('thanos_objstore_bucket_operation_duration_seconds', 'Duration of successful operations against the bucket', byOp, DURATION_BUCKETS);
+    this.lastUpload = metrics.gauge('thanos_objstore_bucket_last_successful_upload_time', 'Second timestamp of the last successful upload to the bucket.', ['bucket', ...extra]);
     // Every operation's series exist from the start, as objstore's WrapWithMetrics creates them.
     for (const op of OPS) {
       this.ops.inc(this.l(op), 0);
@@ -35,7 +41,7 @@ export class MetricsBucket implements Bucket {
       this.fetched.inc(this.l(op), 0);
     }
     for (const op of ['get', 'get_range', 'upload'] as const) this.transferred.init?.(this.l(op));
-    this.lastUpload.set(0, { bucket: bucketName });
+    this.lastUpload.set(0, { bucket: bucketName, ...constLabels });
   }
 
   get provider(): string {
@@ -43,7 +49,7 @@ export class MetricsBucket implements Bucket {
   }
 
   private l(operation: Op) {
-    return { bucket: this.bucketName, operation };
+    return { bucket: this.bucketName, operation, ...this.constLabels };
   }
 
   private async track<T>(op: Op, fn: () => Promise<T>): Promise<T> {
@@ -142,7 +148,7 @@ export class MetricsBucket implements Bucket {
     }
     await this.track('upload', () => this.inner.upload(name, b));
     this.transferred.observe(bytes, this.l('upload'));
-    this.lastUpload.set(Date.now() / 1000, { bucket: this.bucketName });
+    this.lastUpload.set(Date.now() / 1000, { bucket: this.bucketName, ...this.constLabels });
   }
 
   isObjNotFoundErr(err: unknown) { return this.inner.isObjNotFoundErr(err); }

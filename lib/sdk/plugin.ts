@@ -299,6 +299,12 @@ export interface ComponentContext extends Capabilities {
   addresses?: { http?: string; grpc?: string };
   /** The program's version, as `thanos --version` prints it (the host fills it in; absent in bare test contexts). */
   build?: BuildInfo;
+  /**
+   * Tools only (`tools bucket replicate`): a bucket from objstore YAML text (e.g. --objstore-to.config),
+   * or without `yaml` the command line's --objstore.config[-file] bucket, whose thanos_objstore_bucket_*
+   * series carry `metricLabels` too (Go's WrapRegistererWith). Absent where the host has no such buckets.
+   */
+  openBucket?(opts: { yaml?: string; source?: string; metricLabels?: Record<string, string> }): Promise<Bucket>;
 }
 
 /** The program's build: package.json's version, the git branch and revision, the runtime for Go's version. */

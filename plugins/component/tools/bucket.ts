@@ -15,9 +15,9 @@ import { isULID, parseMeta, uploadBlock, downloadBlock, BlockReader, fsBlockFile
 import { parseDeleteConfig, rewriteBlock } from '../../../lib/compact/rewrite.ts';
 import { splitHostPort } from '../../../lib/net/hostport.ts';
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
-function out(ctx: ComponentContext, which: 'stdout' | 'stderr'): TextOut {
+export function out(ctx: ComponentContext, which: 'stdout' | 'stderr'): TextOut {
   const t = ctx[which];
   if (t) return t;
   const c = globalThis.console;
@@ -29,10 +29,11 @@ const OBJSTORE = ['objstore.config-file', 'objstore.config'];
 const HOST_FLAGS_USED: Record<string, string[]> = {
   'bucket downsample': [...OBJSTORE, 'data-dir'],
   'bucket web': [...OBJSTORE, 'http-address', 'http.config'],
+  'bucket replicate': [...OBJSTORE, 'http-address', 'http.config'],
 };
 
 /** Wraps a command body: flag parsing, usage errors (exit 2) and failures (exit 1). */
-function command(name: string, help: string, ownFlags: FlagSpec[], body: (ctx: ComponentContext, v: Record<string, unknown>) => Promise<number>, aliases?: string[]): ToolCommand {
+export function command(name: string, help: string, ownFlags: FlagSpec[], body: (ctx: ComponentContext, v: Record<string, unknown>) => Promise<number>, aliases?: string[]): ToolCommand {
   const flags = [...ownFlags, ...refuseUnusedCommonFlags(`thanos tools ${name}`, HOST_FLAGS_USED[name] ?? OBJSTORE)];
   return {
     name,
@@ -52,7 +53,7 @@ function command(name: string, help: string, ownFlags: FlagSpec[], body: (ctx: C
 }
 
 /** A duration flag's value: model.Duration unless the Thanos flag is a time.Duration (parseGoDurationFlag). */
-function dur(v: unknown, flag: string, parse: (s: string) => number = parseModelDurationFlag): number {
+export function dur(v: unknown, flag: string, parse: (s: string) => number = parseModelDurationFlag): number {
   try {
     return parse(String(v));
   } catch (e) {

@@ -4,8 +4,9 @@ import { definePlugin, ConfigError, type ToolCommand } from '../../../lib/sdk/mo
 import { tsdbCommands } from './tsdb.ts';
 import { bucketCommands } from './bucket.ts';
 import { rulesCommands } from './rules.ts';
+import { bucketReplicate } from './replicate.ts';
 
-export const commands: ToolCommand[] = [...tsdbCommands, ...rulesCommands, ...bucketCommands];
+export const commands: ToolCommand[] = [...tsdbCommands, ...rulesCommands, ...bucketCommands, bucketReplicate];
 
 export default definePlugin({
   manifest: {
