@@ -4,7 +4,8 @@
 // writes into receiver 0 are forwarded to receiver 1; a tenant over its head series limit is refused;
 // the limits file is reloaded (valid, then broken); receiver 1 is killed and writes go on. Checked:
 // every metric and label the mixin reads of receive is exposed, and the values follow the traffic;
-// the HTTP port serves what upstream's does (probes and /metrics; `/` is 404).
+// the HTTP port serves upstream's probes and /metrics, and our status pages (`/` → /status, /flags,
+// the status API; headless Chromium renders them without console errors).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, type Server } from 'node:http';
@@ -17,6 +18,7 @@ import { freePort } from '../harness/ports.ts';
 import { STARTUP_MS } from '../harness/startup.ts';
 import { httpReady, thanos, waitFor, type Proc } from '../query/harness.ts';
 import { mixinGaps, seriesOf, valueOf } from './components.ts';
+import { checkStatusPages } from './statuspages.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mixin-receive-'));
 const procs: Proc[] = [];
@@ -127,9 +129,11 @@ test('2 receivers, RF=2: the mixin\'s receive metrics with their labels; forward
   writeFileSync(limitsFile, 'write: [not, a, mapping]\n');
   await waitFor(async () => valueOf(await metricsOf(r0), 'thanos_receive_limits_config_reload_err_total') >= 1, STARTUP_MS, 'a failed reload counted', () => r0.proc!.logs());
 
-  // The receiver's HTTP port serves what upstream's does: probes and /metrics, no UI (`/` is 404).
-  assert.is((await fetch(`http://127.0.0.1:${r0.http}/`, { redirect: 'manual' })).status, 404);
+  // Upstream's receiver HTTP port has only probes, /metrics and pprof (`/` is 404 there). Ours also
+  // serves the status pages and API (issue #14: an operator finds the flags and version of every
+  // component at the same place); nothing a Thanos user relies on answers differently.
   assert.is((await fetch(`http://127.0.0.1:${r0.http}/-/healthy`)).status, 200);
+  await checkStatusPages(`http://127.0.0.1:${r0.http}`, 'receive.replication-factor', '2');
 
   // Receiver 1 gone: writes still reach quorum (1 of 2) locally; the forward and the replication fail.
   await r1.proc!.kill('SIGKILL');

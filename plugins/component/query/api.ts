@@ -13,6 +13,7 @@ import { FanoutError, metadataJson, targetsJson } from '../../../lib/query/apis.
 import { alertsJson, rulesJson, rulesRequestFromQuery } from '../../../lib/query/rules.ts';
 import type { RuleGroup, RulesRequest } from '../../../lib/proto/rules.ts';
 import { exemplarsJson } from '../../../lib/query/exemplars.ts';
+import { buildInfoJson, flagsJson, runtimeInfoJson, type BuildInfoFields } from '../../../lib/web/status.ts';
 import type { ExemplarData, ExemplarsRequest } from '../../../lib/proto/exemplars.ts';
 import { prettify } from '../../../lib/promql/format.ts';
 import type { MetadataMap, MetricMetadataRequest } from '../../../lib/proto/metadata.ts';
@@ -71,7 +72,8 @@ export interface ApiDeps {
   instantDefaultMaxSourceResolutionMs: number;
   endpointStatuses(): Record<string, EndpointStatus[]>;
   flags(): Record<string, string>;
-  buildInfo: { version: string; revision: string; branch: string; buildUser: string; buildDate: string; goVersion: string };
+  /** undefined: a bare test context without the host's build (version "unknown"). */
+  buildInfo: BuildInfoFields | undefined;
   /** thanos.Metadata fan-out (/api/v1/metadata); absent: an empty answer. */
   metricMetadata?(req: MetricMetadataRequest, partialResponse: boolean, signal: AbortSignal): Promise<{ metadata: MetadataMap; warnings: string[] }>;
   /** thanos.Targets fan-out (/api/v1/targets); absent: no targets. */
@@ -673,13 +675,9 @@ export function createApi(deps: ApiDeps): Hono {
       throw e;
     }
   }));
-  base.get('/status/buildinfo', handle(async () => respond(JSON.stringify(deps.buildInfo))));
-  base.get('/status/flags', handle(async () => {
-    const f = deps.flags();
-    const keys = Object.keys(f).sort(byteCompare);
-    return respond(`{${keys.map((k) => `${goJsonString(k)}:${goJsonString(f[k]!)}`).join(',')}}`);
-  }));
-  base.get('/status/runtimeinfo', handle(async () => respond(JSON.stringify({ startTime: new Date(startedAt).toISOString(), CWD: '', goroutineCount: 0, GOMAXPROCS: 0, GOGC: '', GODEBUG: '' }))));
+  base.get('/status/buildinfo', handle(async () => respond(buildInfoJson(deps.buildInfo))));
+  base.get('/status/flags', handle(async () => respond(flagsJson(deps.flags()))));
+  base.get('/status/runtimeinfo', handle(async () => respond(runtimeInfoJson(startedAt))));
   // minTime/maxTime are int64 in Thanos: exact digits, math.MaxInt64/MinInt64 for "no bound".
   base.get('/stores', handle(async () => {
     const out: Record<string, unknown[]> = {};

@@ -4,7 +4,7 @@
 // view again as a StoreAPI over gRPC so queriers can be stacked.
 import { Hono } from 'hono';
 import YAML from 'yaml';
-import { ConfigError, definePlugin, PermissionDenied, type BuildInfo, type Component, type ComponentContext, type ComponentInfo, type GrpcClientConn } from '../../../lib/sdk/mod.ts';
+import { ConfigError, definePlugin, PermissionDenied, type Component, type ComponentContext, type ComponentInfo, type GrpcClientConn } from '../../../lib/sdk/mod.ts';
 import { QUERY_API_ROUTES, REACT_UI_ROUTES, routeInstrumentation } from '../../../lib/web/handlers.ts';
 import { compileMatcher, type Matcher } from '../../../lib/labels/mod.ts';
 import { Engine } from '../../../lib/promql/mod.ts';
@@ -42,8 +42,6 @@ export { createApi } from './api.ts';
 const UI_DIR = new URL('./ui/', import.meta.url).pathname;
 const UPLOT_DIR = new URL('../../../node_modules/uplot/dist/', import.meta.url).pathname;
 
-/** /api/v1/status/buildinfo when the host gave no ctx.build (bare test contexts). */
-const NO_BUILD: BuildInfo = { version: 'unknown', revision: '', branch: '', buildUser: '', buildDate: '', goVersion: '', platform: '' };
 
 /** math.MaxInt64 / math.MinInt64 as JS numbers (±2^63): the wire encoder writes them exactly. */
 const INT64_MAX = 2 ** 63;
@@ -259,7 +257,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     rules: (req, partial, signal) => fanoutRules(rulesSources(endpoints.all()), req, cfg.replicaLabels, partial, signal),
     exemplars: (req, partial, signal) => fanoutExemplars(exemplarsSources(endpoints.all()), req, cfg.replicaLabels, partial, signal),
     tenancy: { header: cfg.tenantHeader, defaultTenant: cfg.defaultTenant, enforce: cfg.enforceTenancy, label: cfg.tenantLabel },
-    buildInfo: (({ version, revision, branch, buildUser, buildDate, goVersion }) => ({ version, revision, branch, buildUser, buildDate, goVersion }))(ctx.build ?? NO_BUILD),
+    buildInfo: ctx.build,
   });
 
   const app = new Hono();

@@ -33,6 +33,10 @@ import { storeServices, writeableStoreServices } from '../../../lib/store/server
 import { splitHostPort } from '../../../lib/net/hostport.ts';
 import { parseReceiveConfig, receiveFlags, type ReceiveConfig } from './config.ts';
 import { Limiter, parseLimitsConfig } from '../../../lib/receive/limits.ts';
+import { flagValuesOfConfig, rememberRawConfig, statusPages } from '../../../lib/web/status.ts';
+
+/** The status pages are the querier's (one copy of the page code). */
+const UI_DIR = new URL('../query/ui/', import.meta.url).pathname;
 
 export { parseReceiveConfig, receiveFlags, parseLabelFlag, NO_EXTERNAL_LABELS, type ReceiveConfig } from './config.ts';
 export type { WriteOutcome } from '../../../lib/receive/mod.ts';
@@ -106,9 +110,19 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
   };
   const handle = receiveHttpHandler(rx, { ...cfg, limiter, route: (rep, tenant, series) => router.handle(rep, [{ tenant, series }]) });
   let listener: HttpListener | undefined;
+  // Not upstream's (its receiver's HTTP port serves only probes, /metrics and pprof): the querier's
+  // /status and /flags pages and the status API, so an operator sees the receiver's flags and version.
+  const web = statusPages({
+    readFile: (p) => ctx.fs.readFile(p), uiDir: UI_DIR, build: ctx.build,
+    flags: () => flagValuesOfConfig(cfg, receiveFlags, ctx.addresses),
+  });
 
   return {
     store: rx.store,
+    fetch: web.fetch,
+    // One registry holds both ports' HTTP families: the status pages take the remote-write
+    // listener's tenant label and buckets, so the families agree (http_requests_total{tenant}).
+    http: { ...web.http, tenant: { header: cfg.tenantHeader, default: cfg.defaultTenant }, durationBuckets: receiveDurationBuckets(cfg.forwardTimeoutMs / 1000) },
     handle,
     write: (tenant, series) => rx.write(tenant, series),
     compactAndShip: (flush) => rx.compactAndShip(flush),
@@ -193,6 +207,6 @@ export default definePlugin<ReceiveConfig>({
     description: 'net: serve remote write on --remote-write.address (and gRPC/HTTP); read/write: WAL and blocks under --tsdb.path.',
   },
   flags: receiveFlags,
-  parseConfig: parseReceiveConfig,
+  parseConfig: rememberRawConfig(parseReceiveConfig),
   setup: (ctx, cfg) => setupReceive(ctx, cfg),
 });

@@ -21,14 +21,12 @@ import {
 import { ruleFlags, parseRuleConfig, type RuleConfig } from './config.ts';
 // The alerts and rules pages are the querier's (one copy of the page code; the ruler serves two of them).
 import { uiRoutes } from '../../../lib/web/ui.ts';
+import { statusApi } from '../../../lib/web/status.ts';
 import { formatPromDuration } from '../../../lib/duration/mod.ts';
 import { customTls, tlsFetch, type TlsFiles } from '../../../lib/net/tlsclient.ts';
-import type { BuildInfo } from '../../../lib/sdk/mod.ts';
 
 const UI_DIR = new URL('../query/ui/', import.meta.url).pathname;
 const UI_PATHS = new Set(['/', '/alerts', '/rules', '/graph', '/flags', '/status']);
-/** /api/v1/status/buildinfo when the host gave no ctx.build (bare test contexts). */
-const NO_BUILD: BuildInfo = { version: 'unknown', revision: '', branch: '', buildUser: '', buildDate: '', goVersion: '', platform: '' };
 
 export { parseRuleConfig, ruleFlags, type RuleConfig } from './config.ts';
 export { loadRuleFiles, parseQueryResponse } from '../../../lib/rules/mod.ts';
@@ -219,7 +217,7 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
     pages: ['alerts', 'rules', 'flags', 'status'], aliases: { graph: 'rules' }, home: 'alerts', graphUrl: `${queryUrl}/graph`,
   });
   // Thanos's BaseAPI under /api/v1: status/flags (every flag as its string value), buildinfo, runtimeinfo.
-  const startedAt = new Date().toISOString();
+  const startedAtMs = Date.now();
   const d = formatPromDuration;
   const flagsMap: Record<string, string> = {
     'rule-file': cfg.ruleFiles.join(','), 'eval-interval': d(cfg.evalIntervalMs), query: cfg.queries.join(','), 'query.http-method': cfg.queryHttpMethod,
@@ -231,12 +229,7 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
     'for-grace-period': d(cfg.forGracePeriodMs), 'remote-write.config-file': cfg.remoteWriteConfigFile, 'data-dir': dataDir,
     'http-address': ctx.addresses?.http ?? '', 'grpc-address': ctx.addresses?.grpc ?? '',
   };
-  const build = ctx.build ?? NO_BUILD;
-  const statusApi: Record<string, () => unknown> = {
-    '/api/v1/status/flags': () => Object.fromEntries(Object.entries(flagsMap).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
-    '/api/v1/status/buildinfo': () => ({ version: build.version, revision: build.revision, branch: build.branch, buildUser: build.buildUser, buildDate: build.buildDate, goVersion: build.goVersion }),
-    '/api/v1/status/runtimeinfo': () => ({ startTime: startedAt, CWD: '', goroutineCount: 0, GOMAXPROCS: 0, GOGC: '', GODEBUG: '' }),
-  };
+  const status = statusApi({ flags: () => flagsMap, build: ctx.build, startedAtMs });
   const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 
   async function maintenanceLoop(signal: AbortSignal): Promise<void> {
@@ -298,8 +291,8 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
         const groups = filterRuleGroups(ruleGroupsProto(ev, ext), r);
         return new Response(`{"status":"success","data":${alerts ? alertsJson(groups) : rulesJson(groups)}}`, { headers: { 'Content-Type': 'application/json' } });
       }
-      const status = statusApi[p];
-      if (status && req.method === 'GET') return json({ status: 'success', data: status() });
+      const statusRes = status(req);
+      if (statusRes) return statusRes;
       if (p === '/-/reload' && req.method === 'POST') {
         try {
           await reload();

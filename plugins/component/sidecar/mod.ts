@@ -20,6 +20,10 @@ import { optionalBucket } from '../../../lib/shipper/bucket.ts';
 import { storeServices } from '../../../lib/store/server.ts';
 import { parseHttpClientYaml, parseSidecarConfig, sidecarFlags, type SidecarConfig } from './config.ts';
 import { httpClientFetch } from '../../../lib/net/httpclient.ts';
+import { flagValuesOfConfig, rememberRawConfig, statusPages } from '../../../lib/web/status.ts';
+
+/** The status pages are the querier's (one copy of the page code). */
+const UI_DIR = new URL('../query/ui/', import.meta.url).pathname;
 
 export { PromStore, matchersWithoutExternal, withExternalLabels, PromClient, PromError, NO_EXTERNAL_LABELS } from '../../../lib/sidecar/mod.ts';
 export type { SidecarConfig } from './config.ts';
@@ -64,9 +68,18 @@ export async function setupSidecar(ctx: ComponentContext, cfg: SidecarConfig): P
     log.info('no supported bucket was configured, uploads will be disabled');
   }
 
+  // Not upstream's (its sidecar serves only probes, /metrics and pprof): the querier's /status and
+  // /flags pages and the status API, so an operator sees the sidecar's flags and version.
+  const web = statusPages({
+    readFile: (p) => ctx.fs.readFile(p), uiDir: UI_DIR, build: ctx.build,
+    flags: () => flagValuesOfConfig(cfg, sidecarFlags, ctx.addresses),
+  });
+
   return {
     store,
     shipper,
+    fetch: web.fetch,
+    http: web.http,
     externalLabels: () => peer.externalLabels(),
     info: () => peer.info(),
     grpc: {
@@ -141,6 +154,6 @@ export default definePlugin<SidecarConfig>({
     description: 'net: reach Prometheus (--prometheus.url) and serve gRPC/HTTP; read: the blocks under --tsdb.path, the --prometheus.http-client-file and the files it names (CA, client certificate and key, password and token files); write: thanos.shipper.json in --tsdb.path.',
   },
   flags: sidecarFlags,
-  parseConfig: parseSidecarConfig,
+  parseConfig: rememberRawConfig(parseSidecarConfig),
   setup: (ctx, cfg) => setupSidecar(ctx, cfg),
 });
