@@ -80,6 +80,20 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * RunReplicate hands its meta fetcher the registry without the "thanos_" prefix the other components
+ * wrap it with, so replicate's fetcher series are blocks_meta_* (the bucket-replicate dashboard reads
+ * blocks_meta_synced).
+ */
+function withoutThanosPrefix(m: Metrics): Metrics {
+  const strip = (name: string) => name.replace(/^thanos_/, '');
+  return {
+    counter: (name, help, labels) => m.counter(strip(name), help, labels),
+    gauge: (name, help, labels) => m.gauge(strip(name), help, labels),
+    histogram: (name, help, labels, buckets) => m.histogram(strip(name), help, labels, buckets),
+  };
+}
+
 export class Replicator {
   private readonly fetcher: MetaFetcher;
   private readonly compiled: CompiledMatcher[];
@@ -89,7 +103,7 @@ export class Replicator {
     this.compiled = o.selection.matchers.map(compileMatcher);
     const filters: MetaFilter[] = [new TimePartitionFilter(o.minTime, o.maxTime)];
     if (o.ignoreMarkedForDeletion) filters.push(new DeletionMarkFilter(-1)); // every marked block (upstream delay 0; ms clock vs the mark's seconds)
-    this.fetcher = new MetaFetcher(o.from, { filters, log: o.log, metrics: o.metrics });
+    this.fetcher = new MetaFetcher(o.from, { filters, log: o.log, metrics: withoutThanosPrefix(o.metrics) });
     this.m = {
       alreadyReplicated: o.metrics.counter('thanos_replicate_blocks_already_replicated_total', 'Total number of blocks skipped due to already being replicated.'),
       blocksReplicated: o.metrics.counter('thanos_replicate_blocks_replicated_total', 'Total number of blocks replicated.'),

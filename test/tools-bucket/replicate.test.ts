@@ -171,7 +171,10 @@ test('looping: probes and /metrics with the replicate metrics and both buckets\'
     assert.match(body, new RegExp(`thanos_replicate_objects_replicated_total ${objs}\\b`));
     assert.match(body, /thanos_objstore_bucket_operations_total\{[^}]*operation="upload"[^}]*replicate="to"[^}]*\} [1-9]/);
     assert.match(body, /thanos_objstore_bucket_operations_total\{[^}]*operation="get"[^}]*replicate="from"[^}]*\} [1-9]/);
-    assert.match(body, /thanos_blocks_meta_syncs_total/);
+    // Upstream's replicate registers its meta fetcher's metrics without the thanos_ prefix.
+    assert.match(body, /^blocks_meta_synced\{state="loaded"\} 1$/m);
+    assert.match(body, /^blocks_meta_syncs_total [1-9]/m);
+    assert.not.match(body, /thanos_blocks_meta_/);
     await assertSameBlock(src, dst, a.ulid);
   } finally {
     p.child.kill('SIGTERM');
