@@ -19,6 +19,10 @@ import { serveFetch, type FetchHandler, type HttpLimits, type HttpTls, type Requ
 import { logHttpRequests, type HttpRequestLogging } from '../../lib/web/reqlog.ts';
 import { loadServerTls, TlsConfigError, type ServerTls } from './tls.ts';
 import { WebConfigSource } from './webconfig.ts';
+import { FORCE_TRACING_ATTRIBUTE } from '../../lib/tracing/mod.ts';
+
+/** Upstream's tracing.ForceTracingBaggageKey: a request header that forces its trace to be sampled. */
+const FORCE_TRACING_HEADER = 'X-Thanos-Force-Tracing';
 
 /** Thanos's default http_request_duration_seconds buckets (pkg/extprom/http). */
 export const HTTP_DURATION_BUCKETS: readonly number[] = [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120, 240, 360, 720];
@@ -119,6 +123,9 @@ export function instrumentHandler(handler: FetchHandler, ins: () => HttpInstrume
         'url.scheme': url.protocol.replace(/:$/, ''),
         'server.address': url.hostname,
         ...(req.headers.get('user-agent') ? { 'user_agent.original': req.headers.get('user-agent')! } : {}),
+        // Upstream's X-Thanos-Force-Tracing: a request carrying it is traced whatever the sampler's
+        // ratio (the sampler, host/tracing.ts, samples a span started with this attribute).
+        ...(req.headers.get(FORCE_TRACING_HEADER) ? { [FORCE_TRACING_ATTRIBUTE]: true } : {}),
       },
     }, parent);
     f.inflight.inc(inflightLabels);
