@@ -5,7 +5,7 @@
 // settings), never parsed and ignored.
 import { ConfigError, type Capabilities, type FetchFunction, type FsCapability } from '../sdk/mod.ts';
 import { bool, int, join, mapping, str, type Obj } from '../config/fields.ts';
-import { NO_TLS, tlsFetch, tlsPairProblem, type TlsFiles } from './tlsclient.ts';
+import { NO_TLS, parseTlsFiles, tlsFetch, type TlsFiles } from './tlsclient.ts';
 
 export interface HttpClientConfig {
   basicAuth?: { username: string; password?: string; passwordFile?: string };
@@ -16,7 +16,6 @@ export interface HttpClientConfig {
 }
 
 const CLIENT_KEYS = ['basic_auth', 'bearer_token', 'bearer_token_file', 'proxy_url', 'tls_config', 'transport_config'] as const;
-const TLS_KEYS = ['ca_file', 'cert_file', 'key_file', 'server_name', 'insecure_skip_verify'] as const;
 
 /** httpconfig.defaultTransportConfig (durations are Go nanoseconds in this YAML). */
 const TRANSPORT_DEFAULTS: ReadonlyArray<[string, number | boolean]> = [
@@ -36,16 +35,7 @@ export function parseHttpClientConfig(v: unknown, where: string): HttpClientConf
     if (got !== def) throw new ConfigError(join(tw, k), `only Thanos's default (${String(def)}) is supported: transport tuning is not implemented yet`);
   }
   const tp = join(where, 'tls_config');
-  const tc = mapping(o.tls_config, tp, TLS_KEYS);
-  const tls: TlsFiles = {
-    caFile: str(tc, 'ca_file', tp),
-    certFile: str(tc, 'cert_file', tp),
-    keyFile: str(tc, 'key_file', tp),
-    serverName: str(tc, 'server_name', tp),
-    insecureSkipVerify: bool(tc, 'insecure_skip_verify', tp),
-  };
-  const pair = tlsPairProblem(tls);
-  if (pair) throw new ConfigError(join(tp, tls.certFile ? 'key_file' : 'cert_file'), pair);
+  const tls = parseTlsFiles(o.tls_config, tp);
   const out: HttpClientConfig = { tls };
   if (o.basic_auth !== undefined && o.basic_auth !== null) {
     const bw = join(where, 'basic_auth');

@@ -3,7 +3,8 @@
 // ctx.fs (so its `read` grant decides which it may use), the settings go to ctx.httpClient (the
 // host's TLS-configured fetch, with the same `net` and redirect checks as ctx.fetch). One owner for
 // the objstore http_config, the sidecar's --prometheus.http-client and the ruler's http_config.
-import type { Capabilities, FetchFunction, TlsClientOptions } from '../sdk/mod.ts';
+import { ConfigError, type Capabilities, type FetchFunction, type TlsClientOptions } from '../sdk/mod.ts';
+import { bool, join, mapping, str } from '../config/fields.ts';
 
 /** The fields of a Go tls_config block, paths as written in the config. */
 export interface TlsFiles {
@@ -29,6 +30,27 @@ export function tlsPairProblem(t: TlsFiles): string | undefined {
   if (t.certFile && !t.keyFile) return `client cert file "${t.certFile}" specified without client key file`;
   if (t.keyFile && !t.certFile) return `client key file "${t.keyFile}" specified without client cert file`;
   return undefined;
+}
+
+/** The keys of a Go tls_config block (Thanos's exthttp.TLSConfig, Prometheus's config.TLSConfig subset we honour). */
+export const TLS_CONFIG_KEYS = ['ca_file', 'cert_file', 'key_file', 'server_name', 'insecure_skip_verify'] as const;
+
+/**
+ * The one parser of a `tls_config` block (objstore http_config, HTTP client configs, tracing):
+ * unknown keys refused, half a client key pair refused at the missing key's path (Go's NewTLSConfig).
+ */
+export function parseTlsFiles(v: unknown, path: string): TlsFiles {
+  const t = mapping(v, path, TLS_CONFIG_KEYS);
+  const tls: TlsFiles = {
+    caFile: str(t, 'ca_file', path),
+    certFile: str(t, 'cert_file', path),
+    keyFile: str(t, 'key_file', path),
+    serverName: str(t, 'server_name', path),
+    insecureSkipVerify: bool(t, 'insecure_skip_verify', path),
+  };
+  const pair = tlsPairProblem(tls);
+  if (pair) throw new ConfigError(join(path, tls.certFile ? 'key_file' : 'cert_file'), pair);
+  return tls;
 }
 
 const utf8 = new TextDecoder();

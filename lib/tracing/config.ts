@@ -7,6 +7,7 @@ import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../sdk/errors.ts';
 import { bool, int, join, mapping, str, stringMap, type Obj } from '../config/fields.ts';
 import { tryParseGoDuration } from '../duration/mod.ts';
+import { parseTlsFiles, type TlsFiles } from '../net/tlsclient.ts';
 
 export class TracingConfigError extends Error {
   constructor(message: string) {
@@ -21,13 +22,8 @@ export const REFUSED_TRACING_TYPES = ['STACKDRIVER', 'GOOGLE_CLOUD', 'ELASTIC_AP
 /** Span attribute that forces sampling (Thanos's migration.ForceTracingAttributeKey). */
 export const FORCE_TRACING_ATTRIBUTE = 'thanos.force_tracing';
 
-export interface TlsSettings {
-  caFile: string;
-  certFile: string;
-  keyFile: string;
-  serverName: string;
-  insecureSkipVerify: boolean;
-}
+/** A tls_config block (lib/net/tlsclient.ts owns its parsing). */
+export type TlsSettings = TlsFiles;
 
 /** A sampler as the OTel SDK composes them; `parentBased` wraps the root sampler. */
 export type SamplerSpec =
@@ -139,23 +135,6 @@ function float(o: Obj, key: string, path: string, def: number): number {
   return n;
 }
 
-const TLS_KEYS = ['ca_file', 'cert_file', 'key_file', 'server_name', 'insecure_skip_verify'];
-
-function parseTls(v: unknown, path: string): TlsSettings {
-  const t = mapping(v, path, TLS_KEYS);
-  const tls: TlsSettings = {
-    caFile: str(t, 'ca_file', path),
-    certFile: str(t, 'cert_file', path),
-    keyFile: str(t, 'key_file', path),
-    serverName: str(t, 'server_name', path),
-    insecureSkipVerify: bool(t, 'insecure_skip_verify', path),
-  };
-  // Go's NewTLSConfig refuses half a client key pair.
-  if (tls.certFile && !tls.keyFile) throw new ConfigError(join(path, 'key_file'), `client cert file "${tls.certFile}" specified without client key file`);
-  if (tls.keyFile && !tls.certFile) throw new ConfigError(join(path, 'cert_file'), `client key file "${tls.keyFile}" specified without client cert file`);
-  return tls;
-}
-
 const OTLP_KEYS = [
   'client_type', 'service_name', 'resource_attributes', 'reconnection_period', 'compression', 'insecure', 'endpoint',
   'url_path', 'timeout', 'retry_config', 'headers', 'tls_config', 'sampler_type', 'sampler_param',
@@ -192,7 +171,7 @@ function parseOtlp(v: unknown, path: string): OtlpTracingConfig {
     throw new ConfigError(join(path, 'compression'), `unsupported compression ${JSON.stringify(compressionRaw)} (expected gzip, none or empty)`);
   }
   const insecure = bool(o, 'insecure', path);
-  const tls = parseTls(o.tls_config, join(path, 'tls_config'));
+  const tls = parseTlsFiles(o.tls_config, join(path, 'tls_config'));
   if (insecure && (tls.caFile || tls.certFile || tls.serverName || tls.insecureSkipVerify)) {
     throw new ConfigError(join(path, 'tls_config'), 'has no effect with insecure: true (plain-text connection)');
   }

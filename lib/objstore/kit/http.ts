@@ -1,8 +1,8 @@
 // Thanos's shared exthttp `http_config` block (S3, SWIFT, GCS, COS ... all embed it) and the fetch
 // helper every HTTP vendor sends its requests through.
 import { ConfigError, type Capabilities, type FetchFunction } from '../../sdk/mod.ts';
-import { bool, duration, int, join, mapping, str } from '../../config/fields.ts';
-import { tlsFetch, tlsPairProblem, type TlsFiles } from '../../net/tlsclient.ts';
+import { bool, duration, int, join, mapping } from '../../config/fields.ts';
+import { parseTlsFiles, tlsFetch, type TlsFiles } from '../../net/tlsclient.ts';
 
 /** http_config.tls_config (Thanos's exthttp.TLSConfig). */
 export type TlsConfig = TlsFiles;
@@ -26,7 +26,6 @@ const HTTP_KEYS = [
   'expect_continue_timeout', 'max_idle_conns', 'max_idle_conns_per_host', 'max_conns_per_host',
   'tls_config', 'disable_compression', 'transport',
 ] as const;
-const TLS_KEYS = ['ca_file', 'cert_file', 'key_file', 'server_name', 'insecure_skip_verify'] as const;
 
 export function parseHttpConfig(v: unknown, path: string): HttpConfig {
   const o = mapping(v, path, HTTP_KEYS);
@@ -34,7 +33,6 @@ export function parseHttpConfig(v: unknown, path: string): HttpConfig {
     throw new ConfigError(join(path, 'transport'), 'a custom transport cannot be set from YAML');
   }
   const tp = join(path, 'tls_config');
-  const t = mapping(o.tls_config, tp, TLS_KEYS);
   const h: HttpConfig = {
     idleConnTimeoutMs: duration(o, 'idle_conn_timeout', path, 90_000),
     responseHeaderTimeoutMs: duration(o, 'response_header_timeout', path, 120_000),
@@ -45,17 +43,9 @@ export function parseHttpConfig(v: unknown, path: string): HttpConfig {
     maxIdleConnsPerHost: int(o, 'max_idle_conns_per_host', path, 100, { min: 0 }),
     maxConnsPerHost: int(o, 'max_conns_per_host', path, 0, { min: 0 }),
     disableCompression: bool(o, 'disable_compression', path),
-    tls: {
-      caFile: str(t, 'ca_file', tp),
-      certFile: str(t, 'cert_file', tp),
-      keyFile: str(t, 'key_file', tp),
-      serverName: str(t, 'server_name', tp),
-      insecureSkipVerify: bool(t, 'insecure_skip_verify', tp),
-    },
+    tls: parseTlsFiles(o.tls_config, tp),
   };
   refuseConnectionTuning(h, path);
-  const pair = tlsPairProblem(h.tls);
-  if (pair) throw new ConfigError(join(tp, h.tls.certFile ? 'key_file' : 'cert_file'), pair);
   // Thanos's exthttp.DefaultTransport sets the TLS config's InsecureSkipVerify from the top-level
   // key, so tls_config.insecure_skip_verify alone changes nothing there: refused rather than
   // honoured differently or ignored.
