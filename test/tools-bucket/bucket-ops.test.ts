@@ -1,19 +1,11 @@
 // `thanos tools bucket verify|mark|cleanup|retention` and `thanos downsample` as processes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { run, thanos } from './run.ts';
 import { DELETION_MARK, NO_COMPACT_MARK } from '../../lib/compact/marks.ts';
 import { HOUR, DAY, tmp, fsBucket, alignedStart, putBlock, objects, freePort, bucketConfigFile } from '../compact/helpers.ts';
 import { readAll } from '../../lib/objstore/bucket.ts';
 
-function run(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; out: string; err: string }> } {
-  const child = spawn(process.execPath, ['bin/thanos.mjs', ...args], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  return { child, done: new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err }))) };
-}
-const thanos = (...args: string[]) => run(args).done;
 
 const dir = tmp('tb-bucket');
 const bucket = fsBucket(dir);
