@@ -7,7 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import * as fs from 'node:fs';
 import { checkServerIdentity } from 'node:tls';
 import {
-  context, diag, DiagLogLevel, propagation, trace,
+  context, createTraceState, diag, DiagLogLevel, propagation, trace,
   type Attributes, type Context, type Link, type Span, type SpanKind, type SpanOptions, type Tracer, type TracerProvider as ApiTracerProvider,
 } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -46,6 +46,9 @@ export function loadTracingYaml(s: TracingSettings): TracingConfig | undefined {
   return undefined;
 }
 
+/** The trace-state entry that marks a forced trace (W3C tracestate keys allow no dots). */
+const FORCED_TRACE_STATE_KEY = 'thanos_force_tracing';
+
 /**
  * Upstream's SamplerWithOverride: a span started with the thanos.force_tracing attribute (the
  * X-Thanos-Force-Tracing request header) is sampled whatever the configured sampler says.
@@ -53,7 +56,14 @@ export function loadTracingYaml(s: TracingSettings): TracingConfig | undefined {
 class ForceTracingSampler implements Sampler {
   constructor(private readonly base: Sampler) {}
   shouldSample(ctx: Context, traceId: string, name: string, kind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
-    if (attributes && FORCE_TRACING_ATTRIBUTE in attributes) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+    // The whole trace is forced, as upstream's force-tracing baggage does: the forced span marks its
+    // trace state (inherited by its children and sent on with traceparent/tracestate), and a span
+    // whose parent carries the mark is sampled too.
+    const parentState = trace.getSpanContext(ctx)?.traceState;
+    if (attributes && FORCE_TRACING_ATTRIBUTE in attributes) {
+      return { decision: SamplingDecision.RECORD_AND_SAMPLED, traceState: (parentState ?? createTraceState()).set(FORCED_TRACE_STATE_KEY, '1') };
+    }
+    if (parentState?.get(FORCED_TRACE_STATE_KEY) !== undefined) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
     return this.base.shouldSample(ctx, traceId, name, kind, attributes, links);
   }
   toString(): string {

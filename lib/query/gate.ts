@@ -3,6 +3,7 @@
 // gateMetrics() registers Thanos's pkg/gate instrumentation under a prefix, so one concept (the
 // gate and its metric names) has one owner here.
 import type { Counter, Gauge, Histogram, Metrics } from '../sdk/mod.ts';
+import { doInSpan } from '../tracing/mod.ts';
 
 /** Thanos's pkg/gate OperationName. */
 export type GateOperation = 'queries' | 'selects' | 'gets' | 'sets' | 'write_requests';
@@ -37,7 +38,11 @@ export class Gate {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
 
-  constructor(readonly limit: number, private readonly metrics?: GateMetrics) {
+  /**
+   * `waitSpan`: the name of a span around the wait for a slot (upstream's tracing.DoInSpan around
+   * gate.Start, e.g. the querier's query_gate_ismyturn), so a trace shows time spent queued.
+   */
+  constructor(readonly limit: number, private readonly metrics?: GateMetrics, private readonly opts: { waitSpan?: string } = {}) {
     if (!(limit >= 1)) throw new RangeError(`gate limit must be >= 1, got ${limit}`);
   }
 
@@ -46,34 +51,44 @@ export class Gate {
   }
 
   async run<T>(f: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const span = this.opts.waitSpan;
+    if (span) await doInSpan(span, undefined, async () => this.admit(signal));
+    else {
+      // A free slot is taken and f started synchronously (no await on that path).
+      const waiting = this.admit(signal);
+      if (waiting) await waiting;
+    }
+    return this.finish(f);
+  }
+
+  /**
+   * Takes a slot: at once (undefined) when one is free, else a promise settled in FIFO order when a
+   * finishing run hands its slot over (which stays counted in `active`); it rejects, holding no
+   * slot, when the signal aborts first.
+   */
+  private admit(signal?: AbortSignal): Promise<void> | undefined {
     const m = this.metrics;
     m?.total.inc();
     const waitStart = performance.now();
     if (this.active >= this.limit) {
-      try {
-        await new Promise<void>((resolve, reject) => {
-          const go = () => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-          };
-          const onAbort = () => {
-            const i = this.waiting.indexOf(go);
-            if (i >= 0) this.waiting.splice(i, 1);
-            reject(signal!.reason instanceof Error ? signal!.reason : new Error('canceled while waiting for a query slot'));
-          };
-          if (signal?.aborted) return onAbort();
-          signal?.addEventListener('abort', onAbort, { once: true });
-          this.waiting.push(go);
-        });
-      } finally {
-        m?.duration.observe((performance.now() - waitStart) / 1000);
-      }
-      // A slot was handed over by a finishing run (active stays counted).
-    } else {
-      m?.duration.observe((performance.now() - waitStart) / 1000);
-      this.active++;
+      return new Promise<void>((resolve, reject) => {
+        const go = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = () => {
+          const i = this.waiting.indexOf(go);
+          if (i >= 0) this.waiting.splice(i, 1);
+          reject(signal!.reason instanceof Error ? signal!.reason : new Error('canceled while waiting for a query slot'));
+        };
+        if (signal?.aborted) return onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.waiting.push(go);
+      }).finally(() => m?.duration.observe((performance.now() - waitStart) / 1000));
     }
-    return this.finish(f);
+    m?.duration.observe((performance.now() - waitStart) / 1000);
+    this.active++;
+    return undefined;
   }
 
   private async finish<T>(f: () => Promise<T>): Promise<T> {

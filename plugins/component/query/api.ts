@@ -14,6 +14,7 @@ import { alertsJson, rulesJson, rulesRequestFromQuery } from '../../../lib/query
 import type { RuleGroup, RulesRequest } from '../../../lib/proto/rules.ts';
 import { exemplarsJson } from '../../../lib/query/exemplars.ts';
 import { buildInfoJson, flagsJson, runtimeInfoJson, type BuildInfoFields } from '../../../lib/web/status.ts';
+import { doInSpan } from '../../../lib/tracing/mod.ts';
 import type { ExemplarData, ExemplarsRequest } from '../../../lib/proto/exemplars.ts';
 import { prettify } from '../../../lib/promql/format.ts';
 import type { MetadataMap, MetricMetadataRequest } from '../../../lib/proto/metadata.ts';
@@ -433,7 +434,8 @@ export function createApi(deps: ApiDeps): Hono {
     const lookback = lookbackFor(p, tp.maxResolutionMs);
     const expr = p.get('query');
     const tenant = tenantOf(c);
-    const parsed = parseTenantQuery(expr, tenant, (msg) => invalidParam('query', msg));
+    // Upstream's instant_query_create span: creating the engine's query (parsing it) before its exec.
+    const parsed = await doInSpan('instant_query_create', undefined, async () => parseTenantQuery(expr, tenant, (msg) => invalidParam('query', msg)));
     const q = deps.queryable({ ...tp, tenant });
     const res = await deps.engine.instantQuery(q, parsed, ts, { signal: c.req.raw.signal, timeoutMs, lookbackDelta: lookback });
     return respondResult(res);
@@ -474,7 +476,7 @@ export function createApi(deps: ApiDeps): Hono {
     const lookback = lookbackFor(p, tp.maxResolutionMs);
     const expr = p.get('query');
     const tenant = tenantOf(c);
-    const parsed = parseTenantQuery(expr, tenant, (msg) => new ApiError('bad_data', msg));
+    const parsed = await doInSpan('range_query_create', undefined, async () => parseTenantQuery(expr, tenant, (msg) => new ApiError('bad_data', msg)));
     const q = deps.queryable({ ...tp, tenant });
     const res = await deps.engine.rangeQuery(q, parsed, start, end, step, { signal: c.req.raw.signal, timeoutMs, lookbackDelta: lookback });
     return respondResult(res);

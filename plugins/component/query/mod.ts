@@ -206,7 +206,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
   const tenantProxy = (tenant: string) => limited(new ProxyStore(() => targets(tenant), { responseTimeoutMs: cfg.responseTimeoutMs }));
   // Thanos's gates: gate.New under thanos_query_concurrent_ (queries) and a gate factory under
   // thanos_query_concurrent_selects_ (one gate per query, shared metrics).
-  const queryGate = new Gate(cfg.maxConcurrent, gateMetrics(ctx.metrics, 'thanos_query_concurrent_', 'queries', cfg.maxConcurrent));
+  const queryGate = new Gate(cfg.maxConcurrent, gateMetrics(ctx.metrics, 'thanos_query_concurrent_', 'queries', cfg.maxConcurrent), { waitSpan: 'query_gate_ismyturn' });
   const selectGateMetrics = gateMetrics(ctx.metrics, 'thanos_query_concurrent_selects_', 'selects', cfg.maxConcurrentSelect);
 
   const queryableFor = (p: QueryableParams): StoreQueryable => {
