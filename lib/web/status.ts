@@ -13,10 +13,22 @@ import { uiRoutes } from './ui.ts';
 /** The fields of /api/v1/status/buildinfo (Prometheus's PrometheusVersion, in its order). */
 export type BuildInfoFields = Pick<BuildInfo, 'version' | 'revision' | 'branch' | 'buildUser' | 'buildDate' | 'goVersion'>;
 
+/**
+ * Flags whose value is an inline configuration that can carry credentials. Thanos masks
+ * objstore.config and objstore-to.config (getFlagsMap); we also mask the other inline configs that
+ * hold passwords, tokens or auth headers, since the flags page is often served without auth.
+ */
+const REDACTED_FLAGS = new Set([
+  'objstore.config', 'objstore-to.config', 'prometheus.http-client', 'alertmanagers.config', 'query.config',
+  'remote-write.config', 'tracing.config', 'query-range.response-cache-config', 'labels.response-cache-config',
+  'index-cache.config', 'store.caching-bucket.config',
+]);
+
 /** The API's data for status/flags: every flag as its string value, keys in byte order (Go's map encoding). */
 export function flagsJson(flags: Record<string, string>): string {
   const keys = Object.keys(flags).sort(compareStrings);
-  return `{${keys.map((k) => `${goJsonString(k)}:${goJsonString(flags[k]!)}`).join(',')}}`;
+  const value = (k: string) => (REDACTED_FLAGS.has(k) && flags[k] !== '' ? '<REDACTED>' : flags[k]!);
+  return `{${keys.map((k) => `${goJsonString(k)}:${goJsonString(value(k))}`).join(',')}}`;
 }
 
 /** status/buildinfo's data; `build` undefined (a bare test context without the host's build) reads as version "unknown". */

@@ -18,6 +18,9 @@ const SPECS: FlagSpec[] = [
 
 test('flagsJson: keys in byte order, values escaped as Go does', () => {
   assert.is(flagsJson({ b: '<x&y>', a: '1', B: '' }), '{"B":"","a":"1","b":"\\u003cx\\u0026y\\u003e"}');
+  // inline configs that can hold credentials are masked (Thanos masks objstore.config); empty stays empty
+  assert.is(flagsJson({ 'objstore.config': 'type: S3\nconfig: {secret_key: s3cr3t}', 'prometheus.http-client': 'basic_auth: {password: p}', 'tracing.config': '', 'objstore.config-file': 'b.yml' }),
+    '{"objstore.config":"\\u003cREDACTED\\u003e","objstore.config-file":"b.yml","prometheus.http-client":"\\u003cREDACTED\\u003e","tracing.config":""}');
 });
 
 test('flagValuesOf: given values, defaults, lists joined, refused flags left out, the host addresses', () => {
