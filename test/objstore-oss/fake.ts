@@ -4,7 +4,12 @@
 // CanonicalizedResource)); Date is x-oss-date when sent) and Content-MD5 when sent. Virtual-hosted
 // as OSS is (the bucket is the Host's first label); on an IP address, where ali-oss cannot name the
 // bucket in Host through fetch, the fake serves its one bucket and the path is the object name; PutObject (also chunked), GetObject with Range (206, 416 past the end),
-// HeadObject, DeleteObject, ListObjects (V1: prefix, delimiter, marker, max-keys). Objects in memory.
+// HeadObject, DeleteObject, ListObjects (V1: prefix, delimiter, marker, max-keys), and multipart:
+// InitiateMultipartUpload (POST ?uploads), UploadPart (PUT ?partNumber=&uploadId=), CompleteMultipartUpload
+// (POST ?uploadId= with the <CompleteMultipartUpload> part list: parts ascending, ETags matching, every
+// part but the last at least 100 KB as OSS requires), AbortMultipartUpload (DELETE ?uploadId=), unknown
+// upload ids answered NoSuchUpload. Objects in memory. `multipart` counts what happened; `failPart`
+// makes UploadPart of that part number answer 500 InternalError.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, createHmac } from 'node:crypto';
 
@@ -16,12 +21,19 @@ export interface FakeOss {
   endpoint: string;
   hostPort: string;
   requests: number;
+  multipart: { initiated: number; parts: number; completed: number; aborted: number; open: number };
+  /** UploadPart with this part number answers 500 InternalError (undefined: never). */
+  failPart: number | undefined;
   stop(): Promise<void>;
 }
 
 export async function startFakeOss(o: { bucket: string; accessKeyId: string; secret: string }): Promise<FakeOss> {
   const objects = new Map<string, { data: Buffer; modified: Date; etag: string }>();
-  const state = { requests: 0 };
+  const state = { requests: 0, failPart: undefined as number | undefined };
+  const MIN_PART = 100 * 1024; // OSS: every part but the last is at least 100 KB
+  const uploads = new Map<string, { key: string; parts: Map<number, { data: Buffer; etag: string }> }>();
+  const mp = { initiated: 0, parts: 0, completed: 0, aborted: 0 };
+  let uploadSeq = 0;
   const xmlErr = (res: ServerResponse, status: number, code: string, message: string, head = false) => {
     res.writeHead(status, { 'Content-Type': 'application/xml', 'x-oss-request-id': `req-${state.requests}` });
     res.end(head ? undefined : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>req-${state.requests}</RequestId><HostId>fake-oss</HostId></Error>`);
@@ -84,6 +96,54 @@ export async function startFakeOss(o: { bucket: string; accessKeyId: string; sec
         res.writeHead(200, { 'Content-Type': 'application/xml' });
         return res.end(xml);
       }
+      const uploadId = url.searchParams.get('uploadId');
+      if (req.method === 'POST' && url.searchParams.has('uploads')) {
+        const id = `upload-${++uploadSeq}-${createHash('md5').update(key).digest('hex').slice(0, 8)}`;
+        uploads.set(id, { key, parts: new Map() });
+        mp.initiated++;
+        res.writeHead(200, { 'Content-Type': 'application/xml' });
+        return res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<InitiateMultipartUploadResult><Bucket>${bucket}</Bucket><Key>${esc(key)}</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`);
+      }
+      if (uploadId !== null) {
+        const up = uploads.get(uploadId);
+        if (!up || up.key !== key) return xmlErr(res, 404, 'NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', head);
+        if (req.method === 'PUT') {
+          const n = Number(url.searchParams.get('partNumber'));
+          if (!Number.isInteger(n) || n < 1 || n > 10000) return xmlErr(res, 400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
+          if (req.headers['content-md5'] && req.headers['content-md5'] !== createHash('md5').update(body).digest('base64')) return xmlErr(res, 400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.');
+          if (state.failPart === n) return xmlErr(res, 500, 'InternalError', 'We encountered an internal error. Please try again.');
+          const etag = createHash('md5').update(body).digest('hex').toUpperCase();
+          up.parts.set(n, { data: body, etag });
+          mp.parts++;
+          res.writeHead(200, { ETag: `"${etag}"` });
+          return res.end();
+        }
+        if (req.method === 'DELETE') {
+          uploads.delete(uploadId);
+          mp.aborted++;
+          res.writeHead(204);
+          return res.end();
+        }
+        if (req.method === 'POST') {
+          const listed = [...body.toString('utf8').matchAll(/<Part>\s*<PartNumber>(\d+)<\/PartNumber>\s*<ETag>"?([^<"]*)"?<\/ETag>\s*<\/Part>/g)].map((m) => ({ n: Number(m[1]), etag: m[2]!.replace(/&quot;/g, '') }));
+          if (listed.length === 0) return xmlErr(res, 400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
+          for (let i = 0; i < listed.length; i++) {
+            const l = listed[i]!;
+            const part = up.parts.get(l.n);
+            if (i > 0 && l.n <= listed[i - 1]!.n) return xmlErr(res, 400, 'InvalidPartOrder', 'The list of parts was not in ascending order.');
+            if (!part || part.etag !== l.etag.replace(/^"|"$/g, '')) return xmlErr(res, 400, 'InvalidPart', 'One or more of the specified parts could not be found or the specified entity tag might not have matched the part\'s entity tag.');
+            if (i < listed.length - 1 && part.data.length < MIN_PART) return xmlErr(res, 400, 'EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size.');
+          }
+          const data = Buffer.concat(listed.map((l) => up.parts.get(l.n)!.data));
+          const etag = `${createHash('md5').update(listed.map((l) => l.etag).join('')).digest('hex').toUpperCase()}-${listed.length}`;
+          objects.set(key, { data, modified: new Date(), etag });
+          uploads.delete(uploadId);
+          mp.completed++;
+          res.writeHead(200, { 'Content-Type': 'application/xml', ETag: `"${etag}"` });
+          return res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUploadResult><Location>http://${bucket}.fake-oss/${esc(key)}</Location><Bucket>${bucket}</Bucket><Key>${esc(key)}</Key><ETag>"${etag}"</ETag></CompleteMultipartUploadResult>`);
+        }
+        return xmlErr(res, 405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.', head);
+      }
       if (req.method === 'PUT') {
         const md5 = createHash('md5').update(body).digest('base64');
         if (req.headers['content-md5'] && req.headers['content-md5'] !== md5) return xmlErr(res, 400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.');
@@ -122,6 +182,9 @@ export async function startFakeOss(o: { bucket: string; accessKeyId: string; sec
     endpoint: `http://127.0.0.1:${port}`,
     hostPort: `127.0.0.1:${port}`,
     get requests() { return state.requests; },
+    get multipart() { return { ...mp, open: uploads.size }; },
+    get failPart() { return state.failPart; },
+    set failPart(n: number | undefined) { state.failPart = n; },
     async stop() { srv.closeAllConnections(); await new Promise((r) => srv.close(r)); },
   };
 }

@@ -1,8 +1,12 @@
 // Object-store plugin `ALIYUNOSS`: Alibaba Cloud OSS on ali-oss (imported when the first bucket is
 // created). Config: Thanos's ALIYUNOSS block: endpoint, bucket, access_key_id, access_key_secret
 // (all required, as in Thanos). The SDK's HTTP goes through the host's fetch capability
-// (lib/objstore/kit/urllibfetch.ts as its `urllib`), so the `net` grant applies. Uploads: one PUT for
-// byte arrays, a streamed (chunked) PutObject for streams; reads are ranged GETs.
+// (lib/objstore/kit/urllibfetch.ts as its `urllib`), so the `net` grant applies. Uploads as Thanos's
+// provider does them: an object smaller than OSS_PART_SIZE (128 MiB, providers/oss PartSize) is one
+// PutObject; a larger one goes up by OSS multipart in parts of OSS_PART_SIZE (the last one shorter),
+// aborted on any failure so no parts are left behind. A stream's size is not known in advance, so the
+// plugin reads up to one part before choosing: memory is bounded by about two parts, never the object.
+// Reads are ranged GETs.
 //
 // Permissions it asks for: net (the endpoint, <bucket>.<endpoint> on OSS's virtual-hosted names);
 // env ({ env: NAME } secrets in the config, resolved by the host).
@@ -12,7 +16,15 @@ import { checkObjectName, checkRangeArgs, emptyStream, normalizeDir } from '../.
 import { join, mapping, str } from '../../../lib/config/fields.ts';
 import { NetworkError, describeNetErr, isPermissionDenied, sdkFetch } from '../../../lib/objstore/kit/mod.ts';
 import { urllibOverFetch } from '../../../lib/objstore/kit/urllibfetch.ts';
-import { nodeToWebStream, webToNodeStream } from '../../../lib/objstore/kit/pipelinehttp.ts';
+import { nodeToWebStream } from '../../../lib/objstore/kit/pipelinehttp.ts';
+
+/** Thanos's providers/oss PartSize: the multipart threshold and the size of each part. */
+export const OSS_PART_SIZE = 128 * 1024 * 1024;
+
+/** Internal knobs, not config keys (Thanos has none for this); tests shrink the part size. */
+export interface OssBucketOptions {
+  partSize?: number;
+}
 
 export interface OssConfig {
   endpoint: string;
@@ -55,15 +67,57 @@ interface OssClient {
   getStream(name: string, o?: object): Promise<{ stream: NodeJS.ReadableStream; res: { status: number; headers: Record<string, string> } }>;
   head(name: string): Promise<{ res: { headers: Record<string, string> } }>;
   put(name: string, data: Uint8Array, o?: object): Promise<unknown>;
-  putStream(name: string, s: NodeJS.ReadableStream, o?: object): Promise<unknown>;
   delete(name: string): Promise<unknown>;
+  initMultipartUpload(name: string, o?: object): Promise<{ uploadId: string }>;
+  uploadPart(name: string, uploadId: string, partNo: number, data: Buffer, start: number, end: number, o?: object): Promise<{ etag: string }>;
+  completeMultipartUpload(name: string, uploadId: string, parts: Array<{ number: number; etag: string }>, o?: object): Promise<unknown>;
+  abortMultipartUpload(name: string, uploadId: string, o?: object): Promise<unknown>;
+}
+
+/**
+ * Cuts a byte stream into parts of exactly `size` bytes (the last one shorter, possibly empty), holding
+ * at most one part plus one incoming chunk.
+ */
+class PartReader {
+  private pending: Uint8Array | undefined;
+  private done = false;
+
+  constructor(private readonly reader: ReadableStreamDefaultReader<Uint8Array>, private readonly size: number) {}
+
+  /** The next part; shorter than `size` only at the end of the stream. */
+  async next(): Promise<Buffer> {
+    const chunks: Uint8Array[] = [];
+    let have = 0;
+    while (have < this.size) {
+      let chunk = this.pending;
+      this.pending = undefined;
+      if (!chunk) {
+        if (this.done) break;
+        const r = await this.reader.read();
+        if (r.done) { this.done = true; break; }
+        chunk = r.value;
+      }
+      const want = this.size - have;
+      if (chunk.byteLength > want) {
+        this.pending = chunk.subarray(want);
+        chunk = chunk.subarray(0, want);
+      }
+      chunks.push(chunk);
+      have += chunk.byteLength;
+    }
+    return Buffer.concat(chunks, have);
+  }
 }
 
 export class OssBucket implements Bucket {
   readonly provider = 'ALIYUNOSS';
   private closed = false;
 
-  constructor(private readonly client: OssClient, private readonly cfg: OssConfig) {}
+  private readonly partSize: number;
+
+  constructor(private readonly client: OssClient, private readonly cfg: OssConfig, opts: OssBucketOptions = {}) {
+    this.partSize = opts.partSize ?? OSS_PART_SIZE;
+  }
 
   private async call<T>(op: string, name: string | undefined, fn: () => Promise<T>): Promise<T> {
     if (this.closed) throw new Error('oss bucket: used after close()');
@@ -74,7 +128,7 @@ export class OssBucket implements Bucket {
       const e = err as { status?: number; code?: string; name?: string; message?: string };
       const resource = `${this.cfg.bucket}/${name ?? ''}`;
       if (typeof e?.status === 'number' && e.status > 0) {
-        if (name !== undefined && (e.code === 'NoSuchKey' || e.name === 'NoSuchKeyError' || (e.status === 404 && e.code !== 'NoSuchBucket'))) throw new ObjectNotFoundError(name, err);
+        if (name !== undefined && (e.code === 'NoSuchKey' || e.name === 'NoSuchKeyError' || (e.status === 404 && e.code !== 'NoSuchBucket' && e.code !== 'NoSuchUpload'))) throw new ObjectNotFoundError(name, err);
         throw new OssError(e.status, e.code ?? e.name ?? 'Unknown', String(e.message ?? '').replace(/^\w+Error: /, '').split('\n')[0]!, op, resource);
       }
       const cause = (err as { cause?: unknown }).cause;
@@ -127,12 +181,60 @@ export class OssBucket implements Bucket {
 
   async upload(name: string, body: ReadableStream<Uint8Array> | Uint8Array): Promise<void> {
     checkObjectName(name);
-    const mime = 'application/octet-stream';
     if (body instanceof Uint8Array) {
-      await this.call('upload', name, () => this.client.put(name, Buffer.from(body.buffer, body.byteOffset, body.byteLength), { mime }));
-      return;
+      const whole = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+      if (whole.length < this.partSize) return this.putWhole(name, whole);
+      let off = 0;
+      return this.multipart(name, whole.subarray(0, this.partSize), async () => {
+        off += this.partSize;
+        return whole.subarray(off, off + this.partSize);
+      });
     }
-    await this.call('upload', name, () => this.client.putStream(name, webToNodeStream(body), { mime }));
+    const reader = body.getReader();
+    try {
+      const parts = new PartReader(reader, this.partSize);
+      const first = await parts.next();
+      if (first.length < this.partSize) return await this.putWhole(name, first);
+      await this.multipart(name, first, () => parts.next());
+    } catch (err) {
+      await reader.cancel(err).catch(() => {});
+      throw err;
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  private async putWhole(name: string, data: Buffer): Promise<void> {
+    await this.call('upload', name, () => this.client.put(name, data, { mime: 'application/octet-stream' }));
+  }
+
+  /**
+   * OSS multipart, parts in order and one at a time (as Thanos uploads them): `first` is part 1 (a full
+   * part), `nextPart` yields the following ones until a short (possibly empty) one ends the object. Any
+   * failure, including the body's, aborts the upload so OSS keeps no orphaned parts.
+   */
+  private async multipart(name: string, first: Buffer, nextPart: () => Promise<Buffer>): Promise<void> {
+    const { uploadId } = await this.call('upload (initiate multipart)', name, () => this.client.initMultipartUpload(name, { mime: 'application/octet-stream' }));
+    try {
+      const done: Array<{ number: number; etag: string }> = [];
+      for (let part: Buffer = first, number = 1; ; number++) {
+        if (part.length > 0) {
+          const data = part;
+          const r = await this.call(`upload (part ${number})`, name, () => this.client.uploadPart(name, uploadId, number, data, 0, data.length));
+          done.push({ number, etag: r.etag });
+        }
+        if (part.length < this.partSize) break;
+        part = await nextPart();
+      }
+      await this.call('upload (complete multipart)', name, () => this.client.completeMultipartUpload(name, uploadId, done));
+    } catch (err) {
+      try {
+        await this.call('upload (abort multipart)', name, () => this.client.abortMultipartUpload(name, uploadId));
+      } catch (abortErr) {
+        throw new Error(`${err instanceof Error ? err.message : String(err)}; aborting multipart upload ${uploadId} failed too (its parts stay until a lifecycle rule removes them): ${abortErr instanceof Error ? abortErr.message : String(abortErr)}`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   async delete(name: string): Promise<void> {
@@ -145,7 +247,7 @@ export class OssBucket implements Bucket {
   async close(): Promise<void> { this.closed = true; }
 }
 
-export async function createOssBucket(ctx: Capabilities, cfg: OssConfig): Promise<OssBucket> {
+export async function createOssBucket(ctx: Capabilities, cfg: OssConfig, opts: OssBucketOptions = {}): Promise<OssBucket> {
   const { default: OSS } = (await import('ali-oss')) as unknown as { default: new (o: object) => OssClient };
   const endpoint = /^https?:\/\//i.test(cfg.endpoint) ? cfg.endpoint : `https://${cfg.endpoint}`;
   const client = new OSS({
@@ -156,7 +258,7 @@ export async function createOssBucket(ctx: Capabilities, cfg: OssConfig): Promis
     secure: endpoint.startsWith('https:'),
     urllib: urllibOverFetch(sdkFetch(ctx, { what: 'oss', headerTimeoutMs: 120_000 })),
   });
-  return new OssBucket(client, cfg);
+  return new OssBucket(client, cfg, opts);
 }
 
 export default definePlugin<OssConfig>({
