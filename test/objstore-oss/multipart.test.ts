@@ -109,6 +109,19 @@ test('a body that breaks after the first part aborts the upload too', async () =
   assert.is(await b.exists('broken/body'), false);
 });
 
+test('multipart requests are signed: a wrong secret is refused at initiation, nothing is started', async () => {
+  const cfg = parseOssConfig({ endpoint: oss.endpoint, bucket: CREDS.bucket, access_key_id: CREDS.accessKeyId, access_key_secret: 'wrong' });
+  const b = await createOssBucket(testCtx({ net: [oss.hostPort] }), cfg, { partSize: PART });
+  const before = oss.multipart;
+  try {
+    await b.upload('unsigned/big', pattern(2 * PART));
+    assert.unreachable('expected a signature error');
+  } catch (err) {
+    assert.match(String(err), /initiate multipart.*403 SignatureDoesNotMatch/);
+  }
+  assert.equal(delta(before), { initiated: 0, parts: 0, completed: 0, aborted: 0, open: 0 });
+});
+
 test('the stream is read one part at a time, not ahead: when part N is sent, at most N parts and a chunk were pulled', async () => {
   const b = await bucket();
   const data = pattern(5 * PART);
