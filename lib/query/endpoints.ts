@@ -5,13 +5,18 @@ import type { Label } from '../labels/mod.ts';
 import type { InfoResponse } from '../proto/info.ts';
 import type { ApiSource, MetadataAPI, TargetsAPI } from './apis.ts';
 import type { StoreAPI } from './querier.ts';
+import type { GrpcClientTlsOptions } from '../sdk/mod.ts';
+import { ConfigError } from '../sdk/mod.ts';
+import { bool, mapping, str, type Obj } from '../config/fields.ts';
+import { clientTlsOptions, ClientTlsProblem, withTlsDefaults, type ClientTlsFields } from '../net/grpctls.ts';
 
 export interface EndpointClient extends StoreAPI, Partial<MetadataAPI>, Partial<TargetsAPI> {
   info(signal?: AbortSignal): Promise<InfoResponse>;
   close(): void;
 }
 
-export type ClientFactory = (address: string) => EndpointClient;
+/** Makes the client of one endpoint, dialled with the spec's TLS. */
+export type ClientFactory = (address: string, spec: EndpointSpec) => EndpointClient;
 
 export interface EndpointSpec {
   address: string;
@@ -19,6 +24,8 @@ export interface EndpointSpec {
   strict: boolean;
   /** Where it came from: 'flag' | 'sd-config' | 'file-sd'. */
   source: string;
+  /** gRPC client TLS to dial it with; absent: plaintext. */
+  tls?: GrpcClientTlsOptions;
 }
 
 export interface EndpointState {
@@ -107,8 +114,15 @@ export class EndpointSet {
     }
     for (const [addr, spec] of wanted) {
       const st = this.states.get(addr);
-      if (st) st.spec = spec;
-      else this.states.set(addr, { spec, client: this.factory(addr), info: null, lastCheck: null, lastSuccess: null, lastError: null, failingSince: null, addedAt: this.now() });
+      // Changed TLS settings (a reloaded endpoint config) need a new connection; health starts over.
+      if (st && JSON.stringify(st.spec.tls ?? null) !== JSON.stringify(spec.tls ?? null)) {
+        st.client.close();
+        this.states.delete(addr);
+      } else if (st) {
+        st.spec = spec;
+        continue;
+      }
+      this.states.set(addr, { spec, client: this.factory(addr, spec), info: null, lastCheck: null, lastSuccess: null, lastError: null, failingSince: null, addedAt: this.now() });
     }
   }
 
@@ -209,34 +223,122 @@ export class EndpointSet {
 
 // ---- endpoint discovery files ----------------------------------------------------------------
 
-/** --endpoint.sd-config: YAML `endpoints: [{address, strict, group}]`. */
-export function parseEndpointSdConfig(doc: unknown, where: string): EndpointSpec[] {
-  if (doc === null || doc === undefined) return [];
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`${where}: expected a mapping with an endpoints list`);
-  const known = new Set(['endpoints', 'default_client_config']);
-  for (const k of Object.keys(doc)) if (!known.has(k)) throw new Error(`${where}: unknown field ${JSON.stringify(k)}`);
-  // Thanos 0.43's per-file and per-endpoint gRPC client settings (TLS, server name, compression) are
-  // not applied here: refused rather than dialled in plaintext behind the operator's back.
-  const unsupported = (v: unknown) => v !== undefined && v !== null && !(typeof v === 'object' && Object.keys(v as object).length === 0) && v !== '';
-  if (unsupported((doc as Record<string, unknown>).default_client_config)) {
-    throw new Error(`${where}: default_client_config is not implemented yet (use the --grpc-client-tls-* flags for TLS to every endpoint)`);
+/** The TLS every endpoint without its own client_config is dialled with. */
+export interface GlobalClientTls {
+  /** undefined: plaintext. */
+  tls?: GrpcClientTlsOptions;
+  /** Complete settings the per-endpoint tls_config inherits from (the --grpc-client-tls-* flags). */
+  fields: Required<ClientTlsFields>;
+}
+
+export interface EndpointSdConfig {
+  endpoints: EndpointSpec[];
+  /**
+   * From a non-empty default_client_config: the TLS of every endpoint without its own settings,
+   * including --endpoint and --store.sd-files ones (it replaces the --grpc-client-tls-* flags).
+   * Undefined: the flags apply.
+   */
+  defaultTls?: { tls?: GrpcClientTlsOptions };
+}
+
+const TLS_KEYS: ReadonlyArray<[string, keyof ClientTlsFields]> = [
+  ['enabled', 'enabled'], ['insecure_skip_verify', 'insecureSkipVerify'], ['cert_file', 'certFile'],
+  ['key_file', 'keyFile'], ['ca_file', 'caFile'], ['min_version', 'minVersion'],
+];
+
+interface ClientConfig {
+  fields: ClientTlsFields;
+  serverName: string;
+  /** Thanos's UseGlobalTLSOpts: no TLS key and no server name (compression does not count). */
+  unset: boolean;
+}
+
+/** A client_config / default_client_config block (Thanos clientConfig); keys checked, TLS keys kept "absent" when absent. */
+function parseClientConfig(v: unknown, path: string): ClientConfig {
+  const o = mapping(v, path, ['tls_config', 'server_name', 'compression']);
+  const tlsPath = `${path}.tls_config`;
+  const t = mapping(o.tls_config, tlsPath, TLS_KEYS.map(([k]) => k));
+  const fields: ClientTlsFields = {};
+  for (const [yamlKey, key] of TLS_KEYS) {
+    if (t[yamlKey] === undefined || t[yamlKey] === null) continue;
+    if (key === 'enabled' || key === 'insecureSkipVerify') fields[key] = bool(t as Obj, yamlKey, tlsPath);
+    else fields[key] = str(t as Obj, yamlKey, tlsPath);
   }
-  const eps = (doc as Record<string, unknown>).endpoints;
-  if (eps === undefined || eps === null) return [];
-  if (!Array.isArray(eps)) throw new Error(`${where}: endpoints must be a list`);
-  return eps.map((e, i) => {
-    if (typeof e !== 'object' || e === null) throw new Error(`${where}: endpoints[${i}] must be a mapping`);
-    const rec = e as Record<string, unknown>;
-    for (const k of Object.keys(rec)) {
-      if (!['address', 'strict', 'group', 'service_config', 'client_config'].includes(k)) throw new Error(`${where}: endpoints[${i}]: unknown field ${JSON.stringify(k)}`);
-    }
-    if (typeof rec.address !== 'string') throw new Error(`${where}: endpoints[${i}].address must be a string`);
-    for (const k of ['client_config', 'service_config']) {
-      if (unsupported(rec[k])) throw new Error(`${where}: endpoints[${i}].${k} is not implemented yet (use the --grpc-client-tls-* flags for TLS to every endpoint)`);
-    }
-    if (rec.group) throw new Error(`${where}: endpoints[${i}]: endpoint groups are not supported`);
-    return { address: parseEndpointAddress(rec.address), strict: rec.strict === true, source: 'sd-config' };
+  const compression = str(o, 'compression', path);
+  // Thanos accepts "none" and "snappy"; snappy is not implemented here and must not be ignored.
+  if (compression === 'snappy') throw new ConfigError(`${path}.compression`, 'snappy compression of gRPC requests is not implemented yet (use none)');
+  if (compression !== '' && compression !== 'none') throw new ConfigError(`${path}.compression`, `invalid compression: ${compression}, must be 'none' or 'snappy'`);
+  const serverName = str(o, 'server_name', path);
+  return { fields, serverName, unset: Object.keys(fields).length === 0 && serverName === '' };
+}
+
+const TLS_YAML_KEY: Record<keyof ClientTlsFields | 'serverName', string> = {
+  enabled: 'tls_config.enabled', insecureSkipVerify: 'tls_config.insecure_skip_verify', certFile: 'tls_config.cert_file',
+  keyFile: 'tls_config.key_file', caFile: 'tls_config.ca_file', minVersion: 'tls_config.min_version', serverName: 'server_name',
+};
+
+function resolveTls(f: Required<ClientTlsFields>, serverName: string, path: string): GrpcClientTlsOptions | undefined {
+  try {
+    return clientTlsOptions(f, serverName);
+  } catch (e) {
+    if (e instanceof ClientTlsProblem) throw new ConfigError(`${path}.${TLS_YAML_KEY[e.field]}`, e.message);
+    throw e;
+  }
+}
+
+/**
+ * --endpoint.sd-config(-file): YAML `default_client_config` and `endpoints: [{address, strict, group,
+ * service_config, client_config}]` (Thanos cmd/thanos/endpointset.go). TLS resolution as there: an
+ * endpoint without client settings uses default_client_config (if given) else the flags; with some,
+ * absent tls_config keys are inherited from default_client_config / the flags, unless it sets
+ * `enabled: true` (then from the defaults); cert/key/CA/skip-verify without `enabled` mean TLS on.
+ * Unlike Thanos, which logs and skips an endpoint whose TLS settings are invalid, the whole file is
+ * refused (at startup a configuration error; on reload the previous endpoints are kept).
+ */
+export function parseEndpointSdConfig(doc: unknown, where: string, global: GlobalClientTls): EndpointSdConfig {
+  try {
+    return parseSdConfig(doc, global);
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message}`);
+  }
+}
+
+function parseSdConfig(doc: unknown, global: GlobalClientTls): EndpointSdConfig {
+  if (doc === null || doc === undefined) return { endpoints: [] };
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error('expected a mapping with an endpoints list');
+  const top = mapping(doc, '', ['endpoints', 'default_client_config']);
+  const def = parseClientConfig(top.default_client_config, 'default_client_config');
+  let globalTls = global.tls;
+  let fallback: ClientTlsFields = global.fields;
+  let defaultTls: EndpointSdConfig['defaultTls'];
+  if (!def.unset) {
+    const complete = withTlsDefaults(def.fields);
+    globalTls = resolveTls(complete, def.serverName, 'default_client_config');
+    fallback = complete;
+    defaultTls = { tls: globalTls };
+  }
+  const eps = top.endpoints;
+  if (eps === undefined || eps === null) return { endpoints: [], defaultTls };
+  if (!Array.isArray(eps)) throw new Error('endpoints must be a list');
+  const endpoints = eps.map((e, i): EndpointSpec => {
+    const path = `endpoints[${i}]`;
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new Error(`${path} must be a mapping`);
+    const rec = mapping(e, path, ['address', 'strict', 'group', 'service_config', 'client_config']);
+    if (typeof rec.address !== 'string') throw new Error(`${path}.address must be a string`);
+    const address = parseEndpointAddress(rec.address);
+    if (bool(rec, 'group', path)) throw new Error(`${path}: endpoint groups are not supported`);
+    // Thanos: "<addr> service_config is only valid for endpoint groups."
+    if (str(rec, 'service_config', path) !== '') throw new Error(`${path}: ${rec.address} service_config is only valid for endpoint groups.`);
+    const cc = parseClientConfig(rec.client_config, `${path}.client_config`);
+    let tls: GrpcClientTlsOptions | undefined;
+    if (cc.unset) tls = globalTls;
+    else if (cc.fields.enabled === undefined) tls = resolveTls(withTlsDefaults(cc.fields, fallback), cc.serverName, `${path}.client_config`);
+    else if (cc.fields.enabled) tls = resolveTls(withTlsDefaults(cc.fields), cc.serverName, `${path}.client_config`);
+    const spec: EndpointSpec = { address, strict: bool(rec, 'strict', path), source: 'sd-config' };
+    if (tls) spec.tls = tls;
+    return spec;
   });
+  return { endpoints, defaultTls };
 }
 
 /** Prometheus file_sd format (--store.sd-files): a list of {targets: [...], labels: {...}}. */

@@ -27,7 +27,6 @@ import { createJsCore } from '../../lib/core/mod.ts';
 import { freePort } from '../harness/ports.ts';
 import { INFO_METHOD, decodeInfoResponse, encodeInfoRequest } from '../../lib/proto/info.ts';
 import { parseReceiveConfig } from '../../plugins/component/receive/config.ts';
-import { parseEndpointSdConfig } from '../../lib/query/endpoints.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -373,13 +372,6 @@ test('receive: --remote-write.client-tls-* configure the forwarding client as Th
   assert.equal(parseReceiveConfig({ ...base, rwClientTlsSkipVerify: true }).forwardTlsIgnored, ['rwClientTlsSkipVerify']);
   assert.throws(() => parseReceiveConfig({ ...base, rwClientTlsSecure: true, rwClientTlsKey: 'c.key' }), /rwClientTlsCert.*both client key and certificate must be provided/);
   assert.throws(() => parseReceiveConfig({ ...base, rwClientTlsMinVersion: '1.5' }), /invalid TLS version: 1\.5/);
-});
-
-test('querier endpoint config: per-file and per-endpoint client settings are refused, not dialled in plaintext', () => {
-  assert.is(parseEndpointSdConfig({ default_client_config: {}, endpoints: [{ address: 'a:1', client_config: {} }] }, 'f.yaml').length, 1, 'empty blocks are harmless');
-  assert.throws(() => parseEndpointSdConfig({ default_client_config: { tls_config: { enabled: true } } }, 'f.yaml'), /f\.yaml: default_client_config is not implemented yet/);
-  assert.throws(() => parseEndpointSdConfig({ endpoints: [{ address: 'a:1', client_config: { server_name: 's' } }] }, 'f.yaml'), /endpoints\[0\]\.client_config is not implemented yet/);
-  assert.throws(() => parseEndpointSdConfig({ endpoints: [{ address: 'a:1', service_config: '{}' }] }, 'f.yaml'), /endpoints\[0\]\.service_config is not implemented yet/);
 });
 
 const SLEEPY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/host/sleepy/mod.ts');

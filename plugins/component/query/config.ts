@@ -7,7 +7,7 @@ import {
 import { DEDUP_ALGORITHMS, type DedupAlgorithm } from '../../../lib/store/dedup.ts';
 import { parseEndpointAddress } from '../../../lib/query/endpoints.ts';
 import { isTenantValid } from '../../../lib/query/tenancy.ts';
-import { grpcClientTlsConfig } from '../../../lib/net/grpctls.ts';
+import { grpcClientTlsConfig, type ClientTlsFields } from '../../../lib/net/grpctls.ts';
 import type { SeriesSelectLimits } from '../../../lib/query/limits.ts';
 
 export interface QueryConfig {
@@ -51,6 +51,8 @@ export interface QueryConfig {
   grpcClientTls?: GrpcClientTlsOptions;
   /** Client TLS keys given while --grpc-client-tls-secure is off (no effect, as in Thanos; logged). */
   grpcClientTlsIgnored?: string[];
+  /** The --grpc-client-tls-* values, inherited by an endpoint config's per-endpoint tls_config (absent: the defaults). */
+  grpcClientTlsFields?: Required<ClientTlsFields>;
 }
 
 const NOT_YET = (why?: string) => notImplementedYet('thanos query', why);
@@ -60,8 +62,8 @@ export const queryFlags: FlagSpec[] = [
   { name: 'store', key: 'stores', type: 'strings', default: [], help: 'Deprecated alias of --endpoint (older Thanos releases): addresses of statically configured store API servers (repeatable).' },
   { name: 'endpoint-strict', key: 'strictEndpoints', type: 'strings', default: [], help: 'Addresses of statically configured Thanos API servers that are always used, even if the health check fails (repeatable).' },
   { name: 'store-strict', key: 'strictStores', type: 'strings', default: [], help: 'Deprecated alias of --endpoint-strict.' },
-  { name: 'endpoint.sd-config', key: 'endpointSdConfig', type: 'string', help: 'Alternative to endpoint.sd-config-file flag (mutually exclusive). Content of the config file that contains the endpoints (YAML: endpoints: [{address, strict}]).' },
-  { name: 'endpoint.sd-config-file', key: 'endpointSdConfigFile', type: 'string', help: 'Path to the config file that contains the endpoints (YAML: endpoints: [{address, strict}]); re-read every --endpoint.sd-config-reload-interval.' },
+  { name: 'endpoint.sd-config', key: 'endpointSdConfig', type: 'string', help: 'Alternative to endpoint.sd-config-file flag (mutually exclusive). Content of the config file that contains the endpoints (YAML: default_client_config, endpoints: [{address, strict, client_config}]).' },
+  { name: 'endpoint.sd-config-file', key: 'endpointSdConfigFile', type: 'string', help: 'Path to the config file that contains the endpoints (YAML: default_client_config, endpoints: [{address, strict, client_config}]); re-read every --endpoint.sd-config-reload-interval.' },
   { name: 'endpoint.sd-config-reload-interval', key: 'endpointSdConfigReloadInterval', type: 'duration', default: '5m', help: 'Interval between endpoint config refreshes.' },
   { name: 'store.sd-files', key: 'storeSdFiles', type: 'strings', default: [], help: 'Path to files that contain addresses of store API servers in Prometheus file_sd format (repeatable).' },
   { name: 'store.sd-interval', key: 'storeSdInterval', type: 'duration', default: '5m', help: 'Refresh interval to re-read file SD files.' },
@@ -195,6 +197,7 @@ export function parseQueryConfig(input: unknown): QueryConfig {
   });
   cfg.grpcClientTls = clientTls.tls;
   cfg.grpcClientTlsIgnored = clientTls.ignored;
+  cfg.grpcClientTlsFields = clientTls.fields;
   const comp = str(raw, 'grpcCompression', 'none');
   if (comp !== 'none') throw new ConfigError('grpcCompression', `gRPC compression ${JSON.stringify(comp)} is not supported (only none)`);
   if (cfg.timeoutMs <= 0) throw new ConfigError('timeout', 'must be positive');

@@ -4,7 +4,7 @@
 // view again as a StoreAPI over gRPC so queriers can be stacked.
 import { Hono } from 'hono';
 import YAML from 'yaml';
-import { ConfigError, definePlugin, PermissionDenied, type Component, type ComponentContext, type ComponentInfo, type GrpcClientConn } from '../../../lib/sdk/mod.ts';
+import { ConfigError, definePlugin, PermissionDenied, type Component, type ComponentContext, type ComponentInfo, type GrpcClientConn, type GrpcClientTlsOptions } from '../../../lib/sdk/mod.ts';
 import { QUERY_API_ROUTES, REACT_UI_ROUTES, routeInstrumentation } from '../../../lib/web/handlers.ts';
 import { compileMatcher, type Matcher } from '../../../lib/labels/mod.ts';
 import { Engine } from '../../../lib/promql/mod.ts';
@@ -12,6 +12,7 @@ import {
   EndpointSet, parseEndpointSdConfig, parseFileSd, type ClientFactory, type EndpointSpec, type EndpointState,
 } from '../../../lib/query/endpoints.ts';
 import { formatGoDuration } from '../../../lib/query/format.ts';
+import { withTlsDefaults } from '../../../lib/net/grpctls.ts';
 import { StoreQueryable, type StoreAPI } from '../../../lib/query/querier.ts';
 import type { StoreTarget } from '../../../lib/store/api.ts';
 import { StoreClient } from '../../../lib/store/client.ts';
@@ -143,15 +144,16 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
   // setup fails it (PermissionDenied names the grant); one discovered later stays unhealthy with that error.
   let setupDone = false;
   if (cfg.grpcClientTlsIgnored?.length) log.warn('gRPC client TLS settings have no effect without --grpc-client-tls-secure: endpoints are dialled in plaintext', { keys: cfg.grpcClientTlsIgnored.join(',') });
-  const dial = (addr: string): GrpcClientConn => {
+  // Each endpoint is dialled with its own TLS (EndpointSpec.tls: the flags', default_client_config's or its client_config's).
+  const dial = (addr: string, spec: EndpointSpec): GrpcClientConn => {
     try {
-      return ctx.grpcDial(addr, cfg.grpcClientTls ? { tls: cfg.grpcClientTls } : undefined);
+      return ctx.grpcDial(addr, spec.tls ? { tls: spec.tls } : undefined);
     } catch (e) {
       if (!setupDone || !(e instanceof PermissionDenied)) throw e;
       return failedConn(addr, e);
     }
   };
-  const endpoints = new EndpointSet(opts.clientFactory ?? ((addr) => new EndpointGrpcClient(dial(addr))), {
+  const endpoints = new EndpointSet(opts.clientFactory ?? ((addr, spec) => new EndpointGrpcClient(dial(addr, spec))), {
     unhealthyTimeoutMs: cfg.unhealthyTimeoutMs,
     infoTimeoutMs: cfg.infoTimeoutMs,
     onError: (addr, err) => log.warn('endpoint health check failed', { address: addr, err }),
@@ -165,6 +167,14 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     ...cfg.endpoints.map((address) => ({ address, strict: false, source: 'flag' })),
     ...cfg.strictEndpoints.map((address) => ({ address, strict: true, source: 'flag' })),
   ];
+  const flagTls = { tls: cfg.grpcClientTls, fields: cfg.grpcClientTlsFields ?? withTlsDefaults({}) };
+  // The endpoint config's default_client_config, when given, replaces the flags for every endpoint
+  // without its own client_config: the --endpoint and --store.sd-files ones too (as in Thanos).
+  let defaultTls: { tls?: GrpcClientTlsOptions } | undefined;
+  const withDefaultTls = (s: EndpointSpec): EndpointSpec => {
+    const tls = (defaultTls ?? flagTls).tls;
+    return tls ? { ...s, tls } : s;
+  };
   let sdSpecs: EndpointSpec[] = [];
   let fileSdSpecs: EndpointSpec[] = [];
   const dec = new TextDecoder();
@@ -174,7 +184,9 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     const where = cfg.endpointSdConfigFile ?? '--endpoint.sd-config';
     if (cfg.endpointSdConfigFile) text = dec.decode(await ctx.fs.readFile(cfg.endpointSdConfigFile));
     if (text === undefined) return;
-    sdSpecs = parseEndpointSdConfig(YAML.parse(text), where);
+    const parsed = parseEndpointSdConfig(YAML.parse(text), where, flagTls);
+    sdSpecs = parsed.endpoints;
+    defaultTls = parsed.defaultTls;
   };
   const loadFileSd = async (): Promise<void> => {
     const out: EndpointSpec[] = [];
@@ -192,7 +204,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
   } catch (e) {
     throw new ConfigError('storeSdFiles', (e as Error).message);
   }
-  const applyWanted = () => endpoints.setWanted([...staticSpecs, ...sdSpecs, ...fileSdSpecs]);
+  const applyWanted = () => endpoints.setWanted([...staticSpecs.map(withDefaultTls), ...sdSpecs, ...fileSdSpecs.map(withDefaultTls)]);
   applyWanted();
   setupDone = true;
 
