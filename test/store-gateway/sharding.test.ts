@@ -18,7 +18,12 @@ import { seriesRequest, type Series } from '../../lib/proto/store.ts';
 import type { InfoResponse } from '../../lib/proto/info.ts';
 import { StoreClient } from '../../lib/store/client.ts';
 import { createJsCore } from '../../lib/core/mod.ts';
-import { decodeResult } from './fixtures.ts';
+import { MetaFetcher } from '../../lib/store/blocksync/fetcher.ts';
+import { BucketStore } from '../../lib/store/gateway/bucketstore.ts';
+import { openBlock } from '../../lib/store/gateway/openblock.ts';
+import { nodeFs } from '../../lib/tsdb/nodefs.ts';
+import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
+import { decodeResult, genSeries, writeRawBlock } from './fixtures.ts';
 import {
   freePort, httpReady, openMetrics, promtoolBlocks, thanos, toBucket, waitFor, writeBucketConfig, type Fixture, type Proc,
 } from '../query/harness.ts';
@@ -138,6 +143,15 @@ function allTimestamps(m: Map<string, number[]>): number[] {
 
 const labelSetsOf = (info: InfoResponse) => info.labelSets.map((ls) => Object.fromEntries(ls.map((l) => [l.name, l.value])));
 
+/**
+ * Info's tsdb_infos, as upstream: one entry per run of touching blocks. promtool's blocks start at
+ * their first sample and end one past their last, so they never touch: one entry per held block.
+ */
+function assertTsdbInfos(info: InfoResponse, held: BlockMeta[], what: string): void {
+  const got = info.store!.tsdbInfos.map((t) => ({ labels: Object.fromEntries(t.labels.map((l) => [l.name, l.value])), minTime: t.minTime, maxTime: t.maxTime }));
+  assert.equal(got, held.map((b) => ({ labels: EXT, minTime: b.minTime, maxTime: b.maxTime })), `${what} tsdb_infos`);
+}
+
 test('fixture: promtool made eight 2h blocks', () => {
   assert.is(blocks.length, 8, JSON.stringify(blocks));
   for (let i = 0; i < 8; i++) {
@@ -170,10 +184,12 @@ test('hashmod shards: Info advertises the range of the blocks each holds, and th
     assert.is(info.store!.minTime, Math.min(...mine.map((b) => b.minTime)), `${name} minTime`);
     assert.is(info.store!.maxTime, Math.max(...mine.map((b) => b.maxTime)), `${name} maxTime`);
     assert.equal(labelSetsOf(info), [EXT], `${name} label sets`);
+    assertTsdbInfos(info, mine, name);
   }
   const whole = await gw.all!.client.info();
   assert.is(whole.store!.minTime, blocks[0]!.minTime);
   assert.is(whole.store!.maxTime, blocks[7]!.maxTime);
+  assertTsdbInfos(whole, blocks, 'unsharded');
 });
 
 test('hashmod shards: Series returns exactly the samples of the blocks each holds; together the whole', async () => {
@@ -208,6 +224,9 @@ test('time shards: Info clamps to --max-time / --min-time as upstream; the split
   assert.is(late.store!.maxTime, blocks[7]!.maxTime);
   assert.equal(labelSetsOf(early), [EXT]);
   assert.equal(labelSetsOf(late), [EXT]);
+  // tsdb_infos are the held blocks, not clamped (upstream TSDBInfos reads the block metas only)
+  assertTsdbInfos(early, blocks.slice(0, 4), 'early');
+  assertTsdbInfos(late, blocks.slice(3), 'late');
   // blocks overlapping the served range are loaded (upstream TimePartitionMetaFilter)
   assert.equal(await loadedBlocks(gw.early!), blocks.slice(0, 4).map((b) => b.ulid).sort());
   assert.equal(await loadedBlocks(gw.late!), blocks.slice(3).map((b) => b.ulid).sort());
@@ -230,6 +249,31 @@ test('time shards: Series never answers outside the served range; together the w
     // SPLIT is off the sample grid (samples sit at +3.217s), so no sample belongs to both
     const merged = [...(early.get(k) ?? []), ...(late.get(k) ?? [])].sort((a, b) => a - b);
     assert.equal(merged, ts, k);
+  }
+});
+
+test('tsdb_infos: touching blocks of one label set join into one entry; a gap or another label set starts a new one', async () => {
+  const bucket = new MemoryBucket();
+  const series = genSeries(3, T0, T0 + 8 * H2, 60_000);
+  const a = { cluster: 'a' };
+  const b = { cluster: 'b' };
+  // cluster a: [0,2h) [2h,4h) [4h,6h) touch; [10h,12h) after a gap; cluster b: one block inside a's run
+  for (const i of [0, 1, 2, 5]) await writeRawBlock(bucket, core, series, T0 + i * H2, T0 + (i + 1) * H2, a);
+  await writeRawBlock(bucket, core, series, T0 + H2, T0 + 2 * H2, b);
+  const store = new BucketStore(bucket, {
+    core, fetcher: new MetaFetcher(bucket), open: (meta) => openBlock({ bucket, core, fs: nodeFs(), dataDir: join(dir, 'inproc') }, meta),
+  });
+  try {
+    await store.sync();
+    const infos = store.tsdbInfos().sort((x, y) => x.labels.cluster!.localeCompare(y.labels.cluster!) || x.minTime - y.minTime);
+    assert.equal(infos, [
+      { labels: a, minTime: T0, maxTime: T0 + 3 * H2 },
+      { labels: a, minTime: T0 + 5 * H2, maxTime: T0 + 6 * H2 },
+      { labels: b, minTime: T0 + H2, maxTime: T0 + 2 * H2 },
+    ]);
+    assert.equal(store.timeRange(), { minTime: T0, maxTime: T0 + 6 * H2 });
+  } finally {
+    await store.close();
   }
 });
 

@@ -855,13 +855,28 @@ export class BucketStore {
     return [...this.sets.values()].map((s) => Object.fromEntries(s.labels.map((l) => [l.name, l.value])));
   }
 
+  /**
+   * Info's tsdb_infos as upstream BucketStore.TSDBInfos: per external label set, one entry per run of
+   * overlapping or touching blocks (a block starting after the run's end opens a new entry), so a
+   * shard holding every other block advertises its gaps instead of one range over them. Not clamped
+   * to --min-time/--max-time (upstream neither). Unlike upstream, a block inside the run never
+   * shrinks the run's end (upstream overwrites it with the last block's maxTime).
+   */
   tsdbInfos(): Array<{ labels: Record<string, string>; minTime: number; maxTime: number }> {
     const out: Array<{ labels: Record<string, string>; minTime: number; maxTime: number }> = [];
     for (const s of this.sets.values()) {
-      let mint = Number.MAX_SAFE_INTEGER;
-      let maxt = -Number.MAX_SAFE_INTEGER;
-      for (const l of s.byRes.values()) for (const b of l) { mint = Math.min(mint, b.meta.minTime); maxt = Math.max(maxt, b.meta.maxTime); }
-      out.push({ labels: Object.fromEntries(s.labels.map((l) => [l.name, l.value])), minTime: mint, maxTime: maxt });
+      const labels = Object.fromEntries(s.labels.map((l) => [l.name, l.value]));
+      const metas = [...s.byRes.values()].flat().map((b) => b.meta).sort((a, b) => a.minTime - b.minTime);
+      let cur: { labels: Record<string, string>; minTime: number; maxTime: number } | undefined;
+      for (const m of metas) {
+        if (cur && m.minTime <= cur.maxTime) {
+          cur.maxTime = Math.max(cur.maxTime, m.maxTime);
+          continue;
+        }
+        if (cur) out.push(cur);
+        cur = { labels, minTime: m.minTime, maxTime: m.maxTime };
+      }
+      if (cur) out.push(cur);
     }
     return out;
   }
