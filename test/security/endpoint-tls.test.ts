@@ -15,7 +15,7 @@ import { labelsFromRecord } from '../../lib/labels/mod.ts';
 import { MemoryStore } from '../../lib/store/memory.ts';
 import { infoServices, storeServices } from '../../lib/store/server.ts';
 import { startGrpc, type GrpcListener } from '../../host/server/grpc.ts';
-import { parseEndpointSdConfig, type GlobalClientTls } from '../../lib/query/endpoints.ts';
+import { EndpointSet, parseEndpointSdConfig, type EndpointClient, type EndpointSpec, type GlobalClientTls } from '../../lib/query/endpoints.ts';
 import { withTlsDefaults } from '../../lib/net/grpctls.ts';
 import { STARTUP_MS } from '../harness/startup.ts';
 import { freePort, httpReady, thanos, waitFor, type Proc } from '../query/harness.ts';
@@ -156,6 +156,22 @@ test('endpoint config: what cannot be honoured is refused by name', () => {
   assert.throws(p({ endpoints: [{ address: 'a:1', group: true }] }), /endpoint groups are not supported/);
   assert.throws(p({ endpoints: [{ address: 'a:1', client_config: { tls_config: { enabled: 'yes' } } }] }), /tls_config\.enabled: expected true or false/);
   assert.is(parseEndpointSdConfig({ default_client_config: {}, endpoints: [{ address: 'a:1', client_config: {} }] }, 'f.yaml', flags()).endpoints.length, 1, 'empty blocks are harmless');
+});
+
+test('a reload that changes an endpoint\'s TLS reconnects it; an unchanged one keeps its connection', () => {
+  const made: Array<{ addr: string; tls: EndpointSpec['tls']; closed: boolean }> = [];
+  const set = new EndpointSet((addr, spec) => {
+    const rec = { addr, tls: spec.tls, closed: false };
+    made.push(rec);
+    return { close: () => { rec.closed = true; } } as unknown as EndpointClient;
+  }, { unhealthyTimeoutMs: 60_000, infoTimeoutMs: 1000 });
+  const spec = (address: string, caFile?: string): EndpointSpec => ({ address, strict: false, source: 'sd-config', ...(caFile ? { tls: { caFile } } : {}) });
+  set.setWanted([spec('a:1', 'ca1'), spec('b:1')]);
+  set.setWanted([spec('a:1', 'ca1'), spec('b:1')]);
+  assert.is(made.length, 2, 'same settings: no new connection');
+  set.setWanted([spec('a:1', 'ca2'), spec('b:1')]);
+  assert.equal(made.map((m) => [m.addr, m.tls?.caFile, m.closed]), [['a:1', 'ca1', true], ['b:1', undefined, false], ['a:1', 'ca2', false]]);
+  set.close();
 });
 
 test.run();

@@ -143,7 +143,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
   // Endpoints go through ctx.grpcDial (checked against the net grant): a denied endpoint known at
   // setup fails it (PermissionDenied names the grant); one discovered later stays unhealthy with that error.
   let setupDone = false;
-  if (cfg.grpcClientTlsIgnored?.length) log.warn('gRPC client TLS settings have no effect without --grpc-client-tls-secure: endpoints are dialled in plaintext', { keys: cfg.grpcClientTlsIgnored.join(',') });
+  if (cfg.grpcClientTlsIgnored?.length) log.warn('gRPC client TLS settings have no effect without --grpc-client-tls-secure: endpoints without TLS settings in the endpoint config are dialled in plaintext', { keys: cfg.grpcClientTlsIgnored.join(',') });
   // Each endpoint is dialled with its own TLS (EndpointSpec.tls: the flags', default_client_config's or its client_config's).
   const dial = (addr: string, spec: EndpointSpec): GrpcClientConn => {
     try {
