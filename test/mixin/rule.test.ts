@@ -11,24 +11,19 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
 import { freePort } from '../harness/ports.ts';
 import { STARTUP_MS } from '../harness/startup.ts';
 import { httpReady, startProc, thanos, waitFor, type Proc } from '../query/harness.ts';
 import { startPrometheus, type PromProc } from '../sidecar/harness.ts';
 import { mixinGaps, seriesOf, valueOf, type Exempt } from './components.ts';
-// Browser-side callbacks are type-checked without the DOM lib.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-declare const document: any;
+import { checkStatusPages } from './statuspages.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mixin-rule-'));
 let prom: PromProc | undefined;
 let am: Proc | undefined;
 let rule: Proc | undefined;
-let browser: Browser | undefined;
 
 test.after(async () => {
-  await browser?.close();
   await rule?.kill();
   await am?.kill();
   await prom?.stop();
@@ -130,36 +125,9 @@ test('thanos rule: the mixin\'s rule metrics with their labels; evaluations, sen
 
   // Pages: `/` redirects to /alerts (upstream's UI home for the ruler); /flags and /status are
   // served and read the status API.
-  const root = await fetch(`${base}/`, { redirect: 'manual' });
-  assert.is(root.status, 302);
-  assert.is(root.headers.get('location'), '/alerts');
-  const flags = (await (await fetch(`${base}/api/v1/status/flags`)).json()) as { status: string; data: Record<string, string> };
-  assert.is(flags.status, 'success');
-  assert.is(flags.data['eval-interval'], '1s');
+  await checkStatusPages(base, 'eval-interval', '1s', '/alerts');
+  const flags = (await (await fetch(`${base}/api/v1/status/flags`)).json()) as { data: Record<string, string> };
   assert.is(flags.data['rule-file'], rulesFile);
-  const build = (await (await fetch(`${base}/api/v1/status/buildinfo`)).json()) as { data: { version: string; goVersion: string } };
-  assert.match(build.data.version, /\d+\.\d+/);
-  const runtime = (await (await fetch(`${base}/api/v1/status/runtimeinfo`)).json()) as { data: { startTime: string } };
-  assert.ok(Date.parse(runtime.data.startTime) > 0);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
-  for (const [path, table, want] of [['/flags', '#flags', 'eval-interval'], ['/status', '#buildinfo', 'version']] as const) {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('console', (msg) => { if (msg.type() === 'error') errors.push(msg.text()); });
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
-    const res = await page.goto(`${base}${path}`);
-    assert.is(res?.status(), 200, path);
-    await page.waitForFunction((sel: string) => document.querySelector(sel) !== null, table, { timeout: 15_000 });
-    const text = await page.evaluate((sel: string) => document.querySelector(sel).textContent as string, table);
-    assert.ok(text.includes(want), `${path} shows ${want}: ${text.slice(0, 200)}`);
-    assert.equal(errors, [], `${path}: console errors`);
-    await page.close();
-  }
 });
 
 test.run();
