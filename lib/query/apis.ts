@@ -2,7 +2,7 @@
 // thanos.Targets/Targets, the fan-out over every endpoint that advertises them in its Info answer
 // (metric_metadata / targets), merging as Thanos does (pkg/metadata/metadata.go,
 // pkg/targets/targets.go), and the Prometheus-shaped JSON of the answers.
-import { GrpcError, type GrpcClientConn } from '../sdk/mod.ts';
+import { GrpcError, grpcCodeName, type GrpcClientConn } from '../sdk/mod.ts';
 import { compareLabels, type Label } from '../labels/mod.ts';
 import {
   decodeMetricMetadataResponse, encodeMetricMetadataRequest, METRIC_METADATA_METHOD, type Meta, type MetadataMap,
@@ -54,12 +54,6 @@ export interface ApiSource<T> {
 function errText(e: unknown): string {
   if (e instanceof GrpcError) return `rpc error: code = ${grpcCodeName(e.code)} desc = ${e.message}`;
   return e instanceof Error ? e.message : String(e);
-}
-
-const CODE_NAMES = ['OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied',
-  'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated'];
-function grpcCodeName(c: number): string {
-  return CODE_NAMES[c] ?? `Code(${c})`;
 }
 
 /** Thrown when one endpoint fails and partial response is off (Thanos: ABORT strategy). */

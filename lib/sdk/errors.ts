@@ -33,6 +33,15 @@ export const GrpcStatus = {
   Unimplemented: 12, Internal: 13, Unavailable: 14, DataLoss: 15, Unauthenticated: 16,
 } as const;
 
+/** Go's codes.Code.String() of each code: the grpc_code label, gRPC error texts. */
+export const GRPC_CODE_NAMES = [
+  'OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied',
+  'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated',
+];
+export function grpcCodeName(code: number): string {
+  return GRPC_CODE_NAMES[code] ?? `Code(${code})`;
+}
+
 /** Throw from a GrpcMethod handler to answer with this status; other errors become Unknown (2). */
 export class GrpcError extends Error {
   constructor(public readonly code: number, message: string) {
