@@ -44,6 +44,17 @@ export function isObjectNotFound(err: unknown): boolean {
   return err instanceof ObjectNotFoundError || (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ObjectNotFound');
 }
 
+/** Bucket.exists over a provider's metadata request: true when it answers, false on ObjectNotFound. */
+export async function existsBy(probe: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await probe();
+    return true;
+  } catch (err) {
+    if (isObjectNotFound(err)) return false;
+    throw err;
+  }
+}
+
 /** Opens an upload body afresh, from its first byte (e.g. a local file). */
 export type OpenBody = () => Promise<ReadableStream<Uint8Array>>;
 

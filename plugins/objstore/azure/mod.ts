@@ -10,7 +10,7 @@
 //   env: { env: NAME } secrets in the config (resolved by the host)
 //   read: http_config.tls_config's ca_file, cert_file, key_file
 import { definePlugin, type Capabilities, type Logger } from '../../../lib/sdk/mod.ts';
-import { ObjectNotFoundError, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
+import { ObjectNotFoundError, existsBy, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, checkRangeArgs, emptyStream, normalizeDir } from '../../../lib/objstore/util.ts';
 import { NetworkError, describeNetErr, isPermissionDenied, sdkFetch, streamParts, httpConfigFetch } from '../../../lib/objstore/kit/mod.ts';
 import { nodeToWebStream, pipelineHttpClient } from '../../../lib/objstore/kit/pipelinehttp.ts';
@@ -115,14 +115,8 @@ export class AzureBucket implements Bucket {
     return res.readableStreamBody ? nodeToWebStream(res.readableStreamBody) : emptyStream();
   }
 
-  async exists(name: string): Promise<boolean> {
-    try {
-      await this.attributes(name);
-      return true;
-    } catch (err) {
-      if (err instanceof ObjectNotFoundError) return false;
-      throw err;
-    }
+  exists(name: string): Promise<boolean> {
+    return existsBy(() => this.attributes(name));
   }
 
   async attributes(name: string): Promise<ObjectAttributes> {

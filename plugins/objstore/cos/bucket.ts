@@ -1,7 +1,7 @@
 // The COS Bucket: COS's XML API sent by the plugin through ctx.fetch, each request signed by the
 // vendor SDK's exported signer (COS.getAuthorization: q-sign-algorithm=sha1, Host and every query
 // parameter signed). The SDK's own sender (cos-request) cannot be routed through ctx.fetch.
-import { ObjectNotFoundError, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
+import { ObjectNotFoundError, existsBy, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, checkRangeArgs, emptyStream, normalizeDir } from '../../../lib/objstore/util.ts';
 import { NetworkError, childText, childrenNamed, describeNetErr, escapeXml, isPermissionDenied, isRetryableStatus, parseXml, rootElement, streamParts, type SdkFetch } from '../../../lib/objstore/kit/mod.ts';
 import type { CosConfig } from './config.ts';
@@ -92,8 +92,8 @@ export class CosBucket implements Bucket {
     return res.body ?? emptyStream();
   }
 
-  async exists(name: string): Promise<boolean> {
-    try { await this.attributes(name); return true; } catch (err) { if (err instanceof ObjectNotFoundError) return false; throw err; }
+  exists(name: string): Promise<boolean> {
+    return existsBy(() => this.attributes(name));
   }
 
   async attributes(name: string): Promise<ObjectAttributes> {

@@ -4,7 +4,7 @@
 // applies). Object reads (alt=media with Range) and the resumable upload protocol are done here on
 // the same fetch with the same authorization headers: the generated client has no resumable
 // chunking, and reading through it would buffer the body in gaxios.
-import { ObjectNotFoundError, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
+import { ObjectNotFoundError, existsBy, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, checkRangeArgs, emptyStream, normalizeDir } from '../../../lib/objstore/util.ts';
 import { sleep } from '../../../lib/sdk/mod.ts';
 import { webToNodeStream } from '../../../lib/objstore/kit/pipelinehttp.ts';
@@ -156,8 +156,8 @@ export class GcsBucket implements Bucket {
     return res.body ?? emptyStream();
   }
 
-  async exists(name: string): Promise<boolean> {
-    try { await this.attributes(name); return true; } catch (err) { if (err instanceof ObjectNotFoundError) return false; throw err; }
+  exists(name: string): Promise<boolean> {
+    return existsBy(() => this.attributes(name));
   }
 
   async attributes(name: string): Promise<ObjectAttributes> {

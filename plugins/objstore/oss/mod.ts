@@ -11,7 +11,7 @@
 // Permissions it asks for: net (the endpoint, <bucket>.<endpoint> on OSS's virtual-hosted names);
 // env ({ env: NAME } secrets in the config, resolved by the host).
 import { definePlugin, ConfigError, type Capabilities } from '../../../lib/sdk/mod.ts';
-import { ObjectNotFoundError, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
+import { ObjectNotFoundError, existsBy, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, checkRangeArgs, emptyStream, normalizeDir } from '../../../lib/objstore/util.ts';
 import { join, mapping, str } from '../../../lib/config/fields.ts';
 import { NetworkError, describeNetErr, isPermissionDenied, sdkFetch } from '../../../lib/objstore/kit/mod.ts';
@@ -169,8 +169,8 @@ export class OssBucket implements Bucket {
     }
   }
 
-  async exists(name: string): Promise<boolean> {
-    try { await this.attributes(name); return true; } catch (err) { if (err instanceof ObjectNotFoundError) return false; throw err; }
+  exists(name: string): Promise<boolean> {
+    return existsBy(() => this.attributes(name));
   }
 
   async attributes(name: string): Promise<ObjectAttributes> {

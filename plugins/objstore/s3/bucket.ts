@@ -4,7 +4,7 @@
 // ranged GetObject, HeadObject, PutObject, multipart upload (parts of part_size, 3 in flight, abort
 // on failure), DeleteObject. The SDK module is imported only when an S3 bucket is created.
 import type { Capabilities, FetchFunction, Logger } from '../../../lib/sdk/mod.ts';
-import { ObjectNotFoundError, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
+import { ObjectNotFoundError, existsBy, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, checkRangeArgs, emptyStream, normalizeDir } from '../../../lib/objstore/util.ts';
 import { NetworkError, arrayParts, concat, describeNetErr, isPermissionDenied, md5, sdkFetch, streamParts, toBase64 } from '../../../lib/objstore/kit/mod.ts';
 import type { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
@@ -287,14 +287,8 @@ export class S3Bucket implements Bucket {
     return new Response(null, { status: 200, headers: h });
   }
 
-  async exists(name: string): Promise<boolean> {
-    try {
-      await this.head(name);
-      return true;
-    } catch (err) {
-      if (err instanceof ObjectNotFoundError) return false;
-      throw err;
-    }
+  exists(name: string): Promise<boolean> {
+    return existsBy(() => this.head(name));
   }
 
   async attributes(name: string): Promise<ObjectAttributes> {

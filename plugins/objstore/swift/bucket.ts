@@ -3,7 +3,7 @@
 // large_object_chunk_size become Static Large Objects (or Dynamic ones) with their segments under
 // segments/ in the segments container. A 401 re-authenticates once.
 import { sleep, type Capabilities, type FetchFunction, type Logger } from '../../../lib/sdk/mod.ts';
-import { ObjectNotFoundError, isObjectNotFound, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
+import { ObjectNotFoundError, existsBy, isObjectNotFound, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, checkRangeArgs, emptyStream, normalizeDir } from '../../../lib/objstore/util.ts';
 import {
   NetworkError, arrayParts, backoffMs, describeNetErr, fetchWithHeaderTimeout, isPermissionDenied, isRetryableStatus, md5, NO_ABORT,
@@ -217,14 +217,8 @@ export class SwiftBucket implements Bucket {
     return res;
   }
 
-  async exists(name: string): Promise<boolean> {
-    try {
-      await this.head(name);
-      return true;
-    } catch (err) {
-      if (isObjectNotFound(err)) return false;
-      throw err;
-    }
+  exists(name: string): Promise<boolean> {
+    return existsBy(() => this.head(name));
   }
 
   async attributes(name: string): Promise<ObjectAttributes> {
