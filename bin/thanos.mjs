@@ -1,8 +1,51 @@
 #!/usr/bin/env node
-// Entry point of the `thanos` binary: TypeScript runs through tsx's loader on Node >= 20.
-import { register } from 'tsx/esm/api';
-register();
-const { main } = await import('../host/main.ts');
+// Entry point of the `thanos` binary, for Node >= 20, Deno 2 and Bun.
+//
+// It runs the built artifact (dist/, `npm run build`: plain JavaScript, no TypeScript loader) when
+// that is up to date with the sources, and the TypeScript sources otherwise: through tsx's loader
+// on Node, natively on Deno and Bun. "Up to date" means no input listed in dist/.build.json is
+// newer than that stamp, so a checkout being edited never runs a stale build (and needs no rebuild
+// to try a change), while an installed package or image without sources always runs dist/.
+// THANOS_RUN_FROM=dist|sources forces one (dist: an error if there is no build).
+import * as fs from 'node:fs';
+
+const root = new URL('../', import.meta.url);
+const stampUrl = new URL('dist/.build.json', root);
+
+function distIsCurrent() {
+  let stamp;
+  try {
+    stamp = { mtime: fs.statSync(stampUrl).mtimeMs, inputs: JSON.parse(fs.readFileSync(stampUrl, 'utf8')).inputs };
+  } catch {
+    return false;
+  }
+  for (const rel of stamp.inputs ?? []) {
+    let m;
+    try { m = fs.statSync(new URL(rel, root)).mtimeMs; } catch { continue; } // no sources shipped: fine
+    if (m > stamp.mtime) return false;
+  }
+  return true;
+}
+
+const want = process.env.THANOS_RUN_FROM;
+if (want !== undefined && want !== 'dist' && want !== 'sources') {
+  process.stderr.write(`thanos: THANOS_RUN_FROM must be dist or sources (got ${JSON.stringify(want)})\n`);
+  process.exit(2);
+}
+if (want === 'dist' && !fs.existsSync(stampUrl)) {
+  process.stderr.write('thanos: THANOS_RUN_FROM=dist but there is no build (run npm run build)\n');
+  process.exit(2);
+}
+const fromDist = want === 'dist' || (want !== 'sources' && distIsCurrent());
+
+let main;
+if (fromDist) {
+  ({ main } = await import('../dist/host/main.js'));
+} else {
+  const nativeTs = typeof globalThis.Deno !== 'undefined' || typeof globalThis.Bun !== 'undefined';
+  if (!nativeTs) (await import('tsx/esm/api')).register();
+  ({ main } = await import('../host/main.ts'));
+}
 process.exitCode = await main(process.argv.slice(2));
 // main() has returned: everything should be closed. If a leaked handle keeps the process alive,
 // do not hang forever (the timer itself does not keep the process alive).

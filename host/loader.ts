@@ -11,6 +11,20 @@ export type PluginKind = 'component' | 'objstore';
 /** The repository root (module paths in registry.ts are relative to it). */
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+// Set to true by scripts/build.mjs (esbuild `define`) in the built artifact under dist/.
+declare const __THANOS_DIST__: boolean | undefined;
+/** Whether this process runs the built JavaScript (dist/) rather than the TypeScript sources. */
+export const RUNNING_DIST = typeof __THANOS_DIST__ !== 'undefined' && __THANOS_DIST__ === true;
+
+/**
+ * A built-in module path (registry.ts, relative to the repository root) -> the file to import:
+ * the source itself, or its build under dist/ when the host runs from dist/ (Node has no
+ * TypeScript loader there, and the plugin must share the host's module instances).
+ */
+export function builtinModuleFile(rel: string): string {
+  return RUNNING_DIST ? path.join(REPO_ROOT, 'dist', rel.replace(/\.ts$/, '.js')) : path.join(REPO_ROOT, rel);
+}
+
 /** A built-in whose module file does not exist yet. */
 export class NotImplementedError extends Error {
   constructor(readonly kind: PluginKind, readonly pluginName: string, readonly modulePath: string) {
@@ -66,7 +80,7 @@ export function validatePlugin(mod: Record<string, unknown>, kind: PluginKind, l
 export async function loadBuiltinComponent(name: string): Promise<ComponentPlugin> {
   const rel = BUILTIN_COMPONENTS[name];
   if (!rel) throw new PluginLoadError(`unknown component "${name}" (built-in: ${Object.keys(BUILTIN_COMPONENTS).join(', ')})`);
-  const file = path.join(REPO_ROOT, rel);
+  const file = builtinModuleFile(rel);
   const mod = await importFile(file, () => new NotImplementedError('component', name, rel));
   return validatePlugin(mod, 'component', rel) as ComponentPlugin;
 }
@@ -81,7 +95,7 @@ export async function loadBuiltinObjstore(type: string): Promise<ObjstorePlugin>
   if (!rel) {
     throw new PluginLoadError(`unknown object storage type "${type}" (supported: ${Object.keys(BUILTIN_OBJSTORES).join(', ')}; or name a plugin module with use: in plugins.yaml)`);
   }
-  const file = path.join(REPO_ROOT, rel);
+  const file = builtinModuleFile(rel);
   const mod = await importFile(file, () => new NotImplementedError('objstore', t, rel));
   return validatePlugin(mod, 'objstore', rel) as ObjstorePlugin;
 }

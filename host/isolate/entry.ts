@@ -6,9 +6,8 @@
 // Components: out-of-process components are not implemented yet, so `isolation: process` is refused;
 // a third-party component with no `isolation:` still runs inline (as before #22) with a warning,
 // and an explicit `isolation: inline` needs `trust: true` like an object store's.
-import * as path from 'node:path';
 import type { Logger, ObjstorePlugin } from '../../lib/sdk/mod.ts';
-import { loadUse, REPO_ROOT, resolveUseFile } from '../loader.ts';
+import { builtinModuleFile, loadUse, resolveUseFile } from '../loader.ts';
 import type { ComponentEntry, Manifest, ObjstoreEntry } from '../manifest.ts';
 import { BUILTIN_COMPONENTS, BUILTIN_OBJSTORES } from '../registry.ts';
 import { IsolationError, loadIsolatedObjstore } from './host.ts';
@@ -32,7 +31,7 @@ export async function loadObjstoreEntry(m: Manifest, e: ObjstoreEntry, log: Logg
     const plugin = (await loadUse(e.use, m.dir, 'objstore')).plugin;
     return { plugin, isolation: 'inline', checkConfig: async (c) => { plugin.parseConfig(c); } };
   }
-  const file = builtinRel ? path.join(REPO_ROOT, builtinRel) : resolveUseFile(e.use, m.dir);
+  const file = builtinRel ? builtinModuleFile(builtinRel) : resolveUseFile(e.use, m.dir);
   const iso = await loadIsolatedObjstore({
     file, label: e.use, grant: e.permissions, grantKey: `${e.key}.permissions`, grantBaseDir: m.dir, baseDir: m.dir, log: log.with({ objstore: e.id }),
   });

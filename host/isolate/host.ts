@@ -18,11 +18,11 @@ import { pathToFileURL } from 'node:url';
 import type { Bucket, IterOptions, ObjectAttributes } from '../../lib/objstore/bucket.ts';
 import { isObjectNotFound } from '../../lib/objstore/bucket.ts';
 import type { Capabilities, Logger, Metrics, Need, ObjstorePlugin, PermissionRequest, PluginManifest } from '../../lib/sdk/mod.ts';
-import { REPO_ROOT } from '../loader.ts';
+import { builtinModuleFile, REPO_ROOT } from '../loader.ts';
 import { splitNetEntry } from '../permissions.ts';
 import { Peer, type Incoming } from './wire.ts';
 
-const CHILD = path.join(REPO_ROOT, 'host/isolate/child.ts');
+const CHILD = builtinModuleFile('host/isolate/child.ts');
 
 /** The Deno binary: THANOS_DENO, else the npm package's (devDependency `deno`). */
 export function denoBinary(): string {
