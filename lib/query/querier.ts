@@ -7,7 +7,7 @@ import type { Queryable, SelectHints, SelectResult, SeriesData } from '../promql
 import {
   Aggr, PartialResponseStrategy,
   type AggrChunk, type Chunk, type LabelNamesRequest, type LabelNamesResponse, type LabelValuesRequest,
-  type LabelValuesResponse, type SeriesRequest, type SeriesResponse,
+  type LabelValuesResponse, type SeriesRequest, type SeriesResponse, type ShardInfo,
 } from '../proto/store.ts';
 import { compareLabels, labelsKey } from '../labels/mod.ts';
 import { dedupSeriesSet, splitReplicaLabels, type DedupAlgorithm, type Samples } from '../store/dedup.ts';
@@ -30,6 +30,8 @@ export interface QuerierOptions {
   /** Overall range of the query (mint/maxt of the querier); samples are trimmed to it. */
   mint?: number;
   maxt?: number;
+  /** The query API's shard_info (vertical sharding by the query-frontend): sent to the stores with every select. */
+  shardInfo?: ShardInfo;
   /** Limits concurrent selects (e.g. lib/query/gate.ts Gate). */
   selectGate?: { run<T>(f: () => Promise<T>, signal?: AbortSignal): Promise<T> };
 }
@@ -341,6 +343,7 @@ export class StoreQueryable implements Queryable {
         projectionInclude: false,
         seriesHashLabelName: '',
       },
+      shardInfo: this.opts.shardInfo,
       withoutReplicaLabels: this.dedupEnabled() ? [...this.opts.replicaLabels] : [],
       limit: 0,
       responseBatchSize: 0,

@@ -1,7 +1,7 @@
 // The query frontend's request path (Thanos pkg/queryfrontend/roundtrip.go): a fetch handler in
 // front of one downstream Prometheus-compatible query API.
 //   /api/v1/query_range: max-query-length check → step alignment → downsampled retries (max_source_resolution=auto)
-//                        → split by interval → results cache → retries → downstream
+//                        → split by interval → vertical sharding → results cache → retries → downstream
 //   /api/v1/labels, /api/v1/label/<n>/values, /api/v1/series: split by interval → results cache → retries
 //   /api/v1/query: retries; everything else: proxied as is.
 // Pieces of one request run at most max-query-parallelism at a time. A downstream 4xx is final and
@@ -20,6 +20,7 @@ import {
 import { ResultsCache, type ResultsCacheOps } from './results_cache.ts';
 import type { InstrumentedCache } from './cache.ts';
 import { formatGoDuration } from '../duration/mod.ts';
+import { CachedQueryAnalyzer, isShardable, shardInfos } from './shard.ts';
 
 export interface RangeConfig {
   splitIntervalMs: number;
@@ -62,6 +63,8 @@ export interface FrontendOptions {
   signal?: AbortSignal;
   /** Backoff between retries (ms) given the attempt number; tests shorten it. */
   backoffMs?: (attempt: number) => number;
+  /** --query-frontend.vertical-shards: shardable range queries are asked once per shard (0: off). */
+  verticalShards?: number;
 }
 
 /** Requests bodies above this are refused (Thanos: MaxBodySize 10 MiB). */
@@ -137,7 +140,8 @@ export function lowerStepCandidates(step: number): number[] {
 export function rangeCacheKey(r: RangeRequest): string {
   const current = r.splitInterval > 0 ? Math.floor(r.start / r.splitInterval) : 0;
   const replicas = [...r.replicaLabels].sort().join(',');
-  return `fe:${r.tenant}:${r.query}:${r.step}:${r.splitInterval}:${current}:${resolutionIndex(r.maxSourceResolution)}:-:${r.lookbackDelta}:${r.engine}:${r.partialResponse}:${replicas}:${r.analyze}`;
+  const shard = r.shardInfo ? `${r.shardInfo.totalShards}:${r.shardInfo.shardIndex}` : '-';
+  return `fe:${r.tenant}:${r.query}:${r.step}:${r.splitInterval}:${current}:${resolutionIndex(r.maxSourceResolution)}:${shard}:${r.lookbackDelta}:${r.engine}:${r.partialResponse}:${replicas}:${r.analyze}`;
 }
 
 /** Thanos's labels / series cache keys. */
@@ -169,7 +173,9 @@ export class QueryFrontend {
     retries?: ReturnType<Metrics['histogram']>;
     downsampled?: ReturnType<Metrics['counter']>;
     duration?: ReturnType<Metrics['histogram']>;
+    sharded?: ReturnType<Metrics['counter']>;
   } = {};
+  private readonly analyzer = new CachedQueryAnalyzer();
 
   constructor(private readonly o: FrontendOptions) {
     this.downstream = o.downstreamUrl.replace(/\/+$/, '');
@@ -184,6 +190,10 @@ export class QueryFrontend {
       this.m.retries = mt.histogram('cortex_query_frontend_retries', 'Number of times a request is retried.', ['tripperware'], [0, 1, 2, 3, 4, 5]);
       this.m.duration = mt.histogram('cortex_frontend_query_range_duration_seconds', 'Total time spent in seconds doing query range requests.', ['method', 'status_code', 'tripperware'], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
       this.m.downsampled = mt.counter('thanos_frontend_downsampled_extra_queries_total', 'Total number of additional queries for downsampled data', ['tripperware']);
+      if ((o.verticalShards ?? 0) > 0) {
+        this.m.sharded = mt.counter('thanos_frontend_sharding_middleware_queries_total', 'Total number of queries analyzed by the sharding middleware', ['shardable', 'tripperware']);
+        for (const shardable of ['true', 'false']) this.m.sharded.inc({ shardable, tripperware: 'query_range' }, 0);
+      }
     }
     if (o.range.cache) {
       const ops: ResultsCacheOps<RangeRequest, MatrixResponse> = {
@@ -333,7 +343,21 @@ export class QueryFrontend {
     const interval = this.o.range.splitIntervalMs;
     const pieces = interval > 0 ? splitRangeRequest(r, interval) : [{ ...r, query: evaluateAtModifiers(r.query, r.start, r.end) }];
     this.m.split?.inc({ tripperware: 'query_range' }, pieces.length);
-    return this.timed('split_by_interval', 'query_range', async () => mergeMatrix(await inParallel(pieces, this.o.range.maxQueryParallelism, (p) => this.cachedRange(p))));
+    return this.timed('split_by_interval', 'query_range', async () => mergeMatrix(await inParallel(pieces, this.o.range.maxQueryParallelism, (p) => this.shardedRange(p))));
+  }
+
+  /** Thanos's PromQLShardingMiddleware: a shardable query is asked once per shard, the disjoint answers merged. */
+  private async shardedRange(p: RangeRequest): Promise<MatrixResponse> {
+    const shards = this.o.verticalShards ?? 0;
+    if (shards <= 0) return this.cachedRange(p);
+    const a = this.analyzer.analyze(p.query);
+    if (!isShardable(a)) {
+      this.m.sharded?.inc({ shardable: 'false', tripperware: 'query_range' });
+      return this.cachedRange(p);
+    }
+    this.m.sharded?.inc({ shardable: 'true', tripperware: 'query_range' });
+    const answers = await inParallel(shardInfos(a, shards), this.o.range.maxQueryParallelism, (shardInfo) => this.cachedRange({ ...p, shardInfo }));
+    return mergeMatrix(answers);
   }
 
   private cachedRange(p: RangeRequest): Promise<MatrixResponse> {

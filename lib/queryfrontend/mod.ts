@@ -6,3 +6,4 @@ export { alignToStep, nextIntervalBoundary, splitRangeRequest, splitLabelsReques
 export { decodeRangeRequest, decodeLabelsRequest, encodeRangeRequest, encodeLabelsRequest, type RangeRequest, type LabelsRequest } from './request.ts';
 export { decodeMatrix, mergeMatrix, extractMatrix, encodeResponse, type MatrixResponse } from './response.ts';
 export { ResultsCache } from './results_cache.ts';
+export { analyzeQuery, isShardable, shardInfos, CachedQueryAnalyzer, type QueryAnalysis } from './shard.ts';

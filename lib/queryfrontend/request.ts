@@ -2,6 +2,7 @@
 // query-frontend codecs decode them (pkg/queryfrontend/queryrange_codec.go, labels_codec.go), and
 // encoded again for the downstream querier (always a POST form, as Thanos sends them).
 import { ParamError, parseApiDuration, parseGoBool, parseTime, formatTimestamp, MIN_TIME_MS, MAX_TIME_MS } from '../query/format.ts';
+import { encodeShardInfoJson, parseShardInfoJson, type ShardInfo } from '../store/shard.ts';
 
 export { ParamError };
 
@@ -40,6 +41,8 @@ export interface RangeRequest extends Common {
   engine: string;
   analyze: boolean;
   stats: string;
+  /** shard_info: the vertical shard this request asks for (set by the sharding stage, or by the client). */
+  shardInfo?: ShardInfo;
 }
 
 export interface LabelsRequest extends Common {
@@ -133,6 +136,15 @@ export function decodeRangeRequest(p: URLSearchParams, c: DecodeContext, partial
     if (maxSourceResolution < 0) throw new ParamError('negative max_source_resolution is not accepted. Try a positive integer');
   }
   const lb = p.get('lookback_delta');
+  let shardInfo: ShardInfo | undefined;
+  const si = p.get('shard_info');
+  if (si) {
+    try {
+      shardInfo = parseShardInfoJson(si);
+    } catch (e) {
+      throw new ParamError(`could not unmarshal parameter shard_info: ${(e as Error).message}`);
+    }
+  }
   return {
     ...common(p, c, partialDefault, start, end),
     kind: 'range',
@@ -146,6 +158,7 @@ export function decodeRangeRequest(p: URLSearchParams, c: DecodeContext, partial
     engine: p.get('engine') ?? '',
     analyze: boolParam(p, 'analyze', false),
     stats: p.get('stats') ?? '',
+    shardInfo,
   };
 }
 
@@ -194,6 +207,7 @@ export function encodeRangeRequest(r: RangeRequest): URLSearchParams {
   else if (r.maxSourceResolution !== 0) p.set('max_source_resolution', String(r.maxSourceResolution / 1000));
   for (const m of r.storeMatchers) p.append('storeMatch[]', m);
   if (r.lookbackDelta > 0) p.set('lookback_delta', String(r.lookbackDelta / 1000));
+  if (r.shardInfo) p.set('shard_info', encodeShardInfoJson(r.shardInfo));
   return p;
 }
 

@@ -317,7 +317,7 @@ export class Receiver {
       labelSets: sets,
       store: {
         minTime: empty ? MAX_TIME : mint, maxTime: empty ? MIN_TIME : MAX_TIME,
-        supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: infos,
+        supportsSharding: true, supportsWithoutReplicaLabels: true, tsdbInfos: infos,
       },
     };
   }

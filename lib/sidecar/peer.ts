@@ -93,7 +93,7 @@ export class PromPeer {
       componentType: 'sidecar',
       labelSets,
       store: {
-        minTime, maxTime: MAX_TIME, supportsSharding: false, supportsWithoutReplicaLabels: true,
+        minTime, maxTime: MAX_TIME, supportsSharding: true, supportsWithoutReplicaLabels: true,
         tsdbInfos: labelSets.map((labels) => ({ labels, minTime, maxTime: MAX_TIME })),
       },
       // As Thanos's sidecar: the Metadata, Targets, Rules and Exemplars APIs are served from Prometheus's HTTP API.

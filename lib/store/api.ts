@@ -38,6 +38,8 @@ export interface StoreTarget {
   labelSets: ReadonlyArray<ReadonlyArray<{ name: string; value: string }>>;
   /** Whether the store honours without_replica_labels (Info store.supports_without_replica_labels). */
   supportsWithoutReplicaLabels?: boolean;
+  /** Whether the store applies shard_info itself (Info store.supports_sharding); when not, the proxy does. */
+  supportsSharding?: boolean;
 }
 
 /** Something that also answers Info (our gRPC client does). */

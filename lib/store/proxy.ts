@@ -7,9 +7,10 @@ import { GrpcError, GrpcStatus } from '../sdk/mod.ts';
 import { compareLabels, compareStrings, compileMatcher, labelsEqual, MatcherError, type CompiledMatcher, type Matcher } from '../labels/mod.ts';
 import {
   effectiveStrategy, PartialResponseStrategy, type LabelNamesRequest, type LabelNamesResponse, type LabelValuesRequest,
-  type LabelValuesResponse, type Series, type SeriesRequest, type SeriesResponse,
+  type LabelValuesResponse, type Series, type SeriesRequest, type SeriesResponse, type ShardInfo,
 } from '../proto/store.ts';
 import type { StoreServer, StoreTarget } from './api.ts';
+import { shardMatcher } from './shard.ts';
 import { mergeChunkLists, mergeSortedBatches } from './merge.ts';
 
 export interface ProxyOptions {
@@ -119,7 +120,9 @@ export class ProxyStore implements StoreServer {
     const { ctl, signal: reqSignal } = child(signal);
     const warnings: string[] = [];
     const inputs = targets.map((t) => {
-      const src = this.storeSeries(t, req, reqSignal, strategy, warnings);
+      let src = this.storeSeries(t, req, reqSignal, strategy, warnings);
+      // Thanos's proxy applies shard_info itself for a store that does not advertise supports_sharding.
+      if (req.shardInfo && t.supportsSharding !== true) src = shardBatches(src, req.shardInfo);
       // A store that cannot drop replica labels itself (older Thanos) streams in the wrong order for
       // the merge: its response is buffered, stripped and re-sorted here, as Thanos's eager response set does.
       return req.withoutReplicaLabels.length > 0 && t.supportsWithoutReplicaLabels === false ? stripAndSort(src, req.withoutReplicaLabels) : src;
@@ -251,5 +254,14 @@ export class ProxyStore implements StoreServer {
     let values = [...set].sort(compareStrings);
     if (req.limit > 0 && values.length > req.limit) values = values.slice(0, req.limit);
     return { values, warnings };
+  }
+}
+
+async function* shardBatches(src: AsyncIterable<readonly Series[]>, info: ShardInfo): AsyncGenerator<readonly Series[]> {
+  const matches = shardMatcher(info);
+  if (!matches) return yield* src;
+  for await (const b of src) {
+    const kept = b.filter((s) => matches(s.labels));
+    if (kept.length > 0) yield kept;
   }
 }

@@ -13,6 +13,7 @@ import {
 import { ProtobufError } from '../proto/wire.ts';
 import type { StoreServer } from './api.ts';
 import { compileMatchers } from './proxy.ts';
+import { filterShard } from './shard.ts';
 
 /** Maps errors a handler may throw to gRPC statuses: bad input -> InvalidArgument. */
 export function toGrpcError(e: unknown): unknown {
@@ -81,7 +82,8 @@ export async function* batchSeries(src: AsyncIterable<SeriesResponse>, batchSize
 async function* seriesStream(server: StoreServer, req: SeriesRequest, signal: AbortSignal): AsyncGenerator<SeriesResponse> {
   try {
     compileMatchers(req.matchers);
-    yield* batchSeries(server.series(req, signal), req.responseBatchSize);
+    // shard_info (vertical query sharding) is applied here, for every store served over gRPC
+    yield* batchSeries(filterShard(server.series(req, signal), req.shardInfo), req.responseBatchSize);
   } catch (e) {
     throw toGrpcError(e);
   }

@@ -293,13 +293,13 @@ function run(args: string[]): Promise<{ code: number; out: string }> {
 test('unknown and unimplemented flags and cache types are refused by name', async () => {
   const [unknown, shards, redis] = await Promise.all([
     run(['--query-range.bogus=1']),
-    run(['--query-frontend.vertical-shards=4']),
+    run(['--query-range.horizontal-shards=4']),
     run(['--http-address=127.0.0.1:0', '--query-range.response-cache-config=type: REDIS\nconfig:\n  addr: 127.0.0.1:6379\n']),
   ]);
   assert.is(unknown.code, 2, unknown.out);
   assert.match(unknown.out, /unknown flag --query-range.bogus/);
   assert.is(shards.code, 2, shards.out);
-  assert.match(shards.out, /--query-frontend.vertical-shards=4 is not implemented yet/);
+  assert.match(shards.out, /--query-range.horizontal-shards=4 is not implemented yet/);
   // Config errors surface when the component starts (the host parses config there): exit 1.
   assert.is.not(redis.code, 0, redis.out);
   assert.match(redis.out, /REDIS is not implemented yet/);

@@ -103,7 +103,7 @@ export function storeGatewayComponent(o: StoreGatewayOptions): StoreComponent {
       return {
         componentType: 'store',
         labelSets: store.labelSets(),
-        store: { minTime: tr.minTime, maxTime: tr.maxTime, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: store.tsdbInfos() },
+        store: { minTime: tr.minTime, maxTime: tr.maxTime, supportsSharding: true, supportsWithoutReplicaLabels: true, tsdbInfos: store.tsdbInfos() },
       };
     },
     fetch: storeHttp(store, { webDisable: o.webDisable, bucket: o.bucket, disableAdminOperations: o.disableAdminOperations }),

@@ -37,6 +37,8 @@ export interface QueryFrontendConfig {
   compressResponses: boolean;
   logQueriesLongerThanMs: number;
   forwardHeaders: string[];
+  /** --query-frontend.vertical-shards (0: off). */
+  verticalShards: number;
 }
 
 export const queryFrontendFlags: FlagSpec[] = [
@@ -78,8 +80,8 @@ export const queryFrontendFlags: FlagSpec[] = [
   { name: 'query-frontend.tenant-header', key: 'tenantHeader', type: 'string', default: 'THANOS-TENANT', help: 'HTTP header to determine tenant.', refused: NOT_YET('the tenant is read from THANOS-TENANT'), accept: ['THANOS-TENANT'] },
   { name: 'query-frontend.default-tenant-id', key: 'defaultTenantId', type: 'string', default: 'default-tenant', help: 'Default tenant ID to use if tenant header is not present.', refused: NOT_YET('the tenant is passed on as the client sent it'), accept: ['default-tenant'] },
   { name: 'query-frontend.tenant-certificate-field', key: 'tenantCertificateField', type: 'string', default: '', help: 'Use TLS client\'s certificate field to determine tenant for requests.', refused: NOT_YET('no TLS'), accept: [''] },
-  // Vertical sharding needs the querier to select one shard of the series (Thanos's shard_info); ours cannot yet.
-  { name: 'query-frontend.vertical-shards', key: 'verticalShards', type: 'int', help: 'Number of shards to use when distributing shardable PromQL queries.', refused: NOT_YET('vertical sharding needs shard_info support in the querier'), accept: [0, 1] },
+  // As upstream: no default (0); 0 or less leaves sharding off.
+  { name: 'query-frontend.vertical-shards', key: 'verticalShards', type: 'int', default: 0, help: 'Number of shards to use when distributing shardable PromQL queries. For more details, you can refer to the Vertical query sharding proposal: https://thanos.io/tip/proposals-accepted/202205-vertical-query-sharding.md' },
   { name: 'query-frontend.slow-query-logs-user-header', key: 'slowQueryLogsUserHeader', type: 'string', default: '', help: 'Set the value of the field remote_user in the slow query logs to the value of the given HTTP header.', refused: NOT_YET('slow query logs carry no remote_user'), accept: [''] },
   { name: 'enable-auto-gomemlimit', key: 'enableAutoGomemlimit', type: 'bool', default: false, help: 'Enable go runtime to automatically limit memory consumption.', refused: NOT_YET('a Go runtime setting'), accept: [false] },
   { name: 'auto-gomemlimit.ratio', key: 'autoGomemlimitRatio', type: 'float', default: 0.9, help: 'The ratio of reserved GOMEMLIMIT memory to the detected maximum container or system memory.', refused: NOT_YET('a Go runtime setting'), accept: [0.9] },
@@ -162,6 +164,7 @@ export function parseQueryFrontendConfig(input: unknown): QueryFrontendConfig {
     compressResponses: bool(r, 'compressResponses', false),
     logQueriesLongerThanMs,
     forwardHeaders: strings(r, 'forwardHeaders'),
+    verticalShards: Math.max(0, int(r, 'verticalShards', 0, Number.MIN_SAFE_INTEGER)),
   };
   if ((responseCacheConfig || responseCacheConfigFile) && cfg.splitIntervalMs <= 0) {
     throw new ConfigError('queryRangeSplitInterval', 'split queries or split threshold interval should be greater than 0 when caching is enabled');

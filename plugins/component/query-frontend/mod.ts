@@ -51,6 +51,7 @@ export async function createQueryFrontend(ctx: ComponentContext, cfg: QueryFront
     compressResponses: cfg.compressResponses,
     logQueriesLongerThanMs: cfg.logQueriesLongerThanMs,
     disableCors: cfg.disableCors,
+    verticalShards: cfg.verticalShards,
     fetch: (input, init) => ctx.fetch(input, init),
     log, metrics: ctx.metrics, signal: stop.signal,
   });

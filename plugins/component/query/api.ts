@@ -19,7 +19,8 @@ import type { ExemplarData, ExemplarsRequest } from '../../../lib/proto/exemplar
 import { prettify } from '../../../lib/promql/format.ts';
 import type { MetadataMap, MetricMetadataRequest } from '../../../lib/proto/metadata.ts';
 import { TargetsState, type TargetDiscovery, type TargetsRequest } from '../../../lib/proto/targets.ts';
-import { PartialResponseStrategy } from '../../../lib/proto/store.ts';
+import { PartialResponseStrategy, type ShardInfo } from '../../../lib/proto/store.ts';
+import { parseShardInfoJson } from '../../../lib/store/shard.ts';
 import type { StoreQueryable } from '../../../lib/query/querier.ts';
 import type { Labels } from '../../../lib/labels/mod.ts';
 import { enforceExprTenancy, enforceMatcherSets, TenantError, tenantFromHeaders } from '../../../lib/query/tenancy.ts';
@@ -48,6 +49,8 @@ export interface QueryableParams {
   maxt?: number;
   /** The request's tenant (sent to the stores as THANOS-TENANT, as Thanos's proxy does); absent: none sent. */
   tenant?: string;
+  /** shard_info (JSON storepb.ShardInfo, sent by the query-frontend's vertical sharding). */
+  shardInfo?: ShardInfo;
 }
 
 /** Thanos's --query.tenant-header, --query.default-tenant-id, --query.enforce-tenancy, --query.tenant-label-name. */
@@ -350,7 +353,16 @@ export function createApi(deps: ApiDeps): Hono {
     }
     if (maxResolutionMs < 0) throw new ApiError('bad_data', "negative 'max_source_resolution' is not accepted. Try a positive integer");
     const partialResponse = boolParam(p, 'partial_response', deps.partialResponse);
-    return { dedup, replicaLabels, storeMatchers, maxResolutionMs: Math.floor(maxResolutionMs), partialResponse };
+    let shardInfo: ShardInfo | undefined;
+    const si = p.get('shard_info');
+    if (si !== '') {
+      try {
+        shardInfo = parseShardInfoJson(si);
+      } catch (e) {
+        throw new ApiError('bad_data', `could not unmarshal parameter shard_info: ${(e as Error).message}`);
+      }
+    }
+    return { dedup, replicaLabels, storeMatchers, maxResolutionMs: Math.floor(maxResolutionMs), partialResponse, shardInfo };
   };
 
   const lookbackFor = (p: Params, maxResolutionMs: number): number => {

@@ -107,6 +107,7 @@ function targetOf(st: EndpointState, tenant?: string): StoreTarget {
     maxTime: s.maxTime,
     labelSets: st.info!.labelSets,
     supportsWithoutReplicaLabels: s.supportsWithoutReplicaLabels,
+    supportsSharding: s.supportsSharding,
   };
 }
 
@@ -228,7 +229,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     // One select gate per query (--query.max-concurrent-select).
     return new StoreQueryable(store, ctx.core, {
       dedup: p.dedup, replicaLabels: p.replicaLabels, dedupAlgorithm: cfg.dedupAlgorithm, maxResolutionMs: p.maxResolutionMs,
-      partialResponse: p.partialResponse, mint: p.mint, maxt: p.maxt, selectGate: new Gate(cfg.maxConcurrentSelect, selectGateMetrics),
+      partialResponse: p.partialResponse, mint: p.mint, maxt: p.maxt, shardInfo: p.shardInfo, selectGate: new Gate(cfg.maxConcurrentSelect, selectGateMetrics),
     });
   };
 
@@ -322,7 +323,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
       componentType: 'query',
       labelSets,
       // The proxy passes without_replica_labels on; it is honoured only if every store honours it.
-      store: { minTime, maxTime, supportsSharding: false, supportsWithoutReplicaLabels: stores.length > 0 && stores.every((st) => st.info!.store!.supportsWithoutReplicaLabels) },
+      store: { minTime, maxTime, supportsSharding: true, supportsWithoutReplicaLabels: stores.length > 0 && stores.every((st) => st.info!.store!.supportsWithoutReplicaLabels) },
       query: {},
       // As Thanos's querier: the Metadata and Targets APIs are served (fanned out) over gRPC too.
       metricMetadata: {},

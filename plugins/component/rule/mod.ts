@@ -265,7 +265,7 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
       return {
         componentType: 'rule',
         labelSets,
-        store: { minTime, maxTime: MAX_TIME, supportsSharding: false, supportsWithoutReplicaLabels: true, tsdbInfos: labelSets.map((labels) => ({ labels, minTime, maxTime: MAX_TIME })) },
+        store: { minTime, maxTime: MAX_TIME, supportsSharding: true, supportsWithoutReplicaLabels: true, tsdbInfos: labelSets.map((labels) => ({ labels, minTime, maxTime: MAX_TIME })) },
         rules: {},
       };
     },
