@@ -8,31 +8,19 @@
 // to try a change), while an installed package or image without sources always runs dist/.
 // THANOS_RUN_FROM=dist|sources forces one (dist: an error if there is no build).
 import * as fs from 'node:fs';
+import { distIsCurrent, STAMP_URL } from './dist.mjs';
 
-const root = new URL('../', import.meta.url);
-const stampUrl = new URL('dist/.build.json', root);
-
-function distIsCurrent() {
-  let stamp;
-  try {
-    stamp = { mtime: fs.statSync(stampUrl).mtimeMs, inputs: JSON.parse(fs.readFileSync(stampUrl, 'utf8')).inputs };
-  } catch {
-    return false;
-  }
-  for (const rel of stamp.inputs ?? []) {
-    let m;
-    try { m = fs.statSync(new URL(rel, root)).mtimeMs; } catch { continue; } // no sources shipped: fine
-    if (m > stamp.mtime) return false;
-  }
-  return true;
+/** An environment variable, or undefined where reading it is not permitted (Deno without --allow-env). */
+function envVar(name) {
+  try { return process.env[name]; } catch { return undefined; }
 }
 
-const want = process.env.THANOS_RUN_FROM;
+const want = envVar('THANOS_RUN_FROM');
 if (want !== undefined && want !== 'dist' && want !== 'sources') {
   process.stderr.write(`thanos: THANOS_RUN_FROM must be dist or sources (got ${JSON.stringify(want)})\n`);
   process.exit(2);
 }
-if (want === 'dist' && !fs.existsSync(stampUrl)) {
+if (want === 'dist' && !fs.existsSync(STAMP_URL)) {
   process.stderr.write('thanos: THANOS_RUN_FROM=dist but there is no build (run npm run build)\n');
   process.exit(2);
 }

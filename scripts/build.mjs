@@ -20,9 +20,10 @@ import * as esbuild from 'esbuild';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { distIsCurrent } from '../bin/dist.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const OUT = path.join(ROOT, 'dist');
+const DIST = path.join(ROOT, 'dist');
 const SOURCE_DIRS = ['host', 'lib', 'plugins'];
 
 function listSources(dir) {
@@ -52,12 +53,14 @@ function sourceUrlExpr(rel) {
 export async function build({ log = true } = {}) {
   const started = Date.now();
   const sources = SOURCE_DIRS.flatMap(listSources).sort();
-  fs.rmSync(OUT, { recursive: true, force: true });
+  // Built beside dist/ and swapped in with renames, so a process starting meanwhile (or a second
+  // build: test files build on demand, two at a time) never sees a half-written dist/.
+  const out = `${DIST}.tmp-${process.pid}-${Date.now()}`;
   const result = await esbuild.build({
     absWorkingDir: ROOT,
     entryPoints: sources,
     outbase: '.',
-    outdir: 'dist',
+    outdir: out,
     bundle: false,
     format: 'esm',
     platform: 'node',
@@ -93,8 +96,17 @@ export async function build({ log = true } = {}) {
     files++;
   }
   // The stamp bin/thanos.mjs compares the sources against (written last: a half-written dist/ has none).
-  fs.writeFileSync(path.join(OUT, '.build.json'), JSON.stringify({ builtAt: new Date().toISOString(), esbuild: esbuild.version, inputs: sources }, null, 1) + '\n');
+  fs.writeFileSync(path.join(out, '.build.json'), JSON.stringify({ builtAt: new Date().toISOString(), esbuild: esbuild.version, inputs: sources }, null, 1) + '\n');
+  const old = `${DIST}.old-${process.pid}-${Date.now()}`;
+  try { fs.renameSync(DIST, old); } catch (err) { if (err.code !== 'ENOENT') throw err; }
+  fs.renameSync(out, DIST);
+  fs.rmSync(old, { recursive: true, force: true });
   if (log) console.log(`dist/: ${sources.length} modules -> ${files} files with esbuild ${esbuild.version} in ${Date.now() - started} ms`);
+}
+
+/** Builds dist/ unless it is current (tests that run the artifact call this). */
+export async function ensureBuilt() {
+  if (!distIsCurrent()) await build({ log: false });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

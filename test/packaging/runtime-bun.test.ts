@@ -1,0 +1,4 @@
+// The built artifact under Bun (see runtimes.ts).
+import { runtimeSuite } from './runtimes.ts';
+
+runtimeSuite('bun');

@@ -1,0 +1,4 @@
+// The built artifact under Deno 2, with permission flags generated from the manifest (see runtimes.ts).
+import { runtimeSuite } from './runtimes.ts';
+
+runtimeSuite('deno');

@@ -1,0 +1,4 @@
+// The built artifact under Node (see runtimes.ts).
+import { runtimeSuite } from './runtimes.ts';
+
+runtimeSuite('node');
