@@ -114,11 +114,14 @@ test('flags: Thanos defaults, unimplemented ones refused by name', () => {
   assert.is(cfg.maxFreshnessMs, MIN);
   assert.is(cfg.labelsDefaultTimeRangeMs, DAY);
   assert.ok(cfg.alignRangeWithStep && cfg.requestDownsampled && cfg.partialResponse);
-  assert.throws(() => parseFlags(['--query-frontend.vertical-shards=2'], queryFrontendFlags), /--query-frontend.vertical-shards=2 is not implemented yet/);
+  assert.throws(() => parseFlags(['--query-range.horizontal-shards=2'], queryFrontendFlags), /--query-range.horizontal-shards=2 is not implemented yet/);
+  assert.is(parseQueryFrontendConfig(parseFlags(['--query-frontend.vertical-shards=2'], queryFrontendFlags).values).verticalShards, 2);
+  assert.is(cfg.verticalShards, 0, 'vertical sharding off by default');
+  assert.is(parseQueryFrontendConfig({ verticalShards: -1 }).verticalShards, 0, 'as upstream: <= 0 is off');
   assert.throws(() => parseFlags(['--query-frontend.downstream-tripper-config-file=x.yaml'], queryFrontendFlags), /downstream-tripper-config-file="x.yaml" is not implemented yet/);
   assert.throws(() => parseFlags(['--grpc-address=0.0.0.0:1'], queryFrontendFlags), /not a flag of thanos query-frontend/);
   assert.throws(() => parseFlags(['--query-range.nope=1'], queryFrontendFlags), /unknown flag --query-range.nope/);
-  assert.throws(() => parseQueryFrontendConfig({ verticalShards: 3 }), /vertical-shards=3 is not implemented yet/);
+  assert.throws(() => parseQueryFrontendConfig({ verticalShards: 'x' }), /verticalShards/);
   assert.throws(() => parseQueryFrontendConfig({ nope: 1 }), /nope: unknown key/);
   assert.throws(() => parseQueryFrontendConfig({ cacheCompressionType: 'lz4' }), /unsupported compression type: lz4/);
   assert.throws(() => parseQueryFrontendConfig({ queryRangeSplitInterval: '0', queryRangeResponseCacheConfig: 'type: IN-MEMORY\nconfig: {max_size_items: 5}' }), /should be greater than 0 when caching is enabled/);

@@ -98,7 +98,7 @@ export const queryFlags: FlagSpec[] = [
   { name: 'web.external-prefix', key: 'webExternalPrefix', type: 'string', default: '', help: 'Static prefix for all HTML links and redirect URLs in the UI query web interface.' },
   // Thanos flags of which only the values that ask for what this querier does are accepted.
   { name: 'query.promql-engine', key: 'promqlEngine', type: 'string', default: 'prometheus', help: 'PromQL engine to use: prometheus or thanos (both run our engine, which follows Prometheus\'s semantics).' },
-  { name: 'query.mode', key: 'queryMode', type: 'string', default: 'local', help: 'PromQL query mode.', refused: NOT_YET('distributed mode'), accept: ['local'] },
+  { name: 'query.mode', key: 'queryMode', type: 'string', default: 'local', help: 'PromQL query mode. One of: local, distributed.', refused: NOT_YET('distributed mode: no pushdown of sub-queries to remote engines over the Query API; a querier can still be an --endpoint of another querier, as a StoreAPI'), accept: ['local'] },
   // Thanos's grpcClientConfig: TLS to every endpoint (lib/net/grpctls.ts; the host dials with host/server/tls.ts).
   { name: 'grpc-client-tls-secure', key: 'grpcClientTlsSecure', type: 'bool', default: false, help: 'Deprecated after v0.43.0: Use TLS when talking to the gRPC server' },
   { name: 'grpc-client-tls-skip-verify', key: 'grpcClientTlsSkipVerify', type: 'bool', default: false, help: 'Deprecated after v0.43.0: Disable TLS certificate verification i.e self signed, signed by fake CA' },
