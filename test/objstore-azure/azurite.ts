@@ -36,21 +36,29 @@ async function waitPort(port: number, child: ChildProcess, log: () => string): P
   }
 }
 
-export async function startAzurite(): Promise<Azurite> {
+/**
+ * tls: serve HTTPS with this certificate; oauth: also accept Azure AD bearer tokens (azurite's
+ * `--oauth basic`: it checks the token's issuer, audience and lifetime, not its signature; azurite
+ * accepts OAuth only over HTTPS).
+ */
+export async function startAzurite(o: { tls?: { cert: string; key: string }; oauth?: boolean } = {}): Promise<Azurite> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'azurite-'));
   const main = createRequire(import.meta.url).resolve('azurite/dist/src/blob/main.js');
-  const child = spawn(process.execPath, [main, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', dir, '--skipApiVersionCheck', '--loose', '--disableTelemetry', '--silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [main, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', dir, '--skipApiVersionCheck', '--loose', '--disableTelemetry', '--silent'];
+  if (o.tls) args.push('--cert', o.tls.cert, '--key', o.tls.key);
+  if (o.oauth) args.push('--oauth', 'basic');
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => { out = (out + d).slice(-4000); });
   child.stderr!.on('data', (d) => { out = (out + d).slice(-4000); });
   await waitPort(port, child, () => out);
-  const blobEndpoint = `http://127.0.0.1:${port}/${ACCOUNT}`;
+  const blobEndpoint = `${o.tls ? 'https' : 'http'}://127.0.0.1:${port}/${ACCOUNT}`;
   return {
     port,
     hostPort: `127.0.0.1:${port}`,
     blobEndpoint,
-    connectionString: (key = KEY) => `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${key};BlobEndpoint=${blobEndpoint};`,
+    connectionString: (key = KEY) => `DefaultEndpointsProtocol=${o.tls ? 'https' : 'http'};AccountName=${ACCOUNT};AccountKey=${key};BlobEndpoint=${blobEndpoint};`,
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');

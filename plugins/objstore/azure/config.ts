@@ -1,6 +1,9 @@
 // The AZURE config block of Thanos's objstore YAML (thanos-io/objstore providers/azure), parsed
 // strictly with Thanos's names and defaults (endpoint blob.core.windows.net; max_retries, when set,
 // fills pipeline_config.max_tries and reader_config.max_retry_requests that are left at 0).
+// Credentials, in Thanos's order: storage_connection_string, storage_account_key, the service
+// principal az_tenant_id + client_id + client_secret, user_assigned_id (a user-assigned managed
+// identity), else Azure's default chain (credential.ts).
 import { ConfigError } from '../../../lib/sdk/mod.ts';
 import { duration, int, join, mapping, str } from '../../../lib/config/fields.ts';
 import { parseHttpConfig, type HttpConfig } from '../../../lib/objstore/kit/mod.ts';
@@ -64,6 +67,16 @@ export function parseAzureConfig(raw: unknown, path = ''): AzureConfig {
   // Thanos's validate(), one error per field.
   if (cfg.userAssignedId && cfg.storageAccountKey) throw new ConfigError(join(path, 'user_assigned_id'), 'cannot be set when using storage_account_key authentication');
   if (cfg.userAssignedId && cfg.storageConnectionString) throw new ConfigError(join(path, 'user_assigned_id'), 'cannot be set when using storage_connection_string authentication');
+  if (cfg.userAssignedId && cfg.clientId) throw new ConfigError(join(path, 'user_assigned_id'), 'cannot be set when using client_id authentication');
+  const servicePrincipal = { az_tenant_id: cfg.tenantId, client_id: cfg.clientId, client_secret: cfg.clientSecret };
+  const missing = Object.entries(servicePrincipal).filter(([, v]) => v === '').map(([k]) => k);
+  if (missing.length > 0 && missing.length < 3) throw new ConfigError(join(path, missing[0]!), 'az_tenant_id, client_id, and client_secret must be set together');
+  // Thanos would silently prefer the shared key / connection string over a service principal
+  // also given; we refuse the ambiguous pair instead of ignoring one of them.
+  if (missing.length === 0 && (cfg.storageAccountKey || cfg.storageConnectionString)) {
+    const other = cfg.storageAccountKey ? 'storage_account_key' : 'storage_connection_string';
+    throw new ConfigError(join(path, 'client_secret'), `cannot be set when using ${other} authentication`);
+  }
   if (cfg.storageAccountKey && cfg.storageConnectionString) throw new ConfigError(join(path, 'storage_connection_string'), 'storage_account_key and storage_connection_string cannot both be set');
   if (cfg.storageAccount === '') throw new ConfigError(join(path, 'storage_account'), 'storage_account_name is required but not configured');
   if (cfg.container === '') throw new ConfigError(join(path, 'container'), 'no container specified');

@@ -5,10 +5,16 @@
 // UploadStream settings) and a block list; reads are ranged downloads retried
 // reader_config.max_retry_requests times; the container is created if missing (as Thanos does).
 //
+// Credentials: storage_connection_string, storage_account_key, else an Azure AD token
+// (credential.ts: service principal, user-assigned or system-assigned managed identity, workload
+// identity), sent as `Authorization: Bearer` (the blob endpoint must then be https).
+//
 // Permissions it asks for (the operator's grant narrows them):
-//   net: https://<storage_account>.<endpoint> (or the connection string's BlobEndpoint)
-//   env: { env: NAME } secrets in the config (resolved by the host)
-//   read: http_config.tls_config's ca_file, cert_file, key_file
+//   net: https://<storage_account>.<endpoint> (or the connection string's BlobEndpoint); for Azure AD
+//        the authority host (login.microsoftonline.com) or the managed-identity endpoint (169.254.169.254:80)
+//   env: { env: NAME } secrets in the config (resolved by the host); the AZURE_* and managed-identity
+//        variables of Azure's default credential chain
+//   read: http_config.tls_config's ca_file, cert_file, key_file; AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_CERTIFICATE_PATH
 import { definePlugin, type Capabilities, type Logger } from '../../../lib/sdk/mod.ts';
 import { ObjectNotFoundError, existsBy, type Bucket, type IterOptions, type ObjectAttributes } from '../../../lib/objstore/bucket.ts';
 import { checkObjectName, checkRangeArgs, emptyStream, normalizeDir } from '../../../lib/objstore/util.ts';
@@ -16,6 +22,7 @@ import { NetworkError, describeNetErr, isPermissionDenied, sdkFetch, streamParts
 import { nodeToWebStream, pipelineHttpClient } from '../../../lib/objstore/kit/pipelinehttp.ts';
 import type { ContainerClient } from '@azure/storage-blob';
 import { parseAzureConfig, type AzureConfig } from './config.ts';
+import { azureTokenCredential, isTokenError, permissionDeniedIn, type AzureTokenCredential } from './credential.ts';
 
 export type { AzureConfig } from './config.ts';
 
@@ -27,8 +34,8 @@ type Sdk = typeof import('@azure/storage-blob');
 
 /** An error answer from Azure Blob Storage. */
 export class AzureError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, op: string, resource: string) {
-    super(`azure ${op} ${resource}: ${status} ${code}${message ? `: ${message}` : ''}${AzureError.hint(code)}`);
+  constructor(readonly status: number, readonly code: string, message: string, op: string, resource: string, tokenSource = '') {
+    super(`azure ${op} ${resource}: ${status} ${code}${message ? `: ${message}` : ''}${AzureError.hint(code, tokenSource)}`);
     this.name = 'AzureError';
   }
 
@@ -36,7 +43,10 @@ export class AzureError extends Error {
     return this.status === 429 || (this.status >= 500 && this.status !== 501);
   }
 
-  static hint(code: string): string {
+  static hint(code: string, tokenSource = ''): string {
+    if (tokenSource && /^(AuthenticationFailed|AuthorizationFailure|AuthorizationPermissionMismatch|InvalidAuthenticationInfo)$/.test(code)) {
+      return ` (${tokenSource}: check that the token's identity holds a Storage Blob Data role on the container)`;
+    }
     if (code === 'AuthenticationFailed' || code === 'AuthorizationFailure') return ' (check storage_account_key / storage_connection_string)';
     if (code === 'ContainerNotFound') return ' (check container)';
     return '';
@@ -48,7 +58,11 @@ export class AzureBucket implements Bucket {
   private closed = false;
   private readonly log: Logger;
 
-  constructor(private readonly sdk: Sdk, private readonly cc: ContainerClient, private readonly cfg: AzureConfig, ctx: Capabilities) {
+  private readonly tokenSource: string;
+
+  /** token: the Azure AD credential when requests carry a bearer token. */
+  constructor(private readonly sdk: Sdk, private readonly cc: ContainerClient, private readonly cfg: AzureConfig, ctx: Capabilities, private readonly token?: AzureTokenCredential) {
+    this.tokenSource = token?.source ?? '';
     this.log = ctx.log.with({ bucket: cfg.container, provider: 'AZURE' });
   }
 
@@ -60,10 +74,11 @@ export class AzureBucket implements Bucket {
     if (isPermissionDenied(err)) return err as Error;
     const e = err as { name?: string; statusCode?: number; code?: string; message?: string; details?: { errorCode?: string } };
     const resource = `${this.cfg.container}/${name ?? ''}`;
+    if (isTokenError(err)) return tokenError(err, op, resource, this.token);
     if (e?.name === 'RestError' && typeof e.statusCode === 'number') {
       const code = e.code ?? e.details?.errorCode ?? '';
       if (name !== undefined && (code === 'BlobNotFound' || code === 'InvalidUri' || (e.statusCode === 404 && code !== 'ContainerNotFound'))) return new ObjectNotFoundError(name, err);
-      return new AzureError(e.statusCode, code || 'Unknown', (e.message ?? '').split('\n')[0]!, op, resource);
+      return new AzureError(e.statusCode, code || 'Unknown', (e.message ?? '').split('\n')[0]!, op, resource, this.tokenSource);
     }
     if (e?.name === 'RestError' || e?.name === 'TypeError') return new NetworkError(`azure ${op} ${resource}: ${describeNetErr(err)}`, err);
     return err instanceof Error ? err : new Error(String(err));
@@ -189,13 +204,23 @@ export class AzureBucket implements Bucket {
   }
 }
 
+/**
+ * A failed token request as one line naming the credential: the PermissionDenied it hit when the
+ * net grant refused the authority host, else the SDK's first message line (which names the AAD
+ * error, never the secret: the secret travels only in the token request's body).
+ */
+function tokenError(err: unknown, op: string, resource: string, token: AzureTokenCredential | undefined): Error {
+  const denied = permissionDeniedIn(err) ?? token?.lastDenied();
+  if (denied) return denied;
+  const message = String((err as Error).message ?? err);
+  // MSAL's server errors read "<code>: Error(s): ... - Description: <AAD's message> - Correlation ID: ...".
+  const described = /^(.*?): Error\(s\):.* - Description: (.*?) - Correlation ID:/s.exec(message);
+  const first = described ? `${described[1]}: ${described[2]}` : message.split('\n').find((l) => l.trim() !== '') ?? '';
+  return new Error(`azure ${op} ${resource}: no Azure AD token from ${token?.source ?? 'the credential'}: ${first.trim()}`, { cause: err });
+}
+
 export async function createAzureBucket(ctx: Capabilities, cfg: AzureConfig): Promise<AzureBucket> {
   if (cfg.msiResource) ctx.log.warn('azure: msi_resource is deprecated and ignored (the SDK sets it), as in Thanos', { container: cfg.container });
-  if (!cfg.storageAccountKey && !cfg.storageConnectionString) {
-    // Managed identity, user_assigned_id and client secrets need @azure/identity's token credentials.
-    const key = cfg.userAssignedId ? 'user_assigned_id' : cfg.clientSecret ? 'client_secret' : cfg.clientId ? 'client_id' : cfg.tenantId ? 'az_tenant_id' : 'storage_account_key';
-    throw new Error(`azure: ${key}: Azure AD / managed identity credentials are not implemented yet; set storage_account_key or storage_connection_string`);
-  }
   const sdk = await import('@azure/storage-blob');
   const httpClient = pipelineHttpClient(sdkFetch(ctx, { what: 'azure', headerTimeoutMs: cfg.http.responseHeaderTimeoutMs, fetch: await httpConfigFetch(ctx, cfg.http, 'azure: http_config') }));
   const p = cfg.pipeline;
@@ -210,22 +235,29 @@ export async function createAzureBucket(ctx: Capabilities, cfg: AzureConfig): Pr
     userAgentOptions: { userAgentPrefix: 'thanos-ts' },
   };
   let service: import('@azure/storage-blob').BlobServiceClient;
+  let token: AzureTokenCredential | undefined;
   if (cfg.storageConnectionString) {
     service = sdk.BlobServiceClient.fromConnectionString(cfg.storageConnectionString, options);
-  } else {
+  } else if (cfg.storageAccountKey) {
     const cred = new sdk.StorageSharedKeyCredential(cfg.storageAccount, cfg.storageAccountKey);
     service = new sdk.BlobServiceClient(`https://${cfg.storageAccount}.${cfg.endpoint}`, cred, options);
+  } else {
+    const tokenFetch = sdkFetch(ctx, { what: 'azure token', headerTimeoutMs: cfg.http.responseHeaderTimeoutMs });
+    token = await azureTokenCredential(ctx, cfg, tokenFetch);
+    ctx.log.info('azure: using Azure AD credentials', { container: cfg.container, source: token.source });
+    service = new sdk.BlobServiceClient(`https://${cfg.storageAccount}.${cfg.endpoint}`, token.credential, options);
   }
   const cc = service.getContainerClient(cfg.container);
-  const b = new AzureBucket(sdk, cc, cfg, ctx);
+  const b = new AzureBucket(sdk, cc, cfg, ctx, token);
   // As Thanos: the container is created when it does not exist.
   try {
     await cc.getProperties();
   } catch (err) {
     const e = err as { name?: string; statusCode?: number; code?: string };
     if (isPermissionDenied(err)) throw err;
+    if (isTokenError(err)) throw tokenError(err, 'create', cfg.container, token);
     if (e?.name === 'RestError' && typeof e.statusCode === 'number' && e.code !== 'ContainerNotFound') {
-      throw new AzureError(e.statusCode, e.code ?? 'Unknown', String((err as Error).message).split('\n')[0]!, 'create', cfg.container);
+      throw new AzureError(e.statusCode, e.code ?? 'Unknown', String((err as Error).message).split('\n')[0]!, 'create', cfg.container, token?.source);
     }
     if (e?.name !== 'RestError' || e.code !== 'ContainerNotFound') throw new Error(`azure: container ${cfg.container}: ${describeNetErr(err)}`, { cause: err });
     await cc.create();
@@ -239,7 +271,7 @@ export default definePlugin<AzureConfig>({
     id: 'objstore:azure',
     apiVersion: 1,
     permissions: { net: true, env: true, read: true },
-    description: 'net: the storage account blob endpoint; env: { env: NAME } secrets in the config; read: the http_config.tls_config ca_file, cert_file and key_file',
+    description: 'net: the storage account blob endpoint, and for Azure AD credentials the authority host or the managed-identity endpoint; env: { env: NAME } secrets in the config, the AZURE_* and managed-identity variables; read: the http_config.tls_config ca_file, cert_file and key_file, AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_CERTIFICATE_PATH',
   },
   provider: 'AZURE',
   parseConfig: (raw: unknown) => parseAzureConfig(raw),
