@@ -14,6 +14,7 @@ import { preload } from './engine/selectors.ts';
 import { columnarMatrixSeries } from './engine/types.ts';
 import { doInSpan } from '../tracing/mod.ts';
 import { formatExpr } from './format.ts';
+import { AnalysisRecorder } from './analyze.ts';
 import type { EngineOptions, MatrixSeries, Point, QueryOptions, QueryResult, Series, VectorSample } from './engine/types.ts';
 
 export type { EngineOptions, MatrixSeries, Point, QueryOptions, QueryResult, VectorSample } from './engine/types.ts';
@@ -58,6 +59,13 @@ export class Engine {
   }
 
   private async exec(q: Queryable, e: Expr, start: number, end: number, step: number, opts: QueryOptions, src: string): Promise<QueryResult> {
+    if (!opts.analyze) return this.evalQuery(q, e, start, end, step, opts, src);
+    const analysis = new AnalysisRecorder();
+    const res = await this.evalQuery(q, e, start, end, step, opts, src, analysis);
+    return { ...res, analysis: analysis.tree(e) };
+  }
+
+  private async evalQuery(q: Queryable, e: Expr, start: number, end: number, step: number, opts: QueryOptions, src: string, analysis?: AnalysisRecorder): Promise<QueryResult> {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const deadline = Date.now() + timeoutMs;
     const ev = new Evaluator({
@@ -65,6 +73,7 @@ export class Engine {
       maxSamples: opts.maxSamples ?? this.maxSamples, deadline, signal: opts.signal,
       subqStep: this.defaultSubqueryStepMs, delayed: this.delayedNameRemoval, queryStart: start, queryEnd: end, src,
     });
+    if (analysis) ev.shared.analysis = analysis;
     ev.checkAbort('query preparation');
     await preload(ev, q, e, timeoutMs);
     const val = await ev.evalTop(e);

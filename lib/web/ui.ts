@@ -1,5 +1,6 @@
-// The web UI routes shared by the querier and the ruler: /graph, /stores, /alerts, /rules, /flags, /status and their static assets (the querier plugin's ui/ directory and
-// uPlot's dist files from node_modules), read through the file capability and cached in memory.
+// The web UI routes shared by the querier and the ruler: /graph, /stores, /alerts, /rules, /flags, /status and their static assets (the querier plugin's ui/ directory,
+// uPlot's dist files from node_modules and the PromQL editor bundle ui/build/editor.js that `npm run build:ui` makes), read through the file capability and cached in memory.
+// The editor bundle is optional: without it the graph page uses a plain textarea (and says so, once, in the log).
 import { Hono } from 'hono';
 
 export interface UiOptions {
@@ -8,6 +9,12 @@ export interface UiOptions {
   uplotDir: string;
   /** Prefix written into links and asset URLs (--web.external-prefix or --web.route-prefix). */
   linkPrefix: string;
+  /** Per-request prefix instead of linkPrefix (--web.prefix-header: see webPrefixFor). */
+  prefixFor?: (req: Request) => string;
+  /** Where the editor bundle is (default: uiDir + 'build/editor.js'). */
+  editorFile?: string;
+  /** Told once when the editor bundle is missing. */
+  warn?: (msg: string) => void;
   /** Pages served and shown in the navigation, in order (default: the querier's). */
   pages?: string[];
   /** Extra routes that serve one of the pages (the ruler: graph → rules, for generatorURL). */
@@ -18,12 +25,14 @@ export interface UiOptions {
   graphUrl?: string;
 }
 
-const ASSETS: Record<string, { dir: 'ui' | 'uplot'; file: string; type: string }> = {
+const ASSETS: Record<string, { dir: 'ui' | 'uplot' | 'editor'; file: string; type: string }> = {
   'graph.js': { dir: 'ui', file: 'graph.js', type: 'text/javascript; charset=utf-8' },
   'stores.js': { dir: 'ui', file: 'stores.js', type: 'text/javascript; charset=utf-8' },
   'rules.js': { dir: 'ui', file: 'rules.js', type: 'text/javascript; charset=utf-8' },
   'status.js': { dir: 'ui', file: 'status.js', type: 'text/javascript; charset=utf-8' },
   'style.css': { dir: 'ui', file: 'style.css', type: 'text/css; charset=utf-8' },
+  'favicon.svg': { dir: 'ui', file: 'favicon.svg', type: 'image/svg+xml' },
+  'editor.js': { dir: 'editor', file: '', type: 'text/javascript; charset=utf-8' },
   'uPlot.iife.min.js': { dir: 'uplot', file: 'uPlot.iife.min.js', type: 'text/javascript; charset=utf-8' },
   'uPlot.min.css': { dir: 'uplot', file: 'uPlot.min.css', type: 'text/css; charset=utf-8' },
 };
@@ -37,6 +46,37 @@ const PAGES: Record<string, { file: string; title: string }> = {
   flags: { file: 'flags.html', title: 'Flags' },
   status: { file: 'status.html', title: 'Status' },
 };
+
+/**
+ * Thanos's GetWebPrefix: --web.external-prefix when set, else the --web.prefix-header request
+ * header's value, sanitized to a clean absolute path (scheme and host dropped, no trailing slash);
+ * without either, `fallback` (our --web.route-prefix, so links work on a route prefix alone).
+ */
+export function webPrefixFor(externalPrefix: string, prefixHeader: string, fallback: string): (req: Request) => string {
+  return (req) => {
+    if (externalPrefix) return externalPrefix;
+    const raw = prefixHeader ? req.headers.get(prefixHeader) : null;
+    if (!raw) return fallback;
+    return sanitizePrefix(raw);
+  };
+}
+
+/** Thanos's SanitizePrefix: the URL's path, cleaned, without a trailing slash ('' for none or an unparsable value). */
+export function sanitizePrefix(raw: string): string {
+  let path: string;
+  try {
+    path = new URL(raw, 'http://prefix.invalid').pathname;
+  } catch {
+    return '';
+  }
+  const out: string[] = [];
+  for (const seg of path.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  return out.length ? '/' + out.join('/') : '';
+}
 
 function escapeAttr(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -52,22 +92,39 @@ export function uiRoutes(opts: UiOptions): Hono {
     }
     return b;
   };
-  const dirOf = (d: 'ui' | 'uplot') => (d === 'ui' ? opts.uiDir : opts.uplotDir);
+  const editorFile = opts.editorFile ?? `${opts.uiDir}build/editor.js`;
+  const pathOf = (a: { dir: 'ui' | 'uplot' | 'editor'; file: string }) => (a.dir === 'editor' ? editorFile : (a.dir === 'ui' ? opts.uiDir : opts.uplotDir) + a.file);
+  // Whether the editor bundle exists, looked up once (a fresh clone before `npm run build` has none).
+  let editorPresent: Promise<boolean> | undefined;
+  const hasEditor = () => (editorPresent ??= load(editorFile).then(() => true, (e: Error) => {
+    opts.warn?.(`PromQL editor bundle ${editorFile} unavailable (${e.message}); the graph page falls back to a plain text input. Run \`npm run build:ui\` to build it.`);
+    return false;
+  }));
   const app = new Hono();
 
   const pages = opts.pages ?? ['graph', 'stores', 'alerts', 'rules', 'flags', 'status'];
-  const prefix = escapeAttr(opts.linkPrefix);
-  const nav = (active: string) => `<nav class="top">\n  <a class="brand" href="${prefix}/${pages[0]}">Thanos</a>\n${
+  const linkPrefixOf = (req: Request) => (opts.prefixFor ? opts.prefixFor(req) : opts.linkPrefix);
+  const nav = (prefix: string, active: string) => `<nav class="top">\n  <a class="brand" href="${prefix}/${pages[0]}">Thanos</a>\n${
     pages.map((p) => `  <a href="${prefix}/${p}"${p === active ? ' class="active"' : ''}>${PAGES[p]!.title}</a>\n`).join('')}</nav>`;
-  const graphUrl = escapeAttr(opts.graphUrl ?? `${opts.linkPrefix}/graph`);
-  app.get('/', (c) => c.redirect(`${opts.linkPrefix}/${opts.home ?? pages[0]}`, 302));
+  app.get('/', (c) => c.redirect(`${linkPrefixOf(c.req.raw)}/${opts.home ?? pages[0]}`, 302));
+  // Browsers ask for /favicon.ico on their own; the pages also link the SVG.
+  app.get('/favicon.ico', async () => new Response(await load(opts.uiDir + 'favicon.svg'), { headers: { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'public, max-age=3600' } }));
   const routes: Array<[string, string]> = [...pages.map((p): [string, string] => [p, p]), ...Object.entries(opts.aliases ?? {})];
   for (const [route, page] of routes) {
     const file = PAGES[page]!.file;
-    app.get(`/${route}`, async () => {
+    app.get(`/${route}`, async (c) => {
       try {
-        const html = new TextDecoder().decode(await load(opts.uiDir + file))
-          .replaceAll('{{PREFIX}}', prefix).replaceAll('{{GRAPH}}', graphUrl).replace('{{NAV}}', nav(page));
+        const linkPrefix = linkPrefixOf(c.req.raw);
+        const prefix = escapeAttr(linkPrefix);
+        const graphUrl = escapeAttr(opts.graphUrl ?? `${linkPrefix}/graph`);
+        let html = new TextDecoder().decode(await load(opts.uiDir + file))
+          .replaceAll('{{PREFIX}}', prefix).replaceAll('{{GRAPH}}', graphUrl).replace('{{NAV}}', nav(prefix, page))
+          .replace('</head>', `<link rel="icon" type="image/svg+xml" href="${prefix}/static/favicon.svg">\n</head>`);
+        if (html.includes('{{EDITOR_SCRIPT}}')) {
+          const editor = await hasEditor();
+          html = html.replace('{{EDITOR_STATE}}', editor ? 'present' : 'missing')
+            .replace('{{EDITOR_SCRIPT}}', editor ? `<script src="${prefix}/static/editor.js"></script>` : '');
+        }
         return new Response(html, { headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' } });
       } catch (e) {
         return new Response(`UI page ${file} unavailable: ${(e as Error).message}\n`, { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
@@ -78,10 +135,10 @@ export function uiRoutes(opts: UiOptions): Hono {
     const a = ASSETS[c.req.param('name')];
     if (!a) return c.text('not found\n', 404);
     try {
-      const body = await load(dirOf(a.dir) + a.file);
+      const body = await load(pathOf(a));
       return new Response(body, { headers: { 'Content-Type': a.type, 'Cache-Control': 'public, max-age=300' } });
     } catch (e) {
-      return c.text(`asset ${a.file} unavailable: ${(e as Error).message}\n`, 500);
+      return c.text(`asset ${a.file || c.req.param('name')} unavailable: ${(e as Error).message}\n`, 500);
     }
   });
   return app;

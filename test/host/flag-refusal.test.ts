@@ -21,7 +21,6 @@ const REFUSED: Array<[string, string]> = [
   ['query --data-dir=./q', 'data-dir'],
   ['query --store.sd-dns-interval=1m', 'store.sd-dns-interval'],
   ['query --alert.query-url=http://q', 'alert.query-url'],
-  ['query --web.prefix-header=X-Forwarded-Prefix', 'web.prefix-header'],
   ['query --query.mode=distributed', 'query.mode'],
   ['query --grpc-compression=snappy', 'grpc-compression'],
   // sidecar, receive

@@ -17,6 +17,8 @@ import { MemClient, queryCtx } from './ctx.ts';
 // Browser-side callbacks are type-checked without the DOM lib.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 declare const document: any;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const window: any;
 
 const core = createJsCore();
 const ART = new URL('../../.test-artifacts/', import.meta.url).pathname;
@@ -82,21 +84,26 @@ test.after(async () => {
   await run;
 });
 
+/** The first panel's expression, set through the page's editor API (typing would open completions). */
+async function setExpr(expr: string): Promise<void> {
+  await page.evaluate((e) => window.thanosGraph.panels()[0].setExpr(e), expr);
+}
+
 async function waitDone(): Promise<void> {
   await page.waitForFunction(() => document.body.getAttribute('data-state') === 'done', undefined, { timeout: 15_000 });
 }
 
 test('graph: type a query, get a drawn graph with a legend', async () => {
   await page.goto(`${base}/graph`);
-  await page.fill('#expr', 'sum by (job) (rate(ui_requests_total[5m]))');
-  await page.fill('#range', '1h');
-  await page.click('#execute');
+  await setExpr('sum by (job) (rate(ui_requests_total[5m]))');
+  await page.fill('.panel-box .range', '1h');
+  await page.click('.panel-box .execute');
   await waitDone();
-  assert.is(await page.isVisible('#error'), false, await page.textContent('#error') ?? '');
-  assert.is(await page.getAttribute('#graph', 'data-series'), '3');
+  assert.is(await page.isVisible('.panel-box .error'), false, await page.textContent('.panel-box .error') ?? '');
+  assert.is(await page.getAttribute('.panel-box .graph', 'data-series'), '3');
   // uPlot drew on a canvas with non-background pixels.
   const painted = await page.evaluate(() => {
-    const c = document.querySelector('#graph canvas') as any;
+    const c = document.querySelector('.panel-box .graph canvas') as any;
     if (!c) return -1;
     const ctx = c.getContext('2d')!;
     const { data } = ctx.getImageData(0, 0, c.width, c.height);
@@ -105,7 +112,7 @@ test('graph: type a query, get a drawn graph with a legend', async () => {
     return n;
   });
   assert.ok(painted > 500, `canvas painted pixels: ${painted}`);
-  const legend = await page.$$eval('#graph .u-legend .u-series th', (els) => els.map((e) => e.textContent?.trim() ?? ''));
+  const legend = await page.$$eval('.panel-box .graph .u-legend .u-series th', (els) => els.map((e) => e.textContent?.trim() ?? ''));
   assert.ok(legend.some((l) => l.includes('job="api"')), JSON.stringify(legend));
   assert.ok(legend.some((l) => l.includes('job="db"')), JSON.stringify(legend));
   // The URL keeps the expression (shareable links).
@@ -114,39 +121,42 @@ test('graph: type a query, get a drawn graph with a legend', async () => {
 });
 
 test('table: the instant result; history remembers the expressions', async () => {
-  await page.click('#tab-table');
+  await page.click('.panel-box .tab-table');
   await waitDone();
-  const rows = await page.$$eval('#result-table tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td') as ArrayLike<any>).map((td: any) => td.textContent ?? '')));
+  const rows = await page.$$eval('.panel-box .result-table tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td') as ArrayLike<any>).map((td: any) => td.textContent ?? '')));
   assert.is(rows.length, 3, JSON.stringify(rows));
   assert.ok(rows.every((r) => r[0]!.startsWith('{job=') && Number(r[1]) > 0), JSON.stringify(rows));
-  await page.fill('#expr', 'ui_requests_total{job="db"}');
-  await page.press('#expr', 'Enter');
+  await setExpr('ui_requests_total{job="db"}');
+  // Enter in the editor executes (Prometheus's key).
+  await page.click('.panel-box .cm-content');
+  await page.keyboard.press('End');
+  await page.keyboard.press('Enter');
   await waitDone();
-  const one = await page.$$eval('#result-table tbody tr td.metric', (tds) => tds.map((td) => td.textContent));
+  const one = await page.$$eval('.panel-box .result-table tbody tr td.metric', (tds) => tds.map((td) => td.textContent));
   assert.equal(one, ['ui_requests_total{cluster="eu", job="db"}']);
-  const history = await page.$$eval('#history-select option', (os) => os.map((o) => (o as any).value).filter((v) => v));
+  const history = await page.$$eval('.panel-box .history-select option', (os) => os.map((o) => (o as any).value).filter((v) => v));
   assert.equal(history.slice(0, 2), ['ui_requests_total{job="db"}', 'sum by (job) (rate(ui_requests_total[5m]))']);
   // Reload: history survives (localStorage), and the URL restores the expression and tab.
   await page.reload();
   await waitDone();
-  assert.is(await page.inputValue('#expr'), 'ui_requests_total{job="db"}');
-  assert.is(await page.isVisible('#panel-table'), true);
+  assert.is(await page.evaluate(() => window.thanosGraph.panels()[0].getExpr()), 'ui_requests_total{job="db"}');
+  assert.is(await page.isVisible('.panel-box .panel-table'), true);
   await page.screenshot({ path: join(ART, 'query-ui-table.png'), fullPage: true });
 });
 
 test('errors are displayed', async () => {
-  await page.fill('#expr', 'sum(rate(ui_requests_total[5m])');
-  await page.click('#execute');
+  await setExpr('sum(rate(ui_requests_total[5m])');
+  await page.click('.panel-box .execute');
   await waitDone();
-  assert.is(await page.isVisible('#error'), true);
-  assert.match((await page.textContent('#error')) ?? '', /bad_data: invalid parameter "query": 1:\d+: parse error/);
+  assert.is(await page.isVisible('.panel-box .error'), true);
+  assert.match((await page.textContent('.panel-box .error')) ?? '', /bad_data: invalid parameter "query": 1:\d+: parse error/);
   await page.screenshot({ path: join(ART, 'query-ui-error.png'), fullPage: true });
 });
 
 test('dedup toggle: without dedup both replicas are listed', async () => {
   await page.goto(`${base}/graph?g0.expr=${encodeURIComponent('ui_requests_total{job="api"}')}&g0.tab=1&g0.deduplicate=0`);
   await waitDone();
-  const metrics = await page.$$eval('#result-table tbody td.metric', (tds) => tds.map((td) => td.textContent));
+  const metrics = await page.$$eval('.panel-box .result-table tbody td.metric', (tds) => tds.map((td) => td.textContent));
   assert.equal(metrics, ['ui_requests_total{cluster="eu", job="api", replica="A"}', 'ui_requests_total{cluster="eu", job="api", replica="B"}']);
 });
 

@@ -149,9 +149,13 @@ function concat(parts: number[][]): number[] {
 
 /** One node: its operands first (each through the driver), then the node's own synchronous kernel. */
 async function compute(ev: Evaluator, e: Expr): Promise<Value> {
+  const analysis = ev.shared.analysis;
+  const started = analysis ? performance.now() : 0;
   await pause(ev);
   await prepare(ev, e);
-  return ev.eval(e);
+  const v = ev.eval(e);
+  analysis?.node(e, performance.now() - started, v);
+  return v;
 }
 
 async function operand(ev: Evaluator, e: Expr): Promise<void> {

@@ -69,6 +69,7 @@ export async function preload(ev: Evaluator, q: Queryable, e: Expr, timeoutMs: n
   const combined = signal ? AbortSignal.any([signal, timeoutSignal]) : timeoutSignal;
   await Promise.all(jobs.map(async (j) => {
     let res;
+    const started = performance.now();
     try {
       res = await q.select(j.vs.matchers, { start: j.start, end: j.end, step: ev.start === ev.end ? 0 : ev.interval, func: j.func, range: j.range || undefined }, combined);
     } catch (err) {
@@ -78,7 +79,9 @@ export async function preload(ev: Evaluator, q: Queryable, e: Expr, timeoutMs: n
       throw new StorageError(`error selecting series: ${(err as Error)?.message ?? String(err)}`, err);
     }
     for (const w of res.warnings ?? []) ev.shared.warnings.add(w);
-    ev.shared.data.set(j.vs, res.series.map((s: SeriesData) => toRaw(s)));
+    const raws = res.series.map((s: SeriesData) => toRaw(s));
+    ev.shared.data.set(j.vs, raws);
+    ev.shared.analysis?.select(j.vs, performance.now() - started, raws.reduce((n, r) => n + r.n, 0));
     ev.shared.seriesEstimate += res.series.length;
   }));
   if (timeoutSignal.aborted) throw new QueryTimeoutError('query preparation');

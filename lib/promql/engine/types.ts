@@ -2,6 +2,7 @@
 // evaluator's internal column-wise series.
 import type { Expr, VectorSelector } from '../ast.ts';
 import type { Labels } from '../../labels/mod.ts';
+import type { AnalysisRecorder, OperatorAnalysis } from '../analyze.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public result types (1:1 with the Prometheus HTTP API JSON)
@@ -66,11 +67,15 @@ export interface VectorSample {
   metric: Labels;
   value: Point;
 }
-export type QueryResult =
+export type QueryResult = (
   | { resultType: 'matrix'; result: MatrixSeries[]; warnings: string[]; infos: string[] }
   | { resultType: 'vector'; result: VectorSample[]; warnings: string[]; infos: string[] }
   | { resultType: 'scalar'; result: Point; warnings: string[]; infos: string[] }
-  | { resultType: 'string'; result: { t: number; v: string }; warnings: string[]; infos: string[] };
+  | { resultType: 'string'; result: { t: number; v: string }; warnings: string[]; infos: string[] }
+) & {
+  /** Per-operator timings and samples, when the query asked for them (QueryOptions.analyze). */
+  analysis?: OperatorAnalysis;
+};
 
 export interface EngineOptions {
   /** Lookback delta in ms (default 5 minutes). */
@@ -93,6 +98,8 @@ export interface QueryOptions {
   /** Overrides the engine's max samples for this query. */
   maxSamples?: number;
   timeoutMs?: number;
+  /** Record per-operator timings and samples (the querier's analyze=true): QueryResult.analysis. */
+  analyze?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -158,6 +165,8 @@ export interface Shared {
   sliceStart: number;
   /** Series loaded by all selectors of the query (sizes the driver's chunks). */
   seriesEstimate: number;
+  /** Set when the query is analyzed (QueryOptions.analyze). */
+  analysis?: AnalysisRecorder;
 }
 
 /** Raw series of a matrix selector or subquery plus its window parameters (ms). */

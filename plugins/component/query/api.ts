@@ -17,6 +17,7 @@ import { buildInfoJson, flagsJson, runtimeInfoJson, type BuildInfoFields } from 
 import { doInSpan } from '../../../lib/tracing/mod.ts';
 import type { ExemplarData, ExemplarsRequest } from '../../../lib/proto/exemplars.ts';
 import { prettify } from '../../../lib/promql/format.ts';
+import type { OperatorAnalysis } from '../../../lib/promql/analyze.ts';
 import type { MetadataMap, MetricMetadataRequest } from '../../../lib/proto/metadata.ts';
 import { TargetsState, type TargetDiscovery, type TargetsRequest } from '../../../lib/proto/targets.ts';
 import { PartialResponseStrategy, type ShardInfo } from '../../../lib/proto/store.ts';
@@ -192,14 +193,32 @@ const TS_CACHE_MAX = 20_000;
 /** Points of one series written per piece. */
 const VALUES_PER_PIECE = 10_000;
 
+/** Thanos's queryTelemetry JSON (omitempty fields left out when empty), strings escaped as Go escapes them. */
+function analysisJson(a: OperatorAnalysis): string {
+  let out = '{';
+  const fields: string[] = [];
+  if (a.name) fields.push(`"name":${goJsonString(a.name)}`);
+  if (a.executionTime) fields.push(`"executionTime":${goJsonString(a.executionTime)}`);
+  if (a.peakSamples) fields.push(`"peakSamples":${a.peakSamples}`);
+  if (a.totalSamples) fields.push(`"totalSamples":${a.totalSamples}`);
+  if (a.children?.length) fields.push(`"children":[${a.children.map(analysisJson).join(',')}]`);
+  out += fields.join(',');
+  return out + '}';
+}
+
+/** The end of the data object: Thanos's `analysis` field when the query was analyzed (analyze=true). */
+function dataTail(r: QueryResult): string {
+  return r.analysis ? `,"analysis":${analysisJson(r.analysis)}}` : '}';
+}
+
 /** The result's JSON in pieces: the envelope and one piece per series (so a large answer can be streamed). */
 function* resultPieces(r: QueryResult): Generator<string> {
   switch (r.resultType) {
     case 'scalar':
-      yield `{"resultType":"scalar","result":[${formatJsonFloat(r.result.t / 1000)},${goJsonString(formatScalar(r.result.v))}]}`;
+      yield `{"resultType":"scalar","result":[${formatJsonFloat(r.result.t / 1000)},${goJsonString(formatScalar(r.result.v))}]${dataTail(r)}`;
       return;
     case 'string':
-      yield `{"resultType":"string","result":[${formatJsonFloat(r.result.t / 1000)},${goJsonString(r.result.v)}]}`;
+      yield `{"resultType":"string","result":[${formatJsonFloat(r.result.t / 1000)},${goJsonString(r.result.v)}]${dataTail(r)}`;
       return;
     case 'vector': {
       yield '{"resultType":"vector","result":[';
@@ -208,7 +227,7 @@ function* resultPieces(r: QueryResult): Generator<string> {
         yield `${first ? '' : ','}{"metric":${metricJson(s.metric)},"value":[${formatTimestamp(s.value.t)},"${formatSampleValue(s.value.v)}"]}`;
         first = false;
       }
-      yield ']}';
+      yield `]${dataTail(r)}`;
       return;
     }
     case 'matrix': {
@@ -242,7 +261,7 @@ function* resultPieces(r: QueryResult): Generator<string> {
         }
         yield n ? ']}' : '}';
       }
-      yield ']}';
+      yield `]${dataTail(r)}`;
       return;
     }
   }
@@ -439,6 +458,9 @@ export function createApi(deps: ApiDeps): Hono {
     }
   };
 
+  // Thanos's parseQueryAnalyzeParam: "true" or "1" asks for the per-operator analysis; any other value does not.
+  const analyzeParam = (p: Params): boolean => p.get('analyze') === 'true' || p.get('analyze') === '1';
+
   const query = handle(async (p, c) => {
     const ts = timeParam(p, 'time', now());
     const timeoutMs = timeoutFor(p);
@@ -449,7 +471,7 @@ export function createApi(deps: ApiDeps): Hono {
     // Upstream's instant_query_create span: creating the engine's query (parsing it) before its exec.
     const parsed = await doInSpan('instant_query_create', undefined, async () => parseTenantQuery(expr, tenant, (msg) => invalidParam('query', msg)));
     const q = deps.queryable({ ...tp, tenant });
-    const res = await deps.engine.instantQuery(q, parsed, ts, { signal: c.req.raw.signal, timeoutMs, lookbackDelta: lookback });
+    const res = await deps.engine.instantQuery(q, parsed, ts, { signal: c.req.raw.signal, timeoutMs, lookbackDelta: lookback, analyze: analyzeParam(p) });
     return respondResult(res);
   }, true);
 
@@ -490,7 +512,7 @@ export function createApi(deps: ApiDeps): Hono {
     const tenant = tenantOf(c);
     const parsed = await doInSpan('range_query_create', undefined, async () => parseTenantQuery(expr, tenant, (msg) => new ApiError('bad_data', msg)));
     const q = deps.queryable({ ...tp, tenant });
-    const res = await deps.engine.rangeQuery(q, parsed, start, end, step, { signal: c.req.raw.signal, timeoutMs, lookbackDelta: lookback });
+    const res = await deps.engine.rangeQuery(q, parsed, start, end, step, { signal: c.req.raw.signal, timeoutMs, lookbackDelta: lookback, analyze: analyzeParam(p) });
     return respondResult(res);
   }, true);
 

@@ -37,6 +37,8 @@ export interface QueryConfig {
   instantDefaultMaxSourceResolutionMs: number;
   routePrefix: string;
   externalPrefix: string;
+  /** --web.prefix-header: request header whose value prefixes the UI's links (ignored with --web.external-prefix). */
+  prefixHeader: string;
   /** --query.tenant-header: the HTTP header naming the tenant (THANOS-TENANT is read when it is absent). */
   tenantHeader: string;
   /** --query.default-tenant-id: the tenant of a request that names none. */
@@ -108,7 +110,7 @@ export const queryFlags: FlagSpec[] = [
   { name: 'grpc-client-server-name', key: 'grpcClientServerName', type: 'string', help: 'Deprecated after v0.43.0: Server name to verify the hostname on the returned gRPC certificates. See https://tools.ietf.org/html/rfc4366#section-3.1' },
   { name: 'grpc-client-tls-min-version', key: 'grpcClientTlsMinVersion', type: 'string', default: '1.3', help: 'Deprecated after v0.43.0: TLS supported minimum version for gRPC client. If no version is specified, it\'ll default to 1.3. Allowed values: ["1.0", "1.1", "1.2", "1.3"]' },
   { name: 'grpc-compression', key: 'grpcCompression', type: 'string', default: 'none', help: 'Compression algorithm to use for gRPC requests to other clients.', refused: NOT_YET('gRPC requests are not compressed'), accept: ['none'] },
-  { name: 'web.prefix-header', key: 'webPrefixHeader', type: 'string', default: '', help: 'Name of HTTP request header used for dynamic prefixing of UI links and redirects.', refused: NOT_YET('links use --web.external-prefix or --web.route-prefix'), accept: [''] },
+  { name: 'web.prefix-header', key: 'webPrefixHeader', type: 'string', default: '', help: 'Name of HTTP request header used for dynamic prefixing of UI links and redirects. This option is ignored if web.external-prefix argument is set. Security risk: enable this option only if a reverse proxy in front of thanos is resetting the header.' },
   // Thanos flags with no effect here yet: refused when given.
   { name: 'store.sd-dns-interval', key: 'storeSdDnsInterval', type: 'duration', help: 'Interval between DNS resolutions.', refused: NOT_YET('dns+ endpoints are resolved when the gRPC client connects') },
   { name: 'alert.query-url', key: 'alertQueryUrl', type: 'string', help: 'The external Thanos Query URL that would be set in all alerts \'Source\' field.', refused: NOT_YET('the querier serves no alerts') },
@@ -175,8 +177,10 @@ export function parseQueryConfig(input: unknown): QueryConfig {
     defaultStepMs: dur(raw, 'defaultStep', '1s'),
     maxSamples: int(raw, 'maxSamples', 50_000_000, 1),
     instantDefaultMaxSourceResolutionMs: dur(raw, 'instantDefaultMaxSourceResolution', '0s'),
-    routePrefix: normalizePrefix('webRoutePrefix', str(raw, 'webRoutePrefix', '')),
+    // As Thanos's querier: an empty --web.route-prefix is --web.external-prefix ('/' serves on the root).
+    routePrefix: normalizePrefix('webRoutePrefix', str(raw, 'webRoutePrefix', '') || str(raw, 'webExternalPrefix', '')),
     externalPrefix: normalizePrefix('webExternalPrefix', str(raw, 'webExternalPrefix', '')),
+    prefixHeader: str(raw, 'webPrefixHeader', ''),
     tenantHeader: str(raw, 'tenantHeader', 'THANOS-TENANT'),
     defaultTenant: str(raw, 'defaultTenantId', 'default-tenant'),
     enforceTenancy: bool(raw, 'enforceTenancy', false),

@@ -32,7 +32,7 @@ import { PartialResponseStrategy } from '../../../lib/proto/store.ts';
 import { GrpcError, GrpcStatus, type GrpcServices } from '../../../lib/sdk/mod.ts';
 import { parseQueryConfig, queryFlags, type QueryConfig } from './config.ts';
 import { Gate, gateMetrics } from '../../../lib/query/gate.ts';
-import { uiRoutes } from '../../../lib/web/ui.ts';
+import { uiRoutes, webPrefixFor } from '../../../lib/web/ui.ts';
 import { TENANT_METADATA_KEY, tenantFromGrpcMetadata } from '../../../lib/query/tenancy.ts';
 import { LimitedStore } from '../../../lib/query/limits.ts';
 import type { StoreServer } from '../../../lib/store/api.ts';
@@ -242,7 +242,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
       'query.auto-downsampling': cfg.autoDownsampling, 'query.partial-response': cfg.partialResponse, 'query.timeout': cfg.timeoutMs,
       'query.max-concurrent': cfg.maxConcurrent, 'query.max-concurrent-select': cfg.maxConcurrentSelect, 'query.lookback-delta': cfg.lookbackDeltaMs,
       'query.default-step': cfg.defaultStepMs, 'query.max-samples': cfg.maxSamples, 'web.route-prefix': cfg.routePrefix,
-      'web.external-prefix': cfg.externalPrefix, 'query.tenant-header': cfg.tenantHeader, 'query.default-tenant-id': cfg.defaultTenant,
+      'web.external-prefix': cfg.externalPrefix, 'web.prefix-header': cfg.prefixHeader, 'query.tenant-header': cfg.tenantHeader, 'query.default-tenant-id': cfg.defaultTenant,
       'query.enforce-tenancy': cfg.enforceTenancy, 'query.tenant-label-name': cfg.tenantLabel, 'http-address': ctx.addresses?.http ?? '', 'grpc-address': ctx.addresses?.grpc ?? '',
     };
     const durations = new Set(['store.unhealthy-timeout', 'store.response-timeout', 'endpoint.info-timeout', 'query.timeout', 'query.lookback-delta', 'query.default-step']);
@@ -279,6 +279,8 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     uiDir: UI_DIR,
     uplotDir: UPLOT_DIR,
     linkPrefix: cfg.externalPrefix || cfg.routePrefix,
+    prefixFor: webPrefixFor(cfg.externalPrefix, cfg.prefixHeader, cfg.routePrefix),
+    warn: (msg) => log.warn(msg),
   });
   const inner = new Hono();
   // Queries wait for a slot (--query.max-concurrent); other API calls and the UI do not. A query
