@@ -14,7 +14,7 @@ import { createCapabilities } from './capabilities.ts';
 import { loadServerTls } from './server/tls.ts';
 import { FlagError, formatFlagsHelp, hostFlagSpecs, parseFlagDuration } from '../lib/sdk/flags.ts';
 import { loadBuiltinObjstore, loadUse, NotImplementedError } from './loader.ts';
-import { checkComponentIsolation, loadObjstoreEntry, type LoadedObjstore } from './isolate/entry.ts';
+import { loadComponentEntry, loadObjstoreEntry, type LoadedComponent, type LoadedObjstore } from './isolate/entry.ts';
 import { IsolationError } from './isolate/host.ts';
 import { objstoreHandle, runGroup, type ObjstoreHandle, type UnitSpec } from './lifecycle.ts';
 import { createLogger } from './log.ts';
@@ -342,27 +342,22 @@ export async function planManifest(m: Manifest, log: Logger): Promise<UnitSpec[]
   }
   const units: UnitSpec[] = [];
   for (const c of order) {
-    // Before the module is imported: its top-level code would already run in the host.
+    let loaded: LoadedComponent;
     try {
-      checkComponentIsolation(c, log);
+      loaded = await loadComponentEntry(m, c, log);
     } catch (err) {
       if (err instanceof IsolationError) fail(err.key, err.detail);
-      throw err;
-    }
-    let plugin: ComponentPlugin;
-    try {
-      plugin = (await loadUse(c.use, m.dir, 'component')).plugin;
-    } catch (err) {
       if (err instanceof NotImplementedError) fail(`${c.key}.use`, `${err.message} (set enabled: false on "${c.id}" to run the rest)`);
       return fail(`${c.key}.use`, (err as Error).message);
     }
+    const plugin = loaded.plugin;
     if (typeof plugin.setup !== 'function') fail(`${c.key}.use`, `${plugin.manifest.id} has no long-running component (only one-shot commands)`);
     refuseEntrySettings(plugin, c, fail);
     if ((c.httpConfig !== undefined || c.httpLimits !== undefined) && c.http === undefined) fail(`${c.key}.${c.httpConfig !== undefined ? 'httpConfig' : 'httpLimits'}`, 'applies to the HTTP listener: set http (the listen address) too');
     const perms = new Permissions({ pluginId: plugin.manifest.id, request: plugin.manifest.permissions, grant: c.permissions, grantKey: `${c.key}.permissions`, grantBaseDir: m.dir });
     noteUngranted(log, plugin.manifest.id, plugin.manifest.permissions, c.permissions, `${c.key}.permissions`);
     try {
-      plugin.parseConfig(resolveSecrets(c.config, perms, `${c.key}.config`));
+      await loaded.checkConfig(resolveSecrets(c.config, perms, `${c.key}.config`));
     } catch (err) {
       configFail(fail, c.key, err);
     }

@@ -3,14 +3,14 @@
 // Object stores: a built-in runs inline unless `isolation: process`; a path or npm package runs in
 // its own process unless `isolation: inline`, which needs `trust: true`. In process mode the host
 // never imports the plugin's module: it resolves the file and hands it to the plugin's process.
-// Components: out-of-process components are not implemented yet, so `isolation: process` is refused;
-// a third-party component with no `isolation:` still runs inline (as before #22) with a warning,
-// and an explicit `isolation: inline` needs `trust: true` like an object store's.
-import type { Logger, ObjstorePlugin } from '../../lib/sdk/mod.ts';
+// Components: the same rules. In process mode the component's setup, run, HTTP handlers and calls
+// back (ctx.listen, ctx.bucket) cross the channel (host/isolate/host.ts setupIsolated); what cannot
+// cross (gRPC services, HTTP instrumentation, ctx.grpcDial, one-shot commands) is refused by name.
+import type { ComponentPlugin, Logger, ObjstorePlugin } from '../../lib/sdk/mod.ts';
 import { builtinModuleFile, loadUse, resolveUseFile } from '../loader.ts';
 import type { ComponentEntry, Manifest, ObjstoreEntry } from '../manifest.ts';
 import { BUILTIN_COMPONENTS, BUILTIN_OBJSTORES } from '../registry.ts';
-import { IsolationError, loadIsolatedObjstore } from './host.ts';
+import { IsolationError, loadIsolatedComponent, loadIsolatedObjstore } from './host.ts';
 
 export interface LoadedObjstore {
   plugin: ObjstorePlugin;
@@ -38,15 +38,28 @@ export async function loadObjstoreEntry(m: Manifest, e: ObjstoreEntry, log: Logg
   return { plugin: iso.plugin, isolation: 'process', checkConfig: (c) => iso.checkConfig(c) };
 }
 
-/** Refuses what components cannot do yet; warns when a third-party component runs inline by default. */
-export function checkComponentIsolation(c: ComponentEntry, log: Logger): void {
-  if (c.isolation === 'process') {
-    throw new IsolationError(`${c.key}.isolation`, 'isolation: process is not implemented yet for component plugins (object-store plugins only); set isolation: inline (with trust: true for a plugin that is not built in)');
+export interface LoadedComponent {
+  plugin: ComponentPlugin;
+  isolation: 'process' | 'inline';
+  /** The plugin's parseConfig (in its process when isolated). */
+  checkConfig(config: unknown): Promise<void>;
+}
+
+/**
+ * Loads a component entry's plugin inline or in its own process. Decided before any module is
+ * imported: an inline module's top-level code already runs in the host.
+ */
+export async function loadComponentEntry(m: Manifest, c: ComponentEntry, log: Logger): Promise<LoadedComponent> {
+  const builtinRel = BUILTIN_COMPONENTS[c.use];
+  const mode = c.isolation ?? (builtinRel ? 'inline' : 'process');
+  if (mode === 'inline') {
+    if (!builtinRel && !c.trust) throw untrusted(c.key, `the third-party component "${c.use}"`);
+    const plugin = (await loadUse(c.use, m.dir, 'component')).plugin;
+    return { plugin, isolation: 'inline', checkConfig: async (x) => { plugin.parseConfig(x); } };
   }
-  if (BUILTIN_COMPONENTS[c.use]) return;
-  if (c.isolation === 'inline' && !c.trust) throw untrusted(c.key, `the third-party component "${c.use}"`);
-  if (c.isolation === undefined) {
-    // Named by its manifest key: `component=<id>` fields belong to a component that runs.
-    log.warn('third-party component will run in the host\'s process: component process isolation is not implemented yet; set isolation: inline and trust: true to acknowledge', { entry: c.key, use: c.use });
-  }
+  const file = builtinRel ? builtinModuleFile(builtinRel) : resolveUseFile(c.use, m.dir);
+  const iso = await loadIsolatedComponent({
+    file, label: c.use, grant: c.permissions, grantKey: `${c.key}.permissions`, grantBaseDir: m.dir, baseDir: m.dir, log: log.with({ component: c.id }),
+  });
+  return { plugin: iso.plugin, isolation: 'process', checkConfig: (x) => iso.checkConfig(x) };
 }

@@ -15,12 +15,14 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Bucket, IterOptions, ObjectAttributes } from '../../lib/objstore/bucket.ts';
-import { isObjectNotFound } from '../../lib/objstore/bucket.ts';
-import type { Capabilities, Logger, Metrics, Need, ObjstorePlugin, PermissionRequest, PluginManifest } from '../../lib/sdk/mod.ts';
+import type { Bucket } from '../../lib/objstore/bucket.ts';
+import type { Capabilities, Component, ComponentContext, ComponentInfo, ComponentPlugin, FlagSpec, HttpListener, Logger, Metrics, Need, ObjstorePlugin, PermissionRequest, PluginManifest, TextOut } from '../../lib/sdk/mod.ts';
 import { builtinModuleFile, REPO_ROOT } from '../loader.ts';
 import { splitNetEntry } from '../permissions.ts';
-import { Peer, type Incoming } from './wire.ts';
+import { Peer, type Handler } from '../../lib/isolate/wire.ts';
+import { RemoteBucket, serveBucket } from '../../lib/isolate/bucket.ts';
+import { proxyFetch } from '../../lib/isolate/http.ts';
+import { DEFAULT_WASM_URL } from '../../lib/core/wasm.ts';
 
 const CHILD = builtinModuleFile('host/isolate/child.ts');
 
@@ -115,15 +117,25 @@ let exitHook = false;
 class Conn {
   readonly peer: Peer;
   private exited?: string;
-  private sinks: { log: Logger; metrics?: Metrics };
+  private sinks: { log: Logger; metrics?: Metrics; ready?(v: boolean): void; stdout?: TextOut; stderr?: TextOut };
+  /** The plugin's calls to the host (a component's ctx.listen, ctx.bucket); none for an object store. */
+  serveCall?: Handler;
   private metrics = new Map<string, { inc?: Function; dec?: Function; set?: Function; observe?: Function }>();
 
-  constructor(readonly child: ChildProcess, sock: net.Socket, o: IsolatedOptions) {
+  constructor(readonly child: ChildProcess, sock: net.Socket, input: ChannelInput, o: IsolatedOptions) {
     this.sinks = { log: o.log };
     this.peer = new Peer(
       undefined,
-      (f) => { sock.write(f); },
-      async (m) => { throw new Error(`the host serves no calls (${m})`); },
+      (pieces) => {
+        // One writev for the pieces of a flush.
+        sock.cork();
+        for (const p of pieces) sock.write(p);
+        sock.uncork();
+      },
+      (m, a, inc) => {
+        if (!this.serveCall) throw new Error(`the host serves no call ${m} to this plugin`);
+        return this.serveCall(m, a, inc);
+      },
       (m, a) => this.note(m, a),
     );
     // Referenced only while calls or streams are in flight: an idle plugin process does not keep the host alive.
@@ -134,8 +146,13 @@ class Conn {
     sock.unref();
     (child.stderr as unknown as { unref(): void }).unref();
     sock.on('error', () => {});
-    sock.on('data', (d: Buffer) => this.peer.feed(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
-    sock.on('close', () => this.peer.close(new Error(this.exited ?? `plugin ${o.label}: channel closed`)));
+    input.attach(this.peer);
+    // The channel closes a moment before the exit is reported: wait for it, so the error says why.
+    sock.on('close', () => {
+      if (this.exited) return this.peer.close(new Error(this.exited));
+      const t = setTimeout(() => this.peer.close(new Error(this.exited ?? `plugin ${o.label}: channel closed`)), 1000);
+      child.once('exit', () => clearTimeout(t));
+    });
     let errText = '';
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (d: string) => {
@@ -144,16 +161,21 @@ class Conn {
     });
     child.on('exit', (code, sig) => {
       live.delete(child);
-      this.exited = `plugin ${o.label} process exited (${sig ? `signal ${sig}` : `code ${code}`})${errText ? `: ${errText.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
+      // Deno prints an uncaught error as `error: …` followed by its stack: that line says why.
+      const lines = errText.trim().split('\n');
+      const why = lines.filter((l) => l.startsWith('error: ')).pop() ?? lines.slice(-3).join(' | ');
+      this.exited = `plugin ${o.label} process exited (${sig ? `signal ${sig}` : `code ${code}`})${errText ? `: ${why}` : ''}`;
       this.peer.close(new Error(this.exited));
     });
   }
 
-  bind(log: Logger, metrics: Metrics): void {
-    this.sinks = { log, metrics };
+  bind(sinks: Conn['sinks']): void {
+    this.sinks = sinks;
   }
 
   private note(m: string, a: unknown[]): void {
+    if (m === 'ready') { this.sinks.ready?.(a[0] === true); return; }
+    if (m === 'stdout' || m === 'stderr') { void this.sinks[m]?.write(String(a[0])); return; }
     if (m === 'log') {
       const [level, msg, kv] = a as ['debug' | 'info' | 'warn' | 'error', string, Record<string, unknown>];
       if (['debug', 'info', 'warn', 'error'].includes(level)) this.sinks.log[level](String(msg), kv);
@@ -166,7 +188,8 @@ class Conn {
       if (type === 'counter' || type === 'gauge' || type === 'histogram') this.metrics.set(name, reg[type](name, help, labels, buckets) as never);
       return;
     }
-    const [name, x, y] = a as [string, unknown, unknown];
+    // JSON turns an omitted argument (undefined) into null: back to undefined, so defaults apply.
+    const [name, x, y] = a.map((v) => (v === null ? undefined : v)) as [string, unknown, unknown];
     const h = this.metrics.get(name);
     if (m === 'm.inc') h?.inc?.(x, y);
     else if (m === 'm.dec') h?.dec?.(x, y);
@@ -176,6 +199,12 @@ class Conn {
 
   kill(): void {
     if (!this.exited) this.child.kill('SIGKILL');
+  }
+
+  /** The process was asked to exit: killed if it has not within 5 s. */
+  killLater(): void {
+    const t = setTimeout(() => this.kill(), 5000);
+    t.unref();
   }
 }
 
@@ -208,14 +237,60 @@ function withChannel(flags: string[], sock: string): string[] {
   return out;
 }
 
+/** The socket's reads, handed to the peer once it exists (nothing is expected before; kept if it comes). */
+interface ChannelInput { attach(peer: Peer): void }
+
+/** Size of the buffer the host reads the channel into (see child.ts main). */
+const READ_BUFFER = 1 << 20;
+
+/**
+ * Connects to the plugin process's socket once it listens. The process needs Deno's start-up
+ * (tens of ms, seconds on a loaded machine) before it listens: retried until it does, exits, or
+ * START_TIMEOUT_MS passes.
+ */
+async function connectChannel(sockPath: string, child: ChildProcess, exited: () => Error | undefined): Promise<{ sock: net.Socket; input: ChannelInput }> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+    let peer: Peer | undefined;
+    const early: Uint8Array[] = [];
+    const sock = net.connect({
+      path: sockPath,
+      onread: {
+        buffer: Buffer.allocUnsafe(READ_BUFFER),
+        callback: (n: number, buf: Uint8Array) => {
+          const view = new Uint8Array(buf.buffer, buf.byteOffset, n);
+          if (peer) peer.feed(view, true);
+          else early.push(new Uint8Array(view));
+          return true;
+        },
+      },
+    } as net.NetConnectOpts);
+    const ok = await new Promise<boolean>((resolve) => {
+      sock.once('connect', () => resolve(true));
+      sock.once('error', () => resolve(false));
+    });
+    if (ok) {
+      return { sock, input: { attach(p) { peer = p; for (const b of early.splice(0)) p.feed(b); sock.on('end', () => sock.end()); } } };
+    }
+    sock.destroy();
+    const why = exited();
+    if (why) throw why;
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`plugin process did not open its channel within ${START_TIMEOUT_MS / 1000}s`); }
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
+const START_TIMEOUT_MS = 60_000;
+
 async function start(o: IsolatedOptions): Promise<{ conn: Conn; entry: { remove(): void } }> {
   const flags = denoFlags(o.grant, o.grantBaseDir, o.grantKey);
   const entry = entryFile(o.file);
   const sock = path.join(entry.dir, 's');
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(sock, () => resolve()); });
   const args = ['run', '--quiet', '--no-prompt', '--no-config', '--node-modules-dir=manual', ...withChannel(flags, sock), entry.file, sock];
-  const child = spawn(denoBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'], env: isolatedEnv(o.grant), cwd: REPO_ROOT });
+  // A process group of its own: a terminal's Ctrl-C (SIGINT to the foreground group) reaches the
+  // host only, which stops the plugin in order (abort, then exit); the plugin also exits when its
+  // channel closes, so it does not outlive a host that was killed.
+  const child = spawn(denoBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'], env: isolatedEnv(o.grant), cwd: REPO_ROOT, detached: true });
   live.add(child);
   if (!exitHook) {
     exitHook = true;
@@ -227,81 +302,32 @@ async function start(o: IsolatedOptions): Promise<{ conn: Conn; entry: { remove(
   let errText = '';
   const onErr = (d: Buffer) => { errText = (errText + d.toString()).slice(-2000); };
   child.stderr!.on('data', onErr);
+  let exit: Error | undefined;
+  child.once('exit', (code, sig) => {
+    exit = new Error(`plugin ${o.label} process exited before connecting (${sig ? `signal ${sig}` : `code ${code}`})${errText ? `: ${errText.trim().split('\n').slice(-3).join(' | ')}` : ''}`);
+  });
+  child.once('error', (err) => { exit = new Error(`plugin ${o.label}: cannot start Deno: ${err.message}`); });
   try {
-    const s = await new Promise<net.Socket>((resolve, reject) => {
-      server.once('connection', resolve);
-      child.once('exit', (code, sig) => reject(new Error(`plugin ${o.label} process exited before connecting (${sig ? `signal ${sig}` : `code ${code}`})${errText ? `: ${errText.trim().split('\n').slice(-3).join(' | ')}` : ''}`)));
-    });
+    const { sock: s, input } = await connectChannel(sock, child, () => exit);
     child.stderr!.off('data', onErr);
-    return { conn: new Conn(child, s, o), entry };
+    return { conn: new Conn(child, s, input, o), entry };
   } catch (err) {
+    child.kill('SIGKILL');
     entry.remove();
     throw err;
-  } finally {
-    server.close();
   }
 }
 
-async function initConn(o: IsolatedOptions): Promise<{ conn: Conn; desc: { manifest: PluginManifest; provider: string; retries: 'host' | 'provider' } }> {
+async function initConn<D>(o: IsolatedOptions, kind: 'objstore' | 'component'): Promise<{ conn: Conn; desc: D }> {
   const { conn, entry } = await start(o);
   try {
-    const r = await conn.peer.call('init', [{ label: o.label, grant: o.grant, grantKey: o.grantKey, grantBaseDir: o.grantBaseDir, baseDir: o.baseDir, cwd: process.cwd() }]);
-    return { conn, desc: r.value as { manifest: PluginManifest; provider: string; retries: 'host' | 'provider' } };
+    const r = await conn.peer.call('init', [{ kind, label: o.label, grant: o.grant, grantKey: o.grantKey, grantBaseDir: o.grantBaseDir, baseDir: o.baseDir, cwd: process.cwd() }]);
+    return { conn, desc: r.value as D };
   } catch (err) {
     conn.kill();
     throw err;
   } finally {
     entry.remove();
-  }
-}
-
-function bodyOf(i: Incoming): ReadableStream<Uint8Array> {
-  if (i.stream) return i.stream as ReadableStream<Uint8Array>;
-  const b = i.bin ?? new Uint8Array(0);
-  return new ReadableStream<Uint8Array>({
-    start(c) {
-      if (b.length) c.enqueue(b);
-      c.close();
-    },
-  });
-}
-
-/** The host's view of the plugin's Bucket: every call crosses the channel. */
-class IsolatedBucket implements Bucket {
-  constructor(private readonly conn: Conn, readonly provider: string) {}
-  private call(m: string, a: unknown[], bin?: Uint8Array, bytes?: ReadableStream<Uint8Array>) {
-    return this.conn.peer.call(m, a, { bin, bytes });
-  }
-  async *iter(dir: string, opts?: IterOptions): AsyncIterable<string> {
-    const r = await this.call('iter', [dir, opts ?? {}]);
-    const reader = (r.stream as ReadableStream<string>).getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        yield value;
-      }
-    } finally {
-      await reader.cancel().catch(() => {});
-    }
-  }
-  async get(name: string) { return bodyOf(await this.call('get', [name])); }
-  async getRange(name: string, off: number, len?: number) { return bodyOf(await this.call('getRange', [name, off, len ?? null])); }
-  async exists(name: string) { return (await this.call('exists', [name])).value as boolean; }
-  async attributes(name: string): Promise<ObjectAttributes> {
-    const v = (await this.call('attributes', [name])).value as { size: number; lastModified: number };
-    return { size: v.size, lastModified: new Date(v.lastModified) };
-  }
-  async upload(name: string, body: ReadableStream<Uint8Array> | Uint8Array) {
-    if (body instanceof Uint8Array) await this.call('upload', [name], body);
-    else await this.call('upload', [name], undefined, body);
-  }
-  async delete(name: string) { await this.call('delete', [name]); }
-  isObjNotFoundErr(err: unknown) { return isObjectNotFound(err); }
-  async close() {
-    await this.call('close', []).catch(() => {});
-    const t = setTimeout(() => this.conn.kill(), 5000);
-    t.unref();
   }
 }
 
@@ -315,7 +341,7 @@ export interface IsolatedObjstore {
 
 /** Starts the plugin's process, loads and checks the plugin there, and returns its stand-in. */
 export async function loadIsolatedObjstore(o: IsolatedOptions): Promise<IsolatedObjstore> {
-  const first = await initConn(o);
+  const first = await initConn<{ manifest: PluginManifest; provider: string; retries: 'host' | 'provider' }>(o, 'objstore');
   let spare: Conn | undefined = first.conn;
   const d = first.desc;
   const plugin: ObjstorePlugin = {
@@ -324,12 +350,15 @@ export async function loadIsolatedObjstore(o: IsolatedOptions): Promise<Isolated
     retries: d.retries,
     parseConfig: (raw) => raw,
     async create(ctx: Capabilities, config: unknown): Promise<Bucket> {
-      const conn = spare ?? (await initConn(o)).conn;
+      const conn = spare ?? (await initConn(o, 'objstore')).conn;
       spare = undefined;
-      conn.bind(ctx.log, ctx.metrics);
+      conn.bind({ log: ctx.log, metrics: ctx.metrics });
       try {
         const r = await conn.peer.call('create', [config]);
-        return new IsolatedBucket(conn, (r.value as { provider: string }).provider);
+        return new RemoteBucket(conn.peer, (r.value as { provider: string }).provider, '', async () => {
+          await conn.peer.call('close', []).catch(() => {});
+          conn.killLater();
+        });
       } catch (err) {
         conn.kill();
         throw err;
@@ -339,10 +368,132 @@ export async function loadIsolatedObjstore(o: IsolatedOptions): Promise<Isolated
   return {
     plugin,
     async checkConfig(config) {
-      const conn = spare ?? (await initConn(o)).conn;
+      const conn = spare ?? (await initConn(o, 'objstore')).conn;
       spare ??= conn;
       await conn.peer.call('parseConfig', [config]);
     },
     close() { spare?.kill(); spare = undefined; },
+  };
+}
+
+/** What the plugin's process says about a component plugin at init. */
+interface ComponentDesc { manifest: PluginManifest; flags: FlagSpec[]; setup: boolean; commands: string[] }
+
+export interface IsolatedComponent {
+  /**
+   * A stand-in plugin: parseConfig passes the config through (checkConfig checks it), setup() runs
+   * the component's setup in its process and returns a Component whose calls cross the channel.
+   */
+  plugin: ComponentPlugin;
+  /** The plugin's own parseConfig, in its process (errors keep ConfigError's key). */
+  checkConfig(config: unknown): Promise<void>;
+  close(): void;
+}
+
+/** Starts a component plugin's process, loads and checks the plugin there, and returns its stand-in. */
+export async function loadIsolatedComponent(o: IsolatedOptions): Promise<IsolatedComponent> {
+  const first = await initConn<ComponentDesc>(o, 'component');
+  let spare: Conn | undefined = first.conn;
+  const d = first.desc;
+  if (d.commands.length > 0) {
+    spare.kill();
+    throw new IsolationError(`${o.grantKey.replace(/\.permissions$/, '')}.isolation`, `${d.manifest.id} has one-shot commands (${d.commands.join(', ')}), which do not run with isolation: process; run it with isolation: inline and trust: true`);
+  }
+  const plugin: ComponentPlugin = {
+    manifest: d.manifest,
+    flags: d.flags,
+    parseConfig: (raw) => raw,
+    setup: d.setup ? async (ctx: ComponentContext, config: unknown) => {
+      const conn = spare ?? (await initConn<ComponentDesc>(o, 'component')).conn;
+      spare = undefined;
+      try {
+        return await setupIsolated(conn, ctx, config);
+      } catch (err) {
+        conn.kill();
+        throw err;
+      }
+    } : (undefined as unknown as ComponentPlugin['setup']),
+  };
+  return {
+    plugin,
+    async checkConfig(config) {
+      const conn = spare ?? (await initConn<ComponentDesc>(o, 'component')).conn;
+      spare ??= conn;
+      await conn.peer.call('parseConfig', [config]);
+    },
+    close() { spare?.kill(); spare = undefined; },
+  };
+}
+
+/**
+ * The host's half of an isolated component: serves its ctx.listen (the host's checked listener,
+ * each request handed to the process), ctx.bucket (the host's bucket for it, with its metrics),
+ * readiness, stdout/stderr, log lines and metrics (into the component's registry, so they show on
+ * its /metrics as inline); and stands in for its Component.
+ */
+async function setupIsolated(conn: Conn, ctx: ComponentContext, config: unknown): Promise<Component> {
+  const peer = conn.peer;
+  const listeners = new Map<number, HttpListener>();
+  let bucket: Promise<Bucket> | undefined;
+  conn.bind({ log: ctx.log, metrics: ctx.metrics, ready: (v) => ctx.setReady(v), stdout: ctx.stdout, stderr: ctx.stderr });
+  conn.serveCall = async (m, a, inc) => {
+    if (m === 'listen') {
+      const id = Number(a[0]);
+      const l = await ctx.listen(a[1] as Parameters<Capabilities['listen']>[0], (req) => proxyFetch(peer, 'serve', [id], req));
+      listeners.set(id, l);
+      return { value: l.address };
+    }
+    if (m === 'unlisten') {
+      const l = listeners.get(Number(a[0]));
+      listeners.delete(Number(a[0]));
+      await l?.close();
+      return {};
+    }
+    if (m === 'bucket') {
+      bucket ??= ctx.bucket(a[0] === null ? undefined : String(a[0])).catch((err) => { bucket = undefined; throw err; });
+      return { value: { provider: (await bucket).provider } };
+    }
+    if (m.startsWith('b.') && bucket) {
+      const out = await serveBucket(await bucket, m.slice(2), a, inc);
+      if (out) return out;
+    }
+    throw new Error(`unknown call ${m}`);
+  };
+  const closeAll = async () => {
+    await Promise.all([...listeners.values()].map((l) => l.close().catch(() => {})));
+    listeners.clear();
+  };
+  // The wasm core's module goes with the call: the process needs no read grant for it.
+  const backend = ctx.core.backend;
+  const wasm = backend === 'wasm' ? new Uint8Array(fs.readFileSync(DEFAULT_WASM_URL)) : undefined;
+  const r = await peer.call('setup', [{ config, dataDir: ctx.dataDir, addresses: ctx.addresses, build: ctx.build, core: backend }], { bin: wasm });
+  const desc = r.value as { info: ComponentInfo; fetch: boolean; reload: boolean };
+  let info = desc.info;
+  let refreshing = false;
+  peer.onClose = () => { void closeAll(); };
+  return {
+    // info() is synchronous: the last answer, refreshed in the background on each call.
+    info() {
+      if (!refreshing) {
+        refreshing = true;
+        peer.call('info', []).then((x) => { info = x.value as ComponentInfo; }, () => {}).finally(() => { refreshing = false; });
+      }
+      return info;
+    },
+    fetch: desc.fetch ? (req: Request) => proxyFetch(peer, 'fetch', [], req) : undefined,
+    reload: desc.reload ? async () => { await peer.call('reload', []); } : undefined,
+    async run(signal: AbortSignal) {
+      const onAbort = () => peer.note('abort', [String((signal.reason as Error | undefined)?.message ?? 'stopped')]);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        await peer.call('run', []);
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+        await closeAll();
+        await peer.call('exit', []).catch(() => {});
+        conn.killLater();
+      }
+    },
   };
 }

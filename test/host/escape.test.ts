@@ -1,4 +1,5 @@
-// Issue #22: a hostile object-store plugin (test/fixtures/host/escape) granted one directory and
+// Issue #22: a hostile object-store plugin (test/fixtures/host/escape), and a hostile component
+// (test/fixtures/host/escape-component) in process mode at the end, granted one directory and
 // one port tries every way past its grant. With isolation: process (the default for a path or npm
 // package) each attempt fails with an error naming what is missing, and a neighbour in the host
 // keeps its requests to itself. The same attempts with isolation: inline + trust: true document
@@ -16,6 +17,7 @@ import { createCapabilities } from '../../host/capabilities.ts';
 import { Permissions } from '../../host/permissions.ts';
 import { Registry } from '../../host/metrics.ts';
 import { readAll, type Bucket } from '../../lib/objstore/bucket.ts';
+import { startEscapeComponent } from '../fixtures/host/escape-component/start.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'escape-')));
@@ -173,6 +175,43 @@ test('inline for a third-party plugin needs trust: true; trust without inline is
   await buildObjstore(m, m.objstore[0]!, log).then(() => assert.unreachable(), (err) => {
     assert.match(err.message, /objstore\[0\]\.permissions\.net: "\*:9000": a wildcard host or port cannot be enforced in an isolated process/);
   });
+});
+
+/** A component in process mode (the default for a path or npm package): what each attempt's error says. */
+const COMPONENT_DENIALS: Record<string, RegExp> = {
+  'fs-import': /Requires read access to ".*secret\.txt"/,
+  'ctx-fs': /permission denied: plugin component:escape called fs\.readFile\(.*secret\.txt\); grant it with components\[0\]\.permissions\.read in plugins\.yaml/,
+  'env-secret': /Requires env access to "ESCAPE_SECRET"/,
+  'child-process': /Requires (run access to "cat"|env access to "NODE_V8_COVERAGE")/,
+  'global-fetch': new RegExp(`Requires net access to "127\\.0\\.0\\.1:${ungranted.port}"`),
+  'ctx-fetch': new RegExp(`permission denied: plugin component:escape called fetch\\(127\\.0\\.0\\.1:${ungranted.port}\\); grant it with components\\[0\\]\\.permissions\\.net`),
+  'ctx-connect': new RegExp(`permission denied: plugin component:escape called connect\\(127\\.0\\.0\\.1:${ungranted.port}\\); grant it with components\\[0\\]\\.permissions\\.net`),
+  'ctx-listen': /permission denied: plugin component:escape called listen\(127\.0\.0\.1:\d+\); grant it with components\[0\]\.permissions\.net/,
+  'net-listen': /Requires net access to "127\.0\.0\.1:\d+"/,
+  'grpc-dial': /ctx\.grpcDial is not available to a plugin with isolation: process/,
+  'process-exit': /permission denied: plugin component:escape called process\.exit\(3\): an isolated plugin cannot end its process/,
+};
+
+test('component in process mode: every attempt fails naming the missing grant, while its granted port serves', async () => {
+  const dir = path.join(tmp, 'component');
+  fs.mkdirSync(dir);
+  const c = await startEscapeComponent({ dir, secretFile, secretEnv: 'ESCAPE_SECRET', ungrantedPort: ungranted.port });
+  const hitsBefore = ungranted.hits.length;
+  try {
+    for (const [name, re] of Object.entries(COMPONENT_DENIALS)) {
+      const r = await fetch(`http://127.0.0.1:${c.port}/attempt/${name}`);
+      const text = await r.text();
+      assert.is(r.status, 403, `${name} must fail, got ${text}`);
+      assert.match(text, re, `${name}: ${text}`);
+    }
+    assert.is(ungranted.hits.length, hitsBefore, 'the ungranted port was never reached');
+    // Still serving on its granted port: process.exit was refused, not obeyed.
+    const ok = await fetch(`http://127.0.0.1:${c.port}/attempt/granted-fs`);
+    assert.is(ok.status, 200);
+    assert.is(await ok.text(), 'mine');
+  } finally {
+    assert.is((await c.stop()).code, 0, c.lines.join(''));
+  }
 });
 
 test.after(async () => {

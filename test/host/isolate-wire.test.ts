@@ -3,7 +3,7 @@
 // back (credits) instead of the whole body piling up in memory.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MAX_CHUNK, Peer, WINDOW, type Handler } from '../../host/isolate/wire.ts';
+import { MAX_CHUNK, Peer, WINDOW, type Handler } from '../../lib/isolate/wire.ts';
 import { ConfigError, PermissionDenied } from '../../host/index.ts';
 import { ObjectNotFoundError, isObjectNotFound, readAll } from '../../lib/objstore/bucket.ts';
 
@@ -21,8 +21,8 @@ function pair(handler: Handler): { client: Peer; server: Peer } {
       setImmediate(() => to().feed(part));
     }
   };
-  client = new Peer(undefined, (f) => slices(f, () => server));
-  server = new Peer(undefined, (f) => slices(f, () => client), handler);
+  client = new Peer(undefined, (pieces) => { for (const f of pieces) slices(f, () => server); });
+  server = new Peer(undefined, (pieces) => { for (const f of pieces) slices(f, () => client); }, handler);
   return { client, server };
 }
 
@@ -102,6 +102,39 @@ test('the other side going away fails pending calls and open streams', async () 
   client.close(new Error('plugin objstore:x process exited (code 1)'));
   await p.then(() => assert.unreachable(), (e) => assert.match(e.message, /process exited/));
   await client.call('again', []).then(() => assert.unreachable(), (e) => assert.match(e.message, /process exited/));
+});
+
+test('input from a reused read buffer (the host\'s socket) is copied out; payloads arrive intact', async () => {
+  const frames: Uint8Array[] = [];
+  const sender = new Peer(undefined, (pieces) => { for (const p of pieces) frames.push(p.slice()); });
+  void sender.call('put', [], { bin: new Uint8Array(100).fill(7) });
+  void sender.call('put', [], { bin: new Uint8Array(200_000).fill(9) });
+  await new Promise((r) => setImmediate(r));
+  const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  frames.reduce((off, f) => { all.set(f, off); return off + f.length; }, 0);
+  for (const size of [4096, 1 << 20]) {
+    const got: Uint8Array[] = [];
+    const receiver = new Peer(undefined, () => {}, async (_m, _a, inc) => { got.push(inc.bin!); return {}; });
+    const reused = new Uint8Array(size);
+    for (let off = 0; off < all.length; off += size) {
+      const n = Math.min(size, all.length - off);
+      reused.set(all.subarray(off, off + n));
+      receiver.feed(reused.subarray(0, n), true);
+      reused.fill(0);
+    }
+    assert.is(got.length, 2, `read size ${size}`);
+    assert.ok(got[0]!.length === 100 && got[0]!.every((x) => x === 7), `small payload, read size ${size}`);
+    assert.ok(got[1]!.length === 200_000 && got[1]!.every((x) => x === 9), `large payload, read size ${size}`);
+  }
+});
+
+test('a hostile frame length closes the channel instead of being allocated', async () => {
+  const peer = new Peer(undefined, () => {});
+  const p = peer.call('x', []);
+  const huge = new Uint8Array(8);
+  new DataView(huge.buffer).setUint32(0, 0xffffffff);
+  peer.feed(huge);
+  await p.then(() => assert.unreachable(), (e) => assert.match(e.message, /a frame of \d+ bytes \(at most \d+\): the other side is broken or hostile/));
 });
 
 test.run();

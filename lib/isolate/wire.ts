@@ -1,4 +1,5 @@
-// The typed channel between the host and an isolated plugin's process (issue #22). Runs unchanged
+// The typed channel between the host and an isolated plugin's process (issue #22; the host's side
+// is host/isolate/host.ts, the plugin's host/isolate/child.ts). Runs unchanged
 // under Node (the host) and Deno (the plugin process): web streams and Uint8Array only.
 //
 // A frame is [u32 length of the rest][u32 length of the JSON header][JSON header][binary payload].
@@ -12,13 +13,20 @@
 // {s: id, sk: 'bytes' | 'items'} and flow with credits: the sender may have at most WINDOW
 // messages in flight that the receiver's consumer has not taken, so a slow reader on either side
 // holds the other back instead of buffering a whole object (backpressure).
-import { ConfigError, PermissionDenied } from '../../lib/sdk/errors.ts';
-import { ObjectNotFoundError } from '../../lib/objstore/bucket.ts';
+import { ConfigError, PermissionDenied } from '../sdk/errors.ts';
+import { ObjectNotFoundError } from '../objstore/bucket.ts';
 
 /** Messages in flight per stream before the sender waits for credit. */
 export const WINDOW = 8;
 /** Largest binary payload of one stream message; bigger chunks are split. */
 export const MAX_CHUNK = 1 << 20;
+/** Payloads at least this large are written by reference instead of copied into their frame. */
+const BY_REFERENCE = 64 * 1024;
+/**
+ * The largest frame accepted: a chunk or inline body plus its header. The other side may be
+ * hostile; a frame length beyond this closes the channel instead of allocating it.
+ */
+export const MAX_FRAME = 4 * MAX_CHUNK;
 /** Listing names per items message. */
 const ITEMS_BATCH = 512;
 
@@ -120,10 +128,13 @@ export class Peer {
   /** Called once when the channel closes (EOF, error, or close()). */
   onClose?: (err: Error) => void;
 
-  /** input: the other side's bytes as a stream; omitted, the owner calls feed() and close(). */
+  /**
+   * input: the other side's bytes as a stream; omitted, the owner calls feed() and close().
+   * write: sends pieces in order (a frame may span pieces).
+   */
   constructor(
     input: ReadableStream<Uint8Array> | undefined,
-    private readonly write: (frame: Uint8Array) => void,
+    private readonly write: (pieces: Uint8Array[]) => void,
     private readonly handler: Handler = async (m) => { throw new Error(`no handler for ${m}`); },
     private readonly noteHandler: NoteHandler = () => {},
   ) {
@@ -139,32 +150,55 @@ export class Peer {
     if (this.closedWith) return;
     const j = enc.encode(JSON.stringify(h));
     const n = bin ? bin.length : 0;
-    const f = new Uint8Array(8 + j.length + n);
+    // A large payload goes out as its own piece, by reference (the sender hands it over): copying
+    // a 1 MiB chunk into the frame cost more than the extra write.
+    const inline = n > 0 && n < BY_REFERENCE;
+    const f = new Uint8Array(8 + j.length + (inline ? n : 0));
     const dv = new DataView(f.buffer);
     dv.setUint32(0, 4 + j.length + n);
     dv.setUint32(4, j.length);
     f.set(j, 8);
-    if (bin) f.set(bin, 8 + j.length);
-    // Frames sent in one turn of the event loop go out in one write (one syscall, one wake-up
-    // of the other side) instead of one each.
+    if (inline) f.set(bin!, 8 + j.length);
     this.queue.push(f);
-    this.queued += f.length;
-    if (this.queue.length === 1) queueMicrotask(() => this.flush());
+    if (n > 0 && !inline) this.queue.push(bin!);
+    if (!this.flushing) {
+      this.flushing = true;
+      queueMicrotask(() => this.flush());
+    }
   }
 
   private queue: Uint8Array[] = [];
-  private queued = 0;
+  private flushing = false;
 
+  /**
+   * Frames sent in one turn of the event loop go out together: small pieces gathered into one
+   * buffer (one syscall, one wake-up of the other side instead of one each), large payloads as
+   * they are.
+   */
   private flush(): void {
+    this.flushing = false;
     const q = this.queue;
     if (q.length === 0) return;
     this.queue = [];
-    const n = this.queued;
-    this.queued = 0;
-    if (q.length === 1) { this.write(q[0]!); return; }
-    const out = new Uint8Array(n);
-    let off = 0;
-    for (const f of q) { out.set(f, off); off += f.length; }
+    const out: Uint8Array[] = [];
+    let small: Uint8Array[] = [];
+    let smallLen = 0;
+    const gather = () => {
+      if (small.length === 1) out.push(small[0]!);
+      else if (small.length > 1) {
+        const b = new Uint8Array(smallLen);
+        let off = 0;
+        for (const x of small) { b.set(x, off); off += x.length; }
+        out.push(b);
+      }
+      small = [];
+      smallLen = 0;
+    };
+    for (const piece of q) {
+      if (piece.length >= BY_REFERENCE) { gather(); out.push(piece); }
+      else { small.push(piece); smallLen += piece.length; }
+    }
+    gather();
     this.write(out);
   }
 
@@ -404,61 +438,80 @@ export class Peer {
     }
   }
 
-  private buf: Uint8Array = new Uint8Array(0);
-  private len = 0;
+  /** The frame being reassembled (its exact size, so its payload is handed on without a copy). */
+  private cur?: Uint8Array;
+  private curLen = 0;
+  /** The first bytes of a frame whose length is not complete yet. */
+  private head = new Uint8Array(4);
+  private headLen = 0;
 
-  /** Bytes from the other side, in any slicing. */
-  feed(value: Uint8Array): void {
+  /**
+   * Bytes from the other side, in any slicing. transient: the caller reuses `value` after this
+   * returns (a socket's read buffer), so nothing may keep a view of it.
+   */
+  feed(value: Uint8Array, transient = false): void {
     if (this.closedWith) return;
     try {
-      // Parse straight from the input when nothing is pending; otherwise append to our own buffer
-      // (grown by doubling, so a large frame arriving in many pieces is copied once, not per piece).
-      let buf: Uint8Array;
-      let len: number;
-      if (this.len === 0) {
-        buf = value;
-        len = value.length;
-      } else {
-        if (this.len + value.length > this.buf.length) {
-          const nb = new Uint8Array(Math.max(this.len + value.length, this.buf.length * 2));
-          nb.set(this.buf.subarray(0, this.len));
-          this.buf = nb;
-        }
-        this.buf.set(value, this.len);
-        this.len += value.length;
-        buf = this.buf;
-        len = this.len;
-      }
+      const len = value.length;
       let off = 0;
-      while (len - off >= 8) {
-        const dv = new DataView(buf.buffer, buf.byteOffset + off, 8);
-        const total = dv.getUint32(0);
-        if (len - off < 4 + total) break;
-        const jl = dv.getUint32(4);
-        const h = JSON.parse(dec.decode(buf.subarray(off + 8, off + 8 + jl))) as Header;
-        const n = total - 4 - jl;
-        // A view when the frame lies in the input chunk (each read hands us a fresh one), a copy
-        // when it lies in our reassembly buffer, which is reused for the next frames.
-        const bin = n > 0 ? (buf === value ? buf.subarray(off + 8 + jl, off + 4 + total) : buf.slice(off + 8 + jl, off + 4 + total)) : undefined;
-        off += 4 + total;
-        this.dispatch(h, bin);
-      }
-      const rest = len - off;
-      if (buf === value) {
-        if (rest > 0) {
-          // Room for the whole frame when its length is known.
-          const need = rest >= 8 ? 4 + new DataView(buf.buffer, buf.byteOffset + off, 4).getUint32(0) : rest;
-          if (this.buf.length < need) this.buf = new Uint8Array(Math.max(need, 64 * 1024));
-          this.buf.set(value.subarray(off, len), 0);
+      while (off < len) {
+        if (!this.cur) {
+          let size: number;
+          if (this.headLen === 0 && len - off >= 4) {
+            size = 4 + new DataView(value.buffer, value.byteOffset + off, 4).getUint32(0);
+            this.checkSize(size);
+            if (len - off >= size) {
+              // The whole frame lies in this input: parse it in place.
+              this.frame(value, off, size, !transient);
+              off += size;
+              continue;
+            }
+          } else {
+            const k = Math.min(4 - this.headLen, len - off);
+            this.head.set(value.subarray(off, off + k), this.headLen);
+            this.headLen += k;
+            off += k;
+            if (this.headLen < 4) break;
+            size = 4 + new DataView(this.head.buffer).getUint32(0);
+            this.checkSize(size);
+            this.headLen = 0;
+            this.cur = new Uint8Array(size);
+            this.cur.set(this.head, 0);
+            this.curLen = 4;
+            continue;
+          }
+          this.cur = new Uint8Array(size);
+          this.curLen = 0;
         }
-        this.len = rest;
-      } else if (off > 0) {
-        this.buf.copyWithin(0, off, len);
-        this.len = rest;
+        const k = Math.min(this.cur.length - this.curLen, len - off);
+        this.cur.set(value.subarray(off, off + k), this.curLen);
+        this.curLen += k;
+        off += k;
+        if (this.curLen === this.cur.length) {
+          const f = this.cur;
+          this.cur = undefined;
+          this.frame(f, 0, f.length, true);
+        }
       }
     } catch (err) {
       this.close(err instanceof Error ? err : new Error(String(err)));
     }
+  }
+
+  private checkSize(size: number): void {
+    if (size < 8 || size > MAX_FRAME + 4) throw new Error(`channel: a frame of ${size} bytes (at most ${MAX_FRAME}): the other side is broken or hostile`);
+  }
+
+  /** One whole frame at buf[off, off+size); owned: buf is not reused, so the payload may be a view. */
+  private frame(buf: Uint8Array, off: number, size: number, owned: boolean): void {
+    const jl = new DataView(buf.buffer, buf.byteOffset + off + 4, 4).getUint32(0);
+    if (8 + jl > size) throw new Error('channel: a frame header longer than its frame');
+    const h = JSON.parse(dec.decode(buf.subarray(off + 8, off + 8 + jl))) as Header;
+    if (!h || typeof h !== 'object') throw new Error('channel: a frame header that is not an object');
+    const n = size - 8 - jl;
+    // Not buf.slice: on a Node Buffer that is a view, not a copy.
+    const bin = n > 0 ? (owned ? buf.subarray(off + 8 + jl, off + size) : new Uint8Array(buf.subarray(off + 8 + jl, off + size))) : undefined;
+    this.dispatch(h, bin);
   }
 
   private async readLoop(input: ReadableStream<Uint8Array>): Promise<void> {
