@@ -4,7 +4,8 @@
 // >= 10M samples each), postings intersection ns per input element (equal 1M lists and 1:100),
 // merge/without for reference, downsampling ns/sample, histogram chunks (EncHistogram and
 // EncFloatHistogram: a 15 s counter histogram with 20 buckets in two spans, 120-sample chunks)
-// encode/decode ns per histogram sample, and the WASM/TS ratio.
+// encode/decode ns per histogram sample, and the WASM/TS ratio. XOR is measured per chunk
+// (xorEncode/xorDecode) and batched (xorEncodeBatch/xorDecodeBatch, BATCH chunks per call).
 // Times are the best of `reps` runs, measured as process CPU time (so that other processes on
 // a shared machine do not count); wall-clock best is printed beside it.
 import { cpus } from 'node:os';
@@ -83,7 +84,15 @@ interface XorResult {
   bytes_per_sample: number;
   encode_wall_ns: number;
   decode_wall_ns: number;
+  /** xorEncodeBatch / xorDecodeBatch, BATCH chunks per call */
+  batch_encode_ns: number;
+  batch_decode_ns: number;
+  batch_encode_wall_ns: number;
+  batch_decode_wall_ns: number;
 }
+
+/** Chunks per batch call: a Series response's worth (e.g. 64 series × 4 chunks). */
+const BATCH = 256;
 
 function benchXor(core: Core, ds: Dataset, reps: number): XorResult {
   const nChunks = Math.floor(ds.n / CHUNK);
@@ -110,7 +119,38 @@ function benchXor(core: Core, ds: Dataset, reps: number): XorResult {
     if (out.t[i] !== tv[nChunks - 1][i] || !Object.is(out.v[i], vv[nChunks - 1][i])) throw new Error(`${core.backend} ${ds.name}: decode mismatch at ${i}`);
   }
   if (check !== samples * reps) throw new Error('decode count mismatch');
+
+  // Batch API: BATCH chunks per call, results in the core's arena (no per-chunk allocation or copy).
+  const batches: Uint8Array[][] = [];
+  for (let k = 0; k < nChunks; k += BATCH) batches.push(chunks.slice(k, k + BATCH));
+  const starts = new Uint32Array(BATCH);
+  for (let i = 0; i < BATCH; i++) starts[i] = i * CHUNK;
+  const bStarts = (m: number) => (m === BATCH ? starts : starts.subarray(0, m));
+  let bBytes = 0;
+  const benc = measure(reps, () => {
+    bBytes = 0;
+    for (let k = 0; k < nChunks; k += BATCH) {
+      const m = Math.min(BATCH, nChunks - k);
+      const r = core.xorEncodeBatch(ds.t.subarray(k * CHUNK, (k + m) * CHUNK), ds.v.subarray(k * CHUNK, (k + m) * CHUNK), bStarts(m), m * CHUNK);
+      bBytes += r.offset[r.chunks]!;
+    }
+  });
+  if (bBytes !== bytes) throw new Error(`${core.backend} ${ds.name}: batch encode wrote ${bBytes} bytes, per-chunk ${bytes}`);
+  let bCheck = 0;
+  let bLast = 0;
+  const bdec = measure(reps, () => {
+    for (const b of batches) {
+      const r = core.xorDecodeBatch(b);
+      bCheck += r.n;
+      bLast = r.t[r.n - 1]!;
+    }
+  });
+  if (bCheck !== samples * reps || bLast !== tv[nChunks - 1][CHUNK - 1]) throw new Error(`${core.backend} ${ds.name}: batch decode mismatch`);
   return {
+    batch_encode_ns: ns(benc.cpuMs, samples),
+    batch_decode_ns: ns(bdec.cpuMs, samples),
+    batch_encode_wall_ns: ns(benc.wallMs, samples),
+    batch_decode_wall_ns: ns(bdec.wallMs, samples),
     encode_ns: ns(enc.cpuMs, samples),
     decode_ns: ns(dec.cpuMs, samples),
     bytes_per_sample: bytes / samples,
@@ -247,6 +287,8 @@ function benchHist(core: Core, hs: HistogramSamples[], reps: number): HistResult
 
 export default async function main(args: string[]): Promise<void> {
   const json = args.includes('--json');
+  // --xor-only: just the XOR tables (for iterating on the codec)
+  const xorOnly = args.includes('--xor-only');
   const opt = (name: string, def: number) => {
     const a = args.find((x) => x.startsWith(`--${name}=`));
     return a ? Number(a.slice(name.length + 3)) : def;
@@ -283,11 +325,22 @@ export default async function main(args: string[]): Promise<void> {
         `  ${name.padEnd(15)} ${b.padEnd(8)} ${fmt(x.encode_ns).padStart(7)} [${fmt(x.encode_wall_ns).padStart(7)}]   ${fmt(x.decode_ns).padStart(7)} [${fmt(x.decode_wall_ns).padStart(7)}]   ${(1e9 / x.encode_ns / 1e6).toFixed(1).padStart(9)} M       ${(1e9 / x.decode_ns / 1e6).toFixed(1).padStart(9)} M       ${fmt(x.bytes_per_sample, 3)}`,
       );
     }
+    for (const b of ['wasm', 'js']) {
+      const x = xor[b][name];
+      log(
+        `  ${(name + ' batch').padEnd(15)} ${b.padEnd(8)} ${fmt(x.batch_encode_ns).padStart(7)} [${fmt(x.batch_encode_wall_ns).padStart(7)}]   ${fmt(x.batch_decode_ns).padStart(7)} [${fmt(x.batch_decode_wall_ns).padStart(7)}]   ${(1e9 / x.batch_encode_ns / 1e6).toFixed(1).padStart(9)} M       ${(1e9 / x.batch_decode_ns / 1e6).toFixed(1).padStart(9)} M`,
+      );
+    }
     const w = xor.wasm[name];
     const j = xor.js[name];
-    log(`  ${''.padEnd(15)} WASM/TS speed-up: encode ${fmt(j.encode_ns / w.encode_ns)}x, decode ${fmt(j.decode_ns / w.decode_ns)}x`);
+    log(`  ${''.padEnd(15)} WASM/TS speed-up: encode ${fmt(j.encode_ns / w.encode_ns)}x, decode ${fmt(j.decode_ns / w.decode_ns)}x; batch ${fmt(j.batch_encode_ns / w.batch_encode_ns)}x, ${fmt(j.batch_decode_ns / w.batch_decode_ns)}x`);
   }
+  log(`  (batch: xorEncodeBatch/xorDecodeBatch, ${BATCH} chunks per call)`);
 
+  if (xorOnly) {
+    if (json) console.log(JSON.stringify({ cpu, xor }));
+    return;
+  }
   const hist: Record<string, Record<string, HistResult>> = { wasm: {}, js: {} };
   for (const kind of ['int', 'float'] as const) {
     const hs = makeHistChunks(kind === 'float', nHist);
@@ -329,7 +382,13 @@ export default async function main(args: string[]): Promise<void> {
       Object.fromEntries(
         (['counter', 'gauge', 'constant'] as const).map((n) => [
           n,
-          { encode_ns: r3(xor[b][n].encode_ns), decode_ns: r3(xor[b][n].decode_ns), bytes_per_sample: r3(xor[b][n].bytes_per_sample) },
+          {
+            encode_ns: r3(xor[b][n].encode_ns),
+            decode_ns: r3(xor[b][n].decode_ns),
+            batch_encode_ns: r3(xor[b][n].batch_encode_ns),
+            batch_decode_ns: r3(xor[b][n].batch_decode_ns),
+            bytes_per_sample: r3(xor[b][n].bytes_per_sample),
+          },
         ]),
       );
     const post = (b: string) => ({ equal_ns_per_elem: r3(postings[b].equal_ns_per_elem), skewed_ns_per_elem: r3(postings[b].skewed_ns_per_elem) });

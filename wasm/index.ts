@@ -1,17 +1,22 @@
 // The core module's exports: numeric (pointer, length) kernels, one call per batch.
 export { arenaBase } from './arena';
-export { xorDecode, xorEncode, xorMaxBytes } from './xor';
+export { xorDecode, xorEncode, xorMaxBytes, xorDecodeBatch, xorEncodeBatch, xorBatchMaxBytes } from './xor';
 export { intersect, merge, without } from './postings';
 export { histogramDecode, histogramEncode, histogramMaxBytes } from './histogram';
 export { downsample, AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER } from './downsample';
-import { errSample } from './xor';
+import { errChunk, errSample } from './xor';
 
 /** Sample index at which the last xorDecode failed. */
 export function lastErrorSample(): i32 {
   return errSample;
 }
 
+/** Chunk index at which the last xorDecodeBatch/xorEncodeBatch failed. */
+export function lastErrorChunk(): i32 {
+  return errChunk;
+}
+
 /** Bumped when the exports or their memory layouts change; the host checks it. */
 export function version(): i32 {
-  return 4;
+  return 5;
 }

@@ -566,3 +566,58 @@ function encodeImpl<R>(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
   }
   return <i32>(op - out);
 }
+
+/** Chunk index at which the last batch call failed (errSample is then the sample within it). */
+export let errChunk: i32 = 0;
+
+/**
+ * Decodes k chunks in one call. desc holds k (offset u32, length u32) pairs, each chunk with at least
+ * 8 owned bytes after it; the samples go to outT/outV back to back (room for `cap` samples) and
+ * start (k + 1 u32) receives each chunk's first sample index and, last, the total. Returns the
+ * total or an ERR_* code (errChunk, errSample say where).
+ */
+export function xorDecodeBatch(desc: usize, k: u32, outT: usize, outV: usize, cap: u32, start: usize): i32 {
+  errChunk = 0;
+  let off: u32 = 0;
+  for (let i: u32 = 0; i < k; i++) {
+    store<u32>(start + ((<usize>i) << 2), off);
+    const d = desc + ((<usize>i) << 3);
+    const r = xorDecode(<usize>load<u32>(d), load<u32>(d, 4), outT + ((<usize>off) << 3), outV + ((<usize>off) << 3), cap - off);
+    if (r < 0) {
+      errChunk = <i32>i;
+      return r;
+    }
+    off += <u32>r;
+  }
+  store<u32>(start + ((<usize>k) << 2), off);
+  return <i32>off;
+}
+
+/** Bytes xorEncodeBatch may touch for k chunks of n samples in all (each chunk's SIMD tail included). */
+export function xorBatchMaxBytes(k: u32, n: u32): u32 {
+  return k * 56 + n * 19 + 16;
+}
+
+/**
+ * Encodes k chunks in one call: chunk i holds samples [start[i], start[i+1]) of tPtr/vPtr
+ * (start: k + 1 u32, ascending, each chunk at most 65535 samples). The chunks go to out back to
+ * back (room: xorBatchMaxBytes), offset (k + 1 u32) receives each chunk's first byte and, last,
+ * the total length. Returns the total length or ERR_TIMESTAMP (errChunk, errSample say where).
+ */
+export function xorEncodeBatch(tPtr: usize, vPtr: usize, start: usize, k: u32, out: usize, offset: usize): i32 {
+  errChunk = 0;
+  let o: u32 = 0;
+  for (let i: u32 = 0; i < k; i++) {
+    store<u32>(offset + ((<usize>i) << 2), o);
+    const s = load<u32>(start + ((<usize>i) << 2));
+    const n = load<u32>(start + ((<usize>i) << 2), 4) - s;
+    const r = xorEncode(tPtr + ((<usize>s) << 3), vPtr + ((<usize>s) << 3), n, out + <usize>o);
+    if (r < 0) {
+      errChunk = <i32>i;
+      return r;
+    }
+    o += <u32>r;
+  }
+  store<u32>(offset + ((<usize>k) << 2), o);
+  return <i32>o;
+}

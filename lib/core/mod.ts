@@ -3,7 +3,7 @@ import type { Core, CoreBackend } from './types.ts';
 import { createJsCore } from './js/mod.ts';
 import { createWasmCore, type WasmCoreOptions } from './wasm.ts';
 
-export type { AggrSeries, Core, CoreBackend, HistogramLayout, HistogramSamples, Samples } from './types.ts';
+export type { AggrSeries, ChunkBatch, Core, CoreBackend, HistogramLayout, HistogramSamples, SampleBatch, Samples } from './types.ts';
 export {
   CorruptChunkError,
   CUSTOM_BUCKETS_SCHEMA,

@@ -98,6 +98,30 @@ export interface HistogramSamples {
   negative: Float64Array;
 }
 
+/**
+ * The samples of many XOR chunks decoded by one xorDecodeBatch call, back to back: chunk i's samples
+ * are t/v[start[i], start[i + 1]), start[chunks] = n. The arrays may be longer than n (they are the
+ * core's reusable arena); read only up to n, and up to chunks + 1 entries of start.
+ */
+export interface SampleBatch {
+  t: Float64Array;
+  v: Float64Array;
+  n: number;
+  chunks: number;
+  start: Uint32Array;
+}
+
+/**
+ * XOR chunks encoded by one xorEncodeBatch call, back to back in bytes: chunk i is
+ * bytes[offset[i], offset[i + 1]) (with its 2-byte header), offset[chunks] = total length. As with
+ * SampleBatch, the arrays belong to the core and may be longer than that.
+ */
+export interface ChunkBatch {
+  bytes: Uint8Array;
+  chunks: number;
+  offset: Uint32Array;
+}
+
 export type CoreBackend = 'wasm' | 'js';
 
 /**
@@ -117,6 +141,20 @@ export interface Core {
    * If `out` is given and its arrays are large enough they are filled and `out` is returned.
    */
   xorDecode(chunk: Uint8Array, out?: Samples): Samples;
+  /**
+   * Decodes many XOR chunks in one call into one arena (the hot path of readers: no allocation and
+   * no copy per chunk or per call). The result and its arrays belong to the core and stay valid only
+   * until the next call on this core: copy (slice) what you keep. Throws CorruptChunkError naming
+   * the chunk index on bad input.
+   */
+  xorDecodeBatch(chunks: readonly Uint8Array[]): SampleBatch;
+  /**
+   * Encodes runs of samples as XOR chunks in one call: chunk i holds samples [starts[i], starts[i + 1])
+   * (the last one up to n); starts ascending from 0, at most 65535 samples per chunk. Same bytes as
+   * xorEncode per chunk. The result belongs to the core until its next call (like xorDecodeBatch).
+   * Throws RangeError like xorEncode (a bad timestamp is named by its index in t).
+   */
+  xorEncodeBatch(t: Float64Array, v: Float64Array, starts: ArrayLike<number>, n: number): ChunkBatch;
   /**
    * Encodes one histogram chunk (EncHistogram, or EncFloatHistogram when h.float), with its 3-byte
    * header, byte-identical to Prometheus 3.x appending these samples one by one to a fresh chunk

@@ -1,10 +1,10 @@
 // The WASM backend: loads wasm/build/core.wasm with web-standard APIs (Node, Deno and Bun), lays out
 // each batch in the module's linear memory (a bump arena from arenaBase, reset every call), makes one
 // call per batch and copies the results out. Typed-array views are cached and rebuilt when memory grows.
-import { CorruptChunkError, type AggrSeries, type Core, type HistogramSamples, type Samples } from './types.ts';
+import { CorruptChunkError, type AggrSeries, type ChunkBatch, type Core, type HistogramSamples, type SampleBatch, type Samples } from './types.ts';
 import { AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER } from './aggr.ts';
 import { emptyAggrSeries } from './js/downsample.ts';
-import { badTimestamp, checkEncodeArgs } from './js/xor.ts';
+import { badTimestamp, checkBatchStarts, checkEncodeArgs } from './js/xor.ts';
 import { checkHistogramShape, checkHistogramValues } from './js/histogram.ts';
 import { copyBytes, copyF64 } from './pool.ts';
 
@@ -25,6 +25,9 @@ interface Exports {
   version(): number;
   arenaBase(): number;
   lastErrorSample(): number;
+  lastErrorChunk(): number;
+  xorDecodeBatch(desc: number, k: number, outT: number, outV: number, cap: number, start: number): number;
+  xorEncodeBatch(tPtr: number, vPtr: number, start: number, k: number, out: number, offset: number): number;
   xorDecode(inPtr: number, inLen: number, outT: number, outV: number, cap: number): number;
   xorEncode(tPtr: number, vPtr: number, n: number, out: number): number;
   xorMaxBytes(n: number): number;
@@ -38,7 +41,7 @@ interface Exports {
 }
 
 /** The exports/layout version this wrapper speaks (wasm/index.ts version()). */
-export const WASM_ABI_VERSION = 4;
+export const WASM_ABI_VERSION = 5;
 
 export const DEFAULT_WASM_URL = new URL('../../wasm/build/core.wasm', import.meta.url);
 
@@ -145,6 +148,14 @@ class WasmCore implements Core {
   private decV: Float64Array[] = [];
   // xorEncode result views by chunk length
   private encV: Uint8Array[] = [];
+  // Batch results: arena views over fixed layouts sized by these capacities (grown by doubling),
+  // reused from call to call and rebuilt when a capacity or the memory grows.
+  private decCapSamples = 0;
+  private decCapChunks = 0;
+  private decBatch: SampleBatch | undefined;
+  private encCapBytes = 0;
+  private encCapChunks = 0;
+  private encBatch: ChunkBatch | undefined;
 
   constructor(ex: Exports) {
     this.ex = ex;
@@ -161,6 +172,8 @@ class WasmCore implements Core {
     this.decT = [];
     this.decV = [];
     this.encV = [];
+    this.decBatch = undefined;
+    this.encBatch = undefined;
   }
 
   /** Makes sure [0, end) is addressable; rebuilds the views if memory grew. */
@@ -227,6 +240,90 @@ class WasmCore implements Core {
     let view = this.encV[len];
     if (view === undefined) view = this.encV[len] = this.u8.subarray(out, out + len);
     return copyBytes(view);
+  }
+
+  xorDecodeBatch(chunks: readonly Uint8Array[]): SampleBatch {
+    const k = chunks.length;
+    let total = 0;
+    let bytes = 0;
+    for (let i = 0; i < k; i++) {
+      const c = chunks[i]!;
+      if (c.length < 2) throw new CorruptChunkError(`xor chunk ${i}: too short: ${c.length} bytes`);
+      total += (c[0]! << 8) | c[1]!;
+      bytes += c.length;
+    }
+    if (total > this.decCapSamples || k > this.decCapChunks) {
+      this.decCapSamples = Math.max(total, this.decCapSamples * 2, 1024);
+      this.decCapChunks = Math.max(k, this.decCapChunks * 2, 64);
+      this.decBatch = undefined;
+    }
+    const capS = this.decCapSamples;
+    const capK = this.decCapChunks;
+    // [t: capS f64][v: capS f64][start: capK + 1 u32][desc: capK (offset, length) u32 pairs][chunks][16 spare bytes]
+    const outT = this.base;
+    const outV = outT + capS * 8;
+    const start = outV + capS * 8;
+    const desc = align16(start + (capK + 1) * 4);
+    const input = align16(desc + capK * 8);
+    this.ensure(input + bytes + 16);
+    const u8 = this.u8;
+    const u32 = this.u32;
+    let p = input;
+    let d = desc >>> 2;
+    for (let i = 0; i < k; i++) {
+      const c = chunks[i]!;
+      u32[d++] = p;
+      u32[d++] = c.length;
+      u8.set(c, p);
+      p += c.length;
+    }
+    const r = this.ex.xorDecodeBatch(desc, k, outT, outV, total, start);
+    if (r < 0) throw new CorruptChunkError(`xor chunk ${this.ex.lastErrorChunk()}: ${ERRORS[r] ?? `error ${r}`} at sample ${this.ex.lastErrorSample()}`);
+    let b = this.decBatch;
+    if (b === undefined) {
+      b = this.decBatch = {
+        t: this.f64.subarray(outT >>> 3, (outT >>> 3) + capS),
+        v: this.f64.subarray(outV >>> 3, (outV >>> 3) + capS),
+        n: 0,
+        chunks: 0,
+        start: u32.subarray(start >>> 2, (start >>> 2) + capK + 1),
+      };
+    }
+    b.n = r;
+    b.chunks = k;
+    return b;
+  }
+
+  xorEncodeBatch(t: Float64Array, v: Float64Array, starts: ArrayLike<number>, n: number): ChunkBatch {
+    checkBatchStarts(t, v, starts, n);
+    const k = starts.length;
+    const maxBytes = k * 56 + n * 19 + 16; // wasm/xor.ts xorBatchMaxBytes
+    if (maxBytes > this.encCapBytes || k + 1 > this.encCapChunks) {
+      this.encCapBytes = Math.max(maxBytes, this.encCapBytes * 2, 65536);
+      this.encCapChunks = Math.max(k + 1, this.encCapChunks * 2, 64);
+      this.encBatch = undefined;
+    }
+    const capB = this.encCapBytes;
+    const capK = this.encCapChunks;
+    // [chunks: capB bytes][offset: capK u32][start: capK u32][t: n f64][v: n f64]
+    const out = this.base;
+    const offset = align16(out + capB);
+    const start = align16(offset + capK * 4);
+    const tPtr = align16(start + capK * 4);
+    const vPtr = tPtr + n * 8;
+    this.ensure(vPtr + n * 8);
+    const f = this.f64;
+    f.set(n === t.length ? t : t.subarray(0, n), tPtr >>> 3);
+    f.set(n === v.length ? v : v.subarray(0, n), vPtr >>> 3);
+    const u32 = this.u32;
+    u32.set(starts, start >>> 2);
+    u32[(start >>> 2) + k] = n;
+    const r = this.ex.xorEncodeBatch(tPtr, vPtr, start, k, out, offset);
+    if (r < 0) throw badTimestamp(t, starts[this.ex.lastErrorChunk()]! + this.ex.lastErrorSample());
+    let b = this.encBatch;
+    if (b === undefined) b = this.encBatch = { bytes: this.u8.subarray(out, out + capB), chunks: 0, offset: u32.subarray(offset >>> 2, (offset >>> 2) + capK) };
+    b.chunks = k;
+    return b;
   }
 
   /** Copies lists into memory behind k descriptors; returns the end of the copied data. */

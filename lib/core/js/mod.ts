@@ -3,8 +3,22 @@ import type { Core } from '../types.ts';
 import { xorDecode, xorEncode } from './xor.ts';
 import { intersect, merge, without } from './postings.ts';
 import { downsample } from './downsample.ts';
+import { JsXorBatcher } from './batch.ts';
 import { histogramDecode, histogramEncode } from './histogram.ts';
 
 export function createJsCore(): Core {
-  return { backend: 'js', xorEncode, xorDecode, intersect, merge, without, downsample, histogramEncode, histogramDecode };
+  const batch = new JsXorBatcher();
+  return {
+    backend: 'js',
+    xorEncode,
+    xorDecode,
+    xorDecodeBatch: (chunks) => batch.xorDecodeBatch(chunks),
+    xorEncodeBatch: (t, v, starts, n) => batch.xorEncodeBatch(t, v, starts, n),
+    intersect,
+    merge,
+    without,
+    downsample,
+    histogramEncode,
+    histogramDecode,
+  };
 }

@@ -38,6 +38,21 @@ export function checkEncodeArgs(t: Float64Array, v: Float64Array, n: number): vo
   }
 }
 
+/** Checks xorEncodeBatch's runs: starts ascending within [0, n], n within both arrays, each run <= 65535 samples. */
+export function checkBatchStarts(t: Float64Array, v: Float64Array, starts: ArrayLike<number>, n: number): void {
+  if (!(n >= 0) || !Number.isInteger(n) || n > t.length || n > v.length) {
+    throw new RangeError(`xorEncodeBatch: n=${n} out of range (arrays ${t.length}/${v.length})`);
+  }
+  const k = starts.length;
+  for (let i = 0; i < k; i++) {
+    const s = starts[i]!;
+    const e = i + 1 < k ? starts[i + 1]! : n;
+    if (!Number.isInteger(s) || s < 0 || !(e >= s) || e > n || e - s > 65535) {
+      throw new RangeError(`xorEncodeBatch: chunk ${i} [${s}, ${e}) is not an ascending run of at most 65535 samples within [0, ${n}]`);
+    }
+  }
+}
+
 /** Largest |t| the encoders accept: every delta and delta of delta stays exact in f64. */
 export const MAX_TIMESTAMP = 2 ** 51;
 
