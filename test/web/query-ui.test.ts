@@ -1,26 +1,14 @@
-// The querier's graph page in headless Chromium (Debian chromium + playwright-core) against live
-// queriers over in-memory stores: the CodeMirror PromQL editor completes metric names and label
-// values from our API; several panels execute and live in the URL (g0.*, g1.*); the format button
-// prettifies through /api/v1/format_query; explain shows the analyze=true operator tree; every page
-// loads without a console error; the UI works under --web.external-prefix and behind a proxy that
-// sets --web.prefix-header; without the editor bundle the page falls back to a textarea and the
-// log says so once. Screenshots go to a temp dir (printed).
+// The querier's graph page in headless Chromium (Debian chromium + playwright-core) against a live
+// querier over an in-memory store: the CodeMirror PromQL editor completes metric names and label
+// values from our API and lints; several panels execute and live in the URL (g0.*, g1.*) as in
+// Prometheus's UI; the format button prettifies through /api/v1/format_query; explain shows the
+// analyze=true operator tree, whose JSON is checked too. Screenshots go to a temp dir (printed).
+// The other pages, the prefixes and the fallback without the editor: query-ui-pages.test.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { serveFetch } from '../../host/server/listen.ts';
-import type { HttpListener } from '../../host/index.ts';
-import { createJsCore } from '../../lib/core/js/mod.ts';
-import { labelsFromRecord } from '../../lib/labels/mod.ts';
-import { MemoryStore, type SampleSeries } from '../../lib/store/memory.ts';
-import { uiRoutes } from '../../lib/web/ui.ts';
-import { parseQueryConfig, setupQuery, type QueryComponent } from '../../plugins/component/query/mod.ts';
-import { MemClient, queryCtx, type QueryTestCtx } from '../query/ctx.ts';
+import type { Page } from 'playwright-core';
+import { NOW, UiHarness, waitDone } from './uiharness.ts';
 
 // Browser-side callbacks are type-checked without the DOM lib.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -28,106 +16,24 @@ declare const document: any;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 declare const window: any;
 
-const core = createJsCore();
-const ART = mkdtempSync(join(tmpdir(), 'thanos-web-ui-'));
-const UI_DIR = new URL('../../plugins/component/query/ui/', import.meta.url).pathname;
-const UPLOT_DIR = new URL('../../node_modules/uplot/dist/', import.meta.url).pathname;
-const EDITOR = `${UI_DIR}build/editor.js`;
-const NOW = Date.now();
-const STEP = 15_000;
-
-function series(): SampleSeries[] {
-  const out: SampleSeries[] = [];
-  for (const [name, jobs] of [['demo_requests_total', ['api', 'db', 'web']], ['demo_errors_total', ['api']]] as const) {
-    for (const job of jobs) {
-      const t: number[] = [];
-      const v: number[] = [];
-      let acc = 0;
-      for (let k = 0; k < 480; k++) {
-        t.push(NOW - 2 * 3600_000 + k * STEP);
-        acc += job.length + (k % 5);
-        v.push(acc);
-      }
-      out.push({ labels: labelsFromRecord({ __name__: name, job }), t, v });
-    }
-  }
-  return out;
-}
-
-interface Querier { comp: QueryComponent; ctx: QueryTestCtx; stop: AbortController; run: Promise<void> }
-const queriers: Querier[] = [];
-const listeners: HttpListener[] = [];
-let browser: Browser;
-
-async function startQuerier(config: Record<string, unknown>): Promise<Querier> {
-  const store = MemoryStore.fromSamples(series(), core.xorEncode, { externalLabels: labelsFromRecord({ cluster: 'eu' }) });
-  const ctx = queryCtx(core);
-  const comp = await setupQuery(ctx, parseQueryConfig({ endpoints: ['127.0.0.1:10901'], endpointInfoInterval: '200ms', ...config }), {
-    clientFactory: (addr) => new MemClient(addr, store),
-  });
-  const stop = new AbortController();
-  const run = comp.run(stop.signal);
-  await comp.ready;
-  const q = { comp, ctx, stop, run };
-  queriers.push(q);
-  return q;
-}
-
-async function serve(handler: (req: Request) => Response | Promise<Response>): Promise<string> {
-  const l = await serveFetch('127.0.0.1', 0, handler);
-  listeners.push(l);
-  return `http://127.0.0.1:${l.address.port}`;
-}
-
-/** A page that records console errors, page errors and failed (>= 400) requests. */
-async function newPage(): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const errors: string[] = [];
-  page.on('console', (msg) => { if (msg.type() === 'error') errors.push(`console: ${msg.text()}`); });
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
-  return { page, errors };
-}
-
-async function waitDone(page: Page): Promise<void> {
-  await page.waitForFunction(() => document.body.getAttribute('data-state') === 'done', undefined, { timeout: 30_000 });
-}
+const h = new UiHarness();
+let base = '';
 
 /** Replaces panel i's expression (through the page's own editor API: typing would trigger completion). */
 async function setExpr(page: Page, i: number, expr: string): Promise<void> {
   await page.evaluate(([n, e]) => window.thanosGraph.panels()[n].setExpr(e), [i, expr] as const);
 }
 
-let base = '';
-
 test.before(async () => {
-  // The editor bundle is a build product (`npm run build:ui`); a test run from a fresh clone builds it.
-  try {
-    readFileSync(EDITOR);
-  } catch {
-    execFileSync(process.execPath, [new URL('../../scripts/build-ui.mjs', import.meta.url).pathname], { stdio: 'inherit' });
-  }
-  const q = await startQuerier({});
-  base = await serve((req) => q.comp.fetch!(req));
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
-  console.log(`screenshots: ${ART}`);
+  await h.start();
+  const q = await h.querier({});
+  base = await h.serve((req) => q.comp.fetch!(req));
 });
 
-test.after(async () => {
-  await browser?.close();
-  for (const l of listeners) await l.close();
-  for (const q of queriers) {
-    q.stop.abort();
-    await q.run;
-  }
-});
+test.after(() => h.stop());
 
 test('editor: typing a metric prefix suggests the metric; label values are completed from the API', async () => {
-  const { page, errors } = await newPage();
+  const { page, errors } = await h.page();
   await page.goto(`${base}/graph`);
   await waitDone(page);
   assert.is(await page.getAttribute('body', 'data-editor'), 'present');
@@ -138,7 +44,7 @@ test('editor: typing a metric prefix suggests the metric; label values are compl
     .some((li: any) => li.textContent.includes('demo_requests_total')), undefined, { timeout: 30_000 });
   const options = await page.$$eval('.cm-tooltip-autocomplete li', (lis) => lis.map((li) => li.textContent ?? ''));
   assert.ok(!options.some((o) => o.includes('demo_errors_total')), `only matching names: ${JSON.stringify(options)}`);
-  await page.screenshot({ path: join(ART, 'editor-completion.png'), fullPage: true });
+  await page.screenshot({ path: join(h.artifacts, 'editor-completion.png'), fullPage: true });
   // Accept the completion, then ask for the job label's values of that metric.
   await page.keyboard.press('Enter');
   await page.keyboard.type('{job="');
@@ -158,7 +64,7 @@ test('editor: typing a metric prefix suggests the metric; label values are compl
 });
 
 test('panels: two panels execute, their state is in the URL, a reload restores both', async () => {
-  const { page, errors } = await newPage();
+  const { page, errors } = await h.page();
   await page.goto(`${base}/graph`);
   await waitDone(page);
   await setExpr(page, 0, 'sum by (job) (rate(demo_requests_total[5m]))');
@@ -189,7 +95,7 @@ test('panels: two panels execute, their state is in the URL, a reload restores b
   assert.is(url.searchParams.get('g1.expr'), 'demo_errors_total');
   assert.is(url.searchParams.get('g1.tab'), '1');
   for (const k of ['g0.range_input', 'g0.deduplicate', 'g0.partial_response', 'g0.max_source_resolution']) assert.ok(url.searchParams.has(k), k);
-  await page.screenshot({ path: join(ART, 'two-panels.png'), fullPage: true });
+  await page.screenshot({ path: join(h.artifacts, 'two-panels.png'), fullPage: true });
   await page.reload();
   await waitDone(page);
   assert.is(await page.$$eval('.panel-box', (p) => p.length), 2);
@@ -206,7 +112,7 @@ test('panels: two panels execute, their state is in the URL, a reload restores b
 });
 
 test('format button and history; a Prometheus link with g0.* opens the same panel', async () => {
-  const { page, errors } = await newPage();
+  const { page, errors } = await h.page();
   await page.goto(`${base}/graph?g0.expr=${encodeURIComponent('sum(rate(demo_requests_total[5m]))by(job)')}&g0.tab=1&g0.deduplicate=0`);
   await waitDone(page);
   assert.is(await page.isChecked('.panel-box .dedup'), false);
@@ -250,7 +156,7 @@ test('explain: analyze=true returns the operator tree with timings and samples; 
   assert.is(range.data.analysis.name, '[vectorSelector] demo_errors_total');
   assert.is(range.data.analysis.totalSamples, 61);
 
-  const { page, errors } = await newPage();
+  const { page, errors } = await h.page();
   await page.goto(`${base}/graph?g0.expr=${encodeURIComponent('sum by (job) (rate(demo_requests_total[5m]))')}&g0.tab=1`);
   await waitDone(page);
   await page.click('.panel-box .explain');
@@ -258,106 +164,9 @@ test('explain: analyze=true returns the operator tree with timings and samples; 
   await waitDone(page);
   const ops = await page.$$eval('.panel-box .explain-table tbody td.metric', (tds) => tds.map((td) => td.textContent));
   assert.equal(ops, ['[aggregate] sum by (job)', '[functionCall] rate', '[matrixSelector] demo_requests_total[5m]']);
-  await page.screenshot({ path: join(ART, 'explain.png'), fullPage: true });
+  await page.screenshot({ path: join(h.artifacts, 'explain.png'), fullPage: true });
   assert.equal(errors, []);
   await page.close();
 });
-
-test('every page loads with no console error; favicon served', async () => {
-  const { page, errors } = await newPage();
-  for (const path of ['/graph', '/stores', '/alerts', '/rules', '/flags', '/status']) {
-    const res = await page.goto(`${base}${path}`);
-    assert.is(res?.status(), 200, path);
-    // Every request the page makes has answered (the API calls of its script included).
-    await page.waitForLoadState('networkidle');
-    assert.ok(await page.$('link[rel="icon"]'), `${path} links a favicon`);
-    assert.equal(errors, [], path);
-  }
-  await page.close();
-  const ico = await fetch(`${base}/favicon.ico`);
-  assert.is(ico.status, 200);
-  assert.is(ico.headers.get('content-type'), 'image/svg+xml');
-});
-
-/** The graph page at `url` runs a query, with every link and asset under `prefix`. */
-async function checkPrefixed(url: string, prefix: string, name: string): Promise<void> {
-  const { page, errors } = await newPage();
-  await page.goto(`${url}/graph?g0.expr=demo_errors_total&g0.tab=1`);
-  await waitDone(page);
-  assert.equal(await page.$$eval('.panel-box .result-table td.metric', (tds) => tds.map((td) => td.textContent)), ['demo_errors_total{cluster="eu", job="api"}']);
-  const hrefs = await page.$$eval('nav a', (as) => as.map((a) => a.getAttribute('href')));
-  assert.ok(hrefs.length >= 6 && hrefs.every((h) => h!.startsWith(`${prefix}/`)), JSON.stringify(hrefs));
-  assert.is(await page.getAttribute('body', 'data-editor'), 'present');
-  // Completion goes through the prefix too.
-  await page.click('.panel-box .cm-content');
-  await page.keyboard.press('Control+a');
-  await page.keyboard.type('demo_err');
-  await page.waitForFunction(() => Array.from(document.querySelectorAll('.cm-tooltip-autocomplete li') as ArrayLike<any>)
-    .some((li: any) => li.textContent.includes('demo_errors_total')), undefined, { timeout: 30_000 });
-  await page.click('nav a[href$="/stores"]');
-  await page.waitForFunction(() => document.body.getAttribute('data-state') === 'done', undefined, { timeout: 30_000 });
-  assert.ok(page.url().startsWith(`${url}/stores`), page.url());
-  await page.screenshot({ path: join(ART, `${name}.png`), fullPage: true });
-  assert.equal(errors, []);
-  await page.close();
-}
-
-test('--web.external-prefix: the UI and API are served under it (route prefix defaults to it), links carry it', async () => {
-  const q = await startQuerier({ webExternalPrefix: '/thanos' });
-  const url = await serve((req) => q.comp.fetch!(req));
-  const root = await fetch(`${url}/`, { redirect: 'manual' });
-  assert.is(root.status, 302);
-  assert.is(root.headers.get('location'), '/thanos/graph');
-  await checkPrefixed(`${url}/thanos`, '/thanos', 'external-prefix');
-});
-
-test('--web.prefix-header: behind a proxy that strips its path and names it in the header', async () => {
-  const q = await startQuerier({ webPrefixHeader: 'X-Forwarded-Prefix' });
-  // The reverse proxy: /proxy/... → the querier's /..., with X-Forwarded-Prefix: /proxy.
-  const proxy = await serve(async (req) => {
-    const u = new URL(req.url);
-    if (!u.pathname.startsWith('/proxy/')) return new Response('not proxied\n', { status: 404 });
-    const headers = new Headers(req.headers);
-    headers.set('X-Forwarded-Prefix', '/proxy');
-    const inner = new Request(`http://querier${u.pathname.slice('/proxy'.length)}${u.search}`, {
-      method: req.method, headers, body: req.method === 'GET' || req.method === 'HEAD' ? undefined : await req.arrayBuffer(),
-    });
-    return q.comp.fetch!(inner);
-  });
-  await checkPrefixed(`${proxy}/proxy`, '/proxy', 'prefix-header');
-  // Without the header, the links are unprefixed; a header value is reduced to a clean path.
-  const direct = await q.comp.fetch!(new Request('http://querier/graph'));
-  assert.match(await direct.text(), 'href="/stores"');
-  const dirty = await q.comp.fetch!(new Request('http://querier/graph', { headers: { 'X-Forwarded-Prefix': 'https://evil.example//a/./b/' } }));
-  assert.match(await dirty.text(), 'href="/a/b/stores"');
-});
-
-test('without the editor bundle: a plain textarea, a notice on the page, one log line', async () => {
-  const warnings: string[] = [];
-  const ui = uiRoutes({
-    readFile: async (p) => new Uint8Array(await readFile(p)), uiDir: UI_DIR, uplotDir: UPLOT_DIR, linkPrefix: '',
-    editorFile: `${UI_DIR}build/no-such-editor.js`, warn: (m) => warnings.push(m),
-  });
-  const url = await serve((req) => ui.fetch(req));
-  const { page, errors } = await newPage();
-  for (let i = 0; i < 2; i++) {
-    await page.goto(`${url}/graph`);
-    await waitDone(page);
-  }
-  assert.is(await page.getAttribute('body', 'data-editor'), 'missing');
-  assert.is(await page.isVisible('#editor-missing'), true);
-  assert.is(await page.$$eval('.panel-box textarea.expr', (t) => t.length), 1);
-  assert.is(await page.$('.cm-editor'), null);
-  assert.is(warnings.length, 1, JSON.stringify(warnings));
-  assert.match(warnings[0]!, /npm run build:ui/);
-  assert.equal(errors, []);
-  await page.close();
-});
-
-if (process.env.UI_TEST_TIMING) {
-  let t0 = 0;
-  test.before.each(() => { t0 = performance.now(); });
-  test.after.each(() => { console.log(`  ${Math.round(performance.now() - t0)}ms`); });
-}
 
 test.run();
