@@ -11,6 +11,8 @@ export const BUILTIN_COMPONENTS: Record<string, string> = {
   compact: 'plugins/component/compact/mod.ts',
   rule: 'plugins/component/rule/mod.ts',
   tools: 'plugins/component/tools/mod.ts',
+  // Not a Thanos component: the all-in-one stack's own scraper (plugins.yaml), so its UI has data.
+  scrape: 'plugins/component/scrape/mod.ts',
 };
 
 /** Objstore provider type (upper case, as in Thanos YAML) -> module path. */
@@ -50,6 +52,7 @@ export const COMPONENT_HELP: Record<string, string> = {
   compact: 'Compacts, downsamples and applies retention to the blocks in object storage.',
   rule: 'Ruler: evaluates recording and alerting rules against a query API.',
   tools: 'Tools: bucket ls|inspect|verify|web|downsample|..., rules-check.',
+  scrape: 'Scrapes /metrics targets (Prometheus scrape config subset) and remote-writes them (not a Thanos component).',
 };
 
 /** Thanos's tools commands; one the tools plugin does not provide yet is "not implemented yet". */
