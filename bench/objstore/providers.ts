@@ -4,15 +4,29 @@
 //   - upload / download of one streamed object (MB/s)
 //   - 16 KiB ranged reads at random offsets (the store gateway's pattern): p50 / p99 ms
 //   - small (4 KiB) PUTs: p50 ms
-// Servers: Swift s3api (Debian swift, test/harness/swift.ts), s3rver 3.7.1, Azurite 3.35.
-// Env: OBJSTORE_BENCH_MB (object size, default 32), OBJSTORE_BENCH_OPS (ranged reads / small PUTs, default 200).
+//   - cold start of `thanos store` on a bucket holding a few blocks (coldstart.ts): spawn to /-/ready
+// Servers: Swift s3api and the Swift API (Debian swift, test/harness/swift.ts), s3rver 3.7.1,
+// Azurite 3.35; no GCS or COS server runs here, so those two run against the signature-verifying
+// fakes their acceptance tests use (test/objstore-gcs/fake.ts: JSON API + OAuth, RS256 JWT checked;
+// test/objstore-cos/fake.ts: COS request signatures checked). The Firebase Storage emulator recipe
+// (../shared/recipes) needs firebase-tools, which is not installed.
+// Env: OBJSTORE_BENCH_MB (object size, default 32), OBJSTORE_BENCH_OPS (ranged reads / small PUTs,
+// default 200), OBJSTORE_BENCH_BLOCKS (blocks for the cold start, default 4), OBJSTORE_BENCH_COLD_RUNS
+// (cold starts per provider, default 3; 0 skips them).
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readAll, type Bucket } from '../../lib/objstore/bucket.ts';
 import s3plugin, { createS3Bucket } from '../../plugins/objstore/s3/mod.ts';
 import azurePlugin from '../../plugins/objstore/azure/mod.ts';
+import swiftPlugin from '../../plugins/objstore/swift/mod.ts';
+import { createGcsBucket, parseGcsConfig } from '../../plugins/objstore/gcs/mod.ts';
+import { createCosBucket, parseCosConfig } from '../../plugins/objstore/cos/mod.ts';
+import { startFakeGcs } from '../../test/objstore-gcs/fake.ts';
+import { startFakeCos } from '../../test/objstore-cos/fake.ts';
+import { coldStart, useOf, writeBlocks, type ColdStartResult, type ColdStartTarget } from './coldstart.ts';
 import { S3Bucket as HandwrittenS3 } from './s3-handwritten.ts';
 import { startSwift, swiftAvailable } from '../../test/harness/swift.ts';
 import { startAzurite, ACCOUNT } from '../../test/objstore-azure/azurite.ts';
@@ -78,11 +92,28 @@ function handwritten(ctx: ReturnType<typeof testCtx>, cfg: ReturnType<typeof s3p
   return new HandwrittenS3(ctx, cfg, { accessKey: cfg.accessKey, secretKey: cfg.secretKey, sessionToken: '' }, 'us-east-1', { regionFixed: true });
 }
 
+function printCold(rows: ColdStartResult[]): void {
+  if (rows.length === 0) return;
+  console.log(`\n  cold start of thanos store (spawn to /-/ready, fresh data dir; ${rows[0]!.blocks} blocks in the bucket)`);
+  console.log(`  ${'provider / server'.padEnd(44)} ${'median ms'.padStart(9)} ${'min ms'.padStart(8)} ${'max ms'.padStart(8)}  runs`);
+  for (const r of rows) {
+    console.log(`  ${r.name.padEnd(44)} ${pct(r.ms, 50).toFixed(0).padStart(9)} ${Math.min(...r.ms).toFixed(0).padStart(8)} ${Math.max(...r.ms).toFixed(0).padStart(8)}  ${r.ms.length}`);
+  }
+}
+
 export async function benchProviders(): Promise<void> {
   const sizeMb = Number(process.env.OBJSTORE_BENCH_MB ?? 32);
   const ops = Number(process.env.OBJSTORE_BENCH_OPS ?? 200);
+  const blocks = Number(process.env.OBJSTORE_BENCH_BLOCKS ?? 4);
+  const coldRuns = Number(process.env.OBJSTORE_BENCH_COLD_RUNS ?? 3);
   console.log(`\nproviders against their loopback servers (${sizeMb} MiB object, ${ops} ranged reads and 4 KiB PUTs)`);
   const rows: Row[] = [];
+  const cold: ColdStartResult[] = [];
+  const measureCold = async (t: ColdStartTarget) => {
+    if (coldRuns <= 0) return;
+    await writeBlocks(t.writer, blocks);
+    cold.push(await coldStart(t, blocks, coldRuns));
+  };
 
   // s3rver (needs the legacy OpenSSL provider for its DES continuation tokens)
   const port = await freePort();
@@ -96,6 +127,12 @@ export async function benchProviders(): Promise<void> {
       const b = label === 'SDK' ? await createS3Bucket(ctx, cfg) : handwritten(ctx, cfg);
       rows.push(await measure(`S3 / s3rver / ${label}`, b, sizeMb, ops));
     }
+    const s3cfg = { bucket: 'thanos', endpoint: `127.0.0.1:${port}`, insecure: true, access_key: 'S3RVER', secret_key: 'S3RVER' };
+    await measureCold({
+      name: 'S3 / s3rver',
+      writer: await createS3Bucket(testCtx({ net: [`127.0.0.1:${port}`] }), s3plugin.parseConfig(s3cfg)),
+      objstoreYaml: `type: S3\nconfig: ${JSON.stringify(s3cfg)}\n`,
+    });
   } finally {
     child.kill('SIGTERM');
   }
@@ -111,6 +148,13 @@ export async function benchProviders(): Promise<void> {
         const b = label === 'SDK' ? await createS3Bucket(ctx, cfg) : handwritten(ctx, cfg);
         rows.push(await measure(`S3 / Swift s3api / ${label}`, b, sizeMb, ops));
       }
+      await swift.createContainer('bench-cold');
+      const swiftCfg = { auth_url: swift.authUrl, username: swift.user, password: swift.key, container_name: 'bench-cold' };
+      await measureCold({
+        name: 'SWIFT / Swift all-in-one',
+        writer: await swiftPlugin.create(testCtx({ net: [swift.hostPort] }), swiftPlugin.parseConfig(swiftCfg)),
+        objstoreYaml: `type: SWIFT\nconfig: ${JSON.stringify(swiftCfg)}\n`,
+      });
     } finally {
       await swift.stop();
     }
@@ -123,8 +167,52 @@ export async function benchProviders(): Promise<void> {
     const ctx = testCtx({ net: [az.hostPort] });
     const b = await azurePlugin.create(ctx, azurePlugin.parseConfig({ storage_account: ACCOUNT, container: 'bench', storage_connection_string: az.connectionString() }));
     rows.push(await measure('AZURE / Azurite / SDK', b, sizeMb, ops));
+    const azCfg = { storage_account: ACCOUNT, container: 'bench-cold', storage_connection_string: az.connectionString() };
+    await measureCold({
+      name: 'AZURE / Azurite',
+      writer: await azurePlugin.create(testCtx({ net: [az.hostPort] }), azurePlugin.parseConfig(azCfg)),
+      objstoreYaml: `type: AZURE\nconfig: ${JSON.stringify(azCfg)}\n`,
+    });
   } finally {
     await az.stop();
+  }
+
+  // GCS: the JSON API + OAuth fake (every token's RS256 JWT verified, every request's bearer token checked).
+  {
+    const email = 'bench@project.iam.gserviceaccount.com';
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const gcs = await startFakeGcs({ bucket: 'thanos', clientEmail: email, publicKey });
+    try {
+      const serviceAccount = JSON.stringify({
+        type: 'service_account', project_id: 'project', private_key_id: 'k1', client_email: email, client_id: '1',
+        private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), token_uri: gcs.tokenUri,
+      });
+      const gcsCfg = { bucket: 'thanos', service_account: serviceAccount };
+      const mk = () => createGcsBucket(testCtx({ net: [gcs.hostPort] }), parseGcsConfig(gcsCfg), { endpoint: gcs.endpoint });
+      rows.push(await measure('GCS / signature-verifying fake / SDK', await mk(), sizeMb, ops));
+      const plugin = new URL('./gcs-fake-plugin.ts', import.meta.url).pathname;
+      await measureCold({
+        name: 'GCS / fake (thanos run, store component)',
+        writer: await mk(),
+        manifestEntry: (dir) => `    use: ${useOf(dir, plugin)}\n    isolation: inline\n    trust: true\n    permissions: { net: ["${gcs.hostPort}"] }\n    config: ${JSON.stringify({ endpoint: gcs.endpoint, gcs: gcsCfg })}`,
+      });
+    } finally {
+      await gcs.stop();
+    }
+  }
+
+  // COS: the fake that recomputes every request's COS signature.
+  {
+    const creds = { secretId: 'AKIDbench', secretKey: 'cos-bench-secret' };
+    const cos = await startFakeCos(creds);
+    try {
+      const cosCfg = { endpoint: cos.endpoint, secret_id: creds.secretId, secret_key: creds.secretKey };
+      const mk = () => createCosBucket(testCtx({ net: [cos.hostPort] }), parseCosConfig(cosCfg));
+      rows.push(await measure('COS / signature-verifying fake / SDK signer', await mk(), sizeMb, ops));
+      await measureCold({ name: 'COS / fake', writer: await mk(), objstoreYaml: `type: COS\nconfig: ${JSON.stringify(cosCfg)}\n` });
+    } finally {
+      await cos.stop();
+    }
   }
   print(rows);
   const ratio = (server: string) => {
@@ -134,4 +222,5 @@ export async function benchProviders(): Promise<void> {
   };
   ratio('s3rver');
   ratio('Swift s3api');
+  printCold(cold);
 }
