@@ -40,6 +40,28 @@ test('the container is created when missing, as Thanos does', async () => {
   assert.ok(ctx.requests.some((r) => r.method === 'PUT' && r.url.endsWith(`/${container}?restype=container`)), JSON.stringify(ctx.requests));
 });
 
+test('storage_create_container: false leaves a missing container alone (no create, no probe), as Thanos does', async () => {
+  const { ctx } = await azure({ storage_create_container: false });
+  assert.is(ctx.requests.length, 0, JSON.stringify(ctx.requests));
+});
+
+test('azure_storage_account_type: "" and "blob" are the Blob API; "datalake" (the DFS API) is refused by name', () => {
+  const base = { storage_account: 'a', storage_account_key: 'k', container: 'c' };
+  assert.ok(plugin.parseConfig({ ...base, azure_storage_account_type: 'blob' }));
+  assert.ok(plugin.parseConfig({ ...base, azure_storage_account_type: '' }));
+  assert.is(plugin.parseConfig(base).createContainer, true, 'storage_create_container defaults to true');
+  for (const [v, why] of [['datalake', /datalake .*not implemented yet/], ['gen2', /must be "", "blob" or "datalake"/]] as const) {
+    try {
+      plugin.parseConfig({ ...base, azure_storage_account_type: v });
+      assert.unreachable(v);
+    } catch (err) {
+      assert.instance(err, ConfigError);
+      assert.match(String(err), /azure_storage_account_type/);
+      assert.match(String(err), why);
+    }
+  }
+});
+
 test('a wrong account key is refused (Azurite checks the shared-key signature), not taken for a missing blob', async () => {
   const { b, container } = await azure();
   await b.upload('x', new TextEncoder().encode('x'));

@@ -5,7 +5,7 @@
 // principal az_tenant_id + client_id + client_secret, user_assigned_id (a user-assigned managed
 // identity), else Azure's default chain (credential.ts).
 import { ConfigError } from '../../../lib/sdk/mod.ts';
-import { duration, int, join, mapping, str } from '../../../lib/config/fields.ts';
+import { bool, duration, int, join, mapping, str } from '../../../lib/config/fields.ts';
 import { parseHttpConfig, type HttpConfig } from '../../../lib/objstore/kit/mod.ts';
 
 export interface AzureConfig {
@@ -23,11 +23,14 @@ export interface AzureConfig {
   pipeline: { maxTries: number; tryTimeoutMs: number; retryDelayMs: number; maxRetryDelayMs: number };
   http: HttpConfig;
   msiResource: string;
+  /** storage_create_container (default true): create the container when it is missing. */
+  createContainer: boolean;
 }
 
 export const AZURE_KEYS = [
   'storage_account', 'storage_account_key', 'storage_connection_string', 'container', 'endpoint', 'user_assigned_id',
   'az_tenant_id', 'client_id', 'client_secret', 'max_retries', 'reader_config', 'pipeline_config', 'http_config',
+  'storage_create_container', 'azure_storage_account_type',
   // Deprecated in Thanos (the SDK sets it); accepted and warned about.
   'msi_resource',
 ] as const;
@@ -58,7 +61,16 @@ export function parseAzureConfig(raw: unknown, path = ''): AzureConfig {
     },
     http: parseHttpConfig(o.http_config, join(path, 'http_config')),
     msiResource: str(o, 'msi_resource', path),
+    createContainer: bool(o, 'storage_create_container', path, true),
   };
+  // Thanos's azure_storage_account_type: "" (autodetect), "blob", or "datalake" (Data Lake Gen2 through
+  // the DFS API). We speak the Blob API only, which Data Lake Gen2 accounts also serve, so an
+  // autodetected account is used through it; an explicit "datalake" asks for what we do not do.
+  const accountType = str(o, 'azure_storage_account_type', path);
+  if (accountType === 'datalake') {
+    throw new ConfigError(join(path, 'azure_storage_account_type'), 'datalake (the Data Lake Gen2 DFS API) is not implemented yet; use "blob" or leave it empty (the Blob API serves Data Lake Gen2 accounts too)');
+  }
+  if (accountType !== '' && accountType !== 'blob') throw new ConfigError(join(path, 'azure_storage_account_type'), `must be "", "blob" or "datalake", got ${JSON.stringify(accountType)}`);
   if (cfg.endpoint === '') cfg.endpoint = 'blob.core.windows.net';
   if (cfg.maxRetries > 0) {
     if (cfg.pipeline.maxTries === 0) cfg.pipeline.maxTries = cfg.maxRetries;

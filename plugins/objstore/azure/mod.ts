@@ -249,7 +249,8 @@ export async function createAzureBucket(ctx: Capabilities, cfg: AzureConfig): Pr
   }
   const cc = service.getContainerClient(cfg.container);
   const b = new AzureBucket(sdk, cc, cfg, ctx, token);
-  // As Thanos: the container is created when it does not exist.
+  // As Thanos: the container is created when it does not exist (unless storage_create_container: false).
+  if (!cfg.createContainer) return b;
   try {
     await cc.getProperties();
   } catch (err) {
