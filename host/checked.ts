@@ -95,11 +95,19 @@ export function createFs(perms: Permissions, baseDir = process.cwd(), fsp: FsPro
         await fh.close();
       }
     },
-    async appendFile(p, data) {
+    async appendFile(p, data, opts) {
       const fh = await fsp.open(await w(p, 'fs.appendFile'), 'a');
       try {
         let off = 0;
         while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
+        if (opts?.sync !== false) await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+    },
+    async syncFile(p) {
+      const fh = await fsp.open(await w(p, 'fs.syncFile'), 'r+');
+      try {
         await fh.datasync();
       } finally {
         await fh.close();

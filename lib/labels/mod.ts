@@ -80,6 +80,24 @@ export function labelsKey(ls: Labels): string {
   return s;
 }
 
+const KEY = Symbol('labelsKey');
+
+/**
+ * Freezes a label set (the array and its labels) and remembers its labelsKey on it: a decoder
+ * that hands the same label set to many requests (lib/remote's remote write decoder) computes the
+ * key once, and labelsKeyOf() finds it. Frozen, so the key cannot go stale.
+ */
+export function frozenLabels(ls: Label[]): Labels {
+  for (const l of ls) Object.freeze(l);
+  Object.defineProperty(ls, KEY, { value: labelsKey(ls) });
+  return Object.freeze(ls);
+}
+
+/** labelsKey(ls), remembered by frozenLabels(). */
+export function labelsKeyOf(ls: Labels): string {
+  return (ls as Labels & { [KEY]?: string })[KEY] ?? labelsKey(ls);
+}
+
 /** Prometheus text form: {a="b", c="d"} (with __name__ in front as metric name). */
 export function formatLabels(ls: Labels): string {
   let name = '';

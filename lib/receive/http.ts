@@ -5,10 +5,12 @@
 //   invalid labels, labels over the label limits or replica number (valid series are still stored); 409
 //   out-of-order / duplicate / out-of-bounds (too old, too far in the future) samples (the rest is
 //   stored); 413 body, or its decoded size as the snappy header declares it, over the limit (refused
-//   before the rest is read or decoded). The WAL record is synced before the answer.
+//   before the rest is read or decoded). The WAL record is written before the answer (not fsynced:
+//   Prometheus's and Thanos's durability, an acknowledged write survives a kill -9; lib/tsdb/head/WAL.md).
 // - GET /api/v1/status/tsdb: head cardinality of the tenant in the tenant header (Prometheus's JSON).
 import { int64, stringifyJson } from '../query/json.ts';
 import { parseRemoteWriteRequest, RemoteError } from '../remote/write.ts';
+import { WriteRequestDecoder } from '../remote/writedecode.ts';
 import type { TimeSeries } from '../proto/prompb.ts';
 import type { Receiver } from './receiver.ts';
 import { splitByTenantLabel, SplitTenantError, validTenant } from './tenants.ts';
@@ -37,6 +39,8 @@ export interface ReceiveHttpOptions {
 
 /** The remote write + status handler over a Receiver. */
 export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Request) => Promise<Response> {
+  // One per handler: the label sets of this receiver's senders, decoded once (bounded).
+  const decoder = new WriteRequestDecoder();
   /** Thanos's GetTenantFromHTTP: the tenant header, else the internal THANOS-TENANT header, else the default tenant. */
   const tenantOf = (req: Request): string => req.headers.get(o.tenantHeader) || req.headers.get(INTERNAL_TENANT_HEADER) || o.defaultTenant;
 
@@ -91,7 +95,7 @@ export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Re
     try {
       wr = await parseRemoteWriteRequest(req, {
         maxBodyBytes: sizeLimit > 0 ? Math.min(sizeLimit, o.maxBodyBytes) : o.maxBodyBytes,
-        maxDecodedBytes: sizeLimit > 0 ? Math.min(sizeLimit, o.maxDecodedBytes) : o.maxDecodedBytes, maxDecodedHint: '--remote-write.max-decoded-bytes',
+        maxDecodedBytes: sizeLimit > 0 ? Math.min(sizeLimit, o.maxDecodedBytes) : o.maxDecodedBytes, maxDecodedHint: '--remote-write.max-decoded-bytes', decoder,
       });
     } catch (e) {
       // over the tenant's size_bytes_limit (compressed or decoded): Thanos's text

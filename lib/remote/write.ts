@@ -2,6 +2,7 @@
 import { decodeWriteRequest, encodeWriteRequest, type WriteRequest } from '../proto/prompb.ts';
 import { ProtobufError } from '../proto/wire.ts';
 import { compress, decodedLength, decompress, SnappyError } from './snappy.ts';
+import type { WriteRequestDecoder } from './writedecode.ts';
 
 export const REMOTE_WRITE_HEADERS: Readonly<Record<string, string>> = {
   'Content-Type': 'application/x-protobuf',
@@ -22,7 +23,7 @@ export function encodeRemoteWriteBody(req: WriteRequest): Uint8Array {
 }
 
 /** Decodes a remote write body; malformed snappy or protobuf raise RemoteError(400) naming the cause. */
-export function decodeRemoteWriteBody(body: Uint8Array, opts: { maxDecodedBytes?: number } = {}): WriteRequest {
+export function decodeRemoteWriteBody(body: Uint8Array, opts: { maxDecodedBytes?: number; decoder?: WriteRequestDecoder } = {}): WriteRequest {
   let raw: Uint8Array;
   try {
     raw = decompress(body, opts);
@@ -31,7 +32,7 @@ export function decodeRemoteWriteBody(body: Uint8Array, opts: { maxDecodedBytes?
     throw e;
   }
   try {
-    return decodeWriteRequest(raw);
+    return opts.decoder ? opts.decoder.decode(raw) : decodeWriteRequest(raw);
   } catch (e) {
     if (e instanceof ProtobufError) throw new RemoteError(400, `protobuf decode error: ${e.message}`);
     throw e;
@@ -46,6 +47,8 @@ export interface RemoteWriteLimits {
   /** Named in the 413 messages, e.g. the flags that set the limits. */
   maxBodyHint?: string;
   maxDecodedHint?: string;
+  /** A receiver's decoder (label sets cached across requests); default: lib/proto's decodeWriteRequest. */
+  decoder?: WriteRequestDecoder;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 64 << 20;
@@ -125,7 +128,7 @@ export async function parseRemoteWriteRequest(req: Request, opts: RemoteWriteLim
   const ce = (req.headers.get('content-encoding') ?? 'snappy').toLowerCase();
   if (ce !== 'snappy') throw new RemoteError(415, `unsupported content encoding ${ce}, expected snappy`);
   const body = await readSnappyBody(req, opts);
-  return decodeRemoteWriteBody(body, { maxDecodedBytes: opts.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES });
+  return decodeRemoteWriteBody(body, { maxDecodedBytes: opts.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES, decoder: opts.decoder });
 }
 
 export type FetchFn = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;

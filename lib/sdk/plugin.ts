@@ -55,8 +55,14 @@ export interface FsCapability {
   readFile(path: string): Promise<Uint8Array>;
   readRange(path: string, offset: number, length: number): Promise<Uint8Array>;
   writeFile(path: string, data: Uint8Array | ReadableStream<Uint8Array>): Promise<void>;
-  /** Appends bytes to a file (created if missing) and syncs it to disk (write-ahead logs). Checked as a write. */
-  appendFile?(path: string, data: Uint8Array): Promise<void>;
+  /**
+   * Appends bytes to a file (created if missing), checked as a write. Returns once the bytes are
+   * written to the OS (they survive a kill -9 of this process); with `sync` (the default) also after
+   * they are synced to disk (they survive a power loss). Write-ahead logs.
+   */
+  appendFile?(path: string, data: Uint8Array, opts?: { sync?: boolean }): Promise<void>;
+  /** Syncs a file's data to disk (fdatasync), checked as a write: a write-ahead log segment once it is complete. */
+  syncFile?(path: string): Promise<void>;
   /** Opens a file for reading as a web stream, optionally a byte range. */
   openRead(path: string, range?: { offset: number; length?: number }): Promise<ReadableStream<Uint8Array>>;
   stat(path: string): Promise<FileInfo>;

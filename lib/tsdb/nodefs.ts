@@ -36,11 +36,19 @@ export function nodeFs(): FsCapability {
       if (data instanceof Uint8Array) return fsp.writeFile(p, data);
       await pipeline(Readable.fromWeb(data as import('node:stream/web').ReadableStream<Uint8Array>), createWriteStream(p));
     },
-    async appendFile(p, data) {
+    async appendFile(p, data, opts) {
       const fh = await fsp.open(p, 'a');
       try {
         let off = 0;
         while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
+        if (opts?.sync !== false) await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+    },
+    async syncFile(p) {
+      const fh = await fsp.open(p, 'r+');
+      try {
         await fh.datasync();
       } finally {
         await fh.close();

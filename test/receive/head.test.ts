@@ -10,7 +10,7 @@ import { compileMatcher } from '../../lib/labels/mod.ts';
 import { BlockReader, fsBlockFiles } from '../../lib/tsdb/block.ts';
 import { HeadDB } from '../../lib/tsdb/head/db.ts';
 import { Head, validateLabels } from '../../lib/tsdb/head/head.ts';
-import { encodeSamplesRecord, parseSegment, Wal, WalCorruptError } from '../../lib/tsdb/head/wal.ts';
+import { batchSeries, encodeSamplesRecord, parseSegment, Wal, WalCorruptError } from '../../lib/tsdb/head/wal.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { core, range, ts } from './helpers.ts';
 import { int64, stringifyJson } from '../../lib/query/json.ts';
@@ -120,18 +120,36 @@ test('head: out of order, duplicates, identical repeats, out of bounds; partial 
   let r = h.prepare([ts(a, [[10, 1], [20, 2], [15, 9], [20, 2], [20, 3], [30, 3]]), { labels: [{ name: 'b', value: '1' }, { name: 'a', value: '2' }], samples: [{ timestamp: 1, value: 1 }] }]);
   assert.equal(r.rejected, { 'out-of-order': 1, duplicate: 1, 'out-of-bounds': 0 });
   assert.is(r.labelErrors['labels-out-of-order'], 1);
-  assert.equal(Array.from(r.accepted[0]!.t), [10, 20, 30]);
+  assert.equal(Array.from(batchSeries(r.accepted)[0]!.t), [10, 20, 30]);
   h.apply(r.accepted);
   r = h.prepare([ts(a, [[25, 1], [40, 4]])]);
   assert.is(r.rejected['out-of-order'], 1);
-  assert.equal(Array.from(r.accepted[0]!.t), [40]);
+  assert.equal(Array.from(batchSeries(r.accepted)[0]!.t), [40]);
   h.apply(r.accepted);
   const cut = h.truncate(35);
   assert.is(cut.length, 1);
   assert.is(h.minValidTime, 35);
   r = h.prepare([ts({ __name__: 'new' }, [[34, 1], [36, 1]])]);
   assert.is(r.rejected['out-of-bounds'], 1);
-  assert.equal(Array.from(r.accepted[0]!.t), [36]);
+  assert.equal(Array.from(batchSeries(r.accepted)[0]!.t), [36]);
+});
+
+test('head: a series twice in one batch is checked against its own earlier samples (series in the head and new ones)', () => {
+  const h = new Head(core);
+  const old = { __name__: 'old' };
+  h.apply(h.prepare([ts(old, [[10, 1]])]).accepted);
+  const r = h.prepare([
+    ts(old, [[20, 2]]), ts({ __name__: 'new' }, [[50, 5]]),
+    ts(old, [[20, 9], [15, 1], [20, 2], [30, 3]]), ts({ __name__: 'new' }, [[40, 4], [50, 6], [50, 5], [60, 6]]),
+  ]);
+  assert.equal(r.rejected, { 'out-of-order': 2, duplicate: 2, 'out-of-bounds': 0 });
+  assert.is(r.samplesAccepted, 4);
+  assert.equal(batchSeries(r.accepted).map((s) => `${s.labels[0]!.value} ${Array.from(s.t).join(',')}`), ['old 20', 'new 50', 'old 30', 'new 60']);
+  h.apply(r.accepted);
+  // nothing of the batch leaks into the next one: the head's last samples decide
+  const r2 = h.prepare([ts(old, [[30, 3], [31, 1]]), ts({ __name__: 'new' }, [[60, 7]])]);
+  assert.equal(r2.rejected, { 'out-of-order': 0, duplicate: 1, 'out-of-bounds': 0 });
+  assert.equal(batchSeries(r2.accepted).map((s) => Array.from(s.t)), [[31]]);
 });
 
 test('head: the stale marker NaN keeps its bits through prepare, the WAL record, apply and the chunks', () => {
@@ -140,7 +158,7 @@ test('head: the stale marker NaN keeps its bits through prepare, the WAL record,
   const stale = bits.getFloat64(0);
   const h = new Head(core);
   const r = h.prepare([{ labels: lbl({ __name__: 's' }), samples: [{ timestamp: 1, value: 1 }, { timestamp: 2, value: stale }] }]);
-  const rec = parseSegment('seg', encodeSamplesRecord(r.accepted)).records[0]!;
+  const rec = parseSegment('seg', encodeSamplesRecord(batchSeries(r.accepted))).records[0]!;
   h.apply(rec);
   const d = core.xorDecode(h.select(all, -Infinity, Infinity)[0]!.chunks[0]!.data);
   bits.setFloat64(0, d.v[1]!);

@@ -220,6 +220,44 @@ test('WAL: segments rotated by size keep series refs; a failed append defines it
   assert.equal(got[150]!.t, [2]);
 });
 
+test('WAL durability as Prometheus\'s: appends are written unsynced, a complete segment and a checkpoint are synced', async () => {
+  const dir = tmp();
+  const fs = nodeFs();
+  const calls: string[] = [];
+  const seg = (p: string) => p.slice(p.lastIndexOf('/') + 1);
+  const recording = {
+    ...fs,
+    appendFile: async (p: string, d: Uint8Array, o?: { sync?: boolean }) => {
+      calls.push(`append ${seg(p)}${o?.sync ? ' synced' : ''}`);
+      return fs.appendFile!(p, d, o);
+    },
+    syncFile: async (p: string) => {
+      calls.push(`sync ${seg(p)}`);
+      return fs.syncFile!(p);
+    },
+  };
+  const w = new Wal({ fs: recording, dir, log, segmentBytes: 20 });
+  await w.replay(() => {});
+  const labels = Array.from({ length: 3 }, (_, i) => seriesLabels(i));
+  for (let k = 0; k < 3; k++) await w.append(labels.map((l, i) => ({ labels: l, t: [k * 1000], v: [valueAt(i, k)] })));
+  // each append is one unsynced write; moving on from a full segment syncs it first
+  assert.equal(calls, ['append 00000001', 'sync 00000001', 'append 00000002', 'sync 00000002', 'append 00000003']);
+  // what was written is on disk for a new reader without any sync (a kill -9 loses nothing)
+  const got: WalSeries[] = [];
+  await new Wal({ fs, dir, log }).replay((r) => got.push(...r));
+  assert.is(got.reduce((n, s) => n + s.t.length, 0), 9);
+
+  // HeadDB: a checkpoint after a cut is written synced (the segments it replaces are deleted next)
+  calls.length = 0;
+  const db = new HeadDB({ fs: recording, dir: tmp(), core, log, blockDuration: 60_000 });
+  await db.open();
+  await db.append([ts({ __name__: 'a' }, [[1000, 1], [95_000, 2]])]);
+  assert.equal(calls, ['append 00000001']);
+  calls.length = 0;
+  await db.compact();
+  assert.equal(calls.filter((c) => c.includes('0000')), ['sync 00000001', 'append 00000002 synced']);
+});
+
 test('WAL: big appends are split into bounded records (series records past 1 MiB, samples records past 32768 samples)', async () => {
   const dir = tmp();
   const w = new Wal({ fs: nodeFs(), dir, log, compression: 'none' });

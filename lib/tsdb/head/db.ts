@@ -1,7 +1,8 @@
 // A small local TSDB: the in-memory head + its WAL under <dir>/wal, and the blocks cut from it in
 // <dir>/<ULID>/ (written with lib/tsdb's BlockWriter). What `thanos receive` keeps per tenant.
 //
-// - append(): check (head.prepare) → WAL record (synced) → head; one append at a time.
+// - append(): check (head.prepare) → WAL record (written, not synced: Prometheus's durability, see
+//   wal.ts) → head; one append at a time.
 // - compact(): once the head spans 1.5 × blockDuration, the samples before the first block
 //   boundary after the head's min time are cut into a block (Prometheus's rule); samples older
 //   than that boundary are refused from then on. flush() cuts everything (shutdown).
@@ -110,7 +111,7 @@ export class HeadDB {
   append(batch: Parameters<Head['prepare']>[0], opts: Parameters<Head['prepare']>[1] = {}): Promise<PrepareResult> {
     return this.lock.run(async () => {
       const res = this.head.prepare(batch, opts);
-      if (res.accepted.length > 0) {
+      if (res.accepted.labels.length > 0) {
         await this.wal.append(res.accepted);
         this.head.apply(res.accepted);
       }
@@ -155,6 +156,17 @@ export class HeadDB {
     return this.cut(this.head.maxTime + 1);
   }
 
+  /**
+   * Cuts the head into a block up to its newest timestamp, excluded (upstream receive's flushHead on
+   * a hashring change): samples at the newest timestamp stay in the head and stay appendable, so a
+   * remote-write batch cut short by a restart can still add the rest of that scrape. A head of one
+   * timestamp is cut whole.
+   */
+  async flushBeforeNewest(): Promise<string | undefined> {
+    if (this.head.empty) return undefined;
+    return this.cut(this.head.minTime === this.head.maxTime ? this.head.maxTime + 1 : this.head.maxTime);
+  }
+
   private async cut(boundary: number): Promise<string | undefined> {
     const { fs, dir, core, log } = this.o;
     let seg = 0;
@@ -162,7 +174,8 @@ export class HeadDB {
       const s = this.head.truncate(boundary);
       this.pending = s;
       seg = await this.wal.rotate();
-      await this.wal.append(this.head.dump());
+      // synced: the segments it replaces are deleted once the block is written
+      await this.wal.append(this.head.dump(), { sync: true });
       return s;
     });
     let location: string | undefined;

@@ -3,12 +3,14 @@
 // so what the WAL holds is exactly what the head accepted. truncate(B) moves every sample older
 // than B out as ready-made block chunks and makes B the oldest time the head accepts.
 import type { Core } from '../../core/types.ts';
-import { compareLabels, compareStrings, labelsKey, matchLabels, type CompiledMatcher, type Label, type Labels } from '../../labels/mod.ts';
+import { compareLabels, compareStrings, labelsKeyOf, matchLabels, type CompiledMatcher, type Label, type Labels } from '../../labels/mod.ts';
 import { ENC_XOR } from '../chunks.ts';
 import type { ChunkInput } from '../writer.ts';
-import type { WalSeries } from './wal.ts';
+import { toBatch, type SampleBatch, type WalSeries } from './wal.ts';
 
 export const HEAD_SAMPLES_PER_CHUNK = 120;
+
+const EMPTY_BATCH: SampleBatch = { labels: [], keys: [], start: [0], t: new Float64Array(0), v: new Float64Array(0) };
 
 export interface HeadChunk {
   minTime: number;
@@ -25,6 +27,10 @@ class MemSeries {
   tn = 0;
   lastT = -Infinity;
   lastV = NaN;
+  /** prepare(): the batch (its number) that last took a sample of this series, and that sample. */
+  batch = 0;
+  batchT = -Infinity;
+  batchV = NaN;
   constructor(readonly labels: Label[], cap: number) {
     this.tt = new Float64Array(cap);
     this.tv = new Float64Array(cap);
@@ -54,7 +60,7 @@ export function validateLabels(ls: readonly Label[]): LabelError | undefined {
 
 export interface PrepareResult {
   /** What to log and apply: per series the samples that pass. */
-  accepted: WalSeries[];
+  accepted: SampleBatch;
   samplesAccepted: number;
   rejected: Record<RejectReason, number>;
   labelErrors: Record<LabelError, number>;
@@ -86,6 +92,7 @@ export class Head {
   private mint = Infinity;
   private maxt = -Infinity;
   private samples = 0;
+  private batchSeq = 0;
 
   constructor(private readonly core: Core, private readonly samplesPerChunk = HEAD_SAMPLES_PER_CHUNK) {}
 
@@ -123,12 +130,22 @@ export class Head {
     const maxValid = opts.maxValidTime ?? Infinity;
     let minValid = this.samples > 0 ? Math.max(this.minValidTime, this.maxt - this.appendWindow) : undefined;
     const res: PrepareResult = {
-      accepted: [], samplesAccepted: 0,
+      accepted: EMPTY_BATCH, samplesAccepted: 0,
       rejected: { 'out-of-order': 0, duplicate: 0, 'out-of-bounds': 0 },
       labelErrors: { 'empty-labels': 0, 'empty-label-name': 0, 'empty-label-value': 0, 'labels-out-of-order': 0, 'duplicate-label': 0 },
       tooFarInFuture: 0, minValidTime: minValid ?? this.minValidTime, maxValidTime: maxValid,
     };
-    const tentative = new Map<string, { t: number; v: number }>();
+    let total = 0;
+    for (const ts of batch) total += ts.samples.length;
+    const acc: SampleBatch = { labels: [], keys: [], start: [0], t: new Float64Array(total), v: new Float64Array(total) };
+    res.accepted = acc;
+    const at = acc.t;
+    const av = acc.v;
+    let n = 0;
+    // A series met twice in one batch checks against its own earlier samples: a stamp on the head's
+    // series, a map only for series the head does not have yet.
+    const stamp = ++this.batchSeq;
+    let fresh: Map<string, { t: number; v: number }> | undefined;
     for (const ts of batch) {
       const le = validateLabels(ts.labels);
       if (le) {
@@ -136,10 +153,22 @@ export class Head {
         res.firstLabelError ??= { reason: le, labels: ts.labels };
         continue;
       }
-      const key = labelsKey(ts.labels);
+      const key = labelsKeyOf(ts.labels);
       const s = this.series.get(key);
-      let last = tentative.get(key) ?? (s ? { t: s.lastT, v: s.lastV } : { t: -Infinity, v: NaN });
-      const idx: number[] = [];
+      let lastT: number;
+      let lastV: number;
+      let prev: { t: number; v: number } | undefined;
+      if (s) {
+        lastT = s.batch === stamp ? s.batchT : s.lastT;
+        lastV = s.batch === stamp ? s.batchV : s.lastV;
+      } else if ((prev = fresh?.get(key))) {
+        lastT = prev.t;
+        lastV = prev.v;
+      } else {
+        lastT = -Infinity;
+        lastV = NaN;
+      }
+      const n0 = n;
       const smps = ts.samples;
       for (let i = 0; i < smps.length; i++) {
         const t = smps[i]!.timestamp;
@@ -149,9 +178,9 @@ export class Head {
           reason = 'out-of-bounds';
           res.tooFarInFuture++;
         } else if (t < (minValid ?? this.minValidTime)) reason = 'out-of-bounds';
-        else if (t < last.t) reason = 'out-of-order';
-        else if (t === last.t) {
-          if (Object.is(v, last.v) || (Number.isNaN(v) && Number.isNaN(last.v))) continue;
+        else if (t < lastT) reason = 'out-of-order';
+        else if (t === lastT) {
+          if (Object.is(v, lastV) || (Number.isNaN(v) && Number.isNaN(lastV))) continue;
           reason = 'duplicate';
         }
         if (reason) {
@@ -160,20 +189,27 @@ export class Head {
           continue;
         }
         if (minValid === undefined) res.minValidTime = minValid = Math.max(this.minValidTime, t - this.appendWindow);
-        idx.push(i);
-        last = { t, v };
+        at[n] = t;
+        av[n] = v;
+        n++;
+        lastT = t;
+        lastV = v;
       }
-      tentative.set(key, last);
-      if (idx.length > 0) {
-        res.accepted.push({
-          labels: ts.labels.map((l) => ({ name: l.name, value: l.value })),
-          key,
-          t: Float64Array.from(idx, (i) => smps[i]!.timestamp),
-          v: Float64Array.from(idx, (i) => smps[i]!.value),
-        });
-        res.samplesAccepted += idx.length;
+      if (s) {
+        s.batch = stamp;
+        s.batchT = lastT;
+        s.batchV = lastV;
+      } else if (prev) {
+        prev.t = lastT;
+        prev.v = lastV;
+      } else if (n > n0) (fresh ??= new Map()).set(key, { t: lastT, v: lastV });
+      if (n > n0) {
+        acc.labels.push(ts.labels as Label[]);
+        acc.keys.push(key);
+        acc.start.push(n);
       }
     }
+    res.samplesAccepted = n;
     return res;
   }
 
@@ -181,25 +217,28 @@ export class Head {
    * Applies samples (checked by prepare(), or read back from the WAL). Samples the head would
    * refuse are skipped and counted (a replayed WAL may repeat what a block already holds).
    */
-  apply(batch: readonly WalSeries[]): { appended: number; skipped: number } {
+  apply(input: SampleBatch | readonly WalSeries[]): { appended: number; skipped: number } {
+    const b = Array.isArray(input) ? toBatch(input as readonly WalSeries[]) : (input as SampleBatch);
     let appended = 0;
     let skipped = 0;
-    for (const ws of batch) {
-      const key = ws.key ?? labelsKey(ws.labels);
+    const bt = b.t;
+    const bv = b.v;
+    for (let i = 0; i < b.labels.length; i++) {
+      const key = b.keys[i]!;
       let s = this.series.get(key);
-      for (let i = 0; i < ws.t.length; i++) {
-        const t = ws.t[i]!;
-        const v = ws.v[i]!;
+      for (let k = b.start[i]!, end = b.start[i + 1]!; k < end; k++) {
+        const t = bt[k]!;
         if (t < this.minValidTime || (s && t <= s.lastT)) {
           skipped++;
           continue;
         }
         if (!s) {
-          s = new MemSeries(ws.labels.map((l) => ({ name: l.name, value: l.value })), this.samplesPerChunk);
+          s = new MemSeries(b.labels[i]!.map((l) => ({ name: l.name, value: l.value })), this.samplesPerChunk);
           this.series.set(key, s);
         }
+        const v = bv[k]!;
         s.tt[s.tn] = t;
-        s.tv[s.tn] = ws.v[i]!;
+        s.tv[s.tn] = v;
         s.tn++;
         s.lastT = t;
         s.lastV = v;

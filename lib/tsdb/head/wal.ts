@@ -12,8 +12,11 @@
 //              uvarint ref, uvarint #samples, per sample: svarint time delta (from the previous
 //              sample of the series; the first from the base time), f64 BE value (bit exact)
 //   1 samples with labels inline and f64 timestamps: written by the previous version, still read
-// Writers append whole records with FsCapability.appendFile (append + datasync) before the write
-// is acknowledged. Replay streams the segments record by record (memory stays bounded by one
+// Writers append whole records with FsCapability.appendFile before the write is acknowledged: one
+// write(2) per append, not synced, so an acknowledged write survives a kill -9 of the process (the
+// bytes are in the OS page cache) but not a power loss, exactly as Prometheus's WAL (wlog.Log writes
+// the batch's page to the segment file; segments are fsynced when complete and at close), which is
+// what Thanos receive's TSDB uses. A checkpoint is written synced. Replay streams the segments record by record (memory stays bounded by one
 // segment plus one decoded record): an incomplete record at the very end of the last segment (a
 // torn write from a crash) is cut off with a warning; a CRC mismatch or a malformed record anywhere
 // else is a WalCorruptError naming the segment and byte offset.
@@ -56,6 +59,45 @@ export interface WalSeries {
   key?: string;
 }
 
+/**
+ * Samples of many series in two flat arrays (what one append logs and applies): series i has
+ * labels[i] (its labelsKey keys[i]) and the samples t/v[start[i], start[i + 1]). One pair of typed
+ * arrays per request instead of a pair per series keeps the per-sample cost free of allocation.
+ */
+export interface SampleBatch {
+  labels: Label[][];
+  keys: string[];
+  /** length labels.length + 1. */
+  start: number[];
+  t: Float64Array;
+  v: Float64Array;
+}
+
+/** A batch of the given series (their samples copied into one pair of arrays). */
+export function toBatch(series: readonly WalSeries[]): SampleBatch {
+  let n = 0;
+  for (const s of series) n += s.t.length;
+  const b: SampleBatch = { labels: [], keys: [], start: [0], t: new Float64Array(n), v: new Float64Array(n) };
+  let off = 0;
+  for (const s of series) {
+    if (s.t.length === 0) continue;
+    b.labels.push(s.labels);
+    b.keys.push(s.key ?? labelsKey(s.labels));
+    for (let i = 0; i < s.t.length; i++) b.t[off + i] = s.t[i]!;
+    // values as bytes: a NaN payload (the stale marker) must survive
+    if (s.v instanceof Float64Array) b.v.set(s.v.subarray(0, s.t.length), off);
+    else for (let i = 0; i < s.t.length; i++) b.v[off + i] = s.v[i]!;
+    off += s.t.length;
+    b.start.push(off);
+  }
+  return b;
+}
+
+/** The batch's series as WalSeries (views into its arrays). */
+export function batchSeries(b: SampleBatch): WalSeries[] {
+  return b.labels.map((labels, i) => ({ labels, key: b.keys[i], t: b.t.subarray(b.start[i]!, b.start[i + 1]!), v: b.v.subarray(b.start[i]!, b.start[i + 1]!) }));
+}
+
 export class WalCorruptError extends Error {
   constructor(public readonly segment: string, public readonly offset: number, detail: string) {
     super(`WAL corruption in segment ${segment} at offset ${offset}: ${detail}`);
@@ -95,6 +137,10 @@ class Buf {
   }
   uvarint(x: number): void {
     this.need(10);
+    if (x < 0x80) {
+      this.b[this.n++] = x;
+      return;
+    }
     while (x >= 0x80) {
       this.b[this.n++] = (x % 0x80) | 0x80;
       x = Math.floor(x / 0x80);
@@ -208,47 +254,44 @@ function encodeSeries(defs: ReadonlyArray<{ ref: number; labels: readonly Label[
   return out;
 }
 
-/** A samples record payload (type byte included) for series[from, to) with their refs. */
-function encodeSamples(series: readonly WalSeries[], refs: readonly number[], from: number, to: number, approx: number): Uint8Array {
+/** A samples record payload (type byte included) for the batch's series [from, to) with their refs, written into w. */
+function encodeSamples(w: Buf, b: SampleBatch, refs: readonly number[], from: number, to: number): Uint8Array {
+  const t = b.t;
+  const first = b.start[from]!;
+  const last = b.start[to]!;
   let f64Time = false;
-  let base = NaN;
-  for (let i = from; i < to && !f64Time; i++) {
-    const t = series[i]!.t;
-    for (let k = 0; k < t.length; k++) {
-      const x = t[k]!;
-      // deltas between two safe integers of at most 2^52 stay exact
-      if (!Number.isSafeInteger(x) || Math.abs(x) > 2 ** 52) {
-        f64Time = true;
-        break;
-      }
-      if (Number.isNaN(base)) base = x;
+  for (let k = first; k < last; k++) {
+    const x = t[k]!;
+    // deltas between two safe integers of at most 2^52 stay exact
+    if (!Number.isSafeInteger(x) || Math.abs(x) > 2 ** 52) {
+      f64Time = true;
+      break;
     }
   }
-  if (Number.isNaN(base)) base = 0;
-  const w = new Buf(64 + approx * 12);
+  const base = f64Time || first === last ? 0 : t[first]!;
+  w.n = 0;
   w.byte(WAL_RECORD_SAMPLES);
   w.byte(f64Time ? SAMPLES_F64_TIME : 0);
-  w.svarint(f64Time ? 0 : base);
+  w.svarint(base);
   w.uvarint(to - from);
+  const vb = bytesOf(b.v);
   for (let i = from; i < to; i++) {
-    const s = series[i]!;
     w.uvarint(refs[i]!);
-    const n = s.t.length;
-    w.uvarint(n);
+    const s0 = b.start[i]!;
+    const s1 = b.start[i + 1]!;
+    w.uvarint(s1 - s0);
     let prev = base;
-    const vb = s.v instanceof Float64Array ? bytesOf(s.v) : undefined;
-    for (let k = 0; k < n; k++) {
-      const t = s.t[k]!;
-      if (f64Time) w.f64(t);
+    for (let k = s0; k < s1; k++) {
+      const x = t[k]!;
+      if (f64Time) w.f64(x);
       else {
-        w.svarint(t - prev);
-        prev = t;
+        w.svarint(x - prev);
+        prev = x;
       }
-      if (vb) w.f64bytes(vb, k * 8);
-      else w.f64(s.v[k]!);
+      w.f64bytes(vb, k * 8);
     }
   }
-  return w.b.slice(0, w.n);
+  return w.b.subarray(0, w.n);
 }
 
 class Rd {
@@ -540,46 +583,57 @@ export class Wal {
     return { records, segments: segs.length, truncatedBytes };
   }
 
+  /** Scratch buffer of samples records (reused: one record is framed, i.e. copied, before the next). */
+  private scratch = new Buf(1 << 16);
+
   /**
-   * Appends samples durably (returns after the data is synced): a series record for series not
-   * yet defined in the kept segments, then samples records by reference.
+   * Appends samples: a series record for series not yet defined in the kept segments, then samples
+   * records by reference, in one write. Returns once the bytes are written to the segment file (they
+   * survive a kill -9 of the process); `sync` also fdatasyncs it (a checkpoint; see the file comment).
    */
-  async append(series: readonly WalSeries[]): Promise<void> {
-    if (series.length === 0) return;
+  async append(input: SampleBatch | readonly WalSeries[], opts: { sync?: boolean } = {}): Promise<void> {
+    const b = isBatch(input) ? input : toBatch(input);
+    const ns = b.labels.length;
+    if (ns === 0) return;
     if (this.seg === 0) this.seg = 1;
     if (this.segSize > 0 && this.segSize >= this.segmentBytes) await this.rotate(false);
-    const refs: number[] = new Array(series.length);
+    const refs: number[] = new Array(ns);
     const added: Array<{ ref: number; labels: readonly Label[]; key: string }> = [];
-    for (let i = 0; i < series.length; i++) {
-      const s = series[i]!;
-      const key = s.key ?? labelsKey(s.labels);
+    for (let i = 0; i < ns; i++) {
+      const key = b.keys[i]!;
       let ref = this.refs.get(key);
       if (ref === undefined) {
         ref = this.nextRef++;
         this.refs.set(key, ref);
-        added.push({ ref, labels: s.labels, key });
+        added.push({ ref, labels: b.labels[i]!, key });
       }
       refs[i] = ref;
     }
     const parts: Uint8Array[] = [];
     for (const p of encodeSeries(added)) parts.push(frame(p, this.compression));
-    for (let i = 0; i < series.length; ) {
-      let n = 0;
-      let j = i;
-      do n += series[j++]!.t.length;
-      while (j < series.length && n + series[j]!.t.length <= MAX_RECORD_SAMPLES);
-      parts.push(frame(encodeSamples(series, refs, i, j, n), this.compression));
+    for (let i = 0; i < ns; ) {
+      let j = i + 1;
+      while (j < ns && b.start[j + 1]! - b.start[i]! <= MAX_RECORD_SAMPLES) j++;
+      parts.push(frame(encodeSamples(this.scratch, b, refs, i, j), this.compression));
       i = j;
     }
+    if (this.scratch.b.length > 1 << 22) this.scratch = new Buf(1 << 16); // do not keep a checkpoint-sized buffer
     const rec = parts.length === 1 ? parts[0]! : concat(parts);
+    const path = this.o.fs.resolve(this.o.dir, segName(this.seg));
     try {
-      await this.o.fs.appendFile!(this.o.fs.resolve(this.o.dir, segName(this.seg)), rec);
+      await this.o.fs.appendFile!(path, rec, { sync: opts.sync === true });
     } catch (e) {
       // the series record may not be on disk: define those series again next time
       for (const a of added) this.refs.delete(a.key);
       throw e;
     }
     this.segSize += rec.length;
+  }
+
+  /** fdatasyncs the current segment (no-op before its first record). */
+  async sync(): Promise<void> {
+    if (this.seg === 0 || this.segSize === 0) return;
+    await syncPath(this.o.fs, this.o.fs.resolve(this.o.dir, segName(this.seg)));
   }
 
   /**
@@ -589,6 +643,8 @@ export class Wal {
    */
   async rotate(checkpoint = true): Promise<number> {
     await this.o.fs.mkdir(this.o.dir, { recursive: true });
+    // A complete segment is synced (Prometheus's wlog does so in the background when it moves on).
+    await this.sync();
     this.seg = Math.max(this.seg, 0) + 1;
     this.segSize = 0;
     if (checkpoint) this.refs = new Map();
@@ -603,6 +659,15 @@ export class Wal {
   get currentSegment(): number {
     return this.seg;
   }
+}
+
+function isBatch(x: SampleBatch | readonly WalSeries[]): x is SampleBatch {
+  return !Array.isArray(x);
+}
+
+/** fdatasync of a file through the capability (an empty synced append where syncFile is missing). */
+function syncPath(fs: FsCapability, path: string): Promise<void> {
+  return fs.syncFile ? fs.syncFile(path) : fs.appendFile!(path, new Uint8Array(0), { sync: true });
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

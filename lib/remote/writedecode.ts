@@ -1,0 +1,180 @@
+// A remote write (prompb.WriteRequest) decoder for a receiver's hot path. Senders send the same
+// label sets request after request (one scrape round of each series per request), so the label
+// bytes of a TimeSeries are looked up in a bounded cache of the label sets decoded before: a hit
+// hands out the same frozen label array (lib/labels frozenLabels, its labelsKey computed once)
+// without decoding a string. Only timeseries with labels and float samples take this path; a
+// request with anything else (metadata, exemplars, histograms, unknown fields, labels after
+// samples) or any malformed input is decoded by lib/proto's decodeWriteRequest, so answers and
+// error messages are that decoder's.
+import { frozenLabels, type Label } from '../labels/mod.ts';
+import { decodeWriteRequest, type Sample, type TimeSeries, type WriteRequest } from '../proto/prompb.ts';
+import { ProtobufError, Reader } from '../proto/wire.ts';
+
+interface CachedLabels {
+  /** The label fields' bytes as sent (a copy). */
+  bytes: Uint8Array;
+  labels: Label[];
+}
+
+export interface WriteDecoderOptions {
+  /** Most label sets kept (the cache is dropped and started again when full). */
+  maxEntries?: number;
+  /** Most label bytes kept, summed over the entries. */
+  maxBytes?: number;
+}
+
+/** Label sets longer than this (bytes as sent) are decoded every time, never kept. */
+const MAX_CACHED_LABEL_BYTES = 4096;
+
+class Fallback extends Error {}
+const FALLBACK = new Fallback();
+
+export class WriteRequestDecoder {
+  private cache = new Map<number, CachedLabels>();
+  private bytes = 0;
+  private readonly maxEntries: number;
+  private readonly maxBytes: number;
+  /** Lookups answered from the cache / decoded (for tests and the benchmark). */
+  hits = 0;
+  misses = 0;
+
+  constructor(o: WriteDecoderOptions = {}) {
+    this.maxEntries = o.maxEntries ?? 1 << 20;
+    this.maxBytes = o.maxBytes ?? 64 << 20;
+  }
+
+  /** Decodes a WriteRequest; ProtobufError on malformed input (as decodeWriteRequest). */
+  decode(buf: Uint8Array): WriteRequest {
+    try {
+      return { timeseries: this.fast(buf) };
+    } catch (e) {
+      if (e !== FALLBACK && !(e instanceof ProtobufError)) throw e;
+      return decodeWriteRequest(buf);
+    }
+  }
+
+  private fast(buf: Uint8Array): TimeSeries[] {
+    const r = new Reader(buf);
+    const out: TimeSeries[] = [];
+    while (r.pos < r.end) {
+      if (r.uint32() !== 0x0a) throw FALLBACK;
+      const n = r.uint32();
+      if (n > r.end - r.pos) throw FALLBACK;
+      const end = r.pos + n;
+      out.push(this.timeSeries(r, end));
+      r.pos = end;
+    }
+    return out;
+  }
+
+  /** One TimeSeries in [r.pos, end): label fields first, then float samples. */
+  private timeSeries(r: Reader, end: number): TimeSeries {
+    const buf = r.buf;
+    const saved = r.end;
+    r.end = end;
+    const lstart = r.pos;
+    let lend = lstart;
+    let tag = 0;
+    while (r.pos < end) {
+      tag = r.uint32();
+      if (tag !== 0x0a) break;
+      const n = r.uint32();
+      if (n > end - r.pos) throw FALLBACK;
+      r.pos += n;
+      lend = r.pos;
+      tag = 0;
+    }
+    const samples: Sample[] = [];
+    while (tag !== 0) {
+      if (tag !== 0x12) throw FALLBACK;
+      const n = r.uint32();
+      if (n > end - r.pos) throw FALLBACK;
+      const send = r.pos + n;
+      r.end = send;
+      let value = 0;
+      let timestamp = 0;
+      while (r.pos < send) {
+        const t = r.uint32();
+        if (t === 0x09) value = r.double();
+        else if (t === 0x10) timestamp = r.int64();
+        else throw FALLBACK;
+      }
+      r.end = end;
+      samples.push({ value, timestamp });
+      tag = r.pos < end ? r.uint32() : 0;
+    }
+    r.end = saved;
+    return { labels: this.labels(buf, lstart, lend), samples };
+  }
+
+  /** The label set whose fields are buf[start, end): from the cache, or decoded (and kept). */
+  private labels(buf: Uint8Array, start: number, end: number): Label[] {
+    const len = end - start;
+    if (len > MAX_CACHED_LABEL_BYTES) {
+      this.misses++;
+      return decodeLabels(buf, start, end);
+    }
+    const h = hashBytes(buf, start, end);
+    const c = this.cache.get(h);
+    if (c && c.bytes.length === len && equalBytes(c.bytes, buf, start)) {
+      this.hits++;
+      return c.labels;
+    }
+    this.misses++;
+    const labels = decodeLabels(buf, start, end);
+    if (c) {
+      // another label set in this slot (a hash collision): it gives way
+      this.cache.delete(h);
+      this.bytes -= c.bytes.length;
+    }
+    if (this.cache.size >= this.maxEntries || this.bytes + len > this.maxBytes) {
+      this.cache = new Map();
+      this.bytes = 0;
+    }
+    this.cache.set(h, { bytes: buf.slice(start, end), labels: frozenLabels(labels) as Label[] });
+    this.bytes += len;
+    return labels;
+  }
+
+  /** Label sets kept now. */
+  get size(): number {
+    return this.cache.size;
+  }
+}
+
+function decodeLabels(buf: Uint8Array, start: number, end: number): Label[] {
+  const r = new Reader(buf, start, end);
+  const out: Label[] = [];
+  while (r.pos < end) {
+    r.uint32(); // 0x0a: checked by the caller
+    const n = r.uint32();
+    if (n > end - r.pos) throw FALLBACK;
+    const lend = r.pos + n;
+    r.end = lend;
+    let name = '';
+    let value = '';
+    while (r.pos < lend) {
+      const t = r.uint32();
+      if (t === 0x0a) name = r.string();
+      else if (t === 0x12) value = r.string();
+      else throw FALLBACK;
+    }
+    r.end = end;
+    out.push({ name, value });
+  }
+  return out;
+}
+
+/** FNV-1a over 32-bit words (then the tail bytes): a cache slot, verified by comparing the bytes. */
+function hashBytes(b: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  let i = start;
+  for (; i + 4 <= end; i += 4) h = Math.imul(h ^ (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)), 0x01000193);
+  for (; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h & 0x3fffffff; // a small integer: a Map key without a heap number
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array, off: number): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[off + i]) return false;
+  return true;
+}
