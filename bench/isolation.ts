@@ -48,6 +48,8 @@ export default async function main(args: string[]): Promise<void> {
   const small = arg(args, 'small', 2000);
   const conc = arg(args, 'concurrency', 16);
   const calls = arg(args, 'calls', 2000);
+  // The machine is shared: the figures mean little without the load they were taken under.
+  const load0 = os.loadavg().map((x) => x.toFixed(1)).join(' ');
   const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-isolation-')));
   const BIG = 64 * 1048576;
   const RANGE = 8 * 1048576;
@@ -92,7 +94,7 @@ export default async function main(args: string[]): Promise<void> {
       keep('kv exists() (µs/call)', mode, (s * 1e6) / calls, false);
     }
   }
-  console.log(`isolation: best of ${rounds} rounds (fixtures objstore-flat, npm-objstore-kv; Deno ${await denoVersion()})`);
+  console.log(`isolation: best of ${rounds} rounds (fixtures objstore-flat, npm-objstore-kv; Deno ${await denoVersion()}; load average ${load0} at start, ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at end)`);
   console.log(`  ${'workload'.padEnd(42)} ${'inline'.padStart(10)} ${'process'.padStart(10)} ${'process/inline'.padStart(15)}`);
   for (const [k, v] of Object.entries(best)) {
     const ratio = k.includes('µs') ? v.inline / v.process : v.process / v.inline;

@@ -11,12 +11,13 @@
 //   credit {s, n} | cancel {s}                           receiver -> sender: flow control
 // Streams (object bodies, upload bodies, listings) are announced inside a call or ok header as
 // {s: id, sk: 'bytes' | 'items'} and flow with credits: the sender may have at most WINDOW
-// messages in flight that the receiver's consumer has not taken, so a slow reader on either side
-// holds the other back instead of buffering a whole object (backpressure).
+// credits' worth of messages in flight that the receiver's consumer has not taken (a byte message
+// costs one credit per started MiB, a listing batch one), so a slow reader on either side holds the
+// other back instead of buffering a whole object (backpressure).
 import { ConfigError, PermissionDenied } from '../sdk/errors.ts';
 import { ObjectNotFoundError } from '../objstore/bucket.ts';
 
-/** Messages in flight per stream before the sender waits for credit. */
+/** Credits per stream (MiB of bytes, or listing batches) in flight before the sender waits. */
 export const WINDOW = 8;
 /** Largest binary payload of one stream message; bigger chunks are split. */
 export const MAX_CHUNK = 1 << 20;
@@ -26,7 +27,16 @@ const BY_REFERENCE = 64 * 1024;
  * The largest frame accepted: a chunk or inline body plus its header. The other side may be
  * hostile; a frame length beyond this closes the channel instead of allocating it.
  */
-export const MAX_FRAME = 4 * MAX_CHUNK;
+export const MAX_FRAME = (WINDOW + 1) * MAX_CHUNK;
+/**
+ * The largest stream message: a source chunk up to the whole window goes as one message (one
+ * allocation on the receiving side, handed on as it is: an 8 MiB range arrives as one chunk, as
+ * inline, instead of eight that the reader then concatenates; fresh memory measured 2-5 ms per MiB
+ * on a loaded machine, more than the socket).
+ */
+const LARGEST_MESSAGE = WINDOW * MAX_CHUNK;
+/** Credits a byte message costs: one per started MAX_CHUNK, so the window bounds bytes, not messages. */
+const unitsOf = (n: number) => Math.max(1, Math.ceil(n / MAX_CHUNK));
 /** Listing names per items message. */
 const ITEMS_BATCH = 512;
 
@@ -249,8 +259,8 @@ export class Peer {
     const st: Sender = { credits: WINDOW, cancelled: false };
     this.senders.set(sid, st);
     this.bump(1);
-    const waitCredit = async () => {
-      while (st.credits <= 0 && !st.cancelled) await new Promise<void>((r) => { st.wake = r; });
+    const waitCredit = async (need = 1) => {
+      while (st.credits < need && !st.cancelled) await new Promise<void>((r) => { st.wake = r; });
     };
     try {
       if (out.bytes) {
@@ -291,11 +301,13 @@ export class Peer {
             if (accLen === 0) accStart = performance.now();
             if (value.length > MAX_CHUNK) {
               if (!(await flushAcc())) { await reader.cancel().catch(() => {}); return; }
-              for (let off = 0; off < value.length; off += MAX_CHUNK) {
-                await waitCredit();
+              for (let off = 0; off < value.length; off += LARGEST_MESSAGE) {
+                const piece = value.subarray(off, off + LARGEST_MESSAGE);
+                const need = unitsOf(piece.length);
+                await waitCredit(need);
                 if (st.cancelled) { await reader.cancel().catch(() => {}); return; }
-                st.credits--;
-                this.send({ t: 'chunk', s: sid }, value.subarray(off, off + MAX_CHUNK));
+                st.credits -= need;
+                this.send({ t: 'chunk', s: sid }, piece);
               }
               continue;
             }
@@ -351,14 +363,21 @@ export class Peer {
     };
     this.receivers.set(sid, {
       onChunk: (v) => {
-        outstanding--;
-        if (kind === 'bytes') ctrl.enqueue(v);
-        else for (const x of v as unknown[]) ctrl.enqueue(x);
+        if (kind === 'bytes') {
+          outstanding -= unitsOf((v as Uint8Array).length);
+          ctrl.enqueue(v);
+        } else {
+          outstanding--;
+          for (const x of v as unknown[]) ctrl.enqueue(x);
+        }
+        // More than was granted: the other side ignores flow control, and would fill our memory.
+        if (outstanding < 0) throw new Error(`channel: stream ${sid} sent beyond its credit: the other side is broken or hostile`);
       },
       onEnd: () => { finish(); ctrl.close(); },
       onError: (e) => { finish(); ctrl.error(e); },
     });
-    // Items: the queue counts names, credits count batches; size the window in names.
+    // Bytes: the queue and the credits count MAX_CHUNK units. Items: the queue counts names,
+    // credits count batches; size the window in names.
     const hwm = kind === 'bytes' ? WINDOW : WINDOW * ITEMS_BATCH;
     return new ReadableStream<unknown>({
       start: (c) => { ctrl = c; },
@@ -375,7 +394,7 @@ export class Peer {
         if (!done) this.send({ t: 'cancel', s: sid });
         finish();
       },
-    }, { highWaterMark: hwm });
+    }, kind === 'bytes' ? { highWaterMark: hwm, size: (chunk) => unitsOf((chunk as Uint8Array).length) } : { highWaterMark: hwm });
   }
 
   private incoming(h: Header, bin: Uint8Array | undefined): Incoming {
