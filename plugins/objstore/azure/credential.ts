@@ -94,6 +94,8 @@ export function identityHttpClient(send: SdkFetch) {
 // one's fetch (another plugin instance's net grant). So every managed-identity credential gets the
 // same routing client, and each token request is sent through the fetch of the credential asking,
 // one request at a time (tokens are cached for about an hour, so this never queues in practice).
+// MSAL's managed-identity token cache is static too: a second bucket on the same identity in one
+// process reuses the first one's token without a request of its own.
 let managedIdentitySend: SdkFetch | undefined;
 let managedIdentityQueue: Promise<unknown> = Promise.resolve();
 
