@@ -184,8 +184,11 @@ export interface Core {
 }
 
 export class CorruptChunkError extends Error {
-  constructor(message: string) {
+  /** For the batch calls: the index of the bad chunk in the batch. */
+  readonly chunk: number | undefined;
+  constructor(message: string, chunk?: number) {
     super(message);
     this.name = 'CorruptChunkError';
+    this.chunk = chunk;
   }
 }

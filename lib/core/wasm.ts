@@ -248,7 +248,7 @@ class WasmCore implements Core {
     let bytes = 0;
     for (let i = 0; i < k; i++) {
       const c = chunks[i]!;
-      if (c.length < 2) throw new CorruptChunkError(`xor chunk ${i}: too short: ${c.length} bytes`);
+      if (c.length < 2) throw new CorruptChunkError(`xor chunk ${i}: too short: ${c.length} bytes`, i);
       total += (c[0]! << 8) | c[1]!;
       bytes += c.length;
     }
@@ -278,7 +278,10 @@ class WasmCore implements Core {
       p += c.length;
     }
     const r = this.ex.xorDecodeBatch(desc, k, outT, outV, total, start);
-    if (r < 0) throw new CorruptChunkError(`xor chunk ${this.ex.lastErrorChunk()}: ${ERRORS[r] ?? `error ${r}`} at sample ${this.ex.lastErrorSample()}`);
+    if (r < 0) {
+      const bad = this.ex.lastErrorChunk();
+      throw new CorruptChunkError(`xor chunk ${bad}: ${ERRORS[r] ?? `error ${r}`} at sample ${this.ex.lastErrorSample()}`, bad);
+    }
     let b = this.decBatch;
     if (b === undefined) {
       b = this.decBatch = {

@@ -1,6 +1,6 @@
 // Opening a block: meta.json (a directory without it is partial and never read), index, chunk
 // segments and optional tombstones, from a local directory, a Bucket or memory.
-import type { Core, Samples } from '../core/types.ts';
+import { CorruptChunkError, type Core, type SampleBatch, type Samples } from '../core/types.ts';
 import type { Bucket } from '../objstore/bucket.ts';
 import { readAll } from '../objstore/bucket.ts';
 import type { FsCapability } from '../sdk/mod.ts';
@@ -190,7 +190,14 @@ export class BlockReader {
       const metas = s.chunks.filter((c) => c.maxTime >= mint && c.minTime <= maxt);
       if (metas.length === 0) continue;
       const raws = await this.chunkReader.chunks(metas.map((c) => c.ref));
-      yield { labels: s.labels, ref: s.ref, chunks: metas.map((c, i) => ({ ...c, ...raws[i]! })) };
+      // explicit literals, not spreads: one object shape, built without a property-copy loop
+      const chunks: Array<ChunkMeta & RawChunk> = new Array(metas.length);
+      for (let i = 0; i < metas.length; i++) {
+        const m = metas[i]!;
+        const r = raws[i]!;
+        chunks[i] = { ref: m.ref, minTime: m.minTime, maxTime: m.maxTime, encoding: r.encoding, data: r.data };
+      }
+      yield { labels: s.labels, ref: s.ref, chunks };
     }
   }
 
@@ -209,36 +216,40 @@ export class BlockReader {
 
 /** Decodes XOR chunks of one series into one sample array, clipped and with tombstones applied. */
 export function decodeSeriesChunks(core: Core, chunks: ReadonlyArray<ChunkMeta & RawChunk>, mint: number, maxt: number, stones: readonly Interval[] | undefined, block = ''): Samples {
-  let cap = 0;
-  for (const c of chunks) cap += c.encoding === ENC_XOR && c.data.length >= 2 ? (c.data[0]! << 8) | c.data[1]! : 0;
-  const t = new Float64Array(cap);
-  const v = new Float64Array(cap);
-  let n = 0;
-  let lastT = -Infinity;
   let overlapping = false;
   for (let i = 1; i < chunks.length; i++) if (chunks[i]!.minTime <= chunks[i - 1]!.maxTime) overlapping = true;
-  const scratch: Samples = { t: new Float64Array(256), v: new Float64Array(256), n: 0 };
-  for (const c of chunks) {
+  const data: Uint8Array[] = new Array(chunks.length);
+  for (let i = 0; i < chunks.length; i++) {
+    const c = chunks[i]!;
     if (c.encoding !== ENC_XOR) {
       if (c.encoding === ENC_AGGR) throw new CorruptBlockError(block, `chunks/${segmentName(Math.floor(c.ref / 4294967296))}`, `chunk ${c.ref}`, 'downsampled AggrChunk (encoding 0xff) cannot be read as raw samples; use aggrchunk.ts');
       throw new CorruptBlockError(block, `chunks/${segmentName(Math.floor(c.ref / 4294967296))}`, `chunk ${c.ref}`, `unsupported chunk encoding ${c.encoding}`);
     }
-    let s: Samples;
-    try {
-      s = core.xorDecode(c.data, scratch);
-    } catch (e) {
-      throw new CorruptBlockError(block, `chunks/${segmentName(Math.floor(c.ref / 4294967296))}`, `chunk ${c.ref}`, (e as Error).message, e);
-    }
-    for (let i = 0; i < s.n; i++) {
-      const ti = s.t[i]!;
-      if (ti < mint || ti > maxt) continue;
-      if (!overlapping && ti <= lastT) continue;
-      if (stones && isDeleted(stones, ti)) continue;
-      t[n] = ti;
-      v[n] = s.v[i]!;
-      n++;
-      lastT = ti;
-    }
+    data[i] = c.data;
+  }
+  // One batch call for the series' chunks; its arena is read (and copied from) before any other core call.
+  let b: SampleBatch;
+  try {
+    b = core.xorDecodeBatch(data);
+  } catch (e) {
+    const c = chunks[e instanceof CorruptChunkError && e.chunk !== undefined ? e.chunk : 0]!;
+    throw new CorruptBlockError(block, `chunks/${segmentName(Math.floor(c.ref / 4294967296))}`, `chunk ${c.ref}`, (e as Error).message, e);
+  }
+  const bt = b.t;
+  const bv = b.v;
+  const t = new Float64Array(b.n);
+  const v = new Float64Array(b.n);
+  let n = 0;
+  let lastT = -Infinity;
+  for (let i = 0; i < b.n; i++) {
+    const ti = bt[i]!;
+    if (ti < mint || ti > maxt) continue;
+    if (!overlapping && ti <= lastT) continue;
+    if (stones && isDeleted(stones, ti)) continue;
+    t[n] = ti;
+    v[n] = bv[i]!;
+    n++;
+    lastT = ti;
   }
   if (!overlapping) return { t, v, n };
   // Overlapping chunks (e.g. out-of-order or vertically merged data): order by time, keeping the

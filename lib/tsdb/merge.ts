@@ -70,10 +70,14 @@ export async function mergeBlocks(blocks: readonly BlockReader[], sink: BlockSin
 
 async function mergeSeriesChunks(parts: { s: SeriesChunks; b: BlockReader }[], core: Core, res: number, range: number): Promise<ChunkInput[]> {
   const stoned = parts.some((p) => p.b.tombstones.has(p.s.ref));
-  const list = parts.flatMap((p) => p.s.chunks).sort((a, b) => a.minTime - b.minTime || a.maxTime - b.maxTime);
+  // parts come in block order, usually also time order: sort only when they are not
+  let list = parts.length === 1 ? parts[0]!.s.chunks : parts.flatMap((p) => p.s.chunks);
+  let sorted = true;
+  for (let i = 1; i < list.length && sorted; i++) sorted = list[i - 1]!.minTime < list[i]!.minTime || (list[i - 1]!.minTime === list[i]!.minTime && list[i - 1]!.maxTime <= list[i]!.maxTime);
+  if (!sorted) list = [...list].sort((a, b) => a.minTime - b.minTime || a.maxTime - b.maxTime);
   let overlap = false;
   for (let i = 1; i < list.length; i++) if (list[i]!.minTime <= list[i - 1]!.maxTime) overlap = true;
-  if (!overlap && !stoned) return list.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, encoding: c.encoding, data: c.data }));
+  if (!overlap && !stoned) return list;
   if (res !== 0) throw new BlockWriteError(`merge: overlapping or deleted data in downsampled series ${fmt(parts[0]!.s.labels)} cannot be merged`);
   // Decode each block's part (tombstones applied), then merge by time keeping one sample per timestamp.
   const decoded = parts.map((p) => decodeSeriesChunks(core, p.s.chunks, -Infinity, Infinity, p.b.tombstones.get(p.s.ref), p.b.files.name));
@@ -96,11 +100,15 @@ async function mergeSeriesChunks(parts: { s: SeriesChunks; b: BlockReader }[], c
     pos[best]!++;
   }
   const starts = cutPoints(t, n, Math.max(range, 1));
+  // one batch call; its bytes are copied out of the core's arena at once (they are used after awaits)
+  const enc = core.xorEncodeBatch(t, v, starts, n);
+  const off = enc.offset;
+  const bytes = enc.bytes.slice(0, off[starts.length]!);
   const out: ChunkInput[] = [];
   for (let k = 0; k < starts.length; k++) {
     const s = starts[k]!;
     const e = k + 1 < starts.length ? starts[k + 1]! : n;
-    out.push({ minTime: t[s]!, maxTime: t[e - 1]!, encoding: ENC_XOR, data: core.xorEncode(t.subarray(s, e), v.subarray(s, e), e - s), samples: e - s });
+    out.push({ minTime: t[s]!, maxTime: t[e - 1]!, encoding: ENC_XOR, data: bytes.subarray(off[k]!, off[k + 1]!), samples: e - s });
   }
   return out;
 }

@@ -128,11 +128,15 @@ export class BlockWriter {
     const range = this.opts.chunkRange ?? Math.max(DEFAULT_BLOCK_DURATION, Math.ceil((this.opts.maxTime - this.opts.minTime) / DEFAULT_BLOCK_DURATION) * DEFAULT_BLOCK_DURATION);
     const starts = cutPoints(t, n, range, this.opts.samplesPerChunk);
     const metas: ChunkMeta[] = [];
+    // All chunks of the series in one batch call. Its result lives in the core's arena until the
+    // next core call, and chunks.write() may await (a new segment) before copying: keep one copy.
+    const enc = this.opts.core.xorEncodeBatch(t, v, starts, n);
+    const off = enc.offset;
+    const bytes = enc.bytes.slice(0, off[starts.length]!);
     for (let k = 0; k < starts.length; k++) {
       const s = starts[k]!;
       const e = k + 1 < starts.length ? starts[k + 1]! : n;
-      const data = this.opts.core.xorEncode(t.subarray(s, e), v.subarray(s, e), e - s);
-      const ref = await this.chunks.write(ENC_XOR, data);
+      const ref = await this.chunks.write(ENC_XOR, bytes.subarray(off[k]!, off[k + 1]!));
       metas.push({ ref, minTime: t[s]!, maxTime: t[e - 1]! });
     }
     if (n > 0) {

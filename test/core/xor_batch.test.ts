@@ -143,7 +143,8 @@ test('fuzz: corrupted batches decode alike on both backends or fail with Corrupt
         return copyBatch(core.xorDecodeBatch(chunks));
       } catch (e) {
         if (!(e instanceof CorruptChunkError)) throw new Error(`${core.backend}: unexpected ${String(e)}`);
-        return /chunk (\d+)/.exec(e.message)![1]!;
+        assert.is(e.chunk, Number(/chunk (\d+)/.exec(e.message)![1]), 'chunk index in the message and the field');
+        return String(e.chunk);
       }
     };
     const a = outcome(js);

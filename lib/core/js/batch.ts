@@ -15,7 +15,7 @@ export class JsXorBatcher {
     let total = 0;
     for (let i = 0; i < k; i++) {
       const c = chunks[i]!;
-      if (c.length < 2) throw new CorruptChunkError(`xor chunk ${i}: too short: ${c.length} bytes`);
+      if (c.length < 2) throw new CorruptChunkError(`xor chunk ${i}: too short: ${c.length} bytes`, i);
       total += (c[0]! << 8) | c[1]!;
     }
     const b = this.dec;
@@ -32,7 +32,7 @@ export class JsXorBatcher {
       try {
         r = xorDecode(chunks[i]!, { t: b.t.subarray(off), v: b.v.subarray(off), n: 0 });
       } catch (e) {
-        if (e instanceof CorruptChunkError) throw new CorruptChunkError(`xor chunk ${i}: ${e.message}`);
+        if (e instanceof CorruptChunkError) throw new CorruptChunkError(`xor chunk ${i}: ${e.message}`, i);
         throw e;
       }
       off += r.n;
