@@ -11,3 +11,4 @@ export {
 } from './hashring.ts';
 export { Router, determineMode, writeQuorum, type ReceiverMode, type RouterOptions, type TenantSeries } from './forward.ts';
 export { HashringWatcher, type HashringWatcherOptions } from './watch.ts';
+export { HashringChangeHandler, serialQueue, type HashringChangeOptions } from './hashringchange.ts';

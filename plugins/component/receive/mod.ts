@@ -20,12 +20,15 @@
 //   label set per tenant.
 // - Every tick: cut blocks, upload new ones (lib/shipper: meta.json last, thanos.labels = external
 //   labels + tenant, source "receive"), apply --tsdb.retention to uploaded local blocks.
+// - Hashring loaded (at start) or changed (lib/receive/hashringchange.ts, as upstream): an ingesting
+//   receiver goes not ready, flushes every head into blocks up to its newest timestamp, uploads, gets ready again; after
+//   the first load a ketama change keeps the head (no churn). Storage work runs one job at a time.
 // - Shutdown: stop accepting writes, flush every head into a block, upload, return.
 // The logic is lib/receive's; this plugin reads the config and wires it.
 import { definePlugin, sleep, type Component, type ComponentContext, type HttpListener } from '../../../lib/sdk/mod.ts';
 import type { TimeSeries } from '../../../lib/proto/prompb.ts';
 import {
-  HashringWatcher, Receiver, Router, determineMode, newMultiHashring, parseHashringsConfig, receiveHttpHandler, type WriteOutcome,
+  HashringChangeHandler, HashringWatcher, Receiver, Router, serialQueue, determineMode, newMultiHashring, parseHashringsConfig, receiveHttpHandler, type WriteOutcome,
 } from '../../../lib/receive/mod.ts';
 import type { StoreServer } from '../../../lib/store/api.ts';
 import { optionalBucket } from '../../../lib/shipper/bucket.ts';
@@ -72,11 +75,27 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
     splitTenantLabelName: cfg.splitTenantLabelName, local: (tenant, series) => rx.write(tenant, series), dial: (target, o) => ctx.grpcDial(target, cfg.forwardTls ? { ...o, tls: cfg.forwardTls } : o),
     forwardTimeoutMs: cfg.forwardTimeoutMs, log, metrics: ctx.metrics,
   });
+  // Storage work (the block cutting tick, flushes on hashring changes, the flush at exit) runs one at a time.
+  const serial = serialQueue();
+  const ringChanges = new HashringChangeHandler({
+    algorithm: cfg.hashringsAlgorithm, ingesting: mode !== 'RouterOnly',
+    flush: async () => {
+      for (const t of rx.tenants.list()) await t.db.flushBeforeNewest();
+      await rx.compactAndShip();
+    },
+    setReady: (ready) => ctx.setReady(ready), serial, log, metrics: ctx.metrics,
+  });
+  // Changes before run() are the first load, which run() handles once the listener is up.
+  let running = false;
   let watcher: HashringWatcher | undefined;
   if (cfg.hashringsFile !== '') {
     watcher = new HashringWatcher({
       fs: ctx.fs, path: cfg.hashringsFile, algorithm: cfg.hashringsAlgorithm, replicationFactor: cfg.replicationFactor,
-      refreshMs: cfg.hashringsRefreshMs, log, metrics: ctx.metrics, onChange: (_cfg, ring) => router.setHashring(ring),
+      refreshMs: cfg.hashringsRefreshMs, log, metrics: ctx.metrics,
+      onChange: (_cfg, ring) => {
+        router.setHashring(ring);
+        if (running) void ringChanges.changed();
+      },
     });
     await watcher.load();
   } else if (cfg.hashrings !== '') {
@@ -146,7 +165,9 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
         },
       }, handle);
       log.info('listening for remote write', { address: `${listener.address.hostname}:${listener.address.port}` });
-      ctx.setReady(true);
+      // The first hashring load (or none: a single node) updates the storage as a change does; ready after it.
+      running = true;
+      await ringChanges.changed();
       const watching = watcher?.run(signal);
       const loops: Array<Promise<void>> = [];
       if (cfg.limitsConfigFile !== '') {
@@ -165,11 +186,10 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
         }
       })());
       const tick = Math.max(1000, Math.min(30_000, Math.floor(cfg.blockDurationMs / 4)));
-      await rx.compactAndShip();
       while (!signal.aborted) {
         await sleep(tick, signal);
         if (signal.aborted) break;
-        await rx.compactAndShip();
+        await serial(() => rx.compactAndShip());
       }
       ctx.setReady(false);
       await watching;
@@ -177,7 +197,7 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
       rx.stopAccepting();
       await listener.close();
       log.info('flushing heads into blocks before exit');
-      await rx.compactAndShip(true);
+      await serial(() => rx.compactAndShip(true));
       router.close();
     },
   };
