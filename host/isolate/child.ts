@@ -280,7 +280,8 @@ async function handle(peer: Peer, m: string, a: unknown[], inc: Incoming): Promi
         return { value: { manifest: o.manifest, provider: o.provider, retries: o.retries ?? 'host' } };
       }
       const c = plugin as ComponentPlugin;
-      return { value: { manifest: c.manifest, flags: c.flags ?? [], setup: typeof c.setup === 'function', commands: (c.commands ?? []).map((x) => x.name) } };
+      // Tool commands are run by `thanos tools`, never from plugins.yaml: only setup matters here.
+      return { value: { manifest: c.manifest, flags: c.flags ?? [], setup: typeof c.setup === 'function' } };
     }
     if (m === 'exit') {
       setTimeout(() => realExit(0), 0);

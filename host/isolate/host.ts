@@ -377,7 +377,7 @@ export async function loadIsolatedObjstore(o: IsolatedOptions): Promise<Isolated
 }
 
 /** What the plugin's process says about a component plugin at init. */
-interface ComponentDesc { manifest: PluginManifest; flags: FlagSpec[]; setup: boolean; commands: string[] }
+interface ComponentDesc { manifest: PluginManifest; flags: FlagSpec[]; setup: boolean }
 
 export interface IsolatedComponent {
   /**
@@ -395,25 +395,18 @@ export async function loadIsolatedComponent(o: IsolatedOptions): Promise<Isolate
   const first = await initConn<ComponentDesc>(o, 'component');
   let spare: Conn | undefined = first.conn;
   const d = first.desc;
-  if (d.commands.length > 0) {
-    spare.kill();
-    throw new IsolationError(`${o.grantKey.replace(/\.permissions$/, '')}.isolation`, `${d.manifest.id} has one-shot commands (${d.commands.join(', ')}), which do not run with isolation: process; run it with isolation: inline and trust: true`);
-  }
-  const plugin: ComponentPlugin = {
-    manifest: d.manifest,
-    flags: d.flags,
-    parseConfig: (raw) => raw,
-    setup: d.setup ? async (ctx: ComponentContext, config: unknown) => {
-      const conn = spare ?? (await initConn<ComponentDesc>(o, 'component')).conn;
-      spare = undefined;
-      try {
-        return await setupIsolated(conn, ctx, config);
-      } catch (err) {
-        conn.kill();
-        throw err;
-      }
-    } : (undefined as unknown as ComponentPlugin['setup']),
+  const setup = async (ctx: ComponentContext, config: unknown) => {
+    const conn = spare ?? (await initConn<ComponentDesc>(o, 'component')).conn;
+    spare = undefined;
+    try {
+      return await setupIsolated(conn, ctx, config);
+    } catch (err) {
+      conn.kill();
+      throw err;
+    }
   };
+  // Without setup (a tools-only plugin) the stand-in has none either, and the host says so as inline.
+  const plugin = { manifest: d.manifest, flags: d.flags, parseConfig: (raw: unknown) => raw, ...(d.setup ? { setup } : {}) } as ComponentPlugin;
   return {
     plugin,
     async checkConfig(config) {

@@ -3,7 +3,7 @@
 // ctx.listen is the host's checked listener handing requests to the process, its fetch handler
 // serves the host's HTTP address (bodies and headers both ways), readiness, log lines and metrics
 // reach the host (/-/ready, /metrics), ctx.bucket is the host's object store, and the run group
-// stops it in order. What cannot cross the channel is refused by name.
+// stops it in order. What cannot cross the channel (here: its own gRPC services) is refused by name.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
@@ -13,6 +13,8 @@ import { planManifest } from '../../host/main.ts';
 import { parseManifest } from '../../host/manifest.ts';
 import { createLogger } from '../../host/log.ts';
 import { readAll } from '../../lib/objstore/bucket.ts';
+import { runGroup } from '../../host/lifecycle.ts';
+import { createJsCore } from '../../lib/core/mod.ts';
 import { startEscapeComponent, type EscapeComponent } from '../fixtures/host/escape-component/start.ts';
 
 const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'isolate-component-')));
@@ -61,6 +63,29 @@ test('stopping the run group stops the component in order: run() returns, its li
   assert.is(res.code, 0, c.lines.join(''));
   assert.ok(c.lines.some((l) => l.includes('escape component stopped')), 'run() saw the abort and returned');
   await fetch(`http://127.0.0.1:${c.port}/attempt/none`).then(() => assert.unreachable('its listener is closed'), () => {});
+});
+
+test('what cannot cross the channel is refused by name: a component\'s own gRPC services', async () => {
+  fs.writeFileSync(path.join(tmp, 'grpcy.mjs'), `export default {
+  manifest: { id: 'component:grpcy', apiVersion: 1, permissions: {} },
+  parseConfig: (raw) => raw ?? {},
+  async setup() {
+    return {
+      info: () => ({ componentType: 'grpcy' }),
+      grpc: { '/x.Y/Z': { kind: 'unary', requestDecode: (b) => b, responseEncode: (m) => m, handler: async () => new Uint8Array(0) } },
+      async run() {},
+    };
+  },
+};
+`);
+  const file = path.join(tmp, 'grpcy.yaml');
+  const text = 'apiVersion: 1\ncomponents:\n  - id: g\n    use: ./grpcy.mjs\n';
+  const lines: string[] = [];
+  const log = createLogger({ level: 'info', write: (l) => void lines.push(l) });
+  const units = await planManifest(parseManifest(text, file), log);
+  const res = await runGroup(units, { log, core: async () => createJsCore(), gracePeriodMs: 20_000, handleSignals: false });
+  assert.is(res.code, 1);
+  assert.match(String((res.cause as Error)?.message), /component:grpcy: gRPC services \(\/x\.Y\/Z\) are not available to a component with isolation: process yet; run it with isolation: inline and trust: true/);
 });
 
 test('isolation: inline for a third-party component needs trust: true', async () => {
