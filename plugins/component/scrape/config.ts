@@ -58,6 +58,14 @@ function refuseNotImplemented(o: Obj, known: readonly string[], path: string): v
   }
 }
 
+/** A Prometheus config mapping at `path` whose keys must all be among `known` (others: not implemented). */
+function section(v: unknown, path: string, known: readonly string[]): Obj {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(path || 'config', 'expected a mapping');
+  refuseNotImplemented(v as Obj, known, path);
+  return v as Obj;
+}
+
 function list(o: Obj, key: string, path: string): unknown[] {
   const v = o[key];
   if (v === undefined || v === null) return [];
@@ -67,16 +75,14 @@ function list(o: Obj, key: string, path: string): unknown[] {
 
 /** The Prometheus-shaped part (global, scrape_configs, remote_write) of a mapping at `path`. */
 export function parsePrometheusSubset(o: Obj, path: string): { jobs: ScrapeJob[]; remoteWrite: RemoteWriteConfig[] } {
-  const g = mapping(o.global, join(path, 'global'), GLOBAL_KEYS.concat([]));
-  refuseNotImplemented(g, GLOBAL_KEYS, join(path, 'global'));
+  const g = section(o.global, join(path, 'global'), GLOBAL_KEYS);
   const gInterval = duration(g, 'scrape_interval', join(path, 'global'), 60_000);
   const gTimeout = duration(g, 'scrape_timeout', join(path, 'global'), 10_000);
   const names = new Set<string>();
   const jobs = list(o, 'scrape_configs', path).map((raw, i): ScrapeJob => {
     const where = `${join(path, 'scrape_configs')}[${i}]`;
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(where, 'expected a mapping');
-    const j = raw as Obj;
-    refuseNotImplemented(j, JOB_KEYS, where);
+    const j = section(raw, where, JOB_KEYS);
     const jobName = str(j, 'job_name', where);
     if (!jobName) throw new ConfigError(join(where, 'job_name'), 'is required');
     if (names.has(jobName)) throw new ConfigError(join(where, 'job_name'), `found multiple scrape configs with job name ${JSON.stringify(jobName)}`);
@@ -140,8 +146,7 @@ export function parseScrapeConfigFile(text: string, file: string): Pick<ScrapeCo
   } catch (e) {
     throw new ConfigError('configFile', `${file}: ${(e as Error).message}`);
   }
-  const o = mapping(doc, '', FILE_KEYS.concat(['scrape_config_files', 'rule_files', 'alerting', 'remote_read', 'storage', 'tracing', 'otlp', 'runtime']));
-  refuseNotImplemented(o, FILE_KEYS, '');
+  const o = section(doc, '', FILE_KEYS);
   return parsePrometheusSubset(o, '');
 }
 
