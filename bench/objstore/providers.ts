@@ -16,7 +16,7 @@
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readAll, type Bucket } from '../../lib/objstore/bucket.ts';
 import s3plugin, { createS3Bucket } from '../../plugins/objstore/s3/mod.ts';
@@ -106,7 +106,9 @@ export async function benchProviders(): Promise<void> {
   const ops = Number(process.env.OBJSTORE_BENCH_OPS ?? 200);
   const blocks = Number(process.env.OBJSTORE_BENCH_BLOCKS ?? 4);
   const coldRuns = Number(process.env.OBJSTORE_BENCH_COLD_RUNS ?? 3);
-  console.log(`\nproviders against their loopback servers (${sizeMb} MiB object, ${ops} ranged reads and 4 KiB PUTs)`);
+  // Shared machines: the load average says how much of a row is other people's work.
+  const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
+  console.log(`\nproviders against their loopback servers (${sizeMb} MiB object, ${ops} ranged reads and 4 KiB PUTs; load average ${load()})`);
   const rows: Row[] = [];
   const cold: ColdStartResult[] = [];
   const measureCold = async (t: ColdStartTarget) => {
@@ -223,4 +225,5 @@ export async function benchProviders(): Promise<void> {
   ratio('s3rver');
   ratio('Swift s3api');
   printCold(cold);
+  console.log(`  load average at the end: ${load()}`);
 }
