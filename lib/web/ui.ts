@@ -2,6 +2,7 @@
 // uPlot's dist files from node_modules and the PromQL editor bundle ui/build/editor.js that `npm run build:ui` makes), read through the file capability and cached in memory.
 // The editor bundle is optional: without it the graph page uses a plain textarea (and says so, once, in the log).
 import { Hono } from 'hono';
+import { FAVICON_SVG } from './favicon.ts';
 
 export interface UiOptions {
   readFile(path: string): Promise<Uint8Array>;
@@ -31,7 +32,6 @@ const ASSETS: Record<string, { dir: 'ui' | 'uplot' | 'editor'; file: string; typ
   'rules.js': { dir: 'ui', file: 'rules.js', type: 'text/javascript; charset=utf-8' },
   'status.js': { dir: 'ui', file: 'status.js', type: 'text/javascript; charset=utf-8' },
   'style.css': { dir: 'ui', file: 'style.css', type: 'text/css; charset=utf-8' },
-  'favicon.svg': { dir: 'ui', file: 'favicon.svg', type: 'image/svg+xml' },
   'editor.js': { dir: 'editor', file: '', type: 'text/javascript; charset=utf-8' },
   'uPlot.iife.min.js': { dir: 'uplot', file: 'uPlot.iife.min.js', type: 'text/javascript; charset=utf-8' },
   'uPlot.min.css': { dir: 'uplot', file: 'uPlot.min.css', type: 'text/css; charset=utf-8' },
@@ -108,7 +108,9 @@ export function uiRoutes(opts: UiOptions): Hono {
     pages.map((p) => `  <a href="${prefix}/${p}"${p === active ? ' class="active"' : ''}>${PAGES[p]!.title}</a>\n`).join('')}</nav>`;
   app.get('/', (c) => c.redirect(`${linkPrefixOf(c.req.raw)}/${opts.home ?? pages[0]}`, 302));
   // Browsers ask for /favicon.ico on their own; the pages also link the SVG.
-  app.get('/favicon.ico', async () => new Response(await load(opts.uiDir + 'favicon.svg'), { headers: { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'public, max-age=3600' } }));
+  const favicon = () => new Response(FAVICON_SVG, { headers: { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'public, max-age=3600' } });
+  app.get('/favicon.ico', favicon);
+  app.get('/static/favicon.svg', favicon);
   const routes: Array<[string, string]> = [...pages.map((p): [string, string] => [p, p]), ...Object.entries(opts.aliases ?? {})];
   for (const [route, page] of routes) {
     const file = PAGES[page]!.file;

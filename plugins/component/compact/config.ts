@@ -25,6 +25,8 @@ export interface CompactConfig {
   maxCompactionLevel: number;
   haltOnError: boolean;
   webDisable: boolean;
+  /** undefined = not given: admin operations (POST /api/v1/blocks/mark) stay off until --no-disable-admin-operations (no HTTP auth here). */
+  disableAdminOperations?: boolean;
   bucketWebLabel: string;
   blockViewerSyncIntervalMs: number;
   minTime: string;
@@ -64,7 +66,7 @@ export const compactFlags: FlagSpec[] = [
   { name: 'hash-func', key: 'hashFunc', type: 'string', default: '', help: 'Hash function for the files of produced blocks: "" (none) only.', refused: NOT_YET('no hashes are computed'), accept: [''] },
   { name: 'web.disable', key: 'webDisable', type: 'bool', default: false, help: 'Disable the block viewer UI.' },
   { name: 'bucket-web-label', key: 'bucketWebLabel', type: 'string', default: '', help: 'External block label to use as group title in the bucket web UI.' },
-  { name: 'disable-admin-operations', key: 'disableAdminOperations', type: 'bool', help: 'Disable UI/API admin operations like marking blocks for deletion and no compaction (this block viewer has none).', refused: NOT_YET('the block viewer has no admin operations (POST /api/v1/blocks/mark) to enable'), accept: [true] },
+  { name: 'disable-admin-operations', key: 'disableAdminOperations', type: 'bool', help: 'Disable UI/API admin operations like marking blocks for deletion and no compaction. Unlike Thanos they are off unless --no-disable-admin-operations is given, as this server has no HTTP authentication.' },
   { name: 'block-viewer.global.sync-block-interval', key: 'blockViewerSyncInterval', type: 'duration', default: '1m', help: 'Repeat interval for syncing the blocks between local and remote view for /global Block Viewer UI.' },
   { name: 'block-viewer.global.sync-block-timeout', key: 'blockViewerSyncTimeout', type: 'duration', help: 'Maximum time for syncing the blocks between local and remote view for /global Block Viewer UI.', refused: NOT_YET('the block viewer\'s sync has no deadline') },
 ];
@@ -104,6 +106,7 @@ export function parseCompactConfig(input: unknown): CompactConfig {
     maxCompactionLevel: int('maxCompactionLevel', 1),
     haltOnError: bool('haltOnError'),
     webDisable: bool('webDisable'),
+    disableAdminOperations: raw.disableAdminOperations === undefined ? undefined : configBool(raw, 'disableAdminOperations', false),
     bucketWebLabel: str('bucketWebLabel'),
     blockViewerSyncIntervalMs: goDur('blockViewerSyncInterval'),
     minTime: str('minTime'),

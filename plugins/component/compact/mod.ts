@@ -56,7 +56,9 @@ export async function setupCompact(ctx: ComponentContext, cfg: CompactConfig): P
   ctx.metrics.gauge('thanos_delete_delay_seconds', 'Configured delete delay in seconds.').set(cfg.deleteDelayMs / 1000);
   const viewer = cfg.webDisable
     ? undefined
-    : bucketWebHandler(() => new MetaFetcher(bucket, { log, concurrency: cfg.metaFetchConcurrency }).fetch(), { refreshMs: cfg.blockViewerSyncIntervalMs, label: cfg.bucketWebLabel });
+    : bucketWebHandler(() => new MetaFetcher(bucket, { log, concurrency: cfg.metaFetchConcurrency }).fetch(), {
+      refreshMs: cfg.blockViewerSyncIntervalMs, label: cfg.bucketWebLabel, bucket, disableAdminOperations: cfg.disableAdminOperations,
+    });
 
   return {
     info: () => ({ componentType: 'compact' }),
@@ -64,7 +66,7 @@ export async function setupCompact(ctx: ComponentContext, cfg: CompactConfig): P
     fetch: viewer
       ? async (req) => {
           const p = new URL(req.url).pathname;
-          if (p === '/' || p === '/blocks' || p === '/loaded' || p === '/global' || p === '/api/v1/blocks') return viewer(req);
+          if (p === '/' || p === '/blocks' || p === '/loaded' || p === '/global' || p === '/api/v1/blocks' || p === '/api/v1/blocks/mark') return viewer(req);
           return new Response('not found\n', { status: 404 });
         }
       : undefined,

@@ -440,7 +440,7 @@ const webFlags: FlagSpec[] = [
   { name: 'web.route-prefix', key: 'routePrefix', type: 'string', default: '', help: 'Prefix for API and UI endpoints.' },
   { name: 'web.external-prefix', key: 'externalPrefix', type: 'string', default: '', help: 'Static prefix for all HTML links and redirect URLs in the UI.', refused: notImplementedYet('thanos tools bucket web', 'links use --web.route-prefix'), accept: [''] },
   { name: 'web.prefix-header', key: 'prefixHeader', type: 'string', default: '', help: 'Name of HTTP request header used for dynamic prefixing of UI links and redirects.', refused: notImplementedYet('thanos tools bucket web', 'links use --web.route-prefix'), accept: [''] },
-  { name: 'disable-admin-operations', key: 'disableAdmin', type: 'bool', help: 'Disable UI/API admin operations; this UI has none.', refused: notImplementedYet('thanos tools bucket web', 'the UI has no admin operations to enable'), accept: [true] },
+  { name: 'disable-admin-operations', key: 'disableAdmin', type: 'bool', help: 'Disable UI/API admin operations like marking blocks for deletion and no compaction. Unlike Thanos they are off unless --no-disable-admin-operations is given, as this server has no HTTP authentication.' },
   ...TIME_FLAGS,
 ];
 
@@ -452,7 +452,11 @@ export const bucketWeb = command('bucket web', 'Web interface for the blocks in 
     throw new UsageError(`--http-address: ${(e as Error).message}`);
   }
   const refreshMs = dur(v.refresh, 'refresh', parseGoDurationFlag); // time.Duration in Thanos
-  const handler = bucketWebHandler(() => fetchMetas(ctx, v), { refreshMs, label: String(v.label ?? ''), prefix: String(v.routePrefix ?? '') });
+  const handler = bucketWebHandler(() => fetchMetas(ctx, v), {
+    refreshMs, label: String(v.label ?? ''), prefix: String(v.routePrefix ?? ''),
+    // Admin operations (POST /api/v1/blocks/mark) only with an explicit --no-disable-admin-operations.
+    ...(v.disableAdmin === false ? { bucket: await ctx.bucket(), disableAdminOperations: false } : { disableAdminOperations: v.disableAdmin === true ? true : undefined }),
+  });
   const listener = await ctx.listen(addr, handler);
   ctx.log.info('bucket web listening', { address: `${listener.address.hostname}:${listener.address.port}` });
   const signal = ctx.signal;
