@@ -22,7 +22,7 @@
 //
 //   npm run bench -- receive [--series=10000] [--samples=60] [--perRequest=2000] [--runs=3] [--json]
 //     [--only=http] (only the receive vs Prometheus phases) [--cpuProfDir=DIR] (the receive process
-//     writes a V8 CPU profile there: node --cpu-prof)
+//     writes a V8 CPU profile there: node --cpu-prof) [--core=wasm|js] (its core backend, default wasm)
 //
 // Each run uses fresh directories; the best run of each phase is printed (the machine is shared).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -37,7 +37,7 @@ import { dialGrpc, startGrpc, type GrpcListener } from '../host/server/grpc.ts';
 import { writeableStoreServices } from '../lib/store/server.ts';
 import { Receiver, Router, newMultiHashring, parseHashringsConfig, receiveHttpHandler, type HashringAlgorithm } from '../lib/receive/mod.ts';
 import { freePort } from '../test/harness/ports.ts';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { encodeRemoteWriteBody, REMOTE_WRITE_HEADERS } from '../lib/remote/write.ts';
@@ -119,10 +119,10 @@ async function once(args: string[]): Promise<{ phases: Result; peak: number }> {
   const rss = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   try {
     {
-      const r = await ownHttpPhase(bodies, argStr(args, 'cpuProfDir'));
+      const r = await ownHttpPhase(bodies, argStr(args, 'cpuProfDir'), argStr(args, 'core'));
       phases['receive-http'] = {
         secs: r.secs, cpu: r.cpu, samples: total,
-        line: (d) => `thanos receive (own process, HTTP): ${bodies.length} requests of ${total / bodies.length} samples, ${total} samples in ${d.toFixed(2)} s = ${(total / d / 1e3).toFixed(0)}k samples/s, ${(total / r.cpu / 1e3).toFixed(0)}k samples per CPU-second`,
+        line: (d) => `thanos receive (own process, HTTP): ${bodies.length} requests of ~${Math.round(total / bodies.length)} samples, ${total} samples in ${d.toFixed(2)} s = ${(total / d / 1e3).toFixed(0)}k samples/s, ${(total / r.cpu / 1e3).toFixed(0)}k samples per CPU-second`,
       };
     }
     if (existsSync('/usr/bin/prometheus')) {
@@ -252,8 +252,9 @@ function cpuOf(pid: number): number {
 }
 
 /** Polls url until it answers 200 (the server is ready), or fails naming the server's last output. */
-async function untilReady(url: string, what: string, output: () => string): Promise<void> {
+async function untilReady(url: string, what: string, output: () => string, proc: ChildProcess): Promise<void> {
   for (let i = 0; ; i++) {
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${what} exited (${proc.exitCode ?? proc.signalCode}): ${output()}`);
     try {
       const r = await fetch(url);
       await r.arrayBuffer();
@@ -280,11 +281,12 @@ async function sendAll(url: string, bodies: readonly Uint8Array[], pid: number):
 }
 
 /** `thanos receive` in its own process (the plugin host, as an operator runs it), fed over HTTP. */
-async function ownHttpPhase(bodies: readonly Uint8Array[], cpuProfDir?: string): Promise<{ secs: number; cpu: number }> {
+async function ownHttpPhase(bodies: readonly Uint8Array[], cpuProfDir?: string, coreBackend = 'wasm'): Promise<{ secs: number; cpu: number }> {
   const [http, grpc, rw] = [await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'bench-receive-http-'));
   writeFileSync(join(dir, 'plugins.yaml'), `apiVersion: 1
 log: { level: warn, format: logfmt }
+core: { backend: ${coreBackend} }
 components:
   - id: receive
     use: receive
@@ -304,11 +306,11 @@ components:
   proc.stdout!.on('data', (d) => (out = (out + d).slice(-4000)));
   proc.stderr!.on('data', (d) => (out = (out + d).slice(-4000)));
   try {
-    await untilReady(`http://127.0.0.1:${http}/-/ready`, 'thanos receive', () => out);
+    await untilReady(`http://127.0.0.1:${http}/-/ready`, 'thanos receive', () => out, proc);
     return await sendAll(`http://127.0.0.1:${rw}/api/v1/receive`, bodies, proc.pid!);
   } finally {
     // SIGTERM when profiling: node writes the profile on a clean exit (the head is flushed first)
-    const exited = new Promise((r) => proc.once('exit', r));
+    const exited = proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((r) => proc.once('exit', r));
     proc.kill(cpuProfDir ? 'SIGTERM' : 'SIGKILL');
     await exited;
     rmSync(dir, { recursive: true, force: true });
@@ -325,10 +327,10 @@ async function promPhase(bodies: readonly Uint8Array[]): Promise<{ secs: number;
   let out = '';
   proc.stderr!.on('data', (d) => (out = (out + d).slice(-4000)));
   try {
-    await untilReady(`http://127.0.0.1:${port}/-/ready`, 'prometheus', () => out);
+    await untilReady(`http://127.0.0.1:${port}/-/ready`, 'prometheus', () => out, proc);
     return await sendAll(`http://127.0.0.1:${port}/api/v1/write`, bodies, proc.pid!);
   } finally {
-    const exited = new Promise((r) => proc.once('exit', r));
+    const exited = proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((r) => proc.once('exit', r));
     proc.kill('SIGKILL');
     await exited;
     rmSync(dir, { recursive: true, force: true });

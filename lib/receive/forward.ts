@@ -159,18 +159,29 @@ export class Router {
     const groups = new Map<string, Group>();
     const ring = this.ring;
     let id = 0;
+    // the group of the previous series (all of them on a single node ring): no key string per series
+    let lastEp: Endpoint | undefined;
+    let lastRn = -1;
+    let lastT: { series: TimeSeries[]; ids: number[] } | undefined;
     try {
       for (const d of data) {
+        lastEp = undefined;
         for (const s of d.series) {
           // one hash per series for all its replicas (a single node ring needs none)
           const h = ring instanceof SingleNodeHashring ? 0n : hashWithPrefix(d.tenant, s.labels);
           for (const rn of replicas) {
             const ep = ring.getNHashed(d.tenant, h, rn);
-            const key = `${rn}\u0000${ep.address}`;
-            let g = groups.get(key);
-            if (!g) groups.set(key, (g = { endpoint: ep, replica: rn, byTenant: new Map() }));
-            let t = g.byTenant.get(d.tenant);
-            if (!t) g.byTenant.set(d.tenant, (t = { series: [], ids: [] }));
+            let t = ep === lastEp && rn === lastRn ? lastT : undefined;
+            if (!t) {
+              const key = `${rn}\u0000${ep.address}`;
+              let g = groups.get(key);
+              if (!g) groups.set(key, (g = { endpoint: ep, replica: rn, byTenant: new Map() }));
+              t = g.byTenant.get(d.tenant);
+              if (!t) g.byTenant.set(d.tenant, (t = { series: [], ids: [] }));
+              lastEp = ep;
+              lastRn = rn;
+              lastT = t;
+            }
             t.series.push(s);
             t.ids.push(id);
           }
@@ -188,7 +199,7 @@ export class Router {
     const failureThreshold = replicas.length - threshold + 1;
     const successes = new Int32Array(numSeries);
     const final = new Int32Array(numSeries); // conflicts + bad input: failures a retry cannot fix
-    const failures: Failure[][] = Array.from({ length: numSeries }, () => []);
+    const failures: Array<Failure[] | undefined> = new Array(numSeries);
 
     const canReturnEarly = () => {
       for (let i = 0; i < numSeries; i++) if (successes[i]! < threshold && final[i]! < failureThreshold) return false;
@@ -199,7 +210,7 @@ export class Router {
       for (const i of ids) {
         if (!f) successes[i]!++;
         else {
-          failures[i]!.push(f);
+          (failures[i] ??= []).push(f);
           if (f.kind === 'conflict' || f.kind === 'bad') final[i]!++;
         }
       }
@@ -261,8 +272,8 @@ export class Router {
     const causes = new Set<'conflict' | 'bad' | 'retry'>();
     const reasons = new Set<string>();
     for (let i = 0; i < numSeries; i++) {
-      const fs = failures[i]!;
-      if (fs.length < failureThreshold || successes[i]! >= threshold) continue;
+      const fs = failures[i];
+      if (!fs || fs.length < failureThreshold || successes[i]! >= threshold) continue;
       const conflicts = fs.filter((f) => f.kind === 'conflict').length;
       const bad = fs.filter((f) => f.kind === 'bad').length;
       causes.add(conflicts >= threshold && conflicts >= bad ? 'conflict' : bad >= threshold ? 'bad' : 'retry');

@@ -217,7 +217,7 @@ export class Receiver {
     const t = await this.tenants.get(tenantId);
     const window = this.o.tooFarInFutureMs ?? 0;
     // Thanos's ReceiveAppender: now + window is taken per request; later samples are ErrOutOfBounds.
-    const res = await t.db.append(batch.map((s) => ({ labels: s.labels, samples: s.samples })), window > 0 ? { maxValidTime: Date.now() + window } : {});
+    const res = await t.db.append(batch, window > 0 ? { maxValidTime: Date.now() + window } : {});
     this.m.samplesAppended.inc({ tenant: tenantId, type: 'float' }, res.samplesAccepted);
     if (res.rejected['out-of-order'] > 0) this.m.outOfOrder.inc({ tenant: tenantId, type: 'float' }, res.rejected['out-of-order']);
     if (res.rejected['out-of-bounds'] > 0) this.m.outOfBound.inc({ tenant: tenantId, type: 'float' }, res.rejected['out-of-bounds']);

@@ -54,56 +54,68 @@ export class WriteRequestDecoder {
   }
 
   private fast(buf: Uint8Array): TimeSeries[] {
-    const r = new Reader(buf);
     const out: TimeSeries[] = [];
-    while (r.pos < r.end) {
-      if (r.uint32() !== 0x0a) throw FALLBACK;
-      const n = r.uint32();
-      if (n > r.end - r.pos) throw FALLBACK;
-      const end = r.pos + n;
-      out.push(this.timeSeries(r, end));
-      r.pos = end;
+    const f64 = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const len = buf.length;
+    let p = 0;
+    while (p < len) {
+      if (buf[p] !== 0x0a) throw FALLBACK;
+      const n = lenAt(buf, p + 1, len);
+      p = varEnd;
+      if (n > len - p) throw FALLBACK;
+      const end = p + n;
+      out.push(this.timeSeries(buf, f64, p, end));
+      p = end;
     }
     return out;
   }
 
-  /** One TimeSeries in [r.pos, end): label fields first, then float samples. */
-  private timeSeries(r: Reader, end: number): TimeSeries {
-    const buf = r.buf;
-    const saved = r.end;
-    r.end = end;
-    const lstart = r.pos;
-    let lend = lstart;
-    let tag = 0;
-    while (r.pos < end) {
-      tag = r.uint32();
-      if (tag !== 0x0a) break;
-      const n = r.uint32();
-      if (n > end - r.pos) throw FALLBACK;
-      r.pos += n;
-      lend = r.pos;
-      tag = 0;
+  /**
+   * One TimeSeries in buf[p, end): label fields first, then float samples (field 1: double value,
+   * field 2: int64 timestamp). Bytes are read in place: lengths and tags of one byte, varints of up
+   * to 7 bytes (timestamps before 2^49 ms, year 19800) inline; anything else falls back.
+   */
+  private timeSeries(buf: Uint8Array, f64: DataView, p: number, end: number): TimeSeries {
+    const lstart = p;
+    while (p < end && buf[p] === 0x0a) {
+      const n = lenAt(buf, p + 1, end);
+      p = varEnd + n;
+      if (p > end) throw FALLBACK;
     }
+    const lend = p;
     const samples: Sample[] = [];
-    while (tag !== 0) {
-      if (tag !== 0x12) throw FALLBACK;
-      const n = r.uint32();
-      if (n > end - r.pos) throw FALLBACK;
-      const send = r.pos + n;
-      r.end = send;
+    while (p < end) {
+      if (buf[p] !== 0x12) throw FALLBACK;
+      const n = lenAt(buf, p + 1, end);
+      p = varEnd;
+      const send = p + n;
+      if (send > end) throw FALLBACK;
       let value = 0;
       let timestamp = 0;
-      while (r.pos < send) {
-        const t = r.uint32();
-        if (t === 0x09) value = r.double();
-        else if (t === 0x10) timestamp = r.int64();
-        else throw FALLBACK;
+      while (p < send) {
+        const tag = buf[p++];
+        if (tag === 0x09) {
+          if (p + 8 > send) throw FALLBACK;
+          value = f64.getFloat64(p, true);
+          p += 8;
+        } else if (tag === 0x10) {
+          // unsigned varint of at most 7 bytes (< 2^49): exact in a double; negatives take 10 bytes
+          let x = 0;
+          let mul = 1;
+          let i = 0;
+          for (;;) {
+            if (p >= send || i === 7) throw FALLBACK;
+            const c = buf[p++]!;
+            x += (c & 0x7f) * mul;
+            if (c < 0x80) break;
+            mul *= 128;
+            i++;
+          }
+          timestamp = x;
+        } else throw FALLBACK;
       }
-      r.end = end;
       samples.push({ value, timestamp });
-      tag = r.pos < end ? r.uint32() : 0;
     }
-    r.end = saved;
     return { labels: this.labels(buf, lstart, lend), samples };
   }
 
@@ -140,6 +152,24 @@ export class WriteRequestDecoder {
   get size(): number {
     return this.cache.size;
   }
+}
+
+/** Where the last lenAt() varint ended (one module-level slot: no allocation per call). */
+let varEnd = 0;
+
+/** A length varint at buf[p] of at most 4 bytes (< 2^28), ending before end; sets varEnd. */
+function lenAt(buf: Uint8Array, p: number, end: number): number {
+  let x = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (p >= end) throw FALLBACK;
+    const c = buf[p++]!;
+    x |= (c & 0x7f) << shift;
+    if (c < 0x80) {
+      varEnd = p;
+      return x;
+    }
+  }
+  throw FALLBACK;
 }
 
 function decodeLabels(buf: Uint8Array, start: number, end: number): Label[] {
