@@ -97,7 +97,7 @@ export function uiRoutes(opts: UiOptions): Hono {
   // Whether the editor bundle exists, looked up once (a fresh clone before `npm run build` has none).
   let editorPresent: Promise<boolean> | undefined;
   const hasEditor = () => (editorPresent ??= load(editorFile).then(() => true, (e: Error) => {
-    opts.warn?.(`PromQL editor bundle ${editorFile} unavailable (${e.message}); the graph page falls back to a plain text input. Run \`npm run build:ui\` to build it.`);
+    opts.warn?.(`PromQL editor bundle ${editorFile} unavailable (${e.message}); the graph page falls back to a plain text input. Run \`npm run build:ui\` and restart to get it.`);
     return false;
   }));
   const app = new Hono();
