@@ -67,14 +67,14 @@ test('kubernetes: every object validates against its schema', () => {
 });
 
 test('kubernetes: the reference deployment is there (sidecar beside Prometheus, store, query, compact singleton, receive with hashring)', () => {
-  const sts = (name: string) => byKind('StatefulSet').find((s) => s.metadata.name === name);
+  const sts = (name: string): Obj => byKind('StatefulSet').find((s) => s.metadata.name === name)!;
   const prom = sts('prometheus');
   assert.equal(prom.spec.template.spec.containers.map((c: Obj) => c.name), ['prometheus', 'thanos-sidecar']);
   assert.ok(sts('thanos-store'));
   assert.ok(byKind('Deployment').find((d) => d.metadata.name === 'thanos-query'));
   assert.is(sts('thanos-compact').spec.replicas, 1);
   const receive = sts('thanos-receive');
-  const ring = JSON.parse(byKind('ConfigMap').find((c) => c.metadata.name === 'thanos-receive-hashring').data['hashrings.json']);
+  const ring = JSON.parse(byKind('ConfigMap').find((c) => c.metadata.name === 'thanos-receive-hashring')!.data['hashrings.json']);
   assert.is(ring[0].endpoints.length, receive.spec.replicas, 'one hashring endpoint per receive replica');
   ring[0].endpoints.forEach((e: string, i: number) => assert.is(e, `thanos-receive-${i}.thanos-receive.monitoring.svc.cluster.local:10901`));
 });
