@@ -42,7 +42,8 @@ async function waitReady(port: number, timeoutMs = 20_000): Promise<void> {
 
 async function component(id: string, extra: string) {
   const http = await freePort();
-  return { http, yaml: `  - id: ${id}\n    use: ${sleepyUse}\n    http: 127.0.0.1:${http}\n    permissions: { write: [./markers] }\n${extra}` };
+  // The fixture serves gRPC services, which a component in its own process cannot: inline, trusted.
+  return { http, yaml: `  - id: ${id}\n    use: ${sleepyUse}\n    isolation: inline\n    trust: true\n    http: 127.0.0.1:${http}\n    permissions: { write: [./markers] }\n${extra}` };
 }
 
 fs.mkdirSync(path.join(tmp, 'markers'));
@@ -129,7 +130,7 @@ test('a manifest error exits 2 naming file, line and key', async () => {
   const ex = await p.exit;
   assert.is(ex.code, 2);
   assert.match(p.out(), /bad-manifest\.yaml:5: components\[0\]\.htp: unknown key "htp" in components\[0\]/);
-  const q = launch('bad-config', `apiVersion: 1\ncomponents:\n  - id: x\n    use: ${sleepyUse}\n    config:\n      busyMs: soon\n`);
+  const q = launch('bad-config', `apiVersion: 1\ncomponents:\n  - id: x\n    use: ${sleepyUse}\n    config:\n      busyMs: soon\n    isolation: inline\n    trust: true\n`);
   assert.is((await q.exit).code, 2);
   assert.match(q.out(), /bad-config\.yaml:6: components\[0\]\.config\.busyMs: expected a number/);
 });

@@ -389,6 +389,8 @@ components:
     http: 127.0.0.1:${hp}
     grpc: 127.0.0.1:${gp}
     grpcTls: ${grpcTls}
+    isolation: inline
+    trust: true
 ${extra}`;
   // Errors: key and line.
   const bad: Array<[string, RegExp]> = [
