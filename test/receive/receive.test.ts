@@ -1,6 +1,6 @@
 // `thanos receive` in process: remote write over HTTP (real listener) and gRPC WriteableStore,
 // StoreAPI over real gRPC on loopback, 400/409 answers with nothing lost, tenants, restart replay
-// (no shutdown = a crash, the WAL is synced before each answer), torn and corrupt WAL, block cut +
+// (no shutdown = a crash, the WAL is written before each answer), torn and corrupt WAL, block cut +
 // upload to a FILESYSTEM bucket readable by lib/tsdb and promtool, flush on shutdown, config errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

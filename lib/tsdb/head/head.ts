@@ -31,11 +31,17 @@ class MemSeries {
   batch = 0;
   batchT = -Infinity;
   batchV = NaN;
-  constructor(readonly labels: Label[], cap: number) {
-    this.tt = new Float64Array(cap);
-    this.tv = new Float64Array(cap);
+  constructor(readonly labels: Label[], tt: Float64Array, tv: Float64Array) {
+    this.tt = tt;
+    this.tv = tv;
   }
 }
+
+/**
+ * Series whose open tails share one buffer (fewer off-heap buffers to allocate and for the GC to
+ * track). A slab lives while one of its series does: at most 32 tails (60 KiB) kept per live series.
+ */
+const TAILS_PER_SLAB = 32;
 
 /** Why a sample was refused (Prometheus's storage errors; Thanos answers 409 for all of them). */
 export type RejectReason = 'out-of-order' | 'duplicate' | 'out-of-bounds';
@@ -93,6 +99,8 @@ export class Head {
   private maxt = -Infinity;
   private samples = 0;
   private batchSeq = 0;
+  private slab: Float64Array | undefined;
+  private slabUsed = 0;
 
   constructor(private readonly core: Core, private readonly samplesPerChunk = HEAD_SAMPLES_PER_CHUNK) {}
 
@@ -233,7 +241,7 @@ export class Head {
           continue;
         }
         if (!s) {
-          s = new MemSeries(b.labels[i]!.map((l) => ({ name: l.name, value: l.value })), this.samplesPerChunk);
+          s = this.newSeries(b.labels[i]!);
           this.series.set(key, s);
         }
         const v = bv[k]!;
@@ -250,6 +258,17 @@ export class Head {
     }
     this.samples += appended;
     return { appended, skipped };
+  }
+
+  private newSeries(labels: readonly Label[]): MemSeries {
+    const cap = this.samplesPerChunk;
+    if (!this.slab || this.slabUsed + 2 * cap > this.slab.length) {
+      this.slab = new Float64Array(2 * cap * TAILS_PER_SLAB);
+      this.slabUsed = 0;
+    }
+    const o = this.slabUsed;
+    this.slabUsed += 2 * cap;
+    return new MemSeries(labels.map((l) => ({ name: l.name, value: l.value })), this.slab.subarray(o, o + cap), this.slab.subarray(o + cap, o + 2 * cap));
   }
 
   private encode(t: Float64Array, v: Float64Array, n: number): Uint8Array {

@@ -11,7 +11,8 @@
 //   invalid labels, labels over the --receive.label-*-limit flags or replica number (valid series
 //   are still stored); 409 out-of-order / duplicate / out-of-bounds samples (the rest is stored);
 //   413 body too big, or decoded size over --remote-write.max-decoded-bytes; 503 a series missed its
-//   write quorum (Prometheus retries). The WAL record is synced before the answer.
+//   write quorum (Prometheus retries). The WAL record is written before the answer (fsynced per
+//   segment, not per request: Prometheus's durability, lib/tsdb/head/WAL.md).
 //   GET /api/v1/status/tsdb: head cardinality per tenant.
 // - gRPC: thanos.WriteableStore/RemoteWrite (forwarded writes; conflicts → AlreadyExists, bad input
 //   → InvalidArgument, quorum failures → Unavailable), thanos.Store Series/LabelNames/LabelValues
