@@ -28,6 +28,9 @@ const fromDist = want === 'dist' || (want !== 'sources' && distIsCurrent());
 
 let main;
 if (fromDist) {
+  // Stack traces (and the logger's caller=file:line, taken from one) name the TypeScript sources,
+  // as when running them: the artifact carries source maps. Deno applies them by itself.
+  process.setSourceMapsEnabled?.(true);
   ({ main } = await import('../dist/host/main.js'));
 } else {
   const nativeTs = typeof globalThis.Deno !== 'undefined' || typeof globalThis.Bun !== 'undefined';
