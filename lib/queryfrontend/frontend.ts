@@ -3,7 +3,7 @@
 //   /api/v1/query_range: max-query-length check → step alignment → downsampled retries (max_source_resolution=auto)
 //                        → split by interval → vertical sharding → results cache → retries → downstream
 //   /api/v1/labels, /api/v1/label/<n>/values, /api/v1/series: split by interval → results cache → retries
-//   /api/v1/query: retries; everything else: proxied as is.
+//   /api/v1/query: vertical sharding (shardable queries, --query-frontend.vertical-shards) → retries; everything else: proxied as is.
 // Pieces of one request run at most max-query-parallelism at a time. A downstream 4xx is final and
 // returned as the downstream wrote it; 5xx and connection errors are retried (Cortex: up to
 // max-retries-per-request attempts, 200ms..2s backoff with jitter).
@@ -20,7 +20,9 @@ import {
 import { ResultsCache, type ResultsCacheOps } from './results_cache.ts';
 import type { InstrumentedCache } from './cache.ts';
 import { formatGoDuration } from '../duration/mod.ts';
-import { CachedQueryAnalyzer, isShardable, shardInfos } from './shard.ts';
+import { CachedQueryAnalyzer, instantSortPlan, isShardable, shardInfos } from './shard.ts';
+import { decodeInstant, encodeInstant, mergeVector, type VectorResponse } from './response.ts';
+import { encodeShardInfoJson } from '../store/shard.ts';
 
 export interface RangeConfig {
   splitIntervalMs: number;
@@ -192,7 +194,7 @@ export class QueryFrontend {
       this.m.downsampled = mt.counter('thanos_frontend_downsampled_extra_queries_total', 'Total number of additional queries for downsampled data', ['tripperware']);
       if ((o.verticalShards ?? 0) > 0) {
         this.m.sharded = mt.counter('thanos_frontend_sharding_middleware_queries_total', 'Total number of queries analyzed by the sharding middleware', ['shardable', 'tripperware']);
-        for (const shardable of ['true', 'false']) this.m.sharded.inc({ shardable, tripperware: 'query_range' }, 0);
+        for (const shardable of ['true', 'false']) for (const tripperware of ['query_range', 'query_instant']) this.m.sharded.inc({ shardable, tripperware }, 0);
       }
     }
     if (o.range.cache) {
@@ -246,6 +248,8 @@ export class QueryFrontend {
           ? await this.queryRange(decodeRangeRequest(params, dc, this.o.range.partialResponse))
           : await this.labelsOrSeries(decodeLabelsRequest(params, dc, this.o.labels.partialResponse, this.o.labels.defaultTimeRangeMs, this.now()));
         res = new Response(encodeResponse(answer), { status: 200, headers: { 'content-type': 'application/json' } });
+      } else if (op === 'query' && (this.o.verticalShards ?? 0) > 0) {
+        res = await this.instantQuery(req, url, body);
       } else {
         res = await this.proxy(req, url, body, op === 'query' ? Math.max(1, this.o.instantMaxRetries) : 1, op === 'query' ? 'query_instant' : '');
       }
@@ -373,6 +377,35 @@ export class QueryFrontend {
     return d.answer;
   }
 
+  // ---- instant queries --------------------------------------------------------------------------
+
+  /** Thanos's sharding middleware on the instant tripperware: a shardable query once per shard, merged as vectorMerge. */
+  private async instantQuery(req: Request, url: URL, body: Uint8Array | undefined): Promise<Response> {
+    const attempts = Math.max(1, this.o.instantMaxRetries);
+    const params = body && (req.headers.get('content-type') ?? '').includes('application/x-www-form-urlencoded')
+      ? new URLSearchParams(new TextDecoder().decode(body))
+      : new URLSearchParams();
+    for (const [k, v] of url.searchParams) params.append(k, v);
+    const query = params.get('query') ?? '';
+    const a = this.analyzer.analyze(query);
+    if (!isShardable(a)) {
+      this.m.sharded?.inc({ shardable: 'false', tripperware: 'query_instant' });
+      return this.proxy(req, url, body, attempts, 'query_instant');
+    }
+    this.m.sharded?.inc({ shardable: 'true', tripperware: 'query_instant' });
+    const headers: Array<[string, string]> = [];
+    for (const [k, v] of req.headers) if (!HOP_BY_HOP.has(k) && k !== 'content-type') headers.push([k, v]);
+    const answers = await inParallel(shardInfos(a, this.o.verticalShards!), this.o.range.maxQueryParallelism, (si) => {
+      const form = new URLSearchParams(params);
+      form.set('shard_info', encodeShardInfoJson(si));
+      return this.withRetries('query_instant', attempts, async () => (await this.post(url.pathname, form, headers, decodeInstant, 'POST', req.signal)).answer, req.signal);
+    });
+    const merged = answers.every((x) => x.kind === 'vector')
+      ? mergeVector(answers as VectorResponse[], instantSortPlan(query))
+      : mergeMatrix(answers.filter((x): x is MatrixResponse => x.kind === 'matrix'));
+    return new Response(encodeInstant(merged), { status: 200, headers: { 'content-type': 'application/json' } });
+  }
+
   // ---- labels and series ------------------------------------------------------------------------
 
   async labelsOrSeries(r: LabelsRequest): Promise<StringsResponse | SeriesResponse> {
@@ -422,7 +455,7 @@ export class QueryFrontend {
     }
   }
 
-  private async post<A extends ApiResponse>(path: string, form: URLSearchParams, headers: Array<[string, string]>, decode: (t: string) => A, method: 'GET' | 'POST', signal?: AbortSignal): Promise<Downstream<A>> {
+  private async post<A extends object>(path: string, form: URLSearchParams, headers: Array<[string, string]>, decode: (t: string) => A, method: 'GET' | 'POST', signal?: AbortSignal): Promise<Downstream<A>> {
     const h = new Headers();
     for (const [k, v] of headers) h.append(k, v);
     let url = this.downstream + path;

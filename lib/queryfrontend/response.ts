@@ -245,3 +245,88 @@ export function responseFromJson(o: unknown): ApiResponse {
   if (typeof r !== 'object' || r === null || (r.kind !== 'matrix' && r.kind !== 'strings' && r.kind !== 'series')) throw new ResponseFormatError('cached value of unknown shape');
   return r;
 }
+
+// ---- instant query answers (vertically sharded instant queries) ---------------------------------
+
+/** An instant vector sample as the API writes it: value or histogram kept as the downstream wrote it. */
+export interface InstantSample {
+  metric: Record<string, string>;
+  value?: [number, string];
+  histogram?: [number, unknown];
+}
+
+export interface VectorResponse {
+  kind: 'vector';
+  result: InstantSample[];
+  warnings: string[];
+  infos: string[];
+}
+
+/** A /api/v1/query answer of a shardable query: a vector, or a matrix (a range selector at the top). */
+export function decodeInstant(text: string): VectorResponse | MatrixResponse {
+  const { data, warnings, infos } = envelope(text);
+  const d = (data ?? {}) as Record<string, unknown>;
+  if (d.resultType === 'matrix') return decodeMatrix(text);
+  if (d.resultType !== 'vector') throw new ResponseFormatError(`resultType ${JSON.stringify(d.resultType)} (want vector or matrix)`);
+  if (!Array.isArray(d.result)) throw new ResponseFormatError('data.result must be a list');
+  const result = d.result.map((s: unknown, i): InstantSample => {
+    if (typeof s !== 'object' || s === null) throw new ResponseFormatError(`result[${i}] must be an object`);
+    const x = s as Record<string, unknown>;
+    const out: InstantSample = { metric: labelRecord(x.metric ?? {}, `result[${i}].metric`) };
+    const v = x.value;
+    if (v !== undefined) {
+      if (!Array.isArray(v) || typeof v[0] !== 'number' || typeof v[1] !== 'string') throw new ResponseFormatError(`result[${i}].value is malformed`);
+      out.value = v as [number, string];
+    }
+    const h = x.histogram;
+    if (h !== undefined) {
+      if (!Array.isArray(h) || typeof h[0] !== 'number') throw new ResponseFormatError(`result[${i}].histogram is malformed`);
+      out.histogram = h as [number, unknown];
+    }
+    return out;
+  });
+  return { kind: 'vector', result, warnings, infos };
+}
+
+export type InstantSortPlan = 'merge-only' | 'values-asc' | 'values-desc' | 'labels';
+
+/**
+ * Thanos's vectorMerge: one sample per label set (the latest when shards overlap); with topk,
+ * bottomk, limitk or limit_ratio at the top the shards' order is kept, under sort/sort_desc (at the
+ * top, or either side of a top binary expression) samples are ordered by value, else by label set.
+ */
+export function mergeVector(responses: readonly VectorResponse[], plan: InstantSortPlan): VectorResponse {
+  const byKey = new Map<string, InstantSample>();
+  const ts = (s: InstantSample) => s.value?.[0] ?? s.histogram?.[0] ?? 0;
+  for (const r of responses) {
+    for (const s of r.result) {
+      const k = labelString(s.metric);
+      const ex = byKey.get(k);
+      if (!ex || ts(ex) < ts(s)) byKey.set(k, s);
+    }
+  }
+  let keys = [...byKey.keys()];
+  const val = (k: string) => Number(byKey.get(k)!.value?.[1] ?? NaN);
+  if (plan === 'values-asc') keys.sort((a, b) => val(a) - val(b));
+  else if (plan === 'values-desc') keys.sort((a, b) => val(b) - val(a));
+  else if (plan === 'labels') keys = keys.sort(compareStrings);
+  return {
+    kind: 'vector',
+    result: keys.map((k) => byKey.get(k)!),
+    warnings: uniq(responses.flatMap((r) => r.warnings)),
+    infos: uniq(responses.flatMap((r) => r.infos)),
+  };
+}
+
+/** The JSON body of a merged instant answer. */
+export function encodeInstant(r: VectorResponse | MatrixResponse): string {
+  if (r.kind === 'matrix') return encodeResponse(r);
+  const parts = r.result.map((s) => {
+    let x = `{"metric":${stringifyJson(s.metric)}`;
+    if (s.value) x += `,"value":[${s.value[0]},${JSON.stringify(s.value[1])}]`;
+    if (s.histogram) x += `,"histogram":${stringifyJson(s.histogram)}`;
+    return x + '}';
+  });
+  const tail = stringifyJson({ warnings: r.warnings.length ? r.warnings : undefined, infos: r.infos.length ? r.infos : undefined });
+  return `{"status":"success","data":{"resultType":"vector","result":[${parts.join(',')}]}${tail === '{}' ? '' : ',' + tail.slice(1, -1)}}`;
+}

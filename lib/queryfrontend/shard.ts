@@ -10,6 +10,7 @@
 // removed at the end (they are computed above the stores).
 import { parseExpr, walk, type Expr } from '../promql/mod.ts';
 import type { ShardInfo } from '../store/shard.ts';
+import type { InstantSortPlan } from './response.ts';
 
 export interface QueryAnalysis {
   /** undefined: nothing narrowed the labels yet (upstream's nil). */
@@ -112,4 +113,22 @@ export class CachedQueryAnalyzer {
     if (this.cache.size > this.size) this.cache.delete(this.cache.keys().next().value!);
     return a;
   }
+}
+
+/** Thanos's sortPlanForQuery: how the merged shards of an instant query are ordered. */
+export function instantSortPlan(query: string): InstantSortPlan {
+  let e: Expr;
+  try {
+    e = unwrapParens(parseExpr(query));
+  } catch {
+    return 'labels';
+  }
+  if (e.type === 'AggregateExpr' && (e.op === 'topk' || e.op === 'bottomk' || e.op === 'limitk' || e.op === 'limit_ratio')) return 'merge-only';
+  const sortOf = (x: Expr): InstantSortPlan | undefined => {
+    if (x.type !== 'Call') return undefined;
+    if (x.func === 'sort' || x.func === 'sort_by_label') return 'values-asc';
+    if (x.func === 'sort_desc' || x.func === 'sort_by_label_desc') return 'values-desc';
+    return undefined;
+  };
+  return sortOf(e) ?? (e.type === 'BinaryExpr' ? sortOf(e.lhs) ?? sortOf(e.rhs) : undefined) ?? 'labels';
 }

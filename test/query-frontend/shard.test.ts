@@ -4,7 +4,8 @@
 // and the frontend's cache key per shard.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { analyzeQuery, isShardable, shardInfos, CachedQueryAnalyzer } from '../../lib/queryfrontend/shard.ts';
+import { analyzeQuery, isShardable, shardInfos, CachedQueryAnalyzer, instantSortPlan } from '../../lib/queryfrontend/shard.ts';
+import { decodeInstant, encodeInstant, mergeVector, type VectorResponse } from '../../lib/queryfrontend/response.ts';
 import { encodeShardInfoJson, filterShard, parseShardInfoJson, shardMatcher, ShardInfoError } from '../../lib/store/shard.ts';
 import { ProxyStore } from '../../lib/store/proxy.ts';
 import { rangeCacheKey, decodeRangeRequest, encodeRangeRequest } from '../../lib/queryfrontend/mod.ts';
@@ -203,6 +204,23 @@ test('frontend request: shard_info is encoded for the querier and part of the ca
   // a client's shard_info is read back, a malformed one refused as bad data
   assert.equal(decodeRangeRequest(enc, dc, true).shardInfo, s1);
   assert.throws(() => decodeRangeRequest(new URLSearchParams({ ...Object.fromEntries(p), shard_info: '{' }), dc, true), /shard_info/);
+});
+
+test('instant shards: Thanos\'s sort plan and vectorMerge', () => {
+  assert.is(instantSortPlan('topk by (pod) (3, x)'), 'merge-only');
+  assert.is(instantSortPlan('sort_desc(sum by (pod) (x))'), 'values-desc');
+  assert.is(instantSortPlan('sum by (pod) (x) / sort(sum by (pod) (y))'), 'values-asc');
+  assert.is(instantSortPlan('sum by (pod) (x)'), 'labels');
+  const shard = (samples: Array<[string, number, string]>): VectorResponse =>
+    decodeInstant(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: samples.map(([pod, t, v]) => ({ metric: { pod }, value: [t, v] })) } })) as VectorResponse;
+  const a = shard([['b', 10, '5'], ['a', 10, '1']]);
+  const b = shard([['c', 10, '3'], ['a', 11, '2']]);
+  const pods = (r: VectorResponse) => r.result.map((s) => `${s.metric.pod}=${s.value![1]}`);
+  assert.equal(pods(mergeVector([a, b], 'labels')), ['a=2', 'b=5', 'c=3'], 'by label set; the later sample of an overlap');
+  assert.equal(pods(mergeVector([a, b], 'values-desc')), ['b=5', 'c=3', 'a=2']);
+  assert.equal(pods(mergeVector([a, b], 'values-asc')), ['a=2', 'c=3', 'b=5']);
+  assert.equal(pods(mergeVector([a, b], 'merge-only')), ['b=5', 'a=2', 'c=3'], 'shard order kept');
+  assert.is(encodeInstant(mergeVector([a], 'labels')), '{"status":"success","data":{"resultType":"vector","result":[{"metric":{"pod":"a"},"value":[10,"1"]},{"metric":{"pod":"b"},"value":[10,"5"]}]}}');
 });
 
 test.run();

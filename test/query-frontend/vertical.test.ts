@@ -1,8 +1,8 @@
 // Vertical query sharding end to end on loopback: promtool-made blocks (5 hours) in two FILESYSTEM
 // buckets (replica="A" and "B"), two real `thanos store` gateways, `thanos query` deduplicating
 // over them, and a real `thanos query-frontend --query-frontend.vertical-shards=3` splitting by
-// 1h with the in-memory results cache. The frontend's answers equal the querier's on the query set
-// of the querier's and frontend's equality tests; the querier asked with each shard_info directly
+// 1h with the in-memory results cache. The frontend's answers (range, and instant: shards merged as
+// Thanos merges them) equal the querier's on the query set of the querier's and frontend's equality tests; the querier asked with each shard_info directly
 // answers disjoint shards whose union is the unsharded answer (the gateways filter by the shard).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -133,6 +133,35 @@ test('range queries through the sharding frontend equal the querier\'s (dedup ov
   const again = await get(frontend, rangePath(q, start, end, 120));
   assert.equal(again.body.data, (await get(querier, rangePath(q, start, end, 120))).body.data);
   assert.match((await get(frontend, '/metrics')).text, /cortex_cache_hits_total\{name="fifocache",tripperware="query_range"\} [1-9]/);
+});
+
+test('instant queries through the sharding frontend: the querier\'s samples, merged as Thanos merges shards', async () => {
+  const t = (fx.start + 150 * MIN + 1500) / 1000;
+  const key = (s: any) => JSON.stringify(Object.entries(s.metric).sort());
+  const diffs: string[] = [];
+  for (const q of QUERIES) {
+    const path = `/api/v1/query?query=${encodeURIComponent(q)}&time=${t}`;
+    const [fe, direct] = await Promise.all([get(frontend, path), get(querier, path)]);
+    if (fe.status !== 200 || direct.status !== 200) {
+      diffs.push(`${q}: status ${fe.status} vs ${direct.status}: ${fe.text.slice(0, 300)}`);
+      continue;
+    }
+    assert.is(fe.body.data.resultType, direct.body.data.resultType, q);
+    if (direct.body.data.resultType === 'scalar') {
+      if (JSON.stringify(fe.body.data) !== JSON.stringify(direct.body.data)) diffs.push(`${q}: scalar differs`);
+      continue;
+    }
+    const a = [...fe.body.data.result].sort((x: any, y: any) => (key(x) < key(y) ? -1 : 1));
+    const b = [...direct.body.data.result].sort((x: any, y: any) => (key(x) < key(y) ? -1 : 1));
+    if (JSON.stringify(a) !== JSON.stringify(b)) diffs.push(`${q}:\n fe:     ${JSON.stringify(a).slice(0, 300)}\n direct: ${JSON.stringify(b).slice(0, 300)}`);
+  }
+  assert.is(diffs.length, 0, diffs.join('\n'));
+  // sort_desc at the top: the merged shards are ordered by value, as the querier orders them
+  const sorted = `/api/v1/query?query=${encodeURIComponent('sort_desc(sum by (code, instance, job) (rate(e2e_requests_total[5m])))')}&time=${t}`;
+  const [fe, direct] = await Promise.all([get(frontend, sorted), get(querier, sorted)]);
+  assert.equal(fe.body.data.result.map((s: any) => s.value[1]), direct.body.data.result.map((s: any) => s.value[1]));
+  const metrics = (await get(frontend, '/metrics')).text;
+  assert.ok(valueOf(metrics, 'thanos_frontend_sharding_middleware_queries_total', { shardable: 'true', tripperware: 'query_instant' }) >= 10);
 });
 
 test('the querier honours shard_info: disjoint shards whose union is the whole answer; bad shard_info is bad data', async () => {
