@@ -53,3 +53,37 @@ export class LimitedStore implements StoreServer {
     return this.inner.labelValues(req, signal);
   }
 }
+
+/**
+ * A per-query memory budget (--query.max-memory, our extension: Thanos and Prometheus bound a
+ * query only by counts, --query.max-samples and --store.limits.request-*). It counts, in bytes,
+ * what a query holds: the series and chunks it has gathered from the stores (as they arrive, so a
+ * selection that matches too much stops reading instead of growing) and the samples they decode to.
+ * Going over fails the query with a ResourceExhausted error naming the flag.
+ */
+export class QueryMemoryBudget {
+  /** Bytes counted so far. */
+  used = 0;
+
+  /** maxBytes > 0. */
+  constructor(readonly maxBytes: number) {}
+
+  /** Counts bytes; throws once the query holds more than the budget. */
+  add(bytes: number, what: string): void {
+    this.used += bytes;
+    if (this.used > this.maxBytes) {
+      throw new GrpcError(GrpcStatus.ResourceExhausted, `query exceeds its memory budget (--query.max-memory=${this.maxBytes} bytes) while ${what}: ${this.used} bytes held`);
+    }
+  }
+}
+
+/** Approximate bytes a selected series holds in the querier: its label strings, chunk bytes and objects. */
+export function seriesBytes(labels: ReadonlyArray<{ name: string; value: string }>, chunks: ReadonlyArray<{ raw?: { data: Uint8Array }; count?: { data: Uint8Array }; sum?: { data: Uint8Array }; min?: { data: Uint8Array }; max?: { data: Uint8Array }; counter?: { data: Uint8Array } }>): number {
+  let n = 64;
+  for (const l of labels) n += 48 + 2 * (l.name.length + l.value.length);
+  for (const c of chunks) {
+    n += 64;
+    for (const d of [c.raw, c.count, c.sum, c.min, c.max, c.counter]) if (d) n += 48 + d.data.length;
+  }
+  return n;
+}

@@ -11,6 +11,8 @@ import {
 } from '../proto/store.ts';
 import { compareLabels, labelsKey } from '../labels/mod.ts';
 import { dedupSeriesSet, splitReplicaLabels, type DedupAlgorithm, type Samples } from '../store/dedup.ts';
+import type { StageTimings } from './stagetimes.ts';
+import { QueryMemoryBudget, seriesBytes } from './limits.ts';
 
 /** What the querier needs from the StoreAPI it queries (the proxy, or a single store in tests). */
 export interface StoreAPI {
@@ -34,6 +36,8 @@ export interface QuerierOptions {
   shardInfo?: ShardInfo;
   /** Limits concurrent selects (e.g. lib/query/gate.ts Gate). */
   selectGate?: { run<T>(f: () => Promise<T>, signal?: AbortSignal): Promise<T> };
+  /** --query.max-memory: bytes of series, chunks and samples one query (this queryable) may hold; 0/absent: no budget. */
+  maxMemoryBytes?: number;
 }
 
 const REQUIRES_TWO_SAMPLES = new Set(['rate', 'irate', 'increase', 'delta', 'idelta', 'deriv', 'predict_linear', 'holt_winters', 'double_exponential_smoothing']);
@@ -189,6 +193,98 @@ function decodeRun(core: Core, chunks: readonly Chunk[]): Samples {
   return { t, v, n };
 }
 
+/** Samples (by the chunks' headers) decoded per xorDecodeBatch call: bounds the core's arena. */
+const DECODE_BATCH_SAMPLES = 1 << 16;
+
+/**
+ * Series of raw XOR chunks, decoded many chunks per xorDecodeBatch call and trimmed to [mint, maxt]
+ * while copied out of the core's arena into one pair of arrays per call. An instant query keeps
+ * only the ~20 samples of its window out of each 120-sample chunk, and no series costs two
+ * allocations of its own (they were most of the querier's decode time and garbage). Samples that
+ * go back in time (overlapping chunks) are dropped as decodeRun drops them. Undefined when a chunk
+ * is not a raw XOR chunk (aggregates: seriesSamples). Yields to the event loop between calls.
+ */
+async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], mint: number, maxt: number, budget?: QueryMemoryBudget): Promise<SeriesData[] | undefined> {
+  const runs: AggrChunk[][] = new Array(series.length);
+  for (let i = 0; i < series.length; i++) {
+    const cs = dropIdenticalChunks(series[i]!.chunks);
+    let sorted = true;
+    for (let j = 0; j < cs.length; j++) {
+      const raw = cs[j]!.raw;
+      if (!raw || raw.type !== 0 || raw.data.length < 2) return undefined;
+      if (j > 0 && cs[j - 1]!.minTime > cs[j]!.minTime) sorted = false;
+    }
+    runs[i] = sorted ? cs : [...cs].sort((a, b) => a.minTime - b.minTime);
+  }
+  const out: SeriesData[] = new Array(series.length);
+  const datas: Uint8Array[] = [];
+  const kept: number[] = [];
+  for (let first = 0; first < series.length;) {
+    // One batch: whole series, up to DECODE_BATCH_SAMPLES samples (at least one series).
+    datas.length = 0;
+    let last = first;
+    let samples = 0;
+    while (last < series.length && (last === first || samples < DECODE_BATCH_SAMPLES)) {
+      for (const c of runs[last]!) {
+        const d = c.raw!.data;
+        datas.push(d);
+        samples += (d[0]! << 8) | d[1]!;
+      }
+      last++;
+    }
+    const b = core.xorDecodeBatch(datas);
+    // Pass 1: samples kept per series (in time order, within the range).
+    kept.length = 0;
+    let total = 0;
+    let c = 0;
+    for (let k = first; k < last; k++) {
+      const from = b.start[c]!;
+      c += runs[k]!.length;
+      const to = b.start[c]!;
+      let n = 0;
+      let lastT = -Infinity;
+      for (let i = from; i < to; i++) {
+        const ti = b.t[i]!;
+        if (ti <= lastT) continue;
+        lastT = ti;
+        if (ti >= mint && ti <= maxt) n++;
+      }
+      kept.push(n);
+      total += n;
+    }
+    budget?.add(total * 16, 'decoding samples');
+    // Pass 2: copy them out of the core's arena (valid until its next call) into one pair of arrays.
+    const t = new Float64Array(total);
+    const v = new Float64Array(total);
+    let w = 0;
+    c = 0;
+    for (let k = first; k < last; k++) {
+      const from = b.start[c]!;
+      c += runs[k]!.length;
+      const to = b.start[c]!;
+      const n = kept[k - first]!;
+      const at = w;
+      if (n > 0) {
+        let lastT = -Infinity;
+        for (let i = from; i < to; i++) {
+          const ti = b.t[i]!;
+          if (ti <= lastT) continue;
+          lastT = ti;
+          if (ti < mint || ti > maxt) continue;
+          t[w] = ti;
+          v[w] = b.v[i]!;
+          w++;
+        }
+      }
+      out[k] = { labels: series[k]!.labels, t: n > 0 ? t.subarray(at, at + n) : EMPTY.t, v: n > 0 ? v.subarray(at, at + n) : EMPTY.v, n };
+    }
+    first = last;
+    // A large selection (millions of samples) does not hold the event loop for all of its decoding.
+    if (first < series.length) await new Promise<void>((res) => setImmediate(res));
+  }
+  return out;
+}
+
 /** Samples of one series from its chunks, using the aggregates requested (raw chunks pass through). */
 export function seriesSamples(core: Core, chunks: readonly AggrChunk[], aggrs: readonly number[]): Samples {
   if (chunks.length === 0) return EMPTY;
@@ -256,20 +352,41 @@ export interface CollectedSeries {
   chunks: AggrChunk[];
 }
 
-/** Reads a Series stream: series (merging frames of equal labels), warnings. */
-export async function collectSeries(stream: AsyncIterable<SeriesResponse>): Promise<{ series: CollectedSeries[]; warnings: string[] }> {
-  const byKey = new Map<string, CollectedSeries>();
+/**
+ * Reads a Series stream: series (merging frames of equal labels), warnings. Streams come sorted by
+ * labels with a split series' frames adjacent (the StoreAPI contract): then frames are merged with
+ * their neighbour, without a key string per series or a sort; a stream out of order is merged by
+ * key and sorted.
+ */
+export async function collectSeries(stream: AsyncIterable<SeriesResponse>, budget?: QueryMemoryBudget): Promise<{ series: CollectedSeries[]; warnings: string[] }> {
+  const list: CollectedSeries[] = [];
   const warnings: string[] = [];
+  let ordered = true;
   const add = (labels: Labels, chunks: AggrChunk[]) => {
-    const k = labelsKey(labels);
-    const cur = byKey.get(k);
-    if (cur) cur.chunks.push(...chunks);
-    else byKey.set(k, { labels, chunks: [...chunks] });
+    budget?.add(seriesBytes(labels, chunks), 'reading series from the stores');
+    const last = list[list.length - 1];
+    if (last) {
+      const c = compareLabels(labels, last.labels);
+      if (c === 0) {
+        last.chunks = last.chunks.concat(chunks);
+        return;
+      }
+      if (c < 0) ordered = false;
+    }
+    list.push({ labels, chunks });
   };
   for await (const r of stream) {
     if (r.type === 'series') add(r.series.labels, r.series.chunks);
     else if (r.type === 'batch') for (const s of r.batch) add(s.labels, s.chunks);
     else if (r.type === 'warning') warnings.push(r.warning);
+  }
+  if (ordered) return { series: list, warnings };
+  const byKey = new Map<string, CollectedSeries>();
+  for (const s of list) {
+    const k = labelsKey(s.labels);
+    const cur = byKey.get(k);
+    if (cur) cur.chunks = cur.chunks.concat(s.chunks);
+    else byKey.set(k, s);
   }
   const series = [...byKey.values()].sort((a, b) => compareLabels(a.labels, b.labels));
   return { series, warnings };
@@ -301,11 +418,18 @@ function dropIdenticalChunks(chunks: AggrChunk[]): AggrChunk[] {
 }
 
 export class StoreQueryable implements Queryable {
+  /** Per-stage times of the query this queryable serves (X-Thanos-Stage-Timings), when asked for. */
+  timings: StageTimings | undefined;
+  /** The query's memory budget (--query.max-memory), shared by its selects. */
+  private readonly budget: QueryMemoryBudget | undefined;
+
   constructor(
     private readonly store: StoreAPI,
     private readonly core: Core,
     private readonly opts: QuerierOptions,
-  ) {}
+  ) {
+    this.budget = opts.maxMemoryBytes && opts.maxMemoryBytes > 0 ? new QueryMemoryBudget(opts.maxMemoryBytes) : undefined;
+  }
 
   private dedupEnabled(): boolean {
     return this.opts.dedup && this.opts.replicaLabels.length > 0;
@@ -348,7 +472,23 @@ export class StoreQueryable implements Queryable {
       limit: 0,
       responseBatchSize: 0,
     };
-    const { series, warnings } = await collectSeries(this.store.series(req, signal));
+    const timings = this.timings;
+    const t0 = timings ? performance.now() : 0;
+    const { series, warnings } = await collectSeries(this.store.series(req, signal), this.budget);
+    if (timings) {
+      const t1 = performance.now();
+      timings.series += t1 - t0;
+      try {
+        return await this.samplesOf(series, warnings, hints, aggrs, skipChunks);
+      } finally {
+        timings.decode += performance.now() - t1;
+      }
+    }
+    return this.samplesOf(series, warnings, hints, aggrs, skipChunks);
+  }
+
+  /** The selected series' samples: decoded, trimmed to the range, deduplicated. */
+  private async samplesOf(series: CollectedSeries[], warnings: string[], hints: SelectHints, aggrs: number[], skipChunks: boolean): Promise<SelectResult> {
     const mint = Math.max(hints.start, this.opts.mint ?? -Infinity);
     const maxt = Math.min(hints.end, this.opts.maxt ?? Infinity);
 
@@ -363,9 +503,12 @@ export class StoreQueryable implements Queryable {
     }
 
     if (!this.dedupEnabled()) {
+      const fast = await decodeRawSeries(this.core, series, mint, maxt, this.budget);
+      if (fast) return { series: fast, warnings };
       const out: SeriesData[] = [];
       for (const s of series) {
         const samples = trim(seriesSamples(this.core, dropIdenticalChunks(s.chunks), aggrs), mint, maxt);
+        this.budget?.add(samples.t.length * 16, 'decoding samples');
         out.push({ labels: s.labels, ...samples });
       }
       return { series: out, warnings };
@@ -377,6 +520,7 @@ export class StoreQueryable implements Queryable {
     for (const s of series) {
       for (const run of overlapSplit(dropIdenticalChunks(s.chunks))) {
         const samples = trim(seriesSamples(this.core, run, aggrs), mint, maxt);
+        this.budget?.add(samples.t.length * 16, 'decoding samples');
         replicas.push({ labels: s.labels, ...samples });
       }
     }

@@ -23,6 +23,7 @@ import { TargetsState, type TargetDiscovery, type TargetsRequest } from '../../.
 import { PartialResponseStrategy, type ShardInfo } from '../../../lib/proto/store.ts';
 import { parseShardInfoJson } from '../../../lib/store/shard.ts';
 import type { StoreQueryable } from '../../../lib/query/querier.ts';
+import { STAGE_TIMINGS_HEADER, StageTimings } from '../../../lib/query/stagetimes.ts';
 import type { Labels } from '../../../lib/labels/mod.ts';
 import { enforceExprTenancy, enforceMatcherSets, TenantError, tenantFromHeaders } from '../../../lib/query/tenancy.ts';
 
@@ -317,6 +318,24 @@ function respondResult(r: QueryResult): Response {
   return new Response(body, { status: 200, headers: { 'Content-Type': 'application/json' } });
 }
 
+/** With X-Thanos-Stage-Timings asked for, the query's stages are timed from here (lib/query/stagetimes.ts). */
+function startTimings(c: Context, q: StoreQueryable): StoreQueryable {
+  if (c.req.header(STAGE_TIMINGS_HEADER) === 'true') q.timings = new StageTimings();
+  return q;
+}
+
+/** The answer; with the stages timed, it says where the time went as Server-Timing. */
+function respondTimed(q: StoreQueryable, res: QueryResult): Response {
+  const timings = q.timings;
+  if (!timings) return respondResult(res);
+  const t1 = performance.now();
+  timings.engine = Math.max(0, t1 - timings.start - timings.series - timings.decode);
+  const response = respondResult(res);
+  timings.encode = performance.now() - t1;
+  response.headers.set('Server-Timing', timings.serverTiming());
+  return response;
+}
+
 /** Scalars are written with strconv.FormatFloat(v, 'f', -1, 64). */
 function formatScalar(v: number): string {
   return formatFloatF(v);
@@ -470,9 +489,9 @@ export function createApi(deps: ApiDeps): Hono {
     const tenant = tenantOf(c);
     // Upstream's instant_query_create span: creating the engine's query (parsing it) before its exec.
     const parsed = await doInSpan('instant_query_create', undefined, async () => parseTenantQuery(expr, tenant, (msg) => invalidParam('query', msg)));
-    const q = deps.queryable({ ...tp, tenant });
+    const q = startTimings(c, deps.queryable({ ...tp, tenant }));
     const res = await deps.engine.instantQuery(q, parsed, ts, { signal: c.req.raw.signal, timeoutMs, lookbackDelta: lookback, analyze: analyzeParam(p) });
-    return respondResult(res);
+    return respondTimed(q, res);
   }, true);
 
   const queryRange = handle(async (p, c) => {
@@ -511,9 +530,9 @@ export function createApi(deps: ApiDeps): Hono {
     const expr = p.get('query');
     const tenant = tenantOf(c);
     const parsed = await doInSpan('range_query_create', undefined, async () => parseTenantQuery(expr, tenant, (msg) => new ApiError('bad_data', msg)));
-    const q = deps.queryable({ ...tp, tenant });
+    const q = startTimings(c, deps.queryable({ ...tp, tenant }));
     const res = await deps.engine.rangeQuery(q, parsed, start, end, step, { signal: c.req.raw.signal, timeoutMs, lookbackDelta: lookback, analyze: analyzeParam(p) });
-    return respondResult(res);
+    return respondTimed(q, res);
   }, true);
 
   /** Metadata calls (labels, series) are bounded by the query timeout too. */

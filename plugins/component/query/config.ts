@@ -9,6 +9,7 @@ import { parseEndpointAddress } from '../../../lib/query/endpoints.ts';
 import { isTenantValid } from '../../../lib/query/tenancy.ts';
 import { grpcClientTlsConfig, type ClientTlsFields } from '../../../lib/net/grpctls.ts';
 import type { SeriesSelectLimits } from '../../../lib/query/limits.ts';
+import { parseBytes } from '../../../lib/store/blocksync/timeflags.ts';
 
 export interface QueryConfig {
   endpoints: string[];
@@ -34,6 +35,8 @@ export interface QueryConfig {
   dynamicLookbackDelta: boolean;
   defaultStepMs: number;
   maxSamples: number;
+  /** --query.max-memory (our extension): bytes one query may hold in the querier; 0 = no limit. */
+  maxMemoryBytes: number;
   instantDefaultMaxSourceResolutionMs: number;
   routePrefix: string;
   externalPrefix: string;
@@ -84,6 +87,10 @@ export const queryFlags: FlagSpec[] = [
   { name: 'query.dynamic-lookback-delta', key: 'dynamicLookbackDelta', type: 'bool', default: true, help: 'Allow for larger lookback duration for queries based on resolution.' },
   { name: 'query.default-step', key: 'defaultStep', type: 'duration', default: '1s', help: 'Set default step for range queries. Default step is only used when step is not set in UI.' },
   { name: 'query.max-samples', key: 'maxSamples', type: 'int', default: 50_000_000, help: 'Maximum number of samples a single query can load into memory (Prometheus --query.max-samples).' },
+  {
+    name: 'query.max-memory', key: 'maxMemory', type: 'string', default: '0',
+    help: 'Not in Thanos (a thanos-ts extension): maximum bytes of series, chunks and decoded samples a single query may hold in the querier, e.g. 512MB or 1GiB. A query going over fails with a resource exhausted error instead of growing. 0 means no limit.',
+  },
   { name: 'query.instant.default.max_source_resolution', key: 'instantDefaultMaxSourceResolution', type: 'duration', default: '0s', help: 'default value for max_source_resolution for instant queries. If not set, defaults to 0s only taking raw resolution into account.' },
   { name: 'web.route-prefix', key: 'webRoutePrefix', type: 'string', default: '', help: 'Prefix for API and UI endpoints. This allows thanos UI to be served on a sub-path.' },
   { name: 'query.tenant-header', key: 'tenantHeader', type: 'string', default: 'THANOS-TENANT', help: 'HTTP header to determine tenant.' },
@@ -139,6 +146,14 @@ function normalizePrefix(key: string, p: string): string {
   return p.replace(/\/+$/, '');
 }
 
+function bytesOption(raw: Record<string, unknown>, key: string, def: string): number {
+  try {
+    return parseBytes(raw[key] ?? def, key);
+  } catch (e) {
+    throw new ConfigError(key, (e as Error).message.replace(`${key}: `, ''));
+  }
+}
+
 /** Strict: unknown keys and bad values are ConfigErrors naming the key. */
 export function parseQueryConfig(input: unknown): QueryConfig {
   const raw = configMapping(input, 'query');
@@ -176,6 +191,7 @@ export function parseQueryConfig(input: unknown): QueryConfig {
     dynamicLookbackDelta: bool(raw, 'dynamicLookbackDelta', true),
     defaultStepMs: dur(raw, 'defaultStep', '1s'),
     maxSamples: int(raw, 'maxSamples', 50_000_000, 1),
+    maxMemoryBytes: bytesOption(raw, 'maxMemory', '0'),
     instantDefaultMaxSourceResolutionMs: dur(raw, 'instantDefaultMaxSourceResolution', '0s'),
     // As Thanos's querier: an empty --web.route-prefix is --web.external-prefix ('/' serves on the root).
     routePrefix: normalizePrefix('webRoutePrefix', str(raw, 'webRoutePrefix', '') || str(raw, 'webExternalPrefix', '')),

@@ -230,6 +230,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
     return new StoreQueryable(store, ctx.core, {
       dedup: p.dedup, replicaLabels: p.replicaLabels, dedupAlgorithm: cfg.dedupAlgorithm, maxResolutionMs: p.maxResolutionMs,
       partialResponse: p.partialResponse, mint: p.mint, maxt: p.maxt, shardInfo: p.shardInfo, selectGate: new Gate(cfg.maxConcurrentSelect, selectGateMetrics),
+      maxMemoryBytes: cfg.maxMemoryBytes,
     });
   };
 
@@ -241,7 +242,7 @@ export async function setupQuery(ctx: ComponentContext, cfg: QueryConfig, opts: 
       'endpoint.info-timeout': cfg.infoTimeoutMs, 'query.replica-label': cfg.replicaLabels, 'deduplication.func': cfg.dedupAlgorithm,
       'query.auto-downsampling': cfg.autoDownsampling, 'query.partial-response': cfg.partialResponse, 'query.timeout': cfg.timeoutMs,
       'query.max-concurrent': cfg.maxConcurrent, 'query.max-concurrent-select': cfg.maxConcurrentSelect, 'query.lookback-delta': cfg.lookbackDeltaMs,
-      'query.default-step': cfg.defaultStepMs, 'query.max-samples': cfg.maxSamples, 'web.route-prefix': cfg.routePrefix,
+      'query.default-step': cfg.defaultStepMs, 'query.max-samples': cfg.maxSamples, 'query.max-memory': cfg.maxMemoryBytes, 'web.route-prefix': cfg.routePrefix,
       'web.external-prefix': cfg.externalPrefix, 'web.prefix-header': cfg.prefixHeader, 'query.tenant-header': cfg.tenantHeader, 'query.default-tenant-id': cfg.defaultTenant,
       'query.enforce-tenancy': cfg.enforceTenancy, 'query.tenant-label-name': cfg.tenantLabel, 'http-address': ctx.addresses?.http ?? '', 'grpc-address': ctx.addresses?.grpc ?? '',
     };
