@@ -46,8 +46,24 @@ function isNotFoundOf(err: unknown, file: string): boolean {
   return e.url === pathToFileURL(file).href || (e.message ?? '').includes(`'${file}'`);
 }
 
+let tsPlugins: Promise<unknown> | undefined;
+
+/**
+ * A TypeScript module file to import while running from dist/ (a third-party plugin): Deno and Bun
+ * run it natively; Node gets tsx plus a hook sending the plugin's imports of our sources to dist/
+ * (bin/ts-plugins.mjs), registered once, only then, so built-ins start without a TypeScript loader.
+ */
+async function ensureTsPlugins(file: string): Promise<void> {
+  if (!RUNNING_DIST || !/\.[cm]?ts$/.test(file)) return;
+  const g = globalThis as { Deno?: unknown; Bun?: unknown };
+  if (g.Deno !== undefined || g.Bun !== undefined) return;
+  tsPlugins ??= import(pathToFileURL(path.join(REPO_ROOT, 'bin/ts-plugins.mjs')).href);
+  await tsPlugins;
+}
+
 /** Imports a module file; `onMissing` decides what a missing *file itself* means. */
 async function importFile(file: string, onMissing: () => Error): Promise<Record<string, unknown>> {
+  await ensureTsPlugins(file);
   try {
     return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (err) {

@@ -17,12 +17,13 @@ const repo = path.resolve(import.meta.dirname, '../..');
 const text = fs.readFileSync(path.join(repo, 'plugins.yaml'), 'utf8');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stack-'));
 
-test('plugins.yaml parses: filesystem bucket; store and receive before query; compact', () => {
+test('plugins.yaml parses: filesystem bucket; store and receive before query; compact; scrape after receive', () => {
   const m = parseManifest(text, path.join(repo, 'plugins.yaml'));
   assert.equal(m.objstore.map((o) => [o.id, o.use]), [['primary', 'filesystem']]);
   const order = startOrder(m.components).map((c) => c.id);
-  assert.equal([...order].sort(), ['compact', 'query', 'receive', 'store']);
+  assert.equal([...order].sort(), ['compact', 'query', 'receive', 'scrape', 'store']);
   assert.ok(order.indexOf('query') > order.indexOf('store') && order.indexOf('query') > order.indexOf('receive'), order.join(','));
+  assert.ok(order.indexOf('scrape') > order.indexOf('receive'), order.join(','));
   const store = m.components.find((c) => c.id === 'store')!;
   const receive = m.components.find((c) => c.id === 'receive')!;
   const query = m.components.find((c) => c.id === 'query')!;
@@ -35,7 +36,7 @@ test('plugins.yaml parses: filesystem bucket; store and receive before query; co
 test('plugins.yaml: built-in plugins load by name', async () => {
   const m = parseManifest(text, path.join(tmp, 'plugins.yaml'));
   const units = await planManifest(m, createLogger({ level: 'error' }));
-  assert.equal(units.map((u) => u.plugin.manifest.id).sort(), ['component:compact', 'component:query', 'component:receive', 'component:store']);
+  assert.equal(units.map((u) => u.plugin.manifest.id).sort(), ['component:compact', 'component:query', 'component:receive', 'component:scrape', 'component:store']);
   const store = units.find((u) => u.id === 'store')!;
   assert.is(store.objstore?.id, 'primary');
   assert.is(store.dataDir, path.join(tmp, 'data/store'));
