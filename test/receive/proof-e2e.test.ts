@@ -243,7 +243,7 @@ test('Prometheus 2.42 → 3 receivers RF=3 ketama (kill -9, restart, ring 3 → 
   }
   const lost = want.filter((k) => !holders.has(k));
   const under = want.filter((k) => (holders.get(k) ?? 0) < 2);
-  assert.ok(want.length >= 8 * N_SERIES, `${want.length} acknowledged samples in Prometheus`);
+  assert.ok(want.length >= 6 * N_SERIES, `${want.length} acknowledged samples in Prometheus`);
   assert.equal(lost.slice(0, 5), [], `${lost.length} of ${want.length} samples lost`);
   assert.equal(under.slice(0, 5), [], `${under.length} samples on fewer than a quorum of receivers`);
   assert.ok(r3After > 0, 'receiver 3 took writes after the hashring change');
