@@ -11,8 +11,8 @@ import { decodeWriteRequest, type Sample, type TimeSeries, type WriteRequest } f
 import { ProtobufError, Reader } from '../proto/wire.ts';
 
 interface CachedLabels {
-  /** The label fields' bytes as sent (a copy). */
-  bytes: Uint8Array;
+  /** The label fields' bytes as sent, one char per byte (a string lives on the JS heap: no off-heap buffer per entry). */
+  bytes: string;
   labels: Label[];
 }
 
@@ -143,7 +143,7 @@ export class WriteRequestDecoder {
       this.cache = new Map();
       this.bytes = 0;
     }
-    this.cache.set(h, { bytes: buf.slice(start, end), labels: frozenLabels(labels) as Label[] });
+    this.cache.set(h, { bytes: byteString(buf, start, end), labels: frozenLabels(labels) as Label[] });
     this.bytes += len;
     return labels;
   }
@@ -204,7 +204,13 @@ function hashBytes(b: Uint8Array, start: number, end: number): number {
   return h & 0x3fffffff; // a small integer: a Map key without a heap number
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array, off: number): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[off + i]) return false;
+function equalBytes(a: string, b: Uint8Array, off: number): boolean {
+  for (let i = 0; i < a.length; i++) if (a.charCodeAt(i) !== b[off + i]) return false;
   return true;
+}
+
+function byteString(b: Uint8Array, start: number, end: number): string {
+  let s = '';
+  for (let i = start; i < end; i += 1024) s += String.fromCharCode.apply(null, b.subarray(i, Math.min(end, i + 1024)) as unknown as number[]);
+  return s;
 }
