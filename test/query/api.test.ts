@@ -418,7 +418,8 @@ test('UI: graph and stores pages, static assets, redirect', async () => {
     assert.is(root.headers.get('location'), '/graph');
     const graph = await get(env, '/graph');
     assert.is(graph.status, 200);
-    assert.match(graph.text, /<textarea id="expr"/);
+    assert.match(graph.text, /<div id="panels">/);
+    assert.match(graph.text, /<template id="panel-template">/);
     assert.match(graph.text, /src="\/static\/uPlot.iife.min.js"/);
     const up = await get(env, '/static/uPlot.iife.min.js');
     assert.is(up.status, 200);
