@@ -29,6 +29,8 @@ export interface FakeGcs {
   /** Requests per upload type ('media' | 'multipart' | 'resumable' | 'chunk'). */
   uploads: Record<string, number>;
   failNext(n: number, method: string, pathIncludes?: string): void;
+  /** The generation of a stored object (GCS numbers every write in order: later writes are higher). */
+  generation(name: string): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -252,6 +254,7 @@ export async function startFakeGcs(o: { bucket: string; clientEmail: string; pub
     get tokensIssued() { return state.tokensIssued; },
     get uploads() { return state.uploads; },
     failNext(n, method, path) { for (let i = 0; i < n; i++) state.fail.push({ method, path }); },
+    generation: (name) => objects.get(name)?.generation,
     async stop() { srv.closeAllConnections(); await new Promise((r) => srv.close(r)); },
   };
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registerAcceptance } from '../../lib/objstore/acceptance.ts';
 import { PrefixedBucket } from '../../lib/objstore/prefix.ts';
-import plugin, { createGcsBucket, parseGcsConfig } from '../../plugins/objstore/gcs/mod.ts';
+import plugin, { createGcsBucket, emulatorRoot, parseGcsConfig } from '../../plugins/objstore/gcs/mod.ts';
 import { ConfigError } from '../../host/index.ts';
 import { testCtx } from '../objstore-s3/ctx.ts';
 import { startFakeGcs, type FakeGcs } from './fake.ts';
@@ -149,6 +149,31 @@ test('every request goes through ctx.fetch: a net grant without the endpoint den
     }
   }
   assert.is(gcs.requests, before, 'nothing reached the server');
+});
+
+test('STORAGE_EMULATOR_HOST (host:port, or a URL whose path is replaced) aims the plugin at an emulator, still authenticated; not granted, it is not read', async () => {
+  const cfg = parseGcsConfig({ bucket: 'thanos', service_account: saJson(), max_retries: 2 });
+  assert.is(emulatorRoot(testCtx({ env: { STORAGE_EMULATOR_HOST: '127.0.0.1:9023' } })), 'http://127.0.0.1:9023/');
+  assert.is(emulatorRoot(testCtx({ env: { STORAGE_EMULATOR_HOST: 'https://emu.example:8443/some/path' } })), 'https://emu.example:8443/');
+  assert.is(emulatorRoot(testCtx({ env: { STORAGE_EMULATOR_HOST: '' } })), undefined);
+  assert.is(emulatorRoot(testCtx({ env: {} })), undefined);
+  assert.is(emulatorRoot(testCtx()), undefined, 'an env grant without the variable');
+  assert.throws(() => emulatorRoot(testCtx({ env: { STORAGE_EMULATOR_HOST: 'ftp://h:1' } })), /scheme must be http or https/);
+  const issued = gcs.tokensIssued;
+  for (const host of [gcs.hostPort, `${gcs.endpoint}/ignored/path`]) {
+    const b = await createGcsBucket(testCtx({ net: [gcs.hostPort], env: { STORAGE_EMULATOR_HOST: host } }), cfg);
+    await b.upload(`emu/${host.length}`, bytes(7));
+    assert.equal(await readAll(await b.get(`emu/${host.length}`)), bytes(7));
+  }
+  assert.ok(gcs.tokensIssued > issued, 'the service account still signs in (Thanos gives the client its authenticating HTTP client)');
+  // Not granted: the plugin stays on Google's API, which the net grant (the emulator only) denies.
+  const google = await createGcsBucket(testCtx({ net: [gcs.hostPort] }), cfg);
+  try {
+    await google.exists('x');
+    assert.unreachable('expected a permission error');
+  } catch (err) {
+    assert.match(String(err), /permission denied.*(storage|oauth2)\.googleapis\.com/);
+  }
 });
 
 test("config: Thanos's keys and defaults; use_grpc, a bad service_account, unknown keys refused by name", () => {

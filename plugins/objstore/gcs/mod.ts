@@ -8,12 +8,18 @@
 // (GCE_METADATA_HOST overrides metadata.google.internal, as in Google's libraries). gcloud's
 // user credentials (authorized_user) are refused as not implemented.
 //
+// STORAGE_EMULATOR_HOST (read as Go's storage.NewClient reads it) aims every storage request at an
+// emulator: `host:port` means http://host:port, a value with a scheme (`https://host:port`) is
+// used with its scheme; any path is replaced by the API's own. Credentials still apply: Go's
+// client alone would send none (option.WithoutAuthentication), but Thanos hands it an HTTP
+// client that authenticates itself (service_account or the default chain), so Thanos does too.
+//
 // Permissions it asks for: net (storage.googleapis.com, oauth2.googleapis.com or the key's
 // token_uri, the metadata server); env (GOOGLE_APPLICATION_CREDENTIALS, GCE_METADATA_HOST, { env: NAME }
-// secrets); fs read (the GOOGLE_APPLICATION_CREDENTIALS file).
+// secrets, STORAGE_EMULATOR_HOST); fs read (the GOOGLE_APPLICATION_CREDENTIALS file).
 import { definePlugin, type Capabilities } from '../../../lib/sdk/mod.ts';
 import type { Bucket } from '../../../lib/objstore/bucket.ts';
-import { describeNetErr, httpConfigFetch, sdkFetch, type SdkFetch } from '../../../lib/objstore/kit/mod.ts';
+import { describeNetErr, httpConfigFetch, isPermissionDenied, sdkFetch, type SdkFetch } from '../../../lib/objstore/kit/mod.ts';
 import { parseGcsConfig, type GcsConfig } from './config.ts';
 import { GcsBucket, type GcsApi, type GcsAuth } from './bucket.ts';
 
@@ -55,9 +61,32 @@ export async function createGcsBucket(ctx: Capabilities, cfg: GcsConfig, o: GcsC
     auth = client;
   }
   const { storage } = await import('@googleapis/storage');
-  const root = (o.endpoint ?? 'https://storage.googleapis.com').replace(/\/*$/, '/');
+  const root = (o.endpoint ?? emulatorRoot(ctx) ?? 'https://storage.googleapis.com').replace(/\/*$/, '/');
   const api = storage({ version: 'v1', auth: auth as never, rootUrl: root }) as unknown as GcsApi;
   return new GcsBucket(api, auth, fetch, cfg, root);
+}
+
+/**
+ * The JSON API root STORAGE_EMULATOR_HOST names, or undefined when it is unset, empty or not
+ * granted (an env grant without it keeps the plugin on Google's API: the operator's grant decides).
+ */
+export function emulatorRoot(ctx: Pick<Capabilities, 'env'>): string | undefined {
+  let host: string | undefined;
+  try {
+    host = ctx.env.get('STORAGE_EMULATOR_HOST');
+  } catch (err) {
+    if (isPermissionDenied(err)) return undefined;
+    throw err;
+  }
+  if (!host) return undefined;
+  let u: URL;
+  try {
+    u = new URL(host.includes('://') ? host : `http://${host}`);
+  } catch {
+    throw new Error(`gcs: STORAGE_EMULATOR_HOST=${JSON.stringify(host)} is neither host:port nor a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`gcs: STORAGE_EMULATOR_HOST=${JSON.stringify(host)}: the scheme must be http or https`);
+  return `${u.protocol}//${u.host}/`;
 }
 
 async function findServiceAccount(ctx: Capabilities, cfg: GcsConfig): Promise<ServiceAccountKey | undefined> {
@@ -96,7 +125,7 @@ export default definePlugin<GcsConfig>({
     id: 'objstore:gcs',
     apiVersion: 1,
     permissions: { net: true, env: true, read: true },
-    description: 'net: storage.googleapis.com, the token endpoint, the metadata server; env: GOOGLE_APPLICATION_CREDENTIALS, GCE_METADATA_HOST, { env: NAME } secrets; fs read: the GOOGLE_APPLICATION_CREDENTIALS file, the http_config.tls_config ca_file, cert_file and key_file',
+    description: 'net: storage.googleapis.com (or STORAGE_EMULATOR_HOST), the token endpoint, the metadata server; env: GOOGLE_APPLICATION_CREDENTIALS, GCE_METADATA_HOST, STORAGE_EMULATOR_HOST, { env: NAME } secrets; fs read: the GOOGLE_APPLICATION_CREDENTIALS file, the http_config.tls_config ca_file, cert_file and key_file',
   },
   provider: 'GCS',
   // The plugin retries each request (max_retries; gaxios's retry for the generated client's calls).
