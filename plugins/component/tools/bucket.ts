@@ -454,8 +454,9 @@ export const bucketWeb = command('bucket web', 'Web interface for the blocks in 
   const refreshMs = dur(v.refresh, 'refresh', parseGoDurationFlag); // time.Duration in Thanos
   const handler = bucketWebHandler(() => fetchMetas(ctx, v), {
     refreshMs, label: String(v.label ?? ''), prefix: String(v.routePrefix ?? ''),
-    // Admin operations (POST /api/v1/blocks/mark) only with an explicit --no-disable-admin-operations.
-    ...(v.disableAdmin === false ? { bucket: await ctx.bucket(), disableAdminOperations: false } : { disableAdminOperations: v.disableAdmin === true ? true : undefined }),
+    // The bucket for the block marks the page shows; admin operations (POST /api/v1/blocks/mark)
+    // only with an explicit --no-disable-admin-operations (lib/web/blockmark.ts checks).
+    bucket: await ctx.bucket(), disableAdminOperations: v.disableAdmin === false ? false : v.disableAdmin === true ? true : undefined,
   });
   const listener = await ctx.listen(addr, handler);
   ctx.log.info('bucket web listening', { address: `${listener.address.hostname}:${listener.address.port}` });
