@@ -6,7 +6,8 @@
 // the plugins.yaml key exactly as inline. The host talks to it over a Unix socket (lib/isolate/
 // wire.ts); console output goes to stderr, which the host logs. It runs an object-store plugin
 // (the host calls its Bucket) or a component (the host calls setup/run/fetch; the component calls
-// back for ctx.listen, ctx.bucket, readiness, log lines and metrics).
+// back for ctx.listen, ctx.bucket, readiness, log lines and metrics); the host's gRPC server forwards
+// calls of the component's own gRPC services here (lib/isolate/grpc.ts).
 import * as nodeFs from 'node:fs';
 import { checkedFetch, checkedHttpClient, createFs, hostPort, type FsPromises } from '../checked.ts';
 import { Permissions } from '../permissions.ts';
@@ -18,6 +19,7 @@ import { createCore } from '../../lib/core/mod.ts';
 import { Peer, serializeError, type Incoming, type Outgoing } from '../../lib/isolate/wire.ts';
 import { RemoteBucket, serveBucket } from '../../lib/isolate/bucket.ts';
 import { serveFetch } from '../../lib/isolate/http.ts';
+import { describeServices, GrpcServe } from '../../lib/isolate/grpc.ts';
 
 interface DenoLike {
   args: string[];
@@ -180,6 +182,7 @@ function hostListen(peer: Peer, perms: Permissions): Capabilities['listen'] {
 let nextListener = 1;
 const listeners = new Map<number, (req: Request) => Response | Promise<Response>>();
 let component: Component | undefined;
+let grpcServe: GrpcServe | undefined;
 const stop = new AbortController();
 
 interface SetupArgs {
@@ -227,10 +230,11 @@ async function handleComponent(peer: Peer, m: string, a: unknown[], inc: Incomin
       const ctx = await componentContext(peer, p, args, inc.bin);
       const c = await p.setup(ctx, p.parseConfig(args.config));
       // What cannot cross the channel is refused, not left out.
-      if (c.grpc && Object.keys(c.grpc).length > 0) throw new Error(`${p.manifest.id}: gRPC services (${Object.keys(c.grpc).join(', ')}) are not available to a component with isolation: process yet; run it with isolation: inline and trust: true`);
       if (c.http) throw new Error(`${p.manifest.id}: HTTP instrumentation (component.http) is not available to a component with isolation: process; run it with isolation: inline and trust: true`);
       component = c;
-      return { value: { info: c.info(), fetch: typeof c.fetch === 'function', reload: typeof c.reload === 'function' } };
+      // Its gRPC services are served by the host's gRPC server, each call forwarded here.
+      grpcServe = new GrpcServe(c.grpc ?? {});
+      return { value: { info: c.info(), fetch: typeof c.fetch === 'function', reload: typeof c.reload === 'function', grpc: describeServices(c.grpc) } };
     }
     case 'info': return { value: component!.info() };
     case 'fetch': return serveFetch(a, inc, (req) => component!.fetch!(req));
@@ -239,6 +243,9 @@ async function handleComponent(peer: Peer, m: string, a: unknown[], inc: Incomin
       if (!h) return { value: { status: 503, statusText: 'Service Unavailable', headers: [] } };
       return serveFetch(a.slice(1), inc, h);
     }
+    case 'grpc':
+      if (!grpcServe) throw new Error('grpc call before setup');
+      return grpcServe.call(a, inc);
     case 'run':
       await component!.run(stop.signal);
       return {};
@@ -322,7 +329,10 @@ export async function main(mod: Record<string, unknown>): Promise<void> {
       writing = writing.catch(() => realExit(1));
     },
     (m, a, inc) => handle(peer, m, a, inc),
-    (m, a) => { if (m === 'abort') stop.abort(new Error(String(a[0] ?? 'stopped by the host'))); },
+    (m, a) => {
+      if (m === 'abort') stop.abort(new Error(String(a[0] ?? 'stopped by the host')));
+      else if (m === 'g.cancel') grpcServe?.cancel(Number(a[0]), String(a[1] ?? 'cancelled'));
+    },
   );
   // The host went away (channel closed): nothing left to serve.
   peer.onClose = () => realExit(0);

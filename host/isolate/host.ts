@@ -22,6 +22,7 @@ import { splitNetEntry } from '../permissions.ts';
 import { Peer, type Handler } from '../../lib/isolate/wire.ts';
 import { RemoteBucket, serveBucket } from '../../lib/isolate/bucket.ts';
 import { proxyFetch } from '../../lib/isolate/http.ts';
+import { proxyGrpcServices, type GrpcMethodList } from '../../lib/isolate/grpc.ts';
 import { DEFAULT_WASM_URL } from '../../lib/core/wasm.ts';
 
 const CHILD = builtinModuleFile('host/isolate/child.ts');
@@ -420,7 +421,8 @@ export async function loadIsolatedComponent(o: IsolatedOptions): Promise<Isolate
 
 /**
  * The host's half of an isolated component: serves its ctx.listen (the host's checked listener,
- * each request handed to the process), ctx.bucket (the host's bucket for it, with its metrics),
+ * each request handed to the process), its gRPC services (the host's gRPC server, each call
+ * forwarded: lib/isolate/grpc.ts), ctx.bucket (the host's bucket for it, with its metrics),
  * readiness, stdout/stderr, log lines and metrics (into the component's registry, so they show on
  * its /metrics as inline); and stands in for its Component.
  */
@@ -460,7 +462,9 @@ async function setupIsolated(conn: Conn, ctx: ComponentContext, config: unknown)
   const backend = ctx.core.backend;
   const wasm = backend === 'wasm' ? new Uint8Array(fs.readFileSync(DEFAULT_WASM_URL)) : undefined;
   const r = await peer.call('setup', [{ config, dataDir: ctx.dataDir, addresses: ctx.addresses, build: ctx.build, core: backend }], { bin: wasm });
-  const desc = r.value as { info: ComponentInfo; fetch: boolean; reload: boolean };
+  const desc = r.value as { info: ComponentInfo; fetch: boolean; reload: boolean; grpc?: GrpcMethodList };
+  // Its gRPC services: registered on the host's gRPC server as inline, each call forwarded.
+  const grpc = desc.grpc && desc.grpc.length > 0 ? proxyGrpcServices(peer, desc.grpc) : undefined;
   let info = desc.info;
   let refreshing = false;
   peer.onClose = () => { void closeAll(); };
@@ -474,6 +478,7 @@ async function setupIsolated(conn: Conn, ctx: ComponentContext, config: unknown)
       return info;
     },
     fetch: desc.fetch ? (req: Request) => proxyFetch(peer, 'fetch', [], req) : undefined,
+    grpc,
     reload: desc.reload ? async () => { await peer.call('reload', []); } : undefined,
     async run(signal: AbortSignal) {
       const onAbort = () => peer.note('abort', [String((signal.reason as Error | undefined)?.message ?? 'stopped')]);

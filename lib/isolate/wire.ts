@@ -14,7 +14,7 @@
 // credits' worth of messages in flight that the receiver's consumer has not taken (a byte message
 // costs one credit per started MiB, a listing batch one), so a slow reader on either side holds the
 // other back instead of buffering a whole object (backpressure).
-import { ConfigError, PermissionDenied } from '../sdk/errors.ts';
+import { ConfigError, GrpcError, PermissionDenied } from '../sdk/errors.ts';
 import { ObjectNotFoundError } from '../objstore/bucket.ts';
 
 /** Credits per stream (MiB of bytes, or listing batches) in flight before the sender waits. */
@@ -50,6 +50,8 @@ export interface SerializedError {
   ck?: string;
   /** The provider's isObjNotFoundErr said yes: the object's name. */
   nf?: string;
+  /** A GrpcError's status code (a gRPC handler's answer across the channel). */
+  gc?: number;
 }
 
 export function serializeError(err: unknown, notFound?: (e: unknown) => boolean): SerializedError {
@@ -58,6 +60,7 @@ export function serializeError(err: unknown, notFound?: (e: unknown) => boolean)
   if (typeof e.code === 'string') out.code = e.code;
   if (err instanceof PermissionDenied) out.pd = [err.pluginId, err.api, err.descriptor, err.manifestKey, err.reason];
   if (err instanceof ConfigError) out.ck = err.key;
+  if (err instanceof GrpcError) out.gc = err.code;
   if (notFound?.(err)) out.nf = typeof e.objectName === 'string' ? e.objectName : '';
   return out;
 }
@@ -68,12 +71,13 @@ export function deserializeError(s: SerializedError): Error {
   if (s.pd) e = new PermissionDenied(s.pd[0], s.pd[1], s.pd[2], s.pd[3], s.pd[4] ?? undefined);
   else if (s.ck !== undefined) e = new ConfigError(s.ck, '');
   else if (s.nf !== undefined) e = new ObjectNotFoundError(s.nf);
+  else if (typeof s.gc === 'number' && Number.isInteger(s.gc) && s.gc > 0 && s.gc <= 16) e = new GrpcError(s.gc, s.message);
   else {
     e = new Error(s.message);
     e.name = s.name;
   }
   Object.defineProperty(e, 'message', { value: s.message, writable: true, configurable: true });
-  if (s.code !== undefined && !s.pd && s.nf === undefined) (e as { code?: string }).code = s.code;
+  if (s.code !== undefined && !s.pd && s.nf === undefined && !(e instanceof GrpcError)) (e as { code?: string }).code = s.code;
   return e;
 }
 
@@ -272,6 +276,10 @@ export class Peer {
         let acc: Uint8Array[] = [];
         let accLen = 0;
         let accStart = 0;
+        // What was gathered goes out after at most 2 ms even while the source keeps us waiting (a
+        // gRPC stream whose next message takes a while must not hold back the one before).
+        let accTimer: { p: Promise<void>; t: ReturnType<typeof setTimeout> } | undefined;
+        const HELD = Symbol('held');
         const flushAcc = async (): Promise<boolean> => {
           if (accLen === 0) return true;
           await waitCredit();
@@ -286,6 +294,7 @@ export class Peer {
           }
           acc = [];
           accLen = 0;
+          if (accTimer) { clearTimeout(accTimer.t); accTimer = undefined; }
           this.send({ t: 'chunk', s: sid }, m);
           return true;
         };
@@ -293,7 +302,29 @@ export class Peer {
           for (;;) {
             if (accLen === 0) await waitCredit();
             if (st.cancelled) { await reader.cancel().catch(() => {}); return; }
-            const { done, value } = await reader.read();
+            const pending = reader.read();
+            if (accLen > 0) {
+              if (!accTimer) {
+                let t!: ReturnType<typeof setTimeout>;
+                const p = new Promise<void>((r) => { t = setTimeout(r, 2); });
+                accTimer = { p, t };
+              }
+              // The read's failure is taken below, after what was gathered has gone.
+              const first = await Promise.race([pending.then(() => 0, () => 0), accTimer.p.then(() => HELD)]);
+              if (first === HELD) {
+                accTimer = undefined;
+                if (!(await flushAcc())) { await reader.cancel().catch(() => {}); return; }
+              }
+            }
+            let next: Awaited<typeof pending>;
+            try {
+              next = await pending;
+            } catch (err) {
+              // What the source gave before it failed goes first (a gRPC stream's messages before its error status).
+              await flushAcc();
+              throw err;
+            }
+            const { done, value } = next;
             if (done) {
               if (!(await flushAcc())) { await reader.cancel().catch(() => {}); return; }
               break;
@@ -354,6 +385,8 @@ export class Peer {
     let outstanding = WINDOW;
     let ctrl!: ReadableStreamDefaultController<unknown>;
     let done = false;
+    /** An error that came after chunks still queued: raised once the consumer has read them. */
+    let lateError: Error | undefined;
     this.bump(1);
     const finish = () => {
       if (done) return;
@@ -361,6 +394,9 @@ export class Peer {
       this.receivers.delete(sid);
       this.bump(-1);
     };
+    // Bytes: the queue and the credits count MAX_CHUNK units. Items: the queue counts names,
+    // credits count batches; size the window in names.
+    const hwm = kind === 'bytes' ? WINDOW : WINDOW * ITEMS_BATCH;
     this.receivers.set(sid, {
       onChunk: (v) => {
         if (kind === 'bytes') {
@@ -374,14 +410,17 @@ export class Peer {
         if (outstanding < 0) throw new Error(`channel: stream ${sid} sent beyond its credit: the other side is broken or hostile`);
       },
       onEnd: () => { finish(); ctrl.close(); },
-      onError: (e) => { finish(); ctrl.error(e); },
+      onError: (e) => {
+        finish();
+        // error() would drop what is queued: a gRPC stream's messages before its status must arrive.
+        if (ctrl.desiredSize !== null && ctrl.desiredSize < hwm) lateError = e;
+        else ctrl.error(e);
+      },
     });
-    // Bytes: the queue and the credits count MAX_CHUNK units. Items: the queue counts names,
-    // credits count batches; size the window in names.
-    const hwm = kind === 'bytes' ? WINDOW : WINDOW * ITEMS_BATCH;
     return new ReadableStream<unknown>({
       start: (c) => { ctrl = c; },
       pull: (c) => {
+        if (lateError && c.desiredSize === hwm) { c.error(lateError); return; }
         if (done) return;
         const free = kind === 'bytes' ? c.desiredSize! : Math.floor(c.desiredSize! / ITEMS_BATCH);
         const want = free - outstanding;

@@ -3,7 +3,8 @@
 // ctx.listen is the host's checked listener handing requests to the process, its fetch handler
 // serves the host's HTTP address (bodies and headers both ways), readiness, log lines and metrics
 // reach the host (/-/ready, /metrics), ctx.bucket is the host's object store, and the run group
-// stops it in order. What cannot cross the channel (here: its own gRPC services) is refused by name.
+// stops it in order. What cannot cross the channel (here: HTTP instrumentation) is refused by name;
+// its gRPC services cross it (test/host/isolate-component-grpc.test.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
@@ -65,27 +66,23 @@ test('stopping the run group stops the component in order: run() returns, its li
   await fetch(`http://127.0.0.1:${c.port}/attempt/none`).then(() => assert.unreachable('its listener is closed'), () => {});
 });
 
-test('what cannot cross the channel is refused by name: a component\'s own gRPC services', async () => {
-  fs.writeFileSync(path.join(tmp, 'grpcy.mjs'), `export default {
-  manifest: { id: 'component:grpcy', apiVersion: 1, permissions: {} },
+test('what cannot cross the channel is refused by name: HTTP instrumentation (component.http)', async () => {
+  fs.writeFileSync(path.join(tmp, 'instrumented.mjs'), `export default {
+  manifest: { id: 'component:instrumented', apiVersion: 1, permissions: {} },
   parseConfig: (raw) => raw ?? {},
   async setup() {
-    return {
-      info: () => ({ componentType: 'grpcy' }),
-      grpc: { '/x.Y/Z': { kind: 'unary', requestDecode: (b) => b, responseEncode: (m) => m, handler: async () => new Uint8Array(0) } },
-      async run() {},
-    };
+    return { info: () => ({ componentType: 'instrumented' }), http: { instrument: true }, async run() {} };
   },
 };
 `);
-  const file = path.join(tmp, 'grpcy.yaml');
-  const text = 'apiVersion: 1\ncomponents:\n  - id: g\n    use: ./grpcy.mjs\n';
+  const file = path.join(tmp, 'instrumented.yaml');
+  const text = 'apiVersion: 1\ncomponents:\n  - id: g\n    use: ./instrumented.mjs\n';
   const lines: string[] = [];
   const log = createLogger({ level: 'info', write: (l) => void lines.push(l) });
   const units = await planManifest(parseManifest(text, file), log);
   const res = await runGroup(units, { log, core: async () => createJsCore(), gracePeriodMs: 20_000, handleSignals: false });
   assert.is(res.code, 1);
-  assert.match(String((res.cause as Error)?.message), /component:grpcy: gRPC services \(\/x\.Y\/Z\) are not available to a component with isolation: process yet; run it with isolation: inline and trust: true/);
+  assert.match(String((res.cause as Error)?.message), /component:instrumented: HTTP instrumentation \(component\.http\) is not available to a component with isolation: process; run it with isolation: inline and trust: true/);
 });
 
 test('isolation: inline for a third-party component needs trust: true', async () => {
