@@ -4,6 +4,7 @@
 import type { Bucket } from '../sdk/mod.ts';
 import type { BucketBlockMeta as BlockMeta } from '../tsdb/meta.ts';
 import { adminOperationsEnabled, blocksMark } from '../web/blockmark.ts';
+import { underRoutePrefix } from '../web/ui.ts';
 import { blocksPage, readBlockMarks, type BlockMarks } from '../web/blockviewer.ts';
 import type { FetchResult } from '../store/blocksync/fetcher.ts';
 import { groupKey } from './plan.ts';
@@ -24,7 +25,7 @@ export function bucketWebHandler(load: () => Promise<FetchResult>, opts: {
 }): (req: Request) => Promise<Response> {
   let cache: { res?: FetchResult; marks?: Map<string, BlockMarks>; at: number; err?: string } = { at: 0 };
   const now = opts.now ?? Date.now;
-  const prefix = (opts.prefix ?? '').replace(/\/$/, '');
+  const prefix = (opts.prefix ?? '').replace(/\/+$/, '');
   let inflight: Promise<void> | undefined;
   const refresh = async (force: boolean) => {
     if (!force && cache.res && now() - cache.at < opts.refreshMs) return;
@@ -35,10 +36,11 @@ export function bucketWebHandler(load: () => Promise<FetchResult>, opts: {
     })().then(({ res, marks }) => { cache = { res, marks, at: now() }; }, (e) => { cache = { ...cache, at: now(), err: (e as Error).message }; }).finally(() => { inflight = undefined; });
     await inflight;
   };
-  return async (req) => {
+  return async (outer) => {
+    const req = underRoutePrefix(outer, prefix);
+    if (!req) return new Response('not found\n', { status: 404 });
     const url = new URL(req.url);
-    let path = url.pathname;
-    if (prefix && path.startsWith(prefix)) path = path.slice(prefix.length) || '/';
+    const path = url.pathname;
     if (path === '/-/healthy') return new Response('OK\n');
     if (path === '/-/ready') return new Response(cache.res ? 'OK\n' : 'not ready\n', { status: cache.res ? 200 : 503 });
     if (path === '/api/v1/blocks/mark') {

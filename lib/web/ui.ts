@@ -61,6 +61,29 @@ export function webPrefixFor(externalPrefix: string, prefixHeader: string, fallb
   };
 }
 
+/**
+ * A --web.route-prefix / --web.external-prefix value as the components take it: '' or '/' = none,
+ * otherwise an absolute path without trailing slashes. Throws saying what is wrong.
+ */
+export function normalizeWebPrefix(p: string): string {
+  if (p === '' || p === '/') return '';
+  if (!p.startsWith('/')) throw new Error(`must start with "/", got ${JSON.stringify(p)}`);
+  return p.replace(/\/+$/, '');
+}
+
+/**
+ * The request as the routes under --web.route-prefix see it (the prefix taken off the path), or
+ * undefined when its path is outside the prefix (`/prefixed` is outside `/prefix`).
+ */
+export function underRoutePrefix(req: Request, routePrefix: string): Request | undefined {
+  if (!routePrefix) return req;
+  const url = new URL(req.url);
+  if (url.pathname !== routePrefix && !url.pathname.startsWith(`${routePrefix}/`)) return undefined;
+  url.pathname = url.pathname.slice(routePrefix.length) || '/';
+  // duplex: a streamed body (POST /-/reload, API forms) is passed on as it is, unread.
+  return new Request(url, { method: req.method, headers: req.headers, body: req.body, signal: req.signal, duplex: 'half' } as RequestInit);
+}
+
 /** Thanos's SanitizePrefix: the URL's path, cleaned, without a trailing slash ('' for none or an unparsable value). */
 export function sanitizePrefix(raw: string): string {
   let path: string;

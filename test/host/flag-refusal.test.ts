@@ -55,8 +55,6 @@ const REFUSED: Array<[string, string]> = [
   ['bucket rewrite --objstore.config-file=b.yaml --prom-blocks=false', 'prom-blocks'],
   ['bucket rewrite --objstore.config-file=b.yaml --hash-func=SHA256', 'hash-func'],
   ['bucket web --objstore.config-file=b.yaml --timeout=1m', 'timeout'],
-  ['bucket web --objstore.config-file=b.yaml --web.external-prefix=/x', 'web.external-prefix'],
-  ['bucket web --objstore.config-file=b.yaml --web.prefix-header=X-Prefix', 'web.prefix-header'],
   ['bucket web --objstore.config-file=b.yaml --http-grace-period=1m', 'http-grace-period'],
   ['bucket web --objstore.config-file=b.yaml --grpc-address=0.0.0.0:1', 'grpc-address'],
   ['tools tsdb dump ./block --data-dir=./x', 'data-dir'],

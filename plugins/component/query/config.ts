@@ -10,6 +10,7 @@ import { isTenantValid } from '../../../lib/query/tenancy.ts';
 import { grpcClientTlsConfig, type ClientTlsFields } from '../../../lib/net/grpctls.ts';
 import type { SeriesSelectLimits } from '../../../lib/query/limits.ts';
 import { parseBytes } from '../../../lib/store/blocksync/timeflags.ts';
+import { normalizeWebPrefix } from '../../../lib/web/ui.ts';
 
 export interface QueryConfig {
   endpoints: string[];
@@ -141,9 +142,11 @@ function endpointList(raw: Record<string, unknown>, key: string): string[] {
 }
 
 function normalizePrefix(key: string, p: string): string {
-  if (p === '' || p === '/') return '';
-  if (!p.startsWith('/')) throw new ConfigError(key, `must start with "/", got ${JSON.stringify(p)}`);
-  return p.replace(/\/+$/, '');
+  try {
+    return normalizeWebPrefix(p);
+  } catch (e) {
+    throw new ConfigError(key, (e as Error).message);
+  }
 }
 
 function bytesOption(raw: Record<string, unknown>, key: string, def: string): number {

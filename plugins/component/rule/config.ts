@@ -1,5 +1,6 @@
 // `thanos rule` flags (Thanos names) and the config object they fill (also accepted from plugins.yaml).
 import { ConfigError, parseFlagDuration, type FlagSpec } from '../../../lib/sdk/mod.ts';
+import { normalizeWebPrefix } from '../../../lib/web/ui.ts';
 import { isDnsAddr, isValidLabelName, parseDnsAddr, parseAlertmanagersConfig, parseQueryEndpointsConfig, parseRemoteWriteConfig } from '../../../lib/rules/mod.ts';
 import {
   configMapping, configString as str, configStrings as strings, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
@@ -32,9 +33,16 @@ export interface RuleConfig {
   /** --remote-write.config (YAML, checked here) / --remote-write.config-file: stateless mode when given. */
   remoteWriteConfig: string;
   remoteWriteConfigFile: string;
+  /** --web.route-prefix (default --web.external-prefix), --web.external-prefix, --web.prefix-header: as the querier's (lib/web/ui.ts). */
+  routePrefix: string;
+  externalPrefix: string;
+  prefixHeader: string;
 }
 
 export const ruleFlags: FlagSpec[] = [
+  { name: 'web.route-prefix', key: 'webRoutePrefix', type: 'string', default: '', help: 'Prefix for API and UI endpoints. This allows thanos UI to be served on a sub-path. This option is analogous to --web.route-prefix of Prometheus.' },
+  { name: 'web.external-prefix', key: 'webExternalPrefix', type: 'string', default: '', help: 'Static prefix for all HTML links and redirect URLs in the UI query web interface. Actual endpoints are still served on / or the web.route-prefix. This allows thanos UI to be served behind a reverse proxy that strips a URL sub-path.' },
+  { name: 'web.prefix-header', key: 'webPrefixHeader', type: 'string', default: '', help: 'Name of HTTP request header used for dynamic prefixing of UI links and redirects. This option is ignored if web.external-prefix argument is set. Security risk: enable this option only if a reverse proxy in front of thanos is resetting the header.' },
   { name: 'rule-file', key: 'ruleFiles', type: 'strings', default: [], help: 'Rule files to load (repeatable; globs such as rules/*.yml are expanded).' },
   { name: 'eval-interval', key: 'evalInterval', type: 'duration', default: '1m', help: 'The default evaluation interval to use (a group\'s own interval wins).' },
   { name: 'query', key: 'queries', type: 'strings', default: [], help: 'HTTP address of a query API (thanos query or Prometheus), e.g. http://127.0.0.1:10904 (repeatable; tried in order until one answers).' },
@@ -116,6 +124,14 @@ export function parseLabelFlag(s: string): [string, string] {
   return [k, v];
 }
 
+function webPrefix(key: string, p: string): string {
+  try {
+    return normalizeWebPrefix(p);
+  } catch (e) {
+    throw new ConfigError(key, (e as Error).message);
+  }
+}
+
 export function parseRuleConfig(raw: unknown): RuleConfig {
   const r = configMapping(raw, 'rule');
   rejectHostKeys(r, 'rule');
@@ -165,6 +181,7 @@ export function parseRuleConfig(raw: unknown): RuleConfig {
     const [k, v] = parseLabelFlag(l);
     externalLabels[k] = v;
   }
+  const externalPrefix = webPrefix('webExternalPrefix', str(r, 'webExternalPrefix', ''));
   return {
     ruleFiles: strings(r, 'ruleFiles'),
     evalIntervalMs: dur(r, 'evalInterval', '1m', true),
@@ -183,5 +200,9 @@ export function parseRuleConfig(raw: unknown): RuleConfig {
     forOutageToleranceMs: dur(r, 'forOutageTolerance', '1h'),
     forGracePeriodMs: dur(r, 'forGracePeriod', '10m'),
     alertmanagersConfig, alertmanagersConfigFile, queryConfig, queryConfigFile, remoteWriteConfig, remoteWriteConfigFile,
+    // As Thanos: an empty --web.route-prefix is --web.external-prefix.
+    routePrefix: webPrefix('webRoutePrefix', str(r, 'webRoutePrefix', '')) || externalPrefix,
+    externalPrefix,
+    prefixHeader: str(r, 'webPrefixHeader', ''),
   };
 }

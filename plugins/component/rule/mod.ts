@@ -20,7 +20,7 @@ import {
 } from '../../../lib/rules/mod.ts';
 import { ruleFlags, parseRuleConfig, type RuleConfig } from './config.ts';
 // The alerts and rules pages are the querier's (one copy of the page code; the ruler serves two of them).
-import { uiRoutes } from '../../../lib/web/ui.ts';
+import { underRoutePrefix, uiRoutes, webPrefixFor } from '../../../lib/web/ui.ts';
 import { statusApi } from '../../../lib/web/status.ts';
 import { formatPromDuration } from '../../../lib/duration/mod.ts';
 import { customTls, tlsFetch, type TlsFiles } from '../../../lib/net/tlsclient.ts';
@@ -213,7 +213,9 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
   // alert.query-url defaults to the ruler itself, so /graph here shows the rules with that expression;
   // expression links go to alert.query-url's /graph (a querier's graph page when it points at one).
   const ui = uiRoutes({
-    readFile: (p) => ctx.fs.readFile(p), uiDir: UI_DIR, uplotDir: UI_DIR, linkPrefix: '',
+    readFile: (p) => ctx.fs.readFile(p), uiDir: UI_DIR, uplotDir: UI_DIR,
+    // --web.external-prefix / --web.prefix-header / --web.route-prefix, as the querier.
+    linkPrefix: cfg.externalPrefix || cfg.routePrefix, prefixFor: webPrefixFor(cfg.externalPrefix, cfg.prefixHeader, cfg.routePrefix),
     pages: ['alerts', 'rules', 'flags', 'status'], aliases: { graph: 'rules' }, home: 'alerts', graphUrl: `${queryUrl}/graph`,
   });
   // Thanos's BaseAPI under /api/v1: status/flags (every flag as its string value), buildinfo, runtimeinfo.
@@ -228,6 +230,7 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
     'tsdb.retention': d(cfg.retentionMs), 'tsdb.block-duration': d(cfg.blockDurationMs), 'for-outage-tolerance': d(cfg.forOutageToleranceMs),
     'for-grace-period': d(cfg.forGracePeriodMs), 'remote-write.config-file': cfg.remoteWriteConfigFile, 'data-dir': dataDir,
     'http-address': ctx.addresses?.http ?? '', 'grpc-address': ctx.addresses?.grpc ?? '',
+    'web.route-prefix': cfg.routePrefix, 'web.external-prefix': cfg.externalPrefix, 'web.prefix-header': cfg.prefixHeader,
   };
   const status = statusApi({ flags: () => flagsMap, build: ctx.build, startedAtMs });
   const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
@@ -274,8 +277,11 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
       // thanos.Rules, advertised by info().rules: the querier's /api/v1/rules and /api/v1/alerts fan out to it.
       ...rulesServices(async () => ruleGroupsProto(ev, ext)),
     },
-    http: routeInstrumentation([...RULE_API_ROUTES, ...REACT_UI_ROUTES]),
-    async fetch(req: Request) {
+    http: routeInstrumentation([...RULE_API_ROUTES, ...REACT_UI_ROUTES], undefined, cfg.routePrefix),
+    async fetch(outer: Request) {
+      // Everything sits under --web.route-prefix; its root redirects to the alerts page.
+      const req = underRoutePrefix(outer, cfg.routePrefix);
+      if (!req) return new Response('404 page not found\n', { status: 404 });
       const url = new URL(req.url);
       const p = url.pathname;
       // Thanos's ruler answers these from its own Rules API (rule and alert labels with the external

@@ -11,6 +11,7 @@ import { MARKERS, writeMarker, type MarkerName } from '../../../lib/compact/mark
 import { RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE, labelsString } from '../../../lib/compact/plan.ts';
 import { overlappedBlocks, verifyBlockIndex, VERIFY_ISSUES, type VerifyIssue } from '../../../lib/compact/verify.ts';
 import { bucketWebHandler } from '../../../lib/compact/web.ts';
+import { normalizeWebPrefix, webPrefixFor } from '../../../lib/web/ui.ts';
 import { isULID, parseMeta, uploadBlock, downloadBlock, BlockReader, fsBlockFiles, fsBlockSink } from '../../../lib/tsdb/mod.ts';
 import { parseDeleteConfig, rewriteBlock } from '../../../lib/compact/rewrite.ts';
 import { splitHostPort } from '../../../lib/net/hostport.ts';
@@ -438,8 +439,8 @@ const webFlags: FlagSpec[] = [
   { name: 'timeout', key: 'timeout', type: 'duration', help: 'Timeout to download metadata from remote storage.', refused: notImplementedYet('thanos tools bucket web', 'metadata downloads have no deadline') },
   { name: 'label', key: 'label', type: 'string', default: '', help: 'External block label to use as group title.' },
   { name: 'web.route-prefix', key: 'routePrefix', type: 'string', default: '', help: 'Prefix for API and UI endpoints.' },
-  { name: 'web.external-prefix', key: 'externalPrefix', type: 'string', default: '', help: 'Static prefix for all HTML links and redirect URLs in the UI.', refused: notImplementedYet('thanos tools bucket web', 'links use --web.route-prefix'), accept: [''] },
-  { name: 'web.prefix-header', key: 'prefixHeader', type: 'string', default: '', help: 'Name of HTTP request header used for dynamic prefixing of UI links and redirects.', refused: notImplementedYet('thanos tools bucket web', 'links use --web.route-prefix'), accept: [''] },
+  { name: 'web.external-prefix', key: 'externalPrefix', type: 'string', default: '', help: 'Static prefix for all HTML links and redirect URLs in the bucket web UI interface. Actual endpoints are still served on / or the web.route-prefix. This allows thanos bucket web UI to be served behind a reverse proxy that strips a URL sub-path.' },
+  { name: 'web.prefix-header', key: 'prefixHeader', type: 'string', default: '', help: 'Name of HTTP request header used for dynamic prefixing of UI links and redirects. This option is ignored if web.external-prefix argument is set. Security risk: enable this option only if a reverse proxy in front of thanos is resetting the header.' },
   { name: 'disable-admin-operations', key: 'disableAdmin', type: 'bool', help: 'Disable UI/API admin operations like marking blocks for deletion and no compaction. Unlike Thanos they are off unless --no-disable-admin-operations is given, as this server has no HTTP authentication.' },
   ...TIME_FLAGS,
 ];
@@ -452,8 +453,18 @@ export const bucketWeb = command('bucket web', 'Web interface for the blocks in 
     throw new UsageError(`--http-address: ${(e as Error).message}`);
   }
   const refreshMs = dur(v.refresh, 'refresh', parseGoDurationFlag); // time.Duration in Thanos
+  // The querier's prefix semantics (lib/web/ui.ts): an empty --web.route-prefix is --web.external-prefix.
+  const webPrefix = (flag: string, p: string) => {
+    try {
+      return normalizeWebPrefix(p);
+    } catch (e) {
+      throw new UsageError(`--${flag}: ${(e as Error).message}`);
+    }
+  };
+  const externalPrefix = webPrefix('web.external-prefix', String(v.externalPrefix ?? ''));
+  const routePrefix = webPrefix('web.route-prefix', String(v.routePrefix ?? '')) || externalPrefix;
   const handler = bucketWebHandler(() => fetchMetas(ctx, v), {
-    refreshMs, label: String(v.label ?? ''), prefix: String(v.routePrefix ?? ''),
+    refreshMs, label: String(v.label ?? ''), prefix: routePrefix, prefixFor: webPrefixFor(externalPrefix, String(v.prefixHeader ?? ''), routePrefix),
     // The bucket for the block marks the page shows; admin operations (POST /api/v1/blocks/mark)
     // only with an explicit --no-disable-admin-operations (lib/web/blockmark.ts checks).
     bucket: await ctx.bucket(), disableAdminOperations: v.disableAdmin === false ? false : v.disableAdmin === true ? true : undefined,
