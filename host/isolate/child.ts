@@ -19,7 +19,7 @@ import { createCore } from '../../lib/core/mod.ts';
 import { Peer, serializeError, type Incoming, type Outgoing } from '../../lib/isolate/wire.ts';
 import { RemoteBucket, serveBucket } from '../../lib/isolate/bucket.ts';
 import { serveFetch } from '../../lib/isolate/http.ts';
-import { describeServices, GrpcServe } from '../../lib/isolate/grpc.ts';
+import { describeServices, GrpcServe, remoteGrpcDial } from '../../lib/isolate/grpc.ts';
 
 interface DenoLike {
   args: string[];
@@ -141,7 +141,8 @@ function capabilities(peer: Peer, manifest: PluginManifest, kind: 'objstore' | '
     httpClient: checkedHttpClient(perms, denoTlsInit, runtimeFetch),
     listen: kind === 'component' ? hostListen(peer, perms) : notAvailable('listen', 'an object-store plugin serves no HTTP'),
     connect: tcpConnect(perms),
-    grpcDial: notAvailable('grpcDial', 'gRPC clients are not proxied to the plugin process yet'),
+    // A component's gRPC client: the host dials (its checked grpcDial) and makes the calls.
+    grpcDial: kind === 'component' ? remoteGrpcDial(peer) : notAvailable('grpcDial', 'an object-store plugin has no gRPC client'),
     // Object stores on synchronous calls (see syncFsPromises); a component serves requests
     // meanwhile, so its file calls do not block its loop.
     fs: createFs(perms, i.baseDir, kind === 'objstore' ? syncFsPromises() : undefined),

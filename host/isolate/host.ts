@@ -22,7 +22,7 @@ import { splitNetEntry } from '../permissions.ts';
 import { Peer, type Handler } from '../../lib/isolate/wire.ts';
 import { RemoteBucket, serveBucket } from '../../lib/isolate/bucket.ts';
 import { proxyFetch } from '../../lib/isolate/http.ts';
-import { proxyGrpcServices, type GrpcMethodList } from '../../lib/isolate/grpc.ts';
+import { GrpcDialServe, proxyGrpcServices, type GrpcMethodList } from '../../lib/isolate/grpc.ts';
 import { DEFAULT_WASM_URL } from '../../lib/core/wasm.ts';
 
 const CHILD = builtinModuleFile('host/isolate/child.ts');
@@ -122,6 +122,8 @@ class Conn {
   /** The plugin's calls to the host (a component's ctx.listen, ctx.bucket); none for an object store. */
   serveCall?: Handler;
   private metrics = new Map<string, { inc?: Function; dec?: Function; set?: Function; observe?: Function }>();
+  /** The plugin's notes beyond logs and metrics (a component's ctx.grpcDial call cancels). */
+  onNote?: (m: string, a: unknown[]) => void;
 
   constructor(readonly child: ChildProcess, sock: net.Socket, input: ChannelInput, o: IsolatedOptions) {
     this.sinks = { log: o.log };
@@ -176,6 +178,7 @@ class Conn {
 
   private note(m: string, a: unknown[]): void {
     if (m === 'ready') { this.sinks.ready?.(a[0] === true); return; }
+    if (m === 'd.cancel') { this.onNote?.(m, a); return; }
     if (m === 'stdout' || m === 'stderr') { void this.sinks[m]?.write(String(a[0])); return; }
     if (m === 'log') {
       const [level, msg, kv] = a as ['debug' | 'info' | 'warn' | 'error', string, Record<string, unknown>];
@@ -422,7 +425,8 @@ export async function loadIsolatedComponent(o: IsolatedOptions): Promise<Isolate
 /**
  * The host's half of an isolated component: serves its ctx.listen (the host's checked listener,
  * each request handed to the process), its gRPC services (the host's gRPC server, each call
- * forwarded: lib/isolate/grpc.ts), ctx.bucket (the host's bucket for it, with its metrics),
+ * forwarded: lib/isolate/grpc.ts), its ctx.grpcDial (the host's checked dial, calls made for it),
+ * ctx.bucket (the host's bucket for it, with its metrics),
  * readiness, stdout/stderr, log lines and metrics (into the component's registry, so they show on
  * its /metrics as inline); and stands in for its Component.
  */
@@ -431,7 +435,14 @@ async function setupIsolated(conn: Conn, ctx: ComponentContext, config: unknown)
   const listeners = new Map<number, HttpListener>();
   let bucket: Promise<Bucket> | undefined;
   conn.bind({ log: ctx.log, metrics: ctx.metrics, ready: (v) => ctx.setReady(v), stdout: ctx.stdout, stderr: ctx.stderr });
+  // Its ctx.grpcDial: the host's checked dial, each call made here for it.
+  const dials = new GrpcDialServe((target, options) => ctx.grpcDial(target, options));
+  conn.onNote = (m, a) => { if (m === 'd.cancel') dials.cancel(Number(a[0])); };
   conn.serveCall = async (m, a, inc) => {
+    if (m.startsWith('d.')) {
+      const out = await dials.handle(m, a, inc);
+      if (out) return out;
+    }
     if (m === 'listen') {
       const id = Number(a[0]);
       const l = await ctx.listen(a[1] as Parameters<Capabilities['listen']>[0], (req) => proxyFetch(peer, 'serve', [id], req));
@@ -457,6 +468,7 @@ async function setupIsolated(conn: Conn, ctx: ComponentContext, config: unknown)
   const closeAll = async () => {
     await Promise.all([...listeners.values()].map((l) => l.close().catch(() => {})));
     listeners.clear();
+    dials.close();
   };
   // The wasm core's module goes with the call: the process needs no read grant for it.
   const backend = ctx.core.backend;

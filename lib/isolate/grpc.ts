@@ -7,7 +7,7 @@
 // cancel or a deadline aborts the handler's AbortSignal in the process; a GrpcError keeps its code
 // (wire.ts serializes it), other errors are Unknown as inline.
 import { GrpcError, GrpcStatus } from '../sdk/errors.ts';
-import type { GrpcMethod, GrpcServices } from '../sdk/plugin.ts';
+import type { GrpcCallOptions, GrpcClientConn, GrpcDialOptions, GrpcMethod, GrpcServices } from '../sdk/plugin.ts';
 import { bodyIn } from './bucket.ts';
 import type { Incoming, Outgoing, Peer } from './wire.ts';
 
@@ -147,30 +147,37 @@ export class GrpcServe {
       this.calls.delete(id);
       throw asGrpcError(err);
     }
-    const finish = () => { this.calls.delete(id); };
-    const bytes = new ReadableStream<Uint8Array>({
-      pull: async (c) => {
-        try {
-          const r = await it.next();
-          if (r.done) { finish(); c.close(); return; }
-          const msg = encodeOrStatus(m, r.value);
-          const rec = new Uint8Array(4 + msg.length);
-          new DataView(rec.buffer).setUint32(0, msg.length);
-          rec.set(msg, 4);
-          c.enqueue(rec);
-        } catch (err) {
-          finish();
-          c.error(asGrpcError(err));
-        }
-      },
-      cancel: async () => {
-        ac.abort(new GrpcError(GrpcStatus.Cancelled, 'cancelled by the client'));
-        finish();
-        await it.return?.(undefined)?.catch(() => {});
-      },
-    }, { highWaterMark: 0 });
+    const bytes = framedStream(it, (v) => encodeOrStatus(m, v), ac, () => { this.calls.delete(id); });
     return { value: {}, bytes };
   }
+}
+
+/**
+ * A server stream's messages as [u32 length][message] records, pulled as the channel grants credit.
+ * Cancelled (the host's client went away): the handler's signal aborts and its generator returns.
+ */
+function framedStream(it: AsyncIterator<unknown>, encode: (v: unknown) => Uint8Array, ac: AbortController, finish: () => void): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    pull: async (c) => {
+      try {
+        const r = await it.next();
+        if (r.done) { finish(); c.close(); return; }
+        const msg = encode(r.value);
+        const rec = new Uint8Array(4 + msg.length);
+        new DataView(rec.buffer).setUint32(0, msg.length);
+        rec.set(msg, 4);
+        c.enqueue(rec);
+      } catch (err) {
+        finish();
+        c.error(asGrpcError(err));
+      }
+    },
+    cancel: async () => {
+      ac.abort(new GrpcError(GrpcStatus.Cancelled, 'cancelled by the client'));
+      finish();
+      await it.return?.(undefined)?.catch(() => {});
+    },
+  }, { highWaterMark: 0 });
 }
 
 /**
@@ -190,4 +197,108 @@ function encodeOrStatus(m: GrpcMethod, res: unknown): Uint8Array {
   } catch (err) {
     throw new GrpcError(GrpcStatus.Internal, `cannot encode response: ${(err as Error).message}`);
   }
+}
+
+/**
+ * ctx.grpcDial of an isolated plugin, the host's side: the host's checked grpcDial (the net grant
+ * for the target, the read grant for TLS files, grpc_client_* metrics in the component's registry)
+ * dials; each call of the plugin's client crosses the channel as its calls to the host.
+ */
+export class GrpcDialServe {
+  private readonly conns = new Map<number, GrpcClientConn>();
+  private readonly calls = new Map<number, AbortController>();
+  constructor(private readonly dial: (target: string, options?: GrpcDialOptions) => GrpcClientConn) {}
+
+  /** A 'd.cancel' note: the plugin aborted its call's signal. */
+  cancel(id: number): void {
+    this.calls.get(id)?.abort(new GrpcError(GrpcStatus.Cancelled, 'cancelled by the plugin'));
+  }
+
+  /** Serves 'd.*' calls; undefined for any other. */
+  async handle(m: string, a: unknown[], inc: Incoming): Promise<Outgoing | undefined> {
+    if (m === 'd.dial') {
+      const [connId, target, options] = a as [number, string, GrpcDialOptions | null];
+      this.conns.set(connId, this.dial(String(target), options ?? undefined));
+      return {};
+    }
+    if (m === 'd.close') {
+      this.conns.get(Number(a[0]))?.close();
+      this.conns.delete(Number(a[0]));
+      return {};
+    }
+    if (m !== 'd.unary' && m !== 'd.stream') return undefined;
+    const [connId, callId, path, metadata, timeoutMs] = a as [number, number, string, Record<string, string> | null, number | null];
+    const conn = this.conns.get(connId);
+    if (!conn) throw new Error(`grpcDial: no connection ${connId}`);
+    const ac = new AbortController();
+    this.calls.set(callId, ac);
+    const o: GrpcCallOptions = { signal: ac.signal, metadata: metadata ?? undefined, timeoutMs: timeoutMs ?? undefined };
+    const req = inc.bin ?? new Uint8Array(0);
+    if (m === 'd.unary') {
+      try {
+        return { bin: await conn.unary(String(path), req, identity, identity, o) };
+      } finally {
+        this.calls.delete(callId);
+      }
+    }
+    const it = conn.serverStream(String(path), req, identity, identity, o)[Symbol.asyncIterator]();
+    return { value: {}, bytes: framedStream(it, (v) => v as Uint8Array, ac, () => { this.calls.delete(callId); }) };
+  }
+
+  close(): void {
+    for (const ac of this.calls.values()) ac.abort(new GrpcError(GrpcStatus.Cancelled, 'the plugin stopped'));
+    for (const c of this.conns.values()) c.close();
+    this.conns.clear();
+  }
+}
+
+/**
+ * ctx.grpcDial in the plugin's process: a client whose calls the host makes (GrpcDialServe). The
+ * host checks the grant when it dials, so a denial (PermissionDenied, naming the plugins.yaml key)
+ * surfaces at the first call rather than at grpcDial.
+ */
+export function remoteGrpcDial(peer: Peer): (target: string, options?: GrpcDialOptions) => GrpcClientConn {
+  let nextConn = 1;
+  let nextCall = 1;
+  return (target, options) => {
+    const connId = nextConn++;
+    const dialed = peer.call('d.dial', [connId, target, options ?? null]);
+    dialed.catch(() => {});
+    let closed = false;
+    const start = async (m: 'd.unary' | 'd.stream', path: string, req: Uint8Array, o: GrpcCallOptions = {}) => {
+      if (closed) throw new GrpcError(GrpcStatus.Cancelled, 'grpc client closed');
+      if (o.signal?.aborted) throw new GrpcError(GrpcStatus.Cancelled, 'cancelled before the call');
+      await dialed;
+      const callId = nextCall++;
+      const onAbort = () => peer.note('d.cancel', [callId]);
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      const r = peer.call(m, [connId, callId, path, o.metadata ?? null, o.timeoutMs ?? null], { bin: req });
+      return { r, off: () => o.signal?.removeEventListener('abort', onAbort) };
+    };
+    return {
+      target,
+      async unary(path, req, encode, decode, o) {
+        const { r, off } = await start('d.unary', path, encode(req), o);
+        try {
+          const res = await r;
+          return decode(res.bin ?? new Uint8Array(0));
+        } finally {
+          off();
+        }
+      },
+      async *serverStream(path, req, encode, decode, o) {
+        const { r, off } = await start('d.stream', path, encode(req), o);
+        try {
+          for await (const m of messagesOf(bodyIn(await r))) yield decode(m);
+        } finally {
+          off();
+        }
+      },
+      close() {
+        if (closed) return;
+        closed = true;
+        void dialed.then(() => peer.call('d.close', [connId])).catch(() => {});
+      },
+    };
+  };
 }

@@ -188,7 +188,7 @@ const COMPONENT_DENIALS: Record<string, RegExp> = {
   'ctx-connect': new RegExp(`permission denied: plugin component:escape called connect\\(127\\.0\\.0\\.1:${ungranted.port}\\); grant it with components\\[0\\]\\.permissions\\.net`),
   'ctx-listen': /permission denied: plugin component:escape called listen\(127\.0\.0\.1:\d+\); grant it with components\[0\]\.permissions\.net/,
   'net-listen': /Requires net access to "127\.0\.0\.1:\d+"/,
-  'grpc-dial': /ctx\.grpcDial is not available to a plugin with isolation: process/,
+  'grpc-dial': new RegExp(`permission denied: plugin component:escape called grpcDial\\(127\\.0\\.0\\.1:${ungranted.port}\\); grant it with components\\[0\\]\\.permissions\\.net`),
   'process-exit': /permission denied: plugin component:escape called process\.exit\(3\): an isolated plugin cannot end its process/,
 };
 

@@ -23,6 +23,7 @@ const lines: string[] = [];
 const stop = new AbortController();
 let done: Promise<RunResult>;
 let client: GrpcClientConn;
+let grpcPort = 0;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -45,9 +46,9 @@ async function statusOf(p: Promise<unknown>): Promise<GrpcError> {
 }
 
 test.before(async () => {
-  const grpcPort = await freePort();
+  grpcPort = await freePort();
   const use = './' + path.relative(tmp, path.join(import.meta.dirname, '../fixtures/host/grpc-store-component/mod.js'));
-  const text = `apiVersion: 1\ncomponents:\n  - id: store\n    use: ${use}\n    grpc: 127.0.0.1:${grpcPort}\n`;
+  const text = `apiVersion: 1\ncomponents:\n  - id: store\n    use: ${use}\n    grpc: 127.0.0.1:${grpcPort}\n    permissions: { net: ["127.0.0.1:${grpcPort}"] }\n`;
   const file = path.join(tmp, 'plugins.yaml');
   fs.writeFileSync(file, text);
   const log = createLogger({ level: 'info', write: (l) => void lines.push(l) });
@@ -134,6 +135,16 @@ test('status codes: the handler\'s, a request that does not decode, a stream fai
   assert.is(n, 10, 'the frames before the failure arrived');
   // The component still serves after all of the above.
   assert.is((await client.unary('/thanos.Store/Info', {}, en, de)).storeType, 'fixture');
+});
+
+test('ctx.grpcDial in the process: the host dials within the net grant and makes the calls', async () => {
+  // The component dials its own gRPC address (granted) through the host.
+  const ok = await client.unary('/thanos.Store/Proxy', { target: `127.0.0.1:${grpcPort}`, n: 3000 }, en, de);
+  assert.equal(ok, { info: { storeType: 'fixture', tenant: 'via-proxy' }, frames: 3000 });
+  // A target outside the grant: the host's check refuses it, naming the plugins.yaml key.
+  const denied = await client.unary('/thanos.Store/Proxy', { target: '127.0.0.1:1', n: 1 }, en, de);
+  assert.match(String(denied.error), /PermissionDenied/);
+  assert.match(String(denied.error), /components\[0\]\.permissions/);
 });
 
 test.after(async () => {
