@@ -73,9 +73,9 @@ export class UiHarness {
     }
   }
 
-  /** A querier (the plugin's setup, as `thanos query` runs it) over one in-memory store with the demo series. */
-  async querier(config: Record<string, unknown>): Promise<Querier> {
-    const store = MemoryStore.fromSamples(demoSeries(), core.xorEncode, { externalLabels: labelsFromRecord({ cluster: 'eu' }) });
+  /** A querier (the plugin's setup, as `thanos query` runs it) over one in-memory store with the demo series (and `extra`). */
+  async querier(config: Record<string, unknown>, extra: SampleSeries[] = []): Promise<Querier> {
+    const store = MemoryStore.fromSamples([...demoSeries(), ...extra], core.xorEncode, { externalLabels: labelsFromRecord({ cluster: 'eu' }) });
     const ctx = queryCtx(core);
     const comp = await setupQuery(ctx, parseQueryConfig({ endpoints: ['127.0.0.1:10901'], endpointInfoInterval: '200ms', ...config }), {
       clientFactory: (addr) => new MemClient(addr, store),

@@ -285,7 +285,7 @@ function resultPoints(r: QueryResult): number {
  * as a single string of hundreds of MB. The bytes are the same either way.
  */
 function respondResult(r: QueryResult): Response {
-  if (resultPoints(r) <= STREAM_POINTS) return respond(resultJson(r), r.warnings);
+  if (resultPoints(r) <= STREAM_POINTS) return respond(resultJson(r), r.warnings, r.infos);
   const pieces = resultPieces(r);
   const enc = new TextEncoder();
   let stage = 0; // 0: envelope head, 1: result pieces, 2: tail, 3: done
@@ -304,8 +304,7 @@ function respondResult(r: QueryResult): Response {
         else out += n.value;
       }
       if (stage === 2) {
-        if (r.warnings.length > 0) out += `,"warnings":[${r.warnings.map(goJsonString).join(',')}]`;
-        out += '}';
+        out += annotationsJson(r.warnings, r.infos) + '}';
         stage = 3;
       }
       if (out) controller.enqueue(enc.encode(out));
@@ -341,10 +340,19 @@ function formatScalar(v: number): string {
   return formatFloatF(v);
 }
 
-function respond(dataJson: string, warnings: readonly string[] = []): Response {
-  let body = `{"status":"success","data":${dataJson}`;
-  if (warnings.length > 0) body += `,"warnings":[${warnings.map(goJsonString).join(',')}]`;
-  body += '}';
+/**
+ * The envelope's annotations as Prometheus 3's API writes them: "warnings", then "infos" (the
+ * engine's info annotations, e.g. "PromQL info: metric might not be a counter…"), each left out when empty.
+ */
+function annotationsJson(warnings: readonly string[], infos: readonly string[] = []): string {
+  let out = '';
+  if (warnings.length > 0) out += `,"warnings":[${warnings.map(goJsonString).join(',')}]`;
+  if (infos.length > 0) out += `,"infos":[${infos.map(goJsonString).join(',')}]`;
+  return out;
+}
+
+function respond(dataJson: string, warnings: readonly string[] = [], infos: readonly string[] = []): Response {
+  const body = `{"status":"success","data":${dataJson}${annotationsJson(warnings, infos)}}`;
   return new Response(body, { status: 200, headers: { 'Content-Type': 'application/json' } });
 }
 
