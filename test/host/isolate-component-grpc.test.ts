@@ -17,6 +17,8 @@ import { createJsCore } from '../../lib/core/mod.ts';
 import { dialGrpc } from '../../host/server/grpc.ts';
 import { GrpcError, GrpcStatus, type GrpcClientConn } from '../../lib/sdk/mod.ts';
 import { freePort } from '../harness/ports.ts';
+import { StoreClient } from '../../lib/store/client.ts';
+import { seriesRequest } from '../../lib/proto/store.ts';
 
 const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'isolate-grpc-')));
 const lines: string[] = [];
@@ -24,6 +26,7 @@ const stop = new AbortController();
 let done: Promise<RunResult>;
 let client: GrpcClientConn;
 let grpcPort = 0;
+let storePort = 0;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -47,8 +50,10 @@ async function statusOf(p: Promise<unknown>): Promise<GrpcError> {
 
 test.before(async () => {
   grpcPort = await freePort();
+  storePort = await freePort();
+  const storeUse = './' + path.relative(tmp, path.join(import.meta.dirname, '../fixtures/host/store-api-component/mod.ts'));
   const use = './' + path.relative(tmp, path.join(import.meta.dirname, '../fixtures/host/grpc-store-component/mod.js'));
-  const text = `apiVersion: 1\ncomponents:\n  - id: store\n    use: ${use}\n    grpc: 127.0.0.1:${grpcPort}\n    permissions: { net: ["127.0.0.1:${grpcPort}"] }\n`;
+  const text = `apiVersion: 1\ncomponents:\n  - id: store\n    use: ${use}\n    grpc: 127.0.0.1:${grpcPort}\n    permissions: { net: ["127.0.0.1:${grpcPort}"] }\n  - id: storeapi\n    use: ${storeUse}\n    grpc: 127.0.0.1:${storePort}\n    config: { series: 3000 }\n`;
   const file = path.join(tmp, 'plugins.yaml');
   fs.writeFileSync(file, text);
   const log = createLogger({ level: 'info', write: (l) => void lines.push(l) });
@@ -145,6 +150,36 @@ test('ctx.grpcDial in the process: the host dials within the net grant and makes
   const denied = await client.unary('/thanos.Store/Proxy', { target: '127.0.0.1:1', n: 1 }, en, de);
   assert.match(String(denied.error), /PermissionDenied/);
   assert.match(String(denied.error), /components\[0\]\.permissions/);
+});
+
+test('a real StoreAPI in process mode: the querier\'s store client reads Info and 3,000 series', async () => {
+  const store = new StoreClient(dialGrpc(`127.0.0.1:${storePort}`));
+  try {
+    let info: Awaited<ReturnType<StoreClient['info']>> | undefined;
+    await until('the StoreAPI component', async () => { info = await store.info().catch(() => undefined); return info !== undefined; }, 60_000);
+    assert.is(info!.componentType, 'store');
+    assert.equal(info!.labelSets, [[{ name: 'replica', value: 'iso' }]]);
+    const got: string[] = [];
+    let samples = 0;
+    const req = seriesRequest({ minTime: 0, maxTime: 200_000, matchers: [{ type: '=', name: '__name__', value: 'up' }] });
+    for await (const r of store.series(req, new AbortController().signal)) {
+      const list = r.type === 'series' ? [r.series] : r.type === 'batch' ? r.batch : [];
+      for (const s of list) {
+        got.push(s.labels.find((l) => l.name === 'instance')!.value);
+        samples += s.chunks.length;
+      }
+    }
+    assert.is(got.length, 3000);
+    assert.equal(got, [...got].sort(), 'in label order');
+    assert.is(got[0], 'i00000');
+    assert.ok(samples >= 3000, 'each series carries its chunk');
+    const bad = await statusOf((async () => {
+      for await (const _ of store.series(seriesRequest({ minTime: 0, maxTime: 1, matchers: [{ type: '=~', name: 'x', value: '(' }] }), new AbortController().signal)) { /* drain */ }
+    })());
+    assert.is(bad.code, GrpcStatus.InvalidArgument, bad.message);
+  } finally {
+    store.close();
+  }
 });
 
 test.after(async () => {
