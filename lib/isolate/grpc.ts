@@ -34,32 +34,57 @@ function forwardAbort(peer: Peer, id: number, signal: AbortSignal): () => void {
   return () => signal.removeEventListener('abort', onAbort);
 }
 
-/** Splits a byte stream of [u32 length][message] records into the messages. */
+/**
+ * Splits a byte stream of [u32 length][message] records into the messages. The pieces of a message
+ * spanning chunks are kept apart and joined once, so a large message costs one copy.
+ */
 async function* messagesOf(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
   const reader = body.getReader();
-  let buf: Uint8Array = new Uint8Array(0);
+  const parts: Uint8Array[] = [];
+  let have = 0;
+  /** The first `n` buffered bytes, removed from the buffer (a view when they lie in one part). */
+  const take = (n: number): Uint8Array => {
+    if (parts[0]!.length >= n) {
+      const out = parts[0]!.subarray(0, n);
+      if (parts[0]!.length === n) parts.shift();
+      else parts[0] = parts[0]!.subarray(n);
+      have -= n;
+      return out;
+    }
+    const out = new Uint8Array(n);
+    let off = 0;
+    while (off < n) {
+      const p = parts[0]!;
+      const k = Math.min(p.length, n - off);
+      out.set(p.subarray(0, k), off);
+      off += k;
+      if (k === p.length) parts.shift();
+      else parts[0] = p.subarray(k);
+    }
+    have -= n;
+    return out;
+  };
+  let need = -1;
   try {
     for (;;) {
-      while (buf.length >= 4) {
-        const n = new DataView(buf.buffer, buf.byteOffset, 4).getUint32(0);
-        if (n > MAX_GRPC_MESSAGE) throw new GrpcError(GrpcStatus.Internal, `the plugin process sent a message of ${n} bytes (at most ${MAX_GRPC_MESSAGE})`);
-        if (buf.length < 4 + n) break;
-        const m = buf.subarray(4, 4 + n);
-        buf = buf.subarray(4 + n);
+      for (;;) {
+        if (need < 0) {
+          if (have < 4) break;
+          const h = take(4);
+          need = new DataView(h.buffer, h.byteOffset, 4).getUint32(0);
+          if (need > MAX_GRPC_MESSAGE) throw new GrpcError(GrpcStatus.Internal, `the plugin process sent a message of ${need} bytes (at most ${MAX_GRPC_MESSAGE})`);
+        }
+        if (have < need) break;
+        const m = take(need);
+        need = -1;
         yield m;
       }
       const { done, value } = await reader.read();
       if (done) {
-        if (buf.length > 0) throw new GrpcError(GrpcStatus.Internal, 'the plugin process ended a stream inside a message');
+        if (have > 0 || need >= 0) throw new GrpcError(GrpcStatus.Internal, 'the plugin process ended a stream inside a message');
         return;
       }
-      if (buf.length === 0) buf = value;
-      else {
-        const j = new Uint8Array(buf.length + value.length);
-        j.set(buf, 0);
-        j.set(value, buf.length);
-        buf = j;
-      }
+      if (value.length > 0) { parts.push(value); have += value.length; }
     }
   } finally {
     // Ended early (client cancel, error): the channel's cancel stops the plugin's sender.

@@ -73,7 +73,7 @@ test('unary Info across the channel, with the caller\'s metadata', async () => {
   assert.equal(r, { storeType: 'fixture', tenant: 'team-a' });
 });
 
-test('server-streaming Series: 5,000 frames, in order, complete', async () => {
+test('server-streaming Series: 5,000 frames, in order, complete; 3 MiB frames whole', async () => {
   let n = 0;
   for await (const f of client.serverStream('/thanos.Store/Series', { n: 5000, pad: 100 }, en, de)) {
     assert.is(f.i, n);
@@ -81,6 +81,10 @@ test('server-streaming Series: 5,000 frames, in order, complete', async () => {
     n++;
   }
   assert.is(n, 5000);
+  // Messages larger than a channel chunk (1 MiB) arrive whole.
+  const big: number[] = [];
+  for await (const f of client.serverStream('/thanos.Store/Series', { n: 3, pad: 3 * 1048576 }, en, de)) big.push((f.pad as string).length);
+  assert.equal(big, [3 * 1048576, 3 * 1048576, 3 * 1048576]);
 });
 
 test('backpressure: a client that stops reading holds the plugin\'s generator back', async () => {
