@@ -64,6 +64,8 @@ export interface StoreGatewayOptions {
   webDisable: boolean;
   /** true: --disable-admin-operations; false: --no-disable-admin-operations (enables them); undefined: not given (disabled, see http.ts). */
   disableAdminOperations?: boolean;
+  /** The prefix of the block viewer's links per request (--web.external-prefix / --web.prefix-header). */
+  prefixFor?: (req: Request) => string;
 }
 
 /** The store gateway component over a BucketStore. */
@@ -106,7 +108,7 @@ export function storeGatewayComponent(o: StoreGatewayOptions): StoreComponent {
         store: { minTime: tr.minTime, maxTime: tr.maxTime, supportsSharding: true, supportsWithoutReplicaLabels: true, tsdbInfos: store.tsdbInfos() },
       };
     },
-    fetch: storeHttp(store, { webDisable: o.webDisable, bucket: o.bucket, disableAdminOperations: o.disableAdminOperations }),
+    fetch: storeHttp(store, { webDisable: o.webDisable, bucket: o.bucket, disableAdminOperations: o.disableAdminOperations, prefixFor: o.prefixFor }),
     grpc: storeGrpc(store),
     async run(signal: AbortSignal) {
       // Initial sync: retried until it succeeds; /-/ready stays false until then.

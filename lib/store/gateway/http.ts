@@ -11,7 +11,11 @@ function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 }
 
-export function storeHttp(store: BucketStore, opts: { webDisable: boolean; label?: string; bucket?: Bucket; disableAdminOperations?: boolean | undefined }): (req: Request) => Promise<Response> {
+export function storeHttp(store: BucketStore, opts: {
+  webDisable: boolean; label?: string; bucket?: Bucket; disableAdminOperations?: boolean | undefined;
+  /** The prefix written into the page's links per request (--web.external-prefix / --web.prefix-header: lib/web/ui.ts webPrefixFor); default none. */
+  prefixFor?: (req: Request) => string;
+}): (req: Request) => Promise<Response> {
   const readMarks = opts.bucket ? cachedMarkReader(opts.bucket, 10_000) : undefined;
   return async (req: Request) => {
     const url = new URL(req.url);
@@ -48,6 +52,7 @@ export function storeHttp(store: BucketStore, opts: { webDisable: boolean; label
       const html = blocksPage(metas, {
         title: `Store gateway: Loaded blocks (${store.blocks.size})`, label: opts.label ?? '', groupKey, marks,
         refreshedAt: store.lastSyncAt?.getTime() ?? 0, err: [store.lastSyncError, markErr].filter(Boolean).join('; ') || undefined, notes: failures,
+        jsonHref: `${opts.prefixFor?.(req) ?? ''}/api/v1/blocks`,
       });
       return new Response(html, { headers: { 'content-type': 'text/html; charset=utf-8' } });
     }

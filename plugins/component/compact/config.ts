@@ -5,6 +5,7 @@ import {
   configBool, configGoDuration, configInt, configMapping, configPromDuration, configString, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
 } from '../../../lib/config/fields.ts';
 import { parseRelabelConfigs } from '../../../lib/store/blocksync/relabel.ts';
+import { normalizeWebPrefix } from '../../../lib/web/ui.ts';
 import { RES_LEVEL1_DOWNSAMPLE_RANGE, RES_LEVEL2_DOWNSAMPLE_RANGE } from '../../../lib/compact/plan.ts';
 
 export interface CompactConfig {
@@ -25,6 +26,10 @@ export interface CompactConfig {
   maxCompactionLevel: number;
   haltOnError: boolean;
   webDisable: boolean;
+  /** --web.route-prefix (default --web.external-prefix), --web.external-prefix, --web.prefix-header: as `tools bucket web` (lib/web/ui.ts). */
+  routePrefix: string;
+  externalPrefix: string;
+  prefixHeader: string;
   /** undefined = not given: admin operations (POST /api/v1/blocks/mark) stay off until --no-disable-admin-operations (no HTTP auth here). */
   disableAdminOperations?: boolean;
   bucketWebLabel: string;
@@ -65,6 +70,9 @@ export const compactFlags: FlagSpec[] = [
   { name: 'debug.halt-on-error', key: 'haltOnError', type: 'bool', default: true, help: 'Halt the process if a critical compaction error is detected (keep serving with thanos_compact_halted=1 under --wait).' },
   { name: 'hash-func', key: 'hashFunc', type: 'string', default: '', help: 'Hash function for the files of produced blocks: "" (none) only.', refused: NOT_YET('no hashes are computed'), accept: [''] },
   { name: 'web.disable', key: 'webDisable', type: 'bool', default: false, help: 'Disable the block viewer UI.' },
+  { name: 'web.route-prefix', key: 'webRoutePrefix', type: 'string', default: '', help: 'Prefix for API and UI endpoints. This allows thanos UI to be served on a sub-path. This option is analogous to --web.route-prefix of Prometheus.' },
+  { name: 'web.external-prefix', key: 'webExternalPrefix', type: 'string', default: '', help: 'Static prefix for all HTML links and redirect URLs in the bucket web UI interface. Actual endpoints are still served on / or the web.route-prefix. This allows thanos bucket web UI to be served behind a reverse proxy that strips a URL sub-path.' },
+  { name: 'web.prefix-header', key: 'webPrefixHeader', type: 'string', default: '', help: 'Name of HTTP request header used for dynamic prefixing of UI links and redirects. This option is ignored if web.external-prefix argument is set. Security risk: enable this option only if a reverse proxy in front of thanos is resetting the header. The --web.prefix-header=X-Forwarded-Prefix option can be useful, for example, if Thanos UI is served via Traefik reverse proxy with PathPrefixStrip option enabled, which sends the stripped prefix value in X-Forwarded-Prefix header. This allows thanos UI to be served on a sub-path.' },
   { name: 'bucket-web-label', key: 'bucketWebLabel', type: 'string', default: '', help: 'External block label to use as group title in the bucket web UI.' },
   { name: 'disable-admin-operations', key: 'disableAdminOperations', type: 'bool', help: 'Disable UI/API admin operations like marking blocks for deletion and no compaction. Unlike Thanos they are off unless --no-disable-admin-operations is given, as this server has no HTTP authentication.' },
   { name: 'block-viewer.global.sync-block-interval', key: 'blockViewerSyncInterval', type: 'duration', default: '1m', help: 'Repeat interval for syncing the blocks between local and remote view for /global Block Viewer UI.' },
@@ -88,6 +96,14 @@ export function parseCompactConfig(input: unknown): CompactConfig {
   const replicaLabels = raw.replicaLabels ?? [];
   if (!Array.isArray(replicaLabels) || !replicaLabels.every((x) => typeof x === 'string')) throw new ConfigError('replicaLabels', 'must be a list of label names');
   if (str('deduplicationFunc') !== '') throw new ConfigError('deduplicationFunc', `unsupported deduplication function "${str('deduplicationFunc')}" (only "" = one-to-one)`);
+  const webPrefix = (k: string): string => {
+    try {
+      return normalizeWebPrefix(str(k));
+    } catch (e) {
+      throw new ConfigError(k, (e as Error).message);
+    }
+  };
+  const externalPrefix = webPrefix('webExternalPrefix');
   const cfg: CompactConfig = {
     dataDir: typeof raw.dataDir === 'string' ? raw.dataDir : './data',
     wait: bool('wait'),
@@ -106,6 +122,10 @@ export function parseCompactConfig(input: unknown): CompactConfig {
     maxCompactionLevel: int('maxCompactionLevel', 1),
     haltOnError: bool('haltOnError'),
     webDisable: bool('webDisable'),
+    // As `tools bucket web`: an empty --web.route-prefix is --web.external-prefix.
+    routePrefix: webPrefix('webRoutePrefix') || externalPrefix,
+    externalPrefix,
+    prefixHeader: str('webPrefixHeader'),
     disableAdminOperations: raw.disableAdminOperations === undefined ? undefined : configBool(raw, 'disableAdminOperations', false),
     bucketWebLabel: str('bucketWebLabel'),
     blockViewerSyncIntervalMs: goDur('blockViewerSyncInterval'),

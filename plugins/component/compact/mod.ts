@@ -7,6 +7,7 @@ import { BLOCKS_API_ROUTES, REACT_UI_ROUTES, routeInstrumentation } from '../../
 import { Compactor, HaltError } from '../../../lib/compact/compactor.ts';
 import { DEFAULT_RANGES } from '../../../lib/compact/plan.ts';
 import { bucketWebHandler } from '../../../lib/compact/web.ts';
+import { underRoutePrefix, webPrefixFor } from '../../../lib/web/ui.ts';
 import { MetaFetcher, TimePartitionFilter, LabelShardedFilter, type MetaFilter } from '../../../lib/store/blocksync/fetcher.ts';
 import { parseRelabelConfigs } from '../../../lib/store/blocksync/relabel.ts';
 import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
@@ -58,15 +59,19 @@ export async function setupCompact(ctx: ComponentContext, cfg: CompactConfig): P
     ? undefined
     : bucketWebHandler(() => new MetaFetcher(bucket, { log, concurrency: cfg.metaFetchConcurrency }).fetch(), {
       refreshMs: cfg.blockViewerSyncIntervalMs, label: cfg.bucketWebLabel, bucket, disableAdminOperations: cfg.disableAdminOperations,
+      prefix: cfg.routePrefix, prefixFor: webPrefixFor(cfg.externalPrefix, cfg.prefixHeader, cfg.routePrefix),
     });
 
   return {
     info: () => ({ componentType: 'compact' }),
-    http: routeInstrumentation([...BLOCKS_API_ROUTES, ...REACT_UI_ROUTES]),
+    http: routeInstrumentation([...BLOCKS_API_ROUTES, ...REACT_UI_ROUTES], undefined, cfg.routePrefix),
     fetch: viewer
-      ? async (req) => {
-          const p = new URL(req.url).pathname;
-          if (p === '/' || p === '/blocks' || p === '/loaded' || p === '/global' || p === '/api/v1/blocks' || p === '/api/v1/blocks/mark') return viewer(req);
+      ? async (outer) => {
+          // The viewer sits under --web.route-prefix; the bare root redirects there (as the ruler and querier do).
+          if (cfg.routePrefix && new URL(outer.url).pathname === '/') return new Response(null, { status: 302, headers: { location: `${webPrefixFor(cfg.externalPrefix, cfg.prefixHeader, cfg.routePrefix)(outer)}/` } });
+          const req = underRoutePrefix(outer, cfg.routePrefix);
+          const p = req ? new URL(req.url).pathname : '';
+          if (p === '/' || p === '/blocks' || p === '/loaded' || p === '/global' || p === '/api/v1/blocks' || p === '/api/v1/blocks/mark') return viewer(outer);
           return new Response('not found\n', { status: 404 });
         }
       : undefined,

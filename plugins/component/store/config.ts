@@ -1,6 +1,7 @@
 // `thanos store` flags and the config object they fill (also accepted from plugins.yaml).
 import { ConfigError, notImplementedYet, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import { parseBytes, parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import { normalizeWebPrefix } from '../../../lib/web/ui.ts';
 import {
   configBool as bool, configInt as int, configMapping, configGoDuration, configPromDuration as dur, configString as str, rejectHostKeys, rejectUnknownKeys,
   refuseUnimplemented,
@@ -27,6 +28,9 @@ export interface StoreConfig {
   downloadedBytesLimit: number;
   cacheIndexHeader: boolean;
   webDisable: boolean;
+  /** --web.external-prefix / --web.prefix-header: the prefix of the block viewer's links (lib/web/ui.ts webPrefixFor); routes stay at the root, as in Thanos. */
+  externalPrefix: string;
+  prefixHeader: string;
   /** undefined = not given: admin operations stay off until --no-disable-admin-operations (no HTTP auth here). */
   disableAdminOperations?: boolean;
   /** Gap (bytes) under which two ranged GETs of the same object are merged into one. */
@@ -59,6 +63,8 @@ export const storeFlags: FlagSpec[] = [
   { name: 'store.enable-index-header-lazy-reader', key: 'enableIndexHeaderLazyReader', type: 'bool', help: 'If true, Store Gateway will lazy memory map index-header only once the block is required by a query.', refused: NOT_YET('index-headers are always read lazily from the local file'), accept: [true] },
   { name: 'block-discovery-strategy', key: 'blockDiscoveryStrategy', type: 'string', default: 'concurrent', help: 'How blocks are discovered in the bucket: concurrent (list the top level, fetch the metas concurrently).', refused: NOT_YET('blocks are listed one level deep'), accept: ['concurrent'] },
   { name: 'web.disable', key: 'webDisable', type: 'bool', default: false, help: 'Disable Block Viewer UI.' },
+  { name: 'web.external-prefix', key: 'webExternalPrefix', type: 'string', default: '', help: 'Static prefix for all HTML links and redirect URLs in the bucket web UI interface. Actual endpoints are still served on / or the web.route-prefix. This allows thanos bucket web UI to be served behind a reverse proxy that strips a URL sub-path.' },
+  { name: 'web.prefix-header', key: 'webPrefixHeader', type: 'string', default: '', help: 'Name of HTTP request header used for dynamic prefixing of UI links and redirects. This option is ignored if web.external-prefix argument is set. Security risk: enable this option only if a reverse proxy in front of thanos is resetting the header. The --web.prefix-header=X-Forwarded-Prefix option can be useful, for example, if Thanos UI is served via Traefik reverse proxy with PathPrefixStrip option enabled, which sends the stripped prefix value in X-Forwarded-Prefix header. This allows thanos UI to be served on a sub-path.' },
   { name: 'disable-admin-operations', key: 'disableAdminOperations', type: 'bool', help: 'Disable UI/API admin operations like marking blocks for deletion and no compaction. Unlike Thanos they are off unless --no-disable-admin-operations is given, as this server has no HTTP authentication.' },
   { name: 'store.partition-gap', key: 'partitionGap', type: 'string', default: '512KB', help: 'Ranged GETs of the same object closer than this are merged into one request.' },
 ];
@@ -83,6 +89,14 @@ export function parseStoreConfig(input: unknown): StoreConfig {
   } catch (e) {
     if (e instanceof ConfigError && FLAG_OF.has(e.key)) throw new ConfigError(`${e.key} (--${FLAG_OF.get(e.key)})`, e.message.slice(e.key.length + 2));
     throw e;
+  }
+}
+
+function webPrefix(key: string, p: string): string {
+  try {
+    return normalizeWebPrefix(p);
+  } catch (e) {
+    throw new ConfigError(key, (e as Error).message);
   }
 }
 
@@ -120,6 +134,8 @@ function parseStrict(input: unknown): StoreConfig {
     downloadedBytesLimit: bytes(raw, 'downloadedBytesLimit', '0'),
     cacheIndexHeader: bool(raw, 'cacheIndexHeader', true),
     webDisable: bool(raw, 'webDisable', false),
+    externalPrefix: webPrefix('webExternalPrefix', str(raw, 'webExternalPrefix', '')),
+    prefixHeader: str(raw, 'webPrefixHeader', ''),
     disableAdminOperations: raw.disableAdminOperations === undefined ? undefined : bool(raw, 'disableAdminOperations', false),
     partitionGapBytes: bytes(raw, 'partitionGap', '512KB'),
   };

@@ -11,6 +11,7 @@ import { createIndexCache, parseIndexCacheConfig, type IndexCache } from '../../
 import { BucketStore } from '../../../lib/store/gateway/bucketstore.ts';
 import { storeGatewayComponent, type StoreComponent } from '../../../lib/store/gateway/component.ts';
 import { openBlock, removeLocal, type IndexHeaderStats } from '../../../lib/store/gateway/openblock.ts';
+import { webPrefixFor } from '../../../lib/web/ui.ts';
 import { parseStoreConfig, storeFlags, type StoreConfig } from './config.ts';
 
 export { BucketStore } from '../../../lib/store/gateway/bucketstore.ts';
@@ -83,6 +84,8 @@ export async function setupStore(ctx: ComponentContext, cfg: StoreConfig): Promi
   return storeGatewayComponent({
     store, bucket, fs: ctx.fs, log: ctx.log, setReady: (r) => ctx.setReady(r), headerDir, headerStats,
     syncIntervalMs: cfg.syncBlockDurationMs, webDisable: cfg.webDisable, disableAdminOperations: cfg.disableAdminOperations,
+    // Thanos's store serves its block viewer at the root; links carry --web.external-prefix, else the --web.prefix-header value.
+    prefixFor: webPrefixFor(cfg.externalPrefix, cfg.prefixHeader, ''),
   });
 }
 
