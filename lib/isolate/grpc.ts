@@ -20,6 +20,48 @@ export type GrpcMethodList = Array<[string, GrpcMethod['kind']]>;
  */
 export const MAX_GRPC_MESSAGE = 256 * 1024 * 1024;
 
+/**
+ * A whole message for the other side: inline in its frame when small, else as a byte stream (a
+ * frame holds at most wire.ts MAX_FRAME; a larger one would close the channel).
+ */
+function messageOut(b: Uint8Array): Outgoing {
+  if (b.length <= INLINE_MESSAGE) return { bin: b };
+  let sent = false;
+  return {
+    value: {},
+    bytes: new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent) return c.close();
+        sent = true;
+        c.enqueue(b);
+      },
+    }, { highWaterMark: 0 }),
+  };
+}
+
+/** A whole message from the other side (inline or streamed), at most MAX_GRPC_MESSAGE bytes. */
+async function messageIn(i: Incoming): Promise<Uint8Array> {
+  if (!i.stream) return i.bin ?? new Uint8Array(0);
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const p of i.stream as ReadableStream<Uint8Array>) {
+    n += p.length;
+    if (n > MAX_GRPC_MESSAGE) {
+      await (i.stream as ReadableStream).cancel().catch(() => {});
+      throw new GrpcError(GrpcStatus.ResourceExhausted, `a message of more than ${MAX_GRPC_MESSAGE} bytes across the isolation channel`);
+    }
+    parts.push(p);
+  }
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) { out.set(p, off); off += p.length; }
+  return out;
+}
+
+/** Messages up to this size ride inline in their call or answer frame. */
+const INLINE_MESSAGE = 256 * 1024;
+
 export function describeServices(s: GrpcServices | undefined): GrpcMethodList {
   return Object.entries(s ?? {}).map(([p, m]) => [p, m.kind]);
 }
@@ -105,8 +147,8 @@ export function proxyGrpcServices(peer: Peer, list: GrpcMethodList): GrpcService
           const id = nextCall++;
           const off = forwardAbort(peer, id, signal);
           try {
-            const r = await peer.call('grpc', [id, path, metadata], { bin: req as Uint8Array });
-            return r.bin ?? new Uint8Array(0);
+            const r = await peer.call('grpc', [id, path, metadata], messageOut(req as Uint8Array));
+            return await messageIn(r);
           } finally {
             off();
           }
@@ -119,7 +161,7 @@ export function proxyGrpcServices(peer: Peer, list: GrpcMethodList): GrpcService
           const id = nextCall++;
           const off = forwardAbort(peer, id, signal);
           try {
-            const r = await peer.call('grpc', [id, path, metadata], { bin: req as Uint8Array });
+            const r = await peer.call('grpc', [id, path, metadata], messageOut(req as Uint8Array));
             yield* messagesOf(bodyIn(r));
           } finally {
             off();
@@ -145,11 +187,13 @@ export class GrpcServe {
 
   async call(args: unknown[], inc: Incoming): Promise<Outgoing> {
     const [id, path, metadata] = args as [number, string, Record<string, string>];
+    // Taken first, so a refused call does not leave the host's sender waiting for credit.
+    const bytes = await messageIn(inc);
     const m = this.services[path];
     if (!m) throw new GrpcError(GrpcStatus.Unimplemented, `unknown method ${path}`);
     let req: unknown;
     try {
-      req = m.requestDecode(inc.bin ?? new Uint8Array(0));
+      req = m.requestDecode(bytes);
     } catch (err) {
       throw new GrpcError(GrpcStatus.InvalidArgument, `cannot decode request: ${(err as Error).message}`);
     }
@@ -158,7 +202,7 @@ export class GrpcServe {
     if (m.kind === 'unary') {
       try {
         const res = await m.handler(req, ac.signal, metadata ?? {});
-        return { bin: encodeOrStatus(m, res) };
+        return messageOut(encodeOrStatus(m, res));
       } catch (err) {
         throw asGrpcError(err);
       } finally {
@@ -172,8 +216,7 @@ export class GrpcServe {
       this.calls.delete(id);
       throw asGrpcError(err);
     }
-    const bytes = framedStream(it, (v) => encodeOrStatus(m, v), ac, () => { this.calls.delete(id); });
-    return { value: {}, bytes };
+    return { value: {}, bytes: framedStream(it, (v) => encodeOrStatus(m, v), ac, () => { this.calls.delete(id); }) };
   }
 }
 
@@ -258,10 +301,10 @@ export class GrpcDialServe {
     const ac = new AbortController();
     this.calls.set(callId, ac);
     const o: GrpcCallOptions = { signal: ac.signal, metadata: metadata ?? undefined, timeoutMs: timeoutMs ?? undefined };
-    const req = inc.bin ?? new Uint8Array(0);
+    const req = await messageIn(inc);
     if (m === 'd.unary') {
       try {
-        return { bin: await conn.unary(String(path), req, identity, identity, o) };
+        return messageOut(await conn.unary(String(path), req, identity, identity, o));
       } finally {
         this.calls.delete(callId);
       }
@@ -297,7 +340,7 @@ export function remoteGrpcDial(peer: Peer): (target: string, options?: GrpcDialO
       const callId = nextCall++;
       const onAbort = () => peer.note('d.cancel', [callId]);
       o.signal?.addEventListener('abort', onAbort, { once: true });
-      const r = peer.call(m, [connId, callId, path, o.metadata ?? null, o.timeoutMs ?? null], { bin: req });
+      const r = peer.call(m, [connId, callId, path, o.metadata ?? null, o.timeoutMs ?? null], messageOut(req));
       return { r, off: () => o.signal?.removeEventListener('abort', onAbort) };
     };
     return {
@@ -306,7 +349,7 @@ export function remoteGrpcDial(peer: Peer): (target: string, options?: GrpcDialO
         const { r, off } = await start('d.unary', path, encode(req), o);
         try {
           const res = await r;
-          return decode(res.bin ?? new Uint8Array(0));
+          return decode(await messageIn(res));
         } finally {
           off();
         }

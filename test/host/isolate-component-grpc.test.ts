@@ -73,6 +73,12 @@ test('unary Info across the channel, with the caller\'s metadata', async () => {
   assert.equal(r, { storeType: 'fixture', tenant: 'team-a' });
 });
 
+test('unary messages larger than a channel frame (10 MiB) cross both ways', async () => {
+  const r = await client.unary('/thanos.Store/Info', { echo: 'e'.repeat(10 * 1048576), bigReply: 10 * 1048576 }, en, de);
+  assert.is(r.echoed, 10 * 1048576);
+  assert.is((r.big as string).length, 10 * 1048576);
+});
+
 test('server-streaming Series: 5,000 frames, in order, complete; 3 MiB frames whole', async () => {
   let n = 0;
   for await (const f of client.serverStream('/thanos.Store/Series', { n: 5000, pad: 100 }, en, de)) {
