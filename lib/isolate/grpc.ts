@@ -139,6 +139,10 @@ async function* messagesOf(body: ReadableStream<Uint8Array>): AsyncGenerator<Uin
 export function proxyGrpcServices(peer: Peer, list: GrpcMethodList): GrpcServices {
   let nextCall = 1;
   const out: GrpcServices = {};
+  // The list comes from the plugin's process: checked before it shapes the host's gRPC server.
+  if (!Array.isArray(list) || !list.every((e) => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'string')) {
+    throw new Error('the plugin process described its gRPC services malformed (expected [path, kind] pairs)');
+  }
   for (const [path, kind] of list) {
     if (kind === 'unary') {
       out[path] = {
