@@ -16,6 +16,7 @@ import { freePort, httpReady, openMetrics, promtoolBlocks, REPO, thanos, toBucke
 import { startMemcached, type Memcached } from '../store-gateway/helpers.ts';
 import { STARTUP_MS } from '../harness/startup.ts';
 import { valueOf } from '../mixin/components.ts';
+import { get, rangePath } from './http.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'qfe-e2e-'));
 const MIN = 60_000;
@@ -123,21 +124,6 @@ test.after(async () => {
   await new Promise((r) => proxy?.close(r));
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function get(port: number, path: string): Promise<{ status: number; body: any; text: string }> {
-  const r = await fetch(`http://127.0.0.1:${port}${path}`);
-  const text = await r.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: r.status, body, text };
-}
-
-const rangePath = (q: string, start: number, end: number, step = 60) =>
-  `/api/v1/query_range?query=${encodeURIComponent(q)}&start=${start / 1000}&end=${end / 1000}&step=${step}`;
 
 const QUERIES = [
   'rate(e2e_requests_total[5m])',

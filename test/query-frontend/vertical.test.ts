@@ -13,6 +13,7 @@ import { freePort, httpReady, openMetrics, promtoolBlocks, thanos, toBucket, wai
 import { STARTUP_MS } from '../harness/startup.ts';
 import { valueOf } from '../mixin/components.ts';
 import { analyzeQuery, isShardable } from '../../lib/queryfrontend/shard.ts';
+import { get, rangePath } from './http.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'qfe-vertical-'));
 const MIN = 60_000;
@@ -59,21 +60,6 @@ test.after(async () => {
   for (const p of procs.reverse()) await p.kill();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function get(port: number, path: string): Promise<{ status: number; body: any; text: string }> {
-  const r = await fetch(`http://127.0.0.1:${port}${path}`);
-  const text = await r.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: r.status, body, text };
-}
-
-const rangePath = (q: string, start: number, end: number, step = 60, extra = '') =>
-  `/api/v1/query_range?query=${encodeURIComponent(q)}&start=${start / 1000}&end=${end / 1000}&step=${step}${extra}`;
 
 // The querier's and the frontend's equality query sets (test/query/e2e.test.ts, test/query-frontend/e2e.test.ts),
 // plus aggregations of every sharding shape: by, without, vector matching on/ignoring, histogram_quantile.
