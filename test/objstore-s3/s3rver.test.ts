@@ -3,7 +3,7 @@
 // streaming multipart, and an unknown access key refused.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +12,9 @@ import { readAll, type Bucket } from '../../lib/objstore/bucket.ts';
 import { createS3Bucket, S3Error } from '../../plugins/objstore/s3/mod.ts';
 import plugin from '../../plugins/objstore/s3/mod.ts';
 import { freePort } from '../harness/ports.ts';
-import { STARTUP_MS } from '../harness/startup.ts';
 import { pattern, sameBytes, streamOf } from '../harness/bytes.ts';
 import { testCtx } from './ctx.ts';
+import { startS3rver } from './s3rver.ts';
 
 let child: ChildProcess | undefined;
 let endpoint = '';
@@ -23,14 +23,7 @@ const dir = mkdtempSync(join(tmpdir(), 's3rver-'));
 test.before(async () => {
   const port = await freePort();
   endpoint = `127.0.0.1:${port}`;
-  child = spawn(process.execPath, ['--openssl-legacy-provider', new URL('./fixtures/s3rver-run.cjs', import.meta.url).pathname, String(port), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`s3rver not ready after ${STARTUP_MS} ms: ${out}`)), STARTUP_MS);
-    child!.stdout!.on('data', (d) => { out += d; if (out.includes('ready')) { clearTimeout(t); resolve(); } });
-    child!.stderr!.on('data', (d) => { out += d; });
-    child!.once('exit', (code) => { clearTimeout(t); reject(new Error(`s3rver exited ${code}: ${out}`)); });
-  });
+  child = await startS3rver(port, dir);
 });
 
 test.after(async () => {

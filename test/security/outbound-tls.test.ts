@@ -4,7 +4,7 @@
 // the host's real capabilities, so the `net` and `read` grants are the host's own checks.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -22,8 +22,8 @@ import { freePort } from '../harness/ports.ts';
 import { parseManifest } from '../../host/manifest.ts';
 import { tlsFetch } from '../../lib/net/tlsclient.ts';
 import { buildObjstore } from '../../host/main.ts';
-import { STARTUP_MS } from '../harness/startup.ts';
 import { makeTestPki, type CertPair } from './certs.ts';
+import { startS3rver } from '../objstore-s3/s3rver.ts';
 
 const pki = makeTestPki();
 // Only DNS:s3.test: reachable at 127.0.0.1 only with server_name s3.test.
@@ -85,14 +85,7 @@ let mutualTls = 0;
 
 test.before(async () => {
   s3port = await freePort();
-  s3rver = spawn(process.execPath, ['--openssl-legacy-provider', new URL('../objstore-s3/fixtures/s3rver-run.cjs', import.meta.url).pathname, String(s3port), s3dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`s3rver not ready after ${STARTUP_MS} ms: ${out}`)), STARTUP_MS);
-    s3rver!.stdout!.on('data', (d) => { out += d; if (out.includes('ready')) { clearTimeout(t); resolve(); } });
-    s3rver!.stderr!.on('data', (d) => { out += d; });
-    s3rver!.once('exit', (code) => { clearTimeout(t); reject(new Error(`s3rver exited ${code}: ${out}`)); });
-  });
+  s3rver = await startS3rver(s3port, s3dir);
   plainTls = await terminator(pki.server, s3port);
   namedTls = await terminator(named, s3port);
   mutualTls = await terminator(pki.server, s3port, pki.ca);

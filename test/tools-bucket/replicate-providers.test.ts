@@ -5,7 +5,7 @@
 // each block's meta.json is written after its other objects.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ import { createGcsBucket, parseGcsConfig } from '../../plugins/objstore/gcs/mod.
 import { startFakeGcs, type FakeGcs } from '../objstore-gcs/fake.ts';
 import { testCtx } from '../objstore-s3/ctx.ts';
 import { freePort } from '../harness/ports.ts';
-import { STARTUP_MS } from '../harness/startup.ts';
+import { startS3rver } from '../objstore-s3/s3rver.ts';
 
 const EMAIL = 'replicate@project.iam.gserviceaccount.com';
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -32,15 +32,7 @@ const s3Dir = mkdtempSync(join(tmpdir(), 'rep-s3rver-'));
 test.before(async () => {
   const port = await freePort();
   s3Endpoint = `127.0.0.1:${port}`;
-  // --openssl-legacy-provider: s3rver's ListObjectsV2 continuation tokens are DES-encrypted.
-  s3rver = spawn(process.execPath, ['--openssl-legacy-provider', new URL('../objstore-s3/fixtures/s3rver-run.cjs', import.meta.url).pathname, String(port), s3Dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`s3rver not ready after ${STARTUP_MS} ms: ${out}`)), STARTUP_MS);
-    s3rver!.stdout!.on('data', (d) => { out += d; if (out.includes('ready')) { clearTimeout(t); resolve(); } });
-    s3rver!.stderr!.on('data', (d) => { out += d; });
-    s3rver!.once('exit', (code) => { clearTimeout(t); reject(new Error(`s3rver exited ${code}: ${out}`)); });
-  });
+  s3rver = await startS3rver(port, s3Dir);
   gcs = await startFakeGcs({ bucket: 'thanos-gcs', clientEmail: EMAIL, publicKey });
 });
 
