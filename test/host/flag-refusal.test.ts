@@ -229,17 +229,19 @@ const SAMPLES: Record<string, unknown> = {
   // store
   'store:minTime': '-2w', 'store:maxTime': '-1d', 'store:selectorRelabelConfig': '[]', 'store:selectorRelabelConfigFile': 'r.yaml',
   'store:indexCacheConfig': 'type: IN-MEMORY', 'store:indexCacheConfigFile': 'c.yaml', 'store:indexCacheSize': '1MB',
-  'store:downloadedBytesLimit': '1MB', 'store:partitionGap': '1KB',
+  'store:downloadedBytesLimit': '1MB', 'store:partitionGap': '1KB', 'store:webExternalPrefix': '/e',
   // query
   'query:endpoints': ['1.2.3.4:1'], 'query:stores': ['1.2.3.4:1'], 'query:strictEndpoints': ['1.2.3.4:1'], 'query:strictStores': ['1.2.3.4:1'],
   'query:endpointSdConfig': 'endpoints: []', 'query:endpointSdConfigFile': 'sd.yaml', 'query:storeSdFiles': ['sd.json'],
   'query:grpcClientTlsMinVersion': '1.2',
-  'query:replicaLabels': ['replica'], 'query:deduplicationFunc': 'chain', 'query:promqlEngine': 'thanos', 'query:webRoutePrefix': '/p', 'query:webExternalPrefix': '/e',
+  'query:replicaLabels': ['replica'], 'query:deduplicationFunc': 'chain', 'query:promqlEngine': 'thanos', 'query:webRoutePrefix': '/p', 'query:webExternalPrefix': '/e', 'query:maxMemory': '1GiB',
   // compact
   'compact:minTime': '-2w', 'compact:maxTime': '-1d', 'compact:selectorRelabelConfig': '[]', 'compact:selectorRelabelConfigFile': 'r.yaml',
   'compact:replicaLabels': ['replica'], 'compact:bucketWebLabel': 'cluster', 'compact:maxCompactionLevel': 2,
+  'compact:webRoutePrefix': '/p', 'compact:webExternalPrefix': '/e',
   // rule
   'rule:ruleFiles': ['r.yml'], 'rule:queries': ['http://q2:9090'], 'rule:queryHttpMethod': 'GET', 'rule:alertmanagersUrls': ['http://am:9093'],
+  'rule:webRoutePrefix': '/p', 'rule:webExternalPrefix': '/e',
   'rule:labels': ['a="b"'], 'rule:alertQueryUrl': 'http://q', 'rule:alertLabelDrop': ['replica'],
   'rule:alertmanagersConfig': 'alertmanagers: [{ static_configs: ["am:9093"] }]', 'rule:queryConfig': '- static_configs: ["q:9090"]',
   'rule:remoteWriteConfig': 'remote_write: [{ url: "http://rw:19291/api/v1/receive" }]',
