@@ -12,15 +12,14 @@ import { join } from 'node:path';
 import { DnsProvider, EndpointsResolver, parseAlertmanagersConfig, parseDnsAddr, resolveDnsAddr, type DnsResolver } from '../../lib/rules/mod.ts';
 import { createRule, parseRuleConfig } from '../../plugins/component/rule/mod.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
-import { createJsCore } from '../../lib/core/mod.ts';
 import { createLogger } from '../../host/log.ts';
 import { Registry } from '../../host/metrics.ts';
 import { Permissions } from '../../host/permissions.ts';
 import { createCapabilities } from '../../host/capabilities.ts';
-import { NoObjectStorageError } from '../../lib/objstore/kit/errors.ts';
 import { PermissionDenied, type ComponentContext, type PermissionRequest } from '../../host/index.ts';
 import type { SrvRecord } from '../../lib/sdk/mod.ts';
 import { freePort } from '../harness/ports.ts';
+import { stubComponentCtx } from '../harness/componentctx.ts';
 
 const fs = nodeFs();
 
@@ -147,23 +146,14 @@ test('provider: re-resolution replaces the set; a failed lookup keeps its previo
 });
 
 function ctx(dataDir: string, resolve: ComponentContext['resolve'] | undefined): ComponentContext {
-  return {
+  return stubComponentCtx({
     pluginId: 'component:rule',
     dataDir,
     fetch: (input, init) => fetch(input, init),
-    listen: async () => { throw new Error('no listen'); },
-    connect: async () => { throw new Error('no connect'); },
-    grpcDial: () => { throw new Error('no grpcDial'); },
     ...(resolve ? { resolve } : {}),
     fs,
-    env: { get: () => undefined },
-    log: createLogger({ level: 'error', write: () => {} }),
-    metrics: new Registry(),
-    bucket: async () => { throw new NoObjectStorageError('component:rule', 'none in this test'); },
-    core: createJsCore(),
-    setReady: () => {},
     addresses: { http: '127.0.0.1:10902' },
-  };
+  });
 }
 
 async function listen(s: Server, port: number): Promise<void> {

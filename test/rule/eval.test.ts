@@ -11,12 +11,10 @@ import { labelsFromRecord } from '../../lib/labels/mod.ts';
 import { Evaluator, expandTemplate, parseRuleFileOrThrow, RuleFileError, humanize, humanizeDuration, type QuerySample, type RecordedSample } from '../../lib/rules/mod.ts';
 import { createRule, parseRuleConfig, parseQueryResponse } from '../../plugins/component/rule/mod.ts';
 import { createJsCore } from '../../lib/core/mod.ts';
-import { createLogger } from '../../host/log.ts';
 import { Registry } from '../../host/metrics.ts';
-import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { seriesRequest, type Series } from '../../lib/proto/store.ts';
 import type { ComponentContext } from '../../host/index.ts';
-import { NoObjectStorageError } from '../../lib/objstore/kit/errors.ts';
+import { stubComponentCtx } from '../harness/componentctx.ts';
 
 const core = createJsCore();
 const engine = new Engine({ lookbackDelta: 300_000, maxSamples: 1_000_000, timeoutMs: 10_000 });
@@ -134,22 +132,14 @@ test('recording rules: labels applied, stale markers for vanished series, duplic
 // ---- the component in process -------------------------------------------------------------------
 
 function ctxWith(handler: (req: Request) => Promise<Response>, ready: { v: boolean }, dataDir?: string): ComponentContext {
-  return {
+  return stubComponentCtx({
     dataDir,
     pluginId: 'component:rule',
     fetch: (input, init) => handler(new Request(input as string, init)),
-    listen: async () => { throw new Error('no listen'); },
-    connect: async () => { throw new Error('no connect'); },
-    grpcDial: () => { throw new Error('no grpcDial'); },
-    fs: nodeFs(),
-    env: { get: () => undefined },
-    log: createLogger({ level: 'error', write: () => {} }),
-    metrics: new Registry(),
-    bucket: async () => { throw new NoObjectStorageError('component:rule', 'none in this test'); },
     core,
     setReady: (r) => { ready.v = r; },
     addresses: { http: '0.0.0.0:10902' },
-  };
+  });
 }
 
 test('component: queries over HTTP (POST form, failover to the next --query), Alertmanager posts, APIs, StoreAPI, reload', async () => {

@@ -12,13 +12,11 @@ import { join } from 'node:path';
 import { EndpointsResolver, parseAlertmanagersConfig, parseQueryEndpointsConfig } from '../../lib/rules/mod.ts';
 import { createRule, parseRuleConfig } from '../../plugins/component/rule/mod.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
-import { createJsCore } from '../../lib/core/mod.ts';
-import { createLogger } from '../../host/log.ts';
 import { Registry } from '../../host/metrics.ts';
-import { NoObjectStorageError } from '../../lib/objstore/kit/errors.ts';
 import type { ComponentContext } from '../../host/index.ts';
 import { freePort, httpReady, startProc, waitFor, type Proc } from '../query/harness.ts';
 import { STARTUP_MS } from '../harness/startup.ts';
+import { stubComponentCtx } from '../harness/componentctx.ts';
 
 const AM = '/usr/bin/prometheus-alertmanager';
 const fs = nodeFs();
@@ -101,22 +99,14 @@ test('file SD: globbed files, refresh_interval, a broken file keeps its previous
 });
 
 function ctx(dataDir: string, ready: { v: boolean }): ComponentContext {
-  return {
+  return stubComponentCtx({
     pluginId: 'component:rule',
     dataDir,
     fetch: (input, init) => fetch(input, init),
-    listen: async () => { throw new Error('no listen'); },
-    connect: async () => { throw new Error('no connect'); },
-    grpcDial: () => { throw new Error('no grpcDial'); },
     fs,
-    env: { get: () => undefined },
-    log: createLogger({ level: 'error', write: () => {} }),
-    metrics: new Registry(),
-    bucket: async () => { throw new NoObjectStorageError('component:rule', 'none in this test'); },
-    core: createJsCore(),
     setReady: (r) => { ready.v = r; },
     addresses: { http: '127.0.0.1:10902' },
-  };
+  });
 }
 
 test('the ruler with --query.config-file (bearer token) and --alertmanagers.config-file (file SD) reaches a real Alertmanager over API v1 and v2', async () => {

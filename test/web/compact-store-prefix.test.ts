@@ -9,39 +9,22 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ComponentContext } from '../../host/index.ts';
-import { createLogger } from '../../host/log.ts';
-import { Registry } from '../../host/metrics.ts';
-import { createJsCore } from '../../lib/core/mod.ts';
 import { parseFlags } from '../../lib/sdk/flags.ts';
 import { MetaFetcher } from '../../lib/store/blocksync/fetcher.ts';
 import type { BucketStore } from '../../lib/store/gateway/bucketstore.ts';
 import { storeHttp } from '../../lib/store/gateway/http.ts';
-import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { webPrefixFor } from '../../lib/web/ui.ts';
 import { setupCompact } from '../../plugins/component/compact/mod.ts';
 import { compactFlags, parseCompactConfig } from '../../plugins/component/compact/config.ts';
 import { parseStoreConfig, storeFlags } from '../../plugins/component/store/config.ts';
 import { alignedStart, fsBucket, HOUR, putBlock } from '../compact/helpers.ts';
+import { stubComponentCtx } from '../harness/componentctx.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'compact-store-prefix-'));
 const bucket = fsBucket();
 
 function compactCtx(): ComponentContext {
-  return {
-    pluginId: 'component:compact',
-    fetch: async () => new Response('none', { status: 503 }),
-    listen: async () => { throw new Error('no listen'); },
-    connect: async () => { throw new Error('no connect'); },
-    grpcDial: () => { throw new Error('no grpcDial'); },
-    fs: nodeFs(),
-    env: { get: () => undefined },
-    log: createLogger({ level: 'error', write: () => {} }),
-    metrics: new Registry(),
-    bucket: async () => bucket,
-    core: createJsCore(),
-    setReady: () => {},
-    dataDir: join(dir, 'data'),
-  };
+  return stubComponentCtx({ pluginId: 'component:compact', bucket: async () => bucket, dataDir: join(dir, 'data') });
 }
 
 /** `thanos compact` with these command-line flags; its fetch handler (the run loop is not started). */

@@ -9,39 +9,22 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ComponentContext } from '../../host/index.ts';
-import { createLogger } from '../../host/log.ts';
-import { Registry } from '../../host/metrics.ts';
 import { bucketWebHandler } from '../../lib/compact/web.ts';
 import { createJsCore } from '../../lib/core/mod.ts';
-import { NoObjectStorageError } from '../../lib/objstore/kit/errors.ts';
 import { MetaFetcher } from '../../lib/store/blocksync/fetcher.ts';
-import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { webPrefixFor } from '../../lib/web/ui.ts';
 import { createRule, parseRuleConfig } from '../../plugins/component/rule/mod.ts';
 import { alignedStart, fsBucket, HOUR, putBlock } from '../compact/helpers.ts';
 import { UiHarness } from './uiharness.ts';
+import { stubComponentCtx } from '../harness/componentctx.ts';
 
 const h = new UiHarness();
 const dir = mkdtempSync(join(tmpdir(), 'rule-prefix-'));
 const core = createJsCore();
 
 function ruleCtx(): ComponentContext {
-  return {
-    pluginId: 'component:rule',
-    // No query API is reached: the rule's expression is only shown, and evaluation is not started.
-    fetch: async () => new Response('no query API in this test', { status: 503 }),
-    listen: async () => { throw new Error('no listen'); },
-    connect: async () => { throw new Error('no connect'); },
-    grpcDial: () => { throw new Error('no grpcDial'); },
-    fs: nodeFs(),
-    env: { get: () => undefined },
-    log: createLogger({ level: 'error', write: () => {} }),
-    metrics: new Registry(),
-    bucket: async () => { throw new NoObjectStorageError('component:rule', 'none in this test'); },
-    core,
-    setReady: () => {},
-    addresses: { http: '127.0.0.1:10902' },
-  };
+  // No query API is reached: the rule's expression is only shown, and evaluation is not started.
+  return stubComponentCtx({ pluginId: 'component:rule', core, addresses: { http: '127.0.0.1:10902' } });
 }
 
 async function ruler(flags: Record<string, string>) {
