@@ -1,6 +1,7 @@
 // The small storage seam of the PromQL engine: select series by matchers and time range.
 // The querier implements it over StoreAPIs; tests implement it over in-memory series.
 import type { Labels, Matcher } from '../labels/mod.ts';
+import type { FloatHistogram } from '../histogram/float.ts';
 
 export interface SelectHints {
   /** Inclusive ms range the engine needs (already widened by lookback / range / offset). */
@@ -16,12 +17,18 @@ export interface SelectHints {
   by?: boolean;
 }
 
-/** One series with its raw samples in time order (t in ms). */
+/**
+ * One series with its raw samples in time order (t in ms). A series may hold float and native
+ * histogram samples (Prometheus allows both in one series, in different chunks): when `h` is present
+ * and h[i] is defined, sample i is that histogram and v[i] is meaningless; otherwise sample i is the
+ * float v[i]. A histogram stale marker is a histogram whose sum has the StaleNaN bits.
+ */
 export interface SeriesData {
   labels: Labels;
   t: Float64Array;
   v: Float64Array;
   n: number;
+  h?: ReadonlyArray<FloatHistogram | undefined>;
 }
 
 export interface SelectResult {
