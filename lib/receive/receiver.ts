@@ -5,7 +5,8 @@
 import { GrpcError, GrpcStatus, type Bucket, type ComponentInfo, type Core, type FsCapability, type Logger, type Metrics } from '../sdk/mod.ts';
 import { compareStrings, type Label, type Labels, type Matcher } from '../labels/mod.ts';
 import type { TimeSeries } from '../proto/prompb.ts';
-import type { StoreWriteRequest } from '../proto/store.ts';
+import { ChunkEncoding, type StoreWriteRequest } from '../proto/store.ts';
+import { ENC_FLOAT_HISTOGRAM, ENC_HISTOGRAM } from '../tsdb/chunks.ts';
 import { MIN_TIME, MAX_TIME, type StoreServer } from '../store/api.ts';
 import { MemoryStore } from '../store/memory.ts';
 import { compileMatchers } from '../store/proxy.ts';
@@ -90,6 +91,11 @@ const LABEL_TEXT: Record<string, string> = {
   'labels-out-of-order': 'out of order labels',
   'duplicate-label': 'duplicate labels',
 };
+
+/** thanos.Chunk.Encoding of a TSDB chunk encoding (XOR 1 → 0, histogram 2 → 1, float histogram 3 → 2). */
+function storeEncoding(enc: number): number {
+  return enc === ENC_HISTOGRAM ? ChunkEncoding.HISTOGRAM : enc === ENC_FLOAT_HISTOGRAM ? ChunkEncoding.FLOAT_HISTOGRAM : ChunkEncoding.XOR;
+}
 
 function iso(ms: number): string {
   return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? `${new Date(ms).toISOString()} (${ms})` : String(ms);
@@ -219,8 +225,12 @@ export class Receiver {
     // Thanos's ReceiveAppender: now + window is taken per request; later samples are ErrOutOfBounds.
     const res = await t.db.append(batch, window > 0 ? { maxValidTime: Date.now() + window } : {});
     this.m.samplesAppended.inc({ tenant: tenantId, type: 'float' }, res.samplesAccepted);
-    if (res.rejected['out-of-order'] > 0) this.m.outOfOrder.inc({ tenant: tenantId, type: 'float' }, res.rejected['out-of-order']);
-    if (res.rejected['out-of-bounds'] > 0) this.m.outOfBound.inc({ tenant: tenantId, type: 'float' }, res.rejected['out-of-bounds']);
+    if (res.histogramsAccepted > 0) this.m.samplesAppended.inc({ tenant: tenantId, type: 'histogram' }, res.histogramsAccepted);
+    const rh = res.rejectedHistograms;
+    if (res.rejected['out-of-order'] > rh['out-of-order']) this.m.outOfOrder.inc({ tenant: tenantId, type: 'float' }, res.rejected['out-of-order'] - rh['out-of-order']);
+    if (rh['out-of-order'] > 0) this.m.outOfOrder.inc({ tenant: tenantId, type: 'histogram' }, rh['out-of-order']);
+    if (res.rejected['out-of-bounds'] > rh['out-of-bounds']) this.m.outOfBound.inc({ tenant: tenantId, type: 'float' }, res.rejected['out-of-bounds'] - rh['out-of-bounds']);
+    if (rh['out-of-bounds'] > 0) this.m.outOfBound.inc({ tenant: tenantId, type: 'histogram' }, rh['out-of-bounds']);
     this.tenantMetrics(t);
     const problems: string[] = [];
     let status = 200;
@@ -245,10 +255,11 @@ export class Receiver {
       status = 400;
       problems.push(`${overLimit} series refused: ${firstOverLimit}${overLimit > 1 ? ' (first of them)' : ''}`);
     }
-    const nHist = series.reduce((n, s) => n + (s.histograms?.length ?? 0), 0);
-    if (nHist > 0) {
+    if (res.invalidHistograms > 0) {
+      // Thanos only logs these (debug) and answers 200; refusing them says which sample was dropped and why.
       status = 400;
-      problems.push(`${nHist} native histogram samples refused: native histograms are not supported by this receiver`);
+      const f = res.firstInvalidHistogram!;
+      problems.push(`${res.invalidHistograms} invalid native histogram samples refused; first: ${fmt(f.labels)} @ ${f.t}: ${f.reason}`);
     }
     if (nBad > 0) {
       status = 400;
@@ -290,7 +301,7 @@ export class Receiver {
       const inner = ms.filter((m) => !extNames.has(m.name));
       for (const s of await t.db.select(inner, mint, maxt, signal)) {
         const labels = s.labels.filter((l) => !extNames.has(l.name)).concat(t.labelList).sort((a, b) => compareStrings(a.name, b.name));
-        all.push({ labels, chunks: s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, raw: { type: 0, data: c.data } })) });
+        all.push({ labels, chunks: s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, raw: { type: storeEncoding(c.encoding), data: c.data } })) });
       }
     }
     return new MemoryStore(all, { componentType: 'receive' });

@@ -150,7 +150,8 @@ test('out-of-order / duplicate samples → 409, invalid labels → 400; the rest
   const h = { ...ts({ __name__: 'rx_hist' }, []), histograms: [{ sum: 1, schema: 0, zeroThreshold: 0, countInt: 1, zeroCountInt: 0, negativeSpans: [], negativeDeltas: [], negativeCounts: [], positiveSpans: [], positiveDeltas: [], positiveCounts: [], resetHint: 0, timestamp: 1, customValues: [] }] };
   r = await rc.handle(rwRequest([h, ts({ __name__: 'rx_ok' }, [[8000, 8]])]));
   assert.is(r.status, 400);
-  assert.match(await r.text(), /1 native histogram samples refused/);
+  // count 1 with no observation in any bucket: invalid (Prometheus histogram Validate)
+  assert.match(await r.text(), /1 invalid native histogram samples refused.*0 observations found in buckets, but the Count field is 1/);
   const got = await seriesOf(client);
   const by = Object.fromEntries(got.map((s) => [labelsRec(s).__name__ + (labelsRec(s).room ?? ''), samplesOf(s)]));
   assert.equal(by.rx_tempa, [[10_000, 1], [20_000, 2], [30_000, 3]]);

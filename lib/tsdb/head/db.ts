@@ -14,7 +14,7 @@ import type { Core } from '../../core/types.ts';
 import type { FsCapability, Logger } from '../../sdk/mod.ts';
 import { compareLabels, labelsKey, matchLabels, type CompiledMatcher, type Label } from '../../labels/mod.ts';
 import { BlockReader, fsBlockFiles } from '../block.ts';
-import { ENC_XOR } from '../chunks.ts';
+import { ENC_FLOAT_HISTOGRAM, ENC_HISTOGRAM, ENC_XOR } from '../chunks.ts';
 import { META_FILENAME, type BlockMeta, type ThanosMeta } from '../meta.ts';
 import { isULID } from '../ulid.ts';
 import { BlockWriter, fsBlockSink, type ChunkInput } from '../writer.ts';
@@ -35,16 +35,21 @@ export interface HeadDBOptions {
   walCompression?: boolean;
 }
 
-/** One series' chunks as served: XOR data with its time range. */
+/** One series' chunks as served: chunk data with its time range and lib/tsdb/chunks.ts encoding. */
 export interface DBChunk {
   minTime: number;
   maxTime: number;
+  /** ENC_XOR, ENC_HISTOGRAM or ENC_FLOAT_HISTOGRAM. */
+  encoding: number;
   data: Uint8Array;
 }
 export interface DBSeries {
   labels: Label[];
   chunks: DBChunk[];
 }
+
+/** Chunk encodings a block may hold that select() serves. */
+const SERVED = new Set([ENC_XOR, ENC_HISTOGRAM, ENC_FLOAT_HISTOGRAM]);
 
 class Mutex {
   private tail: Promise<void> = Promise.resolve();
@@ -233,14 +238,14 @@ export class HeadDB {
     for (const b of blocks) {
       for await (const s of b.selectChunks(ms, { minTime: mint, maxTime: maxt })) {
         signal?.throwIfAborted();
-        add(s.labels.slice(), s.chunks.filter((c) => c.encoding === ENC_XOR).map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, data: c.data })));
+        add(s.labels.slice(), s.chunks.filter((c) => SERVED.has(c.encoding)).map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, encoding: c.encoding, data: c.data })));
       }
     }
     for (const s of pending ?? []) {
       if (!matchLabels(ms, s.labels)) continue;
-      add(s.labels, s.chunks.filter((c) => c.maxTime >= mint && c.minTime <= maxt).map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, data: c.data })));
+      add(s.labels, s.chunks.filter((c) => c.maxTime >= mint && c.minTime <= maxt).map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, encoding: c.encoding, data: c.data })));
     }
-    for (const s of head) add(s.labels, s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, data: c.data })));
+    for (const s of head) add(s.labels, s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, encoding: c.encoding, data: c.data })));
     const out = [...byKey.values()];
     for (const s of out) s.chunks.sort((a, b) => a.minTime - b.minTime);
     return out.sort((a, b) => compareLabels(a.labels, b.labels));

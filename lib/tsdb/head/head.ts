@@ -1,21 +1,29 @@
-// The in-memory head: series by labels, each with closed XOR chunks of up to 120 samples (encoded by
-// the core) and an open tail of raw samples. Appends are checked first (check → the WAL → apply),
+// The in-memory head: series by labels, each with closed chunks of up to 120 samples (encoded by
+// the core: XOR for floats, EncHistogram / EncFloatHistogram for native histograms) and an open
+// tail of raw samples (floats in typed arrays, or histogram samples). Appends are checked first (check → the WAL → apply),
 // so what the WAL holds is exactly what the head accepted. truncate(B) moves every sample older
 // than B out as ready-made block chunks and makes B the oldest time the head accepts.
 import type { Core } from '../../core/types.ts';
 import { compareLabels, compareStrings, labelsKeyOf, matchLabels, type CompiledMatcher, type Label, type Labels } from '../../labels/mod.ts';
 import { ENC_XOR } from '../chunks.ts';
 import type { ChunkInput } from '../writer.ts';
+import { isStaleNaN } from '../../core/js/histogram.ts';
+import type { HistogramChunkAppender } from '../../core/js/histogram_append.ts';
+import type { Histogram as PromHistogram } from '../../proto/prompb.ts';
 import { toBatch, type SampleBatch, type WalSeries } from './wal.ts';
+import { encodeHistogramRun, headHistogramFromPrompb, histogramChunkSamples, sameHistogram, staleHistogram, type HeadHistogram } from './histogram.ts';
 
 export const HEAD_SAMPLES_PER_CHUNK = 120;
 
+const EMPTY_F64 = new Float64Array(0);
 const EMPTY_BATCH: SampleBatch = { labels: [], keys: [], start: [0], t: new Float64Array(0), v: new Float64Array(0) };
 
 export interface HeadChunk {
   minTime: number;
   maxTime: number;
   n: number;
+  /** lib/tsdb/chunks.ts ENC_XOR, ENC_HISTOGRAM or ENC_FLOAT_HISTOGRAM. */
+  encoding: number;
   data: Uint8Array;
 }
 
@@ -27,10 +35,20 @@ class MemSeries {
   tn = 0;
   lastT = -Infinity;
   lastV = NaN;
+  /** The last sample when it is a histogram (undefined: the last sample is a float). */
+  lastH: HeadHistogram | undefined;
+  /**
+   * Histogram samples not yet in a closed chunk (at most one of hOpen and the float tail holds
+   * samples), and the appender of the last closed histogram chunk (its counter-reset verdict heads
+   * the next chunk, as Prometheus's prev appender; undefined after floats).
+   */
+  hOpen: HeadHistogram[] = [];
+  hPrev: HistogramChunkAppender | undefined;
   /** prepare(): the batch (its number) that last took a sample of this series, and that sample. */
   batch = 0;
   batchT = -Infinity;
   batchV = NaN;
+  batchH: HeadHistogram | undefined;
   constructor(readonly labels: Label[], tt: Float64Array, tv: Float64Array) {
     this.tt = tt;
     this.tv = tv;
@@ -45,6 +63,13 @@ const TAILS_PER_SLAB = 32;
 
 /** Why a sample was refused (Prometheus's storage errors; Thanos answers 409 for all of them). */
 export type RejectReason = 'out-of-order' | 'duplicate' | 'out-of-bounds';
+
+/** A remote-write series for prepare(): float samples, then native histogram samples (Thanos's order). */
+export interface PrepareSeries {
+  labels: readonly Label[];
+  samples: ReadonlyArray<{ timestamp: number; value: number }>;
+  histograms?: readonly PromHistogram[];
+}
 
 /** Why a series was refused as a whole (Thanos answers 400). */
 export type LabelError = 'empty-labels' | 'empty-label-name' | 'empty-label-value' | 'labels-out-of-order' | 'duplicate-label';
@@ -68,7 +93,14 @@ export interface PrepareResult {
   /** What to log and apply: per series the samples that pass. */
   accepted: SampleBatch;
   samplesAccepted: number;
+  /** Native histogram samples accepted (not in samplesAccepted). */
+  histogramsAccepted: number;
+  /** Refused samples by reason, floats and histograms together; histograms alone in rejectedHistograms. */
   rejected: Record<RejectReason, number>;
+  rejectedHistograms: Record<RejectReason, number>;
+  /** Histograms refused as invalid (Prometheus's histogram Validate; answered 400), and the first reason. */
+  invalidHistograms: number;
+  firstInvalidHistogram?: { labels: Labels; t: number; reason: string };
   labelErrors: Record<LabelError, number>;
   /** Of rejected['out-of-bounds']: samples after maxValidTime (too far in the future). */
   tooFarInFuture: number;
@@ -131,15 +163,14 @@ export class Head {
    * too-far-in-future bound: a sample after it is out of bounds and never reaches the head, so it
    * cannot move the window.
    */
-  prepare(
-    batch: ReadonlyArray<{ labels: readonly Label[]; samples: ReadonlyArray<{ timestamp: number; value: number }> }>,
-    opts: { maxValidTime?: number } = {},
-  ): PrepareResult {
+  prepare(batch: readonly PrepareSeries[], opts: { maxValidTime?: number } = {}): PrepareResult {
     const maxValid = opts.maxValidTime ?? Infinity;
     let minValid = this.samples > 0 ? Math.max(this.minValidTime, this.maxt - this.appendWindow) : undefined;
     const res: PrepareResult = {
-      accepted: EMPTY_BATCH, samplesAccepted: 0,
+      accepted: EMPTY_BATCH, samplesAccepted: 0, histogramsAccepted: 0,
       rejected: { 'out-of-order': 0, duplicate: 0, 'out-of-bounds': 0 },
+      rejectedHistograms: { 'out-of-order': 0, duplicate: 0, 'out-of-bounds': 0 },
+      invalidHistograms: 0,
       labelErrors: { 'empty-labels': 0, 'empty-label-name': 0, 'empty-label-value': 0, 'labels-out-of-order': 0, 'duplicate-label': 0 },
       tooFarInFuture: 0, minValidTime: minValid ?? this.minValidTime, maxValidTime: maxValid,
     };
@@ -153,7 +184,7 @@ export class Head {
     // A series met twice in one batch checks against its own earlier samples: a stamp on the head's
     // series, a map only for series the head does not have yet.
     const stamp = ++this.batchSeq;
-    let fresh: Map<string, { t: number; v: number }> | undefined;
+    let fresh: Map<string, { t: number; v: number; h: HeadHistogram | undefined }> | undefined;
     for (const ts of batch) {
       const le = validateLabels(ts.labels);
       if (le) {
@@ -165,60 +196,130 @@ export class Head {
       const s = this.series.get(key);
       let lastT: number;
       let lastV: number;
-      let prev: { t: number; v: number } | undefined;
+      let lastH: HeadHistogram | undefined;
+      let prev: { t: number; v: number; h: HeadHistogram | undefined } | undefined;
       if (s) {
-        lastT = s.batch === stamp ? s.batchT : s.lastT;
-        lastV = s.batch === stamp ? s.batchV : s.lastV;
+        const inBatch = s.batch === stamp;
+        lastT = inBatch ? s.batchT : s.lastT;
+        lastV = inBatch ? s.batchV : s.lastV;
+        lastH = inBatch ? s.batchH : s.lastH;
       } else if ((prev = fresh?.get(key))) {
         lastT = prev.t;
         lastV = prev.v;
+        lastH = prev.h;
       } else {
         lastT = -Infinity;
         lastV = NaN;
+        lastH = undefined;
       }
-      const n0 = n;
-      const smps = ts.samples;
-      for (let i = 0; i < smps.length; i++) {
-        const t = smps[i]!.timestamp;
-        const v = smps[i]!.value;
+      // Accepted samples go into entries of one kind each, in order: float runs use at/av[n0, n),
+      // histogram runs their own list (a float stale marker after a histogram becomes one).
+      let n0 = n;
+      let hrun: HeadHistogram[] | undefined;
+      const endRun = () => {
+        if (hrun) {
+          if (hrun.length > 0) {
+            (acc.hist ??= new Array(acc.labels.length).fill(undefined)).push(hrun);
+            acc.labels.push(ts.labels as Label[]);
+            acc.keys.push(key);
+            acc.start.push(n);
+          }
+          hrun = undefined;
+        } else if (n > n0) {
+          acc.hist?.push(undefined);
+          acc.labels.push(ts.labels as Label[]);
+          acc.keys.push(key);
+          acc.start.push(n);
+        }
+        n0 = n;
+      };
+      const window = (t: number, hist: boolean): boolean => {
         let reason: RejectReason | undefined;
         if (t > maxValid) {
           reason = 'out-of-bounds';
           res.tooFarInFuture++;
         } else if (t < (minValid ?? this.minValidTime)) reason = 'out-of-bounds';
         else if (t < lastT) reason = 'out-of-order';
-        else if (t === lastT) {
-          if (Object.is(v, lastV) || (Number.isNaN(v) && Number.isNaN(lastV))) continue;
-          reason = 'duplicate';
-        }
-        if (reason) {
-          res.rejected[reason]++;
-          res.firstReject ??= { reason, labels: ts.labels, t };
+        if (!reason) return true;
+        this.reject(res, reason, hist, ts.labels, t);
+        return false;
+      };
+      const smps = ts.samples;
+      for (let i = 0; i < smps.length; i++) {
+        const t = smps[i]!.timestamp;
+        const v = smps[i]!.value;
+        if (!window(t, false)) continue;
+        // Prometheus: a float stale marker in a series whose last sample is a histogram is appended
+        // as a histogram stale marker of the same kind.
+        const asHist = lastH && isStaleNaN(v) ? staleHistogram(t, lastH.float, v) : undefined;
+        if (t === lastT) {
+          if (asHist ? sameHistogram(asHist, lastH!) : !lastH && (Object.is(v, lastV) || (Number.isNaN(v) && Number.isNaN(lastV)))) continue;
+          this.reject(res, 'duplicate', false, ts.labels, t);
           continue;
         }
         if (minValid === undefined) res.minValidTime = minValid = Math.max(this.minValidTime, t - this.appendWindow);
-        at[n] = t;
-        av[n] = v;
-        n++;
+        if (asHist) {
+          if (!hrun) {
+            endRun();
+            hrun = [];
+          }
+          hrun.push(asHist);
+          lastH = asHist;
+          res.histogramsAccepted++;
+        } else {
+          if (hrun) endRun();
+          at[n] = t;
+          av[n] = v;
+          n++;
+          lastV = v;
+          lastH = undefined;
+        }
         lastT = t;
-        lastV = v;
       }
+      for (const ph of ts.histograms ?? []) {
+        const h = headHistogramFromPrompb(ph);
+        if (typeof h === 'string') {
+          res.invalidHistograms++;
+          res.firstInvalidHistogram ??= { labels: ts.labels, t: ph.timestamp, reason: h };
+          continue;
+        }
+        const t = h.t;
+        if (!window(t, true)) continue;
+        if (t === lastT) {
+          if (lastH && sameHistogram(h, lastH)) continue;
+          this.reject(res, 'duplicate', true, ts.labels, t);
+          continue;
+        }
+        if (minValid === undefined) res.minValidTime = minValid = Math.max(this.minValidTime, t - this.appendWindow);
+        if (!hrun) {
+          endRun();
+          hrun = [];
+        }
+        hrun.push(h);
+        lastT = t;
+        lastH = h;
+        res.histogramsAccepted++;
+      }
+      endRun();
       if (s) {
         s.batch = stamp;
         s.batchT = lastT;
         s.batchV = lastV;
+        s.batchH = lastH;
       } else if (prev) {
         prev.t = lastT;
         prev.v = lastV;
-      } else if (n > n0) (fresh ??= new Map()).set(key, { t: lastT, v: lastV });
-      if (n > n0) {
-        acc.labels.push(ts.labels as Label[]);
-        acc.keys.push(key);
-        acc.start.push(n);
-      }
+        prev.h = lastH;
+      } else if (lastT !== -Infinity) (fresh ??= new Map()).set(key, { t: lastT, v: lastV, h: lastH });
     }
     res.samplesAccepted = n;
     return res;
+  }
+
+  private reject(res: PrepareResult, reason: RejectReason, hist: boolean, labels: Labels, t: number): void {
+    res.rejected[reason]++;
+    if (hist) res.rejectedHistograms[reason]++;
+    res.firstReject ??= { reason, labels, t };
   }
 
   /**
@@ -234,6 +335,29 @@ export class Head {
     for (let i = 0; i < b.labels.length; i++) {
       const key = b.keys[i]!;
       let s = this.series.get(key);
+      const hs = b.hist?.[i];
+      if (hs) {
+        for (const h of hs) {
+          const t = h.t;
+          if (t < this.minValidTime || (s && t <= s.lastT)) {
+            skipped++;
+            continue;
+          }
+          if (!s) {
+            s = this.newSeries(b.labels[i]!);
+            this.series.set(key, s);
+          }
+          if (s.tn > 0) this.closeTail(s);
+          s.hOpen.push(h);
+          s.lastT = t;
+          s.lastH = h;
+          if (s.hOpen.length >= this.samplesPerChunk) this.closeHistograms(s);
+          if (t < this.mint) this.mint = t;
+          if (t > this.maxt) this.maxt = t;
+          appended++;
+        }
+        continue;
+      }
       for (let k = b.start[i]!, end = b.start[i + 1]!; k < end; k++) {
         const t = bt[k]!;
         if (t < this.minValidTime || (s && t <= s.lastT)) {
@@ -243,6 +367,12 @@ export class Head {
         if (!s) {
           s = this.newSeries(b.labels[i]!);
           this.series.set(key, s);
+        }
+        if (s.lastH) {
+          // floats after histograms: the histogram chunk closes, the next one has no predecessor
+          this.closeHistograms(s);
+          s.hPrev = undefined;
+          s.lastH = undefined;
         }
         const v = bv[k]!;
         s.tt[s.tn] = t;
@@ -258,6 +388,15 @@ export class Head {
     }
     this.samples += appended;
     return { appended, skipped };
+  }
+
+  /** Encodes the open histogram samples into closed chunks. */
+  private closeHistograms(s: MemSeries): void {
+    if (s.hOpen.length === 0) return;
+    const r = encodeHistogramRun(this.core, s.hOpen, s.hPrev);
+    for (const c of r.chunks) s.chunks.push(c);
+    s.hPrev = r.last;
+    s.hOpen = [];
   }
 
   private newSeries(labels: readonly Label[]): MemSeries {
@@ -284,7 +423,7 @@ export class Head {
   private closeTail(s: MemSeries): void {
     const n = s.tn;
     if (n === 0) return;
-    s.chunks.push({ minTime: s.tt[0]!, maxTime: s.tt[n - 1]!, n, data: this.encode(s.tt, s.tv, n) });
+    s.chunks.push({ minTime: s.tt[0]!, maxTime: s.tt[n - 1]!, n, encoding: ENC_XOR, data: this.encode(s.tt, s.tv, n) });
     s.tn = 0;
   }
 
@@ -295,7 +434,9 @@ export class Head {
       if (!matchLabels(ms, s.labels)) continue;
       const chunks = s.chunks.filter((c) => c.maxTime >= mint && c.minTime <= maxt);
       const n = s.tn;
-      if (n > 0 && s.tt[n - 1]! >= mint && s.tt[0]! <= maxt) chunks.push({ minTime: s.tt[0]!, maxTime: s.tt[n - 1]!, n, data: this.encode(s.tt, s.tv, n) });
+      if (n > 0 && s.tt[n - 1]! >= mint && s.tt[0]! <= maxt) chunks.push({ minTime: s.tt[0]!, maxTime: s.tt[n - 1]!, n, encoding: ENC_XOR, data: this.encode(s.tt, s.tv, n) });
+      const ho = s.hOpen;
+      if (ho.length > 0 && ho[ho.length - 1]!.t >= mint && ho[0]!.t <= maxt) for (const c of encodeHistogramRun(this.core, ho, s.hPrev).chunks) chunks.push(c);
       if (chunks.length > 0) out.push({ labels: s.labels, chunks });
     }
     return out.sort((a, b) => compareLabels(a.labels, b.labels));
@@ -308,21 +449,30 @@ export class Head {
   truncate(before: number): Array<{ labels: Label[]; chunks: ChunkInput[] }> {
     const out: Array<{ labels: Label[]; chunks: ChunkInput[] }> = [];
     let removed = 0;
+    const input = (c: { minTime: number; maxTime: number; encoding: number; data: Uint8Array; n: number }): ChunkInput => ({ minTime: c.minTime, maxTime: c.maxTime, encoding: c.encoding, data: c.data, samples: c.n });
     for (const [key, s] of this.series) {
       const moved: ChunkInput[] = [];
       const keep: HeadChunk[] = [];
       for (const c of s.chunks) {
         if (c.maxTime < before) {
-          moved.push({ minTime: c.minTime, maxTime: c.maxTime, encoding: ENC_XOR, data: c.data, samples: c.n });
+          moved.push(input(c));
           removed += c.n;
         } else if (c.minTime >= before) {
           keep.push(c);
+        } else if (c.encoding !== ENC_XOR) {
+          // a histogram chunk across the boundary: its samples re-encoded on each side
+          const hs = histogramChunkSamples(this.core, c.data, c.encoding);
+          let k = 0;
+          while (k < hs.length && hs[k]!.t < before) k++;
+          for (const m of encodeHistogramRun(this.core, hs.slice(0, k)).chunks) moved.push(input(m));
+          for (const m of encodeHistogramRun(this.core, hs.slice(k)).chunks) keep.push(m);
+          removed += k;
         } else {
           const d = this.decode(c.data);
           let k = 0;
           while (k < d.n && d.t[k]! < before) k++;
           moved.push({ minTime: d.t[0]!, maxTime: d.t[k - 1]!, encoding: ENC_XOR, data: this.encode(d.t, d.v, k), samples: k });
-          keep.push({ minTime: d.t[k]!, maxTime: d.t[d.n - 1]!, n: d.n - k, data: this.encode(d.t.subarray(k, d.n), d.v.subarray(k, d.n), d.n - k) });
+          keep.push({ minTime: d.t[k]!, maxTime: d.t[d.n - 1]!, n: d.n - k, encoding: ENC_XOR, data: this.encode(d.t.subarray(k, d.n), d.v.subarray(k, d.n), d.n - k) });
           removed += k;
         }
       }
@@ -335,17 +485,27 @@ export class Head {
         s.tn -= k;
         removed += k;
       }
+      k = 0;
+      while (k < s.hOpen.length && s.hOpen[k]!.t < before) k++;
+      if (k > 0) {
+        const r = encodeHistogramRun(this.core, s.hOpen.slice(0, k), s.hPrev);
+        for (const m of r.chunks) moved.push(input(m));
+        s.hPrev = r.last;
+        s.hOpen = s.hOpen.slice(k);
+        removed += k;
+      }
       s.chunks = keep;
       if (moved.length > 0) out.push({ labels: s.labels, chunks: moved });
-      if (s.chunks.length === 0 && s.tn === 0) this.series.delete(key);
+      if (s.chunks.length === 0 && s.tn === 0 && s.hOpen.length === 0) this.series.delete(key);
     }
     this.samples -= removed;
     this.minValidTime = Math.max(this.minValidTime, before);
     this.mint = Infinity;
     this.maxt = -Infinity;
     for (const s of this.series.values()) {
-      const first = s.chunks[0]?.minTime ?? (s.tn > 0 ? s.tt[0] : undefined);
-      const last = s.tn > 0 ? s.tt[s.tn - 1]! : s.chunks[s.chunks.length - 1]?.maxTime;
+      const ho = s.hOpen;
+      const first = s.chunks[0]?.minTime ?? (s.tn > 0 ? s.tt[0] : ho[0]?.t);
+      const last = s.tn > 0 ? s.tt[s.tn - 1]! : ho.length > 0 ? ho[ho.length - 1]!.t : s.chunks[s.chunks.length - 1]?.maxTime;
       if (first !== undefined && first < this.mint) this.mint = first;
       if (last !== undefined && last > this.maxt) this.maxt = last;
     }
@@ -369,7 +529,7 @@ export class Head {
     const pairs = new Map<string, number>();
     let chunks = 0;
     for (const s of this.series.values()) {
-      chunks += s.chunks.length + (s.tn > 0 ? 1 : 0);
+      chunks += s.chunks.length + (s.tn > 0 || s.hOpen.length > 0 ? 1 : 0);
       for (const l of s.labels) {
         if (l.name === '__name__') byMetric.set(l.value, (byMetric.get(l.value) ?? 0) + 1);
         let vs = values.get(l.name);
@@ -390,24 +550,54 @@ export class Head {
     };
   }
 
-  /** Every sample still in the head, for a WAL checkpoint after truncation. */
+  /**
+   * Every sample still in the head, for a WAL checkpoint after truncation: per series its float and
+   * histogram runs in time order (a series may hold several).
+   */
   dump(): WalSeries[] {
     const out: WalSeries[] = [];
     for (const s of this.series.values()) {
-      const parts = s.chunks.map((c) => this.decode(c.data));
-      const n = parts.reduce((a, d) => a + d.n, 0) + s.tn;
-      if (n === 0) continue;
-      const t = new Float64Array(n);
-      const v = new Float64Array(n);
-      let off = 0;
-      for (const d of parts) {
-        t.set(d.t, off);
-        v.set(d.v, off);
-        off += d.n;
+      let floats: Array<{ t: Float64Array; v: Float64Array }> = [];
+      let hists: HeadHistogram[] = [];
+      const flushFloats = () => {
+        const n = floats.reduce((a, d) => a + d.t.length, 0);
+        if (n > 0) {
+          const t = new Float64Array(n);
+          const v = new Float64Array(n);
+          let off = 0;
+          for (const d of floats) {
+            t.set(d.t, off);
+            v.set(d.v, off);
+            off += d.t.length;
+          }
+          out.push({ labels: s.labels, t, v });
+        }
+        floats = [];
+      };
+      const flushHists = () => {
+        if (hists.length > 0) out.push({ labels: s.labels, t: EMPTY_F64, v: EMPTY_F64, h: hists });
+        hists = [];
+      };
+      for (const c of s.chunks) {
+        if (c.encoding === ENC_XOR) {
+          flushHists();
+          const d = this.decode(c.data);
+          floats.push({ t: d.t, v: d.v });
+        } else {
+          flushFloats();
+          for (const h of histogramChunkSamples(this.core, c.data, c.encoding)) hists.push(h);
+        }
       }
-      t.set(s.tt.subarray(0, s.tn), off);
-      v.set(s.tv.subarray(0, s.tn), off);
-      out.push({ labels: s.labels, t, v });
+      if (s.tn > 0) {
+        flushHists();
+        floats.push({ t: s.tt.slice(0, s.tn), v: s.tv.slice(0, s.tn) });
+      }
+      if (s.hOpen.length > 0) {
+        flushFloats();
+        for (const h of s.hOpen) hists.push(h);
+      }
+      flushFloats();
+      flushHists();
     }
     return out;
   }

@@ -11,6 +11,11 @@
 //   3 samples  u8 flags (1 = timestamps as f64), svarint base time, uvarint #series, per series:
 //              uvarint ref, uvarint #samples, per sample: svarint time delta (from the previous
 //              sample of the series; the first from the base time), f64 BE value (bit exact)
+//   4 histograms  u8 Prometheus record type (7 histogram samples, 8 float histogram samples, 9 and
+//              10 their custom-bucket variants), then Prometheus's record body for it (tsdb/record:
+//              BE64 first ref, BE64 first time, per sample varint ref and time deltas and the
+//              histogram: reset hint, schema, zero bucket, count, sum, spans, buckets; integer
+//              buckets delta-coded, float ones absolute) with our series refs
 //   1 samples with labels inline and f64 timestamps: written by the previous version, still read
 // Writers append whole records with FsCapability.appendFile before the write is acknowledged: one
 // write(2) per append, not synced, so an acknowledged write survives a kill -9 of the process (the
@@ -24,11 +29,22 @@ import type { FsCapability, Logger } from '../../sdk/mod.ts';
 import { labelsKey, type Label } from '../../labels/mod.ts';
 import { compress as snappyCompress, decompress as snappyDecompress } from '../../remote/snappy.ts';
 import { crc32c } from '../encoding.ts';
+import { CUSTOM_BUCKETS_SCHEMA } from '../../core/types.ts';
+import type { CounterResetHint } from '../../core/js/histogram_append.ts';
+import type { HeadHistogram } from './histogram.ts';
 
 /** Record types (low 3 bits of the header byte). */
 export const WAL_RECORD_SAMPLES_V1 = 1;
 export const WAL_RECORD_SERIES = 2;
 export const WAL_RECORD_SAMPLES = 3;
+export const WAL_RECORD_HISTOGRAMS = 4;
+/** Prometheus tsdb/record types of histogram records (the first byte of a type-4 record's body). */
+export const PROM_HISTOGRAM_SAMPLES = 7;
+export const PROM_FLOAT_HISTOGRAM_SAMPLES = 8;
+export const PROM_CUSTOM_BUCKETS_HISTOGRAM_SAMPLES = 9;
+export const PROM_CUSTOM_BUCKETS_FLOAT_HISTOGRAM_SAMPLES = 10;
+/** Histogram samples per histogram record. */
+const MAX_RECORD_HISTOGRAMS = 4096;
 /** Header flags, Prometheus's values (wlog: snappyMask 1<<3, zstdMask 1<<4). */
 const FLAG_SNAPPY = 0x08;
 const FLAG_ZSTD = 0x10;
@@ -57,6 +73,8 @@ export interface WalSeries {
   t: ArrayLike<number>;
   v: ArrayLike<number>;
   key?: string;
+  /** Histogram samples instead of floats (t and v are then empty). */
+  h?: readonly HeadHistogram[];
 }
 
 /**
@@ -71,6 +89,11 @@ export interface SampleBatch {
   start: number[];
   t: Float64Array;
   v: Float64Array;
+  /**
+   * Entry i holds histogram samples instead of floats when hist[i] is set (start[i] === start[i + 1]).
+   * Entries are applied and logged in order: a series may have a float run, then a histogram run.
+   */
+  hist?: Array<readonly HeadHistogram[] | undefined>;
 }
 
 /** A batch of the given series (their samples copied into one pair of arrays). */
@@ -80,7 +103,16 @@ export function toBatch(series: readonly WalSeries[]): SampleBatch {
   const b: SampleBatch = { labels: [], keys: [], start: [0], t: new Float64Array(n), v: new Float64Array(n) };
   let off = 0;
   for (const s of series) {
+    if (s.h) {
+      if (s.h.length === 0) continue;
+      (b.hist ??= new Array(b.labels.length).fill(undefined)).push(s.h);
+      b.labels.push(s.labels);
+      b.keys.push(s.key ?? labelsKey(s.labels));
+      b.start.push(off);
+      continue;
+    }
     if (s.t.length === 0) continue;
+    b.hist?.push(undefined);
     b.labels.push(s.labels);
     b.keys.push(s.key ?? labelsKey(s.labels));
     for (let i = 0; i < s.t.length; i++) b.t[off + i] = s.t[i]!;
@@ -95,7 +127,12 @@ export function toBatch(series: readonly WalSeries[]): SampleBatch {
 
 /** The batch's series as WalSeries (views into its arrays). */
 export function batchSeries(b: SampleBatch): WalSeries[] {
-  return b.labels.map((labels, i) => ({ labels, key: b.keys[i], t: b.t.subarray(b.start[i]!, b.start[i + 1]!), v: b.v.subarray(b.start[i]!, b.start[i + 1]!) }));
+  return b.labels.map((labels, i) => {
+    const s: WalSeries = { labels, key: b.keys[i], t: b.t.subarray(b.start[i]!, b.start[i + 1]!), v: b.v.subarray(b.start[i]!, b.start[i + 1]!) };
+    const h = b.hist?.[i];
+    if (h) s.h = h;
+    return s;
+  });
 }
 
 export class WalCorruptError extends Error {
@@ -188,6 +225,83 @@ class Buf {
     Buf.tmp[0] = x;
     this.f64bytes(Buf.tmpB, 0);
   }
+  /** A safe integer as int64 big-endian (two's complement). */
+  int64be(x: number): void {
+    this.need(8);
+    const hi = Math.floor(x / 0x1_0000_0000);
+    const lo = x - hi * 0x1_0000_0000;
+    const b = this.b;
+    const n = this.n;
+    b[n] = (hi >>> 24) & 0xff; b[n + 1] = (hi >>> 16) & 0xff; b[n + 2] = (hi >>> 8) & 0xff; b[n + 3] = hi & 0xff;
+    b[n + 4] = (lo >>> 24) & 0xff; b[n + 5] = (lo >>> 16) & 0xff; b[n + 6] = (lo >>> 8) & 0xff; b[n + 7] = lo & 0xff;
+    this.n += 8;
+  }
+}
+
+const HINT_BYTE: Record<CounterResetHint, number> = { unknown: 0, reset: 1, not_reset: 2, gauge: 3 };
+const HINT_OF: readonly CounterResetHint[] = ['unknown', 'reset', 'not_reset', 'gauge'];
+
+/** The Prometheus record type a histogram sample is logged under. */
+function promHistogramType(h: HeadHistogram): number {
+  const custom = h.schema === CUSTOM_BUCKETS_SCHEMA;
+  if (h.float) return custom ? PROM_CUSTOM_BUCKETS_FLOAT_HISTOGRAM_SAMPLES : PROM_FLOAT_HISTOGRAM_SAMPLES;
+  return custom ? PROM_CUSTOM_BUCKETS_HISTOGRAM_SAMPLES : PROM_HISTOGRAM_SAMPLES;
+}
+
+function putSpans(w: Buf, spans: Int32Array): void {
+  w.uvarint(spans.length / 2);
+  for (let i = 0; i < spans.length; i += 2) {
+    w.svarint(spans[i]!);
+    w.uvarint(spans[i + 1]!);
+  }
+}
+
+/**
+ * A histogram record payload (our type byte, then Prometheus's record: its type byte, BE64 first
+ * ref, BE64 first time, per sample varint ref delta, varint time delta, the histogram as
+ * record.EncodeHistogram / EncodeFloatHistogram write it), written into w.
+ */
+function encodeHistograms(w: Buf, items: ReadonlyArray<{ ref: number; h: HeadHistogram }>, promType: number): Uint8Array {
+  w.n = 0;
+  w.byte(WAL_RECORD_HISTOGRAMS);
+  w.byte(promType);
+  const first = items[0]!;
+  w.int64be(first.ref);
+  w.int64be(first.h.t);
+  const float = promType === PROM_FLOAT_HISTOGRAM_SAMPLES || promType === PROM_CUSTOM_BUCKETS_FLOAT_HISTOGRAM_SAMPLES;
+  for (const { ref, h } of items) {
+    w.svarint(ref - first.ref);
+    w.svarint(h.t - first.h.t);
+    w.byte(HINT_BYTE[h.hint]);
+    w.svarint(h.schema);
+    w.f64(h.zeroThreshold);
+    if (float) {
+      w.f64(h.zeroCount);
+      w.f64(h.count);
+    } else {
+      w.uvarint(h.zeroCount);
+      w.uvarint(h.count);
+    }
+    w.f64(h.sum);
+    putSpans(w, h.positiveSpans);
+    putSpans(w, h.negativeSpans);
+    for (const buckets of [h.positive, h.negative]) {
+      w.uvarint(buckets.length);
+      let prev = 0;
+      for (let i = 0; i < buckets.length; i++) {
+        if (float) w.f64(buckets[i]!);
+        else {
+          w.svarint(buckets[i]! - prev);
+          prev = buckets[i]!;
+        }
+      }
+    }
+    if (h.schema === CUSTOM_BUCKETS_SCHEMA) {
+      w.uvarint(h.customValues.length);
+      for (let i = 0; i < h.customValues.length; i++) w.f64(h.customValues[i]!);
+    }
+  }
+  return w.b.subarray(0, w.n);
 }
 
 /** Frames a payload: length, CRC32C, payload; optionally snappy-compressed (only when smaller). */
@@ -352,7 +466,41 @@ class Rd {
     this.f64into(Rd.tmpB, 0);
     return Rd.tmp[0]!;
   }
+  int64be(): number {
+    this.need(8);
+    const b = this.b;
+    const p = this.p;
+    const hi = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) | 0;
+    const lo = ((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0;
+    this.p += 8;
+    const x = hi * 0x1_0000_0000 + lo;
+    if (!Number.isSafeInteger(x)) throw new Error(`int64 ${x} beyond ±2^53`);
+    return x;
+  }
 }
+
+function getSpans(r: Rd, end: number): Int32Array {
+  const n = r.uvarint();
+  // every span takes at least 2 bytes
+  if (n * 2 > end - r.p) throw new Error(`span count ${n} exceeds the record size`);
+  const out = new Int32Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    out[i * 2] = r.svarint();
+    out[i * 2 + 1] = r.uvarint();
+  }
+  return out;
+}
+
+function getBuckets(r: Rd, end: number, float: boolean): Float64Array {
+  const n = r.uvarint();
+  if (n > end - r.p) throw new Error(`bucket count ${n} exceeds the record size`);
+  const out = new Float64Array(n);
+  let cur = 0;
+  for (let i = 0; i < n; i++) out[i] = float ? r.f64() : (cur += r.svarint());
+  return out;
+}
+
+const EMPTY_F64 = new Float64Array(0);
 
 interface RefSeries {
   labels: Label[];
@@ -392,6 +540,7 @@ export class WalReader {
     if (type === WAL_RECORD_SAMPLES_V1) out = decodeV1(r, end - start);
     else if (type === WAL_RECORD_SERIES) this.decodeSeries(r);
     else if (type === WAL_RECORD_SAMPLES) out = this.decodeSamples(r, end - start);
+    else if (type === WAL_RECORD_HISTOGRAMS) out = this.decodeHistograms(r, end);
     else throw new Error(`unknown record type ${type}`);
     if (r.p !== end) throw new Error(`${end - r.p} trailing bytes in record`);
     return out;
@@ -407,6 +556,49 @@ export class WalReader {
       this.refs.set(ref, { labels, key: labelsKey(labels) });
       if (ref > this.maxRef) this.maxRef = ref;
     }
+  }
+
+  private decodeHistograms(r: Rd, end: number): WalSeries[] {
+    const promType = r.byte();
+    if (promType < PROM_HISTOGRAM_SAMPLES || promType > PROM_CUSTOM_BUCKETS_FLOAT_HISTOGRAM_SAMPLES) throw new Error(`unknown histogram record type ${promType}`);
+    const float = promType === PROM_FLOAT_HISTOGRAM_SAMPLES || promType === PROM_CUSTOM_BUCKETS_FLOAT_HISTOGRAM_SAMPLES;
+    const custom = promType === PROM_CUSTOM_BUCKETS_HISTOGRAM_SAMPLES || promType === PROM_CUSTOM_BUCKETS_FLOAT_HISTOGRAM_SAMPLES;
+    const ref0 = r.int64be();
+    const t0 = r.int64be();
+    const out: WalSeries[] = [];
+    let cur: { ref: number; h: HeadHistogram[] } | undefined;
+    while (r.p < end) {
+      const ref = ref0 + r.svarint();
+      const s = this.refs.get(ref);
+      if (!s) throw new Error(`histogram samples for series ref ${ref}, which no earlier series record defines`);
+      const t = t0 + r.svarint();
+      const hint = HINT_OF[r.byte()];
+      if (hint === undefined) throw new Error('unknown histogram reset hint');
+      const schema = r.svarint();
+      if ((schema === CUSTOM_BUCKETS_SCHEMA) !== custom) throw new Error(`histogram schema ${schema} in a record of type ${promType}`);
+      const zeroThreshold = r.f64();
+      const zeroCount = float ? r.f64() : r.uvarint();
+      const count = float ? r.f64() : r.uvarint();
+      const sum = r.f64();
+      const positiveSpans = getSpans(r, end);
+      const negativeSpans = getSpans(r, end);
+      const positive = getBuckets(r, end, float);
+      const negative = getBuckets(r, end, float);
+      let customValues = new Float64Array(0);
+      if (custom) {
+        const n = r.uvarint();
+        if (n * 8 > end - r.p) throw new Error(`custom bound count ${n} exceeds the record size`);
+        customValues = new Float64Array(n);
+        for (let i = 0; i < n; i++) customValues[i] = r.f64();
+      }
+      const h: HeadHistogram = { t, hint, float, schema, zeroThreshold, zeroCount, count, sum, positiveSpans, negativeSpans, positive, negative, customValues };
+      if (cur?.ref !== ref) {
+        cur = { ref, h: [] };
+        out.push({ labels: s.labels, key: s.key, t: EMPTY_F64, v: EMPTY_F64, h: cur.h });
+      }
+      cur.h.push(h);
+    }
+    return out;
   }
 
   private decodeSamples(r: Rd, size: number): WalSeries[] {
@@ -611,9 +803,31 @@ export class Wal {
     }
     const parts: Uint8Array[] = [];
     for (const p of encodeSeries(added)) parts.push(frame(p, this.compression));
+    const hist = b.hist;
     for (let i = 0; i < ns; ) {
+      if (hist?.[i]) {
+        // A run of histogram entries: records of one Prometheus type each, in sample order.
+        const items: Array<{ ref: number; h: HeadHistogram }> = [];
+        let type = 0;
+        const flush = () => {
+          if (items.length > 0) parts.push(frame(encodeHistograms(this.scratch, items, type), this.compression));
+          items.length = 0;
+        };
+        for (; i < ns && hist[i]; i++) {
+          for (const h of hist[i]!) {
+            const ty = promHistogramType(h);
+            if (ty !== type || items.length >= MAX_RECORD_HISTOGRAMS) {
+              flush();
+              type = ty;
+            }
+            items.push({ ref: refs[i]!, h });
+          }
+        }
+        flush();
+        continue;
+      }
       let j = i + 1;
-      while (j < ns && b.start[j + 1]! - b.start[i]! <= MAX_RECORD_SAMPLES) j++;
+      while (j < ns && !hist?.[j] && b.start[j + 1]! - b.start[i]! <= MAX_RECORD_SAMPLES) j++;
       parts.push(frame(encodeSamples(this.scratch, b, refs, i, j), this.compression));
       i = j;
     }
