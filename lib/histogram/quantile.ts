@@ -1,0 +1,185 @@
+// histogram_quantile, histogram_fraction, histogram_stddev and histogram_stdvar over one native
+// histogram, computed as Prometheus 3.x does (promql/quantile.go HistogramQuantile /
+// HistogramFraction, promql/functions.go histogramVariance). The annotations are the engine's; the
+// *WithInfo variants say when Prometheus would add one.
+import type { Bucket, FloatHistogram } from './float.ts';
+import { kahanInc } from './buckets.ts';
+import { goExp2, goLog2 } from './gomath.ts';
+
+export interface QuantileResult {
+  value: number;
+  /** NaN because the rank fell among NaN observations (Prometheus NativeHistogramQuantileNaNResultInfo). */
+  nanResult: boolean;
+  /** The histogram holds NaN observations that skew the result (NativeHistogramQuantileNaNSkewInfo). */
+  nanSkew: boolean;
+}
+
+/** histogram_quantile(q, h) of a native histogram. */
+export function histogramQuantile(q: number, h: FloatHistogram): number {
+  return histogramQuantileWithInfo(q, h).value;
+}
+
+export function histogramQuantileWithInfo(q: number, h: FloatHistogram): QuantileResult {
+  const result = (value: number, nanResult = false, nanSkew = false): QuantileResult => ({ value, nanResult, nanSkew });
+  if (q < 0) return result(-Infinity);
+  if (q > 1) return result(Infinity);
+  if (h.count === 0 || Number.isNaN(q)) return result(NaN);
+
+  // NaN observations (sum NaN) count in h.count but in no bucket: only the forward direction works.
+  const forward = Number.isNaN(h.sum) || q < 0.5;
+  const buckets = forward ? h.allBucketList() : h.allReverseBucketList();
+  let rank = forward ? q * h.count : (1 - q) * h.count;
+  let count = 0;
+  let bucket: Bucket = { lower: 0, upper: 0, lowerInclusive: false, upperInclusive: false, count: 0, index: 0 };
+  let k = 0;
+  for (; k < buckets.length; k++) {
+    bucket = { ...buckets[k]! };
+    if (bucket.count === 0) continue;
+    count += bucket.count;
+    if (count >= rank) break;
+  }
+  const custom = h.usesCustomBuckets();
+  if (!custom && bucket.lower < 0 && bucket.upper > 0) {
+    // In the zero bucket of a one-sided histogram, 0 is the bound on the empty side.
+    if (h.negativeBuckets.length === 0 && h.positiveBuckets.length > 0) bucket.lower = 0;
+    else if (h.positiveBuckets.length === 0 && h.negativeBuckets.length > 0) bucket.upper = 0;
+  } else if (custom) {
+    if (bucket.lower === -Infinity) {
+      if (bucket.upper <= 0) return result(bucket.upper);
+      bucket.lower = 0;
+    } else if (bucket.upper === Infinity) {
+      return result(bucket.lower);
+    }
+  }
+  if (count > h.count) count = h.count; // float error must not push count past the total
+  if (count < rank) {
+    if (Number.isNaN(h.sum)) return result(NaN, true);
+    return result(bucket.upper);
+  }
+  if (forward) rank -= count - bucket.count;
+  else rank = count - rank;
+  let nanSkew = false;
+  if (Number.isNaN(h.sum)) {
+    for (k++; k < buckets.length; k++) count += buckets[k]!.count;
+    if (count < h.count) nanSkew = true;
+  }
+  const fraction = rank / bucket.count;
+  if (custom || (bucket.lower <= 0 && bucket.upper >= 0)) {
+    return result(bucket.lower + (bucket.upper - bucket.lower) * fraction, false, nanSkew);
+  }
+  // Exponential buckets are linear on a log scale: interpolate there.
+  const logLower = goLog2(Math.abs(bucket.lower));
+  const logUpper = goLog2(Math.abs(bucket.upper));
+  if (bucket.lower > 0) return result(goExp2(logLower + (logUpper - logLower) * fraction), false, nanSkew);
+  return result(-goExp2(logUpper + (logLower - logUpper) * (1 - fraction)), false, nanSkew);
+}
+
+/** Prometheus Bucket.FractionBelow: the share of the bucket's width at or below v (lower < v < upper). */
+export function fractionBelow(b: Bucket, v: number, linear: boolean): number {
+  if (linear) return (v - b.lower) / (b.upper - b.lower);
+  const logLower = goLog2(Math.abs(b.lower));
+  const logUpper = goLog2(Math.abs(b.upper));
+  const logV = goLog2(Math.abs(v));
+  if (v > 0) return (logV - logLower) / (logUpper - logLower);
+  return 1 - (logV - logUpper) / (logLower - logUpper);
+}
+
+export interface FractionResult {
+  value: number;
+  /** NaN observations are in the histogram (Prometheus NativeHistogramFractionNaNsInfo). */
+  nanObservations: boolean;
+}
+
+/** histogram_fraction(lower, upper, h) of a native histogram. */
+export function histogramFraction(lower: number, upper: number, h: FloatHistogram): number {
+  return histogramFractionWithInfo(lower, upper, h).value;
+}
+
+export function histogramFractionWithInfo(lower: number, upper: number, h: FloatHistogram): FractionResult {
+  if (h.count === 0 || Number.isNaN(lower) || Number.isNaN(upper)) return { value: NaN, nanObservations: false };
+  if (lower >= upper) return { value: 0, nanObservations: false };
+  const custom = h.usesCustomBuckets();
+  const buckets = h.allBucketList();
+  let count = 0;
+  let rank = 0;
+  let lowerRank = 0;
+  let upperRank = 0;
+  let lowerSet = false;
+  let upperSet = false;
+  let k = 0;
+  for (; k < buckets.length; k++) {
+    const b = { ...buckets[k]! };
+    count += b.count;
+    let zeroBucket = false;
+    // Linear for custom buckets (as classic histograms) and the zero bucket; no interpolation into
+    // a bucket with an infinite bound.
+    const interpolateLinearly = (v: number) => (b.lower === -Infinity ? b.count : rank + b.count * fractionBelow(b, v, true));
+    const interpolateExponentially = (v: number) => rank + b.count * fractionBelow(b, v, false);
+    if (b.lower <= 0 && b.upper >= 0) {
+      zeroBucket = true;
+      if (h.negativeBuckets.length === 0 && h.positiveBuckets.length > 0) b.lower = 0;
+      else if (h.positiveBuckets.length === 0 && h.negativeBuckets.length > 0) b.upper = 0;
+    }
+    if (!lowerSet && b.lower >= lower) {
+      lowerRank = rank;
+      lowerSet = true;
+    }
+    if (!upperSet && b.lower >= upper) {
+      upperRank = rank;
+      upperSet = true;
+    }
+    if (lowerSet && upperSet) break;
+    const linear = custom || zeroBucket;
+    if (!lowerSet && b.lower < lower && b.upper > lower) {
+      lowerRank = linear ? interpolateLinearly(lower) : interpolateExponentially(lower);
+      lowerSet = true;
+    }
+    if (!upperSet && b.lower < upper && b.upper > upper) {
+      upperRank = linear ? interpolateLinearly(upper) : interpolateExponentially(upper);
+      upperSet = true;
+    }
+    if (lowerSet && upperSet) break;
+    rank += b.count;
+  }
+  let nanObservations = false;
+  if (Number.isNaN(h.sum)) {
+    // Only the observations in buckets are non-NaN ones.
+    for (k++; k < buckets.length; k++) count += buckets[k]!.count;
+    if (count < h.count) nanObservations = true;
+  } else {
+    count = h.count;
+  }
+  if (!lowerSet || lowerRank > count) lowerRank = count;
+  if (!upperSet || upperRank > count) upperRank = count;
+  return { value: (upperRank - lowerRank) / h.count, nanObservations };
+}
+
+/**
+ * histogram_stdvar: the variance of the observations, each bucket's observations taken at its
+ * geometric mean (arithmetic mean for custom buckets, 0 in the zero bucket), Kahan-summed.
+ */
+export function histogramStdVar(h: FloatHistogram): number {
+  const mean = h.sum / h.count;
+  let variance = 0;
+  let c = 0;
+  const custom = h.usesCustomBuckets();
+  for (const b of h.allBucketList()) {
+    if (b.count === 0) continue;
+    let val: number;
+    if (custom) val = (b.upper + b.lower) / 2;
+    else if (b.lower <= 0 && b.upper >= 0) val = 0;
+    else {
+      val = Math.sqrt(b.upper * b.lower);
+      if (b.upper < 0) val = -val;
+    }
+    const delta = val - mean;
+    [variance, c] = kahanInc(b.count * delta * delta, variance, c);
+  }
+  variance += c;
+  return variance / h.count;
+}
+
+/** histogram_stddev: the square root of histogramStdVar. */
+export function histogramStdDev(h: FloatHistogram): number {
+  return Math.sqrt(histogramStdVar(h));
+}
