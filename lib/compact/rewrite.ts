@@ -85,16 +85,21 @@ export async function rewriteBlock(src: BlockReader, reqs: readonly DeleteReques
       const d = decodeSeriesChunks(core, s.chunks, -Infinity, Infinity, stones, src.files.name);
       const ivs = hit.flatMap((r) => r.intervals);
       const t = new Float64Array(d.n), v = new Float64Array(d.n);
+      // native histogram samples (and whether each came from an integer chunk) kept alongside
+      const h = d.h ? [] as NonNullable<typeof d.h> : undefined;
+      const intHist = d.h ? new Uint8Array(d.n) : undefined;
       let n = 0;
       for (let i = 0; i < d.n; i++) {
         const ti = d.t[i]!;
         if (ivs.some((iv) => ti >= iv.mint && ti <= iv.maxt)) continue;
-        t[n] = ti; v[n] = d.v[i]!; n++;
+        t[n] = ti; v[n] = d.v[i]!;
+        if (h) { h.push(d.h![i]); intHist![n] = d.intHist?.[i] ?? 0; }
+        n++;
       }
       samplesDeleted += d.n - n;
       if (n === 0) { seriesDeleted++; continue; }
       if (n !== d.n) seriesChanged++;
-      await w.addSeries(s.labels, t, v, n);
+      await w.addMixedSeries(s.labels, { t: t.subarray(0, n), v: v.subarray(0, n), n, h, intHist });
     }
   } catch (e) {
     await w.abort();

@@ -12,6 +12,9 @@ import {
 import { compareLabels, labelsKey } from '../labels/mod.ts';
 import { dedupSeriesSet, splitReplicaLabels, type DedupAlgorithm, type Samples } from '../store/dedup.ts';
 import type { StageTimings } from './stagetimes.ts';
+import { ChunkEncoding } from '../proto/store.ts';
+import { fromChunkSample } from '../histogram/convert.ts';
+import type { FloatHistogram } from '../histogram/float.ts';
 import { QueryMemoryBudget, seriesBytes } from './limits.ts';
 
 /** What the querier needs from the StoreAPI it queries (the proxy, or a single store in tests). */
@@ -70,7 +73,10 @@ const EMPTY: Samples = { t: new Float64Array(0), v: new Float64Array(0), n: 0 };
 
 function decodeChunk(core: Core, c: Chunk | undefined): Samples | null {
   if (!c) return null;
-  if (c.type !== 0) throw new QueryDataError(`unsupported chunk encoding ${c.type} (only XOR float chunks are supported)`);
+  if (c.type === ChunkEncoding.HISTOGRAM || c.type === ChunkEncoding.FLOAT_HISTOGRAM) {
+    throw new QueryDataError('native histogram chunks in downsampled data are not supported (query raw data: max_source_resolution=0s)');
+  }
+  if (c.type !== ChunkEncoding.XOR) throw new QueryDataError(`unsupported chunk encoding ${c.type}`);
   const s = core.xorDecode(c.data);
   return { t: s.t, v: s.v, n: s.n };
 }
@@ -289,7 +295,10 @@ async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], m
 export function seriesSamples(core: Core, chunks: readonly AggrChunk[], aggrs: readonly number[]): Samples {
   if (chunks.length === 0) return EMPTY;
   const sorted = chunks.length > 1 && !chunks.every((c, i) => i === 0 || chunks[i - 1]!.minTime <= c.minTime) ? [...chunks].sort((a, b) => a.minTime - b.minTime) : chunks;
-  if (sorted.every((c) => c.raw)) return decodeRun(core, sorted.map((c) => c.raw!));
+  if (sorted.every((c) => c.raw)) {
+    const raws = sorted.map((c) => c.raw!);
+    return raws.some(isHistogramChunk) ? decodeMixedRun(core, raws) : decodeRun(core, raws);
+  }
   if (aggrs.length === 1) {
     const a = aggrs[0]!;
     const pick = (c: AggrChunk): Chunk | undefined =>
@@ -328,7 +337,50 @@ function trim(s: Samples, mint: number, maxt: number): Samples {
   let hi = s.n;
   while (hi > lo && s.t[hi - 1]! > maxt) hi--;
   if (lo === 0 && hi === s.n) return s;
-  return { t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi), n: hi - lo };
+  const out: Samples = { t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi), n: hi - lo };
+  if (s.h) out.h = s.h.slice(lo, hi);
+  return out;
+}
+
+function isHistogramChunk(c: Chunk): boolean {
+  return c.type === ChunkEncoding.HISTOGRAM || c.type === ChunkEncoding.FLOAT_HISTOGRAM;
+}
+
+/**
+ * Raw chunks of which some are native histogram chunks (storepb HISTOGRAM / FLOAT_HISTOGRAM), in
+ * min-time order: floats and histograms in one time-ordered list (h[i] defined ⇒ a histogram, as
+ * SeriesData has it); samples going back in time (overlapping chunks) are dropped as decodeRun does.
+ */
+function decodeMixedRun(core: Core, chunks: readonly Chunk[]): Samples {
+  const t: number[] = [];
+  const v: number[] = [];
+  const h: (FloatHistogram | undefined)[] = [];
+  let lastT = -Infinity;
+  for (const c of chunks) {
+    if (c.type === ChunkEncoding.XOR) {
+      const s = core.xorDecode(c.data);
+      for (let i = 0; i < s.n; i++) {
+        const ti = s.t[i]!;
+        if (ti <= lastT) continue;
+        lastT = ti;
+        t.push(ti);
+        v.push(s.v[i]!);
+        h.push(undefined);
+      }
+      continue;
+    }
+    if (!isHistogramChunk(c)) throw new QueryDataError(`unsupported chunk encoding ${c.type}`);
+    const s = core.histogramDecode(c.data, c.type === ChunkEncoding.FLOAT_HISTOGRAM);
+    for (let i = 0; i < s.n; i++) {
+      const ti = s.t[i]!;
+      if (ti <= lastT) continue;
+      lastT = ti;
+      t.push(ti);
+      v.push(0);
+      h.push(fromChunkSample(s, i));
+    }
+  }
+  return { t: Float64Array.from(t), v: Float64Array.from(v), n: t.length, h };
 }
 
 /** Splits a series' chunks into runs of non-overlapping chunks (Thanos NewOverlapSplit). */

@@ -9,8 +9,13 @@
 // emitted, so the merged counter never drops because of a switch.
 //
 // chain: a 1:1 merge: all samples ordered by time, one sample per timestamp (the earliest replica's).
+//
+// Native histogram samples (h[i] defined, see SeriesData) are picked by the same steps; as in
+// Thanos's dedupSeriesIterator, the counter adjustment is made only from a float sample to float
+// samples (a histogram is passed on as the replica has it).
 import { compareLabels, type Label, type Labels } from '../labels/mod.ts';
 import type { SeriesData } from '../promql/queryable.ts';
+import type { FloatHistogram } from '../histogram/float.ts';
 
 export type DedupAlgorithm = 'penalty' | 'chain';
 
@@ -34,6 +39,8 @@ export interface Samples {
   t: Float64Array;
   v: Float64Array;
   n: number;
+  /** h[i] defined ⇒ sample i is that native histogram (v[i] meaningless). */
+  h?: ReadonlyArray<FloatHistogram | undefined>;
 }
 
 interface AdjustableIterator {
@@ -43,6 +50,8 @@ interface AdjustableIterator {
   seek(t: number): boolean;
   atT(): number;
   atV(): number;
+  /** The histogram at the current sample, undefined for a float sample. */
+  atH(): FloatHistogram | undefined;
   adjustAtValue(lastValue: number): void;
 }
 
@@ -68,8 +77,11 @@ class ArrayIterator implements AdjustableIterator {
   atV(): number {
     return this.s.v[this.i]! + this.errAdjust;
   }
+  atH(): FloatHistogram | undefined {
+    return this.s.h?.[this.i];
+  }
   adjustAtValue(lastValue: number): void {
-    if (!this.counter) return;
+    if (!this.counter || this.atH()) return;
     const v = this.atV();
     // This replica missed the true end of the counter (e.g. it restarted): lift it.
     if (lastValue > v) this.errAdjust += lastValue - v;
@@ -93,7 +105,7 @@ class PenaltyIterator implements AdjustableIterator {
 
   next(): boolean {
     // The value the previous step produced (before this step), for the counter adjustment on a switch.
-    const hasLast = this.useA ? this.aok : this.bok;
+    const hasLast = (this.useA ? this.aok : this.bok) && !this.lastIter.atH();
     const lastV = hasLast ? this.lastIter.atV() : 0;
     const lastUseA = this.useA;
     const ok = this.step();
@@ -160,11 +172,16 @@ class PenaltyIterator implements AdjustableIterator {
   atV(): number {
     return this.lastIter.atV();
   }
+
+  atH(): FloatHistogram | undefined {
+    return this.lastIter.atH();
+  }
 }
 
-function collect(it: AdjustableIterator, capacity: number): Samples {
+function collect(it: AdjustableIterator, capacity: number, histograms: boolean): Samples {
   let t = new Float64Array(Math.max(capacity, 1));
   let v = new Float64Array(Math.max(capacity, 1));
+  const h: (FloatHistogram | undefined)[] | undefined = histograms ? [] : undefined;
   let n = 0;
   while (it.next()) {
     if (n === t.length) {
@@ -177,9 +194,10 @@ function collect(it: AdjustableIterator, capacity: number): Samples {
     }
     t[n] = it.atT();
     v[n] = it.atV();
+    if (h) h.push(it.atH());
     n++;
   }
-  return { t, v, n };
+  return h ? { t, v, n, h } : { t, v, n };
 }
 
 /**
@@ -260,7 +278,7 @@ function penaltyMerge2(a: Samples, b: Samples, counter: boolean): Samples {
 
 /** Penalty-based merge of replicas of one series (order matters: the earlier replica wins ties). */
 export function penaltyMerge(replicas: readonly Samples[], func?: string): Samples {
-  if (replicas.length === 2) return penaltyMerge2(replicas[0]!, replicas[1]!, isCounterFunc(func));
+  if (replicas.length === 2 && !replicas[0]!.h && !replicas[1]!.h) return penaltyMerge2(replicas[0]!, replicas[1]!, isCounterFunc(func));
   return penaltyMergeGeneric(replicas, func);
 }
 
@@ -275,7 +293,7 @@ export function penaltyMergeGeneric(replicas: readonly Samples[], func?: string)
     cap = Math.max(cap, replicas[i]!.n);
   }
   if (replicas.length === 1) return replicas[0]!; // a lone replica is passed through untouched
-  return collect(it, cap);
+  return collect(it, cap, replicas.some((r) => r.h));
 }
 
 /** 1:1 merge: every timestamp once, taking the sample of the earliest replica that has it. */
@@ -285,6 +303,7 @@ export function chainMerge(replicas: readonly Samples[]): Samples {
   for (const r of replicas) total += r.n;
   const t = new Float64Array(Math.max(total, 1));
   const v = new Float64Array(Math.max(total, 1));
+  const h: (FloatHistogram | undefined)[] | undefined = replicas.some((r) => r.h) ? [] : undefined;
   const pos = new Array<number>(replicas.length).fill(0);
   let n = 0;
   for (;;) {
@@ -300,13 +319,14 @@ export function chainMerge(replicas: readonly Samples[]): Samples {
     if (best < 0) break;
     t[n] = bestT;
     v[n] = replicas[best]!.v[pos[best]!]!;
+    if (h) h.push(replicas[best]!.h?.[pos[best]!]);
     n++;
     for (let i = 0; i < replicas.length; i++) {
       const r = replicas[i]!;
       while (pos[i]! < r.n && r.t[pos[i]!]! <= bestT) pos[i]!++;
     }
   }
-  return { t: t.subarray(0, n), v: v.subarray(0, n), n };
+  return h ? { t: t.subarray(0, n), v: v.subarray(0, n), n, h } : { t: t.subarray(0, n), v: v.subarray(0, n), n };
 }
 
 /** Merges the samples of replicas of one series with the chosen algorithm. */
@@ -338,7 +358,9 @@ export function dedupSeriesSet(series: readonly SeriesData[], replicaLabels: Ite
     while (j < items.length && compareLabels(items[i]!.rest, items[j]!.rest) === 0) j++;
     const group = items.slice(i, j).map((x) => x.s);
     const merged = group.length === 1 ? group[0]! : mergeReplicas(group, opts);
-    out.push({ labels: items[i]!.rest, t: merged.t, v: merged.v, n: merged.n });
+    const d: SeriesData = { labels: items[i]!.rest, t: merged.t, v: merged.v, n: merged.n };
+    if (merged.h) d.h = merged.h;
+    out.push(d);
     i = j;
   }
   return out;

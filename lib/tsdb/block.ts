@@ -6,7 +6,10 @@ import { readAll } from '../objstore/bucket.ts';
 import type { FsCapability } from '../sdk/mod.ts';
 import type { Labels } from '../labels/mod.ts';
 import { bucketSource, bytesSource, fsSource, windowedSource, type ByteSource } from './bytesource.ts';
-import { ChunkReader, ENC_XOR, ENC_AGGR, segmentName, type RawChunk } from './chunks.ts';
+import { ChunkReader, ENC_XOR, ENC_AGGR, ENC_HISTOGRAM, ENC_FLOAT_HISTOGRAM, segmentName, type RawChunk } from './chunks.ts';
+import type { MixedSamples } from './histograms.ts';
+import { fromChunkSample } from '../histogram/convert.ts';
+import type { FloatHistogram } from '../histogram/float.ts';
 import { PartialBlockError, CorruptBlockError } from './errors.ts';
 import { IndexReader, corrupt, type ChunkMeta, type MatcherLike } from './index.ts';
 import { parseMeta, META_FILENAME, type BlockMeta } from './meta.ts';
@@ -103,12 +106,9 @@ export interface SelectOptions {
   honourTombstones?: boolean;
 }
 
-/** A series with decoded float samples inside [minTime, maxTime]. */
-export interface SeriesSamples {
+/** A series with decoded samples inside [minTime, maxTime] (h: its histogram samples, see MixedSamples). */
+export interface SeriesSamples extends MixedSamples {
   labels: Labels;
-  t: Float64Array;
-  v: Float64Array;
-  n: number;
 }
 
 export class BlockReader {
@@ -201,7 +201,7 @@ export class BlockReader {
     }
   }
 
-  /** Decoded float samples of matching series inside [minTime, maxTime], tombstones applied. */
+  /** Decoded samples (floats and histograms) of matching series inside [minTime, maxTime], tombstones applied. */
   async *select(matchers: readonly MatcherLike[], opts: SelectOptions = {}): AsyncGenerator<SeriesSamples> {
     const mint = opts.minTime ?? -Infinity;
     const maxt = opts.maxTime ?? Infinity;
@@ -214,26 +214,36 @@ export class BlockReader {
   }
 }
 
-/** Decodes XOR chunks of one series into one sample array, clipped and with tombstones applied. */
-export function decodeSeriesChunks(core: Core, chunks: ReadonlyArray<ChunkMeta & RawChunk>, mint: number, maxt: number, stones: readonly Interval[] | undefined, block = ''): Samples {
+function chunkError(block: string, c: ChunkMeta, message: string, cause?: unknown): never {
+  throw new CorruptBlockError(block, `chunks/${segmentName(Math.floor(c.ref / 4294967296))}`, `chunk ${c.ref}`, message, cause);
+}
+
+/**
+ * Decodes the chunks of one series (XOR, histogram and float-histogram chunks) into one sample
+ * array, clipped to [mint, maxt] and with tombstones applied. Overlapping chunks are ordered by
+ * time, keeping the first sample (in chunk order) of each timestamp.
+ */
+export function decodeSeriesChunks(core: Core, chunks: ReadonlyArray<ChunkMeta & RawChunk>, mint: number, maxt: number, stones: readonly Interval[] | undefined, block = ''): MixedSamples {
   let overlapping = false;
   for (let i = 1; i < chunks.length; i++) if (chunks[i]!.minTime <= chunks[i - 1]!.maxTime) overlapping = true;
+  let histograms = false;
   const data: Uint8Array[] = new Array(chunks.length);
   for (let i = 0; i < chunks.length; i++) {
     const c = chunks[i]!;
     if (c.encoding !== ENC_XOR) {
-      if (c.encoding === ENC_AGGR) throw new CorruptBlockError(block, `chunks/${segmentName(Math.floor(c.ref / 4294967296))}`, `chunk ${c.ref}`, 'downsampled AggrChunk (encoding 0xff) cannot be read as raw samples; use aggrchunk.ts');
-      throw new CorruptBlockError(block, `chunks/${segmentName(Math.floor(c.ref / 4294967296))}`, `chunk ${c.ref}`, `unsupported chunk encoding ${c.encoding}`);
+      if (c.encoding === ENC_HISTOGRAM || c.encoding === ENC_FLOAT_HISTOGRAM) histograms = true;
+      else if (c.encoding === ENC_AGGR) chunkError(block, c, 'downsampled AggrChunk (encoding 0xff) cannot be read as raw samples; use aggrchunk.ts');
+      else chunkError(block, c, `unsupported chunk encoding ${c.encoding}`);
     }
     data[i] = c.data;
   }
+  if (histograms) return decodeMixedChunks(core, chunks, mint, maxt, stones, overlapping, block);
   // One batch call for the series' chunks; its arena is read (and copied from) before any other core call.
   let b: SampleBatch;
   try {
     b = core.xorDecodeBatch(data);
   } catch (e) {
-    const c = chunks[e instanceof CorruptChunkError && e.chunk !== undefined ? e.chunk : 0]!;
-    throw new CorruptBlockError(block, `chunks/${segmentName(Math.floor(c.ref / 4294967296))}`, `chunk ${c.ref}`, (e as Error).message, e);
+    chunkError(block, chunks[e instanceof CorruptChunkError && e.chunk !== undefined ? e.chunk : 0]!, (e as Error).message, e);
   }
   const bt = b.t;
   const bv = b.v;
@@ -252,17 +262,71 @@ export function decodeSeriesChunks(core: Core, chunks: ReadonlyArray<ChunkMeta &
     lastT = ti;
   }
   if (!overlapping) return { t, v, n };
-  // Overlapping chunks (e.g. out-of-order or vertically merged data): order by time, keeping the
-  // first sample (in chunk order) of each timestamp.
+  return orderByTime({ t, v, n });
+}
+
+/** Overlapping chunks' samples ordered by time, the first (in chunk order) of each timestamp kept. */
+function orderByTime(s: MixedSamples): MixedSamples {
+  const { t, v, n, h, intHist } = s;
   const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => t[a]! - t[b]! || a - b);
   const ot = new Float64Array(n);
   const ov = new Float64Array(n);
+  const oh: (FloatHistogram | undefined)[] | undefined = h ? new Array(n) : undefined;
+  const oi = intHist ? new Uint8Array(n) : undefined;
   let m = 0;
   for (const i of idx) {
     if (m > 0 && ot[m - 1] === t[i]) continue;
     ot[m] = t[i]!;
     ov[m] = v[i]!;
+    if (oh) oh[m] = h![i];
+    if (oi) oi[m] = intHist![i]!;
     m++;
   }
-  return { t: ot, v: ov, n: m };
+  if (oh) oh.length = m;
+  return oh ? { t: ot, v: ov, n: m, h: oh, intHist: oi } : { t: ot, v: ov, n: m };
+}
+
+/** decodeSeriesChunks for a series with histogram chunks: chunk by chunk, floats and histograms in one list. */
+function decodeMixedChunks(core: Core, chunks: ReadonlyArray<ChunkMeta & RawChunk>, mint: number, maxt: number, stones: readonly Interval[] | undefined, overlapping: boolean, block: string): MixedSamples {
+  const t: number[] = [];
+  const v: number[] = [];
+  const h: (FloatHistogram | undefined)[] = [];
+  const ints: number[] = [];
+  let lastT = -Infinity;
+  const keep = (ti: number): boolean => {
+    if (ti < mint || ti > maxt) return false;
+    if (!overlapping && ti <= lastT) return false;
+    if (stones && isDeleted(stones, ti)) return false;
+    lastT = ti;
+    return true;
+  };
+  for (const c of chunks) {
+    try {
+      if (c.encoding === ENC_XOR) {
+        const s = core.xorDecode(c.data);
+        for (let i = 0; i < s.n; i++) {
+          if (!keep(s.t[i]!)) continue;
+          t.push(s.t[i]!);
+          v.push(s.v[i]!);
+          h.push(undefined);
+          ints.push(0);
+        }
+        continue;
+      }
+      const float = c.encoding === ENC_FLOAT_HISTOGRAM;
+      const s = core.histogramDecode(c.data, float);
+      for (let i = 0; i < s.n; i++) {
+        if (!keep(s.t[i]!)) continue;
+        t.push(s.t[i]!);
+        v.push(0);
+        h.push(fromChunkSample(s, i));
+        ints.push(float ? 0 : 1);
+      }
+    } catch (e) {
+      if (e instanceof CorruptBlockError) throw e;
+      chunkError(block, c, (e as Error).message, e);
+    }
+  }
+  const out: MixedSamples = { t: Float64Array.from(t), v: Float64Array.from(v), n: t.length, h, intHist: Uint8Array.from(ints) };
+  return overlapping ? orderByTime(out) : out;
 }

@@ -42,6 +42,7 @@ export async function downsampleBlock(src: BlockReader, resolution: number, sink
       }
     } else {
       for await (const s of src.select(all, { honourTombstones: true })) {
+        if (s.h) throw new Error(`downsample: series ${JSON.stringify(Object.fromEntries(s.labels.map((l) => [l.name, l.value])))} of block ${m.ulid} holds native histograms, which downsampling does not support yet`);
         const chunks = downsampleRawSeries(core, s.t, s.v, s.n, resolution);
         if (chunks.length) await w.addSeriesChunks(s.labels, chunks);
       }

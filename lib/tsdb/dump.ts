@@ -1,10 +1,15 @@
 // `promtool tsdb dump` over our reader: one line per sample, `{labels} value timestamp`, series in
 // label order merged across blocks (identical timestamps from overlapping blocks printed once).
+// A native histogram sample prints as Prometheus 3.x's promtool prints it: `{labels} <String()> ts`,
+// Histogram.String() (integer counts, %d) for integer chunks and FloatHistogram.String() for float
+// ones. (promtool 2.42 prints no histogram samples at all: it stops a series at its first one.)
 import type { Labels } from '../labels/mod.ts';
 import { compareLabels } from '../labels/mod.ts';
 import type { BlockReader, SeriesSamples } from './block.ts';
 import type { MatcherLike } from './index.ts';
 import { formatGoFloat, formatLabelsGo } from './gofmt.ts';
+import { bucketString, type FloatHistogram } from '../histogram/float.ts';
+import type { MixedSamples } from './histograms.ts';
 
 export interface DumpOptions {
   matchers: readonly MatcherLike[];
@@ -40,8 +45,11 @@ export async function* selectMerged(blocks: readonly BlockReader[], o: DumpOptio
 function mergeSamples(parts: SeriesSamples[]): SeriesSamples {
   let cap = 0;
   for (const p of parts) cap += p.n;
+  const hasH = parts.some((p) => p.h);
   const t = new Float64Array(cap);
   const v = new Float64Array(cap);
+  const h: MixedSamples['h'] = hasH ? [] : undefined;
+  const intHist = hasH ? new Uint8Array(cap) : undefined;
   const pos = parts.map(() => 0);
   let n = 0;
   for (;;) {
@@ -50,15 +58,43 @@ function mergeSamples(parts: SeriesSamples[]): SeriesSamples {
       if (pos[i]! < parts[i]!.n && (best < 0 || parts[i]!.t[pos[i]!]! < parts[best]!.t[pos[best]!]!)) best = i;
     }
     if (best < 0) break;
-    const ti = parts[best]!.t[pos[best]!]!;
+    const p = parts[best]!;
+    const at = pos[best]!;
+    const ti = p.t[at]!;
     if (n === 0 || t[n - 1]! < ti) {
       t[n] = ti;
-      v[n] = parts[best]!.v[pos[best]!]!;
+      v[n] = p.v[at]!;
+      if (h) {
+        h.push(p.h?.[at]);
+        intHist![n] = p.intHist?.[at] ?? 0;
+      }
       n++;
     }
     pos[best]!++;
   }
-  return { labels: parts[0]!.labels, t, v, n };
+  return h ? { labels: parts[0]!.labels, t, v, n, h, intHist } : { labels: parts[0]!.labels, t, v, n };
+}
+
+/** Go's %d of a count Prometheus holds as uint64 (an integer histogram's). */
+function formatCount(x: number): string {
+  return Number.isInteger(x) && Math.abs(x) < 1e21 ? String(x) : formatGoFloat(x);
+}
+
+/**
+ * Prometheus Histogram.String() of an integer histogram (its counts printed with %d), from the
+ * FloatHistogram it was converted to: the same buckets as FloatHistogram.String().
+ */
+export function integerHistogramString(h: FloatHistogram): string {
+  const bucket = (b: ReturnType<FloatHistogram['zeroBucket']>) => {
+    const s = bucketString(b);
+    return s.slice(0, s.lastIndexOf(':') + 1) + formatCount(b.count);
+  };
+  const parts = [`{count:${formatCount(h.count)}, sum:${formatGoFloat(h.sum)}`];
+  const neg = h.negativeBucketList().filter((b) => b.count !== 0);
+  for (let k = neg.length - 1; k >= 0; k--) parts.push(bucket(neg[k]!));
+  if (h.zeroCount !== 0) parts.push(bucket(h.zeroBucket()));
+  for (const b of h.positiveBucketList()) if (b.count !== 0) parts.push(bucket(b));
+  return parts.join(', ') + '}';
 }
 
 /** Writes promtool-format lines through write() (batched into ~64 KiB strings). */
@@ -68,7 +104,9 @@ export async function dumpSamples(blocks: readonly BlockReader[], o: DumpOptions
   for await (const s of selectMerged(blocks, o)) {
     const ls = formatLabelsGo(s.labels) + ' ';
     for (let i = 0; i < s.n; i++) {
-      buf += ls + formatGoFloat(s.v[i]!) + ' ' + s.t[i] + '\n';
+      const h = s.h?.[i];
+      const value = h ? (s.intHist?.[i] ? integerHistogramString(h) : h.toString()) : formatGoFloat(s.v[i]!);
+      buf += ls + value + ' ' + s.t[i] + '\n';
       if (buf.length > 65536) {
         await write(buf);
         buf = '';

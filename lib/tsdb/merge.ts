@@ -1,6 +1,7 @@
 // Merging N blocks into one (the compactor's primitive): series merged in label order; chunks that
 // do not overlap are copied byte for byte; overlapping chunks of the same series are decoded and
-// their samples deduplicated one-to-one (same timestamp → kept once), then re-cut like Prometheus.
+// their samples deduplicated one-to-one (same timestamp → kept once), then re-cut like Prometheus
+// (native histogram chunks re-encoded through the histogram chunk appender: lib/tsdb/histograms.ts).
 import type { Core } from '../core/types.ts';
 import type { Labels } from '../labels/mod.ts';
 import { compareLabels, compareStrings } from '../labels/mod.ts';
@@ -9,6 +10,8 @@ import { decodeSeriesChunks } from './block.ts';
 import { ENC_XOR } from './chunks.ts';
 import { BlockWriteError } from './errors.ts';
 import { BlockWriter, cutPoints, type BlockSink, type ChunkInput } from './writer.ts';
+import { encodeMixedChunks, type MixedSamples } from './histograms.ts';
+import type { FloatHistogram } from '../histogram/float.ts';
 import type { BlockMeta } from './meta.ts';
 
 export interface MergeOptions {
@@ -81,24 +84,58 @@ async function mergeSeriesChunks(parts: { s: SeriesChunks; b: BlockReader }[], c
   if (res !== 0) throw new BlockWriteError(`merge: overlapping or deleted data in downsampled series ${fmt(parts[0]!.s.labels)} cannot be merged`);
   // Decode each block's part (tombstones applied), then merge by time keeping one sample per timestamp.
   const decoded = parts.map((p) => decodeSeriesChunks(core, p.s.chunks, -Infinity, Infinity, p.b.tombstones.get(p.s.ref), p.b.files.name));
+  const merged = mergeByTime(decoded);
+  const floatRun = (from: number, to: number) => encodeFloatRun(core, merged.t.subarray(from, to), merged.v.subarray(from, to), to - from, range);
+  if (merged.h) return encodeMixedChunks(core, merged, floatRun);
+  return floatRun(0, merged.n);
+}
+
+/**
+ * Samples of several copies of a series merged by time, the first copy's sample kept for a
+ * timestamp. A histogram taken from another copy than the sample before it gets an unknown reset
+ * hint (gauges stay gauges), as Prometheus's chain iterator reports it: the copies' chunks do not
+ * tell whether the counter reset in between.
+ */
+function mergeByTime(decoded: readonly MixedSamples[]): MixedSamples {
   let cap = 0;
   for (const d of decoded) cap += d.n;
+  const hasH = decoded.some((d) => d.h);
   const t = new Float64Array(cap);
   const v = new Float64Array(cap);
+  const h: (FloatHistogram | undefined)[] | undefined = hasH ? [] : undefined;
+  const intHist = hasH ? new Uint8Array(cap) : undefined;
   const pos = decoded.map(() => 0);
   let n = 0;
+  let lastSrc = -1;
   for (;;) {
     let best = -1;
     for (let i = 0; i < decoded.length; i++) if (pos[i]! < decoded[i]!.n && (best < 0 || decoded[i]!.t[pos[i]!]! < decoded[best]!.t[pos[best]!]!)) best = i;
     if (best < 0) break;
-    const ti = decoded[best]!.t[pos[best]!]!;
+    const d = decoded[best]!;
+    const at = pos[best]!;
+    const ti = d.t[at]!;
     if (n === 0 || t[n - 1]! < ti) {
       t[n] = ti;
-      v[n] = decoded[best]!.v[pos[best]!]!;
+      v[n] = d.v[at]!;
+      if (h) {
+        let x = d.h?.[at];
+        if (x && lastSrc !== best && x.counterResetHint !== 'gauge' && x.counterResetHint !== 'unknown') {
+          x = x.copy();
+          x.counterResetHint = 'unknown';
+        }
+        h.push(x);
+        intHist![n] = d.intHist?.[at] ?? 0;
+      }
+      lastSrc = best;
       n++;
     }
     pos[best]!++;
   }
+  return h ? { t, v, n, h, intHist } : { t, v, n };
+}
+
+/** Float samples cut and XOR-encoded the way Prometheus's head cuts them. */
+function encodeFloatRun(core: Core, t: Float64Array, v: Float64Array, n: number, range: number): ChunkInput[] {
   const starts = cutPoints(t, n, Math.max(range, 1));
   // one batch call; its bytes are copied out of the core's arena at once (they are used after awaits)
   const enc = core.xorEncodeBatch(t, v, starts, n);

@@ -5,7 +5,8 @@ import type { Core } from '../core/types.ts';
 import type { FsCapability } from '../sdk/mod.ts';
 import type { Labels } from '../labels/mod.ts';
 import { compareStrings } from '../labels/mod.ts';
-import { ChunkWriter, ENC_XOR, DEFAULT_SEGMENT_SIZE } from './chunks.ts';
+import { ChunkWriter, ENC_XOR, ENC_FLOAT_HISTOGRAM, DEFAULT_SEGMENT_SIZE } from './chunks.ts';
+import { encodeMixedChunks, type MixedSamples } from './histograms.ts';
 import { BlockWriteError } from './errors.ts';
 import { IndexWriter, type ChunkMeta, type FileSink } from './index.ts';
 import { formatMeta, META_FILENAME, type BlockMeta, type ThanosMeta } from './meta.ts';
@@ -119,13 +120,43 @@ export class BlockWriter {
     return w;
   }
 
-  /** Adds a series from sorted samples (t strictly increasing), cut into XOR chunks the Prometheus way. */
-  async addSeries(labels: Labels, t: Float64Array, v: Float64Array, n = t.length): Promise<void> {
+  private checkSamples(labels: Labels, t: Float64Array, n: number): void {
     for (let i = 1; i < n; i++) if (!(t[i]! > t[i - 1]!)) throw new BlockWriteError(`block writer: samples of ${fmtLabels(labels)} not strictly increasing at ${t[i]}`);
     if (n > 0 && (t[0]! < this.opts.minTime || t[n - 1]! >= this.opts.maxTime)) {
       throw new BlockWriteError(`block writer: samples of ${fmtLabels(labels)} outside block range [${this.opts.minTime}, ${this.opts.maxTime})`);
     }
-    const range = this.opts.chunkRange ?? Math.max(DEFAULT_BLOCK_DURATION, Math.ceil((this.opts.maxTime - this.opts.minTime) / DEFAULT_BLOCK_DURATION) * DEFAULT_BLOCK_DURATION);
+  }
+
+  private chunkRange(): number {
+    return this.opts.chunkRange ?? Math.max(DEFAULT_BLOCK_DURATION, Math.ceil((this.opts.maxTime - this.opts.minTime) / DEFAULT_BLOCK_DURATION) * DEFAULT_BLOCK_DURATION);
+  }
+
+  /**
+   * Adds a series from sorted samples that may hold native histograms (MixedSamples): float runs
+   * cut as addSeries cuts them, histogram runs through the histogram chunk appender.
+   */
+  async addMixedSeries(labels: Labels, s: MixedSamples): Promise<void> {
+    if (!s.h) return this.addSeries(labels, s.t, s.v, s.n);
+    this.checkSamples(labels, s.t, s.n);
+    const range = this.chunkRange();
+    const core = this.opts.core;
+    const chunks = encodeMixedChunks(core, s, (from, to) => {
+      const t = s.t.subarray(from, to);
+      const starts = cutPoints(t, to - from, range, this.opts.samplesPerChunk);
+      const enc = core.xorEncodeBatch(t, s.v.subarray(from, to), starts, to - from);
+      const bytes = enc.bytes.slice(0, enc.offset[starts.length]!);
+      return starts.map((st, k) => {
+        const e = k + 1 < starts.length ? starts[k + 1]! : to - from;
+        return { minTime: t[st]!, maxTime: t[e - 1]!, encoding: ENC_XOR, data: bytes.subarray(enc.offset[k]!, enc.offset[k + 1]!), samples: e - st };
+      });
+    });
+    await this.addSeriesChunks(labels, chunks);
+  }
+
+  /** Adds a series from sorted samples (t strictly increasing), cut into XOR chunks the Prometheus way. */
+  async addSeries(labels: Labels, t: Float64Array, v: Float64Array, n = t.length): Promise<void> {
+    this.checkSamples(labels, t, n);
+    const range = this.chunkRange();
     const starts = cutPoints(t, n, range, this.opts.samplesPerChunk);
     const metas: ChunkMeta[] = [];
     // All chunks of the series in one batch call. Its result lives in the core's arena until the
@@ -153,7 +184,8 @@ export class BlockWriter {
     for (const c of chunks) {
       const ref = await this.chunks.write(c.encoding, c.data);
       metas.push({ ref, minTime: c.minTime, maxTime: c.maxTime });
-      this.stats.numSamples += c.samples ?? (c.encoding === ENC_XOR && c.data.length >= 2 ? (c.data[0]! << 8) | c.data[1]! : 0);
+      // XOR and histogram chunks alike start with their sample count (2 bytes, big endian)
+      this.stats.numSamples += c.samples ?? (c.encoding >= ENC_XOR && c.encoding <= ENC_FLOAT_HISTOGRAM && c.data.length >= 2 ? (c.data[0]! << 8) | c.data[1]! : 0);
       this.dataMin = Math.min(this.dataMin, c.minTime);
       this.dataMax = Math.max(this.dataMax, c.maxTime);
     }

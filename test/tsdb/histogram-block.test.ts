@@ -1,0 +1,223 @@
+// Native histograms in blocks: a block written by a real Prometheus 2.42 (fixtures/histogram-block-242,
+// scraped from our exporter) read by our block reader sample for sample; two overlapping blocks
+// holding its histogram series merged by our compactor primitive (histogram chunks re-encoded
+// through the chunk appender) and read back by our reader, by promtool and by Prometheus 2.42 itself.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BlockReader, BlockWriter, fsBlockFiles, fsBlockSink, mergeBlocks, type SeriesSamples } from '../../lib/tsdb/mod.ts';
+import { ENC_FLOAT_HISTOGRAM, ENC_HISTOGRAM, ENC_XOR } from '../../lib/tsdb/chunks.ts';
+import { formatLabels, type Labels } from '../../lib/labels/mod.ts';
+import { isStaleNaN } from '../../lib/core/mod.ts';
+import type { FloatHistogram } from '../../lib/histogram/float.ts';
+import { servedCounter, servedHistograms } from './fixtures/histogram-block-242/generate.ts';
+import { fs, core, tmp, promtool, promtoolDump } from './helpers.ts';
+import { freePort } from '../harness/ports.ts';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/histogram-block-242/', import.meta.url));
+const BLOCK_ID = readdirSync(FIXTURE).find((n) => /^[0-9A-Z]{26}$/.test(n))!;
+const work = tmp('histblock');
+const closers: Array<() => unknown> = [];
+test.after(async () => {
+  for (const c of closers.reverse()) await c();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const ALL = [{ type: '=~' as const, name: '__name__', value: 'test_.*' }];
+
+async function open(dir: string): Promise<BlockReader> {
+  return BlockReader.open(fsBlockFiles(fs, dir), { core });
+}
+
+async function samples(b: BlockReader): Promise<SeriesSamples[]> {
+  const out: SeriesSamples[] = [];
+  for await (const s of b.select(ALL)) out.push(s);
+  return out;
+}
+
+function name(ls: Labels): string {
+  return formatLabels(ls.filter((l) => l.name !== 'instance' && l.name !== 'job'));
+}
+
+/** What the exporter served for this series at scrape k, as Prometheus's iterator reports it. */
+interface Expected {
+  schema: number; zeroThreshold: number; zeroCount: number; count: number; sum: number;
+  positiveSpans: { offset: number; length: number }[]; negativeSpans: { offset: number; length: number }[];
+  positiveBuckets: number[]; negativeBuckets: number[];
+}
+
+function expectHistogram(series: string, k: number): Expected | undefined {
+  const h = servedHistograms(k).find((x) => formatLabels([{ name: '__name__', value: x.name }, ...Object.entries(x.labels).map(([n, v]) => ({ name: n, value: v }))]) === series);
+  if (!h) return undefined;
+  return {
+    schema: h.schema, zeroThreshold: h.zeroThreshold, zeroCount: h.zeroCount, count: h.count, sum: h.sum,
+    positiveSpans: h.positiveSpans, negativeSpans: h.negativeSpans, positiveBuckets: h.positive, negativeBuckets: h.negative,
+  };
+}
+
+/** The histogram without zero buckets a chunk recode added, as {spans, buckets} of absolute counts. */
+function nonZeroBuckets(spans: readonly { offset: number; length: number }[], buckets: readonly number[]): [number, number][] {
+  const out: [number, number][] = [];
+  let idx = 0;
+  let j = 0;
+  for (const s of spans) {
+    idx += s.offset;
+    for (let i = 0; i < s.length; i++, idx++, j++) if (buckets[j] !== 0) out.push([idx, buckets[j]!]);
+  }
+  return out;
+}
+
+function assertSameHistogram(got: FloatHistogram, want: NonNullable<ReturnType<typeof expectHistogram>>, what: string): void {
+  for (const f of ['schema', 'zeroThreshold', 'zeroCount', 'count', 'sum'] as const) assert.is(got[f], want[f], `${what}: ${f}`);
+  assert.equal(nonZeroBuckets(got.positiveSpans, got.positiveBuckets), nonZeroBuckets(want.positiveSpans, want.positiveBuckets), `${what}: positive buckets`);
+  assert.equal(nonZeroBuckets(got.negativeSpans, got.negativeBuckets), nonZeroBuckets(want.negativeSpans, want.negativeBuckets), `${what}: negative buckets`);
+}
+
+/** Every sample of the fixture's test_* series is what the exporter served (k = index + 1), then a stale marker. */
+function assertServed(series: SeriesSamples[], what: string): void {
+  assert.equal(series.map((s) => name(s.labels)), [
+    'test_counter_total', 'test_float_hist', 'test_gauge_hist', 'test_hist{case="grow"}', 'test_hist{case="neg"}', 'test_hist{case="vanish"}',
+  ], what);
+  for (const s of series) {
+    const id = name(s.labels);
+    const scrapes = id.includes('vanish') ? 15 : 30;
+    assert.is(s.n, scrapes + 1, `${what} ${id}: samples`);
+    for (let i = 0; i < scrapes; i++) {
+      if (id === 'test_counter_total') {
+        assert.not.ok(s.h?.[i], `${what} ${id}[${i}] is a float`);
+        assert.is(s.v[i], servedCounter(i + 1));
+        continue;
+      }
+      const h = s.h?.[i];
+      assert.ok(h, `${what} ${id}[${i}] is a histogram`);
+      assertSameHistogram(h!, expectHistogram(id, i + 1)!, `${what} ${id}[${i}]`);
+      assert.is(h!.counterResetHint, id === 'test_gauge_hist' ? 'gauge' : h!.counterResetHint === 'unknown' ? 'unknown' : 'not_reset');
+    }
+    const last = s.n - 1;
+    assert.ok(s.h ? isStaleNaN(s.h[last]!.sum) : isStaleNaN(s.v[last]!), `${what} ${id}: ends with a stale marker`);
+  }
+}
+
+test('Prometheus 2.42 histogram chunks (integer, float, gauge; recoded layout, reset, stale marker) read sample for sample', async () => {
+  const b = await open(join(FIXTURE, BLOCK_ID));
+  const kinds = new Map<string, number[]>();
+  for await (const s of b.selectChunks(ALL)) kinds.set(name(s.labels), s.chunks.map((c) => c.encoding));
+  assert.equal(kinds.get('test_float_hist'), [ENC_FLOAT_HISTOGRAM]);
+  assert.equal(kinds.get('test_hist{case="grow"}'), [ENC_HISTOGRAM, ENC_HISTOGRAM], 'the reset at scrape 20 cut a chunk');
+  assert.equal(kinds.get('test_counter_total'), [ENC_XOR]);
+  const got = await samples(b);
+  assertServed(got, 'fixture');
+  // the reset: scrape 20 starts the second chunk, whose first sample's hint is unknown (Prometheus 3.x iterator)
+  const grow = got.find((s) => name(s.labels) === 'test_hist{case="grow"}')!;
+  assert.is(grow.h![19]!.counterResetHint, 'unknown');
+  assert.is(grow.h![18]!.counterResetHint, 'not_reset');
+  // intHist tells integer chunks from float ones
+  assert.is(grow.intHist![0], 1);
+  assert.is(got.find((s) => name(s.labels) === 'test_float_hist')!.intHist![0], 0);
+});
+
+/** A block holding every other sample (from `parity`) of the fixture's series, written by our writer. */
+async function halfBlock(src: BlockReader, parity: number, dir: string): Promise<string> {
+  const series = await samples(src);
+  const symbols = new Set<string>();
+  for (const s of series) for (const l of s.labels) symbols.add(l.name), symbols.add(l.value);
+  const w = await BlockWriter.create(fsBlockSink(fs, dir), symbols, { core, minTime: src.meta.minTime, maxTime: src.meta.maxTime });
+  for (const s of series) {
+    const keep = Array.from({ length: s.n }, (_, i) => i).filter((i) => i % 2 === parity || i === s.n - 1);
+    await w.addMixedSeries(s.labels, {
+      t: Float64Array.from(keep, (i) => s.t[i]!), v: Float64Array.from(keep, (i) => s.v[i]!), n: keep.length,
+      h: s.h ? keep.map((i) => s.h![i]) : undefined, intHist: s.intHist ? Uint8Array.from(keep, (i) => s.intHist![i]!) : undefined,
+    });
+  }
+  return (await w.finish()).location;
+}
+
+let mergedDir = '';
+
+test('two overlapping blocks of histogram series merge into every sample once (re-encoded chunks)', async () => {
+  const src = await open(join(FIXTURE, BLOCK_ID));
+  const parts = join(work, 'parts');
+  mkdirSync(parts);
+  const a = await open(await halfBlock(src, 0, parts));
+  const b = await open(await halfBlock(src, 1, parts));
+  const halves = [...(await samples(a)), ...(await samples(b))];
+  const total = halves.reduce((x, s) => x + s.n, 0);
+  const neededBoth = (await samples(src)).reduce((x, s) => x + s.n, 0);
+  assert.is(total, neededBoth + 6, 'each half holds every other sample (the stale marker in both)');
+  const out = join(work, 'merged');
+  mkdirSync(out);
+  const meta = await mergeBlocks([a, b], fsBlockSink(fs, out), core);
+  mergedDir = join(out, meta.ulid);
+  const merged = await open(mergedDir);
+  assertServed(await samples(merged), 'merged');
+  assert.is(meta.stats?.numSamples, neededBoth);
+  const kinds = new Map<string, number[]>();
+  for await (const s of merged.selectChunks(ALL)) kinds.set(name(s.labels), s.chunks.map((c) => c.encoding));
+  assert.equal(kinds.get('test_float_hist'), [ENC_FLOAT_HISTOGRAM]);
+  assert.equal(kinds.get('test_hist{case="neg"}'), [ENC_HISTOGRAM], 'integer histograms stay integer');
+  assert.equal(kinds.get('test_hist{case="grow"}'), [ENC_HISTOGRAM, ENC_HISTOGRAM], 'the appender cuts at the counter reset');
+});
+
+test('promtool 2.42 reads the merged block: its float samples as in the source block, analyze accepts it', () => {
+  assert.ok(mergedDir, 'merge test ran');
+  const theirs = join(work, 'promtool-src');
+  const ours = join(work, 'promtool-merged');
+  mkdirSync(theirs);
+  mkdirSync(ours);
+  cpSync(join(FIXTURE, BLOCK_ID), join(theirs, BLOCK_ID), { recursive: true });
+  cpSync(mergedDir, join(ours, mergedDir.slice(mergedDir.lastIndexOf('/') + 1)), { recursive: true });
+  // promtool 2.42 prints float samples only (it stops a series at its first histogram sample)
+  const want = promtoolDump(theirs, '--match', '{__name__=~"test_.*"}');
+  assert.ok(want.includes('test_counter_total'), 'promtool prints the float counter');
+  assert.is(promtoolDump(ours, '--match', '{__name__=~"test_.*"}'), want);
+  const r = promtool('tsdb', 'analyze', ours);
+  assert.is(r.code, 0, r.stderr);
+});
+
+async function promAnswer(dir: string, at: number): Promise<unknown> {
+  const data = join(work, `prom-${dir.slice(dir.lastIndexOf('/') + 1)}`);
+  mkdirSync(join(data, 'db'), { recursive: true });
+  cpSync(dir, join(data, 'db', dir.slice(dir.lastIndexOf('/') + 1)), { recursive: true });
+  writeFileSync(join(data, 'prometheus.yml'), 'global:\n  scrape_interval: 1h\n');
+  const port = await freePort();
+  const proc: ChildProcess = spawn('/usr/bin/prometheus', [
+    `--config.file=${join(data, 'prometheus.yml')}`, `--storage.tsdb.path=${join(data, 'db')}`, `--web.listen-address=127.0.0.1:${port}`,
+    '--storage.tsdb.retention.time=100y', '--enable-feature=native-histograms',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  proc.stderr!.on('data', (d) => (log += d));
+  const exited = new Promise((r) => proc.once('exit', r));
+  closers.push(async () => {
+    proc.kill('SIGTERM');
+    await exited;
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/-/ready`);
+      if (r.ok) break;
+    } catch {}
+    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`prometheus did not become ready: ${log.slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const q = encodeURIComponent('{__name__=~"test_.*"}[1h]');
+  const j = (await (await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${q}&time=${at / 1000}`)).json()) as { status: string; data: { result: unknown } };
+  proc.kill('SIGTERM');
+  await exited;
+  assert.is(j.status, 'success');
+  return j.data.result;
+}
+
+test('Prometheus 2.42 answers the same raw histogram samples from the merged block as from its own', async () => {
+  assert.ok(mergedDir, 'merge test ran');
+  const at = (await open(join(FIXTURE, BLOCK_ID))).meta.maxTime;
+  const want = await promAnswer(join(FIXTURE, BLOCK_ID), at);
+  const got = await promAnswer(mergedDir, at);
+  assert.ok(JSON.stringify(want).includes('"histograms"'), 'Prometheus returns histogram samples');
+  assert.equal(got, want);
+});
+
+test.run();
