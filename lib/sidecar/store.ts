@@ -1,5 +1,6 @@
 // The sidecar's StoreAPI: Series over Prometheus remote read (STREAMED_XOR_CHUNKS; chunks are passed
-// through still XOR-encoded), label names/values over the HTTP API, external labels attached to
+// through as Prometheus encoded them, XOR and native histogram chunks alike, with Prometheus's chunk
+// encoding numbers turned into thanos.Chunk's), label names/values over the HTTP API, external labels attached to
 // every series (and overriding same-named series labels), as Thanos's pkg/store/prometheus.go does.
 //
 // Matchers on external labels are answered locally: one that does not match the external value
@@ -19,6 +20,8 @@ import {
   type Series, type SeriesRequest, type SeriesResponse,
 } from '../proto/store.ts';
 import { PromChunkEncoding, type ReadHints, type TimeSeries } from '../proto/prompb.ts';
+import { ENC_FLOAT_HISTOGRAM } from '../tsdb/chunks.ts';
+import { encodeHistogramRun, headHistogramFromPrompb, type HeadHistogram } from '../tsdb/head/histogram.ts';
 import { PromClient, PromError } from './promclient.ts';
 
 /** Thanos re-chunks SAMPLES responses at this many samples per XOR chunk. */
@@ -181,19 +184,45 @@ export class PromStore implements StoreServer {
     return sortSeries(out);
   }
 
-  /** SAMPLES responses (Prometheus without streamed read): XOR chunks of at most 120 samples. */
+  /**
+   * SAMPLES responses (Prometheus without streamed read): XOR chunks of at most 120 samples; native
+   * histograms (the series' `histograms`) as EncHistogram / EncFloatHistogram chunks of at most 120,
+   * cut as Prometheus's head cuts them. A series that switched between floats and histograms gives
+   * chunks of each kind in time order.
+   */
   private chunkSamples(ts: TimeSeries): AggrChunk[] {
     const out: AggrChunk[] = [];
+    const hs = ts.histograms ?? [];
     const n = ts.samples.length;
-    for (let i = 0; i < n; i += MAX_SAMPLES_PER_CHUNK) {
-      const m = Math.min(MAX_SAMPLES_PER_CHUNK, n - i);
-      const t = new Float64Array(m);
-      const v = new Float64Array(m);
-      for (let j = 0; j < m; j++) {
-        t[j] = ts.samples[i + j]!.timestamp;
-        v[j] = ts.samples[i + j]!.value;
+    let i = 0;
+    let k = 0;
+    while (i < n || k < hs.length) {
+      if (k >= hs.length || (i < n && ts.samples[i]!.timestamp < hs[k]!.timestamp)) {
+        let j = i;
+        const end = k < hs.length ? hs[k]!.timestamp : Infinity;
+        while (j < n && j - i < MAX_SAMPLES_PER_CHUNK && ts.samples[j]!.timestamp < end) j++;
+        const m = j - i;
+        const t = new Float64Array(m);
+        const v = new Float64Array(m);
+        for (let q = 0; q < m; q++) {
+          t[q] = ts.samples[i + q]!.timestamp;
+          v[q] = ts.samples[i + q]!.value;
+        }
+        out.push({ minTime: t[0]!, maxTime: t[m - 1]!, raw: { type: ChunkEncoding.XOR, data: this.o.core.xorEncode(t, v, m) } });
+        i = j;
+        continue;
       }
-      out.push({ minTime: t[0]!, maxTime: t[m - 1]!, raw: { type: ChunkEncoding.XOR, data: this.o.core.xorEncode(t, v, m) } });
+      const run: HeadHistogram[] = [];
+      const end = i < n ? ts.samples[i]!.timestamp : Infinity;
+      while (k < hs.length && run.length < MAX_SAMPLES_PER_CHUNK && (run.length === 0 || hs[k]!.timestamp < end)) {
+        const h = headHistogramFromPrompb(hs[k]!);
+        if (typeof h === 'string') throw new GrpcError(GrpcStatus.Internal, `remote read: invalid native histogram from Prometheus at ${hs[k]!.timestamp}: ${h}`);
+        run.push(h);
+        k++;
+      }
+      for (const c of encodeHistogramRun(this.o.core, run).chunks) {
+        out.push({ minTime: c.minTime, maxTime: c.maxTime, raw: { type: c.encoding === ENC_FLOAT_HISTOGRAM ? ChunkEncoding.FLOAT_HISTOGRAM : ChunkEncoding.HISTOGRAM, data: c.data } });
+      }
     }
     return out;
   }
