@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Registry } from '../../host/metrics.ts';
 import { dialGrpc, startGrpc, type GrpcListener } from '../../host/server/grpc.ts';
 import type { Matcher } from '../../lib/labels/mod.ts';
 import { infoResponseFromComponentInfo } from '../../lib/proto/info.ts';
@@ -122,7 +123,7 @@ test('remote write histograms → 200; Series frames carry HISTOGRAM / FLOAT_HIS
     for (const s of got) assert.equal(labelsRec(s).replica, 'r1');
   };
   await check(client);
-  assert.match(ctx.metrics.render(), /prometheus_tsdb_head_samples_appended_total\{tenant="default-tenant",type="histogram"\} 6/);
+  assert.match((ctx.metrics as Registry).render(), /prometheus_tsdb_head_samples_appended_total\{tenant="default-tenant",type="histogram"\} 6/);
   // a second receiver on the same directory (no shutdown: a crash) replays the WAL
   const again = await start(dir);
   await check(again.client);
@@ -147,7 +148,7 @@ test('out-of-order and duplicate histograms → 409, an identical one is dropped
   const got = await seriesOf(client);
   const by = Object.fromEntries(got.map((s) => [labelsRec(s).__name__, histogramsOf(s).samples.map((x) => Number(x.split(' ')[0]))]));
   assert.equal(by, { rx_h: [10_000, 20_000, 30_000, 50_000] });
-  assert.match(ctx.metrics.render(), /prometheus_tsdb_out_of_order_samples_total\{tenant="default-tenant",type="histogram"\} 1/);
+  assert.match((ctx.metrics as Registry).render(), /prometheus_tsdb_out_of_order_samples_total\{tenant="default-tenant",type="histogram"\} 1/);
 });
 
 test('a router forwards histograms to an ingestor over thanos.WriteableStore: stored as sent', async () => {
