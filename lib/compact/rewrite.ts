@@ -4,7 +4,7 @@
 import { parse as parseYaml } from 'yaml';
 import type { Core } from '../core/types.ts';
 import { compileMatcher, matchLabels, type CompiledMatcher } from '../labels/mod.ts';
-import { BlockReader, BlockWriter, decodeSeriesChunks, parseSelector, ENC_XOR, type BlockSink, type BlockMeta } from '../tsdb/mod.ts';
+import { BlockReader, BlockWriter, decodeSeriesChunks, parseSelector, ENC_XOR, ENC_FLOAT_HISTOGRAM, type BlockSink, type BlockMeta } from '../tsdb/mod.ts';
 
 export interface DeleteRequest {
   selector: string;
@@ -71,7 +71,8 @@ export async function rewriteBlock(src: BlockReader, reqs: readonly DeleteReques
     for await (const s of src.selectChunks([{ type: '=~', name: '__name__', value: '.*' }])) {
       const hit = reqs.filter((r) => matchLabels(r.matchers, s.labels));
       const stones = src.tombstones.get(s.ref);
-      const count = () => s.chunks.reduce((a, c) => a + (c.encoding === ENC_XOR && c.data.length >= 2 ? (c.data[0]! << 8) | c.data[1]! : 0), 0);
+      // XOR and histogram chunks (encodings 1..3) alike start with their 2-byte sample count
+      const count = () => s.chunks.reduce((a, c) => a + (c.encoding >= ENC_XOR && c.encoding <= ENC_FLOAT_HISTOGRAM && c.data.length >= 2 ? (c.data[0]! << 8) | c.data[1]! : 0), 0);
       if (hit.some((r) => r.intervals.length === 0)) {
         seriesDeleted++;
         samplesDeleted += count();

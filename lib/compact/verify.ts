@@ -4,7 +4,7 @@
 // range, chunks that do not decode or hold samples outside their own bounds, stats that disagree.
 import type { Bucket } from '../objstore/bucket.ts';
 import type { Core } from '../core/types.ts';
-import { BlockReader, bucketBlockFiles, ENC_XOR } from '../tsdb/mod.ts';
+import { BlockReader, bucketBlockFiles, ENC_XOR, ENC_HISTOGRAM, ENC_FLOAT_HISTOGRAM } from '../tsdb/mod.ts';
 import { compareLabels } from '../labels/mod.ts';
 import type { BucketBlockMeta as BlockMeta } from '../tsdb/meta.ts';
 import { findOverlaps, groupBlocks } from './plan.ts';
@@ -56,9 +56,9 @@ export async function verifyBlockIndex(bucket: Bucket, core: Core, meta: BlockMe
         if (c.minTime <= lastMax) report(`series ${name}: chunk [${c.minTime}, ${c.maxTime}] overlaps or is out of order with the previous chunk (ends ${lastMax})`);
         lastMax = Math.max(lastMax, c.maxTime);
         if (c.minTime < meta.minTime || c.maxTime >= meta.maxTime) report(`series ${name}: chunk [${c.minTime}, ${c.maxTime}] outside the block range [${meta.minTime}, ${meta.maxTime})`);
-        if (c.encoding === ENC_XOR) {
+        if (c.encoding === ENC_XOR || c.encoding === ENC_HISTOGRAM || c.encoding === ENC_FLOAT_HISTOGRAM) {
           try {
-            const d = core.xorDecode(c.data);
+            const d = c.encoding === ENC_XOR ? core.xorDecode(c.data) : core.histogramDecode(c.data, c.encoding === ENC_FLOAT_HISTOGRAM);
             samples += d.n;
             if (d.n === 0) report(`series ${name}: empty chunk`);
             else if (d.t[0] !== c.minTime || d.t[d.n - 1] !== c.maxTime) report(`series ${name}: chunk samples span [${d.t[0]}, ${d.t[d.n - 1]}] but the index says [${c.minTime}, ${c.maxTime}]`);

@@ -74,7 +74,11 @@ const EMPTY: Samples = { t: new Float64Array(0), v: new Float64Array(0), n: 0 };
 function decodeChunk(core: Core, c: Chunk | undefined): Samples | null {
   if (!c) return null;
   if (c.type === ChunkEncoding.HISTOGRAM || c.type === ChunkEncoding.FLOAT_HISTOGRAM) {
-    throw new QueryDataError('native histogram chunks in downsampled data are not supported (query raw data: max_source_resolution=0s)');
+    // a raw histogram chunk, or a histogram aggregate (sum, counter) of downsampled native histograms
+    const s = core.histogramDecode(c.data, c.type === ChunkEncoding.FLOAT_HISTOGRAM);
+    const h: FloatHistogram[] = new Array(s.n);
+    for (let i = 0; i < s.n; i++) h[i] = fromChunkSample(s, i);
+    return { t: s.t.subarray(0, s.n), v: new Float64Array(s.n), n: s.n, h };
   }
   if (c.type !== ChunkEncoding.XOR) throw new QueryDataError(`unsupported chunk encoding ${c.type}`);
   const s = core.xorDecode(c.data);
@@ -85,8 +89,10 @@ function concatInto(parts: Samples[]): Samples {
   let total = 0;
   for (const p of parts) total += p.n;
   if (parts.length === 1) return parts[0]!;
+  const hasH = parts.some((p) => p.h);
   const t = new Float64Array(total);
   const v = new Float64Array(total);
+  const h: (FloatHistogram | undefined)[] | undefined = hasH ? [] : undefined;
   let n = 0;
   let lastT = -Infinity;
   for (const p of parts) {
@@ -96,11 +102,12 @@ function concatInto(parts: Samples[]): Samples {
       if (ti <= lastT) continue;
       t[n] = ti;
       v[n] = p.v[i]!;
+      if (h) h.push(p.h?.[i]);
       n++;
       lastT = ti;
     }
   }
-  return { t, v, n };
+  return h ? { t, v, n, h } : { t, v, n };
 }
 
 /** Thanos ApplyCounterResets over a run of chunks: monotonic totals, special last samples honoured. */
@@ -114,11 +121,26 @@ function applyCounterResets(parts: Samples[]): Samples {
   let lastT = -Infinity;
   let lastV = 0;
   let totalV = 0;
+  const hasH = parts.some((p) => p.h);
+  const h: (FloatHistogram | undefined)[] | undefined = hasH ? [] : undefined;
   for (const p of parts) {
     let i = 0;
     // A new chunk must not go back in time: skip to lastT+1, but still honour the t==lastT marker.
     for (; i < p.n; i++) {
       const ti = p.t[i]!;
+      const hi = p.h?.[i];
+      if (hi) {
+        // A histogram counter aggregate (downsampled native histograms) is already a running total:
+        // passed on as it is, as Thanos's ApplyCounterResetsSeriesIterator does.
+        if (ti <= lastT) continue;
+        lastT = ti;
+        t[n] = ti;
+        v[n] = 0;
+        h!.length = n;
+        h!.push(hi);
+        n++;
+        continue;
+      }
       const vi = p.v[i]!;
       if (Number.isNaN(vi)) continue;
       if (!started) {
@@ -144,17 +166,22 @@ function applyCounterResets(parts: Samples[]): Samples {
       }
     }
   }
-  return { t: t.subarray(0, n), v: v.subarray(0, n), n };
+  if (h) h.length = n;
+  return h ? { t: t.subarray(0, n), v: v.subarray(0, n), n, h } : { t: t.subarray(0, n), v: v.subarray(0, n), n };
 }
 
 function average(count: Samples, sum: Samples): Samples {
   if (count.n !== sum.n) throw new QueryDataError('sum and count iterator not aligned');
   const v = new Float64Array(count.n);
+  // a histogram sum (downsampled native histograms): the window's average histogram, sum / count
+  const h: FloatHistogram[] | undefined = sum.h ? new Array(count.n) : undefined;
   for (let i = 0; i < count.n; i++) {
     if (count.t[i] !== sum.t[i]) throw new QueryDataError('sum and count timestamps not aligned');
-    v[i] = sum.v[i]! / count.v[i]!;
+    const sh = sum.h?.[i];
+    if (sh) h![i] = sh.copy().div(count.v[i]!);
+    else v[i] = sum.v[i]! / count.v[i]!;
   }
-  return { t: count.t, v, n: count.n };
+  return h ? { t: count.t, v, n: count.n, h } : { t: count.t, v, n: count.n };
 }
 
 /**

@@ -8,6 +8,10 @@ import { encodeAggrChunk, decodeAggrChunk } from './aggrchunk.ts';
 import type { RawChunk } from './chunks.ts';
 import { BlockWriter, type BlockSink, type ChunkInput } from './writer.ts';
 import type { BlockMeta } from './meta.ts';
+import type { MixedSamples } from './histograms.ts';
+import type { FloatHistogram } from '../histogram/float.ts';
+import { isStaleNaN } from '../core/js/histogram.ts';
+import { downsampleHistogramAggrBatch, downsampleRawHistograms, isHistogramAggrChunk, targetChunkCount } from './downsample_histogram.ts';
 
 const STALE_HI = 0x7ff00000;
 const STALE_LO = 0x00000002;
@@ -42,8 +46,7 @@ export async function downsampleBlock(src: BlockReader, resolution: number, sink
       }
     } else {
       for await (const s of src.select(all, { honourTombstones: true })) {
-        if (s.h) throw new Error(`downsample: series ${JSON.stringify(Object.fromEntries(s.labels.map((l) => [l.name, l.value])))} of block ${m.ulid} holds native histograms, which downsampling does not support yet`);
-        const chunks = downsampleRawSeries(core, s.t, s.v, s.n, resolution);
+        const chunks = s.h ? downsampleMixedSeries(core, s, resolution) : downsampleRawSeries(core, s.t, s.v, s.n, resolution);
         if (chunks.length) await w.addSeriesChunks(s.labels, chunks);
       }
     }
@@ -52,6 +55,35 @@ export async function downsampleBlock(src: BlockReader, resolution: number, sink
     throw e;
   }
   return (await w.finish()).meta;
+}
+
+/**
+ * A raw series holding native histograms: as Thanos, each run of float samples and each run of
+ * histogram samples (integer and float histograms alike) is downsampled on its own, histograms
+ * into histogram AggrChunks (lib/tsdb/downsample_histogram.ts); stale markers dropped.
+ */
+function downsampleMixedSeries(core: Core, s: MixedSamples, resolution: number): ChunkInput[] {
+  const out: ChunkInput[] = [];
+  for (let from = 0; from < s.n;) {
+    const hist = !!s.h![from];
+    let to = from + 1;
+    while (to < s.n && !!s.h![to] === hist) to++;
+    if (hist) {
+      const t: number[] = [];
+      const h: FloatHistogram[] = [];
+      for (let i = from; i < to; i++) {
+        const x = s.h![i]!;
+        if (isStaleNaN(x.sum)) continue;
+        t.push(s.t[i]!);
+        h.push(x);
+      }
+      out.push(...downsampleRawHistograms(core, t, h, resolution));
+    } else {
+      out.push(...downsampleRawSeries(core, s.t.subarray(from, to), s.v.subarray(from, to), to - from, resolution));
+    }
+    from = to;
+  }
+  return out;
 }
 
 /**
@@ -89,16 +121,6 @@ const staleF64 = new Float64Array(staleBits.buffer);
 /** Thanos currentWindow: end (inclusive) of the window holding t. */
 function currentWindow(t: number, r: number): number {
   return t - (t % r) + r - 1;
-}
-
-function targetChunkCount(mint: number, maxt: number, inRes: number, outRes: number, count: number): number {
-  const maxSamples = Math.trunc((maxt - mint) / outRes);
-  let full = count / ((maxt - mint) / inRes);
-  if (!(full <= 1)) full = 1;
-  const exp = Math.trunc(maxSamples * full) + 1;
-  let x = 1;
-  while (Math.trunc(exp / x) > 140) x++;
-  return x;
 }
 
 class FloatAggr {
@@ -140,16 +162,32 @@ function isStale(x: number, bits: Uint32Array, f: Float64Array): boolean {
 /** Re-aggregates one series' AggrChunks to outRes (float aggregates only). */
 export function downsampleAggrSeries(core: Core, chks: readonly ChunkInput[], inRes: number, outRes: number): ChunkInput[] {
   if (chks.length === 0) return [];
-  const parts = chks.map((c) => {
+  const all = chks.map((c) => {
     if (c.encoding !== ENC_AGGR) throw new Error(`downsample: expected AggrChunks (encoding 0xff) in a downsampled block, got encoding ${c.encoding}`);
     return decodeAggrChunk(c.data);
   });
+  // As Thanos: runs of float and of histogram AggrChunks are re-aggregated separately.
+  const out: ChunkInput[] = [];
+  for (let from = 0; from < all.length;) {
+    const hist = isHistogramAggrChunk(all[from]!);
+    let to = from + 1;
+    while (to < all.length && isHistogramAggrChunk(all[to]!) === hist) to++;
+    out.push(...downsampleAggrRun(core, chks.slice(from, to), all.slice(from, to), hist, inRes, outRes));
+    from = to;
+  }
+  return out;
+}
+
+function downsampleAggrRun(core: Core, chks: readonly ChunkInput[], parts: (RawChunk | undefined)[][], hist: boolean, inRes: number, outRes: number): ChunkInput[] {
   let numSamples = 0;
   for (const p of parts) if (p[AGGR_COUNT]) numSamples += core.xorDecode(p[AGGR_COUNT]!.data).n;
   const numChunks = targetChunkCount(chks[0]!.minTime, chks[chks.length - 1]!.maxTime, inRes, outRes, numSamples);
   const batch = Math.max(1, Math.trunc(chks.length / numChunks));
   const out: ChunkInput[] = [];
-  for (let i = 0; i < parts.length; i += batch) out.push(downsampleAggrBatch(core, parts.slice(i, i + batch), outRes));
+  for (let i = 0; i < parts.length; i += batch) {
+    const part = parts.slice(i, i + batch);
+    out.push(hist ? downsampleHistogramAggrBatch(core, part, outRes) : downsampleAggrBatch(core, part, outRes));
+  }
   return out;
 }
 

@@ -8,11 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BlockReader, BlockWriter, fsBlockFiles, fsBlockSink, mergeBlocks, type SeriesSamples } from '../../lib/tsdb/mod.ts';
+import { BlockReader, BlockWriter, dumpSamples, fsBlockFiles, fsBlockSink, mergeBlocks, type SeriesSamples } from '../../lib/tsdb/mod.ts';
+import { integerHistogramString } from '../../lib/tsdb/dump.ts';
 import { ENC_FLOAT_HISTOGRAM, ENC_HISTOGRAM, ENC_XOR } from '../../lib/tsdb/chunks.ts';
 import { formatLabels, type Labels } from '../../lib/labels/mod.ts';
 import { isStaleNaN } from '../../lib/core/mod.ts';
-import type { FloatHistogram } from '../../lib/histogram/float.ts';
+import { FloatHistogram } from '../../lib/histogram/float.ts';
 import { servedCounter, servedHistograms } from './fixtures/histogram-block-242/generate.ts';
 import { fs, core, tmp, promtool, promtoolDump } from './helpers.ts';
 import { freePort } from '../harness/ports.ts';
@@ -117,6 +118,30 @@ test('Prometheus 2.42 histogram chunks (integer, float, gauge; recoded layout, r
   // intHist tells integer chunks from float ones
   assert.is(grow.intHist![0], 1);
   assert.is(got.find((s) => name(s.labels) === 'test_float_hist')!.intHist![0], 0);
+});
+
+test('tools tsdb dump: float lines as promtool 2.42 prints them; histogram lines as promtool 3.x (String())', async () => {
+  const b = await open(join(FIXTURE, BLOCK_ID));
+  let out = '';
+  await dumpSamples([b], { matchers: ALL }, (x) => void (out += x));
+  const lines = out.trimEnd().split('\n');
+  assert.is(lines.length, 31 * 5 + 16);
+  // promtool 2.42 stops a series at its first histogram sample, so it prints the float series only
+  const dir = join(work, 'dump-src');
+  mkdirSync(dir);
+  cpSync(join(FIXTURE, BLOCK_ID), join(dir, BLOCK_ID), { recursive: true });
+  const floats = lines.filter((l) => !/\} \{count:/.test(l));
+  assert.is(floats.join('\n') + '\n', promtoolDump(dir, '--match', '{__name__=~"test_.*"}'));
+  // promtool 3.x: fmt.Printf("%s %s %d", labels, h.String(), t); integer chunks print Histogram.String (%d counts)
+  const t0 = b.meta.minTime;
+  const lbl = (rest: string) => `{__name__="test_${rest}instance="127.0.0.1:26524", job="hist"}`;
+  assert.ok(lines.includes(`${lbl('float_hist", ')} {count:1.3333333333333333, sum:2.2, [-0.0009765625,0.0009765625]:0.75, (0.25,1]:0.25, (4,16]:0.3333333333333333} ${t0}`));
+  assert.ok(lines.includes(`${lbl('hist", case="vanish", ')} {count:3, sum:1, (1,1.414213562373095]:1, (1.414213562373095,2]:2} ${t0}`));
+  assert.ok(lines.some((l) => l.startsWith(`${lbl('hist", case="vanish", ')} {count:0, sum:NaN} `)), 'the stale marker');
+  // counts of integer histograms print as integers where %g would switch to an exponent
+  const big = new FloatHistogram({ schema: 0, count: 2e6, sum: 1, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [2e6] });
+  assert.is(integerHistogramString(big), '{count:2000000, sum:1, (0.5,1]:2000000}');
+  assert.is(big.toString(), '{count:2e+06, sum:1, (0.5,1]:2e+06}');
 });
 
 /** A block holding every other sample (from `parity`) of the fixture's series, written by our writer. */
