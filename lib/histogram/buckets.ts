@@ -6,6 +6,7 @@
 // good enough.
 import { EXPONENTIAL_BOUNDS } from './exponential_bounds.ts';
 import type { BucketSpan } from './float.ts';
+import { goLog2 } from './gomath.ts';
 
 export const EXPONENTIAL_SCHEMA_MIN = -4;
 export const EXPONENTIAL_SCHEMA_MAX = 8;
@@ -470,4 +471,17 @@ export function reduceResolution(
     throw new InvalidSpansError(`spans need ${pos} buckets, have ${buckets.length} buckets: histogram spans specify different number of buckets than provided`);
   }
   return { spans: tSpans, buckets: tBuckets, comp: tComp };
+}
+
+/**
+ * Prometheus Bucket.FractionBelow: the share of the bucket's width at or below v, for
+ * lower < v < upper with finite bounds; linear, or on a log2 scale (mirrored for negative buckets).
+ */
+export function fractionBelow(b: Bucket, v: number, linear: boolean): number {
+  if (linear) return (v - b.lower) / (b.upper - b.lower);
+  const logLower = goLog2(Math.abs(b.lower));
+  const logUpper = goLog2(Math.abs(b.upper));
+  const logV = goLog2(Math.abs(v));
+  if (v > 0) return (logV - logLower) / (logUpper - logLower);
+  return 1 - (logV - logUpper) / (logLower - logUpper);
 }

@@ -32,6 +32,7 @@ import {
   reduceResolution,
 } from './buckets.ts';
 import { formatGoFloat } from '../tsdb/gofmt.ts';
+import { trimBuckets } from './trim.ts';
 
 export { CUSTOM_BUCKETS_SCHEMA };
 export type { Bucket };
@@ -612,6 +613,16 @@ export class FloatHistogram {
     if (this.zeroThreshold !== o.zeroThreshold || !sameBits(this.zeroCount, o.zeroCount)) return false;
     if (!spansMatch(this.negativeSpans, o.negativeSpans) || !bucketsMatch(this.negativeBuckets, o.negativeBuckets)) return false;
     return spansMatch(this.positiveSpans, o.positiveSpans) && bucketsMatch(this.positiveBuckets, o.positiveBuckets);
+  }
+
+  /**
+   * The `</` (upperTrim) and `>/` operators (Prometheus TrimBuckets), in place: keeps the
+   * observations below (above) rhs, interpolating within the bucket that holds rhs, and re-estimates
+   * count and sum from what is kept (only if something was cut). Compacts when it cuts.
+   */
+  trimBuckets(rhs: number, upperTrim: boolean): this {
+    trimBuckets(this, rhs, upperTrim);
+    return this;
   }
 
   /** Whether any count, the sum, a bucket or a custom bound is infinite (Prometheus HasOverflow). */

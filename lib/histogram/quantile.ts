@@ -3,8 +3,10 @@
 // HistogramFraction, promql/functions.go histogramVariance). The annotations are the engine's; the
 // *WithInfo variants say when Prometheus would add one.
 import type { Bucket, FloatHistogram } from './float.ts';
-import { kahanInc } from './buckets.ts';
+import { fractionBelow, kahanInc } from './buckets.ts';
 import { goExp2, goLog2 } from './gomath.ts';
+
+export { fractionBelow };
 
 export interface QuantileResult {
   value: number;
@@ -72,16 +74,6 @@ export function histogramQuantileWithInfo(q: number, h: FloatHistogram): Quantil
   const logUpper = goLog2(Math.abs(bucket.upper));
   if (bucket.lower > 0) return result(goExp2(logLower + (logUpper - logLower) * fraction), false, nanSkew);
   return result(-goExp2(logUpper + (logLower - logUpper) * (1 - fraction)), false, nanSkew);
-}
-
-/** Prometheus Bucket.FractionBelow: the share of the bucket's width at or below v (lower < v < upper). */
-export function fractionBelow(b: Bucket, v: number, linear: boolean): number {
-  if (linear) return (v - b.lower) / (b.upper - b.lower);
-  const logLower = goLog2(Math.abs(b.lower));
-  const logUpper = goLog2(Math.abs(b.upper));
-  const logV = goLog2(Math.abs(v));
-  if (v > 0) return (logV - logLower) / (logUpper - logLower);
-  return 1 - (logV - logUpper) / (logLower - logUpper);
 }
 
 export interface FractionResult {

@@ -13,6 +13,7 @@ import {
   parseHistogramSeriesItem,
 } from '../../lib/histogram/notation.ts';
 import { histogramJSON } from '../../lib/histogram/json.ts';
+import { almostEqual, equalsForTest } from '../../lib/histogram/compare.ts';
 import { chunkSampleHint, fromChunkSample, fromPrompb } from '../../lib/histogram/convert.ts';
 import { HISTOGRAM_COUNTER_RESET, HISTOGRAM_GAUGE, HISTOGRAM_NOT_COUNTER_RESET, type HistogramSamples } from '../../lib/core/types.ts';
 import { isStaleNaN } from '../../lib/core/js/histogram.ts';
@@ -203,6 +204,24 @@ test('equals: layout-equivalent spans match, bit patterns decide', () => {
   const nan = h('{{count:4 sum:NaN}}');
   assert.ok(nan.equals(nan.copy()), 'NaN equals the same NaN');
   assert.ok(a.equals(h('{{count:4 sum:5 buckets:[1 2 1] counter_reset_hint:gauge}}')), 'the hint is not compared');
+});
+
+test('equalsForTest: promqltest compareNativeHistogram', () => {
+  const exp = h('{{count:4 sum:5 buckets:[1 2 1]}}');
+  // Layout differences that compaction removes, and float noise below 1e-6, do not matter.
+  const got = new FloatHistogram({
+    schema: 0, count: 4.0000000001, sum: 5, counterResetHint: 'gauge',
+    positiveSpans: [{ offset: -1, length: 2 }, { offset: 0, length: 2 }, { offset: 2, length: 1 }],
+    positiveBuckets: [0, 1, 2, 1, 0],
+  });
+  assert.ok(equalsForTest(exp, got, false));
+  assert.not.ok(equalsForTest(h('{{count:4 sum:5 buckets:[1 2 1] counter_reset_hint:not_reset}}'), got, true), 'a written hint is compared');
+  assert.ok(equalsForTest(h('{{count:4 sum:5 buckets:[1 2 1] counter_reset_hint:gauge}}'), got, true));
+  assert.not.ok(equalsForTest(exp, h('{{count:4 sum:5 buckets:[1 2 1.001]}}'), false), 'bucket off by 1e-3');
+  assert.not.ok(equalsForTest(exp, h('{{count:4 sum:5 offset:1 buckets:[1 2 1]}}'), false), 'shifted buckets');
+  assert.not.ok(equalsForTest(exp, h('{{schema:1 count:4 sum:5 buckets:[1 2 1]}}'), false), 'schema');
+  assert.equal(got.positiveBuckets, [0, 1, 2, 1, 0], 'arguments untouched');
+  assert.ok(almostEqual(NaN, NaN) && !almostEqual(0, 1e-300) && almostEqual(1, 1 + 1e-9));
 });
 
 test.run();
