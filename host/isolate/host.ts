@@ -19,7 +19,7 @@ import type { Bucket } from '../../lib/objstore/bucket.ts';
 import type { Capabilities, Component, ComponentContext, ComponentInfo, ComponentPlugin, FlagSpec, HttpListener, Logger, Metrics, Need, ObjstorePlugin, PermissionRequest, PluginManifest, TextOut } from '../../lib/sdk/mod.ts';
 import { builtinModuleFile, REPO_ROOT } from '../loader.ts';
 import { splitNetEntry } from '../permissions.ts';
-import { Peer, type Handler } from '../../lib/isolate/wire.ts';
+import { Peer, VIEW_AT_LEAST, type Handler } from '../../lib/isolate/wire.ts';
 import { RemoteBucket, serveBucket } from '../../lib/isolate/bucket.ts';
 import { proxyFetch } from '../../lib/isolate/http.ts';
 import { GrpcDialServe, proxyGrpcServices, type GrpcMethodList } from '../../lib/isolate/grpc.ts';
@@ -244,8 +244,28 @@ function withChannel(flags: string[], sock: string): string[] {
 /** The socket's reads, handed to the peer once it exists (nothing is expected before; kept if it comes). */
 interface ChannelInput { attach(peer: Peer): void }
 
-/** Size of the buffer the host reads the channel into (see child.ts main). */
-const READ_BUFFER = 1 << 20;
+/**
+ * The host reads the channel into slabs of this size, each read into the part of the slab no read
+ * has used yet, and a new slab once less than VIEW_AT_LEAST is left. Nothing is ever written to a
+ * used part again, so the peer hands on payloads as views of the slab: an object body's chunks are
+ * the socket's reads themselves, with no copy (see lib/isolate/wire.ts feed).
+ */
+const READ_SLAB = 1 << 20;
+
+/** A read buffer for each socket read: the unused rest of the current slab (net.connect's onread.buffer as a function). */
+function slabReader(): { next(): Uint8Array; used(n: number): void } {
+  // Not zeroed: only bytes a read has written are ever handed on.
+  const fresh = () => Buffer.allocUnsafeSlow(READ_SLAB);
+  let slab = fresh();
+  let at = 0;
+  return {
+    next() {
+      if (slab.length - at < VIEW_AT_LEAST) { slab = fresh(); at = 0; }
+      return slab.subarray(at);
+    },
+    used(n) { at += n; },
+  };
+}
 
 /**
  * Connects to the plugin process's socket once it listens. The process needs Deno's start-up
@@ -257,14 +277,16 @@ async function connectChannel(sockPath: string, child: ChildProcess, exited: () 
   for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
     let peer: Peer | undefined;
     const early: Uint8Array[] = [];
+    const slabs = slabReader();
     const sock = net.connect({
       path: sockPath,
       onread: {
-        buffer: Buffer.allocUnsafe(READ_BUFFER),
+        buffer: () => slabs.next(),
         callback: (n: number, buf: Uint8Array) => {
-          const view = new Uint8Array(buf.buffer, buf.byteOffset, n);
-          if (peer) peer.feed(view, true);
-          else early.push(new Uint8Array(view));
+          const view = buf.subarray(0, n);
+          slabs.used(n);
+          if (peer) peer.feed(view);
+          else early.push(view);
           return true;
         },
       },

@@ -10,33 +10,39 @@
 //   chunk {s} + bytes | items {s, v} | end {s} | serr {s, e}   a stream, sender -> receiver
 //   credit {s, n} | cancel {s}                           receiver -> sender: flow control
 // Streams (object bodies, upload bodies, listings) are announced inside a call or ok header as
-// {s: id, sk: 'bytes' | 'items'} and flow with credits: the sender may have at most WINDOW
-// credits' worth of messages in flight that the receiver's consumer has not taken (a byte message
-// costs one credit per started MiB, a listing batch one), so a slow reader on either side holds the
-// other back instead of buffering a whole object (backpressure).
+// {s: id, sk: 'bytes' | 'items'} and flow in pieces with credits (the wire protocol in full:
+// lib/isolate/README.md). A body goes as messages of at most PIECE bytes, each sent as soon as the
+// receiver's credit allows, so the source's reads, the socket transfer and the consumer overlap;
+// the sender may have at most WINDOW_BYTES (a listing: WINDOW_BATCHES batches) in flight that the
+// receiver's consumer has not taken, so a slow reader on either side holds the other back instead
+// of buffering a whole object (backpressure), and neither side ever holds a whole range.
 import { ConfigError, GrpcError, PermissionDenied } from '../sdk/errors.ts';
 import { ObjectNotFoundError } from '../objstore/bucket.ts';
 
-/** Credits per stream (MiB of bytes, or listing batches) in flight before the sender waits. */
-export const WINDOW = 8;
-/** Largest binary payload of one stream message; bigger chunks are split. */
+/**
+ * Bytes of a stream in flight (sent and not yet taken by the receiver's consumer) before the sender
+ * waits for credit: what one stream may hold in memory on the receiving side, and enough for the
+ * source's reads, the socket and the consumer to overlap.
+ */
+export const WINDOW_BYTES = 8 << 20;
+/** Listing batches of a stream in flight before the sender waits. */
+const WINDOW_BATCHES = 8;
+/**
+ * The largest payload of one stream message; a bigger source chunk is split into views of this
+ * size (no copy). Measured (bench isolation, 8 MiB ranged reads): PIECE_MEASURED.
+ */
+export const PIECE = 512 * 1024;
+/** Source chunks smaller than this are gathered into one message (each message costs a write and a wake-up). */
+const GATHER_BELOW = 64 * 1024;
+/** The largest inline binary payload of a call or answer (an upload body, a component's wasm module). */
 export const MAX_CHUNK = 1 << 20;
 /** Payloads at least this large are written by reference instead of copied into their frame. */
 const BY_REFERENCE = 64 * 1024;
 /**
- * The largest frame accepted: a chunk or inline body plus its header. The other side may be
- * hostile; a frame length beyond this closes the channel instead of allocating it.
+ * The largest frame accepted: an inline payload plus its header. The other side may be hostile; a
+ * frame length beyond this closes the channel instead of allocating it.
  */
-export const MAX_FRAME = (WINDOW + 1) * MAX_CHUNK;
-/**
- * The largest stream message: a source chunk up to the whole window goes as one message (one
- * allocation on the receiving side, handed on as it is: an 8 MiB range arrives as one chunk, as
- * inline, instead of eight that the reader then concatenates; fresh memory measured 2-5 ms per MiB
- * on a loaded machine, more than the socket).
- */
-const LARGEST_MESSAGE = WINDOW * MAX_CHUNK;
-/** Credits a byte message costs: one per started MAX_CHUNK, so the window bounds bytes, not messages. */
-const unitsOf = (n: number) => Math.max(1, Math.ceil(n / MAX_CHUNK));
+export const MAX_FRAME = 9 * MAX_CHUNK;
 /** Listing names per items message. */
 const ITEMS_BATCH = 512;
 
@@ -127,6 +133,25 @@ interface Receiver {
   onChunk(v: Uint8Array | unknown[]): void;
   onEnd(): void;
   onError(e: Error): void;
+}
+
+/**
+ * Payloads from an owned input at least this large are handed on as views of it; smaller ones are
+ * copied, so a consumer that keeps a small payload (a cached object) does not pin a whole read
+ * buffer (the host reads into slabs of 1 MiB: a view pins at most 16x its size).
+ */
+export const VIEW_AT_LEAST = 64 * 1024;
+
+/** A payload slice as handed on: a view when the input is not reused and the slice is large, else a copy. */
+function keep(piece: Uint8Array, transient: boolean): Uint8Array {
+  // Not piece.slice: on a Node Buffer that is a view, not a copy.
+  return !transient && piece.length >= VIEW_AT_LEAST ? piece : new Uint8Array(piece);
+}
+
+function parseHeader(b: Uint8Array): Header {
+  const h = JSON.parse(dec.decode(b)) as Header;
+  if (!h || typeof h !== 'object') throw new Error('channel: a frame header that is not an object');
+  return h;
 }
 
 export class Peer {
@@ -260,115 +285,29 @@ export class Peer {
   }
 
   private async pump(sid: number, out: Outgoing): Promise<void> {
-    const st: Sender = { credits: WINDOW, cancelled: false };
+    const st: Sender = { credits: out.bytes ? WINDOW_BYTES : WINDOW_BATCHES, cancelled: false };
     this.senders.set(sid, st);
     this.bump(1);
-    const waitCredit = async (need = 1) => {
+    const waitCredit = async (need: number) => {
       while (st.credits < need && !st.cancelled) await new Promise<void>((r) => { st.wake = r; });
     };
     try {
       if (out.bytes) {
-        // Chunks are gathered into messages of up to MAX_CHUNK while the source answers at once
-        // (a file, a buffer): each message costs a write and a wake-up on both sides, which in a
-        // Deno process is an async op of ~0.1 ms. A source that makes us wait (the network) is
-        // sent on after 2 ms, so nothing sits here for long.
-        const reader = out.bytes.getReader();
-        let acc: Uint8Array[] = [];
-        let accLen = 0;
-        let accStart = 0;
-        // What was gathered goes out after at most 2 ms even while the source keeps us waiting (a
-        // gRPC stream whose next message takes a while must not hold back the one before).
-        let accTimer: { p: Promise<void>; t: ReturnType<typeof setTimeout> } | undefined;
-        const HELD = Symbol('held');
-        const flushAcc = async (): Promise<boolean> => {
-          if (accLen === 0) return true;
-          await waitCredit();
-          if (st.cancelled) return false;
-          st.credits--;
-          let m: Uint8Array;
-          if (acc.length === 1) m = acc[0]!;
-          else {
-            m = new Uint8Array(accLen);
-            let o = 0;
-            for (const c of acc) { m.set(c, o); o += c.length; }
-          }
-          acc = [];
-          accLen = 0;
-          if (accTimer) { clearTimeout(accTimer.t); accTimer = undefined; }
-          this.send({ t: 'chunk', s: sid }, m);
-          return true;
-        };
-        try {
-          for (;;) {
-            if (accLen === 0) await waitCredit();
-            if (st.cancelled) { await reader.cancel().catch(() => {}); return; }
-            const pending = reader.read();
-            if (accLen > 0) {
-              if (!accTimer) {
-                let t!: ReturnType<typeof setTimeout>;
-                const p = new Promise<void>((r) => { t = setTimeout(r, 2); });
-                accTimer = { p, t };
-              }
-              // The read's failure is taken below, after what was gathered has gone.
-              const first = await Promise.race([pending.then(() => 0, () => 0), accTimer.p.then(() => HELD)]);
-              if (first === HELD) {
-                accTimer = undefined;
-                if (!(await flushAcc())) { await reader.cancel().catch(() => {}); return; }
-              }
-            }
-            let next: Awaited<typeof pending>;
-            try {
-              next = await pending;
-            } catch (err) {
-              // What the source gave before it failed goes first (a gRPC stream's messages before its error status).
-              await flushAcc();
-              throw err;
-            }
-            const { done, value } = next;
-            if (done) {
-              if (!(await flushAcc())) { await reader.cancel().catch(() => {}); return; }
-              break;
-            }
-            if (accLen === 0) accStart = performance.now();
-            if (value.length > MAX_CHUNK) {
-              if (!(await flushAcc())) { await reader.cancel().catch(() => {}); return; }
-              for (let off = 0; off < value.length; off += LARGEST_MESSAGE) {
-                const piece = value.subarray(off, off + LARGEST_MESSAGE);
-                const need = unitsOf(piece.length);
-                await waitCredit(need);
-                if (st.cancelled) { await reader.cancel().catch(() => {}); return; }
-                st.credits -= need;
-                this.send({ t: 'chunk', s: sid }, piece);
-              }
-              continue;
-            }
-            acc.push(value);
-            accLen += value.length;
-            if (accLen >= MAX_CHUNK || performance.now() - accStart > 2) {
-              if (!(await flushAcc())) { await reader.cancel().catch(() => {}); return; }
-            }
-          }
-        } finally {
-          reader.releaseLock();
-        }
+        if (!(await this.pumpBytes(sid, st, out.bytes, waitCredit))) return;
       } else {
         let batch: unknown[] = [];
         const it = out.items![Symbol.asyncIterator]();
-        try {
-          for (;;) {
-            const r = await it.next();
-            if (!r.done) batch.push(r.value);
-            if (batch.length >= ITEMS_BATCH || (r.done && batch.length > 0)) {
-              await waitCredit();
-              if (st.cancelled) { await it.return?.(); return; }
-              st.credits--;
-              this.send({ t: 'items', s: sid, v: batch });
-              batch = [];
-            }
-            if (r.done) break;
+        for (;;) {
+          const r = await it.next();
+          if (!r.done) batch.push(r.value);
+          if (batch.length >= ITEMS_BATCH || (r.done && batch.length > 0)) {
+            await waitCredit(1);
+            if (st.cancelled) { await it.return?.(); return; }
+            st.credits--;
+            this.send({ t: 'items', s: sid, v: batch });
+            batch = [];
           }
-        } catch (err) {
-          throw err;
+          if (r.done) break;
         }
       }
       this.send({ t: 'end', s: sid });
@@ -380,9 +319,107 @@ export class Peer {
     }
   }
 
-  /** The receiving end of an announced stream: a web stream that grants credit as it is read. */
+  /**
+   * A byte stream's chunks as messages. A chunk of GATHER_BELOW or more goes as it is, split into
+   * views of at most PIECE (no copy: the view is written by reference), each as soon as the
+   * receiver's credit allows, so the source's next read, the socket transfer and the receiver's
+   * consumer overlap. Smaller chunks (a gRPC stream's messages, a network body's 16 KiB reads) are
+   * gathered into one message of up to PIECE while the source answers at once: each message costs
+   * a write and a wake-up on both sides, in a Deno process an async op of ~0.1 ms. A source that
+   * makes us wait is sent on after 2 ms (a gRPC stream whose next message takes a while must not
+   * hold back the one before). False when the receiver cancelled (the source is cancelled too).
+   */
+  private async pumpBytes(sid: number, st: Sender, bytes: ReadableStream<Uint8Array>, waitCredit: (need: number) => Promise<void>): Promise<boolean> {
+    const reader = bytes.getReader();
+    let acc: Uint8Array[] = [];
+    let accLen = 0;
+    let accStart = 0;
+    let accTimer: { p: Promise<void>; t: ReturnType<typeof setTimeout> } | undefined;
+    const HELD = Symbol('held');
+    const sendPiece = async (m: Uint8Array): Promise<boolean> => {
+      await waitCredit(m.length);
+      if (st.cancelled) return false;
+      st.credits -= m.length;
+      this.send({ t: 'chunk', s: sid }, m);
+      return true;
+    };
+    const flushAcc = async (): Promise<boolean> => {
+      if (accLen === 0) return true;
+      if (accTimer) { clearTimeout(accTimer.t); accTimer = undefined; }
+      let m: Uint8Array;
+      if (acc.length === 1) m = acc[0]!;
+      else {
+        m = new Uint8Array(accLen);
+        let o = 0;
+        for (const c of acc) { m.set(c, o); o += c.length; }
+      }
+      acc = [];
+      accLen = 0;
+      return sendPiece(m);
+    };
+    try {
+      for (;;) {
+        if (st.cancelled) { await reader.cancel().catch(() => {}); return false; }
+        const pending = reader.read();
+        if (accLen > 0) {
+          if (!accTimer) {
+            let t!: ReturnType<typeof setTimeout>;
+            const p = new Promise<void>((r) => { t = setTimeout(r, 2); });
+            accTimer = { p, t };
+          }
+          // The read's failure is taken below, after what was gathered has gone.
+          const first = await Promise.race([pending.then(() => 0, () => 0), accTimer.p.then(() => HELD)]);
+          if (first === HELD) {
+            accTimer = undefined;
+            if (!(await flushAcc())) { await reader.cancel().catch(() => {}); return false; }
+          }
+        }
+        let next: Awaited<typeof pending>;
+        try {
+          next = await pending;
+        } catch (err) {
+          // What the source gave before it failed goes first (a gRPC stream's messages before its error status).
+          await flushAcc();
+          throw err;
+        }
+        const { done, value } = next;
+        if (done) {
+          if (!(await flushAcc())) { await reader.cancel().catch(() => {}); return false; }
+          return true;
+        }
+        if (value.length >= GATHER_BELOW) {
+          if (!(await flushAcc())) { await reader.cancel().catch(() => {}); return false; }
+          for (let off = 0; off < value.length; off += PIECE) {
+            if (!(await sendPiece(value.subarray(off, off + PIECE)))) { await reader.cancel().catch(() => {}); return false; }
+          }
+          continue;
+        }
+        if (accLen === 0) accStart = performance.now();
+        acc.push(value);
+        accLen += value.length;
+        if (accLen >= PIECE || performance.now() - accStart > 2) {
+          if (!(await flushAcc())) { await reader.cancel().catch(() => {}); return false; }
+        }
+      }
+    } finally {
+      if (accTimer) clearTimeout(accTimer.t);
+      reader.releaseLock();
+    }
+  }
+
+  /**
+   * The receiving end of an announced stream: a web stream that grants credit as it is read. The
+   * chunks are the frames' payloads as they arrived (views, no copy). Credit is granted back once a
+   * quarter of the window has been consumed, so a stream costs a few credit messages per window,
+   * not one per chunk, while the sender always has most of the window to send on.
+   */
   private receive(sid: number, kind: 'bytes' | 'items'): ReadableStream<Uint8Array> | ReadableStream<unknown> {
-    let outstanding = WINDOW;
+    // Bytes: the queue and the credits count bytes. Items: the queue counts names, credits count
+    // batches; the queue's window is sized in names.
+    const window = kind === 'bytes' ? WINDOW_BYTES : WINDOW_BATCHES;
+    const hwm = kind === 'bytes' ? WINDOW_BYTES : WINDOW_BATCHES * ITEMS_BATCH;
+    const regrant = kind === 'bytes' ? WINDOW_BYTES / 4 : 1;
+    let outstanding = window;
     let ctrl!: ReadableStreamDefaultController<unknown>;
     let done = false;
     /** An error that came after chunks still queued: raised once the consumer has read them. */
@@ -394,13 +431,10 @@ export class Peer {
       this.receivers.delete(sid);
       this.bump(-1);
     };
-    // Bytes: the queue and the credits count MAX_CHUNK units. Items: the queue counts names,
-    // credits count batches; size the window in names.
-    const hwm = kind === 'bytes' ? WINDOW : WINDOW * ITEMS_BATCH;
     this.receivers.set(sid, {
       onChunk: (v) => {
         if (kind === 'bytes') {
-          outstanding -= unitsOf((v as Uint8Array).length);
+          outstanding -= (v as Uint8Array).length;
           ctrl.enqueue(v);
         } else {
           outstanding--;
@@ -424,7 +458,7 @@ export class Peer {
         if (done) return;
         const free = kind === 'bytes' ? c.desiredSize! : Math.floor(c.desiredSize! / ITEMS_BATCH);
         const want = free - outstanding;
-        if (want > 0) {
+        if (want >= regrant) {
           outstanding += want;
           this.send({ t: 'credit', s: sid, n: want });
         }
@@ -433,7 +467,7 @@ export class Peer {
         if (!done) this.send({ t: 'cancel', s: sid });
         finish();
       },
-    }, kind === 'bytes' ? { highWaterMark: hwm, size: (chunk) => unitsOf((chunk as Uint8Array).length) } : { highWaterMark: hwm });
+    }, kind === 'bytes' ? { highWaterMark: hwm, size: (chunk) => (chunk as Uint8Array).length } : { highWaterMark: hwm });
   }
 
   private incoming(h: Header, bin: Uint8Array | undefined): Incoming {
@@ -496,16 +530,25 @@ export class Peer {
     }
   }
 
-  /** The frame being reassembled (its exact size, so its payload is handed on without a copy). */
-  private cur?: Uint8Array;
-  private curLen = 0;
-  /** The first bytes of a frame whose length is not complete yet. */
-  private head = new Uint8Array(4);
+  /** The first 8 bytes of a frame ([u32 rest][u32 header length]) while they are incomplete. */
+  private head = new Uint8Array(8);
   private headLen = 0;
+  /** A frame's JSON header being gathered, and the frame's total size. */
+  private hdr?: Uint8Array;
+  private hdrLen = 0;
+  private frameSize = 0;
+  /**
+   * The payload of a frame whose header has been read: gathered into `buf` (a call's or answer's
+   * inline payload, handed on whole), or, for a stream's chunk, handed to the stream piece by piece
+   * as it arrives (buf undefined): the receiver's chunks are the socket's read slices.
+   */
+  private body?: { h: Header; left: number; buf?: Uint8Array; have: number };
 
   /**
    * Bytes from the other side, in any slicing. transient: the caller reuses `value` after this
-   * returns (a socket's read buffer), so nothing may keep a view of it.
+   * returns (a socket's read buffer), so nothing may keep a view of it; otherwise payloads of
+   * VIEW_AT_LEAST bytes or more are handed on as views of `value` (no copy), so the caller must
+   * never write to it again.
    */
   feed(value: Uint8Array, transient = false): void {
     if (this.closedWith) return;
@@ -513,42 +556,67 @@ export class Peer {
       const len = value.length;
       let off = 0;
       while (off < len) {
-        if (!this.cur) {
-          let size: number;
-          if (this.headLen === 0 && len - off >= 4) {
-            size = 4 + new DataView(value.buffer, value.byteOffset + off, 4).getUint32(0);
-            this.checkSize(size);
-            if (len - off >= size) {
-              // The whole frame lies in this input: parse it in place.
-              this.frame(value, off, size, !transient);
-              off += size;
-              continue;
-            }
+        if (this.body) {
+          const b = this.body;
+          const k = Math.min(b.left, len - off);
+          const piece = value.subarray(off, off + k);
+          off += k;
+          b.left -= k;
+          if (b.left === 0) this.body = undefined;
+          if (b.buf) {
+            b.buf.set(piece, b.have);
+            b.have += k;
+            if (b.left === 0) this.dispatch(b.h, b.buf);
           } else {
-            const k = Math.min(4 - this.headLen, len - off);
-            this.head.set(value.subarray(off, off + k), this.headLen);
-            this.headLen += k;
-            off += k;
-            if (this.headLen < 4) break;
-            size = 4 + new DataView(this.head.buffer).getUint32(0);
-            this.checkSize(size);
-            this.headLen = 0;
-            this.cur = new Uint8Array(size);
-            this.cur.set(this.head, 0);
-            this.curLen = 4;
+            this.receivers.get(b.h.s!)?.onChunk(keep(piece, transient));
+          }
+          continue;
+        }
+        if (this.hdr) {
+          const k = Math.min(this.hdr.length - this.hdrLen, len - off);
+          this.hdr.set(value.subarray(off, off + k), this.hdrLen);
+          this.hdrLen += k;
+          off += k;
+          if (this.hdrLen === this.hdr.length) {
+            const jl = this.hdr.length;
+            this.startBody(parseHeader(this.hdr), this.frameSize - 8 - jl);
+            this.hdr = undefined;
+          }
+          continue;
+        }
+        let size: number;
+        let jl: number;
+        if (this.headLen === 0 && len - off >= 8) {
+          const dv = new DataView(value.buffer, value.byteOffset + off, 8);
+          size = 4 + dv.getUint32(0);
+          jl = dv.getUint32(4);
+          this.checkSize(size, jl);
+          if (len - off >= size) {
+            // The whole frame lies in this input: parse it in place.
+            this.frame(value, off, size, jl, !transient);
+            off += size;
             continue;
           }
-          this.cur = new Uint8Array(size);
-          this.curLen = 0;
+          off += 8;
+        } else {
+          const k = Math.min(8 - this.headLen, len - off);
+          this.head.set(value.subarray(off, off + k), this.headLen);
+          this.headLen += k;
+          off += k;
+          if (this.headLen < 8) continue;
+          this.headLen = 0;
+          const dv = new DataView(this.head.buffer);
+          size = 4 + dv.getUint32(0);
+          jl = dv.getUint32(4);
+          this.checkSize(size, jl);
         }
-        const k = Math.min(this.cur.length - this.curLen, len - off);
-        this.cur.set(value.subarray(off, off + k), this.curLen);
-        this.curLen += k;
-        off += k;
-        if (this.curLen === this.cur.length) {
-          const f = this.cur;
-          this.cur = undefined;
-          this.frame(f, 0, f.length, true);
+        this.frameSize = size;
+        if (len - off >= jl) {
+          this.startBody(parseHeader(value.subarray(off, off + jl)), size - 8 - jl);
+          off += jl;
+        } else {
+          this.hdr = new Uint8Array(jl);
+          this.hdrLen = 0;
         }
       }
     } catch (err) {
@@ -556,20 +624,23 @@ export class Peer {
     }
   }
 
-  private checkSize(size: number): void {
-    if (size < 8 || size > MAX_FRAME + 4) throw new Error(`channel: a frame of ${size} bytes (at most ${MAX_FRAME}): the other side is broken or hostile`);
+  /** A frame's header has arrived; n payload bytes follow. */
+  private startBody(h: Header, n: number): void {
+    if (n === 0) this.dispatch(h, undefined);
+    else if (h.t === 'chunk') this.body = { h, left: n, have: 0 };
+    else this.body = { h, left: n, have: 0, buf: new Uint8Array(n) };
   }
 
-  /** One whole frame at buf[off, off+size); owned: buf is not reused, so the payload may be a view. */
-  private frame(buf: Uint8Array, off: number, size: number, owned: boolean): void {
-    const jl = new DataView(buf.buffer, buf.byteOffset + off + 4, 4).getUint32(0);
+  private checkSize(size: number, jl: number): void {
+    if (size < 8 || size > MAX_FRAME + 4) throw new Error(`channel: a frame of ${size} bytes (at most ${MAX_FRAME}): the other side is broken or hostile`);
     if (8 + jl > size) throw new Error('channel: a frame header longer than its frame');
-    const h = JSON.parse(dec.decode(buf.subarray(off + 8, off + 8 + jl))) as Header;
-    if (!h || typeof h !== 'object') throw new Error('channel: a frame header that is not an object');
+  }
+
+  /** One whole frame at buf[off, off+size) with a header of jl bytes; owned: buf is not reused, so the payload may be a view. */
+  private frame(buf: Uint8Array, off: number, size: number, jl: number, owned: boolean): void {
+    const h = parseHeader(buf.subarray(off + 8, off + 8 + jl));
     const n = size - 8 - jl;
-    // Not buf.slice: on a Node Buffer that is a view, not a copy.
-    const bin = n > 0 ? (owned ? buf.subarray(off + 8 + jl, off + size) : new Uint8Array(buf.subarray(off + 8 + jl, off + size))) : undefined;
-    this.dispatch(h, bin);
+    this.dispatch(h, n > 0 ? keep(buf.subarray(off + 8 + jl, off + size), !owned) : undefined);
   }
 
   private async readLoop(input: ReadableStream<Uint8Array>): Promise<void> {

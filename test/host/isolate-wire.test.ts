@@ -3,7 +3,7 @@
 // back (credits) instead of the whole body piling up in memory.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MAX_CHUNK, Peer, WINDOW, type Handler } from '../../lib/isolate/wire.ts';
+import { PIECE, Peer, VIEW_AT_LEAST, WINDOW_BYTES, type Handler } from '../../lib/isolate/wire.ts';
 import { ConfigError, PermissionDenied } from '../../host/index.ts';
 import { ObjectNotFoundError, isObjectNotFound, readAll } from '../../lib/objstore/bucket.ts';
 
@@ -82,18 +82,46 @@ test('backpressure: a reader that stops after one chunk holds the sender to the 
   await reader.read();
   // Give the sender every chance to run ahead.
   for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
-  // At most the window of messages (each up to MAX_CHUNK) plus one being gathered.
-  const bound = ((WINDOW + 1) * MAX_CHUNK) / (64 * 1024) + 2;
-  assert.ok(pulled <= bound, `the source was read ${pulled} times (bound ${bound}: window ${WINDOW} x ${MAX_CHUNK} B)`);
+  // At most the window's bytes, plus the chunk read ahead and the one waiting for credit.
+  const bound = WINDOW_BYTES / (64 * 1024) + 2;
+  assert.ok(pulled <= bound, `the source was read ${pulled} times (bound ${bound}: window ${WINDOW_BYTES} B)`);
   for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
   assert.ok(pulled <= bound, `and stays there (${pulled})`);
   const before = pulled;
-  for (let i = 0; i < 3; i++) await reader.read();
+  // Credit comes back once a quarter of the window has been read.
+  let taken = 0;
+  while (taken < WINDOW_BYTES / 4 + 64 * 1024) taken += (await reader.read()).value!.length;
   for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
-  assert.ok(pulled > before && pulled <= before + 3 * (MAX_CHUNK / (64 * 1024)) + 2, `reading on resumes it (${before} -> ${pulled})`);
+  assert.ok(pulled > before && pulled <= before + taken / (64 * 1024) + 2, `reading on resumes it (${before} -> ${pulled})`);
   await reader.cancel();
   for (let i = 0; i < 50 && !cancelled; i++) await new Promise((r) => setImmediate(r));
   assert.ok(cancelled, 'cancel reaches the source');
+});
+
+test('a large body crosses in pieces of at most PIECE, handed to the reader as views of the input (no copy)', async () => {
+  const body = new Uint8Array(3 * PIECE + 12345).map((_, i) => (i * 13) & 0xff);
+  // server -> client bytes are collected and fed in two owned inputs; client -> server directly.
+  const toClient: Uint8Array[] = [];
+  let server!: Peer;
+  const client = new Peer(undefined, (pieces) => { for (const p of pieces) setImmediate(() => server.feed(p.slice())); });
+  server = new Peer(undefined, (pieces) => { for (const p of pieces) toClient.push(p.slice()); }, async () => ({ bytes: new Blob([body]).stream() }));
+  const call = client.call('get', []);
+  const frames = () => toClient.reduce((n, f) => n + f.length, 0);
+  for (let i = 0; i < 200 && frames() < body.length; i++) await new Promise((r) => setImmediate(r));
+  const all = new Uint8Array(frames());
+  toClient.splice(0).reduce((off, f) => { all.set(f, off); return off + f.length; }, 0);
+  // Split mid-frame: the frame spanning the cut arrives as two pieces, each a view.
+  const cut = Math.floor(all.length / 2) + 7;
+  client.feed(all.subarray(0, cut));
+  client.feed(all.subarray(cut));
+  const got: Uint8Array[] = [];
+  for await (const c of (await call).stream as ReadableStream<Uint8Array>) got.push(c);
+  assert.is(got.reduce((n, c) => n + c.length, 0), body.length);
+  assert.ok(got.every((c) => c.length <= PIECE), `pieces of at most ${PIECE} B: ${got.map((c) => c.length).join(', ')}`);
+  assert.ok(got.length > 3, `the cut frame came in two pieces (${got.length} chunks)`);
+  for (const c of got) if (c.length >= VIEW_AT_LEAST) assert.ok(c.buffer === all.buffer, 'a large piece is a view of the input, not a copy');
+  let off = 0;
+  for (const c of got) { for (let i = 0; i < c.length; i++) if (c[i] !== body[off + i]) assert.unreachable(`byte ${off + i} differs`); off += c.length; }
 });
 
 test('the other side going away fails pending calls and open streams', async () => {
