@@ -5,7 +5,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { parseDeleteConfig, rewriteBlock } from '../../lib/compact/rewrite.ts';
+import { verifyBlockIndex } from '../../lib/compact/verify.ts';
+import { parseBucketMeta } from '../../lib/tsdb/meta.ts';
+import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BlockReader, BlockWriter, dumpSamples, fsBlockFiles, fsBlockSink, mergeBlocks, type SeriesSamples } from '../../lib/tsdb/mod.ts';
@@ -142,6 +146,28 @@ test('tools tsdb dump: float lines as promtool 2.42 prints them; histogram lines
   const big = new FloatHistogram({ schema: 0, count: 2e6, sum: 1, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [2e6] });
   assert.is(integerHistogramString(big), '{count:2000000, sum:1, (0.5,1]:2000000}');
   assert.is(big.toString(), '{count:2e+06, sum:1, (0.5,1]:2e+06}');
+});
+
+test('bucket rewrite deletes an interval of a histogram series (the rest re-encoded as it was); verify finds no issue', async () => {
+  const src = await open(join(FIXTURE, BLOCK_ID));
+  const before = await samples(src);
+  const neg = before.find((s) => name(s.labels) === 'test_hist{case="neg"}')!;
+  const reqs = parseDeleteConfig(`- matchers: '{case="neg"}'\n  intervals: [{mint: ${neg.t[5]}, maxt: ${neg.t[9]}}]\n`);
+  const out = join(work, 'rewrite');
+  mkdirSync(out);
+  const r = await rewriteBlock(src, reqs, fsBlockSink(fs, out), core);
+  assert.is(r.samplesDeleted, 5);
+  assert.is(r.seriesChanged, 1);
+  const after = await samples(await open(join(out, r.meta.ulid)));
+  const got = after.find((s) => name(s.labels) === 'test_hist{case="neg"}')!;
+  const keep = Array.from({ length: neg.n }, (_, i) => i).filter((i) => i < 5 || i > 9);
+  assert.equal(Array.from(got.t), keep.map((i) => neg.t[i]));
+  keep.forEach((i, j) => assert.ok(Number.isNaN(neg.h![i]!.sum) ? Number.isNaN(got.h![j]!.sum) : got.h![j]!.equals(neg.h![i]!), `sample ${i}`));
+  assert.is(got.intHist![0], 1, 'still an integer histogram');
+  assert.equal(after.filter((s) => s !== got).map((s) => s.n), before.filter((s) => s !== neg).map((s) => s.n));
+  const bucket = new MemoryBucket();
+  for (const rel of ['index', 'chunks/000001', 'meta.json']) await bucket.upload(`${r.meta.ulid}/${rel}`, readFileSync(join(out, r.meta.ulid, rel)));
+  assert.equal(await verifyBlockIndex(bucket, core, parseBucketMeta(readFileSync(join(out, r.meta.ulid, 'meta.json')), r.meta.ulid)), []);
 });
 
 /** A block holding every other sample (from `parity`) of the fixture's series, written by our writer. */
