@@ -96,7 +96,11 @@ export class Engine {
         return { resultType: 'matrix', result, warnings, infos };
       }
       const out: VectorSample[] = [];
-      for (const s of val) if (s.t.length) out.push({ metric: s.metric, value: { t: start, v: s.v[0]! } });
+      for (const s of val) {
+        if (!s.t.length) continue;
+        const h = s.h?.[0];
+        out.push({ metric: s.metric, value: h ? { t: start, v: 0, h } : { t: start, v: s.v[0]! } });
+      }
       return { resultType: 'vector', result: out, warnings, infos };
     }
     const mat = val.filter((s) => s.t.length > 0).sort((a, b) => compareLabels(a.metric, b.metric));
@@ -110,6 +114,6 @@ export class Engine {
 }
 function toMatrixSeries(s: Series): MatrixSeries {
   // Column-wise: per-point objects only if a caller reads `values` (the HTTP API writes the columns).
-  return columnarMatrixSeries(s.metric, s.t, s.v);
+  return columnarMatrixSeries(s.metric, s.t, s.v, s.h);
 }
 

@@ -2,20 +2,30 @@
 // benchmarks, and anything that wants to query a small set of series without a store.
 import { compileMatcher, labelsKey, matchLabels, compareLabels, type Labels, type Matcher } from '../labels/mod.ts';
 import type { Queryable, SelectHints, SelectResult, SeriesData } from './queryable.ts';
+import type { FloatHistogram } from '../histogram/float.ts';
 
 interface MemSeries {
   labels: Labels;
   t: Float64Array;
   v: Float64Array;
   n: number;
+  /** Histogram samples by index (absent until the series holds one). */
+  h?: (FloatHistogram | undefined)[];
 }
 
 export class MemoryQueryable implements Queryable {
   private series = new Map<string, MemSeries>();
   private sorted: MemSeries[] | null = null;
 
-  /** Appends samples (must be in time order per series; an equal timestamp replaces the last sample). */
-  add(labels: Labels, t: number, v: number): void {
+  /** Appends a native histogram sample (same ordering rules as add). */
+  addHistogram(labels: Labels, t: number, h: FloatHistogram): void {
+    const i = this.add(labels, t, 0);
+    const s = this.series.get(labelsKey(labels))!;
+    (s.h ??= [])[i] = h;
+  }
+
+  /** Appends samples (must be in time order per series; an equal timestamp replaces the last sample). Returns the sample's index. */
+  add(labels: Labels, t: number, v: number): number {
     const k = labelsKey(labels);
     let s = this.series.get(k);
     if (!s) {
@@ -26,27 +36,31 @@ export class MemoryQueryable implements Queryable {
     if (s.n > 0 && s.t[s.n - 1]! >= t) {
       if (s.t[s.n - 1] === t) {
         s.v[s.n - 1] = v;
-        return;
+        if (s.h) s.h[s.n - 1] = undefined;
+        return s.n - 1;
       }
       // out of order: insert in place (rare; tests only)
       let i = s.n - 1;
       while (i >= 0 && s.t[i]! > t) i--;
       if (i >= 0 && s.t[i] === t) {
         s.v[i] = v;
-        return;
+        if (s.h) s.h[i] = undefined;
+        return i;
       }
       this.grow(s);
       s.t.copyWithin(i + 2, i + 1, s.n);
       s.v.copyWithin(i + 2, i + 1, s.n);
       s.t[i + 1] = t;
       s.v[i + 1] = v;
+      if (s.h) s.h.splice(i + 1, 0, undefined);
       s.n++;
-      return;
+      return i + 1;
     }
     this.grow(s);
     s.t[s.n] = t;
     s.v[s.n] = v;
     s.n++;
+    return s.n - 1;
   }
 
   /** Adds a whole series at once (arrays are used as given). */
@@ -86,7 +100,13 @@ export class MemoryQueryable implements Queryable {
       while (lo < hi && s.t[lo]! < hints.start) lo++;
       while (hi > lo && s.t[hi - 1]! > hints.end) hi--;
       if (hi <= lo) continue;
-      out.push({ labels: s.labels, t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi), n: hi - lo });
+      const sd: SeriesData = { labels: s.labels, t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi), n: hi - lo };
+      if (s.h) {
+        const h = s.h.slice(lo, hi);
+        h.length = hi - lo;
+        sd.h = h;
+      }
+      out.push(sd);
     }
     return { series: out };
   }

@@ -185,7 +185,7 @@ export async function crossCheck242(path: string): Promise<CrossCheck> {
         const expect: Case['expect'] = [];
         for (const s of c.series) {
           const v = s.values[k];
-          if (v !== null && v !== undefined) expect.push({ labels: s.labels, v });
+          if (typeof v === 'number') expect.push({ labels: s.labels, v });
         }
         cur.cases.push({ line: c.line, expr: c.expr, at: t, expect, fail: c.fail, failMsg: c.failMsg });
       }

@@ -9,6 +9,8 @@ import { METRIC_NAME, type Labels } from '../../labels/mod.ts';
 import type { Evaluator } from './evaluator.ts';
 import { delLabels, isValidLabelName, keepLabels, labelsKey, setLabel } from './helpers.ts';
 import type { Matrix, Vector } from './types.ts';
+import { anno, histErrorAnnotation, info, warn } from './annotations.ts';
+import { hAdd, hCompact, hDiv, hMul, type FloatHistogram } from './hist.ts';
 
 export function evalAggregate(ev: Evaluator, e: AggregateExpr): Matrix {
   const op: string = e.op;
@@ -49,7 +51,7 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): Matrix {
     return ev.rangeEval([input], ([vec], ts) => {
       const groups = new Map<string, { metric: Labels; count: number }>();
       for (const s of vec!) {
-        const m = setLabel(s.metric, label, formatFloat(s.v));
+        const m = setLabel(s.metric, label, s.h ? String(s.h) : formatFloat(s.v));
         const k = keyOf(m);
         const g = groups.get(k);
         if (g) g.count++;
@@ -99,6 +101,7 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): Matrix {
     }
     const cursor = new Int32Array(input.length);
     const vals = new Float64Array(input.length);
+    const hist: (FloatHistogram | undefined)[] = new Array(input.length);
     const heaps: number[][] = Array.from({ length: ng }, () => []);
     const groupStamp = new Int32Array(ng).fill(-1);
     const top = op === 'topk';
@@ -121,9 +124,15 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): Matrix {
         if (!(c < s.t.length && s.t[c] === ts)) continue;
         cursor[si] = c + 1;
         const f = s.v[c]!;
+        const hc = s.h?.[c];
+        hist[si] = hc;
+        if (hc !== undefined && (op === 'topk' || op === 'bottomk')) {
+          info(ev, anno.ignoredInAggregation(op), e);
+          continue;
+        }
         vals[si] = f;
         if (op === 'limit_ratio') {
-          if (ratio !== 0 && ratioSample(ratio, s.metric)) out.push({ metric: s.metric, t: ts, v: f, dropName: s.dropName });
+          if (ratio !== 0 && ratioSample(ratio, s.metric)) out.push(hc ? { metric: s.metric, t: ts, v: 0, h: hc, dropName: s.dropName } : { metric: s.metric, t: ts, v: f, dropName: s.dropName });
           continue;
         }
         if (k < 1) continue;
@@ -153,7 +162,8 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): Matrix {
         const order = op === 'limitk' ? h : h.slice().reverse();
         for (const si of order) {
           const s = input[si]!;
-          out.push({ metric: s.metric, t: ts, v: vals[si]!, dropName: s.dropName });
+          const hs = hist[si];
+          out.push(hs ? { metric: s.metric, t: ts, v: 0, h: hs, dropName: s.dropName } : { metric: s.metric, t: ts, v: vals[si]!, dropName: s.dropName });
         }
       }
       return out;
@@ -171,7 +181,10 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): Matrix {
     }
   }
 
-  if (op !== 'quantile') return aggregateColumns(ev, op, input, seriesGroup, groupMetrics);
+  if (op !== 'quantile') {
+    if (op !== 'count' && op !== 'group' && input.some((x) => x.h !== undefined)) return aggregateWithHistograms(ev, e, op, input, gcache, groupMetrics);
+    return aggregateColumns(ev, op, input, seriesGroup, groupMetrics);
+  }
 
   // quantile: per step, the values of each group (in input-series order), then Prometheus's quantile().
   const seen = new Uint8Array(ng);
@@ -181,6 +194,10 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): Matrix {
     seen.fill(0);
     // vec elements are in input order but may skip series: map via metric identity
     for (const s of vec!) {
+      if (s.h) {
+        info(ev, anno.ignoredInAggregation('quantile'), e.expr);
+        continue;
+      }
       const g = gcache.get(s.metric)!;
       if (!seen[g]) {
         seen[g] = 1;
@@ -334,6 +351,217 @@ export function aggregateColumns(ev: Evaluator, op: string, input: Matrix, serie
     if (t.length) out.push({ metric: groupMetrics[g]!, t, v, dropName: dropName ?? false });
   }
   return out;
+}
+
+interface HistGroup {
+  seen: boolean;
+  f: number;
+  mean: number;
+  kc: number;
+  count: number;
+  h: FloatHistogram | undefined;
+  hMean: FloatHistogram | undefined;
+  /** Kahan compensation of h (sum, direct avg) or hMean (incremental avg). */
+  hc: FloatHistogram | null;
+  hasFloat: boolean;
+  hasHist: boolean;
+  incompatible: boolean;
+  floatIncremental: boolean;
+  histIncremental: boolean;
+  resetSeen: boolean;
+  notResetSeen: boolean;
+  dropName: boolean;
+}
+
+/**
+ * sum/avg/min/max/stddev/stdvar when the input holds native histograms: per step, as Prometheus's
+ * aggregation() — histograms sum and average (mixing them with floats in a group drops the group
+ * with a warning), min/max/stddev/stdvar ignore them with an info.
+ */
+function aggregateWithHistograms(ev: Evaluator, e: AggregateExpr, op: string, _input: Matrix, gcache: Map<Labels, number>, groupMetrics: Labels[]): Matrix {
+  const ng = groupMetrics.length;
+  const groups: HistGroup[] = Array.from({ length: ng }, () => ({
+    seen: false, f: 0, mean: 0, kc: 0, count: 0, h: undefined, hMean: undefined, hc: null, hasFloat: false, hasHist: false,
+    incompatible: false, floatIncremental: false, histIncremental: false, resetSeen: false, notResetSeen: false, dropName: false,
+  }));
+  const noteHint = (g: HistGroup, h: FloatHistogram) => {
+    if (h.counterResetHint === 'reset') g.resetSeen = true;
+    else if (h.counterResetHint === 'not_reset') g.notResetSeen = true;
+  };
+  const metricName = (ls: Labels) => ls.find((l) => l.name === METRIC_NAME)?.value ?? '';
+  /** target.kahanAdd(h, c): the new compensation, or undefined when the layouts are incompatible (group dropped). */
+  const kahanInto = (g: HistGroup, target: FloatHistogram, h: FloatHistogram, c: FloatHistogram | null, metric: Labels): FloatHistogram | undefined => {
+    try {
+      const r = target.kahanAdd(h, c);
+      if (r.nhcbBoundsReconciled) info(ev, anno.mismatchedCustomBuckets('aggregation'), e.expr);
+      return r.c;
+    } catch (err) {
+      warn(ev, histErrorAnnotation(err, metricName(metric)), e.expr);
+      g.incompatible = true;
+      return undefined;
+    }
+  };
+  return ev.rangeEval([_input], ([vec], ts) => {
+    for (const g of groups) g.seen = false;
+    for (const s of vec!) {
+      const gi = gcache.get(s.metric)!;
+      const g = groups[gi]!;
+      const f = s.v;
+      const h = s.h;
+      if (!g.seen) {
+        Object.assign(g, {
+          seen: true, f, mean: f, kc: 0, count: 1, h: undefined, hMean: undefined, hc: null, hasFloat: false, hasHist: false,
+          incompatible: false, floatIncremental: false, histIncremental: false, resetSeen: false, notResetSeen: false, dropName: s.dropName,
+        });
+        switch (op) {
+          case 'sum': case 'avg':
+            if (!h) g.hasFloat = true;
+            else {
+              g.h = h.copy();
+              g.hasHist = true;
+              noteHint(g, h);
+            }
+            break;
+          case 'stddev': case 'stdvar':
+            if (h) {
+              g.seen = false;
+              info(ev, anno.ignoredInAggregation(op), e.expr);
+            } else g.f = Number.isFinite(f) ? 0 : NaN;
+            break;
+          case 'min': case 'max':
+            if (h) {
+              g.seen = false;
+              info(ev, anno.ignoredInAggregation(op), e.expr);
+            }
+            break;
+        }
+        continue;
+      }
+      if (g.incompatible) continue;
+      if (s.dropName) g.dropName = true;
+      switch (op) {
+        case 'sum':
+          if (h) {
+            g.hasHist = true;
+            if (g.h) {
+              noteHint(g, h);
+              g.hc = kahanInto(g, g.h, h, g.hc, s.metric) ?? null;
+            }
+          } else {
+            g.hasFloat = true;
+            [g.f, g.kc] = kahanInc(f, g.f, g.kc);
+          }
+          break;
+        case 'avg':
+          g.count++;
+          if (h) {
+            g.hasHist = true;
+            if (g.h) {
+              noteHint(g, h);
+              if (!g.histIncremental) {
+                const v = g.h.copy();
+                const c = kahanInto(g, v, h, g.hc ? g.hc.copy() : null, s.metric);
+                if (c === undefined) continue;
+                if (!v.hasOverflow()) {
+                  g.h = v;
+                  g.hc = c;
+                  break;
+                }
+                g.histIncremental = true;
+                g.hMean = hDiv(g.h.copy(), g.count - 1);
+                if (g.hc) hDiv(g.hc, g.count - 1);
+              }
+              const q = (g.count - 1) / g.count;
+              if (g.hc) hMul(g.hc, q);
+              const c = kahanInto(g, hMul(g.hMean!, q), hDiv(h.copy(), g.count), g.hc, s.metric);
+              if (c === undefined) continue;
+              g.hc = c;
+            }
+          } else {
+            g.hasFloat = true;
+            if (!g.floatIncremental) {
+              const [nv, nc] = kahanInc(f, g.f, g.kc);
+              if (nv !== Infinity && nv !== -Infinity) {
+                g.f = nv;
+                g.kc = nc;
+                break;
+              }
+              g.floatIncremental = true;
+              g.mean = g.f / (g.count - 1);
+              g.kc /= g.count - 1;
+            }
+            const q = (g.count - 1) / g.count;
+            [g.mean, g.kc] = kahanInc(f / g.count, q * g.mean, q * g.kc);
+          }
+          break;
+        case 'max':
+          if (h) {
+            info(ev, anno.ignoredInAggregation('max'), e.expr);
+            continue;
+          }
+          if (g.f < f || Number.isNaN(g.f)) g.f = f;
+          break;
+        case 'min':
+          if (h) {
+            info(ev, anno.ignoredInAggregation('min'), e.expr);
+            continue;
+          }
+          if (g.f > f || Number.isNaN(g.f)) g.f = f;
+          break;
+        case 'stddev': case 'stdvar':
+          if (h) {
+            info(ev, anno.ignoredInAggregation(op), e.expr);
+            continue;
+          }
+          g.count++;
+          {
+            const delta = f - g.mean;
+            g.mean += delta / g.count;
+            g.f += delta * (f - g.mean);
+          }
+          break;
+      }
+    }
+    const out: Vector = [];
+    for (let gi = 0; gi < ng; gi++) {
+      const g = groups[gi]!;
+      if (!g.seen) continue;
+      let f = g.f;
+      let h: FloatHistogram | undefined;
+      switch (op) {
+        case 'sum': case 'avg':
+          if (g.hasFloat && g.hasHist) {
+            warn(ev, anno.mixedFloatsHistogramsAgg(), e.expr);
+            continue;
+          }
+          if (g.incompatible) continue;
+          if (g.hasHist) {
+            if (op === 'avg' && g.histIncremental) {
+              h = g.hMean!;
+              if (g.hc) hAdd(h, g.hc);
+            } else if (op === 'avg') {
+              h = hDiv(g.h!, g.count);
+              if (g.hc) hAdd(h, hDiv(g.hc, g.count));
+            } else {
+              h = g.h!;
+              if (g.hc) hAdd(h, g.hc);
+            }
+            hCompact(h, 0);
+          } else if (op === 'sum') f = g.f + g.kc;
+          else f = g.floatIncremental ? g.mean + g.kc : g.f / g.count + g.kc / g.count;
+          break;
+        case 'stdvar':
+          f = g.f / g.count;
+          break;
+        case 'stddev':
+          f = Math.sqrt(g.f / g.count);
+          break;
+      }
+      if (g.resetSeen && g.notResetSeen) warn(ev, anno.counterResetCollision('aggregation'), e.expr);
+      out.push(h ? { metric: groupMetrics[gi]!, t: ts, v: 0, h, dropName: g.dropName } : { metric: groupMetrics[gi]!, t: ts, v: f, dropName: g.dropName });
+    }
+    return out;
+  });
 }
 
 /** Like rangeEval but the function reads the input matrix itself (for k-aggregations). */

@@ -8,6 +8,8 @@ import { getLabel, METRIC_NAME, type Labels } from '../../labels/mod.ts';
 import type { Evaluator } from './evaluator.ts';
 import { delLabels, dropMetricName, hasDuplicateLabels, keepLabels, labelsKey, setLabel } from './helpers.ts';
 import type { BinopState, Matrix, Vector } from './types.ts';
+import { anno, warn, info } from './annotations.ts';
+import { hAdd, hCompact, hDiv, hEquals, hMul, hSub, histErrorKind, type FloatHistogram } from './hist.ts';
 
 export function evalBinary(ev: Evaluator, e: BinaryExpr): Matrix {
   const lt = typeOf(e.lhs);
@@ -62,9 +64,25 @@ export function evalBinary(ev: Evaluator, e: BinaryExpr): Matrix {
       ev.tick();
       const t: number[] = [];
       const v: number[] = [];
+      const sh = s.h;
+      let oh: (FloatHistogram | undefined)[] | undefined;
       for (let j = 0; j < s.t.length; j++) {
         const ts = s.t[j]!;
         const rv = sc[Math.round((ts - start) / interval)]!;
+        const hj = sh?.[j];
+        if (hj !== undefined) {
+          // Histogram sample against the scalar (Prometheus VectorscalarBinop): only * and / yield.
+          const r = swap ? histElemBinop(ev, e, op, rv, NaN, undefined, hj) : histElemBinop(ev, e, op, NaN, rv, hj, undefined);
+          if (r === null) continue;
+          let val = r.v, hv = r.h, keep = r.keep;
+          if (isCmp && swap) { val = rv; hv = hj; }
+          if (e.returnBool) { val = keep ? 1 : 0; hv = undefined; keep = true; }
+          if (!keep) continue;
+          if (hv) (oh ??= [])[t.length] = hv;
+          t.push(ts);
+          v.push(val);
+          continue;
+        }
         let lf = s.v[j]!, rf = rv;
         if (swap) [lf, rf] = [rf, lf];
         let [val, keep] = vectorElemBinop(op, lf, rf);
@@ -84,7 +102,10 @@ export function evalBinary(ev: Evaluator, e: BinaryExpr): Matrix {
         if (!ev.o.delayed) metric = drop(metric);
         dropName = true;
       }
-      out.push({ metric, t, v, dropName });
+      if (oh) {
+        oh.length = t.length;
+        out.push({ metric, t, v, h: oh, dropName });
+      } else out.push({ metric, t, v, dropName });
     }
     if (ev.start === ev.end) {
       if (!ev.o.delayed && hasDuplicateLabels(out)) throw new ExecutionError('vector cannot contain metrics with the same labelset');
@@ -151,10 +172,28 @@ export function binopOneToOneColumns(ev: Evaluator, e: BinaryExpr, lm: Matrix, r
     const v: number[] = [];
     let a = 0, b = 0;
     const lt = ls.t, rt = rs.t;
+    const lh = ls.h, rh = rs.h;
+    let oh: (FloatHistogram | undefined)[] | undefined;
     while (a < lt.length && b < rt.length) {
       const ta = lt[a]!, tb = rt[b]!;
       if (ta < tb) { a++; continue; }
       if (tb < ta) { b++; continue; }
+      const ha = lh?.[a], hb = rh?.[b];
+      if (ha !== undefined || hb !== undefined) {
+        const r = histElemBinop(ev, e, op, ls.v[a]!, rs.v[b]!, ha, hb);
+        a++;
+        b++;
+        if (r === null) continue;
+        if (e.returnBool) {
+          t.push(ta);
+          v.push(r.keep ? 1 : 0);
+        } else if (r.keep) {
+          if (r.h) (oh ??= [])[t.length] = r.h;
+          t.push(ta);
+          v.push(r.v);
+        }
+        continue;
+      }
       let [val, keep] = vectorElemBinop(op, ls.v[a]!, rs.v[b]!);
       if (e.returnBool) val = keep ? 1 : 0;
       if (keep || e.returnBool) {
@@ -168,7 +207,10 @@ export function binopOneToOneColumns(ev: Evaluator, e: BinaryExpr, lm: Matrix, r
     let metric = ls.metric;
     if (dropName || changesSchema(op)) metric = dropMetricName(metric);
     metric = matching.on ? keepLabels(metric, matchSet) : delLabels(metric, matchSet);
-    out.push({ metric, t, v, dropName: e.returnBool });
+    if (oh) {
+      oh.length = t.length;
+      out.push({ metric, t, v, h: oh, dropName: e.returnBool });
+    } else out.push({ metric, t, v, dropName: e.returnBool });
   }
   if (ev.start === ev.end) {
     if (!ev.o.delayed && hasDuplicateLabels(out)) throw new ExecutionError('vector cannot contain metrics with the same labelset');
@@ -221,9 +263,24 @@ export function vectorBinop(ev: Evaluator, e: BinaryExpr, lhs: Vector, rhs: Vect
     if (st.rStamp[k] !== stamp) continue;
     const rs = st.rSample[k]!;
     let fl = ls.v, fr = rs.v;
-    if (oneToMany) [fl, fr] = [fr, fl];
-    let [val, keep] = vectorElemBinop(op, fl, fr);
-    if (e.returnBool) val = keep ? 1 : 0;
+    let hl = ls.h, hr = rs.h;
+    if (oneToMany) {
+      [fl, fr] = [fr, fl];
+      [hl, hr] = [hr, hl];
+    }
+    let val: number, keep: boolean;
+    let hv: FloatHistogram | undefined;
+    if (hl !== undefined || hr !== undefined) {
+      const r = histElemBinop(ev, e, op, fl, fr, hl, hr);
+      if (r === null) continue;
+      val = r.v;
+      keep = r.keep;
+      hv = r.h;
+    } else [val, keep] = vectorElemBinop(op, fl, fr);
+    if (e.returnBool) {
+      val = keep ? 1 : 0;
+      hv = undefined;
+    }
     const dropName = !ev.o.delayed && e.returnBool;
     // result metric (cached per pair of input label sets)
     let byR = cache.get(ls.metric);
@@ -255,7 +312,7 @@ export function vectorBinop(ev: Evaluator, e: BinaryExpr, lhs: Vector, rhs: Vect
       set.add(ins);
     }
     if (!keep && !e.returnBool) continue;
-    out.push({ metric, t: ls.t, v: val, dropName: e.returnBool });
+    out.push(hv ? { metric, t: ls.t, v: 0, h: hv, dropName: e.returnBool } : { metric, t: ls.t, v: val, dropName: e.returnBool });
   }
   return out;
 }
@@ -371,4 +428,55 @@ function vectorSetOp(op: string, lhs: Vector, rhs: Vector, sig: (l: Labels) => s
     }
   }
   return [];
+}
+
+/**
+ * One element operation where at least one side is a native histogram (Prometheus vectorElemBinop):
+ * histogram * float, float * histogram, histogram / float, histogram ± histogram, and == / != between
+ * histograms. Everything else is dropped with the "incompatible sample types" info; incompatible
+ * bucket layouts are dropped with a warning. Returns null for a dropped sample.
+ */
+export function histElemBinop(ev: Evaluator, e: BinaryExpr, op: string, lf: number, rf: number, lh: FloatHistogram | undefined, rh: FloatHistogram | undefined): { v: number; h: FloatHistogram | undefined; keep: boolean } | null {
+  if (lh === undefined && rh !== undefined) {
+    if (op === '*') return { v: 0, h: hCompact(hMul(rh.copy(), lf), 0), keep: true };
+    info(ev, anno.incompatibleTypesBinop('float', op, 'histogram'), e);
+    return null;
+  }
+  if (lh !== undefined && rh === undefined) {
+    if (op === '*') return { v: 0, h: hCompact(hMul(lh.copy(), rf), 0), keep: true };
+    if (op === '/') return { v: 0, h: hCompact(hDiv(lh.copy(), rf), 0), keep: true };
+    info(ev, anno.incompatibleTypesBinop('histogram', op, 'float'), e);
+    return null;
+  }
+  const l = lh!, r = rh!;
+  switch (op) {
+    case '+':
+    case '-': {
+      const res = l.copy();
+      let flags;
+      try {
+        flags = op === '+' ? hAdd(res, r) : hSub(res, r);
+      } catch (err) {
+        if (histErrorKind(err) === 'incompatible-schema') {
+          warn(ev, anno.incompatibleLayoutBinop(op), e);
+          return null;
+        }
+        throw err;
+      }
+      if (op === '-') res.counterResetHint = 'gauge';
+      if (flags.counterResetCollision) {
+        // Prometheus returns the collision as the operation's error: the sample is dropped.
+        warn(ev, anno.counterResetCollision(op === '+' ? 'addition' : 'subtraction'), e);
+        return null;
+      }
+      if (flags.nhcbBoundsReconciled) info(ev, anno.mismatchedCustomBuckets(op === '+' ? 'addition' : 'subtraction'), e);
+      return { v: 0, h: hCompact(res, 0), keep: true };
+    }
+    case '==':
+      return { v: 0, h: l, keep: hEquals(l, r) };
+    case '!=':
+      return { v: 0, h: l, keep: !hEquals(l, r) };
+  }
+  info(ev, anno.incompatibleTypesBinop('histogram', op, 'histogram'), e);
+  return null;
 }

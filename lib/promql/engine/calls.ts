@@ -6,12 +6,14 @@
 // Functions that need more (labels, sorting, histograms, absent, ...) have their own CallKernel.
 import type { Call, Expr, MatrixSelector, SubqueryExpr } from '../ast.ts';
 import { ExecutionError, TooManySamplesError } from '../errors.ts';
-import { resetPrefix, type WindowCtx, type WindowFn } from '../functions/common.ts';
-import { getLabel, METRIC_NAME } from '../../labels/mod.ts';
+import { resetPrefix, type HistCtx, type HistWindowFn, type WindowCtx, type WindowFn } from '../functions/common.ts';
+import { anno } from './annotations.ts';
+import type { FloatHistogram } from './hist.ts';
+import { getLabel, METRIC_NAME, type Labels } from '../../labels/mod.ts';
 import type { Evaluator } from './evaluator.ts';
 import { dropMetricName, hasDuplicateLabels, upperBound } from './helpers.ts';
 import { rangeSource } from './selectors.ts';
-import type { Matrix } from './types.ts';
+import type { Matrix, RawSeries } from './types.ts';
 
 /** Evaluates one call over all steps of the evaluator. */
 export type CallKernel = (ev: Evaluator, e: Call) => Matrix;
@@ -23,6 +25,16 @@ export interface RangeFnOptions {
   counter?: boolean;
   /** Validates the scalar arguments (one Float64Array per step; null at the range argument). */
   check?: (ev: Evaluator, e: Call, scalars: (Float64Array | null)[]) => void;
+  /**
+   * How windows of a series holding native histograms are evaluated (float-only series never see
+   * this): 'floats' (default) — histograms are ignored, the kernel runs over the window's floats,
+   * with Prometheus's "ignored histograms in a range containing both" info when both are present;
+   * 'any' — the kernel only counts or times samples, so it runs over all of them; or a
+   * HistWindowFn that handles floats and histograms itself.
+   */
+  hist?: 'floats' | 'any' | HistWindowFn;
+  /** Which argument the histogram annotations point at (default: the range argument). */
+  histAnnoArg?: number;
 }
 
 function unwrap(e: Expr): Expr {
@@ -61,6 +73,10 @@ export function rangeFn(fn: WindowFn, opts: RangeFnOptions = {}): CallKernel {
     const monotone = src.at === null;
     for (const r of src.raws) {
       ev.tick();
+      if (r.h) {
+        histSeriesWindows(ev, e, r, fn, opts, mIdx, ends, evalTs, range, monotone, otherScalars, out);
+        continue;
+      }
       if (counterFn) ctx.resets = resetPrefix(r.v, r.n);
       const dropName = !keepName || r.dropName;
       const ts: number[] = [];
@@ -93,12 +109,7 @@ export function rangeFn(fn: WindowFn, opts: RangeFnOptions = {}): CallKernel {
       }
       if (ts.length) {
         out.push({ metric: !delayed && dropName ? dropMetricName(r.labels) : r.labels, t: ts, v: vs, dropName });
-        if (counterFn) {
-          const mn = getLabel(r.labels, METRIC_NAME);
-          if (mn !== '' && !/(_total|_sum|_count|_bucket)$/.test(mn)) {
-            ev.infos.add(`PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${JSON.stringify(mn)}${ev.pos(e.args[mIdx]!)}`);
-          }
-        }
+        if (counterFn) counterInfo(ev, e, mIdx, r.labels);
       }
     }
     if (!delayed) {
@@ -108,11 +119,107 @@ export function rangeFn(fn: WindowFn, opts: RangeFnOptions = {}): CallKernel {
   };
 }
 
+/** The counter-function info (name does not end in _total/_sum/_count/_bucket) once per output series. */
+function counterInfo(ev: Evaluator, e: Call, mIdx: number, labels: Labels): void {
+  const mn = getLabel(labels, METRIC_NAME);
+  if (mn !== '' && !/(_total|_sum|_count|_bucket)$/.test(mn)) {
+    ev.infos.add(`PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${JSON.stringify(mn)}${ev.pos(e.args[mIdx]!)}`);
+  }
+}
+
+/** The windows of one series that holds native histograms (see RangeFnOptions.hist). */
+function histSeriesWindows(
+  ev: Evaluator, e: Call, r: RawSeries, fn: WindowFn, opts: RangeFnOptions, mIdx: number,
+  ends: Float64Array, evalTs: Float64Array, range: number, monotone: boolean, otherScalars: Float64Array[], out: Matrix,
+): void {
+  const delayed = ev.o.delayed;
+  const mode = opts.hist ?? 'floats';
+  const rh = r.h!;
+  const rt = r.t;
+  const rn = r.n;
+  const annoNode = e.args[opts.histAnnoArg ?? mIdx]!;
+  const metricName = getLabel(r.labels, METRIC_NAME);
+  const hctx: HistCtx = {
+    ts: 0, rangeStart: 0, rangeEnd: 0, range, scalars: [], resets: null, metricName,
+    warn: (text) => ev.warnings.add(text + ev.pos(annoNode)),
+    info: (text) => ev.infos.add(text + ev.pos(annoNode)),
+  };
+  // 'floats': prefix counts of histograms and the float-only samples, so a window maps onto them.
+  let hp: Int32Array | null = null;
+  let ft: Float64Array | null = null, fv: Float64Array | null = null;
+  if (mode === 'floats') {
+    hp = new Int32Array(rn + 1);
+    ft = new Float64Array(rn);
+    fv = new Float64Array(rn);
+    let nf = 0;
+    for (let i = 0; i < rn; i++) {
+      const isH = rh[i] !== undefined;
+      hp[i + 1] = hp[i]! + (isH ? 1 : 0);
+      if (!isH) {
+        ft[nf] = rt[i]!;
+        fv[nf] = r.v[i]!;
+        nf++;
+      }
+    }
+  }
+  const ts: number[] = [];
+  const vs: number[] = [];
+  let hs: (FloatHistogram | undefined)[] | undefined;
+  const samples = ev.shared.samples;
+  const maxS = ev.o.maxSamples;
+  let lo = 0, hi = 0;
+  for (let i = 0; i < ends.length; i++) {
+    const end = ends[i]!;
+    const start = end - range;
+    if (monotone) {
+      while (lo < rn && rt[lo]! <= start) lo++;
+      if (hi < lo) hi = lo;
+      while (hi < rn && rt[hi]! <= end) hi++;
+    } else {
+      lo = upperBound(rt, rn, start);
+      hi = upperBound(rt, rn, end);
+    }
+    if (hi <= lo) continue;
+    if (samples.current + (hi - lo) > maxS) throw new TooManySamplesError();
+    hctx.ts = evalTs[i]!;
+    hctx.rangeStart = start;
+    hctx.rangeEnd = end;
+    if (otherScalars.length) hctx.scalars = otherScalars.map((x) => x[i]!);
+    let val: number | FloatHistogram | null;
+    if (mode === 'floats') {
+      const nh = hp![hi]! - hp![lo]!;
+      if (nh === hi - lo) continue;
+      if (nh > 0) hctx.info(anno.ignoredInMixedRange(metricName));
+      val = fn(ft!, fv!, lo - hp![lo]!, hi - hp![hi]!, hctx);
+    } else if (mode === 'any') {
+      val = fn(rt, r.v, lo, hi, hctx);
+    } else {
+      val = mode(rt, r.v, rh, lo, hi, hctx, fn);
+    }
+    if (val === null) continue;
+    if (typeof val === 'number') vs.push(val);
+    else {
+      (hs ??= [])[ts.length] = val;
+      vs.push(0);
+    }
+    ts.push(evalTs[i]!);
+  }
+  if (!ts.length) return;
+  const keepName = opts.keepName === true;
+  const dropName = !keepName || r.dropName;
+  const metric = !delayed && dropName ? dropMetricName(r.labels) : r.labels;
+  if (hs) {
+    hs.length = ts.length;
+    out.push({ metric, t: ts, v: vs, h: hs, dropName });
+  } else out.push({ metric, t: ts, v: vs, dropName });
+  if (opts.counter === true) counterInfo(ev, e, mIdx, r.labels);
+}
+
 /** An instant-vector math function: fn per sample value, the metric name is dropped. */
 export function elementwise(fn: (x: number) => number): CallKernel {
   return (ev, e) => {
     const delayed = ev.o.delayed;
-    const m = ev.evalMatrix(e.args[0]!);
+    const m = dropHistogramSamples(ev.evalMatrix(e.args[0]!));
     for (const s of m) {
       for (let i = 0; i < s.v.length; i++) s.v[i] = fn(s.v[i]!);
       if (!delayed) s.metric = dropMetricName(s.metric);
@@ -123,12 +230,34 @@ export function elementwise(fn: (x: number) => number): CallKernel {
   };
 }
 
+/** The series without their histogram samples (Prometheus's float-only functions skip them); series left empty go. */
+export function dropHistogramSamples(m: Matrix): Matrix {
+  if (!m.some((s) => s.h !== undefined)) return m;
+  const out: Matrix = [];
+  for (const s of m) {
+    const h = s.h;
+    if (!h) {
+      out.push(s);
+      continue;
+    }
+    const t: number[] = [], v: number[] = [];
+    for (let i = 0; i < s.t.length; i++) {
+      if (h[i] !== undefined) continue;
+      t.push(s.t[i]!);
+      v.push(s.v[i]!);
+    }
+    if (t.length) out.push({ metric: s.metric, t, v, dropName: s.dropName });
+  }
+  return out;
+}
+
 /** A time-of-day function: fn(Date of the sample value as Unix seconds, UTC); no argument = time(). */
 export function dateFn(fn: (d: Date) => number): CallKernel {
   return (ev, e) => {
     const m = e.args.length
       ? ev.evalMatrix(e.args[0]!)
       : ev.evalCall({ type: 'Call', func: 'time', args: [], pos: e.pos });
+    if (e.args.length) return ev.rangeEval([dropHistogramSamples(m)], ([vec]) => vec!.map((s) => ev.mapName(s, Number.isFinite(s.v) ? fn(new Date(s.v * 1000)) : NaN)));
     return ev.rangeEval([m], ([vec]) => vec!.map((s) => ev.mapName(s, Number.isFinite(s.v) ? fn(new Date(s.v * 1000)) : NaN)));
   };
 }

@@ -21,6 +21,7 @@ import { TooManySamplesError } from '../errors.ts';
 import type { Evaluator } from './evaluator.ts';
 import { labelsKey } from './helpers.ts';
 import type { Matrix, Series, Value } from './types.ts';
+import type { FloatHistogram } from '../../histogram/float.ts';
 
 /** Longest stretch of synchronous work before the driver yields to the event loop (ms). */
 export const SLICE_MS = 10;
@@ -103,8 +104,9 @@ export async function evaluate(ev: Evaluator, e: Expr): Promise<Value> {
 /** Concatenates per-chunk results series by series (same labels and name state, in order of appearance). */
 async function mergeChunks(ev: Evaluator, parts: Matrix[]): Promise<Matrix> {
   if (parts.length === 1) return parts[0]!;
-  const byKey = new Map<string, { s: Series; ts: number[][]; vs: number[][] }>();
-  const out: { s: Series; ts: number[][]; vs: number[][] }[] = [];
+  type Acc = { s: Series; ts: number[][]; vs: number[][]; hs: ((FloatHistogram | undefined)[] | undefined)[] };
+  const byKey = new Map<string, Acc>();
+  const out: Acc[] = [];
   for (const part of parts) {
     // Within one chunk, equal label sets can coexist (delayed name removal): the k-th occurrence
     // continues the k-th occurrence of the previous chunks.
@@ -116,21 +118,32 @@ async function mergeChunks(ev: Evaluator, parts: Matrix[]): Promise<Matrix> {
       const key = `${base}\xff${k}`;
       let acc = byKey.get(key);
       if (!acc) {
-        acc = { s, ts: [], vs: [] };
+        acc = { s, ts: [], vs: [], hs: [] };
         byKey.set(key, acc);
         out.push(acc);
       }
       acc.ts.push(s.t);
       acc.vs.push(s.v);
+      acc.hs.push(s.h);
     }
   }
   // One typed array per series, filled with native copies (element-wise push of millions of samples,
   // or Array concat, takes seconds). Readers of a Series only index and read t/v, and rangeSource
   // takes Float64Arrays as they are.
   const merged: Matrix = [];
-  for (const { s, ts, vs } of out) {
+  for (const { s, ts, vs, hs } of out) {
     await pause(ev);
-    merged.push({ metric: s.metric, t: concat(ts), v: concat(vs), dropName: s.dropName });
+    const m: Series = { metric: s.metric, t: concat(ts), v: concat(vs), dropName: s.dropName };
+    if (hs.some((h) => h !== undefined)) {
+      const h: (FloatHistogram | undefined)[] = [];
+      for (let i = 0; i < hs.length; i++) {
+        const part = hs[i];
+        const len = ts[i]!.length;
+        for (let j = 0; j < len; j++) h.push(part?.[j]);
+      }
+      m.h = h;
+    }
+    merged.push(m);
   }
   return merged;
 }

@@ -13,6 +13,7 @@ import { evalRangeInstant, evalVectorSelector } from './selectors.ts';
 import { checkDuplicates, dropMetricName, labelsKey, upperBound } from './helpers.ts';
 import type { EvalOpts, Matrix, RangeSource, RawSeries, Sample, Series, Shared, Value, Vector } from './types.ts';
 import type { Labels } from '../../labels/mod.ts';
+import { hMul, type FloatHistogram } from './hist.ts';
 
 export class Evaluator {
   start: number;
@@ -102,13 +103,22 @@ export class Evaluator {
         out.push(group[0]!);
         continue;
       }
-      const pts: [number, number][] = [];
-      for (const s of group) for (let i = 0; i < s.t.length; i++) pts.push([s.t[i]!, s.v[i]!]);
+      const pts: [number, number, FloatHistogram | undefined][] = [];
+      let anyH = false;
+      for (const s of group) {
+        for (let i = 0; i < s.t.length; i++) {
+          const h = s.h?.[i];
+          if (h) anyH = true;
+          pts.push([s.t[i]!, s.v[i]!, h]);
+        }
+      }
       pts.sort((a, b) => a[0] - b[0]);
       for (let i = 1; i < pts.length; i++) {
         if (pts[i]![0] === pts[i - 1]![0]) throw new ExecutionError('vector cannot contain metrics with the same labelset');
       }
-      out.push({ metric: group[0]!.metric, t: pts.map((p) => p[0]), v: pts.map((p) => p[1]), dropName: group[0]!.dropName });
+      const merged: Series = { metric: group[0]!.metric, t: pts.map((p) => p[0]), v: pts.map((p) => p[1]), dropName: group[0]!.dropName };
+      if (anyH) merged.h = pts.map((p) => p[2]);
+      out.push(merged);
     }
     return out;
   }
@@ -161,6 +171,8 @@ export class Evaluator {
             if (!this.o.delayed) s.metric = dropMetricName(s.metric);
             s.dropName = true;
             for (let i = 0; i < s.v.length; i++) s.v[i] = -s.v[i]!;
+            const h = s.h;
+            if (h) for (let i = 0; i < h.length; i++) if (h[i]) h[i] = hMul(h[i]!.copy(), -1);
           }
           if (!this.o.delayed) return this.mergeSameLabels(m);
         }
@@ -197,7 +209,8 @@ export class Evaluator {
           const s = m[si]!;
           const c = cur[si]!;
           if (c < s.t.length && s.t[c] === ts) {
-            vec.push({ metric: s.metric, t: ts, v: s.v[c]!, dropName: s.dropName });
+            const h = s.h?.[c];
+            vec.push(h ? { metric: s.metric, t: ts, v: 0, h, dropName: s.dropName } : { metric: s.metric, t: ts, v: s.v[c]!, dropName: s.dropName });
             cur[si] = c + 1;
           }
         }
@@ -206,7 +219,7 @@ export class Evaluator {
       const res = fn(vecs, ts);
       if (this.start === this.end) {
         if (!this.o.delayed) checkDuplicates(res);
-        return res.map((s) => ({ metric: s.metric, t: [ts], v: [s.v], dropName: s.dropName }));
+        return res.map((s) => (s.h ? { metric: s.metric, t: [ts], v: [0], h: [s.h], dropName: s.dropName } : { metric: s.metric, t: [ts], v: [s.v], dropName: s.dropName }));
       }
       for (const s of res) {
         let ser = byObj.get(s.metric);
@@ -222,10 +235,12 @@ export class Evaluator {
         }
         if (ser.lastT === ts) throw new ExecutionError('vector cannot contain metrics with the same labelset');
         ser.lastT = ts;
+        if (s.h) (ser.h ??= [])[ser.t.length] = s.h;
         ser.t.push(ts);
         ser.v.push(s.v);
       }
     }
+    for (const ser of order) if (ser.h) ser.h.length = ser.t.length;
     return order;
   }
 

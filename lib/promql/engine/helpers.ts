@@ -1,8 +1,10 @@
 // Label and series helpers shared by the evaluator, its operators and the function kernels.
 import { ExecutionError } from '../errors.ts';
 import type { SeriesData } from '../queryable.ts';
+import type { FloatHistogram } from '../../histogram/float.ts';
 import { labelsKey as labelsKeyRaw, METRIC_NAME, type Label, type Labels } from '../../labels/mod.ts';
 import type { Matrix, RawSeries, Vector } from './types.ts';
+import { isStaleHistogram } from './hist.ts';
 
 const keyCache = new WeakMap<Labels, string>();
 /** labelsKey with a per-object cache (label sets are shared between a series and its per-step samples). */
@@ -63,7 +65,20 @@ export function delLabels(ls: Labels, names: Set<string>): Labels {
 }
 
 export function toRaw(s: SeriesData): RawSeries {
-  return { labels: s.labels, t: s.t, v: s.v, n: s.n, stale: staleMask(s.v, s.n), dropName: false };
+  const h = s.h;
+  if (!h) return { labels: s.labels, t: s.t, v: s.v, n: s.n, stale: staleMask(s.v, s.n), dropName: false };
+  // Float stale markers where the sample is a float, histogram stale markers (sum = StaleNaN) where it is one.
+  let stale = staleMask(s.v, s.n);
+  let any = false;
+  for (let i = 0; i < s.n; i++) {
+    const x = h[i];
+    if (x === undefined) continue;
+    any = true;
+    const st = isStaleHistogram(x);
+    if (st) (stale ??= new Uint8Array(s.n))[i] = 1;
+    else if (stale) stale[i] = 0;
+  }
+  return { labels: s.labels, t: s.t, v: s.v, n: s.n, h: any ? h : undefined, stale, dropName: false };
 }
 
 export function withoutStale(r: RawSeries): RawSeries {
@@ -72,14 +87,17 @@ export function withoutStale(r: RawSeries): RawSeries {
   // (which iterates) took seconds on a raw selection.
   const t = new Float64Array(r.n);
   const v = new Float64Array(r.n);
+  const rh = r.h;
+  const h: (FloatHistogram | undefined)[] | undefined = rh ? [] : undefined;
   let n = 0;
   for (let i = 0; i < r.n; i++) {
     if (r.stale[i]) continue;
     t[n] = r.t[i]!;
     v[n] = r.v[i]!;
+    if (h) h[n] = rh![i];
     n++;
   }
-  return { labels: r.labels, t: t.subarray(0, n), v: v.subarray(0, n), n, stale: null, dropName: r.dropName };
+  return { labels: r.labels, t: t.subarray(0, n), v: v.subarray(0, n), n, h, stale: null, dropName: r.dropName };
 }
 
 /** First index i in [0, n) with t[i] > x. */

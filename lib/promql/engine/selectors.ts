@@ -8,7 +8,10 @@ import type { Queryable, SeriesData } from '../queryable.ts';
 import type { Evaluator } from './evaluator.ts';
 import { checkSteps, subqueryEvaluator } from './driver.ts';
 import { toRaw, upperBound, withoutStale } from './helpers.ts';
+import { walk } from '../walk.ts';
+import { FloatHistogram as FH, isStaleHistogram } from './hist.ts';
 import type { Matrix, RawSeries, RangeSource } from './types.ts';
+import type { FloatHistogram } from '../../histogram/float.ts';
 
 // --- preload: one select per selector, with the time range it needs ------------------------
 export async function preload(ev: Evaluator, q: Queryable, e: Expr, timeoutMs: number): Promise<void> {
@@ -64,6 +67,7 @@ export async function preload(ev: Evaluator, q: Queryable, e: Expr, timeoutMs: n
         break;
     }
   }
+  const statsOnly = histogramStatsSelectors(e);
   const signal = ev.o.signal;
   const timeoutSignal = AbortSignal.timeout(Math.max(1, timeoutMs));
   const combined = signal ? AbortSignal.any([signal, timeoutSignal]) : timeoutSignal;
@@ -80,6 +84,7 @@ export async function preload(ev: Evaluator, q: Queryable, e: Expr, timeoutMs: n
     }
     for (const w of res.warnings ?? []) ev.shared.warnings.add(w);
     const raws = res.series.map((s: SeriesData) => toRaw(s));
+    if (statsOnly.has(j.vs)) for (const r of raws) if (r.h) r.h = histogramStats(r.h);
     ev.shared.data.set(j.vs, raws);
     ev.shared.analysis?.select(j.vs, performance.now() - started, raws.reduce((n, r) => n + r.n, 0));
     ev.shared.seriesEstimate += res.series.length;
@@ -105,6 +110,8 @@ export function evalVectorSelector(ev: Evaluator, vs: VectorSelector, withTimest
     ev.tick();
     const ts: number[] = [];
     const vals: number[] = [];
+    const rh = r.h;
+    let hs: (FloatHistogram | undefined)[] | undefined;
     let idx = 0; // first sample with t > refTime (for monotone steps)
     for (let step = ev.start; step <= ev.end; step += ev.interval) {
       const ref = (vs.at ?? step) - vs.offset;
@@ -118,12 +125,17 @@ export function evalVectorSelector(ev: Evaluator, vs: VectorSelector, withTimest
       if (st <= ref - lookback) continue;
       if (r.stale && r.stale[j]) continue;
       if (total + ts.length >= budget) throw new TooManySamplesError();
+      if (rh !== undefined && !withTimestamps) {
+        const x = rh[j];
+        if (x !== undefined) (hs ??= [])[ts.length] = x;
+      }
       ts.push(step);
       vals.push(withTimestamps ? st / 1000 : r.v[j]!);
     }
     if (ts.length) {
       total += ts.length;
-      out.push({ metric: r.labels, t: ts, v: vals, dropName: r.dropName });
+      if (hs) hs.length = ts.length;
+      out.push(hs ? { metric: r.labels, t: ts, v: vals, h: hs, dropName: r.dropName } : { metric: r.labels, t: ts, v: vals, dropName: r.dropName });
     }
   }
   ev.addSamples(total);
@@ -147,7 +159,7 @@ export function rangeSource(ev: Evaluator, e: MatrixSelector | SubqueryExpr): Ra
     // copies natively where Float64Array.from would iterate (seconds for millions of samples).
     const t = (s.t as unknown) instanceof Float64Array ? (s.t as unknown as Float64Array) : new Float64Array(s.t);
     const v = (s.v as unknown) instanceof Float64Array ? (s.v as unknown as Float64Array) : new Float64Array(s.v);
-    return { labels: s.metric, t, v, n: s.t.length, stale: null, dropName: s.dropName };
+    return { labels: s.metric, t, v, n: s.t.length, h: s.h && subqueryHints(s.h), stale: null, dropName: s.dropName };
   });
   ev.addSamples(total);
   return { raws, range: e.range, offset: e.offset, at: e.at };
@@ -172,7 +184,74 @@ export function evalRangeInstant(ev: Evaluator, e: MatrixSelector | SubqueryExpr
     const t = r.t.subarray(lo, hi) as unknown as number[];
     const v = r.v.subarray(lo, hi) as unknown as number[];
     ev.addSamples(t.length);
-    out.push({ metric: r.labels, t, v, dropName: r.dropName });
+    if (r.h) out.push({ metric: r.labels, t, v, h: r.h.slice(lo, hi), dropName: r.dropName });
+    else out.push({ metric: r.labels, t, v, dropName: r.dropName });
   }
   return out;
+}
+
+/**
+ * A subquery's histogram samples with 'reset'/'not_reset' hints turned into 'unknown' (as Prometheus
+ * does): the subquery may skip the sample that reset or return it several times, so the functions
+ * over it detect resets from the values, as for floats.
+ */
+function subqueryHints(h: (FloatHistogram | undefined)[]): (FloatHistogram | undefined)[] {
+  return h.map((x) => {
+    if (x === undefined || (x.counterResetHint !== 'reset' && x.counterResetHint !== 'not_reset')) return x;
+    const c = Object.assign(Object.create(Object.getPrototypeOf(x) as object) as FloatHistogram, x);
+    c.counterResetHint = 'unknown';
+    return c;
+  });
+}
+
+/**
+ * Selectors whose histograms only feed histogram_count/sum/avg (no subquery, histogram_quantile,
+ * histogram_fraction or trim operator above them): Prometheus decodes those with its
+ * HistogramStatsIterator (detectHistogramStatsDecoding), and so does this engine, because that
+ * iterator changes results: it keeps only schema, count and sum, and re-derives counter-reset hints.
+ */
+function histogramStatsSelectors(e: Expr): Set<VectorSelector> {
+  const out = new Set<VectorSelector>();
+  walk(e, (n, path) => {
+    if (n.type !== 'VectorSelector') return;
+    let skip = false;
+    for (let i = path.length - 1; i >= 0; i--) {
+      const p = path[i]!;
+      if (p.type === 'SubqueryExpr') {
+        skip = false;
+        break;
+      }
+      if (p.type === 'Call') {
+        if (p.func === 'histogram_count' || p.func === 'histogram_sum' || p.func === 'histogram_avg') skip = true;
+        else if (p.func === 'histogram_quantile' || p.func === 'histogram_quantiles' || p.func === 'histogram_fraction') {
+          skip = false;
+          break;
+        }
+      }
+      if (p.type === 'BinaryExpr' && ((p.op as string) === '</' || (p.op as string) === '>/')) {
+        skip = false;
+        break;
+      }
+    }
+    if (skip) out.add(n);
+  });
+  return out;
+}
+
+/**
+ * Prometheus HistogramStatsIterator over one series read in order: each histogram reduced to hint,
+ * schema, count and sum; an 'unknown' hint becomes 'reset' / 'not_reset' by DetectReset against the
+ * previous full histogram (the first sample stays 'unknown'); stale markers pass unchanged.
+ */
+function histogramStats(h: ReadonlyArray<FH | undefined>): (FH | undefined)[] {
+  let last: FH | null = null;
+  return h.map((cur) => {
+    if (cur === undefined) return undefined;
+    if (isStaleHistogram(cur)) return new FH({ counterResetHint: cur.counterResetHint, schema: cur.schema, count: cur.count, sum: cur.sum });
+    let hint = cur.counterResetHint;
+    if (hint === 'unknown' && last !== null) hint = cur.detectReset(last) ? 'reset' : 'not_reset';
+    last = cur.copy();
+    last.counterResetHint = hint;
+    return new FH({ counterResetHint: hint, schema: cur.schema, count: cur.count, sum: cur.sum });
+  });
 }

@@ -3,6 +3,7 @@
 import type { Expr, VectorSelector } from '../ast.ts';
 import type { Labels } from '../../labels/mod.ts';
 import type { AnalysisRecorder, OperatorAnalysis } from '../analyze.ts';
+import type { FloatHistogram } from '../../histogram/float.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public result types (1:1 with the Prometheus HTTP API JSON)
@@ -10,6 +11,8 @@ import type { AnalysisRecorder, OperatorAnalysis } from '../analyze.ts';
 export interface Point {
   t: number;
   v: number;
+  /** A native histogram sample (then v is meaningless): the API writes it as "histogram". */
+  h?: FloatHistogram;
 }
 export interface MatrixSeries {
   metric: Labels;
@@ -21,6 +24,8 @@ export const MATRIX_COLUMNS: unique symbol = Symbol('matrixColumns');
 export interface MatrixColumns {
   readonly t: ArrayLike<number>;
   readonly v: ArrayLike<number>;
+  /** Histogram samples: h[i] defined ⇒ point i is that histogram (the API's "histograms"). */
+  readonly h?: ArrayLike<FloatHistogram | undefined>;
 }
 
 /**
@@ -28,17 +33,22 @@ export interface MatrixColumns {
  * read: a raw selection of millions of samples written straight to JSON never allocates per-point
  * objects (9M of them made a >1 GB heap whose major GCs held the event loop for seconds).
  */
-export function columnarMatrixSeries(metric: Labels, t: ArrayLike<number>, v: ArrayLike<number>): MatrixSeries {
+export function columnarMatrixSeries(metric: Labels, t: ArrayLike<number>, v: ArrayLike<number>, h?: ArrayLike<FloatHistogram | undefined>): MatrixSeries {
   let values: Point[] | undefined;
   // Dropped once `values` exists: a reader may then change the points, which become the truth.
-  let cols: MatrixColumns | undefined = { t, v };
+  let cols: MatrixColumns | undefined = h ? { t, v, h } : { t, v };
   return {
     metric,
     get values(): Point[] {
       if (values === undefined) {
         const n = t.length;
         values = new Array(n);
-        for (let i = 0; i < n; i++) values[i] = { t: t[i]!, v: v[i]! };
+        if (h) {
+          for (let i = 0; i < n; i++) {
+            const hi = h[i];
+            values[i] = hi ? { t: t[i]!, v: 0, h: hi } : { t: t[i]!, v: v[i]! };
+          }
+        } else for (let i = 0; i < n; i++) values[i] = { t: t[i]!, v: v[i]! };
         cols = undefined;
       }
       return values;
@@ -105,10 +115,16 @@ export interface QueryOptions {
 // ---------------------------------------------------------------------------------------------
 // Internal values
 
+/**
+ * One series' points at the evaluator's steps. `h`, when present, runs parallel to t/v: h[i]
+ * defined ⇒ point i is that native histogram (v[i] meaningless). Float-only series have no `h`,
+ * so the float paths never look at it.
+ */
 export interface Series {
   metric: Labels;
   t: number[];
   v: number[];
+  h?: (FloatHistogram | undefined)[];
   dropName: boolean;
 }
 export type Matrix = Series[];
@@ -116,6 +132,8 @@ export interface Sample {
   metric: Labels;
   t: number;
   v: number;
+  /** A histogram sample (v meaningless). */
+  h?: FloatHistogram;
   dropName: boolean;
 }
 export type Vector = Sample[];
@@ -135,6 +153,8 @@ export interface RawSeries {
   t: Float64Array;
   v: Float64Array;
   n: number;
+  /** Histogram samples (SeriesData.h): h[i] defined ⇒ sample i is that histogram. */
+  h?: ReadonlyArray<FloatHistogram | undefined>;
   stale: Uint8Array | null;
   dropName: boolean;
 }

@@ -1,6 +1,8 @@
 // Shared pieces of the PromQL function kernels: the range-window kernel signature, Kahan summation,
 // linear regression and Prometheus's quantile.
 
+import type { FloatHistogram } from '../../histogram/float.ts';
+
 export type Arr = ArrayLike<number>;
 
 export function kahanInc(inc: number, sum: number, c: number): [number, number] {
@@ -37,6 +39,21 @@ export function resetPrefix(v: Arr, n: number): Int32Array {
 }
 
 export type WindowFn = (t: Arr, v: Arr, lo: number, hi: number, ctx: WindowCtx) => number | null;
+
+/** WindowCtx for a series holding native histograms: its metric name and the annotation sinks (positioned by the engine). */
+export interface HistCtx extends WindowCtx {
+  metricName: string;
+  warn(text: string): void;
+  info(text: string): void;
+}
+
+/**
+ * A window kernel over floats and native histograms: h[i] defined ⇒ sample i is that histogram.
+ * `floatFn` is the function's float kernel, for windows that hold floats only.
+ */
+export type HistWindowFn = (
+  t: Arr, v: Arr, h: ReadonlyArray<FloatHistogram | undefined>, lo: number, hi: number, ctx: HistCtx, floatFn: WindowFn,
+) => number | FloatHistogram | null;
 
 export function linearRegression(t: Arr, v: Arr, lo: number, hi: number, interceptTime: number): [number, number] {
   let n = 0, sumX = 0, cX = 0, sumY = 0, cY = 0, sumXY = 0, cXY = 0, sumX2 = 0, cX2 = 0;

@@ -6,6 +6,9 @@ import type { Evaluator } from '../engine/evaluator.ts';
 import { dropMetricName, labelsKey } from '../engine/helpers.ts';
 import type { Matrix, Vector } from '../engine/types.ts';
 import { getLabel, METRIC_NAME, type Labels } from '../../labels/mod.ts';
+import type { FloatHistogram } from '../../histogram/float.ts';
+import { histogramFractionWithInfo, histogramQuantileWithInfo, histogramStdDev, histogramStdVar } from '../../histogram/quantile.ts';
+import { anno, info, warn } from '../engine/annotations.ts';
 export interface Bucket {
   upperBound: number;
   count: number;
@@ -137,24 +140,38 @@ export function bucketFunction(ev: Evaluator, e: Call): Matrix {
     }
   }
   // Precompute per-series group keys (labels without le and __name__).
-  const info = new Map<Labels, { key: string; metric: Labels; le: number } | null>();
+  const leInfo = new Map<Labels, { key: string; metric: Labels; le: number } | null>();
+  // Native histogram series: their output labels, and the key a classic histogram with the same
+  // labels has (Prometheus: labels without le), for the mixed classic/native rule.
+  const native = new Map<Labels, { metric: Labels; sig: string }>();
+  const classicSig = new Map<Labels, string>();
   for (const s of m) {
+    if (s.h) native.set(s.metric, { metric: ev.o.delayed ? s.metric : dropMetricName(s.metric), sig: labelsKey(s.metric) });
+    if (s.h && s.h.every((x) => x !== undefined)) continue;
     const leStr = getLabel(s.metric, 'le');
     const le = parseGoFloat(leStr);
     if (Number.isNaN(le) && leStr.toLowerCase() !== 'nan') {
       const name = getLabel(s.metric, METRIC_NAME);
       ev.warnings.add(`PromQL warning: bucket label "le" is missing or has a malformed value of "${leStr}"${name ? ` for metric name "${name}"` : ''}${ev.pos(vecArg)}`);
-      info.set(s.metric, null);
+      leInfo.set(s.metric, null);
       continue;
     }
     const metric = (ev.o.delayed ? s.metric : dropMetricName(s.metric)).filter((l) => l.name !== 'le');
-    info.set(s.metric, { key: labelsKey(metric), metric, le });
+    leInfo.set(s.metric, { key: labelsKey(metric), metric, le });
+    classicSig.set(s.metric, labelsKey(s.metric.filter((l) => l.name !== 'le')));
   }
   return ev.rangeEval([m], ([vec], ts) => {
     const i = ev.stepIndex(ts);
     const groups = new Map<string, { metric: Labels; buckets: Bucket[] }>();
+    const natives: { metric: Labels; h: FloatHistogram; sig: string; name: string }[] = [];
+    const classicSigs = new Map<string, string>();
     for (const s of vec!) {
-      const inf = info.get(s.metric);
+      if (s.h) {
+        const n = native.get(s.metric)!;
+        natives.push({ metric: n.metric, h: s.h, sig: n.sig, name: getLabel(s.metric, METRIC_NAME) });
+        continue;
+      }
+      const inf = leInfo.get(s.metric);
       if (!inf) continue;
       let g = groups.get(inf.key);
       if (!g) {
@@ -162,8 +179,31 @@ export function bucketFunction(ev: Evaluator, e: Call): Matrix {
         groups.set(inf.key, g);
       }
       g.buckets.push({ upperBound: inf.le, count: s.v });
+      classicSigs.set(classicSig.get(s.metric)!, inf.key);
     }
     const out: Vector = [];
+    for (const n of natives) {
+      const groupKey = classicSigs.get(n.sig);
+      if (groupKey !== undefined && groups.has(groupKey)) {
+        // A classic and a native histogram with the same labels at this step: neither is evaluated.
+        warn(ev, anno.mixedClassicNative(ev.o.delayed ? n.name : ''), vecArg);
+        groups.delete(groupKey);
+        continue;
+      }
+      const name = ev.o.delayed ? n.name : '';
+      let f: number;
+      if (isQ) {
+        const r = histogramQuantileWithInfo(s1[i]!, n.h);
+        f = r.value;
+        if (r.nanResult) info(ev, anno.quantileNaNResult(name), vecArg);
+        else if (r.nanSkew) info(ev, anno.quantileNaNSkew(name), vecArg);
+      } else {
+        const r = histogramFractionWithInfo(s1[i]!, s2![i]!, n.h);
+        f = r.value;
+        if (r.nanObservations) info(ev, anno.fractionNaNs(name), vecArg);
+      }
+      out.push({ metric: n.metric, t: ts, v: f, dropName: true });
+    }
     for (const g of groups.values()) {
       let f: number;
       if (isQ) {
@@ -181,10 +221,30 @@ export function bucketFunction(ev: Evaluator, e: Call): Matrix {
   });
 }
 
-/** histogram_avg/count/sum/stddev/stdvar: native histograms only; float samples produce no output. */
-export function nativeOnly(ev: Evaluator, e: Call): Matrix {
-  ev.evalMatrix(e.args[0]!);
-  return [];
+/** histogram_avg/count/sum/stddev/stdvar: one float per native histogram sample; float samples produce no output. */
+export function histogramStat(ev: Evaluator, e: Call): Matrix {
+  const m = ev.evalMatrix(e.args[0]!);
+  const f: (h: FloatHistogram) => number = {
+    histogram_count: (h: FloatHistogram) => h.count,
+    histogram_sum: (h: FloatHistogram) => h.sum,
+    histogram_avg: (h: FloatHistogram) => h.sum / h.count,
+    histogram_stddev: histogramStdDev,
+    histogram_stdvar: histogramStdVar,
+  }[e.func]!;
+  const out: Matrix = [];
+  for (const s of m) {
+    const h = s.h;
+    if (!h) continue;
+    const t: number[] = [], v: number[] = [];
+    for (let i = 0; i < s.t.length; i++) {
+      const x = h[i];
+      if (x === undefined) continue;
+      t.push(s.t[i]!);
+      v.push(f(x));
+    }
+    if (t.length) out.push({ metric: ev.o.delayed ? s.metric : dropMetricName(s.metric), t, v, dropName: true });
+  }
+  return ev.o.delayed ? out : ev.mergeSameLabels(out);
 }
 
 function parseGoFloat(s: string): number {

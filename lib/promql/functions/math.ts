@@ -3,6 +3,7 @@
 import type { Call } from '../ast.ts';
 import type { Evaluator } from '../engine/evaluator.ts';
 import type { Matrix, Vector } from '../engine/types.ts';
+import { dropHistogramSamples } from '../engine/calls.ts';
 
 export const sgn = (x: number): number => (x > 0 ? 1 : x < 0 ? -1 : x);
 export const deg = (x: number): number => (x * 180) / Math.PI;
@@ -11,7 +12,8 @@ export const rad = (x: number): number => (x * Math.PI) / 180;
 /** clamp(v, min, max), clamp_min(v, min), clamp_max(v, max), round(v, to_nearest=1). */
 export function clampOrRound(ev: Evaluator, e: Call): Matrix {
   const name = e.func;
-  const m = ev.evalMatrix(e.args[0]!);
+  // Prometheus's clamp/round skip histogram samples.
+  const m = dropHistogramSamples(ev.evalMatrix(e.args[0]!));
   const s1 = e.args[1] ? ev.scalarSteps(e.args[1]) : null;
   const s2 = e.args[2] ? ev.scalarSteps(e.args[2]) : null;
   return ev.rangeEval([m], ([vec], ts) => {

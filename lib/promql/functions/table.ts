@@ -3,7 +3,8 @@
 // A new function = one entry here + its kernel in the family file + a test script (README.md).
 import type { ValueType } from '../ast.ts';
 import { dateFn, elementwise, rangeFn, unsupported, type CallKernel } from '../engine/calls.ts';
-import { bucketFunction, nativeOnly } from './histogram.ts';
+import { bucketFunction, histogramStat } from './histogram.ts';
+import * as hr from './hist_range.ts';
 import { labelJoin, labelReplace, sortByLabel } from './label.ts';
 import { clampOrRound, deg, rad, sgn } from './math.ts';
 import * as ot from './over_time.ts';
@@ -39,34 +40,36 @@ function fn(name: string, args: ValueType[], ret: ValueType, kernel: CallKernel,
 }
 const X = { experimental: true };
 const OPT1 = { variadic: 1 };
+/** Kernels that only count or time samples: histograms count like floats. */
+const ANY = { hist: 'any' as const };
 
 const list: FunctionDef[] = [
   // Rate family (functions/rate.ts) — range vector in, one sample per window.
-  fn('rate', [M], V, rangeFn(rt.rate, { counter: true })),
-  fn('increase', [M], V, rangeFn(rt.increase, { counter: true })),
-  fn('delta', [M], V, rangeFn(rt.delta)),
-  fn('irate', [M], V, rangeFn(rt.irate)),
-  fn('idelta', [M], V, rangeFn(rt.idelta)),
+  fn('rate', [M], V, rangeFn(rt.rate, { counter: true, hist: hr.rate })),
+  fn('increase', [M], V, rangeFn(rt.increase, { counter: true, hist: hr.increase })),
+  fn('delta', [M], V, rangeFn(rt.delta, { hist: hr.delta })),
+  fn('irate', [M], V, rangeFn(rt.irate, { hist: hr.irate })),
+  fn('idelta', [M], V, rangeFn(rt.idelta, { hist: hr.idelta })),
   fn('deriv', [M], V, rangeFn(rt.deriv)),
   fn('predict_linear', [M, S], V, rangeFn(rt.predict_linear)),
   // *_over_time family (functions/over_time.ts).
-  fn('avg_over_time', [M], V, rangeFn(ot.avg_over_time)),
-  fn('sum_over_time', [M], V, rangeFn(ot.sum_over_time)),
-  fn('count_over_time', [M], V, rangeFn(ot.count_over_time)),
+  fn('avg_over_time', [M], V, rangeFn(ot.avg_over_time, { hist: hr.avg_over_time })),
+  fn('sum_over_time', [M], V, rangeFn(ot.sum_over_time, { hist: hr.sum_over_time })),
+  fn('count_over_time', [M], V, rangeFn(ot.count_over_time, ANY)),
   fn('min_over_time', [M], V, rangeFn(ot.min_over_time)),
   fn('max_over_time', [M], V, rangeFn(ot.max_over_time)),
-  fn('last_over_time', [M], V, rangeFn(ot.last_over_time, { keepName: true })),
-  fn('present_over_time', [M], V, rangeFn(ot.present_over_time)),
+  fn('last_over_time', [M], V, rangeFn(ot.last_over_time, { keepName: true, hist: hr.last_over_time })),
+  fn('present_over_time', [M], V, rangeFn(ot.present_over_time, ANY)),
   fn('stdvar_over_time', [M], V, rangeFn(ot.stdvar_over_time)),
   fn('stddev_over_time', [M], V, rangeFn(ot.stddev_over_time)),
-  fn('quantile_over_time', [S, M], V, rangeFn(ot.quantile_over_time, { check: ot.checkQuantileOverTime })),
-  fn('changes', [M], V, rangeFn(ot.changes)),
-  fn('resets', [M], V, rangeFn(ot.resets)),
+  fn('quantile_over_time', [S, M], V, rangeFn(ot.quantile_over_time, { check: ot.checkQuantileOverTime, histAnnoArg: 0 })),
+  fn('changes', [M], V, rangeFn(ot.changes, { hist: hr.changes })),
+  fn('resets', [M], V, rangeFn(ot.resets, { hist: hr.resets })),
   fn('absent_over_time', [M], V, absentOverTime),
-  fn('first_over_time', [M], V, rangeFn(ot.first_over_time, { keepName: true }), X),
+  fn('first_over_time', [M], V, rangeFn(ot.first_over_time, { keepName: true, hist: hr.first_over_time }), X),
   fn('mad_over_time', [M], V, rangeFn(ot.mad_over_time), X),
-  fn('ts_of_first_over_time', [M], V, rangeFn(ot.ts_of_first_over_time), X),
-  fn('ts_of_last_over_time', [M], V, rangeFn(ot.ts_of_last_over_time), X),
+  fn('ts_of_first_over_time', [M], V, rangeFn(ot.ts_of_first_over_time, ANY), X),
+  fn('ts_of_last_over_time', [M], V, rangeFn(ot.ts_of_last_over_time, ANY), X),
   fn('ts_of_max_over_time', [M], V, rangeFn(ot.ts_of_max_over_time), X),
   fn('ts_of_min_over_time', [M], V, rangeFn(ot.ts_of_min_over_time), X),
   fn('double_exponential_smoothing', [M, S, S], V, rangeFn(ot.double_exponential_smoothing, { check: ot.checkSmoothingFactors }), X),
@@ -124,11 +127,11 @@ const list: FunctionDef[] = [
   // Histograms (functions/histogram.ts).
   fn('histogram_quantile', [S, V], V, bucketFunction),
   fn('histogram_fraction', [S, S, V], V, bucketFunction),
-  fn('histogram_avg', [V], V, nativeOnly),
-  fn('histogram_count', [V], V, nativeOnly),
-  fn('histogram_sum', [V], V, nativeOnly),
-  fn('histogram_stddev', [V], V, nativeOnly),
-  fn('histogram_stdvar', [V], V, nativeOnly),
+  fn('histogram_avg', [V], V, histogramStat),
+  fn('histogram_count', [V], V, histogramStat),
+  fn('histogram_sum', [V], V, histogramStat),
+  fn('histogram_stddev', [V], V, histogramStat),
+  fn('histogram_stdvar', [V], V, histogramStat),
   fn('histogram_quantiles', [V, STR, S, S], V, unsupported('histogram_quantiles() is not supported'), { variadic: 9, experimental: true, implemented: false }),
   // Whole vectors (functions/vector.ts).
   fn('vector', [S], V, vector),

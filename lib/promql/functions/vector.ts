@@ -2,6 +2,7 @@
 import type { Call, Expr, MatrixSelector, SubqueryExpr, VectorSelector } from '../ast.ts';
 import type { Evaluator } from '../engine/evaluator.ts';
 import { rangeSource } from '../engine/selectors.ts';
+import { dropHistogramSamples } from '../engine/calls.ts';
 import type { Matrix } from '../engine/types.ts';
 import { METRIC_NAME, type Labels } from '../../labels/mod.ts';
 
@@ -15,7 +16,12 @@ export function scalar(ev: Evaluator, e: Call): Matrix {
   const n = ev.numSteps();
   const t: number[] = [];
   const v: number[] = [];
-  const r = ev.rangeEval([m], ([vec], ts) => [{ metric: [], t: ts, v: vec!.length === 1 ? vec![0]!.v : NaN, dropName: false }]);
+  // The one float sample of the step (histogram samples do not count), else NaN.
+  const r = ev.rangeEval([m], ([vec], ts) => {
+    let v = NaN, found = 0;
+    for (const x of vec!) if (!x.h && found++ === 0) v = x.v;
+    return [{ metric: [], t: ts, v: found === 1 ? v : NaN, dropName: false }];
+  });
   const s = r[0];
   for (let i = 0; i < n; i++) {
     t.push(ev.start + i * ev.interval);
@@ -34,7 +40,7 @@ export function absent(ev: Evaluator, e: Call): Matrix {
 export function sort(ev: Evaluator, e: Call): Matrix {
   const name = e.func;
   if (ev.o.queryStart !== ev.o.queryEnd) ev.warnings.add(`PromQL warning: sort is ineffective for range queries since results are always ordered by labels${ev.pos(e)}`);
-  const m = ev.evalMatrix(e.args[0]!);
+  const m = dropHistogramSamples(ev.evalMatrix(e.args[0]!));
   const desc = name === 'sort_desc';
   return ev.rangeEval([m], ([vec]) => {
     const out = vec!.slice();
