@@ -29,8 +29,10 @@ const fromDist = want === 'dist' || (want !== 'sources' && distIsCurrent());
 let main;
 if (fromDist) {
   // Stack traces (and the logger's caller=file:line, taken from one) name the TypeScript sources,
-  // as when running them: the artifact carries source maps. Deno applies them by itself.
-  process.setSourceMapsEnabled?.(true);
+  // as when running them: the artifact carries source maps. Deno applies them by itself; on Node
+  // only dist/'s frames are mapped, lazily (bin/dist-stack-traces.mjs says why).
+  if (typeof globalThis.Bun !== 'undefined') process.setSourceMapsEnabled?.(true);
+  else if (typeof globalThis.Deno === 'undefined') (await import('./dist-stack-traces.mjs')).mapDistStackTraces(new URL('../dist/', import.meta.url));
   ({ main } = await import('../dist/host/main.js'));
 } else {
   const nativeTs = typeof globalThis.Deno !== 'undefined' || typeof globalThis.Bun !== 'undefined';
