@@ -75,7 +75,9 @@ export function getBound(idx: number, schema: number, customValues: readonly num
 
 /** The index in targetSchema (≤ originSchema) of bucket idx of originSchema (Prometheus targetIdx). */
 export function targetIdx(idx: number, originSchema: number, targetSchema: number): number {
-  return ((idx - 1) >> (originSchema - targetSchema)) + 1;
+  // An arithmetic shift, written as a floor division: JS masks shift counts to 5 bits, and reserved
+  // schemas (up to 52, reduced on ingestion) shift by more than 31.
+  return Math.floor((idx - 1) / 2 ** (originSchema - targetSchema)) + 1;
 }
 
 /** A bucket's bounds as Prometheus's iterators report them. */

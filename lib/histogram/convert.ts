@@ -9,6 +9,8 @@ import {
 import type { Histogram as PrompbHistogram } from '../proto/prompb.ts';
 import { isStaleNaN } from '../core/js/histogram.ts';
 import { type CounterResetHint, FloatHistogram } from './float.ts';
+import { EXPONENTIAL_SCHEMA_MAX, EXPONENTIAL_SCHEMA_MAX_RESERVED, EXPONENTIAL_SCHEMA_MIN_RESERVED } from './buckets.ts';
+import { HistogramValidationError } from './validate.ts';
 
 /**
  * The hint Prometheus's chunk iterators report for sample i: 'gauge' throughout a gauge chunk;
@@ -88,4 +90,33 @@ export function fromPrompb(h: PrompbHistogram): FloatHistogram {
     negativeBuckets: isFloat ? [...h.negativeCounts] : deltasToCounts(h.negativeDeltas),
     customValues: [...h.customValues],
   });
+}
+
+/**
+ * fromPrompb as Prometheus's remote-read client takes a histogram (storage/remote/codec.go
+ * setCurrentHistogram): a schema outside -9..52 (and not -53) is refused, a resolution above schema
+ * 8 (from a newer producer) is reduced to 8, and the result must pass Validate. Throws
+ * HistogramValidationError.
+ */
+export function fromPrompbValidated(h: PrompbHistogram): FloatHistogram {
+  if (!isKnownSchema(h.schema)) {
+    throw new HistogramValidationError(
+      `histogram has an unknown schema, which must be between ${EXPONENTIAL_SCHEMA_MIN_RESERVED} and ${EXPONENTIAL_SCHEMA_MAX_RESERVED} for exponential buckets, or -53 for custom buckets, got schema ${h.schema}`,
+    );
+  }
+  const fh = fromPrompb(h);
+  if (fh.schema > EXPONENTIAL_SCHEMA_MAX && fh.schema <= EXPONENTIAL_SCHEMA_MAX_RESERVED) {
+    try {
+      fh.reduceResolution(EXPONENTIAL_SCHEMA_MAX);
+    } catch (e) {
+      throw new HistogramValidationError((e as Error).message);
+    }
+  }
+  fh.validate();
+  return fh;
+}
+
+/** Prometheus IsKnownSchema: custom buckets, or an exponential schema including the reserved range. */
+export function isKnownSchema(schema: number): boolean {
+  return schema === -53 || (schema >= EXPONENTIAL_SCHEMA_MIN_RESERVED && schema <= EXPONENTIAL_SCHEMA_MAX_RESERVED);
 }

@@ -33,6 +33,7 @@ import {
 } from './buckets.ts';
 import { formatGoFloat } from '../tsdb/gofmt.ts';
 import { trimBuckets } from './trim.ts';
+import { validateHistogram } from './validate.ts';
 
 export { CUSTOM_BUCKETS_SCHEMA };
 export type { Bucket };
@@ -623,6 +624,11 @@ export class FloatHistogram {
   trimBuckets(rhs: number, upperTrim: boolean): this {
     trimBuckets(this, rhs, upperTrim);
     return this;
+  }
+
+  /** Throws HistogramValidationError (validate.ts) where Prometheus's Validate reports an error. */
+  validate(): void {
+    validateHistogram(this);
   }
 
   /** Whether any count, the sum, a bucket or a custom bound is infinite (Prometheus HasOverflow). */
