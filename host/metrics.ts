@@ -28,7 +28,19 @@ type Kind = 'counter' | 'gauge' | 'histogram';
 
 abstract class Family {
   constructor(readonly name: string, readonly help: string, readonly kind: Kind, readonly labelNames: string[]) {}
+  /** The last frozen label object seen and its key: hot paths pass one constant object per call site. */
+  private frozenLabels?: Record<string, string>;
+  private frozenKey = '';
   protected keyOf(labels: Record<string, string> | undefined): string {
+    if (labels !== undefined && labels === this.frozenLabels) return this.frozenKey;
+    const key = this.computeKey(labels);
+    if (labels !== undefined && Object.isFrozen(labels)) {
+      this.frozenLabels = labels;
+      this.frozenKey = key;
+    }
+    return key;
+  }
+  private computeKey(labels: Record<string, string> | undefined): string {
     const ls = labels ?? {};
     for (const k of Object.keys(ls)) {
       if (!this.labelNames.includes(k)) throw new Error(`metric ${this.name}: unknown label "${k}" (declared: ${this.labelNames.join(', ') || 'none'})`);

@@ -34,6 +34,25 @@ test('registry: counter, gauge, histogram in the text format', () => {
   ].join('\n'));
 });
 
+test('registry: a frozen label object is keyed once; others, and unknown labels, as before', () => {
+  const r = new Registry();
+  const h = r.histogram('app_size_bytes', 'Size.', ['tenant'], [10]);
+  const a = Object.freeze({ tenant: 'a' });
+  const b = Object.freeze({ tenant: 'b' });
+  for (const labels of [a, a, b, { tenant: 'a' }, a]) h.observe(1, labels);
+  const mutable: Record<string, string> = { tenant: 'c' };
+  h.observe(1, mutable);
+  mutable.tenant = 'd'; // a mutable object is keyed afresh every time
+  h.observe(1, mutable);
+  const text = r.render();
+  assert.match(text, /app_size_bytes_count\{tenant="a"\} 4\n/);
+  assert.match(text, /app_size_bytes_count\{tenant="b"\} 1\n/);
+  assert.match(text, /app_size_bytes_count\{tenant="c"\} 1\n/);
+  assert.match(text, /app_size_bytes_count\{tenant="d"\} 1\n/);
+  assert.throws(() => h.observe(1, Object.freeze({ zone: 'x' })), /unknown label "zone"/);
+  assert.throws(() => h.observe(1, Object.freeze({ zone: 'x' })), /unknown label "zone"/, 'a refused object is not remembered');
+});
+
 test('registry: re-registration shares, conflicts and bad names are errors', () => {
   const r = new Registry();
   const a = r.counter('x_total', 'x', ['l']);

@@ -67,6 +67,30 @@ test('typed index cache over the LRU', async () => {
   assert.equal(c.hits, { Postings: 1, ExpandedPostings: 0, Series: 1 });
 });
 
+test('series entries fetched as a list in ref order, over a getList backend and a getMulti-only one', async () => {
+  const lru = createIndexCache(parseIndexCacheConfig(undefined, 1 << 20));
+  // A backend without getList (memcached's shape): the same answers through getMulti.
+  const inner = new InMemoryLru(1 << 20);
+  const multiOnly = new IndexCache({ getMulti: (k) => inner.getMulti(k), set: (k, v) => inner.set(k, v) });
+  for (const c of [lru, multiOnly]) {
+    c.storeSeries('B1', 16, bytes(4, 3));
+    c.storeSeries('B1', 7, bytes(2, 9));
+    c.storeSeries('B2', 5, bytes(1, 1));
+    const got = await c.fetchSeriesList('B1', new Uint32Array([7, 5, 16, 99]));
+    assert.is(got.length, 4);
+    assert.is(got[0]![0], 9);
+    assert.is(got[1], undefined, 'B2 entries are not B1 entries');
+    assert.is(got[2]![0], 3);
+    assert.is(got[3], undefined);
+    assert.equal(c.requests.Series, 4);
+    assert.equal(c.hits.Series, 2);
+    assert.equal(await c.fetchSeriesList('B1', []), []);
+  }
+  const off = createIndexCache({ type: 'IN-MEMORY', maxSize: 1 << 20, maxItemSize: 1 << 19, enabledItems: ['Postings'] });
+  off.storeSeries('B1', 1, bytes(1, 1));
+  assert.equal(await off.fetchSeriesList('B1', [1]), [undefined], 'Series items disabled: all misses');
+});
+
 test('in-memory index cache metrics: Thanos\'s names, per item type (and tenant), at 0 from the start', async () => {
   const reg = new Registry();
   // Room for two 60-byte entries (an entry costs its key, value and ~48 bytes): the third evicts one.

@@ -28,9 +28,10 @@ export function storeServer(store: BucketStore): StoreServer {
     // (partial response disabled); see BucketStore.series.
     async *series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesResponse> {
       const warnings: string[] = [];
-      for await (const s of store.series(req, signal, (w) => warnings.push(w))) {
+      // A chunk-fetch batch at a time (the server's batchSeries cuts it into response frames).
+      for await (const batch of store.seriesBatches(req, signal, (w) => warnings.push(w))) {
         while (warnings.length) yield { type: 'warning', warning: warnings.shift()! };
-        yield { type: 'series', series: s };
+        yield { type: 'batch', batch };
       }
       while (warnings.length) yield { type: 'warning', warning: warnings.shift()! };
     },

@@ -4,6 +4,11 @@
 export interface BytesCache {
   /** Looks up many keys; returns the hits. Never throws for a backend failure (those are misses). */
   getMulti(keys: readonly string[]): Promise<Map<string, Uint8Array>>;
+  /**
+   * Optional: looks up many keys, answering in key order (undefined = miss) without building a
+   * map of the hits (the store gateway asks for thousands of series entries per Series call).
+   */
+  getList?(keys: readonly string[]): Promise<Array<Uint8Array | undefined>>;
   /** Stores a value; may be asynchronous and best-effort. */
   set(key: string, value: Uint8Array): void;
   close?(): Promise<void>;
@@ -57,6 +62,12 @@ export class InMemoryLru implements BytesCache {
       const v = this.get(k);
       if (v !== undefined) out.set(k, v);
     }
+    return out;
+  }
+
+  async getList(keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+    const out: Array<Uint8Array | undefined> = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) out[i] = this.get(keys[i]!);
     return out;
   }
 

@@ -171,6 +171,31 @@ export class IndexCache {
     return out;
   }
 
+  /**
+   * fetch() answering in item order (undefined = miss), through the backend's getList when it has
+   * one: no map of hits per call.
+   */
+  private async fetchList(type: ItemType, block: string, rests: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+    if (!this.enabled.has(type) || rests.length === 0) return new Array<Uint8Array | undefined>(rests.length).fill(undefined);
+    const prefix = type === 'Postings' ? 'P' : type === 'Series' ? 'S' : 'E';
+    const keys = rests.map((r) => this.key(prefix, block, r));
+    const start = performance.now();
+    let got: Array<Uint8Array | undefined>;
+    if (this.backend.getList) got = await this.backend.getList(keys);
+    else {
+      const m = await this.backend.getMulti(keys);
+      got = keys.map((k) => m.get(k));
+    }
+    this.mFetchDuration?.observe((performance.now() - start) / 1000, { item_type: type, tenant: TENANT });
+    let hits = 0;
+    for (const v of got) if (v !== undefined) hits++;
+    this.requests[type] += rests.length;
+    this.hits[type] += hits;
+    this.mRequests?.inc({ item_type: type, tenant: TENANT }, rests.length);
+    if (hits) this.mHits?.inc({ item_type: type, tenant: TENANT }, hits);
+    return got;
+  }
+
   private store(type: ItemType, block: string, rest: string, v: Uint8Array): void {
     if (!this.enabled.has(type)) return;
     this.mStoredSize?.observe(v.byteLength, { item_type: type, tenant: TENANT });
@@ -192,6 +217,12 @@ export class IndexCache {
   }
   fetchSeries(block: string, refs: readonly number[]) {
     return this.fetch('Series', block, refs, (r) => String(r));
+  }
+  /** Series entries of refs, in refs' order (undefined = miss). */
+  fetchSeriesList(block: string, refs: ArrayLike<number>): Promise<Array<Uint8Array | undefined>> {
+    const rests: string[] = new Array(refs.length);
+    for (let i = 0; i < refs.length; i++) rests[i] = String(refs[i]);
+    return this.fetchList('Series', block, rests);
   }
   storeSeries(block: string, ref: number, v: Uint8Array): void {
     this.store('Series', block, String(ref), v);
