@@ -1,6 +1,6 @@
 // Native histograms through the StoreAPI: a block written by a real Prometheus 2.42
-// (test/tsdb/fixtures/histogram-block-242), uploaded twice as two replicas, served by our store
-// gateway over real gRPC; the frames carry storepb Chunk.Encoding HISTOGRAM / FLOAT_HISTOGRAM and
+// (test/tsdb/fixtures/histogram-block-242), uploaded as two replicas to two store gateways served
+// over real gRPC and fanned out to by the proxy; the frames carry storepb Chunk.Encoding HISTOGRAM / FLOAT_HISTOGRAM and
 // the querier decodes them into SeriesData.h, with and without deduplication.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -16,6 +16,8 @@ import { BucketStore } from '../../lib/store/gateway/bucketstore.ts';
 import { storeGrpc } from '../../lib/store/gateway/component.ts';
 import { openBlock } from '../../lib/store/gateway/openblock.ts';
 import { StoreClient } from '../../lib/store/client.ts';
+import { ProxyStore } from '../../lib/store/proxy.ts';
+import type { StoreTarget } from '../../lib/store/api.ts';
 import { StoreQueryable } from '../../lib/query/querier.ts';
 import { BlockReader, fsBlockFiles, type SeriesSamples } from '../../lib/tsdb/mod.ts';
 import { formatMeta, parseMeta } from '../../lib/tsdb/meta.ts';
@@ -36,7 +38,7 @@ test.after(async () => {
 });
 
 const ALL = [{ type: '=~' as const, name: '__name__', value: 'test_.*' }];
-let client: StoreClient;
+let client: ProxyStore;
 let truth: SeriesSamples[] = [];
 let minTime = 0;
 let maxTime = 0;
@@ -56,16 +58,21 @@ test.before(async () => {
   for await (const s of src.select(ALL)) truth.push(s);
   minTime = src.meta.minTime;
   maxTime = src.meta.maxTime;
-  const bucket = new MemoryBucket();
-  await uploadReplica(bucket, 'a');
-  await uploadReplica(bucket, 'b');
-  const store = new BucketStore(bucket, { core, fetcher: new MetaFetcher(bucket), open: (meta) => openBlock({ bucket, core, fs: nodeFs(), dataDir }, meta) });
-  await store.sync();
-  assert.is(store.blocks.size, 2);
-  const srv = await startGrpc('127.0.0.1:0', storeGrpc(store));
-  closers.push(() => srv.close());
-  client = new StoreClient(dialGrpc(srv.address));
-  closers.push(() => client.close());
+  // one store gateway per replica, each over gRPC, fanned out to by the proxy
+  const targets: StoreTarget[] = [];
+  for (const replica of ['a', 'b']) {
+    const bucket = new MemoryBucket();
+    await uploadReplica(bucket, replica);
+    const store = new BucketStore(bucket, { core, fetcher: new MetaFetcher(bucket), open: (meta) => openBlock({ bucket, core, fs: nodeFs(), dataDir }, meta) });
+    await store.sync();
+    assert.is(store.blocks.size, 1);
+    const srv = await startGrpc('127.0.0.1:0', storeGrpc(store));
+    closers.push(() => srv.close());
+    const c = new StoreClient(dialGrpc(srv.address));
+    closers.push(() => c.close());
+    targets.push({ name: `gateway-${replica}`, store: c, minTime, maxTime, labelSets: [[{ name: 'replica', value: replica }]], supportsWithoutReplicaLabels: true });
+  }
+  client = new ProxyStore(() => targets);
 });
 
 function name(ls: Labels): string {
@@ -98,13 +105,23 @@ function assertSameSamples(got: SeriesData, want: SeriesSamples, what: string): 
   }
 }
 
-test('the gateway streams Prometheus histogram chunks as storepb HISTOGRAM / FLOAT_HISTOGRAM, bytes untouched', async () => {
+test('gateways and proxy stream Prometheus histogram chunks as storepb HISTOGRAM / FLOAT_HISTOGRAM', async () => {
   const types = new Map<string, number[]>();
+  const bytes = new Map<string, Uint8Array[]>();
   for await (const r of client.series(request(), new AbortController().signal)) {
     const list = r.type === 'series' ? [r.series] : r.type === 'batch' ? r.batch : [];
     for (const s of list) {
       const k = name(s.labels);
       types.set(k, [...(types.get(k) ?? []), ...s.chunks.map((c) => c.raw!.type)]);
+      bytes.set(k, [...(bytes.get(k) ?? []), ...s.chunks.map((c) => c.raw!.data)]);
+    }
+  }
+  // the chunk bytes are the block's, as Prometheus wrote them
+  const src = await BlockReader.open(fsBlockFiles(nodeFs(), BLOCK), { core });
+  for await (const s of src.selectChunks(ALL)) {
+    for (const r of ['a', 'b']) {
+      const k = name([...s.labels, { name: 'replica', value: r }].sort((x, y) => (x.name < y.name ? -1 : 1)));
+      assert.equal(bytes.get(k)?.map((b) => Buffer.from(b).toString('hex')), s.chunks.map((c) => Buffer.from(c.data).toString('hex')), k);
     }
   }
   const H = ChunkEncoding.HISTOGRAM;
