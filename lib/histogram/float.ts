@@ -626,6 +626,19 @@ export class FloatHistogram {
     return this;
   }
 
+  /**
+   * Prometheus Size(): the bytes a Go FloatHistogram takes (168 for the struct, 8 per span, bucket and
+   * custom bound). PromQL counts a histogram point as (size + 8) / 16 samples (promql/value.go) against
+   * --query.max-samples and in query stats.
+   */
+  size(): number {
+    return (
+      168 +
+      8 * (this.positiveSpans.length + this.negativeSpans.length) +
+      8 * (this.positiveBuckets.length + this.negativeBuckets.length + this.customValues.length)
+    );
+  }
+
   /** Throws HistogramValidationError (validate.ts) where Prometheus's Validate reports an error. */
   validate(): void {
     validateHistogram(this);

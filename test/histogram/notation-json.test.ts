@@ -206,6 +206,21 @@ test('equals: layout-equivalent spans match, bit patterns decide', () => {
   assert.ok(a.equals(h('{{count:4 sum:5 buckets:[1 2 1] counter_reset_hint:gauge}}')), 'the hint is not compared');
 });
 
+test('size: Prometheus Size() (float_histogram_test.go TestFloatHistogramSize)', () => {
+  assert.is(h('{{}}').size(), 168);
+  const exp = new FloatHistogram({
+    schema: 1, zeroThreshold: 0.01, zeroCount: 5.5, count: 3493.3, sum: 2349209.324,
+    positiveSpans: [{ offset: -2, length: 1 }, { offset: 2, length: 3 }], positiveBuckets: [1, 3.3, 4.2, 0.1],
+    negativeSpans: [{ offset: 3, length: 2 }, { offset: 3, length: 2 }], negativeBuckets: [3.1, 3, 1.234e5, 1000],
+  });
+  assert.is(exp.size(), 264);
+  const nhcb = new FloatHistogram({
+    schema: -53, count: 3493.3, sum: 2349209.324,
+    positiveSpans: [{ offset: 0, length: 1 }, { offset: 2, length: 3 }], positiveBuckets: [1, 3.3, 4.2, 0.1], customValues: [1, 2, 3],
+  });
+  assert.is(nhcb.size(), 240);
+});
+
 test('equalsForTest: promqltest compareNativeHistogram', () => {
   const exp = h('{{count:4 sum:5 buckets:[1 2 1]}}');
   // Layout differences that compaction removes, and float noise below 1e-6, do not matter.
