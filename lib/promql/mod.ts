@@ -24,6 +24,8 @@ export type { Queryable, SelectHints, SelectResult, SeriesData } from './queryab
 export { FUNCTIONS, type FunctionDef, type FunctionSig } from './functions/table.ts';
 
 import type { QueryResult } from './engine.ts';
+import type { FloatHistogram } from '../histogram/float.ts';
+import { histogramJSON } from '../histogram/json.ts';
 import { formatFloat } from './format.ts';
 import { labelsToRecord } from '../labels/mod.ts';
 
@@ -37,6 +39,11 @@ export function formatSampleTime(t: number): number {
   return t / 1000;
 }
 
+/** One histogram as the API writes it: {"count":"…","sum":"…","buckets":[[rule,"lower","upper","count"],…]}. */
+export function histogramJsonText(h: FloatHistogram): string {
+  return JSON.stringify(histogramJSON(h));
+}
+
 /** The `data` object of a Prometheus /api/v1/query(_range) response. */
 export function toPromJSON(r: QueryResult): { resultType: string; result: unknown } {
   switch (r.resultType) {
@@ -47,12 +54,24 @@ export function toPromJSON(r: QueryResult): { resultType: string; result: unknow
     case 'vector':
       return {
         resultType: 'vector',
-        result: r.result.map((s) => ({ metric: labelsToRecord(s.metric), value: [s.value.t / 1000, formatFloat(s.value.v)] })),
+        result: r.result.map((s) =>
+          s.value.h
+            ? { metric: labelsToRecord(s.metric), histogram: [s.value.t / 1000, histogramJSON(s.value.h)] }
+            : { metric: labelsToRecord(s.metric), value: [s.value.t / 1000, formatFloat(s.value.v)] }),
       };
     case 'matrix':
       return {
         resultType: 'matrix',
-        result: r.result.map((s) => ({ metric: labelsToRecord(s.metric), values: s.values.map((p) => [p.t / 1000, formatFloat(p.v)]) })),
+        result: r.result.map((s) => {
+          const pts = s.values;
+          if (!pts.some((p) => p.h)) return { metric: labelsToRecord(s.metric), values: pts.map((p) => [p.t / 1000, formatFloat(p.v)]) };
+          // Prometheus: float points as "values", histogram points as "histograms", each left out when empty.
+          const out: { metric: Record<string, string>; values?: unknown[]; histograms?: unknown[] } = { metric: labelsToRecord(s.metric) };
+          const floats = pts.filter((p) => !p.h);
+          if (floats.length) out.values = floats.map((p) => [p.t / 1000, formatFloat(p.v)]);
+          out.histograms = pts.filter((p) => p.h).map((p) => [p.t / 1000, histogramJSON(p.h!)]);
+          return out;
+        }),
       };
   }
 }

@@ -1,8 +1,8 @@
 // The querier's HTTP API v1 (Prometheus-compatible JSON plus Thanos parameters) as a Hono app.
 import { Hono, type Context } from 'hono';
 import { compareLabels, compareStrings, compileMatcher, type Matcher } from '../../../lib/labels/mod.ts';
-import { Engine, parseExpr, PromQLError, type QueryResult } from '../../../lib/promql/mod.ts';
-import { matrixColumns, matrixLength } from '../../../lib/promql/engine/types.ts';
+import { Engine, histogramJsonText, parseExpr, PromQLError, type QueryResult } from '../../../lib/promql/mod.ts';
+import { matrixColumns, matrixLength, type MatrixSeries } from '../../../lib/promql/engine/types.ts';
 import {
   formatFloatF, formatJsonFloat, formatSampleValue, formatTimestamp, goJsonString, MAX_TIME_MS, MIN_TIME_MS, ParamError, parseApiDuration,
   parseGoBool, parseTime,
@@ -212,6 +212,23 @@ function dataTail(r: QueryResult): string {
   return r.analysis ? `,"analysis":${analysisJson(r.analysis)}}` : '}';
 }
 
+/**
+ * A matrix series holding native histograms, as Prometheus's API writes it: `metric`, then the float
+ * points as "values" (if any), then the histogram points as "histograms" (if any).
+ */
+function histogramSeriesJson(s: MatrixSeries, metric: string): string {
+  const floats: string[] = [];
+  const hists: string[] = [];
+  for (const p of s.values) {
+    if (p.h) hists.push(`[${formatTimestamp(p.t)},${histogramJsonText(p.h)}]`);
+    else floats.push(`[${formatTimestamp(p.t)},"${formatSampleValue(p.v)}"]`);
+  }
+  let out = `{"metric":${metric}`;
+  if (floats.length) out += `,"values":[${floats.join(',')}]`;
+  if (hists.length) out += `,"histograms":[${hists.join(',')}]`;
+  return out + '}';
+}
+
 /** The result's JSON in pieces: the envelope and one piece per series (so a large answer can be streamed). */
 function* resultPieces(r: QueryResult): Generator<string> {
   switch (r.resultType) {
@@ -225,7 +242,10 @@ function* resultPieces(r: QueryResult): Generator<string> {
       yield '{"resultType":"vector","result":[';
       let first = true;
       for (const s of r.result) {
-        yield `${first ? '' : ','}{"metric":${metricJson(s.metric)},"value":[${formatTimestamp(s.value.t)},"${formatSampleValue(s.value.v)}"]}`;
+        const h = s.value.h;
+        yield h
+          ? `${first ? '' : ','}{"metric":${metricJson(s.metric)},"histogram":[${formatTimestamp(s.value.t)},${histogramJsonText(h)}]}`
+          : `${first ? '' : ','}{"metric":${metricJson(s.metric)},"value":[${formatTimestamp(s.value.t)},"${formatSampleValue(s.value.v)}"]}`;
         first = false;
       }
       yield `]${dataTail(r)}`;
@@ -240,6 +260,12 @@ function* resultPieces(r: QueryResult): Generator<string> {
       for (const s of r.result) {
         // Column-wise series (the engine's) are read without building per-point objects.
         const cols = matrixColumns(s);
+        if (cols ? cols.h : s.values.some((p) => p.h)) {
+          // Native histograms: Prometheus writes the float points as "values", then the histogram points as "histograms".
+          yield `${first ? '' : ','}${histogramSeriesJson(s, metricJson(s.metric))}`;
+          first = false;
+          continue;
+        }
         const pts = cols ? undefined : s.values;
         const n = cols ? cols.t.length : pts!.length;
         yield `${first ? '' : ','}{"metric":${metricJson(s.metric)}${n ? ',"values":[' : ''}`;
