@@ -4,6 +4,9 @@
 // state lives in the URL as Prometheus's and Thanos's UIs keep it (g0.expr, g0.tab, g0.range_input,
 // g0.end_input, g0.step_input, g0.moment_input, g0.stacked, g0.deduplicate, g0.partial_response,
 // g0.max_source_resolution; g1.* for the second panel ...), so links are shareable both ways.
+// Native histogram samples (the API's "histogram" / "histograms", Prometheus's format) are shown in
+// the table as Prometheus's UI shows them (total count, sum, bucket ranges with counts); the graph
+// plots float samples only and says how many histogram samples it left out.
 (function () {
   'use strict';
   var prefix = document.body.getAttribute('data-prefix') || '';
@@ -52,6 +55,56 @@
     var a = Math.abs(v);
     if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(3);
     return String(Math.round(v * 1000) / 1000);
+  }
+  // A native histogram bucket [boundaryRule, lower, upper, count] as Prometheus's UI writes its
+  // range: boundary rule 0 = (lower, upper], 1 = [lower, upper), 2 = open, 3 = closed.
+  function bucketRange(b) {
+    var rule = Number(b[0]);
+    return (rule === 3 || rule === 1 ? '[' : '(') + b[1] + ' -> ' + b[2] + (rule === 3 || rule === 0 ? ']' : ')');
+  }
+  // One histogram sample ({count, sum, buckets}) as a block: the totals, then a "Histogram Sample"
+  // table of bucket ranges and counts. Every string goes in with textContent (label values and
+  // numbers come from the server).
+  function histogramElement(h) {
+    h = h || {};
+    var box = document.createElement('div');
+    box.className = 'histogram';
+    var summary = document.createElement('div');
+    summary.className = 'histogram-summary';
+    [['Total count', h.count], ['Sum', h.sum]].forEach(function (kv) {
+      var span = document.createElement('span');
+      var strong = document.createElement('strong');
+      strong.textContent = kv[0] + ':';
+      span.appendChild(strong);
+      span.appendChild(document.createTextNode(' ' + (kv[1] === undefined ? '—' : String(kv[1]))));
+      summary.appendChild(span);
+    });
+    box.appendChild(summary);
+    var table = document.createElement('table');
+    table.className = 'histogram-buckets';
+    var head = table.createTHead().insertRow();
+    var title = document.createElement('th');
+    title.colSpan = 2;
+    title.textContent = 'Histogram Sample';
+    head.appendChild(title);
+    var body = table.createTBody();
+    var cols = body.insertRow();
+    ['Range', 'Count'].forEach(function (t) { var th = document.createElement('th'); th.textContent = t; cols.appendChild(th); });
+    var buckets = Array.isArray(h.buckets) ? h.buckets : [];
+    buckets.forEach(function (b) {
+      var tr = body.insertRow();
+      tr.className = 'bucket';
+      tr.insertCell().textContent = Array.isArray(b) ? bucketRange(b) : String(b);
+      tr.insertCell().textContent = Array.isArray(b) ? String(b[3]) : '';
+    });
+    if (buckets.length === 0) {
+      var td = body.insertRow().insertCell();
+      td.colSpan = 2;
+      td.className = 'muted';
+      td.textContent = 'No buckets';
+    }
+    box.appendChild(table);
+    return box;
   }
   function show(el, prefixText, msgs) {
     if (!msgs || msgs.length === 0) { el.hidden = true; el.textContent = ''; return; }
@@ -250,7 +303,21 @@
       var series = [];
       if (data.resultType === 'matrix') series = data.result;
       else if (data.resultType === 'scalar') series = [{ metric: { __name__: 'scalar' }, values: [data.result] }];
-      q('graph-empty').hidden = series.length > 0;
+      // Native histogram samples have no single value to plot: left out, and counted in a note (a
+      // series of histograms only is not drawn at all), as Prometheus's graph leaves them out.
+      var skipped = 0, skippedSeries = 0;
+      series = series.filter(function (s) {
+        var n = Array.isArray(s.histograms) ? s.histograms.length : 0;
+        skipped += n;
+        if (n > 0 && !(s.values && s.values.length)) { skippedSeries++; return false; }
+        return true;
+      });
+      var note = q('graph-note');
+      note.hidden = skipped === 0;
+      note.textContent = skipped === 0 ? '' : 'Not graphed: ' + skipped + ' native histogram sample' + (skipped === 1 ? '' : 's') +
+        (skippedSeries ? ' (' + skippedSeries + ' series of histograms only)' : '') +
+        '. The Table tab shows them; to graph them, turn them into floats, e.g. histogram_quantile(0.9, …), histogram_count(…), histogram_sum(…).';
+      q('graph-empty').hidden = series.length > 0 || skipped > 0;
       el.setAttribute('data-series', String(series.length));
       if (series.length === 0) return;
       var tsSet = {};
@@ -293,10 +360,25 @@
       tbody.innerHTML = '';
       var rows = [];
       switch (data.resultType) {
-        case 'vector': data.result.forEach(function (s) { rows.push([formatLabels(s.metric), s.value[1]]); }); break;
+        case 'vector':
+          data.result.forEach(function (s) {
+            rows.push([formatLabels(s.metric), s.histogram ? [histogramElement(s.histogram[1])] : s.value[1]]);
+          });
+          break;
         case 'matrix':
           data.result.forEach(function (s) {
-            rows.push([formatLabels(s.metric), (s.values || []).map(function (p) { return p[1] + ' @' + p[0]; }).join('\n')]);
+            var floats = (s.values || []).map(function (p) { return p[1] + ' @' + p[0]; }).join('\n');
+            if (!s.histograms) { rows.push([formatLabels(s.metric), floats]); return; }
+            // Floats first, then each histogram sample followed by its timestamp, as Prometheus's table.
+            var parts = floats ? [floats] : [];
+            s.histograms.forEach(function (p) {
+              var at = document.createElement('div');
+              at.className = 'histogram-at';
+              at.appendChild(histogramElement(p[1]));
+              at.appendChild(document.createTextNode('@' + p[0]));
+              parts.push(at);
+            });
+            rows.push([formatLabels(s.metric), parts]);
           });
           break;
         case 'scalar': rows.push(['scalar', data.result[1]]); break;
@@ -319,7 +401,13 @@
         var b = document.createElement('td');
         b.className = 'value';
         b.style.whiteSpace = 'pre';
-        b.textContent = r[1];
+        // A string value, or (histograms) a list of strings and elements.
+        if (Array.isArray(r[1])) {
+          b.classList.add('histograms');
+          r[1].forEach(function (part) { b.appendChild(typeof part === 'string' ? document.createTextNode(part + '\n') : part); });
+        } else {
+          b.textContent = r[1];
+        }
         tr.appendChild(a);
         tr.appendChild(b);
         tbody.appendChild(tr);
