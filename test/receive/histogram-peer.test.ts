@@ -8,6 +8,10 @@
 //  - the sidecar's StoreAPI reading the same Prometheus over remote read (STREAMED_XOR_CHUNKS with
 //    Prometheus's own histogram chunks) gives the same histograms (counter ones: 2.42's remote read
 //    fails on gauge histograms);
+//  - PromQL through receive → querier agrees with Prometheus at the same time: histogram_count,
+//    histogram_sum, rate of a histogram (whole histogram JSON), histogram_count(rate(...)), and
+//    histogram_quantile (same bucket and rank; 2.42 interpolates linearly inside it, Prometheus 3
+//    — our engine's reference — exponentially, so the fractions are compared);
 //  - a receiver reopened on the same directory (no shutdown: the WAL replays) still does.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -28,6 +32,8 @@ import { PromClient, PromStore } from '../../lib/sidecar/mod.ts';
 import { StoreClient } from '../../lib/store/client.ts';
 import { infoServices, storeServices } from '../../lib/store/server.ts';
 import plugin from '../../plugins/component/receive/mod.ts';
+import { parseQueryConfig, setupQuery } from '../../plugins/component/query/mod.ts';
+import { queryCtx } from '../query/ctx.ts';
 import { freePort } from '../harness/ports.ts';
 import { httpReady, startProc, waitFor, type Proc } from '../query/harness.ts';
 import { collect, core, receiveCtx } from './helpers.ts';
@@ -39,6 +45,9 @@ let prom: Proc;
 let promUrl = '';
 let rxDir = '';
 let storeClient: StoreClient;
+let storeAddr = '';
+/** The first receiver's gRPC StoreAPI address (the querier's endpoint). */
+let receiveAddr = '';
 /** Prometheus's answer to x[10m] at `evalTime` (seconds), per series name. */
 let promRaw: Record<string, Array<[number, unknown]>> = {};
 let evalTime = 0;
@@ -131,6 +140,7 @@ async function openReceiver(path: string) {
     replicationFactor: cfg.replicationFactor, blockDurationMs: cfg.blockDurationMs, retentionMs: cfg.retentionMs,
   });
   const grpc: GrpcListener = await startGrpc('127.0.0.1:0', { ...storeServices(rx.store), ...infoServices(() => infoResponseFromComponentInfo(rx.info())) });
+  storeAddr = grpc.address;
   const client = new StoreClient(dialGrpc(grpc.address));
   closers.push(async () => {
     client.close();
@@ -146,6 +156,7 @@ async function setup(): Promise<void> {
   rxDir = join(dir, 'receive');
   const r = await openReceiver(rxDir);
   storeClient = r.client;
+  receiveAddr = storeAddr;
   const rwPort = await freePort();
   const http = await serveFetch('127.0.0.1', rwPort, receiveHttpHandler(r.rx, r.cfg));
   closers.push(() => http.close());
@@ -242,6 +253,97 @@ test('the sidecar reading the same Prometheus over remote read gives the same hi
   const { peer_gauge_hist: _gauge, ...want } = promRaw;
   assert.equal(asApi(frames, (evalTime - 600) * 1000, evalTime * 1000), want);
   assert.ok(frames.some((s) => s.chunks.some((c) => c.raw!.type === ChunkEncoding.FLOAT_HISTOGRAM)) && frames.some((s) => s.chunks.some((c) => c.raw!.type === ChunkEncoding.HISTOGRAM)));
+});
+
+/** A vector result as comparable rows: labels without instance/job (Prometheus) and replica/tenant_id (receive) → value (histograms as API JSON). */
+function rows(result: any[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const r of result) {
+    const { instance: _i, job: _j, replica: _r, tenant_id: _t, ...ls } = r.metric ?? {};
+    const key = JSON.stringify(ls);
+    out[key] = r.histogram ? r.histogram[1] : r.value[1];
+  }
+  return out;
+}
+
+/** Float strings within a relative 1e-9 of each other (the engines sum in different orders); anything else exactly. */
+function close(got: unknown, want: unknown, path: string): void {
+  if (typeof want === 'string' && typeof got === 'string' && want !== got && Number.isFinite(Number(want))) {
+    const a = Number(got);
+    const b = Number(want);
+    assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b)), `${path}: ${got} vs Prometheus ${want}`);
+    return;
+  }
+  if (Array.isArray(want) && Array.isArray(got)) {
+    assert.is(got.length, want.length, `${path}: length`);
+    want.forEach((w, i) => close(got[i], w, `${path}[${i}]`));
+    return;
+  }
+  if (want && typeof want === 'object' && got && typeof got === 'object') {
+    assert.equal(Object.keys(got).sort(), Object.keys(want).sort(), `${path}: keys`);
+    for (const k of Object.keys(want)) close((got as any)[k], (want as any)[k], `${path}.${k}`);
+    return;
+  }
+  assert.equal(got, want, path);
+}
+
+test('PromQL over receive → querier agrees with Prometheus: histogram_quantile of rate, histogram_count, rate of a histogram', async () => {
+  const ctx = queryCtx(core);
+  const comp = await setupQuery(ctx, parseQueryConfig({ endpoints: [receiveAddr], replicaLabels: ['replica'], endpointInfoInterval: '100ms' }), {
+    clientFactory: (addr) => new StoreClient(dialGrpc(addr)),
+  });
+  const stop = new AbortController();
+  const run = comp.run(stop.signal);
+  closers.push(async () => {
+    stop.abort();
+    await run;
+  });
+  await comp.ready;
+  const ours = async (q: string) => {
+    const res = await comp.fetch!(new Request(`http://querier/api/v1/query?${new URLSearchParams({ query: q, time: String(evalTime) })}`));
+    const j = (await res.json()) as any;
+    assert.is(j.status, 'success', `${q}: ${JSON.stringify(j)}`);
+    return j.data.result as any[];
+  };
+  // the querier learns the endpoint asynchronously
+  await waitFor(async () => (await ours('histogram_count(peer_lat_seconds)')).length > 0, 30_000, 'querier to see receive');
+  // histogram_quantile: Prometheus 3 (our engine's reference) interpolates exponentially inside a
+  // bucket of a standard schema, 2.42 linearly. Both must pick the same bucket of the same rate
+  // histogram at the same rank: the linear fraction of Prometheus's answer equals the exponential
+  // fraction of ours.
+  for (const [q, inner] of [
+    ['histogram_quantile(0.9, rate(peer_lat_seconds[1m]))', 'rate(peer_lat_seconds[1m])'],
+    ['histogram_quantile(0.5, rate(peer_float_hist[1m]))', 'rate(peer_float_hist[1m])'],
+    ['histogram_quantile(0.99, peer_gauge_hist)', 'peer_gauge_hist'],
+  ] as const) {
+    const want = Object.values(rows(await promQuery(q, evalTime)));
+    const got = Object.values(rows(await ours(q)));
+    assert.is(want.length, 1, q);
+    assert.is(got.length, 1, q);
+    const p = Number(want[0]);
+    const o = Number(got[0]);
+    const h = Object.values(rows(await promQuery(inner, evalTime)))[0] as { buckets: Array<[number, string, string, string]> };
+    const b = h.buckets.find(([, lo, hi]) => Number(lo) < p && p <= Number(hi));
+    assert.ok(b, `${q}: Prometheus's ${p} in a bucket of ${JSON.stringify(h.buckets)}`);
+    const lo = Number(b![1]);
+    const hi = Number(b![2]);
+    assert.ok(lo < o && o <= hi, `${q}: ours ${o} in the same bucket (${lo}, ${hi}]`);
+    const linear = (p - lo) / (hi - lo);
+    const ourFrac = lo > 0 ? Math.log(o / lo) / Math.log(hi / lo) : (o - lo) / (hi - lo);
+    assert.ok(Math.abs(linear - ourFrac) < 1e-9, `${q}: fraction in the bucket ${ourFrac} vs Prometheus ${linear} (ours ${o}, Prometheus ${p})`);
+  }
+  for (const q of [
+    'histogram_count(peer_lat_seconds)',
+    'histogram_count(peer_float_hist)',
+    'histogram_sum(peer_gauge_hist)',
+    'rate(peer_lat_seconds[1m])',
+    'rate(peer_float_hist[1m])',
+    'histogram_count(rate(peer_lat_seconds[1m]))',
+  ]) {
+    const want = rows(await promQuery(q, evalTime));
+    assert.ok(Object.keys(want).length > 0, `${q}: Prometheus has a result`);
+    close(rows(await ours(q)), want, q);
+  }
 });
 
 test('after a restart (no shutdown: the WAL replays) receive still holds them', async () => {
