@@ -239,15 +239,26 @@ const DECODE_BATCH_SAMPLES = 1 << 16;
  */
 async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], mint: number, maxt: number, budget?: QueryMemoryBudget): Promise<SeriesData[] | undefined> {
   const runs: AggrChunk[][] = new Array(series.length);
+  // Series with native histogram chunks are decoded on their own (decodeMixedRun), the rest in batches.
+  let mixed: Map<number, Samples> | undefined;
   for (let i = 0; i < series.length; i++) {
     const cs = dropIdenticalChunks(series[i]!.chunks);
     let sorted = true;
+    let histograms = false;
     for (let j = 0; j < cs.length; j++) {
       const raw = cs[j]!.raw;
-      if (!raw || raw.type !== 0 || raw.data.length < 2) return undefined;
+      if (!raw || raw.data.length < 2) return undefined;
+      if (isHistogramChunk(raw)) histograms = true;
+      else if (raw.type !== ChunkEncoding.XOR) return undefined;
       if (j > 0 && cs[j - 1]!.minTime > cs[j]!.minTime) sorted = false;
     }
-    runs[i] = sorted ? cs : [...cs].sort((a, b) => a.minTime - b.minTime);
+    const run = sorted ? cs : [...cs].sort((a, b) => a.minTime - b.minTime);
+    if (histograms) {
+      const s = trim(decodeMixedRun(core, run.map((c) => c.raw!)), mint, maxt);
+      budget?.add(s.n * 16, 'decoding samples');
+      (mixed ??= new Map()).set(i, s);
+      runs[i] = [];
+    } else runs[i] = run;
   }
   const out: SeriesData[] = new Array(series.length);
   const datas: Uint8Array[] = [];
@@ -309,7 +320,8 @@ async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], m
           w++;
         }
       }
-      out[k] = { labels: series[k]!.labels, t: n > 0 ? t.subarray(at, at + n) : EMPTY.t, v: n > 0 ? v.subarray(at, at + n) : EMPTY.v, n };
+      const m = mixed?.get(k);
+      out[k] = m ? { labels: series[k]!.labels, ...m } : { labels: series[k]!.labels, t: n > 0 ? t.subarray(at, at + n) : EMPTY.t, v: n > 0 ? v.subarray(at, at + n) : EMPTY.v, n };
     }
     first = last;
     // A large selection (millions of samples) does not hold the event loop for all of its decoding.

@@ -151,7 +151,8 @@ function downsampleHistogramBatch(core: Core, t: number[], h: FloatHistogram[], 
 
 /**
  * Thanos DownsampleRaw for a run of histogram samples (stale markers already dropped, time order):
- * batches of about equal size, each extended to the end of its last window, one AggrChunk each.
+ * batches of about equal size, each extended to the end of its last window, one AggrChunk each;
+ * histograms with a NaN sum are left out of their batch (after the batches are cut, as in Thanos).
  */
 export function downsampleRawHistograms(core: Core, t: number[], h: FloatHistogram[], res: number): ChunkInput[] {
   if (t.length === 0) return [];
@@ -162,7 +163,14 @@ export function downsampleRawHistograms(core: Core, t: number[], h: FloatHistogr
     let j = Math.min(from + batchSize, t.length);
     const curW = currentWindow(t[j - 1]!, res);
     while (j < t.length && t[j]! <= curW) j++;
-    out.push(downsampleHistogramBatch(core, t.slice(from, j), h.slice(from, j), res));
+    const bt: number[] = [];
+    const bh: FloatHistogram[] = [];
+    for (let i = from; i < j; i++) {
+      if (Number.isNaN(h[i]!.sum)) continue;
+      bt.push(t[i]!);
+      bh.push(h[i]!);
+    }
+    if (bt.length > 0) out.push(downsampleHistogramBatch(core, bt, bh, res));
     from = j;
   }
   return out;

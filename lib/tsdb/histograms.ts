@@ -59,11 +59,6 @@ export function appenderSample(t: number, h: FloatHistogram): HistogramSample {
   };
 }
 
-/** Whether a histogram is a stale marker (its sum has the StaleNaN bits). */
-export function isStaleHistogram(h: FloatHistogram): boolean {
-  return isStaleNaN(h.sum);
-}
-
 /** Samples per chunk at which re-encoding cuts a histogram chunk (Prometheus seriesToChunkEncoderSplit). */
 export const HISTOGRAM_CHUNK_SPLIT = 120;
 

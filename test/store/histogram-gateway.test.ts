@@ -141,6 +141,10 @@ test('the querier decodes them into SeriesData.h exactly as the block reader doe
     const want = truth.find((w) => name(w.labels) === name(s.labels.filter((l) => l.name !== 'replica')))!;
     assertSameSamples(s, want, `${name(s.labels)} (${replica})`);
   }
+  // histogram series only (no XOR chunk in the whole selection)
+  const only = await q.select([{ type: '=', name: '__name__', value: 'test_hist' }], { start: minTime, end: maxTime });
+  assert.is(only.series.length, 6);
+  for (const s of only.series) assertSameSamples(s, truth.find((w) => name(w.labels) === name(s.labels.filter((l) => l.name !== 'replica')))!, name(s.labels));
   // trimmed to the range like float samples: the first five seconds cut off
   const cut = await q.select(ALL, { start: minTime + 5000, end: maxTime });
   const neg = cut.series.find((s) => name(s.labels) === 'test_hist{case="neg", replica="a"}')!;
