@@ -273,7 +273,17 @@ function procPeakRssMiB(pid: number | undefined): number {
 
 /** Sum of the store gateway's Series time histograms (get_all + merge), in ms. */
 async function storeSeriesMs(storeUrl: string): Promise<number> {
-  const text = await (await fetch(`${storeUrl}/metrics`)).text();
+  // A kept-alive connection idle through a long query may be closed by the server as it is reused
+  // ("other side closed"): ask again on a new one.
+  let text = '';
+  for (let attempt = 1; ; attempt++) {
+    try {
+      text = await (await fetch(`${storeUrl}/metrics`)).text();
+      break;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+    }
+  }
   let sum = 0;
   for (const line of text.split('\n')) {
     if (/^thanos_bucket_store_series_(get_all|merge)_duration_seconds_sum[{ ]/.test(line)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));

@@ -205,6 +205,25 @@ export class Block {
     }
     return this.symIdx;
   }
+  private pairs?: Map<number, Label>;
+  /**
+   * One shared Label object per (name, value) symbol pair of the block: series entries decoded from
+   * the index cache reuse them instead of allocating a label object per label per series per
+   * request. Bounded by the block's label pairs (its postings offset table holds as many entries).
+   */
+  labelPair(nameIdx: number, valueIdx: number, symbols: readonly string[]): Label | undefined {
+    const key = nameIdx * symbols.length + valueIdx;
+    const m = (this.pairs ??= new Map());
+    let l = m.get(key);
+    if (l === undefined) {
+      const name = symbols[nameIdx];
+      const value = symbols[valueIdx];
+      if (name === undefined || value === undefined) return undefined;
+      l = { name, value };
+      m.set(key, l);
+    }
+    return l;
+  }
   overlaps(mint: number, maxt: number): boolean {
     // Block intervals are half-open [minTime, maxTime).
     return this.meta.maxTime > mint && this.meta.minTime <= maxt;
@@ -281,27 +300,45 @@ export function encodeSeriesEntry(s: SeriesEntry, symIndex: ReadonlyMap<string, 
   return out;
 }
 
-export function decodeSeriesEntry(ref: number, b: Uint8Array, symbols: readonly string[]): SeriesEntry | undefined {
+/**
+ * A series entry as a block cursor uses it: its labels, and only the chunks overlapping the
+ * request's [mint, maxt], packed as ref, minTime, maxTime per chunk (undefined: none overlap).
+ */
+interface RangeEntry { labels: Label[]; chunks: number[] | undefined }
+
+function chunksInRange(chunks: readonly ChunkMeta[], mint: number, maxt: number): number[] | undefined {
+  let out: number[] | undefined;
+  for (const c of chunks) if (c.maxTime >= mint && c.minTime <= maxt) (out ??= []).push(c.ref, c.minTime, c.maxTime);
+  return out;
+}
+
+/**
+ * decodeSeriesEntry for a request: labels as the block's shared label pairs, chunk metas read only
+ * for the chunks overlapping [mint, maxt] (an instant query keeps one of a series' chunks per
+ * block). Undefined when the bytes are not a valid entry of this block.
+ */
+function decodeRangeEntry(b: Uint8Array, block: Block, mint: number, maxt: number): RangeEntry | undefined {
   if (b.byteLength < 8) return undefined;
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const nl = dv.getUint32(0, true);
   const nc = dv.getUint32(4, true);
   if (b.byteLength !== 8 + nl * 8 + nc * 24) return undefined;
+  const symbols = block.index.symbols;
   let p = 8;
   const labels: Label[] = new Array(nl);
   for (let i = 0; i < nl; i++) {
-    const name = symbols[dv.getUint32(p, true)];
-    const value = symbols[dv.getUint32(p + 4, true)];
-    if (name === undefined || value === undefined) return undefined;
-    labels[i] = { name, value };
+    const l = block.labelPair(dv.getUint32(p, true), dv.getUint32(p + 4, true), symbols);
+    if (l === undefined) return undefined;
+    labels[i] = l;
     p += 8;
   }
-  const chunks: ChunkMeta[] = new Array(nc);
-  for (let i = 0; i < nc; i++) {
-    chunks[i] = { ref: dv.getFloat64(p, true), minTime: dv.getFloat64(p + 8, true), maxTime: dv.getFloat64(p + 16, true) };
-    p += 24;
+  let chunks: number[] | undefined;
+  for (let i = 0; i < nc; i++, p += 24) {
+    const minTime = dv.getFloat64(p + 8, true);
+    const maxTime = dv.getFloat64(p + 16, true);
+    if (maxTime >= mint && minTime <= maxt) (chunks ??= []).push(dv.getFloat64(p, true), minTime, maxTime);
   }
-  return { ref, labels, chunks };
+  return { labels, chunks };
 }
 
 /**
@@ -612,17 +649,15 @@ class BlockCursor {
   private ready: BlockSeries[] = [];
   private pos = 0;
   private page = 0;
-  private pending?: Promise<SeriesEntry[]>;
+  private pending?: Promise<RangeEntry[]>;
   private group: Array<{ raw: Labels; s: BlockSeries }> = [];
   private exhausted = false;
   private readonly fullSort: boolean;
 
   constructor(
-    private readonly load: (refs: Uint32Array) => Promise<SeriesEntry[]>,
+    private readonly load: (refs: Uint32Array) => Promise<RangeEntry[]>,
     private readonly block: Block,
     private readonly refs: Uint32Array,
-    private readonly mint: number,
-    private readonly maxt: number,
     private readonly without: ReadonlySet<string>,
     private readonly pageSize: number,
   ) {
@@ -652,13 +687,9 @@ class BlockCursor {
     this.pending.catch(() => {}); // awaited in fill(); avoid an unhandled rejection if the request ends first
   }
 
-  private pack(e: SeriesEntry): BlockSeries | undefined {
-    let chunks: number[] | undefined;
-    for (const c of e.chunks) {
-      if (c.maxTime >= this.mint && c.minTime <= this.maxt) (chunks ??= []).push(c.ref, c.minTime, c.maxTime);
-    }
-    if (!chunks) return undefined;
-    return { block: this.block, labels: finalLabels(e.labels, this.block.extLabels, this.without), chunks };
+  private pack(e: RangeEntry): BlockSeries | undefined {
+    if (!e.chunks) return undefined;
+    return { block: this.block, labels: finalLabels(e.labels, this.block.extLabels, this.without), chunks: e.chunks };
   }
 
   private flushGroup(out: BlockSeries[]): void {
@@ -918,14 +949,14 @@ export class BucketStore {
     return new BlockReadError(`block ${block.id}: ${what}: ${(e as Error).message}`);
   }
 
-  private async seriesEntries(block: Block, refs: Uint32Array, lim: RequestLimiter): Promise<SeriesEntry[]> {
+  private async seriesEntries(block: Block, refs: Uint32Array, lim: RequestLimiter, mint: number, maxt: number): Promise<RangeEntry[]> {
     const cache = this.opts.indexCache;
     const cached = cache ? await cache.fetchSeriesList(block.id, refs) : undefined;
-    const out: SeriesEntry[] = new Array(refs.length);
+    const out: RangeEntry[] = new Array(refs.length);
     const missIdx: number[] = [];
     for (let i = 0; i < refs.length; i++) {
       const b = cached?.[i];
-      const e = b ? decodeSeriesEntry(refs[i]!, b, block.index.symbols) : undefined;
+      const e = b ? decodeRangeEntry(b, block, mint, maxt) : undefined;
       if (e) {
         out[i] = e;
         lim.stats.series.touched++;
@@ -939,7 +970,7 @@ export class BucketStore {
       try {
         for await (const s of block.index.seriesMany(missRefs)) {
           const i = missIdx[k++]!;
-          out[i] = s;
+          out[i] = { labels: s.labels as Label[], chunks: chunksInRange(s.chunks, mint, maxt) };
           const enc = cache ? encodeSeriesEntry(s, block.symbolIndex()) : undefined;
           if (enc) cache!.storeSeries(block.id, s.ref, enc);
           // The entry's size in the index, estimated (its bytes are not kept).
@@ -976,16 +1007,16 @@ export class BucketStore {
     // so a block alone over the series limit fails before its series entries are read.
     if (block.meta.minTime >= req.minTime && block.meta.maxTime - 1 <= req.maxTime) lim.checkSeriesCount(refs.length);
     // A page that cannot be read ends the block's part of the answer (or the request, under ABORT).
-    const load = async (page: Uint32Array): Promise<SeriesEntry[]> => {
+    const load = async (page: Uint32Array): Promise<RangeEntry[]> => {
       if (fails.failed.has(block.id)) return [];
       try {
-        return await this.seriesEntries(block, page, lim);
+        return await this.seriesEntries(block, page, lim, req.minTime, req.maxTime);
       } catch (e) {
         fails.add(block.id, 'reading series', e);
         return [];
       }
     };
-    return new BlockCursor(load, block, refs, req.minTime, req.maxTime, without, this.opts.pageSeries ?? 1024);
+    return new BlockCursor(load, block, refs, without, this.opts.pageSeries ?? 1024);
   }
 
   /** Selected blocks for a request: per external label set, by resolution. */
