@@ -79,6 +79,8 @@ export interface AggregateExpr {
 export type BinaryOp =
   | '+' | '-' | '*' | '/' | '%' | '^' | 'atan2'
   | '==' | '!=' | '>' | '<' | '>=' | '<='
+  /** Native histogram bucket trimming (Prometheus 3.x TRIM_UPPER / TRIM_LOWER): keep observations below / above the float. */
+  | '</' | '>/'
   | 'and' | 'or' | 'unless';
 
 export type Cardinality = 'one-to-one' | 'many-to-one' | 'one-to-many' | 'many-to-many';

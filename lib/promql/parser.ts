@@ -17,6 +17,7 @@ type TokKind =
   | 'ident' | 'number' | 'duration' | 'string'
   | '(' | ')' | '{' | '}' | '[' | ']' | ',' | ':' | '@'
   | '=' | '==' | '!=' | '=~' | '!~' | '<' | '<=' | '>' | '>=' | '+' | '-' | '*' | '/' | '%' | '^'
+  | '</' | '>/'
   | 'eof' | 'error';
 
 interface Token {
@@ -284,7 +285,7 @@ function lexInto(src: string, toks: Token[]): void {
       continue;
     }
     const two = src.slice(i, i + 2);
-    if (two === '==' || two === '!=' || two === '=~' || two === '!~' || two === '<=' || two === '>=') {
+    if (two === '==' || two === '!=' || two === '=~' || two === '!~' || two === '<=' || two === '>=' || two === '</' || two === '>/') {
       i += 2;
       push(two as TokKind, start, i);
       continue;
@@ -414,7 +415,7 @@ const KEYWORDS = new Set<string>([
 
 const PREC: Record<string, number> = {
   or: 1, and: 2, unless: 2,
-  '==': 3, '!=': 3, '<': 3, '<=': 3, '>': 3, '>=': 3,
+  '==': 3, '!=': 3, '<': 3, '<=': 3, '>': 3, '>=': 3, '</': 3, '>/': 3,
   '+': 4, '-': 4,
   '*': 5, '/': 5, '%': 5, atan2: 5,
   '^': 6,
@@ -446,7 +447,7 @@ const opStart = new WeakMap<Expr, number>();
 const setOpGrouping = new WeakSet<Expr>();
 /** Item types whose description is their spelling in quotes (Prometheus's ItemTypeStr, non-operators). */
 const PUNCT = new Set<string>(['(', ')', '{', '}', '[', ']', ',', '=', ':']);
-const OPERATOR_TOKENS = new Set<string>(['+', '-', '*', '/', '%', '^', '==', '!=', '<', '<=', '>', '>=', '=~', '!~', '@']);
+const OPERATOR_TOKENS = new Set<string>(['+', '-', '*', '/', '%', '^', '==', '!=', '<', '<=', '>', '>=', '</', '>/', '=~', '!~', '@']);
 
 class Parser {
   private toks: Token[];
@@ -517,7 +518,7 @@ class Parser {
   private binOpOf(t: Token): BinaryOp | null {
     switch (t.kind) {
       case '+': case '-': case '*': case '/': case '%': case '^':
-      case '==': case '!=': case '<': case '<=': case '>': case '>=':
+      case '==': case '!=': case '<': case '<=': case '>': case '>=': case '</': case '>/':
         return t.kind;
       case 'ident': {
         const l = t.text.toLowerCase();

@@ -25,11 +25,7 @@ const SKIP_FILES: Record<string, string> = {
 /** Individual cases skipped with a reason: `file:line`. */
 const SKIP_CASES: Record<string, string> = {};
 
-/** Expressions this engine does not evaluate yet, with the reason (checked on the expression text). */
-function notYetImplemented(src: string): string | null {
-  if (/[<>]\//.test(src)) return 'not implemented yet: histogram trim operators </ and >/';
-  return null;
-}
+
 
 // ---------------------------------------------------------------------------------------------
 // Script parsing
@@ -685,7 +681,6 @@ export async function runFile(path: string, name: string): Promise<FileResult> {
     const key = `${name}:${cmd.line}`;
     let skip: string | null = fileSkip ?? SKIP_CASES[key] ?? null;
     if (!skip) skip = exprUsesExperimental(cmd.expr);
-    if (!skip) skip = notYetImplemented(cmd.expr);
     if (skip) {
       out.skipped++;
       out.skips.push({ line: cmd.line, expr: cmd.expr, reason: skip });

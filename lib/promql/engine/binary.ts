@@ -9,6 +9,7 @@ import type { Evaluator } from './evaluator.ts';
 import { delLabels, dropMetricName, hasDuplicateLabels, keepLabels, labelsKey, setLabel } from './helpers.ts';
 import type { BinopState, Matrix, Vector } from './types.ts';
 import { anno, warn, info } from './annotations.ts';
+import { trimBuckets } from './trim.ts';
 import { hAdd, hCompact, hDiv, hEquals, hMul, hSub, histErrorKind, type FloatHistogram } from './hist.ts';
 
 export function evalBinary(ev: Evaluator, e: BinaryExpr): Matrix {
@@ -60,6 +61,7 @@ export function evalBinary(ev: Evaluator, e: BinaryExpr): Matrix {
     const out: Matrix = [];
     const start = ev.start, interval = ev.interval;
     const isCmp = isComparison(op);
+    const trimOp = op === '</' || op === '>/';
     for (const s of vm) {
       ev.tick();
       const t: number[] = [];
@@ -70,7 +72,7 @@ export function evalBinary(ev: Evaluator, e: BinaryExpr): Matrix {
         const ts = s.t[j]!;
         const rv = sc[Math.round((ts - start) / interval)]!;
         const hj = sh?.[j];
-        if (hj !== undefined) {
+        if (hj !== undefined || trimOp) {
           // Histogram sample against the scalar (Prometheus VectorscalarBinop): only * and / yield.
           const r = swap ? histElemBinop(ev, e, op, rv, NaN, undefined, hj) : histElemBinop(ev, e, op, NaN, rv, hj, undefined);
           if (r === null) continue;
@@ -179,7 +181,7 @@ export function binopOneToOneColumns(ev: Evaluator, e: BinaryExpr, lm: Matrix, r
       if (ta < tb) { a++; continue; }
       if (tb < ta) { b++; continue; }
       const ha = lh?.[a], hb = rh?.[b];
-      if (ha !== undefined || hb !== undefined) {
+      if (ha !== undefined || hb !== undefined || op === '</' || op === '>/') {
         const r = histElemBinop(ev, e, op, ls.v[a]!, rs.v[b]!, ha, hb);
         a++;
         b++;
@@ -270,7 +272,7 @@ export function vectorBinop(ev: Evaluator, e: BinaryExpr, lhs: Vector, rhs: Vect
     }
     let val: number, keep: boolean;
     let hv: FloatHistogram | undefined;
-    if (hl !== undefined || hr !== undefined) {
+    if (hl !== undefined || hr !== undefined || op === '</' || op === '>/') {
       const r = histElemBinop(ev, e, op, fl, fr, hl, hr);
       if (r === null) continue;
       val = r.v;
@@ -437,6 +439,11 @@ function vectorSetOp(op: string, lhs: Vector, rhs: Vector, sig: (l: Labels) => s
  * bucket layouts are dropped with a warning. Returns null for a dropped sample.
  */
 export function histElemBinop(ev: Evaluator, e: BinaryExpr, op: string, lf: number, rf: number, lh: FloatHistogram | undefined, rh: FloatHistogram | undefined): { v: number; h: FloatHistogram | undefined; keep: boolean } | null {
+  if (lh === undefined && rh === undefined) {
+    // Only the trim operators come here with two floats: they apply to histograms only.
+    info(ev, anno.incompatibleTypesBinop('float', op, 'float'), e);
+    return null;
+  }
   if (lh === undefined && rh !== undefined) {
     if (op === '*') return { v: 0, h: hCompact(hMul(rh.copy(), lf), 0), keep: true };
     info(ev, anno.incompatibleTypesBinop('float', op, 'histogram'), e);
@@ -445,6 +452,7 @@ export function histElemBinop(ev: Evaluator, e: BinaryExpr, op: string, lf: numb
   if (lh !== undefined && rh === undefined) {
     if (op === '*') return { v: 0, h: hCompact(hMul(lh.copy(), rf), 0), keep: true };
     if (op === '/') return { v: 0, h: hCompact(hDiv(lh.copy(), rf), 0), keep: true };
+    if (op === '</' || op === '>/') return { v: 0, h: trimBuckets(lh.copy(), rf, op === '</'), keep: true };
     info(ev, anno.incompatibleTypesBinop('histogram', op, 'float'), e);
     return null;
   }
