@@ -38,6 +38,8 @@ const HINTS: Record<number, CounterResetHint> = {
   [HistogramResetHint.GAUGE]: 'gauge',
 };
 
+/** Spans are kept as int32 pairs: a longer span (it would need that many buckets anyway) is refused. */
+const MAX_SPAN_LENGTH = 0x7fffffff;
 const EMPTY_SPANS = new Int32Array(0);
 const EMPTY_F64 = new Float64Array(0);
 
@@ -52,6 +54,7 @@ function flatSpans(spans: PromHistogram['positiveSpans'], side: string): Int32Ar
     const s = spans[i]!;
     // Prometheus checkHistogramSpans: only the first span may have a negative offset
     if (i > 0 && s.offset < 0) return `histogram has a span whose offset is negative: ${side} span number ${i + 1} with offset ${s.offset}`;
+    if (s.length > MAX_SPAN_LENGTH) return `histogram ${side} span number ${i + 1} has length ${s.length}, more than ${MAX_SPAN_LENGTH}`;
     out[i * 2] = s.offset;
     out[i * 2 + 1] = s.length;
   }

@@ -485,10 +485,19 @@ function getSpans(r: Rd, end: number): Int32Array {
   if (n * 2 > end - r.p) throw new Error(`span count ${n} exceeds the record size`);
   const out = new Int32Array(n * 2);
   for (let i = 0; i < n; i++) {
-    out[i * 2] = r.svarint();
-    out[i * 2 + 1] = r.uvarint();
+    const offset = r.svarint();
+    const length = r.uvarint();
+    if (offset < -0x80000000 || offset > 0x7fffffff || length > 0x7fffffff) throw new Error(`histogram span (${offset}, ${length}) out of range`);
+    out[i * 2] = offset;
+    out[i * 2 + 1] = length;
   }
   return out;
+}
+
+function spanBuckets(spans: Int32Array): number {
+  let n = 0;
+  for (let i = 1; i < spans.length; i += 2) n += spans[i]!;
+  return n;
 }
 
 function getBuckets(r: Rd, end: number, float: boolean): Float64Array {
@@ -591,6 +600,8 @@ export class WalReader {
         customValues = new Float64Array(n);
         for (let i = 0; i < n; i++) customValues[i] = r.f64();
       }
+      // the head's chunk appender needs buckets matching the spans (a stale marker carries none)
+      if (spanBuckets(positiveSpans) !== positive.length || spanBuckets(negativeSpans) !== negative.length) throw new Error(`histogram at ${t}: spans and bucket counts disagree`);
       const h: HeadHistogram = { t, hint, float, schema, zeroThreshold, zeroCount, count, sum, positiveSpans, negativeSpans, positive, negative, customValues };
       if (cur?.ref !== ref) {
         cur = { ref, h: [] };
