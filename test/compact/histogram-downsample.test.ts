@@ -21,6 +21,8 @@ import { BucketStore } from '../../lib/store/gateway/bucketstore.ts';
 import { storeServer } from '../../lib/store/gateway/component.ts';
 import { openBlock } from '../../lib/store/gateway/openblock.ts';
 import { StoreQueryable } from '../../lib/query/querier.ts';
+import { downsampleRawHistograms } from '../../lib/tsdb/downsample_histogram.ts';
+import { downsampleAggrSeries } from '../../lib/tsdb/downsample.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
 
@@ -175,6 +177,49 @@ test('querier over 5m data: rate → counter histograms, default → sum/count, 
   } catch (e) {
     assert.match((e as Error).message, /does not exist/);
   }
+});
+
+// Thanos's own expectations (pkg/compact/downsample/downsample_test.go, TestDownsampleNativeHistograms,
+// "regular NH downsampling"): the same histogram every minute for ~10 hours.
+test('Thanos TestDownsampleNativeHistograms expectations: counts, counter, sums at 5m and 1h', () => {
+  const same = (hint: FloatHistogram['counterResetHint'] = 'unknown') => new FloatHistogram({
+    counterResetHint: hint, count: 2, sum: 0.000551209, schema: 3, zeroThreshold: 2.938735877055719e-39,
+    positiveSpans: [{ offset: -97, length: 1 }, { offset: 4, length: 1 }], positiveBuckets: [1, 1],
+  });
+  const t: number[] = [1688526018213];
+  for (let x = 1688526018213 + 60000; x < 1688562258213; x += 60000) t.push(x);
+  const h = t.map(() => same());
+  const chks = downsampleRawHistograms(core, t, h, M5);
+  const sum5m = (i: number) => i === 120
+    ? new FloatHistogram({ counterResetHint: 'gauge', count: 8, sum: 0.002204836, schema: 3, zeroThreshold: 2.938735877055719e-39, positiveSpans: [{ offset: -97, length: 1 }, { offset: 4, length: 1 }], positiveBuckets: [4, 4] })
+    : new FloatHistogram({ counterResetHint: 'gauge', count: 10, sum: 0.002756045, schema: 3, zeroThreshold: 2.938735877055719e-39, positiveSpans: [{ offset: -97, length: 1 }, { offset: 4, length: 1 }], positiveBuckets: [5, 5] });
+  const check = (c: (typeof chks)[number], counts: (i: number) => number, sum: (i: number) => FloatHistogram, counters?: number) => {
+    const p = decodeAggrChunk(c.data);
+    assert.equal(p.map((x) => x !== undefined), [true, true, false, false, true], 'count, sum and counter only');
+    const cnt = core.xorDecode(p[AGGR_COUNT]!.data);
+    for (let i = 0; i < cnt.n; i++) assert.is(cnt.v[i], counts(i), `count ${i}`);
+    const sums = core.histogramDecode(p[AGGR_SUM]!.data, true);
+    for (let i = 0; i < sums.n; i++) {
+      const got = fromChunkSample(sums, i);
+      assert.ok(got.equals(sum(i)) && got.counterResetHint === 'gauge', `sum ${i}: ${got.toString()} ${got.counterResetHint}`);
+    }
+    if (counters !== undefined) {
+      const ctr = core.histogramDecode(p[AGGR_COUNTER]!.data, true);
+      assert.is(ctr.n, counters);
+      for (let i = 0; i < ctr.n; i++) {
+        const got = fromChunkSample(ctr, i);
+        assert.ok(got.equals(same()) && got.counterResetHint === (i === 0 ? 'unknown' : 'not_reset'), `counter ${i}`);
+      }
+    }
+  };
+  assert.is(chks.length, 1);
+  check(chks[0]!, (i) => (i === 120 ? 4 : 5), sum5m, 1 + Math.trunc(t.length / 5));
+  const hour = downsampleAggrSeries(core, chks, M5, HOUR);
+  assert.ok(hour.length > 0);
+  const sum1h = (i: number) => i === 10
+    ? sum5m(120)
+    : new FloatHistogram({ counterResetHint: 'gauge', count: 120, sum: 0.03307253999999999, schema: 3, zeroThreshold: 2.938735877055719e-39, positiveSpans: [{ offset: -97, length: 1 }, { offset: 4, length: 1 }], positiveBuckets: [60, 60] });
+  for (const c of hour) check(c, (i) => (i === 10 ? 4 : 60), sum1h);
 });
 
 test.run();
