@@ -142,11 +142,13 @@ test('out-of-order and duplicate histograms → 409, an identical one is dropped
     rw('rx_h', [{ ...hist(40_000, [1, 1]), countInt: 3 }, hist(50_000, [5])]),
     rw('rx_bad', [{ ...hist(40_000, [1]), schema: 42 }, { ...hist(41_000, [1]), positiveDeltas: [1, 1] }, { ...floatHist(42_000, [1]), positiveCounts: [-1], countFloat: 1 },
       // hostile: a span longer than int32 whose wrapped length would make the bucket count "match"
-      { ...hist(43_000, [1]), positiveSpans: [{ offset: 0, length: 4294967295 }, { offset: 0, length: 2 }] }]),
+      { ...hist(43_000, [1]), positiveSpans: [{ offset: 0, length: 4294967295 }, { offset: 0, length: 2 }] },
+      // a timestamp the chunk encoder cannot take
+      hist(2 ** 60, [1])]),
   ]));
   assert.is(r.status, 400);
   const msg = await r.text();
-  assert.match(msg, /5 invalid native histogram samples refused; first: \{__name__="rx_h"\} @ 40000: 2 observations found in buckets, but the Count field is 3/);
+  assert.match(msg, /6 invalid native histogram samples refused; first: \{__name__="rx_h"\} @ 40000: 2 observations found in buckets, but the Count field is 3/);
   const got = await seriesOf(client);
   const by = Object.fromEntries(got.map((s) => [labelsRec(s).__name__, histogramsOf(s).samples.map((x) => Number(x.split(' ')[0]))]));
   assert.equal(by, { rx_h: [10_000, 20_000, 30_000, 50_000] });

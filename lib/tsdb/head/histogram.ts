@@ -40,6 +40,7 @@ const HINTS: Record<number, CounterResetHint> = {
 
 /** Spans are kept as int32 pairs: a longer span (it would need that many buckets anyway) is refused. */
 const MAX_SPAN_LENGTH = 0x7fffffff;
+const MAX_TIMESTAMP = 2 ** 51;
 const EMPTY_SPANS = new Int32Array(0);
 const EMPTY_F64 = new Float64Array(0);
 
@@ -74,6 +75,9 @@ function spanBuckets(spans: Int32Array): number {
  */
 export function headHistogramFromPrompb(h: PromHistogram): HeadHistogram | string {
   const float = isFloatPrompb(h);
+  // the chunk encoder takes timestamps within ±2^51 ms (year ±71,000): beyond, refused here rather
+  // than failing when the chunk is cut (after the WAL has the sample)
+  if (!Number.isInteger(h.timestamp) || Math.abs(h.timestamp) > MAX_TIMESTAMP) return `histogram timestamp ${h.timestamp} out of range (±2^51 ms)`;
   const hint = HINTS[h.resetHint];
   if (hint === undefined) return `unknown histogram reset hint ${h.resetHint}`;
   const schema = h.schema;
