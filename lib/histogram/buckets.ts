@@ -6,7 +6,7 @@
 // good enough.
 import { EXPONENTIAL_BOUNDS } from './exponential_bounds.ts';
 import type { BucketSpan } from './float.ts';
-import { goLog2 } from './gomath.ts';
+import { goLog2, ldexp } from './gomath.ts';
 
 export const EXPONENTIAL_SCHEMA_MIN = -4;
 export const EXPONENTIAL_SCHEMA_MAX = 8;
@@ -52,13 +52,6 @@ export function getBoundExponential(idx: number, schema: number): number {
   const exp = (idx >> schema) + 1;
   if (frac === 0.5 && exp === 1025) return Number.MAX_VALUE;
   return ldexp(frac, exp);
-}
-
-/** frac·2^exp rounded once (Go math.Ldexp), also where 2^exp alone would underflow or overflow. */
-function ldexp(frac: number, exp: number): number {
-  if (exp > 1023) return frac * 2 ** 1023 * 2 ** (exp - 1023);
-  if (exp < -1022) return frac * 2 ** (exp + 200) * 2 ** -200;
-  return frac * 2 ** exp;
 }
 
 /** Upper bound of bucket `idx` (Prometheus getBound): custom bounds for schema -53, with -1 → -Inf and len → +Inf. */

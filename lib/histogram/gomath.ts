@@ -65,12 +65,17 @@ const P3 = 6.61375632143793436117e-5;
 const P4 = -1.65339022054652515390e-6;
 const P5 = 4.13813679705723846039e-8;
 
+// 2^e for every normal exponent e (-1022..1023), exact: a lookup instead of Math.pow, which is
+// the hot spot of bucket-bound computation.
+const POW2 = new Float64Array(2046);
+for (let e = -1022, v = 2 ** -1022; e <= 1023; e++, v *= 2) POW2[e + 1022] = v;
+
 /** Go math.Ldexp: frac × 2^exp, rounded once. */
 export function ldexp(frac: number, exp: number): number {
+  if (exp >= -1022 && exp <= 1023) return frac * POW2[exp + 1022]!;
   if (frac === 0 || !Number.isFinite(frac)) return frac;
   if (exp > 1023) return exp > 2100 ? frac * Infinity : frac * 2 ** 1023 * 2 ** (exp - 1023);
-  if (exp < -1022) return exp < -2200 ? frac * 0 : frac * 2 ** (exp + 200) * 2 ** -200;
-  return frac * 2 ** exp;
+  return exp < -2200 ? frac * 0 : frac * 2 ** (exp + 200) * 2 ** -200;
 }
 
 /** Go math.Exp2. */

@@ -3,10 +3,50 @@
 // HistogramFraction, promql/functions.go histogramVariance). The annotations are the engine's; the
 // *WithInfo variants say when Prometheus would add one.
 import type { Bucket, FloatHistogram } from './float.ts';
-import { fractionBelow, kahanInc } from './buckets.ts';
+import { bucketWithBounds, fractionBelow, type IndexedCount, indexedBuckets, kahanInc } from './buckets.ts';
 import { goExp2, goLog2 } from './gomath.ts';
 
 export { fractionBelow };
+
+/**
+ * The counts of Prometheus's AllBucketIterator (or AllReverseBucketIterator) order — negative
+ * buckets, the zero bucket if populated, positive buckets — with a way to get one of them as a
+ * Bucket with bounds (clipped to the zero threshold as the iterator does).
+ */
+function allBucketCounts(h: FloatHistogram, reverse: boolean): { counts: number[]; bucket(k: number): Bucket } {
+  const neg = indexedBuckets(h.negativeSpans, h.negativeBuckets, h.schema, h.schema);
+  const pos = indexedBuckets(h.positiveSpans, h.positiveBuckets, h.schema, h.schema);
+  const counts: number[] = [];
+  const refs: IndexedCount[] = [];
+  const sides: number[] = [];
+  const push = (side: number, ic: IndexedCount) => {
+    counts.push(ic.count);
+    refs.push(ic);
+    sides.push(side);
+  };
+  const zero = h.zeroCount > 0 ? { index: 0, count: h.zeroCount } : null;
+  if (!reverse) {
+    for (let i = neg.length - 1; i >= 0; i--) push(-1, neg[i]!);
+    if (zero) push(0, zero);
+    for (const b of pos) push(1, b);
+  } else {
+    for (let i = pos.length - 1; i >= 0; i--) push(1, pos[i]!);
+    if (zero) push(0, zero);
+    for (const b of neg) push(-1, b);
+  }
+  return {
+    counts,
+    bucket(k: number): Bucket {
+      const side = sides[k]!;
+      if (side === 0) return h.zeroBucket();
+      const ic = refs[k]!;
+      const b = bucketWithBounds(ic.index, ic.count, h.schema, side > 0, side > 0 ? h.customValues : []);
+      if (b.upper < 0 && b.upper > -h.zeroThreshold) b.upper = -h.zeroThreshold;
+      else if (b.lower > 0 && b.lower < h.zeroThreshold) b.lower = h.zeroThreshold;
+      return b;
+    },
+  };
+}
 
 export interface QuantileResult {
   value: number;
@@ -29,17 +69,23 @@ export function histogramQuantileWithInfo(q: number, h: FloatHistogram): Quantil
 
   // NaN observations (sum NaN) count in h.count but in no bucket: only the forward direction works.
   const forward = Number.isNaN(h.sum) || q < 0.5;
-  const buckets = forward ? h.allBucketList() : h.allReverseBucketList();
+  // Walk the counts only; bounds are computed for the one bucket the rank falls into.
+  const seq = allBucketCounts(h, !forward);
   let rank = forward ? q * h.count : (1 - q) * h.count;
   let count = 0;
-  let bucket: Bucket = { lower: 0, upper: 0, lowerInclusive: false, upperInclusive: false, count: 0, index: 0 };
   let k = 0;
-  for (; k < buckets.length; k++) {
-    bucket = { ...buckets[k]! };
-    if (bucket.count === 0) continue;
-    count += bucket.count;
+  let at = -1;
+  for (; k < seq.counts.length; k++) {
+    at = k;
+    const c = seq.counts[k]!;
+    if (c === 0) continue;
+    count += c;
     if (count >= rank) break;
   }
+  const bucket: Bucket =
+    at < 0
+      ? { lower: 0, upper: 0, lowerInclusive: false, upperInclusive: false, count: 0, index: 0 }
+      : seq.bucket(at);
   const custom = h.usesCustomBuckets();
   if (!custom && bucket.lower < 0 && bucket.upper > 0) {
     // In the zero bucket of a one-sided histogram, 0 is the bound on the empty side.
@@ -62,7 +108,7 @@ export function histogramQuantileWithInfo(q: number, h: FloatHistogram): Quantil
   else rank = count - rank;
   let nanSkew = false;
   if (Number.isNaN(h.sum)) {
-    for (k++; k < buckets.length; k++) count += buckets[k]!.count;
+    for (k++; k < seq.counts.length; k++) count += seq.counts[k]!;
     if (count < h.count) nanSkew = true;
   }
   const fraction = rank / bucket.count;
@@ -100,7 +146,7 @@ export function histogramFractionWithInfo(lower: number, upper: number, h: Float
   let upperSet = false;
   let k = 0;
   for (; k < buckets.length; k++) {
-    const b = { ...buckets[k]! };
+    let b = buckets[k]!;
     count += b.count;
     let zeroBucket = false;
     // Linear for custom buckets (as classic histograms) and the zero bucket; no interpolation into
@@ -109,6 +155,7 @@ export function histogramFractionWithInfo(lower: number, upper: number, h: Float
     const interpolateExponentially = (v: number) => rank + b.count * fractionBelow(b, v, false);
     if (b.lower <= 0 && b.upper >= 0) {
       zeroBucket = true;
+      b = { ...b }; // one-sided histograms move a bound of the zero bucket to 0
       if (h.negativeBuckets.length === 0 && h.positiveBuckets.length > 0) b.lower = 0;
       else if (h.positiveBuckets.length === 0 && h.negativeBuckets.length > 0) b.upper = 0;
     }
