@@ -4,12 +4,24 @@
 // ("histograms", each followed by its timestamp), beside float samples; the graph plots the float
 // series and says how many histogram samples it left out, instead of breaking. The page and its
 // assets come from a live querier; the two queries below are answered by a stub in Prometheus's
-// HTTP API format (what a Prometheus or a Thanos querier with native histograms returns).
+// HTTP API format (what a Prometheus or a Thanos querier with native histograms returns); a live
+// case runs a querier over a receiver (real gRPC StoreAPI) holding a written native histogram.
 // Screenshots go to a temp dir (printed).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import { dialGrpc, startGrpc } from '../../host/server/grpc.ts';
+import { infoResponseFromComponentInfo } from '../../lib/proto/info.ts';
+import { Receiver } from '../../lib/receive/mod.ts';
+import { StoreClient } from '../../lib/store/client.ts';
+import { infoServices, storeServices } from '../../lib/store/server.ts';
+import { parseQueryConfig, setupQuery } from '../../plugins/component/query/mod.ts';
+import receivePlugin from '../../plugins/component/receive/mod.ts';
+import { queryCtx } from '../query/ctx.ts';
+import { core, receiveCtx } from '../receive/helpers.ts';
 import { NOW, UiHarness, waitDone } from './uiharness.ts';
 
 // Browser-side callbacks are type-checked without the DOM lib.
@@ -115,6 +127,12 @@ test.before(async () => {
 
 test.after(() => h.stop());
 
+/** A series' labels as the table writes them: name{a="x", b="y"}. */
+function promMetricText(metric: Record<string, string>): string {
+  const { __name__: name = '', ...rest } = metric;
+  return `${name}{${Object.keys(rest).sort().map((k) => `${k}=${JSON.stringify(rest[k])}`).join(', ')}}`;
+}
+
 async function run(page: Page, query: string): Promise<void> {
   await page.goto(`${base}/graph?${query}`);
   await waitDone(page);
@@ -205,6 +223,84 @@ test('graph: a result of histograms only draws nothing and says why, without an 
   assert.match(await page.textContent('.panel-box .graph-note') ?? '', /^Not graphed: 3 native histogram samples \(1 series of histograms only\)/);
   assert.equal(errors, []);
   await page.close();
+});
+
+test('live: a querier over a receiver shows a written native histogram in the table, as its API returns it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'thanos-ui-hist-'));
+  const cleanups: Array<() => unknown> = [() => rmSync(dir, { recursive: true, force: true })];
+  try {
+    const cfg = receivePlugin.parseConfig({ tsdbPath: dir, labels: ['replica="r1"'], remoteWriteAddress: '127.0.0.1:0' });
+    const rctx = receiveCtx();
+    const rx = await Receiver.open({
+      fs: rctx.fs, path: cfg.tsdbPath, core: rctx.core, log: rctx.log, metrics: rctx.metrics,
+      labels: cfg.labels, tenantLabelName: cfg.tenantLabelName, defaultTenant: cfg.defaultTenant,
+      replicationFactor: cfg.replicationFactor, blockDurationMs: cfg.blockDurationMs, retentionMs: cfg.retentionMs,
+    });
+    const grpc = await startGrpc('127.0.0.1:0', { ...storeServices(rx.store), ...infoServices(() => infoResponseFromComponentInfo(rx.info())) });
+    cleanups.unshift(() => grpc.close(0));
+    // An integer histogram, schema 0: zero bucket 1 (threshold 0.001), (0.5, 1] 2, (1, 2] 3; count 6, sum 10.
+    const at = NOW - 60_000;
+    await rx.write('default-tenant', [{
+      labels: [{ name: '__name__', value: 'live_latency_seconds' }, { name: 'job', value: 'api' }],
+      samples: [],
+      histograms: [{
+        countInt: 6, sum: 10, schema: 0, zeroThreshold: 0.001, zeroCountInt: 1,
+        negativeSpans: [], negativeDeltas: [], negativeCounts: [],
+        positiveSpans: [{ offset: 0, length: 2 }], positiveDeltas: [2, 1], positiveCounts: [],
+        resetHint: 0, timestamp: at, customValues: [],
+      }],
+    }]);
+    const qctx = queryCtx(core);
+    const comp = await setupQuery(qctx, parseQueryConfig({ endpoints: [grpc.address], replicaLabels: ['replica'], endpointInfoInterval: '100ms' }), {
+      clientFactory: (addr) => new StoreClient(dialGrpc(addr)),
+    });
+    const stop = new AbortController();
+    const running = comp.run(stop.signal);
+    cleanups.unshift(async () => { stop.abort(); await running; });
+    await comp.ready;
+    const liveBase = await h.serve((req) => comp.fetch!(req));
+    const evalAt = Math.floor(at / 1000) + 1;
+
+    // What the querier's API answers (polled: the endpoint is discovered asynchronously).
+    const deadline = Date.now() + 30_000;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    let api: any;
+    for (;;) {
+      const res = await fetch(`${liveBase}/api/v1/query?query=live_latency_seconds&time=${evalAt}`);
+      api = await res.json();
+      if (api.data?.result?.length) break;
+      assert.ok(Date.now() < deadline, `no result: ${JSON.stringify(api)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.is(api.data.result.length, 1);
+    assert.is(api.data.result[0].metric.__name__, 'live_latency_seconds');
+    const sample = api.data.result[0].histogram[1];
+    assert.is(sample.count, '6');
+    assert.is(sample.sum, '10');
+
+    const { page, errors } = await h.page();
+    await page.goto(`${liveBase}/graph?g0.expr=live_latency_seconds&g0.tab=1&g0.moment_input=${evalAt}`);
+    await waitDone(page);
+    const shown = await page.$$eval('.panel-box .result-table > tbody > tr', (trs) => trs.map((tr: any) => ({
+      metric: tr.querySelector('td.metric')?.textContent,
+      summary: Array.from(tr.querySelectorAll('.histogram-summary span') as ArrayLike<any>).map((x: any) => x.textContent),
+      buckets: Array.from(tr.querySelectorAll('.histogram-buckets tr.bucket') as ArrayLike<any>)
+        .map((b: any) => Array.from(b.querySelectorAll('td') as ArrayLike<any>).map((td: any) => td.textContent)),
+    })));
+    assert.equal(shown, [{
+      metric: promMetricText(api.data.result[0].metric),
+      summary: ['Total count: 6', 'Sum: 10'],
+      buckets: sample.buckets.map((b: [number, string, string, string]) => [
+        `${b[0] === 3 || b[0] === 1 ? '[' : '('}${b[1]} -> ${b[2]}${b[0] === 3 || b[0] === 0 ? ']' : ')'}`, b[3],
+      ]),
+    }]);
+    assert.equal(sample.buckets.map((b: unknown[]) => b[3]), ['1', '2', '3']);
+    await page.screenshot({ path: join(h.artifacts, 'histogram-table-live.png'), fullPage: true });
+    assert.equal(errors, []);
+    await page.close();
+  } finally {
+    for (const c of cleanups) await c();
+  }
 });
 
 test.run();
