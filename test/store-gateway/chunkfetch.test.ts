@@ -70,4 +70,52 @@ test('reads split into many stream pieces (FILESYSTEM bucket) slice the same chu
   }
 });
 
+/** The bucket's ranged reads as a stream of `size`-byte pieces (as a network body arrives). */
+function inPieces(b: MemoryBucket, size: number): MemoryBucket {
+  const w = Object.create(b) as MemoryBucket;
+  w.getRange = async (name, off, len) => {
+    const all = new Uint8Array(await new Response(await b.getRange(name, off, len)).arrayBuffer());
+    let at = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (at >= all.length) return c.close();
+        c.enqueue(all.subarray(at, at + size));
+        at += size;
+      },
+    });
+  };
+  return w;
+}
+
+test('checksums are checked across stream pieces: a flipped byte is a corrupt-block error naming the chunk', async () => {
+  const b = new MemoryBucket();
+  const id = await writeRawBlock(b, core, genSeries(25, T0, T0 + 2 * 3600_000, 10_000), T0, T0 + 2 * 3600_000, { a: 'b' });
+  const idx = await IndexReader.open(bucketSource(b, `${id}/index`), { core, block: id });
+  const refs: number[] = [];
+  for await (const s of idx.seriesMany(await idx.allPostings())) for (const c of s.chunks) refs.push(c.ref);
+  refs.sort((x, y) => x - y);
+  const want = await new ChunkReader(async (seg) => bucketSource(b, `${id}/chunks/${seg}`), id).chunks(refs);
+  for (const size of [97, 5, 1]) {
+    const got = await new BucketChunkSource(inPieces(b, size), id, 16 * 1024, 1).chunks(refs, 1 << 20);
+    got.forEach((c, i) => {
+      assert.is(c.encoding, want[i]!.encoding);
+      assert.equal(c.data, want[i]!.data, `chunk ${i} in ${size}-byte pieces`);
+    });
+  }
+  // One byte of the 4th chunk's data flipped (its record: uvarint length, encoding, data, CRC).
+  const name = `${id}/chunks/000001`;
+  const seg = new Uint8Array(await new Response(await b.get(name)).arrayBuffer());
+  const victim = refs[3]! % 4294967296;
+  seg[victim + 4] = seg[victim + 4]! ^ 0x10;
+  await b.upload(name, seg);
+  for (const size of [97, 1 << 20]) {
+    try {
+      await new BucketChunkSource(inPieces(b, size), id, 16 * 1024, 1).chunks(refs, 1 << 20);
+      assert.unreachable();
+    } catch (e) {
+      assert.match((e as Error).message, new RegExp(`corrupt block .*chunk ${refs[3]}.*checksum mismatch`));
+    }
+  }
+});
+
 test.run();

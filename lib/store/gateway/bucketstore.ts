@@ -308,7 +308,11 @@ interface RangeEntry { labels: Label[]; chunks: number[] | undefined }
 
 function chunksInRange(chunks: readonly ChunkMeta[], mint: number, maxt: number): number[] | undefined {
   let out: number[] | undefined;
-  for (const c of chunks) if (c.maxTime >= mint && c.minTime <= maxt) (out ??= []).push(c.ref, c.minTime, c.maxTime);
+  for (const c of chunks) {
+    if (c.maxTime < mint || c.minTime > maxt) continue;
+    if (out === undefined) out = [c.ref, c.minTime, c.maxTime];
+    else out.push(c.ref, c.minTime, c.maxTime);
+  }
   return out;
 }
 
@@ -336,7 +340,10 @@ function decodeRangeEntry(b: Uint8Array, block: Block, mint: number, maxt: numbe
   for (let i = 0; i < nc; i++, p += 24) {
     const minTime = dv.getFloat64(p + 8, true);
     const maxTime = dv.getFloat64(p + 16, true);
-    if (maxTime >= mint && minTime <= maxt) (chunks ??= []).push(dv.getFloat64(p, true), minTime, maxTime);
+    if (maxTime < mint || minTime > maxt) continue;
+    // Usually one chunk: an exact-size literal (a push onto [] would reserve room for 17 numbers).
+    if (chunks === undefined) chunks = [dv.getFloat64(p, true), minTime, maxTime];
+    else chunks.push(dv.getFloat64(p, true), minTime, maxTime);
   }
   return { labels, chunks };
 }
@@ -427,11 +434,11 @@ function storeEncoding(promEnc: number): number {
   throw new Error(`unsupported chunk encoding ${promEnc}`);
 }
 
-function populateChunk(out: AggrChunkOut, raw: RawChunk, aggrs: readonly number[], blockId: string): void {
-  if (raw.encoding !== 0xff) {
-    out.raw = { type: storeEncoding(raw.encoding), data: raw.data };
-    return;
-  }
+/** The chunk as sent: a raw chunk as is, an aggregate chunk as the requested aggregates. */
+function chunkOut(minTime: number, maxTime: number, raw: RawChunk, aggrs: readonly number[], blockId: string): AggrChunkOut {
+  // One object literal of its final shape (adding raw afterwards cost a property-store allocation per chunk).
+  if (raw.encoding !== 0xff) return { minTime, maxTime, raw: { type: storeEncoding(raw.encoding), data: raw.data } };
+  const out: AggrChunkOut = { minTime, maxTime };
   const parts = splitAggrChunk(raw.data);
   for (const a of aggrs) {
     if (a < Aggr.COUNT || a > Aggr.COUNTER) continue;
@@ -440,6 +447,7 @@ function populateChunk(out: AggrChunkOut, raw: RawChunk, aggrs: readonly number[
     if (!part) throw new GrpcError(GrpcStatus.Internal, `aggregate ${AGGR_NAMES[k]} does not exist (block ${blockId})`);
     out[AGGR_NAMES[k]!] = { type: storeEncoding(part.encoding), data: part.data };
   }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -650,7 +658,9 @@ class BlockCursor {
   private pos = 0;
   private page = 0;
   private pending?: Promise<RangeEntry[]>;
-  private group: Array<{ raw: Labels; s: BlockSeries }> = [];
+  /** A series held with its contiguous extensions, and the first one's raw labels (what they extend). */
+  private group: BlockSeries[] = [];
+  private groupRaw: Labels = [];
   private exhausted = false;
   private readonly fullSort: boolean;
 
@@ -693,11 +703,10 @@ class BlockCursor {
   }
 
   private flushGroup(out: BlockSeries[]): void {
-    if (this.group.length === 1) out.push(this.group[0]!.s);
+    if (this.group.length === 1) out.push(this.group[0]!);
     else if (this.group.length > 1) {
-      const g = this.group.map((x) => x.s);
-      sortIfNeeded(g);
-      out.push(...g);
+      sortIfNeeded(this.group);
+      out.push(...this.group);
     }
     this.group = [];
   }
@@ -713,8 +722,9 @@ class BlockCursor {
         const s = this.pack(e);
         if (!s) continue;
         if (this.fullSort) { out.push(s); continue; }
-        if (this.group.length > 0 && !isPrefix(this.group[0]!.raw, e.labels)) this.flushGroup(out);
-        this.group.push({ raw: e.labels, s });
+        if (this.group.length > 0 && !isPrefix(this.groupRaw, e.labels)) this.flushGroup(out);
+        if (this.group.length === 0) this.groupRaw = e.labels;
+        this.group.push(s);
       }
       if (this.fullSort && this.more()) { this.ready.push(...out); out.length = 0; continue; }
       if (!this.more()) this.flushGroup(out);
@@ -1193,28 +1203,31 @@ export class BucketStore {
       st.fetchedBytes += bytes;
     }));
     for (const g of batch) {
-      const chunks: AggrChunkOut[] = [];
+      let size = 0;
+      for (const s of g) size += s.chunks.length / 3;
+      const chunks: AggrChunkOut[] = new Array(size); // exact size: no growth on push
+      let n = 0;
       let ordered = true;
       for (const s of g) {
         if (fails.failed.has(s.block.id)) continue;
         const f = byBlock.get(s.block)!;
         const cs = s.chunks;
-        const before = chunks.length;
+        const before = n;
         try {
           for (let j = 0; j < cs.length; j += 3) {
-            const out: AggrChunkOut = { minTime: cs[j + 1]!, maxTime: cs[j + 2]! };
             const raw = f.chunks ? f.chunks[f.next++]! : f.byRef!.get(cs[j]!)!;
-            populateChunk(out, raw, aggrs, s.block.id);
-            if (ordered && chunks.length && chunks[chunks.length - 1]!.minTime > out.minTime) ordered = false;
-            chunks.push(out);
+            const out = chunkOut(cs[j + 1]!, cs[j + 2]!, raw, aggrs, s.block.id);
+            if (ordered && n > 0 && chunks[n - 1]!.minTime > out.minTime) ordered = false;
+            chunks[n++] = out;
           }
         } catch (e) {
           // A malformed chunk (e.g. a truncated aggregate): the block is left out from here on.
-          chunks.length = before;
+          n = before;
           fails.add(s.block.id, 'decoding chunks', e);
         }
       }
-      if (chunks.length === 0) continue; // its only block(s) failed
+      if (n === 0) continue; // its only block(s) failed
+      if (n < size) chunks.length = n;
       if (!ordered) chunks.sort((a, b) => a.minTime - b.minTime || a.maxTime - b.maxTime);
       this.stats.seriesReturned++;
       this.stats.chunksReturned += chunks.length;

@@ -66,14 +66,14 @@ export class BucketChunkSource implements ChunkSource {
       if (q - p > 9) throw new CorruptBlockError(this.block, `chunks/${String(Math.floor(ref / SEG) + 1).padStart(6, '0')}`, `chunk ${ref}`, 'bad length varint');
     }
     if (q + 1 + len + 4 > buf.length) return undefined;
-    const rec = buf.slice(q, q + 1 + len); // encoding byte + data: what the CRC covers
     const e = q + 1 + len;
     const want = ((buf.at(e) << 24) | (buf.at(e + 1) << 16) | (buf.at(e + 2) << 8) | buf.at(e + 3)) >>> 0;
-    const got = crc32c(rec);
+    const got = buf.crc32c(q, e); // encoding byte + data: what the CRC covers
     if (want !== got) {
       throw new CorruptBlockError(this.block, `chunks/${String(Math.floor(ref / SEG) + 1).padStart(6, '0')}`, `chunk ${ref}`, `checksum mismatch: stored 0x${want.toString(16).padStart(8, '0')}, computed 0x${got.toString(16).padStart(8, '0')}`);
     }
-    return { encoding: rec[0]!, data: rec.subarray(1) };
+    // One view per chunk (the data; copied only when it spans two pieces).
+    return { encoding: buf.at(q), data: buf.slice(q + 1, e) };
   }
 
   async chunks(refs: readonly number[], gap: number, onRead?: (bytes: number) => void): Promise<RawChunk[]> {
@@ -146,6 +146,20 @@ class Pieces {
   at(off: number): number {
     const i = this.piece(off);
     return this.parts[i]![off - this.starts[i]!]!;
+  }
+
+  /** CRC32-C of bytes [from, to), across pieces without joining them. */
+  crc32c(from: number, to: number): number {
+    let c = 0;
+    let off = from;
+    for (let i = this.piece(from); off < to; i++) {
+      const part = this.parts[i]!;
+      const s = this.starts[i]!;
+      const end = Math.min(part.length, to - s);
+      c = crc32c(part, off - s, end, c);
+      off = s + end;
+    }
+    return c;
   }
 
   slice(from: number, to: number): Uint8Array {
