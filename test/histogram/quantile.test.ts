@@ -14,6 +14,7 @@ import {
   histogramStdVar,
 } from '../../lib/histogram/quantile.ts';
 import { goExp2, goLog2 } from '../../lib/histogram/gomath.ts';
+import { fractionBelow, getBoundExponential } from '../../lib/histogram/buckets.ts';
 
 const h = parseHistogramNotation;
 /** The last value of a series item such as `{{a}}+{{b}}x1` (what an eval at its last step sees). */
@@ -102,6 +103,24 @@ test("Go's Exp2 and Log2, not the JS engine's", () => {
   same(goLog2(1024), 10, 'Log2 of a power of two is exact');
   same(goExp2(-1074), 5e-324, 'smallest subnormal');
   same(goExp2(1024), Infinity, 'overflow');
+});
+
+test('bucket bounds and FractionBelow (generic_test.go TestGetBoundExponential, TestBucketFractionBelow)', () => {
+  const bounds: [number, number, number][] = [
+    [-1, -1, 0.25], [0, -1, 1], [1, -1, 4], [512, -1, Number.MAX_VALUE], [513, -1, Infinity],
+    [-1, 0, 0.5], [0, 0, 1], [1, 0, 2], [1024, 0, Number.MAX_VALUE], [1025, 0, Infinity],
+    [-1, 2, 0.8408964152537144], [0, 2, 1], [1, 2, 1.189207115002721], [4096, 2, Number.MAX_VALUE], [4097, 2, Infinity],
+  ];
+  for (const [idx, schema, want] of bounds) same(getBoundExponential(idx, schema), want, `bound ${idx} of schema ${schema}`);
+  const b = (lower: number, upper: number) => ({ lower, upper, lowerInclusive: false, upperInclusive: true, count: 100, index: 0 });
+  const fractions: [number, number, number, boolean, number][] = [
+    [0, 10, 5, true, 0.5], [2, 6, 3, true, 0.25], [-10, -5, -6, true, 0.8],
+    [2, 8, 4, false, 0.5], [1, 16, 2, false, 0.25], [-8, -2, -4, false, 0.5], [-4, -2, -3, false, 0.41503749927884383],
+  ];
+  for (const [lo, hi, v, linear, want] of fractions) {
+    const got = fractionBelow(b(lo, hi), v, linear);
+    assert.ok(Math.abs(got - want) <= 1e-12, `(${lo},${hi}] below ${v}: ${got}, want ${want}`);
+  }
 });
 
 test.run();
