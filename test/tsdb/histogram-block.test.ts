@@ -21,6 +21,8 @@ import { FloatHistogram } from '../../lib/histogram/float.ts';
 import { servedCounter, servedHistograms } from './fixtures/histogram-block-242/generate.ts';
 import { fs, core, tmp, promtool, promtoolDump } from './helpers.ts';
 import { freePort } from '../harness/ports.ts';
+import { commands as toolCommands } from '../../plugins/component/tools/mod.ts';
+import type { ComponentContext } from '../../host/index.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/histogram-block-242/', import.meta.url));
 const BLOCK_ID = readdirSync(FIXTURE).find((n) => /^[0-9A-Z]{26}$/.test(n))!;
@@ -142,6 +144,11 @@ test('tools tsdb dump: float lines as promtool 2.42 prints them; histogram lines
   assert.ok(lines.includes(`${lbl('float_hist", ')} {count:1.3333333333333333, sum:2.2, [-0.0009765625,0.0009765625]:0.75, (0.25,1]:0.25, (4,16]:0.3333333333333333} ${t0}`));
   assert.ok(lines.includes(`${lbl('hist", case="vanish", ')} {count:3, sum:1, (1,1.414213562373095]:1, (1.414213562373095,2]:2} ${t0}`));
   assert.ok(lines.some((l) => l.startsWith(`${lbl('hist", case="vanish", ')} {count:0, sum:NaN} `)), 'the stale marker');
+  // the same through `thanos tools tsdb dump`
+  const c = { out: '', err: '', fs, core, stdout: { write: (x: string) => void (c.out += x) }, stderr: { write: (x: string) => void (c.err += x) } };
+  const dump = toolCommands.find((x) => x.name === 'tsdb dump')!;
+  assert.is(await dump.run(c as unknown as ComponentContext, [join(FIXTURE, BLOCK_ID), '--match', '{__name__=~"test_.*"}']), 0, c.err);
+  assert.is(c.out, out);
   // counts of integer histograms print as integers where %g would switch to an exponent
   const big = new FloatHistogram({ schema: 0, count: 2e6, sum: 1, positiveSpans: [{ offset: 0, length: 1 }], positiveBuckets: [2e6] });
   assert.is(integerHistogramString(big), '{count:2000000, sum:1, (0.5,1]:2000000}');
