@@ -88,4 +88,23 @@ test('a histogram stale marker ends the series like a float one', async () => {
   assert.is(after.resultType === 'vector' && after.result.length, 0);
 });
 
+test('a histogram counts against max-samples by its size, as in Prometheus', async () => {
+  const q = new MemoryQueryable();
+  const buckets = Array.from({ length: 1000 }, () => 1);
+  q.addHistogram(labelsFromRecord({ __name__: 'big' }), 0, h(1000, 1000, buckets));
+  q.add(labelsFromRecord({ __name__: 'small' }), 0, 1);
+  const limited = new Engine({ maxSamples: 100 });
+  const ok = await limited.instantQuery(q, 'small', 0);
+  assert.is(ok.resultType === 'vector' && ok.result.length, 1);
+  // (168 + 8 + 8·1001) / 16 = 511 sample equivalents.
+  await limited.instantQuery(q, 'big', 0).then(
+    () => assert.unreachable('expected the max-samples error'),
+    (e: Error) => assert.match(e.message, /query processing would load too many samples/),
+  );
+  await limited.instantQuery(q, 'rate(big[1m])', 0).then(
+    () => assert.unreachable('expected the max-samples error'),
+    (e: Error) => assert.match(e.message, /too many samples/),
+  );
+});
+
 test.run();

@@ -8,7 +8,7 @@ import type { Call, Expr, MatrixSelector, SubqueryExpr } from '../ast.ts';
 import { ExecutionError, TooManySamplesError } from '../errors.ts';
 import { resetPrefix, type HistCtx, type HistWindowFn, type WindowCtx, type WindowFn } from '../functions/common.ts';
 import { anno } from './annotations.ts';
-import type { FloatHistogram } from './hist.ts';
+import { histSampleWeight, type FloatHistogram } from './hist.ts';
 import { getLabel, METRIC_NAME, type Labels } from '../../labels/mod.ts';
 import type { Evaluator } from './evaluator.ts';
 import { dropMetricName, hasDuplicateLabels, upperBound } from './helpers.ts';
@@ -145,6 +145,9 @@ function histSeriesWindows(
     info: (text) => ev.infos.add(text + ev.pos(annoNode)),
   };
   // 'floats': prefix counts of histograms and the float-only samples, so a window maps onto them.
+  // Prefix sums of the samples' weights against max-samples (a histogram counts by its size).
+  const wp = new Float64Array(rn + 1);
+  for (let i = 0; i < rn; i++) wp[i + 1] = wp[i]! + (rh[i] !== undefined ? histSampleWeight(rh[i]!) : 1);
   let hp: Int32Array | null = null;
   let ft: Float64Array | null = null, fv: Float64Array | null = null;
   if (mode === 'floats') {
@@ -180,7 +183,7 @@ function histSeriesWindows(
       hi = upperBound(rt, rn, end);
     }
     if (hi <= lo) continue;
-    if (samples.current + (hi - lo) > maxS) throw new TooManySamplesError();
+    if (samples.current + (wp[hi]! - wp[lo]!) > maxS) throw new TooManySamplesError();
     hctx.ts = evalTs[i]!;
     hctx.rangeStart = start;
     hctx.rangeEnd = end;

@@ -36,3 +36,13 @@ export const hCompact = (a: FloatHistogram, maxEmpty = 0): FloatHistogram => a.c
 export const hDetectReset = (cur: FloatHistogram, prev: FloatHistogram): boolean => cur.detectReset(prev);
 /** Prometheus Equals. */
 export const hEquals = (a: FloatHistogram, b: FloatHistogram): boolean => a.equals(b);
+
+/**
+ * How many float samples a histogram sample counts as against --query.max-samples (Prometheus
+ * HPoint.size: the Go FloatHistogram's bytes plus a timestamp, over the 16 bytes of a float sample),
+ * so a query over huge histograms is bounded like one over many floats.
+ */
+export function histSampleWeight(h: FloatHistogram): number {
+  const bytes = 168 + 8 * (h.positiveSpans.length + h.negativeSpans.length + h.positiveBuckets.length + h.negativeBuckets.length + h.customValues.length);
+  return Math.floor((bytes + 8) / 16);
+}

@@ -9,7 +9,7 @@ import type { Evaluator } from './evaluator.ts';
 import { checkSteps, subqueryEvaluator } from './driver.ts';
 import { toRaw, upperBound, withoutStale } from './helpers.ts';
 import { walk } from '../walk.ts';
-import { FloatHistogram as FH, isStaleHistogram } from './hist.ts';
+import { FloatHistogram as FH, histSampleWeight, isStaleHistogram } from './hist.ts';
 import type { Matrix, RawSeries, RangeSource } from './types.ts';
 import type { FloatHistogram } from '../../histogram/float.ts';
 
@@ -127,7 +127,12 @@ export function evalVectorSelector(ev: Evaluator, vs: VectorSelector, withTimest
       if (total + ts.length >= budget) throw new TooManySamplesError();
       if (rh !== undefined && !withTimestamps) {
         const x = rh[j];
-        if (x !== undefined) (hs ??= [])[ts.length] = x;
+        if (x !== undefined) {
+          (hs ??= [])[ts.length] = x;
+          // The histogram's weight beyond the one sample counted below.
+          total += histSampleWeight(x) - 1;
+          if (total + ts.length >= budget) throw new TooManySamplesError();
+        }
       }
       ts.push(step);
       vals.push(withTimestamps ? st / 1000 : r.v[j]!);
@@ -177,13 +182,15 @@ export function evalRangeInstant(ev: Evaluator, e: MatrixSelector | SubqueryExpr
     const lo = upperBound(r.t, r.n, ref - src.range);
     const hi = upperBound(r.t, r.n, ref);
     if (hi <= lo) continue;
-    if (ev.shared.samples.current + (hi - lo) > ev.o.maxSamples) throw new TooManySamplesError();
+    let weight = hi - lo;
+    if (r.h) for (let i = lo; i < hi; i++) if (r.h[i] !== undefined) weight += histSampleWeight(r.h[i]!) - 1;
+    if (ev.shared.samples.current + weight > ev.o.maxSamples) throw new TooManySamplesError();
     // Views of the window, no copy: readers of a Series only index t/v, and this value only becomes
     // an instant query's range-vector answer (a raw selection of millions of samples; copying them
     // in one go held the event loop and doubled the peak heap).
     const t = r.t.subarray(lo, hi) as unknown as number[];
     const v = r.v.subarray(lo, hi) as unknown as number[];
-    ev.addSamples(t.length);
+    ev.addSamples(weight);
     if (r.h) out.push({ metric: r.labels, t, v, h: r.h.slice(lo, hi), dropName: r.dropName });
     else out.push({ metric: r.labels, t, v, dropName: r.dropName });
   }
