@@ -624,9 +624,9 @@ async function runEval(engine: Engine, q: MemoryQueryable, cmd: EvalCmd): Promis
 
 
 function exprUsesExperimental(src: string): string | null {
-  if (/\b(anchored|smoothed)\b/.test(src)) return 'experimental: anchored/smoothed';
-  if (/\bfill(_left|_right)?\s*\(/.test(src)) return 'experimental: fill modifiers';
-  if (/\b(min_of|max_of)\s*\(/.test(src)) return 'experimental function min_of()/max_of()';
+  if (/\b(anchored|smoothed)\b/.test(src)) return 'experimental: anchored/smoothed range selectors (promql-extended-range-selectors)';
+  if (/\bfill(_left|_right)?\s*\(/.test(src)) return 'experimental: fill() binop modifiers (promql-binop-fill-modifiers)';
+  if (/\b(min_of|max_of)\s*\(/.test(src)) return 'experimental: min_of()/max_of() (promql-experimental-functions)';
   let e: Expr;
   try {
     e = parseExpr(src);
@@ -637,7 +637,7 @@ function exprUsesExperimental(src: string): string | null {
   walk(e, (n) => {
     // Experimental functions this engine implements (the table's `implemented`) run and count like core cases.
     const def = n.type === 'Call' ? FUNCTIONS.get(n.func) : undefined;
-    if (n.type === 'Call' && def?.experimental && !def.implemented) found = `experimental function ${n.func}()`;
+    if (n.type === 'Call' && def?.experimental && !def.implemented) found = `experimental: ${n.func}() (promql-experimental-functions)`;
     // limitk and limit_ratio are implemented (limit_ratio picks series by a label hash of its own,
     // not Prometheus's: only hash-independent cases can pass, see float_only.test).
   });
