@@ -16,6 +16,8 @@ import { encodeHistogramRun, headHistogramFromPrompb, histogramChunkSamples, sam
 export const HEAD_SAMPLES_PER_CHUNK = 120;
 
 const EMPTY_F64 = new Float64Array(0);
+/** The open histogram list of a series that has none (shared: most series never hold a histogram). */
+const NO_HISTOGRAMS: HeadHistogram[] = [];
 const EMPTY_BATCH: SampleBatch = { labels: [], keys: [], start: [0], t: new Float64Array(0), v: new Float64Array(0) };
 
 export interface HeadChunk {
@@ -42,7 +44,7 @@ class MemSeries {
    * samples), and the appender of the last closed histogram chunk (its counter-reset verdict heads
    * the next chunk, as Prometheus's prev appender; undefined after floats).
    */
-  hOpen: HeadHistogram[] = [];
+  hOpen: HeadHistogram[] = NO_HISTOGRAMS;
   hPrev: HistogramChunkAppender | undefined;
   /** prepare(): the batch (its number) that last took a sample of this series, and that sample. */
   batch = 0;
@@ -115,6 +117,22 @@ export interface PrepareResult {
 export interface HeadSeriesChunks {
   labels: Label[];
   chunks: HeadChunk[];
+}
+
+/** Adds an entry (a float run ending at n, or a histogram run) to a batch; returns n. */
+function pushEntry(acc: SampleBatch, labels: readonly Label[], key: string, n: number, h: HeadHistogram[] | undefined): number {
+  if (h) (acc.hist ??= new Array(acc.labels.length).fill(undefined)).push(h);
+  else acc.hist?.push(undefined);
+  acc.labels.push(labels as Label[]);
+  acc.keys.push(key);
+  acc.start.push(n);
+  return n;
+}
+
+function rejectSample(res: PrepareResult, reason: RejectReason, hist: boolean, labels: Labels, t: number): void {
+  res.rejected[reason]++;
+  if (hist) res.rejectedHistograms[reason]++;
+  res.firstReject ??= { reason, labels, t };
 }
 
 export class Head {
@@ -213,94 +231,86 @@ export class Head {
         lastH = undefined;
       }
       // Accepted samples go into entries of one kind each, in order: float runs use at/av[n0, n),
-      // histogram runs their own list (a float stale marker after a histogram becomes one).
+      // histogram runs their own list (a float stale marker after a histogram becomes one). At most
+      // one of the two is open at a time.
       let n0 = n;
       let hrun: HeadHistogram[] | undefined;
-      const endRun = () => {
-        if (hrun) {
-          if (hrun.length > 0) {
-            (acc.hist ??= new Array(acc.labels.length).fill(undefined)).push(hrun);
-            acc.labels.push(ts.labels as Label[]);
-            acc.keys.push(key);
-            acc.start.push(n);
-          }
-          hrun = undefined;
-        } else if (n > n0) {
-          acc.hist?.push(undefined);
-          acc.labels.push(ts.labels as Label[]);
-          acc.keys.push(key);
-          acc.start.push(n);
-        }
-        n0 = n;
-      };
-      const window = (t: number, hist: boolean): boolean => {
+      const smps = ts.samples;
+      for (let i = 0; i < smps.length; i++) {
+        const t = smps[i]!.timestamp;
+        const v = smps[i]!.value;
         let reason: RejectReason | undefined;
         if (t > maxValid) {
           reason = 'out-of-bounds';
           res.tooFarInFuture++;
         } else if (t < (minValid ?? this.minValidTime)) reason = 'out-of-bounds';
         else if (t < lastT) reason = 'out-of-order';
-        if (!reason) return true;
-        this.reject(res, reason, hist, ts.labels, t);
-        return false;
-      };
-      const smps = ts.samples;
-      for (let i = 0; i < smps.length; i++) {
-        const t = smps[i]!.timestamp;
-        const v = smps[i]!.value;
-        if (!window(t, false)) continue;
-        // Prometheus: a float stale marker in a series whose last sample is a histogram is appended
-        // as a histogram stale marker of the same kind.
-        const asHist = lastH && isStaleNaN(v) ? staleHistogram(t, lastH.float, v) : undefined;
-        if (t === lastT) {
-          if (asHist ? sameHistogram(asHist, lastH!) : !lastH && (Object.is(v, lastV) || (Number.isNaN(v) && Number.isNaN(lastV)))) continue;
-          this.reject(res, 'duplicate', false, ts.labels, t);
+        else if (t === lastT) {
+          if (lastH === undefined ? Object.is(v, lastV) || (Number.isNaN(v) && Number.isNaN(lastV)) : isStaleNaN(v) && isStaleNaN(lastH.sum)) continue;
+          reason = 'duplicate';
+        }
+        if (reason) {
+          rejectSample(res, reason, false, ts.labels, t);
           continue;
         }
         if (minValid === undefined) res.minValidTime = minValid = Math.max(this.minValidTime, t - this.appendWindow);
-        if (asHist) {
-          if (!hrun) {
-            endRun();
-            hrun = [];
+        if (lastH !== undefined) {
+          if (isStaleNaN(v)) {
+            // Prometheus appends a float stale marker in a series whose last sample is a histogram
+            // as a histogram stale marker of the same kind
+            if (n > n0) n0 = pushEntry(acc, ts.labels, key, n, undefined);
+            lastH = staleHistogram(t, lastH.float, v);
+            (hrun ??= []).push(lastH);
+            res.histogramsAccepted++;
+            lastT = t;
+            continue;
           }
-          hrun.push(asHist);
-          lastH = asHist;
-          res.histogramsAccepted++;
-        } else {
-          if (hrun) endRun();
-          at[n] = t;
-          av[n] = v;
-          n++;
-          lastV = v;
+          if (hrun) {
+            n0 = pushEntry(acc, ts.labels, key, n, hrun);
+            hrun = undefined;
+          }
           lastH = undefined;
         }
+        at[n] = t;
+        av[n] = v;
+        n++;
         lastT = t;
+        lastV = v;
       }
-      for (const ph of ts.histograms ?? []) {
-        const h = headHistogramFromPrompb(ph);
-        if (typeof h === 'string') {
-          res.invalidHistograms++;
-          res.firstInvalidHistogram ??= { labels: ts.labels, t: ph.timestamp, reason: h };
-          continue;
+      const hs = ts.histograms;
+      if (hs) {
+        for (let i = 0; i < hs.length; i++) {
+          const h = headHistogramFromPrompb(hs[i]!);
+          if (typeof h === 'string') {
+            res.invalidHistograms++;
+            res.firstInvalidHistogram ??= { labels: ts.labels, t: hs[i]!.timestamp, reason: h };
+            continue;
+          }
+          const t = h.t;
+          let reason: RejectReason | undefined;
+          if (t > maxValid) {
+            reason = 'out-of-bounds';
+            res.tooFarInFuture++;
+          } else if (t < (minValid ?? this.minValidTime)) reason = 'out-of-bounds';
+          else if (t < lastT) reason = 'out-of-order';
+          else if (t === lastT) {
+            if (lastH !== undefined && sameHistogram(h, lastH)) continue;
+            reason = 'duplicate';
+          }
+          if (reason) {
+            rejectSample(res, reason, true, ts.labels, t);
+            continue;
+          }
+          if (minValid === undefined) res.minValidTime = minValid = Math.max(this.minValidTime, t - this.appendWindow);
+          if (n > n0) n0 = pushEntry(acc, ts.labels, key, n, undefined);
+          (hrun ??= []).push(h);
+          lastT = t;
+          lastH = h;
+          res.histogramsAccepted++;
         }
-        const t = h.t;
-        if (!window(t, true)) continue;
-        if (t === lastT) {
-          if (lastH && sameHistogram(h, lastH)) continue;
-          this.reject(res, 'duplicate', true, ts.labels, t);
-          continue;
-        }
-        if (minValid === undefined) res.minValidTime = minValid = Math.max(this.minValidTime, t - this.appendWindow);
-        if (!hrun) {
-          endRun();
-          hrun = [];
-        }
-        hrun.push(h);
-        lastT = t;
-        lastH = h;
-        res.histogramsAccepted++;
       }
-      endRun();
+      if (hrun) pushEntry(acc, ts.labels, key, n, hrun);
+      else if (n > n0) pushEntry(acc, ts.labels, key, n, undefined);
       if (s) {
         s.batch = stamp;
         s.batchT = lastT;
@@ -314,12 +324,6 @@ export class Head {
     }
     res.samplesAccepted = n;
     return res;
-  }
-
-  private reject(res: PrepareResult, reason: RejectReason, hist: boolean, labels: Labels, t: number): void {
-    res.rejected[reason]++;
-    if (hist) res.rejectedHistograms[reason]++;
-    res.firstReject ??= { reason, labels, t };
   }
 
   /**
@@ -348,6 +352,7 @@ export class Head {
             this.series.set(key, s);
           }
           if (s.tn > 0) this.closeTail(s);
+          if (s.hOpen === NO_HISTOGRAMS) s.hOpen = [];
           s.hOpen.push(h);
           s.lastT = t;
           s.lastH = h;
@@ -396,7 +401,7 @@ export class Head {
     const r = encodeHistogramRun(this.core, s.hOpen, s.hPrev);
     for (const c of r.chunks) s.chunks.push(c);
     s.hPrev = r.last;
-    s.hOpen = [];
+    s.hOpen = NO_HISTOGRAMS;
   }
 
   private newSeries(labels: readonly Label[]): MemSeries {
@@ -491,7 +496,7 @@ export class Head {
         const r = encodeHistogramRun(this.core, s.hOpen.slice(0, k), s.hPrev);
         for (const m of r.chunks) moved.push(input(m));
         s.hPrev = r.last;
-        s.hOpen = s.hOpen.slice(k);
+        s.hOpen = k < s.hOpen.length ? s.hOpen.slice(k) : NO_HISTOGRAMS;
         removed += k;
       }
       s.chunks = keep;
