@@ -7,9 +7,8 @@ import type { Labels } from '../labels/mod.ts';
 import { compareLabels, compareStrings } from '../labels/mod.ts';
 import type { BlockReader, SeriesChunks } from './block.ts';
 import { decodeSeriesChunks } from './block.ts';
-import { ENC_XOR } from './chunks.ts';
 import { BlockWriteError } from './errors.ts';
-import { BlockWriter, cutPoints, type BlockSink, type ChunkInput } from './writer.ts';
+import { BlockWriter, encodeXorRun, type BlockSink, type ChunkInput } from './writer.ts';
 import { encodeMixedChunks, type MixedSamples } from './histograms.ts';
 import type { FloatHistogram } from '../histogram/float.ts';
 import type { BlockMeta } from './meta.ts';
@@ -85,7 +84,7 @@ async function mergeSeriesChunks(parts: { s: SeriesChunks; b: BlockReader }[], c
   // Decode each block's part (tombstones applied), then merge by time keeping one sample per timestamp.
   const decoded = parts.map((p) => decodeSeriesChunks(core, p.s.chunks, -Infinity, Infinity, p.b.tombstones.get(p.s.ref), p.b.files.name));
   const merged = mergeByTime(decoded);
-  const floatRun = (from: number, to: number) => encodeFloatRun(core, merged.t.subarray(from, to), merged.v.subarray(from, to), to - from, range);
+  const floatRun = (from: number, to: number) => encodeXorRun(core, merged.t.subarray(from, to), merged.v.subarray(from, to), to - from, range);
   if (merged.h) return encodeMixedChunks(core, merged, floatRun);
   return floatRun(0, merged.n);
 }
@@ -132,22 +131,6 @@ function mergeByTime(decoded: readonly MixedSamples[]): MixedSamples {
     pos[best]!++;
   }
   return h ? { t, v, n, h, intHist } : { t, v, n };
-}
-
-/** Float samples cut and XOR-encoded the way Prometheus's head cuts them. */
-function encodeFloatRun(core: Core, t: Float64Array, v: Float64Array, n: number, range: number): ChunkInput[] {
-  const starts = cutPoints(t, n, Math.max(range, 1));
-  // one batch call; its bytes are copied out of the core's arena at once (they are used after awaits)
-  const enc = core.xorEncodeBatch(t, v, starts, n);
-  const off = enc.offset;
-  const bytes = enc.bytes.slice(0, off[starts.length]!);
-  const out: ChunkInput[] = [];
-  for (let k = 0; k < starts.length; k++) {
-    const s = starts[k]!;
-    const e = k + 1 < starts.length ? starts[k + 1]! : n;
-    out.push({ minTime: t[s]!, maxTime: t[e - 1]!, encoding: ENC_XOR, data: bytes.subarray(off[k]!, off[k + 1]!), samples: e - s });
-  }
-  return out;
 }
 
 function fmt(ls: Labels): string {

@@ -65,6 +65,24 @@ export function cutPoints(t: ArrayLike<number>, n: number, chunkRange: number, s
   return starts;
 }
 
+/**
+ * Float samples cut the way Prometheus's head cuts them (cutPoints) and XOR-encoded in one batch
+ * call; the bytes are copied out of the core's arena at once (callers use them after awaits).
+ */
+export function encodeXorRun(core: Core, t: Float64Array, v: Float64Array, n: number, chunkRange: number, samplesPerChunk?: number): ChunkInput[] {
+  const starts = cutPoints(t, n, Math.max(chunkRange, 1), samplesPerChunk);
+  const enc = core.xorEncodeBatch(t, v, starts, n);
+  const off = enc.offset;
+  const bytes = enc.bytes.slice(0, off[starts.length]!);
+  const out: ChunkInput[] = [];
+  for (let k = 0; k < starts.length; k++) {
+    const s = starts[k]!;
+    const e = k + 1 < starts.length ? starts[k + 1]! : n;
+    out.push({ minTime: t[s]!, maxTime: t[e - 1]!, encoding: ENC_XOR, data: bytes.subarray(off[k]!, off[k + 1]!), samples: e - s });
+  }
+  return out;
+}
+
 export interface BlockWriterOptions {
   core: Core;
   /** Block time range: minTime inclusive, maxTime exclusive (as in meta.json). */
@@ -140,16 +158,7 @@ export class BlockWriter {
     this.checkSamples(labels, s.t, s.n);
     const range = this.chunkRange();
     const core = this.opts.core;
-    const chunks = encodeMixedChunks(core, s, (from, to) => {
-      const t = s.t.subarray(from, to);
-      const starts = cutPoints(t, to - from, range, this.opts.samplesPerChunk);
-      const enc = core.xorEncodeBatch(t, s.v.subarray(from, to), starts, to - from);
-      const bytes = enc.bytes.slice(0, enc.offset[starts.length]!);
-      return starts.map((st, k) => {
-        const e = k + 1 < starts.length ? starts[k + 1]! : to - from;
-        return { minTime: t[st]!, maxTime: t[e - 1]!, encoding: ENC_XOR, data: bytes.subarray(enc.offset[k]!, enc.offset[k + 1]!), samples: e - st };
-      });
-    });
+    const chunks = encodeMixedChunks(core, s, (from, to) => encodeXorRun(core, s.t.subarray(from, to), s.v.subarray(from, to), to - from, range, this.opts.samplesPerChunk));
     await this.addSeriesChunks(labels, chunks);
   }
 
