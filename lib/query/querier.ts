@@ -226,6 +226,30 @@ function decodeRun(core: Core, chunks: readonly Chunk[]): Samples {
   return { t, v, n };
 }
 
+/** The first index in [from, to) of ascending xs whose value is >= x (to when none). */
+function firstAtOrAfter(xs: Float64Array, from: number, to: number, x: number): number {
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The first index in [from, to) of ascending xs whose value is > x (to when none). */
+function firstAfter(xs: Float64Array, from: number, to: number, x: number): number {
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Samples (by the chunks' headers) decoded per xorDecodeBatch call: bounds the core's arena. */
 const DECODE_BATCH_SAMPLES = 1 << 16;
 
@@ -263,6 +287,8 @@ async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], m
   const out: SeriesData[] = new Array(series.length);
   const datas: Uint8Array[] = [];
   const kept: number[] = [];
+  /** Per series of a batch: the arena index of its first kept sample when they are one run, else -1. */
+  const keptFrom: number[] = [];
   for (let first = 0; first < series.length;) {
     // One batch: whole series, up to DECODE_BATCH_SAMPLES samples (at least one series).
     datas.length = 0;
@@ -277,21 +303,39 @@ async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], m
       last++;
     }
     const b = core.xorDecodeBatch(datas);
-    // Pass 1: samples kept per series (in time order, within the range).
+    const bt = b.t;
+    // Pass 1: samples kept per series (in time order, within the range). A series whose samples
+    // only go forward in time (the rule: chunks in order, not overlapping) keeps one run of them,
+    // found by binary search; only the others are filtered sample by sample.
     kept.length = 0;
+    keptFrom.length = 0;
     let total = 0;
     let c = 0;
     for (let k = first; k < last; k++) {
       const from = b.start[c]!;
       c += runs[k]!.length;
       const to = b.start[c]!;
+      let forward = true;
+      for (let i = from + 1; i < to; i++) {
+        if (!(bt[i]! > bt[i - 1]!)) {
+          forward = false;
+          break;
+        }
+      }
       let n = 0;
-      let lastT = -Infinity;
-      for (let i = from; i < to; i++) {
-        const ti = b.t[i]!;
-        if (ti <= lastT) continue;
-        lastT = ti;
-        if (ti >= mint && ti <= maxt) n++;
+      if (forward) {
+        const lo = firstAtOrAfter(bt, from, to, mint);
+        n = Math.max(0, firstAfter(bt, lo, to, maxt) - lo);
+        keptFrom.push(lo);
+      } else {
+        let lastT = -Infinity;
+        for (let i = from; i < to; i++) {
+          const ti = bt[i]!;
+          if (ti <= lastT) continue;
+          lastT = ti;
+          if (ti >= mint && ti <= maxt) n++;
+        }
+        keptFrom.push(-1);
       }
       kept.push(n);
       total += n;
@@ -307,8 +351,15 @@ async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], m
       c += runs[k]!.length;
       const to = b.start[c]!;
       const n = kept[k - first]!;
+      const lo = keptFrom[k - first]!;
       const at = w;
-      if (n > 0) {
+      if (n > 0 && lo >= 0) {
+        for (let i = lo; i < lo + n; i++) {
+          t[w] = bt[i]!;
+          v[w] = b.v[i]!;
+          w++;
+        }
+      } else if (n > 0) {
         let lastT = -Infinity;
         for (let i = from; i < to; i++) {
           const ti = b.t[i]!;

@@ -48,7 +48,7 @@ function reference(chunks: AggrChunk[], mint: number, maxt: number): { t: number
   return { t, v };
 }
 
-for (const [name, mint, maxt] of [['whole range', 0, 10_000_000], ['instant window', 1_200_000, 1_500_000], ['before the data', -600_000, -1]] as const) {
+for (const [name, mint, maxt] of [['whole range', 0, 10_000_000], ['instant window', 1_200_000, 1_500_000], ['window ends on samples', 1_215_000, 1_516_000], ['one sample', 1_501_000, 1_501_000], ['before the data', -600_000, -1], ['after the data', 3_100_000, 3_200_000]] as const) {
   test(`batched decode equals series-by-series decode: ${name}`, async () => {
     const d = data();
     const q = new StoreQueryable(new FakeStore(d), core, { dedup: false, replicaLabels: [], maxResolutionMs: 0, partialResponse: false });
