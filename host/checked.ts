@@ -121,22 +121,29 @@ export function createFs(perms: Permissions, baseDir = process.cwd(), fsp: FsPro
       const end = range?.length === undefined || range.length < 0 ? size : Math.min(size, pos + range.length);
       let closed = false;
       const close = async () => { if (!closed) { closed = true; await fh.close(); } };
-      return new ReadableStream<Uint8Array>({
-        async pull(ctrl) {
+      // A byte stream: a reader that brings its own buffer (a BYOB reader: the isolation channel
+      // reuses its buffers once written to its socket) has the file read into it; a default
+      // reader gets a fresh 256 KiB chunk per read.
+      return new ReadableStream({
+        type: 'bytes',
+        async pull(ctrl: ReadableByteStreamController) {
           try {
-            if (pos >= end) { await close(); ctrl.close(); return; }
-            const buf = new Uint8Array(Math.min(256 * 1024, end - pos));
+            if (pos >= end) { await close(); ctrl.close(); ctrl.byobRequest?.respond(0); return; }
+            const req = ctrl.byobRequest;
+            const view = req?.view;
+            const buf = view ? new Uint8Array(view.buffer, view.byteOffset, Math.min(view.byteLength, end - pos)) : new Uint8Array(Math.min(256 * 1024, end - pos));
             const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-            if (bytesRead === 0) { await close(); ctrl.close(); return; }
+            if (bytesRead === 0) { await close(); ctrl.close(); req?.respond(0); return; }
             pos += bytesRead;
-            ctrl.enqueue(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+            if (req) req.respond(bytesRead);
+            else ctrl.enqueue(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
           } catch (err) {
             await close();
             ctrl.error(err);
           }
         },
         async cancel() { await close(); },
-      }, { highWaterMark: 0 });
+      }, { highWaterMark: 0 }) as ReadableStream<Uint8Array>;
     },
     async stat(p) {
       const abs = await r(p, 'fs.stat');

@@ -328,6 +328,8 @@ export async function main(mod: Record<string, unknown>): Promise<void> {
     (pieces) => {
       for (const p of pieces) writing = writing.then(() => writeAll(p));
       writing = writing.catch(() => realExit(1));
+      // Resolved once written: a byte stream's buffers go back to its pool then (lib/isolate/wire.ts).
+      return writing;
     },
     (m, a, inc) => handle(peer, m, a, inc),
     (m, a) => {

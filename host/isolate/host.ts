@@ -129,12 +129,12 @@ class Conn {
     this.sinks = { log: o.log };
     this.peer = new Peer(
       undefined,
-      (pieces) => {
-        // One writev for the pieces of a flush.
+      (pieces) => new Promise<void>((written) => {
+        // One writev for the pieces of a flush; resolved once they are written (their buffers may be reused).
         sock.cork();
-        for (const p of pieces) sock.write(p);
+        pieces.forEach((p, i) => sock.write(p, i === pieces.length - 1 ? () => written() : undefined));
         sock.uncork();
-      },
+      }),
       (m, a, inc) => {
         if (!this.serveCall) throw new Error(`the host serves no call ${m} to this plugin`);
         return this.serveCall(m, a, inc);

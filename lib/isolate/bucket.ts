@@ -23,7 +23,11 @@ export function bodyIn(i: Incoming): ReadableStream<Uint8Array> {
 /** Bodies up to this size that arrive in one piece ride inline in the answer's frame. */
 const INLINE_BODY = 256 * 1024;
 
-/** A body for the other side: a small one (one chunk, then the end) inline in the answer, else a stream. */
+/**
+ * A body for the other side: a small one (one chunk, then the end) inline in the answer, else a
+ * stream — the source itself, after the chunks read to decide (so a byte stream's source is read
+ * into the channel's pooled buffers from there on: wire.ts pumpByob).
+ */
 export async function bodyOut(s: ReadableStream<Uint8Array>): Promise<Outgoing> {
   const r = s.getReader();
   const first = await r.read();
@@ -34,16 +38,8 @@ export async function bodyOut(s: ReadableStream<Uint8Array>): Promise<Outgoing> 
     if (second.done) return { bin: first.value };
     pre.push(second.value);
   }
-  return {
-    bytes: new ReadableStream<Uint8Array>({
-      async pull(c) {
-        if (pre.length) { c.enqueue(pre.shift()!); return; }
-        const n = await r.read();
-        if (n.done) c.close(); else c.enqueue(n.value);
-      },
-      cancel: (why) => r.cancel(why),
-    }, { highWaterMark: 0 }),
-  };
+  r.releaseLock();
+  return { bytes: s, pre };
 }
 
 /** The calling side: every call crosses the channel as `<prefix><method>`. */
