@@ -124,4 +124,49 @@ test('copyToSchema keeps every count; detectReset: none against itself, one afte
   }
 });
 
+test('add with different zero thresholds: totals kept, the wider threshold wins, no bucket left inside it', () => {
+  const r = rng(2026);
+  // Thresholds on bucket boundaries (powers of two are boundaries in schemas 0..2), and no populated
+  // bucket inside a histogram's own zero bucket: what valid histograms look like.
+  const thresholds = [0, 0.25, 0.5, 1, 2, 4, 64];
+  const clearInside = (x: FloatHistogram) => {
+    x.positiveBucketList().forEach((bk, k) => bk.upper <= x.zeroThreshold && (x.positiveBuckets[k] = 0));
+    x.negativeBucketList().forEach((bk, k) => bk.lower >= -x.zeroThreshold && (x.negativeBuckets[k] = 0));
+  };
+  const total = (x: FloatHistogram) => x.zeroCount + [...x.positiveBuckets, ...x.negativeBuckets].reduce((a, b) => a + b, 0);
+  for (let i = 0; i < 2000; i++) {
+    const a = randomHistogram(r, Math.floor(r() * 3));
+    const b = randomHistogram(r, Math.floor(r() * 3));
+    a.zeroThreshold = thresholds[Math.floor(r() * thresholds.length)]!;
+    b.zeroThreshold = thresholds[Math.floor(r() * thresholds.length)]!;
+    a.zeroCount = Math.floor(r() * 5);
+    b.zeroCount = Math.floor(r() * 5);
+    clearInside(a);
+    clearInside(b);
+    const res = a.copy();
+    res.add(b);
+    const what = `case ${i}: a=${JSON.stringify(a)} b=${JSON.stringify(b)} -> ${JSON.stringify(res)}`;
+    assert.is(total(res), total(a) + total(b), what);
+    assert.ok(res.zeroThreshold >= Math.max(a.zeroThreshold, b.zeroThreshold), what);
+    for (const bk of res.positiveBucketList()) assert.ok(bk.count === 0 || bk.lower >= res.zeroThreshold, `${what}: positive bucket inside the zero bucket`);
+    for (const bk of res.negativeBucketList()) assert.ok(bk.count === 0 || bk.upper <= -res.zeroThreshold, `${what}: negative bucket inside the zero bucket`);
+  }
+});
+
+test('kahanAdd over many histograms, compensation added at the end, gives the exact integer sums', () => {
+  const r = rng(7);
+  for (let round = 0; round < 50; round++) {
+    const hs = Array.from({ length: 20 }, () => randomHistogram(r, Math.floor(r() * 3)));
+    const acc = hs[0]!.copy();
+    let c: FloatHistogram | null = null;
+    for (const x of hs.slice(1)) c = acc.kahanAdd(x, c).c;
+    if (c !== null) acc.add(c);
+    const target = Math.min(...hs.map((x) => x.schema));
+    const want = new Map<number, number>();
+    for (const x of hs) byIndex(x.positiveSpans, x.positiveBuckets, x.schema, target, 1, want);
+    assert.equal(sorted(byIndex(acc.positiveSpans, acc.positiveBuckets, acc.schema, target)), sorted(want), `round ${round}`);
+    assert.is(acc.count, hs.reduce((a, x) => a + x.count, 0), `round ${round}`);
+  }
+});
+
 test.run();
