@@ -124,6 +124,39 @@ test('a large body crosses in pieces of at most PIECE, handed to the reader as v
   for (const c of got) { for (let i = 0; i < c.length; i++) if (c[i] !== body[off + i]) assert.unreachable(`byte ${off + i} differs`); off += c.length; }
 });
 
+test('a byte-stream source is read into the peer\'s pooled buffers, reused only once written', async () => {
+  const total = 6 * PIECE + 4321;
+  const byteAt = (i: number) => (i * 29 + (i >> 12)) & 0xff;
+  let pos = 0;
+  const viewSizes = new Set<number>();
+  const source = new ReadableStream({
+    type: 'bytes',
+    pull(c: ReadableByteStreamController) {
+      const v = c.byobRequest?.view;
+      if (pos >= total) { c.close(); c.byobRequest?.respond(0); return; }
+      // A default read (after a short piece the channel gathers instead) gets a fresh chunk.
+      if (v) viewSizes.add(v.byteLength);
+      const u = v ? new Uint8Array(v.buffer, v.byteOffset, Math.min(v.byteLength, total - pos)) : new Uint8Array(Math.min(1000, total - pos));
+      for (let i = 0; i < u.length; i++) u[i] = byteAt(pos + i);
+      pos += u.length;
+      if (v) c.byobRequest!.respond(u.length);
+      else c.enqueue(u);
+    },
+  }) as ReadableStream<Uint8Array>;
+  // The writer holds the pieces by reference and delivers them (copied) a while later, only then
+  // saying they are written: a buffer reused any earlier would arrive overwritten.
+  let client!: Peer;
+  let server!: Peer;
+  client = new Peer(undefined, (pieces) => { for (const p of pieces) setImmediate(() => server.feed(p.slice())); });
+  server = new Peer(undefined, (pieces) => new Promise<void>((written) => {
+    setTimeout(() => { for (const p of pieces) client.feed(p.slice()); written(); }, 1);
+  }), async () => ({ bytes: source }));
+  const got = await readAll((await client.call('get', [])).stream as ReadableStream<Uint8Array>);
+  assert.is(got.length, total);
+  for (let i = 0; i < total; i++) if (got[i] !== byteAt(i)) assert.unreachable(`byte ${i} differs: a buffer was reused before it was written`);
+  assert.equal([...viewSizes], [PIECE], 'every read brought a buffer of PIECE bytes');
+});
+
 test('the other side going away fails pending calls and open streams', async () => {
   const { client } = pair(async () => new Promise(() => {}));
   const p = client.call('hang', []);
