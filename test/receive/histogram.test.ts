@@ -185,4 +185,11 @@ test('a router forwards histograms to an ingestor over thanos.WriteableStore: st
   assert.is(bad.status, 400, bad.message);
 });
 
+test('--tsdb.enable-native-histograms is accepted either way (Thanos ≥ 0.40: a deprecated no-op, histograms always ingested)', () => {
+  for (const v of [true, false]) {
+    assert.ok(plugin.parseConfig({ tsdbPath: tmp(), labels: ['replica="r1"'], tsdbEnableNativeHistograms: v }));
+  }
+  assert.ok(plugin.flags.some((f) => f.name === 'tsdb.enable-native-histograms' && f.default === true));
+});
+
 test.run();

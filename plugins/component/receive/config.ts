@@ -127,6 +127,8 @@ export const receiveFlags: FlagSpec[] = [
     name: 'remote-write.server-http-config', key: 'rwServerHttpConfig', type: 'string', default: '',
     help: 'Not in upstream Thanos. Path to a web configuration file in --http.config\'s format (exporter-toolkit: tls_server_config, basic_auth_users, http_server_config, rate_limit) for the remote-write listener; re-read when it changes. Mutually exclusive with --remote-write.server-tls-*.',
   },
+  // Thanos ≥ 0.40 (Prometheus 3.8): a deprecated no-op, native histograms are always ingested.
+  { name: 'tsdb.enable-native-histograms', key: 'tsdbEnableNativeHistograms', type: 'bool', default: true, help: '(Deprecated) Enables the ingestion of native histograms. This flag is a no-op now and will be removed in the future. Native histogram ingestion is always enabled.' },
   { name: 'tsdb.wal-compression', key: 'tsdbWalCompression', type: 'bool', default: true, help: 'Compress the tsdb WAL (snappy; --no-tsdb.wal-compression writes plain records; replay reads both).' },
   // Receive's own flags for its forwarding gRPC client (lib/net/grpctls.ts), named as upstream's.
   { name: 'remote-write.client-tls-cert', key: 'rwClientTlsCert', type: 'string', default: '', help: 'TLS Certificates to use to identify this client to the server.' },
