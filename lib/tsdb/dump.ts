@@ -9,7 +9,7 @@ import type { BlockReader, SeriesSamples } from './block.ts';
 import type { MatcherLike } from './index.ts';
 import { formatGoFloat, formatLabelsGo } from './gofmt.ts';
 import { bucketString, type FloatHistogram } from '../histogram/float.ts';
-import type { MixedSamples } from './histograms.ts';
+import { mergeSamplesByTime } from './histograms.ts';
 
 export interface DumpOptions {
   matchers: readonly MatcherLike[];
@@ -38,41 +38,8 @@ export async function* selectMerged(blocks: readonly BlockReader[], o: DumpOptio
         heads[i] = (await its[i]!.next()).value as SeriesSamples | undefined;
       }
     }
-    yield parts.length === 1 ? parts[0]! : mergeSamples(parts);
+    yield parts.length === 1 ? parts[0]! : { labels: parts[0]!.labels, ...mergeSamplesByTime(parts) };
   }
-}
-
-function mergeSamples(parts: SeriesSamples[]): SeriesSamples {
-  let cap = 0;
-  for (const p of parts) cap += p.n;
-  const hasH = parts.some((p) => p.h);
-  const t = new Float64Array(cap);
-  const v = new Float64Array(cap);
-  const h: MixedSamples['h'] = hasH ? [] : undefined;
-  const intHist = hasH ? new Uint8Array(cap) : undefined;
-  const pos = parts.map(() => 0);
-  let n = 0;
-  for (;;) {
-    let best = -1;
-    for (let i = 0; i < parts.length; i++) {
-      if (pos[i]! < parts[i]!.n && (best < 0 || parts[i]!.t[pos[i]!]! < parts[best]!.t[pos[best]!]!)) best = i;
-    }
-    if (best < 0) break;
-    const p = parts[best]!;
-    const at = pos[best]!;
-    const ti = p.t[at]!;
-    if (n === 0 || t[n - 1]! < ti) {
-      t[n] = ti;
-      v[n] = p.v[at]!;
-      if (h) {
-        h.push(p.h?.[at]);
-        intHist![n] = p.intHist?.[at] ?? 0;
-      }
-      n++;
-    }
-    pos[best]!++;
-  }
-  return h ? { labels: parts[0]!.labels, t, v, n, h, intHist } : { labels: parts[0]!.labels, t, v, n };
 }
 
 /** Go's %d of a count Prometheus holds as uint64 (an integer histogram's). */

@@ -59,6 +59,50 @@ export function appenderSample(t: number, h: FloatHistogram): HistogramSample {
   };
 }
 
+/**
+ * Samples of several copies of a series merged by time, the first copy's sample kept for a
+ * timestamp. A histogram taken from another copy than the sample before it gets an unknown reset
+ * hint (gauges stay gauges), as Prometheus's chain iterator reports it: the copies' chunks do not
+ * tell whether the counter reset in between.
+ */
+export function mergeSamplesByTime(decoded: readonly MixedSamples[]): MixedSamples {
+  let cap = 0;
+  for (const d of decoded) cap += d.n;
+  const hasH = decoded.some((d) => d.h);
+  const t = new Float64Array(cap);
+  const v = new Float64Array(cap);
+  const h: (FloatHistogram | undefined)[] | undefined = hasH ? [] : undefined;
+  const intHist = hasH ? new Uint8Array(cap) : undefined;
+  const pos = decoded.map(() => 0);
+  let n = 0;
+  let lastSrc = -1;
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < decoded.length; i++) if (pos[i]! < decoded[i]!.n && (best < 0 || decoded[i]!.t[pos[i]!]! < decoded[best]!.t[pos[best]!]!)) best = i;
+    if (best < 0) break;
+    const d = decoded[best]!;
+    const at = pos[best]!;
+    const ti = d.t[at]!;
+    if (n === 0 || t[n - 1]! < ti) {
+      t[n] = ti;
+      v[n] = d.v[at]!;
+      if (h) {
+        let x = d.h?.[at];
+        if (x && lastSrc !== best && x.counterResetHint !== 'gauge' && x.counterResetHint !== 'unknown') {
+          x = x.copy();
+          x.counterResetHint = 'unknown';
+        }
+        h.push(x);
+        intHist![n] = d.intHist?.[at] ?? 0;
+      }
+      lastSrc = best;
+      n++;
+    }
+    pos[best]!++;
+  }
+  return h ? { t, v, n, h, intHist } : { t, v, n };
+}
+
 /** Samples per chunk at which re-encoding cuts a histogram chunk (Prometheus seriesToChunkEncoderSplit). */
 export const HISTOGRAM_CHUNK_SPLIT = 120;
 

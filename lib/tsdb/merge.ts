@@ -9,8 +9,7 @@ import type { BlockReader, SeriesChunks } from './block.ts';
 import { decodeSeriesChunks } from './block.ts';
 import { BlockWriteError } from './errors.ts';
 import { BlockWriter, encodeXorRun, type BlockSink, type ChunkInput } from './writer.ts';
-import { encodeMixedChunks, type MixedSamples } from './histograms.ts';
-import type { FloatHistogram } from '../histogram/float.ts';
+import { encodeMixedChunks, mergeSamplesByTime } from './histograms.ts';
 import type { BlockMeta } from './meta.ts';
 
 export interface MergeOptions {
@@ -83,54 +82,10 @@ async function mergeSeriesChunks(parts: { s: SeriesChunks; b: BlockReader }[], c
   if (res !== 0) throw new BlockWriteError(`merge: overlapping or deleted data in downsampled series ${fmt(parts[0]!.s.labels)} cannot be merged`);
   // Decode each block's part (tombstones applied), then merge by time keeping one sample per timestamp.
   const decoded = parts.map((p) => decodeSeriesChunks(core, p.s.chunks, -Infinity, Infinity, p.b.tombstones.get(p.s.ref), p.b.files.name));
-  const merged = mergeByTime(decoded);
+  const merged = mergeSamplesByTime(decoded);
   const floatRun = (from: number, to: number) => encodeXorRun(core, merged.t.subarray(from, to), merged.v.subarray(from, to), to - from, range);
   if (merged.h) return encodeMixedChunks(core, merged, floatRun);
   return floatRun(0, merged.n);
-}
-
-/**
- * Samples of several copies of a series merged by time, the first copy's sample kept for a
- * timestamp. A histogram taken from another copy than the sample before it gets an unknown reset
- * hint (gauges stay gauges), as Prometheus's chain iterator reports it: the copies' chunks do not
- * tell whether the counter reset in between.
- */
-function mergeByTime(decoded: readonly MixedSamples[]): MixedSamples {
-  let cap = 0;
-  for (const d of decoded) cap += d.n;
-  const hasH = decoded.some((d) => d.h);
-  const t = new Float64Array(cap);
-  const v = new Float64Array(cap);
-  const h: (FloatHistogram | undefined)[] | undefined = hasH ? [] : undefined;
-  const intHist = hasH ? new Uint8Array(cap) : undefined;
-  const pos = decoded.map(() => 0);
-  let n = 0;
-  let lastSrc = -1;
-  for (;;) {
-    let best = -1;
-    for (let i = 0; i < decoded.length; i++) if (pos[i]! < decoded[i]!.n && (best < 0 || decoded[i]!.t[pos[i]!]! < decoded[best]!.t[pos[best]!]!)) best = i;
-    if (best < 0) break;
-    const d = decoded[best]!;
-    const at = pos[best]!;
-    const ti = d.t[at]!;
-    if (n === 0 || t[n - 1]! < ti) {
-      t[n] = ti;
-      v[n] = d.v[at]!;
-      if (h) {
-        let x = d.h?.[at];
-        if (x && lastSrc !== best && x.counterResetHint !== 'gauge' && x.counterResetHint !== 'unknown') {
-          x = x.copy();
-          x.counterResetHint = 'unknown';
-        }
-        h.push(x);
-        intHist![n] = d.intHist?.[at] ?? 0;
-      }
-      lastSrc = best;
-      n++;
-    }
-    pos[best]!++;
-  }
-  return h ? { t, v, n, h, intHist } : { t, v, n };
 }
 
 function fmt(ls: Labels): string {
