@@ -27,6 +27,9 @@ const MAX_INT64 = 9223372036854775807; // == 2^63 as a double
 const MIN_INT64 = -9223372036854775808;
 
 const utf8Decoder = new TextDecoder('utf-8');
+/** Reader.string's intern table for short ASCII strings: direct-mapped by hash, bounded (~16k strings of ≤ 32 chars). */
+const INTERN_MASK = (1 << 14) - 1;
+const internTable: Array<string | undefined> = new Array(INTERN_MASK + 1);
 const utf8Encoder = new TextEncoder();
 
 export class Reader {
@@ -230,13 +233,24 @@ export class Reader {
     this.pos = end;
     const b = this.buf;
     if (n <= 32) {
-      // ASCII fast path for short strings (label names and values).
-      let s = '';
+      // Short ASCII strings (label names and values) through a small intern table: a Series stream
+      // repeats the same few names and values thousands of times, and building each one again
+      // (a string per character appended) was most of a querier's decode garbage.
+      let h = 0x811c9dc5 ^ n;
       for (let i = p; i < end; i++) {
         const c = b[i]!;
         if (c >= 0x80) return utf8Decoder.decode(b.subarray(p, end));
-        s += String.fromCharCode(c);
+        h = Math.imul(h ^ c, 0x01000193);
       }
+      const slot = (h >>> 0) & INTERN_MASK;
+      const cand = internTable[slot];
+      if (cand !== undefined && cand.length === n) {
+        let i = 0;
+        while (i < n && cand.charCodeAt(i) === b[p + i]) i++;
+        if (i === n) return cand;
+      }
+      const s = String.fromCharCode.apply(null, b.subarray(p, end) as unknown as number[]);
+      internTable[slot] = s;
       return s;
     }
     return utf8Decoder.decode(b.subarray(p, end));

@@ -84,6 +84,19 @@ test('strings: ASCII fast path, multi-byte, surrogate pairs, long strings', () =
   }
 });
 
+test('short ASCII strings through the intern table: repeats, same-length neighbours and slot collisions decode as written', () => {
+  // Many distinct strings of equal length (1-3 characters differ) share the table's slots: every
+  // one must come back as itself, first time and again, interleaved with repeats of common ones.
+  const words: string[] = ['', '__name__', 'job', 'instance', 'x_total'];
+  for (let i = 0; i < 40_000; i++) words.push(`inst-${i}`, `j${i % 97}`, String.fromCharCode(33 + (i % 90), 33 + ((i * 7) % 90)));
+  words.push('x'.repeat(32), 'x'.repeat(31) + 'y', 'x'.repeat(33));
+  const w = new Writer(1024);
+  for (const s of words) w.string(s);
+  for (const s of words) w.string(s);
+  const r = new Reader(w.finish());
+  for (let round = 0; round < 2; round++) for (let i = 0; i < words.length; i++) assert.is(r.string(), words[i], `round ${round} string ${i}`);
+});
+
 test('fork/ldelim shifts bodies longer than 127 bytes', () => {
   for (const n of [0, 1, 127, 128, 16383, 16384, 300000]) {
     const w = new Writer(8);
