@@ -3,7 +3,7 @@
 import type { Call } from '../ast.ts';
 import { formatFloat } from '../format.ts';
 import type { Evaluator } from '../engine/evaluator.ts';
-import { dropMetricName, labelsKey } from '../engine/helpers.ts';
+import { dropMetricName, labelsKey, setLabel } from '../engine/helpers.ts';
 import type { Matrix, Vector } from '../engine/types.ts';
 import { getLabel, METRIC_NAME, type Labels } from '../../labels/mod.ts';
 import type { FloatHistogram } from '../../histogram/float.ts';
@@ -128,17 +128,25 @@ export function bucketFraction(lower: number, upper: number, input: Bucket[]): n
 
 /** histogram_quantile(q, buckets) and histogram_fraction(lower, upper, buckets) over le-bucket series. */
 export function bucketFunction(ev: Evaluator, e: Call): Matrix {
-  const isQ = e.func === 'histogram_quantile';
-  const s1 = ev.scalarSteps(e.args[0]!);
+  const multi = e.func === 'histogram_quantiles';
+  const isQ = multi || e.func === 'histogram_quantile';
+  // histogram_quantiles(v, "label", q1, q2, …) (experimental): one output per quantile, labelled.
+  const qArgs = multi ? e.args.slice(2) : [e.args[0]!];
+  const qLabel = multi ? (ev.eval(e.args[1]!) as { str: string }).str : '';
+  const vecArg = e.args[multi ? 0 : isQ ? 1 : 2]!;
+  const qSteps = qArgs.map((a) => ev.scalarSteps(a));
+  const s1 = qSteps[0]!;
   const s2 = isQ ? null : ev.scalarSteps(e.args[1]!);
-  const vecArg = e.args[isQ ? 1 : 2]!;
   const m = ev.evalMatrix(vecArg);
   if (isQ) {
-    for (const q of s1) if (Number.isNaN(q) || q < 0 || q > 1) {
-      ev.warnings.add(`PromQL warning: quantile value should be between 0 and 1, got ${formatFloat(q)}${ev.pos(e.args[0]!)}`);
-      break;
-    }
+    qSteps.forEach((steps, k) => {
+      for (const q of steps) if (Number.isNaN(q) || q < 0 || q > 1) {
+        ev.warnings.add(`PromQL warning: quantile value should be between 0 and 1, got ${formatFloat(q)}${ev.pos(qArgs[k]!)}`);
+        break;
+      }
+    });
   }
+  const withQ = (ls: Labels, q: number): Labels => (multi ? setLabel(ls, qLabel, formatOpenMetricsFloat(q)) : ls);
   // Precompute per-series group keys (labels without le and __name__).
   const leInfo = new Map<Labels, { key: string; metric: Labels; le: number } | null>();
   // Native histogram series: their output labels, and the key a classic histogram with the same
@@ -182,6 +190,7 @@ export function bucketFunction(ev: Evaluator, e: Call): Matrix {
       classicSigs.set(classicSig.get(s.metric)!, inf.key);
     }
     const out: Vector = [];
+    const live: typeof natives = [];
     for (const n of natives) {
       const groupKey = classicSigs.get(n.sig);
       if (groupKey !== undefined && groups.has(groupKey)) {
@@ -190,32 +199,38 @@ export function bucketFunction(ev: Evaluator, e: Call): Matrix {
         groups.delete(groupKey);
         continue;
       }
-      const name = ev.o.delayed ? n.name : '';
-      let f: number;
-      if (isQ) {
-        const r = histogramQuantileWithInfo(s1[i]!, n.h);
-        f = r.value;
-        if (r.nanResult) info(ev, anno.quantileNaNResult(name), vecArg);
-        else if (r.nanSkew) info(ev, anno.quantileNaNSkew(name), vecArg);
-      } else {
-        const r = histogramFractionWithInfo(s1[i]!, s2![i]!, n.h);
-        f = r.value;
-        if (r.nanObservations) info(ev, anno.fractionNaNs(name), vecArg);
-      }
-      out.push({ metric: n.metric, t: ts, v: f, dropName: true });
+      live.push(n);
     }
-    for (const g of groups.values()) {
-      let f: number;
-      if (isQ) {
-        const r = bucketQuantile(s1[i]!, g.buckets);
-        f = r.q;
-        if (r.forcedMonotonic) {
-          ev.infos.add(`PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name "${getLabel(g.metric, METRIC_NAME)}"${ev.pos(vecArg)}`);
+    for (const steps of qSteps) {
+      const q = steps[i]!;
+      for (const n of live) {
+        const name = ev.o.delayed ? n.name : '';
+        let f: number;
+        if (isQ) {
+          const r = histogramQuantileWithInfo(q, n.h);
+          f = r.value;
+          if (r.nanResult) info(ev, anno.quantileNaNResult(name), vecArg);
+          else if (r.nanSkew) info(ev, anno.quantileNaNSkew(name), vecArg);
+        } else {
+          const r = histogramFractionWithInfo(s1[i]!, s2![i]!, n.h);
+          f = r.value;
+          if (r.nanObservations) info(ev, anno.fractionNaNs(name), vecArg);
         }
-      } else {
-        f = bucketFraction(s1[i]!, s2![i]!, g.buckets);
+        out.push({ metric: withQ(n.metric, q), t: ts, v: f, dropName: true });
       }
-      out.push({ metric: g.metric, t: ts, v: f, dropName: true });
+      for (const g of groups.values()) {
+        let f: number;
+        if (isQ) {
+          const r = bucketQuantile(q, g.buckets);
+          f = r.q;
+          if (r.forcedMonotonic) {
+            ev.infos.add(`PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name "${getLabel(g.metric, METRIC_NAME)}"${ev.pos(vecArg)}`);
+          }
+        } else {
+          f = bucketFraction(s1[i]!, s2![i]!, g.buckets);
+        }
+        out.push({ metric: withQ(g.metric, q), t: ts, v: f, dropName: true });
+      }
     }
     return out;
   });
@@ -245,6 +260,20 @@ export function histogramStat(ev: Evaluator, e: Call): Matrix {
     if (t.length) out.push({ metric: ev.o.delayed ? s.metric : dropMetricName(s.metric), t, v, dropName: true });
   }
   return ev.o.delayed ? out : ev.mergeSameLabels(out);
+}
+
+/** Prometheus labels.FormatOpenMetricsFloat: Go's shortest 'g' form, with ".0" on integral values. */
+function formatOpenMetricsFloat(f: number): string {
+  if (Number.isNaN(f)) return 'NaN';
+  if (f === Infinity) return '+Inf';
+  if (f === -Infinity) return '-Inf';
+  // strconv.FormatFloat(f, 'g', -1, 64): exponent form when the exponent is < -4 or ≥ 6.
+  const [mant, expStr] = f.toExponential().split('e') as [string, string];
+  const exp = Number(expStr);
+  let s: string;
+  if (exp < -4 || exp >= 6) s = `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  else s = formatFloat(f);
+  return /[.eE]/.test(s) ? s : s + '.0';
 }
 
 function parseGoFloat(s: string): number {

@@ -132,7 +132,7 @@ const list: FunctionDef[] = [
   fn('histogram_sum', [V], V, histogramStat),
   fn('histogram_stddev', [V], V, histogramStat),
   fn('histogram_stdvar', [V], V, histogramStat),
-  fn('histogram_quantiles', [V, STR, S, S], V, unsupported('histogram_quantiles() is not supported'), { variadic: 9, experimental: true, implemented: false }),
+  fn('histogram_quantiles', [V, STR, S, S], V, bucketFunction, { variadic: 9, experimental: true }),
   // Whole vectors (functions/vector.ts).
   fn('vector', [S], V, vector),
   fn('scalar', [V], S, scalar),
