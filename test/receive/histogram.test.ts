@@ -189,7 +189,7 @@ test('--tsdb.enable-native-histograms is accepted either way (Thanos ≥ 0.40: a
   for (const v of [true, false]) {
     assert.ok(plugin.parseConfig({ tsdbPath: tmp(), labels: ['replica="r1"'], tsdbEnableNativeHistograms: v }));
   }
-  assert.ok(plugin.flags.some((f) => f.name === 'tsdb.enable-native-histograms' && f.default === true));
+  assert.ok(plugin.flags?.some((f) => f.name === 'tsdb.enable-native-histograms' && f.default === true));
 });
 
 test.run();
