@@ -23,11 +23,9 @@ import {
   bucketWithBounds,
   compactBuckets,
   CUSTOM_BUCKETS_SCHEMA,
-  getBoundExponential,
   indexedBuckets,
   type IndexedCount,
   isCustomBucketsSchema,
-  isExponentialSchema,
   kahanInc,
   reduceResolution,
 } from './buckets.ts';
@@ -884,4 +882,3 @@ function detectResetWithMismatchedCustomBounds(curr: FloatHistogram, prev: Float
   return false;
 }
 
-export { getBoundExponential, isExponentialSchema };
