@@ -7,7 +7,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type CounterResetHint, FloatHistogram } from '../../lib/histogram/float.ts';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 const tables: Record<string, Json> = JSON.parse(
   readFileSync(new URL('./testdata/float_histogram_tables.json', import.meta.url), 'utf8'),
