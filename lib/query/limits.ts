@@ -87,3 +87,18 @@ export function seriesBytes(labels: ReadonlyArray<{ name: string; value: string 
   }
   return n;
 }
+
+/**
+ * Approximate bytes decoded samples hold: 16 a sample (t, v), plus each native histogram object
+ * (its fields, bucket counts and spans), which is much larger than a float sample.
+ */
+export function samplesBytes(s: { n: number; h?: ReadonlyArray<{ positiveBuckets: readonly number[]; negativeBuckets: readonly number[]; positiveSpans: readonly unknown[]; negativeSpans: readonly unknown[]; customValues: readonly number[] } | undefined> }): number {
+  let n = s.n * 16;
+  if (s.h) {
+    for (const h of s.h) {
+      if (!h) continue;
+      n += 160 + 8 * (h.positiveBuckets.length + h.negativeBuckets.length + h.customValues.length) + 40 * (h.positiveSpans.length + h.negativeSpans.length);
+    }
+  }
+  return n;
+}

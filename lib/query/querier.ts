@@ -15,7 +15,7 @@ import type { StageTimings } from './stagetimes.ts';
 import { ChunkEncoding } from '../proto/store.ts';
 import { fromChunkSample } from '../histogram/convert.ts';
 import type { FloatHistogram } from '../histogram/float.ts';
-import { QueryMemoryBudget, seriesBytes } from './limits.ts';
+import { QueryMemoryBudget, samplesBytes, seriesBytes } from './limits.ts';
 
 /** What the querier needs from the StoreAPI it queries (the proxy, or a single store in tests). */
 export interface StoreAPI {
@@ -279,7 +279,7 @@ async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], m
     const run = sorted ? cs : [...cs].sort((a, b) => a.minTime - b.minTime);
     if (histograms) {
       const s = trim(decodeMixedRun(core, run.map((c) => c.raw!)), mint, maxt);
-      budget?.add(s.n * 16, 'decoding samples');
+      budget?.add(samplesBytes(s), 'decoding samples');
       (mixed ??= new Map()).set(i, s);
       runs[i] = [];
     } else runs[i] = run;
@@ -650,7 +650,7 @@ export class StoreQueryable implements Queryable {
       const out: SeriesData[] = [];
       for (const s of series) {
         const samples = trim(seriesSamples(this.core, dropIdenticalChunks(s.chunks), aggrs), mint, maxt);
-        this.budget?.add(samples.t.length * 16, 'decoding samples');
+        this.budget?.add(samplesBytes({ n: samples.t.length, h: samples.h }), 'decoding samples');
         out.push({ labels: s.labels, ...samples });
       }
       return { series: out, warnings };
@@ -662,7 +662,7 @@ export class StoreQueryable implements Queryable {
     for (const s of series) {
       for (const run of overlapSplit(dropIdenticalChunks(s.chunks))) {
         const samples = trim(seriesSamples(this.core, run, aggrs), mint, maxt);
-        this.budget?.add(samples.t.length * 16, 'decoding samples');
+        this.budget?.add(samplesBytes({ n: samples.t.length, h: samples.h }), 'decoding samples');
         replicas.push({ labels: s.labels, ...samples });
       }
     }

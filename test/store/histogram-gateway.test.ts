@@ -145,6 +145,14 @@ test('the querier decodes them into SeriesData.h exactly as the block reader doe
   const only = await q.select([{ type: '=', name: '__name__', value: 'test_hist' }], { start: minTime, end: maxTime });
   assert.is(only.series.length, 6);
   for (const s of only.series) assertSameSamples(s, truth.find((w) => name(w.labels) === name(s.labels.filter((l) => l.name !== 'replica')))!, name(s.labels));
+  // --query.max-memory counts the histogram objects, not 16 bytes a sample
+  const small = new StoreQueryable(client, core, { dedup: false, replicaLabels: [], maxResolutionMs: 0, partialResponse: false, maxMemoryBytes: 20_000 });
+  try {
+    await small.select([{ type: '=', name: '__name__', value: 'test_hist' }], { start: minTime, end: maxTime });
+    assert.unreachable('over the memory budget');
+  } catch (e) {
+    assert.match((e as Error).message, /memory budget .* while decoding samples/);
+  }
   // trimmed to the range like float samples: the first five seconds cut off
   const cut = await q.select(ALL, { start: minTime + 5000, end: maxTime });
   const neg = cut.series.find((s) => name(s.labels) === 'test_hist{case="neg", replica="a"}')!;
