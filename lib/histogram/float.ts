@@ -201,7 +201,8 @@ export class FloatHistogram {
   allBucketList(): Bucket[] {
     const out = this.negativeBucketList().reverse();
     for (const b of out) this.clipToZeroBucket(b);
-    if (this.zeroCount > 0) out.push(this.zeroBucket());
+    // Custom buckets have no zero bucket (Prometheus would panic on a stray zero count; we skip it).
+    if (this.zeroCount > 0 && !this.usesCustomBuckets()) out.push(this.zeroBucket());
     for (const b of this.positiveBucketList()) out.push(this.clipToZeroBucket(b));
     return out;
   }
@@ -660,7 +661,7 @@ export class FloatHistogram {
     const parts = [`{count:${formatGoFloat(this.count)}, sum:${formatGoFloat(this.sum)}`];
     const neg = this.negativeBucketList().filter((b) => b.count !== 0);
     for (let k = neg.length - 1; k >= 0; k--) parts.push(bucketString(neg[k]!));
-    if (this.zeroCount !== 0) parts.push(bucketString(this.zeroBucket()));
+    if (this.zeroCount !== 0 && !this.usesCustomBuckets()) parts.push(bucketString(this.zeroBucket()));
     for (const b of this.positiveBucketList()) if (b.count !== 0) parts.push(bucketString(b));
     return parts.join(', ') + '}';
   }

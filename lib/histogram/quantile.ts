@@ -24,7 +24,7 @@ function allBucketCounts(h: FloatHistogram, reverse: boolean): { counts: number[
     refs.push(ic);
     sides.push(side);
   };
-  const zero = h.zeroCount > 0 ? { index: 0, count: h.zeroCount } : null;
+  const zero = h.zeroCount > 0 && !h.usesCustomBuckets() ? { index: 0, count: h.zeroCount } : null;
   if (!reverse) {
     for (let i = neg.length - 1; i >= 0; i--) push(-1, neg[i]!);
     if (zero) push(0, zero);

@@ -104,7 +104,7 @@ export function trimBuckets(h: FloatHistogram, rhs: number, upperTrim: boolean):
       }
     }
   }
-  if (h.zeroCount > 0) {
+  if (h.zeroCount > 0 && !custom) {
     const [keep, mid] = zeroBucketTrim(h.zeroBucket(), rhs, hasNegative, hasPositive, upperTrim);
     if (h.zeroCount !== keep) {
       h.zeroCount = keep;

@@ -61,4 +61,11 @@ test('remote read: reserved schemas reduced to 8, unknown ones refused', () => {
   assert.throws(() => fromPrompbValidated({ ...ph, positiveDeltas: [1, -5, 0, 0, 0] }), /observation count is negative/);
 });
 
+test('a stray zero count on custom buckets (invalid) is ignored by the bucket walks instead of crashing', () => {
+  const x = h('{{schema:-53 count:3 sum:1 z_bucket:1 custom_values:[1] buckets:[1 1]}}');
+  assert.is(x.allBucketList().length, 2);
+  assert.is(x.toString(), '{count:3, sum:1, [-Inf,1]:1, (1,+Inf]:1}');
+  x.trimBuckets(0.5, true);
+});
+
 test.run();
