@@ -33,7 +33,8 @@ export { parseTombstones, encodeTombstones, addInterval, isDeleted } from './tom
 export type { BlockFiles, BlockOpenOptions, SeriesChunks, SeriesSamples, SelectOptions } from './block.ts';
 export { BlockReader, fsBlockFiles, bucketBlockFiles, memBlockFiles, decodeSeriesChunks } from './block.ts';
 export type { BlockSink, BlockWriterOptions, ChunkInput } from './writer.ts';
-export { BlockWriter, fsBlockSink, fsFileSink, memBlockSink, cutPoints, computeChunkEndTime, rangeForTimestamp, DEFAULT_SAMPLES_PER_CHUNK, DEFAULT_BLOCK_DURATION } from './writer.ts';
+export { BlockWriter, fsBlockSink, fsFileSink, memBlockSink, cutPoints, computeChunkEndTime, rangeForTimestamp, encodeXorRun, DEFAULT_SAMPLES_PER_CHUNK, DEFAULT_BLOCK_DURATION } from './writer.ts';
+export { encodeMixedChunks, mergeSamplesByTime, appenderSample, HISTOGRAM_CHUNK_SPLIT, type MixedSamples } from './histograms.ts';
 export { crc32c } from './encoding.ts';
 export type { IndexHeaderInfo, LoadIndexHeaderOptions } from './indexheader.ts';
 export { buildIndexHeader, openIndexHeader, loadIndexHeaderReader, INDEX_HEADER_FILENAME, INDEX_HEADER_MAGIC, DEFAULT_POSTINGS_SAMPLING } from './indexheader.ts';
@@ -41,7 +42,7 @@ export { encodeAggrChunk, decodeAggrChunk, aggrChunkGet, AggrChunkError, AGGR_CO
 export { downsampleBlock } from './downsample.ts';
 export { mergeBlocks, type MergeOptions } from './merge.ts';
 export { uploadBlock, uploadBlockFiles, downloadBlock, isCompleteBlock, type UploadOptions } from './objstore.ts';
-export { dumpSamples, selectMerged, type DumpOptions } from './dump.ts';
+export { dumpSamples, selectMerged, integerHistogramString, type DumpOptions } from './dump.ts';
 export { parseSelector, SelectorError } from './selector.ts';
 export { backfillOpenMetrics, type BackfillOptions } from './backfill.ts';
 export { parseOMLine, OpenMetricsError, GO_NAN } from './openmetrics.ts';
