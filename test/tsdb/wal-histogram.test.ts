@@ -5,7 +5,7 @@
 // keeping float and histogram runs in order, and the block cut from the head holding histogram chunks.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../host/log.ts';
@@ -16,7 +16,8 @@ import { ENC_FLOAT_HISTOGRAM, ENC_HISTOGRAM, ENC_XOR } from '../../lib/tsdb/chun
 import { HeadDB, type DBChunk } from '../../lib/tsdb/head/db.ts';
 import { Head } from '../../lib/tsdb/head/head.ts';
 import { headHistogramFromPrompb, histogramChunkSamples } from '../../lib/tsdb/head/histogram.ts';
-import { parseSegment, Wal } from '../../lib/tsdb/head/wal.ts';
+import { parseSegment, Wal, WalCorruptError } from '../../lib/tsdb/head/wal.ts';
+import { crc32c } from '../../lib/tsdb/encoding.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { createJsCore } from '../../lib/core/mod.ts';
 
@@ -172,7 +173,6 @@ test('WAL: histogram records (integer, float, custom buckets) replay after a res
   // the segment holds type-4 records with Prometheus's record types 7, 8 and 9
   const wal = new Wal({ fs, dir: join(dir, 'wal'), log, compression: 'none' });
   const segs = await wal.segments();
-  const { readFileSync } = await import('node:fs');
   const bytes = readFileSync(join(dir, 'wal', String(segs[segs.length - 1]).padStart(8, '0')));
   const types = new Set<number>();
   for (let p = 0; p < bytes.length; ) {
@@ -226,6 +226,40 @@ test('WAL checkpoint: a head truncated mid-series keeps float and histogram runs
   const db2 = await open();
   const after = contents((await db2.select(all, 0, 1e9))[0]!.chunks);
   assert.equal(after, before);
+});
+
+test('WAL: a histogram record whose body is cut short (valid checksum) fails the start with WalCorruptError', async () => {
+  const dir = tmp();
+  const fs = nodeFs();
+  const db = new HeadDB({ fs, dir, core, log, walCompression: false });
+  await db.open();
+  await db.append([{ labels: lbl('c'), samples: [], histograms: [ih(1000, [1, 2, 3]), ih(2000, [2, 2, 3])] }]);
+  const seg = join(dir, 'wal', '00000001');
+  const b = readFileSync(seg);
+  const out: Buffer[] = [];
+  let cut = false;
+  for (let p = 0; p < b.length; ) {
+    const len = b.readUInt32BE(p);
+    let payload = b.subarray(p + 8, p + 8 + len);
+    if ((payload[0]! & 7) === 4) {
+      payload = payload.subarray(0, payload.length - 3);
+      cut = true;
+    }
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(payload.length, 0);
+    head.writeUInt32BE(crc32c(payload), 4);
+    out.push(head, payload);
+    p += 8 + len;
+  }
+  assert.ok(cut, 'a histogram record was found');
+  writeFileSync(seg, Buffer.concat(out));
+  try {
+    await new HeadDB({ fs, dir, core, log }).open();
+    assert.unreachable('should fail');
+  } catch (e) {
+    assert.instance(e, WalCorruptError);
+    assert.match((e as Error).message, /WAL corruption in segment .*00000001 at offset \d+: /);
+  }
 });
 
 test.run();
