@@ -38,7 +38,7 @@ import { freePort } from '../harness/ports.ts';
 import { httpReady, startProc, waitFor, type Proc } from '../query/harness.ts';
 import { collect, core, receiveCtx } from './helpers.ts';
 
-const SCRAPES = 20;
+const SCRAPES = 16;
 const dir = mkdtempSync(join(tmpdir(), 'rcv-hist-peer-'));
 const closers: Array<() => unknown> = [];
 let prom: Proc;
