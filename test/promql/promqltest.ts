@@ -626,7 +626,6 @@ async function runEval(engine: Engine, q: MemoryQueryable, cmd: EvalCmd): Promis
 function exprUsesExperimental(src: string): string | null {
   if (/\b(anchored|smoothed)\b/.test(src)) return 'experimental: anchored/smoothed range selectors (promql-extended-range-selectors)';
   if (/\bfill(_left|_right)?\s*\(/.test(src)) return 'experimental: fill() binop modifiers (promql-binop-fill-modifiers)';
-  if (/\b(min_of|max_of)\s*\(/.test(src)) return 'experimental: min_of()/max_of() (promql-experimental-functions)';
   let e: Expr;
   try {
     e = parseExpr(src);

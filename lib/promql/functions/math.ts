@@ -3,7 +3,7 @@
 import type { Call } from '../ast.ts';
 import type { Evaluator } from '../engine/evaluator.ts';
 import type { Matrix, Vector } from '../engine/types.ts';
-import { dropHistogramSamples } from '../engine/calls.ts';
+import { dropHistogramSamples, type CallKernel } from '../engine/calls.ts';
 
 export const sgn = (x: number): number => (x > 0 ? 1 : x < 0 ? -1 : x);
 export const deg = (x: number): number => (x * 180) / Math.PI;
@@ -36,4 +36,19 @@ export function clampOrRound(ev: Evaluator, e: Call): Matrix {
     }
     return out;
   });
+}
+
+/** min_of(a, b) / max_of(a, b) over two scalars (experimental; Go math.Min/Max: NaN wins). */
+export function scalarPair(f: (a: number, b: number) => number): CallKernel {
+  return (ev, e) => {
+    const a = ev.scalarSteps(e.args[0]!);
+    const b = ev.scalarSteps(e.args[1]!);
+    const t: number[] = [];
+    const v: number[] = [];
+    for (let i = 0; i < a.length; i++) {
+      t.push(ev.start + i * ev.interval);
+      v.push(f(a[i]!, b[i]!));
+    }
+    return [{ metric: [], t, v, dropName: false }];
+  };
 }

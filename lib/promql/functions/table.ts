@@ -6,7 +6,7 @@ import { dateFn, elementwise, rangeFn, unsupported, type CallKernel } from '../e
 import { bucketFunction, histogramStat } from './histogram.ts';
 import * as hr from './hist_range.ts';
 import { labelJoin, labelReplace, sortByLabel } from './label.ts';
-import { clampOrRound, deg, rad, sgn } from './math.ts';
+import { clampOrRound, deg, rad, scalarPair, sgn } from './math.ts';
 import * as ot from './over_time.ts';
 import * as rt from './rate.ts';
 import { DATE, pi, queryEnd, queryRange, queryStart, queryStep, time, timestamp } from './time.ts';
@@ -103,6 +103,8 @@ const list: FunctionDef[] = [
   fn('clamp_min', [V, S], V, clampOrRound),
   fn('round', [V, S], V, clampOrRound, OPT1),
   fn('pi', [], S, pi),
+  fn('min_of', [S, S], S, scalarPair(Math.min), X),
+  fn('max_of', [S, S], S, scalarPair(Math.max), X),
   // Time (functions/time.ts).
   fn('time', [], S, time),
   fn('timestamp', [V], V, timestamp),
