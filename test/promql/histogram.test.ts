@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { Engine, MemoryQueryable, toPromJSON } from '../../lib/promql/mod.ts';
 import { FloatHistogram } from '../../lib/histogram/float.ts';
 import { labelsFromRecord } from '../../lib/labels/mod.ts';
+import { resultJson } from '../../plugins/component/query/api.ts';
 
 const h = (count: number, sum: number, buckets: number[]) =>
   new FloatHistogram({ schema: 0, count, sum, positiveSpans: [{ offset: 0, length: buckets.length }], positiveBuckets: buckets });
@@ -38,6 +39,16 @@ test('a range result puts float points in "values" and histogram points in "hist
     values: [[0, '1']],
     histograms: [[15, { count: '4', sum: '5', buckets: [[0, '0.5', '1', '1'], [0, '1', '2', '2'], [0, '2', '4', '1']] }]],
   }]);
+});
+
+test('the querier API writes the same JSON, byte for byte as Prometheus', async () => {
+  const q = setup();
+  const vec = await engine.instantQuery(q, 'req_seconds', 15_000);
+  assert.is(resultJson(vec),
+    '{"resultType":"vector","result":[{"metric":{"__name__":"req_seconds","job":"api"},"histogram":[15,{"count":"4","sum":"5","buckets":[[0,"0.5","1","1"],[0,"1","2","2"],[0,"2","4","1"]]}]}]}');
+  const mat = await engine.rangeQuery(q, 'mixed', 0, 15_000, 15_000);
+  assert.is(resultJson(mat),
+    '{"resultType":"matrix","result":[{"metric":{"__name__":"mixed","job":"api"},"values":[[0,"1"]],"histograms":[[15,{"count":"4","sum":"5","buckets":[[0,"0.5","1","1"],[0,"1","2","2"],[0,"2","4","1"]]}]]}]}');
 });
 
 test('rate of a counter histogram, and histogram_quantile / histogram_count over it', async () => {
