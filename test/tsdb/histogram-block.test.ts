@@ -18,6 +18,7 @@ import { ENC_FLOAT_HISTOGRAM, ENC_HISTOGRAM, ENC_XOR } from '../../lib/tsdb/chun
 import { formatLabels, type Labels } from '../../lib/labels/mod.ts';
 import { isStaleNaN } from '../../lib/core/mod.ts';
 import { FloatHistogram } from '../../lib/histogram/float.ts';
+import { histogramJSON } from '../../lib/histogram/json.ts';
 import { servedCounter, servedHistograms } from './fixtures/histogram-block-242/generate.ts';
 import { fs, core, tmp, promtool, promtoolDump } from './helpers.ts';
 import { freePort } from '../harness/ports.ts';
@@ -289,12 +290,18 @@ async function promAnswer(dir: string, at: number): Promise<unknown> {
     if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`prometheus did not become ready: ${log.slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  const q = encodeURIComponent('{__name__=~"test_.*"}[1h]');
-  const j = (await (await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${q}&time=${at / 1000}`)).json()) as { status: string; data: { result: unknown } };
+  // one query per metric name: Prometheus 2.42 answers `{__name__=~"test_.*"}[1h]` with only some of
+  // the series once integer and float histograms are mixed in the selection
+  const result: unknown[] = [];
+  for (const m of ['test_counter_total', 'test_float_hist', 'test_gauge_hist', 'test_hist']) {
+    const q = encodeURIComponent(`${m}[1h]`);
+    const j = (await (await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${q}&time=${at / 1000}`)).json()) as { status: string; data: { result: unknown[] } };
+    assert.is(j.status, 'success');
+    result.push(...j.data.result);
+  }
   proc.kill('SIGTERM');
   await exited;
-  assert.is(j.status, 'success');
-  return j.data.result;
+  return result;
 }
 
 test('Prometheus 2.42 answers the same raw histogram samples from the merged block as from its own', async () => {
@@ -302,8 +309,18 @@ test('Prometheus 2.42 answers the same raw histogram samples from the merged blo
   const at = (await open(join(FIXTURE, BLOCK_ID))).meta.maxTime;
   const want = await promAnswer(join(FIXTURE, BLOCK_ID), at);
   const got = await promAnswer(mergedDir, at);
-  assert.ok(JSON.stringify(want).includes('"histograms"'), 'Prometheus returns histogram samples');
+  assert.is((want as unknown[]).length, 6, 'every series');
   assert.equal(got, want);
+  // and our reader's samples, in the API's JSON (lib/histogram/json.ts), are Prometheus's answer
+  const ours = (await samples(await open(join(FIXTURE, BLOCK_ID)))).map((s) => {
+    const metric = Object.fromEntries(s.labels.map((l) => [l.name, l.value]));
+    const live = Array.from({ length: s.n }, (_, i) => i).filter((i) => !isStaleNaN(s.h?.[i] ? s.h[i]!.sum : s.v[i]!));
+    return s.h
+      ? { metric, histograms: live.map((i) => [s.t[i]! / 1000, histogramJSON(s.h![i]!)]) }
+      : { metric, values: live.map((i) => [s.t[i]! / 1000, String(s.v[i])]) };
+  });
+  const theirs = (want as { metric: Record<string, string> }[]).slice().sort((a, b) => (JSON.stringify(a.metric) < JSON.stringify(b.metric) ? -1 : 1));
+  assert.equal(ours.sort((a, b) => (JSON.stringify(a.metric) < JSON.stringify(b.metric) ? -1 : 1)), theirs);
 });
 
 test.run();
