@@ -5,6 +5,12 @@ import { MemcachedClient } from '../../lib/store/indexcache/memcached.ts';
 import { createIndexCache, parseIndexCacheConfig, IndexCache } from '../../lib/store/indexcache/mod.ts';
 import { startMemcached, tcpConnect, type Memcached } from './helpers.ts';
 import { Registry } from '../../host/metrics.ts';
+import { createJsCore } from '../../lib/core/mod.ts';
+import { MetaFetcher } from '../../lib/store/blocksync/fetcher.ts';
+import { BucketStore } from '../../lib/store/gateway/bucketstore.ts';
+import { openBlock } from '../../lib/store/gateway/openblock.ts';
+import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
+import { decodeResult, expected, genSeries, writeRawBlock } from './fixtures.ts';
 
 /** One sample's value in a registry's exposition (undefined: no such series). */
 function sample(reg: Registry, series: string): number | undefined {
@@ -89,6 +95,38 @@ test('series entries fetched as a list in ref order, over a getList backend and 
   const off = createIndexCache({ type: 'IN-MEMORY', maxSize: 1 << 20, maxItemSize: 1 << 19, enabledItems: ['Postings'] });
   off.storeSeries('B1', 1, bytes(1, 1));
   assert.equal(await off.fetchSeriesList('B1', [1]), [undefined], 'Series items disabled: all misses');
+});
+
+test('Series from a warm index cache (series entries decoded for the window) equals the cold answer and the data', async () => {
+  const core = createJsCore();
+  const H2 = 2 * 3600_000;
+  const T0 = Math.floor(1_700_000_000_000 / H2) * H2;
+  const bucket = new MemoryBucket();
+  // 30 s steps: 240 samples per series, two chunks per series per block; two blocks.
+  const series = genSeries(40, T0, T0 + 2 * H2, 30_000);
+  await writeRawBlock(bucket, core, series.map((s) => ({ ...s, t: s.t.filter((t) => t < T0 + H2), v: s.v.filter((_, i) => s.t[i]! < T0 + H2) })), T0, T0 + H2, { zone: 'a' });
+  await writeRawBlock(bucket, core, series.map((s) => ({ ...s, t: s.t.filter((t) => t >= T0 + H2), v: s.v.filter((_, i) => s.t[i]! >= T0 + H2) })), T0 + H2, T0 + 2 * H2, { zone: 'a' });
+  const cache = createIndexCache(parseIndexCacheConfig(undefined, 8 << 20));
+  const store = new BucketStore(bucket, { core, fetcher: new MetaFetcher(bucket), open: (meta) => openBlock({ bucket, core }, meta), indexCache: cache });
+  await store.sync();
+  const ms = [{ type: '=~' as const, name: '__name__', value: '.+' }];
+  const windows: Array<[number, number]> = [[T0, T0 + 2 * H2], [T0 + 65 * 60_000, T0 + 70 * 60_000], [T0 + H2 - 60_000, T0 + H2 + 60_000], [T0 + 3 * H2, T0 + 4 * H2]];
+  for (const [mint, maxt] of windows) {
+    const read = async () => {
+      const out = [];
+      for await (const s of store.series({ minTime: mint, maxTime: maxt, matchers: ms })) out.push(s);
+      return out;
+    };
+    const hitsBefore = cache.hits.Series;
+    const cold = await read();
+    const warm = await read();
+    if (cold.length) assert.ok(cache.hits.Series > hitsBefore, 'the second read used cached series entries');
+    assert.equal(warm.map((s) => [s.labels, s.chunks.map((c) => [c.minTime, c.maxTime, c.raw!.data.length])]), cold.map((s) => [s.labels, s.chunks.map((c) => [c.minTime, c.maxTime, c.raw!.data.length])]));
+    const got = decodeResult(core, warm, mint, maxt);
+    const want = expected(series, { zone: 'a' }, [], mint, maxt);
+    assert.is(got.size, want.size);
+    for (const [k, w] of want) assert.equal(got.get(k), w, k);
+  }
 });
 
 test('in-memory index cache metrics: Thanos\'s names, per item type (and tenant), at 0 from the start', async () => {

@@ -323,29 +323,43 @@ function chunksInRange(chunks: readonly ChunkMeta[], mint: number, maxt: number)
  */
 function decodeRangeEntry(b: Uint8Array, block: Block, mint: number, maxt: number): RangeEntry | undefined {
   if (b.byteLength < 8) return undefined;
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const nl = dv.getUint32(0, true);
-  const nc = dv.getUint32(4, true);
+  const nl = u32le(b, 0);
+  const nc = u32le(b, 4);
   if (b.byteLength !== 8 + nl * 8 + nc * 24) return undefined;
   const symbols = block.index.symbols;
   let p = 8;
   const labels: Label[] = new Array(nl);
   for (let i = 0; i < nl; i++) {
-    const l = block.labelPair(dv.getUint32(p, true), dv.getUint32(p + 4, true), symbols);
+    const l = block.labelPair(u32le(b, p), u32le(b, p + 4), symbols);
     if (l === undefined) return undefined;
     labels[i] = l;
     p += 8;
   }
   let chunks: number[] | undefined;
   for (let i = 0; i < nc; i++, p += 24) {
-    const minTime = dv.getFloat64(p + 8, true);
-    const maxTime = dv.getFloat64(p + 16, true);
+    const minTime = f64le(b, p + 8);
+    const maxTime = f64le(b, p + 16);
     if (maxTime < mint || minTime > maxt) continue;
     // Usually one chunk: an exact-size literal (a push onto [] would reserve room for 17 numbers).
-    if (chunks === undefined) chunks = [dv.getFloat64(p, true), minTime, maxTime];
-    else chunks.push(dv.getFloat64(p, true), minTime, maxTime);
+    if (chunks === undefined) chunks = [f64le(b, p), minTime, maxTime];
+    else chunks.push(f64le(b, p), minTime, maxTime);
   }
   return { labels, chunks };
+}
+
+function u32le(b: Uint8Array, p: number): number {
+  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+}
+
+// Little-endian doubles read through one scratch pair (no DataView per entry); byte order swapped
+// on a big-endian host so the cache format stays the little-endian one encodeSeriesEntry writes.
+const F64 = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64.buffer);
+const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+function f64le(b: Uint8Array, p: number): number {
+  if (HOST_LE) for (let i = 0; i < 8; i++) F64_BYTES[i] = b[p + i]!;
+  else for (let i = 0; i < 8; i++) F64_BYTES[7 - i] = b[p + i]!;
+  return F64[0]!;
 }
 
 /**
@@ -616,17 +630,20 @@ function matchersKey(ms: readonly CompiledMatcher[]): string {
 
 /** Series labels plus external labels (external win on conflict); without_replica_labels drops external labels (as Thanos does). */
 function finalLabels(series: Labels, ext: Labels, without: ReadonlySet<string>): Label[] {
-  const out: Label[] = [];
+  // At most every label of both (a push onto [] would reserve 16 slots per series).
+  const out: Label[] = new Array(series.length + ext.length);
+  let n = 0;
   let i = 0;
   let j = 0;
   while (i < series.length || j < ext.length) {
     const a = series[i];
     const b = ext[j];
-    if (b === undefined || (a !== undefined && compareStrings(a.name, b.name) < 0)) { out.push(a!); i++; continue; }
+    if (b === undefined || (a !== undefined && compareStrings(a.name, b.name) < 0)) { out[n++] = a!; i++; continue; }
     if (a !== undefined && a.name === b.name) i++;
     j++;
-    if (!without.has(b.name)) out.push(b);
+    if (!without.has(b.name)) out[n++] = b;
   }
+  if (n < out.length) out.length = n;
   return out;
 }
 
@@ -1098,12 +1115,14 @@ export class BucketStore {
           if (s && (best === undefined || compareLabels(s.labels, best) < 0)) best = s.labels;
         }
         if (best === undefined || emitted >= limit) break;
-        const group: BlockSeries[] = [];
+        let group: BlockSeries[] | undefined;
         let groupChunks = 0;
         for (let i = 0; i < cursors.length; i++) {
           const s = heads[i];
           if (s && compareLabels(s.labels, best) === 0) {
-            group.push(s);
+            // Usually in one block: an exact-size literal (a push onto [] reserves 16 slots).
+            if (group === undefined) group = [s];
+            else group.push(s);
             groupChunks += s.chunks.length / 3;
             cursors[i]!.advance();
           }
@@ -1111,7 +1130,7 @@ export class BucketStore {
         lim.addSeries(1);
         if (!req.skipChunks) lim.addChunks(groupChunks);
         emitted++;
-        batch.push(group);
+        batch.push(group!);
         batchChunks += groupChunks;
         if (batch.length >= batchSize || batchChunks >= maxBatchChunks) {
           // The batch's chunk reads start now; the previous batch is handed on meanwhile (at most
