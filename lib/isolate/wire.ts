@@ -29,7 +29,9 @@ export const WINDOW_BYTES = 8 << 20;
 const WINDOW_BATCHES = 8;
 /**
  * The largest payload of one stream message; a bigger source chunk is split into views of this
- * size (no copy). Measured (bench isolation, 8 MiB ranged reads): PIECE_MEASURED.
+ * size (no copy), and the size of the pooled buffers a byte-stream source is read into.
+ * Measured (8 MiB ranged reads from the folder fixture, best of 2, load 15-16): 256 KiB 23 ms CPU
+ * and 133 MiB/s per read, 512 KiB 17 ms and 197 MiB/s, 1 MiB 18 ms and 192 MiB/s: no gain past 512 KiB.
  */
 export const PIECE = 512 * 1024;
 /** Source chunks smaller than this are gathered into one message (each message costs a write and a wake-up). */
