@@ -187,8 +187,18 @@ async function apiQuery(url: string, q: string, startS: number, endS: number, st
   const body = step === undefined
     ? new URLSearchParams({ query: q, time: String(startS), ...extra })
     : new URLSearchParams({ query: q, start: String(startS), end: String(endS), step, ...extra });
-  const t0 = performance.now();
-  const r = await fetch(`${url}/api/v1/${step === undefined ? 'query' : 'query_range'}`, { method: 'POST', body, headers: { 'X-Thanos-Stage-Timings': 'true' } });
+  let t0 = 0;
+  let r: Response;
+  for (let attempt = 1; ; attempt++) {
+    t0 = performance.now();
+    try {
+      r = await fetch(`${url}/api/v1/${step === undefined ? 'query' : 'query_range'}`, { method: 'POST', body, headers: { 'X-Thanos-Stage-Timings': 'true' } });
+      break;
+    } catch (e) {
+      // A kept-alive connection closed by the server as it was reused: ask again (timed afresh).
+      if (attempt >= 3) throw e;
+    }
+  }
   const text = await r.text();
   const ms = performance.now() - t0;
   if (!r.ok) throw new Error(`${url} ${r.status}: ${text.slice(0, 300)}`);
@@ -274,7 +284,7 @@ function procPeakRssMiB(pid: number | undefined): number {
 /** Sum of the store gateway's Series time histograms (get_all + merge), in ms. */
 async function storeSeriesMs(storeUrl: string): Promise<number> {
   // A kept-alive connection idle through a long query may be closed by the server as it is reused
-  // ("other side closed"): ask again on a new one.
+  // ("other side closed"): ask again on a new one (as apiQuery does).
   let text = '';
   for (let attempt = 1; ; attempt++) {
     try {
