@@ -129,6 +129,8 @@ const dec = new TextDecoder();
 
 interface Sender {
   credits: number;
+  /** The most credit the receiver can have granted: its window. */
+  window: number;
   cancelled: boolean;
   wake?: () => void;
 }
@@ -310,7 +312,8 @@ export class Peer {
   }
 
   private async pump(sid: number, out: Outgoing): Promise<void> {
-    const st: Sender = { credits: out.bytes ? WINDOW_BYTES : WINDOW_BATCHES, cancelled: false };
+    const window = out.bytes ? WINDOW_BYTES : WINDOW_BATCHES;
+    const st: Sender = { credits: window, window, cancelled: false };
     this.senders.set(sid, st);
     this.bump(1);
     const waitCredit = async (need: number) => {
@@ -592,7 +595,15 @@ export class Peer {
         return;
       case 'credit': {
         const s = this.senders.get(h.s!);
-        if (s) { s.credits += h.n ?? 1; s.wake?.(); }
+        if (!s) return;
+        // A receiver never has more than its window outstanding: more credit would have this side
+        // queue writes without bound for a reader that does not read (broken or hostile).
+        const n = h.n;
+        if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0 || s.credits + n > s.window) {
+          throw new Error(`channel: stream ${h.s} granted credit beyond its window: the other side is broken or hostile`);
+        }
+        s.credits += n;
+        s.wake?.();
         return;
       }
       case 'cancel': {

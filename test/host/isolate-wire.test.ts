@@ -189,6 +189,26 @@ test('input from a reused read buffer (the host\'s socket) is copied out; payloa
   }
 });
 
+test('credit beyond the window closes the channel instead of letting writes pile up', async () => {
+  const frame = (h: object) => {
+    const j = new TextEncoder().encode(JSON.stringify(h));
+    const f = new Uint8Array(8 + j.length);
+    new DataView(f.buffer).setUint32(0, 4 + j.length);
+    new DataView(f.buffer).setUint32(4, j.length);
+    f.set(j, 8);
+    return f;
+  };
+  let closed: Error | undefined;
+  const endless = new ReadableStream<Uint8Array>({ pull(c) { c.enqueue(new Uint8Array(PIECE)); } }, { highWaterMark: 0 });
+  const sender = new Peer(undefined, () => {}, async () => ({ bytes: endless }));
+  sender.onClose = (e) => { closed = e; };
+  sender.feed(frame({ t: 'call', id: 1, m: 'get', a: [] }));
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  assert.is(closed, undefined, 'within its window the stream runs');
+  sender.feed(frame({ t: 'credit', s: 1, n: 2 ** 40 }));
+  assert.match(closed?.message ?? '', /stream 1 granted credit beyond its window: the other side is broken or hostile/);
+});
+
 test('a hostile frame length closes the channel instead of being allocated', async () => {
   const peer = new Peer(undefined, () => {});
   const p = peer.call('x', []);
