@@ -74,6 +74,7 @@ export class Engine {
       subqStep: this.defaultSubqueryStepMs, delayed: this.delayedNameRemoval, queryStart: start, queryEnd: end, src,
     });
     if (analysis) ev.shared.analysis = analysis;
+    ev.shared.queryable = q;
     ev.checkAbort('query preparation');
     await preload(ev, q, e, timeoutMs);
     const val = await ev.evalTop(e);

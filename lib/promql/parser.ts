@@ -827,6 +827,9 @@ class Parser {
     return { type: 'AggregateExpr', op, expr, param, grouping, without, pos: { start: opTok.start, end } };
   }
 
+  /** Set while parsing info()'s label-filter argument (consumed by the next selector). */
+  private bypassEmptyMatcherCheck = false;
+
   private parseCall(): Call {
     const nameTok = this.next();
     const sig = FUNCTIONS.get(nameTok.text);
@@ -838,7 +841,18 @@ class Parser {
     const args: Expr[] = [];
     if (this.peek().kind !== ')') {
       for (;;) {
+        // info()'s second argument is a label filter: it may match the empty string (Prometheus
+        // BypassEmptyMatcherCheck); it must be a bare selector.
+        const infoFilter = nameTok.text === 'info' && args.length === 1;
+        this.bypassEmptyMatcherCheck = infoFilter && this.peek().kind === '{';
+        const argStart = this.peek();
         args.push(this.parseBinary(0));
+        this.bypassEmptyMatcherCheck = false;
+        if (infoFilter) {
+          const a = args[1]!;
+          if (a.type !== 'VectorSelector') this.err('expected label selectors only', argStart);
+          else if (argStart.kind !== '{') this.err('expected label selectors only, got vector selector instead', argStart);
+        }
         const t = this.peek();
         if (t.kind === ',') {
           this.next();
@@ -923,7 +937,9 @@ class Parser {
     }
     const pos: PosRange = { start, end };
     // A selector must contain at least one matcher that does not match the empty string.
-    if (!matchers.some((m) => !compileMatcher(m).matchesEmpty)) {
+    const bypass = this.bypassEmptyMatcherCheck;
+    this.bypassEmptyMatcherCheck = false;
+    if (!bypass && !matchers.some((m) => !compileMatcher(m).matchesEmpty)) {
       throw new ParseError('vector selector must contain at least one non-empty matcher', this.src, start, end);
     }
     return { type: 'VectorSelector', name, matchers, offset: 0, at: null, atModifier: null, pos };

@@ -17,7 +17,6 @@ const SKIP_FILES: Record<string, string> = {
   'duration_expression.test': 'experimental: duration arithmetic (promql-duration-expr)',
   'extended_vectors.test': 'experimental: anchored/smoothed range selectors (promql-extended-range-selectors)',
   'fill-modifier.test': 'experimental: fill() binop modifiers (promql-binop-fill-modifiers)',
-  'info.test': 'experimental: info() function (promql-experimental-functions)',
   'type_and_unit.test': 'experimental: type-and-unit labels (type-and-unit-labels)',
   'start_timestamps.test': 'experimental: start timestamps (st-storage / created timestamps)',
 };

@@ -21,6 +21,7 @@ import { TooManySamplesError } from '../errors.ts';
 import type { Evaluator } from './evaluator.ts';
 import { labelsKey } from './helpers.ts';
 import type { Matrix, Series, Value } from './types.ts';
+import { fetchInfoSeries } from '../functions/info.ts';
 import type { FloatHistogram } from '../../histogram/float.ts';
 
 /** Longest stretch of synchronous work before the driver yields to the event loop (ms). */
@@ -206,6 +207,13 @@ async function prepare(ev: Evaluator, e: Expr): Promise<void> {
 }
 
 async function prepareCall(ev: Evaluator, e: Call): Promise<void> {
+  // info(v, {selector}): the selector is not evaluated; the info series are selected once v is known.
+  if (e.func === 'info') {
+    const v = await compute(ev, e.args[0]!);
+    ev.setPre(e.args[0]!, v);
+    if (!('str' in v)) await fetchInfoSeries(ev, e, v);
+    return;
+  }
   // timestamp(selector) reads the selector's sample times itself.
   if (e.func === 'timestamp' && e.args[0] && unwrap(e.args[0]).type === 'VectorSelector') return;
   for (const a of e.args) {

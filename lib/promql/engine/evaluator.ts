@@ -30,7 +30,7 @@ export class Evaluator {
     this.interval = o.interval;
     this.shared = shared ?? {
       data: new Map(), warnings: new Set(), infos: new Set(), samples: { current: 0 },
-      pre: new Map(), sliceStart: performance.now(), seriesEstimate: 0,
+      pre: new Map(), sliceStart: performance.now(), seriesEstimate: 0, infoPlans: new Map(),
     };
   }
 

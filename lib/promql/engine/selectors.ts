@@ -49,7 +49,8 @@ export async function preload(ev: Evaluator, q: Queryable, e: Expr, timeoutMs: n
       }
       // Children are pushed in reverse so that selectors are visited (and selected) in source order.
       case 'Call':
-        for (let i = n.args.length - 1; i >= 0; i--) stack.push({ n: n.args[i]!, start, end, func: n.func });
+        // info()'s second argument is a label filter, never selected as such (functions/info.ts).
+        for (let i = n.func === 'info' ? 0 : n.args.length - 1; i >= 0; i--) stack.push({ n: n.args[i]!, start, end, func: n.func });
         break;
       case 'AggregateExpr':
         stack.push({ n: n.expr, start, end });

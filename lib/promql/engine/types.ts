@@ -4,6 +4,8 @@ import type { Expr, VectorSelector } from '../ast.ts';
 import type { Labels } from '../../labels/mod.ts';
 import type { AnalysisRecorder, OperatorAnalysis } from '../analyze.ts';
 import type { FloatHistogram } from '../../histogram/float.ts';
+import type { Queryable } from '../queryable.ts';
+import type { InfoPlan } from '../functions/info.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public result types (1:1 with the Prometheus HTTP API JSON)
@@ -187,6 +189,10 @@ export interface Shared {
   seriesEstimate: number;
   /** Set when the query is analyzed (QueryOptions.analyze). */
   analysis?: AnalysisRecorder;
+  /** The query's storage, for the selects made during evaluation (info()). */
+  queryable?: Queryable;
+  /** info() calls: their info series and combination rules (functions/info.ts). */
+  infoPlans: Map<Expr, InfoPlan>;
 }
 
 /** Raw series of a matrix selector or subquery plus its window parameters (ms). */

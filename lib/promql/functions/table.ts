@@ -6,6 +6,7 @@ import { dateFn, elementwise, rangeFn, unsupported, type CallKernel } from '../e
 import { bucketFunction, histogramStat } from './histogram.ts';
 import * as hr from './hist_range.ts';
 import { labelJoin, labelReplace, sortByLabel } from './label.ts';
+import { infoKernel } from './info.ts';
 import { clampOrRound, deg, rad, scalarPair, sgn } from './math.ts';
 import * as ot from './over_time.ts';
 import * as rt from './rate.ts';
@@ -125,7 +126,7 @@ const list: FunctionDef[] = [
   fn('label_join', [V, STR, STR, STR], V, labelJoin, { variadic: -1 }),
   fn('sort_by_label', [V, STR], V, sortByLabel, { variadic: -1, experimental: true }),
   fn('sort_by_label_desc', [V, STR], V, sortByLabel, { variadic: -1, experimental: true }),
-  fn('info', [V, V], V, unsupported('info() is not supported'), { variadic: 1, experimental: true, implemented: false }),
+  fn('info', [V, V], V, infoKernel, { variadic: 1, experimental: true }),
   // Histograms (functions/histogram.ts).
   fn('histogram_quantile', [S, V], V, bucketFunction),
   fn('histogram_fraction', [S, S, V], V, bucketFunction),
