@@ -36,7 +36,7 @@ async function flatWith(object: string, size: number): Promise<{ bucket: Bucket;
   fs.writeFileSync(mf, text);
   const m = parseManifest(text, mf);
   const bucket = await (await buildObjstore(m, m.objstore[0]!, createLogger({ level: 'error' }))).get();
-  // The process serving this bucket: the one that has the object's directory... not open; the new child.
+  // The process serving this bucket: the child started for it.
   await bucket.exists(object);
   const fresh = denoChildren().filter((p) => !before.has(p));
   assert.ok(fresh.length >= 1, `a new plugin process (children: ${denoChildren().join(', ')})`);
@@ -104,8 +104,8 @@ test('a 512 MiB range streams through: neither the plugin process nor the host h
   assert.is(total, BIG);
   assert.ok(chunks >= BIG / MiB, `the body came in pieces (${chunks} chunks, largest ${largest} B)`);
   const grew = peakRss(pid) - peakBefore;
-  assert.ok(grew < 160 * MiB, `the plugin process's peak memory grew by ${(grew / MiB).toFixed(0)} MiB reading 512 MiB`);
-  assert.ok(hostPeak < 192 * MiB, `the host's array buffers peaked at ${(hostPeak / MiB).toFixed(0)} MiB reading 512 MiB`);
+  assert.ok(grew < 64 * MiB, `the plugin process's peak memory grew by ${(grew / MiB).toFixed(0)} MiB reading 512 MiB`);
+  assert.ok(hostPeak < 128 * MiB, `the host's array buffers peaked at ${(hostPeak / MiB).toFixed(0)} MiB reading 512 MiB`);
   await bucket.close();
 });
 
@@ -117,7 +117,7 @@ test('a reader that stops holds the plugin\'s reads to the window', async () => 
   assert.ok(!first.done && first.value.length > 0);
   // However long the plugin is given, it reads no further ahead than the credit it was granted.
   const ahead = (await settled(() => bytesRead(pid))) - read0;
-  assert.ok(ahead <= WINDOW_BYTES + 4 * MiB, `the plugin read ${(ahead / MiB).toFixed(1)} MiB ahead of a reader that took one chunk (window ${WINDOW_BYTES / MiB} MiB)`);
+  assert.ok(ahead <= WINDOW_BYTES + 2 * MiB, `the plugin read ${(ahead / MiB).toFixed(1)} MiB ahead of a reader that took one chunk (window ${WINDOW_BYTES / MiB} MiB)`);
   // Reading on resumes it.
   let taken = first.value.length;
   while (taken < WINDOW_BYTES) taken += (await reader.read()).value!.length;
