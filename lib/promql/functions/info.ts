@@ -99,8 +99,8 @@ export async function fetchInfoSeries(ev: Evaluator, e: Call, mat: Matrix): Prom
   const { at, offset } = timestampAndOffset(e.args[0]!);
   const q = ev.shared.queryable;
   if (!q) throw new ExecutionError('info(): no storage to select info series from');
-  const start = (at ?? ev.o.queryStart) - (ev.o.lookback - 1) - offset;
-  const end = (at ?? ev.o.queryEnd) - offset;
+  const start = (at ?? ev.start) - (ev.o.lookback - 1) - offset;
+  const end = (at ?? ev.end) - offset;
   const res = await q.select(matchers, { start, end, step: ev.interval, func: 'info' }, ev.o.signal);
   for (const w of res.warnings ?? []) ev.shared.warnings.add(w);
   const vs: VectorSelector = { type: 'VectorSelector', name: '', matchers, offset, at, atModifier: null, pos: e.pos };
