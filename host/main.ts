@@ -15,7 +15,7 @@ import { loadServerTls } from './server/tls.ts';
 import { FlagError, formatFlagsHelp, hostFlagSpecs, parseFlagDuration } from '../lib/sdk/flags.ts';
 import { loadBuiltinObjstore, loadUse, NotImplementedError } from './loader.ts';
 import { loadComponentEntry, loadObjstoreEntry, type LoadedComponent, type LoadedObjstore } from './isolate/entry.ts';
-import { IsolationError } from './isolate/host.ts';
+import { IsolationError } from './isolate/errors.ts';
 import { objstoreHandle, runGroup, type ObjstoreHandle, type UnitSpec } from './lifecycle.ts';
 import { createLogger } from './log.ts';
 import { loadTracingYaml, setupTracing, type TracingHandle } from './tracing.ts';

@@ -10,7 +10,11 @@ import type { ComponentPlugin, Logger, ObjstorePlugin } from '../../lib/sdk/mod.
 import { builtinModuleFile, loadUse, resolveUseFile } from '../loader.ts';
 import type { ComponentEntry, Manifest, ObjstoreEntry } from '../manifest.ts';
 import { BUILTIN_COMPONENTS, BUILTIN_OBJSTORES } from '../registry.ts';
-import { IsolationError, loadIsolatedComponent, loadIsolatedObjstore } from './host.ts';
+import { IsolationError } from './errors.ts';
+
+// host.ts (child_process, the wire protocol, the proxies) loads with the first isolated plugin: a
+// profile whose plugins all run inline (the edge profile) never pays for it.
+const isolationHost = () => import('./host.ts');
 
 export interface LoadedObjstore {
   plugin: ObjstorePlugin;
@@ -32,7 +36,7 @@ export async function loadObjstoreEntry(m: Manifest, e: ObjstoreEntry, log: Logg
     return { plugin, isolation: 'inline', checkConfig: async (c) => { plugin.parseConfig(c); } };
   }
   const file = builtinRel ? builtinModuleFile(builtinRel) : resolveUseFile(e.use, m.dir);
-  const iso = await loadIsolatedObjstore({
+  const iso = await (await isolationHost()).loadIsolatedObjstore({
     file, label: e.use, grant: e.permissions, grantKey: `${e.key}.permissions`, grantBaseDir: m.dir, baseDir: m.dir, log: log.with({ objstore: e.id }),
   });
   return { plugin: iso.plugin, isolation: 'process', checkConfig: (c) => iso.checkConfig(c) };
@@ -58,7 +62,7 @@ export async function loadComponentEntry(m: Manifest, c: ComponentEntry, log: Lo
     return { plugin, isolation: 'inline', checkConfig: async (x) => { plugin.parseConfig(x); } };
   }
   const file = builtinRel ? builtinModuleFile(builtinRel) : resolveUseFile(c.use, m.dir);
-  const iso = await loadIsolatedComponent({
+  const iso = await (await isolationHost()).loadIsolatedComponent({
     file, label: c.use, grant: c.permissions, grantKey: `${c.key}.permissions`, grantBaseDir: m.dir, baseDir: m.dir, log: log.with({ component: c.id }),
   });
   return { plugin: iso.plugin, isolation: 'process', checkConfig: (x) => iso.checkConfig(x) };

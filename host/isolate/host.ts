@@ -24,6 +24,9 @@ import { RemoteBucket, serveBucket } from '../../lib/isolate/bucket.ts';
 import { proxyFetch } from '../../lib/isolate/http.ts';
 import { GrpcDialServe, proxyGrpcServices, type GrpcMethodList } from '../../lib/isolate/grpc.ts';
 import { DEFAULT_WASM_URL } from '../../lib/core/wasm.ts';
+import { IsolationError } from './errors.ts';
+
+export { IsolationError };
 
 const CHILD = builtinModuleFile('host/isolate/child.ts');
 
@@ -34,14 +37,6 @@ export function denoBinary(): string {
   const local = path.join(REPO_ROOT, 'node_modules/.bin/deno');
   if (fs.existsSync(local)) return local;
   throw new Error('isolation: process needs Deno: install it (npm install deno) or set THANOS_DENO to its path; or run the plugin with isolation: inline and trust: true');
-}
-
-/** A manifest-level isolation problem: key is the plugins.yaml key to name. */
-export class IsolationError extends Error {
-  constructor(readonly key: string, readonly detail: string) {
-    super(`${key}: ${detail}`);
-    this.name = 'IsolationError';
-  }
 }
 
 function parts(need: Need | undefined): { all: boolean; allow: string[]; deny: string[] } {
