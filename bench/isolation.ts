@@ -16,6 +16,7 @@ import { readAll, type Bucket } from '../lib/objstore/bucket.ts';
 import { parseManifest } from '../host/manifest.ts';
 import { buildObjstore } from '../host/main.ts';
 import { createLogger } from '../host/log.ts';
+import { PIECE, WINDOW_BYTES } from '../lib/isolate/wire.ts';
 
 function arg(args: string[], name: string, def: number): number {
   const a = args.find((x) => x.startsWith(`--${name}=`));
@@ -132,7 +133,7 @@ export default async function main(args: string[]): Promise<void> {
       keep('kv exists() (CPU µs/call)', mode, (cpuSpent * 1e6) / calls, false);
     }
   }
-  console.log(`isolation: best of ${rounds} rounds (fixtures objstore-flat, npm-objstore-kv; Deno ${await denoVersion()}; load average ${load0} at start, ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at end)`);
+  console.log(`isolation: best of ${rounds} rounds (fixtures objstore-flat, npm-objstore-kv; Deno ${await denoVersion()}; channel pieces ${PIECE / 1024} KiB, window ${WINDOW_BYTES / 1048576} MiB per stream; load average ${load0} at start, ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at end)`);
   console.log(`  ${'workload'.padEnd(42)} ${'inline'.padStart(10)} ${'process'.padStart(10)} ${'process/inline'.padStart(15)}`);
   for (const [k, v] of Object.entries(best)) {
     const ratio = k.includes('µs') || k.includes('CPU') ? v.inline / v.process : v.process / v.inline;
