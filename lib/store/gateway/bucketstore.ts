@@ -205,22 +205,23 @@ export class Block {
     }
     return this.symIdx;
   }
-  private pairs?: Map<number, Label>;
+  /** Label objects by name symbol index, then value symbol index (small-integer keys only). */
+  private readonly pairs = new Map<number, Map<number, Label>>();
   /**
    * One shared Label object per (name, value) symbol pair of the block: series entries decoded from
    * the index cache reuse them instead of allocating a label object per label per series per
    * request. Bounded by the block's label pairs (its postings offset table holds as many entries).
    */
   labelPair(nameIdx: number, valueIdx: number, symbols: readonly string[]): Label | undefined {
-    const key = nameIdx * symbols.length + valueIdx;
-    const m = (this.pairs ??= new Map());
-    let l = m.get(key);
+    let byValue = this.pairs.get(nameIdx);
+    let l = byValue?.get(valueIdx);
     if (l === undefined) {
       const name = symbols[nameIdx];
       const value = symbols[valueIdx];
       if (name === undefined || value === undefined) return undefined;
       l = { name, value };
-      m.set(key, l);
+      if (byValue === undefined) this.pairs.set(nameIdx, (byValue = new Map()));
+      byValue.set(valueIdx, l);
     }
     return l;
   }
@@ -317,7 +318,7 @@ function chunksInRange(chunks: readonly ChunkMeta[], mint: number, maxt: number)
 }
 
 /**
- * decodeSeriesEntry for a request: labels as the block's shared label pairs, chunk metas read only
+ * A cached series entry (encodeSeriesEntry's format) decoded for a request: labels as the block's shared label pairs, chunk metas read only
  * for the chunks overlapping [mint, maxt] (an instant query keeps one of a series' chunks per
  * block). Undefined when the bytes are not a valid entry of this block.
  */
