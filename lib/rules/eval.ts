@@ -5,12 +5,15 @@
 // after their series disappear. Recording rules write their samples (and stale markers for series
 // that vanished); alerting rules write ALERTS{alertstate} and ALERTS_FOR_STATE like Prometheus.
 import { STALE_NAN } from '../promql/mod.ts';
+import type { FloatHistogram } from '../histogram/float.ts';
 import { expandTemplate } from './template.ts';
 import type { AlertingRule, RecordingRule, Rule, RuleGroup } from './parse.ts';
 
 export interface QuerySample {
   metric: Record<string, string>;
+  /** The float value; 0 for a histogram sample (promql.Sample's F beside its H). */
   value: number;
+  histogram?: FloatHistogram;
 }
 /** An instant query at tsMs; `group` lets the caller apply per-group settings (partial_response_strategy). */
 export type QueryFn = (expr: string, tsMs: number, signal?: AbortSignal, group?: RuleGroup) => Promise<QuerySample[]>;
@@ -19,6 +22,8 @@ export interface RecordedSample {
   labels: Record<string, string>;
   t: number;
   v: number;
+  /** A native histogram sample (then `v` is unused); stale markers are always float StaleNaN. */
+  h?: FloatHistogram;
 }
 
 export type AlertState = 'inactive' | 'pending' | 'firing';
@@ -169,7 +174,7 @@ export class Evaluator {
       const key = labelKey(ls);
       if (seen.has(key)) throw new Error('vector contains metrics with the same labelset after applying rule labels');
       seen.set(key, ls);
-      samples.push({ labels: ls, t: ts, v: s.value });
+      samples.push(s.histogram ? { labels: ls, t: ts, v: 0, h: s.histogram } : { labels: ls, t: ts, v: s.value });
     }
     if (group.limit > 0 && samples.length > group.limit) {
       this.staleAll(rs, ts, out);
@@ -192,7 +197,9 @@ export class Evaluator {
     for (const s of res) {
       const metric: Record<string, string> = { ...s.metric };
       delete metric.__name__;
-      const data = { labels: metric, externalLabels: this.opts.externalLabels, externalURL: this.opts.externalURL, value: s.value };
+      // Prometheus's AlertTemplateData: $value is the histogram itself for a histogram sample (printed
+      // as its String()); the alert's own value stays the sample's float, 0.
+      const data = { labels: metric, externalLabels: this.opts.externalLabels, externalURL: this.opts.externalURL, value: s.histogram ?? s.value };
       const ls: Record<string, string> = { ...metric };
       for (const [k, v] of Object.entries(rule.labels)) {
         const x = expandTemplate(v, tmplName, data);

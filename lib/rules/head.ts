@@ -11,6 +11,11 @@ import { compileMatchers } from '../store/proxy.ts';
 import { MIN_TIME, MAX_TIME, type StoreServer } from '../store/api.ts';
 import type { LabelNamesRequest, LabelValuesRequest, SeriesRequest, SeriesResponse } from '../proto/store.ts';
 import { HeadDB } from '../tsdb/head/db.ts';
+import type { PrepareSeries } from '../tsdb/head/head.ts';
+import { ENC_FLOAT_HISTOGRAM, ENC_HISTOGRAM, ENC_XOR } from '../tsdb/chunks.ts';
+import { ChunkEncoding } from '../proto/store.ts';
+import type { Histogram as PromHistogram } from '../proto/prompb.ts';
+import { toPrompbFloat } from './histogram.ts';
 import { Shipper, readShipperMeta, SHIPPER_META_FILENAME } from '../shipper/shipper.ts';
 import type { RecordedSample } from './eval.ts';
 
@@ -26,6 +31,11 @@ export interface RuleTSDBOptions {
   retentionMs: number;
   /** Upload cut blocks here when set. */
   bucket?: Bucket;
+}
+
+/** A TSDB chunk encoding as the StoreAPI's chunk type. */
+function storeEncoding(enc: number): number {
+  return enc === ENC_HISTOGRAM ? ChunkEncoding.HISTOGRAM : enc === ENC_FLOAT_HISTOGRAM ? ChunkEncoding.FLOAT_HISTOGRAM : ChunkEncoding.XOR;
 }
 
 export class RuleTSDB implements StoreServer {
@@ -60,17 +70,19 @@ export class RuleTSDB implements StoreServer {
    * Prometheus's rule manager logs and drops them.
    */
   async append(samples: RecordedSample[]): Promise<{ accepted: number; refused: number }> {
-    const byKey = new Map<string, { labels: Label[]; samples: Array<{ timestamp: number; value: number }> }>();
+    // Native histogram results go in as float histograms, as Prometheus's rule manager appends them.
+    const byKey = new Map<string, PrepareSeries & { samples: Array<{ timestamp: number; value: number }>; histograms: PromHistogram[] }>();
     for (const s of samples) {
       const ls = labelsFromRecord(s.labels).filter((l) => l.value !== '') as Label[];
       const k = ls.map((l) => `${l.name}\u0000${l.value}`).join('\u0001');
       let e = byKey.get(k);
-      if (!e) byKey.set(k, (e = { labels: ls, samples: [] }));
-      e.samples.push({ timestamp: s.t, value: s.v });
+      if (!e) byKey.set(k, (e = { labels: ls, samples: [], histograms: [] }));
+      if (s.h) e.histograms.push(toPrompbFloat(s.h, s.t));
+      else e.samples.push({ timestamp: s.t, value: s.v });
     }
     const res = await this.db.append([...byKey.values()]);
     const refused = Object.values(res.rejected).reduce((a, b) => a + b, 0) + Object.values(res.labelErrors).reduce((a, b) => a + b, 0);
-    return { accepted: res.samplesAccepted, refused };
+    return { accepted: res.samplesAccepted + res.histogramsAccepted, refused: refused + res.invalidHistograms };
   }
 
   /** The newest sample of the series with exactly these labels in [mint, maxt] (for `for` state restore). */
@@ -81,6 +93,8 @@ export class RuleTSDB implements StoreServer {
     for (const s of await this.db.select(compileMatchers(ms), mint, maxt)) {
       if (s.labels.length !== want) continue;
       for (const c of s.chunks) {
+        // ALERTS_FOR_STATE is a float series; a histogram chunk under these labels holds no activeAt.
+        if (c.encoding !== ENC_XOR) continue;
         const d = this.o.core.xorDecode(c.data);
         for (let i = 0; i < d.n; i++) {
           const t = d.t[i]!;
@@ -142,7 +156,7 @@ export class RuleTSDB implements StoreServer {
     const inner = ms.filter((m) => !extNames.has(m.name));
     const all = (await this.db.select(inner, mint, maxt, signal)).map((s) => ({
       labels: s.labels,
-      chunks: s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, raw: { type: 0, data: c.data } })),
+      chunks: s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, raw: { type: storeEncoding(c.encoding), data: c.data } })),
     }));
     return new MemoryStore(all, { componentType: 'rule', externalLabels: this.ext });
   }

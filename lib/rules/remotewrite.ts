@@ -16,6 +16,8 @@ type Label = TimeSeries['labels'][number];
 import { RemoteError, sendRemoteWrite, type FetchFn } from '../remote/write.ts';
 import type { Counter, Gauge } from '../sdk/mod.ts';
 import type { RecordedSample } from './eval.ts';
+import type { FloatHistogram } from '../histogram/float.ts';
+import { toPrompbFloat } from './histogram.ts';
 
 export class RemoteWriteConfigError extends Error {
   constructor(message: string) {
@@ -39,6 +41,11 @@ export interface RemoteWriteConfig {
   batchSendDeadlineMs: number;
   minBackoffMs: number;
   maxBackoffMs: number;
+  /**
+   * send_native_histograms (Prometheus default false): native histogram samples of recording rules
+   * are sent only when true; otherwise left out, as Prometheus's queue manager skips them.
+   */
+  sendNativeHistograms?: boolean;
 }
 
 type Obj = Record<string, unknown>;
@@ -121,10 +128,10 @@ export function parseRemoteWriteConfig(text: string): RemoteWriteConfig[] {
       if (names.has(name)) throw new RemoteWriteConfigError(`${where}.name: found multiple remote write configs with job name ${JSON.stringify(name)}`);
       names.add(name);
     }
-    for (const k of ['send_exemplars', 'send_native_histograms']) {
-      // The ruler writes neither exemplars nor histograms; `true` would promise something that never happens.
-      if (o[k] !== undefined && o[k] !== false) throw new RemoteWriteConfigError(`${where}.${k}: the ruler records no ${k === 'send_exemplars' ? 'exemplars' : 'native histograms'}; only false is accepted`);
-    }
+    // The ruler records no exemplars; `true` would promise something that never happens.
+    if (o.send_exemplars !== undefined && o.send_exemplars !== false) throw new RemoteWriteConfigError(`${where}.send_exemplars: the ruler records no exemplars; only false is accepted`);
+    const sendNativeHistograms = o.send_native_histograms ?? false;
+    if (typeof sendNativeHistograms !== 'boolean') throw new RemoteWriteConfigError(`${where}.send_native_histograms: expected true or false`);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(obj(o.headers, `${where}.headers`))) {
       if (typeof v !== 'string') throw new RemoteWriteConfigError(`${where}.headers.${k}: expected a string`);
@@ -164,7 +171,7 @@ export function parseRemoteWriteConfig(text: string): RemoteWriteConfig[] {
       capacity: posInt(q, 'capacity', `${where}.queue_config`, 100_000),
       maxSamplesPerSend: posInt(q, 'max_samples_per_send', `${where}.queue_config`, 2000),
       batchSendDeadlineMs: Math.max(1, dur(q, 'batch_send_deadline', `${where}.queue_config`, 5000)),
-      minBackoffMs: Math.max(1, minBackoffMs), maxBackoffMs: Math.max(1, maxBackoffMs),
+      minBackoffMs: Math.max(1, minBackoffMs), maxBackoffMs: Math.max(1, maxBackoffMs), sendNativeHistograms,
     };
   });
 }
@@ -177,7 +184,7 @@ export interface RemoteWriteMetrics {
   pending: Gauge;
 }
 
-interface Queued { labels: Label[]; t: number; v: number }
+interface Queued { labels: Label[]; t: number; v: number; h?: FloatHistogram }
 
 function recoverable(e: unknown): boolean {
   if (e instanceof RemoteError) return e.status >= 500 || e.status === 429;
@@ -225,9 +232,10 @@ export class RemoteWriteQueue {
     if (samples.length === 0) return;
     if (this.q.length === 0) this.oldestQueuedAt = Date.now();
     for (const s of samples) {
+      if (s.h && !this.cfg.sendNativeHistograms) continue;
       const all = { ...this.externalLabels, ...s.labels };
       const labels = Object.keys(all).sort().map((name) => ({ name, value: all[name]! }));
-      this.q.push({ labels, t: s.t, v: s.v });
+      this.q.push(s.h ? { labels, t: s.t, v: 0, h: s.h } : { labels, t: s.t, v: s.v });
     }
     const over = this.q.length - this.cfg.capacity;
     if (over > 0) {
@@ -245,7 +253,8 @@ export class RemoteWriteQueue {
       const key = s.labels.map((l) => `${l.name}\xff${l.value}`).join('\xfe');
       let ts = bySeries.get(key);
       if (!ts) bySeries.set(key, (ts = { labels: s.labels, samples: [] }));
-      ts.samples.push({ value: s.v, timestamp: s.t });
+      if (s.h) (ts.histograms ??= []).push(toPrompbFloat(s.h, s.t));
+      else ts.samples.push({ value: s.v, timestamp: s.t });
     }
     const headers: Record<string, string> = { ...this.cfg.headers, 'User-Agent': 'Thanos' };
     if (this.cfg.authorization) headers.Authorization = this.cfg.authorization;

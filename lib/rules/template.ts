@@ -11,6 +11,7 @@
 // label, value, sortByLabel, …) parse but expand to an error.
 import { DurationError, parsePromDurationNs } from '../duration/mod.ts';
 import { goMatchString, goReplaceAllString } from '../labels/mod.ts';
+import { FloatHistogram } from '../histogram/float.ts';
 
 type Tok =
   | { t: 'text'; v: string; line: number }
@@ -20,7 +21,8 @@ export interface TemplateData {
   labels: Record<string, string>;
   externalLabels: Record<string, string>;
   externalURL: string;
-  value: number;
+  /** The sample's float, or its native histogram (Prometheus: *histogram.FloatHistogram, printed as String()). */
+  value: number | FloatHistogram;
 }
 
 export class TemplateError extends Error {
@@ -405,13 +407,23 @@ function truth(v: Val): boolean {
 function printValue(v: Val): string {
   if (v === undefined || v === null) return '<no value>';
   if (typeof v === 'number') return goFloat(v);
+  if (v instanceof FloatHistogram) return v.toString();
   if (typeof v === 'object') return `map[${Object.keys(v as object).sort().map((k) => `${k}:${printValue((v as Record<string, Val>)[k])}`).join(' ')}]`;
   return String(v);
 }
 
+/** The exported fields of Prometheus's FloatHistogram a template can read (.Value.Count, …). */
+const HISTOGRAM_FIELDS: Record<string, keyof FloatHistogram> = { Count: 'count', Sum: 'sum', Schema: 'schema', ZeroCount: 'zeroCount', ZeroThreshold: 'zeroThreshold' };
+
 function field(v: Val, fields: string[]): Val {
   let cur = v;
   for (const f of fields) {
+    if (cur instanceof FloatHistogram) {
+      const k = HISTOGRAM_FIELDS[f];
+      if (k === undefined) return undefined;
+      cur = cur[k];
+      continue;
+    }
     // label maps are map[string]string in Prometheus: a missing key is the zero value ""
     if (cur && typeof cur === 'object' && !Array.isArray(cur)) cur = (cur as Record<string, Val>)[f] ?? '';
     else return undefined;
@@ -452,6 +464,8 @@ function evalPipe(p: Pipeline, dot: Val, vars: Map<string, Val>, name: string, l
 
 function num(v: Val, fn: string, name: string, line: number): number {
   if (typeof v === 'number') return v;
+  // Prometheus's ConvertToFloat knows no histograms.
+  if (v instanceof FloatHistogram) throw new TemplateError(name, line, `error calling ${fn}: can't convert *histogram.FloatHistogram to float`);
   if (typeof v === 'string') {
     const n = Number(v);
     if (v.trim() !== '' && !Number.isNaN(n)) return n;
