@@ -32,7 +32,12 @@ import { serveFetch } from '../../host/server/listen.ts';
 import type { ComponentContext } from '../../host/index.ts';
 import { stubComponentCtx } from '../harness/componentctx.ts';
 import { freePort } from '../harness/ports.ts';
-import { core, receiveCtx } from '../receive/helpers.ts';
+import { core, fsBucket, receiveCtx } from '../receive/helpers.ts';
+import { RuleTSDB } from '../../lib/rules/head.ts';
+import { BlockReader, bucketBlockFiles } from '../../lib/tsdb/block.ts';
+import { ENC_FLOAT_HISTOGRAM } from '../../lib/tsdb/chunks.ts';
+import { createLogger } from '../../host/log.ts';
+import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 
 const engine = new Engine({ lookbackDelta: 300_000, maxSamples: 1_000_000, timeoutMs: 10_000 });
 const dirs: string[] = [];
@@ -115,7 +120,8 @@ test('histogram JSON: malformed or impossible histograms are refused with a reas
 test('--tsdb.enable-native-histograms: accepted either way (Thanos ≥ 0.40: a deprecated no-op, default true); remote write send_native_histograms is a boolean', () => {
   const f = rulePlugin.flags?.find((x) => x.name === 'tsdb.enable-native-histograms');
   assert.ok(f && f.type === 'bool' && f.default === true);
-  for (const v of [true, false]) parseRuleConfig({ ruleFiles: ['x.yml'], queries: ['http://q:1'], tsdbEnableNativeHistograms: v });
+  for (const v of [true, false]) assert.is(parseRuleConfig({ ruleFiles: ['x.yml'], queries: ['http://q:1'], tsdbEnableNativeHistograms: v }).enableNativeHistograms, v);
+  assert.is(parseRuleConfig({ ruleFiles: ['x.yml'], queries: ['http://q:1'] }).enableNativeHistograms, true);
   const [on] = parseRemoteWriteConfig('remote_write:\n  - url: http://r:1/api/v1/write\n    send_native_histograms: true\n');
   assert.is(on!.sendNativeHistograms, true);
   assert.is(parseRemoteWriteConfig('remote_write:\n  - url: http://r:1/api/v1/write\n')[0]!.sendNativeHistograms, false);
@@ -241,6 +247,8 @@ test('component: a histogram recording rule is stored as float histograms, serve
     assert.match(a.bad!, /can't convert \*histogram\.FloatHistogram to float/);
     const api = (await (await comp.fetch!(new Request('http://x/api/v1/alerts'))).json()) as { data: { alerts: Array<{ value: string }> } };
     assert.is(api.data.alerts[0]!.value, '0e+00', 'the alert value is the sample float, 0 for a histogram (Prometheus: smpl.F)');
+    const flags = (await (await comp.fetch!(new Request('http://x/api/v1/status/flags'))).json()) as { data: Record<string, string> };
+    assert.is(flags.data['tsdb.enable-native-histograms'], 'true');
   } finally {
     ac.abort();
     await running;
@@ -308,6 +316,40 @@ test('stateless: histogram results are remote-written as prompb float histograms
   const off = (await seriesOf(rx.store, RECORD)).filter((s) => labelsToRecord(s.labels).ruler === 'off');
   assert.equal(off, [], 'send_native_histograms: false leaves the histogram samples out');
   assert.ok(bodies.length > 0);
+});
+
+test('blocks: histogram samples cut from the ruler TSDB are uploaded as FLOAT_HISTOGRAM chunks with the external labels', async () => {
+  const bucket = await fsBucket(tmp());
+  const log = createLogger({ level: 'error', write: () => {} });
+  const { tsdb } = await RuleTSDB.open({ fs: nodeFs(), dir: tmp(), core, log, externalLabels: { replica: 'r0' }, blockDurationMs: 7_200_000, retentionMs: 0, bucket });
+  const hist = (i: number) => new FloatHistogram({ schema: 2, count: 3 * i, sum: i / 2, zeroThreshold: 0.001, zeroCount: i, positiveSpans: [{ offset: 3, length: 2 }], positiveBuckets: [i, i], counterResetHint: 'gauge' });
+  const written = new Map<number, FloatHistogram>();
+  // 4h of one-minute evaluations: the first 2h block is cut and uploaded.
+  for (let i = 0, t = 0; t <= 4 * 3_600_000; t += 60_000, i++) {
+    written.set(t, hist(i + 1));
+    const r = await tsdb.append([{ labels: { __name__: RECORD, job: 'api' }, t, v: 0, h: hist(i + 1) }]);
+    assert.is(r.accepted, 1);
+  }
+  const m = await tsdb.maintain();
+  assert.is(m.cut.length, 1);
+  assert.is(m.uploaded.length, 1);
+  assert.ok(m.cut[0]!.endsWith(`/${m.uploaded[0]}`), 'the cut block is the one uploaded');
+  const b = await BlockReader.open(bucketBlockFiles(bucket, m.uploaded[0]!), { core });
+  assert.equal(b.meta.thanos?.labels, { replica: 'r0' });
+  const got: Array<{ t: number; h: FloatHistogram }> = [];
+  for await (const s of b.selectChunks([{ type: '=', name: '__name__', value: RECORD }])) {
+    assert.equal(labelsToRecord(s.labels), { __name__: RECORD, job: 'api' });
+    for (const c of s.chunks) {
+      assert.is(c.encoding, ENC_FLOAT_HISTOGRAM);
+      const d = core.histogramDecode(c.data, true);
+      for (let i = 0; i < d.n; i++) got.push({ t: d.t[i]!, h: fromChunkSample(d, i) });
+    }
+  }
+  assert.is(got.length, 120, 'the block holds [0, 2h) at one sample a minute');
+  for (const { t, h } of got) {
+    assert.is(h.toString(), written.get(t)!.toString(), `at ${t}`);
+    assert.is(h.counterResetHint, 'gauge', 'a gauge histogram stays one');
+  }
 });
 
 test.run();

@@ -22,6 +22,8 @@ export interface RuleConfig {
   resendDelayMs: number;
   retentionMs: number;
   blockDurationMs: number;
+  /** --tsdb.enable-native-histograms: a deprecated no-op (histograms are always recorded); kept for /api/v1/status/flags. */
+  enableNativeHistograms: boolean;
   forOutageToleranceMs: number;
   forGracePeriodMs: number;
   /** --alertmanagers.config (YAML, checked here) / --alertmanagers.config-file (read at setup). */
@@ -199,6 +201,7 @@ export function parseRuleConfig(raw: unknown): RuleConfig {
     resendDelayMs: dur(r, 'resendDelay', '1m'),
     retentionMs: dur(r, 'tsdbRetention', '48h', true),
     blockDurationMs: dur(r, 'tsdbBlockDuration', '2h', true),
+    enableNativeHistograms: r.tsdbEnableNativeHistograms !== false,
     forOutageToleranceMs: dur(r, 'forOutageTolerance', '1h'),
     forGracePeriodMs: dur(r, 'forGracePeriod', '10m'),
     alertmanagersConfig, alertmanagersConfigFile, queryConfig, queryConfigFile, remoteWriteConfig, remoteWriteConfigFile,

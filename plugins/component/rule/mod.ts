@@ -227,7 +227,7 @@ export async function createRule(ctx: ComponentContext, cfg: RuleConfig): Promis
     'alertmanagers.config-file': cfg.alertmanagersConfigFile, 'alertmanagers.send-timeout': d(cfg.alertmanagersSendTimeoutMs),
     'alertmanagers.sd-dns-interval': d(cfg.alertmanagersDnsIntervalMs), label: Object.entries(ext).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(','),
     'alert.query-url': cfg.alertQueryUrl, 'alert.label-drop': cfg.alertLabelDrop.join(','), 'resend-delay': d(cfg.resendDelayMs),
-    'tsdb.retention': d(cfg.retentionMs), 'tsdb.block-duration': d(cfg.blockDurationMs), 'tsdb.enable-native-histograms': 'true', 'for-outage-tolerance': d(cfg.forOutageToleranceMs),
+    'tsdb.retention': d(cfg.retentionMs), 'tsdb.block-duration': d(cfg.blockDurationMs), 'tsdb.enable-native-histograms': String(cfg.enableNativeHistograms), 'for-outage-tolerance': d(cfg.forOutageToleranceMs),
     'for-grace-period': d(cfg.forGracePeriodMs), 'remote-write.config-file': cfg.remoteWriteConfigFile, 'data-dir': dataDir,
     'http-address': ctx.addresses?.http ?? '', 'grpc-address': ctx.addresses?.grpc ?? '',
     'web.route-prefix': cfg.routePrefix, 'web.external-prefix': cfg.externalPrefix, 'web.prefix-header': cfg.prefixHeader,
