@@ -8,6 +8,7 @@ import { Engine, MemoryQueryable, STALE_NAN, parseExpr, walk, FUNCTIONS, type Ex
 import { compareLabels, labelsKey, formatLabels, type Label, type Labels } from '../../lib/labels/mod.ts';
 import { CUSTOM_BUCKETS_SCHEMA, FloatHistogram } from '../../lib/histogram/float.ts';
 import { parseHistogramSeriesItem } from '../../lib/histogram/notation.ts';
+import { almostEqual, equalsForTest } from '../../lib/histogram/compare.ts';
 import { isStaleHistogram } from '../../lib/promql/engine/hist.ts';
 
 export const TESTDATA_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'testdata');
@@ -358,16 +359,6 @@ export function parseScript(text: string): Cmd[] {
 // ---------------------------------------------------------------------------------------------
 // Running
 
-function almostEqual(a: number, b: number): boolean {
-  if (Number.isNaN(a) && Number.isNaN(b)) return true;
-  if (a === b) return true;
-  const eps = 1e-6;
-  const minNormal = 2.2250738585072014e-308;
-  const absSum = Math.abs(a) + Math.abs(b);
-  const diff = Math.abs(a - b);
-  if (a === 0 || b === 0 || absSum < minNormal) return diff < eps * minNormal;
-  return diff / Math.min(absSum, Number.MAX_VALUE) < eps;
-}
 
 const AT_UNSAFE = new Set(['days_in_month', 'day_of_month', 'day_of_week', 'day_of_year', 'end', 'hour', 'minute', 'month', 'year',
   'predict_linear', 'range', 'start', 'step', 'time', 'timestamp']);
@@ -393,59 +384,17 @@ function fmtVal(v: number): string {
   return Number.isNaN(v) ? 'NaN' : String(v);
 }
 
-/** Absolute bucket indexes and counts of a span/bucket layout. */
-function bucketsOf(spans: readonly { offset: number; length: number }[], buckets: readonly number[]): [number[], number[]] {
-  const idx: number[] = [];
-  const cnt: number[] = [];
-  let cur = 0;
-  let k = 0;
-  for (const sp of spans) {
-    cur += sp.offset;
-    for (let j = 0; j < sp.length; j++) {
-      idx.push(cur++);
-      cnt.push(buckets[k++] ?? 0);
-    }
-  }
-  return [idx, cnt];
-}
-
-/** A histogram in the scripts' notation (compacted buckets), for failure messages. */
+/** A histogram in the scripts' notation, for failure messages (Prometheus TestExpression). */
 function fmtHist(h: FloatHistogram): string {
-  const side = (spans: FloatHistogram['positiveSpans'], b: number[]) => {
-    const [idx, cnt] = bucketsOf(spans, b);
-    return idx.map((x, i) => (cnt[i] !== 0 ? `${x}:${cnt[i]}` : '')).filter(Boolean).join(' ');
-  };
-  let out = `{{schema:${h.schema} count:${h.count} sum:${h.sum}`;
-  if (h.zeroCount || h.zeroThreshold) out += ` z_bucket:${h.zeroCount} z_bucket_w:${h.zeroThreshold}`;
-  if (h.usesCustomBuckets()) out += ` custom_values:[${h.customValues.join(' ')}]`;
-  const p = side(h.positiveSpans, h.positiveBuckets), n = side(h.negativeSpans, h.negativeBuckets);
-  if (p) out += ` buckets:{${p}}`;
-  if (n) out += ` n_buckets:{${n}}`;
-  if (h.counterResetHint !== 'unknown') out += ` counter_reset_hint:${h.counterResetHint}`;
-  return out + '}}';
+  return h.toNotation();
 }
 function fmtPoint(p: { v: number; h?: FloatHistogram }): string {
   return p.h ? fmtHist(p.h) : fmtVal(p.v);
 }
 
-/** Prometheus promqltest compareNativeHistogram over Compact(0) of both (only populated buckets count). */
+/** Prometheus promqltest compareNativeHistogram (lib/histogram/compare.ts). */
 function histMatches(exp: HistVal, got: FloatHistogram): boolean {
-  const e = exp.h;
-  if (e.schema !== got.schema || !almostEqual(e.count, got.count) || !almostEqual(e.sum, got.sum)) return false;
-  if (e.usesCustomBuckets()) {
-    if (e.customValues.length !== got.customValues.length || e.customValues.some((x, i) => x !== got.customValues[i])) return false;
-  }
-  if (e.zeroThreshold !== got.zeroThreshold || !almostEqual(e.zeroCount, got.zeroCount)) return false;
-  for (const side of ['positive', 'negative'] as const) {
-    const [ei, ec] = bucketsOf(e[`${side}Spans`], e[`${side}Buckets`]);
-    const [gi, gc] = bucketsOf(got[`${side}Spans`], got[`${side}Buckets`]);
-    const en = ei.map((x, i) => [x, ec[i]!] as const).filter((p) => p[1] !== 0);
-    const gn = gi.map((x, i) => [x, gc[i]!] as const).filter((p) => p[1] !== 0);
-    if (en.length !== gn.length) return false;
-    for (let i = 0; i < en.length; i++) if (en[i]![0] !== gn[i]![0] || !almostEqual(en[i]![1], gn[i]![1])) return false;
-  }
-  if (exp.hintSet && e.counterResetHint !== got.counterResetHint) return false;
-  return true;
+  return equalsForTest(exp.h, got, exp.hintSet);
 }
 
 /** Null when the point matches the expected float or histogram, else why not. */

@@ -9,7 +9,6 @@ import type { Evaluator } from './evaluator.ts';
 import { delLabels, dropMetricName, hasDuplicateLabels, keepLabels, labelsKey, setLabel } from './helpers.ts';
 import type { BinopState, Matrix, Vector } from './types.ts';
 import { anno, warn, info } from './annotations.ts';
-import { trimBuckets } from './trim.ts';
 import { hAdd, hCompact, hDiv, hEquals, hMul, hSub, histErrorKind, type FloatHistogram } from './hist.ts';
 
 export function evalBinary(ev: Evaluator, e: BinaryExpr): Matrix {
@@ -452,7 +451,7 @@ export function histElemBinop(ev: Evaluator, e: BinaryExpr, op: string, lf: numb
   if (lh !== undefined && rh === undefined) {
     if (op === '*') return { v: 0, h: hCompact(hMul(lh.copy(), rf), 0), keep: true };
     if (op === '/') return { v: 0, h: hCompact(hDiv(lh.copy(), rf), 0), keep: true };
-    if (op === '</' || op === '>/') return { v: 0, h: trimBuckets(lh.copy(), rf, op === '</'), keep: true };
+    if (op === '</' || op === '>/') return { v: 0, h: lh.copy().trimBuckets(rf, op === '</'), keep: true };
     info(ev, anno.incompatibleTypesBinop('histogram', op, 'float'), e);
     return null;
   }

@@ -5,13 +5,9 @@ import type { FloatHistogram } from '../../histogram/float.ts';
 
 export type Arr = ArrayLike<number>;
 
-export function kahanInc(inc: number, sum: number, c: number): [number, number] {
-  const t = sum + inc;
-  if (!Number.isFinite(t) && !Number.isNaN(t)) c = 0;
-  else if (Math.abs(sum) >= Math.abs(inc)) c += (sum - t) + inc;
-  else c += (inc - t) + sum;
-  return [t, c];
-}
+// Prometheus kahansum.Inc has one owner: lib/histogram/buckets.ts (it sums buckets with it too).
+import { kahanInc } from '../../histogram/buckets.ts';
+export { kahanInc };
 
 /** Context of one window evaluation. Times in ms. */
 export interface WindowCtx {
