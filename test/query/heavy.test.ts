@@ -176,8 +176,10 @@ function assertResponsive(what: string, heavyMs: number, lat: number[]): void {
   assert.ok(lat.length >= 3, `only ${lat.length} polls completed during a ${Math.round(heavyMs)} ms query`);
   // Before #21 the evaluation held the event loop for its whole run, so a poll waited about as long
   // as the heavy query itself. Now the worst wait is one slice of synchronous work: under 1 s, or a
-  // small fraction of the heavy query when the machine is loaded enough to stretch both.
-  const bound = Math.max(1000, heavyMs / 4);
+  // small fraction of the heavy query when the machine is loaded enough to stretch both (a poll is
+  // two requests, each waiting out at most one slice; a third of the query leaves room for both on a
+  // machine at load 30, where a quarter failed once by 5%, and still fails a loop held throughout).
+  const bound = Math.max(1000, heavyMs / 3);
   assert.ok(max < bound, `/-/healthy + cheap query took ${Math.round(max)} ms while the heavy query ran (${Math.round(heavyMs)} ms)`);
 }
 
