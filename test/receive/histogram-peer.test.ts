@@ -15,11 +15,9 @@
 //  - a receiver reopened on the same directory (no shutdown: the WAL replays) still does.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import protobuf from 'protobufjs';
 import { dialGrpc, startGrpc, type GrpcListener } from '../../host/server/grpc.ts';
 import { serveFetch } from '../../host/server/listen.ts';
 import { fromChunkSample } from '../../lib/histogram/convert.ts';
@@ -34,8 +32,9 @@ import { infoServices, storeServices } from '../../lib/store/server.ts';
 import plugin from '../../plugins/component/receive/mod.ts';
 import { parseQueryConfig, setupQuery } from '../../plugins/component/query/mod.ts';
 import { queryCtx } from '../query/ctx.ts';
+import { deltas, encodeExposition, GAUGE_HISTOGRAM, HISTOGRAM, histogramMetric, startScrapedPrometheus } from '../harness/native-histograms.ts';
 import { freePort } from '../harness/ports.ts';
-import { httpReady, startProc, waitFor, type Proc } from '../query/harness.ts';
+import { waitFor, type Proc } from '../query/harness.ts';
 import { collect, core, receiveCtx } from './helpers.ts';
 
 const SCRAPES = 16;
@@ -51,27 +50,6 @@ let receiveAddr = '';
 /** Prometheus's answer to x[10m] at `evalTime` (seconds), per series name. */
 let promRaw: Record<string, Array<[number, unknown]>> = {};
 let evalTime = 0;
-
-// io.prometheus.client (prometheus/client_model metrics.proto): the fields a native histogram uses.
-const root = protobuf.parse(`
-syntax = "proto2";
-package io.prometheus.client;
-message LabelPair { optional string name = 1; optional string value = 2; }
-enum MetricType { COUNTER = 0; GAUGE = 1; SUMMARY = 2; UNTYPED = 3; HISTOGRAM = 4; GAUGE_HISTOGRAM = 5; }
-message BucketSpan { optional sint32 offset = 1; optional uint32 length = 2; }
-message Histogram {
-  optional uint64 sample_count = 1; optional double sample_count_float = 4; optional double sample_sum = 2;
-  optional sint32 schema = 5; optional double zero_threshold = 6; optional uint64 zero_count = 7;
-  optional double zero_count_float = 8;
-  repeated BucketSpan negative_span = 9; repeated sint64 negative_delta = 10; repeated double negative_count = 11;
-  repeated BucketSpan positive_span = 12; repeated sint64 positive_delta = 13; repeated double positive_count = 14;
-}
-message Metric { repeated LabelPair label = 1; optional Histogram histogram = 7; }
-message MetricFamily { optional string name = 1; optional string help = 2; optional MetricType type = 3; repeated Metric metric = 4; }
-`).root;
-const MetricFamily = root.lookupType('io.prometheus.client.MetricFamily');
-
-const deltas = (abs: number[]) => abs.map((x, i) => x - (i > 0 ? abs[i - 1]! : 0));
 
 /** The exposition at scrape k (1-based): deterministic histograms whose layouts grow and reset. */
 function exposition(k: number): Uint8Array {
@@ -90,9 +68,8 @@ function exposition(k: number): Uint8Array {
   };
   const gpos = [10 + ((k * 7) % 11), 10 + ((k * 5 + 3) % 13)];
   const gauge = { sampleCount: gpos[0]! + gpos[1]!, sampleSum: Math.sin(k) * 100, schema: 1, zeroThreshold: 0, zeroCount: 0, positiveSpan: [{ offset: 2, length: 2 }], positiveDelta: deltas(gpos) };
-  const fam = (name: string, type: number, histogram: object) =>
-    MetricFamily.encodeDelimited(MetricFamily.fromObject({ name, help: `${name} for the peer test`, type, metric: [{ label: [{ name: 'svc', value: 'api' }], histogram }] })).finish();
-  return Buffer.concat([fam('peer_lat_seconds', 4, lat), fam('peer_float_hist', 4, flt), fam('peer_gauge_hist', 5, gauge)]);
+  const fam = (name: string, type: number, histogram: object) => ({ name, help: `${name} for the peer test`, type, metric: [histogramMetric({ svc: 'api' }, histogram)] });
+  return encodeExposition([fam('peer_lat_seconds', HISTOGRAM, lat), fam('peer_float_hist', HISTOGRAM, flt), fam('peer_gauge_hist', GAUGE_HISTOGRAM, gauge)]);
 }
 
 async function promQuery(q: string, time: number): Promise<any[]> {
@@ -163,39 +140,15 @@ async function setup(): Promise<void> {
 
   // After SCRAPES scrapes the exposition stays the same: the compared window ends just after the
   // last changing scrape, and later (identical) samples fall outside it.
-  let k = 0;
-  let lastServedAt = 0;
-  const exporter: Server = createServer((_req, res) => {
-    if (k < SCRAPES) {
-      k++;
-      if (k === SCRAPES) lastServedAt = Date.now();
-    }
-    res.writeHead(200, { 'Content-Type': 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited' });
-    res.end(exposition(k));
+  const p = await startScrapedPrometheus({
+    dir, exposition, scrapes: SCRAPES, after: 'repeat', job: 'peer',
+    remoteWrite: `http://127.0.0.1:${rwPort}/api/v1/receive`, extraArgs: ['--storage.remote.flush-deadline=1s'],
   });
-  const ePort = await freePort();
-  await new Promise<void>((res) => exporter.listen(ePort, '127.0.0.1', res));
-  closers.push(() => new Promise<void>((res) => exporter.close(() => res())));
-
-  const pPort = await freePort();
-  writeFileSync(join(dir, 'prometheus.yml'), [
-    'global: {scrape_interval: 1s, scrape_timeout: 1s}',
-    'scrape_configs:',
-    `  - {job_name: peer, static_configs: [{targets: ['127.0.0.1:${ePort}']}]}`,
-    'remote_write:',
-    `  - url: http://127.0.0.1:${rwPort}/api/v1/receive`,
-    '    send_native_histograms: true',
-    '    queue_config: {batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 1s}',
-    '',
-  ].join('\n'));
-  prom = startProc('prometheus', '/usr/bin/prometheus', [
-    `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'promdata')}`, `--web.listen-address=127.0.0.1:${pPort}`,
-    '--enable-feature=native-histograms', '--storage.remote.flush-deadline=1s',
-  ], dir);
-  closers.push(() => prom.kill());
-  promUrl = `http://127.0.0.1:${pPort}`;
-  await waitFor(() => httpReady(pPort), 60_000, 'prometheus ready', prom.logs);
-  await waitFor(async () => k >= SCRAPES, 90_000, `${SCRAPES} scrapes`, prom.logs);
+  prom = p.proc;
+  closers.push(() => p.stop());
+  promUrl = p.api;
+  await p.waitScrapes(90_000);
+  const lastServedAt = p.served[SCRAPES - 1]!.at;
   // Evaluated just after the last changing scrape (its sample's timestamp is the scrape's start,
   // before it was served); let it land in Prometheus's head first.
   evalTime = (lastServedAt + 300) / 1000;
