@@ -269,7 +269,6 @@ const WITH: Record<string, Record<string, unknown>> = {
 const NO_CONFIG_CHANGE: Record<string, string> = {
   'query:promqlEngine': 'selects a PromQL engine: both values run the one engine we have, with Prometheus\'s semantics',
   'receive:tsdbEnableNativeHistograms': 'deprecated no-op in Thanos since the Prometheus 3.8 upgrade (thanos-io/thanos#8661): native histograms are always ingested; kept so existing command lines start',
-  'rule:tsdbEnableNativeHistograms': 'deprecated no-op in Thanos since the Prometheus 3.8 upgrade (thanos-io/thanos#8661), as for receive: recorded native histograms are always stored',
 };
 
 function sample(name: string, f: FlagSpec): unknown {
