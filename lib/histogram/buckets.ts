@@ -13,7 +13,9 @@ export const EXPONENTIAL_SCHEMA_MAX = 8;
 /** Schemas a producer may send that are reduced to EXPONENTIAL_SCHEMA_MAX/MIN on ingestion (Prometheus 3.x). */
 export const EXPONENTIAL_SCHEMA_MIN_RESERVED = -9;
 export const EXPONENTIAL_SCHEMA_MAX_RESERVED = 52;
-export const CUSTOM_BUCKETS_SCHEMA = -53;
+// One owner for the NHCB schema number: lib/core/types.ts (the chunk codec's).
+import { CUSTOM_BUCKETS_SCHEMA } from '../core/types.ts';
+export { CUSTOM_BUCKETS_SCHEMA };
 
 export function isCustomBucketsSchema(schema: number): boolean {
   return schema === CUSTOM_BUCKETS_SCHEMA;

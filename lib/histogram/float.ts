@@ -8,8 +8,9 @@
 // Field names follow Prometheus (camelCase). Spans are BucketSpan lists as in Prometheus; they are
 // not normalised unless a method says so (Compact does).
 
-/** Prometheus histogram.CounterResetHint. */
-export type CounterResetHint = 'unknown' | 'reset' | 'not_reset' | 'gauge';
+// Prometheus histogram.CounterResetHint: one owner, the chunk appender's (lib/core).
+import type { CounterResetHint } from '../core/js/histogram_append.ts';
+export type { CounterResetHint };
 
 /** A run of consecutive buckets: `offset` from the end of the previous span (or from 0), `length` buckets. */
 export interface BucketSpan {
