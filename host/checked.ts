@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FetchFunction, FileInfo, FsCapability, TlsClientOptions } from '../lib/sdk/mod.ts';
 import type { Permissions } from './permissions.ts';
-import { readFully } from '../lib/tsdb/nodefs.ts';
+import { openAppendFd, readFully } from '../lib/tsdb/nodefs.ts';
 
 /** The runtime's fetch and Headers, as they were when the host loaded (before any plugin). */
 export const HOST_FETCH: typeof globalThis.fetch = globalThis.fetch.bind(globalThis);
@@ -104,6 +104,9 @@ export function createFs(perms: Permissions, baseDir = process.cwd(), fsp: FsPro
       } finally {
         await fh.close();
       }
+    },
+    async openAppend(p) {
+      return openAppendFd(await w(p, 'fs.openAppend'));
     },
     async syncFile(p) {
       const fh = await fsp.open(await w(p, 'fs.syncFile'), 'r+');

@@ -153,11 +153,14 @@ export class Router {
     if (rep > rf) return { status: 400, message: ERR_BAD_REPLICA };
     const replicated = rep !== 0;
     const replicas = replicated ? [rep - 1] : Array.from({ length: rf }, (_, i) => i);
+    const ring = this.ring;
+    if (data.length === 1 && replicas.length === 1 && replicas[0] === 0 && mode !== 'RouterOnly' && ring instanceof SingleNodeHashring && ring.nodes()[0]!.address === this.o.localEndpoint) {
+      return this.localOnly(data[0]!);
+    }
 
     // distribute: (endpoint, replica) → tenant → series and their ids
     interface Group { endpoint: Endpoint; replica: number; byTenant: Map<string, { series: TimeSeries[]; ids: number[] }> }
     const groups = new Map<string, Group>();
-    const ring = this.ring;
     let id = 0;
     // the group of the previous series (all of them on a single node ring): no key string per series
     let lastEp: Endpoint | undefined;
@@ -285,6 +288,27 @@ export class Router {
     const message = (rs.length > 1 ? `${rs.length} errors: ` : '') + rs.join('; ');
     this.o.log.debug('write failed quorum', { status, err: message });
     return { status, message };
+  }
+
+  /**
+   * One tenant's series all placed on this node, one replica each (a single-node ring: no hashring
+   * given, or none loaded yet): one local write, answered as the quorum bookkeeping of handle()
+   * would answer it (one replica, quorum 1: its outcome is every series' outcome), without
+   * grouping the series one by one.
+   */
+  private async localOnly(d: TenantSeries): Promise<{ status: number; message: string }> {
+    if (d.series.length === 0) return { status: 200, message: '' };
+    let f: Failure;
+    try {
+      const out = await this.o.local(d.tenant, d.series);
+      if (out.status === 200) return { status: 200, message: '' };
+      f = { kind: kindOfStatus(out.status), reason: `writing locally: ${out.message}` };
+    } catch (e) {
+      f = { kind: 'internal', reason: `writing locally: ${(e as Error).message}` };
+    }
+    const status = f.kind === 'conflict' ? 409 : f.kind === 'bad' ? 400 : 503;
+    this.o.log.debug('write failed quorum', { status, err: f.reason });
+    return { status, message: f.reason };
   }
 
   /** thanos.WriteableStore/RemoteWrite served by this receiver. */

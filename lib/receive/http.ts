@@ -10,7 +10,7 @@
 // - GET /api/v1/status/tsdb: head cardinality of the tenant in the tenant header (Prometheus's JSON).
 import { int64, stringifyJson } from '../query/json.ts';
 import { parseRemoteWriteRequest, RemoteError } from '../remote/write.ts';
-import { WriteRequestDecoder } from '../remote/writedecode.ts';
+import { samplesIn, WriteRequestDecoder } from '../remote/writedecode.ts';
 import type { TimeSeries } from '../proto/prompb.ts';
 import type { Receiver } from './receiver.ts';
 import { splitByTenantLabel, SplitTenantError, validTenant } from './tenants.ts';
@@ -36,6 +36,8 @@ export interface ReceiveHttpOptions {
   /** Largest decoded remote write body (--remote-write.max-decoded-bytes), checked in the snappy header before decoding. */
   maxDecodedBytes: number;
 }
+
+const ANSWER_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'text/plain; charset=utf-8' };
 
 /** The remote write + status handler over a Receiver. */
 export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Request) => Promise<Response> {
@@ -106,7 +108,7 @@ export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Re
       throw e;
     }
     if (lim) {
-      const v = lim.seriesAndSamples(tid, wr.timeseries.length, wr.timeseries.reduce((n, s) => n + s.samples.length, 0));
+      const v = lim.seriesAndSamples(tid, wr.timeseries.length, samplesIn(wr.timeseries));
       if (!v.ok) return v;
     }
     if (o.splitTenantLabelName) {
@@ -146,6 +148,9 @@ export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Re
       }
     }
     release?.();
-    return new Response(out.status === 200 ? '' : out.message + '\n', { status: out.status, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    // A stored write answers without a body: the response goes out in one socket write (a body, even
+    // an empty string, is streamed after the headers: two writes, each a loopback wake-up of the sender).
+    if (out.status === 200) return new Response(null, { status: 200, headers: ANSWER_HEADERS });
+    return new Response(out.message + '\n', { status: out.status, headers: ANSWER_HEADERS });
   };
 }

@@ -5,6 +5,7 @@
 import { GrpcError, GrpcStatus, type Bucket, type ComponentInfo, type Core, type FsCapability, type Logger, type Metrics } from '../sdk/mod.ts';
 import { compareStrings, type Label, type Labels, type Matcher } from '../labels/mod.ts';
 import type { TimeSeries } from '../proto/prompb.ts';
+import { sampleCount, samplesIn } from '../remote/writedecode.ts';
 import { ChunkEncoding, type StoreWriteRequest } from '../proto/store.ts';
 import { ENC_FLOAT_HISTOGRAM, ENC_HISTOGRAM } from '../tsdb/chunks.ts';
 import { MIN_TIME, MAX_TIME, type StoreServer } from '../store/api.ts';
@@ -192,7 +193,12 @@ export class Receiver {
   observeWrite(status: number, tenant: string, series: readonly TimeSeries[]): void {
     const labels = { code: String(status), tenant };
     this.m.writeTimeseries.observe(series.length, labels);
-    this.m.writeSamples.observe(series.reduce((n, s) => n + s.samples.length, 0), labels);
+    this.m.writeSamples.observe(samplesIn(series), labels);
+  }
+
+  /** Closes every tenant's open WAL segment (after the last write: shutdown). */
+  async close(): Promise<void> {
+    for (const t of this.tenants.list()) await t.db.close();
   }
 
   /** Refuses further writes (503) from now on: shutdown. */
@@ -215,7 +221,7 @@ export class Receiver {
         const msg = checkLabelLimits(s.labels, lim);
         if (msg === undefined) return true;
         overLimit++;
-        overLimitSamples += s.samples.length;
+        overLimitSamples += sampleCount(s);
         firstOverLimit ??= msg;
         return false;
       });

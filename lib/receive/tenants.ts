@@ -5,6 +5,7 @@ import type { Bucket, Core, FsCapability, Logger, Metrics } from '../sdk/mod.ts'
 import { compareStrings, labelsFromRecord, type Label } from '../labels/mod.ts';
 import { Shipper } from '../shipper/shipper.ts';
 import { HeadDB } from '../tsdb/head/db.ts';
+import { ColumnarSeries } from '../remote/writedecode.ts';
 
 const utf8 = new TextEncoder();
 
@@ -133,7 +134,9 @@ export function splitByTenantLabel<S extends { labels: Array<{ name: string; val
     if (i >= 0 && s.labels[i]!.value !== '') {
       t = s.labels[i]!.value;
       if (!validTenant(t)) throw new SplitTenantError('tenant name not valid: validation error');
-      out = { ...s, labels: s.labels.filter((_, j) => j !== i) };
+      const labels = s.labels.filter((_, j) => j !== i);
+      // a decoded series keeps its samples in its request's columns (no own `samples` to spread)
+      out = s instanceof ColumnarSeries ? (s.withLabels(labels) as unknown as S) : { ...s, labels };
     }
     let g = byTenant.get(t);
     if (!g) byTenant.set(t, (g = []));

@@ -2,13 +2,73 @@
 // label sets request after request (one scrape round of each series per request), so the label
 // bytes of a TimeSeries are looked up in a bounded cache of the label sets decoded before: a hit
 // hands out the same frozen label array (lib/labels frozenLabels, its labelsKey computed once)
-// without decoding a string. Only timeseries with labels and float samples take this path; a
-// request with anything else (metadata, exemplars, histograms, unknown fields, labels after
-// samples) or any malformed input is decoded by lib/proto's decodeWriteRequest, so answers and
-// error messages are that decoder's.
+// without decoding a string. Float samples are not made into objects: they are read into two
+// columns per request (timestamps, and values as their 8 bytes, so NaN payloads such as the stale
+// marker survive), and each series is a ColumnarSeries naming its range there; a consumer that
+// reads `samples` gets the objects built then. Only timeseries with labels and float samples take
+// this path; a request with anything else (metadata, exemplars, histograms, unknown fields, labels
+// after samples) or any malformed input is decoded by lib/proto's decodeWriteRequest, so answers
+// and error messages are that decoder's.
 import { frozenLabels, type Label } from '../labels/mod.ts';
 import { decodeWriteRequest, type Sample, type TimeSeries, type WriteRequest } from '../proto/prompb.ts';
 import { ProtobufError, Reader } from '../proto/wire.ts';
+
+/** The float samples of one decoded request, in two flat arrays (replaced by larger ones while decoding). */
+export interface SampleColumns {
+  t: Float64Array;
+  v: Float64Array;
+}
+
+/**
+ * A TimeSeries whose float samples are t/v[from, to) of its request's columns. `samples` builds
+ * the Sample objects on first use (and keeps them); what the receiver's hot path reads are the
+ * columns (lib/tsdb/head's prepare takes them as they are).
+ */
+export class ColumnarSeries implements TimeSeries {
+  private objs: Sample[] | undefined;
+  constructor(readonly labels: Label[], readonly cols: SampleColumns, readonly from: number, readonly to: number) {}
+
+  get samples(): Sample[] {
+    if (!this.objs) {
+      const { t, v } = this.cols;
+      const out: Sample[] = new Array(this.to - this.from);
+      for (let k = this.from; k < this.to; k++) out[k - this.from] = { value: v[k]!, timestamp: t[k]! };
+      this.objs = out;
+    }
+    return this.objs;
+  }
+  set samples(s: Sample[]) {
+    this.objs = s;
+  }
+
+  /** The same samples under other labels (e.g. without the tenant label it was split by). */
+  withLabels(labels: Label[]): ColumnarSeries {
+    return new ColumnarSeries(labels, this.cols, this.from, this.to);
+  }
+
+  /** As a plain TimeSeries (JSON.stringify). */
+  toJSON(): TimeSeries {
+    return { labels: this.labels, samples: this.samples };
+  }
+}
+
+/** Float samples of a series, without building Sample objects for a ColumnarSeries. */
+export function sampleCount(ts: TimeSeries): number {
+  return ts instanceof ColumnarSeries ? ts.to - ts.from : ts.samples.length;
+}
+
+/** Float samples of many series. */
+export function samplesIn(series: readonly TimeSeries[]): number {
+  let n = 0;
+  for (const s of series) n += sampleCount(s);
+  return n;
+}
+
+const NO_COLUMNS: SampleColumns = { t: new Float64Array(0), v: new Float64Array(0) };
+const NO_BYTES: Uint8Array = new Uint8Array(0);
+
+// Byte order of this machine's Float64Array (protobuf's fixed64 is little-endian; values are copied byte by byte).
+const LE = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f;
 
 interface CachedLabels {
   /** The label fields' bytes as sent, one char per byte (a string lives on the JS heap: no off-heap buffer per entry). */
@@ -50,13 +110,27 @@ export class WriteRequestDecoder {
     } catch (e) {
       if (e !== FALLBACK && !(e instanceof ProtobufError)) throw e;
       return decodeWriteRequest(buf);
+    } finally {
+      // the request's series hold its columns; the decoder keeps none
+      this.cols = NO_COLUMNS;
+      this.vBytes = NO_BYTES;
     }
   }
 
+  /** The current request's columns, the bytes of its values, and how many samples they hold. */
+  private cols: SampleColumns = NO_COLUMNS;
+  private vBytes: Uint8Array = NO_BYTES;
+  private n = 0;
+
   private fast(buf: Uint8Array): TimeSeries[] {
     const out: TimeSeries[] = [];
-    const f64 = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     const len = buf.length;
+    // A float sample takes 2 to 22 bytes on the wire and a series' labels some more: start at one
+    // sample per 32 bytes, doubled when short.
+    const cap = Math.max(64, len >>> 5);
+    this.cols = { t: new Float64Array(cap), v: new Float64Array(cap) };
+    this.vBytes = new Uint8Array(this.cols.v.buffer);
+    this.n = 0;
     let p = 0;
     while (p < len) {
       if (buf[p] !== 0x0a) throw FALLBACK;
@@ -64,18 +138,31 @@ export class WriteRequestDecoder {
       p = varEnd;
       if (n > len - p) throw FALLBACK;
       const end = p + n;
-      out.push(this.timeSeries(buf, f64, p, end));
+      out.push(this.timeSeries(buf, p, end));
       p = end;
     }
     return out;
   }
 
+  private grow(): void {
+    const c = this.cols;
+    const t = new Float64Array(c.t.length * 2);
+    const v = new Float64Array(c.v.length * 2);
+    t.set(c.t);
+    v.set(c.v); // element copies of a Float64Array keep the bits
+    // series decoded so far share this object: they see the new arrays
+    c.t = t;
+    c.v = v;
+    this.vBytes = new Uint8Array(v.buffer);
+  }
+
   /**
    * One TimeSeries in buf[p, end): label fields first, then float samples (field 1: double value,
-   * field 2: int64 timestamp). Bytes are read in place: lengths and tags of one byte, varints of up
-   * to 7 bytes (timestamps before 2^49 ms, year 19800) inline; anything else falls back.
+   * field 2: int64 timestamp), appended to the request's columns. Bytes are read in place: lengths
+   * and tags of one byte, varints of up to 7 bytes (timestamps before 2^49 ms, year 19800) inline;
+   * anything else falls back.
    */
-  private timeSeries(buf: Uint8Array, f64: DataView, p: number, end: number): TimeSeries {
+  private timeSeries(buf: Uint8Array, p: number, end: number): TimeSeries {
     const lstart = p;
     while (p < end && buf[p] === 0x0a) {
       const n = lenAt(buf, p + 1, end);
@@ -83,20 +170,21 @@ export class WriteRequestDecoder {
       if (p > end) throw FALLBACK;
     }
     const lend = p;
-    const samples: Sample[] = [];
+    const cols = this.cols;
+    const from = this.n;
     while (p < end) {
       if (buf[p] !== 0x12) throw FALLBACK;
       const n = lenAt(buf, p + 1, end);
       p = varEnd;
       const send = p + n;
       if (send > end) throw FALLBACK;
-      let value = 0;
+      let valueAt = -1;
       let timestamp = 0;
       while (p < send) {
         const tag = buf[p++];
         if (tag === 0x09) {
           if (p + 8 > send) throw FALLBACK;
-          value = f64.getFloat64(p, true);
+          valueAt = p; // the last one counts, as in protobuf
           p += 8;
         } else if (tag === 0x10) {
           // unsigned varint of at most 7 bytes (< 2^49): exact in a double; negatives take 10 bytes
@@ -114,9 +202,18 @@ export class WriteRequestDecoder {
           timestamp = x;
         } else throw FALLBACK;
       }
-      samples.push({ value, timestamp });
+      const k = this.n++;
+      if (k === cols.t.length) this.grow();
+      cols.t[k] = timestamp;
+      if (valueAt < 0) cols.v[k] = 0;
+      else {
+        const vb = this.vBytes;
+        const o = k * 8;
+        if (LE) for (let i = 0; i < 8; i++) vb[o + i] = buf[valueAt + i]!;
+        else for (let i = 0; i < 8; i++) vb[o + i] = buf[valueAt + 7 - i]!;
+      }
     }
-    return { labels: this.labels(buf, lstart, lend), samples };
+    return new ColumnarSeries(this.labels(buf, lstart, lend), cols, from, this.n);
   }
 
   /** The label set whose fields are buf[start, end): from the cache, or decoded (and kept). */

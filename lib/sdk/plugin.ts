@@ -50,6 +50,15 @@ export interface Histogram {
 
 export interface FileInfo { name: string; isDirectory: boolean; isFile: boolean; size: number; mtimeMs: number }
 
+/** A file open for appending (FsCapability.openAppend). */
+export interface AppendHandle {
+  /** Appends all of data; returns once it is written to the OS (it survives a kill -9 of this process, not a power loss). */
+  write(data: Uint8Array): Promise<void>;
+  /** fdatasync: what was written survives a power loss. */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** File system capability: every call is checked against the plugin's read/write grants. */
 export interface FsCapability {
   readFile(path: string): Promise<Uint8Array>;
@@ -63,6 +72,11 @@ export interface FsCapability {
   appendFile?(path: string, data: Uint8Array, opts?: { sync?: boolean }): Promise<void>;
   /** Syncs a file's data to disk (fdatasync), checked as a write: a write-ahead log segment once it is complete. */
   syncFile?(path: string): Promise<void>;
+  /**
+   * Opens a file for appending (created if missing), checked as a write once: a write-ahead log
+   * segment appended to request after request without a path check, open and close per append.
+   */
+  openAppend?(path: string): Promise<AppendHandle>;
   /** Opens a file for reading as a web stream, optionally a byte range. */
   openRead(path: string, range?: { offset: number; length?: number }): Promise<ReadableStream<Uint8Array>>;
   stat(path: string): Promise<FileInfo>;

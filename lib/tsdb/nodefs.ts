@@ -1,11 +1,12 @@
 // FsCapability over node:fs with no permission checks, for tests, benchmarks and scripts that run
 // outside the plugin host. Plugins get their (checked) FsCapability from the host instead.
-import { promises as fsp, createWriteStream } from 'node:fs';
+import { promises as fsp, createWriteStream, open as openFd, write as writeFd, fdatasync as fdatasyncFd, close as closeFd } from 'node:fs';
+import { promisify } from 'node:util';
 import { resolve as pathResolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { FsCapability, FileInfo } from '../sdk/mod.ts';
+import type { AppendHandle, FsCapability, FileInfo } from '../sdk/mod.ts';
 
 /** Reads up to n bytes at offset from an open file (fewer at its end): the FsCapability readRange loop. */
 export async function readFully(fh: fsp.FileHandle, offset: number, n: number): Promise<Uint8Array> {
@@ -17,6 +18,40 @@ export async function readFully(fh: fsp.FileHandle, offset: number, n: number): 
     got += bytesRead;
   }
   return got === n ? buf : buf.subarray(0, got);
+}
+
+const openP = promisify(openFd);
+const writeP = promisify(writeFd);
+const fdatasyncP = promisify(fdatasyncFd);
+const closeP = promisify(closeFd);
+
+/**
+ * A file opened for appending, by its descriptor number: a descriptor nobody closed (a TSDB that is
+ * dropped without closing, in a test) stays open until the process exits, where a FileHandle
+ * object would be closed by the garbage collector with a deprecation warning (DEP0137).
+ */
+export async function openAppendFd(p: string): Promise<AppendHandle> {
+  const fd = await openP(p, 'a');
+  let closed = false;
+  const live = () => {
+    if (closed) throw new Error(`append to ${p}: file closed`);
+  };
+  return {
+    async write(data) {
+      live();
+      let off = 0;
+      while (off < data.length) off += (await writeP(fd, data, off, data.length - off)).bytesWritten;
+    },
+    async sync() {
+      live();
+      await fdatasyncP(fd);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await closeP(fd);
+    },
+  };
 }
 
 export function nodeFs(): FsCapability {
@@ -46,6 +81,7 @@ export function nodeFs(): FsCapability {
         await fh.close();
       }
     },
+    openAppend: openAppendFd,
     async syncFile(p) {
       const fh = await fsp.open(p, 'r+');
       try {

@@ -193,32 +193,44 @@ test('WAL after a cut: every series is defined again in the checkpoint segment (
   assert.equal((await contents(db2)).map((l) => l.split(' ').slice(0, 2).join(' ')), ['__name__=a 1000', '__name__=a 96000', '__name__=b 1000', '__name__=b 95000']);
 });
 
-test('WAL: segments rotated by size keep series refs; a failed append defines its series again', async () => {
-  const dir = tmp();
-  const fs = nodeFs();
-  let fail = false;
-  const flaky = { ...fs, appendFile: async (p: string, d: Uint8Array) => {
-    if (fail) throw new Error('disk full');
-    return fs.appendFile!(p, d);
-  } };
-  const w = new Wal({ fs: flaky, dir, log, segmentBytes: 200 });
-  await w.replay(() => {});
-  const labels = Array.from({ length: 5 }, (_, i) => seriesLabels(i));
-  for (let k = 0; k < 30; k++) await w.append(labels.map((l, i) => ({ labels: l, t: [k * 1000], v: [valueAt(i, k)] })));
-  assert.ok(readdirSync(dir).length > 3);
-  // one series record in all (series defined once across segments)
-  assert.is(records(dir).filter((r) => (r.header & 7) === 2).length, 1);
-  fail = true;
-  let err: unknown;
-  await w.append([{ labels: seriesLabels(99), t: [1], v: [1] }]).catch((e) => (err = e));
-  assert.match(String(err), /disk full/);
-  fail = false;
-  await w.append([{ labels: seriesLabels(99), t: [2], v: [2] }]);
-  const got = await replayAll(dir);
-  assert.is(got.length, 151);
-  assert.equal(got[150]!.labels, seriesLabels(99));
-  assert.equal(got[150]!.t, [2]);
-});
+for (const via of ['appendFile', 'openAppend'] as const) {
+  test(`WAL: segments rotated by size keep series refs; a failed append defines its series again (${via})`, async () => {
+    const dir = tmp();
+    const fs = nodeFs();
+    let fail = false;
+    // the same disk failure through either way the WAL writes (a segment kept open, or appendFile per record)
+    const flaky = via === 'appendFile'
+      ? { ...fs, openAppend: undefined, appendFile: async (p: string, d: Uint8Array) => {
+        if (fail) throw new Error('disk full');
+        return fs.appendFile!(p, d);
+      } }
+      : { ...fs, openAppend: async (p: string) => {
+        const h = await fs.openAppend!(p);
+        return { ...h, write: async (d: Uint8Array) => {
+          if (fail) throw new Error('disk full');
+          return h.write(d);
+        } };
+      } };
+    const w = new Wal({ fs: flaky, dir, log, segmentBytes: 200 });
+    await w.replay(() => {});
+    const labels = Array.from({ length: 5 }, (_, i) => seriesLabels(i));
+    for (let k = 0; k < 30; k++) await w.append(labels.map((l, i) => ({ labels: l, t: [k * 1000], v: [valueAt(i, k)] })));
+    assert.ok(readdirSync(dir).length > 3);
+    // one series record in all (series defined once across segments)
+    assert.is(records(dir).filter((r) => (r.header & 7) === 2).length, 1);
+    fail = true;
+    let err: unknown;
+    await w.append([{ labels: seriesLabels(99), t: [1], v: [1] }]).catch((e) => (err = e));
+    assert.match(String(err), /disk full/);
+    fail = false;
+    await w.append([{ labels: seriesLabels(99), t: [2], v: [2] }]);
+    await w.close();
+    const got = await replayAll(dir);
+    assert.is(got.length, 151);
+    assert.equal(got[150]!.labels, seriesLabels(99));
+    assert.equal(got[150]!.t, [2]);
+  });
+}
 
 test('WAL durability as Prometheus\'s: appends are written unsynced, a complete segment and a checkpoint are synced', async () => {
   const dir = tmp();
@@ -235,27 +247,40 @@ test('WAL durability as Prometheus\'s: appends are written unsynced, a complete 
       calls.push(`sync ${seg(p)}`);
       return fs.syncFile!(p);
     },
+    openAppend: async (p: string) => {
+      calls.push(`open ${seg(p)}`);
+      const h = await fs.openAppend!(p);
+      return {
+        write: (d: Uint8Array) => (calls.push(`append ${seg(p)}`), h.write(d)),
+        sync: () => (calls.push(`sync ${seg(p)}`), h.sync()),
+        close: () => (calls.push(`close ${seg(p)}`), h.close()),
+      };
+    },
   };
   const w = new Wal({ fs: recording, dir, log, segmentBytes: 20 });
   await w.replay(() => {});
   const labels = Array.from({ length: 3 }, (_, i) => seriesLabels(i));
   for (let k = 0; k < 3; k++) await w.append(labels.map((l, i) => ({ labels: l, t: [k * 1000], v: [valueAt(i, k)] })));
-  // each append is one unsynced write; moving on from a full segment syncs it first
-  assert.equal(calls, ['append 00000001', 'sync 00000001', 'append 00000002', 'sync 00000002', 'append 00000003']);
+  // each append is one unsynced write to the segment kept open; moving on from a full segment syncs and closes it first
+  assert.equal(calls, ['open 00000001', 'append 00000001', 'sync 00000001', 'close 00000001', 'open 00000002', 'append 00000002', 'sync 00000002', 'close 00000002', 'open 00000003', 'append 00000003']);
   // what was written is on disk for a new reader without any sync (a kill -9 loses nothing)
   const got: WalSeries[] = [];
   await new Wal({ fs, dir, log }).replay((r) => got.push(...r));
   assert.is(got.reduce((n, s) => n + s.t.length, 0), 9);
+  calls.length = 0;
+  await w.close();
+  assert.equal(calls, ['close 00000003']);
 
   // HeadDB: a checkpoint after a cut is written synced (the segments it replaces are deleted next)
   calls.length = 0;
   const db = new HeadDB({ fs: recording, dir: tmp(), core, log, blockDuration: 60_000 });
   await db.open();
   await db.append([ts({ __name__: 'a' }, [[1000, 1], [95_000, 2]])]);
-  assert.equal(calls, ['append 00000001']);
+  assert.equal(calls, ['open 00000001', 'append 00000001']);
   calls.length = 0;
   await db.compact();
-  assert.equal(calls.filter((c) => c.includes('0000')), ['sync 00000001', 'append 00000002 synced']);
+  assert.equal(calls.filter((c) => c.includes('0000')), ['sync 00000001', 'close 00000001', 'open 00000002', 'append 00000002', 'sync 00000002']);
+  await db.close();
 });
 
 test('WAL: big appends are split into bounded records (series records past 1 MiB, samples records past 32768 samples)', async () => {

@@ -124,6 +124,11 @@ export class HeadDB {
     });
   }
 
+  /** Closes the WAL segment kept open for appending (an append after this opens it again). */
+  close(): Promise<void> {
+    return this.lock.run(() => this.wal.close());
+  }
+
   /** Oldest and newest sample time held (blocks, pending cut, head); undefined when empty. */
   timeRange(): { minTime: number; maxTime: number } | undefined {
     let mint = Infinity;

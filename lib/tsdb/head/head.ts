@@ -15,7 +15,7 @@ import { encodeHistogramRun, headHistogramFromPrompb, histogramChunkSamples, sam
 
 export const HEAD_SAMPLES_PER_CHUNK = 120;
 
-const EMPTY_F64 = new Float64Array(0);
+const EMPTY_F64: Float64Array = new Float64Array(0);
 /** The open histogram list of a series that has none (shared: most series never hold a histogram). */
 const NO_HISTOGRAMS: HeadHistogram[] = [];
 const EMPTY_BATCH: SampleBatch = { labels: [], keys: [], start: [0], t: new Float64Array(0), v: new Float64Array(0) };
@@ -71,6 +71,21 @@ export interface PrepareSeries {
   labels: readonly Label[];
   samples: ReadonlyArray<{ timestamp: number; value: number }>;
   histograms?: readonly PromHistogram[];
+  /**
+   * The float samples as columns instead (lib/remote's ColumnarSeries: t/v[from, to) of its
+   * request's arrays, values bit exact); `samples` is then not read.
+   */
+  cols?: { readonly t: Float64Array; readonly v: Float64Array };
+  from?: number;
+  to?: number;
+}
+
+/** Label sets equal name by name (the same array first: a decoder hands out the same frozen one). */
+function sameLabels(a: readonly Label[], b: readonly Label[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.name !== b[i]!.name || a[i]!.value !== b[i]!.value) return false;
+  return true;
 }
 
 /** Why a series was refused as a whole (Thanos answers 400). */
@@ -151,6 +166,9 @@ export class Head {
   private batchSeq = 0;
   private slab: Float64Array | undefined;
   private slabUsed = 0;
+  /** prepare(): the float samples of a series given as objects, as columns. */
+  private scratchT: Float64Array = EMPTY_F64;
+  private scratchV: Float64Array = EMPTY_F64;
 
   constructor(private readonly core: Core, private readonly samplesPerChunk = HEAD_SAMPLES_PER_CHUNK) {}
 
@@ -193,7 +211,7 @@ export class Head {
       tooFarInFuture: 0, minValidTime: minValid ?? this.minValidTime, maxValidTime: maxValid,
     };
     let total = 0;
-    for (const ts of batch) total += ts.samples.length;
+    for (const ts of batch) total += ts.cols ? ts.to! - ts.from! : ts.samples.length;
     const acc: SampleBatch = { labels: [], keys: [], start: [0], t: new Float64Array(total), v: new Float64Array(total) };
     res.accepted = acc;
     const at = acc.t;
@@ -204,14 +222,17 @@ export class Head {
     const stamp = ++this.batchSeq;
     let fresh: Map<string, { t: number; v: number; h: HeadHistogram | undefined }> | undefined;
     for (const ts of batch) {
-      const le = validateLabels(ts.labels);
-      if (le) {
-        res.labelErrors[le]++;
-        res.firstLabelError ??= { reason: le, labels: ts.labels };
-        continue;
-      }
       const key = labelsKeyOf(ts.labels);
       const s = this.series.get(key);
+      // the labels of a series the head holds were checked when it was created
+      if (!s || !sameLabels(s.labels, ts.labels)) {
+        const le = validateLabels(ts.labels);
+        if (le) {
+          res.labelErrors[le]++;
+          res.firstLabelError ??= { reason: le, labels: ts.labels };
+          continue;
+        }
+      }
       let lastT: number;
       let lastV: number;
       let lastH: HeadHistogram | undefined;
@@ -235,10 +256,38 @@ export class Head {
       // one of the two is open at a time.
       let n0 = n;
       let hrun: HeadHistogram[] | undefined;
-      const smps = ts.samples;
-      for (let i = 0; i < smps.length; i++) {
-        const t = smps[i]!.timestamp;
-        const v = smps[i]!.value;
+      let ct: Float64Array;
+      let cv: Float64Array;
+      let from = 0;
+      let to: number;
+      if (ts.cols) {
+        ({ t: ct, v: cv } = ts.cols);
+        from = ts.from!;
+        to = ts.to!;
+      } else {
+        // Sample objects: into scratch columns, one loop below for both
+        const smps = ts.samples;
+        to = smps.length;
+        if (this.scratchT.length >= to) {
+          ct = this.scratchT;
+          cv = this.scratchV;
+        } else {
+          ct = new Float64Array(to);
+          cv = new Float64Array(to);
+          // kept for the next series up to a size (a huge one is not held on to)
+          if (to <= 1 << 16) {
+            this.scratchT = ct;
+            this.scratchV = cv;
+          }
+        }
+        for (let i = 0; i < to; i++) {
+          ct[i] = smps[i]!.timestamp;
+          cv[i] = smps[i]!.value;
+        }
+      }
+      for (let i = from; i < to; i++) {
+        const t = ct[i]!;
+        const v = cv[i]!;
         let reason: RejectReason | undefined;
         if (t > maxValid) {
           reason = 'out-of-bounds';
@@ -412,7 +461,9 @@ export class Head {
     }
     const o = this.slabUsed;
     this.slabUsed += 2 * cap;
-    return new MemSeries(labels.map((l) => ({ name: l.name, value: l.value })), this.slab.subarray(o, o + cap), this.slab.subarray(o + cap, o + 2 * cap));
+    // a frozen label set (the remote write decoder's) is kept as it is: it cannot change under the head
+    const own = Object.isFrozen(labels) && labels.every((l) => Object.isFrozen(l)) ? (labels as Label[]) : labels.map((l) => ({ name: l.name, value: l.value }));
+    return new MemSeries(own, this.slab.subarray(o, o + cap), this.slab.subarray(o + cap, o + 2 * cap));
   }
 
   private encode(t: Float64Array, v: Float64Array, n: number): Uint8Array {

@@ -17,15 +17,15 @@
 //              histogram: reset hint, schema, zero bucket, count, sum, spans, buckets; integer
 //              buckets delta-coded, float ones absolute) with our series refs
 //   1 samples with labels inline and f64 timestamps: written by the previous version, still read
-// Writers append whole records with FsCapability.appendFile before the write is acknowledged: one
-// write(2) per append, not synced, so an acknowledged write survives a kill -9 of the process (the
+// Writers append whole records before the write is acknowledged (to the current segment kept open
+// with FsCapability.openAppend, else with appendFile): one write(2) per append, not synced, so an acknowledged write survives a kill -9 of the process (the
 // bytes are in the OS page cache) but not a power loss, exactly as Prometheus's WAL (wlog.Log writes
 // the batch's page to the segment file; segments are fsynced when complete and at close), which is
 // what Thanos receive's TSDB uses. A checkpoint is written synced. Replay streams the segments record by record (memory stays bounded by one
 // segment plus one decoded record): an incomplete record at the very end of the last segment (a
 // torn write from a crash) is cut off with a warning; a CRC mismatch or a malformed record anywhere
 // else is a WalCorruptError naming the segment and byte offset.
-import type { FsCapability, Logger } from '../../sdk/mod.ts';
+import type { AppendHandle, FsCapability, Logger } from '../../sdk/mod.ts';
 import { labelsKey, type Label } from '../../labels/mod.ts';
 import { compress as snappyCompress, decompress as snappyDecompress } from '../../remote/snappy.ts';
 import { crc32c } from '../encoding.ts';
@@ -728,6 +728,11 @@ export class Wal {
   /** Series already defined by a series record in the segments kept (labelsKey → ref). */
   private refs = new Map<string, number>();
   private nextRef = 1;
+  /**
+   * The current segment kept open for appending where the capability can (FsCapability.openAppend):
+   * one write per append instead of a path check, open, write and close.
+   */
+  private out: { seg: number; h: AppendHandle } | undefined;
 
   constructor(private readonly o: WalOptions) {
     if (!o.fs.appendFile) throw new Error('WAL: the file system capability cannot append (FsCapability.appendFile missing)');
@@ -750,6 +755,7 @@ export class Wal {
    */
   async replay(onRecord: (series: WalSeries[]) => void): Promise<{ records: number; segments: number; truncatedBytes: number }> {
     const { fs, dir, log } = this.o;
+    await this.close();
     await fs.mkdir(dir, { recursive: true });
     const segs = await this.segments();
     const reader = new WalReader();
@@ -844,9 +850,8 @@ export class Wal {
     }
     if (this.scratch.b.length > 1 << 22) this.scratch = new Buf(1 << 16); // do not keep a checkpoint-sized buffer
     const rec = parts.length === 1 ? parts[0]! : concat(parts);
-    const path = this.o.fs.resolve(this.o.dir, segName(this.seg));
     try {
-      await this.o.fs.appendFile!(path, rec, { sync: opts.sync === true });
+      await this.write(rec, opts.sync === true);
     } catch (e) {
       // the series record may not be on disk: define those series again next time
       for (const a of added) this.refs.delete(a.key);
@@ -855,10 +860,37 @@ export class Wal {
     this.segSize += rec.length;
   }
 
+  /** Appends bytes to the current segment (through its open handle where the capability has one). */
+  private async write(rec: Uint8Array, sync: boolean): Promise<void> {
+    const { fs, dir } = this.o;
+    const path = fs.resolve(dir, segName(this.seg));
+    if (!fs.openAppend) return fs.appendFile!(path, rec, { sync });
+    if (this.out?.seg !== this.seg) {
+      await this.close();
+      this.out = { seg: this.seg, h: await fs.openAppend(path) };
+    }
+    try {
+      await this.out.h.write(rec);
+      if (sync) await this.out.h.sync();
+    } catch (e) {
+      // opened again on the next append (as appendFile would)
+      await this.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
   /** fdatasyncs the current segment (no-op before its first record). */
   async sync(): Promise<void> {
     if (this.seg === 0 || this.segSize === 0) return;
-    await syncPath(this.o.fs, this.o.fs.resolve(this.o.dir, segName(this.seg)));
+    if (this.out?.seg === this.seg) await this.out.h.sync();
+    else await syncPath(this.o.fs, this.o.fs.resolve(this.o.dir, segName(this.seg)));
+  }
+
+  /** Closes the segment kept open for appending (the next append opens it again). */
+  async close(): Promise<void> {
+    const o = this.out;
+    this.out = undefined;
+    if (o) await o.h.close();
   }
 
   /**
@@ -870,6 +902,7 @@ export class Wal {
     await this.o.fs.mkdir(this.o.dir, { recursive: true });
     // A complete segment is synced (Prometheus's wlog does so in the background when it moves on).
     await this.sync();
+    await this.close();
     this.seg = Math.max(this.seg, 0) + 1;
     this.segSize = 0;
     if (checkpoint) this.refs = new Map();

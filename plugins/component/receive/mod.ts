@@ -199,6 +199,7 @@ export async function setupReceive(ctx: ComponentContext, cfg: ReceiveConfig): P
       await listener.close();
       log.info('flushing heads into blocks before exit');
       await serial(() => rx.compactAndShip(true));
+      await rx.close();
       router.close();
     },
   };
