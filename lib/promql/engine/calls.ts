@@ -77,7 +77,8 @@ export function rangeFn(fn: WindowFn, opts: RangeFnOptions = {}): CallKernel {
         histSeriesWindows(ev, e, r, fn, opts, mIdx, ends, evalTs, range, monotone, otherScalars, out);
         continue;
       }
-      if (counterFn) ctx.resets = resetPrefix(r.v, r.n);
+      // Reset counts pay off over many windows; one window (an instant query) scans its own samples.
+      if (counterFn) ctx.resets = n > 1 ? resetPrefix(r.v, r.n) : null;
       const dropName = !keepName || r.dropName;
       const ts: number[] = [];
       const vs: number[] = [];

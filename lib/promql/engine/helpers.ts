@@ -2,7 +2,7 @@
 import { ExecutionError } from '../errors.ts';
 import type { SeriesData } from '../queryable.ts';
 import type { FloatHistogram } from '../../histogram/float.ts';
-import { labelsKey as labelsKeyRaw, METRIC_NAME, type Label, type Labels } from '../../labels/mod.ts';
+import { compareLabels, labelsKey as labelsKeyRaw, METRIC_NAME, type Label, type Labels } from '../../labels/mod.ts';
 import type { Matrix, RawSeries, Vector } from './types.ts';
 import { isStaleHistogram } from './hist.ts';
 
@@ -33,7 +33,12 @@ export function staleMask(v: Float64Array, n: number): Uint8Array | null {
 }
 export function dropMetricName(ls: Labels): Labels {
   for (let i = 0; i < ls.length; i++) {
-    if (ls[i]!.name === METRIC_NAME) return ls.slice(0, i).concat(ls.slice(i + 1));
+    if (ls[i]!.name !== METRIC_NAME) continue;
+    // One array of the final size (slice + concat built three per series).
+    const out: Label[] = new Array(ls.length - 1);
+    for (let j = 0; j < i; j++) out[j] = ls[j]!;
+    for (let j = i + 1; j < ls.length; j++) out[j - 1] = ls[j]!;
+    return out;
   }
   return ls;
 }
@@ -111,8 +116,18 @@ export function upperBound(t: Float64Array, n: number, x: number): number {
   return lo;
 }
 
+/**
+ * Whether the label sets are in strictly ascending order: then none repeats, and the duplicate checks
+ * need no key string per series. The usual case: a selection's series come sorted from the stores,
+ * and dropping one metric name from all of them (rate, abs, ...) keeps that order.
+ */
+function strictlyAscending(xs: ReadonlyArray<{ metric: Labels }>): boolean {
+  for (let i = 1; i < xs.length; i++) if (compareLabels(xs[i - 1]!.metric, xs[i]!.metric) >= 0) return false;
+  return true;
+}
+
 export function checkDuplicates(v: Vector): void {
-  if (v.length < 2) return;
+  if (v.length < 2 || strictlyAscending(v)) return;
   const seen = new Set<string>();
   for (const s of v) {
     const k = labelsKey(s.metric);
@@ -122,7 +137,7 @@ export function checkDuplicates(v: Vector): void {
 }
 
 export function hasDuplicateLabels(m: Matrix): boolean {
-  if (m.length < 2) return false;
+  if (m.length < 2 || strictlyAscending(m)) return false;
   const seen = new Set<string>();
   for (const s of m) {
     const k = labelsKey(s.metric);
