@@ -74,6 +74,63 @@ export function readLabel(r: Reader): Label {
   return { name, value };
 }
 
+// Decoded labels shared by (name, value): a Series stream repeats the same few pairs (__name__,
+// job, the external labels) in every series, and an object per label per series was a large part
+// of what a querier holds through a query (and the garbage collector copies). Direct-mapped by a
+// hash of the label's bytes, verified character by character. Only the canonical encoding (name
+// then value, ASCII, one-byte lengths) is looked up; anything else is decoded as readLabel does.
+const SHARED_LABEL_MASK = (1 << 12) - 1;
+const sharedLabels: Array<Label | undefined> = new Array(SHARED_LABEL_MASK + 1);
+
+function sameAscii(s: string, b: Uint8Array, p: number, n: number): boolean {
+  if (s.length !== n) return false;
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) !== b[p + i]) return false;
+  return true;
+}
+
+/**
+ * readLabel, answering one shared (frozen by convention: labels are never mutated) object per
+ * distinct label of the stream. For decoders whose labels are only read (Series responses).
+ */
+export function readLabelShared(r: Reader): Label {
+  const start = r.pos;
+  const n = r.len();
+  const p = r.pos;
+  const b = r.buf;
+  // Canonical: 0x0a <nl> name 0x12 <vl> value, both lengths < 128 (then n < 260).
+  if (n >= 4 && n < 260 && p + n <= r.end && b[p] === 0x0a) {
+    const nl = b[p + 1]!;
+    const q = p + 2 + nl;
+    if (nl < 0x80 && q + 2 <= p + n && b[q] === 0x12 && b[q + 1]! < 0x80 && q + 2 + b[q + 1]! === p + n) {
+      const vl = b[q + 1]!;
+      let h = 0x811c9dc5;
+      let ascii = true;
+      for (let i = p; i < p + n; i++) {
+        const c = b[i]!;
+        if (c >= 0x80) {
+          ascii = false;
+          break;
+        }
+        h = Math.imul(h ^ c, 0x01000193);
+      }
+      if (ascii) {
+        const slot = (h >>> 0) & SHARED_LABEL_MASK;
+        const cand = sharedLabels[slot];
+        if (cand !== undefined && sameAscii(cand.name, b, p + 2, nl) && sameAscii(cand.value, b, q + 2, vl)) {
+          r.pos = p + n;
+          return cand;
+        }
+        r.pos = start;
+        const l = readLabel(r);
+        sharedLabels[slot] = l;
+        return l;
+      }
+    }
+  }
+  r.pos = start;
+  return readLabel(r);
+}
+
 /** Reads a LabelSet / ZLabelSet (labels=1) at the reader's position. */
 export function readLabelSet(r: Reader): Label[] {
   const n = r.len();

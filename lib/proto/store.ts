@@ -3,7 +3,7 @@
 // bytes are copied exactly once when encoding, and decoded chunk data are views into the input.
 import type { Label, Matcher } from '../labels/mod.ts';
 import {
-  readAny, readLabel, sizeLabel, writeAny, writeBoolField, writeInt64Field, writeLabelBody, writeStrings,
+  readAny, readLabel, readLabelShared, sizeLabel, writeAny, writeBoolField, writeInt64Field, writeLabelBody, writeStrings,
   type AnyMessage,
 } from './common.ts';
 import { readMatcher, readTimeSeries, writeMatcher, writeTimeSeries, type TimeSeries } from './prompb.ts';
@@ -357,7 +357,7 @@ function readSeriesBody(r: Reader): Series {
   const s: Series = { labels: [], chunks: [] };
   while (r.pos < r.end) {
     const t = r.tag();
-    if (t === 0x0a) s.labels.push(readLabel(r));
+    if (t === 0x0a) s.labels.push(readLabelShared(r));
     else if (t === 0x12) s.chunks.push(readAggrChunk(r));
     else {
       if ((t >>> 3) <= 2) throw new ProtobufError(`Series field ${t >>> 3}: unexpected wire type ${t & 7}`, r.pos);

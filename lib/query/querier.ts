@@ -504,22 +504,25 @@ export async function collectSeries(stream: AsyncIterable<SeriesResponse>, budge
   const list: CollectedSeries[] = [];
   const warnings: string[] = [];
   let ordered = true;
-  const add = (labels: Labels, chunks: AggrChunk[]) => {
-    budget?.add(seriesBytes(labels, chunks), 'reading series from the stores');
+  // The stream's series objects are kept as they are (one object less per series to hold through
+  // the query); a series split over frames gets a new object of its merged chunks (never mutated:
+  // an in-process store may have handed over its own objects).
+  const add = (s: CollectedSeries) => {
+    budget?.add(seriesBytes(s.labels, s.chunks), 'reading series from the stores');
     const last = list[list.length - 1];
     if (last) {
-      const c = compareLabels(labels, last.labels);
+      const c = compareLabels(s.labels, last.labels);
       if (c === 0) {
-        last.chunks = last.chunks.concat(chunks);
+        list[list.length - 1] = { labels: last.labels, chunks: last.chunks.concat(s.chunks) };
         return;
       }
       if (c < 0) ordered = false;
     }
-    list.push({ labels, chunks });
+    list.push(s);
   };
   for await (const r of stream) {
-    if (r.type === 'series') add(r.series.labels, r.series.chunks);
-    else if (r.type === 'batch') for (const s of r.batch) add(s.labels, s.chunks);
+    if (r.type === 'series') add(r.series);
+    else if (r.type === 'batch') for (const s of r.batch) add(s);
     else if (r.type === 'warning') warnings.push(r.warning);
   }
   if (ordered) return { series: list, warnings };
@@ -527,7 +530,7 @@ export async function collectSeries(stream: AsyncIterable<SeriesResponse>, budge
   for (const s of list) {
     const k = labelsKey(s.labels);
     const cur = byKey.get(k);
-    if (cur) cur.chunks = cur.chunks.concat(s.chunks);
+    if (cur) byKey.set(k, { labels: cur.labels, chunks: cur.chunks.concat(s.chunks) });
     else byKey.set(k, s);
   }
   const series = [...byKey.values()].sort((a, b) => compareLabels(a.labels, b.labels));
