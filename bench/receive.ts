@@ -52,8 +52,9 @@ function argStr(args: string[], name: string): string | undefined {
 
 interface Phase {
   secs: number;
-  /** CPU seconds of the process doing the work, where measured. */
+  /** CPU seconds of the process doing the work, where measured, and the system (kernel) part of them. */
   cpu?: number;
+  sys?: number;
   samples: number;
   line: (secs: number) => string;
 }
@@ -77,7 +78,7 @@ export default async function main(args: string[]): Promise<void> {
   if (json) {
     console.log(JSON.stringify({
       bench: 'receive', runs, series: arg(args, 'series', 10000), samplesPerSeries: arg(args, 'samples', 60), perRequest: arg(args, 'perRequest', 2000),
-      phases: Object.fromEntries(Object.entries(best).map(([k, v]) => [k, { secs: v.secs, cpuSecs: v.cpu, samples: v.samples, samplesPerSec: v.samples / v.secs, samplesPerCpuSec: v.cpu ? v.samples / v.cpu : undefined }])),
+      phases: Object.fromEntries(Object.entries(best).map(([k, v]) => [k, { secs: v.secs, cpuSecs: v.cpu, systemCpuSecs: v.sys, samples: v.samples, samplesPerSec: v.samples / v.secs, samplesPerCpuSec: v.cpu ? v.samples / v.cpu : undefined }])),
       ratioPerCpuSecond: ratio, ratioWall: wallRatio, peakRssBytes: peak, loadAvg: loadavg(),
     }, null, 2));
     return;
@@ -121,15 +122,15 @@ async function once(args: string[]): Promise<{ phases: Result; peak: number }> {
     {
       const r = await ownHttpPhase(bodies, argStr(args, 'cpuProfDir'), argStr(args, 'core'));
       phases['receive-http'] = {
-        secs: r.secs, cpu: r.cpu, samples: total,
-        line: (d) => `thanos receive (own process, HTTP): ${bodies.length} requests of ~${Math.round(total / bodies.length)} samples, ${total} samples in ${d.toFixed(2)} s = ${(total / d / 1e3).toFixed(0)}k samples/s, ${(total / r.cpu / 1e3).toFixed(0)}k samples per CPU-second`,
+        secs: r.secs, cpu: r.cpu, sys: r.sys, samples: total,
+        line: (d) => `thanos receive (own process, HTTP): ${bodies.length} requests of ~${Math.round(total / bodies.length)} samples, ${total} samples in ${d.toFixed(2)} s = ${(total / d / 1e3).toFixed(0)}k samples/s, ${(total / r.cpu / 1e3).toFixed(0)}k samples per CPU-second (${r.cpu.toFixed(2)} CPU-s, ${r.sys.toFixed(2)} of them system)`,
       };
     }
     if (existsSync('/usr/bin/prometheus')) {
       const r = await promPhase(bodies);
       phases.prometheus = {
-        secs: r.secs, cpu: r.cpu, samples: total,
-        line: (d) => `Prometheus 2.42 remote-write receiver (own process, HTTP), same requests: ${total} samples in ${d.toFixed(2)} s = ${(total / d / 1e3).toFixed(0)}k samples/s, ${(total / r.cpu / 1e3).toFixed(0)}k samples per CPU-second`,
+        secs: r.secs, cpu: r.cpu, sys: r.sys, samples: total,
+        line: (d) => `Prometheus 2.42 remote-write receiver (own process, HTTP), same requests: ${total} samples in ${d.toFixed(2)} s = ${(total / d / 1e3).toFixed(0)}k samples/s, ${(total / r.cpu / 1e3).toFixed(0)}k samples per CPU-second (${r.cpu.toFixed(2)} CPU-s, ${r.sys.toFixed(2)} of them system)`,
       };
     }
     if (only === 'http') return { phases, peak };
@@ -247,8 +248,12 @@ async function routerPhase(core: Awaited<ReturnType<typeof createCore>>, lists: 
 
 /** utime + stime of a process (every thread), seconds; /proc's clock ticks are 1/100 s. */
 function cpuOf(pid: number): number {
+  const c = cpuSplitOf(pid);
+  return c.user + c.system;
+}
+function cpuSplitOf(pid: number): { user: number; system: number } {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+  return { user: Number(f[11]) / 100, system: Number(f[12]) / 100 };
 }
 
 /** Polls url until it answers 200 (the server is ready), or fails naming the server's last output. */
@@ -268,8 +273,8 @@ async function untilReady(url: string, what: string, output: () => string, proc:
 }
 
 /** POSTs every body in order, one at a time (as one remote write shard); wall and server CPU seconds. */
-async function sendAll(url: string, bodies: readonly Uint8Array[], pid: number): Promise<{ secs: number; cpu: number }> {
-  const cpu0 = cpuOf(pid);
+async function sendAll(url: string, bodies: readonly Uint8Array[], pid: number): Promise<{ secs: number; cpu: number; sys: number }> {
+  const cpu0 = cpuSplitOf(pid);
   const t0 = performance.now();
   for (const b of bodies) {
     const r = await fetch(url, { method: 'POST', headers: REMOTE_WRITE_HEADERS, body: b });
@@ -277,11 +282,13 @@ async function sendAll(url: string, bodies: readonly Uint8Array[], pid: number):
     await r.arrayBuffer();
   }
   const secs = (performance.now() - t0) / 1000;
-  return { secs, cpu: Math.max(0.01, cpuOf(pid) - cpu0) };
+  const cpu1 = cpuSplitOf(pid);
+  const sys = cpu1.system - cpu0.system;
+  return { secs, cpu: Math.max(0.01, cpu1.user - cpu0.user + sys), sys };
 }
 
 /** `thanos receive` in its own process (the plugin host, as an operator runs it), fed over HTTP. */
-async function ownHttpPhase(bodies: readonly Uint8Array[], cpuProfDir?: string, coreBackend = 'wasm'): Promise<{ secs: number; cpu: number }> {
+async function ownHttpPhase(bodies: readonly Uint8Array[], cpuProfDir?: string, coreBackend = 'wasm'): Promise<{ secs: number; cpu: number; sys: number }> {
   const [http, grpc, rw] = [await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'bench-receive-http-'));
   writeFileSync(join(dir, 'plugins.yaml'), `apiVersion: 1
@@ -318,7 +325,7 @@ components:
 }
 
 /** The same bodies into a real Prometheus (its remote-write receiver). */
-async function promPhase(bodies: readonly Uint8Array[]): Promise<{ secs: number; cpu: number }> {
+async function promPhase(bodies: readonly Uint8Array[]): Promise<{ secs: number; cpu: number; sys: number }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'bench-prom-'));
   const proc = spawn('/usr/bin/prometheus', [

@@ -68,6 +68,15 @@ export async function readSnappyBody(req: Request, lim: RemoteWriteLimits = {}):
   const tooBig = (n?: string) => new RemoteError(413, `request body ${n === undefined ? '' : `of ${n} bytes `}exceeds the limit of ${maxBody} bytes${bodyHint}`);
   const cl = req.headers.get('content-length');
   if (cl !== null && /^\d+$/.test(cl) && Number(cl) > maxBody) throw tooBig(cl);
+  if (cl !== null && /^\d+$/.test(cl) && Number(cl) <= WHOLE_BODY_BYTES) {
+    // A body of a declared, small length (a remote write request as Prometheus sends them) is read
+    // whole, then its header checked: the server's request reads it without a stream (Node's
+    // HTTP parser holds the body to the declared length).
+    const body = new Uint8Array(await req.arrayBuffer());
+    if (body.length > maxBody) throw tooBig(String(body.length));
+    checkDecodedLength(body, maxDecoded, lim.maxDecodedHint);
+    return body;
+  }
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -104,6 +113,22 @@ export async function readSnappyBody(req: Request, lim: RemoteWriteLimits = {}):
     }
   }
   return chunks.length === 1 ? chunks[0]! : concat(chunks, total);
+}
+
+/** Bodies declaring at most this length (bytes) are read whole before the snappy header is checked. */
+const WHOLE_BODY_BYTES = 1 << 20;
+
+/** The snappy header of a whole body: 400 when malformed, 413 when it declares more than maxDecoded. */
+function checkDecodedLength(body: Uint8Array, maxDecoded: number, hint: string | undefined): void {
+  if (body.length === 0) return;
+  let declared: number;
+  try {
+    declared = decodedLength(body.subarray(0, 5)).length;
+  } catch (e) {
+    if (e instanceof SnappyError) throw new RemoteError(400, `snappy decode error: ${e.message}`);
+    throw e;
+  }
+  if (declared > maxDecoded) throw new RemoteError(413, `decoded request of ${declared} bytes (snappy header) exceeds the limit of ${maxDecoded} bytes${hint ? ` (${hint})` : ''}`);
 }
 
 function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {

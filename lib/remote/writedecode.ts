@@ -26,7 +26,14 @@ export interface SampleColumns {
  */
 export class ColumnarSeries implements TimeSeries {
   private objs: Sample[] | undefined;
-  constructor(readonly labels: Label[], readonly cols: SampleColumns, readonly from: number, readonly to: number) {}
+  constructor(
+    readonly labels: Label[],
+    readonly cols: SampleColumns,
+    readonly from: number,
+    readonly to: number,
+    /** The cached label set's slot (lib/tsdb/head's prepare notes the label set's series there); none for uncached labels. */
+    readonly slot?: SeriesSlot,
+  ) {}
 
   get samples(): Sample[] {
     if (!this.objs) {
@@ -41,7 +48,7 @@ export class ColumnarSeries implements TimeSeries {
     this.objs = s;
   }
 
-  /** The same samples under other labels (e.g. without the tenant label it was split by). */
+  /** The same samples under other labels (e.g. without the tenant label it was split by; no slot: that is the other label set's). */
   withLabels(labels: Label[]): ColumnarSeries {
     return new ColumnarSeries(labels, this.cols, this.from, this.to);
   }
@@ -70,10 +77,20 @@ const NO_BYTES: Uint8Array = new Uint8Array(0);
 // Byte order of this machine's Float64Array (protobuf's fixed64 is little-endian; values are copied byte by byte).
 const LE = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f;
 
+/**
+ * One per cached label set, handed out with it: a consumer may note something about this label set
+ * there (the head its series, `owner` saying whose note it is). Dropped with the cache entry.
+ */
+export interface SeriesSlot {
+  owner: unknown;
+  ref: unknown;
+}
+
 interface CachedLabels {
   /** The label fields' bytes as sent, one char per byte (a string lives on the JS heap: no off-heap buffer per entry). */
   bytes: string;
   labels: Label[];
+  slot: SeriesSlot;
 }
 
 export interface WriteDecoderOptions {
@@ -213,21 +230,22 @@ export class WriteRequestDecoder {
         else for (let i = 0; i < 8; i++) vb[o + i] = buf[valueAt + 7 - i]!;
       }
     }
-    return new ColumnarSeries(this.labels(buf, lstart, lend), cols, from, this.n);
+    const c = this.cached(buf, lstart, lend);
+    return c ? new ColumnarSeries(c.labels, cols, from, this.n, c.slot) : new ColumnarSeries(decodeLabels(buf, lstart, lend), cols, from, this.n);
   }
 
-  /** The label set whose fields are buf[start, end): from the cache, or decoded (and kept). */
-  private labels(buf: Uint8Array, start: number, end: number): Label[] {
+  /** The cache entry of the label set whose fields are buf[start, end) (decoded and kept on a miss); undefined: too long to keep. */
+  private cached(buf: Uint8Array, start: number, end: number): CachedLabels | undefined {
     const len = end - start;
     if (len > MAX_CACHED_LABEL_BYTES) {
       this.misses++;
-      return decodeLabels(buf, start, end);
+      return undefined;
     }
     const h = hashBytes(buf, start, end);
     const c = this.cache.get(h);
     if (c && c.bytes.length === len && equalBytes(c.bytes, buf, start)) {
       this.hits++;
-      return c.labels;
+      return c;
     }
     this.misses++;
     const labels = decodeLabels(buf, start, end);
@@ -240,9 +258,10 @@ export class WriteRequestDecoder {
       this.cache = new Map();
       this.bytes = 0;
     }
-    this.cache.set(h, { bytes: byteString(buf, start, end), labels: frozenLabels(labels) as Label[] });
+    const entry: CachedLabels = { bytes: byteString(buf, start, end), labels: frozenLabels(labels) as Label[], slot: { owner: undefined, ref: undefined } };
+    this.cache.set(h, entry);
     this.bytes += len;
-    return labels;
+    return entry;
   }
 
   /** Label sets kept now. */

@@ -51,7 +51,12 @@ class MemSeries {
   batchT = -Infinity;
   batchV = NaN;
   batchH: HeadHistogram | undefined;
-  constructor(readonly labels: Label[], tt: Float64Array, tv: Float64Array) {
+  /** Dropped from the head by truncate() (a slot or batch still naming it must look it up again). */
+  removed = false;
+  /** The WAL's ref for this series and the WAL generation it is valid in (wal.ts WalRefSlot). */
+  walRef = 0;
+  walGen = 0;
+  constructor(readonly labels: Label[], readonly key: string, tt: Float64Array, tv: Float64Array) {
     this.tt = tt;
     this.tv = tv;
   }
@@ -78,6 +83,11 @@ export interface PrepareSeries {
   cols?: { readonly t: Float64Array; readonly v: Float64Array };
   from?: number;
   to?: number;
+  /**
+   * A slot that stays with this label set across requests (lib/remote's decoder keeps one per
+   * cached label set): the head notes its series there and finds it again without a lookup.
+   */
+  slot?: { owner: unknown; ref: unknown };
 }
 
 /** Label sets equal name by name (the same array first: a decoder hands out the same frozen one). */
@@ -135,11 +145,12 @@ export interface HeadSeriesChunks {
 }
 
 /** Adds an entry (a float run ending at n, or a histogram run) to a batch; returns n. */
-function pushEntry(acc: SampleBatch, labels: readonly Label[], key: string, n: number, h: HeadHistogram[] | undefined): number {
+function pushEntry(acc: SampleBatch, labels: readonly Label[], key: string, s: MemSeries | undefined, n: number, h: HeadHistogram[] | undefined): number {
   if (h) (acc.hist ??= new Array(acc.labels.length).fill(undefined)).push(h);
   else acc.hist?.push(undefined);
   acc.labels.push(labels as Label[]);
   acc.keys.push(key);
+  acc.series!.push(s);
   acc.start.push(n);
   return n;
 }
@@ -212,7 +223,7 @@ export class Head {
     };
     let total = 0;
     for (const ts of batch) total += ts.cols ? ts.to! - ts.from! : ts.samples.length;
-    const acc: SampleBatch = { labels: [], keys: [], start: [0], t: new Float64Array(total), v: new Float64Array(total) };
+    const acc: SampleBatch = { labels: [], keys: [], start: [0], t: new Float64Array(total), v: new Float64Array(total), series: [] };
     res.accepted = acc;
     const at = acc.t;
     const av = acc.v;
@@ -222,15 +233,29 @@ export class Head {
     const stamp = ++this.batchSeq;
     let fresh: Map<string, { t: number; v: number; h: HeadHistogram | undefined }> | undefined;
     for (const ts of batch) {
-      const key = labelsKeyOf(ts.labels);
-      const s = this.series.get(key);
-      // the labels of a series the head holds were checked when it was created
-      if (!s || !sameLabels(s.labels, ts.labels)) {
-        const le = validateLabels(ts.labels);
-        if (le) {
-          res.labelErrors[le]++;
-          res.firstLabelError ??= { reason: le, labels: ts.labels };
-          continue;
+      let key: string;
+      let s: MemSeries | undefined;
+      const slot = ts.slot;
+      if (slot !== undefined && slot.owner === this && !(slot.ref as MemSeries).removed) {
+        // the series noted for this label set (its labels checked when the note was made)
+        s = slot.ref as MemSeries;
+        key = s.key;
+      } else {
+        key = labelsKeyOf(ts.labels);
+        s = this.series.get(key);
+        // the labels of a series the head holds were checked when it was created
+        if (s && sameLabels(s.labels, ts.labels)) {
+          if (slot !== undefined) {
+            slot.owner = this;
+            slot.ref = s;
+          }
+        } else {
+          const le = validateLabels(ts.labels);
+          if (le) {
+            res.labelErrors[le]++;
+            res.firstLabelError ??= { reason: le, labels: ts.labels };
+            continue;
+          }
         }
       }
       let lastT: number;
@@ -307,7 +332,7 @@ export class Head {
           if (isStaleNaN(v)) {
             // Prometheus appends a float stale marker in a series whose last sample is a histogram
             // as a histogram stale marker of the same kind
-            if (n > n0) n0 = pushEntry(acc, ts.labels, key, n, undefined);
+            if (n > n0) n0 = pushEntry(acc, ts.labels, key, s, n, undefined);
             lastH = staleHistogram(t, lastH.float, v);
             (hrun ??= []).push(lastH);
             res.histogramsAccepted++;
@@ -315,7 +340,7 @@ export class Head {
             continue;
           }
           if (hrun) {
-            n0 = pushEntry(acc, ts.labels, key, n, hrun);
+            n0 = pushEntry(acc, ts.labels, key, s, n, hrun);
             hrun = undefined;
           }
           lastH = undefined;
@@ -351,15 +376,15 @@ export class Head {
             continue;
           }
           if (minValid === undefined) res.minValidTime = minValid = Math.max(this.minValidTime, t - this.appendWindow);
-          if (n > n0) n0 = pushEntry(acc, ts.labels, key, n, undefined);
+          if (n > n0) n0 = pushEntry(acc, ts.labels, key, s, n, undefined);
           (hrun ??= []).push(h);
           lastT = t;
           lastH = h;
           res.histogramsAccepted++;
         }
       }
-      if (hrun) pushEntry(acc, ts.labels, key, n, hrun);
-      else if (n > n0) pushEntry(acc, ts.labels, key, n, undefined);
+      if (hrun) pushEntry(acc, ts.labels, key, s, n, hrun);
+      else if (n > n0) pushEntry(acc, ts.labels, key, s, n, undefined);
       if (s) {
         s.batch = stamp;
         s.batchT = lastT;
@@ -385,9 +410,12 @@ export class Head {
     let skipped = 0;
     const bt = b.t;
     const bv = b.v;
+    const known = b.series as Array<MemSeries | undefined> | undefined;
     for (let i = 0; i < b.labels.length; i++) {
       const key = b.keys[i]!;
-      let s = this.series.get(key);
+      // the series prepare() found (unless truncate() dropped it since)
+      const hint = known?.[i];
+      let s = hint !== undefined && !hint.removed ? hint : this.series.get(key);
       const hs = b.hist?.[i];
       if (hs) {
         for (const h of hs) {
@@ -397,7 +425,7 @@ export class Head {
             continue;
           }
           if (!s) {
-            s = this.newSeries(b.labels[i]!);
+            s = this.newSeries(b.labels[i]!, key);
             this.series.set(key, s);
           }
           if (s.tn > 0) this.closeTail(s);
@@ -419,7 +447,7 @@ export class Head {
           continue;
         }
         if (!s) {
-          s = this.newSeries(b.labels[i]!);
+          s = this.newSeries(b.labels[i]!, key);
           this.series.set(key, s);
         }
         if (s.lastH) {
@@ -453,7 +481,7 @@ export class Head {
     s.hOpen = NO_HISTOGRAMS;
   }
 
-  private newSeries(labels: readonly Label[]): MemSeries {
+  private newSeries(labels: readonly Label[], key: string): MemSeries {
     const cap = this.samplesPerChunk;
     if (!this.slab || this.slabUsed + 2 * cap > this.slab.length) {
       this.slab = new Float64Array(2 * cap * TAILS_PER_SLAB);
@@ -463,7 +491,7 @@ export class Head {
     this.slabUsed += 2 * cap;
     // a frozen label set (the remote write decoder's) is kept as it is: it cannot change under the head
     const own = Object.isFrozen(labels) && labels.every((l) => Object.isFrozen(l)) ? (labels as Label[]) : labels.map((l) => ({ name: l.name, value: l.value }));
-    return new MemSeries(own, this.slab.subarray(o, o + cap), this.slab.subarray(o + cap, o + 2 * cap));
+    return new MemSeries(own, key, this.slab.subarray(o, o + cap), this.slab.subarray(o + cap, o + 2 * cap));
   }
 
   private encode(t: Float64Array, v: Float64Array, n: number): Uint8Array {
@@ -552,7 +580,10 @@ export class Head {
       }
       s.chunks = keep;
       if (moved.length > 0) out.push({ labels: s.labels, chunks: moved });
-      if (s.chunks.length === 0 && s.tn === 0 && s.hOpen.length === 0) this.series.delete(key);
+      if (s.chunks.length === 0 && s.tn === 0 && s.hOpen.length === 0) {
+        this.series.delete(key);
+        s.removed = true;
+      }
     }
     this.samples -= removed;
     this.minValidTime = Math.max(this.minValidTime, before);

@@ -94,7 +94,24 @@ export interface SampleBatch {
    * Entries are applied and logged in order: a series may have a float run, then a histogram run.
    */
   hist?: Array<readonly HeadHistogram[] | undefined>;
+  /**
+   * Per entry, the head's series it goes to where the head has it already (prepare() found it):
+   * apply() takes it without a lookup, and the WAL remembers the series' ref on it.
+   */
+  series?: Array<WalRefSlot | undefined>;
 }
+
+/**
+ * Where the WAL remembers a series' ref (the head's series object): valid while walGen is the
+ * WAL's current generation (a checkpoint, which defines every series again, starts a new one).
+ */
+export interface WalRefSlot {
+  walRef: number;
+  walGen: number;
+}
+
+/** Generations of every Wal in the process: a slot never matches another WAL's generation. */
+let walGenerations = 0;
 
 /** A batch of the given series (their samples copied into one pair of arrays). */
 export function toBatch(series: readonly WalSeries[]): SampleBatch {
@@ -728,6 +745,8 @@ export class Wal {
   /** Series already defined by a series record in the segments kept (labelsKey → ref). */
   private refs = new Map<string, number>();
   private nextRef = 1;
+  /** Changes whenever refs loses entries: refs remembered in a WalRefSlot under another generation are looked up again. */
+  private gen = ++walGenerations;
   /**
    * The current segment kept open for appending where the capability can (FsCapability.openAppend):
    * one write per append instead of a path check, open, write and close.
@@ -787,6 +806,7 @@ export class Wal {
     }
     // Series defined in the kept segments need no new series record; refs are never reused.
     this.refs = new Map();
+    this.gen = ++walGenerations;
     for (const [ref, s] of reader.refs) this.refs.set(s.key, ref);
     this.nextRef = Math.max(this.nextRef, reader.maxRef + 1);
     return { records, segments: segs.length, truncatedBytes };
@@ -808,13 +828,24 @@ export class Wal {
     if (this.segSize > 0 && this.segSize >= this.segmentBytes) await this.rotate(false);
     const refs: number[] = new Array(ns);
     const added: Array<{ ref: number; labels: readonly Label[]; key: string }> = [];
+    const slots = b.series;
+    const gen = this.gen;
     for (let i = 0; i < ns; i++) {
+      const slot = slots?.[i];
+      if (slot !== undefined && slot.walGen === gen) {
+        refs[i] = slot.walRef;
+        continue;
+      }
       const key = b.keys[i]!;
       let ref = this.refs.get(key);
       if (ref === undefined) {
         ref = this.nextRef++;
         this.refs.set(key, ref);
         added.push({ ref, labels: b.labels[i]!, key });
+      }
+      if (slot !== undefined) {
+        slot.walRef = ref;
+        slot.walGen = gen;
       }
       refs[i] = ref;
     }
@@ -855,6 +886,7 @@ export class Wal {
     } catch (e) {
       // the series record may not be on disk: define those series again next time
       for (const a of added) this.refs.delete(a.key);
+      this.gen = ++walGenerations;
       throw e;
     }
     this.segSize += rec.length;
@@ -905,7 +937,10 @@ export class Wal {
     await this.close();
     this.seg = Math.max(this.seg, 0) + 1;
     this.segSize = 0;
-    if (checkpoint) this.refs = new Map();
+    if (checkpoint) {
+      this.refs = new Map();
+      this.gen = ++walGenerations;
+    }
     return this.seg;
   }
 
