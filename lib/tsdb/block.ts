@@ -195,7 +195,7 @@ export class BlockReader {
       for (let i = 0; i < metas.length; i++) {
         const m = metas[i]!;
         const r = raws[i]!;
-        chunks[i] = { ref: m.ref, minTime: m.minTime, maxTime: m.maxTime, encoding: r.encoding, data: r.data };
+        chunks[i] = { ref: m.ref, minTime: m.minTime, maxTime: m.maxTime, encoding: r.encoding, data: r.data, crc: r.crc };
       }
       yield { labels: s.labels, ref: s.ref, chunks };
     }

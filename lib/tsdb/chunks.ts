@@ -21,6 +21,11 @@ export interface RawChunk {
   encoding: number;
   /** Chunk bytes without the encoding byte (for XOR: starts with the 2-byte sample count). */
   data: Uint8Array;
+  /**
+   * The CRC32-C over encoding byte and data stored after the chunk, set by ChunkReader once it has
+   * checked it: a chunk copied unchanged into another block (compaction) keeps it, not recomputed.
+   */
+  crc?: number;
 }
 
 export function chunkRef(segment: number, offset: number): number {
@@ -97,7 +102,7 @@ export class ChunkReader {
     const want = readBE32(buf, p + 1 + len);
     const got = crc32c(buf, p, p + 1 + len);
     if (want !== got) corrupt(this.block, name, `chunk ${ref}`, `checksum mismatch: stored ${hex(want)}, computed ${hex(got)}`);
-    return { encoding: buf[p]!, data: buf.subarray(p + 1, p + 1 + len) };
+    return { encoding: buf[p]!, data: buf.subarray(p + 1, p + 1 + len), crc: want };
   }
 
   /** Many chunks (sorted refs), one ranged read per run of nearby chunks in a segment. */
@@ -164,15 +169,18 @@ export class ChunkWriter {
 
   private async closeSegment(): Promise<void> {
     if (!this.sink) return;
-    if (this.buf.len) await this.sink.write(this.buf.take());
+    if (this.buf.len) await this.sink.write(this.buf.get());
     this.buf.reset();
     await this.sink.close();
     this.segmentSizes[this.seg] = this.pos;
     this.sink = undefined;
   }
 
-  /** Appends one chunk; returns its reference. */
-  async write(encoding: number, data: Uint8Array): Promise<number> {
+  /**
+   * Appends one chunk; returns its reference. crc: the chunk's CRC32-C when the caller already has
+   * it (a chunk read and checked by ChunkReader, copied unchanged), else computed here.
+   */
+  async write(encoding: number, data: Uint8Array, crc?: number): Promise<number> {
     const size = uvarintLen(data.length) + 1 + data.length + 4;
     if (!this.sink || (this.pos + size > this.segmentSize && this.pos > SEGMENT_HEADER_LEN)) await this.cut();
     const ref = chunkRef(this.seg, this.pos);
@@ -181,11 +189,11 @@ export class ChunkWriter {
     const crcStart = b.len;
     b.byte(encoding);
     b.bytes(data);
-    b.be32(crc32c(b.b, crcStart, b.len));
+    b.be32(crc ?? crc32c(b.b, crcStart, b.len));
     this.pos += size;
     if (size > this.chunkMaxSize) this.chunkMaxSize = size;
     if (b.len >= 1 << 20) {
-      await this.sink!.write(b.take());
+      await this.sink!.write(b.get());
       b.reset();
     }
     return ref;

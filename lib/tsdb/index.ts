@@ -481,6 +481,10 @@ export class IndexReader {
 
 /** Where writers put bytes: a sequential sink (file, object upload, memory). */
 export interface FileSink {
+  /**
+   * Appends b. The sink is done with b once the promise resolves (it has written or copied it):
+   * writers reuse one buffer instead of handing a fresh one over per write.
+   */
   write(b: Uint8Array): Promise<void>;
   close(): Promise<void>;
   /** Discard what was written (best effort). */
@@ -507,7 +511,7 @@ export class IndexWriter {
 
   private async flush(force = false): Promise<void> {
     if (this.buf.len >= 1 << 16 || (force && this.buf.len > 0)) {
-      await this.sink.write(this.buf.take());
+      await this.sink.write(this.buf.get());
       this.buf.reset();
     }
   }

@@ -105,6 +105,8 @@ export interface ChunkInput {
   data: Uint8Array;
   /** Samples in the chunk (for stats; read from the XOR header when omitted). */
   samples?: number;
+  /** CRC32-C of encoding byte and data when known (a chunk read and checked by ChunkReader, copied unchanged). */
+  crc?: number;
 }
 
 export class BlockWriter {
@@ -191,7 +193,7 @@ export class BlockWriter {
   async addSeriesChunks(labels: Labels, chunks: readonly ChunkInput[]): Promise<void> {
     const metas: ChunkMeta[] = [];
     for (const c of chunks) {
-      const ref = await this.chunks.write(c.encoding, c.data);
+      const ref = await this.chunks.write(c.encoding, c.data, c.crc);
       metas.push({ ref, minTime: c.minTime, maxTime: c.maxTime });
       // XOR and histogram chunks alike start with their sample count (2 bytes, big endian)
       this.stats.numSamples += c.samples ?? (c.encoding >= ENC_XOR && c.encoding <= ENC_FLOAT_HISTOGRAM && c.data.length >= 2 ? (c.data[0]! << 8) | c.data[1]! : 0);
@@ -261,8 +263,38 @@ function fmtLabels(ls: Labels): string {
 // ------------------------------------------------------------------------------------------------
 // Sinks
 
-/** A FileSink over FsCapability.writeFile(path, ReadableStream) with backpressure. */
+/**
+ * A FileSink writing a file of the FsCapability. With appendFile and syncFile (the host's file
+ * system has them): the file is created empty, each write is appended (returning once the OS has
+ * the bytes, so the writer's buffer is free again: no buffer allocated per write, which costs
+ * page faults and garbage collections of fresh memory by the megabyte), and close() syncs it to
+ * disk. Otherwise a copy of each write goes down writeFile(path, ReadableStream), with backpressure.
+ */
 export function fsFileSink(fs: FsCapability, path: string): FileSink {
+  if (fs.appendFile && fs.syncFile) return appendingFileSink(fs as FsCapability & Required<Pick<FsCapability, 'appendFile' | 'syncFile'>>, path);
+  return streamingFileSink(fs, path);
+}
+
+function appendingFileSink(fs: FsCapability & Required<Pick<FsCapability, 'appendFile' | 'syncFile'>>, path: string): FileSink {
+  // writeFile truncates what a file of that name may hold (appending to it would corrupt the block)
+  const created = fs.writeFile(path, new Uint8Array(0));
+  created.catch(() => {}); // reported by the first write or close
+  return {
+    async write(b) {
+      await created;
+      if (b.length > 0) await fs.appendFile(path, b, { sync: false });
+    },
+    async close() {
+      await created;
+      await fs.syncFile(path);
+    },
+    async abort() {
+      await created.catch(() => {}); // the block sink removes the file with its directory
+    },
+  };
+}
+
+function streamingFileSink(fs: FsCapability, path: string): FileSink {
   const queue: Uint8Array[] = [];
   let wake: (() => void) | undefined;
   let closed = false;
@@ -287,7 +319,7 @@ export function fsFileSink(fs: FsCapability, path: string): FileSink {
   return {
     async write(b) {
       if (failed) throw failed;
-      queue.push(b);
+      queue.push(b.slice()); // the stream's reader owns what it reads; the caller reuses b
       wake?.();
       wake = undefined;
       if (queue.length > 4) await new Promise<void>((r) => pulledWaiters.push(r));
