@@ -110,6 +110,18 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
   return decodeImpl<u8>(inPtr, inLen, outT, outV, cap, dst + L - 8);
 }
 
+// Most bits one sample can take: a 68-bit timestamp and a 13-bit header with 64 value bits.
+const MAX_SAMPLE_BITS: usize = 68 + 13 + 64;
+// The fast loop's common sample: timestamp prefix '10' (bits 63..62 of the peeked word) and value
+// prefix '10' (a change within the current window: bits 47..46, after the 16 timestamp bits), with
+// the window's bits inside the 57 peeked bits (18 + mbits <= 57). `hot` is HOT_PATTERN while the
+// window fits and HOT_NEVER (a bit outside HOT_MASK) while it does not.
+const HOT_MASK: u64 = (<u64>3 << 62) | (<u64>1 << 47);
+const HOT_PATTERN: u64 = (<u64>2 << 62) | (<u64>1 << 47);
+const HOT_NEW_BIT: u64 = <u64>1 << 46;
+const HOT_MAX_BITS: u32 = 57 - 18;
+const HOT_NEW_MAX_BITS: u32 = 57 - 29;
+
 function decodeImpl<R>(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: u32, rb: usize): i32 {
   errSample = 0;
   if (inLen < 2) return ERR_SHORT;
@@ -130,58 +142,197 @@ function decodeImpl<R>(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: 
   pos += 64;
   store<f64>(outT, <f64>t);
   store<u64>(outV, v);
+  if (total == 1) return 1;
 
-  let delta: i64 = 0;
+  // sample 1: a uvarint delta (byte aligned), then the value as for any later sample
+  readUvarint(inPtr, pos >> 3, end);
+  if (vlen < 0) return fail(vlen, 1);
+  pos += (<usize>vlen) << 3;
+  let delta: i64 = <i64>vv;
+  t += delta;
+  store<f64>(outT + 8, <f64>t);
   let leading: u32 = 0;
   let trailing: u32 = 0;
-  for (let i: u32 = 1; i < total; i++) {
+  {
+    if (pos >= lim) return fail(ERR_TRUNCATED, 1);
+    const w = pk<R>(rb, pos);
+    if ((w >> 63) != 0) {
+      let hdr: u32 = 2;
+      let mbits: u32 = 64;
+      if (((w >> 62) & 1) != 0) {
+        if (pos + 13 > lim) return fail(ERR_TRUNCATED, 1);
+        const nl = <u32>((w >> 57) & 31);
+        let mb = <u32>((w >> 51) & 63);
+        if (mb == 0) mb = 64;
+        if (nl + mb > 64) return fail(ERR_VALUE, 1);
+        leading = nl;
+        trailing = 64 - nl - mb;
+        hdr = 13;
+        mbits = mb;
+      }
+      if (pos + <usize>(hdr + mbits) > lim) return fail(ERR_TRUNCATED, 1);
+      v ^= rbits<R>(rb, pos + <usize>hdr, mbits) << (<u64>trailing);
+      pos += <usize>(hdr + mbits);
+    } else {
+      pos += 1;
+    }
+    store<u64>(outV + 8, v);
+  }
+
+  let i: u32 = 2;
+  // Fast loop: while a whole sample's worst case (MAX_SAMPLE_BITS) is left, no bounds checks.
+  // It stops before a sample it cannot take (a bad value header) and the checked loop below
+  // decodes the rest, reporting errors exactly as before. `mbits` (64 - leading - trailing) is
+  // kept so that the common "same window" case costs no arithmetic; timestamp buckets are one
+  // branch each with constant widths (predictable; the position never waits for the loaded bits
+  // in the common cases), and a bucket's offset sign fix (Go: bits > 2^(sz-1) means bits - 2^sz)
+  // is sext(bits - 1) + 1, no branch.
+  if (lim > MAX_SAMPLE_BITS) {
+    const limFast = lim - MAX_SAMPLE_BITS;
+    let mbits: u32 = 64 - leading - trailing;
+    let mask: u64 = (<u64>-1 >> (<u64>leading)) & (<u64>-1 << (<u64>trailing));
+    let pT = outT + 16;
+    const dV = outV - outT; // values are stored at pT + dV (one pointer to advance, not two)
+    const pEnd = outT + ((<usize>total) << 3);
+    while (true) {
+      if (pT >= pEnd) break;
+      if (pos > limFast) break;
+      const w0 = pk<R>(rb, pos);
+      let d = delta;
+      if ((w0 & HOT_MASK) == HOT_PATTERN) {
+        // the common samples: a '10' + 14-bit timestamp and a changed value whose bits are inside
+        // the peeked word, in the current window (constant shifts and the window's mask) or in a
+        // new one (counters open one at random, ~20% of samples: one mispredicted branch, then
+        // straight-line code)
+        if ((w0 & HOT_NEW_BIT) == 0) {
+          if (mbits <= HOT_MAX_BITS) {
+            d += ((<i64>((w0 << 2) - (<u64>1 << 50))) >> 50) + 1;
+            v ^= ((w0 << 18) >> (<u64>leading)) & mask;
+            pos += 18 + <usize>mbits;
+            delta = d;
+            t += d;
+            store<f64>(pT, <f64>t);
+            store<u64>(pT + dV, v);
+            pT += 8;
+            continue;
+          }
+        } else {
+          const nl = <u32>((w0 >> 41) & 31);
+          const mb = <u32>((w0 >> 35) & 63);
+          if (mb - 1 < HOT_NEW_MAX_BITS) {
+            d += ((<i64>((w0 << 2) - (<u64>1 << 50))) >> 50) + 1;
+            leading = nl;
+            mbits = mb;
+            trailing = 64 - nl - mb;
+            mask = (<u64>-1 >> (<u64>nl)) & (<u64>-1 << (<u64>trailing));
+            v ^= ((w0 << 29) >> (<u64>nl)) & mask;
+            pos += 29 + <usize>mb;
+            delta = d;
+            t += d;
+            store<f64>(pT, <f64>t);
+            store<u64>(pT + dV, v);
+            pT += 8;
+            continue;
+          }
+        }
+      }
+      let w: u64;
+      let avail: u32;
+      let p2: usize;
+      if ((w0 >> 63) == 0) {
+        w = w0 << 1;
+        p2 = pos + 1;
+        avail = 56;
+      } else if ((w0 >> 62) == 0b10) {
+        d += ((<i64>((w0 << 2) - (<u64>1 << 50))) >> 50) + 1;
+        w = w0 << 16;
+        p2 = pos + 16;
+        avail = 41;
+      } else if ((w0 >> 61) == 0b110) {
+        d += ((<i64>((w0 << 3) - (<u64>1 << 47))) >> 47) + 1;
+        w = w0 << 20;
+        p2 = pos + 20;
+        avail = 37;
+      } else if ((w0 >> 60) == 0b1110) {
+        d += ((<i64>((w0 << 4) - (<u64>1 << 44))) >> 44) + 1;
+        w = w0 << 24;
+        p2 = pos + 24;
+        avail = 33;
+      } else {
+        d += <i64>rbits<R>(rb, pos + 4, 64);
+        p2 = pos + 68;
+        w = pk<R>(rb, p2);
+        avail = 57;
+      }
+      let np: usize;
+      if ((w >> 63) == 0) {
+        np = p2 + 1;
+      } else {
+        let hdr: u32 = 2;
+        if (((w >> 62) & 1) != 0) {
+          const nl = <u32>((w >> 57) & 31);
+          let mb = <u32>((w >> 51) & 63);
+          if (mb == 0) mb = 64;
+          if (nl + mb > 64) break;
+          trailing = 64 - nl - mb;
+          leading = nl;
+          mbits = mb;
+          mask = (<u64>-1 >> (<u64>nl)) & (<u64>-1 << (<u64>trailing));
+          hdr = 13;
+        }
+        let bits: u64;
+        if (hdr + mbits <= avail) bits = (w << (<u64>hdr)) >> (<u64>(64 - mbits));
+        else bits = rbits<R>(rb, p2 + <usize>hdr, mbits);
+        v ^= bits << (<u64>trailing);
+        np = p2 + <usize>(hdr + mbits);
+      }
+      delta = d;
+      t += d;
+      store<f64>(pT, <f64>t);
+      store<u64>(pT + dV, v);
+      pos = np;
+      pT += 8;
+    }
+    i = <u32>((pT - outT) >> 3);
+  }
+
+  for (; i < total; i++) {
     // One 64-bit peek per sample usually covers the timestamp and the value: w0 holds at least
     // 57 valid bits from the sample's first bit, `used` counts the ones the timestamp took.
-    let w0: u64 = 0;
-    let used: u32 = 64;
-    if (i == 1) {
-      readUvarint(inPtr, pos >> 3, end);
-      if (vlen < 0) return fail(vlen, i);
-      pos += (<usize>vlen) << 3;
-      delta = <i64>vv;
+    if (pos >= lim) return fail(ERR_TRUNCATED, i);
+    const w0 = pk<R>(rb, pos);
+    let used: u32;
+    if ((w0 >> 63) == 0) {
+      pos += 1;
+      used = 1;
     } else {
-      if (pos >= lim) return fail(ERR_TRUNCATED, i);
-      w0 = pk<R>(rb, pos);
-      if ((w0 >> 63) == 0) {
-        pos += 1;
-        used = 1;
+      let dod: i64;
+      const top4 = <u32>(w0 >> 60);
+      if (top4 < 0b1100) {
+        // '10' + 14 bits
+        if (pos + 16 > lim) return fail(ERR_TRUNCATED, i);
+        dod = (<i64>(w0 << 2)) >> 50;
+        if (dod == -8192) dod = 8192;
+        used = 16;
+      } else if (top4 < 0b1110) {
+        // '110' + 17 bits
+        if (pos + 20 > lim) return fail(ERR_TRUNCATED, i);
+        dod = (<i64>(w0 << 3)) >> 47;
+        if (dod == -65536) dod = 65536;
+        used = 20;
+      } else if (top4 == 0b1110) {
+        // '1110' + 20 bits
+        if (pos + 24 > lim) return fail(ERR_TRUNCATED, i);
+        dod = (<i64>(w0 << 4)) >> 44;
+        if (dod == -524288) dod = 524288;
+        used = 24;
       } else {
-        // one branch per bucket with constant widths: the branch predictor then knows where the
-        // value starts before the bits arrive (an arithmetic width would chain every sample's
-        // position on the previous load)
-        let dod: i64;
-        const top4 = <u32>(w0 >> 60);
-        if (top4 < 0b1100) {
-          // '10' + 14 bits
-          if (pos + 16 > lim) return fail(ERR_TRUNCATED, i);
-          dod = (<i64>(w0 << 2)) >> 50;
-          if (dod == -8192) dod = 8192;
-          used = 16;
-        } else if (top4 < 0b1110) {
-          // '110' + 17 bits
-          if (pos + 20 > lim) return fail(ERR_TRUNCATED, i);
-          dod = (<i64>(w0 << 3)) >> 47;
-          if (dod == -65536) dod = 65536;
-          used = 20;
-        } else if (top4 == 0b1110) {
-          // '1110' + 20 bits
-          if (pos + 24 > lim) return fail(ERR_TRUNCATED, i);
-          dod = (<i64>(w0 << 4)) >> 44;
-          if (dod == -524288) dod = 524288;
-          used = 24;
-        } else {
-          if (pos + 68 > lim) return fail(ERR_TRUNCATED, i);
-          dod = <i64>rbits<R>(rb, pos + 4, 64);
-          used = 68;
-        }
-        pos += <usize>used;
-        delta += dod;
+        if (pos + 68 > lim) return fail(ERR_TRUNCATED, i);
+        dod = <i64>rbits<R>(rb, pos + 4, 64);
+        used = 68;
       }
+      pos += <usize>used;
+      delta += dod;
     }
     t += delta;
     store<f64>(outT + ((<usize>i) << 3), <f64>t);
@@ -244,12 +395,19 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
   return encodeImpl<u64>(tPtr, vPtr, n, out);
 }
 
-// With R = u8 the stream's words go to REV byte-reversed (stream byte b at REV_TOP - 1 - b, so a
+// With R = u8 the stream's bytes go to REV byte-reversed (stream byte b at REV_TOP - 1 - b, so a
 // word is a plain little-endian store, no byte swap) and are reversed into `out` at the end with
 // SIMD; with any other R (chunks too large for REV) they are byte-swapped into `out` directly.
-// The bit writer's `put(x, n)` is written out by hand at each call site (the `// put(...)` blocks):
-// AssemblyScript has no closures or by-reference locals, and keeping acc/fill/op in globals instead
-// made the loop ~2.4× slower in V8. Change one block, change them all (the differential tests catch a miss).
+// The bit writer: `acc` holds `fill` pending bits (left-aligned), `op` is where acc's first byte
+// goes. Two kinds of write keep that state: `// put(x, n)` ORs the bits in and stores a word only
+// when acc is full (one branch), and `// putb(x, n)` (needs fill + n <= 63) stores acc every time
+// and advances op by the bytes completed, no branch. A counter's sample is ~32 bits, so put's
+// "acc full" branch goes either way at random; the common sample (timestamp and value in one
+// write that fits) uses putb, everything else put (predictable there: a constant's 2-bit samples,
+// a gauge's ~70). Each block below is a writer expanded in place: AssemblyScript has no closures
+// or by-reference locals, and keeping acc/fill/op in globals made the loop ~2.4× slower in V8.
+// Change one block, change them all (the differential tests catch a miss). The value-window choice
+// is a select, as it is random for counters (a new window in ~20% of samples).
 function encodeImpl<R>(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
   store<u8>(out, <u8>(n >> 8));
   store<u8>(out + 1, <u8>n);
@@ -384,7 +542,7 @@ function encodeImpl<R>(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
     let leading: u32 = 0xff;
     let trailing: u32 = 0;
     for (let i: u32 = 1; i < n; i++) {
-      // the timestamp's bits (db, dn) go out with the value's in one put when they fit in 64
+      // the timestamp's bits (db, dn) go out with the value's in one write when they fit in 56
       let db: u64 = 0;
       let dn: u32 = 0;
       if (i >= 2) {
@@ -395,16 +553,15 @@ function encodeImpl<R>(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
         const dod = d - dPrev;
         tPrev = ti;
         dPrev = d;
-        dn = 1;
         if (dod == 0) {
-          // a single 0 bit
-        } else if (dod >= -8191 && dod <= 8192) {
+          dn = 1;
+        } else if (<u64>(dod + 8191) <= 16383) {
           db = (<u64>0b10 << 14) | (<u64>dod & 0x3fff);
           dn = 16;
-        } else if (dod >= -65535 && dod <= 65536) {
+        } else if (<u64>(dod + 65535) <= 131071) {
           db = (<u64>0b110 << 17) | (<u64>dod & 0x1ffff);
           dn = 20;
-        } else if (dod >= -524287 && dod <= 524288) {
+        } else if (<u64>(dod + 524287) <= 1048575) {
           db = (<u64>0b1110 << 20) | (<u64>dod & 0xfffff);
           dn = 24;
         } else {
@@ -429,41 +586,91 @@ function encodeImpl<R>(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
               acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
             }
           }
-          db = <u64>dod;
-          dn = 64;
+          {
+            // put(<u64>dod, 64)
+            const px: u64 = <u64>dod;
+            const pn: u32 = 64;
+            const free: u32 = 64 - fill;
+            if (pn < free) {
+              acc |= px << (<u64>(free - pn));
+              fill += pn;
+            } else {
+              const rem = pn - free;
+              if (sizeof<R>() == 1) {
+                store<u64>(op, acc | (px >> (<u64>rem)));
+                op -= 8;
+              } else {
+                storeBe64(op, acc | (px >> (<u64>rem)));
+                op += 8;
+              }
+              fill = rem;
+              acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
+            }
+          }
         }
       }
       const cur = load<u64>(vPtr + ((<usize>i) << 3));
       const delta = cur ^ prev;
       prev = cur;
-      let hb: u64 = 0;
-      let hn: u32 = 1;
-      let sig: u32 = 0;
-      let sh: u32 = 0;
-      if (delta != 0) {
-        let nl = <u32>clz<u64>(delta);
-        const nt = <u32>ctz<u64>(delta);
-        if (nl >= 32) nl = 31;
-        if (leading != 0xff && nl >= leading && nt >= trailing) {
-          hb = 0b10;
-          hn = 2;
-        } else {
-          leading = nl;
-          trailing = nt;
-          hb = (<u64>0b11 << 11) | (<u64>nl << 6) | <u64>((64 - nl - nt) & 63);
-          hn = 13;
-        }
-        sh = trailing;
-        sig = 64 - leading - trailing;
-      }
-      const vn = hn + sig;
-      if (dn + vn <= 64) {
-        // one put for the timestamp and the value (vn <= 64 - dn, so sig <= 62: no shift by 64)
-        const vb: u64 = sig != 0 ? (hb << (<u64>sig)) | (delta >> (<u64>sh)) : hb;
-        const cx: u64 = (db << (<u64>vn)) | vb;
-        const cn: u32 = dn + vn;
+      if (delta == 0) {
         {
-          const px: u64 = cx;
+          // put(db << 1, dn + 1)
+          const px: u64 = db << 1;
+          const pn: u32 = dn + 1;
+          const free: u32 = 64 - fill;
+          if (pn < free) {
+            acc |= px << (<u64>(free - pn));
+            fill += pn;
+          } else {
+            const rem = pn - free;
+            if (sizeof<R>() == 1) {
+              store<u64>(op, acc | (px >> (<u64>rem)));
+              op -= 8;
+            } else {
+              storeBe64(op, acc | (px >> (<u64>rem)));
+              op += 8;
+            }
+            fill = rem;
+            acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
+          }
+        }
+        continue;
+      }
+      const lz = <u32>clz<u64>(delta);
+      const nl = select<u32>(31, lz, lz >= 32);
+      const nt = <u32>ctz<u64>(delta);
+      // the previous window holds the bits (never in a new chunk: leading starts at 0xff)
+      const reuse = (nl >= leading) & (nt >= trailing);
+      leading = select<u32>(leading, nl, reuse);
+      trailing = select<u32>(trailing, nt, reuse);
+      const sig = 64 - leading - trailing;
+      const hb = select<u64>(0b10, (<u64>0b11 << 11) | (<u64>nl << 6) | <u64>(sig & 63), reuse);
+      const hn = select<u32>(2, 13, reuse);
+      const bits = delta >> (<u64>trailing);
+      const cn = dn + hn + sig;
+      if (fill + cn <= 63) {
+        // one write for the timestamp and the value (sig <= 61: no shift by 64), without a branch
+        {
+          // putb((((db << (<u64>hn)) | hb) << (<u64>sig)) | bits, cn)
+          const px: u64 = (((db << (<u64>hn)) | hb) << (<u64>sig)) | bits;
+          const pn: u32 = cn;
+          acc |= px << (<u64>(64 - fill - pn));
+          fill += pn;
+          const nb = fill >> 3;
+          if (sizeof<R>() == 1) {
+            store<u64>(op, acc);
+            op -= <usize>nb;
+          } else {
+            storeBe64(op, acc);
+            op += <usize>nb;
+          }
+          acc <<= <u64>(nb << 3);
+          fill &= 7;
+        }
+      } else if (cn <= 64) {
+        {
+          // put((((db << (<u64>hn)) | hb) << (<u64>sig)) | bits, cn)
+          const px: u64 = (((db << (<u64>hn)) | hb) << (<u64>sig)) | bits;
           const pn: u32 = cn;
           const free: u32 = 64 - fill;
           if (pn < free) {
@@ -483,31 +690,10 @@ function encodeImpl<R>(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
           }
         }
       } else {
-        if (dn != 0) {
-          {
-            const px: u64 = db;
-            const pn: u32 = dn;
-            const free: u32 = 64 - fill;
-            if (pn < free) {
-              acc |= px << (<u64>(free - pn));
-              fill += pn;
-            } else {
-              const rem = pn - free;
-              if (sizeof<R>() == 1) {
-                store<u64>(op, acc | (px >> (<u64>rem)));
-                op -= 8;
-              } else {
-                storeBe64(op, acc | (px >> (<u64>rem)));
-                op += 8;
-              }
-              fill = rem;
-              acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
-            }
-          }
-        }
         {
-          const px: u64 = hb;
-          const pn: u32 = hn;
+          // put((db << (<u64>hn)) | hb, dn + hn)
+          const px: u64 = (db << (<u64>hn)) | hb;
+          const pn: u32 = dn + hn;
           const free: u32 = 64 - fill;
           if (pn < free) {
             acc |= px << (<u64>(free - pn));
@@ -525,26 +711,25 @@ function encodeImpl<R>(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
             acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
           }
         }
-        if (sig != 0) {
-          {
-            const px: u64 = delta >> (<u64>sh);
-            const pn: u32 = sig;
-            const free: u32 = 64 - fill;
-            if (pn < free) {
-              acc |= px << (<u64>(free - pn));
-              fill += pn;
+        {
+          // put(bits, sig)
+          const px: u64 = bits;
+          const pn: u32 = sig;
+          const free: u32 = 64 - fill;
+          if (pn < free) {
+            acc |= px << (<u64>(free - pn));
+            fill += pn;
+          } else {
+            const rem = pn - free;
+            if (sizeof<R>() == 1) {
+              store<u64>(op, acc | (px >> (<u64>rem)));
+              op -= 8;
             } else {
-              const rem = pn - free;
-              if (sizeof<R>() == 1) {
-                store<u64>(op, acc | (px >> (<u64>rem)));
-                op -= 8;
-              } else {
-                storeBe64(op, acc | (px >> (<u64>rem)));
-                op += 8;
-              }
-              fill = rem;
-              acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
+              storeBe64(op, acc | (px >> (<u64>rem)));
+              op += 8;
             }
+            fill = rem;
+            acc = rem == 0 ? 0 : px << (<u64>(64 - rem));
           }
         }
       }
