@@ -17,14 +17,17 @@ export class AggrChunkError extends Error {
 
 export function encodeAggrChunk(parts: readonly (RawChunk | undefined)[]): Uint8Array {
   if (parts.length !== 5) throw new AggrChunkError(`AggrChunk needs 5 aggregates, got ${parts.length}`);
-  const e = new Encbuf(64);
+  // sized once (uvarint ≤ 10 bytes, encoding byte, data): no growing and copying as it fills
+  let cap = 0;
+  for (const p of parts) cap += p ? 11 + p.data.length : 1;
+  const e = new Encbuf(cap);
   for (const p of parts) {
     if (!p) { e.uvarint(0); continue; }
     e.uvarint(p.data.length);
     e.byte(p.encoding);
     e.bytes(p.data);
   }
-  return e.take();
+  return e.get(); // its own buffer: a view saves copying it once more
 }
 
 /** Splits an AggrChunk (data after the 0xff encoding byte) into its five parts (undefined = absent). */

@@ -45,7 +45,8 @@ export async function downsampleBlock(src: BlockReader, resolution: number, sink
         if (out.length) await w.addSeriesChunks(s.labels, out);
       }
     } else {
-      for await (const s of src.select(all, { honourTombstones: true })) {
+      // each series is downsampled before the next is read: one pair of sample arrays for all
+      for await (const s of src.select(all, { honourTombstones: true, reuseBuffers: true })) {
         const chunks = s.h ? downsampleMixedSeries(core, s, resolution) : downsampleRawSeries(core, s.t, s.v, s.n, resolution);
         if (chunks.length) await w.addSeriesChunks(s.labels, chunks);
       }
@@ -92,16 +93,22 @@ function downsampleMixedSeries(core: Core, s: MixedSamples, resolution: number):
  * A plain function, apart from the async loop, so that V8 optimises its per-sample loop on its own.
  */
 function downsampleRawSeries(core: Core, st: Float64Array, sv: Float64Array, sn: number, resolution: number): ChunkInput[] {
-  const t = new Float64Array(sn);
-  const v = new Float64Array(sn);
-  let n = 0;
-  for (let i = 0; i < sn; i++) {
-    const x = sv[i]!;
-    // only a NaN can be a stale marker: look at the bits of NaNs alone
-    if (x !== x && isStale(x, staleBits, staleF64)) continue;
-    t[n] = st[i]!;
-    v[n] = x;
-    n++;
+  // only a NaN can be a stale marker: without NaNs (the usual series) the samples go as they are
+  let nan = false;
+  for (let i = 0; i < sn && !nan; i++) nan = sv[i] !== sv[i];
+  let t = st, v = sv, n = sn;
+  if (nan) {
+    t = new Float64Array(sn);
+    v = new Float64Array(sn);
+    n = 0;
+    for (let i = 0; i < sn; i++) {
+      const x = sv[i]!;
+      // look at the bits of NaNs alone
+      if (x !== x && isStale(x, staleBits, staleF64)) continue;
+      t[n] = st[i]!;
+      v[n] = x;
+      n++;
+    }
   }
   const a = core.downsample(t, v, n, resolution);
   const chunks: ChunkInput[] = [];

@@ -171,4 +171,32 @@ test('--downsampling.disable: nothing is downsampled; retention per resolution m
   assert.is(live[0]!.thanos.downsample.resolution, RES_5M);
 });
 
+const STALE = new DataView(new Uint8Array([0x7f, 0xf0, 0, 0, 0, 0, 0, 0x02]).buffer).getFloat64(0);
+
+test('raw → 5m over many series of different lengths (one pair of decode arrays reused): stale markers and NaNs dropped, every window as the reference', async () => {
+  const bucket = fsBucket();
+  const T0 = alignedStart(60);
+  const specs: SeriesSpec[] = [];
+  for (let i = 0; i < 30; i++) {
+    // longer and shorter series side by side: a reused array must not leak one series' tail into the next
+    const step = [60_000, 15_000, 45_000][i % 3]!; // the first series (in label order) is not the longest
+    const until = T0 + (i % 2 ? 48 : 3 + i) * HOUR;
+    specs.push({ labels: { __name__: 'g', i: String(i).padStart(2, '0') }, step, value: (t) => t >= until ? NaN : i % 5 === 0 && Math.floor(t / step) % 97 === 0 ? STALE : Math.round(Math.sin(t / 5e6 + i) * 1e4) / 100 });
+  }
+  const a = await putBlock(bucket, { minTime: T0, maxTime: T0 + 48 * HOUR, ext: { cluster: 'a' }, series: specs });
+  const c = new Compactor({ bucket, fs, core, dataDir: tmp('ds'), consistencyDelayMs: 0 });
+  assert.is(await c.downsamplePass(), 1);
+  const m5 = [...(await c.sync()).metas.values()].find((m) => m.thanos.downsample.resolution === RES_5M)!;
+  assert.equal(m5.compaction.sources, [a.ulid]);
+  const got = await readAggr(bucket, m5.ulid);
+  assert.is(got.length, specs.length);
+  for (const spec of specs) {
+    const s = got.find((x) => x.labels.i === spec.labels.i)!;
+    const raw = samplesOf(spec, a.minTime, a.maxTime);
+    const keep = raw.v.map((v) => !Number.isNaN(v));
+    assert.ok(keep.some((k) => !k) || Number(spec.labels.i) % 2 === 1, 'the short series and the stale ones have NaNs to drop');
+    checkWindows(s, { t: raw.t.filter((_, i) => keep[i]), v: raw.v.filter((_, i) => keep[i]) }, RES_5M);
+  }
+});
+
 test.run();
