@@ -14,7 +14,7 @@ import { Permissions } from '../permissions.ts';
 import { validatePlugin } from '../loader.ts';
 import { PermissionDenied } from '../../lib/sdk/errors.ts';
 import type { Bucket } from '../../lib/objstore/bucket.ts';
-import type { Capabilities, Component, ComponentContext, ComponentPlugin, Logger, Metrics, ObjstorePlugin, PermissionRequest, PluginManifest, TlsClientOptions } from '../../lib/sdk/mod.ts';
+import type { Capabilities, Component, ComponentContext, ComponentInfo, ComponentPlugin, Logger, Metrics, ObjstorePlugin, PermissionRequest, PluginManifest, TlsClientOptions } from '../../lib/sdk/mod.ts';
 import { createCore } from '../../lib/core/mod.ts';
 import { Peer, serializeError, type Incoming, type Outgoing } from '../../lib/isolate/wire.ts';
 import { RemoteBucket, serveBucket } from '../../lib/isolate/bucket.ts';
@@ -235,9 +235,9 @@ async function handleComponent(peer: Peer, m: string, a: unknown[], inc: Incomin
       component = c;
       // Its gRPC services are served by the host's gRPC server, each call forwarded here.
       grpcServe = new GrpcServe(c.grpc ?? {});
-      return { value: { info: c.info(), fetch: typeof c.fetch === 'function', reload: typeof c.reload === 'function', grpc: describeServices(c.grpc) } };
+      return { value: { info: infoNow(c), fetch: typeof c.fetch === 'function', reload: typeof c.reload === 'function', grpc: describeServices(c.grpc) } };
     }
-    case 'info': return { value: component!.info() };
+    case 'info': return { value: infoNow(component!) };
     case 'fetch': return serveFetch(a, inc, (req) => component!.fetch!(req));
     case 'serve': {
       const h = listeners.get(Number(a[0]));
@@ -355,3 +355,15 @@ export async function main(mod: Record<string, unknown>): Promise<void> {
 }
 
 const READ_BUFFER = 1 << 20;
+
+/**
+ * The component's Info answer, or the error it answers with (a store gateway before its first
+ * sync answers "Not ready", as upstream's): the host serves the error to Info callers.
+ */
+function infoNow(c: Component): ComponentInfo | { infoError: string } {
+  try {
+    return c.info();
+  } catch (e) {
+    return { infoError: (e as Error).message };
+  }
+}

@@ -25,6 +25,7 @@ import { proxyFetch } from '../../lib/isolate/http.ts';
 import { GrpcDialServe, proxyGrpcServices, type GrpcMethodList } from '../../lib/isolate/grpc.ts';
 import { DEFAULT_WASM_URL } from '../../lib/core/wasm.ts';
 import { IsolationError } from './errors.ts';
+import { GrpcError, GrpcStatus } from '../../lib/sdk/errors.ts';
 
 export { IsolationError };
 
@@ -491,10 +492,10 @@ async function setupIsolated(conn: Conn, ctx: ComponentContext, config: unknown)
   const backend = ctx.core.backend;
   const wasm = backend === 'wasm' ? new Uint8Array(fs.readFileSync(DEFAULT_WASM_URL)) : undefined;
   const r = await peer.call('setup', [{ config, dataDir: ctx.dataDir, addresses: ctx.addresses, build: ctx.build, core: backend }], { bin: wasm });
-  const desc = r.value as { info: ComponentInfo; fetch: boolean; reload: boolean; grpc?: GrpcMethodList };
+  const desc = r.value as { info: ComponentInfo | { infoError: string }; fetch: boolean; reload: boolean; grpc?: GrpcMethodList };
   // Its gRPC services: registered on the host's gRPC server as inline, each call forwarded.
   const grpc = desc.grpc && desc.grpc.length > 0 ? proxyGrpcServices(peer, desc.grpc) : undefined;
-  let info = desc.info;
+  let info: ComponentInfo | { infoError: string } = desc.info;
   let refreshing = false;
   peer.onClose = () => { void closeAll(); };
   return {
@@ -502,8 +503,9 @@ async function setupIsolated(conn: Conn, ctx: ComponentContext, config: unknown)
     info() {
       if (!refreshing) {
         refreshing = true;
-        peer.call('info', []).then((x) => { info = x.value as ComponentInfo; }, () => {}).finally(() => { refreshing = false; });
+        peer.call('info', []).then((x) => { info = x.value as ComponentInfo | { infoError: string }; }, () => {}).finally(() => { refreshing = false; });
       }
+      if ('infoError' in info) throw new GrpcError(GrpcStatus.Unknown, info.infoError);
       return info;
     },
     fetch: desc.fetch ? (req: Request) => proxyFetch(peer, 'fetch', [], req) : undefined,

@@ -1,7 +1,7 @@
 // The store gateway as a component: the sync loop (initial sync retried until it succeeds, then
 // every interval), readiness, cleanup of stale local block state, Info, HTTP and gRPC surfaces over
 // a BucketStore. plugins/component/store wires the parts from its config.
-import type { Bucket, Component, FsCapability, GrpcServices, Logger } from '../../sdk/mod.ts';
+import { GrpcError, GrpcStatus, type Bucket, type Component, type FsCapability, type GrpcServices, type Logger } from '../../sdk/mod.ts';
 import type {
   LabelNamesRequest, LabelNamesResponse, LabelValuesRequest, LabelValuesResponse, SeriesRequest, SeriesResponse,
 } from '../../proto/store.ts';
@@ -73,6 +73,7 @@ export interface StoreGatewayOptions {
 export function storeGatewayComponent(o: StoreGatewayOptions): StoreComponent {
   const { store, fs, log, headerDir } = o;
   let resolveReady!: () => void;
+  let synced = false;
   const ready = new Promise<void>((r) => (resolveReady = r));
 
   async function syncOnce(): Promise<boolean> {
@@ -102,6 +103,10 @@ export function storeGatewayComponent(o: StoreGatewayOptions): StoreComponent {
     ready,
     headerStats: o.headerStats,
     info: () => {
+      // As upstream's store Info: an error until the first sync has loaded the blocks. An answer
+      // from before it would advertise no label sets and an empty range, and a querier would
+      // prune this store until its next endpoint refresh.
+      if (!synced) throw new GrpcError(GrpcStatus.Unknown, 'Not ready');
       const tr = store.timeRange();
       return {
         componentType: 'store',
@@ -116,6 +121,7 @@ export function storeGatewayComponent(o: StoreGatewayOptions): StoreComponent {
       while (!signal.aborted && !(await syncOnce())) await sleep(5000, signal);
       if (signal.aborted) return store.close();
       await cleanDataDir();
+      synced = true;
       o.setReady(true);
       resolveReady();
       while (!signal.aborted) {
