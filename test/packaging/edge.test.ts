@@ -1,7 +1,8 @@
 // The edge profile (deploy/edge/plugins.yaml: receive only, heap cap, request limits) on the built
 // artifact: it starts, takes 10k series over remote write, refuses a request over its limits, and
 // its resident memory at idle and at 10k series is measured and printed (the figure documented in
-// docs/operator-guide.md; not asserted: RSS depends on the machine and the Node version).
+// docs/operator-guide.md). The 64 MiB target is not asserted: the idle figure is about 64.5 MiB with
+// about ±1 MiB of noise on a loaded machine. Only a regression bound is (RSS_REGRESSION_MIB).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,8 +17,18 @@ import { ensureDist, ROOT } from './runtimes.ts';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'thanos-edge-'));
 let child: ChildProcess | undefined;
-/** The V8 settings deploy/edge/plugins.yaml documents: a heap cap, a small young generation, size over speed. */
-const EDGE_NODE_FLAGS = ['--max-old-space-size=96', '--max-semi-space-size=1', '--optimize-for-size'];
+/**
+ * The V8 settings deploy/edge/plugins.yaml documents: a heap cap, a small young generation, size over
+ * speed, and a 32x interrupt budget (TurboFan only for code that stays hot, not for startup code:
+ * about 3 MiB less idle, the same ingest CPU; docs/operator-guide.md §5 has the measurements).
+ */
+const EDGE_NODE_FLAGS = ['--max-old-space-size=96', '--max-semi-space-size=1', '--optimize-for-size', '--interrupt-budget=2162688'];
+/**
+ * Settled idle RSS above this fails: not the target, a guard against the edge profile loading what it
+ * does not use (an object-store or tracing SDK; undici alone, for comparison, is about 10 MiB in a
+ * bare node). Measured about 64.5 MiB with the flags above, about 76.5 MiB without them.
+ */
+const RSS_REGRESSION_MIB = 76;
 let stderr = '';
 
 /** Resident set size of a process in MiB (Linux /proc). */
@@ -71,7 +82,12 @@ test('edge profile: receive-only on the artifact takes 10k series, refuses an ov
   // And once V8's memory reducer has run (it compacts the heap about 8 s after startup's last major
   // GC when nothing allocates): the figure an idle edge node stays at.
   await new Promise((r) => setTimeout(r, 9000));
-  const settled = rssMiB(child.pid!);
+  const settledSamples: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    settledSamples.push(rssMiB(child.pid!));
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const settled = settledSamples.sort((a, b) => a - b)[1];
 
   const url = `http://127.0.0.1:${rw}/api/v1/receive`;
   const now = Date.now();
@@ -90,7 +106,8 @@ test('edge profile: receive-only on the artifact takes 10k series, refuses an ov
   assert.ok(err instanceof RemoteError && err.status === 413, String(err));
   assert.is(await headSeries(base), 10_000);
 
-  console.log(`edge profile RSS (node ${process.version}, ${EDGE_NODE_FLAGS.join(' ')}, dist/): idle ${idle} MiB (${settled} MiB after 12 s), 10k series ${loaded} MiB`);
+  console.log(`edge profile RSS (node ${process.version}, ${EDGE_NODE_FLAGS.join(' ')}, dist/): idle ${idle} MiB (${settled} MiB after 12 s, median of 3), 10k series ${loaded} MiB`);
+  assert.ok(settled <= RSS_REGRESSION_MIB, `idle RSS ${settled} MiB > ${RSS_REGRESSION_MIB} MiB: something the edge profile does not use is loaded`);
   assert.is(child.exitCode, null, stderr);
 });
 
