@@ -23,6 +23,8 @@
 //   npm run bench -- receive [--series=10000] [--samples=60] [--perRequest=2000] [--runs=3] [--json]
 //     [--only=http] (only the receive vs Prometheus phases) [--cpuProfDir=DIR] (the receive process
 //     writes a V8 CPU profile there: node --cpu-prof) [--core=wasm|js] (its core backend, default wasm)
+//     [--warmup=N] (the first N scrape rounds of the --samples are sent to both servers before their
+//     CPU is counted: steady state, every series created and the JIT warm; default 0, a cold start)
 //
 // Each run uses fresh directories; the best run of each phase is printed (the machine is shared).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -77,7 +79,7 @@ export default async function main(args: string[]): Promise<void> {
   const wallRatio = best['receive-http'] && best.prometheus ? best.prometheus.secs / best['receive-http'].secs : undefined;
   if (json) {
     console.log(JSON.stringify({
-      bench: 'receive', runs, series: arg(args, 'series', 10000), samplesPerSeries: arg(args, 'samples', 60), perRequest: arg(args, 'perRequest', 2000),
+      bench: 'receive', runs, series: arg(args, 'series', 10000), samplesPerSeries: arg(args, 'samples', 60), perRequest: arg(args, 'perRequest', 2000), warmupRounds: arg(args, 'warmup', 0),
       phases: Object.fromEntries(Object.entries(best).map(([k, v]) => [k, { secs: v.secs, cpuSecs: v.cpu, systemCpuSecs: v.sys, samples: v.samples, samplesPerSec: v.samples / v.secs, samplesPerCpuSec: v.cpu ? v.samples / v.cpu : undefined }])),
       ratioPerCpuSecond: ratio, ratioWall: wallRatio, peakRssBytes: peak, loadAvg: loadavg(),
     }, null, 2));
@@ -114,27 +116,30 @@ async function once(args: string[]): Promise<{ phases: Result; peak: number }> {
   const perReq = arg(args, 'perRequest', 2000);
   const only = argStr(args, 'only');
   const lists = makeLists(nSeries, nSamples, perReq);
-  const total = nSeries * nSamples;
+  const warmupRounds = Math.min(arg(args, 'warmup', 0), nSamples - 1);
+  // requests of the warm-up rounds (a round is ceil(nSeries / perReq) requests), sent before the servers' CPU is counted
+  const warm = warmupRounds * Math.ceil(nSeries / Math.max(1, Math.min(nSeries, perReq)));
+  const total = nSeries * (nSamples - warmupRounds);
   const bodies = lists.map((l) => encodeRemoteWriteBody({ timeseries: l }));
   let peak = 0;
   const rss = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   try {
     {
-      const r = await ownHttpPhase(bodies, argStr(args, 'cpuProfDir'), argStr(args, 'core'));
+      const r = await ownHttpPhase(bodies, warm, argStr(args, 'cpuProfDir'), argStr(args, 'core'));
       phases['receive-http'] = {
         secs: r.secs, cpu: r.cpu, sys: r.sys, samples: total,
-        line: (d) => `thanos receive (own process, HTTP): ${bodies.length} requests of ~${Math.round(total / bodies.length)} samples, ${total} samples in ${d.toFixed(2)} s = ${(total / d / 1e3).toFixed(0)}k samples/s, ${(total / r.cpu / 1e3).toFixed(0)}k samples per CPU-second (${r.cpu.toFixed(2)} CPU-s, ${r.sys.toFixed(2)} of them system)`,
+        line: (d) => `thanos receive (own process, HTTP): ${bodies.length - warm} requests of ~${Math.round(total / (bodies.length - warm))} samples${warm > 0 ? ` after ${warm} warm-up requests (${warmupRounds} rounds)` : ''}, ${total} samples in ${d.toFixed(2)} s = ${(total / d / 1e3).toFixed(0)}k samples/s, ${(total / r.cpu / 1e3).toFixed(0)}k samples per CPU-second (${r.cpu.toFixed(2)} CPU-s, ${r.sys.toFixed(2)} of them system)`,
       };
     }
     if (existsSync('/usr/bin/prometheus')) {
-      const r = await promPhase(bodies);
+      const r = await promPhase(bodies, warm);
       phases.prometheus = {
         secs: r.secs, cpu: r.cpu, sys: r.sys, samples: total,
         line: (d) => `Prometheus 2.42 remote-write receiver (own process, HTTP), same requests: ${total} samples in ${d.toFixed(2)} s = ${(total / d / 1e3).toFixed(0)}k samples/s, ${(total / r.cpu / 1e3).toFixed(0)}k samples per CPU-second (${r.cpu.toFixed(2)} CPU-s, ${r.sys.toFixed(2)} of them system)`,
       };
     }
     if (only === 'http') return { phases, peak };
-    await inProcessPhases(phases, lists, total);
+    await inProcessPhases(phases, lists, nSeries * nSamples);
     return { phases, peak };
   } finally {
     clearInterval(rss);
@@ -273,14 +278,16 @@ async function untilReady(url: string, what: string, output: () => string, proc:
 }
 
 /** POSTs every body in order, one at a time (as one remote write shard); wall and server CPU seconds. */
-async function sendAll(url: string, bodies: readonly Uint8Array[], pid: number): Promise<{ secs: number; cpu: number; sys: number }> {
-  const cpu0 = cpuSplitOf(pid);
-  const t0 = performance.now();
-  for (const b of bodies) {
+async function sendAll(url: string, bodies: readonly Uint8Array[], pid: number, warm: number): Promise<{ secs: number; cpu: number; sys: number }> {
+  const post = async (b: Uint8Array) => {
     const r = await fetch(url, { method: 'POST', headers: REMOTE_WRITE_HEADERS, body: b });
     if (r.status !== 204 && r.status !== 200) throw new Error(`${url} answered ${r.status}: ${await r.text()}`);
     await r.arrayBuffer();
-  }
+  };
+  for (let i = 0; i < warm; i++) await post(bodies[i]!);
+  const cpu0 = cpuSplitOf(pid);
+  const t0 = performance.now();
+  for (let i = warm; i < bodies.length; i++) await post(bodies[i]!);
   const secs = (performance.now() - t0) / 1000;
   const cpu1 = cpuSplitOf(pid);
   const sys = cpu1.system - cpu0.system;
@@ -288,7 +295,7 @@ async function sendAll(url: string, bodies: readonly Uint8Array[], pid: number):
 }
 
 /** `thanos receive` in its own process (the plugin host, as an operator runs it), fed over HTTP. */
-async function ownHttpPhase(bodies: readonly Uint8Array[], cpuProfDir?: string, coreBackend = 'wasm'): Promise<{ secs: number; cpu: number; sys: number }> {
+async function ownHttpPhase(bodies: readonly Uint8Array[], warm: number, cpuProfDir?: string, coreBackend = 'wasm'): Promise<{ secs: number; cpu: number; sys: number }> {
   const [http, grpc, rw] = [await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'bench-receive-http-'));
   writeFileSync(join(dir, 'plugins.yaml'), `apiVersion: 1
@@ -314,7 +321,7 @@ components:
   proc.stderr!.on('data', (d) => (out = (out + d).slice(-4000)));
   try {
     await untilReady(`http://127.0.0.1:${http}/-/ready`, 'thanos receive', () => out, proc);
-    return await sendAll(`http://127.0.0.1:${rw}/api/v1/receive`, bodies, proc.pid!);
+    return await sendAll(`http://127.0.0.1:${rw}/api/v1/receive`, bodies, proc.pid!, warm);
   } finally {
     // SIGTERM when profiling: node writes the profile on a clean exit (the head is flushed first)
     const exited = proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((r) => proc.once('exit', r));
@@ -325,7 +332,7 @@ components:
 }
 
 /** The same bodies into a real Prometheus (its remote-write receiver). */
-async function promPhase(bodies: readonly Uint8Array[]): Promise<{ secs: number; cpu: number; sys: number }> {
+async function promPhase(bodies: readonly Uint8Array[], warm: number): Promise<{ secs: number; cpu: number; sys: number }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'bench-prom-'));
   const proc = spawn('/usr/bin/prometheus', [
@@ -335,7 +342,7 @@ async function promPhase(bodies: readonly Uint8Array[]): Promise<{ secs: number;
   proc.stderr!.on('data', (d) => (out = (out + d).slice(-4000)));
   try {
     await untilReady(`http://127.0.0.1:${port}/-/ready`, 'prometheus', () => out, proc);
-    return await sendAll(`http://127.0.0.1:${port}/api/v1/write`, bodies, proc.pid!);
+    return await sendAll(`http://127.0.0.1:${port}/api/v1/write`, bodies, proc.pid!, warm);
   } finally {
     const exited = proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((r) => proc.once('exit', r));
     proc.kill('SIGKILL');

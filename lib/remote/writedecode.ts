@@ -73,6 +73,7 @@ export function samplesIn(series: readonly TimeSeries[]): number {
 
 const NO_COLUMNS: SampleColumns = { t: new Float64Array(0), v: new Float64Array(0) };
 const NO_BYTES: Uint8Array = new Uint8Array(0);
+const NO_VIEW: DataView = new DataView(new ArrayBuffer(0));
 
 // Byte order of this machine's Float64Array (protobuf's fixed64 is little-endian; values are copied byte by byte).
 const LE = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f;
@@ -87,11 +88,20 @@ export interface SeriesSlot {
 }
 
 interface CachedLabels {
-  /** The label fields' bytes as sent, one char per byte (a string lives on the JS heap: no off-heap buffer per entry). */
-  bytes: string;
+  /** Where the label fields' bytes as sent are kept in the arena. */
+  offset: number;
+  length: number;
   labels: Label[];
   slot: SeriesSlot;
 }
+
+/**
+ * Slots probed for one lookup at most, and label sets compared byte for byte at most (same 30-bit
+ * hash): a run of colliding label sets, made on purpose or not, costs a bounded lookup; label sets
+ * beyond it are decoded every time, never kept.
+ */
+const MAX_PROBES = 32;
+const MAX_COMPARES = 4;
 
 export interface WriteDecoderOptions {
   /** Most label sets kept (the cache is dropped and started again when full). */
@@ -107,7 +117,12 @@ class Fallback extends Error {}
 const FALLBACK = new Fallback();
 
 export class WriteRequestDecoder {
-  private cache = new Map<number, CachedLabels>();
+  // The cache: an open-addressing table (hash, entry index) over the label bytes kept in one arena:
+  // a lookup hashes and compares the bytes 4 at a time and touches two typed arrays and the arena.
+  private table = new Int32Array(0);
+  private entries: CachedLabels[] = [];
+  private arena = new Uint8Array(0);
+  private arenaView: DataView = new DataView(this.arena.buffer);
   private bytes = 0;
   private readonly maxEntries: number;
   private readonly maxBytes: number;
@@ -118,6 +133,7 @@ export class WriteRequestDecoder {
   constructor(o: WriteDecoderOptions = {}) {
     this.maxEntries = o.maxEntries ?? 1 << 20;
     this.maxBytes = o.maxBytes ?? 64 << 20;
+    this.reset();
   }
 
   /** Decodes a WriteRequest; ProtobufError on malformed input (as decodeWriteRequest). */
@@ -131,6 +147,7 @@ export class WriteRequestDecoder {
       // the request's series hold its columns; the decoder keeps none
       this.cols = NO_COLUMNS;
       this.vBytes = NO_BYTES;
+      this.view = NO_VIEW;
     }
   }
 
@@ -139,9 +156,13 @@ export class WriteRequestDecoder {
   private vBytes: Uint8Array = NO_BYTES;
   private n = 0;
 
+  /** The request's bytes as words (label bytes are hashed and compared 4 at a time). */
+  private view = NO_VIEW;
+
   private fast(buf: Uint8Array): TimeSeries[] {
     const out: TimeSeries[] = [];
     const len = buf.length;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     // A float sample takes 2 to 22 bytes on the wire and a series' labels some more: start at one
     // sample per 32 bytes, doubled when short.
     const cap = Math.max(64, len >>> 5);
@@ -234,39 +255,113 @@ export class WriteRequestDecoder {
     return c ? new ColumnarSeries(c.labels, cols, from, this.n, c.slot) : new ColumnarSeries(decodeLabels(buf, lstart, lend), cols, from, this.n);
   }
 
-  /** The cache entry of the label set whose fields are buf[start, end) (decoded and kept on a miss); undefined: too long to keep. */
+  /** The cache entry of the label set whose fields are buf[start, end) (decoded and kept on a miss); undefined: not kept. */
   private cached(buf: Uint8Array, start: number, end: number): CachedLabels | undefined {
     const len = end - start;
     if (len > MAX_CACHED_LABEL_BYTES) {
       this.misses++;
       return undefined;
     }
-    const h = hashBytes(buf, start, end);
-    const c = this.cache.get(h);
-    if (c && c.bytes.length === len && equalBytes(c.bytes, buf, start)) {
-      this.hits++;
-      return c;
+    const view = this.view;
+    const h = hashWords(view, start, end);
+    const table = this.table;
+    const mask = (table.length >>> 1) - 1;
+    let free = -1;
+    let compares = 0;
+    for (let probe = 0, k = h & mask; probe < MAX_PROBES; probe++, k = (k + 1) & mask) {
+      const th = table[2 * k]!;
+      if (th === -1) {
+        free = k;
+        break;
+      }
+      if (th !== h) continue;
+      const c = this.entries[table[2 * k + 1]!]!;
+      if (c.length !== len) continue;
+      if (this.equalWords(c.offset, view, start, len)) {
+        this.hits++;
+        return c;
+      }
+      if (++compares === MAX_COMPARES) break;
     }
     this.misses++;
     const labels = decodeLabels(buf, start, end);
-    if (c) {
-      // another label set in this slot (a hash collision): it gives way
-      this.cache.delete(h);
-      this.bytes -= c.bytes.length;
+    if (free < 0) return undefined; // a long run of colliding hashes: not kept
+    if (this.entries.length >= this.maxEntries || this.bytes + len > this.maxBytes) {
+      this.reset();
+      return this.insert(h, buf, start, len, labels);
     }
-    if (this.cache.size >= this.maxEntries || this.bytes + len > this.maxBytes) {
-      this.cache = new Map();
-      this.bytes = 0;
+    if (2 * (this.entries.length + 1) > mask + 1) {
+      this.rehash(2 * (mask + 1));
+      return this.insert(h, buf, start, len, labels);
     }
-    const entry: CachedLabels = { bytes: byteString(buf, start, end), labels: frozenLabels(labels) as Label[], slot: { owner: undefined, ref: undefined } };
-    this.cache.set(h, entry);
+    return this.store(free, h, buf, start, len, labels);
+  }
+
+  /** Keeps a label set in the first free slot of its probe run (none within MAX_PROBES: not kept). */
+  private insert(h: number, buf: Uint8Array, start: number, len: number, labels: Label[]): CachedLabels | undefined {
+    const table = this.table;
+    const mask = (table.length >>> 1) - 1;
+    for (let probe = 0, k = h & mask; probe < MAX_PROBES; probe++, k = (k + 1) & mask) {
+      if (table[2 * k] === -1) return this.store(k, h, buf, start, len, labels);
+    }
+    return undefined;
+  }
+
+  private store(k: number, h: number, buf: Uint8Array, start: number, len: number, labels: Label[]): CachedLabels {
+    if (this.bytes + len > this.arena.length) {
+      let cap = Math.max(1024, this.arena.length * 2);
+      while (cap < this.bytes + len) cap *= 2;
+      const a = new Uint8Array(Math.min(cap, Math.max(this.maxBytes, this.bytes + len)));
+      a.set(this.arena.subarray(0, this.bytes));
+      this.arena = a;
+      this.arenaView = new DataView(a.buffer);
+    }
+    this.arena.set(buf.subarray(start, start + len), this.bytes);
+    const entry: CachedLabels = { offset: this.bytes, length: len, labels: frozenLabels(labels) as Label[], slot: { owner: undefined, ref: undefined } };
     this.bytes += len;
+    this.table[2 * k] = h;
+    this.table[2 * k + 1] = this.entries.length;
+    this.entries.push(entry);
     return entry;
+  }
+
+  /** A table of `slots` slots with the entries kept so far (an entry whose probe run is full is dropped). */
+  private rehash(slots: number): void {
+    const old = this.entries;
+    this.table = new Int32Array(2 * slots).fill(-1);
+    this.entries = [];
+    const mask = slots - 1;
+    for (const e of old) {
+      const h = hashWords(this.arenaView, e.offset, e.offset + e.length);
+      for (let probe = 0, k = h & mask; probe < MAX_PROBES; probe++, k = (k + 1) & mask) {
+        if (this.table[2 * k] !== -1) continue;
+        this.table[2 * k] = h;
+        this.table[2 * k + 1] = this.entries.length;
+        this.entries.push(e);
+        break;
+      }
+    }
+  }
+
+  /** Drops every label set kept (the arena's bytes are overwritten from the start). */
+  private reset(): void {
+    this.table = new Int32Array(2 * 1024).fill(-1);
+    this.entries = [];
+    this.bytes = 0;
+  }
+
+  /** The arena's bytes at `offset` equal the request's at `start` (len bytes). */
+  private equalWords(offset: number, view: DataView, start: number, len: number): boolean {
+    const a = this.arenaView;
+    let i = 0;
+    for (; i + 4 <= len; i += 4) if (a.getInt32(offset + i, true) !== view.getInt32(start + i, true)) return false;
+    for (; i < len; i++) if (a.getUint8(offset + i) !== view.getUint8(start + i)) return false;
+    return true;
   }
 
   /** Label sets kept now. */
   get size(): number {
-    return this.cache.size;
+    return this.entries.length;
   }
 }
 
@@ -311,22 +406,18 @@ function decodeLabels(buf: Uint8Array, start: number, end: number): Label[] {
   return out;
 }
 
-/** FNV-1a over 32-bit words (then the tail bytes): a cache slot, verified by comparing the bytes. */
-function hashBytes(b: Uint8Array, start: number, end: number): number {
-  let h = 0x811c9dc5;
+/** FNV-1a over 32-bit words (then the tail bytes), seeded with the length, mixed: a table slot, verified by comparing the bytes. */
+function hashWords(v: DataView, start: number, end: number): number {
+  let h = 0x811c9dc5 ^ (end - start);
   let i = start;
-  for (; i + 4 <= end; i += 4) h = Math.imul(h ^ (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)), 0x01000193);
-  for (; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-  return h & 0x3fffffff; // a small integer: a Map key without a heap number
+  for (; i + 4 <= end; i += 4) h = Math.imul(h ^ v.getInt32(i, true), 0x01000193);
+  for (; i < end; i++) h = Math.imul(h ^ v.getUint8(i), 0x01000193);
+  // murmur3's finalizer: FNV's low bits depend on the input's low bits only, and the table takes the low bits
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h & 0x3fffffff; // never -1 (an empty slot)
 }
 
-function equalBytes(a: string, b: Uint8Array, off: number): boolean {
-  for (let i = 0; i < a.length; i++) if (a.charCodeAt(i) !== b[off + i]) return false;
-  return true;
-}
-
-function byteString(b: Uint8Array, start: number, end: number): string {
-  let s = '';
-  for (let i = start; i < end; i += 1024) s += String.fromCharCode.apply(null, b.subarray(i, Math.min(end, i + 1024)) as unknown as number[]);
-  return s;
-}

@@ -95,6 +95,17 @@ test('decoder: malformed input fails as decodeWriteRequest does', () => {
   }
 });
 
+test('decoder: 20k label sets are all kept (the table grows) and answered from the cache on the next requests', () => {
+  const d = new WriteRequestDecoder();
+  const bodies = Array.from({ length: 10 }, (_, r) => encodeWriteRequest({ timeseries: Array.from({ length: 2000 }, (_, i) => series(r * 2000 + i, 1)) }));
+  for (const b of bodies) d.decode(b);
+  assert.is(d.misses, 20_000);
+  assert.is(d.size, 20_000);
+  for (const b of bodies) assert.equal(plain(d.decode(b)), plain(decodeWriteRequest(b)));
+  assert.is(d.hits, 20_000);
+  assert.is(d.misses, 20_000);
+});
+
 test('decoder: the cache stays within its entry and byte bounds and keeps answering correctly', () => {
   const d = new WriteRequestDecoder({ maxEntries: 10, maxBytes: 600 });
   for (let round = 0; round < 5; round++) {
