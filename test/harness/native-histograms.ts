@@ -144,7 +144,7 @@ export async function startScrapedPrometheus(opts: {
       'remote_write:',
       `  - url: ${opts.remoteWrite}`,
       '    send_native_histograms: true',
-      '    queue_config: {batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 1s}',
+      '    queue_config: {batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 1s, min_shards: 1, max_shards: 1}',
     );
   }
   writeFileSync(join(dir, 'prometheus.yml'), lines.join('\n') + '\n');

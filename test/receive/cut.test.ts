@@ -40,7 +40,7 @@ test('blocks cut every 10 s under live remote write: nothing refused, Series ove
   await waitFor(() => httpReady(httpPort), STARTUP_MS, 'receiver ready', rx.logs);
   writeFileSync(join(dir, 'prometheus.yml'), [
     'global:', '  scrape_interval: 1s', 'scrape_configs:', '  - job_name: prom', '    static_configs:', `      - targets: ['127.0.0.1:${promPort}']`,
-    'remote_write:', `  - url: http://127.0.0.1:${rwPort}/api/v1/receive`, '    queue_config: { batch_send_deadline: 1s }', '',
+    'remote_write:', `  - url: http://127.0.0.1:${rwPort}/api/v1/receive`, '    queue_config: { batch_send_deadline: 1s, min_shards: 1, max_shards: 1 }', '',
   ].join('\n'));
   const prom = startProc('prometheus', '/usr/bin/prometheus', [
     `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'promdata')}`, `--web.listen-address=127.0.0.1:${promPort}`,

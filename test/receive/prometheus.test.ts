@@ -66,10 +66,14 @@ test('Prometheus remote write → receive: same samples as Prometheus; kill -9 +
     gauge.closeAllConnections();
     gauge.close();
   });
+  // One remote-write shard: on a loaded machine Prometheus reshards when sends lag, and a reshard
+  // stops the old shards with the flush deadline (1 s below): samples not sent by then are dropped
+  // on Prometheus's side ("Failed to flush all samples on shutdown"), which this test would take
+  // for samples the receiver lost.
   writeFileSync(join(dir, 'prometheus.yml'), [
     'global:', '  scrape_interval: 1s', 'scrape_configs:', '  - job_name: prom', '    static_configs:', `      - targets: ['127.0.0.1:${promPort}']`,
     '  - job_name: gauge', '    static_configs:', `      - targets: ['127.0.0.1:${gaugePort}']`,
-    'remote_write:', `  - url: http://127.0.0.1:${rwPort}/api/v1/receive`, '    queue_config: { batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 500ms }', '',
+    'remote_write:', `  - url: http://127.0.0.1:${rwPort}/api/v1/receive`, '    queue_config: { batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 500ms, min_shards: 1, max_shards: 1 }', '',
   ].join('\n'));
   const prom = startProc('prometheus', '/usr/bin/prometheus', [
     `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'promdata')}`, `--web.listen-address=127.0.0.1:${promPort}`,
@@ -110,7 +114,16 @@ test('Prometheus remote write → receive: same samples as Prometheus; kill -9 +
   };
   const metrics = ['up', 'scrape_samples_scraped', 'prometheus_http_requests_total', 'go_goroutines', 'prometheus_tsdb_head_samples_appended_total'];
   let compared = 0;
-  for (const m of metrics) compared += await compare(client, m);
+  try {
+    for (const m of metrics) compared += await compare(client, m);
+  } catch (e) {
+    // Say why samples are missing: the receiver's answers (4xx makes Prometheus drop a batch) and
+    // what Prometheus's remote-write queue reports.
+    const notable = (s: string) => s.split('\n').filter((l) => /level=(warn|error)|status=4|status=5|non-recoverable|dropped|retry/i.test(l)).slice(-40).join('\n');
+    const promMetrics = await (await fetch(`${promUrl}/metrics`)).text().catch(() => '');
+    const rw = promMetrics.split('\n').filter((l) => /^prometheus_remote_storage_(samples_(failed|retried|dropped|total)|shards |enqueue_retries)/.test(l)).join('\n');
+    throw new Error(`${(e as Error).message}\nreceiver:\n${notable(rx.logs())}\nprometheus:\n${notable(prom.logs())}\n${rw}`);
+  }
   assert.ok(compared >= 20, `compared ${compared} samples`);
 
   // the gauge target disappears: the stale marker (NaN with payload 0x7ff0000000000002) arrives bit-exact
