@@ -6,8 +6,8 @@
 //    b) "compact": the compactor's whole iteration (download, merge, upload, mark) from a
 //       filesystem bucket;
 // 2) one raw 48h block (series/4 × 5760 samples, 30 s) downsampled to 5m.
-// Each step runs in a child process so that its peak RSS (getrusage maxrss) is its own, not the
-// setup's; "base" is the child's RSS after loading the modules, before any work. promtool 2.42 has
+// Each step runs in a child process so that its peak RSS is its own, not the
+// setup's (VmHWM, see peakRssMib); "base" is the child's RSS after loading the modules, before any work. promtool 2.42 has
 // no compaction or downsampling command; Prometheus has no downsampling.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -60,8 +60,23 @@ async function child(step: string, bucketDir: string): Promise<void> {
   const ms = performance.now() - t0;
   rmSync(data, { recursive: true, force: true });
   const cpu = process.cpuUsage(cpu0);
-  const r: StepResult = { ms, cpu_ms: (cpu.user + cpu.system) / 1000, peak_rss_mib: (process.resourceUsage().maxRSS * 1024) / 2 ** 20, base_rss_mib: base / 2 ** 20, result };
+  const r: StepResult = { ms, cpu_ms: (cpu.user + cpu.system) / 1000, peak_rss_mib: peakRssMib(), base_rss_mib: base / 2 ** 20, result };
   console.log(JSON.stringify(r));
+}
+
+/**
+ * This process's peak RSS (MiB): VmHWM, the high-water mark of its own address space, which starts
+ * afresh at exec. getrusage's maxrss does not: Linux carries it over from the forked copy of the
+ * parent, so a child of a bench holding a 240 MB block in memory reported 500 MiB it never used.
+ */
+function peakRssMib(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return (process.resourceUsage().maxRSS * 1024) / 2 ** 20;
 }
 
 /** The four 2h blocks of the bucket (a filesystem bucket: block directories) merged into one in dataDir; returns its samples. */
@@ -101,7 +116,7 @@ interface PromCompaction {
  * planner always leaves out). Its block ranges are min-block-duration × 3^k up to
  * max-block-duration: 2h40m gives [2h40m, 8h], so the 2h blocks are merged straight into one 8h
  * block as ours are (2h would give [2h, 6h]: three blocks into 6h). An empty head compacts on
- * the DB's one-minute tick: start() returns at once, done() waits for that compaction.
+ * the DB's one-minute tick: Prometheus starts at once, done() waits for that compaction, stop() kills it.
  */
 function promCompaction(bucketDir: string): { done(): Promise<PromCompaction>; stop(): Promise<void> } {
   const dir = mkdtempSync(join(tmpdir(), 'bench-prom-compact-'));

@@ -3,7 +3,7 @@
 // is segmentIndex(0-based) << 32 | byte offset.
 import type { ByteSource } from './bytesource.ts';
 import { corrupt, hex, type FileSink } from './index.ts';
-import { Decbuf, Encbuf, crc32c, readBE32, DecodeError } from './encoding.ts';
+import { Decbuf, Encbuf, crc32c, readBE32 } from './encoding.ts';
 
 export const CHUNKS_MAGIC = 0x85bd40dd;
 export const CHUNKS_FORMAT_V1 = 1;
@@ -127,17 +127,20 @@ export class ChunkReader {
       const end = Math.min(size, lastOff + 512);
       const buf = await src.read(start, end - start);
       for (let k = i; k <= j; k++) {
-        const p = chunkRefOffset(refs[k]!) - start;
-        const d = new Decbuf(buf, p);
-        let len: number;
-        try {
-          len = d.uvarint();
-        } catch (e) {
-          if (e instanceof DecodeError) { out[k] = await this.chunk(refs[k]!); continue; }
-          throw e;
+        // the length uvarint read in place (no cursor object per chunk); anything unusual (a
+        // longer varint, a chunk past the buffer) goes through chunk(), which reports it
+        let p = chunkRefOffset(refs[k]!) - start;
+        let len = 0;
+        let mul = 1;
+        let done = false;
+        for (let q = 0; q < 4 && p < buf.length; q++) {
+          const c = buf[p++]!;
+          len += (c & 0x7f) * mul;
+          mul *= 128;
+          if (c < 0x80) { done = true; break; }
         }
-        if (d.pos + 1 + len + 4 > buf.length) { out[k] = await this.chunk(refs[k]!); continue; }
-        out[k] = this.decodeAt(buf, d.pos, len, refs[k]!, name);
+        if (!done || p + 1 + len + 4 > buf.length) { out[k] = await this.chunk(refs[k]!); continue; }
+        out[k] = this.decodeAt(buf, p, len, refs[k]!, name);
       }
       i = j + 1;
     }
