@@ -1,4 +1,6 @@
-// Core kernels benchmark: `npm run bench -- core [--json] [--samples=N] [--reps=N]`.
+// Core kernels benchmark: `npm run bench -- core [--json] [--samples=N] [--reps=N] [--xor-only] [--wasm=FILE]`.
+// --wasm=FILE measures another build of the kernels (e.g. a saved copy of wasm/build/core.wasm from
+// before a change, to compare builds run after run).
 // For each backend (wasm, js): XOR encode/decode ns/sample, samples/s and bytes/sample on three
 // fixed datasets (15s-scrape counter with jitter, random gauge, constant; 120-sample chunks,
 // >= 10M samples each), postings intersection ns per input element (equal 1M lists and 1:100),
@@ -8,8 +10,9 @@
 // (xorEncode/xorDecode) and batched (xorEncodeBatch/xorDecodeBatch, BATCH chunks per call).
 // Times are the best of `reps` runs, measured as process CPU time (so that other processes on
 // a shared machine do not count); wall-clock best is printed beside it.
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { createCore, createJsCore, type Core, type HistogramSamples } from '../lib/core/mod.ts';
+import { createCore, createJsCore, createWasmCore, type Core, type HistogramSamples } from '../lib/core/mod.ts';
 
 const CHUNK = 120;
 
@@ -298,9 +301,11 @@ export default async function main(args: string[]): Promise<void> {
   const reps = opt('reps', 3);
   const cpu = cpus()[0]?.model?.trim() ?? 'unknown';
   const log = (s: string) => console.log(s);
-  const cores: Core[] = [await createCore({ backend: 'wasm' }), createJsCore()];
+  const wasmFile = args.find((x) => x.startsWith('--wasm='))?.slice('--wasm='.length);
+  const wasmCore = wasmFile ? await createWasmCore({ wasmBytes: readFileSync(wasmFile) }) : await createCore({ backend: 'wasm' });
+  const cores: Core[] = [wasmCore, createJsCore()];
 
-  log(`core benchmark — CPU: ${cpu} (${cpus().length} logical CPUs), node ${process.version}`);
+  log(`core benchmark — CPU: ${cpu} (${cpus().length} logical CPUs), node ${process.version}${wasmFile ? `, wasm: ${wasmFile}` : ''}`);
   log(`datasets: ${nSamples.toLocaleString('en')} samples each, ${CHUNK}-sample chunks; best of ${reps}; ns are CPU time per sample (wall-clock in brackets)`);
 
   const xor: Record<string, Record<string, XorResult>> = { wasm: {}, js: {} };

@@ -102,6 +102,11 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
     v128.store(dst + L - 16 - j, i8x16.swizzle(v128.load(inPtr + j), mask));
     j += 16;
   }
+  if (j < L && L >= 16) {
+    // the last 16 bytes again (overlapping what is done: same values), instead of byte by byte
+    v128.store(dst, i8x16.swizzle(v128.load(inPtr + L - 16), mask));
+    j = L;
+  }
   while (j < L) {
     store<u8>(dst + L - 1 - j, load<u8>(inPtr + j));
     j++;
@@ -112,10 +117,10 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
 
 // Most bits one sample can take: a 68-bit timestamp and a 13-bit header with 64 value bits.
 const MAX_SAMPLE_BITS: usize = 68 + 13 + 64;
-// The fast loop's common sample: timestamp prefix '10' (bits 63..62 of the peeked word) and value
-// prefix '10' (a change within the current window: bits 47..46, after the 16 timestamp bits), with
-// the window's bits inside the 57 peeked bits (18 + mbits <= 57). `hot` is HOT_PATTERN while the
-// window fits and HOT_NEVER (a bit outside HOT_MASK) while it does not.
+// The fast loop's common sample: timestamp prefix '10' (bits 63..62 of the peeked word) and a
+// changed value (bit 47, after the 16 timestamp bits), then HOT_NEW_BIT (46) tells a new window
+// from the current one. The value's bits must be inside the 57 peeked bits: 18 + mbits <= 57 in the
+// current window, 29 + mbits <= 57 in a new one (16 timestamp bits, '11', 5 + 6 header bits).
 const HOT_MASK: u64 = (<u64>3 << 62) | (<u64>1 << 47);
 const HOT_PATTERN: u64 = (<u64>2 << 62) | (<u64>1 << 47);
 const HOT_NEW_BIT: u64 = <u64>1 << 46;
@@ -194,9 +199,11 @@ function decodeImpl<R>(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: 
     let pT = outT + 16;
     const dV = outV - outT; // values are stored at pT + dV (one pointer to advance, not two)
     const pEnd = outT + ((<usize>total) << 3);
+    // a common sample takes at most 57 bits: those run on to the last whole one
+    const limHot = lim - 57;
     while (true) {
       if (pT >= pEnd) break;
-      if (pos > limFast) break;
+      if (pos > limHot) break;
       const w0 = pk<R>(rb, pos);
       let d = delta;
       if ((w0 & HOT_MASK) == HOT_PATTERN) {
@@ -236,6 +243,7 @@ function decodeImpl<R>(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: 
           }
         }
       }
+      if (pos > limFast) break;
       let w: u64;
       let avail: u32;
       let p2: usize;
@@ -406,8 +414,7 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
 // write that fits) uses putb, everything else put (predictable there: a constant's 2-bit samples,
 // a gauge's ~70). Each block below is a writer expanded in place: AssemblyScript has no closures
 // or by-reference locals, and keeping acc/fill/op in globals made the loop ~2.4× slower in V8.
-// Change one block, change them all (the differential tests catch a miss). The value-window choice
-// is a select, as it is random for counters (a new window in ~20% of samples).
+// Change one block, change them all (the differential tests catch a miss).
 function encodeImpl<R>(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
   store<u8>(out, <u8>(n >> 8));
   store<u8>(out + 1, <u8>n);
@@ -639,13 +646,18 @@ function encodeImpl<R>(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
       const lz = <u32>clz<u64>(delta);
       const nl = select<u32>(31, lz, lz >= 32);
       const nt = <u32>ctz<u64>(delta);
-      // the previous window holds the bits (never in a new chunk: leading starts at 0xff)
-      const reuse = (nl >= leading) & (nt >= trailing);
-      leading = select<u32>(leading, nl, reuse);
-      trailing = select<u32>(trailing, nt, reuse);
+      // the previous window holds the bits (never in a new chunk: leading starts at 0xff); a branch,
+      // not selects: it is taken at random for counters but selects cost more on gauges, whose
+      // windows change predictably
+      let hb: u64 = 0b10;
+      let hn: u32 = 2;
+      if (!((nl >= leading) & (nt >= trailing))) {
+        leading = nl;
+        trailing = nt;
+        hb = (<u64>0b11 << 11) | (<u64>nl << 6) | <u64>((64 - nl - nt) & 63);
+        hn = 13;
+      }
       const sig = 64 - leading - trailing;
-      const hb = select<u64>(0b10, (<u64>0b11 << 11) | (<u64>nl << 6) | <u64>(sig & 63), reuse);
-      const hn = select<u32>(2, 13, reuse);
       const bits = delta >> (<u64>trailing);
       const cn = dn + hn + sig;
       if (fill + cn <= 63) {

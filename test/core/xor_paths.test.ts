@@ -173,6 +173,17 @@ test('corrupted chunks: the wasm decoder fails at the same sample with the same 
     }
   };
   const same = (a: string, b: string): boolean => a === b || a.replace(/ at sample \d+/, '') === b.replace(/ at sample \d+/, '') && (!/at sample/.test(a) || !/at sample/.test(b));
+  // and one of common samples of the largest size (57 bits: 39-bit values in their window, 28-bit
+  // values opening one), cut short: they run right up to the end and must stop there
+  const wide: [number, number][] = [];
+  for (let i = 0; i < n - 1; i++) wide.push(i % 4 === 0 ? [3 + (i % 5), 28] : [2, 39]);
+  const wideV = valuesFromWindows(wide, r);
+  const wideChunk = js.xorEncode(times(n, [1, -1], r), wideV, n);
+  for (let len = wideChunk.length - 1; len > wideChunk.length - 40; len--) {
+    const cut = wideChunk.subarray(0, len);
+    const [mw, mj] = [message(wasm, cut), message(js, cut)];
+    assert.ok(same(mw, mj), `57-bit sample chunk cut at ${len}: js ${mj}, wasm ${mw}`);
+  }
   const kinds = new Map<string, number>();
   for (let len = big.length - 1; len > big.length - 200; len--) {
     const cut = big.subarray(0, len);
