@@ -353,18 +353,32 @@ function readAggrChunk(r: Reader): AggrChunk {
   return a;
 }
 
+/** Labels of the series being decoded, copied out at its end into an array of the exact size. */
+const labelScratch: Label[] = [];
+
 function readSeriesBody(r: Reader): Series {
-  const s: Series = { labels: [], chunks: [] };
+  // Arrays of their final size: a push onto [] reserves 17 slots, and a querier holds every
+  // decoded series (its labels and chunk lists) through the query.
+  let nl = 0;
+  let chunks: AggrChunk[] | undefined;
   while (r.pos < r.end) {
     const t = r.tag();
-    if (t === 0x0a) s.labels.push(readLabelShared(r));
-    else if (t === 0x12) s.chunks.push(readAggrChunk(r));
-    else {
+    if (t === 0x0a) labelScratch[nl++] = readLabelShared(r);
+    else if (t === 0x12) {
+      const c = readAggrChunk(r);
+      if (chunks === undefined) chunks = [c];
+      else chunks.push(c);
+    } else {
       if ((t >>> 3) <= 2) throw new ProtobufError(`Series field ${t >>> 3}: unexpected wire type ${t & 7}`, r.pos);
       r.skip(t & 7);
     }
   }
-  return s;
+  const labels: Label[] = new Array(nl);
+  for (let i = 0; i < nl; i++) {
+    labels[i] = labelScratch[i]!;
+    labelScratch[i] = undefined as unknown as Label; // not kept alive by the scratch
+  }
+  return { labels, chunks: chunks ?? [] };
 }
 
 function readSeries(r: Reader): Series {

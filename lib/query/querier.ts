@@ -372,7 +372,8 @@ async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], m
         }
       }
       const m = mixed?.get(k);
-      out[k] = m ? { labels: series[k]!.labels, ...m } : { labels: series[k]!.labels, t: n > 0 ? t.subarray(at, at + n) : EMPTY.t, v: n > 0 ? v.subarray(at, at + n) : EMPTY.v, n };
+      // Views made with the constructor: subarray() looks up the species constructor on every call.
+      out[k] = m ? { labels: series[k]!.labels, ...m } : { labels: series[k]!.labels, t: n > 0 ? new Float64Array(t.buffer, at * 8, n) : EMPTY.t, v: n > 0 ? new Float64Array(v.buffer, at * 8, n) : EMPTY.v, n };
     }
     first = last;
     // A large selection (millions of samples) does not hold the event loop for all of its decoding.

@@ -80,8 +80,9 @@ export function rangeFn(fn: WindowFn, opts: RangeFnOptions = {}): CallKernel {
       // Reset counts pay off over many windows; one window (an instant query) scans its own samples.
       if (counterFn) ctx.resets = n > 1 ? resetPrefix(r.v, r.n) : null;
       const dropName = !keepName || r.dropName;
-      const ts: number[] = [];
-      const vs: number[] = [];
+      // First point as a one-element literal: a push onto [] reserves 17 slots, per series of an instant query.
+      let ts: number[] | undefined;
+      let vs: number[] | undefined;
       const rt = r.t;
       const rn = r.n;
       let lo = 0;
@@ -105,11 +106,16 @@ export function rangeFn(fn: WindowFn, opts: RangeFnOptions = {}): CallKernel {
         if (otherScalars.length) ctx.scalars = otherScalars.map((x) => x[i]!);
         const val = fn(rt, r.v, lo, hi, ctx);
         if (val === null) continue;
-        ts.push(evalTs[i]!);
-        vs.push(val);
+        if (ts === undefined) {
+          ts = [evalTs[i]!];
+          vs = [val];
+        } else {
+          ts.push(evalTs[i]!);
+          vs!.push(val);
+        }
       }
-      if (ts.length) {
-        out.push({ metric: !delayed && dropName ? dropMetricName(r.labels) : r.labels, t: ts, v: vs, dropName });
+      if (ts !== undefined) {
+        out.push({ metric: !delayed && dropName ? dropMetricName(r.labels) : r.labels, t: ts, v: vs!, dropName });
         if (counterFn) counterInfo(ev, e, mIdx, r.labels);
       }
     }
