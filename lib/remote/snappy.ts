@@ -129,17 +129,30 @@ function compressBlock(src: Uint8Array, start: number, end: number, out: Out, ta
   if (lit < end) out.literal(src, lit, end);
 }
 
+/** The match table of compressBlock, shared by every call (compression is synchronous; each block clears it). */
+const TABLE = new Uint16Array(HASH_SIZE);
+
 /** Compresses src into one snappy block-format buffer. */
 export function compress(src: Uint8Array): Uint8Array {
-  const out = new Out(new Uint8Array(maxCompressedLength(src.length)));
+  const b = new Uint8Array(maxCompressedLength(src.length));
+  return b.subarray(0, compressInto(src, b, 0));
+}
+
+/**
+ * Compresses src into dst from byte `at` (dst must have maxCompressedLength(src.length) bytes from
+ * there: a caller's reused buffer); returns where the compressed bytes end.
+ */
+export function compressInto(src: Uint8Array, dst: Uint8Array, at: number): number {
+  if (dst.length - at < maxCompressedLength(src.length)) throw new RangeError(`snappy: ${dst.length - at} bytes of output for ${src.length} input bytes (want ${maxCompressedLength(src.length)})`);
+  const out = new Out(dst);
+  out.pos = at;
   let n = src.length;
   do {
     out.b[out.pos++] = n > 0x7f ? (n & 0x7f) | 0x80 : n;
     n = Math.floor(n / 128);
   } while (n > 0);
-  const table = new Uint16Array(HASH_SIZE);
-  for (let s = 0; s < src.length; s += BLOCK_SIZE) compressBlock(src, s, Math.min(src.length, s + BLOCK_SIZE), out, table);
-  return out.b.subarray(0, out.pos);
+  for (let s = 0; s < src.length; s += BLOCK_SIZE) compressBlock(src, s, Math.min(src.length, s + BLOCK_SIZE), out, TABLE);
+  return out.pos;
 }
 
 /** The decoded length a block-format buffer declares, and where its elements start. */

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compress, decompress, maxCompressedLength, SnappyError } from '../../lib/remote/snappy.ts';
+import { compress, compressInto, decompress, maxCompressedLength, SnappyError } from '../../lib/remote/snappy.ts';
 
 function rng(seed: number) {
   return () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
@@ -29,6 +29,18 @@ test('round trips: empty, tiny, text, random, repetitive, multi-block', () => {
   // compressible data actually compresses
   assert.ok(compress(inputs[4]!).length < 20_000);
   assert.ok(compress(inputs[6]!).length < inputs[6]!.length / 10);
+});
+
+test('compressInto writes what compress returns at an offset of a reused buffer, and refuses a short one', () => {
+  const r = rng(11);
+  const dst = new Uint8Array(maxCompressedLength(200_000) + 9).fill(0xee);
+  for (const src of [new Uint8Array(0), Uint8Array.from({ length: 200_000 }, (_, i) => (i % 97 === 0 ? Math.floor(r() * 256) : i & 0x3f)), new Uint8Array(70_000).fill(3)]) {
+    const end = compressInto(src, dst, 9);
+    assert.equal(dst.subarray(9, end), compress(src));
+    assert.equal(decompress(dst.subarray(9, end)), src);
+  }
+  assert.equal([...dst.subarray(0, 9)], new Array(9).fill(0xee), 'bytes before the offset untouched');
+  assert.throws(() => compressInto(new Uint8Array(100), new Uint8Array(50), 0), (e: unknown) => e instanceof RangeError);
 });
 
 test('decodes hand-made streams with every element kind (spec vectors)', () => {

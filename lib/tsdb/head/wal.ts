@@ -27,7 +27,7 @@
 // else is a WalCorruptError naming the segment and byte offset.
 import type { AppendHandle, FsCapability, Logger } from '../../sdk/mod.ts';
 import { labelsKey, type Label } from '../../labels/mod.ts';
-import { compress as snappyCompress, decompress as snappyDecompress } from '../../remote/snappy.ts';
+import { compressInto, decompress as snappyDecompress, maxCompressedLength } from '../../remote/snappy.ts';
 import { crc32c } from '../encoding.ts';
 import { CUSTOM_BUCKETS_SCHEMA } from '../../core/types.ts';
 import type { CounterResetHint } from '../../core/js/histogram_append.ts';
@@ -321,21 +321,33 @@ function encodeHistograms(w: Buf, items: ReadonlyArray<{ ref: number; h: HeadHis
   return w.b.subarray(0, w.n);
 }
 
+/** Where frame() compresses a record (reused; frame() is synchronous), and the size it may keep between records. */
+let frameScratch = new Uint8Array(0);
+const FRAME_SCRATCH_KEEP = 4 << 20;
+
 /** Frames a payload: length, CRC32C, payload; optionally snappy-compressed (only when smaller). */
 function frame(payload: Uint8Array, compression: WalCompression): Uint8Array {
-  let body = payload;
+  let out: Uint8Array | undefined;
   if (compression === 'snappy' && payload.length > 16) {
-    const c = snappyCompress(payload.subarray(1));
-    if (c.length + 1 < payload.length) {
-      body = new Uint8Array(c.length + 1);
-      body[0] = payload[0]! | FLAG_SNAPPY;
-      body.set(c, 1);
+    // compressed in place after the header in a reused buffer: one copy out, when it is smaller
+    const need = HEADER + 1 + maxCompressedLength(payload.length - 1);
+    let tmp = frameScratch;
+    if (tmp.length < need) {
+      tmp = new Uint8Array(need);
+      if (need <= FRAME_SCRATCH_KEEP) frameScratch = tmp;
+    }
+    const end = compressInto(payload.subarray(1), tmp, HEADER + 1);
+    if (end - HEADER < payload.length) {
+      tmp[HEADER] = payload[0]! | FLAG_SNAPPY;
+      out = tmp.slice(0, end);
     }
   }
-  const out = new Uint8Array(HEADER + body.length);
-  out.set(body, HEADER);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, body.length, false);
+  if (!out) {
+    out = new Uint8Array(HEADER + payload.length);
+    out.set(payload, HEADER);
+  }
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  dv.setUint32(0, out.length - HEADER, false);
   dv.setUint32(4, crc32c(out, HEADER, out.length), false);
   return out;
 }
