@@ -35,7 +35,7 @@ function countingBucket(b: Bucket): Bucket & { bytes: number; requests: number }
   return c;
 }
 
-async function writeBlocks(dir: string, core: Core, nSeries: number, nBlocks: number, t0: number): Promise<void> {
+export async function writeBlocks(dir: string, core: Core, nSeries: number, nBlocks: number, t0: number): Promise<void> {
   const fs = nodeFs();
   const labels: Labels[] = [];
   for (let i = 0; i < nSeries; i++) {
@@ -65,7 +65,7 @@ async function writeBlocks(dir: string, core: Core, nSeries: number, nBlocks: nu
   process.stdout.write('\n');
 }
 
-function ctxFor(bucket: Bucket, core: Core, dataDir: string): ComponentContext {
+export function ctxFor(bucket: Bucket, core: Core, dataDir: string): ComponentContext {
   return {
     pluginId: 'component:store',
     fetch: (i, init) => fetch(i, init),

@@ -26,9 +26,12 @@ const INLINE_BODY = 256 * 1024;
 /**
  * A body for the other side: a small one (one chunk, then the end) inline in the answer, else a
  * stream — the source itself, after the chunks read to decide (so a byte stream's source is read
- * into the channel's pooled buffers from there on: wire.ts pumpByob).
+ * into the channel's pooled buffers from there on: wire.ts pumpByob). A body known to be larger
+ * than INLINE_BODY (a ranged read's length) is a stream without a look: its first reads too go
+ * into the pooled buffers rather than the source's own fresh ones.
  */
-export async function bodyOut(s: ReadableStream<Uint8Array>): Promise<Outgoing> {
+export async function bodyOut(s: ReadableStream<Uint8Array>, length?: number): Promise<Outgoing> {
+  if (length !== undefined && length > INLINE_BODY) return { bytes: s };
   const r = s.getReader();
   const first = await r.read();
   if (first.done) return { bin: new Uint8Array(0) };
@@ -50,8 +53,8 @@ export class RemoteBucket implements Bucket {
     private readonly prefix: string,
     private readonly onClose: () => Promise<void>,
   ) {}
-  private call(m: string, a: unknown[], bin?: Uint8Array, bytes?: ReadableStream<Uint8Array>) {
-    return this.peer.call(this.prefix + m, a, { bin, bytes });
+  private call(m: string, a: unknown[], bin?: Uint8Array, bytes?: ReadableStream<Uint8Array>, expectBytes?: number) {
+    return this.peer.call(this.prefix + m, a, { bin, bytes }, expectBytes);
   }
   async *iter(dir: string, opts?: IterOptions): AsyncIterable<string> {
     const r = await this.call('iter', [dir, opts ?? {}]);
@@ -67,7 +70,10 @@ export class RemoteBucket implements Bucket {
     }
   }
   async get(name: string) { return bodyIn(await this.call('get', [name])); }
-  async getRange(name: string, off: number, len?: number) { return bodyIn(await this.call('getRange', [name, off, len ?? null])); }
+  async getRange(name: string, off: number, len?: number) {
+    // The range's length: a landing peer reads the body into one buffer of it (lib/isolate/wire.ts).
+    return bodyIn(await this.call('getRange', [name, off, len ?? null], undefined, undefined, len !== undefined && len > 0 ? len : undefined));
+  }
   async exists(name: string) { return (await this.call('exists', [name])).value as boolean; }
   async attributes(name: string): Promise<ObjectAttributes> {
     const v = (await this.call('attributes', [name])).value as { size: number; lastModified: number };
@@ -92,7 +98,10 @@ export async function serveBucket(b: Bucket, m: string, a: unknown[], inc: Incom
   switch (m) {
     case 'iter': return { items: b.iter(String(a[0]), a[1] as IterOptions) };
     case 'get': return await bodyOut(await b.get(String(a[0])));
-    case 'getRange': return await bodyOut(await b.getRange(String(a[0]), Number(a[1]), a[2] === null || a[2] === undefined ? undefined : Number(a[2])));
+    case 'getRange': {
+      const len = a[2] === null || a[2] === undefined ? undefined : Number(a[2]);
+      return await bodyOut(await b.getRange(String(a[0]), Number(a[1]), len), len);
+    }
     case 'exists': return { value: await b.exists(String(a[0])) };
     case 'attributes': {
       const at = await b.attributes(String(a[0]));

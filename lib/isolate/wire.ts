@@ -139,7 +139,37 @@ interface Receiver {
   onChunk(v: Uint8Array | unknown[]): void;
   onEnd(): void;
   onError(e: Error): void;
+  /** A byte stream's own buffers its payloads land in (a peer whose reader reads into buffers of its choosing). */
+  landing?: Landing;
 }
+
+/**
+ * Where a byte stream's payloads are put on a peer that chooses its input's read buffers (the
+ * host: net.connect's onread): the stream's own buffer, which the socket reads its payloads into
+ * directly, so consecutive chunks are adjacent views of one buffer (readAll joins them without a
+ * copy) and the frame headers between them are never in the way.
+ */
+interface Landing {
+  /** The current buffer; bytes before `at` have landed and are never written again. */
+  buf?: Uint8Array;
+  at: number;
+  /** Landed bytes from here to `at` are not handed on yet (a frame's payload goes on whole). */
+  from: number;
+  /** Payload bytes still expected, not landed yet (the caller's hint: a ranged read's length); undefined: unknown. */
+  expect?: number;
+}
+
+/**
+ * The largest landing buffer: a stream has at most WINDOW_BYTES in flight, so one buffer of the
+ * window holds whatever the receiver may queue, and a consumer that keeps a view pins at most this.
+ */
+const LANDING_MAX = WINDOW_BYTES;
+/**
+ * The read after a landed payload: this small, so the next frame's header is read on its own and
+ * its payload lands in its stream's buffer too (a larger read would put the start of that payload
+ * in a slab, to be copied).
+ */
+export const HEADER_READ = 64;
 
 /**
  * Payloads from an owned input at least this large are handed on as views of it; smaller ones are
@@ -163,7 +193,7 @@ function parseHeader(b: Uint8Array): Header {
 export class Peer {
   private nextId = 1;
   private nextSid = 1;
-  private pending = new Map<number, { resolve(i: Incoming): void; reject(e: Error): void }>();
+  private pending = new Map<number, { resolve(i: Incoming): void; reject(e: Error): void; expect?: number }>();
   private senders = new Map<number, Sender>();
   private receivers = new Map<number, Receiver>();
   private closedWith?: Error;
@@ -183,6 +213,14 @@ export class Peer {
     private readonly write: (pieces: Uint8Array[]) => void | Promise<void>,
     private readonly handler: Handler = async (m) => { throw new Error(`no handler for ${m}`); },
     private readonly noteHandler: NoteHandler = () => {},
+    /**
+     * landing: the owner reads its input into the buffer readTarget() names (when it names none,
+     * into a HEADER_READ-byte buffer it reuses when headerNext says so, else into buffers it never
+     * writes to again), so the byte streams this side receives get buffers of their own (allocated
+     * by this function: need not be zeroed, only bytes read into them are handed on), read into
+     * directly.
+     */
+    private readonly options: { landing?: (size: number) => Uint8Array } = {},
   ) {
     if (input) void this.readLoop(input);
   }
@@ -280,13 +318,18 @@ export class Peer {
     for (const s of this.senders.values()) { s.cancelled = true; s.wake?.(); }
   }
 
-  call(method: string, args: unknown[], out: Outgoing = {}): Promise<Incoming> {
+  /**
+   * expectBytes: how long the answer's body is expected to be (a ranged read's length), so a
+   * landing peer reads it into one buffer of that size (at most LANDING_MAX) instead of many.
+   */
+  call(method: string, args: unknown[], out: Outgoing = {}, expectBytes?: number): Promise<Incoming> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     const id = this.nextId++;
     this.bump(1);
     const p = new Promise<Incoming>((resolve, reject) => this.pending.set(id, {
       resolve: (i) => { this.bump(-1); resolve(i); },
       reject: (e) => { this.bump(-1); reject(e); },
+      expect: expectBytes,
     }));
     this.sendWith({ t: 'call', id, m: method, a: args }, out);
     return p;
@@ -489,13 +532,16 @@ export class Peer {
    * quarter of the window has been consumed, so a stream costs a few credit messages per window,
    * not one per chunk, while the sender always has most of the window to send on.
    */
-  private receive(sid: number, kind: 'bytes' | 'items'): ReadableStream<Uint8Array> | ReadableStream<unknown> {
+  private receive(sid: number, kind: 'bytes' | 'items', expect?: number): ReadableStream<Uint8Array> | ReadableStream<unknown> {
     // Bytes: the queue and the credits count bytes. Items: the queue counts names, credits count
     // batches; the queue's window is sized in names.
     const window = kind === 'bytes' ? WINDOW_BYTES : WINDOW_BATCHES;
     const hwm = kind === 'bytes' ? WINDOW_BYTES : WINDOW_BATCHES * ITEMS_BATCH;
     const regrant = kind === 'bytes' ? WINDOW_BYTES / 4 : 1;
     let outstanding = window;
+    const landing: Landing | undefined = kind === 'bytes' && this.options.landing
+      ? { at: 0, from: 0, expect: expect !== undefined && Number.isSafeInteger(expect) && expect > 0 ? expect : undefined }
+      : undefined;
     let ctrl!: ReadableStreamDefaultController<unknown>;
     let done = false;
     /** An error that came after chunks still queued: raised once the consumer has read them. */
@@ -508,6 +554,7 @@ export class Peer {
       this.bump(-1);
     };
     this.receivers.set(sid, {
+      landing,
       onChunk: (v) => {
         if (kind === 'bytes') {
           outstanding -= (v as Uint8Array).length;
@@ -534,6 +581,10 @@ export class Peer {
         if (done) return;
         const free = kind === 'bytes' ? c.desiredSize! : Math.floor(c.desiredSize! / ITEMS_BATCH);
         const want = free - outstanding;
+        // The sender has credit for all the bytes still expected: more would be a credit frame
+        // (a write and a wake-up of the other side) for nothing. Once all expected bytes have
+        // come, credit flows as usual (a body longer than expected does not stall).
+        if (landing?.expect && landing.expect + (landing.at - landing.from) <= outstanding) return;
         if (want >= regrant) {
           outstanding += want;
           this.send({ t: 'credit', s: sid, n: want });
@@ -546,11 +597,11 @@ export class Peer {
     }, kind === 'bytes' ? { highWaterMark: hwm, size: (chunk) => (chunk as Uint8Array).length } : { highWaterMark: hwm });
   }
 
-  private incoming(h: Header, bin: Uint8Array | undefined): Incoming {
+  private incoming(h: Header, bin: Uint8Array | undefined, expect?: number): Incoming {
     return {
       value: h.b ? undefined : h.v,
       bin: h.b ? bin ?? new Uint8Array(0) : undefined,
-      stream: h.s !== undefined ? this.receive(h.s, h.sk ?? 'bytes') : undefined,
+      stream: h.s !== undefined ? this.receive(h.s, h.sk ?? 'bytes', expect) : undefined,
     };
   }
 
@@ -568,7 +619,7 @@ export class Peer {
       case 'ok': {
         const p = this.pending.get(h.id!);
         this.pending.delete(h.id!);
-        const inc = this.incoming(h, bin);
+        const inc = this.incoming(h, bin, p?.expect);
         p?.resolve(inc);
         return;
       }
@@ -582,6 +633,7 @@ export class Peer {
         try { this.noteHandler(h.m!, h.a ?? []); } catch { /* a note has no answer */ }
         return;
       case 'chunk':
+        // (A landing stream's chunks come through chunkIn, not here.)
         this.receivers.get(h.s!)?.onChunk(bin ?? new Uint8Array(0));
         return;
       case 'items':
@@ -648,11 +700,12 @@ export class Peer {
           b.left -= k;
           if (b.left === 0) this.body = undefined;
           if (b.buf) {
-            b.buf.set(piece, b.have);
+            // A read into the buffer itself (readTarget) is in place already.
+            if (piece.buffer !== b.buf.buffer || piece.byteOffset !== b.buf.byteOffset + b.have) b.buf.set(piece, b.have);
             b.have += k;
             if (b.left === 0) this.dispatch(b.h, b.buf);
           } else {
-            this.receivers.get(b.h.s!)?.onChunk(keep(piece, transient));
+            this.afterLanding = this.chunkIn(b.h.s!, piece, transient, b.left) && b.left === 0;
           }
           continue;
         }
@@ -708,8 +761,90 @@ export class Peer {
     }
   }
 
+  /**
+   * A stream's payload bytes (left: more of this frame's payload still to come): handed on as they
+   * are (a view when the input is not reused and the piece is large), or on a landing peer in the
+   * stream's own buffer — read there directly (readTarget) or copied there (what a read into
+   * another buffer brought along). True when the stream lands.
+   */
+  private chunkIn(sid: number, piece: Uint8Array, transient: boolean, left: number): boolean {
+    const r = this.receivers.get(sid);
+    if (!r) return false;
+    const l = r.landing;
+    if (!l) { r.onChunk(keep(piece, transient)); return false; }
+    if (l.buf && piece.buffer === l.buf.buffer && piece.byteOffset === l.buf.byteOffset + l.at) {
+      this.landed(r, l, piece.length, left);
+      return true;
+    }
+    for (let off = 0; off < piece.length;) {
+      const room = this.landingRoom(r, l, piece.length - off + left);
+      const k = Math.min(room.length, piece.length - off);
+      room.set(piece.subarray(off, off + k));
+      off += k;
+      this.landed(r, l, k, piece.length - off + left);
+    }
+    return true;
+  }
+
+  /**
+   * n more bytes have landed; handed on (one view from where the last hand-on ended) when the
+   * frame's payload is complete (left 0) or the buffer is full: the consumer gets the sender's
+   * pieces, not each socket read (~100 KiB each), so a body is a few chunks.
+   */
+  private landed(r: Receiver, l: Landing, n: number, left: number): void {
+    l.at += n;
+    if (l.expect !== undefined) l.expect = Math.max(0, l.expect - n);
+    if (left === 0 || l.at === l.buf!.length) this.handOn(r, l);
+  }
+
+  private handOn(r: Receiver, l: Landing): void {
+    if (l.at === l.from) return;
+    const v = l.buf!.subarray(l.from, l.at);
+    l.from = l.at;
+    r.onChunk(v);
+  }
+
+  /**
+   * The free part of a landing stream's buffer; a new buffer when it is full or there is none, of
+   * the stream's expected rest (at most LANDING_MAX), or without an expectation of the `need`
+   * payload bytes of the frame being received.
+   */
+  private landingRoom(r: Receiver, l: Landing, need: number): Uint8Array {
+    if (!l.buf || l.at >= l.buf.length) {
+      this.handOn(r, l);
+      l.buf = this.options.landing!(Math.min(LANDING_MAX, Math.max(need, l.expect ?? 0)));
+      l.at = 0;
+      l.from = 0;
+    }
+    return l.buf.subarray(l.at);
+  }
+
+  /** The last frame was a landed payload: the next read should be small (see HEADER_READ). */
+  private afterLanding = false;
+
+  /**
+   * Where a landing peer's owner should read its input next: the rest of the payload being
+   * received, in its own buffer (a byte stream's landing buffer, or the buffer a call's or
+   * answer's inline payload is gathered in); undefined: into a buffer of the owner's (a reused one
+   * of HEADER_READ bytes when headerNext, else one it never writes again).
+   */
+  readTarget(): Uint8Array | undefined {
+    const b = this.body;
+    if (!b || !this.options.landing || this.closedWith) return undefined;
+    if (b.buf) return b.buf.subarray(b.have);
+    const r = this.receivers.get(b.h.s!);
+    if (!r?.landing) return undefined;
+    return this.landingRoom(r, r.landing, b.left).subarray(0, b.left);
+  }
+
+  /** A frame header is next after a landed payload: read HEADER_READ bytes (transient), so the next payload lands too. */
+  get headerNext(): boolean {
+    return this.afterLanding && !this.body && !this.hdr && this.headLen === 0;
+  }
+
   /** A frame's header has arrived; n payload bytes follow. */
   private startBody(h: Header, n: number): void {
+    this.afterLanding = false;
     if (n === 0) this.dispatch(h, undefined);
     else if (h.t === 'chunk') this.body = { h, left: n, have: 0 };
     else this.body = { h, left: n, have: 0, buf: new Uint8Array(n) };
@@ -724,7 +859,9 @@ export class Peer {
   private frame(buf: Uint8Array, off: number, size: number, jl: number, owned: boolean): void {
     const h = parseHeader(buf.subarray(off + 8, off + 8 + jl));
     const n = size - 8 - jl;
-    this.dispatch(h, n > 0 ? keep(buf.subarray(off + 8 + jl, off + size), !owned) : undefined);
+    this.afterLanding = false;
+    if (n > 0 && h.t === 'chunk') this.afterLanding = this.chunkIn(h.s!, buf.subarray(off + 8 + jl, off + size), !owned, 0);
+    else this.dispatch(h, n > 0 ? keep(buf.subarray(off + 8 + jl, off + size), !owned) : undefined);
   }
 
   private async readLoop(input: ReadableStream<Uint8Array>): Promise<void> {

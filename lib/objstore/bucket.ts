@@ -97,8 +97,24 @@ export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8
     total += value.length;
   }
   if (parts.length === 1) return parts[0]!;
+  if (parts.length > 1 && adjacent(parts)) return new Uint8Array(parts[0]!.buffer, parts[0]!.byteOffset, total);
   const out = new Uint8Array(total);
   let off = 0;
   for (const p of parts) { out.set(p, off); off += p.length; }
   return out;
+}
+
+/**
+ * The parts are consecutive views of one buffer (an isolated plugin's body read into one buffer:
+ * lib/isolate/wire.ts landing), so together they are one view and need no copy.
+ */
+function adjacent(parts: Uint8Array[]): boolean {
+  const first = parts[0]!;
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (p.buffer !== first.buffer || p.byteOffset !== end) return false;
+    end += p.length;
+  }
+  return true;
 }

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Bucket } from '../../lib/objstore/bucket.ts';
+import { readAll, type Bucket } from '../../lib/objstore/bucket.ts';
 import { WINDOW_BYTES } from '../../lib/isolate/wire.ts';
 import { parseManifest } from '../../host/manifest.ts';
 import { buildObjstore } from '../../host/main.ts';
@@ -138,6 +138,19 @@ test('cancelling a half-read body releases the plugin\'s side (its file is close
   let got = 0;
   for await (const c of again) got += c.length;
   assert.is(got, 5);
+  await bucket.close();
+});
+
+test('a ranged read\'s body lands in one buffer of its length: readAll joins it without a copy', async () => {
+  const { bucket, file } = await flatWith('landed/index', 20 * MiB);
+  const data = new Uint8Array(20 * MiB).map((_, i) => (i * 13 + (i >> 12)) & 0xff);
+  fs.writeFileSync(file, data);
+  const off = 12345;
+  const len = 8 * MiB + 7;
+  const got = await readAll(await bucket.getRange('landed/index', off, len));
+  assert.is(got.length, len);
+  assert.is(got.buffer.byteLength, len, 'the whole range in one buffer, no concatenation');
+  assert.ok(Buffer.from(got.buffer, got.byteOffset, got.length).equals(data.subarray(off, off + len)));
   await bucket.close();
 });
 
