@@ -185,9 +185,10 @@ function decodeImpl<R>(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: 
   }
 
   let i: u32 = 2;
-  // Fast loop: while a whole sample's worst case (MAX_SAMPLE_BITS) is left, no bounds checks.
-  // It stops before a sample it cannot take (a bad value header) and the checked loop below
-  // decodes the rest, reporting errors exactly as before. `mbits` (64 - leading - trailing) is
+  // Fast loop, no bounds checks: common samples (at most 57 bits) while 57 bits are left, any other
+  // sample while its worst case (MAX_SAMPLE_BITS) is left. It stops before a sample it cannot take
+  // (a bad value header, or too near the end) and the checked loop below decodes the rest,
+  // reporting errors exactly as before. `mbits` (64 - leading - trailing) is
   // kept so that the common "same window" case costs no arithmetic; timestamp buckets are one
   // branch each with constant widths (predictable; the position never waits for the loaded bits
   // in the common cases), and a bucket's offset sign fix (Go: bits > 2^(sz-1) means bits - 2^sz)
