@@ -95,7 +95,9 @@ export function limitRequests(handler: FetchHandler, limits: Pick<HttpLimits, 'm
     const target = req.url.length - new URL(req.url).origin.length;
     if (limits.maxUrlBytes > 0 && target > limits.maxUrlBytes) return text(414, `request URI too long (limit ${limits.maxUrlBytes} bytes)\n`, true);
     const max = limits.maxBodyBytes;
-    if (max <= 0 || req.body === null) return handler(req, info);
+    // GET and HEAD have no body; a declared length is checked without touching req.body (the
+    // server's lightweight request would build a full Request and a web stream for it)
+    if (max <= 0 || req.method === 'GET' || req.method === 'HEAD') return handler(req, info);
     const declared = req.headers.get('content-length');
     const tooLarge = () => text(413, `request body too large (limit ${max} bytes)\n`, true);
     if (declared !== null) {
@@ -103,6 +105,7 @@ export function limitRequests(handler: FetchHandler, limits: Pick<HttpLimits, 'm
       if (!/^\d+$/.test(declared.trim()) || Number(declared) > max) return tooLarge();
       return handler(req, info);
     }
+    if (req.body === null) return handler(req, info);
     let seen = 0;
     let exceeded = false;
     const counted = req.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
