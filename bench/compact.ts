@@ -10,7 +10,7 @@
 // setup's (VmHWM, see peakRssMib); "base" is the child's RSS after loading the modules, before any work. promtool 2.42 has
 // no compaction or downsampling command; Prometheus has no downsampling.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,7 +48,7 @@ interface StepResult {
 }
 
 /** The child side: runs one step on a prepared bucket and prints its timing and RSS as JSON. */
-async function child(step: string, bucketDir: string): Promise<void> {
+async function child(step: string, bucketDir: string, outDir: string | undefined): Promise<void> {
   const core = await createCore();
   const bucket = fsBucket(bucketDir);
   const data = tmp('bench-data');
@@ -56,7 +56,7 @@ async function child(step: string, bucketDir: string): Promise<void> {
   const c = new Compactor({ bucket, fs, core, dataDir: data, consistencyDelayMs: 0, downsampling: step === 'downsample' });
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  const result = step === 'compact' ? await c.compactAll() : step === 'merge' ? await mergeInPlace(bucketDir, data, core) : await c.downsamplePass();
+  const result = step === 'compact' ? await c.compactAll() : step === 'merge' ? await mergeInPlace(bucketDir, outDir ?? data, core) : await c.downsamplePass();
   const ms = performance.now() - t0;
   rmSync(data, { recursive: true, force: true });
   const cpu = process.cpuUsage(cpu0);
@@ -100,6 +100,28 @@ function metricValue(text: string, name: string): number {
   return m ? Number(m[1]) : NaN;
 }
 
+/** Whether two blocks hold the same bytes in chunks/ and index (meta.json differs: ULIDs, thanos section). */
+function sameBlockFiles(a: string, b: string): boolean {
+  const files = (d: string) => [...readdirSync(join(d, 'chunks')).sort().map((f) => `chunks/${f}`), 'index'];
+  const fa = files(a);
+  if (fa.join() !== files(b).join()) return false;
+  const x = Buffer.alloc(1 << 20), y = Buffer.alloc(1 << 20);
+  for (const f of fa) {
+    const da = openSync(join(a, f), 'r'), db = openSync(join(b, f), 'r');
+    try {
+      for (let off = 0; ; off += x.length) {
+        const n = readSync(da, x, 0, x.length, off), m = readSync(db, y, 0, y.length, off);
+        if (n !== m || !x.subarray(0, n).equals(y.subarray(0, m))) return false;
+        if (n === 0) break;
+      }
+    } finally {
+      closeSync(da);
+      closeSync(db);
+    }
+  }
+  return true;
+}
+
 interface PromCompaction {
   /** prometheus_tsdb_compaction_duration_seconds_sum (ms): LeveledCompactor.Compact, fsyncs included */
   ms: number;
@@ -109,6 +131,8 @@ interface PromCompaction {
   peak_rss_mib: number;
   /** samples in the block it wrote (meta.json) */
   samples: number;
+  /** the block it wrote (removed by stop()) */
+  blockDir?: string;
 }
 
 /**
@@ -152,7 +176,7 @@ function promCompaction(bucketDir: string): { done(): Promise<PromCompaction>; s
       if (metricValue(text, 'prometheus_tsdb_compactions_total') >= 1) {
         const newBlock = readdirSync(dir).filter(isULID).map((id) => JSON.parse(readFileSync(join(dir, id, 'meta.json'), 'utf8'))).find((m) => m.compaction?.level > 1);
         const hwm = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'));
-        return { ms: metricValue(text, 'prometheus_tsdb_compaction_duration_seconds_sum') * 1000, cpu_ms: cpuMsOf(p.pid!) - idleCpu, peak_rss_mib: hwm ? Number(hwm[1]) / 1024 : NaN, samples: newBlock?.stats?.numSamples ?? 0 };
+        return { ms: metricValue(text, 'prometheus_tsdb_compaction_duration_seconds_sum') * 1000, cpu_ms: cpuMsOf(p.pid!) - idleCpu, peak_rss_mib: hwm ? Number(hwm[1]) / 1024 : NaN, samples: newBlock?.stats?.numSamples ?? 0, blockDir: newBlock ? join(dir, newBlock.ulid) : undefined };
       }
       if (text && !(metricValue(text, 'prometheus_tsdb_compactions_triggered_total') >= 1)) idleCpu = cpu;
       await new Promise((r) => setTimeout(r, 200));
@@ -171,9 +195,9 @@ function promCompaction(bucketDir: string): { done(): Promise<PromCompaction>; s
   return { done, stop };
 }
 
-function runChild(step: string, bucketDir: string, cpuProf: string | undefined): StepResult {
+function runChild(step: string, bucketDir: string, cpuProf: string | undefined, outDir?: string): StepResult {
   const main = fileURLToPath(new URL('./main.ts', import.meta.url));
-  const node = ['--import', 'tsx', ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : []), main, 'compact', `--child=${step}`, `--bucket=${bucketDir}`];
+  const node = ['--import', 'tsx', ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : []), main, 'compact', `--child=${step}`, `--bucket=${bucketDir}`, ...(outDir ? [`--out=${outDir}`] : [])];
   const out = execFileSync(process.execPath, node, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
   return JSON.parse(out.trim().split('\n').pop()!) as StepResult;
 }
@@ -183,13 +207,14 @@ type Row = StepResult & { series: number; samples: number; samples_per_s: number
 export default async function main(args: string[]): Promise<void> {
   const opt = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const step = opt('child');
-  if (step) return child(step, opt('bucket')!);
+  if (step) return child(step, opt('bucket')!, opt('out'));
   const json = args.includes('--json');
   const n = Number(opt('series') ?? args.find((a) => /^\d+$/.test(a)) ?? 10_000);
   const cpuProf = opt('cpu-prof');
   const T0 = alignedStart();
   const out: Record<string, Row> = {};
   let prom: PromCompaction | undefined;
+  let identical: boolean | undefined;
   const line = (what: string, r: Row, extra: string) =>
     console.log(`${what}: ${r.series} series, ${r.samples} samples: ${r.ms.toFixed(0)} ms (${(r.samples / r.ms / 1000).toFixed(2)} M samples/s; CPU ${r.cpu_ms.toFixed(0)} ms, ${(r.samples / r.cpu_ms / 1000).toFixed(2)} M samples/CPU-s), peak RSS ${r.peak_rss_mib.toFixed(0)} MiB (base ${r.base_rss_mib.toFixed(0)} MiB)${extra}`);
   {
@@ -201,8 +226,9 @@ export default async function main(args: string[]): Promise<void> {
     const samples = n * 480 * 4;
     // Prometheus idles until its first compaction (a minute after start) while ours run.
     const promRun = existsSync('/usr/bin/prometheus') ? promCompaction(dir) : undefined;
+    const mergeOut = tmp('bench-merge-out');
     try {
-      const m = runChild('merge', dir, cpuProf);
+      const m = runChild('merge', dir, cpuProf, mergeOut);
       if (m.result !== samples) throw new Error(`merge wrote ${m.result} samples, want ${samples}`);
       out.merge = { ...m, series: n, samples, samples_per_s: samples / (m.ms / 1000) };
       const r = runChild('compact', dir, cpuProf);
@@ -210,11 +236,14 @@ export default async function main(args: string[]): Promise<void> {
       if (promRun) {
         prom = await promRun.done();
         if (prom.samples !== samples) throw new Error(`prometheus's compacted block holds ${prom.samples} samples, want ${samples}`);
+        const ours = readdirSync(mergeOut).filter(isULID)[0];
+        identical = !!ours && !!prom.blockDir && sameBlockFiles(join(mergeOut, ours), prom.blockDir);
       }
     } finally {
       await promRun?.stop();
+      rmSync(mergeOut, { recursive: true, force: true });
     }
-    const vsProm = prom ? `; Prometheus 2.42: ${prom.ms.toFixed(0)} ms, CPU ${prom.cpu_ms.toFixed(0)} ms (${(samples / prom.cpu_ms / 1000).toFixed(2)} M samples/CPU-s), CPU ratio ours/Prometheus ${(out.merge.cpu_ms / prom.cpu_ms).toFixed(2)}` : '; (no /usr/bin/prometheus to compare with)';
+    const vsProm = prom ? `; Prometheus 2.42: ${prom.ms.toFixed(0)} ms, CPU ${prom.cpu_ms.toFixed(0)} ms (${(samples / prom.cpu_ms / 1000).toFixed(2)} M samples/CPU-s), CPU ratio ours/Prometheus ${(out.merge.cpu_ms / prom.cpu_ms).toFixed(2)}; chunks and index ${identical ? 'byte-identical to' : 'DIFFERENT from'} Prometheus's` : '; (no /usr/bin/prometheus to compare with)';
     if (!json) line('merge 4×2h → 8h (local blocks)', out.merge, vsProm);
     if (!json) line('compact 4×2h → 8h (bucket: download, merge, upload, mark)', out.compact, `, compactions=${out.compact.result}`);
     rmSync(dir, { recursive: true, force: true });
@@ -237,6 +266,7 @@ export default async function main(args: string[]): Promise<void> {
       ...fmt(out.merge!),
       prometheus: prom ? { ms: r3(prom.ms), cpu_ms: r3(prom.cpu_ms), samples_per_cpu_s: Math.round(prom.samples / (prom.cpu_ms / 1000)), peak_rss_mib: r3(prom.peak_rss_mib) } : null,
       cpu_ratio_vs_prometheus: prom ? r3(out.merge!.cpu_ms / prom.cpu_ms) : null,
+      identical_to_prometheus: identical ?? null,
     };
     console.log(JSON.stringify({ merge, compact: fmt(out.compact!), downsample: fmt(out.downsample!), load: loadavg().map((x) => Math.round(x * 100) / 100) }));
   }
