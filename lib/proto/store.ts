@@ -373,11 +373,9 @@ function readSeriesBody(r: Reader): Series {
       r.skip(t & 7);
     }
   }
-  const labels: Label[] = new Array(nl);
-  for (let i = 0; i < nl; i++) {
-    labels[i] = labelScratch[i]!;
-    labelScratch[i] = undefined as unknown as Label; // not kept alive by the scratch
-  }
+  // slice(): a packed array (one made with new Array(n) stays holey, slower to read everywhere after).
+  const labels = labelScratch.slice(0, nl);
+  for (let i = 0; i < nl; i++) labelScratch[i] = undefined as unknown as Label; // not kept alive by the scratch
   return { labels, chunks: chunks ?? [] };
 }
 

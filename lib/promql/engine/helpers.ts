@@ -34,11 +34,8 @@ export function staleMask(v: Float64Array, n: number): Uint8Array | null {
 export function dropMetricName(ls: Labels): Labels {
   for (let i = 0; i < ls.length; i++) {
     if (ls[i]!.name !== METRIC_NAME) continue;
-    // One array of the final size (slice + concat built three per series).
-    const out: Label[] = new Array(ls.length - 1);
-    for (let j = 0; j < i; j++) out[j] = ls[j]!;
-    for (let j = i + 1; j < ls.length; j++) out[j - 1] = ls[j]!;
-    return out;
+    // Usually the first label: one packed array of the final size (slice + concat built three).
+    return i === 0 ? ls.slice(1) : ls.slice(0, i).concat(ls.slice(i + 1));
   }
   return ls;
 }
