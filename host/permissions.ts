@@ -139,7 +139,9 @@ export class Permissions {
 
   /** Canonical descriptor for a kind (absolute path for read/write, lower-case host for net). */
   descriptor(kind: PermissionKind, desc: string): string {
-    return canonical(kind, desc, process.cwd());
+    // The working directory only for a relative path: in an isolated plugin's process (Deno)
+    // process.cwd() is a getcwd syscall, paid on every check otherwise.
+    return canonical(kind, desc, path.isAbsolute(desc) ? '/' : process.cwd());
   }
 
   query(kind: PermissionKind, desc: string): 'granted' | 'denied' {
