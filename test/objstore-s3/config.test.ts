@@ -340,6 +340,8 @@ test('multipart: a part that fails aborts the upload after the parts in flight s
   const events: string[] = [];
   let active = 0;
   let maxActive = 0;
+  let otherPartArrived!: () => void;
+  const otherPart = new Promise<void>((r) => (otherPartArrived = r));
   const fake = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url!, 'http://x');
     req.resume();
@@ -352,7 +354,11 @@ test('multipart: a part that fails aborts the upload after the parts in flight s
         const n = url.searchParams.get('partNumber');
         active++;
         maxActive = Math.max(maxActive, active);
-        setTimeout(() => {
+        if (n !== '1') otherPartArrived();
+        // Part 1 answers only once another part has arrived (or after 10 s, when a sequential client
+        // would fail the concurrency check below): a fixed delay lost the race on a loaded machine.
+        const delay = n === '1' ? Promise.race([otherPart, new Promise((r) => setTimeout(r, 10_000))]).then(() => new Promise((r) => setTimeout(r, 50))) : new Promise((r) => setTimeout(r, 20));
+        void delay.then(() => {
           active--;
           events.push(`part${n}`);
           if (n === '2') {
@@ -362,7 +368,7 @@ test('multipart: a part that fails aborts the upload after the parts in flight s
             res.writeHead(200, { ETag: `"etag${n}"` });
             res.end();
           }
-        }, n === '1' ? 150 : 20);
+        });
       } else if (req.method === 'DELETE' && url.searchParams.get('uploadId') === 'U1') {
         events.push('abort');
         res.writeHead(204);
