@@ -96,7 +96,8 @@ test('queue: 503, 429 (Retry-After) and a network error are retried until accept
   const run = q.run(ac.signal);
   try {
     q.append([{ labels: { __name__: 'm', replica: 'own' }, t: 1000, v: 1 }, { labels: { __name__: 'm', replica: 'own' }, t: 2000, v: 2 }]);
-    await waitFor(async () => recv.got.length === 2, 30_000, 'two samples accepted');
+    // The receiver records the samples before its 200 reaches the queue: wait for both.
+    await waitFor(async () => recv.got.length === 2 && q.length === 0, 30_000, 'two samples accepted and the queue drained');
     assert.equal(recv.statuses, [503, 429, 500, 200]);
     assert.equal(recv.got.map((s) => [s.t, s.v]), [[1000, 1], [2000, 2]]);
     assert.equal(recv.got[0]!.labels, { __name__: 'm', cluster: 'c1', replica: 'own' });
