@@ -5,8 +5,7 @@
 // changed on disk, with a FILESYSTEM bucket receiving the flushed blocks.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HashringChangeHandler, serialQueue, type HashringAlgorithm } from '../../lib/receive/mod.ts';
 import { Registry } from '../../host/metrics.ts';
@@ -14,16 +13,9 @@ import { createLogger } from '../../host/log.ts';
 import plugin, { setupReceive } from '../../plugins/component/receive/mod.ts';
 import { freePort } from '../harness/ports.ts';
 import { fsBucket, receiveCtx, rwRequest, ts } from './helpers.ts';
+import { tempDirs } from '../harness/tmpdirs.ts';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'rcv-ringchange-'));
-  dirs.push(d);
-  return d;
-};
-test.after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('rcv-ringchange-');
 
 function handler(algorithm: HashringAlgorithm, ingesting = true, failFlush = false) {
   const events: string[] = [];

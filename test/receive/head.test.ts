@@ -2,8 +2,7 @@
 // duplicates, out of bounds, labels), chunk cutting at 120 samples, truncation, HeadDB replay + cut.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../../host/log.ts';
 import { compileMatcher } from '../../lib/labels/mod.ts';
@@ -14,16 +13,9 @@ import { batchSeries, encodeSamplesRecord, parseSegment, Wal, WalCorruptError } 
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { core, range, ts } from './helpers.ts';
 import { int64, stringifyJson } from '../../lib/query/json.ts';
+import { tempDirs } from '../harness/tmpdirs.ts';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'rcv-head-'));
-  dirs.push(d);
-  return d;
-};
-test.after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('rcv-head-');
 const logs: string[] = [];
 const log = createLogger({ level: 'debug', write: (l) => void logs.push(l) });
 const all = [compileMatcher({ type: '=~', name: '__name__', value: '.+' })];

@@ -5,8 +5,7 @@
 // checkpoint, and corruption of the new records reported, never skipped.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../../host/log.ts';
 import { compileMatcher, type Label } from '../../lib/labels/mod.ts';
@@ -18,16 +17,9 @@ import { parseFlags } from '../../lib/sdk/mod.ts';
 import { parseReceiveConfig, receiveFlags, setupReceive } from '../../plugins/component/receive/mod.ts';
 import { core, receiveCtx, rwRequest, ts } from '../receive/helpers.ts';
 import { seriesLabels, valueAt } from './wal-child.ts';
+import { tempDirs } from '../harness/tmpdirs.ts';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'wal-format-'));
-  dirs.push(d);
-  return d;
-};
-test.after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('wal-format-');
 const logs: string[] = [];
 const log = createLogger({ level: 'debug', write: (l) => void logs.push(l) });
 const all = [compileMatcher({ type: '=~', name: '__name__', value: '.+' })];

@@ -5,8 +5,7 @@
 // keeping float and histogram runs in order, and the block cut from the head holding histogram chunks.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../../host/log.ts';
 import { compileMatcher, type Label } from '../../lib/labels/mod.ts';
@@ -20,17 +19,10 @@ import { parseSegment, Wal, WalCorruptError } from '../../lib/tsdb/head/wal.ts';
 import { crc32c } from '../../lib/tsdb/encoding.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { createJsCore } from '../../lib/core/mod.ts';
+import { tempDirs } from '../harness/tmpdirs.ts';
 
 const core = createJsCore();
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'wal-hist-'));
-  dirs.push(d);
-  return d;
-};
-test.after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('wal-hist-');
 const log = createLogger({ level: 'error', write: () => {} });
 const all = [compileMatcher({ type: '=~', name: '__name__', value: '.+' })];
 const lbl = (name: string): Label[] => [{ name: '__name__', value: name }, { name: 'job', value: 'j' }];

@@ -9,8 +9,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../host/log.ts';
@@ -19,17 +18,10 @@ import { HeadDB } from '../../lib/tsdb/head/db.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
 import { core } from '../receive/helpers.ts';
 import { seriesLabels, T0, valueAt } from './wal-child.ts';
+import { tempDirs } from '../harness/tmpdirs.ts';
 
 const child = fileURLToPath(new URL('./wal-child.ts', import.meta.url));
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'wal-replay-'));
-  dirs.push(d);
-  return d;
-};
-test.after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('wal-replay-');
 const MiB = 1048576;
 
 function run(args: string[]): { heap: number; rss: number; maxRss: number; samples: number } {
