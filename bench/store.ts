@@ -5,7 +5,9 @@
 // sample returned, and peak RSS during the broad query (with and without a samples limit).
 //
 // Scale with env: STORE_BENCH_SERIES (default 10000), STORE_BENCH_BLOCKS (default 24),
-// STORE_BENCH_DIR (reuse a bucket between runs; default a temp dir, removed at the end).
+// STORE_BENCH_DIR (reuse a bucket between runs; default a temp dir, removed at the end),
+// STORE_BENCH_INDEX_CACHE (--index-cache-size, default Thanos's 250MB: the in-memory index cache
+// is part of the peak RSS a broad query reports).
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,7 +87,7 @@ export function ctxFor(bucket: Bucket, core: Core, dataDir: string): ComponentCo
 
 async function start(bucket: Bucket, core: Core, dataDir: string, cfg: Record<string, unknown> = {}): Promise<{ comp: StoreComponent; ms: number; stop(): Promise<void> }> {
   const t = performance.now();
-  const comp = await setupStore(ctxFor(bucket, core, dataDir), plugin.parseConfig({ syncBlockDuration: '1h', ...cfg }));
+  const comp = await setupStore(ctxFor(bucket, core, dataDir), plugin.parseConfig({ syncBlockDuration: '1h', indexCacheSize: process.env.STORE_BENCH_INDEX_CACHE ?? '250MB', ...cfg }));
   const ac = new AbortController();
   const p = comp.run(ac.signal);
   await comp.ready;
