@@ -19,7 +19,7 @@ import type { Bucket } from '../../lib/objstore/bucket.ts';
 import type { Capabilities, Component, ComponentContext, ComponentInfo, ComponentPlugin, FlagSpec, HttpListener, Logger, Metrics, Need, ObjstorePlugin, PermissionRequest, PluginManifest, TextOut } from '../../lib/sdk/mod.ts';
 import { builtinModuleFile, REPO_ROOT } from '../loader.ts';
 import { splitNetEntry } from '../permissions.ts';
-import { HEADER_READ, Peer, VIEW_AT_LEAST, type Handler } from '../../lib/isolate/wire.ts';
+import { channelReader, Peer, type Handler } from '../../lib/isolate/wire.ts';
 import { RemoteBucket, serveBucket } from '../../lib/isolate/bucket.ts';
 import { proxyFetch } from '../../lib/isolate/http.ts';
 import { GrpcDialServe, proxyGrpcServices, type GrpcMethodList } from '../../lib/isolate/grpc.ts';
@@ -244,39 +244,6 @@ function withChannel(flags: string[], sock: string): string[] {
 interface ChannelInput { attach(peer: Peer): void }
 
 /**
- * The host reads the channel where the peer says (Peer.readTarget: the rest of a payload being
- * received, in its own buffer: a byte stream's chunks are the socket's reads into the stream's
- * buffer, adjacent, with no copy), else into slabs of this size, each read into the part of the
- * slab no read has used yet, and a new slab once less than VIEW_AT_LEAST is left. Nothing is ever
- * written to a used part again, so the peer may hand on payloads as views of the slab (see
- * lib/isolate/wire.ts feed). After a landed payload the next read is of HEADER_READ bytes into a
- * reused buffer, so the next frame's header comes alone and its payload lands too.
- */
-const READ_SLAB = 1 << 20;
-
-/** A read buffer for each socket read (net.connect's onread.buffer as a function), and what the read brought, for the peer. Exported for tests. */
-export function channelReader(): { next(peer: Peer | undefined): Uint8Array; read(buf: Uint8Array, n: number): { view: Uint8Array; transient: boolean } } {
-  // Not zeroed: only bytes a read has written are ever handed on.
-  const fresh = () => Buffer.allocUnsafeSlow(READ_SLAB);
-  let slab = fresh();
-  let at = 0;
-  const head = Buffer.allocUnsafeSlow(HEADER_READ);
-  return {
-    next(peer) {
-      const target = peer?.readTarget();
-      if (target) return target;
-      if (peer?.headerNext) return head;
-      if (slab.length - at < VIEW_AT_LEAST) { slab = fresh(); at = 0; }
-      return slab.subarray(at);
-    },
-    read(buf, n) {
-      if (buf.buffer === slab.buffer) at += n;
-      return { view: buf.subarray(0, n), transient: buf === head };
-    },
-  };
-}
-
-/**
  * Connects to the plugin process's socket once it listens. The process needs Deno's start-up
  * (tens of ms, seconds on a loaded machine) before it listens: retried until it does, exits, or
  * START_TIMEOUT_MS passes.
@@ -286,7 +253,8 @@ async function connectChannel(sockPath: string, child: ChildProcess, exited: () 
   for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
     let peer: Peer | undefined;
     const early: Uint8Array[] = [];
-    const reader = channelReader();
+    // Not zeroed: only bytes a read has written are ever handed on.
+    const reader = channelReader((n) => Buffer.allocUnsafeSlow(n));
     const sock = net.connect({
       path: sockPath,
       onread: {

@@ -190,6 +190,42 @@ function parseHeader(b: Uint8Array): Header {
   return h;
 }
 
+/**
+ * The host reads the channel where the peer says (Peer.readTarget: the rest of a payload being
+ * received, in its own buffer: a byte stream's chunks are the socket's reads into the stream's
+ * buffer, adjacent, with no copy), else into slabs of this size, each read into the part of the
+ * slab no read has used yet, and a new slab once less than VIEW_AT_LEAST is left. Nothing is ever
+ * written to a used part again, so the peer may hand on payloads as views of the slab (see
+ * Peer.feed). After a landed payload the next read is of HEADER_READ bytes into a
+ * reused buffer, so the next frame's header comes alone and its payload lands too.
+ */
+const READ_SLAB = 1 << 20;
+
+/**
+ * A read buffer for each socket read (net.connect's onread.buffer as a function), and what the
+ * read brought, for the peer. `alloc` makes the slabs and the header buffer (the host passes an
+ * unzeroed allocator: only bytes a read has written are ever handed on).
+ */
+export function channelReader(alloc: (n: number) => Uint8Array = (n) => new Uint8Array(n)): { next(peer: Peer | undefined): Uint8Array; read(buf: Uint8Array, n: number): { view: Uint8Array; transient: boolean } } {
+  const fresh = () => alloc(READ_SLAB);
+  let slab = fresh();
+  let at = 0;
+  const head = alloc(HEADER_READ);
+  return {
+    next(peer) {
+      const target = peer?.readTarget();
+      if (target) return target;
+      if (peer?.headerNext) return head;
+      if (slab.length - at < VIEW_AT_LEAST) { slab = fresh(); at = 0; }
+      return slab.subarray(at);
+    },
+    read(buf, n) {
+      if (buf.buffer === slab.buffer) at += n;
+      return { view: buf.subarray(0, n), transient: buf === head };
+    },
+  };
+}
+
 export class Peer {
   private nextId = 1;
   private nextSid = 1;

@@ -1,4 +1,4 @@
-// Landing (lib/isolate/wire.ts, host/isolate/host.ts channelReader): the host reads the channel
+// Landing (lib/isolate/wire.ts, channelReader): the host reads the channel
 // where its peer says, so a byte stream's payloads land in the stream's own buffer — a ranged read's
 // body in one buffer of its length, handed on as adjacent views that readAll joins without a copy —
 // and only what a header read brought along is copied. Two peers in one process; the host's side
@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HEADER_READ, MAX_FRAME, PIECE, Peer, WINDOW_BYTES, type Handler } from '../../lib/isolate/wire.ts';
-import { channelReader } from '../../host/isolate/host.ts';
+import { channelReader } from '../../lib/isolate/wire.ts';
 import { readAll } from '../../lib/objstore/bucket.ts';
 
 interface Wire {

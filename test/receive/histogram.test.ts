@@ -5,9 +5,6 @@
 // a restart replays them from the WAL; a router forwards them over thanos.WriteableStore intact.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Registry } from '../../host/metrics.ts';
 import { dialGrpc, startGrpc, type GrpcListener } from '../../host/server/grpc.ts';
 import type { Matcher } from '../../lib/labels/mod.ts';
@@ -22,18 +19,14 @@ import { histogramChunkSamples } from '../../lib/tsdb/head/histogram.ts';
 import plugin from '../../plugins/component/receive/mod.ts';
 import { freePort } from '../harness/ports.ts';
 import { collect, core, labelsRec, receiveCtx, rwRequest } from './helpers.ts';
+import { tempDirs } from '../harness/tmpdirs.ts';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'rcv-hist-'));
-  dirs.push(d);
-  return d;
-};
 const cleanups: Array<() => Promise<void> | void> = [];
 test.after(async () => {
   for (const c of cleanups.reverse()) await c();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+// Registered after the cleanups: uvu runs after-hooks in order, so components close before their directories go.
+const tmp = tempDirs('rcv-hist-');
 
 const ALL: Matcher[] = [{ type: '=~', name: '__name__', value: '.+' }];
 

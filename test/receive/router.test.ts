@@ -5,9 +5,6 @@
 // on exactly the node the ring names. RouterOnly in front of IngestorOnly receivers.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { dialGrpc, startGrpc, type GrpcListener } from '../../host/server/grpc.ts';
 import { writeableStoreServices } from '../../lib/store/server.ts';
 import {
@@ -16,18 +13,14 @@ import {
 import { compileMatchers } from '../../lib/store/proxy.ts';
 import { freePort } from '../harness/ports.ts';
 import { receiveCtx, rwRequest, ts } from './helpers.ts';
+import { tempDirs } from '../harness/tmpdirs.ts';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'rcv-router-'));
-  dirs.push(d);
-  return d;
-};
 const cleanups: Array<() => Promise<void> | void> = [];
 test.after(async () => {
   for (const c of cleanups.reverse()) await c();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+// Registered after the cleanups: uvu runs after-hooks in order, so components close before their directories go.
+const tmp = tempDirs('rcv-router-');
 
 interface Node {
   addr: string;

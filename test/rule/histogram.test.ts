@@ -11,8 +11,6 @@
 //   (send_native_histograms: true), and leaves them out when it is false (Prometheus's default).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, MemoryQueryable, toPromJSON } from '../../lib/promql/mod.ts';
 import { labelsFromRecord, labelsToRecord, type Matcher } from '../../lib/labels/mod.ts';
@@ -38,19 +36,15 @@ import { BlockReader, bucketBlockFiles } from '../../lib/tsdb/block.ts';
 import { ENC_FLOAT_HISTOGRAM } from '../../lib/tsdb/chunks.ts';
 import { createLogger } from '../../host/log.ts';
 import { nodeFs } from '../../lib/tsdb/nodefs.ts';
+import { tempDirs } from '../harness/tmpdirs.ts';
 
 const engine = new Engine({ lookbackDelta: 300_000, maxSamples: 1_000_000, timeoutMs: 10_000 });
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'rule-hist-'));
-  dirs.push(d);
-  return d;
-};
 const cleanups: Array<() => Promise<void> | void> = [];
 test.after(async () => {
   for (const c of cleanups.reverse()) await c();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+// Registered after the cleanups: uvu runs after-hooks in order, so components close before their directories go.
+const tmp = tempDirs('rule-hist-');
 
 // ---- the query API's JSON back into histograms --------------------------------------------------
 
