@@ -30,17 +30,20 @@ async function denoToolFlags(dirs: string[]): Promise<string[]> {
 
 /** argv that runs bin/thanos.mjs under `rt` with `extraDeno` permission flags (Deno only). */
 export function command(rt: Runtime, args: string[], denoFlags: string[] = []): [string, string[]] {
-  const bin = path.join(ROOT, 'bin/thanos.mjs');
+  const bin = path.join(app.root, 'bin/thanos.mjs');
   if (rt === 'node') return [process.execPath, [bin, ...args]];
   if (rt === 'bun') return [BUN, [bin, ...args]];
   return [DENO, ['run', '--no-prompt', '--no-config', '--node-modules-dir=manual', ...denoFlags, bin, ...args]];
 }
 
-const ENV = { ...process.env, THANOS_RUN_FROM: 'dist', NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' };
+const ENV: NodeJS.ProcessEnv = { ...process.env, THANOS_RUN_FROM: 'dist', NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' };
+
+/** The artifact under test: this checkout's dist/ by default, or an installed layout (the image's /app). */
+const app: { root: string; env: NodeJS.ProcessEnv } = { root: ROOT, env: ENV };
 
 function runSync(rt: Runtime, args: string[], denoFlags: string[] = []): { status: number | null; stdout: string; stderr: string } {
   const [cmd, argv] = command(rt, args, denoFlags);
-  const r = spawnSync(cmd, argv, { encoding: 'utf8', env: ENV, timeout: STARTUP_MS, maxBuffer: 1 << 26 });
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', env: app.env, timeout: STARTUP_MS, maxBuffer: 1 << 26 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -71,12 +74,22 @@ async function waitReady(url: string, exited: () => string | undefined): Promise
   }
 }
 
-export function runtimeSuite(rt: Runtime): void {
+/**
+ * The suite against this checkout's dist/, or (`installed`) against an installed layout that `prepare`
+ * makes: `root` holds bin/ and dist/ but no sources, so bin/thanos.mjs must pick dist/ by itself
+ * (no THANOS_RUN_FROM). The block is made with the artifact under test.
+ */
+export function runtimeSuite(rt: Runtime, installed?: { root: string; prepare(): Promise<void> }): void {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `thanos-rt-${rt}-`));
   let block: ReturnType<typeof makeBlock>;
 
   test.before(async () => {
     await ensureDist();
+    if (installed) {
+      await installed.prepare();
+      app.root = installed.root;
+      app.env = { ...ENV, THANOS_RUN_FROM: undefined, NODE_ENV: 'production' };
+    }
     fs.mkdirSync(path.join(work, 'bucket'));
     block = makeBlock(work);
   });
@@ -126,7 +139,7 @@ export function runtimeSuite(rt: Runtime): void {
       assert.not.ok(denoFlags.includes('--allow-all') || denoFlags.includes('-A'), g.stdout);
     }
     const [cmd, argv] = command(rt, ['run', '-c', manifest], denoFlags);
-    const child = spawn(cmd, argv, { cwd: work, env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(cmd, argv, { cwd: work, env: app.env, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     let exit: string | undefined;
     child.stderr!.on('data', (d) => { err += d; });
