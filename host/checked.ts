@@ -49,6 +49,123 @@ async function realOf(fsp: FsPromises, abs: string): Promise<string> {
 /** The node:fs/promises calls createFs makes (a plugin process may pass a faster implementation). */
 export type FsPromises = Pick<typeof nodeFsp, 'lstat' | 'mkdir' | 'mkdtemp' | 'open' | 'readFile' | 'readdir' | 'realpath' | 'rename' | 'rm' | 'rmdir' | 'stat' | 'unlink' | 'writeFile'>;
 
+/** Open read handles one FsCapability keeps between readRange calls; past it the least recently used is closed. */
+const READ_HANDLES_MAX = 64;
+/** A kept handle unused this long is closed (a deleted file's space is not held for long). */
+const READ_HANDLE_IDLE_MS = 10_000;
+
+interface ReadHandle {
+  fh: Awaited<ReturnType<FsPromises['open']>>;
+  /** Identity of the opened file: a path now naming another file (replaced, re-created) is opened afresh. */
+  dev: number;
+  ino: number;
+  lastUsed: number;
+  /** readRange calls reading through it now: closed only once they are done. */
+  users: number;
+  dropped: boolean;
+}
+
+/**
+ * readRange's open files: a store gateway makes many ranged reads of the same few block files per
+ * query, and open + fstat + close + the realpath walk of the permission check were most of each
+ * read's cost. A file is checked (grant, and where its symlinks really lead) and opened once; each
+ * later read stats the path and reuses the handle only while the path still names that same file
+ * (device and inode), so a replaced or re-created file is checked and opened again, and a deleted
+ * one fails as before. Bounded (least recently used closed first), idle handles closed by an
+ * unref'd timer, a handle in use closed only after its reads.
+ */
+class ReadHandleCache {
+  private readonly open = new Map<string, ReadHandle>();
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly fsp: FsPromises,
+    private readonly baseDir: string,
+    /** The full check of a file about to be opened: grant and real path. */
+    private readonly checkOpen: (abs: string) => Promise<void>,
+    /** The grant check every read makes (synchronous, no file system calls). */
+    private readonly checkPath: (abs: string) => void,
+  ) {}
+
+  async read(p: string, offset: number, length: number): Promise<Uint8Array> {
+    const abs = path.resolve(this.baseDir, p);
+    this.checkPath(abs);
+    const [h, size] = await this.acquire(abs);
+    try {
+      return await readFully(h.fh, offset, Math.max(0, Math.min(length, size - offset)));
+    } finally {
+      this.release(h);
+    }
+  }
+
+  /** The file's handle (its users counted) and size: the kept one while the path names the same file. */
+  private async acquire(abs: string): Promise<[ReadHandle, number]> {
+    const kept = this.open.get(abs);
+    if (kept) {
+      kept.users++; // not closed under this read, even if dropped meanwhile
+      let st;
+      try {
+        st = await this.fsp.stat(abs);
+      } catch (err) {
+        this.release(kept);
+        this.drop(abs, kept);
+        throw err;
+      }
+      if (st.dev === kept.dev && st.ino === kept.ino) {
+        // Most recently used last (Map order): eviction takes the first.
+        if (this.open.get(abs) === kept) {
+          this.open.delete(abs);
+          this.open.set(abs, kept);
+        }
+        return [kept, st.size];
+      }
+      this.release(kept);
+      this.drop(abs, kept);
+    }
+    await this.checkOpen(abs);
+    const fh = await this.fsp.open(abs, 'r');
+    let fst;
+    try {
+      fst = await fh.stat();
+    } catch (err) {
+      await fh.close().catch(() => {});
+      throw err;
+    }
+    const h: ReadHandle = { fh, dev: fst.dev, ino: fst.ino, lastUsed: Date.now(), users: 1, dropped: false };
+    const raced = this.open.get(abs);
+    if (raced) this.drop(abs, raced); // a concurrent first read opened it too: the newer handle stays
+    this.open.set(abs, h);
+    if (this.open.size > READ_HANDLES_MAX) {
+      const [oldest, oh] = this.open.entries().next().value as [string, ReadHandle];
+      this.drop(oldest, oh);
+    }
+    this.sweeper ??= setInterval(() => this.sweep(), READ_HANDLE_IDLE_MS).unref();
+    return [h, fst.size];
+  }
+
+  private release(h: ReadHandle): void {
+    h.users--;
+    h.lastUsed = Date.now();
+    if (h.dropped && h.users === 0) h.fh.close().catch(() => {});
+  }
+
+  private drop(abs: string, h: ReadHandle): void {
+    if (this.open.get(abs) === h) this.open.delete(abs);
+    if (h.dropped) return;
+    h.dropped = true;
+    if (h.users === 0) h.fh.close().catch(() => {});
+  }
+
+  private sweep(): void {
+    const idleSince = Date.now() - READ_HANDLE_IDLE_MS;
+    for (const [abs, h] of [...this.open]) if (h.users === 0 && h.lastUsed < idleSince) this.drop(abs, h);
+    if (this.open.size === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+}
+
 export function createFs(perms: Permissions, baseDir = process.cwd(), fsp: FsPromises = nodeFsp): FsCapability {
   const checked = async (kind: 'read' | 'write', p: string, api: string) => {
     const abs = path.resolve(baseDir, p);
@@ -59,6 +176,9 @@ export function createFs(perms: Permissions, baseDir = process.cwd(), fsp: FsPro
   };
   const r = (p: string, api: string) => checked('read', p, api);
   const w = (p: string, api: string) => checked('write', p, api);
+  const readHandles = new ReadHandleCache(fsp, baseDir, async (abs) => {
+    await checked('read', abs, 'fs.readRange');
+  }, (abs) => perms.check('read', abs, 'fs.readRange'));
   const info = (name: string, st: { isDirectory(): boolean; isFile(): boolean; size: number; mtimeMs: number }): FileInfo => ({
     name, isDirectory: st.isDirectory(), isFile: st.isFile(), size: st.size, mtimeMs: st.mtimeMs,
   });
@@ -67,13 +187,7 @@ export function createFs(perms: Permissions, baseDir = process.cwd(), fsp: FsPro
       return new Uint8Array(await fsp.readFile(await r(p, 'fs.readFile')));
     },
     async readRange(p, offset, length) {
-      const fh = await fsp.open(await r(p, 'fs.readRange'), 'r');
-      try {
-        const size = (await fh.stat()).size;
-        return await readFully(fh, offset, Math.max(0, Math.min(length, size - offset)));
-      } finally {
-        await fh.close();
-      }
+      return readHandles.read(p, offset, length);
     },
     async writeFile(p, data) {
       const abs = await w(p, 'fs.writeFile');
