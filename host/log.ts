@@ -5,6 +5,7 @@
 // go-kit's JSON logger writes them (Go's encoding/json sorts map keys).
 import * as path from 'node:path';
 import type { Logger } from './index.ts';
+import { isoUtc } from '../lib/sdk/time.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'logfmt' | 'json';
@@ -14,7 +15,7 @@ export const LOG_LEVELS = Object.keys(ORDER) as LogLevel[];
 function fmtValue(v: unknown): string {
   let s: string;
   if (v instanceof Error) s = v.message;
-  else if (v instanceof Date) s = v.toISOString();
+  else if (v instanceof Date) s = isoUtc(v);
   else if (typeof v === 'string') s = v;
   else if (v === undefined) s = '';
   else if (typeof v === 'object' && v !== null) s = JSON.stringify(v);
@@ -44,7 +45,7 @@ function addFields(rec: Record<string, unknown>, kv: Record<string, unknown> | u
 
 /** Go's time.RFC3339Nano in UTC: the fraction without trailing zeros (…05.12Z, …05Z). */
 export function goTimestamp(d: Date): string {
-  return d.toISOString().replace(/\.?0+Z$/, 'Z');
+  return isoUtc(d).replace(/\.?0+Z$/, 'Z');
 }
 
 /**

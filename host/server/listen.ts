@@ -15,6 +15,7 @@ import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type * as tls from 'node:tls';
 import type { HttpListener, Logger } from '../index.ts';
+import { httpDate } from '../../lib/sdk/time.ts';
 
 export interface HttpLimits {
   /** Largest request head (request line + headers), bytes; 431 beyond. Go's DefaultMaxHeaderBytes. */
@@ -165,6 +166,23 @@ function http1Deadlines(server: http2.Http2SecureServer, limits: HttpLimits): vo
   });
 }
 
+let dateSecond = -1;
+let dateText = '';
+/**
+ * The Date header of a response, set before the handler runs (Node's own writes it only when the
+ * response has none): the same text, but formatted without Date.prototype.toUTCString, which loads
+ * ICU's time-zone data (lib/sdk/time.ts). Cached per second, as Node caches its own.
+ */
+function responseDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = httpDate(new Date(now));
+  }
+  return dateText;
+}
+
 export async function serveFetch(
   hostname: string,
   port: number,
@@ -173,10 +191,14 @@ export async function serveFetch(
 ): Promise<HttpListener> {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
   const limited = limitRequests(handler, limits);
-  const listener = getRequestListener((req, env) => {
+  const honoListener = getRequestListener((req, env) => {
     const socket = (env as { incoming: http.IncomingMessage | http2.Http2ServerRequest }).incoming.socket as Socket;
     return limited(req, { tlsSocket: opts.tls ? (socket as tls.TLSSocket) : undefined, socket });
   }, { hostname });
+  const listener: typeof honoListener = (req, res) => {
+    res.setHeader('Date', responseDate());
+    return honoListener(req, res);
+  };
   const http1: http.ServerOptions = {
     maxHeaderSize: limits.maxHeaderBytes,
     headersTimeout: limits.headersTimeoutMs,
