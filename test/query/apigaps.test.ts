@@ -193,23 +193,45 @@ test('parse errors: the API error JSON equals Prometheus 2.42 byte for byte (wor
 
 // ---- item 12d: gzip ------------------------------------------------------------------------------
 
-test('API answers are gzipped when the client accepts it (and plain otherwise)', async () => {
+test('API answers are gzipped as Thanos\'s gziphandler does: when the client accepts gzip and the body is 1400 bytes or more', async () => {
   const q = await start({});
   try {
-    const plain = await q.comp.fetch!(new Request('http://querier/api/v1/query?query=1%2B1&time=100'));
+    const big = `"${'x'.repeat(2000)}"`;
+    const url = (query: string) => `http://querier/api/v1/query?query=${encodeURIComponent(query)}&time=100`;
+    const plain = await q.comp.fetch!(new Request(url(big)));
     assert.is(plain.headers.get('content-encoding'), null);
+    assert.match(plain.headers.get('vary') ?? '', /Accept-Encoding/);
     const plainText = await plain.text();
-    const res = await q.comp.fetch!(new Request('http://querier/api/v1/query?query=1%2B1&time=100', { headers: { 'Accept-Encoding': 'gzip, deflate, br' } }));
+    assert.is(plainText, `{"status":"success","data":{"resultType":"string","result":[100,${big}]}}`);
+    const res = await q.comp.fetch!(new Request(url(big), { headers: { 'Accept-Encoding': 'gzip, deflate, br' } }));
     assert.is(res.status, 200);
     assert.is(res.headers.get('content-encoding'), 'gzip');
     assert.is(res.headers.get('content-type'), 'application/json');
     assert.match(res.headers.get('vary') ?? '', /Accept-Encoding/);
     assert.is(gunzipSync(Buffer.from(await res.arrayBuffer())).toString(), plainText);
-    assert.is(plainText, '{"status":"success","data":{"resultType":"scalar","result":[100,"2"]}}');
-    // errors too
-    const err = await q.comp.fetch!(new Request('http://querier/api/v1/query?query=sum(', { headers: { 'Accept-Encoding': 'gzip' } }));
+    // Large answers, compressed off the event loop, read the same.
+    const huge = `"${'y'.repeat(200_000)}"`;
+    const hres = await q.comp.fetch!(new Request(url(huge), { headers: { 'Accept-Encoding': 'gzip' } }));
+    assert.is(hres.headers.get('content-encoding'), 'gzip');
+    assert.is(gunzipSync(Buffer.from(await hres.arrayBuffer())).toString(), `{"status":"success","data":{"resultType":"string","result":[100,${huge}]}}`);
+    // Under 1400 bytes: plain, as gziphandler's DefaultMinSize (errors too).
+    const small = await q.comp.fetch!(new Request(url('1+1'), { headers: { 'Accept-Encoding': 'gzip' } }));
+    assert.is(small.headers.get('content-encoding'), null);
+    assert.match(small.headers.get('vary') ?? '', /Accept-Encoding/);
+    assert.is(await small.text(), '{"status":"success","data":{"resultType":"scalar","result":[100,"2"]}}');
+    const err = await q.comp.fetch!(new Request(url('sum('), { headers: { 'Accept-Encoding': 'gzip' } }));
     assert.is(err.status, 400);
-    assert.match(gunzipSync(Buffer.from(await err.arrayBuffer())).toString(), /1:5: parse error: unclosed left parenthesis/);
+    assert.is(err.headers.get('content-encoding'), null);
+    assert.match(await err.text(), /1:5: parse error: unclosed left parenthesis/);
+    // Only gzip, and not when refused (q=0); deflate alone is answered plain.
+    for (const ae of ['deflate', 'gzip;q=0', 'identity, gzip;q=0.0']) {
+      const r = await q.comp.fetch!(new Request(url(big), { headers: { 'Accept-Encoding': ae } }));
+      assert.is(r.headers.get('content-encoding'), null, ae);
+      assert.is(await r.text(), plainText, ae);
+    }
+    const weighted = await q.comp.fetch!(new Request(url(big), { headers: { 'Accept-Encoding': 'br;q=1.0, GZIP;q=0.5' } }));
+    assert.is(weighted.headers.get('content-encoding'), 'gzip');
+    await weighted.arrayBuffer();
   } finally {
     await q.stop();
   }

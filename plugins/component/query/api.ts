@@ -24,6 +24,7 @@ import { PartialResponseStrategy, type ShardInfo } from '../../../lib/proto/stor
 import { parseShardInfoJson } from '../../../lib/store/shard.ts';
 import type { StoreQueryable } from '../../../lib/query/querier.ts';
 import { STAGE_TIMINGS_HEADER, StageTimings } from '../../../lib/query/stagetimes.ts';
+import { acceptsGzip, gzipAnswer } from '../../../lib/query/compress.ts';
 import type { Labels } from '../../../lib/labels/mod.ts';
 import { enforceExprTenancy, enforceMatcherSets, TenantError, tenantFromHeaders } from '../../../lib/query/tenancy.ts';
 
@@ -377,16 +378,24 @@ function annotationsJson(warnings: readonly string[], infos: readonly string[] =
   return out;
 }
 
+/** Answers built in memory, by their text: compressed in one call, not through a stream (lib/query/compress.ts). */
+const inMemoryBodies = new WeakMap<Response, string>();
+
+function textResponse(body: string, status: number): Response {
+  const res = new Response(body, { status, headers: { 'Content-Type': 'application/json' } });
+  inMemoryBodies.set(res, body);
+  return res;
+}
+
 function respond(dataJson: string, warnings: readonly string[] = [], infos: readonly string[] = []): Response {
-  const body = `{"status":"success","data":${dataJson}${annotationsJson(warnings, infos)}}`;
-  return new Response(body, { status: 200, headers: { 'Content-Type': 'application/json' } });
+  return textResponse(`{"status":"success","data":${dataJson}${annotationsJson(warnings, infos)}}`, 200);
 }
 
 function respondError(e: ApiError, warnings: readonly string[] = []): Response {
   let body = `{"status":"error","errorType":${goJsonString(e.type)},"error":${goJsonString(e.message)}`;
   if (warnings.length > 0) body += `,"warnings":[${warnings.map(goJsonString).join(',')}]`;
   body += '}';
-  return new Response(body, { status: STATUS[e.type], headers: { 'Content-Type': 'application/json' } });
+  return textResponse(body, STATUS[e.type]);
 }
 
 function toApiError(e: unknown, queryContext: boolean): ApiError {
@@ -660,20 +669,32 @@ export function createApi(deps: ApiDeps): Hono {
   });
 
   const base = new Hono();
-  // Prometheus compresses API answers when the client accepts it (util/httputil CompressionHandler):
-  // gzip if offered, else deflate.
+  // Thanos wraps every API handler in gziphandler.GzipHandler: gzip when the client accepts it,
+  // bodies under 1400 bytes plain, Vary: Accept-Encoding on every answer (lib/query/compress.ts).
   base.use('*', async (c, next) => {
     await next();
-    const ae = (c.req.header('accept-encoding') ?? '').toLowerCase();
-    const enc = ae.includes('gzip') ? 'gzip' : ae.includes('deflate') ? 'deflate' : '';
     const res = c.res;
-    if (!enc || !res.body || res.headers.has('content-encoding') || res.status === 204) return;
+    try {
+      res.headers.append('Vary', 'Accept-Encoding');
+    } catch {
+      // a Response with immutable headers (passed on as it came): left as it is
+    }
+    if (!acceptsGzip(c.req.header('accept-encoding')) || !res.body || res.headers.has('content-encoding') || res.status === 204) return;
+    const text = inMemoryBodies.get(res);
+    let body: ReadableStream<Uint8Array> | Uint8Array;
+    if (text !== undefined) {
+      const gz = await gzipAnswer(text);
+      if (!gz) return;
+      body = gz;
+    } else {
+      // A streamed (large) answer: compressed as it is written.
+      body = res.body.pipeThrough(new CompressionStream('gzip'));
+    }
     const headers = new Headers(res.headers);
-    headers.set('Content-Encoding', enc);
+    headers.set('Content-Encoding', 'gzip');
     headers.delete('Content-Length');
-    headers.append('Vary', 'Accept-Encoding');
     c.res = undefined as unknown as Response; // Hono merges headers of a replaced response otherwise
-    c.res = new Response(res.body.pipeThrough(new CompressionStream(enc === 'gzip' ? 'gzip' : 'deflate')), { status: res.status, headers });
+    c.res = new Response(body, { status: res.status, headers });
   });
   // CORS as Prometheus answers it with the default --web.cors.origin='.*'.
   base.use('*', async (c, next) => {
