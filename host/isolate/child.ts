@@ -16,7 +16,7 @@ import { PermissionDenied } from '../../lib/sdk/errors.ts';
 import type { Bucket } from '../../lib/objstore/bucket.ts';
 import type { Capabilities, Component, ComponentContext, ComponentInfo, ComponentPlugin, Logger, Metrics, ObjstorePlugin, PermissionRequest, PluginManifest, TlsClientOptions } from '../../lib/sdk/mod.ts';
 import { createCore } from '../../lib/core/mod.ts';
-import { Peer, serializeError, type Incoming, type Outgoing } from '../../lib/isolate/wire.ts';
+import { gatherSmall, Peer, serializeError, type Incoming, type Outgoing } from '../../lib/isolate/wire.ts';
 import { RemoteBucket, serveBucket } from '../../lib/isolate/bucket.ts';
 import { serveFetch } from '../../lib/isolate/http.ts';
 import { describeServices, GrpcServe, remoteGrpcDial } from '../../lib/isolate/grpc.ts';
@@ -27,7 +27,11 @@ interface DenoLike {
   exit(code?: number): never;
   createHttpClient(o: { caCerts?: string[]; cert?: string; key?: string }): object;
   connect(o: { hostname: string; port: number; transport: 'tcp' }): Promise<{ readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array>; close(): void }>;
+  statSync(p: string): DenoFileInfo;
+  lstatSync(p: string): DenoFileInfo;
+  realPathSync(p: string): string;
 }
+interface DenoFileInfo { isFile: boolean; isDirectory: boolean; isSymlink: boolean; size: number; mtime: Date | null; dev: number; ino: number | null; mode: number | null }
 const D = (globalThis as unknown as { Deno: DenoLike }).Deno;
 const proc = (globalThis as unknown as { process: { exit(code?: number): never } }).process;
 
@@ -37,6 +41,9 @@ const runtimeFetch = globalThis.fetch.bind(globalThis);
 const listen = D.listen.bind(D);
 const denoConnect = D.connect.bind(D);
 const createHttpClient = D.createHttpClient.bind(D);
+const denoStat = D.statSync.bind(D);
+const denoLstat = D.lstatSync.bind(D);
+const denoRealPath = D.realPathSync.bind(D);
 const channelPath = D.args[0]!;
 let label = 'plugin';
 
@@ -72,10 +79,24 @@ function hostMetrics(peer: Peer): Metrics {
 }
 
 /**
+ * The fields of a Node Stats that host/checked.ts reads, from Deno's own FileInfo: Deno's node:fs
+ * statSync builds a full Stats object from the same FileInfo, which cost 3.5x the stat itself
+ * (measured under load 12: fs.statSync 55 µs, Deno.statSync 16 µs; realpath 37 vs 24 µs), and a
+ * small ranged read through ctx.fs makes two stats and a realpath.
+ */
+function statsOf(i: DenoFileInfo) {
+  const mtimeMs = i.mtime ? i.mtime.getTime() : 0;
+  return {
+    dev: i.dev, ino: i.ino ?? 0, mode: i.mode ?? 0, size: i.size, mtimeMs, mtime: new Date(mtimeMs),
+    isFile: () => i.isFile, isDirectory: () => i.isDirectory, isSymbolicLink: () => i.isSymlink,
+  };
+}
+
+/**
  * ctx.fs in the plugin process on synchronous calls: Deno's asynchronous file operations cost
  * 2-5x Node's per call (measured: stat 170-310 µs async vs 45 µs sync, a 16 KiB ranged read
  * 660 µs vs 340 µs). The process serves one plugin, so blocking its loop for a syscall costs
- * nobody else.
+ * nobody else. stat, lstat and realpath are Deno's own (statsOf).
  */
 function syncFsPromises(): FsPromises {
   const fs = nodeFs;
@@ -88,9 +109,9 @@ function syncFsPromises(): FsPromises {
     close: async () => fs.closeSync(fd),
   });
   const impl = {
-    lstat: async (p: string) => fs.lstatSync(p),
-    stat: async (p: string) => fs.statSync(p),
-    realpath: async (p: string) => fs.realpathSync(p),
+    lstat: async (p: string) => statsOf(denoLstat(p)),
+    stat: async (p: string) => statsOf(denoStat(p)),
+    realpath: async (p: string) => denoRealPath(p),
     mkdir: async (p: string, o?: { recursive?: boolean }) => fs.mkdirSync(p, o),
     mkdtemp: async (p: string) => fs.mkdtempSync(p),
     open: async (p: string, flags: string) => handle(fs.openSync(p, flags)),
@@ -318,18 +339,39 @@ export async function main(mod: Record<string, unknown>): Promise<void> {
   const chan = await listener.accept();
   listener.close();
   // Written with the connection's own write (in order, each piece whole) rather than through
-  // chan.writable, whose stream machinery measured about 1.5x the round trip.
-  let writing: Promise<void> = Promise.resolve();
+  // chan.writable, whose stream machinery measured about 1.5x the round trip. Pieces handed over
+  // while a write is under way wait and go out together after it (small ones in one buffer:
+  // gatherSmall), so answers finished in one turn cost one write op, one wake-up of the host.
+  let waiting: Uint8Array[] = [];
+  let waiters: Array<() => void> = [];
+  let writing = false;
   const writeAll = async (piece: Uint8Array) => {
     for (let off = 0; off < piece.length;) off += await chan.write(piece.subarray(off));
   };
+  const drain = async () => {
+    writing = true;
+    try {
+      while (waiting.length) {
+        const pieces = waiting.length === 1 ? waiting : gatherSmall(waiting);
+        const done = waiters;
+        waiting = [];
+        waiters = [];
+        for (const p of pieces) await writeAll(p);
+        for (const d of done) d();
+      }
+    } catch {
+      realExit(1);
+    }
+    writing = false;
+  };
   const peer: Peer = new Peer(
     undefined,
-    (pieces) => {
-      for (const p of pieces) writing = writing.then(() => writeAll(p));
-      writing = writing.catch(() => realExit(1));
+    (pieces, wait) => {
+      for (const p of pieces) waiting.push(p);
       // Resolved once written: a byte stream's buffers go back to its pool then (lib/isolate/wire.ts).
-      return writing;
+      const written = wait ? new Promise<void>((r) => waiters.push(r)) : undefined;
+      if (!writing) void drain();
+      return written;
     },
     (m, a, inc) => handle(peer, m, a, inc),
     (m, a) => {

@@ -15,17 +15,13 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Bucket } from '../../lib/objstore/bucket.ts';
-import type { Capabilities, Component, ComponentContext, ComponentInfo, ComponentPlugin, FlagSpec, HttpListener, Logger, Metrics, Need, ObjstorePlugin, PermissionRequest, PluginManifest, TextOut } from '../../lib/sdk/mod.ts';
+import type { Logger, PermissionRequest, Need } from '../../lib/sdk/mod.ts';
 import { builtinModuleFile, REPO_ROOT } from '../loader.ts';
 import { splitNetEntry } from '../permissions.ts';
 import { channelReader, Peer, type Handler } from '../../lib/isolate/wire.ts';
-import { RemoteBucket, serveBucket } from '../../lib/isolate/bucket.ts';
-import { proxyFetch } from '../../lib/isolate/http.ts';
-import { GrpcDialServe, proxyGrpcServices, type GrpcMethodList } from '../../lib/isolate/grpc.ts';
+import { componentStandIn, noteRouter, objstoreStandIn, type ComponentDesc, type IsolatedComponent, type IsolatedObjstore, type ObjstoreDesc, type PluginConn, type PluginSinks } from '../../lib/isolate/plugin.ts';
 import { DEFAULT_WASM_URL } from '../../lib/core/wasm.ts';
 import { IsolationError } from './errors.ts';
-import { GrpcError, GrpcStatus } from '../../lib/sdk/errors.ts';
 
 export { IsolationError };
 
@@ -111,34 +107,35 @@ const entryDirs = new Set<string>();
 let exitHook = false;
 
 /** One plugin process and its channel. */
-class Conn {
+class Conn implements PluginConn {
   readonly peer: Peer;
   private exited?: string;
-  private sinks: { log: Logger; metrics?: Metrics; ready?(v: boolean): void; stdout?: TextOut; stderr?: TextOut };
-  /** The plugin's calls to the host (a component's ctx.listen, ctx.bucket); none for an object store. */
+  private sinks: PluginSinks;
   serveCall?: Handler;
-  private metrics = new Map<string, { inc?: Function; dec?: Function; set?: Function; observe?: Function }>();
-  /** The plugin's notes beyond logs and metrics (a component's ctx.grpcDial call cancels). */
   onNote?: (m: string, a: unknown[]) => void;
 
   constructor(readonly child: ChildProcess, sock: net.Socket, input: ChannelInput, o: IsolatedOptions) {
     this.sinks = { log: o.log };
     this.peer = new Peer(
       undefined,
-      (pieces) => new Promise<void>((written) => {
-        // One writev for the pieces of a flush; resolved once they are written (their buffers may be reused).
-        sock.cork();
-        pieces.forEach((p, i) => sock.write(p, i === pieces.length - 1 ? () => written() : undefined));
-        sock.uncork();
-      }),
+      (pieces, wait) => {
+        // One piece nobody waits for (a call, an answer, a credit): a plain write, no cork and no callback.
+        if (pieces.length === 1 && !wait) { sock.write(pieces[0]!); return; }
+        return new Promise<void>((written) => {
+          // One writev for the pieces of a flush; resolved once they are written (their buffers may be reused).
+          sock.cork();
+          pieces.forEach((p, i) => sock.write(p, i === pieces.length - 1 ? () => written() : undefined));
+          sock.uncork();
+        });
+      },
       (m, a, inc) => {
         if (!this.serveCall) throw new Error(`the host serves no call ${m} to this plugin`);
         return this.serveCall(m, a, inc);
       },
-      (m, a) => this.note(m, a),
+      noteRouter(() => this.sinks, (m, a) => this.onNote?.(m, a)),
       // The socket's reads go where the peer says (readTarget): a byte stream's payloads into the
       // stream's own buffers. Not zeroed: only bytes a read has written are handed on.
-      { landing: (n) => Buffer.allocUnsafeSlow(n) },
+      { landing: (n) => Buffer.allocUnsafeSlow(n), schedule: setImmediate },
     );
     // Referenced only while calls or streams are in flight: an idle plugin process does not keep the host alive.
     this.peer.onActive = (n) => {
@@ -171,33 +168,8 @@ class Conn {
     });
   }
 
-  bind(sinks: Conn['sinks']): void {
+  bind(sinks: PluginSinks): void {
     this.sinks = sinks;
-  }
-
-  private note(m: string, a: unknown[]): void {
-    if (m === 'ready') { this.sinks.ready?.(a[0] === true); return; }
-    if (m === 'd.cancel') { this.onNote?.(m, a); return; }
-    if (m === 'stdout' || m === 'stderr') { void this.sinks[m]?.write(String(a[0])); return; }
-    if (m === 'log') {
-      const [level, msg, kv] = a as ['debug' | 'info' | 'warn' | 'error', string, Record<string, unknown>];
-      if (['debug', 'info', 'warn', 'error'].includes(level)) this.sinks.log[level](String(msg), kv);
-      return;
-    }
-    const reg = this.sinks.metrics;
-    if (!reg) return;
-    if (m === 'metric') {
-      const [type, name, help, labels, buckets] = a as ['counter' | 'gauge' | 'histogram', string, string, string[] | undefined, number[] | undefined];
-      if (type === 'counter' || type === 'gauge' || type === 'histogram') this.metrics.set(name, reg[type](name, help, labels, buckets) as never);
-      return;
-    }
-    // JSON turns an omitted argument (undefined) into null: back to undefined, so defaults apply.
-    const [name, x, y] = a.map((v) => (v === null ? undefined : v)) as [string, unknown, unknown];
-    const h = this.metrics.get(name);
-    if (m === 'm.inc') h?.inc?.(x, y);
-    else if (m === 'm.dec') h?.dec?.(x, y);
-    else if (m === 'm.set') h?.set?.(x, y);
-    else if (m === 'm.observe') h?.observe?.(x, y);
   }
 
   kill(): void {
@@ -333,176 +305,17 @@ async function initConn<D>(o: IsolatedOptions, kind: 'objstore' | 'component'): 
   }
 }
 
-export interface IsolatedObjstore {
-  /** A stand-in plugin for createBucket: parseConfig passes the config through (checkConfig checks it), create() runs in the plugin's process. */
-  plugin: ObjstorePlugin;
-  /** The plugin's own parseConfig, in its process (errors keep ConfigError's key). */
-  checkConfig(config: unknown): Promise<void>;
-  close(): void;
-}
+export type { IsolatedComponent, IsolatedObjstore };
 
-/** Starts the plugin's process, loads and checks the plugin there, and returns its stand-in. */
+/** Starts the plugin's process, loads and checks the plugin there, and returns its stand-in (lib/isolate/plugin.ts). */
 export async function loadIsolatedObjstore(o: IsolatedOptions): Promise<IsolatedObjstore> {
-  const first = await initConn<{ manifest: PluginManifest; provider: string; retries: 'host' | 'provider' }>(o, 'objstore');
-  let spare: Conn | undefined = first.conn;
-  const d = first.desc;
-  const plugin: ObjstorePlugin = {
-    manifest: d.manifest,
-    provider: d.provider,
-    retries: d.retries,
-    parseConfig: (raw) => raw,
-    async create(ctx: Capabilities, config: unknown): Promise<Bucket> {
-      const conn = spare ?? (await initConn(o, 'objstore')).conn;
-      spare = undefined;
-      conn.bind({ log: ctx.log, metrics: ctx.metrics });
-      try {
-        const r = await conn.peer.call('create', [config]);
-        return new RemoteBucket(conn.peer, (r.value as { provider: string }).provider, '', async () => {
-          await conn.peer.call('close', []).catch(() => {});
-          conn.killLater();
-        });
-      } catch (err) {
-        conn.kill();
-        throw err;
-      }
-    },
-  };
-  return {
-    plugin,
-    async checkConfig(config) {
-      const conn = spare ?? (await initConn(o, 'objstore')).conn;
-      spare ??= conn;
-      await conn.peer.call('parseConfig', [config]);
-    },
-    close() { spare?.kill(); spare = undefined; },
-  };
-}
-
-/** What the plugin's process says about a component plugin at init. */
-interface ComponentDesc { manifest: PluginManifest; flags: FlagSpec[]; setup: boolean }
-
-export interface IsolatedComponent {
-  /**
-   * A stand-in plugin: parseConfig passes the config through (checkConfig checks it), setup() runs
-   * the component's setup in its process and returns a Component whose calls cross the channel.
-   */
-  plugin: ComponentPlugin;
-  /** The plugin's own parseConfig, in its process (errors keep ConfigError's key). */
-  checkConfig(config: unknown): Promise<void>;
-  close(): void;
+  const first = await initConn<ObjstoreDesc>(o, 'objstore');
+  return objstoreStandIn(first.conn, first.desc, async () => (await initConn(o, 'objstore')).conn);
 }
 
 /** Starts a component plugin's process, loads and checks the plugin there, and returns its stand-in. */
 export async function loadIsolatedComponent(o: IsolatedOptions): Promise<IsolatedComponent> {
   const first = await initConn<ComponentDesc>(o, 'component');
-  let spare: Conn | undefined = first.conn;
-  const d = first.desc;
-  const setup = async (ctx: ComponentContext, config: unknown) => {
-    const conn = spare ?? (await initConn<ComponentDesc>(o, 'component')).conn;
-    spare = undefined;
-    try {
-      return await setupIsolated(conn, ctx, config);
-    } catch (err) {
-      conn.kill();
-      throw err;
-    }
-  };
-  // Without setup (a tools-only plugin) the stand-in has none either, and the host says so as inline.
-  const plugin = { manifest: d.manifest, flags: d.flags, parseConfig: (raw: unknown) => raw, ...(d.setup ? { setup } : {}) } as ComponentPlugin;
-  return {
-    plugin,
-    async checkConfig(config) {
-      const conn = spare ?? (await initConn<ComponentDesc>(o, 'component')).conn;
-      spare ??= conn;
-      await conn.peer.call('parseConfig', [config]);
-    },
-    close() { spare?.kill(); spare = undefined; },
-  };
-}
-
-/**
- * The host's half of an isolated component: serves its ctx.listen (the host's checked listener,
- * each request handed to the process), its gRPC services (the host's gRPC server, each call
- * forwarded: lib/isolate/grpc.ts), its ctx.grpcDial (the host's checked dial, calls made for it),
- * ctx.bucket (the host's bucket for it, with its metrics),
- * readiness, stdout/stderr, log lines and metrics (into the component's registry, so they show on
- * its /metrics as inline); and stands in for its Component.
- */
-async function setupIsolated(conn: Conn, ctx: ComponentContext, config: unknown): Promise<Component> {
-  const peer = conn.peer;
-  const listeners = new Map<number, HttpListener>();
-  let bucket: Promise<Bucket> | undefined;
-  conn.bind({ log: ctx.log, metrics: ctx.metrics, ready: (v) => ctx.setReady(v), stdout: ctx.stdout, stderr: ctx.stderr });
-  // Its ctx.grpcDial: the host's checked dial, each call made here for it.
-  const dials = new GrpcDialServe((target, options) => ctx.grpcDial(target, options));
-  conn.onNote = (m, a) => { if (m === 'd.cancel') dials.cancel(Number(a[0])); };
-  conn.serveCall = async (m, a, inc) => {
-    if (m.startsWith('d.')) {
-      const out = await dials.handle(m, a, inc);
-      if (out) return out;
-    }
-    if (m === 'listen') {
-      const id = Number(a[0]);
-      const l = await ctx.listen(a[1] as Parameters<Capabilities['listen']>[0], (req) => proxyFetch(peer, 'serve', [id], req));
-      listeners.set(id, l);
-      return { value: l.address };
-    }
-    if (m === 'unlisten') {
-      const l = listeners.get(Number(a[0]));
-      listeners.delete(Number(a[0]));
-      await l?.close();
-      return {};
-    }
-    if (m === 'bucket') {
-      bucket ??= ctx.bucket(a[0] === null ? undefined : String(a[0])).catch((err) => { bucket = undefined; throw err; });
-      return { value: { provider: (await bucket).provider } };
-    }
-    if (m.startsWith('b.') && bucket) {
-      const out = await serveBucket(await bucket, m.slice(2), a, inc);
-      if (out) return out;
-    }
-    throw new Error(`unknown call ${m}`);
-  };
-  const closeAll = async () => {
-    await Promise.all([...listeners.values()].map((l) => l.close().catch(() => {})));
-    listeners.clear();
-    dials.close();
-  };
-  // The wasm core's module goes with the call: the process needs no read grant for it.
-  const backend = ctx.core.backend;
-  const wasm = backend === 'wasm' ? new Uint8Array(fs.readFileSync(DEFAULT_WASM_URL)) : undefined;
-  const r = await peer.call('setup', [{ config, dataDir: ctx.dataDir, addresses: ctx.addresses, build: ctx.build, core: backend }], { bin: wasm });
-  const desc = r.value as { info: ComponentInfo | { infoError: string }; fetch: boolean; reload: boolean; grpc?: GrpcMethodList };
-  // Its gRPC services: registered on the host's gRPC server as inline, each call forwarded.
-  const grpc = desc.grpc && desc.grpc.length > 0 ? proxyGrpcServices(peer, desc.grpc) : undefined;
-  let info: ComponentInfo | { infoError: string } = desc.info;
-  let refreshing = false;
-  peer.onClose = () => { void closeAll(); };
-  return {
-    // info() is synchronous: the last answer, refreshed in the background on each call.
-    info() {
-      if (!refreshing) {
-        refreshing = true;
-        peer.call('info', []).then((x) => { info = x.value as ComponentInfo | { infoError: string }; }, () => {}).finally(() => { refreshing = false; });
-      }
-      if ('infoError' in info) throw new GrpcError(GrpcStatus.Unknown, info.infoError);
-      return info;
-    },
-    fetch: desc.fetch ? (req: Request) => proxyFetch(peer, 'fetch', [], req) : undefined,
-    grpc,
-    reload: desc.reload ? async () => { await peer.call('reload', []); } : undefined,
-    async run(signal: AbortSignal) {
-      const onAbort = () => peer.note('abort', [String((signal.reason as Error | undefined)?.message ?? 'stopped')]);
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-      try {
-        await peer.call('run', []);
-      } finally {
-        signal.removeEventListener('abort', onAbort);
-        await closeAll();
-        await peer.call('exit', []).catch(() => {});
-        conn.killLater();
-      }
-    },
-  };
+  // The wasm core's module goes with setup: the process needs no read grant for it.
+  return componentStandIn(first.conn, first.desc, async () => (await initConn(o, 'component')).conn, () => new Uint8Array(fs.readFileSync(DEFAULT_WASM_URL)));
 }

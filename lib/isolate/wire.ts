@@ -2,7 +2,8 @@
 // is host/isolate/host.ts, the plugin's host/isolate/child.ts). Runs unchanged
 // under Node (the host) and Deno (the plugin process): web streams and Uint8Array only.
 //
-// A frame is [u32 length of the rest][u32 length of the JSON header][JSON header][binary payload].
+// A frame is [u32 length of the rest][u32 length of the header][header][binary payload]; the header
+// is binary with a JSON tail for the data (encodeFrame).
 // Messages (the header's `t`):
 //   call {id, m, a}  -> ok {id, v} | err {id, e}        a request and its answer; a binary payload
 //                                                        (an object body) rides in the same frame
@@ -89,7 +90,7 @@ export function deserializeError(s: SerializedError): Error {
   return e;
 }
 
-interface Header {
+export interface Header {
   t: string;
   id?: number;
   m?: string;
@@ -184,9 +185,104 @@ function keep(piece: Uint8Array, transient: boolean): Uint8Array {
   return !transient && piece.length >= VIEW_AT_LEAST ? piece : new Uint8Array(piece);
 }
 
+/**
+ * The header's binary form (big-endian): [u8 type][u8 flags][u32 a][u32 b][u8 method length]
+ * [method, ASCII][JSON tail]. a: the call's id (call, ok, err) or the stream's (chunk, items, end,
+ * serr, credit, cancel); b: the stream a call or answer announces (flag STREAM), or a credit's n.
+ * The JSON tail is the part that is data: a call's or note's arguments, an answer's value, an
+ * error, a listing batch. Fixed fields instead of a JSON header object: the hot frames (a ranged
+ * read's call and answer, credits, chunks) are built and read without JSON for their routing.
+ */
+const TYPE_CODES: Record<string, number> = { call: 1, ok: 2, err: 3, note: 4, chunk: 5, items: 6, end: 7, serr: 8, credit: 9, cancel: 10 };
+const TYPES = ['', 'call', 'ok', 'err', 'note', 'chunk', 'items', 'end', 'serr', 'credit', 'cancel'];
+/** Header flags: the payload is the value (b: 1), a stream is announced (and is a listing), a JSON tail follows. */
+const F_BIN = 1;
+const F_STREAM = 2;
+const F_ITEMS = 4;
+const F_JSON = 8;
+/** The fixed part of a header. */
+export const HEADER_FIXED = 11;
+
+/** The JSON-carried part of a header of type t (undefined: none). */
+function tailOf(h: Header): unknown {
+  switch (h.t) {
+    case 'call': case 'note': return h.a;
+    case 'ok': case 'items': return h.v;
+    case 'err': case 'serr': return h.e;
+    default: return undefined;
+  }
+}
+
+/**
+ * A frame's first bytes for header h and a payload of n bytes ([u32 rest][u32 header length]
+ * [header]), with room for `room` bytes of payload after them (copied in by the caller at
+ * `headerEnd`). Exported for tests that build frames by hand.
+ */
+export function encodeFrame(h: Header, n: number, room = 0): { frame: Uint8Array; headerEnd: number } {
+  const m = h.m ?? '';
+  const tail = tailOf(h);
+  const json = tail === undefined ? undefined : JSON.stringify(tail);
+  let ascii = m.length < 256;
+  for (let i = 0; i < m.length && ascii; i++) if (m.charCodeAt(i) > 0x7e) ascii = false;
+  if (!ascii) throw new Error(`channel: a method name must be ASCII and under 256 bytes: ${m.slice(0, 40)}`);
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: written with encodeInto, the frame cut to what was used.
+  const max = 8 + HEADER_FIXED + m.length + (json ? json.length * 3 : 0);
+  const f = new Uint8Array(max + room);
+  const code = TYPE_CODES[h.t];
+  if (!code) throw new Error(`channel: no frame type ${h.t}`);
+  const isCall = code <= 3;
+  const a = (isCall ? h.id : h.s) ?? 0;
+  const b = code === 9 ? h.n ?? 0 : isCall && h.s !== undefined ? h.s : 0;
+  f[8] = code;
+  f[9] = (h.b ? F_BIN : 0) | (isCall && h.s !== undefined ? F_STREAM | (h.sk === 'items' ? F_ITEMS : 0) : 0) | (json !== undefined ? F_JSON : 0);
+  f[10] = a >>> 24; f[11] = a >>> 16; f[12] = a >>> 8; f[13] = a;
+  f[14] = b >>> 24; f[15] = b >>> 16; f[16] = b >>> 8; f[17] = b;
+  f[18] = m.length;
+  for (let i = 0; i < m.length; i++) f[19 + i] = m.charCodeAt(i);
+  let end = 19 + m.length;
+  if (json !== undefined) end += enc.encodeInto(json, f.subarray(end, max)).written;
+  const hl = end - 8;
+  const rest = 4 + hl + n;
+  f[0] = rest >>> 24; f[1] = rest >>> 16; f[2] = rest >>> 8; f[3] = rest;
+  f[4] = hl >>> 24; f[5] = hl >>> 16; f[6] = hl >>> 8; f[7] = hl;
+  return { frame: f, headerEnd: end };
+}
+
+const u32 = (b: Uint8Array, i: number) => ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+
 function parseHeader(b: Uint8Array): Header {
-  const h = JSON.parse(dec.decode(b)) as Header;
-  if (!h || typeof h !== 'object') throw new Error('channel: a frame header that is not an object');
+  const t = b.length >= HEADER_FIXED ? TYPES[b[0]!] : undefined;
+  if (!t) throw new Error('channel: a frame header of no known type');
+  const flags = b[1]!;
+  const x = u32(b, 2);
+  const y = u32(b, 6);
+  const ml = b[10]!;
+  if (HEADER_FIXED + ml > b.length) throw new Error('channel: a frame header shorter than its method name');
+  const h: Header = { t };
+  if (b[0]! <= 3) {
+    h.id = x;
+    if (flags & F_STREAM) { h.s = y; h.sk = flags & F_ITEMS ? 'items' : 'bytes'; }
+  } else {
+    h.s = x;
+    if (t === 'credit') h.n = y;
+  }
+  if (flags & F_BIN) h.b = 1;
+  if (ml) h.m = String.fromCharCode.apply(null, b.subarray(HEADER_FIXED, HEADER_FIXED + ml) as unknown as number[]);
+  if (flags & F_JSON) {
+    const tail = JSON.parse(dec.decode(b.subarray(HEADER_FIXED + ml))) as unknown;
+    switch (t) {
+      case 'call': case 'note':
+        if (!Array.isArray(tail)) throw new Error('channel: arguments that are not an array');
+        h.a = tail;
+        break;
+      case 'ok': case 'items': h.v = tail; break;
+      case 'err': case 'serr':
+        if (!tail || typeof tail !== 'object') throw new Error('channel: an error that is not an object');
+        h.e = tail as SerializedError;
+        break;
+    }
+  }
+  if ((t === 'err' || t === 'serr') && !h.e) throw new Error('channel: an error frame without its error');
   return h;
 }
 
@@ -226,6 +322,34 @@ export function channelReader(alloc: (n: number) => Uint8Array = (n) => new Uint
   };
 }
 
+/**
+ * Pieces to write, in order, with each run of small ones (under BY_REFERENCE) copied into one
+ * buffer: one write for the frames of a flush (or of several flushes the writer queued while its
+ * last write was under way) instead of one each; large payloads stay as they are (by reference).
+ */
+export function gatherSmall(pieces: Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let from = 0;
+  let len = 0;
+  const gather = (to: number) => {
+    if (to - from === 1) out.push(pieces[from]!);
+    else if (to - from > 1) {
+      const b = new Uint8Array(len);
+      let off = 0;
+      for (let i = from; i < to; i++) { b.set(pieces[i]!, off); off += pieces[i]!.length; }
+      out.push(b);
+    }
+    len = 0;
+  };
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i]!;
+    if (p.length >= BY_REFERENCE) { gather(i); out.push(p); from = i + 1; }
+    else len += p.length;
+  }
+  gather(pieces.length);
+  return out;
+}
+
 export class Peer {
   private nextId = 1;
   private nextSid = 1;
@@ -243,10 +367,11 @@ export class Peer {
    * input: the other side's bytes as a stream; omitted, the owner calls feed() and close().
    * write: sends pieces in order (a frame may span pieces); a promise it returns says when the
    * pieces have been handed to the OS and may be reused (then a byte stream's buffers are pooled).
+   * wait: false when nobody waits for that (the writer may skip the promise and the callback).
    */
   constructor(
     input: ReadableStream<Uint8Array> | undefined,
-    private readonly write: (pieces: Uint8Array[]) => void | Promise<void>,
+    private readonly write: (pieces: Uint8Array[], wait: boolean) => void | Promise<void>,
     private readonly handler: Handler = async (m) => { throw new Error(`no handler for ${m}`); },
     private readonly noteHandler: NoteHandler = () => {},
     /**
@@ -256,7 +381,16 @@ export class Peer {
      * by this function: need not be zeroed, only bytes read into them are handed on), read into
      * directly.
      */
-    private readonly options: { landing?: (size: number) => Uint8Array } = {},
+    private readonly options: {
+      landing?: (size: number) => Uint8Array;
+      /**
+       * When the frames sent meanwhile go out (default: queueMicrotask, at the end of the current
+       * job). The host passes setImmediate: calls issued by many tasks of one event-loop turn (16
+       * readers each taking their answer and asking again, a few promise hops apart) go out in one
+       * write instead of one write each, and the plugin process is woken once for them.
+       */
+      schedule?: (flush: () => void) => void;
+    } = {},
   ) {
     if (input) void this.readLoop(input);
   }
@@ -269,25 +403,20 @@ export class Peer {
   /** release: called once `bin` has been written and may be reused (never, if the writer cannot say). */
   private send(h: Header, bin?: Uint8Array, release?: () => void): void {
     if (this.closedWith) return;
-    const j = enc.encode(JSON.stringify(h));
     const n = bin ? bin.length : 0;
     // A large payload goes out as its own piece, by reference (the sender hands it over): copying
     // a 1 MiB chunk into the frame cost more than the extra write.
     const inline = n > 0 && n < BY_REFERENCE;
-    const f = new Uint8Array(8 + j.length + (inline ? n : 0));
-    const dv = new DataView(f.buffer);
-    dv.setUint32(0, 4 + j.length + n);
-    dv.setUint32(4, j.length);
-    f.set(j, 8);
-    if (inline) f.set(bin!, 8 + j.length);
-    this.queue.push(f);
+    const { frame, headerEnd } = encodeFrame(h, n, inline ? n : 0);
+    if (inline) frame.set(bin!, headerEnd);
+    this.queue.push(frame.subarray(0, headerEnd + (inline ? n : 0)));
     if (n > 0 && !inline) {
       this.queue.push(bin!);
       if (release) this.released.push(release);
     } else release?.();
     if (!this.flushing) {
       this.flushing = true;
-      queueMicrotask(() => this.flush());
+      (this.options.schedule ?? queueMicrotask)(this.flushNow);
     }
   }
 
@@ -301,6 +430,8 @@ export class Peer {
    * buffer (one syscall, one wake-up of the other side instead of one each), large payloads as
    * they are.
    */
+  private readonly flushNow = () => this.flush();
+
   private flush(): void {
     this.flushing = false;
     const q = this.queue;
@@ -308,26 +439,7 @@ export class Peer {
     this.queue = [];
     const released = this.released;
     this.released = [];
-    const out: Uint8Array[] = [];
-    let small: Uint8Array[] = [];
-    let smallLen = 0;
-    const gather = () => {
-      if (small.length === 1) out.push(small[0]!);
-      else if (small.length > 1) {
-        const b = new Uint8Array(smallLen);
-        let off = 0;
-        for (const x of small) { b.set(x, off); off += x.length; }
-        out.push(b);
-      }
-      small = [];
-      smallLen = 0;
-    };
-    for (const piece of q) {
-      if (piece.length >= BY_REFERENCE) { gather(); out.push(piece); }
-      else { small.push(piece); smallLen += piece.length; }
-    }
-    gather();
-    const written = this.write(out);
+    const written = this.write(q.length === 1 ? q : gatherSmall(q), released.length > 0);
     if (written && released.length) written.then(() => { for (const r of released) r(); }, () => {});
   }
 
@@ -360,7 +472,9 @@ export class Peer {
    */
   call(method: string, args: unknown[], out: Outgoing = {}, expectBytes?: number): Promise<Incoming> {
     if (this.closedWith) return Promise.reject(this.closedWith);
-    const id = this.nextId++;
+    const id = this.nextId;
+    // Ids are u32 on the wire: wrapped (a call pending across 4 billion others is not expected).
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     this.bump(1);
     const p = new Promise<Incoming>((resolve, reject) => this.pending.set(id, {
       resolve: (i) => { this.bump(-1); resolve(i); },
@@ -379,7 +493,8 @@ export class Peer {
   private sendWith(h: Header, out: Outgoing): void {
     if (out.value !== undefined) h.v = out.value;
     if (out.bytes || out.items) {
-      const sid = this.nextSid++;
+      const sid = this.nextSid;
+      this.nextSid = this.nextSid >= 0xffffffff ? 1 : this.nextSid + 1;
       h.s = sid;
       h.sk = out.bytes ? 'bytes' : 'items';
       this.send(h);

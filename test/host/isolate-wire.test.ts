@@ -3,7 +3,7 @@
 // back (credits) instead of the whole body piling up in memory.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PIECE, Peer, VIEW_AT_LEAST, WINDOW_BYTES, type Handler } from '../../lib/isolate/wire.ts';
+import { encodeFrame, PIECE, Peer, VIEW_AT_LEAST, WINDOW_BYTES, type Handler, type Header } from '../../lib/isolate/wire.ts';
 import { ConfigError, PermissionDenied } from '../../host/index.ts';
 import { ObjectNotFoundError, isObjectNotFound, readAll } from '../../lib/objstore/bucket.ts';
 
@@ -190,14 +190,7 @@ test('input from a reused read buffer (the host\'s socket) is copied out; payloa
 });
 
 test('credit beyond the window closes the channel instead of letting writes pile up', async () => {
-  const frame = (h: object) => {
-    const j = new TextEncoder().encode(JSON.stringify(h));
-    const f = new Uint8Array(8 + j.length);
-    new DataView(f.buffer).setUint32(0, 4 + j.length);
-    new DataView(f.buffer).setUint32(4, j.length);
-    f.set(j, 8);
-    return f;
-  };
+  const frame = (h: Header) => { const { frame: f, headerEnd } = encodeFrame(h, 0); return f.subarray(0, headerEnd); };
   let closed: Error | undefined;
   const endless = new ReadableStream<Uint8Array>({ pull(c) { c.enqueue(new Uint8Array(PIECE)); } }, { highWaterMark: 0 });
   const sender = new Peer(undefined, () => {}, async () => ({ bytes: endless }));
@@ -205,7 +198,7 @@ test('credit beyond the window closes the channel instead of letting writes pile
   sender.feed(frame({ t: 'call', id: 1, m: 'get', a: [] }));
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
   assert.is(closed, undefined, 'within its window the stream runs');
-  sender.feed(frame({ t: 'credit', s: 1, n: 2 ** 40 }));
+  sender.feed(frame({ t: 'credit', s: 1, n: 0xffffffff }));
   assert.match(closed?.message ?? '', /stream 1 granted credit beyond its window: the other side is broken or hostile/);
 });
 
