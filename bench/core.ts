@@ -1,6 +1,10 @@
 // Core kernels benchmark: `npm run bench -- core [--json] [--samples=N] [--reps=N] [--xor-only] [--wasm=FILE]`.
 // --wasm=FILE measures another build of the kernels (e.g. a saved copy of wasm/build/core.wasm from
 // before a change, to compare builds run after run).
+// --ab=OLD.wasm [--rounds=N]: the XOR figures of OLD.wasm and of wasm/build/core.wasm (or --wasm=FILE)
+// measured alternately in one process (old, new, new, old, ...), N rounds (default 5), each line
+// with the load average, then the median CPU ns/sample of each and the new/old ratio: the way to
+// claim a kernel change on a shared machine.
 // For each backend (wasm, js): XOR encode/decode ns/sample, samples/s and bytes/sample on three
 // fixed datasets (15s-scrape counter with jitter, random gauge, constant; 120-sample chunks,
 // >= 10M samples each), postings intersection ns per input element (equal 1M lists and 1:100),
@@ -11,7 +15,7 @@
 // Times are the best of `reps` runs, measured as process CPU time (so that other processes on
 // a shared machine do not count); wall-clock best is printed beside it.
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { createCore, createJsCore, createWasmCore, type Core, type HistogramSamples } from '../lib/core/mod.ts';
 
 const CHUNK = 120;
@@ -288,6 +292,92 @@ function benchHist(core: Core, hs: HistogramSamples[], reps: number): HistResult
   return { encode_ns: ns(enc.cpuMs, samples), decode_ns: ns(dec.cpuMs, samples), bytes_per_sample: bytes / samples };
 }
 
+/** XOR figures one A/B round takes of each build (CPU ns/sample; single = one call per chunk). */
+const AB_METRICS = ['counter_batch_decode', 'counter_decode', 'counter_batch_encode', 'counter_encode', 'gauge_batch_decode'] as const;
+type AbMetric = (typeof AB_METRICS)[number];
+
+function abRound(core: Core, sets: Record<'counter' | 'gauge', { ds: Dataset; chunks: Uint8Array[] }>): Record<AbMetric, number> {
+  const out = {} as Record<AbMetric, number>;
+  const starts = new Uint32Array(BATCH);
+  for (let i = 0; i < BATCH; i++) starts[i] = i * CHUNK;
+  for (const name of ['counter', 'gauge'] as const) {
+    const { ds, chunks } = sets[name];
+    const samples = chunks.length * CHUNK;
+    const batches: Uint8Array[][] = [];
+    for (let k = 0; k < chunks.length; k += BATCH) batches.push(chunks.slice(k, k + BATCH));
+    let check = 0;
+    const bdec = measure(1, () => {
+      for (const b of batches) check += core.xorDecodeBatch(b).n;
+    });
+    if (check !== samples) throw new Error(`${name}: batch decode count ${check}, want ${samples}`);
+    out[`${name}_batch_decode` as AbMetric] = ns(bdec.cpuMs, samples);
+    if (name !== 'counter') continue;
+    const o = { t: new Float64Array(CHUNK), v: new Float64Array(CHUNK), n: 0 };
+    out.counter_decode = ns(measure(1, () => chunks.forEach((c) => core.xorDecode(c, o))).cpuMs, samples);
+    out.counter_batch_encode = ns(
+      measure(1, () => {
+        for (let k = 0; k < chunks.length; k += BATCH) {
+          const m = Math.min(BATCH, chunks.length - k);
+          core.xorEncodeBatch(ds.t.subarray(k * CHUNK, (k + m) * CHUNK), ds.v.subarray(k * CHUNK, (k + m) * CHUNK), m === BATCH ? starts : starts.subarray(0, m), m * CHUNK);
+        }
+      }).cpuMs,
+      samples,
+    );
+    out.counter_encode = ns(
+      measure(1, () => {
+        for (let k = 0; k < chunks.length; k++) core.xorEncode(ds.t.subarray(k * CHUNK, (k + 1) * CHUNK), ds.v.subarray(k * CHUNK, (k + 1) * CHUNK), CHUNK);
+      }).cpuMs,
+      samples,
+    );
+  }
+  return out;
+}
+
+async function abMain(oldFile: string, newFile: string | undefined, nSamples: number, rounds: number, json: boolean): Promise<void> {
+  const log = (s: string) => console.log(s);
+  const cores = {
+    old: await createWasmCore({ wasmBytes: readFileSync(oldFile) }),
+    new: newFile ? await createWasmCore({ wasmBytes: readFileSync(newFile) }) : await createCore({ backend: 'wasm' }),
+  };
+  const js = createJsCore();
+  // the same chunks for both builds, from the TS twin (the oracle), allocated one by one as a
+  // store's chunks are (not in one buffer)
+  const sets = {} as Record<'counter' | 'gauge', { ds: Dataset; chunks: Uint8Array[] }>;
+  for (const name of ['counter', 'gauge'] as const) {
+    const ds = makeDataset(name, nSamples);
+    const chunks: Uint8Array[] = [];
+    for (let k = 0; (k + 1) * CHUNK <= ds.n; k++) chunks.push(js.xorEncode(ds.t.subarray(k * CHUNK, (k + 1) * CHUNK), ds.v.subarray(k * CHUNK, (k + 1) * CHUNK), CHUNK));
+    sets[name] = { ds, chunks };
+  }
+  log(`core A/B — old: ${oldFile}, new: ${newFile ?? 'wasm/build/core.wasm'}; ${nSamples.toLocaleString('en')} samples per dataset, ${CHUNK}-sample chunks, ${rounds} rounds alternating; CPU ns/sample`);
+  // warm-up: one whole unmeasured round each (until V8 has tiered every kernel up)
+  for (const c of Object.values(cores)) abRound(c, sets);
+  const res: Record<'old' | 'new', Record<AbMetric, number[]>> = { old: {} as Record<AbMetric, number[]>, new: {} as Record<AbMetric, number[]> };
+  for (let r = 0; r < rounds; r++) {
+    for (const which of r % 2 === 0 ? (['old', 'new'] as const) : (['new', 'old'] as const)) {
+      const load = loadavg()[0]!.toFixed(2);
+      const m = abRound(cores[which], sets);
+      for (const k of AB_METRICS) (res[which][k] ??= []).push(m[k]);
+      log(`  round ${r + 1} ${which.padEnd(3)} load ${load.padStart(5)}  ${AB_METRICS.map((k) => `${k} ${fmt(m[k])}`).join('  ')}`);
+    }
+  }
+  const median = (a: number[]) => {
+    const s = [...a].sort((x, y) => x - y);
+    return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  log('');
+  log(`  ${'median'.padEnd(22)} ${'old'.padStart(7)} ${'new'.padStart(7)}  new/old (per round: new/old of the same round)`);
+  const summary: Record<string, { old: number; new: number; ratio: number; round_ratios: number[] }> = {};
+  for (const k of AB_METRICS) {
+    const o = median(res.old[k]);
+    const n = median(res.new[k]);
+    const per = res.new[k].map((x, i) => x / res.old[k][i]!);
+    summary[k] = { old: o, new: n, ratio: n / o, round_ratios: per };
+    log(`  ${k.padEnd(22)} ${fmt(o).padStart(7)} ${fmt(n).padStart(7)}  ${fmt(n / o, 3)}  (${per.map((x) => fmt(x, 3)).join(' ')})`);
+  }
+  if (json) console.log(JSON.stringify({ cpu: cpus()[0]?.model?.trim() ?? 'unknown', old: oldFile, new: newFile ?? 'wasm/build/core.wasm', rounds, ab: summary }));
+}
+
 export default async function main(args: string[]): Promise<void> {
   const json = args.includes('--json');
   // --xor-only: just the XOR tables (for iterating on the codec)
@@ -302,6 +392,8 @@ export default async function main(args: string[]): Promise<void> {
   const cpu = cpus()[0]?.model?.trim() ?? 'unknown';
   const log = (s: string) => console.log(s);
   const wasmFile = args.find((x) => x.startsWith('--wasm='))?.slice('--wasm='.length);
+  const abFile = args.find((x) => x.startsWith('--ab='))?.slice('--ab='.length);
+  if (abFile) return abMain(abFile, wasmFile, nSamples, opt('rounds', 5), json);
   const wasmCore = wasmFile ? await createWasmCore({ wasmBytes: readFileSync(wasmFile) }) : await createCore({ backend: 'wasm' });
   const cores: Core[] = [wasmCore, createJsCore()];
 

@@ -1,6 +1,7 @@
 // The batch XOR API (Core.xorDecodeBatch / xorEncodeBatch): per chunk the same bytes and samples as
 // xorEncode/xorDecode, both backends equal, errors name the chunk, arena reuse across calls and
 // memory growth, and a bounded fuzz of corrupted batches (decode or CorruptChunkError, both agree).
+import { pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createCore, createJsCore, CorruptChunkError, type Core, type SampleBatch } from '../../lib/core/mod.ts';
@@ -9,7 +10,9 @@ import { bitDiff, bytesEqual, rng, xorCases, type Case } from './helpers.ts';
 let wasm: Core;
 const js = createJsCore();
 test.before(async () => {
-  wasm = await createCore({ backend: 'wasm' });
+  // CORE_WASM=<file>: run against another build (to check that a broken kernel fails here)
+  const alt = process.env.CORE_WASM;
+  wasm = await createCore({ backend: 'wasm', wasmUrl: alt ? pathToFileURL(alt) : undefined });
 });
 
 /** The cases of a seed laid end to end as one sample stream with their boundaries as starts. */
