@@ -22,7 +22,8 @@
 //
 //   npm run bench -- receive [--series=10000] [--samples=60] [--perRequest=2000] [--runs=3] [--json]
 //     [--only=http] (only the receive vs Prometheus phases) [--cpuProfDir=DIR] (the receive process
-//     writes a V8 CPU profile there: node --cpu-prof) [--core=wasm|js] (its core backend, default wasm)
+//     writes a V8 CPU profile there: node --cpu-prof; window-<pid>.json beside it holds the counted
+//     requests' span on the profile's monotonic clock, µs) [--core=wasm|js] (its core backend, default wasm)
 //     [--warmup=N] (the first N scrape rounds of the --samples are sent to both servers before their
 //     CPU is counted: steady state, every series created and the JIT warm; default 0, a cold start)
 //
@@ -278,7 +279,7 @@ async function untilReady(url: string, what: string, output: () => string, proc:
 }
 
 /** POSTs every body in order, one at a time (as one remote write shard); wall and server CPU seconds. */
-async function sendAll(url: string, bodies: readonly Uint8Array[], pid: number, warm: number): Promise<{ secs: number; cpu: number; sys: number }> {
+async function sendAll(url: string, bodies: readonly Uint8Array[], pid: number, warm: number, windowFile?: string): Promise<{ secs: number; cpu: number; sys: number }> {
   const post = async (b: Uint8Array) => {
     const r = await fetch(url, { method: 'POST', headers: REMOTE_WRITE_HEADERS, body: b });
     if (r.status !== 204 && r.status !== 200) throw new Error(`${url} answered ${r.status}: ${await r.text()}`);
@@ -287,9 +288,12 @@ async function sendAll(url: string, bodies: readonly Uint8Array[], pid: number, 
   for (let i = 0; i < warm; i++) await post(bodies[i]!);
   const cpu0 = cpuSplitOf(pid);
   const t0 = performance.now();
+  const mono0 = process.hrtime.bigint();
   for (let i = warm; i < bodies.length; i++) await post(bodies[i]!);
   const secs = (performance.now() - t0) / 1000;
   const cpu1 = cpuSplitOf(pid);
+  // the counted requests' window on the monotonic clock (µs), which V8's CPU profiles' timestamps are on too
+  if (windowFile) writeFileSync(windowFile, JSON.stringify({ startUs: Number(mono0 / 1000n), endUs: Number(process.hrtime.bigint() / 1000n) }));
   const sys = cpu1.system - cpu0.system;
   return { secs, cpu: Math.max(0.01, cpu1.user - cpu0.user + sys), sys };
 }
@@ -321,7 +325,7 @@ components:
   proc.stderr!.on('data', (d) => (out = (out + d).slice(-4000)));
   try {
     await untilReady(`http://127.0.0.1:${http}/-/ready`, 'thanos receive', () => out, proc);
-    return await sendAll(`http://127.0.0.1:${rw}/api/v1/receive`, bodies, proc.pid!, warm);
+    return await sendAll(`http://127.0.0.1:${rw}/api/v1/receive`, bodies, proc.pid!, warm, cpuProfDir ? join(cpuProfDir, `window-${proc.pid}.json`) : undefined);
   } finally {
     // SIGTERM when profiling: node writes the profile on a clean exit (the head is flushed first)
     const exited = proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((r) => proc.once('exit', r));

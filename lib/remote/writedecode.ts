@@ -93,6 +93,8 @@ interface CachedLabels {
   length: number;
   labels: Label[];
   slot: SeriesSlot;
+  /** The label set that came after this one the last time (a sender repeats its order request after request). */
+  next: CachedLabels | undefined;
 }
 
 /**
@@ -109,6 +111,9 @@ export interface WriteDecoderOptions {
   /** Most label bytes kept, summed over the entries. */
   maxBytes?: number;
 }
+
+/** Largest decoded request body whose buffer a decoder keeps for the next request (bodyBuffer). */
+const MAX_KEPT_BODY_BYTES = 4 << 20;
 
 /** Label sets longer than this (bytes as sent) are decoded every time, never kept. */
 const MAX_CACHED_LABEL_BYTES = 4096;
@@ -134,6 +139,20 @@ export class WriteRequestDecoder {
     this.maxEntries = o.maxEntries ?? 1 << 20;
     this.maxBytes = o.maxBytes ?? 64 << 20;
     this.reset();
+  }
+
+  private body: Uint8Array = NO_BYTES;
+
+  /**
+   * A buffer of at least n bytes to decompress a request body into, reused from request to request
+   * (a caller decodes it before the next request's body goes there: decode() keeps none of its
+   * bytes, labels are copied into strings and the arena); undefined when n is over
+   * MAX_KEPT_BODY_BYTES (such a body gets a buffer of its own).
+   */
+  bodyBuffer(n: number): Uint8Array | undefined {
+    if (n > MAX_KEPT_BODY_BYTES) return undefined;
+    if (this.body.length < n) this.body = new Uint8Array(Math.min(MAX_KEPT_BODY_BYTES, Math.max(n, 2 * this.body.length, 64 << 10)));
+    return this.body;
   }
 
   /** Decodes a WriteRequest; ProtobufError on malformed input (as decodeWriteRequest). */
@@ -255,8 +274,29 @@ export class WriteRequestDecoder {
     return c ? new ColumnarSeries(c.labels, cols, from, this.n, c.slot) : new ColumnarSeries(decodeLabels(buf, lstart, lend), cols, from, this.n);
   }
 
+  /**
+   * The entry of the label set before this one in the request (undefined: none, or not kept): its
+   * `next` is tried first, without hashing. Senders send their series in the same order request
+   * after request (Prometheus's shards), so most lookups are one comparison of the bytes.
+   */
+  private prev: CachedLabels | undefined;
+
   /** The cache entry of the label set whose fields are buf[start, end) (decoded and kept on a miss); undefined: not kept. */
   private cached(buf: Uint8Array, start: number, end: number): CachedLabels | undefined {
+    const prev = this.prev;
+    const guess = prev?.next;
+    const len = end - start;
+    if (guess !== undefined && guess.length === len && this.equalWords(guess.offset, this.view, start, len)) {
+      this.hits++;
+      return (this.prev = guess);
+    }
+    const c = this.lookup(buf, start, end);
+    if (prev !== undefined && c !== undefined) prev.next = c;
+    return (this.prev = c);
+  }
+
+  /** cached() by the hash table. */
+  private lookup(buf: Uint8Array, start: number, end: number): CachedLabels | undefined {
     const len = end - start;
     if (len > MAX_CACHED_LABEL_BYTES) {
       this.misses++;
@@ -317,7 +357,7 @@ export class WriteRequestDecoder {
       this.arenaView = new DataView(a.buffer);
     }
     this.arena.set(buf.subarray(start, start + len), this.bytes);
-    const entry: CachedLabels = { offset: this.bytes, length: len, labels: frozenLabels(labels) as Label[], slot: { owner: undefined, ref: undefined } };
+    const entry: CachedLabels = { offset: this.bytes, length: len, labels: frozenLabels(labels) as Label[], slot: { owner: undefined, ref: undefined }, next: undefined };
     this.bytes += len;
     this.table[2 * k] = h;
     this.table[2 * k + 1] = this.entries.length;
@@ -348,6 +388,8 @@ export class WriteRequestDecoder {
     this.table = new Int32Array(2 * 1024).fill(-1);
     this.entries = [];
     this.bytes = 0;
+    // the dropped entries' bytes are overwritten: none may be guessed again
+    this.prev = undefined;
   }
 
   /** The arena's bytes at `offset` equal the request's at `start` (len bytes). */

@@ -43,6 +43,35 @@ test('compressInto writes what compress returns at an offset of a reused buffer,
   assert.throws(() => compressInto(new Uint8Array(100), new Uint8Array(50), 0), (e: unknown) => e instanceof RangeError);
 });
 
+test('decompress into a caller\'s buffer: a view of it when it is large enough, a new buffer otherwise; overlapping copies of every offset below 8', () => {
+  const r = rng(5);
+  const src = Uint8Array.from({ length: 150_000 }, (_, i) => (i % 1000 < 500 ? Math.floor(r() * 256) : i % (1 + ((i >> 10) % 9))));
+  const c = compress(src);
+  const into = new Uint8Array(200_000).fill(0x55);
+  const d = decompress(c, { into });
+  assert.ok(d.buffer === into.buffer && d.length === src.length);
+  assert.equal(d, src);
+  const small = new Uint8Array(10);
+  const d2 = decompress(c, { into: small });
+  assert.ok(d2.buffer !== small.buffer);
+  assert.equal(d2, src);
+  // "abcdefg" then copies of offsets 1..7 and lengths 1..64 (overlapping: repeat the last bytes), at
+  // the end of the output and with room after it (the 8-byte steps and the byte loop)
+  for (let offset = 1; offset <= 7; offset++) {
+    for (const length of [1, 5, 8, 9, 17, 64]) {
+      for (const tail of [0, 20]) {
+        const want = [...'abcdefg'].map((ch) => ch.charCodeAt(0));
+        for (let k = 0; k < length; k++) want.push(want[want.length - offset]!);
+        for (let k = 0; k < tail; k++) want.push(k);
+        const body = [7 - 1 << 2, ...want.slice(0, 7), ((length - 1) << 2) | 2, offset, 0];
+        if (tail > 0) body.push((tail - 1) << 2, ...want.slice(7 + length));
+        const stream = new Uint8Array([want.length, ...body]);
+        assert.equal([...decompress(stream)], want, `offset ${offset} length ${length} tail ${tail}`);
+      }
+    }
+  }
+});
+
 test('decodes hand-made streams with every element kind (spec vectors)', () => {
   // "abcd" literal, then copy-1 (offset 4, len 8) -> "abcdabcdabcd"
   assert.equal([...decompress(new Uint8Array([12, 3 << 2, 97, 98, 99, 100, ((8 - 4) << 2) | 1, 4]))], [...new TextEncoder().encode('abcdabcdabcd')]);

@@ -106,6 +106,27 @@ test('decoder: 20k label sets are all kept (the table grows) and answered from t
   assert.is(d.misses, 20_000);
 });
 
+test('decoder: the order seen before is guessed first, and a wrong guess of the same length is never taken', () => {
+  const d = new WriteRequestDecoder();
+  const order = Array.from({ length: 30 }, (_, i) => i);
+  const body = (ids: number[], t: number) => encodeWriteRequest({ timeseries: ids.map((i) => series(i, t)) });
+  d.decode(body(order, 0));
+  // the same order again, then reversed, then a rotated order: every answer as decodeWriteRequest's
+  for (const [k, ids] of [order, [...order].reverse(), [...order.slice(7), ...order.slice(0, 7)], order].entries()) {
+    const b = body(ids, 1000 * (k + 1));
+    const got = d.decode(b);
+    assert.equal(plain(got), plain(decodeWriteRequest(b)));
+    got.timeseries.forEach((ts, j) => assert.is(ts.labels.find((l) => l.name === 'series')!.value, String(ids[j])));
+  }
+  assert.is(d.misses, 30);
+  // series 10 and 11 have label bytes of the same length (host-3/host-4, 10/11): after 10 the cache
+  // guesses 11; a request sending 12 then a series only its value tells apart must not get 11's labels
+  const other = { ...series(11, 0), labels: series(11, 0).labels.map((l) => (l.name === 'instance' ? { name: l.name, value: 'host-9' } : l)) };
+  const b = encodeWriteRequest({ timeseries: [series(10, 9000), other] });
+  assert.equal(plain(d.decode(b)), plain(decodeWriteRequest(b)));
+  assert.is(d.misses, 31);
+});
+
 test('decoder: the cache stays within its entry and byte bounds and keeps answering correctly', () => {
   const d = new WriteRequestDecoder({ maxEntries: 10, maxBytes: 600 });
   for (let round = 0; round < 5; round++) {
