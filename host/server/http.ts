@@ -155,6 +155,15 @@ export function instrumentHandler(handler: FetchHandler, ins: () => HttpInstrume
       finish(res.status, 0);
       return res;
     }
+    // A body of declared length (an answer built in memory), where the listener tells when the answer
+    // is done: passed on untouched, so the server writes headers and body in one go (behind a
+    // counting stream every answer was streamed: headers flushed, then the body pumped through web
+    // streams, ~0.5 ms of every small request under load). Its size is the declared length.
+    const declared = info.onResponseDone ? res.headers.get('content-length') : null;
+    if (declared !== null && /^\d+$/.test(declared)) {
+      info.onResponseDone!(() => finish(res.status, Number(declared)));
+      return res;
+    }
     // Counted as it is sent; the request ends when the body is done, fails, or is cancelled (a HEAD
     // answer, a client that went away), so the in-flight gauge always comes back down.
     let bytes = 0;

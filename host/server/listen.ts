@@ -78,6 +78,21 @@ export interface RequestInfo {
   tlsSocket?: tls.TLSSocket;
   /** The connection's socket (its remote address, for request logging). */
   socket?: { readonly remoteAddress?: string; readonly remotePort?: number };
+  /**
+   * Calls back once the answer to this request is done: written out, or its connection gone (at
+   * once when it already is). Given by listeners that can tell; absent elsewhere.
+   */
+  onResponseDone?: (cb: () => void) => void;
+}
+
+/** RequestInfo.onResponseDone over a Node response; undefined where the runtime's response cannot say it is closed. */
+function responseDoneOf(res: http.ServerResponse | http2.Http2ServerResponse): RequestInfo['onResponseDone'] {
+  const r = res as { closed?: unknown; once(ev: 'close', cb: () => void): unknown };
+  if (typeof r.closed !== 'boolean') return undefined;
+  return (cb) => {
+    if (r.closed) queueMicrotask(cb);
+    else r.once('close', cb);
+  };
 }
 
 export type FetchHandler = (req: Request, info: RequestInfo) => Response | Promise<Response>;
@@ -192,8 +207,9 @@ export async function serveFetch(
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
   const limited = limitRequests(handler, limits);
   const honoListener = getRequestListener((req, env) => {
-    const socket = (env as { incoming: http.IncomingMessage | http2.Http2ServerRequest }).incoming.socket as Socket;
-    return limited(req, { tlsSocket: opts.tls ? (socket as tls.TLSSocket) : undefined, socket });
+    const e = env as { incoming: http.IncomingMessage | http2.Http2ServerRequest; outgoing: http.ServerResponse | http2.Http2ServerResponse };
+    const socket = e.incoming.socket as Socket;
+    return limited(req, { tlsSocket: opts.tls ? (socket as tls.TLSSocket) : undefined, socket, onResponseDone: responseDoneOf(e.outgoing) });
   }, { hostname });
   const listener: typeof honoListener = (req, res) => {
     res.setHeader('Date', responseDate());

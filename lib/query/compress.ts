@@ -13,8 +13,6 @@ export const GZIP_MIN_SIZE = 1400;
 /** Bodies up to this size are compressed on the event loop (well under a millisecond). */
 const GZIP_SYNC_MAX = 64 * 1024;
 
-const encoder = new TextEncoder();
-
 /**
  * Whether an Accept-Encoding header accepts gzip, as gziphandler's parseEncodings reads it:
  * comma-separated codings, each with an optional `;q=<float>` (default 1); gzip with q > 0.
@@ -37,10 +35,7 @@ export function acceptsGzip(header: string | null | undefined): boolean {
 }
 
 /** The gzipped body of an in-memory answer, or undefined when it is too small to be compressed. */
-export async function gzipAnswer(body: string): Promise<Uint8Array | undefined> {
-  // Each UTF-16 unit is at most 3 UTF-8 bytes: a short string needs no encoding to be ruled out.
-  if (body.length * 3 < GZIP_MIN_SIZE) return undefined;
-  const bytes = encoder.encode(body);
+export async function gzipAnswer(bytes: Uint8Array): Promise<Uint8Array | undefined> {
   if (bytes.length < GZIP_MIN_SIZE) return undefined;
   if (bytes.length <= GZIP_SYNC_MAX) return gzipSync(bytes);
   return new Promise((resolve, reject) => gzip(bytes, (err, out) => (err ? reject(err) : resolve(out))));

@@ -378,11 +378,14 @@ function annotationsJson(warnings: readonly string[], infos: readonly string[] =
   return out;
 }
 
-/** Answers built in memory, by their text: compressed in one call, not through a stream (lib/query/compress.ts). */
-const inMemoryBodies = new WeakMap<Response, string>();
+/** Answers built in memory, by their bytes: compressed in one call, not through a stream (lib/query/compress.ts). */
+const inMemoryBodies = new WeakMap<Response, Uint8Array>();
+const utf8 = new TextEncoder();
 
-function textResponse(body: string, status: number): Response {
-  const res = new Response(body, { status, headers: { 'Content-Type': 'application/json' } });
+/** An answer of known length: the host's listener then writes its headers and body at once. */
+function textResponse(text: string, status: number): Response {
+  const body = utf8.encode(text);
+  const res = new Response(body, { status, headers: { 'Content-Type': 'application/json', 'Content-Length': String(body.length) } });
   inMemoryBodies.set(res, body);
   return res;
 }
@@ -680,19 +683,20 @@ export function createApi(deps: ApiDeps): Hono {
       // a Response with immutable headers (passed on as it came): left as it is
     }
     if (!acceptsGzip(c.req.header('accept-encoding')) || !res.body || res.headers.has('content-encoding') || res.status === 204) return;
-    const text = inMemoryBodies.get(res);
+    const bytes = inMemoryBodies.get(res);
     let body: ReadableStream<Uint8Array> | Uint8Array;
-    if (text !== undefined) {
-      const gz = await gzipAnswer(text);
+    const headers = new Headers(res.headers);
+    if (bytes !== undefined) {
+      const gz = await gzipAnswer(bytes);
       if (!gz) return;
       body = gz;
+      headers.set('Content-Length', String(gz.length));
     } else {
       // A streamed (large) answer: compressed as it is written.
       body = res.body.pipeThrough(new CompressionStream('gzip'));
+      headers.delete('Content-Length');
     }
-    const headers = new Headers(res.headers);
     headers.set('Content-Encoding', 'gzip');
-    headers.delete('Content-Length');
     c.res = undefined as unknown as Response; // Hono merges headers of a replaced response otherwise
     c.res = new Response(body, { status: res.status, headers });
   });
