@@ -233,8 +233,10 @@ async function connectChannel(sockPath: string, child: ChildProcess, exited: () 
         buffer: () => reader.next(peer),
         callback: (n: number, buf: Uint8Array) => {
           const { view, transient } = reader.read(buf, n);
-          if (peer) peer.feed(view, transient);
-          else early.push(view);
+          if (peer) {
+            peer.feed(view, transient);
+            if (!peer.takeViewed()) reader.reuse();
+          } else early.push(view);
           return true;
         },
       },

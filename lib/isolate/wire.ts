@@ -184,6 +184,8 @@ function keep(piece: Uint8Array, transient: boolean): Uint8Array {
   // Not piece.slice: on a Node Buffer that is a view, not a copy.
   return !transient && piece.length >= VIEW_AT_LEAST ? piece : new Uint8Array(piece);
 }
+/** keep() handed on a view of its input (the input's bytes must stay as they are). */
+const keptView = (piece: Uint8Array, kept: Uint8Array) => kept === piece;
 
 /**
  * The header's binary form (big-endian): [u8 type][u8 flags][u32 a][u32 b][u8 method length]
@@ -302,13 +304,25 @@ const READ_SLAB = 1 << 20;
  * read brought, for the peer. `alloc` makes the slabs and the header buffer (the host passes an
  * unzeroed allocator: only bytes a read has written are ever handed on).
  */
-export function channelReader(alloc: (n: number) => Uint8Array = (n) => new Uint8Array(n)): { next(peer: Peer | undefined): Uint8Array; read(buf: Uint8Array, n: number): { view: Uint8Array; transient: boolean } } {
+export function channelReader(alloc: (n: number) => Uint8Array = (n) => new Uint8Array(n)): {
+  next(peer: Peer | undefined): Uint8Array;
+  read(buf: Uint8Array, n: number): { view: Uint8Array; transient: boolean };
+  /**
+   * The last read's bytes were all parsed or copied (Peer.takeViewed() said no view was kept): its
+   * part of the slab is read into again. Without this, every read (a small answer's 16 KiB too)
+   * used fresh slab memory — a page fault per 4 KiB and a new 1 MiB slab every ~60 small reads —
+   * while the payload was copied out anyway.
+   */
+  reuse(): void;
+} {
   const fresh = () => alloc(READ_SLAB);
   let slab = fresh();
   let at = 0;
+  let last = 0;
   const head = alloc(HEADER_READ);
   return {
     next(peer) {
+      last = 0;
       const target = peer?.readTarget();
       if (target) return target;
       if (peer?.headerNext) return head;
@@ -316,8 +330,12 @@ export function channelReader(alloc: (n: number) => Uint8Array = (n) => new Uint
       return slab.subarray(at);
     },
     read(buf, n) {
-      if (buf.buffer === slab.buffer) at += n;
+      if (buf.buffer === slab.buffer) { at += n; last = n; }
       return { view: buf.subarray(0, n), transient: buf === head };
+    },
+    reuse() {
+      at -= last;
+      last = 0;
     },
   };
 }
@@ -922,7 +940,12 @@ export class Peer {
     const r = this.receivers.get(sid);
     if (!r) return false;
     const l = r.landing;
-    if (!l) { r.onChunk(keep(piece, transient)); return false; }
+    if (!l) {
+      const k = keep(piece, transient);
+      if (keptView(piece, k)) this.viewed = true;
+      r.onChunk(k);
+      return false;
+    }
     if (l.buf && piece.buffer === l.buf.buffer && piece.byteOffset === l.buf.byteOffset + l.at) {
       this.landed(r, l, piece.length, left);
       return true;
@@ -973,6 +996,20 @@ export class Peer {
   /** The last frame was a landed payload: the next read should be small (see HEADER_READ). */
   private afterLanding = false;
 
+  /** A view of fed input was handed on since the last takeViewed(). */
+  private viewed = false;
+
+  /**
+   * Whether anything fed since the last call was handed on as a view of the input (and resets it):
+   * if not, the input's buffer may be read into again (channelReader.reuse), as everything it held
+   * was parsed or copied.
+   */
+  takeViewed(): boolean {
+    const v = this.viewed;
+    this.viewed = false;
+    return v;
+  }
+
   /**
    * Where a landing peer's owner should read its input next: the rest of the payload being
    * received, in its own buffer (a byte stream's landing buffer, or the buffer a call's or
@@ -1012,7 +1049,13 @@ export class Peer {
     const n = size - 8 - jl;
     this.afterLanding = false;
     if (n > 0 && h.t === 'chunk') this.afterLanding = this.chunkIn(h.s!, buf.subarray(off + 8 + jl, off + size), !owned, 0);
-    else this.dispatch(h, n > 0 ? keep(buf.subarray(off + 8 + jl, off + size), !owned) : undefined);
+    else if (n === 0) this.dispatch(h, undefined);
+    else {
+      const piece = buf.subarray(off + 8 + jl, off + size);
+      const k = keep(piece, !owned);
+      if (keptView(piece, k)) this.viewed = true;
+      this.dispatch(h, k);
+    }
   }
 
   private async readLoop(input: ReadableStream<Uint8Array>): Promise<void> {
