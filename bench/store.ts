@@ -3,12 +3,16 @@
 // restart (reused), Series throughput for a selective and a broad selector (series/s, samples/s;
 // chunks are streamed, not decoded, and encoded as gRPC frames), bytes fetched from the bucket per
 // sample returned, and peak RSS during the broad query (with and without a samples limit).
+// The broad queries run in a fresh child process holding only the store (not the parent's block
+// generation or earlier stores), and their peak is that process's VmHWM, reset before each query
+// (/proc/self/clear_refs), next to its RSS when the store is ready.
 //
 // Scale with env: STORE_BENCH_SERIES (default 10000), STORE_BENCH_BLOCKS (default 24),
 // STORE_BENCH_DIR (reuse a bucket between runs; default a temp dir, removed at the end),
 // STORE_BENCH_INDEX_CACHE (--index-cache-size, default Thanos's 250MB: the in-memory index cache
 // is part of the peak RSS a broad query reports).
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { fork } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bucket, ComponentContext, Core } from '../host/index.ts';
@@ -94,16 +98,39 @@ async function start(bucket: Bucket, core: Core, dataDir: string, cfg: Record<st
   return { comp, ms: performance.now() - t, stop: async () => { ac.abort(); await p; } };
 }
 
-interface QueryResult { series: number; samples: number; chunks: number; frameBytes: number; ms: number; cpuMs: number; peakRss: number; bucketBytes: number; requests: number; error?: string }
+interface QueryResult { series: number; samples: number; chunks: number; frameBytes: number; ms: number; cpuMs: number; peakRss: number; startRss: number; bucketBytes: number; requests: number; error?: string }
+
+/** This process's peak RSS (VmHWM) in bytes; undefined without /proc. */
+function rssHighWater(): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Restarts VmHWM from the current RSS (Linux: "5" > /proc/self/clear_refs); false when not possible. */
+function resetRssHighWater(): boolean {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 async function query(comp: StoreComponent, bucket: ReturnType<typeof countingBucket>, ms: Matcher[], mint: number, maxt: number): Promise<QueryResult> {
   const b0 = bucket.bytes;
   const r0 = bucket.requests;
+  const hwm = resetRssHighWater();
+  // Without a resettable VmHWM, sampled RSS (misses short peaks).
   let peak = process.memoryUsage.rss();
+  const startRss = peak;
   const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 20);
   const t = performance.now();
   const cpu0 = process.cpuUsage();
-  const res: QueryResult = { series: 0, samples: 0, chunks: 0, frameBytes: 0, ms: 0, cpuMs: 0, peakRss: 0, bucketBytes: 0, requests: 0 };
+  const res: QueryResult = { series: 0, samples: 0, chunks: 0, frameBytes: 0, ms: 0, cpuMs: 0, peakRss: 0, startRss: 0, bucketBytes: 0, requests: 0 };
   try {
     for await (const s of comp.store.series({ minTime: mint, maxTime: maxt, matchers: ms })) {
       res.series++;
@@ -121,7 +148,8 @@ async function query(comp: StoreComponent, bucket: ReturnType<typeof countingBuc
   const cpu = process.cpuUsage(cpu0);
   res.cpuMs = (cpu.user + cpu.system) / 1000;
   clearInterval(timer);
-  res.peakRss = Math.max(peak, process.memoryUsage.rss());
+  res.startRss = startRss;
+  res.peakRss = Math.max(peak, process.memoryUsage.rss(), (hwm && rssHighWater()) || 0);
   res.bucketBytes = bucket.bytes - b0;
   res.requests = bucket.requests - r0;
   return res;
@@ -132,7 +160,37 @@ const mb = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 function report(name: string, r: QueryResult): void {
   const s = r.ms / 1000;
   console.log(`${name}: ${r.series} series, ${r.samples} samples, ${r.chunks} chunks in ${r.ms.toFixed(0)} ms (${r.cpuMs.toFixed(0)} ms CPU) → ${(r.series / s).toFixed(0)} series/s, ${(r.samples / s / 1e6).toFixed(2)}M samples/s (${r.cpuMs ? (r.samples / r.cpuMs / 1e3).toFixed(2) : '-'}M per CPU-second); ` +
-    `bucket ${mb(r.bucketBytes)} in ${r.requests} GETs (${r.samples ? (r.bucketBytes / r.samples).toFixed(3) : '-'} B/sample); frames ${mb(r.frameBytes)}; peak RSS ${mb(r.peakRss)}` + (r.error ? `; FAILED: ${r.error}` : ''));
+    `bucket ${mb(r.bucketBytes)} in ${r.requests} GETs (${r.samples ? (r.bucketBytes / r.samples).toFixed(3) : '-'} B/sample); frames ${mb(r.frameBytes)}; peak RSS ${mb(r.peakRss)} (+${mb(r.peakRss - r.startRss)} over the RSS at its start)` + (r.error ? `; FAILED: ${r.error}` : ''));
+}
+
+/** The broad queries, in a child process of their own: its RSS is the store's alone. */
+async function broadQueries(bucketDir: string, dataDir: string, core: Core, nBlocks: number, t0: number): Promise<void> {
+  const bucket = countingBucket(new FilesystemBucket(nodeFs(), bucketDir));
+  const all = [t0, t0 + nBlocks * H2] as const;
+  // A broad query against a store with limits fails early, before memory grows with the query.
+  const limited = await start(bucket, core, dataDir, { requestSamplesLimit: 1_000_000, requestSeriesLimit: 5000 });
+  console.log(`store process RSS when ready (limited store): ${mb(process.memoryUsage().rss)}`);
+  report('broad with --store.limits.request-samples=1000000 --store.limits.request-series=5000', await query(limited.comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
+  await limited.stop();
+  const big = await start(bucket, core, dataDir);
+  console.log(`store process RSS when ready (unlimited store, --index-cache-size=${process.env.STORE_BENCH_INDEX_CACHE ?? '250MB'}): ${mb(process.memoryUsage().rss)}`);
+  report('broad, last 2 blocks', await query(big.comp, bucket, [{ type: '=~', name: 'job', value: 'api|db' }], t0 + (nBlocks - 2) * H2, all[1]));
+  report('broad {__name__=~".+"} all blocks', await query(big.comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
+  report('broad {__name__=~".+"} all blocks (again, warm index cache)', await query(big.comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
+  await big.stop();
+}
+
+/** Runs broadQueries in a fresh process (this file under the same node flags), its output inline. */
+function broadQueriesInChild(bucketDir: string, dataDir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = fork(process.argv[1]!, ['store'], {
+      execArgv: process.execArgv,
+      env: { ...process.env, STORE_BENCH_CHILD_BUCKET: bucketDir, STORE_BENCH_CHILD_DATA: dataDir },
+      stdio: 'inherit',
+    });
+    child.on('error', reject);
+    child.on('exit', (code, sig) => (code === 0 ? resolve() : reject(new Error(`broad-query child exited with ${code ?? sig}`))));
+  });
 }
 
 export default async function main(_args: string[]): Promise<void> {
@@ -144,10 +202,12 @@ export default async function main(_args: string[]): Promise<void> {
   } catch {
     core = createJsCore();
   }
+  const t0 = Math.floor(Date.UTC(2026, 0, 1) / H2) * H2;
+  const childBucket = process.env.STORE_BENCH_CHILD_BUCKET;
+  if (childBucket) return broadQueries(childBucket, process.env.STORE_BENCH_CHILD_DATA!, core, nBlocks, t0);
   const keep = !!process.env.STORE_BENCH_DIR;
   const root = process.env.STORE_BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'bench-store-'));
   const bucketDir = join(root, `bucket-${nSeries}x${nBlocks}`);
-  const t0 = Math.floor(Date.UTC(2026, 0, 1) / H2) * H2;
   console.log(`store bench: ${nBlocks} blocks × ${nSeries} series × ${H2 / STEP} samples (${((nSeries * nBlocks * H2) / STEP / 1e6).toFixed(1)}M samples), core=${core.backend}, dir=${root}`);
   if (!existsSync(bucketDir)) {
     mkdirSync(bucketDir, { recursive: true });
@@ -171,20 +231,7 @@ export default async function main(_args: string[]): Promise<void> {
     report('selective {__name__="metric_7",instance="host-7"} (cold)', await query(comp, bucket, selective, ...all));
     report('selective (warm index cache)', await query(comp, bucket, selective, ...all));
     await again.stop();
-    // A broad query against a store with limits fails early, before memory grows with the query.
-    if (global.gc) global.gc();
-    const limited = await start(bucket, core, dataDir, { requestSamplesLimit: 1_000_000, requestSeriesLimit: 5000 });
-    console.log(`RSS before the limited query: ${mb(process.memoryUsage().rss)}`);
-    report('broad with --store.limits.request-samples=1000000 --store.limits.request-series=5000', await query(limited.comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
-    await limited.stop();
-    if (global.gc) global.gc();
-    const big = await start(bucket, core, dataDir);
-    console.log(`RSS before the unlimited broad queries: ${mb(process.memoryUsage().rss)}`);
-    report('broad, last 2 blocks', await query(big.comp, bucket, [{ type: '=~', name: 'job', value: 'api|db' }], t0 + (nBlocks - 2) * H2, all[1]));
-    report('broad {__name__=~".+"} all blocks', await query(big.comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
-    if (global.gc) global.gc();
-    report('broad {__name__=~".+"} all blocks (again, warm index cache)', await query(big.comp, bucket, [{ type: '=~', name: '__name__', value: '.+' }], ...all));
-    await big.stop();
+    await broadQueriesInChild(bucketDir, dataDir);
   } finally {
     if (!keep) rmSync(root, { recursive: true, force: true });
   }

@@ -40,6 +40,38 @@ test('LRU stays under its byte bound and evicts least recently used', async () =
   assert.is(lru.stats.overflowed, 1);
 });
 
+test('LRU: small values are copied into shared slabs and stay intact through evictions and second chances', () => {
+  const lru = new InMemoryLru(200_000, 50_000);
+  const value = (i: number) => {
+    const n = i % 7 === 0 ? 3000 : 20 + (i * 37) % 400; // mostly small, some over the slab threshold
+    const v = new Uint8Array(n);
+    for (let k = 0; k < n; k++) v[k] = (i * 31 + k) & 0xff;
+    return v;
+  };
+  const check = (i: number) => {
+    const got = lru.get(`k${i}`);
+    if (got === undefined) return false;
+    assert.equal(Array.from(got), Array.from(value(i)), `k${i}`);
+    return true;
+  };
+  lru.set('k1', value(1));
+  lru.set('k2', value(2));
+  assert.ok(lru.get('k1')!.buffer === lru.get('k2')!.buffer, 'two small values share a slab');
+  for (let i = 3; i < 3000; i++) {
+    lru.set(`k${i}`, value(i));
+    if (i % 5 === 0) check(i - 40); // a hit: its entry gets a second chance (and moves slab)
+  }
+  assert.ok(lru.sizeBytes <= 200_000);
+  let live = 0;
+  for (let i = 1; i < 3000; i++) if (check(i)) live++;
+  assert.ok(live > 100, `${live} entries live`);
+  // a value the caller changes after set() is not changed in the cache
+  const v = value(5000);
+  lru.set('k5000', v);
+  v.fill(0);
+  check(5000);
+});
+
 test('config parsing', () => {
   const d = parseIndexCacheConfig(undefined, 1000);
   assert.equal(d, { type: 'IN-MEMORY', maxSize: 1000, maxItemSize: 500, enabledItems: ['Postings', 'ExpandedPostings', 'Series'] });

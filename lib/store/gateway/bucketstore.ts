@@ -187,10 +187,13 @@ export class Block {
   readonly extLabels: Labels;
   readonly extKey: string;
   readonly resolution: number;
+  /** Average bytes of one of the block's chunk records (what a Series batch's memory is budgeted in). */
+  readonly chunkBytes: number;
   constructor(readonly meta: BucketBlockMeta, readonly index: IndexReader, readonly chunks: ChunkSource, readonly closeFn?: () => Promise<void>) {
     this.extLabels = labelsFromRecord(meta.thanos.labels);
     this.extKey = labelsKey(this.extLabels);
     this.resolution = meta.thanos.downsample.resolution;
+    this.chunkBytes = averageChunkBytes(meta);
   }
   get id(): string {
     return this.meta.ulid;
@@ -231,6 +234,17 @@ export class Block {
   }
 }
 
+/** Assumed when a block's meta does not give its chunk files' sizes: a full XOR chunk of 120 irregular samples. */
+const DEFAULT_CHUNK_BYTES = 1024;
+
+/** The chunk segment files' total size (meta.json thanos.files) over stats.numChunks. */
+export function averageChunkBytes(meta: BucketBlockMeta): number {
+  let bytes = 0;
+  for (const f of meta.thanos.files ?? []) if (f.rel_path.startsWith('chunks/') && typeof f.size_bytes === 'number') bytes += f.size_bytes;
+  const n = meta.stats?.numChunks ?? 0;
+  return bytes > 0 && n > 0 ? Math.max(1, bytes / n) : DEFAULT_CHUNK_BYTES;
+}
+
 /** Matchers on external labels are decided per block; the rest go to the index. null = block excluded. */
 export function splitExtMatchers(ext: Labels, ms: readonly CompiledMatcher[]): CompiledMatcher[] | null {
   const rest: CompiledMatcher[] = [];
@@ -243,6 +257,14 @@ export function splitExtMatchers(ext: Labels, ms: readonly CompiledMatcher[]): C
 }
 
 const RESOLUTIONS = [3_600_000, 300_000, 0];
+
+/** Series entries a page of one block holds: at most, at least, and the request's total over its blocks. */
+const MAX_PAGE_SERIES = 1024;
+const MIN_PAGE_SERIES = 64;
+const PAGE_SERIES_BUDGET = 32 * 1024;
+
+/** BucketStoreOptions.batchBytes's default. */
+const DEFAULT_BATCH_BYTES = 4 << 20;
 
 /**
  * Thanos's getFor: the blocks of the coarsest resolution ≤ maxRes overlapping [mint, maxt], gaps
@@ -780,7 +802,16 @@ export interface BucketStoreOptions {
   batchSeries?: number;
   /** Chunks per chunk-fetch batch. */
   batchChunks?: number;
-  /** Series entries read per page of a block (bounds per-block memory while streaming). */
+  /**
+   * Estimated chunk bytes per chunk-fetch batch (each block's average chunk size × its chunks in the
+   * batch). A Series call holds at most two batches (one being fetched, one being sent), so this,
+   * not the result's size, bounds its chunk memory.
+   */
+  batchBytes?: number;
+  /**
+   * Series entries read per page of a block (bounds per-block memory while streaming); default
+   * 1024, fewer when a request spans more than 32 blocks (a budget of 32k entries shared by them).
+   */
   pageSeries?: number;
   /** Ranged chunk reads closer than this are merged. */
   chunkGapBytes?: number;
@@ -1018,7 +1049,7 @@ export class BucketStore {
   }
 
   /** A cursor over one block's matching series (postings resolved now, series read page by page). */
-  private async blockCursor(block: Block, ms: CompiledMatcher[], req: SeriesReq, without: ReadonlySet<string>, lim: RequestLimiter, fails: BlockFailures, signal?: AbortSignal): Promise<BlockCursor | undefined> {
+  private async blockCursor(block: Block, ms: CompiledMatcher[], req: SeriesReq, without: ReadonlySet<string>, lim: RequestLimiter, fails: BlockFailures, pageSize: number, signal?: AbortSignal): Promise<BlockCursor | undefined> {
     const rest = splitExtMatchers(block.extLabels, ms);
     if (rest === null) return undefined;
     lim.stats.blocksQueried++;
@@ -1044,7 +1075,7 @@ export class BucketStore {
         return [];
       }
     };
-    return new BlockCursor(load, block, refs, without, this.opts.pageSeries ?? 1024);
+    return new BlockCursor(load, block, refs, without, pageSize);
   }
 
   /** Selected blocks for a request: per external label set, by resolution. */
@@ -1090,7 +1121,10 @@ export class BucketStore {
       const without = new Set(req.withoutReplicaLabels ?? []);
       const q: SeriesReq = { ...req, minTime: mint, maxTime: maxt };
       const getAllStart = performance.now();
-      const cursors = (await doInSpan('bucket_store_preload_all', { blocks: blocks.length }, () => Promise.all(blocks.map((b) => this.blockCursor(b, ms, q, without, lim, fails, signal))))).filter((c): c is BlockCursor => c !== undefined);
+      // Each block's cursor holds two pages of series entries (one read ahead): the request's
+      // budget is shared by its blocks, so a query over many blocks does not hold more entries.
+      const pageSize = this.opts.pageSeries ?? Math.max(MIN_PAGE_SERIES, Math.min(MAX_PAGE_SERIES, Math.floor(PAGE_SERIES_BUDGET / Math.max(1, blocks.length))));
+      const cursors = (await doInSpan('bucket_store_preload_all', { blocks: blocks.length }, () => Promise.all(blocks.map((b) => this.blockCursor(b, ms, q, without, lim, fails, pageSize, signal))))).filter((c): c is BlockCursor => c !== undefined);
       lim.stats.getAllSeconds = (performance.now() - getAllStart) / 1000;
       const mergeStart = performance.now();
       // k-way merge by final labels; equal label sets (same series in several blocks) merge.
@@ -1098,7 +1132,10 @@ export class BucketStore {
       const batchSize = this.opts.batchSeries ?? 1000;
       // A batch's chunks are fetched together; bound them (~120 samples ≈ 150-600 bytes each).
       const maxBatchChunks = this.opts.batchChunks ?? 32_768;
+      const maxBatchBytes = this.opts.batchBytes ?? DEFAULT_BATCH_BYTES;
+      const skipChunks = req.skipChunks ?? false;
       let batchChunks = 0;
+      let batchBytes = 0;
       let batch: BlockSeries[][] = [];
       let emitted = 0;
       let pending: Promise<SeriesOut[]> | undefined;
@@ -1125,6 +1162,7 @@ export class BucketStore {
             if (group === undefined) group = [s];
             else group.push(s);
             groupChunks += s.chunks.length / 3;
+            if (!skipChunks) batchBytes += (s.chunks.length / 3) * s.block.chunkBytes;
             cursors[i]!.advance();
           }
         }
@@ -1133,7 +1171,7 @@ export class BucketStore {
         emitted++;
         batch.push(group!);
         batchChunks += groupChunks;
-        if (batch.length >= batchSize || batchChunks >= maxBatchChunks) {
+        if (batch.length >= batchSize || batchChunks >= maxBatchChunks || batchBytes >= maxBatchBytes) {
           // The batch's chunk reads start now; the previous batch is handed on meanwhile (at most
           // two batches in memory: reads overlap with the consumer instead of waiting for it).
           const next = this.emit(batch, req.skipChunks ?? false, aggrs, lim, fails);
@@ -1145,6 +1183,7 @@ export class BucketStore {
           pending = next;
           batch = [];
           batchChunks = 0;
+          batchBytes = 0;
         }
       }
       if (batch.length) {

@@ -29,6 +29,16 @@ export interface LruStats {
 }
 
 /**
+ * Values up to this size are copied into shared slabs of SLAB_BYTES instead of keeping an
+ * ArrayBuffer each: the store gateway caches hundreds of thousands of ~150-byte series entries, and
+ * a buffer of their own (object, backing store, allocator header) costs about as much again as the
+ * bytes. A slab is freed by the GC once none of its values is referenced; values given a second
+ * chance are copied to the current slab, so old slabs drain in insertion order as eviction proceeds.
+ */
+const SMALL_VALUE = 1024;
+const SLAB_BYTES = 64 * 1024;
+
+/**
  * Byte-bounded cache with CLOCK (second-chance) eviction, an LRU approximation: a hit only sets a
  * flag (no map reordering on the read path); eviction walks from the oldest insertion, giving
  * flagged entries a second chance by moving them to the back.
@@ -36,6 +46,8 @@ export interface LruStats {
 export class InMemoryLru implements BytesCache {
   private readonly map = new Map<string, { v: Uint8Array; hot: boolean }>();
   private bytes = 0;
+  private slab = new Uint8Array(0);
+  private slabUsed = 0;
   readonly stats: LruStats = { items: 0, bytes: 0, evicted: 0, added: 0, overflowed: 0 };
   /** Told of every entry added, evicted (or replaced) and refused as too big (the index cache's per-item-type metrics). */
   observer?: LruObserver;
@@ -91,6 +103,7 @@ export class InMemoryLru implements BytesCache {
       this.map.delete(k);
       if (e.hot && spins++ < this.map.size) {
         e.hot = false;
+        e.v = this.own(e.v); // out of the old slab, which can then be freed
         this.map.set(k, e); // second chance
         continue;
       }
@@ -98,8 +111,7 @@ export class InMemoryLru implements BytesCache {
       evicted++;
       this.observer?.removed(k, e.v.byteLength, k.length, true);
     }
-    // Copy so a view into a large response buffer does not pin the whole buffer.
-    const copy = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice();
+    const copy = this.own(value);
     this.map.set(key, { v: copy, hot: false });
     this.bytes += cost;
     this.stats.added++;
@@ -107,6 +119,23 @@ export class InMemoryLru implements BytesCache {
     this.stats.items = this.map.size;
     this.stats.bytes = this.bytes;
     this.observer?.added(key, copy.byteLength, key.length);
+  }
+
+  /**
+   * The cache's own copy of a value: small ones in the current slab; larger ones a buffer of their
+   * own (a view into a large response buffer would pin the whole buffer).
+   */
+  private own(value: Uint8Array): Uint8Array {
+    const n = value.byteLength;
+    if (n > SMALL_VALUE) return value.byteOffset === 0 && n === value.buffer.byteLength ? value : value.slice();
+    if (this.slabUsed + n > this.slab.byteLength) {
+      this.slab = new Uint8Array(SLAB_BYTES);
+      this.slabUsed = 0;
+    }
+    const out = this.slab.subarray(this.slabUsed, this.slabUsed + n);
+    out.set(value);
+    this.slabUsed += n;
+    return out;
   }
 
   get size(): number {

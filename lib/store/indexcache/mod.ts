@@ -5,7 +5,7 @@
 //   config: { addresses: [host:port], timeout: 500ms, ... }       (MEMCACHED)
 //   enabled_items: [Postings, Series, ExpandedPostings]          (optional; default all)
 //   ttl: 24h                                                     (remote caches)
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from '../../cjs/yaml.ts';
 import { md5 } from '../../hash/md5.ts';
 import { parseBytes, durationValue, goDurationValue } from '../blocksync/timeflags.ts';
 import { type BytesCache, InMemoryLru } from './lru.ts';
@@ -18,11 +18,26 @@ export { MemcachedClient, type Connect, type TcpConnection } from './memcached.t
 
 export type ItemType = 'Postings' | 'ExpandedPostings' | 'Series';
 const ITEM_TYPES: readonly ItemType[] = ['Postings', 'ExpandedPostings', 'Series'];
+/**
+ * One frozen label object per item type (and per item type and tenant): every entry added or evicted
+ * updates four series, and a registry keys a frozen object once (host/metrics.ts) instead of
+ * building a key string per update.
+ */
+const TYPE_LABELS: Readonly<Record<ItemType, Readonly<Record<string, string>>>> = Object.freeze({
+  Postings: Object.freeze({ item_type: 'Postings' }),
+  ExpandedPostings: Object.freeze({ item_type: 'ExpandedPostings' }),
+  Series: Object.freeze({ item_type: 'Series' }),
+});
 
 export type MetricsLike = Metrics;
 
 /** The `tenant` label value of the cache's per-tenant metrics (the store gateway has no tenancy: Thanos's default). */
 const TENANT = DEFAULT_TENANT;
+const TYPE_TENANT_LABELS: Readonly<Record<ItemType, Readonly<Record<string, string>>>> = Object.freeze({
+  Postings: Object.freeze({ item_type: 'Postings', tenant: TENANT }),
+  ExpandedPostings: Object.freeze({ item_type: 'ExpandedPostings', tenant: TENANT }),
+  Series: Object.freeze({ item_type: 'Series', tenant: TENANT }),
+});
 const FETCH_DURATION_BUCKETS = [0.01, 0.1, 0.3, 0.6, 1, 3, 6, 10, 15, 20, 30, 45, 60, 90, 120];
 const MiB = 1024 * 1024;
 const STORED_SIZE_BUCKETS = [32, 256, 512, 1024, 32 * 1024, 256 * 1024, 512 * 1024, MiB, 32 * MiB, 64 * MiB, 128 * MiB, 256 * MiB, 512 * MiB];
@@ -159,15 +174,15 @@ export class IndexCache {
     const keys = items.map((it) => this.key(type === 'Postings' ? 'P' : type === 'Series' ? 'S' : 'E', block, keyOf(it)));
     const start = performance.now();
     const got = await this.backend.getMulti(keys);
-    this.mFetchDuration?.observe((performance.now() - start) / 1000, { item_type: type, tenant: TENANT });
+    this.mFetchDuration?.observe((performance.now() - start) / 1000, TYPE_TENANT_LABELS[type]);
     items.forEach((it, i) => {
       const v = got.get(keys[i]!);
       if (v !== undefined) out.set(it, v);
     });
     this.requests[type] += items.length;
     this.hits[type] += out.size;
-    this.mRequests?.inc({ item_type: type, tenant: TENANT }, items.length);
-    if (out.size) this.mHits?.inc({ item_type: type, tenant: TENANT }, out.size);
+    this.mRequests?.inc(TYPE_TENANT_LABELS[type], items.length);
+    if (out.size) this.mHits?.inc(TYPE_TENANT_LABELS[type], out.size);
     return out;
   }
 
@@ -186,19 +201,19 @@ export class IndexCache {
       const m = await this.backend.getMulti(keys);
       got = keys.map((k) => m.get(k));
     }
-    this.mFetchDuration?.observe((performance.now() - start) / 1000, { item_type: type, tenant: TENANT });
+    this.mFetchDuration?.observe((performance.now() - start) / 1000, TYPE_TENANT_LABELS[type]);
     let hits = 0;
     for (const v of got) if (v !== undefined) hits++;
     this.requests[type] += rests.length;
     this.hits[type] += hits;
-    this.mRequests?.inc({ item_type: type, tenant: TENANT }, rests.length);
-    if (hits) this.mHits?.inc({ item_type: type, tenant: TENANT }, hits);
+    this.mRequests?.inc(TYPE_TENANT_LABELS[type], rests.length);
+    if (hits) this.mHits?.inc(TYPE_TENANT_LABELS[type], hits);
     return got;
   }
 
   private store(type: ItemType, block: string, rest: string, v: Uint8Array): void {
     if (!this.enabled.has(type)) return;
-    this.mStoredSize?.observe(v.byteLength, { item_type: type, tenant: TENANT });
+    this.mStoredSize?.observe(v.byteLength, TYPE_TENANT_LABELS[type]);
     this.backend.set(this.key(type === 'Postings' ? 'P' : type === 'Series' ? 'S' : 'E', block, rest), v);
   }
 
@@ -258,7 +273,7 @@ function instrumentLru(lru: InMemoryLru, m: Metrics): void {
   const size = m.gauge('thanos_store_index_cache_items_size_bytes', 'Current byte size of items in the index cache.', ['item_type']);
   const total = m.gauge('thanos_store_index_cache_total_size_bytes', 'Current byte size of items (both value and key) in the index cache.', ['item_type']);
   for (const t of ITEM_TYPES) {
-    const l = { item_type: t };
+    const l = TYPE_LABELS[t];
     evicted.inc(l, 0);
     added.inc(l, 0);
     overflowed.inc(l, 0);
@@ -270,21 +285,21 @@ function instrumentLru(lru: InMemoryLru, m: Metrics): void {
   m.gauge('thanos_store_index_cache_max_item_size_bytes', 'Maximum number of bytes for single entry to be held in the index cache.').set(lru.maxItemSizeBytes);
   lru.observer = {
     added(key, valueBytes, keyBytes) {
-      const l = { item_type: itemTypeOfKey(key) };
+      const l = TYPE_LABELS[itemTypeOfKey(key)];
       added.inc(l);
       items.inc(l);
       size.inc(l, valueBytes);
       total.inc(l, valueBytes + keyBytes);
     },
     removed(key, valueBytes, keyBytes, wasEvicted) {
-      const l = { item_type: itemTypeOfKey(key) };
+      const l = TYPE_LABELS[itemTypeOfKey(key)];
       if (wasEvicted) evicted.inc(l);
       items.dec(l);
       size.dec(l, valueBytes);
       total.dec(l, valueBytes + keyBytes);
     },
     overflowed(key) {
-      overflowed.inc({ item_type: itemTypeOfKey(key) });
+      overflowed.inc(TYPE_LABELS[itemTypeOfKey(key)]);
     },
   };
 }
