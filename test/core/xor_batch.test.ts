@@ -165,4 +165,49 @@ test('fuzz: corrupted batches decode alike on both backends or fail with Corrupt
   assert.ok(failures > 50 && failures < 400, `failures ${failures}`);
 });
 
+test('a failing batch reports what decoding its first bad chunk alone reports (same error, same sample)', () => {
+  const r = rng(31);
+  const base = xorCases(5).filter((c) => c.n >= 3 && c.n <= 400).map((c) => js.xorEncode(c.t, c.v, c.n));
+  let compared = 0;
+  for (let round = 0; round < 300; round++) {
+    const k = 1 + Math.floor(r() * 5);
+    const chunks: Uint8Array[] = [];
+    for (let i = 0; i < k; i++) {
+      const c = base[Math.floor(r() * base.length)]!.slice();
+      const p = r();
+      // a flipped bit, or a cut (never below the 2-byte header: the host refuses those itself)
+      if (p < 0.25) c[2 + Math.floor(r() * (c.length - 2))]! ^= 1 << Math.floor(r() * 8);
+      chunks.push(p > 0.25 && p < 0.45 ? c.subarray(0, 2 + Math.floor(r() * (c.length - 2))) : c);
+    }
+    let batchErr: CorruptChunkError | undefined;
+    try {
+      wasm.xorDecodeBatch(chunks);
+    } catch (e) {
+      if (!(e instanceof CorruptChunkError)) throw e;
+      batchErr = e;
+    }
+    // the first chunk that fails alone, and its message
+    let first = -1;
+    let alone = '';
+    for (let i = 0; i < k && first < 0; i++) {
+      try {
+        wasm.xorDecode(chunks[i]!);
+      } catch (e) {
+        if (!(e instanceof CorruptChunkError)) throw e;
+        first = i;
+        alone = e.message;
+      }
+    }
+    if (first < 0) {
+      assert.is(batchErr, undefined, `round ${round}: the batch fails though every chunk decodes alone`);
+      continue;
+    }
+    assert.ok(batchErr, `round ${round}: chunk ${first} fails alone (${alone}) but the batch decodes`);
+    assert.is(batchErr!.chunk, first, `round ${round}: failing chunk`);
+    assert.is(batchErr!.message.replace(/^xor chunk \d+: /, ''), alone.replace(/^xor chunk /, ''), `round ${round}: error`);
+    compared++;
+  }
+  assert.ok(compared > 50, `only ${compared} failing batches`);
+});
+
 test.run();
