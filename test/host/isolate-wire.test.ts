@@ -3,7 +3,7 @@
 // back (credits) instead of the whole body piling up in memory.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encodeFrame, PIECE, Peer, VIEW_AT_LEAST, WINDOW_BYTES, type Handler, type Header } from '../../lib/isolate/wire.ts';
+import { channelReader, encodeFrame, gatherSmall, HEADER_FIXED, PIECE, Peer, VIEW_AT_LEAST, WINDOW_BYTES, type Handler, type Header } from '../../lib/isolate/wire.ts';
 import { ConfigError, PermissionDenied } from '../../host/index.ts';
 import { ObjectNotFoundError, isObjectNotFound, readAll } from '../../lib/objstore/bucket.ts';
 
@@ -209,6 +209,104 @@ test('a hostile frame length closes the channel instead of being allocated', asy
   new DataView(huge.buffer).setUint32(0, 0xffffffff);
   peer.feed(huge);
   await p.then(() => assert.unreachable(), (e) => assert.match(e.message, /a frame of \d+ bytes \(at most \d+\): the other side is broken or hostile/));
+});
+
+test('binary headers: every frame type round-trips its routing fields; ids past 2^32 wrap', async () => {
+  // A frame fed whole to a peer that answers a call, then the answer decoded by the caller.
+  const frames: Uint8Array[] = [];
+  const server = new Peer(undefined, (pieces) => { for (const p of pieces) frames.push(p.slice()); }, async (m, a) => ({ value: { m, a } }));
+  const { frame, headerEnd } = encodeFrame({ t: 'call', id: 0xfffffffe, m: 'b.getRange', a: ['x/ü', 3, null] }, 0);
+  server.feed(frame.subarray(0, headerEnd));
+  for (let i = 0; i < 5 && frames.length === 0; i++) await new Promise((r) => setImmediate(r));
+  const answer = frames[0]!;
+  assert.is(answer[8], encodeFrame({ t: 'ok', id: 1 }, 0).frame[8], 'an ok frame');
+  assert.is(new DataView(answer.buffer, answer.byteOffset).getUint32(10), 0xfffffffe, 'its id');
+  // The caller side: ids wrap to 1 after 2^32 - 1 (u32 on the wire).
+  const client = new Peer(undefined, () => {});
+  (client as unknown as { nextId: number }).nextId = 0xffffffff;
+  const p1 = client.call('a', []);
+  const p2 = client.call('b', []);
+  const ok = (id: number, v: unknown) => { const f = encodeFrame({ t: 'ok', id, v }, 0); return f.frame.subarray(0, f.headerEnd); };
+  client.feed(ok(1, 'second'));
+  client.feed(ok(0xffffffff, 'first'));
+  assert.is((await p1).value, 'first');
+  assert.is((await p2).value, 'second');
+  assert.equal((await new Promise<unknown>((resolve) => {
+    const c = new Peer(undefined, (pieces) => { for (const p of pieces) server.feed(p.slice()); });
+    frames.length = 0;
+    void c.call('m', [1, 'ü']).then((x) => resolve(x.value));
+    const pump = () => { if (frames.length) { for (const f of frames.splice(0)) c.feed(f); } else setImmediate(pump); };
+    pump();
+  })), { m: 'm', a: [1, 'ü'] });
+});
+
+test('hostile headers close the channel: unknown type, short header, arguments that are not an array', async () => {
+  const raw = (header: number[]) => {
+    const f = new Uint8Array(8 + header.length);
+    new DataView(f.buffer).setUint32(0, 4 + header.length);
+    new DataView(f.buffer).setUint32(4, header.length);
+    f.set(header, 8);
+    return f;
+  };
+  const json = (s: string) => [...new TextEncoder().encode(s)];
+  const cases: Array<[string, Uint8Array, RegExp]> = [
+    ['unknown type', raw([99, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]), /no known type/],
+    ['shorter than fixed', raw([1, 0, 0]), /no known type/],
+    ['method past the header', raw([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 200, 65]), /shorter than its method name/],
+    ['arguments not an array', raw([1, 8, 0, 0, 0, 1, 0, 0, 0, 0, 1, 120, ...json('{"a":1}')]), /not an array/],
+    ['error frame without error', raw([3, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]), /without its error/],
+  ];
+  assert.is(HEADER_FIXED, 11);
+  for (const [name, frame, re] of cases) {
+    const peer = new Peer(undefined, () => {}, async () => ({}));
+    let closed: Error | undefined;
+    peer.onClose = (e) => { closed = e; };
+    peer.feed(frame);
+    assert.ok(closed, `${name}: closed`);
+    assert.match(closed!.message, re, name);
+  }
+});
+
+test('gatherSmall: runs of small pieces become one buffer, large ones stay by reference, order kept', () => {
+  const big = new Uint8Array(64 * 1024).fill(9);
+  const out = gatherSmall([Uint8Array.of(1), Uint8Array.of(2, 3), big, Uint8Array.of(4), big, Uint8Array.of(5), Uint8Array.of(6)]);
+  assert.is(out.length, 5);
+  assert.equal([...out[0]!], [1, 2, 3]);
+  assert.ok(out[1] === big && out[3] === big, 'large pieces by reference');
+  assert.equal([...out[2]!], [4]);
+  assert.equal([...out[4]!], [5, 6]);
+});
+
+test('channelReader: a read nothing was kept from is read into again; a kept view is never overwritten', async () => {
+  const reader = channelReader();
+  const got: Uint8Array[] = [];
+  const peer = new Peer(undefined, () => {}, async (_m, _a, inc) => { got.push(inc.bin!); return {}; });
+  const call = (n: number, fill: number) => {
+    const { frame, headerEnd } = encodeFrame({ t: 'call', id: 1, m: 'x', a: [], b: 1 }, n, n);
+    frame.fill(fill, headerEnd, headerEnd + n);
+    return frame.subarray(0, headerEnd + n);
+  };
+  const deliver = (bytes: Uint8Array) => {
+    const buf = reader.next(peer);
+    buf.set(bytes);
+    const { view, transient } = reader.read(buf, bytes.length);
+    peer.feed(view, transient);
+    if (!peer.takeViewed()) reader.reuse();
+    return buf;
+  };
+  // Small payloads are copied out: the same slab part is read into each time.
+  const first = deliver(call(100, 1));
+  const second = deliver(call(100, 2));
+  assert.is(second.byteOffset, first.byteOffset, 'read into the same part again');
+  // A large payload is handed on as a view: the next read goes past it.
+  const third = deliver(call(VIEW_AT_LEAST, 3));
+  const fourth = deliver(call(100, 4));
+  assert.ok(fourth.buffer !== third.buffer || fourth.byteOffset >= third.byteOffset + VIEW_AT_LEAST, 'not read over the kept view');
+  await new Promise((r) => setImmediate(r));
+  assert.is(got.length, 4);
+  assert.ok(got[0]!.every((x) => x === 1) && got[1]!.every((x) => x === 2), 'copies intact');
+  assert.ok(got[2]!.length === VIEW_AT_LEAST && got[2]!.every((x) => x === 3), 'the kept view intact');
+  assert.ok(got[3]!.every((x) => x === 4));
 });
 
 test.run();
