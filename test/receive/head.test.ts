@@ -182,34 +182,6 @@ test('head: chunks of 120 samples; truncate splits a chunk and keeps every sampl
   assert.is(h.numSamples, 149);
 });
 
-test('head: tails closed in one apply are encoded together, byte for byte as one chunk at a time (stale marker bits kept)', () => {
-  const h = new Head(core);
-  const stale = new Float64Array(new BigUint64Array([0x7ff0000000000002n]).buffer)[0]!;
-  // 40 series in one apply: 130 samples each (one chunk closes), series 7 with 250 (two close) and
-  // a stale marker; then one sample more each in a second apply
-  const runs = Array.from({ length: 40 }, (_, i) => {
-    const n = i === 7 ? 250 : 130;
-    const t = Array.from({ length: n }, (_, k) => 1_000_000 + k * 15_000 + i);
-    const v = new Float64Array(n).map((_, k) => (k === 100 && i === 7 ? stale : Math.sin(k + i) * 1e3));
-    return { labels: lbl({ __name__: 'm', i: String(i).padStart(2, '0') }), t, v };
-  });
-  h.apply(runs);
-  h.apply(runs.map((r) => ({ ...r, t: [r.t[r.t.length - 1]! + 15_000], v: new Float64Array([1]) })));
-  const sel = h.select(all, -Infinity, Infinity);
-  assert.is(sel.length, 40);
-  for (const [i, r] of runs.entries()) {
-    const got = sel[i]!.chunks;
-    const closed = r.t.length >= 240 ? [[0, 120], [120, 240]] : [[0, 120]];
-    assert.is(got.length, closed.length + 1);
-    closed.forEach(([a, b], j) => {
-      const want = core.xorEncode(Float64Array.from(r.t.slice(a, b)), r.v.slice(a, b), b! - a!);
-      assert.equal([...got[j]!.data], [...want], `series ${i} chunk ${j}`);
-    });
-  }
-  const d = core.xorDecode(sel[7]!.chunks[0]!.data);
-  assert.is(new BigUint64Array(d.v.slice(100, 101).buffer)[0], 0x7ff0000000000002n);
-});
-
 test('HeadDB: replay after a crash, block cut at the boundary, WAL truncated, no duplicates after restart', async () => {
   const dir = tmp();
   const fs = nodeFs();

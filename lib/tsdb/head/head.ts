@@ -16,9 +16,6 @@ import { encodeHistogramRun, headHistogramFromPrompb, histogramChunkSamples, sam
 export const HEAD_SAMPLES_PER_CHUNK = 120;
 
 const EMPTY_F64: Float64Array = new Float64Array(0);
-const NO_BYTES: Uint8Array = new Uint8Array(0);
-/** Samples of closed tails encoded in one core call at most (bounds the scratch arrays and the core's arena). */
-const MAX_QUEUED_SAMPLES = 1 << 16;
 /** The open histogram list of a series that has none (shared: most series never hold a histogram). */
 const NO_HISTOGRAMS: HeadHistogram[] = [];
 const EMPTY_BATCH: SampleBatch = { labels: [], keys: [], start: [0], t: new Float64Array(0), v: new Float64Array(0) };
@@ -178,8 +175,6 @@ export class Head {
   private maxt = -Infinity;
   private samples = 0;
   private batchSeq = 0;
-  /** Full float tails closed during an apply(), their samples back to back (encodeQueued). */
-  private queued: { t: Float64Array; v: Float64Array; n: number; starts: number[]; chunks: HeadChunk[] } = { t: EMPTY_F64, v: EMPTY_F64, n: 0, starts: [], chunks: [] };
   private slab: Float64Array | undefined;
   private slabUsed = 0;
   /** prepare(): the float samples of a series given as objects, as columns. */
@@ -467,72 +462,14 @@ export class Head {
         s.tn++;
         s.lastT = t;
         s.lastV = v;
-        if (s.tn >= this.samplesPerChunk) this.queueTail(s);
+        if (s.tn >= this.samplesPerChunk) this.closeTail(s);
         if (t < this.mint) this.mint = t;
         if (t > this.maxt) this.maxt = t;
         appended++;
       }
     }
-    this.encodeQueued();
     this.samples += appended;
     return { appended, skipped };
-  }
-
-  /**
-   * Closes a full float tail into a chunk whose bytes are encoded with the others apply() closes, in
-   * one core call at its end (a scrape round fills every series' tail in the same request: one
-   * xorEncodeBatch instead of a core call per series). The chunk takes its place in the series now.
-   */
-  private queueTail(s: MemSeries): void {
-    const n = s.tn;
-    const q = this.queued;
-    if (q.n + n > q.t.length) {
-      const cap = Math.max(q.t.length * 2, q.n + n, 1024);
-      const t = new Float64Array(cap);
-      const v = new Float64Array(cap);
-      t.set(q.t.subarray(0, q.n));
-      v.set(q.v.subarray(0, q.n)); // element copies of a Float64Array keep NaN payloads
-      q.t = t;
-      q.v = v;
-    }
-    q.t.set(s.tt.subarray(0, n), q.n);
-    q.v.set(s.tv.subarray(0, n), q.n);
-    const c: HeadChunk = { minTime: s.tt[0]!, maxTime: s.tt[n - 1]!, n, encoding: ENC_XOR, data: NO_BYTES };
-    s.chunks.push(c);
-    q.chunks.push(c);
-    q.starts.push(q.n);
-    q.n += n;
-    s.tn = 0;
-    if (q.n >= MAX_QUEUED_SAMPLES) this.encodeQueued();
-  }
-
-  /** Encodes the chunks queueTail() closed; their bytes share one buffer (they leave the head together, at a cut). */
-  private encodeQueued(): void {
-    const q = this.queued;
-    const k = q.chunks.length;
-    if (k === 0) return;
-    try {
-      const b = this.core.xorEncodeBatch(q.t, q.v, q.starts, q.n);
-      const bytes = b.bytes.slice(0, b.offset[k]!);
-      for (let i = 0; i < k; i++) q.chunks[i]!.data = bytes.subarray(b.offset[i]!, b.offset[i + 1]!);
-    } catch (e) {
-      // one by one, as closeTail: the chunk that cannot be encoded throws
-      if (!(e instanceof RangeError)) throw e;
-      for (let i = 0; i < k; i++) {
-        const from = q.starts[i]!;
-        const c = q.chunks[i]!;
-        c.data = this.encode(q.t.subarray(from, from + c.n), q.v.subarray(from, from + c.n), c.n);
-      }
-    } finally {
-      q.chunks.length = 0;
-      q.starts.length = 0;
-      q.n = 0;
-      // a checkpoint-sized replay is not held on to
-      if (q.t.length > MAX_QUEUED_SAMPLES * 2) {
-        q.t = EMPTY_F64;
-        q.v = EMPTY_F64;
-      }
-    }
   }
 
   /** Encodes the open histogram samples into closed chunks. */
