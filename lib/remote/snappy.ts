@@ -25,10 +25,6 @@ export function maxCompressedLength(n: number): number {
   return 32 + n + Math.floor(n / 6);
 }
 
-function load32(b: Uint8Array, i: number): number {
-  return (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
-}
-
 function hash32(x: number): number {
   return Math.imul(x, 0x1e35a7bd) >>> (32 - HASH_BITS);
 }
@@ -97,7 +93,7 @@ class Out {
   }
 }
 
-function compressBlock(src: Uint8Array, start: number, end: number, out: Out, table: Uint16Array): void {
+function compressBlock(src: Uint8Array, sv: DataView, start: number, end: number, out: Out, table: Uint16Array): void {
   if (end - start < MIN_BLOCK_FOR_MATCHING) {
     out.literal(src, start, end);
     return;
@@ -106,21 +102,23 @@ function compressBlock(src: Uint8Array, start: number, end: number, out: Out, ta
   const limit = end - INPUT_MARGIN;
   let lit = start; // next byte not yet emitted
   let i = start + 1;
-  table[hash32(load32(src, start))] = 0;
+  table[hash32(sv.getUint32(start, true))] = 0;
   while (i < limit) {
-    const cur = load32(src, i);
+    // one unaligned load in optimised code (load32's four byte loads cost more)
+    const cur = sv.getUint32(i, true);
     const h = hash32(cur);
     const cand = start + table[h]!;
     table[h] = i - start;
-    if (cand < i && load32(src, cand) === cur) {
+    if (cand < i && sv.getUint32(cand, true) === cur) {
       if (lit < i) out.literal(src, lit, i);
       let m = 4;
       const max = end - i;
+      while (m + 4 <= max && sv.getUint32(cand + m, true) === sv.getUint32(i + m, true)) m += 4;
       while (m < max && src[cand + m] === src[i + m]) m++;
       out.copy(i - cand, m);
       i += m;
       lit = i;
-      if (i < limit) table[hash32(load32(src, i - 1))] = i - 1 - start;
+      if (i < limit) table[hash32(sv.getUint32(i - 1, true))] = i - 1 - start;
       continue;
     }
     // skip faster through incompressible data
@@ -151,7 +149,8 @@ export function compressInto(src: Uint8Array, dst: Uint8Array, at: number): numb
     out.b[out.pos++] = n > 0x7f ? (n & 0x7f) | 0x80 : n;
     n = Math.floor(n / 128);
   } while (n > 0);
-  for (let s = 0; s < src.length; s += BLOCK_SIZE) compressBlock(src, s, Math.min(src.length, s + BLOCK_SIZE), out, TABLE);
+  const sv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  for (let s = 0; s < src.length; s += BLOCK_SIZE) compressBlock(src, sv, s, Math.min(src.length, s + BLOCK_SIZE), out, TABLE);
   return out.pos;
 }
 
