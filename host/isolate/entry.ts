@@ -5,7 +5,7 @@
 // never imports the plugin's module: it resolves the file and hands it to the plugin's process.
 // Components: the same rules. In process mode the component's setup, run, HTTP handlers and calls
 // back (ctx.listen, ctx.bucket, ctx.grpcDial) and its gRPC services cross the channel
-// (host/isolate/host.ts setupIsolated); what cannot cross (HTTP instrumentation) is refused by name.
+// (lib/isolate/plugin.ts componentStandIn); what cannot cross (HTTP instrumentation) is refused by name.
 import type { ComponentPlugin, Logger, ObjstorePlugin } from '../../lib/sdk/mod.ts';
 import { builtinModuleFile, loadUse, resolveUseFile } from '../loader.ts';
 import type { ComponentEntry, Manifest, ObjstoreEntry } from '../manifest.ts';
