@@ -36,8 +36,13 @@ export function grpcDecoder<T>(dec: (b: Uint8Array) => T, toErr: (e: unknown) =>
 
 /** Most series per SeriesBatch frame when a client asks for batching (response_batch_size). */
 export const MAX_RESPONSE_BATCH = 1024;
-/** A batch frame is flushed once its chunk payload passes this many bytes. */
-const BATCH_FLUSH_BYTES = 1 << 20;
+/**
+ * A batch frame is flushed once its chunk payload passes this many bytes. The gRPC server's stream
+ * buffers a number of messages (grpc-js: 16 in its writable, as many again below) before write()
+ * asks the handler to wait, whatever their size: small frames keep what a client that reads
+ * slowly leaves buffered at ~1 MiB per stream instead of 32 frames of series.
+ */
+const BATCH_FLUSH_BYTES = 32 * 1024;
 
 /**
  * Applies response_batch_size (Thanos >= 0.41): series are grouped into SeriesBatch frames of at

@@ -7,6 +7,10 @@ import { createJsCore } from '../../lib/core/mod.ts';
 import { MetaFetcher } from '../../lib/store/blocksync/fetcher.ts';
 import { averageChunkBytes, BucketStore, type BucketStoreOptions, type SeriesOut } from '../../lib/store/gateway/bucketstore.ts';
 import { openBlock } from '../../lib/store/gateway/openblock.ts';
+import { storeGrpc } from '../../lib/store/gateway/component.ts';
+import { StoreClient } from '../../lib/store/client.ts';
+import { seriesRequest, type SeriesResponse } from '../../lib/proto/store.ts';
+import { dialGrpc, startGrpc } from '../../host/server/grpc.ts';
 import type { BucketBlockMeta } from '../../lib/tsdb/meta.ts';
 import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
 import { decodeResult, genSeries, writeRawBlock } from './fixtures.ts';
@@ -28,16 +32,21 @@ class CountingBucket extends MemoryBucket {
   }
 }
 
+/** BLOCKS blocks of n series; 2 h of 15 s samples per block: 4 chunks of 120 samples per series and block. */
+async function bucketOf(n: number): Promise<CountingBucket> {
+  const b = new CountingBucket();
+  const series = genSeries(n, T0, T0 + BLOCKS * H2, 15_000);
+  for (let i = 0; i < BLOCKS; i++) await writeRawBlock(b, core, series, T0 + i * H2, T0 + (i + 1) * H2, { replica: 'a' });
+  return b;
+}
+
 let bucket: CountingBucket;
 test.before(async () => {
-  bucket = new CountingBucket();
-  // 2 h of 15 s samples per block: 4 chunks of 120 samples per series and block.
-  const series = genSeries(SERIES, T0, T0 + BLOCKS * H2, 15_000);
-  for (let b = 0; b < BLOCKS; b++) await writeRawBlock(bucket, core, series, T0 + b * H2, T0 + (b + 1) * H2, { replica: 'a' });
+  bucket = await bucketOf(SERIES);
 });
 
-async function storeWith(opts: Partial<BucketStoreOptions>): Promise<BucketStore> {
-  const store = new BucketStore(bucket, { core, fetcher: new MetaFetcher(bucket), open: (meta) => openBlock({ bucket, core }, meta), ...opts });
+async function storeWith(opts: Partial<BucketStoreOptions>, b: CountingBucket = bucket): Promise<BucketStore> {
+  const store = new BucketStore(b, { core, fetcher: new MetaFetcher(b), open: (meta) => openBlock({ bucket: b, core }, meta), ...opts });
   await store.sync();
   return store;
 }
@@ -102,6 +111,51 @@ test('a consumer that stops pulling stops the chunk reads (two batches at most)'
   // (one chunk record past the last ref, and the gaps merged between refs).
   assert.ok(whilePaused <= 3 * (budget + total / SERIES) + BLOCKS * 16 * 1024, `${whilePaused} bytes fetched while paused (total ${total})`);
   assert.ok(total > 10 * whilePaused, `total ${total} vs ${whilePaused} while paused`);
+});
+
+test('over gRPC, a client that stops reading stops the store\'s chunk reads (the server waits for drain)', async () => {
+  // A result (~11 MB) several times what the transport buffers (~32 frames of 32 KiB each way).
+  const big = await bucketOf(3 * SERIES);
+  const store = await storeWith({ batchBytes: 16 * 1024 }, big);
+  const srv = await startGrpc('127.0.0.1:0', storeGrpc(store));
+  const client = new StoreClient(dialGrpc(srv.address));
+  const ac = new AbortController();
+  try {
+    // Frames of a few series (32 KiB), so the stream is hundreds of frames.
+    const it = client.series(seriesRequest({ ...ALL, responseBatchSize: 64 }), ac.signal)[Symbol.asyncIterator]();
+    const first = await it.next();
+    assert.ok(!first.done);
+    // Wait until the reads stop (the transport's windows and buffers are full), then check they stay stopped.
+    let last = -1;
+    for (let i = 0; i < 200 && big.chunkBytes !== last; i++) {
+      last = big.chunkBytes;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const whilePaused = big.chunkBytes;
+    let total = 0;
+    let n = 0;
+    const count = (r: SeriesResponse) => {
+      for (const s of r.type === 'series' ? [r.series] : r.type === 'batch' ? r.batch : []) {
+        n++;
+        for (const c of s.chunks) total += c.raw!.data.byteLength;
+      }
+    };
+    count(first.value as SeriesResponse);
+    for (;;) {
+      const r = await it.next();
+      if (r.done) break;
+      count(r.value);
+    }
+    assert.is(n, 3 * SERIES);
+    assert.ok(big.chunkBytes >= total, 'every chunk was read once the client read on');
+    // Fetched while the client did not read: the transport's buffers (flow-control windows, a few
+    // frames per writable) plus two batches, a small part of the answer.
+    assert.ok(whilePaused < 3 << 20 && whilePaused < big.chunkBytes / 3, `${whilePaused} of ${big.chunkBytes} bytes fetched while the client did not read`);
+  } finally {
+    ac.abort();
+    client.close();
+    await srv.close();
+  }
 });
 
 test.run();
