@@ -31,7 +31,7 @@
 //       permissions: { net: true }
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from '../lib/cjs/yaml.ts';
 import { parseFlagDuration } from '../lib/sdk/flags.ts';
 import { ConfigError } from '../lib/sdk/errors.ts';
 import { tracingConfigFromObject, type TracingConfig } from '../lib/tracing/config.ts';

@@ -18,11 +18,12 @@
 //   the API's no-ops (another module registers one when tracing is configured).
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import * as grpc from '@grpc/grpc-js';
+import type * as Grpc from '@grpc/grpc-js';
+import { requireCjs } from '../../lib/cjs/require.ts';
 import {
   context as otelContext, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace,
   type Context as OtelContext, type Span, type TextMapGetter, type TextMapSetter,
-} from '@opentelemetry/api';
+} from '../../lib/cjs/otel-api.ts';
 import {
   GrpcError, GrpcStatus, grpcCodeName, type GrpcCallOptions, type GrpcClientConn, type GrpcDialOptions, type GrpcMethod, type GrpcServices, type Logger,
   type Metrics, type GrpcClientTlsOptions,
@@ -33,24 +34,27 @@ import { grpcCallLog, type GrpcCallLog, type GrpcRequestLogging } from '../../li
 import { parseAddress } from './http.ts';
 import { loadClientTls, loadServerTls, type ClientTls, type ServerTls, type ServerTlsFiles } from './tls.ts';
 
+/** grpc-js is CommonJS: required, not imported (lib/cjs/require.ts says why). */
+const grpc = requireCjs<typeof Grpc>('@grpc/grpc-js');
+
 const toBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 const ident = (b: Buffer): Buffer => b;
 
-export const GRPC_OPTIONS: grpc.ChannelOptions = {
+export const GRPC_OPTIONS: Grpc.ChannelOptions = {
   'grpc.max_receive_message_length': -1,
   'grpc.max_send_message_length': -1,
 };
 
 const tracer = trace.getTracer('thanos-ts/grpc');
 
-const METADATA_GETTER: TextMapGetter<grpc.Metadata> = {
+const METADATA_GETTER: TextMapGetter<Grpc.Metadata> = {
   keys: (md) => Object.keys(md.getMap()),
   get: (md, key) => {
     const v = md.get(key);
     return v.length === 0 ? undefined : v.length === 1 ? String(v[0]) : v.map(String);
   },
 };
-const METADATA_SETTER: TextMapSetter<grpc.Metadata> = { set: (md, key, value) => md.set(key, value) };
+const METADATA_SETTER: TextMapSetter<Grpc.Metadata> = { set: (md, key, value) => md.set(key, value) };
 
 function rpcAttributes(path: string): Record<string, string> {
   const { service, method } = splitPath(path);
@@ -66,7 +70,7 @@ function endSpan(span: Span, code: number, details?: string): void {
 }
 
 /** The server span of a call, child of the context the caller sent (if any). */
-function serverSpan(path: string, md: grpc.Metadata): { span: Span; ctx: OtelContext } {
+function serverSpan(path: string, md: Grpc.Metadata): { span: Span; ctx: OtelContext } {
   const parent = propagation.extract(ROOT_CONTEXT, md, METADATA_GETTER);
   const span = tracer.startSpan(path, { kind: SpanKind.SERVER, attributes: rpcAttributes(path) }, parent);
   return { span, ctx: trace.setSpan(parent, span) };
@@ -80,13 +84,13 @@ function statusOf(err: unknown): { code: number; details: string } {
   return { code: GrpcStatus.Unknown, details: err instanceof Error ? err.message : String(err) };
 }
 
-function metadataRecord(md: grpc.Metadata): Record<string, string> {
+function metadataRecord(md: Grpc.Metadata): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(md.getMap())) out[k] = typeof v === 'string' ? v : v.toString('base64');
   return out;
 }
 
-function cancelSignal(call: grpc.ServerUnaryCall<Buffer, Buffer> | grpc.ServerWritableStream<Buffer, Buffer>, outer?: AbortSignal): AbortController {
+function cancelSignal(call: Grpc.ServerUnaryCall<Buffer, Buffer> | Grpc.ServerWritableStream<Buffer, Buffer>, outer?: AbortSignal): AbortController {
   const ac = new AbortController();
   call.on('cancelled', () => ac.abort(new GrpcError(GrpcStatus.Cancelled, 'cancelled by the client')));
   if (outer) {
@@ -105,7 +109,7 @@ function decodeOrStatus(m: GrpcMethod, buf: Buffer): { ok: true; req: unknown } 
 }
 
 /** Starts a call's request log (--request.logging-config) when it has one: the one hook of lib/web/reqlog.ts. */
-function startCallLog(rl: RequestLogHook, report: RpcReport, path: string, type: GrpcType, call: grpc.ServerUnaryCall<Buffer, Buffer> | grpc.ServerWritableStream<Buffer, Buffer>, span?: Span): void {
+function startCallLog(rl: RequestLogHook, report: RpcReport, path: string, type: GrpcType, call: Grpc.ServerUnaryCall<Buffer, Buffer> | Grpc.ServerWritableStream<Buffer, Buffer>, span?: Span): void {
   const sc = span?.spanContext();
   const deadline = call.getDeadline();
   report.callLog = grpcCallLog(rl.cfg, rl.log, {
@@ -119,9 +123,9 @@ function startCallLog(rl: RequestLogHook, report: RpcReport, path: string, type:
 
 interface RequestLogHook { cfg: GrpcRequestLogging; log: Logger }
 
-function implement(path: string, m: GrpcMethod, fam: RpcFamilies | undefined, log?: Logger, outer?: AbortSignal, rl?: RequestLogHook): grpc.UntypedHandleCall {
+function implement(path: string, m: GrpcMethod, fam: RpcFamilies | undefined, log?: Logger, outer?: AbortSignal, rl?: RequestLogHook): Grpc.UntypedHandleCall {
   if (m.kind === 'unary') {
-    return (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+    return (call: Grpc.ServerUnaryCall<Buffer, Buffer>, cb: Grpc.sendUnaryData<Buffer>) => {
       // As in Go, a request that does not decode is refused before the interceptors: no metrics, no span.
       const d = decodeOrStatus(m, call.request);
       if (!d.ok) return cb({ code: d.code, details: d.details });
@@ -157,7 +161,7 @@ function implement(path: string, m: GrpcMethod, fam: RpcFamilies | undefined, lo
       );
     };
   }
-  return (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+  return (call: Grpc.ServerWritableStream<Buffer, Buffer>) => {
     const report = new RpcReport(fam, 'server_stream', path);
     report.received(); // the request message (RecvMsg), counted even when it does not decode, as in Go
     const d = decodeOrStatus(m, call.request);
@@ -221,7 +225,7 @@ class ReloadingServerCredentials extends grpc.ServerCredentials {
     super({ requestCert: tls.requireClientCert, rejectUnauthorized: tls.requireClientCert }, tls.options());
     this.unsubscribe = tls.onReload((o) => this.updateSecureContextOptions(o));
   }
-  _equals(other: grpc.ServerCredentials): boolean {
+  _equals(other: Grpc.ServerCredentials): boolean {
     return other === this;
   }
   close(): void {
@@ -271,8 +275,8 @@ export async function startGrpc(addr: string, services: GrpcServices, opts: Grpc
     bySvc.set(mm[1]!, list);
   }
   for (const [, methods] of bySvc) {
-    const def: Record<string, grpc.MethodDefinition<Buffer, Buffer>> = {};
-    const impl: grpc.UntypedServiceImplementation = {};
+    const def: Record<string, Grpc.MethodDefinition<Buffer, Buffer>> = {};
+    const impl: Grpc.UntypedServiceImplementation = {};
     for (const [p, name, m] of methods) {
       def[name] = {
         path: p, requestStream: false, responseStream: m.kind === 'serverStream',
@@ -281,7 +285,7 @@ export async function startGrpc(addr: string, services: GrpcServices, opts: Grpc
       impl[name] = implement(p, m, fam, opts.log, opts.signal, rl);
       if (fam) initializeMetrics(fam, p, m.kind === 'unary' ? 'unary' : 'server_stream');
     }
-    server.addService(def as grpc.ServiceDefinition, impl);
+    server.addService(def as Grpc.ServiceDefinition, impl);
   }
   const host = hostname.includes(':') ? `[${hostname}]` : hostname;
   const closeCreds = () => { if (creds instanceof ReloadingServerCredentials) creds.close(); };
@@ -339,7 +343,7 @@ export function grpcTargetHostPorts(target: string): string[] {
 }
 
 export interface DialOptions {
-  channelOptions?: grpc.ChannelOptions;
+  channelOptions?: Grpc.ChannelOptions;
   /** TLS to the server (from loadClientTls); absent: plaintext. */
   tls?: ClientTls;
   /** grpc_client_* metrics go here. */
@@ -349,7 +353,7 @@ export interface DialOptions {
 /** An unchecked dial (the host's own use and tests); plugins get the checked Capabilities.grpcDial. */
 export function dialGrpc(target: string, options: GrpcDialOptions & { clientTls?: ClientTls; metrics?: Metrics } = {}): GrpcClientConn {
   const clientTls = options.clientTls ?? (options.tls ? loadClientTls({ secure: true, ...options.tls, what: 'gRPC client' }) : undefined);
-  return new RawGrpcClient(target, { channelOptions: (options.channelOptions ?? {}) as grpc.ChannelOptions, tls: clientTls, metrics: options.metrics });
+  return new RawGrpcClient(target, { channelOptions: (options.channelOptions ?? {}) as Grpc.ChannelOptions, tls: clientTls, metrics: options.metrics });
 }
 
 /**
@@ -384,10 +388,10 @@ class ReloadingChannelCredentials extends grpc.ChannelCredentials {
   _isSecure(): boolean {
     return true;
   }
-  _equals(other: grpc.ChannelCredentials): boolean {
+  _equals(other: Grpc.ChannelCredentials): boolean {
     return other === this;
   }
-  _createSecureConnector(_target: unknown, _options: unknown, callCredentials?: grpc.CallCredentials) {
+  _createSecureConnector(_target: unknown, _options: unknown, callCredentials?: Grpc.CallCredentials) {
     const creds = callCredentials ?? grpc.CallCredentials.createEmpty();
     const t = this.tls;
     const name = t.serverName || this.host;
@@ -413,7 +417,7 @@ class ReloadingChannelCredentials extends grpc.ChannelCredentials {
 
 /** Raw client: call any method by path with your own encode/decode. Errors are GrpcError. */
 export class RawGrpcClient implements GrpcClientConn {
-  private readonly client: grpc.Client;
+  private readonly client: Grpc.Client;
   private readonly fam: RpcFamilies | undefined;
   private closed = false;
 
@@ -424,7 +428,7 @@ export class RawGrpcClient implements GrpcClientConn {
   }
 
   /** Metadata, deadline and the client span (its context injected into the metadata). */
-  private callOpts(path: string, o: CallOptions): { md: grpc.Metadata; opts: grpc.CallOptions; span: Span } {
+  private callOpts(path: string, o: CallOptions): { md: Grpc.Metadata; opts: Grpc.CallOptions; span: Span } {
     const md = new grpc.Metadata();
     for (const [k, v] of Object.entries(o.metadata ?? {})) md.set(k, v);
     const active = otelContext.active();
@@ -480,7 +484,7 @@ export class RawGrpcClient implements GrpcClientConn {
       report.done(GrpcStatus.OK);
       endSpan(span, GrpcStatus.OK);
     } catch (err) {
-      const e = err as grpc.ServiceError;
+      const e = err as Grpc.ServiceError;
       const code = typeof e.code === 'number' ? e.code : GrpcStatus.Unknown;
       report.received();
       report.done(code);

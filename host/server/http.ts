@@ -10,7 +10,7 @@
 // method, plus tenant for receive) and run inside an OpenTelemetry server span named after the
 // handler, continuing a W3C traceparent from the request. Probes and /metrics are not instrumented
 // (Thanos registers them without the middleware).
-import { context, propagation, SpanKind, SpanStatusCode, trace, type TextMapGetter } from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace, type TextMapGetter } from '../../lib/cjs/otel-api.ts';
 import * as path from 'node:path';
 import type { Component, HttpInstrumentation, HttpListener, ListenOptions, Logger, Metrics } from '../index.ts';
 import { ConfigError } from '../index.ts';

@@ -1,7 +1,7 @@
 // `bucket rewrite`: a copy of a block without the series (or the time intervals of series) that
 // deletion requests select. The YAML is Thanos's --rewrite.to-delete-config: a list of
 // { matchers: '<selector>', intervals: [{ mint, maxt }], request_id }; no intervals = whole series.
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from '../cjs/yaml.ts';
 import type { Core } from '../core/types.ts';
 import { compileMatcher, matchLabels, type CompiledMatcher } from '../labels/mod.ts';
 import { BlockReader, BlockWriter, decodeSeriesChunks, parseSelector, ENC_XOR, ENC_FLOAT_HISTOGRAM, type BlockSink, type BlockMeta } from '../tsdb/mod.ts';

@@ -1,7 +1,7 @@
 // Thanos objstore YAML (`type`, `config`, `prefix`) -> a wrapped Bucket. Strict: unknown top-level
 // keys, a missing/unknown type or a bad config field are errors that name the source and line.
 // Which plugin serves a type is the caller's business (the host's registry): pass loadProvider.
-import { LineCounter, isMap, isScalar, parseDocument } from 'yaml';
+import { LineCounter, isMap, isScalar, parseDocument } from '../cjs/yaml.ts';
 import type { Capabilities, Metrics, ObjstorePlugin } from '../sdk/mod.ts';
 import type { Bucket } from './bucket.ts';
 import { MetricsBucket } from './metrics.ts';

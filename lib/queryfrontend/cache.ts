@@ -8,7 +8,7 @@
 //             max_item_size: 1MiB, dns_provider_update_interval: 10s, expiration: 24h }
 // REDIS is refused by name until implemented. Keys are hashed (memcached takes at most 250 bytes of
 // printable text); --cache-compression-type=snappy compresses values (snappy block format, as Cortex).
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from '../cjs/yaml.ts';
 import { ConfigError } from '../sdk/mod.ts';
 import type { Logger, Metrics } from '../sdk/plugin.ts';
 import { md5 } from '../hash/md5.ts';

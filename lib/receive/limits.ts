@@ -12,7 +12,7 @@
 // a tenant at or above its limit gets 429 "tenant is above active series limit". Without
 // meta_monitoring_url the head series limits have no source and are refused by name.
 // max_concurrency: at most this many remote write requests are handled at once; others wait.
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from '../cjs/yaml.ts';
 import type { Metrics, Logger } from '../sdk/mod.ts';
 import { gateMetrics, type GateMetrics } from '../query/gate.ts';
 

@@ -3,7 +3,7 @@
 // of the offending YAML node, the group, the 1-based rule index and the rule's name, in promtool's
 // wording, e.g.
 //   rules.yml: 5:15: group "g1", rule 1, "job:up:sum": could not parse expression: 1:17: parse error: …
-import { parseDocument, LineCounter, isMap, isSeq, isScalar, type Node, type Pair, type YAMLMap } from 'yaml';
+import { parseDocument, LineCounter, isMap, isSeq, isScalar, type Node, type Pair, type YAMLMap } from '../cjs/yaml.ts';
 import { parseExpr, type Expr } from '../promql/mod.ts';
 import { checkTemplate } from './template.ts';
 // Rule files type interval / for / keep_firing_for as model.Duration.

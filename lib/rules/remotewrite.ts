@@ -8,7 +8,7 @@
 // remote accepts, in order; any other 4xx drops the batch (Prometheus: non-recoverable). Keys we do
 // not implement are refused with an error naming them.
 import { tlsPairProblem, type TlsFiles } from '../net/tlsclient.ts';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from '../cjs/yaml.ts';
 import { parsePromDuration } from '../duration/mod.ts';
 import type { TimeSeries } from '../proto/prompb.ts';
 

@@ -7,7 +7,7 @@
 // honoured: the plugin builds the fetch for it (lib/net/httpclient.ts) and hands it in. Addresses
 // may carry Thanos's DNS service discovery prefixes (dns+, dnssrv+, dnssrvnoa+; lib/rules/dns.ts),
 // resolved through the plugin's ctx.resolve every --query/--alertmanagers.sd-dns-interval.
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from '../cjs/yaml.ts';
 import { ConfigError, type FetchFunction, type FsCapability } from '../sdk/mod.ts';
 import { authorizationHeader, parseHttpClientConfig, type HttpClientConfig } from '../net/httpclient.ts';
 import { parsePromDuration } from '../duration/mod.ts';

@@ -2,7 +2,7 @@
 // flags (status/flags), the lowest timestamp (/metrics), label names/values and series, and remote
 // read. Everything goes through the fetch capability the host hands the plugin.
 import { describeNetErr } from '../objstore/kit/errors.ts';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from '../cjs/yaml.ts';
 import type { Matcher } from '../labels/mod.ts';
 import { formatMatcher } from '../labels/mod.ts';
 import { remoteRead, type RemoteReadResult } from '../remote/read.ts';

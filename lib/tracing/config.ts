@@ -3,7 +3,7 @@
 // implemented; the other providers Thanos knows are refused by name. Unlike upstream, whose
 // provider blocks are decoded non-strictly, an unknown key is an error, and so is a key whose
 // behaviour cannot be reproduced here (it names the key and why).
-import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument } from '../cjs/yaml.ts';
 import { ConfigError } from '../sdk/errors.ts';
 import { bool, int, join, mapping, str, stringMap, type Obj } from '../config/fields.ts';
 import { tryParseGoDuration } from '../duration/mod.ts';

@@ -1,7 +1,7 @@
 // Spans for lib code, through @opentelemetry/api only: until the host registers an SDK
 // (host/tracing.ts, from --tracing.config) every call here is a no-op. Span names follow
 // upstream Thanos (tracing.DoInSpan names: instant_query_exec, bucket_store_series, compaction_group ...).
-import { context, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import { context, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '../cjs/otel-api.ts';
 
 export { FORCE_TRACING_ATTRIBUTE } from './config.ts';
 export type { Span } from '@opentelemetry/api';

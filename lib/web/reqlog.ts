@@ -13,7 +13,7 @@
 // (LogFinishCall); both = "started call" too (LogStartAndFinishCall); log_start alone is an error.
 // `config` lists are exact allow-lists. The servers (host/server/http.ts, grpc.ts) call in here
 // only when a protocol has logging on: without a config the hot path is one undefined check.
-import { isMap, LineCounter, parseDocument } from 'yaml';
+import { isMap, LineCounter, parseDocument } from '../cjs/yaml.ts';
 import type { Logger } from '../sdk/mod.ts';
 import { ulid } from '../tsdb/ulid.ts';
 

@@ -7,7 +7,7 @@
 // This module is pure: the host reads the files (the config, certificates, CAs), builds the TLS
 // context and re-reads them when they change. It also holds the per-request pieces the host runs:
 // basic auth with exporter-toolkit's verified-result cache, the rate limiter, the SAN check.
-import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument } from '../cjs/yaml.ts';
 import bcrypt from 'bcryptjs';
 import { parseGoDurationNs } from '../duration/mod.ts';
 

@@ -3,7 +3,7 @@
 // name (and offset/length for ranges) as attributes. A get's span lasts until its body is read to
 // the end, fails, or is cancelled, and records the bytes read. Without a registered tracer
 // provider the spans are non-recording and bodies are handed through unwrapped.
-import { context, trace, type Span } from '@opentelemetry/api';
+import { context, trace, type Span } from '../../cjs/otel-api.ts';
 import type { Bucket, IterOptions, ObjectAttributes } from '../bucket.ts';
 import { doInSpan, iterateInSpan, recordError, tracer } from '../../tracing/mod.ts';
 

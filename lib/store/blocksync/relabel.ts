@@ -1,7 +1,7 @@
 // Prometheus relabelling over a label map, as used by --selector.relabel-config (block sharding on
 // external labels and __block_id). Actions: replace, keep, drop, hashmod, labelmap, labeldrop,
 // labelkeep, keepequal, dropequal, lowercase, uppercase. Regexes are RE2, anchored (lib/labels/regex.ts).
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from '../../cjs/yaml.ts';
 import { compileRegex, type Regex } from '../../labels/mod.ts';
 import { md5 } from '../../hash/md5.ts';
 

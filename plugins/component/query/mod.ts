@@ -3,7 +3,7 @@
 // merges and deduplicates replicas, serves a small web UI (graph, stores) and exposes the merged
 // view again as a StoreAPI over gRPC so queriers can be stacked.
 import { Hono } from 'hono';
-import YAML from 'yaml';
+import * as YAML from '../../../lib/cjs/yaml.ts';
 import { ConfigError, definePlugin, PermissionDenied, type Component, type ComponentContext, type ComponentInfo, type GrpcClientConn, type GrpcClientTlsOptions } from '../../../lib/sdk/mod.ts';
 import { QUERY_API_ROUTES, REACT_UI_ROUTES, routeInstrumentation } from '../../../lib/web/handlers.ts';
 import { compileMatcher, type Matcher } from '../../../lib/labels/mod.ts';

@@ -9,7 +9,7 @@
 //
 // Any other Prometheus key (relabel_configs, honor_labels, file_sd_configs, basic_auth, ...) is
 // refused by name: it is a Prometheus setting we do not implement, not a typo to ignore.
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from '../../../lib/cjs/yaml.ts';
 import { ConfigError, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import { configMapping, duration, join, mapping, str, stringMap, type Obj } from '../../../lib/config/fields.ts';
 import { parseRemoteWriteConfig, RemoteWriteConfigError, type RemoteWriteConfig } from '../../../lib/rules/mod.ts';

@@ -3,7 +3,7 @@
 // --hash-func, --shipper.upload-concurrency.
 import { ConfigError, refuseCommonFlags, type FlagSpec } from '../../../lib/sdk/mod.ts';
 import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from '../../../lib/cjs/yaml.ts';
 import { parseHttpClientConfig, type HttpClientConfig } from '../../../lib/net/httpclient.ts';
 import {
   configBool as bool, configInt as int, configGoDuration, configMapping, configPromDuration, configString as str, rejectHostKeys, rejectUnknownKeys, refuseUnimplemented,
