@@ -5,7 +5,7 @@
 //   config: { addresses: [host:port], timeout: 500ms, ... }       (MEMCACHED)
 //   enabled_items: [Postings, Series, ExpandedPostings]          (optional; default all)
 //   ttl: 24h                                                     (remote caches)
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from '../../cjs/yaml.ts';
 import { md5 } from '../../hash/md5.ts';
 import { parseBytes, durationValue, goDurationValue } from '../blocksync/timeflags.ts';
 import { type BytesCache, InMemoryLru } from './lru.ts';
