@@ -907,11 +907,11 @@ export class Wal {
   /** Appends bytes to the current segment (through its open handle where the capability has one). */
   private async write(rec: Uint8Array, sync: boolean): Promise<void> {
     const { fs, dir } = this.o;
-    const path = fs.resolve(dir, segName(this.seg));
-    if (!fs.openAppend) return fs.appendFile!(path, rec, { sync });
+    // the path only where it is used: not per append to the segment kept open
+    if (!fs.openAppend) return fs.appendFile!(fs.resolve(dir, segName(this.seg)), rec, { sync });
     if (this.out?.seg !== this.seg) {
       await this.close();
-      this.out = { seg: this.seg, h: await fs.openAppend(path) };
+      this.out = { seg: this.seg, h: await fs.openAppend(fs.resolve(dir, segName(this.seg))) };
     }
     try {
       await this.out.h.write(rec);
