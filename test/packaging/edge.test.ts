@@ -1,8 +1,10 @@
 // The edge profile (deploy/edge/plugins.yaml: receive only, heap cap, request limits) on the built
 // artifact: it starts, takes 10k series over remote write, refuses a request over its limits, and
 // its resident memory at idle and at 10k series is measured and printed (the figure documented in
-// docs/operator-guide.md). The 64 MiB target is not asserted: the idle figure is 64.5–65 MiB with
-// about ±1 MiB of noise on a loaded machine. Only a regression bound is (RSS_REGRESSION_MIB).
+// docs/operator-guide.md). The settled idle figure is 63.4–64 MiB (the 64 MiB target), 65–65.2 when
+// TurboFan happens to compile Node's path normalization at startup (the docs say why), with about
+// ±1 MiB of noise on a loaded machine, so what is asserted is the target with a 3 MiB margin
+// (RSS_REGRESSION_MIB).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,11 +26,14 @@ let child: ChildProcess | undefined;
  */
 const EDGE_NODE_FLAGS = ['--max-old-space-size=96', '--max-semi-space-size=1', '--optimize-for-size', '--interrupt-budget=2162688'];
 /**
- * Settled idle RSS above this fails: not the target, a guard against the edge profile loading what it
- * does not use (an object-store or tracing SDK; undici alone, for comparison, is about 10 MiB in a
- * bare node). Measured 64.5–65 MiB with the flags above, about 76.5 MiB without them.
+ * Settled idle RSS above this fails: the 64 MiB target plus a margin for the noise, a guard against
+ * the edge profile loading what it does not use (an object-store or tracing SDK; undici alone, for
+ * comparison, is about 10 MiB in a bare node). Measured 63.4–65.2 MiB with the flags above (64.5–65
+ * before ICU's time-zone data and the CommonJS export scanner were kept off the idle path; 76.5
+ * without the flags, measured before that). test/packaging/edge-idle.test.ts guards those two
+ * more precisely.
  */
-const RSS_REGRESSION_MIB = 76;
+const RSS_REGRESSION_MIB = 67;
 let stderr = '';
 
 /** Resident set size of a process in MiB (Linux /proc). */

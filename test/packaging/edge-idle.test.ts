@@ -1,10 +1,17 @@
-// What an idle edge process runs — log lines, an HTTP response (the readiness probe), a gRPC server
-// bound to an IP address — calls no Date method that goes through V8's local-time-zone code
-// (toISOString, toUTCString and the local getters and setters included): the first such call loads
-// ICU's time-zone data, about 0.8 MiB resident for the life of the process (docs/operator-guide.md
-// §5). Checked by wrapping those methods while the host's logger, HTTP listener and gRPC server run.
+// Two things an idle edge process must not pay for (docs/operator-guide.md §5 has the figures):
+// 1. What it runs — log lines, an HTTP response (the readiness probe), a gRPC server bound to an IP
+//    address — calls no Date method that goes through V8's local-time-zone code (toISOString,
+//    toUTCString and the local getters and setters included): the first such call loads ICU's
+//    time-zone data, about 0.8 MiB resident for the life of the process. Checked by wrapping those
+//    methods while the host's logger, HTTP listener and gRPC server run.
+// 2. No module imports a CommonJS package it loads at startup (yaml, @grpc/grpc-js,
+//    @opentelemetry/api) with an ES import: one such import makes Node compile and keep its CommonJS
+//    export scanner (lib/cjs/require.ts). They are required through lib/cjs/ instead.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../host/log.ts';
 import { serveFetch } from '../../host/server/listen.ts';
 import { startGrpc } from '../../host/server/grpc.ts';
@@ -59,7 +66,24 @@ test('logger, HTTP response and gRPC bind make no time-zone Date call; the texts
     recording = false;
   }
   assert.equal(calls, [], calls.join('\n\n'));
-  assert.match(lines[0]!, /^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z caller=edge-icu\.test\.ts:\d+ level=info msg=starting when=2026-12-07T09:33:04\.120Z\n$/);
+  assert.match(lines[0]!, /^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z caller=edge-idle\.test\.ts:\d+ level=info msg=starting when=2026-12-07T09:33:04\.120Z\n$/);
+});
+
+/** Every .ts module under dir (repo-relative). */
+function modules(root: string, dir: string): string[] {
+  return fs.readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? (e.name === 'node_modules' ? [] : modules(root, `${dir}/${e.name}`)) : e.name.endsWith('.ts') ? [`${dir}/${e.name}`] : []);
+}
+
+test('CommonJS packages of the startup path are required through lib/cjs/, never imported', () => {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  // host/tracing-sdk.ts loads only with a tracing config, with the SDK's own CommonJS packages.
+  const allowed = new Set(['lib/cjs/yaml.ts', 'lib/cjs/otel-api.ts', 'host/tracing-sdk.ts']);
+  const esImport = /^\s*(?:import|export)\s+(?!type\b)[^;]*?\bfrom\s*'(yaml|@grpc\/grpc-js|@opentelemetry\/api)'|\bimport\(\s*'(yaml|@grpc\/grpc-js|@opentelemetry\/api)'\s*\)/m;
+  const bad = ['host', 'lib', 'plugins'].flatMap((d) => modules(root, d))
+    .filter((f) => !allowed.has(f) && esImport.test(fs.readFileSync(path.join(root, f), 'utf8')));
+  assert.equal(bad, []);
+  assert.ok(esImport.test("import { parse } from 'yaml';") && !esImport.test("import type { Node } from 'yaml';"));
 });
 
 test.run();
