@@ -63,6 +63,31 @@ export function noteRouter(sinks: () => PluginSinks, other: (m: string, a: unkno
   };
 }
 
+/**
+ * A stand-in's processes: the first (already initialised) is kept for checkConfig and handed to the
+ * first use (create/setup); each use after starts another, and checkConfig then keeps one spare.
+ */
+class SpareProcess {
+  constructor(private spare: PluginConn | undefined, private readonly another: () => Promise<PluginConn>) {}
+
+  async take(): Promise<PluginConn> {
+    const conn = this.spare ?? (await this.another());
+    this.spare = undefined;
+    return conn;
+  }
+
+  async checkConfig(config: unknown): Promise<void> {
+    const conn = this.spare ?? (await this.another());
+    this.spare ??= conn;
+    await conn.peer.call('parseConfig', [config]);
+  }
+
+  close(): void {
+    this.spare?.kill();
+    this.spare = undefined;
+  }
+}
+
 /** What the plugin's process says about an object-store plugin at init. */
 export interface ObjstoreDesc { manifest: PluginManifest; provider: string; retries: 'host' | 'provider' }
 
@@ -79,15 +104,14 @@ export interface IsolatedObjstore {
  * serves the first create or checkConfig; another is started (`another`) for each create after.
  */
 export function objstoreStandIn(first: PluginConn, d: ObjstoreDesc, another: () => Promise<PluginConn>): IsolatedObjstore {
-  let spare: PluginConn | undefined = first;
+  const procs = new SpareProcess(first, another);
   const plugin: ObjstorePlugin = {
     manifest: d.manifest,
     provider: d.provider,
     retries: d.retries,
     parseConfig: (raw) => raw,
     async create(ctx: Capabilities, config: unknown): Promise<Bucket> {
-      const conn = spare ?? (await another());
-      spare = undefined;
+      const conn = await procs.take();
       conn.bind({ log: ctx.log, metrics: ctx.metrics });
       try {
         const r = await conn.peer.call('create', [config]);
@@ -101,15 +125,7 @@ export function objstoreStandIn(first: PluginConn, d: ObjstoreDesc, another: () 
       }
     },
   };
-  return {
-    plugin,
-    async checkConfig(config) {
-      const conn = spare ?? (await another());
-      spare ??= conn;
-      await conn.peer.call('parseConfig', [config]);
-    },
-    close() { spare?.kill(); spare = undefined; },
-  };
+  return { plugin, checkConfig: (config) => procs.checkConfig(config), close: () => procs.close() };
 }
 
 /** What the plugin's process says about a component plugin at init. */
@@ -131,10 +147,9 @@ export interface IsolatedComponent {
  * setup when the component's core is wasm (the process needs no read grant for it).
  */
 export function componentStandIn(first: PluginConn, d: ComponentDesc, another: () => Promise<PluginConn>, wasm: () => Uint8Array): IsolatedComponent {
-  let spare: PluginConn | undefined = first;
+  const procs = new SpareProcess(first, another);
   const setup = async (ctx: ComponentContext, config: unknown) => {
-    const conn = spare ?? (await another());
-    spare = undefined;
+    const conn = await procs.take();
     try {
       return await setupComponent(conn, ctx, config, wasm);
     } catch (err) {
@@ -144,15 +159,7 @@ export function componentStandIn(first: PluginConn, d: ComponentDesc, another: (
   };
   // Without setup (a tools-only plugin) the stand-in has none either, and the host says so as inline.
   const plugin = { manifest: d.manifest, flags: d.flags, parseConfig: (raw: unknown) => raw, ...(d.setup ? { setup } : {}) } as ComponentPlugin;
-  return {
-    plugin,
-    async checkConfig(config) {
-      const conn = spare ?? (await another());
-      spare ??= conn;
-      await conn.peer.call('parseConfig', [config]);
-    },
-    close() { spare?.kill(); spare = undefined; },
-  };
+  return { plugin, checkConfig: (config) => procs.checkConfig(config), close: () => procs.close() };
 }
 
 /**
