@@ -177,12 +177,14 @@ test('Prometheus 2.42 → 3 receivers RF=3 ketama (kill -9, restart, ring 3 → 
   await sentAfter(2 * N_SERIES, 'first scrapes written');
   const victim = rxs[2]!;
   phase = 'receiver 2 killed';
+  const marks: string[] = [`kill -9 r2 at ${Date.now()}`];
   await victim.proc!.kill('SIGKILL');
   await sentAfter(2 * N_SERIES, 'scrapes written with a receiver down');
   phase = 'receiver 2 restarting';
   startRx(victim);
   await waitFor(() => httpReady(victim.http), STARTUP_MS, 'receiver 2 ready again', () => victim.proc!.logs());
   phase = 'receiver 2 ready again';
+  marks.push(`r2 ready again at ${Date.now()}`);
   await sentAfter(N_SERIES, 'scrapes written after the restart');
 
   // ---- the hashring file grows to 4 receivers while Prometheus writes
@@ -190,6 +192,7 @@ test('Prometheus 2.42 → 3 receivers RF=3 ketama (kill -9, restart, ring 3 → 
   const r3Client = new StoreClient(dialGrpc(`127.0.0.1:${r3.grpc}`));
   clients.push(r3Client);
   phase = 'ring 3 -> 4';
+  marks.push(`ring 3 -> 4 at ${Date.now()}`);
   writeRing(4);
   for (const r of rxs) await waitFor(async () => /hashring configuration changed/.test(r.proc!.logs()), 30_000, `receiver ${r.i} reloads the hashring`, () => r.proc!.logs());
   // ketama, RF=3 of 4: the new receiver (outside the ring until now: it holds nothing) gets about
@@ -230,6 +233,7 @@ test('Prometheus 2.42 → 3 receivers RF=3 ketama (kill -9, restart, ring 3 → 
     }
   }
   const holders = new Map<string, number>();
+  const heldBy = new Map<string, string[]>(); // for the failure message: which receivers hold a sample
   let r3After = 0;
   for (const r of rxs) {
     const c = new StoreClient(dialGrpc(`127.0.0.1:${r.grpc}`));
@@ -242,6 +246,7 @@ test('Prometheus 2.42 → 3 receivers RF=3 ketama (kill -9, restart, ring 3 → 
         if (Number.isNaN(v)) continue; // staleness markers
         const k = `${l.i}@${t}=${v}`;
         holders.set(k, (holders.get(k) ?? 0) + 1);
+        (heldBy.get(k) ?? heldBy.set(k, []).get(k)!).push(`r${r.i}`);
         if (r.i === 3) r3After++;
       }
     }
@@ -250,7 +255,10 @@ test('Prometheus 2.42 → 3 receivers RF=3 ketama (kill -9, restart, ring 3 → 
   const under = want.filter((k) => (holders.get(k) ?? 0) < 2);
   assert.ok(want.length >= 6 * N_SERIES, `${want.length} acknowledged samples in Prometheus`);
   assert.equal(lost.slice(0, 5), [], `${lost.length} of ${want.length} samples lost`);
-  assert.equal(under.slice(0, 5), [], `${under.length} samples on fewer than a quorum of receivers`);
+  // On failure, say where the samples are and when the run's events were (an observed-once failure
+  // under load: 64-76 samples of one timestamp on one receiver only).
+  assert.equal(under.slice(0, 5).map((k) => `${k} on ${(heldBy.get(k) ?? []).join(',')}`), [],
+    `${under.length} samples on fewer than a quorum of receivers (${marks.join('; ')}; acknowledged up to ${ackedUpTo})`);
   assert.ok(r3After > 0, 'receiver 3 took writes after the hashring change');
 
   for (const p of [...gws.map((g) => g.http), qs[1]!.http, fe]) await waitFor(() => httpReady(p), STARTUP_MS, `process on ${p} ready`);
