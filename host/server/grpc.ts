@@ -20,15 +20,13 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type * as Grpc from '@grpc/grpc-js';
 import { requireCjs } from '../../lib/cjs/require.ts';
-import {
-  context as otelContext, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace,
-  type Context as OtelContext, type Span, type TextMapGetter, type TextMapSetter,
-} from '../../lib/cjs/otel-api.ts';
+import { context as otelContext, type Span } from '../../lib/cjs/otel-api.ts';
+import { clientSpan, endSpan, serverSpan } from '../../lib/tracing/grpc.ts';
 import {
   GrpcError, GrpcStatus, grpcCodeName, type GrpcCallOptions, type GrpcClientConn, type GrpcDialOptions, type GrpcMethod, type GrpcServices, type Logger,
   type Metrics, type GrpcClientTlsOptions,
 } from '../index.ts';
-import { clientFamilies, initializeMetrics, RpcReport, serverFamilies, splitPath, type GrpcType, type RpcFamilies } from '../../lib/net/grpcmetrics.ts';
+import { clientFamilies, initializeMetrics, RpcReport, serverFamilies, type GrpcType, type RpcFamilies } from '../../lib/net/grpcmetrics.ts';
 import type { Registry } from '../metrics.ts';
 import { grpcCallLog, type GrpcCallLog, type GrpcRequestLogging } from '../../lib/web/reqlog.ts';
 import { parseAddress } from './http.ts';
@@ -44,37 +42,6 @@ export const GRPC_OPTIONS: Grpc.ChannelOptions = {
   'grpc.max_receive_message_length': -1,
   'grpc.max_send_message_length': -1,
 };
-
-const tracer = trace.getTracer('thanos-ts/grpc');
-
-const METADATA_GETTER: TextMapGetter<Grpc.Metadata> = {
-  keys: (md) => Object.keys(md.getMap()),
-  get: (md, key) => {
-    const v = md.get(key);
-    return v.length === 0 ? undefined : v.length === 1 ? String(v[0]) : v.map(String);
-  },
-};
-const METADATA_SETTER: TextMapSetter<Grpc.Metadata> = { set: (md, key, value) => md.set(key, value) };
-
-function rpcAttributes(path: string): Record<string, string> {
-  const { service, method } = splitPath(path);
-  return { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method };
-}
-
-/** Ends a span with the call's status (OpenTelemetry's gRPC conventions: an error status on the span for a non-OK code). */
-function endSpan(span: Span, code: number, details?: string): void {
-  if (!span.isRecording()) return span.end();
-  span.setAttribute('rpc.grpc.status_code', code);
-  if (code !== GrpcStatus.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: details });
-  span.end();
-}
-
-/** The server span of a call, child of the context the caller sent (if any). */
-function serverSpan(path: string, md: Grpc.Metadata): { span: Span; ctx: OtelContext } {
-  const parent = propagation.extract(ROOT_CONTEXT, md, METADATA_GETTER);
-  const span = tracer.startSpan(path, { kind: SpanKind.SERVER, attributes: rpcAttributes(path) }, parent);
-  return { span, ctx: trace.setSpan(parent, span) };
-}
 
 function statusOf(err: unknown): { code: number; details: string } {
   if (err instanceof GrpcError) return { code: err.code, details: err.message };
@@ -431,9 +398,7 @@ export class RawGrpcClient implements GrpcClientConn {
   private callOpts(path: string, o: CallOptions): { md: Grpc.Metadata; opts: Grpc.CallOptions; span: Span } {
     const md = new grpc.Metadata();
     for (const [k, v] of Object.entries(o.metadata ?? {})) md.set(k, v);
-    const active = otelContext.active();
-    const span = tracer.startSpan(path, { kind: SpanKind.CLIENT, attributes: rpcAttributes(path) }, active);
-    propagation.inject(trace.setSpan(active, span), md, METADATA_SETTER);
+    const span = clientSpan(path, md);
     return { md, opts: o.timeoutMs ? { deadline: Date.now() + o.timeoutMs } : {}, span };
   }
 
