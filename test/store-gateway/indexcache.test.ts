@@ -72,6 +72,76 @@ test('LRU: small values are copied into shared slabs and stay intact through evi
   check(5000);
 });
 
+test('LRU: keys ending in a number (series entries) are one entry whether set and looked up by key or by prefix and number', async () => {
+  const lru = new InMemoryLru(1 << 20);
+  const v = (i: number) => new Uint8Array([i & 0xff, (i >> 8) & 0xff, 7]);
+  lru.setNum!('S:blk', 12, v(12));
+  assert.equal(Array.from(lru.get('S:blk:12')!), [12, 0, 7]);
+  lru.set('S:blk:13', v(13));
+  assert.equal((await lru.getNumList!('S:blk', [13, 12, 14, 1 << 30])).map((x) => x && x[0]), [13, 12, undefined, undefined]);
+  // not canonical numbers, or too large for a small integer: plain string keys, still found by either call
+  lru.set('S:blk:012', v(99));
+  assert.is(lru.get('S:blk:12')![0], 12);
+  assert.is(lru.get('S:blk:012')![0], 99);
+  lru.setNum!('S:blk', 2 ** 31, v(31));
+  assert.is(lru.get(`S:blk:${2 ** 31}`)![0], 31);
+  assert.is((await lru.getNumList!('S:blk', [2 ** 31]))[0]![0], 31);
+  lru.set('P:blk:instance:7', v(7)); // a label value of digits: a prefix of its own
+  assert.is(lru.get('P:blk:instance:7')![0], 7);
+  assert.is(lru.get('P:blk:instance:07'), undefined);
+  // replacing keeps one entry and its accounting (key bytes counted as the key's length)
+  const before = lru.sizeBytes;
+  lru.set('S:blk:12', new Uint8Array(10));
+  assert.is(lru.size, 5);
+  assert.is(lru.sizeBytes, before + 7);
+  assert.is(lru.get('S:blk:12')!.length, 10);
+  const keyLen = 'S:blk:12'.length;
+  const lru2 = new InMemoryLru(1 << 20);
+  lru2.setNum!('S:blk', 12, new Uint8Array(10));
+  const lru3 = new InMemoryLru(1 << 20);
+  lru3.set('S:blk:12', new Uint8Array(10));
+  assert.is(lru2.sizeBytes, keyLen * 2 + 10 + 48);
+  assert.is(lru3.sizeBytes, lru2.sizeBytes);
+});
+
+test('LRU: eviction order, replaced keys and dropped slabs under churn', () => {
+  const lru = new InMemoryLru(50_000, 10_000);
+  const seen: string[] = [];
+  let evictedBytes = 0;
+  lru.observer = { added() {}, removed(key, vb, _kb, ev) { if (ev) { seen.push(key); evictedBytes += vb; } }, overflowed() {} };
+  for (let i = 0; i < 200; i++) lru.setNum!('S:b', i, new Uint8Array(400).fill(i & 0xff));
+  // the oldest were evicted first, by their full key
+  assert.equal(seen.slice(0, 3), ['S:b:0', 'S:b:1', 'S:b:2']);
+  assert.ok(lru.sizeBytes <= 50_000);
+  // many replacements of the same keys without evictions: the queue's dead slots are reclaimed
+  const small = new InMemoryLru(1 << 24);
+  for (let r = 0; r < 50; r++) for (let i = 0; i < 100; i++) small.setNum!('S:b', i, new Uint8Array(8).fill(r));
+  assert.is(small.size, 100);
+  assert.is(small.get('S:b:99')![0], 49);
+  assert.ok((small as unknown as { q: Int32Array }).q.length <= 2048, 'queue stays bounded');
+  // every value intact after heavy churn with second chances
+  const lru4 = new InMemoryLru(300_000, 100_000);
+  const val = (i: number) => new Uint8Array(30 + (i % 50)).map((_, k) => (i + k) & 0xff);
+  for (let i = 0; i < 20_000; i++) {
+    lru4.setNum!('S:c', i, val(i));
+    if (i % 3 === 0) lru4.get(`S:c:${i - 100}`);
+  }
+  let live = 0;
+  let valueBytes = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const got = lru4.get(`S:c:${i}`);
+    if (got) {
+      live++;
+      valueBytes += got.length;
+      assert.equal(Array.from(got), Array.from(val(i)), `S:c:${i}`);
+    }
+  }
+  assert.is(live, lru4.size);
+  const slabs = (lru4 as unknown as { slabs: Array<Uint8Array | undefined> }).slabs.filter(Boolean).length;
+  // slabs whose values were all evicted are let go (not kept for the cache's lifetime)
+  assert.ok(slabs <= Math.ceil(valueBytes / 65536) + 1, `${slabs} slabs held for ${valueBytes} value bytes`);
+});
+
 test('config parsing', () => {
   const d = parseIndexCacheConfig(undefined, 1000);
   assert.equal(d, { type: 'IN-MEMORY', maxSize: 1000, maxItemSize: 500, enabledItems: ['Postings', 'ExpandedPostings', 'Series'] });

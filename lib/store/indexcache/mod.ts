@@ -190,23 +190,32 @@ export class IndexCache {
    * fetch() answering in item order (undefined = miss), through the backend's getList when it has
    * one: no map of hits per call.
    */
-  private async fetchList(type: ItemType, block: string, rests: readonly string[]): Promise<Array<Uint8Array | undefined>> {
-    if (!this.enabled.has(type) || rests.length === 0) return new Array<Uint8Array | undefined>(rests.length).fill(undefined);
-    const prefix = type === 'Postings' ? 'P' : type === 'Series' ? 'S' : 'E';
-    const keys = rests.map((r) => this.key(prefix, block, r));
-    const start = performance.now();
-    let got: Array<Uint8Array | undefined>;
-    if (this.backend.getList) got = await this.backend.getList(keys);
-    else {
+  private fetchList(type: ItemType, block: string, rests: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+    return this.counted(type, rests.length, async () => {
+      const prefix = type === 'Postings' ? 'P' : type === 'Series' ? 'S' : 'E';
+      const keys = rests.map((r) => this.key(prefix, block, r));
+      if (this.backend.getList) return this.backend.getList(keys);
       const m = await this.backend.getMulti(keys);
-      got = keys.map((k) => m.get(k));
-    }
+      return keys.map((k) => m.get(k));
+    });
+  }
+
+  /** fetchList of numeric rests through the backend's getNumList (no key string per item). */
+  private fetchNumList(type: ItemType, block: string, nums: ArrayLike<number>): Promise<Array<Uint8Array | undefined>> {
+    return this.counted(type, nums.length, () => this.backend.getNumList!(`${type === 'Postings' ? 'P' : type === 'Series' ? 'S' : 'E'}:${block}`, nums));
+  }
+
+  /** Runs an in-order lookup of n items, counting its requests, hits and duration. */
+  private async counted(type: ItemType, n: number, lookup: () => Promise<Array<Uint8Array | undefined>>): Promise<Array<Uint8Array | undefined>> {
+    if (!this.enabled.has(type) || n === 0) return new Array<Uint8Array | undefined>(n).fill(undefined);
+    const start = performance.now();
+    const got = await lookup();
     this.mFetchDuration?.observe((performance.now() - start) / 1000, TYPE_TENANT_LABELS[type]);
     let hits = 0;
     for (const v of got) if (v !== undefined) hits++;
-    this.requests[type] += rests.length;
+    this.requests[type] += n;
     this.hits[type] += hits;
-    this.mRequests?.inc(TYPE_TENANT_LABELS[type], rests.length);
+    this.mRequests?.inc(TYPE_TENANT_LABELS[type], n);
     if (hits) this.mHits?.inc(TYPE_TENANT_LABELS[type], hits);
     return got;
   }
@@ -235,11 +244,18 @@ export class IndexCache {
   }
   /** Series entries of refs, in refs' order (undefined = miss). */
   fetchSeriesList(block: string, refs: ArrayLike<number>): Promise<Array<Uint8Array | undefined>> {
+    if (this.backend.getNumList && !this.safeKeys) return this.fetchNumList('Series', block, refs);
     const rests: string[] = new Array(refs.length);
     for (let i = 0; i < refs.length; i++) rests[i] = String(refs[i]);
     return this.fetchList('Series', block, rests);
   }
   storeSeries(block: string, ref: number, v: Uint8Array): void {
+    if (this.backend.setNum && !this.safeKeys) {
+      if (!this.enabled.has('Series')) return;
+      this.mStoredSize?.observe(v.byteLength, TYPE_TENANT_LABELS.Series);
+      this.backend.setNum(`S:${block}`, ref, v);
+      return;
+    }
     this.store('Series', block, String(ref), v);
   }
   close(): Promise<void> {
