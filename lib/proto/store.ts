@@ -216,7 +216,43 @@ export function sizeSeries(s: Series): number {
   return n;
 }
 
-function writeChunk(w: Writer, tag: number, c: Chunk): void {
+// The size pass of a frame records every nested message's size here (labels, aggregate chunks,
+// then the series, per series in order); the write pass reads them back in the same order instead
+// of measuring each label's strings again (sizes were computed twice per label and chunk, and once
+// more for the frame). Reused across frames; frames are encoded one at a time (synchronously).
+let SIZES = new Int32Array(1024);
+let nSizes = 0;
+let readSize = 0;
+
+function pushSize(v: number): void {
+  if (nSizes === SIZES.length) {
+    const g = new Int32Array(SIZES.length * 2);
+    g.set(SIZES);
+    SIZES = g;
+  }
+  SIZES[nSizes++] = v;
+}
+
+/** sizeSeries, recording the nested sizes for writeSeriesSized. */
+function measureSeries(s: Series): number {
+  let n = 0;
+  const ls = s.labels;
+  for (let i = 0; i < ls.length; i++) {
+    const l = sizeLabel(ls[i]!);
+    pushSize(l);
+    n += 1 + sizeVarint32(l) + l;
+  }
+  const cs = s.chunks;
+  for (let i = 0; i < cs.length; i++) {
+    const a = sizeAggrChunk(cs[i]!);
+    pushSize(a);
+    n += 1 + sizeVarint32(a) + a;
+  }
+  pushSize(n);
+  return n;
+}
+
+function writeChunkData(w: Writer, tag: number, c: Chunk): void {
   w.byte(tag);
   w.uint32(sizeChunk(c));
   if (c.type !== 0) {
@@ -233,6 +269,17 @@ function writeChunk(w: Writer, tag: number, c: Chunk): void {
   }
 }
 
+function writeAggrChunkBody(w: Writer, a: AggrChunk): void {
+  if (a.minTime !== 0) { w.byte(0x08); w.int64(a.minTime); }
+  if (a.maxTime !== 0) { w.byte(0x10); w.int64(a.maxTime); }
+  if (a.raw) writeChunkData(w, 0x1a, a.raw);
+  if (a.count) writeChunkData(w, 0x22, a.count);
+  if (a.sum) writeChunkData(w, 0x2a, a.sum);
+  if (a.min) writeChunkData(w, 0x32, a.min);
+  if (a.max) writeChunkData(w, 0x3a, a.max);
+  if (a.counter) writeChunkData(w, 0x42, a.counter);
+}
+
 function writeSeriesBody(w: Writer, s: Series): void {
   const ls = s.labels;
   for (let i = 0; i < ls.length; i++) {
@@ -246,14 +293,23 @@ function writeSeriesBody(w: Writer, s: Series): void {
     const a = cs[i]!;
     w.byte(0x12);
     w.uint32(sizeAggrChunk(a));
-    if (a.minTime !== 0) { w.byte(0x08); w.int64(a.minTime); }
-    if (a.maxTime !== 0) { w.byte(0x10); w.int64(a.maxTime); }
-    if (a.raw) writeChunk(w, 0x1a, a.raw);
-    if (a.count) writeChunk(w, 0x22, a.count);
-    if (a.sum) writeChunk(w, 0x2a, a.sum);
-    if (a.min) writeChunk(w, 0x32, a.min);
-    if (a.max) writeChunk(w, 0x3a, a.max);
-    if (a.counter) writeChunk(w, 0x42, a.counter);
+    writeAggrChunkBody(w, a);
+  }
+}
+
+/** writeSeriesBody with the sizes measureSeries recorded (consumed in order). */
+function writeSeriesSized(w: Writer, s: Series): void {
+  const ls = s.labels;
+  for (let i = 0; i < ls.length; i++) {
+    w.byte(0x0a);
+    w.uint32(SIZES[readSize++]!);
+    writeLabelBody(w, ls[i]!);
+  }
+  const cs = s.chunks;
+  for (let i = 0; i < cs.length; i++) {
+    w.byte(0x12);
+    w.uint32(SIZES[readSize++]!);
+    writeAggrChunkBody(w, cs[i]!);
   }
 }
 
@@ -267,11 +323,13 @@ export function encodeSeries(s: Series): Uint8Array {
 export function encodeSeriesResponse(m: SeriesResponse): Uint8Array {
   switch (m.type) {
     case 'series': {
-      const n = sizeSeries(m.series);
+      nSizes = 0;
+      const n = measureSeries(m.series);
       const w = new Writer(1 + sizeVarint32(n) + n);
       w.byte(0x0a);
       w.uint32(n);
-      writeSeriesBody(w, m.series);
+      readSize = 0;
+      writeSeriesSized(w, m.series);
       return w.finish();
     }
     case 'warning': {
@@ -286,16 +344,24 @@ export function encodeSeriesResponse(m: SeriesResponse): Uint8Array {
       return w.finish();
     }
     case 'batch': {
+      const batch = m.batch;
+      nSizes = 0;
       let inner = 0;
-      const sizes = m.batch.map((s) => sizeSeries(s));
-      for (const n of sizes) inner += 1 + sizeVarint32(n) + n;
+      for (let i = 0; i < batch.length; i++) {
+        const n = measureSeries(batch[i]!);
+        inner += 1 + sizeVarint32(n) + n;
+      }
       const w = new Writer(1 + sizeVarint32(inner) + inner);
       w.byte(0x22);
       w.uint32(inner);
-      for (let i = 0; i < m.batch.length; i++) {
+      readSize = 0;
+      for (let i = 0; i < batch.length; i++) {
+        const s = batch[i]!;
+        // the series' size follows its labels' and chunks' sizes in the record
         w.byte(0x0a);
-        w.uint32(sizes[i]!);
-        writeSeriesBody(w, m.batch[i]!);
+        w.uint32(SIZES[readSize + s.labels.length + s.chunks.length]!);
+        writeSeriesSized(w, s);
+        readSize++;
       }
       return w.finish();
     }

@@ -208,7 +208,13 @@ export class Block {
     }
     return this.symIdx;
   }
-  /** Label objects by name symbol index, then value symbol index (small-integer keys only). */
+  /**
+   * Label objects by value symbol index: a value symbol almost always occurs under one label name,
+   * so one array slot per symbol finds the pair without a map lookup (two Map lookups per label
+   * were the largest cost of decoding a cached series entry). A value seen under a second name
+   * keeps its pairs in `pairs` (name symbol index, then value symbol index).
+   */
+  private byValue?: Array<Label | undefined>;
   private readonly pairs = new Map<number, Map<number, Label>>();
   /**
    * One shared Label object per (name, value) symbol pair of the block: series entries decoded from
@@ -216,6 +222,14 @@ export class Block {
    * request. Bounded by the block's label pairs (its postings offset table holds as many entries).
    */
   labelPair(nameIdx: number, valueIdx: number, symbols: readonly string[]): Label | undefined {
+    let arr = this.byValue;
+    if (arr === undefined && symbols.length <= MAX_PAIR_ARRAY) arr = this.byValue = new Array(symbols.length);
+    const l = arr?.[valueIdx];
+    // The name symbol is the same string object as the label's name: an identity check.
+    if (l !== undefined && l.name === symbols[nameIdx]) return l;
+    return this.pairSlow(nameIdx, valueIdx, symbols, arr);
+  }
+  private pairSlow(nameIdx: number, valueIdx: number, symbols: readonly string[], arr: Array<Label | undefined> | undefined): Label | undefined {
     let byValue = this.pairs.get(nameIdx);
     let l = byValue?.get(valueIdx);
     if (l === undefined) {
@@ -226,6 +240,8 @@ export class Block {
       if (byValue === undefined) this.pairs.set(nameIdx, (byValue = new Map()));
       byValue.set(valueIdx, l);
     }
+    // The array holds the value's first name seen; other names stay in the maps.
+    if (arr !== undefined && arr[valueIdx] === undefined) arr[valueIdx] = l;
     return l;
   }
   overlaps(mint: number, maxt: number): boolean {
@@ -233,6 +249,9 @@ export class Block {
     return this.meta.maxTime > mint && this.meta.minTime <= maxt;
   }
 }
+
+/** Blocks with more symbols than this find label pairs through the maps only (the array would take 8 bytes per symbol). */
+const MAX_PAIR_ARRAY = 1 << 20;
 
 /** Assumed when a block's meta does not give its chunk files' sizes: a full XOR chunk of 120 irregular samples. */
 const DEFAULT_CHUNK_BYTES = 1024;
@@ -346,43 +365,48 @@ function chunksInRange(chunks: readonly ChunkMeta[], mint: number, maxt: number)
  */
 function decodeRangeEntry(b: Uint8Array, block: Block, mint: number, maxt: number): RangeEntry | undefined {
   if (b.byteLength < 8) return undefined;
-  const nl = u32le(b, 0);
-  const nc = u32le(b, 4);
+  const dv = viewOf(b);
+  const o = b.byteOffset;
+  const nl = dv.getUint32(o, true);
+  const nc = dv.getUint32(o + 4, true);
   if (b.byteLength !== 8 + nl * 8 + nc * 24) return undefined;
   const symbols = block.index.symbols;
-  let p = 8;
+  let p = o + 8;
   const labels: Label[] = new Array(nl);
   for (let i = 0; i < nl; i++) {
-    const l = block.labelPair(u32le(b, p), u32le(b, p + 4), symbols);
+    const l = block.labelPair(dv.getUint32(p, true), dv.getUint32(p + 4, true), symbols);
     if (l === undefined) return undefined;
     labels[i] = l;
     p += 8;
   }
   let chunks: number[] | undefined;
   for (let i = 0; i < nc; i++, p += 24) {
-    const minTime = f64le(b, p + 8);
-    const maxTime = f64le(b, p + 16);
+    const minTime = dv.getFloat64(p + 8, true);
+    const maxTime = dv.getFloat64(p + 16, true);
     if (maxTime < mint || minTime > maxt) continue;
     // Usually one chunk: an exact-size literal (a push onto [] would reserve room for 17 numbers).
-    if (chunks === undefined) chunks = [f64le(b, p), minTime, maxTime];
-    else chunks.push(f64le(b, p), minTime, maxTime);
+    if (chunks === undefined) chunks = [dv.getFloat64(p, true), minTime, maxTime];
+    else chunks.push(dv.getFloat64(p, true), minTime, maxTime);
   }
   return { labels, chunks };
 }
 
-function u32le(b: Uint8Array, p: number): number {
-  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+// Cached entries are views into a few large buffers (the in-memory cache's slabs, a memcached
+// response): one DataView per buffer, kept for the next entry of the same buffer, reads the
+// little-endian fields without a view per entry.
+let lastBuffer: ArrayBufferLike | undefined;
+let lastView: DataView | undefined;
+function viewOf(b: Uint8Array): DataView {
+  if (b.buffer !== lastBuffer || lastView === undefined) {
+    lastBuffer = b.buffer;
+    lastView = new DataView(b.buffer);
+  }
+  return lastView;
 }
-
-// Little-endian doubles read through one scratch pair (no DataView per entry); byte order swapped
-// on a big-endian host so the cache format stays the little-endian one encodeSeriesEntry writes.
-const F64 = new Float64Array(1);
-const F64_BYTES = new Uint8Array(F64.buffer);
-const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-function f64le(b: Uint8Array, p: number): number {
-  if (HOST_LE) for (let i = 0; i < 8; i++) F64_BYTES[i] = b[p + i]!;
-  else for (let i = 0; i < 8; i++) F64_BYTES[7 - i] = b[p + i]!;
-  return F64[0]!;
+/** Drops the kept view (it would keep its buffer alive after the request). */
+function releaseView(): void {
+  lastBuffer = undefined;
+  lastView = undefined;
 }
 
 /**
@@ -1013,16 +1037,24 @@ export class BucketStore {
     const cached = cache ? await cache.fetchSeriesList(block.id, refs) : undefined;
     const out: RangeEntry[] = new Array(refs.length);
     const missIdx: number[] = [];
-    for (let i = 0; i < refs.length; i++) {
-      const b = cached?.[i];
-      const e = b ? decodeRangeEntry(b, block, mint, maxt) : undefined;
-      if (e) {
-        out[i] = e;
-        lim.stats.series.touched++;
-        lim.stats.series.touchedBytes += b!.byteLength;
-        lim.addBytes(b!.byteLength);
-      } else missIdx.push(i);
-    }
+    if (cached) {
+      // Counted per page (the limit is checked once the page's entries are decoded).
+      let hits = 0;
+      let hitBytes = 0;
+      for (let i = 0; i < refs.length; i++) {
+        const b = cached[i];
+        const e = b ? decodeRangeEntry(b, block, mint, maxt) : undefined;
+        if (e) {
+          out[i] = e;
+          hits++;
+          hitBytes += b!.byteLength;
+        } else missIdx.push(i);
+      }
+      releaseView();
+      lim.stats.series.touched += hits;
+      lim.stats.series.touchedBytes += hitBytes;
+      if (hitBytes) lim.addBytes(hitBytes);
+    } else for (let i = 0; i < refs.length; i++) missIdx.push(i);
     if (missIdx.length) {
       const missRefs = missIdx.map((i) => refs[i]!);
       let k = 0;
@@ -1146,24 +1178,34 @@ export class BucketStore {
         const fills: Promise<void>[] = [];
         for (let i = 0; i < cursors.length; i++) if (cursors[i]!.peek() === null) fills.push(cursors[i]!.fill());
         if (fills.length) await Promise.all(fills);
-        let best: Label[] | undefined;
-        for (let i = 0; i < cursors.length; i++) {
-          const s = cursors[i]!.peek() ?? undefined;
-          heads[i] = s;
-          if (s && (best === undefined || compareLabels(s.labels, best) < 0)) best = s.labels;
-        }
-        if (best === undefined || emitted >= limit) break;
         let group: BlockSeries[] | undefined;
         let groupChunks = 0;
-        for (let i = 0; i < cursors.length; i++) {
-          const s = heads[i];
-          if (s && compareLabels(s.labels, best) === 0) {
-            // Usually in one block: an exact-size literal (a push onto [] reserves 16 slots).
-            if (group === undefined) group = [s];
-            else group.push(s);
-            groupChunks += s.chunks.length / 3;
-            if (!skipChunks) batchBytes += (s.chunks.length / 3) * s.block.chunkBytes;
-            cursors[i]!.advance();
+        if (cursors.length === 1) {
+          // One block (an instant query's usual case): its series in order, nothing to merge.
+          const s = cursors[0]!.peek();
+          if (!s || emitted >= limit) break;
+          group = [s];
+          groupChunks = s.chunks.length / 3;
+          if (!skipChunks) batchBytes += groupChunks * s.block.chunkBytes;
+          cursors[0]!.advance();
+        } else {
+          let best: Label[] | undefined;
+          for (let i = 0; i < cursors.length; i++) {
+            const s = cursors[i]!.peek() ?? undefined;
+            heads[i] = s;
+            if (s && (best === undefined || compareLabels(s.labels, best) < 0)) best = s.labels;
+          }
+          if (best === undefined || emitted >= limit) break;
+          for (let i = 0; i < cursors.length; i++) {
+            const s = heads[i];
+            if (s && compareLabels(s.labels, best) === 0) {
+              // Usually in one block: an exact-size literal (a push onto [] reserves 16 slots).
+              if (group === undefined) group = [s];
+              else group.push(s);
+              groupChunks += s.chunks.length / 3;
+              if (!skipChunks) batchBytes += (s.chunks.length / 3) * s.block.chunkBytes;
+              cursors[i]!.advance();
+            }
           }
         }
         lim.addSeries(1);
