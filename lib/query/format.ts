@@ -108,6 +108,73 @@ export function goJsonString(s: string): string {
   return out + s.slice(start) + '"';
 }
 
+const utf8 = new TextEncoder();
+
+/**
+ * A JSON answer written straight into a growing UTF-8 buffer: label names and values, numbers and
+ * punctuation go in as bytes, so an answer of 10,000 series builds no string per label, per series
+ * or for the whole (building them was most of the answer's cost and garbage). Strings come out as
+ * goJsonString writes them: plain ASCII byte by byte, anything else through goJsonString.
+ */
+export class JsonBytes {
+  private buf: Uint8Array;
+  private pos = 0;
+
+  constructor(size = 1 << 14) {
+    this.buf = new Uint8Array(size);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const b = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    b.set(this.buf.subarray(0, this.pos));
+    this.buf = b;
+  }
+
+  /** Text that needs no escaping and is ASCII (JSON punctuation, formatted numbers). */
+  ascii(s: string): void {
+    const n = s.length;
+    this.ensure(n);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  /** Any text, UTF-8 encoded as it is. */
+  text(s: string): void {
+    this.ensure(s.length * 3);
+    this.pos += utf8.encodeInto(s, this.buf.subarray(this.pos)).written;
+  }
+
+  /** A JSON string literal, byte for byte goJsonString(s). */
+  string(s: string): void {
+    const n = s.length;
+    this.ensure(n + 2);
+    const b = this.buf;
+    const start = this.pos;
+    let p = start;
+    b[p++] = 0x22;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      // Printable ASCII other than " \ < > & (which goJsonString escapes).
+      if (c < 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c || c === 0x3c || c === 0x3e || c === 0x26) {
+        this.pos = start;
+        this.text(goJsonString(s));
+        return;
+      }
+      b[p++] = c;
+    }
+    b[p++] = 0x22;
+    this.pos = p;
+  }
+
+  /** The bytes written (a view of the buffer: the writer must not be used after). */
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
 // ---- parsing ---------------------------------------------------------------------------------
 
 const goFloatRe = /^[+-]?(?:(?:\d+(?:_\d+)*)?(?:\.\d*)?(?:[eE][+-]?\d+)?)$/;

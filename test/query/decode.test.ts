@@ -67,6 +67,34 @@ for (const [name, mint, maxt] of [['whole range', 0, 10_000_000], ['instant wind
   });
 }
 
+test('overlapping copies of the same chunks (blocks of the same data) are dropped; same range, other bytes kept', async () => {
+  const d = data().slice(0, 60);
+  const copy = (c: AggrChunk): AggrChunk => ({ minTime: c.minTime, maxTime: c.maxTime, raw: { type: c.raw!.type, data: c.raw!.data.slice() } });
+  // Every chunk twice (a second block of the same data), in the order a store sends two such blocks.
+  const doubled = d.map((s) => ({ labels: s.labels, chunks: [...s.chunks, ...s.chunks.map(copy)] }));
+  // And a chunk of the same time range whose bytes differ: kept, and its first samples win as before.
+  const other = doubled[5]!.chunks[0]!;
+  // (one sample at its start: the samples of the chunk it shares its range with still count after it)
+  const otherData = rawChunks(core, [other.minTime], [-1], 1)[0]!;
+  doubled[5]!.chunks.unshift({ minTime: other.minTime, maxTime: other.maxTime, raw: otherData.raw });
+  for (const [mint, maxt] of [[0, 10_000_000], [1_200_000, 1_500_000]] as const) {
+    const q = new StoreQueryable(new FakeStore(doubled), core, { dedup: false, replicaLabels: [], maxResolutionMs: 0, partialResponse: false });
+    const r = await q.select([eq('m')], { start: mint, end: maxt });
+    assert.is(r.series.length, d.length);
+    for (let i = 0; i < d.length; i++) {
+      const chunks = (i === 5 ? [doubled[5]!.chunks[0]!, ...d[i]!.chunks] : d[i]!.chunks).filter((c) => c.maxTime >= mint && c.minTime <= maxt);
+      const ref = reference(chunks, mint, maxt);
+      const got = r.series[i]!;
+      assert.equal([...got.t.subarray(0, got.n)], ref.t, `series ${i} timestamps`);
+      assert.equal([...got.v.subarray(0, got.n)], ref.v, `series ${i} values`);
+    }
+    if (mint === 0) {
+      assert.is(r.series[5]!.v[0], -1);
+      assert.is(r.series[5]!.n, r.series[4]!.n);
+    }
+  }
+});
+
 test('collectSeries: split frames merged in order; an out-of-order stream is merged and sorted', async () => {
   const l = (x: string) => labelsFromRecord({ __name__: 'm', x });
   const c = (t: number): AggrChunk => ({ minTime: t, maxTime: t + 10, raw: { type: 0, data: new Uint8Array([0, 0]) } });

@@ -4,7 +4,7 @@ import { compareLabels, compareStrings, compileMatcher, type Matcher } from '../
 import { Engine, histogramJsonText, parseExpr, PromQLError, type QueryResult } from '../../../lib/promql/mod.ts';
 import { matrixColumns, matrixLength, type MatrixSeries } from '../../../lib/promql/engine/types.ts';
 import {
-  formatFloatF, formatJsonFloat, formatSampleValue, formatTimestamp, goJsonString, MAX_TIME_MS, MIN_TIME_MS, ParamError, parseApiDuration,
+  formatFloatF, formatJsonFloat, formatSampleValue, formatTimestamp, goJsonString, JsonBytes, MAX_TIME_MS, MIN_TIME_MS, ParamError, parseApiDuration,
   parseGoBool, parseTime,
 } from '../../../lib/query/format.ts';
 import type { EndpointStatus } from '../../../lib/query/endpoints.ts';
@@ -295,6 +295,97 @@ function* resultPieces(r: QueryResult): Generator<string> {
   }
 }
 
+function metricBytes(w: JsonBytes, ls: Labels): void {
+  w.ascii('{');
+  for (let i = 0; i < ls.length; i++) {
+    if (i > 0) w.ascii(',');
+    w.string(ls[i]!.name);
+    w.ascii(':');
+    w.string(ls[i]!.value);
+  }
+  w.ascii('}');
+}
+
+/**
+ * A whole (not streamed) answer's bytes: the same bytes as respond(resultJson(r), ...) encoded,
+ * written without building the JSON text (JsonBytes). Vector and float matrix series are written
+ * point by point; histogram series, scalars and strings as resultPieces writes them.
+ */
+export function answerBytes(r: QueryResult): Uint8Array {
+  const w = new JsonBytes();
+  w.ascii('{"status":"success","data":');
+  if (r.resultType === 'vector') {
+    w.ascii('{"resultType":"vector","result":[');
+    let lastT = NaN;
+    let tsText = '';
+    for (let i = 0; i < r.result.length; i++) {
+      const s = r.result[i]!;
+      const h = s.value.h;
+      if (i > 0) w.ascii(',');
+      w.ascii('{"metric":');
+      metricBytes(w, s.metric);
+      if (s.value.t !== lastT) {
+        lastT = s.value.t;
+        tsText = formatTimestamp(lastT);
+      }
+      if (h) {
+        w.ascii(',"histogram":[');
+        w.ascii(tsText);
+        w.ascii(',');
+        w.text(histogramJsonText(h));
+        w.ascii(']}');
+      } else {
+        w.ascii(',"value":[');
+        w.ascii(tsText);
+        w.ascii(',"');
+        w.ascii(formatSampleValue(s.value.v));
+        w.ascii('"]}');
+      }
+    }
+    w.ascii(']');
+    w.text(dataTail(r));
+  } else if (r.resultType === 'matrix') {
+    // Timestamps formatted once (bounded, as resultPieces does).
+    const ts = new Map<number, string>();
+    w.ascii('{"resultType":"matrix","result":[');
+    for (let k = 0; k < r.result.length; k++) {
+      const s = r.result[k]!;
+      if (k > 0) w.ascii(',');
+      const cols = matrixColumns(s);
+      if (cols ? cols.h : s.values.some((p) => p.h)) {
+        w.text(histogramSeriesJson(s, metricJson(s.metric)));
+        continue;
+      }
+      const pts = cols ? undefined : s.values;
+      const n = cols ? cols.t.length : pts!.length;
+      w.ascii('{"metric":');
+      metricBytes(w, s.metric);
+      if (n) w.ascii(',"values":[');
+      for (let i = 0; i < n; i++) {
+        const pt = cols ? cols.t[i]! : pts![i]!.t;
+        const pv = cols ? cols.v[i]! : pts![i]!.v;
+        let t = ts.get(pt);
+        if (t === undefined) {
+          t = '[' + formatTimestamp(pt) + ',"';
+          if (ts.size < TS_CACHE_MAX) ts.set(pt, t);
+        }
+        if (i > 0) w.ascii(',');
+        w.ascii(t);
+        w.ascii(formatSampleValue(pv));
+        w.ascii('"]');
+      }
+      w.ascii(n ? ']}' : '}');
+    }
+    w.ascii(']');
+    w.text(dataTail(r));
+  } else {
+    w.text(resultJson(r));
+  }
+  w.text(annotationsJson(r.warnings, r.infos));
+  w.ascii('}');
+  return w.bytes();
+}
+
 /** Points (samples) above which a query answer is streamed instead of built as one string. */
 const STREAM_POINTS = 100_000;
 /** Longest stretch of JSON writing before the stream yields to the event loop (ms). */
@@ -312,7 +403,7 @@ function resultPoints(r: QueryResult): number {
  * as a single string of hundreds of MB. The bytes are the same either way.
  */
 function respondResult(r: QueryResult): Response {
-  if (resultPoints(r) <= STREAM_POINTS) return respond(resultJson(r), r.warnings, r.infos);
+  if (resultPoints(r) <= STREAM_POINTS) return bytesResponse(answerBytes(r), 200);
   const pieces = resultPieces(r);
   const enc = new TextEncoder();
   let stage = 0; // 0: envelope head, 1: result pieces, 2: tail, 3: done
@@ -384,7 +475,10 @@ const utf8 = new TextEncoder();
 
 /** An answer of known length: the host's listener then writes its headers and body at once. */
 function textResponse(text: string, status: number): Response {
-  const body = utf8.encode(text);
+  return bytesResponse(utf8.encode(text), status);
+}
+
+function bytesResponse(body: Uint8Array, status: number): Response {
   const res = new Response(body, { status, headers: { 'Content-Type': 'application/json', 'Content-Length': String(body.length) } });
   inMemoryBodies.set(res, body);
   return res;
