@@ -172,7 +172,8 @@ class Buf {
   constructor(cap = 1024) {
     this.b = new Uint8Array(cap);
   }
-  private need(k: number): void {
+  /** Room for k more bytes (the buffer grows by doubling). */
+  need(k: number): void {
     if (this.n + k <= this.b.length) return;
     let c = this.b.length * 2;
     while (c < this.n + k) c *= 2;
@@ -397,11 +398,16 @@ function encodeSeries(defs: ReadonlyArray<{ ref: number; labels: readonly Label[
   return out;
 }
 
-/** A samples record payload (type byte included) for the batch's series [from, to) with their refs, written into w. */
+/**
+ * A samples record payload (type byte included) for the batch's series [from, to) with their refs,
+ * written into w. The buffer is sized once for the record's worst case and written through locals,
+ * not a Buf call (and its room check) per field; the bytes are those of Buf.uvarint/svarint/f64bytes.
+ */
 function encodeSamples(w: Buf, b: SampleBatch, refs: readonly number[], from: number, to: number): Uint8Array {
   const t = b.t;
-  const first = b.start[from]!;
-  const last = b.start[to]!;
+  const start = b.start;
+  const first = start[from]!;
+  const last = start[to]!;
   let f64Time = false;
   for (let k = first; k < last; k++) {
     const x = t[k]!;
@@ -417,24 +423,65 @@ function encodeSamples(w: Buf, b: SampleBatch, refs: readonly number[], from: nu
   w.byte(f64Time ? SAMPLES_F64_TIME : 0);
   w.svarint(base);
   w.uvarint(to - from);
+  if (f64Time) {
+    const vb = bytesOf(b.v);
+    for (let i = from; i < to; i++) {
+      w.uvarint(refs[i]!);
+      const s0 = start[i]!;
+      const s1 = start[i + 1]!;
+      w.uvarint(s1 - s0);
+      for (let k = s0; k < s1; k++) {
+        w.f64(t[k]!);
+        w.f64bytes(vb, k * 8);
+      }
+    }
+    return w.b.subarray(0, w.n);
+  }
+  // per series at most 10 + 10 bytes of ref and count, per sample 10 of time delta and 8 of value
+  w.need(20 * (to - from) + 18 * (last - first));
+  const o = w.b;
+  let n = w.n;
   const vb = bytesOf(b.v);
   for (let i = from; i < to; i++) {
-    w.uvarint(refs[i]!);
-    const s0 = b.start[i]!;
-    const s1 = b.start[i + 1]!;
-    w.uvarint(s1 - s0);
+    let x = refs[i]!;
+    while (x >= 0x80) {
+      o[n++] = (x % 0x80) | 0x80;
+      x = Math.floor(x / 0x80);
+    }
+    o[n++] = x;
+    const s0 = start[i]!;
+    const s1 = start[i + 1]!;
+    x = s1 - s0;
+    while (x >= 0x80) {
+      o[n++] = (x % 0x80) | 0x80;
+      x = Math.floor(x / 0x80);
+    }
+    o[n++] = x;
     let prev = base;
     for (let k = s0; k < s1; k++) {
-      const x = t[k]!;
-      if (f64Time) w.f64(x);
-      else {
-        w.svarint(x - prev);
-        prev = x;
+      const tk = t[k]!;
+      const d = tk - prev;
+      prev = tk;
+      // zigzag, as Buf.svarint
+      x = d >= 0 ? d * 2 : -d * 2 - 1;
+      while (x >= 0x80) {
+        o[n++] = (x % 0x80) | 0x80;
+        x = Math.floor(x / 0x80);
       }
-      w.f64bytes(vb, k * 8);
+      o[n++] = x;
+      // the value's 8 bytes big-endian (copied: NaN payloads survive)
+      const vo = k * 8;
+      if (LE) {
+        o[n] = vb[vo + 7]!; o[n + 1] = vb[vo + 6]!; o[n + 2] = vb[vo + 5]!; o[n + 3] = vb[vo + 4]!;
+        o[n + 4] = vb[vo + 3]!; o[n + 5] = vb[vo + 2]!; o[n + 6] = vb[vo + 1]!; o[n + 7] = vb[vo]!;
+      } else {
+        for (let q = 0; q < 8; q++) o[n + q] = vb[vo + q]!;
+      }
+      n += 8;
     }
   }
-  return w.b.subarray(0, w.n);
+  w.n = n;
+  return o.subarray(0, n);
 }
 
 class Rd {
