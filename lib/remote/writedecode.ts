@@ -166,6 +166,7 @@ export class WriteRequestDecoder {
       // the request's series hold its columns; the decoder keeps none
       this.cols = NO_COLUMNS;
       this.vBytes = NO_BYTES;
+      this.vView = NO_VIEW;
       this.view = NO_VIEW;
     }
   }
@@ -173,6 +174,7 @@ export class WriteRequestDecoder {
   /** The current request's columns, the bytes of its values, and how many samples they hold. */
   private cols: SampleColumns = NO_COLUMNS;
   private vBytes: Uint8Array = NO_BYTES;
+  private vView: DataView = NO_VIEW;
   private n = 0;
 
   /** The request's bytes as words (label bytes are hashed and compared 4 at a time). */
@@ -184,9 +186,10 @@ export class WriteRequestDecoder {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     // A float sample takes 2 to 22 bytes on the wire and a series' labels some more: start at one
     // sample per 32 bytes, doubled when short.
-    const cap = Math.max(64, len >>> 5);
-    this.cols = { t: new Float64Array(cap), v: new Float64Array(cap) };
-    this.vBytes = new Uint8Array(this.cols.v.buffer);
+    // A sender's requests hold about as many samples as its last one: that many (plus some) when it
+    // is fewer, so the columns of a steady sender are not twice what they hold.
+    const cap = Math.max(64, Math.min(len >>> 5, this.lastSamples + (this.lastSamples >>> 3) + 64));
+    this.columns(cap);
     this.n = 0;
     let p = 0;
     while (p < len) {
@@ -198,19 +201,32 @@ export class WriteRequestDecoder {
       out.push(this.timeSeries(buf, p, end));
       p = end;
     }
+    this.lastSamples = this.n;
     return out;
+  }
+
+  /** Samples in the last request decoded here (sizes the next one's columns). */
+  private lastSamples = 0;
+
+  /** New columns of `cap` samples, both in one buffer (one allocation): t, then v. */
+  private columns(cap: number): void {
+    const ab = new ArrayBuffer(16 * cap);
+    this.cols = { t: new Float64Array(ab, 0, cap), v: new Float64Array(ab, 8 * cap, cap) };
+    this.vBytes = new Uint8Array(ab, 8 * cap, 8 * cap);
+    this.vView = new DataView(ab, 8 * cap, 8 * cap);
   }
 
   private grow(): void {
     const c = this.cols;
-    const t = new Float64Array(c.t.length * 2);
-    const v = new Float64Array(c.v.length * 2);
-    t.set(c.t);
-    v.set(c.v); // element copies of a Float64Array keep the bits
+    const { t: ot, v: ov } = c;
+    this.columns(ot.length * 2);
+    const { t, v } = this.cols;
+    t.set(ot);
+    v.set(ov); // element copies of a Float64Array keep the bits
     // series decoded so far share this object: they see the new arrays
     c.t = t;
     c.v = v;
-    this.vBytes = new Uint8Array(v.buffer);
+    this.cols = c;
   }
 
   /**
@@ -263,11 +279,16 @@ export class WriteRequestDecoder {
       if (k === cols.t.length) this.grow();
       cols.t[k] = timestamp;
       if (valueAt < 0) cols.v[k] = 0;
-      else {
+      else if (LE) {
+        // the 8 bytes as two words (little-endian both sides: the bits as sent, NaN payloads included)
+        const vv = this.vView;
+        const view = this.view;
+        vv.setInt32(k * 8, view.getInt32(valueAt, true), true);
+        vv.setInt32(k * 8 + 4, view.getInt32(valueAt + 4, true), true);
+      } else {
         const vb = this.vBytes;
         const o = k * 8;
-        if (LE) for (let i = 0; i < 8; i++) vb[o + i] = buf[valueAt + i]!;
-        else for (let i = 0; i < 8; i++) vb[o + i] = buf[valueAt + 7 - i]!;
+        for (let i = 0; i < 8; i++) vb[o + i] = buf[valueAt + 7 - i]!;
       }
     }
     const c = this.cached(buf, lstart, lend);

@@ -142,4 +142,32 @@ test('decoder: the cache stays within its entry and byte bounds and keeps answer
   assert.ok(d.size <= before);
 });
 
+test('decoder: columns sized by the last request grow for a larger one; every value bit exact (NaN payloads), earlier series included', () => {
+  const d = new WriteRequestDecoder();
+  const bits = new DataView(new ArrayBuffer(8));
+  // a value with a distinct NaN payload per sample: a lost or misplaced byte shows
+  const valueOf = (i: number, k: number) => {
+    bits.setBigUint64(0, 0x7ff0000000000000n | BigInt(i * 1000 + k + 1));
+    return bits.getFloat64(0);
+  };
+  for (const nSeries of [3, 40, 5, 300, 300, 1]) {
+    const req: WriteRequest = {
+      timeseries: Array.from({ length: nSeries }, (_, i) => ({
+        labels: [{ name: '__name__', value: 'm' }, { name: 's', value: String(i) }],
+        samples: Array.from({ length: 1 + (i % 4) }, (_, k) => ({ timestamp: 1000 * k + i, value: valueOf(i, k) })),
+      })),
+    };
+    const got = d.decode(encodeWriteRequest(req));
+    assert.is(got.timeseries.length, nSeries);
+    got.timeseries.forEach((ts, i) => {
+      assert.is(ts.samples.length, 1 + (i % 4));
+      ts.samples.forEach((smp, k) => {
+        assert.is(smp.timestamp, 1000 * k + i);
+        bits.setFloat64(0, smp.value);
+        assert.is(bits.getBigUint64(0), 0x7ff0000000000000n | BigInt(i * 1000 + k + 1), `series ${i} sample ${k} of ${nSeries}`);
+      });
+    });
+  }
+});
+
 test.run();
