@@ -223,7 +223,9 @@ export class Head {
     };
     let total = 0;
     for (const ts of batch) total += ts.cols ? ts.to! - ts.from! : ts.samples.length;
-    const acc: SampleBatch = { labels: [], keys: [], start: [0], t: new Float64Array(total), v: new Float64Array(total), series: [] };
+    // both columns in one buffer: one allocation per request
+    const ab = new ArrayBuffer(16 * total);
+    const acc: SampleBatch = { labels: [], keys: [], start: [0], t: new Float64Array(ab, 0, total), v: new Float64Array(ab, 8 * total, total), series: [] };
     res.accepted = acc;
     const at = acc.t;
     const av = acc.v;
@@ -411,6 +413,11 @@ export class Head {
     const bt = b.t;
     const bv = b.v;
     const known = b.series as Array<MemSeries | undefined> | undefined;
+    // the head's bounds in locals, written back at the end
+    const minValid = this.minValidTime;
+    const perChunk = this.samplesPerChunk;
+    let mint = this.mint;
+    let maxt = this.maxt;
     for (let i = 0; i < b.labels.length; i++) {
       const key = b.keys[i]!;
       // the series prepare() found (unless truncate() dropped it since)
@@ -434,15 +441,15 @@ export class Head {
           s.lastT = t;
           s.lastH = h;
           if (s.hOpen.length >= this.samplesPerChunk) this.closeHistograms(s);
-          if (t < this.mint) this.mint = t;
-          if (t > this.maxt) this.maxt = t;
+          if (t < mint) mint = t;
+          if (t > maxt) maxt = t;
           appended++;
         }
         continue;
       }
       for (let k = b.start[i]!, end = b.start[i + 1]!; k < end; k++) {
         const t = bt[k]!;
-        if (t < this.minValidTime || (s && t <= s.lastT)) {
+        if (t < minValid || (s && t <= s.lastT)) {
           skipped++;
           continue;
         }
@@ -457,17 +464,20 @@ export class Head {
           s.lastH = undefined;
         }
         const v = bv[k]!;
-        s.tt[s.tn] = t;
-        s.tv[s.tn] = v;
-        s.tn++;
+        const tn = s.tn;
+        s.tt[tn] = t;
+        s.tv[tn] = v;
+        s.tn = tn + 1;
         s.lastT = t;
         s.lastV = v;
-        if (s.tn >= this.samplesPerChunk) this.closeTail(s);
-        if (t < this.mint) this.mint = t;
-        if (t > this.maxt) this.maxt = t;
+        if (tn + 1 >= perChunk) this.closeTail(s);
+        if (t < mint) mint = t;
+        if (t > maxt) maxt = t;
         appended++;
       }
     }
+    this.mint = mint;
+    this.maxt = maxt;
     this.samples += appended;
     return { appended, skipped };
   }
