@@ -41,8 +41,14 @@ export function loadTracingYaml(s: TracingSettings): TracingConfig | undefined {
  */
 const componentScope = new AsyncLocalStorage<string | undefined>();
 
-/** Marks the current async context (and what it starts from here on) as the component's. */
+/**
+ * Marks the current async context (and what it starts from here on) as the component's. Only with
+ * a tracer provider registered (setupTracing runs before the run group): nothing else reads the
+ * scope, and on Node 20 an AsyncLocalStorage once entered turns on promise hooks that cost every
+ * promise of the process from then on (the receive path awaits several per request).
+ */
 export function enterComponentScope(id: string | undefined): void {
+  if (registered === undefined && componentScope.getStore() === undefined) return;
   componentScope.enterWith(id);
 }
 
