@@ -71,6 +71,9 @@ export function rangeFn(fn: WindowFn, opts: RangeFnOptions = {}): CallKernel {
     const maxS = ev.o.maxSamples;
     const samples = ev.shared.samples;
     const monotone = src.at === null;
+    // Windows found by walking forward over many steps; one window (an instant query) by binary
+    // search (the walk read every sample of the window, one cache line after another).
+    const walk = monotone && n > 1;
     for (const r of src.raws) {
       ev.tick();
       if (r.h) {
@@ -90,7 +93,7 @@ export function rangeFn(fn: WindowFn, opts: RangeFnOptions = {}): CallKernel {
       for (let i = 0; i < n; i++) {
         const end = ends[i]!;
         const start = end - range;
-        if (monotone) {
+        if (walk) {
           while (lo < rn && rt[lo]! <= start) lo++;
           if (hi < lo) hi = lo;
           while (hi < rn && rt[hi]! <= end) hi++;
@@ -126,10 +129,21 @@ export function rangeFn(fn: WindowFn, opts: RangeFnOptions = {}): CallKernel {
   };
 }
 
+let lastName = '';
+let lastCounter = true;
+/** Whether a metric name ends in _total/_sum/_count/_bucket; the series of a selection share their name, tested once. */
+function counterName(mn: string): boolean {
+  if (mn !== lastName) {
+    lastName = mn;
+    lastCounter = /(_total|_sum|_count|_bucket)$/.test(mn);
+  }
+  return lastCounter;
+}
+
 /** The counter-function info (name does not end in _total/_sum/_count/_bucket) once per output series. */
 function counterInfo(ev: Evaluator, e: Call, mIdx: number, labels: Labels): void {
   const mn = getLabel(labels, METRIC_NAME);
-  if (mn !== '' && !/(_total|_sum|_count|_bucket)$/.test(mn)) {
+  if (mn !== '' && !counterName(mn)) {
     ev.infos.add(`PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${JSON.stringify(mn)}${ev.pos(e.args[mIdx]!)}`);
   }
 }
