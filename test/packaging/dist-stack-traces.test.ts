@@ -11,6 +11,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { SourceMap } from 'node:module';
+import { LazySourceMap, withLineIndex } from '../../bin/dist-stack-traces.mjs';
 
 const MODULE = new URL('../../bin/dist-stack-traces.mjs', import.meta.url).href;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'thanos-dist-stacks-'));
@@ -71,6 +73,61 @@ test('a dist/ module without a map keeps its built position', () => {
   fs.writeFileSync(file, 'export function boom() {\n  throw new Error("no map");\n}\n');
   const stack = stackOf(file, 'mod.boom()');
   assert.match(stack.split('\n')[1]!, new RegExp(`^    at (?:Module\\.)?boom \\(${escape(pathToFileURL(file).href)}:2:9\\)$`), stack);
+});
+
+// dist/ is bundled: a chunk holds several modules, its map several sources.
+const HELPER = `// a comment line
+export function helper(n: number): number {
+  if (n > 1) throw new RangeError('too big');
+  return n;
+}
+`;
+const ENTRY = `import { helper } from './helper.ts';
+
+type T = { n: number };
+export function run(t: T): number {
+  return helper(t.n) + 1;
+}
+`;
+
+test('bundled: each frame names its own module\'s source line', async () => {
+  fs.writeFileSync(path.join(work, 'helper.ts'), HELPER);
+  fs.writeFileSync(path.join(work, 'entry.ts'), ENTRY);
+  await esbuild.build({
+    absWorkingDir: work, entryPoints: ['entry.ts'], outdir: path.join(work, 'dist/bundled'), bundle: true,
+    format: 'esm', platform: 'node', target: 'es2022', sourcemap: 'linked', sourcesContent: false, logLevel: 'silent',
+  });
+  const stack = stackOf(path.join(work, 'dist/bundled/entry.js'), 'mod.run({ n: 2 })');
+  const lines = stack.split('\n');
+  assert.is(lines[0], 'RangeError: too big');
+  assert.match(lines[1]!, new RegExp(`^    at helper \\(${escape(pathToFileURL(path.join(work, 'helper.ts')).href)}:3:\\d+\\)$`), stack);
+  assert.match(lines[2]!, new RegExp(`^    at (?:Module\\.)?run \\(${escape(pathToFileURL(path.join(work, 'entry.ts')).href)}:5:\\d+\\)$`), stack);
+});
+
+test('LazySourceMap, with or without the build\'s line index, answers as node:module SourceMap.findEntry at every position', async () => {
+  // A bundle of this repository's host/index.ts (several modules, lines with and without mappings).
+  const r = await esbuild.build({
+    absWorkingDir: path.resolve(import.meta.dirname, '../..'), entryPoints: ['host/index.ts'], outdir: path.join(work, 'cmp'), bundle: true,
+    packages: 'external', format: 'esm', platform: 'node', target: 'es2022', sourcemap: 'external', sourcesContent: false, write: false, logLevel: 'silent',
+  });
+  const js = r.outputFiles.find((f) => f.path.endsWith('.js'))!.text;
+  const json = JSON.parse(r.outputFiles.find((f) => f.path.endsWith('.map'))!.text);
+  const node = new SourceMap(json);
+  const maps = [new LazySourceMap(json), new LazySourceMap(JSON.parse(JSON.stringify(withLineIndex(json)))), new LazySourceMap(withLineIndex(json, 3))];
+  const text = (e: { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined) => (e?.originalSource ? `${e.originalSource}:${e.originalLine}:${e.originalColumn}` : '-');
+  const lines = js.split('\n');
+  let n = 0;
+  for (let line = 0; line < lines.length + 2; line++) {
+    for (let col = 0; col <= (lines[line] ?? '').length + 1; col += 3) {
+      const want = text(node.findEntry(line, col));
+      for (const m of maps) {
+        const got = text(m.find(line, col));
+        if (got !== want) assert.unreachable(`line ${line} column ${col}: ${got}, node:module ${want}`);
+      }
+      n++;
+    }
+  }
+  assert.ok(n > 5_000, `positions ${n}`);
 });
 
 test.run();
