@@ -233,12 +233,32 @@ function pushSize(v: number): void {
   SIZES[nSizes++] = v;
 }
 
-/** sizeSeries, recording the nested sizes for writeSeriesSized. */
+// The previous series' labels and their sizes, by position: series of a frame mostly share label
+// objects (a store gateway hands out one object per label pair of a block), whose strings then
+// need not be measured again. Cleared after each frame (no label is kept).
+const MEMO = 32;
+const memoLabels: Array<Label | undefined> = new Array(MEMO).fill(undefined);
+const memoSizes = new Int32Array(MEMO);
+
+function clearMemo(): void {
+  memoLabels.fill(undefined);
+}
+
+/** sizeSeries, recording the nested sizes for writeSeriesSized / writeFrameSeries. */
 function measureSeries(s: Series): number {
   let n = 0;
   const ls = s.labels;
   for (let i = 0; i < ls.length; i++) {
-    const l = sizeLabel(ls[i]!);
+    const lab = ls[i]!;
+    let l: number;
+    if (i < MEMO) {
+      if (memoLabels[i] === lab) l = memoSizes[i]!;
+      else {
+        l = sizeLabel(lab);
+        memoLabels[i] = lab;
+        memoSizes[i] = l;
+      }
+    } else l = sizeLabel(lab);
     pushSize(l);
     n += 1 + sizeVarint32(l) + l;
   }
@@ -250,6 +270,126 @@ function measureSeries(s: Series): number {
   }
   pushSize(n);
   return n;
+}
+
+// A frame's series written straight into its exact-size buffer (no bounds checks per field, the
+// position in a local): the same bytes as writeSeriesSized, which the rare cases fall back to
+// (a non-ASCII or long string, a negative or fractional time, a chunk hash) through the Writer.
+
+function putVarint32(b: Uint8Array, p: number, v: number): number {
+  while (v > 0x7f) {
+    b[p++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  b[p++] = v;
+  return p;
+}
+
+/** A length-prefixed string: ASCII under 128 characters inline, else through the Writer. */
+function putString(w: Writer, b: Uint8Array, p: number, s: string): number {
+  const len = s.length;
+  if (len < 0x80) {
+    let q = p + 1;
+    let i = 0;
+    for (; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      b[q++] = c;
+    }
+    if (i === len) {
+      b[p] = len;
+      return q;
+    }
+  }
+  w.pos = p;
+  w.string(s);
+  return w.pos;
+}
+
+/** int64 field value: non-negative integers inline, the rest through the Writer (same bytes). */
+function putInt64(w: Writer, b: Uint8Array, p: number, v: number): number {
+  if (v >= 0 && v <= Number.MAX_SAFE_INTEGER && Math.floor(v) === v) {
+    while (v > 0x7fffffff) {
+      b[p++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    return putVarint32(b, p, v);
+  }
+  w.pos = p;
+  w.int64(v);
+  return w.pos;
+}
+
+function putChunk(w: Writer, p: number, tag: number, c: Chunk): number {
+  if (c.hash) {
+    w.pos = p;
+    writeChunkData(w, tag, c);
+    return w.pos;
+  }
+  const b = w.buf;
+  const d = c.data;
+  const dl = d.length;
+  b[p++] = tag;
+  p = putVarint32(b, p, (c.type !== 0 ? 1 + sizeVarint32(c.type) : 0) + (dl > 0 ? 1 + sizeVarint32(dl) + dl : 0));
+  if (c.type !== 0) {
+    b[p++] = 0x08;
+    p = putVarint32(b, p, c.type >>> 0); // as Writer.uint32
+  }
+  if (dl > 0) {
+    b[p++] = 0x12;
+    p = putVarint32(b, p, dl);
+    if (dl > 16) b.set(d, p);
+    else for (let i = 0; i < dl; i++) b[p + i] = d[i]!;
+    p += dl;
+  }
+  return p;
+}
+
+/**
+ * Writes one series (tag, length, body) with the sizes measureSeries recorded from SIZES[readSize].
+ * A fallback through the Writer may move its buffer (Writer.string reserves 3 bytes per
+ * character): `b` is read again after each.
+ */
+function writeFrameSeries(w: Writer, s: Series): void {
+  let b = w.buf;
+  let p = w.pos;
+  let k = readSize;
+  const ls = s.labels;
+  const cs = s.chunks;
+  b[p++] = 0x0a;
+  p = putVarint32(b, p, SIZES[k + ls.length + cs.length]!);
+  for (let i = 0; i < ls.length; i++) {
+    const l = ls[i]!;
+    b[p++] = 0x0a;
+    p = putVarint32(b, p, SIZES[k++]!);
+    if (l.name.length > 0) {
+      b[p++] = 0x0a;
+      p = putString(w, b, p, l.name);
+      b = w.buf;
+    }
+    if (l.value.length > 0) {
+      b[p++] = 0x12;
+      p = putString(w, b, p, l.value);
+      b = w.buf;
+    }
+  }
+  for (let i = 0; i < cs.length; i++) {
+    const a = cs[i]!;
+    b[p++] = 0x12;
+    p = putVarint32(b, p, SIZES[k++]!);
+    if (a.minTime !== 0) { b[p++] = 0x08; p = putInt64(w, b, p, a.minTime); b = w.buf; }
+    if (a.maxTime !== 0) { b[p++] = 0x10; p = putInt64(w, b, p, a.maxTime); b = w.buf; }
+    let c: Chunk | undefined;
+    if ((c = a.raw)) p = putChunk(w, p, 0x1a, c);
+    if ((c = a.count)) p = putChunk(w, p, 0x22, c);
+    if ((c = a.sum)) p = putChunk(w, p, 0x2a, c);
+    if ((c = a.min)) p = putChunk(w, p, 0x32, c);
+    if ((c = a.max)) p = putChunk(w, p, 0x3a, c);
+    if ((c = a.counter)) p = putChunk(w, p, 0x42, c);
+    b = w.buf;
+  }
+  readSize = k + 1; // past the series' own size
+  w.pos = p;
 }
 
 function writeChunkData(w: Writer, tag: number, c: Chunk): void {
@@ -297,22 +437,6 @@ function writeSeriesBody(w: Writer, s: Series): void {
   }
 }
 
-/** writeSeriesBody with the sizes measureSeries recorded (consumed in order). */
-function writeSeriesSized(w: Writer, s: Series): void {
-  const ls = s.labels;
-  for (let i = 0; i < ls.length; i++) {
-    w.byte(0x0a);
-    w.uint32(SIZES[readSize++]!);
-    writeLabelBody(w, ls[i]!);
-  }
-  const cs = s.chunks;
-  for (let i = 0; i < cs.length; i++) {
-    w.byte(0x12);
-    w.uint32(SIZES[readSize++]!);
-    writeAggrChunkBody(w, cs[i]!);
-  }
-}
-
 /** Encodes a Series message on its own. */
 export function encodeSeries(s: Series): Uint8Array {
   const w = new Writer(sizeSeries(s));
@@ -325,11 +449,10 @@ export function encodeSeriesResponse(m: SeriesResponse): Uint8Array {
     case 'series': {
       nSizes = 0;
       const n = measureSeries(m.series);
+      clearMemo();
       const w = new Writer(1 + sizeVarint32(n) + n);
-      w.byte(0x0a);
-      w.uint32(n);
       readSize = 0;
-      writeSeriesSized(w, m.series);
+      writeFrameSeries(w, m.series);
       return w.finish();
     }
     case 'warning': {
@@ -351,18 +474,12 @@ export function encodeSeriesResponse(m: SeriesResponse): Uint8Array {
         const n = measureSeries(batch[i]!);
         inner += 1 + sizeVarint32(n) + n;
       }
+      clearMemo();
       const w = new Writer(1 + sizeVarint32(inner) + inner);
       w.byte(0x22);
       w.uint32(inner);
       readSize = 0;
-      for (let i = 0; i < batch.length; i++) {
-        const s = batch[i]!;
-        // the series' size follows its labels' and chunks' sizes in the record
-        w.byte(0x0a);
-        w.uint32(SIZES[readSize + s.labels.length + s.chunks.length]!);
-        writeSeriesSized(w, s);
-        readSize++;
-      }
+      for (let i = 0; i < batch.length; i++) writeFrameSeries(w, batch[i]!);
       return w.finish();
     }
     default:

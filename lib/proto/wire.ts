@@ -417,11 +417,11 @@ export function sizeBytes(n: number): number {
 export class Writer {
   buf: Uint8Array;
   pos = 0;
-  private view: DataView;
+  /** Made on the first double() (most messages have none: a view per message was a fixed cost). */
+  private view: DataView | undefined;
 
   constructor(initialSize = 256) {
     this.buf = new Uint8Array(initialSize);
-    this.view = new DataView(this.buf.buffer);
   }
 
   ensure(n: number): void {
@@ -431,7 +431,7 @@ export class Writer {
     const nb = new Uint8Array(size);
     nb.set(this.buf.subarray(0, this.pos));
     this.buf = nb;
-    this.view = new DataView(nb.buffer);
+    this.view = undefined;
   }
 
   /** The encoded bytes (a view of the writer's buffer; do not reuse the writer afterwards). */
@@ -545,7 +545,7 @@ export class Writer {
 
   double(v: number): void {
     this.ensure(8);
-    this.view.setFloat64(this.pos, v, true);
+    (this.view ??= new DataView(this.buf.buffer)).setFloat64(this.pos, v, true);
     this.pos += 8;
   }
 
