@@ -3,8 +3,9 @@
 // before a change, to compare builds run after run).
 // --ab=OLD.wasm [--rounds=N]: the XOR figures of OLD.wasm and of wasm/build/core.wasm (or --wasm=FILE)
 // measured alternately in one process (old, new, new, old, ...), N rounds (default 5), each line
-// with the load average, then the median CPU ns/sample of each and the new/old ratio: the way to
-// claim a kernel change on a shared machine.
+// (counter, gauge, and 'aligned': the counter's values on the exact interval) with the load
+// average, then the median CPU ns/sample of each and the new/old ratio: the way to claim a kernel
+// change on a shared machine.
 // For each backend (wasm, js): XOR encode/decode ns/sample, samples/s and bytes/sample on three
 // fixed datasets (15s-scrape counter with jitter, random gauge, constant; 120-sample chunks,
 // >= 10M samples each), postings intersection ns per input element (equal 1M lists and 1:100),
@@ -31,7 +32,7 @@ function rng(seed: number): () => number {
   };
 }
 
-type DatasetName = 'counter' | 'gauge' | 'constant';
+type DatasetName = 'counter' | 'gauge' | 'constant' | 'aligned';
 interface Dataset {
   name: DatasetName;
   t: Float64Array;
@@ -40,7 +41,7 @@ interface Dataset {
 }
 
 function makeDataset(name: DatasetName, n: number): Dataset {
-  const r = rng(name === 'counter' ? 1 : name === 'gauge' ? 2 : 3);
+  const r = rng(name === 'counter' || name === 'aligned' ? 1 : name === 'gauge' ? 2 : 3);
   const t = new Float64Array(n);
   const v = new Float64Array(n);
   const start = 1_700_000_000_000;
@@ -49,6 +50,11 @@ function makeDataset(name: DatasetName, n: number): Dataset {
     if (name === 'constant') {
       t[i] = start + i * 15000;
       v[i] = 42;
+    } else if (name === 'aligned') {
+      // the counter's values on the exact interval (delta of delta 0, as with scrapes aligned to it)
+      t[i] = start + i * 15000;
+      c = r() < 0.00002 ? 0 : c + Math.floor(r() * 100);
+      v[i] = c;
     } else if (name === 'counter') {
       // 15 s scrape interval with +-10 ms jitter; increments 0..99, a reset every ~50k samples
       t[i] = start + i * 15000 + Math.floor(r() * 21) - 10;
@@ -293,14 +299,16 @@ function benchHist(core: Core, hs: HistogramSamples[], reps: number): HistResult
 }
 
 /** XOR figures one A/B round takes of each build (CPU ns/sample; single = one call per chunk). */
-const AB_METRICS = ['counter_batch_decode', 'counter_decode', 'counter_batch_encode', 'counter_encode', 'gauge_batch_decode'] as const;
+const AB_METRICS = ['counter_batch_decode', 'counter_decode', 'counter_batch_encode', 'counter_encode', 'gauge_batch_decode', 'aligned_batch_decode'] as const;
 type AbMetric = (typeof AB_METRICS)[number];
 
-function abRound(core: Core, sets: Record<'counter' | 'gauge', { ds: Dataset; chunks: Uint8Array[] }>): Record<AbMetric, number> {
+type AbSet = 'counter' | 'gauge' | 'aligned';
+
+function abRound(core: Core, sets: Record<AbSet, { ds: Dataset; chunks: Uint8Array[] }>): Record<AbMetric, number> {
   const out = {} as Record<AbMetric, number>;
   const starts = new Uint32Array(BATCH);
   for (let i = 0; i < BATCH; i++) starts[i] = i * CHUNK;
-  for (const name of ['counter', 'gauge'] as const) {
+  for (const name of ['counter', 'gauge', 'aligned'] as const) {
     const { ds, chunks } = sets[name];
     const samples = chunks.length * CHUNK;
     const batches: Uint8Array[][] = [];
@@ -342,8 +350,8 @@ async function abMain(oldFile: string, newFile: string | undefined, nSamples: nu
   const js = createJsCore();
   // the same chunks for both builds, from the TS twin (the oracle), allocated one by one as a
   // store's chunks are (not in one buffer)
-  const sets = {} as Record<'counter' | 'gauge', { ds: Dataset; chunks: Uint8Array[] }>;
-  for (const name of ['counter', 'gauge'] as const) {
+  const sets = {} as Record<AbSet, { ds: Dataset; chunks: Uint8Array[] }>;
+  for (const name of ['counter', 'gauge', 'aligned'] as const) {
     const ds = makeDataset(name, nSamples);
     const chunks: Uint8Array[] = [];
     for (let k = 0; (k + 1) * CHUNK <= ds.n; k++) chunks.push(js.xorEncode(ds.t.subarray(k * CHUNK, (k + 1) * CHUNK), ds.v.subarray(k * CHUNK, (k + 1) * CHUNK), CHUNK));
