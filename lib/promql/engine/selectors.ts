@@ -107,8 +107,20 @@ export function evalVectorSelector(ev: Evaluator, vs: VectorSelector, withTimest
   let total = 0;
   // Counted while materialising: the query fails with the max-samples error before holding more.
   const budget = ev.o.maxSamples - ev.shared.samples.current;
+  // One step (an instant query): the sample found by binary search, and the point's arrays made
+  // with it (a push onto [] reserves 17 slots, per series).
+  const single = ev.start === ev.end;
   for (const r of raws) {
     ev.tick();
+    if (single && (r.h === undefined || withTimestamps)) {
+      const ref = (vs.at ?? ev.start) - vs.offset;
+      const j = upperBound(r.t, r.n, ref) - 1;
+      if (j < 0 || r.t[j]! <= ref - lookback || (r.stale && r.stale[j])) continue;
+      if (total >= budget) throw new TooManySamplesError();
+      total++;
+      out.push({ metric: r.labels, t: [ev.start], v: [withTimestamps ? r.t[j]! / 1000 : r.v[j]!], dropName: r.dropName });
+      continue;
+    }
     const ts: number[] = [];
     const vals: number[] = [];
     const rh = r.h;
