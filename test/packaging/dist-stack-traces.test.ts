@@ -12,9 +12,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SourceMap } from 'node:module';
-import { LazySourceMap, withLineIndex } from '../../bin/dist-stack-traces.mjs';
 
 const MODULE = new URL('../../bin/dist-stack-traces.mjs', import.meta.url).href;
+type Entry = { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined;
+const { LazySourceMap, withLineIndex } = (await import(MODULE)) as {
+  LazySourceMap: new (json: object) => { find(line: number, column: number): Entry };
+  withLineIndex(json: object, every?: number): object;
+};
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'thanos-dist-stacks-'));
 fs.writeFileSync(path.join(work, 'package.json'), '{"type":"module"}\n');
 const distUrl = pathToFileURL(path.join(work, 'dist') + path.sep).href;
@@ -114,7 +118,7 @@ test('LazySourceMap, with or without the build\'s line index, answers as node:mo
   const json = JSON.parse(r.outputFiles.find((f) => f.path.endsWith('.map'))!.text);
   const node = new SourceMap(json);
   const maps = [new LazySourceMap(json), new LazySourceMap(JSON.parse(JSON.stringify(withLineIndex(json)))), new LazySourceMap(withLineIndex(json, 3))];
-  const text = (e: { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined) => (e?.originalSource ? `${e.originalSource}:${e.originalLine}:${e.originalColumn}` : '-');
+  const text = (e: Entry) => (e?.originalSource ? `${e.originalSource}:${e.originalLine}:${e.originalColumn}` : '-');
   const lines = js.split('\n');
   let n = 0;
   for (let line = 0; line < lines.length + 2; line++) {
