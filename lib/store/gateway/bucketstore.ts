@@ -346,7 +346,7 @@ export function encodeSeriesEntry(s: SeriesEntry, symIndex: ReadonlyMap<string, 
  * A series entry as a block cursor uses it: its labels, and only the chunks overlapping the
  * request's [mint, maxt], packed as ref, minTime, maxTime per chunk (undefined: none overlap).
  */
-interface RangeEntry { labels: Label[]; chunks: number[] | undefined }
+interface RangeEntry { block: Block; labels: Label[]; raw: Label[]; chunks: number[] | undefined }
 
 function chunksInRange(chunks: readonly ChunkMeta[], mint: number, maxt: number): number[] | undefined {
   let out: number[] | undefined;
@@ -388,7 +388,7 @@ function decodeRangeEntry(b: Uint8Array, block: Block, mint: number, maxt: numbe
     if (chunks === undefined) chunks = [dv.getFloat64(p, true), minTime, maxTime];
     else chunks.push(dv.getFloat64(p, true), minTime, maxTime);
   }
-  return { labels, chunks };
+  return { block, labels, raw: labels, chunks };
 }
 
 // Cached entries are views into a few large buffers (the in-memory cache's slabs, a memcached
@@ -650,9 +650,16 @@ class BlockFailures {
   }
 }
 
+/**
+ * A block's series as the merge sees it: the series entry (RangeEntry) itself, its labels made
+ * final (external labels added) by its cursor. One object per series from decoding to emit.
+ */
 interface BlockSeries {
   block: Block;
+  /** Final labels (the series' and the block's external labels). */
   labels: Label[];
+  /** The series' own labels, as in the index. */
+  raw: Label[];
   /** Chunk metas inside the request range, packed: ref, minTime, maxTime per chunk (a plain array: small typed arrays cost more to the GC). */
   chunks: number[];
 }
@@ -761,9 +768,11 @@ class BlockCursor {
     this.pending.catch(() => {}); // awaited in fill(); avoid an unhandled rejection if the request ends first
   }
 
+  /** The entry as the merge's series (the same object, its labels made final); undefined without chunks in range. */
   private pack(e: RangeEntry): BlockSeries | undefined {
     if (!e.chunks) return undefined;
-    return { block: this.block, labels: finalLabels(e.labels, this.block.extLabels, this.without), chunks: e.chunks };
+    e.labels = finalLabels(e.raw, this.block.extLabels, this.without);
+    return e as BlockSeries;
   }
 
   private flushGroup(out: BlockSeries[]): void {
@@ -772,7 +781,7 @@ class BlockCursor {
       sortIfNeeded(this.group);
       out.push(...this.group);
     }
-    this.group = [];
+    this.group.length = 0; // reused: no array per series
   }
 
   /** Loads pages until a series is ready or the block is exhausted. */
@@ -786,8 +795,8 @@ class BlockCursor {
         const s = this.pack(e);
         if (!s) continue;
         if (this.fullSort) { out.push(s); continue; }
-        if (this.group.length > 0 && !isPrefix(this.groupRaw, e.labels)) this.flushGroup(out);
-        if (this.group.length === 0) this.groupRaw = e.labels;
+        if (this.group.length > 0 && !isPrefix(this.groupRaw, e.raw)) this.flushGroup(out);
+        if (this.group.length === 0) this.groupRaw = e.raw;
         this.group.push(s);
       }
       if (this.fullSort && this.more()) { this.ready.push(...out); out.length = 0; continue; }
@@ -1061,7 +1070,7 @@ export class BucketStore {
       try {
         for await (const s of block.index.seriesMany(missRefs)) {
           const i = missIdx[k++]!;
-          out[i] = { labels: s.labels as Label[], chunks: chunksInRange(s.chunks, mint, maxt) };
+          out[i] = { block, labels: s.labels as Label[], raw: s.labels as Label[], chunks: chunksInRange(s.chunks, mint, maxt) };
           const enc = cache ? encodeSeriesEntry(s, block.symbolIndex()) : undefined;
           if (enc) cache!.storeSeries(block.id, s.ref, enc);
           // The entry's size in the index, estimated (its bytes are not kept).
@@ -1168,23 +1177,25 @@ export class BucketStore {
       const skipChunks = req.skipChunks ?? false;
       let batchChunks = 0;
       let batchBytes = 0;
-      let batch: BlockSeries[][] = [];
+      // A series found in one block is batched as itself, one in several as the array of its parts.
+      let batch: Array<BlockSeries | BlockSeries[]> = [];
       let emitted = 0;
       let pending: Promise<SeriesOut[]> | undefined;
       const limit = req.limit && req.limit > 0 ? req.limit : Infinity;
       const heads: Array<BlockSeries | undefined> = new Array(cursors.length);
       for (;;) {
-        if (signal?.aborted) throw new GrpcError(GrpcStatus.Cancelled, 'request cancelled');
-        const fills: Promise<void>[] = [];
-        for (let i = 0; i < cursors.length; i++) if (cursors[i]!.peek() === null) fills.push(cursors[i]!.fill());
-        if (fills.length) await Promise.all(fills);
-        let group: BlockSeries[] | undefined;
+        // (every 64 series: the signal's getter is not free; a page's fill awaits in between anyway)
+        if ((emitted & 63) === 0 && signal?.aborted) throw new GrpcError(GrpcStatus.Cancelled, 'request cancelled');
+        let fills: Promise<void>[] | undefined;
+        for (let i = 0; i < cursors.length; i++) if (cursors[i]!.peek() === null) (fills ??= []).push(cursors[i]!.fill());
+        if (fills) await Promise.all(fills);
+        let group: BlockSeries | BlockSeries[] | undefined;
         let groupChunks = 0;
         if (cursors.length === 1) {
           // One block (an instant query's usual case): its series in order, nothing to merge.
           const s = cursors[0]!.peek();
           if (!s || emitted >= limit) break;
-          group = [s];
+          group = s;
           groupChunks = s.chunks.length / 3;
           if (!skipChunks) batchBytes += groupChunks * s.block.chunkBytes;
           cursors[0]!.advance();
@@ -1199,9 +1210,10 @@ export class BucketStore {
           for (let i = 0; i < cursors.length; i++) {
             const s = heads[i];
             if (s && compareLabels(s.labels, best) === 0) {
-              // Usually in one block: an exact-size literal (a push onto [] reserves 16 slots).
-              if (group === undefined) group = [s];
-              else group.push(s);
+              // Usually in one block: the series itself; an exact-size literal for a second part.
+              if (group === undefined) group = s;
+              else if (Array.isArray(group)) group.push(s);
+              else group = [group, s];
               groupChunks += s.chunks.length / 3;
               if (!skipChunks) batchBytes += (s.chunks.length / 3) * s.block.chunkBytes;
               cursors[i]!.advance();
@@ -1250,27 +1262,40 @@ export class BucketStore {
   }
 
   /** A batch's series with their chunks (fetched block by block), in order. */
-  private async emit(batch: BlockSeries[][], skipChunks: boolean, aggrs: readonly number[], lim: RequestLimiter, fails: BlockFailures): Promise<SeriesOut[]> {
+  private async emit(batch: ReadonlyArray<BlockSeries | BlockSeries[]>, skipChunks: boolean, aggrs: readonly number[], lim: RequestLimiter, fails: BlockFailures): Promise<SeriesOut[]> {
     const result: SeriesOut[] = [];
     if (skipChunks) {
       for (const g of batch) {
         this.stats.seriesReturned++;
-        result.push({ labels: g[0]!.labels, chunks: [] });
+        result.push({ labels: Array.isArray(g) ? g[0]!.labels : g.labels, chunks: [] });
       }
       return result;
     }
     // Fetch the batch's chunks block by block. Refs are collected in output order, which for one
     // block is almost always ascending (series order = write order): then the k-th ref's chunk is
     // simply the k-th fetched chunk; otherwise refs are sorted and looked up.
-    const byBlock = new Map<Block, { refs: number[]; sorted: boolean; chunks?: RawChunk[]; byRef?: Map<number, RawChunk>; next: number }>();
-    for (const g of batch) for (const s of g) {
-      let f = byBlock.get(s.block);
-      if (!f) byBlock.set(s.block, (f = { refs: [], sorted: true, next: 0 }));
+    type Fetch = { refs: number[]; sorted: boolean; chunks?: RawChunk[]; byRef?: Map<number, RawChunk>; next: number };
+    const byBlock = new Map<Block, Fetch>();
+    // A group's parts: the array of a series found in several blocks, else a reused one-element array.
+    const one: BlockSeries[] = [batch[0] as BlockSeries];
+    const partsOf = (g: BlockSeries | BlockSeries[]): BlockSeries[] => {
+      if (Array.isArray(g)) return g;
+      one[0] = g;
+      return one;
+    };
+    let lastBlock: Block | undefined;
+    let f: Fetch | undefined;
+    for (const g of batch) for (const s of partsOf(g)) {
+      if (s.block !== lastBlock) {
+        lastBlock = s.block;
+        f = byBlock.get(s.block);
+        if (!f) byBlock.set(s.block, (f = { refs: [], sorted: true, next: 0 }));
+      }
       const cs = s.chunks;
       for (let j = 0; j < cs.length; j += 3) {
         const r = cs[j]!;
-        if (f.sorted && f.refs.length && r <= f.refs[f.refs.length - 1]!) f.sorted = false;
-        f.refs.push(r);
+        if (f!.sorted && f!.refs.length && r <= f!.refs[f!.refs.length - 1]!) f!.sorted = false;
+        f!.refs.push(r);
       }
     }
     await Promise.all([...byBlock].map(async ([block, f]) => {
@@ -1303,20 +1328,25 @@ export class BucketStore {
       st.touchedBytes += bytes;
       st.fetchedBytes += bytes;
     }));
+    lastBlock = undefined;
     for (const g of batch) {
+      const parts = partsOf(g);
       let size = 0;
-      for (const s of g) size += s.chunks.length / 3;
+      for (const s of parts) size += s.chunks.length / 3;
       const chunks: AggrChunkOut[] = new Array(size); // exact size: no growth on push
       let n = 0;
       let ordered = true;
-      for (const s of g) {
+      for (const s of parts) {
         if (fails.failed.has(s.block.id)) continue;
-        const f = byBlock.get(s.block)!;
+        if (s.block !== lastBlock) {
+          lastBlock = s.block;
+          f = byBlock.get(s.block)!;
+        }
         const cs = s.chunks;
         const before = n;
         try {
           for (let j = 0; j < cs.length; j += 3) {
-            const raw = f.chunks ? f.chunks[f.next++]! : f.byRef!.get(cs[j]!)!;
+            const raw = f!.chunks ? f!.chunks[f!.next++]! : f!.byRef!.get(cs[j]!)!;
             const out = chunkOut(cs[j + 1]!, cs[j + 2]!, raw, aggrs, s.block.id);
             if (ordered && n > 0 && chunks[n - 1]!.minTime > out.minTime) ordered = false;
             chunks[n++] = out;
@@ -1333,7 +1363,7 @@ export class BucketStore {
       this.stats.seriesReturned++;
       this.stats.chunksReturned += chunks.length;
       this.m?.chunkSize.observe(sentChunkBytes(chunks), TENANT_LABELS);
-      result.push({ labels: g[0]!.labels, chunks });
+      result.push({ labels: parts[0]!.labels, chunks });
     }
     return result;
   }
