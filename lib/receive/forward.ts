@@ -152,10 +152,18 @@ export class Router {
     if (mode !== 'RouterIngestor') rep = 0;
     if (rep > rf) return { status: 400, message: ERR_BAD_REPLICA };
     const replicated = rep !== 0;
-    const replicas = replicated ? [rep - 1] : Array.from({ length: rf }, (_, i) => i);
+    // An already replicated write: its sender's ring chose this node as replica `rep`, and counts
+    // this node's answer as one copy. Stored here, whatever this node's own ring says. Thanos's
+    // handler routes it again by the local ring; while a hashring change reaches the nodes at
+    // different times, that sends the replica to a node that may already hold another replica of
+    // the series (the sender counts two copies where one exists: an acknowledged write below
+    // quorum, lost with that node), or back and forth between two nodes whose rings disagree until
+    // they converge (test/receive/router: rings disagree). With equal rings both do the same.
+    if (replicated) return this.localOnly(data);
+    const replicas = Array.from({ length: rf }, (_, i) => i);
     const ring = this.ring;
-    if (data.length === 1 && replicas.length === 1 && replicas[0] === 0 && mode !== 'RouterOnly' && ring instanceof SingleNodeHashring && ring.nodes()[0]!.address === this.o.localEndpoint) {
-      return this.localOnly(data[0]!);
+    if (mode !== 'RouterOnly' && ring instanceof SingleNodeHashring && ring.nodes()[0]!.address === this.o.localEndpoint) {
+      return this.localOnly(data);
     }
 
     // distribute: (endpoint, replica) → tenant → series and their ids
@@ -198,7 +206,7 @@ export class Router {
     const numSeries = id;
     if (numSeries === 0) return { status: 200, message: '' };
 
-    const threshold = replicated ? 1 : writeQuorum(rf);
+    const threshold = writeQuorum(rf);
     const failureThreshold = replicas.length - threshold + 1;
     const successes = new Int32Array(numSeries);
     const final = new Int32Array(numSeries); // conflicts + bad input: failures a retry cannot fix
@@ -241,14 +249,14 @@ export class Router {
         try {
           await this.peer(addr).unary(REMOTE_WRITE_METHOD, req, encodeStoreWriteRequest, decodeWriteResponse, { timeoutMs: this.o.forwardTimeoutMs });
           this.m.forwards.inc({ result: 'success' });
-          if (!replicated) this.m.replications.inc({ result: 'success' });
+          this.m.replications.inc({ result: 'success' });
           settle(ids, undefined);
         } catch (e) {
           const code = e instanceof GrpcError ? e.code : GrpcStatus.Unknown;
           const kind = kindOfGrpc(code);
           if (kind !== 'conflict') {
             this.m.forwards.inc({ result: 'error' });
-            if (!replicated) this.m.replications.inc({ result: 'error' });
+            this.m.replications.inc({ result: 'error' });
           }
           const reason = `forwarding request to endpoint ${addr}: ${(e as Error).message}`;
           this.o.log.debug('forward request failed', { endpoint: addr, replica: g.replica, code, err: (e as Error).message });
@@ -291,24 +299,30 @@ export class Router {
   }
 
   /**
-   * One tenant's series all placed on this node, one replica each (a single-node ring: no hashring
-   * given, or none loaded yet): one local write, answered as the quorum bookkeeping of handle()
-   * would answer it (one replica, quorum 1: its outcome is every series' outcome), without
-   * grouping the series one by one.
+   * Series all stored on this node, one copy each (a replicated write, or a single-node ring: no
+   * hashring given, or none loaded yet): one local write per tenant, answered as the quorum
+   * bookkeeping of handle() would answer it (one replica, quorum 1: a tenant's outcome is each of
+   * its series' outcome; retryable first, then conflict, then bad input), without grouping the
+   * series one by one.
    */
-  private async localOnly(d: TenantSeries): Promise<{ status: number; message: string }> {
-    if (d.series.length === 0) return { status: 200, message: '' };
-    let f: Failure;
-    try {
-      const out = await this.o.local(d.tenant, d.series);
-      if (out.status === 200) return { status: 200, message: '' };
-      f = { kind: kindOfStatus(out.status), reason: `writing locally: ${out.message}` };
-    } catch (e) {
-      f = { kind: 'internal', reason: `writing locally: ${(e as Error).message}` };
+  private async localOnly(data: readonly TenantSeries[]): Promise<{ status: number; message: string }> {
+    const failures: Failure[] = [];
+    for (const d of data) {
+      if (d.series.length === 0) continue;
+      try {
+        const out = await this.o.local(d.tenant, d.series);
+        if (out.status !== 200) failures.push({ kind: kindOfStatus(out.status), reason: `writing locally: ${out.message}` });
+      } catch (e) {
+        failures.push({ kind: 'internal', reason: `writing locally: ${(e as Error).message}` });
+      }
     }
-    const status = f.kind === 'conflict' ? 409 : f.kind === 'bad' ? 400 : 503;
-    this.o.log.debug('write failed quorum', { status, err: f.reason });
-    return { status, message: f.reason };
+    if (failures.length === 0) return { status: 200, message: '' };
+    const kinds = new Set(failures.map((f) => f.kind === 'conflict' || f.kind === 'bad' ? f.kind : 'retry'));
+    const status = kinds.has('retry') ? 503 : kinds.has('conflict') ? 409 : 400;
+    const rs = [...new Set(failures.map((f) => f.reason))].sort().slice(0, 10);
+    const message = (rs.length > 1 ? `${rs.length} errors: ` : '') + rs.join('; ');
+    this.o.log.debug('write failed quorum', { status, err: message });
+    return { status, message };
   }
 
   /** thanos.WriteableStore/RemoteWrite served by this receiver. */

@@ -153,10 +153,59 @@ test('RF=3: conflicts â†’ 409 (not retried); replica header beyond the factor â†
   const bad = await a.handle(rwRequest(series(0, 1, 6000), { 'THANOS-REPLICA': '4' }));
   assert.is(bad.status, 400);
   assert.match(await bad.text(), /request replica exceeds receiver replication factor/);
-  // replica 3 (1-indexed) of an already replicated write: stored on the node ring names, once
+  // replica 3 (1-indexed) of an already replicated write: its sender chose this node, stored here only
   assert.is((await a.handle(rwRequest(series(0, 1, 6000), { 'THANOS-REPLICA': '3' }))).status, 200);
+  assert.ok((await held(a.rx)).has('0@6000'));
+  await new Promise((res) => setTimeout(res, 200));
+  for (const nd of nodes.slice(1)) assert.not.ok((await held(nd.rx)).has('0@6000'), `${nd.addr} got a replica the sender gave a`);
+  // and the first write, entering b, is on every node
   await eventually(async () => (await Promise.all(nodes.map(async (nd) => (await held(nd.rx)).has('4@5000')))).every(Boolean));
   for (const nd of nodes) assert.ok((await held(nd.rx)).has('4@5000'));
+});
+
+test('rings disagree (a hashring change reaching nodes at different times): an acknowledged series is on a quorum of distinct nodes', async () => {
+  // a, b, c, d in the new ring; b and y still have the old one (a, b, c). A series whose replicas
+  // in the new ring (a's) are {b, y, z}, where the old ring names y as b's replica: forwarding the
+  // replica b got by b's own ring (what Thanos's handler does) lands it on y, so a counts two
+  // copies (b's answer and y's) while only y holds one.
+  const nodes = await cluster(4, 3, 'ketama');
+  const [a, b] = nodes as [Node, Node, Node, Node];
+  const newRing = a.router.hashring();
+  const oldRing = newMultiHashring('ketama', 3, parseHashringsConfig(JSON.stringify([{ hashring: 'default', endpoints: nodes.slice(0, 3).map((n) => n.addr) }])));
+  let pick: { i: number; rn: number; y: string; z: string } | undefined;
+  for (let i = 0; i < 2000 && !pick; i++) {
+    const labels = series(i, 1, 1000)[0]!.labels;
+    const reps = [0, 1, 2].map((rn) => newRing.getN('default-tenant', labels, rn).address);
+    const rn = reps.indexOf(b.addr);
+    if (rn < 0 || reps.includes(a.addr)) continue;
+    const y = oldRing.getN('default-tenant', labels, rn).address;
+    if (y === b.addr || !reps.includes(y)) continue;
+    pick = { i, rn, y, z: reps.find((e) => e !== b.addr && e !== y)! };
+  }
+  assert.ok(pick, 'a series placed as described exists');
+  const { i, y, z } = pick!;
+  const zNode = nodes.find((n) => n.addr === z)!;
+  const yNode = nodes.find((n) => n.addr === y)!;
+  // channels up first (a write every node takes), so the answer below is not about dialling
+  let warm = 0;
+  for (let k = 0; k < 50 && warm !== 200; k++) {
+    const w = await a.handle(rwRequest(series(5000, 40, 1000)));
+    warm = w.status;
+    await w.text();
+  }
+  assert.is(warm, 200, 'channels up');
+  await eventually(async () => (await Promise.all(nodes.slice(1).map(async (nd) => (await held(nd.rx)).size > 0))).every(Boolean));
+  b.router.setHashring(oldRing);
+  yNode.router.setHashring(oldRing); // y names itself for that replica: a forward from b lands there
+  await zNode.stop(); // the third replica is down: the answer rests on b and y
+  const r = await a.handle(rwRequest(series(i, 1, 5000)));
+  const status = r.status;
+  const body = await r.text();
+  const holders = (await Promise.all(nodes.map(async (nd) => (await held(nd.rx)).has(`${i}@5000`)))).filter(Boolean).length;
+  if (status === 200) assert.ok(holders >= 2, `acknowledged (200) but held by ${holders} node(s)`);
+  else assert.is(status, 503, body);
+  await eventually(async () => (await held(b.rx)).has(`${i}@5000`));
+  assert.ok((await held(b.rx)).has(`${i}@5000`), 'b stores the replica it was sent');
 });
 
 test('RF=1 hashmod: each series stored once, on the node the ring names', async () => {
