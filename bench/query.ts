@@ -21,7 +21,7 @@
 // Blocks are written with lib/tsdb (byte-identical to promtool's) and cached in $QUERY_BENCH_DIR
 // (default /tmp/thanos-ts-bench-query).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createCore } from '../lib/core/mod.ts';
@@ -94,7 +94,12 @@ async function writeFiles(files: Map<string, Uint8Array>, dir: string): Promise<
 }
 
 /** Writes 2h raw blocks over [start, end) into promDir and the bucket (with Thanos labels); optionally downsampled copies. */
-async function prepare(core: Core, dir: string, series: S[], start: number, end: number, blockMs: number, downsample: number[]): Promise<void> {
+async function prepare(core: Core, final: string, series: S[], start: number, end: number, blockMs: number, downsample: number[]): Promise<void> {
+  // Written beside the cache directory and renamed into place when complete: two runs preparing at
+  // once (two bench processes on one QUERY_BENCH_DIR) each write their own, and the second finds
+  // the first's (it once left every block twice in one directory: every series answered twice).
+  const dir = `${final}.tmp-${process.pid}`;
+  rmSync(dir, { recursive: true, force: true });
   const promDir = join(dir, 'prom');
   const bucket = join(dir, 'bucket');
   mkdirSync(promDir, { recursive: true });
@@ -126,6 +131,12 @@ async function prepare(core: Core, dir: string, series: S[], start: number, end:
     }
   }
   writeFileSync(join(dir, '.complete'), '');
+  if (existsSync(join(final, '.complete'))) {
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  }
+  rmSync(final, { recursive: true, force: true }); // an incomplete one (an interrupted run)
+  renameSync(dir, final);
 }
 
 function freePort(): Promise<number> {
@@ -305,7 +316,9 @@ async function startStack(dir: string): Promise<Stack> {
   const running: Running[] = [];
   const pport = await freePort();
   writeFileSync(join(dir, 'prometheus.yml'), 'global:\n  scrape_interval: 1h\nscrape_configs: []\n');
-  const promData = join(dir, 'promdata');
+  // this run's own copies (another bench process may run on the same QUERY_BENCH_DIR)
+  const promData = join(dir, `promdata-${process.pid}`);
+  const storeData = join(dir, `store-${process.pid}`);
   rmSync(promData, { recursive: true, force: true });
   cpSync(join(dir, 'prom'), promData, { recursive: true });
   const prom = start('/usr/bin/prometheus', [
@@ -319,7 +332,7 @@ async function startStack(dir: string): Promise<Stack> {
   const shttp = await freePort();
   // QUERY_BENCH_NODE_ARGS: extra node flags for our processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env.QUERY_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const store = start(process.execPath, [...nodeArgs, join(REPO, 'bin/thanos.mjs'), 'store', '--data-dir', join(dir, 'store'), '--objstore.config-file', join(dir, 'bucket.yaml'),
+  const store = start(process.execPath, [...nodeArgs, join(REPO, 'bin/thanos.mjs'), 'store', '--data-dir', storeData, '--objstore.config-file', join(dir, 'bucket.yaml'),
     '--grpc-address', `127.0.0.1:${sgrpc}`, '--http-address', `127.0.0.1:${shttp}`, '--log.level', 'warn'], dir);
   running.push(store);
   const qport = await freePort();
@@ -329,6 +342,7 @@ async function startStack(dir: string): Promise<Stack> {
   running.push(query);
   const stopAll = async () => {
     for (const r of running.reverse()) await stop(r);
+    for (const d of [promData, storeData]) rmSync(d, { recursive: true, force: true });
   };
   try {
     await waitUrl(`http://127.0.0.1:${pport}/-/ready`, prom, 'prometheus');
@@ -492,7 +506,6 @@ export default async function main(args: string[] = []): Promise<void> {
   if (only.has('day')) {
     const d1 = join(base, `day-${nDay}`);
     if (!existsSync(join(d1, '.complete'))) {
-      rmSync(d1, { recursive: true, force: true });
       const t0 = performance.now();
       await prepare(core, d1, makeSeries(nDay, START, START + DAY, 15_000, false), START, START + DAY, 2 * 3600_000, []);
       log(`prepared ${nDay} series × 1 day at 15s in ${((performance.now() - t0) / 1000).toFixed(1)} s (${readdirSync(join(d1, 'bucket')).length} blocks)`);
@@ -506,7 +519,6 @@ export default async function main(args: string[] = []): Promise<void> {
     const dd = join(base, `dash-${n}-${DASH_HOURS}h`);
     const end = START + DASH_HOURS * 3600_000;
     if (!existsSync(join(dd, '.complete'))) {
-      rmSync(dd, { recursive: true, force: true });
       const t0 = performance.now();
       await prepare(core, dd, makeSeries(n, START, end, 15_000, true), START, end, 2 * 3600_000, []);
       log(`prepared ${n} x_total + ${n} g series × ${DASH_HOURS} h at 15s in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -528,7 +540,6 @@ export default async function main(args: string[] = []): Promise<void> {
     const d30 = join(base, `days30-${n30}`);
     const start30 = START - 30 * DAY;
     if (!existsSync(join(d30, '.complete'))) {
-      rmSync(d30, { recursive: true, force: true });
       const t0 = performance.now();
       await prepare(core, d30, makeSeries(n30, start30, START, 60_000, true), start30, START, 2 * DAY, [300_000, 3_600_000]);
       log(`prepared ${n30} series × 30 days at 60s (+5m, 1h downsampled) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
