@@ -29,7 +29,8 @@ export interface Proc {
   name: string;
   proc: ChildProcess;
   logs(): string;
-  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Sends `signal`; SIGKILL after `graceMs` (10 s) if the process has not exited. */
+  kill(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
 }
 
 export function startProc(name: string, cmd: string, args: string[], cwd: string): Proc {
@@ -45,10 +46,10 @@ export function startProc(name: string, cmd: string, args: string[], cwd: string
     name,
     proc,
     logs: () => out,
-    kill: (signal: NodeJS.Signals = 'SIGTERM') =>
+    kill: (signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000) =>
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+        const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
         proc.once('exit', () => {
           clearTimeout(t);
           resolve();

@@ -263,7 +263,10 @@ test('Prometheus 2.42 → 3 receivers RF=3 ketama (kill -9, restart, ring 3 → 
 
   for (const p of [...gws.map((g) => g.http), qs[1]!.http, fe]) await waitFor(() => httpReady(p), STARTUP_MS, `process on ${p} ready`);
   // ---- the receivers stop: heads flushed and uploaded; the sharded gateways load them
-  await Promise.all(rxs.map((r) => r.proc!.kill('SIGTERM')));
+  // A receiver's shutdown cuts and uploads its head: on a loaded machine that takes longer than the
+  // harness's usual 10 s before SIGKILL (which left 2 of the 4+ blocks uploaded once, load ~45).
+  await Promise.all(rxs.map((r) => r.proc!.kill('SIGTERM', 120_000)));
+  for (const r of rxs) assert.is(r.proc!.proc.signalCode, null, `receiver ${r.i} exited by itself (${r.proc!.proc.signalCode}): ${r.proc!.logs().slice(-800)}`);
   const bucketBlocks = readdirSync(join(dir, 'bucket')).filter((d) => existsSync(join(dir, 'bucket', d, 'meta.json')));
   assert.ok(bucketBlocks.length >= 4, `${bucketBlocks.length} blocks uploaded`);
   const loaded = async () => Promise.all(gws.map(async (g) => valueOf(await metricsOf(g.http), 'thanos_bucket_store_blocks_loaded')));
