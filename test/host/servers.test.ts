@@ -37,7 +37,9 @@ async function start(plugin: ComponentPlugin, config: unknown) {
 }
 
 test('HTTP: /-/healthy at once, /-/ready only after setReady(true), /metrics, component routes', async () => {
-  const s = await start(sleepy, { readyAfterMs: 400 });
+  // Ready 5 s after start: the two probes before it come well within that on a loaded machine (at
+  // 400 ms, load ~40 once made the first /-/ready come after the component was ready).
+  const s = await start(sleepy, { readyAfterMs: 5000 });
   try {
     const h = await fetch(`${s.base}/-/healthy`);
     assert.is(h.status, 200);
@@ -46,8 +48,8 @@ test('HTTP: /-/healthy at once, /-/ready only after setReady(true), /metrics, co
     assert.is(r1.status, 503, 'not ready before the component says so');
     await r1.text();
     let ready = 0;
-    for (let i = 0; i < 100 && ready !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 600 && ready !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
       const r = await fetch(`${s.base}/-/ready`);
       ready = r.status;
       await r.text();
@@ -133,6 +135,8 @@ test('gRPC: unary with metadata, GrpcError -> status, streaming, status after it
 test('gRPC: a handler sees the client cancel as an aborted signal', async () => {
   let aborted!: () => void;
   const sawAbort = new Promise<void>((r) => (aborted = r));
+  let called!: () => void;
+  const handlerCalled = new Promise<void>((r) => (called = r));
   const plugin = definePlugin({
     manifest: { id: 'component:hang', apiVersion: 1, permissions: {} },
     parseConfig: () => ({}),
@@ -141,7 +145,10 @@ test('gRPC: a handler sees the client cancel as an aborted signal', async () => 
       grpc: {
         '/test.Hang/Hang': {
           kind: 'unary', requestDecode: () => null, responseEncode: () => new Uint8Array(),
-          handler: (_r, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => { aborted(); reject(new Error('aborted')); })),
+          handler: (_r, signal) => new Promise((_, reject) => {
+            signal.addEventListener('abort', () => { aborted(); reject(new Error('aborted')); });
+            called();
+          }),
         },
       },
       run: (signal) => new Promise<void>((r) => signal.addEventListener('abort', () => r())),
@@ -152,9 +159,10 @@ test('gRPC: a handler sees the client cancel as an aborted signal', async () => 
   try {
     const ac = new AbortController();
     const p = c.unary('/test.Hang/Hang', null, () => new Uint8Array(), () => null, { signal: ac.signal });
-    setTimeout(() => ac.abort(), 100);
+    // cancelled once the handler runs (a fixed 100 ms could come before the call reached it)
+    void handlerCalled.then(() => ac.abort());
     await p.then(() => assert.unreachable(), (err) => assert.is(err.code, GrpcStatus.Cancelled));
-    await Promise.race([sawAbort, new Promise((_, rej) => setTimeout(() => rej(new Error('handler never saw the cancel')), 3000))]);
+    await Promise.race([sawAbort, new Promise((_, rej) => setTimeout(() => rej(new Error('handler never saw the cancel')), 30_000))]);
   } finally {
     c.close();
     await s.stop();
