@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../harness/ports.ts';
+import { STARTUP_MS } from '../harness/startup.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lifecycle-'));
@@ -27,7 +28,7 @@ function launch(name: string, manifest: string, extra: string[] = []): Proc {
   return { child, out: () => out, exit };
 }
 
-async function waitReady(port: number, timeoutMs = 20_000): Promise<void> {
+async function waitReady(port: number, timeoutMs = STARTUP_MS): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     try {
