@@ -1,6 +1,6 @@
 // The core module's exports: numeric (pointer, length) kernels, one call per batch.
 export { arenaBase } from './arena';
-export { xorDecode, xorEncode, xorMaxBytes, xorDecodeBatch, xorEncodeBatch, xorBatchMaxBytes } from './xor';
+export { xorDecode, xorEncode, xorMaxBytes, xorDecodeBatch, xorDecodeBatchUpTo, xorEncodeBatch, xorBatchMaxBytes } from './xor';
 export { intersect, merge, without } from './postings';
 export { histogramDecode, histogramEncode, histogramMaxBytes } from './histogram';
 export { downsample, AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER } from './downsample';
@@ -18,5 +18,5 @@ export function lastErrorChunk(): i32 {
 
 /** Bumped when the exports or their memory layouts change; the host checks it. */
 export function version(): i32 {
-  return 5;
+  return 6;
 }

@@ -92,7 +92,17 @@ const REV_TOP: usize = REV + REV_PAD + <usize>REV_CAP;
  * ERR_* code; never uses a byte past the input.
  */
 export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: u32): i32 {
-  if (inLen > REV_CAP) return decodeImpl<u64>(inPtr, inLen, outT, outV, cap, inPtr);
+  return decodeAny<i32>(inPtr, inLen, outT, outV, cap);
+}
+
+// The bound of the bounded decode (decodeAny<bool>): it stops at the first sample with t > upTo.
+// A global read once per chunk, so that the unbounded instantiation keeps its exact code.
+let upTo: i64 = 0;
+
+// B = i32: the whole chunk; B = bool: up to upTo (every bound check below is `if (isBoolean<B>())`,
+// resolved at compile time: the unbounded loop is the same code as without them).
+function decodeAny<B>(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: u32): i32 {
+  if (inLen > REV_CAP) return decodeImpl<u64, B>(inPtr, inLen, outT, outV, cap, inPtr);
   // Reverse 16 bytes at a time, then the tail byte by byte; only bytes of the input are read.
   const L = <usize>inLen;
   const dst = REV + REV_PAD;
@@ -112,7 +122,7 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
     j++;
   }
   // the byte at stream offset b is at dst + L - 1 - b, so the 8 bytes from b load from dst + L - 8 - b
-  return decodeImpl<u8>(inPtr, inLen, outT, outV, cap, dst + L - 8);
+  return decodeImpl<u8, B>(inPtr, inLen, outT, outV, cap, dst + L - 8);
 }
 
 // Most bits one sample can take: a 68-bit timestamp and a 13-bit header with 64 value bits.
@@ -134,8 +144,9 @@ const HOT_NEW_MAX_BITS: u32 = 57 - 29;
 const D0_MAX_BITS: u32 = 57 - 3;
 const D0_NEW_MAX_BITS: u32 = 33;
 
-function decodeImpl<R>(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: u32, rb: usize): i32 {
+function decodeImpl<R, B>(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: u32, rb: usize): i32 {
   errSample = 0;
+  const maxt: i64 = isBoolean<B>() ? upTo : 0;
   if (inLen < 2) return ERR_SHORT;
   const total = (<u32>load<u8>(inPtr) << 8) | <u32>load<u8>(inPtr + 1);
   if (total > cap) return ERR_CAPACITY;
@@ -149,6 +160,8 @@ function decodeImpl<R>(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: 
   let t: i64 = <i64>(zz >> 1);
   if (zz & 1) t = ~t;
   let pos: usize = (2 + <usize>vlen) << 3;
+  // bounded: a sample's timestamp is read, and if it is past maxt nothing more (not its value)
+  if (isBoolean<B>()) if (t > maxt) return 0;
   if (pos + 64 > lim) return ERR_TRUNCATED;
   let v: u64 = rbits<R>(rb, pos, 64);
   pos += 64;
@@ -162,6 +175,7 @@ function decodeImpl<R>(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: 
   pos += (<usize>vlen) << 3;
   let delta: i64 = <i64>vv;
   t += delta;
+  if (isBoolean<B>()) if (t > maxt) return 1;
   store<f64>(outT + 8, <f64>t);
   let leading: u32 = 0;
   let trailing: u32 = 0;
@@ -229,6 +243,8 @@ function decodeImpl<R>(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: 
     const limHot = lim - 57;
     while (true) {
       if (pT >= pEnd) break;
+      // bounded: the sample stored last is past maxt (checked here, not at each store)
+      if (isBoolean<B>()) if (t > maxt) return <i32>((pT - outT) >> 3) - 1;
       if (pos > limHot) break;
       const w0 = pk<R>(rb, pos);
       let d = delta;
@@ -366,6 +382,7 @@ function decodeImpl<R>(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: 
       pT += 8;
     }
     i = <u32>((pT - outT) >> 3);
+    if (isBoolean<B>()) if (t > maxt) return <i32>i - 1;
   }
 
   for (; i < total; i++) {
@@ -407,6 +424,7 @@ function decodeImpl<R>(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: 
       delta += dod;
     }
     t += delta;
+    if (isBoolean<B>()) if (t > maxt) return <i32>i;
     store<f64>(outT + ((<usize>i) << 3), <f64>t);
 
     if (pos >= lim) return fail(ERR_TRUNCATED, i);
@@ -844,6 +862,30 @@ export function xorDecodeBatch(desc: usize, k: u32, outT: usize, outV: usize, ca
     store<u32>(start + ((<usize>i) << 2), off);
     const d = desc + ((<usize>i) << 3);
     const r = xorDecode(<usize>load<u32>(d), load<u32>(d, 4), outT + ((<usize>off) << 3), outV + ((<usize>off) << 3), cap - off);
+    if (r < 0) {
+      errChunk = <i32>i;
+      return r;
+    }
+    off += <u32>r;
+  }
+  store<u32>(start + ((<usize>k) << 2), off);
+  return <i32>off;
+}
+
+/**
+ * xorDecodeBatch with an upper bound: each chunk is decoded up to its first sample with t > maxt
+ * (that one excluded; its value bits are not read), and start[] counts the samples decoded. maxt
+ * must be an integer within ±2^63 (the host clamps it). Errors as xorDecodeBatch's, for the part
+ * of each chunk that is read.
+ */
+export function xorDecodeBatchUpTo(desc: usize, k: u32, outT: usize, outV: usize, cap: u32, start: usize, maxt: f64): i32 {
+  upTo = <i64>maxt;
+  errChunk = 0;
+  let off: u32 = 0;
+  for (let i: u32 = 0; i < k; i++) {
+    store<u32>(start + ((<usize>i) << 2), off);
+    const d = desc + ((<usize>i) << 3);
+    const r = decodeAny<bool>(<usize>load<u32>(d), load<u32>(d, 4), outT + ((<usize>off) << 3), outV + ((<usize>off) << 3), cap - off);
     if (r < 0) {
       errChunk = <i32>i;
       return r;

@@ -146,8 +146,15 @@ export interface Core {
    * no copy per chunk or per call). The result and its arrays belong to the core and stay valid only
    * until the next call on this core: copy (slice) what you keep. Throws CorruptChunkError naming
    * the chunk index on bad input.
+   *
+   * With maxt (ms), each chunk is decoded only up to its first sample with t > maxt: that sample is
+   * excluded (its value not read) and start[] counts the samples decoded, so the rest of a chunk
+   * costs nothing (an instant query keeps ~20 of a chunk's ~120 samples). Corruption is reported
+   * only in the part read. A reader that drops samples going back in time should drop the chunks
+   * after one cut short: the whole decode would have had a later sample > maxt before them.
+   * Undefined or NaN: whole chunks, as without it.
    */
-  xorDecodeBatch(chunks: readonly Uint8Array[]): SampleBatch;
+  xorDecodeBatch(chunks: readonly Uint8Array[], maxt?: number): SampleBatch;
   /**
    * Encodes runs of samples as XOR chunks in one call: chunk i holds samples [starts[i], starts[i + 1])
    * (the last one up to n); starts ascending from 0, at most 65535 samples per chunk. Same bytes as

@@ -27,6 +27,7 @@ interface Exports {
   lastErrorSample(): number;
   lastErrorChunk(): number;
   xorDecodeBatch(desc: number, k: number, outT: number, outV: number, cap: number, start: number): number;
+  xorDecodeBatchUpTo(desc: number, k: number, outT: number, outV: number, cap: number, start: number, maxt: number): number;
   xorEncodeBatch(tPtr: number, vPtr: number, start: number, k: number, out: number, offset: number): number;
   xorDecode(inPtr: number, inLen: number, outT: number, outV: number, cap: number): number;
   xorEncode(tPtr: number, vPtr: number, n: number, out: number): number;
@@ -41,7 +42,7 @@ interface Exports {
 }
 
 /** The exports/layout version this wrapper speaks (wasm/index.ts version()). */
-export const WASM_ABI_VERSION = 5;
+export const WASM_ABI_VERSION = 6;
 
 export const DEFAULT_WASM_URL = new URL('../../wasm/build/core.wasm', import.meta.url);
 
@@ -132,6 +133,8 @@ export async function createWasmCore(opts: WasmCoreOptions = {}): Promise<Core> 
 // (no bit ops: pointers may exceed 2^31 once memory grows past 2 GiB)
 const align16 = (p: number): number => Math.ceil(p / 16) * 16;
 const MAX_SAMPLES = 65536;
+// xorDecodeBatch's maxt: at or past it, no bound (an f64 below 2^63 converts to i64 exactly)
+const BOUND_LIMIT = 2 ** 63;
 // xorMaxBytes(65535) = 40 + 19 * 65535, rounded up
 const MAX_CHUNK = 1245760;
 
@@ -242,7 +245,7 @@ class WasmCore implements Core {
     return copyBytes(view);
   }
 
-  xorDecodeBatch(chunks: readonly Uint8Array[]): SampleBatch {
+  xorDecodeBatch(chunks: readonly Uint8Array[], maxt?: number): SampleBatch {
     const k = chunks.length;
     let total = 0;
     let bytes = 0;
@@ -277,7 +280,12 @@ class WasmCore implements Core {
       u8.set(c, p);
       p += c.length;
     }
-    const r = this.ex.xorDecodeBatch(desc, k, outT, outV, total, start);
+    // A bound the kernel takes as an integer within ±2^63: t > maxt is t > floor(maxt) for integer
+    // t; none (or NaN, or past every i64) decodes whole chunks with the unbounded kernel.
+    const r =
+      maxt === undefined || !(maxt < BOUND_LIMIT)
+        ? this.ex.xorDecodeBatch(desc, k, outT, outV, total, start)
+        : this.ex.xorDecodeBatchUpTo(desc, k, outT, outV, total, start, Math.max(Math.floor(maxt), -BOUND_LIMIT));
     if (r < 0) {
       const bad = this.ex.lastErrorChunk();
       throw new CorruptChunkError(`xor chunk ${bad}: ${ERRORS[r] ?? `error ${r}`} at sample ${this.ex.lastErrorSample()}`, bad);

@@ -10,7 +10,7 @@ export class JsXorBatcher {
   private dec: SampleBatch = { t: new Float64Array(0), v: new Float64Array(0), n: 0, chunks: 0, start: new Uint32Array(0) };
   private enc: ChunkBatch = { bytes: new Uint8Array(0), chunks: 0, offset: new Uint32Array(0) };
 
-  xorDecodeBatch(chunks: readonly Uint8Array[]): SampleBatch {
+  xorDecodeBatch(chunks: readonly Uint8Array[], maxt = Infinity): SampleBatch {
     const k = chunks.length;
     let total = 0;
     for (let i = 0; i < k; i++) {
@@ -30,7 +30,7 @@ export class JsXorBatcher {
       b.start[i] = off;
       let r;
       try {
-        r = xorDecode(chunks[i]!, { t: b.t.subarray(off), v: b.v.subarray(off), n: 0 });
+        r = xorDecode(chunks[i]!, { t: b.t.subarray(off), v: b.v.subarray(off), n: 0 }, maxt);
       } catch (e) {
         if (e instanceof CorruptChunkError) throw new CorruptChunkError(`xor chunk ${i}: ${e.message}`, i);
         throw e;

@@ -12,7 +12,7 @@ export function createJsCore(): Core {
     backend: 'js',
     xorEncode,
     xorDecode,
-    xorDecodeBatch: (chunks) => batch.xorDecodeBatch(chunks),
+    xorDecodeBatch: (chunks, maxt) => batch.xorDecodeBatch(chunks, maxt),
     xorEncodeBatch: (t, v, starts, n) => batch.xorEncodeBatch(t, v, starts, n),
     intersect,
     merge,

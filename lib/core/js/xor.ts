@@ -173,8 +173,12 @@ export function xorNumSamples(chunk: Uint8Array): number {
   return (chunk[0] << 8) | chunk[1];
 }
 
-/** Decodes an XOR chunk. Never reads past `chunk`; throws CorruptChunkError instead. */
-export function xorDecode(chunk: Uint8Array, out?: Samples): Samples {
+/**
+ * Decodes an XOR chunk. Never reads past `chunk`; throws CorruptChunkError instead. With maxt it
+ * stops at the first sample whose timestamp is > maxt (that sample excluded, its value not read):
+ * errors are those of the part read. NaN or no maxt: the whole chunk.
+ */
+export function xorDecode(chunk: Uint8Array, out?: Samples, maxt = Infinity): Samples {
   const total = xorNumSamples(chunk);
   let res: Samples;
   if (out && out.t.length >= total && out.v.length >= total) res = out;
@@ -246,6 +250,7 @@ export function xorDecode(chunk: Uint8Array, out?: Samples): Samples {
     zLo = ~zLo >>> 0;
   }
   let tPrev = signed(zHi, zLo);
+  if (tPrev > maxt) return res;
   if (pos + 64 > lim) fail('xor chunk truncated in first value');
   let pHi = read(32);
   let pLo = read(32);
@@ -290,6 +295,10 @@ export function xorDecode(chunk: Uint8Array, out?: Samples): Samples {
       delta += dod;
     }
     tPrev += delta;
+    if (tPrev > maxt) {
+      res.n = i;
+      return res;
+    }
     ts[i] = tPrev;
     // value
     if (pos >= lim) fail(`xor chunk truncated at sample ${i} (value)`);
