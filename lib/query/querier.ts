@@ -290,6 +290,8 @@ async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], m
   const kept: number[] = [];
   /** Per series of a batch: the arena index of its first kept sample when they are one run, else -1. */
   const keptFrom: number[] = [];
+  /** Per series of a batch: the end of its samples in the arena (see the bound below). */
+  const keptTo: number[] = [];
   for (let first = 0; first < series.length;) {
     // One batch: whole series, up to DECODE_BATCH_SAMPLES samples (at least one series).
     datas.length = 0;
@@ -303,25 +305,40 @@ async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], m
       }
       last++;
     }
-    const b = core.xorDecodeBatch(datas);
+    // Each chunk decoded only up to its first sample after maxt (the rest of an instant query's
+    // chunks, ~100 of 120 samples, is never decoded). The whole decode would have had that sample
+    // before any later chunk's, and a sample after maxt makes every later one go back in time or
+    // out of range: the chunks of a series after one cut short add nothing (what is kept is the
+    // same as decoding them whole).
+    const b = core.xorDecodeBatch(datas, maxt);
     const bt = b.t;
     // Pass 1: samples kept per series (in time order, within the range). A series whose samples
     // only go forward in time (the rule: chunks in order, not overlapping) keeps one run of them,
     // found by binary search; only the others are filtered sample by sample.
     kept.length = 0;
     keptFrom.length = 0;
+    keptTo.length = 0;
     let total = 0;
     let c = 0;
     for (let k = first; k < last; k++) {
       const from = b.start[c]!;
       const c0 = c;
       c += runs[k]!.length;
-      const to = b.start[c]!;
+      let end = c;
+      for (let j = c0; j < c; j++) {
+        const d = datas[j]!;
+        if (b.start[j + 1]! - b.start[j]! < ((d[0]! << 8) | d[1]!)) {
+          end = j + 1;
+          break;
+        }
+      }
+      const to = b.start[end]!;
+      keptTo.push(to);
       // Samples inside one chunk are strictly increasing (Prometheus's appenders guarantee it, as
       // decodeRun assumes): the series goes forward when each chunk starts after the sample before
       // it. Checked at the chunk boundaries only, not sample by sample (a third of the decode).
       let forward = true;
-      for (let j = c0 + 1; j < c; j++) {
+      for (let j = c0 + 1; j < end; j++) {
         const s = b.start[j]!;
         if (s > from && s < to && !(bt[s]! > bt[s - 1]!)) {
           forward = false;
@@ -355,7 +372,7 @@ async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], m
     for (let k = first; k < last; k++) {
       const from = b.start[c]!;
       c += runs[k]!.length;
-      const to = b.start[c]!;
+      const to = keptTo[k - first]!;
       const n = kept[k - first]!;
       const lo = keptFrom[k - first]!;
       const at = w;

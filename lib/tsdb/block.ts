@@ -260,9 +260,11 @@ export function decodeSeriesChunks(core: Core, chunks: ReadonlyArray<ChunkMeta &
   }
   if (histograms) return decodeMixedChunks(core, chunks, mint, maxt, stones, overlapping, block);
   // One batch call for the series' chunks; its arena is read (and copied from) before any other core call.
+  // Each chunk is decoded only up to its first sample after maxt: a chunk's samples increase, so
+  // the rest would all be clipped below (a reader over the whole range passes Infinity: whole chunks).
   let b: SampleBatch;
   try {
-    b = core.xorDecodeBatch(data);
+    b = core.xorDecodeBatch(data, maxt);
   } catch (e) {
     chunkError(block, chunks[e instanceof CorruptChunkError && e.chunk !== undefined ? e.chunk : 0]!, (e as Error).message, e);
   }

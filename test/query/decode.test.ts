@@ -30,6 +30,8 @@ function data(): FakeSeries[] {
     // Overlap: a chunk repeating part of its predecessor's time range with other values.
     if (i % 10 === 1) chunks.push(...rawChunks(core, t.slice(30, 90), v.slice(30, 90).map((x) => x + 0.25), 60));
     if (i % 10 === 2) chunks = [...chunks].reverse();
+    // Overlap with timestamps between the predecessor's (a sample kept or not by where the window ends).
+    if (i % 10 === 3) chunks.push(...rawChunks(core, t.slice(30, 90).map((x) => x + 7_000), v.slice(30, 90), 60));
     out.push({ labels: labelsFromRecord({ __name__: 'm', i: String(i).padStart(4, '0') }), chunks });
   }
   return out;
@@ -48,7 +50,7 @@ function reference(chunks: AggrChunk[], mint: number, maxt: number): { t: number
   return { t, v };
 }
 
-for (const [name, mint, maxt] of [['whole range', 0, 10_000_000], ['instant window', 1_200_000, 1_500_000], ['window ends on samples', 1_215_000, 1_516_000], ['one sample', 1_501_000, 1_501_000], ['before the data', -600_000, -1], ['after the data', 3_100_000, 3_200_000]] as const) {
+for (const [name, mint, maxt] of [['whole range', 0, 10_000_000], ['instant window', 1_200_000, 1_500_000], ['window ends on samples', 1_215_000, 1_516_000], ['one sample', 1_501_000, 1_501_000], ['before the data', -600_000, -1], ['after the data', 3_100_000, 3_200_000], ['window ends inside a chunk another overlaps', 400_000, 600_000]] as const) {
   test(`batched decode equals series-by-series decode: ${name}`, async () => {
     const d = data();
     const q = new StoreQueryable(new FakeStore(d), core, { dedup: false, replicaLabels: [], maxResolutionMs: 0, partialResponse: false });
