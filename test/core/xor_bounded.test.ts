@@ -87,6 +87,15 @@ test('a bound equal to a sample time keeps that sample; one below it stops befor
       assert.is(b.v[j], v[j]);
       assert.is(core.xorDecodeBatch([c], t[j]! - 1).n, j, `${core.backend} maxt = t[${j}] - 1`);
     }
+    // a header counting fewer samples than the bits hold: the kernel's fast loop decodes the last
+    // one counted (and stops at the count, not near the end of the bits)
+    for (const m of [40, 60, 100]) {
+      const short = c.slice();
+      short[0] = m >> 8;
+      short[1] = m & 0xff;
+      assert.is(core.xorDecodeBatch([short], t[m - 1]!).n, m, `${core.backend} ${m} counted, maxt = t[${m - 1}]`);
+      assert.is(core.xorDecodeBatch([short], t[m - 1]! - 1).n, m - 1, `${core.backend} ${m} counted, maxt = t[${m - 1}] - 1`);
+    }
   }
 });
 
