@@ -340,8 +340,9 @@ test('multipart: a part that fails aborts the upload after the parts in flight s
   const events: string[] = [];
   let active = 0;
   let maxActive = 0;
-  let otherPartArrived!: () => void;
-  const otherPart = new Promise<void>((r) => (otherPartArrived = r));
+  let arrived = 0;
+  let twoArrived!: () => void;
+  const twoParts = new Promise<void>((r) => (twoArrived = r));
   const fake = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url!, 'http://x');
     req.resume();
@@ -354,10 +355,12 @@ test('multipart: a part that fails aborts the upload after the parts in flight s
         const n = url.searchParams.get('partNumber');
         active++;
         maxActive = Math.max(maxActive, active);
-        if (n !== '1') otherPartArrived();
-        // Part 1 answers only once another part has arrived (or after 10 s, when a sequential client
-        // would fail the concurrency check below): a fixed delay lost the race on a loaded machine.
-        const delay = n === '1' ? Promise.race([otherPart, new Promise((r) => setTimeout(r, 10_000))]).then(() => new Promise((r) => setTimeout(r, 50))) : new Promise((r) => setTimeout(r, 20));
+        if (++arrived === 2) twoArrived();
+        // No part answers before two have arrived (or 10 s have passed, when a sequential client
+        // would fail the concurrency check below), whichever arrives first: part 1 only waiting for
+        // another lost the race when part 2 came first and was answered before part 1 arrived.
+        // Then part 1 settles last (the abort must wait for it).
+        const delay = Promise.race([twoParts, new Promise((r) => setTimeout(r, 10_000))]).then(() => new Promise((r) => setTimeout(r, n === '1' ? 50 : 20)));
         void delay.then(() => {
           active--;
           events.push(`part${n}`);
