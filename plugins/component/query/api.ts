@@ -192,6 +192,17 @@ export function resultJson(r: QueryResult): string {
 
 /** Distinct timestamps whose text is cached (a range query has at most 11,000; a raw selection's are all distinct). */
 const TS_CACHE_MAX = 20_000;
+
+/** `[<time>,"` of a sample, from the answer's cache (kept while it has room: a range query's steps repeat per series). */
+function timestampOpen(cache: Map<number, string>, t: number): string {
+  let s = cache.get(t);
+  if (s === undefined) {
+    s = '[' + formatTimestamp(t) + ',"';
+    if (cache.size < TS_CACHE_MAX) cache.set(t, s);
+  }
+  return s;
+}
+
 /** Points of one series written per piece. */
 const VALUES_PER_PIECE = 10_000;
 
@@ -278,12 +289,7 @@ function* resultPieces(r: QueryResult): Generator<string> {
           for (let i = at; i < end; i++) {
             const pt = cols ? cols.t[i]! : pts![i]!.t;
             const pv = cols ? cols.v[i]! : pts![i]!.v;
-            let t = ts.get(pt);
-            if (t === undefined) {
-              t = '[' + formatTimestamp(pt) + ',"';
-              if (ts.size < TS_CACHE_MAX) ts.set(pt, t);
-            }
-            vals[i - at] = t + formatSampleValue(pv) + '"]';
+            vals[i - at] = timestampOpen(ts, pt) + formatSampleValue(pv) + '"]';
           }
           yield (at > 0 ? ',' : '') + vals.join(',');
         }
@@ -364,13 +370,8 @@ export function answerBytes(r: QueryResult): Uint8Array {
       for (let i = 0; i < n; i++) {
         const pt = cols ? cols.t[i]! : pts![i]!.t;
         const pv = cols ? cols.v[i]! : pts![i]!.v;
-        let t = ts.get(pt);
-        if (t === undefined) {
-          t = '[' + formatTimestamp(pt) + ',"';
-          if (ts.size < TS_CACHE_MAX) ts.set(pt, t);
-        }
         if (i > 0) w.ascii(',');
-        w.ascii(t);
+        w.ascii(timestampOpen(ts, pt));
         w.ascii(formatSampleValue(pv));
         w.ascii('"]');
       }
