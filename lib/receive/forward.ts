@@ -147,11 +147,9 @@ export class Router {
    */
   async handle(rep: number, data: readonly TenantSeries[]): Promise<{ status: number; message: string }> {
     const { mode, replicationFactor: rf } = this.o;
-    // Thanos: the replica number only detects cycles between RouterIngestors; a RouterOnly or
-    // IngestorOnly receiver treats every write as new.
+    // A RouterOnly or IngestorOnly receiver treats every write as new (Thanos).
     if (mode !== 'RouterIngestor') rep = 0;
     if (rep > rf) return { status: 400, message: ERR_BAD_REPLICA };
-    const replicated = rep !== 0;
     // An already replicated write: its sender's ring chose this node as replica `rep`, and counts
     // this node's answer as one copy. Stored here, whatever this node's own ring says. Thanos's
     // handler routes it again by the local ring; while a hashring change reaches the nodes at
@@ -159,8 +157,7 @@ export class Router {
     // the series (the sender counts two copies where one exists: an acknowledged write below
     // quorum, lost with that node), or back and forth between two nodes whose rings disagree until
     // they converge (test/receive/router: rings disagree). With equal rings both do the same.
-    if (replicated) return this.localOnly(data);
-    const replicas = Array.from({ length: rf }, (_, i) => i);
+    if (rep !== 0) return this.localOnly(data);
     const ring = this.ring;
     if (mode !== 'RouterOnly' && ring instanceof SingleNodeHashring && ring.nodes()[0]!.address === this.o.localEndpoint) {
       return this.localOnly(data);
@@ -180,7 +177,7 @@ export class Router {
         for (const s of d.series) {
           // one hash per series for all its replicas (a single node ring needs none)
           const h = ring instanceof SingleNodeHashring ? 0n : hashWithPrefix(d.tenant, s.labels);
-          for (const rn of replicas) {
+          for (let rn = 0; rn < rf; rn++) {
             const ep = ring.getNHashed(d.tenant, h, rn);
             let t = ep === lastEp && rn === lastRn ? lastT : undefined;
             if (!t) {
@@ -207,7 +204,7 @@ export class Router {
     if (numSeries === 0) return { status: 200, message: '' };
 
     const threshold = writeQuorum(rf);
-    const failureThreshold = replicas.length - threshold + 1;
+    const failureThreshold = rf - threshold + 1;
     const successes = new Int32Array(numSeries);
     const final = new Int32Array(numSeries); // conflicts + bad input: failures a retry cannot fix
     const failures: Array<Failure[] | undefined> = new Array(numSeries);
