@@ -2,7 +2,8 @@
 // Runs every uvu suite (test/**/*.test.ts) in its own Node process, two at a time, and ends with
 // one line `N passed, N failed`. Arguments filter files by substring: `npm test -- tsdb objstore`.
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -29,10 +30,14 @@ const files = walk(join(root, 'test'))
 function runFile(file, workerIndex) {
   return new Promise((resolve) => {
     const started = Date.now();
+    // Each file gets its own TMPDIR, removed when it ends: suites make temp buckets and data dirs with
+    // mkdtemp(os.tmpdir()) and a failing or killed file never reaches its own cleanup, so a CI machine
+    // would otherwise collect hundreds of dirs per run.
+    const fileTmp = mkdtempSync(join(tmpdir(), 'thanos-test-'));
     const child = spawn(process.execPath, ['--import', 'tsx', file], {
       cwd: root,
       // TEST_WORKER gives each concurrently running file its own port block (test/harness/ports.ts).
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', TEST_WORKER: String(workerIndex) },
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', TEST_WORKER: String(workerIndex), TMPDIR: fileTmp },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -44,6 +49,11 @@ function runFile(file, workerIndex) {
     }, fileTimeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
+      try {
+        rmSync(fileTmp, { recursive: true, force: true, maxRetries: 3 });
+      } catch (e) {
+        out += `\n[test runner] could not remove ${fileTmp}: ${e.message}\n`;
+      }
       const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN);
       const passed = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? NaN);
       const skipped = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
