@@ -14,6 +14,7 @@ import { encodeRemoteWriteBody, REMOTE_WRITE_HEADERS } from '../../lib/remote/wr
 import type { TimeSeries } from '../../lib/proto/prompb.ts';
 import { freePort } from '../harness/ports.ts';
 import { STARTUP_MS } from '../harness/startup.ts';
+import { ProcessCpu } from '../harness/processcpu.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hostile-'));
@@ -87,49 +88,6 @@ async function write(url: string, ts: TimeSeries[], signal?: AbortSignal): Promi
   const r = await fetch(url, { method: 'POST', headers: REMOTE_WRITE_HEADERS, body: encodeRemoteWriteBody({ timeseries: ts }), signal });
   await r.arrayBuffer();
   return r.status;
-}
-
-/**
- * The stack process's CPU time (user + system, all threads) sampled every 50 ms from /proc. A wait
- * the second client sees is a stall of the stack only if the stack was busy during it: on a machine
- * at load 40 a probe can wait seconds while the stack itself gets no CPU, and that is the machine,
- * not a frozen event loop. A real freeze (a 2 s regex on the event loop) burns CPU for its length.
- */
-class StackCpu {
-  private samples: Array<{ at: number; cpuMs: number }> = [];
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private readonly tickMs = 1000 / 100; // USER_HZ: /proc reports clock ticks of 10 ms on Linux
-
-  constructor(private pid: number) {}
-
-  start(): void {
-    this.sample();
-    this.timer = setInterval(() => this.sample(), 50);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-    this.sample();
-  }
-
-  private sample(): void {
-    try {
-      const stat = fs.readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-      // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      this.samples.push({ at: Date.now(), cpuMs: (Number(f[11]) + Number(f[12])) * this.tickMs });
-    } catch { /* the process is gone */ }
-  }
-
-  /** CPU the stack used in [from, to], widened to the samples around it (at most 50 ms each side). */
-  between(from: number, to: number): number {
-    let a = this.samples[0], b = this.samples[this.samples.length - 1];
-    for (const x of this.samples) {
-      if (x.at <= from) a = x;
-      if (x.at >= to) { b = x; break; }
-    }
-    return a && b ? b.cpuMs - a.cpuMs : Infinity;
-  }
 }
 
 /** The second client: remote-writes one probe sample every 100 ms and queries every 250 ms. */
@@ -223,7 +181,7 @@ test('hostile requests do not stall a second client or lose its acknowledged sam
       await new Promise((r) => setTimeout(r, 100));
     }
 
-    const cpu = new StackCpu(s.child.pid!);
+    const cpu = new ProcessCpu(s.child.pid!);
     cpu.start();
     const p = new Prober(s);
     p.start();
