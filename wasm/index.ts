@@ -4,6 +4,7 @@ export { xorDecode, xorEncode, xorMaxBytes, xorDecodeBatch, xorDecodeBatchUpTo, 
 export { intersect, merge, without } from './postings';
 export { histogramDecode, histogramEncode, histogramMaxBytes } from './histogram';
 export { downsample, AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER } from './downsample';
+export { snappyCompress } from './snappy';
 import { errChunk, errSample } from './xor';
 
 /** Sample index at which the last xorDecode failed. */

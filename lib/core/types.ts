@@ -132,6 +132,13 @@ export type CoreBackend = 'wasm' | 'js';
 export interface Core {
   readonly backend: CoreBackend;
   /**
+   * Snappy block-format compression of src into dst from byte `at` (dst must have
+   * maxCompressedLength(src.length) bytes from there, lib/remote/snappy.ts); returns where the
+   * compressed bytes end. The same bytes as lib/remote/snappy.ts compressInto (the TS twin): the WAL
+   * compresses its records with it.
+   */
+  snappyCompressInto(src: Uint8Array, dst: Uint8Array, at: number): number;
+  /**
    * Encodes n samples as one Prometheus XOR chunk (EncXOR), including the 2-byte sample count header.
    * Throws RangeError if n is out of 0..65535 or a timestamp is not an integer within ±2^51 ms.
    */

@@ -7,6 +7,7 @@ import { emptyAggrSeries } from './js/downsample.ts';
 import { badTimestamp, checkBatchStarts, checkEncodeArgs } from './js/xor.ts';
 import { checkHistogramShape, checkHistogramValues } from './js/histogram.ts';
 import { copyBytes, copyF64 } from './pool.ts';
+import { maxCompressedLength } from '../remote/snappy.ts';
 
 // Minimal typings for the WebAssembly global (tsconfig has no DOM lib, @types/node 20 lacks them).
 interface WasmMemory {
@@ -24,6 +25,8 @@ interface Exports {
   memory: WasmMemory;
   version(): number;
   arenaBase(): number;
+  /** Added without a version bump: checked by name (WasmCore's constructor). */
+  snappyCompress(src: number, n: number, dst: number, table: number): number;
   lastErrorSample(): number;
   lastErrorChunk(): number;
   xorDecodeBatch(desc: number, k: number, outT: number, outV: number, cap: number, start: number): number;
@@ -137,6 +140,8 @@ const MAX_SAMPLES = 65536;
 const BOUND_LIMIT = 2 ** 63;
 // xorMaxBytes(65535) = 40 + 19 * 65535, rounded up
 const MAX_CHUNK = 1245760;
+// wasm/snappy.ts SNAPPY_TABLE_BYTES: the match table's scratch
+const SNAPPY_TABLE_BYTES = 32768;
 
 class WasmCore implements Core {
   readonly backend = 'wasm' as const;
@@ -161,6 +166,7 @@ class WasmCore implements Core {
   private encBatch: ChunkBatch | undefined;
 
   constructor(ex: Exports) {
+    if (typeof ex.snappyCompress !== 'function') throw new Error('core: wasm/build/core.wasm has no snappyCompress export (an older build: run `npm run build:wasm`)');
     this.ex = ex;
     this.mem = ex.memory;
     this.base = ex.arenaBase();
@@ -225,6 +231,22 @@ class WasmCore implements Core {
       return out;
     }
     return { t: copyF64(tv), v: copyF64(vv), n: r };
+  }
+
+  snappyCompressInto(src: Uint8Array, dst: Uint8Array, at: number): number {
+    const n = src.length;
+    const max = maxCompressedLength(n);
+    if (dst.length - at < max) throw new RangeError(`snappy: ${dst.length - at} bytes of output for ${n} input bytes (want ${max})`);
+    // [src: n + 8 readable bytes][dst: max + 8, short literals are copied 8 bytes a step][table]
+    const sPtr = this.base;
+    const dPtr = align16(sPtr + n + 8);
+    const tPtr = align16(dPtr + max + 8);
+    this.ensure(tPtr + SNAPPY_TABLE_BYTES);
+    const u8 = this.u8;
+    u8.set(src, sPtr);
+    const len = this.ex.snappyCompress(sPtr, n, dPtr, tPtr);
+    dst.set(u8.subarray(dPtr, dPtr + len), at);
+    return at + len;
   }
 
   xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Array {

@@ -1,5 +1,6 @@
 // The pure-TS backend of the Core.
 import type { Core } from '../types.ts';
+import { compressInto } from '../../remote/snappy.ts';
 import { xorDecode, xorEncode } from './xor.ts';
 import { intersect, merge, without } from './postings.ts';
 import { downsample } from './downsample.ts';
@@ -10,6 +11,7 @@ export function createJsCore(): Core {
   const batch = new JsXorBatcher();
   return {
     backend: 'js',
+    snappyCompressInto: compressInto,
     xorEncode,
     xorDecode,
     xorDecodeBatch: (chunks, maxt) => batch.xorDecodeBatch(chunks, maxt),

@@ -70,7 +70,9 @@ export class HeadDB {
 
   constructor(private readonly o: HeadDBOptions) {
     this.head = new Head(o.core);
-    this.wal = new Wal({ fs: o.fs, dir: o.fs.resolve(o.dir, 'wal'), log: o.log, segmentBytes: o.walSegmentBytes, compression: o.walCompression === false ? 'none' : 'snappy' });
+    this.wal = new Wal({ fs: o.fs, dir: o.fs.resolve(o.dir, 'wal'), log: o.log, segmentBytes: o.walSegmentBytes, compression: o.walCompression === false ? 'none' : 'snappy',
+      // the core's compressor (WASM: ~2x the TS twin on a 2000-sample record; the same bytes)
+      compressInto: (src, dst, at) => o.core.snappyCompressInto(src, dst, at) });
     this.blockDuration = o.blockDuration ?? 2 * 3600_000;
     this.head.appendWindow = this.blockDuration / 2;
   }

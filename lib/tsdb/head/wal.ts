@@ -326,8 +326,11 @@ function encodeHistograms(w: Buf, items: ReadonlyArray<{ ref: number; h: HeadHis
 let frameScratch = new Uint8Array(0);
 const FRAME_SCRATCH_KEEP = 4 << 20;
 
+/** Snappy block compression into a buffer from a position (lib/remote/snappy.ts compressInto's contract; Core.snappyCompressInto). */
+export type SnappyCompressInto = (src: Uint8Array, dst: Uint8Array, at: number) => number;
+
 /** Frames a payload: length, CRC32C, payload; optionally snappy-compressed (only when smaller). */
-function frame(payload: Uint8Array, compression: WalCompression): Uint8Array {
+function frame(payload: Uint8Array, compression: WalCompression, compress: SnappyCompressInto = compressInto): Uint8Array {
   let out: Uint8Array | undefined;
   if (compression === 'snappy' && payload.length > 16) {
     // compressed in place after the header in a reused buffer: one copy out, when it is smaller
@@ -337,7 +340,7 @@ function frame(payload: Uint8Array, compression: WalCompression): Uint8Array {
       tmp = new Uint8Array(need);
       if (need <= FRAME_SCRATCH_KEEP) frameScratch = tmp;
     }
-    const end = compressInto(payload.subarray(1), tmp, HEADER + 1);
+    const end = compress(payload.subarray(1), tmp, HEADER + 1);
     if (end - HEADER < payload.length) {
       tmp[HEADER] = payload[0]! | FLAG_SNAPPY;
       out = tmp.slice(0, end);
@@ -791,6 +794,8 @@ export interface WalOptions {
   segmentBytes?: number;
   /** Record compression (Thanos --tsdb.wal-compression, on by default: snappy, as Prometheus). */
   compression?: WalCompression;
+  /** The snappy compressor (a Core's WASM kernel; default the TS compressInto: the same bytes). */
+  compressInto?: SnappyCompressInto;
 }
 
 const SEG_RE = /^\d{8}$/;
@@ -909,7 +914,7 @@ export class Wal {
       refs[i] = ref;
     }
     const parts: Uint8Array[] = [];
-    for (const p of encodeSeries(added)) parts.push(frame(p, this.compression));
+    for (const p of encodeSeries(added)) parts.push(frame(p, this.compression, this.o.compressInto));
     const hist = b.hist;
     for (let i = 0; i < ns; ) {
       if (hist?.[i]) {
@@ -917,7 +922,7 @@ export class Wal {
         const items: Array<{ ref: number; h: HeadHistogram }> = [];
         let type = 0;
         const flush = () => {
-          if (items.length > 0) parts.push(frame(encodeHistograms(this.scratch, items, type), this.compression));
+          if (items.length > 0) parts.push(frame(encodeHistograms(this.scratch, items, type), this.compression, this.o.compressInto));
           items.length = 0;
         };
         for (; i < ns && hist[i]; i++) {
@@ -935,7 +940,7 @@ export class Wal {
       }
       let j = i + 1;
       while (j < ns && !hist?.[j] && b.start[j + 1]! - b.start[i]! <= MAX_RECORD_SAMPLES) j++;
-      parts.push(frame(encodeSamples(this.scratch, b, refs, i, j), this.compression));
+      parts.push(frame(encodeSamples(this.scratch, b, refs, i, j), this.compression, this.o.compressInto));
       i = j;
     }
     if (this.scratch.b.length > 1 << 22) this.scratch = new Buf(1 << 16); // do not keep a checkpoint-sized buffer
