@@ -195,6 +195,12 @@ export interface Core {
    * NaN values are dropped here, like Thanos does. resolutionMs > 0.
    */
   downsample(t: Float64Array, v: Float64Array, n: number, resolutionMs: number): AggrSeries;
+  /**
+   * CRC32-C (Castagnoli) of many byte arrays in one call: crc[i] holds the CRC of what precedes
+   * data[i] (0 to start) and is replaced by the CRC continued over data[i]. The store gateway checks
+   * every chunk of a ranged read with one call. Throws RangeError when crc is shorter than data.
+   */
+  crc32cBatch(data: readonly Uint8Array[], crc: Uint32Array): void;
 }
 
 export class CorruptChunkError extends Error {

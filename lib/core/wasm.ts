@@ -42,6 +42,7 @@ interface Exports {
   histogramEncode(desc: number, out: number, scratch: number): number;
   histogramDecode(inPtr: number, inLen: number, float: number, desc: number, arena: number): number;
   histogramMaxBytes(n: number, spanPairs: number, custom: number, buckets: number): number;
+  crc32cBatch(desc: number, k: number, crc: number): void;
 }
 
 /** The exports/layout version this wrapper speaks (wasm/index.ts version()). */
@@ -129,6 +130,10 @@ export async function createWasmCore(opts: WasmCoreOptions = {}): Promise<Core> 
   const v = ex.version();
   if (v !== WASM_ABI_VERSION) {
     throw new Error(`core: wasm/build/core.wasm has ABI version ${v}, expected ${WASM_ABI_VERSION} (run \`npm run build:wasm\`)`);
+  }
+  // Exports added without a version bump (older builds lack them; see wasm/index.ts version()).
+  for (const name of ['crc32cBatch'] as const) {
+    if (typeof ex[name] !== 'function') throw new Error(`core: wasm/build/core.wasm has no ${name} export (an older build: run \`npm run build:wasm\`)`);
   }
   return new WasmCore(ex);
 }
@@ -456,6 +461,33 @@ class WasmCore implements Core {
       firstV: at(7, c),
       lastV: at(8, c),
     };
+  }
+
+  crc32cBatch(data: readonly Uint8Array[], crc: Uint32Array): void {
+    const k = data.length;
+    if (crc.length < k) throw new RangeError(`crc32cBatch: ${k} arrays but ${crc.length} CRCs`);
+    if (k === 0) return;
+    let bytes = 0;
+    for (let i = 0; i < k; i++) bytes += data[i]!.length;
+    // [desc: k (offset, length) u32 pairs][crc: k u32][data]
+    const desc = this.base;
+    const out = desc + k * 8;
+    const input = align16(out + k * 4);
+    this.ensure(input + bytes);
+    const u8 = this.u8;
+    const u32 = this.u32;
+    let p = input;
+    let d = desc >>> 2;
+    for (let i = 0; i < k; i++) {
+      const c = data[i]!;
+      u32[d++] = p;
+      u32[d++] = c.length;
+      u8.set(c, p);
+      p += c.length;
+    }
+    u32.set(k === crc.length ? crc : crc.subarray(0, k), out >>> 2);
+    this.ex.crc32cBatch(desc, k, out);
+    crc.set(u32.subarray(out >>> 2, (out >>> 2) + k));
   }
 
   histogramEncode(h: HistogramSamples): Uint8Array {

@@ -6,6 +6,7 @@ import { intersect, merge, without } from './postings.ts';
 import { downsample } from './downsample.ts';
 import { JsXorBatcher } from './batch.ts';
 import { histogramDecode, histogramEncode } from './histogram.ts';
+import { crc32cBatch } from './crc32c.ts';
 
 export function createJsCore(): Core {
   const batch = new JsXorBatcher();
@@ -22,5 +23,6 @@ export function createJsCore(): Core {
     downsample,
     histogramEncode,
     histogramDecode,
+    crc32cBatch,
   };
 }

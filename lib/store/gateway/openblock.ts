@@ -39,7 +39,7 @@ export async function openBlock(o: OpenOptions, meta: BucketBlockMeta): Promise<
     else o.stats.reused++;
   }
   const maxChunk = Number((meta.thanos as { index_stats?: { chunk_max_size?: number } }).index_stats?.chunk_max_size ?? 0);
-  const chunks = new BucketChunkSource(o.bucket, id, maxChunk > 0 ? maxChunk + 16 : 16 * 1024, segments || undefined);
+  const chunks = new BucketChunkSource(o.bucket, id, maxChunk > 0 ? maxChunk + 16 : 16 * 1024, segments || undefined, o.core);
   return { index, chunks };
 }
 
