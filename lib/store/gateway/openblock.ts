@@ -18,7 +18,12 @@ export interface OpenOptions {
   dataDir?: string;
   stats?: IndexHeaderStats;
   log?: { warn(msg: string, kv?: Record<string, unknown>): void };
+  /** Shared by the blocks a store opens: each block's symbols share the strings of the last one opened. */
+  symbols?: SymbolDictionary;
 }
+
+/** The symbol table of the block opened last (blocks of one source mostly hold the same series). */
+export interface SymbolDictionary { last?: readonly string[] }
 
 /** Opens a block: index-header from --data-dir (built from the bucket when missing or corrupt), chunks by ranged GETs. */
 export async function openBlock(o: OpenOptions, meta: BucketBlockMeta): Promise<OpenedBlock> {
@@ -31,9 +36,10 @@ export async function openBlock(o: OpenOptions, meta: BucketBlockMeta): Promise<
   const fs = o.dataDir ? o.fs : undefined;
   const dir = o.dataDir && fs ? fs.resolve(o.dataDir, id) : undefined;
   const index = await loadIndexHeaderReader({
-    core: o.core, index: indexSrc, fs, dir, block: id, sampling: ALL_POSTINGS_OFFSETS,
+    core: o.core, index: indexSrc, fs, dir, block: id, sampling: ALL_POSTINGS_OFFSETS, dictionary: o.symbols?.last,
     onInvalid: (e) => o.log?.warn('local index-header unusable; rebuilding it from the bucket', { block: id, err: e.message }),
   });
+  if (o.symbols) o.symbols.last = index.symbols;
   if (o.stats) {
     if (index.built) o.stats.built++;
     else o.stats.reused++;

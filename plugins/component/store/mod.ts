@@ -10,7 +10,7 @@ import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
 import { createIndexCache, parseIndexCacheConfig, type IndexCache } from '../../../lib/store/indexcache/mod.ts';
 import { BucketStore } from '../../../lib/store/gateway/bucketstore.ts';
 import { storeGatewayComponent, type StoreComponent } from '../../../lib/store/gateway/component.ts';
-import { openBlock, removeLocal, type IndexHeaderStats } from '../../../lib/store/gateway/openblock.ts';
+import { openBlock, removeLocal, type IndexHeaderStats, type SymbolDictionary } from '../../../lib/store/gateway/openblock.ts';
 import { webPrefixFor } from '../../../lib/web/ui.ts';
 import { parseStoreConfig, storeFlags, type StoreConfig } from './config.ts';
 
@@ -67,10 +67,11 @@ export async function setupStore(ctx: ComponentContext, cfg: StoreConfig): Promi
   });
   const headerDir = cfg.cacheIndexHeader ? (ctx.dataDir ?? cfg.dataDir) : undefined;
   const headerStats: IndexHeaderStats = { built: 0, reused: 0 };
+  const symbols: SymbolDictionary = {};
   const store = new BucketStore(bucket, {
     core: ctx.core,
     fetcher,
-    open: (meta) => openBlock({ bucket, core: ctx.core, fs: ctx.fs, dataDir: headerDir, stats: headerStats, log: ctx.log }, meta),
+    open: (meta) => openBlock({ bucket, core: ctx.core, fs: ctx.fs, dataDir: headerDir, stats: headerStats, log: ctx.log, symbols }, meta),
     onDrop: headerDir ? (id) => removeLocal(ctx.fs, headerDir, id) : undefined,
     indexCache,
     limits: { seriesLimit: cfg.requestSeriesLimit, samplesLimit: cfg.requestSamplesLimit, bytesLimit: cfg.downloadedBytesLimit },
