@@ -5,7 +5,7 @@ export { intersect, merge, without } from './postings';
 export { histogramDecode, histogramEncode, histogramMaxBytes } from './histogram';
 export { crc32cBatch } from './crc32c';
 export { downsample, AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER } from './downsample';
-export { snappyCompress } from './snappy';
+export { snappyCompress, snappyDecode } from './snappy';
 import { errChunk, errSample } from './xor';
 
 /** Sample index at which the last xorDecode failed. */

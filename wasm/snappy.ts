@@ -120,3 +120,69 @@ export function snappyCompress(src: usize, n: i32, dst: usize, table: usize): i3
   for (let s = 0; s < n; s += BLOCK_SIZE) p = compressBlock(src, s, min(n, s + BLOCK_SIZE), p, table);
   return <i32>(p - dst);
 }
+
+/**
+ * Decodes the elements of src[s, end) into dst[0, n) (the block's length header, at src[0, s), is
+ * checked by the host): 0, or -1 when the input is malformed (an element past the input or the
+ * declared length, a copy from before the output's start, fewer bytes than declared); the host then
+ * runs the TS twin (lib/remote/snappy.ts decompress) for its error. The validation is the twin's.
+ * Memory: 8 readable bytes after src[end) and 8 writable bytes after dst[n) (literals and copies
+ * move 8 bytes a step where that much room is left; lengths are read 4 bytes at a time).
+ */
+export function snappyDecode(src: usize, s: i32, end: i32, dst: usize, n: i32): i32 {
+  let d: i32 = 0;
+  while (s < end) {
+    const tag = <u32>load<u8>(src + <usize>s);
+    let length: i32;
+    let offset: u32;
+    const kind = tag & 3;
+    if (kind == 0) {
+      let x: u32 = tag >>> 2;
+      if (x < 60) {
+        s += 1;
+      } else {
+        const nb = <i32>x - 59;
+        if (s + 1 + nb > end) return -1;
+        x = load<u32>(src + <usize>(s + 1)) & (<u32>0xffffffff >>> <u32>(32 - 8 * nb));
+        s += 1 + nb;
+      }
+      // length x + 1 past the input or the declared length
+      if (x >= <u32>(end - s) || x >= <u32>(n - d)) return -1;
+      length = <i32>x + 1;
+      if (length <= 64 && d + length + 8 <= n && s + length + 8 <= end) {
+        for (let k = 0; k < length; k += 8) store<u64>(dst + <usize>(d + k), load<u64>(src + <usize>(s + k)));
+      } else {
+        memory.copy(dst + <usize>d, src + <usize>s, <usize>length);
+      }
+      s += length;
+      d += length;
+      continue;
+    }
+    if (kind == 1) {
+      if (s + 2 > end) return -1;
+      length = 4 + <i32>((tag >>> 2) & 7);
+      offset = ((tag & 0xe0) << 3) | <u32>load<u8>(src + <usize>(s + 1));
+      s += 2;
+    } else if (kind == 2) {
+      if (s + 3 > end) return -1;
+      length = 1 + <i32>(tag >>> 2);
+      offset = <u32>load<u16>(src + <usize>(s + 1));
+      s += 3;
+    } else {
+      if (s + 5 > end) return -1;
+      length = 1 + <i32>(tag >>> 2);
+      offset = load<u32>(src + <usize>(s + 1));
+      s += 5;
+    }
+    if (offset == 0 || offset > <u32>d || length > n - d) return -1;
+    let from = d - <i32>offset;
+    if (offset >= 8 && d + length + 8 <= n) {
+      // 8 bytes a step read only bytes already final (offset >= 8), overlapping copies included
+      for (let k = 0; k < length; k += 8) store<u64>(dst + <usize>(d + k), load<u64>(dst + <usize>(from + k)));
+      d += length;
+    } else {
+      for (let k = 0; k < length; k++) store<u8>(dst + <usize>(d++), load<u8>(dst + <usize>(from++)));
+    }
+  }
+  return d == n ? 0 : -1;
+}

@@ -139,6 +139,13 @@ export interface Core {
    */
   snappyCompressInto(src: Uint8Array, dst: Uint8Array, at: number): number;
   /**
+   * Decompresses a snappy block (lib/remote/snappy.ts decompress, the TS twin: the same bytes, the
+   * same SnappyErrors, maxDecodedBytes checked before anything is decoded). The result is a view of
+   * memory the core reuses: valid until its next call (copy what you keep). A remote write
+   * receiver decompresses each request body with it.
+   */
+  snappyDecompress(src: Uint8Array, maxDecodedBytes?: number): Uint8Array;
+  /**
    * Encodes n samples as one Prometheus XOR chunk (EncXOR), including the 2-byte sample count header.
    * Throws RangeError if n is out of 0..65535 or a timestamp is not an integer within ±2^51 ms.
    */

@@ -7,7 +7,7 @@ import { emptyAggrSeries } from './js/downsample.ts';
 import { badTimestamp, checkBatchStarts, checkEncodeArgs } from './js/xor.ts';
 import { checkHistogramShape, checkHistogramValues } from './js/histogram.ts';
 import { copyBytes, copyF64 } from './pool.ts';
-import { maxCompressedLength } from '../remote/snappy.ts';
+import { checkedDecodedLength, decompress, maxCompressedLength, SnappyError } from '../remote/snappy.ts';
 
 // Minimal typings for the WebAssembly global (tsconfig has no DOM lib, @types/node 20 lacks them).
 interface WasmMemory {
@@ -27,6 +27,7 @@ interface Exports {
   arenaBase(): number;
   /** Added without a version bump: checked by name (WasmCore's constructor). */
   snappyCompress(src: number, n: number, dst: number, table: number): number;
+  snappyDecode(src: number, s: number, end: number, dst: number, n: number): number;
   lastErrorSample(): number;
   lastErrorChunk(): number;
   xorDecodeBatch(desc: number, k: number, outT: number, outV: number, cap: number, start: number): number;
@@ -171,7 +172,9 @@ class WasmCore implements Core {
   private encBatch: ChunkBatch | undefined;
 
   constructor(ex: Exports) {
-    if (typeof ex.snappyCompress !== 'function') throw new Error('core: wasm/build/core.wasm has no snappyCompress export (an older build: run `npm run build:wasm`)');
+    for (const name of ['snappyCompress', 'snappyDecode'] as const) {
+      if (typeof ex[name] !== 'function') throw new Error(`core: wasm/build/core.wasm has no ${name} export (an older build: run \`npm run build:wasm\`)`);
+    }
     this.ex = ex;
     this.mem = ex.memory;
     this.base = ex.arenaBase();
@@ -252,6 +255,22 @@ class WasmCore implements Core {
     const len = this.ex.snappyCompress(sPtr, n, dPtr, tPtr);
     dst.set(u8.subarray(dPtr, dPtr + len), at);
     return at + len;
+  }
+
+  snappyDecompress(src: Uint8Array, maxDecodedBytes?: number): Uint8Array {
+    const { length: n, headerBytes } = checkedDecodedLength(src, maxDecodedBytes);
+    // [src + 8 readable bytes][dst: n + 8, elements are moved 8 bytes a step]
+    const sPtr = this.base;
+    const dPtr = align16(sPtr + src.length + 8);
+    this.ensure(dPtr + n + 8);
+    const u8 = this.u8;
+    u8.set(src, sPtr);
+    if (this.ex.snappyDecode(sPtr, headerBytes, src.length, dPtr, n) !== 0) {
+      // malformed: the twin names the element and the reason
+      decompress(src, { maxDecodedBytes });
+      throw new SnappyError('the WASM decoder refused a block the TS decoder accepts');
+    }
+    return u8.subarray(dPtr, dPtr + n);
   }
 
   xorEncode(t: Float64Array, v: Float64Array, n: number): Uint8Array {

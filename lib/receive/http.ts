@@ -41,8 +41,9 @@ const ANSWER_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'text
 
 /** The remote write + status handler over a Receiver. */
 export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Request) => Promise<Response> {
-  // One per handler: the label sets of this receiver's senders, decoded once (bounded).
-  const decoder = new WriteRequestDecoder();
+  // One per handler: the label sets of this receiver's senders, decoded once (bounded); bodies
+  // decompressed by the receiver's core.
+  const decoder = new WriteRequestDecoder({ core: r.core });
   /** Thanos's GetTenantFromHTTP: the tenant header, else the internal THANOS-TENANT header, else the default tenant. */
   const tenantOf = (req: Request): string => req.headers.get(o.tenantHeader) || req.headers.get(INTERNAL_TENANT_HEADER) || o.defaultTenant;
 

@@ -186,6 +186,11 @@ export class Receiver {
     return this.o.log;
   }
 
+  /** The kernels this receiver's heads use (its HTTP handler decompresses request bodies with them). */
+  get core(): Core {
+    return this.o.core;
+  }
+
   /**
    * thanos_receive_write_{timeseries,samples}{code,tenant}: the size of a remote write request that
    * got past the limits to the write path, by the HTTP status it was answered with (Thanos's handler).

@@ -181,13 +181,22 @@ export interface DecompressOptions {
   into?: Uint8Array;
 }
 
-export function decompress(src: Uint8Array, opts: DecompressOptions = {}): Uint8Array {
-  const { length: n, headerBytes } = decodedLength(src);
-  const max = opts.maxDecodedBytes ?? 512 * 1024 * 1024;
-  if (n > max) throw new SnappyError(`declared decoded length ${n} exceeds the limit of ${max} bytes`, 0);
+/**
+ * decodedLength, refused (SnappyError) over the limit (default 512 MiB) or beyond what the input
+ * can expand to: what decompress checks before it allocates or decodes anything.
+ */
+export function checkedDecodedLength(src: Uint8Array, maxDecodedBytes = 512 * 1024 * 1024): { length: number; headerBytes: number } {
+  const h = decodedLength(src);
+  const n = h.length;
+  if (n > maxDecodedBytes) throw new SnappyError(`declared decoded length ${n} exceeds the limit of ${maxDecodedBytes} bytes`, 0);
   // The densest element (a 3-byte copy of 64 bytes) expands ~21x: reject impossible claims before allocating.
-  const body = src.length - headerBytes;
+  const body = src.length - h.headerBytes;
   if (n > body * 22 + 64) throw new SnappyError(`declared decoded length ${n} is impossible for ${body} bytes of input`, 0);
+  return h;
+}
+
+export function decompress(src: Uint8Array, opts: DecompressOptions = {}): Uint8Array {
+  const { length: n, headerBytes } = checkedDecodedLength(src, opts.maxDecodedBytes);
   const into = opts.into;
   const dst = into !== undefined && into.length >= n ? into.subarray(0, n) : new Uint8Array(n);
   decodeElements(src, headerBytes, dst, n);

@@ -26,10 +26,10 @@ export function encodeRemoteWriteBody(req: WriteRequest): Uint8Array {
 export function decodeRemoteWriteBody(body: Uint8Array, opts: { maxDecodedBytes?: number; decoder?: WriteRequestDecoder } = {}): WriteRequest {
   let raw: Uint8Array;
   try {
-    // A receiver's decoder lends its reused buffer: decode() keeps nothing of the bytes, and a fresh
-    // buffer of a request's decoded size per request cost more than decompressing into it.
-    const into = opts.decoder?.bodyBuffer(decodedLength(body).length);
-    raw = decompress(body, { maxDecodedBytes: opts.maxDecodedBytes, into });
+    // A receiver's decoder decompresses into memory it reuses (its core's, or its own buffer):
+    // decode() keeps nothing of the bytes, and a fresh buffer of a request's decoded size per
+    // request cost more than decompressing into it.
+    raw = opts.decoder ? opts.decoder.decompress(body, opts.maxDecodedBytes) : decompress(body, { maxDecodedBytes: opts.maxDecodedBytes });
   } catch (e) {
     if (e instanceof SnappyError) throw new RemoteError(400, `snappy decode error: ${e.message}`);
     throw e;

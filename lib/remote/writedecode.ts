@@ -12,6 +12,8 @@
 import { frozenLabels, type Label } from '../labels/mod.ts';
 import { decodeWriteRequest, type Sample, type TimeSeries, type WriteRequest } from '../proto/prompb.ts';
 import { ProtobufError, Reader } from '../proto/wire.ts';
+import type { Core } from '../core/types.ts';
+import { checkedDecodedLength, decompress } from './snappy.ts';
 
 /** The float samples of one decoded request, in two flat arrays (replaced by larger ones while decoding). */
 export interface SampleColumns {
@@ -110,6 +112,11 @@ export interface WriteDecoderOptions {
   maxEntries?: number;
   /** Most label bytes kept, summed over the entries. */
   maxBytes?: number;
+  /**
+   * Decompresses bodies up to MAX_KEPT_BODY_BYTES decoded (a Core: its WASM kernel is ~3x the TS
+   * decoder on a remote write body); larger ones, and all without it, go to lib/remote/snappy.ts.
+   */
+  core?: Pick<Core, 'snappyDecompress'>;
 }
 
 /** Largest decoded request body whose buffer a decoder keeps for the next request (bodyBuffer). */
@@ -135,10 +142,25 @@ export class WriteRequestDecoder {
   hits = 0;
   misses = 0;
 
+  private readonly core: Pick<Core, 'snappyDecompress'> | undefined;
+
   constructor(o: WriteDecoderOptions = {}) {
     this.maxEntries = o.maxEntries ?? 1 << 20;
     this.maxBytes = o.maxBytes ?? 64 << 20;
+    this.core = o.core;
     this.reset();
+  }
+
+  /**
+   * A request body decompressed for decode() (SnappyError when malformed or over the limit): into
+   * the core's reused memory or this decoder's reused buffer; either holds it until the next body
+   * (decode() keeps none of its bytes). A body decoding to more than MAX_KEPT_BODY_BYTES gets a
+   * buffer of its own (the core's memory does not grow for it).
+   */
+  decompress(body: Uint8Array, maxDecodedBytes?: number): Uint8Array {
+    const n = checkedDecodedLength(body, maxDecodedBytes).length;
+    if (this.core !== undefined && n <= MAX_KEPT_BODY_BYTES) return this.core.snappyDecompress(body, maxDecodedBytes);
+    return decompress(body, { maxDecodedBytes, into: this.bodyBuffer(n) });
   }
 
   private body: Uint8Array = NO_BYTES;

@@ -4,14 +4,16 @@
 // (copies of 1- and 2-byte offsets, lengths 4..64 and split copies past 64), several 64 KiB blocks,
 // WAL-like samples records — written at an offset of a larger buffer whose other bytes stay; and
 // what it writes decompresses to the input. The WAL written with the WASM core holds the bytes the
-// TS core writes.
+// TS core writes. Core.snappyDecompress: the WASM kernel decodes what the twin (lib/remote/snappy.ts
+// decompress) decodes and refuses what it refuses, with its message: compressed inputs, hand-made
+// blocks of every element form, every truncation and thousands of byte mutations of a body.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createCore, createJsCore, type Core } from '../../lib/core/mod.ts';
-import { compressInto, decompress, maxCompressedLength } from '../../lib/remote/snappy.ts';
+import { compressInto, decompress, maxCompressedLength, SnappyError } from '../../lib/remote/snappy.ts';
 import { rng } from './helpers.ts';
 import { createLogger } from '../../host/log.ts';
 import { HeadDB } from '../../lib/tsdb/head/db.ts';
@@ -112,6 +114,92 @@ test('too small an output buffer: RangeError from both, nothing written by the k
 
 test('the twin is lib/remote/snappy.ts compressInto', () => {
   assert.is(js.snappyCompressInto, compressInto);
+});
+
+/** Both backends' decompress of src: the same bytes, or the same SnappyError message. */
+function sameDecoded(src: Uint8Array, what: string, max?: number): 'ok' | 'error' {
+  const run = (c: Core) => {
+    try {
+      return { bytes: c.snappyDecompress(src, max).slice() };
+    } catch (e) {
+      if (!(e instanceof SnappyError)) throw e;
+      return { err: e.message };
+    }
+  };
+  const a = run(wasm);
+  const b = run(js);
+  let twin: { bytes?: Uint8Array; err?: string };
+  try {
+    twin = { bytes: decompress(src, { maxDecodedBytes: max }) };
+  } catch (e) {
+    twin = { err: (e as Error).message };
+  }
+  for (const [x, name] of [[a, 'wasm'], [b, 'js core']] as const) {
+    // (compared here, not by assert.equal: its diff of two long arrays takes minutes)
+    assert.is(x.err, twin.err, `${what}: ${name} error`);
+    if (twin.bytes) {
+      assert.is(x.bytes!.length, twin.bytes.length, `${what}: ${name} length`);
+      const at = x.bytes!.findIndex((v, i) => v !== twin.bytes![i]);
+      assert.is(at, -1, `${what}: ${name} first differing byte`);
+    }
+  }
+  return a.err === undefined ? 'ok' : 'error';
+}
+
+function compressed(src: Uint8Array): Uint8Array {
+  const b = new Uint8Array(maxCompressedLength(src.length));
+  return b.subarray(0, compressInto(src, b, 0));
+}
+
+test('decompress: every compressed input above decodes to the same bytes on both backends', () => {
+  const inputs: Uint8Array[] = [new Uint8Array(0), random(1, 1), random(61, 2), random(300, 3), random(70_000, 4)];
+  for (const period of [1, 3, 8, 9, 100, 2049, 40_000]) {
+    const unit = random(period, period);
+    inputs.push(Uint8Array.from({ length: 100_000 }, (_, i) => unit[i % period]!));
+  }
+  for (const alphabet of [2, 16]) inputs.push(random(200_000, alphabet, alphabet));
+  for (const x of inputs) {
+    assert.is(sameDecoded(compressed(x), `${x.length} bytes`), 'ok');
+    assert.ok(Buffer.from(wasm.snappyDecompress(compressed(x))).equals(x), `${x.length} bytes: round trip`);
+  }
+});
+
+test('decompress: literals and copies of every length form, overlapping copies, 4-byte offsets, hand-made', () => {
+  const blocks: number[][] = [
+    [5, 0x10, 1, 2, 3, 4, 5], // literal of 5
+    [70, 60 << 2, 69, ...Array.from({ length: 70 }, (_, i) => i)], // 1-byte literal length
+    [20, 8, 9, 0x01 | (12 << 2), 3], // literal "\t\t"? 3 bytes then copy: malformed length (20 declared)
+    [12, 0x04, 7, 8, ((4 - 4) << 2) | 1 | 0, 2, 0x0e, 2, 0, 0, 0, 0], // copies with 1- and 4-byte offsets
+    [64 + 2, 0x04, 7, 8, ((64 - 1) << 2) | 2, 2, 0], // 2-byte offset copy of 64, overlapping
+    [16, 0x1c, 1, 2, 3, 4, 5, 6, 7, 8, ((8 - 1) << 2) | 2, 8, 0], // offset 8 copy (8 bytes a step)
+  ];
+  for (const b of blocks) sameDecoded(Uint8Array.from(b), JSON.stringify(b));
+});
+
+test('decompress: every truncation and 3000 byte mutations of real bodies: the same bytes or the same error', () => {
+  const rec = new Uint8Array(20_000);
+  const r = rng(9);
+  for (let i = 0; i < rec.length; i++) rec[i] = i % 13 < 5 ? i % 7 : Math.floor(r() * 256);
+  const body = compressed(rec);
+  const seen = { ok: 0, error: 0 };
+  for (let n = 0; n < 300; n++) seen[sameDecoded(body.subarray(0, n), `truncated at ${n}`)]++;
+  for (let n = body.length - 300; n <= body.length; n++) seen[sameDecoded(body.subarray(0, n), `truncated at ${n}`)]++;
+  for (let k = 0; k < 3000; k++) {
+    const m = body.slice();
+    const at = Math.floor(r() * m.length);
+    m[at] = Math.floor(r() * 256);
+    if (k % 3 === 0) m[Math.floor(r() * m.length)] = Math.floor(r() * 256);
+    seen[sameDecoded(m, `mutation ${k} at ${at}`)]++;
+  }
+  assert.ok(seen.ok > 100 && seen.error > 100, JSON.stringify(seen));
+});
+
+test('decompress: limits as the twin (declared length over maxDecodedBytes, impossible for the input)', () => {
+  const body = compressed(random(5000, 5));
+  assert.is(sameDecoded(body, 'limit 4999', 4999), 'error');
+  assert.is(sameDecoded(body, 'limit 5000', 5000), 'ok');
+  assert.is(sameDecoded(Uint8Array.of(0xff, 0xff, 0x03, 0), 'impossible'), 'error');
+  assert.is(sameDecoded(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x01), 'header longer than 5 bytes'), 'error');
 });
 
 test('a receive head on the WASM core writes the WAL bytes of the TS core, and replays them', async () => {
