@@ -75,6 +75,11 @@ export class QueryMemoryBudget {
       throw new GrpcError(GrpcStatus.ResourceExhausted, `query exceeds its memory budget (--query.max-memory=${this.maxBytes} bytes) while ${what}: ${this.used} bytes held`);
     }
   }
+
+  /** Uncounts bytes the query no longer holds (e.g. chunks once decoded). */
+  release(bytes: number): void {
+    this.used -= bytes;
+  }
 }
 
 /** Approximate bytes a selected series holds in the querier: its label strings, chunk bytes and objects. */

@@ -405,6 +405,101 @@ async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], m
   return out;
 }
 
+/** Samples a series' chunk headers count (an aggregate chunk: a full chunk's worth). */
+function chunkSamples(chunks: readonly AggrChunk[]): number {
+  let n = 0;
+  for (const c of chunks) {
+    const d = c.raw?.data;
+    n += d && d.length >= 2 ? (d[0]! << 8) | d[1]! : 120;
+  }
+  return n;
+}
+
+/**
+ * Samples of whole series, as samplesOf decodes them without dedup: raw XOR (and native histogram)
+ * chunks in batches (decodeRawSeries), any other series one by one (seriesSamples), trimmed.
+ */
+async function decodeSeriesList(core: Core, series: readonly CollectedSeries[], mint: number, maxt: number, aggrs: readonly number[], budget?: QueryMemoryBudget): Promise<SeriesData[]> {
+  const fast = await decodeRawSeries(core, series, mint, maxt, budget);
+  if (fast) return fast;
+  const out: SeriesData[] = new Array(series.length);
+  for (let i = 0; i < series.length; i++) {
+    const s = series[i]!;
+    const samples = trim(seriesSamples(core, dropIdenticalChunks(s.chunks), aggrs), mint, maxt);
+    budget?.add(samplesBytes({ n: samples.t.length, h: samples.h }), 'decoding samples');
+    out[i] = { labels: s.labels, ...samples };
+  }
+  return out;
+}
+
+/**
+ * Reads a Series stream and decodes it as it arrives: a series' chunks are decoded once the stream
+ * has moved on to the next label set (frames of a split series are adjacent), about
+ * DECODE_BATCH_SAMPLES samples at a time. The stream's series, chunk and byte-view objects then
+ * die young instead of being held (and copied by every scavenge, then promoted) until the whole
+ * stream is in, and the decoding overlaps the wait on the stores. Gives what collectSeries then
+ * samplesOf give without dedup, except that the memory budget no longer counts the chunks of
+ * series once they are decoded (they are not held any more); undefined when the stream is not in label order (the caller reads
+ * it again and collects it whole: equal label sets far apart are merged before decoding).
+ */
+async function decodeWhileReading(
+  core: Core, stream: AsyncIterable<SeriesResponse>, mint: number, maxt: number, aggrs: readonly number[], budget: QueryMemoryBudget | undefined,
+): Promise<{ series: SeriesData[]; warnings: string[]; decodeMs: number } | undefined> {
+  const out: SeriesData[] = [];
+  const warnings: string[] = [];
+  let batch: CollectedSeries[] = [];
+  let batchSamples = 0;
+  /** Bytes of the series read and not yet decoded, as counted in the budget. */
+  let held = 0;
+  let last: CollectedSeries | undefined;
+  let decodeMs = 0;
+  let ordered = true;
+  const add = (s: CollectedSeries) => {
+    if (budget) {
+      const b = seriesBytes(s.labels, s.chunks);
+      budget.add(b, 'reading series from the stores');
+      held += b;
+    }
+    if (last) {
+      const c = compareLabels(s.labels, last.labels);
+      if (c === 0) {
+        // never mutated: an in-process store may have handed over its own objects
+        last = { labels: last.labels, chunks: last.chunks.concat(s.chunks) };
+        return;
+      }
+      if (c < 0) ordered = false;
+      batch.push(last);
+      batchSamples += chunkSamples(last.chunks);
+    }
+    last = s;
+  };
+  const flush = async () => {
+    const t0 = performance.now();
+    const d = await decodeSeriesList(core, batch, mint, maxt, aggrs, budget);
+    for (let i = 0; i < d.length; i++) out.push(d[i]!);
+    // The decoded series' chunks are not held any more (the one read last may still grow: counted on).
+    if (budget) {
+      const keep = last ? seriesBytes(last.labels, last.chunks) : 0;
+      budget.release(held - keep);
+      held = keep;
+    }
+    batch = [];
+    batchSamples = 0;
+    decodeMs += performance.now() - t0;
+  };
+  for await (const r of stream) {
+    if (r.type === 'series') add(r.series);
+    else if (r.type === 'batch') for (const s of r.batch) add(s);
+    else if (r.type === 'warning') warnings.push(r.warning);
+    if (!ordered) return undefined;
+    if (batchSamples >= DECODE_BATCH_SAMPLES) await flush();
+  }
+  if (last) batch.push(last);
+  last = undefined;
+  if (batch.length > 0) await flush();
+  return { series: out, warnings, decodeMs };
+}
+
 /** Samples of one series from its chunks, using the aggregates requested (raw chunks pass through). */
 export function seriesSamples(core: Core, chunks: readonly AggrChunk[], aggrs: readonly number[]): Samples {
   if (chunks.length === 0) return EMPTY;
@@ -655,6 +750,21 @@ export class StoreQueryable implements Queryable {
     };
     const timings = this.timings;
     const t0 = timings ? performance.now() : 0;
+    if (!skipChunks && !this.dedupEnabled()) {
+      const used = this.budget?.used ?? 0;
+      const r = await decodeWhileReading(this.core, this.store.series(req, signal), Math.max(hints.start, this.opts.mint ?? -Infinity), Math.min(hints.end, this.opts.maxt ?? Infinity), aggrs, this.budget);
+      if (r) {
+        if (timings) {
+          timings.series += performance.now() - t0 - r.decodeMs;
+          timings.decode += r.decodeMs;
+        }
+        return { series: r.series, warnings: r.warnings };
+      }
+      // Not in label order (a store breaking the StoreAPI's order): asked again and collected whole
+      // below, where equal label sets far apart are merged before decoding. What the first reading
+      // counted is not held any more.
+      if (this.budget) this.budget.used = used;
+    }
     const { series, warnings } = await collectSeries(this.store.series(req, signal), this.budget);
     if (timings) {
       const t1 = performance.now();
@@ -683,17 +793,7 @@ export class StoreQueryable implements Queryable {
       return { series: out, warnings };
     }
 
-    if (!this.dedupEnabled()) {
-      const fast = await decodeRawSeries(this.core, series, mint, maxt, this.budget);
-      if (fast) return { series: fast, warnings };
-      const out: SeriesData[] = [];
-      for (const s of series) {
-        const samples = trim(seriesSamples(this.core, dropIdenticalChunks(s.chunks), aggrs), mint, maxt);
-        this.budget?.add(samplesBytes({ n: samples.t.length, h: samples.h }), 'decoding samples');
-        out.push({ labels: s.labels, ...samples });
-      }
-      return { series: out, warnings };
-    }
+    if (!this.dedupEnabled()) return { series: await decodeSeriesList(this.core, series, mint, maxt, aggrs, this.budget), warnings };
 
     // Dedup: every run of non-overlapping chunks of a series is a replica (stores that honour
     // without_replica_labels already merged the replicas' chunks under one label set).

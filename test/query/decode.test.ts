@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createJsCore } from '../../lib/core/js/mod.ts';
 import { labelsFromRecord } from '../../lib/labels/mod.ts';
-import type { AggrChunk, SeriesResponse } from '../../lib/proto/store.ts';
+import type { AggrChunk, Series, SeriesResponse } from '../../lib/proto/store.ts';
 import { collectSeries, seriesSamples, StoreQueryable } from '../../lib/query/querier.ts';
 import { StageTimings } from '../../lib/query/stagetimes.ts';
 import { FakeStore, rawChunks, type FakeSeries } from './fakestore.ts';
@@ -68,6 +68,51 @@ for (const [name, mint, maxt] of [['whole range', 0, 10_000_000], ['instant wind
     }
   });
 }
+
+test('a select decodes while it reads: series split over frames, frames of many series, and a stream out of label order (read again and collected whole) all give the series-by-series answer', async () => {
+  const d = data();
+  // Each series in two parts (its chunks split in the middle) with the same labels.
+  const halves = d.map((s): [Series, Series] => {
+    const k = s.chunks.length >> 1;
+    return [{ labels: [...s.labels], chunks: s.chunks.slice(0, k) }, { labels: [...s.labels], chunks: s.chunks.slice(k) }];
+  });
+  let requests = 0;
+  const fake = new FakeStore(d);
+  const store = (frames: () => SeriesResponse[]) => ({
+    series: async function* () {
+      requests++;
+      yield* frames();
+    },
+    labelNames: fake.labelNames.bind(fake),
+    labelValues: fake.labelValues.bind(fake),
+  });
+  const opts = { dedup: false, replicaLabels: [], maxResolutionMs: 0, partialResponse: false };
+  const check = (r: Awaited<ReturnType<StoreQueryable['select']>>, what: string) => {
+    assert.is(r.series.length, d.length, what);
+    for (let i = 0; i < d.length; i++) {
+      const ref = reference(d[i]!.chunks, 0, 10_000_000);
+      assert.equal(r.series[i]!.labels, d[i]!.labels, `${what}: series ${i} labels`);
+      assert.equal([...r.series[i]!.t.subarray(0, r.series[i]!.n)], ref.t, `${what}: series ${i} timestamps`);
+      assert.equal([...r.series[i]!.v.subarray(0, r.series[i]!.n)], ref.v, `${what}: series ${i} values`);
+    }
+  };
+  // In order: a series' two parts adjacent, in frames of 64 series (one part may end a frame and the other start the next).
+  const inOrder: SeriesResponse[] = [];
+  const flat = halves.flat();
+  for (let i = 0; i < flat.length; i += 64) inOrder.push({ type: 'batch', batch: flat.slice(i, i + 64) });
+  inOrder.push({ type: 'warning', warning: 'w' });
+  requests = 0;
+  const a = await new StoreQueryable(store(() => inOrder), core, opts).select([eq('m')], { start: 0, end: 10_000_000 });
+  check(a, 'in order');
+  assert.equal(a.warnings, ['w']);
+  assert.is(requests, 1);
+  // Out of order: every first part, then every second part (equal label sets 700 series apart).
+  requests = 0;
+  const b = await new StoreQueryable(store(() => [...halves.map((h) => ({ type: 'series' as const, series: h[0] })), ...halves.map((h) => ({ type: 'series' as const, series: h[1] }))]), core, opts)
+    .select([eq('m')], { start: 0, end: 10_000_000 });
+  check(b, 'out of order');
+  assert.is(requests, 2, 'the out-of-order stream is read again');
+});
 
 test('overlapping copies of the same chunks (blocks of the same data) are dropped; same range, other bytes kept', async () => {
   const d = data().slice(0, 60);
