@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BucketChunkSource } from '../../lib/store/gateway/chunkfetch.ts';
 import { genSeries, writeRawBlock } from './fixtures.ts';
+import { crc32c } from '../../lib/tsdb/encoding.ts';
 
 const core = createJsCore();
 const T0 = 1_700_000_000_000;
@@ -116,6 +117,38 @@ test('checksums are checked across stream pieces: a flipped byte is a corrupt-bl
       assert.match((e as Error).message, new RegExp(`corrupt block .*chunk ${refs[3]}.*checksum mismatch`));
     }
   }
+});
+
+test('close chunks spanning more than 4 MiB are read in GETs under 4 MiB (a FILESYSTEM bucket answers those with one buffer)', async () => {
+  // A segment of 3000 records of 2000 data bytes (~6 MB), written by hand: header, then per record
+  // uvarint length, encoding byte, data, big-endian CRC32-C of encoding byte + data.
+  const n = 3000;
+  const len = 2000;
+  const rec = 2 + 1 + len + 4;
+  const seg = new Uint8Array(8 + n * rec);
+  seg.set([0x85, 0xbd, 0x40, 0xdd, 1, 0, 0, 0]);
+  const refs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = 8 + i * rec;
+    refs.push(p);
+    seg[p] = (len & 0x7f) | 0x80;
+    seg[p + 1] = len >> 7;
+    seg[p + 2] = 1;
+    for (let k = 0; k < len; k++) seg[p + 3 + k] = (i * 31 + k * 7) & 0xff;
+    new DataView(seg.buffer).setUint32(p + 3 + len, crc32c(seg, p + 2, p + 3 + len));
+  }
+  const b = new MemoryBucket();
+  await b.upload('blk/chunks/000001', seg);
+  const lengths: number[] = [];
+  const counting = Object.create(b) as MemoryBucket;
+  counting.getRange = (name: string, off: number, l?: number) => {
+    lengths.push(l ?? -1);
+    return b.getRange(name, off, l);
+  };
+  const got = await new BucketChunkSource(counting, 'blk', 16 * 1024, 1).chunks(refs, 512 * 1024);
+  got.forEach((c, i) => assert.equal(c.data, seg.subarray(refs[i]! + 3, refs[i]! + 3 + len), `chunk ${i}`));
+  assert.ok(lengths.length >= 2, `${lengths.length} GETs`);
+  for (const l of lengths) assert.ok(l > 0 && l <= 4 * 1024 * 1024, `a GET of ${l} bytes`);
 });
 
 test.run();
