@@ -79,7 +79,10 @@ export function readLabel(r: Reader): Label {
 // of what a querier holds through a query (and the garbage collector copies). Direct-mapped by a
 // hash of the label's bytes, verified character by character. Only the canonical encoding (name
 // then value, ASCII, one-byte lengths) is looked up; anything else is decoded as readLabel does.
-const SHARED_LABEL_MASK = (1 << 12) - 1;
+// 65536 slots (512 KiB, plus the labels they keep): a dashboard's 10k+ distinct instance labels
+// stay found from one query to the next (at 4096 they evicted each other: every miss decoded two
+// strings and a new label object, which the query then held).
+const SHARED_LABEL_MASK = (1 << 16) - 1;
 const sharedLabels: Array<Label | undefined> = new Array(SHARED_LABEL_MASK + 1);
 
 function sameAscii(s: string, b: Uint8Array, p: number, n: number): boolean {

@@ -37,7 +37,7 @@ test('equal labels of different series decode to one object; values as encoded',
 });
 
 test('every label distinct through a small table: no answer taken from another label', () => {
-  // 20k distinct labels in a 4096-slot table: many share a slot, each must still decode to itself.
+  // 20k distinct labels in a 65536-slot table: thousands share a slot, each must still decode to itself.
   const series: Series[] = [];
   for (let i = 0; i < 20_000; i++) series.push({ labels: [{ name: `n${i % 7}`, value: `v${i}` }], chunks: [] });
   const b = batchOf(series);
