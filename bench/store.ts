@@ -5,13 +5,19 @@
 // sample returned, and peak RSS during the broad query (with and without a samples limit).
 // The broad queries run in a fresh child process holding only the store (not the parent's block
 // generation or earlier stores), and their peak is that process's VmHWM, reset before each query
-// (/proc/self/clear_refs), next to its RSS when the store is ready.
+// (/proc/self/clear_refs), next to its RSS when the store is ready. Then the same broad queries
+// against the program operators run: `bin/thanos.mjs store` (dist/ when built and current, else the
+// sources through tsx: the run says which), its Series over gRPC as a querier asks (SeriesBatch
+// frames), and that process's VmHWM; the in-process figures carry the bench's TypeScript loader
+// (~40 MiB of RSS the built program does not have).
+//
+// `--json` prints one JSON object at the end with the figures of the thanos store process.
 //
 // Scale with env: STORE_BENCH_SERIES (default 10000), STORE_BENCH_BLOCKS (default 24),
 // STORE_BENCH_DIR (reuse a bucket between runs; default a temp dir, removed at the end),
 // STORE_BENCH_INDEX_CACHE (--index-cache-size, default Thanos's 250MB: the in-memory index cache
 // is part of the peak RSS a broad query reports).
-import { fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,10 +26,15 @@ import { createLogger } from '../host/log.ts';
 import { Registry } from '../host/metrics.ts';
 import { createCore, createJsCore } from '../lib/core/mod.ts';
 import { labelsFromRecord, compareLabels, type Labels, type Matcher } from '../lib/labels/mod.ts';
-import { encodeSeriesResponse } from '../lib/proto/store.ts';
+import { encodeSeriesResponse, type SeriesRequest } from '../lib/proto/store.ts';
 import { nodeFs } from '../lib/tsdb/nodefs.ts';
 import { BlockWriter, fsBlockSink } from '../lib/tsdb/writer.ts';
 import { FilesystemBucket } from '../plugins/objstore/filesystem/mod.ts';
+import { StoreClient } from '../lib/store/client.ts';
+import { dialGrpc } from '../host/server/grpc.ts';
+import { freePort } from '../test/harness/ports.ts';
+// @ts-expect-error: plain JavaScript module without types (shared with bin/thanos.mjs)
+import { distIsCurrent } from '../bin/dist.mjs';
 import plugin, { setupStore, type StoreComponent } from '../plugins/component/store/mod.ts';
 
 const H2 = 2 * 3600_000;
@@ -193,7 +204,99 @@ function broadQueriesInChild(bucketDir: string, dataDir: string): Promise<void> 
   });
 }
 
-export default async function main(_args: string[]): Promise<void> {
+interface BinaryQuery { name: string; series: number; chunks: number; ms: number; cpuMs: number; peakRssMiB: number; startRssMiB: number }
+
+/** /proc/<pid>/status field in MiB (VmHWM, VmRSS). */
+function procStatusMiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(m[1]) / 1024;
+}
+
+/** utime+stime of a process in ms (clock ticks of 10 ms). */
+function procCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+/**
+ * The broad queries against `thanos store` as operators run it (its own process, gRPC), each with
+ * the process's VmHWM restarted before it ("5" > /proc/<pid>/clear_refs).
+ */
+async function broadQueriesThroughBinary(root: string, bucketDir: string, nBlocks: number, t0: number): Promise<{ runFrom: string; readyRssMiB: number; queries: BinaryQuery[] }> {
+  const repo = new URL('..', import.meta.url).pathname;
+  const dataDir = join(root, 'data-binary');
+  rmSync(dataDir, { recursive: true, force: true });
+  const objstore = join(root, 'bucket.yaml');
+  writeFileSync(objstore, `type: FILESYSTEM\nconfig:\n  directory: ${bucketDir}\n`);
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const runFrom = distIsCurrent() ? 'dist' : 'sources';
+  const cache = process.env.STORE_BENCH_INDEX_CACHE ?? '250MB';
+  const proc = spawn(process.execPath, [join(repo, 'bin/thanos.mjs'), 'store', '--data-dir', dataDir, '--objstore.config-file', objstore,
+    '--grpc-address', `127.0.0.1:${grpcPort}`, '--http-address', `127.0.0.1:${httpPort}`, '--index-cache-size', cache, '--log.level', 'warn'],
+  { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out = (out + d).slice(-8000)));
+  proc.stderr!.on('data', (d) => (out = (out + d).slice(-8000)));
+  const pid = proc.pid!;
+  const client = new StoreClient(dialGrpc(`127.0.0.1:${grpcPort}`));
+  try {
+    for (const deadline = Date.now() + 120_000; ;) {
+      if (proc.exitCode !== null) throw new Error(`thanos store exited with ${proc.exitCode}:\n${out}`);
+      if (Date.now() > deadline) throw new Error(`thanos store not ready in 120 s:\n${out}`);
+      try {
+        const r = await fetch(`http://127.0.0.1:${httpPort}/-/ready`);
+        await r.text();
+        if (r.status === 200) break;
+      } catch { /* starting */ }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const readyRssMiB = procStatusMiB(pid, 'VmRSS');
+    console.log(`thanos store process (bin/thanos.mjs from ${runFrom}, --index-cache-size=${cache}) RSS when ready: ${readyRssMiB.toFixed(1)} MiB`);
+    const all = [t0, t0 + nBlocks * H2] as const;
+    const runs: Array<[string, Matcher[], number, number]> = [
+      ['broad, last 2 blocks', [{ type: '=~', name: 'job', value: 'api|db' }], t0 + (nBlocks - 2) * H2, all[1]],
+      ['broad {__name__=~".+"} all blocks', [{ type: '=~', name: '__name__', value: '.+' }], ...all],
+      ['broad {__name__=~".+"} all blocks (again, warm index cache)', [{ type: '=~', name: '__name__', value: '.+' }], ...all],
+    ];
+    const queries: BinaryQuery[] = [];
+    for (const [name, matchers, minTime, maxTime] of runs) {
+      writeFileSync(`/proc/${pid}/clear_refs`, '5');
+      const startRssMiB = procStatusMiB(pid, 'VmRSS');
+      const c0 = procCpuMs(pid);
+      const t = performance.now();
+      let series = 0, chunks = 0;
+      const req: SeriesRequest = {
+        minTime, maxTime, matchers, maxResolutionWindow: 0, aggregates: [], partialResponseDisabled: true, partialResponseStrategy: 0,
+        skipChunks: false, step: 0, range: 0, withoutReplicaLabels: [], limit: 0, responseBatchSize: 0, // the client's default batch, as the querier
+      };
+      for await (const r of client.series(req)) {
+        const got = r.type === 'batch' ? r.batch : r.type === 'series' ? [r.series] : [];
+        for (const x of got) { series++; chunks += x.chunks.length; }
+      }
+      const q: BinaryQuery = { name, series, chunks, ms: performance.now() - t, cpuMs: procCpuMs(pid) - c0, peakRssMiB: procStatusMiB(pid, 'VmHWM'), startRssMiB };
+      queries.push(q);
+      console.log(`thanos store: ${name}: ${series} series, ${chunks} chunks in ${q.ms.toFixed(0)} ms (${q.cpuMs} ms store CPU); peak RSS ${q.peakRssMiB.toFixed(1)} MiB (+${(q.peakRssMiB - startRssMiB).toFixed(1)} over its start)`);
+    }
+    return { runFrom, readyRssMiB, queries };
+  } finally {
+    client.close();
+    if (proc.exitCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      const k = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(k);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+export default async function main(args: string[]): Promise<void> {
+  const unknown = args.filter((a) => a !== '--json');
+  if (unknown.length > 0) throw new Error(`store bench: unknown argument(s) ${unknown.join(' ')} (only --json; scale with STORE_BENCH_* env)`);
+  const json = args.includes('--json');
   const nSeries = Number(process.env.STORE_BENCH_SERIES ?? 10_000);
   const nBlocks = Number(process.env.STORE_BENCH_BLOCKS ?? 24);
   let core: Core;
@@ -232,6 +335,8 @@ export default async function main(_args: string[]): Promise<void> {
     report('selective (warm index cache)', await query(comp, bucket, selective, ...all));
     await again.stop();
     await broadQueriesInChild(bucketDir, dataDir);
+    const binary = await broadQueriesThroughBinary(root, bucketDir, nBlocks, t0);
+    if (json) console.log(JSON.stringify({ bench: 'store', series: nSeries, blocks: nBlocks, indexCacheSize: process.env.STORE_BENCH_INDEX_CACHE ?? '250MB', thanosStore: binary }));
   } finally {
     if (!keep) rmSync(root, { recursive: true, force: true });
   }
