@@ -315,17 +315,8 @@ class WasmCore implements Core {
     const desc = align16(start + (capK + 1) * 4);
     const input = align16(desc + capK * 8);
     this.ensure(input + bytes + 16);
-    const u8 = this.u8;
+    this.putArrays(chunks, desc, input);
     const u32 = this.u32;
-    let p = input;
-    let d = desc >>> 2;
-    for (let i = 0; i < k; i++) {
-      const c = chunks[i]!;
-      u32[d++] = p;
-      u32[d++] = c.length;
-      u8.set(c, p);
-      p += c.length;
-    }
     // A bound the kernel takes as an integer within ±2^63: t > maxt is t > floor(maxt) for integer
     // t; none (or NaN, or past every i64) decodes whole chunks with the unbounded kernel.
     const r =
@@ -381,6 +372,21 @@ class WasmCore implements Core {
     if (b === undefined) b = this.encBatch = { bytes: this.u8.subarray(out, out + capB), chunks: 0, offset: u32.subarray(offset >>> 2, (offset >>> 2) + capK) };
     b.chunks = k;
     return b;
+  }
+
+  /** Copies byte arrays one after another from `input`, with (offset, length) u32 pairs at `desc` (memory ensured). */
+  private putArrays(arrays: readonly Uint8Array[], desc: number, input: number): void {
+    const u8 = this.u8;
+    const u32 = this.u32;
+    let p = input;
+    let d = desc >>> 2;
+    for (let i = 0; i < arrays.length; i++) {
+      const c = arrays[i]!;
+      u32[d++] = p;
+      u32[d++] = c.length;
+      u8.set(c, p);
+      p += c.length;
+    }
   }
 
   /** Copies lists into memory behind k descriptors; returns the end of the copied data. */
@@ -493,17 +499,8 @@ class WasmCore implements Core {
     const out = desc + k * 8;
     const input = align16(out + k * 4);
     this.ensure(input + bytes);
-    const u8 = this.u8;
+    this.putArrays(data, desc, input);
     const u32 = this.u32;
-    let p = input;
-    let d = desc >>> 2;
-    for (let i = 0; i < k; i++) {
-      const c = data[i]!;
-      u32[d++] = p;
-      u32[d++] = c.length;
-      u8.set(c, p);
-      p += c.length;
-    }
     u32.set(k === crc.length ? crc : crc.subarray(0, k), out >>> 2);
     this.ex.crc32cBatch(desc, k, out);
     crc.set(u32.subarray(out >>> 2, (out >>> 2) + k));
