@@ -4,17 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InMemoryLru, NumSlotMap } from '../../lib/store/indexcache/lru.ts';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng as prng } from '../core/helpers.ts';
 
 test('NumSlotMap answers like a Map under random sets, replacements and deletes', () => {
   for (const [seed, range] of [[1, 64], [2, 5000], [3, (1 << 30) - 1]] as const) {

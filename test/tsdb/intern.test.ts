@@ -6,18 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { internSorted } from '../../lib/tsdb/indexheader.ts';
 import { compareStrings } from '../../lib/labels/mod.ts';
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng as prng } from './helpers.ts';
 
 const ALPHABET = ['a', 'b', 'z', '0', '9', '_', 'é', '€', '😀'];
 
