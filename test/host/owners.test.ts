@@ -21,7 +21,7 @@ export const CONCEPTS: readonly Concept[] = [
     owner: 'lib/tsdb/meta.ts',
     names: ['BlockMeta', 'ThanosMeta', 'MetaError', 'parseMeta', 'parseBlockMeta', 'formatMeta', 'RES_RAW', 'RES_5M', 'RES_1H'],
   },
-  { concept: 'CRC32 Castagnoli', owner: 'lib/tsdb/encoding.ts', names: ['crc32c'] },
+  { concept: 'CRC32 Castagnoli (the TS twin of the core kernel; lib/tsdb/encoding.ts re-exports it)', owner: 'lib/core/js/crc32c.ts', names: ['crc32c'] },
   { concept: 'index-header', owner: 'lib/tsdb/indexheader.ts', names: ['buildIndexHeader', 'INDEX_HEADER_MAGIC'] },
   { concept: "Go's strconv.Quote", owner: 'lib/tsdb/gofmt.ts', names: ['goQuote'] },
   { concept: 'the plugin contract (Logger, TcpConnection, BuildInfo, ...)', owner: 'lib/sdk/plugin.ts', names: ['Logger', 'TcpConnection', 'BuildInfo', 'GrpcClientConn', 'definePlugin'] },
