@@ -40,9 +40,21 @@ export async function startStack(dir: string, command: string[], started = Date.
   const stack: Stack = {
     child, queryUrl, stderr: () => err,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      process.kill(-child.pid!, 'SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        process.kill(-child.pid!, 'SIGTERM');
+        await exited;
+      }
+      // The child may be npx, which exits before the thanos process it started has finished its
+      // graceful shutdown (still writing its data dir: a caller removing the dir then raced it).
+      // Wait for the whole process group; past the host's grace period, kill what is left.
+      const alive = () => { try { process.kill(-child.pid!, 0); return true; } catch { return false; } };
+      // (Bounded: an unreaped zombie would answer signal 0 for ever.)
+      const graceEnd = Date.now() + 30_000;
+      while (alive() && Date.now() < graceEnd + 5_000) {
+        if (Date.now() > graceEnd) { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }
+        await new Promise((r) => setTimeout(r, 50));
+      }
     },
   };
   const deadline = started + STARTUP_MS;

@@ -18,7 +18,7 @@ let browser: Browser | undefined;
 test.after(async () => {
   await browser?.close();
   await stack?.stop();
-  fs.rmSync(work, { recursive: true, force: true });
+  fs.rmSync(work, { recursive: true, force: true, maxRetries: 3 });
 });
 
 test('npx thanos run -c plugins.yaml: the graph page shows up and thanos_build_info', async () => {
