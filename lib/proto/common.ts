@@ -83,7 +83,9 @@ export function readLabel(r: Reader): Label {
 // stay found from one query to the next (at 4096 they evicted each other: every miss decoded two
 // strings and a new label object, which the query then held).
 const SHARED_LABEL_MASK = (1 << 16) - 1;
-const sharedLabels: Array<Label | undefined> = new Array(SHARED_LABEL_MASK + 1);
+// Allocated on first use: a process that never decodes a Series response (a receive-only edge
+// node) does not carry it.
+let sharedLabels: Array<Label | undefined> | undefined;
 
 function sameAscii(s: string, b: Uint8Array, p: number, n: number): boolean {
   if (s.length !== n) return false;
@@ -118,14 +120,15 @@ export function readLabelShared(r: Reader): Label {
       }
       if (ascii) {
         const slot = (h >>> 0) & SHARED_LABEL_MASK;
-        const cand = sharedLabels[slot];
+        const table = (sharedLabels ??= new Array<Label | undefined>(SHARED_LABEL_MASK + 1));
+        const cand = table[slot];
         if (cand !== undefined && sameAscii(cand.name, b, p + 2, nl) && sameAscii(cand.value, b, q + 2, vl)) {
           r.pos = p + n;
           return cand;
         }
         r.pos = start;
         const l = readLabel(r);
-        sharedLabels[slot] = l;
+        table[slot] = l;
         return l;
       }
     }
