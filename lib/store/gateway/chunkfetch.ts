@@ -2,7 +2,8 @@
 // of one segment are grouped when the gap between neighbours is under `gap` bytes, each group is one
 // GET, and chunks are sliced out of it without copying or decoding. Each chunk's CRC32C is checked
 // (unlike Thanos's store gateway), a GET's chunks in one Core.crc32cBatch call (the WASM kernel,
-// ~1.6-1.9x the TS loop; the check was a fifth of a broad Series call's CPU): corrupt bytes are then a CorruptBlockError naming the block,
+// 1.46x the TS loop's MiB/s with the copy into its memory, measured on 10k ~450 B ranges; the check
+// was a fifth of a broad Series call's CPU): corrupt bytes are then a CorruptBlockError naming the block,
 // which the bucket store reports as that block's failure, instead of garbage samples or a decode
 // error in the querier that fails the whole query.
 import type { Bucket, Core } from '../../sdk/mod.ts';
