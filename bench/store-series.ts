@@ -2,7 +2,9 @@
 // component over the query bench's dash bucket ($QUERY_BENCH_DIR/dash-10000-6h/bucket, prepared by
 // `npm run bench -- query --only=dash`), the gRPC Series handler (response batching + frame
 // encoding) for the 17 Series requests the dashboard's instant queries send per round (broad
-// selectors over [t-5m, t] on 10k series, a few narrow ones), in this process; CPU time per round.
+// selectors over [t-5m, t] on 10k series, a few narrow ones), in this process, over the host's
+// checked file system as `thanos store` gets it (open files kept between ranged reads); CPU time
+// per round, and a hash of the frames (old and new checkouts must answer byte for byte).
 //
 //   npm run bench -- store-series [--rounds=6] [--bucket=<dir>] [--old=<checkout> --pairs=4]
 //
@@ -12,6 +14,7 @@
 // prints the median CPU per round of each and the ratio new/old per pair. The child processes
 // import the store's modules from the checkout they measure; this file drives them.
 import { fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 
 const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
-interface RunResult { repo: string; frameBytes: number; cpuMsPerRound: number[]; median: number; min: number }
+interface RunResult { repo: string; frameBytes: number; frameHash: string; cpuMsPerRound: number[]; median: number; min: number }
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -30,14 +33,18 @@ const median = (xs: number[]): number => {
 async function measure(repo: string, bucketDir: string, rounds: number): Promise<RunResult> {
   const { ctxFor } = await import(join(repo, 'bench/store.ts'));
   const { createCore } = await import(join(repo, 'lib/core/mod.ts'));
-  const { nodeFs } = await import(join(repo, 'lib/tsdb/nodefs.ts'));
   const { FilesystemBucket } = await import(join(repo, 'plugins/objstore/filesystem/mod.ts'));
   const storeMod = await import(join(repo, 'plugins/component/store/mod.ts'));
+  const { createFs } = await import(join(repo, 'host/checked.ts'));
+  const { Permissions } = await import(join(repo, 'host/permissions.ts'));
   const { storeGrpc } = await import(join(repo, 'lib/store/gateway/component.ts'));
   const { SERIES_METHOD } = await import(join(repo, 'lib/proto/store.ts'));
   const core = await createCore({ wasmUrl: new URL(`file://${repo}/wasm/build/core.wasm`) });
   const dataDir = mkdtempSync(join(tmpdir(), 'store-series-'));
-  const comp = await storeMod.setupStore(ctxFor(new FilesystemBucket(nodeFs(), bucketDir), core, dataDir), storeMod.default.parseConfig({ syncBlockDuration: '1h' }));
+  // the host's checked file system, as `thanos store` gets it: open files kept between ranged reads
+  const fs = createFs(Permissions.all('component:store', { read: true, write: true }));
+  const ctx = { ...ctxFor(new FilesystemBucket(fs, bucketDir), core, dataDir), fs };
+  const comp = await storeMod.setupStore(ctx, storeMod.default.parseConfig({ syncBlockDuration: '1h' }));
   const ac = new AbortController();
   const running = comp.run(ac.signal);
   await comp.ready;
@@ -59,10 +66,19 @@ async function measure(repo: string, bucketDir: string, rounds: number): Promise
       { ms: [m('__name__', 'g')], range: 600_000, n: 1 },
     ];
     const svc = storeGrpc(comp.store)[SERIES_METHOD];
+    // a hash of every frame of the warm-up round: old and new checkouts must answer byte for byte
+    let hash: ReturnType<typeof createHash> | undefined;
     const one = async (ms: unknown[], range: number): Promise<number> => {
       const req = { minTime: t - range, maxTime: t, matchers: ms, maxResolutionWindow: 0, aggregates: [], partialResponseDisabled: false, partialResponseStrategy: 0, skipChunks: false, step: 0, range: 0, withoutReplicaLabels: [], limit: 0, responseBatchSize: 64 };
       let bytes = 0;
-      for await (const r of svc.handler(req, ac.signal, {})) bytes += svc.responseEncode(r).byteLength;
+      for await (const r of svc.handler(req, ac.signal, {})) {
+        const f = svc.responseEncode(r) as Uint8Array;
+        bytes += f.byteLength;
+        if (hash) {
+          hash.update(Uint32Array.of(f.byteLength));
+          hash.update(f);
+        }
+      }
       return bytes;
     };
     const round = async (): Promise<{ ms: number; bytes: number }> => {
@@ -72,7 +88,10 @@ async function measure(repo: string, bucketDir: string, rounds: number): Promise
       const c = process.cpuUsage(c0);
       return { ms: (c.user + c.system) / 1000, bytes };
     };
+    hash = createHash('sha256');
     await round(); // warm-up: index cache, JIT
+    const frameHash = hash.digest('hex').slice(0, 16);
+    hash = undefined;
     await round();
     const ms: number[] = [];
     let frameBytes = 0;
@@ -81,7 +100,7 @@ async function measure(repo: string, bucketDir: string, rounds: number): Promise
       ms.push(r.ms);
       frameBytes = r.bytes;
     }
-    return { repo, frameBytes, cpuMsPerRound: ms, median: median(ms), min: Math.min(...ms) };
+    return { repo, frameBytes, frameHash, cpuMsPerRound: ms, median: median(ms), min: Math.min(...ms) };
   } finally {
     ac.abort();
     await running.catch(() => {});
@@ -126,7 +145,7 @@ export default async function main(args: string[]): Promise<void> {
   const old = args.some((a) => a.startsWith('--old=')) ? resolve(opt('old', '')) : undefined;
   if (!old) {
     const r = await measure(REPO, bucketDir, rounds);
-    console.log(`store Series, dashboard instant set (17 requests a round): CPU per round median ${r.median.toFixed(0)} ms, min ${r.min.toFixed(0)} ms over ${rounds} rounds; frames ${r.frameBytes} bytes a round`);
+    console.log(`store Series, dashboard instant set (17 requests a round): CPU per round median ${r.median.toFixed(0)} ms, min ${r.min.toFixed(0)} ms over ${rounds} rounds; frames ${r.frameBytes} bytes a round (sha256 ${r.frameHash})`);
     return;
   }
   const pairs = Number(opt('pairs', '4'));
@@ -134,7 +153,7 @@ export default async function main(args: string[]): Promise<void> {
   for (let i = 0; i < pairs; i++) {
     const o = await measureInChild(old, bucketDir, rounds);
     const c = await measureInChild(REPO, bucketDir, rounds);
-    if (o.frameBytes !== c.frameBytes) console.log(`pair ${i + 1}: frames differ: old ${o.frameBytes} bytes, new ${c.frameBytes} bytes a round`);
+    if (o.frameBytes !== c.frameBytes || o.frameHash !== c.frameHash) console.log(`pair ${i + 1}: FRAMES DIFFER: old ${o.frameBytes} bytes (sha256 ${o.frameHash}), new ${c.frameBytes} bytes (${c.frameHash}) a round`);
     runs.push({ old: o, cur: c });
     console.log(`pair ${i + 1}: CPU per round median old ${o.median.toFixed(0)} ms, new ${c.median.toFixed(0)} ms (${(c.median / o.median).toFixed(2)})`);
   }
