@@ -21,6 +21,7 @@ import { FilesystemBucket } from '../plugins/objstore/filesystem/mod.ts';
 import { BlockReader, fsBlockFiles, fsBlockSink, mergeBlocks } from '../lib/tsdb/mod.ts';
 import { isULID } from '../lib/tsdb/ulid.ts';
 import { freePort } from '../test/harness/ports.ts';
+import { procCpuMs, procStatusMiB } from '../test/harness/processcpu.ts';
 import { createFs } from '../host/checked.ts';
 import { Permissions } from '../host/permissions.ts';
 
@@ -70,13 +71,8 @@ async function child(step: string, bucketDir: string, outDir: string | undefined
  * parent, so a child of a bench holding a 240 MB block in memory reported 500 MiB it never used.
  */
 function peakRssMib(): number {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) / 1024;
-  } catch {
-    // not Linux
-  }
-  return (process.resourceUsage().maxRSS * 1024) / 2 ** 20;
+  const hwm = procStatusMiB('self', 'VmHWM', NaN);
+  return Number.isNaN(hwm) ? (process.resourceUsage().maxRSS * 1024) / 2 ** 20 : hwm; // not Linux: getrusage
 }
 
 /** The four 2h blocks of the bucket (a filesystem bucket: block directories) merged into one in dataDir; returns its samples. */
@@ -86,12 +82,6 @@ async function mergeInPlace(bucketDir: string, dataDir: string, core: Awaited<Re
   for (const id of ids) readers.push(await BlockReader.open(fsBlockFiles(fs, join(bucketDir, id)), { core }));
   const meta = await mergeBlocks(readers, fsBlockSink(fs, dataDir), core, { thanos: { ...readers[0]!.meta.thanos!, source: 'compactor' } });
   return meta.stats?.numSamples ?? 0;
-}
-
-/** utime + stime of a process (all its threads), ms; /proc's clock ticks are 1/100 s. */
-function cpuMsOf(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 /** One sample value of a Prometheus /metrics text (no labels), or NaN. */
@@ -165,7 +155,7 @@ function promCompaction(bucketDir: string): { done(): Promise<PromCompaction>; s
     for (const deadline = Date.now() + 300_000; ; ) {
       if (p.exitCode !== null || p.signalCode !== null) throw new Error(`prometheus exited (${p.exitCode ?? p.signalCode}): ${out}`);
       if (Date.now() > deadline) throw new Error(`prometheus did not compact within 5 minutes: ${out}`);
-      const cpu = cpuMsOf(p.pid!);
+      const cpu = procCpuMs(p.pid!);
       let text = '';
       try {
         text = await (await fetch(url)).text();
@@ -175,8 +165,7 @@ function promCompaction(bucketDir: string): { done(): Promise<PromCompaction>; s
       if (metricValue(text, 'prometheus_tsdb_compactions_failed_total') > 0) throw new Error(`prometheus compaction failed: ${out}`);
       if (metricValue(text, 'prometheus_tsdb_compactions_total') >= 1) {
         const newBlock = readdirSync(dir).filter(isULID).map((id) => JSON.parse(readFileSync(join(dir, id, 'meta.json'), 'utf8'))).find((m) => m.compaction?.level > 1);
-        const hwm = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'));
-        return { ms: metricValue(text, 'prometheus_tsdb_compaction_duration_seconds_sum') * 1000, cpu_ms: cpuMsOf(p.pid!) - idleCpu, peak_rss_mib: hwm ? Number(hwm[1]) / 1024 : NaN, samples: newBlock?.stats?.numSamples ?? 0, blockDir: newBlock ? join(dir, newBlock.ulid) : undefined };
+        return { ms: metricValue(text, 'prometheus_tsdb_compaction_duration_seconds_sum') * 1000, cpu_ms: procCpuMs(p.pid!) - idleCpu, peak_rss_mib: procStatusMiB(p.pid!, 'VmHWM', NaN), samples: newBlock?.stats?.numSamples ?? 0, blockDir: newBlock ? join(dir, newBlock.ulid) : undefined };
       }
       if (text && !(metricValue(text, 'prometheus_tsdb_compactions_triggered_total') >= 1)) idleCpu = cpu;
       await new Promise((r) => setTimeout(r, 200));

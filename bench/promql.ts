@@ -12,6 +12,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Engine, MemoryQueryable, formatSampleValue, toPromJSON } from '../lib/promql/mod.ts';
 import { labelsFromRecord, labelsToRecord } from '../lib/labels/mod.ts';
+import { procCpuMs } from '../test/harness/processcpu.ts';
 
 const STEP_S = 15;
 const DAY_S = 86_400;
@@ -142,20 +143,9 @@ async function startProm(dir: string, dataDir: string): Promise<{ url: string; p
   return { url, proc };
 }
 
-/** CPU time (user+system, ms) of a process from /proc/<pid>/stat (clock ticks at 100 Hz). */
-function procCpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  } catch {
-    return NaN;
-  }
-}
-
 async function promQuery(url: string, pid: number, q: string): Promise<{ ms: number; cpuMs: number; bytes: number }> {
   const body = new URLSearchParams({ query: q, start: String(START_S), end: String(END_S), step: '60' });
-  const c0 = procCpuMs(pid);
+  const c0 = procCpuMs(pid, NaN);
   const t0 = performance.now();
   const r = await fetch(`${url}/api/v1/query_range`, { method: 'POST', body });
   if (!r.ok) throw new Error(`prometheus ${r.status}: ${(await r.text()).slice(0, 300)}`);
@@ -163,7 +153,7 @@ async function promQuery(url: string, pid: number, q: string): Promise<{ ms: num
   let bytes = 0;
   for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.byteLength;
   const ms = performance.now() - t0;
-  const cpuMs = procCpuMs(pid) - c0;
+  const cpuMs = procCpuMs(pid, NaN) - c0;
   return { ms, cpuMs, bytes };
 }
 

@@ -28,6 +28,7 @@ import { createCore } from '../lib/core/mod.ts';
 import type { Core } from '../lib/core/types.ts';
 import { compareLabels, labelsFromRecord, type Labels } from '../lib/labels/mod.ts';
 import { BlockReader, BlockWriter, downsampleBlock, memBlockFiles, memBlockSink } from '../lib/tsdb/mod.ts';
+import { procCpuMs, procStatusMiB } from '../test/harness/processcpu.ts';
 
 const REPO = new URL('../', import.meta.url).pathname;
 const DAY = 86_400_000;
@@ -269,29 +270,6 @@ interface Stack {
   stopAll(): Promise<void>;
 }
 
-/** utime+stime of a process from /proc (clock ticks of 10 ms), summed over its threads. */
-function procCpuMs(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  } catch {
-    return 0;
-  }
-}
-
-/** VmHWM (peak RSS) of a process in MiB, from /proc. */
-function procPeakRssMiB(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
 /** Sum of the store gateway's Series time histograms (get_all + merge), in ms. */
 async function storeSeriesMs(storeUrl: string): Promise<number> {
   // A kept-alive connection idle through a long query may be closed by the server as it is reused
@@ -355,11 +333,11 @@ async function startStack(dir: string): Promise<Stack> {
     throw e;
   }
   const cpu = () => {
-    const st = procCpuMs(store.proc.pid);
-    const qu = procCpuMs(query.proc.pid);
-    return { prom: procCpuMs(prom.proc.pid), ours: st + qu, store: st, query: qu };
+    const st = procCpuMs(store.proc.pid ?? 0, 0);
+    const qu = procCpuMs(query.proc.pid ?? 0, 0);
+    return { prom: procCpuMs(prom.proc.pid ?? 0, 0), ours: st + qu, store: st, query: qu };
   };
-  const peakRss = () => ({ prom: procPeakRssMiB(prom.proc.pid), store: procPeakRssMiB(store.proc.pid), query: procPeakRssMiB(query.proc.pid) });
+  const peakRss = () => ({ prom: procStatusMiB(prom.proc.pid ?? 0, 'VmHWM', 0), store: procStatusMiB(store.proc.pid ?? 0, 'VmHWM', 0), query: procStatusMiB(query.proc.pid ?? 0, 'VmHWM', 0) });
   return { prom: `http://127.0.0.1:${pport}`, query: `http://127.0.0.1:${qport}`, store: `http://127.0.0.1:${shttp}`, cpu, peakRss, stopAll };
 }
 

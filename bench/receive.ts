@@ -40,6 +40,7 @@ import { dialGrpc, startGrpc, type GrpcListener } from '../host/server/grpc.ts';
 import { writeableStoreServices } from '../lib/store/server.ts';
 import { Receiver, Router, newMultiHashring, parseHashringsConfig, receiveHttpHandler, type HashringAlgorithm } from '../lib/receive/mod.ts';
 import { freePort } from '../test/harness/ports.ts';
+import { procCpuSplitS } from '../test/harness/processcpu.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -254,12 +255,8 @@ async function routerPhase(core: Awaited<ReturnType<typeof createCore>>, lists: 
 
 /** utime + stime of a process (every thread), seconds; /proc's clock ticks are 1/100 s. */
 function cpuOf(pid: number): number {
-  const c = cpuSplitOf(pid);
+  const c = procCpuSplitS(pid);
   return c.user + c.system;
-}
-function cpuSplitOf(pid: number): { user: number; system: number } {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return { user: Number(f[11]) / 100, system: Number(f[12]) / 100 };
 }
 
 /** Polls url until it answers 200 (the server is ready), or fails naming the server's last output. */
@@ -286,12 +283,12 @@ async function sendAll(url: string, bodies: readonly Uint8Array[], pid: number, 
     await r.arrayBuffer();
   };
   for (let i = 0; i < warm; i++) await post(bodies[i]!);
-  const cpu0 = cpuSplitOf(pid);
+  const cpu0 = procCpuSplitS(pid);
   const t0 = performance.now();
   const mono0 = process.hrtime.bigint();
   for (let i = warm; i < bodies.length; i++) await post(bodies[i]!);
   const secs = (performance.now() - t0) / 1000;
-  const cpu1 = cpuSplitOf(pid);
+  const cpu1 = procCpuSplitS(pid);
   // the counted requests' window on the monotonic clock (µs), which V8's CPU profiles' timestamps are on too
   if (windowFile) writeFileSync(windowFile, JSON.stringify({ startUs: Number(mono0 / 1000n), endUs: Number(process.hrtime.bigint() / 1000n) }));
   const sys = cpu1.system - cpu0.system;

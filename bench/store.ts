@@ -33,6 +33,7 @@ import { FilesystemBucket } from '../plugins/objstore/filesystem/mod.ts';
 import { StoreClient } from '../lib/store/client.ts';
 import { dialGrpc } from '../host/server/grpc.ts';
 import { freePort } from '../test/harness/ports.ts';
+import { procCpuMs, procStatusMiB } from '../test/harness/processcpu.ts';
 // @ts-expect-error: plain JavaScript module without types (shared with bin/thanos.mjs)
 import { distIsCurrent } from '../bin/dist.mjs';
 import plugin, { setupStore, type StoreComponent } from '../plugins/component/store/mod.ts';
@@ -113,12 +114,8 @@ interface QueryResult { series: number; samples: number; chunks: number; frameBy
 
 /** This process's peak RSS (VmHWM) in bytes; undefined without /proc. */
 function rssHighWater(): number | undefined {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
+  const hwm = procStatusMiB('self', 'VmHWM', NaN);
+  return Number.isNaN(hwm) ? undefined : hwm * 2 ** 20;
 }
 
 /** Restarts VmHWM from the current RSS (Linux: "5" > /proc/self/clear_refs); false when not possible. */
@@ -205,20 +202,6 @@ function broadQueriesInChild(bucketDir: string, dataDir: string): Promise<void> 
 }
 
 interface BinaryQuery { name: string; series: number; chunks: number; ms: number; cpuMs: number; peakRssMiB: number; startRssMiB: number }
-
-/** /proc/<pid>/status field in MiB (VmHWM, VmRSS). */
-function procStatusMiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
-  return Number(m[1]) / 1024;
-}
-
-/** utime+stime of a process in ms (clock ticks of 10 ms). */
-function procCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
 
 /**
  * The broad queries against `thanos store` as operators run it (its own process, gRPC), each with
