@@ -111,7 +111,7 @@ const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
 const many = <T>(n: number, f: () => T): T[] => Array.from({ length: int(n + 1) }, f);
 const STRINGS = ['', 'a', '__name__', 'http_requests_total', 'ü-tenant', '😀 emoji', 'x'.repeat(200), 'quote"\\'];
 const str = () => pick(STRINGS);
-const INTS = [0, 1, -1, 127, 128, 16383, 16384, 2 ** 31 - 1, -(2 ** 31), 2 ** 32, 1_700_000_000_000, -1_700_000_000_000, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 63, -(2 ** 63)];
+const INTS = [0, 1, -1, 127, 128, 16383, 16384, 2 ** 31 - 1, -(2 ** 31), 2 ** 32 - 1, 2 ** 32, 2 ** 35 - 1, 2 ** 35, 2 ** 42 - 1, 2 ** 42, 2 ** 49, 1_700_000_000_000, -1_700_000_000_000, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 63, -(2 ** 63)];
 const i = () => (rnd() < 0.5 ? pick(INTS) : int(2 ** 40) - 2 ** 39);
 const u32 = () => pick([0, 1, 127, 128, 2 ** 31 - 1, int(1 << 20)]);
 const DOUBLES = [0, 1, -1, 0.5, 1e-300, 1e300, Infinity, -Infinity, NaN, Number.MAX_VALUE, Number.MIN_VALUE];
