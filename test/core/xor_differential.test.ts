@@ -131,11 +131,15 @@ test('bad arguments are clear errors in both backends', () => {
   for (const core of [js, wasm]) {
     assert.throws(() => core.xorEncode(new Float64Array(2), new Float64Array(2), 3), /out of range/);
     assert.throws(() => core.xorEncode(new Float64Array(70000), new Float64Array(70000), 65536), /out of range/);
-    for (const bad of [1.5, NaN, Infinity, 2 ** 52, -(2 ** 52)]) {
+    // (the kernel's range check past the first two samples: just outside ±2^51, halves next to it)
+    for (const bad of [1.5, NaN, Infinity, -Infinity, 2 ** 52, -(2 ** 52), 2 ** 51 + 2, -(2 ** 51) - 2, 2 ** 51 - 0.5, -(2 ** 51) + 0.5, 2 ** 63, -(2 ** 63)]) {
       const t = Float64Array.from([1000, 2000, bad, 4000]);
       assert.throws(() => core.xorEncode(t, new Float64Array(4), 4), /t\[2\]=.* not an integer millisecond/, `${core.backend} ${bad}`);
     }
     assert.ok(core.xorEncode(Float64Array.from([-(2 ** 51), 2 ** 51]), new Float64Array(2), 2).length > 0);
+    for (const edge of [Float64Array.from([-(2 ** 51), -(2 ** 51) + 1, -(2 ** 51) + 3, -(2 ** 51) + 7]), Float64Array.from([2 ** 51 - 9, 2 ** 51 - 4, 2 ** 51 - 1, 2 ** 51])]) {
+      assert.equal(core.xorDecode(core.xorEncode(edge, new Float64Array(4), 4)).t, edge, `${core.backend} ${edge[0]}`);
+    }
     assert.throws(() => core.xorDecode(new Uint8Array([0])), (e: unknown) => e instanceof CorruptChunkError);
     assert.throws(() => core.xorDecode(new Uint8Array([0, 2, 0x02])), (e: unknown) => e instanceof CorruptChunkError);
   }
