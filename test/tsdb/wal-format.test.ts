@@ -91,6 +91,39 @@ for (const compression of ['snappy', 'none'] as const) {
   });
 }
 
+test('WAL samples records in columns: refs out of order, many samples per series, bit exact values; rows (flag 0) of earlier versions still replay', async () => {
+  const dir = tmp();
+  const w = new Wal({ fs: nodeFs(), dir, log, compression: 'none' });
+  await w.replay(() => {});
+  const ls = ['a', 'b', 'c'].map((n) => L({ __name__: n }));
+  await w.append(ls.map((l, i) => ({ labels: l, t: [1000 + i], v: [i] })));
+  const stale = fromBits(STALE)[0]!;
+  const many = Array.from({ length: 300 }, (_, k) => 1_700_000_000_000 + k * 15_000 - (k % 7) * 3);
+  // refs descending (negative deltas), one series with 300 samples, one with a stale marker
+  await w.append([
+    { labels: ls[2]!, t: many, v: Float64Array.from(many, (_, k) => k * 0.25) },
+    { labels: ls[0]!, t: [2000, 2001], v: Float64Array.of(-Infinity, stale) },
+    { labels: ls[1]!, t: [1999], v: [1e-300] },
+  ]);
+  const seg = join(dir, '00000001');
+  const body = readFileSync(seg);
+  // the last record: type 3, flags 2 (columns)
+  const recs = records(dir);
+  const lastAt = body.length - recs[recs.length - 1]!.len;
+  assert.equal([body[lastAt], body[lastAt + 1]], [3, 2]);
+  // a samples record in rows with time deltas, as earlier versions wrote (flags 0): series ref 1, samples at 1010 and 1015
+  const row = [3, 0, 0xe4, 0x0f /* svarint 1010 */, 1, 1, 2, 0, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 10, 0x40, 0, 0, 0, 0, 0, 0, 0];
+  appendRecord(seg, Uint8Array.from(row));
+  const got = await replayAll(dir);
+  assert.equal(got.map((s) => [s.labels[0]!.value, s.t.length]), [['a', 1], ['b', 1], ['c', 1], ['c', 300], ['a', 2], ['b', 1], ['a', 2]]);
+  assert.equal(got[3]!.t, many);
+  assert.equal(Array.from(got[3]!.v).slice(0, 3), [0, 0.25, 0.5]);
+  assert.is(got[4]!.v[0], -Infinity);
+  assert.is(bitsOf(got[4]!.v, 1), STALE);
+  assert.is(got[5]!.v[0], 1e-300);
+  assert.equal([got[6]!.t, Array.from(got[6]!.v)], [[1010, 1015], [1, 2]]);
+});
+
 test('WAL compression: snappy records carry the 0x08 header flag, realistic data shrinks, samples cost a few bytes each', async () => {
   const sizes: Record<string, number> = {};
   for (const compression of ['snappy', 'none'] as const) {
@@ -327,6 +360,11 @@ test('WAL corruption in the new records is an error naming segment and offset, n
     ['unknown header bits', Uint8Array.of(0x43, 0), /unknown record header 0x43/],
     ['unknown type', Uint8Array.of(5, 0), /unknown record type 5/],
     ['unknown samples flags', Uint8Array.of(3, 4, 0, 0), /unknown samples record flags/],
+    ['columns and f64 times', Uint8Array.of(3, 3, 0, 0), /unknown samples record flags 0x3/],
+    // columns: 1 series, ref delta 2 (ref 1), 100 samples claimed in a 9-byte record
+    ['column counts past the record', Uint8Array.of(3, 2, 0, 1, 2, 100, 0, 0, 0, 0, 0, 0, 0, 0, 0), /sample count 100 exceeds the record size/],
+    ['column series past the record', Uint8Array.of(3, 2, 0, 100, 2, 1), /series count 100 exceeds the record size/],
+    ['column values cut short', Uint8Array.of(3, 2, 0, 1, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0), /sample count 1 exceeds the record size|truncated/],
   ];
   for (const [what, payload, re] of cases) {
     const dir = tmp();
@@ -343,7 +381,7 @@ test('WAL corruption in the new records is an error naming segment and offset, n
     } catch (e) {
       assert.instance(e, WalCorruptError, what);
       assert.match((e as Error).message, new RegExp(`00000001 at offset ${at}: `), what);
-      assert.match((e as Error).message, re, what);
+      assert.match((e as Error).message, re, `${what}: ${(e as Error).message}`);
     }
   }
 });

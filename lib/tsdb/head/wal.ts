@@ -8,9 +8,12 @@
 // Record types (as Prometheus splits them: labels once per series, samples by reference):
 //   2 series   uvarint #series, per series: uvarint ref, uvarint #labels, (uvarint len + UTF-8)
 //              name and value per label
-//   3 samples  u8 flags (1 = timestamps as f64), svarint base time, uvarint #series, per series:
-//              uvarint ref, uvarint #samples, per sample: svarint time delta (from the previous
-//              sample of the series; the first from the base time), f64 BE value (bit exact)
+//   3 samples  u8 flags, svarint base time, uvarint #series; flag 2 (columns, written): per series
+//              svarint ref delta, per series uvarint #samples, per sample svarint time delta (from
+//              the previous sample of its series; the first from the base time), per sample f64 LE
+//              value (bit exact); flags 0 and 1 (rows; 1 = timestamps as f64, 0 only read): per
+//              series uvarint ref, uvarint #samples, per sample time delta (f64 BE time with flag 1)
+//              and f64 BE value
 //   4 histograms  u8 Prometheus record type (7 histogram samples, 8 float histogram samples, 9 and
 //              10 their custom-bucket variants), then Prometheus's record body for it (tsdb/record:
 //              BE64 first ref, BE64 first time, per sample varint ref and time deltas and the
@@ -60,6 +63,8 @@ const SERIES_RECORD_BYTES = 1 << 20;
 const MAX_DECODED_RECORD = 256 << 20;
 /** Samples-record flag: timestamps are stored as f64 (some are not safe integers). */
 const SAMPLES_F64_TIME = 1;
+/** Samples-record flag: the body is in columns (ref deltas, counts, time deltas, f64 LE values; WAL.md). */
+const SAMPLES_COLUMNS = 2;
 
 export type WalCompression = 'snappy' | 'none';
 
@@ -403,8 +408,12 @@ function encodeSeries(defs: ReadonlyArray<{ ref: number; labels: readonly Label[
 
 /**
  * A samples record payload (type byte included) for the batch's series [from, to) with their refs,
- * written into w. The buffer is sized once for the record's worst case and written through locals,
- * not a Buf call (and its room check) per field; the bytes are those of Buf.uvarint/svarint/f64bytes.
+ * written into w: in columns (flag SAMPLES_COLUMNS) unless a timestamp needs f64. Columns keep like
+ * with like (ref deltas, counts and time deltas are mostly one repeated byte; values are 8 bytes
+ * each), so snappy finds the runs and skips through the values: on a 2000-series remote write
+ * request 16.3 KB instead of 21.8 KB, and encode + snappy + CRC 41-94 us instead of 179-328 us
+ * (/tmp/s11/ing-tools/colmicro.mts, load ~10). The buffer is sized once for the record's worst case
+ * and written through locals, not a Buf call (and its room check) per field.
  */
 function encodeSamples(w: Buf, b: SampleBatch, refs: readonly number[], from: number, to: number): Uint8Array {
   const t = b.t;
@@ -423,7 +432,7 @@ function encodeSamples(w: Buf, b: SampleBatch, refs: readonly number[], from: nu
   const base = f64Time || first === last ? 0 : t[first]!;
   w.n = 0;
   w.byte(WAL_RECORD_SAMPLES);
-  w.byte(f64Time ? SAMPLES_F64_TIME : 0);
+  w.byte(f64Time ? SAMPLES_F64_TIME : SAMPLES_COLUMNS);
   w.svarint(base);
   w.uvarint(to - from);
   if (f64Time) {
@@ -440,48 +449,54 @@ function encodeSamples(w: Buf, b: SampleBatch, refs: readonly number[], from: nu
     }
     return w.b.subarray(0, w.n);
   }
-  // per series at most 10 + 10 bytes of ref and count, per sample 10 of time delta and 8 of value
+  // per series at most 10 bytes of ref delta and 10 of count, per sample 10 of time delta and 8 of value
   w.need(20 * (to - from) + 18 * (last - first));
   const o = w.b;
   let n = w.n;
-  const vb = bytesOf(b.v);
+  // ref deltas (zigzag, from the previous series' ref; the first from 0)
+  let prevRef = 0;
   for (let i = from; i < to; i++) {
-    let x = refs[i]!;
+    const r = refs[i]!;
+    const d = r - prevRef;
+    prevRef = r;
+    let x = d >= 0 ? d * 2 : -d * 2 - 1;
     while (x >= 0x80) {
       o[n++] = (x % 0x80) | 0x80;
       x = Math.floor(x / 0x80);
     }
     o[n++] = x;
-    const s0 = start[i]!;
-    const s1 = start[i + 1]!;
-    x = s1 - s0;
+  }
+  // sample counts
+  for (let i = from; i < to; i++) {
+    let x = start[i + 1]! - start[i]!;
     while (x >= 0x80) {
       o[n++] = (x % 0x80) | 0x80;
       x = Math.floor(x / 0x80);
     }
     o[n++] = x;
+  }
+  // time deltas (zigzag, from the previous sample of the series; its first from the base time)
+  for (let i = from; i < to; i++) {
     let prev = base;
-    for (let k = s0; k < s1; k++) {
+    for (let k = start[i]!, s1 = start[i + 1]!; k < s1; k++) {
       const tk = t[k]!;
       const d = tk - prev;
       prev = tk;
-      // zigzag, as Buf.svarint
-      x = d >= 0 ? d * 2 : -d * 2 - 1;
+      let x = d >= 0 ? d * 2 : -d * 2 - 1;
       while (x >= 0x80) {
         o[n++] = (x % 0x80) | 0x80;
         x = Math.floor(x / 0x80);
       }
       o[n++] = x;
-      // the value's 8 bytes big-endian (copied: NaN payloads survive)
-      const vo = k * 8;
-      if (LE) {
-        o[n] = vb[vo + 7]!; o[n + 1] = vb[vo + 6]!; o[n + 2] = vb[vo + 5]!; o[n + 3] = vb[vo + 4]!;
-        o[n + 4] = vb[vo + 3]!; o[n + 5] = vb[vo + 2]!; o[n + 6] = vb[vo + 1]!; o[n + 7] = vb[vo]!;
-      } else {
-        for (let q = 0; q < 8; q++) o[n + q] = vb[vo + q]!;
-      }
-      n += 8;
     }
+  }
+  // values: f64 little-endian, the Float64Array's bytes as they are (NaN payloads survive)
+  const vb = bytesOf(b.v);
+  if (LE) {
+    o.set(vb.subarray(first * 8, last * 8), n);
+    n += (last - first) * 8;
+  } else {
+    for (let k = first; k < last; k++, n += 8) for (let q = 0; q < 8; q++) o[n + q] = vb[k * 8 + 7 - q]!;
   }
   w.n = n;
   return o.subarray(0, n);
@@ -529,6 +544,18 @@ class Rd {
     const s = td.decode(this.b.subarray(this.p, this.p + n));
     this.p += n;
     return s;
+  }
+  /** Bytes left before the end. */
+  get left(): number {
+    return this.end - this.p;
+  }
+  /** Reads n f64 LE into dst (a Float64Array's bytes; NaN payloads kept). */
+  f64leInto(dst: Uint8Array, n: number): void {
+    this.need(n * 8);
+    const src = this.b.subarray(this.p, this.p + n * 8);
+    if (LE) dst.set(src);
+    else for (let k = 0; k < n; k++) for (let q = 0; q < 8; q++) dst[k * 8 + q] = src[k * 8 + 7 - q]!;
+    this.p += n * 8;
   }
   /** Reads an f64 BE into the bytes of a Float64Array at byte offset o (NaN payloads kept). */
   f64into(dst: Uint8Array, o: number): void {
@@ -693,7 +720,8 @@ export class WalReader {
 
   private decodeSamples(r: Rd, size: number): WalSeries[] {
     const flags = r.byte();
-    if (flags & ~SAMPLES_F64_TIME) throw new Error(`unknown samples record flags 0x${flags.toString(16)}`);
+    if (flags & ~(SAMPLES_F64_TIME | SAMPLES_COLUMNS) || flags === (SAMPLES_F64_TIME | SAMPLES_COLUMNS)) throw new Error(`unknown samples record flags 0x${flags.toString(16)}`);
+    if (flags === SAMPLES_COLUMNS) return this.decodeSampleColumns(r);
     const f64Time = (flags & SAMPLES_F64_TIME) !== 0;
     const base = r.svarint();
     const ns = r.uvarint();
@@ -717,6 +745,44 @@ export class WalReader {
         r.f64into(vBytes, (off + k) * 8);
       }
       out.push({ labels: s.labels, key: s.key, t: tAll.subarray(off, off + n), v: vAll.subarray(off, off + n) });
+      off += n;
+    }
+    return out;
+  }
+
+  /** A samples record body in columns (after its flags byte; encodeSamples). */
+  private decodeSampleColumns(r: Rd): WalSeries[] {
+    const base = r.svarint();
+    const ns = r.uvarint();
+    // every series takes at least 2 bytes (ref delta, count): bounds ns before allocating
+    if (ns * 2 > r.left) throw new Error(`series count ${ns} exceeds the record size`);
+    const series: RefSeries[] = new Array(ns);
+    let ref = 0;
+    for (let i = 0; i < ns; i++) {
+      ref += r.svarint();
+      const s = this.refs.get(ref);
+      if (!s) throw new Error(`samples for series ref ${ref}, which no earlier series record defines`);
+      series[i] = s;
+    }
+    const counts: number[] = new Array(ns);
+    let total = 0;
+    for (let i = 0; i < ns; i++) total += counts[i] = r.uvarint();
+    // every sample takes at least 9 bytes (time delta, value): bounds the total before allocating
+    if (total * 9 > r.left) throw new Error(`sample count ${total} exceeds the record size`);
+    const tAll = new Float64Array(total);
+    const vAll = new Float64Array(total);
+    let k = 0;
+    for (let i = 0; i < ns; i++) {
+      let prev = base;
+      for (let e = k + counts[i]!; k < e; k++) tAll[k] = prev = prev + r.svarint();
+    }
+    r.f64leInto(bytesOf(vAll), total);
+    const out: WalSeries[] = new Array(ns);
+    let off = 0;
+    for (let i = 0; i < ns; i++) {
+      const s = series[i]!;
+      const n = counts[i]!;
+      out[i] = { labels: s.labels, key: s.key, t: tAll.subarray(off, off + n), v: vAll.subarray(off, off + n) };
       off += n;
     }
     return out;
