@@ -236,6 +236,18 @@ function decodeImpl<R, B>(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
   // difference under ~3% is within what code placement alone moves. A fast path for '10'
   // timestamps with an unchanged value (17 bits) beside the delta-of-delta-0 ones took the gauge
   // (whose samples never use it) to 1.05: left out.
+  // Session 11 (kernel alone, old/new alternating in one process, 30 rounds, median pair ratio;
+  // an A/A run reads 0.997-1.019): the window kept as its mask alone (clz/popcnt for leading and
+  // width) with blocks of samples bounded once (pEnd and the bit bound in one check) and the peek's
+  // base a constant (the reversed copy ending at a fixed address) 0.96-1.04; the constant base
+  // alone 0.98; two passes per block (pass 1 stores each sample's delta of delta and value XOR,
+  // pass 2 the running sums, so pass 1 carries ~7 values) 1.12-1.13: TurboFan still spilled the
+  // output pointer and the value offset; common samples taken to the chunk's last bit (no
+  // checked tail) 1.00-1.02; uvarints read a word at a time 1.00-1.03 (the header is not where a chunk's
+  // fixed cost goes). Where the time goes (TurboFan's code for the common sample, --print-wasm-code):
+  // ~54 instructions, 10 of them loads from stack slots (w0, mbits, leading, mask, lim, rb, dV
+  // rematerialised from two spilled parameters) and the loop's stack check; ~18% of a counter's
+  // samples open a new window, a mispredicted branch each.
   if (lim > MAX_SAMPLE_BITS) {
     const limFast = lim - MAX_SAMPLE_BITS;
     let mbits: u32 = 64 - leading - trailing;
@@ -501,6 +513,9 @@ export function xorEncode(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
 // a gauge's ~70). Each block below is a writer expanded in place: AssemblyScript has no closures
 // or by-reference locals, and keeping acc/fill/op in globals made the loop ~2.4× slower in V8.
 // Change one block, change them all (the differential tests catch a miss).
+// Measured and not adopted (session 11, kernel alone, 30 alternating rounds): the timestamps'
+// widths and bits in a first pass to scratch at the end of `out`, the values and the writer in a
+// second (fewer live values per loop) 1.00 against the one loop.
 function encodeImpl<R>(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
   store<u8>(out, <u8>(n >> 8));
   store<u8>(out + 1, <u8>n);
