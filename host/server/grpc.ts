@@ -57,14 +57,23 @@ function metadataRecord(md: Grpc.Metadata): Record<string, string> {
   return out;
 }
 
-function cancelSignal(call: Grpc.ServerUnaryCall<Buffer, Buffer> | Grpc.ServerWritableStream<Buffer, Buffer>, outer?: AbortSignal): AbortController {
+/**
+ * The call's abort signal: fired when the client cancels or the server stops (`outer`, which lives as
+ * long as the server). `release` removes the call's listener from `outer` when the call ends: left
+ * there, every call ever served kept its controller alive and made the next addEventListener
+ * longer (EventTarget scans its listeners for a duplicate), unbounded memory and CPU per call.
+ */
+function cancelSignal(call: Grpc.ServerUnaryCall<Buffer, Buffer> | Grpc.ServerWritableStream<Buffer, Buffer>, outer?: AbortSignal): { ac: AbortController; release: () => void } {
   const ac = new AbortController();
   call.on('cancelled', () => ac.abort(new GrpcError(GrpcStatus.Cancelled, 'cancelled by the client')));
-  if (outer) {
-    if (outer.aborted) ac.abort(outer.reason);
-    else outer.addEventListener('abort', () => ac.abort(outer.reason), { once: true });
+  if (!outer) return { ac, release: () => {} };
+  if (outer.aborted) {
+    ac.abort(outer.reason);
+    return { ac, release: () => {} };
   }
-  return ac;
+  const onOuter = () => ac.abort(outer.reason);
+  outer.addEventListener('abort', onOuter, { once: true });
+  return { ac, release: () => outer.removeEventListener('abort', onOuter) };
 }
 
 function decodeOrStatus(m: GrpcMethod, buf: Buffer): { ok: true; req: unknown } | { ok: false; code: number; details: string } {
@@ -100,8 +109,9 @@ function implement(path: string, m: GrpcMethod, fam: RpcFamilies | undefined, lo
       report.received();
       const { span, ctx } = serverSpan(path, call.metadata);
       if (rl) startCallLog(rl, report, path, 'unary', call, span);
-      const ac = cancelSignal(call, outer);
+      const { ac, release } = cancelSignal(call, outer);
       const finish = (code: number, details?: string) => {
+        release();
         report.sent(); // go-grpc-prometheus counts the reply even when the handler failed
         report.done(code, details);
         endSpan(span, code, details);
@@ -139,7 +149,7 @@ function implement(path: string, m: GrpcMethod, fam: RpcFamilies | undefined, lo
       return;
     }
     const { span, ctx } = serverSpan(path, call.metadata);
-    const ac = cancelSignal(call, outer);
+    const { ac, release } = cancelSignal(call, outer);
     (async () => {
       try {
         // Each step of the handler's generator runs inside the call's trace context.
@@ -176,6 +186,8 @@ function implement(path: string, m: GrpcMethod, fam: RpcFamilies | undefined, lo
         if (call.cancelled) return;
         if (s.code === GrpcStatus.Unknown || s.code === GrpcStatus.Internal) log?.warn('grpc stream handler failed', { method: path, err: s.details });
         call.emit('error', s);
+      } finally {
+        release();
       }
     })();
   };
