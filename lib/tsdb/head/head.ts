@@ -32,11 +32,10 @@ export interface HeadChunk {
 /** A series: closed chunks plus an open tail in typed arrays (NaN payloads such as stale markers kept). */
 class MemSeries {
   chunks: HeadChunk[] = [];
+  /** The open tail's times and values (views into the slab, for the paths that take arrays). */
   tt: Float64Array;
   tv: Float64Array;
   tn = 0;
-  lastT = -Infinity;
-  lastV = NaN;
   /** The last sample when it is a histogram (undefined: the last sample is a float). */
   lastH: HeadHistogram | undefined;
   /**
@@ -46,21 +45,63 @@ class MemSeries {
    */
   hOpen: HeadHistogram[] = NO_HISTOGRAMS;
   hPrev: HistogramChunkAppender | undefined;
-  /** prepare(): the batch (its number) that last took a sample of this series, and that sample. */
+  /** prepare(): the batch (its number) that last took a sample of this series, and that sample (batchT/V: in the slab). */
   batch = 0;
-  batchT = -Infinity;
-  batchV = NaN;
   batchH: HeadHistogram | undefined;
   /** Dropped from the head by truncate() (a slot or batch still naming it must look it up again). */
   removed = false;
   /** The WAL's ref for this series and the WAL generation it is valid in (wal.ts WalRefSlot). */
   walRef = 0;
   walGen = 0;
-  constructor(readonly labels: Label[], readonly key: string, tt: Float64Array, tv: Float64Array) {
-    this.tt = tt;
-    this.tv = tv;
+  /**
+   * The slab holding this series' tail and scalars: t at slab[off, off + cap), v at
+   * slab[off + cap, off + 2 cap), then lastT, lastV, batchT, batchV at slab[st, st + 4). The append
+   * path reads and writes them there: numbers in the object would each be a boxed double elsewhere
+   * on the heap, and the tail views two more objects, all cache misses per series per request.
+   */
+  readonly slab: Float64Array;
+  readonly off: number;
+  private readonly st: number;
+  constructor(readonly labels: Label[], readonly key: string, slab: Float64Array, off: number, cap: number) {
+    this.slab = slab;
+    this.off = off;
+    this.st = off + 2 * cap;
+    this.tt = slab.subarray(off, off + cap);
+    this.tv = slab.subarray(off + cap, off + 2 * cap);
+    slab[this.st] = -Infinity;
+    slab[this.st + 1] = NaN;
+    slab[this.st + 2] = -Infinity;
+    slab[this.st + 3] = NaN;
+  }
+  /** The last sample appended (time -Infinity: none yet). */
+  get lastT(): number {
+    return this.slab[this.st]!;
+  }
+  set lastT(t: number) {
+    this.slab[this.st] = t;
+  }
+  get lastV(): number {
+    return this.slab[this.st + 1]!;
+  }
+  set lastV(v: number) {
+    this.slab[this.st + 1] = v;
+  }
+  get batchT(): number {
+    return this.slab[this.st + 2]!;
+  }
+  set batchT(t: number) {
+    this.slab[this.st + 2] = t;
+  }
+  get batchV(): number {
+    return this.slab[this.st + 3]!;
+  }
+  set batchV(v: number) {
+    this.slab[this.st + 3] = v;
   }
 }
+
+/** Doubles a series takes in a slab: its tail (times, values) and its four scalars. */
+const slabDoubles = (cap: number) => 2 * cap + 4;
 
 /**
  * Series whose open tails share one buffer (fewer off-heap buffers to allocate and for the GC to
@@ -465,8 +506,10 @@ export class Head {
         }
         const v = bv[k]!;
         const tn = s.tn;
-        s.tt[tn] = t;
-        s.tv[tn] = v;
+        const sl = s.slab;
+        const o = s.off + tn;
+        sl[o] = t;
+        sl[o + perChunk] = v;
         s.tn = tn + 1;
         s.lastT = t;
         s.lastV = v;
@@ -493,15 +536,16 @@ export class Head {
 
   private newSeries(labels: readonly Label[], key: string): MemSeries {
     const cap = this.samplesPerChunk;
-    if (!this.slab || this.slabUsed + 2 * cap > this.slab.length) {
-      this.slab = new Float64Array(2 * cap * TAILS_PER_SLAB);
+    const need = slabDoubles(cap);
+    if (!this.slab || this.slabUsed + need > this.slab.length) {
+      this.slab = new Float64Array(need * TAILS_PER_SLAB);
       this.slabUsed = 0;
     }
     const o = this.slabUsed;
-    this.slabUsed += 2 * cap;
+    this.slabUsed += need;
     // a frozen label set (the remote write decoder's) is kept as it is: it cannot change under the head
     const own = Object.isFrozen(labels) && labels.every((l) => Object.isFrozen(l)) ? (labels as Label[]) : labels.map((l) => ({ name: l.name, value: l.value }));
-    return new MemSeries(own, key, this.slab.subarray(o, o + cap), this.slab.subarray(o + cap, o + 2 * cap));
+    return new MemSeries(own, key, this.slab, o, cap);
   }
 
   private encode(t: Float64Array, v: Float64Array, n: number): Uint8Array {
