@@ -80,18 +80,60 @@ export function linearRegression(t: Arr, v: Arr, lo: number, hi: number, interce
   return [slope, intercept];
 }
 
-/** Prometheus quantile over values (sorts in place; NaN sorts first). */
+/** Prometheus quantile over values (NaN sorts first); values are left as they are. */
 export function quantileOf(q: number, values: number[]): number {
-  if (values.length === 0 || Number.isNaN(q)) return NaN;
+  return quantileOfRange(q, values, 0, values.length);
+}
+
+/** quantileOfRange's scratch, and views of its first n elements by n (windows mostly share a length). */
+let qScratch = new Float64Array(256);
+let qViews: (Float64Array | undefined)[] = [];
+/** Longest window sorted in the kept scratch (512 KiB). */
+const Q_SCRATCH_MAX = 1 << 16;
+
+/**
+ * Prometheus quantile over v[lo, hi) (Go sorts a copy with NaN first, then interpolates between the
+ * two ranks around q·(n−1)). The copy goes into a reused Float64Array sorted natively: a JS array
+ * sorted through a comparator was most of quantile_over_time's time. A typed sort puts NaNs last
+ * and -0 before +0; the NaNs are counted and the ranks shifted past them, and a window holding a -0
+ * takes the comparator sort (a stable one, as Go's insertion sort of short inputs keeps ±0 in input
+ * order: the sign of a zero answer stays the same).
+ */
+export function quantileOfRange(q: number, v: Arr, lo: number, hi: number): number {
+  const n = hi - lo;
+  if (n <= 0 || Number.isNaN(q)) return NaN;
   if (q < 0) return -Infinity;
   if (q > 1) return Infinity;
-  values.sort(lessNaNFirst);
-  const n = values.length;
+  let s: Float64Array;
+  if (n > Q_SCRATCH_MAX) s = new Float64Array(n); // not kept: a raw window of millions of samples
+  else {
+    if (qScratch.length < n) {
+      qScratch = new Float64Array(Math.min(Q_SCRATCH_MAX, Math.max(n, qScratch.length * 2)));
+      qViews = [];
+    }
+    s = qViews[n] ??= new Float64Array(qScratch.buffer, 0, n);
+  }
+  let nan = 0;
+  for (let i = 0; i < n; i++) {
+    const x = v[lo + i]!;
+    if (x !== x) nan++;
+    else if (x === 0 && 1 / x < 0) return quantileSorted(q, Array.prototype.slice.call(v, lo, hi).sort(lessNaNFirst), 0);
+    s[i] = x;
+  }
+  s.sort();
+  return quantileSorted(q, s, nan);
+}
+
+/** The interpolated quantile of ascending values whose first `nan` (NaN-first order) are NaN and not in `sorted`. */
+function quantileSorted(q: number, sorted: Arr, nan: number): number {
+  const n = sorted.length;
   const rank = q * (n - 1);
   const lower = Math.max(0, Math.floor(rank));
   const upper = Math.min(n - 1, lower + 1);
   const weight = rank - Math.floor(rank);
-  return values[lower]! * (1 - weight) + values[upper]! * weight;
+  const a = lower < nan ? NaN : sorted[lower - nan]!;
+  const b = upper < nan ? NaN : sorted[upper - nan]!;
+  return a * (1 - weight) + b * weight;
 }
 
 export function lessNaNFirst(a: number, b: number): number {

@@ -1,7 +1,7 @@
 // *_over_time family plus changes, resets and double_exponential_smoothing: range-window kernels.
 import { formatFloat } from '../format.ts';
 import { ExecutionError } from '../errors.ts';
-import { kahanInc, quantileOf, type Arr, type WindowFn } from './common.ts';
+import { kahanInc, quantileOf, quantileOfRange, type Arr, type WindowFn } from './common.ts';
 import type { Call } from '../ast.ts';
 import type { Evaluator } from '../engine/evaluator.ts';
 
@@ -96,12 +96,7 @@ export const ts_of_min_over_time: WindowFn = (t, v, lo, hi) => {
 export const present_over_time: WindowFn = (_t, _v, lo, hi) => (hi > lo ? 1 : null);
 export const stdvar_over_time: WindowFn = (_t, v, lo, hi) => (hi > lo ? varianceOver(v, lo, hi) : null);
 export const stddev_over_time: WindowFn = (_t, v, lo, hi) => (hi > lo ? Math.sqrt(varianceOver(v, lo, hi)) : null);
-export const quantile_over_time: WindowFn = (_t, v, lo, hi, c) => {
-  if (hi <= lo) return null;
-  const vals: number[] = [];
-  for (let i = lo; i < hi; i++) vals.push(v[i]!);
-  return quantileOf(c.scalars[0]!, vals);
-};
+export const quantile_over_time: WindowFn = (_t, v, lo, hi, c) => (hi <= lo ? null : quantileOfRange(c.scalars[0]!, v, lo, hi));
 export const mad_over_time: WindowFn = (_t, v, lo, hi) => {
   if (hi <= lo) return null;
   const vals: number[] = [];
