@@ -1,5 +1,6 @@
 // XOR chunk codec (Prometheus tsdb/chunkenc/xor.go, EncXOR), see lib/core/FORMAT.md.
-// Timestamps cross the boundary as f64 ms and are i64 inside; values travel as raw 64-bit words.
+// Timestamps cross the boundary as f64 ms; the encoder works on them as i64, the decoder sums them in
+// f64 as the TS twin does (see FORMAT.md); values travel as raw 64-bit words.
 import { peek64, storeBe64 } from './bstream';
 
 export const ERR_SHORT: i32 = -1; // fewer than 2 bytes
@@ -101,7 +102,7 @@ export function xorDecode(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
 
 // The bound of the bounded decode (decodeAny<bool>): it stops at the first sample with t > upTo.
 // A global read once per chunk, so that the unbounded instantiation keeps its exact code.
-let upTo: i64 = 0;
+let upTo: f64 = 0;
 
 // B = i32: the whole chunk; B = bool: up to upTo (every bound check below is `if (isBoolean<B>())`,
 // resolved at compile time: the unbounded loop is the same code as without them).
@@ -150,7 +151,7 @@ const D0_NEW_MAX_BITS: u32 = 33;
 
 function decodeImpl<R, B>(inPtr: usize, inLen: u32, outT: usize, outV: usize, cap: u32, rb: usize): i32 {
   errSample = 0;
-  const maxt: i64 = isBoolean<B>() ? upTo : 0;
+  const maxt: f64 = isBoolean<B>() ? upTo : 0;
   if (inLen < 2) return ERR_SHORT;
   const total = (<u32>load<u8>(inPtr) << 8) | <u32>load<u8>(inPtr + 1);
   if (total > cap) return ERR_CAPACITY;
@@ -161,15 +162,18 @@ function decodeImpl<R, B>(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
   readUvarint(inPtr, 2, end);
   if (vlen < 0) return vlen;
   const zz = vv;
-  let t: i64 = <i64>(zz >> 1);
-  if (zz & 1) t = ~t;
+  let t0 = <i64>(zz >> 1);
+  if (zz & 1) t0 = ~t0;
+  // t and delta are f64 from here, as in the TS twin (exact below 2^53; a hostile chunk's larger
+  // ones round as the twin's do), so that the loops keep them in XMM registers, not GPRs
+  let t = <f64>t0;
   let pos: usize = (2 + <usize>vlen) << 3;
   // bounded: a sample's timestamp is read, and if it is past maxt nothing more (not its value)
   if (isBoolean<B>()) if (t > maxt) return 0;
   if (pos + 64 > lim) return ERR_TRUNCATED;
   let v: u64 = rbits<R>(rb, pos, 64);
   pos += 64;
-  store<f64>(outT, <f64>t);
+  store<f64>(outT, t);
   store<u64>(outV, v);
   if (total == 1) return 1;
 
@@ -177,10 +181,10 @@ function decodeImpl<R, B>(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
   readUvarint(inPtr, pos >> 3, end);
   if (vlen < 0) return fail(vlen, 1);
   pos += (<usize>vlen) << 3;
-  let delta: i64 = <i64>vv;
+  let delta: f64 = <f64><i64>vv;
   t += delta;
   if (isBoolean<B>()) if (t > maxt) return 1;
-  store<f64>(outT + 8, <f64>t);
+  store<f64>(outT + 8, t);
   let leading: u32 = 0;
   let trailing: u32 = 0;
   {
@@ -271,12 +275,12 @@ function decodeImpl<R, B>(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
         // straight-line code)
         if ((w0 & HOT_NEW_BIT) == 0) {
           if (mbits <= HOT_MAX_BITS) {
-            d += ((<i64>((w0 << 2) - (<u64>1 << 50))) >> 50) + 1;
+            d += <f64>(((<i64>((w0 << 2) - (<u64>1 << 50))) >> 50) + 1);
             v ^= ((w0 << 18) >> (<u64>leading)) & mask;
             pos += 18 + <usize>mbits;
             delta = d;
             t += d;
-            store<f64>(pT, <f64>t);
+            store<f64>(pT, t);
             store<u64>(pT + dV, v);
             pT += 8;
             continue;
@@ -285,7 +289,7 @@ function decodeImpl<R, B>(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
           const nl = <u32>((w0 >> 41) & 31);
           const mb = <u32>((w0 >> 35) & 63);
           if (mb - 1 < HOT_NEW_MAX_BITS) {
-            d += ((<i64>((w0 << 2) - (<u64>1 << 50))) >> 50) + 1;
+            d += <f64>(((<i64>((w0 << 2) - (<u64>1 << 50))) >> 50) + 1);
             leading = nl;
             mbits = mb;
             trailing = 64 - nl - mb;
@@ -294,7 +298,7 @@ function decodeImpl<R, B>(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
             pos += 29 + <usize>mb;
             delta = d;
             t += d;
-            store<f64>(pT, <f64>t);
+            store<f64>(pT, t);
             store<u64>(pT + dV, v);
             pT += 8;
             continue;
@@ -309,7 +313,7 @@ function decodeImpl<R, B>(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
             v ^= ((w0 << 3) >> (<u64>leading)) & mask;
             pos += 3 + <usize>mbits;
             t += d;
-            store<f64>(pT, <f64>t);
+            store<f64>(pT, t);
             store<u64>(pT + dV, v);
             pT += 8;
             continue;
@@ -317,7 +321,7 @@ function decodeImpl<R, B>(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
         } else if ((w0 >> 62) == 0) {
           pos += 2;
           t += d;
-          store<f64>(pT, <f64>t);
+          store<f64>(pT, t);
           store<u64>(pT + dV, v);
           pT += 8;
           continue;
@@ -332,7 +336,7 @@ function decodeImpl<R, B>(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
             v ^= ((w0 << 14) >> (<u64>nl)) & mask;
             pos += 14 + <usize>mb;
             t += d;
-            store<f64>(pT, <f64>t);
+            store<f64>(pT, t);
             store<u64>(pT + dV, v);
             pT += 8;
             continue;
@@ -348,22 +352,22 @@ function decodeImpl<R, B>(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
         p2 = pos + 1;
         avail = 56;
       } else if ((w0 >> 62) == 0b10) {
-        d += ((<i64>((w0 << 2) - (<u64>1 << 50))) >> 50) + 1;
+        d += <f64>(((<i64>((w0 << 2) - (<u64>1 << 50))) >> 50) + 1);
         w = w0 << 16;
         p2 = pos + 16;
         avail = 41;
       } else if ((w0 >> 61) == 0b110) {
-        d += ((<i64>((w0 << 3) - (<u64>1 << 47))) >> 47) + 1;
+        d += <f64>(((<i64>((w0 << 3) - (<u64>1 << 47))) >> 47) + 1);
         w = w0 << 20;
         p2 = pos + 20;
         avail = 37;
       } else if ((w0 >> 60) == 0b1110) {
-        d += ((<i64>((w0 << 4) - (<u64>1 << 44))) >> 44) + 1;
+        d += <f64>(((<i64>((w0 << 4) - (<u64>1 << 44))) >> 44) + 1);
         w = w0 << 24;
         p2 = pos + 24;
         avail = 33;
       } else {
-        d += <i64>rbits<R>(rb, pos + 4, 64);
+        d += <f64><i64>rbits<R>(rb, pos + 4, 64);
         p2 = pos + 68;
         w = pk<R>(rb, p2);
         avail = 57;
@@ -392,7 +396,7 @@ function decodeImpl<R, B>(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
       }
       delta = d;
       t += d;
-      store<f64>(pT, <f64>t);
+      store<f64>(pT, t);
       store<u64>(pT + dV, v);
       pos = np;
       pT += 8;
@@ -437,11 +441,11 @@ function decodeImpl<R, B>(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
         used = 68;
       }
       pos += <usize>used;
-      delta += dod;
+      delta += <f64>dod;
     }
     t += delta;
     if (isBoolean<B>()) if (t > maxt) return <i32>i;
-    store<f64>(outT + ((<usize>i) << 3), <f64>t);
+    store<f64>(outT + ((<usize>i) << 3), t);
 
     if (pos >= lim) return fail(ERR_TRUNCATED, i);
     let w: u64;
@@ -903,7 +907,7 @@ export function xorDecodeBatch(desc: usize, k: u32, outT: usize, outV: usize, ca
  * of each chunk that is read.
  */
 export function xorDecodeBatchUpTo(desc: usize, k: u32, outT: usize, outV: usize, cap: u32, start: usize, maxt: f64): i32 {
-  upTo = <i64>maxt;
+  upTo = maxt;
   errChunk = 0;
   let off: u32 = 0;
   for (let i: u32 = 0; i < k; i++) {

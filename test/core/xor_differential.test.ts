@@ -145,6 +145,34 @@ test('bad arguments are clear errors in both backends', () => {
   }
 });
 
+test('timestamps past 2^53 (a hostile chunk) are summed in f64 by both backends alike', () => {
+  // 100 samples: t0 = 2^60 + 100 (rounds down to 2^60), delta 100, then delta of delta 0 and an
+  // unchanged value ('0' '0') for the rest. Summed in f64 every t stays 2^60 + k·0 (each +100
+  // rounds away: the spacing there is 256); summed exactly (int64) they would climb by 256s.
+  const n = 100;
+  const z = (2n ** 60n + 100n) * 2n; // zig-zag of a positive t0
+  const head = [0, n];
+  for (let x = z; ; x >>= 7n) {
+    if (x < 0x80n) {
+      head.push(Number(x));
+      break;
+    }
+    head.push(Number(x & 0x7fn) | 0x80);
+  }
+  head.push(0, 0, 0, 0, 0, 0, 0, 0, 100); // v0 = 0, then uvarint(delta) = 100
+  // sample 1's value bit '0', then 98 samples of '0' '0': 197 zero bits
+  const chunk = Uint8Array.from([...head, ...new Array(Math.ceil(197 / 8)).fill(0)]);
+  const want = js.xorDecode(chunk);
+  assert.is(want.n, n);
+  assert.is(want.t[n - 1], 2 ** 60);
+  const got = wasm.xorDecode(chunk);
+  assert.is(samplesEqual(got, want), null);
+  const batch = wasm.xorDecodeBatch([chunk, chunk]);
+  assert.equal(Array.from(batch.t.subarray(0, 2 * n)), [...want.t, ...want.t]);
+  const bounded = wasm.xorDecodeBatch([chunk], 2 ** 60);
+  assert.is(bounded.n, n);
+});
+
 test('many chunks through one wasm core (arena reuse, memory growth)', () => {
   const r = rng(77);
   for (let k = 0; k < 300; k++) {
