@@ -3,7 +3,7 @@
 // advertises from them.
 import { GrpcError, GrpcStatus, type ComponentInfo, type Logger } from '../sdk/mod.ts';
 import { MAX_TIME, MIN_TIME } from '../store/api.ts';
-import { parseModelDurationFlag, parseTimeOrDuration } from '../store/blocksync/timeflags.ts';
+import { parseModelDurationFlag, timeOrDurationClock } from '../store/blocksync/timeflags.ts';
 import type { PromClient } from './promclient.ts';
 
 export const NO_EXTERNAL_LABELS =
@@ -24,6 +24,7 @@ export class PromPeer {
   private ext: Record<string, string> = {};
   private labelsLoaded = false;
   private lowest: number | undefined;
+  private minTimeAt: ((now?: number) => number) | undefined;
 
   constructor(private readonly o: PromPeerOptions) {}
 
@@ -45,7 +46,8 @@ export class PromPeer {
 
   /** --min-time now. */
   minTimeFlag(): number {
-    return parseTimeOrDuration(this.o.minTime);
+    this.minTimeAt ??= timeOrDurationClock(this.o.minTime); // parsed once: asked on every Info and Series
+    return this.minTimeAt();
   }
 
   /** The later of --min-time and Prometheus's lowest timestamp (when known). */

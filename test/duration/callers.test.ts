@@ -2,7 +2,7 @@
 // objstore YAML, Go time.Duration flags, rule files, the HTTP API, and the generic flag syntax check.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { durationValue, goDurationValue, parseGoDurationFlag, parseModelDurationFlag, parseTimeOrDuration } from '../../lib/store/blocksync/timeflags.ts';
+import { durationValue, goDurationValue, parseGoDurationFlag, parseModelDurationFlag, parseTimeOrDuration, timeOrDurationClock } from '../../lib/store/blocksync/timeflags.ts';
 import { configDuration, configGoDuration, configPromDuration } from '../../lib/config/fields.ts';
 import { parseFlagDuration as flagDuration } from '../../lib/sdk/flags.ts';
 import { parseApiDuration as apiDuration } from '../../lib/query/format.ts';
@@ -37,6 +37,19 @@ test('time or duration: RFC3339, or a model.Duration with an optional leading -'
   assert.is(parseTimeOrDuration('0', now), now);
   assert.throws(() => parseTimeOrDuration('-1.5h', now), /RFC3339/);
   assert.throws(() => parseTimeOrDuration('+1h', now), /RFC3339/);
+});
+
+test('time or duration parsed once (per-request --min-time/--max-time): a relative value still follows the clock', () => {
+  const rel = timeOrDurationClock('-2w');
+  assert.is(rel(1_700_000_000_000), 1_700_000_000_000 - 14 * 86_400_000);
+  assert.is(rel(1_800_000_000_000), 1_800_000_000_000 - 14 * 86_400_000);
+  const t0 = Date.now();
+  const v = rel();
+  assert.ok(v >= t0 - 14 * 86_400_000 && v <= Date.now() - 14 * 86_400_000, 'default now: the current time');
+  const abs = timeOrDurationClock('2023-11-14T22:13:20Z');
+  assert.is(abs(1), 1_700_000_000_000);
+  assert.is(abs(9e12), 1_700_000_000_000);
+  assert.throws(() => timeOrDurationClock('-1.5h'), /RFC3339/, 'refused when parsed, not on first use');
 });
 
 test('the flag syntax check and configDuration take either grammar, unsigned', () => {

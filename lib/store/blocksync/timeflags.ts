@@ -54,6 +54,15 @@ export function goDurationValue(v: unknown, what: string): number {
  * bounds the Go code uses (min/max int64 ms are clamped to safe integers here).
  */
 export function parseTimeOrDuration(s: string, now = Date.now()): number {
+  return timeOrDurationClock(s)(now);
+}
+
+/**
+ * parseTimeOrDuration parsed once: the value at `now` (default: the current time). Callers that ask
+ * for the value per request (--min-time/--max-time on every Series call) take this at startup: the
+ * parse tries the duration grammar first, and an RFC3339 time fails it with a thrown error each time.
+ */
+export function timeOrDurationClock(s: string): (now?: number) => number {
   const str = s.trim();
   // Thanos: a model.Duration, negative with a leading '-' (relative to now), else RFC3339.
   const neg = str.startsWith('-');
@@ -63,15 +72,21 @@ export function parseTimeOrDuration(s: string, now = Date.now()): number {
   } catch (e) {
     if (!(e instanceof DurationError)) throw e;
   }
-  if (dur !== undefined) return now + (neg ? -dur : dur);
-  if (str.startsWith('0000-01-01')) return -62167219200000; // the year-0 default
-  if (str.startsWith('9999-12-31')) return 253402300799000;
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(str)) {
-    throw new Error(`invalid time ${JSON.stringify(s)}: want RFC3339 (2006-01-02T15:04:05Z) or a relative duration like -2w`);
+  if (dur !== undefined) {
+    const offset = neg ? -dur : dur;
+    return (now = Date.now()) => now + offset;
   }
-  const t = Date.parse(str);
-  if (!Number.isFinite(t)) throw new Error(`invalid time ${JSON.stringify(s)}`);
-  return t;
+  let t: number;
+  if (str.startsWith('0000-01-01')) t = -62167219200000; // the year-0 default
+  else if (str.startsWith('9999-12-31')) t = 253402300799000;
+  else {
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(str)) {
+      throw new Error(`invalid time ${JSON.stringify(s)}: want RFC3339 (2006-01-02T15:04:05Z) or a relative duration like -2w`);
+    }
+    t = Date.parse(str);
+    if (!Number.isFinite(t)) throw new Error(`invalid time ${JSON.stringify(s)}`);
+  }
+  return () => t;
 }
 
 const SIZE_UNITS: Record<string, number> = {

@@ -6,7 +6,7 @@ import {
   ConsistencyDelayFilter, DeduplicateFilter, DeletionMarkFilter, LabelShardedFilter, MetaFetcher, TimePartitionFilter,
 } from '../../../lib/store/blocksync/fetcher.ts';
 import { parseRelabelConfigs, type RelabelConfig } from '../../../lib/store/blocksync/relabel.ts';
-import { parseTimeOrDuration } from '../../../lib/store/blocksync/timeflags.ts';
+import { timeOrDurationClock } from '../../../lib/store/blocksync/timeflags.ts';
 import { createIndexCache, parseIndexCacheConfig, type IndexCache } from '../../../lib/store/indexcache/mod.ts';
 import { BucketStore } from '../../../lib/store/gateway/bucketstore.ts';
 import { storeGatewayComponent, type StoreComponent } from '../../../lib/store/gateway/component.ts';
@@ -51,8 +51,11 @@ export async function setupStore(ctx: ComponentContext, cfg: StoreConfig): Promi
   } catch (e) {
     throw new ConfigError(cfg.indexCacheConfigFile !== undefined ? 'indexCacheConfigFile' : 'indexCacheConfig', (e as Error).message);
   }
-  const minTime = () => parseTimeOrDuration(cfg.minTime);
-  const maxTime = () => parseTimeOrDuration(cfg.maxTime);
+  // Parsed once; a relative value (-2w) moves with the clock on every call.
+  const minTimeAt = timeOrDurationClock(cfg.minTime);
+  const maxTimeAt = timeOrDurationClock(cfg.maxTime);
+  const minTime = () => minTimeAt();
+  const maxTime = () => maxTimeAt();
   const fetcher = new MetaFetcher(bucket, {
     concurrency: cfg.blockMetaFetchConcurrency,
     log: ctx.log,
