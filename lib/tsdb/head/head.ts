@@ -105,7 +105,7 @@ const slabDoubles = (cap: number) => 2 * cap + 4;
 
 /**
  * Series whose open tails share one buffer (fewer off-heap buffers to allocate and for the GC to
- * track). A slab lives while one of its series does: at most 32 tails (60 KiB) kept per live series.
+ * track). A slab lives while one of its series does: at most 32 tails and their scalars (62 KiB) kept per live series.
  */
 const TAILS_PER_SLAB = 32;
 
