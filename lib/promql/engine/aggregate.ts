@@ -76,8 +76,14 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): Matrix {
     seriesGroup[i] = g;
   }
   const ng = groupMetrics.length;
-  const gcache = new Map<Labels, number>();
-  for (let i = 0; i < input.length; i++) gcache.set(input[i]!.metric, seriesGroup[i]!);
+  // Group by label-set identity, for the per-step paths that see a step's vector (quantile, and
+  // histograms): built only for them — the column path (sum, avg, count, max, ...) indexes
+  // seriesGroup, and a Map entry per input series was only work for it.
+  const groupsByMetric = (): Map<Labels, number> => {
+    const gcache = new Map<Labels, number>();
+    for (let i = 0; i < input.length; i++) gcache.set(input[i]!.metric, seriesGroup[i]!);
+    return gcache;
+  };
 
   if (op === 'topk' || op === 'bottomk' || op === 'limitk' || op === 'limit_ratio') {
     if (param) {
@@ -182,7 +188,7 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): Matrix {
   }
 
   if (op !== 'quantile') {
-    if (op !== 'count' && op !== 'group' && input.some((x) => x.h !== undefined)) return aggregateWithHistograms(ev, e, op, input, gcache, groupMetrics);
+    if (op !== 'count' && op !== 'group' && input.some((x) => x.h !== undefined)) return aggregateWithHistograms(ev, e, op, input, groupsByMetric(), groupMetrics);
     return aggregateColumns(ev, op, input, seriesGroup, groupMetrics);
   }
 
@@ -190,6 +196,7 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): Matrix {
   const seen = new Uint8Array(ng);
   const dropNames = new Uint8Array(ng);
   const qvals: number[][] = Array.from({ length: ng }, () => []);
+  const gcache = groupsByMetric();
   return ev.rangeEval([input], ([vec], ts) => {
     seen.fill(0);
     // vec elements are in input order but may skip series: map via metric identity
