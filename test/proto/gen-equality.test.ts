@@ -240,6 +240,16 @@ check('thanos.SeriesResponse', SeriesResponseSchema, seriesResponseInit, encodeS
     { type: 'batch', batch: [] },
     { type: 'series', series: { labels: [{ name: '', value: '' }], chunks: [{ minTime: -(2 ** 63), maxTime: 2 ** 63, raw: { type: 0, data: new Uint8Array() } }] } },
     { type: 'series', series: { labels: [], chunks: [{ minTime: 0, maxTime: 0, raw: { type: 2, data: Uint8Array.of(0), hash: 0xffffffffffffffffn } }] } },
+    // a batch frame's one-pass writing: labels of 127 and 128 bytes (a 1- and a 2-byte length),
+    // series of 1-, 2- and 3-byte lengths
+    {
+      type: 'batch',
+      batch: [
+        { labels: [{ name: 'n', value: 'v'.repeat(122) }], chunks: [] },
+        { labels: [{ name: 'n', value: 'v'.repeat(123) }, { name: 'ü', value: '' }], chunks: [] },
+        { labels: [{ name: 'a', value: 'b' }], chunks: [{ minTime: 1, maxTime: 1_700_000_000_000, raw: { type: 0, data: new Uint8Array(20000).fill(7) } }] },
+      ],
+    },
   ],
   seriesResponseR);
 
