@@ -142,6 +142,42 @@ test('LRU: eviction order, replaced keys and dropped slabs under churn', () => {
   assert.ok(slabs <= Math.ceil(valueBytes / 65536) + 1, `${slabs} slabs held for ${valueBytes} value bytes`);
 });
 
+test('LRU: an empty value stored first, into a cache with no slab yet, and empty values among others', () => {
+  // A fresh store gateway whose first query matched no series in a block cached an empty postings
+  // list as the LRU's first value: there was no current slab yet, and the block's Series answer
+  // failed ("Cannot read properties of undefined (reading 'set')", a warning naming the block).
+  const c = new InMemoryLru(1 << 20);
+  c.set('E:01B:empty', new Uint8Array(0));
+  assert.is(c.get('E:01B:empty')?.byteLength, 0);
+  c.set('E:01B:empty', new Uint8Array(0)); // replaced by itself
+  c.set('E:01B:small', bytes(10, 7));
+  c.set('E:01B:empty2', new Uint8Array(0));
+  assert.equal([...c.get('E:01B:small')!], [...bytes(10, 7)]);
+  assert.is(c.get('E:01B:empty')?.byteLength, 0);
+  assert.is(c.get('E:01B:empty2')?.byteLength, 0);
+});
+
+test('Series whose matchers select nothing in a block, as a fresh store\'s first query: no block error', async () => {
+  const core = createJsCore();
+  const T0 = 1_700_000_000_000;
+  const bucket = new MemoryBucket();
+  // 300 series per metric name: each name's postings list (1.2 KB) is over the LRU's small-value
+  // size, so it is kept in a buffer of its own and no slab exists when the empty list is stored.
+  const series = genSeries(900, T0, T0 + 3600_000, 600_000);
+  await writeRawBlock(bucket, core, series, T0, T0 + 3600_000, { zone: 'a' });
+  const store = new BucketStore(bucket, { core, fetcher: new MetaFetcher(bucket), open: (meta) => openBlock({ bucket, core }, meta), indexCache: createIndexCache(parseIndexCacheConfig(undefined, 8 << 20)) });
+  await store.sync();
+  const name = series[0]!.labels.find((l) => l.name === '__name__')!.value;
+  const out = [];
+  const warnings: string[] = [];
+  for await (const s of store.series({ minTime: T0, maxTime: T0 + 3600_000, matchers: [{ type: '=', name: '__name__', value: name }, { type: '=', name: 'instance', value: 'no-such-instance' }] }, undefined, (w) => warnings.push(w))) out.push(s);
+  assert.is(out.length, 0);
+  assert.equal(warnings, []);
+  // And the cache still answers the block's other series afterwards.
+  for await (const s of store.series({ minTime: T0, maxTime: T0 + 3600_000, matchers: [{ type: '=', name: '__name__', value: name }] })) out.push(s);
+  assert.ok(out.length > 0);
+});
+
 test('config parsing', () => {
   const d = parseIndexCacheConfig(undefined, 1000);
   assert.equal(d, { type: 'IN-MEMORY', maxSize: 1000, maxItemSize: 500, enabledItems: ['Postings', 'ExpandedPostings', 'Series'] });

@@ -384,7 +384,8 @@ export class InMemoryLru implements BytesCache {
       this.large.set(slot, value.byteOffset === 0 && n === value.buffer.byteLength ? value : value.slice());
       return;
     }
-    if (this.slabUsed + n > SLAB_BYTES) this.newSlab();
+    // cur < 0: no slab yet (slabUsed starts full, but an empty first value fits "a full slab").
+    if (this.cur < 0 || this.slabUsed + n > SLAB_BYTES) this.newSlab();
     const s = this.cur;
     this.slabs[s]!.set(value, this.slabUsed);
     this.slabOf[slot] = s;
