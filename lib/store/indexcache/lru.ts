@@ -40,6 +40,7 @@ export interface LruStats {
  */
 const SMALL_VALUE = 1024;
 const SLAB_BYTES = 64 * 1024;
+const EMPTY_VALUE = new Uint8Array(0);
 /** Keys ending in ":<n>" with n below this are kept as numbers (a V8 small integer) under their prefix. */
 const MAX_NUM_KEY = 1 << 30;
 
@@ -379,13 +380,15 @@ export class InMemoryLru implements BytesCache {
   private store(slot: number, value: Uint8Array): void {
     const n = value.byteLength;
     this.lenOf[slot] = n;
-    if (n > SMALL_VALUE) {
+    // Empty values (an expanded postings list that matched nothing) take no slab space: in a slab
+    // they added nothing to its live count, so the slab was dropped under them when its other
+    // values went (and with no slab yet, there was none to write into).
+    if (n > SMALL_VALUE || n === 0) {
       this.slabOf[slot] = -1;
-      this.large.set(slot, value.byteOffset === 0 && n === value.buffer.byteLength ? value : value.slice());
+      this.large.set(slot, n === 0 ? EMPTY_VALUE : value.byteOffset === 0 && n === value.buffer.byteLength ? value : value.slice());
       return;
     }
-    // cur < 0: no slab yet (slabUsed starts full, but an empty first value fits "a full slab").
-    if (this.cur < 0 || this.slabUsed + n > SLAB_BYTES) this.newSlab();
+    if (this.slabUsed + n > SLAB_BYTES) this.newSlab();
     const s = this.cur;
     this.slabs[s]!.set(value, this.slabUsed);
     this.slabOf[slot] = s;
