@@ -151,17 +151,19 @@ export function instrumentHandler(handler: FetchHandler, ins: () => HttpInstrume
       finish(500, 0, err);
       throw err;
     }
-    if (!res.body) {
-      finish(res.status, 0);
-      return res;
-    }
     // A body of declared length (an answer built in memory), where the listener tells when the answer
     // is done: passed on untouched, so the server writes headers and body in one go (behind a
     // counting stream every answer was streamed: headers flushed, then the body pumped through web
-    // streams, ~0.5 ms of every small request under load). Its size is the declared length.
+    // streams, ~0.5 ms of every small request under load). Its size is the declared length. Decided
+    // before `res.body` is read: reading it turns the server's lightweight Response into a full one
+    // whose body the listener then pumps through a web stream.
     const declared = info.onResponseDone ? res.headers.get('content-length') : null;
     if (declared !== null && /^\d+$/.test(declared)) {
       info.onResponseDone!(() => finish(res.status, Number(declared)));
+      return res;
+    }
+    if (!res.body) {
+      finish(res.status, 0);
       return res;
     }
     // Counted as it is sent; the request ends when the body is done, fails, or is cancelled (a HEAD

@@ -777,18 +777,24 @@ export function createApi(deps: ApiDeps): Hono {
     } catch {
       // a Response with immutable headers (passed on as it came): left as it is
     }
-    if (!acceptsGzip(c.req.header('accept-encoding')) || !res.body || res.headers.has('content-encoding') || res.status === 204) return;
+    if (!acceptsGzip(c.req.header('accept-encoding')) || res.status === 204) return;
+    // An in-memory answer (bytesResponse: no Content-Encoding) is known by its bytes; its `body` is not
+    // read: that turns the server's lightweight Response into a full one with a web stream for the body,
+    // which the listener then pumps chunk by chunk (~0.2 ms of every small answer).
     const bytes = inMemoryBodies.get(res);
     let body: ReadableStream<Uint8Array> | Uint8Array;
-    const headers = new Headers(res.headers);
+    let headers: Headers;
     if (bytes !== undefined) {
       const gz = await gzipAnswer(bytes);
       if (!gz) return;
       body = gz;
+      headers = new Headers(res.headers);
       headers.set('Content-Length', String(gz.length));
     } else {
+      if (!res.body || res.headers.has('content-encoding')) return;
       // A streamed (large) answer: compressed as it is written.
       body = res.body.pipeThrough(new CompressionStream('gzip'));
+      headers = new Headers(res.headers);
       headers.delete('Content-Length');
     }
     headers.set('Content-Encoding', 'gzip');
