@@ -362,6 +362,23 @@ function putChunk(w: Writer, p: number, tag: number, c: Chunk): number {
   return p;
 }
 
+/** One AggrChunk (tag, its measured size, body) at p of w.buf; returns the end (w.buf may have moved). */
+function putAggrChunk(w: Writer, p: number, a: AggrChunk, size: number): number {
+  let b = w.buf;
+  b[p++] = 0x12;
+  p = putVarint32(b, p, size);
+  if (a.minTime !== 0) { b[p++] = 0x08; p = putInt64(w, b, p, a.minTime); b = w.buf; }
+  if (a.maxTime !== 0) { b[p++] = 0x10; p = putInt64(w, b, p, a.maxTime); }
+  let c: Chunk | undefined;
+  if ((c = a.raw)) p = putChunk(w, p, 0x1a, c);
+  if ((c = a.count)) p = putChunk(w, p, 0x22, c);
+  if ((c = a.sum)) p = putChunk(w, p, 0x2a, c);
+  if ((c = a.min)) p = putChunk(w, p, 0x32, c);
+  if ((c = a.max)) p = putChunk(w, p, 0x3a, c);
+  if ((c = a.counter)) p = putChunk(w, p, 0x42, c);
+  return p;
+}
+
 /**
  * Writes one series (tag, length, body) with the sizes measureSeries recorded from SIZES[readSize].
  * A fallback through the Writer may move its buffer (Writer.string reserves 3 bytes per
@@ -391,18 +408,7 @@ function writeFrameSeries(w: Writer, s: Series): void {
     }
   }
   for (let i = 0; i < cs.length; i++) {
-    const a = cs[i]!;
-    b[p++] = 0x12;
-    p = putVarint32(b, p, SIZES[k++]!);
-    if (a.minTime !== 0) { b[p++] = 0x08; p = putInt64(w, b, p, a.minTime); b = w.buf; }
-    if (a.maxTime !== 0) { b[p++] = 0x10; p = putInt64(w, b, p, a.maxTime); b = w.buf; }
-    let c: Chunk | undefined;
-    if ((c = a.raw)) p = putChunk(w, p, 0x1a, c);
-    if ((c = a.count)) p = putChunk(w, p, 0x22, c);
-    if ((c = a.sum)) p = putChunk(w, p, 0x2a, c);
-    if ((c = a.min)) p = putChunk(w, p, 0x32, c);
-    if ((c = a.max)) p = putChunk(w, p, 0x3a, c);
-    if ((c = a.counter)) p = putChunk(w, p, 0x42, c);
+    p = putAggrChunk(w, p, cs[i]!, SIZES[k++]!);
     b = w.buf;
   }
   readSize = k + 1; // past the series' own size
@@ -476,6 +482,19 @@ const FRAME_HEAD = 6;
 let scratch = new Uint8Array(64 * 1024);
 const scratchWriter = new Writer(0);
 
+/** A string field (tag, one-byte length, bytes) at r; returns the end, or -1 at a non-ASCII character. */
+function putAsciiField(b: Uint8Array, r: number, tag: number, s: string): number {
+  const n = s.length;
+  b[r++] = tag;
+  b[r++] = n;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    b[r++] = c;
+  }
+  return r;
+}
+
 /** A label written at q of the scratch buffer; returns the end. ASCII labels under 128 bytes inline. */
 function putLabel(b: Uint8Array, q: number, l: Label): number {
   const name = l.name;
@@ -485,26 +504,9 @@ function putLabel(b: Uint8Array, q: number, l: Label): number {
   if (nl + vl <= 123) {
     // tag, body length (patched), then each non-empty string as tag, length, bytes
     let r = q + 2;
-    let ok = true;
-    if (nl > 0) {
-      b[r++] = 0x0a;
-      b[r++] = nl;
-      for (let i = 0; i < nl; i++) {
-        const c = name.charCodeAt(i);
-        if (c >= 0x80) { ok = false; break; }
-        b[r++] = c;
-      }
-    }
-    if (ok && vl > 0) {
-      b[r++] = 0x12;
-      b[r++] = vl;
-      for (let i = 0; i < vl; i++) {
-        const c = value.charCodeAt(i);
-        if (c >= 0x80) { ok = false; break; }
-        b[r++] = c;
-      }
-    }
-    if (ok) {
+    if (nl > 0) r = putAsciiField(b, r, 0x0a, name);
+    if (r >= 0 && vl > 0) r = putAsciiField(b, r, 0x12, value);
+    if (r >= 0) {
       b[q] = 0x0a;
       b[q + 1] = r - q - 2;
       return r;
@@ -567,20 +569,9 @@ function encodeBatchFrame(batch: readonly Series[]): Uint8Array | undefined {
     putVarint32(b, p0 + 1, n);
     p = p0 + head + labelBytes;
     for (let j = 0; j < cs.length; j++) {
-      const a = cs[j]!;
-      b[p++] = 0x12;
-      p = putVarint32(b, p, SIZES[k++]!);
       // (the Writer's fallbacks may move its buffer: not expected within the bound, but followed)
       w.buf = b;
-      if (a.minTime !== 0) { b[p++] = 0x08; p = putInt64(w, b, p, a.minTime); b = w.buf; }
-      if (a.maxTime !== 0) { b[p++] = 0x10; p = putInt64(w, b, p, a.maxTime); b = w.buf; }
-      let c: Chunk | undefined;
-      if ((c = a.raw)) p = putChunk(w, p, 0x1a, c);
-      if ((c = a.count)) p = putChunk(w, p, 0x22, c);
-      if ((c = a.sum)) p = putChunk(w, p, 0x2a, c);
-      if ((c = a.min)) p = putChunk(w, p, 0x32, c);
-      if ((c = a.max)) p = putChunk(w, p, 0x3a, c);
-      if ((c = a.counter)) p = putChunk(w, p, 0x42, c);
+      p = putAggrChunk(w, p, cs[j]!, SIZES[k++]!);
       b = scratch = w.buf;
     }
   }
