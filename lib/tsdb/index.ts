@@ -213,52 +213,161 @@ export function decodePostingsList(b: Uint8Array, block: string, file: string, w
   return out;
 }
 
-/** Decodes a series entry whose `len` uvarint starts at b[pos]; returns undefined when b is too short. */
-export function decodeSeriesAt(b: Uint8Array, pos: number, ref: number, symbols: readonly string[], block: string, file: string): SeriesEntry | undefined {
+/**
+ * A series entry's fields (tsdb/docs/format/index.md "Series"), decoded into flat arrays reused from
+ * entry to entry: no object per label or chunk. `start`/`end`: the body's span in the buffer last
+ * framed (frameSeriesAt) — what follows the entry's length, without its CRC: the bytes Thanos's
+ * index cache holds for a series.
+ */
+export class SeriesFields {
+  start = 0;
+  end = 0;
+  /** decodeSeriesFields's read position. */
+  pos = 0;
+  nLabels = 0;
+  nChunks = 0;
+  /** Label symbol references, name then value per label. */
+  readonly labelRefs: number[] = [];
+  /** Chunk metas, ref then minTime then maxTime per chunk. */
+  readonly chunks: number[] = [];
+}
+
+/**
+ * Frames the series entry whose `len` uvarint starts at b[pos]: checks its CRC and sets f.start/f.end
+ * to its body. False when b is too short to hold the entry.
+ */
+export function frameSeriesAt(b: Uint8Array, pos: number, ref: number, block: string, file: string, f: SeriesFields): boolean {
   const d = new Decbuf(b, pos);
   let len: number;
   try {
     len = d.uvarint();
   } catch {
-    return undefined;
+    return false;
   }
-  if (d.remaining < len + 4) return undefined;
+  if (d.remaining < len + 4) return false;
   const start = d.pos;
   const want = readBE32(b, start + len);
   const got = crc32c(b, start, start + len);
   if (want !== got) corrupt(block, file, `series ${ref}`, `checksum mismatch: stored ${hex(want)}, computed ${hex(got)}`);
-  const sd = new Decbuf(b, start, start + len);
+  f.start = start;
+  f.end = start + len;
+  return true;
+}
+
+/** Decodes a series entry's body b[start, end) into f; throws DecodeError when the bytes are not one. */
+export function decodeSeriesFields(b: Uint8Array, start: number, end: number, f: SeriesFields): void {
+  f.pos = start;
+  const nl = uvarintAt(b, end, f);
+  const lr = f.labelRefs;
+  for (let i = 0; i < 2 * nl; i++) lr[i] = uvarintAt(b, end, f);
+  const nc = uvarintAt(b, end, f);
+  const c = f.chunks;
+  if (nc > 0) {
+    let mint = zigzag(uvarintAt(b, end, f));
+    let maxt = mint + uvarintAt(b, end, f);
+    let cref = uvarintAt(b, end, f);
+    c[0] = cref;
+    c[1] = mint;
+    c[2] = maxt;
+    for (let i = 1; i < nc; i++) {
+      const p = f.pos;
+      let d = uvarintAt(b, end, f);
+      if (d >= 2 ** 53) d = new Decbuf(b, p, end).uvarintAsInt64(); // negative (wrapped) when chunks overlap
+      mint = maxt + d;
+      maxt = mint + uvarintAt(b, end, f);
+      cref += zigzag(uvarintAt(b, end, f));
+      c[3 * i] = cref;
+      c[3 * i + 1] = mint;
+      c[3 * i + 2] = maxt;
+    }
+  }
+  if (f.pos !== end) throw new DecodeError(`${end - f.pos} trailing bytes`);
+  f.nLabels = nl;
+  f.nChunks = nc;
+}
+
+/**
+ * Decbuf.uvarint at f.pos (advanced), without a Decbuf per entry. Hot for cached entries (every
+ * series of every request): small enough to be inlined for the one- to three-byte values (symbol
+ * references, most deltas); longer ones in uvarintLong.
+ */
+function uvarintAt(b: Uint8Array, end: number, f: SeriesFields): number {
+  const p = f.pos;
+  if (p + 3 <= end) {
+    const c0 = b[p]!;
+    if (c0 < 0x80) {
+      f.pos = p + 1;
+      return c0;
+    }
+    const c1 = b[p + 1]!;
+    if (c1 < 0x80) {
+      f.pos = p + 2;
+      return (c0 & 0x7f) | (c1 << 7);
+    }
+    const c2 = b[p + 2]!;
+    if (c2 < 0x80) {
+      f.pos = p + 3;
+      return (c0 & 0x7f) | ((c1 & 0x7f) << 7) | (c2 << 14);
+    }
+  }
+  return uvarintLong(b, end, f);
+}
+
+function uvarintLong(b: Uint8Array, end: number, f: SeriesFields): number {
+  let p = f.pos;
+  let x = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (p >= end) throw new DecodeError('unexpected end of data in varint');
+    const c = b[p++]!;
+    if (c < 0x80) {
+      f.pos = p;
+      return x + c * mul;
+    }
+    x += (c & 0x7f) * mul;
+    mul *= 128;
+  }
+  throw new DecodeError('varint overflows 64 bits');
+}
+
+/** Zig-zag decoding (Decbuf.varint), without a floating-point modulo (a C call for values past 31 bits). */
+function zigzag(u: number): number {
+  const h = Math.floor(u / 2);
+  return u === 2 * h ? h : -h - 1;
+}
+
+/** decodeSeriesFields of an entry read from the index: errors name the block, file and series. */
+export function decodeIndexSeriesFields(b: Uint8Array, ref: number, symbols: number, block: string, file: string, f: SeriesFields): void {
   try {
-    const nl = sd.uvarint();
-    const labels: { name: string; value: string }[] = new Array(nl);
-    for (let i = 0; i < nl; i++) {
-      const ni = sd.uvarint();
-      const vi = sd.uvarint();
-      const name = symbols[ni];
-      const value = symbols[vi];
-      if (name === undefined || value === undefined) corrupt(block, file, `series ${ref}`, `symbol reference ${name === undefined ? ni : vi} out of range (${symbols.length} symbols)`);
-      labels[i] = { name, value };
-    }
-    const nc = sd.uvarint();
-    const chunks: ChunkMeta[] = new Array(nc);
-    if (nc > 0) {
-      let mint = sd.varint();
-      let maxt = mint + sd.uvarint();
-      let cref = sd.uvarint();
-      chunks[0] = { ref: cref, minTime: mint, maxTime: maxt };
-      for (let i = 1; i < nc; i++) {
-        mint = maxt + sd.uvarintAsInt64(); // negative (wrapped) when chunks overlap
-        maxt = mint + sd.uvarint();
-        cref += sd.varint();
-        chunks[i] = { ref: cref, minTime: mint, maxTime: maxt };
-      }
-    }
-    if (sd.remaining !== 0) corrupt(block, file, `series ${ref}`, `${sd.remaining} trailing bytes`);
-    return { ref, labels, chunks };
+    decodeSeriesFields(b, f.start, f.end, f);
   } catch (e) {
     if (e instanceof DecodeError) corrupt(block, file, `series ${ref}`, e.message, e);
     throw e;
   }
+  const lr = f.labelRefs;
+  for (let i = 0; i < 2 * f.nLabels; i++) {
+    if (lr[i]! >= symbols) corrupt(block, file, `series ${ref}`, `symbol reference ${lr[i]} out of range (${symbols} symbols)`);
+  }
+}
+
+/** Decodes a series entry whose `len` uvarint starts at b[pos]; returns undefined when b is too short. */
+export function decodeSeriesAt(b: Uint8Array, pos: number, ref: number, symbols: readonly string[], block: string, file: string, f = new SeriesFields()): SeriesEntry | undefined {
+  if (!frameSeriesAt(b, pos, ref, block, file, f)) return undefined;
+  return seriesEntry(b, ref, symbols, block, file, f);
+}
+
+/** The SeriesEntry of the entry framed in f. */
+function seriesEntry(b: Uint8Array, ref: number, symbols: readonly string[], block: string, file: string, f: SeriesFields): SeriesEntry {
+  decodeIndexSeriesFields(b, ref, symbols.length, block, file, f);
+  const nl = f.nLabels;
+  const lr = f.labelRefs;
+  const labels: { name: string; value: string }[] = new Array(nl);
+  for (let i = 0; i < nl; i++) labels[i] = { name: symbols[lr[2 * i]!]!, value: symbols[lr[2 * i + 1]!]! };
+  const nc = f.nChunks;
+  const c = f.chunks;
+  const chunks: ChunkMeta[] = new Array(nc);
+  for (let i = 0; i < nc; i++) chunks[i] = { ref: c[3 * i]!, minTime: c[3 * i + 1]!, maxTime: c[3 * i + 2]! };
+  return { ref, labels, chunks };
 }
 
 /** Matchers accepted by the query methods: plain or compiled. */
@@ -435,14 +544,19 @@ export class IndexReader {
 
   /** Reads one series by ref. */
   async series(ref: number): Promise<SeriesEntry> {
+    const f = new SeriesFields();
+    return seriesEntry(await this.readSeries(ref, f), ref, this.symbols, this.block, this.file, f);
+  }
+
+  /** Reads one series entry: the buffer holding it, framed in f. */
+  private async readSeries(ref: number, f: SeriesFields): Promise<Uint8Array> {
     const off = ref * 16;
     const end = this.seriesEnd();
     if (off < this.toc.series || off >= end) corrupt(this.block, this.file, `series ${ref}`, `reference out of range: offset ${off} outside series section [${this.toc.series}, ${end})`);
     let want = Math.min(512, end - off);
     for (;;) {
       const buf = await this.src.read(off, want);
-      const s = decodeSeriesAt(buf, 0, ref, this.symbols, this.block, this.file);
-      if (s) return s;
+      if (frameSeriesAt(buf, 0, ref, this.block, this.file, f)) return buf;
       if (want >= end - off) corrupt(this.block, this.file, `series ${ref}`, 'truncated series entry');
       const d = new Decbuf(buf);
       let need = want * 4;
@@ -452,29 +566,53 @@ export class IndexReader {
   }
 
   /** Reads many series (refs sorted ascending), coalescing neighbours into ranged reads. */
-  async *seriesMany(refs: ArrayLike<number>, opts: { maxGap?: number; maxRead?: number } = {}): AsyncGenerator<SeriesEntry> {
+  async *seriesMany(refs: ArrayLike<number>, opts: SeriesReadOptions = {}): AsyncGenerator<SeriesEntry> {
+    const f = new SeriesFields();
+    for (let i = 0; i < refs.length;) {
+      const r = await this.readSeriesGroup(refs, i, opts);
+      for (let k = i; k <= r.last; k++) {
+        const ref = refs[k]!;
+        const b = frameSeriesAt(r.buf, ref * 16 - r.first, ref, this.block, this.file, f) ? r.buf : await this.readSeries(ref, f);
+        yield seriesEntry(b, ref, this.symbols, this.block, this.file, f);
+      }
+      i = r.last + 1;
+    }
+  }
+
+  /**
+   * seriesMany's reads, its entries not decoded: fn(k, b, f) for refs[k] in order, f framing the
+   * entry's body in b (CRC checked; f.start/f.end valid during the call only).
+   */
+  async forEachSeries(refs: ArrayLike<number>, fn: (k: number, b: Uint8Array, f: SeriesFields) => void, opts: SeriesReadOptions = {}): Promise<void> {
+    const f = new SeriesFields();
+    for (let i = 0; i < refs.length;) {
+      const r = await this.readSeriesGroup(refs, i, opts);
+      for (let k = i; k <= r.last; k++) {
+        const ref = refs[k]!;
+        fn(k, frameSeriesAt(r.buf, ref * 16 - r.first, ref, this.block, this.file, f) ? r.buf : await this.readSeries(ref, f), f);
+      }
+      i = r.last + 1;
+    }
+  }
+
+  /** One ranged read for refs[i..last]: neighbours closer than maxGap, at most maxRead bytes. */
+  private async readSeriesGroup(refs: ArrayLike<number>, i: number, opts: SeriesReadOptions): Promise<{ buf: Uint8Array; first: number; last: number }> {
     const maxGap = opts.maxGap ?? 64 * 1024;
     const maxRead = opts.maxRead ?? 8 << 20;
     const end = this.seriesEnd();
-    let i = 0;
-    while (i < refs.length) {
-      let j = i;
-      const first = refs[i]! * 16;
-      while (j + 1 < refs.length && refs[j + 1]! * 16 - refs[j]! * 16 < maxGap && refs[j + 1]! * 16 - first < maxRead) j++;
-      if (first < this.toc.series || first >= end) corrupt(this.block, this.file, `series ${refs[i]}`, `reference out of range: offset ${first} outside series section [${this.toc.series}, ${end})`);
-      const last = refs[j]! * 16;
-      if (last >= end) corrupt(this.block, this.file, `series ${refs[j]}`, `reference out of range: offset ${last} outside series section [${this.toc.series}, ${end})`);
-      const readEnd = Math.min(end, last + 4096);
-      const buf = await this.src.read(first, readEnd - first);
-      for (let k = i; k <= j; k++) {
-        const ref = refs[k]!;
-        const s = decodeSeriesAt(buf, ref * 16 - first, ref, this.symbols, this.block, this.file) ?? (await this.series(ref));
-        yield s;
-      }
-      i = j + 1;
-    }
+    let j = i;
+    const first = refs[i]! * 16;
+    while (j + 1 < refs.length && refs[j + 1]! * 16 - refs[j]! * 16 < maxGap && refs[j + 1]! * 16 - first < maxRead) j++;
+    if (first < this.toc.series || first >= end) corrupt(this.block, this.file, `series ${refs[i]}`, `reference out of range: offset ${first} outside series section [${this.toc.series}, ${end})`);
+    const last = refs[j]! * 16;
+    if (last >= end) corrupt(this.block, this.file, `series ${refs[j]}`, `reference out of range: offset ${last} outside series section [${this.toc.series}, ${end})`);
+    const readEnd = Math.min(end, last + 4096);
+    return { buf: await this.src.read(first, readEnd - first), first, last: j };
   }
 }
+
+/** How seriesMany / forEachSeries coalesce reads. */
+export interface SeriesReadOptions { maxGap?: number; maxRead?: number }
 
 // ------------------------------------------------------------------------------------------------
 // Writer

@@ -11,6 +11,8 @@ import { BucketStore } from '../../lib/store/gateway/bucketstore.ts';
 import { openBlock } from '../../lib/store/gateway/openblock.ts';
 import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
 import { decodeResult, expected, genSeries, writeRawBlock } from './fixtures.ts';
+import { IndexReader, SeriesFields, decodeSeriesFields } from '../../lib/tsdb/index.ts';
+import { bucketSource } from '../../lib/tsdb/bytesource.ts';
 
 /** One sample's value in a registry's exposition (undefined: no such series). */
 function sample(reg: Registry, series: string): number | undefined {
@@ -264,6 +266,69 @@ test('Series from a warm index cache (series entries decoded for the window) equ
     const want = expected(series, { zone: 'a' }, [], mint, maxt);
     assert.is(got.size, want.size);
     for (const [k, w] of want) assert.equal(got.get(k), w, k);
+  }
+});
+
+test('cached series entries are the index\'s series bytes (Thanos\'s value under the same key); an entry in another format is refetched, not misread', async () => {
+  const core = createJsCore();
+  const H2 = 2 * 3600_000;
+  const T0 = Math.floor(1_700_000_000_000 / H2) * H2;
+  const bucket = new MemoryBucket();
+  const series = genSeries(30, T0, T0 + H2, 30_000);
+  const ulid = await writeRawBlock(bucket, core, series, T0, T0 + H2, { zone: 'a' });
+  // A memcached-shaped backend (string keys), so the test sees and plants values by key.
+  const inner = new Map<string, Uint8Array>();
+  const cache = new IndexCache({ getMulti: async (ks) => new Map(ks.filter((k) => inner.has(k)).map((k) => [k, inner.get(k)!])), set: (k, v) => inner.set(k, v.slice()) });
+  const store = new BucketStore(bucket, { core, fetcher: new MetaFetcher(bucket), open: (meta) => openBlock({ bucket, core }, meta), indexCache: cache });
+  await store.sync();
+  const read = async () => {
+    const out = [];
+    for await (const s of store.series({ minTime: T0, maxTime: T0 + H2, matchers: [{ type: '=~', name: '__name__', value: '.+' }] })) out.push(s);
+    return decodeResult(core, out, T0, T0 + H2);
+  };
+  const want = expected(series, { zone: 'a' }, [], T0, T0 + H2);
+  assert.equal(await read(), want);
+  const idx = await IndexReader.open(bucketSource(bucket, `${ulid}/index`), { core });
+  const refs = await idx.allPostings();
+  const bodies = new Map<string, Uint8Array>();
+  await idx.forEachSeries(refs, (k, b, f) => bodies.set(`S:${ulid}:${refs[k]}`, b.slice(f.start, f.end)));
+  assert.is(bodies.size, series.length);
+  for (const [k, body] of bodies) assert.equal(inner.get(k), body, k);
+  // Entries another writer could have left under the keys: this store's earlier fixed-width format
+  // (label symbol indexes as u32, chunk metas as f64), a truncated body, one with a trailing byte,
+  // one whose label names are out of the index's order, one with a symbol out of range.
+  const fixedWidth = (b: Uint8Array) => {
+    const f = new SeriesFields();
+    decodeSeriesFields(b, 0, b.length, f);
+    const out = new Uint8Array(8 + f.nLabels * 8 + f.nChunks * 24);
+    const dv = new DataView(out.buffer);
+    dv.setUint32(0, f.nLabels, true);
+    dv.setUint32(4, f.nChunks, true);
+    for (let i = 0; i < 2 * f.nLabels; i++) dv.setUint32(8 + 4 * i, f.labelRefs[i]!, true);
+    for (let i = 0; i < 3 * f.nChunks; i++) dv.setFloat64(8 + f.nLabels * 8 + 8 * i, f.chunks[i]!, true);
+    return out;
+  };
+  const swapped = (b: Uint8Array) => {
+    const f = new SeriesFields();
+    decodeSeriesFields(b, 0, b.length, f);
+    assert.ok(f.nLabels >= 2 && b[1]! < 0x80 && b[2]! < 0x80 && b[3]! < 0x80 && b[4]! < 0x80, 'one-byte symbol references');
+    const out = b.slice();
+    out.set([b[3]!, b[4]!, b[1]!, b[2]!], 1); // the first two labels exchanged
+    return out;
+  };
+  const foreign: Array<[string, (b: Uint8Array) => Uint8Array]> = [
+    ['fixed-width', fixedWidth],
+    ['truncated', (b) => b.subarray(0, b.length - 1)],
+    ['trailing byte', (b) => Uint8Array.of(...b, 0)],
+    ['label names out of order', swapped],
+    ['symbol out of range', (b) => Uint8Array.of(1, 0x80, 0x80, 0x80, 0x01, 0, 0)],
+  ];
+  for (const [what, f] of foreign) {
+    for (const [k, body] of bodies) inner.set(k, f(body));
+    const hits = cache.hits.Series;
+    assert.equal(await read(), want, what);
+    assert.is(cache.hits.Series - hits, series.length, `${what}: a hit each, each refused`);
+    for (const [k, body] of bodies) assert.equal(inner.get(k), body, `${what}: ${k} stored again as read`);
   }
 });
 

@@ -17,7 +17,8 @@ import type { BucketBlockMeta } from '../../tsdb/meta.ts';
 import type { FetchResult, MetaFetcher } from '../blocksync/fetcher.ts';
 import { forEachLimit } from '../blocksync/fetcher.ts';
 import type { IndexCache } from '../indexcache/mod.ts';
-import type { IndexReader, SeriesEntry, ChunkMeta, PostingsRange } from '../../tsdb/index.ts';
+import type { IndexReader, PostingsRange } from '../../tsdb/index.ts';
+import { decodeIndexSeriesFields, decodeSeriesFields, SeriesFields } from '../../tsdb/index.ts';
 import type { RawChunk } from '../../tsdb/chunks.ts';
 import type { ChunkSource } from './chunkfetch.ts';
 import { doInSpan, iterateInSpan } from '../../tracing/mod.ts';
@@ -198,16 +199,6 @@ export class Block {
   get id(): string {
     return this.meta.ulid;
   }
-  private symIdx?: Map<string, number>;
-  /** Symbol → index in the block's symbol table (for compact index-cache entries). */
-  symbolIndex(): Map<string, number> {
-    if (!this.symIdx) {
-      const m = new Map<string, number>();
-      this.index.symbols.forEach((sym, i) => m.set(sym, i));
-      this.symIdx = m;
-    }
-    return this.symIdx;
-  }
   /**
    * Label objects by value symbol index: a value symbol almost always occurs under one label name,
    * so one array slot per symbol finds the pair without a map lookup (two Map lookups per label
@@ -315,32 +306,9 @@ export function blocksFor(byRes: Map<number, Block[]>, mint: number, maxt: numbe
 }
 
 // ---------------------------------------------------------------------------------------------
-// Series entries in the index cache: labels as indexes into the block's symbol table (the key
-// names the block, whose symbols never change), chunk metas as f64 triples. Fixed width, no strings.
-
-export function encodeSeriesEntry(s: SeriesEntry, symIndex: ReadonlyMap<string, number>): Uint8Array | undefined {
-  const nl = s.labels.length;
-  const out = new Uint8Array(8 + nl * 8 + s.chunks.length * 24);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, nl, true);
-  dv.setUint32(4, s.chunks.length, true);
-  let p = 8;
-  for (const l of s.labels) {
-    const a = symIndex.get(l.name);
-    const b = symIndex.get(l.value);
-    if (a === undefined || b === undefined) return undefined;
-    dv.setUint32(p, a, true);
-    dv.setUint32(p + 4, b, true);
-    p += 8;
-  }
-  for (const c of s.chunks) {
-    dv.setFloat64(p, c.ref, true);
-    dv.setFloat64(p + 8, c.minTime, true);
-    dv.setFloat64(p + 16, c.maxTime, true);
-    p += 24;
-  }
-  return out;
-}
+// Series entries in the index cache: the entry's body as the index holds it (labels as symbol
+// references of the block, whose symbols never change; delta-coded chunk metas; no length, no CRC),
+// the bytes Thanos's store gateway caches under the same key.
 
 /**
  * A series entry as a block cursor uses it: its labels, and only the chunks overlapping the
@@ -348,65 +316,51 @@ export function encodeSeriesEntry(s: SeriesEntry, symIndex: ReadonlyMap<string, 
  */
 interface RangeEntry { block: Block; labels: Label[]; raw: Label[]; chunks: number[] | undefined }
 
-function chunksInRange(chunks: readonly ChunkMeta[], mint: number, maxt: number): number[] | undefined {
-  let out: number[] | undefined;
-  for (const c of chunks) {
-    if (c.maxTime < mint || c.minTime > maxt) continue;
-    if (out === undefined) out = [c.ref, c.minTime, c.maxTime];
-    else out.push(c.ref, c.minTime, c.maxTime);
-  }
-  return out;
-}
+/** The fields of the cached entry being decoded (decoding is synchronous: one entry at a time). */
+const fields = new SeriesFields();
 
 /**
- * A cached series entry (encodeSeriesEntry's format) decoded for a request: labels as the block's shared label pairs, chunk metas read only
- * for the chunks overlapping [mint, maxt] (an instant query keeps one of a series' chunks per
- * block). Undefined when the bytes are not a valid entry of this block.
+ * A series entry (its fields decoded in f) for a request: labels as the block's shared label pairs,
+ * only the chunks overlapping [mint, maxt] (an instant query keeps one of a series' chunks per
+ * block). Undefined when a symbol reference is not the block's.
  */
-function decodeRangeEntry(b: Uint8Array, block: Block, mint: number, maxt: number): RangeEntry | undefined {
-  if (b.byteLength < 8) return undefined;
-  const dv = viewOf(b);
-  const o = b.byteOffset;
-  const nl = dv.getUint32(o, true);
-  const nc = dv.getUint32(o + 4, true);
-  if (b.byteLength !== 8 + nl * 8 + nc * 24) return undefined;
+function rangeEntry(f: SeriesFields, block: Block, mint: number, maxt: number): RangeEntry | undefined {
   const symbols = block.index.symbols;
-  let p = o + 8;
+  const nl = f.nLabels;
+  const lr = f.labelRefs;
   const labels: Label[] = new Array(nl);
   for (let i = 0; i < nl; i++) {
-    const l = block.labelPair(dv.getUint32(p, true), dv.getUint32(p + 4, true), symbols);
+    const l = block.labelPair(lr[2 * i]!, lr[2 * i + 1]!, symbols);
     if (l === undefined) return undefined;
     labels[i] = l;
-    p += 8;
   }
+  const c = f.chunks;
   let chunks: number[] | undefined;
-  for (let i = 0; i < nc; i++, p += 24) {
-    const minTime = dv.getFloat64(p + 8, true);
-    const maxTime = dv.getFloat64(p + 16, true);
+  for (let i = 0; i < 3 * f.nChunks; i += 3) {
+    const minTime = c[i + 1]!;
+    const maxTime = c[i + 2]!;
     if (maxTime < mint || minTime > maxt) continue;
     // Usually one chunk: an exact-size literal (a push onto [] would reserve room for 17 numbers).
-    if (chunks === undefined) chunks = [dv.getFloat64(p, true), minTime, maxTime];
-    else chunks.push(dv.getFloat64(p, true), minTime, maxTime);
+    if (chunks === undefined) chunks = [c[i]!, minTime, maxTime];
+    else chunks.push(c[i]!, minTime, maxTime);
   }
   return { block, labels, raw: labels, chunks };
 }
 
-// Cached entries are views into a few large buffers (the in-memory cache's slabs, a memcached
-// response): one DataView per buffer, kept for the next entry of the same buffer, reads the
-// little-endian fields without a view per entry.
-let lastBuffer: ArrayBufferLike | undefined;
-let lastView: DataView | undefined;
-function viewOf(b: Uint8Array): DataView {
-  if (b.buffer !== lastBuffer || lastView === undefined) {
-    lastBuffer = b.buffer;
-    lastView = new DataView(b.buffer);
+/**
+ * A cached series entry decoded for a request (rangeEntry). Undefined when the bytes are not an
+ * entry of this block: not the format, a symbol reference out of range, or label names not in the
+ * index's order (an entry another writer left under the key is refetched, not misread).
+ */
+function decodeCachedEntry(b: Uint8Array, block: Block, mint: number, maxt: number): RangeEntry | undefined {
+  try {
+    decodeSeriesFields(b, 0, b.length, fields);
+  } catch {
+    return undefined;
   }
-  return lastView;
-}
-/** Drops the kept view (it would keep its buffer alive after the request). */
-function releaseView(): void {
-  lastBuffer = undefined;
-  lastView = undefined;
+  const lr = fields.labelRefs;
+  for (let i = 2; i < 2 * fields.nLabels; i += 2) if (lr[i]! <= lr[i - 2]!) return undefined;
+  return rangeEntry(fields, block, mint, maxt);
 }
 
 /**
@@ -1052,36 +1006,35 @@ export class BucketStore {
       let hitBytes = 0;
       for (let i = 0; i < refs.length; i++) {
         const b = cached[i];
-        const e = b ? decodeRangeEntry(b, block, mint, maxt) : undefined;
+        const e = b ? decodeCachedEntry(b, block, mint, maxt) : undefined;
         if (e) {
           out[i] = e;
           hits++;
           hitBytes += b!.byteLength;
         } else missIdx.push(i);
       }
-      releaseView();
       lim.stats.series.touched += hits;
       lim.stats.series.touchedBytes += hitBytes;
       if (hitBytes) lim.addBytes(hitBytes);
     } else for (let i = 0; i < refs.length; i++) missIdx.push(i);
     if (missIdx.length) {
       const missRefs = missIdx.map((i) => refs[i]!);
-      let k = 0;
+      const index = block.index;
       try {
-        for await (const s of block.index.seriesMany(missRefs)) {
-          const i = missIdx[k++]!;
-          out[i] = { block, labels: s.labels as Label[], raw: s.labels as Label[], chunks: chunksInRange(s.chunks, mint, maxt) };
-          const enc = cache ? encodeSeriesEntry(s, block.symbolIndex()) : undefined;
-          if (enc) cache!.storeSeries(block.id, s.ref, enc);
-          // The entry's size in the index, estimated (its bytes are not kept).
-          const size = 16 + s.labels.length * 8 + s.chunks.length * 12;
+        await index.forEachSeries(missRefs, (k, b, f) => {
+          const ref = missRefs[k]!;
+          decodeIndexSeriesFields(b, ref, index.symbols.length, index.block, index.file, f);
+          out[missIdx[k]!] = rangeEntry(f, block, mint, maxt)!;
+          cache?.storeSeries(block.id, ref, b.subarray(f.start, f.end));
+          // The entry's size in the index, estimated (what the byte limit and the stats have always counted).
+          const size = 16 + f.nLabels * 8 + f.nChunks * 12;
           const st = lim.stats.series;
           st.touched++;
           st.fetched++;
           st.touchedBytes += size;
           st.fetchedBytes += size;
           lim.addBytes(size);
-        }
+        });
       } catch (e) {
         throw this.blockError(block, 'reading series', e);
       }

@@ -256,6 +256,8 @@ export class MemcachedClient implements BytesCache {
       this.stats.setDropped++;
       return;
     }
+    // Queued until sent: a view into a larger buffer (a series entry in its index read) would pin it.
+    if (value.byteOffset !== 0 || value.byteLength !== value.buffer.byteLength) value = value.slice();
     this.asyncQueue.push(done
       ? () => {
         const started = performance.now();
