@@ -479,7 +479,7 @@ export function encodeSeries(s: Series): Uint8Array {
 const SCRATCH_MAX = 1 << 20;
 /** Room left in front of the first series for the frame's tag and length. */
 const FRAME_HEAD = 6;
-let scratch = new Uint8Array(64 * 1024);
+let scratch: Uint8Array = new Uint8Array(64 * 1024);
 const scratchWriter = new Writer(0);
 
 /** A string field (tag, one-byte length, bytes) at r; returns the end, or -1 at a non-ASCII character. */
