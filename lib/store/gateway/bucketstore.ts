@@ -272,7 +272,7 @@ const RESOLUTIONS = [3_600_000, 300_000, 0];
 const MAX_PAGE_SERIES = 1024;
 const MIN_PAGE_SERIES = 64;
 // 8k: a broad query over 24 blocks reads pages of 341 entries, which mostly die young; pages of 1024
-// (a 32k budget) outlived scavenges and were promoted (peak RSS 10-20 MiB higher, fb05b42's A/B).
+// (a 32k budget) outlived scavenges and were promoted (peak RSS 6-23 MiB higher: the A/B in the commit that set 8k).
 const PAGE_SERIES_BUDGET = 8 * 1024;
 
 /** BucketStoreOptions.batchBytes's default. */
