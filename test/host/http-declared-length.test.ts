@@ -101,4 +101,28 @@ test('a client gone before its declared-length answer is written: the request st
   }
 });
 
+test('a declared-length answer reaches the listener with its body unread (no full Response, no web stream)', async () => {
+  // Reading `body` turns the server's lightweight Response into an undici one whose body the listener
+  // then pumps through a web stream; the instrumentation decides by the declared length first.
+  let bodyRead = false;
+  const s = await listen(() => {
+    const res = new Response(BODY, { headers: { 'content-type': 'text/plain', 'content-length': String(BODY.length) } });
+    Object.defineProperty(res, 'body', {
+      get() {
+        bodyRead = true;
+        return Reflect.get(Object.getPrototypeOf(res) as object, 'body', res);
+      },
+    });
+    return res;
+  });
+  try {
+    const out = await raw(s.port, '/fixed');
+    assert.is(out.split('\r\n\r\n')[1], BODY);
+    await waitFor('the request counted', () => /^http_requests_total\{code="200",handler="fixed",method="get"\} 1$/m.test(s.reg.render()));
+    assert.is(bodyRead, false);
+  } finally {
+    await s.close();
+  }
+});
+
 test.run();
