@@ -38,6 +38,7 @@ export interface ReceiveHttpOptions {
 }
 
 const ANSWER_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'text/plain; charset=utf-8' };
+const STORED_HEADERS: Readonly<Record<string, string>> = { ...ANSWER_HEADERS, 'content-length': '0' };
 
 /** The remote write + status handler over a Receiver. */
 export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Request) => Promise<Response> {
@@ -151,7 +152,11 @@ export function receiveHttpHandler(r: Receiver, o: ReceiveHttpOptions): (req: Re
     release?.();
     // A stored write answers without a body: the response goes out in one socket write (a body, even
     // an empty string, is streamed after the headers: two writes, each a loopback wake-up of the sender).
-    if (out.status === 200) return new Response(null, { status: 200, headers: ANSWER_HEADERS });
-    return new Response(out.message + '\n', { status: out.status, headers: ANSWER_HEADERS });
+    // Both answers declare their length: the host passes an answer of declared length to the socket
+    // as it is (without it the server's lightweight Response became a full one, pumped through a web
+    // stream, and went out chunked); Go's receive answers a stored write with Content-Length: 0.
+    if (out.status === 200) return new Response(null, { status: 200, headers: STORED_HEADERS });
+    const body = new TextEncoder().encode(out.message + '\n');
+    return new Response(body, { status: out.status, headers: { ...ANSWER_HEADERS, 'content-length': String(body.byteLength) } });
   };
 }

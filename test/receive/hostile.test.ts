@@ -41,8 +41,8 @@ interface Rx {
   dir: string;
   comp: ReceiveComponent;
   client: StoreClient;
-  post(body: NonNullable<RequestInit['body']>, init?: RequestInit): Promise<{ status: number; text: string }>;
-  write(series: Parameters<typeof ts>[], tenant?: string): Promise<{ status: number; text: string }>;
+  post(body: NonNullable<RequestInit['body']>, init?: RequestInit): Promise<{ status: number; text: string; headers: Headers }>;
+  write(series: Parameters<typeof ts>[], tenant?: string): Promise<{ status: number; text: string; headers: Headers }>;
   series(ms?: Matcher[]): Promise<Array<{ labels: Record<string, string>; samples: Array<[number, number]> }>>;
 }
 
@@ -72,7 +72,7 @@ async function startReceiver(extra: Record<string, unknown> = {}): Promise<Rx> {
   const url = `http://127.0.0.1:${port}/api/v1/receive`;
   const post = async (body: NonNullable<RequestInit['body']>, init: RequestInit = {}) => {
     const r = await fetch(url, { method: 'POST', body, ...init, headers: { ...REMOTE_WRITE_HEADERS, ...(init.headers as Record<string, string> | undefined) } });
-    return { status: r.status, text: await r.text() };
+    return { status: r.status, text: await r.text(), headers: r.headers };
   };
   return {
     url, dir, comp, client, post,
@@ -149,11 +149,18 @@ test('one request mixing good and bad series: every good sample is stored, the b
   ]);
   assert.is(r.status, 409, r.text);
   assert.match(r.text, /add 2 samples: out of bounds; out of bounds: 1 too far in the future .*, 1 too old/);
+  // Answers of declared length, as Go's: the refusal's bytes, and a stored write's Content-Length: 0.
+  assert.is(r.headers.get('content-length'), String(Buffer.byteLength(r.text)));
+  assert.is(r.headers.get('transfer-encoding'), null);
+  const ok = await rx.write([[live('d'), [[t0 + 1000, 5]]]]);
+  assert.is(ok.status, 200, ok.text);
+  assert.is(ok.headers.get('content-length'), '0');
+  assert.is(ok.headers.get('transfer-encoding'), null);
   const byName = Object.fromEntries((await rx.series()).map((s) => [s.labels.__name__, s.samples]));
   assert.equal(byName, {
     a: [[t0 - 5000, 1], [t0 - 4000, 2], [t0 - 3000, 3]],
     b: [[t0 - 4000, 1], [t0 - 2000, 3]],
-    d: [[t0, 4]],
+    d: [[t0, 4], [t0 + 1000, 5]],
   });
 });
 
