@@ -65,15 +65,18 @@ function metadataRecord(md: Grpc.Metadata): Record<string, string> {
  */
 function cancelSignal(call: Grpc.ServerUnaryCall<Buffer, Buffer> | Grpc.ServerWritableStream<Buffer, Buffer>, outer?: AbortSignal): { ac: AbortController; release: () => void } {
   const ac = new AbortController();
-  call.on('cancelled', () => ac.abort(new GrpcError(GrpcStatus.Cancelled, 'cancelled by the client')));
-  if (!outer) return { ac, release: () => {} };
-  if (outer.aborted) {
-    ac.abort(outer.reason);
-    return { ac, release: () => {} };
+  // grpc-js emits 'cancelled' after every call, a finished one too (its sendStatus ends in
+  // notifyOnCancel): `release` takes the listener off first, so a call that ended does not build a
+  // GrpcError (a stack trace) and fire its signal's listeners for nothing, ~0.1 ms of every call.
+  const onCancelled = () => ac.abort(new GrpcError(GrpcStatus.Cancelled, 'cancelled by the client'));
+  call.on('cancelled', onCancelled);
+  if (!outer || outer.aborted) {
+    if (outer) ac.abort(outer.reason);
+    return { ac, release: () => { call.off('cancelled', onCancelled); } };
   }
   const onOuter = () => ac.abort(outer.reason);
   outer.addEventListener('abort', onOuter, { once: true });
-  return { ac, release: () => outer.removeEventListener('abort', onOuter) };
+  return { ac, release: () => { call.off('cancelled', onCancelled); outer.removeEventListener('abort', onOuter); } };
 }
 
 function decodeOrStatus(m: GrpcMethod, buf: Buffer): { ok: true; req: unknown } | { ok: false; code: number; details: string } {

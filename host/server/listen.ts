@@ -83,6 +83,8 @@ export interface RequestInfo {
    * once when it already is). Given by listeners that can tell; absent elsewhere.
    */
   onResponseDone?: (cb: () => void) => void;
+  /** The request's header lines as received (name, value, name, value...; HTTP/2 pseudo-headers included), when the listener has them. */
+  rawHeaders?: readonly string[];
 }
 
 /** RequestInfo.onResponseDone over a Node response; undefined where the runtime's response cannot say it is closed. */
@@ -209,7 +211,7 @@ export async function serveFetch(
   const honoListener = getRequestListener((req, env) => {
     const e = env as { incoming: http.IncomingMessage | http2.Http2ServerRequest; outgoing: http.ServerResponse | http2.Http2ServerResponse };
     const socket = e.incoming.socket as Socket;
-    return limited(req, { tlsSocket: opts.tls ? (socket as tls.TLSSocket) : undefined, socket, onResponseDone: responseDoneOf(e.outgoing) });
+    return limited(req, { tlsSocket: opts.tls ? (socket as tls.TLSSocket) : undefined, socket, onResponseDone: responseDoneOf(e.outgoing), rawHeaders: e.incoming.rawHeaders });
   }, { hostname });
   const listener: typeof honoListener = (req, res) => {
     res.setHeader('Date', responseDate());

@@ -4,5 +4,5 @@
 import type * as Otel from '@opentelemetry/api';
 import { requireCjs } from './require.ts';
 
-export const { context, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode } = requireCjs<typeof Otel>('@opentelemetry/api');
+export const { context, propagation, trace, ProxyTracerProvider, INVALID_SPAN_CONTEXT, ROOT_CONTEXT, SpanKind, SpanStatusCode } = requireCjs<typeof Otel>('@opentelemetry/api');
 export type { Attributes, Context, Span, TextMapGetter, TextMapSetter, Tracer } from '@opentelemetry/api';

@@ -8,6 +8,7 @@ import {
 } from '../cjs/otel-api.ts';
 import { splitPath } from '../net/grpcmetrics.ts';
 import { GrpcStatus } from '../sdk/errors.ts';
+import { NOOP_SPAN, tracingOff } from './mod.ts';
 
 /** What these helpers read and write of a call's metadata (grpc-js's Metadata has it). */
 export interface CallMetadata {
@@ -42,6 +43,8 @@ export function endSpan(span: Span, code: number, details?: string): void {
 
 /** The server span of a call, child of the context the caller sent (if any). */
 export function serverSpan(path: string, md: CallMetadata): { span: Span; ctx: OtelContext } {
+  // Tracing off: nothing to extract, the span records nothing; the call runs in the root context.
+  if (tracingOff()) return { span: NOOP_SPAN, ctx: ROOT_CONTEXT };
   const parent = propagation.extract(ROOT_CONTEXT, md, METADATA_GETTER);
   const span = tracer.startSpan(path, { kind: SpanKind.SERVER, attributes: rpcAttributes(path) }, parent);
   return { span, ctx: trace.setSpan(parent, span) };
@@ -49,6 +52,7 @@ export function serverSpan(path: string, md: CallMetadata): { span: Span; ctx: O
 
 /** The client span of a call under the active context, its context injected into `md`. */
 export function clientSpan(path: string, md: CallMetadata): Span {
+  if (tracingOff()) return NOOP_SPAN;
   const active = otelContext.active();
   const span = tracer.startSpan(path, { kind: SpanKind.CLIENT, attributes: rpcAttributes(path) }, active);
   propagation.inject(trace.setSpan(active, span), md, METADATA_SETTER);
