@@ -9,11 +9,15 @@
 // THANOS_RUN_FROM=dist|sources forces one (dist: an error if there is no build).
 import * as fs from 'node:fs';
 import { distIsCurrent, STAMP_URL } from './dist.mjs';
+import { applyHeapDefaults } from './heap.mjs';
 
 /** An environment variable, or undefined where reading it is not permitted (Deno without --allow-env). */
 function envVar(name) {
   try { return process.env[name]; } catch { return undefined; }
 }
+
+// Collect when the heap has doubled, as Go's runtime does by default (bin/heap.mjs says why).
+await applyHeapDefaults();
 
 const want = envVar('THANOS_RUN_FROM');
 if (want !== undefined && want !== 'dist' && want !== 'sources') {
