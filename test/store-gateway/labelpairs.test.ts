@@ -6,7 +6,10 @@ import * as assert from 'uvu/assert';
 import { createJsCore } from '../../lib/core/mod.ts';
 import { compareLabels, labelsFromRecord } from '../../lib/labels/mod.ts';
 import { MetaFetcher } from '../../lib/store/blocksync/fetcher.ts';
-import { BucketStore } from '../../lib/store/gateway/bucketstore.ts';
+import { Block, BucketStore } from '../../lib/store/gateway/bucketstore.ts';
+import type { ChunkSource } from '../../lib/store/gateway/chunkfetch.ts';
+import type { BucketBlockMeta } from '../../lib/tsdb/meta.ts';
+import type { IndexReader } from '../../lib/tsdb/index.ts';
 import { openBlock } from '../../lib/store/gateway/openblock.ts';
 import { createIndexCache, parseIndexCacheConfig } from '../../lib/store/indexcache/mod.ts';
 import { MemoryBucket } from '../../plugins/objstore/memory/mod.ts';
@@ -44,6 +47,26 @@ test('cached series entries keep each label under its own name when values repea
   assert.equal(await read(), want, 'warm (entries decoded from the index cache)');
   assert.ok(cache.hits.Series >= hits + series.length, 'the second read used the cached entries');
   await store.close();
+});
+
+test('a label pair is kept once: in the by-value array, or (a value under a second name) in the maps', () => {
+  const meta = { ulid: '01HZZZZZZZZZZZZZZZZZZZZZZZ', minTime: 0, maxTime: 1, thanos: { labels: {}, downsample: { resolution: 0 } } } as unknown as BucketBlockMeta;
+  const block = new Block(meta, {} as IndexReader, {} as ChunkSource);
+  const symbols = ['a', 'b', 'x', 'y'];
+  const ax = block.labelPair(0, 2, symbols)!;
+  const ay = block.labelPair(0, 3, symbols)!;
+  assert.equal(ax, { name: 'a', value: 'x' });
+  assert.is(block.labelPair(0, 2, symbols), ax, 'the same object again');
+  const pairs = (block as unknown as { pairs: Map<number, Map<number, unknown>> }).pairs;
+  assert.is(pairs.size, 0, 'pairs held by the array are not also in the maps');
+  // "x" under a second name: in the maps, and still its own object each time
+  const bx = block.labelPair(1, 2, symbols)!;
+  assert.equal(bx, { name: 'b', value: 'x' });
+  assert.is(block.labelPair(1, 2, symbols), bx);
+  assert.is(block.labelPair(0, 2, symbols), ax);
+  assert.is(block.labelPair(0, 3, symbols), ay);
+  assert.is(pairs.size, 1);
+  assert.is(pairs.get(1)!.size, 1);
 });
 
 test.run();
