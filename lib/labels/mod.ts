@@ -56,6 +56,8 @@ export function compareLabels(a: Labels, b: Labels): number {
   for (let i = 0; i < n; i++) {
     const x = a[i]!;
     const y = b[i]!;
+    // Decoded series share their label objects (lib/proto readLabelShared): one compare for both strings.
+    if (x === y) continue;
     if (x.name !== y.name) return compareStrings(x.name, y.name);
     if (x.value !== y.value) return compareStrings(x.value, y.value);
   }
@@ -64,7 +66,11 @@ export function compareLabels(a: Labels, b: Labels): number {
 
 export function labelsEqual(a: Labels, b: Labels): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i]!.name !== b[i]!.name || a[i]!.value !== b[i]!.value) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x !== y && (x.name !== y.name || x.value !== y.value)) return false;
+  }
   return true;
 }
 

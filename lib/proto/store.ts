@@ -641,7 +641,7 @@ function readChunk(r: Reader): Chunk {
     const t = r.tag();
     switch (t) {
       case 0x08: type = r.int32(); break;
-      case 0x12: data = r.bytes(); break;
+      case 0x12: data = r.bytesView(); break;
       case 0x18: hash = r.uint64Big(); break;
       default:
         if ((t >>> 3) <= 3) throw new ProtobufError(`Chunk field ${t >>> 3}: unexpected wire type ${t & 7}`, r.pos);
@@ -659,39 +659,109 @@ const EMPTY = new Uint8Array(0);
 function readAggrChunk(r: Reader): AggrChunk {
   const n = r.len();
   const saved = r.push(n);
-  const a: AggrChunk = { minTime: 0, maxTime: 0 };
+  let minTime = 0;
+  let maxTime = 0;
+  let raw: Chunk | undefined;
+  let a: AggrChunk | undefined;
   while (r.pos < r.end) {
     const t = r.tag();
     switch (t) {
-      case 0x08: a.minTime = r.int64(); break;
-      case 0x10: a.maxTime = r.int64(); break;
-      case 0x1a: a.raw = readChunk(r); break;
-      case 0x22: a.count = readChunk(r); break;
-      case 0x2a: a.sum = readChunk(r); break;
-      case 0x32: a.min = readChunk(r); break;
-      case 0x3a: a.max = readChunk(r); break;
-      case 0x42: a.counter = readChunk(r); break;
+      case 0x08: minTime = r.int64(); break;
+      case 0x10: maxTime = r.int64(); break;
+      case 0x1a: raw = readChunk(r); break;
+      case 0x22: (a ??= {} as AggrChunk).count = readChunk(r); break;
+      case 0x2a: (a ??= {} as AggrChunk).sum = readChunk(r); break;
+      case 0x32: (a ??= {} as AggrChunk).min = readChunk(r); break;
+      case 0x3a: (a ??= {} as AggrChunk).max = readChunk(r); break;
+      case 0x42: (a ??= {} as AggrChunk).counter = readChunk(r); break;
       default:
         if ((t >>> 3) <= 8) throw new ProtobufError(`AggrChunk field ${t >>> 3}: unexpected wire type ${t & 7}`, r.pos);
         r.skip(t & 7);
     }
   }
   r.pop(saved);
-  return a;
+  // A raw chunk (the usual case) as one literal of its final shape: adding raw to a
+  // { minTime, maxTime } object gave every decoded chunk a separate property store.
+  if (a === undefined) return raw === undefined ? { minTime, maxTime } : { minTime, maxTime, raw };
+  const out: AggrChunk = { minTime, maxTime };
+  if (raw !== undefined) out.raw = raw;
+  if (a.count !== undefined) out.count = a.count;
+  if (a.sum !== undefined) out.sum = a.sum;
+  if (a.min !== undefined) out.min = a.min;
+  if (a.max !== undefined) out.max = a.max;
+  if (a.counter !== undefined) out.counter = a.counter;
+  return out;
 }
 
 /** Labels of the series being decoded, copied out at its end into an array of the exact size. */
 const labelScratch: Label[] = [];
+/** The labels of the series decoded last: its neighbour in a sorted stream shares most of them. */
+let prevLabels: readonly Label[] = [];
+
+/**
+ * The label at the reader's position when it is `hint` (the previous series' label at the same
+ * index), checked against its canonical encoding (one-byte lengths, name then value, ASCII); else
+ * readLabelShared. A sorted Series stream repeats most labels of a series in the next one
+ * (__name__, the external labels, ...): those are compared with a label just read (in cache)
+ * instead of hashed and looked up in the shared table (a cache miss or more per label).
+ */
+function readLabelNear(r: Reader, hint: Label | undefined): Label {
+  if (hint !== undefined) {
+    const b = r.buf;
+    const p = r.pos;
+    const n = b[p]!;
+    const name = hint.name;
+    const value = hint.value;
+    const nl = name.length;
+    const vl = value.length;
+    if (n === 4 + nl + vl && n < 0x80 && p + 1 + n <= r.end && b[p + 1] === 0x0a && b[p + 2] === nl && b[p + 3 + nl] === 0x12 && b[p + 4 + nl] === vl) {
+      let i = 0;
+      let c = 0;
+      const np = p + 3;
+      while (i < nl && (c = b[np + i]!) === name.charCodeAt(i) && c < 0x80) i++;
+      if (i === nl) {
+        const vp = p + 5 + nl;
+        i = 0;
+        while (i < vl && (c = b[vp + i]!) === value.charCodeAt(i) && c < 0x80) i++;
+        if (i === vl) {
+          r.pos = p + 1 + n;
+          return hint;
+        }
+      }
+    }
+  }
+  return readLabelShared(r);
+}
+
+/** The first nl labels of the scratch as a packed array of that size (literals for the usual counts). */
+function takeLabels(s: Label[], nl: number): Label[] {
+  switch (nl) {
+    case 0: return [];
+    case 1: return [s[0]!];
+    case 2: return [s[0]!, s[1]!];
+    case 3: return [s[0]!, s[1]!, s[2]!];
+    case 4: return [s[0]!, s[1]!, s[2]!, s[3]!];
+    case 5: return [s[0]!, s[1]!, s[2]!, s[3]!, s[4]!];
+    case 6: return [s[0]!, s[1]!, s[2]!, s[3]!, s[4]!, s[5]!];
+    case 7: return [s[0]!, s[1]!, s[2]!, s[3]!, s[4]!, s[5]!, s[6]!];
+    case 8: return [s[0]!, s[1]!, s[2]!, s[3]!, s[4]!, s[5]!, s[6]!, s[7]!];
+    // slice(): a packed array (one made with new Array(n) stays holey, slower to read everywhere after).
+    default: return s.slice(0, nl);
+  }
+}
 
 function readSeriesBody(r: Reader): Series {
   // Arrays of their final size: a push onto [] reserves 17 slots, and a querier holds every
   // decoded series (its labels and chunk lists) through the query.
   let nl = 0;
   let chunks: AggrChunk[] | undefined;
+  const prev = prevLabels;
   while (r.pos < r.end) {
     const t = r.tag();
-    if (t === 0x0a) labelScratch[nl++] = readLabelShared(r);
-    else if (t === 0x12) {
+    if (t === 0x0a) {
+      labelScratch[nl] = readLabelNear(r, prev[nl]);
+      nl++;
+    } else if (t === 0x12) {
       const c = readAggrChunk(r);
       if (chunks === undefined) chunks = [c];
       else chunks.push(c);
@@ -700,9 +770,9 @@ function readSeriesBody(r: Reader): Series {
       r.skip(t & 7);
     }
   }
-  // slice(): a packed array (one made with new Array(n) stays holey, slower to read everywhere after).
-  const labels = labelScratch.slice(0, nl);
+  const labels = takeLabels(labelScratch, nl);
   for (let i = 0; i < nl; i++) labelScratch[i] = undefined as unknown as Label; // not kept alive by the scratch
+  prevLabels = labels;
   return { labels, chunks: chunks ?? [] };
 }
 

@@ -209,6 +209,15 @@ export class Reader {
   /** Reads a length prefix and checks it fits in the current limit. */
   len(): number {
     const start = this.pos;
+    const c = this.buf[start]!;
+    // One-byte lengths (most labels and chunks' fields) without the general varint reader.
+    if (c < 0x80 && start < this.end) {
+      if (c > this.end - start - 1) {
+        throw new ProtobufError(`length ${c} exceeds the ${this.end - start - 1} bytes left in the message`, start);
+      }
+      this.pos = start + 1;
+      return c;
+    }
     this.varint64();
     if (this.hi !== 0) throw new ProtobufError('length prefix too large', start);
     const n = this.lo;
@@ -224,6 +233,19 @@ export class Reader {
     const p = this.pos;
     this.pos = p + n;
     return this.buf.subarray(p, p + n);
+  }
+
+  /**
+   * bytes() as a plain Uint8Array view made with the constructor (subarray() looks up the species
+   * constructor on every call; a Buffer input gives a Buffer there, a Uint8Array here). For the
+   * hot decoders whose callers only read the bytes (chunk data of Series responses).
+   */
+  bytesView(): Uint8Array {
+    const n = this.len();
+    const p = this.pos;
+    this.pos = p + n;
+    const b = this.buf;
+    return new Uint8Array(b.buffer, b.byteOffset + p, n);
   }
 
   string(): string {

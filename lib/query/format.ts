@@ -111,6 +111,21 @@ export function goJsonString(s: string): string {
 const utf8 = new TextEncoder();
 
 /**
+ * Writes s quoted at b[p] when it is printable ASCII other than " \\ < > & (goJsonString leaves it
+ * as it is); the position after it, or -1 (b may then hold part of it). The caller made the room.
+ */
+function plainString(b: Uint8Array, p: number, s: string): number {
+  b[p++] = 0x22;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c || c === 0x3c || c === 0x3e || c === 0x26) return -1;
+    b[p++] = c;
+  }
+  b[p++] = 0x22;
+  return p;
+}
+
+/**
  * A JSON answer written straight into a growing UTF-8 buffer: label names and values, numbers and
  * punctuation go in as bytes, so an answer of 10,000 series builds no string per label, per series
  * or for the whole (building them was most of the answer's cost and garbage). Strings come out as
@@ -167,6 +182,55 @@ export class JsonBytes {
     }
     b[p++] = 0x22;
     this.pos = p;
+  }
+
+  /** Bytes as they are (pre-encoded JSON fragments). */
+  raw(u: Uint8Array): void {
+    const n = u.length;
+    this.ensure(n);
+    const b = this.buf;
+    let p = this.pos;
+    // A loop: the fragments are short (a series' punctuation and timestamp), below set()'s call cost.
+    for (let i = 0; i < n; i++) b[p++] = u[i]!;
+    this.pos = p;
+  }
+
+  /**
+   * A label set as a JSON object ({"name":"value",...}), byte for byte what string() writes per
+   * name and value: room for the whole set is made once and plain ASCII strings are copied in one
+   * pass; a set with any string to escape is written again string by string.
+   */
+  labels(ls: ReadonlyArray<{ readonly name: string; readonly value: string }>): void {
+    const k = ls.length;
+    let need = 2;
+    for (let i = 0; i < k; i++) need += ls[i]!.name.length + ls[i]!.value.length + 6;
+    this.ensure(need);
+    const b = this.buf;
+    // Written past pos, which moves only when the whole set is written.
+    let p = this.pos;
+    b[p++] = 0x7b;
+    for (let i = 0; i < k; i++) {
+      if (i > 0) b[p++] = 0x2c;
+      const l = ls[i]!;
+      p = plainString(b, p, l.name);
+      if (p < 0) break;
+      b[p++] = 0x3a;
+      p = plainString(b, p, l.value);
+      if (p < 0) break;
+    }
+    if (p >= 0) {
+      b[p++] = 0x7d;
+      this.pos = p;
+      return;
+    }
+    this.ascii('{');
+    for (let i = 0; i < k; i++) {
+      if (i > 0) this.ascii(',');
+      this.string(ls[i]!.name);
+      this.ascii(':');
+      this.string(ls[i]!.value);
+    }
+    this.ascii('}');
   }
 
   /** The bytes written (a view of the buffer: the writer must not be used after). */

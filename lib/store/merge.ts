@@ -136,6 +136,10 @@ async function pull(c: Cursor): Promise<boolean> {
  * so nothing that is ready waits behind a slow store.
  */
 export async function* mergeSortedBatches(inputs: AsyncIterable<readonly Series[]>[], maxOut = 256): AsyncGenerator<Series[]> {
+  if (inputs.length === 1) {
+    yield* mergeOneInput(inputs[0]!, maxOut);
+    return;
+  }
   const heap = new SeriesHeap<Cursor>();
   const iters = inputs.map((x) => x[Symbol.asyncIterator]());
   try {
@@ -195,6 +199,49 @@ export async function* mergeSortedBatches(inputs: AsyncIterable<readonly Series[
   } finally {
     // Not awaited: an input blocked in next() finishes once its own signal aborts (the caller's job).
     for (const it of iters) it.return?.()?.catch(() => {});
+  }
+}
+
+/**
+ * mergeSortedBatches of one input (a querier over one store): its batches as they come, without
+ * the heap; neighbours with identical labels (a series continued in the next frame) merged into
+ * one as the heap merge does. The last series of a batch waits for the next batch (it may go on
+ * there), as the heap merge waits for the input's next batch before closing a group.
+ */
+async function* mergeOneInput(input: AsyncIterable<readonly Series[]>, maxOut: number): AsyncGenerator<Series[]> {
+  const it = input[Symbol.asyncIterator]();
+  try {
+    /** The series being read (it may continue), and the copies of it read after the first. */
+    let cur: Series | undefined;
+    let more: Series[] | undefined;
+    const close = (): Series => (more === undefined ? cur! : { labels: cur!.labels, chunks: mergeChunkLists([cur!, ...more].map((x) => x.chunks)) });
+    for (;;) {
+      const r = await it.next();
+      if (r.done) break;
+      const b = r.value;
+      let out: Series[] = [];
+      for (let i = 0; i < b.length; i++) {
+        const s = b[i]!;
+        if (cur !== undefined && labelsEqual(s.labels, cur.labels)) {
+          (more ??= []).push(s);
+          continue;
+        }
+        if (cur !== undefined) {
+          out.push(close());
+          if (out.length >= maxOut) {
+            yield out;
+            out = [];
+          }
+        }
+        cur = s;
+        more = undefined;
+      }
+      if (out.length > 0) yield out;
+    }
+    if (cur !== undefined) yield [close()];
+  } finally {
+    // Not awaited, as mergeSortedBatches does not.
+    it.return?.()?.catch(() => {});
   }
 }
 

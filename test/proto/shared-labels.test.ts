@@ -92,4 +92,49 @@ test('labels not in the canonical form decode as before, and do not poison the t
   assert.equal(decodedLabel(seriesWithLabelFields([[1, 'n'], [2, 'v']])), { name: 'n', value: 'v' });
 });
 
+/** A batch of series, each label written as given: [name, value bytes] (raw bytes, any encoding). */
+function batchWithRawLabels(series: Array<Array<[string, Uint8Array]>>): Uint8Array {
+  const w = new Writer();
+  w.tag(4, 2); // SeriesResponse.batch
+  const b = w.fork();
+  for (const ls of series) {
+    w.tag(1, 2); // SeriesBatch.series
+    const s = w.fork();
+    for (const [name, value] of ls) {
+      w.tag(1, 2); // Series.labels
+      const l = w.fork();
+      w.tag(1, 2);
+      w.string(name);
+      w.tag(2, 2);
+      w.bytes(value);
+      w.ldelim(l);
+    }
+    w.ldelim(s);
+  }
+  w.ldelim(b);
+  return w.finish();
+}
+
+test('a label taken from the previous series only when its bytes are that label', () => {
+  const ascii = (s: string) => new TextEncoder().encode(s);
+  const out = decodedBatch(batchWithRawLabels([
+    [['a', ascii('x')], ['b', ascii('yy')], ['c', ascii('\u00e9')]],
+    // same name and lengths, one byte differs at the end
+    [['a', ascii('x')], ['b', ascii('yz')], ['c', ascii('\u00e9')]],
+    // name and value lengths swapped (same total): not the previous label
+    [['a', ascii('x')], ['bb', ascii('z')], ['c', ascii('\u00e9')]],
+    // a byte 0xE9 (invalid UTF-8 alone) where the previous value was the string "\u00e9" (one code unit 0xE9)
+    [['a', ascii('x')], ['bb', ascii('z')], ['c', new Uint8Array([0xe9])]],
+    [['a', ascii('x')], ['bb', ascii('z')], ['c', new Uint8Array([0xe9])]],
+  ]));
+  assert.equal(out.map((s) => s.labels.map((l) => `${l.name}=${l.value}`).join(',')), [
+    'a=x,b=yy,c=\u00e9', 'a=x,b=yz,c=\u00e9', 'a=x,bb=z,c=\u00e9', 'a=x,bb=z,c=\ufffd', 'a=x,bb=z,c=\ufffd',
+  ]);
+  assert.ok(out[1]!.labels[0] === out[0]!.labels[0], 'an equal neighbour label is the same object');
+  // bytes that read as the previous label (a="\x12\x00") only if the name's own length byte is ignored:
+  // name "a\x12\x02" with an empty value written out (0x12 0x00)
+  const tricky = decodedBatch(batchWithRawLabels([[['a', new Uint8Array([0x12, 0x00])]], [['a\u0012\u0002', new Uint8Array(0)]]]));
+  assert.equal(tricky.map((s) => s.labels[0]), [{ name: 'a', value: '\u0012\u0000' }, { name: 'a\u0012\u0002', value: '' }]);
+});
+
 test.run();

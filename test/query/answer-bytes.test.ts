@@ -42,6 +42,17 @@ test('JsonBytes.string writes goJsonString, byte for byte', () => {
   }
 });
 
+test('JsonBytes.labels writes each name and value as goJsonString does, one escape at a time', () => {
+  const one = ['"', '\\', '<', '>', '&', '\u001f', '\u007f', '\u0080', '\u2028', '\ud800', ' ', '~'];
+  for (const c of one) {
+    for (const ls of [[{ name: 'a', value: `x${c}y` }, { name: 'b', value: 'z' }], [{ name: `n${c}`, value: 'v' }]]) {
+      const w = new JsonBytes(4);
+      w.labels(ls);
+      assert.is(dec.decode(w.bytes()), `{${ls.map((l) => `${goJsonString(l.name)}:${goJsonString(l.value)}`).join(',')}}`, JSON.stringify(ls));
+    }
+  }
+});
+
 test('vector answers: labels needing escapes, special values, histograms, annotations', () => {
   const result = odd.map((s, i) => ({
     metric: labelsFromRecord({ __name__: 'm', [`l${i}`]: s, job: s.slice(0, 3) || 'x' }),
