@@ -35,7 +35,7 @@ export function evalBinary(ev: Evaluator, e: BinaryExpr): Matrix {
     if (op === 'and' || op === 'or' || op === 'unless') {
       return ev.rangeEval([lm, rm], ([l, r]) => vectorSetOp(op, l!, r!, sigL));
     }
-    const fast = binopOneToOneColumns(ev, e, lm, rm, matching, sigL);
+    const fast = binopOneToOneColumns(ev, e, lm, rm, matching);
     if (fast) return fast;
     const cache = new Map<Labels, Map<Labels, Labels>>();
     const st: BinopState = { ordOf: new Map(), sigOrd: new Map(), stamp: 0, rStamp: [], rSample: [], mStamp: [] };
@@ -144,24 +144,31 @@ export function evalBinary(ev: Evaluator, e: BinaryExpr): Matrix {
  * per-step matching errors are possible): a merge join of each matched series pair. Returns null
  * when the general per-step path is needed.
  */
-export function binopOneToOneColumns(ev: Evaluator, e: BinaryExpr, lm: Matrix, rm: Matrix, matching: VectorMatching, sig: (l: Labels) => string): Matrix | null {
+export function binopOneToOneColumns(ev: Evaluator, e: BinaryExpr, lm: Matrix, rm: Matrix, matching: VectorMatching): Matrix | null {
   if (matching.card !== 'one-to-one') return null;
-  const rIdx = new Map<string, number>();
+  // Signatures as hashes of the matched labels, checked label by label on a match: no signature
+  // string (and WeakMap entry) per series. Two series of one side with one hash (a repeated
+  // signature, or two signatures colliding) leave the match to vectorBinop, as a repeated
+  // signature string did.
+  const matchSet = new Set(matching.matchingLabels);
+  const on = matching.on;
+  if (!on) matchSet.add(METRIC_NAME);
+  const rIdx = new Map<number, number>();
   for (let j = 0; j < rm.length; j++) {
-    const k = sig(rm[j]!.metric);
+    const k = signatureHash(rm[j]!.metric, matchSet, on);
     if (rIdx.has(k)) return null;
     rIdx.set(k, j);
   }
-  const seenL = new Set<string>();
-  const lSig: string[] = [];
-  for (const s of lm) {
-    const k = sig(s.metric);
+  const seenL = new Set<number>();
+  const lSig: number[] = new Array(lm.length);
+  for (let i = 0; i < lm.length; i++) {
+    const k = signatureHash(lm[i]!.metric, matchSet, on);
     if (seenL.has(k)) return null;
     seenL.add(k);
-    lSig.push(k);
+    lSig[i] = k;
   }
+  if (!on) matchSet.delete(METRIC_NAME);
   const op = e.op;
-  const matchSet = new Set(matching.matchingLabels);
   const dropName = !ev.o.delayed && e.returnBool;
   const out: Matrix = [];
   for (let i = 0; i < lm.length; i++) {
@@ -169,6 +176,8 @@ export function binopOneToOneColumns(ev: Evaluator, e: BinaryExpr, lm: Matrix, r
     const j = rIdx.get(lSig[i]!);
     if (j === undefined) continue;
     const ls = lm[i]!, rs = rm[j]!;
+    // equal hashes of different signatures: no match (the right side's hashes are all distinct)
+    if (!sameSignature(ls.metric, rs.metric, matchSet, on)) continue;
     const t: number[] = [];
     const v: number[] = [];
     let a = 0, b = 0;
@@ -436,6 +445,57 @@ function signatureFn(m: VectorMatching): (l: Labels) => string {
     }
     return s;
   };
+}
+
+/**
+ * A hash of what signatureFn writes (the labels kept by on(...), or those not ignored and not the
+ * metric name: `names` then holds the metric name too): FNV-1a over names and values with a
+ * separator, in 52 bits (two 32-bit lanes).
+ */
+function signatureHash(ls: Labels, names: ReadonlySet<string>, on: boolean): number {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < ls.length; i++) {
+    const l = ls[i]!;
+    if (names.has(l.name) !== on) continue;
+    const n = l.name;
+    for (let k = 0; k < n.length; k++) {
+      const c = n.charCodeAt(k);
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    }
+    h1 = Math.imul(h1 ^ 0xffff, 0x01000193);
+    h2 = Math.imul(h2 ^ 0xffff, 0x5bd1e995);
+    const v = l.value;
+    for (let k = 0; k < v.length; k++) {
+      const c = v.charCodeAt(k);
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    }
+    h1 = Math.imul(h1 ^ 0xfffe, 0x01000193);
+    h2 = Math.imul(h2 ^ 0xfffe, 0x5bd1e995);
+  }
+  return (h1 >>> 0) * 0x100000 + (h2 >>> 12);
+}
+
+/** Whether a and b have one signature (signatureFn's strings equal); `names` as signatureHash has them, without the metric name. */
+function sameSignature(a: Labels, b: Labels, names: ReadonlySet<string>, on: boolean): boolean {
+  let i = 0;
+  let j = 0;
+  for (;;) {
+    while (i < a.length && !keptBySignature(a[i]!.name, names, on)) i++;
+    while (j < b.length && !keptBySignature(b[j]!.name, names, on)) j++;
+    if (i === a.length || j === b.length) return i === a.length && j === b.length;
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x !== y && (x.name !== y.name || x.value !== y.value)) return false;
+    i++;
+    j++;
+  }
+}
+
+function keptBySignature(name: string, names: ReadonlySet<string>, on: boolean): boolean {
+  return on ? names.has(name) : !names.has(name) && name !== METRIC_NAME;
 }
 
 function matchLabels(ls: Labels, m: VectorMatching): Labels {
