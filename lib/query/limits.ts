@@ -19,12 +19,16 @@ export class LimitedStore implements StoreServer {
   /** `dropped`: thanos_store_selects_dropped_total{reason} (counted once per failed request and reason). */
   constructor(private readonly inner: StoreServer, private readonly limits: SeriesSelectLimits, private readonly dropped?: Counter) {}
 
-  async *series(req: SeriesRequest, signal: AbortSignal): AsyncGenerator<SeriesResponse> {
+  series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesResponse> {
     const { seriesPerRequest, samplesPerRequest } = this.limits;
-    if (seriesPerRequest <= 0 && samplesPerRequest <= 0) {
-      yield* this.inner.series(req, signal);
-      return;
-    }
+    // No limits (the default): the inner stream as it is. A `yield*` layer here cost every frame of
+    // every Series fan-out two more promise hops.
+    if (seriesPerRequest <= 0 && samplesPerRequest <= 0) return this.inner.series(req, signal);
+    return this.limitedSeries(req, signal);
+  }
+
+  private async *limitedSeries(req: SeriesRequest, signal: AbortSignal): AsyncGenerator<SeriesResponse> {
+    const { seriesPerRequest, samplesPerRequest } = this.limits;
     let series = 0;
     let samples = 0;
     for await (const r of this.inner.series(req, signal)) {
