@@ -11,7 +11,9 @@
 // frames), and that process's VmHWM; the in-process figures carry the bench's TypeScript loader
 // (~40 MiB of RSS the built program does not have).
 //
-// `--json` prints one JSON object at the end with the figures of the thanos store process.
+// `--json` prints one JSON object at the end with the figures of the thanos store process, with its JS
+// heap (committed, used) and external memory (/metrics nodejs_* gauges) when ready and after each
+// query: what its RSS is made of besides the runtime's own ~40 MiB.
 //
 // Scale with env: STORE_BENCH_SERIES (default 10000), STORE_BENCH_BLOCKS (default 24),
 // STORE_BENCH_DIR (reuse a bucket between runs; default a temp dir, removed at the end),
@@ -201,13 +203,29 @@ function broadQueriesInChild(bucketDir: string, dataDir: string): Promise<void> 
   });
 }
 
-interface BinaryQuery { name: string; series: number; chunks: number; ms: number; cpuMs: number; peakRssMiB: number; startRssMiB: number }
+interface BinaryQuery { name: string; series: number; chunks: number; ms: number; cpuMs: number; peakRssMiB: number; startRssMiB: number; after?: HeapMiB }
+
+/** The process's JS heap and external memory (its /metrics nodejs_* gauges) at one moment, in MiB. */
+interface HeapMiB { heapTotal: number; heapUsed: number; external: number }
+
+/** What makes up a store process's RSS besides the runtime: heap committed, heap used, external (ArrayBuffers, WASM). */
+async function heapOf(httpPort: number): Promise<HeapMiB | undefined> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const g = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+    const h = { heapTotal: g('nodejs_heap_size_total_bytes'), heapUsed: g('nodejs_heap_size_used_bytes'), external: g('nodejs_external_memory_bytes') };
+    return Object.values(h).some(Number.isNaN) ? undefined : { heapTotal: +h.heapTotal.toFixed(1), heapUsed: +h.heapUsed.toFixed(1), external: +h.external.toFixed(1) };
+  } catch {
+    return undefined;
+  }
+}
+const heapText = (h: HeapMiB | undefined) => (h ? `JS heap ${h.heapTotal} MiB (${h.heapUsed} used), external ${h.external} MiB` : 'no /metrics');
 
 /**
  * The broad queries against `thanos store` as operators run it (its own process, gRPC), each with
  * the process's VmHWM restarted before it ("5" > /proc/<pid>/clear_refs).
  */
-async function broadQueriesThroughBinary(root: string, bucketDir: string, nBlocks: number, t0: number): Promise<{ runFrom: string; readyRssMiB: number; queries: BinaryQuery[] }> {
+async function broadQueriesThroughBinary(root: string, bucketDir: string, nBlocks: number, t0: number): Promise<{ runFrom: string; readyRssMiB: number; ready?: HeapMiB; queries: BinaryQuery[] }> {
   const repo = new URL('..', import.meta.url).pathname;
   const dataDir = join(root, 'data-binary');
   rmSync(dataDir, { recursive: true, force: true });
@@ -236,7 +254,8 @@ async function broadQueriesThroughBinary(root: string, bucketDir: string, nBlock
       await new Promise((r) => setTimeout(r, 100));
     }
     const readyRssMiB = procStatusMiB(pid, 'VmRSS');
-    console.log(`thanos store process (bin/thanos.mjs from ${runFrom}, --index-cache-size=${cache}) RSS when ready: ${readyRssMiB.toFixed(1)} MiB`);
+    const ready = await heapOf(httpPort);
+    console.log(`thanos store process (bin/thanos.mjs from ${runFrom}, --index-cache-size=${cache}) RSS when ready: ${readyRssMiB.toFixed(1)} MiB; ${heapText(ready)}`);
     const all = [t0, t0 + nBlocks * H2] as const;
     const runs: Array<[string, Matcher[], number, number]> = [
       ['broad, last 2 blocks', [{ type: '=~', name: 'job', value: 'api|db' }], t0 + (nBlocks - 2) * H2, all[1]],
@@ -259,10 +278,11 @@ async function broadQueriesThroughBinary(root: string, bucketDir: string, nBlock
         for (const x of got) { series++; chunks += x.chunks.length; }
       }
       const q: BinaryQuery = { name, series, chunks, ms: performance.now() - t, cpuMs: procCpuMs(pid) - c0, peakRssMiB: procStatusMiB(pid, 'VmHWM'), startRssMiB };
+      q.after = await heapOf(httpPort);
       queries.push(q);
-      console.log(`thanos store: ${name}: ${series} series, ${chunks} chunks in ${q.ms.toFixed(0)} ms (${q.cpuMs} ms store CPU); peak RSS ${q.peakRssMiB.toFixed(1)} MiB (+${(q.peakRssMiB - startRssMiB).toFixed(1)} over its start)`);
+      console.log(`thanos store: ${name}: ${series} series, ${chunks} chunks in ${q.ms.toFixed(0)} ms (${q.cpuMs} ms store CPU); peak RSS ${q.peakRssMiB.toFixed(1)} MiB (+${(q.peakRssMiB - startRssMiB).toFixed(1)} over its start); after it: ${heapText(q.after)}`);
     }
-    return { runFrom, readyRssMiB, queries };
+    return { runFrom, readyRssMiB, ready, queries };
   } finally {
     client.close();
     if (proc.exitCode === null) {
