@@ -458,22 +458,17 @@ function signatureHash(ls: Labels, names: ReadonlySet<string>, on: boolean): num
   for (let i = 0; i < ls.length; i++) {
     const l = ls[i]!;
     if (names.has(l.name) !== on) continue;
-    const n = l.name;
-    for (let k = 0; k < n.length; k++) {
-      const c = n.charCodeAt(k);
-      h1 = Math.imul(h1 ^ c, 0x01000193);
-      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    // the name, then the value, each closed by a separator above any UTF-16 code unit
+    for (let part = 0; part < 2; part++) {
+      const str = part === 0 ? l.name : l.value;
+      for (let k = 0; k < str.length; k++) {
+        const c = str.charCodeAt(k);
+        h1 = Math.imul(h1 ^ c, 0x01000193);
+        h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+      }
+      h1 = Math.imul(h1 ^ (0x10000 + part), 0x01000193);
+      h2 = Math.imul(h2 ^ (0x10000 + part), 0x5bd1e995);
     }
-    h1 = Math.imul(h1 ^ 0xffff, 0x01000193);
-    h2 = Math.imul(h2 ^ 0xffff, 0x5bd1e995);
-    const v = l.value;
-    for (let k = 0; k < v.length; k++) {
-      const c = v.charCodeAt(k);
-      h1 = Math.imul(h1 ^ c, 0x01000193);
-      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
-    }
-    h1 = Math.imul(h1 ^ 0xfffe, 0x01000193);
-    h2 = Math.imul(h2 ^ 0xfffe, 0x5bd1e995);
   }
   return (h1 >>> 0) * 0x100000 + (h2 >>> 12);
 }
