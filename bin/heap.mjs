@@ -7,26 +7,21 @@
 // series kept ~50 MiB of heap live and peaked at 314-325 MiB RSS (npm run bench -- store). Go
 // collects when the heap has doubled since the last collection (GOGC=100, Thanos's default), which
 // is what operators of Thanos size for; V8's --heap-growing-percent=100 is the same rule. An
-// operator's own setting (a node flag, NODE_OPTIONS) wins. Node only: Deno and Bun keep their own.
+// operator's own setting wins: `node --heap-growing-percent=N bin/thanos.mjs ...` (0: V8's dynamic
+// factor; Node refuses the flag in NODE_OPTIONS). Node only: Deno and Bun keep their own.
 
 /** Growth allowed between full collections, in percent of the live heap (Go's GOGC default). */
 export const HEAP_GROWING_PERCENT = 100;
 
-/**
- * The V8 flag to set, or undefined when the operator set the factor in the node flags or
- * NODE_OPTIONS (V8 flags may be spelled with - or _).
- */
-export function heapGrowingFlag(execArgv, nodeOptions) {
-  const given = /--heap[-_]growing[-_]percent\b/;
-  if (execArgv.some((a) => given.test(a)) || given.test(nodeOptions ?? '')) return undefined;
-  return `--heap-growing-percent=${HEAP_GROWING_PERCENT}`;
+/** The V8 flag to set, or undefined when the operator gave node the factor (V8 flags may be spelled with - or _). */
+export function heapGrowingFlag(execArgv) {
+  const given = /^--heap[-_]growing[-_]percent\b/;
+  return execArgv.some((a) => given.test(a)) ? undefined : `--heap-growing-percent=${HEAP_GROWING_PERCENT}`;
 }
 
 /** Sets the heap growth default for this process (Node only; elsewhere nothing). */
 export async function applyHeapDefaults() {
   if (typeof globalThis.Deno !== 'undefined' || typeof globalThis.Bun !== 'undefined') return;
-  let nodeOptions;
-  try { nodeOptions = process.env.NODE_OPTIONS; } catch { /* not permitted */ }
-  const flag = heapGrowingFlag(process.execArgv, nodeOptions);
+  const flag = heapGrowingFlag(process.execArgv);
   if (flag !== undefined) (await import('node:v8')).setFlagsFromString(flag);
 }

@@ -6,20 +6,24 @@ import { spawnSync } from 'node:child_process';
 
 const MODULE = new URL('../../bin/heap.mjs', import.meta.url).href;
 const { heapGrowingFlag, HEAP_GROWING_PERCENT } = (await import(MODULE)) as {
-  heapGrowingFlag(execArgv: string[], nodeOptions?: string): string | undefined;
+  heapGrowingFlag(execArgv: string[]): string | undefined;
   HEAP_GROWING_PERCENT: number;
 };
 
 test('the default is GOGC=100', () => {
   assert.is(HEAP_GROWING_PERCENT, 100);
-  assert.is(heapGrowingFlag([], undefined), '--heap-growing-percent=100');
-  assert.is(heapGrowingFlag(['--enable-source-maps'], '--max-old-space-size=512'), '--heap-growing-percent=100', 'other flags do not count');
+  assert.is(heapGrowingFlag([]), '--heap-growing-percent=100');
+  assert.is(heapGrowingFlag(['--enable-source-maps', '--max-old-space-size=512']), '--heap-growing-percent=100', 'other flags do not count');
 });
 
-test("an operator's own factor wins (node flags or NODE_OPTIONS, - or _)", () => {
-  assert.is(heapGrowingFlag(['--heap-growing-percent=300'], undefined), undefined);
-  assert.is(heapGrowingFlag([], '--heap_growing_percent=50'), undefined);
-  assert.is(heapGrowingFlag([], '--max-old-space-size=512 --heap-growing-percent=20'), undefined);
+test("an operator's own factor given to node wins (- or _ spelling)", () => {
+  assert.is(heapGrowingFlag(['--heap-growing-percent=300']), undefined);
+  assert.is(heapGrowingFlag(['--max-old-space-size=512', '--heap_growing_percent=0']), undefined);
+});
+
+test('the binary leaves an operator-given factor alone and runs', () => {
+  const r = spawnSync(process.execPath, ['--heap-growing-percent=0', new URL('../../bin/thanos.mjs', import.meta.url).pathname, '--version'], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
 });
 
 test('applyHeapDefaults is accepted by this Node (the flag exists and may be set at run time)', () => {
