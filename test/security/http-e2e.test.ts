@@ -89,8 +89,14 @@ test('a real Go client (Prometheus 2.42 scraping over HTTPS/HTTP2 with basic_aut
   await waitFor(async () => {
     const r = await fetch(`http://127.0.0.1:${pp}/api/v1/targets`);
     targets = ((await r.json()) as { data: { activeTargets: Target[] } }).data.activeTargets;
-    return targets.length === 4 && targets.every((t) => t.health !== 'unknown');
-  }, STARTUP_MS, 'every target scraped once', () => `${prom.logs()}\n${JSON.stringify(targets)}`);
+    if (targets.length !== 4 || targets.some((t) => t.health === 'unknown')) return false;
+    // Each target's settled outcome, not its first scrape: the scrape timeout is the 1 s interval,
+    // and on a loaded machine one scrape can time out ("context deadline exceeded") before the
+    // querier answers. A wrong answer never settles, so waitFor fails with the targets below.
+    const at = Object.fromEntries(targets.map((t) => [t.labels.job, t]));
+    return at.ok?.health === 'up' && [at.wrong_password, at.no_password].every((t) => t?.health === 'down' && /401/.test(t.lastError)) &&
+      at.untrusted?.health === 'down' && /certificate/.test(at.untrusted.lastError);
+  }, STARTUP_MS, 'every target scraped to its expected outcome', () => `${prom.logs()}\n${JSON.stringify(targets)}`);
   const by = Object.fromEntries(targets.map((t) => [t.labels.job, t]));
   assert.is(by.ok!.health, 'up', by.ok!.lastError);
   assert.is(by.wrong_password!.health, 'down');
