@@ -469,8 +469,8 @@ export function encodeSeries(s: Series): Uint8Array {
 
 // A SeriesBatch frame in one pass (no measuring of label strings first): the series are written
 // into a scratch buffer, each label with a one-byte length patched after its strings and each
-// series' length put in front of its labels once they are written (the labels moved down when
-// the length takes fewer than 3 bytes), then the frame is copied into its exact-size buffer.
+// series' length put in front of its labels once they are written (the labels written after it
+// when its size is known beforehand, else moved), then the frame is copied into its exact-size buffer.
 // Measuring every label's strings before writing them was most of measureSeries (6% of the store
 // gateway's Series CPU, the frame encoding 23%). Non-ASCII or long labels go through the Writer;
 // a frame that could pass SCRATCH_MAX takes the measuring path.
@@ -479,7 +479,8 @@ export function encodeSeries(s: Series): Uint8Array {
 const SCRATCH_MAX = 1 << 20;
 /** Room left in front of the first series for the frame's tag and length. */
 const FRAME_HEAD = 6;
-let scratch: Uint8Array = new Uint8Array(64 * 1024);
+const SCRATCH_START = 64 * 1024;
+let scratch: Uint8Array = new Uint8Array(SCRATCH_START);
 const scratchWriter = new Writer(0);
 
 /** A string field (tag, one-byte length, bytes) at r; returns the end, or -1 at a non-ASCII character. */
@@ -519,26 +520,49 @@ function putLabel(b: Uint8Array, q: number, l: Label): number {
   w.byte(0x0a);
   w.uint32(sizeLabel(l));
   writeLabelBody(w, l);
-  if (w.buf !== b) scratch = w.buf; // grew (not expected: the bound has room for 3 bytes a character)
+  if (w.buf !== b) scratch = w.buf; // grew (a label past the room its frame's bound kept for it)
   return w.pos;
+}
+
+/** Most bytes an ASCII label under 128 bytes takes (tag, length, two string fields). */
+const LABEL_MAX = 6 + 123;
+
+/**
+ * Room for n more bytes at p of the scratch buffer (its bytes kept): a frame bounded by its
+ * labels' count has a label through the Writer that may take more.
+ */
+function scratchRoom(p: number, n: number): void {
+  if (p + n <= scratch.length) return;
+  const g = new Uint8Array(Math.max(scratch.length * 2, p + n));
+  g.set(scratch.subarray(0, p));
+  scratch = g;
 }
 
 /** encodeSeriesResponse of a batch: undefined when the frame could be larger than SCRATCH_MAX. */
 function encodeBatchFrame(batch: readonly Series[]): Uint8Array | undefined {
-  // An upper bound of the frame, and the aggregate chunks' sizes (SIZES, in order).
+  // An upper bound of the frame, and the aggregate chunks' sizes (SIZES, in order). Labels are
+  // bounded by their count (LABEL_MAX each: no string read twice) unless that passes half of
+  // SCRATCH_MAX; then by their lengths (24 + 3 bytes a character: any label fits).
   nSizes = 0;
   let bound = FRAME_HEAD;
   for (let i = 0; i < batch.length; i++) {
     const s = batch[i]!;
-    const ls = s.labels;
-    bound += 4;
-    for (let j = 0; j < ls.length; j++) bound += 24 + 3 * (ls[j]!.name.length + ls[j]!.value.length);
+    bound += 4 + LABEL_MAX * s.labels.length;
     const cs = s.chunks;
     for (let j = 0; j < cs.length; j++) {
       const a = sizeAggrChunk(cs[j]!);
       pushSize(a);
       bound += 6 + a;
     }
+  }
+  if (bound > SCRATCH_MAX >> 1) {
+    bound = FRAME_HEAD;
+    for (let i = 0; i < batch.length; i++) {
+      const ls = batch[i]!.labels;
+      bound += 4;
+      for (let j = 0; j < ls.length; j++) bound += 24 + 3 * (ls[j]!.name.length + ls[j]!.value.length);
+    }
+    for (let i = 0; i < nSizes; i++) bound += 6 + SIZES[i]!;
     if (bound > SCRATCH_MAX) return undefined;
   }
   if (scratch.length < bound) scratch = new Uint8Array(Math.max(bound, scratch.length * 2));
@@ -550,24 +574,37 @@ function encodeBatchFrame(batch: readonly Series[]): Uint8Array | undefined {
     const s = batch[i]!;
     const ls = s.labels;
     const cs = s.chunks;
-    // the labels after room for the series' tag and a 3-byte length (a frame is under 2 MiB)
+    let cpart = 0;
+    for (let j = 0; j < cs.length; j++) {
+      const a = SIZES[k + j]!;
+      cpart += 1 + sizeVarint32(a) + a;
+    }
+    // The series' length takes as many bytes whatever its ASCII labels' lengths (the usual case):
+    // the labels go right after it; else after room for 3 bytes, and moved once written (a move
+    // per series was ~3% of the frame encoding).
+    const lo = sizeVarint32(cpart + 2 * ls.length);
+    const guess = lo === sizeVarint32(cpart + LABEL_MAX * ls.length) ? 1 + lo : 4;
     const p0 = p;
-    let q = p0 + 4;
+    let q = p0 + guess;
     for (let j = 0; j < ls.length; j++) {
       q = putLabel(b, q, ls[j]!);
       b = scratch;
     }
-    const labelBytes = q - p0 - 4;
-    let n = labelBytes;
-    for (let j = 0; j < cs.length; j++) {
-      const a = SIZES[k + j]!;
-      n += 1 + sizeVarint32(a) + a;
-    }
+    const labelBytes = q - p0 - guess;
+    const n = labelBytes + cpart;
     const head = 1 + sizeVarint32(n);
-    if (head < 4) b.copyWithin(p0 + head, p0 + 4, q);
+    if (head !== guess) {
+      scratchRoom(q, head - guess);
+      b = scratch;
+      b.copyWithin(p0 + head, p0 + guess, q);
+    }
     b[p0] = 0x0a;
     putVarint32(b, p0 + 1, n);
     p = p0 + head + labelBytes;
+    if (cs.length > 0) {
+      scratchRoom(p, cpart);
+      b = scratch;
+    }
     for (let j = 0; j < cs.length; j++) {
       // (the Writer's fallbacks may move its buffer: not expected within the bound, but followed)
       w.buf = b;
@@ -582,6 +619,7 @@ function encodeBatchFrame(batch: readonly Series[]): Uint8Array | undefined {
   out[0] = 0x22;
   putVarint32(out, 1, inner);
   out.set(b.subarray(FRAME_HEAD, p), head);
+  if (b.length > SCRATCH_MAX) scratch = new Uint8Array(SCRATCH_START); // grown by a label past its room: not kept
   return out;
 }
 const EMPTY_FRAME = new Uint8Array(0);

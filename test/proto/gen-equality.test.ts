@@ -250,6 +250,48 @@ check('thanos.SeriesResponse', SeriesResponseSchema, seriesResponseInit, encodeS
         { labels: [{ name: 'a', value: 'b' }], chunks: [{ minTime: 1, maxTime: 1_700_000_000_000, raw: { type: 0, data: new Uint8Array(20000).fill(7) } }] },
       ],
     },
+    // the series' length written before its labels when ASCII labels cannot change its size, moved
+    // when a label through the Writer makes it longer (by 1 and by 2 bytes), or when it straddles
+    // a size (labels written after room for 3 bytes)
+    {
+      type: 'batch',
+      batch: [
+        { labels: [{ name: 'n', value: 'x'.repeat(20000) }], chunks: [{ minTime: 1, maxTime: 2, raw: { type: 0, data: new Uint8Array(190).fill(3) } }] },
+        { labels: [{ name: 'a', value: 'b' }, { name: 'n', value: 'ü'.repeat(1_100_000) }], chunks: [{ minTime: 1, maxTime: 2, raw: { type: 0, data: new Uint8Array(190).fill(4) } }] },
+        { labels: [{ name: 'a', value: 'b' }], chunks: [{ minTime: 1, maxTime: 2, raw: { type: 0, data: new Uint8Array(100).fill(5) } }] },
+        { labels: [{ name: 'a', value: 'b' }], chunks: [{ minTime: 1, maxTime: 2, raw: { type: 0, data: new Uint8Array(16200).fill(6) } }] },
+        { labels: [], chunks: [{ minTime: 1, maxTime: 2, raw: { type: 0, data: new Uint8Array(120).fill(6) } }] },
+      ],
+    },
+    // a frame over half a slab (sized by its labels' lengths): non-ASCII labels take more than that
+    {
+      type: 'batch',
+      batch: [
+        { labels: [{ name: 'a', value: 'ü'.repeat(3000) }, { name: 'b', value: 'é'.repeat(3000) }], chunks: [{ minTime: 1, maxTime: 2, raw: { type: 0, data: new Uint8Array((1 << 20) + 100).fill(9) } }] },
+        { labels: [{ name: 'c', value: '😀'.repeat(3000) }], chunks: [] },
+      ],
+    },
+    // label objects shared by the series of a frame: at the same and at other positions, written
+    // through the Writer (non-ASCII, long), in series whose labels were moved after writing
+    (() => {
+      const a = { name: '__name__', value: 'x_total' };
+      const u = { name: 'n', value: 'ü'.repeat(70) };
+      const x = { name: 'long', value: 'x'.repeat(200) };
+      const c = (n: number) => [{ minTime: 1, maxTime: 2, raw: { type: 0, data: new Uint8Array(n).fill(n & 0xff) } }];
+      return {
+        type: 'batch' as const,
+        batch: [
+          { labels: [a, u, x], chunks: [] },
+          { labels: [a, u, x], chunks: [] },
+          { labels: [u, a], chunks: c(3) },
+          { labels: [a, u, x], chunks: c(100) },
+          { labels: [a], chunks: c(190) },
+          { labels: [a, x], chunks: c(16200) },
+          { labels: [a, u, x, { name: 'z', value: '1' }], chunks: c(16200) },
+          { labels: [a, u, x, { name: 'z', value: '1' }], chunks: c(5) },
+        ],
+      };
+    })(),
   ],
   seriesResponseR);
 

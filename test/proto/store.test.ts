@@ -47,6 +47,18 @@ const request: SeriesRequest = seriesRequest({
   responseBatchSize: 64,
 });
 
+test('SeriesBatch frames: a label through the Writer past the room kept for it, at every position near the scratch end', () => {
+  // A frame whose label grows the scratch buffer past 1 MiB leaves it at its starting 64 KiB;
+  // the next frame's long label (bounded as any label, written through the Writer) then pushes
+  // its 60000-byte chunk across the buffer's end at every position around it.
+  const reset: SeriesResponse = { type: 'batch', batch: [{ labels: [{ name: 'r', value: 'x'.repeat(1_100_000) }], chunks: [] }] };
+  for (let n = 5300; n < 5700; n += 5) {
+    encodeSeriesResponse(reset);
+    const m: SeriesResponse = { type: 'batch', batch: [{ labels: [{ name: 'n', value: 'x'.repeat(n) }], chunks: [{ minTime: 5, maxTime: 6, raw: { type: 0, data: bytes(60_000, n) } }] }] };
+    assert.equal(decodeSeriesResponse(encodeSeriesResponse(m)), m, `label of ${n}`);
+  }
+});
+
 test('SeriesResponse round trips (series, warning, hints, batch)', () => {
   const msgs: SeriesResponse[] = [
     { type: 'series', series },

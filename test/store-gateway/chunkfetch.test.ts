@@ -50,6 +50,26 @@ test('ranged chunk reads equal the tsdb ChunkReader for any gap and read extent'
   }
 });
 
+test('a read extent ending at every byte of a chunk record: the record is read alone when cut', async () => {
+  const b = new MemoryBucket();
+  const id = await writeRawBlock(b, core, genSeries(2, T0, T0 + 2 * 3600_000, 15_000), T0, T0 + 2 * 3600_000, {}); // records over 128 bytes: two-byte lengths
+  const idx = await IndexReader.open(bucketSource(b, `${id}/index`), { core, block: id });
+  const refs: number[] = [];
+  for await (const s of idx.seriesMany(await idx.allPostings())) for (const c of s.chunks) refs.push(c.ref);
+  refs.sort((x, y) => x - y);
+  const want = await new ChunkReader(async (seg) => bucketSource(b, `${id}/chunks/${seg}`), id).chunks(refs);
+  const ref = refs[0]!;
+  const record = 2 + 1 + want[0]!.data.length + 4; // (a one- or two-byte length)
+  for (let extent = 1; extent <= record + 8; extent++) {
+    const got = await new BucketChunkSource(b, id, extent, 1).chunks([ref], 0);
+    assert.is(got[0]!.encoding, want[0]!.encoding, `extent ${extent}`);
+    assert.equal(got[0]!.data, want[0]!.data, `extent ${extent}`);
+    // and as the last of two chunks read together
+    const two = await new BucketChunkSource(b, id, extent, 1).chunks(refs.slice(0, 2), 1 << 20);
+    assert.equal(two[1]!.data, want[1]!.data, `extent ${extent}, second chunk`);
+  }
+});
+
 test('reads split into many stream pieces (FILESYSTEM bucket) slice the same chunks', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'chunkfetch-'));
   try {
