@@ -693,11 +693,22 @@ function dropIdenticalChunks(chunks: AggrChunk[]): AggrChunk[] {
   return out;
 }
 
+/**
+ * A select's result for another select that shared it: its own arrays (series, warnings, histogram
+ * samples), the series' labels and float samples shared, as the in-memory queryable's selects share them.
+ */
+function copyResult(r: SelectResult): SelectResult {
+  const series = r.series.map((s) => (s.h ? { ...s, h: s.h.slice() } : { ...s }));
+  return r.warnings ? { series, warnings: [...r.warnings] } : { series };
+}
+
 export class StoreQueryable implements Queryable {
   /** Per-stage times of the query this queryable serves (X-Thanos-Stage-Timings), when asked for. */
   timings: StageTimings | undefined;
   /** The query's memory budget (--query.max-memory), shared by its selects. */
   private readonly budget: QueryMemoryBudget | undefined;
+  /** Selects in flight by their matchers and hints (see select()). */
+  private readonly inflight = new Map<string, { signal: AbortSignal | undefined; result: Promise<SelectResult> }>();
 
   constructor(
     private readonly store: StoreAPI,
@@ -716,8 +727,20 @@ export class StoreQueryable implements Queryable {
   }
 
   async select(matchers: readonly Matcher[], hints: SelectHints, signal?: AbortSignal): Promise<SelectResult> {
+    // Identical selects in flight together (the engine selects a query's selectors at once: both
+    // sides of `g / on(job) group_left sum by (job) (g)`) share one Series call and its decoding.
+    const key = JSON.stringify([matchers.map((m) => [m.type, m.name, m.value]), hints.start, hints.end, hints.step, hints.func, hints.range, hints.grouping, hints.by]);
+    const shared = this.inflight.get(key);
+    if (shared && shared.signal === signal) return shared.result.then(copyResult);
     const gate = this.opts.selectGate;
-    return gate ? gate.run(() => this.doSelect(matchers, hints, signal), signal) : this.doSelect(matchers, hints, signal);
+    const result = gate ? gate.run(() => this.doSelect(matchers, hints, signal), signal) : this.doSelect(matchers, hints, signal);
+    const entry = { signal, result };
+    this.inflight.set(key, entry);
+    try {
+      return await result;
+    } finally {
+      if (this.inflight.get(key) === entry) this.inflight.delete(key);
+    }
   }
 
   private async doSelect(matchers: readonly Matcher[], hints: SelectHints, signal = new AbortController().signal): Promise<SelectResult> {
