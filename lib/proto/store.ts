@@ -528,14 +528,17 @@ function putLabel(b: Uint8Array, q: number, l: Label): number {
 const LABEL_MAX = 6 + 123;
 
 /**
- * Room for n more bytes at p of the scratch buffer (its bytes kept): a frame bounded by its
- * labels' count has a label through the Writer that may take more.
+ * Room for n more bytes at p of the scratch buffer (its bytes kept; Writer.ensure grows it): a
+ * frame bounded by its labels' count has a label through the Writer that may take more.
  */
 function scratchRoom(p: number, n: number): void {
   if (p + n <= scratch.length) return;
-  const g = new Uint8Array(Math.max(scratch.length * 2, p + n));
-  g.set(scratch.subarray(0, p));
-  scratch = g;
+  const w = scratchWriter;
+  w.buf = scratch;
+  w.pos = p;
+  w.ensure(n);
+  scratch = w.buf;
+  w.buf = EMPTY_FRAME;
 }
 
 /** encodeSeriesResponse of a batch: undefined when the frame could be larger than SCRATCH_MAX. */
