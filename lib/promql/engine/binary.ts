@@ -6,7 +6,7 @@ import { ExecutionError } from '../errors.ts';
 import { typeOf } from '../parser.ts';
 import { getLabel, labelsEqual, METRIC_NAME, type Labels } from '../../labels/mod.ts';
 import type { Evaluator } from './evaluator.ts';
-import { delLabels, dropMetricName, hasDuplicateLabels, keepLabels, setLabel } from './helpers.ts';
+import { delLabels, dropMetricName, hasDuplicateLabels, keepLabels, sameSignature, setLabel, signatureHash } from './helpers.ts';
 import type { BinopState, Matrix, Vector } from './types.ts';
 import { anno, warn, info } from './annotations.ts';
 import { hAdd, hCompact, hDiv, hEquals, hMul, hSub, histErrorKind, type FloatHistogram } from './hist.ts';
@@ -38,7 +38,9 @@ export function evalBinary(ev: Evaluator, e: BinaryExpr): Matrix {
     const fast = binopOneToOneColumns(ev, e, lm, rm, matching);
     if (fast) return fast;
     const cache = new Map<Labels, Map<Labels, Labels>>();
-    const st: BinopState = { ordOf: new Map(), sigOrd: new Map(), stamp: 0, rStamp: [], rSample: [], mStamp: [] };
+    const names = new Set(matching.matchingLabels);
+    if (!matching.on) names.add(METRIC_NAME);
+    const st: BinopState = { ordOf: new Map(), names, sigOrd: new Map(), sigRep: [], sigStr: null, stamp: 0, rStamp: [], rSample: [], mStamp: [] };
     return ev.rangeEval([lm, rm], ([l, r]) => vectorBinop(ev, e, l!, r!, matching, sigL, cache, st));
   }
   // vector / scalar
@@ -234,17 +236,33 @@ export function vectorBinop(ev: Evaluator, e: BinaryExpr, lhs: Vector, rhs: Vect
   const op = e.op;
   const oneToMany = matching.card === 'one-to-many';
   if (oneToMany) [lhs, rhs] = [rhs, lhs];
+  // A match signature's ordinal, by a 52-bit hash of the matched labels checked label by label
+  // against the ordinal's label set (no signature string per series); a signature whose hash an
+  // earlier, different one holds (a collision) is looked up by its signature string.
+  const on = matching.on;
+  const newOrd = (ls: Labels): number => {
+    st.sigRep.push(ls);
+    st.rStamp.push(0);
+    st.rSample.push(null);
+    st.mStamp.push(0);
+    return st.sigRep.length - 1;
+  };
   const ordOf = (ls: Labels): number => {
     let o = st.ordOf.get(ls);
     if (o === undefined) {
-      const k = sig(ls);
-      o = st.sigOrd.get(k);
+      const h = signatureHash(ls, st.names, on);
+      o = st.sigOrd.get(h);
       if (o === undefined) {
-        o = st.sigOrd.size;
-        st.sigOrd.set(k, o);
-        st.rStamp.push(0);
-        st.rSample.push(null);
-        st.mStamp.push(0);
+        o = newOrd(ls);
+        st.sigOrd.set(h, o);
+      } else if (!sameSignature(st.sigRep[o]!, ls, st.names, on)) {
+        const k = sig(ls);
+        const bySig = (st.sigStr ??= new Map());
+        o = bySig.get(k);
+        if (o === undefined) {
+          o = newOrd(ls);
+          bySig.set(k, o);
+        }
       }
       st.ordOf.set(ls, o);
     }
@@ -445,52 +463,6 @@ function signatureFn(m: VectorMatching): (l: Labels) => string {
     }
     return s;
   };
-}
-
-/**
- * A hash of what signatureFn writes (the labels kept by on(...), or those not ignored and not the
- * metric name: `names` then holds the metric name too): FNV-1a over names and values with a
- * separator, in 52 bits (two 32-bit lanes).
- */
-function signatureHash(ls: Labels, names: ReadonlySet<string>, on: boolean): number {
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193;
-  for (let i = 0; i < ls.length; i++) {
-    const l = ls[i]!;
-    if (names.has(l.name) !== on) continue;
-    // the name, then the value, each closed by a separator above any UTF-16 code unit
-    for (let part = 0; part < 2; part++) {
-      const str = part === 0 ? l.name : l.value;
-      for (let k = 0; k < str.length; k++) {
-        const c = str.charCodeAt(k);
-        h1 = Math.imul(h1 ^ c, 0x01000193);
-        h2 = Math.imul(h2 ^ c, 0x5bd1e995);
-      }
-      h1 = Math.imul(h1 ^ (0x10000 + part), 0x01000193);
-      h2 = Math.imul(h2 ^ (0x10000 + part), 0x5bd1e995);
-    }
-  }
-  return (h1 >>> 0) * 0x100000 + (h2 >>> 12);
-}
-
-/** Whether a and b have one signature (signatureFn's strings equal); `names` as signatureHash has them, without the metric name. */
-function sameSignature(a: Labels, b: Labels, names: ReadonlySet<string>, on: boolean): boolean {
-  let i = 0;
-  let j = 0;
-  for (;;) {
-    while (i < a.length && !keptBySignature(a[i]!.name, names, on)) i++;
-    while (j < b.length && !keptBySignature(b[j]!.name, names, on)) j++;
-    if (i === a.length || j === b.length) return i === a.length && j === b.length;
-    const x = a[i]!;
-    const y = b[j]!;
-    if (x !== y && (x.name !== y.name || x.value !== y.value)) return false;
-    i++;
-    j++;
-  }
-}
-
-function keptBySignature(name: string, names: ReadonlySet<string>, on: boolean): boolean {
-  return on ? names.has(name) : !names.has(name) && name !== METRIC_NAME;
 }
 
 function matchLabels(ls: Labels, m: VectorMatching): Labels {

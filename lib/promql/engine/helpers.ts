@@ -154,3 +154,63 @@ export function isValidLabelName(s: string): boolean {
   // Prometheus 3.x accepts any valid UTF-8 label name.
   return !s.includes('\ufffd');
 }
+
+/**
+ * A hash of a match or grouping signature (binary.ts signatureFn's string, aggregate.ts's group key):
+ * the labels kept by on(...)/by(...) (`on` true), or those not ignored and not the metric name (`on`
+ * false: `names` then holds the metric name too): FNV-1a over names and values with a
+ * separator, in 52 bits (two 32-bit lanes).
+ */
+function signatureHash52(ls: Labels, names: ReadonlySet<string>, on: boolean): number {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < ls.length; i++) {
+    const l = ls[i]!;
+    if (names.has(l.name) !== on) continue;
+    // the name, then the value, each closed by a separator above any UTF-16 code unit
+    for (let part = 0; part < 2; part++) {
+      const str = part === 0 ? l.name : l.value;
+      for (let k = 0; k < str.length; k++) {
+        const c = str.charCodeAt(k);
+        h1 = Math.imul(h1 ^ c, 0x01000193);
+        h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+      }
+      h1 = Math.imul(h1 ^ (0x10000 + part), 0x01000193);
+      h2 = Math.imul(h2 ^ (0x10000 + part), 0x5bd1e995);
+    }
+  }
+  return (h1 >>> 0) * 0x100000 + (h2 >>> 12);
+}
+
+/** Whether a and b have one signature (signatureFn's strings equal); `names` as signatureHash has them, without the metric name. */
+export function sameSignature(a: Labels, b: Labels, names: ReadonlySet<string>, on: boolean): boolean {
+  let i = 0;
+  let j = 0;
+  for (;;) {
+    while (i < a.length && !keptBySignature(a[i]!.name, names, on)) i++;
+    while (j < b.length && !keptBySignature(b[j]!.name, names, on)) j++;
+    if (i === a.length || j === b.length) return i === a.length && j === b.length;
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x !== y && (x.name !== y.name || x.value !== y.value)) return false;
+    i++;
+    j++;
+  }
+}
+
+function keptBySignature(name: string, names: ReadonlySet<string>, on: boolean): boolean {
+  return on ? names.has(name) : !names.has(name) && name !== METRIC_NAME;
+}
+
+let signatureHashImpl = signatureHash52;
+/**
+ * signatureHash52, or (tests only) a replacement that forces collisions; callers must treat equal
+ * hashes as "maybe equal" and check with sameSignature.
+ */
+export function signatureHash(ls: Labels, names: ReadonlySet<string>, on: boolean): number {
+  return signatureHashImpl(ls, names, on);
+}
+/** Test hook: replaces the signature hash (null restores the real one). */
+export function setSignatureHashForTest(f: ((ls: Labels, names: ReadonlySet<string>, on: boolean) => number) | null): void {
+  signatureHashImpl = f ?? signatureHash52;
+}

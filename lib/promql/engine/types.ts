@@ -142,7 +142,14 @@ export type Vector = Sample[];
 export type Value = Matrix | { str: string };
 export interface BinopState {
   ordOf: Map<Labels, number>;
-  sigOrd: Map<string, number>;
+  /** the matched labels (with the metric name when !on, as signatureHash takes them) */
+  names: Set<string>;
+  /** signature hash -> ordinal of the first signature seen with that hash */
+  sigOrd: Map<number, number>;
+  /** a label set of each ordinal's signature */
+  sigRep: Labels[];
+  /** ordinals of signatures whose hash an earlier, different signature holds (collisions), by signature string */
+  sigStr: Map<string, number> | null;
   stamp: number;
   rStamp: number[];
   rSample: (Sample | null)[];
