@@ -727,9 +727,13 @@ export class StoreQueryable implements Queryable {
   }
 
   async select(matchers: readonly Matcher[], hints: SelectHints, signal?: AbortSignal): Promise<SelectResult> {
-    // Identical selects in flight together (the engine selects a query's selectors at once: both
-    // sides of `g / on(job) group_left sum by (job) (g)`) share one Series call and its decoding.
-    const key = JSON.stringify([matchers.map((m) => [m.type, m.name, m.value]), hints.start, hints.end, hints.step, hints.func, hints.range, hints.grouping, hints.by]);
+    // Selects of the same data in flight together (the engine selects a query's selectors at once:
+    // both sides of `g / on(job) group_left sum by (job) (g)`, or of `rate(x[5m]) / x`, whose
+    // ranges are the same 5 minutes) share one Series call and its decoding. The key is what the
+    // answer depends on: matchers, range, the resolution asked for, chunks or none, and the
+    // aggregates only where downsampled chunks may come (raw chunks are the same for any).
+    const window = maxResolutionForSelect(this.opts.maxResolutionMs, hints.range, hints.func);
+    const key = JSON.stringify([matchers.map((m) => [m.type, m.name, m.value]), hints.start, hints.end, window, hints.func === 'series', window > 0 ? aggrsFromFunc(hints.func) : 0]);
     const shared = this.inflight.get(key);
     if (shared && shared.signal === signal) return shared.result.then(copyResult);
     const gate = this.opts.selectGate;
