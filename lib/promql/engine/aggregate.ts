@@ -61,11 +61,33 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): Matrix {
     });
   }
 
-  // Map input series to groups once.
+  // Map input series to groups once. by (one label), the common dashboard case: keyed by the value
+  // itself (undefined when the label is absent), no key string per series.
   const groupIndex = new Map<string, number>();
   const seriesGroup = new Int32Array(input.length);
   const groupMetrics: Labels[] = [];
-  for (let i = 0; i < input.length; i++) {
+  const byOne = !without && grouping.length === 1 ? grouping[0]! : null;
+  if (byOne !== null) {
+    const byValue = new Map<string | undefined, number>();
+    for (let i = 0; i < input.length; i++) {
+      const m = input[i]!.metric;
+      let v: string | undefined;
+      for (let j = 0; j < m.length; j++) {
+        if (m[j]!.name === byOne) {
+          v = m[j]!.value;
+          break;
+        }
+      }
+      let g = byValue.get(v);
+      if (g === undefined) {
+        g = groupMetrics.length;
+        byValue.set(v, g);
+        groupMetrics.push(groupLabels(m));
+      }
+      seriesGroup[i] = g;
+    }
+  }
+  for (let i = byOne !== null ? input.length : 0; i < input.length; i++) {
     const k = keyOf(input[i]!.metric);
     let g = groupIndex.get(k);
     if (g === undefined) {
