@@ -286,6 +286,7 @@ export function vectorBinop(ev: Evaluator, e: BinaryExpr, lhs: Vector, rhs: Vect
   const out: Vector = [];
   const include = new Set(matching.include);
   const matchSet = new Set(matching.matchingLabels);
+  const multiStep = ev.start !== ev.end;
   for (const ls of lhs) {
     const k = ordOf(ls.metric);
     if (st.rStamp[k] !== stamp) continue;
@@ -310,13 +311,18 @@ export function vectorBinop(ev: Evaluator, e: BinaryExpr, lhs: Vector, rhs: Vect
       hv = undefined;
     }
     const dropName = !ev.o.delayed && e.returnBool;
-    // result metric (cached per pair of input label sets)
-    let byR = cache.get(ls.metric);
-    if (!byR) {
-      byR = new Map();
-      cache.set(ls.metric, byR);
+    // result metric (cached per pair of input label sets across steps; an instant query has one
+    // step, where the cache was only a Map entry and a Map per lhs series)
+    let byR: Map<Labels, Labels> | undefined;
+    let metric: Labels | undefined;
+    if (multiStep) {
+      byR = cache.get(ls.metric);
+      if (!byR) {
+        byR = new Map();
+        cache.set(ls.metric, byR);
+      }
+      metric = byR.get(rs.metric);
     }
-    let metric = byR.get(rs.metric)!;
     if (metric === undefined) {
       metric = ls.metric;
       if (dropName || changesSchema(op)) metric = dropMetricName(metric);
@@ -324,7 +330,7 @@ export function vectorBinop(ev: Evaluator, e: BinaryExpr, lhs: Vector, rhs: Vect
         metric = matching.on ? keepLabels(metric, matchSet) : delLabels(metric, matchSet);
       }
       for (const ln of include) metric = setLabel(metric, ln, getLabel(rs.metric, ln));
-      byR.set(rs.metric, metric);
+      byR?.set(rs.metric, metric);
     }
     if (matching.card === 'one-to-one') {
       if (st.mStamp[k] === stamp) throw new ExecutionError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
