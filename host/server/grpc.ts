@@ -27,6 +27,7 @@ import {
   type Metrics, type GrpcClientTlsOptions,
 } from '../index.ts';
 import { clientFamilies, initializeMetrics, RpcReport, serverFamilies, type GrpcType, type RpcFamilies } from '../../lib/net/grpcmetrics.ts';
+import { StreamPacer } from '../../lib/net/stream-pacer.ts';
 import type { Registry } from '../metrics.ts';
 import { grpcCallLog, type GrpcCallLog, type GrpcRequestLogging } from '../../lib/web/reqlog.ts';
 import { parseAddress } from './http.ts';
@@ -54,25 +55,6 @@ export const GRPC_OPTIONS: Grpc.ChannelOptions = {
  * leave unread in the client (test/store-gateway/memory-bound: a client that stops reading).
  */
 export const CLIENT_FLOW_CONTROL_WINDOW = 1 << 20;
-
-/**
- * A server stream's handler is paused while more than this many bytes of its messages are handed
- * to grpc-js and not yet written to the connection. grpc-js asks to wait after 16 messages whatever
- * their size (and then until all of them are out): the store stopped reading series and chunks
- * while a batch's frames went out. A byte bound keeps it working ahead and bounds the memory a
- * client that reads slowly leaves buffered per stream.
- */
-export const SERVER_STREAM_UNFLUSHED_BYTES = 512 << 10;
-
-/**
- * A server stream's handler yields to the event loop after this many messages or bytes written
- * since it last waited: HTTP/2 writes reach the socket from the event loop, so the first frames of
- * a batch go out while the rest are encoded, and a handler that never waits itself (a sync-fast
- * generator) does not hold the process (other calls, a cancel) for a whole SERVER_STREAM_UNFLUSHED_BYTES.
- */
-const SERVER_STREAM_YIELD_MESSAGES = 16;
-const SERVER_STREAM_YIELD_BYTES = 64 << 10;
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function statusOf(err: unknown): { code: number; details: string } {
   if (err instanceof GrpcError) return { code: err.code, details: err.message };
@@ -188,16 +170,12 @@ function implement(path: string, m: GrpcMethod, fam: RpcFamilies | undefined, lo
       try {
         // Each step of the handler's generator runs inside the call's trace context.
         const it = otelContext.with(ctx, () => m.handler(d.req, ac.signal, metadataRecord(call.metadata))[Symbol.asyncIterator]());
-        // Bytes written to the call and not yet out (see SERVER_STREAM_UNFLUSHED_BYTES); `wake`
-        // resumes the handler once they are back under the bound (or the call is cancelled).
-        let unflushed = 0;
-        let wake: (() => void) | undefined;
-        let sinceTurn = 0;
-        let bytesSinceTurn = 0;
-        const flushed = (n: number) => () => {
-          unflushed -= n;
-          if (wake !== undefined && unflushed <= SERVER_STREAM_UNFLUSHED_BYTES) wake();
-        };
+        // Pacing (how far the handler runs ahead of the connection) lives in lib/net/stream-pacer.ts.
+        const pacer = new StreamPacer<Buffer>({
+          write: (buf, flushed) => call.write(buf, flushed),
+          get cancelled() { return call.cancelled; },
+          onCancel: (fn) => { call.on('cancelled', fn); return () => call.off('cancelled', fn); },
+        });
         try {
           for (;;) {
             const r = await otelContext.with(ctx, () => it.next());
@@ -205,19 +183,8 @@ function implement(path: string, m: GrpcMethod, fam: RpcFamilies | undefined, lo
             if (ac.signal.aborted || call.cancelled) break;
             report.sent();
             const buf = toBuffer(m.responseEncode(r.value));
-            unflushed += buf.length;
-            call.write(buf, flushed(buf.length));
-            if (unflushed > SERVER_STREAM_UNFLUSHED_BYTES && !call.cancelled) {
-              await new Promise<void>((resolve) => {
-                const done = () => { wake = undefined; call.off('cancelled', done); resolve(); };
-                wake = done;
-                call.on('cancelled', done);
-              });
-              sinceTurn = bytesSinceTurn = 0;
-            } else if (++sinceTurn >= SERVER_STREAM_YIELD_MESSAGES || (bytesSinceTurn += buf.length) >= SERVER_STREAM_YIELD_BYTES) {
-              await nextTurn();
-              sinceTurn = bytesSinceTurn = 0;
-            }
+            const wait = pacer.write(buf);
+            if (wait !== undefined) await wait;
           }
         } finally {
           if (ac.signal.aborted || call.cancelled) await it.return?.(undefined)?.catch(() => {});

@@ -6,7 +6,8 @@
 // test waits for the server to have produced a number of messages while the client reads none.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CLIENT_FLOW_CONTROL_WINDOW, dialGrpc, startGrpc, SERVER_STREAM_UNFLUSHED_BYTES, type GrpcListener } from '../../host/server/grpc.ts';
+import { CLIENT_FLOW_CONTROL_WINDOW, dialGrpc, startGrpc, type GrpcListener } from '../../host/server/grpc.ts';
+import { SERVER_STREAM_UNFLUSHED_BYTES } from '../../lib/net/stream-pacer.ts';
 import type { GrpcServices } from '../../lib/sdk/plugin.ts';
 
 let srv: GrpcListener;
