@@ -31,6 +31,18 @@ export interface SeriesData {
   h?: ReadonlyArray<FloatHistogram | undefined>;
 }
 
+/**
+ * A float-only SeriesData whose staleness markers the queryable marked itself while it wrote the
+ * samples (`stale[i]` = 1 where v[i] has the StaleNaN bits; null: none): the engine takes the object
+ * as its own per-series record (no copy, no second pass over the values). A queryable that makes
+ * these gives each select its own objects (the engine owns them for the query).
+ */
+export interface MarkedSeriesData extends SeriesData {
+  h?: undefined;
+  stale: Uint8Array | null;
+  dropName: false;
+}
+
 export interface SelectResult {
   series: SeriesData[];
   /** Non-fatal problems (partial responses), surfaced as API warnings. */

@@ -3,7 +3,8 @@
 // the requested range and deduplicates replicas (lib/store/dedup.ts).
 import type { Core } from '../core/types.ts';
 import type { Labels, Matcher } from '../labels/mod.ts';
-import type { Queryable, SelectHints, SelectResult, SeriesData } from '../promql/queryable.ts';
+import type { MarkedSeriesData, Queryable, SelectHints, SelectResult, SeriesData } from '../promql/queryable.ts';
+import { staleMask } from '../promql/engine/helpers.ts';
 import {
   Aggr, PartialResponseStrategy,
   type AggrChunk, type Chunk, type LabelNamesRequest, type LabelNamesResponse, type LabelValuesRequest,
@@ -285,7 +286,7 @@ async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], m
       runs[i] = [];
     } else runs[i] = run;
   }
-  const out: SeriesData[] = new Array(series.length);
+  const out: (SeriesData | MarkedSeriesData)[] = new Array(series.length);
   const datas: Uint8Array[] = [];
   const kept: number[] = [];
   /** Per series of a batch: the arena index of its first kept sample when they are one run, else -1. */
@@ -395,8 +396,14 @@ async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], m
         }
       }
       const m = mixed?.get(k);
-      // Views made with the constructor: subarray() looks up the species constructor on every call.
-      out[k] = m ? { labels: series[k]!.labels, ...m } : { labels: series[k]!.labels, t: n > 0 ? new Float64Array(t.buffer, at * 8, n) : EMPTY.t, v: n > 0 ? new Float64Array(v.buffer, at * 8, n) : EMPTY.v, n };
+      if (m) out[k] = { labels: series[k]!.labels, ...m };
+      else if (n === 0) out[k] = { labels: series[k]!.labels, t: EMPTY.t, v: EMPTY.v, n: 0, stale: null, dropName: false };
+      else {
+        // Views made with the constructor: subarray() looks up the species constructor on every call.
+        // Marked here (a MarkedSeriesData): the engine keeps the object instead of copying it into its own.
+        const vs = new Float64Array(v.buffer, at * 8, n);
+        out[k] = { labels: series[k]!.labels, t: new Float64Array(t.buffer, at * 8, n), v: vs, n, stale: staleMask(vs, n), dropName: false };
+      }
     }
     first = last;
     // A large selection (millions of samples) does not hold the event loop for all of its decoding.

@@ -1,6 +1,6 @@
 // Label and series helpers shared by the evaluator, its operators and the function kernels.
 import { ExecutionError } from '../errors.ts';
-import type { SeriesData } from '../queryable.ts';
+import type { MarkedSeriesData, SeriesData } from '../queryable.ts';
 import type { FloatHistogram } from '../../histogram/float.ts';
 import { compareLabels, labelsKey as labelsKeyRaw, METRIC_NAME, type Label, type Labels } from '../../labels/mod.ts';
 import type { Matrix, RawSeries, Vector } from './types.ts';
@@ -73,6 +73,8 @@ export function delLabels(ls: Labels, names: Set<string>): Labels {
 
 export function toRaw(s: SeriesData): RawSeries {
   const h = s.h;
+  // A MarkedSeriesData (the querier's raw float series) is already what the engine reads.
+  if ((s as Partial<MarkedSeriesData>).dropName === false && (s as Partial<MarkedSeriesData>).stale !== undefined && !h) return s as MarkedSeriesData;
   if (!h) return { labels: s.labels, t: s.t, v: s.v, n: s.n, stale: staleMask(s.v, s.n), dropName: false };
   // Float stale markers where the sample is a float, histogram stale markers (sum = StaleNaN) where it is one.
   let stale = staleMask(s.v, s.n);
