@@ -8,7 +8,9 @@ let wasm: Core;
 const js = createJsCore();
 
 test.before(async () => {
-  wasm = await createCore({ backend: 'wasm' });
+  // CORE_WASM=<file>: run against another build (to check that a broken kernel fails here)
+  const alt = process.env.CORE_WASM;
+  wasm = await createCore({ backend: 'wasm', ...(alt ? { wasmUrl: new URL(`file://${alt}`) } : {}) });
 });
 
 test('createCore picks the backend', async () => {
@@ -142,6 +144,30 @@ test('bad arguments are clear errors in both backends', () => {
     }
     assert.throws(() => core.xorDecode(new Uint8Array([0])), (e: unknown) => e instanceof CorruptChunkError);
     assert.throws(() => core.xorDecode(new Uint8Array([0, 2, 0x02])), (e: unknown) => e instanceof CorruptChunkError);
+  }
+});
+
+test('a bad timestamp at any index of any length is named, whole chunks at ±2^51 encode', () => {
+  // the WASM encoder checks a chunk's timestamps two at a time before its loop (the last one of an
+  // odd count alone) and falls back to per-sample checks to name the bad one: every position of a
+  // pair, the odd tail, and the first two samples (checked again one by one)
+  const bads = [1.5, NaN, Infinity, -Infinity, 2 ** 51 + 2, -(2 ** 51) - 2, 2 ** 51 - 0.5, -(2 ** 51) + 0.5, 2 ** 52, -(2 ** 52)];
+  for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 120, 121]) {
+    for (let i = 0; i < n; i++) {
+      for (const bad of i < 9 || i > n - 3 ? bads : bads.slice(0, 2)) {
+        const t = new Float64Array(n);
+        for (let j = 0; j < n; j++) t[j] = 1000 * (j + 1);
+        t[i] = bad;
+        for (const core of [js, wasm]) {
+          assert.throws(() => core.xorEncode(t, new Float64Array(n), n), new RegExp(`t\\[${i}\\]=.* not an integer millisecond`), `${core.backend} n=${n} t[${i}]=${bad}`);
+        }
+      }
+    }
+    for (const edge of [-(2 ** 51), 2 ** 51]) {
+      const t = new Float64Array(n).fill(edge);
+      for (let j = 0; j < n; j++) t[j] = edge < 0 ? edge + 3 * j : edge - 3 * (n - 1 - j);
+      for (const core of [js, wasm]) assert.equal(core.xorDecode(core.xorEncode(t, new Float64Array(n), n)).t, t, `${core.backend} n=${n} ${edge}`);
+    }
   }
 });
 
