@@ -252,6 +252,18 @@ function firstAfter(xs: Float64Array, from: number, to: number, x: number): numb
   return lo;
 }
 
+/** The timestamps of the float series a select wrote last (decodeRawSeries shares them with the next series when equal). */
+interface SharedTimes {
+  last?: Float64Array;
+}
+
+/** Whether ts holds the ts.length timestamps at t[at...]. */
+function sameTimes(ts: Float64Array, t: Float64Array, at: number): boolean {
+  const n = ts.length;
+  for (let i = 0; i < n; i++) if (ts[i] !== t[at + i]) return false;
+  return true;
+}
+
 /** Samples (by the chunks' headers) decoded per xorDecodeBatch call: bounds the core's arena. */
 const DECODE_BATCH_SAMPLES = 1 << 16;
 
@@ -263,7 +275,7 @@ const DECODE_BATCH_SAMPLES = 1 << 16;
  * go back in time (overlapping chunks) are dropped as decodeRun drops them. Undefined when a chunk
  * is not a raw XOR chunk (aggregates: seriesSamples). Yields to the event loop between calls.
  */
-async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], mint: number, maxt: number, budget?: QueryMemoryBudget): Promise<SeriesData[] | undefined> {
+async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], mint: number, maxt: number, budget?: QueryMemoryBudget, times: SharedTimes = {}): Promise<SeriesData[] | undefined> {
   const runs: AggrChunk[][] = new Array(series.length);
   // Series with native histogram chunks are decoded on their own (decodeMixedRun), the rest in batches.
   let mixed: Map<number, Samples> | undefined;
@@ -401,8 +413,13 @@ async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], m
       else {
         // Views made with the constructor: subarray() looks up the species constructor on every call.
         // Marked here (a MarkedSeriesData): the engine keeps the object instead of copying it into its own.
+        // Series scraped together (one target's, one backfill's) have the same timestamps: the
+        // previous series' timestamp view is shared when equal (the engine never writes into them),
+        // one typed-array object less to allocate and hold through the query.
+        let ts = times.last;
+        if (ts === undefined || ts.length !== n || !sameTimes(ts, t, at)) ts = times.last = new Float64Array(t.buffer, at * 8, n);
         const vs = new Float64Array(v.buffer, at * 8, n);
-        out[k] = { labels: series[k]!.labels, t: new Float64Array(t.buffer, at * 8, n), v: vs, n, stale: staleMask(vs, n), dropName: false };
+        out[k] = { labels: series[k]!.labels, t: ts, v: vs, n, stale: staleMask(vs, n), dropName: false };
       }
     }
     first = last;
@@ -426,8 +443,8 @@ function chunkSamples(chunks: readonly AggrChunk[]): number {
  * Samples of whole series, as samplesOf decodes them without dedup: raw XOR (and native histogram)
  * chunks in batches (decodeRawSeries), any other series one by one (seriesSamples), trimmed.
  */
-async function decodeSeriesList(core: Core, series: readonly CollectedSeries[], mint: number, maxt: number, aggrs: readonly number[], budget?: QueryMemoryBudget): Promise<SeriesData[]> {
-  const fast = await decodeRawSeries(core, series, mint, maxt, budget);
+async function decodeSeriesList(core: Core, series: readonly CollectedSeries[], mint: number, maxt: number, aggrs: readonly number[], budget?: QueryMemoryBudget, times?: SharedTimes): Promise<SeriesData[]> {
+  const fast = await decodeRawSeries(core, series, mint, maxt, budget, times);
   if (fast) return fast;
   const out: SeriesData[] = new Array(series.length);
   for (let i = 0; i < series.length; i++) {
@@ -460,6 +477,7 @@ async function decodeWhileReading(
   let held = 0;
   let last: CollectedSeries | undefined;
   let decodeMs = 0;
+  const times: SharedTimes = {};
   let ordered = true;
   const add = (s: CollectedSeries) => {
     if (budget) {
@@ -482,7 +500,7 @@ async function decodeWhileReading(
   };
   const flush = async () => {
     const t0 = performance.now();
-    const d = await decodeSeriesList(core, batch, mint, maxt, aggrs, budget);
+    const d = await decodeSeriesList(core, batch, mint, maxt, aggrs, budget, times);
     for (let i = 0; i < d.length; i++) out.push(d[i]!);
     // The decoded series' chunks are not held any more (the one read last may still grow: counted on).
     if (budget) {
