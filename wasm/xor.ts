@@ -254,6 +254,13 @@ function decodeImpl<R, B>(inPtr: usize, inLen: u32, outT: usize, outV: usize, ca
   // samples open a new window, a mispredicted branch each. Adopted: t and delta as f64 (XMM
   // registers; 0.90-0.95 on the counter, the gauge unchanged). Not adopted: v as lane 0 of a v128
   // as well (one GPR less, a vpinsrq more per sample) 1.01-1.03.
+  // Session 13 (same harness, 40-100 rounds, load 8-12; an A/A run reads 1.005-1.010): dV a
+  // constant (values at a fixed distance from the timestamps: a store offset, no spilled operands)
+  // 0.998 median / 1.011 min on the counter; the current-window test and the window-fits test in
+  // one compare ((w0 & (HOT_MASK | HOT_NEW_BIT)) against a pattern set to a never-matching 1 while
+  // mbits > HOT_MAX_BITS, ~5 instructions fewer per common sample) 0.996 / 1.027. Fewer
+  // instructions and fewer stack loads no longer show: at ~6 ns/sample (kernel alone, this VM) the
+  // common sample's ~50 instructions and the new window's misprediction are what is left.
   if (lim > MAX_SAMPLE_BITS) {
     const limFast = lim - MAX_SAMPLE_BITS;
     let mbits: u32 = 64 - leading - trailing;
@@ -564,7 +571,10 @@ function tsValid(tPtr: usize, n: u32): bool {
 // per-sample conversion and check, and tPrev/dPrev no longer live in the loop (TurboFan spilled
 // them): 0.87-0.88 of the encoder's CPU on the jittered counter, 0.90-0.92 on the gauge (kernel
 // alone, 40 alternating rounds, load ~8). Not adopted: the deltas of deltas also computed with
-// SIMD (TD, one load in the loop) 1.00-1.01; the value XORs with SIMD (TX, prev not live) 1.02.
+// SIMD (TD, one load in the loop) 1.00-1.01; the value XORs with SIMD (TX, prev not live) 1.02;
+// with every delta of delta checked by tsValid to fit '1110' (no '1111' block in the loop)
+// 1.03 on the counter and the gauge (median pair ratios); the window choice as selects, now that
+// tPrev/dPrev are gone, 1.06 (counter) and 1.17 (gauge).
 // P = i32: per-sample checks (tsValid refused a timestamp: they name it, as the TS twin does).
 function encodeImpl<R, P>(tPtr: usize, vPtr: usize, n: u32, out: usize): i32 {
   store<u8>(out, <u8>(n >> 8));
