@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FetchFunction, FileInfo, FsCapability, TlsClientOptions } from '../lib/sdk/mod.ts';
 import type { Permissions } from './permissions.ts';
-import { openAppendFd, readFully } from '../lib/tsdb/nodefs.ts';
+import { openAppendFd, readFully, readInto } from '../lib/tsdb/nodefs.ts';
 
 /** The runtime's fetch and Headers, as they were when the host loaded (before any plugin). */
 export const HOST_FETCH: typeof globalThis.fetch = globalThis.fetch.bind(globalThis);
@@ -81,16 +81,16 @@ class ReadHandleCache {
   constructor(
     private readonly fsp: FsPromises,
     private readonly baseDir: string,
-    /** The full check of a file about to be opened: grant and real path. */
-    private readonly checkOpen: (abs: string) => Promise<void>,
+    /** The full check of a file about to be opened: grant and real path (api: the call, for the denial). */
+    private readonly checkOpen: (abs: string, api: string) => Promise<void>,
     /** The grant check every read makes (synchronous, no file system calls). */
-    private readonly checkPath: (abs: string) => void,
+    private readonly checkPath: (abs: string, api: string) => void,
   ) {}
 
   async read(p: string, offset: number, length: number): Promise<Uint8Array> {
     const abs = path.resolve(this.baseDir, p);
-    this.checkPath(abs);
-    const [h, size] = await this.acquire(abs);
+    this.checkPath(abs, 'fs.readRange');
+    const [h, size] = await this.acquire(abs, 'fs.readRange');
     try {
       return await readFully(h.fh, offset, Math.max(0, Math.min(length, size - offset)));
     } finally {
@@ -98,8 +98,23 @@ class ReadHandleCache {
     }
   }
 
+  /** read() into the caller's buffer: up to dst.length bytes at offset; the count read. */
+  async readInto(p: string, offset: number, dst: Uint8Array): Promise<number> {
+    if (!(dst instanceof Uint8Array)) throw new TypeError('fs.readRangeInto: dst must be a Uint8Array');
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`fs.readRangeInto: offset must be a non-negative integer, got ${offset}`);
+    const abs = path.resolve(this.baseDir, p);
+    this.checkPath(abs, 'fs.readRangeInto');
+    const [h, size] = await this.acquire(abs, 'fs.readRangeInto');
+    try {
+      const n = Math.max(0, Math.min(dst.length, size - offset));
+      return n === 0 ? 0 : await readInto(h.fh, offset, dst.subarray(0, n));
+    } finally {
+      this.release(h);
+    }
+  }
+
   /** The file's handle (its users counted) and size: the kept one while the path names the same file. */
-  private async acquire(abs: string): Promise<[ReadHandle, number]> {
+  private async acquire(abs: string, api: string): Promise<[ReadHandle, number]> {
     const kept = this.open.get(abs);
     if (kept) {
       kept.users++; // not closed under this read, even if dropped meanwhile
@@ -122,7 +137,7 @@ class ReadHandleCache {
       this.release(kept);
       this.drop(abs, kept);
     }
-    await this.checkOpen(abs);
+    await this.checkOpen(abs, api);
     const fh = await this.fsp.open(abs, 'r');
     let fst;
     try {
@@ -176,9 +191,9 @@ export function createFs(perms: Permissions, baseDir = process.cwd(), fsp: FsPro
   };
   const r = (p: string, api: string) => checked('read', p, api);
   const w = (p: string, api: string) => checked('write', p, api);
-  const readHandles = new ReadHandleCache(fsp, baseDir, async (abs) => {
-    await checked('read', abs, 'fs.readRange');
-  }, (abs) => perms.check('read', abs, 'fs.readRange'));
+  const readHandles = new ReadHandleCache(fsp, baseDir, async (abs, api) => {
+    await checked('read', abs, api);
+  }, (abs, api) => perms.check('read', abs, api));
   const info = (name: string, st: { isDirectory(): boolean; isFile(): boolean; size: number; mtimeMs: number }): FileInfo => ({
     name, isDirectory: st.isDirectory(), isFile: st.isFile(), size: st.size, mtimeMs: st.mtimeMs,
   });
@@ -188,6 +203,9 @@ export function createFs(perms: Permissions, baseDir = process.cwd(), fsp: FsPro
     },
     async readRange(p, offset, length) {
       return readHandles.read(p, offset, length);
+    },
+    async readRangeInto(p, offset, dst) {
+      return readHandles.readInto(p, offset, dst);
     },
     async writeFile(p, data) {
       const abs = await w(p, 'fs.writeFile');

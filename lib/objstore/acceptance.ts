@@ -11,7 +11,7 @@
 // with a fresh random prefix each time.
 import type { Test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readAll, type Bucket } from './bucket.ts';
+import { getRangeInto, readAll, type Bucket } from './bucket.ts';
 
 export interface AcceptanceOptions {
   /** Prefix for test names, e.g. 'S3: '. */
@@ -136,6 +136,28 @@ export function registerAcceptance(suite: Test, make: () => Promise<Bucket>, opt
     try {
       const got = await text(await b.getRange('id1/obj_1.some', 144, 3));
       assert.is(got, '', 'offset past the end returns no data');
+    } catch (err) {
+      assert.is(b.isObjNotFoundErr(err), false, `offset past the end is not not-found: ${String(err)}`);
+    }
+  });
+
+  t('getRangeInto (the bucket\'s own or the getRange fallback): the caller\'s buffer gets getRange\'s bytes', async (b) => {
+    await b.upload('id1/obj_1.some', enc.encode('@test-data@'));
+    const into = async (off: number, len: number, at = 0): Promise<string> => {
+      const buf = new Uint8Array(at + len).fill(0x2a); // '*' around what is read
+      const n = await getRangeInto(b, 'id1/obj_1.some', off, buf.subarray(at));
+      assert.ok(buf.subarray(0, at).every((x) => x === 0x2a), 'nothing written before dst');
+      assert.ok(buf.subarray(at + n).every((x) => x === 0x2a), 'nothing written past the count');
+      return new TextDecoder().decode(buf.subarray(at, at + n));
+    };
+    assert.is(await into(1, 3), 'tes');
+    assert.is(await into(1, 3, 5), 'tes', 'dst a view into a larger buffer');
+    assert.is(await into(0, 11), '@test-data@');
+    assert.is(await into(8, 100), 'ta@', 'a length past the end reads what exists');
+    assert.is(await into(0, 0), '', 'an empty dst reads nothing');
+    await rejectsNotFound(b, getRangeInto(b, 'id1/missing', 0, new Uint8Array(4)), 'getRangeInto');
+    try {
+      assert.is(await into(144, 3), '', 'offset past the end reads no data');
     } catch (err) {
       assert.is(b.isObjNotFoundErr(err), false, `offset past the end is not not-found: ${String(err)}`);
     }

@@ -17,6 +17,13 @@ export interface Bucket {
   get(name: string): Promise<ReadableStream<Uint8Array>>;
   /** len < 0 (or undefined) reads to the end. Reading past the end returns what exists, like S3. */
   getRange(name: string, off: number, len?: number): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Optional: reads up to dst.length bytes of the object from off into dst (the caller's buffer,
+   * e.g. one it reuses) and resolves to the bytes read (fewer at the object's end; past it, as
+   * getRange). Call it through getRangeInto() below, which falls back to getRange for a provider
+   * that cannot fill a caller's buffer. A wrapper defines it whatever its inner bucket offers.
+   */
+  getRangeInto?(name: string, off: number, dst: Uint8Array): Promise<number>;
   exists(name: string): Promise<boolean>;
   attributes(name: string): Promise<ObjectAttributes>;
   /**
@@ -52,6 +59,36 @@ export async function existsBy(probe: () => Promise<unknown>): Promise<boolean> 
   } catch (err) {
     if (isObjectNotFound(err)) return false;
     throw err;
+  }
+}
+
+/**
+ * Bucket.getRangeInto when the bucket has it; otherwise getRange(name, off, dst.length) copied
+ * into dst. The count of bytes read.
+ */
+export async function getRangeInto(b: Bucket, name: string, off: number, dst: Uint8Array): Promise<number> {
+  if (b.getRangeInto) return b.getRangeInto(name, off, dst);
+  return streamInto(await b.getRange(name, off, dst.length), dst);
+}
+
+/** Reads a stream into dst; past dst's end the stream is cancelled. The count read. */
+export async function streamInto(stream: ReadableStream<Uint8Array>, dst: Uint8Array): Promise<number> {
+  const reader = stream.getReader();
+  let got = 0;
+  let done = false;
+  try {
+    while (!done) {
+      const r = await reader.read();
+      if (r.done) { done = true; break; }
+      const v = r.value;
+      const n = Math.min(v.length, dst.length - got);
+      dst.set(n === v.length ? v : v.subarray(0, n), got);
+      got += n;
+      if (n < v.length) break; // more than asked for: the rest is not read
+    }
+    return got;
+  } finally {
+    if (!done) reader.cancel().catch(() => {});
   }
 }
 

@@ -3,7 +3,7 @@
 // A not-found answer is an expected outcome, not a failure. Reads are timed until the stream ends.
 import type { Metrics } from '../sdk/mod.ts';
 import type { Bucket, IterOptions, ObjectAttributes } from './bucket.ts';
-import { markReopenable, reopenOf } from './bucket.ts';
+import { getRangeInto, markReopenable, reopenOf } from './bucket.ts';
 
 export const OPS = ['iter', 'get', 'get_range', 'exists', 'upload', 'delete', 'attributes'] as const;
 export type Op = (typeof OPS)[number];
@@ -128,6 +128,14 @@ export class MetricsBucket implements Bucket {
       if (!this.inner.isObjNotFoundErr(err)) this.failures.inc(this.l('get_range'));
       throw err;
     }
+  }
+
+  /** Counted as a get_range (operations, bytes fetched and transferred, duration). */
+  async getRangeInto(name: string, off: number, dst: Uint8Array): Promise<number> {
+    const n = await this.track('get_range', () => getRangeInto(this.inner, name, off, dst));
+    this.fetched.inc(this.l('get_range'), n);
+    this.transferred.observe(n, this.l('get_range'));
+    return n;
   }
 
   exists(name: string) { return this.track('exists', () => this.inner.exists(name)); }

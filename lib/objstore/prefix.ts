@@ -1,5 +1,5 @@
 // A Bucket view under a prefix (objstore's PrefixedBucket): names and iter results are relative.
-import type { Bucket, IterOptions, ObjectAttributes } from './bucket.ts';
+import { getRangeInto, type Bucket, type IterOptions, type ObjectAttributes } from './bucket.ts';
 
 export function normalizePrefix(prefix: string): string {
   return prefix.replace(/^\/+|\/+$/g, '');
@@ -24,6 +24,7 @@ export class PrefixedBucket implements Bucket {
   }
   get(name: string) { return this.inner.get(this.full(name)); }
   getRange(name: string, off: number, len?: number) { return this.inner.getRange(this.full(name), off, len); }
+  getRangeInto(name: string, off: number, dst: Uint8Array) { return getRangeInto(this.inner, this.full(name), off, dst); }
   exists(name: string) { return this.inner.exists(this.full(name)); }
   attributes(name: string): Promise<ObjectAttributes> { return this.inner.attributes(this.full(name)); }
   upload(name: string, body: ReadableStream<Uint8Array> | Uint8Array) { return this.inner.upload(this.full(name), body); }

@@ -8,7 +8,7 @@
 //   place), at most `retries` times in a row without progress.
 // - iter: retried only until its first name was delivered.
 import type { Bucket, IterOptions, ObjectAttributes } from './bucket.ts';
-import { reopenOf } from './bucket.ts';
+import { reopenOf, streamInto } from './bucket.ts';
 import { sleep } from '../sdk/time.ts';
 import { NO_ABORT } from './kit/retry.ts';
 
@@ -158,6 +158,16 @@ export class RetryBucket implements Bucket {
 
   async getRange(name: string, off: number, len?: number): Promise<ReadableStream<Uint8Array>> {
     return this.resumable('get_range', name, off, len, await this.run('get_range', name, () => this.inner.getRange(name, off, len)));
+  }
+
+  /**
+   * A read into the caller's buffer, retried whole (it fills dst from its start again); over a
+   * provider without it, getRange's resumable body copied into dst.
+   */
+  async getRangeInto(name: string, off: number, dst: Uint8Array): Promise<number> {
+    const inner = this.inner;
+    if (inner.getRangeInto) return this.run('get_range', name, () => inner.getRangeInto!(name, off, dst));
+    return streamInto(await this.getRange(name, off, dst.length), dst);
   }
 
   exists(name: string) { return this.run('exists', name, () => this.inner.exists(name)); }

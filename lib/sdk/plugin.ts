@@ -63,6 +63,12 @@ export interface AppendHandle {
 export interface FsCapability {
   readFile(path: string): Promise<Uint8Array>;
   readRange(path: string, offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Reads up to dst.length bytes of a file at offset into dst (the caller's buffer, e.g. one it
+   * reuses), checked exactly as readRange; resolves to the bytes read (fewer at the file's end).
+   * Optional: a caller without it uses readRange.
+   */
+  readRangeInto?(path: string, offset: number, dst: Uint8Array): Promise<number>;
   writeFile(path: string, data: Uint8Array | ReadableStream<Uint8Array>): Promise<void>;
   /**
    * Appends bytes to a file (created if missing), checked as a write. Returns once the bytes are

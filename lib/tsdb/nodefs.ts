@@ -23,15 +23,21 @@ export async function readFully(fh: fsp.FileHandle, offset: number, n: number): 
     const u = Buffer.allocUnsafeSlow(n);
     buf = new Uint8Array(u.buffer, u.byteOffset, n);
   } else buf = new Uint8Array(n);
-  let got = 0;
-  while (got < n) {
-    const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
+  const got = await readInto(fh, offset, buf);
   if (got === n) return buf;
   buf.fill(0, got); // a short read (the file's end): nothing of the process's old memory behind the view
   return buf.subarray(0, got);
+}
+
+/** Reads up to dst.length bytes at offset from an open file into dst (fewer at its end); the count read. */
+export async function readInto(fh: fsp.FileHandle, offset: number, dst: Uint8Array): Promise<number> {
+  let got = 0;
+  while (got < dst.length) {
+    const { bytesRead } = await fh.read(dst, got, dst.length - got, offset + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got;
 }
 
 const openP = promisify(openFd);
@@ -77,6 +83,14 @@ export function nodeFs(): FsCapability {
       const fh = await fsp.open(p, 'r');
       try {
         return await readFully(fh, offset, length);
+      } finally {
+        await fh.close();
+      }
+    },
+    async readRangeInto(p, offset, dst) {
+      const fh = await fsp.open(p, 'r');
+      try {
+        return await readInto(fh, offset, dst);
       } finally {
         await fh.close();
       }

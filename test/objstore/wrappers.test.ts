@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { registerAcceptance } from '../../lib/objstore/acceptance.ts';
-import { ObjectNotFoundError, readAll, type Bucket } from '../../lib/objstore/bucket.ts';
+import { ObjectNotFoundError, getRangeInto, readAll, streamInto, type Bucket } from '../../lib/objstore/bucket.ts';
+import { TracingBucket } from '../../lib/objstore/kit/tracing.ts';
 import { PrefixedBucket } from '../../lib/objstore/prefix.ts';
 import { MetricsBucket } from '../../lib/objstore/metrics.ts';
 import { RetryBucket, isRetryableError } from '../../lib/objstore/retry.ts';
@@ -94,6 +95,49 @@ test('retry: transient errors are retried with backoff, then succeed', async () 
   assert.is(inner.calls, 3);
   assert.is(delays.length, 2);
   assert.ok(delays[0]! >= 50 && delays[0]! <= 100 && delays[1]! >= 100 && delays[1]! <= 200, `exponential: ${delays}`);
+});
+
+/** A memory bucket that reads into the caller's buffer itself, failing the first `fails` times. */
+class IntoBucket extends MemoryBucket {
+  into = 0;
+  constructor(private fails = 0) { super(); }
+  async getRangeInto(name: string, off: number, dst: Uint8Array): Promise<number> {
+    this.into++;
+    if (this.fails-- > 0) throw Object.assign(new Error('503'), { status: 503 });
+    const data = await readAll(await this.getRange(name, off, dst.length));
+    dst.set(data);
+    return data.length;
+  }
+}
+
+test('getRangeInto through prefix, retry, metrics and tracing: the provider\'s own is used, retried and counted as get_range', async () => {
+  const inner = new IntoBucket(1);
+  const reg = new Registry();
+  const b = new TracingBucket(new MetricsBucket(new RetryBucket(new PrefixedBucket(inner, 'p'), noSleep), reg, 'into'));
+  await b.upload('obj', enc.encode('0123456789'));
+  const dst = new Uint8Array(8);
+  assert.is(await getRangeInto(b, 'obj', 4, dst), 6);
+  assert.is(new TextDecoder().decode(dst.subarray(0, 6)), '456789');
+  assert.is(inner.into, 2, 'the provider\'s own read, once failed and retried');
+  const text = reg.render();
+  assert.match(text, /thanos_objstore_bucket_operations_total\{bucket="into",operation="get_range"\} 1\n/);
+  assert.match(text, /thanos_objstore_bucket_operation_fetched_bytes_total\{bucket="into",operation="get_range"\} 6\n/);
+  await getRangeInto(b, 'missing', 0, dst).then(() => assert.unreachable(), (err) => assert.ok(b.isObjNotFoundErr(err)));
+  assert.match(reg.render(), /thanos_objstore_bucket_operation_failures_total\{bucket="into",operation="get_range"\} 0\n/);
+});
+
+test('getRangeInto over a provider without it: getRange copied into the buffer, a longer body cut at its end', async () => {
+  const m = new MemoryBucket();
+  await m.upload('obj', enc.encode('0123456789'));
+  assert.is((m as Bucket).getRangeInto, undefined);
+  const dst = new Uint8Array(4);
+  assert.is(await getRangeInto(new RetryBucket(m, noSleep), 'obj', 3, dst), 4);
+  assert.is(new TextDecoder().decode(dst), '3456');
+  // a stream handing out more than fits (a provider ignoring the length) is cut, not overrun
+  const long = new ReadableStream<Uint8Array>({ start(c) { c.enqueue(enc.encode('abcdef')); c.enqueue(enc.encode('ghi')); c.close(); } });
+  const small = new Uint8Array(5);
+  assert.is(await streamInto(long, small), 5);
+  assert.is(new TextDecoder().decode(small), 'abcde');
 });
 
 test('retry: gives up after the configured retries', async () => {

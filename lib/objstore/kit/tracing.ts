@@ -4,7 +4,7 @@
 // the end, fails, or is cancelled, and records the bytes read. Without a registered tracer
 // provider the spans are non-recording and bodies are handed through unwrapped.
 import { context, trace, type Span } from '../../cjs/otel-api.ts';
-import type { Bucket, IterOptions, ObjectAttributes } from '../bucket.ts';
+import { getRangeInto, type Bucket, type IterOptions, type ObjectAttributes } from '../bucket.ts';
 import { doInSpan, iterateInSpan, recordError, tracer } from '../../tracing/mod.ts';
 
 export class TracingBucket implements Bucket {
@@ -24,6 +24,21 @@ export class TracingBucket implements Bucket {
 
   getRange(name: string, off: number, len?: number): Promise<ReadableStream<Uint8Array>> {
     return this.read('bucket_getrange', { name, offset: off, length: len ?? -1 }, () => this.inner.getRange(name, off, len));
+  }
+
+  /** A read into the caller's buffer: one bucket_getrange span, with the bytes read. */
+  getRangeInto(name: string, off: number, dst: Uint8Array): Promise<number> {
+    return doInSpan('bucket_getrange', { name, offset: off, length: dst.length }, async (span) => {
+      try {
+        const n = await getRangeInto(this.inner, name, off, dst);
+        span.setAttribute('read', n);
+        return n;
+      } catch (err) {
+        // A missing object is an answer, not a failure of the store (as upstream, logged on the span).
+        if (this.inner.isObjNotFoundErr(err)) span.setAttribute('not_found', true);
+        throw err;
+      }
+    });
   }
 
   exists(name: string): Promise<boolean> {

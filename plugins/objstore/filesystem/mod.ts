@@ -108,6 +108,36 @@ export class FilesystemBucket implements Bucket {
     }
   }
 
+  /**
+   * A read into the caller's buffer (fs.readRangeInto, checked as readRange; readRange copied in
+   * for an FsCapability without it). Nothing read: the object's size decides, as getRange's.
+   */
+  async getRangeInto(name: string, off: number, dst: Uint8Array): Promise<number> {
+    const p = this.file(name);
+    if (dst.length > 0 && Number.isSafeInteger(off) && off >= 0) {
+      let n = 0;
+      try {
+        if (this.fs.readRangeInto) n = await this.fs.readRangeInto(p, off, dst);
+        else {
+          const data = await this.fs.readRange(p, off, dst.length);
+          dst.set(data);
+          n = data.length;
+        }
+      } catch (err) {
+        if (missing(err)) throw new ObjectNotFoundError(name, err);
+        // e.g. EISDIR: let the checked path below decide
+      }
+      if (n > 0) return n;
+    }
+    const st = await this.statFile(name, p);
+    const { start, end } = clampRange(name, st.size, off, dst.length);
+    if (start === end) return 0;
+    // Not read above (e.g. a racing write grew it): read it now, as getRange's body would.
+    const data = await this.fs.readRange(p, start, end - start);
+    dst.set(data);
+    return data.length;
+  }
+
   async exists(name: string): Promise<boolean> {
     const p = this.file(name);
     try {
