@@ -21,9 +21,34 @@ export type { InfoResponse } from '../proto/info.ts';
 
 export interface StoreServer {
   /** Streams responses (series / warning / hints). Must stop promptly when signal aborts. */
-  series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesResponse>;
+  series(req: SeriesRequest, signal: AbortSignal, opts?: SeriesStreamOptions): AsyncIterable<SeriesResponse>;
   labelNames(req: LabelNamesRequest, signal: AbortSignal): Promise<LabelNamesResponse>;
   labelValues(req: LabelValuesRequest, signal: AbortSignal): Promise<LabelValuesResponse>;
+}
+
+/** How a caller consumes a Series stream (a server may ignore these). */
+export interface SeriesStreamOptions {
+  /**
+   * The caller is done with a response when it asks for the next one: it has encoded or copied
+   * what it keeps (the gRPC server encodes each frame before it resumes the stream). A server may
+   * then hand out chunk bytes in memory it reuses afterwards, marking such responses
+   * markTransient(); a caller that holds series across responses (batchSeries) must let go of a
+   * transient response's series before it asks for the next one.
+   */
+  transient?: boolean;
+}
+
+const TRANSIENT = Symbol.for('thanos-ts.store.transient');
+
+/** Marks r as transient (SeriesStreamOptions.transient): its chunk bytes are valid until the next response is asked for. */
+export function markTransient<T extends SeriesResponse>(r: T): T {
+  (r as unknown as Record<symbol, boolean>)[TRANSIENT] = true;
+  return r;
+}
+
+/** Whether r was marked transient (a wrapper that rebuilds a response carries the mark over). */
+export function isTransient(r: SeriesResponse): boolean {
+  return (r as unknown as Record<symbol, boolean | undefined>)[TRANSIENT] === true;
 }
 
 /** A StoreAPI the proxy can fan out to, with what its Info API advertised (for pruning). */

@@ -11,7 +11,7 @@ import {
   type LabelValuesResponse, type Series, type SeriesRequest, type SeriesResponse, type StoreWriteRequest,
 } from '../proto/store.ts';
 import { ProtobufError } from '../proto/wire.ts';
-import type { StoreServer } from './api.ts';
+import { isTransient, type StoreServer } from './api.ts';
 import { compileMatchers } from './proxy.ts';
 import { filterShard } from './shard.ts';
 
@@ -47,7 +47,8 @@ const BATCH_FLUSH_BYTES = 32 * 1024;
 /**
  * Applies response_batch_size (Thanos >= 0.41): series are grouped into SeriesBatch frames of at
  * most that many series (bounded by bytes too); warnings and hints flush the pending batch first so
- * the order of the stream is kept.
+ * the order of the stream is kept. A transient response's series (api.ts markTransient: their chunk
+ * bytes are reused once the next response is asked for) are flushed before the next is pulled.
  */
 export async function* batchSeries(src: AsyncIterable<SeriesResponse>, batchSize: number): AsyncGenerator<SeriesResponse> {
   if (batchSize <= 1) {
@@ -72,6 +73,11 @@ export async function* batchSeries(src: AsyncIterable<SeriesResponse>, batchSize
           bytes = 0;
         }
       }
+      if (batch.length > 0 && isTransient(r)) {
+        yield { type: 'batch', batch };
+        batch = [];
+        bytes = 0;
+      }
     } else {
       if (batch.length > 0) {
         yield { type: 'batch', batch };
@@ -88,7 +94,8 @@ async function* seriesStream(server: StoreServer, req: SeriesRequest, signal: Ab
   try {
     compileMatchers(req.matchers);
     // shard_info (vertical query sharding) is applied here, for every store served over gRPC
-    yield* batchSeries(filterShard(server.series(req, signal), req.shardInfo), req.responseBatchSize);
+    // transient: every frame is encoded (copied) by the gRPC server before the stream is resumed.
+    yield* batchSeries(filterShard(server.series(req, signal, { transient: true }), req.shardInfo), req.responseBatchSize);
   } catch (e) {
     throw toGrpcError(e);
   }

@@ -10,6 +10,7 @@
 import type { Label } from '../labels/mod.ts';
 import type { SeriesResponse, ShardInfo } from '../proto/store.ts';
 import { xxhash64 } from '../receive/xxhash64.ts';
+import { isTransient, markTransient } from './api.ts';
 
 export type { ShardInfo } from '../proto/store.ts';
 
@@ -57,7 +58,10 @@ export async function* filterShard(src: AsyncIterable<SeriesResponse>, info: Sha
       if (matches(r.series.labels)) yield r;
     } else if (r.type === 'batch') {
       const kept = r.batch.filter((s) => matches(s.labels));
-      if (kept.length > 0) yield { type: 'batch', batch: kept };
+      if (kept.length > 0) {
+        const out: SeriesResponse = { type: 'batch', batch: kept };
+        yield isTransient(r) ? markTransient(out) : out;
+      }
     } else yield r;
   }
 }

@@ -21,6 +21,7 @@ import type { IndexReader, PostingsRange } from '../../tsdb/index.ts';
 import { decodeIndexSeriesFields, decodeSeriesFields, SeriesFields } from '../../tsdb/index.ts';
 import type { RawChunk } from '../../tsdb/chunks.ts';
 import type { ChunkSource } from './chunkfetch.ts';
+import { ReadBufferPool, ReadLease } from './readpool.ts';
 import { doInSpan, iterateInSpan } from '../../tracing/mod.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -807,6 +808,17 @@ export interface BucketStoreOptions {
   pageSeries?: number;
   /** Ranged chunk reads closer than this are merged. */
   chunkGapBytes?: number;
+  /** Free chunk read buffers kept for transient Series streams (readpool.ts; default 32 MiB). */
+  readPoolBytes?: number;
+}
+
+/** How a caller consumes seriesBatches. */
+export interface SeriesBatchOptions {
+  /**
+   * The caller is done with a batch's chunks when it resumes the stream (lib/store/api.ts
+   * SeriesStreamOptions.transient): they then view pooled read buffers, reused afterwards.
+   */
+  transient?: boolean;
 }
 
 export class BucketStore {
@@ -825,8 +837,11 @@ export class BucketStore {
   private readonly m?: BucketStoreMetrics;
   private syncing?: Promise<void>;
   readonly stats = { chunkBytesFetched: 0, seriesReturned: 0, chunksReturned: 0 };
+  /** Chunk read buffers of transient Series streams. */
+  readonly readPool: ReadBufferPool;
 
   constructor(readonly bucket: Bucket, private readonly opts: BucketStoreOptions) {
+    this.readPool = new ReadBufferPool(opts.readPoolBytes);
     this.limits = { seriesLimit: 0, samplesLimit: 0, bytesLimit: 0, ...opts.limits };
     const maxConcurrency = opts.seriesMaxConcurrency ?? 20;
     this.gate = new Gate(maxConcurrency, opts.metrics ? gateMetrics(opts.metrics, 'thanos_bucket_store_series_', 'queries', maxConcurrency) : undefined);
@@ -1097,16 +1112,22 @@ export class BucketStore {
    * layer above per batch instead of per series (a promise per series per layer was a fixed cost
    * of every Series call, ~10k promises for an instant query over 10k series).
    */
-  seriesBatches(req: SeriesReq, signal?: AbortSignal, warn?: (msg: string) => void): AsyncGenerator<SeriesOut[]> {
+  seriesBatches(req: SeriesReq, signal?: AbortSignal, warn?: (msg: string) => void, o?: SeriesBatchOptions): AsyncGenerator<SeriesOut[]> {
     // One span for the request; its gate wait, block preparation and chunk reads are children.
-    return iterateInSpan('bucket_store_series', { min_time: req.minTime, max_time: req.maxTime }, () => this.seriesUntraced(req, signal, warn));
+    return iterateInSpan('bucket_store_series', { min_time: req.minTime, max_time: req.maxTime }, () => this.seriesUntraced(req, signal, warn, o?.transient === true));
   }
 
-  private async *seriesUntraced(req: SeriesReq, signal?: AbortSignal, warn?: (msg: string) => void): AsyncGenerator<SeriesOut[]> {
+  private async *seriesUntraced(req: SeriesReq, signal?: AbortSignal, warn?: (msg: string) => void, transient = false): AsyncGenerator<SeriesOut[]> {
     const ms = compileAll(req.matchers);
     if (ms.length === 0) throw new GrpcError(GrpcStatus.InvalidArgument, 'no matchers specified');
     if (req.minTime > req.maxTime) throw new GrpcError(GrpcStatus.InvalidArgument, `invalid time range: min_time ${req.minTime} is after max_time ${req.maxTime}`);
     const release = await doInSpan('store_query_gate_ismyturn', undefined, () => this.gate.acquire(signal));
+    // transient: each batch's chunk reads take pooled buffers (a lease per batch), given back when
+    // the consumer resumes this generator after the batch (it is done with its chunks then), or,
+    // for a batch still being read when the request ends, once its reads have settled.
+    let pending: Promise<SeriesOut[]> | undefined;
+    let pendingLease: ReadLease | undefined;
+    let shownLease: ReadLease | undefined;
     try {
       const r = this.served();
       const mint = Math.max(req.minTime, r.minTime);
@@ -1138,7 +1159,6 @@ export class BucketStore {
       // A series found in one block is batched as itself, one in several as the array of its parts.
       let batch: Array<BlockSeries | BlockSeries[]> = [];
       let emitted = 0;
-      let pending: Promise<SeriesOut[]> | undefined;
       const limit = req.limit && req.limit > 0 ? req.limit : Infinity;
       const heads: Array<BlockSeries | undefined> = new Array(cursors.length);
       for (;;) {
@@ -1186,41 +1206,63 @@ export class BucketStore {
         if (batch.length >= batchSize || batchChunks >= maxBatchChunks || batchBytes >= maxBatchBytes) {
           // The batch's chunk reads start now; the previous batch is handed on meanwhile (at most
           // two batches in memory: reads overlap with the consumer instead of waiting for it).
-          const next = this.emit(batch, req.skipChunks ?? false, aggrs, lim, fails);
+          const lease = transient && !skipChunks ? new ReadLease(this.readPool) : undefined;
+          const next = this.emit(batch, skipChunks, aggrs, lim, fails, lease);
           next.catch(() => {}); // awaited below; not an unhandled rejection if the request ends first
-          if (pending) {
-            const out = await pending;
+          const prev = pending;
+          shownLease = pendingLease;
+          pending = next;
+          pendingLease = lease;
+          if (prev) {
+            const out = await prev;
             if (out.length) yield out;
           }
-          pending = next;
+          shownLease?.release();
+          shownLease = undefined;
           batch = [];
           batchChunks = 0;
           batchBytes = 0;
         }
       }
       if (batch.length) {
-        const next = this.emit(batch, req.skipChunks ?? false, aggrs, lim, fails);
+        const lease = transient && !skipChunks ? new ReadLease(this.readPool) : undefined;
+        const next = this.emit(batch, skipChunks, aggrs, lim, fails, lease);
         next.catch(() => {});
-        if (pending) {
-          const out = await pending;
+        const prev = pending;
+        shownLease = pendingLease;
+        pending = next;
+        pendingLease = lease;
+        if (prev) {
+          const out = await prev;
           if (out.length) yield out;
         }
-        pending = next;
+        shownLease?.release();
+        shownLease = undefined;
       }
       if (pending) {
-        const out = await pending;
+        const last = pending;
+        shownLease = pendingLease;
+        pending = pendingLease = undefined;
+        const out = await last;
         if (out.length) yield out;
+        shownLease?.release();
+        shownLease = undefined;
       }
       lim.stats.mergeSeconds = (performance.now() - mergeStart) / 1000;
       lim.stats.mergedSeries = emitted;
       this.m?.observe(lim.stats);
     } finally {
       release();
+      // The consumer ended the stream (or it failed): the batch it was shown is done with; one
+      // still being read gives its buffers back once every read into them has settled.
+      shownLease?.release();
+      const inFlight = pendingLease;
+      if (inFlight && pending) pending.then(() => inFlight.release(), () => inFlight.release());
     }
   }
 
   /** A batch's series with their chunks (fetched block by block), in order. */
-  private async emit(batch: ReadonlyArray<BlockSeries | BlockSeries[]>, skipChunks: boolean, aggrs: readonly number[], lim: RequestLimiter, fails: BlockFailures): Promise<SeriesOut[]> {
+  private async emit(batch: ReadonlyArray<BlockSeries | BlockSeries[]>, skipChunks: boolean, aggrs: readonly number[], lim: RequestLimiter, fails: BlockFailures, lease?: ReadLease): Promise<SeriesOut[]> {
     const result: SeriesOut[] = [];
     if (skipChunks) {
       for (const g of batch) {
@@ -1256,7 +1298,9 @@ export class BucketStore {
         f!.refs.push(r);
       }
     }
-    await Promise.all([...byBlock].map(async ([block, f]) => {
+    // Every block's reads settle before this returns or throws (allSettled): a lease's buffers are
+    // given back only when nothing reads into them any more.
+    const reads = await Promise.allSettled([...byBlock].map(async ([block, f]) => {
       if (fails.failed.has(block.id)) return;
       let refs = f.refs;
       if (!f.sorted) {
@@ -1269,7 +1313,7 @@ export class BucketStore {
         chunks = await block.chunks.chunks(refs, this.opts.chunkGapBytes ?? 512 * 1024, (n) => {
           bytes += n;
           lim.addBytes(n);
-        });
+        }, lease);
       } catch (e) {
         fails.add(block.id, 'reading chunks', this.blockError(block, 'reading chunks', e));
         return;
@@ -1286,6 +1330,7 @@ export class BucketStore {
       st.touchedBytes += bytes;
       st.fetchedBytes += bytes;
     }));
+    for (const r of reads) if (r.status === 'rejected') throw r.reason;
     lastBlock = undefined;
     for (const g of batch) {
       const parts = partsOf(g);

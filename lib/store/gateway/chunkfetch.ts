@@ -7,13 +7,18 @@
 // which the bucket store reports as that block's failure, instead of garbage samples or a decode
 // error in the querier that fails the whole query.
 import type { Bucket, Core } from '../../sdk/mod.ts';
+import { getRangeInto, readAll } from '../../objstore/bucket.ts';
+import type { ReadLease } from './readpool.ts';
 import { CorruptBlockError } from '../../tsdb/errors.ts';
 import type { RawChunk } from '../../tsdb/chunks.ts';
 import { crc32c, crc32cBatch } from '../../core/js/crc32c.ts';
 
 export interface ChunkSource {
-  /** Raw chunks for sorted, unique refs (same order). */
-  chunks(refs: readonly number[], gap: number, onRead?: (bytes: number) => void): Promise<RawChunk[]>;
+  /**
+   * Raw chunks for sorted, unique refs (same order). With a lease, the chunks view buffers it took:
+   * valid until the lease is released (see readpool.ts); without, buffers of their own.
+   */
+  chunks(refs: readonly number[], gap: number, onRead?: (bytes: number) => void, lease?: ReadLease): Promise<RawChunk[]>;
 }
 
 const SEG = 4294967296;
@@ -40,40 +45,38 @@ export class BucketChunkSource implements ChunkSource {
     private readonly core?: Pick<Core, 'crc32cBatch'>,
   ) {}
 
-  private async read(seg: number, off: number, len: number, onRead?: (bytes: number) => void): Promise<Pieces> {
+  /** The bytes [off, off + len) of a segment (fewer at its end): into the lease's buffer when given. */
+  private async read(seg: number, off: number, len: number, onRead?: (bytes: number) => void, lease?: ReadLease): Promise<Uint8Array> {
     const name = `${this.block}/chunks/${String(seg + 1).padStart(6, '0')}`;
-    const parts: Uint8Array[] = [];
-    let total = 0;
+    let buf: Uint8Array;
     try {
-      const reader = (await this.bucket.getRange(name, off, len)).getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (value.length) {
-          parts.push(value);
-          total += value.length;
-        }
+      if (lease) {
+        const dst = lease.take(len);
+        buf = dst.subarray(0, await getRangeInto(this.bucket, name, off, dst));
+      } else {
+        // One piece (a FILESYSTEM bucket's ranged read) is taken as is; several are joined.
+        buf = await readAll(await this.bucket.getRange(name, off, len));
       }
     } catch (e) {
       if (this.bucket.isObjNotFoundErr(e)) throw new CorruptBlockError(this.block, `chunks/${String(seg + 1).padStart(6, '0')}`, 'segment', 'missing from the bucket', e);
       throw e;
     }
-    this.bytesRead += total;
-    onRead?.(total);
-    return new Pieces(parts, total);
+    this.bytesRead += buf.length;
+    onRead?.(buf.length);
+    return buf;
   }
 
   /**
    * Parses the chunk record at p; undefined when the data ends before the record does. Its stored
    * CRC goes to want[wi], checked with the rest of the GET's chunks by verify().
    */
-  private parse(buf: Pieces, p: number, ref: number, want: Uint32Array, wi: number): RawChunk | undefined {
+  private parse(buf: Uint8Array, p: number, ref: number, want: Uint32Array, wi: number): RawChunk | undefined {
     let len = 0;
     let s = 1;
     let q = p;
     for (;;) {
       if (q >= buf.length) return undefined;
-      const c = buf.at(q++);
+      const c = buf[q++]!;
       len += (c & 0x7f) * s;
       if (c < 0x80) break;
       s *= 128;
@@ -81,9 +84,9 @@ export class BucketChunkSource implements ChunkSource {
     }
     if (q + 1 + len + 4 > buf.length) return undefined;
     const e = q + 1 + len;
-    want[wi] = (buf.at(e) << 24) | (buf.at(e + 1) << 16) | (buf.at(e + 2) << 8) | buf.at(e + 3);
-    // One view per chunk (the data; copied only when it spans two pieces).
-    return { encoding: buf.at(q), data: buf.slice(q + 1, e) };
+    want[wi] = (buf[e]! << 24) | (buf[e + 1]! << 16) | (buf[e + 2]! << 8) | buf[e + 3]!;
+    // One view per chunk (the data).
+    return { encoding: buf[q]!, data: buf.subarray(q + 1, e) };
   }
 
   /** Checks the CRCs of out[a, a + want.length) (encoding byte + data) against want. */
@@ -105,7 +108,7 @@ export class BucketChunkSource implements ChunkSource {
     }
   }
 
-  async chunks(refs: readonly number[], gap: number, onRead?: (bytes: number) => void): Promise<RawChunk[]> {
+  async chunks(refs: readonly number[], gap: number, onRead?: (bytes: number) => void, lease?: ReadLease): Promise<RawChunk[]> {
     const out: RawChunk[] = new Array(refs.length);
     const jobs: Promise<void>[] = [];
     let i = 0;
@@ -121,7 +124,7 @@ export class BucketChunkSource implements ChunkSource {
       const b = j;
       jobs.push((async () => {
         const last = refs[b]! % SEG;
-        const buf = await this.read(seg, first, last - first + this.maxChunkSize, onRead);
+        const buf = await this.read(seg, first, last - first + this.maxChunkSize, onRead, lease);
         const want = new Uint32Array(b - a + 1);
         for (let k = a; k <= b; k++) {
           const off = (refs[k]! % SEG) - first;
@@ -133,8 +136,8 @@ export class BucketChunkSource implements ChunkSource {
             if (probe) c = probe;
             else {
               let len = 0, s = 1, q = 0;
-              for (;;) { if (q >= head.length) break; const x = head.at(q++); len += (x & 0x7f) * s; if (x < 0x80) break; s *= 128; }
-              const full = await this.read(seg, refs[k]! % SEG, q + 1 + len + 4, onRead);
+              for (;;) { if (q >= head.length) break; const x = head[q++]!; len += (x & 0x7f) * s; if (x < 0x80) break; s *= 128; }
+              const full = await this.read(seg, refs[k]! % SEG, q + 1 + len + 4, onRead, lease);
               c = this.parse(full, 0, refs[k]!, want, k - a);
             }
             if (!c) throw new CorruptBlockError(this.block, `chunks/${String(seg + 1).padStart(6, '0')}`, `chunk ${refs[k]}`, 'truncated: the segment ends inside the chunk');
@@ -145,54 +148,9 @@ export class BucketChunkSource implements ChunkSource {
       })());
       i = j + 1;
     }
-    await Promise.all(jobs);
-    return out;
-  }
-}
-
-/**
- * The pieces of one ranged read, addressed as one byte range without concatenating them: a chunk
- * inside one piece is a view into it; only a chunk spanning two pieces is copied.
- */
-class Pieces {
-  private readonly starts: number[] = [];
-  private cur = 0;
-  constructor(private readonly parts: Uint8Array[], readonly length: number) {
-    let off = 0;
-    for (const p of parts) {
-      this.starts.push(off);
-      off += p.length;
-    }
-  }
-
-  /** Index of the piece holding byte off (reads move forward, so search from the last one). */
-  private piece(off: number): number {
-    let i = this.cur;
-    if (i >= this.parts.length || this.starts[i]! > off) i = 0;
-    while (i + 1 < this.parts.length && this.starts[i + 1]! <= off) i++;
-    this.cur = i;
-    return i;
-  }
-
-  at(off: number): number {
-    const i = this.piece(off);
-    return this.parts[i]![off - this.starts[i]!]!;
-  }
-
-  slice(from: number, to: number): Uint8Array {
-    const i = this.piece(from);
-    const p = this.parts[i]!;
-    const s = this.starts[i]!;
-    if (to - s <= p.length) return p.subarray(from - s, to - s);
-    const out = new Uint8Array(to - from);
-    let w = 0;
-    for (let k = i; w < out.length; k++) {
-      const part = this.parts[k]!;
-      const a = k === i ? from - s : 0;
-      const n = Math.min(part.length - a, out.length - w);
-      out.set(part.subarray(a, a + n), w);
-      w += n;
-    }
+    // Every read settles before this returns or throws: a lease's buffers may be given back then.
+    const settled = await Promise.allSettled(jobs);
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
     return out;
   }
 }

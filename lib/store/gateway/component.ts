@@ -5,7 +5,7 @@ import { GrpcError, GrpcStatus, type Bucket, type Component, type FsCapability, 
 import type {
   LabelNamesRequest, LabelNamesResponse, LabelValuesRequest, LabelValuesResponse, SeriesRequest, SeriesResponse,
 } from '../../proto/store.ts';
-import type { StoreServer } from '../api.ts';
+import { markTransient, type SeriesStreamOptions, type StoreServer } from '../api.ts';
 import { storeServices } from '../server.ts';
 import { sleep } from '../../sdk/time.ts';
 import { isULID } from '../../tsdb/ulid.ts';
@@ -26,12 +26,14 @@ export function storeServer(store: BucketStore): StoreServer {
   return {
     // Blocks that cannot be read come back as warnings (partial response) or as the call's error
     // (partial response disabled); see BucketStore.series.
-    async *series(req: SeriesRequest, signal: AbortSignal): AsyncIterable<SeriesResponse> {
+    async *series(req: SeriesRequest, signal: AbortSignal, opts?: SeriesStreamOptions): AsyncIterable<SeriesResponse> {
       const warnings: string[] = [];
+      const transient = opts?.transient === true;
       // A chunk-fetch batch at a time (the server's batchSeries cuts it into response frames).
-      for await (const batch of store.seriesBatches(req, signal, (w) => warnings.push(w))) {
+      // transient: its chunks view pooled read buffers, reused once the next batch is asked for.
+      for await (const batch of store.seriesBatches(req, signal, (w) => warnings.push(w), { transient })) {
         while (warnings.length) yield { type: 'warning', warning: warnings.shift()! };
-        yield { type: 'batch', batch };
+        yield transient ? markTransient({ type: 'batch', batch }) : { type: 'batch', batch };
       }
       while (warnings.length) yield { type: 'warning', warning: warnings.shift()! };
     },
