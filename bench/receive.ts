@@ -24,7 +24,7 @@
 //     [--only=http] (only the receive vs Prometheus phases) [--cpuProfDir=DIR] (the receive process
 //     writes a V8 CPU profile there: node --cpu-prof; window-<pid>.json beside it holds the counted
 //     requests' span on the profile's monotonic clock, µs) [--core=wasm|js] (its core backend, default wasm)
-//     [--warmup=N] (the first N scrape rounds of the --samples are sent to both servers before their
+//     [--no-prometheus] (thanos receive only: A/B of two builds) [--warmup=N] (the first N scrape rounds of the --samples are sent to both servers before their
 //     CPU is counted: steady state, every series created and the JIT warm; default 0, a cold start)
 //
 // Each run uses fresh directories; the best run of each phase is printed (the machine is shared).
@@ -133,7 +133,7 @@ async function once(args: string[]): Promise<{ phases: Result; peak: number }> {
         line: (d) => `thanos receive (own process, HTTP): ${bodies.length - warm} requests of ~${Math.round(total / (bodies.length - warm))} samples${warm > 0 ? ` after ${warm} warm-up requests (${warmupRounds} rounds)` : ''}, ${total} samples in ${d.toFixed(2)} s = ${(total / d / 1e3).toFixed(0)}k samples/s, ${(total / r.cpu / 1e3).toFixed(0)}k samples per CPU-second (${r.cpu.toFixed(2)} CPU-s, ${r.sys.toFixed(2)} of them system)`,
       };
     }
-    if (existsSync('/usr/bin/prometheus')) {
+    if (existsSync('/usr/bin/prometheus') && !args.includes('--no-prometheus')) {
       const r = await promPhase(bodies, warm);
       phases.prometheus = {
         secs: r.secs, cpu: r.cpu, sys: r.sys, samples: total,
