@@ -162,6 +162,34 @@ test('head: the stale marker NaN keeps its bits through prepare, the WAL record,
   assert.is(bits.getBigUint64(0), 0x7ff0000000000002n);
 });
 
+test('head: series scalars by a dense number; a truncate that drops series renumbers the rest, which keep their last samples', () => {
+  const h = new Head(core);
+  const n = 3000; // more than the scalars' first 1024 places: they grow
+  const lab = (i: number) => ({ __name__: 'm', i: String(i) });
+  // even series end at 100 (dropped by truncate(200)); odd ones go on to 1000 + i (value i)
+  h.apply(h.prepare(Array.from({ length: n }, (_, i) => ts(lab(i), i % 2 ? [[100, i], [1000 + i, i]] : [[100, i]]))).accepted);
+  h.truncate(200);
+  assert.is(h.numSeries, n / 2);
+  // the dropped series' places are not kept (numbers 0 .. live - 1)
+  assert.is((h as unknown as { scalars: { n: number } }).scalars.n, n / 2);
+  // each kept series' own last sample decides: earlier is out of order, the same time with another value a
+  // duplicate, the same sample again dropped; the dropped series come back new
+  const batch = Array.from({ length: n }, (_, i) => {
+    if (i % 2 === 0) return ts(lab(i), [[300, 1]]);
+    if (i % 6 === 1) return ts(lab(i), [[999 + i, 0]]);
+    if (i % 6 === 3) return ts(lab(i), [[1000 + i, i + 0.5]]);
+    return ts(lab(i), [[1000 + i, i], [1001 + i, 1]]);
+  });
+  const r = h.prepare(batch);
+  assert.equal(r.rejected, { 'out-of-order': 500, duplicate: 500, 'out-of-bounds': 0 });
+  assert.is(r.samplesAccepted, 2000);
+  h.apply(r.accepted);
+  assert.is(h.numSeries, n);
+  const r2 = h.prepare(Array.from({ length: n }, (_, i) => ts(lab(i), i % 2 === 0 ? [[300, 2]] : i % 6 === 5 ? [[1001 + i, 1]] : [[1000 + i, i]])));
+  assert.equal(r2.rejected, { 'out-of-order': 0, duplicate: 1500, 'out-of-bounds': 0 });
+  assert.is(r2.samplesAccepted, 0);
+});
+
 test('head: chunks of 120 samples; truncate splits a chunk and keeps every sample once', () => {
   const h = new Head(core);
   const s = range(0, 300, 1000, (_t, i) => i * 1.5);

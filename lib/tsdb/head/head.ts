@@ -54,58 +54,105 @@ class MemSeries {
   walRef = 0;
   walGen = 0;
   /**
-   * The slab holding this series' tail and scalars: t at slab[off, off + cap), v at
-   * slab[off + cap, off + 2 cap), then lastT, lastV, batchT, batchV at slab[st, st + 4). The append
-   * path reads and writes them there: numbers in the object would each be a boxed double elsewhere
-   * on the heap, and the tail views two more objects, all cache misses per series per request.
+   * The slab holding this series' tail: t at slab[off, off + cap), v at slab[off + cap, off + 2 cap).
+   * The append path writes there: the tail views are two more objects, cache misses per series per request.
    */
   readonly slab: Float64Array;
   readonly off: number;
-  private readonly st: number;
-  constructor(readonly labels: Label[], readonly key: string, slab: Float64Array, off: number, cap: number) {
+  /**
+   * lastT, lastV, batchT, batchV at sc.a[st, st + 4): the head's scalars of every series side by
+   * side, by a dense series number (numbers in the object would each be a boxed double elsewhere on
+   * the heap). A sender's series come in the same order request after request, and are numbered in
+   * the order they first came: the append path walks these in order, a cache line per two series,
+   * instead of one line per series somewhere in its slab.
+   */
+  sc: SeriesScalars;
+  st: number;
+  constructor(readonly labels: Label[], readonly key: string, slab: Float64Array, off: number, cap: number, sc: SeriesScalars) {
     this.slab = slab;
     this.off = off;
-    this.st = off + 2 * cap;
     this.tt = slab.subarray(off, off + cap);
     this.tv = slab.subarray(off + cap, off + 2 * cap);
-    slab[this.st] = -Infinity;
-    slab[this.st + 1] = NaN;
-    slab[this.st + 2] = -Infinity;
-    slab[this.st + 3] = NaN;
+    this.sc = sc;
+    this.st = sc.add();
   }
   /** The last sample appended (time -Infinity: none yet). */
   get lastT(): number {
-    return this.slab[this.st]!;
+    return this.sc.a[this.st]!;
   }
   set lastT(t: number) {
-    this.slab[this.st] = t;
+    this.sc.a[this.st] = t;
   }
   get lastV(): number {
-    return this.slab[this.st + 1]!;
+    return this.sc.a[this.st + 1]!;
   }
   set lastV(v: number) {
-    this.slab[this.st + 1] = v;
+    this.sc.a[this.st + 1] = v;
   }
   get batchT(): number {
-    return this.slab[this.st + 2]!;
+    return this.sc.a[this.st + 2]!;
   }
   set batchT(t: number) {
-    this.slab[this.st + 2] = t;
+    this.sc.a[this.st + 2] = t;
   }
   get batchV(): number {
-    return this.slab[this.st + 3]!;
+    return this.sc.a[this.st + 3]!;
   }
   set batchV(v: number) {
-    this.slab[this.st + 3] = v;
+    this.sc.a[this.st + 3] = v;
+  }
+  /** Dropped from the head: its scalars move to a store of its own (the head's are renumbered without it). */
+  detach(): void {
+    const own = new SeriesScalars(1);
+    own.a.set(this.sc.a.subarray(this.st, this.st + 4));
+    own.n = 1;
+    this.sc = own;
+    this.st = 0;
   }
 }
 
-/** Doubles a series takes in a slab: its tail (times, values) and its four scalars. */
-const slabDoubles = (cap: number) => 2 * cap + 4;
+/** Four doubles per series (lastT, lastV, batchT, batchV), series numbered densely; grows by doubling. */
+class SeriesScalars {
+  a: Float64Array;
+  /** Series numbered so far. */
+  n = 0;
+  constructor(cap: number) {
+    this.a = new Float64Array(4 * cap);
+  }
+  /** A new series' place (its first double), initialised as a series without samples. */
+  add(): number {
+    if (4 * (this.n + 1) > this.a.length) {
+      const a = new Float64Array(Math.max(4 * 1024, 2 * this.a.length));
+      a.set(this.a.subarray(0, 4 * this.n));
+      this.a = a;
+    }
+    const st = 4 * this.n++;
+    const a = this.a;
+    a[st] = -Infinity;
+    a[st + 1] = NaN;
+    a[st + 2] = -Infinity;
+    a[st + 3] = NaN;
+    return st;
+  }
+  /** Numbers `live` densely again, in their order (series dropped from the head were detached first). */
+  renumber(live: Iterable<MemSeries>, count: number): void {
+    const a = new Float64Array(4 * Math.max(1024, count + (count >>> 1)));
+    let n = 0;
+    for (const s of live) {
+      a.set(this.a.subarray(s.st, s.st + 4), 4 * n);
+      s.st = 4 * n++;
+    }
+    this.a = a;
+    this.n = n;
+  }
+}
+
+/** Doubles a series takes in a slab: its tail (times, values). */
+const slabDoubles = (cap: number) => 2 * cap;
 
 /**
  * Series whose open tails share one buffer (fewer off-heap buffers to allocate and for the GC to
- * track). A slab lives while one of its series does: at most 32 tails and their scalars (62 KiB) kept per live series.
+ * track). A slab lives while one of its series does: at most 32 tails (60 KiB) kept per live series.
  */
 const TAILS_PER_SLAB = 32;
 
@@ -218,6 +265,8 @@ export class Head {
   private batchSeq = 0;
   private slab: Float64Array | undefined;
   private slabUsed = 0;
+  /** Every series' lastT, lastV, batchT, batchV by a dense number (MemSeries.sc). */
+  private readonly scalars = new SeriesScalars(1024);
   /** prepare(): the float samples of a series given as objects, as columns. */
   private scratchT: Float64Array = EMPTY_F64;
   private scratchV: Float64Array = EMPTY_F64;
@@ -545,7 +594,7 @@ export class Head {
     this.slabUsed += need;
     // a frozen label set (the remote write decoder's) is kept as it is: it cannot change under the head
     const own = Object.isFrozen(labels) && labels.every((l) => Object.isFrozen(l)) ? (labels as Label[]) : labels.map((l) => ({ name: l.name, value: l.value }));
-    return new MemSeries(own, key, this.slab, o, cap);
+    return new MemSeries(own, key, this.slab, o, cap, this.scalars);
   }
 
   private encode(t: Float64Array, v: Float64Array, n: number): Uint8Array {
@@ -587,6 +636,7 @@ export class Head {
   truncate(before: number): Array<{ labels: Label[]; chunks: ChunkInput[] }> {
     const out: Array<{ labels: Label[]; chunks: ChunkInput[] }> = [];
     let removed = 0;
+    let dropped = 0;
     const input = (c: { minTime: number; maxTime: number; encoding: number; data: Uint8Array; n: number }): ChunkInput => ({ minTime: c.minTime, maxTime: c.maxTime, encoding: c.encoding, data: c.data, samples: c.n });
     for (const [key, s] of this.series) {
       const moved: ChunkInput[] = [];
@@ -637,8 +687,12 @@ export class Head {
       if (s.chunks.length === 0 && s.tn === 0 && s.hOpen.length === 0) {
         this.series.delete(key);
         s.removed = true;
+        s.detach();
+        dropped++;
       }
     }
+    // the dropped series' numbers are not kept: the others are numbered again from 0
+    if (dropped > 0) this.scalars.renumber(this.series.values(), this.series.size);
     this.samples -= removed;
     this.minValidTime = Math.max(this.minValidTime, before);
     this.mint = Infinity;
