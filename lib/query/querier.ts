@@ -257,7 +257,7 @@ interface SharedTimes {
   last?: Float64Array;
 }
 
-/** Whether ts holds the ts.length timestamps at t[at...]. */
+/** Whether ts holds the ts.length timestamps at t[at...] (the samples a series keeps, in the core's arena or copied). */
 function sameTimes(ts: Float64Array, t: Float64Array, at: number): boolean {
   const n = ts.length;
   for (let i = 0; i < n; i++) if (ts[i] !== t[at + i]) return false;
@@ -377,10 +377,14 @@ async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], m
       total += n;
     }
     budget?.add(total * 16, 'decoding samples');
-    // Pass 2: copy them out of the core's arena (valid until its next call) into one pair of arrays.
-    const t = new Float64Array(total);
+    // Pass 2: copy them out of the core's arena (valid until its next call): values into one array,
+    // timestamps into another only where they are not those of the series before (see below),
+    // which is made when first needed.
+    const bv = b.v;
     const v = new Float64Array(total);
+    let t: Float64Array | undefined;
     let w = 0;
+    let tw = 0;
     c = 0;
     for (let k = first; k < last; k++) {
       const from = b.start[c]!;
@@ -389,38 +393,45 @@ async function decodeRawSeries(core: Core, series: readonly CollectedSeries[], m
       const n = kept[k - first]!;
       const lo = keptFrom[k - first]!;
       const at = w;
-      if (n > 0 && lo >= 0) {
-        for (let i = lo; i < lo + n; i++) {
-          t[w] = bt[i]!;
-          v[w] = b.v[i]!;
-          w++;
+      const m = mixed?.get(k);
+      if (m) {
+        out[k] = { labels: series[k]!.labels, ...m };
+        continue;
+      }
+      if (n === 0) {
+        out[k] = { labels: series[k]!.labels, t: EMPTY.t, v: EMPTY.v, n: 0, stale: null, dropName: false };
+        continue;
+      }
+      // Series scraped together (one target's, one backfill's) have the same timestamps: the
+      // previous series' timestamp view is shared when equal (the engine never writes into them),
+      // one typed-array object less to allocate and hold through the query, and no copy of them.
+      let ts = times.last;
+      if (lo >= 0) {
+        for (let i = lo; i < lo + n; i++) v[w++] = bv[i]!;
+        if (ts === undefined || ts.length !== n || !sameTimes(ts, bt, lo)) {
+          t ??= new Float64Array(total);
+          for (let i = lo; i < lo + n; i++) t[tw++] = bt[i]!;
+          ts = undefined;
         }
-      } else if (n > 0) {
+      } else {
+        t ??= new Float64Array(total);
         let lastT = -Infinity;
         for (let i = from; i < to; i++) {
-          const ti = b.t[i]!;
+          const ti = bt[i]!;
           if (ti <= lastT) continue;
           lastT = ti;
           if (ti < mint || ti > maxt) continue;
-          t[w] = ti;
-          v[w] = b.v[i]!;
-          w++;
+          t[tw++] = ti;
+          v[w++] = bv[i]!;
         }
+        if (ts !== undefined && ts.length === n && sameTimes(ts, t, tw - n)) tw -= n;
+        else ts = undefined;
       }
-      const m = mixed?.get(k);
-      if (m) out[k] = { labels: series[k]!.labels, ...m };
-      else if (n === 0) out[k] = { labels: series[k]!.labels, t: EMPTY.t, v: EMPTY.v, n: 0, stale: null, dropName: false };
-      else {
-        // Views made with the constructor: subarray() looks up the species constructor on every call.
-        // Marked here (a MarkedSeriesData): the engine keeps the object instead of copying it into its own.
-        // Series scraped together (one target's, one backfill's) have the same timestamps: the
-        // previous series' timestamp view is shared when equal (the engine never writes into them),
-        // one typed-array object less to allocate and hold through the query.
-        let ts = times.last;
-        if (ts === undefined || ts.length !== n || !sameTimes(ts, t, at)) ts = times.last = new Float64Array(t.buffer, at * 8, n);
-        const vs = new Float64Array(v.buffer, at * 8, n);
-        out[k] = { labels: series[k]!.labels, t: ts, v: vs, n, stale: staleMask(vs, n), dropName: false };
-      }
+      // Views made with the constructor: subarray() looks up the species constructor on every call.
+      ts ??= times.last = new Float64Array(t!.buffer, (tw - n) * 8, n);
+      const vs = new Float64Array(v.buffer, at * 8, n);
+      // Marked here (a MarkedSeriesData): the engine keeps the object instead of copying it into its own.
+      out[k] = { labels: series[k]!.labels, t: ts, v: vs, n, stale: staleMask(vs, n), dropName: false };
     }
     first = last;
     // A large selection (millions of samples) does not hold the event loop for all of its decoding.

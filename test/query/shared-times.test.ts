@@ -80,4 +80,29 @@ test('shared across decode batches (more than 65536 samples); answers equal the 
   }
 });
 
+test('overlapping chunks (samples filtered one by one): shared when equal, and the next series keeps its own', async () => {
+  // series 0: two overlapping chunks (samples 0-119 and 60-179), so its samples are filtered one by one
+  const ts = t.slice(0, 180);
+  const vs = ts.map((x) => x / 1000);
+  const a = fakeSeries(core, { __name__: 'g', i: '0' }, ts, vs);
+  const b = fakeSeries(core, { __name__: 'g', i: '0' }, ts.slice(60), vs.slice(60));
+  const overlap = { labels: a.labels, chunks: [a.chunks[0]!, b.chunks[0]!] };
+  const same = fakeSeries(core, { __name__: 'g', i: '1' }, ts, vs.map((x) => -x));
+  const later = fakeSeries(core, { __name__: 'g', i: '2' }, t2.slice(0, 180), vs.map((x) => x * 2));
+  const alsoOverlap = { labels: fakeSeries(core, { __name__: 'g', i: '3' }, [], []).labels, chunks: overlap.chunks };
+  const q = new StoreQueryable(new FakeStore([overlap, same, later, alsoOverlap]), core, opts);
+  const r = await q.select(g, { start: 0, end: 4_000_000, step: 0 }, new AbortController().signal);
+  assert.is(r.series.length, 4);
+  const [s0, s1, s2, s3] = r.series;
+  assert.equal(Array.from(s0!.t), ts);
+  assert.equal(Array.from(s0!.v), vs);
+  assert.is(s1!.t, s0!.t);
+  assert.equal(Array.from(s1!.v), vs.map((x) => -x));
+  assert.equal(Array.from(s2!.t), t2.slice(0, 180));
+  assert.equal(Array.from(s2!.v), vs.map((x) => x * 2));
+  assert.equal(Array.from(s3!.t), ts);
+  assert.equal(Array.from(s3!.v), vs);
+  assert.equal(Array.from(s2!.t), t2.slice(0, 180)); // not overwritten by the series after it
+});
+
 test.run();
