@@ -279,8 +279,15 @@ const MIN_PAGE_SERIES = 64;
 // (a 32k budget) outlived scavenges and were promoted (peak RSS 6-23 MiB higher: the A/B in the commit that set 8k).
 const PAGE_SERIES_BUDGET = 8 * 1024;
 
-/** BucketStoreOptions.batchBytes's default. */
-const DEFAULT_BATCH_BYTES = 4 << 20;
+/**
+ * BucketStoreOptions.batchBytes's default. 1 MiB (was 4): the broad all-blocks Series call of the
+ * store bench (24 blocks x 10k series) peaked at 227-238 MiB RSS instead of 247-275 (2 MiB: 236-249),
+ * thanos store from dist/ with pooled chunk reads, load 12-21, store CPU within the noise (cold
+ * 10.1-13.5 s vs 10.8-11.9). The price is GETs: a batch over many blocks reads each block's part in
+ * its own GET, ~43 KiB per block over 24 blocks (4x the GETs of 4 MiB). An instant query's batch is
+ * bounded by its 1000 series first.
+ */
+const DEFAULT_BATCH_BYTES = 1 << 20;
 
 /**
  * Thanos's getFor: the blocks of the coarsest resolution ≤ maxRes overlapping [mint, maxt], gaps
@@ -1161,7 +1168,7 @@ export class BucketStore {
       let emitted = 0;
       const limit = req.limit && req.limit > 0 ? req.limit : Infinity;
       const heads: Array<BlockSeries | undefined> = new Array(cursors.length);
-      for (;;) {
+      for (let end = false; !end;) {
         // (every 64 series: the signal's getter is not free; a page's fill awaits in between anyway)
         if ((emitted & 63) === 0 && signal?.aborted) throw new GrpcError(GrpcStatus.Cancelled, 'request cancelled');
         let fills: Promise<void>[] | undefined;
@@ -1172,11 +1179,13 @@ export class BucketStore {
         if (cursors.length === 1) {
           // One block (an instant query's usual case): its series in order, nothing to merge.
           const s = cursors[0]!.peek();
-          if (!s || emitted >= limit) break;
-          group = s;
-          groupChunks = s.chunks.length / 3;
-          if (!skipChunks) batchBytes += groupChunks * s.block.chunkBytes;
-          cursors[0]!.advance();
+          if (!s || emitted >= limit) end = true;
+          else {
+            group = s;
+            groupChunks = s.chunks.length / 3;
+            if (!skipChunks) batchBytes += groupChunks * s.block.chunkBytes;
+            cursors[0]!.advance();
+          }
         } else {
           let best: Label[] | undefined;
           for (let i = 0; i < cursors.length; i++) {
@@ -1184,8 +1193,8 @@ export class BucketStore {
             heads[i] = s;
             if (s && (best === undefined || compareLabels(s.labels, best) < 0)) best = s.labels;
           }
-          if (best === undefined || emitted >= limit) break;
-          for (let i = 0; i < cursors.length; i++) {
+          if (best === undefined || emitted >= limit) end = true;
+          else for (let i = 0; i < cursors.length; i++) {
             const s = heads[i];
             if (s && compareLabels(s.labels, best) === 0) {
               // Usually in one block: the series itself; an exact-size literal for a second part.
@@ -1198,12 +1207,14 @@ export class BucketStore {
             }
           }
         }
-        lim.addSeries(1);
-        if (!req.skipChunks) lim.addChunks(groupChunks);
-        emitted++;
-        batch.push(group!);
-        batchChunks += groupChunks;
-        if (batch.length >= batchSize || batchChunks >= maxBatchChunks || batchBytes >= maxBatchBytes) {
+        if (!end) {
+          lim.addSeries(1);
+          if (!req.skipChunks) lim.addChunks(groupChunks);
+          emitted++;
+          batch.push(group!);
+          batchChunks += groupChunks;
+        }
+        if (batch.length > 0 && (end || batch.length >= batchSize || batchChunks >= maxBatchChunks || batchBytes >= maxBatchBytes)) {
           // The batch's chunk reads start now; the previous batch is handed on meanwhile (at most
           // two batches in memory: reads overlap with the consumer instead of waiting for it).
           const lease = transient && !skipChunks ? new ReadLease(this.readPool) : undefined;
@@ -1223,21 +1234,6 @@ export class BucketStore {
           batchChunks = 0;
           batchBytes = 0;
         }
-      }
-      if (batch.length) {
-        const lease = transient && !skipChunks ? new ReadLease(this.readPool) : undefined;
-        const next = this.emit(batch, skipChunks, aggrs, lim, fails, lease);
-        next.catch(() => {});
-        const prev = pending;
-        shownLease = pendingLease;
-        pending = next;
-        pendingLease = lease;
-        if (prev) {
-          const out = await prev;
-          if (out.length) yield out;
-        }
-        shownLease?.release();
-        shownLease = undefined;
       }
       if (pending) {
         const last = pending;
