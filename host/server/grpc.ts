@@ -28,6 +28,7 @@ import {
 } from '../index.ts';
 import { clientFamilies, initializeMetrics, RpcReport, serverFamilies, type GrpcType, type RpcFamilies } from '../../lib/net/grpcmetrics.ts';
 import { StreamPacer } from '../../lib/net/stream-pacer.ts';
+import { H2GrpcClient, H2Metadata } from '../../lib/net/grpc-h2-stream.ts';
 import type { Registry } from '../metrics.ts';
 import { grpcCallLog, type GrpcCallLog, type GrpcRequestLogging } from '../../lib/web/reqlog.ts';
 import { parseAddress } from './http.ts';
@@ -412,9 +413,15 @@ class ReloadingChannelCredentials extends grpc.ChannelCredentials {
   }
 }
 
-/** Raw client: call any method by path with your own encode/decode. Errors are GrpcError. */
+/**
+ * Raw client: call any method by path with your own encode/decode. Errors are GrpcError.
+ * Server-streaming calls (Series) to a target of one address without channel options go over
+ * lib/net/grpc-h2-stream.ts (its own HTTP/2 connection, about half grpc-js's CPU per call);
+ * unary calls and other targets over grpc-js. Both report the same metrics and spans.
+ */
 export class RawGrpcClient implements GrpcClientConn {
   private readonly client: Grpc.Client;
+  private readonly streams: H2GrpcClient | undefined;
   private readonly fam: RpcFamilies | undefined;
   private closed = false;
 
@@ -422,6 +429,11 @@ export class RawGrpcClient implements GrpcClientConn {
     const creds = o.tls ? new ReloadingChannelCredentials(o.tls, targetHost(target)) : grpc.credentials.createInsecure();
     this.client = new grpc.Client(target, creds, { ...GRPC_OPTIONS, 'grpc-node.flow_control_window': CLIENT_FLOW_CONTROL_WINDOW, ...o.channelOptions });
     this.fam = o.metrics ? clientFamilies(o.metrics) : undefined;
+    const hps = grpcTargetHostPorts(target);
+    if (hps.length === 1 && Object.keys(o.channelOptions ?? {}).length === 0) {
+      const { host, port } = splitHostPort(hps[0]!);
+      this.streams = new H2GrpcClient(host, port, { tls: o.tls, windowBytes: CLIENT_FLOW_CONTROL_WINDOW });
+    }
   }
 
   /** Metadata, deadline and the client span (its context injected into the metadata). */
@@ -462,15 +474,25 @@ export class RawGrpcClient implements GrpcClientConn {
 
   async *serverStream<Req, Res>(path: string, req: Req, encode: (m: Req) => Uint8Array, decode: (b: Uint8Array) => Res, o: CallOptions = {}): AsyncIterable<Res> {
     if (o.signal?.aborted) throw new GrpcError(GrpcStatus.Cancelled, 'cancelled before the call');
-    const { md, opts, span } = this.callOpts(path, o);
+    let call: AsyncIterable<Buffer> & { cancel(): void };
+    let span: Span;
+    if (this.streams) {
+      const md = new H2Metadata();
+      for (const [k, v] of Object.entries(o.metadata ?? {})) md.set(k, v);
+      span = clientSpan(path, md);
+      call = this.streams.serverStream(path, encode(req), { metadata: md.map, deadline: o.timeoutMs ? Date.now() + o.timeoutMs : undefined });
+    } else {
+      const co = this.callOpts(path, o);
+      span = co.span;
+      call = this.client.makeServerStreamRequest<Req, Buffer>(path, (m) => toBuffer(encode(m)), ident, req, co.md, co.opts);
+    }
     const report = new RpcReport(this.fam, 'server_stream', path);
-    const call = this.client.makeServerStreamRequest<Req, Buffer>(path, (m) => toBuffer(encode(m)), ident, req, md, opts);
     report.sent();
     const onAbort = () => call.cancel();
     o.signal?.addEventListener('abort', onAbort, { once: true });
     let finished = false;
     try {
-      for await (const buf of call as AsyncIterable<Buffer>) {
+      for await (const buf of call) {
         report.received();
         yield decode(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
       }
@@ -500,12 +522,19 @@ export class RawGrpcClient implements GrpcClientConn {
     if (this.closed) return;
     this.closed = true;
     this.client.close();
+    this.streams?.close();
   }
+}
+
+/** 'host:port' or '[v6]:port' (from grpcTargetHostPorts) -> host and port. */
+function splitHostPort(hp: string): { host: string; port: number } {
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(hp);
+  if (v6) return { host: v6[1]!, port: Number(v6[2]) };
+  const i = hp.lastIndexOf(':');
+  return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
 }
 
 /** The host name a target dials (for TLS verification when no server name is given). */
 function targetHost(target: string): string {
-  const hp = grpcTargetHostPorts(target)[0]!;
-  const v6 = /^\[([^\]]+)\]:\d+$/.exec(hp);
-  return v6 ? v6[1]! : hp.slice(0, hp.lastIndexOf(':'));
+  return splitHostPort(grpcTargetHostPorts(target)[0]!).host;
 }
