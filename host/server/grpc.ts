@@ -28,6 +28,7 @@ import {
 } from '../index.ts';
 import { clientFamilies, initializeMetrics, RpcReport, serverFamilies, type GrpcType, type RpcFamilies } from '../../lib/net/grpcmetrics.ts';
 import { StreamPacer } from '../../lib/net/stream-pacer.ts';
+import { splitHostPort } from '../../lib/net/hostport.ts';
 import { H2GrpcClient, H2Metadata } from '../../lib/net/grpc-h2-stream.ts';
 import type { Registry } from '../metrics.ts';
 import { grpcCallLog, type GrpcCallLog, type GrpcRequestLogging } from '../../lib/web/reqlog.ts';
@@ -431,8 +432,8 @@ export class RawGrpcClient implements GrpcClientConn {
     this.fam = o.metrics ? clientFamilies(o.metrics) : undefined;
     const hps = grpcTargetHostPorts(target);
     if (hps.length === 1 && Object.keys(o.channelOptions ?? {}).length === 0) {
-      const { host, port } = splitHostPort(hps[0]!);
-      this.streams = new H2GrpcClient(host, port, { tls: o.tls, windowBytes: CLIENT_FLOW_CONTROL_WINDOW });
+      const { hostname, port } = splitHostPort(hps[0]!);
+      this.streams = new H2GrpcClient(hostname, port, { tls: o.tls, windowBytes: CLIENT_FLOW_CONTROL_WINDOW });
     }
   }
 
@@ -526,15 +527,7 @@ export class RawGrpcClient implements GrpcClientConn {
   }
 }
 
-/** 'host:port' or '[v6]:port' (from grpcTargetHostPorts) -> host and port. */
-function splitHostPort(hp: string): { host: string; port: number } {
-  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(hp);
-  if (v6) return { host: v6[1]!, port: Number(v6[2]) };
-  const i = hp.lastIndexOf(':');
-  return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
-}
-
 /** The host name a target dials (for TLS verification when no server name is given). */
 function targetHost(target: string): string {
-  return splitHostPort(grpcTargetHostPorts(target)[0]!).host;
+  return splitHostPort(grpcTargetHostPorts(target)[0]!).hostname;
 }
