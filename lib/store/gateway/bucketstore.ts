@@ -85,6 +85,13 @@ function exponentialBuckets(start: number, factor: number, count: number): numbe
 const MiB = 1024 * 1024;
 /** The per-request metrics' labels: one frozen object (a registry may key it once, see host/metrics.ts). */
 const TENANT_LABELS: Readonly<Record<string, string>> = Object.freeze({ tenant: DEFAULT_TENANT });
+const DATA_TYPES = ['postings', 'series', 'chunks'] as const;
+/** The data_type histograms' labels, one frozen object per data type (not a fresh object per call and type). */
+const DATA_TYPE_LABELS: Readonly<Record<(typeof DATA_TYPES)[number], Readonly<Record<string, string>>>> = Object.freeze({
+  postings: Object.freeze({ data_type: 'postings', tenant: DEFAULT_TENANT }),
+  series: Object.freeze({ data_type: 'series', tenant: DEFAULT_TENANT }),
+  chunks: Object.freeze({ data_type: 'chunks', tenant: DEFAULT_TENANT }),
+});
 const DURATION_BUCKETS = [0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9, 20, 30, 60, 90, 120];
 
 /**
@@ -134,18 +141,17 @@ class BucketStoreMetrics {
 
   /** One Series call's statistics, as Thanos observes them when the call ends. */
   observe(st: SeriesStats): void {
-    const tenant = DEFAULT_TENANT;
-    for (const t of ['postings', 'series', 'chunks'] as const) {
-      const l = { data_type: t, tenant };
+    for (const t of DATA_TYPES) {
+      const l = DATA_TYPE_LABELS[t];
       this.dataTouched.observe(st[t].touched, l);
       this.dataFetched.observe(st[t].fetched, l);
       this.dataSizeTouched.observe(st[t].touchedBytes, l);
       this.dataSizeFetched.observe(st[t].fetchedBytes, l);
     }
-    this.resultSeries.observe(st.mergedSeries, { tenant });
-    this.blocksQueried.observe(st.blocksQueried, { tenant });
-    this.getAllDuration.observe(st.getAllSeconds, { tenant });
-    this.mergeDuration.observe(st.mergeSeconds, { tenant });
+    this.resultSeries.observe(st.mergedSeries, TENANT_LABELS);
+    this.blocksQueried.observe(st.blocksQueried, TENANT_LABELS);
+    this.getAllDuration.observe(st.getAllSeconds, TENANT_LABELS);
+    this.mergeDuration.observe(st.mergeSeconds, TENANT_LABELS);
   }
 }
 
