@@ -68,9 +68,20 @@ export async function preload(ev: Evaluator, q: Queryable, e: Expr, timeoutMs: n
         break;
     }
   }
+  // No selector (vector(1), 1+1, time()): nothing to select, so no timeout signal to arm.
+  if (jobs.length === 0) {
+    ev.checkAbort('query preparation');
+    return;
+  }
   const statsOnly = histogramStatsSelectors(e);
   const signal = ev.o.signal;
-  const timeoutSignal = AbortSignal.timeout(Math.max(1, timeoutMs));
+  // AbortSignal.timeout's timer, disarmed once every select is done: AbortSignal.timeout's own stays
+  // armed for the whole --query.timeout behind a weak reference and a finalization registry, per query.
+  // Left armed when a select fails (the others may still be running), as AbortSignal.timeout's was.
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), Math.max(1, timeoutMs));
+  timer.unref?.();
+  const timeoutSignal = timeout.signal;
   const combined = signal ? AbortSignal.any([signal, timeoutSignal]) : timeoutSignal;
   await Promise.all(jobs.map(async (j) => {
     let res;
@@ -90,6 +101,7 @@ export async function preload(ev: Evaluator, q: Queryable, e: Expr, timeoutMs: n
     ev.shared.analysis?.select(j.vs, performance.now() - started, raws.reduce((n, r) => n + r.n, 0));
     ev.shared.seriesEstimate += res.series.length;
   }));
+  clearTimeout(timer);
   if (timeoutSignal.aborted) throw new QueryTimeoutError('query preparation');
   ev.checkAbort('query preparation');
 }
