@@ -179,7 +179,10 @@ function assertResponsive(what: string, heavyMs: number, lat: number[]): void {
   // small fraction of the heavy query when the machine is loaded enough to stretch both (a poll is
   // two requests, each waiting out at most one slice; a third of the query leaves room for both on a
   // machine at load 30, where a quarter failed once by 5%, and still fails a loop held throughout).
-  const bound = Math.max(1000, heavyMs / 3);
+  // A third failed once by 1.5% (2134 ms of a 6311 ms raw selection, a fresh-clone CI run at load
+  // ~10 beside two benchmarks); the same build alone at load 8-10 waited 351-564 ms. Half: a loop
+  // held for the query's evaluation still waits well over half of it (the store stream is short).
+  const bound = Math.max(1000, heavyMs / 2);
   assert.ok(max < bound, `/-/healthy + cheap query took ${Math.round(max)} ms while the heavy query ran (${Math.round(heavyMs)} ms)`);
 }
 
